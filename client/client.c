@@ -1,0 +1,408 @@
+/* client.c - sm_options, sm_client and its connections, and the manager
+ * calls (ping, info, ls, delete, shutdown).
+ *
+ * Threads: each thread's connection hangs off a pthread key created per
+ * client; the key's destructor closes it when the thread exits. All
+ * connections are also on the client's list (under mu) so sm_client_free
+ * closes every one. References to anonymous objects live on one shared
+ * holder connection (see client_internal.h).
+ *
+ * Fork: pthread_atfork handlers, registered once for the process, hold every
+ * client's locks across fork() so the child never inherits a half-changed
+ * list or a held mutex, and in the child close the inherited sockets
+ * (close() only: nothing is written, so the parent's sessions are
+ * untouched and the daemon sees them end only when the parent ends them).
+ * Each connection also records its pid, so a child whose handlers did not
+ * run still never reuses a parent's connection. */
+#include "client_internal.h"
+
+#include "../proto/authkey.h"
+#include "conn.h"
+#include "errors.h"
+#include "url.h"
+#include "value_internal.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DEFAULT_CONNECT_TIMEOUT_MS 5000
+#define MAX_ARGS 8 /* no method takes more */
+
+struct sm_options {
+  authkey key;      /**< set by sm_options_set_authkey */
+  bool has_key;     /**< key was given (it wins over key_file) */
+  char *key_file;   /**< owned; NULL: the environment, then the default file */
+  int timeout_ms;   /**< connect + handshake */
+  char *name;       /**< owned; may be NULL */
+};
+
+/* One thread's connection, on the client's list. */
+typedef struct slot {
+  conn *k;          /**< NULL until opened, or after a failed reopen */
+  sm_client *owner; /**< for the thread-exit destructor */
+  struct slot *prev, *next;
+} slot;
+
+struct sm_client {
+  char *url;              /**< owned text, as given */
+  url_addr addr;          /**< parsed url */
+  authkey key;            /**< wiped on free */
+  int timeout_ms;
+  char *name;             /**< owned; may be NULL */
+  pthread_key_t tkey;     /**< the calling thread's slot */
+  pthread_mutex_t mu;     /**< guards slots, slot->k swaps, opening connections */
+  slot *slots;            /**< every thread's connection */
+  pthread_mutex_t hold_mu; /**< serialises holder calls; taken before mu */
+  conn *holder;           /**< references to anonymous objects live here */
+  uint64_t holder_epoch;  /**< bumped each time the holder is (re)opened */
+  sm_client *reg_prev, *reg_next; /**< the process-wide list, for fork */
+};
+
+/* ---- options ---- */
+
+/* New options (caller frees with sm_options_free()), or NULL. */
+sm_options *sm_options_new(void) {
+  sm_options *o = calloc(1, sizeof *o);
+  if (o) o->timeout_ms = DEFAULT_CONNECT_TIMEOUT_MS;
+  return o;
+}
+
+void sm_options_free(sm_options *o) {
+  if (!o) return;
+  authkey_clear(&o->key);
+  free(o->key_file);
+  free(o->name);
+  free(o);
+}
+
+/* Replaces *slotp with a copy of s. */
+static int set_string(char **slotp, const char *s) {
+  char *copy = strdup(s);
+  if (!copy) return err_set(SM_ENOMEM, "out of memory");
+  free(*slotp);
+  *slotp = copy;
+  return SM_OK;
+}
+
+/* The later of set_authkey_file and set_authkey wins. */
+int sm_options_set_authkey_file(sm_options *o, const char *path) {
+  if (!o || !path || !*path) return err_set(SM_EINVAL, "%s: NULL options or empty path", __func__);
+  int rc = set_string(&o->key_file, path);
+  if (rc == SM_OK) {
+    authkey_clear(&o->key);
+    o->has_key = false;
+  }
+  return rc;
+}
+
+int sm_options_set_authkey(sm_options *o, const void *key, size_t len) {
+  if (!o || !key || len == 0 || len > AUTHKEY_MAX_LEN)
+    return err_set(SM_EINVAL, "%s: NULL options, or a key not 1..%d bytes", __func__,
+                   AUTHKEY_MAX_LEN);
+  if (authkey_set(&o->key, key, len, "options") != 0) return err_set(SM_ENOMEM, "out of memory");
+  o->has_key = true;
+  free(o->key_file);
+  o->key_file = NULL;
+  return SM_OK;
+}
+
+int sm_options_set_connect_timeout(sm_options *o, int ms) {
+  if (!o) return err_set(SM_EINVAL, "%s: NULL options", __func__);
+  o->timeout_ms = ms;
+  return SM_OK;
+}
+
+int sm_options_set_client_name(sm_options *o, const char *name) {
+  if (!o || !name) return err_set(SM_EINVAL, "%s: NULL argument", __func__);
+  return set_string(&o->name, name);
+}
+
+/* ---- the process-wide client list and fork handlers ---- */
+
+static pthread_mutex_t registry_mu = PTHREAD_MUTEX_INITIALIZER;
+static sm_client *registry_head;
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+static void fork_prepare(void) {
+  pthread_mutex_lock(&registry_mu);
+  for (sm_client *c = registry_head; c; c = c->reg_next) {
+    pthread_mutex_lock(&c->hold_mu);
+    pthread_mutex_lock(&c->mu);
+  }
+}
+
+static void fork_parent(void) {
+  for (sm_client *c = registry_head; c; c = c->reg_next) {
+    pthread_mutex_unlock(&c->mu);
+    pthread_mutex_unlock(&c->hold_mu);
+  }
+  pthread_mutex_unlock(&registry_mu);
+}
+
+/* In the child: the parent's sockets are not ours to use. */
+static void fork_child(void) {
+  for (sm_client *c = registry_head; c; c = c->reg_next) {
+    for (slot *s = c->slots; s; s = s->next)
+      if (s->k) conn_drop_fd(s->k);
+    if (c->holder) conn_drop_fd(c->holder);
+    pthread_mutex_unlock(&c->mu);
+    pthread_mutex_unlock(&c->hold_mu);
+  }
+  pthread_mutex_unlock(&registry_mu);
+}
+
+static void install_atfork(void) { pthread_atfork(fork_prepare, fork_parent, fork_child); }
+
+static void registry_add(sm_client *c) {
+  pthread_mutex_lock(&registry_mu);
+  c->reg_next = registry_head;
+  if (registry_head) registry_head->reg_prev = c;
+  registry_head = c;
+  pthread_mutex_unlock(&registry_mu);
+}
+
+static void registry_remove(sm_client *c) {
+  pthread_mutex_lock(&registry_mu);
+  if (c->reg_prev) c->reg_prev->reg_next = c->reg_next;
+  else if (registry_head == c) registry_head = c->reg_next;
+  if (c->reg_next) c->reg_next->reg_prev = c->reg_prev;
+  pthread_mutex_unlock(&registry_mu);
+}
+
+/* ---- connections ---- */
+
+/* Opens and authenticates a new connection for c. Call with mu held, so
+ * a fork() never copies a socket that no list knows about. */
+static int open_conn(sm_client *c, conn **out) {
+  conn_cfg cfg = {.addr = &c->addr, .url = c->url, .key = c->key.bytes, .keylen = c->key.len,
+                  .timeout_ms = c->timeout_ms, .client_name = c->name};
+  return conn_open(&cfg, out);
+}
+
+/* The pthread key destructor: the thread is exiting, close its connection. */
+static void slot_destroy(void *arg) {
+  slot *s = arg;
+  sm_client *c = s->owner;
+  pthread_mutex_lock(&c->mu);
+  if (s->prev) s->prev->next = s->next;
+  else c->slots = s->next;
+  if (s->next) s->next->prev = s->prev;
+  pthread_mutex_unlock(&c->mu);
+  conn_free(s->k);
+  free(s);
+}
+
+/* The calling thread's usable connection, opened or replaced as needed
+ * (borrowed: valid until this thread's next call on c). */
+static int thread_conn(sm_client *c, conn **out) {
+  slot *s = pthread_getspecific(c->tkey);
+  if (s && conn_usable(s->k)) {
+    *out = s->k;
+    return SM_OK;
+  }
+  int rc = SM_OK;
+  pthread_mutex_lock(&c->mu);
+  if (!s) {
+    s = calloc(1, sizeof *s);
+    if (!s || pthread_setspecific(c->tkey, s) != 0) {
+      free(s);
+      pthread_mutex_unlock(&c->mu);
+      return err_set(SM_ENOMEM, "out of memory");
+    }
+    s->owner = c;
+    s->next = c->slots;
+    if (c->slots) c->slots->prev = s;
+    c->slots = s;
+  }
+  /* Broken, or inherited from the parent process: drop it, open anew. */
+  conn_free(s->k);
+  s->k = NULL;
+  rc = open_conn(c, &s->k);
+  pthread_mutex_unlock(&c->mu);
+  if (rc == SM_OK) *out = s->k;
+  return rc;
+}
+
+/* The holder connection, (re)opened as needed. Call with hold_mu held. */
+static int holder_conn(sm_client *c, conn **out) {
+  if (conn_usable(c->holder)) {
+    *out = c->holder;
+    return SM_OK;
+  }
+  pthread_mutex_lock(&c->mu);
+  conn_free(c->holder);
+  c->holder = NULL;
+  int rc = open_conn(c, &c->holder);
+  if (rc == SM_OK) c->holder_epoch++;
+  pthread_mutex_unlock(&c->mu);
+  if (rc == SM_OK) *out = c->holder;
+  return rc;
+}
+
+int client_invoke(sm_client *c, client_via via, uint64_t object, const char *method,
+                  const sm_value *const *args, size_t nargs, sm_value **result, uint64_t *epoch) {
+  /* Every argument is encoded into one buffer; spans are taken after the
+   * last write, since the buffer may move while it grows. */
+  vbuf buf;
+  size_t ends[MAX_ARGS];
+  sm_span spans[MAX_ARGS];
+  if (nargs > MAX_ARGS) return err_set(SM_EINVAL, "%s: too many arguments", method);
+  vb_init(&buf);
+  for (size_t i = 0; i < nargs; i++) {
+    int rc = val_encode(args[i], &buf);
+    if (rc != SM_OK) {
+      vb_free(&buf);
+      if (rc == SM_EVALUE)
+        return err_set(rc, "%s: argument %zu nests lists and maps deeper than %u levels", method,
+                       i + 1, VW_DEPTH_DEFAULT);
+      return err_set(rc, "out of memory");
+    }
+    ends[i] = buf.len;
+  }
+  for (size_t i = 0; i < nargs; i++) {
+    size_t start = i ? ends[i - 1] : 0;
+    spans[i] = (sm_span){buf.p + start, ends[i] - start};
+  }
+  wire_request_out req = {.object = object, .method = method, .args = spans, .nargs = nargs};
+  conn *k = NULL;
+  int rc;
+  if (via == CLIENT_THREAD) {
+    rc = thread_conn(c, &k);
+    if (rc == SM_OK) rc = conn_call(k, &req, result);
+  } else {
+    pthread_mutex_lock(&c->hold_mu);
+    rc = holder_conn(c, &k);
+    if (rc == SM_OK) rc = conn_call(k, &req, result);
+    if (epoch) *epoch = c->holder_epoch;
+    pthread_mutex_unlock(&c->hold_mu);
+  }
+  vb_free(&buf);
+  return rc;
+}
+
+void client_release(sm_client *c, uint64_t id, uint64_t epoch) {
+  uint8_t raw[16];
+  vbuf buf = {.p = raw, .cap = sizeof raw}; /* an int always fits: no allocation */
+  vb_int(&buf, (int64_t)id);
+  sm_span arg = vb_span(&buf);
+  wire_request_out req = {.object = 0, .method = "release", .args = &arg, .nargs = 1};
+  pthread_mutex_lock(&c->hold_mu);
+  if (conn_usable(c->holder) && c->holder_epoch == epoch) conn_call(c->holder, &req, NULL);
+  pthread_mutex_unlock(&c->hold_mu);
+}
+
+/* ---- the client ---- */
+
+/* Frees a client that may be partly built (sm_connect's failure path). */
+static void client_destroy(sm_client *c, bool registered, bool have_key) {
+  if (registered) registry_remove(c);
+  if (have_key) pthread_key_delete(c->tkey); /* no destructor runs after this */
+  for (slot *s = c->slots, *next; s; s = next) {
+    next = s->next;
+    conn_free(s->k);
+    free(s);
+  }
+  conn_free(c->holder);
+  pthread_mutex_destroy(&c->mu);
+  pthread_mutex_destroy(&c->hold_mu);
+  authkey_clear(&c->key);
+  free(c->url);
+  free(c->name);
+  free(c);
+}
+
+/* Loads the key: options first, then authkey_load's order. */
+static int load_key(sm_client *c, const sm_options *o) {
+  if (o && o->has_key) {
+    if (authkey_set(&c->key, o->key.bytes, o->key.len, "options") != 0)
+      return err_set(SM_ENOMEM, "out of memory");
+    return SM_OK;
+  }
+  char why[512];
+  if (authkey_load(o ? o->key_file : NULL, false, &c->key, why, sizeof why) != 0)
+    return err_set(SM_EINVAL, "%s", why);
+  return SM_OK;
+}
+
+int sm_connect(const char *url, const sm_options *opts, sm_client **out) {
+  if (!out) return err_set(SM_EINVAL, "%s: NULL out", __func__);
+  if (!url) url = getenv("STATEMGR_URL");
+  if (!url || !*url) url = SM_DEFAULT_URL;
+  sm_client *c = calloc(1, sizeof *c);
+  if (!c || !(c->url = strdup(url))) {
+    free(c);
+    return err_set(SM_ENOMEM, "out of memory");
+  }
+  pthread_mutex_init(&c->mu, NULL);
+  pthread_mutex_init(&c->hold_mu, NULL);
+  c->timeout_ms = opts ? opts->timeout_ms : DEFAULT_CONNECT_TIMEOUT_MS;
+  int rc = url_parse(url, &c->addr);
+  if (rc == SM_OK) rc = load_key(c, opts);
+  if (rc == SM_OK && opts && opts->name && !(c->name = strdup(opts->name)))
+    rc = err_set(SM_ENOMEM, "out of memory");
+  if (rc != SM_OK) {
+    client_destroy(c, false, false);
+    return rc;
+  }
+  if (pthread_key_create(&c->tkey, slot_destroy) != 0) {
+    client_destroy(c, false, false);
+    return err_set(SM_ENOMEM, "no thread-specific key left for another client");
+  }
+  pthread_once(&atfork_once, install_atfork);
+  registry_add(c);
+  conn *k;
+  rc = thread_conn(c, &k); /* report a bad address or key now */
+  if (rc != SM_OK) {
+    client_destroy(c, true, true);
+    return rc;
+  }
+  *out = c;
+  return SM_OK;
+}
+
+void sm_client_free(sm_client *c) {
+  if (c) client_destroy(c, true, true);
+}
+
+const char *sm_client_url(const sm_client *c) { return c ? c->url : NULL; }
+
+/* ---- manager calls ---- */
+
+int sm_ping(sm_client *c) {
+  if (!c) return err_set(SM_EINVAL, "%s: NULL client", __func__);
+  return client_invoke(c, CLIENT_THREAD, 0, "ping", NULL, 0, NULL, NULL);
+}
+
+/* *out: a map with string keys (caller frees with sm_value_free()). */
+int sm_info(sm_client *c, sm_value **out) {
+  if (!c || !out) return err_set(SM_EINVAL, "%s: NULL argument", __func__);
+  return client_invoke(c, CLIENT_THREAD, 0, "info", NULL, 0, out, NULL);
+}
+
+/* *out: a list of maps (caller frees with sm_value_free()). */
+int sm_ls(sm_client *c, const char *type, sm_value **out) {
+  if (!c || !out) return err_set(SM_EINVAL, "%s: NULL argument", __func__);
+  sm_value *arg = type ? sm_value_str(type) : sm_value_nil();
+  if (!arg) return err_set(SM_ENOMEM, "out of memory");
+  const sm_value *args[1] = {arg};
+  int rc = client_invoke(c, CLIENT_THREAD, 0, "ls", args, 1, out, NULL);
+  sm_value_free(arg);
+  return rc;
+}
+
+int sm_delete(sm_client *c, const char *name) {
+  if (!c || !name) return err_set(SM_EINVAL, "%s: NULL argument", __func__);
+  sm_value *arg = sm_value_str(name);
+  if (!arg) return err_set(SM_ENOMEM, "out of memory");
+  const sm_value *args[1] = {arg};
+  int rc = client_invoke(c, CLIENT_THREAD, 0, "delete", args, 1, NULL, NULL);
+  sm_value_free(arg);
+  return rc;
+}
+
+int sm_shutdown(sm_client *c) {
+  if (!c) return err_set(SM_EINVAL, "%s: NULL client", __func__);
+  return client_invoke(c, CLIENT_THREAD, 0, "shutdown", NULL, 0, NULL, NULL);
+}

@@ -1,0 +1,43 @@
+/* client_internal.h - how the proxy files reach the daemon through an
+ * sm_client.
+ *
+ * Two kinds of connection serve a client:
+ * - the calling thread's own connection (CLIENT_THREAD), opened on first
+ *   use, for every object method, so a blocking call stalls only its thread
+ *   and lock ownership is per thread;
+ * - one shared "holder" connection (CLIENT_HOLDER), behind a mutex, for
+ *   create / open / release. The daemon counts references to anonymous
+ *   objects per connection, so holding them all on one connection that
+ *   lives as long as the client lets a proxy outlive the thread that opened
+ *   it and be freed from any thread.
+ * Connections remember their process; after fork() the child drops the
+ * parent's sockets (close only) and opens its own. */
+#ifndef SM_CLIENT_CLIENT_INTERNAL_H
+#define SM_CLIENT_CLIENT_INTERNAL_H
+
+#include "statemgr.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum client_via {
+  CLIENT_THREAD = 0, /**< the calling thread's connection */
+  CLIENT_HOLDER,     /**< the shared connection that holds references */
+} client_via;
+
+/* Sends method(args) to object (0: the manager) and waits for the answer.
+ * *result (may be NULL) receives the result on success (caller frees with
+ * sm_value_free()). For CLIENT_HOLDER, *epoch (may be NULL) receives the
+ * generation of the holder connection that served the call. Returns 0 or
+ * an SM_E* code with the thread's last error set. A broken connection is
+ * replaced on the next call. */
+int client_invoke(sm_client *c, client_via via, uint64_t object, const char *method,
+                  const sm_value *const *args, size_t nargs, sm_value **result, uint64_t *epoch);
+
+/* Gives back one reference to anonymous object id, if the holder connection
+ * of generation epoch (in this process) still holds it; otherwise the
+ * daemon already dropped it with that connection and nothing is sent.
+ * Errors are ignored: the proxy goes away regardless. */
+void client_release(sm_client *c, uint64_t id, uint64_t epoch);
+
+#endif

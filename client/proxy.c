@@ -1,0 +1,194 @@
+/* proxy.c - the generic sm_proxy: create, open by ref or token, release,
+ * method calls, and the result converters the typed families share.
+ *
+ * Create and open go over the client's holder connection, which then holds
+ * this process's reference to an anonymous object until sm_*_free sends
+ * "release" (see client_internal.h). Method calls go over the calling
+ * thread's connection. */
+#include "proxy.h"
+
+#include "client_internal.h"
+#include "value_internal.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Builds the proxy from a create/open reply (a ref); takes ownership of
+ * reply. want (may be NULL) is the type the caller expects. */
+static int proxy_from_reply(sm_client *c, sm_value *reply, const char *want, const char *name,
+                            bool holds_ref, uint64_t epoch, size_t size, sm_proxy **out) {
+  int rc = SM_OK;
+  sm_proxy *p = NULL;
+  if (sm_value_type(reply) != SM_REF) {
+    rc = err_set(SM_EPROTO, "the daemon answered with %s, not a ref",
+                 val_kind_name(sm_value_type(reply)));
+  } else if (want && strcmp(reply->u.ref.type, want) != 0) {
+    rc = err_set(SM_ETYPE, "object %" PRIu64 " is a %s, not a %s", reply->u.ref.id,
+                 reply->u.ref.type, want);
+  } else if (!(p = calloc(1, size)) || !(p->type = strdup(reply->u.ref.type)) ||
+             (name && !(p->name = strdup(name)))) {
+    rc = err_set(SM_ENOMEM, "out of memory");
+  }
+  if (rc == SM_OK) {
+    p->client = c;
+    p->id = reply->u.ref.id;
+    p->holds_ref = holds_ref;
+    p->epoch = epoch;
+    *out = p;
+  } else {
+    /* Not handing the object out: give back what we took. */
+    if (holds_ref && sm_value_type(reply) == SM_REF) client_release(c, reply->u.ref.id, epoch);
+    if (p) {
+      free(p->type);
+      free(p->name);
+      free(p);
+    }
+  }
+  sm_value_free(reply);
+  return rc;
+}
+
+int proxy_create(sm_client *c, const char *type, const char *name, const sm_value *initial,
+                 size_t size, sm_proxy **out) {
+  PROXY_REQUIRE(c && out);
+  sm_value *t = sm_value_str(type);
+  sm_value *n = name ? sm_value_str(name) : sm_value_nil();
+  const sm_value *args[3] = {t, n, initial};
+  int rc = t && n ? SM_OK : err_set(SM_ENOMEM, "out of memory");
+  sm_value *reply = NULL;
+  uint64_t epoch = 0;
+  if (rc == SM_OK)
+    rc = client_invoke(c, CLIENT_HOLDER, 0, "create", args, initial ? 3 : 2, &reply, &epoch);
+  sm_value_free(t);
+  sm_value_free(n);
+  if (rc != SM_OK) return rc;
+  /* Only an anonymous object is counted; a named one lives until deleted. */
+  return proxy_from_reply(c, reply, type, name, name == NULL, epoch, size, out);
+}
+
+int proxy_open_ref(sm_client *c, const sm_value *ref, const char *want, size_t size,
+                   sm_proxy **out) {
+  PROXY_REQUIRE(c && out);
+  if (sm_value_type(ref) != SM_REF)
+    return err_set(SM_EINVAL, "expected a ref value, got %s", val_kind_name(sm_value_type(ref)));
+  if (want && strcmp(ref->u.ref.type, want) != 0)
+    return err_set(SM_ETYPE, "the ref names a %s, not a %s", ref->u.ref.type, want);
+  sm_value *reply = NULL;
+  uint64_t epoch = 0;
+  const sm_value *args[1] = {ref};
+  int rc = client_invoke(c, CLIENT_HOLDER, 0, "open", args, 1, &reply, &epoch);
+  if (rc != SM_OK) return rc;
+  /* Opening a named object takes no reference and "release" of it is a
+   * no-op, so a proxy from a ref always gives one back. */
+  return proxy_from_reply(c, reply, want, NULL, true, epoch, size, out);
+}
+
+int proxy_open_token(sm_client *c, const char *token, const char *want, size_t size,
+                     sm_proxy **out) {
+  PROXY_REQUIRE(c && token && out);
+  const char *colon = strrchr(token, ':');
+  char *end = NULL;
+  unsigned long long id = 0;
+  if (colon && colon != token && colon[1] >= '0' && colon[1] <= '9')
+    id = strtoull(colon + 1, &end, 10);
+  if (!end || *end || id == 0)
+    return err_set(SM_EINVAL, "bad token \"%s\": expected type:id", token);
+  sm_value *ref = val_ref_new((uint64_t)id, token, (size_t)(colon - token));
+  if (!ref) return err_set(SM_ENOMEM, "out of memory");
+  int rc = proxy_open_ref(c, ref, want, size, out);
+  sm_value_free(ref);
+  return rc;
+}
+
+void proxy_free(sm_proxy *p) {
+  if (!p) return;
+  if (p->holds_ref) client_release(p->client, p->id, p->epoch);
+  free(p->type);
+  free(p->name);
+  free(p);
+}
+
+int proxy_invoke(sm_proxy *p, const char *method, const sm_value *const *args, size_t nargs,
+                 sm_value **result) {
+  return client_invoke(p->client, CLIENT_THREAD, p->id, method, args, nargs, result, NULL);
+}
+
+/* ---- result converters ---- */
+
+static int kind_mismatch(sm_value *v, const char *fn, const char *want) {
+  int rc = err_set(SM_ETYPE, "%s: the value is %s, not %s", fn,
+                   val_kind_name(sm_value_type(v)), want);
+  sm_value_free(v);
+  return rc;
+}
+
+int proxy_result_int(sm_value *v, const char *fn, int64_t *out) {
+  if (sm_value_type(v) != SM_INT) return kind_mismatch(v, fn, "an int");
+  *out = v->u.i;
+  sm_value_free(v);
+  return SM_OK;
+}
+
+int proxy_result_size(sm_value *v, const char *fn, size_t *out) {
+  if (sm_value_type(v) != SM_INT || v->u.i < 0) return kind_mismatch(v, fn, "a count");
+  *out = (size_t)v->u.i;
+  sm_value_free(v);
+  return SM_OK;
+}
+
+int proxy_result_bool(sm_value *v, const char *fn, bool *out) {
+  if (sm_value_type(v) != SM_BOOL) return kind_mismatch(v, fn, "a bool");
+  *out = v->u.b;
+  sm_value_free(v);
+  return SM_OK;
+}
+
+int proxy_result_double(sm_value *v, const char *fn, double *out) {
+  sm_type t = sm_value_type(v);
+  if (t != SM_DOUBLE && t != SM_INT) return kind_mismatch(v, fn, "a number");
+  *out = sm_value_as_double(v);
+  sm_value_free(v);
+  return SM_OK;
+}
+
+int proxy_result_str(sm_value *v, const char *fn, char **out) {
+  if (sm_value_type(v) != SM_STR) return kind_mismatch(v, fn, "a str");
+  /* Hand over the string buffer itself: it is a malloc'ed NUL-terminated
+   * copy already. */
+  *out = v->u.s.p;
+  v->u.s.p = NULL;
+  sm_value_free(v);
+  return SM_OK;
+}
+
+/* ---- the public generic proxy ---- */
+
+uint64_t sm_proxy_id(const sm_proxy *p) { return p ? p->id : 0; }
+const char *sm_proxy_type(const sm_proxy *p) { return p ? p->type : NULL; }
+const char *sm_proxy_name(const sm_proxy *p) { return p ? p->name : NULL; }
+
+/* A new ref value (caller frees with sm_value_free()), or NULL. */
+sm_value *sm_proxy_ref(const sm_proxy *p) {
+  return p ? val_ref_new(p->id, p->type, strlen(p->type)) : NULL;
+}
+
+/* A new "type:id" string (caller frees with sm_free()), or NULL. */
+char *sm_proxy_token(const sm_proxy *p) {
+  if (!p) return NULL;
+  size_t n = strlen(p->type) + 24;
+  char *s = malloc(n);
+  if (s) snprintf(s, n, "%s:%" PRIu64, p->type, p->id);
+  return s;
+}
+
+int sm_proxy_from_token(sm_client *c, const char *token, sm_proxy **out) {
+  return proxy_open_token(c, token, NULL, sizeof(sm_proxy), out);
+}
+
+int sm_proxy_from_ref(sm_client *c, const sm_value *ref, sm_proxy **out) {
+  return proxy_open_ref(c, ref, NULL, sizeof(sm_proxy), out);
+}
+
+void sm_proxy_free(sm_proxy *p) { proxy_free(p); }

@@ -1,0 +1,77 @@
+/* proxy.h - the generic proxy that every typed family (dict.c, list.c,
+ * var.c, ns.c) builds on.
+ *
+ * A typed proxy is a struct whose first and only member is an sm_proxy
+ * (struct sm_dict { sm_proxy p; }), allocated by proxy_create/proxy_open
+ * with the typed struct's size, so a pointer to one converts to the other.
+ * A new family defines that struct, opens with its daemon type name, and
+ * maps each API function to a method with proxy_invoke. */
+#ifndef SM_CLIENT_PROXY_H
+#define SM_CLIENT_PROXY_H
+
+#include "errors.h"
+#include "statemgr.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct sm_proxy {
+  sm_client *client; /**< borrowed: the client outlives its proxies */
+  uint64_t id;       /**< daemon object id */
+  char *type;        /**< owned daemon type name */
+  char *name;        /**< owned; NULL when anonymous or opened by ref/token */
+  bool holds_ref;    /**< this process took a reference to give back */
+  uint64_t epoch;    /**< the holder connection that holds that reference */
+};
+
+/* Returns SM_EINVAL from the calling function when cond is false. */
+#define PROXY_REQUIRE(cond)                                                                        \
+  do {                                                                                             \
+    if (!(cond)) return err_set(SM_EINVAL, "%s: NULL or invalid argument", __func__);             \
+  } while (0)
+
+/* PROXY_CALL(tp, "method", &result or NULL, arg...) calls method on the
+ * typed proxy tp with borrowed argument values (NULL encodes nil). */
+#define PROXY_ARGS(...) ((const sm_value *const[]){__VA_ARGS__})
+#define PROXY_NARGS(...) (sizeof PROXY_ARGS(__VA_ARGS__) / sizeof(const sm_value *))
+#define PROXY_CALL(tp, method, result, ...)                                                        \
+  proxy_invoke(&(tp)->p, method, PROXY_ARGS(__VA_ARGS__), PROXY_NARGS(__VA_ARGS__), result)
+
+/* Gets or creates the object called name (NULL: a new anonymous one) of the
+ * daemon type, with the creation argument initial (NULL: none). Allocates
+ * size bytes (the typed struct) with the proxy at the start: *out is freed
+ * with proxy_free(). Returns 0 or an SM_E* code. */
+int proxy_create(sm_client *c, const char *type, const char *name, const sm_value *initial,
+                 size_t size, sm_proxy **out);
+
+/* Opens the object a ref value names; want (may be NULL: any) is the
+ * daemon type the caller expects (SM_ETYPE otherwise). As proxy_create. */
+int proxy_open_ref(sm_client *c, const sm_value *ref, const char *want, size_t size,
+                   sm_proxy **out);
+
+/* The same for a "type:id" token (SM_EINVAL when malformed). */
+int proxy_open_token(sm_client *c, const char *token, const char *want, size_t size,
+                     sm_proxy **out);
+
+/* Gives back the reference (when this process holds one) and frees p and
+ * the typed struct around it. NULL is fine. */
+void proxy_free(sm_proxy *p);
+
+/* Calls method on the object over the calling thread's connection; as
+ * client_invoke. */
+int proxy_invoke(sm_proxy *p, const char *method, const sm_value *const *args, size_t nargs,
+                 sm_value **result);
+
+/* Result converters for typed helpers. Each takes ownership of v (a call's
+ * result) and frees it; on a kind mismatch it returns SM_ETYPE with a text
+ * naming fn, and leaves *out untouched. */
+int proxy_result_int(sm_value *v, const char *fn, int64_t *out);
+int proxy_result_size(sm_value *v, const char *fn, size_t *out);
+int proxy_result_bool(sm_value *v, const char *fn, bool *out);
+/* Ints convert too. */
+int proxy_result_double(sm_value *v, const char *fn, double *out);
+/* *out: a copy (caller frees with sm_free()). */
+int proxy_result_str(sm_value *v, const char *fn, char **out);
+
+#endif

@@ -1,0 +1,36 @@
+/* auth.h - the mutual HMAC-SHA256 challenge/response of the handshake.
+ *
+ * Server sends a random challenge Sc; the client answers
+ * HMAC(key, "sm-client" | Sc | Cc) with its own challenge Cc; the server
+ * checks it and answers HMAC(key, "sm-server" | Cc | Sc). The labels keep a
+ * proof from one direction from being reflected back as the other. Neither
+ * side ever sends the key. */
+#ifndef SM_PROTO_AUTH_H
+#define SM_PROTO_AUTH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define AUTH_CHALLENGE_LEN 32
+#define AUTH_MAC_LEN 32
+#define AUTH_PROTOCOL_VERSION 1
+
+/* Fills buf with n bytes from OpenSSL's CSPRNG. Returns 0, or -1. */
+int auth_random(uint8_t *buf, size_t n);
+
+/* The client's proof: HMAC(key, "sm-client" | server_ch | client_ch). */
+void auth_client_mac(const uint8_t *key, size_t keylen, const uint8_t server_ch[AUTH_CHALLENGE_LEN],
+                     const uint8_t client_ch[AUTH_CHALLENGE_LEN], uint8_t out[AUTH_MAC_LEN]);
+
+/* The server's proof: HMAC(key, "sm-server" | client_ch | server_ch). */
+void auth_server_mac(const uint8_t *key, size_t keylen, const uint8_t server_ch[AUTH_CHALLENGE_LEN],
+                     const uint8_t client_ch[AUTH_CHALLENGE_LEN], uint8_t out[AUTH_MAC_LEN]);
+
+/* Constant-time comparison of a received MAC (any length) with an expected one. */
+bool auth_mac_ok(const uint8_t *got, size_t got_len, const uint8_t expected[AUTH_MAC_LEN]);
+
+/* Overwrites n bytes in a way the compiler may not drop. */
+void auth_wipe(void *p, size_t n);
+
+#endif

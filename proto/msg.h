@@ -1,0 +1,117 @@
+/* msg.h - the protocol messages, encoded and decoded through protobuf-c.
+ *
+ * This is the only place that includes the generated statemgr.pb-c.h; the
+ * rest of the code sees plain structs. Every *_encode appends one whole
+ * frame (4-byte length + payload) to a vbuf, so a caller can queue several
+ * frames and send them with one write. Every *_decode takes one frame's
+ * payload. Decoded structs borrow from an internal unpacked message: release
+ * them with the matching *_release on every path. */
+#ifndef SM_PROTO_MSG_H
+#define SM_PROTO_MSG_H
+
+#include "auth.h"
+#include "vwire.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Wire status numbers (statemgr.proto's Status). The public SM_E* code of
+ * a status s is -s. */
+enum {
+  WS_OK = 0,
+  WS_TIMEOUT = 1,
+  WS_NOT_FOUND = 2,
+  WS_TYPE_ERROR = 3,
+  WS_VALUE_ERROR = 4,
+  WS_EMPTY = 5,
+  WS_FULL = 6,
+  WS_BROKEN = 7,
+  WS_NOT_OWNER = 8,
+  WS_AUTH_FAILED = 9,
+  WS_PROTOCOL_ERROR = 10,
+  WS_TOO_LARGE = 11,
+  WS_SHUTTING_DOWN = 12,
+  WS_INTERNAL = 13,
+  WS_MAX = 13,
+};
+
+/* ---- requests ---- */
+
+typedef struct wire_request {
+  uint64_t seq;
+  uint64_t object;    /* 0 addresses the manager */
+  const char *method; /* borrowed from the message */
+  size_t nargs;
+  bool has_timeout;
+  int64_t timeout_ms;
+  void *msg; /* internal: the unpacked message */
+} wire_request;
+
+/* Returns 0, or -1 when the payload is not a valid Request. */
+int wire_request_decode(sm_span payload, wire_request *out);
+/* The i-th argument (a packed Value), borrowed until release. */
+sm_span wire_request_arg(const wire_request *r, size_t i);
+void wire_request_release(wire_request *r);
+
+typedef struct wire_request_out {
+  uint64_t seq;
+  uint64_t object;
+  const char *method;
+  const sm_span *args;
+  size_t nargs;
+  bool has_timeout;
+  int64_t timeout_ms;
+} wire_request_out;
+
+/* Appends a Request frame. Returns 0, or -1 when out of memory or the frame
+ * would exceed 4 GiB. */
+int wire_request_encode(vbuf *out, const wire_request_out *r);
+
+/* ---- responses ---- */
+
+typedef struct wire_response {
+  uint64_t seq;
+  int status; /* WS_* */
+  bool has_result;
+  sm_span result;    /* a packed Value, borrowed */
+  const char *error; /* NULL when absent, borrowed */
+  void *msg;
+} wire_response;
+
+int wire_response_decode(sm_span payload, wire_response *out);
+void wire_response_release(wire_response *r);
+
+typedef struct wire_response_out {
+  uint64_t seq;
+  int status;
+  bool has_result;
+  sm_span result;
+  const char *error; /* may be NULL */
+} wire_response_out;
+
+/* Size of the whole frame (header + payload) for r. */
+size_t wire_response_frame_size(const wire_response_out *r);
+/* Writes the whole frame into out, which has wire_response_frame_size(r) bytes. */
+void wire_response_frame_pack(const wire_response_out *r, uint8_t *out);
+int wire_response_encode(vbuf *out, const wire_response_out *r);
+
+/* ---- handshake ---- */
+
+int wire_hello_encode(vbuf *out, const uint8_t challenge[AUTH_CHALLENGE_LEN]);
+/* Returns 0, or -1 when malformed (wrong challenge length included). */
+int wire_hello_decode(sm_span payload, uint32_t *version, uint8_t challenge[AUTH_CHALLENGE_LEN]);
+
+int wire_auth_encode(vbuf *out, const uint8_t mac[AUTH_MAC_LEN],
+                     const uint8_t challenge[AUTH_CHALLENGE_LEN], const char *client_name);
+/* name receives the client name (may be empty), truncated to namelen. */
+int wire_auth_decode(sm_span payload, uint32_t *version, uint8_t mac[AUTH_MAC_LEN],
+                     uint8_t challenge[AUTH_CHALLENGE_LEN], char *name, size_t namelen);
+
+/* mac may be NULL (a refusal); error may be NULL. */
+int wire_auth_result_encode(vbuf *out, int status, const uint8_t *mac, const char *error);
+/* *has_mac tells whether mac was filled; error text copied into err. */
+int wire_auth_result_decode(sm_span payload, int *status, uint8_t mac[AUTH_MAC_LEN], bool *has_mac,
+                            char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# setup.sh - prepares a Debian 12 machine for statemgr and builds it.
+#
+#   ./scripts/setup.sh                 install build deps, build into build/
+#   ./scripts/setup.sh --deps-only     install build deps only
+#   ./scripts/setup.sh --runtime-deps  install only the shared libraries that
+#                                      statemgrd and statemgr need to run (for
+#                                      the Dockerfile's runtime stage)
+#
+# Packages already installed are not asked for again, so a rerun goes
+# straight to the (incremental) build. Needs root, or sudo.
+set -euo pipefail
+
+BUILD_DEPS=(build-essential cmake pkg-config libevent-dev libprotobuf-c-dev
+  protobuf-c-compiler libssl-dev libxxhash-dev check)
+RUNTIME_DEPS=(libevent-core-2.1-7 libevent-pthreads-2.1-7 libevent-openssl-2.1-7
+  libprotobuf-c1 libssl3 libxxhash0)
+
+usage() {
+  sed -n '4,8s/^# \{0,1\}//p' "$0"
+}
+
+mode=build
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --deps-only) mode=deps ;;
+    --runtime-deps) mode=runtime ;;
+    -h | --help) usage; exit 0 ;;
+    *) echo "setup.sh: unknown option '$1'" >&2; usage >&2; exit 2 ;;
+  esac
+  shift
+done
+
+# Prints the packages among "$@" that dpkg does not report as installed.
+missing_packages() {
+  local p
+  for p in "$@"; do
+    # shellcheck disable=SC2016 # ${Status} is dpkg-query's field, not ours
+    if [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" != "install ok installed" ]; then
+      echo "$p"
+    fi
+  done
+}
+
+# Installs whichever of "$@" are missing, as root or through sudo.
+install_packages() {
+  local missing=() as_root=()
+  mapfile -t missing < <(missing_packages "$@")
+  if [ ${#missing[@]} -eq 0 ]; then
+    echo "setup: all $# packages already installed"
+    return 0
+  fi
+  if [ "$(id -u)" -ne 0 ]; then
+    if ! command -v sudo >/dev/null 2>&1; then
+      echo "setup: need root (or sudo) to install: ${missing[*]}" >&2
+      exit 1
+    fi
+    as_root=(sudo)
+  fi
+  echo "setup: installing ${missing[*]}"
+  "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive \
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+if [ "$mode" = runtime ]; then
+  install_packages "${RUNTIME_DEPS[@]}"
+  exit 0
+fi
+install_packages "${BUILD_DEPS[@]}"
+[ "$mode" = deps ] && exit 0
+
+cd "$(dirname "$0")/.."
+echo "setup: building into build/"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo --log-level=WARNING
+cmake --build build -j "$(nproc)"
+echo "setup: done: ./build/statemgrd runs the daemon, ./build/statemgr is the CLI"

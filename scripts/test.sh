@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# test.sh - sets everything up and runs every test:
+#   1. ./scripts/setup.sh (dependencies, then the build in build/)
+#   2. ctest in build/
+#   3. an AddressSanitizer + UndefinedBehaviorSanitizer build in build-asan/,
+#      and ctest there
+#   4. ./scripts/check-install.sh (install, then build consumers against it)
+# Every step runs even when an earlier test step failed; the exit status is
+# non-zero when anything failed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+./scripts/setup.sh
+
+failed=()
+
+echo "== ctest: build/"
+(cd build && ctest --output-on-failure -j2) || failed+=("ctest build/")
+
+echo "== sanitizer build: build-asan/"
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DSM_SANITIZE=ON --log-level=WARNING
+cmake --build build-asan -j "$(nproc)"
+echo "== ctest: build-asan/"
+(cd build-asan &&
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    ctest --output-on-failure -j2) || failed+=("ctest build-asan/")
+
+echo "== install check"
+./scripts/check-install.sh build || failed+=("check-install")
+
+if [ ${#failed[@]} -ne 0 ]; then
+  echo "test.sh: FAILED: ${failed[*]}" >&2
+  exit 1
+fi
+echo "test.sh: all tests passed"

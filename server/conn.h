@@ -1,0 +1,51 @@
+/* conn.h - one client connection: its bufferevent, the handshake, framing,
+ * back-pressure, and the references it holds. */
+#ifndef SM_SERVER_CONN_H
+#define SM_SERVER_CONN_H
+
+#include "../proto/msg.h"
+#include "registry.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct sm_server;
+typedef struct conn conn;
+
+/* Takes ownership of a connected socket fd and starts the handshake.
+ * Returns the connection, or NULL (fd closed) on failure. */
+conn *conn_new(struct sm_server *srv, int fd, const char *peer);
+
+/* Closes and frees the connection now: releases every reference it holds
+ * (anonymous objects it alone held are freed). Only from the top of an event
+ * callback, never while its own frames are being processed. */
+void conn_free(conn *c);
+
+/* Stops reading; the connection closes once its output is flushed. */
+void conn_close_after_flush(conn *c);
+
+/* Records that the connection holds one more reference to anonymous object
+ * o (the reference itself is taken by the caller or by reg_create). Returns
+ * 0, or -1 when out of memory (then the caller gives the reference back). */
+int conn_hold(conn *c, sm_obj *o);
+
+/* Gives back one reference the connection holds on object id. Returns
+ * false when it holds none. */
+bool conn_release(conn *c, uint64_t id);
+
+/* Stops reading (the daemon is stopping); queued output still flushes. */
+void conn_stop_reading(conn *c);
+
+/* True when nothing waits in the connection's output buffer. */
+bool conn_output_empty(const conn *c);
+
+/* The next connection of the server's list (for walking srv->conns). */
+conn *conn_next(const conn *c);
+
+/* Queues one response frame on the connection's output. */
+void conn_send_response(conn *c, const wire_response_out *r);
+
+struct sm_server *conn_server(const conn *c);
+uint64_t conn_id(const conn *c);
+
+#endif

@@ -1,0 +1,104 @@
+/* dispatch.c - one request in, one response out (see dispatch.h).
+ *
+ * Every argument is validated here, once, before any method runs: it must
+ * be a canonical packed Value, nested no deeper than VW_DEPTH_DEFAULT, and
+ * every ObjRef in it must name a live object of the stated type. Methods can
+ * then trust their arguments. The target object holds an extra reference
+ * while its method runs, so a method that drops the last reference to its
+ * own object (a self-referencing entry removed) cannot free it mid-call. */
+#include "dispatch.h"
+
+#include "conn.h"
+#include "log.h"
+#include "server.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define DISPATCH_LOCAL_ARGS 16
+
+/* Validates every argument; fills args/flags. Returns WS_OK or the status
+ * with c->err set. */
+static int check_args(call *c, const wire_request *req, sm_span *args, unsigned *flags) {
+  for (size_t i = 0; i < req->nargs; i++) {
+    args[i] = wire_request_arg(req, i);
+    flags[i] = 0;
+    switch (vw_scan(args[i], VW_DEPTH_DEFAULT, NULL, &flags[i])) {
+    case VW_OK: break;
+    case VW_TOO_DEEP:
+      return call_fail(c, WS_VALUE_ERROR, "argument %zu nests lists or maps deeper than %u levels",
+                       i + 1, VW_DEPTH_DEFAULT);
+    case VW_BAD_KEY:
+      return call_fail(c, WS_TYPE_ERROR, "argument %zu has an unhashable map key (list or map)",
+                       i + 1);
+    default: return call_fail(c, WS_PROTOCOL_ERROR, "argument %zu is not a valid value", i + 1);
+    }
+    if (flags[i] & VW_FLAG_HAS_REF) {
+      int rc = reg_check_refs(c->reg, args[i], c->err, sizeof c->err);
+      if (rc != WS_OK) return rc;
+    }
+  }
+  return WS_OK;
+}
+
+/* Finds the method and runs it. */
+static int run(call *c, const wire_request *req) {
+  if (req->object == 0) {
+    const method_def *m = type_method(&manager_type, req->method);
+    if (!m) return call_fail(c, WS_TYPE_ERROR, "the manager has no method '%s'", req->method);
+    return m->fn(c);
+  }
+  sm_obj *o = reg_get(c->reg, req->object);
+  if (!o)
+    return call_fail(c, WS_NOT_FOUND, "object %llu does not exist",
+                     (unsigned long long)req->object);
+  const method_def *m = type_method(o->type, req->method);
+  if (!m) return call_fail(c, WS_TYPE_ERROR, "%s has no method '%s'", o->type->name, req->method);
+  c->obj = o;
+  reg_incref(c->reg, o);
+  int rc = m->fn(c);
+  reg_decref(c->reg, o);
+  return rc;
+}
+
+void dispatch_request(struct conn *cn, const wire_request *req) {
+  struct sm_server *srv = conn_server(cn);
+  sm_span local_args[DISPATCH_LOCAL_ARGS];
+  unsigned local_flags[DISPATCH_LOCAL_ARGS];
+  sm_span *args = local_args;
+  unsigned *flags = local_flags;
+  vb_reset(&srv->result);
+  call c = {
+      .reg = srv->reg,
+      .conn = cn,
+      .nargs = req->nargs,
+      .has_timeout = req->has_timeout,
+      .timeout_ms = req->timeout_ms,
+      .out = &srv->result,
+  };
+  int status;
+  if (req->nargs > DISPATCH_LOCAL_ARGS && (!(args = malloc(req->nargs * sizeof *args)) ||
+                                           !(flags = malloc(req->nargs * sizeof *flags)))) {
+    status = call_fail(&c, WS_INTERNAL, "out of memory for %zu arguments", req->nargs);
+  } else {
+    c.args = args;
+    c.arg_flags = flags;
+    status = check_args(&c, req, args, flags);
+    if (status == WS_OK) status = run(&c, req);
+  }
+  if (status == WS_OK && srv->result.failed)
+    status = call_fail(&c, WS_INTERNAL, "out of memory building the result");
+  wire_response_out r = {.seq = req->seq, .status = status};
+  if (status == WS_OK) {
+    r.has_result = srv->result.len > 0;
+    r.result = vb_span(&srv->result);
+  } else {
+    r.error = c.err[0] ? c.err : NULL;
+    log_debug("conn %llu: %s on object %llu: status %d: %s", (unsigned long long)conn_id(cn),
+              req->method, (unsigned long long)req->object, status, c.err);
+  }
+  conn_send_response(cn, &r);
+  srv->requests++;
+  if (args != local_args) free(args);
+  if (flags != local_flags) free(flags);
+}

@@ -1,0 +1,68 @@
+/* htab.h - an insertion-ordered hash table keyed by byte strings.
+ *
+ * The layout of CPython's compact dict: a dense array of entries in
+ * insertion order plus an open-addressing index of slots into it. Iteration
+ * is insertion order (what Python users expect of a dict), popitem takes the
+ * last entry, and deletions leave holes that a resize compacts. Keys are
+ * copied and owned by the table; values are opaque pointers owned by the
+ * caller (free them through the callback of htab_clear/htab_destroy). The
+ * hash is XXH3 with a per-process random seed, so clients cannot choose
+ * colliding keys. Not thread-safe: the event loop owns every table. */
+#ifndef SM_SERVER_HTAB_H
+#define SM_SERVER_HTAB_H
+
+#include "../proto/vwire.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct htab_entry {
+  uint64_t hash;
+  uint8_t *key; /* owned; NULL marks a deleted entry (a hole) */
+  size_t klen;
+  void *val;
+} htab_entry;
+
+typedef struct htab {
+  htab_entry *entries; /* dense, insertion order, holes included */
+  size_t n_entries;    /* used entries including holes */
+  size_t cap_entries;
+  size_t len;     /* live entries */
+  int32_t *index; /* slots: -1 empty, -2 deleted, else entry number */
+  size_t n_slots; /* power of two, or 0 */
+  size_t n_fill;  /* slots not empty: entries + deleted marks, drives resizing */
+} htab;
+
+typedef void (*htab_free_fn)(void *ctx, void *val);
+
+void htab_init(htab *t);
+/* Frees every key, calls free_val (may be NULL) on every value, and releases
+ * the memory; the table is empty and reusable afterwards. */
+void htab_clear(htab *t, htab_free_fn free_val, void *ctx);
+
+size_t htab_len(const htab *t);
+
+/* The value slot for key, or NULL when absent. */
+void **htab_find(const htab *t, sm_span key);
+
+/* Inserts key -> val, or replaces the value of an existing key (the entry
+ * keeps its place in the order). Returns 1 inserted, 0 replaced (*old, may be
+ * NULL, receives the previous value), -1 out of memory (nothing changed). */
+int htab_put(htab *t, sm_span key, void *val, void **old);
+
+/* Removes key; *val (may be NULL) receives its value. Returns true when the
+ * key was present. */
+bool htab_remove(htab *t, sm_span key, void **val);
+
+/* Iterates live entries in insertion order: start with *pos = 0. Key bytes
+ * are borrowed until the table changes. */
+bool htab_next(const htab *t, size_t *pos, sm_span *key, void **val);
+
+/* The most recently inserted live entry; false when empty. */
+bool htab_last(const htab *t, sm_span *key, void **val);
+
+/* Approximate bytes used by the table itself (not by values), for stats. */
+size_t htab_memory(const htab *t);
+
+#endif

@@ -1,0 +1,243 @@
+/* listener.c - binding tcp:// and unix: URLs and accepting connections.
+ *
+ * Each kind is one entry of a small table (parse the URL's rest, bind,
+ * describe), so TLS joins as a third entry. A UNIX socket path left behind
+ * by a daemon that died is detected (nobody accepts on it) and replaced; one
+ * that a live daemon serves is refused. */
+#include "listener.h"
+
+#include "conn.h"
+#include "log.h"
+#include "server.h"
+
+#include <errno.h>
+#include <event2/listener.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "statemgr.h"
+
+struct listener {
+  struct sm_server *srv;
+  struct evconnlistener *evl;
+  bool is_unix;
+  char url[320];   /* as bound (actual port) */
+  char *unix_path; /* owned; removed when the listener goes */
+  listener *next;
+};
+
+static void accept_cb(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *addr,
+                      int socklen, void *arg);
+static void accept_error_cb(struct evconnlistener *evl, void *arg);
+
+const char *listener_url(const listener *l) { return l->url; }
+listener *listener_next(const listener *l) { return l->next; }
+
+static const unsigned LEV_FLAGS = LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC;
+
+static bool is_loopback(const struct sockaddr *sa) {
+  if (sa->sa_family == AF_INET)
+    return (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 24) == 127;
+  if (sa->sa_family == AF_INET6) {
+    const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+    return IN6_IS_ADDR_LOOPBACK(a) || (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+  }
+  return false;
+}
+
+/* Splits "host:port" or "[v6]:port" into host and port buffers. */
+static int split_host_port(const char *rest, char *host, size_t hlen, char *port, size_t plen) {
+  const char *colon;
+  if (rest[0] == '[') {
+    const char *close = strchr(rest, ']');
+    if (!close || close[1] != ':') return -1;
+    if ((size_t)(close - rest - 1) >= hlen) return -1;
+    memcpy(host, rest + 1, (size_t)(close - rest - 1));
+    host[close - rest - 1] = '\0';
+    colon = close + 1;
+  } else {
+    colon = strrchr(rest, ':');
+    if (!colon || (size_t)(colon - rest) >= hlen) return -1;
+    memcpy(host, rest, (size_t)(colon - rest));
+    host[colon - rest] = '\0';
+  }
+  if (!colon[1] || strlen(colon + 1) >= plen) return -1;
+  for (const char *p = colon + 1; *p; p++)
+    if (*p < '0' || *p > '9') return -1;
+  snprintf(port, plen, "%s", colon + 1);
+  return 0;
+}
+
+static int bind_tcp(listener *l, const char *rest, char *err, size_t errlen) {
+  char host[256], port[16];
+  if (split_host_port(rest, host, sizeof host, port, sizeof port) != 0) {
+    snprintf(err, errlen, "bad address '%s': expected host:port or [v6addr]:port", rest);
+    return SM_EINVAL;
+  }
+  struct addrinfo hints = {
+      .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+  struct addrinfo *res;
+  int gai = getaddrinfo(host[0] ? host : NULL, port, &hints, &res);
+  if (gai != 0) {
+    snprintf(err, errlen, "cannot resolve '%s': %s", host, gai_strerror(gai));
+    return SM_EINVAL;
+  }
+  int bind_errno = 0;
+  for (struct addrinfo *ai = res; ai && !l->evl; ai = ai->ai_next) {
+    l->evl = evconnlistener_new_bind(l->srv->base, accept_cb, l, LEV_FLAGS, -1, ai->ai_addr,
+                                     (int)ai->ai_addrlen);
+    if (!l->evl) bind_errno = errno;
+  }
+  freeaddrinfo(res);
+  if (!l->evl) {
+    snprintf(err, errlen, "cannot listen on %s: %s", rest, strerror(bind_errno));
+    return SM_ECONNECT;
+  }
+  struct sockaddr_storage ss;
+  socklen_t sl = sizeof ss;
+  getsockname(evconnlistener_get_fd(l->evl), (struct sockaddr *)&ss, &sl);
+  char h[INET6_ADDRSTRLEN + 2], p[16];
+  getnameinfo((struct sockaddr *)&ss, sl, h, sizeof h, p, sizeof p,
+              NI_NUMERICHOST | NI_NUMERICSERV);
+  snprintf(l->url, sizeof l->url, ss.ss_family == AF_INET6 ? "tcp://[%s]:%s" : "tcp://%s:%s", h, p);
+  if (!is_loopback((struct sockaddr *)&ss))
+    log_warn("listening on %s without TLS: anyone on the network path can read and alter the "
+             "traffic (the authkey itself is never sent); use only on a trusted network",
+             l->url);
+  return 0;
+}
+
+/* Removes a socket file that no daemon serves any more. */
+static int clear_stale_socket(const struct sockaddr_un *sun, char *err, size_t errlen) {
+  struct stat st;
+  if (lstat(sun->sun_path, &st) != 0) return 0;
+  if (!S_ISSOCK(st.st_mode)) {
+    snprintf(err, errlen, "%s exists and is not a socket", sun->sun_path);
+    return -1;
+  }
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return 0;
+  int rc = connect(fd, (const struct sockaddr *)sun, sizeof *sun);
+  int e = errno;
+  close(fd);
+  if (rc == 0) {
+    snprintf(err, errlen, "%s is in use by a running daemon", sun->sun_path);
+    return -1;
+  }
+  if (e == ECONNREFUSED) unlink(sun->sun_path);
+  return 0;
+}
+
+static int bind_unix(listener *l, const char *path, char *err, size_t errlen) {
+  struct sockaddr_un sun = {.sun_family = AF_UNIX};
+  if (!path[0] || strlen(path) >= sizeof sun.sun_path) {
+    snprintf(err, errlen, "bad UNIX socket path '%s' (1 to %zu bytes)", path,
+             sizeof sun.sun_path - 1);
+    return SM_EINVAL;
+  }
+  memcpy(sun.sun_path, path, strlen(path) + 1);
+  if (clear_stale_socket(&sun, err, errlen) != 0) return SM_ECONNECT;
+  l->evl = evconnlistener_new_bind(l->srv->base, accept_cb, l, LEV_FLAGS, -1,
+                                   (struct sockaddr *)&sun, (int)sizeof sun);
+  if (!l->evl) {
+    snprintf(err, errlen, "cannot listen on %s: %s", path, strerror(errno));
+    return SM_ECONNECT;
+  }
+  if (!(l->unix_path = strdup(path))) {
+    snprintf(err, errlen, "out of memory");
+    return SM_ENOMEM;
+  }
+  l->is_unix = true;
+  snprintf(l->url, sizeof l->url, "unix:%s", path);
+  return 0;
+}
+
+typedef struct transport {
+  const char *scheme;
+  int (*bind)(listener *l, const char *rest, char *err, size_t errlen);
+} transport;
+
+static const transport transports[] = {
+    {"tcp://", bind_tcp},
+    {"unix://", bind_unix},
+    {"unix:", bind_unix},
+};
+
+int listener_add(struct sm_server *srv, const char *url, char *err, size_t errlen) {
+  const transport *t = NULL;
+  for (size_t i = 0; i < sizeof transports / sizeof transports[0] && !t; i++)
+    if (strncmp(url, transports[i].scheme, strlen(transports[i].scheme)) == 0) t = &transports[i];
+  if (!t) {
+    snprintf(err, errlen, "unsupported listen URL '%s' (use tcp://host:port or unix:/path)", url);
+    return SM_EINVAL;
+  }
+  listener *l = calloc(1, sizeof *l);
+  if (!l) {
+    snprintf(err, errlen, "out of memory");
+    return SM_ENOMEM;
+  }
+  l->srv = srv;
+  int rc = t->bind(l, url + strlen(t->scheme), err, errlen);
+  if (rc != 0) {
+    if (l->evl) evconnlistener_free(l->evl);
+    free(l->unix_path);
+    free(l);
+    return rc;
+  }
+  evconnlistener_set_error_cb(l->evl, accept_error_cb);
+  listener **tail = &srv->listeners;
+  while (*tail)
+    tail = &(*tail)->next;
+  *tail = l;
+  log_info("listening on %s", l->url);
+  return 0;
+}
+
+void listener_free_all(struct sm_server *srv) {
+  listener *l = srv->listeners;
+  while (l) {
+    listener *next = l->next;
+    evconnlistener_free(l->evl);
+    if (l->unix_path) unlink(l->unix_path);
+    free(l->unix_path);
+    free(l);
+    l = next;
+  }
+  srv->listeners = NULL;
+}
+
+static void accept_cb(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *addr,
+                      int socklen, void *arg) {
+  (void)evl;
+  listener *l = arg;
+  char peer[128];
+  if (l->is_unix) {
+    snprintf(peer, sizeof peer, "unix socket");
+  } else {
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    char h[INET6_ADDRSTRLEN], p[16];
+    if (getnameinfo(addr, (socklen_t)socklen, h, sizeof h, p, sizeof p,
+                    NI_NUMERICHOST | NI_NUMERICSERV) == 0)
+      snprintf(peer, sizeof peer, "%s:%s", h, p);
+    else
+      snprintf(peer, sizeof peer, "unknown");
+  }
+  conn_new(l->srv, fd, peer);
+}
+
+static void accept_error_cb(struct evconnlistener *evl, void *arg) {
+  (void)evl;
+  listener *l = arg;
+  /* EMFILE and friends: the listener keeps going; existing clients are
+   * unaffected. */
+  log_error("accept on %s failed: %s", l->url, strerror(errno));
+}

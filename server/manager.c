@@ -1,0 +1,239 @@
+/* manager.c - the methods of object 0, the manager itself: creating and
+ * opening objects, the per-connection references to anonymous objects,
+ * deleting named objects, listing, daemon facts and shutdown. Method
+ * arguments and results are listed in docs/protocol.md. */
+#include "conn.h"
+#include "dispatch.h"
+#include "server.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "statemgr.h"
+
+#define NAME_MAX_LEN 1024
+
+/* Copies a string argument into buf as a C string. */
+static int arg_str(call *c, size_t i, const char *what, char *buf, size_t len) {
+  vinfo vi;
+  call_arg(c, i, &vi);
+  if (vi.kind != VK_STR) return call_fail(c, WS_TYPE_ERROR, "%s must be a string", what);
+  if (vi.data.n == 0 || vi.data.n >= len)
+    return call_fail(c, WS_VALUE_ERROR, "%s must be 1 to %zu bytes long", what, len - 1);
+  memcpy(buf, vi.data.p, vi.data.n);
+  buf[vi.data.n] = '\0';
+  return WS_OK;
+}
+
+/* Answers with a ref to o, holding one more reference for the caller's
+ * connection when o is anonymous and take_ref says so. */
+static int answer_ref(call *c, sm_obj *o, bool take_ref) {
+  if (take_ref && !o->name && c->conn) {
+    if (conn_hold(c->conn, o) != 0) {
+      reg_decref(c->reg, o);
+      return call_fail(c, WS_INTERNAL, "out of memory");
+    }
+  }
+  vb_ref(c->out, o->id, o->type->name);
+  return WS_OK;
+}
+
+static int m_ping(call *c) { return call_nargs(c, 0, 0); }
+
+/* create(type, name|nil, initial...) */
+static int m_create(call *c) {
+  int rc = call_nargs(c, 2, SIZE_MAX);
+  char type[64], name[NAME_MAX_LEN + 1];
+  if (rc == WS_OK) rc = arg_str(c, 0, "the type", type, sizeof type);
+  if (rc != WS_OK) return rc;
+  const obj_type *t = reg_type(c->reg, type);
+  if (!t) return call_fail(c, WS_VALUE_ERROR, "no type called '%s'", type);
+  vinfo vi;
+  call_arg(c, 1, &vi);
+  bool named = vi.kind != VK_NIL;
+  if (named && (rc = arg_str(c, 1, "the name", name, sizeof name)) != WS_OK) return rc;
+  call sub = *c;
+  sub.args += 2;
+  sub.arg_flags += 2;
+  sub.nargs -= 2;
+  sm_obj *o;
+  rc = reg_create(c->reg, t, named ? name : NULL, &sub, &o, NULL);
+  if (rc != WS_OK) {
+    memcpy(c->err, sub.err, sizeof c->err);
+    return rc;
+  }
+  /* A new anonymous object was born with one reference: the caller's. */
+  if (!named && c->conn && conn_hold(c->conn, o) != 0) {
+    reg_decref(c->reg, o);
+    return call_fail(c, WS_INTERNAL, "out of memory");
+  }
+  return answer_ref(c, o, false);
+}
+
+/* open(ref | name) */
+static int m_open(call *c) {
+  int rc = call_nargs(c, 1, 1);
+  if (rc != WS_OK) return rc;
+  vinfo vi;
+  call_arg(c, 0, &vi);
+  sm_obj *o;
+  if (vi.kind == VK_REF) {
+    o = reg_get(c->reg, vi.ref_id); /* dispatch checked it exists and its type */
+  } else {
+    char name[NAME_MAX_LEN + 1];
+    if ((rc = arg_str(c, 0, "the target", name, sizeof name)) != WS_OK) return rc;
+    if (!(o = reg_get_named(c->reg, name)))
+      return call_fail(c, WS_NOT_FOUND, "no object named '%s'", name);
+  }
+  reg_incref(c->reg, o);
+  return answer_ref(c, o, true);
+}
+
+/* release(id) */
+static int m_release(call *c) {
+  int64_t id;
+  int rc = call_nargs(c, 1, 1);
+  if (rc == WS_OK) rc = call_arg_int(c, 0, &id);
+  if (rc != WS_OK) return rc;
+  if (c->conn && conn_release(c->conn, (uint64_t)id)) return WS_OK;
+  sm_obj *o = reg_get(c->reg, (uint64_t)id);
+  if (o && o->name) return WS_OK; /* named objects are not counted */
+  return call_fail(c, WS_NOT_FOUND, "this connection holds no reference to object %lld",
+                   (long long)id);
+}
+
+/* delete(name) */
+static int m_delete(call *c) {
+  char name[NAME_MAX_LEN + 1];
+  int rc = call_nargs(c, 1, 1);
+  if (rc == WS_OK) rc = arg_str(c, 0, "the name", name, sizeof name);
+  if (rc != WS_OK) return rc;
+  sm_obj *o = reg_get_named(c->reg, name);
+  if (!o) return call_fail(c, WS_NOT_FOUND, "no object named '%s'", name);
+  reg_destroy(c->reg, o);
+  return WS_OK;
+}
+
+/* Map entries with string keys, for ls and info. */
+typedef struct map_writer {
+  vbuf *out;
+  vbuf key, val;
+} map_writer;
+
+static void put_entry(map_writer *w) {
+  vb_map_entry(w->out, vb_span(&w->key), vb_span(&w->val));
+  vb_reset(&w->key);
+  vb_reset(&w->val);
+}
+
+static void put_int(map_writer *w, const char *k, int64_t v) {
+  vb_str(&w->key, k, strlen(k));
+  vb_int(&w->val, v);
+  put_entry(w);
+}
+
+static void put_str(map_writer *w, const char *k, const char *v) {
+  vb_str(&w->key, k, strlen(k));
+  vb_str(&w->val, v, strlen(v));
+  put_entry(w);
+}
+
+typedef struct ls_ctx {
+  map_writer w;
+  const obj_type *only; /* NULL: every type */
+} ls_ctx;
+
+static void ls_one(void *arg, sm_obj *o) {
+  ls_ctx *ls = arg;
+  if (!o->name || (ls->only && o->type != ls->only)) return;
+  size_t item = vb_list_begin_item(ls->w.out);
+  size_t map = vb_map_begin(ls->w.out);
+  put_str(&ls->w, "name", o->name);
+  put_int(&ls->w, "id", (int64_t)o->id);
+  put_str(&ls->w, "type", o->type->name);
+  if (o->type->size) put_int(&ls->w, "size", (int64_t)o->type->size(o->state));
+  vb_map_end(ls->w.out, map);
+  vb_list_end_item(ls->w.out, item);
+}
+
+/* ls([type]) */
+static int m_ls(call *c) {
+  int rc = call_nargs(c, 0, 1);
+  if (rc != WS_OK) return rc;
+  ls_ctx ls = {.w = {.out = c->out}};
+  if (c->nargs == 1) {
+    vinfo vi;
+    call_arg(c, 0, &vi);
+    if (vi.kind != VK_NIL) {
+      char type[64];
+      if ((rc = arg_str(c, 0, "the type", type, sizeof type)) != WS_OK) return rc;
+      if (!(ls.only = reg_type(c->reg, type)))
+        return call_fail(c, WS_VALUE_ERROR, "no type called '%s'", type);
+    }
+  }
+  vb_init(&ls.w.key);
+  vb_init(&ls.w.val);
+  size_t list = vb_list_begin(c->out);
+  reg_foreach(c->reg, ls_one, &ls);
+  vb_list_end(c->out, list);
+  vb_free(&ls.w.key);
+  vb_free(&ls.w.val);
+  return WS_OK;
+}
+
+static void count_named(void *arg, sm_obj *o) {
+  if (o->name) ++*(size_t *)arg;
+}
+
+/* info() */
+static int m_info(call *c) {
+  int rc = call_nargs(c, 0, 0);
+  if (rc != WS_OK) return rc;
+  struct sm_server *srv = conn_server(c->conn);
+  size_t named = 0;
+  reg_foreach(c->reg, count_named, &named);
+  map_writer w = {.out = c->out};
+  vb_init(&w.key);
+  vb_init(&w.val);
+  size_t map = vb_map_begin(c->out);
+  char version[32];
+  snprintf(version, sizeof version, "%d.%d.%d", SM_VERSION_MAJOR, SM_VERSION_MINOR,
+           SM_VERSION_PATCH);
+  put_str(&w, "version", version);
+  put_int(&w, "pid", (int64_t)getpid());
+  put_int(&w, "uptime_s", (int64_t)(time(NULL) - srv->started));
+  put_int(&w, "connections", (int64_t)srv->n_conns);
+  put_int(&w, "objects", (int64_t)reg_count(c->reg));
+  put_int(&w, "named_objects", (int64_t)named);
+  put_int(&w, "requests", (int64_t)srv->requests);
+  vb_map_end(c->out, map);
+  vb_free(&w.key);
+  vb_free(&w.val);
+  return WS_OK;
+}
+
+/* shutdown(): answered, then the daemon stops. */
+static int m_shutdown(call *c) {
+  int rc = call_nargs(c, 0, 0);
+  if (rc != WS_OK) return rc;
+  server_begin_stop(conn_server(c->conn));
+  return WS_OK;
+}
+
+static const method_def manager_methods[] = {
+    {"ping", m_ping, 0},
+    {"create", m_create, METHOD_MUTATES},
+    {"open", m_open, 0},
+    {"release", m_release, METHOD_MUTATES},
+    {"delete", m_delete, METHOD_MUTATES},
+    {"ls", m_ls, 0},
+    {"info", m_info, 0},
+    {"shutdown", m_shutdown, 0},
+};
+
+const obj_type manager_type = {
+    .name = "manager",
+    .methods = manager_methods,
+    .n_methods = sizeof manager_methods / sizeof manager_methods[0],
+};

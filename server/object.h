@@ -1,0 +1,98 @@
+/* object.h - what an object type is, and what a method call sees.
+ *
+ * A type is a name plus a table of methods (the C form of Python's
+ * BaseManager.register()). The dispatcher validates every argument as a
+ * packed Value (vw_scan) and checks every ObjRef inside it exists before a
+ * method runs, so methods may vw_peek their arguments freely. A method
+ * answers with a WS_* status; on WS_OK its result is whatever it wrote to
+ * c->out (nothing written = nil), otherwise c->err explains the failure.
+ * Every mutation goes through a method flagged METHOD_MUTATES: that is the
+ * one door persistence and replication will hook later. */
+#ifndef SM_SERVER_OBJECT_H
+#define SM_SERVER_OBJECT_H
+
+#include "../proto/msg.h"
+#include "../proto/vwire.h"
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct registry registry;
+typedef struct obj_type obj_type;
+struct conn;
+
+/* One shared object. */
+typedef struct sm_obj {
+  uint64_t id;          /**< never reused while the daemon runs */
+  const obj_type *type; /**< borrowed, static */
+  char *name;           /**< owned; NULL for an anonymous object */
+  uint64_t refs;        /**< anonymous: holders (proxies + stored refs) */
+  void *state;          /**< the type's own data */
+} sm_obj;
+
+/* A method invocation. */
+typedef struct call {
+  registry *reg;
+  sm_obj *obj;               /**< target; NULL during create */
+  struct conn *conn;         /**< caller; NULL in unit tests */
+  const sm_span *args;       /**< validated packed Values */
+  const unsigned *arg_flags; /**< VW_FLAG_* of each arg */
+  size_t nargs;
+  bool has_timeout;
+  int64_t timeout_ms;
+  vbuf *out;     /**< the result value, written by the method */
+  char err[256]; /**< error text when the status is not WS_OK */
+} call;
+
+typedef int (*method_fn)(call *c);
+
+#define METHOD_MUTATES 1u /* changes the object: the single apply path */
+
+typedef struct method_def {
+  const char *name;
+  method_fn fn;
+  unsigned flags;
+} method_def;
+
+struct obj_type {
+  const char *name;
+  /* Builds the state from creation arguments c->args (may be none).
+   * Returns WS_OK with *state set, or a WS_* error with c->err filled. */
+  int (*create)(call *c, void **state);
+  /* Frees the state, releasing the stored values (sval_free) it holds. */
+  void (*destroy)(registry *reg, void *state);
+  /* Number of elements (for ls and "len"); NULL when not meaningful. */
+  size_t (*size)(const void *state);
+  const method_def *methods;
+  size_t n_methods;
+};
+
+/* Fills c->err and returns status, for `return call_fail(c, WS_X, ...)`. */
+int call_fail(call *c, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Checks the argument count; on a mismatch fills c->err and returns
+ * WS_VALUE_ERROR, else WS_OK. */
+int call_nargs(call *c, size_t min, size_t max);
+
+/* Decodes argument i (top level) into *vi; argument i must exist. */
+void call_arg(const call *c, size_t i, vinfo *vi);
+
+/* Argument i as an int64 (WS_TYPE_ERROR otherwise, with c->err filled). */
+int call_arg_int(call *c, size_t i, int64_t *out);
+
+/* Argument i as a bool: bools, and ints 0/1 (WS_TYPE_ERROR otherwise). */
+int call_arg_bool(call *c, size_t i, bool *out);
+
+/* Argument i usable as a dict key: any scalar or a ref, not a list or map
+ * (WS_TYPE_ERROR "unhashable"). */
+int call_arg_key(call *c, size_t i);
+
+/* The name of a value kind for error texts ("int", "list"...); static. */
+const char *call_kind_name(vkind k);
+
+/* Looks up a method by name in a type's table; NULL when absent. */
+const method_def *type_method(const obj_type *t, const char *name);
+
+#endif

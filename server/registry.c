@@ -1,0 +1,214 @@
+/* registry.c - the objects of the daemon by id and by name, their types, and
+ * the reference counts that free anonymous objects (see registry.h). */
+#include "registry.h"
+
+#include "htab.h"
+#include "sval.h"
+#include "types.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct registry {
+  htab by_id;   /* 8-byte id -> sm_obj*, in creation order; owns the objects */
+  htab by_name; /* name -> sm_obj* (named objects only) */
+  htab types;   /* type name -> const obj_type* */
+  uint64_t next_id;
+  sm_obj **doomed; /* objects whose count reached zero, waiting to be freed */
+  size_t n_doomed, cap_doomed;
+  bool reaping; /* reap() is on the stack: just queue */
+};
+
+static sm_span id_key(const uint64_t *id) { return (sm_span){(const uint8_t *)id, sizeof *id}; }
+static sm_span str_key(const char *s) { return (sm_span){(const uint8_t *)s, strlen(s)}; }
+
+registry *reg_new(void) {
+  registry *reg = calloc(1, sizeof *reg);
+  if (!reg) return NULL;
+  htab_init(&reg->by_id);
+  htab_init(&reg->by_name);
+  htab_init(&reg->types);
+  reg->next_id = 1; /* 0 addresses the manager */
+  const obj_type *builtins[] = {&t_dict_type, &t_list_type, &t_value_type, &t_namespace_type};
+  for (size_t i = 0; i < sizeof builtins / sizeof builtins[0]; i++) {
+    if (reg_add_type(reg, builtins[i]) != 0) {
+      reg_free(reg);
+      return NULL;
+    }
+  }
+  return reg;
+}
+
+/* Frees one object whose state was already removed from the tables. */
+static void obj_free(registry *reg, sm_obj *o) {
+  o->type->destroy(reg, o->state);
+  free(o->name);
+  free(o);
+}
+
+/* Destroys queued objects one at a time: destroying one may release the
+ * last reference to others, which join the queue instead of recursing. */
+static void reap(registry *reg) {
+  if (reg->reaping) return;
+  reg->reaping = true;
+  while (reg->n_doomed > 0) {
+    sm_obj *o = reg->doomed[--reg->n_doomed];
+    htab_remove(&reg->by_id, id_key(&o->id), NULL);
+    obj_free(reg, o);
+  }
+  reg->reaping = false;
+}
+
+static void doom(registry *reg, sm_obj *o) {
+  if (reg->n_doomed == reg->cap_doomed) {
+    size_t cap = reg->cap_doomed ? reg->cap_doomed * 2 : 16;
+    sm_obj **p = realloc(reg->doomed, cap * sizeof *p);
+    if (!p) {
+      /* No room to queue: free right away (recursion only under OOM). */
+      htab_remove(&reg->by_id, id_key(&o->id), NULL);
+      obj_free(reg, o);
+      return;
+    }
+    reg->doomed = p;
+    reg->cap_doomed = cap;
+  }
+  reg->doomed[reg->n_doomed++] = o;
+  reap(reg);
+}
+
+void reg_free(registry *reg) {
+  if (!reg) return;
+  /* Objects may refer to each other. Empty the tables first, so that the
+   * decrefs made while destroying find nothing (ids are never reused), then
+   * destroy each object exactly once. */
+  size_t n = htab_len(&reg->by_id), i = 0, pos = 0;
+  sm_obj **all = calloc(n ? n : 1, sizeof *all);
+  sm_span key;
+  void *val;
+  while (all && htab_next(&reg->by_id, &pos, &key, &val))
+    all[i++] = val;
+  htab_clear(&reg->by_id, NULL, NULL);
+  htab_clear(&reg->by_name, NULL, NULL);
+  reg->reaping = true;
+  for (i = 0; all && i < n; i++)
+    obj_free(reg, all[i]);
+  free(all);
+  htab_clear(&reg->types, NULL, NULL);
+  free(reg->doomed);
+  free(reg);
+}
+
+int reg_add_type(registry *reg, const obj_type *t) {
+  if (htab_find(&reg->types, str_key(t->name))) return -1;
+  return htab_put(&reg->types, str_key(t->name), (void *)(uintptr_t)t, NULL) == 1 ? 0 : -1;
+}
+
+const obj_type *reg_type(const registry *reg, const char *name) {
+  void **slot = htab_find(&reg->types, str_key(name));
+  return slot ? *slot : NULL;
+}
+
+sm_obj *reg_get(const registry *reg, uint64_t id) {
+  void **slot = htab_find(&reg->by_id, id_key(&id));
+  return slot ? *slot : NULL;
+}
+
+sm_obj *reg_get_named(const registry *reg, const char *name) {
+  void **slot = htab_find(&reg->by_name, str_key(name));
+  return slot ? *slot : NULL;
+}
+
+int reg_create(registry *reg, const obj_type *t, const char *name, call *c, sm_obj **out,
+               bool *created) {
+  if (name) {
+    sm_obj *o = reg_get_named(reg, name);
+    if (o) {
+      if (o->type != t)
+        return call_fail(c, WS_TYPE_ERROR, "'%s' exists and is a %s, not a %s", name, o->type->name,
+                         t->name);
+      *out = o;
+      if (created) *created = false;
+      return WS_OK;
+    }
+  }
+  sm_obj *o = calloc(1, sizeof *o);
+  if (!o || (name && !(o->name = strdup(name)))) {
+    free(o);
+    return call_fail(c, WS_INTERNAL, "out of memory");
+  }
+  c->obj = NULL;
+  int rc = t->create(c, &o->state);
+  if (rc != WS_OK) {
+    free(o->name);
+    free(o);
+    return rc;
+  }
+  o->id = reg->next_id++;
+  o->type = t;
+  o->refs = name ? 0 : 1;
+  if (htab_put(&reg->by_id, id_key(&o->id), o, NULL) != 1 ||
+      (name && htab_put(&reg->by_name, str_key(name), o, NULL) != 1)) {
+    htab_remove(&reg->by_id, id_key(&o->id), NULL);
+    obj_free(reg, o);
+    return call_fail(c, WS_INTERNAL, "out of memory");
+  }
+  *out = o;
+  if (created) *created = true;
+  return WS_OK;
+}
+
+void reg_incref(registry *reg, sm_obj *o) {
+  (void)reg;
+  if (o && !o->name) o->refs++;
+}
+
+void reg_decref(registry *reg, sm_obj *o) {
+  if (!o || o->name || o->refs == 0) return;
+  if (--o->refs == 0) doom(reg, o);
+}
+
+void reg_destroy(registry *reg, sm_obj *o) {
+  if (o->name) htab_remove(&reg->by_name, str_key(o->name), NULL);
+  htab_remove(&reg->by_id, id_key(&o->id), NULL);
+  obj_free(reg, o);
+  reap(reg);
+}
+
+typedef struct ref_check {
+  const registry *reg;
+  char *err;
+  size_t errlen;
+  int status;
+} ref_check;
+
+static int check_one_ref(void *ctx, uint64_t id, sm_span type) {
+  ref_check *rc = ctx;
+  sm_obj *o = reg_get(rc->reg, id);
+  if (!o) {
+    snprintf(rc->err, rc->errlen, "object %llu does not exist", (unsigned long long)id);
+    return rc->status = WS_NOT_FOUND;
+  }
+  if (strlen(o->type->name) != type.n || memcmp(o->type->name, type.p, type.n) != 0) {
+    snprintf(rc->err, rc->errlen, "object %llu is a %s, not a %.*s", (unsigned long long)id,
+             o->type->name, (int)type.n, (const char *)type.p);
+    return rc->status = WS_TYPE_ERROR;
+  }
+  return 0;
+}
+
+int reg_check_refs(const registry *reg, sm_span v, char *err, size_t errlen) {
+  ref_check rc = {reg, err, errlen, WS_OK};
+  vw_each_ref(v, check_one_ref, &rc);
+  return rc.status;
+}
+
+void reg_foreach(const registry *reg, void (*cb)(void *ctx, sm_obj *o), void *ctx) {
+  size_t pos = 0;
+  sm_span key;
+  void *val;
+  while (htab_next(&reg->by_id, &pos, &key, &val))
+    cb(ctx, val);
+}
+
+size_t reg_count(const registry *reg) { return htab_len(&reg->by_id); }

@@ -1,0 +1,243 @@
+/* server.c - the embeddable server: options, the event loop, signals, the
+ * stop sequence and the ready file (see statemgr_server.h).
+ *
+ * Stopping: stop accepting (listeners closed, UNIX sockets removed), stop
+ * reading every connection, let what is queued flush, then leave the loop;
+ * a deadline bounds the wait for clients that do not read. */
+#include "statemgr_server.h"
+
+#include "../proto/auth.h"
+#include "../proto/frame.h"
+#include "conn.h"
+#include "listener.h"
+#include "log.h"
+#include "server.h"
+
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define STOP_FLUSH_DEADLINE_MS 2000
+#define STOP_POLL_MS 10
+
+struct sm_server_options {
+  char *authkey_file;
+  uint8_t *key;
+  size_t key_len;
+  size_t max_frame;
+  log_level level;
+  char *ready_file;
+};
+
+sm_server_options *sm_server_options_new(void) {
+  sm_server_options *o = calloc(1, sizeof *o);
+  if (!o) return NULL;
+  o->max_frame = FRAME_MAX_DEFAULT;
+  o->level = LOG_INFO;
+  return o;
+}
+
+void sm_server_options_free(sm_server_options *o) {
+  if (!o) return;
+  free(o->authkey_file);
+  if (o->key) auth_wipe(o->key, o->key_len);
+  free(o->key);
+  free(o->ready_file);
+  free(o);
+}
+
+static int set_str(char **dst, const char *src) {
+  char *copy = src ? strdup(src) : NULL;
+  if (src && !copy) return SM_ENOMEM;
+  free(*dst);
+  *dst = copy;
+  return 0;
+}
+
+int sm_server_options_set_authkey_file(sm_server_options *o, const char *path) {
+  return o ? set_str(&o->authkey_file, path) : SM_EINVAL;
+}
+
+int sm_server_options_set_authkey(sm_server_options *o, const void *key, size_t len) {
+  if (!o || !key || len == 0 || len > AUTHKEY_MAX_LEN) return SM_EINVAL;
+  uint8_t *copy = malloc(len);
+  if (!copy) return SM_ENOMEM;
+  memcpy(copy, key, len);
+  if (o->key) auth_wipe(o->key, o->key_len);
+  free(o->key);
+  o->key = copy;
+  o->key_len = len;
+  return 0;
+}
+
+int sm_server_options_set_max_frame(sm_server_options *o, size_t bytes) {
+  if (!o || bytes < 1024 || bytes > UINT32_MAX) return SM_EINVAL;
+  o->max_frame = bytes;
+  return 0;
+}
+
+int sm_server_options_set_log_level(sm_server_options *o, sm_log_level level) {
+  if (!o || level < SM_LOG_ERROR || level > SM_LOG_DEBUG) return SM_EINVAL;
+  o->level = (log_level)level;
+  return 0;
+}
+
+int sm_server_options_set_ready_file(sm_server_options *o, const char *path) {
+  return o ? set_str(&o->ready_file, path) : SM_EINVAL;
+}
+
+static void stop_cb(evutil_socket_t fd, short what, void *arg);
+static void drain_cb(evutil_socket_t fd, short what, void *arg);
+static void signal_cb(evutil_socket_t sig, short what, void *arg);
+
+int sm_server_new(const sm_server_options *opts, sm_server **out) {
+  static sm_server_options defaults = {.max_frame = FRAME_MAX_DEFAULT, .level = LOG_INFO};
+  if (!opts) opts = &defaults;
+  if (!out) return SM_EINVAL;
+  log_set_level(opts->level);
+  /* sm_server_stop() may come from another thread. */
+  static bool threads_ready;
+  if (!threads_ready) {
+    if (evthread_use_pthreads() != 0) return SM_ENOMEM;
+    threads_ready = true;
+  }
+  sm_server *s = calloc(1, sizeof *s);
+  if (!s) return SM_ENOMEM;
+  s->max_frame = opts->max_frame;
+  s->started = time(NULL);
+  vb_init(&s->result);
+  char err[512];
+  int rc;
+  if (opts->key) {
+    rc = authkey_set(&s->key, opts->key, opts->key_len, "embedding program") == 0 ? 0 : SM_ENOMEM;
+  } else {
+    rc = authkey_load(opts->authkey_file, true, &s->key, err, sizeof err) == 0 ? 0 : SM_EINVAL;
+    if (rc != 0) log_error("%s", err);
+  }
+  if (rc == 0 && opts->ready_file && !(s->ready_file = strdup(opts->ready_file))) rc = SM_ENOMEM;
+  if (rc == 0 && (!(s->base = event_base_new()) || !(s->reg = reg_new()) ||
+                  !(s->stop_ev = event_new(s->base, -1, 0, stop_cb, s)) ||
+                  !(s->drain_ev = event_new(s->base, -1, EV_PERSIST, drain_cb, s))))
+    rc = SM_ENOMEM;
+  if (rc != 0) {
+    sm_server_free(s);
+    return rc;
+  }
+  if (opts->key == NULL) log_info("authkey from %s", s->key.source);
+  *out = s;
+  return 0;
+}
+
+int sm_server_listen(sm_server *s, const char *url) {
+  if (!s || !url) return SM_EINVAL;
+  char err[512];
+  int rc = listener_add(s, url, err, sizeof err);
+  if (rc != 0) log_error("%s", err);
+  return rc;
+}
+
+/* Writes the bound URLs to the ready file through a rename, so a reader
+ * never sees half of it. */
+static int write_ready_file(const sm_server *s) {
+  char tmp[4096];
+  snprintf(tmp, sizeof tmp, "%s.tmp.%d", s->ready_file, (int)getpid());
+  FILE *f = fopen(tmp, "w");
+  if (!f) return -1;
+  for (const listener *l = s->listeners; l; l = listener_next(l))
+    fprintf(f, "%s\n", listener_url(l));
+  if (fclose(f) != 0 || rename(tmp, s->ready_file) != 0) {
+    unlink(tmp);
+    return -1;
+  }
+  return 0;
+}
+
+int sm_server_run(sm_server *s, bool install_signals) {
+  if (!s || !s->listeners) {
+    log_error("nothing to listen on");
+    return SM_EINVAL;
+  }
+  if (install_signals) {
+    signal(SIGPIPE, SIG_IGN);
+    s->sig_int = evsignal_new(s->base, SIGINT, signal_cb, s);
+    s->sig_term = evsignal_new(s->base, SIGTERM, signal_cb, s);
+    if (!s->sig_int || !s->sig_term) return SM_ENOMEM;
+    evsignal_add(s->sig_int, NULL);
+    evsignal_add(s->sig_term, NULL);
+  }
+  if (s->ready_file && write_ready_file(s) != 0) {
+    log_error("cannot write the ready file %s", s->ready_file);
+    return SM_EINVAL;
+  }
+  log_info("statemgrd %d.%d.%d ready (pid %d)", SM_VERSION_MAJOR, SM_VERSION_MINOR,
+           SM_VERSION_PATCH, (int)getpid());
+  event_base_dispatch(s->base);
+  log_info("stopped");
+  return 0;
+}
+
+void sm_server_stop(sm_server *s) {
+  if (s) event_active(s->stop_ev, 0, 0);
+}
+
+void server_begin_stop(sm_server *s) {
+  if (s->stopping) return;
+  s->stopping = true;
+  log_info("stopping: %zu connections to flush", s->n_conns);
+  listener_free_all(s);
+  for (conn *c = s->conns; c; c = conn_next(c))
+    conn_stop_reading(c);
+  clock_gettime(CLOCK_MONOTONIC, &s->stop_deadline);
+  s->stop_deadline.tv_sec += STOP_FLUSH_DEADLINE_MS / 1000;
+  struct timeval poll = {0, STOP_POLL_MS * 1000};
+  event_add(s->drain_ev, &poll);
+}
+
+static void stop_cb(evutil_socket_t fd, short what, void *arg) {
+  (void)fd;
+  (void)what;
+  server_begin_stop(arg);
+}
+
+static void signal_cb(evutil_socket_t sig, short what, void *arg) {
+  (void)what;
+  log_info("signal %d", (int)sig);
+  server_begin_stop(arg);
+}
+
+/* While stopping: leave the loop once every answer is flushed or the
+ * deadline passes. */
+static void drain_cb(evutil_socket_t fd, short what, void *arg) {
+  (void)fd;
+  (void)what;
+  sm_server *s = arg;
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  bool late = now.tv_sec > s->stop_deadline.tv_sec ||
+              (now.tv_sec == s->stop_deadline.tv_sec && now.tv_nsec >= s->stop_deadline.tv_nsec);
+  bool flushed = true;
+  for (conn *c = s->conns; c && flushed; c = conn_next(c))
+    flushed = conn_output_empty(c);
+  if (flushed || late) event_base_loopbreak(s->base);
+}
+
+void sm_server_free(sm_server *s) {
+  if (!s) return;
+  while (s->conns)
+    conn_free(s->conns);
+  listener_free_all(s);
+  reg_free(s->reg);
+  if (s->sig_int) event_free(s->sig_int);
+  if (s->sig_term) event_free(s->sig_term);
+  if (s->stop_ev) event_free(s->stop_ev);
+  if (s->drain_ev) event_free(s->drain_ev);
+  if (s->base) event_base_free(s->base);
+  authkey_clear(&s->key);
+  vb_free(&s->result);
+  free(s->ready_file);
+  free(s);
+}

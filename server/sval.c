@@ -1,0 +1,61 @@
+/* sval.c - stored values (see sval.h): one allocation holding the packed
+ * bytes, plus one reference on each anonymous object the value refers to,
+ * taken when stored and given back when freed. */
+#include "sval.h"
+
+#include "registry.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct ref_walk {
+  registry *reg;
+  bool hold; /* true: take references, false: drop them */
+  size_t seen;
+} ref_walk;
+
+static int ref_one(void *ctx, uint64_t id, sm_span type) {
+  (void)type;
+  ref_walk *w = ctx;
+  sm_obj *o = reg_get(w->reg, id); /* NULL while the registry is torn down */
+  if (w->hold)
+    reg_incref(w->reg, o);
+  else
+    reg_decref(w->reg, o);
+  w->seen++;
+  return 0;
+}
+
+/* Caller owns the result: free with sval_free(). */
+sval *sval_new(registry *reg, sm_span packed, unsigned flags) {
+  if (packed.n > UINT32_MAX) return NULL;
+  sval *v = malloc(sizeof *v + packed.n);
+  if (!v) return NULL;
+  v->len = (uint32_t)packed.n;
+  v->flags = 0;
+  if (packed.n) memcpy(v->data, packed.p, packed.n);
+  if (flags & VW_FLAG_HAS_REF) {
+    /* A container's flag may come from a sibling: keep it only when this
+     * value really holds a ref, so freeing plain values never walks them. */
+    ref_walk w = {reg, true, 0};
+    vw_each_ref(sval_span(v), ref_one, &w);
+    if (w.seen) v->flags = VW_FLAG_HAS_REF;
+  }
+  return v;
+}
+
+void sval_free(registry *reg, sval *v) {
+  if (!v) return;
+  if (v->flags & VW_FLAG_HAS_REF) {
+    ref_walk w = {reg, false, 0};
+    vw_each_ref(sval_span(v), ref_one, &w);
+  }
+  free(v);
+}
+
+/* Borrowed while v lives. */
+sm_span sval_span(const sval *v) { return (sm_span){v->data, v->len}; }
+
+bool sval_equals(const sval *v, sm_span packed) {
+  return v->len == packed.n && (packed.n == 0 || memcmp(v->data, packed.p, packed.n) == 0);
+}

@@ -1,0 +1,169 @@
+/* t_namespace.c - the "namespace" type: Python's Manager.Namespace, named
+ * attributes holding shared values (docs/protocol.md lists the methods).
+ * The state is an htab from the attribute name's bytes to sval*. */
+#include "htab.h"
+#include "sval.h"
+#include "types.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static htab *ns_of(call *c) { return c->obj->state; }
+
+static int oom(call *c) { return call_fail(c, WS_INTERNAL, "out of memory"); }
+
+/* Argument i as an attribute name (the string's bytes, borrowed). */
+static int attr_arg(call *c, size_t i, sm_span *name) {
+  vinfo vi;
+  call_arg(c, i, &vi);
+  if (vi.kind != VK_STR)
+    return call_fail(c, WS_TYPE_ERROR, "attribute names must be str, not %s",
+                     call_kind_name(vi.kind));
+  *name = vi.data;
+  return WS_OK;
+}
+
+static int no_attr(call *c, sm_span name) {
+  int n = name.n > 64 ? 64 : (int)name.n;
+  return call_fail(c, WS_NOT_FOUND, "no attribute '%.*s'", n, (const char *)name.p);
+}
+
+/* Stores name -> packed value (copied), freeing a value it replaces. */
+static int store(call *c, htab *h, sm_span name, sm_span packed, unsigned flags) {
+  sval *v = sval_new(c->reg, packed, flags);
+  void *old = NULL;
+  if (!v || htab_put(h, name, v, &old) < 0) {
+    sval_free(c->reg, v);
+    return oom(c);
+  }
+  sval_free(c->reg, old);
+  return WS_OK;
+}
+
+static void free_val(void *reg, void *v) { sval_free(reg, v); }
+
+/* get(attr) */
+static int n_get(call *c) {
+  sm_span name;
+  int rc = call_nargs(c, 1, 1);
+  if (rc == WS_OK) rc = attr_arg(c, 0, &name);
+  if (rc != WS_OK) return rc;
+  void **v = htab_find(ns_of(c), name);
+  if (!v) return no_attr(c, name);
+  vb_append(c->out, sval_span(*v));
+  return WS_OK;
+}
+
+/* set(attr, v) */
+static int n_set(call *c) {
+  sm_span name;
+  int rc = call_nargs(c, 2, 2);
+  if (rc == WS_OK) rc = attr_arg(c, 0, &name);
+  return rc == WS_OK ? store(c, ns_of(c), name, c->args[1], c->arg_flags[1]) : rc;
+}
+
+/* del(attr) */
+static int n_del(call *c) {
+  sm_span name;
+  void *v;
+  int rc = call_nargs(c, 1, 1);
+  if (rc == WS_OK) rc = attr_arg(c, 0, &name);
+  if (rc != WS_OK) return rc;
+  if (!htab_remove(ns_of(c), name, &v)) return no_attr(c, name);
+  sval_free(c->reg, v);
+  return WS_OK;
+}
+
+static int cmp_names(const void *a, const void *b) {
+  const sm_span *x = a, *y = b;
+  size_t n = x->n < y->n ? x->n : y->n;
+  int r = n ? memcmp(x->p, y->p, n) : 0;
+  return r ? r : (x->n > y->n) - (x->n < y->n);
+}
+
+/* list -> the attribute names, sorted bytewise. */
+static int n_list(call *c) {
+  int rc = call_nargs(c, 0, 0);
+  if (rc != WS_OK) return rc;
+  htab *h = ns_of(c);
+  size_t n = htab_len(h), pos = 0, i = 0;
+  sm_span *names = malloc((n ? n : 1) * sizeof *names);
+  if (!names) return oom(c);
+  while (htab_next(h, &pos, &names[i], NULL))
+    i++;
+  qsort(names, n, sizeof *names, cmp_names);
+  size_t m = vb_list_begin(c->out);
+  for (i = 0; i < n; i++) {
+    size_t item = vb_list_begin_item(c->out);
+    vb_str(c->out, names[i].p, names[i].n);
+    vb_list_end_item(c->out, item);
+  }
+  vb_list_end(c->out, m);
+  free(names);
+  return WS_OK;
+}
+
+/* len -> int */
+static int n_len(call *c) {
+  int rc = call_nargs(c, 0, 0);
+  if (rc == WS_OK) vb_int(c->out, (int64_t)htab_len(ns_of(c)));
+  return rc;
+}
+
+/* Creation: nothing, nil, or a map from str names to initial values. */
+static int ns_create(call *c, void **state) {
+  int rc = call_nargs(c, 0, 1);
+  if (rc != WS_OK) return rc;
+  vinfo vi = {.kind = VK_NIL};
+  if (c->nargs == 1) call_arg(c, 0, &vi);
+  if (vi.kind != VK_NIL && vi.kind != VK_MAP)
+    return call_fail(c, WS_TYPE_ERROR, "a namespace starts from a map, not %s",
+                     call_kind_name(vi.kind));
+  htab *h = malloc(sizeof *h);
+  if (!h) return oom(c);
+  htab_init(h);
+  vw_iter it;
+  sm_span k, v;
+  vw_iter_init(&it, vi.data);
+  while (rc == WS_OK && vi.kind == VK_MAP && vw_map_next(&it, &k, &v)) {
+    vinfo ki;
+    vw_peek(k, &ki);
+    if (ki.kind != VK_STR)
+      rc = call_fail(c, WS_TYPE_ERROR, "attribute names must be str, not %s",
+                     call_kind_name(ki.kind));
+    else
+      rc = store(c, h, ki.data, v, c->arg_flags[0]);
+  }
+  if (rc != WS_OK) {
+    htab_clear(h, free_val, c->reg);
+    free(h);
+    return rc;
+  }
+  *state = h;
+  return WS_OK;
+}
+
+static void ns_destroy(registry *reg, void *state) {
+  if (!state) return;
+  htab_clear(state, free_val, reg);
+  free(state);
+}
+
+static size_t ns_size(const void *state) { return htab_len(state); }
+
+static const method_def ns_methods[] = {
+    {"get", n_get, 0},
+    {"set", n_set, METHOD_MUTATES},
+    {"del", n_del, METHOD_MUTATES},
+    {"list", n_list, 0},
+    {"len", n_len, 0},
+};
+
+const obj_type t_namespace_type = {
+    .name = "namespace",
+    .create = ns_create,
+    .destroy = ns_destroy,
+    .size = ns_size,
+    .methods = ns_methods,
+    .n_methods = sizeof ns_methods / sizeof ns_methods[0],
+};

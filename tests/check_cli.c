@@ -1,0 +1,410 @@
+/* check_cli.c - the `statemgr` CLI, run as a real process ($STATEMGR_CLI)
+ * against a real statemgrd: what it prints and the exit codes scripts rely
+ * on (0 ok, 1 not found, 2 usage, 3 connection, 4 auth, 5 other error).
+ *
+ * Each test case gets its own daemon (smtest_add_daemon); tests in one case
+ * share it, so each test uses object names of its own. */
+#include "smtest.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define OUT_LEN 8192
+
+static const char *cli_bin(void) {
+  const char *p = getenv("STATEMGR_CLI");
+  ck_assert_msg(p && *p, "STATEMGR_CLI must name the statemgr binary");
+  return p;
+}
+
+/* Runs `statemgr -u URL --authkey-file KEY ARGS` (ARGS printf-formatted,
+ * pasted into a shell command line) and returns its exit status; stdout
+ * lands in out when out is not NULL. */
+static int cli_at(const char *url, char *out, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int cli_at(const char *url, char *out, const char *fmt, ...) {
+  char args[1024], cmd[2048];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(args, sizeof args, fmt, ap);
+  va_end(ap);
+  snprintf(cmd, sizeof cmd, "'%s' -u '%s' --authkey-file '%s' %s", cli_bin(), url,
+           smtest_d.authkey_file, args);
+  if (out) out[0] = '\0';
+  return smtest_run(cmd, out, OUT_LEN);
+}
+
+#define cli(out, ...) cli_at(smtest_d.tcp_url, (out), __VA_ARGS__)
+
+/* A TCP port on 127.0.0.1 where nothing listens: bound, then closed. */
+static int free_port(void) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  ck_assert_int_ge(fd, 0);
+  struct sockaddr_in sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+  socklen_t len = sizeof sa;
+  ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+  close(fd);
+  return ntohs(sa.sin_port);
+}
+
+/* ---- dict ------------------------------------------------------------ */
+
+/* set then get returns the value as plain text, for each kind a command
+ * line can give. */
+START_TEST(test_set_get_round_trip) {
+  char out[OUT_LEN];
+  ck_assert_int_eq(cli(out, "set rt name 'hello world'"), 0);
+  ck_assert_str_eq(out, "");
+  ck_assert_int_eq(cli(out, "get rt name"), 0);
+  ck_assert_str_eq(out, "hello world\n");
+  ck_assert_int_eq(cli(NULL, "set rt n 42"), 0);
+  ck_assert_int_eq(cli(out, "get rt n"), 0);
+  ck_assert_str_eq(out, "42\n");
+  ck_assert_int_eq(cli(NULL, "set rt pi 3.5"), 0);
+  ck_assert_int_eq(cli(out, "get rt pi"), 0);
+  ck_assert_str_eq(out, "3.5\n");
+  ck_assert_int_eq(cli(NULL, "set rt flag true"), 0);
+  ck_assert_int_eq(cli(out, "get rt flag"), 0);
+  ck_assert_str_eq(out, "True\n");
+  /* Overwrite keeps one key. */
+  ck_assert_int_eq(cli(NULL, "set rt n -7"), 0);
+  ck_assert_int_eq(cli(out, "get rt n"), 0);
+  ck_assert_str_eq(out, "-7\n");
+}
+END_TEST
+
+/* Keys are typed like values: the int key 1 and the string key "1" differ,
+ * and --str picks the string. */
+START_TEST(test_typed_keys) {
+  char out[OUT_LEN];
+  ck_assert_int_eq(cli(NULL, "set tk 1 one"), 0);
+  ck_assert_int_eq(cli(out, "get tk 1"), 0);
+  ck_assert_str_eq(out, "one\n");
+  ck_assert_int_eq(cli(NULL, "get --str tk 1"), 1);
+  ck_assert_int_eq(cli(NULL, "--str set tk 1 uno"), 0);
+  ck_assert_int_eq(cli(out, "get tk --str 1"), 0);
+  ck_assert_str_eq(out, "uno\n");
+  ck_assert_int_eq(cli(out, "get tk 1"), 0);
+  ck_assert_str_eq(out, "one\n");
+}
+END_TEST
+
+/* A missing key, or a missing dict, is exit 1; a read does not create the
+ * dict. */
+START_TEST(test_get_missing) {
+  char out[OUT_LEN];
+  ck_assert_int_eq(cli(NULL, "set gm present 1"), 0);
+  ck_assert_int_eq(cli(out, "get gm absent"), 1);
+  ck_assert_str_eq(out, "");
+  ck_assert_int_eq(cli(out, "get nosuchdict k"), 1);
+  ck_assert_int_eq(cli(NULL, "keys nosuchdict"), 1);
+  ck_assert_int_eq(cli(out, "ls"), 0);
+  ck_assert_ptr_null(strstr(out, "nosuchdict"));
+}
+END_TEST
+
+/* del removes a key (exit 0), then reports it missing (exit 1). */
+START_TEST(test_del) {
+  char out[OUT_LEN];
+  ck_assert_int_eq(cli(NULL, "set dl k v"), 0);
+  ck_assert_int_eq(cli(NULL, "del dl k"), 0);
+  ck_assert_int_eq(cli(NULL, "get dl k"), 1);
+  ck_assert_int_eq(cli(NULL, "del dl k"), 1);
+  ck_assert_int_eq(cli(NULL, "del nosuchdict k"), 1);
+  ck_assert_int_eq(cli(out, "keys dl"), 0);
+  ck_assert_str_eq(out, "");
+}
+END_TEST
+
+/* keys prints one key per line in insertion order. */
+START_TEST(test_keys) {
+  char out[OUT_LEN];
+  ck_assert_int_eq(cli(NULL, "set ks zebra 1"), 0);
+  ck_assert_int_eq(cli(NULL, "set ks apple 2"), 0);
+  ck_assert_int_eq(cli(NULL, "set ks 7 3"), 0);
+  ck_assert_int_eq(cli(out, "keys ks"), 0);
+  ck_assert_str_eq(out, "zebra\napple\n7\n");
+  ck_assert_int_eq(cli(out, "len ks"), 0);
+  ck_assert_str_eq(out, "3\n");
+}
+END_TEST
+
+/* ---- list ------------------------------------------------------------ */
+
+/* push appends (several values at once too), len counts, pop takes from the
+ * end, and popping an empty list is exit 1. */
+START_TEST(test_push_pop_len) {
+  char out[OUT_LEN];
+  ck_assert_int_eq(cli(NULL, "push pl first"), 0);
+  ck_assert_int_eq(cli(NULL, "push pl 2 3.25"), 0);
+  ck_assert_int_eq(cli(out, "len pl"), 0);
+  ck_assert_str_eq(out, "3\n");
+  ck_assert_int_eq(cli(out, "pop pl"), 0);
+  ck_assert_str_eq(out, "3.25\n");
+  ck_assert_int_eq(cli(out, "pop pl"), 0);
+  ck_assert_str_eq(out, "2\n");
+  ck_assert_int_eq(cli(out, "pop pl"), 0);
+  ck_assert_str_eq(out, "first\n");
+  ck_assert_int_eq(cli(out, "pop pl"), 1);
+  ck_assert_str_eq(out, "");
+  ck_assert_int_eq(cli(out, "len pl"), 0);
+  ck_assert_str_eq(out, "0\n");
+  ck_assert_int_eq(cli(NULL, "pop nosuchlist"), 1);
+  ck_assert_int_eq(cli(NULL, "len nosuchlist"), 1);
+}
+END_TEST
+
+/* A command on an object of another type is exit 5 with a message. */
+START_TEST(test_wrong_type) {
+  char out[OUT_LEN];
+  ck_assert_int_eq(cli(NULL, "push wt x"), 0);
+  ck_assert_int_eq(cli(out, "get wt k 2>&1"), 5);
+  ck_assert_ptr_nonnull(strstr(out, "wt"));
+  ck_assert_int_eq(cli(out, "set wt k v 2>&1"), 5);
+  ck_assert_msg(strlen(out) > strlen("statemgr: \n"), "no error text: '%s'", out);
+}
+END_TEST
+
+/* ---- value ----------------------------------------------------------- */
+
+/* value incr is an atomic add that creates the value at 0; get prints it. */
+START_TEST(test_value_incr) {
+  char out[OUT_LEN];
+  ck_assert_int_eq(cli(out, "value hits incr"), 0);
+  ck_assert_str_eq(out, "1\n");
+  ck_assert_int_eq(cli(out, "value hits incr 5"), 0);
+  ck_assert_str_eq(out, "6\n");
+  ck_assert_int_eq(cli(out, "value hits incr -2"), 0);
+  ck_assert_str_eq(out, "4\n");
+  ck_assert_int_eq(cli(out, "value hits"), 0);
+  ck_assert_str_eq(out, "4\n");
+  ck_assert_int_eq(cli(out, "value hits get"), 0);
+  ck_assert_str_eq(out, "4\n");
+  ck_assert_int_eq(cli(NULL, "value hits incr abc"), 2);
+}
+END_TEST
+
+/* value set stores typed values; --str makes "5" a string, which incr then
+ * refuses. A missing value is exit 1 and is not created by reading. */
+START_TEST(test_value_set) {
+  char out[OUT_LEN];
+  ck_assert_int_eq(cli(NULL, "value greeting set hello"), 0);
+  ck_assert_int_eq(cli(out, "value greeting get"), 0);
+  ck_assert_str_eq(out, "hello\n");
+  ck_assert_int_eq(cli(NULL, "value five set --str 5"), 0);
+  ck_assert_int_eq(cli(NULL, "value five incr"), 5);
+  ck_assert_int_eq(cli(NULL, "value six set 5"), 0);
+  ck_assert_int_eq(cli(out, "value six incr"), 0);
+  ck_assert_str_eq(out, "6\n");
+  ck_assert_int_eq(cli(NULL, "value novalue get"), 1);
+  ck_assert_int_eq(cli(NULL, "value novalue"), 1);
+  ck_assert_int_eq(cli(out, "ls --type value"), 0);
+  ck_assert_ptr_null(strstr(out, "novalue"));
+}
+END_TEST
+
+/* ---- admin ----------------------------------------------------------- */
+
+/* ping prints pong. */
+START_TEST(test_ping) {
+  char out[OUT_LEN];
+  ck_assert_int_eq(cli(out, "ping"), 0);
+  ck_assert_str_eq(out, "pong\n");
+}
+END_TEST
+
+/* ls prints aligned NAME TYPE SIZE columns, filtered by --type. */
+START_TEST(test_ls) {
+  char out[OUT_LEN];
+  ck_assert_int_eq(cli(NULL, "push a_long_list_name x"), 0);
+  ck_assert_int_eq(cli(NULL, "push q 1 2"), 0);
+  ck_assert_int_eq(cli(NULL, "set lsd k v"), 0);
+  ck_assert_int_eq(cli(out, "ls --type list"), 0);
+  ck_assert_str_eq(out, "NAME              TYPE  SIZE\n"
+                        "a_long_list_name  list  1\n"
+                        "q                 list  2\n");
+  ck_assert_int_eq(cli(out, "ls"), 0);
+  ck_assert_ptr_nonnull(strstr(out, "\nlsd "));
+  ck_assert_ptr_nonnull(strstr(out, "\nq "));
+  ck_assert_int_eq(cli(out, "ls --type=dict"), 0);
+  ck_assert_ptr_nonnull(strstr(out, "\nlsd "));
+  ck_assert_ptr_null(strstr(out, "\nq "));
+}
+END_TEST
+
+/* info prints "key: value" lines, among them the daemon's pid. */
+START_TEST(test_info) {
+  char out[OUT_LEN], want[64];
+  ck_assert_int_eq(cli(out, "info"), 0);
+  ck_assert_msg(strncmp(out, "version: ", 9) == 0 || strstr(out, "\nversion: "), "%s", out);
+  ck_assert_ptr_nonnull(strstr(out, "uptime_s: "));
+  if (smtest_d.pid > 0) {
+    snprintf(want, sizeof want, "pid: %d\n", (int)smtest_d.pid);
+    ck_assert_msg(strstr(out, want), "no '%s' in:\n%s", want, out);
+  }
+}
+END_TEST
+
+/* help and --version work without a daemon and exit 0. */
+START_TEST(test_help_version) {
+  char out[OUT_LEN], cmd[1024], want[64];
+  snprintf(cmd, sizeof cmd, "'%s' help", cli_bin());
+  ck_assert_int_eq(smtest_run(cmd, out, sizeof out), 0);
+  ck_assert_ptr_nonnull(strstr(out, "exit codes"));
+  ck_assert_ptr_nonnull(strstr(out, "--str"));
+  snprintf(cmd, sizeof cmd, "'%s' --version", cli_bin());
+  ck_assert_int_eq(smtest_run(cmd, out, sizeof out), 0);
+  snprintf(want, sizeof want, "statemgr %s\n", sm_version());
+  ck_assert_str_eq(out, want);
+}
+END_TEST
+
+/* ---- errors ---------------------------------------------------------- */
+
+/* Bad command lines are exit 2. */
+START_TEST(test_usage_errors) {
+  char cmd[1024];
+  ck_assert_int_eq(cli(NULL, "%s", ""), 2);
+  ck_assert_int_eq(cli(NULL, "frobnicate"), 2);
+  ck_assert_int_eq(cli(NULL, "get onlyone"), 2);
+  ck_assert_int_eq(cli(NULL, "set a b c d"), 2);
+  ck_assert_int_eq(cli(NULL, "ping extra"), 2);
+  ck_assert_int_eq(cli(NULL, "get --bogus d k"), 2);
+  ck_assert_int_eq(cli(NULL, "value v frob"), 2);
+  ck_assert_int_eq(cli(NULL, "ls --type"), 2);
+  snprintf(cmd, sizeof cmd, "'%s' --timeout soon ping", cli_bin());
+  ck_assert_int_eq(smtest_run(cmd, NULL, 0), 2);
+  snprintf(cmd, sizeof cmd, "'%s' --no-such-option ping", cli_bin());
+  ck_assert_int_eq(smtest_run(cmd, NULL, 0), 2);
+  snprintf(cmd, sizeof cmd, "'%s' -u http://x ping", cli_bin());
+  ck_assert_int_eq(smtest_run(cmd, NULL, 0), 2);
+}
+END_TEST
+
+/* A key file with another key is refused by the daemon: exit 4. */
+START_TEST(test_wrong_authkey) {
+  char path[512], cmd[2048], out[OUT_LEN];
+  snprintf(path, sizeof path, "%s/wrong_authkey", smtest_d.dir);
+  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  ck_assert_int_ge(fd, 0);
+  ck_assert_int_eq(write(fd, "not-the-daemon-key\n", 19), 19);
+  close(fd);
+  snprintf(cmd, sizeof cmd, "'%s' -u '%s' --authkey-file '%s' ping", cli_bin(), smtest_d.tcp_url,
+           path);
+  ck_assert_int_eq(smtest_run(cmd, out, sizeof out), 4);
+  ck_assert_str_eq(out, "");
+}
+END_TEST
+
+/* Nothing listening on the port: exit 3. */
+START_TEST(test_unreachable) {
+  char url[64];
+  snprintf(url, sizeof url, "tcp://127.0.0.1:%d", free_port());
+  ck_assert_int_eq(cli_at(url, NULL, "ping"), 3);
+  ck_assert_int_eq(cli_at("unix:/nonexistent/statemgr.sock", NULL, "ping"), 3);
+}
+END_TEST
+
+/* A peer that accepts but never speaks: --timeout gives up, exit 3. */
+START_TEST(test_timeout) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  ck_assert_int_ge(fd, 0);
+  struct sockaddr_in sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+  ck_assert_int_eq(listen(fd, 4), 0);
+  socklen_t len = sizeof sa;
+  ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+  char url[64];
+  snprintf(url, sizeof url, "tcp://127.0.0.1:%d", ntohs(sa.sin_port));
+  ck_assert_int_eq(cli_at(url, NULL, "--timeout 300 ping"), 3);
+  close(fd);
+}
+END_TEST
+
+/* ---- unix socket and environment ------------------------------------- */
+
+/* The same commands work over the UNIX socket URL. */
+START_TEST(test_unix_socket) {
+  char out[OUT_LEN];
+  ck_assert_int_eq(cli_at(smtest_d.unix_url, NULL, "set ux k 'over unix'"), 0);
+  ck_assert_int_eq(cli_at(smtest_d.unix_url, out, "get ux k"), 0);
+  ck_assert_str_eq(out, "over unix\n");
+  ck_assert_int_eq(cli(out, "get ux k"), 0); /* same daemon over TCP */
+  ck_assert_str_eq(out, "over unix\n");
+  ck_assert_int_eq(cli_at(smtest_d.unix_url, NULL, "push uxl a b"), 0);
+  ck_assert_int_eq(cli_at(smtest_d.unix_url, out, "len uxl"), 0);
+  ck_assert_str_eq(out, "2\n");
+  ck_assert_int_eq(cli_at(smtest_d.unix_url, NULL, "get ux missing"), 1);
+}
+END_TEST
+
+/* Without -u, $STATEMGR_URL and $STATEMGR_AUTHKEY_FILE are used. */
+START_TEST(test_environment) {
+  char cmd[2048], out[OUT_LEN];
+  snprintf(cmd, sizeof cmd, "STATEMGR_URL='%s' STATEMGR_AUTHKEY_FILE='%s' '%s' ping",
+           smtest_d.unix_url, smtest_d.authkey_file, cli_bin());
+  ck_assert_int_eq(smtest_run(cmd, out, sizeof out), 0);
+  ck_assert_str_eq(out, "pong\n");
+}
+END_TEST
+
+/* shutdown stops the daemon; afterwards it is unreachable (exit 3). */
+START_TEST(test_shutdown) {
+  smtest_daemon d;
+  smtest_daemon_start(&d, NULL);
+  if (d.pid == 0) return; /* never stop an external daemon someone is debugging */
+  char cmd[2048];
+  snprintf(cmd, sizeof cmd, "'%s' -u '%s' --authkey-file '%s' ", cli_bin(), d.tcp_url,
+           d.authkey_file);
+  size_t n = strlen(cmd);
+  snprintf(cmd + n, sizeof cmd - n, "shutdown");
+  ck_assert_int_eq(smtest_run(cmd, NULL, 0), 0);
+  /* Wait (bounded) until the daemon has closed its listener. */
+  int rc = 0;
+  snprintf(cmd + n, sizeof cmd - n, "ping 2>/dev/null");
+  for (int i = 0; i < 100 && (rc = smtest_run(cmd, NULL, 0)) == 0; i++)
+    usleep(50 * 1000);
+  ck_assert_int_eq(rc, 3);
+  smtest_daemon_stop(&d);
+}
+END_TEST
+
+Suite *cli_suite(void) {
+  Suite *s = suite_create("cli");
+  struct {
+    const char *name;
+    const TTest *tests[8];
+  } cases[] = {
+      {"dict",
+       {test_set_get_round_trip, test_typed_keys, test_get_missing, test_del, test_keys, NULL}},
+      {"list", {test_push_pop_len, test_wrong_type, NULL}},
+      {"value", {test_value_incr, test_value_set, NULL}},
+      {"admin", {test_ping, test_ls, test_info, test_help_version, NULL}},
+      {"errors", {test_usage_errors, test_wrong_authkey, test_unreachable, test_timeout, NULL}},
+      {"unix", {test_unix_socket, test_environment, NULL}},
+      {"shutdown", {test_shutdown, NULL}},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    TCase *tc = tcase_create(cases[i].name);
+    tcase_set_timeout(tc, 60);
+    if (strcmp(cases[i].name, "shutdown") != 0) smtest_add_daemon(tc);
+    for (size_t j = 0; cases[i].tests[j]; j++)
+      tcase_add_test(tc, cases[i].tests[j]);
+    suite_add_tcase(s, tc);
+  }
+  return s;
+}
