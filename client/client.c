@@ -13,11 +13,16 @@
  * (close() only: nothing is written, so the parent's sessions are
  * untouched and the daemon sees them end only when the parent ends them).
  * Each connection also records its pid, so a child whose handlers did not
- * run still never reuses a parent's connection. */
+ * run still never reuses a parent's connection.
+ *
+ * TLS: a client of a tls:// URL builds one TLS context in sm_connect (CA,
+ * client certificate, verification) that every connection of the client
+ * shares; a bad file is reported there. Skipping verification warns on
+ * stderr once per client. */
 #include "client_internal.h"
 
 #include "../proto/authkey.h"
-#include "conn.h"
+#include "chan.h"
 #include "errors.h"
 #include "url.h"
 #include "value_internal.h"
@@ -28,35 +33,45 @@
 #include <string.h>
 
 #define DEFAULT_CONNECT_TIMEOUT_MS 5000
+#define DEFAULT_KEEPALIVE_S 15
 #define MAX_ARGS 8 /* no method takes more */
 
 struct sm_options {
-  authkey key;      /**< set by sm_options_set_authkey */
-  bool has_key;     /**< key was given (it wins over key_file) */
-  char *key_file;   /**< owned; NULL: the environment, then the default file */
-  int timeout_ms;   /**< connect + handshake */
-  char *name;       /**< owned; may be NULL */
+  authkey key;           /**< set by sm_options_set_authkey */
+  bool has_key;          /**< key was given (it wins over key_file) */
+  char *key_file;        /**< owned; NULL: the environment, then the default file */
+  int timeout_ms;        /**< connect + handshake */
+  char *name;            /**< owned; may be NULL */
+  int keepalive_s;       /**< TCP keepalive idle seconds; 0: system default */
+  char *tls_ca;          /**< owned; NULL: the system's trusted CAs */
+  char *tls_cert;        /**< owned; NULL: no client certificate */
+  char *tls_key;         /**< owned; NULL: the key is in tls_cert */
+  char *tls_server_name; /**< owned; NULL: the URL's host */
+  bool tls_insecure;     /**< skip certificate and name verification */
 };
 
 /* One thread's connection, on the client's list. */
 typedef struct slot {
-  conn *k;          /**< NULL until opened, or after a failed reopen */
+  chan *k;          /**< NULL until opened, or after a failed reopen */
   sm_client *owner; /**< for the thread-exit destructor */
   struct slot *prev, *next;
 } slot;
 
 struct sm_client {
-  char *url;              /**< owned text, as given */
-  url_addr addr;          /**< parsed url */
-  authkey key;            /**< wiped on free */
+  char *url;     /**< owned text, as given */
+  url_addr addr; /**< parsed url */
+  authkey key;   /**< wiped on free */
   int timeout_ms;
-  char *name;             /**< owned; may be NULL */
-  pthread_key_t tkey;     /**< the calling thread's slot */
-  pthread_mutex_t mu;     /**< guards slots, slot->k swaps, opening connections */
-  slot *slots;            /**< every thread's connection */
-  pthread_mutex_t hold_mu; /**< serialises holder calls; taken before mu */
-  conn *holder;           /**< references to anonymous objects live here */
-  uint64_t holder_epoch;  /**< bumped each time the holder is (re)opened */
+  char *name;                     /**< owned; may be NULL */
+  int keepalive_s;                /**< TCP keepalive idle seconds */
+  struct ssl_ctx_st *tls;         /**< owned; tls:// URLs only, shared by all connections */
+  char *tls_server_name;          /**< owned; NULL: the URL's host */
+  pthread_key_t tkey;             /**< the calling thread's slot */
+  pthread_mutex_t mu;             /**< guards slots, slot->k swaps, opening connections */
+  slot *slots;                    /**< every thread's connection */
+  pthread_mutex_t hold_mu;        /**< serialises holder calls; taken before mu */
+  chan *holder;                   /**< references to anonymous objects live here */
+  uint64_t holder_epoch;          /**< bumped each time the holder is (re)opened */
   sm_client *reg_prev, *reg_next; /**< the process-wide list, for fork */
 };
 
@@ -65,7 +80,10 @@ struct sm_client {
 /* New options (caller frees with sm_options_free()), or NULL. */
 sm_options *sm_options_new(void) {
   sm_options *o = calloc(1, sizeof *o);
-  if (o) o->timeout_ms = DEFAULT_CONNECT_TIMEOUT_MS;
+  if (o) {
+    o->timeout_ms = DEFAULT_CONNECT_TIMEOUT_MS;
+    o->keepalive_s = DEFAULT_KEEPALIVE_S;
+  }
   return o;
 }
 
@@ -74,15 +92,19 @@ void sm_options_free(sm_options *o) {
   authkey_clear(&o->key);
   free(o->key_file);
   free(o->name);
+  free(o->tls_ca);
+  free(o->tls_cert);
+  free(o->tls_key);
+  free(o->tls_server_name);
   free(o);
 }
 
-/* Replaces *slotp with a copy of s. */
-static int set_string(char **slotp, const char *s) {
+/* Replaces *dst with a copy of s. */
+static int set_string(char **dst, const char *s) {
   char *copy = strdup(s);
   if (!copy) return err_set(SM_ENOMEM, "out of memory");
-  free(*slotp);
-  *slotp = copy;
+  free(*dst);
+  *dst = copy;
   return SM_OK;
 }
 
@@ -119,6 +141,45 @@ int sm_options_set_client_name(sm_options *o, const char *name) {
   return set_string(&o->name, name);
 }
 
+int sm_options_set_keepalive(sm_options *o, int seconds) {
+  if (!o || seconds < 0 || seconds > 7200)
+    return err_set(SM_EINVAL, "%s: NULL options, or seconds not 0..7200", __func__);
+  o->keepalive_s = seconds;
+  return SM_OK;
+}
+
+/* Replaces *dst with a copy of s, or with NULL when s is NULL. */
+static int set_optional(char **dst, const char *s) {
+  if (s) return set_string(dst, s);
+  free(*dst);
+  *dst = NULL;
+  return SM_OK;
+}
+
+int sm_options_set_tls_ca(sm_options *o, const char *path) {
+  if (!o || (path && !*path)) return err_set(SM_EINVAL, "%s: NULL options or empty path", __func__);
+  return set_optional(&o->tls_ca, path);
+}
+
+int sm_options_set_tls_cert(sm_options *o, const char *cert, const char *key) {
+  if (!o || (cert && !*cert) || (key && !*key) || (!cert && key))
+    return err_set(SM_EINVAL, "%s: NULL options, an empty path, or a key without a certificate",
+                   __func__);
+  int rc = set_optional(&o->tls_cert, cert);
+  return rc == SM_OK ? set_optional(&o->tls_key, key) : rc;
+}
+
+int sm_options_set_tls_server_name(sm_options *o, const char *name) {
+  if (!o || (name && !*name)) return err_set(SM_EINVAL, "%s: NULL options or empty name", __func__);
+  return set_optional(&o->tls_server_name, name);
+}
+
+int sm_options_set_tls_insecure_skip_verify(sm_options *o, bool skip) {
+  if (!o) return err_set(SM_EINVAL, "%s: NULL options", __func__);
+  o->tls_insecure = skip;
+  return SM_OK;
+}
+
 /* ---- the process-wide client list and fork handlers ---- */
 
 static pthread_mutex_t registry_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -145,8 +206,8 @@ static void fork_parent(void) {
 static void fork_child(void) {
   for (sm_client *c = registry_head; c; c = c->reg_next) {
     for (slot *s = c->slots; s; s = s->next)
-      if (s->k) conn_drop_fd(s->k);
-    if (c->holder) conn_drop_fd(c->holder);
+      if (s->k) chan_drop_fd(s->k);
+    if (c->holder) chan_drop_fd(c->holder);
     pthread_mutex_unlock(&c->mu);
     pthread_mutex_unlock(&c->hold_mu);
   }
@@ -165,8 +226,10 @@ static void registry_add(sm_client *c) {
 
 static void registry_remove(sm_client *c) {
   pthread_mutex_lock(&registry_mu);
-  if (c->reg_prev) c->reg_prev->reg_next = c->reg_next;
-  else if (registry_head == c) registry_head = c->reg_next;
+  if (c->reg_prev)
+    c->reg_prev->reg_next = c->reg_next;
+  else if (registry_head == c)
+    registry_head = c->reg_next;
   if (c->reg_next) c->reg_next->reg_prev = c->reg_prev;
   pthread_mutex_unlock(&registry_mu);
 }
@@ -175,10 +238,17 @@ static void registry_remove(sm_client *c) {
 
 /* Opens and authenticates a new connection for c. Call with mu held, so
  * a fork() never copies a socket that no list knows about. */
-static int open_conn(sm_client *c, conn **out) {
-  conn_cfg cfg = {.addr = &c->addr, .url = c->url, .key = c->key.bytes, .keylen = c->key.len,
-                  .timeout_ms = c->timeout_ms, .client_name = c->name};
-  return conn_open(&cfg, out);
+static int open_conn(sm_client *c, chan **out) {
+  chan_cfg cfg = {.addr = &c->addr,
+                  .url = c->url,
+                  .key = c->key.bytes,
+                  .keylen = c->key.len,
+                  .timeout_ms = c->timeout_ms,
+                  .client_name = c->name,
+                  .keepalive_s = c->keepalive_s,
+                  .tls = c->tls,
+                  .tls_server_name = c->tls_server_name};
+  return chan_open(&cfg, out);
 }
 
 /* The pthread key destructor: the thread is exiting, close its connection. */
@@ -186,19 +256,21 @@ static void slot_destroy(void *arg) {
   slot *s = arg;
   sm_client *c = s->owner;
   pthread_mutex_lock(&c->mu);
-  if (s->prev) s->prev->next = s->next;
-  else c->slots = s->next;
+  if (s->prev)
+    s->prev->next = s->next;
+  else
+    c->slots = s->next;
   if (s->next) s->next->prev = s->prev;
+  chan_free(s->k); /* under mu: a concurrent fork() copies no orphan socket */
   pthread_mutex_unlock(&c->mu);
-  conn_free(s->k);
   free(s);
 }
 
 /* The calling thread's usable connection, opened or replaced as needed
  * (borrowed: valid until this thread's next call on c). */
-static int thread_conn(sm_client *c, conn **out) {
+static int thread_conn(sm_client *c, chan **out) {
   slot *s = pthread_getspecific(c->tkey);
-  if (s && conn_usable(s->k)) {
+  if (s && chan_usable(s->k)) {
     *out = s->k;
     return SM_OK;
   }
@@ -217,7 +289,7 @@ static int thread_conn(sm_client *c, conn **out) {
     c->slots = s;
   }
   /* Broken, or inherited from the parent process: drop it, open anew. */
-  conn_free(s->k);
+  chan_free(s->k);
   s->k = NULL;
   rc = open_conn(c, &s->k);
   pthread_mutex_unlock(&c->mu);
@@ -225,14 +297,16 @@ static int thread_conn(sm_client *c, conn **out) {
   return rc;
 }
 
+int client_thread_chan(sm_client *c, chan **out) { return thread_conn(c, out); }
+
 /* The holder connection, (re)opened as needed. Call with hold_mu held. */
-static int holder_conn(sm_client *c, conn **out) {
-  if (conn_usable(c->holder)) {
+static int holder_conn(sm_client *c, chan **out) {
+  if (chan_usable(c->holder)) {
     *out = c->holder;
     return SM_OK;
   }
   pthread_mutex_lock(&c->mu);
-  conn_free(c->holder);
+  chan_free(c->holder);
   c->holder = NULL;
   int rc = open_conn(c, &c->holder);
   if (rc == SM_OK) c->holder_epoch++;
@@ -241,8 +315,10 @@ static int holder_conn(sm_client *c, conn **out) {
   return rc;
 }
 
-int client_invoke(sm_client *c, client_via via, uint64_t object, const char *method,
-                  const sm_value *const *args, size_t nargs, sm_value **result, uint64_t *epoch) {
+/* client_invoke and client_invoke_timed: timeout_ms < 0 sends no deadline. */
+static int invoke(sm_client *c, client_via via, uint64_t object, const char *method,
+                  const sm_value *const *args, size_t nargs, int64_t timeout_ms, sm_value **result,
+                  uint64_t *epoch) {
   /* Every argument is encoded into one buffer; spans are taken after the
    * last write, since the buffer may move while it grows. */
   vbuf buf;
@@ -263,23 +339,39 @@ int client_invoke(sm_client *c, client_via via, uint64_t object, const char *met
   }
   for (size_t i = 0; i < nargs; i++) {
     size_t start = i ? ends[i - 1] : 0;
-    spans[i] = (sm_span){buf.p + start, ends[i] - start};
+    spans[i] = (sm_span){buf.p ? buf.p + start : NULL, ends[i] - start}; /* all nil: no buffer */
   }
-  wire_request_out req = {.object = object, .method = method, .args = spans, .nargs = nargs};
-  conn *k = NULL;
+  wire_request_out req = {.object = object,
+                          .method = method,
+                          .args = spans,
+                          .nargs = nargs,
+                          .has_timeout = timeout_ms >= 0,
+                          .timeout_ms = timeout_ms >= 0 ? timeout_ms : 0};
+  chan *k = NULL;
   int rc;
   if (via == CLIENT_THREAD) {
     rc = thread_conn(c, &k);
-    if (rc == SM_OK) rc = conn_call(k, &req, result);
+    if (rc == SM_OK) rc = chan_call(k, &req, result);
   } else {
     pthread_mutex_lock(&c->hold_mu);
     rc = holder_conn(c, &k);
-    if (rc == SM_OK) rc = conn_call(k, &req, result);
+    if (rc == SM_OK) rc = chan_call(k, &req, result);
     if (epoch) *epoch = c->holder_epoch;
     pthread_mutex_unlock(&c->hold_mu);
   }
   vb_free(&buf);
   return rc;
+}
+
+int client_invoke(sm_client *c, client_via via, uint64_t object, const char *method,
+                  const sm_value *const *args, size_t nargs, sm_value **result, uint64_t *epoch) {
+  return invoke(c, via, object, method, args, nargs, -1, result, epoch);
+}
+
+int client_invoke_timed(sm_client *c, uint64_t object, const char *method,
+                        const sm_value *const *args, size_t nargs, int64_t timeout_ms,
+                        sm_value **result) {
+  return invoke(c, CLIENT_THREAD, object, method, args, nargs, timeout_ms, result, NULL);
 }
 
 void client_release(sm_client *c, uint64_t id, uint64_t epoch) {
@@ -289,7 +381,7 @@ void client_release(sm_client *c, uint64_t id, uint64_t epoch) {
   sm_span arg = vb_span(&buf);
   wire_request_out req = {.object = 0, .method = "release", .args = &arg, .nargs = 1};
   pthread_mutex_lock(&c->hold_mu);
-  if (conn_usable(c->holder) && c->holder_epoch == epoch) conn_call(c->holder, &req, NULL);
+  if (chan_usable(c->holder) && c->holder_epoch == epoch) chan_call(c->holder, &req, NULL);
   pthread_mutex_unlock(&c->hold_mu);
 }
 
@@ -301,16 +393,41 @@ static void client_destroy(sm_client *c, bool registered, bool have_key) {
   if (have_key) pthread_key_delete(c->tkey); /* no destructor runs after this */
   for (slot *s = c->slots, *next; s; s = next) {
     next = s->next;
-    conn_free(s->k);
+    chan_free(s->k);
     free(s);
   }
-  conn_free(c->holder);
+  chan_free(c->holder);
+  chan_tls_ctx_free(c->tls); /* after every connection that used it */
   pthread_mutex_destroy(&c->mu);
   pthread_mutex_destroy(&c->hold_mu);
   authkey_clear(&c->key);
   free(c->url);
   free(c->name);
+  free(c->tls_server_name);
   free(c);
+}
+
+/* For a tls:// URL: the client's TLS context from the options, and the loud
+ * warning when verification is off. */
+static int setup_tls(sm_client *c, const sm_options *o) {
+  if (c->addr.scheme != URL_TLS) return SM_OK;
+  chan_tls_cfg t = {0};
+  if (o) {
+    t.ca_file = o->tls_ca;
+    t.cert_file = o->tls_cert;
+    t.key_file = o->tls_key;
+    t.insecure_skip_verify = o->tls_insecure;
+    if (o->tls_server_name && !(c->tls_server_name = strdup(o->tls_server_name)))
+      return err_set(SM_ENOMEM, "out of memory");
+  }
+  int rc = chan_tls_ctx_new(&t, &c->tls);
+  if (rc == SM_OK && t.insecure_skip_verify)
+    fprintf(stderr,
+            "statemgr: WARNING: TLS certificate verification is OFF for %s "
+            "(sm_options_set_tls_insecure_skip_verify): anyone on the network path can "
+            "impersonate the daemon and read the traffic\n",
+            c->url);
+  return rc;
 }
 
 /* Loads the key: options first, then authkey_load's order. */
@@ -338,8 +455,10 @@ int sm_connect(const char *url, const sm_options *opts, sm_client **out) {
   pthread_mutex_init(&c->mu, NULL);
   pthread_mutex_init(&c->hold_mu, NULL);
   c->timeout_ms = opts ? opts->timeout_ms : DEFAULT_CONNECT_TIMEOUT_MS;
+  c->keepalive_s = opts ? opts->keepalive_s : DEFAULT_KEEPALIVE_S;
   int rc = url_parse(url, &c->addr);
   if (rc == SM_OK) rc = load_key(c, opts);
+  if (rc == SM_OK) rc = setup_tls(c, opts);
   if (rc == SM_OK && opts && opts->name && !(c->name = strdup(opts->name)))
     rc = err_set(SM_ENOMEM, "out of memory");
   if (rc != SM_OK) {
@@ -352,7 +471,7 @@ int sm_connect(const char *url, const sm_options *opts, sm_client **out) {
   }
   pthread_once(&atfork_once, install_atfork);
   registry_add(c);
-  conn *k;
+  chan *k;
   rc = thread_conn(c, &k); /* report a bad address or key now */
   if (rc != SM_OK) {
     client_destroy(c, true, true);
@@ -384,22 +503,16 @@ int sm_info(sm_client *c, sm_value **out) {
 /* *out: a list of maps (caller frees with sm_value_free()). */
 int sm_ls(sm_client *c, const char *type, sm_value **out) {
   if (!c || !out) return err_set(SM_EINVAL, "%s: NULL argument", __func__);
-  sm_value *arg = type ? sm_value_str(type) : sm_value_nil();
-  if (!arg) return err_set(SM_ENOMEM, "out of memory");
-  const sm_value *args[1] = {arg};
-  int rc = client_invoke(c, CLIENT_THREAD, 0, "ls", args, 1, out, NULL);
-  sm_value_free(arg);
-  return rc;
+  sm_value arg = type ? val_str_view(type) : (sm_value){.type = SM_NIL};
+  const sm_value *args[1] = {&arg};
+  return client_invoke(c, CLIENT_THREAD, 0, "ls", args, 1, out, NULL);
 }
 
 int sm_delete(sm_client *c, const char *name) {
   if (!c || !name) return err_set(SM_EINVAL, "%s: NULL argument", __func__);
-  sm_value *arg = sm_value_str(name);
-  if (!arg) return err_set(SM_ENOMEM, "out of memory");
-  const sm_value *args[1] = {arg};
-  int rc = client_invoke(c, CLIENT_THREAD, 0, "delete", args, 1, NULL, NULL);
-  sm_value_free(arg);
-  return rc;
+  sm_value arg = val_str_view(name);
+  const sm_value *args[1] = {&arg};
+  return client_invoke(c, CLIENT_THREAD, 0, "delete", args, 1, NULL, NULL);
 }
 
 int sm_shutdown(sm_client *c) {

@@ -34,10 +34,25 @@ typedef enum client_via {
 int client_invoke(sm_client *c, client_via via, uint64_t object, const char *method,
                   const sm_value *const *args, size_t nargs, sm_value **result, uint64_t *epoch);
 
+/* As client_invoke over the calling thread's connection, with a deadline
+ * for a blocking method: timeout_ms < 0 sends none (wait forever), 0 asks
+ * the daemon not to block, > 0 is the deadline the daemon keeps. The reply
+ * is awaited with no deadline of the library's own: a parked call is
+ * answered when the daemon decides, or fails when the connection closes. */
+int client_invoke_timed(sm_client *c, uint64_t object, const char *method,
+                        const sm_value *const *args, size_t nargs, int64_t timeout_ms,
+                        sm_value **result);
+
 /* Gives back one reference to anonymous object id, if the holder connection
  * of generation epoch (in this process) still holds it; otherwise the
  * daemon already dropped it with that connection and nothing is sent.
  * Errors are ignored: the proxy goes away regardless. */
 void client_release(sm_client *c, uint64_t id, uint64_t epoch);
+
+/* The calling thread's connection, opened or replaced as needed, for
+ * client/pipeline.c. Borrowed: valid until this thread's next call on c.
+ * Returns 0 or an SM_E* code with the thread's last error set. */
+struct chan;
+int client_thread_chan(sm_client *c, struct chan **out);
 
 #endif

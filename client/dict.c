@@ -15,6 +15,7 @@ struct sm_dict {
 
 /* *out: caller frees with sm_dict_free(). */
 int sm_dict_open(sm_client *c, const char *name, sm_dict **out) {
+  PROXY_REQUIRE(out);
   sm_proxy *p = NULL;
   int rc = proxy_create(c, DICT_TYPE, name, NULL, sizeof(sm_dict), &p);
   if (rc == SM_OK) *out = (sm_dict *)p;
@@ -22,6 +23,7 @@ int sm_dict_open(sm_client *c, const char *name, sm_dict **out) {
 }
 
 int sm_dict_from_ref(sm_client *c, const sm_value *ref, sm_dict **out) {
+  PROXY_REQUIRE(out);
   sm_proxy *p = NULL;
   int rc = proxy_open_ref(c, ref, DICT_TYPE, sizeof(sm_dict), &p);
   if (rc == SM_OK) *out = (sm_dict *)p;
@@ -29,6 +31,7 @@ int sm_dict_from_ref(sm_client *c, const sm_value *ref, sm_dict **out) {
 }
 
 int sm_dict_from_token(sm_client *c, const char *token, sm_dict **out) {
+  PROXY_REQUIRE(out);
   sm_proxy *p = NULL;
   int rc = proxy_open_token(c, token, DICT_TYPE, sizeof(sm_dict), &p);
   if (rc == SM_OK) *out = (sm_dict *)p;
@@ -151,11 +154,12 @@ int sm_dict_set_if_absent(sm_dict *d, const sm_value *key, const sm_value *val, 
 
 /* The daemon answers [swapped] or [swapped, previous]; *current (when
  * asked) receives previous, or NULL when the key was absent. */
-int sm_dict_cas(sm_dict *d, const sm_value *key, const sm_value *expected,
-                const sm_value *desired, bool *swapped, sm_value **current) {
+int sm_dict_cas(sm_dict *d, const sm_value *key, const sm_value *expected, const sm_value *desired,
+                bool *swapped, sm_value **current) {
   PROXY_REQUIRE(d && key && desired && swapped);
   sm_value *r = NULL;
-  int rc = expected ? PROXY_CALL(d, "cas", &r, key, expected, desired) : PROXY_CALL(d, "cas", &r, key, desired);
+  int rc = expected ? PROXY_CALL(d, "cas", &r, key, expected, desired)
+                    : PROXY_CALL(d, "cas", &r, key, desired);
   if (rc != SM_OK) return rc;
   size_t n = sm_value_len(r);
   if (sm_value_type(r) != SM_LIST || n < 1 || n > 2 ||

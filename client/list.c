@@ -16,6 +16,7 @@ struct sm_list {
 
 /* *out: caller frees with sm_list_free(). */
 int sm_list_open(sm_client *c, const char *name, sm_list **out) {
+  PROXY_REQUIRE(out);
   sm_proxy *p = NULL;
   int rc = proxy_create(c, LIST_TYPE, name, NULL, sizeof(sm_list), &p);
   if (rc == SM_OK) *out = (sm_list *)p;
@@ -23,6 +24,7 @@ int sm_list_open(sm_client *c, const char *name, sm_list **out) {
 }
 
 int sm_list_from_ref(sm_client *c, const sm_value *ref, sm_list **out) {
+  PROXY_REQUIRE(out);
   sm_proxy *p = NULL;
   int rc = proxy_open_ref(c, ref, LIST_TYPE, sizeof(sm_list), &p);
   if (rc == SM_OK) *out = (sm_list *)p;
@@ -30,6 +32,7 @@ int sm_list_from_ref(sm_client *c, const sm_value *ref, sm_list **out) {
 }
 
 int sm_list_from_token(sm_client *c, const char *token, sm_list **out) {
+  PROXY_REQUIRE(out);
   sm_proxy *p = NULL;
   int rc = proxy_open_token(c, token, LIST_TYPE, sizeof(sm_list), &p);
   if (rc == SM_OK) *out = (sm_list *)p;

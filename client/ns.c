@@ -13,6 +13,7 @@ struct sm_ns {
 
 /* *out: caller frees with sm_ns_free(). */
 int sm_ns_open(sm_client *c, const char *name, sm_ns **out) {
+  PROXY_REQUIRE(out);
   sm_proxy *p = NULL;
   int rc = proxy_create(c, NS_TYPE, name, NULL, sizeof(sm_ns), &p);
   if (rc == SM_OK) *out = (sm_ns *)p;
@@ -20,6 +21,7 @@ int sm_ns_open(sm_client *c, const char *name, sm_ns **out) {
 }
 
 int sm_ns_from_ref(sm_client *c, const sm_value *ref, sm_ns **out) {
+  PROXY_REQUIRE(out);
   sm_proxy *p = NULL;
   int rc = proxy_open_ref(c, ref, NS_TYPE, sizeof(sm_ns), &p);
   if (rc == SM_OK) *out = (sm_ns *)p;
@@ -27,6 +29,7 @@ int sm_ns_from_ref(sm_client *c, const sm_value *ref, sm_ns **out) {
 }
 
 int sm_ns_from_token(sm_client *c, const char *token, sm_ns **out) {
+  PROXY_REQUIRE(out);
   sm_proxy *p = NULL;
   int rc = proxy_open_token(c, token, NS_TYPE, sizeof(sm_ns), &p);
   if (rc == SM_OK) *out = (sm_ns *)p;

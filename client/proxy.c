@@ -52,17 +52,25 @@ static int proxy_from_reply(sm_client *c, sm_value *reply, const char *want, con
 
 int proxy_create(sm_client *c, const char *type, const char *name, const sm_value *initial,
                  size_t size, sm_proxy **out) {
-  PROXY_REQUIRE(c && out);
-  sm_value *t = sm_value_str(type);
-  sm_value *n = name ? sm_value_str(name) : sm_value_nil();
-  const sm_value *args[3] = {t, n, initial};
-  int rc = t && n ? SM_OK : err_set(SM_ENOMEM, "out of memory");
+  const sm_value *init[1] = {initial};
+  return proxy_create_args(c, type, name, init, initial ? 1 : 0, size, out);
+}
+
+/* The creation arguments follow the type and the name. */
+#define CREATE_MAX_INIT 4
+
+int proxy_create_args(sm_client *c, const char *type, const char *name, const sm_value *const *init,
+                      size_t ninit, size_t size, sm_proxy **out) {
+  if (!c) return err_set(SM_EINVAL, "opening a %s: NULL client", type);
+  if (ninit > CREATE_MAX_INIT)
+    return err_set(SM_EINVAL, "opening a %s: too many creation arguments", type);
+  sm_value t = val_str_view(type), n = name ? val_str_view(name) : (sm_value){.type = SM_NIL};
+  const sm_value *args[2 + CREATE_MAX_INIT] = {&t, &n};
+  for (size_t i = 0; i < ninit; i++)
+    args[2 + i] = init[i];
   sm_value *reply = NULL;
   uint64_t epoch = 0;
-  if (rc == SM_OK)
-    rc = client_invoke(c, CLIENT_HOLDER, 0, "create", args, initial ? 3 : 2, &reply, &epoch);
-  sm_value_free(t);
-  sm_value_free(n);
+  int rc = client_invoke(c, CLIENT_HOLDER, 0, "create", args, 2 + ninit, &reply, &epoch);
   if (rc != SM_OK) return rc;
   /* Only an anonymous object is counted; a named one lives until deleted. */
   return proxy_from_reply(c, reply, type, name, name == NULL, epoch, size, out);
@@ -70,7 +78,7 @@ int proxy_create(sm_client *c, const char *type, const char *name, const sm_valu
 
 int proxy_open_ref(sm_client *c, const sm_value *ref, const char *want, size_t size,
                    sm_proxy **out) {
-  PROXY_REQUIRE(c && out);
+  if (!c) return err_set(SM_EINVAL, "opening a ref: NULL client");
   if (sm_value_type(ref) != SM_REF)
     return err_set(SM_EINVAL, "expected a ref value, got %s", val_kind_name(sm_value_type(ref)));
   if (want && strcmp(ref->u.ref.type, want) != 0)
@@ -87,7 +95,7 @@ int proxy_open_ref(sm_client *c, const sm_value *ref, const char *want, size_t s
 
 int proxy_open_token(sm_client *c, const char *token, const char *want, size_t size,
                      sm_proxy **out) {
-  PROXY_REQUIRE(c && token && out);
+  if (!c || !token) return err_set(SM_EINVAL, "opening a token: NULL client or token");
   const char *colon = strrchr(token, ':');
   char *end = NULL;
   unsigned long long id = 0;
@@ -115,11 +123,16 @@ int proxy_invoke(sm_proxy *p, const char *method, const sm_value *const *args, s
   return client_invoke(p->client, CLIENT_THREAD, p->id, method, args, nargs, result, NULL);
 }
 
+int proxy_invoke_timed(sm_proxy *p, const char *method, const sm_value *const *args, size_t nargs,
+                       int64_t timeout_ms, sm_value **result) {
+  return client_invoke_timed(p->client, p->id, method, args, nargs, timeout_ms, result);
+}
+
 /* ---- result converters ---- */
 
 static int kind_mismatch(sm_value *v, const char *fn, const char *want) {
-  int rc = err_set(SM_ETYPE, "%s: the value is %s, not %s", fn,
-                   val_kind_name(sm_value_type(v)), want);
+  int rc =
+      err_set(SM_ETYPE, "%s: the value is %s, not %s", fn, val_kind_name(sm_value_type(v)), want);
   sm_value_free(v);
   return rc;
 }

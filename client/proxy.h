@@ -28,7 +28,7 @@ struct sm_proxy {
 /* Returns SM_EINVAL from the calling function when cond is false. */
 #define PROXY_REQUIRE(cond)                                                                        \
   do {                                                                                             \
-    if (!(cond)) return err_set(SM_EINVAL, "%s: NULL or invalid argument", __func__);             \
+    if (!(cond)) return err_set(SM_EINVAL, "%s: NULL or invalid argument", __func__);              \
   } while (0)
 
 /* PROXY_CALL(tp, "method", &result or NULL, arg...) calls method on the
@@ -41,9 +41,16 @@ struct sm_proxy {
 /* Gets or creates the object called name (NULL: a new anonymous one) of the
  * daemon type, with the creation argument initial (NULL: none). Allocates
  * size bytes (the typed struct) with the proxy at the start: *out is freed
- * with proxy_free(). Returns 0 or an SM_E* code. */
+ * with proxy_free(). out must not be NULL (the typed caller checks its
+ * own). Returns 0 or an SM_E* code. */
 int proxy_create(sm_client *c, const char *type, const char *name, const sm_value *initial,
                  size_t size, sm_proxy **out);
+
+/* As proxy_create with several creation arguments (init[0..ninit), each
+ * borrowed; NULL encodes nil), for types whose creation takes more than one
+ * (docs/protocol.md, "Blocking calls"). */
+int proxy_create_args(sm_client *c, const char *type, const char *name, const sm_value *const *init,
+                      size_t ninit, size_t size, sm_proxy **out);
 
 /* Opens the object a ref value names; want (may be NULL: any) is the
  * daemon type the caller expects (SM_ETYPE otherwise). As proxy_create. */
@@ -62,6 +69,17 @@ void proxy_free(sm_proxy *p);
  * client_invoke. */
 int proxy_invoke(sm_proxy *p, const char *method, const sm_value *const *args, size_t nargs,
                  sm_value **result);
+
+/* As proxy_invoke for a blocking method, with its deadline (timeout_ms < 0:
+ * wait forever, 0: do not block, > 0: the daemon's deadline); see
+ * client_invoke_timed. */
+int proxy_invoke_timed(sm_proxy *p, const char *method, const sm_value *const *args, size_t nargs,
+                       int64_t timeout_ms, sm_value **result);
+
+/* PROXY_CALL_TIMED(tp, "method", timeout_ms, &result or NULL, arg...). */
+#define PROXY_CALL_TIMED(tp, method, timeout_ms, result, ...)                                      \
+  proxy_invoke_timed(&(tp)->p, method, PROXY_ARGS(__VA_ARGS__), PROXY_NARGS(__VA_ARGS__),          \
+                     timeout_ms, result)
 
 /* Result converters for typed helpers. Each takes ownership of v (a call's
  * result) and frees it; on a kind mismatch it returns SM_ETYPE with a text

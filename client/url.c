@@ -1,5 +1,5 @@
 /* url.c - parses daemon URLs into a scheme, host and port, or a socket
- * path. Connecting lives in conn.c; a new scheme adds a prefix here and a
+ * path. Connecting lives in chan.c; a new scheme adds a prefix here and a
  * case there. */
 #include "url.h"
 

@@ -12,8 +12,8 @@ typedef enum url_scheme {
 
 typedef struct url_addr {
   url_scheme scheme;
-  char host[256];                                      /**< tcp/tls: name or address, no brackets */
-  char port[8];                                        /**< tcp/tls: decimal 1..65535 */
+  char host[256]; /**< tcp/tls: name or address, no brackets */
+  char port[8];   /**< tcp/tls: decimal 1..65535 */
   char path[sizeof(((struct sockaddr_un *)0)->sun_path)]; /**< unix: socket path */
 } url_addr;
 

@@ -161,7 +161,8 @@ void sm_value_free(sm_value *v) {
   case SM_BYTES: free(v->u.s.p); break;
   case SM_REF: free(v->u.ref.type); break;
   case SM_LIST:
-    for (size_t i = 0; i < v->u.list.n; i++) sm_value_free(v->u.list.items[i]);
+    for (size_t i = 0; i < v->u.list.n; i++)
+      sm_value_free(v->u.list.items[i]);
     free(v->u.list.items);
     break;
   case SM_MAP:
@@ -285,7 +286,9 @@ const char *val_kind_name(sm_type t) {
 
 /* ---- text form ---- */
 
-static void put_text(vbuf *b, const char *s) { vb_append(b, (sm_span){(const uint8_t *)s, strlen(s)}); }
+static void put_text(vbuf *b, const char *s) {
+  vb_append(b, (sm_span){(const uint8_t *)s, strlen(s)});
+}
 
 /* Python's repr of a str or bytes body: quote with ' unless the text holds '
  * and no ", escape the rest. Bytes also escape everything outside ASCII;
@@ -341,18 +344,23 @@ static void put_double(vbuf *b, double d) {
   for (; *s && *s != 'e'; s++)
     if (*s != '.') digits[nd++] = *s;
   int exp = atoi(s + 1);
-  while (nd > 1 && digits[nd - 1] == '0') nd--;
+  while (nd > 1 && digits[nd - 1] == '0')
+    nd--;
   if (exp >= -4 && exp < 16) {
     if (exp < 0) {
       out[o++] = '0';
       out[o++] = '.';
-      for (int z = -1; z > exp; z--) out[o++] = '0';
-      for (size_t k = 0; k < nd; k++) out[o++] = digits[k];
+      for (int z = -1; z > exp; z--)
+        out[o++] = '0';
+      for (size_t k = 0; k < nd; k++)
+        out[o++] = digits[k];
     } else {
-      for (int k = 0; k <= exp; k++) out[o++] = (size_t)k < nd ? digits[k] : '0';
+      for (int k = 0; k <= exp; k++)
+        out[o++] = (size_t)k < nd ? digits[k] : '0';
       out[o++] = '.';
       if ((size_t)exp + 1 < nd)
-        for (size_t k = (size_t)exp + 1; k < nd; k++) out[o++] = digits[k];
+        for (size_t k = (size_t)exp + 1; k < nd; k++)
+          out[o++] = digits[k];
       else
         out[o++] = '0';
     }
@@ -361,7 +369,8 @@ static void put_double(vbuf *b, double d) {
     out[o++] = digits[0];
     if (nd > 1) {
       out[o++] = '.';
-      for (size_t k = 1; k < nd; k++) out[o++] = digits[k];
+      for (size_t k = 1; k < nd; k++)
+        out[o++] = digits[k];
     }
     snprintf(out + o, sizeof out - o, "e%c%02d", exp < 0 ? '-' : '+', exp < 0 ? -exp : exp);
   }

@@ -24,9 +24,9 @@ typedef struct val_entry {
 struct sm_value {
   sm_type type;
   union {
-    bool b;   /**< SM_BOOL */
+    bool b;    /**< SM_BOOL */
     int64_t i; /**< SM_INT */
-    double d; /**< SM_DOUBLE */
+    double d;  /**< SM_DOUBLE */
     struct {
       char *p; /**< owned, always NUL-terminated */
       size_t n;

@@ -14,6 +14,7 @@ struct sm_var {
 /* initial (NULL: nil) only applies when the value is created.
  * *out: caller frees with sm_var_free(). */
 int sm_var_open(sm_client *c, const char *name, const sm_value *initial, sm_var **out) {
+  PROXY_REQUIRE(out);
   sm_proxy *p = NULL;
   int rc = proxy_create(c, VAR_TYPE, name, initial, sizeof(sm_var), &p);
   if (rc == SM_OK) *out = (sm_var *)p;
@@ -21,6 +22,7 @@ int sm_var_open(sm_client *c, const char *name, const sm_value *initial, sm_var 
 }
 
 int sm_var_from_ref(sm_client *c, const sm_value *ref, sm_var **out) {
+  PROXY_REQUIRE(out);
   sm_proxy *p = NULL;
   int rc = proxy_open_ref(c, ref, VAR_TYPE, sizeof(sm_var), &p);
   if (rc == SM_OK) *out = (sm_var *)p;
@@ -28,6 +30,7 @@ int sm_var_from_ref(sm_client *c, const sm_value *ref, sm_var **out) {
 }
 
 int sm_var_from_token(sm_client *c, const char *token, sm_var **out) {
+  PROXY_REQUIRE(out);
   sm_proxy *p = NULL;
   int rc = proxy_open_token(c, token, VAR_TYPE, sizeof(sm_var), &p);
   if (rc == SM_OK) *out = (sm_var *)p;

@@ -124,7 +124,8 @@ SM_EXTERN sm_value *sm_value_nil(void);
 SM_EXTERN sm_value *sm_value_bool(bool b);
 SM_EXTERN sm_value *sm_value_int(int64_t i);
 SM_EXTERN sm_value *sm_value_double(double d);
-/** A string (copied; must not contain NUL bytes: use bytes for that). */
+/** A string (copied). NULL for a string with a NUL byte inside (the daemon
+ * refuses those: use bytes) or when out of memory. */
 SM_EXTERN sm_value *sm_value_str(const char *s);
 SM_EXTERN sm_value *sm_value_strn(const char *s, size_t len);
 SM_EXTERN sm_value *sm_value_bytes(const void *p, size_t len);
@@ -164,7 +165,9 @@ SM_EXTERN const sm_value *sm_value_map_key_at(const sm_value *v, size_t i);
 SM_EXTERN const sm_value *sm_value_map_value_at(const sm_value *v, size_t i);
 /** Borrowed value stored under key in a map, or NULL when absent. */
 SM_EXTERN const sm_value *sm_value_map_get(const sm_value *map, const sm_value *key);
-/** True when a and b are the same kind and equal (deep). */
+/** True when a and b are the same kind and equal (deep; maps compare
+ * regardless of entry order, as Python dicts do). Note that the daemon's
+ * compare-and-set compares encoded bytes, where map order matters. */
 SM_EXTERN bool sm_value_equal(const sm_value *a, const sm_value *b);
 
 /** For an SM_REF: the object's type name (borrowed) and id. */
@@ -195,15 +198,49 @@ SM_EXTERN int sm_options_set_authkey(sm_options *o, const void *key, size_t len)
 SM_EXTERN int sm_options_set_connect_timeout(sm_options *o, int ms);
 /** A name the daemon shows in its logs and listings (copied). */
 SM_EXTERN int sm_options_set_client_name(sm_options *o, const char *name);
+/** TCP keepalive on tcp:// and tls:// connections: after seconds idle
+ * (default 15) the library probes the daemon every seconds/3 (at least 1),
+ * and after 3 unanswered probes, or a request unacknowledged for as long,
+ * the call fails with SM_ECLOSED instead of waiting forever on a daemon
+ * that is gone (a cut link, a dead host). 0 leaves the system's settings.
+ * @return 0, SM_EINVAL (not 0..7200). */
+SM_EXTERN int sm_options_set_keepalive(sm_options *o, int seconds);
 
-/** Connects to url (tcp://host:port, unix:/path; NULL means
+/* TLS (tls://host:port URLs). The daemon's certificate chain and host name
+ * are verified by default: against the system's trusted CAs, or the CA file
+ * given here, and against the URL's host (a name, or an IP address that the
+ * certificate must list) or the server name given here. The authkey
+ * handshake still runs inside TLS: both must pass. A connection that fails
+ * TLS gives SM_ETLS, with the reason in sm_last_error(): "certificate has
+ * expired", "hostname mismatch", "unable to get local issuer certificate",
+ * an alert of the daemon such as "certificate required"... These options
+ * are ignored for tcp:// and unix: URLs; their files are read by
+ * sm_connect(), which gives SM_EINVAL when one cannot be used. */
+
+/** Trusts the CAs in this PEM file instead of the system's store (copied;
+ * NULL goes back to the system's store). */
+SM_EXTERN int sm_options_set_tls_ca(sm_options *o, const char *path);
+/** Presents this client certificate (PEM chain) with its PEM key, for
+ * daemons that require one (--tls-require-client-cert). key may be NULL
+ * when cert holds the key too; cert NULL presents none (copied). */
+SM_EXTERN int sm_options_set_tls_cert(sm_options *o, const char *cert, const char *key);
+/** The name the daemon's certificate must carry, also sent as SNI, when it
+ * differs from the URL's host (copied; NULL: the URL's host). */
+SM_EXTERN int sm_options_set_tls_server_name(sm_options *o, const char *name);
+/** DANGER: skip = true turns off every check of the daemon's certificate and name, so
+ * anyone on the network path can impersonate the daemon and read and alter
+ * the traffic (the authkey handshake does not stop a relay). For tests
+ * only. sm_connect() prints a warning on stderr once per client. */
+SM_EXTERN int sm_options_set_tls_insecure_skip_verify(sm_options *o, bool skip);
+
+/** Connects to url (tcp://host:port, tls://host:port, unix:/path; NULL means
  * $STATEMGR_URL or SM_DEFAULT_URL). The authkey comes from the options, else
  * $STATEMGR_AUTHKEY_FILE, $STATEMGR_AUTHKEY, ~/.statemgr/authkey. The
  * calling thread's connection is opened and authenticated now, so a wrong
  * address or key is reported here. opts may be NULL and is not kept.
  * @param out receives the client (caller frees with sm_client_free()).
- * @return 0, SM_EINVAL (bad URL, no authkey), SM_ECONNECT, SM_EAUTH,
- * SM_EPROTO, SM_ENOMEM. */
+ * @return 0, SM_EINVAL (bad URL, no authkey, unusable TLS file),
+ * SM_ECONNECT, SM_EAUTH, SM_EPROTO, SM_ETLS, SM_ENOMEM. */
 SM_EXTERN int sm_connect(const char *url, const sm_options *opts, sm_client **out);
 /** Closes every connection of the client and frees it. Proxies opened from
  * it must be freed first. NULL is fine. */
@@ -236,8 +273,8 @@ SM_EXTERN int sm_shutdown(sm_client *c);
  * or the connection dropping, frees it. */
 typedef struct sm_proxy sm_proxy;
 
-/** The object's id, type name (borrowed) and name (borrowed, NULL if
- * anonymous). */
+/** The object's id, type name (borrowed) and name (borrowed; NULL for an
+ * anonymous object and for proxies opened from a ref or token). */
 SM_EXTERN uint64_t sm_proxy_id(const sm_proxy *p);
 SM_EXTERN const char *sm_proxy_type(const sm_proxy *p);
 SM_EXTERN const char *sm_proxy_name(const sm_proxy *p);
@@ -313,8 +350,9 @@ SM_EXTERN int sm_dict_set_if_absent(sm_dict *d, const sm_value *key, const sm_va
 SM_EXTERN int sm_dict_cas(sm_dict *d, const sm_value *key, const sm_value *expected,
                           const sm_value *desired, bool *swapped, sm_value **current);
 
-/* Typed helpers: string keys, string or int64 values. A value of another
- * kind gives SM_ETYPE. */
+/* Typed helpers: string keys, string or int64 values. A stored value of
+ * another kind gives SM_ETYPE (the int getters accept only ints, the string
+ * getters only strings; sm_var_get_double also accepts an int). */
 SM_EXTERN int sm_dict_set_str(sm_dict *d, const char *key, const char *val);
 /** @param out caller frees with sm_free(). */
 SM_EXTERN int sm_dict_get_str(sm_dict *d, const char *key, char **out);
@@ -421,6 +459,398 @@ SM_EXTERN int sm_ns_get_int(sm_ns *n, const char *attr, int64_t *out);
 SM_EXTERN int sm_ns_set_str(sm_ns *n, const char *attr, const char *val);
 /** @param out caller frees with sm_free(). */
 SM_EXTERN int sm_ns_get_str(sm_ns *n, const char *attr, char **out);
+
+/* ------------------------------------------------------------------ */
+/* Queues and synchronisation objects                                  */
+/* ------------------------------------------------------------------ */
+
+/* Python's SyncManager types: Queue / JoinableQueue, Lock, RLock,
+ * Semaphore, BoundedSemaphore, Condition, Event, Barrier and Array. They
+ * open like the families above (named: get or create; NULL name: a new
+ * anonymous object, freed with its last proxy).
+ *
+ * Blocking calls take int64_t timeout_ms: negative (SM_FOREVER) waits for as
+ * long as it takes, 0 does not block, > 0 waits at most that many
+ * milliseconds. The daemon keeps the deadline and parks the call without
+ * blocking anyone else: only the calling thread waits (on its own
+ * connection), and nothing but the deadline or the connection closing ends
+ * the wait. A deadline that passes gives SM_ETIMEOUT unless a function says
+ * otherwise.
+ *
+ * Ownership: a lock, rlock or semaphore unit belongs to the calling
+ * thread's connection. Releasing one that connection does not hold gives
+ * SM_ENOTOWNER (locks) and, with auto_release (the default), whatever a
+ * connection holds when it closes (its thread exits, its process dies) is
+ * released for the next waiter. With auto_release false the object behaves
+ * as Python's does: a dead holder keeps it forever. */
+
+/** Wait forever: the timeout_ms of a blocking call that has no deadline. */
+#define SM_FOREVER (-1)
+
+/* ---- queue (Queue, JoinableQueue) -------------------------------- */
+
+typedef struct sm_queue sm_queue;
+
+/** Gets or creates the FIFO queue called name (NULL: a new anonymous one).
+ * @param maxsize the capacity when the queue is created (0 or less:
+ * unbounded); ignored when the named queue exists.
+ * @param out caller frees with sm_queue_free().
+ * @return 0, SM_ETYPE (name exists with another type), SM_EINVAL,
+ * SM_ECONNECT, SM_ECLOSED, SM_ENOMEM. */
+SM_EXTERN int sm_queue_open(sm_client *c, const char *name, int64_t maxsize, sm_queue **out);
+/** Opens a queue proxy from a ref value or token (SM_ETYPE if not a queue). */
+SM_EXTERN int sm_queue_from_ref(sm_client *c, const sm_value *ref, sm_queue **out);
+SM_EXTERN int sm_queue_from_token(sm_client *c, const char *token, sm_queue **out);
+SM_EXTERN void sm_queue_free(sm_queue *q);
+SM_EXTERN sm_proxy *sm_queue_proxy(sm_queue *q);
+
+/** Appends v (copied), waiting while the queue is full.
+ * @return 0, SM_EFULL (full and timeout_ms is 0), SM_ETIMEOUT (still full
+ * at the deadline; v was not queued), SM_EINVAL, SM_ENOTFOUND (deleted). */
+SM_EXTERN int sm_queue_put(sm_queue *q, const sm_value *v, int64_t timeout_ms);
+/** Takes the oldest item, waiting while the queue is empty.
+ * @param out caller frees with sm_value_free().
+ * @return 0, SM_EEMPTY (empty and timeout_ms is 0), SM_ETIMEOUT (still
+ * empty at the deadline), SM_EINVAL, SM_ENOTFOUND (deleted). */
+SM_EXTERN int sm_queue_get(sm_queue *q, int64_t timeout_ms, sm_value **out);
+/** put and get with a timeout of 0: SM_EFULL / SM_EEMPTY at once. */
+SM_EXTERN int sm_queue_put_nowait(sm_queue *q, const sm_value *v);
+SM_EXTERN int sm_queue_get_nowait(sm_queue *q, sm_value **out);
+/** Typed helpers. The getters give SM_ETYPE when the item taken is of
+ * another kind (the item is gone from the queue all the same).
+ * @param out of sm_queue_get_str: caller frees with sm_free(). */
+SM_EXTERN int sm_queue_put_str(sm_queue *q, const char *s, int64_t timeout_ms);
+SM_EXTERN int sm_queue_put_int(sm_queue *q, int64_t i, int64_t timeout_ms);
+SM_EXTERN int sm_queue_get_str(sm_queue *q, int64_t timeout_ms, char **out);
+SM_EXTERN int sm_queue_get_int(sm_queue *q, int64_t timeout_ms, int64_t *out);
+/** Items in the queue now. */
+SM_EXTERN int sm_queue_qsize(sm_queue *q, size_t *out);
+SM_EXTERN int sm_queue_empty(sm_queue *q, bool *out);
+SM_EXTERN int sm_queue_full(sm_queue *q, bool *out);
+/** The capacity given at creation (0 or less: unbounded). */
+SM_EXTERN int sm_queue_maxsize(sm_queue *q, int64_t *out);
+/** JoinableQueue.task_done: one item taken earlier is processed.
+ * @return 0, SM_EVALUE when called more times than items were put. */
+SM_EXTERN int sm_queue_task_done(sm_queue *q);
+/** JoinableQueue.join: waits until every item put has been task_done.
+ * @return 0, SM_ETIMEOUT (tasks still unfinished at the deadline, or at
+ * once when timeout_ms is 0). */
+SM_EXTERN int sm_queue_join(sm_queue *q, int64_t timeout_ms);
+
+/* ---- lock and rlock ---------------------------------------------- */
+
+typedef struct sm_lock sm_lock;
+
+/** Gets or creates the lock called name (NULL: a new anonymous one), with
+ * auto_release on. @param out caller frees with sm_lock_free().
+ * @return 0, SM_ETYPE (name exists with another type), ... */
+SM_EXTERN int sm_lock_open(sm_client *c, const char *name, sm_lock **out);
+/** As sm_lock_open; auto_release (when the lock is created) decides whether
+ * the daemon releases it when its holder's connection closes. */
+SM_EXTERN int sm_lock_open_ex(sm_client *c, const char *name, bool auto_release, sm_lock **out);
+SM_EXTERN int sm_lock_from_ref(sm_client *c, const sm_value *ref, sm_lock **out);
+SM_EXTERN int sm_lock_from_token(sm_client *c, const char *token, sm_lock **out);
+SM_EXTERN void sm_lock_free(sm_lock *l);
+SM_EXTERN sm_proxy *sm_lock_proxy(sm_lock *l);
+
+/** Takes the lock for the calling thread. A thread that holds it already
+ * waits like any other (a lock is not re-entrant).
+ * @return 0, SM_ETIMEOUT (held at the deadline, or at once with 0). */
+SM_EXTERN int sm_lock_acquire(sm_lock *l, int64_t timeout_ms);
+/** @return 0, SM_ENOTOWNER unless the calling thread holds the lock. */
+SM_EXTERN int sm_lock_release(sm_lock *l);
+/** *out: whether some thread (of any process) holds the lock now. */
+SM_EXTERN int sm_lock_locked(sm_lock *l, bool *out);
+
+typedef struct sm_rlock sm_rlock;
+
+/** A re-entrant lock: the holding thread may acquire it again and must
+ * release it as many times. Otherwise as sm_lock_open / sm_lock_open_ex.
+ * @param out caller frees with sm_rlock_free(). */
+SM_EXTERN int sm_rlock_open(sm_client *c, const char *name, sm_rlock **out);
+SM_EXTERN int sm_rlock_open_ex(sm_client *c, const char *name, bool auto_release, sm_rlock **out);
+SM_EXTERN int sm_rlock_from_ref(sm_client *c, const sm_value *ref, sm_rlock **out);
+SM_EXTERN int sm_rlock_from_token(sm_client *c, const char *token, sm_rlock **out);
+SM_EXTERN void sm_rlock_free(sm_rlock *r);
+SM_EXTERN sm_proxy *sm_rlock_proxy(sm_rlock *r);
+
+/** @return 0 (also when the calling thread holds it already: one level
+ * more), SM_ETIMEOUT. */
+SM_EXTERN int sm_rlock_acquire(sm_rlock *r, int64_t timeout_ms);
+/** Drops one level. @return 0, SM_ENOTOWNER unless this thread holds it. */
+SM_EXTERN int sm_rlock_release(sm_rlock *r);
+SM_EXTERN int sm_rlock_locked(sm_rlock *r, bool *out);
+/** *out: the holder's recursion level, 0 when free. */
+SM_EXTERN int sm_rlock_count(sm_rlock *r, size_t *out);
+
+/* ---- semaphore and bounded semaphore ----------------------------- */
+
+typedef struct sm_semaphore sm_semaphore;
+
+/** Gets or creates the semaphore called name (NULL: anonymous) with value
+ * free units; bounded makes it a BoundedSemaphore (daemon type
+ * "bounded_semaphore"), whose value never goes above the initial one. Both
+ * are ignored when the named object exists. auto_release is on.
+ * @param out caller frees with sm_semaphore_free().
+ * @return 0, SM_EVALUE (value < 0), SM_ETYPE, ... */
+SM_EXTERN int sm_semaphore_open(sm_client *c, const char *name, int64_t value, bool bounded,
+                                sm_semaphore **out);
+/** As sm_semaphore_open. With auto_release the units a connection took and
+ * did not give back return when it closes; turn it off for a semaphore used
+ * as a signal (released by one thread, acquired by another). */
+SM_EXTERN int sm_semaphore_open_ex(sm_client *c, const char *name, int64_t value, bool bounded,
+                                   bool auto_release, sm_semaphore **out);
+/** Opens a semaphore or bounded semaphore proxy (SM_ETYPE for other types). */
+SM_EXTERN int sm_semaphore_from_ref(sm_client *c, const sm_value *ref, sm_semaphore **out);
+SM_EXTERN int sm_semaphore_from_token(sm_client *c, const char *token, sm_semaphore **out);
+SM_EXTERN void sm_semaphore_free(sm_semaphore *s);
+SM_EXTERN sm_proxy *sm_semaphore_proxy(sm_semaphore *s);
+
+/** Takes one unit, waiting while there is none.
+ * @return 0, SM_ETIMEOUT (none free at the deadline, or at once with 0). */
+SM_EXTERN int sm_semaphore_acquire(sm_semaphore *s, int64_t timeout_ms);
+/** Gives back n >= 1 units (waking up to n waiters).
+ * @return 0, SM_EVALUE (n < 1; a bounded semaphore past its initial value,
+ * when nothing is released). */
+SM_EXTERN int sm_semaphore_release(sm_semaphore *s, int64_t n);
+/** *out: the units free now. */
+SM_EXTERN int sm_semaphore_get_value(sm_semaphore *s, int64_t *out);
+
+/* ---- condition --------------------------------------------------- */
+
+typedef struct sm_condition sm_condition;
+
+/** A predicate for sm_condition_wait_for, called with the lock held. */
+typedef bool (*sm_predicate_cb)(void *ctx);
+
+/** Gets or creates the condition variable called name (NULL: anonymous)
+ * over lock (an sm_lock's or sm_rlock's sm_proxy view; borrowed) or, when
+ * lock is NULL, over an rlock of its own. lock is ignored when the named
+ * condition exists. @param out caller frees with sm_condition_free().
+ * @return 0, SM_ETYPE (lock is not a lock or rlock; name exists with another
+ * type), ... */
+SM_EXTERN int sm_condition_open(sm_client *c, const char *name, const sm_proxy *lock,
+                                sm_condition **out);
+SM_EXTERN int sm_condition_from_ref(sm_client *c, const sm_value *ref, sm_condition **out);
+SM_EXTERN int sm_condition_from_token(sm_client *c, const char *token, sm_condition **out);
+SM_EXTERN void sm_condition_free(sm_condition *cv);
+SM_EXTERN sm_proxy *sm_condition_proxy(sm_condition *cv);
+
+/** Acquires / releases the condition's lock (as sm_lock_acquire /
+ * sm_rlock_release: SM_ETIMEOUT, SM_ENOTOWNER). */
+SM_EXTERN int sm_condition_acquire(sm_condition *cv, int64_t timeout_ms);
+SM_EXTERN int sm_condition_release(sm_condition *cv);
+/** Releases the lock (fully, for an rlock), waits for a notify or the
+ * deadline, then re-acquires it (restoring the recursion level) before
+ * returning. *notified (may be NULL) is false when the deadline passed.
+ * @return 0 (also on the deadline), SM_ENOTOWNER unless this thread holds
+ * the lock. */
+SM_EXTERN int sm_condition_wait(sm_condition *cv, int64_t timeout_ms, bool *notified);
+/** Python's wait_for: waits (with the lock held by the caller) until
+ * pred(ctx) is true, calling sm_condition_wait with the time remaining of
+ * timeout_ms between checks. *satisfied (may be NULL) is the last result of
+ * pred. @return 0 (also when the time ran out), SM_ENOTOWNER, ... */
+SM_EXTERN int sm_condition_wait_for(sm_condition *cv, sm_predicate_cb pred, void *ctx,
+                                    int64_t timeout_ms, bool *satisfied);
+/** Wakes up to n waiters (they run once they get the lock back).
+ * @return 0, SM_ENOTOWNER unless this thread holds the lock. */
+SM_EXTERN int sm_condition_notify(sm_condition *cv, size_t n);
+SM_EXTERN int sm_condition_notify_all(sm_condition *cv);
+
+/* ---- event ------------------------------------------------------- */
+
+typedef struct sm_event sm_event;
+
+/** Gets or creates the event called name (NULL: anonymous), initially
+ * clear. @param out caller frees with sm_event_free(). */
+SM_EXTERN int sm_event_open(sm_client *c, const char *name, sm_event **out);
+SM_EXTERN int sm_event_from_ref(sm_client *c, const sm_value *ref, sm_event **out);
+SM_EXTERN int sm_event_from_token(sm_client *c, const char *token, sm_event **out);
+SM_EXTERN void sm_event_free(sm_event *e);
+SM_EXTERN sm_proxy *sm_event_proxy(sm_event *e);
+
+/** Sets the flag and wakes every waiter. */
+SM_EXTERN int sm_event_set(sm_event *e);
+SM_EXTERN int sm_event_clear(sm_event *e);
+SM_EXTERN int sm_event_is_set(sm_event *e, bool *out);
+/** Waits until the flag is set. *was_set (may be NULL) is false when the
+ * deadline passed first. @return 0 (also on the deadline), ... */
+SM_EXTERN int sm_event_wait(sm_event *e, int64_t timeout_ms, bool *was_set);
+
+/* ---- barrier ----------------------------------------------------- */
+
+typedef struct sm_barrier sm_barrier;
+
+/** Gets or creates the barrier called name (NULL: anonymous) for parties
+ * threads (ignored when it exists). @param out caller frees with
+ * sm_barrier_free(). @return 0, SM_EVALUE (parties is 0), SM_ETYPE, ... */
+SM_EXTERN int sm_barrier_open(sm_client *c, const char *name, size_t parties, sm_barrier **out);
+SM_EXTERN int sm_barrier_from_ref(sm_client *c, const sm_value *ref, sm_barrier **out);
+SM_EXTERN int sm_barrier_from_token(sm_client *c, const char *token, sm_barrier **out);
+SM_EXTERN void sm_barrier_free(sm_barrier *b);
+SM_EXTERN sm_proxy *sm_barrier_proxy(sm_barrier *b);
+
+/** Waits until parties threads are waiting; the last arrival releases
+ * them all. *index (may be NULL) receives the arrival order, 0 to
+ * parties - 1. @return 0, SM_EBROKEN (the barrier is or became broken: by
+ * a deadline, by 0 when it could not pass at once, by abort or reset). */
+SM_EXTERN int sm_barrier_wait(sm_barrier *b, int64_t timeout_ms, int64_t *index);
+/** Breaks the barrier for its waiters (SM_EBROKEN) and makes it usable
+ * again. */
+SM_EXTERN int sm_barrier_reset(sm_barrier *b);
+/** Breaks the barrier: waiters and later waits get SM_EBROKEN until reset. */
+SM_EXTERN int sm_barrier_abort(sm_barrier *b);
+SM_EXTERN int sm_barrier_parties(sm_barrier *b, size_t *out);
+SM_EXTERN int sm_barrier_n_waiting(sm_barrier *b, size_t *out);
+SM_EXTERN int sm_barrier_broken(sm_barrier *b, bool *out);
+
+/* ---- array (multiprocessing.Array) ------------------------------- */
+
+typedef struct sm_array sm_array;
+
+/** Gets or creates the fixed-length numeric array called name (NULL:
+ * anonymous) of length zeros. typecode is one of "i8" "i16" "i32" "i64"
+ * "u8" "u16" "u32" "u64" "f32" "f64"; both are ignored when it exists.
+ * @param out caller frees with sm_array_free().
+ * @return 0, SM_EVALUE (unknown typecode, too long), SM_ETYPE, ... */
+SM_EXTERN int sm_array_open(sm_client *c, const char *name, const char *typecode, size_t length,
+                            sm_array **out);
+/** As sm_array_open, starting from the numbers of values (an SM_LIST,
+ * borrowed), whose length it takes. @return also SM_EVALUE / SM_ETYPE when
+ * an element does not fit the typecode. */
+SM_EXTERN int sm_array_open_values(sm_client *c, const char *name, const char *typecode,
+                                   const sm_value *values, sm_array **out);
+SM_EXTERN int sm_array_from_ref(sm_client *c, const sm_value *ref, sm_array **out);
+SM_EXTERN int sm_array_from_token(sm_client *c, const char *token, sm_array **out);
+SM_EXTERN void sm_array_free(sm_array *a);
+SM_EXTERN sm_proxy *sm_array_proxy(sm_array *a);
+
+/* Indexes count from 0; a negative one from the end. Out of range gives
+ * SM_EVALUE. */
+/** @return 0, SM_ETYPE (a real array: use sm_array_get_double), SM_EVALUE. */
+SM_EXTERN int sm_array_get_int(sm_array *a, int64_t index, int64_t *out);
+/** Any element, as a double. */
+SM_EXTERN int sm_array_get_double(sm_array *a, int64_t index, double *out);
+/** @return 0, SM_EVALUE (out of range, or val does not fit the type). */
+SM_EXTERN int sm_array_set_int(sm_array *a, int64_t index, int64_t val);
+/** @return 0, SM_ETYPE (an integer array), SM_EVALUE. */
+SM_EXTERN int sm_array_set_double(sm_array *a, int64_t index, double val);
+/** Atomic add-and-get of one element; result (may be NULL) receives the
+ * new value (for a real array, truncated toward zero: the add itself is
+ * exact). @return 0, SM_EVALUE (overflow, out of range), SM_ETYPE
+ * (sm_array_add_double on an integer array). */
+SM_EXTERN int sm_array_add_int(sm_array *a, int64_t index, int64_t delta, int64_t *result);
+SM_EXTERN int sm_array_add_double(sm_array *a, int64_t index, double delta, double *result);
+SM_EXTERN int sm_array_len(sm_array *a, size_t *out);
+/** a[start:stop] with Python's clamping and negative bounds; INT64_MAX as
+ * stop reads to the end. @param out an SM_LIST (caller frees with
+ * sm_value_free()). */
+SM_EXTERN int sm_array_slice(sm_array *a, int64_t start, int64_t stop, sm_value **out);
+/** Stores the numbers of values (an SM_LIST) from start on, all or none.
+ * @return 0, SM_EVALUE (runs past the end; a number does not fit),
+ * SM_ETYPE. */
+SM_EXTERN int sm_array_set_slice(sm_array *a, int64_t start, const sm_value *values);
+/** @param out the typecode ("i32"...; caller frees with sm_free()). */
+SM_EXTERN int sm_array_typecode(sm_array *a, char **out);
+
+/* ------------------------------------------------------------------ */
+/* Pipelining and generic calls                                        */
+/* ------------------------------------------------------------------ */
+
+/* Any proxy (a typed one through its sm_*_proxy() view, or an sm_proxy
+ * opened with sm_proxy_open) takes method calls by name, with sm_value
+ * arguments, as docs/protocol.md lists them. That is also how a program
+ * calls the methods of a custom type registered with statemgr_server.h.
+ *
+ * A pipeline queues many such calls and sends them in one write over the
+ * calling thread's connection, then reads every answer (matched by sequence
+ * number), so N calls cost one round trip instead of N. The daemon applies
+ * them in the order they were queued. An sm_pipeline is bound to the thread
+ * that created it (it uses that thread's connection): do not use it from
+ * another thread. Thread safety: one pipeline, one thread. */
+
+/** Gets or creates the object called name of the daemon type type (NULL
+ * name: a new anonymous object, freed with its last proxy), with the
+ * creation argument initial (NULL: none; see docs/protocol.md). Works for
+ * every type, custom ones included.
+ * @param out a generic proxy (caller frees with sm_proxy_free()).
+ * @return 0, SM_ETYPE (name exists with another type), SM_EINVAL,
+ * SM_ECONNECT, SM_ECLOSED, SM_ENOMEM, or the daemon's status (SM_EVALUE
+ * for a bad initial value, SM_ENOTFOUND for an unknown type...). */
+SM_EXTERN int sm_proxy_open(sm_client *c, const char *type, const char *name,
+                            const sm_value *initial, sm_proxy **out);
+
+/** Calls method on the object behind p over the calling thread's
+ * connection and waits for the answer.
+ * @param args nargs borrowed values (NULL elements encode nil); args may
+ * be NULL when nargs is 0. At most 8 arguments.
+ * @param out (may be NULL when the result is not wanted) receives the
+ * result, nil included (caller frees with sm_value_free()); untouched on
+ * failure.
+ * @return 0, the daemon's status for the call (SM_ENOTFOUND, SM_ETYPE
+ * "no method", SM_EVALUE...), SM_EINVAL, SM_ECLOSED, SM_ENOMEM. */
+SM_EXTERN int sm_call(sm_proxy *p, const char *method, const sm_value *const *args, size_t nargs,
+                      sm_value **out);
+/** As sm_call for a blocking method, with its deadline: timeout_ms
+ * negative (SM_FOREVER) waits as long as it takes, 0 does not block, > 0
+ * waits at most that many milliseconds (kept by the daemon). */
+SM_EXTERN int sm_call_timed(sm_proxy *p, const char *method, const sm_value *const *args,
+                            size_t nargs, int64_t timeout_ms, sm_value **out);
+
+typedef struct sm_pipeline sm_pipeline;
+
+/** A new, empty pipeline on c, bound to the calling thread (its
+ * connection is opened now if this thread has none yet).
+ * @param out caller frees with sm_pipeline_free().
+ * @return 0, SM_EINVAL, SM_ECONNECT, SM_ENOMEM. */
+SM_EXTERN int sm_pipeline_new(sm_client *c, sm_pipeline **out);
+/** Queues method(args) on p; nothing is sent yet. The arguments are
+ * encoded now: they may be freed or changed right after this returns. p
+ * must stay alive until sm_pipeline_exec returns. p NULL addresses the
+ * manager (ping, info, ls, delete...; create, open and release are
+ * refused: open proxies with the sm_*_open functions instead).
+ * @return 0, SM_EINVAL (NULL pl or method, more than 8 args, a pipeline
+ * already executed and not reset, or another client's proxy), SM_EVALUE
+ * (an argument nested too deeply), SM_ETOOLARGE (the request is over the
+ * frame limit), SM_ENOMEM. A failed call is not queued. */
+SM_EXTERN int sm_pipeline_call(sm_pipeline *pl, sm_proxy *p, const char *method,
+                               const sm_value *const *args, size_t nargs);
+/** As sm_pipeline_call with a deadline for a blocking method (as
+ * sm_call_timed). A parked call does not stop the daemon from serving the
+ * calls queued after it; sm_pipeline_exec returns once every call is
+ * answered. */
+SM_EXTERN int sm_pipeline_call_timed(sm_pipeline *pl, sm_proxy *p, const char *method,
+                                     const sm_value *const *args, size_t nargs, int64_t timeout_ms);
+/** Sends every queued call in one write (reading answers while it writes,
+ * so a pipeline of any length never deadlocks) and waits for all the
+ * answers. Each call's status and result are then kept in pl until
+ * sm_pipeline_reset or sm_pipeline_free. An empty pipeline does nothing.
+ * @return 0 when every call was sent and answered, even if some calls
+ * failed (see sm_pipeline_status); SM_EINVAL (executed already),
+ * SM_ECLOSED / SM_EPROTO when the connection failed (the calls then have
+ * that status; some may have been applied), SM_ECONNECT, SM_ENOMEM. */
+SM_EXTERN int sm_pipeline_exec(sm_pipeline *pl);
+/** @return the number of calls queued (0 for NULL). */
+SM_EXTERN size_t sm_pipeline_count(const sm_pipeline *pl);
+/** @return the status of call i (in queueing order) after exec: 0, the
+ * daemon's status for it, or the transport error; SM_EINVAL when i is out
+ * of range or the pipeline has not run. */
+SM_EXTERN int sm_pipeline_status(const sm_pipeline *pl, size_t i);
+/** The daemon's error text for call i, or "" when it succeeded or sent
+ * none. Borrowed: valid until sm_pipeline_reset or sm_pipeline_free. */
+SM_EXTERN const char *sm_pipeline_error(const sm_pipeline *pl, size_t i);
+/** The result of call i after exec; may be called more than once (each
+ * call decodes a new copy).
+ * @param out receives the result, nil included (caller frees with
+ * sm_value_free()); untouched on failure.
+ * @return 0, or the call's own status (its text becomes this thread's last
+ * error), SM_EINVAL, SM_EPROTO (a malformed result), SM_ENOMEM. */
+SM_EXTERN int sm_pipeline_result(sm_pipeline *pl, size_t i, sm_value **out);
+/** Empties pl for reuse (keeping its memory): the results of the last exec
+ * are dropped. NULL is fine. */
+SM_EXTERN void sm_pipeline_reset(sm_pipeline *pl);
+/** Frees pl and its results. Unsent calls are dropped. NULL is fine. */
+SM_EXTERN void sm_pipeline_free(sm_pipeline *pl);
 
 #ifdef __cplusplus
 }

@@ -1,8 +1,8 @@
 /* vwire.c - validating reader and composing writer for packed Values.
  *
  * Field tags of statemgr.proto that this file knows by number; keep them in
- * step with the .proto (tests/check_value.c round-trips every kind through
- * protobuf-c to prove it). */
+ * step with the .proto (tests/check_wire.c compares every kind with
+ * protobuf-c's encoding byte for byte). */
 #include "vwire.h"
 
 #include <stdlib.h>

@@ -4,11 +4,12 @@
  * arrived in (see statemgr.proto). This module validates such bytes once,
  * when they enter the daemon (vw_scan), then lets the object types look
  * inside cheaply (vw_peek, the iterators) and compose results out of stored
- * pieces without re-encoding them (vbuf). The client decodes the same bytes
- * with protobuf-c; vw_scan is stricter than protobuf-c (canonical varints,
- * one oneof field, no NUL in strings) so everything it accepts, protobuf-c
- * accepts and re-encodes to the same bytes, which makes byte equality value
- * equality for dict keys and compare-and-set. */
+ * pieces without re-encoding them (vbuf). The client library encodes and
+ * decodes values with the same functions. vw_scan is stricter than
+ * protobuf-c (canonical varints, one oneof field, no NUL in strings): what it
+ * accepts, protobuf-c accepts and re-encodes to the same bytes (check_wire.c
+ * proves it), which makes byte equality value equality for dict keys and
+ * compare-and-set. */
 #ifndef SM_PROTO_VWIRE_H
 #define SM_PROTO_VWIRE_H
 

@@ -30,15 +30,15 @@ cat >"$tmp/consumer.c" <<'C'
 #include <stdio.h>
 int main(void) {
   if (sm_version_hex() != SM_VERSION_HEX) return 1;
-  printf("statemgr %s: %s\n", sm_version(), sm_strerror(SM_ENOTFOUND));
+  printf("consumer: linked statemgr %s (%s)\n", sm_version(), sm_errname(SM_ENOTFOUND));
   return 0;
 }
 C
 
 echo "check-install: pkg-config"
-# The .pc names the prefix chosen at configure time; point it at ours.
+# The .pc locates the prefix relative to itself, so a moved install works.
 pc_flags=$(PKG_CONFIG_PATH="$libdir/pkgconfig" \
-  pkg-config --define-variable=prefix="$prefix" --cflags --libs statemgr)
+  pkg-config --cflags --libs statemgr)
 # shellcheck disable=SC2086 # pkg-config output is a list of words
 cc -std=c11 -Wall -Werror -o "$tmp/consumer_pc" "$tmp/consumer.c" $pc_flags
 LD_LIBRARY_PATH="$libdir" "$tmp/consumer_pc"

@@ -2,6 +2,7 @@
 # setup.sh - prepares a Debian 12 machine for statemgr and builds it.
 #
 #   ./scripts/setup.sh                 install build deps, build into build/
+#   ./scripts/setup.sh --test          also install what the tests use, then build
 #   ./scripts/setup.sh --deps-only     install build deps only
 #   ./scripts/setup.sh --runtime-deps  install only the shared libraries that
 #                                      statemgrd and statemgr need to run (for
@@ -13,17 +14,21 @@ set -euo pipefail
 
 BUILD_DEPS=(build-essential cmake pkg-config libevent-dev libprotobuf-c-dev
   protobuf-c-compiler libssl-dev libxxhash-dev check)
+# What scripts/test.sh uses beyond the build: valgrind for the memcheck pass.
+TEST_DEPS=(valgrind)
 RUNTIME_DEPS=(libevent-core-2.1-7 libevent-pthreads-2.1-7 libevent-openssl-2.1-7
   libprotobuf-c1 libssl3 libxxhash0)
 
 usage() {
-  sed -n '4,8s/^# \{0,1\}//p' "$0"
+  sed -n '4,9s/^# \{0,1\}//p' "$0"
 }
 
 mode=build
+with_tests=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --deps-only) mode=deps ;;
+    --test) with_tests=1 ;;
     --runtime-deps) mode=runtime ;;
     -h | --help) usage; exit 0 ;;
     *) echo "setup.sh: unknown option '$1'" >&2; usage >&2; exit 2 ;;
@@ -67,7 +72,11 @@ if [ "$mode" = runtime ]; then
   install_packages "${RUNTIME_DEPS[@]}"
   exit 0
 fi
-install_packages "${BUILD_DEPS[@]}"
+if [ "$with_tests" = 1 ]; then
+  install_packages "${BUILD_DEPS[@]}" "${TEST_DEPS[@]}"
+else
+  install_packages "${BUILD_DEPS[@]}"
+fi
 [ "$mode" = deps ] && exit 0
 
 cd "$(dirname "$0")/.."

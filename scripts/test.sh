@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # test.sh - sets everything up and runs every test:
-#   1. ./scripts/setup.sh (dependencies, then the build in build/)
-#   2. ctest in build/
+#   1. ./scripts/setup.sh --test (dependencies, then the build in build/)
+#   2. ctest in build/, then the protocol and object suites again with the
+#      daemon under valgrind memcheck (any error or leak fails)
 #   3. an AddressSanitizer + UndefinedBehaviorSanitizer build in build-asan/,
 #      and ctest there
 #   4. ./scripts/check-install.sh (install, then build consumers against it)
@@ -10,12 +11,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-./scripts/setup.sh
+./scripts/setup.sh --test
 
 failed=()
 
 echo "== ctest: build/"
 (cd build && ctest --output-on-failure -j2) || failed+=("ctest build/")
+
+echo "== valgrind: the daemon under memcheck for the protocol and object suites"
+(cd build && SMTEST_VALGRIND=1 ctest --output-on-failure -j2 \
+  -R '^(wire|robust|dict|list|var|ns|cli)$') || failed+=("valgrind build/")
 
 echo "== sanitizer build: build-asan/"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DSM_SANITIZE=ON --log-level=WARNING

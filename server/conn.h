@@ -12,9 +12,12 @@
 struct sm_server;
 typedef struct conn conn;
 
-/* Takes ownership of a connected socket fd and starts the handshake.
- * Returns the connection, or NULL (fd closed) on failure. */
-conn *conn_new(struct sm_server *srv, int fd, const char *peer);
+struct bufferevent;
+
+/* Takes ownership of bev, a bufferevent over an accepted socket (plain, or
+ * TLS with tls true, its TLS handshake then still to run), and starts the
+ * handshake. Returns the connection, or NULL (bev freed) on failure. */
+conn *conn_new(struct sm_server *srv, struct bufferevent *bev, const char *peer, bool tls);
 
 /* Closes and frees the connection now: releases every reference it holds
  * (anonymous objects it alone held are freed). Only from the top of an event
@@ -39,8 +42,22 @@ void conn_stop_reading(conn *c);
 /* True when nothing waits in the connection's output buffer. */
 bool conn_output_empty(const conn *c);
 
+/* The head of the connection's list of parked waiters (blocked.c). */
+struct waiter;
+struct waiter **conn_parked(conn *c);
+
 /* The next connection of the server's list (for walking srv->conns). */
 conn *conn_next(const conn *c);
+
+/* Adjusts how many units of o (lock acquisitions, semaphore units) the
+ * connection holds; when it closes, o's type gets them back through
+ * owner_gone. Counts never go below zero. Returns 0, or -1 when out of
+ * memory. */
+int conn_note_owned(conn *c, sm_obj *o, int64_t delta);
+
+/* Counts a call of the connection parked (+1) or leaving (-1); too many
+ * parked calls stop the reading of further requests (blocked.c calls it). */
+void conn_note_parked(conn *c, int delta);
 
 /* Queues one response frame on the connection's output. */
 void conn_send_response(conn *c, const wire_response_out *r);

@@ -1,13 +1,14 @@
 /* dispatch.c - one request in, one response out (see dispatch.h).
  *
  * Every argument is validated here, once, before any method runs: it must
- * be a canonical packed Value, nested no deeper than VW_DEPTH_DEFAULT, and
+ * be a canonical packed Value, nested no deeper than limits.max_depth, and
  * every ObjRef in it must name a live object of the stated type. Methods can
  * then trust their arguments. The target object holds an extra reference
  * while its method runs, so a method that drops the last reference to its
  * own object (a self-referencing entry removed) cannot free it mid-call. */
 #include "dispatch.h"
 
+#include "blocked.h"
 #include "conn.h"
 #include "log.h"
 #include "server.h"
@@ -19,15 +20,16 @@
 
 /* Validates every argument; fills args/flags. Returns WS_OK or the status
  * with c->err set. */
-static int check_args(call *c, const wire_request *req, sm_span *args, unsigned *flags) {
+static int check_args(call *c, const wire_request *req, sm_span *args, unsigned *flags,
+                      unsigned max_depth) {
   for (size_t i = 0; i < req->nargs; i++) {
     args[i] = wire_request_arg(req, i);
     flags[i] = 0;
-    switch (vw_scan(args[i], VW_DEPTH_DEFAULT, NULL, &flags[i])) {
+    switch (vw_scan(args[i], max_depth, NULL, &flags[i])) {
     case VW_OK: break;
     case VW_TOO_DEEP:
       return call_fail(c, WS_VALUE_ERROR, "argument %zu nests lists or maps deeper than %u levels",
-                       i + 1, VW_DEPTH_DEFAULT);
+                       i + 1, max_depth);
     case VW_BAD_KEY:
       return call_fail(c, WS_TYPE_ERROR, "argument %zu has an unhashable map key (list or map)",
                        i + 1);
@@ -70,6 +72,7 @@ void dispatch_request(struct conn *cn, const wire_request *req) {
   vb_reset(&srv->result);
   call c = {
       .reg = srv->reg,
+      .seq = req->seq,
       .conn = cn,
       .nargs = req->nargs,
       .has_timeout = req->has_timeout,
@@ -83,8 +86,14 @@ void dispatch_request(struct conn *cn, const wire_request *req) {
   } else {
     c.args = args;
     c.arg_flags = flags;
-    status = check_args(&c, req, args, flags);
+    status = check_args(&c, req, args, flags, srv->limits.max_depth);
     if (status == WS_OK) status = run(&c, req);
+  }
+  if (status == CALL_PARKED) { /* answered later by blocked.c */
+    srv->requests++;
+    if (args != local_args) free(args);
+    if (flags != local_flags) free(flags);
+    return;
   }
   if (status == WS_OK && srv->result.failed)
     status = call_fail(&c, WS_INTERNAL, "out of memory building the result");

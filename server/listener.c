@@ -1,16 +1,24 @@
-/* listener.c - binding tcp:// and unix: URLs and accepting connections.
+/* listener.c - binding tcp://, tls:// and unix: URLs and accepting
+ * connections.
  *
- * Each kind is one entry of a small table (parse the URL's rest, bind,
- * describe), so TLS joins as a third entry. A UNIX socket path left behind
- * by a daemon that died is detected (nobody accepts on it) and replaced; one
- * that a live daemon serves is refused. */
+ * Each kind is one entry of a small table: its scheme, how to bind the
+ * URL's rest, and how to wrap an accepted socket into the bufferevent that
+ * conn.c then frames (a plain socket one, or an OpenSSL one from tls.c for
+ * tls://, which needs the server's TLS context). A new transport is a new
+ * row. Accepted TCP and TLS sockets get TCP_NODELAY and TCP keepalive with
+ * the server's interval, so a peer that vanished (a cut link, a host that
+ * died) is noticed and what it held is released. A UNIX socket path left
+ * behind by a daemon that died is detected (nobody accepts on it) and
+ * replaced; one that a live daemon serves is refused. */
 #include "listener.h"
 
 #include "conn.h"
 #include "log.h"
 #include "server.h"
+#include "tls.h"
 
 #include <errno.h>
+#include <event2/bufferevent.h>
 #include <event2/listener.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -25,8 +33,18 @@
 
 #include "statemgr.h"
 
+/* One kind of listener: a row of the transports table below. */
+typedef struct transport {
+  const char *scheme;
+  int (*bind)(listener *l, const char *rest, char *err, size_t errlen);
+  /* The connection's bufferevent for an accepted socket, owning fd; NULL
+   * (fd closed) when out of memory. */
+  struct bufferevent *(*wrap)(listener *l, evutil_socket_t fd);
+} transport;
+
 struct listener {
   struct sm_server *srv;
+  const transport *t; /* its row of the transport table */
   struct evconnlistener *evl;
   bool is_unix;
   char url[320];   /* as bound (actual port) */
@@ -37,6 +55,8 @@ struct listener {
 static void accept_cb(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *addr,
                       int socklen, void *arg);
 static void accept_error_cb(struct evconnlistener *evl, void *arg);
+static struct bufferevent *wrap_plain(listener *l, evutil_socket_t fd);
+static struct bufferevent *wrap_tls(listener *l, evutil_socket_t fd);
 
 const char *listener_url(const listener *l) { return l->url; }
 listener *listener_next(const listener *l) { return l->next; }
@@ -76,7 +96,9 @@ static int split_host_port(const char *rest, char *host, size_t hlen, char *port
   return 0;
 }
 
-static int bind_tcp(listener *l, const char *rest, char *err, size_t errlen) {
+/* Binds host:port for tcp:// and tls:// (the URL is rebuilt with the
+ * transport's scheme and the actual port). */
+static int bind_inet(listener *l, const char *rest, char *err, size_t errlen) {
   char host[256], port[16];
   if (split_host_port(rest, host, sizeof host, port, sizeof port) != 0) {
     snprintf(err, errlen, "bad address '%s': expected host:port or [v6addr]:port", rest);
@@ -107,8 +129,9 @@ static int bind_tcp(listener *l, const char *rest, char *err, size_t errlen) {
   char h[INET6_ADDRSTRLEN + 2], p[16];
   getnameinfo((struct sockaddr *)&ss, sl, h, sizeof h, p, sizeof p,
               NI_NUMERICHOST | NI_NUMERICSERV);
-  snprintf(l->url, sizeof l->url, ss.ss_family == AF_INET6 ? "tcp://[%s]:%s" : "tcp://%s:%s", h, p);
-  if (!is_loopback((struct sockaddr *)&ss))
+  snprintf(l->url, sizeof l->url, ss.ss_family == AF_INET6 ? "%s[%s]:%s" : "%s%s:%s", l->t->scheme,
+           h, p);
+  if (l->t->wrap == wrap_plain && !is_loopback((struct sockaddr *)&ss))
     log_warn("listening on %s without TLS: anyone on the network path can read and alter the "
              "traffic (the authkey itself is never sent); use only on a trusted network",
              l->url);
@@ -160,15 +183,32 @@ static int bind_unix(listener *l, const char *path, char *err, size_t errlen) {
   return 0;
 }
 
-typedef struct transport {
-  const char *scheme;
-  int (*bind)(listener *l, const char *rest, char *err, size_t errlen);
-} transport;
+/* tls:// binds like tcp://, once the server has a TLS context. */
+static int bind_tls(listener *l, const char *rest, char *err, size_t errlen) {
+  if (!l->srv->tls_ctx) {
+    snprintf(err, errlen,
+             "tls://%s needs a certificate and its key: start with --tls-cert F --tls-key F", rest);
+    return SM_EINVAL;
+  }
+  return bind_inet(l, rest, err, errlen);
+}
+
+static struct bufferevent *wrap_plain(listener *l, evutil_socket_t fd) {
+  struct bufferevent *bev =
+      bufferevent_socket_new(l->srv->base, fd, BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+  if (!bev) evutil_closesocket(fd);
+  return bev;
+}
+
+static struct bufferevent *wrap_tls(listener *l, evutil_socket_t fd) {
+  return tls_bev_new(l->srv->base, l->srv->tls_ctx, fd);
+}
 
 static const transport transports[] = {
-    {"tcp://", bind_tcp},
-    {"unix://", bind_unix},
-    {"unix:", bind_unix},
+    {"tcp://", bind_inet, wrap_plain},
+    {"tls://", bind_tls, wrap_tls},
+    {"unix://", bind_unix, wrap_plain},
+    {"unix:", bind_unix, wrap_plain},
 };
 
 int listener_add(struct sm_server *srv, const char *url, char *err, size_t errlen) {
@@ -176,7 +216,9 @@ int listener_add(struct sm_server *srv, const char *url, char *err, size_t errle
   for (size_t i = 0; i < sizeof transports / sizeof transports[0] && !t; i++)
     if (strncmp(url, transports[i].scheme, strlen(transports[i].scheme)) == 0) t = &transports[i];
   if (!t) {
-    snprintf(err, errlen, "unsupported listen URL '%s' (use tcp://host:port or unix:/path)", url);
+    snprintf(err, errlen,
+             "unsupported listen URL '%s' (use tcp://host:port, tls://host:port or unix:/path)",
+             url);
     return SM_EINVAL;
   }
   listener *l = calloc(1, sizeof *l);
@@ -185,6 +227,7 @@ int listener_add(struct sm_server *srv, const char *url, char *err, size_t errle
     return SM_ENOMEM;
   }
   l->srv = srv;
+  l->t = t;
   int rc = t->bind(l, url + strlen(t->scheme), err, errlen);
   if (rc != 0) {
     if (l->evl) evconnlistener_free(l->evl);
@@ -214,6 +257,21 @@ void listener_free_all(struct sm_server *srv) {
   srv->listeners = NULL;
 }
 
+/* Turns on TCP keepalive: probes after secs idle, then every secs/3 (at
+ * least 1 s); after 3 unanswered probes, or data unacknowledged for as long,
+ * the connection fails with ETIMEDOUT. secs 0 leaves the system default. */
+static void set_keepalive(evutil_socket_t fd, int secs) {
+  if (secs <= 0) return;
+  int one = 1, idle = secs, intvl = secs / 3 > 0 ? secs / 3 : 1, cnt = 3;
+  unsigned user_timeout_ms = (unsigned)(idle + intvl * cnt) * 1000u;
+  if (setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one) != 0 ||
+      setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle) != 0 ||
+      setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof intvl) != 0 ||
+      setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof cnt) != 0 ||
+      setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout_ms, sizeof user_timeout_ms) != 0)
+    log_warn("cannot set TCP keepalive on an accepted socket: %s", strerror(errno));
+}
+
 static void accept_cb(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *addr,
                       int socklen, void *arg) {
   (void)evl;
@@ -224,6 +282,7 @@ static void accept_cb(struct evconnlistener *evl, evutil_socket_t fd, struct soc
   } else {
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    set_keepalive(fd, l->srv->keepalive_s);
     char h[INET6_ADDRSTRLEN], p[16];
     if (getnameinfo(addr, (socklen_t)socklen, h, sizeof h, p, sizeof p,
                     NI_NUMERICHOST | NI_NUMERICSERV) == 0)
@@ -231,7 +290,12 @@ static void accept_cb(struct evconnlistener *evl, evutil_socket_t fd, struct soc
     else
       snprintf(peer, sizeof peer, "unknown");
   }
-  conn_new(l->srv, fd, peer);
+  struct bufferevent *bev = l->t->wrap(l, fd);
+  if (!bev) {
+    log_error("cannot set up a connection from %s: out of memory", peer);
+    return;
+  }
+  conn_new(l->srv, bev, peer, l->t->wrap == wrap_tls);
 }
 
 static void accept_error_cb(struct evconnlistener *evl, void *arg) {

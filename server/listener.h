@@ -1,5 +1,5 @@
-/* listener.h - the sockets statemgrd accepts on: tcp://host:port and
- * unix:/path, behind one small table so TLS can join as a third kind. */
+/* listener.h - the sockets statemgrd accepts on: tcp://host:port,
+ * tls://host:port and unix:/path, behind one small transport table. */
 #ifndef SM_SERVER_LISTENER_H
 #define SM_SERVER_LISTENER_H
 

@@ -2,7 +2,9 @@
  *
  * With no options it listens on 127.0.0.1:7450 with the default authkey
  * (~/.statemgr/authkey, created on first start), so local use needs no
- * configuration. */
+ * configuration. tls:// listeners take their certificate and key from
+ * --tls-cert and --tls-key (mutual TLS with --tls-ca and
+ * --tls-require-client-cert). */
 #include "statemgr_server.h"
 
 #include <errno.h>
@@ -10,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #define MAX_LISTEN 32
 
@@ -18,15 +21,45 @@ static void usage(FILE *f) {
           "usage: statemgrd [options]\n"
           "\n"
           "  --listen URL        accept clients on URL (repeatable; default %s)\n"
-          "                      tcp://HOST:PORT, tcp://[V6ADDR]:PORT, unix:/PATH\n"
+          "                      tcp://HOST:PORT, tcp://[V6ADDR]:PORT, tls://HOST:PORT,\n"
+          "                      unix:/PATH; plain, TLS and UNIX listeners mix freely\n"
           "  --authkey-file F    the shared authkey (default: $STATEMGR_AUTHKEY_FILE,\n"
           "                      $STATEMGR_AUTHKEY, ~/.statemgr/authkey, created if absent)\n"
           "  --log-level L       error, warn, info (default) or debug\n"
           "  --max-frame BYTES   largest request frame accepted (default 64M; K/M/G suffixes)\n"
+          "  --max-connections N connections served at once (default 10000)\n"
+          "  --max-pending N     parked calls per connection before it is no longer read\n"
+          "                      (default 65536)\n"
+          "  --max-depth N       nesting of lists and maps inside a value (default 64)\n"
+          "  --handshake-timeout MS  time a client has to authenticate (default 10000)\n"
           "  --ready-file F      write the bound URLs to F once listening\n"
+          "  --tls-cert F        PEM certificate chain for tls:// listeners (server first)\n"
+          "  --tls-key F         PEM private key of --tls-cert\n"
+          "  --tls-ca F          PEM CA file: client certificates must be signed by it\n"
+          "  --tls-require-client-cert\n"
+          "                      refuse TLS clients without such a certificate (mutual\n"
+          "                      TLS; needs --tls-ca). The authkey is still required.\n"
+          "  --keepalive SECONDS TCP keepalive: probe a TCP/TLS client idle for SECONDS,\n"
+          "                      drop it after 3 unanswered probes SECONDS/3 apart, which\n"
+          "                      releases its locks (default 15: a dead peer is noticed\n"
+          "                      within about 30 s; 0: the system's settings)\n"
           "  --version           print the version and exit\n"
           "  --help              this text\n",
           SM_DEFAULT_URL);
+}
+
+/* Raises the soft open-file limit toward the hard one, so that max_conns
+ * connections (plus the refusal margin, listeners and logs) fit; the usual
+ * soft limit of 1024 would refuse them at accept. */
+static void raise_fd_limit(size_t max_conns) {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+  rlim_t want = (rlim_t)max_conns + 1024 + 64;
+  if (rl.rlim_max != RLIM_INFINITY && want > rl.rlim_max) want = rl.rlim_max;
+  if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+    rl.rlim_cur = want;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
 }
 
 /* Parses a byte count with an optional K, M or G suffix. */
@@ -52,6 +85,15 @@ int main(int argc, char **argv) {
       {"log-level", required_argument, NULL, 'v'},
       {"max-frame", required_argument, NULL, 'f'},
       {"ready-file", required_argument, NULL, 'r'},
+      {"max-connections", required_argument, NULL, 'C'},
+      {"max-pending", required_argument, NULL, 'P'},
+      {"max-depth", required_argument, NULL, 'D'},
+      {"handshake-timeout", required_argument, NULL, 'H'},
+      {"tls-cert", required_argument, NULL, 'T'},
+      {"tls-key", required_argument, NULL, 'K'},
+      {"tls-ca", required_argument, NULL, 'A'},
+      {"tls-require-client-cert", no_argument, NULL, 'R'},
+      {"keepalive", required_argument, NULL, 'E'},
       {"version", no_argument, NULL, 'V'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
@@ -61,6 +103,9 @@ int main(int argc, char **argv) {
   sm_server_options *opts = sm_server_options_new();
   if (!opts) return 1;
   int status = 0, ch;
+  size_t max_conns = 10000;
+  const char *tls_cert = NULL, *tls_key = NULL, *tls_ca = NULL;
+  bool tls_require = false;
   while (status == 0 && (ch = getopt_long(argc, argv, "l:k:v:f:r:Vh", longopts, NULL)) != -1) {
     size_t size;
     switch (ch) {
@@ -93,6 +138,45 @@ int main(int argc, char **argv) {
       }
       break;
     case 'r': sm_server_options_set_ready_file(opts, optarg); break;
+    case 'T': tls_cert = optarg; break;
+    case 'K': tls_key = optarg; break;
+    case 'A': tls_ca = optarg; break;
+    case 'R': tls_require = true; break;
+    case 'E': {
+      char *end = NULL;
+      errno = 0;
+      long secs = strtol(optarg, &end, 10);
+      if (errno || end == optarg || *end || secs < 0 || secs > 7200 ||
+          sm_server_options_set_keepalive(opts, (int)secs) != 0) {
+        fprintf(stderr, "statemgrd: --keepalive takes 0 to 7200 seconds\n");
+        status = 2;
+      }
+      break;
+    }
+    case 'C':
+    case 'P':
+    case 'D':
+    case 'H': {
+      char *end = NULL;
+      errno = 0;
+      unsigned long long n = strtoull(optarg, &end, 10);
+      int rc = errno || !end || *end || n == 0 || n > UINT32_MAX ? SM_EINVAL : 0;
+      if (rc == 0 && ch == 'C') {
+        rc = sm_server_options_set_max_connections(opts, (size_t)n);
+        max_conns = (size_t)n;
+      }
+      if (rc == 0 && ch == 'P') rc = sm_server_options_set_max_pending(opts, (size_t)n);
+      if (rc == 0 && ch == 'D') rc = sm_server_options_set_max_depth(opts, (unsigned)n);
+      if (rc == 0 && ch == 'H') rc = sm_server_options_set_handshake_timeout(opts, (unsigned)n);
+      if (rc != 0) {
+        const char *name = "?";
+        for (const struct option *o = longopts; o->name; o++)
+          if (o->val == ch) name = o->name;
+        fprintf(stderr, "statemgrd: bad value '%s' for --%s\n", optarg, name);
+        status = 2;
+      }
+      break;
+    }
     case 'V':
       printf("statemgrd %d.%d.%d\n", SM_VERSION_MAJOR, SM_VERSION_MINOR, SM_VERSION_PATCH);
       status = -1;
@@ -108,12 +192,26 @@ int main(int argc, char **argv) {
     fprintf(stderr, "statemgrd: unexpected argument '%s'\n", argv[optind]);
     status = 2;
   }
+  if (status == 0 && (tls_cert || tls_key || tls_ca || tls_require)) {
+    const char *why = NULL;
+    if (!tls_cert || !tls_key)
+      why = "--tls-cert and --tls-key go together";
+    else if (tls_require && !tls_ca)
+      why = "--tls-require-client-cert needs --tls-ca, the CA of the client certificates";
+    else if (sm_server_options_set_tls(opts, tls_cert, tls_key, tls_ca, tls_require) != 0)
+      why = "bad TLS options";
+    if (why) {
+      fprintf(stderr, "statemgrd: %s\n", why);
+      status = 2;
+    }
+  }
   if (status == 2) usage(stderr);
   if (status != 0) {
     sm_server_options_free(opts);
     return status < 0 ? 0 : status;
   }
   if (n_listen == 0) listen[n_listen++] = SM_DEFAULT_URL;
+  raise_fd_limit(max_conns);
 
   sm_server *srv = NULL;
   int rc = sm_server_new(opts, &srv);

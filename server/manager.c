@@ -2,6 +2,7 @@
  * opening objects, the per-connection references to anonymous objects,
  * deleting named objects, listing, daemon facts and shutdown. Method
  * arguments and results are listed in docs/protocol.md. */
+#include "blocked.h"
 #include "conn.h"
 #include "dispatch.h"
 #include "server.h"
@@ -207,6 +208,7 @@ static int m_info(call *c) {
   put_int(&w, "objects", (int64_t)reg_count(c->reg));
   put_int(&w, "named_objects", (int64_t)named);
   put_int(&w, "requests", (int64_t)srv->requests);
+  put_int(&w, "waiters", (int64_t)blk_parked_count(c->reg));
   vb_map_end(c->out, map);
   vb_free(&w.key);
   vb_free(&w.val);

@@ -35,6 +35,7 @@ typedef struct sm_obj {
 /* A method invocation. */
 typedef struct call {
   registry *reg;
+  uint64_t seq;              /**< the request's sequence number (for parking) */
   sm_obj *obj;               /**< target; NULL during create */
   struct conn *conn;         /**< caller; NULL in unit tests */
   const sm_span *args;       /**< validated packed Values */
@@ -65,6 +66,10 @@ struct obj_type {
   void (*destroy)(registry *reg, void *state);
   /* Number of elements (for ls and "len"); NULL when not meaningful. */
   size_t (*size)(const void *state);
+  /* The connection conn_id closed while holding count units of the object
+   * (recorded with conn_note_owned): give them back and wake the next
+   * waiters. NULL for types nobody owns. */
+  void (*owner_gone)(registry *reg, sm_obj *o, uint64_t conn_id, uint64_t count);
   const method_def *methods;
   size_t n_methods;
 };

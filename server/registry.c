@@ -17,7 +17,9 @@ struct registry {
   uint64_t next_id;
   sm_obj **doomed; /* objects whose count reached zero, waiting to be freed */
   size_t n_doomed, cap_doomed;
-  bool reaping; /* reap() is on the stack: just queue */
+  bool reaping;            /* reap() is on the stack: just queue */
+  struct event_base *base; /* for waiter timers; NULL in unit tests */
+  size_t parked;           /* waiters parked now (blocked.c) */
 };
 
 static sm_span id_key(const uint64_t *id) { return (sm_span){(const uint8_t *)id, sizeof *id}; }
@@ -30,7 +32,11 @@ registry *reg_new(void) {
   htab_init(&reg->by_name);
   htab_init(&reg->types);
   reg->next_id = 1; /* 0 addresses the manager */
-  const obj_type *builtins[] = {&t_dict_type, &t_list_type, &t_value_type, &t_namespace_type};
+  const obj_type *builtins[] = {&t_dict_type,      &t_list_type,      &t_value_type,
+                                &t_namespace_type, &t_queue_type,     &t_lock_type,
+                                &t_rlock_type,     &t_semaphore_type, &t_bounded_semaphore_type,
+                                &t_condition_type, &t_event_type,     &t_barrier_type,
+                                &t_array_type};
   for (size_t i = 0; i < sizeof builtins / sizeof builtins[0]; i++) {
     if (reg_add_type(reg, builtins[i]) != 0) {
       reg_free(reg);
@@ -212,3 +218,9 @@ void reg_foreach(const registry *reg, void (*cb)(void *ctx, sm_obj *o), void *ct
 }
 
 size_t reg_count(const registry *reg) { return htab_len(&reg->by_id); }
+
+void reg_set_base(registry *reg, struct event_base *base) { reg->base = base; }
+struct event_base *reg_base(const registry *reg) {
+  return reg->base;
+}
+size_t *reg_parked(registry *reg) { return &reg->parked; }

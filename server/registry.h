@@ -52,4 +52,13 @@ void reg_foreach(const registry *reg, void (*cb)(void *ctx, sm_obj *o), void *ct
 
 size_t reg_count(const registry *reg);
 
+/* The event loop that waiter timers run on; NULL (the default) in unit tests,
+ * where deadlines are not armed. */
+struct event_base;
+void reg_set_base(registry *reg, struct event_base *base);
+struct event_base *reg_base(const registry *reg);
+
+/* The number of parked waiters, kept by blocked.c. */
+size_t *reg_parked(registry *reg);
+
 #endif

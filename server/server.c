@@ -1,5 +1,6 @@
 /* server.c - the embeddable server: options, the event loop, signals, the
- * stop sequence and the ready file (see statemgr_server.h).
+ * stop sequence and the ready file (see statemgr_server.h). The TLS context
+ * (tls.c) is built here once, with the server, from the TLS options.
  *
  * Stopping: stop accepting (listeners closed, UNIX sockets removed), stop
  * reading every connection, let what is queued flush, then leave the loop;
@@ -8,10 +9,12 @@
 
 #include "../proto/auth.h"
 #include "../proto/frame.h"
+#include "blocked.h"
 #include "conn.h"
 #include "listener.h"
 #include "log.h"
 #include "server.h"
+#include "tls.h"
 
 #include <event2/event.h>
 #include <event2/thread.h>
@@ -28,16 +31,20 @@ struct sm_server_options {
   char *authkey_file;
   uint8_t *key;
   size_t key_len;
-  size_t max_frame;
+  server_limits limits;
   log_level level;
   char *ready_file;
+  char *tls_cert, *tls_key, *tls_ca; /* owned; NULL when not set */
+  bool tls_require_client_cert;
+  int keepalive_s;
 };
 
 sm_server_options *sm_server_options_new(void) {
   sm_server_options *o = calloc(1, sizeof *o);
   if (!o) return NULL;
-  o->max_frame = FRAME_MAX_DEFAULT;
+  o->limits = (server_limits)LIMITS_DEFAULT;
   o->level = LOG_INFO;
+  o->keepalive_s = KEEPALIVE_DEFAULT_S;
   return o;
 }
 
@@ -47,6 +54,9 @@ void sm_server_options_free(sm_server_options *o) {
   if (o->key) auth_wipe(o->key, o->key_len);
   free(o->key);
   free(o->ready_file);
+  free(o->tls_cert);
+  free(o->tls_key);
+  free(o->tls_ca);
   free(o);
 }
 
@@ -76,7 +86,31 @@ int sm_server_options_set_authkey(sm_server_options *o, const void *key, size_t 
 
 int sm_server_options_set_max_frame(sm_server_options *o, size_t bytes) {
   if (!o || bytes < 1024 || bytes > UINT32_MAX) return SM_EINVAL;
-  o->max_frame = bytes;
+  o->limits.max_frame = bytes;
+  return 0;
+}
+
+int sm_server_options_set_max_connections(sm_server_options *o, size_t n) {
+  if (!o || n == 0) return SM_EINVAL;
+  o->limits.max_conns = n;
+  return 0;
+}
+
+int sm_server_options_set_max_pending(sm_server_options *o, size_t n) {
+  if (!o || n == 0) return SM_EINVAL;
+  o->limits.max_pending = n;
+  return 0;
+}
+
+int sm_server_options_set_max_depth(sm_server_options *o, unsigned depth) {
+  if (!o || depth == 0 || depth > 1000) return SM_EINVAL;
+  o->limits.max_depth = depth;
+  return 0;
+}
+
+int sm_server_options_set_handshake_timeout(sm_server_options *o, unsigned ms) {
+  if (!o || ms == 0) return SM_EINVAL;
+  o->limits.handshake_ms = ms;
   return 0;
 }
 
@@ -90,12 +124,30 @@ int sm_server_options_set_ready_file(sm_server_options *o, const char *path) {
   return o ? set_str(&o->ready_file, path) : SM_EINVAL;
 }
 
+int sm_server_options_set_tls(sm_server_options *o, const char *cert, const char *key,
+                              const char *ca, bool require_client_cert) {
+  if (!o || !cert || !*cert || !key || !*key || (ca && !*ca) || (require_client_cert && !ca))
+    return SM_EINVAL;
+  if (set_str(&o->tls_cert, cert) != 0 || set_str(&o->tls_key, key) != 0 ||
+      set_str(&o->tls_ca, ca) != 0)
+    return SM_ENOMEM;
+  o->tls_require_client_cert = require_client_cert;
+  return 0;
+}
+
+int sm_server_options_set_keepalive(sm_server_options *o, int seconds) {
+  if (!o || seconds < 0 || seconds > 7200) return SM_EINVAL;
+  o->keepalive_s = seconds;
+  return 0;
+}
+
 static void stop_cb(evutil_socket_t fd, short what, void *arg);
 static void drain_cb(evutil_socket_t fd, short what, void *arg);
 static void signal_cb(evutil_socket_t sig, short what, void *arg);
 
 int sm_server_new(const sm_server_options *opts, sm_server **out) {
-  static sm_server_options defaults = {.max_frame = FRAME_MAX_DEFAULT, .level = LOG_INFO};
+  static sm_server_options defaults = {
+      .limits = LIMITS_DEFAULT, .level = LOG_INFO, .keepalive_s = KEEPALIVE_DEFAULT_S};
   if (!opts) opts = &defaults;
   if (!out) return SM_EINVAL;
   log_set_level(opts->level);
@@ -107,7 +159,8 @@ int sm_server_new(const sm_server_options *opts, sm_server **out) {
   }
   sm_server *s = calloc(1, sizeof *s);
   if (!s) return SM_ENOMEM;
-  s->max_frame = opts->max_frame;
+  s->limits = opts->limits;
+  s->keepalive_s = opts->keepalive_s;
   s->started = time(NULL);
   vb_init(&s->result);
   char err[512];
@@ -119,6 +172,12 @@ int sm_server_new(const sm_server_options *opts, sm_server **out) {
     if (rc != 0) log_error("%s", err);
   }
   if (rc == 0 && opts->ready_file && !(s->ready_file = strdup(opts->ready_file))) rc = SM_ENOMEM;
+  if (rc == 0 && opts->tls_cert &&
+      !(s->tls_ctx = tls_ctx_new(opts->tls_cert, opts->tls_key, opts->tls_ca,
+                                 opts->tls_require_client_cert, err, sizeof err))) {
+    log_error("%s", err);
+    rc = SM_EINVAL;
+  }
   if (rc == 0 && (!(s->base = event_base_new()) || !(s->reg = reg_new()) ||
                   !(s->stop_ev = event_new(s->base, -1, 0, stop_cb, s)) ||
                   !(s->drain_ev = event_new(s->base, -1, EV_PERSIST, drain_cb, s))))
@@ -127,6 +186,7 @@ int sm_server_new(const sm_server_options *opts, sm_server **out) {
     sm_server_free(s);
     return rc;
   }
+  reg_set_base(s->reg, s->base);
   if (opts->key == NULL) log_info("authkey from %s", s->key.source);
   *out = s;
   return 0;
@@ -189,8 +249,10 @@ void server_begin_stop(sm_server *s) {
   s->stopping = true;
   log_info("stopping: %zu connections to flush", s->n_conns);
   listener_free_all(s);
-  for (conn *c = s->conns; c; c = conn_next(c))
+  for (conn *c = s->conns; c; c = conn_next(c)) {
     conn_stop_reading(c);
+    blk_conn_release(conn_parked(c), WS_SHUTTING_DOWN, "the daemon is shutting down");
+  }
   clock_gettime(CLOCK_MONOTONIC, &s->stop_deadline);
   s->stop_deadline.tv_sec += STOP_FLUSH_DEADLINE_MS / 1000;
   struct timeval poll = {0, STOP_POLL_MS * 1000};
@@ -230,6 +292,9 @@ void sm_server_free(sm_server *s) {
   while (s->conns)
     conn_free(s->conns);
   listener_free_all(s);
+  /* libevent finishes freeing a bufferevent inside the loop (deferred
+   * finalizers): give it one more turn that does not wait. */
+  if (s->base) event_base_loop(s->base, EVLOOP_NONBLOCK);
   reg_free(s->reg);
   if (s->sig_int) event_free(s->sig_int);
   if (s->sig_term) event_free(s->sig_term);
@@ -238,6 +303,7 @@ void sm_server_free(sm_server *s) {
   if (s->base) event_base_free(s->base);
   authkey_clear(&s->key);
   vb_free(&s->result);
+  tls_ctx_free(s->tls_ctx);
   free(s->ready_file);
   free(s);
 }

@@ -5,6 +5,7 @@
 #define SM_SERVER_SERVER_H
 
 #include "../proto/authkey.h"
+#include "../proto/frame.h"
 #include "../proto/vwire.h"
 #include "registry.h"
 
@@ -17,13 +18,35 @@ struct event_base;
 struct event;
 struct conn;
 struct listener;
+struct ssl_ctx_st;
+
+/* TCP keepalive on accepted TCP and TLS sockets: idle seconds before the
+ * first probe (then every third of it, 3 probes), so a dead peer is noticed
+ * within about twice this. */
+#define KEEPALIVE_DEFAULT_S 15
+
+/* The limits that protect the daemon; each is an option of
+ * statemgr_server.h and a flag of statemgrd. */
+typedef struct server_limits {
+  size_t max_frame;      /* largest request frame after authentication */
+  size_t max_conns;      /* connections at once; more are refused */
+  size_t max_pending;    /* parked calls per connection before it stops being read */
+  unsigned max_depth;    /* nesting of lists and maps inside a value */
+  unsigned handshake_ms; /* time a new connection has to authenticate */
+  size_t out_hard;       /* queued answers that disconnect a client not reading */
+} server_limits;
+
+#define LIMITS_DEFAULT                                                                             \
+  { FRAME_MAX_DEFAULT, 10000, 65536, VW_DEPTH_DEFAULT, 10000, (size_t)256 * 1024 * 1024 }
 
 struct sm_server {
   struct event_base *base;
   registry *reg;
   authkey key;
-  size_t max_frame; /* after authentication */
-  char *ready_file; /* owned; NULL when not asked for */
+  server_limits limits;
+  int keepalive_s;            /* TCP keepalive idle time; 0: system default */
+  struct ssl_ctx_st *tls_ctx; /* owned; NULL without --tls-cert */
+  char *ready_file;           /* owned; NULL when not asked for */
   struct listener *listeners;
   struct conn *conns; /* doubly linked, newest first */
   size_t n_conns;

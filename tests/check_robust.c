@@ -24,146 +24,10 @@
 #include <arpa/inet.h>
 #include <unistd.h>
 
-/* ---- a raw protocol client ---- */
-
-static int raw_connect(const char *url) {
-  int fd;
-  if (strncmp(url, "unix:", 5) == 0) {
-    struct sockaddr_un sun = {.sun_family = AF_UNIX};
-    snprintf(sun.sun_path, sizeof sun.sun_path, "%s", url + 5);
-    fd = socket(AF_UNIX, SOCK_STREAM, 0);
-    ck_assert_int_eq(connect(fd, (struct sockaddr *)&sun, sizeof sun), 0);
-    return fd;
-  }
-  const char *colon = strrchr(url, ':');
-  ck_assert_ptr_nonnull(colon);
-  struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(colon + 1))};
-  inet_pton(AF_INET, "127.0.0.1", &sin.sin_addr);
-  fd = socket(AF_INET, SOCK_STREAM, 0);
-  ck_assert_int_eq(connect(fd, (struct sockaddr *)&sin, sizeof sin), 0);
-  return fd;
-}
-
-static void send_all(int fd, const void *p, size_t n) {
-  const uint8_t *b = p;
-  while (n > 0) {
-    ssize_t w = send(fd, b, n, MSG_NOSIGNAL);
-    ck_assert_msg(w > 0, "send: %s", strerror(errno));
-    b += w;
-    n -= (size_t)w;
-  }
-}
-
-/* Reads one frame's payload into buf; returns its length, or -1 on EOF (or
- * a reset) before a whole frame. Fails the test after timeout_ms. */
-static long read_frame(int fd, uint8_t *buf, size_t cap, int timeout_ms) {
-  size_t have = 0, need = FRAME_HEADER_LEN;
-  uint8_t hdr[FRAME_HEADER_LEN];
-  bool header = true;
-  while (have < need) {
-    struct pollfd pfd = {.fd = fd, .events = POLLIN};
-    ck_assert_msg(poll(&pfd, 1, timeout_ms) == 1, "no answer from the daemon in %d ms", timeout_ms);
-    ssize_t r = recv(fd, header ? hdr + have : buf + have, need - have, 0);
-    if (r <= 0) return -1;
-    have += (size_t)r;
-    if (header && have == need) {
-      size_t len;
-      frame_parse(hdr, sizeof hdr, cap, &len);
-      ck_assert_uint_le(len, cap);
-      header = false;
-      have = 0;
-      need = len;
-    }
-  }
-  return (long)need;
-}
-
-/* True when the daemon closes the connection (EOF or reset) within 5 s. */
-static bool closed_by_daemon(int fd) {
-  uint8_t buf[4096];
-  for (;;) {
-    struct pollfd pfd = {.fd = fd, .events = POLLIN};
-    if (poll(&pfd, 1, 5000) != 1) return false;
-    ssize_t r = recv(fd, buf, sizeof buf, 0);
-    if (r <= 0) return true;
-  }
-}
-
-static authkey test_key(void) {
-  authkey k = {0};
-  char err[256];
-  ck_assert_msg(authkey_load(smtest_d.authkey_file, false, &k, err, sizeof err) == 0, "%s", err);
-  return k;
-}
-
-/* Reads Hello, answers with a proof made from key, returns the AuthResult
- * status. hello_out (may be NULL) receives the server challenge. */
-static int raw_handshake(int fd, const uint8_t *key, size_t keylen, uint8_t *hello_out) {
-  uint8_t buf[4096], sc[AUTH_CHALLENGE_LEN], cc[AUTH_CHALLENGE_LEN], mac[AUTH_MAC_LEN];
-  long n = read_frame(fd, buf, sizeof buf, 5000);
-  ck_assert_int_gt(n, 0);
-  uint32_t version;
-  ck_assert_int_eq(wire_hello_decode((sm_span){buf, (size_t)n}, &version, sc), 0);
-  if (hello_out) memcpy(hello_out, sc, sizeof sc);
-  auth_random(cc, sizeof cc);
-  auth_client_mac(key, keylen, sc, cc, mac);
-  vbuf b;
-  vb_init(&b);
-  ck_assert_int_eq(wire_auth_encode(&b, mac, cc, "raw-test"), 0);
-  send_all(fd, b.p, b.len);
-  vb_free(&b);
-  n = read_frame(fd, buf, sizeof buf, 5000);
-  ck_assert_int_gt(n, 0);
-  int status;
-  bool has_mac;
-  uint8_t smac[AUTH_MAC_LEN], expect[AUTH_MAC_LEN];
-  char err[256];
-  ck_assert_int_eq(
-      wire_auth_result_decode((sm_span){buf, (size_t)n}, &status, smac, &has_mac, err, sizeof err),
-      0);
-  if (status == WS_OK) {
-    /* The daemon proves it knows the key too. */
-    auth_server_mac(key, keylen, sc, cc, expect);
-    ck_assert(has_mac && auth_mac_ok(smac, sizeof smac, expect));
-  }
-  return status;
-}
-
-static int raw_authed(void) {
-  authkey k = test_key();
-  int fd = raw_connect(smtest_d.tcp_url);
-  ck_assert_int_eq(raw_handshake(fd, k.bytes, k.len, NULL), WS_OK);
-  authkey_clear(&k);
-  return fd;
-}
-
-/* Sends one request with the given packed args, returns the response's
- * status; err receives its text. */
-static int raw_call(int fd, uint64_t seq, uint64_t object, const char *method, const sm_span *args,
-                    size_t nargs, char *err, size_t errlen) {
-  vbuf b;
-  vb_init(&b);
-  wire_request_out r = {
-      .seq = seq, .object = object, .method = method, .args = args, .nargs = nargs};
-  ck_assert_int_eq(wire_request_encode(&b, &r), 0);
-  send_all(fd, b.p, b.len);
-  vb_free(&b);
-  uint8_t buf[65536];
-  long n = read_frame(fd, buf, sizeof buf, 5000);
-  ck_assert_int_gt(n, 0);
-  wire_response rs;
-  ck_assert_int_eq(wire_response_decode((sm_span){buf, (size_t)n}, &rs), 0);
-  ck_assert(rs.seq == seq);
-  int status = rs.status;
-  if (err) snprintf(err, errlen, "%s", rs.error ? rs.error : "");
-  wire_response_release(&rs);
-  return status;
-}
-
 /* Reads the one Response a refused frame gets and returns its status. */
 static int read_refusal(int fd) {
   uint8_t buf[4096];
-  long n = read_frame(fd, buf, sizeof buf, 5000);
+  long n = smtest_read_frame(fd, buf, sizeof buf, 5000);
   ck_assert_int_gt(n, 0);
   wire_response rs;
   ck_assert_int_eq(wire_response_decode((sm_span){buf, (size_t)n}, &rs), 0);
@@ -206,9 +70,9 @@ END_TEST
 /* A raw client with the wrong key gets AUTH_FAILED, then the connection
  * closes. */
 START_TEST(wrong_authkey_raw) {
-  int fd = raw_connect(smtest_d.unix_url);
-  ck_assert_int_eq(raw_handshake(fd, (const uint8_t *)"bad", 3, NULL), WS_AUTH_FAILED);
-  ck_assert(closed_by_daemon(fd));
+  int fd = smtest_raw_connect(smtest_d.unix_url);
+  ck_assert_int_eq(smtest_raw_handshake(fd, (const uint8_t *)"bad", 3, NULL), WS_AUTH_FAILED);
+  ck_assert(smtest_closed_by_daemon(fd));
   close(fd);
   assert_daemon_serves();
 }
@@ -217,14 +81,14 @@ END_TEST
 /* A proof made for one connection's challenge is worthless on another: a
  * replayed handshake is refused. */
 START_TEST(replayed_handshake) {
-  authkey k = test_key();
+  authkey k = smtest_key();
   uint8_t buf[4096], sc1[AUTH_CHALLENGE_LEN], sc2[AUTH_CHALLENGE_LEN], cc[AUTH_CHALLENGE_LEN],
       mac[AUTH_MAC_LEN];
-  int a = raw_connect(smtest_d.tcp_url), b = raw_connect(smtest_d.tcp_url);
+  int a = smtest_raw_connect(smtest_d.tcp_url), b = smtest_raw_connect(smtest_d.tcp_url);
   uint32_t version;
-  long n = read_frame(a, buf, sizeof buf, 5000);
+  long n = smtest_read_frame(a, buf, sizeof buf, 5000);
   ck_assert_int_eq(wire_hello_decode((sm_span){buf, (size_t)n}, &version, sc1), 0);
-  n = read_frame(b, buf, sizeof buf, 5000);
+  n = smtest_read_frame(b, buf, sizeof buf, 5000);
   ck_assert_int_eq(wire_hello_decode((sm_span){buf, (size_t)n}, &version, sc2), 0);
   ck_assert(memcmp(sc1, sc2, sizeof sc1) != 0); /* fresh challenge per connection */
   auth_random(cc, sizeof cc);
@@ -232,9 +96,9 @@ START_TEST(replayed_handshake) {
   vbuf v;
   vb_init(&v);
   wire_auth_encode(&v, mac, cc, "replay");
-  send_all(b, v.p, v.len);
+  smtest_send_all(b, v.p, v.len);
   vb_free(&v);
-  n = read_frame(b, buf, sizeof buf, 5000);
+  n = smtest_read_frame(b, buf, sizeof buf, 5000);
   int status;
   bool has_mac;
   char err[128];
@@ -243,33 +107,11 @@ START_TEST(replayed_handshake) {
       0);
   ck_assert_int_eq(status, WS_AUTH_FAILED);
   ck_assert(!has_mac);
-  ck_assert(closed_by_daemon(b));
+  ck_assert(smtest_closed_by_daemon(b));
   close(a);
   close(b);
   authkey_clear(&k);
   assert_daemon_serves();
-}
-END_TEST
-
-/* A client that connects and says nothing is dropped at the handshake
- * deadline (10 s), with a reason. */
-START_TEST(handshake_deadline) {
-  int fd = raw_connect(smtest_d.tcp_url);
-  uint8_t buf[4096];
-  ck_assert_int_gt(read_frame(fd, buf, sizeof buf, 5000), 0); /* Hello */
-  long n = read_frame(fd, buf, sizeof buf, 15000);
-  ck_assert_int_gt(n, 0);
-  int status;
-  bool has_mac;
-  uint8_t mac[AUTH_MAC_LEN];
-  char err[128];
-  ck_assert_int_eq(
-      wire_auth_result_decode((sm_span){buf, (size_t)n}, &status, mac, &has_mac, err, sizeof err),
-      0);
-  ck_assert_int_eq(status, WS_PROTOCOL_ERROR);
-  ck_assert_ptr_nonnull(strstr(err, "handshake"));
-  ck_assert(closed_by_daemon(fd));
-  close(fd);
 }
 END_TEST
 
@@ -278,12 +120,12 @@ END_TEST
 /* An HTTP request sent to the port reads as a 1.2 GB frame before
  * authentication: refused as TOO_LARGE from the header alone. */
 START_TEST(garbage_before_auth) {
-  int fd = raw_connect(smtest_d.tcp_url);
+  int fd = smtest_raw_connect(smtest_d.tcp_url);
   uint8_t buf[4096];
-  ck_assert_int_gt(read_frame(fd, buf, sizeof buf, 5000), 0);
+  ck_assert_int_gt(smtest_read_frame(fd, buf, sizeof buf, 5000), 0);
   const char *http = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
-  send_all(fd, http, strlen(http));
-  long n = read_frame(fd, buf, sizeof buf, 5000);
+  smtest_send_all(fd, http, strlen(http));
+  long n = smtest_read_frame(fd, buf, sizeof buf, 5000);
   ck_assert_int_gt(n, 0);
   int status;
   bool has_mac;
@@ -293,20 +135,20 @@ START_TEST(garbage_before_auth) {
       wire_auth_result_decode((sm_span){buf, (size_t)n}, &status, mac, &has_mac, err, sizeof err),
       0);
   ck_assert_int_eq(status, WS_TOO_LARGE);
-  ck_assert(closed_by_daemon(fd));
+  ck_assert(smtest_closed_by_daemon(fd));
   close(fd);
 
   /* A small frame of junk is a malformed handshake. */
-  fd = raw_connect(smtest_d.tcp_url);
-  ck_assert_int_gt(read_frame(fd, buf, sizeof buf, 5000), 0);
+  fd = smtest_raw_connect(smtest_d.tcp_url);
+  ck_assert_int_gt(smtest_read_frame(fd, buf, sizeof buf, 5000), 0);
   uint8_t junk[] = {0, 0, 0, 5, 0xde, 0xad, 0xbe, 0xef, 0x00};
-  send_all(fd, junk, sizeof junk);
-  n = read_frame(fd, buf, sizeof buf, 5000);
+  smtest_send_all(fd, junk, sizeof junk);
+  n = smtest_read_frame(fd, buf, sizeof buf, 5000);
   ck_assert_int_eq(
       wire_auth_result_decode((sm_span){buf, (size_t)n}, &status, mac, &has_mac, err, sizeof err),
       0);
   ck_assert_int_eq(status, WS_PROTOCOL_ERROR);
-  ck_assert(closed_by_daemon(fd));
+  ck_assert(smtest_closed_by_daemon(fd));
   close(fd);
   assert_daemon_serves();
 }
@@ -315,11 +157,11 @@ END_TEST
 /* After authentication, a frame claiming 4 GiB is refused with TOO_LARGE
  * before anything is allocated, and the connection closes. */
 START_TEST(huge_length_after_auth) {
-  int fd = raw_authed();
+  int fd = smtest_raw_authed();
   uint8_t huge[] = {0xff, 0xff, 0xff, 0xff, 1, 2, 3};
-  send_all(fd, huge, sizeof huge);
+  smtest_send_all(fd, huge, sizeof huge);
   ck_assert_int_eq(read_refusal(fd), WS_TOO_LARGE);
-  ck_assert(closed_by_daemon(fd));
+  ck_assert(smtest_closed_by_daemon(fd));
   close(fd);
   assert_daemon_serves();
 }
@@ -327,11 +169,11 @@ END_TEST
 
 /* A frame whose payload is not a Request gets PROTOCOL_ERROR and a close. */
 START_TEST(malformed_request) {
-  int fd = raw_authed();
+  int fd = smtest_raw_authed();
   uint8_t bad[] = {0, 0, 0, 3, 0xff, 0xff, 0xff};
-  send_all(fd, bad, sizeof bad);
+  smtest_send_all(fd, bad, sizeof bad);
   ck_assert_int_eq(read_refusal(fd), WS_PROTOCOL_ERROR);
-  ck_assert(closed_by_daemon(fd));
+  ck_assert(smtest_closed_by_daemon(fd));
   close(fd);
   assert_daemon_serves();
 }
@@ -341,22 +183,25 @@ END_TEST
  * stays usable: an unknown method, an argument that is not a value, a
  * missing object, a wrong argument type. */
 START_TEST(bad_requests_keep_connection) {
-  int fd = raw_authed();
+  int fd = smtest_raw_authed();
   char err[256];
-  ck_assert_int_eq(raw_call(fd, 1, 0, "no-such-method", NULL, 0, err, sizeof err), WS_TYPE_ERROR);
+  ck_assert_int_eq(smtest_raw_call(fd, 1, 0, "no-such-method", NULL, 0, err, sizeof err),
+                   WS_TYPE_ERROR);
   ck_assert_ptr_nonnull(strstr(err, "no-such-method"));
   uint8_t notvalue[] = {0xff, 0x01};
   sm_span arg = {notvalue, sizeof notvalue};
-  ck_assert_int_eq(raw_call(fd, 2, 0, "ping", &arg, 1, err, sizeof err), WS_PROTOCOL_ERROR);
-  ck_assert_int_eq(raw_call(fd, 3, 987654321, "get", NULL, 0, err, sizeof err), WS_NOT_FOUND);
+  ck_assert_int_eq(smtest_raw_call(fd, 2, 0, "ping", &arg, 1, err, sizeof err), WS_PROTOCOL_ERROR);
+  ck_assert_int_eq(smtest_raw_call(fd, 3, 987654321, "get", NULL, 0, err, sizeof err),
+                   WS_NOT_FOUND);
   vbuf v;
   vb_init(&v);
   vb_int(&v, 5);
   arg = vb_span(&v);
   sm_span create_args[2] = {arg, {NULL, 0}};
-  ck_assert_int_eq(raw_call(fd, 4, 0, "create", create_args, 2, err, sizeof err), WS_TYPE_ERROR);
+  ck_assert_int_eq(smtest_raw_call(fd, 4, 0, "create", create_args, 2, err, sizeof err),
+                   WS_TYPE_ERROR);
   vb_free(&v);
-  ck_assert_int_eq(raw_call(fd, 5, 0, "ping", NULL, 0, err, sizeof err), WS_OK);
+  ck_assert_int_eq(smtest_raw_call(fd, 5, 0, "ping", NULL, 0, err, sizeof err), WS_OK);
   close(fd);
   assert_daemon_serves();
 }
@@ -366,7 +211,7 @@ END_TEST
  * then vanishes: nothing is answered twice or crashes, and the daemon goes
  * on. */
 START_TEST(every_prefix_then_vanish) {
-  authkey k = test_key();
+  authkey k = smtest_key();
   vbuf b;
   vb_init(&b);
   vbuf key;
@@ -376,9 +221,9 @@ START_TEST(every_prefix_then_vanish) {
   wire_request_out r = {.seq = 1, .object = 0, .method = "create", .args = args, .nargs = 2};
   ck_assert_int_eq(wire_request_encode(&b, &r), 0);
   for (size_t cut = 0; cut < b.len; cut++) {
-    int fd = raw_connect(smtest_d.tcp_url);
-    ck_assert_int_eq(raw_handshake(fd, k.bytes, k.len, NULL), WS_OK);
-    if (cut) send_all(fd, b.p, cut);
+    int fd = smtest_raw_connect(smtest_d.tcp_url);
+    ck_assert_int_eq(smtest_raw_handshake(fd, k.bytes, k.len, NULL), WS_OK);
+    if (cut) smtest_send_all(fd, b.p, cut);
     close(fd);
   }
   vb_free(&b);
@@ -454,7 +299,6 @@ Suite *robust_suite(void) {
   tcase_add_test(tc, wrong_authkey_library);
   tcase_add_test(tc, wrong_authkey_raw);
   tcase_add_test(tc, replayed_handshake);
-  tcase_add_test(tc, handshake_deadline);
   suite_add_tcase(s, tc);
   tc = tcase_create("frames");
   smtest_add_daemon(tc);

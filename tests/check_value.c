@@ -2,12 +2,9 @@
  * constructors and accessors of every kind, ownership rules of list/map
  * building, map replace semantics, deep copy and equality, the Python-like
  * text form, and the encode/decode round trip of every kind (nested lists,
- * maps and refs included) checked against the vwire validator.
- *
- * The codec is internal to libstatemgr (built with hidden visibility), so
- * this suite compiles client/codec.c in to reach val_encode/val_decode; it
- * depends only on the public API and the vwire functions. */
-#include "client/codec.c"
+ * maps and refs included) checked against the vwire validator. The suite
+ * links the static library, so the internal codec is reachable. */
+#include "client/value_internal.h"
 
 #include <check.h>
 #include <math.h>
@@ -46,7 +43,8 @@ static void assert_text(const sm_value *v, const char *want) {
 /* A map built from alternating key/value pairs (takes ownership). */
 static sm_value *map_of(size_t n, sm_value **kv) {
   sm_value *m = sm_value_map();
-  for (size_t i = 0; i + 1 < n; i += 2) ck_assert_int_eq(sm_value_map_set(m, kv[i], kv[i + 1]), 0);
+  for (size_t i = 0; i + 1 < n; i += 2)
+    ck_assert_int_eq(sm_value_map_set(m, kv[i], kv[i + 1]), 0);
   return m;
 }
 
@@ -86,7 +84,8 @@ START_TEST(test_scalars) {
   ck_assert_ptr_nonnull(sm_value_as_bytes(empty, &len));
   ck_assert_uint_eq(len, 0);
   sm_value *vs[] = {n, b, i, d, s, y, part, empty};
-  for (size_t k = 0; k < sizeof vs / sizeof vs[0]; k++) sm_value_free(vs[k]);
+  for (size_t k = 0; k < sizeof vs / sizeof vs[0]; k++)
+    sm_value_free(vs[k]);
   sm_value_free(NULL);
 }
 END_TEST
@@ -95,7 +94,8 @@ END_TEST
  * refuses it, and refuses a non-list, a NULL item and the list itself. */
 START_TEST(test_list_building) {
   sm_value *l = sm_value_list();
-  for (int k = 0; k < 100; k++) ck_assert_int_eq(sm_value_list_append(l, sm_value_int(k)), 0);
+  for (int k = 0; k < 100; k++)
+    ck_assert_int_eq(sm_value_list_append(l, sm_value_int(k)), 0);
   ck_assert_uint_eq(sm_value_len(l), 100);
   ck_assert_int_eq(sm_value_as_int(sm_value_list_at(l, 57)), 57);
   ck_assert_ptr_null(sm_value_list_at(l, 100));
@@ -178,7 +178,8 @@ START_TEST(test_equal_copy) {
   ck_assert_ptr_null(sm_value_ref_type(i));
   ck_assert_ptr_null(sm_value_copy(NULL));
   sm_value *vs[] = {a, b, c, i, d, t, n, l1, l2, r1, r2, r3};
-  for (size_t k = 0; k < sizeof vs / sizeof vs[0]; k++) sm_value_free(vs[k]);
+  for (size_t k = 0; k < sizeof vs / sizeof vs[0]; k++)
+    sm_value_free(vs[k]);
 }
 END_TEST
 
@@ -228,10 +229,9 @@ START_TEST(test_round_trip_nested) {
   sm_value_map_set(deep, val_ref_new(9, "dict", 4), sm_value_bytes("zz", 2));
   sm_value_map_set(deep, sm_value_bool(false), sm_value_list());
   sm_value_list_append(inner, deep);
-  sm_value *kv[] = {sm_value_str("zeta"), inner,
-                    sm_value_int(-5),     sm_value_double(0.5),
-                    sm_value_str("alpha"), sm_value_map(),
-                    sm_value_nil(),       sm_value_str("nil key")};
+  sm_value *kv[] = {
+      sm_value_str("zeta"),  inner,          sm_value_int(-5), sm_value_double(0.5),
+      sm_value_str("alpha"), sm_value_map(), sm_value_nil(),   sm_value_str("nil key")};
   sm_value *m = map_of(8, kv);
   sm_value *back = round_trip(m);
   ck_assert(sm_value_equal(back, m));

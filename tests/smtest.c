@@ -1,7 +1,9 @@
 /* smtest.c - start and stop a real statemgrd for the suites (see smtest.h).
  *
  * The daemon runs with a fresh random authkey in a private directory, on an
- * ephemeral TCP port (reported through --ready-file) and a UNIX socket. It is
+ * ephemeral TCP port (reported through --ready-file) and a UNIX socket, plus
+ * the listeners of extra arguments (the first tls:// one is recorded), and
+ * optionally inside a network namespace (smtest_daemon_start_in). It is
  * tied to the runner with PR_SET_PDEATHSIG so a crashed runner leaves no
  * daemon behind. A daemon that does not exit 0 when stopped (a crash, a
  * sanitizer report, a leak) counts as a failure of the run: the teardown of
@@ -11,6 +13,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,12 +68,18 @@ static bool read_ready(smtest_daemon *d, const char *path) {
       snprintf(d->tcp_url, sizeof d->tcp_url, "%.*s", (int)sizeof d->tcp_url - 1, line);
     if (strncmp(line, "unix:", 5) == 0)
       snprintf(d->unix_url, sizeof d->unix_url, "%.*s", (int)sizeof d->unix_url - 1, line);
+    if (strncmp(line, "tls://", 6) == 0 && !d->tls_url[0])
+      snprintf(d->tls_url, sizeof d->tls_url, "%.*s", (int)sizeof d->tls_url - 1, line);
   }
   fclose(f);
   return d->tcp_url[0] != '\0';
 }
 
 void smtest_daemon_start(smtest_daemon *d, const char *const *extra_args) {
+  smtest_daemon_start_in(d, NULL, extra_args);
+}
+
+void smtest_daemon_start_in(smtest_daemon *d, const char *netns, const char *const *extra_args) {
   memset(d, 0, sizeof *d);
   const char *ext = getenv("SMTEST_URL");
   if (ext && *ext) {
@@ -136,6 +145,16 @@ void smtest_daemon_start(smtest_daemon *d, const char *const *extra_args) {
       dup2(log, STDOUT_FILENO);
       dup2(log, STDERR_FILENO);
       close(log);
+    }
+    if (netns) {
+      char path[256];
+      snprintf(path, sizeof path, "/var/run/netns/%s", netns);
+      int nsfd = open(path, O_RDONLY | O_CLOEXEC);
+      if (nsfd < 0 || setns(nsfd, CLONE_NEWNET) != 0) {
+        fprintf(stderr, "setns %s: %s\n", path, strerror(errno));
+        _exit(127);
+      }
+      close(nsfd);
     }
     execvp(argv[0], (char *const *)argv);
     fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
@@ -207,9 +226,11 @@ sm_client *smtest_connect(const smtest_daemon *d, const char *url) {
 
 static void fixture_start(void) { smtest_daemon_start(&smtest_d, NULL); }
 
-static void fixture_stop(void) {
-  if (smtest_daemon_stop(&smtest_d) != 0) smtest_failures++;
+void smtest_daemon_stop_checked(smtest_daemon *d) {
+  if (smtest_daemon_stop(d) != 0) smtest_failures++;
 }
+
+static void fixture_stop(void) { smtest_daemon_stop_checked(&smtest_d); }
 
 void smtest_add_daemon(TCase *tc) { tcase_add_unchecked_fixture(tc, fixture_start, fixture_stop); }
 

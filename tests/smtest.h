@@ -8,6 +8,8 @@
 #ifndef SMTEST_H
 #define SMTEST_H
 
+#include "proto/authkey.h"
+#include "proto/vwire.h"
 #include "statemgr.h"
 
 #include <check.h>
@@ -19,6 +21,7 @@ typedef struct smtest_daemon {
   char dir[256];          /* private temp dir: socket, key, ready file */
   char tcp_url[128];      /* tcp://127.0.0.1:PORT */
   char unix_url[320];     /* unix:DIR/statemgr.sock */
+  char tls_url[128];      /* the first tls:// listener (from extra_args), or "" */
   char authkey_file[320]; /* DIR/authkey */
   char log_file[320];     /* DIR/statemgrd.log: the daemon's stderr */
 } smtest_daemon;
@@ -28,6 +31,12 @@ typedef struct smtest_daemon {
  * list, may be NULL), and waits until it is ready. Aborts the test on
  * failure. */
 void smtest_daemon_start(smtest_daemon *d, const char *const *extra_args);
+
+/* As smtest_daemon_start, with the daemon inside the network namespace
+ * netns (a name of `ip netns`, whose loopback must be up; NULL: this
+ * process's namespace). Its private directory stays on the shared file
+ * system, so its UNIX socket is reachable from any namespace. */
+void smtest_daemon_start_in(smtest_daemon *d, const char *netns, const char *const *extra_args);
 
 /* SIGTERM, then waits for the exit (SIGKILL after 60 s). Returns the exit
  * status as from waitpid's WEXITSTATUS, or -1 when it did not exit cleanly.
@@ -45,6 +54,10 @@ extern smtest_daemon smtest_d;
 /* Daemons that did not exit 0 when stopped; the runner fails when non-zero. */
 extern int smtest_failures;
 
+/* Stops d and counts a daemon that did not exit 0 in smtest_failures: for
+ * suites with fixtures of their own (daemons started with extra flags). */
+void smtest_daemon_stop_checked(smtest_daemon *d);
+
 /* Adds an unchecked fixture to tc that starts one daemon (smtest_d) before
  * the test case and stops it after. */
 void smtest_add_daemon(TCase *tc);
@@ -52,5 +65,48 @@ void smtest_add_daemon(TCase *tc);
 /* Runs a shell command line, returns its exit status (WEXITSTATUS) or -1;
  * stdout is captured into out (may be NULL) up to outlen bytes. */
 int smtest_run(const char *cmdline, char *out, size_t outlen);
+
+/* ---- certificates made at test time (smtest_tls.c) ---- */
+
+/* PEM files in a private directory. Server certificates name localhost and
+ * 127.0.0.1 (and the extra IP address given, if any). */
+typedef struct smtest_certs {
+  char dir[256];
+  char ca[320];                                  /* the test CA */
+  char other_ca[320];                            /* an unrelated CA */
+  char server[320], server_key[320];             /* signed by ca */
+  char expired[320], expired_key[320];           /* signed by ca, expired yesterday */
+  char other_server[320], other_server_key[320]; /* signed by other_ca */
+  char client[320], client_key[320];             /* client certificate signed by ca */
+  char other_client[320], other_client_key[320]; /* client certificate signed by other_ca */
+} smtest_certs;
+
+/* Makes every certificate above; extra_ip (may be NULL) is added to the
+ * server certificates' names. Fails the test on error. */
+void smtest_certs_make(smtest_certs *c, const char *extra_ip);
+/* Removes the directory of c. */
+void smtest_certs_remove(smtest_certs *c);
+
+/* ---- a raw protocol client (smtest_raw.c) ---- */
+
+/* Connects to tcp://127.0.0.1:PORT or unix:/path; fails the test otherwise. */
+int smtest_raw_connect(const char *url);
+void smtest_send_all(int fd, const void *p, size_t n);
+/* Reads one frame's payload into buf; returns its length, or -1 on EOF
+ * before a whole frame. Fails the test after timeout_ms. */
+long smtest_read_frame(int fd, uint8_t *buf, size_t cap, int timeout_ms);
+/* True when the daemon closes the connection within 5 s. */
+bool smtest_closed_by_daemon(int fd);
+/* The test daemon's authkey (caller clears with authkey_clear()). */
+authkey smtest_key(void);
+/* Reads Hello, proves key, returns the AuthResult status (verifying the
+ * daemon's proof on success). hello_out (may be NULL) gets the challenge. */
+int smtest_raw_handshake(int fd, const uint8_t *key, size_t keylen, uint8_t *hello_out);
+/* A raw TCP connection to smtest_d, authenticated. */
+int smtest_raw_authed(void);
+/* Sends one request (args are packed values) and returns the status of the
+ * response with the same seq; err (may be NULL) gets its text. */
+int smtest_raw_call(int fd, uint64_t seq, uint64_t object, const char *method, const sm_span *args,
+                    size_t nargs, char *err, size_t errlen);
 
 #endif

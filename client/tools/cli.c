@@ -72,23 +72,20 @@ static int cmd_shutdown(cli_ctx *ctx, int argc, char **argv);
 static int cmd_help(cli_ctx *ctx, int argc, char **argv);
 
 static const command commands[] = {
-    {"ping", "", 0, 0, true, false, cmd_ping, "check that the daemon answers (prints pong)"},
-    {"ls", "[--type T]", 0, 0, true, true, cmd_ls,
-     "list named objects as columns NAME TYPE SIZE (a header line first)"},
-    {"set", "DICT KEY VALUE", 3, 3, true, false, cmd_set,
-     "DICT[KEY] = VALUE (creates the dict if needed)"},
+    {"ping", "", 0, 0, true, false, cmd_ping, "check that the daemon answers"},
+    {"ls", "[--type T]", 0, 0, true, true, cmd_ls, "named objects: NAME TYPE SIZE columns"},
+    {"set", "DICT KEY VALUE", 3, 3, true, false, cmd_set, "DICT[KEY] = VALUE (creates DICT)"},
     {"get", "DICT KEY", 2, 2, true, false, cmd_get, "print DICT[KEY]"},
     {"del", "DICT KEY", 2, 2, true, false, cmd_del, "remove KEY from DICT"},
-    {"keys", "DICT", 1, 1, true, false, cmd_keys, "print the keys of DICT, one per line"},
-    {"push", "LIST VALUE...", 2, -1, true, false, cmd_push,
-     "append the values to LIST (creates the list if needed)"},
-    {"pop", "LIST", 1, 1, true, false, cmd_pop, "remove and print the last item of LIST"},
-    {"len", "NAME", 1, 1, true, false, cmd_len, "print the length of the object NAME"},
+    {"keys", "DICT", 1, 1, true, false, cmd_keys, "print DICT's keys, one per line"},
+    {"push", "LIST VALUE...", 2, -1, true, false, cmd_push, "append to LIST (creates LIST)"},
+    {"pop", "LIST", 1, 1, true, false, cmd_pop, "remove and print LIST's last item"},
+    {"len", "NAME", 1, 1, true, false, cmd_len, "print the length of NAME"},
     {"value", "NAME [get | set V | incr [N]]", 1, 3, true, false, cmd_value,
-     "read, set or atomically add N (default 1) to the value NAME"},
-    {"info", "", 0, 0, true, false, cmd_info, "print daemon facts as \"key: value\" lines"},
+     "read, set, or add N (default 1) atomically"},
+    {"info", "", 0, 0, true, false, cmd_info, "daemon facts as \"key: value\" lines"},
     {"shutdown", "", 0, 0, true, false, cmd_shutdown, "ask the daemon to stop"},
-    {"help", "", 0, 0, false, false, cmd_help, "show this help"},
+    {"help", "", 0, 0, false, false, cmd_help, "this help"},
 };
 
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
@@ -575,21 +572,28 @@ static int cmd_shutdown(cli_ctx *ctx, int argc, char **argv) {
 
 /* Writes the full help text to f. */
 static void print_help(FILE *f) {
-  fprintf(f, "usage: statemgr [-u URL] [--authkey-file F] [--timeout MS] [--str] COMMAND "
-             "[ARGS]\n\ncommands:\n");
+  fprintf(f, "usage: statemgr [-u URL] [--authkey-file F] [--timeout MS] [--tls-* ...] [--str] "
+             "COMMAND [ARGS]\n\ncommands:\n");
   for (size_t i = 0; i < N_COMMANDS; i++) {
     char synopsis[64];
     snprintf(synopsis, sizeof synopsis, "%s %s", commands[i].name, commands[i].args);
-    fprintf(f, "  %-36s %s\n", synopsis, commands[i].help);
+    fprintf(f, "  %-35s %s\n", synopsis, commands[i].help);
   }
   fprintf(f,
           "\noptions:\n"
-          "  -u, --url URL        daemon address: tcp://HOST:PORT or unix:/PATH\n"
+          "  -u, --url URL        daemon address: tcp://HOST:PORT, tls://HOST:PORT or\n"
+          "                       unix:/PATH\n"
           "                       (default: $STATEMGR_URL, else %s)\n"
           "  --authkey-file F     read the authkey from F (default: $STATEMGR_AUTHKEY_FILE,\n"
           "                       $STATEMGR_AUTHKEY, then ~/.statemgr/authkey)\n"
           "  --timeout MS         give up when the daemon has not answered within MS\n"
           "                       milliseconds (connecting included; exit 3)\n"
+          "  --tls-ca F           tls://: trust the CAs in PEM file F (default: the system's)\n"
+          "  --tls-cert F         tls://: present the client certificate in PEM file F\n"
+          "  --tls-key F          tls://: the PEM key of --tls-cert (default: inside F)\n"
+          "  --tls-server-name N  tls://: the name the daemon's certificate must carry\n"
+          "                       (default: the URL's host)\n"
+          "  --tls-insecure       tls://: DANGER, do not verify the daemon's certificate\n"
           "  --str                take every KEY and VALUE argument as a string\n"
           "  -h, --help           this help;  -V, --version  print the version\n"
           "\nKEY and VALUE arguments are typed by their look: an integer literal (42, -7;\n"
@@ -698,6 +702,11 @@ int main(int argc, char **argv) {
       {"url", required_argument, NULL, 'u'},
       {"authkey-file", required_argument, NULL, 'k'},
       {"timeout", required_argument, NULL, 't'},
+      {"tls-ca", required_argument, NULL, 'A'},
+      {"tls-cert", required_argument, NULL, 'C'},
+      {"tls-key", required_argument, NULL, 'K'},
+      {"tls-server-name", required_argument, NULL, 'N'},
+      {"tls-insecure", no_argument, NULL, 'I'},
       {"str", no_argument, NULL, 's'},
       {"help", no_argument, NULL, 'h'},
       {"version", no_argument, NULL, 'V'},
@@ -706,6 +715,8 @@ int main(int argc, char **argv) {
   cli_ctx ctx;
   memset(&ctx, 0, sizeof ctx);
   const char *url = NULL, *authkey_file = NULL;
+  const char *tls_ca = NULL, *tls_cert = NULL, *tls_key = NULL, *tls_name = NULL;
+  bool tls_insecure = false;
   int timeout_ms = 0;
 
   /* A lost connection must be an error status, not a silent death. */
@@ -719,6 +730,11 @@ int main(int argc, char **argv) {
     switch (opt) {
     case 'u': url = optarg; break;
     case 'k': authkey_file = optarg; break;
+    case 'A': tls_ca = optarg; break;
+    case 'C': tls_cert = optarg; break;
+    case 'K': tls_key = optarg; break;
+    case 'N': tls_name = optarg; break;
+    case 'I': tls_insecure = true; break;
     case 't':
       if (!parse_ms(optarg, &timeout_ms))
         return usage_error("--timeout wants a positive number of milliseconds, not '%s'", optarg);
@@ -737,7 +753,7 @@ int main(int argc, char **argv) {
   int nargs = take_command_options(&ctx, cmd, argc - optind - 1, argv + optind + 1);
   if (nargs < 0) return CLI_EXIT_USAGE;
   if (nargs < cmd->min_args || (cmd->max_args >= 0 && nargs > cmd->max_args))
-    return usage_error("usage: statemgr %s %s", cmd->name, cmd->args);
+    return usage_error("usage: statemgr %s%s%s", cmd->name, *cmd->args ? " " : "", cmd->args);
   char **args = argv + optind + 1;
 
   int rc = SM_OK;
@@ -746,7 +762,8 @@ int main(int argc, char **argv) {
     if (!url || !*url) url = SM_DEFAULT_URL;
     if (strncmp(url, "tcp://", 6) != 0 && strncmp(url, "tls://", 6) != 0 &&
         strncmp(url, "unix:", 5) != 0)
-      return usage_error("bad URL '%s': use tcp://HOST:PORT or unix:/PATH", url);
+      return usage_error("bad URL '%s': use tcp://HOST:PORT, tls://HOST:PORT or unix:/PATH", url);
+    if (tls_key && !tls_cert) return usage_error("--tls-key needs --tls-cert");
     if (timeout_ms > 0) arm_timeout(timeout_ms);
 
     sm_options *opts = sm_options_new();
@@ -757,11 +774,19 @@ int main(int argc, char **argv) {
     sm_options_set_client_name(opts, "statemgr-cli");
     if (timeout_ms > 0) sm_options_set_connect_timeout(opts, timeout_ms);
     if (authkey_file) rc = sm_options_set_authkey_file(opts, authkey_file);
+    if (rc == SM_OK && tls_ca) rc = sm_options_set_tls_ca(opts, tls_ca);
+    if (rc == SM_OK && tls_cert) rc = sm_options_set_tls_cert(opts, tls_cert, tls_key);
+    if (rc == SM_OK && tls_name) rc = sm_options_set_tls_server_name(opts, tls_name);
+    if (rc == SM_OK && tls_insecure) rc = sm_options_set_tls_insecure_skip_verify(opts, true);
     if (rc == SM_OK) rc = sm_connect(url, opts, &ctx.client);
     sm_options_free(opts);
     if (rc != SM_OK) {
+      /* The library's text names the URL already. */
       const char *text = sm_last_error();
-      fprintf(stderr, "statemgr: %s: %s\n", url, text && *text ? text : sm_strerror(rc));
+      if (text && *text)
+        fprintf(stderr, "statemgr: %s\n", text);
+      else
+        fprintf(stderr, "statemgr: %s: %s\n", url, sm_strerror(rc));
       return exit_code_for(rc);
     }
   }

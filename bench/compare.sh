@@ -1,0 +1,532 @@
+#!/usr/bin/env bash
+# compare.sh - statemgr against Redis and Python's SyncManager, in one run on
+# one machine, as ratios.
+#
+# It builds statemgrd, statemgr-bench and sm_pingpong (Release) unless given
+# a build directory, then starts, on loopback and free ports:
+#   - statemgrd (TCP and a UNIX socket, a temporary authkey),
+#   - redis-server (Debian's package; no persistence),
+#   - a Python multiprocessing SyncManager (bench/pymanager.py),
+# runs the equivalent workloads against all three and prints:
+#   1. throughput: statemgr-bench vs redis-benchmark vs bench/pyclient.py for
+#      1, 8 and 50 clients, pipeline 1 and 16, with the ratios;
+#   2. the floor: statemgr at 1 client, no pipelining, against a bare
+#      loopback ping-pong of the same message sizes (sm_pingpong), over TCP
+#      and the UNIX socket;
+#   3. memory: resident memory of 1,000,000 dict entries (16-byte keys,
+#      64-byte values) against Redis holding them in one hash, and the cost
+#      of each idle authenticated connection (10,000 of them);
+#   4. the issue's targets, each with the measured ratio and whether it holds.
+# Workload mapping: dict_set ~ SET (and HSET), dict_get ~ GET (and HGET),
+# value_incr ~ INCR, queue_putget and lock ~ LPUSH+RPOP (the rate of
+# alternating LPUSH and RPOP: 2 / (1/lpush + 1/rpop)). Python's proxies have
+# no pipelining: its pipeline-16 rows repeat its one-call-per-operation
+# numbers. Every server it starts is stopped by PID when it exits.
+#
+# Usage: bench/compare.sh [--build-dir DIR] [--quick] [--write-results]
+#   --build-dir DIR   use the binaries in DIR (statemgrd, statemgr-bench,
+#                     sm_pingpong) instead of building build-compare/
+#   --quick           a fifth of the requests, 100,000 entries and 2,000
+#                     connections for memory: a smoke run, not a measurement
+#   --write-results   also write the tables to bench/RESULTS.md, with the
+#                     date and the machine
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD=""
+QUICK=0
+WRITE=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+  --build-dir)
+    BUILD=${2:?--build-dir needs a directory}
+    shift 2
+    ;;
+  --quick)
+    QUICK=1
+    shift
+    ;;
+  --write-results)
+    WRITE=1
+    shift
+    ;;
+  -h | --help)
+    sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
+    exit 0
+    ;;
+  *)
+    echo "compare.sh: unknown argument $1 (see --help)" >&2
+    exit 2
+    ;;
+  esac
+done
+
+START=$SECONDS
+say() { echo "compare.sh [$((SECONDS - START))s]: $*" >&2; }
+die() {
+  say "$*"
+  exit 1
+}
+
+# ---- sizes -------------------------------------------------------------
+
+SCALE=1
+MEM_ENTRIES=1000000
+IDLE_CONNS=10000
+if [ "$QUICK" = 1 ]; then
+  SCALE=5
+  MEM_ENTRIES=100000
+  IDLE_CONNS=2000
+fi
+VALUE=64
+KEYSPACE=100000
+CLIENTS_LIST=(1 8 50)
+PIPES=(1 16)
+# Requests per workload, by clients and pipeline (a run takes ~1 s).
+sm_n() { # clients pipeline
+  if [ "$2" -gt 1 ]; then echo $((300000 / SCALE)); elif [ "$1" = 1 ]; then echo $((30000 / SCALE)); else echo $((60000 / SCALE)); fi
+}
+redis_n() {
+  if [ "$2" -gt 1 ]; then echo $((500000 / SCALE)); elif [ "$1" = 1 ]; then echo $((30000 / SCALE)); else echo $((100000 / SCALE)); fi
+}
+py_n() { # workload clients
+  case "$1" in
+  value_incr) echo $((1000 / SCALE)) ;;
+  *) if [ "$2" = 1 ]; then echo $((3000 / SCALE)); else echo $((4000 / SCALE)); fi ;;
+  esac
+}
+# The frame sizes of a dict_set (16-byte key, 64-byte value) and a dict_get
+# and their answers, seq numbers of 3 bytes included: the ping-pong sizes.
+SET_REQ=103
+SET_RESP=10
+GET_REQ=35
+GET_RESP=78
+
+# ---- tools -------------------------------------------------------------
+
+command -v python3 >/dev/null || die "python3 is needed"
+command -v redis-server >/dev/null || die "redis-server is needed (apt-get install redis-server)"
+if ! command -v redis-benchmark >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    say "installing redis-tools for redis-benchmark"
+    apt-get install -y -q redis-tools >/dev/null
+  fi
+  command -v redis-benchmark >/dev/null || die "redis-benchmark is needed (apt-get install redis-tools)"
+fi
+
+if [ -z "$BUILD" ]; then
+  BUILD="$ROOT/build-compare"
+  say "building Release binaries in $BUILD"
+  cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DSM_BUILD_TESTS=OFF >/dev/null
+  cmake --build "$BUILD" -j "$(nproc)" --target statemgrd statemgr_bench sm_pingpong >/dev/null
+fi
+SMD="$BUILD/statemgrd"
+BENCH="$BUILD/statemgr-bench"
+PINGPONG="$BUILD/sm_pingpong"
+for b in "$SMD" "$BENCH" "$PINGPONG"; do
+  [ -x "$b" ] || die "$b is missing: build it, or give --build-dir"
+done
+
+# ---- servers, stopped by PID on exit ------------------------------------
+
+TMP=$(mktemp -d /tmp/sm-compare.XXXXXX)
+PIDS=()
+IDLE_FD_OPEN=0
+
+stop_pid() {
+  local pid=$1
+  kill -TERM "$pid" 2>/dev/null || return 0
+  for _ in $(seq 1 100); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.05
+  done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+  local pid
+  if [ "$IDLE_FD_OPEN" = 1 ]; then exec 7>&-; fi
+  for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Drops a PID from the list once it has been stopped.
+forget() {
+  local keep=() p
+  for p in "${PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
+  PIDS=("${keep[@]}")
+}
+
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+
+wait_file() { # file what
+  for _ in $(seq 1 200); do
+    [ -s "$1" ] && return 0
+    sleep 0.05
+  done
+  die "$2 did not start (see $TMP)"
+}
+
+# Connections for 10,000 idle clients: the daemon needs a descriptor each.
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt $((IDLE_CONNS + 100)) ]; then
+  IDLE_CONNS=$(($(ulimit -n) - 100))
+  say "open files limited to $(ulimit -n): measuring $IDLE_CONNS idle connections"
+fi
+
+od -An -tx1 -N32 /dev/urandom | tr -d ' \n' >"$TMP/authkey"
+chmod 600 "$TMP/authkey"
+
+SM_PID=""
+SM_TCP=""
+SM_UNIX=""
+start_statemgrd() {
+  rm -f "$TMP/sm.ready" "$TMP/sm.sock"
+  "$SMD" --listen tcp://127.0.0.1:0 --listen "unix:$TMP/sm.sock" --authkey-file "$TMP/authkey" \
+    --ready-file "$TMP/sm.ready" --log-level warn >>"$TMP/statemgrd.log" 2>&1 &
+  SM_PID=$!
+  PIDS+=("$SM_PID")
+  wait_file "$TMP/sm.ready" statemgrd
+  sleep 0.1
+  SM_TCP=$(grep '^tcp://' "$TMP/sm.ready")
+  SM_UNIX=$(grep '^unix:' "$TMP/sm.ready")
+}
+
+RD_PID=""
+RD_PORT=""
+start_redis() {
+  RD_PORT=$(free_port)
+  redis-server --port "$RD_PORT" --bind 127.0.0.1 --save '' --appendonly no --daemonize no \
+    --logfile "$TMP/redis.log" &
+  RD_PID=$!
+  PIDS+=("$RD_PID")
+  for _ in $(seq 1 200); do
+    redis-cli -p "$RD_PORT" ping 2>/dev/null | grep -q PONG && return 0
+    sleep 0.05
+  done
+  die "redis-server did not start (see $TMP/redis.log)"
+}
+
+PY_PID=""
+PY_ADDR=""
+start_python() {
+  rm -f "$TMP/py.ready"
+  python3 "$ROOT/bench/pymanager.py" --authkey-file "$TMP/authkey" --ready-file "$TMP/py.ready" \
+    >"$TMP/pymanager.log" 2>&1 &
+  PY_PID=$!
+  PIDS+=("$PY_PID")
+  wait_file "$TMP/py.ready" "the Python manager"
+  PY_ADDR=$(cat "$TMP/py.ready")
+}
+
+stop_server() {
+  stop_pid "$1"
+  forget "$1"
+}
+
+smbench() { "$BENCH" --authkey-file "$TMP/authkey" -q "$@"; }
+
+# Writes HSET commands for n 16-byte fields with 64-byte values into one
+# hash, in Redis's protocol, 1,000 pairs a command.
+redis_hash_load() { # hash n
+  python3 - "$1" "$2" <<'EOF'
+import sys
+name, n = sys.argv[1].encode(), int(sys.argv[2])
+out = sys.stdout.buffer
+def bulk(b): return b"$%d\r\n%s\r\n" % (len(b), b)
+for start in range(0, n, 1000):
+    end = min(n, start + 1000)
+    parts = [b"HSET", name]
+    for i in range(start, end):
+        parts.append(b"key:%012d" % i)
+        parts.append((b"%016x" % i) * 4)
+    out.write(b"*%d\r\n" % len(parts) + b"".join(bulk(p) for p in parts))
+EOF
+}
+
+# SET key:%012d for every key of the keyspace, and the hash redis-benchmark's
+# HGET reads, so GET and HGET find what statemgr's dict_get finds.
+redis_preload() {
+  python3 - "$KEYSPACE" "$VALUE" <<'EOF' | redis-cli -p "$RD_PORT" --pipe >/dev/null
+import sys
+n, size = int(sys.argv[1]), int(sys.argv[2])
+out = sys.stdout.buffer
+def bulk(b): return b"$%d\r\n%s\r\n" % (len(b), b)
+val = b"x" * size
+for start in range(0, n, 1000):
+    end = min(n, start + 1000)
+    parts = [b"MSET"]
+    for i in range(start, end):
+        parts += [b"key:%012d" % i, val]
+    out.write(b"*%d\r\n" % len(parts) + b"".join(bulk(p) for p in parts))
+    parts = [b"HSET", b"myhash"]
+    for i in range(start, end):
+        parts += [b"element:%012d" % i, val]
+    out.write(b"*%d\r\n" % len(parts) + b"".join(bulk(p) for p in parts))
+EOF
+}
+
+# ---- results -----------------------------------------------------------
+
+declare -A R # R[source|workload|clients|pipeline|transport] = ops/s
+
+ratio() { awk -v a="${1:-}" -v b="${2:-}" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "-"; else printf "%.2f", a / b }'; }
+harmonic2() { awk -v a="${1:-0}" -v b="${2:-0}" 'BEGIN { if (a + 0 == 0 || b + 0 == 0) print ""; else printf "%.0f", 2 / (1 / a + 1 / b) }'; }
+
+# Reads statemgr-bench / sm_pingpong / pyclient CSV rows into R.
+take_csv() { # source
+  local w t c p ops rest
+  while IFS=, read -r w t c p ops rest; do
+    [ "$w" = workload ] && continue
+    [ -n "$w" ] || continue
+    R["$1|$w|$c|$p|$t"]=$ops
+  done
+}
+
+# Runs a command that prints CSV rows and keeps them under source; a failed
+# run (a wrong answer included) stops the comparison.
+run_csv() { # source command...
+  local src=$1
+  shift
+  "$@" >"$TMP/run.csv" || die "failed (exit $?): $*"
+  take_csv "$src" <"$TMP/run.csv"
+}
+
+# ---- 1. memory, on fresh servers ----------------------------------------
+
+say "memory: $IDLE_CONNS idle connections"
+start_statemgrd
+smbench -u "$SM_TCP" -c 1 -n 1000 -t ping >/dev/null
+base=$(rss_kb "$SM_PID")
+mkfifo "$TMP/idle.in"
+python3 "$ROOT/bench/idleconns.py" --url "$SM_TCP" --authkey-file "$TMP/authkey" \
+  -n "$IDLE_CONNS" <"$TMP/idle.in" >"$TMP/idle.out" 2>"$TMP/idle.err" &
+IDLE_PID=$!
+PIDS+=("$IDLE_PID")
+exec 7>"$TMP/idle.in"
+IDLE_FD_OPEN=1
+for _ in $(seq 1 1200); do
+  grep -q '^ready' "$TMP/idle.out" && break
+  kill -0 "$IDLE_PID" 2>/dev/null || die "idleconns.py failed: $(cat "$TMP/idle.err")"
+  sleep 0.05
+done
+grep -q '^ready' "$TMP/idle.out" || die "idleconns.py did not open its connections in time"
+sleep 1
+held=$(rss_kb "$SM_PID")
+exec 7>&-
+IDLE_FD_OPEN=0
+wait "$IDLE_PID" 2>/dev/null || true
+forget "$IDLE_PID"
+PER_CONN=$(awk -v a="$held" -v b="$base" -v n="$IDLE_CONNS" 'BEGIN { printf "%.0f", (a - b) * 1024 / n }')
+
+say "memory: $MEM_ENTRIES dict entries"
+before=$(rss_kb "$SM_PID")
+smbench -u "$SM_TCP" -c 1 -P 1000 -n "$MEM_ENTRIES" -r "$MEM_ENTRIES" --sequential -d "$VALUE" \
+  --prefix mem: -t dict_set >/dev/null
+sleep 0.5
+SM_MEM_TOTAL=$(rss_kb "$SM_PID")
+SM_MEM=$((SM_MEM_TOTAL - before))
+stop_server "$SM_PID"
+
+start_redis
+before=$(rss_kb "$RD_PID")
+redis_hash_load mem:hash "$MEM_ENTRIES" | redis-cli -p "$RD_PORT" --pipe >/dev/null
+sleep 0.5
+RD_MEM_TOTAL=$(rss_kb "$RD_PID")
+RD_MEM=$((RD_MEM_TOTAL - before))
+stored=$(redis-cli -p "$RD_PORT" hlen mem:hash)
+[ "$stored" = "$MEM_ENTRIES" ] || die "redis holds $stored entries, not $MEM_ENTRIES"
+stop_server "$RD_PID"
+
+# ---- 2. throughput ------------------------------------------------------
+
+start_statemgrd
+start_redis
+start_python
+say "warming up"
+smbench -u "$SM_TCP" -c 8 -n 20000 -t ping,dict_set >/dev/null
+redis-benchmark -p "$RD_PORT" -c 8 -n 20000 -t ping,set -q >/dev/null
+redis_preload
+
+for c in "${CLIENTS_LIST[@]}"; do
+  for p in "${PIPES[@]}"; do
+    tests=dict_set,dict_get,value_incr,queue_putget
+    [ "$p" = 1 ] && tests=$tests,lock
+    say "statemgr: $c clients, pipeline $p"
+    run_csv sm smbench -u "$SM_TCP" -c "$c" -P "$p" -n "$(sm_n "$c" "$p")" -d "$VALUE" \
+      -r "$KEYSPACE" -t "$tests" --csv
+
+    say "redis: $c clients, pipeline $p"
+    rn=$(redis_n "$c" "$p")
+    redis-benchmark -p "$RD_PORT" -c "$c" -n "$rn" -P "$p" -d "$VALUE" -r "$KEYSPACE" \
+      -t set,get,incr,lpush,rpop,hset -q --csv >"$TMP/redis.csv"
+    redis-benchmark -p "$RD_PORT" -c "$c" -n "$rn" -P "$p" -d "$VALUE" -r "$KEYSPACE" -q --csv \
+      HGET myhash element:__rand_int__ >>"$TMP/redis.csv"
+    while IFS=, read -r name rps _; do
+      name=${name//\"/}
+      rps=${rps//\"/}
+      [ "$name" = test ] && continue
+      R["redis|${name%% *}|$c|$p|tcp"]=$rps
+    done <"$TMP/redis.csv"
+  done
+  say "python: $c clients"
+  for w in dict_set dict_get value_incr queue_putget lock; do
+    run_csv py python3 "$ROOT/bench/pyclient.py" --address "$PY_ADDR" \
+      --authkey-file "$TMP/authkey" -t "$w" -c "$c" -n "$(py_n "$w" "$c")" -d "$VALUE" \
+      -r "$KEYSPACE" --csv
+  done
+done
+
+say "the floor: 1 client over TCP and UNIX"
+run_csv sm smbench -u "$SM_UNIX" -c 1 -n "$(sm_n 1 1)" -d "$VALUE" -r "$KEYSPACE" \
+  -t dict_set,dict_get --csv
+for t in tcp unix; do
+  "$PINGPONG" -q -t "$t" -n "$(sm_n 1 1)" -s "$SET_REQ" -r "$SET_RESP" --csv >"$TMP/pp.csv"
+  take_csv pp < <(sed 's/^pingpong,/pingpong_set,/' "$TMP/pp.csv")
+  "$PINGPONG" -q -t "$t" -n "$(sm_n 1 1)" -s "$GET_REQ" -r "$GET_RESP" --csv >"$TMP/pp.csv"
+  take_csv pp < <(sed 's/^pingpong,/pingpong_get,/' "$TMP/pp.csv")
+done
+
+# ---- 3. the tables ------------------------------------------------------
+
+OUT="$TMP/report.md"
+{
+  echo "### Throughput (ops/s; statemgr-bench vs redis-benchmark vs Python SyncManager)"
+  echo
+  echo "| workload | clients | pipeline | statemgr | redis | redis command | sm/redis | redis hash | sm/redis hash | python | sm/python |"
+  echo "|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|"
+  for w in dict_set dict_get value_incr queue_putget lock; do
+    for c in "${CLIENTS_LIST[@]}"; do
+      for p in "${PIPES[@]}"; do
+        [ "$w" = lock ] && [ "$p" != 1 ] && continue
+        sm=${R["sm|$w|$c|$p|tcp"]:-}
+        hash=""
+        case $w in
+        dict_set)
+          rd=${R["redis|SET|$c|$p|tcp"]:-}
+          cmd=SET
+          hash=${R["redis|HSET|$c|$p|tcp"]:-}
+          ;;
+        dict_get)
+          rd=${R["redis|GET|$c|$p|tcp"]:-}
+          cmd=GET
+          hash=${R["redis|HGET|$c|$p|tcp"]:-}
+          ;;
+        value_incr)
+          rd=${R["redis|INCR|$c|$p|tcp"]:-}
+          cmd=INCR
+          ;;
+        *)
+          rd=$(harmonic2 "${R["redis|LPUSH|$c|$p|tcp"]:-}" "${R["redis|RPOP|$c|$p|tcp"]:-}")
+          cmd=LPUSH+RPOP
+          ;;
+        esac
+        py=${R["py|$w|$c|1|tcp"]:-}
+        pymark=""
+        [ "$p" != 1 ] && pymark="*"
+        printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s%s | %s |\n' "$w" "$c" "$p" \
+          "${sm:--}" "${rd:--}" "$cmd" "$(ratio "$sm" "$rd")" "${hash:--}" "$(ratio "$sm" "$hash")" \
+          "${py:--}" "$pymark" "$(ratio "$sm" "$py")"
+      done
+    done
+  done
+  echo
+  echo "\\* Python's proxies cannot pipeline: its pipeline-16 rows compare with its one-call-per-operation rate."
+  echo "redis LPUSH+RPOP = 2 / (1/LPUSH + 1/RPOP): the rate of alternating the two, as queue_putget and lock alternate put/get and acquire/release."
+  echo
+  echo "### The floor: 1 client, no pipelining, against a bare loopback ping-pong of the same sizes"
+  echo
+  echo "| transport | workload | statemgr ops/s | ping-pong ops/s | request/response bytes | ratio |"
+  echo "|---|---|---:|---:|---|---:|"
+  for t in tcp unix; do
+    for w in dict_set dict_get; do
+      sm=${R["sm|$w|1|1|$t"]:-}
+      if [ "$w" = dict_set ]; then
+        pp=${R["pp|pingpong_set|1|1|$t"]:-}
+        sizes="$SET_REQ/$SET_RESP"
+      else
+        pp=${R["pp|pingpong_get|1|1|$t"]:-}
+        sizes="$GET_REQ/$GET_RESP"
+      fi
+      printf '| %s | %s | %s | %s | %s | %s |\n' "$t" "$w" "${sm:--}" "${pp:--}" "$sizes" \
+        "$(ratio "$sm" "$pp")"
+    done
+  done
+  echo
+  echo "### Memory (resident, from /proc/PID/status)"
+  echo
+  echo "| measure | statemgrd | redis-server | ratio |"
+  echo "|---|---:|---:|---:|"
+  printf '| RSS growth for %s entries (16-byte keys, %s-byte values; one dict / one hash) | %s KiB | %s KiB | %s |\n' \
+    "$MEM_ENTRIES" "$VALUE" "$SM_MEM" "$RD_MEM" "$(ratio "$SM_MEM" "$RD_MEM")"
+  printf '| RSS of the server after the load | %s KiB | %s KiB | %s |\n' "$SM_MEM_TOTAL" "$RD_MEM_TOTAL" \
+    "$(ratio "$SM_MEM_TOTAL" "$RD_MEM_TOTAL")"
+  printf '| RSS growth per idle authenticated connection (%s connections) | %s bytes | - | - |\n' \
+    "$IDLE_CONNS" "$PER_CONN"
+  echo
+  echo "### Targets"
+  echo
+  echo "| target | measured | holds |"
+  echo "|---|---|---|"
+  check() { # label value minimum
+    local ok
+    ok=$(awk -v v="$2" -v m="$3" 'BEGIN { if (v == "-" || v == "") print "?"; else if (v + 0 >= m + 0) print "yes"; else print "no" }')
+    printf '| %s | %s | %s |\n' "$1" "$2" "$ok"
+  }
+  for t in tcp unix; do
+    check "1 client, P1, dict_set >= 0.85 x ping-pong ($t)" \
+      "$(ratio "${R["sm|dict_set|1|1|$t"]:-}" "${R["pp|pingpong_set|1|1|$t"]:-}")" 0.85
+    check "1 client, P1, dict_get >= 0.85 x ping-pong ($t)" \
+      "$(ratio "${R["sm|dict_get|1|1|$t"]:-}" "${R["pp|pingpong_get|1|1|$t"]:-}")" 0.85
+  done
+  for c in 8 50; do
+    check "$c clients, P1, dict_set >= 1.0 x redis SET" \
+      "$(ratio "${R["sm|dict_set|$c|1|tcp"]:-}" "${R["redis|SET|$c|1|tcp"]:-}")" 1.0
+    check "$c clients, P1, dict_get >= 1.0 x redis GET" \
+      "$(ratio "${R["sm|dict_get|$c|1|tcp"]:-}" "${R["redis|GET|$c|1|tcp"]:-}")" 1.0
+  done
+  for c in 1 50; do
+    check "$c clients, P16, dict_set >= 1.0 x redis SET" \
+      "$(ratio "${R["sm|dict_set|$c|16|tcp"]:-}" "${R["redis|SET|$c|16|tcp"]:-}")" 1.0
+    check "$c clients, P16, dict_get >= 1.0 x redis GET" \
+      "$(ratio "${R["sm|dict_get|$c|16|tcp"]:-}" "${R["redis|GET|$c|16|tcp"]:-}")" 1.0
+  done
+  lr=$(harmonic2 "${R["redis|LPUSH|8|1|tcp"]:-}" "${R["redis|RPOP|8|1|tcp"]:-}")
+  check "8 clients, queue_putget >= 1.0 x redis LPUSH+RPOP" "$(ratio "${R["sm|queue_putget|8|1|tcp"]:-}" "$lr")" 1.0
+  check "8 clients, lock >= 1.0 x redis LPUSH+RPOP" "$(ratio "${R["sm|lock|8|1|tcp"]:-}" "$lr")" 1.0
+  check "8 clients, dict_set >= 4 x Python" "$(ratio "${R["sm|dict_set|8|1|tcp"]:-}" "${R["py|dict_set|8|1|tcp"]:-}")" 4
+  check "8 clients, dict_get >= 4 x Python" "$(ratio "${R["sm|dict_get|8|1|tcp"]:-}" "${R["py|dict_get|8|1|tcp"]:-}")" 4
+  check "8 clients, value_incr >= 10 x Python (lock + get + set)" \
+    "$(ratio "${R["sm|value_incr|8|1|tcp"]:-}" "${R["py|value_incr|8|1|tcp"]:-}")" 10
+  check "8 clients, P16, dict_set >= 30 x Python" \
+    "$(ratio "${R["sm|dict_set|8|16|tcp"]:-}" "${R["py|dict_set|8|1|tcp"]:-}")" 30
+  check "$MEM_ENTRIES entries: statemgrd RSS growth <= 1.0 x redis" \
+    "$(ratio "$RD_MEM" "$SM_MEM")" 1.0
+  check "idle connection < 8192 bytes (8192 / measured)" "$(ratio 8192 "$PER_CONN")" 1.0001
+} >"$OUT"
+
+cat "$OUT"
+
+if [ "$WRITE" = 1 ]; then
+  cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+  {
+    echo "# statemgr benchmark results"
+    echo
+    echo "Measured by \`bench/compare.sh$([ "$QUICK" = 1 ] && echo " --quick")\` on $(date -u '+%Y-%m-%d %H:%M UTC')."
+    echo
+    echo "- machine: \`$(uname -a)\`"
+    echo "- CPUs: $(nproc) x ${cpu:-unknown}; load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "- $(redis-server --version | cut -d' ' -f1-3), $(python3 --version), statemgr $("$SMD" --version 2>/dev/null | head -1)"
+    echo "- value size $VALUE bytes, keyspace $KEYSPACE keys of 16 bytes; all servers on loopback, one run, one machine"
+    echo
+    cat "$OUT"
+  } >"$ROOT/bench/RESULTS.md"
+  say "wrote $ROOT/bench/RESULTS.md"
+fi

@@ -1,0 +1,211 @@
+#!/usr/bin/env python3
+"""pyclient.py - drives statemgr-bench's workloads against a Python
+SyncManager (bench/pymanager.py) with multiprocessing worker processes,
+using the proxies the way a Python program would, and prints the result in
+statemgr-bench's line format:
+
+  workload=NAME transport=tcp clients=C pipeline=1 ops_per_s=X p50_us=Y p99_us=Z
+
+Workloads (what one operation is, as statemgr-bench counts it):
+  dict_set      d[key] = value                      (1 op)
+  dict_get      d[key], checked against the value   (1 op; keys preloaded)
+  value_incr    with lock: v.value += 1             (1 op; 4 round trips)
+  queue_putget  q.put(item); q.get()                (2 ops)
+  lock          lock.acquire(); lock.release()      (2 ops)
+
+Every answer is checked as statemgr-bench checks its own (gets return what
+was set, every item comes back once, the counter ends at the number of
+increments); a wrong one prints "error: workload=..." and exits 1. Python's
+proxies have no pipelining, so there is no -P. Clients start together on a
+barrier; ops_per_s is all operations over the time from the first start to
+the last end; latencies are per operation.
+"""
+import argparse
+import multiprocessing as mp
+import sys
+import time
+from multiprocessing.managers import AcquirerProxy, BaseManager, DictProxy, ValueProxy
+
+
+class BenchClient(BaseManager):
+    """The client side of pymanager.BenchManager's typeids."""
+
+
+BenchClient.register("bench_dict", proxytype=DictProxy)
+BenchClient.register("bench_queue")
+BenchClient.register("bench_value", proxytype=ValueProxy)
+BenchClient.register("bench_lock", proxytype=AcquirerProxy)
+
+WORKLOADS = {"dict_set": 1, "dict_get": 1, "value_incr": 1, "queue_putget": 2, "lock": 2}
+
+
+def key(i):
+    return "key:%012d" % i
+
+
+def value(i, size):
+    """The value of key i: recomputable by any client."""
+    pat = "%016x" % ((i * 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF)
+    return (pat * (size // 16 + 1))[:size]
+
+
+def connect(args):
+    m = BenchClient(address=args.address, authkey=args.key)
+    m.connect()
+    return m
+
+
+def worker(args, index, first, count, barrier, results):
+    """One client: its own manager connection and proxies."""
+    lat = []
+    err = None
+    t0 = t1 = 0.0
+    try:
+        m = connect(args)
+        d, q, v, lock = m.bench_dict(), m.bench_queue(), m.bench_value(), m.bench_lock()
+        len(d)  # connect the proxies before the clock starts
+        q.qsize()
+        v.get()
+        lock.acquire()
+        lock.release()
+        barrier.wait()
+        t0 = time.monotonic()
+        clock = time.perf_counter
+        rng = (index * 2654435761 + args.seed) & 0xFFFFFFFF
+        for j in range(count):
+            if args.workload in ("dict_set", "dict_get"):
+                rng = (rng * 1103515245 + 12345) & 0x7FFFFFFF
+                i = rng % args.keyspace
+                if args.workload == "dict_set":
+                    val = value(i, args.data_size)
+                    s = clock()
+                    d[key(i)] = val
+                    lat.append(clock() - s)
+                else:
+                    s = clock()
+                    got = d[key(i)]
+                    lat.append(clock() - s)
+                    if got != value(i, args.data_size):
+                        raise AssertionError(f"d[{key(i)!r}] returned {got[:40]!r}")
+            elif args.workload == "value_incr":
+                s = clock()
+                with lock:
+                    v.value += 1
+                lat.append(clock() - s)
+            elif args.workload == "queue_putget":
+                item = "i%015d" % (first + j)
+                s = clock()
+                q.put(item)
+                s2 = clock()
+                got = q.get(timeout=30)
+                e = clock()
+                lat.append(s2 - s)
+                lat.append(e - s2)
+                if not (isinstance(got, str) and got.startswith("i") and len(got) == 16):
+                    raise AssertionError(f"q.get() returned {got!r}")
+            else:
+                s = clock()
+                lock.acquire()
+                s2 = clock()
+                lock.release()
+                e = clock()
+                lat.append(s2 - s)
+                lat.append(e - s2)
+        t1 = time.monotonic()
+    except Exception as exc:  # reported by the parent, which exits 1
+        err = f"client {index}: {type(exc).__name__}: {exc}"
+        try:
+            barrier.abort()
+        except Exception:
+            pass
+    results.put((index, t0, t1, lat, err))
+
+
+def prepare(args, total):
+    m = connect(args)
+    d, q, v = m.bench_dict(), m.bench_queue(), m.bench_value()
+    if args.workload == "dict_get":
+        for start in range(0, args.keyspace, 1000):
+            end = min(start + 1000, args.keyspace)
+            d.update({key(i): value(i, args.data_size) for i in range(start, end)})
+    if args.workload == "value_incr":
+        v.value = 0
+    if args.workload == "queue_putget":
+        while q.qsize() > 0:
+            q.get_nowait()
+
+
+def verify(args, iterations):
+    m = connect(args)
+    if args.workload == "value_incr":
+        got = m.bench_value().value
+        if got != iterations:
+            return f"the counter is {got} after {iterations} increments"
+    if args.workload == "queue_putget":
+        left = m.bench_queue().qsize()
+        if left != 0:
+            return f"{left} items left in the queue"
+    return None
+
+
+def quantile(sorted_lat, q):
+    if not sorted_lat:
+        return 0.0
+    k = max(0, min(len(sorted_lat) - 1, int(q * len(sorted_lat) + 0.999999) - 1))
+    return sorted_lat[k]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    ap.add_argument("--address", required=True, help="HOST:PORT of pymanager.py")
+    ap.add_argument("--authkey-file", required=True)
+    ap.add_argument("-t", "--workload", required=True, choices=sorted(WORKLOADS))
+    ap.add_argument("-c", "--clients", type=int, default=1)
+    ap.add_argument("-n", "--requests", type=int, default=10000)
+    ap.add_argument("-d", "--data-size", type=int, default=64)
+    ap.add_argument("-r", "--keyspace", type=int, default=100000)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--csv", action="store_true")
+    args = ap.parse_args()
+    host, port = args.address.rsplit(":", 1)
+    args.address = (host, int(port))
+    with open(args.authkey_file, "rb") as f:
+        args.key = f.read()
+    if args.key.endswith(b"\n"):
+        args.key = args.key[:-1]
+
+    ctx = mp.get_context("fork")
+    iterations = max(1, args.requests // WORKLOADS[args.workload])
+    prepare(args, iterations)
+    barrier = ctx.Barrier(args.clients)
+    results = ctx.Queue()
+    procs = []
+    first = 0
+    for i in range(args.clients):
+        count = iterations // args.clients + (1 if i < iterations % args.clients else 0)
+        p = ctx.Process(target=worker, args=(args, i, first, count, barrier, results))
+        p.start()
+        procs.append(p)
+        first += count
+    got = [results.get() for _ in procs]
+    for p in procs:
+        p.join()
+    errors = [r[4] for r in got if r[4]]
+    err = errors[0] if errors else verify(args, iterations)
+    line = f"workload={args.workload} transport=tcp clients={args.clients} pipeline=1"
+    if err:
+        print(f"error: {line}: {err}", file=sys.stderr)
+        sys.exit(1)
+    lat = sorted(x for r in got for x in r[3])
+    t0 = min(r[1] for r in got)
+    t1 = max(r[2] for r in got)
+    ops = len(lat) / (t1 - t0) if t1 > t0 else 0.0
+    p50, p99 = quantile(lat, 0.5) * 1e6, quantile(lat, 0.99) * 1e6
+    if args.csv:
+        print(f"{args.workload},tcp,{args.clients},1,{ops:.0f},{p50:.1f},{p99:.1f}")
+    else:
+        print(f"{line} ops_per_s={ops:.0f} p50_us={p50:.1f} p99_us={p99:.1f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,99 @@
+/* chan.h - one blocking connection to the daemon: connect (TCP, UNIX
+ * socket, or TLS over TCP), the mutual authkey handshake, then
+ * request/response round trips.
+ *
+ * A chan belongs to one thread at a time and has no lock. It remembers the
+ * process that opened it: after fork() the child must not use it (see
+ * chan_usable), only drop it. */
+#ifndef SM_CLIENT_CHAN_H
+#define SM_CLIENT_CHAN_H
+
+#include "../proto/msg.h"
+#include "statemgr.h"
+#include "url.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct chan chan;
+struct ssl_ctx_st;
+
+/* What a client's TLS context is made of (see sm_options_set_tls_*). */
+typedef struct chan_tls_cfg {
+  const char *ca_file;       /**< PEM CAs to trust; NULL: the system's store */
+  const char *cert_file;     /**< PEM client certificate chain; NULL: none */
+  const char *key_file;      /**< its PEM key; NULL: inside cert_file */
+  bool insecure_skip_verify; /**< accept any certificate, any name */
+} chan_tls_cfg;
+
+/* Builds a client TLS context: TLS 1.2 at least, the peer's chain verified
+ * (unless insecure_skip_verify). Returns 0 with *out set (free with
+ * chan_tls_ctx_free()), or SM_EINVAL (a file that cannot be used, the
+ * reason in the last error) or SM_ENOMEM. Safe to share between threads. */
+int chan_tls_ctx_new(const chan_tls_cfg *t, struct ssl_ctx_st **out);
+void chan_tls_ctx_free(struct ssl_ctx_st *ctx);
+
+typedef struct chan_cfg {
+  const url_addr *addr; /**< where to connect */
+  const char *url;      /**< the same, as text, for error messages */
+  const uint8_t *key;   /**< the authkey */
+  size_t keylen;
+  int timeout_ms;              /**< connect + handshake; <= 0 waits forever */
+  const char *client_name;     /**< shown by the daemon; may be NULL */
+  int keepalive_s;             /**< TCP keepalive idle seconds; 0: system default */
+  struct ssl_ctx_st *tls;      /**< tls:// only: the context (borrowed) */
+  const char *tls_server_name; /**< tls:// only: name to verify; NULL: the URL's host */
+} chan_cfg;
+
+/* Connects (for tls://, then runs and verifies the TLS handshake) and
+ * authenticates both ways. Returns 0 with *out set (free with chan_free()),
+ * or SM_ECONNECT, SM_EAUTH, SM_EPROTO, SM_ETLS (a refused certificate, a
+ * TLS alert), SM_ECLOSED, SM_EINVAL, SM_ENOMEM with this thread's last
+ * error set. The cfg is not kept (cfg->tls must outlive the chan). */
+int chan_open(const chan_cfg *cfg, chan **out);
+
+/* One round trip: sends req (its seq is replaced by the connection's next
+ * one) and waits for the response with that seq. On success *result (may be
+ * NULL when the caller does not want it) receives the decoded result
+ * (caller frees with sm_value_free()). Returns 0, -status for a daemon
+ * error (its text becomes the last error), SM_ETOOLARGE for a request over
+ * the frame limit (nothing sent), SM_ECLOSED or SM_EPROTO when the
+ * connection failed (it is then broken for good), SM_ENOMEM. */
+int chan_call(chan *k, const wire_request_out *req, sm_value **result);
+
+/* ---- pipelines (client/pipeline.c) ---- */
+
+/* Reserves n consecutive request sequence numbers on k and returns the
+ * first; plain chan_call()s never reuse them. */
+uint64_t chan_reserve_seqs(chan *k, size_t n);
+
+/* Receives one response of a pipeline: index is its seq minus the first
+ * seq. resp is borrowed for the call. Returns 0, or an SM_E* code that
+ * stops the exchange and breaks the connection (a duplicate answer, out of
+ * memory). */
+typedef int (*chan_response_cb)(void *ctx, size_t index, const wire_response *resp);
+
+/* Sends len bytes of request frames (seqs first .. first + n - 1, from
+ * chan_reserve_seqs) and reads until each of those n responses has been
+ * passed to cb once; answers are read while writing, so a pipeline larger
+ * than the socket buffers cannot deadlock against the daemon's output
+ * back-pressure. Responses with other seqs are skipped. Returns 0, or
+ * SM_ECLOSED, SM_EPROTO, SM_ENOMEM, a connection-level daemon error, or
+ * cb's code; the connection is then broken for good. */
+int chan_exchange(chan *k, const uint8_t *frames, size_t len, uint64_t first, size_t n,
+                  chan_response_cb cb, void *ctx);
+
+/* True when the connection is healthy and was opened by this process. */
+bool chan_usable(const chan *k);
+
+/* Closes this process's copy of the socket and marks the connection
+ * broken, without any write: for a fork child. Async-signal-safe. */
+void chan_drop_fd(chan *k);
+
+/* Closes the socket and frees k. NULL is fine. Only a TLS session that is
+ * healthy and this process's own gets a close_notify; otherwise nothing is
+ * written, so a fork child never disturbs the parent's session. */
+void chan_free(chan *k);
+
+#endif

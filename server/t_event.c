@@ -1,0 +1,104 @@
+/* t_event.c - the "event" type: Python's Event, a flag that wait() calls
+ * wait for (docs/protocol.md lists the methods). The state is the flag and
+ * the FIFO of wait calls; set() answers them all true, a deadline answers
+ * its own waiter false, as Python's wait returns. */
+#include "blocked.h"
+#include "types.h"
+
+#include <stdlib.h>
+
+typedef struct evt {
+  bool flag;
+  waitq waiters; /**< wait calls, while the flag is clear */
+} evt;
+
+static evt *event_of(call *c) { return c->obj->state; }
+
+static void answer_bool(waiter *w, bool b) {
+  vbuf v;
+  vb_init(&v);
+  vb_bool(&v, b);
+  if (v.failed)
+    blk_answer(w, WS_INTERNAL, (sm_span){NULL, 0}, "out of memory");
+  else
+    blk_answer(w, WS_OK, vb_span(&v), NULL);
+  vb_free(&v);
+}
+
+/* Deadline: not set in time. */
+static void wait_timeout(registry *reg, waiter *w) {
+  (void)reg;
+  answer_bool(w, false);
+}
+
+static const waiter_ops wait_ops = {wait_timeout, NULL};
+
+/* set(): wakes every waiter. */
+static int m_set(call *c) {
+  int rc = call_nargs(c, 0, 0);
+  if (rc != WS_OK) return rc;
+  evt *e = event_of(c);
+  e->flag = true;
+  while (e->waiters.head)
+    answer_bool(e->waiters.head, true);
+  return WS_OK;
+}
+
+/* clear() */
+static int m_clear(call *c) {
+  int rc = call_nargs(c, 0, 0);
+  if (rc == WS_OK) event_of(c)->flag = false;
+  return rc;
+}
+
+/* is_set -> bool */
+static int m_is_set(call *c) {
+  int rc = call_nargs(c, 0, 0);
+  if (rc == WS_OK) vb_bool(c->out, event_of(c)->flag);
+  return rc;
+}
+
+/* wait() -> bool [true once set; false on the deadline] */
+static int m_wait(call *c) {
+  int rc = call_nargs(c, 0, 0);
+  if (rc != WS_OK) return rc;
+  evt *e = event_of(c);
+  if (!e->flag && blk_may_wait(c)) return blk_park(c, &e->waiters, &wait_ops, 0, NULL);
+  vb_bool(c->out, e->flag);
+  return WS_OK;
+}
+
+static int event_create(call *c, void **state) {
+  int rc = call_nargs(c, 0, 0);
+  if (rc != WS_OK) return rc;
+  evt *e = calloc(1, sizeof *e);
+  if (!e) return call_fail(c, WS_INTERNAL, "out of memory");
+  *state = e;
+  return WS_OK;
+}
+
+static void event_destroy(registry *reg, void *state) {
+  (void)reg;
+  evt *e = state;
+  if (!e) return;
+  blk_cancel_all(&e->waiters, WS_NOT_FOUND, "object deleted");
+  free(e);
+}
+
+static const method_def event_methods[] = {
+    {"set", m_set, METHOD_MUTATES},
+    {"clear", m_clear, METHOD_MUTATES},
+    {"is_set", m_is_set, 0},
+    {"wait", m_wait, 0},
+};
+
+/* An event has no size: ls omits it. */
+const obj_type t_event_type = {
+    .name = "event",
+    .create = event_create,
+    .destroy = event_destroy,
+    .size = NULL,
+    .owner_gone = NULL,
+    .methods = event_methods,
+    .n_methods = sizeof event_methods / sizeof event_methods[0],
+};

@@ -1,0 +1,214 @@
+/* t_lock.c - the "lock" type (Python's Lock) and the lock core that "rlock"
+ * and "condition" use through t_lock.h (docs/protocol.md lists the methods).
+ *
+ * A lock is held by one connection (a client thread) at a time; an rlock
+ * may be acquired again by its holder, which must release it as many times.
+ * Calls that find it held wait in one FIFO and get it in arrival order: each
+ * release that frees the lock hands it straight to the first waiter, so a
+ * lock with waiters is never free. Unlike Python's Lock, release by another
+ * connection is refused (NOT_OWNER): ownership is what lets the daemon give
+ * back a lock whose holder died. With auto_release (the default) every
+ * acquisition is recorded against the holder's connection, and when that
+ * connection closes lk_owner_gone() releases the lock for the next waiter;
+ * without it a dead holder keeps the lock forever, as in Python. */
+#include "t_lock.h"
+
+#include "conn.h"
+#include "types.h"
+
+#include <stdlib.h>
+
+typedef struct lk {
+  bool recursive;    /**< rlock */
+  bool auto_release; /**< give the lock back when the holder's connection closes */
+  bool held;
+  uint64_t owner; /**< connection id of the holder, when held */
+  int64_t count;  /**< recursion level of the holder, when held */
+  waitq waiters;  /**< calls waiting for the lock (lk_waiter_ops) */
+} lk;
+
+static lk *lk_of(const sm_obj *lo) { return lo->state; }
+
+uint64_t lk_caller(const call *c) { return c->conn ? conn_id(c->conn) : 0; }
+
+/* Records delta acquisitions of lo for conn. Returns -1 when out of memory
+ * (nothing recorded). */
+static int note(const lk *l, struct conn *cn, sm_obj *lo, int64_t delta) {
+  if (!l->auto_release || !cn) return 0;
+  return conn_note_owned(cn, lo, delta);
+}
+
+static void answer_bool(waiter *w, bool b) {
+  vbuf v;
+  vb_init(&v);
+  vb_bool(&v, b);
+  if (v.failed)
+    blk_answer(w, WS_INTERNAL, (sm_span){NULL, 0}, "out of memory");
+  else
+    blk_answer(w, WS_OK, vb_span(&v), NULL);
+  vb_free(&v);
+}
+
+/* The granted hook of plain acquire calls. */
+static void acquire_granted(registry *reg, waiter *w) {
+  (void)reg;
+  answer_bool(w, true);
+}
+
+/* Deadline: the default TIMEOUT answer. Nothing to drop. */
+static const lk_waiter_ops acquire_ops = {{NULL, NULL}, acquire_granted};
+
+/* Makes w the holder of lo and answers it. */
+static void grant(registry *reg, sm_obj *lo, waiter *w) {
+  lk *l = lk_of(lo);
+  l->held = true;
+  l->owner = blk_conn_id(w);
+  l->count = w->n;
+  /* Out of memory here only costs the automatic release on close. */
+  note(l, blk_conn(w), lo, w->n);
+  ((const lk_waiter_ops *)w->ops)->granted(reg, w);
+}
+
+/* Hands a free lock to the first waiter, if any. */
+static void serve(registry *reg, sm_obj *lo) {
+  lk *l = lk_of(lo);
+  if (!l->held && l->waiters.head) grant(reg, lo, l->waiters.head);
+}
+
+int lk_create(call *c, bool recursive, void **state) {
+  bool auto_release = true;
+  int rc = call_nargs(c, 0, 1);
+  if (rc == WS_OK && c->nargs == 1) {
+    vinfo vi;
+    call_arg(c, 0, &vi);
+    if (vi.kind != VK_NIL) rc = call_arg_bool(c, 0, &auto_release);
+  }
+  if (rc != WS_OK) return rc;
+  lk *l = calloc(1, sizeof *l);
+  if (!l) return call_fail(c, WS_INTERNAL, "out of memory");
+  l->recursive = recursive;
+  l->auto_release = auto_release;
+  *state = l;
+  return WS_OK;
+}
+
+void lk_destroy(registry *reg, void *state) {
+  (void)reg;
+  lk *l = state;
+  if (!l) return;
+  blk_cancel_all(&l->waiters, WS_NOT_FOUND, "object deleted");
+  free(l);
+}
+
+void lk_owner_gone(registry *reg, sm_obj *o, uint64_t conn_id, uint64_t count) {
+  (void)count; /* the holder gives back every level it held */
+  lk *l = lk_of(o);
+  if (!l->auto_release || !l->held || l->owner != conn_id) return;
+  l->held = false;
+  l->count = 0;
+  serve(reg, o);
+}
+
+int lk_acquire(call *c, sm_obj *lo) {
+  int rc = call_nargs(c, 0, 0);
+  if (rc != WS_OK) return rc;
+  lk *l = lk_of(lo);
+  uint64_t me = lk_caller(c);
+  if (!l->held || (l->recursive && l->owner == me)) {
+    if (note(l, c->conn, lo, 1) != 0) return call_fail(c, WS_INTERNAL, "out of memory");
+    if (l->held) {
+      l->count++;
+    } else {
+      l->held = true;
+      l->owner = me;
+      l->count = 1;
+    }
+    vb_bool(c->out, true);
+    return WS_OK;
+  }
+  /* A plain lock acquired again by its holder waits, as Python's does. */
+  if (blk_may_wait(c)) return blk_park(c, &l->waiters, &acquire_ops.base, 1, NULL);
+  return call_fail(c, WS_TIMEOUT, "%s is held", lo->type->name);
+}
+
+int lk_release(call *c, sm_obj *lo) {
+  int rc = call_nargs(c, 0, 0);
+  if (rc != WS_OK) return rc;
+  lk *l = lk_of(lo);
+  if (!l->held) return call_fail(c, WS_NOT_OWNER, "release of an unlocked %s", lo->type->name);
+  if (l->owner != lk_caller(c))
+    return call_fail(c, WS_NOT_OWNER, "%s is held by another connection", lo->type->name);
+  note(l, c->conn, lo, -1);
+  if (--l->count == 0) {
+    l->held = false;
+    serve(c->reg, lo);
+  }
+  return WS_OK;
+}
+
+bool lk_locked(const sm_obj *lo) { return lk_of(lo)->held; }
+
+int64_t lk_count(const sm_obj *lo) {
+  const lk *l = lk_of(lo);
+  return l->held ? l->count : 0;
+}
+
+bool lk_is_lock(const sm_obj *o) { return o->type == &t_lock_type || o->type == &t_rlock_type; }
+
+bool lk_held_by(const sm_obj *lo, uint64_t conn_id) {
+  const lk *l = lk_of(lo);
+  return l->held && l->owner == conn_id;
+}
+
+int64_t lk_release_all(registry *reg, sm_obj *lo, struct conn *cn) {
+  lk *l = lk_of(lo);
+  if (!l->held) return 0;
+  int64_t n = l->count;
+  note(l, cn, lo, -n);
+  l->held = false;
+  l->count = 0;
+  serve(reg, lo);
+  return n;
+}
+
+void lk_reacquire(registry *reg, sm_obj *lo, waiter *w) {
+  lk *l = lk_of(lo);
+  if (l->held) /* a held lock's FIFO is served when it is freed */
+    blk_move(w, &l->waiters);
+  else /* a free lock has no waiters: nobody is passed over */
+    grant(reg, lo, w);
+}
+
+/* ---- the "lock" type ---- */
+
+static int lock_create(call *c, void **state) { return lk_create(c, false, state); }
+
+/* acquire() -> true [blocks; TIMEOUT] */
+static int m_acquire(call *c) { return lk_acquire(c, c->obj); }
+
+/* release() */
+static int m_release(call *c) { return lk_release(c, c->obj); }
+
+/* locked -> bool */
+static int m_locked(call *c) {
+  int rc = call_nargs(c, 0, 0);
+  if (rc == WS_OK) vb_bool(c->out, lk_locked(c->obj));
+  return rc;
+}
+
+static const method_def lock_methods[] = {
+    {"acquire", m_acquire, METHOD_MUTATES},
+    {"release", m_release, METHOD_MUTATES},
+    {"locked", m_locked, 0},
+};
+
+/* A lock has no size: ls omits it. */
+const obj_type t_lock_type = {
+    .name = "lock",
+    .create = lock_create,
+    .destroy = lk_destroy,
+    .size = NULL,
+    .owner_gone = lk_owner_gone,
+    .methods = lock_methods,
+    .n_methods = sizeof lock_methods / sizeof lock_methods[0],
+};

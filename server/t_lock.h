@@ -1,0 +1,60 @@
+/* t_lock.h - the lock core, shared by the "lock" and "rlock" types and by
+ * "condition" (private to server/).
+ *
+ * t_lock.c owns the state of lock and rlock objects: who holds it (a
+ * connection id), the recursion count, and the FIFO of calls waiting for it.
+ * t_rlock.c and t_condition.c reach that state only through these functions,
+ * always given the lock *object* (ownership is recorded against it with
+ * conn_note_owned, whichever object the call targeted).
+ *
+ * Every waiter parked in a lock's FIFO carries lk_waiter_ops: when the lock
+ * is granted to it, the core records the new owner (count w->n) and calls
+ * granted(), which answers the call. A plain acquire answers true; a
+ * condition's wait answers true or false once it has the lock back. */
+#ifndef SM_SERVER_T_LOCK_H
+#define SM_SERVER_T_LOCK_H
+
+#include "blocked.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* The ops of a waiter in a lock's FIFO; base comes first, so a waiter's
+ * w->ops can be cast back to this. */
+typedef struct lk_waiter_ops {
+  waiter_ops base;
+  void (*granted)(registry *reg, waiter *w); /* must answer w */
+} lk_waiter_ops;
+
+/* Builds a lock (recursive=false) or rlock state from the creation
+ * arguments [auto_release:bool = true]. Returns WS_OK with *state set, or an
+ * error with c->err filled. */
+int lk_create(call *c, bool recursive, void **state);
+/* The obj_type hooks of both types. */
+void lk_destroy(registry *reg, void *state);
+void lk_owner_gone(registry *reg, sm_obj *o, uint64_t conn_id, uint64_t count);
+
+/* The methods, on lock object lo; c may target another object (a
+ * condition). acquire answers true, or parks, or answers TIMEOUT; release
+ * answers NOT_OWNER unless the caller's connection holds lo. */
+int lk_acquire(call *c, sm_obj *lo);
+int lk_release(call *c, sm_obj *lo);
+bool lk_locked(const sm_obj *lo);
+/* The recursion level (1 for a held plain lock), 0 when free. */
+int64_t lk_count(const sm_obj *lo);
+
+/* True when o is a lock or an rlock. */
+bool lk_is_lock(const sm_obj *o);
+/* The connection id a call acts for (0 without a connection: unit tests). */
+uint64_t lk_caller(const call *c);
+/* True when connection conn_id holds lo. */
+bool lk_held_by(const sm_obj *lo, uint64_t conn_id);
+/* Releases lo completely for its holder cn (may be NULL) and hands it to
+ * the next waiter. Returns the recursion count it had. */
+int64_t lk_release_all(registry *reg, sm_obj *lo, struct conn *cn);
+/* Gives lo to waiter w (whose ops must be lk_waiter_ops) with recursion
+ * count w->n: at once when lo is free, else by moving w to the tail of lo's
+ * FIFO (w keeps its deadline; its ops decide what a late one means). */
+void lk_reacquire(registry *reg, sm_obj *lo, waiter *w);
+
+#endif

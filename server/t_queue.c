@@ -1,0 +1,242 @@
+/* t_queue.c - the "queue" type: Python's Queue and JoinableQueue, FIFO with
+ * an optional maxsize (docs/protocol.md lists the methods).
+ *
+ * The state is a ring of sval* plus three FIFOs of parked calls: getters
+ * (waiting for an item), putters (waiting for room, their item kept as an
+ * sval in w->data) and joiners (waiting for every task to be done). Two
+ * invariants keep the waiting simple: getters wait only while the queue is
+ * empty, because a put with getters waiting hands its item straight to the
+ * first of them; putters wait only while it is full, because a get that
+ * makes room moves the first putter's item in and answers that putter. So
+ * every call is served in arrival order, and an item is never in two places.
+ * As in Python, every put counts one unfinished task (a handed-off item
+ * too); task_done counts one down and join waits for zero. A maxsize of
+ * zero or less is unbounded. */
+#include "blocked.h"
+#include "sval.h"
+#include "types.h"
+
+#include <stdlib.h>
+
+typedef struct queue {
+  int64_t maxsize; /**< <= 0: unbounded */
+  sval **ring;     /**< owned items; len of them from head, wrapping at cap */
+  size_t head, len, cap;
+  int64_t unfinished; /**< puts not matched by task_done yet */
+  waitq getters;      /**< get calls, while empty */
+  waitq putters;      /**< put calls, while full; item in w->data */
+  waitq joiners;      /**< join calls, while unfinished > 0 */
+} queue;
+
+static queue *queue_of(call *c) { return c->obj->state; }
+
+static int oom(call *c) { return call_fail(c, WS_INTERNAL, "out of memory"); }
+
+static bool is_full(const queue *q) { return q->maxsize > 0 && q->len >= (uint64_t)q->maxsize; }
+
+/* Moves the items into a new ring of cap slots (>= len). Returns false when
+ * out of memory (nothing changed). */
+static bool resize(queue *q, size_t cap) {
+  if (cap > SIZE_MAX / sizeof *q->ring) return false;
+  sval **p = malloc(cap * sizeof *p);
+  if (!p) return false;
+  for (size_t i = 0; i < q->len; i++)
+    p[i] = q->ring[(q->head + i) % q->cap];
+  free(q->ring);
+  q->ring = p;
+  q->head = 0;
+  q->cap = cap;
+  return true;
+}
+
+/* Appends v (taking it over). Returns false when out of memory. */
+static bool push(queue *q, sval *v) {
+  if (q->len == q->cap && !resize(q, q->cap ? q->cap * 2 : 16)) return false;
+  q->ring[(q->head + q->len) % q->cap] = v;
+  q->len++;
+  return true;
+}
+
+/* Takes the oldest item out; the caller owns it. The queue is not empty.
+ * Gives memory back once a long queue has mostly drained. */
+static sval *pop(queue *q) {
+  sval *v = q->ring[q->head];
+  q->head = (q->head + 1) % q->cap;
+  q->len--;
+  if (q->cap > 64 && q->len < q->cap / 4) resize(q, q->cap / 2); /* may fail: keep the big one */
+  return v;
+}
+
+/* A putter leaves without its item being queued. */
+static void putter_drop(registry *reg, waiter *w) {
+  sval_free(reg, w->data);
+  w->data = NULL;
+}
+
+static void putter_timeout(registry *reg, waiter *w) {
+  putter_drop(reg, w);
+  blk_answer(w, WS_TIMEOUT, (sm_span){NULL, 0}, "timed out: the queue stayed full");
+}
+
+/* Getters and joiners: the default TIMEOUT answer, nothing to free. */
+static const waiter_ops putter_ops = {putter_timeout, putter_drop};
+
+/* Room was made: the first putter's item goes in and the putter is
+ * answered. */
+static void admit_putter(queue *q) {
+  if (!q->putters.head || is_full(q)) return;
+  waiter *w = q->putters.head;
+  if (!push(q, w->data)) return; /* it waits on; a later get retries */
+  w->data = NULL;
+  q->unfinished++;
+  blk_answer(w, WS_OK, (sm_span){NULL, 0}, NULL);
+}
+
+/* put(item) [blocks while full; FULL when it may not] */
+static int m_put(call *c) {
+  int rc = call_nargs(c, 1, 1);
+  if (rc != WS_OK) return rc;
+  queue *q = queue_of(c);
+  if (q->unfinished == INT64_MAX) return call_fail(c, WS_VALUE_ERROR, "too many unfinished tasks");
+  if (q->getters.head) { /* empty: hand the item over */
+    q->unfinished++;
+    blk_answer(q->getters.head, WS_OK, c->args[0], NULL);
+    return WS_OK;
+  }
+  sval *v = sval_new(c->reg, c->args[0], c->arg_flags[0]);
+  if (!v) return oom(c);
+  if (is_full(q)) {
+    if (!blk_may_wait(c)) {
+      sval_free(c->reg, v);
+      return call_fail(c, WS_FULL, "queue is full");
+    }
+    rc = blk_park(c, &q->putters, &putter_ops, 0, v);
+    if (rc != CALL_PARKED) sval_free(c->reg, v);
+    return rc;
+  }
+  if (!push(q, v)) {
+    sval_free(c->reg, v);
+    return oom(c);
+  }
+  q->unfinished++;
+  return WS_OK;
+}
+
+/* get() -> item [blocks while empty; EMPTY when it may not] */
+static int m_get(call *c) {
+  int rc = call_nargs(c, 0, 0);
+  if (rc != WS_OK) return rc;
+  queue *q = queue_of(c);
+  if (q->len > 0) {
+    sval *v = pop(q);
+    vb_append(c->out, sval_span(v));
+    sval_free(c->reg, v);
+    admit_putter(q);
+    return WS_OK;
+  }
+  if (blk_may_wait(c)) return blk_park(c, &q->getters, NULL, 0, NULL);
+  return call_fail(c, WS_EMPTY, "queue is empty");
+}
+
+/* qsize -> int */
+static int m_qsize(call *c) {
+  int rc = call_nargs(c, 0, 0);
+  if (rc == WS_OK) vb_int(c->out, (int64_t)queue_of(c)->len);
+  return rc;
+}
+
+/* empty -> bool */
+static int m_empty(call *c) {
+  int rc = call_nargs(c, 0, 0);
+  if (rc == WS_OK) vb_bool(c->out, queue_of(c)->len == 0);
+  return rc;
+}
+
+/* full -> bool */
+static int m_full(call *c) {
+  int rc = call_nargs(c, 0, 0);
+  if (rc == WS_OK) vb_bool(c->out, is_full(queue_of(c)));
+  return rc;
+}
+
+/* maxsize -> int, as given at creation */
+static int m_maxsize(call *c) {
+  int rc = call_nargs(c, 0, 0);
+  if (rc == WS_OK) vb_int(c->out, queue_of(c)->maxsize);
+  return rc;
+}
+
+/* task_done(): VALUE_ERROR when called more times than items were put. */
+static int m_task_done(call *c) {
+  int rc = call_nargs(c, 0, 0);
+  if (rc != WS_OK) return rc;
+  queue *q = queue_of(c);
+  if (q->unfinished == 0) return call_fail(c, WS_VALUE_ERROR, "task_done() called too many times");
+  if (--q->unfinished == 0) {
+    while (q->joiners.head)
+      blk_answer(q->joiners.head, WS_OK, (sm_span){NULL, 0}, NULL);
+  }
+  return WS_OK;
+}
+
+/* join() [blocks until every item put is task_done; TIMEOUT] */
+static int m_join(call *c) {
+  int rc = call_nargs(c, 0, 0);
+  if (rc != WS_OK) return rc;
+  queue *q = queue_of(c);
+  if (q->unfinished == 0) return WS_OK;
+  if (blk_may_wait(c)) return blk_park(c, &q->joiners, NULL, 0, NULL);
+  return call_fail(c, WS_TIMEOUT, "%lld unfinished tasks", (long long)q->unfinished);
+}
+
+/* Creation: [maxsize:int = 0]; nil means 0. */
+static int queue_create(call *c, void **state) {
+  int64_t maxsize = 0;
+  int rc = call_nargs(c, 0, 1);
+  if (rc == WS_OK && c->nargs == 1) {
+    vinfo vi;
+    call_arg(c, 0, &vi);
+    if (vi.kind != VK_NIL) rc = call_arg_int(c, 0, &maxsize);
+  }
+  if (rc != WS_OK) return rc;
+  queue *q = calloc(1, sizeof *q);
+  if (!q) return oom(c);
+  q->maxsize = maxsize;
+  *state = q;
+  return WS_OK;
+}
+
+static void queue_destroy(registry *reg, void *state) {
+  queue *q = state;
+  if (!q) return;
+  blk_cancel_all(&q->getters, WS_NOT_FOUND, "object deleted");
+  blk_cancel_all(&q->putters, WS_NOT_FOUND, "object deleted");
+  blk_cancel_all(&q->joiners, WS_NOT_FOUND, "object deleted");
+  while (q->len > 0)
+    sval_free(reg, pop(q));
+  free(q->ring);
+  free(q);
+}
+
+static size_t queue_size(const void *state) { return ((const queue *)state)->len; }
+
+static const method_def queue_methods[] = {
+    {"put", m_put, METHOD_MUTATES},
+    {"get", m_get, METHOD_MUTATES},
+    {"qsize", m_qsize, 0},
+    {"empty", m_empty, 0},
+    {"full", m_full, 0},
+    {"maxsize", m_maxsize, 0},
+    {"task_done", m_task_done, METHOD_MUTATES},
+    {"join", m_join, 0},
+};
+
+const obj_type t_queue_type = {
+    .name = "queue",
+    .create = queue_create,
+    .destroy = queue_destroy,
+    .size = queue_size,
+    .owner_gone = NULL,
+    .methods = queue_methods,
+    .n_methods = sizeof queue_methods / sizeof queue_methods[0],
+};

@@ -1,0 +1,47 @@
+/* t_rlock.c - the "rlock" type: Python's RLock, re-entrant for the
+ * connection that holds it (a client thread), released for others only when
+ * its holder has released it as many times as it acquired it
+ * (docs/protocol.md lists the methods). The state and the waiting are the
+ * lock core's (t_lock.h); this file is the rlock's method table. */
+#include "t_lock.h"
+#include "types.h"
+
+static int rlock_create(call *c, void **state) { return lk_create(c, true, state); }
+
+/* acquire() -> true [re-entrant; blocks; TIMEOUT] */
+static int m_acquire(call *c) { return lk_acquire(c, c->obj); }
+
+/* release(): one level (NOT_OWNER unless this connection holds it). */
+static int m_release(call *c) { return lk_release(c, c->obj); }
+
+/* locked -> bool */
+static int m_locked(call *c) {
+  int rc = call_nargs(c, 0, 0);
+  if (rc == WS_OK) vb_bool(c->out, lk_locked(c->obj));
+  return rc;
+}
+
+/* count -> int: the holder's recursion level, 0 when free. */
+static int m_count(call *c) {
+  int rc = call_nargs(c, 0, 0);
+  if (rc == WS_OK) vb_int(c->out, lk_count(c->obj));
+  return rc;
+}
+
+static const method_def rlock_methods[] = {
+    {"acquire", m_acquire, METHOD_MUTATES},
+    {"release", m_release, METHOD_MUTATES},
+    {"locked", m_locked, 0},
+    {"count", m_count, 0},
+};
+
+/* An rlock has no size: ls omits it. */
+const obj_type t_rlock_type = {
+    .name = "rlock",
+    .create = rlock_create,
+    .destroy = lk_destroy,
+    .size = NULL,
+    .owner_gone = lk_owner_gone,
+    .methods = rlock_methods,
+    .n_methods = sizeof rlock_methods / sizeof rlock_methods[0],
+};

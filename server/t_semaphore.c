@@ -1,0 +1,164 @@
+/* t_semaphore.c - the "semaphore" and "bounded_semaphore" types: Python's
+ * Semaphore and BoundedSemaphore (docs/protocol.md lists the methods). The
+ * two share everything but the bound, so they live here together.
+ *
+ * The state is a counter and a FIFO of acquire calls waiting for a unit.
+ * Every release serves the FIFO at once, so units never sit free while
+ * someone waits. A semaphore has no owner in Python; here each unit taken
+ * is recorded against the connection that took it (and a release by that
+ * connection gives its record back), so that with auto_release (the
+ * default) the units of a connection that closes return to the counter for
+ * the next waiters. A semaphore used for signalling, released by one
+ * connection and acquired by another, should be created with
+ * auto_release = false, or a closing consumer gives back units it never
+ * released. The bounded kind never goes above its initial value, not even
+ * through that automatic release. */
+#include "blocked.h"
+#include "conn.h"
+#include "types.h"
+
+#include <stdlib.h>
+
+typedef struct sem {
+  bool bounded;
+  bool auto_release;
+  int64_t value;   /**< units free now */
+  int64_t initial; /**< the creation value: the bound of a bounded semaphore */
+  waitq waiters;   /**< acquire calls waiting for a unit */
+} sem;
+
+static sem *sem_of(call *c) { return c->obj->state; }
+
+static int note(const sem *s, struct conn *cn, sm_obj *o, int64_t delta) {
+  if (!s->auto_release || !cn) return 0;
+  return conn_note_owned(cn, o, delta);
+}
+
+/* Gives free units to waiters, first come first served. */
+static void serve(sm_obj *o) {
+  sem *s = o->state;
+  while (s->value > 0 && s->waiters.head) {
+    waiter *w = s->waiters.head;
+    s->value--;
+    /* Out of memory here only costs the automatic release on close. */
+    note(s, blk_conn(w), o, 1);
+    vbuf v;
+    vb_init(&v);
+    vb_bool(&v, true);
+    if (v.failed)
+      blk_answer(w, WS_INTERNAL, (sm_span){NULL, 0}, "out of memory");
+    else
+      blk_answer(w, WS_OK, vb_span(&v), NULL);
+    vb_free(&v);
+  }
+}
+
+/* acquire() -> true [blocks while 0; TIMEOUT] */
+static int m_acquire(call *c) {
+  int rc = call_nargs(c, 0, 0);
+  if (rc != WS_OK) return rc;
+  sem *s = sem_of(c);
+  if (s->value > 0) {
+    if (note(s, c->conn, c->obj, 1) != 0) return call_fail(c, WS_INTERNAL, "out of memory");
+    s->value--;
+    vb_bool(c->out, true);
+    return WS_OK;
+  }
+  if (blk_may_wait(c)) return blk_park(c, &s->waiters, NULL, 1, NULL);
+  return call_fail(c, WS_TIMEOUT, "%s has no unit free", c->obj->type->name);
+}
+
+/* release([n = 1]): bounded, VALUE_ERROR past the initial value (nothing
+ * released). */
+static int m_release(call *c) {
+  int64_t n = 1;
+  int rc = call_nargs(c, 0, 1);
+  if (rc == WS_OK && c->nargs == 1) rc = call_arg_int(c, 0, &n);
+  if (rc != WS_OK) return rc;
+  sem *s = sem_of(c);
+  if (n < 1) return call_fail(c, WS_VALUE_ERROR, "n must be one or more");
+  if (n > INT64_MAX - s->value || (s->bounded && s->value + n > s->initial))
+    return call_fail(c, WS_VALUE_ERROR, "%s released too many times", c->obj->type->name);
+  note(s, c->conn, c->obj, -n);
+  s->value += n;
+  serve(c->obj);
+  return WS_OK;
+}
+
+/* get_value -> int */
+static int m_get_value(call *c) {
+  int rc = call_nargs(c, 0, 0);
+  if (rc == WS_OK) vb_int(c->out, sem_of(c)->value);
+  return rc;
+}
+
+/* Creation: [value:int = 1, auto_release:bool = true]; nil means the
+ * default. */
+static int create(call *c, bool bounded, void **state) {
+  int64_t value = 1;
+  bool auto_release = true;
+  vinfo vi;
+  int rc = call_nargs(c, 0, 2);
+  if (rc == WS_OK && c->nargs >= 1 && (call_arg(c, 0, &vi), vi.kind != VK_NIL))
+    rc = call_arg_int(c, 0, &value);
+  if (rc == WS_OK && c->nargs == 2 && (call_arg(c, 1, &vi), vi.kind != VK_NIL))
+    rc = call_arg_bool(c, 1, &auto_release);
+  if (rc != WS_OK) return rc;
+  if (value < 0) return call_fail(c, WS_VALUE_ERROR, "semaphore initial value must be >= 0");
+  sem *s = calloc(1, sizeof *s);
+  if (!s) return call_fail(c, WS_INTERNAL, "out of memory");
+  s->bounded = bounded;
+  s->auto_release = auto_release;
+  s->value = s->initial = value;
+  *state = s;
+  return WS_OK;
+}
+
+static int sem_create(call *c, void **state) { return create(c, false, state); }
+static int bsem_create(call *c, void **state) { return create(c, true, state); }
+
+static void sem_destroy(registry *reg, void *state) {
+  (void)reg;
+  sem *s = state;
+  if (!s) return;
+  blk_cancel_all(&s->waiters, WS_NOT_FOUND, "object deleted");
+  free(s);
+}
+
+/* The units a closed connection took and did not release come back. */
+static void sem_owner_gone(registry *reg, sm_obj *o, uint64_t conn_id, uint64_t count) {
+  (void)reg;
+  (void)conn_id;
+  sem *s = o->state;
+  if (!s->auto_release) return;
+  int64_t room = (s->bounded ? s->initial : INT64_MAX) - s->value;
+  s->value += count > (uint64_t)room ? room : (int64_t)count;
+  serve(o);
+}
+
+static const method_def sem_methods[] = {
+    {"acquire", m_acquire, METHOD_MUTATES},
+    {"release", m_release, METHOD_MUTATES},
+    {"get_value", m_get_value, 0},
+};
+
+/* A semaphore has no size: ls omits it. */
+const obj_type t_semaphore_type = {
+    .name = "semaphore",
+    .create = sem_create,
+    .destroy = sem_destroy,
+    .size = NULL,
+    .owner_gone = sem_owner_gone,
+    .methods = sem_methods,
+    .n_methods = sizeof sem_methods / sizeof sem_methods[0],
+};
+
+const obj_type t_bounded_semaphore_type = {
+    .name = "bounded_semaphore",
+    .create = bsem_create,
+    .destroy = sem_destroy,
+    .size = NULL,
+    .owner_gone = sem_owner_gone,
+    .methods = sem_methods,
+    .n_methods = sizeof sem_methods / sizeof sem_methods[0],
+};
