@@ -51,14 +51,14 @@
 #define CONN_KEEP_BUFFER (1u << 20)
 
 struct chan {
-  int fd;             /**< -1 once closed */
-  SSL *ssl;           /**< tls:// only: the session over fd (then non-blocking) */
-  bool eof;           /**< tls:// only: the socket BIO read end-of-file */
-  char tls_name[256]; /**< tls:// only: the name the certificate must carry */
-  pid_t pid;          /**< the process that opened it */
-  bool broken;        /**< a transport or framing error happened: never reuse */
-  uint64_t seq;       /**< last request sequence number */
-  uint8_t *rbuf;      /**< bytes received and not consumed yet */
+  int fd;                 /**< -1 once closed */
+  SSL *ssl;               /**< tls:// only: the session over fd (then non-blocking) */
+  bool eof;               /**< tls:// only: the socket BIO read end-of-file */
+  char tls_name[256];     /**< tls:// only: the name the certificate must carry */
+  unsigned long fork_gen; /**< fork_generation when it was opened */
+  bool broken;            /**< a transport or framing error happened: never reuse */
+  uint64_t seq;           /**< last request sequence number */
+  uint8_t *rbuf;          /**< bytes received and not consumed yet */
   size_t rlen, rcap;
   vbuf wbuf;       /**< the request being sent */
   const char *url; /**< borrowed from the client, for messages */
@@ -88,6 +88,13 @@ static int wait_fd(int fd, short events, int64_t deadline) {
     if (n < 0 && errno != EINTR) return 0; /* let the following I/O report it */
   }
 }
+
+/* Bumped in every child right after fork() (client.c's atfork handler): a
+ * channel opened before belongs to the parent. A counter, not getpid(),
+ * keeps a syscall off every call. */
+static unsigned long fork_generation;
+
+void chan_note_fork(void) { fork_generation++; }
 
 /* ---- transport ---- */
 
@@ -414,7 +421,9 @@ static bool xp_pending(const chan *k) { return k->ssl && SSL_pending(k->ssl) > 0
 static ssize_t xp_read(chan *k, uint8_t *p, size_t n, int64_t deadline, bool nowait) {
   for (;;) {
     if (!k->ssl) {
-      if (!nowait && wait_fd(k->fd, POLLIN, deadline) != 0)
+      /* Without a deadline the blocking recv() waits by itself: no poll(). A
+       * dead peer still ends it (keepalive, TCP_USER_TIMEOUT). */
+      if (!nowait && deadline >= 0 && wait_fd(k->fd, POLLIN, deadline) != 0)
         return fail(k, err_set(SM_ETIMEOUT, "timed out waiting for %s", k->url));
       ssize_t r = recv(k->fd, p, n, nowait ? MSG_DONTWAIT : 0);
       if (r > 0) return r;
@@ -570,7 +579,7 @@ int chan_open(const chan_cfg *cfg, chan **out) {
   chan *k = calloc(1, sizeof *k);
   if (!k) return err_set(SM_ENOMEM, "out of memory");
   k->fd = -1;
-  k->pid = getpid();
+  k->fork_gen = fork_generation;
   k->url = cfg->url;
   vb_init(&k->wbuf);
   int rc = open_socket(cfg, deadline);
@@ -749,7 +758,9 @@ int chan_exchange(chan *k, const uint8_t *frames, size_t len, uint64_t first, si
   return 0;
 }
 
-bool chan_usable(const chan *k) { return k && !k->broken && k->fd >= 0 && k->pid == getpid(); }
+bool chan_usable(const chan *k) {
+  return k && !k->broken && k->fd >= 0 && k->fork_gen == fork_generation;
+}
 
 void chan_drop_fd(chan *k) {
   if (k->fd >= 0) close(k->fd);

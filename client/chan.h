@@ -87,6 +87,10 @@ int chan_exchange(chan *k, const uint8_t *frames, size_t len, uint64_t first, si
 /* True when the connection is healthy and was opened by this process. */
 bool chan_usable(const chan *k);
 
+/* Tells every channel opened so far that it now belongs to the parent
+ * process (call in the child after fork()). */
+void chan_note_fork(void);
+
 /* Closes this process's copy of the socket and marks the connection
  * broken, without any write: for a fork child. Async-signal-safe. */
 void chan_drop_fd(chan *k);

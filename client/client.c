@@ -204,6 +204,7 @@ static void fork_parent(void) {
 
 /* In the child: the parent's sockets are not ours to use. */
 static void fork_child(void) {
+  chan_note_fork();
   for (sm_client *c = registry_head; c; c = c->reg_next) {
     for (slot *s = c->slots; s; s = s->next)
       if (s->k) chan_drop_fd(s->k);

@@ -70,7 +70,10 @@ int proxy_create_args(sm_client *c, const char *type, const char *name, const sm
     args[2 + i] = init[i];
   sm_value *reply = NULL;
   uint64_t epoch = 0;
-  int rc = client_invoke(c, CLIENT_HOLDER, 0, "create", args, 2 + ninit, &reply, &epoch);
+  /* Only an anonymous object needs the holder connection, where its
+   * reference lives; a named one is created over this thread's own. */
+  int rc = client_invoke(c, name ? CLIENT_THREAD : CLIENT_HOLDER, 0, "create", args, 2 + ninit,
+                         &reply, &epoch);
   if (rc != SM_OK) return rc;
   /* Only an anonymous object is counted; a named one lives until deleted. */
   return proxy_from_reply(c, reply, type, name, name == NULL, epoch, size, out);

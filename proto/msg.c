@@ -4,9 +4,61 @@
 #include "frame.h"
 #include "statemgr.pb-c.h"
 
+#include <stdalign.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Requests and responses are decoded into a per-thread arena instead of
+ * malloc: a decoded message is released before the thread decodes many
+ * more, so the arena is reset whenever no decoded message is alive. Pieces
+ * that do not fit fall back to malloc. This takes the allocator off the
+ * per-request path on both sides. */
+#define ARENA_SIZE (32u * 1024u)
+
+typedef struct arena {
+  size_t used;
+  unsigned live; /* decoded messages not yet released */
+  _Alignas(max_align_t) uint8_t buf[ARENA_SIZE];
+} arena;
+
+static _Thread_local arena tl_arena;
+
+static void *arena_alloc(void *data, size_t n) {
+  arena *a = data;
+  size_t need = (n + 15u) & ~(size_t)15u;
+  if (need >= n && need <= ARENA_SIZE - a->used) {
+    void *p = a->buf + a->used;
+    a->used += need;
+    return p;
+  }
+  return malloc(n);
+}
+
+static void arena_free(void *data, void *p) {
+  arena *a = data;
+  uint8_t *b = p;
+  if (b >= a->buf && b < a->buf + ARENA_SIZE) return; /* reclaimed by the reset */
+  free(p);
+}
+
+/* The allocator for this thread's arena. */
+static ProtobufCAllocator arena_allocator(void) {
+  return (ProtobufCAllocator){
+      .alloc = arena_alloc, .free = arena_free, .allocator_data = &tl_arena};
+}
+
+static void arena_taken(bool ok) {
+  if (ok)
+    tl_arena.live++;
+  else if (tl_arena.live == 0)
+    tl_arena.used = 0; /* a failed decode freed its pieces */
+}
+
+static void arena_given_back(void) {
+  if (--tl_arena.live == 0) tl_arena.used = 0;
+}
 
 /* Packs msg as one frame at the end of out. */
 static int encode_frame(vbuf *out, const ProtobufCMessage *msg) {
@@ -27,7 +79,9 @@ static ProtobufCBinaryData bin(sm_span s) {
 
 int wire_request_decode(sm_span payload, wire_request *out) {
   memset(out, 0, sizeof *out);
-  Statemgr__Request *m = statemgr__request__unpack(NULL, payload.n, payload.p);
+  ProtobufCAllocator al = arena_allocator();
+  Statemgr__Request *m = statemgr__request__unpack(&al, payload.n, payload.p);
+  arena_taken(m != NULL);
   if (!m) return -1;
   out->seq = m->seq;
   out->object = m->object;
@@ -46,7 +100,11 @@ sm_span wire_request_arg(const wire_request *r, size_t i) {
 }
 
 void wire_request_release(wire_request *r) {
-  if (r->msg) statemgr__request__free_unpacked(r->msg, NULL);
+  if (r->msg) {
+    ProtobufCAllocator al = arena_allocator();
+    statemgr__request__free_unpacked(r->msg, &al);
+    arena_given_back();
+  }
   r->msg = NULL;
 }
 
@@ -73,10 +131,13 @@ int wire_request_encode(vbuf *out, const wire_request_out *r) {
 
 int wire_response_decode(sm_span payload, wire_response *out) {
   memset(out, 0, sizeof *out);
-  Statemgr__Response *m = statemgr__response__unpack(NULL, payload.n, payload.p);
+  ProtobufCAllocator al = arena_allocator();
+  Statemgr__Response *m = statemgr__response__unpack(&al, payload.n, payload.p);
+  arena_taken(m != NULL);
   if (!m) return -1;
   if ((int)m->status < 0 || (int)m->status > WS_MAX) {
-    statemgr__response__free_unpacked(m, NULL);
+    statemgr__response__free_unpacked(m, &al);
+    arena_given_back();
     return -1;
   }
   out->seq = m->seq;
@@ -89,7 +150,11 @@ int wire_response_decode(sm_span payload, wire_response *out) {
 }
 
 void wire_response_release(wire_response *r) {
-  if (r->msg) statemgr__response__free_unpacked(r->msg, NULL);
+  if (r->msg) {
+    ProtobufCAllocator al = arena_allocator();
+    statemgr__response__free_unpacked(r->msg, &al);
+    arena_given_back();
+  }
   r->msg = NULL;
 }
 

@@ -24,7 +24,7 @@
  * the Hello queued at creation goes out after it, and the one handshake
  * deadline covers both. A failed TLS handshake (a refused certificate, a
  * plaintext client) is logged with OpenSSL's reason. Closing sends
- * close_notify first unless the transport failed. */
+ * close_notify first unless the peer is gone (EOF, a transport error). */
 #include "conn.h"
 
 #include "../proto/auth.h"
@@ -37,17 +37,20 @@
 #include "tls.h"
 
 #include <assert.h>
+#include <errno.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #define CONN_FRAMES_PER_EVENT 128
 #define CONN_OUT_HIGH (8u * 1024u * 1024u)
 #define CONN_OUT_LOW (1u * 1024u * 1024u)
+#define CONN_OUT_KEEP 4096u /* an output buffer larger than this is freed once sent */
 /* Past max_conns, this many more connections are kept just long enough to
  * be told why they are refused; beyond that they are closed at once. */
 #define CONN_REFUSING_MAX 1024
@@ -56,13 +59,25 @@ typedef enum conn_state { CONN_HANDSHAKE, CONN_READY, CONN_CLOSING } conn_state;
 
 struct conn {
   struct sm_server *srv;
-  struct bufferevent *bev;
   conn_state state;
   uint64_t id;
   char peer[128];
   char name[64];                         /* the client's self-chosen name */
   uint8_t challenge[AUTH_CHALLENGE_LEN]; /* ours, sent in Hello */
-  htab handles;                          /* object id -> references held (uintptr_t) */
+  /* Transport: a plain socket with our own events, or a TLS bufferevent. */
+  int fd;                  /* plain: the socket; -1 with TLS */
+  struct event *rev, *wev; /* plain: readable / writable (wev armed only while needed) */
+  bool want_write;         /* plain: wev is armed */
+  struct bufferevent *bev; /* TLS only */
+  /* Received bytes not yet handled: only a partial frame (or frames left
+   * when reading paused), so an idle connection holds no input buffer. */
+  uint8_t *in;
+  size_t in_len, in_cap;
+  vbuf out; /* answers not yet handed to the transport, from out_off */
+  size_t out_off;
+  bool flush_queued; /* in srv->flush_list */
+  conn *flush_next;
+  htab handles;        /* object id -> references held (uintptr_t) */
   htab owned;          /* object id -> units held (lock acquisitions, semaphore units) */
   waiter *parked;      /* this connection's parked calls (blocked.c) */
   struct event *timer; /* HANDSHAKE: the deadline; CLOSING: the deferred free */
@@ -70,15 +85,18 @@ struct conn {
   size_t n_parked;     /* entries in parked */
   bool over_limit;     /* accepted past max_conns: refused at the handshake */
   bool tls_pending;    /* TLS handshake not completed yet */
-  bool failed;         /* the transport reported an error: no close_notify */
+  bool peer_gone;      /* EOF or a transport error: no close_notify */
   uint64_t requests;
   conn *prev, *next; /* srv->conns */
 };
 
-static void read_cb(struct bufferevent *bev, void *arg);
-static void write_cb(struct bufferevent *bev, void *arg);
-static void event_cb(struct bufferevent *bev, short what, void *arg);
+static void sock_read_cb(evutil_socket_t fd, short what, void *arg);
+static void sock_write_cb(evutil_socket_t fd, short what, void *arg);
+static void tls_read_cb(struct bufferevent *bev, void *arg);
+static void tls_write_cb(struct bufferevent *bev, void *arg);
+static void tls_event_cb(struct bufferevent *bev, short what, void *arg);
 static void timer_cb(evutil_socket_t fd, short what, void *arg);
+static void flush(conn *c);
 
 static void conn_set_state(conn *c, conn_state next) {
   assert((c->state == CONN_HANDSHAKE && next != CONN_HANDSHAKE) ||
@@ -86,15 +104,93 @@ static void conn_set_state(conn *c, conn_state next) {
   c->state = next;
 }
 
-conn *conn_new(struct sm_server *srv, struct bufferevent *bev, const char *peer, bool tls) {
+/* ---- transport ---- */
+
+/* Bytes of answers not yet accepted by the kernel (or by OpenSSL). */
+static size_t queued(const conn *c) {
+  size_t n = c->out.len - c->out_off;
+  if (c->bev) n += evbuffer_get_length(bufferevent_get_output(c->bev));
+  return n;
+}
+
+static void set_reading(conn *c, bool on) {
+  if (c->bev) {
+    if (on)
+      bufferevent_enable(c->bev, EV_READ);
+    else
+      bufferevent_disable(c->bev, EV_READ);
+  } else if (on) {
+    event_add(c->rev, NULL);
+  } else {
+    event_del(c->rev);
+  }
+}
+
+/* Runs the read callback again soon, for frames already buffered. */
+static void kick_reading(conn *c) {
+  if (c->bev)
+    bufferevent_trigger(c->bev, EV_READ, BEV_TRIG_DEFER_CALLBACKS | BEV_TRIG_IGNORE_WATERMARKS);
+  else
+    event_active(c->rev, EV_READ, 0);
+}
+
+/* Queues c for the flush that runs once the current callbacks are done:
+ * answers produced in one loop iteration leave in one write. */
+static void schedule_flush(conn *c) {
+  if (c->flush_queued) return;
+  struct sm_server *srv = c->srv;
+  if (!srv->flush_list) event_active(srv->flush_ev, 0, 0);
+  c->flush_queued = true;
+  c->flush_next = srv->flush_list;
+  srv->flush_list = c;
+}
+
+void conn_flush_pending(struct sm_server *srv) {
+  while (srv->flush_list) {
+    conn *c = srv->flush_list;
+    srv->flush_list = c->flush_next;
+    c->flush_queued = false;
+    flush(c);
+  }
+}
+
+static void unqueue_flush(conn *c) {
+  if (!c->flush_queued) return;
+  for (conn **p = &c->srv->flush_list; *p; p = &(*p)->flush_next) {
+    if (*p == c) {
+      *p = c->flush_next;
+      break;
+    }
+  }
+  c->flush_queued = false;
+}
+
+/* Appends bytes to the answers; false when out of memory. */
+static bool out_append(conn *c, const uint8_t *p, size_t n) {
+  uint8_t *at = vb_grow(&c->out, n);
+  if (!at) return false;
+  memcpy(at, p, n);
+  schedule_flush(c);
+  return true;
+}
+
+/* ---- life cycle ---- */
+
+conn *conn_new(struct sm_server *srv, int fd, struct bufferevent *bev, const char *peer, bool tls) {
   if (srv->n_conns >= srv->limits.max_conns + CONN_REFUSING_MAX) {
     log_warn("connection from %s closed: %zu connections already", peer, srv->n_conns);
-    bufferevent_free(bev);
+    if (bev)
+      bufferevent_free(bev);
+    else
+      close(fd);
     return NULL;
   }
   conn *c = calloc(1, sizeof *c);
   if (!c) {
-    bufferevent_free(bev);
+    if (bev)
+      bufferevent_free(bev);
+    else
+      close(fd);
     log_error("cannot set up a connection from %s: out of memory", peer);
     return NULL;
   }
@@ -103,33 +199,51 @@ conn *conn_new(struct sm_server *srv, struct bufferevent *bev, const char *peer,
   snprintf(c->peer, sizeof c->peer, "%s", peer);
   htab_init(&c->handles);
   htab_init(&c->owned);
+  vb_init(&c->out);
+  c->fd = bev ? -1 : fd;
   c->bev = bev;
   c->tls_pending = tls;
   c->timer = evtimer_new(srv->base, timer_cb, c);
+  bool ok = c->timer != NULL;
+  if (ok && !bev) {
+    c->rev = event_new(srv->base, fd, EV_READ | EV_PERSIST, sock_read_cb, c);
+    c->wev = event_new(srv->base, fd, EV_WRITE | EV_PERSIST, sock_write_cb, c);
+    ok = c->rev && c->wev && evutil_make_socket_nonblocking(fd) == 0;
+  }
   vbuf hello;
   vb_init(&hello);
-  if (!c->timer || auth_random(c->challenge, sizeof c->challenge) != 0 ||
-      wire_hello_encode(&hello, c->challenge) != 0 ||
-      bufferevent_write(c->bev, hello.p, hello.len) != 0) {
+  ok = ok && auth_random(c->challenge, sizeof c->challenge) == 0 &&
+       wire_hello_encode(&hello, c->challenge) == 0;
+  if (!ok) {
     vb_free(&hello);
-    bufferevent_free(c->bev);
+    if (bev)
+      bufferevent_free(bev);
+    else
+      close(fd);
+    if (c->rev) event_free(c->rev);
+    if (c->wev) event_free(c->wev);
     if (c->timer) event_free(c->timer);
     free(c);
     log_error("cannot set up a connection from %s: out of memory", peer);
     return NULL;
   }
-  vb_free(&hello);
-  bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
-  bufferevent_setwatermark(c->bev, EV_WRITE, CONN_OUT_LOW, 0);
-  bufferevent_enable(c->bev, EV_READ | EV_WRITE);
-  unsigned ms = srv->limits.handshake_ms;
-  struct timeval deadline = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
-  evtimer_add(c->timer, &deadline);
+  c->out = hello; /* the Hello is the first answer */
   c->next = srv->conns;
   if (srv->conns) srv->conns->prev = c;
   srv->conns = c;
   c->over_limit = srv->n_conns >= srv->limits.max_conns;
   srv->n_conns++;
+  if (bev) {
+    bufferevent_setcb(bev, tls_read_cb, tls_write_cb, tls_event_cb, c);
+    bufferevent_setwatermark(bev, EV_WRITE, CONN_OUT_LOW, 0);
+    bufferevent_enable(bev, EV_READ | EV_WRITE);
+  } else {
+    event_add(c->rev, NULL);
+  }
+  schedule_flush(c);
+  unsigned ms = srv->limits.handshake_ms;
+  struct timeval deadline = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
+  evtimer_add(c->timer, &deadline);
   log_info("conn %llu: accepted from %s%s%s", (unsigned long long)c->id, c->peer,
            tls ? " (TLS)" : "", c->over_limit ? " past the connection limit" : "");
   return c;
@@ -138,6 +252,7 @@ conn *conn_new(struct sm_server *srv, struct bufferevent *bev, const char *peer,
 void conn_free(conn *c) {
   struct sm_server *srv = c->srv;
   if (c->state != CONN_CLOSING) conn_set_state(c, CONN_CLOSING); /* no more reading */
+  unqueue_flush(c);
   if (c->prev)
     c->prev->next = c->next;
   else
@@ -169,36 +284,54 @@ void conn_free(conn *c) {
   log_info("conn %llu: closed (%llu requests)", (unsigned long long)c->id,
            (unsigned long long)c->requests);
   event_free(c->timer);
-  tls_bev_shutdown(c->bev, !c->failed);
-  bufferevent_free(c->bev);
+  if (c->bev) {
+    tls_bev_shutdown(c->bev, !c->peer_gone);
+    bufferevent_free(c->bev);
+  } else {
+    event_free(c->rev);
+    event_free(c->wev);
+    close(c->fd);
+  }
+  free(c->in);
+  vb_free(&c->out);
   free(c);
+}
+
+/* Frees c on the next loop turn, off the current call stack. */
+static void free_soon(conn *c) {
+  struct timeval now = {0, 0};
+  evtimer_add(c->timer, &now);
 }
 
 void conn_close_after_flush(conn *c) {
   if (c->state == CONN_CLOSING) return;
   conn_set_state(c, CONN_CLOSING);
-  bufferevent_disable(c->bev, EV_READ);
-  /* If nothing is queued no write callback will come: free on the next loop
-   * turn instead, off this call stack. */
-  if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
-    struct timeval now = {0, 0};
-    evtimer_add(c->timer, &now);
-  }
+  set_reading(c, false);
+  if (queued(c) == 0) free_soon(c); /* else the flush frees it once all is sent */
 }
 
 /* Stops reading while the client has too much to read or too many calls
  * parked, and reads again once both are back under their marks. */
 static void update_reading(conn *c) {
-  size_t queued = evbuffer_get_length(bufferevent_get_output(c->bev));
+  size_t q = queued(c);
   size_t max_pending = c->srv->limits.max_pending;
-  if (!c->paused && (queued > CONN_OUT_HIGH || c->n_parked >= max_pending)) {
+  if (!c->paused && (q > CONN_OUT_HIGH || c->n_parked >= max_pending)) {
     c->paused = true;
-    bufferevent_disable(c->bev, EV_READ);
-  } else if (c->paused && queued <= CONN_OUT_LOW && c->n_parked < max_pending &&
+    set_reading(c, false);
+  } else if (c->paused && q <= CONN_OUT_LOW && c->n_parked < max_pending &&
              c->state == CONN_READY && !c->srv->stopping) {
     c->paused = false;
-    bufferevent_enable(c->bev, EV_READ);
-    bufferevent_trigger(c->bev, EV_READ, BEV_TRIG_DEFER_CALLBACKS | BEV_TRIG_IGNORE_WATERMARKS);
+    set_reading(c, true);
+    kick_reading(c);
+  }
+}
+
+/* Drops every answer not yet sent. */
+static void discard_output(conn *c) {
+  c->out.len = c->out_off = 0;
+  if (c->bev) {
+    struct evbuffer *out = bufferevent_get_output(c->bev);
+    evbuffer_drain(out, evbuffer_get_length(out));
   }
 }
 
@@ -206,9 +339,56 @@ static void update_reading(conn *c) {
  * queued output is discarded and it is freed on the next loop turn. */
 static void conn_abort(conn *c, const char *why) {
   log_warn("conn %llu (%s): %s; disconnecting", (unsigned long long)c->id, c->peer, why);
-  struct evbuffer *out = bufferevent_get_output(c->bev);
-  evbuffer_drain(out, evbuffer_get_length(out));
+  discard_output(c);
   conn_close_after_flush(c);
+}
+
+/* Hands the queued answers to the transport: for a plain socket one send()
+ * per loop iteration, arming the write event only when the kernel does not
+ * take it all; for TLS, the bufferevent's output. */
+static void flush(conn *c) {
+  size_t pending = c->out.len - c->out_off;
+  if (pending > 0 && c->bev) {
+    if (evbuffer_add(bufferevent_get_output(c->bev), c->out.p + c->out_off, pending) != 0) {
+      conn_abort(c, "out of memory for answers");
+      return;
+    }
+    c->out_off = c->out.len;
+  }
+  while (!c->bev && c->out_off < c->out.len) {
+    ssize_t n = send(c->fd, c->out.p + c->out_off, c->out.len - c->out_off, MSG_NOSIGNAL);
+    if (n > 0) {
+      c->out_off += (size_t)n;
+    } else if (n < 0 && errno == EINTR) {
+      continue;
+    } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      break;
+    } else { /* EPIPE, ECONNRESET: the client is gone */
+      c->peer_gone = true;
+      log_info("conn %llu: connection lost: %s", (unsigned long long)c->id, strerror(errno));
+      discard_output(c);
+      if (c->state == CONN_CLOSING)
+        free_soon(c);
+      else
+        conn_close_after_flush(c);
+      return;
+    }
+  }
+  if (c->out_off == c->out.len) {
+    c->out.len = c->out_off = 0;
+    if (c->out.cap > CONN_OUT_KEEP) vb_free(&c->out);
+  }
+  if (!c->bev) {
+    bool more = c->out_off < c->out.len;
+    if (more && !c->want_write) event_add(c->wev, NULL);
+    if (!more && c->want_write) event_del(c->wev);
+    c->want_write = more;
+  }
+  if (c->state == CONN_CLOSING) {
+    if (queued(c) == 0) free_soon(c);
+  } else if (c->paused) {
+    update_reading(c);
+  }
 }
 
 void conn_note_parked(conn *c, int delta) {
@@ -218,18 +398,17 @@ void conn_note_parked(conn *c, int delta) {
 
 void conn_send_response(conn *c, const wire_response_out *r) {
   if (c->state == CONN_CLOSING) return; /* nobody will read it */
-  struct evbuffer *out = bufferevent_get_output(c->bev);
   size_t n = wire_response_frame_size(r);
-  struct evbuffer_iovec iov;
-  if (evbuffer_reserve_space(out, (ev_ssize_t)n, &iov, 1) < 1) {
+  uint8_t *at = vb_grow(&c->out, n);
+  if (!at) {
+    c->out.failed = false; /* what was queued before stays valid */
     log_error("conn %llu: out of memory for a response; closing", (unsigned long long)c->id);
     conn_close_after_flush(c);
     return;
   }
-  wire_response_frame_pack(r, iov.iov_base);
-  iov.iov_len = n;
-  evbuffer_commit_space(out, &iov, 1);
-  if (evbuffer_get_length(out) > c->srv->limits.out_hard)
+  wire_response_frame_pack(r, at);
+  schedule_flush(c);
+  if (queued(c) > c->srv->limits.out_hard)
     conn_abort(c, "answers pile up unread past the output limit");
   else
     update_reading(c);
@@ -259,11 +438,9 @@ bool conn_release(conn *c, uint64_t id) {
   return true;
 }
 
-void conn_stop_reading(conn *c) { bufferevent_disable(c->bev, EV_READ); }
+void conn_stop_reading(conn *c) { set_reading(c, false); }
 
-bool conn_output_empty(const conn *c) {
-  return evbuffer_get_length(bufferevent_get_output(c->bev)) == 0;
-}
+bool conn_output_empty(const conn *c) { return queued(c) == 0; }
 
 conn *conn_next(const conn *c) { return c->next; }
 
@@ -302,7 +479,7 @@ static void refuse(conn *c, int status, const char *text) {
     wire_response_out r = {.seq = 0, .status = status, .error = text};
     rc = wire_response_encode(&b, &r);
   }
-  if (rc == 0) bufferevent_write(c->bev, b.p, b.len);
+  if (rc == 0) out_append(c, b.p, b.len);
   vb_free(&b);
   log_warn("conn %llu (%s): %s; closing", (unsigned long long)c->id, c->peer, text);
   conn_close_after_flush(c);
@@ -341,7 +518,7 @@ static void handle_auth(conn *c, sm_span payload) {
   auth_server_mac(k->bytes, k->len, c->challenge, client_ch, proof);
   vbuf b;
   vb_init(&b);
-  if (wire_auth_result_encode(&b, WS_OK, proof, NULL) == 0) bufferevent_write(c->bev, b.p, b.len);
+  if (wire_auth_result_encode(&b, WS_OK, proof, NULL) == 0) out_append(c, b.p, b.len);
   vb_free(&b);
   auth_wipe(proof, sizeof proof);
   evtimer_del(c->timer);
@@ -365,48 +542,148 @@ static void handle_frame(conn *c, sm_span payload) {
   wire_request_release(&req);
 }
 
-static void read_cb(struct bufferevent *bev, void *arg) {
-  conn *c = arg;
-  struct evbuffer *in = bufferevent_get_input(bev);
+/* Handles the whole frames at the start of buf (at most a budget of them)
+ * and returns how many bytes it consumed. Stops early when the connection
+ * closes, pauses, or the daemon stops. */
+static size_t process(conn *c, const uint8_t *buf, size_t len, bool *more) {
+  size_t off = 0;
+  *more = false;
   for (int budget = CONN_FRAMES_PER_EVENT; budget > 0; budget--) {
-    if (c->state == CONN_CLOSING || c->paused || c->srv->stopping) return;
-    size_t avail = evbuffer_get_length(in);
-    uint8_t hdr[FRAME_HEADER_LEN];
-    if (avail < sizeof hdr) return;
-    evbuffer_copyout(in, hdr, sizeof hdr);
+    if (c->state == CONN_CLOSING || c->paused || c->srv->stopping) return off;
     size_t max = c->state == CONN_HANDSHAKE ? FRAME_MAX_PREAUTH : c->srv->limits.max_frame;
-    size_t len;
-    if (frame_parse(hdr, sizeof hdr, max, &len) == FRAME_TOO_LARGE) {
+    size_t flen;
+    frame_state st = frame_parse(buf + off, len - off, max, &flen);
+    if (st == FRAME_TOO_LARGE) {
       char text[128];
-      snprintf(text, sizeof text, "frame of %zu bytes exceeds the limit of %zu bytes", len, max);
+      snprintf(text, sizeof text, "frame of %zu bytes exceeds the limit of %zu bytes", flen, max);
       refuse(c, WS_TOO_LARGE, text);
-      return;
+      return len; /* nothing more is read from it */
     }
-    if (avail - sizeof hdr < len) return; /* the rest of the frame is on its way */
-    uint8_t *frame = evbuffer_pullup(in, (ev_ssize_t)(sizeof hdr + len));
-    if (!frame) {
-      refuse(c, WS_INTERNAL, "out of memory reading a frame");
-      return;
-    }
-    handle_frame(c, (sm_span){frame + sizeof hdr, len});
-    evbuffer_drain(in, sizeof hdr + len);
+    if (st == FRAME_NEED_MORE) return off; /* the rest is on its way */
+    handle_frame(c, (sm_span){buf + off + FRAME_HEADER_LEN, flen});
+    off += FRAME_HEADER_LEN + flen;
   }
-  /* Budget spent with input still waiting: come back after the others. */
-  if (evbuffer_get_length(in) >= FRAME_HEADER_LEN)
-    bufferevent_trigger(bev, EV_READ, BEV_TRIG_DEFER_CALLBACKS | BEV_TRIG_IGNORE_WATERMARKS);
+  *more = len - off >= FRAME_HEADER_LEN; /* budget spent: come back after the others */
+  return off;
 }
 
-static void write_cb(struct bufferevent *bev, void *arg) {
+/* Keeps the len unconsumed bytes at buf as the connection's input. */
+static bool keep_input(conn *c, const uint8_t *buf, size_t len) {
+  if (len == 0) {
+    free(c->in);
+    c->in = NULL;
+    c->in_len = c->in_cap = 0;
+    return true;
+  }
+  if (c->in && buf >= c->in && buf < c->in + c->in_cap) { /* already ours */
+    memmove(c->in, buf, len);
+  } else {
+    if (c->in_cap < len) {
+      uint8_t *p = realloc(c->in, len);
+      if (!p) return false;
+      c->in = p;
+      c->in_cap = len;
+    }
+    memcpy(c->in, buf, len);
+  }
+  c->in_len = len;
+  return true;
+}
+
+/* Processes buffered input, keeps what is left, and flushes the answers. */
+static void consume(conn *c, const uint8_t *buf, size_t len) {
+  bool more;
+  size_t used = process(c, buf, len, &more);
+  if (!keep_input(c, buf + used, len - used)) {
+    refuse(c, WS_INTERNAL, "out of memory buffering a frame");
+    return;
+  }
+  if (more) kick_reading(c);
+  flush(c); /* the answers of this batch, in one write */
+}
+
+/* Room to read into c->in: at least the rest of the frame it holds. */
+static bool grow_input(conn *c, size_t want) {
+  if (c->in_cap - c->in_len >= want) return true;
+  size_t cap = c->in_len + want;
+  uint8_t *p = realloc(c->in, cap);
+  if (!p) return false;
+  c->in = p;
+  c->in_cap = cap;
+  return true;
+}
+
+static void sock_read_cb(evutil_socket_t fd, short what, void *arg) {
+  (void)what;
   conn *c = arg;
-  size_t queued = evbuffer_get_length(bufferevent_get_output(bev));
+  struct sm_server *srv = c->srv;
+  uint8_t *dst;
+  size_t room;
+  if (c->in_len == 0) {
+    /* The usual case: nothing pending, read into the shared buffer. */
+    dst = srv->rbuf;
+    room = sizeof srv->rbuf;
+  } else {
+    size_t need = FRAME_HEADER_LEN, flen = 0;
+    size_t max = c->state == CONN_HANDSHAKE ? FRAME_MAX_PREAUTH : srv->limits.max_frame;
+    if (frame_parse(c->in, c->in_len, max, &flen) == FRAME_NEED_MORE && c->in_len >= need)
+      need = FRAME_HEADER_LEN + flen - c->in_len;
+    if (!grow_input(c, need > sizeof srv->rbuf ? need : sizeof srv->rbuf)) {
+      refuse(c, WS_INTERNAL, "out of memory buffering a frame");
+      return;
+    }
+    dst = c->in + c->in_len;
+    room = c->in_cap - c->in_len;
+  }
+  ssize_t n = recv(fd, dst, room, 0);
+  if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+    c->peer_gone = true;
+    if (n < 0)
+      log_info("conn %llu: connection error: %s", (unsigned long long)c->id, strerror(errno));
+    conn_free(c);
+    return;
+  }
+  size_t got = n > 0 ? (size_t)n : 0;
+  if (dst == srv->rbuf) {
+    consume(c, srv->rbuf, got);
+  } else {
+    c->in_len += got;
+    consume(c, c->in, c->in_len);
+  }
+}
+
+static void sock_write_cb(evutil_socket_t fd, short what, void *arg) {
+  (void)fd;
+  (void)what;
+  flush(arg);
+}
+
+static void tls_read_cb(struct bufferevent *bev, void *arg) {
+  conn *c = arg;
+  struct evbuffer *in = bufferevent_get_input(bev);
+  size_t n = evbuffer_get_length(in);
+  if (n > 0) {
+    if (!grow_input(c, n)) {
+      refuse(c, WS_INTERNAL, "out of memory buffering a frame");
+      return;
+    }
+    evbuffer_remove(in, c->in + c->in_len, n);
+    c->in_len += n;
+  }
+  consume(c, c->in, c->in_len);
+}
+
+static void tls_write_cb(struct bufferevent *bev, void *arg) {
+  (void)bev;
+  conn *c = arg;
   if (c->state == CONN_CLOSING) {
-    if (queued == 0) conn_free(c);
+    if (queued(c) == 0) conn_free(c);
     return;
   }
   if (c->paused) update_reading(c);
 }
 
-static void event_cb(struct bufferevent *bev, short what, void *arg) {
+static void tls_event_cb(struct bufferevent *bev, short what, void *arg) {
   conn *c = arg;
   char why[512];
   if (what & BEV_EVENT_CONNECTED) { /* a TLS handshake completed */
@@ -414,8 +691,8 @@ static void event_cb(struct bufferevent *bev, short what, void *arg) {
     if (tls_bev_describe_session(bev, why, sizeof why))
       log_info("conn %llu: TLS session %s", (unsigned long long)c->id, why);
   }
+  if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) c->peer_gone = true;
   if (what & BEV_EVENT_ERROR) {
-    c->failed = true;
     if (tls_bev_describe_error(bev, why, sizeof why))
       log_warn("conn %llu (%s): %s: %s", (unsigned long long)c->id, c->peer,
                c->tls_pending ? "TLS handshake failed" : "TLS error", why);
@@ -435,7 +712,6 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg) {
      * plaintext client on a TLS port waits for a Hello that never comes). */
     log_warn("conn %llu (%s): TLS handshake not completed in time; closing",
              (unsigned long long)c->id, c->peer);
-    c->failed = true;
     conn_free(c);
     return;
   }

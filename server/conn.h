@@ -17,7 +17,7 @@ struct bufferevent;
 /* Takes ownership of bev, a bufferevent over an accepted socket (plain, or
  * TLS with tls true, its TLS handshake then still to run), and starts the
  * handshake. Returns the connection, or NULL (bev freed) on failure. */
-conn *conn_new(struct sm_server *srv, struct bufferevent *bev, const char *peer, bool tls);
+conn *conn_new(struct sm_server *srv, int fd, struct bufferevent *bev, const char *peer, bool tls);
 
 /* Closes and frees the connection now: releases every reference it holds
  * (anonymous objects it alone held are freed). Only from the top of an event
@@ -58,6 +58,10 @@ int conn_note_owned(conn *c, sm_obj *o, int64_t delta);
 /* Counts a call of the connection parked (+1) or leaving (-1); too many
  * parked calls stop the reading of further requests (blocked.c calls it). */
 void conn_note_parked(conn *c, int delta);
+
+/* Hands every connection's queued answers to its transport (the server's
+ * flush event, once per loop iteration). */
+void conn_flush_pending(struct sm_server *srv);
 
 /* Queues one response frame on the connection's output. */
 void conn_send_response(conn *c, const wire_response_out *r);

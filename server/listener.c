@@ -2,14 +2,13 @@
  * connections.
  *
  * Each kind is one entry of a small table: its scheme, how to bind the
- * URL's rest, and how to wrap an accepted socket into the bufferevent that
- * conn.c then frames (a plain socket one, or an OpenSSL one from tls.c for
- * tls://, which needs the server's TLS context). A new transport is a new
- * row. Accepted TCP and TLS sockets get TCP_NODELAY and TCP keepalive with
- * the server's interval, so a peer that vanished (a cut link, a host that
- * died) is noticed and what it held is released. A UNIX socket path left
- * behind by a daemon that died is detected (nobody accepts on it) and
- * replaced; one that a live daemon serves is refused. */
+ * URL's rest, and for tls:// how to wrap an accepted socket into the
+ * OpenSSL bufferevent conn.c then frames (tls.c; it needs the server's TLS
+ * context). Plain sockets go to conn.c as they are: it reads and writes them
+ * itself. A new transport is a new row. Accepted TCP and TLS sockets get TCP_NODELAY and TCP
+ * keepalive with the server's interval, so a peer that vanished (a cut link, a host that died) is
+ * noticed and what it held is released. A UNIX socket path left behind by a daemon that died is
+ * detected (nobody accepts on it) and replaced; one that a live daemon serves is refused. */
 #include "listener.h"
 
 #include "conn.h"
@@ -37,9 +36,11 @@
 typedef struct transport {
   const char *scheme;
   int (*bind)(listener *l, const char *rest, char *err, size_t errlen);
-  /* The connection's bufferevent for an accepted socket, owning fd; NULL
-   * (fd closed) when out of memory. */
+  /* TLS: the connection's bufferevent for an accepted socket, owning fd;
+   * NULL (fd closed) when out of memory. NULL for plain sockets, whose I/O
+   * conn.c does itself. */
   struct bufferevent *(*wrap)(listener *l, evutil_socket_t fd);
+  bool tls; /* the connections run a TLS handshake first */
 } transport;
 
 struct listener {
@@ -55,7 +56,6 @@ struct listener {
 static void accept_cb(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *addr,
                       int socklen, void *arg);
 static void accept_error_cb(struct evconnlistener *evl, void *arg);
-static struct bufferevent *wrap_plain(listener *l, evutil_socket_t fd);
 static struct bufferevent *wrap_tls(listener *l, evutil_socket_t fd);
 
 const char *listener_url(const listener *l) { return l->url; }
@@ -131,7 +131,7 @@ static int bind_inet(listener *l, const char *rest, char *err, size_t errlen) {
               NI_NUMERICHOST | NI_NUMERICSERV);
   snprintf(l->url, sizeof l->url, ss.ss_family == AF_INET6 ? "%s[%s]:%s" : "%s%s:%s", l->t->scheme,
            h, p);
-  if (l->t->wrap == wrap_plain && !is_loopback((struct sockaddr *)&ss))
+  if (!l->t->tls && !is_loopback((struct sockaddr *)&ss))
     log_warn("listening on %s without TLS: anyone on the network path can read and alter the "
              "traffic (the authkey itself is never sent); use only on a trusted network",
              l->url);
@@ -193,22 +193,15 @@ static int bind_tls(listener *l, const char *rest, char *err, size_t errlen) {
   return bind_inet(l, rest, err, errlen);
 }
 
-static struct bufferevent *wrap_plain(listener *l, evutil_socket_t fd) {
-  struct bufferevent *bev =
-      bufferevent_socket_new(l->srv->base, fd, BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
-  if (!bev) evutil_closesocket(fd);
-  return bev;
-}
-
 static struct bufferevent *wrap_tls(listener *l, evutil_socket_t fd) {
   return tls_bev_new(l->srv->base, l->srv->tls_ctx, fd);
 }
 
 static const transport transports[] = {
-    {"tcp://", bind_inet, wrap_plain},
-    {"tls://", bind_tls, wrap_tls},
-    {"unix://", bind_unix, wrap_plain},
-    {"unix:", bind_unix, wrap_plain},
+    {"tcp://", bind_inet, NULL, false},
+    {"tls://", bind_tls, wrap_tls, true},
+    {"unix://", bind_unix, NULL, false},
+    {"unix:", bind_unix, NULL, false},
 };
 
 int listener_add(struct sm_server *srv, const char *url, char *err, size_t errlen) {
@@ -290,12 +283,16 @@ static void accept_cb(struct evconnlistener *evl, evutil_socket_t fd, struct soc
     else
       snprintf(peer, sizeof peer, "unknown");
   }
+  if (!l->t->wrap) { /* a plain socket: conn.c does its I/O itself */
+    conn_new(l->srv, fd, NULL, peer, false);
+    return;
+  }
   struct bufferevent *bev = l->t->wrap(l, fd);
   if (!bev) {
     log_error("cannot set up a connection from %s: out of memory", peer);
     return;
   }
-  conn_new(l->srv, bev, peer, l->t->wrap == wrap_tls);
+  conn_new(l->srv, -1, bev, peer, l->t->tls);
 }
 
 static void accept_error_cb(struct evconnlistener *evl, void *arg) {

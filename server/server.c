@@ -17,11 +17,12 @@
 #include "tls.h"
 
 #include <event2/event.h>
-#include <event2/thread.h>
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #define STOP_FLUSH_DEADLINE_MS 2000
@@ -142,6 +143,7 @@ int sm_server_options_set_keepalive(sm_server_options *o, int seconds) {
 }
 
 static void stop_cb(evutil_socket_t fd, short what, void *arg);
+static void flush_cb(evutil_socket_t fd, short what, void *arg);
 static void drain_cb(evutil_socket_t fd, short what, void *arg);
 static void signal_cb(evutil_socket_t sig, short what, void *arg);
 
@@ -151,14 +153,9 @@ int sm_server_new(const sm_server_options *opts, sm_server **out) {
   if (!opts) opts = &defaults;
   if (!out) return SM_EINVAL;
   log_set_level(opts->level);
-  /* sm_server_stop() may come from another thread. */
-  static bool threads_ready;
-  if (!threads_ready) {
-    if (evthread_use_pthreads() != 0) return SM_ENOMEM;
-    threads_ready = true;
-  }
   sm_server *s = calloc(1, sizeof *s);
   if (!s) return SM_ENOMEM;
+  s->stop_fd = -1;
   s->limits = opts->limits;
   s->keepalive_s = opts->keepalive_s;
   s->started = time(NULL);
@@ -178,9 +175,13 @@ int sm_server_new(const sm_server_options *opts, sm_server **out) {
     log_error("%s", err);
     rc = SM_EINVAL;
   }
-  if (rc == 0 && (!(s->base = event_base_new()) || !(s->reg = reg_new()) ||
-                  !(s->stop_ev = event_new(s->base, -1, 0, stop_cb, s)) ||
-                  !(s->drain_ev = event_new(s->base, -1, EV_PERSIST, drain_cb, s))))
+  if (rc == 0 &&
+      (!(s->base = event_base_new()) || !(s->reg = reg_new()) ||
+       !(s->flush_ev = event_new(s->base, -1, 0, flush_cb, s)) ||
+       (s->stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0 ||
+       !(s->stop_ev = event_new(s->base, s->stop_fd, EV_READ | EV_PERSIST, stop_cb, s)) ||
+       event_add(s->stop_ev, NULL) != 0 ||
+       !(s->drain_ev = event_new(s->base, -1, EV_PERSIST, drain_cb, s))))
     rc = SM_ENOMEM;
   if (rc != 0) {
     sm_server_free(s);
@@ -241,7 +242,11 @@ int sm_server_run(sm_server *s, bool install_signals) {
 }
 
 void sm_server_stop(sm_server *s) {
-  if (s) event_active(s->stop_ev, 0, 0);
+  /* A write to the eventfd the loop watches: safe from any thread (and from
+   * a signal handler), and the loop itself takes no locks for it. */
+  uint64_t one = 1;
+  if (s && s->stop_fd >= 0 && write(s->stop_fd, &one, sizeof one) < 0)
+    log_warn("cannot signal the stop: %s", strerror(errno)); /* counter full: one is pending */
 }
 
 void server_begin_stop(sm_server *s) {
@@ -259,9 +264,17 @@ void server_begin_stop(sm_server *s) {
   event_add(s->drain_ev, &poll);
 }
 
-static void stop_cb(evutil_socket_t fd, short what, void *arg) {
+/* Runs after the callbacks of a loop iteration that produced answers. */
+static void flush_cb(evutil_socket_t fd, short what, void *arg) {
   (void)fd;
   (void)what;
+  conn_flush_pending(arg);
+}
+
+static void stop_cb(evutil_socket_t fd, short what, void *arg) {
+  (void)what;
+  uint64_t n;
+  if (read(fd, &n, sizeof n) < 0) return; /* drained; EAGAIN: nothing pending */
   server_begin_stop(arg);
 }
 
@@ -299,6 +312,8 @@ void sm_server_free(sm_server *s) {
   if (s->sig_int) event_free(s->sig_int);
   if (s->sig_term) event_free(s->sig_term);
   if (s->stop_ev) event_free(s->stop_ev);
+  if (s->flush_ev) event_free(s->flush_ev);
+  if (s->stop_fd >= 0) close(s->stop_fd);
   if (s->drain_ev) event_free(s->drain_ev);
   if (s->base) event_base_free(s->base);
   authkey_clear(&s->key);

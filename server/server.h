@@ -54,11 +54,15 @@ struct sm_server {
   uint64_t requests; /* answered since start */
   time_t started;
   bool stopping;
-  struct event *stop_ev;  /* activated by sm_server_stop from any thread */
+  int stop_fd;            /* eventfd: sm_server_stop writes, the loop reads */
+  struct event *stop_ev;  /* watches stop_fd */
   struct event *drain_ev; /* while stopping: polls until outputs are flushed */
   struct event *sig_int, *sig_term;
   struct timespec stop_deadline;
-  vbuf result; /* scratch for the result of the current call */
+  vbuf result;             /* scratch for the result of the current call */
+  struct event *flush_ev;  /* activated when answers wait: flushes them all */
+  struct conn *flush_list; /* connections with answers to flush */
+  uint8_t rbuf[64 * 1024]; /* plain sockets read here; leftovers go to the conn */
 };
 
 /* Starts the stop sequence (idempotent): close listeners, stop reading, flush,
