@@ -2,63 +2,12 @@
 #include "msg.h"
 
 #include "frame.h"
+#include "pbwire.h"
 #include "statemgr.pb-c.h"
 
-#include <stdalign.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* Requests and responses are decoded into a per-thread arena instead of
- * malloc: a decoded message is released before the thread decodes many
- * more, so the arena is reset whenever no decoded message is alive. Pieces
- * that do not fit fall back to malloc. This takes the allocator off the
- * per-request path on both sides. */
-#define ARENA_SIZE (32u * 1024u)
-
-typedef struct arena {
-  size_t used;
-  unsigned live; /* decoded messages not yet released */
-  _Alignas(max_align_t) uint8_t buf[ARENA_SIZE];
-} arena;
-
-static _Thread_local arena tl_arena;
-
-static void *arena_alloc(void *data, size_t n) {
-  arena *a = data;
-  size_t need = (n + 15u) & ~(size_t)15u;
-  if (need >= n && need <= ARENA_SIZE - a->used) {
-    void *p = a->buf + a->used;
-    a->used += need;
-    return p;
-  }
-  return malloc(n);
-}
-
-static void arena_free(void *data, void *p) {
-  arena *a = data;
-  uint8_t *b = p;
-  if (b >= a->buf && b < a->buf + ARENA_SIZE) return; /* reclaimed by the reset */
-  free(p);
-}
-
-/* The allocator for this thread's arena. */
-static ProtobufCAllocator arena_allocator(void) {
-  return (ProtobufCAllocator){
-      .alloc = arena_alloc, .free = arena_free, .allocator_data = &tl_arena};
-}
-
-static void arena_taken(bool ok) {
-  if (ok)
-    tl_arena.live++;
-  else if (tl_arena.live == 0)
-    tl_arena.used = 0; /* a failed decode freed its pieces */
-}
-
-static void arena_given_back(void) {
-  if (--tl_arena.live == 0) tl_arena.used = 0;
-}
 
 /* Packs msg as one frame at the end of out. */
 static int encode_frame(vbuf *out, const ProtobufCMessage *msg) {
@@ -77,113 +26,205 @@ static ProtobufCBinaryData bin(sm_span s) {
 
 /* ---- requests ---- */
 
+enum {
+  REQ_SEQ = PB_TAG(1, PB_VARINT),
+  REQ_OBJECT = PB_TAG(2, PB_VARINT),
+  REQ_METHOD = PB_TAG(3, PB_LEN),
+  REQ_ARGS = PB_TAG(4, PB_LEN),
+  REQ_TIMEOUT = PB_TAG(5, PB_VARINT),
+  RESP_SEQ = PB_TAG(1, PB_VARINT),
+  RESP_STATUS = PB_TAG(2, PB_VARINT),
+  RESP_RESULT = PB_TAG(3, PB_LEN),
+  RESP_ERROR = PB_TAG(4, PB_LEN),
+};
+
+static bool add_arg(wire_request *r, sm_span a) {
+  if (r->nargs == r->args_cap) { /* full: move to a heap array twice as big */
+    size_t cap = r->args_cap * 2;
+    sm_span *p =
+        r->args == r->args_inline ? malloc(cap * sizeof *p) : realloc(r->args, cap * sizeof *p);
+    if (!p) return false;
+    if (r->args == r->args_inline) memcpy(p, r->args_inline, r->nargs * sizeof *p);
+    r->args = p;
+    r->args_cap = cap;
+  }
+  r->args[r->nargs++] = a;
+  return true;
+}
+
 int wire_request_decode(sm_span payload, wire_request *out) {
-  memset(out, 0, sizeof *out);
-  ProtobufCAllocator al = arena_allocator();
-  Statemgr__Request *m = statemgr__request__unpack(&al, payload.n, payload.p);
-  arena_taken(m != NULL);
-  if (!m) return -1;
-  out->seq = m->seq;
-  out->object = m->object;
-  out->method = m->method;
-  out->nargs = m->n_args;
-  out->has_timeout = m->has_timeout_ms;
-  out->timeout_ms = m->timeout_ms;
-  out->msg = m;
+  out->seq = out->object = 0;
+  out->nargs = 0;
+  out->has_timeout = false;
+  out->timeout_ms = 0;
+  out->method = NULL;
+  out->args = out->args_inline;
+  out->args_cap = WIRE_ARGS_INLINE;
+  bool seq = false, object = false, method = false;
+  const uint8_t *p = payload.p, *end = payload.p + payload.n;
+  while (p < end) {
+    uint64_t key, v;
+    sm_span s;
+    if (!pb_get_varint(&p, end, &key)) goto bad;
+    switch (key) {
+    case REQ_SEQ:
+      if (!pb_get_varint(&p, end, &out->seq)) goto bad;
+      seq = true;
+      break;
+    case REQ_OBJECT:
+      if (!pb_get_varint(&p, end, &out->object)) goto bad;
+      object = true;
+      break;
+    case REQ_METHOD:
+      if (!pb_get_len(&p, end, &s) || s.n > WIRE_METHOD_MAX || memchr(s.p, 0, s.n)) goto bad;
+      memcpy(out->method_buf, s.p, s.n);
+      out->method_buf[s.n] = '\0';
+      method = true;
+      break;
+    case REQ_ARGS:
+      if (!pb_get_len(&p, end, &s) || !add_arg(out, s)) goto bad;
+      break;
+    case REQ_TIMEOUT:
+      if (!pb_get_varint(&p, end, &v)) goto bad;
+      out->has_timeout = true;
+      out->timeout_ms = pb_unzigzag(v);
+      break;
+    default:
+      /* field 0 does not exist; a known field with a wrong wire type */
+      if ((key >> 3) <= 5) goto bad;
+      if (!pb_skip(&p, end, (unsigned)(key & 7))) goto bad;
+    }
+  }
+  if (!seq || !object || !method) goto bad;
+  out->method = out->method_buf;
   return 0;
+bad:
+  wire_request_release(out);
+  return -1;
 }
 
 sm_span wire_request_arg(const wire_request *r, size_t i) {
-  const Statemgr__Request *m = r->msg;
-  if (!m || i >= m->n_args) return (sm_span){NULL, 0};
-  return (sm_span){m->args[i].data, m->args[i].len};
+  if (i >= r->nargs) return (sm_span){NULL, 0};
+  return r->args[i];
 }
 
 void wire_request_release(wire_request *r) {
-  if (r->msg) {
-    ProtobufCAllocator al = arena_allocator();
-    statemgr__request__free_unpacked(r->msg, &al);
-    arena_given_back();
-  }
-  r->msg = NULL;
+  if (r->args && r->args != r->args_inline) free(r->args);
+  r->args = r->args_inline;
+  r->args_cap = WIRE_ARGS_INLINE;
+  r->nargs = 0;
 }
 
+/* The bytes of a length-delimited field: tag, length, payload. */
+static size_t len_field_size(size_t n) { return 1 + pb_varint_size(n) + n; }
+
+static uint8_t *put_len_field(uint8_t *p, uint8_t tag, const void *data, size_t n) {
+  *p++ = tag;
+  p += pb_put_varint(p, n);
+  if (n) memcpy(p, data, n);
+  return p + n;
+}
+
+static uint8_t *put_varint_field(uint8_t *p, uint8_t tag, uint64_t v) {
+  *p++ = tag;
+  return p + pb_put_varint(p, v);
+}
+
+/* Fields in field-number order, as protobuf-c packs them. */
 int wire_request_encode(vbuf *out, const wire_request_out *r) {
-  ProtobufCBinaryData local[8];
-  ProtobufCBinaryData *args = local;
-  if (r->nargs > 8 && !(args = calloc(r->nargs, sizeof *args))) return -1;
+  size_t mlen = strlen(r->method);
+  size_t n = 1 + pb_varint_size(r->seq) + 1 + pb_varint_size(r->object) + len_field_size(mlen);
   for (size_t i = 0; i < r->nargs; i++)
-    args[i] = bin(r->args[i]);
-  Statemgr__Request m = STATEMGR__REQUEST__INIT;
-  m.seq = r->seq;
-  m.object = r->object;
-  m.method = (char *)(uintptr_t)r->method;
-  m.n_args = r->nargs;
-  m.args = args;
-  m.has_timeout_ms = r->has_timeout;
-  m.timeout_ms = r->timeout_ms;
-  int rc = encode_frame(out, &m.base);
-  if (args != local) free(args);
-  return rc;
+    n += len_field_size(r->args[i].n);
+  if (r->has_timeout) n += 1 + pb_varint_size(pb_zigzag(r->timeout_ms));
+  if (n > UINT32_MAX) return -1;
+  uint8_t *at = vb_grow(out, FRAME_HEADER_LEN + n);
+  if (!at) return -1;
+  frame_put_header(at, (uint32_t)n);
+  uint8_t *p = at + FRAME_HEADER_LEN;
+  p = put_varint_field(p, REQ_SEQ, r->seq);
+  p = put_varint_field(p, REQ_OBJECT, r->object);
+  p = put_len_field(p, REQ_METHOD, r->method, mlen);
+  for (size_t i = 0; i < r->nargs; i++)
+    p = put_len_field(p, REQ_ARGS, r->args[i].p, r->args[i].n);
+  if (r->has_timeout) p = put_varint_field(p, REQ_TIMEOUT, pb_zigzag(r->timeout_ms));
+  return 0;
 }
 
 /* ---- responses ---- */
 
 int wire_response_decode(sm_span payload, wire_response *out) {
   memset(out, 0, sizeof *out);
-  ProtobufCAllocator al = arena_allocator();
-  Statemgr__Response *m = statemgr__response__unpack(&al, payload.n, payload.p);
-  arena_taken(m != NULL);
-  if (!m) return -1;
-  if ((int)m->status < 0 || (int)m->status > WS_MAX) {
-    statemgr__response__free_unpacked(m, &al);
-    arena_given_back();
-    return -1;
+  bool seq = false, status = false;
+  sm_span err = {NULL, 0};
+  bool has_err = false;
+  const uint8_t *p = payload.p, *end = payload.p + payload.n;
+  while (p < end) {
+    uint64_t key, v;
+    switch (pb_get_varint(&p, end, &key) ? key : UINT64_MAX) {
+    case RESP_SEQ:
+      if (!pb_get_varint(&p, end, &out->seq)) return -1;
+      seq = true;
+      break;
+    case RESP_STATUS:
+      if (!pb_get_varint(&p, end, &v) || v > WS_MAX) return -1;
+      out->status = (int)v;
+      status = true;
+      break;
+    case RESP_RESULT:
+      if (!pb_get_len(&p, end, &out->result)) return -1;
+      out->has_result = true;
+      break;
+    case RESP_ERROR:
+      if (!pb_get_len(&p, end, &err)) return -1;
+      has_err = true;
+      break;
+    case UINT64_MAX: return -1;
+    default:
+      /* field 0 does not exist; a known field with a wrong wire type */
+      if ((key >> 3) <= 4) return -1;
+      if (!pb_skip(&p, end, (unsigned)(key & 7))) return -1;
+    }
   }
-  out->seq = m->seq;
-  out->status = (int)m->status;
-  out->has_result = m->has_result;
-  out->result = (sm_span){m->result.data, m->result.len};
-  out->error = m->error;
-  out->msg = m;
+  if (!seq || !status) return -1;
+  if (has_err) { /* rare: only failed calls carry a text */
+    char *text = malloc(err.n + 1);
+    if (!text) return -1;
+    if (err.n) memcpy(text, err.p, err.n);
+    text[err.n] = '\0';
+    out->error = text;
+  }
   return 0;
 }
 
 void wire_response_release(wire_response *r) {
-  if (r->msg) {
-    ProtobufCAllocator al = arena_allocator();
-    statemgr__response__free_unpacked(r->msg, &al);
-    arena_given_back();
-  }
-  r->msg = NULL;
-}
-
-static void response_msg(const wire_response_out *r, Statemgr__Response *m) {
-  statemgr__response__init(m);
-  m->seq = r->seq;
-  m->status = (Statemgr__Status)r->status;
-  m->has_result = r->has_result;
-  m->result = bin(r->result);
-  m->error = (char *)(uintptr_t)r->error;
+  free((char *)(uintptr_t)r->error);
+  r->error = NULL;
 }
 
 size_t wire_response_frame_size(const wire_response_out *r) {
-  Statemgr__Response m;
-  response_msg(r, &m);
-  return FRAME_HEADER_LEN + statemgr__response__get_packed_size(&m);
+  size_t n = 1 + pb_varint_size(r->seq) + 1 + pb_varint_size((uint64_t)r->status);
+  if (r->has_result) n += len_field_size(r->result.n);
+  if (r->error) n += len_field_size(strlen(r->error));
+  return FRAME_HEADER_LEN + n;
 }
 
 void wire_response_frame_pack(const wire_response_out *r, uint8_t *out) {
-  Statemgr__Response m;
-  response_msg(r, &m);
-  size_t n = statemgr__response__pack(&m, out + FRAME_HEADER_LEN);
-  frame_put_header(out, (uint32_t)n);
+  uint8_t *p = out + FRAME_HEADER_LEN;
+  p = put_varint_field(p, RESP_SEQ, r->seq);
+  p = put_varint_field(p, RESP_STATUS, (uint64_t)r->status);
+  if (r->has_result) p = put_len_field(p, RESP_RESULT, r->result.p, r->result.n);
+  if (r->error) p = put_len_field(p, RESP_ERROR, r->error, strlen(r->error));
+  frame_put_header(out, (uint32_t)(p - out - FRAME_HEADER_LEN));
 }
 
 int wire_response_encode(vbuf *out, const wire_response_out *r) {
-  Statemgr__Response m;
-  response_msg(r, &m);
-  return encode_frame(out, &m.base);
+  size_t n = wire_response_frame_size(r);
+  if (n - FRAME_HEADER_LEN > UINT32_MAX) return -1;
+  uint8_t *at = vb_grow(out, n);
+  if (!at) return -1;
+  wire_response_frame_pack(r, at);
+  return 0;
 }
 
 /* ---- handshake ---- */

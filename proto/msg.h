@@ -1,11 +1,15 @@
-/* msg.h - the protocol messages, encoded and decoded through protobuf-c.
+/* msg.h - the protocol messages of statemgr.proto as plain structs.
  *
- * This is the only place that includes the generated statemgr.pb-c.h; the
- * rest of the code sees plain structs. Every *_encode appends one whole
- * frame (4-byte length + payload) to a vbuf, so a caller can queue several
- * frames and send them with one write. Every *_decode takes one frame's
- * payload. Decoded structs borrow from an internal unpacked message: release
- * them with the matching *_release on every path. */
+ * Requests and responses, one per call, are encoded and decoded here by
+ * hand on the protobuf wire format (pbwire.h): zero-copy decoding, no
+ * allocation, and the same bytes protobuf-c produces (tests/check_wire.c
+ * holds the two to each other). The rare handshake messages go through
+ * the generated protobuf-c code; this is the only place that includes
+ * statemgr.pb-c.h. Every *_encode appends one whole frame (4-byte length +
+ * payload) to a vbuf, so a caller can queue several frames and send them
+ * with one write. Every *_decode takes one frame's payload; decoded structs
+ * borrow from that payload, which must outlive them, and are released with
+ * the matching *_release on every path. */
 #ifndef SM_PROTO_MSG_H
 #define SM_PROTO_MSG_H
 
@@ -38,19 +42,28 @@ enum {
 
 /* ---- requests ---- */
 
+#define WIRE_METHOD_MAX 255 /* longest method name */
+#define WIRE_ARGS_INLINE 8  /* arguments held without allocating */
+
 typedef struct wire_request {
   uint64_t seq;
   uint64_t object;    /* 0 addresses the manager */
-  const char *method; /* borrowed from the message */
+  const char *method; /* NUL-terminated, in method_buf */
   size_t nargs;
   bool has_timeout;
   int64_t timeout_ms;
-  void *msg; /* internal: the unpacked message */
+  /* internal */
+  char method_buf[WIRE_METHOD_MAX + 1];
+  sm_span args_inline[WIRE_ARGS_INLINE];
+  sm_span *args; /* args_inline, or allocated past WIRE_ARGS_INLINE */
+  size_t args_cap;
 } wire_request;
 
-/* Returns 0, or -1 when the payload is not a valid Request. */
+/* Returns 0, or -1 when the payload is not a valid Request (a missing
+ * required field, a wrong wire type, a method over WIRE_METHOD_MAX bytes or
+ * with a NUL in it). Unknown fields are skipped. */
 int wire_request_decode(sm_span payload, wire_request *out);
-/* The i-th argument (a packed Value), borrowed until release. */
+/* The i-th argument (a packed Value), borrowed from the payload. */
 sm_span wire_request_arg(const wire_request *r, size_t i);
 void wire_request_release(wire_request *r);
 
@@ -74,9 +87,8 @@ typedef struct wire_response {
   uint64_t seq;
   int status; /* WS_* */
   bool has_result;
-  sm_span result;    /* a packed Value, borrowed */
-  const char *error; /* NULL when absent, borrowed */
-  void *msg;
+  sm_span result;    /* a packed Value, borrowed from the payload */
+  const char *error; /* NULL when absent; owned until release */
 } wire_response;
 
 int wire_response_decode(sm_span payload, wire_response *out);

@@ -5,6 +5,8 @@
  * protobuf-c's encoding byte for byte). */
 #include "vwire.h"
 
+#include "pbwire.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,42 +30,13 @@ enum {
   TAG_F2_LEN = (2 << 3) | WT_LEN,
 };
 
-/* Reads a canonical varint (no redundant trailing zero groups). */
-static bool get_varint(const uint8_t **pp, const uint8_t *end, uint64_t *out) {
-  const uint8_t *p = *pp;
-  uint64_t v = 0;
-  for (unsigned shift = 0; shift < 64 && p < end; shift += 7) {
-    uint8_t byte = *p++;
-    if (shift == 63 && byte > 1) return false;
-    v |= (uint64_t)(byte & 0x7f) << shift;
-    if (!(byte & 0x80)) {
-      if (byte == 0 && shift > 0) return false; /* overlong */
-      *pp = p;
-      *out = v;
-      return true;
-    }
-  }
-  return false;
-}
-
-/* Reads a length-delimited payload. */
-static bool get_len(const uint8_t **pp, const uint8_t *end, sm_span *out) {
-  uint64_t n;
-  if (!get_varint(pp, end, &n)) return false;
-  if (n > (uint64_t)(end - *pp)) return false;
-  out->p = *pp;
-  out->n = (size_t)n;
-  *pp += n;
-  return true;
-}
-
 static int scan_value(sm_span v, unsigned depth_left, vinfo *top, unsigned *flags);
 
 static int scan_list(sm_span body, unsigned depth_left, unsigned *flags) {
   const uint8_t *p = body.p, *end = body.p + body.n;
   while (p < end) {
     sm_span item;
-    if (*p++ != TAG_F1_LEN || !get_len(&p, end, &item)) return VW_MALFORMED;
+    if (*p++ != TAG_F1_LEN || !pb_get_len(&p, end, &item)) return VW_MALFORMED;
     int rc = scan_value(item, depth_left, NULL, flags);
     if (rc != VW_OK) return rc;
   }
@@ -74,10 +47,10 @@ static int scan_map(sm_span body, unsigned depth_left, unsigned *flags) {
   const uint8_t *p = body.p, *end = body.p + body.n;
   while (p < end) {
     sm_span entry, key, val;
-    if (*p++ != TAG_F1_LEN || !get_len(&p, end, &entry)) return VW_MALFORMED;
+    if (*p++ != TAG_F1_LEN || !pb_get_len(&p, end, &entry)) return VW_MALFORMED;
     const uint8_t *q = entry.p, *qend = entry.p + entry.n;
-    if (q >= qend || *q++ != TAG_F1_LEN || !get_len(&q, qend, &key)) return VW_MALFORMED;
-    if (q >= qend || *q++ != TAG_F2_LEN || !get_len(&q, qend, &val)) return VW_MALFORMED;
+    if (q >= qend || *q++ != TAG_F1_LEN || !pb_get_len(&q, qend, &key)) return VW_MALFORMED;
+    if (q >= qend || *q++ != TAG_F2_LEN || !pb_get_len(&q, qend, &val)) return VW_MALFORMED;
     if (q != qend) return VW_MALFORMED;
     vinfo ki;
     int rc = scan_value(key, depth_left, &ki, flags);
@@ -93,8 +66,8 @@ static int scan_ref(sm_span body, vinfo *out) {
   const uint8_t *p = body.p, *end = body.p + body.n;
   uint64_t id;
   sm_span type;
-  if (p >= end || *p++ != TAG_F1_VARINT || !get_varint(&p, end, &id)) return VW_MALFORMED;
-  if (p >= end || *p++ != TAG_F2_LEN || !get_len(&p, end, &type)) return VW_MALFORMED;
+  if (p >= end || *p++ != TAG_F1_VARINT || !pb_get_varint(&p, end, &id)) return VW_MALFORMED;
+  if (p >= end || *p++ != TAG_F2_LEN || !pb_get_len(&p, end, &type)) return VW_MALFORMED;
   if (p != end || type.n == 0 || memchr(type.p, 0, type.n)) return VW_MALFORMED;
   out->ref_id = id;
   out->data = type;
@@ -113,14 +86,14 @@ static int peek(sm_span v, vinfo *out) {
   uint64_t u;
   switch (tag) {
   case TAG_BOOL:
-    if (!get_varint(&p, end, &u) || u > 1) return VW_MALFORMED;
+    if (!pb_get_varint(&p, end, &u) || u > 1) return VW_MALFORMED;
     out->kind = VK_BOOL;
     out->b = u == 1;
     break;
   case TAG_INT:
-    if (!get_varint(&p, end, &u)) return VW_MALFORMED;
+    if (!pb_get_varint(&p, end, &u)) return VW_MALFORMED;
     out->kind = VK_INT;
-    out->i = (int64_t)(u >> 1) ^ -(int64_t)(u & 1); /* zigzag */
+    out->i = pb_unzigzag(u);
     break;
   case TAG_DOUBLE:
     if (end - p < 8) return VW_MALFORMED;
@@ -132,24 +105,25 @@ static int peek(sm_span v, vinfo *out) {
     p += 8;
     break;
   case TAG_STR:
-    if (!get_len(&p, end, &out->data) || memchr(out->data.p, 0, out->data.n)) return VW_MALFORMED;
+    if (!pb_get_len(&p, end, &out->data) || memchr(out->data.p, 0, out->data.n))
+      return VW_MALFORMED;
     out->kind = VK_STR;
     break;
   case TAG_BYTES:
-    if (!get_len(&p, end, &out->data)) return VW_MALFORMED;
+    if (!pb_get_len(&p, end, &out->data)) return VW_MALFORMED;
     out->kind = VK_BYTES;
     break;
   case TAG_LIST:
-    if (!get_len(&p, end, &out->data)) return VW_MALFORMED;
+    if (!pb_get_len(&p, end, &out->data)) return VW_MALFORMED;
     out->kind = VK_LIST;
     break;
   case TAG_MAP:
-    if (!get_len(&p, end, &out->data)) return VW_MALFORMED;
+    if (!pb_get_len(&p, end, &out->data)) return VW_MALFORMED;
     out->kind = VK_MAP;
     break;
   case TAG_REF: {
     sm_span body;
-    if (!get_len(&p, end, &body) || scan_ref(body, out) != VW_OK) return VW_MALFORMED;
+    if (!pb_get_len(&p, end, &body) || scan_ref(body, out) != VW_OK) return VW_MALFORMED;
     out->kind = VK_REF;
     break;
   }
@@ -189,15 +163,15 @@ void vw_iter_init(vw_iter *it, sm_span body) {
 bool vw_list_next(vw_iter *it, sm_span *item) {
   if (it->p >= it->end || *it->p != TAG_F1_LEN) return false;
   it->p++;
-  return get_len(&it->p, it->end, item);
+  return pb_get_len(&it->p, it->end, item);
 }
 
 bool vw_map_next(vw_iter *it, sm_span *key, sm_span *val) {
   sm_span entry;
   if (!vw_list_next(it, &entry)) return false; /* same framing as list items */
   const uint8_t *q = entry.p, *qend = entry.p + entry.n;
-  if (q >= qend || *q++ != TAG_F1_LEN || !get_len(&q, qend, key)) return false;
-  if (q >= qend || *q++ != TAG_F2_LEN || !get_len(&q, qend, val)) return false;
+  if (q >= qend || *q++ != TAG_F1_LEN || !pb_get_len(&q, qend, key)) return false;
+  if (q >= qend || *q++ != TAG_F2_LEN || !pb_get_len(&q, qend, val)) return false;
   return true;
 }
 
@@ -298,22 +272,8 @@ static bool reserve(vbuf *b, size_t extra) {
   return true;
 }
 
-static size_t varint_size(uint64_t v) {
-  size_t n = 1;
-  while (v >= 0x80) {
-    v >>= 7;
-    n++;
-  }
-  return n;
-}
-
 static void put_varint(vbuf *b, uint64_t v) {
-  if (!reserve(b, 10)) return;
-  while (v >= 0x80) {
-    b->p[b->len++] = (uint8_t)(v | 0x80);
-    v >>= 7;
-  }
-  b->p[b->len++] = (uint8_t)v;
+  if (reserve(b, 10)) b->len += pb_put_varint(b->p + b->len, v);
 }
 
 static void put_byte(vbuf *b, uint8_t c) {
@@ -336,7 +296,7 @@ void vb_bool(vbuf *b, bool v) {
 
 void vb_int(vbuf *b, int64_t v) {
   put_byte(b, TAG_INT);
-  put_varint(b, ((uint64_t)v << 1) ^ (uint64_t)(v >> 63));
+  put_varint(b, pb_zigzag(v));
 }
 
 void vb_double(vbuf *b, double v) {
@@ -353,7 +313,7 @@ void vb_bytes(vbuf *b, const void *s, size_t n) { put_field(b, TAG_BYTES, s, n);
 
 void vb_ref(vbuf *b, uint64_t id, const char *type) {
   size_t tlen = strlen(type);
-  size_t body = 1 + varint_size(id) + 1 + varint_size(tlen) + tlen;
+  size_t body = 1 + pb_varint_size(id) + 1 + pb_varint_size(tlen) + tlen;
   put_byte(b, TAG_REF);
   put_varint(b, body);
   put_byte(b, TAG_F1_VARINT);
@@ -379,7 +339,7 @@ uint8_t *vb_grow(vbuf *b, size_t n) {
 static void wrap(vbuf *b, size_t mark, uint8_t tag) {
   if (b->failed) return;
   size_t body = b->len - mark;
-  size_t hdr = 1 + varint_size(body);
+  size_t hdr = 1 + pb_varint_size(body);
   if (!reserve(b, hdr)) return;
   memmove(b->p + mark + hdr, b->p + mark, body);
   size_t end = b->len + hdr;
@@ -397,7 +357,7 @@ void vb_list_end(vbuf *b, size_t mark) { wrap(b, mark, TAG_LIST); }
 size_t vb_map_begin(vbuf *b) { return b->len; }
 
 void vb_map_entry(vbuf *b, sm_span key, sm_span val) {
-  size_t body = 1 + varint_size(key.n) + key.n + 1 + varint_size(val.n) + val.n;
+  size_t body = 1 + pb_varint_size(key.n) + key.n + 1 + pb_varint_size(val.n) + val.n;
   put_byte(b, TAG_F1_LEN);
   put_varint(b, body);
   put_field(b, TAG_F1_LEN, key.p, key.n);

@@ -1,0 +1,89 @@
+/* pbwire.h - the few protobuf wire-format primitives that proto/'s
+ * hand-written codecs share (vwire.c for values, msg.c for requests and
+ * responses): varints and length-delimited fields. Reading accepts only
+ * canonical varints, so equal values always have equal bytes. */
+#ifndef SM_PROTO_PBWIRE_H
+#define SM_PROTO_PBWIRE_H
+
+#include "vwire.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum { PB_VARINT = 0, PB_I64 = 1, PB_LEN = 2, PB_I32 = 5 };
+
+#define PB_TAG(field, wire) ((uint8_t)(((field) << 3) | (wire)))
+
+/* Reads a canonical varint (no redundant trailing zero groups). */
+static inline bool pb_get_varint(const uint8_t **pp, const uint8_t *end, uint64_t *out) {
+  const uint8_t *p = *pp;
+  uint64_t v = 0;
+  for (unsigned shift = 0; shift < 64 && p < end; shift += 7) {
+    uint8_t byte = *p++;
+    if (shift == 63 && byte > 1) return false;
+    v |= (uint64_t)(byte & 0x7f) << shift;
+    if (!(byte & 0x80)) {
+      if (byte == 0 && shift > 0) return false; /* overlong */
+      *pp = p;
+      *out = v;
+      return true;
+    }
+  }
+  return false;
+}
+
+/* Reads a length-delimited payload (borrowed from the input). */
+static inline bool pb_get_len(const uint8_t **pp, const uint8_t *end, sm_span *out) {
+  uint64_t n;
+  if (!pb_get_varint(pp, end, &n)) return false;
+  if (n > (uint64_t)(end - *pp)) return false;
+  out->p = *pp;
+  out->n = (size_t)n;
+  *pp += n;
+  return true;
+}
+
+/* Skips the value of an unknown field of the given wire type. */
+static inline bool pb_skip(const uint8_t **pp, const uint8_t *end, unsigned wire) {
+  uint64_t v;
+  sm_span s;
+  switch (wire) {
+  case PB_VARINT: return pb_get_varint(pp, end, &v);
+  case PB_I64:
+    if (end - *pp < 8) return false;
+    *pp += 8;
+    return true;
+  case PB_LEN: return pb_get_len(pp, end, &s);
+  case PB_I32:
+    if (end - *pp < 4) return false;
+    *pp += 4;
+    return true;
+  default: return false; /* groups are not used by statemgr.proto */
+  }
+}
+
+static inline size_t pb_varint_size(uint64_t v) {
+  size_t n = 1;
+  while (v >= 0x80) {
+    v >>= 7;
+    n++;
+  }
+  return n;
+}
+
+/* Writes a varint at p (room for 10 bytes) and returns the bytes written. */
+static inline size_t pb_put_varint(uint8_t *p, uint64_t v) {
+  size_t n = 0;
+  while (v >= 0x80) {
+    p[n++] = (uint8_t)(v | 0x80);
+    v >>= 7;
+  }
+  p[n++] = (uint8_t)v;
+  return n;
+}
+
+static inline uint64_t pb_zigzag(int64_t v) { return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63); }
+static inline int64_t pb_unzigzag(uint64_t u) { return (int64_t)(u >> 1) ^ -(int64_t)(u & 1); }
+
+#endif
