@@ -2,7 +2,7 @@
 # compare.sh - statemgr against Redis and Python's SyncManager, in one run on
 # one machine, as ratios.
 #
-# It builds statemgrd, statemgr-bench and sm_pingpong (Release) unless given
+# It builds statemgrd, statemgr-bench and sm_pingpong (RelWithDebInfo) unless given
 # a build directory, then starts, on loopback and free ports:
 #   - statemgrd (TCP and a UNIX socket, a temporary authkey),
 #   - redis-server (Debian's package; no persistence),
@@ -116,8 +116,8 @@ fi
 
 if [ -z "$BUILD" ]; then
   BUILD="$ROOT/build-compare"
-  say "building Release binaries in $BUILD"
-  cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DSM_BUILD_TESTS=OFF >/dev/null
+  say "building optimised binaries (RelWithDebInfo: -O2 -g, the project's default) in $BUILD"
+  cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSM_BUILD_TESTS=OFF >/dev/null
   cmake --build "$BUILD" -j "$(nproc)" --target statemgrd statemgr_bench sm_pingpong >/dev/null
 fi
 SMD="$BUILD/statemgrd"
@@ -231,7 +231,9 @@ stop_server() {
   forget "$1"
 }
 
-smbench() { "$BENCH" --authkey-file "$TMP/authkey" -q "$@"; }
+# Every measuring run is bounded: a stuck server fails the comparison.
+RUN_LIMIT=300
+smbench() { timeout "$RUN_LIMIT" "$BENCH" --authkey-file "$TMP/authkey" -q "$@"; }
 
 # Writes HSET commands for n 16-byte fields with 64-byte values into one
 # hash, in Redis's protocol, 1,000 pairs a command.
@@ -365,9 +367,9 @@ for c in "${CLIENTS_LIST[@]}"; do
 
     say "redis: $c clients, pipeline $p"
     rn=$(redis_n "$c" "$p")
-    redis-benchmark -p "$RD_PORT" -c "$c" -n "$rn" -P "$p" -d "$VALUE" -r "$KEYSPACE" \
+    timeout "$RUN_LIMIT" redis-benchmark -p "$RD_PORT" -c "$c" -n "$rn" -P "$p" -d "$VALUE" -r "$KEYSPACE" \
       -t set,get,incr,lpush,rpop,hset -q --csv >"$TMP/redis.csv"
-    redis-benchmark -p "$RD_PORT" -c "$c" -n "$rn" -P "$p" -d "$VALUE" -r "$KEYSPACE" -q --csv \
+    timeout "$RUN_LIMIT" redis-benchmark -p "$RD_PORT" -c "$c" -n "$rn" -P "$p" -d "$VALUE" -r "$KEYSPACE" -q --csv \
       HGET myhash element:__rand_int__ >>"$TMP/redis.csv"
     while IFS=, read -r name rps _; do
       name=${name//\"/}
@@ -378,7 +380,7 @@ for c in "${CLIENTS_LIST[@]}"; do
   done
   say "python: $c clients"
   for w in dict_set dict_get value_incr queue_putget lock; do
-    run_csv py python3 "$ROOT/bench/pyclient.py" --address "$PY_ADDR" \
+    run_csv py timeout "$RUN_LIMIT" python3 "$ROOT/bench/pyclient.py" --address "$PY_ADDR" \
       --authkey-file "$TMP/authkey" -t "$w" -c "$c" -n "$(py_n "$w" "$c")" -d "$VALUE" \
       -r "$KEYSPACE" --csv
   done
@@ -388,9 +390,9 @@ say "the floor: 1 client over TCP and UNIX"
 run_csv sm smbench -u "$SM_UNIX" -c 1 -n "$(sm_n 1 1)" -d "$VALUE" -r "$KEYSPACE" \
   -t dict_set,dict_get --csv
 for t in tcp unix; do
-  "$PINGPONG" -q -t "$t" -n "$(sm_n 1 1)" -s "$SET_REQ" -r "$SET_RESP" --csv >"$TMP/pp.csv"
+  timeout "$RUN_LIMIT" "$PINGPONG" -q -t "$t" -n "$(sm_n 1 1)" -s "$SET_REQ" -r "$SET_RESP" --csv >"$TMP/pp.csv"
   take_csv pp < <(sed 's/^pingpong,/pingpong_set,/' "$TMP/pp.csv")
-  "$PINGPONG" -q -t "$t" -n "$(sm_n 1 1)" -s "$GET_REQ" -r "$GET_RESP" --csv >"$TMP/pp.csv"
+  timeout "$RUN_LIMIT" "$PINGPONG" -q -t "$t" -n "$(sm_n 1 1)" -s "$GET_REQ" -r "$GET_RESP" --csv >"$TMP/pp.csv"
   take_csv pp < <(sed 's/^pingpong,/pingpong_get,/' "$TMP/pp.csv")
 done
 

@@ -297,7 +297,8 @@ static int run(const cfg *c, bool tcp, bool *header_done) {
     cl->c = c;
     cl->addr = addr;
     cl->addrlen = addrlen;
-    cl->trips = c->requests / (uint64_t)c->clients + ((uint64_t)i < c->requests % (uint64_t)c->clients);
+    cl->trips =
+        c->requests / (uint64_t)c->clients + ((uint64_t)i < c->requests % (uint64_t)c->clients);
     cl->start = &start;
     if (pthread_create(&cl->th, NULL, client_main, cl) != 0) {
       fprintf(stderr, "sm_pingpong: cannot start client thread %d\n", i);
@@ -371,10 +372,14 @@ static bool parse_count(const char *s, uint64_t max, uint64_t *out) {
 
 int main(int argc, char **argv) {
   static const struct option longopts[] = {
-      {"transport", required_argument, NULL, 't'}, {"clients", required_argument, NULL, 'c'},
-      {"requests", required_argument, NULL, 'n'},  {"request", required_argument, NULL, 's'},
-      {"response", required_argument, NULL, 'r'},  {"csv", no_argument, NULL, 'C'},
-      {"quiet", no_argument, NULL, 'q'},           {"help", no_argument, NULL, 'h'},
+      {"transport", required_argument, NULL, 't'},
+      {"clients", required_argument, NULL, 'c'},
+      {"requests", required_argument, NULL, 'n'},
+      {"request", required_argument, NULL, 's'},
+      {"response", required_argument, NULL, 'r'},
+      {"csv", no_argument, NULL, 'C'},
+      {"quiet", no_argument, NULL, 'q'},
+      {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
   };
   cfg c = {.clients = 1, .requests = 100000, .req_size = DEFAULT_REQ, .resp_size = DEFAULT_RESP};

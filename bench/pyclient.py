@@ -22,6 +22,7 @@ the last end; latencies are per operation.
 """
 import argparse
 import multiprocessing as mp
+import os
 import sys
 import time
 from multiprocessing.managers import AcquirerProxy, BaseManager, DictProxy, ValueProxy
@@ -55,19 +56,31 @@ def connect(args):
     return m
 
 
-def worker(args, index, first, count, barrier, results):
+def worker(args, index, first, count, setup, barrier, results):
     """One client: its own manager connection and proxies."""
+    try:
+        run_worker(args, index, first, count, setup, barrier, results)
+    finally:
+        # Leave without the proxies' finalizers: each would open a new
+        # connection to send a decref, fifty processes at once.
+        results.close()
+        results.join_thread()
+        os._exit(0)
+
+
+def run_worker(args, index, first, count, setup, barrier, results):
     lat = []
     err = None
     t0 = t1 = 0.0
     try:
-        m = connect(args)
-        d, q, v, lock = m.bench_dict(), m.bench_queue(), m.bench_value(), m.bench_lock()
-        len(d)  # connect the proxies before the clock starts
-        q.qsize()
-        v.get()
-        lock.acquire()
-        lock.release()
+        with setup:  # a few clients at a time open their connections
+            m = connect(args)
+            d, q, v, lock = m.bench_dict(), m.bench_queue(), m.bench_value(), m.bench_lock()
+            len(d)  # connect the proxies before the clock starts
+            q.qsize()
+            v.get()
+            lock.acquire()
+            lock.release()
         barrier.wait()
         t0 = time.monotonic()
         clock = time.perf_counter
@@ -178,12 +191,13 @@ def main():
     iterations = max(1, args.requests // WORKLOADS[args.workload])
     prepare(args, iterations)
     barrier = ctx.Barrier(args.clients)
+    setup = ctx.BoundedSemaphore(16)
     results = ctx.Queue()
     procs = []
     first = 0
     for i in range(args.clients):
         count = iterations // args.clients + (1 if i < iterations % args.clients else 0)
-        p = ctx.Process(target=worker, args=(args, i, first, count, barrier, results))
+        p = ctx.Process(target=worker, args=(args, i, first, count, setup, barrier, results))
         p.start()
         procs.append(p)
         first += count

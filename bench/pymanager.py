@@ -14,6 +14,7 @@ import argparse
 import os
 import queue
 import threading
+from multiprocessing import managers
 from multiprocessing.managers import (
     AcquirerProxy,
     DictProxy,
@@ -21,6 +22,19 @@ from multiprocessing.managers import (
     Value,
     ValueProxy,
 )
+
+# Python's manager listens with a backlog of 16. Fifty clients connecting at
+# once (each proxy opens connections of its own) overflow it, and a dropped
+# handshake of a server-speaks-first protocol then hangs its client forever.
+# A wider backlog changes nothing else.
+_LISTENER, _CLIENT = managers.listener_client["pickle"]
+
+
+def _wide_listener(address=None, family=None, backlog=16, authkey=None):
+    return _LISTENER(address, family, max(backlog, 1024), authkey)
+
+
+managers.listener_client["pickle"] = (_wide_listener, _CLIENT)
 
 SHARED_DICT = {}
 SHARED_QUEUE = queue.Queue()

@@ -57,6 +57,7 @@ struct chan {
   char tls_name[256];     /**< tls:// only: the name the certificate must carry */
   unsigned long fork_gen; /**< fork_generation when it was opened */
   bool broken;            /**< a transport or framing error happened: never reuse */
+  bool unsent;            /**< the last chan_call failed before its request was all written */
   uint64_t seq;           /**< last request sequence number */
   uint8_t *rbuf;          /**< bytes received and not consumed yet */
   size_t rlen, rcap;
@@ -622,6 +623,7 @@ static int take_response(chan *k, const wire_response *resp, sm_value **result) 
 }
 
 int chan_call(chan *k, const wire_request_out *req, sm_value **result) {
+  k->unsent = true; /* until the whole request is written */
   if (!chan_usable(k)) return err_set(SM_ECLOSED, "connection to %s is closed", k->url);
   wire_request_out r = *req;
   r.seq = ++k->seq;
@@ -637,6 +639,7 @@ int chan_call(chan *k, const wire_request_out *req, sm_value **result) {
     rc = send_all(k, k->wbuf.p, k->wbuf.len);
   if (k->wbuf.cap > CONN_KEEP_BUFFER) vb_free(&k->wbuf);
   if (rc != 0) return rc;
+  k->unsent = false;
 
   for (;;) {
     sm_span payload;
@@ -666,6 +669,8 @@ int chan_call(chan *k, const wire_request_out *req, sm_value **result) {
     consume_frame(k, size);
   }
 }
+
+bool chan_last_unsent(const chan *k) { return k->unsent; }
 
 /* ---- pipelines (client/pipeline.c) ---- */
 

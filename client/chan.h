@@ -62,6 +62,11 @@ int chan_open(const chan_cfg *cfg, chan **out);
  * connection failed (it is then broken for good), SM_ENOMEM. */
 int chan_call(chan *k, const wire_request_out *req, sm_value **result);
 
+/* True when the last chan_call on k failed before its request was written
+ * whole (the connection had dropped already): the daemon cannot have
+ * applied it, so it may go out again on a new connection. */
+bool chan_last_unsent(const chan *k);
+
 /* ---- pipelines (client/pipeline.c) ---- */
 
 /* Reserves n consecutive request sequence numbers on k and returns the

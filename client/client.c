@@ -15,6 +15,11 @@
  * Each connection also records its pid, so a child whose handlers did not
  * run still never reuses a parent's connection.
  *
+ * Reconnection: a lost connection is replaced on the thread's next call; a
+ * replaced connection starts a new session (client_session), after which
+ * proxies of named objects look their ids up again. Only a call that never
+ * left the lost connection is sent again (client_internal.h).
+ *
  * TLS: a client of a tls:// URL builds one TLS context in sm_connect (CA,
  * client certificate, verification) that every connection of the client
  * shares; a bad file is reported there. Skipping verification warns on
@@ -31,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define DEFAULT_CONNECT_TIMEOUT_MS 5000
 #define DEFAULT_KEEPALIVE_S 15
@@ -54,6 +60,7 @@ struct sm_options {
 typedef struct slot {
   chan *k;          /**< NULL until opened, or after a failed reopen */
   sm_client *owner; /**< for the thread-exit destructor */
+  pid_t opener;     /**< the process that last opened k (0: none yet) */
   struct slot *prev, *next;
 } slot;
 
@@ -72,6 +79,7 @@ struct sm_client {
   pthread_mutex_t hold_mu;        /**< serialises holder calls; taken before mu */
   chan *holder;                   /**< references to anonymous objects live here */
   uint64_t holder_epoch;          /**< bumped each time the holder is (re)opened */
+  uint64_t session;               /**< bumped (atomically) on each reconnect: see client_session */
   sm_client *reg_prev, *reg_next; /**< the process-wide list, for fork */
 };
 
@@ -289,16 +297,31 @@ static int thread_conn(sm_client *c, chan **out) {
     if (c->slots) c->slots->prev = s;
     c->slots = s;
   }
-  /* Broken, or inherited from the parent process: drop it, open anew. */
+  /* Broken, or inherited from the parent process: drop it, open anew. A
+   * connection this process had opened before is a reconnect, perhaps to a
+   * restarted daemon that numbers its objects afresh: a new session. */
   chan_free(s->k);
   s->k = NULL;
+  pid_t self = getpid();
   rc = open_conn(c, &s->k);
+  if (rc == SM_OK && s->opener == self) __atomic_add_fetch(&c->session, 1, __ATOMIC_RELEASE);
+  if (rc == SM_OK) s->opener = self;
   pthread_mutex_unlock(&c->mu);
   if (rc == SM_OK) *out = s->k;
   return rc;
 }
 
 int client_thread_chan(sm_client *c, chan **out) { return thread_conn(c, out); }
+
+uint64_t client_session(const sm_client *c) {
+  return __atomic_load_n(&c->session, __ATOMIC_ACQUIRE);
+}
+
+/* Whether the calling thread's last object call failed with SM_ECLOSED
+ * before its request left (see client_last_unsent). */
+static _Thread_local bool last_unsent;
+
+bool client_last_unsent(void) { return last_unsent; }
 
 /* The holder connection, (re)opened as needed. Call with hold_mu held. */
 static int holder_conn(sm_client *c, chan **out) {
@@ -348,15 +371,33 @@ static int invoke(sm_client *c, client_via via, uint64_t object, const char *met
                           .nargs = nargs,
                           .has_timeout = timeout_ms >= 0,
                           .timeout_ms = timeout_ms >= 0 ? timeout_ms : 0};
+  /* A call that never left a connection which had dropped (the daemon
+   * restarted while it was idle) cannot have been applied: a manager call
+   * goes out once more on a new connection; an object call is left to
+   * proxy.c, which must first find a named object again (client_last_unsent).
+   * A call that was sent is never repeated: it may have been applied. */
   chan *k = NULL;
   int rc;
   if (via == CLIENT_THREAD) {
+    last_unsent = false;
     rc = thread_conn(c, &k);
     if (rc == SM_OK) rc = chan_call(k, &req, result);
+    if (rc == SM_ECLOSED && chan_last_unsent(k)) {
+      if (object != 0) {
+        last_unsent = true;
+      } else {
+        rc = thread_conn(c, &k);
+        if (rc == SM_OK) rc = chan_call(k, &req, result);
+      }
+    }
   } else {
     pthread_mutex_lock(&c->hold_mu);
     rc = holder_conn(c, &k);
     if (rc == SM_OK) rc = chan_call(k, &req, result);
+    if (rc == SM_ECLOSED && chan_last_unsent(k)) {
+      rc = holder_conn(c, &k);
+      if (rc == SM_OK) rc = chan_call(k, &req, result);
+    }
     if (epoch) *epoch = c->holder_epoch;
     pthread_mutex_unlock(&c->hold_mu);
   }

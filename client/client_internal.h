@@ -55,4 +55,18 @@ void client_release(sm_client *c, uint64_t id, uint64_t epoch);
 struct chan;
 int client_thread_chan(sm_client *c, struct chan **out);
 
+/* Reconnection. When a connection drops, the next call on it opens a new
+ * one (handshake included). The daemon may have restarted meanwhile, with
+ * new object ids, so each reconnect starts a new *session* of c: a proxy of
+ * a named object looks its id up again by name when the session changed
+ * since it last did (proxy.c). client_session returns the current one. */
+uint64_t client_session(const sm_client *c);
+
+/* True when the calling thread's last client_invoke / client_invoke_timed
+ * on an object (not the manager) failed with SM_ECLOSED before its request
+ * left: the connection had dropped, nothing reached the daemon, and the
+ * call may be sent again (a named proxy finds its object again first).
+ * Manager calls and holder calls are sent again by client.c itself. */
+bool client_last_unsent(void);
+
 #endif

@@ -90,7 +90,9 @@ static int64_t now_ms(void) {
 int sm_condition_wait_for(sm_condition *cv, sm_predicate_cb pred, void *ctx, int64_t timeout_ms,
                           bool *satisfied) {
   PROXY_REQUIRE(cv && pred);
-  int64_t deadline = timeout_ms >= 0 ? now_ms() + timeout_ms : -1;
+  int64_t start = now_ms();
+  /* A deadline past the int64 range is no deadline. */
+  int64_t deadline = timeout_ms >= 0 && timeout_ms <= INT64_MAX - start ? start + timeout_ms : -1;
   int64_t wait_ms = timeout_ms;
   bool result = pred(ctx);
   bool first = true;

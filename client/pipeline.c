@@ -108,8 +108,7 @@ static int queue(sm_pipeline *pl, sm_proxy *p, const char *method, const sm_valu
     return err_set(SM_ENOMEM, "out of memory");
   size_t args_len = pl->args.len, nargends = pl->nargends;
   for (size_t i = 0; i < nargs; i++)
-    if (!val_reserve((void **)&pl->argends, &pl->capargends, pl->nargends + i,
-                     sizeof *pl->argends))
+    if (!val_reserve((void **)&pl->argends, &pl->capargends, pl->nargends + i, sizeof *pl->argends))
       return err_set(SM_ENOMEM, "out of memory");
 
   pl_call *call = &pl->calls[pl->n];

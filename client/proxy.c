@@ -4,7 +4,14 @@
  * Create and open go over the client's holder connection, which then holds
  * this process's reference to an anonymous object until sm_*_free sends
  * "release" (see client_internal.h). Method calls go over the calling
- * thread's connection. */
+ * thread's connection.
+ *
+ * Reconnection: a named proxy remembers its creation arguments and the
+ * client session its id belongs to; after a reconnect (a new session, see
+ * client_internal.h) its next call first gets-or-creates the object by name
+ * again, since a restarted daemon numbers objects afresh and the old id may
+ * name another object there. Anonymous objects die with the connection
+ * that holds them, so their proxies are not looked up again. */
 #include "proxy.h"
 
 #include "client_internal.h"
@@ -59,6 +66,25 @@ int proxy_create(sm_client *c, const char *type, const char *name, const sm_valu
 /* The creation arguments follow the type and the name. */
 #define CREATE_MAX_INIT 4
 
+/* *out: a copy of the ninit creation arguments (NULL elements: nil) as an
+ * SM_LIST (caller frees with sm_value_free()), or NULL when there are none.
+ * Returns 0 or SM_ENOMEM. */
+static int keep_args(const sm_value *const *init, size_t ninit, sm_value **out) {
+  *out = NULL;
+  if (ninit == 0) return SM_OK;
+  sm_value *list = sm_value_list();
+  for (size_t i = 0; list && i < ninit; i++) {
+    sm_value *v = init[i] ? sm_value_copy(init[i]) : sm_value_nil();
+    if (sm_value_list_append(list, v) != SM_OK) { /* takes v, NULL included */
+      sm_value_free(list);
+      list = NULL;
+    }
+  }
+  if (!list) return err_set(SM_ENOMEM, "out of memory");
+  *out = list;
+  return SM_OK;
+}
+
 int proxy_create_args(sm_client *c, const char *type, const char *name, const sm_value *const *init,
                       size_t ninit, size_t size, sm_proxy **out) {
   if (!c) return err_set(SM_EINVAL, "opening a %s: NULL client", type);
@@ -68,15 +94,32 @@ int proxy_create_args(sm_client *c, const char *type, const char *name, const sm
   const sm_value *args[2 + CREATE_MAX_INIT] = {&t, &n};
   for (size_t i = 0; i < ninit; i++)
     args[2 + i] = init[i];
-  sm_value *reply = NULL;
-  uint64_t epoch = 0;
+  sm_value *reply = NULL, *kept = NULL;
+  uint64_t epoch = 0, session = 0;
+  int rc = SM_OK;
+  if (name) {
+    /* The session the id belongs to, read once this thread's connection is
+     * up (it may reconnect), and a copy of the arguments to create the
+     * object again after a reconnect to a daemon that lost it. */
+    struct chan *k;
+    rc = client_thread_chan(c, &k);
+    session = client_session(c);
+    if (rc == SM_OK) rc = keep_args(init, ninit, &kept);
+    if (rc != SM_OK) return rc;
+  }
   /* Only an anonymous object needs the holder connection, where its
    * reference lives; a named one is created over this thread's own. */
-  int rc = client_invoke(c, name ? CLIENT_THREAD : CLIENT_HOLDER, 0, "create", args, 2 + ninit,
-                         &reply, &epoch);
-  if (rc != SM_OK) return rc;
-  /* Only an anonymous object is counted; a named one lives until deleted. */
-  return proxy_from_reply(c, reply, type, name, name == NULL, epoch, size, out);
+  rc = client_invoke(c, name ? CLIENT_THREAD : CLIENT_HOLDER, 0, "create", args, 2 + ninit, &reply,
+                     &epoch);
+  if (rc == SM_OK) /* Only an anonymous object is counted; a named one lives until deleted. */
+    rc = proxy_from_reply(c, reply, type, name, name == NULL, epoch, size, out);
+  if (rc != SM_OK) {
+    sm_value_free(kept);
+    return rc;
+  }
+  (*out)->session = session;
+  (*out)->init = kept;
+  return SM_OK;
 }
 
 int proxy_open_ref(sm_client *c, const sm_value *ref, const char *want, size_t size,
@@ -116,19 +159,72 @@ int proxy_open_token(sm_client *c, const char *token, const char *want, size_t s
 void proxy_free(sm_proxy *p) {
   if (!p) return;
   if (p->holds_ref) client_release(p->client, p->id, p->epoch);
+  sm_value_free(p->init);
   free(p->type);
   free(p->name);
   free(p);
 }
 
+/* The id to address p's object with (ids of named proxies change when they
+ * are looked up again, maybe by another thread). */
+static uint64_t proxy_id_now(const sm_proxy *p) {
+  return __atomic_load_n(&p->id, __ATOMIC_ACQUIRE);
+}
+
+/* For a named proxy: makes sure this thread's connection is up (a lost one
+ * is replaced now, which may start a new session), then, when the session
+ * changed since p's id was found, gets-or-creates the object by name again
+ * and takes its id. Returns 0 or an SM_E* code. */
+static int proxy_refresh(sm_proxy *p) {
+  struct chan *k;
+  int rc = client_thread_chan(p->client, &k);
+  if (rc != SM_OK) return rc;
+  uint64_t session = client_session(p->client);
+  if (__atomic_load_n(&p->session, __ATOMIC_ACQUIRE) == session) return SM_OK;
+  sm_value t = val_str_view(p->type), n = val_str_view(p->name);
+  const sm_value *args[2 + CREATE_MAX_INIT] = {&t, &n};
+  size_t ninit = sm_value_len(p->init);
+  for (size_t i = 0; i < ninit && i < CREATE_MAX_INIT; i++)
+    args[2 + i] = sm_value_list_at(p->init, i);
+  sm_value *reply = NULL;
+  rc = client_invoke(p->client, CLIENT_THREAD, 0, "create", args, 2 + ninit, &reply, NULL);
+  if (rc != SM_OK) return rc;
+  if (sm_value_type(reply) != SM_REF)
+    rc = err_set(SM_EPROTO, "the daemon answered with %s, not a ref",
+                 val_kind_name(sm_value_type(reply)));
+  else if (strcmp(reply->u.ref.type, p->type) != 0)
+    rc = err_set(SM_ETYPE, "\"%s\" is now a %s, not a %s", p->name, reply->u.ref.type, p->type);
+  if (rc == SM_OK) {
+    __atomic_store_n(&p->id, reply->u.ref.id, __ATOMIC_RELEASE);
+    __atomic_store_n(&p->session, session, __ATOMIC_RELEASE);
+  }
+  sm_value_free(reply);
+  return rc;
+}
+
+/* proxy_invoke and proxy_invoke_timed (timed false: no deadline sent). */
+static int invoke(sm_proxy *p, const char *method, const sm_value *const *args, size_t nargs,
+                  bool timed, int64_t timeout_ms, sm_value **result) {
+  for (int attempt = 0;; attempt++) {
+    int rc = p->name ? proxy_refresh(p) : SM_OK;
+    if (rc == SM_OK && timed)
+      rc = client_invoke_timed(p->client, proxy_id_now(p), method, args, nargs, timeout_ms, result);
+    else if (rc == SM_OK)
+      rc = client_invoke(p->client, CLIENT_THREAD, proxy_id_now(p), method, args, nargs, result,
+                         NULL);
+    /* Sent again only when it never left a dropped connection. */
+    if (rc != SM_ECLOSED || attempt > 0 || !client_last_unsent()) return rc;
+  }
+}
+
 int proxy_invoke(sm_proxy *p, const char *method, const sm_value *const *args, size_t nargs,
                  sm_value **result) {
-  return client_invoke(p->client, CLIENT_THREAD, p->id, method, args, nargs, result, NULL);
+  return invoke(p, method, args, nargs, false, -1, result);
 }
 
 int proxy_invoke_timed(sm_proxy *p, const char *method, const sm_value *const *args, size_t nargs,
                        int64_t timeout_ms, sm_value **result) {
-  return client_invoke_timed(p->client, p->id, method, args, nargs, timeout_ms, result);
+  return invoke(p, method, args, nargs, true, timeout_ms, result);
 }
 
 /* ---- result converters ---- */
@@ -181,13 +277,13 @@ int proxy_result_str(sm_value *v, const char *fn, char **out) {
 
 /* ---- the public generic proxy ---- */
 
-uint64_t sm_proxy_id(const sm_proxy *p) { return p ? p->id : 0; }
+uint64_t sm_proxy_id(const sm_proxy *p) { return p ? proxy_id_now(p) : 0; }
 const char *sm_proxy_type(const sm_proxy *p) { return p ? p->type : NULL; }
 const char *sm_proxy_name(const sm_proxy *p) { return p ? p->name : NULL; }
 
 /* A new ref value (caller frees with sm_value_free()), or NULL. */
 sm_value *sm_proxy_ref(const sm_proxy *p) {
-  return p ? val_ref_new(p->id, p->type, strlen(p->type)) : NULL;
+  return p ? val_ref_new(proxy_id_now(p), p->type, strlen(p->type)) : NULL;
 }
 
 /* A new "type:id" string (caller frees with sm_free()), or NULL. */
@@ -195,7 +291,7 @@ char *sm_proxy_token(const sm_proxy *p) {
   if (!p) return NULL;
   size_t n = strlen(p->type) + 24;
   char *s = malloc(n);
-  if (s) snprintf(s, n, "%s:%" PRIu64, p->type, p->id);
+  if (s) snprintf(s, n, "%s:%" PRIu64, p->type, proxy_id_now(p));
   return s;
 }
 

@@ -18,11 +18,14 @@
 
 struct sm_proxy {
   sm_client *client; /**< borrowed: the client outlives its proxies */
-  uint64_t id;       /**< daemon object id */
+  uint64_t id;       /**< daemon object id (of a named object: atomic, see session) */
   char *type;        /**< owned daemon type name */
   char *name;        /**< owned; NULL when anonymous or opened by ref/token */
   bool holds_ref;    /**< this process took a reference to give back */
   uint64_t epoch;    /**< the holder connection that holds that reference */
+  uint64_t session;  /**< named: the client session (client_session) id was found in */
+  sm_value *init;    /**< named: owned copy of the creation arguments (an SM_LIST), to
+                          create the object again in a restarted daemon; NULL: none */
 };
 
 /* Returns SM_EINVAL from the calling function when cond is false. */
@@ -66,7 +69,10 @@ int proxy_open_token(sm_client *c, const char *token, const char *want, size_t s
 void proxy_free(sm_proxy *p);
 
 /* Calls method on the object over the calling thread's connection; as
- * client_invoke. */
+ * client_invoke. A named proxy first looks its object up again by name
+ * (get-or-create, with its creation arguments) when the client reconnected
+ * since it last did, and a call that never left a dropped connection goes
+ * out once more; a call that was sent is never repeated. */
 int proxy_invoke(sm_proxy *p, const char *method, const sm_value *const *args, size_t nargs,
                  sm_value **result);
 

@@ -22,6 +22,19 @@
  *   share one between threads while one of them modifies it.
  * - After fork(), the child may keep using the client and its proxies: it
  *   opens fresh connections and never touches the parent's sockets.
+ * - Reconnection: when a connection drops (the daemon restarted, say), the
+ *   next call on that thread opens a new one, handshake included. Proxies of
+ *   named objects keep working: after a reconnect each looks its object up
+ *   again by name (get-or-create, with its creation arguments), since a
+ *   restarted daemon starts empty and numbers objects afresh. A call whose
+ *   request was sent when the connection failed (in flight, parked...)
+ *   reports SM_ECLOSED and is never repeated: it may or may not have been
+ *   applied. A call that could not be sent at all (the daemon had closed
+ *   the connection first; seen at once on a UNIX socket, while over TCP it
+ *   shows only after sending, as SM_ECLOSED) goes out once more on a new
+ *   connection. Anonymous objects die with the daemon: free their proxies
+ *   (in a new daemon their old ids may name other objects). Pipelines use
+ *   the id a proxy found at its last direct call.
  */
 #ifndef STATEMGR_H
 #define STATEMGR_H
@@ -29,6 +42,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -851,6 +865,82 @@ SM_EXTERN int sm_pipeline_result(sm_pipeline *pl, size_t i, sm_value **out);
 SM_EXTERN void sm_pipeline_reset(sm_pipeline *pl);
 /** Frees pl and its results. Unsent calls are dropped. NULL is fine. */
 SM_EXTERN void sm_pipeline_free(sm_pipeline *pl);
+
+/* ------------------------------------------------------------------ */
+/* A private manager                                                   */
+/* ------------------------------------------------------------------ */
+
+/* Python's `with multiprocessing.Manager() as m:` in one call, with no
+ * setup: sm_manager_start() runs a private statemgrd as a child process, on
+ * a fresh UNIX socket in a private directory (mode 0700) with a random
+ * authkey, waits until it is ready, and hands back a connected sm_client.
+ * sm_manager_shutdown() stops it and removes the socket and directory.
+ *
+ * - The daemon dies with its parent, even when the parent is killed with
+ *   SIGKILL (PR_SET_PDEATHSIG): no orphan is left behind. The kernel ties
+ *   that to the *thread* that called sm_manager_start(): call it from a
+ *   thread that lives as long as the manager is needed (usually main).
+ *   Without sm_manager_shutdown() (a crash, a kill, an exit without it) the
+ *   daemon still dies, but its private directory stays in $TMPDIR or /tmp.
+ * - Processes forked afterwards share the manager through the inherited
+ *   client and proxies (each opens its own connections). Only the process
+ *   that started the manager stops it: in a fork child,
+ *   sm_manager_shutdown() only frees the child's copy.
+ * - The daemon runs in its own process group, so a Ctrl-C meant for the
+ *   program does not stop it (as Python's manager ignores SIGINT).
+ * - Thread safety: the client is shared as any sm_client; start and
+ *   shut down from one thread, when no other thread uses the client. */
+
+typedef struct sm_manager sm_manager;
+typedef struct sm_manager_options sm_manager_options;
+
+/** New manager options with defaults (caller frees with
+ * sm_manager_options_free()), or NULL when out of memory. */
+SM_EXTERN sm_manager_options *sm_manager_options_new(void);
+/** Frees o; NULL is fine. */
+SM_EXTERN void sm_manager_options_free(sm_manager_options *o);
+/** The statemgrd to run (copied; NULL: the default search). A name without
+ * a slash is looked up in $PATH. Default: $STATEMGRD, else statemgrd in the
+ * directory of the running program, else statemgrd in $PATH.
+ * @return 0, SM_EINVAL (NULL o, empty path), SM_ENOMEM. */
+SM_EXTERN int sm_manager_options_set_daemon_path(sm_manager_options *o, const char *path);
+/** Where the daemon's stderr goes (appended to, created with mode 0600;
+ * copied; NULL: /dev/null). Its log level is warn.
+ * @return 0, SM_EINVAL (NULL o, empty path), SM_ENOMEM. */
+SM_EXTERN int sm_manager_options_set_log_file(sm_manager_options *o, const char *path);
+/** How long sm_manager_start() waits for the daemon to become ready
+ * (default 10000). @return 0, SM_EINVAL (NULL o, ms <= 0). */
+SM_EXTERN int sm_manager_options_set_start_timeout_ms(sm_manager_options *o, int ms);
+
+/** Starts a private statemgrd and connects to it. opts may be NULL and is
+ * not kept.
+ * @param out receives the manager (caller stops and frees it with
+ * sm_manager_shutdown()).
+ * @return 0; SM_EINVAL (NULL out, no statemgrd found or it cannot be run:
+ * sm_last_error() names the path and the reason); SM_ECONNECT (the daemon
+ * exited during start-up: its exit status is in sm_last_error(); no
+ * private directory or process could be made); SM_ETIMEOUT (not ready in
+ * time: it is killed); an error of sm_connect(); SM_ENOMEM. Nothing is left
+ * behind on failure. */
+SM_EXTERN int sm_manager_start(const sm_manager_options *opts, sm_manager **out);
+/** The manager's client. Borrowed: valid until sm_manager_shutdown(m);
+ * free the proxies opened from it before that. */
+SM_EXTERN sm_client *sm_manager_client(sm_manager *m);
+/** The daemon's URL ("unix:/tmp/statemgr-XXXXXX/statemgr.sock"), for other
+ * clients of this user. Borrowed: valid until sm_manager_shutdown(m). */
+SM_EXTERN const char *sm_manager_url(const sm_manager *m);
+/** The daemon's process id (0 for NULL). */
+SM_EXTERN pid_t sm_manager_pid(const sm_manager *m);
+/** Stops the daemon (asks it to shut down, waits for it at most 5 s, then
+ * kills it), removes its private directory, frees its client and m. Proxies
+ * opened from the client must be freed first. In a process other than the
+ * one that started m (a fork child), only frees this process's copy. NULL
+ * is fine.
+ * @return 0 when the daemon stopped cleanly (or in a fork child);
+ * SM_ETIMEOUT (it had to be killed), SM_EINTERNAL (it had ended on its
+ * own, crashed or killed: sm_last_error() says how). m is freed in every
+ * case. */
+SM_EXTERN int sm_manager_shutdown(sm_manager *m);
 
 #ifdef __cplusplus
 }

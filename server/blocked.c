@@ -114,6 +114,20 @@ void blk_answer(waiter *w, int status, sm_span result, const char *err) {
   unlink_and_free(w);
 }
 
+void blk_answer_bool(waiter *w, bool b) {
+  uint8_t raw[16];
+  vbuf v = {.p = raw, .cap = sizeof raw}; /* a packed bool takes 2 bytes */
+  vb_bool(&v, b);
+  blk_answer(w, WS_OK, vb_span(&v), NULL);
+}
+
+void blk_answer_int(waiter *w, int64_t i) {
+  uint8_t raw[16];
+  vbuf v = {.p = raw, .cap = sizeof raw}; /* a packed int takes at most 11 */
+  vb_int(&v, i);
+  blk_answer(w, WS_OK, vb_span(&v), NULL);
+}
+
 void blk_move(waiter *w, waitq *to) {
   q_unlink(w);
   q_push(to, w);

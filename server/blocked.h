@@ -79,6 +79,10 @@ bool blk_may_wait(const call *c);
  * may be NULL) and frees the waiter. */
 void blk_answer(waiter *w, int status, sm_span result, const char *err);
 
+/* Answers OK with a bool or an int result (no allocation: cannot fail). */
+void blk_answer_bool(waiter *w, bool b);
+void blk_answer_int(waiter *w, int64_t i);
+
 /* Moves w to the tail of another queue, keeping its deadline. */
 void blk_move(waiter *w, waitq *to);
 

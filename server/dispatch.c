@@ -5,7 +5,9 @@
  * every ObjRef in it must name a live object of the stated type. Methods can
  * then trust their arguments. The target object holds an extra reference
  * while its method runs, so a method that drops the last reference to its
- * own object (a self-referencing entry removed) cannot free it mid-call. */
+ * own object (a self-referencing entry removed) cannot free it mid-call.
+ * dispatch_call() does all of this without touching a socket, so the
+ * dispatcher can be fuzzed; dispatch_request() adds the response frame. */
 #include "dispatch.h"
 
 #include "blocked.h"
@@ -63,21 +65,21 @@ static int run(call *c, const wire_request *req) {
   return rc;
 }
 
-void dispatch_request(struct conn *cn, const wire_request *req) {
-  struct sm_server *srv = conn_server(cn);
+int dispatch_call(registry *reg, struct conn *cn, const wire_request *req, unsigned max_depth,
+                  vbuf *result, char *err, size_t errlen) {
   sm_span local_args[DISPATCH_LOCAL_ARGS];
   unsigned local_flags[DISPATCH_LOCAL_ARGS];
   sm_span *args = local_args;
   unsigned *flags = local_flags;
-  vb_reset(&srv->result);
+  vb_reset(result);
   call c = {
-      .reg = srv->reg,
+      .reg = reg,
       .seq = req->seq,
       .conn = cn,
       .nargs = req->nargs,
       .has_timeout = req->has_timeout,
       .timeout_ms = req->timeout_ms,
-      .out = &srv->result,
+      .out = result,
   };
   int status;
   if (req->nargs > DISPATCH_LOCAL_ARGS && (!(args = malloc(req->nargs * sizeof *args)) ||
@@ -86,28 +88,37 @@ void dispatch_request(struct conn *cn, const wire_request *req) {
   } else {
     c.args = args;
     c.arg_flags = flags;
-    status = check_args(&c, req, args, flags, srv->limits.max_depth);
+    status = check_args(&c, req, args, flags, max_depth);
     if (status == WS_OK) status = run(&c, req);
   }
-  if (status == CALL_PARKED) { /* answered later by blocked.c */
-    srv->requests++;
-    if (args != local_args) free(args);
-    if (flags != local_flags) free(flags);
-    return;
-  }
-  if (status == WS_OK && srv->result.failed)
+  if (args != local_args) free(args);
+  if (flags != local_flags) free(flags);
+  if (status == WS_OK && result->failed)
     status = call_fail(&c, WS_INTERNAL, "out of memory building the result");
+  if (errlen > 0) {
+    size_t n = status == WS_OK || status == CALL_PARKED ? 0 : strnlen(c.err, sizeof c.err);
+    if (n >= errlen) n = errlen - 1;
+    memcpy(err, c.err, n);
+    err[n] = '\0';
+  }
+  return status;
+}
+
+void dispatch_request(struct conn *cn, const wire_request *req) {
+  struct sm_server *srv = conn_server(cn);
+  char err[sizeof ((call *)0)->err];
+  int status = dispatch_call(srv->reg, cn, req, srv->limits.max_depth, &srv->result, err,
+                             sizeof err);
+  srv->requests++;
+  if (status == CALL_PARKED) return; /* answered later by blocked.c */
   wire_response_out r = {.seq = req->seq, .status = status};
   if (status == WS_OK) {
     r.has_result = srv->result.len > 0;
     r.result = vb_span(&srv->result);
   } else {
-    r.error = c.err[0] ? c.err : NULL;
+    r.error = err[0] ? err : NULL;
     log_debug("conn %llu: %s on object %llu: status %d: %s", (unsigned long long)conn_id(cn),
-              req->method, (unsigned long long)req->object, status, c.err);
+              req->method, (unsigned long long)req->object, status, err);
   }
   conn_send_response(cn, &r);
-  srv->requests++;
-  if (args != local_args) free(args);
-  if (flags != local_flags) free(flags);
 }

@@ -1,15 +1,34 @@
 /* dispatch.h - turns one decoded request into one response: validates the
  * arguments, finds the target (the manager or an object) and its method,
- * runs it, and queues the response frame on the connection. */
+ * runs it, and queues the response frame on the connection.
+ *
+ * dispatch_call() is the core without I/O: a pure function of the registry
+ * and the request, usable without a connection (tests/fuzz/fuzz_dispatch.c
+ * drives it with conn NULL). dispatch_request() wraps it for a live
+ * connection: it builds the response frame, queues it and counts it. */
 #ifndef SM_SERVER_DISPATCH_H
 #define SM_SERVER_DISPATCH_H
 
 #include "../proto/msg.h"
+#include "registry.h"
 
 struct conn;
 
-/* Answers req on conn c. The response is appended to the connection's
- * output buffer. */
+/* Validates req's arguments (canonical values nested at most max_depth
+ * deep, live ObjRefs of the stated types) and runs its method on reg, on
+ * behalf of connection cn (NULL: no connection; then nothing is recorded
+ * against a connection, and methods that need one - info, shutdown - fail
+ * with WS_INTERNAL). result is emptied first; on WS_OK it holds the result
+ * value (empty = nil). Returns a WS_* status with err filled (errlen bytes,
+ * truncated), or CALL_PARKED when the call waits in an object's queue and
+ * will be answered later through cn (with cn NULL, it stays parked until
+ * the object or the registry goes away). */
+int dispatch_call(registry *reg, struct conn *cn, const wire_request *req, unsigned max_depth,
+                  vbuf *result, char *err, size_t errlen);
+
+/* Answers req on conn c: dispatch_call() with the server's registry and
+ * limits, then the response is appended to the connection's output buffer
+ * (unless the call parked). */
 void dispatch_request(struct conn *c, const wire_request *req);
 
 /* The manager's own methods (object 0): create, open, release, delete, ls,

@@ -1,7 +1,10 @@
 /* manager.c - the methods of object 0, the manager itself: creating and
  * opening objects, the per-connection references to anonymous objects,
  * deleting named objects, listing, daemon facts and shutdown. Method
- * arguments and results are listed in docs/protocol.md. */
+ * arguments and results are listed in docs/protocol.md. Without a
+ * connection (call.conn NULL, as the dispatcher fuzzer runs it) anonymous
+ * objects are not recorded against anyone, and info and shutdown, which
+ * need the server, answer WS_INTERNAL. */
 #include "blocked.h"
 #include "conn.h"
 #include "dispatch.h"
@@ -191,6 +194,7 @@ static void count_named(void *arg, sm_obj *o) {
 static int m_info(call *c) {
   int rc = call_nargs(c, 0, 0);
   if (rc != WS_OK) return rc;
+  if (!c->conn) return call_fail(c, WS_INTERNAL, "info needs a connection to a daemon");
   struct sm_server *srv = conn_server(c->conn);
   size_t named = 0;
   reg_foreach(c->reg, count_named, &named);
@@ -219,6 +223,7 @@ static int m_info(call *c) {
 static int m_shutdown(call *c) {
   int rc = call_nargs(c, 0, 0);
   if (rc != WS_OK) return rc;
+  if (!c->conn) return call_fail(c, WS_INTERNAL, "shutdown needs a connection to a daemon");
   server_begin_stop(conn_server(c->conn));
   return WS_OK;
 }

@@ -65,14 +65,7 @@ static int m_wait(call *c) {
     b->count = 0;
     while (b->waiters.head) {
       waiter *w = b->waiters.head;
-      vbuf v;
-      vb_init(&v);
-      vb_int(&v, w->n);
-      if (v.failed)
-        blk_answer(w, WS_INTERNAL, (sm_span){NULL, 0}, "out of memory");
-      else
-        blk_answer(w, WS_OK, vb_span(&v), NULL);
-      vb_free(&v);
+      blk_answer_int(w, w->n);
     }
     vb_int(c->out, index);
     return WS_OK;

@@ -24,25 +24,14 @@ typedef struct cond {
   waitq waiters;    /**< wait() calls not notified yet (wait_ops) */
 } cond;
 
-static void answer_bool(waiter *w, bool b) {
-  vbuf v;
-  vb_init(&v);
-  vb_bool(&v, b);
-  if (v.failed)
-    blk_answer(w, WS_INTERNAL, (sm_span){NULL, 0}, "out of memory");
-  else
-    blk_answer(w, WS_OK, vb_span(&v), NULL);
-  vb_free(&v);
-}
-
 static void granted_true(registry *reg, waiter *w) {
   (void)reg;
-  answer_bool(w, true);
+  blk_answer_bool(w, true);
 }
 
 static void granted_false(registry *reg, waiter *w) {
   (void)reg;
-  answer_bool(w, false);
+  blk_answer_bool(w, false);
 }
 
 /* A deadline that passes while the waiter already waits for the lock. */

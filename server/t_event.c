@@ -14,21 +14,10 @@ typedef struct evt {
 
 static evt *event_of(call *c) { return c->obj->state; }
 
-static void answer_bool(waiter *w, bool b) {
-  vbuf v;
-  vb_init(&v);
-  vb_bool(&v, b);
-  if (v.failed)
-    blk_answer(w, WS_INTERNAL, (sm_span){NULL, 0}, "out of memory");
-  else
-    blk_answer(w, WS_OK, vb_span(&v), NULL);
-  vb_free(&v);
-}
-
 /* Deadline: not set in time. */
 static void wait_timeout(registry *reg, waiter *w) {
   (void)reg;
-  answer_bool(w, false);
+  blk_answer_bool(w, false);
 }
 
 static const waiter_ops wait_ops = {wait_timeout, NULL};
@@ -40,7 +29,7 @@ static int m_set(call *c) {
   evt *e = event_of(c);
   e->flag = true;
   while (e->waiters.head)
-    answer_bool(e->waiters.head, true);
+    blk_answer_bool(e->waiters.head, true);
   return WS_OK;
 }
 

@@ -38,21 +38,10 @@ static int note(const lk *l, struct conn *cn, sm_obj *lo, int64_t delta) {
   return conn_note_owned(cn, lo, delta);
 }
 
-static void answer_bool(waiter *w, bool b) {
-  vbuf v;
-  vb_init(&v);
-  vb_bool(&v, b);
-  if (v.failed)
-    blk_answer(w, WS_INTERNAL, (sm_span){NULL, 0}, "out of memory");
-  else
-    blk_answer(w, WS_OK, vb_span(&v), NULL);
-  vb_free(&v);
-}
-
 /* The granted hook of plain acquire calls. */
 static void acquire_granted(registry *reg, waiter *w) {
   (void)reg;
-  answer_bool(w, true);
+  blk_answer_bool(w, true);
 }
 
 /* Deadline: the default TIMEOUT answer. Nothing to drop. */

@@ -35,8 +35,8 @@ static int bench(const char *url, const char *args, char *out) {
   return smtest_run(cmd, out, OUT_LEN);
 }
 
-static const char *const line_keys[] = {"workload", "transport", "clients", "pipeline",
-                                        "ops_per_s", "p50_us",   "p99_us"};
+static const char *const line_keys[] = {"workload",  "transport", "clients", "pipeline",
+                                        "ops_per_s", "p50_us",    "p99_us"};
 
 /* Checks one result line: exactly the seven keys in order, each with a
  * value, numbers where numbers belong. Fills workload (64 bytes). */
@@ -128,8 +128,8 @@ END_TEST
 /* Every workload runs with threads over TCP, and prints one line each with
  * exactly the promised keys, in the order given. */
 START_TEST(test_lines_every_workload) {
-  static const char *const all[] = {"ping",     "dict_set",  "dict_get",   "dict_setget",
-                                    "dict_cas", "list_push", "list_pop",   "value_incr",
+  static const char *const all[] = {"ping",         "dict_set",  "dict_get", "dict_setget",
+                                    "dict_cas",     "list_push", "list_pop", "value_incr",
                                     "queue_putget", "lock"};
   char *out = malloc(OUT_LEN);
   int rc = bench(NULL,

@@ -15,12 +15,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define OK(expr)                                                                                   \
-  do {                                                                                             \
-    int rc_ = (expr);                                                                              \
-    ck_assert_msg(rc_ == SM_OK, "%s -> %s: %s", #expr, sm_errname(rc_), sm_last_error());          \
-  } while (0)
-
 #define WRITERS 8
 #define INCREMENTS 10000
 #define THREADS 8

@@ -176,18 +176,6 @@ END_TEST
 
 /* ---- parked calls per connection ---- */
 
-static int64_t info_int(sm_client *c, const char *field) {
-  sm_value *info = NULL;
-  ck_assert_int_eq(sm_info(c, &info), 0);
-  sm_value *k = sm_value_str(field);
-  const sm_value *v = sm_value_map_get(info, k);
-  ck_assert_ptr_nonnull(v);
-  int64_t n = sm_value_as_int(v);
-  sm_value_free(k);
-  sm_value_free(info);
-  return n;
-}
-
 /* With --max-pending 4, a connection that pipelines ten blocking gets has
  * only four parked: the daemon stops reading it. As puts answer them, it
  * reads on, and every one of the ten gets exactly one of the ten items. */
@@ -226,12 +214,12 @@ START_TEST(pending_limit) {
   smtest_send_all(fd, b.p, b.len);
   int64_t waiters = 0;
   for (int i = 0; i < 200 && waiters < 4; i++) {
-    waiters = info_int(c, "waiters");
+    waiters = smtest_info_int(c, "waiters");
     if (waiters < 4) usleep(10 * 1000);
   }
   ck_assert_int_eq(waiters, 4);
   usleep(100 * 1000);
-  ck_assert_int_eq(info_int(c, "waiters"), 4); /* the other six are not read yet */
+  ck_assert_int_eq(smtest_info_int(c, "waiters"), 4); /* the other six are not read yet */
 
   int putter = raw_authed_d();
   bool seen[10] = {false};
@@ -256,7 +244,7 @@ START_TEST(pending_limit) {
     seen[vi.i] = true;
     wire_response_release(&rs);
   }
-  ck_assert_int_eq(info_int(c, "waiters"), 0);
+  ck_assert_int_eq(smtest_info_int(c, "waiters"), 0);
   vb_free(&b);
   vb_free(&type);
   vb_free(&name);

@@ -12,33 +12,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define OK(expr)                                                                                   \
-  do {                                                                                             \
-    int rc_ = (expr);                                                                              \
-    ck_assert_msg(rc_ == SM_OK, "%s -> %s: %s", #expr, sm_errname(rc_), sm_last_error());          \
-  } while (0)
-
-#define FAILS(expr, code)                                                                          \
-  do {                                                                                             \
-    int rc_ = (expr);                                                                              \
-    ck_assert_msg(rc_ == (code), "%s -> %s, wanted %s (%s)", #expr, sm_errname(rc_),               \
-                  sm_errname(code), sm_last_error());                                              \
-    ck_assert_str_ne(sm_last_error(), "");                                                         \
-  } while (0)
-
-/* Loop tests run once over TCP (_i = 0) and once over the UNIX socket. */
-static sm_client *connect_i(int i) {
-  return smtest_connect(&smtest_d, i == 0 ? smtest_d.tcp_url : smtest_d.unix_url);
-}
-
-static const char *name_i(const char *base, int i) {
-  static char buf[4][64];
-  static unsigned next;
-  char *b = buf[next++ % 4];
-  snprintf(b, sizeof buf[0], "%s-%s", base, i == 0 ? "tcp" : "unix");
-  return b;
-}
-
 /* The whole list as text. */
 static void expect_list(sm_list *l, const char *want) {
   sm_value *all = NULL;
@@ -60,9 +33,9 @@ static void expect(sm_value *v, const char *want) {
  * counts negative indexes from the end); get/set/del take negative indexes
  * and answer SM_EVALUE out of range. */
 START_TEST(test_build_and_index) {
-  sm_client *c = connect_i(_i);
+  sm_client *c = smtest_connect_i(_i);
   sm_list *l;
-  OK(sm_list_open(c, name_i("build", _i), &l));
+  OK(sm_list_open(c, smtest_name_i("build", _i), &l));
   ck_assert_str_eq(sm_proxy_type(sm_list_proxy(l)), "list");
   OK(sm_list_append_int(l, 1));
   OK(sm_list_append_str(l, "two"));
@@ -109,7 +82,7 @@ END_TEST
  * SM_ETYPE and no change for incomparable kinds), clear; and the errors
  * for empty or absent. */
 START_TEST(test_search_and_reorder) {
-  sm_client *c = connect_i(_i);
+  sm_client *c = smtest_connect_i(_i);
   sm_list *l;
   OK(sm_list_open(c, NULL, &l));
   int64_t init[] = {5, 3, 9, 3, 1};
@@ -167,7 +140,7 @@ END_TEST
 
 /* The typed getters convert, or answer SM_ETYPE for another kind. */
 START_TEST(test_typed_helpers) {
-  sm_client *c = connect_i(_i);
+  sm_client *c = smtest_connect_i(_i);
   sm_list *l;
   OK(sm_list_open(c, NULL, &l));
   OK(sm_list_append_int(l, -42));
@@ -192,10 +165,10 @@ END_TEST
 
 /* Two clients appending to the same named list see one list. */
 START_TEST(test_named_two_clients) {
-  sm_client *a = connect_i(_i), *b = connect_i(1 - _i);
+  sm_client *a = smtest_connect_i(_i), *b = smtest_connect_i(1 - _i);
   sm_list *la, *lb;
-  OK(sm_list_open(a, name_i("shared", _i), &la));
-  OK(sm_list_open(b, name_i("shared", _i), &lb));
+  OK(sm_list_open(a, smtest_name_i("shared", _i), &la));
+  OK(sm_list_open(b, smtest_name_i("shared", _i), &lb));
   OK(sm_list_append_str(la, "from a"));
   OK(sm_list_append_str(lb, "from b"));
   expect_list(la, "['from a', 'from b']");
@@ -212,12 +185,12 @@ END_TEST
  * reads the ref from the dict, opens it with sm_list_from_ref and uses it;
  * the ref is refused as a dict (SM_ETYPE). */
 START_TEST(test_ref_in_dict) {
-  sm_client *a = connect_i(_i);
+  sm_client *a = smtest_connect_i(_i);
   sm_list *l;
   sm_dict *d;
   OK(sm_list_open(a, NULL, &l));
   OK(sm_list_append_str(l, "inside"));
-  OK(sm_dict_open(a, name_i("holder", _i), &d));
+  OK(sm_dict_open(a, smtest_name_i("holder", _i), &d));
   sm_value *key = sm_value_str("queue"), *ref = sm_proxy_ref(sm_list_proxy(l));
   OK(sm_dict_set(d, key, ref));
   sm_value_free(ref);
@@ -225,8 +198,8 @@ START_TEST(test_ref_in_dict) {
   sm_dict_free(d);
   sm_client_free(a);
 
-  sm_client *b = connect_i(1 - _i);
-  OK(sm_dict_open(b, name_i("holder", _i), &d));
+  sm_client *b = smtest_connect_i(1 - _i);
+  OK(sm_dict_open(b, smtest_name_i("holder", _i), &d));
   OK(sm_dict_get(d, key, &ref));
   ck_assert_int_eq(sm_value_type(ref), SM_REF);
   ck_assert_str_eq(sm_value_ref_type(ref), "list");
@@ -255,7 +228,7 @@ END_TEST
 /* A forked child opens the parent's anonymous list from its token text
  * with a client of its own and appends; the parent sees the items. */
 START_TEST(test_token_to_forked_child) {
-  sm_client *c = connect_i(_i);
+  sm_client *c = smtest_connect_i(_i);
   sm_list *l;
   OK(sm_list_open(c, NULL, &l));
   char *tok = sm_proxy_token(sm_list_proxy(l));

@@ -342,7 +342,11 @@ START_TEST(cut_link_releases_lock) {
   ck_assert_int_eq(write(holder.to, "g", 1), 1);
 
   /* The waiter gets the lock once the daemon has dropped the holder. */
-  ck_assert_msg(read_report(&waiter, BOUND_MS, &r), "the waiter never got the lock");
+  if (!read_report(&waiter, BOUND_MS, &r)) {
+    sm_value *info = NULL;
+    char *text = sm_info(local, &info) == 0 ? sm_value_to_text(info) : NULL;
+    ck_abort_msg("the waiter never got the lock; the daemon says %s", text ? text : "nothing");
+  }
   int64_t t_lock = now_ms() - t_cut;
   ck_assert_msg(r.rc == 0, "waiter: %s: %s", sm_errname(r.rc), r.text);
   fprintf(stderr, "    waiter (ns A): got the lock %.1f s after the cut\n", (double)t_lock / 1e3);

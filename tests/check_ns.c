@@ -8,32 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define OK(expr)                                                                                   \
-  do {                                                                                             \
-    int rc_ = (expr);                                                                              \
-    ck_assert_msg(rc_ == SM_OK, "%s -> %s: %s", #expr, sm_errname(rc_), sm_last_error());          \
-  } while (0)
-
-#define FAILS(expr, code)                                                                          \
-  do {                                                                                             \
-    int rc_ = (expr);                                                                              \
-    ck_assert_msg(rc_ == (code), "%s -> %s, wanted %s (%s)", #expr, sm_errname(rc_),               \
-                  sm_errname(code), sm_last_error());                                              \
-    ck_assert_str_ne(sm_last_error(), "");                                                         \
-  } while (0)
-
-static sm_client *connect_i(int i) {
-  return smtest_connect(&smtest_d, i == 0 ? smtest_d.tcp_url : smtest_d.unix_url);
-}
-
-static const char *name_i(const char *base, int i) {
-  static char buf[4][64];
-  static unsigned next;
-  char *b = buf[next++ % 4];
-  snprintf(b, sizeof buf[0], "%s-%s", base, i == 0 ? "tcp" : "unix");
-  return b;
-}
-
 static void expect_attrs(sm_ns *n, const char *want) {
   sm_value *names = NULL;
   OK(sm_ns_list(n, &names));
@@ -47,7 +21,7 @@ static void expect_attrs(sm_ns *n, const char *want) {
  * the order of setting; an unset attribute is SM_ENOTFOUND for get and
  * del; deleting removes it from the list. */
 START_TEST(test_attributes) {
-  sm_client *c = connect_i(_i);
+  sm_client *c = smtest_connect_i(_i);
   sm_ns *n;
   OK(sm_ns_open(c, NULL, &n));
   ck_assert_str_eq(sm_proxy_type(sm_ns_proxy(n)), "namespace");
@@ -82,7 +56,7 @@ END_TEST
 
 /* Typed getters convert or answer SM_ETYPE, leaving the output alone. */
 START_TEST(test_typed_helpers) {
-  sm_client *c = connect_i(_i);
+  sm_client *c = smtest_connect_i(_i);
   sm_ns *n;
   OK(sm_ns_open(c, NULL, &n));
   OK(sm_ns_set_int(n, "i", -9));
@@ -109,10 +83,10 @@ END_TEST
  * through a proxy opened from a token; the name cannot be reopened as a
  * value (SM_ETYPE). */
 START_TEST(test_shared) {
-  sm_client *a = connect_i(_i), *b = connect_i(1 - _i);
+  sm_client *a = smtest_connect_i(_i), *b = smtest_connect_i(1 - _i);
   sm_ns *na, *nb, *nt;
-  OK(sm_ns_open(a, name_i("config", _i), &na));
-  OK(sm_ns_open(b, name_i("config", _i), &nb));
+  OK(sm_ns_open(a, smtest_name_i("config", _i), &na));
+  OK(sm_ns_open(b, smtest_name_i("config", _i), &nb));
   OK(sm_ns_set_str(na, "mode", "fast"));
   char *s = NULL;
   OK(sm_ns_get_str(nb, "mode", &s));
@@ -125,7 +99,7 @@ START_TEST(test_shared) {
   OK(sm_ns_get_int(nb, "workers", &w));
   ck_assert_int_eq(w, 4);
   sm_var *wrong = NULL;
-  FAILS(sm_var_open(a, name_i("config", _i), NULL, &wrong), SM_ETYPE);
+  FAILS(sm_var_open(a, smtest_name_i("config", _i), NULL, &wrong), SM_ETYPE);
   sm_free(tok);
   sm_ns_free(na);
   sm_ns_free(nb);

@@ -13,40 +13,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define OK(expr)                                                                                   \
-  do {                                                                                             \
-    int rc_ = (expr);                                                                              \
-    ck_assert_msg(rc_ == SM_OK, "%s -> %s: %s", #expr, sm_errname(rc_), sm_last_error());          \
-  } while (0)
-
-#define FAILS(expr, code)                                                                          \
-  do {                                                                                             \
-    int rc_ = (expr);                                                                              \
-    ck_assert_msg(rc_ == (code), "%s -> %s, wanted %s (%s)", #expr, sm_errname(rc_),               \
-                  sm_errname(code), sm_last_error());                                              \
-  } while (0)
-
 #define ARGS(...) ((const sm_value *const[]){__VA_ARGS__})
-
-static sm_client *connect_i(int i) {
-  return smtest_connect(&smtest_d, i == 0 ? smtest_d.tcp_url : smtest_d.unix_url);
-}
-
-static const char *name_i(const char *base, int i) {
-  static char buf[4][64];
-  static unsigned next;
-  char *b = buf[next++ % 4];
-  snprintf(b, sizeof buf[0], "%s-%s", base, i == 0 ? "tcp" : "unix");
-  return b;
-}
 
 /* sm_proxy_open reaches any type by name; sm_call invokes methods by name
  * with sm_value arguments, reports the daemon's status, and accepts a NULL
  * out. */
 START_TEST(test_generic_call) {
-  sm_client *c = connect_i(_i);
+  sm_client *c = smtest_connect_i(_i);
   sm_proxy *p = NULL, *again = NULL;
-  OK(sm_proxy_open(c, "dict", name_i("generic", _i), NULL, &p));
+  OK(sm_proxy_open(c, "dict", smtest_name_i("generic", _i), NULL, &p));
   ck_assert_str_eq(sm_proxy_type(p), "dict");
   sm_value *k = sm_value_str("k"), *v = sm_value_int(42), *out = NULL;
   OK(sm_call(p, "set", ARGS(k, v), 2, NULL));
@@ -65,8 +40,8 @@ START_TEST(test_generic_call) {
   FAILS(sm_call(p, "get", ARGS(missing), 1, &out), SM_ENOTFOUND);
   ck_assert_ptr_null(out);
   /* The same name with another type is refused; the same type finds it. */
-  FAILS(sm_proxy_open(c, "list", name_i("generic", _i), NULL, &again), SM_ETYPE);
-  OK(sm_proxy_open(c, "dict", name_i("generic", _i), NULL, &again));
+  FAILS(sm_proxy_open(c, "list", smtest_name_i("generic", _i), NULL, &again), SM_ETYPE);
+  OK(sm_proxy_open(c, "dict", smtest_name_i("generic", _i), NULL, &again));
   ck_assert_uint_eq(sm_proxy_id(again), sm_proxy_id(p));
   /* A typed proxy's view takes generic calls too. */
   sm_var *var = NULL;
@@ -95,7 +70,7 @@ END_TEST
 /* Results come back in the order the calls were queued: 100 sets then 100
  * gets of distinct keys, and 50 atomic adds numbered 1..50. */
 START_TEST(test_results_in_order) {
-  sm_client *c = connect_i(_i);
+  sm_client *c = smtest_connect_i(_i);
   sm_dict *d = NULL;
   sm_var *n = NULL;
   OK(sm_dict_open(c, NULL, &d));
@@ -150,14 +125,14 @@ END_TEST
 /* A failing call in the middle keeps its own status and text; the calls
  * before and after it succeed and the exec as a whole returns 0. */
 START_TEST(test_failure_in_the_middle) {
-  sm_client *c = connect_i(_i);
+  sm_client *c = smtest_connect_i(_i);
   sm_dict *d = NULL;
   OK(sm_dict_open(c, NULL, &d));
   sm_pipeline *pl = NULL;
   OK(sm_pipeline_new(c, &pl));
   sm_value *a = sm_value_str("a"), *b = sm_value_str("b"), *v = sm_value_str("value");
   OK(sm_pipeline_call(pl, sm_dict_proxy(d), "set", ARGS(a, v), 2));
-  OK(sm_pipeline_call(pl, sm_dict_proxy(d), "get", ARGS(b), 1));      /* NOT_FOUND */
+  OK(sm_pipeline_call(pl, sm_dict_proxy(d), "get", ARGS(b), 1));     /* NOT_FOUND */
   OK(sm_pipeline_call(pl, sm_dict_proxy(d), "frobnicate", NULL, 0)); /* no such method */
   OK(sm_pipeline_call(pl, NULL, "ping", NULL, 0));                   /* the manager */
   OK(sm_pipeline_call(pl, sm_dict_proxy(d), "get", ARGS(a), 1));
@@ -192,7 +167,7 @@ END_TEST
  * there are no statuses; an executed pipeline refuses calls and a second
  * exec until it is reset; an empty pipeline executes as a no-op. */
 START_TEST(test_reset_and_reuse) {
-  sm_client *c = connect_i(_i);
+  sm_client *c = smtest_connect_i(_i);
   sm_list *l = NULL;
   OK(sm_list_open(c, NULL, &l));
   sm_pipeline *pl = NULL;
@@ -236,7 +211,7 @@ END_TEST
 /* 1,000 calls in one exec: appends of 0..999, then a second pipeline of
  * 1,000 indexed gets that must return each number at its index. */
 START_TEST(test_thousand_calls) {
-  sm_client *c = connect_i(_i);
+  sm_client *c = smtest_connect_i(_i);
   sm_list *l = NULL;
   OK(sm_list_open(c, NULL, &l));
   sm_pipeline *pl = NULL;
@@ -273,7 +248,7 @@ END_TEST
  * limit. A client that wrote everything before reading would stall
  * forever; sm_pipeline_exec reads while it writes. */
 START_TEST(test_large_pipeline_no_deadlock) {
-  sm_client *c = connect_i(_i);
+  sm_client *c = smtest_connect_i(_i);
   sm_dict *d = NULL;
   OK(sm_dict_open(c, NULL, &d));
   size_t size = 32 * 1024;
@@ -310,7 +285,7 @@ END_TEST
  * answers EMPTY at once; a get that parks does not stop the put queued
  * after it, which then wakes it with that item. */
 START_TEST(test_blocking_calls) {
-  sm_client *c = connect_i(_i);
+  sm_client *c = smtest_connect_i(_i);
   sm_queue *q = NULL;
   OK(sm_queue_open(c, NULL, 0, &q));
   sm_pipeline *pl = NULL;
@@ -336,7 +311,7 @@ END_TEST
 /* Misuse is refused with SM_EINVAL and queues nothing: reference-taking
  * manager methods, another client's proxy, too many arguments, NULLs. */
 START_TEST(test_misuse) {
-  sm_client *c = connect_i(_i), *other = connect_i(_i);
+  sm_client *c = smtest_connect_i(_i), *other = smtest_connect_i(_i);
   sm_dict *d = NULL;
   OK(sm_dict_open(other, NULL, &d));
   sm_pipeline *pl = NULL;

@@ -235,24 +235,12 @@ END_TEST
 
 /* ---- clients that die ---- */
 
-static int64_t info_int(sm_client *c, const char *field) {
-  sm_value *info = NULL;
-  ck_assert_int_eq(sm_info(c, &info), 0);
-  sm_value *k = sm_value_str(field);
-  const sm_value *v = sm_value_map_get(info, k);
-  ck_assert_ptr_nonnull(v);
-  int64_t n = sm_value_as_int(v);
-  sm_value_free(k);
-  sm_value_free(info);
-  return n;
-}
-
 /* A client killed with SIGKILL while holding anonymous objects (one of
  * them referred to from another anonymous dict) leaves nothing behind: the
  * daemon frees them when the connection drops, and keeps serving. */
 START_TEST(sigkill_client_frees_anonymous) {
   sm_client *watcher = smtest_connect(&smtest_d, NULL);
-  int64_t before = info_int(watcher, "objects");
+  int64_t before = smtest_info_int(watcher, "objects");
   int ready[2];
   ck_assert_int_eq(pipe(ready), 0);
   pid_t pid = fork();
@@ -274,13 +262,13 @@ START_TEST(sigkill_client_frees_anonymous) {
   }
   char x;
   ck_assert_int_eq(read(ready[0], &x, 1), 1);
-  ck_assert_int_eq(info_int(watcher, "objects"), before + 2);
+  ck_assert_int_eq(smtest_info_int(watcher, "objects"), before + 2);
   usleep(50 * 1000);
   kill(pid, SIGKILL);
   waitpid(pid, NULL, 0);
   int64_t now = -1;
   for (int i = 0; i < 200 && now != before; i++) {
-    now = info_int(watcher, "objects");
+    now = smtest_info_int(watcher, "objects");
     if (now != before) usleep(10 * 1000);
   }
   ck_assert_int_eq(now, before);

@@ -9,7 +9,7 @@
  * - session: a good certificate; good sessions, the authkey still
  *   required inside TLS, host names, plaintext and TLS clients on the wrong
  *   kind of port, garbage on the TLS port, big values, pipelines, fork,
- *   and TLS settings that cannot work, refused up front.
+ *   TLS settings that cannot work (refused up front), the CLI's flags.
  * - wrong_ca: a certificate of the other CA; refused by default, accepted
  *   with that CA or with the loudly named insecure option.
  * - expired: an expired certificate; refused.
@@ -208,7 +208,7 @@ END_TEST
  * daemon drops the connection and serves on. */
 START_TEST(plaintext_client_on_tls_port) {
   char url[128];
-  snprintf(url, sizeof url, "tcp://%s", dmn.tls_url + strlen("tls://"));
+  snprintf(url, sizeof url, "tcp://%.100s", dmn.tls_url + strlen("tls://"));
   expect_refused(url, &(tls_opts){.timeout_ms = 1000}, SM_ECONNECT, "use a tls:// URL");
   assert_serves(dmn.tls_url, &(tls_opts){.ca = certs.ca});
 }
@@ -218,7 +218,7 @@ END_TEST
  * record: SM_ETLS naming the likely mistake. */
 START_TEST(tls_client_on_plain_port) {
   char url[128];
-  snprintf(url, sizeof url, "tls://%s", dmn.tcp_url + strlen("tcp://"));
+  snprintf(url, sizeof url, "tls://%.100s", dmn.tcp_url + strlen("tcp://"));
   expect_refused(url, &(tls_opts){.ca = certs.ca}, SM_ETLS, "plain tcp:// listener");
   assert_serves(dmn.tcp_url, &(tls_opts){0});
 }
@@ -333,6 +333,27 @@ START_TEST(fork_keeps_sessions_apart) {
   ck_assert_int_eq(v, 1);
   sm_dict_free(d);
   sm_client_free(c);
+}
+END_TEST
+
+/* The CLI passes its TLS flags through: with --tls-ca it works, without it
+ * the daemon's certificate is refused (exit 3, the reason on stderr), and
+ * --tls-insecure connects anyway, with the warning. */
+START_TEST(cli_flags) {
+  const char *cli = getenv("STATEMGR_CLI");
+  ck_assert_ptr_nonnull(cli);
+  char cmd[2048], out[2048];
+  snprintf(cmd, sizeof cmd, "'%s' -u %s --authkey-file '%s' --tls-ca '%s' set cli-tls k 42 2>&1",
+           cli, dmn.tls_url, dmn.authkey_file, certs.ca);
+  ck_assert_msg(smtest_run(cmd, out, sizeof out) == 0, "%s", out);
+  snprintf(cmd, sizeof cmd, "'%s' -u %s --authkey-file '%s' get cli-tls k 2>&1", cli, dmn.tls_url,
+           dmn.authkey_file);
+  ck_assert_int_eq(smtest_run(cmd, out, sizeof out), 3);
+  ck_assert_msg(strstr(out, "unable to get local issuer certificate") != NULL, "%s", out);
+  snprintf(cmd, sizeof cmd, "'%s' -u %s --authkey-file '%s' --tls-insecure get cli-tls k 2>&1", cli,
+           dmn.tls_url, dmn.authkey_file);
+  ck_assert_int_eq(smtest_run(cmd, out, sizeof out), 0);
+  ck_assert_msg(strstr(out, "WARNING") != NULL && strstr(out, "42") != NULL, "%s", out);
 }
 END_TEST
 
@@ -474,6 +495,7 @@ Suite *tls_suite(void) {
   tcase_add_test(tc, big_values_and_pipeline);
   tcase_add_test(tc, fork_keeps_sessions_apart);
   tcase_add_test(tc, config_errors);
+  tcase_add_test(tc, cli_flags);
   suite_add_tcase(s, tc);
   tc = tcase("wrong_ca", fx_wrong_ca);
   tcase_add_test(tc, wrong_ca);

@@ -9,45 +9,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define OK(expr)                                                                                   \
-  do {                                                                                             \
-    int rc_ = (expr);                                                                              \
-    ck_assert_msg(rc_ == SM_OK, "%s -> %s: %s", #expr, sm_errname(rc_), sm_last_error());          \
-  } while (0)
-
-#define FAILS(expr, code)                                                                          \
-  do {                                                                                             \
-    int rc_ = (expr);                                                                              \
-    ck_assert_msg(rc_ == (code), "%s -> %s, wanted %s (%s)", #expr, sm_errname(rc_),               \
-                  sm_errname(code), sm_last_error());                                              \
-    ck_assert_str_ne(sm_last_error(), "");                                                         \
-  } while (0)
-
-static sm_client *connect_i(int i) {
-  return smtest_connect(&smtest_d, i == 0 ? smtest_d.tcp_url : smtest_d.unix_url);
-}
-
-static const char *name_i(const char *base, int i) {
-  static char buf[4][64];
-  static unsigned next;
-  char *b = buf[next++ % 4];
-  snprintf(b, sizeof buf[0], "%s-%s", base, i == 0 ? "tcp" : "unix");
-  return b;
-}
-
 /* A value starts as its initial value (nil without one); an existing named
  * value ignores a later initial; set/get carry any kind, a map included. */
 START_TEST(test_get_set) {
-  sm_client *c = connect_i(_i);
+  sm_client *c = smtest_connect_i(_i);
   sm_value *init = sm_value_str("start"), *out = NULL;
   sm_var *v, *again, *anon;
-  OK(sm_var_open(c, name_i("greeting", _i), init, &v));
+  OK(sm_var_open(c, smtest_name_i("greeting", _i), init, &v));
   ck_assert_str_eq(sm_proxy_type(sm_var_proxy(v)), "value");
   OK(sm_var_get(v, &out));
   ck_assert(sm_value_equal(out, init));
   sm_value_free(out);
   sm_value *other = sm_value_int(5);
-  OK(sm_var_open(c, name_i("greeting", _i), other, &again)); /* exists: initial ignored */
+  OK(sm_var_open(c, smtest_name_i("greeting", _i), other, &again)); /* exists: initial ignored */
   OK(sm_var_get(again, &out));
   ck_assert(sm_value_equal(out, init));
   sm_value_free(out);
@@ -77,7 +51,7 @@ END_TEST
  * double becomes a double; adding to a string is SM_ETYPE and int64
  * overflow is SM_EVALUE, both leaving the value unchanged. */
 START_TEST(test_add) {
-  sm_client *c = connect_i(_i);
+  sm_client *c = smtest_connect_i(_i);
   sm_var *v;
   OK(sm_var_open(c, NULL, NULL, &v));
   int64_t r = 0;
@@ -117,7 +91,7 @@ END_TEST
 /* Typed getters convert or answer SM_ETYPE; get_double also takes an
  * int. */
 START_TEST(test_typed_helpers) {
-  sm_client *c = connect_i(_i);
+  sm_client *c = smtest_connect_i(_i);
   sm_var *v;
   OK(sm_var_open(c, NULL, NULL, &v));
   int64_t i = 3;
@@ -145,11 +119,11 @@ END_TEST
 /* A named value is one object for every client: increments from two
  * clients add up, and a token from one opens it in the other. */
 START_TEST(test_shared) {
-  sm_client *a = connect_i(_i), *b = connect_i(1 - _i);
+  sm_client *a = smtest_connect_i(_i), *b = smtest_connect_i(1 - _i);
   sm_var *va, *vb, *vt;
   sm_value *zero = sm_value_int(0);
-  OK(sm_var_open(a, name_i("counter", _i), zero, &va));
-  OK(sm_var_open(b, name_i("counter", _i), NULL, &vb));
+  OK(sm_var_open(a, smtest_name_i("counter", _i), zero, &va));
+  OK(sm_var_open(b, smtest_name_i("counter", _i), NULL, &vb));
   for (int k = 0; k < 50; k++) {
     OK(sm_var_add_int(va, 1, NULL));
     OK(sm_var_add_int(vb, 2, NULL));

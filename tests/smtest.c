@@ -75,6 +75,8 @@ static bool read_ready(smtest_daemon *d, const char *path) {
   return d->tcp_url[0] != '\0';
 }
 
+static void spawn(smtest_daemon *d, const char *netns, const char *const *extra_args);
+
 void smtest_daemon_start(smtest_daemon *d, const char *const *extra_args) {
   smtest_daemon_start_in(d, NULL, extra_args);
 }
@@ -89,17 +91,23 @@ void smtest_daemon_start_in(smtest_daemon *d, const char *netns, const char *con
     snprintf(d->authkey_file, sizeof d->authkey_file, "%s", key ? key : "");
     return;
   }
-  const char *bin = getenv("STATEMGRD");
-  ck_assert_msg(bin && *bin, "set STATEMGRD to the statemgrd binary (ctest does)");
   snprintf(d->dir, sizeof d->dir, "/tmp/smtest.XXXXXX");
   ck_assert_msg(mkdtemp(d->dir) != NULL, "mkdtemp: %s", strerror(errno));
   snprintf(d->authkey_file, sizeof d->authkey_file, "%s/authkey", d->dir);
   snprintf(d->log_file, sizeof d->log_file, "%s/statemgrd.log", d->dir);
+  write_key(d->authkey_file);
+  spawn(d, netns, extra_args);
+}
+
+/* Runs statemgrd in d's directory (key, socket, log, ready file there) and
+ * waits until it is ready. */
+static void spawn(smtest_daemon *d, const char *netns, const char *const *extra_args) {
+  const char *bin = getenv("STATEMGRD");
+  ck_assert_msg(bin && *bin, "set STATEMGRD to the statemgrd binary (ctest does)");
   char ready[320], sock[320], unix_listen[330];
   snprintf(ready, sizeof ready, "%s/ready", d->dir);
   snprintf(sock, sizeof sock, "%s/statemgr.sock", d->dir);
   snprintf(unix_listen, sizeof unix_listen, "unix:%s", sock);
-  write_key(d->authkey_file);
 
   /* SMTEST_VALGRIND=1 runs the daemon under memcheck; any error or leak
    * makes it exit 99, which the teardown reports as a failure. */
@@ -177,9 +185,20 @@ void smtest_daemon_start_in(smtest_daemon *d, const char *netns, const char *con
 }
 
 int smtest_daemon_stop(smtest_daemon *d) {
+  int result = smtest_daemon_kill(d, SIGTERM);
+  if (d->dir[0]) {
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", d->dir);
+    if (system(cmd) != 0) fprintf(stderr, "smtest: cannot remove %s\n", d->dir);
+    d->dir[0] = '\0';
+  }
+  return result;
+}
+
+int smtest_daemon_kill(smtest_daemon *d, int sig) {
   int result = -1;
   if (d->pid > 0) {
-    kill(d->pid, SIGTERM);
+    kill(d->pid, sig);
     int st = 0;
     bool gone = false;
     for (int waited = 0; waited < 60000 && !gone; waited += 5) {
@@ -195,7 +214,7 @@ int smtest_daemon_stop(smtest_daemon *d) {
     } else if (WIFEXITED(st)) {
       result = WEXITSTATUS(st);
     }
-    if (result != 0) {
+    if (result != 0 && sig != SIGKILL) {
       fprintf(stderr, "smtest: statemgrd (pid %d) ended badly: status %d\n", (int)d->pid, st);
       print_log(d);
     }
@@ -203,13 +222,16 @@ int smtest_daemon_stop(smtest_daemon *d) {
   } else {
     result = 0;
   }
-  if (d->dir[0]) {
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", d->dir);
-    if (system(cmd) != 0) fprintf(stderr, "smtest: cannot remove %s\n", d->dir);
-    d->dir[0] = '\0';
-  }
   return result;
+}
+
+void smtest_daemon_restart(smtest_daemon *d) {
+  ck_assert_msg(d->pid == 0 && d->dir[0], "smtest_daemon_restart: stop it with smtest_daemon_kill");
+  char ready[320];
+  snprintf(ready, sizeof ready, "%s/ready", d->dir);
+  unlink(ready);
+  d->tcp_url[0] = d->unix_url[0] = d->tls_url[0] = '\0';
+  spawn(d, NULL, NULL);
 }
 
 sm_client *smtest_connect(const smtest_daemon *d, const char *url) {
@@ -222,6 +244,30 @@ sm_client *smtest_connect(const smtest_daemon *d, const char *url) {
   ck_assert_msg(rc == 0, "sm_connect(%s): %s: %s", url ? url : d->tcp_url, sm_strerror(rc),
                 sm_last_error());
   return c;
+}
+
+sm_client *smtest_connect_i(int i) {
+  return smtest_connect(&smtest_d, i == 0 ? smtest_d.tcp_url : smtest_d.unix_url);
+}
+
+const char *smtest_name_i(const char *base, int i) {
+  static char buf[4][64];
+  static unsigned next;
+  char *b = buf[next++ % 4];
+  snprintf(b, sizeof buf[0], "%s-%s", base, i == 0 ? "tcp" : "unix");
+  return b;
+}
+
+int64_t smtest_info_int(sm_client *c, const char *field) {
+  sm_value *info = NULL;
+  OK(sm_info(c, &info));
+  sm_value *k = sm_value_str(field);
+  const sm_value *v = sm_value_map_get(info, k);
+  ck_assert_msg(v && sm_value_type(v) == SM_INT, "info has no int \"%s\"", field);
+  int64_t n = sm_value_as_int(v);
+  sm_value_free(k);
+  sm_value_free(info);
+  return n;
 }
 
 static void fixture_start(void) { smtest_daemon_start(&smtest_d, NULL); }

@@ -43,6 +43,16 @@ void smtest_daemon_start_in(smtest_daemon *d, const char *netns, const char *con
  * Removes the private directory. */
 int smtest_daemon_stop(smtest_daemon *d);
 
+/* Sends sig (SIGTERM: a clean stop; SIGKILL: a crash) and waits for the
+ * exit as smtest_daemon_stop does, but keeps the private directory (key,
+ * socket path) for smtest_daemon_restart. Returns as smtest_daemon_stop. */
+int smtest_daemon_kill(smtest_daemon *d, int sig);
+
+/* Starts a new daemon after smtest_daemon_kill, in the same directory: the
+ * same authkey and UNIX socket path (unix_url), a new TCP port, no extra
+ * arguments. Aborts the test on failure. Stop it with smtest_daemon_stop. */
+void smtest_daemon_restart(smtest_daemon *d);
+
 /* Connects to url (NULL: the daemon's TCP URL) with the daemon's authkey;
  * fails the test when it cannot. Caller frees with sm_client_free(). */
 sm_client *smtest_connect(const smtest_daemon *d, const char *url);
@@ -50,6 +60,33 @@ sm_client *smtest_connect(const smtest_daemon *d, const char *url);
 /* The daemon of the current test case, started by smtest_add_daemon's
  * fixture. */
 extern smtest_daemon smtest_d;
+
+/* Fails the test with the library's explanation when expr is not SM_OK. */
+#define OK(expr)                                                                                   \
+  do {                                                                                             \
+    int rc_ = (expr);                                                                              \
+    ck_assert_msg(rc_ == SM_OK, "%s -> %s: %s", #expr, sm_errname(rc_), sm_last_error());          \
+  } while (0)
+
+/* Checks that expr fails with code and leaves an explanation behind. */
+#define FAILS(expr, code)                                                                          \
+  do {                                                                                             \
+    int rc_ = (expr);                                                                              \
+    ck_assert_msg(rc_ == (code), "%s -> %s, wanted %s (%s)", #expr, sm_errname(rc_),               \
+                  sm_errname(code), sm_last_error());                                              \
+    ck_assert_str_ne(sm_last_error(), "");                                                         \
+  } while (0)
+
+/* Loop tests run once over TCP (i = 0) and once over the UNIX socket of
+ * smtest_d; the client is the caller's to free. */
+sm_client *smtest_connect_i(int i);
+
+/* base plus "-tcp" or "-unix": per-iteration object names, so the two runs
+ * of a loop test do not meet. Borrowed: valid for the next 3 calls. */
+const char *smtest_name_i(const char *base, int i);
+
+/* An int field of the daemon's info map ("objects", "waiters"...). */
+int64_t smtest_info_int(sm_client *c, const char *field);
 
 /* Daemons that did not exit 0 when stopped; the runner fails when non-zero. */
 extern int smtest_failures;

@@ -25,22 +25,6 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Fails the test with the library's explanation when expr is not SM_OK. */
-#define OK(expr)                                                                                   \
-  do {                                                                                             \
-    int rc_ = (expr);                                                                              \
-    ck_assert_msg(rc_ == SM_OK, "%s -> %s: %s", #expr, sm_errname(rc_), sm_last_error());          \
-  } while (0)
-
-/* Checks that expr fails with code and leaves an explanation behind. */
-#define FAILS(expr, code)                                                                          \
-  do {                                                                                             \
-    int rc_ = (expr);                                                                              \
-    ck_assert_msg(rc_ == (code), "%s -> %s, wanted %s (%s)", #expr, sm_errname(rc_),               \
-                  sm_errname(code), sm_last_error());                                              \
-    ck_assert_str_ne(sm_last_error(), "");                                                         \
-  } while (0)
-
 /* In a worker: returns the line number (a non-zero status) when expr is
  * not SM_OK, after printing why. */
 #define WOK(expr)                                                                                  \
@@ -84,16 +68,7 @@ static inline void smtest_sleep_ms(long ms) {
 }
 
 /* The daemon's count of parked calls (all objects, all connections). */
-static inline int64_t smtest_waiters(sm_client *c) {
-  sm_value *info = NULL, *key = sm_value_str("waiters");
-  OK(sm_info(c, &info));
-  const sm_value *w = sm_value_map_get(info, key);
-  ck_assert_msg(w && sm_value_type(w) == SM_INT, "info has no \"waiters\"");
-  int64_t n = sm_value_as_int(w);
-  sm_value_free(info);
-  sm_value_free(key);
-  return n;
-}
+static inline int64_t smtest_waiters(sm_client *c) { return smtest_info_int(c, "waiters"); }
 
 /* Polls until the daemon reports want parked calls (fails after 20 s). */
 static inline void smtest_wait_waiters(sm_client *c, int64_t want) {

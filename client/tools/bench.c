@@ -48,6 +48,11 @@ static void usage(FILE *f) {
           "                         (default $STATEMGR_URL, else %s)\n"
           "      --authkey-file F   the shared authkey (default: $STATEMGR_AUTHKEY_FILE,\n"
           "                         $STATEMGR_AUTHKEY, ~/.statemgr/authkey)\n"
+          "      --tls-ca F         tls://: trust the CAs in PEM file F (default: the system's)\n"
+          "      --tls-cert F       tls://: present the client certificate in PEM file F\n"
+          "      --tls-key F        tls://: the PEM key of --tls-cert (default: inside F)\n"
+          "      --tls-server-name N  tls://: the name the daemon's certificate must carry\n"
+          "      --tls-insecure     tls://: DANGER, do not verify the daemon's certificate\n"
           "  -c, --clients N        concurrent clients, one connection each (default 50)\n"
           "  -n, --requests N       requests per workload, all clients together (default 100000)\n"
           "  -P, --pipeline N       requests sent together in one round trip (default 1)\n"
@@ -139,8 +144,21 @@ static const char *url_transport(const char *url) {
   return NULL;
 }
 
-enum { OPT_AUTHKEY = 256, OPT_SEQ, OPT_THREADS, OPT_PROCS, OPT_PREFIX, OPT_NOPRELOAD,
-       OPT_SEED, OPT_CSV };
+enum {
+  OPT_AUTHKEY = 256,
+  OPT_SEQ,
+  OPT_THREADS,
+  OPT_PROCS,
+  OPT_PREFIX,
+  OPT_NOPRELOAD,
+  OPT_SEED,
+  OPT_CSV,
+  OPT_TLS_CA,
+  OPT_TLS_CERT,
+  OPT_TLS_KEY,
+  OPT_TLS_NAME,
+  OPT_TLS_INSECURE
+};
 
 /* Fills cfg and list from argv. Returns 0, BENCH_USAGE, or -1 for --help. */
 static int parse_args(int argc, char **argv, bench_cfg *cfg, const bench_workload **list,
@@ -148,6 +166,11 @@ static int parse_args(int argc, char **argv, bench_cfg *cfg, const bench_workloa
   static const struct option longopts[] = {
       {"url", required_argument, NULL, 'u'},
       {"authkey-file", required_argument, NULL, OPT_AUTHKEY},
+      {"tls-ca", required_argument, NULL, OPT_TLS_CA},
+      {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
+      {"tls-key", required_argument, NULL, OPT_TLS_KEY},
+      {"tls-server-name", required_argument, NULL, OPT_TLS_NAME},
+      {"tls-insecure", no_argument, NULL, OPT_TLS_INSECURE},
       {"clients", required_argument, NULL, 'c'},
       {"requests", required_argument, NULL, 'n'},
       {"pipeline", required_argument, NULL, 'P'},
@@ -173,6 +196,11 @@ static int parse_args(int argc, char **argv, bench_cfg *cfg, const bench_workloa
     switch (ch) {
     case 'u': cfg->url = optarg; break;
     case OPT_AUTHKEY: cfg->authkey_file = optarg; break;
+    case OPT_TLS_CA: cfg->tls_ca = optarg; break;
+    case OPT_TLS_CERT: cfg->tls_cert = optarg; break;
+    case OPT_TLS_KEY: cfg->tls_key = optarg; break;
+    case OPT_TLS_NAME: cfg->tls_name = optarg; break;
+    case OPT_TLS_INSECURE: cfg->tls_insecure = true; break;
     case 'c':
       if (!parse_count(optarg, 1, MAX_CLIENTS, &v))
         return usage_error("-c wants a number of clients from 1 to 10000, not \"%s\"", optarg);
@@ -243,7 +271,8 @@ static void worker_main(bench_worker *w) {
   /* Connect (this thread's or process's own connection) before the start. */
   int rc = w->vbuf && w->vbuf2 ? sm_ping(r->client) : SM_ENOMEM;
   if (rc != SM_OK) {
-    bench_fail(w, rc == SM_ECONNECT || rc == SM_EAUTH || rc == SM_ETLS ? BENCH_CONNECT : BENCH_WRONG,
+    bench_fail(w,
+               rc == SM_ECONNECT || rc == SM_EAUTH || rc == SM_ETLS ? BENCH_CONNECT : BENCH_WRONG,
                "connecting: %s (%s)", sm_errname(rc), sm_last_error());
   } else if (r->pipeline > 1 && (rc = sm_pipeline_new(r->client, &w->pl)) != SM_OK) {
     bench_fail(w, BENCH_WRONG, "sm_pipeline_new: %s (%s)", sm_errname(rc), sm_last_error());
@@ -326,7 +355,8 @@ static int run_clients(bench_run *r, bench_worker *ws) {
     }
     if ((!WIFEXITED(st) || WEXITSTATUS(st) != 0) && r->sh->slots[i].code == 0) {
       snprintf(r->sh->slots[i].error, BENCH_ERR_LEN, "client process died (%s %d)",
-               WIFSIGNALED(st) ? "signal" : "status", WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+               WIFSIGNALED(st) ? "signal" : "status",
+               WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
       r->sh->slots[i].code = BENCH_WRONG;
     }
   }
@@ -385,7 +415,8 @@ static int run_workload(const bench_cfg *c, const bench_workload *w, sm_client *
   uint64_t first = 0;
   for (int i = 0; status == 0 && i < c->clients; i++) {
     ws[i] = (bench_worker){.run = &r, .index = i, .slot = &r.sh->slots[i], .first = first};
-    ws[i].count = r.iterations / (uint64_t)c->clients + ((uint64_t)i < r.iterations % (uint64_t)c->clients);
+    ws[i].count =
+        r.iterations / (uint64_t)c->clients + ((uint64_t)i < r.iterations % (uint64_t)c->clients);
     first += ws[i].count;
   }
   if (status == 0) status = run_clients(&r, ws);
@@ -437,11 +468,16 @@ int main(int argc, char **argv) {
 
   sm_options *opts = sm_options_new();
   if (!opts) return BENCH_WRONG;
-  if (cfg.authkey_file && sm_options_set_authkey_file(opts, cfg.authkey_file) != SM_OK) {
-    sm_options_free(opts);
-    return usage_error("--authkey-file: %s", sm_last_error());
-  }
   sm_options_set_client_name(opts, "statemgr-bench");
+  if (cfg.authkey_file) rc = sm_options_set_authkey_file(opts, cfg.authkey_file);
+  if (rc == SM_OK && cfg.tls_ca) rc = sm_options_set_tls_ca(opts, cfg.tls_ca);
+  if (rc == SM_OK && cfg.tls_cert) rc = sm_options_set_tls_cert(opts, cfg.tls_cert, cfg.tls_key);
+  if (rc == SM_OK && cfg.tls_name) rc = sm_options_set_tls_server_name(opts, cfg.tls_name);
+  if (rc == SM_OK && cfg.tls_insecure) rc = sm_options_set_tls_insecure_skip_verify(opts, true);
+  if (rc != SM_OK) {
+    sm_options_free(opts);
+    return usage_error("%s", sm_last_error());
+  }
   sm_client *client = NULL;
   rc = sm_connect(cfg.url, opts, &client);
   sm_options_free(opts);

@@ -30,10 +30,12 @@ enum { BENCH_OK = 0, BENCH_WRONG = 1, BENCH_USAGE = 2, BENCH_CONNECT = 3 };
 
 /* The command line. */
 typedef struct bench_cfg {
-  const char *url;          /**< NULL: $STATEMGR_URL or the default */
-  const char *authkey_file; /**< NULL: the library's default order */
-  const char *transport;    /**< "tcp", "unix" or "tls", from the URL */
-  const char *prefix;       /**< names of the objects the workloads use */
+  const char *url;                                    /**< NULL: $STATEMGR_URL or the default */
+  const char *authkey_file;                           /**< NULL: the library's default order */
+  const char *tls_ca, *tls_cert, *tls_key, *tls_name; /**< tls:// options; NULL: defaults */
+  bool tls_insecure;                                  /**< skip certificate checks */
+  const char *transport;                              /**< "tcp", "unix" or "tls", from the URL */
+  const char *prefix;                                 /**< names of the objects the workloads use */
   int clients;
   uint64_t requests; /**< per workload, all clients together */
   int pipeline;
@@ -49,22 +51,22 @@ typedef struct bench_cfg {
 /* What one client reports; lives in memory shared with the parent so
  * --processes works the same as threads. */
 typedef struct bench_slot {
-  hist h;             /**< one sample per request */
-  int64_t t0, t1;     /**< the client's timed loop, CLOCK_MONOTONIC ns */
-  uint64_t requests;  /**< requests made */
-  uint64_t last;      /**< workload-specific: last key or count, for verify */
-  int code;           /**< 0, or BENCH_WRONG / BENCH_CONNECT */
+  hist h;            /**< one sample per request */
+  int64_t t0, t1;    /**< the client's timed loop, CLOCK_MONOTONIC ns */
+  uint64_t requests; /**< requests made */
+  uint64_t last;     /**< workload-specific: last key or count, for verify */
+  int code;          /**< 0, or BENCH_WRONG / BENCH_CONNECT */
   char error[BENCH_ERR_LEN];
 } bench_slot;
 
 /* Shared by every client of one workload run (shared memory). */
 typedef struct bench_shared {
-  pthread_barrier_t start; /**< every client connected: go */
-  atomic_int stop;         /**< a client failed: the others stop early */
-  atomic_uint_fast64_t cs; /**< lock: a counter only changed inside the lock */
-  uint64_t nbits;          /**< items in seen */
+  pthread_barrier_t start;    /**< every client connected: go */
+  atomic_int stop;            /**< a client failed: the others stop early */
+  atomic_uint_fast64_t cs;    /**< lock: a counter only changed inside the lock */
+  uint64_t nbits;             /**< items in seen */
   atomic_uint_fast64_t *seen; /**< list_pop, queue_putget: items taken (bitmap) */
-  bench_slot slots[];      /**< one per client */
+  bench_slot slots[];         /**< one per client */
 } bench_shared;
 
 /* The objects a workload uses, opened by prepare in the parent. */
@@ -152,6 +154,7 @@ int64_t bench_now(void);
 char *bench_show(const sm_value *v);
 
 /* Sets the client's error (printf style) and returns code. */
-int bench_fail(bench_worker *w, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int bench_fail(bench_worker *w, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 #endif

@@ -16,8 +16,8 @@
 #include <string.h>
 
 #define HIST_SUB_BITS 5u
-#define HIST_SUB (1u << HIST_SUB_BITS)            /* 32 buckets per power of two */
-#define HIST_MAX_EXP 47u                          /* 2^47 ns: about 39 hours */
+#define HIST_SUB (1u << HIST_SUB_BITS) /* 32 buckets per power of two */
+#define HIST_MAX_EXP 47u               /* 2^47 ns: about 39 hours */
 #define HIST_BUCKETS ((HIST_MAX_EXP - HIST_SUB_BITS + 2u) * HIST_SUB)
 
 typedef struct hist {

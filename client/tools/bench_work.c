@@ -200,7 +200,8 @@ static int dict_set_loop(bench_worker *w) {
       uint64_t idx = pick(w, j);
       bench_key(idx, key);
       bench_value(idx, c->seed, c->value_bytes, w->vbuf);
-      sm_value *kv = sm_value_strn(key, BENCH_KEY_LEN), *vv = sm_value_strn(w->vbuf, c->value_bytes);
+      sm_value *kv = sm_value_strn(key, BENCH_KEY_LEN),
+               *vv = sm_value_strn(w->vbuf, c->value_bytes);
       if (!kv || !vv) return req_fail(w, j, "building a request", SM_ENOMEM, NULL);
       const sm_value *args[2] = {kv, vv};
       int rc = w->pl ? queue_call(w, j, sm_dict_proxy(d), "set", args, 2, -1)
@@ -333,7 +334,8 @@ static int dict_setget_loop(bench_worker *w) {
     for (uint64_t k = 0; k < n && j < w->count; k++, j++) {
       bench_client_key((unsigned)w->index, j % c->keyspace, key);
       bench_value(stamp + j, c->seed, c->value_bytes, w->vbuf); /* new bytes every time */
-      sm_value *kv = sm_value_strn(key, BENCH_KEY_LEN), *vv = sm_value_strn(w->vbuf, c->value_bytes);
+      sm_value *kv = sm_value_strn(key, BENCH_KEY_LEN),
+               *vv = sm_value_strn(w->vbuf, c->value_bytes);
       int rc = 0;
       if (!kv || !vv) {
         rc = req_fail(w, j, "building a request", SM_ENOMEM, NULL);
@@ -496,8 +498,7 @@ static int list_push_verify(bench_run *r, char *err, size_t errlen) {
   int rc = sm_list_len(r->o.list, &len);
   if (rc) return open_fail(err, errlen, "list len", rc);
   if (len != r->iterations) {
-    snprintf(err, errlen, "the list holds %zu items after %" PRIu64 " appends", len,
-             r->iterations);
+    snprintf(err, errlen, "the list holds %zu items after %" PRIu64 " appends", len, r->iterations);
     return BENCH_WRONG;
   }
   return 0;

@@ -1,0 +1,507 @@
+/* manager.c - a private statemgrd in one call: sm_manager_start and
+ * sm_manager_shutdown, the C form of Python's `with multiprocessing.Manager()`.
+ *
+ * sm_manager_start makes a private directory (mkdtemp, mode 0700) holding a
+ * random authkey (DIR/authkey, 0600), forks and execs statemgrd listening
+ * only on DIR/statemgr.sock, waits for its ready file while watching it with
+ * waitpid(WNOHANG), then connects with that key. The daemon:
+ * - gets PR_SET_PDEATHSIG = SIGKILL, so it dies with the thread that
+ *   started it, even when the process is killed with SIGKILL (the getppid()
+ *   check closes the race with a parent that died before the prctl);
+ * - runs in a process group of its own, so a Ctrl-C meant for the program
+ *   does not stop the manager under it (Python's manager ignores SIGINT);
+ * - inherits no descriptor but stdin (/dev/null), stdout and stderr (the
+ *   log file or /dev/null), and an empty signal mask.
+ * An exec failure comes back through a close-on-exec pipe, so a daemon that
+ * cannot run is reported as such, not as a daemon that exited.
+ *
+ * Children forked afterwards use the manager's sm_client as any client
+ * (libstatemgr opens fresh connections in a fork child); only the process
+ * that started the manager stops it. sm_manager_shutdown asks the daemon to
+ * stop, waits for it by PID (bounded; SIGTERM when it cannot be asked,
+ * SIGKILL as a last resort) and removes the private directory.
+ *
+ * Extending: a new option is a field of sm_manager_options, a setter, and
+ * its use in build_argv() or sm_manager_start(). */
+#include "statemgr.h"
+
+#include "errors.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+#include <stdarg.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+#define DEFAULT_START_TIMEOUT_MS 10000
+#define STOP_WAIT_MS 5000 /* for the daemon to exit once asked, before SIGKILL */
+#define KEY_BYTES 32
+#define SOCK_NAME "statemgr.sock"
+#define DAEMON_NAME "statemgrd"
+
+struct sm_manager_options {
+  char *daemon_path;    /**< owned; NULL: $STATEMGRD, beside the program, then $PATH */
+  char *log_file;       /**< owned; NULL: the daemon's stderr goes to /dev/null */
+  int start_timeout_ms; /**< for the daemon to become ready */
+};
+
+struct sm_manager {
+  sm_client *client;      /**< owned; lent out by sm_manager_client */
+  pid_t pid;              /**< the daemon */
+  pid_t owner;            /**< the process that started it: only it stops it */
+  char dir[PATH_MAX];     /**< the private directory */
+  char url[PATH_MAX + 8]; /**< unix:DIR/statemgr.sock */
+};
+
+/* ---- options ---- */
+
+/* New options with defaults (caller frees with sm_manager_options_free()),
+ * or NULL when out of memory. */
+sm_manager_options *sm_manager_options_new(void) {
+  sm_manager_options *o = calloc(1, sizeof *o);
+  if (o) o->start_timeout_ms = DEFAULT_START_TIMEOUT_MS;
+  return o;
+}
+
+/* Frees o; NULL is fine. */
+void sm_manager_options_free(sm_manager_options *o) {
+  if (!o) return;
+  free(o->daemon_path);
+  free(o->log_file);
+  free(o);
+}
+
+/* Replaces *dst with a copy of s (NULL: back to the default). */
+static int set_path(char **dst, const char *s, const char *fn) {
+  if (s && !*s) return err_set(SM_EINVAL, "%s: empty path", fn);
+  char *copy = NULL;
+  if (s && !(copy = strdup(s))) return err_set(SM_ENOMEM, "out of memory");
+  free(*dst);
+  *dst = copy;
+  return SM_OK;
+}
+
+/* Copies path; NULL goes back to the default search. */
+int sm_manager_options_set_daemon_path(sm_manager_options *o, const char *path) {
+  if (!o) return err_set(SM_EINVAL, "%s: NULL options", __func__);
+  return set_path(&o->daemon_path, path, __func__);
+}
+
+/* Copies path; NULL goes back to /dev/null. */
+int sm_manager_options_set_log_file(sm_manager_options *o, const char *path) {
+  if (!o) return err_set(SM_EINVAL, "%s: NULL options", __func__);
+  return set_path(&o->log_file, path, __func__);
+}
+
+int sm_manager_options_set_start_timeout_ms(sm_manager_options *o, int ms) {
+  if (!o || ms <= 0) return err_set(SM_EINVAL, "%s: NULL options or ms <= 0", __func__);
+  o->start_timeout_ms = ms;
+  return SM_OK;
+}
+
+/* ---- small helpers ---- */
+
+static int64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(long ms) {
+  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+  nanosleep(&ts, NULL); /* an early wake-up (a signal) only means one more look */
+}
+
+/* Writes a printf-style path into buf; false when it does not fit. */
+static bool path_fmt(char *buf, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static bool path_fmt(char *buf, size_t len, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(buf, len, fmt, ap);
+  va_end(ap);
+  return n >= 0 && (size_t)n < len;
+}
+
+/* True when path names an executable regular file. */
+static bool is_executable(const char *path) {
+  struct stat st;
+  return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0;
+}
+
+/* Looks name (no slash) up in $PATH; true with the full path in out. */
+static bool search_path(const char *name, char *out, size_t len) {
+  const char *path = getenv("PATH");
+  if (!path || !*path) path = "/usr/local/bin:/usr/bin:/bin";
+  for (const char *p = path;;) {
+    const char *end = strchr(p, ':');
+    size_t n = end ? (size_t)(end - p) : strlen(p);
+    /* An empty entry is the current directory, as for execvp. */
+    if (path_fmt(out, len, "%.*s/%s", (int)(n ? n : 1), n ? p : ".", name) && is_executable(out))
+      return true;
+    if (!end) return false;
+    p = end + 1;
+  }
+}
+
+/* Finds the statemgrd to run: the option, else $STATEMGRD, else statemgrd
+ * beside the running program, else in $PATH. A name without a slash is
+ * looked up in $PATH. Returns 0 with the path in out, or SM_EINVAL. */
+static int find_daemon(const sm_manager_options *o, char *out, size_t len) {
+  const char *want = o && o->daemon_path ? o->daemon_path : getenv("STATEMGRD");
+  const char *from = o && o->daemon_path ? "the daemon path option" : "$STATEMGRD";
+  if (want && *want) {
+    if (!strchr(want, '/')) {
+      if (search_path(want, out, len)) return SM_OK;
+      return err_set(SM_EINVAL, "cannot start a manager: %s \"%s\" is not in $PATH", from, want);
+    }
+    if (!path_fmt(out, len, "%s", want))
+      return err_set(SM_EINVAL, "cannot start a manager: %s is too long", from);
+    if (is_executable(out)) return SM_OK;
+    int e = errno;
+    struct stat st;
+    const char *why = stat(out, &st) != 0    ? strerror(e)
+                      : !S_ISREG(st.st_mode) ? "not a regular file"
+                                             : strerror(EACCES);
+    return err_set(SM_EINVAL, "cannot start a manager: cannot run statemgrd %s (from %s): %s", out,
+                   from, why);
+  }
+  char self[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+  if (n > 0) {
+    self[n] = '\0';
+    char *slash = strrchr(self, '/');
+    if (slash) {
+      *slash = '\0';
+      if (path_fmt(out, len, "%s/%s", self, DAEMON_NAME) && is_executable(out)) return SM_OK;
+    }
+  }
+  if (search_path(DAEMON_NAME, out, len)) return SM_OK;
+  return err_set(SM_EINVAL,
+                 "cannot start a manager: no statemgrd beside this program (%s) nor in $PATH; "
+                 "set $STATEMGRD or sm_manager_options_set_daemon_path()",
+                 n > 0 ? self : "?");
+}
+
+/* Makes the private directory, mode 0700: under $TMPDIR when the socket
+ * path still fits a UNIX socket address there, else under /tmp. */
+static int make_dir(sm_manager *m) {
+  struct sockaddr_un sun;
+  /* DIR + "/statemgr.sock" must fit sun_path with its NUL. */
+  size_t room = sizeof sun.sun_path - sizeof "/" SOCK_NAME;
+  const char *tmp = getenv("TMPDIR");
+  const char *bases[2] = {tmp && tmp[0] == '/' ? tmp : NULL, "/tmp"};
+  for (int i = 0; i < 2; i++) {
+    if (!bases[i]) continue;
+    if (!path_fmt(m->dir, room + 1, "%s/statemgr-XXXXXX", bases[i])) continue;
+    if (mkdtemp(m->dir)) return SM_OK;
+    if (i == 1 || errno != ENOENT)
+      return err_set(SM_ECONNECT, "cannot start a manager: mkdtemp in %s: %s", bases[i],
+                     strerror(errno));
+  }
+  return err_set(SM_EINVAL, "cannot start a manager: no temporary directory short enough for a "
+                            "UNIX socket path");
+}
+
+/* Writes KEY_BYTES random bytes, as hex, to DIR/authkey (mode 0600). */
+static int write_key(const sm_manager *m) {
+  char path[PATH_MAX];
+  unsigned char raw[KEY_BYTES];
+  char hex[2 * KEY_BYTES + 1];
+  if (!path_fmt(path, sizeof path, "%s/authkey", m->dir))
+    return err_set(SM_EINVAL, "cannot start a manager: path too long");
+  if (RAND_bytes(raw, (int)sizeof raw) != 1)
+    return err_set(SM_ECONNECT, "cannot start a manager: no randomness for the authkey");
+  static const char digits[] = "0123456789abcdef";
+  for (size_t i = 0; i < sizeof raw; i++) {
+    hex[2 * i] = digits[raw[i] >> 4];
+    hex[2 * i + 1] = digits[raw[i] & 15];
+  }
+  hex[2 * KEY_BYTES] = '\n';
+  OPENSSL_cleanse(raw, sizeof raw);
+  int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  ssize_t w = fd >= 0 ? write(fd, hex, sizeof hex) : -1;
+  int e = errno;
+  OPENSSL_cleanse(hex, sizeof hex);
+  if (fd >= 0 && close(fd) != 0 && w == (ssize_t)sizeof hex) w = -1, e = errno;
+  if (w != (ssize_t)sizeof hex)
+    return err_set(SM_ECONNECT, "cannot start a manager: writing %s: %s", path, strerror(e));
+  return SM_OK;
+}
+
+/* Removes everything in the private directory, then the directory. */
+static void remove_dir(const char *dir) {
+  DIR *d = opendir(dir);
+  if (d) {
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+      if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+        unlinkat(dirfd(d), e->d_name, 0);
+    closedir(d);
+  }
+  rmdir(dir);
+}
+
+/* Describes a wait status: "exited with status 1", "was killed by signal
+ * 9 (Killed)". */
+static void describe_status(int st, char *buf, size_t len) {
+  if (WIFEXITED(st))
+    snprintf(buf, len, "exited with status %d", WEXITSTATUS(st));
+  else if (WIFSIGNALED(st))
+    snprintf(buf, len, "was killed by signal %d (%s)", WTERMSIG(st), strsignal(WTERMSIG(st)));
+  else
+    snprintf(buf, len, "ended with wait status %d", st);
+}
+
+/* Checks on the daemon without blocking. Returns 1 when it has ended
+ * (*st its wait status, or 0 when another part of the program reaped it or
+ * SIGCHLD is ignored), 0 while it runs. */
+static int daemon_ended(pid_t pid, int *st) {
+  for (;;) {
+    pid_t r = waitpid(pid, st, WNOHANG);
+    if (r == pid) return 1;
+    if (r == 0) return 0;
+    if (errno == EINTR) continue;
+    /* ECHILD: not ours to reap any more; ask the kernel whether it lives. */
+    *st = 0;
+    return kill(pid, 0) != 0 && errno == ESRCH ? 1 : 0;
+  }
+}
+
+/* Waits at most ms for the daemon to end; SIGKILL when it does not.
+ * Returns 1 when it ended by itself (*st set), 0 when it had to be
+ * killed. */
+static int reap_daemon(pid_t pid, int ms, int *st) {
+  int64_t deadline = now_ms() + ms;
+  long pause = 1;
+  while (now_ms() < deadline) {
+    if (daemon_ended(pid, st)) return 1;
+    sleep_ms(pause);
+    if (pause < 20) pause *= 2;
+  }
+  kill(pid, SIGKILL);
+  while (waitpid(pid, st, 0) < 0 && errno == EINTR) {
+  }
+  return 0;
+}
+
+/* Moves fd to a descriptor >= 4, close-on-exec, so the child's dup2 onto
+ * 0..3 never meets it. Returns the new fd (fd itself is closed), or -1. */
+static int high_fd(int fd) {
+  if (fd < 0 || fd >= 4) return fd;
+  int nfd = fcntl(fd, F_DUPFD_CLOEXEC, 4);
+  int e = errno;
+  close(fd);
+  errno = e;
+  return nfd;
+}
+
+/* In the forked child: only async-signal-safe calls until execve. Never
+ * returns. */
+static void exec_daemon(pid_t parent, const char *path, char *const *argv, int null_fd, int log_fd,
+                        int err_fd) {
+  setpgid(0, 0);
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() != parent) _exit(127); /* the parent died before the prctl */
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, NULL);
+  if (dup2(null_fd, 0) < 0 || dup2(log_fd, 1) < 0 || dup2(log_fd, 2) < 0 || dup2(err_fd, 3) < 0 ||
+      fcntl(3, F_SETFD, FD_CLOEXEC) < 0)
+    goto fail;
+  if (close_range(4, ~0u, 0) != 0) {
+    struct rlimit rl; /* a kernel before 5.9: close them one by one */
+    long max = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
+                   ? (long)rl.rlim_cur
+                   : 65536;
+    for (long fd = 4; fd < max; fd++)
+      close((int)fd);
+  }
+  execve(path, argv, environ);
+fail:;
+  int e = errno;
+  ssize_t w = write(3, &e, sizeof e);
+  (void)w;
+  _exit(127);
+}
+
+/* Starts the daemon: forks, execs, and reports an exec failure. Returns 0
+ * with m->pid set, or an SM_E* code. */
+static int spawn(sm_manager *m, const sm_manager_options *o, const char *daemon) {
+  char sock[PATH_MAX], key[PATH_MAX], ready[PATH_MAX], listen[PATH_MAX + 8];
+  if (!path_fmt(sock, sizeof sock, "%s/%s", m->dir, SOCK_NAME) ||
+      !path_fmt(key, sizeof key, "%s/authkey", m->dir) ||
+      !path_fmt(ready, sizeof ready, "%s/ready", m->dir) ||
+      !path_fmt(listen, sizeof listen, "unix:%s", sock) ||
+      !path_fmt(m->url, sizeof m->url, "unix:%s", sock))
+    return err_set(SM_EINVAL, "cannot start a manager: path too long");
+  char *argv[] = {(char *)daemon, "--listen", listen,        "--authkey-file", key,
+                  "--ready-file", ready,      "--log-level", "warn",           NULL};
+  const char *log = o && o->log_file ? o->log_file : "/dev/null";
+  int null_fd = high_fd(open("/dev/null", O_RDONLY | O_CLOEXEC));
+  int log_fd = high_fd(open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
+  int pipe_fds[2] = {-1, -1};
+  int rc = SM_OK;
+  if (null_fd < 0 || log_fd < 0) {
+    rc = err_set(SM_EINVAL, "cannot start a manager: opening %s: %s",
+                 null_fd < 0 ? "/dev/null" : log, strerror(errno));
+  } else if (pipe2(pipe_fds, O_CLOEXEC) != 0 || (pipe_fds[0] = high_fd(pipe_fds[0])) < 0 ||
+             (pipe_fds[1] = high_fd(pipe_fds[1])) < 0) {
+    rc = err_set(SM_ECONNECT, "cannot start a manager: pipe: %s", strerror(errno));
+  } else {
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid == 0) exec_daemon(parent, daemon, argv, null_fd, log_fd, pipe_fds[1]);
+    if (pid < 0) {
+      rc = err_set(SM_ECONNECT, "cannot start a manager: fork: %s", strerror(errno));
+    } else {
+      m->pid = pid;
+      close(pipe_fds[1]);
+      pipe_fds[1] = -1;
+      int e = 0;
+      ssize_t r;
+      while ((r = read(pipe_fds[0], &e, sizeof e)) < 0 && errno == EINTR) {
+      }
+      if (r == (ssize_t)sizeof e) { /* exec failed: the child has exited */
+        int st;
+        while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+        }
+        m->pid = 0;
+        rc = err_set(SM_EINVAL, "cannot start a manager: cannot run statemgrd %s: %s", daemon,
+                     strerror(e));
+      }
+    }
+  }
+  for (int i = 0; i < 2; i++)
+    if (pipe_fds[i] >= 0) close(pipe_fds[i]);
+  if (null_fd >= 0) close(null_fd);
+  if (log_fd >= 0) close(log_fd);
+  return rc;
+}
+
+/* Waits for DIR/ready (written by a rename, so complete once it exists)
+ * until timeout_ms, watching for an early exit. Returns 0, SM_ECONNECT (the
+ * daemon exited) or SM_ETIMEOUT; on failure the daemon is gone. */
+static int wait_ready(sm_manager *m, const sm_manager_options *o, int timeout_ms) {
+  char ready[PATH_MAX];
+  if (!path_fmt(ready, sizeof ready, "%s/ready", m->dir))
+    return err_set(SM_EINVAL, "cannot start a manager: path too long");
+  int64_t deadline = now_ms() + timeout_ms;
+  long pause = 1;
+  for (;;) {
+    if (access(ready, F_OK) == 0) return SM_OK;
+    int st = 0;
+    if (daemon_ended(m->pid, &st)) {
+      char how[128];
+      describe_status(st, how, sizeof how);
+      m->pid = 0;
+      if (o && o->log_file)
+        return err_set(SM_ECONNECT, "statemgrd %s during start-up (its log: %s)", how, o->log_file);
+      return err_set(SM_ECONNECT,
+                     "statemgrd %s during start-up (sm_manager_options_set_log_file() keeps "
+                     "its messages)",
+                     how);
+    }
+    if (now_ms() >= deadline) break;
+    sleep_ms(pause);
+    if (pause < 10) pause *= 2;
+  }
+  int st;
+  reap_daemon(m->pid, 0, &st);
+  m->pid = 0;
+  return err_set(SM_ETIMEOUT, "statemgrd did not become ready within %d ms", timeout_ms);
+}
+
+/* ---- the manager ---- */
+
+/* *out: the new manager (caller stops it with sm_manager_shutdown()). */
+int sm_manager_start(const sm_manager_options *opts, sm_manager **out) {
+  if (!out) return err_set(SM_EINVAL, "%s: NULL out", __func__);
+  char daemon[PATH_MAX];
+  int rc = find_daemon(opts, daemon, sizeof daemon);
+  if (rc != SM_OK) return rc;
+  sm_manager *m = calloc(1, sizeof *m);
+  if (!m) return err_set(SM_ENOMEM, "out of memory");
+  m->owner = getpid();
+  rc = make_dir(m);
+  if (rc != SM_OK) {
+    free(m);
+    return rc;
+  }
+  rc = write_key(m);
+  if (rc == SM_OK) rc = spawn(m, opts, daemon);
+  if (rc == SM_OK)
+    rc = wait_ready(m, opts, opts ? opts->start_timeout_ms : DEFAULT_START_TIMEOUT_MS);
+  if (rc == SM_OK) {
+    char key[PATH_MAX];
+    sm_options *co = sm_options_new();
+    if (!co) rc = err_set(SM_ENOMEM, "out of memory");
+    if (rc == SM_OK && !path_fmt(key, sizeof key, "%s/authkey", m->dir))
+      rc = err_set(SM_EINVAL, "cannot start a manager: path too long");
+    if (rc == SM_OK) rc = sm_options_set_authkey_file(co, key);
+    if (rc == SM_OK) rc = sm_connect(m->url, co, &m->client);
+    sm_options_free(co);
+  }
+  if (rc != SM_OK) {
+    if (m->pid > 0) {
+      int st;
+      kill(m->pid, SIGKILL);
+      reap_daemon(m->pid, 1000, &st);
+    }
+    remove_dir(m->dir);
+    free(m);
+    return rc; /* the text of the failure stays this thread's last error */
+  }
+  *out = m;
+  return SM_OK;
+}
+
+/* Borrowed: valid until sm_manager_shutdown(m). */
+sm_client *sm_manager_client(sm_manager *m) { return m ? m->client : NULL; }
+
+/* Borrowed: valid until sm_manager_shutdown(m). */
+const char *sm_manager_url(const sm_manager *m) { return m ? m->url : NULL; }
+
+pid_t sm_manager_pid(const sm_manager *m) { return m ? m->pid : 0; }
+
+/* Frees m in every case; in the starting process also stops the daemon
+ * and removes the private directory. */
+int sm_manager_shutdown(sm_manager *m) {
+  if (!m) return SM_OK;
+  if (getpid() != m->owner) { /* a fork child: its own copy only */
+    sm_client_free(m->client);
+    free(m);
+    return SM_OK;
+  }
+  int rc = SM_OK;
+  bool asked = sm_shutdown(m->client) == SM_OK;
+  sm_client_free(m->client);
+  if (!asked) kill(m->pid, SIGTERM); /* its socket failed: stop it the other way */
+  int st = 0;
+  if (!reap_daemon(m->pid, STOP_WAIT_MS, &st)) {
+    rc = err_set(SM_ETIMEOUT, "statemgrd (pid %d) did not stop within %d ms: killed", (int)m->pid,
+                 STOP_WAIT_MS);
+  } else if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
+    char how[128];
+    describe_status(st, how, sizeof how);
+    rc = err_set(SM_EINTERNAL, "statemgrd (pid %d) %s", (int)m->pid, how);
+  }
+  remove_dir(m->dir);
+  free(m);
+  return rc;
+}
