@@ -67,6 +67,8 @@ bool blk_may_wait(const call *c) { return !c->has_timeout || c->timeout_ms != 0;
 
 int blk_park(call *c, waitq *q, const waiter_ops *ops, int64_t n, void *data) {
   static const waiter_ops defaults = {NULL, NULL};
+  if (reg_closing(c->reg)) /* nothing parked now would ever be answered */
+    return call_fail(c, WS_SHUTTING_DOWN, "the daemon is shutting down");
   waiter *w = calloc(1, sizeof *w);
   if (!w) return call_fail(c, WS_INTERNAL, "out of memory parking the call");
   w->obj = c->obj;

@@ -438,7 +438,10 @@ bool conn_release(conn *c, uint64_t id) {
   return true;
 }
 
-void conn_stop_reading(conn *c) { set_reading(c, false); }
+void conn_stop_reading(conn *c) {
+  set_reading(c, false);
+  if (c->in_len > 0) kick_reading(c); /* requests already read still get answers */
+}
 
 bool conn_output_empty(const conn *c) { return queued(c) == 0; }
 
@@ -549,7 +552,8 @@ static size_t process(conn *c, const uint8_t *buf, size_t len, bool *more) {
   size_t off = 0;
   *more = false;
   for (int budget = CONN_FRAMES_PER_EVENT; budget > 0; budget--) {
-    if (c->state == CONN_CLOSING || c->paused || c->srv->stopping) return off;
+    /* While the daemon stops, requests already read are still answered. */
+    if (c->state == CONN_CLOSING || c->paused) return off;
     size_t max = c->state == CONN_HANDSHAKE ? FRAME_MAX_PREAUTH : c->srv->limits.max_frame;
     size_t flen;
     frame_state st = frame_parse(buf + off, len - off, max, &flen);
@@ -619,6 +623,10 @@ static void sock_read_cb(evutil_socket_t fd, short what, void *arg) {
   struct sm_server *srv = c->srv;
   uint8_t *dst;
   size_t room;
+  if (srv->stopping) { /* read nothing new: finish what was read */
+    if (c->in_len > 0) consume(c, c->in, c->in_len);
+    return;
+  }
   if (c->in_len == 0) {
     /* The usual case: nothing pending, read into the shared buffer. */
     dst = srv->rbuf;

@@ -106,9 +106,9 @@ int dispatch_call(registry *reg, struct conn *cn, const wire_request *req, unsig
 
 void dispatch_request(struct conn *cn, const wire_request *req) {
   struct sm_server *srv = conn_server(cn);
-  char err[sizeof ((call *)0)->err];
-  int status = dispatch_call(srv->reg, cn, req, srv->limits.max_depth, &srv->result, err,
-                             sizeof err);
+  char err[sizeof((call *)0)->err];
+  int status =
+      dispatch_call(srv->reg, cn, req, srv->limits.max_depth, &srv->result, err, sizeof err);
   srv->requests++;
   if (status == CALL_PARKED) return; /* answered later by blocked.c */
   wire_response_out r = {.seq = req->seq, .status = status};

@@ -20,6 +20,7 @@ struct registry {
   bool reaping;            /* reap() is on the stack: just queue */
   struct event_base *base; /* for waiter timers; NULL in unit tests */
   size_t parked;           /* waiters parked now (blocked.c) */
+  bool closing;            /* the daemon is stopping: no more parking */
 };
 
 static sm_span id_key(const uint64_t *id) { return (sm_span){(const uint8_t *)id, sizeof *id}; }
@@ -224,3 +225,5 @@ struct event_base *reg_base(const registry *reg) {
   return reg->base;
 }
 size_t *reg_parked(registry *reg) { return &reg->parked; }
+void reg_set_closing(registry *reg) { reg->closing = true; }
+bool reg_closing(const registry *reg) { return reg->closing; }

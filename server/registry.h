@@ -58,6 +58,11 @@ struct event_base;
 void reg_set_base(registry *reg, struct event_base *base);
 struct event_base *reg_base(const registry *reg);
 
+/* Set when the daemon starts to stop: blocking calls then answer
+ * SHUTTING_DOWN instead of parking. */
+void reg_set_closing(registry *reg);
+bool reg_closing(const registry *reg);
+
 /* The number of parked waiters, kept by blocked.c. */
 size_t *reg_parked(registry *reg);
 

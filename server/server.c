@@ -252,6 +252,7 @@ void sm_server_stop(sm_server *s) {
 void server_begin_stop(sm_server *s) {
   if (s->stopping) return;
   s->stopping = true;
+  reg_set_closing(s->reg);
   log_info("stopping: %zu connections to flush", s->n_conns);
   listener_free_all(s);
   for (conn *c = s->conns; c; c = conn_next(c)) {
