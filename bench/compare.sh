@@ -21,21 +21,27 @@
 # value_incr ~ INCR, queue_putget and lock ~ LPUSH+RPOP (the rate of
 # alternating LPUSH and RPOP: 2 / (1/lpush + 1/rpop)). Python's proxies have
 # no pipelining: its pipeline-16 rows repeat its one-call-per-operation
-# numbers. Every server it starts is stopped by PID when it exits.
+# numbers. Each statemgr, Redis and ping-pong figure is the best of two
+# runs, the servers taking turns, so a burst of load from elsewhere on the
+# machine spoils neither side alone. Every server it starts is stopped by
+# PID when it exits.
 #
-# Usage: bench/compare.sh [--build-dir DIR] [--quick] [--write-results]
+# Usage: bench/compare.sh [--build-dir DIR] [--quick] [--write-results] [--note TEXT]
 #   --build-dir DIR   use the binaries in DIR (statemgrd, statemgr-bench,
 #                     sm_pingpong) instead of building build-compare/
-#   --quick           a fifth of the requests, 100,000 entries and 2,000
-#                     connections for memory: a smoke run, not a measurement
+#   --quick           one round instead of the best of two, a fifth of the
+#                     requests, 100,000 entries and 2,000 connections for
+#                     memory: a smoke run, not a measurement
 #   --write-results   also write the tables to bench/RESULTS.md, with the
 #                     date and the machine
+#   --note TEXT       a line to put at the top of bench/RESULTS.md
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=""
 QUICK=0
 WRITE=0
+NOTE=""
 while [ $# -gt 0 ]; do
   case "$1" in
   --build-dir)
@@ -50,6 +56,10 @@ while [ $# -gt 0 ]; do
     WRITE=1
     shift
     ;;
+  --note)
+    NOTE=${2:?--note needs a text}
+    shift 2
+    ;;
   -h | --help)
     sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
     exit 0
@@ -62,6 +72,7 @@ while [ $# -gt 0 ]; do
 done
 
 START=$SECONDS
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 say() { echo "compare.sh [$((SECONDS - START))s]: $*" >&2; }
 die() {
   say "$*"
@@ -71,10 +82,12 @@ die() {
 # ---- sizes -------------------------------------------------------------
 
 SCALE=1
+ROUNDS=2
 MEM_ENTRIES=1000000
 IDLE_CONNS=10000
 if [ "$QUICK" = 1 ]; then
   SCALE=5
+  ROUNDS=1
   MEM_ENTRIES=100000
   IDLE_CONNS=2000
 fi
@@ -82,12 +95,12 @@ VALUE=64
 KEYSPACE=100000
 CLIENTS_LIST=(1 8 50)
 PIPES=(1 16)
-# Requests per workload, by clients and pipeline (a run takes ~1 s).
+# Requests per workload and run, by clients and pipeline (about a second).
 sm_n() { # clients pipeline
-  if [ "$2" -gt 1 ]; then echo $((300000 / SCALE)); elif [ "$1" = 1 ]; then echo $((30000 / SCALE)); else echo $((60000 / SCALE)); fi
+  if [ "$2" -gt 1 ]; then echo $((200000 / SCALE)); elif [ "$1" = 1 ]; then echo $((20000 / SCALE)); else echo $((40000 / SCALE)); fi
 }
 redis_n() {
-  if [ "$2" -gt 1 ]; then echo $((500000 / SCALE)); elif [ "$1" = 1 ]; then echo $((30000 / SCALE)); else echo $((100000 / SCALE)); fi
+  if [ "$2" -gt 1 ]; then echo $((200000 / SCALE)); elif [ "$1" = 1 ]; then echo $((20000 / SCALE)); else echo $((40000 / SCALE)); fi
 }
 py_n() { # workload clients
   case "$1" in
@@ -282,13 +295,22 @@ declare -A R # R[source|workload|clients|pipeline|transport] = ops/s
 ratio() { awk -v a="${1:-}" -v b="${2:-}" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "-"; else printf "%.2f", a / b }'; }
 harmonic2() { awk -v a="${1:-0}" -v b="${2:-0}" 'BEGIN { if (a + 0 == 0 || b + 0 == 0) print ""; else printf "%.0f", 2 / (1 / a + 1 / b) }'; }
 
+# Keeps the better of what R holds for key and value: each figure is the
+# best of ROUNDS runs, and the runs of the servers alternate.
+keep_max() { # key value
+  local old=${R["$1"]:-}
+  if [ -z "$old" ] || awk -v a="$2" -v b="$old" 'BEGIN { exit !(a + 0 > b + 0) }'; then
+    R["$1"]=$2
+  fi
+}
+
 # Reads statemgr-bench / sm_pingpong / pyclient CSV rows into R.
 take_csv() { # source
   local w t c p ops rest
   while IFS=, read -r w t c p ops rest; do
     [ "$w" = workload ] && continue
     [ -n "$w" ] || continue
-    R["$1|$w|$c|$p|$t"]=$ops
+    keep_max "$1|$w|$c|$p|$t" "$ops"
   done
 }
 
@@ -361,22 +383,24 @@ for c in "${CLIENTS_LIST[@]}"; do
   for p in "${PIPES[@]}"; do
     tests=dict_set,dict_get,value_incr,queue_putget
     [ "$p" = 1 ] && tests=$tests,lock
-    say "statemgr: $c clients, pipeline $p"
-    run_csv sm smbench -u "$SM_TCP" -c "$c" -P "$p" -n "$(sm_n "$c" "$p")" -d "$VALUE" \
-      -r "$KEYSPACE" -t "$tests" --csv
-
-    say "redis: $c clients, pipeline $p"
     rn=$(redis_n "$c" "$p")
-    timeout "$RUN_LIMIT" redis-benchmark -p "$RD_PORT" -c "$c" -n "$rn" -P "$p" -d "$VALUE" -r "$KEYSPACE" \
-      -t set,get,incr,lpush,rpop,hset -q --csv >"$TMP/redis.csv"
-    timeout "$RUN_LIMIT" redis-benchmark -p "$RD_PORT" -c "$c" -n "$rn" -P "$p" -d "$VALUE" -r "$KEYSPACE" -q --csv \
-      HGET myhash element:__rand_int__ >>"$TMP/redis.csv"
-    while IFS=, read -r name rps _; do
-      name=${name//\"/}
-      rps=${rps//\"/}
-      [ "$name" = test ] && continue
-      R["redis|${name%% *}|$c|$p|tcp"]=$rps
-    done <"$TMP/redis.csv"
+    for round in $(seq 1 "$ROUNDS"); do
+      say "statemgr: $c clients, pipeline $p (round $round)"
+      run_csv sm smbench -u "$SM_TCP" -c "$c" -P "$p" -n "$(sm_n "$c" "$p")" -d "$VALUE" \
+        -r "$KEYSPACE" -t "$tests" --csv
+
+      say "redis: $c clients, pipeline $p (round $round)"
+      timeout "$RUN_LIMIT" redis-benchmark -p "$RD_PORT" -c "$c" -n "$rn" -P "$p" -d "$VALUE" \
+        -r "$KEYSPACE" -t set,get,incr,lpush,rpop,hset -q --csv >"$TMP/redis.csv"
+      timeout "$RUN_LIMIT" redis-benchmark -p "$RD_PORT" -c "$c" -n "$rn" -P "$p" -d "$VALUE" \
+        -r "$KEYSPACE" -q --csv HGET myhash element:__rand_int__ >>"$TMP/redis.csv"
+      while IFS=, read -r name rps _; do
+        name=${name//\"/}
+        rps=${rps//\"/}
+        [ "$name" = test ] && continue
+        keep_max "redis|${name%% *}|$c|$p|tcp" "$rps"
+      done <"$TMP/redis.csv"
+    done
   done
   say "python: $c clients"
   for w in dict_set dict_get value_incr queue_putget lock; do
@@ -386,14 +410,20 @@ for c in "${CLIENTS_LIST[@]}"; do
   done
 done
 
-say "the floor: 1 client over TCP and UNIX"
-run_csv sm smbench -u "$SM_UNIX" -c 1 -n "$(sm_n 1 1)" -d "$VALUE" -r "$KEYSPACE" \
-  -t dict_set,dict_get --csv
-for t in tcp unix; do
-  timeout "$RUN_LIMIT" "$PINGPONG" -q -t "$t" -n "$(sm_n 1 1)" -s "$SET_REQ" -r "$SET_RESP" --csv >"$TMP/pp.csv"
-  take_csv pp < <(sed 's/^pingpong,/pingpong_set,/' "$TMP/pp.csv")
-  timeout "$RUN_LIMIT" "$PINGPONG" -q -t "$t" -n "$(sm_n 1 1)" -s "$GET_REQ" -r "$GET_RESP" --csv >"$TMP/pp.csv"
-  take_csv pp < <(sed 's/^pingpong,/pingpong_get,/' "$TMP/pp.csv")
+for round in $(seq 1 "$ROUNDS"); do
+  say "the floor: 1 client over TCP and UNIX (round $round)"
+  for t in tcp unix; do
+    url=$SM_TCP
+    [ "$t" = unix ] && url=$SM_UNIX
+    run_csv sm smbench -u "$url" -c 1 -n "$(sm_n 1 1)" -d "$VALUE" -r "$KEYSPACE" \
+      -t dict_set,dict_get --csv
+    timeout "$RUN_LIMIT" "$PINGPONG" -q -t "$t" -n "$(sm_n 1 1)" -s "$SET_REQ" -r "$SET_RESP" \
+      --csv >"$TMP/pp.csv"
+    take_csv pp < <(sed 's/^pingpong,/pingpong_set,/' "$TMP/pp.csv")
+    timeout "$RUN_LIMIT" "$PINGPONG" -q -t "$t" -n "$(sm_n 1 1)" -s "$GET_REQ" -r "$GET_RESP" \
+      --csv >"$TMP/pp.csv"
+    take_csv pp < <(sed 's/^pingpong,/pingpong_get,/' "$TMP/pp.csv")
+  done
 done
 
 # ---- 3. the tables ------------------------------------------------------
@@ -440,6 +470,7 @@ OUT="$TMP/report.md"
     done
   done
   echo
+  echo "Each statemgr and redis figure is the best of $ROUNDS run(s), the two servers taking turns."
   echo "\\* Python's proxies cannot pipeline: its pipeline-16 rows compare with its one-call-per-operation rate."
   echo "redis LPUSH+RPOP = 2 / (1/LPUSH + 1/RPOP): the rate of alternating the two, as queue_putget and lock alternate put/get and acquire/release."
   echo
@@ -523,8 +554,12 @@ if [ "$WRITE" = 1 ]; then
     echo
     echo "Measured by \`bench/compare.sh$([ "$QUICK" = 1 ] && echo " --quick")\` on $(date -u '+%Y-%m-%d %H:%M UTC')."
     echo
+    if [ -n "$NOTE" ]; then
+      echo "$NOTE"
+      echo
+    fi
     echo "- machine: \`$(uname -a)\`"
-    echo "- CPUs: $(nproc) x ${cpu:-unknown}; load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "- CPUs: $(nproc) x ${cpu:-unknown}; load average at the start: $LOAD_START, at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
     echo "- $(redis-server --version | cut -d' ' -f1-3), $(python3 --version), statemgr $("$SMD" --version 2>/dev/null | head -1)"
     echo "- value size $VALUE bytes, keyspace $KEYSPACE keys of 16 bytes; all servers on loopback, one run, one machine"
     echo

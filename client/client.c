@@ -542,6 +542,14 @@ int sm_info(sm_client *c, sm_value **out) {
   return client_invoke(c, CLIENT_THREAD, 0, "info", NULL, 0, out, NULL);
 }
 
+/* *out: a map (caller frees with sm_value_free()). */
+int sm_show(sm_client *c, const char *name, sm_value **out) {
+  if (!c || !name || !out) return err_set(SM_EINVAL, "%s: NULL argument", __func__);
+  sm_value arg = val_str_view(name);
+  const sm_value *args[1] = {&arg};
+  return client_invoke(c, CLIENT_THREAD, 0, "show", args, 1, out, NULL);
+}
+
 /* *out: a list of maps (caller frees with sm_value_free()). */
 int sm_ls(sm_client *c, const char *type, sm_value **out) {
   if (!c || !out) return err_set(SM_EINVAL, "%s: NULL argument", __func__);

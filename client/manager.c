@@ -108,6 +108,7 @@ int sm_manager_options_set_log_file(sm_manager_options *o, const char *path) {
   return set_path(&o->log_file, path, __func__);
 }
 
+/* Only a positive bound: a manager that never starts must not hang. */
 int sm_manager_options_set_start_timeout_ms(sm_manager_options *o, int ms) {
   if (!o || ms <= 0) return err_set(SM_EINVAL, "%s: NULL options or ms <= 0", __func__);
   o->start_timeout_ms = ms;
@@ -116,12 +117,14 @@ int sm_manager_options_set_start_timeout_ms(sm_manager_options *o, int ms) {
 
 /* ---- small helpers ---- */
 
+/* Monotonic milliseconds, for the bounded waits. */
 static int64_t now_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Sleeps about ms milliseconds between two looks at the daemon. */
 static void sleep_ms(long ms) {
   struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
   nanosleep(&ts, NULL); /* an early wake-up (a signal) only means one more look */
@@ -477,6 +480,7 @@ sm_client *sm_manager_client(sm_manager *m) { return m ? m->client : NULL; }
 /* Borrowed: valid until sm_manager_shutdown(m). */
 const char *sm_manager_url(const sm_manager *m) { return m ? m->url : NULL; }
 
+/* The daemon's PID, also in a fork child (which must not wait for it). */
 pid_t sm_manager_pid(const sm_manager *m) { return m ? m->pid : 0; }
 
 /* Frees m in every case; in the starting process also stops the daemon

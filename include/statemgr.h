@@ -270,6 +270,12 @@ SM_EXTERN int sm_info(sm_client *c, sm_value **out);
 /** Objects: a list of maps {"name", "id", "type", "size"}; type NULL lists
  * all types (caller frees with sm_value_free()). Named objects only. */
 SM_EXTERN int sm_ls(sm_client *c, const char *type, sm_value **out);
+/** One named object in detail: a map with "name", "id", "type", "size"
+ * (types with a size), "waiters" (calls parked on it) and "holders" (a list
+ * of maps {"connection", "peer", "units"}: who holds a lock or semaphore
+ * units). @param out caller frees with sm_value_free(). @return 0,
+ * SM_ENOTFOUND. */
+SM_EXTERN int sm_show(sm_client *c, const char *name, sm_value **out);
 /** Deletes the named object; proxies to it then get SM_ENOTFOUND. */
 SM_EXTERN int sm_delete(sm_client *c, const char *name);
 /** Asks the daemon to shut down (it answers first). */
@@ -888,6 +894,8 @@ SM_EXTERN void sm_pipeline_free(sm_pipeline *pl);
  *   sm_manager_shutdown() only frees the child's copy.
  * - The daemon runs in its own process group, so a Ctrl-C meant for the
  *   program does not stop it (as Python's manager ignores SIGINT).
+ * - The daemon is a child process of the program: wait for workers by PID,
+ *   since wait() or waitpid(-1, ...) would wait for the daemon too.
  * - Thread safety: the client is shared as any sm_client; start and
  *   shut down from one thread, when no other thread uses the client. */
 

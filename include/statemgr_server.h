@@ -1,8 +1,15 @@
 /* statemgr_server.h - embedding the statemgr daemon in a program.
  *
  * statemgrd is a thin main() over this API: create a server, add
- * listeners, run its event loop on the calling thread, stop it from a
- * signal handler's thread or any other thread, free it.
+ * listeners, register custom types, run its event loop on the calling
+ * thread (sm_server_run) or on a thread of its own (sm_server_run_thread),
+ * stop it from a signal handler's thread or any other thread, free it.
+ *
+ * Custom types are the C form of Python's BaseManager.register(): a name
+ * plus a table of C callbacks (sm_type_def). Clients create objects of the
+ * type with sm_proxy_open() and call its methods with sm_call(). Every
+ * callback runs on the server's thread, one at a time, so a type needs no
+ * lock.
  *
  * Conventions are those of statemgr.h: functions return 0 or a negative
  * SM_E* code; the caller frees what it creates with the matching *_free.
@@ -55,6 +62,9 @@ int sm_server_options_set_max_depth(sm_server_options *o, unsigned depth);
 int sm_server_options_set_handshake_timeout(sm_server_options *o, unsigned ms);
 /** Process-wide log threshold (default SM_LOG_INFO). */
 int sm_server_options_set_log_level(sm_server_options *o, sm_log_level level);
+/** Serves the daemon's figures as Prometheus text on url (tcp://HOST:PORT,
+ * port 0 picks one): GET /metrics. Its URL joins the ready file. */
+int sm_server_options_set_metrics(sm_server_options *o, const char *url);
 /** Once every listener is bound, write their URLs (one per line, actual
  * ports) to this file, atomically. */
 int sm_server_options_set_ready_file(sm_server_options *o, const char *path);
@@ -101,8 +111,111 @@ int sm_server_run(sm_server *s, bool install_signals);
  * read, flushes and returns from sm_server_run(). Safe from any thread. */
 void sm_server_stop(sm_server *s);
 
-/** Frees the server and every object it holds; NULL is fine. */
+/** Runs the event loop (as sm_server_run without signals) on a new thread
+ * of its own, and returns at once. From then on only that thread touches
+ * the server: other threads may only call sm_server_stop() and then
+ * sm_server_join().
+ * @return 0, SM_EINVAL (nothing listens, or already running), SM_ENOMEM
+ *         (no thread). */
+int sm_server_run_thread(sm_server *s);
+
+/** Waits for the thread of sm_server_run_thread() to end (after
+ * sm_server_stop() or a client's shutdown request).
+ * @return the loop's status (as sm_server_run), or SM_EINVAL when no
+ *         thread runs. */
+int sm_server_join(sm_server *s);
+
+/** Frees the server and every object it holds; NULL is fine. A thread of
+ * sm_server_run_thread() still running is stopped and joined first. */
 void sm_server_free(sm_server *s);
+
+/* ------------------------------------------------------------------ */
+/* Custom types                                                        */
+/* ------------------------------------------------------------------ */
+
+/** A method's return value when it parked the call with sm_method_park():
+ * the caller gets its answer later, from sm_pending_answer(). Positive, so
+ * never an SM_E* code. */
+#define SM_PARKED 1
+
+/** One call of a custom method; borrowed, valid only while the callback
+ * runs. */
+typedef struct sm_method_call sm_method_call;
+/** A parked call waiting for its answer (see sm_method_park()). */
+typedef struct sm_pending sm_pending;
+
+/** A method callback. It reads its object's state and arguments through
+ * mc, then returns 0 after sm_method_reply() (no reply: nil), an SM_E*
+ * code (best through sm_method_fail(), which adds the text the caller
+ * sees), or SM_PARKED after sm_method_park(). */
+typedef int (*sm_method_fn)(sm_method_call *mc);
+
+typedef struct sm_method_def {
+  const char *name; /**< the name clients pass to sm_call() */
+  sm_method_fn fn;  /**< never NULL */
+} sm_method_def;
+
+typedef struct sm_type_def {
+  const char *name; /**< the type name of sm_proxy_open(); 1..63 bytes */
+  /** Builds a new object's state from the creation arguments (the initial
+   * value of sm_proxy_open(): nargs is 0 or 1; borrowed for the call).
+   * Returns the state (NULL is a fine state), or sets *status to an SM_E*
+   * code (SM_EVALUE for bad arguments) to refuse. NULL: the state is NULL
+   * and creation takes no arguments. */
+  void *(*create)(const sm_value *const *args, size_t nargs, int *status);
+  /** Frees the state when the object is deleted, its last reference goes,
+   * or the server is freed. Calls still parked on it are answered
+   * SM_ENOTFOUND before, and their handles are freed after destroy
+   * returns (sm_pending_answer on them meanwhile returns SM_ECLOSED). NULL:
+   * nothing to free. */
+  void (*destroy)(void *state);
+  const sm_method_def *methods; /**< borrowed; must outlive the server */
+  size_t n_methods;
+} sm_type_def;
+
+/** Registers a custom type before the server runs. The definition (names
+ * and method table included) is borrowed and must outlive the server.
+ * @return 0, SM_EINVAL (bad definition, the server already runs, or the
+ *         name is taken, by a built-in type too), SM_ENOMEM. */
+int sm_server_register_type(sm_server *s, const sm_type_def *t);
+
+/** The state create() returned for the called object; borrowed. */
+void *sm_method_state(const sm_method_call *mc);
+/** The number of arguments the client passed. */
+size_t sm_method_nargs(const sm_method_call *mc);
+/** Argument i (nil values included), or NULL when i >= nargs; borrowed,
+ * valid while the callback runs (sm_value_copy() keeps one). */
+const sm_value *sm_method_arg(const sm_method_call *mc, size_t i);
+/** Sets the call's result (copied; NULL: nil); a later reply replaces it.
+ * @return 0, SM_EVALUE (nested too deep), SM_ENOMEM. */
+int sm_method_reply(sm_method_call *mc, const sm_value *result);
+/** Sets the error text the caller will read from sm_last_error() and
+ * returns status, for `return sm_method_fail(mc, SM_EVALUE, "...", ...)`. */
+int sm_method_fail(sm_method_call *mc, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/** Parks the call: the callback then returns SM_PARKED and answers it
+ * later with sm_pending_answer(), from the server's thread (typically from
+ * another method call on the same object). A caller's sm_call_timed()
+ * deadline is kept by the server: when it passes the caller gets
+ * SM_ETIMEOUT and the handle goes dead.
+ * @return the handle (owned by the server; see sm_pending_answer), or
+ *         NULL when the call cannot wait (its timeout is 0: it gets
+ *         SM_ETIMEOUT; the server is stopping: SM_ESHUTDOWN; out of
+ *         memory). The callback returns SM_PARKED either way. */
+sm_pending *sm_method_park(sm_method_call *mc);
+
+/** Answers a parked call and frees the handle. status 0 sends result
+ * (copied; NULL: nil); an SM_E* status sends that error instead.
+ * @return 0, or SM_ECLOSED when the handle is dead (its connection closed,
+ *         its deadline passed, or its object is being destroyed): nothing
+ *         is sent but the handle is freed all the same. */
+int sm_pending_answer(sm_pending *p, int status, const sm_value *result);
+
+/** True while someone still waits for the answer of p (a dead handle
+ * still needs sm_pending_answer(), or its object's destruction, to be
+ * freed). */
+bool sm_pending_alive(const sm_pending *p);
 
 #ifdef __cplusplus
 }

@@ -157,7 +157,8 @@ int vw_peek(sm_span v, vinfo *out) { return peek(v, out); }
 
 void vw_iter_init(vw_iter *it, sm_span body) {
   it->p = body.p;
-  it->end = body.p + body.n;
+  /* A nil value's data is {NULL, 0}; NULL + 0 is undefined in C. */
+  it->end = body.n ? body.p + body.n : body.p;
 }
 
 bool vw_list_next(vw_iter *it, sm_span *item) {

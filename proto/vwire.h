@@ -64,7 +64,8 @@ int vw_scan(sm_span v, unsigned max_depth, vinfo *top, unsigned *flags);
  * or VW_MALFORMED (never for scanned bytes). */
 int vw_peek(sm_span v, vinfo *out);
 
-/* Iterates the elements of a scanned VK_LIST or VK_MAP (from vinfo.data). */
+/* Iterates the elements of a scanned VK_LIST or VK_MAP (from vinfo.data);
+ * an empty span (a nil value's data included) has no elements. */
 typedef struct vw_iter {
   const uint8_t *p, *end;
 } vw_iter;

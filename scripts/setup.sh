@@ -15,8 +15,8 @@ set -euo pipefail
 BUILD_DEPS=(build-essential cmake pkg-config libevent-dev libprotobuf-c-dev
   protobuf-c-compiler libssl-dev libxxhash-dev check)
 # What scripts/test.sh uses beyond the build: valgrind for the memcheck pass.
-TEST_DEPS=(valgrind)
-RUNTIME_DEPS=(libevent-core-2.1-7 libevent-openssl-2.1-7
+TEST_DEPS=(valgrind curl)
+RUNTIME_DEPS=(libevent-core-2.1-7 libevent-extra-2.1-7 libevent-openssl-2.1-7
   libprotobuf-c1 libssl3 libxxhash0)
 
 usage() {

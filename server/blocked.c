@@ -60,6 +60,7 @@ static void unlink_and_free(waiter *w) {
   conn_unlink(w);
   if (w->timer) event_free(w->timer);
   --*reg_parked(w->reg);
+  if (w->obj) w->obj->n_waiters--;
   free(w);
 }
 
@@ -99,6 +100,7 @@ int blk_park(call *c, waitq *q, const waiter_ops *ops, int64_t n, void *data) {
   }
   q_push(q, w);
   ++*reg_parked(c->reg);
+  if (w->obj) w->obj->n_waiters++;
   return CALL_PARKED;
 }
 

@@ -449,6 +449,13 @@ conn *conn_next(const conn *c) { return c->next; }
 
 waiter **conn_parked(conn *c) { return &c->parked; }
 
+uint64_t conn_owned_units(const conn *c, uint64_t id) {
+  void **slot = htab_find(&c->owned, (sm_span){(const uint8_t *)&id, sizeof id});
+  return slot ? (uint64_t)(uintptr_t)*slot : 0;
+}
+
+const char *conn_peer(const conn *c) { return c->peer; }
+
 int conn_note_owned(conn *c, sm_obj *o, int64_t delta) {
   sm_span key = {(const uint8_t *)&o->id, sizeof o->id};
   void **slot = htab_find(&c->owned, key);

@@ -63,6 +63,12 @@ void conn_note_parked(conn *c, int delta);
  * flush event, once per loop iteration). */
 void conn_flush_pending(struct sm_server *srv);
 
+/* Units of object id this connection holds (0 when none). */
+uint64_t conn_owned_units(const conn *c, uint64_t id);
+
+/* The peer's address as text (borrowed, lives with the connection). */
+const char *conn_peer(const conn *c);
+
 /* Queues one response frame on the connection's output. */
 void conn_send_response(conn *c, const wire_response_out *r);
 

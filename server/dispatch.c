@@ -14,6 +14,7 @@
 #include "conn.h"
 #include "log.h"
 #include "server.h"
+#include "stats.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -45,11 +46,18 @@ static int check_args(call *c, const wire_request *req, sm_span *args, unsigned 
   return WS_OK;
 }
 
+/* Counts a call for info, stats and /metrics (not the socketless calls of
+ * the fuzzer, which has no server). */
+static void count(const call *c, const obj_type *t, const method_def *m) {
+  if (c->conn) stats_count(conn_server(c->conn)->stats, t, m);
+}
+
 /* Finds the method and runs it. */
 static int run(call *c, const wire_request *req) {
   if (req->object == 0) {
     const method_def *m = type_method(&manager_type, req->method);
     if (!m) return call_fail(c, WS_TYPE_ERROR, "the manager has no method '%s'", req->method);
+    count(c, &manager_type, m);
     return m->fn(c);
   }
   sm_obj *o = reg_get(c->reg, req->object);
@@ -59,6 +67,8 @@ static int run(call *c, const wire_request *req) {
   const method_def *m = type_method(o->type, req->method);
   if (!m) return call_fail(c, WS_TYPE_ERROR, "%s has no method '%s'", o->type->name, req->method);
   c->obj = o;
+  c->method = m;
+  count(c, o->type, m);
   reg_incref(c->reg, o);
   int rc = m->fn(c);
   reg_decref(c->reg, o);

@@ -33,6 +33,7 @@ static void usage(FILE *f) {
           "  --max-depth N       nesting of lists and maps inside a value (default 64)\n"
           "  --handshake-timeout MS  time a client has to authenticate (default 10000)\n"
           "  --ready-file F      write the bound URLs to F once listening\n"
+          "  --metrics URL       serve Prometheus metrics on tcp://HOST:PORT at /metrics\n"
           "  --tls-cert F        PEM certificate chain for tls:// listeners (server first)\n"
           "  --tls-key F         PEM private key of --tls-cert\n"
           "  --tls-ca F          PEM CA file: client certificates must be signed by it\n"
@@ -85,6 +86,7 @@ int main(int argc, char **argv) {
       {"log-level", required_argument, NULL, 'v'},
       {"max-frame", required_argument, NULL, 'f'},
       {"ready-file", required_argument, NULL, 'r'},
+      {"metrics", required_argument, NULL, 'M'},
       {"max-connections", required_argument, NULL, 'C'},
       {"max-pending", required_argument, NULL, 'P'},
       {"max-depth", required_argument, NULL, 'D'},
@@ -138,6 +140,7 @@ int main(int argc, char **argv) {
       }
       break;
     case 'r': sm_server_options_set_ready_file(opts, optarg); break;
+    case 'M': sm_server_options_set_metrics(opts, optarg); break;
     case 'T': tls_cert = optarg; break;
     case 'K': tls_key = optarg; break;
     case 'A': tls_ca = optarg; break;

@@ -9,6 +9,7 @@
 #include "conn.h"
 #include "dispatch.h"
 #include "server.h"
+#include "stats.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -186,18 +187,24 @@ static int m_ls(call *c) {
   return WS_OK;
 }
 
-static void count_named(void *arg, sm_obj *o) {
-  if (o->name) ++*(size_t *)arg;
+/* info() */
+static void put_type_count(void *arg, const char *type, size_t n) {
+  put_int(arg, type, (int64_t)n);
 }
 
-/* info() */
+static void put_call_count(void *arg, const char *type, const char *method, uint64_t n) {
+  char key[160];
+  snprintf(key, sizeof key, "%s.%s", type, method);
+  put_int(arg, key, (int64_t)n);
+}
+
 static int m_info(call *c) {
   int rc = call_nargs(c, 0, 0);
   if (rc != WS_OK) return rc;
   if (!c->conn) return call_fail(c, WS_INTERNAL, "info needs a connection to a daemon");
   struct sm_server *srv = conn_server(c->conn);
-  size_t named = 0;
-  reg_foreach(c->reg, count_named, &named);
+  stats_snapshot st;
+  stats_take(srv, &st);
   map_writer w = {.out = c->out};
   vb_init(&w.key);
   vb_init(&w.val);
@@ -207,12 +214,81 @@ static int m_info(call *c) {
            SM_VERSION_PATCH);
   put_str(&w, "version", version);
   put_int(&w, "pid", (int64_t)getpid());
-  put_int(&w, "uptime_s", (int64_t)(time(NULL) - srv->started));
-  put_int(&w, "connections", (int64_t)srv->n_conns);
-  put_int(&w, "objects", (int64_t)reg_count(c->reg));
-  put_int(&w, "named_objects", (int64_t)named);
-  put_int(&w, "requests", (int64_t)srv->requests);
-  put_int(&w, "waiters", (int64_t)blk_parked_count(c->reg));
+  put_int(&w, "uptime_s", st.uptime_s);
+  put_int(&w, "connections", (int64_t)st.connections);
+  put_int(&w, "objects", (int64_t)st.objects);
+  put_int(&w, "named_objects", (int64_t)st.named_objects);
+  put_int(&w, "requests", (int64_t)st.requests);
+  put_int(&w, "waiters", (int64_t)st.waiters);
+  put_int(&w, "rss_bytes", (int64_t)st.rss_bytes);
+  put_int(&w, "heap_bytes", (int64_t)st.heap_bytes);
+  /* Nested maps: objects per type, calls per "type.method". */
+  vb_str(&w.key, "types", 5);
+  size_t m2 = vb_map_begin(&w.val);
+  map_writer inner = {.out = &w.val};
+  vb_init(&inner.key);
+  vb_init(&inner.val);
+  stats_each_type(srv, put_type_count, &inner);
+  vb_map_end(&w.val, m2);
+  put_entry(&w);
+  vb_str(&w.key, "calls", 5);
+  m2 = vb_map_begin(&w.val);
+  stats_each_call(srv->stats, put_call_count, &inner);
+  vb_map_end(&w.val, m2);
+  put_entry(&w);
+  vb_free(&inner.key);
+  vb_free(&inner.val);
+  vb_map_end(c->out, map);
+  vb_free(&w.key);
+  vb_free(&w.val);
+  return WS_OK;
+}
+
+typedef struct holders_ctx {
+  vbuf *out;
+  map_writer w;
+  uint64_t id;
+} holders_ctx;
+
+/* show(name): what one object is, who waits on it and who holds it. */
+static int m_show(call *c) {
+  char name[NAME_MAX_LEN + 1];
+  int rc = call_nargs(c, 1, 1);
+  if (rc == WS_OK) rc = arg_str(c, 0, "the name", name, sizeof name);
+  if (rc != WS_OK) return rc;
+  if (!c->conn) return call_fail(c, WS_INTERNAL, "show needs a connection to a daemon");
+  sm_obj *o = reg_get_named(c->reg, name);
+  if (!o) return call_fail(c, WS_NOT_FOUND, "no object named '%s'", name);
+  map_writer w = {.out = c->out};
+  vb_init(&w.key);
+  vb_init(&w.val);
+  size_t map = vb_map_begin(c->out);
+  put_str(&w, "name", o->name);
+  put_int(&w, "id", (int64_t)o->id);
+  put_str(&w, "type", o->type->name);
+  if (o->type->size) put_int(&w, "size", (int64_t)o->type->size(o->state));
+  put_int(&w, "waiters", (int64_t)o->n_waiters);
+  /* Holders: the connections that own units of it (locks, semaphores). */
+  vb_str(&w.key, "holders", 7);
+  size_t list = vb_list_begin(&w.val);
+  map_writer hw = {.out = &w.val};
+  vb_init(&hw.key);
+  vb_init(&hw.val);
+  for (struct conn *cn = conn_server(c->conn)->conns; cn; cn = conn_next(cn)) {
+    uint64_t units = conn_owned_units(cn, o->id);
+    if (!units) continue;
+    size_t item = vb_list_begin_item(&w.val);
+    size_t hm = vb_map_begin(&w.val);
+    put_int(&hw, "connection", (int64_t)conn_id(cn));
+    put_str(&hw, "peer", conn_peer(cn));
+    put_int(&hw, "units", (int64_t)units);
+    vb_map_end(&w.val, hm);
+    vb_list_end_item(&w.val, item);
+  }
+  vb_list_end(&w.val, list);
+  put_entry(&w);
+  vb_free(&hw.key);
+  vb_free(&hw.val);
   vb_map_end(c->out, map);
   vb_free(&w.key);
   vb_free(&w.val);
@@ -236,6 +312,7 @@ static const method_def manager_methods[] = {
     {"delete", m_delete, METHOD_MUTATES},
     {"ls", m_ls, 0},
     {"info", m_info, 0},
+    {"show", m_show, 0},
     {"shutdown", m_shutdown, 0},
 };
 

@@ -29,17 +29,20 @@ typedef struct sm_obj {
   const obj_type *type; /**< borrowed, static */
   char *name;           /**< owned; NULL for an anonymous object */
   uint64_t refs;        /**< anonymous: holders (proxies + stored refs) */
+  size_t n_waiters;     /**< calls parked on it now (blocked.c) */
   void *state;          /**< the type's own data */
 } sm_obj;
 
 /* A method invocation. */
 typedef struct call {
   registry *reg;
-  uint64_t seq;              /**< the request's sequence number (for parking) */
-  sm_obj *obj;               /**< target; NULL during create */
-  struct conn *conn;         /**< caller; NULL in unit tests */
-  const sm_span *args;       /**< validated packed Values */
-  const unsigned *arg_flags; /**< VW_FLAG_* of each arg */
+  uint64_t seq;                    /**< the request's sequence number (for parking) */
+  sm_obj *obj;                     /**< target; NULL during create */
+  const obj_type *type;            /**< during create: the type being created (reg_create) */
+  const struct method_def *method; /**< the method running, set by dispatch */
+  struct conn *conn;               /**< caller; NULL in unit tests */
+  const sm_span *args;             /**< validated packed Values */
+  const unsigned *arg_flags;       /**< VW_FLAG_* of each arg */
   size_t nargs;
   bool has_timeout;
   int64_t timeout_ms;

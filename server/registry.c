@@ -145,6 +145,7 @@ int reg_create(registry *reg, const obj_type *t, const char *name, call *c, sm_o
     return call_fail(c, WS_INTERNAL, "out of memory");
   }
   c->obj = NULL;
+  c->type = t;
   int rc = t->create(c, &o->state);
   if (rc != WS_OK) {
     free(o->name);

@@ -13,7 +13,10 @@
 #include "conn.h"
 #include "listener.h"
 #include "log.h"
+#include "metrics.h"
 #include "server.h"
+#include "stats.h"
+#include "t_custom.h"
 #include "tls.h"
 
 #include <event2/event.h>
@@ -38,6 +41,7 @@ struct sm_server_options {
   char *tls_cert, *tls_key, *tls_ca; /* owned; NULL when not set */
   bool tls_require_client_cert;
   int keepalive_s;
+  char *metrics; /* owned; where to serve /metrics, or NULL */
 };
 
 sm_server_options *sm_server_options_new(void) {
@@ -55,6 +59,7 @@ void sm_server_options_free(sm_server_options *o) {
   if (o->key) auth_wipe(o->key, o->key_len);
   free(o->key);
   free(o->ready_file);
+  free(o->metrics);
   free(o->tls_cert);
   free(o->tls_key);
   free(o->tls_ca);
@@ -121,6 +126,10 @@ int sm_server_options_set_log_level(sm_server_options *o, sm_log_level level) {
   return 0;
 }
 
+int sm_server_options_set_metrics(sm_server_options *o, const char *url) {
+  return o ? set_str(&o->metrics, url) : SM_EINVAL;
+}
+
 int sm_server_options_set_ready_file(sm_server_options *o, const char *path) {
   return o ? set_str(&o->ready_file, path) : SM_EINVAL;
 }
@@ -169,6 +178,8 @@ int sm_server_new(const sm_server_options *opts, sm_server **out) {
     if (rc != 0) log_error("%s", err);
   }
   if (rc == 0 && opts->ready_file && !(s->ready_file = strdup(opts->ready_file))) rc = SM_ENOMEM;
+  if (rc == 0 && opts->metrics && !(s->metrics_addr = strdup(opts->metrics))) rc = SM_ENOMEM;
+  if (rc == 0 && !(s->stats = stats_new())) rc = SM_ENOMEM;
   if (rc == 0 && opts->tls_cert &&
       !(s->tls_ctx = tls_ctx_new(opts->tls_cert, opts->tls_key, opts->tls_ca,
                                  opts->tls_require_client_cert, err, sizeof err))) {
@@ -210,6 +221,7 @@ static int write_ready_file(const sm_server *s) {
   if (!f) return -1;
   for (const listener *l = s->listeners; l; l = listener_next(l))
     fprintf(f, "%s\n", listener_url(l));
+  if (s->metrics) fprintf(f, "%s\n", metrics_url(s->metrics));
   if (fclose(f) != 0 || rename(tmp, s->ready_file) != 0) {
     unlink(tmp);
     return -1;
@@ -222,6 +234,7 @@ int sm_server_run(sm_server *s, bool install_signals) {
     log_error("nothing to listen on");
     return SM_EINVAL;
   }
+  s->running = true;
   if (install_signals) {
     signal(SIGPIPE, SIG_IGN);
     s->sig_int = evsignal_new(s->base, SIGINT, signal_cb, s);
@@ -229,6 +242,13 @@ int sm_server_run(sm_server *s, bool install_signals) {
     if (!s->sig_int || !s->sig_term) return SM_ENOMEM;
     evsignal_add(s->sig_int, NULL);
     evsignal_add(s->sig_term, NULL);
+  }
+  if (s->metrics_addr) {
+    char err[256];
+    if (!(s->metrics = metrics_listen(s, s->metrics_addr, err, sizeof err))) {
+      log_error("%s", err);
+      return SM_ECONNECT;
+    }
   }
   if (s->ready_file && write_ready_file(s) != 0) {
     log_error("cannot write the ready file %s", s->ready_file);
@@ -238,6 +258,55 @@ int sm_server_run(sm_server *s, bool install_signals) {
            SM_VERSION_PATCH, (int)getpid());
   event_base_dispatch(s->base);
   log_info("stopped");
+  return 0;
+}
+
+static void *run_thread_main(void *arg) {
+  sm_server *s = arg;
+  s->thread_rc = sm_server_run(s, false);
+  return NULL;
+}
+
+int sm_server_run_thread(sm_server *s) {
+  if (!s || s->running || s->has_thread) return SM_EINVAL;
+  if (!s->listeners) {
+    log_error("nothing to listen on");
+    return SM_EINVAL;
+  }
+  s->running = true; /* the loop belongs to the new thread from here on */
+  if (pthread_create(&s->thread, NULL, run_thread_main, s) != 0) {
+    s->running = false;
+    return SM_ENOMEM;
+  }
+  s->has_thread = true;
+  return 0;
+}
+
+int sm_server_join(sm_server *s) {
+  if (!s || !s->has_thread) return SM_EINVAL;
+  pthread_join(s->thread, NULL);
+  s->has_thread = false;
+  return s->thread_rc;
+}
+
+/* The obj_type is the server's (freed in sm_server_free); t stays the
+ * caller's. */
+int sm_server_register_type(sm_server *s, const sm_type_def *t) {
+  if (!s || s->running || custom_type_check(t) != 0) return SM_EINVAL;
+  if (reg_type(s->reg, t->name)) {
+    log_error("a type called '%s' exists already", t->name);
+    return SM_EINVAL;
+  }
+  obj_type **grown = realloc(s->custom, (s->n_custom + 1) * sizeof *grown);
+  if (!grown) return SM_ENOMEM;
+  s->custom = grown;
+  obj_type *ot = custom_type_new(t);
+  if (!ot) return SM_ENOMEM;
+  if (reg_add_type(s->reg, ot) != 0) {
+    custom_type_free(ot);
+    return SM_ENOMEM;
+  }
+  s->custom[s->n_custom++] = ot;
   return 0;
 }
 
@@ -255,6 +324,8 @@ void server_begin_stop(sm_server *s) {
   reg_set_closing(s->reg);
   log_info("stopping: %zu connections to flush", s->n_conns);
   listener_free_all(s);
+  metrics_free(s->metrics); /* stop serving it too */
+  s->metrics = NULL;
   for (conn *c = s->conns; c; c = conn_next(c)) {
     conn_stop_reading(c);
     blk_conn_release(conn_parked(c), WS_SHUTTING_DOWN, "the daemon is shutting down");
@@ -303,6 +374,10 @@ static void drain_cb(evutil_socket_t fd, short what, void *arg) {
 
 void sm_server_free(sm_server *s) {
   if (!s) return;
+  if (s->has_thread) {
+    sm_server_stop(s);
+    sm_server_join(s);
+  }
   while (s->conns)
     conn_free(s->conns);
   listener_free_all(s);
@@ -310,6 +385,12 @@ void sm_server_free(sm_server *s) {
    * finalizers): give it one more turn that does not wait. */
   if (s->base) event_base_loop(s->base, EVLOOP_NONBLOCK);
   reg_free(s->reg);
+  for (size_t i = 0; i < s->n_custom; i++) /* after the objects that use them */
+    custom_type_free(s->custom[i]);
+  free(s->custom);
+  metrics_free(s->metrics);
+  stats_free(s->stats);
+  free(s->metrics_addr);
   if (s->sig_int) event_free(s->sig_int);
   if (s->sig_term) event_free(s->sig_term);
   if (s->stop_ev) event_free(s->stop_ev);

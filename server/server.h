@@ -9,12 +9,15 @@
 #include "../proto/vwire.h"
 #include "registry.h"
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
 
 struct event_base;
+struct stats;
+struct metrics;
 struct event;
 struct conn;
 struct listener;
@@ -60,9 +63,18 @@ struct sm_server {
   struct event *sig_int, *sig_term;
   struct timespec stop_deadline;
   vbuf result;             /* scratch for the result of the current call */
+  struct stats *stats;     /* calls per method (stats.c) */
+  char *metrics_addr;      /* owned; where to serve /metrics, or NULL */
+  struct metrics *metrics; /* the endpoint while running */
   struct event *flush_ev;  /* activated when answers wait: flushes them all */
   struct conn *flush_list; /* connections with answers to flush */
   uint8_t rbuf[64 * 1024]; /* plain sockets read here; leftovers go to the conn */
+  obj_type **custom;       /* owned: the registered custom types (t_custom.c) */
+  size_t n_custom;
+  bool running;            /* sm_server_run or its thread has started */
+  bool has_thread;         /* sm_server_run_thread's thread is not joined yet */
+  pthread_t thread;        /* valid while has_thread */
+  int thread_rc;           /* what the thread's sm_server_run returned */
 };
 
 /* Starts the stop sequence (idempotent): close listeners, stop reading, flush,

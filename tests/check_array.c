@@ -10,13 +10,7 @@
 #include <stdint.h>
 
 /* Asserts the text form of v, then frees v. */
-static void expect(sm_value *v, const char *want) {
-  char *t = sm_value_to_text(v);
-  ck_assert_ptr_nonnull(t);
-  ck_assert_str_eq(t, want);
-  sm_free(t);
-  sm_value_free(v);
-}
+#define expect smtest_expect_value
 
 static sm_value *int_list(const int64_t *xs, size_t n) {
   sm_value *l = sm_value_list();

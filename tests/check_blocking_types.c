@@ -12,246 +12,55 @@
  * against the real daemon in check_parking.c. A timeout of 0 ("do not
  * block") is written T0, no timeout (wait forever) FOREVER.
  *
- * Arguments and results use check_types.c's notation: nil true false 12
- * -3 1.5 'str' [v, ...] @id:type. */
+ * Arguments and results use smtest_unit.h's notation (as check_types.c
+ * does): nil true false 12 -3 1.5 'str' [v, ...] @id:type. */
 #include "server/blocked.h"
-#include "server/registry.h"
-#include "server/types.h"
+#include "smtest_unit.h"
 
 #include <check.h>
-#include <ctype.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_ARGS 8
 #define T0 0
-#define FOREVER (-1)
+#define FOREVER SMTEST_NO_TIMEOUT
 
 static registry *reg;
 static vbuf result;
-static char err[256];
-static vbuf args[MAX_ARGS];
-static char shown[8192];
-static size_t shown_len;
+static char err[SMTEST_ERR_LEN];
 
-static void setup(void) {
-  reg = reg_new();
-  ck_assert_ptr_nonnull(reg);
-  vb_init(&result);
-  for (size_t i = 0; i < MAX_ARGS; i++)
-    vb_init(&args[i]);
-}
+/* The calls below run on reg; CK_RES, CK_OK and CK_ERR must not block. */
+static const smtest_unit unit = {&reg, &result, err, T0};
 
-static void teardown(void) {
-  reg_free(reg); /* parked calls included */
-  vb_free(&result);
-  for (size_t i = 0; i < MAX_ARGS; i++)
-    vb_free(&args[i]);
-}
+static void setup(void) { smtest_unit_setup(&unit); }
+static void teardown(void) { smtest_unit_teardown(&unit); /* parked calls included */ }
 
-__attribute__((format(printf, 1, 2))) static const char *fmt(const char *f, ...) {
-  static char bufs[4][512];
-  static unsigned next;
-  char *b = bufs[next++ % 4];
-  va_list ap;
-  va_start(ap, f);
-  vsnprintf(b, sizeof bufs[0], f, ap);
-  va_end(ap);
-  return b;
-}
-
-static const char *ref(const sm_obj *o) {
-  return fmt("@%llu:%s", (unsigned long long)o->id, o->type->name);
-}
-
-static void skip_ws(const char **s) {
-  while (**s == ' ')
-    (*s)++;
-}
-
-/* Parses one value of the notation at *s and appends it to b. */
-static void parse(const char **s, vbuf *b) {
-  skip_ws(s);
-  const char *p = *s;
-  if (strncmp(p, "nil", 3) == 0) {
-    *s += 3;
-  } else if (strncmp(p, "true", 4) == 0 || strncmp(p, "false", 5) == 0) {
-    vb_bool(b, *p == 't');
-    *s += *p == 't' ? 4 : 5;
-  } else if (*p == '\'') {
-    const char *end = strchr(p + 1, '\'');
-    ck_assert_ptr_nonnull(end);
-    vb_str(b, p + 1, (size_t)(end - p - 1));
-    *s = end + 1;
-  } else if (*p == '[') {
-    size_t m = vb_list_begin(b);
-    for (++*s, skip_ws(s); **s != ']'; skip_ws(s)) {
-      ck_assert_msg(**s != '\0', "unterminated list");
-      size_t item = vb_list_begin_item(b);
-      parse(s, b);
-      vb_list_end_item(b, item);
-      skip_ws(s);
-      if (**s == ',') ++*s;
-    }
-    ++*s;
-    vb_list_end(b, m);
-  } else if (*p == '@') {
-    char *end, type[32];
-    size_t n = 0;
-    unsigned long long id = strtoull(p + 1, &end, 10);
-    ck_assert_int_eq(*end, ':');
-    for (end++; (isalpha((unsigned char)*end) || *end == '_') && n + 1 < sizeof type; end++)
-      type[n++] = *end;
-    type[n] = '\0';
-    vb_ref(b, id, type);
-    *s = end;
-  } else {
-    size_t n = strspn(p, "+-0123456789.eE");
-    ck_assert_msg(n > 0, "cannot parse '%s'", p);
-    char *end;
-    if (memchr(p, '.', n) || memchr(p, 'e', n) || memchr(p, 'E', n))
-      vb_double(b, strtod(p, &end));
-    else
-      vb_int(b, strtoll(p, &end, 10));
-    *s = end;
-  }
-}
-
-static size_t pack_args(const char *text, sm_span *spans, unsigned *flags) {
-  size_t n = 0;
-  const char *s = text;
-  for (skip_ws(&s); *s; skip_ws(&s)) {
-    ck_assert_uint_lt(n, MAX_ARGS);
-    vb_reset(&args[n]);
-    parse(&s, &args[n]);
-    ck_assert(!args[n].failed);
-    spans[n] = vb_span(&args[n]);
-    flags[n] = 0;
-    ck_assert_int_eq(vw_scan(spans[n], VW_DEPTH_DEFAULT, NULL, &flags[n]), VW_OK);
-    n++;
-    skip_ws(&s);
-    if (*s == ',') s++;
-  }
-  return n;
-}
-
-__attribute__((format(printf, 1, 2))) static void emit(const char *f, ...) {
-  va_list ap;
-  va_start(ap, f);
-  int n = vsnprintf(shown + shown_len, sizeof shown - shown_len, f, ap);
-  va_end(ap);
-  if (n > 0) shown_len += (size_t)n;
-  ck_assert_uint_lt(shown_len, sizeof shown);
-}
-
-static void show_value(sm_span v) {
-  vinfo vi;
-  ck_assert_int_eq(vw_scan(v, VW_DEPTH_DEFAULT, &vi, NULL), VW_OK);
-  vw_iter it;
-  sm_span a;
-  const char *sep = "";
-  switch (vi.kind) {
-  case VK_NIL: emit("nil"); break;
-  case VK_BOOL: emit("%s", vi.b ? "true" : "false"); break;
-  case VK_INT: emit("%lld", (long long)vi.i); break;
-  case VK_DOUBLE: {
-    char d[64];
-    snprintf(d, sizeof d, "%g", vi.d);
-    emit("%s%s", d, strpbrk(d, ".en") ? "" : ".0");
-    break;
-  }
-  case VK_STR: emit("'%.*s'", (int)vi.data.n, (const char *)vi.data.p); break;
-  case VK_LIST:
-    emit("[");
-    for (vw_iter_init(&it, vi.data); vw_list_next(&it, &a); sep = ",") {
-      emit("%s", sep);
-      show_value(a);
-    }
-    emit("]");
-    break;
-  case VK_REF:
-    emit("@%llu:%.*s", (unsigned long long)vi.ref_id, (int)vi.data.n, (const char *)vi.data.p);
-    break;
-  default: emit("?"); break;
-  }
-}
-
-static const char *res(void) {
-  shown_len = 0;
-  shown[0] = '\0';
-  show_value(vb_span(&result));
-  return shown;
-}
+/* The short names the tests use. */
+#define fmt smtest_fmt
+#define ref smtest_ref
 
 /* Calls method on o with a timeout (FOREVER: none; T0: do not block);
  * returns the status, CALL_PARKED included. */
 static int run_t(sm_obj *o, const char *method, const char *argtext, int64_t timeout_ms) {
-  sm_span spans[MAX_ARGS];
-  unsigned flags[MAX_ARGS];
-  size_t n = pack_args(argtext, spans, flags);
-  const method_def *m = type_method(o->type, method);
-  ck_assert_msg(m != NULL, "no method %s on %s", method, o->type->name);
-  vb_reset(&result);
-  call c = {.reg = reg,
-            .obj = o,
-            .args = spans,
-            .arg_flags = flags,
-            .nargs = n,
-            .has_timeout = timeout_ms >= 0,
-            .timeout_ms = timeout_ms,
-            .out = &result};
-  /* Each call holds the object, as dispatch does. */
-  reg_incref(reg, o);
-  int rc = m->fn(&c);
-  reg_decref(reg, o);
-  memcpy(err, c.err, sizeof err);
-  ck_assert(!result.failed);
-  if (rc != WS_OK && rc != CALL_PARKED)
-    ck_assert_msg(err[0] != '\0', "%s: status %d without an error text", method, rc);
-  return rc;
+  return smtest_call(&unit, o, method, argtext, timeout_ms);
 }
 
-/* A call that must not block. */
-static int run(sm_obj *o, const char *method, const char *argtext) {
-  return run_t(o, method, argtext, T0);
-}
+static const char *res(void) { return smtest_res(&unit); }
 
 static int make_rc(const char *type, const char *name, const char *argtext, sm_obj **o) {
-  sm_span spans[MAX_ARGS];
-  unsigned flags[MAX_ARGS];
-  size_t n = pack_args(argtext, spans, flags);
-  const obj_type *t = reg_type(reg, type);
-  ck_assert_ptr_nonnull(t);
-  vb_reset(&result);
-  call c = {.reg = reg, .args = spans, .arg_flags = flags, .nargs = n, .out = &result};
-  int rc = reg_create(reg, t, name, &c, o, NULL);
-  memcpy(err, c.err, sizeof err);
-  return rc;
+  return smtest_make_rc(&unit, type, name, argtext, o);
 }
 
 static sm_obj *make(const char *type, const char *name, const char *argtext) {
-  sm_obj *o = NULL;
-  ck_assert_int_eq(make_rc(type, name, argtext, &o), WS_OK);
-  ck_assert_ptr_nonnull(o);
-  return o;
+  return smtest_make(&unit, type, name, argtext);
 }
 
 static size_t parked(void) { return blk_parked_count(reg); }
 
-#define CK_RES(o, method, a, want)                                                                 \
-  do {                                                                                             \
-    ck_assert_int_eq(run(o, method, a), WS_OK);                                                    \
-    ck_assert_str_eq(res(), want);                                                                 \
-  } while (0)
-#define CK_OK(o, method, a) ck_assert_int_eq(run(o, method, a), WS_OK)
+#define CK_RES(o, method, a, want) SMTEST_CK_RES(&unit, o, method, a, want)
+#define CK_OK(o, method, a) SMTEST_CK_OK(&unit, o, method, a)
 #define CK_PARK(o, method, a) ck_assert_int_eq(run_t(o, method, a, FOREVER), CALL_PARKED)
-#define CK_ERR(o, method, a, status, text)                                                         \
-  do {                                                                                             \
-    ck_assert_int_eq(run(o, method, a), status);                                                   \
-    ck_assert_msg(strstr(err, text) != NULL, "error '%s' lacks '%s'", err, text);                  \
-  } while (0)
+#define CK_ERR(o, method, a, status, text) SMTEST_CK_ERR(&unit, o, method, a, status, text)
 
 /* ---- queue ---- */
 
@@ -953,10 +762,7 @@ END_TEST
 
 Suite *blocking_types_suite(void) {
   Suite *s = suite_create("blocking_types");
-  struct {
-    const char *name;
-    const TTest *tests[16];
-  } groups[] = {
+  const smtest_group groups[] = {
       {"queue",
        {test_queue_nowait, test_queue_create, test_queue_ring, test_queue_handoff,
         test_queue_putters, test_queue_join, test_queue_destroy}},
@@ -970,13 +776,6 @@ Suite *blocking_types_suite(void) {
       {"array", {test_array_create, test_array_get_set, test_array_add, test_array_slices}},
       {"methods", {test_method_tables}},
   };
-  for (size_t g = 0; g < sizeof groups / sizeof groups[0]; g++) {
-    TCase *tc = tcase_create(groups[g].name);
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_set_timeout(tc, 60);
-    for (size_t i = 0; i < 16 && groups[g].tests[i]; i++)
-      tcase_add_test(tc, groups[g].tests[i]);
-    suite_add_tcase(s, tc);
-  }
+  smtest_add_groups(s, groups, sizeof groups / sizeof groups[0], setup, teardown);
   return s;
 }

@@ -12,19 +12,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static char *text(const sm_value *v) {
-  char *t = sm_value_to_text(v);
-  ck_assert_ptr_nonnull(t);
-  return t;
-}
-
 /* Asserts the text form of v, then frees v. */
-static void expect(sm_value *v, const char *want) {
-  char *t = text(v);
-  ck_assert_str_eq(t, want);
-  sm_free(t);
-  sm_value_free(v);
-}
+#define expect smtest_expect_value
 
 /* get/set/del/contains/len on values of every kind; a missing key is
  * SM_ENOTFOUND for get and del, a list key SM_ETYPE, and the dict is

@@ -46,15 +46,7 @@ static void assert_serves(void) {
   sm_client_free(c);
 }
 
-static int raw_authed_d(void) {
-  authkey k = {0};
-  char err[256];
-  ck_assert_msg(authkey_load(d.authkey_file, false, &k, err, sizeof err) == 0, "%s", err);
-  int fd = smtest_raw_connect(d.tcp_url);
-  ck_assert_int_eq(smtest_raw_handshake(fd, k.bytes, k.len, NULL), WS_OK);
-  authkey_clear(&k);
-  return fd;
-}
+static int raw_authed_d(void) { return smtest_raw_authed_to(&d); }
 
 /* ---- frame size ---- */
 

@@ -22,12 +22,8 @@ static void expect_list(sm_list *l, const char *want) {
   sm_value_free(all);
 }
 
-static void expect(sm_value *v, const char *want) {
-  char *t = sm_value_to_text(v);
-  ck_assert_str_eq(t, want);
-  sm_free(t);
-  sm_value_free(v);
-}
+/* Asserts the text form of v, then frees v. */
+#define expect smtest_expect_value
 
 /* append/extend/insert build the list as Python would (insert clamps and
  * counts negative indexes from the end); get/set/del take negative indexes

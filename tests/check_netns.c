@@ -286,14 +286,7 @@ static int64_t waiters(sm_client *c) {
 }
 
 static bool log_has(const smtest_daemon *d, const char *needle) {
-  FILE *f = fopen(d->log_file, "r");
-  if (!f) return false;
-  char line[2048];
-  bool found = false;
-  while (!found && fgets(line, sizeof line, f))
-    found = strstr(line, needle) != NULL;
-  fclose(f);
-  return found;
+  return smtest_daemon_log_has(d, needle, 0);
 }
 
 /* Proves, across a real (virtual) network link between two namespaces:

@@ -99,7 +99,7 @@ typedef struct resp {
   uint64_t seq;
   int status;
   vinfo vi;         /* the result's top level; spans point into raw */
-  uint8_t raw[512]; /* the result's bytes */
+  uint8_t raw[16384]; /* the result's bytes (info includes per-method counts) */
   char err[256];
 } resp;
 

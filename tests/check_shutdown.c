@@ -20,15 +20,7 @@ static smtest_daemon d;
 static void start(void) { smtest_daemon_start(&d, NULL); }
 static void stop(void) { smtest_daemon_stop_checked(&d); }
 
-static int raw_authed_d(void) {
-  authkey k = {0};
-  char err[256];
-  ck_assert_msg(authkey_load(d.authkey_file, false, &k, err, sizeof err) == 0, "%s", err);
-  int fd = smtest_raw_connect(d.tcp_url);
-  ck_assert_int_eq(smtest_raw_handshake(fd, k.bytes, k.len, NULL), WS_OK);
-  authkey_clear(&k);
-  return fd;
-}
+static int raw_authed_d(void) { return smtest_raw_authed_to(&d); }
 
 /* Appends a request with string arguments (NULL-terminated list). */
 static void add_request(vbuf *b, uint64_t seq, uint64_t object, const char *method,

@@ -92,22 +92,7 @@ static void assert_serves(const char *url, const tls_opts *t) {
 
 /* True once the daemon's log holds needle (waits up to 3 s: the daemon
  * may log just after the client has seen the outcome). */
-static bool log_has(const char *needle) {
-  for (int waited = 0; waited < 3000; waited += 20) {
-    FILE *f = fopen(dmn.log_file, "r");
-    if (f) {
-      char line[2048];
-      bool found = false;
-      while (!found && fgets(line, sizeof line, f))
-        found = strstr(line, needle) != NULL;
-      fclose(f);
-      if (found) return true;
-    }
-    struct timespec ts = {0, 20 * 1000000L};
-    nanosleep(&ts, NULL);
-  }
-  return false;
-}
+static bool log_has(const char *needle) { return smtest_daemon_log_has(&dmn, needle, 3000); }
 
 /* ---- fixtures: one daemon per test case ---- */
 

@@ -2,273 +2,47 @@
  * without sockets: every method of dict, list, value and namespace in
  * docs/protocol.md, their errors, and the references stored values hold.
  *
- * Arguments and results are written in a small notation so each check reads
- * like the Python it mirrors: nil true false 12 -3 1.5 'str' b'bytes'
- * [v, ...] {k: v, ...} @id:type. run() packs the arguments with the vb_*
- * writer, validates them with vw_scan (as dispatch does), calls the method,
- * and res() prints the result back in the same notation. */
-#include "server/registry.h"
-#include "server/types.h"
+ * Arguments and results are written in smtest_unit.h's notation so each
+ * check reads like the Python it mirrors: nil true false 12 -3 1.5 'str'
+ * b'bytes' [v, ...] {k: v, ...} @id:type. A call packs the arguments with
+ * the vb_* writer, validates them with vw_scan (as dispatch does), calls the
+ * method, and the result is printed back in the same notation. */
+#include "smtest_unit.h"
 
 #include <check.h>
-#include <ctype.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_ARGS 8
-
 static registry *reg;
-static vbuf result;         /* the last method's result */
-static char err[256];       /* the last method's error text */
-static vbuf args[MAX_ARGS]; /* the last call's packed arguments */
-static char shown[8192];
-static size_t shown_len;
+static vbuf result;              /* the last method's result */
+static char err[SMTEST_ERR_LEN]; /* the last method's error text */
 
-static void setup(void) {
-  reg = reg_new();
-  ck_assert_ptr_nonnull(reg);
-  vb_init(&result);
-  for (size_t i = 0; i < MAX_ARGS; i++)
-    vb_init(&args[i]);
-}
+/* The calls below run on reg, without a timeout. */
+static const smtest_unit unit = {&reg, &result, err, SMTEST_NO_TIMEOUT};
 
-static void teardown(void) {
-  reg_free(reg); /* frees whatever each test left, cross references included */
-  vb_free(&result);
-  for (size_t i = 0; i < MAX_ARGS; i++)
-    vb_free(&args[i]);
-}
+static void setup(void) { smtest_unit_setup(&unit); }
+static void teardown(void) { smtest_unit_teardown(&unit); }
 
-/* printf into one of a few rotating buffers, so calls can nest. */
-__attribute__((format(printf, 1, 2))) static const char *fmt(const char *f, ...) {
-  static char bufs[4][512];
-  static unsigned next;
-  char *b = bufs[next++ % 4];
-  va_list ap;
-  va_start(ap, f);
-  vsnprintf(b, sizeof bufs[0], f, ap);
-  va_end(ap);
-  return b;
-}
-
-/* The notation of a ref to o. */
-static const char *ref(const sm_obj *o) {
-  return fmt("@%llu:%s", (unsigned long long)o->id, o->type->name);
-}
-
-static void skip_ws(const char **s) {
-  while (**s == ' ')
-    (*s)++;
-}
-
-/* Parses one value of the notation at *s and appends it to b. */
-static void parse(const char **s, vbuf *b) {
-  skip_ws(s);
-  const char *p = *s;
-  if (strncmp(p, "nil", 3) == 0) {
-    *s += 3; /* nil is the empty value */
-  } else if (strncmp(p, "true", 4) == 0 || strncmp(p, "false", 5) == 0) {
-    vb_bool(b, *p == 't');
-    *s += *p == 't' ? 4 : 5;
-  } else if (*p == '\'' || (p[0] == 'b' && p[1] == '\'')) {
-    bool bytes = *p == 'b';
-    p += bytes ? 2 : 1;
-    const char *end = strchr(p, '\'');
-    ck_assert_ptr_nonnull(end);
-    if (bytes)
-      vb_bytes(b, p, (size_t)(end - p));
-    else
-      vb_str(b, p, (size_t)(end - p));
-    *s = end + 1;
-  } else if (*p == '[' || *p == '{') {
-    bool map = *p == '{';
-    size_t m = map ? vb_map_begin(b) : vb_list_begin(b);
-    for (++*s, skip_ws(s); **s != (map ? '}' : ']'); skip_ws(s)) {
-      ck_assert_msg(**s != '\0', "unterminated container");
-      if (map) {
-        vbuf k, v;
-        vb_init(&k);
-        vb_init(&v);
-        parse(s, &k);
-        skip_ws(s);
-        ck_assert_int_eq(**s, ':');
-        ++*s;
-        parse(s, &v);
-        vb_map_entry(b, vb_span(&k), vb_span(&v));
-        vb_free(&k);
-        vb_free(&v);
-      } else {
-        size_t item = vb_list_begin_item(b);
-        parse(s, b);
-        vb_list_end_item(b, item);
-      }
-      skip_ws(s);
-      if (**s == ',') ++*s;
-    }
-    ++*s;
-    if (map)
-      vb_map_end(b, m);
-    else
-      vb_list_end(b, m);
-  } else if (*p == '@') {
-    char *end, type[32];
-    size_t n = 0;
-    unsigned long long id = strtoull(p + 1, &end, 10);
-    ck_assert_int_eq(*end, ':');
-    for (end++; (isalpha((unsigned char)*end) || *end == '_') && n + 1 < sizeof type; end++)
-      type[n++] = *end;
-    type[n] = '\0';
-    vb_ref(b, id, type);
-    *s = end;
-  } else {
-    size_t n = strspn(p, "+-0123456789.eE");
-    ck_assert_msg(n > 0, "cannot parse '%s'", p);
-    char *end;
-    if (memchr(p, '.', n) || memchr(p, 'e', n) || memchr(p, 'E', n))
-      vb_double(b, strtod(p, &end));
-    else
-      vb_int(b, strtoll(p, &end, 10));
-    *s = end;
-  }
-}
-
-/* Packs comma-separated values into args[]; returns how many. */
-static size_t pack_args(const char *text, sm_span *spans, unsigned *flags) {
-  size_t n = 0;
-  const char *s = text;
-  for (skip_ws(&s); *s; skip_ws(&s)) {
-    ck_assert_uint_lt(n, MAX_ARGS);
-    vb_reset(&args[n]);
-    parse(&s, &args[n]);
-    ck_assert(!args[n].failed);
-    spans[n] = vb_span(&args[n]);
-    flags[n] = 0;
-    ck_assert_int_eq(vw_scan(spans[n], VW_DEPTH_DEFAULT, NULL, &flags[n]), VW_OK);
-    n++;
-    skip_ws(&s);
-    if (*s == ',') s++;
-  }
-  return n;
-}
-
-__attribute__((format(printf, 1, 2))) static void emit(const char *f, ...) {
-  va_list ap;
-  va_start(ap, f);
-  int n = vsnprintf(shown + shown_len, sizeof shown - shown_len, f, ap);
-  va_end(ap);
-  if (n > 0) shown_len += (size_t)n;
-  ck_assert_uint_lt(shown_len, sizeof shown);
-}
-
-/* Prints a value in the notation; fails the test if it is not canonical. */
-static void show_value(sm_span v) {
-  vinfo vi;
-  ck_assert_int_eq(vw_scan(v, VW_DEPTH_DEFAULT, &vi, NULL), VW_OK);
-  vw_iter it;
-  sm_span a, b;
-  const char *sep = "";
-  switch (vi.kind) {
-  case VK_NIL: emit("nil"); break;
-  case VK_BOOL: emit("%s", vi.b ? "true" : "false"); break;
-  case VK_INT: emit("%lld", (long long)vi.i); break;
-  case VK_DOUBLE: {
-    char d[64];
-    snprintf(d, sizeof d, "%g", vi.d);
-    emit("%s%s", d, strpbrk(d, ".en") ? "" : ".0"); /* 2.0 stays apart from 2 */
-    break;
-  }
-  case VK_STR: emit("'%.*s'", (int)vi.data.n, (const char *)vi.data.p); break;
-  case VK_BYTES: emit("b'%.*s'", (int)vi.data.n, (const char *)vi.data.p); break;
-  case VK_LIST:
-    emit("[");
-    for (vw_iter_init(&it, vi.data); vw_list_next(&it, &a); sep = ",") {
-      emit("%s", sep);
-      show_value(a);
-    }
-    emit("]");
-    break;
-  case VK_MAP:
-    emit("{");
-    for (vw_iter_init(&it, vi.data); vw_map_next(&it, &a, &b); sep = ",") {
-      emit("%s", sep);
-      show_value(a);
-      emit(":");
-      show_value(b);
-    }
-    emit("}");
-    break;
-  case VK_REF:
-    emit("@%llu:%.*s", (unsigned long long)vi.ref_id, (int)vi.data.n, (const char *)vi.data.p);
-    break;
-  }
-}
-
-/* The last result in the notation. */
-static const char *res(void) {
-  shown_len = 0;
-  shown[0] = '\0';
-  show_value(vb_span(&result));
-  return shown;
-}
-
-/* Calls method on o with the arguments in the notation; returns the status.
- * The result is res(), the error text err. */
-static int run(sm_obj *o, const char *method, const char *argtext) {
-  sm_span spans[MAX_ARGS];
-  unsigned flags[MAX_ARGS];
-  size_t n = pack_args(argtext, spans, flags);
-  const method_def *m = type_method(o->type, method);
-  ck_assert_msg(m != NULL, "no method %s on %s", method, o->type->name);
-  vb_reset(&result);
-  call c = {.reg = reg, .obj = o, .args = spans, .arg_flags = flags, .nargs = n, .out = &result};
-  int rc = m->fn(&c);
-  memcpy(err, c.err, sizeof err);
-  ck_assert(!result.failed);
-  if (rc != WS_OK) ck_assert_msg(err[0] != '\0', "%s: status %d without an error text", method, rc);
-  return rc;
-}
+/* The short names the tests use. */
+#define fmt smtest_fmt
+#define ref smtest_ref
 
 /* Creates an object as the manager does; returns the status. */
 static int make_rc(const char *type, const char *name, const char *argtext, sm_obj **o) {
-  sm_span spans[MAX_ARGS];
-  unsigned flags[MAX_ARGS];
-  size_t n = pack_args(argtext, spans, flags);
-  const obj_type *t = reg_type(reg, type);
-  ck_assert_ptr_nonnull(t);
-  vb_reset(&result);
-  call c = {.reg = reg, .args = spans, .arg_flags = flags, .nargs = n, .out = &result};
-  bool created;
-  int rc = reg_create(reg, t, name, &c, o, &created);
-  memcpy(err, c.err, sizeof err);
-  if (rc == WS_OK) ck_assert(created || name);
-  return rc;
+  return smtest_make_rc(&unit, type, name, argtext, o);
 }
 
 static sm_obj *make(const char *type, const char *name, const char *argtext) {
-  sm_obj *o = NULL;
-  ck_assert_int_eq(make_rc(type, name, argtext, &o), WS_OK);
-  ck_assert_ptr_nonnull(o);
-  return o;
+  return smtest_make(&unit, type, name, argtext);
 }
 
 /* The call succeeds and answers want. */
-#define CK_RES(o, method, a, want)                                                                 \
-  do {                                                                                             \
-    ck_assert_int_eq(run(o, method, a), WS_OK);                                                    \
-    ck_assert_str_eq(res(), want);                                                                 \
-  } while (0)
-
+#define CK_RES(o, method, a, want) SMTEST_CK_RES(&unit, o, method, a, want)
 /* The call succeeds. */
-#define CK_OK(o, method, a) ck_assert_int_eq(run(o, method, a), WS_OK)
-
+#define CK_OK(o, method, a) SMTEST_CK_OK(&unit, o, method, a)
 /* The call fails with status and an error text containing text. */
-#define CK_ERR(o, method, a, status, text)                                                         \
-  do {                                                                                             \
-    ck_assert_int_eq(run(o, method, a), status);                                                   \
-    ck_assert_msg(strstr(err, text) != NULL, "error '%s' lacks '%s'", err, text);                  \
-  } while (0)
+#define CK_ERR(o, method, a, status, text) SMTEST_CK_ERR(&unit, o, method, a, status, text)
 
 /* ---- dict ---- */
 
@@ -999,10 +773,7 @@ END_TEST
 
 Suite *types_suite(void) {
   Suite *s = suite_create("types");
-  struct {
-    const char *name;
-    const TTest *tests[16];
-  } groups[] = {
+  const smtest_group groups[] = {
       {"dict",
        {test_dict_create, test_dict_get_set_del, test_dict_key_kinds, test_dict_unhashable,
         test_dict_order, test_dict_pop, test_dict_popitem, test_dict_setdefault,
@@ -1019,13 +790,6 @@ Suite *types_suite(void) {
        {test_ref_dict_value, test_ref_nested_counts, test_ref_dict_key, test_ref_dict_paths,
         test_ref_list, test_ref_value_namespace, test_ref_chain}},
   };
-  for (size_t g = 0; g < sizeof groups / sizeof groups[0]; g++) {
-    TCase *tc = tcase_create(groups[g].name);
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_set_timeout(tc, 60);
-    for (size_t i = 0; i < 16 && groups[g].tests[i]; i++)
-      tcase_add_test(tc, groups[g].tests[i]);
-    suite_add_tcase(s, tc);
-  }
+  smtest_add_groups(s, groups, sizeof groups / sizeof groups[0], setup, teardown);
   return s;
 }

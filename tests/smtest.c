@@ -70,6 +70,8 @@ static bool read_ready(smtest_daemon *d, const char *path) {
       snprintf(d->unix_url, sizeof d->unix_url, "%.*s", (int)sizeof d->unix_url - 1, line);
     if (strncmp(line, "tls://", 6) == 0 && !d->tls_url[0])
       snprintf(d->tls_url, sizeof d->tls_url, "%.*s", (int)sizeof d->tls_url - 1, line);
+    if (strncmp(line, "http://", 7) == 0)
+      snprintf(d->metrics_url, sizeof d->metrics_url, "%.*s", (int)sizeof d->metrics_url - 1, line);
   }
   fclose(f);
   return d->tcp_url[0] != '\0';
@@ -296,4 +298,33 @@ int smtest_run(const char *cmdline, char *out, size_t outlen) {
   if (out && outlen) out[n] = '\0';
   int st = pclose(p);
   return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static bool log_holds(const smtest_daemon *d, const char *needle) {
+  FILE *f = fopen(d->log_file, "r");
+  if (!f) return false;
+  char line[2048];
+  bool found = false;
+  while (!found && fgets(line, sizeof line, f))
+    found = strstr(line, needle) != NULL;
+  fclose(f);
+  return found;
+}
+
+bool smtest_daemon_log_has(const smtest_daemon *d, const char *needle, int wait_ms) {
+  int waited = 0;
+  do {
+    if (log_holds(d, needle)) return true;
+    if (wait_ms > 0) sleep_ms(20);
+    waited += 20;
+  } while (waited < wait_ms);
+  return false;
+}
+
+void smtest_expect_value(sm_value *v, const char *want) {
+  char *t = sm_value_to_text(v);
+  ck_assert_ptr_nonnull(t);
+  ck_assert_str_eq(t, want);
+  sm_free(t);
+  sm_value_free(v);
 }

@@ -22,6 +22,7 @@ typedef struct smtest_daemon {
   char tcp_url[128];      /* tcp://127.0.0.1:PORT */
   char unix_url[320];     /* unix:DIR/statemgr.sock */
   char tls_url[128];      /* the first tls:// listener (from extra_args), or "" */
+  char metrics_url[160];  /* http://HOST:PORT/metrics with --metrics, or "" */
   char authkey_file[320]; /* DIR/authkey */
   char log_file[320];     /* DIR/statemgrd.log: the daemon's stderr */
 } smtest_daemon;
@@ -103,6 +104,14 @@ void smtest_add_daemon(TCase *tc);
  * stdout is captured into out (may be NULL) up to outlen bytes. */
 int smtest_run(const char *cmdline, char *out, size_t outlen);
 
+/* True once a line of d's log holds needle; looks again every 20 ms for up
+ * to wait_ms (0: looks once), as the daemon may log just after a client
+ * has seen the outcome. */
+bool smtest_daemon_log_has(const smtest_daemon *d, const char *needle, int wait_ms);
+
+/* Asserts the text form of v (sm_value_to_text), then frees v. */
+void smtest_expect_value(sm_value *v, const char *want);
+
 /* ---- certificates made at test time (smtest_tls.c) ---- */
 
 /* PEM files in a private directory. Server certificates name localhost and
@@ -141,6 +150,8 @@ authkey smtest_key(void);
 int smtest_raw_handshake(int fd, const uint8_t *key, size_t keylen, uint8_t *hello_out);
 /* A raw TCP connection to smtest_d, authenticated. */
 int smtest_raw_authed(void);
+/* A raw TCP connection to d, authenticated with d's authkey. */
+int smtest_raw_authed_to(const smtest_daemon *d);
 /* Sends one request (args are packed values) and returns the status of the
  * response with the same seq; err (may be NULL) gets its text. */
 int smtest_raw_call(int fd, uint64_t seq, uint64_t object, const char *method, const sm_span *args,

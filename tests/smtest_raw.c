@@ -81,12 +81,15 @@ bool smtest_closed_by_daemon(int fd) {
   }
 }
 
-authkey smtest_key(void) {
+/* d's authkey; fails the test when it cannot be loaded. */
+static authkey key_of(const smtest_daemon *d) {
   authkey k = {0};
   char err[256];
-  ck_assert_msg(authkey_load(smtest_d.authkey_file, false, &k, err, sizeof err) == 0, "%s", err);
+  ck_assert_msg(authkey_load(d->authkey_file, false, &k, err, sizeof err) == 0, "%s", err);
   return k;
 }
+
+authkey smtest_key(void) { return key_of(&smtest_d); }
 
 /* Reads Hello, answers with a proof made from key, returns the AuthResult
  * status. hello_out (may be NULL) receives the server challenge. */
@@ -121,9 +124,11 @@ int smtest_raw_handshake(int fd, const uint8_t *key, size_t keylen, uint8_t *hel
   return status;
 }
 
-int smtest_raw_authed(void) {
-  authkey k = smtest_key();
-  int fd = smtest_raw_connect(smtest_d.tcp_url);
+int smtest_raw_authed(void) { return smtest_raw_authed_to(&smtest_d); }
+
+int smtest_raw_authed_to(const smtest_daemon *d) {
+  authkey k = key_of(d);
+  int fd = smtest_raw_connect(d->tcp_url);
   ck_assert_int_eq(smtest_raw_handshake(fd, k.bytes, k.len, NULL), WS_OK);
   authkey_clear(&k);
   return fd;

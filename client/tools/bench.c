@@ -74,7 +74,8 @@ static void usage(FILE *f) {
           "  -h, --help             this text\n"
           "\n"
           "Every answer is checked; a wrong one prints \"error: workload=...\" and exits 1.\n"
-          "With -P, each request of a batch is recorded with the batch's round trip time.\n"
+          "With -P, each request of a batch is recorded with the batch's round trip time;\n"
+          "dict_setget and queue_putget send P/2 pairs a batch.\n"
           "lock always runs with pipeline 1 (a pipelined release would overtake its acquire).\n"
           "Exit codes: 0 ok, 1 wrong result or server error, 2 usage, 3 cannot connect.\n",
           SM_DEFAULT_URL, DEFAULT_LIST);

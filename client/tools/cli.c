@@ -68,6 +68,8 @@ static int cmd_pop(cli_ctx *ctx, int argc, char **argv);
 static int cmd_len(cli_ctx *ctx, int argc, char **argv);
 static int cmd_value(cli_ctx *ctx, int argc, char **argv);
 static int cmd_info(cli_ctx *ctx, int argc, char **argv);
+static int cmd_stats(cli_ctx *ctx, int argc, char **argv);
+static int cmd_show(cli_ctx *ctx, int argc, char **argv);
 static int cmd_shutdown(cli_ctx *ctx, int argc, char **argv);
 static int cmd_help(cli_ctx *ctx, int argc, char **argv);
 
@@ -84,6 +86,9 @@ static const command commands[] = {
     {"value", "NAME [get | set V | incr [N]]", 1, 3, true, false, cmd_value,
      "read, set, or add N (default 1) atomically"},
     {"info", "", 0, 0, true, false, cmd_info, "daemon facts as \"key: value\" lines"},
+    {"stats", "[SECONDS]", 0, 1, true, false, cmd_stats,
+     "figures, objects per type, and calls per second per method over SECONDS (default 1)"},
+    {"show", "NAME", 1, 1, true, false, cmd_show, "one object: type, size, parked calls, holders"},
     {"shutdown", "", 0, 0, true, false, cmd_shutdown, "ask the daemon to stop"},
     {"help", "", 0, 0, false, false, cmd_help, "this help"},
 };
@@ -561,6 +566,85 @@ static int cmd_info(cli_ctx *ctx, int argc, char **argv) {
   }
   sm_value_free(info);
   return rc;
+}
+
+/* The int under key in map m, or 0. */
+static int64_t map_int(const sm_value *m, const char *key) {
+  sm_value *k = sm_value_str(key);
+  int64_t v = sm_value_as_int(sm_value_map_get(m, k));
+  sm_value_free(k);
+  return v;
+}
+
+/* stats: the headline figures, objects per type, and each method's calls per
+ * second between two samples SECONDS apart (with its total). */
+static int cmd_stats(cli_ctx *ctx, int argc, char **argv) {
+  long secs = 1;
+  if (argc == 1) {
+    char *end;
+    secs = strtol(argv[0], &end, 10);
+    if (*end || secs < 0 || secs > 3600)
+      return cli_fail(ctx, CLI_EUSAGE, "stats: SECONDS must be 0 to 3600");
+  }
+  sm_value *a = NULL, *b = NULL;
+  int rc = sm_info(ctx->client, &a);
+  if (rc == SM_OK && secs > 0) {
+    sleep((unsigned)secs);
+    rc = sm_info(ctx->client, &b);
+  }
+  if (rc != SM_OK) {
+    sm_value_free(a);
+    return lib_fail(ctx, rc, "stats");
+  }
+  const sm_value *now = b ? b : a;
+  static const char *const figures[] = {"uptime_s", "connections", "objects",   "waiters",
+                                        "requests", "rss_bytes",   "heap_bytes"};
+  for (size_t i = 0; i < sizeof figures / sizeof figures[0]; i++)
+    printf("%s: %lld\n", figures[i], (long long)map_int(now, figures[i]));
+  const sm_value *types = map_at(now, "types");
+  for (size_t i = 0; i < sm_value_len(types); i++)
+    printf("objects.%s: %lld\n", sm_value_as_str(sm_value_map_key_at(types, i), NULL),
+           (long long)sm_value_as_int(sm_value_map_value_at(types, i)));
+  const sm_value *calls = map_at(now, "calls"), *before = map_at(a, "calls");
+  for (size_t i = 0; i < sm_value_len(calls); i++) {
+    const sm_value *k = sm_value_map_key_at(calls, i);
+    int64_t total = sm_value_as_int(sm_value_map_value_at(calls, i));
+    if (secs > 0) {
+      int64_t then = sm_value_as_int(sm_value_map_get(before, k));
+      printf("calls.%s: %.1f/s (total %lld)\n", sm_value_as_str(k, NULL),
+             (double)(total - then) / (double)secs, (long long)total);
+    } else {
+      printf("calls.%s: total %lld\n", sm_value_as_str(k, NULL), (long long)total);
+    }
+  }
+  sm_value_free(a);
+  sm_value_free(b);
+  return SM_OK;
+}
+
+/* show NAME: one object's details, "key: value" lines, a line per holder. */
+static int cmd_show(cli_ctx *ctx, int argc, char **argv) {
+  (void)argc;
+  sm_value *m = NULL;
+  int rc = sm_show(ctx->client, argv[0], &m);
+  if (rc != SM_OK) return lib_fail(ctx, rc, argv[0]);
+  for (size_t i = 0; i < sm_value_len(m); i++) {
+    const char *k = sm_value_as_str(sm_value_map_key_at(m, i), NULL);
+    const sm_value *v = sm_value_map_value_at(m, i);
+    if (strcmp(k, "holders") == 0) {
+      for (size_t h = 0; h < sm_value_len(v); h++) {
+        const sm_value *one = sm_value_list_at(v, h);
+        printf("holder: connection %lld (%s) holds %lld\n", (long long)map_int(one, "connection"),
+               sm_value_as_str(map_at(one, "peer"), NULL), (long long)map_int(one, "units"));
+      }
+      continue;
+    }
+    char *text = sm_value_to_text(v);
+    printf("%s: %s\n", k, text ? text : "?");
+    sm_free(text);
+  }
+  sm_value_free(m);
+  return SM_OK;
 }
 
 /* shutdown: the daemon answers, then stops. */

@@ -1,0 +1,126 @@
+/* metrics.c - /metrics in Prometheus' text format (see metrics.h).
+ *
+ * The figures come from stats.c, the same snapshot `info` answers with.
+ * Calls are counted per type and method as statemgr_calls_total; rates are
+ * Prometheus' business (rate()), not the daemon's. */
+#include "metrics.h"
+
+#include "log.h"
+#include "server.h"
+#include "stats.h"
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <event2/util.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+struct metrics {
+  struct sm_server *srv;
+  struct evhttp *http;
+  char url[192]; /* http://HOST:PORT/metrics */
+};
+
+static void put_type(void *arg, const char *type, size_t n) {
+  evbuffer_add_printf(arg, "statemgr_objects{type=\"%s\"} %zu\n", type, n);
+}
+
+static void put_call(void *arg, const char *type, const char *method, uint64_t n) {
+  evbuffer_add_printf(arg, "statemgr_calls_total{type=\"%s\",method=\"%s\"} %llu\n", type, method,
+                      (unsigned long long)n);
+}
+
+static void gauge(struct evbuffer *b, const char *name, const char *help, unsigned long long v) {
+  evbuffer_add_printf(b, "# HELP %s %s\n# TYPE %s gauge\n%s %llu\n", name, help, name, name, v);
+}
+
+static void render(struct sm_server *srv, struct evbuffer *b) {
+  stats_snapshot s;
+  stats_take(srv, &s);
+  gauge(b, "statemgr_uptime_seconds", "Seconds since the daemon started.",
+        (unsigned long long)s.uptime_s);
+  gauge(b, "statemgr_connections", "Client connections open now.", s.connections);
+  gauge(b, "statemgr_named_objects", "Named objects.", s.named_objects);
+  gauge(b, "statemgr_waiters", "Blocking calls parked now.", s.waiters);
+  gauge(b, "statemgr_resident_memory_bytes", "Resident memory of the daemon.", s.rss_bytes);
+  gauge(b, "statemgr_heap_bytes", "Heap memory in use.", s.heap_bytes);
+  evbuffer_add_printf(b,
+                      "# HELP statemgr_requests_total Requests answered.\n"
+                      "# TYPE statemgr_requests_total counter\n"
+                      "statemgr_requests_total %llu\n",
+                      (unsigned long long)s.requests);
+  evbuffer_add_printf(b, "# HELP statemgr_objects Shared objects by type.\n"
+                         "# TYPE statemgr_objects gauge\n");
+  stats_each_type(srv, put_type, b);
+  evbuffer_add_printf(b, "# HELP statemgr_calls_total Calls by type and method.\n"
+                         "# TYPE statemgr_calls_total counter\n");
+  stats_each_call(srv->stats, put_call, b);
+}
+
+static void handle(struct evhttp_request *req, void *arg) {
+  metrics *m = arg;
+  const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
+  if (!path || (strcmp(path, "/metrics") != 0 && strcmp(path, "/") != 0)) {
+    evhttp_send_error(req, HTTP_NOTFOUND, "statemgrd serves /metrics");
+    return;
+  }
+  if (evhttp_request_get_command(req) != EVHTTP_REQ_GET) {
+    evhttp_send_error(req, HTTP_BADMETHOD, "GET only");
+    return;
+  }
+  struct evbuffer *b = evbuffer_new();
+  if (!b) {
+    evhttp_send_error(req, HTTP_INTERNAL, "out of memory");
+    return;
+  }
+  render(m->srv, b);
+  evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+                    "text/plain; version=0.0.4");
+  evhttp_send_reply(req, HTTP_OK, "OK", b);
+  evbuffer_free(b);
+}
+
+metrics *metrics_listen(struct sm_server *srv, const char *url, char *err, size_t errlen) {
+  char host[128];
+  unsigned port;
+  int used = 0;
+  if (strncmp(url, "tcp://", 6) != 0 || sscanf(url + 6, "%127[^:]:%u%n", host, &port, &used) != 2 ||
+      url[6 + used] != '\0' || port > 65535) {
+    snprintf(err, errlen, "bad metrics address '%s': expected tcp://HOST:PORT", url);
+    return NULL;
+  }
+  metrics *m = calloc(1, sizeof *m);
+  if (!m || !(m->http = evhttp_new(srv->base))) {
+    free(m);
+    snprintf(err, errlen, "out of memory");
+    return NULL;
+  }
+  m->srv = srv;
+  evhttp_set_allowed_methods(m->http, EVHTTP_REQ_GET);
+  evhttp_set_gencb(m->http, handle, m);
+  struct evhttp_bound_socket *bound = evhttp_bind_socket_with_handle(m->http, host, (uint16_t)port);
+  if (!bound) {
+    snprintf(err, errlen, "cannot serve metrics on %s", url);
+    metrics_free(m);
+    return NULL;
+  }
+  struct sockaddr_storage ss;
+  socklen_t sl = sizeof ss;
+  getsockname(evhttp_bound_socket_get_fd(bound), (struct sockaddr *)&ss, &sl);
+  unsigned actual = ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
+                                             : ntohs(((struct sockaddr_in *)&ss)->sin_port);
+  snprintf(m->url, sizeof m->url, "http://%s:%u/metrics", host, actual);
+  log_info("metrics on %s", m->url);
+  return m;
+}
+
+const char *metrics_url(const metrics *m) { return m->url; }
+
+void metrics_free(metrics *m) {
+  if (!m) return;
+  if (m->http) evhttp_free(m->http);
+  free(m);
+}
