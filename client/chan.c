@@ -58,6 +58,7 @@ struct chan {
   unsigned long fork_gen; /**< fork_generation when it was opened */
   bool broken;            /**< a transport or framing error happened: never reuse */
   bool unsent;            /**< the last chan_call failed before its request was all written */
+  int64_t last_io_ms;     /**< when the last call finished (monotonic ms) */
   uint64_t seq;           /**< last request sequence number */
   uint8_t *rbuf;          /**< bytes received and not consumed yet */
   size_t rlen, rcap;
@@ -581,6 +582,7 @@ int chan_open(const chan_cfg *cfg, chan **out) {
   if (!k) return err_set(SM_ENOMEM, "out of memory");
   k->fd = -1;
   k->fork_gen = fork_generation;
+  k->last_io_ms = now_ms();
   k->url = cfg->url;
   vb_init(&k->wbuf);
   int rc = open_socket(cfg, deadline);
@@ -622,9 +624,25 @@ static int take_response(chan *k, const wire_response *resp, sm_value **result) 
   return 0;
 }
 
+/* A plain connection idle for a while may have been closed by the daemon (a
+ * restart): a send would still succeed and only the reply would fail, too
+ * late to resend safely. Peeking for that EOF first lets the caller
+ * reconnect and send on the new connection. Busy connections skip it: the
+ * clock is a vDSO read, not a syscall. */
+#define CHAN_IDLE_CHECK_MS 1000
+
+static bool closed_while_idle(chan *k) {
+  if (k->ssl || now_ms() - k->last_io_ms < CHAN_IDLE_CHECK_MS) return false;
+  uint8_t b;
+  ssize_t r = recv(k->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+  return r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
 int chan_call(chan *k, const wire_request_out *req, sm_value **result) {
   k->unsent = true; /* until the whole request is written */
   if (!chan_usable(k)) return err_set(SM_ECLOSED, "connection to %s is closed", k->url);
+  if (closed_while_idle(k))
+    return fail(k, err_set(SM_ECLOSED, "%s closed the idle connection", k->url));
   wire_request_out r = *req;
   r.seq = ++k->seq;
   vb_reset(&k->wbuf);
@@ -655,6 +673,7 @@ int chan_call(chan *k, const wire_request_out *req, sm_value **result) {
       rc = take_response(k, &resp, result);
       wire_response_release(&resp);
       consume_frame(k, size);
+      k->last_io_ms = now_ms();
       return rc;
     }
     /* Seq 0 is never ours: the daemon reports a connection-level error

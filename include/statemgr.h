@@ -30,11 +30,11 @@
  *   request was sent when the connection failed (in flight, parked...)
  *   reports SM_ECLOSED and is never repeated: it may or may not have been
  *   applied. A call that could not be sent at all (the daemon had closed
- *   the connection first; seen at once on a UNIX socket, while over TCP it
- *   shows only after sending, as SM_ECLOSED) goes out once more on a new
- *   connection. Anonymous objects die with the daemon: free their proxies
- *   (in a new daemon their old ids may name other objects). Pipelines use
- *   the id a proxy found at its last direct call.
+ *   the connection first: seen at once on a UNIX socket; over plain TCP it
+ *   is checked for on a connection idle for over a second, so a send to a
+ *   peer that left is caught too) goes out once more on a new connection. Anonymous objects die
+ * with the daemon: free their proxies (in a new daemon their old ids may name other objects).
+ * Pipelines use the id a proxy found at its last direct call.
  */
 #ifndef STATEMGR_H
 #define STATEMGR_H

@@ -11,8 +11,11 @@
  * overflowing the element type is VALUE_ERROR; float add is done in double
  * and stored in the element type (an f32 result beyond its finite range is
  * VALUE_ERROR too). Indexes count from the end when negative, as Python's;
- * slice bounds clamp like a list's. */
+ * slice bounds clamp like a list's; a slice whose answer would exceed a
+ * frame (FRAME_MAX_DEFAULT, what clients read) is TOO_LARGE. */
 #include "types.h"
+
+#include "../proto/frame.h"
 
 #include <float.h>
 #include <math.h>
@@ -266,6 +269,11 @@ static int m_slice(call *c) {
     size_t item = vb_list_begin_item(c->out);
     write_num(c->out, a, load(a, i));
     vb_list_end_item(c->out, item);
+    /* No client reads an answer over a frame: a slice of a 1 GiB array
+     * would otherwise cost gigabytes and minutes of the loop. */
+    if (c->out->len - m > FRAME_MAX_DEFAULT)
+      return call_fail(c, WS_TOO_LARGE, "the slice exceeds %u bytes: take it in parts",
+                       FRAME_MAX_DEFAULT);
   }
   vb_list_end(c->out, m);
   return WS_OK;

@@ -10,6 +10,10 @@
  * objects afresh. */
 #include "smtest_sync.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 /* A status a call may give while the daemon is down: the connection it
  * used closed under it, or a new one cannot be made. */
 #define ASSERT_DOWN(expr)                                                                          \
@@ -143,6 +147,43 @@ static void *park_get(void *arg) {
   return NULL;
 }
 
+/* A free loopback TCP port (bound, read, released). */
+static int free_port(void) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  ck_assert_int_eq(bind(fd, (struct sockaddr *)&sin, sizeof sin), 0);
+  socklen_t len = sizeof sin;
+  ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+  close(fd);
+  return ntohs(sin.sin_port);
+}
+
+/* Over TCP a daemon's close shows only to a read: the library checks a
+ * connection idle for over a second before using it, so a restart of the
+ * daemon on the same port while the client was idle is transparent too. */
+START_TEST(restart_while_idle_tcp) {
+  char url[64];
+  snprintf(url, sizeof url, "tcp://127.0.0.1:%d", free_port());
+  const char *args[] = {"--listen", url, NULL};
+  smtest_daemon d;
+  smtest_daemon_start(&d, args);
+  sm_client *c = smtest_connect(&d, url);
+  sm_dict *state;
+  OK(sm_dict_open(c, "state", &state));
+  OK(sm_dict_set_int(state, "x", 1));
+  ck_assert_int_eq(smtest_daemon_kill(&d, SIGTERM), 0);
+  smtest_daemon_restart_args(&d, args);
+  usleep(1100 * 1000); /* idle past the library's check */
+  OK(sm_dict_set_int(state, "y", 2));
+  int64_t v = 0;
+  OK(sm_dict_get_int(state, "y", &v));
+  ck_assert_int_eq(v, 2);
+  sm_dict_free(state);
+  sm_client_free(c);
+  ck_assert_int_eq(smtest_daemon_stop(&d), 0);
+}
+END_TEST
+
 /* A queue get parked in the daemon when it crashes reports SM_ECLOSED (it
  * is not retried: it returns while no daemon runs, and the new daemon's
  * queue keeps the item put after the restart). That thread's next call
@@ -226,6 +267,7 @@ Suite *reconnect_suite(void) {
   tcase_set_timeout(tc, 60);
   tcase_add_test(tc, named_proxy_survives_restart);
   tcase_add_test(tc, restart_while_idle);
+  tcase_add_test(tc, restart_while_idle_tcp);
   tcase_add_test(tc, in_flight_call_fails);
   tcase_add_test(tc, threads_and_children_after_restart);
   suite_add_tcase(s, tc);

@@ -227,14 +227,16 @@ int smtest_daemon_kill(smtest_daemon *d, int sig) {
   return result;
 }
 
-void smtest_daemon_restart(smtest_daemon *d) {
+void smtest_daemon_restart_args(smtest_daemon *d, const char *const *extra_args) {
   ck_assert_msg(d->pid == 0 && d->dir[0], "smtest_daemon_restart: stop it with smtest_daemon_kill");
   char ready[320];
   snprintf(ready, sizeof ready, "%s/ready", d->dir);
   unlink(ready);
   d->tcp_url[0] = d->unix_url[0] = d->tls_url[0] = '\0';
-  spawn(d, NULL, NULL);
+  spawn(d, NULL, extra_args);
 }
+
+void smtest_daemon_restart(smtest_daemon *d) { smtest_daemon_restart_args(d, NULL); }
 
 sm_client *smtest_connect(const smtest_daemon *d, const char *url) {
   sm_options *o = sm_options_new();

@@ -53,6 +53,8 @@ int smtest_daemon_kill(smtest_daemon *d, int sig);
  * same authkey and UNIX socket path (unix_url), a new TCP port, no extra
  * arguments. Aborts the test on failure. Stop it with smtest_daemon_stop. */
 void smtest_daemon_restart(smtest_daemon *d);
+/* The same, with extra arguments (a fixed --listen port, for example). */
+void smtest_daemon_restart_args(smtest_daemon *d, const char *const *extra_args);
 
 /* Connects to url (NULL: the daemon's TCP URL) with the daemon's authkey;
  * fails the test when it cannot. Caller frees with sm_client_free(). */
