@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define TOPK_MAX 16
@@ -173,7 +174,7 @@ int main(void) {
       check(sm_call(board, "add", (const sm_value *const *)args, 2, NULL), "add");
       sm_value_free(args[0]);
       sm_value_free(args[1]);
-      usleep(100 * 1000);
+      nanosleep(&(struct timespec){0, 100 * 1000 * 1000}, NULL);
     }
     sm_proxy_free(board);
     sm_client_free(c);

@@ -256,7 +256,12 @@ static int m_typecode(call *c) {
   return rc;
 }
 
-/* slice(start|nil, stop|nil) -> list */
+static int slice_too_large(call *c) {
+  return call_fail(c, WS_TOO_LARGE, "the slice exceeds %u bytes: take it in parts",
+                   FRAME_MAX_DEFAULT);
+}
+
+/* slice(start|nil, stop|nil) -> list (TOO_LARGE past a frame) */
 static int m_slice(call *c) {
   array *a = array_of(c);
   size_t start, stop;
@@ -264,16 +269,17 @@ static int m_slice(call *c) {
   if (rc == WS_OK) rc = bound_arg(c, 0, a->len, 0, &start);
   if (rc == WS_OK) rc = bound_arg(c, 1, a->len, a->len, &stop);
   if (rc != WS_OK) return rc;
+  /* No client reads an answer over a frame, and a slice of a 1 GiB array
+   * would cost gigabytes and minutes of the loop: refuse a slice that cannot
+   * fit (each element takes at least 4 bytes), and stop one that turns out
+   * not to. */
+  if (stop > start && stop - start > FRAME_MAX_DEFAULT / 4) return slice_too_large(c);
   size_t m = vb_list_begin(c->out);
   for (size_t i = start; i < stop; i++) {
     size_t item = vb_list_begin_item(c->out);
     write_num(c->out, a, load(a, i));
     vb_list_end_item(c->out, item);
-    /* No client reads an answer over a frame: a slice of a 1 GiB array
-     * would otherwise cost gigabytes and minutes of the loop. */
-    if (c->out->len - m > FRAME_MAX_DEFAULT)
-      return call_fail(c, WS_TOO_LARGE, "the slice exceeds %u bytes: take it in parts",
-                       FRAME_MAX_DEFAULT);
+    if (c->out->len - m > FRAME_MAX_DEFAULT) return slice_too_large(c);
   }
   vb_list_end(c->out, m);
   return WS_OK;
