@@ -532,7 +532,7 @@ static void consume_frame(chan *k, size_t size) {
 
 static int handshake(chan *k, const chan_cfg *cfg, int64_t deadline) {
   sm_span payload;
-  size_t size;
+  size_t size = 0;
   uint32_t version = 0;
   uint8_t server_ch[AUTH_CHALLENGE_LEN], client_ch[AUTH_CHALLENGE_LEN];
   uint8_t mac[AUTH_MAC_LEN], expected[AUTH_MAC_LEN];
@@ -661,7 +661,7 @@ int chan_call(chan *k, const wire_request_out *req, sm_value **result) {
 
   for (;;) {
     sm_span payload;
-    size_t size;
+    size_t size = 0;
     rc = read_frame(k, FRAME_MAX_DEFAULT, -1, &payload, &size);
     if (rc != 0) return rc;
     wire_response resp;

@@ -14,8 +14,10 @@ set -euo pipefail
 
 BUILD_DEPS=(build-essential cmake pkg-config libevent-dev libprotobuf-c-dev
   protobuf-c-compiler libssl-dev libxxhash-dev check)
-# What scripts/test.sh uses beyond the build: valgrind for the memcheck pass.
-TEST_DEPS=(valgrind curl)
+# What scripts/test.sh uses beyond the build: valgrind for the memcheck pass;
+# clang, its sanitizer and libFuzzer runtimes (libclang-rt-14-dev) and
+# llvm-14 (llvm-symbolizer, for readable reports) for scripts/fuzz.sh.
+TEST_DEPS=(valgrind curl clang libclang-rt-14-dev llvm-14)
 RUNTIME_DEPS=(libevent-core-2.1-7 libevent-extra-2.1-7 libevent-openssl-2.1-7
   libprotobuf-c1 libssl3 libxxhash0)
 

@@ -6,6 +6,8 @@
 #   3. an AddressSanitizer + UndefinedBehaviorSanitizer build in build-asan/,
 #      and ctest there
 #   4. ./scripts/check-install.sh (install, then build consumers against it)
+#   5. ./scripts/fuzz.sh: the libFuzzer harnesses, $SM_FUZZ_SECONDS (default
+#      60) seconds per run
 # Every step runs even when an earlier test step failed; the exit status is
 # non-zero when anything failed.
 set -euo pipefail
@@ -33,6 +35,9 @@ echo "== ctest: build-asan/"
 
 echo "== install check"
 ./scripts/check-install.sh build || failed+=("check-install")
+
+echo "== fuzz: the frame decoder, the value codec and the dispatcher"
+./scripts/fuzz.sh "${SM_FUZZ_SECONDS:-60}" || failed+=("fuzz")
 
 if [ ${#failed[@]} -ne 0 ]; then
   echo "test.sh: FAILED: ${failed[*]}" >&2

@@ -189,7 +189,7 @@ static void store_items(call *c, array *a, sm_span body, size_t start) {
 /* get(i) -> int or double */
 static int m_get(call *c) {
   array *a = array_of(c);
-  size_t pos;
+  size_t pos = 0;
   int rc = call_nargs(c, 1, 1);
   if (rc == WS_OK) rc = index_arg(c, 0, a->len, &pos);
   if (rc == WS_OK) write_num(c->out, a, load(a, pos));
@@ -199,7 +199,7 @@ static int m_get(call *c) {
 /* set(i, v) */
 static int m_set(call *c) {
   array *a = array_of(c);
-  size_t pos;
+  size_t pos = 0;
   num n;
   int rc = call_nargs(c, 2, 2);
   if (rc == WS_OK) rc = index_arg(c, 0, a->len, &pos);
@@ -211,7 +211,7 @@ static int m_set(call *c) {
 /* add(i, delta) -> the new element value */
 static int m_add(call *c) {
   array *a = array_of(c);
-  size_t pos;
+  size_t pos = 0;
   num d;
   int rc = call_nargs(c, 2, 2);
   if (rc == WS_OK) rc = index_arg(c, 0, a->len, &pos);
@@ -264,7 +264,7 @@ static int slice_too_large(call *c) {
 /* slice(start|nil, stop|nil) -> list (TOO_LARGE past a frame) */
 static int m_slice(call *c) {
   array *a = array_of(c);
-  size_t start, stop;
+  size_t start = 0, stop = 0;
   int rc = call_nargs(c, 0, 2);
   if (rc == WS_OK) rc = bound_arg(c, 0, a->len, 0, &start);
   if (rc == WS_OK) rc = bound_arg(c, 1, a->len, a->len, &stop);

@@ -171,7 +171,7 @@ static int l_insert(call *c) {
 /* get(i) */
 static int l_get(call *c) {
   list *l = list_of(c);
-  size_t pos;
+  size_t pos = 0;
   int rc = call_nargs(c, 1, 1);
   if (rc == WS_OK) rc = index_arg(c, 0, l->len, &pos);
   if (rc == WS_OK) vb_append(c->out, sval_span(l->items[pos]));
@@ -181,7 +181,7 @@ static int l_get(call *c) {
 /* set(i, v) */
 static int l_set(call *c) {
   list *l = list_of(c);
-  size_t pos;
+  size_t pos = 0;
   int rc = call_nargs(c, 2, 2);
   if (rc == WS_OK) rc = index_arg(c, 0, l->len, &pos);
   if (rc != WS_OK) return rc;
@@ -196,7 +196,7 @@ static int l_set(call *c) {
 /* del(i) */
 static int l_del(call *c) {
   list *l = list_of(c);
-  size_t pos;
+  size_t pos = 0;
   int rc = call_nargs(c, 1, 1);
   if (rc == WS_OK) rc = index_arg(c, 0, l->len, &pos);
   if (rc == WS_OK) sval_free(c->reg, remove_at(l, pos));
@@ -261,7 +261,7 @@ static int l_len(call *c) {
 /* slice(start|nil, stop|nil) -> list, bounds clamped as Python's l[a:b]. */
 static int l_slice(call *c) {
   list *l = list_of(c);
-  size_t start, stop;
+  size_t start = 0, stop = 0;
   int rc = call_nargs(c, 0, 2);
   if (rc == WS_OK) rc = bound_arg(c, 0, l->len, 0, &start);
   if (rc == WS_OK) rc = bound_arg(c, 1, l->len, l->len, &stop);

@@ -246,6 +246,27 @@ START_TEST(test_add_contended) {
 }
 END_TEST
 
+/* A slice whose answer cannot fit in one frame (what a client reads) is
+ * refused with SM_ETOOLARGE at once, not built: a 1 GiB u8 array sliced
+ * whole would otherwise cost the daemon gigabytes and minutes (found by
+ * tests/fuzz/fuzz_dispatch.c). A large slice that fits still works. */
+START_TEST(test_huge_slice) {
+  sm_client *c = smtest_connect(&smtest_d, NULL);
+  sm_array *a;
+  OK(sm_array_open(c, NULL, "u8", (size_t)1 << 30, &a));
+  sm_value *all = NULL;
+  FAILS(sm_array_slice(a, 0, INT64_MAX, &all), SM_ETOOLARGE);
+  ck_assert_ptr_null(all);
+  ck_assert_ptr_nonnull(strstr(sm_last_error(), "in parts"));
+  OK(sm_array_slice(a, -(1 << 20), INT64_MAX, &all));
+  ck_assert_uint_eq(sm_value_len(all), (size_t)1 << 20);
+  sm_value_free(all);
+  sm_array_free(a);
+  OK(sm_ping(c));
+  sm_client_free(c);
+}
+END_TEST
+
 Suite *array_suite(void) {
   Suite *s = suite_create("array");
   TCase *tc = tcase_create("array");
@@ -255,6 +276,7 @@ Suite *array_suite(void) {
   tcase_add_test(tc, test_from_size);
   tcase_add_test(tc, test_type_limits);
   tcase_add_test(tc, test_add_contended);
+  tcase_add_test(tc, test_huge_slice);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -9,7 +9,6 @@
  * The PRNG is xorshift64*, seeded per client with splitmix64. */
 #include "bench.h"
 
-#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -37,12 +36,27 @@ uint64_t bench_rng_next(uint64_t *state) {
   return x * 0x2545f4914f6cdd1dull;
 }
 
+/* Writes i as exactly width decimal digits (zero-padded, the high digits
+ * dropped) at out: cheaper than snprintf in the timed loops. */
+static void put_digits(char *out, uint64_t i, int width) {
+  for (int d = width - 1; d >= 0; d--) {
+    out[d] = (char)('0' + i % 10);
+    i /= 10;
+  }
+}
+
 void bench_key(uint64_t i, char out[BENCH_KEY_LEN + 1]) {
-  snprintf(out, BENCH_KEY_LEN + 1, "key:%012" PRIu64, i % UINT64_C(1000000000000));
+  memcpy(out, "key:", 4);
+  put_digits(out + 4, i, 12);
+  out[BENCH_KEY_LEN] = '\0';
 }
 
 void bench_client_key(unsigned c, uint64_t i, char out[BENCH_KEY_LEN + 1]) {
-  snprintf(out, BENCH_KEY_LEN + 1, "c%05u:%09" PRIu64, c % 100000u, i % UINT64_C(1000000000));
+  out[0] = 'c';
+  put_digits(out + 1, c, 5);
+  out[6] = ':';
+  put_digits(out + 7, i, 9);
+  out[BENCH_KEY_LEN] = '\0';
 }
 
 /* Repeats the 16 hex digits of a hash of (i, seed) over n bytes. */
@@ -64,9 +78,8 @@ void bench_value(uint64_t i, uint64_t seed, size_t n, char *out) {
 size_t bench_item(uint64_t i, uint64_t seed, size_t n, char *out) {
   size_t len = n < 16 ? 16 : n;
   bench_value(i, seed, len, out);
-  char head[17];
-  snprintf(head, sizeof head, "i%015" PRIu64, i % UINT64_C(1000000000000000));
-  memcpy(out, head, 16);
+  out[0] = 'i';
+  put_digits(out + 1, i, 15);
   return len;
 }
 

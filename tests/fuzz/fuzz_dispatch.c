@@ -53,7 +53,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static registry *reg;
 static unsigned inputs, reset_every = RESET_EVERY;
-static bool trace; /* FUZZ_DISPATCH_TRACE=1: print every call and its status */
+static bool trace;              /* FUZZ_DISPATCH_TRACE=1: print every call and its status */
 static uint64_t earlier[SLOTS]; /* objects of earlier inputs, newest last */
 static vbuf result;
 

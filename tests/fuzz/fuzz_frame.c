@@ -152,8 +152,8 @@ static void check_response(sm_span payload) {
                           .error = a.error};
   CHECK(wire_response_encode(&out, &ro) == 0);
   CHECK(out.len == wire_response_frame_size(&ro));
-  CHECK(wire_response_decode((sm_span){out.p + FRAME_HEADER_LEN, out.len - FRAME_HEADER_LEN},
-                             &b) == 0);
+  CHECK(wire_response_decode((sm_span){out.p + FRAME_HEADER_LEN, out.len - FRAME_HEADER_LEN}, &b) ==
+        0);
   CHECK(a.seq == b.seq && a.status == b.status && a.has_result == b.has_result);
   CHECK(spans_equal(a.result, b.result));
   CHECK((a.error == NULL) == (b.error == NULL));

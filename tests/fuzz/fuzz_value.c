@@ -32,7 +32,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 typedef struct walk {
   uint64_t ref_ids[MAX_REFS];
-  size_t refs;              /* every ref seen (may exceed MAX_REFS) */
+  size_t refs; /* every ref seen (may exceed MAX_REFS) */
   vinfo scalars[MAX_COMPARED];
   size_t n_scalars;
 } walk;

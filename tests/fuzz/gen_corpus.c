@@ -214,8 +214,8 @@ static void dispatch_seeds(void) {
   req(1, "get", NONE, 0);
   req(1, "task_done", NONE, 0);
   req(1, "get", NONE, 0);
-  req(1, "get", 0, 0);    /* empty: EMPTY */
-  req(1, "get", 500, 0);  /* parks */
+  req(1, "get", 0, 0);   /* empty: EMPTY */
+  req(1, "get", 500, 0); /* parks */
   req(1, "put", NONE, 1, S("wakes the waiter"));
   req(1, "join", NONE, 0); /* parks: two items not done */
   req(1, "task_done", NONE, 0);
@@ -229,7 +229,7 @@ static void dispatch_seeds(void) {
   req(0, "create", NONE, 3, S("rlock"), NIL(), B(false));
   req(1, "acquire", NONE, 0);
   req(1, "locked", NONE, 0);
-  req(1, "acquire", 0, 0); /* held: TIMEOUT */
+  req(1, "acquire", 0, 0);    /* held: TIMEOUT */
   req(1, "acquire", NONE, 0); /* parks */
   req(1, "release", NONE, 0); /* hands it to the waiter */
   req(1, "release", NONE, 0);
@@ -334,6 +334,7 @@ static void dispatch_seeds(void) {
   begin();
   req(0, "ping", NONE, 0);
   req(0, "info", NONE, 0);
+  req(0, "show", NONE, 1, S("fuzz-named"));
   req(0, "shutdown", NONE, 0);
   req(0, "no-such-method", NONE, 0);
   req(0, "create", NONE, 2, I(5), NIL());
