@@ -3,6 +3,8 @@
 #
 #   ./scripts/setup.sh                 install build deps, build into build/
 #   ./scripts/setup.sh --test          also install what the tests use, then build
+#   ./scripts/setup.sh --bench         also install Redis and Python for
+#                                      bench/compare.sh, then build
 #   ./scripts/setup.sh --deps-only     install build deps only
 #   ./scripts/setup.sh --runtime-deps  install only the shared libraries that
 #                                      statemgrd and statemgr need to run (for
@@ -18,19 +20,23 @@ BUILD_DEPS=(build-essential cmake pkg-config libevent-dev libprotobuf-c-dev
 # clang, its sanitizer and libFuzzer runtimes (libclang-rt-14-dev) and
 # llvm-14 (llvm-symbolizer, for readable reports) for scripts/fuzz.sh.
 TEST_DEPS=(valgrind curl clang libclang-rt-14-dev llvm-14)
+# What bench/compare.sh runs statemgr against.
+BENCH_DEPS=(redis-server redis-tools python3)
 RUNTIME_DEPS=(libevent-core-2.1-7 libevent-extra-2.1-7 libevent-openssl-2.1-7
   libprotobuf-c1 libssl3 libxxhash0)
 
 usage() {
-  sed -n '4,9s/^# \{0,1\}//p' "$0"
+  sed -n '4,11s/^# \{0,1\}//p' "$0"
 }
 
 mode=build
 with_tests=0
+with_bench=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --deps-only) mode=deps ;;
     --test) with_tests=1 ;;
+    --bench) with_bench=1 ;;
     --runtime-deps) mode=runtime ;;
     -h | --help) usage; exit 0 ;;
     *) echo "setup.sh: unknown option '$1'" >&2; usage >&2; exit 2 ;;
@@ -74,11 +80,10 @@ if [ "$mode" = runtime ]; then
   install_packages "${RUNTIME_DEPS[@]}"
   exit 0
 fi
-if [ "$with_tests" = 1 ]; then
-  install_packages "${BUILD_DEPS[@]}" "${TEST_DEPS[@]}"
-else
-  install_packages "${BUILD_DEPS[@]}"
-fi
+wanted=("${BUILD_DEPS[@]}")
+[ "$with_tests" = 1 ] && wanted+=("${TEST_DEPS[@]}")
+[ "$with_bench" = 1 ] && wanted+=("${BENCH_DEPS[@]}")
+install_packages "${wanted[@]}"
 [ "$mode" = deps ] && exit 0
 
 cd "$(dirname "$0")/.."

@@ -98,7 +98,7 @@ static uint64_t send_req(int fd, uint64_t obj, const char *method, const args *a
 typedef struct resp {
   uint64_t seq;
   int status;
-  vinfo vi;         /* the result's top level; spans point into raw */
+  vinfo vi;           /* the result's top level; spans point into raw */
   uint8_t raw[16384]; /* the result's bytes (info includes per-method counts) */
   char err[256];
 } resp;
