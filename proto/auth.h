@@ -14,7 +14,7 @@
 
 #define AUTH_CHALLENGE_LEN 32
 #define AUTH_MAC_LEN 32
-#define AUTH_PROTOCOL_VERSION 1
+#define AUTH_PROTOCOL_VERSION 1u
 
 /* Fills buf with n bytes from OpenSSL's CSPRNG. Returns 0, or -1. */
 int auth_random(uint8_t *buf, size_t n);

@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define AUTHKEY_MAX_LEN 4096
+#define AUTHKEY_MAX_LEN 4096u
 
 typedef struct authkey {
   uint8_t *bytes; /* owned; wiped and freed by authkey_clear() */
