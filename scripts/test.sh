@@ -5,8 +5,10 @@
 #      daemon under valgrind memcheck (any error or leak fails)
 #   3. an AddressSanitizer + UndefinedBehaviorSanitizer build in build-asan/,
 #      and ctest there
-#   4. ./scripts/check-install.sh (install, then build consumers against it)
-#   5. ./scripts/fuzz.sh: the libFuzzer harnesses, $SM_FUZZ_SECONDS (default
+#   4. a Release (-O3) build in build-o3/, which must compile without a
+#      warning (the optimiser sees more than RelWithDebInfo does)
+#   5. ./scripts/check-install.sh (install, then build consumers against it)
+#   6. ./scripts/fuzz.sh: the libFuzzer harnesses, $SM_FUZZ_SECONDS (default
 #      60) seconds per run
 # Every step runs even when an earlier test step failed; the exit status is
 # non-zero when anything failed.
@@ -32,6 +34,10 @@ echo "== ctest: build-asan/"
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ctest --output-on-failure -j2) || failed+=("ctest build-asan/")
+
+echo "== release build (-O3): compiles without warnings"
+(cmake -S . -B build-o3 -DCMAKE_BUILD_TYPE=Release -DSM_BUILD_TESTS=OFF --log-level=WARNING &&
+  cmake --build build-o3 -j "$(nproc)") || failed+=("release build")
 
 echo "== install check"
 ./scripts/check-install.sh build || failed+=("check-install")
