@@ -65,9 +65,8 @@ sm_proxy *sm_array_proxy(sm_array *a) { return a ? &a->p : NULL; }
 
 int sm_array_get_int(sm_array *a, int64_t index, int64_t *out) {
   PROXY_REQUIRE(a && out);
-  sm_value i = val_int_view(index), *r = NULL;
-  int rc = PROXY_CALL(a, "get", &r, &i);
-  return rc == SM_OK ? proxy_result_int(r, __func__, out) : rc;
+  sm_value i = val_int_view(index);
+  return proxy_call_int(&a->p, "get", (const sm_value *const[]){&i}, 1, __func__, out);
 }
 
 /* An integer element converts. */
@@ -129,9 +128,7 @@ int sm_array_add_double(sm_array *a, int64_t index, double delta, double *result
 
 int sm_array_len(sm_array *a, size_t *out) {
   PROXY_REQUIRE(a && out);
-  sm_value *r = NULL;
-  int rc = proxy_invoke(&a->p, "len", NULL, 0, &r);
-  return rc == SM_OK ? proxy_result_size(r, __func__, out) : rc;
+  return proxy_call_size(&a->p, "len", NULL, 0, __func__, out);
 }
 
 /* INT64_MAX as stop means "to the end" (the daemon clamps it).

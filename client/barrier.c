@@ -69,21 +69,15 @@ int sm_barrier_abort(sm_barrier *b) {
 
 int sm_barrier_parties(sm_barrier *b, size_t *out) {
   PROXY_REQUIRE(b && out);
-  sm_value *r = NULL;
-  int rc = proxy_invoke(&b->p, "parties", NULL, 0, &r);
-  return rc == SM_OK ? proxy_result_size(r, __func__, out) : rc;
+  return proxy_call_size(&b->p, "parties", NULL, 0, __func__, out);
 }
 
 int sm_barrier_n_waiting(sm_barrier *b, size_t *out) {
   PROXY_REQUIRE(b && out);
-  sm_value *r = NULL;
-  int rc = proxy_invoke(&b->p, "n_waiting", NULL, 0, &r);
-  return rc == SM_OK ? proxy_result_size(r, __func__, out) : rc;
+  return proxy_call_size(&b->p, "n_waiting", NULL, 0, __func__, out);
 }
 
 int sm_barrier_broken(sm_barrier *b, bool *out) {
   PROXY_REQUIRE(b && out);
-  sm_value *r = NULL;
-  int rc = proxy_invoke(&b->p, "broken", NULL, 0, &r);
-  return rc == SM_OK ? proxy_result_bool(r, __func__, out) : rc;
+  return proxy_call_bool(&b->p, "broken", NULL, 0, __func__, out);
 }

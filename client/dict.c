@@ -68,16 +68,12 @@ int sm_dict_del(sm_dict *d, const sm_value *key) {
 
 int sm_dict_contains(sm_dict *d, const sm_value *key, bool *out) {
   PROXY_REQUIRE(d && key && out);
-  sm_value *r = NULL;
-  int rc = PROXY_CALL(d, "contains", &r, key);
-  return rc == SM_OK ? proxy_result_bool(r, __func__, out) : rc;
+  return proxy_call_bool(&d->p, "contains", (const sm_value *const[]){key}, 1, __func__, out);
 }
 
 int sm_dict_len(sm_dict *d, size_t *out) {
   PROXY_REQUIRE(d && out);
-  sm_value *r = NULL;
-  int rc = proxy_invoke(&d->p, "len", NULL, 0, &r);
-  return rc == SM_OK ? proxy_result_size(r, __func__, out) : rc;
+  return proxy_call_size(&d->p, "len", NULL, 0, __func__, out);
 }
 
 /* keys / values / items / copy: *out caller frees with sm_value_free(). */

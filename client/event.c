@@ -55,9 +55,7 @@ int sm_event_clear(sm_event *e) {
 
 int sm_event_is_set(sm_event *e, bool *out) {
   PROXY_REQUIRE(e && out);
-  sm_value *r = NULL;
-  int rc = proxy_invoke(&e->p, "is_set", NULL, 0, &r);
-  return rc == SM_OK ? proxy_result_bool(r, __func__, out) : rc;
+  return proxy_call_bool(&e->p, "is_set", NULL, 0, __func__, out);
 }
 
 /* was_set may be NULL. */

@@ -95,23 +95,17 @@ int sm_list_remove(sm_list *l, const sm_value *v) {
 
 int sm_list_index(sm_list *l, const sm_value *v, int64_t *out) {
   PROXY_REQUIRE(l && v && out);
-  sm_value *r = NULL;
-  int rc = PROXY_CALL(l, "index", &r, v);
-  return rc == SM_OK ? proxy_result_int(r, __func__, out) : rc;
+  return proxy_call_int(&l->p, "index", (const sm_value *const[]){v}, 1, __func__, out);
 }
 
 int sm_list_count(sm_list *l, const sm_value *v, size_t *out) {
   PROXY_REQUIRE(l && v && out);
-  sm_value *r = NULL;
-  int rc = PROXY_CALL(l, "count", &r, v);
-  return rc == SM_OK ? proxy_result_size(r, __func__, out) : rc;
+  return proxy_call_size(&l->p, "count", (const sm_value *const[]){v}, 1, __func__, out);
 }
 
 int sm_list_len(sm_list *l, size_t *out) {
   PROXY_REQUIRE(l && out);
-  sm_value *r = NULL;
-  int rc = proxy_invoke(&l->p, "len", NULL, 0, &r);
-  return rc == SM_OK ? proxy_result_size(r, __func__, out) : rc;
+  return proxy_call_size(&l->p, "len", NULL, 0, __func__, out);
 }
 
 /* A stop of INT64_MAX travels as nil: "to the end". *out: caller frees. */

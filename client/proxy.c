@@ -229,6 +229,27 @@ int proxy_invoke_timed(sm_proxy *p, const char *method, const sm_value *const *a
 
 /* ---- result converters ---- */
 
+int proxy_call_int(sm_proxy *p, const char *method, const sm_value *const *args, size_t nargs,
+                   const char *fn, int64_t *out) {
+  sm_value *r = NULL;
+  int rc = proxy_invoke(p, method, args, nargs, &r);
+  return rc == SM_OK ? proxy_result_int(r, fn, out) : rc;
+}
+
+int proxy_call_size(sm_proxy *p, const char *method, const sm_value *const *args, size_t nargs,
+                    const char *fn, size_t *out) {
+  sm_value *r = NULL;
+  int rc = proxy_invoke(p, method, args, nargs, &r);
+  return rc == SM_OK ? proxy_result_size(r, fn, out) : rc;
+}
+
+int proxy_call_bool(sm_proxy *p, const char *method, const sm_value *const *args, size_t nargs,
+                    const char *fn, bool *out) {
+  sm_value *r = NULL;
+  int rc = proxy_invoke(p, method, args, nargs, &r);
+  return rc == SM_OK ? proxy_result_bool(r, fn, out) : rc;
+}
+
 static int kind_mismatch(sm_value *v, const char *fn, const char *want) {
   int rc =
       err_set(SM_ETYPE, "%s: the value is %s, not %s", fn, val_kind_name(sm_value_type(v)), want);

@@ -90,6 +90,15 @@ int proxy_invoke_timed(sm_proxy *p, const char *method, const sm_value *const *a
 /* Result converters for typed helpers. Each takes ownership of v (a call's
  * result) and frees it; on a kind mismatch it returns SM_ETYPE with a text
  * naming fn, and leaves *out untouched. */
+/* Calls method on p and converts its result, as proxy_invoke followed by
+ * the matching proxy_result_*; fn names the public function in errors. */
+int proxy_call_int(sm_proxy *p, const char *method, const sm_value *const *args, size_t nargs,
+                   const char *fn, int64_t *out);
+int proxy_call_size(sm_proxy *p, const char *method, const sm_value *const *args, size_t nargs,
+                    const char *fn, size_t *out);
+int proxy_call_bool(sm_proxy *p, const char *method, const sm_value *const *args, size_t nargs,
+                    const char *fn, bool *out);
+
 int proxy_result_int(sm_value *v, const char *fn, int64_t *out);
 int proxy_result_size(sm_value *v, const char *fn, size_t *out);
 int proxy_result_bool(sm_value *v, const char *fn, bool *out);

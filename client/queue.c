@@ -66,30 +66,22 @@ int sm_queue_get_nowait(sm_queue *q, sm_value **out) { return sm_queue_get(q, 0,
 
 int sm_queue_qsize(sm_queue *q, size_t *out) {
   PROXY_REQUIRE(q && out);
-  sm_value *r = NULL;
-  int rc = proxy_invoke(&q->p, "qsize", NULL, 0, &r);
-  return rc == SM_OK ? proxy_result_size(r, __func__, out) : rc;
+  return proxy_call_size(&q->p, "qsize", NULL, 0, __func__, out);
 }
 
 int sm_queue_empty(sm_queue *q, bool *out) {
   PROXY_REQUIRE(q && out);
-  sm_value *r = NULL;
-  int rc = proxy_invoke(&q->p, "empty", NULL, 0, &r);
-  return rc == SM_OK ? proxy_result_bool(r, __func__, out) : rc;
+  return proxy_call_bool(&q->p, "empty", NULL, 0, __func__, out);
 }
 
 int sm_queue_full(sm_queue *q, bool *out) {
   PROXY_REQUIRE(q && out);
-  sm_value *r = NULL;
-  int rc = proxy_invoke(&q->p, "full", NULL, 0, &r);
-  return rc == SM_OK ? proxy_result_bool(r, __func__, out) : rc;
+  return proxy_call_bool(&q->p, "full", NULL, 0, __func__, out);
 }
 
 int sm_queue_maxsize(sm_queue *q, int64_t *out) {
   PROXY_REQUIRE(q && out);
-  sm_value *r = NULL;
-  int rc = proxy_invoke(&q->p, "maxsize", NULL, 0, &r);
-  return rc == SM_OK ? proxy_result_int(r, __func__, out) : rc;
+  return proxy_call_int(&q->p, "maxsize", NULL, 0, __func__, out);
 }
 
 int sm_queue_task_done(sm_queue *q) {

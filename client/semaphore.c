@@ -86,7 +86,5 @@ int sm_semaphore_release(sm_semaphore *s, int64_t n) {
 
 int sm_semaphore_get_value(sm_semaphore *s, int64_t *out) {
   PROXY_REQUIRE(s && out);
-  sm_value *r = NULL;
-  int rc = proxy_invoke(&s->p, "get_value", NULL, 0, &r);
-  return rc == SM_OK ? proxy_result_int(r, __func__, out) : rc;
+  return proxy_call_int(&s->p, "get_value", NULL, 0, __func__, out);
 }
