@@ -269,14 +269,11 @@ END_TEST
 
 Suite *array_suite(void) {
   Suite *s = suite_create("array");
-  TCase *tc = tcase_create("array");
-  smtest_add_daemon(tc);
-  tcase_set_timeout(tc, 60);
+  TCase *tc = smtest_daemon_tcase(s, "array", 60);
   tcase_add_test(tc, test_from_list);
   tcase_add_test(tc, test_from_size);
   tcase_add_test(tc, test_type_limits);
   tcase_add_test(tc, test_add_contended);
   tcase_add_test(tc, test_huge_slice);
-  suite_add_tcase(s, tc);
   return s;
 }

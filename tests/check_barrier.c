@@ -337,9 +337,7 @@ END_TEST
 
 Suite *barrier_suite(void) {
   Suite *s = suite_create("barrier");
-  TCase *tc = tcase_create("barrier");
-  smtest_add_daemon(tc);
-  tcase_set_timeout(tc, 60);
+  TCase *tc = smtest_daemon_tcase(s, "barrier", 60);
   tcase_add_test(tc, test_rounds);
   tcase_add_test(tc, test_abort);
   tcase_add_test(tc, test_reset);
@@ -347,6 +345,5 @@ Suite *barrier_suite(void) {
   tcase_add_test(tc, test_timeout);
   tcase_add_test(tc, test_single_and_zero);
   tcase_add_test(tc, test_waiter_dies);
-  suite_add_tcase(s, tc);
   return s;
 }

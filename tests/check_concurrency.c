@@ -279,18 +279,12 @@ END_TEST
 
 Suite *concurrency_suite(void) {
   Suite *s = suite_create("concurrency");
-  TCase *tc = tcase_create("processes");
-  smtest_add_daemon(tc);
-  tcase_set_timeout(tc, 120);
+  TCase *tc = smtest_daemon_tcase(s, "processes", 120);
   tcase_add_test(tc, test_cas_from_processes);
   tcase_add_test(tc, test_add_from_processes);
-  suite_add_tcase(s, tc);
-  tc = tcase_create("threads and fork");
-  smtest_add_daemon(tc);
-  tcase_set_timeout(tc, 120);
+  tc = smtest_daemon_tcase(s, "threads and fork", 120);
   tcase_add_test(tc, test_threads_share_client);
   tcase_add_test(tc, test_proxy_outlives_thread);
   tcase_add_test(tc, test_fork_safety);
-  suite_add_tcase(s, tc);
   return s;
 }

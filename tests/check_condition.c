@@ -393,9 +393,7 @@ END_TEST
 
 Suite *condition_suite(void) {
   Suite *s = suite_create("condition");
-  TCase *tc = tcase_create("condition");
-  smtest_add_daemon(tc);
-  tcase_set_timeout(tc, 60);
+  TCase *tc = smtest_daemon_tcase(s, "condition", 60);
   tcase_add_test(tc, test_lock_rules);
   tcase_add_test(tc, test_notify_n);
   tcase_add_test(tc, test_notify_all);
@@ -403,6 +401,5 @@ Suite *condition_suite(void) {
   tcase_add_test(tc, test_wait_for);
   tcase_add_test(tc, test_wait_for_timeout);
   tcase_add_test(tc, test_user_lock);
-  suite_add_tcase(s, tc);
   return s;
 }

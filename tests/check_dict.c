@@ -466,27 +466,18 @@ END_TEST
 
 Suite *dict_suite(void) {
   Suite *s = suite_create("dict");
-  TCase *tc = tcase_create("methods");
-  smtest_add_daemon(tc);
-  tcase_set_timeout(tc, 60);
+  TCase *tc = smtest_daemon_tcase(s, "methods", 60);
   tcase_add_loop_test(tc, test_get_set_del, 0, 2);
   tcase_add_loop_test(tc, test_bulk_methods, 0, 2);
   tcase_add_loop_test(tc, test_atomic_helpers, 0, 2);
   tcase_add_loop_test(tc, test_typed_helpers, 0, 2);
-  suite_add_tcase(s, tc);
-  tc = tcase_create("sharing");
-  smtest_add_daemon(tc);
-  tcase_set_timeout(tc, 60);
+  tc = smtest_daemon_tcase(s, "sharing", 60);
   tcase_add_loop_test(tc, test_named_two_clients, 0, 2);
   tcase_add_loop_test(tc, test_anonymous_lifetime, 0, 2);
   tcase_add_loop_test(tc, test_token_to_forked_child, 0, 2);
-  suite_add_tcase(s, tc);
-  tc = tcase_create("errors");
-  smtest_add_daemon(tc);
-  tcase_set_timeout(tc, 60);
+  tc = smtest_daemon_tcase(s, "errors", 60);
   tcase_add_loop_test(tc, test_argument_checks, 0, 2);
   tcase_add_test(tc, test_connect_errors);
   tcase_add_loop_test(tc, test_reconnect_after_drop, 0, 2);
-  suite_add_tcase(s, tc);
   return s;
 }

@@ -204,14 +204,11 @@ END_TEST
 
 Suite *event_suite(void) {
   Suite *s = suite_create("event");
-  TCase *tc = tcase_create("event");
-  smtest_add_daemon(tc);
-  tcase_set_timeout(tc, 60);
+  TCase *tc = smtest_daemon_tcase(s, "event", 60);
   tcase_add_test(tc, test_set_clear);
   tcase_add_test(tc, test_set_wakes_all);
   tcase_add_test(tc, test_wait_timeout);
   tcase_add_test(tc, test_set_and_clear);
   tcase_add_test(tc, test_waiter_gone_and_delete);
-  suite_add_tcase(s, tc);
   return s;
 }

@@ -257,19 +257,13 @@ END_TEST
 
 Suite *list_suite(void) {
   Suite *s = suite_create("list");
-  TCase *tc = tcase_create("methods");
-  smtest_add_daemon(tc);
-  tcase_set_timeout(tc, 60);
+  TCase *tc = smtest_daemon_tcase(s, "methods", 60);
   tcase_add_loop_test(tc, test_build_and_index, 0, 2);
   tcase_add_loop_test(tc, test_search_and_reorder, 0, 2);
   tcase_add_loop_test(tc, test_typed_helpers, 0, 2);
-  suite_add_tcase(s, tc);
-  tc = tcase_create("sharing");
-  smtest_add_daemon(tc);
-  tcase_set_timeout(tc, 60);
+  tc = smtest_daemon_tcase(s, "sharing", 60);
   tcase_add_loop_test(tc, test_named_two_clients, 0, 2);
   tcase_add_loop_test(tc, test_ref_in_dict, 0, 2);
   tcase_add_loop_test(tc, test_token_to_forked_child, 0, 2);
-  suite_add_tcase(s, tc);
   return s;
 }

@@ -623,28 +623,19 @@ END_TEST
 
 Suite *locks_suite(void) {
   Suite *s = suite_create("locks");
-  TCase *tc = tcase_create("lock");
-  smtest_add_daemon(tc);
-  tcase_set_timeout(tc, 60);
+  TCase *tc = smtest_daemon_tcase(s, "lock", 60);
   tcase_add_test(tc, test_lock_basics);
   tcase_add_test(tc, test_lock_contended);
   tcase_add_test(tc, test_lock_timeout);
   tcase_add_test(tc, test_crashed_holder);
   tcase_add_test(tc, test_crashed_holder_kept);
-  suite_add_tcase(s, tc);
-  tc = tcase_create("rlock");
-  smtest_add_daemon(tc);
-  tcase_set_timeout(tc, 60);
+  tc = smtest_daemon_tcase(s, "rlock", 60);
   tcase_add_test(tc, test_rlock_reentrant);
-  suite_add_tcase(s, tc);
-  tc = tcase_create("semaphore");
-  smtest_add_daemon(tc);
-  tcase_set_timeout(tc, 60);
+  tc = smtest_daemon_tcase(s, "semaphore", 60);
   tcase_add_test(tc, test_semaphore_basics);
   tcase_add_test(tc, test_bounded_semaphore);
   tcase_add_test(tc, test_semaphore_contended);
   tcase_add_test(tc, test_semaphore_limit);
   tcase_add_test(tc, test_semaphore_crashed_holder);
-  suite_add_tcase(s, tc);
   return s;
 }

@@ -339,9 +339,7 @@ END_TEST
 
 Suite *pipeline_suite(void) {
   Suite *s = suite_create("pipeline");
-  TCase *tc = tcase_create("calls");
-  smtest_add_daemon(tc);
-  tcase_set_timeout(tc, 120);
+  TCase *tc = smtest_daemon_tcase(s, "calls", 120);
   tcase_add_loop_test(tc, test_generic_call, 0, 2);
   tcase_add_loop_test(tc, test_results_in_order, 0, 2);
   tcase_add_loop_test(tc, test_failure_in_the_middle, 0, 2);
@@ -350,6 +348,5 @@ Suite *pipeline_suite(void) {
   tcase_add_loop_test(tc, test_large_pipeline_no_deadlock, 0, 2);
   tcase_add_loop_test(tc, test_blocking_calls, 0, 2);
   tcase_add_loop_test(tc, test_misuse, 0, 2);
-  suite_add_tcase(s, tc);
   return s;
 }

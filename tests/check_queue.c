@@ -487,24 +487,18 @@ END_TEST
 
 Suite *queue_suite(void) {
   Suite *s = suite_create("queue");
-  TCase *tc = tcase_create("queue");
-  smtest_add_daemon(tc);
-  tcase_set_timeout(tc, 60);
+  TCase *tc = smtest_daemon_tcase(s, "queue", 60);
   tcase_add_test(tc, test_fifo_and_state);
   tcase_add_test(tc, test_bounded_put_get);
   tcase_add_test(tc, test_get_woken_by_other_process);
   tcase_add_test(tc, test_blocked_thread_others_work);
   tcase_add_test(tc, test_task_done_join);
   tcase_add_test(tc, test_named_and_tokens);
-  suite_add_tcase(s, tc);
   tc = tcase_create("daemon ends");
   tcase_set_timeout(tc, 60);
   tcase_add_test(tc, test_wait_ends_with_daemon);
   suite_add_tcase(s, tc);
-  tc = tcase_create("producer consumer");
-  smtest_add_daemon(tc);
-  tcase_set_timeout(tc, 120);
+  tc = smtest_daemon_tcase(s, "producer consumer", 120);
   tcase_add_test(tc, test_producer_consumer);
-  suite_add_tcase(s, tc);
   return s;
 }

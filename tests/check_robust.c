@@ -281,26 +281,17 @@ END_TEST
 
 Suite *robust_suite(void) {
   Suite *s = suite_create("robust");
-  TCase *tc = tcase_create("auth");
-  smtest_add_daemon(tc);
-  tcase_set_timeout(tc, 60);
+  TCase *tc = smtest_daemon_tcase(s, "auth", 60);
   tcase_add_test(tc, wrong_authkey_library);
   tcase_add_test(tc, wrong_authkey_raw);
   tcase_add_test(tc, replayed_handshake);
-  suite_add_tcase(s, tc);
-  tc = tcase_create("frames");
-  smtest_add_daemon(tc);
-  tcase_set_timeout(tc, 60);
+  tc = smtest_daemon_tcase(s, "frames", 60);
   tcase_add_test(tc, garbage_before_auth);
   tcase_add_test(tc, huge_length_after_auth);
   tcase_add_test(tc, malformed_request);
   tcase_add_test(tc, bad_requests_keep_connection);
   tcase_add_test(tc, every_prefix_then_vanish);
-  suite_add_tcase(s, tc);
-  tc = tcase_create("dying clients");
-  smtest_add_daemon(tc);
-  tcase_set_timeout(tc, 60);
+  tc = smtest_daemon_tcase(s, "dying clients", 60);
   tcase_add_test(tc, sigkill_client_frees_anonymous);
-  suite_add_tcase(s, tc);
   return s;
 }

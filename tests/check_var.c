@@ -149,13 +149,10 @@ END_TEST
 
 Suite *var_suite(void) {
   Suite *s = suite_create("var");
-  TCase *tc = tcase_create("methods");
-  smtest_add_daemon(tc);
-  tcase_set_timeout(tc, 60);
+  TCase *tc = smtest_daemon_tcase(s, "methods", 60);
   tcase_add_loop_test(tc, test_get_set, 0, 2);
   tcase_add_loop_test(tc, test_add, 0, 2);
   tcase_add_loop_test(tc, test_typed_helpers, 0, 2);
   tcase_add_loop_test(tc, test_shared, 0, 2);
-  suite_add_tcase(s, tc);
   return s;
 }

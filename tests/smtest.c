@@ -282,6 +282,14 @@ void smtest_daemon_stop_checked(smtest_daemon *d) {
 
 static void fixture_stop(void) { smtest_daemon_stop_checked(&smtest_d); }
 
+TCase *smtest_daemon_tcase(Suite *s, const char *name, double timeout_s) {
+  TCase *tc = tcase_create(name);
+  smtest_add_daemon(tc);
+  tcase_set_timeout(tc, timeout_s);
+  suite_add_tcase(s, tc);
+  return tc;
+}
+
 void smtest_add_daemon(TCase *tc) { tcase_add_unchecked_fixture(tc, fixture_start, fixture_stop); }
 
 int smtest_run(const char *cmdline, char *out, size_t outlen) {

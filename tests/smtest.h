@@ -98,6 +98,10 @@ extern int smtest_failures;
  * suites with fixtures of their own (daemons started with extra flags). */
 void smtest_daemon_stop_checked(smtest_daemon *d);
 
+/* A test case named name in s, with its own daemon (smtest_add_daemon) and
+ * a timeout of timeout_s seconds: the usual start of a suite's test case. */
+TCase *smtest_daemon_tcase(Suite *s, const char *name, double timeout_s);
+
 /* Adds an unchecked fixture to tc that starts one daemon (smtest_d) before
  * the test case and stops it after. */
 void smtest_add_daemon(TCase *tc);
