@@ -59,7 +59,7 @@ static void unlink_and_free(waiter *w) {
   q_unlink(w);
   conn_unlink(w);
   if (w->timer) event_free(w->timer);
-  --*reg_parked(w->reg);
+  reg_parked_add(w->reg, -1);
   if (w->obj) w->obj->n_waiters--;
   free(w);
 }
@@ -99,7 +99,7 @@ int blk_park(call *c, waitq *q, const waiter_ops *ops, int64_t n, void *data) {
     conn_note_parked(c->conn, +1);
   }
   q_push(q, w);
-  ++*reg_parked(c->reg);
+  reg_parked_add(c->reg, +1);
   if (w->obj) w->obj->n_waiters++;
   return CALL_PARKED;
 }
@@ -170,8 +170,6 @@ void blk_conn_release(waiter **list, int status, const char *err) {
     }
   }
 }
-
-size_t blk_parked_count(const registry *reg) { return *reg_parked((registry *)(uintptr_t)reg); }
 
 static void timer_cb(evutil_socket_t fd, short what, void *arg) {
   (void)fd;

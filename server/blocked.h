@@ -98,7 +98,4 @@ void blk_cancel_all(waitq *q, int status, const char *err);
  * status (daemon stopping) when status is not WS_OK. */
 void blk_conn_release(waiter **list, int status, const char *err);
 
-/* Waiters parked right now in the registry's objects. */
-size_t blk_parked_count(const registry *reg);
-
 #endif

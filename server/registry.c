@@ -225,6 +225,9 @@ void reg_set_base(registry *reg, struct event_base *base) { reg->base = base; }
 struct event_base *reg_base(const registry *reg) {
   return reg->base;
 }
-size_t *reg_parked(registry *reg) { return &reg->parked; }
+void reg_parked_add(registry *reg, int delta) {
+  reg->parked = delta < 0 ? reg->parked - 1 : reg->parked + 1;
+}
+size_t reg_parked_count(const registry *reg) { return reg->parked; }
 void reg_set_closing(registry *reg) { reg->closing = true; }
 bool reg_closing(const registry *reg) { return reg->closing; }

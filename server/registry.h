@@ -64,6 +64,7 @@ void reg_set_closing(registry *reg);
 bool reg_closing(const registry *reg);
 
 /* The number of parked waiters, kept by blocked.c. */
-size_t *reg_parked(registry *reg);
+void reg_parked_add(registry *reg, int delta);
+size_t reg_parked_count(const registry *reg);
 
 #endif

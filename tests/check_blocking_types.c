@@ -55,7 +55,7 @@ static sm_obj *make(const char *type, const char *name, const char *argtext) {
   return smtest_make(&unit, type, name, argtext);
 }
 
-static size_t parked(void) { return blk_parked_count(reg); }
+static size_t parked(void) { return reg_parked_count(reg); }
 
 #define CK_RES(o, method, a, want) SMTEST_CK_RES(&unit, o, method, a, want)
 #define CK_OK(o, method, a) SMTEST_CK_OK(&unit, o, method, a)
