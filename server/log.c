@@ -12,21 +12,6 @@ static log_level threshold = LOG_INFO;
 static const char *const names[] = {"error", "warn", "info", "debug"};
 
 void log_set_level(log_level level) { threshold = level; }
-log_level log_get_level(void) { return threshold; }
-
-int log_parse_level(const char *s, log_level *out) {
-  for (int i = 0; i <= LOG_DEBUG; i++) {
-    if (strcmp(s, names[i]) == 0) {
-      *out = (log_level)i;
-      return 0;
-    }
-  }
-  if (strcmp(s, "warning") == 0) {
-    *out = LOG_WARN;
-    return 0;
-  }
-  return -1;
-}
 
 void log_msg(log_level level, const char *fmt, ...) {
   if (level > threshold) return;

@@ -12,9 +12,6 @@ typedef enum log_level {
 
 /* Sets the process-wide threshold (default LOG_INFO). */
 void log_set_level(log_level level);
-log_level log_get_level(void);
-/* Parses "error", "warn", "info", "debug". Returns 0, or -1. */
-int log_parse_level(const char *s, log_level *out);
 
 void log_msg(log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
