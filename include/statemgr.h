@@ -67,8 +67,8 @@ extern "C" {
 /* ------------------------------------------------------------------ */
 
 /* The error table: name, code, text. Codes -1..-13 are the daemon's wire
- * statuses; the rest arise in the library. Append only: numbers never
- * change. */
+ * statuses 1..13, and -19 and -20 its statuses 14 and 15; the rest arise in
+ * the library. Append only: numbers never change. */
 #define SM_ERRNO_MAP(XX)                                                                           \
   XX(TIMEOUT, -1, "timed out")                                                                     \
   XX(NOTFOUND, -2, "not found")                                                                    \
@@ -87,7 +87,9 @@ extern "C" {
   XX(CLOSED, -15, "connection closed")                                                             \
   XX(NOMEM, -16, "out of memory")                                                                  \
   XX(INVAL, -17, "invalid argument")                                                               \
-  XX(TLS, -18, "TLS error")
+  XX(TLS, -18, "TLS error")                                                                        \
+  XX(MAXMEMORY, -19, "the daemon's memory limit is reached")                                       \
+  XX(STALE, -20, "stale object reference")
 
 typedef enum sm_error {
   SM_OK = 0,
