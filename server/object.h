@@ -31,6 +31,7 @@ typedef struct sm_obj {
   uint64_t refs;        /**< anonymous: holders (proxies + stored refs) */
   size_t n_waiters;     /**< calls parked on it now (blocked.c) */
   void *state;          /**< the type's own data */
+  size_t mem;           /**< bytes of its state last counted (reg_measure) */
 } sm_obj;
 
 /* A method invocation. */
@@ -53,6 +54,11 @@ typedef struct call {
 typedef int (*method_fn)(call *c);
 
 #define METHOD_MUTATES 1u /* changes the object: the single apply path */
+/* May store more data (always with METHOD_MUTATES): refused before it runs
+ * when the bytes it would store pass the memory limit (memory.h). Creating
+ * an object is checked where it happens, in reg_create, since a create of
+ * an existing name only opens it. */
+#define METHOD_GROWS 2u
 
 typedef struct method_def {
   const char *name;
@@ -73,6 +79,11 @@ struct obj_type {
    * (recorded with conn_note_owned): give them back and wake the next
    * waiters. NULL for types nobody owns. */
   void (*owner_gone)(registry *reg, sm_obj *o, uint64_t conn_id, uint64_t count);
+  /* The bytes the state takes, stored values apart (sval.c counts those):
+   * its struct, tables, arrays and keys, as mem_chunk() counts each block.
+   * Called after every mutating call, so it must be cheap (O(1)). NULL: the
+   * state is not counted (custom types, and small fixed states). */
+  size_t (*mem_size)(const void *state);
   const method_def *methods;
   size_t n_methods;
 };

@@ -31,7 +31,9 @@ sm_obj *reg_get_named(const registry *reg, const char *name);
 /* Creates an object of type t: named (get-or-create; *created tells which) or
  * anonymous (name NULL, born with one reference for the caller). Creation
  * arguments are c->args. Returns WS_OK with *out set, WS_TYPE_ERROR when the
- * name exists with another type, or the type's create error. */
+ * name exists with another type, WS_OUT_OF_MEMORY when a new object would
+ * pass the memory limit (opening an existing name never does), or the
+ * type's create error. */
 int reg_create(registry *reg, const obj_type *t, const char *name, call *c, sm_obj **out,
                bool *created);
 
@@ -62,6 +64,14 @@ struct event_base *reg_base(const registry *reg);
  * SHUTTING_DOWN instead of parking. */
 void reg_set_closing(registry *reg);
 bool reg_closing(const registry *reg);
+
+/* The data's accounting and limit (memory.h); lives with the registry. */
+struct memacct;
+struct memacct *reg_mem(registry *reg);
+
+/* Re-measures o's state with its type's mem_size hook and adjusts the
+ * count; dispatch calls it after every mutating call on o. */
+void reg_measure(registry *reg, sm_obj *o);
 
 /* The number of parked waiters, kept by blocked.c. */
 void reg_parked_add(registry *reg, int delta);

@@ -151,9 +151,12 @@ static void ns_destroy(registry *reg, void *state) {
 
 static size_t ns_size(const void *state) { return htab_len(state); }
 
+/* The table and its names; the values count themselves. */
+static size_t ns_mem(const void *state) { return htab_memory(state); }
+
 static const method_def ns_methods[] = {
     {"get", n_get, 0},
-    {"set", n_set, METHOD_MUTATES},
+    {"set", n_set, METHOD_MUTATES | METHOD_GROWS},
     {"del", n_del, METHOD_MUTATES},
     {"list", n_list, 0},
     {"len", n_len, 0},
@@ -164,6 +167,7 @@ const obj_type t_namespace_type = {
     .create = ns_create,
     .destroy = ns_destroy,
     .size = ns_size,
+    .mem_size = ns_mem,
     .methods = ns_methods,
     .n_methods = sizeof ns_methods / sizeof ns_methods[0],
 };
