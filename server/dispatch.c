@@ -19,20 +19,22 @@
 #include "memory.h"
 #include "server.h"
 #include "stats.h"
+#include "sval.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #define DISPATCH_LOCAL_ARGS 16
 
-/* Validates every argument; fills args/flags and *bytes (their total
- * size). Returns WS_OK or the status with c->err set. */
+/* Validates every argument; fills args/flags and *bytes: what storing
+ * them all would take (each a block of its own, as a stored value or key
+ * is). Returns WS_OK or the status with c->err set. */
 static int check_args(call *c, const wire_request *req, sm_span *args, unsigned *flags,
                       unsigned max_depth, size_t *bytes) {
   *bytes = 0;
   for (size_t i = 0; i < req->nargs; i++) {
     args[i] = wire_request_arg(req, i);
-    *bytes += args[i].n;
+    *bytes += mem_chunk(sizeof(sval) + args[i].n);
     flags[i] = 0;
     switch (vw_scan(args[i], max_depth, NULL, &flags[i])) {
     case VW_OK: break;
@@ -58,8 +60,8 @@ static void count(const call *c, const obj_type *t, const method_def *m) {
   if (c->conn) stats_count(conn_server(c->conn)->stats, t, m);
 }
 
-/* Finds the method and runs it; arg_bytes is the size of its arguments,
- * what a growing call is taken to store. */
+/* Finds the method and runs it; arg_bytes is what a growing call is taken
+ * to store: its arguments. */
 static int run(call *c, const wire_request *req, size_t arg_bytes) {
   if (req->object == 0) {
     const method_def *m = type_method(&manager_type, req->method);
@@ -81,7 +83,7 @@ static int run(call *c, const wire_request *req, size_t arg_bytes) {
   reg_incref(c->reg, o);
   rc = m->fn(c);
   if (m->flags & METHOD_MUTATES) reg_measure(c->reg, o);
-  reg_decref(c->reg, o);
+  reg_unpin(c->reg, o);
   return rc;
 }
 

@@ -57,6 +57,15 @@ static void render(struct sm_server *srv, struct evbuffer *b) {
                       "statemgr_memory_trims_total %llu\n",
                       (unsigned long long)s.memory_trims);
   evbuffer_add_printf(b,
+                      "# HELP statemgr_gc_collections_total Batches of the cycle collector.\n"
+                      "# TYPE statemgr_gc_collections_total counter\n"
+                      "statemgr_gc_collections_total %llu\n"
+                      "# HELP statemgr_gc_collected_total Anonymous objects freed because they "
+                      "only held each other.\n"
+                      "# TYPE statemgr_gc_collected_total counter\n"
+                      "statemgr_gc_collected_total %llu\n",
+                      (unsigned long long)s.gc_collections, (unsigned long long)s.gc_collected);
+  evbuffer_add_printf(b,
                       "# HELP statemgr_requests_total Requests answered.\n"
                       "# TYPE statemgr_requests_total counter\n"
                       "statemgr_requests_total %llu\n",

@@ -3,6 +3,7 @@
  * and tables take (see registry.h and memory.h). */
 #include "registry.h"
 
+#include "cycles.h"
 #include "htab.h"
 #include "memory.h"
 #include "sval.h"
@@ -24,6 +25,7 @@ struct registry {
   size_t parked;           /* waiters parked now (blocked.c) */
   bool closing;            /* the daemon is stopping: no more parking */
   memacct mem;             /* the data's bytes and the limit (memory.h) */
+  cycles cyc;              /* the cycle collector's suspects (cycles.h) */
   size_t tables_mem;       /* bytes of by_id and by_name, as counted in mem */
 };
 
@@ -37,6 +39,7 @@ registry *reg_new(void) {
   htab_init(&reg->by_name);
   htab_init(&reg->types);
   reg->next_id = 1; /* 0 addresses the manager */
+  reg->cyc.reg = reg;
   const obj_type *builtins[] = {&t_dict_type,      &t_list_type,      &t_value_type,
                                 &t_namespace_type, &t_queue_type,     &t_lock_type,
                                 &t_rlock_type,     &t_semaphore_type, &t_bounded_semaphore_type,
@@ -76,6 +79,7 @@ static void unlist(registry *reg, sm_obj *o) {
 
 /* Frees one object whose state was already removed from the tables. */
 static void obj_free(registry *reg, sm_obj *o) {
+  cyc_forget(&reg->cyc, o);
   o->type->destroy(reg, o->state);
   mem_sub(&reg->mem, o->mem + shell_mem(o));
   free(o->name);
@@ -115,6 +119,7 @@ static void doom(registry *reg, sm_obj *o) {
 void reg_free(registry *reg) {
   if (!reg) return;
   mem_release(&reg->mem);
+  cyc_release(&reg->cyc);
   /* Objects may refer to each other. Empty the tables first, so that the
    * decrefs made while destroying find nothing (ids are never reused), then
    * destroy each object exactly once. */
@@ -212,7 +217,28 @@ void reg_incref(registry *reg, sm_obj *o) {
 
 void reg_decref(registry *reg, sm_obj *o) {
   if (!o || o->name || o->refs == 0) return;
+  if (--o->refs == 0)
+    doom(reg, o);
+  else if (o->type->traverse) /* what is left may be a cycle */
+    cyc_suspect(&reg->cyc, o);
+}
+
+void reg_unpin(registry *reg, sm_obj *o) {
+  if (!o || o->name || o->refs == 0) return;
   if (--o->refs == 0) doom(reg, o);
+}
+
+void reg_destroy_set(registry *reg, sm_obj **objs, size_t n) {
+  /* Out of the tables first, so the references they hold on each other
+   * find nothing while they are destroyed (as in reg_free). */
+  bool was_reaping = reg->reaping;
+  reg->reaping = true;
+  for (size_t i = 0; i < n; i++)
+    unlist(reg, objs[i]);
+  for (size_t i = 0; i < n; i++)
+    obj_free(reg, objs[i]);
+  reg->reaping = was_reaping;
+  reap(reg);
 }
 
 void reg_destroy(registry *reg, sm_obj *o) {
@@ -262,6 +288,7 @@ size_t reg_count(const registry *reg) { return htab_len(&reg->by_id); }
 void reg_set_base(registry *reg, struct event_base *base) {
   reg->base = base;
   mem_set_base(&reg->mem, base);
+  cyc_set_base(&reg->cyc, base);
 }
 struct event_base *reg_base(const registry *reg) {
   return reg->base;
@@ -274,6 +301,8 @@ void reg_set_closing(registry *reg) { reg->closing = true; }
 bool reg_closing(const registry *reg) { return reg->closing; }
 
 memacct *reg_mem(registry *reg) { return &reg->mem; }
+
+cycles *reg_cycles(registry *reg) { return &reg->cyc; }
 
 void reg_measure(registry *reg, sm_obj *o) {
   size_t now = o->type->mem_size ? o->type->mem_size(o->state) : 0;

@@ -37,12 +37,25 @@ sm_obj *reg_get_named(const registry *reg, const char *name);
 int reg_create(registry *reg, const obj_type *t, const char *name, call *c, sm_obj **out,
                bool *created);
 
-/* Reference counting; both are no-ops on named objects. */
+/* Reference counting; both are no-ops on named objects. A decref that
+ * leaves an object of a type holding references still counted makes it a
+ * suspect of the cycle collector (cycles.h). */
 void reg_incref(registry *reg, sm_obj *o);
 void reg_decref(registry *reg, sm_obj *o);
 
+/* Gives back a reference taken only for the length of a call (dispatch
+ * holds the target while its method runs): as reg_decref, but suspects
+ * nothing, since a balanced hold cannot leave a cycle behind. */
+void reg_unpin(registry *reg, sm_obj *o);
+
 /* Destroys an object now, whatever holds it (named delete). */
 void reg_destroy(registry *reg, sm_obj *o);
+
+/* Destroys n anonymous objects that hold only each other (the cycle
+ * collector's garbage): all leave the tables first, so the references
+ * among them are not given back one by one; references to other objects
+ * are given back as usual. */
+void reg_destroy_set(registry *reg, sm_obj **objs, size_t n);
 
 /* Checks that every ObjRef inside a validated value names a live object of
  * the stated type. Returns WS_OK, or WS_NOT_FOUND / WS_TYPE_ERROR with err
@@ -68,6 +81,10 @@ bool reg_closing(const registry *reg);
 /* The data's accounting and limit (memory.h); lives with the registry. */
 struct memacct;
 struct memacct *reg_mem(registry *reg);
+
+/* The cycle collector (cycles.h); lives with the registry. */
+struct cycles;
+struct cycles *reg_cycles(registry *reg);
 
 /* Re-measures o's state with its type's mem_size hook and adjusts the
  * count; dispatch calls it after every mutating call on o. */

@@ -57,6 +57,24 @@ void sval_free(registry *reg, sval *v) {
   free(v);
 }
 
+typedef struct visit_ctx {
+  ref_visit_fn visit;
+  void *ctx;
+} visit_ctx;
+
+static int visit_one(void *ctx, uint64_t id, sm_span type) {
+  (void)type;
+  visit_ctx *vc = ctx;
+  vc->visit(vc->ctx, id);
+  return 0;
+}
+
+void sval_traverse(const sval *v, ref_visit_fn visit, void *ctx) {
+  if (!(v->flags & VW_FLAG_HAS_REF)) return;
+  visit_ctx vc = {visit, ctx};
+  vw_each_ref(sval_span(v), visit_one, &vc);
+}
+
 /* Borrowed while v lives. */
 sm_span sval_span(const sval *v) { return (sm_span){v->data, v->len}; }
 

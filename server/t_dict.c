@@ -306,6 +306,18 @@ static void dict_destroy(registry *reg, void *state) {
 
 static size_t dict_size(const void *state) { return htab_len(state); }
 
+/* Each key that is a ref, and each value's refs (cycles.h). */
+static void dict_traverse(const void *state, ref_visit_fn visit, void *ctx) {
+  size_t pos = 0;
+  sm_span k;
+  void *v;
+  while (htab_next(state, &pos, &k, &v)) {
+    uint64_t id = key_ref_id(k);
+    if (id) visit(ctx, id);
+    sval_traverse(v, visit, ctx);
+  }
+}
+
 /* The table and its keys; the values count themselves. */
 static size_t dict_mem(const void *state) { return htab_memory(state); }
 
@@ -334,6 +346,7 @@ const obj_type t_dict_type = {
     .destroy = dict_destroy,
     .size = dict_size,
     .mem_size = dict_mem,
+    .traverse = dict_traverse,
     .methods = dict_methods,
     .n_methods = sizeof dict_methods / sizeof dict_methods[0],
 };

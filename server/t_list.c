@@ -387,6 +387,13 @@ static void list_destroy(registry *reg, void *state) {
 
 static size_t list_size(const void *state) { return ((const list *)state)->len; }
 
+/* Each item's refs (cycles.h). */
+static void list_traverse(const void *state, ref_visit_fn visit, void *ctx) {
+  const list *l = state;
+  for (size_t i = 0; i < l->len; i++)
+    sval_traverse(l->items[i], visit, ctx);
+}
+
 /* The struct and its array; the items count themselves. */
 static size_t list_mem(const void *state) {
   const list *l = state;
@@ -417,6 +424,7 @@ const obj_type t_list_type = {
     .destroy = list_destroy,
     .size = list_size,
     .mem_size = list_mem,
+    .traverse = list_traverse,
     .methods = list_methods,
     .n_methods = sizeof list_methods / sizeof list_methods[0],
 };

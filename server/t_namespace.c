@@ -151,6 +151,14 @@ static void ns_destroy(registry *reg, void *state) {
 
 static size_t ns_size(const void *state) { return htab_len(state); }
 
+/* Each value's refs (cycles.h). */
+static void ns_traverse(const void *state, ref_visit_fn visit, void *ctx) {
+  size_t pos = 0;
+  void *v;
+  while (htab_next(state, &pos, NULL, &v))
+    sval_traverse(v, visit, ctx);
+}
+
 /* The table and its names; the values count themselves. */
 static size_t ns_mem(const void *state) { return htab_memory(state); }
 
@@ -168,6 +176,7 @@ const obj_type t_namespace_type = {
     .destroy = ns_destroy,
     .size = ns_size,
     .mem_size = ns_mem,
+    .traverse = ns_traverse,
     .methods = ns_methods,
     .n_methods = sizeof ns_methods / sizeof ns_methods[0],
 };

@@ -221,6 +221,14 @@ static void queue_destroy(registry *reg, void *state) {
 
 static size_t queue_size(const void *state) { return ((const queue *)state)->len; }
 
+/* Each queued item's refs (cycles.h). The item of a parked put is not
+ * visited: until it is queued it is its caller's, held from outside. */
+static void queue_traverse(const void *state, ref_visit_fn visit, void *ctx) {
+  const queue *q = state;
+  for (size_t i = 0; i < q->len; i++)
+    sval_traverse(q->ring[(q->head + i) % q->cap], visit, ctx);
+}
+
 /* The struct and its ring; the items count themselves. */
 static size_t queue_mem(const void *state) {
   const queue *q = state;
@@ -244,6 +252,7 @@ const obj_type t_queue_type = {
     .destroy = queue_destroy,
     .size = queue_size,
     .mem_size = queue_mem,
+    .traverse = queue_traverse,
     .owner_gone = NULL,
     .methods = queue_methods,
     .n_methods = sizeof queue_methods / sizeof queue_methods[0],

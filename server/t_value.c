@@ -92,6 +92,11 @@ static void value_destroy(registry *reg, void *state) {
   free(st);
 }
 
+/* The value's refs (cycles.h). */
+static void value_traverse(const void *state, ref_visit_fn visit, void *ctx) {
+  sval_traverse(((const value *)state)->v, visit, ctx);
+}
+
 /* The struct; the value counts itself. */
 static size_t value_mem(const void *state) {
   (void)state;
@@ -112,6 +117,7 @@ const obj_type t_value_type = {
     .destroy = value_destroy,
     .size = NULL,
     .mem_size = value_mem,
+    .traverse = value_traverse,
     .methods = value_methods,
     .n_methods = sizeof value_methods / sizeof value_methods[0],
 };
