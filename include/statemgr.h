@@ -292,7 +292,9 @@ SM_EXTERN int sm_shutdown(sm_client *c);
  * creates the named object, which lives until sm_delete(). Opening with a
  * NULL name creates an anonymous object, which lives while some proxy (in
  * any process) or some stored reference holds it: freeing the last proxy,
- * or the connection dropping, frees it. */
+ * or the connection dropping, frees it. References stored among anonymous
+ * objects alone (a dict holding itself, two lists holding each other) do
+ * not keep them: the daemon collects such groups. */
 typedef struct sm_proxy sm_proxy;
 
 /** The object's id, type name (borrowed) and name (borrowed; NULL for an

@@ -2,10 +2,12 @@
  *
  * Named objects are get-or-create and live until deleted. Anonymous objects
  * are counted: each connection's handles and each stored ObjRef hold one
- * reference; when the count reaches zero the object is destroyed. Freeing is
- * iterative (a pending list), so a long chain of objects holding each other
- * never recurses deeply. Ids are never reused, so a stale reference finds
- * nothing rather than another object. */
+ * reference; when the count reaches zero the object is destroyed, and
+ * groups that only hold each other are found by the cycle collector
+ * (cycles.h). Freeing is iterative (a pending list), so a long chain of
+ * objects holding each other never recurses deeply. Ids are never reused,
+ * so a stale reference finds nothing rather than another object. The
+ * registry also keeps the data's memory account (memory.h). */
 #ifndef SM_SERVER_REGISTRY_H
 #define SM_SERVER_REGISTRY_H
 
