@@ -25,9 +25,9 @@ static void trim_cb(evutil_socket_t fd, short what, void *arg) {
   malloc_trim(0);
   m->last_trim_ms = now_ms();
   m->trims++;
-  log_debug("malloc_trim after %zu bytes freed: %lld ms", m->freed,
+  log_debug("malloc_trim after the data shrank from %zu to %zu bytes: %lld ms", m->peak, m->used,
             (long long)(m->last_trim_ms - start));
-  m->freed = 0;
+  m->peak = m->used;
 }
 
 /* Arms the trim timer: MEM_TRIM_DELAY_MS from now, and no sooner than
@@ -47,8 +47,7 @@ static void trim_due(memacct *m) {
 
 void mem_sub(memacct *m, size_t bytes) {
   m->used = bytes < m->used ? m->used - bytes : 0;
-  m->freed += bytes;
-  if (m->freed >= MEM_TRIM_AFTER) trim_due(m);
+  if (m->peak - m->used >= MEM_TRIM_AFTER) trim_due(m);
 }
 
 void mem_set_base(memacct *m, struct event_base *base) { m->base = base; }

@@ -20,9 +20,12 @@
  *
  * Returning memory. glibc keeps the memory of freed small blocks in its
  * heap: after a million entries are deleted the process still holds their
- * pages. Once MEM_TRIM_AFTER bytes have been freed, a timer calls
- * malloc_trim(0) a little later (one call for a whole burst of frees, at
- * most one per MEM_TRIM_INTERVAL_MS), which hands the free pages back. */
+ * pages. Once the data has shrunk by MEM_TRIM_AFTER bytes from its peak
+ * since the last trim, a timer calls malloc_trim(0) a little later (one
+ * call for a whole burst of frees, at most one per MEM_TRIM_INTERVAL_MS),
+ * which hands the free pages back. Churn (values replaced by values of the
+ * same size) frees as much as it takes and never trims: its pages are
+ * about to be used again. */
 #ifndef SM_SERVER_MEMORY_H
 #define SM_SERVER_MEMORY_H
 
@@ -34,7 +37,7 @@
 struct event_base;
 struct event;
 
-/* Freed bytes that make the next trim due. */
+/* How far the data must shrink below its peak for a trim to be due. */
 #define MEM_TRIM_AFTER ((size_t)16 << 20)
 /* Delay before a due trim, so a burst of frees ends first. */
 #define MEM_TRIM_DELAY_MS 100
@@ -44,7 +47,7 @@ struct event;
 typedef struct memacct {
   size_t used;             /**< bytes of data now */
   size_t max;              /**< the limit; 0: none */
-  size_t freed;            /**< bytes freed since the last trim was due */
+  size_t peak;             /**< the most used since the last trim */
   uint64_t trims;          /**< malloc_trim calls made */
   int64_t last_trim_ms;    /**< monotonic time of the last trim */
   struct event_base *base; /**< the loop of the trim timer; NULL: never trim */
@@ -58,9 +61,13 @@ static inline size_t mem_chunk(size_t n) {
   return c < 32 ? 32 : c;
 }
 
-static inline void mem_add(memacct *m, size_t bytes) { m->used += bytes; }
+static inline void mem_add(memacct *m, size_t bytes) {
+  m->used += bytes;
+  if (m->used > m->peak) m->peak = m->used;
+}
 
-/* Counts bytes freed; arms the trim timer once enough were. */
+/* Counts bytes freed; arms the trim timer once the data has shrunk
+ * enough. */
 void mem_sub(memacct *m, size_t bytes);
 
 /* Sets the event loop the trim timer runs on (NULL: no trimming, as in
