@@ -5,6 +5,7 @@
  * still held by a proxy, or by a named object, is never freed. */
 #include "smtest.h"
 
+#include <stdlib.h>
 #include <unistd.h>
 
 /* Waits (up to 3 s) until the daemon holds want objects; returns the last
@@ -103,6 +104,27 @@ START_TEST(cycle_through_a_queue_item) {
 }
 END_TEST
 
+/* A ring of 2000 lists, each holding the next, goes in one batch: the
+ * collector walks it without recursing. */
+START_TEST(long_ring) {
+  enum { N = 2000 };
+  sm_client *c = smtest_connect(&smtest_d, NULL);
+  int64_t base = smtest_info_int(c, "objects");
+  sm_list **ring = calloc(N, sizeof *ring);
+  ck_assert_ptr_nonnull(ring);
+  for (int i = 0; i < N; i++)
+    OK(sm_list_open(c, NULL, &ring[i]));
+  for (int i = 0; i < N; i++)
+    append_ref(ring[i], sm_list_proxy(ring[(i + 1) % N]));
+  ck_assert_int_eq(smtest_info_int(c, "objects"), base + N);
+  for (int i = 0; i < N; i++)
+    sm_list_free(ring[i]);
+  free(ring);
+  ck_assert_int_eq(wait_objects(c, base), base);
+  sm_client_free(c);
+}
+END_TEST
+
 /* A cycle one of whose objects a proxy still holds stays whole and usable
  * through batches; releasing that proxy frees it. The holder is another
  * process's connection, so the count is the daemon's, not this client's. */
@@ -178,6 +200,7 @@ Suite *cycles_suite(void) {
   tcase_add_test(tc, self_referencing_dict);
   tcase_add_test(tc, two_lists_holding_each_other);
   tcase_add_test(tc, cycle_through_a_queue_item);
+  tcase_add_test(tc, long_ring);
   tcase_add_test(tc, held_by_a_proxy_is_kept);
   tcase_add_test(tc, held_by_a_named_object_is_kept);
   return s;
