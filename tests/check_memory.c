@@ -224,9 +224,13 @@ START_TEST(delete_returns_memory) {
   for (int i = 0; i < 300 && smtest_info_int(c, "memory_trims") == trims; i++)
     usleep(10 * 1000);
   ck_assert_int_gt(smtest_info_int(c, "memory_trims"), trims);
-  /* valgrind's allocator keeps what it was given: its RSS says nothing. */
+  /* The allocators of valgrind and of AddressSanitizer (the daemon of an
+   * ASan build is one too) replace glibc's and keep freed blocks in
+   * quarantine: there resident memory says nothing about the trim. */
+#if !defined(__SANITIZE_ADDRESS__)
   if (!getenv("SMTEST_VALGRIND"))
     ck_assert_int_lt(smtest_info_int(c, "rss_bytes") - rss_start, (rss_full - rss_start) / 4);
+#endif
   sm_client_free(c);
 }
 END_TEST
