@@ -566,7 +566,8 @@ static int handshake(chan *k, const chan_cfg *cfg, int64_t deadline) {
   consume_frame(k, size);
   if (rc != 0) return fail(k, err_set(SM_EPROTO, "%s sent a malformed auth result", cfg->url));
   if (status != WS_OK)
-    return fail(k, err_set(-status, "%s: %s", cfg->url, why[0] ? why : sm_strerror(-status)));
+    return fail(k, err_set(err_status_code(status), "%s: %s", cfg->url,
+                           why[0] ? why : sm_strerror(err_status_code(status))));
   /* Mutual: the daemon must prove it knows the key too. */
   auth_server_mac(cfg->key, cfg->keylen, server_ch, client_ch, expected);
   bool ok = has_mac && auth_mac_ok(mac, sizeof mac, expected);
@@ -616,7 +617,8 @@ int chan_open(const chan_cfg *cfg, chan **out) {
 /* Handles one decoded response to our request. */
 static int take_response(chan *k, const wire_response *resp, sm_value **result) {
   if (resp->status != WS_OK)
-    return err_set(-resp->status, "%s", resp->error ? resp->error : sm_strerror(-resp->status));
+    return err_set(err_status_code(resp->status), "%s",
+                   resp->error ? resp->error : sm_strerror(err_status_code(resp->status)));
   if (!result) return 0;
   int rc = val_decode(resp->has_result ? resp->result : (sm_span){NULL, 0}, result);
   if (rc == SM_EPROTO) return err_set(rc, "%s sent a malformed value", k->url);
@@ -679,7 +681,8 @@ int chan_call(chan *k, const wire_request_out *req, sm_value **result) {
     /* Seq 0 is never ours: the daemon reports a connection-level error
      * (a refused frame) with it and then closes. Other seqs are stale. */
     if (resp.seq == 0 && resp.status != WS_OK) {
-      rc = err_set(-resp.status, "%s", resp.error ? resp.error : sm_strerror(-resp.status));
+      rc = err_set(err_status_code(resp.status), "%s",
+                   resp.error ? resp.error : sm_strerror(err_status_code(resp.status)));
       wire_response_release(&resp);
       consume_frame(k, size);
       return fail(k, rc);
@@ -729,8 +732,8 @@ static int take_frames(chan *k, uint64_t first, size_t n, chan_response_cb cb, v
         fail(k, rc);
     } else if (resp.seq == 0 && resp.status != WS_OK) {
       /* A connection-level error (a refused frame); the daemon closes. */
-      rc =
-          fail(k, err_set(-resp.status, "%s", resp.error ? resp.error : sm_strerror(-resp.status)));
+      rc = fail(k, err_set(err_status_code(resp.status), "%s",
+                           resp.error ? resp.error : sm_strerror(err_status_code(resp.status))));
     }
     wire_response_release(&resp);
     off += FRAME_HEADER_LEN + plen;

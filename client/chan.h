@@ -56,8 +56,8 @@ int chan_open(const chan_cfg *cfg, chan **out);
 /* One round trip: sends req (its seq is replaced by the connection's next
  * one) and waits for the response with that seq. On success *result (may be
  * NULL when the caller does not want it) receives the decoded result
- * (caller frees with sm_value_free()). Returns 0, -status for a daemon
- * error (its text becomes the last error), SM_ETOOLARGE for a request over
+ * (caller frees with sm_value_free()). Returns 0, the public code of a daemon
+ * status (err_status_code; its text becomes the last error), SM_ETOOLARGE for a request over
  * the frame limit (nothing sent), SM_ECLOSED or SM_EPROTO when the
  * connection failed (it is then broken for good), SM_ENOMEM. */
 int chan_call(chan *k, const wire_request_out *req, sm_value **result);

@@ -5,6 +5,7 @@
  * adds its name and text here without touching this file. */
 #include "errors.h"
 
+#include "../proto/msg.h"
 #include "statemgr.h"
 
 #include <stdio.h>
@@ -52,6 +53,14 @@ int err_set(int code, const char *fmt, ...) {
   err_setv(code, fmt, ap);
   va_end(ap);
   return code;
+}
+
+int err_status_code(int status) {
+  switch (status) {
+  case WS_OUT_OF_MEMORY: return SM_EMAXMEMORY;
+  case WS_STALE: return SM_ESTALE;
+  default: return -status;
+  }
 }
 
 const char *sm_version(void) {

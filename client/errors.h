@@ -13,4 +13,8 @@
 int err_set(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int err_setv(int code, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
+/* The public SM_E* code of a wire status (WS_*, not WS_OK): -status for the
+ * first thirteen, then the codes appended after the library's own. */
+int err_status_code(int status);
+
 #endif

@@ -193,7 +193,7 @@ static int on_response(void *ctx, size_t index, const wire_response *resp) {
   if (call->answered)
     return err_set(SM_EPROTO, "the daemon answered call %zu of a pipeline twice", index);
   call->answered = true;
-  call->status = resp->status == WS_OK ? SM_OK : -resp->status;
+  call->status = resp->status == WS_OK ? SM_OK : err_status_code(resp->status);
   if (resp->has_result && resp->result.n > 0) {
     call->res_off = pl->results.len;
     call->res_len = resp->result.n;

@@ -67,8 +67,8 @@ extern "C" {
 /* ------------------------------------------------------------------ */
 
 /* The error table: name, code, text. Codes -1..-13 are the daemon's wire
- * statuses; the rest arise in the library. Append only: numbers never
- * change. */
+ * statuses 1..13, and -19 and -20 its statuses 14 and 15; the rest arise in
+ * the library. Append only: numbers never change. */
 #define SM_ERRNO_MAP(XX)                                                                           \
   XX(TIMEOUT, -1, "timed out")                                                                     \
   XX(NOTFOUND, -2, "not found")                                                                    \
@@ -87,7 +87,9 @@ extern "C" {
   XX(CLOSED, -15, "connection closed")                                                             \
   XX(NOMEM, -16, "out of memory")                                                                  \
   XX(INVAL, -17, "invalid argument")                                                               \
-  XX(TLS, -18, "TLS error")
+  XX(TLS, -18, "TLS error")                                                                        \
+  XX(MAXMEMORY, -19, "the daemon's memory limit is reached")                                       \
+  XX(STALE, -20, "stale object reference")
 
 typedef enum sm_error {
   SM_OK = 0,
@@ -290,7 +292,9 @@ SM_EXTERN int sm_shutdown(sm_client *c);
  * creates the named object, which lives until sm_delete(). Opening with a
  * NULL name creates an anonymous object, which lives while some proxy (in
  * any process) or some stored reference holds it: freeing the last proxy,
- * or the connection dropping, frees it. */
+ * or the connection dropping, frees it. References stored among anonymous
+ * objects alone (a dict holding itself, two lists holding each other) do
+ * not keep them: the daemon collects such groups. */
 typedef struct sm_proxy sm_proxy;
 
 /** The object's id, type name (borrowed) and name (borrowed; NULL for an

@@ -54,6 +54,13 @@ int sm_server_options_set_max_connections(sm_server_options *o, size_t n);
 /** Parked (blocking) calls one connection may have before the daemon stops
  * reading its further requests until one is answered (default 65536). */
 int sm_server_options_set_max_pending(sm_server_options *o, size_t n);
+/** The memory limit of the data (stored values, keys, objects and their
+ * tables), like Redis's maxmemory: once storing more would pass it, calls
+ * that grow the data (set, append, put, create...) get SM_EMAXMEMORY with
+ * a text saying how much is used; reads, deletes and calls that do not
+ * grow the data still work. 0 (the default): no limit. @return 0,
+ * SM_EINVAL. */
+int sm_server_options_set_max_memory(sm_server_options *o, size_t bytes);
 /** Nesting of lists and maps allowed inside a value (default 64, at most
  * 1000); deeper arguments get VALUE_ERROR. */
 int sm_server_options_set_max_depth(sm_server_options *o, unsigned depth);

@@ -14,7 +14,9 @@
 
 #define AUTH_CHALLENGE_LEN 32
 #define AUTH_MAC_LEN 32
-#define AUTH_PROTOCOL_VERSION 1u
+/* 2: the statuses OUT_OF_MEMORY and STALE. Peers of another version are
+ * refused at the handshake with a message naming both versions. */
+#define AUTH_PROTOCOL_VERSION 2u
 
 /* Fills buf with n bytes from OpenSSL's CSPRNG. Returns 0, or -1. */
 int auth_random(uint8_t *buf, size_t n);

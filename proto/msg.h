@@ -21,7 +21,8 @@
 #include <stdint.h>
 
 /* Wire status numbers (statemgr.proto's Status). The public SM_E* code of
- * a status s is -s. */
+ * a status s is -s up to WS_INTERNAL; the client maps the later ones
+ * (err_status_code in client/errors.c). */
 enum {
   WS_OK = 0,
   WS_TIMEOUT = 1,
@@ -37,7 +38,9 @@ enum {
   WS_TOO_LARGE = 11,
   WS_SHUTTING_DOWN = 12,
   WS_INTERNAL = 13,
-  WS_MAX = 13,
+  WS_OUT_OF_MEMORY = 14,
+  WS_STALE = 15,
+  WS_MAX = 15,
 };
 
 /* ---- requests ---- */

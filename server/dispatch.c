@@ -6,6 +6,9 @@
  * then trust their arguments. The target object holds an extra reference
  * while its method runs, so a method that drops the last reference to its
  * own object (a self-referencing entry removed) cannot free it mid-call.
+ * A method flagged METHOD_GROWS first asks the memory limit whether the
+ * bytes of its arguments still fit (memory.h), and the target of every
+ * mutating call is measured again afterwards.
  * dispatch_call() does all of this without touching a socket, so the
  * dispatcher can be fuzzed; dispatch_request() adds the response frame. */
 #include "dispatch.h"
@@ -13,20 +16,25 @@
 #include "blocked.h"
 #include "conn.h"
 #include "log.h"
+#include "memory.h"
 #include "server.h"
 #include "stats.h"
+#include "sval.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #define DISPATCH_LOCAL_ARGS 16
 
-/* Validates every argument; fills args/flags. Returns WS_OK or the status
- * with c->err set. */
+/* Validates every argument; fills args/flags and *bytes: what storing
+ * them all would take (each a block of its own, as a stored value or key
+ * is). Returns WS_OK or the status with c->err set. */
 static int check_args(call *c, const wire_request *req, sm_span *args, unsigned *flags,
-                      unsigned max_depth) {
+                      unsigned max_depth, size_t *bytes) {
+  *bytes = 0;
   for (size_t i = 0; i < req->nargs; i++) {
     args[i] = wire_request_arg(req, i);
+    *bytes += mem_chunk(sizeof(sval) + args[i].n);
     flags[i] = 0;
     switch (vw_scan(args[i], max_depth, NULL, &flags[i])) {
     case VW_OK: break;
@@ -52,8 +60,9 @@ static void count(const call *c, const obj_type *t, const method_def *m) {
   if (c->conn) stats_count(conn_server(c->conn)->stats, t, m);
 }
 
-/* Finds the method and runs it. */
-static int run(call *c, const wire_request *req) {
+/* Finds the method and runs it; arg_bytes is what a growing call is taken
+ * to store: its arguments. */
+static int run(call *c, const wire_request *req, size_t arg_bytes) {
   if (req->object == 0) {
     const method_def *m = type_method(&manager_type, req->method);
     if (!m) return call_fail(c, WS_TYPE_ERROR, "the manager has no method '%s'", req->method);
@@ -69,9 +78,12 @@ static int run(call *c, const wire_request *req) {
   c->obj = o;
   c->method = m;
   count(c, o->type, m);
+  int rc = m->flags & METHOD_GROWS ? mem_check(c, arg_bytes) : WS_OK;
+  if (rc != WS_OK) return rc;
   reg_incref(c->reg, o);
-  int rc = m->fn(c);
-  reg_decref(c->reg, o);
+  rc = m->fn(c);
+  if (m->flags & METHOD_MUTATES) reg_measure(c->reg, o);
+  reg_unpin(c->reg, o);
   return rc;
 }
 
@@ -92,14 +104,15 @@ int dispatch_call(registry *reg, struct conn *cn, const wire_request *req, unsig
       .out = result,
   };
   int status;
+  size_t arg_bytes = 0;
   if (req->nargs > DISPATCH_LOCAL_ARGS && (!(args = malloc(req->nargs * sizeof *args)) ||
                                            !(flags = malloc(req->nargs * sizeof *flags)))) {
     status = call_fail(&c, WS_INTERNAL, "out of memory for %zu arguments", req->nargs);
   } else {
     c.args = args;
     c.arg_flags = flags;
-    status = check_args(&c, req, args, flags, max_depth);
-    if (status == WS_OK) status = run(&c, req);
+    status = check_args(&c, req, args, flags, max_depth, &arg_bytes);
+    if (status == WS_OK) status = run(&c, req, arg_bytes);
   }
   if (args != local_args) free(args);
   if (flags != local_flags) free(flags);

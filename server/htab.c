@@ -11,6 +11,8 @@
  * and a table that falls under 1/8 full shrinks the same way. */
 #include "htab.h"
 
+#include "memory.h"
+
 #include <openssl/rand.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -158,6 +160,7 @@ int htab_put(htab *t, sm_span key, void *val, void **old) {
   t->index[slot] = (int32_t)t->n_entries++;
   t->n_fill++;
   t->len++;
+  t->key_mem += mem_chunk(key.n);
   return 1;
 }
 
@@ -167,6 +170,7 @@ bool htab_remove(htab *t, sm_span key, void **val) {
   if (s < 0) return false;
   htab_entry *e = &t->entries[t->index[s]];
   if (val) *val = e->val;
+  t->key_mem -= mem_chunk(e->klen);
   free(e->key);
   *e = (htab_entry){0};
   t->index[s] = SLOT_DELETED; /* keeps probe chains through this slot intact */
@@ -202,5 +206,6 @@ bool htab_last(const htab *t, sm_span *key, void **val) {
 }
 
 size_t htab_memory(const htab *t) {
-  return sizeof *t + t->cap_entries * sizeof *t->entries + t->n_slots * sizeof *t->index;
+  return mem_chunk(sizeof *t) + t->cap_entries * sizeof *t->entries +
+         t->n_slots * sizeof *t->index + t->key_mem;
 }

@@ -32,6 +32,7 @@ typedef struct htab {
   int32_t *index; /* slots: -1 empty, -2 deleted, else entry number */
   size_t n_slots; /* power of two, or 0 */
   size_t n_fill;  /* slots not empty: entries + deleted marks, drives resizing */
+  size_t key_mem; /* bytes of the live keys' blocks (mem_chunk), for htab_memory */
 } htab;
 
 typedef void (*htab_free_fn)(void *ctx, void *val);
@@ -62,7 +63,8 @@ bool htab_next(const htab *t, size_t *pos, sm_span *key, void **val);
 /* The most recently inserted live entry; false when empty. */
 bool htab_last(const htab *t, sm_span *key, void **val);
 
-/* Approximate bytes used by the table itself (not by values), for stats. */
+/* Bytes used by the table itself, its keys included (not its values), as
+ * memory.h counts them; O(1). */
 size_t htab_memory(const htab *t);
 
 #endif

@@ -27,6 +27,8 @@ static void usage(FILE *f) {
           "                      $STATEMGR_AUTHKEY, ~/.statemgr/authkey, created if absent)\n"
           "  --log-level L       error, warn, info (default) or debug\n"
           "  --max-frame BYTES   largest request frame accepted (default 64M; K/M/G suffixes)\n"
+          "  --max-memory BYTES  refuse calls that would store data past BYTES (like Redis's\n"
+          "                      maxmemory; K/M/G suffixes; default 0: no limit)\n"
           "  --max-connections N connections served at once (default 10000)\n"
           "  --max-pending N     parked calls per connection before it is no longer read\n"
           "                      (default 65536)\n"
@@ -85,6 +87,7 @@ int main(int argc, char **argv) {
       {"authkey-file", required_argument, NULL, 'k'},
       {"log-level", required_argument, NULL, 'v'},
       {"max-frame", required_argument, NULL, 'f'},
+      {"max-memory", required_argument, NULL, 'm'},
       {"ready-file", required_argument, NULL, 'r'},
       {"metrics", required_argument, NULL, 'M'},
       {"max-connections", required_argument, NULL, 'C'},
@@ -136,6 +139,13 @@ int main(int argc, char **argv) {
     case 'f':
       if (parse_size(optarg, &size) != 0 || sm_server_options_set_max_frame(opts, size) != 0) {
         fprintf(stderr, "statemgrd: --max-frame takes 1K to 4G bytes\n");
+        status = 2;
+      }
+      break;
+    case 'm':
+      if (parse_size(optarg, &size) != 0 || sm_server_options_set_max_memory(opts, size) != 0) {
+        fprintf(stderr,
+                "statemgrd: --max-memory takes a byte count (K/M/G suffixes; 0: no limit)\n");
         status = 2;
       }
       break;

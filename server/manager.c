@@ -222,6 +222,11 @@ static int m_info(call *c) {
   put_int(&w, "waiters", (int64_t)st.waiters);
   put_int(&w, "rss_bytes", (int64_t)st.rss_bytes);
   put_int(&w, "heap_bytes", (int64_t)st.heap_bytes);
+  put_int(&w, "used_memory", (int64_t)st.used_memory);
+  put_int(&w, "max_memory", (int64_t)st.max_memory);
+  put_int(&w, "memory_trims", (int64_t)st.memory_trims);
+  put_int(&w, "gc_collections", (int64_t)st.gc_collections);
+  put_int(&w, "gc_collected", (int64_t)st.gc_collected);
   /* Nested maps: objects per type, calls per "type.method". */
   vb_str(&w.key, "types", 5);
   size_t m2 = vb_map_begin(&w.val);

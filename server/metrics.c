@@ -47,6 +47,24 @@ static void render(struct sm_server *srv, struct evbuffer *b) {
   gauge(b, "statemgr_waiters", "Blocking calls parked now.", s.waiters);
   gauge(b, "statemgr_resident_memory_bytes", "Resident memory of the daemon.", s.rss_bytes);
   gauge(b, "statemgr_heap_bytes", "Heap memory in use.", s.heap_bytes);
+  gauge(b, "statemgr_used_memory_bytes", "Bytes of data, as --max-memory counts them.",
+        s.used_memory);
+  gauge(b, "statemgr_max_memory_bytes", "The memory limit of the data (0: none).", s.max_memory);
+  evbuffer_add_printf(b,
+                      "# HELP statemgr_memory_trims_total Times freed memory went back to the "
+                      "system.\n"
+                      "# TYPE statemgr_memory_trims_total counter\n"
+                      "statemgr_memory_trims_total %llu\n",
+                      (unsigned long long)s.memory_trims);
+  evbuffer_add_printf(b,
+                      "# HELP statemgr_gc_collections_total Batches of the cycle collector.\n"
+                      "# TYPE statemgr_gc_collections_total counter\n"
+                      "statemgr_gc_collections_total %llu\n"
+                      "# HELP statemgr_gc_collected_total Anonymous objects freed because they "
+                      "only held each other.\n"
+                      "# TYPE statemgr_gc_collected_total counter\n"
+                      "statemgr_gc_collected_total %llu\n",
+                      (unsigned long long)s.gc_collections, (unsigned long long)s.gc_collected);
   evbuffer_add_printf(b,
                       "# HELP statemgr_requests_total Requests answered.\n"
                       "# TYPE statemgr_requests_total counter\n"

@@ -31,6 +31,10 @@ typedef struct sm_obj {
   uint64_t refs;        /**< anonymous: holders (proxies + stored refs) */
   size_t n_waiters;     /**< calls parked on it now (blocked.c) */
   void *state;          /**< the type's own data */
+  size_t mem;           /**< bytes of its state last counted (reg_measure) */
+  size_t cyc_slot;      /**< 1 + its place among the cycle suspects; 0: none */
+  int64_t cyc_refs;     /**< during a cycle batch: references from outside */
+  unsigned cyc_mark;    /**< during a cycle batch: CYC_* marks (cycles.c) */
 } sm_obj;
 
 /* A method invocation. */
@@ -52,7 +56,15 @@ typedef struct call {
 
 typedef int (*method_fn)(call *c);
 
+/* Called with the id of each object a state holds a reference on. */
+typedef void (*ref_visit_fn)(void *ctx, uint64_t id);
+
 #define METHOD_MUTATES 1u /* changes the object: the single apply path */
+/* May store more data (always with METHOD_MUTATES): refused before it runs
+ * when the bytes it would store pass the memory limit (memory.h). Creating
+ * an object is checked where it happens, in reg_create, since a create of
+ * an existing name only opens it. */
+#define METHOD_GROWS 2u
 
 typedef struct method_def {
   const char *name;
@@ -73,6 +85,16 @@ struct obj_type {
    * (recorded with conn_note_owned): give them back and wake the next
    * waiters. NULL for types nobody owns. */
   void (*owner_gone)(registry *reg, sm_obj *o, uint64_t conn_id, uint64_t count);
+  /* The bytes the state takes, stored values apart (sval.c counts those):
+   * its struct, tables, arrays and keys, as mem_chunk() counts each block.
+   * Called after every mutating call, so it must be cheap (O(1)). NULL: the
+   * state is not counted (custom types, and small fixed states). */
+  size_t (*mem_size)(const void *state);
+  /* Calls visit once for every reference the state took (reg_incref, or
+   * through sval_new), so the cycle collector (cycles.h) can subtract them:
+   * it must visit exactly those. NULL: the state holds no references, so
+   * its objects are never part of a cycle. */
+  void (*traverse)(const void *state, ref_visit_fn visit, void *ctx);
   const method_def *methods;
   size_t n_methods;
 };

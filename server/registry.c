@@ -1,8 +1,11 @@
-/* registry.c - the objects of the daemon by id and by name, their types, and
- * the reference counts that free anonymous objects (see registry.h). */
+/* registry.c - the objects of the daemon by id and by name, their types,
+ * the reference counts that free anonymous objects, and the bytes objects
+ * and tables take (see registry.h and memory.h). */
 #include "registry.h"
 
+#include "cycles.h"
 #include "htab.h"
+#include "memory.h"
 #include "sval.h"
 #include "types.h"
 
@@ -21,6 +24,9 @@ struct registry {
   struct event_base *base; /* for waiter timers; NULL in unit tests */
   size_t parked;           /* waiters parked now (blocked.c) */
   bool closing;            /* the daemon is stopping: no more parking */
+  memacct mem;             /* the data's bytes and the limit (memory.h) */
+  cycles cyc;              /* the cycle collector's suspects (cycles.h) */
+  size_t tables_mem;       /* bytes of by_id and by_name, as counted in mem */
 };
 
 static sm_span id_key(const uint64_t *id) { return (sm_span){(const uint8_t *)id, sizeof *id}; }
@@ -33,6 +39,7 @@ registry *reg_new(void) {
   htab_init(&reg->by_name);
   htab_init(&reg->types);
   reg->next_id = 1; /* 0 addresses the manager */
+  reg->cyc.reg = reg;
   const obj_type *builtins[] = {&t_dict_type,      &t_list_type,      &t_value_type,
                                 &t_namespace_type, &t_queue_type,     &t_lock_type,
                                 &t_rlock_type,     &t_semaphore_type, &t_bounded_semaphore_type,
@@ -47,9 +54,34 @@ registry *reg_new(void) {
   return reg;
 }
 
+/* The bytes of an object's shell and name. */
+static size_t shell_mem(const sm_obj *o) {
+  return mem_chunk(sizeof *o) + (o->name ? mem_chunk(strlen(o->name) + 1) : 0);
+}
+
+/* Brings the count of the registry's own tables up to date. */
+static void count_tables(registry *reg) {
+  size_t now = htab_memory(&reg->by_id) + htab_memory(&reg->by_name);
+  if (now >= reg->tables_mem)
+    mem_add(&reg->mem, now - reg->tables_mem);
+  else
+    mem_sub(&reg->mem, reg->tables_mem - now);
+  reg->tables_mem = now;
+}
+
+/* Takes o out of the tables (ids are never reused: later lookups of its id
+ * find nothing). */
+static void unlist(registry *reg, sm_obj *o) {
+  if (o->name) htab_remove(&reg->by_name, str_key(o->name), NULL);
+  htab_remove(&reg->by_id, id_key(&o->id), NULL);
+  count_tables(reg);
+}
+
 /* Frees one object whose state was already removed from the tables. */
 static void obj_free(registry *reg, sm_obj *o) {
+  cyc_forget(&reg->cyc, o);
   o->type->destroy(reg, o->state);
+  mem_sub(&reg->mem, o->mem + shell_mem(o));
   free(o->name);
   free(o);
 }
@@ -61,7 +93,7 @@ static void reap(registry *reg) {
   reg->reaping = true;
   while (reg->n_doomed > 0) {
     sm_obj *o = reg->doomed[--reg->n_doomed];
-    htab_remove(&reg->by_id, id_key(&o->id), NULL);
+    unlist(reg, o);
     obj_free(reg, o);
   }
   reg->reaping = false;
@@ -73,7 +105,7 @@ static void doom(registry *reg, sm_obj *o) {
     sm_obj **p = realloc(reg->doomed, cap * sizeof *p);
     if (!p) {
       /* No room to queue: free right away (recursion only under OOM). */
-      htab_remove(&reg->by_id, id_key(&o->id), NULL);
+      unlist(reg, o);
       obj_free(reg, o);
       return;
     }
@@ -86,6 +118,8 @@ static void doom(registry *reg, sm_obj *o) {
 
 void reg_free(registry *reg) {
   if (!reg) return;
+  mem_release(&reg->mem);
+  cyc_release(&reg->cyc);
   /* Objects may refer to each other. Empty the tables first, so that the
    * decrefs made while destroying find nothing (ids are never reused), then
    * destroy each object exactly once. */
@@ -139,6 +173,12 @@ int reg_create(registry *reg, const obj_type *t, const char *name, call *c, sm_o
       return WS_OK;
     }
   }
+  /* A new object stores at least its creation arguments. */
+  size_t more = mem_chunk(sizeof(sm_obj)) + (name ? mem_chunk(strlen(name) + 1) : 0);
+  for (size_t i = 0; i < c->nargs; i++)
+    more += c->args[i].n;
+  int rc = mem_check(c, more);
+  if (rc != WS_OK) return rc;
   sm_obj *o = calloc(1, sizeof *o);
   if (!o || (name && !(o->name = strdup(name)))) {
     free(o);
@@ -146,7 +186,7 @@ int reg_create(registry *reg, const obj_type *t, const char *name, call *c, sm_o
   }
   c->obj = NULL;
   c->type = t;
-  int rc = t->create(c, &o->state);
+  rc = t->create(c, &o->state);
   if (rc != WS_OK) {
     free(o->name);
     free(o);
@@ -155,12 +195,16 @@ int reg_create(registry *reg, const obj_type *t, const char *name, call *c, sm_o
   o->id = reg->next_id++;
   o->type = t;
   o->refs = name ? 0 : 1;
+  mem_add(&reg->mem, shell_mem(o));
+  reg_measure(reg, o);
   if (htab_put(&reg->by_id, id_key(&o->id), o, NULL) != 1 ||
       (name && htab_put(&reg->by_name, str_key(name), o, NULL) != 1)) {
     htab_remove(&reg->by_id, id_key(&o->id), NULL);
+    count_tables(reg);
     obj_free(reg, o);
     return call_fail(c, WS_INTERNAL, "out of memory");
   }
+  count_tables(reg);
   *out = o;
   if (created) *created = true;
   return WS_OK;
@@ -173,12 +217,32 @@ void reg_incref(registry *reg, sm_obj *o) {
 
 void reg_decref(registry *reg, sm_obj *o) {
   if (!o || o->name || o->refs == 0) return;
+  if (--o->refs == 0)
+    doom(reg, o);
+  else if (o->type->traverse) /* what is left may be a cycle */
+    cyc_suspect(&reg->cyc, o);
+}
+
+void reg_unpin(registry *reg, sm_obj *o) {
+  if (!o || o->name || o->refs == 0) return;
   if (--o->refs == 0) doom(reg, o);
 }
 
+void reg_destroy_set(registry *reg, sm_obj **objs, size_t n) {
+  /* Out of the tables first, so the references they hold on each other
+   * find nothing while they are destroyed (as in reg_free). */
+  bool was_reaping = reg->reaping;
+  reg->reaping = true;
+  for (size_t i = 0; i < n; i++)
+    unlist(reg, objs[i]);
+  for (size_t i = 0; i < n; i++)
+    obj_free(reg, objs[i]);
+  reg->reaping = was_reaping;
+  reap(reg);
+}
+
 void reg_destroy(registry *reg, sm_obj *o) {
-  if (o->name) htab_remove(&reg->by_name, str_key(o->name), NULL);
-  htab_remove(&reg->by_id, id_key(&o->id), NULL);
+  unlist(reg, o);
   obj_free(reg, o);
   reap(reg);
 }
@@ -221,7 +285,11 @@ void reg_foreach(const registry *reg, void (*cb)(void *ctx, sm_obj *o), void *ct
 
 size_t reg_count(const registry *reg) { return htab_len(&reg->by_id); }
 
-void reg_set_base(registry *reg, struct event_base *base) { reg->base = base; }
+void reg_set_base(registry *reg, struct event_base *base) {
+  reg->base = base;
+  mem_set_base(&reg->mem, base);
+  cyc_set_base(&reg->cyc, base);
+}
 struct event_base *reg_base(const registry *reg) {
   return reg->base;
 }
@@ -231,3 +299,17 @@ void reg_parked_add(registry *reg, int delta) {
 size_t reg_parked_count(const registry *reg) { return reg->parked; }
 void reg_set_closing(registry *reg) { reg->closing = true; }
 bool reg_closing(const registry *reg) { return reg->closing; }
+
+memacct *reg_mem(registry *reg) { return &reg->mem; }
+
+cycles *reg_cycles(registry *reg) { return &reg->cyc; }
+
+void reg_measure(registry *reg, sm_obj *o) {
+  size_t now = o->type->mem_size ? o->type->mem_size(o->state) : 0;
+  if (now == o->mem) return;
+  if (now > o->mem)
+    mem_add(&reg->mem, now - o->mem);
+  else
+    mem_sub(&reg->mem, o->mem - now);
+  o->mem = now;
+}

@@ -2,10 +2,12 @@
  *
  * Named objects are get-or-create and live until deleted. Anonymous objects
  * are counted: each connection's handles and each stored ObjRef hold one
- * reference; when the count reaches zero the object is destroyed. Freeing is
- * iterative (a pending list), so a long chain of objects holding each other
- * never recurses deeply. Ids are never reused, so a stale reference finds
- * nothing rather than another object. */
+ * reference; when the count reaches zero the object is destroyed, and
+ * groups that only hold each other are found by the cycle collector
+ * (cycles.h). Freeing is iterative (a pending list), so a long chain of
+ * objects holding each other never recurses deeply. Ids are never reused,
+ * so a stale reference finds nothing rather than another object. The
+ * registry also keeps the data's memory account (memory.h). */
 #ifndef SM_SERVER_REGISTRY_H
 #define SM_SERVER_REGISTRY_H
 
@@ -31,16 +33,31 @@ sm_obj *reg_get_named(const registry *reg, const char *name);
 /* Creates an object of type t: named (get-or-create; *created tells which) or
  * anonymous (name NULL, born with one reference for the caller). Creation
  * arguments are c->args. Returns WS_OK with *out set, WS_TYPE_ERROR when the
- * name exists with another type, or the type's create error. */
+ * name exists with another type, WS_OUT_OF_MEMORY when a new object would
+ * pass the memory limit (opening an existing name never does), or the
+ * type's create error. */
 int reg_create(registry *reg, const obj_type *t, const char *name, call *c, sm_obj **out,
                bool *created);
 
-/* Reference counting; both are no-ops on named objects. */
+/* Reference counting; both are no-ops on named objects. A decref that
+ * leaves an object of a type holding references still counted makes it a
+ * suspect of the cycle collector (cycles.h). */
 void reg_incref(registry *reg, sm_obj *o);
 void reg_decref(registry *reg, sm_obj *o);
 
+/* Gives back a reference taken only for the length of a call (dispatch
+ * holds the target while its method runs): as reg_decref, but suspects
+ * nothing, since a balanced hold cannot leave a cycle behind. */
+void reg_unpin(registry *reg, sm_obj *o);
+
 /* Destroys an object now, whatever holds it (named delete). */
 void reg_destroy(registry *reg, sm_obj *o);
+
+/* Destroys n anonymous objects that hold only each other (the cycle
+ * collector's garbage): all leave the tables first, so the references
+ * among them are not given back one by one; references to other objects
+ * are given back as usual. */
+void reg_destroy_set(registry *reg, sm_obj **objs, size_t n);
 
 /* Checks that every ObjRef inside a validated value names a live object of
  * the stated type. Returns WS_OK, or WS_NOT_FOUND / WS_TYPE_ERROR with err
@@ -62,6 +79,18 @@ struct event_base *reg_base(const registry *reg);
  * SHUTTING_DOWN instead of parking. */
 void reg_set_closing(registry *reg);
 bool reg_closing(const registry *reg);
+
+/* The data's accounting and limit (memory.h); lives with the registry. */
+struct memacct;
+struct memacct *reg_mem(registry *reg);
+
+/* The cycle collector (cycles.h); lives with the registry. */
+struct cycles;
+struct cycles *reg_cycles(registry *reg);
+
+/* Re-measures o's state with its type's mem_size hook and adjusts the
+ * count; dispatch calls it after every mutating call on o. */
+void reg_measure(registry *reg, sm_obj *o);
 
 /* The number of parked waiters, kept by blocked.c. */
 void reg_parked_add(registry *reg, int delta);

@@ -13,6 +13,7 @@
 #include "conn.h"
 #include "listener.h"
 #include "log.h"
+#include "memory.h"
 #include "metrics.h"
 #include "server.h"
 #include "stats.h"
@@ -108,6 +109,12 @@ int sm_server_options_set_max_pending(sm_server_options *o, size_t n) {
   return 0;
 }
 
+int sm_server_options_set_max_memory(sm_server_options *o, size_t bytes) {
+  if (!o) return SM_EINVAL;
+  o->limits.max_memory = bytes;
+  return 0;
+}
+
 int sm_server_options_set_max_depth(sm_server_options *o, unsigned depth) {
   if (!o || depth == 0 || depth > 1000) return SM_EINVAL;
   o->limits.max_depth = depth;
@@ -199,6 +206,7 @@ int sm_server_new(const sm_server_options *opts, sm_server **out) {
     return rc;
   }
   reg_set_base(s->reg, s->base);
+  reg_mem(s->reg)->max = s->limits.max_memory;
   if (opts->key == NULL) log_info("authkey from %s", s->key.source);
   *out = s;
   return 0;

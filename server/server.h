@@ -37,10 +37,11 @@ typedef struct server_limits {
   unsigned max_depth;    /* nesting of lists and maps inside a value */
   unsigned handshake_ms; /* time a new connection has to authenticate */
   size_t out_hard;       /* queued answers that disconnect a client not reading */
+  size_t max_memory;     /* bytes of data past which growing calls are refused; 0: none */
 } server_limits;
 
 #define LIMITS_DEFAULT                                                                             \
-  { FRAME_MAX_DEFAULT, 10000, 65536, VW_DEPTH_DEFAULT, 10000, (size_t)256 * 1024 * 1024 }
+  { FRAME_MAX_DEFAULT, 10000, 65536, VW_DEPTH_DEFAULT, 10000, (size_t)256 * 1024 * 1024, 0 }
 
 struct sm_server {
   struct event_base *base;

@@ -1,6 +1,8 @@
 /* stats.c - the daemon's counters and snapshots (see stats.h). */
 #include "stats.h"
 
+#include "cycles.h"
+#include "memory.h"
 #include "registry.h"
 #include "server.h"
 
@@ -87,6 +89,13 @@ void stats_take(struct sm_server *srv, stats_snapshot *out) {
   out->rss_bytes = rss_bytes();
   struct mallinfo2 mi = mallinfo2();
   out->heap_bytes = mi.uordblks + mi.hblkhd;
+  const memacct *m = reg_mem(srv->reg);
+  out->used_memory = m->used;
+  out->max_memory = m->max;
+  out->memory_trims = m->trims;
+  const cycles *cy = reg_cycles(srv->reg);
+  out->gc_collections = cy->collections;
+  out->gc_collected = cy->collected;
 }
 
 /* Objects per type, in the order types are first seen. */

@@ -27,8 +27,13 @@ typedef struct stats_snapshot {
   size_t objects, named_objects;
   size_t waiters;
   uint64_t requests;
-  size_t rss_bytes;  /* resident memory of the process */
-  size_t heap_bytes; /* bytes malloc has handed out and not taken back */
+  size_t rss_bytes;        /* resident memory of the process */
+  size_t heap_bytes;       /* bytes malloc has handed out and not taken back */
+  size_t used_memory;      /* bytes of data, as the memory limit counts them */
+  size_t max_memory;       /* the limit; 0: none */
+  uint64_t memory_trims;   /* times freed memory was handed back (malloc_trim) */
+  uint64_t gc_collections; /* batches of the cycle collector */
+  uint64_t gc_collected;   /* anonymous objects they freed */
 } stats_snapshot;
 
 void stats_take(struct sm_server *srv, stats_snapshot *out);

@@ -1,8 +1,10 @@
 /* sval.c - stored values (see sval.h): one allocation holding the packed
  * bytes, plus one reference on each anonymous object the value refers to,
- * taken when stored and given back when freed. */
+ * taken when stored and given back when freed. Each value counts its own
+ * block in the registry's memory account (memory.h). */
 #include "sval.h"
 
+#include "memory.h"
 #include "registry.h"
 
 #include <stdlib.h>
@@ -33,6 +35,7 @@ sval *sval_new(registry *reg, sm_span packed, unsigned flags) {
   if (!v) return NULL;
   v->len = (uint32_t)packed.n;
   v->flags = 0;
+  mem_add(reg_mem(reg), mem_chunk(sizeof *v + packed.n));
   if (packed.n) memcpy(v->data, packed.p, packed.n);
   if (flags & VW_FLAG_HAS_REF) {
     /* A container's flag may come from a sibling: keep it only when this
@@ -50,7 +53,26 @@ void sval_free(registry *reg, sval *v) {
     ref_walk w = {reg, false, 0};
     vw_each_ref(sval_span(v), ref_one, &w);
   }
+  mem_sub(reg_mem(reg), mem_chunk(sizeof *v + v->len));
   free(v);
+}
+
+typedef struct visit_ctx {
+  ref_visit_fn visit;
+  void *ctx;
+} visit_ctx;
+
+static int visit_one(void *ctx, uint64_t id, sm_span type) {
+  (void)type;
+  visit_ctx *vc = ctx;
+  vc->visit(vc->ctx, id);
+  return 0;
+}
+
+void sval_traverse(const sval *v, ref_visit_fn visit, void *ctx) {
+  if (!(v->flags & VW_FLAG_HAS_REF)) return;
+  visit_ctx vc = {visit, ctx};
+  vw_each_ref(sval_span(v), visit_one, &vc);
 }
 
 /* Borrowed while v lives. */

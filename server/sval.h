@@ -8,6 +8,7 @@
 #define SM_SERVER_SVAL_H
 
 #include "../proto/vwire.h"
+#include "object.h"
 
 #include <stdint.h>
 
@@ -23,6 +24,10 @@ typedef struct sval {
  * every anonymous object it refers to. Returns NULL when out of memory or
  * longer than 4 GiB. The caller owns the result: free with sval_free(). */
 sval *sval_new(registry *reg, sm_span packed, unsigned flags);
+
+/* Calls visit with the id of every object v refers to, once per reference
+ * it took (obj_type.traverse). */
+void sval_traverse(const sval *v, ref_visit_fn visit, void *ctx);
 
 /* Drops the references the value holds and frees it; NULL is fine. */
 void sval_free(registry *reg, sval *v);

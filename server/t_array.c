@@ -13,6 +13,7 @@
  * VALUE_ERROR too). Indexes count from the end when negative, as Python's;
  * slice bounds clamp like a list's; a slice whose answer would exceed a
  * frame (FRAME_MAX_DEFAULT, what clients read) is TOO_LARGE. */
+#include "memory.h"
 #include "types.h"
 
 #include "../proto/frame.h"
@@ -340,6 +341,7 @@ static int array_create(call *c, void **state) {
   }
   if (tmp.len > ARRAY_MAX_BYTES / info(&tmp)->size)
     return call_fail(c, WS_VALUE_ERROR, "arrays are limited to %zu bytes", ARRAY_MAX_BYTES);
+  if ((rc = mem_check(c, tmp.len * info(&tmp)->size)) != WS_OK) return rc;
   array *a = malloc(sizeof *a);
   if (a) *a = tmp;
   if (!a || !(a->data = calloc(tmp.len ? tmp.len : 1, info(&tmp)->size))) {
@@ -361,6 +363,12 @@ static void array_destroy(registry *reg, void *state) {
 
 static size_t array_size(const void *state) { return ((const array *)state)->len; }
 
+/* The struct and its elements. */
+static size_t array_mem(const void *state) {
+  const array *a = state;
+  return mem_chunk(sizeof *a) + mem_chunk(a->len ? a->len * info(a)->size : 1);
+}
+
 static const method_def array_methods[] = {
     {"get", m_get, 0},
     {"set", m_set, METHOD_MUTATES},
@@ -376,6 +384,7 @@ const obj_type t_array_type = {
     .create = array_create,
     .destroy = array_destroy,
     .size = array_size,
+    .mem_size = array_mem,
     .owner_gone = NULL,
     .methods = array_methods,
     .n_methods = sizeof array_methods / sizeof array_methods[0],

@@ -11,6 +11,7 @@
 #include "sval.h"
 #include "types.h"
 #include "htab.h"
+#include "memory.h"
 
 #include <stdlib.h>
 
@@ -305,9 +306,24 @@ static void dict_destroy(registry *reg, void *state) {
 
 static size_t dict_size(const void *state) { return htab_len(state); }
 
+/* Each key that is a ref, and each value's refs (cycles.h). */
+static void dict_traverse(const void *state, ref_visit_fn visit, void *ctx) {
+  size_t pos = 0;
+  sm_span k;
+  void *v;
+  while (htab_next(state, &pos, &k, &v)) {
+    uint64_t id = key_ref_id(k);
+    if (id) visit(ctx, id);
+    sval_traverse(v, visit, ctx);
+  }
+}
+
+/* The table and its keys; the values count themselves. */
+static size_t dict_mem(const void *state) { return htab_memory(state); }
+
 static const method_def dict_methods[] = {
     {"get", d_get, 0},
-    {"set", d_set, METHOD_MUTATES},
+    {"set", d_set, METHOD_MUTATES | METHOD_GROWS},
     {"del", d_del, METHOD_MUTATES},
     {"contains", d_contains, 0},
     {"len", d_len, 0},
@@ -316,12 +332,12 @@ static const method_def dict_methods[] = {
     {"items", d_items, 0},
     {"pop", d_pop, METHOD_MUTATES},
     {"popitem", d_popitem, METHOD_MUTATES},
-    {"setdefault", d_setdefault, METHOD_MUTATES},
-    {"update", d_update, METHOD_MUTATES},
+    {"setdefault", d_setdefault, METHOD_MUTATES | METHOD_GROWS},
+    {"update", d_update, METHOD_MUTATES | METHOD_GROWS},
     {"clear", d_clear, METHOD_MUTATES},
     {"copy", d_copy, 0},
-    {"set_if_absent", d_set_if_absent, METHOD_MUTATES},
-    {"cas", d_cas, METHOD_MUTATES},
+    {"set_if_absent", d_set_if_absent, METHOD_MUTATES | METHOD_GROWS},
+    {"cas", d_cas, METHOD_MUTATES | METHOD_GROWS},
 };
 
 const obj_type t_dict_type = {
@@ -329,6 +345,8 @@ const obj_type t_dict_type = {
     .create = dict_create,
     .destroy = dict_destroy,
     .size = dict_size,
+    .mem_size = dict_mem,
+    .traverse = dict_traverse,
     .methods = dict_methods,
     .n_methods = sizeof dict_methods / sizeof dict_methods[0],
 };

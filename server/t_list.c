@@ -8,6 +8,7 @@
  * merge sort ordered by vw_compare, checked for comparable kinds before
  * anything moves, so a refused sort leaves the list as it was. Every method
  * changes the array first and frees what it removed last. */
+#include "memory.h"
 #include "sval.h"
 #include "types.h"
 
@@ -386,12 +387,25 @@ static void list_destroy(registry *reg, void *state) {
 
 static size_t list_size(const void *state) { return ((const list *)state)->len; }
 
+/* Each item's refs (cycles.h). */
+static void list_traverse(const void *state, ref_visit_fn visit, void *ctx) {
+  const list *l = state;
+  for (size_t i = 0; i < l->len; i++)
+    sval_traverse(l->items[i], visit, ctx);
+}
+
+/* The struct and its array; the items count themselves. */
+static size_t list_mem(const void *state) {
+  const list *l = state;
+  return mem_chunk(sizeof *l) + (l->cap ? mem_chunk(l->cap * sizeof *l->items) : 0);
+}
+
 static const method_def list_methods[] = {
-    {"append", l_append, METHOD_MUTATES},
-    {"extend", l_extend, METHOD_MUTATES},
-    {"insert", l_insert, METHOD_MUTATES},
+    {"append", l_append, METHOD_MUTATES | METHOD_GROWS},
+    {"extend", l_extend, METHOD_MUTATES | METHOD_GROWS},
+    {"insert", l_insert, METHOD_MUTATES | METHOD_GROWS},
     {"get", l_get, 0},
-    {"set", l_set, METHOD_MUTATES},
+    {"set", l_set, METHOD_MUTATES | METHOD_GROWS},
     {"del", l_del, METHOD_MUTATES},
     {"pop", l_pop, METHOD_MUTATES},
     {"remove", l_remove, METHOD_MUTATES},
@@ -409,6 +423,8 @@ const obj_type t_list_type = {
     .create = list_create,
     .destroy = list_destroy,
     .size = list_size,
+    .mem_size = list_mem,
+    .traverse = list_traverse,
     .methods = list_methods,
     .n_methods = sizeof list_methods / sizeof list_methods[0],
 };

@@ -151,9 +151,20 @@ static void ns_destroy(registry *reg, void *state) {
 
 static size_t ns_size(const void *state) { return htab_len(state); }
 
+/* Each value's refs (cycles.h). */
+static void ns_traverse(const void *state, ref_visit_fn visit, void *ctx) {
+  size_t pos = 0;
+  void *v;
+  while (htab_next(state, &pos, NULL, &v))
+    sval_traverse(v, visit, ctx);
+}
+
+/* The table and its names; the values count themselves. */
+static size_t ns_mem(const void *state) { return htab_memory(state); }
+
 static const method_def ns_methods[] = {
     {"get", n_get, 0},
-    {"set", n_set, METHOD_MUTATES},
+    {"set", n_set, METHOD_MUTATES | METHOD_GROWS},
     {"del", n_del, METHOD_MUTATES},
     {"list", n_list, 0},
     {"len", n_len, 0},
@@ -164,6 +175,8 @@ const obj_type t_namespace_type = {
     .create = ns_create,
     .destroy = ns_destroy,
     .size = ns_size,
+    .mem_size = ns_mem,
+    .traverse = ns_traverse,
     .methods = ns_methods,
     .n_methods = sizeof ns_methods / sizeof ns_methods[0],
 };

@@ -13,6 +13,7 @@
  * too); task_done counts one down and join waits for zero. A maxsize of
  * zero or less is unbounded. */
 #include "blocked.h"
+#include "memory.h"
 #include "sval.h"
 #include "types.h"
 
@@ -220,8 +221,22 @@ static void queue_destroy(registry *reg, void *state) {
 
 static size_t queue_size(const void *state) { return ((const queue *)state)->len; }
 
+/* Each queued item's refs (cycles.h). The item of a parked put is not
+ * visited: until it is queued it is its caller's, held from outside. */
+static void queue_traverse(const void *state, ref_visit_fn visit, void *ctx) {
+  const queue *q = state;
+  for (size_t i = 0; i < q->len; i++)
+    sval_traverse(q->ring[(q->head + i) % q->cap], visit, ctx);
+}
+
+/* The struct and its ring; the items count themselves. */
+static size_t queue_mem(const void *state) {
+  const queue *q = state;
+  return mem_chunk(sizeof *q) + (q->cap ? mem_chunk(q->cap * sizeof *q->ring) : 0);
+}
+
 static const method_def queue_methods[] = {
-    {"put", m_put, METHOD_MUTATES},
+    {"put", m_put, METHOD_MUTATES | METHOD_GROWS},
     {"get", m_get, METHOD_MUTATES},
     {"qsize", m_qsize, 0},
     {"empty", m_empty, 0},
@@ -236,6 +251,8 @@ const obj_type t_queue_type = {
     .create = queue_create,
     .destroy = queue_destroy,
     .size = queue_size,
+    .mem_size = queue_mem,
+    .traverse = queue_traverse,
     .owner_gone = NULL,
     .methods = queue_methods,
     .n_methods = sizeof queue_methods / sizeof queue_methods[0],

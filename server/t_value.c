@@ -2,6 +2,7 @@
  * with an atomic add-and-get, so counters need no lock
  * (docs/protocol.md lists the methods). The state holds one sval; nil is
  * the empty value. */
+#include "memory.h"
 #include "sval.h"
 #include "types.h"
 
@@ -91,9 +92,21 @@ static void value_destroy(registry *reg, void *state) {
   free(st);
 }
 
+/* The value's refs (cycles.h). */
+static void value_traverse(const void *state, ref_visit_fn visit, void *ctx) {
+  sval_traverse(((const value *)state)->v, visit, ctx);
+}
+
+/* The struct; the value counts itself. */
+static size_t value_mem(const void *state) {
+  (void)state;
+  return mem_chunk(sizeof(value));
+}
+
+/* add replaces a number with a number: it never grows the data. */
 static const method_def value_methods[] = {
     {"get", v_get, 0},
-    {"set", v_set, METHOD_MUTATES},
+    {"set", v_set, METHOD_MUTATES | METHOD_GROWS},
     {"add", v_add, METHOD_MUTATES},
 };
 
@@ -103,6 +116,8 @@ const obj_type t_value_type = {
     .create = value_create,
     .destroy = value_destroy,
     .size = NULL,
+    .mem_size = value_mem,
+    .traverse = value_traverse,
     .methods = value_methods,
     .n_methods = sizeof value_methods / sizeof value_methods[0],
 };

@@ -597,8 +597,9 @@ static int cmd_stats(cli_ctx *ctx, int argc, char **argv) {
     return lib_fail(ctx, rc, "stats");
   }
   const sm_value *now = b ? b : a;
-  static const char *const figures[] = {"uptime_s", "connections", "objects",   "waiters",
-                                        "requests", "rss_bytes",   "heap_bytes"};
+  static const char *const figures[] = {"uptime_s",   "connections", "objects",
+                                        "waiters",    "requests",    "rss_bytes",
+                                        "heap_bytes", "used_memory", "max_memory"};
   for (size_t i = 0; i < sizeof figures / sizeof figures[0]; i++)
     printf("%s: %lld\n", figures[i], (long long)map_int(now, figures[i]));
   const sm_value *types = map_at(now, "types");
