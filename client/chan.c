@@ -540,7 +540,7 @@ static int handshake(chan *k, const chan_cfg *cfg, int64_t deadline) {
 
   int rc = read_frame(k, FRAME_MAX_PREAUTH, deadline, &payload, &size);
   if (rc != 0) return rc;
-  if (wire_hello_decode(payload, &version, server_ch) != 0)
+  if (wire_hello_decode(payload, &version, NULL, server_ch) != 0)
     return fail(k, err_set(SM_EPROTO, "%s is not a statemgrd (bad hello)", cfg->url));
   consume_frame(k, size);
   if (version != AUTH_PROTOCOL_VERSION)
@@ -551,7 +551,7 @@ static int handshake(chan *k, const chan_cfg *cfg, int64_t deadline) {
     return fail(k, err_set(SM_EAUTH, "no randomness for the authentication challenge"));
   auth_client_mac(cfg->key, cfg->keylen, server_ch, client_ch, mac);
   vb_reset(&k->wbuf);
-  rc = wire_auth_encode(&k->wbuf, mac, client_ch, cfg->client_name);
+  rc = wire_auth_encode(&k->wbuf, AUTH_PROTOCOL_VERSION, mac, client_ch, cfg->client_name);
   auth_wipe(mac, sizeof mac);
   if (rc != 0) return fail(k, err_set(SM_ENOMEM, "out of memory"));
   rc = send_all(k, k->wbuf.p, k->wbuf.len);
@@ -562,7 +562,7 @@ static int handshake(chan *k, const chan_cfg *cfg, int64_t deadline) {
   if (rc != 0) return rc;
   int status = 0;
   bool has_mac = false;
-  rc = wire_auth_result_decode(payload, &status, mac, &has_mac, why, sizeof why);
+  rc = wire_auth_result_decode(payload, &status, mac, &has_mac, why, sizeof why, NULL);
   consume_frame(k, size);
   if (rc != 0) return fail(k, err_set(SM_EPROTO, "%s sent a malformed auth result", cfg->url));
   if (status != WS_OK)

@@ -87,7 +87,10 @@ extern "C" {
   XX(CLOSED, -15, "connection closed")                                                             \
   XX(NOMEM, -16, "out of memory")                                                                  \
   XX(INVAL, -17, "invalid argument")                                                               \
-  XX(TLS, -18, "TLS error")
+  XX(TLS, -18, "TLS error")                                                                        \
+  XX(MAXMEMORY, -19, "the daemon's memory limit is reached")                                       \
+  XX(STALE, -20, "stale object reference")                                                         \
+  XX(REMOTE, -21, "error from the daemon")
 
 typedef enum sm_error {
   SM_OK = 0,

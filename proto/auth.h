@@ -14,7 +14,8 @@
 
 #define AUTH_CHALLENGE_LEN 32
 #define AUTH_MAC_LEN 32
-#define AUTH_PROTOCOL_VERSION 1u
+#define AUTH_PROTOCOL_VERSION 1u /* the newest protocol version this build speaks */
+#define AUTH_PROTOCOL_OLDEST 1u  /* the oldest one the daemon still serves */
 
 /* Fills buf with n bytes from OpenSSL's CSPRNG. Returns 0, or -1. */
 int auth_random(uint8_t *buf, size_t n);

@@ -213,7 +213,7 @@ conn *conn_new(struct sm_server *srv, int fd, struct bufferevent *bev, const cha
   vbuf hello;
   vb_init(&hello);
   ok = ok && auth_random(c->challenge, sizeof c->challenge) == 0 &&
-       wire_hello_encode(&hello, c->challenge) == 0;
+       wire_hello_encode(&hello, AUTH_PROTOCOL_OLDEST, AUTH_PROTOCOL_VERSION, c->challenge) == 0;
   if (!ok) {
     vb_free(&hello);
     if (bev)
@@ -484,7 +484,7 @@ static void refuse(conn *c, int status, const char *text) {
   vb_init(&b);
   int rc;
   if (c->state == CONN_HANDSHAKE) {
-    rc = wire_auth_result_encode(&b, status, NULL, text);
+    rc = wire_auth_result_encode(&b, status, NULL, text, NULL);
   } else {
     wire_response_out r = {.seq = 0, .status = status, .error = text};
     rc = wire_response_encode(&b, &r);
@@ -528,7 +528,7 @@ static void handle_auth(conn *c, sm_span payload) {
   auth_server_mac(k->bytes, k->len, c->challenge, client_ch, proof);
   vbuf b;
   vb_init(&b);
-  if (wire_auth_result_encode(&b, WS_OK, proof, NULL) == 0) out_append(c, b.p, b.len);
+  if (wire_auth_result_encode(&b, WS_OK, proof, NULL, NULL) == 0) out_append(c, b.p, b.len);
   vb_free(&b);
   auth_wipe(proof, sizeof proof);
   evtimer_del(c->timer);

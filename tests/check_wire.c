@@ -383,13 +383,13 @@ START_TEST(msg_handshake) {
   vbuf b;
   vb_init(&b);
   uint32_t version;
-  ck_assert_int_eq(wire_hello_encode(&b, ch), 0);
-  ck_assert_int_eq(wire_hello_decode((sm_span){b.p + 4, b.len - 4}, &version, ch2), 0);
+  ck_assert_int_eq(wire_hello_encode(&b, AUTH_PROTOCOL_OLDEST, AUTH_PROTOCOL_VERSION, ch), 0);
+  ck_assert_int_eq(wire_hello_decode((sm_span){b.p + 4, b.len - 4}, &version, NULL, ch2), 0);
   ck_assert(version == AUTH_PROTOCOL_VERSION && memcmp(ch, ch2, sizeof ch) == 0);
 
   vb_reset(&b);
   char name[16];
-  ck_assert_int_eq(wire_auth_encode(&b, mac, ch, "worker-7"), 0);
+  ck_assert_int_eq(wire_auth_encode(&b, AUTH_PROTOCOL_VERSION, mac, ch, "worker-7"), 0);
   ck_assert_int_eq(
       wire_auth_decode((sm_span){b.p + 4, b.len - 4}, &version, mac2, ch2, name, sizeof name), 0);
   ck_assert(memcmp(mac, mac2, sizeof mac) == 0 && memcmp(ch, ch2, sizeof ch) == 0);
@@ -399,9 +399,9 @@ START_TEST(msg_handshake) {
   int status;
   bool has_mac;
   char err[64];
-  ck_assert_int_eq(wire_auth_result_encode(&b, WS_AUTH_FAILED, NULL, "nope"), 0);
+  ck_assert_int_eq(wire_auth_result_encode(&b, WS_AUTH_FAILED, NULL, "nope", NULL), 0);
   ck_assert_int_eq(wire_auth_result_decode((sm_span){b.p + 4, b.len - 4}, &status, mac2, &has_mac,
-                                           err, sizeof err),
+                                           err, sizeof err, NULL),
                    0);
   ck_assert(status == WS_AUTH_FAILED && !has_mac);
   ck_assert_str_eq(err, "nope");
@@ -413,7 +413,7 @@ START_TEST(msg_handshake) {
   h.challenge.len = 3;
   uint8_t raw[64];
   size_t n = statemgr__hello__pack(&h, raw);
-  ck_assert_int_ne(wire_hello_decode((sm_span){raw, n}, &version, ch2), 0);
+  ck_assert_int_ne(wire_hello_decode((sm_span){raw, n}, &version, NULL, ch2), 0);
   vb_free(&b);
 }
 END_TEST

@@ -166,23 +166,24 @@ static void check_response(sm_span payload) {
 
 /* The handshake decoders (protobuf-c underneath) must only accept or refuse. */
 static void check_handshake(sm_span payload) {
-  uint32_t version;
+  uint32_t version, max_version, version2, max_version2;
   uint8_t ch[AUTH_CHALLENGE_LEN], ch2[AUTH_CHALLENGE_LEN], mac[AUTH_MAC_LEN];
   char name[64], err[128];
   int status;
   bool has_mac;
-  if (wire_hello_decode(payload, &version, ch) == 0) {
+  if (wire_hello_decode(payload, &version, &max_version, ch) == 0) {
     vbuf out;
     vb_init(&out);
-    CHECK(wire_hello_encode(&out, ch) == 0);
+    CHECK(wire_hello_encode(&out, version, max_version, ch) == 0);
     CHECK(wire_hello_decode((sm_span){out.p + FRAME_HEADER_LEN, out.len - FRAME_HEADER_LEN},
-                            &version, ch2) == 0);
-    CHECK(memcmp(ch, ch2, sizeof ch) == 0);
+                            &version2, &max_version2, ch2) == 0);
+    CHECK(memcmp(ch, ch2, sizeof ch) == 0 && version2 == version &&
+          (max_version2 == max_version || (max_version == 0 && max_version2 == version)));
     vb_free(&out);
   }
   if (wire_auth_decode(payload, &version, mac, ch, name, sizeof name) == 0)
     CHECK(strlen(name) < sizeof name);
-  if (wire_auth_result_decode(payload, &status, mac, &has_mac, err, sizeof err) == 0)
+  if (wire_auth_result_decode(payload, &status, mac, &has_mac, err, sizeof err, NULL) == 0)
     CHECK(status >= 0 && status <= WS_MAX && strlen(err) < sizeof err);
 }
 
