@@ -186,7 +186,9 @@ int wire_response_decode(sm_span payload, wire_response *out) {
       seq = true;
       break;
     case RESP_STATUS:
-      if (!pb_get_varint(&p, end, &v) || v > WS_MAX) return -1;
+      /* Any status: one this build does not know comes from a newer daemon
+       * and is the caller's to report (status.h), not a broken frame. */
+      if (!pb_get_varint(&p, end, &v) || v > INT32_MAX) return -1;
       out->status = (int)v;
       status = true;
       break;
@@ -324,8 +326,7 @@ int wire_auth_result_decode(sm_span payload, int *status, uint8_t mac[AUTH_MAC_L
   Statemgr__AuthResult *m = statemgr__auth_result__unpack(NULL, payload.n, payload.p);
   if (!m) return -1;
   int rc = -1;
-  if ((int)m->status >= 0 && (int)m->status <= WS_MAX &&
-      (!m->has_mac || m->mac.len == AUTH_MAC_LEN)) {
+  if ((int)m->status >= 0 && (!m->has_mac || m->mac.len == AUTH_MAC_LEN)) {
     *status = (int)m->status;
     *has_mac = m->has_mac;
     if (m->has_mac) memcpy(mac, m->mac.data, AUTH_MAC_LEN);

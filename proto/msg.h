@@ -20,8 +20,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Wire status numbers (statemgr.proto's Status). The public SM_E* code of
- * a status s is -s. */
+/* Wire status numbers (statemgr.proto's Status), appended to only. The
+ * public SM_E* code of each is in the table of status.h; WS_MAX is the
+ * highest this build knows, and a peer may send higher ones. */
 enum {
   WS_OK = 0,
   WS_TIMEOUT = 1,
@@ -90,7 +91,7 @@ int wire_request_encode(vbuf *out, const wire_request_out *r);
 
 typedef struct wire_response {
   uint64_t seq;
-  int status; /* WS_* */
+  int status; /* WS_*, or a status of a newer daemon (any value >= 0) */
   bool has_result;
   sm_span result;    /* a packed Value, borrowed from the payload */
   const char *error; /* NULL when absent; owned until release */
@@ -146,7 +147,8 @@ typedef struct wire_daemon_info {
  * sent, as to a refused client). */
 int wire_auth_result_encode(vbuf *out, int status, const uint8_t *mac, const char *error,
                             const wire_daemon_info *info);
-/* *has_mac tells whether mac was filled; error text copied into err; info
+/* Any status >= 0 is accepted (see wire_response). *has_mac tells whether
+ * mac was filled; error text copied into err; info
  * (may be NULL) receives the daemon's facts, zero when absent. */
 int wire_auth_result_decode(sm_span payload, int *status, uint8_t mac[AUTH_MAC_LEN], bool *has_mac,
                             char *err, size_t errlen, wire_daemon_info *info);

@@ -181,7 +181,8 @@ END_TEST
 
 /* Errors inside well-formed requests are answered and the connection
  * stays usable: an unknown method, an argument that is not a value, a
- * missing object, a wrong argument type. */
+ * missing object (an id no daemon gave out yet, and one below this run's
+ * first id: an earlier daemon's), a wrong argument type. */
 START_TEST(bad_requests_keep_connection) {
   int fd = smtest_raw_authed();
   char err[256];
@@ -191,8 +192,9 @@ START_TEST(bad_requests_keep_connection) {
   uint8_t notvalue[] = {0xff, 0x01};
   sm_span arg = {notvalue, sizeof notvalue};
   ck_assert_int_eq(smtest_raw_call(fd, 2, 0, "ping", &arg, 1, err, sizeof err), WS_PROTOCOL_ERROR);
-  ck_assert_int_eq(smtest_raw_call(fd, 3, 987654321, "get", NULL, 0, err, sizeof err),
+  ck_assert_int_eq(smtest_raw_call(fd, 3, UINT64_C(1) << 63, "get", NULL, 0, err, sizeof err),
                    WS_NOT_FOUND);
+  ck_assert_int_eq(smtest_raw_call(fd, 3, 987654321, "get", NULL, 0, err, sizeof err), WS_STALE);
   vbuf v;
   vb_init(&v);
   vb_int(&v, 5);
