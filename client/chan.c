@@ -3,7 +3,10 @@
  * Transport (TCP with a connect timeout, TCP_NODELAY and keepalive, TLS over
  * such a TCP socket, or a UNIX socket),
  * the handshake (Hello -> Auth -> AuthResult, with the daemon's proof of the
- * key verified: a daemon that cannot prove it knows the key is refused), and
+ * key verified: a daemon that cannot prove it knows the key is refused; the
+ * library speaks protocol AUTH_PROTOCOL_VERSION and refuses a daemon that
+ * does not offer it; the AuthResult tells the daemon's instance and depth
+ * limit), and
  * synchronous requests, plus the pipelined exchange of client/pipeline.c
  * (many frames out in one write, answers matched by seq). Frames are cut with frame_parse() out of
  * one read buffer; messages go through proto/msg.h. Errors set the thread's last error text here,
@@ -24,6 +27,7 @@
 
 #include "../proto/auth.h"
 #include "../proto/frame.h"
+#include "../proto/status.h"
 #include "errors.h"
 #include "value_internal.h"
 
@@ -62,8 +66,10 @@ struct chan {
   uint64_t seq;           /**< last request sequence number */
   uint8_t *rbuf;          /**< bytes received and not consumed yet */
   size_t rlen, rcap;
-  vbuf wbuf;       /**< the request being sent */
-  const char *url; /**< borrowed from the client, for messages */
+  vbuf wbuf;          /**< the request being sent */
+  const char *url;    /**< borrowed from the client, for messages */
+  uint64_t instance;  /**< the daemon's instance, from the AuthResult (0: not told) */
+  unsigned max_depth; /**< the daemon's --max-depth, from the AuthResult */
 };
 
 /* ---- time and waiting ---- */
@@ -540,18 +546,27 @@ static int handshake(chan *k, const chan_cfg *cfg, int64_t deadline) {
 
   int rc = read_frame(k, FRAME_MAX_PREAUTH, deadline, &payload, &size);
   if (rc != 0) return rc;
-  if (wire_hello_decode(payload, &version, server_ch) != 0)
+  uint32_t newest = 0;
+  if (wire_hello_decode(payload, &version, &newest, server_ch) != 0)
     return fail(k, err_set(SM_EPROTO, "%s is not a statemgrd (bad hello)", cfg->url));
   consume_frame(k, size);
-  if (version != AUTH_PROTOCOL_VERSION)
-    return fail(k, err_set(SM_EPROTO, "%s speaks protocol %u, this library %u", cfg->url, version,
-                           AUTH_PROTOCOL_VERSION));
+  /* The daemon offers version..newest; this library speaks its own only. */
+  if (newest < AUTH_PROTOCOL_VERSION)
+    return fail(k, err_set(SM_EPROTO,
+                           "%s is a statemgrd of protocol %u; this library needs protocol %u: "
+                           "upgrade the daemon",
+                           cfg->url, newest, AUTH_PROTOCOL_VERSION));
+  if (version > AUTH_PROTOCOL_VERSION)
+    return fail(k, err_set(SM_EPROTO,
+                           "%s speaks protocol %u to %u only; this library speaks %u: upgrade "
+                           "libstatemgr",
+                           cfg->url, version, newest, AUTH_PROTOCOL_VERSION));
 
   if (auth_random(client_ch, sizeof client_ch) != 0)
     return fail(k, err_set(SM_EAUTH, "no randomness for the authentication challenge"));
   auth_client_mac(cfg->key, cfg->keylen, server_ch, client_ch, mac);
   vb_reset(&k->wbuf);
-  rc = wire_auth_encode(&k->wbuf, mac, client_ch, cfg->client_name);
+  rc = wire_auth_encode(&k->wbuf, AUTH_PROTOCOL_VERSION, mac, client_ch, cfg->client_name);
   auth_wipe(mac, sizeof mac);
   if (rc != 0) return fail(k, err_set(SM_ENOMEM, "out of memory"));
   rc = send_all(k, k->wbuf.p, k->wbuf.len);
@@ -562,20 +577,30 @@ static int handshake(chan *k, const chan_cfg *cfg, int64_t deadline) {
   if (rc != 0) return rc;
   int status = 0;
   bool has_mac = false;
-  rc = wire_auth_result_decode(payload, &status, mac, &has_mac, why, sizeof why);
+  wire_daemon_info info;
+  rc = wire_auth_result_decode(payload, &status, mac, &has_mac, why, sizeof why, &info);
   consume_frame(k, size);
   if (rc != 0) return fail(k, err_set(SM_EPROTO, "%s sent a malformed auth result", cfg->url));
-  if (status != WS_OK)
-    return fail(k, err_set(err_status_code(status), "%s: %s", cfg->url,
-                           why[0] ? why : sm_strerror(err_status_code(status))));
+  if (status != WS_OK) {
+    char text[sizeof why + 96];
+    err_status_text(status, why, text, sizeof text);
+    return fail(k, err_set(status_to_error(status), "%s: %s", cfg->url, text));
+  }
   /* Mutual: the daemon must prove it knows the key too. */
   auth_server_mac(cfg->key, cfg->keylen, server_ch, client_ch, expected);
   bool ok = has_mac && auth_mac_ok(mac, sizeof mac, expected);
   auth_wipe(mac, sizeof mac);
   auth_wipe(expected, sizeof expected);
   if (!ok) return fail(k, err_set(SM_EAUTH, "%s could not prove it knows the authkey", cfg->url));
+  k->instance = info.instance;
+  k->max_depth = info.max_depth == 0             ? VW_DEPTH_DEFAULT
+                 : info.max_depth > VW_DEPTH_MAX ? VW_DEPTH_MAX
+                                                 : info.max_depth;
   return 0;
 }
+
+uint64_t chan_instance(const chan *k) { return k->instance; }
+unsigned chan_max_depth(const chan *k) { return k->max_depth; }
 
 int chan_open(const chan_cfg *cfg, chan **out) {
   int64_t deadline = cfg->timeout_ms > 0 ? now_ms() + cfg->timeout_ms : -1;
@@ -616,9 +641,7 @@ int chan_open(const chan_cfg *cfg, chan **out) {
 
 /* Handles one decoded response to our request. */
 static int take_response(chan *k, const wire_response *resp, sm_value **result) {
-  if (resp->status != WS_OK)
-    return err_set(err_status_code(resp->status), "%s",
-                   resp->error ? resp->error : sm_strerror(err_status_code(resp->status)));
+  if (resp->status != WS_OK) return err_from_status(resp->status, resp->error);
   if (!result) return 0;
   int rc = val_decode(resp->has_result ? resp->result : (sm_span){NULL, 0}, result);
   if (rc == SM_EPROTO) return err_set(rc, "%s sent a malformed value", k->url);
@@ -681,8 +704,7 @@ int chan_call(chan *k, const wire_request_out *req, sm_value **result) {
     /* Seq 0 is never ours: the daemon reports a connection-level error
      * (a refused frame) with it and then closes. Other seqs are stale. */
     if (resp.seq == 0 && resp.status != WS_OK) {
-      rc = err_set(err_status_code(resp.status), "%s",
-                   resp.error ? resp.error : sm_strerror(err_status_code(resp.status)));
+      rc = err_from_status(resp.status, resp.error);
       wire_response_release(&resp);
       consume_frame(k, size);
       return fail(k, rc);
@@ -732,8 +754,7 @@ static int take_frames(chan *k, uint64_t first, size_t n, chan_response_cb cb, v
         fail(k, rc);
     } else if (resp.seq == 0 && resp.status != WS_OK) {
       /* A connection-level error (a refused frame); the daemon closes. */
-      rc = fail(k, err_set(err_status_code(resp.status), "%s",
-                           resp.error ? resp.error : sm_strerror(err_status_code(resp.status))));
+      rc = fail(k, err_from_status(resp.status, resp.error));
     }
     wire_response_release(&resp);
     off += FRAME_HEADER_LEN + plen;

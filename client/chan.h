@@ -47,19 +47,28 @@ typedef struct chan_cfg {
 } chan_cfg;
 
 /* Connects (for tls://, then runs and verifies the TLS handshake) and
- * authenticates both ways. Returns 0 with *out set (free with chan_free()),
- * or SM_ECONNECT, SM_EAUTH, SM_EPROTO, SM_ETLS (a refused certificate, a
- * TLS alert), SM_ECLOSED, SM_EINVAL, SM_ENOMEM with this thread's last
- * error set. The cfg is not kept (cfg->tls must outlive the chan). */
+ * authenticates both ways, in protocol AUTH_PROTOCOL_VERSION. Returns 0
+ * with *out set (free with chan_free()), or SM_ECONNECT, SM_EAUTH,
+ * SM_EPROTO (not a statemgrd, or one that does not speak this library's
+ * protocol), SM_ETLS (a refused certificate, a TLS alert), SM_ECLOSED,
+ * SM_EINVAL, SM_ENOMEM with this thread's last error set. The cfg is not
+ * kept (cfg->tls must outlive the chan). */
 int chan_open(const chan_cfg *cfg, chan **out);
+
+/* The instance of the daemon k reached (its handshake said; 0 if it did
+ * not), and the nesting it allows in values (VW_DEPTH_DEFAULT if it did
+ * not say). */
+uint64_t chan_instance(const chan *k);
+unsigned chan_max_depth(const chan *k);
 
 /* One round trip: sends req (its seq is replaced by the connection's next
  * one) and waits for the response with that seq. On success *result (may be
  * NULL when the caller does not want it) receives the decoded result
- * (caller frees with sm_value_free()). Returns 0, the public code of a daemon
- * status (err_status_code; its text becomes the last error), SM_ETOOLARGE for a request over
- * the frame limit (nothing sent), SM_ECLOSED or SM_EPROTO when the
- * connection failed (it is then broken for good), SM_ENOMEM. */
+ * (caller frees with sm_value_free()). Returns 0, the public code of a
+ * daemon's status (status.h; its text becomes the last error), SM_ETOOLARGE
+ * for a request over the frame limit (nothing sent), SM_ECLOSED or
+ * SM_EPROTO when the connection failed (it is then broken for good),
+ * SM_ENOMEM. */
 int chan_call(chan *k, const wire_request_out *req, sm_value **result);
 
 /* True when the last chan_call on k failed before its request was written

@@ -15,10 +15,11 @@
  * Each connection also records its pid, so a child whose handlers did not
  * run still never reuses a parent's connection.
  *
- * Reconnection: a lost connection is replaced on the thread's next call; a
- * replaced connection starts a new session (client_session), after which
- * proxies of named objects look their ids up again. Only a call that never
- * left the lost connection is sent again (client_internal.h).
+ * Reconnection: a lost connection is replaced on the thread's next call.
+ * Every connection knows the instance of the daemon it reached, from the
+ * handshake; proxies compare it with the instance their object belongs to
+ * (proxy.c). Only a call that never left the lost connection is sent again
+ * (client_internal.h).
  *
  * TLS: a client of a tls:// URL builds one TLS context in sm_connect (CA,
  * client certificate, verification) that every connection of the client
@@ -60,7 +61,6 @@ struct sm_options {
 typedef struct slot {
   chan *k;          /**< NULL until opened, or after a failed reopen */
   sm_client *owner; /**< for the thread-exit destructor */
-  pid_t opener;     /**< the process that last opened k (0: none yet) */
   struct slot *prev, *next;
 } slot;
 
@@ -79,7 +79,7 @@ struct sm_client {
   pthread_mutex_t hold_mu;        /**< serialises holder calls; taken before mu */
   chan *holder;                   /**< references to anonymous objects live here */
   uint64_t holder_epoch;          /**< bumped each time the holder is (re)opened */
-  uint64_t session;               /**< bumped (atomically) on each reconnect: see client_session */
+  unsigned max_depth;             /**< (atomic) the daemon's --max-depth, from the last handshake */
   sm_client *reg_prev, *reg_next; /**< the process-wide list, for fork */
 };
 
@@ -245,8 +245,9 @@ static void registry_remove(sm_client *c) {
 
 /* ---- connections ---- */
 
-/* Opens and authenticates a new connection for c. Call with mu held, so
- * a fork() never copies a socket that no list knows about. */
+/* Opens and authenticates a new connection for c, and keeps the daemon's
+ * depth limit it learned. Call with mu held, so a fork() never copies a
+ * socket that no list knows about. */
 static int open_conn(sm_client *c, chan **out) {
   chan_cfg cfg = {.addr = &c->addr,
                   .url = c->url,
@@ -257,7 +258,9 @@ static int open_conn(sm_client *c, chan **out) {
                   .keepalive_s = c->keepalive_s,
                   .tls = c->tls,
                   .tls_server_name = c->tls_server_name};
-  return chan_open(&cfg, out);
+  int rc = chan_open(&cfg, out);
+  if (rc == SM_OK) __atomic_store_n(&c->max_depth, chan_max_depth(*out), __ATOMIC_RELAXED);
+  return rc;
 }
 
 /* The pthread key destructor: the thread is exiting, close its connection. */
@@ -297,15 +300,11 @@ static int thread_conn(sm_client *c, chan **out) {
     if (c->slots) c->slots->prev = s;
     c->slots = s;
   }
-  /* Broken, or inherited from the parent process: drop it, open anew. A
-   * connection this process had opened before is a reconnect, perhaps to a
-   * restarted daemon that numbers its objects afresh: a new session. */
+  /* Broken, or inherited from the parent process: drop it, open anew (the
+   * daemon may be another instance now: proxy.c checks). */
   chan_free(s->k);
   s->k = NULL;
-  pid_t self = getpid();
   rc = open_conn(c, &s->k);
-  if (rc == SM_OK && s->opener == self) __atomic_add_fetch(&c->session, 1, __ATOMIC_RELEASE);
-  if (rc == SM_OK) s->opener = self;
   pthread_mutex_unlock(&c->mu);
   if (rc == SM_OK) *out = s->k;
   return rc;
@@ -313,8 +312,16 @@ static int thread_conn(sm_client *c, chan **out) {
 
 int client_thread_chan(sm_client *c, chan **out) { return thread_conn(c, out); }
 
-uint64_t client_session(const sm_client *c) {
-  return __atomic_load_n(&c->session, __ATOMIC_ACQUIRE);
+int client_thread_instance(sm_client *c, uint64_t *out) {
+  chan *k;
+  int rc = thread_conn(c, &k);
+  if (rc == SM_OK) *out = chan_instance(k);
+  return rc;
+}
+
+unsigned client_max_depth(const sm_client *c) {
+  unsigned d = __atomic_load_n(&c->max_depth, __ATOMIC_RELAXED);
+  return d ? d : VW_DEPTH_DEFAULT;
 }
 
 /* Whether the calling thread's last object call failed with SM_ECLOSED
@@ -340,9 +347,9 @@ static int holder_conn(sm_client *c, chan **out) {
 }
 
 /* client_invoke and client_invoke_timed: timeout_ms < 0 sends no deadline. */
-static int invoke(sm_client *c, client_via via, uint64_t object, const char *method,
+static int invoke(sm_client *c, client_via via, const client_target *to, const char *method,
                   const sm_value *const *args, size_t nargs, int64_t timeout_ms, sm_value **result,
-                  uint64_t *epoch) {
+                  client_served *served) {
   /* Every argument is encoded into one buffer; spans are taken after the
    * last write, since the buffer may move while it grows. */
   vbuf buf;
@@ -350,13 +357,16 @@ static int invoke(sm_client *c, client_via via, uint64_t object, const char *met
   sm_span spans[MAX_ARGS];
   if (nargs > MAX_ARGS) return err_set(SM_EINVAL, "%s: too many arguments", method);
   vb_init(&buf);
+  unsigned depth = client_max_depth(c);
   for (size_t i = 0; i < nargs; i++) {
-    int rc = val_encode(args[i], &buf);
+    int rc = val_encode(args[i], &buf, depth);
     if (rc != SM_OK) {
       vb_free(&buf);
       if (rc == SM_EVALUE)
-        return err_set(rc, "%s: argument %zu nests lists and maps deeper than %u levels", method,
-                       i + 1, VW_DEPTH_DEFAULT);
+        return err_set(rc,
+                       "%s: argument %zu nests lists and maps deeper than the daemon allows "
+                       "(%u levels, its --max-depth)",
+                       method, i + 1, depth);
       return err_set(rc, "out of memory");
     }
     ends[i] = buf.len;
@@ -365,7 +375,8 @@ static int invoke(sm_client *c, client_via via, uint64_t object, const char *met
     size_t start = i ? ends[i - 1] : 0;
     spans[i] = (sm_span){buf.p ? buf.p + start : NULL, ends[i] - start}; /* all nil: no buffer */
   }
-  wire_request_out req = {.object = object,
+  wire_request_out req = {.object = to ? to->id : 0,
+                          .type = to ? to->type : 0,
                           .method = method,
                           .args = spans,
                           .nargs = nargs,
@@ -383,13 +394,14 @@ static int invoke(sm_client *c, client_via via, uint64_t object, const char *met
     rc = thread_conn(c, &k);
     if (rc == SM_OK) rc = chan_call(k, &req, result);
     if (rc == SM_ECLOSED && chan_last_unsent(k)) {
-      if (object != 0) {
+      if (to) {
         last_unsent = true;
       } else {
         rc = thread_conn(c, &k);
         if (rc == SM_OK) rc = chan_call(k, &req, result);
       }
     }
+    if (served && rc == SM_OK) *served = (client_served){0, chan_instance(k)};
   } else {
     pthread_mutex_lock(&c->hold_mu);
     rc = holder_conn(c, &k);
@@ -398,22 +410,23 @@ static int invoke(sm_client *c, client_via via, uint64_t object, const char *met
       rc = holder_conn(c, &k);
       if (rc == SM_OK) rc = chan_call(k, &req, result);
     }
-    if (epoch) *epoch = c->holder_epoch;
+    if (served && rc == SM_OK) *served = (client_served){c->holder_epoch, chan_instance(k)};
     pthread_mutex_unlock(&c->hold_mu);
   }
   vb_free(&buf);
   return rc;
 }
 
-int client_invoke(sm_client *c, client_via via, uint64_t object, const char *method,
-                  const sm_value *const *args, size_t nargs, sm_value **result, uint64_t *epoch) {
-  return invoke(c, via, object, method, args, nargs, -1, result, epoch);
+int client_invoke(sm_client *c, client_via via, const client_target *to, const char *method,
+                  const sm_value *const *args, size_t nargs, sm_value **result,
+                  client_served *served) {
+  return invoke(c, via, to, method, args, nargs, -1, result, served);
 }
 
-int client_invoke_timed(sm_client *c, uint64_t object, const char *method,
+int client_invoke_timed(sm_client *c, const client_target *to, const char *method,
                         const sm_value *const *args, size_t nargs, int64_t timeout_ms,
                         sm_value **result) {
-  return invoke(c, CLIENT_THREAD, object, method, args, nargs, timeout_ms, result, NULL);
+  return invoke(c, CLIENT_THREAD, to, method, args, nargs, timeout_ms, result, NULL);
 }
 
 void client_release(sm_client *c, uint64_t id, uint64_t epoch) {
@@ -533,13 +546,13 @@ const char *sm_client_url(const sm_client *c) { return c ? c->url : NULL; }
 
 int sm_ping(sm_client *c) {
   if (!c) return err_set(SM_EINVAL, "%s: NULL client", __func__);
-  return client_invoke(c, CLIENT_THREAD, 0, "ping", NULL, 0, NULL, NULL);
+  return client_invoke(c, CLIENT_THREAD, NULL, "ping", NULL, 0, NULL, NULL);
 }
 
 /* *out: a map with string keys (caller frees with sm_value_free()). */
 int sm_info(sm_client *c, sm_value **out) {
   if (!c || !out) return err_set(SM_EINVAL, "%s: NULL argument", __func__);
-  return client_invoke(c, CLIENT_THREAD, 0, "info", NULL, 0, out, NULL);
+  return client_invoke(c, CLIENT_THREAD, NULL, "info", NULL, 0, out, NULL);
 }
 
 /* *out: a map (caller frees with sm_value_free()). */
@@ -547,7 +560,7 @@ int sm_show(sm_client *c, const char *name, sm_value **out) {
   if (!c || !name || !out) return err_set(SM_EINVAL, "%s: NULL argument", __func__);
   sm_value arg = val_str_view(name);
   const sm_value *args[1] = {&arg};
-  return client_invoke(c, CLIENT_THREAD, 0, "show", args, 1, out, NULL);
+  return client_invoke(c, CLIENT_THREAD, NULL, "show", args, 1, out, NULL);
 }
 
 /* *out: a list of maps (caller frees with sm_value_free()). */
@@ -555,17 +568,17 @@ int sm_ls(sm_client *c, const char *type, sm_value **out) {
   if (!c || !out) return err_set(SM_EINVAL, "%s: NULL argument", __func__);
   sm_value arg = type ? val_str_view(type) : (sm_value){.type = SM_NIL};
   const sm_value *args[1] = {&arg};
-  return client_invoke(c, CLIENT_THREAD, 0, "ls", args, 1, out, NULL);
+  return client_invoke(c, CLIENT_THREAD, NULL, "ls", args, 1, out, NULL);
 }
 
 int sm_delete(sm_client *c, const char *name) {
   if (!c || !name) return err_set(SM_EINVAL, "%s: NULL argument", __func__);
   sm_value arg = val_str_view(name);
   const sm_value *args[1] = {&arg};
-  return client_invoke(c, CLIENT_THREAD, 0, "delete", args, 1, NULL, NULL);
+  return client_invoke(c, CLIENT_THREAD, NULL, "delete", args, 1, NULL, NULL);
 }
 
 int sm_shutdown(sm_client *c) {
   if (!c) return err_set(SM_EINVAL, "%s: NULL client", __func__);
-  return client_invoke(c, CLIENT_THREAD, 0, "shutdown", NULL, 0, NULL, NULL);
+  return client_invoke(c, CLIENT_THREAD, NULL, "shutdown", NULL, 0, NULL, NULL);
 }

@@ -25,21 +25,35 @@ typedef enum client_via {
   CLIENT_HOLDER,     /**< the shared connection that holds references */
 } client_via;
 
-/* Sends method(args) to object (0: the manager) and waits for the answer.
- * *result (may be NULL) receives the result on success (caller frees with
- * sm_value_free()). For CLIENT_HOLDER, *epoch (may be NULL) receives the
- * generation of the holder connection that served the call. Returns 0 or
- * an SM_E* code with the thread's last error set. A broken connection is
- * replaced on the next call. */
-int client_invoke(sm_client *c, client_via via, uint64_t object, const char *method,
-                  const sm_value *const *args, size_t nargs, sm_value **result, uint64_t *epoch);
+/* The object a call addresses: its id, and the type code (wire_type_code)
+ * of the type its proxy was opened for, which the daemon checks (0: none). */
+typedef struct client_target {
+  uint64_t id;
+  uint32_t type;
+} client_target;
+
+/* The connection that answered a call. */
+typedef struct client_served {
+  uint64_t epoch;    /**< CLIENT_HOLDER: the holder connection's generation */
+  uint64_t instance; /**< the daemon instance it reached (from the handshake) */
+} client_served;
+
+/* Sends method(args) to the object to (NULL: the manager) and waits for
+ * the answer. *result (may be NULL) receives the result on success (caller
+ * frees with sm_value_free()); *served (may be NULL) says which connection
+ * answered. Arguments nested deeper than client_max_depth() are refused
+ * (SM_EVALUE) before sending. Returns 0 or an SM_E* code with the thread's
+ * last error set. A broken connection is replaced on the next call. */
+int client_invoke(sm_client *c, client_via via, const client_target *to, const char *method,
+                  const sm_value *const *args, size_t nargs, sm_value **result,
+                  client_served *served);
 
 /* As client_invoke over the calling thread's connection, with a deadline
  * for a blocking method: timeout_ms < 0 sends none (wait forever), 0 asks
  * the daemon not to block, > 0 is the deadline the daemon keeps. The reply
  * is awaited with no deadline of the library's own: a parked call is
  * answered when the daemon decides, or fails when the connection closes. */
-int client_invoke_timed(sm_client *c, uint64_t object, const char *method,
+int client_invoke_timed(sm_client *c, const client_target *to, const char *method,
                         const sm_value *const *args, size_t nargs, int64_t timeout_ms,
                         sm_value **result);
 
@@ -56,11 +70,17 @@ struct chan;
 int client_thread_chan(sm_client *c, struct chan **out);
 
 /* Reconnection. When a connection drops, the next call on it opens a new
- * one (handshake included). The daemon may have restarted meanwhile, with
- * new object ids, so each reconnect starts a new *session* of c: a proxy of
- * a named object looks its id up again by name when the session changed
- * since it last did (proxy.c). client_session returns the current one. */
-uint64_t client_session(const sm_client *c);
+ * one (handshake included). The daemon may be another instance by then
+ * (restarted), where the old ids name nothing: a proxy compares the
+ * instance its object belongs to with the one the calling thread's
+ * connection reached (proxy.c). client_thread_instance opens or replaces
+ * that connection as needed and gives its instance. Returns 0 or an SM_E*
+ * code with the thread's last error set. */
+int client_thread_instance(sm_client *c, uint64_t *out);
+
+/* The nesting the daemon allows in a value (its --max-depth, told at the
+ * last handshake). */
+unsigned client_max_depth(const sm_client *c);
 
 /* True when the calling thread's last client_invoke / client_invoke_timed
  * on an object (not the manager) failed with SM_ECLOSED before its request

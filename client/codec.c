@@ -3,8 +3,10 @@
  * Encoding writes through the vbuf composer of proto/vwire.h, so the bytes
  * are the canonical form the daemon stores and compares (map entries in
  * insertion order). Decoding validates the whole reply once with vw_scan,
- * then walks it with vw_peek and the iterators. Nesting is bounded by
- * VW_DEPTH_DEFAULT on both sides, which also bounds the recursion here.
+ * then walks it with vw_peek and the iterators. Encoding is bounded by the
+ * limit the caller gives (the daemon's --max-depth, from the handshake),
+ * decoding by VW_DEPTH_REPLY_MAX, above anything a daemon may store and
+ * wrap in a result; both bound the recursion here.
  *
  * This file uses only value_internal.h, vwire and the public API, so the
  * value suite can compile it in and test the round trip directly. */
@@ -63,7 +65,9 @@ static int encode(const sm_value *v, vbuf *b, unsigned depth_left) {
   return rc;
 }
 
-int val_encode(const sm_value *v, vbuf *out) { return encode(v, out, VW_DEPTH_DEFAULT); }
+int val_encode(const sm_value *v, vbuf *out, unsigned max_depth) {
+  return encode(v, out, max_depth);
+}
 
 /* Builds the value of bytes that vw_scan accepted. Returns 0 or SM_ENOMEM. */
 static int build(sm_span in, sm_value **out) {
@@ -128,6 +132,6 @@ static int build(sm_span in, sm_value **out) {
 }
 
 int val_decode(sm_span in, sm_value **out) {
-  if (vw_scan(in, VW_DEPTH_DEFAULT, NULL, NULL) != VW_OK) return SM_EPROTO;
+  if (vw_scan(in, VW_DEPTH_REPLY_MAX, NULL, NULL) != VW_OK) return SM_EPROTO;
   return build(in, out);
 }

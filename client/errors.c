@@ -1,11 +1,12 @@
 /* errors.c - error names and texts, the per-thread last-error string, the
- * version and sm_free.
+ * errors the daemon answers with, the version and sm_free.
  *
- * Everything here comes from SM_ERRNO_MAP in statemgr.h: adding a code there
- * adds its name and text here without touching this file. */
+ * Names and texts come from SM_ERRNO_MAP in statemgr.h: adding a code there
+ * adds its name and text here without touching this file. The code of a
+ * daemon's status comes from the table of proto/status.h. */
 #include "errors.h"
 
-#include "../proto/msg.h"
+#include "../proto/status.h"
 #include "statemgr.h"
 
 #include <stdio.h>
@@ -55,12 +56,19 @@ int err_set(int code, const char *fmt, ...) {
   return code;
 }
 
-int err_status_code(int status) {
-  switch (status) {
-  case WS_OUT_OF_MEMORY: return SM_EMAXMEMORY;
-  case WS_STALE: return SM_ESTALE;
-  default: return -status;
-  }
+void err_status_text(int ws, const char *text, char *buf, size_t len) {
+  int code = status_to_error(ws);
+  if (text && !*text) text = NULL;
+  if (code == SM_EREMOTE)
+    snprintf(buf, len, "the daemon answered with status %d, unknown to this library: %s", ws,
+             text ? text : "(no text)");
+  else
+    snprintf(buf, len, "%s", text ? text : sm_strerror(code));
+}
+
+int err_from_status(int ws, const char *text) {
+  err_status_text(ws, text, last_error, sizeof last_error);
+  return status_to_error(ws);
 }
 
 const char *sm_version(void) {

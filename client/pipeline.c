@@ -10,7 +10,13 @@
  * error texts are copied into a second arena, so a result may be decoded
  * (sm_pipeline_result) as often as the caller likes until the next reset.
  * Sequence numbers are taken at exec time, not when queueing, because the
- * thread's connection may be replaced between the two.
+ * thread's connection may be replaced between the two. A call on a proxy
+ * is queued with the id its object has on the daemon instance the thread's
+ * connection reaches then (proxy_binding_now: a named proxy of a restarted
+ * daemon finds its object again, another proxy gets SM_ESTALE), and with
+ * the proxy's type code for the daemon to check. Should the connection
+ * reach another instance at exec, those ids name nothing there: the exec
+ * sends nothing and every call gets SM_ESTALE.
  *
  * Adding a call kind (another option per call) means a field in pl_call,
  * set in queue(), and used in encode_all(). */
@@ -20,7 +26,9 @@
 #include "value_internal.h"
 
 #include "../proto/frame.h"
+#include "../proto/status.h"
 
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +40,7 @@
 /* One queued call. Offsets point into the pipeline's arenas. */
 typedef struct pl_call {
   uint64_t object;     /**< 0: the manager */
+  uint32_t type;       /**< the proxy's type code (0 for the manager) */
   size_t method_off;   /**< NUL-terminated method name in args */
   size_t args_off;     /**< first packed argument in args */
   size_t argend_first; /**< index of its first entry in argends */
@@ -51,9 +60,10 @@ struct sm_pipeline {
   size_t n, cap;
   size_t *argends; /**< end offset (in args) of each argument, all calls */
   size_t nargends, capargends;
-  vbuf args;    /**< method names and packed arguments */
-  vbuf frames;  /**< the encoded requests, during exec */
-  vbuf results; /**< result bytes and error texts, after exec */
+  vbuf args;         /**< method names and packed arguments */
+  vbuf frames;       /**< the encoded requests, during exec */
+  vbuf results;      /**< result bytes and error texts, after exec */
+  uint64_t instance; /**< the daemon instance the proxy calls were queued for (0: none yet) */
   bool executed;
 };
 
@@ -103,6 +113,16 @@ static int queue(sm_pipeline *pl, sm_proxy *p, const char *method, const sm_valu
     return err_set(SM_EINVAL, "%s: not in a pipeline; open proxies with sm_*_open", method);
   if (!pthread_equal(pl->thread, pthread_self()))
     return err_set(SM_EINVAL, "%s: the pipeline belongs to another thread", method);
+  const proxy_binding *b = NULL;
+  if (p) {
+    int rc = proxy_binding_now(p, &b);
+    if (rc != SM_OK) return rc;
+    if (pl->instance && b->instance != pl->instance)
+      return err_set(SM_ESTALE,
+                     "%s: the daemon restarted since the pipeline's first calls were queued: "
+                     "reset it and queue them again",
+                     method);
+  }
 
   if (!val_reserve((void **)&pl->calls, &pl->cap, pl->n, sizeof *pl->calls))
     return err_set(SM_ENOMEM, "out of memory");
@@ -112,7 +132,8 @@ static int queue(sm_pipeline *pl, sm_proxy *p, const char *method, const sm_valu
       return err_set(SM_ENOMEM, "out of memory");
 
   pl_call *call = &pl->calls[pl->n];
-  *call = (pl_call){.object = p ? p->id : 0,
+  *call = (pl_call){.object = b ? b->id : 0,
+                    .type = p ? p->type_code : 0,
                     .method_off = pl->args.len,
                     .argend_first = pl->nargends,
                     .nargs = nargs,
@@ -126,25 +147,29 @@ static int queue(sm_pipeline *pl, sm_proxy *p, const char *method, const sm_valu
   }
   memcpy(m, method, mlen + 1);
   call->args_off = pl->args.len;
+  unsigned depth = client_max_depth(pl->client);
   for (size_t i = 0; i < nargs; i++) {
-    int rc = val_encode(args[i], &pl->args);
+    int rc = val_encode(args[i], &pl->args, depth);
     if (rc != SM_OK) {
       unqueue(pl, args_len, nargends);
       if (rc == SM_EVALUE)
-        return err_set(rc, "%s: argument %zu nests lists and maps deeper than %u levels", method,
-                       i + 1, VW_DEPTH_DEFAULT);
+        return err_set(rc,
+                       "%s: argument %zu nests lists and maps deeper than the daemon allows "
+                       "(%u levels, its --max-depth)",
+                       method, i + 1, depth);
       return err_set(rc, "out of memory");
     }
     pl->argends[pl->nargends++] = pl->args.len;
   }
   /* An upper bound of the frame: every varint at its longest. */
-  size_t bound = FRAME_HEADER_LEN + 3 * 11 + (6 + mlen) + 11;
+  size_t bound = FRAME_HEADER_LEN + 3 * 11 + (6 + mlen) + 11 + 5; /* 5: the type */
   bound += (pl->args.len - call->args_off) + 6 * nargs;
   if (bound - FRAME_HEADER_LEN > FRAME_MAX_DEFAULT) {
     unqueue(pl, args_len, nargends);
     return err_set(SM_ETOOLARGE, "%s request of about %zu bytes is over the %u-byte frame limit",
                    method, bound, FRAME_MAX_DEFAULT);
   }
+  if (b) pl->instance = b->instance;
   pl->n++;
   return SM_OK;
 }
@@ -175,6 +200,7 @@ static int encode_all(sm_pipeline *pl, uint64_t first) {
     }
     wire_request_out req = {.seq = first + i,
                             .object = call->object,
+                            .type = call->type,
                             .method = (const char *)pl->args.p + call->method_off,
                             .args = spans,
                             .nargs = call->nargs,
@@ -186,6 +212,16 @@ static int encode_all(sm_pipeline *pl, uint64_t first) {
   return SM_OK;
 }
 
+/* Copies an error text of call into the results arena. */
+static void keep_error(sm_pipeline *pl, pl_call *call, const char *text) {
+  size_t n = strlen(text);
+  uint8_t *t = vb_grow(&pl->results, n + 1);
+  if (t) {
+    memcpy(t, text, n + 1);
+    call->err_off = (size_t)(t - pl->results.p);
+  }
+}
+
 /* chan_exchange's callback: keeps one answer. */
 static int on_response(void *ctx, size_t index, const wire_response *resp) {
   sm_pipeline *pl = ctx;
@@ -193,19 +229,18 @@ static int on_response(void *ctx, size_t index, const wire_response *resp) {
   if (call->answered)
     return err_set(SM_EPROTO, "the daemon answered call %zu of a pipeline twice", index);
   call->answered = true;
-  call->status = resp->status == WS_OK ? SM_OK : err_status_code(resp->status);
+  call->status = status_to_error(resp->status);
   if (resp->has_result && resp->result.n > 0) {
     call->res_off = pl->results.len;
     call->res_len = resp->result.n;
     vb_append(&pl->results, resp->result);
   }
-  if (resp->error && *resp->error) {
-    size_t n = strlen(resp->error);
-    uint8_t *t = vb_grow(&pl->results, n + 1);
-    if (t) {
-      memcpy(t, resp->error, n + 1);
-      call->err_off = (size_t)(t - pl->results.p);
-    }
+  if (call->status == SM_EREMOTE) {
+    char text[1024]; /* the status number goes into the text */
+    err_status_text(resp->status, resp->error, text, sizeof text);
+    keep_error(pl, call, text);
+  } else if (resp->error && *resp->error) {
+    keep_error(pl, call, resp->error);
   }
   return pl->results.failed ? err_set(SM_ENOMEM, "out of memory keeping pipeline results") : 0;
 }
@@ -220,6 +255,11 @@ int sm_pipeline_exec(sm_pipeline *pl) {
   if (pl->n == 0) return SM_OK;
   chan *k = NULL;
   int rc = client_thread_chan(pl->client, &k);
+  if (rc == SM_OK && pl->instance && chan_instance(k) != pl->instance)
+    rc = err_set(SM_ESTALE,
+                 "the daemon restarted since the pipeline's calls were queued (instance %016" PRIx64
+                 ", now %016" PRIx64 "): nothing was sent; reset it and queue them again",
+                 pl->instance, chan_instance(k));
   if (rc == SM_OK) {
     uint64_t first = chan_reserve_seqs(k, pl->n);
     rc = encode_all(pl, first);
@@ -273,6 +313,7 @@ int sm_pipeline_result(sm_pipeline *pl, size_t i, sm_value **out) {
 void sm_pipeline_reset(sm_pipeline *pl) {
   if (!pl) return;
   pl->n = 0;
+  pl->instance = 0;
   pl->nargends = 0;
   vb_reset(&pl->args);
   vb_reset(&pl->results);

@@ -6,14 +6,17 @@
  * "release" (see client_internal.h). Method calls go over the calling
  * thread's connection.
  *
- * Reconnection: a named proxy remembers its creation arguments and the
- * client session its id belongs to; after a reconnect (a new session, see
- * client_internal.h) its next call first gets-or-creates the object by name
- * again, since a restarted daemon numbers objects afresh and the old id may
- * name another object there. Anonymous objects die with the connection
- * that holds them, so their proxies are not looked up again. */
+ * Identity: a proxy knows the daemon instance its object's id belongs to
+ * (proxy_binding) and, before each call, compares it with the instance the
+ * calling thread's connection reached. After a restart they differ: a
+ * named proxy gets-or-creates its object by name again (with its creation
+ * arguments) and takes the new id; an anonymous proxy, or one opened from a
+ * ref or token, gets SM_ESTALE, since its object died with the earlier
+ * daemon. Every call also names the proxy's type (a type code), which the
+ * daemon checks, so a proxy never works on an object of another type. */
 #include "proxy.h"
 
+#include "../proto/msg.h"
 #include "client_internal.h"
 #include "value_internal.h"
 
@@ -22,10 +25,32 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A new binding (caller frees with bindings_free()), or NULL. */
+static proxy_binding *binding_new(uint64_t id, uint64_t instance) {
+  proxy_binding *b = calloc(1, sizeof *b);
+  if (b) *b = (proxy_binding){id, instance, NULL};
+  return b;
+}
+
+/* Frees b and every binding it replaced. */
+static void bindings_free(proxy_binding *b) {
+  while (b) {
+    proxy_binding *older = b->older;
+    free(b);
+    b = older;
+  }
+}
+
+static const proxy_binding *binding_load(const sm_proxy *p) {
+  return __atomic_load_n(&p->bind, __ATOMIC_ACQUIRE);
+}
+
 /* Builds the proxy from a create/open reply (a ref); takes ownership of
- * reply. want (may be NULL) is the type the caller expects. */
+ * reply. want (may be NULL) is the type the caller expects; served says
+ * which connection answered. */
 static int proxy_from_reply(sm_client *c, sm_value *reply, const char *want, const char *name,
-                            bool holds_ref, uint64_t epoch, size_t size, sm_proxy **out) {
+                            bool holds_ref, const client_served *served, size_t size,
+                            sm_proxy **out) {
   int rc = SM_OK;
   sm_proxy *p = NULL;
   if (sm_value_type(reply) != SM_REF) {
@@ -35,19 +60,22 @@ static int proxy_from_reply(sm_client *c, sm_value *reply, const char *want, con
     rc = err_set(SM_ETYPE, "object %" PRIu64 " is a %s, not a %s", reply->u.ref.id,
                  reply->u.ref.type, want);
   } else if (!(p = calloc(1, size)) || !(p->type = strdup(reply->u.ref.type)) ||
-             (name && !(p->name = strdup(name)))) {
+             (name && !(p->name = strdup(name))) ||
+             !(p->bind = binding_new(reply->u.ref.id, served->instance))) {
     rc = err_set(SM_ENOMEM, "out of memory");
   }
   if (rc == SM_OK) {
     p->client = c;
-    p->id = reply->u.ref.id;
+    p->type_code = wire_type_code(p->type);
     p->holds_ref = holds_ref;
-    p->epoch = epoch;
+    p->epoch = served->epoch;
     *out = p;
   } else {
     /* Not handing the object out: give back what we took. */
-    if (holds_ref && sm_value_type(reply) == SM_REF) client_release(c, reply->u.ref.id, epoch);
+    if (holds_ref && sm_value_type(reply) == SM_REF)
+      client_release(c, reply->u.ref.id, served->epoch);
     if (p) {
+      bindings_free(p->bind);
       free(p->type);
       free(p->name);
       free(p);
@@ -95,29 +123,21 @@ int proxy_create_args(sm_client *c, const char *type, const char *name, const sm
   for (size_t i = 0; i < ninit; i++)
     args[2 + i] = init[i];
   sm_value *reply = NULL, *kept = NULL;
-  uint64_t epoch = 0, session = 0;
-  int rc = SM_OK;
-  if (name) {
-    /* The session the id belongs to, read once this thread's connection is
-     * up (it may reconnect), and a copy of the arguments to create the
-     * object again after a reconnect to a daemon that lost it. */
-    struct chan *k;
-    rc = client_thread_chan(c, &k);
-    session = client_session(c);
-    if (rc == SM_OK) rc = keep_args(init, ninit, &kept);
-    if (rc != SM_OK) return rc;
-  }
+  client_served served = {0, 0};
+  /* A named proxy keeps a copy of the arguments, to create the object
+   * again in a restarted daemon that lost it. */
+  int rc = name ? keep_args(init, ninit, &kept) : SM_OK;
+  if (rc != SM_OK) return rc;
   /* Only an anonymous object needs the holder connection, where its
    * reference lives; a named one is created over this thread's own. */
-  rc = client_invoke(c, name ? CLIENT_THREAD : CLIENT_HOLDER, 0, "create", args, 2 + ninit, &reply,
-                     &epoch);
+  rc = client_invoke(c, name ? CLIENT_THREAD : CLIENT_HOLDER, NULL, "create", args, 2 + ninit,
+                     &reply, &served);
   if (rc == SM_OK) /* Only an anonymous object is counted; a named one lives until deleted. */
-    rc = proxy_from_reply(c, reply, type, name, name == NULL, epoch, size, out);
+    rc = proxy_from_reply(c, reply, type, name, name == NULL, &served, size, out);
   if (rc != SM_OK) {
     sm_value_free(kept);
     return rc;
   }
-  (*out)->session = session;
   (*out)->init = kept;
   return SM_OK;
 }
@@ -130,13 +150,13 @@ int proxy_open_ref(sm_client *c, const sm_value *ref, const char *want, size_t s
   if (want && strcmp(ref->u.ref.type, want) != 0)
     return err_set(SM_ETYPE, "the ref names a %s, not a %s", ref->u.ref.type, want);
   sm_value *reply = NULL;
-  uint64_t epoch = 0;
+  client_served served = {0, 0};
   const sm_value *args[1] = {ref};
-  int rc = client_invoke(c, CLIENT_HOLDER, 0, "open", args, 1, &reply, &epoch);
+  int rc = client_invoke(c, CLIENT_HOLDER, NULL, "open", args, 1, &reply, &served);
   if (rc != SM_OK) return rc;
   /* Opening a named object takes no reference and "release" of it is a
    * no-op, so a proxy from a ref always gives one back. */
-  return proxy_from_reply(c, reply, want, NULL, true, epoch, size, out);
+  return proxy_from_reply(c, reply, want, NULL, true, &served, size, out);
 }
 
 int proxy_open_token(sm_client *c, const char *token, const char *want, size_t size,
@@ -158,60 +178,77 @@ int proxy_open_token(sm_client *c, const char *token, const char *want, size_t s
 
 void proxy_free(sm_proxy *p) {
   if (!p) return;
-  if (p->holds_ref) client_release(p->client, p->id, p->epoch);
+  if (p->holds_ref) client_release(p->client, binding_load(p)->id, p->epoch);
+  bindings_free(p->bind);
   sm_value_free(p->init);
   free(p->type);
   free(p->name);
   free(p);
 }
 
-/* The id to address p's object with (ids of named proxies change when they
- * are looked up again, maybe by another thread). */
-static uint64_t proxy_id_now(const sm_proxy *p) {
-  return __atomic_load_n(&p->id, __ATOMIC_ACQUIRE);
-}
-
-/* For a named proxy: makes sure this thread's connection is up (a lost one
- * is replaced now, which may start a new session), then, when the session
- * changed since p's id was found, gets-or-creates the object by name again
- * and takes its id. Returns 0 or an SM_E* code. */
-static int proxy_refresh(sm_proxy *p) {
-  struct chan *k;
-  int rc = client_thread_chan(p->client, &k);
-  if (rc != SM_OK) return rc;
-  uint64_t session = client_session(p->client);
-  if (__atomic_load_n(&p->session, __ATOMIC_ACQUIRE) == session) return SM_OK;
+/* Gets-or-creates the named object of p again, over the calling thread's
+ * connection, and publishes its id on the instance that answered. */
+static int proxy_find_again(sm_proxy *p, const proxy_binding **out) {
   sm_value t = val_str_view(p->type), n = val_str_view(p->name);
   const sm_value *args[2 + CREATE_MAX_INIT] = {&t, &n};
   size_t ninit = sm_value_len(p->init);
   for (size_t i = 0; i < ninit && i < CREATE_MAX_INIT; i++)
     args[2 + i] = sm_value_list_at(p->init, i);
   sm_value *reply = NULL;
-  rc = client_invoke(p->client, CLIENT_THREAD, 0, "create", args, 2 + ninit, &reply, NULL);
+  client_served served = {0, 0};
+  int rc =
+      client_invoke(p->client, CLIENT_THREAD, NULL, "create", args, 2 + ninit, &reply, &served);
   if (rc != SM_OK) return rc;
+  proxy_binding *b = NULL;
   if (sm_value_type(reply) != SM_REF)
     rc = err_set(SM_EPROTO, "the daemon answered with %s, not a ref",
                  val_kind_name(sm_value_type(reply)));
   else if (strcmp(reply->u.ref.type, p->type) != 0)
     rc = err_set(SM_ETYPE, "\"%s\" is now a %s, not a %s", p->name, reply->u.ref.type, p->type);
-  if (rc == SM_OK) {
-    __atomic_store_n(&p->id, reply->u.ref.id, __ATOMIC_RELEASE);
-    __atomic_store_n(&p->session, session, __ATOMIC_RELEASE);
-  }
+  else if (!(b = binding_new(reply->u.ref.id, served.instance)))
+    rc = err_set(SM_ENOMEM, "out of memory");
   sm_value_free(reply);
-  return rc;
+  if (rc != SM_OK) return rc;
+  /* Other threads may publish theirs meanwhile: chain onto whatever is
+   * current, so every binding stays reachable until proxy_free. */
+  proxy_binding *cur = __atomic_load_n(&p->bind, __ATOMIC_ACQUIRE);
+  do
+    b->older = cur;
+  while (
+      !__atomic_compare_exchange_n(&p->bind, &cur, b, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE));
+  *out = b;
+  return SM_OK;
+}
+
+int proxy_binding_now(sm_proxy *p, const proxy_binding **out) {
+  uint64_t instance = 0;
+  int rc = client_thread_instance(p->client, &instance); /* a lost connection is replaced now */
+  if (rc != SM_OK) return rc;
+  const proxy_binding *b = binding_load(p);
+  if (b->instance == instance) {
+    *out = b;
+    return SM_OK;
+  }
+  if (p->name) return proxy_find_again(p, out);
+  return err_set(SM_ESTALE,
+                 "%s %" PRIu64 " belonged to an earlier daemon (instance %016" PRIx64
+                 "); %s is instance %016" PRIx64 " now, where that object does not exist",
+                 p->type, b->id, b->instance, sm_client_url(p->client), instance);
 }
 
 /* proxy_invoke and proxy_invoke_timed (timed false: no deadline sent). */
 static int invoke(sm_proxy *p, const char *method, const sm_value *const *args, size_t nargs,
                   bool timed, int64_t timeout_ms, sm_value **result) {
   for (int attempt = 0;; attempt++) {
-    int rc = p->name ? proxy_refresh(p) : SM_OK;
-    if (rc == SM_OK && timed)
-      rc = client_invoke_timed(p->client, proxy_id_now(p), method, args, nargs, timeout_ms, result);
-    else if (rc == SM_OK)
-      rc = client_invoke(p->client, CLIENT_THREAD, proxy_id_now(p), method, args, nargs, result,
-                         NULL);
+    const proxy_binding *b = NULL;
+    int rc = proxy_binding_now(p, &b);
+    if (rc == SM_OK) {
+      client_target to = {b->id, p->type_code};
+      if (timed)
+        rc = client_invoke_timed(p->client, &to, method, args, nargs, timeout_ms, result);
+      else
+        rc = client_invoke(p->client, CLIENT_THREAD, &to, method, args, nargs, result, NULL);
+    }
     /* Sent again only when it never left a dropped connection. */
     if (rc != SM_ECLOSED || attempt > 0 || !client_last_unsent()) return rc;
   }
@@ -298,13 +335,13 @@ int proxy_result_str(sm_value *v, const char *fn, char **out) {
 
 /* ---- the public generic proxy ---- */
 
-uint64_t sm_proxy_id(const sm_proxy *p) { return p ? proxy_id_now(p) : 0; }
+uint64_t sm_proxy_id(const sm_proxy *p) { return p ? binding_load(p)->id : 0; }
 const char *sm_proxy_type(const sm_proxy *p) { return p ? p->type : NULL; }
 const char *sm_proxy_name(const sm_proxy *p) { return p ? p->name : NULL; }
 
 /* A new ref value (caller frees with sm_value_free()), or NULL. */
 sm_value *sm_proxy_ref(const sm_proxy *p) {
-  return p ? val_ref_new(proxy_id_now(p), p->type, strlen(p->type)) : NULL;
+  return p ? val_ref_new(binding_load(p)->id, p->type, strlen(p->type)) : NULL;
 }
 
 /* A new "type:id" string (caller frees with sm_free()), or NULL. */
@@ -312,7 +349,7 @@ char *sm_proxy_token(const sm_proxy *p) {
   if (!p) return NULL;
   size_t n = strlen(p->type) + 24;
   char *s = malloc(n);
-  if (s) snprintf(s, n, "%s:%" PRIu64, p->type, proxy_id_now(p));
+  if (s) snprintf(s, n, "%s:%" PRIu64, p->type, binding_load(p)->id);
   return s;
 }
 

@@ -16,16 +16,27 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Which object a proxy addresses: its id, and the daemon instance that id
+ * belongs to. Never changed once published: a named proxy that finds its
+ * object again on another instance publishes a new binding and keeps the
+ * old ones (older) until proxy_free, so a thread still reading one is
+ * safe. */
+typedef struct proxy_binding {
+  uint64_t id;
+  uint64_t instance;           /**< from the handshake of the connection that found id */
+  struct proxy_binding *older; /**< owned: the bindings this one replaced */
+} proxy_binding;
+
 struct sm_proxy {
-  sm_client *client; /**< borrowed: the client outlives its proxies */
-  uint64_t id;       /**< daemon object id (of a named object: atomic, see session) */
-  char *type;        /**< owned daemon type name */
-  char *name;        /**< owned; NULL when anonymous or opened by ref/token */
-  bool holds_ref;    /**< this process took a reference to give back */
-  uint64_t epoch;    /**< the holder connection that holds that reference */
-  uint64_t session;  /**< named: the client session (client_session) id was found in */
-  sm_value *init;    /**< named: owned copy of the creation arguments (an SM_LIST), to
-                          create the object again in a restarted daemon; NULL: none */
+  sm_client *client;   /**< borrowed: the client outlives its proxies */
+  proxy_binding *bind; /**< owned; read and replaced atomically (proxy_binding) */
+  char *type;          /**< owned daemon type name */
+  uint32_t type_code;  /**< wire_type_code(type): sent with every call, checked by the daemon */
+  char *name;          /**< owned; NULL when anonymous or opened by ref/token */
+  bool holds_ref;      /**< this process took a reference to give back */
+  uint64_t epoch;      /**< the holder connection that holds that reference */
+  sm_value *init;      /**< named: owned copy of the creation arguments (an SM_LIST), to
+                            create the object again in a restarted daemon; NULL: none */
 };
 
 /* Returns SM_EINVAL from the calling function when cond is false. */
@@ -68,11 +79,20 @@ int proxy_open_token(sm_client *c, const char *token, const char *want, size_t s
  * the typed struct around it. NULL is fine. */
 void proxy_free(sm_proxy *p);
 
+/* What the next call on p over the calling thread's connection addresses
+ * (borrowed: valid until proxy_free). When that connection reached another
+ * daemon instance than p's object belongs to (the daemon restarted), a
+ * named proxy first finds its object again by name (get-or-create, with
+ * its creation arguments); any other proxy gets SM_ESTALE, since its object
+ * died with the earlier daemon. Returns 0 or an SM_E* code with the
+ * thread's last error set. */
+int proxy_binding_now(sm_proxy *p, const proxy_binding **out);
+
 /* Calls method on the object over the calling thread's connection; as
- * client_invoke. A named proxy first looks its object up again by name
- * (get-or-create, with its creation arguments) when the client reconnected
- * since it last did, and a call that never left a dropped connection goes
- * out once more; a call that was sent is never repeated. */
+ * client_invoke, after proxy_binding_now (SM_ESTALE for an object of an
+ * earlier daemon), with the proxy's type code for the daemon to check. A
+ * call that never left a dropped connection goes out once more; a call
+ * that was sent is never repeated. */
 int proxy_invoke(sm_proxy *p, const char *method, const sm_value *const *args, size_t nargs,
                  sm_value **result);
 

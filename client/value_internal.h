@@ -134,13 +134,15 @@ static inline sm_value val_str_view(const char *s) {
 }
 
 /* Appends v as one packed Value to out (nil appends nothing). Returns 0,
- * SM_EVALUE when lists and maps nest deeper than VW_DEPTH_DEFAULT (the
- * daemon's limit), or SM_ENOMEM. Sets no error text. */
-int val_encode(const sm_value *v, vbuf *out);
+ * SM_EVALUE when lists and maps nest deeper than max_depth levels (the
+ * daemon's limit, client_max_depth), or SM_ENOMEM. Sets no error text. */
+int val_encode(const sm_value *v, vbuf *out, unsigned max_depth);
 
-/* Builds a value from packed bytes (empty = nil). Returns 0 with *out set
- * (caller frees with sm_value_free()), SM_EPROTO when the bytes are not a
- * valid packed Value, or SM_ENOMEM. Sets no error text. */
+/* Builds a value from packed bytes (empty = nil) nested at most
+ * VW_DEPTH_REPLY_MAX levels: every value a daemon stores, and its results
+ * that wrap them. Returns 0 with *out set (caller frees with
+ * sm_value_free()), SM_EPROTO when the bytes are not a valid packed Value,
+ * or SM_ENOMEM. Sets no error text. */
 int val_decode(sm_span in, sm_value **out);
 
 /* A kind as error texts name it, with its article ("an int", "nil"). */

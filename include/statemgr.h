@@ -23,18 +23,27 @@
  * - After fork(), the child may keep using the client and its proxies: it
  *   opens fresh connections and never touches the parent's sockets.
  * - Reconnection: when a connection drops (the daemon restarted, say), the
- *   next call on that thread opens a new one, handshake included. Proxies of
- *   named objects keep working: after a reconnect each looks its object up
- *   again by name (get-or-create, with its creation arguments), since a
- *   restarted daemon starts empty and numbers objects afresh. A call whose
- *   request was sent when the connection failed (in flight, parked...)
- *   reports SM_ECLOSED and is never repeated: it may or may not have been
- *   applied. A call that could not be sent at all (the daemon had closed
- *   the connection first: seen at once on a UNIX socket; over plain TCP it
- *   is checked for on a connection idle for over a second, so a send to a
- *   peer that left is caught too) goes out once more on a new connection. Anonymous objects die
- * with the daemon: free their proxies (in a new daemon their old ids may name other objects).
- * Pipelines use the id a proxy found at its last direct call.
+ *   next call on that thread opens a new one, handshake included. Each
+ *   connection learns the instance of the daemon it reached (a random id of
+ *   each run). Proxies of named objects keep working: when the instance
+ *   changed, each looks its object up again by name (get-or-create, with
+ *   its creation arguments), since a restarted daemon starts empty. An
+ *   anonymous object dies with the daemon: its proxies, and proxies opened
+ *   from a ref or token of the earlier daemon, then get SM_ESTALE, without
+ *   sending anything. Object ids are never reused, not even by a daemon
+ *   restarted from nothing, and every call names the type its proxy was
+ *   opened for, which the daemon checks: an old proxy never reaches another
+ *   object. A call whose request was sent when the connection failed (in
+ *   flight, parked...) reports SM_ECLOSED and is never repeated: it may or
+ *   may not have been applied. A call that could not be sent at all (the
+ *   daemon had closed the connection first: seen at once on a UNIX socket;
+ *   over plain TCP it is checked for on a connection idle for over a
+ *   second, so a send to a peer that left is caught too) goes out once more
+ *   on a new connection.
+ * - Versions: the handshake names the protocol version both sides speak;
+ *   this library speaks protocol 2 and refuses (SM_EPROTO) a daemon that
+ *   does not. A status of a newer daemon that this library has no code for
+ *   arrives as SM_EREMOTE, the text naming it.
  */
 #ifndef STATEMGR_H
 #define STATEMGR_H
@@ -66,9 +75,13 @@ extern "C" {
 /* Errors                                                              */
 /* ------------------------------------------------------------------ */
 
-/* The error table: name, code, text. Codes -1..-13 are the daemon's wire
- * statuses 1..13, and -19 and -20 its statuses 14 and 15; the rest arise in
- * the library. Append only: numbers never change. */
+/* The error table: name, code, text. Append only: numbers never change.
+ * Codes -1..-13 answer the daemon's statuses 1..13 (the same numbers, for
+ * history), SM_EMAXMEMORY and SM_ESTALE its later ones; the rest arise in
+ * the library, SM_EREMOTE for a status this library does not know (a newer
+ * daemon's: the text has its number and the daemon's words). Which status
+ * gives which code is one table inside the library (docs/protocol.md,
+ * "Statuses"), not arithmetic. */
 #define SM_ERRNO_MAP(XX)                                                                           \
   XX(TIMEOUT, -1, "timed out")                                                                     \
   XX(NOTFOUND, -2, "not found")                                                                    \
@@ -89,7 +102,8 @@ extern "C" {
   XX(INVAL, -17, "invalid argument")                                                               \
   XX(TLS, -18, "TLS error")                                                                        \
   XX(MAXMEMORY, -19, "the daemon's memory limit is reached")                                       \
-  XX(STALE, -20, "stale object reference")
+  XX(STALE, -20, "stale object reference")                                                         \
+  XX(REMOTE, -21, "error from the daemon")
 
 typedef enum sm_error {
   SM_OK = 0,
@@ -266,7 +280,7 @@ SM_EXTERN const char *sm_client_url(const sm_client *c);
 
 /** One round trip to the daemon. */
 SM_EXTERN int sm_ping(sm_client *c);
-/** Daemon facts (version, uptime, connections, objects...) as a map with
+/** Daemon facts (version, instance, uptime, connections, objects...) as a map with
  * string keys (caller frees with sm_value_free()). */
 SM_EXTERN int sm_info(sm_client *c, sm_value **out);
 /** Objects: a list of maps {"name", "id", "type", "size"}; type NULL lists
@@ -292,9 +306,7 @@ SM_EXTERN int sm_shutdown(sm_client *c);
  * creates the named object, which lives until sm_delete(). Opening with a
  * NULL name creates an anonymous object, which lives while some proxy (in
  * any process) or some stored reference holds it: freeing the last proxy,
- * or the connection dropping, frees it. References stored among anonymous
- * objects alone (a dict holding itself, two lists holding each other) do
- * not keep them: the daemon collects such groups. */
+ * or the connection dropping, frees it. */
 typedef struct sm_proxy sm_proxy;
 
 /** The object's id, type name (borrowed) and name (borrowed; NULL for an
@@ -310,7 +322,9 @@ SM_EXTERN sm_value *sm_proxy_ref(const sm_proxy *p);
 SM_EXTERN char *sm_proxy_token(const sm_proxy *p);
 /** Opens a generic proxy from a token or an SM_REF value; the daemon
  * checks the object exists and takes a reference for this process.
- * @param out caller frees with sm_proxy_free(). */
+ * @param out caller frees with sm_proxy_free().
+ * @return 0, SM_ENOTFOUND (gone), SM_ESTALE (it belonged to an earlier run
+ * of the daemon), SM_ETYPE, SM_EINVAL (a malformed token), ... */
 SM_EXTERN int sm_proxy_from_token(sm_client *c, const char *token, sm_proxy **out);
 SM_EXTERN int sm_proxy_from_ref(sm_client *c, const sm_value *ref, sm_proxy **out);
 /** Releases the proxy (and this process's reference to an anonymous
@@ -812,7 +826,8 @@ SM_EXTERN int sm_proxy_open(sm_client *c, const char *type, const char *name,
  * result, nil included (caller frees with sm_value_free()); untouched on
  * failure.
  * @return 0, the daemon's status for the call (SM_ENOTFOUND, SM_ETYPE
- * "no method", SM_EVALUE...), SM_EINVAL, SM_ECLOSED, SM_ENOMEM. */
+ * "no method", SM_EVALUE...), SM_ESTALE (the object belonged to an earlier
+ * run of the daemon), SM_EREMOTE, SM_EINVAL, SM_ECLOSED, SM_ENOMEM. */
 SM_EXTERN int sm_call(sm_proxy *p, const char *method, const sm_value *const *args, size_t nargs,
                       sm_value **out);
 /** As sm_call for a blocking method, with its deadline: timeout_ms
@@ -833,10 +848,15 @@ SM_EXTERN int sm_pipeline_new(sm_client *c, sm_pipeline **out);
  * must stay alive until sm_pipeline_exec returns. p NULL addresses the
  * manager (ping, info, ls, delete...; create, open and release are
  * refused: open proxies with the sm_*_open functions instead).
+ * A call on a proxy is queued with the id its object has now: a named
+ * proxy whose daemon restarted finds its object again first (a round trip,
+ * as a direct call would).
  * @return 0, SM_EINVAL (NULL pl or method, more than 8 args, a pipeline
  * already executed and not reset, or another client's proxy), SM_EVALUE
  * (an argument nested too deeply), SM_ETOOLARGE (the request is over the
- * frame limit), SM_ENOMEM. A failed call is not queued. */
+ * frame limit), SM_ESTALE (the proxy's object belonged to an earlier run
+ * of the daemon, or the daemon restarted since the pipeline's first
+ * calls were queued), SM_ENOMEM. A failed call is not queued. */
 SM_EXTERN int sm_pipeline_call(sm_pipeline *pl, sm_proxy *p, const char *method,
                                const sm_value *const *args, size_t nargs);
 /** As sm_pipeline_call with a deadline for a blocking method (as
@@ -852,7 +872,9 @@ SM_EXTERN int sm_pipeline_call_timed(sm_pipeline *pl, sm_proxy *p, const char *m
  * @return 0 when every call was sent and answered, even if some calls
  * failed (see sm_pipeline_status); SM_EINVAL (executed already),
  * SM_ECLOSED / SM_EPROTO when the connection failed (the calls then have
- * that status; some may have been applied), SM_ECONNECT, SM_ENOMEM. */
+ * that status; some may have been applied), SM_ESTALE (the connection
+ * reaches another daemon instance than the calls were queued for: nothing
+ * was sent, every call has that status), SM_ECONNECT, SM_ENOMEM. */
 SM_EXTERN int sm_pipeline_exec(sm_pipeline *pl);
 /** @return the number of calls queued (0 for NULL). */
 SM_EXTERN size_t sm_pipeline_count(const sm_pipeline *pl);

@@ -62,7 +62,8 @@ int sm_server_options_set_max_pending(sm_server_options *o, size_t n);
  * SM_EINVAL. */
 int sm_server_options_set_max_memory(sm_server_options *o, size_t bytes);
 /** Nesting of lists and maps allowed inside a value (default 64, at most
- * 1000); deeper arguments get VALUE_ERROR. */
+ * 1000); deeper arguments get VALUE_ERROR. Clients learn the limit when
+ * they connect, and read back every value stored under it. */
 int sm_server_options_set_max_depth(sm_server_options *o, unsigned depth);
 /** Time a new connection has to complete the authkey handshake (default
  * 10000 ms); then it is refused and closed. */
@@ -182,8 +183,12 @@ typedef struct sm_type_def {
 
 /** Registers a custom type before the server runs. The definition (names
  * and method table included) is borrowed and must outlive the server.
- * @return 0, SM_EINVAL (bad definition, the server already runs, or the
- *         name is taken, by a built-in type too), SM_ENOMEM. */
+ * Requests name the type a proxy expects by a 32-bit code of its name, so
+ * two types may not share a code: rename a type that collides (the log
+ * says with which).
+ * @return 0, SM_EINVAL (bad definition, the server already runs, the name
+ *         is taken, by a built-in type too, or its code is another type's),
+ *         SM_ENOMEM. */
 int sm_server_register_type(sm_server *s, const sm_type_def *t);
 
 /** The state create() returned for the called object; borrowed. */

@@ -12,11 +12,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Protocol versions. 1: the first. 2: AuthResult tells the client the
+ * daemon's instance and --max-depth, a Request may carry the type code its
+ * proxy expects, and the statuses OUT_OF_MEMORY and STALE exist. The
+ * daemon serves AUTH_PROTOCOL_OLDEST..AUTH_PROTOCOL_VERSION (the Hello
+ * offers that range, Auth picks one); the library speaks 2 only, since a
+ * daemon of protocol 1 numbers its objects from 1 again after a restart. */
 #define AUTH_CHALLENGE_LEN 32
 #define AUTH_MAC_LEN 32
-/* 2: the statuses OUT_OF_MEMORY and STALE. Peers of another version are
- * refused at the handshake with a message naming both versions. */
-#define AUTH_PROTOCOL_VERSION 2u
+#define AUTH_PROTOCOL_VERSION 2u /* the newest protocol version this build speaks */
+#define AUTH_PROTOCOL_OLDEST 1u  /* the oldest one the daemon still serves */
 
 /* Fills buf with n bytes from OpenSSL's CSPRNG. Returns 0, or -1. */
 int auth_random(uint8_t *buf, size_t n);

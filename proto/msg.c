@@ -32,6 +32,7 @@ enum {
   REQ_METHOD = PB_TAG(3, PB_LEN),
   REQ_ARGS = PB_TAG(4, PB_LEN),
   REQ_TIMEOUT = PB_TAG(5, PB_VARINT),
+  REQ_TYPE = PB_TAG(6, PB_I32),
   RESP_SEQ = PB_TAG(1, PB_VARINT),
   RESP_STATUS = PB_TAG(2, PB_VARINT),
   RESP_RESULT = PB_TAG(3, PB_LEN),
@@ -57,6 +58,8 @@ int wire_request_decode(sm_span payload, wire_request *out) {
   out->nargs = 0;
   out->has_timeout = false;
   out->timeout_ms = 0;
+  out->has_type = false;
+  out->type = 0;
   out->method = NULL;
   out->args = out->args_inline;
   out->args_cap = WIRE_ARGS_INLINE;
@@ -89,9 +92,13 @@ int wire_request_decode(sm_span payload, wire_request *out) {
       out->has_timeout = true;
       out->timeout_ms = pb_unzigzag(v);
       break;
+    case REQ_TYPE:
+      if (!pb_get_fixed32(&p, end, &out->type)) goto bad;
+      out->has_type = true;
+      break;
     default:
       /* field 0 does not exist; a known field with a wrong wire type */
-      if ((key >> 3) <= 5) goto bad;
+      if ((key >> 3) <= 6) goto bad;
       if (!pb_skip(&p, end, (unsigned)(key & 7))) goto bad;
     }
   }
@@ -137,6 +144,7 @@ int wire_request_encode(vbuf *out, const wire_request_out *r) {
   for (size_t i = 0; i < r->nargs; i++)
     n += len_field_size(r->args[i].n);
   if (r->has_timeout) n += 1 + pb_varint_size(pb_zigzag(r->timeout_ms));
+  if (r->type) n += 1 + 4;
   if (n > UINT32_MAX) return -1;
   uint8_t *at = vb_grow(out, FRAME_HEADER_LEN + n);
   if (!at) return -1;
@@ -148,7 +156,18 @@ int wire_request_encode(vbuf *out, const wire_request_out *r) {
   for (size_t i = 0; i < r->nargs; i++)
     p = put_len_field(p, REQ_ARGS, r->args[i].p, r->args[i].n);
   if (r->has_timeout) p = put_varint_field(p, REQ_TIMEOUT, pb_zigzag(r->timeout_ms));
+  if (r->type) {
+    *p++ = REQ_TYPE;
+    p += pb_put_fixed32(p, r->type);
+  }
   return 0;
+}
+
+uint32_t wire_type_code(const char *name) {
+  uint32_t h = 2166136261u; /* FNV-1a, 32 bits */
+  for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+    h = (h ^ *p) * 16777619u;
+  return h ? h : 1; /* 0 means "no type" on the wire */
 }
 
 /* ---- responses ---- */
@@ -167,7 +186,9 @@ int wire_response_decode(sm_span payload, wire_response *out) {
       seq = true;
       break;
     case RESP_STATUS:
-      if (!pb_get_varint(&p, end, &v) || v > WS_MAX) return -1;
+      /* Any status: one this build does not know comes from a newer daemon
+       * and is the caller's to report (status.h), not a broken frame. */
+      if (!pb_get_varint(&p, end, &v) || v > INT32_MAX) return -1;
       out->status = (int)v;
       status = true;
       break;
@@ -229,19 +250,24 @@ int wire_response_encode(vbuf *out, const wire_response_out *r) {
 
 /* ---- handshake ---- */
 
-int wire_hello_encode(vbuf *out, const uint8_t challenge[AUTH_CHALLENGE_LEN]) {
+int wire_hello_encode(vbuf *out, uint32_t version, uint32_t max_version,
+                      const uint8_t challenge[AUTH_CHALLENGE_LEN]) {
   Statemgr__Hello m = STATEMGR__HELLO__INIT;
-  m.version = AUTH_PROTOCOL_VERSION;
+  m.version = version;
+  m.has_max_version = max_version != 0;
+  m.max_version = max_version;
   m.challenge = bin((sm_span){challenge, AUTH_CHALLENGE_LEN});
   return encode_frame(out, &m.base);
 }
 
-int wire_hello_decode(sm_span payload, uint32_t *version, uint8_t challenge[AUTH_CHALLENGE_LEN]) {
+int wire_hello_decode(sm_span payload, uint32_t *version, uint32_t *max_version,
+                      uint8_t challenge[AUTH_CHALLENGE_LEN]) {
   Statemgr__Hello *m = statemgr__hello__unpack(NULL, payload.n, payload.p);
   if (!m) return -1;
   int rc = -1;
   if (m->challenge.len == AUTH_CHALLENGE_LEN) {
     *version = m->version;
+    if (max_version) *max_version = m->has_max_version ? m->max_version : m->version;
     memcpy(challenge, m->challenge.data, AUTH_CHALLENGE_LEN);
     rc = 0;
   }
@@ -249,10 +275,10 @@ int wire_hello_decode(sm_span payload, uint32_t *version, uint8_t challenge[AUTH
   return rc;
 }
 
-int wire_auth_encode(vbuf *out, const uint8_t mac[AUTH_MAC_LEN],
+int wire_auth_encode(vbuf *out, uint32_t version, const uint8_t mac[AUTH_MAC_LEN],
                      const uint8_t challenge[AUTH_CHALLENGE_LEN], const char *client_name) {
   Statemgr__Auth m = STATEMGR__AUTH__INIT;
-  m.version = AUTH_PROTOCOL_VERSION;
+  m.version = version;
   m.mac = bin((sm_span){mac, AUTH_MAC_LEN});
   m.challenge = bin((sm_span){challenge, AUTH_CHALLENGE_LEN});
   m.client_name = (char *)(uintptr_t)client_name;
@@ -275,7 +301,8 @@ int wire_auth_decode(sm_span payload, uint32_t *version, uint8_t mac[AUTH_MAC_LE
   return rc;
 }
 
-int wire_auth_result_encode(vbuf *out, int status, const uint8_t *mac, const char *error) {
+int wire_auth_result_encode(vbuf *out, int status, const uint8_t *mac, const char *error,
+                            const wire_daemon_info *info) {
   Statemgr__AuthResult m = STATEMGR__AUTH_RESULT__INIT;
   m.status = (Statemgr__Status)status;
   if (mac) {
@@ -283,20 +310,31 @@ int wire_auth_result_encode(vbuf *out, int status, const uint8_t *mac, const cha
     m.mac = bin((sm_span){mac, AUTH_MAC_LEN});
   }
   m.error = (char *)(uintptr_t)error;
+  if (info && info->instance) {
+    m.has_instance = 1;
+    m.instance = info->instance;
+  }
+  if (info && info->max_depth) {
+    m.has_max_depth = 1;
+    m.max_depth = info->max_depth;
+  }
   return encode_frame(out, &m.base);
 }
 
 int wire_auth_result_decode(sm_span payload, int *status, uint8_t mac[AUTH_MAC_LEN], bool *has_mac,
-                            char *err, size_t errlen) {
+                            char *err, size_t errlen, wire_daemon_info *info) {
   Statemgr__AuthResult *m = statemgr__auth_result__unpack(NULL, payload.n, payload.p);
   if (!m) return -1;
   int rc = -1;
-  if ((int)m->status >= 0 && (int)m->status <= WS_MAX &&
-      (!m->has_mac || m->mac.len == AUTH_MAC_LEN)) {
+  if ((int)m->status >= 0 && (!m->has_mac || m->mac.len == AUTH_MAC_LEN)) {
     *status = (int)m->status;
     *has_mac = m->has_mac;
     if (m->has_mac) memcpy(mac, m->mac.data, AUTH_MAC_LEN);
     if (errlen) snprintf(err, errlen, "%s", m->error ? m->error : "");
+    if (info) {
+      info->instance = m->has_instance ? m->instance : 0;
+      info->max_depth = m->has_max_depth ? m->max_depth : 0;
+    }
     rc = 0;
   }
   statemgr__auth_result__free_unpacked(m, NULL);

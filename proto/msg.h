@@ -20,9 +20,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Wire status numbers (statemgr.proto's Status). The public SM_E* code of
- * a status s is -s up to WS_INTERNAL; the client maps the later ones
- * (err_status_code in client/errors.c). */
+/* Wire status numbers (statemgr.proto's Status), appended to only. The
+ * public SM_E* code of each is in the table of status.h; WS_MAX is the
+ * highest this build knows, and a peer may send higher ones. */
 enum {
   WS_OK = 0,
   WS_TIMEOUT = 1,
@@ -55,6 +55,8 @@ typedef struct wire_request {
   size_t nargs;
   bool has_timeout;
   int64_t timeout_ms;
+  bool has_type;
+  uint32_t type; /* the type code the caller expects the object to have */
   /* internal */
   char method_buf[WIRE_METHOD_MAX + 1];
   sm_span args_inline[WIRE_ARGS_INLINE];
@@ -78,6 +80,7 @@ typedef struct wire_request_out {
   size_t nargs;
   bool has_timeout;
   int64_t timeout_ms;
+  uint32_t type; /* the expected type code; 0: none sent */
 } wire_request_out;
 
 /* Appends a Request frame. Returns 0, or -1 when out of memory or the frame
@@ -88,7 +91,7 @@ int wire_request_encode(vbuf *out, const wire_request_out *r);
 
 typedef struct wire_response {
   uint64_t seq;
-  int status; /* WS_* */
+  int status; /* WS_*, or a status of a newer daemon (any value >= 0) */
   bool has_result;
   sm_span result;    /* a packed Value, borrowed from the payload */
   const char *error; /* NULL when absent; owned until release */
@@ -111,22 +114,43 @@ size_t wire_response_frame_size(const wire_response_out *r);
 void wire_response_frame_pack(const wire_response_out *r, uint8_t *out);
 int wire_response_encode(vbuf *out, const wire_response_out *r);
 
+/* The type code of a type name: FNV-1a (32 bits) of its bytes, never 0. A
+ * proxy computes it once; the daemon compares it with the code of the
+ * object a request names (Request.type), with no string work per call. */
+uint32_t wire_type_code(const char *name);
+
 /* ---- handshake ---- */
 
-int wire_hello_encode(vbuf *out, const uint8_t challenge[AUTH_CHALLENGE_LEN]);
-/* Returns 0, or -1 when malformed (wrong challenge length included). */
-int wire_hello_decode(sm_span payload, uint32_t *version, uint8_t challenge[AUTH_CHALLENGE_LEN]);
+/* A Hello offering protocol versions version..max_version (max_version 0:
+ * none sent, as a protocol-1 daemon does). */
+int wire_hello_encode(vbuf *out, uint32_t version, uint32_t max_version,
+                      const uint8_t challenge[AUTH_CHALLENGE_LEN]);
+/* Returns 0, or -1 when malformed (wrong challenge length included).
+ * *max_version (may be NULL) is *version when the Hello has none. */
+int wire_hello_decode(sm_span payload, uint32_t *version, uint32_t *max_version,
+                      uint8_t challenge[AUTH_CHALLENGE_LEN]);
 
-int wire_auth_encode(vbuf *out, const uint8_t mac[AUTH_MAC_LEN],
+/* version: the protocol version the client chose from the Hello's range. */
+int wire_auth_encode(vbuf *out, uint32_t version, const uint8_t mac[AUTH_MAC_LEN],
                      const uint8_t challenge[AUTH_CHALLENGE_LEN], const char *client_name);
 /* name receives the client name (may be empty), truncated to namelen. */
 int wire_auth_decode(sm_span payload, uint32_t *version, uint8_t mac[AUTH_MAC_LEN],
                      uint8_t challenge[AUTH_CHALLENGE_LEN], char *name, size_t namelen);
 
-/* mac may be NULL (a refusal); error may be NULL. */
-int wire_auth_result_encode(vbuf *out, int status, const uint8_t *mac, const char *error);
-/* *has_mac tells whether mac was filled; error text copied into err. */
+/* What a daemon of protocol 2 tells a client it accepted (AuthResult). */
+typedef struct wire_daemon_info {
+  uint64_t instance;  /* random id of this run of the daemon; 0: not sent */
+  uint32_t max_depth; /* its --max-depth; 0: not sent */
+} wire_daemon_info;
+
+/* mac may be NULL (a refusal); error may be NULL; info may be NULL (none
+ * sent, as to a refused client). */
+int wire_auth_result_encode(vbuf *out, int status, const uint8_t *mac, const char *error,
+                            const wire_daemon_info *info);
+/* Any status >= 0 is accepted (see wire_response). *has_mac tells whether
+ * mac was filled; error text copied into err; info
+ * (may be NULL) receives the daemon's facts, zero when absent. */
 int wire_auth_result_decode(sm_span payload, int *status, uint8_t mac[AUTH_MAC_LEN], bool *has_mac,
-                            char *err, size_t errlen);
+                            char *err, size_t errlen, wire_daemon_info *info);
 
 #endif

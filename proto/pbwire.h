@@ -1,6 +1,6 @@
 /* pbwire.h - the few protobuf wire-format primitives that proto/'s
  * hand-written codecs share (vwire.c for values, msg.c for requests and
- * responses): varints and length-delimited fields. Reading accepts only
+ * responses): varints, fixed32 and length-delimited fields. Reading accepts only
  * canonical varints, so equal values always have equal bytes. */
 #ifndef SM_PROTO_PBWIRE_H
 #define SM_PROTO_PBWIRE_H
@@ -81,6 +81,22 @@ static inline size_t pb_put_varint(uint8_t *p, uint64_t v) {
   }
   p[n++] = (uint8_t)v;
   return n;
+}
+
+/* Reads a fixed32 field's value (little-endian). */
+static inline bool pb_get_fixed32(const uint8_t **pp, const uint8_t *end, uint32_t *out) {
+  const uint8_t *p = *pp;
+  if (end - p < 4) return false;
+  *out = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+  *pp = p + 4;
+  return true;
+}
+
+/* Writes v as a fixed32 value at p (4 bytes) and returns 4. */
+static inline size_t pb_put_fixed32(uint8_t *p, uint32_t v) {
+  for (int i = 0; i < 4; i++)
+    p[i] = (uint8_t)(v >> (8 * i));
+  return 4;
 }
 
 static inline uint64_t pb_zigzag(int64_t v) { return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63); }

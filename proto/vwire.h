@@ -53,7 +53,16 @@ typedef enum vw_result {
 } vw_result;
 
 #define VW_FLAG_HAS_REF 1u /* the value contains at least one ObjRef */
+/* Nesting of lists and maps. The daemon stores values up to its
+ * --max-depth (default VW_DEPTH_DEFAULT, at most VW_DEPTH_MAX) and tells
+ * clients its limit in the handshake. Its results may wrap stored values in
+ * VW_DEPTH_REPLY_EXTRA more levels (dict items: [[key, value], ...]), so a
+ * client reads replies up to VW_DEPTH_REPLY_MAX: whatever a daemon stored
+ * comes back readable. */
 #define VW_DEPTH_DEFAULT 64u
+#define VW_DEPTH_MAX 1000u
+#define VW_DEPTH_REPLY_EXTRA 8u
+#define VW_DEPTH_REPLY_MAX (VW_DEPTH_MAX + VW_DEPTH_REPLY_EXTRA)
 
 /* Validates a whole packed value; nesting of lists and maps may reach
  * max_depth levels. Fills *top (may be NULL) and ORs VW_FLAG_* into *flags

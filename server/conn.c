@@ -3,7 +3,9 @@
  * States: HANDSHAKE (Hello sent, waiting for Auth; tiny frame limit and a
  * deadline) -> READY (requests) -> CLOSING (reading stopped, output being
  * flushed, then freed). conn_set_state() is the only place that changes the
- * state and it checks each transition.
+ * state and it checks each transition. The Auth names the protocol version
+ * the connection speaks (AUTH_PROTOCOL_OLDEST..AUTH_PROTOCOL_VERSION); a
+ * client of an older one is answered only statuses it knows (status.h).
  *
  * The read callback takes at most CONN_FRAMES_PER_EVENT frames and then
  * re-triggers itself, so one busy client cannot starve the others. A
@@ -29,6 +31,7 @@
 
 #include "../proto/auth.h"
 #include "../proto/frame.h"
+#include "../proto/status.h"
 #include "blocked.h"
 #include "dispatch.h"
 #include "htab.h"
@@ -63,6 +66,7 @@ struct conn {
   uint64_t id;
   char peer[128];
   char name[64];                         /* the client's self-chosen name */
+  uint32_t version;                      /* the protocol version its Auth chose */
   uint8_t challenge[AUTH_CHALLENGE_LEN]; /* ours, sent in Hello */
   /* Transport: a plain socket with our own events, or a TLS bufferevent. */
   int fd;                  /* plain: the socket; -1 with TLS */
@@ -213,7 +217,7 @@ conn *conn_new(struct sm_server *srv, int fd, struct bufferevent *bev, const cha
   vbuf hello;
   vb_init(&hello);
   ok = ok && auth_random(c->challenge, sizeof c->challenge) == 0 &&
-       wire_hello_encode(&hello, c->challenge) == 0;
+       wire_hello_encode(&hello, AUTH_PROTOCOL_OLDEST, AUTH_PROTOCOL_VERSION, c->challenge) == 0;
   if (!ok) {
     vb_free(&hello);
     if (bev)
@@ -398,6 +402,12 @@ void conn_note_parked(conn *c, int delta) {
 
 void conn_send_response(conn *c, const wire_response_out *r) {
   if (c->state == CONN_CLOSING) return; /* nobody will read it */
+  wire_response_out older;
+  if (c->version < AUTH_PROTOCOL_VERSION) { /* only statuses its protocol knows */
+    older = *r;
+    older.status = status_for_version(r->status, c->version);
+    r = &older;
+  }
   size_t n = wire_response_frame_size(r);
   uint8_t *at = vb_grow(&c->out, n);
   if (!at) {
@@ -484,7 +494,7 @@ static void refuse(conn *c, int status, const char *text) {
   vb_init(&b);
   int rc;
   if (c->state == CONN_HANDSHAKE) {
-    rc = wire_auth_result_encode(&b, status, NULL, text);
+    rc = wire_auth_result_encode(&b, status, NULL, text, NULL);
   } else {
     wire_response_out r = {.seq = 0, .status = status, .error = text};
     rc = wire_response_encode(&b, &r);
@@ -509,10 +519,10 @@ static void handle_auth(conn *c, sm_span payload) {
     refuse(c, WS_PROTOCOL_ERROR, "malformed handshake: expected an Auth message");
     return;
   }
-  if (version != AUTH_PROTOCOL_VERSION) {
-    char text[96];
-    snprintf(text, sizeof text, "protocol version %u not supported (this daemon speaks %u)",
-             version, AUTH_PROTOCOL_VERSION);
+  if (version < AUTH_PROTOCOL_OLDEST || version > AUTH_PROTOCOL_VERSION) {
+    char text[128];
+    snprintf(text, sizeof text, "protocol version %u not supported (this daemon speaks %u to %u)",
+             version, AUTH_PROTOCOL_OLDEST, AUTH_PROTOCOL_VERSION);
     refuse(c, WS_PROTOCOL_ERROR, text);
     return;
   }
@@ -526,15 +536,20 @@ static void handle_auth(conn *c, sm_span payload) {
   }
   uint8_t proof[AUTH_MAC_LEN];
   auth_server_mac(k->bytes, k->len, c->challenge, client_ch, proof);
+  /* What a client needs to know of this daemon: its instance, so a proxy
+   * of an earlier daemon's object is recognised, and how deeply values
+   * may nest. */
+  wire_daemon_info info = {c->srv->instance, c->srv->limits.max_depth};
   vbuf b;
   vb_init(&b);
-  if (wire_auth_result_encode(&b, WS_OK, proof, NULL) == 0) out_append(c, b.p, b.len);
+  if (wire_auth_result_encode(&b, WS_OK, proof, NULL, &info) == 0) out_append(c, b.p, b.len);
   vb_free(&b);
   auth_wipe(proof, sizeof proof);
   evtimer_del(c->timer);
+  c->version = version;
   conn_set_state(c, CONN_READY);
-  log_info("conn %llu: authenticated%s%s", (unsigned long long)c->id, c->name[0] ? " as " : "",
-           c->name);
+  log_info("conn %llu: authenticated%s%s (protocol %u)", (unsigned long long)c->id,
+           c->name[0] ? " as " : "", c->name, version);
 }
 
 static void handle_frame(conn *c, sm_span payload) {

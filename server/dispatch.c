@@ -3,7 +3,10 @@
  * Every argument is validated here, once, before any method runs: it must
  * be a canonical packed Value, nested no deeper than limits.max_depth, and
  * every ObjRef in it must name a live object of the stated type. Methods can
- * then trust their arguments. The target object holds an extra reference
+ * then trust their arguments. The target must exist (an id of an earlier
+ * run of the daemon is STALE, registry.h) and, when the request names the
+ * type its proxy was opened for (Request.type, a code compared as an
+ * integer), be of that type. The target object holds an extra reference
  * while its method runs, so a method that drops the last reference to its
  * own object (a self-referencing entry removed) cannot free it mid-call.
  * A method flagged METHOD_GROWS first asks the memory limit whether the
@@ -60,8 +63,22 @@ static void count(const call *c, const obj_type *t, const method_def *m) {
   if (c->conn) stats_count(conn_server(c->conn)->stats, t, m);
 }
 
-/* Finds the method and runs it; arg_bytes is what a growing call is taken
- * to store: its arguments. */
+/* The object is not of the type the caller's proxy was opened for: say
+ * which type it is and, when this daemon knows the code, which was
+ * expected. */
+static int type_mismatch(call *c, const sm_obj *o, uint32_t expected) {
+  const obj_type *want = reg_type_by_code(c->reg, expected);
+  if (want)
+    return call_fail(c, WS_TYPE_ERROR, "object %llu is a %s, not a %s", (unsigned long long)o->id,
+                     o->type->name, want->name);
+  return call_fail(c, WS_TYPE_ERROR,
+                   "object %llu is a %s, not of the type the caller expects (type code %08x, "
+                   "unknown here)",
+                   (unsigned long long)o->id, o->type->name, (unsigned)expected);
+}
+
+/* Finds the object, checks its type, finds the method and runs it;
+ * arg_bytes is what a growing call is taken to store: its arguments. */
 static int run(call *c, const wire_request *req, size_t arg_bytes) {
   if (req->object == 0) {
     const method_def *m = type_method(&manager_type, req->method);
@@ -70,9 +87,8 @@ static int run(call *c, const wire_request *req, size_t arg_bytes) {
     return m->fn(c);
   }
   sm_obj *o = reg_get(c->reg, req->object);
-  if (!o)
-    return call_fail(c, WS_NOT_FOUND, "object %llu does not exist",
-                     (unsigned long long)req->object);
+  if (!o) return reg_missing(c->reg, req->object, c->err, sizeof c->err);
+  if (req->has_type && req->type != o->type_code) return type_mismatch(c, o, req->type);
   const method_def *m = type_method(o->type, req->method);
   if (!m) return call_fail(c, WS_TYPE_ERROR, "%s has no method '%s'", o->type->name, req->method);
   c->obj = o;

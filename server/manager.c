@@ -213,6 +213,9 @@ static int m_info(call *c) {
   snprintf(version, sizeof version, "%d.%d.%d", SM_VERSION_MAJOR, SM_VERSION_MINOR,
            SM_VERSION_PATCH);
   put_str(&w, "version", version);
+  char instance[24];
+  snprintf(instance, sizeof instance, "%016llx", (unsigned long long)srv->instance);
+  put_str(&w, "instance", instance);
   put_int(&w, "pid", (int64_t)getpid());
   put_int(&w, "uptime_s", st.uptime_s);
   put_int(&w, "connections", (int64_t)st.connections);

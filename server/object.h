@@ -25,8 +25,9 @@ struct conn;
 
 /* One shared object. */
 typedef struct sm_obj {
-  uint64_t id;          /**< never reused while the daemon runs */
+  uint64_t id;          /**< never reused, not even by a later run (registry.h) */
   const obj_type *type; /**< borrowed, static */
+  uint32_t type_code;   /**< wire_type_code(type->name): what Request.type is checked against */
   char *name;           /**< owned; NULL for an anonymous object */
   uint64_t refs;        /**< anonymous: holders (proxies + stored refs) */
   size_t n_waiters;     /**< calls parked on it now (blocked.c) */

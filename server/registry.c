@@ -18,7 +18,8 @@ struct registry {
   htab by_name; /* name -> sm_obj* (named objects only) */
   htab types;   /* type name -> const obj_type* */
   uint64_t next_id;
-  sm_obj **doomed; /* objects whose count reached zero, waiting to be freed */
+  uint64_t first_id; /* this run's first id: ids below it are an earlier run's */
+  sm_obj **doomed;   /* objects whose count reached zero, waiting to be freed */
   size_t n_doomed, cap_doomed;
   bool reaping;            /* reap() is on the stack: just queue */
   struct event_base *base; /* for waiter timers; NULL in unit tests */
@@ -38,7 +39,7 @@ registry *reg_new(void) {
   htab_init(&reg->by_id);
   htab_init(&reg->by_name);
   htab_init(&reg->types);
-  reg->next_id = 1; /* 0 addresses the manager */
+  reg->next_id = reg->first_id = 1; /* 0 addresses the manager */
   reg->cyc.reg = reg;
   const obj_type *builtins[] = {&t_dict_type,      &t_list_type,      &t_value_type,
                                 &t_namespace_type, &t_queue_type,     &t_lock_type,
@@ -141,7 +142,8 @@ void reg_free(registry *reg) {
 }
 
 int reg_add_type(registry *reg, const obj_type *t) {
-  if (htab_find(&reg->types, str_key(t->name))) return -1;
+  if (htab_find(&reg->types, str_key(t->name)) || reg_type_by_code(reg, wire_type_code(t->name)))
+    return -1;
   return htab_put(&reg->types, str_key(t->name), (void *)(uintptr_t)t, NULL) == 1 ? 0 : -1;
 }
 
@@ -149,6 +151,32 @@ const obj_type *reg_type(const registry *reg, const char *name) {
   void **slot = htab_find(&reg->types, str_key(name));
   return slot ? *slot : NULL;
 }
+
+/* A walk over the few types: only registration and error texts need it. */
+const obj_type *reg_type_by_code(const registry *reg, uint32_t code) {
+  size_t pos = 0;
+  sm_span key;
+  void *val;
+  while (htab_next(&reg->types, &pos, &key, &val)) {
+    const obj_type *t = val;
+    if (wire_type_code(t->name) == code) return t;
+  }
+  return NULL;
+}
+
+uint64_t reg_first_id_at(int64_t unix_ms) {
+  const int64_t max_ms = (INT64_C(1) << (62 - REG_ID_CLOCK_SHIFT)) - 1;
+  if (unix_ms < 1) unix_ms = 1; /* a clock before 1970: still above 0, the manager */
+  if (unix_ms > max_ms) unix_ms = max_ms;
+  return (uint64_t)unix_ms << REG_ID_CLOCK_SHIFT;
+}
+
+void reg_begin_ids(registry *reg, uint64_t first) {
+  if (first > reg->next_id) reg->next_id = first;
+  reg->first_id = first;
+}
+
+bool reg_id_stale(const registry *reg, uint64_t id) { return id != 0 && id < reg->first_id; }
 
 sm_obj *reg_get(const registry *reg, uint64_t id) {
   void **slot = htab_find(&reg->by_id, id_key(&id));
@@ -194,6 +222,7 @@ int reg_create(registry *reg, const obj_type *t, const char *name, call *c, sm_o
   }
   o->id = reg->next_id++;
   o->type = t;
+  o->type_code = wire_type_code(t->name);
   o->refs = name ? 0 : 1;
   mem_add(&reg->mem, shell_mem(o));
   reg_measure(reg, o);
@@ -257,16 +286,25 @@ typedef struct ref_check {
 static int check_one_ref(void *ctx, uint64_t id, sm_span type) {
   ref_check *rc = ctx;
   sm_obj *o = reg_get(rc->reg, id);
-  if (!o) {
-    snprintf(rc->err, rc->errlen, "object %llu does not exist", (unsigned long long)id);
-    return rc->status = WS_NOT_FOUND;
-  }
+  if (!o) return rc->status = reg_missing(rc->reg, id, rc->err, rc->errlen);
   if (strlen(o->type->name) != type.n || memcmp(o->type->name, type.p, type.n) != 0) {
     snprintf(rc->err, rc->errlen, "object %llu is a %s, not a %.*s", (unsigned long long)id,
              o->type->name, (int)type.n, (const char *)type.p);
     return rc->status = WS_TYPE_ERROR;
   }
   return 0;
+}
+
+int reg_missing(const registry *reg, uint64_t id, char *err, size_t errlen) {
+  if (reg_id_stale(reg, id)) {
+    snprintf(err, errlen,
+             "object %llu belonged to an earlier daemon (this one numbers its objects from %llu)",
+             (unsigned long long)id, (unsigned long long)reg->first_id);
+    return WS_STALE;
+  }
+  snprintf(err, errlen, "object %llu does not exist (deleted, or its last reference went)",
+           (unsigned long long)id);
+  return WS_NOT_FOUND;
 }
 
 int reg_check_refs(const registry *reg, sm_span v, char *err, size_t errlen) {

@@ -5,14 +5,26 @@
  * reference; when the count reaches zero the object is destroyed, and
  * groups that only hold each other are found by the cycle collector
  * (cycles.h). Freeing is iterative (a pending list), so a long chain of
- * objects holding each other never recurses deeply. Ids are never reused,
- * so a stale reference finds nothing rather than another object. The
- * registry also keeps the data's memory account (memory.h). */
+ * objects holding each other never recurses deeply. The registry also keeps
+ * the data's memory account (memory.h).
+ *
+ * Ids are never reused, not even across runs of the daemon, so a stale
+ * reference finds nothing rather than another object. A registry gives out
+ * ids one after the other from the first id reg_begin_ids() sets. The
+ * daemon takes that from the wall clock (reg_first_id_at): a run started
+ * later begins above every id an earlier run gave out, unless that run
+ * created more than 2^REG_ID_CLOCK_SHIFT objects per millisecond it lived
+ * (a rate no daemon reaches) or the clock went back between the runs (the
+ * client's check of the daemon's instance still catches proxies then). An
+ * id below the first that names no object belonged to an earlier run
+ * (reg_id_stale). The registry reads no clock itself: creating objects
+ * stays deterministic. */
 #ifndef SM_SERVER_REGISTRY_H
 #define SM_SERVER_REGISTRY_H
 
 #include "object.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -23,9 +35,27 @@ registry *reg_new(void);
 void reg_free(registry *reg);
 
 /* Adds a type; the table is borrowed and must outlive the registry. Returns
- * 0, or -1 when the name is taken or memory runs out. */
+ * 0, or -1 when the name is taken, its type code is another type's (a hash
+ * collision: rename the type), or memory runs out. */
 int reg_add_type(registry *reg, const obj_type *t);
 const obj_type *reg_type(const registry *reg, const char *name);
+
+/* The type whose type code (wire_type_code of its name) is code, or NULL.
+ * No two types of a registry share a code (reg_add_type refuses). */
+const obj_type *reg_type_by_code(const registry *reg, uint32_t code);
+
+/* Ids start at 2^REG_ID_CLOCK_SHIFT per millisecond of the Unix epoch. */
+#define REG_ID_CLOCK_SHIFT 20
+/* The first id of a run started at unix_ms (milliseconds since the epoch):
+ * unix_ms << REG_ID_CLOCK_SHIFT, which stays below 2^62 until 2109 (ids
+ * travel as int64 too, in "release" and "ls"). */
+uint64_t reg_first_id_at(int64_t unix_ms);
+/* Sets where this run's ids start. Ids only ever go up: objects already in
+ * the registry keep theirs, and new ones come above both them and first. */
+void reg_begin_ids(registry *reg, uint64_t first);
+/* True when id names no object because an earlier run gave it out (or
+ * nobody did): it is below this run's first id. */
+bool reg_id_stale(const registry *reg, uint64_t id);
 
 sm_obj *reg_get(const registry *reg, uint64_t id);
 sm_obj *reg_get_named(const registry *reg, const char *name);
@@ -59,9 +89,13 @@ void reg_destroy(registry *reg, sm_obj *o);
  * are given back as usual. */
 void reg_destroy_set(registry *reg, sm_obj **objs, size_t n);
 
+/* Explains why id names no object: returns WS_STALE (an earlier run's id)
+ * or WS_NOT_FOUND (deleted, or never given out), with err filled. */
+int reg_missing(const registry *reg, uint64_t id, char *err, size_t errlen);
+
 /* Checks that every ObjRef inside a validated value names a live object of
- * the stated type. Returns WS_OK, or WS_NOT_FOUND / WS_TYPE_ERROR with err
- * filled. */
+ * the stated type. Returns WS_OK, or WS_NOT_FOUND / WS_STALE /
+ * WS_TYPE_ERROR with err filled. */
 int reg_check_refs(const registry *reg, sm_span v, char *err, size_t errlen);
 
 /* Calls cb for each object in creation order. */

@@ -116,7 +116,7 @@ int sm_server_options_set_max_memory(sm_server_options *o, size_t bytes) {
 }
 
 int sm_server_options_set_max_depth(sm_server_options *o, unsigned depth) {
-  if (!o || depth == 0 || depth > 1000) return SM_EINVAL;
+  if (!o || depth == 0 || depth > VW_DEPTH_MAX) return SM_EINVAL;
   o->limits.max_depth = depth;
   return 0;
 }
@@ -156,6 +156,20 @@ int sm_server_options_set_keepalive(sm_server_options *o, int seconds) {
   if (!o || seconds < 0 || seconds > 7200) return SM_EINVAL;
   o->keepalive_s = seconds;
   return 0;
+}
+
+/* What sets this run of the daemon apart from every other: a random
+ * instance id, and object ids that start above those of earlier runs (from
+ * the wall clock, see registry.h). */
+static void begin_run(sm_server *s) {
+  if (auth_random((uint8_t *)&s->instance, sizeof s->instance) != 0 || s->instance == 0)
+    s->instance = (uint64_t)getpid() << 32 | (uint64_t)time(NULL) | 1; /* no randomness */
+  struct timespec now;
+  clock_gettime(CLOCK_REALTIME, &now);
+  uint64_t first = reg_first_id_at((int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000);
+  reg_begin_ids(s->reg, first);
+  log_info("instance %016llx, object ids from %llu", (unsigned long long)s->instance,
+           (unsigned long long)first);
 }
 
 static void stop_cb(evutil_socket_t fd, short what, void *arg);
@@ -207,6 +221,7 @@ int sm_server_new(const sm_server_options *opts, sm_server **out) {
   }
   reg_set_base(s->reg, s->base);
   reg_mem(s->reg)->max = s->limits.max_memory;
+  begin_run(s);
   if (opts->key == NULL) log_info("authkey from %s", s->key.source);
   *out = s;
   return 0;
@@ -303,6 +318,12 @@ int sm_server_register_type(sm_server *s, const sm_type_def *t) {
   if (!s || s->running || custom_type_check(t) != 0) return SM_EINVAL;
   if (reg_type(s->reg, t->name)) {
     log_error("a type called '%s' exists already", t->name);
+    return SM_EINVAL;
+  }
+  const obj_type *same = reg_type_by_code(s->reg, wire_type_code(t->name));
+  if (same) { /* requests name types by code: two types may not share one */
+    log_error("the type '%s' has the type code of '%s' (a hash collision): rename it", t->name,
+              same->name);
     return SM_EINVAL;
   }
   obj_type **grown = realloc(s->custom, (s->n_custom + 1) * sizeof *grown);

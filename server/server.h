@@ -58,6 +58,7 @@ struct sm_server {
   uint64_t requests; /* answered since start */
   time_t started;
   bool stopping;
+  uint64_t instance;      /* random id of this run, never 0: told to clients at auth */
   int stop_fd;            /* eventfd: sm_server_stop writes, the loop reads */
   struct event *stop_ev;  /* watches stop_fd */
   struct event *drain_ev; /* while stopping: polls until outputs are flushed */

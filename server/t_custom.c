@@ -5,7 +5,10 @@
  * Each registered sm_type_def becomes a custom_type whose obj_type (first
  * member, so the registry's pointer converts back) routes every method to
  * one adapter, custom_call(). The adapter decodes the packed arguments into
- * sm_values, runs the user's callback, and encodes its reply into c->out.
+ * sm_values, runs the user's callback, and encodes its reply into c->out
+ * (nested at most VW_DEPTH_REPLY_MAX levels, what every client reads). The
+ * SM_E* code a callback fails with becomes a wire status through the table
+ * of proto/status.h.
  *
  * Parking: every object (cobj) wraps the user's state with one FIFO of
  * waiters and the list of its sm_pending handles. A handle is alive while
@@ -16,6 +19,7 @@
 #include "t_custom.h"
 
 #include "../client/value_internal.h"
+#include "../proto/status.h"
 #include "blocked.h"
 #include "log.h"
 
@@ -23,9 +27,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CUSTOM_NAME_MAX 63     /* the manager's create takes type names up to this */
-#define CUSTOM_LOCAL_ARGS 8    /* arguments decoded without allocating the array */
-#define CUSTOM_FIRST_STATUS 13 /* SM_EINTERNAL: statuses -1..-13 are wire statuses */
+#define CUSTOM_NAME_MAX 63  /* the manager's create takes type names up to this */
+#define CUSTOM_LOCAL_ARGS 8 /* arguments decoded without allocating the array */
 
 typedef struct custom_type {
   obj_type base;          /**< first: the registry's obj_type* is this */
@@ -68,15 +71,6 @@ static const char *status_text(int status) {
 #undef SM_CUSTOM_TEXT
   default: return "unknown error";
   }
-}
-
-/* The wire status of an SM_E* code a callback returned: the public code of
- * wire status s is -s; SM_EINVAL reads as a bad value; the client-side
- * codes (connect, closed, memory, TLS) read as internal errors. */
-static int wire_status(int status) {
-  if (status <= -1 && status >= -CUSTOM_FIRST_STATUS) return -status;
-  if (status == SM_EINVAL) return WS_VALUE_ERROR;
-  return WS_INTERNAL;
 }
 
 /* ---- the handle list of an object ---- */
@@ -172,7 +166,7 @@ static int call_status(sm_method_call *mc, int rc) {
   }
   if (rc > 0) return call_fail(c, WS_INTERNAL, "%s.%s returned %d", type, mc->def->name, rc);
   if (!mc->err_set) call_fail(c, 0, "%s.%s: %s", type, mc->def->name, status_text(rc));
-  return wire_status(rc);
+  return status_from_error(rc);
 }
 
 /* Every custom method: decode, run the user's callback, encode. */
@@ -214,7 +208,7 @@ static int custom_create(call *c, void **state) {
     free_args(args, c->nargs, local);
     if (status != SM_OK) {
       free(o);
-      return call_fail(c, wire_status(status), "cannot create a %s: %s", def->name,
+      return call_fail(c, status_from_error(status), "cannot create a %s: %s", def->name,
                        status_text(status));
     }
   }
@@ -250,8 +244,8 @@ const sm_value *sm_method_arg(const sm_method_call *mc, size_t i) {
 int sm_method_reply(sm_method_call *mc, const sm_value *result) {
   if (!mc) return SM_EINVAL;
   vb_reset(mc->c->out);
-  int rc = val_encode(result, mc->c->out);
-  if (rc != SM_OK) vb_reset(mc->c->out); /* half a value is no result */
+  int rc = val_encode(result, mc->c->out, VW_DEPTH_REPLY_MAX); /* what every client reads */
+  if (rc != SM_OK) vb_reset(mc->c->out);                       /* half a value is no result */
   mc->reply_rc = rc;
   return rc;
 }
@@ -306,11 +300,11 @@ int sm_pending_answer(sm_pending *p, int status, const sm_value *result) {
     char err[256];
     snprintf(err, sizeof err, "%s.%s: %s", p->owner->ct->def->name, p->def->name,
              status_text(status));
-    blk_answer(w, wire_status(status), (sm_span){NULL, 0}, err);
+    blk_answer(w, status_from_error(status), (sm_span){NULL, 0}, err);
   } else {
     vbuf out;
     vb_init(&out);
-    rc = val_encode(result, &out);
+    rc = val_encode(result, &out, VW_DEPTH_REPLY_MAX);
     if (rc == SM_OK)
       blk_answer(w, WS_OK, vb_span(&out), NULL);
     else

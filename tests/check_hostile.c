@@ -198,8 +198,8 @@ static int auth_status(const uint8_t *p, long n, char *text, size_t len) {
   int status;
   bool has_mac;
   uint8_t mac[AUTH_MAC_LEN];
-  if (n < 0 ||
-      wire_auth_result_decode((sm_span){p, (size_t)n}, &status, mac, &has_mac, text, len) != 0)
+  if (n < 0 || wire_auth_result_decode((sm_span){p, (size_t)n}, &status, mac, &has_mac, text, len,
+                                       NULL) != 0)
     return -1;
   return status;
 }
@@ -237,7 +237,7 @@ static void garbage_one(hostile *h, int i) {
   uint8_t ch[AUTH_CHALLENGE_LEN];
   if (n == -1) {
     h->closed_at_once++;
-  } else if (n < 0 || wire_hello_decode((sm_span){buf, (size_t)n}, &version, ch) != 0) {
+  } else if (n < 0 || wire_hello_decode((sm_span){buf, (size_t)n}, &version, NULL, ch) != 0) {
     hostile_odd(h, "no Hello for a garbage sender", i);
   } else {
     static const char http[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
@@ -275,7 +275,7 @@ static void huge_one(hostile *h, int i) {
     close(fd);
     return;
   }
-  if (n < 0 || wire_hello_decode((sm_span){buf, (size_t)n}, &version, sc) != 0) {
+  if (n < 0 || wire_hello_decode((sm_span){buf, (size_t)n}, &version, NULL, sc) != 0) {
     hostile_odd(h, "no Hello for a huge-length sender", i);
     close(fd);
     return;
@@ -284,7 +284,8 @@ static void huge_one(hostile *h, int i) {
   auth_client_mac(h->key.bytes, h->key.len, sc, cc, mac);
   vbuf b;
   vb_init(&b);
-  bool ok = wire_auth_encode(&b, mac, cc, "hostile") == 0 && send_all(fd, b.p, b.len);
+  bool ok = wire_auth_encode(&b, AUTH_PROTOCOL_VERSION, mac, cc, "hostile") == 0 &&
+            send_all(fd, b.p, b.len);
   vb_free(&b);
   int st = ok ? auth_status(buf, read_frame_to(fd, buf, sizeof buf, 10000), text, sizeof text) : -1;
   if (st == WS_TOO_LARGE && strstr(text, "too many connections")) {
@@ -379,7 +380,8 @@ static int half_outcome(const half *h) {
   if (frame_parse(h->buf, h->len, HALF_BUF, &plen) != FRAME_READY) return 0;
   uint32_t version;
   uint8_t ch[AUTH_CHALLENGE_LEN];
-  if (wire_hello_decode((sm_span){h->buf + FRAME_HEADER_LEN, plen}, &version, ch) != 0) return 0;
+  if (wire_hello_decode((sm_span){h->buf + FRAME_HEADER_LEN, plen}, &version, NULL, ch) != 0)
+    return 0;
   size_t off = FRAME_HEADER_LEN + plen;
   if (frame_parse(h->buf + off, h->len - off, HALF_BUF, &plen) != FRAME_READY) return 0;
   if (off + FRAME_HEADER_LEN + plen != h->len) return 0; /* nothing after the refusal */

@@ -119,9 +119,9 @@ START_TEST(handshake_deadline) {
   bool has_mac;
   uint8_t mac[AUTH_MAC_LEN];
   char err[128];
-  ck_assert_int_eq(
-      wire_auth_result_decode((sm_span){buf, (size_t)n}, &status, mac, &has_mac, err, sizeof err),
-      0);
+  ck_assert_int_eq(wire_auth_result_decode((sm_span){buf, (size_t)n}, &status, mac, &has_mac, err,
+                                           sizeof err, NULL),
+                   0);
   ck_assert_int_eq(status, WS_PROTOCOL_ERROR);
   ck_assert_ptr_nonnull(strstr(err, "handshake"));
   double s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;

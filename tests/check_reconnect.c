@@ -6,8 +6,8 @@
  * Each test starts its own daemon on a UNIX socket in a private directory,
  * stops it (smtest_daemon_kill: SIGTERM for a clean stop, SIGKILL for a
  * crash) and starts a new one on the same socket path with the same authkey
- * (smtest_daemon_restart). The new daemon starts empty and numbers its
- * objects afresh. */
+ * (smtest_daemon_restart). The new daemon starts empty, and numbers its
+ * objects above every id the old one gave out. */
 #include "smtest_sync.h"
 
 #include <arpa/inet.h>
@@ -42,14 +42,14 @@ static uint64_t listed_id(sm_client *c, const char *name) {
 /* The daemon stops; calls then fail at once (no hang) with SM_ECLOSED or
  * SM_ECONNECT; once a new daemon listens on the same socket, the next call
  * on the same client and the same named-dict proxy works, against the new
- * daemon's object of that name, even though the old id now belongs to
- * another object there. */
+ * daemon's object of that name, which has a new id; the objects another
+ * program made first there are not touched. */
 START_TEST(named_proxy_survives_restart) {
   smtest_daemon d;
   smtest_daemon_start(&d, NULL);
   sm_client *c = smtest_connect(&d, d.unix_url);
   sm_dict *first, *state;
-  OK(sm_dict_open(c, "first", &first)); /* takes id 1: "state" gets another */
+  OK(sm_dict_open(c, "first", &first));
   OK(sm_dict_open(c, "state", &state));
   uint64_t old_id = sm_proxy_id(sm_dict_proxy(state));
   OK(sm_dict_set_int(state, "before", 1));
@@ -62,12 +62,14 @@ START_TEST(named_proxy_survives_restart) {
   ck_assert_msg(smtest_now_ms() - t0 < 5000, "calls to a stopped daemon hung");
 
   smtest_daemon_restart(&d);
-  /* Another program gets there first: its objects take the old ids. */
+  /* Another program gets there first (ids are never reused: its objects
+   * get new ones). */
   sm_client *other = smtest_connect(&d, d.unix_url);
   sm_dict *decoy1, *decoy2;
   OK(sm_dict_open(other, "decoy1", &decoy1));
   OK(sm_dict_open(other, "decoy2", &decoy2));
-  ck_assert_uint_eq(sm_proxy_id(sm_dict_proxy(decoy2)), old_id);
+  ck_assert_uint_gt(sm_proxy_id(sm_dict_proxy(decoy1)), old_id);
+  ck_assert_uint_gt(sm_proxy_id(sm_dict_proxy(decoy2)), old_id);
 
   OK(sm_dict_set_int(state, "after", 3)); /* reconnects, finds "state" again */
   int64_t v = 0;
@@ -78,8 +80,9 @@ START_TEST(named_proxy_survives_restart) {
   OK(sm_dict_len(state, &len));
   ck_assert_uint_eq(len, 1);
   ck_assert_uint_eq(sm_proxy_id(sm_dict_proxy(state)), listed_id(c, "state"));
+  ck_assert_uint_ne(sm_proxy_id(sm_dict_proxy(state)), old_id);
   OK(sm_dict_len(decoy2, &len));
-  ck_assert_uint_eq(len, 0); /* the object with the old id was not touched */
+  ck_assert_uint_eq(len, 0); /* the other program's objects were not touched */
   OK(sm_dict_set_int(first, "also", 4));
 
   /* Anonymous objects (over the shared holder connection) work at once. */

@@ -87,24 +87,24 @@ START_TEST(replayed_handshake) {
   int a = smtest_raw_connect(smtest_d.tcp_url), b = smtest_raw_connect(smtest_d.tcp_url);
   uint32_t version;
   long n = smtest_read_frame(a, buf, sizeof buf, 5000);
-  ck_assert_int_eq(wire_hello_decode((sm_span){buf, (size_t)n}, &version, sc1), 0);
+  ck_assert_int_eq(wire_hello_decode((sm_span){buf, (size_t)n}, &version, NULL, sc1), 0);
   n = smtest_read_frame(b, buf, sizeof buf, 5000);
-  ck_assert_int_eq(wire_hello_decode((sm_span){buf, (size_t)n}, &version, sc2), 0);
+  ck_assert_int_eq(wire_hello_decode((sm_span){buf, (size_t)n}, &version, NULL, sc2), 0);
   ck_assert(memcmp(sc1, sc2, sizeof sc1) != 0); /* fresh challenge per connection */
   auth_random(cc, sizeof cc);
   auth_client_mac(k.bytes, k.len, sc1, cc, mac); /* valid for a, replayed on b */
   vbuf v;
   vb_init(&v);
-  wire_auth_encode(&v, mac, cc, "replay");
+  wire_auth_encode(&v, AUTH_PROTOCOL_VERSION, mac, cc, "replay");
   smtest_send_all(b, v.p, v.len);
   vb_free(&v);
   n = smtest_read_frame(b, buf, sizeof buf, 5000);
   int status;
   bool has_mac;
   char err[128];
-  ck_assert_int_eq(
-      wire_auth_result_decode((sm_span){buf, (size_t)n}, &status, mac, &has_mac, err, sizeof err),
-      0);
+  ck_assert_int_eq(wire_auth_result_decode((sm_span){buf, (size_t)n}, &status, mac, &has_mac, err,
+                                           sizeof err, NULL),
+                   0);
   ck_assert_int_eq(status, WS_AUTH_FAILED);
   ck_assert(!has_mac);
   ck_assert(smtest_closed_by_daemon(b));
@@ -131,9 +131,9 @@ START_TEST(garbage_before_auth) {
   bool has_mac;
   uint8_t mac[AUTH_MAC_LEN];
   char err[128];
-  ck_assert_int_eq(
-      wire_auth_result_decode((sm_span){buf, (size_t)n}, &status, mac, &has_mac, err, sizeof err),
-      0);
+  ck_assert_int_eq(wire_auth_result_decode((sm_span){buf, (size_t)n}, &status, mac, &has_mac, err,
+                                           sizeof err, NULL),
+                   0);
   ck_assert_int_eq(status, WS_TOO_LARGE);
   ck_assert(smtest_closed_by_daemon(fd));
   close(fd);
@@ -144,9 +144,9 @@ START_TEST(garbage_before_auth) {
   uint8_t junk[] = {0, 0, 0, 5, 0xde, 0xad, 0xbe, 0xef, 0x00};
   smtest_send_all(fd, junk, sizeof junk);
   n = smtest_read_frame(fd, buf, sizeof buf, 5000);
-  ck_assert_int_eq(
-      wire_auth_result_decode((sm_span){buf, (size_t)n}, &status, mac, &has_mac, err, sizeof err),
-      0);
+  ck_assert_int_eq(wire_auth_result_decode((sm_span){buf, (size_t)n}, &status, mac, &has_mac, err,
+                                           sizeof err, NULL),
+                   0);
   ck_assert_int_eq(status, WS_PROTOCOL_ERROR);
   ck_assert(smtest_closed_by_daemon(fd));
   close(fd);
@@ -181,7 +181,8 @@ END_TEST
 
 /* Errors inside well-formed requests are answered and the connection
  * stays usable: an unknown method, an argument that is not a value, a
- * missing object, a wrong argument type. */
+ * missing object (an id no daemon gave out yet, and one below this run's
+ * first id: an earlier daemon's), a wrong argument type. */
 START_TEST(bad_requests_keep_connection) {
   int fd = smtest_raw_authed();
   char err[256];
@@ -191,8 +192,9 @@ START_TEST(bad_requests_keep_connection) {
   uint8_t notvalue[] = {0xff, 0x01};
   sm_span arg = {notvalue, sizeof notvalue};
   ck_assert_int_eq(smtest_raw_call(fd, 2, 0, "ping", &arg, 1, err, sizeof err), WS_PROTOCOL_ERROR);
-  ck_assert_int_eq(smtest_raw_call(fd, 3, 987654321, "get", NULL, 0, err, sizeof err),
+  ck_assert_int_eq(smtest_raw_call(fd, 3, UINT64_C(1) << 63, "get", NULL, 0, err, sizeof err),
                    WS_NOT_FOUND);
+  ck_assert_int_eq(smtest_raw_call(fd, 3, 987654321, "get", NULL, 0, err, sizeof err), WS_STALE);
   vbuf v;
   vb_init(&v);
   vb_int(&v, 5);

@@ -16,7 +16,7 @@
 static sm_value *round_trip(const sm_value *v) {
   vbuf b;
   vb_init(&b);
-  ck_assert_int_eq(val_encode(v, &b), 0);
+  ck_assert_int_eq(val_encode(v, &b, VW_DEPTH_DEFAULT), 0);
   ck_assert_int_eq(vw_scan(vb_span(&b), VW_DEPTH_DEFAULT, NULL, NULL), VW_OK);
   sm_value *back = NULL;
   ck_assert_int_eq(val_decode(vb_span(&b), &back), 0);
@@ -24,7 +24,7 @@ static sm_value *round_trip(const sm_value *v) {
   /* Canonical: the decoded value encodes to the very same bytes. */
   vbuf again;
   vb_init(&again);
-  ck_assert_int_eq(val_encode(back, &again), 0);
+  ck_assert_int_eq(val_encode(back, &again, VW_DEPTH_DEFAULT), 0);
   ck_assert_uint_eq(again.len, b.len);
   ck_assert(b.len == 0 || memcmp(again.p, b.p, b.len) == 0);
   vb_free(&again);
@@ -251,7 +251,7 @@ START_TEST(test_round_trip_nested) {
   vb_init(&mine);
   vb_init(&ref);
   vb_init(&item);
-  ck_assert_int_eq(val_encode(l, &mine), 0);
+  ck_assert_int_eq(val_encode(l, &mine, VW_DEPTH_DEFAULT), 0);
   size_t mark = vb_list_begin(&ref);
   vb_int(&item, 7);
   vb_list_item(&ref, vb_span(&item));
@@ -268,8 +268,10 @@ START_TEST(test_round_trip_nested) {
 }
 END_TEST
 
-/* Nesting is bounded as the daemon bounds it: 64 levels encode, 65 give
- * SM_EVALUE; malformed or over-deep bytes decode to SM_EPROTO. */
+/* Encoding is bounded by the limit given (the daemon's): 64 levels encode,
+ * 65 give SM_EVALUE. Decoding takes whatever a daemon may send (up to
+ * VW_DEPTH_REPLY_MAX levels); malformed or deeper bytes decode to
+ * SM_EPROTO. */
 START_TEST(test_codec_limits) {
   sm_value *top = sm_value_list(), *cur = top;
   for (unsigned k = 1; k < VW_DEPTH_DEFAULT; k++) {
@@ -279,14 +281,14 @@ START_TEST(test_codec_limits) {
   }
   vbuf b;
   vb_init(&b);
-  ck_assert_int_eq(val_encode(top, &b), 0);
+  ck_assert_int_eq(val_encode(top, &b, VW_DEPTH_DEFAULT), 0);
   sm_value *back = NULL;
   ck_assert_int_eq(val_decode(vb_span(&b), &back), 0);
   ck_assert(sm_value_equal(back, top));
   sm_value_free(back);
   sm_value_list_append(cur, sm_value_list()); /* level 65 */
   vb_reset(&b);
-  ck_assert_int_eq(val_encode(top, &b), SM_EVALUE);
+  ck_assert_int_eq(val_encode(top, &b, VW_DEPTH_DEFAULT), SM_EVALUE);
   sm_value_free(top);
 
   static const uint8_t garbage[] = {0xff, 0x01};
@@ -297,11 +299,17 @@ START_TEST(test_codec_limits) {
   ck_assert_int_eq(val_decode((sm_span){nul_str, sizeof nul_str}, &out), SM_EPROTO);
   ck_assert_int_eq(val_decode((sm_span){truncated, sizeof truncated}, &out), SM_EPROTO);
   ck_assert_ptr_eq(out, &sentinel);
-  /* 65 nested lists written with the composer: [] wrapped 64 times. */
+  /* VW_DEPTH_REPLY_MAX nested lists written with the composer decode; one
+   * more does not. */
   vb_reset(&b);
   size_t mark = vb_list_begin(&b);
   vb_list_end(&b, mark);
-  for (unsigned k = 0; k < VW_DEPTH_DEFAULT; k++) {
+  for (unsigned k = 1; k <= VW_DEPTH_REPLY_MAX; k++) {
+    if (k == VW_DEPTH_REPLY_MAX) {
+      ck_assert_int_eq(val_decode(vb_span(&b), &out), 0);
+      sm_value_free(out);
+      out = &sentinel;
+    }
     vbuf outer;
     vb_init(&outer);
     size_t m2 = vb_list_begin(&outer);
@@ -310,8 +318,9 @@ START_TEST(test_codec_limits) {
     vb_free(&b);
     b = outer;
   }
-  ck_assert_int_eq(vw_scan(vb_span(&b), VW_DEPTH_DEFAULT, NULL, NULL), VW_TOO_DEEP);
+  ck_assert_int_eq(vw_scan(vb_span(&b), VW_DEPTH_REPLY_MAX, NULL, NULL), VW_TOO_DEEP);
   ck_assert_int_eq(val_decode(vb_span(&b), &out), SM_EPROTO);
+  ck_assert_ptr_eq(out, &sentinel);
   vb_free(&b);
 }
 END_TEST

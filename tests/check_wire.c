@@ -374,37 +374,60 @@ START_TEST(msg_round_trips) {
 }
 END_TEST
 
-/* The three handshake messages round-trip; a challenge of the wrong length
- * is refused. */
+/* The three handshake messages round-trip, with the version range of the
+ * Hello, the version of the Auth and the daemon's facts of the AuthResult;
+ * a Hello of protocol 1 (no max_version) reads as offering its version
+ * only; an AuthResult with a status of a newer daemon is read, not
+ * refused; a challenge of the wrong length is refused. */
 START_TEST(msg_handshake) {
   uint8_t ch[AUTH_CHALLENGE_LEN], ch2[AUTH_CHALLENGE_LEN], mac[AUTH_MAC_LEN], mac2[AUTH_MAC_LEN];
   ck_assert_int_eq(auth_random(ch, sizeof ch), 0);
   memset(mac, 0xab, sizeof mac);
   vbuf b;
   vb_init(&b);
-  uint32_t version;
-  ck_assert_int_eq(wire_hello_encode(&b, ch), 0);
-  ck_assert_int_eq(wire_hello_decode((sm_span){b.p + 4, b.len - 4}, &version, ch2), 0);
-  ck_assert(version == AUTH_PROTOCOL_VERSION && memcmp(ch, ch2, sizeof ch) == 0);
+  uint32_t version, newest;
+  ck_assert_int_eq(wire_hello_encode(&b, AUTH_PROTOCOL_OLDEST, AUTH_PROTOCOL_VERSION, ch), 0);
+  ck_assert_int_eq(wire_hello_decode((sm_span){b.p + 4, b.len - 4}, &version, &newest, ch2), 0);
+  ck_assert(version == AUTH_PROTOCOL_OLDEST && newest == AUTH_PROTOCOL_VERSION &&
+            memcmp(ch, ch2, sizeof ch) == 0);
+  vb_reset(&b);
+  ck_assert_int_eq(wire_hello_encode(&b, 1, 0, ch), 0);
+  ck_assert_int_eq(wire_hello_decode((sm_span){b.p + 4, b.len - 4}, &version, &newest, ch2), 0);
+  ck_assert(version == 1 && newest == 1);
 
   vb_reset(&b);
   char name[16];
-  ck_assert_int_eq(wire_auth_encode(&b, mac, ch, "worker-7"), 0);
+  ck_assert_int_eq(wire_auth_encode(&b, 7, mac, ch, "worker-7"), 0);
   ck_assert_int_eq(
       wire_auth_decode((sm_span){b.p + 4, b.len - 4}, &version, mac2, ch2, name, sizeof name), 0);
-  ck_assert(memcmp(mac, mac2, sizeof mac) == 0 && memcmp(ch, ch2, sizeof ch) == 0);
+  ck_assert(version == 7 && memcmp(mac, mac2, sizeof mac) == 0 && memcmp(ch, ch2, sizeof ch) == 0);
   ck_assert_str_eq(name, "worker-7");
 
   vb_reset(&b);
   int status;
   bool has_mac;
   char err[64];
-  ck_assert_int_eq(wire_auth_result_encode(&b, WS_AUTH_FAILED, NULL, "nope"), 0);
+  ck_assert_int_eq(wire_auth_result_encode(&b, WS_AUTH_FAILED, NULL, "nope", NULL), 0);
   ck_assert_int_eq(wire_auth_result_decode((sm_span){b.p + 4, b.len - 4}, &status, mac2, &has_mac,
-                                           err, sizeof err),
+                                           err, sizeof err, NULL),
                    0);
   ck_assert(status == WS_AUTH_FAILED && !has_mac);
   ck_assert_str_eq(err, "nope");
+
+  vb_reset(&b);
+  wire_daemon_info info = {0xfedcba9876543210ull, 1000}, got = {1, 1};
+  ck_assert_int_eq(wire_auth_result_encode(&b, WS_OK, mac, NULL, &info), 0);
+  ck_assert_int_eq(wire_auth_result_decode((sm_span){b.p + 4, b.len - 4}, &status, mac2, &has_mac,
+                                           err, sizeof err, &got),
+                   0);
+  ck_assert(status == WS_OK && has_mac && memcmp(mac, mac2, sizeof mac) == 0);
+  ck_assert(got.instance == info.instance && got.max_depth == 1000);
+  vb_reset(&b);
+  ck_assert_int_eq(wire_auth_result_encode(&b, 99, NULL, "from a newer daemon", NULL), 0);
+  ck_assert_int_eq(wire_auth_result_decode((sm_span){b.p + 4, b.len - 4}, &status, mac2, &has_mac,
+                                           err, sizeof err, &got),
+                   0);
+  ck_assert(status == 99 && got.instance == 0 && got.max_depth == 0);
 
   /* A Hello whose challenge is 3 bytes long is malformed. */
   Statemgr__Hello h = STATEMGR__HELLO__INIT;
@@ -413,7 +436,7 @@ START_TEST(msg_handshake) {
   h.challenge.len = 3;
   uint8_t raw[64];
   size_t n = statemgr__hello__pack(&h, raw);
-  ck_assert_int_ne(wire_hello_decode((sm_span){raw, n}, &version, ch2), 0);
+  ck_assert_int_ne(wire_hello_decode((sm_span){raw, n}, &version, NULL, ch2), 0);
   vb_free(&b);
 }
 END_TEST
@@ -458,7 +481,8 @@ START_TEST(request_codec_matches_protobuf) {
                            .args = args,
                            .nargs = nargs,
                            .has_timeout = rnd() % 2,
-                           .timeout_ms = (int64_t)rnd_u64()};
+                           .timeout_ms = (int64_t)rnd_u64(),
+                           .type = rnd() % 2 ? (uint32_t)rnd() | 1 : 0};
     if (rnd() % 2) ro.timeout_ms = -ro.timeout_ms;
     Statemgr__Request m = STATEMGR__REQUEST__INIT;
     m.seq = ro.seq;
@@ -468,6 +492,8 @@ START_TEST(request_codec_matches_protobuf) {
     m.args = pargs;
     m.has_timeout_ms = ro.has_timeout;
     m.timeout_ms = ro.timeout_ms;
+    m.has_type = ro.type != 0;
+    m.type = ro.type;
     uint8_t pb[4096];
     size_t pn = statemgr__request__pack(&m, pb);
     vbuf b;
@@ -481,6 +507,7 @@ START_TEST(request_codec_matches_protobuf) {
     ck_assert_str_eq(rq.method, method);
     ck_assert(rq.has_timeout == ro.has_timeout &&
               (!rq.has_timeout || rq.timeout_ms == ro.timeout_ms));
+    ck_assert(rq.has_type == (ro.type != 0) && rq.type == ro.type);
     for (size_t i = 0; i < nargs; i++)
       assert_same(wire_request_arg(&rq, i), args[i]);
     wire_request_release(&rq);
@@ -489,8 +516,19 @@ START_TEST(request_codec_matches_protobuf) {
 }
 END_TEST
 
+/* The type code is FNV-1a (32 bits) of the name, as statemgr.proto says,
+ * and never 0 (0 is "no type"). */
+START_TEST(type_codes) {
+  ck_assert_uint_eq(wire_type_code(""), 0x811c9dc5u);
+  ck_assert_uint_eq(wire_type_code("a"), 0xe40c292cu);
+  ck_assert_uint_eq(wire_type_code("foobar"), 0xbf9cf968u);
+  ck_assert_uint_ne(wire_type_code("dict"), wire_type_code("list"));
+}
+END_TEST
+
 /* Random responses: the hand encoder writes protobuf-c's bytes, and the
- * hand decoder reads them back. */
+ * hand decoder reads them back, statuses this build does not know (a newer
+ * daemon's) included. */
 START_TEST(response_codec_matches_protobuf) {
   uint8_t result[100];
   for (int round = 0; round < 2000; round++) {
@@ -503,7 +541,7 @@ START_TEST(response_codec_matches_protobuf) {
       err[k] = (char)('A' + rnd() % 26);
     err[en] = '\0';
     wire_response_out so = {.seq = rnd_u64(),
-                            .status = (int)(rnd() % (WS_MAX + 1)),
+                            .status = (int)(rnd() % 4 ? rnd() % (WS_MAX + 1) : rnd() % 1000),
                             .has_result = rnd() % 2,
                             .result = {result, rn},
                             .error = rnd() % 2 ? err : NULL};
@@ -711,6 +749,7 @@ Suite *wire_suite(void) {
   tcase_add_test(tc, msg_round_trips);
   tcase_add_test(tc, msg_handshake);
   tcase_add_test(tc, request_codec_matches_protobuf);
+  tcase_add_test(tc, type_codes);
   tcase_add_test(tc, response_codec_matches_protobuf);
   tcase_add_test(tc, request_decoder_no_looser_than_protobuf);
   tcase_add_test(tc, auth_proofs);

@@ -9,10 +9,12 @@
 #define SMTEST_H
 
 #include "proto/authkey.h"
+#include "proto/msg.h"
 #include "proto/vwire.h"
 #include "statemgr.h"
 
 #include <check.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <sys/types.h>
 
@@ -154,6 +156,10 @@ authkey smtest_key(void);
 /* Reads Hello, proves key, returns the AuthResult status (verifying the
  * daemon's proof on success). hello_out (may be NULL) gets the challenge. */
 int smtest_raw_handshake(int fd, const uint8_t *key, size_t keylen, uint8_t *hello_out);
+/* The same, naming protocol version in Auth; info (may be NULL) gets the
+ * daemon's facts, err (may be NULL) the AuthResult's text. */
+int smtest_raw_handshake_as(int fd, const uint8_t *key, size_t keylen, uint32_t version,
+                            uint8_t *hello_out, wire_daemon_info *info, char *err, size_t errlen);
 /* A raw TCP connection to smtest_d, authenticated. */
 int smtest_raw_authed(void);
 /* A raw TCP connection to d, authenticated with d's authkey. */
@@ -162,5 +168,46 @@ int smtest_raw_authed_to(const smtest_daemon *d);
  * response with the same seq; err (may be NULL) gets its text. */
 int smtest_raw_call(int fd, uint64_t seq, uint64_t object, const char *method, const sm_span *args,
                     size_t nargs, char *err, size_t errlen);
+/* The same with Request.type set to type (0: not sent). */
+int smtest_raw_call_typed(int fd, uint64_t seq, uint64_t object, uint32_t type, const char *method,
+                          const sm_span *args, size_t nargs, char *err, size_t errlen);
+
+/* ---- a fake daemon (smtest_fake.c) ---- */
+
+/* What the fake daemon says: its Hello, its AuthResult, and the status of
+ * each answer, in the order requests arrive (past the script: OK, nil). */
+typedef struct smtest_fake_cfg {
+  uint32_t hello_version;     /* Hello.version */
+  uint32_t hello_max_version; /* 0: not sent, as a protocol-1 daemon does */
+  wire_daemon_info info;      /* sent in the AuthResult (zero fields: not sent) */
+  const int *statuses;        /* n_answers statuses; may be NULL */
+  const char *const *texts;   /* their error texts (may be NULL, or hold NULLs) */
+  size_t n_answers;
+} smtest_fake_cfg;
+
+/* A daemon played by a thread of the test on a UNIX socket, speaking the
+ * handshake and answering requests as its script says, so a test can
+ * make the library meet what statemgrd never sends (an old Hello, a status
+ * from a newer daemon). One connection at a time. */
+typedef struct smtest_fake {
+  smtest_fake_cfg cfg;
+  char dir[64];    /* private directory of the socket */
+  char url[128];   /* unix:DIR/fake.sock */
+  uint8_t key[32]; /* the authkey it expects */
+  int listen_fd;
+  pthread_t thread;
+  volatile bool stop;
+  volatile int accepted;          /* connections accepted so far */
+  volatile int requests;          /* requests answered so far */
+  volatile uint32_t auth_version; /* the version of the last Auth (0: none came) */
+} smtest_fake;
+
+/* Starts the fake daemon; fails the test when it cannot. */
+void smtest_fake_start(smtest_fake *f, const smtest_fake_cfg *cfg);
+/* Stops its thread and removes its socket; the counters stay readable. */
+void smtest_fake_stop(smtest_fake *f);
+/* Connects the library to f (as smtest_connect, with f's key); returns the
+ * sm_connect status and *out on success. */
+int smtest_fake_connect(const smtest_fake *f, sm_client **out);
 
 #endif

@@ -91,20 +91,25 @@ static authkey key_of(const smtest_daemon *d) {
 
 authkey smtest_key(void) { return key_of(&smtest_d); }
 
-/* Reads Hello, answers with a proof made from key, returns the AuthResult
- * status. hello_out (may be NULL) receives the server challenge. */
 int smtest_raw_handshake(int fd, const uint8_t *key, size_t keylen, uint8_t *hello_out) {
+  return smtest_raw_handshake_as(fd, key, keylen, AUTH_PROTOCOL_VERSION, hello_out, NULL, NULL, 0);
+}
+
+/* Reads Hello, answers with a proof made from key in Auth of the given
+ * protocol version, returns the AuthResult status. */
+int smtest_raw_handshake_as(int fd, const uint8_t *key, size_t keylen, uint32_t version,
+                            uint8_t *hello_out, wire_daemon_info *info, char *err, size_t errlen) {
   uint8_t buf[4096], sc[AUTH_CHALLENGE_LEN], cc[AUTH_CHALLENGE_LEN], mac[AUTH_MAC_LEN];
   long n = smtest_read_frame(fd, buf, sizeof buf, 5000);
   ck_assert_int_gt(n, 0);
-  uint32_t version;
-  ck_assert_int_eq(wire_hello_decode((sm_span){buf, (size_t)n}, &version, sc), 0);
+  uint32_t oldest, newest;
+  ck_assert_int_eq(wire_hello_decode((sm_span){buf, (size_t)n}, &oldest, &newest, sc), 0);
   if (hello_out) memcpy(hello_out, sc, sizeof sc);
   auth_random(cc, sizeof cc);
   auth_client_mac(key, keylen, sc, cc, mac);
   vbuf b;
   vb_init(&b);
-  ck_assert_int_eq(wire_auth_encode(&b, mac, cc, "raw-test"), 0);
+  ck_assert_int_eq(wire_auth_encode(&b, version, mac, cc, "raw-test"), 0);
   smtest_send_all(fd, b.p, b.len);
   vb_free(&b);
   n = smtest_read_frame(fd, buf, sizeof buf, 5000);
@@ -112,10 +117,11 @@ int smtest_raw_handshake(int fd, const uint8_t *key, size_t keylen, uint8_t *hel
   int status;
   bool has_mac;
   uint8_t smac[AUTH_MAC_LEN], expect[AUTH_MAC_LEN];
-  char err[256];
-  ck_assert_int_eq(
-      wire_auth_result_decode((sm_span){buf, (size_t)n}, &status, smac, &has_mac, err, sizeof err),
-      0);
+  char text[256];
+  ck_assert_int_eq(wire_auth_result_decode((sm_span){buf, (size_t)n}, &status, smac, &has_mac, text,
+                                           sizeof text, info),
+                   0);
+  if (err) snprintf(err, errlen, "%s", text);
   if (status == WS_OK) {
     /* The daemon proves it knows the key too. */
     auth_server_mac(key, keylen, sc, cc, expect);
@@ -134,14 +140,19 @@ int smtest_raw_authed_to(const smtest_daemon *d) {
   return fd;
 }
 
-/* Sends one request with the given packed args, returns the response's
- * status; err receives its text. */
 int smtest_raw_call(int fd, uint64_t seq, uint64_t object, const char *method, const sm_span *args,
                     size_t nargs, char *err, size_t errlen) {
+  return smtest_raw_call_typed(fd, seq, object, 0, method, args, nargs, err, errlen);
+}
+
+/* Sends one request (with the type code, when not 0) and returns the status
+ * of the response with the same seq; err receives its text. */
+int smtest_raw_call_typed(int fd, uint64_t seq, uint64_t object, uint32_t type, const char *method,
+                          const sm_span *args, size_t nargs, char *err, size_t errlen) {
   vbuf b;
   vb_init(&b);
   wire_request_out r = {
-      .seq = seq, .object = object, .method = method, .args = args, .nargs = nargs};
+      .seq = seq, .object = object, .method = method, .args = args, .nargs = nargs, .type = type};
   ck_assert_int_eq(wire_request_encode(&b, &r), 0);
   smtest_send_all(fd, b.p, b.len);
   vb_free(&b);

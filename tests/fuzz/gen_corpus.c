@@ -137,6 +137,11 @@ static void save(const char *dir, const char *name) {
 
 /* Appends one request frame: object, method, timeout (NONE or ms), then
  * nargs argument values. Frees the value pool afterwards. */
+static uint32_t next_type; /* Request.type of the next req(), then 0 again */
+
+/* The next req() names the type its caller expects (Request.type). */
+static void typed(const char *type) { next_type = wire_type_code(type); }
+
 static void req(uint64_t object, const char *method, int64_t timeout, int nargs, ...) {
   sm_span args[16];
   va_list ap;
@@ -150,9 +155,11 @@ static void req(uint64_t object, const char *method, int64_t timeout, int nargs,
                         .args = args,
                         .nargs = (size_t)nargs,
                         .has_timeout = timeout != NONE,
-                        .timeout_ms = timeout};
+                        .timeout_ms = timeout,
+                        .type = next_type};
   if (wire_request_encode(&file, &r) != 0) die("encode");
   pool_next = 0;
+  next_type = 0;
 }
 
 /* ---- fuzz_dispatch: request streams; ids 1.. are this input's objects ---- */
@@ -182,6 +189,21 @@ static void dispatch_seeds(void) {
   req(1, "len", NONE, 0);
   req(1, "clear", NONE, 0);
   save(d, "dict");
+
+  begin(); /* the type check of every call */
+  req(0, "create", NONE, 2, S("dict"), S("typed"));
+  req(0, "create", NONE, 2, S("list"), NIL());
+  typed("dict");
+  req(1, "set", NONE, 2, S("k"), I(1));
+  typed("list");
+  req(1, "len", NONE, 0);
+  typed("dict");
+  req(2, "append", NONE, 1, I(1));
+  typed("list");
+  req(2, "append", NONE, 1, I(1));
+  typed("no-such-type");
+  req(2, "len", NONE, 0);
+  save(d, "typed");
 
   begin();
   req(0, "create", NONE, 3, S("list"), NIL(), L(3, I(3), I(1), I(2)));
@@ -388,16 +410,18 @@ static void frame_seeds(void) {
     mac[i] = (uint8_t)(0xa0 ^ i);
 
   frame_begin(0, 1);
-  wire_hello_encode(&file, ch);
-  wire_auth_encode(&file, mac, ch, "fuzz-client");
-  wire_auth_result_encode(&file, WS_OK, mac, NULL);
-  wire_auth_result_encode(&file, WS_AUTH_FAILED, NULL, "authentication failed");
+  wire_hello_encode(&file, AUTH_PROTOCOL_OLDEST, AUTH_PROTOCOL_VERSION, ch);
+  wire_auth_encode(&file, AUTH_PROTOCOL_VERSION, mac, ch, "fuzz-client");
+  wire_auth_result_encode(&file, WS_OK, mac, NULL, &(wire_daemon_info){0x5eed5eed5eed5eedull, 64});
+  wire_auth_result_encode(&file, WS_AUTH_FAILED, NULL, "authentication failed", NULL);
   save(d, "handshake");
 
   frame_begin(1, 2);
   req(0, "create", NONE, 3, S("list"), S("seed"), L(2, I(1), S("x")));
   req(5, "get", 250, 1, I(-1));
   req(5, "set", NONE, 2, M(1, S("k"), B(true)), R(9, "dict"));
+  typed("dict");
+  req(5, "len", NONE, 0);
   save(d, "requests");
 
   frame_begin(1, 3);
@@ -407,6 +431,10 @@ static void frame_seeds(void) {
   wire_response_encode(&file, &bad);
   wire_response_out nil = {.seq = 3, .status = WS_OK};
   wire_response_encode(&file, &nil);
+  wire_response_out stale = {.seq = 4, .status = WS_STALE, .error = "an earlier daemon's"};
+  wire_response_encode(&file, &stale);
+  wire_response_out newer = {.seq = 5, .status = 42, .error = "a newer daemon's status"};
+  wire_response_encode(&file, &newer);
   pool_next = 0;
   save(d, "responses");
 
