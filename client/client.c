@@ -26,10 +26,11 @@
  * stderr once per client. */
 #include "client_internal.h"
 
+#include "../proto/auth.h"
 #include "../proto/authkey.h"
+#include "../proto/url.h"
 #include "chan.h"
 #include "errors.h"
-#include "url.h"
 #include "value_internal.h"
 
 #include <pthread.h>
@@ -498,7 +499,10 @@ int sm_connect(const char *url, const sm_options *opts, sm_client **out) {
   pthread_mutex_init(&c->hold_mu, NULL);
   c->timeout_ms = opts ? opts->timeout_ms : DEFAULT_CONNECT_TIMEOUT_MS;
   c->keepalive_s = opts ? opts->keepalive_s : DEFAULT_KEEPALIVE_S;
-  int rc = url_parse(url, &c->addr);
+  char why[512];
+  int rc = url_parse(url, URL_CONNECT, &c->addr, why, sizeof why) == 0
+               ? SM_OK
+               : err_set(SM_EINVAL, "%s", why);
   if (rc == SM_OK) rc = load_key(c, opts);
   if (rc == SM_OK) rc = setup_tls(c, opts);
   if (rc == SM_OK && opts && opts->name && !(c->name = strdup(opts->name)))

@@ -247,8 +247,10 @@ SM_EXTERN int sm_options_set_tls_server_name(sm_options *o, const char *name);
  * only. sm_connect() prints a warning on stderr once per client. */
 SM_EXTERN int sm_options_set_tls_insecure_skip_verify(sm_options *o, bool skip);
 
-/** Connects to url (tcp://host:port, tls://host:port, unix:/path; NULL means
- * $STATEMGR_URL or SM_DEFAULT_URL). The authkey comes from the options, else
+/** Connects to url (tcp://host:port, tcp://[v6addr]:port, tls://host:port,
+ * unix:PATH or unix:///ABSOLUTE/PATH, read as statemgrd reads its --listen
+ * URLs; unix://NAME is refused as ambiguous; NULL means $STATEMGR_URL or
+ * SM_DEFAULT_URL). The authkey comes from the options, else
  * $STATEMGR_AUTHKEY_FILE, $STATEMGR_AUTHKEY, ~/.statemgr/authkey. The
  * calling thread's connection is opened and authenticated now, so a wrong
  * address or key is reported here. opts may be NULL and is not kept.
