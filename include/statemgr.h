@@ -204,13 +204,20 @@ typedef struct sm_options sm_options;
 /** New options with defaults (caller frees with sm_options_free()). */
 SM_EXTERN sm_options *sm_options_new(void);
 SM_EXTERN void sm_options_free(sm_options *o);
-/** Reads the authkey from this file (overrides the environment). */
+/** Reads the authkey from this file (overrides the environment). Like
+ * every key file, it must be readable and writable by its owner only (mode
+ * 600), be owned by the user running the program (or root), and hold at
+ * least 16 bytes; sm_connect() refuses it otherwise with SM_EINVAL and a
+ * message saying how to fix it. */
 SM_EXTERN int sm_options_set_authkey_file(sm_options *o, const char *path);
-/** Uses this key (copied). */
+/** Uses this key (copied).
+ * @return 0, SM_EINVAL (NULL, or not 16..4096 bytes), SM_ENOMEM. */
 SM_EXTERN int sm_options_set_authkey(sm_options *o, const void *key, size_t len);
 /** Connect timeout in milliseconds (default 5000; <=0 waits forever). */
 SM_EXTERN int sm_options_set_connect_timeout(sm_options *o, int ms);
-/** A name the daemon shows in its logs and listings (copied). */
+/** A name the daemon shows in its logs and listings (copied; at most its
+ * first 63 bytes are kept, cut at a UTF-8 character boundary). The daemon
+ * and the CLI escape control characters in it when they print it. */
 SM_EXTERN int sm_options_set_client_name(sm_options *o, const char *name);
 /** TCP keepalive on tcp:// and tls:// connections: after seconds idle
  * (default 15) the library probes the daemon every seconds/3 (at least 1),

@@ -15,6 +15,10 @@
 #define AUTH_CHALLENGE_LEN 32
 #define AUTH_MAC_LEN 32
 #define AUTH_PROTOCOL_VERSION 1u
+/* Bytes of a client's self-chosen name that travel in its Auth (the
+ * library cuts longer names at a character boundary), so an Auth always
+ * fits the small pre-authentication frame limit. */
+#define AUTH_CLIENT_NAME_MAX 63u
 
 /* Fills buf with n bytes from OpenSSL's CSPRNG. Returns 0, or -1. */
 int auth_random(uint8_t *buf, size_t n);

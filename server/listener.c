@@ -10,12 +10,14 @@
  * itself. A new transport is a new row. Accepted TCP and TLS sockets get TCP_NODELAY and TCP
  * keepalive with the server's interval, so a peer that vanished (a cut link, a host that died) is
  * noticed and what it held is released. A UNIX socket path left behind by a daemon that died is
- * detected (nobody accepts on it) and replaced; one that a live daemon serves is refused. */
+ * detected (nobody accepts on it) and replaced; one that a live daemon serves is refused. Each
+ * accepted socket is described and put in its source's bucket (peers.c) before conn.c takes it. */
 #include "listener.h"
 
 #include "../proto/url.h"
 #include "conn.h"
 #include "log.h"
+#include "peers.h"
 #include "server.h"
 #include "tls.h"
 
@@ -249,30 +251,24 @@ static void accept_cb(struct evconnlistener *evl, evutil_socket_t fd, struct soc
                       int socklen, void *arg) {
   (void)evl;
   listener *l = arg;
-  char peer[128];
-  if (l->is_unix) {
-    snprintf(peer, sizeof peer, "unix socket");
-  } else {
+  if (!l->is_unix) {
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     set_keepalive(fd, l->srv->keepalive_s);
-    char h[INET6_ADDRSTRLEN], p[16];
-    if (getnameinfo(addr, (socklen_t)socklen, h, sizeof h, p, sizeof p,
-                    NI_NUMERICHOST | NI_NUMERICSERV) == 0)
-      snprintf(peer, sizeof peer, "%s:%s", h, p);
-    else
-      snprintf(peer, sizeof peer, "unknown");
   }
+  char who[128];
+  peer_key key;
+  bool limited = peer_identify(fd, addr, (socklen_t)socklen, who, sizeof who, &key);
   if (!l->t->wrap) { /* a plain socket: conn.c does its I/O itself */
-    conn_new(l->srv, fd, NULL, peer, false);
+    conn_new(l->srv, fd, NULL, who, limited ? &key : NULL, false);
     return;
   }
   struct bufferevent *bev = l->t->wrap(l, fd);
   if (!bev) {
-    log_error("cannot set up a connection from %s: out of memory", peer);
+    log_error("cannot set up a connection from %s: out of memory", who);
     return;
   }
-  conn_new(l->srv, -1, bev, peer, l->t->tls);
+  conn_new(l->srv, -1, bev, who, limited ? &key : NULL, l->t->tls);
 }
 
 static void accept_error_cb(struct evconnlistener *evl, void *arg) {
