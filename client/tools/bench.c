@@ -46,7 +46,7 @@ static void usage(FILE *f) {
   fprintf(f,
           "usage: statemgr-bench [options]\n"
           "\n"
-          "  -u, --url URL          daemon address: tcp://HOST:PORT, unix:/PATH, tls://HOST:PORT\n"
+          "  -u, --url URL          daemon address: tcp://HOST:PORT, unix:PATH, tls://HOST:PORT\n"
           "                         (default $STATEMGR_URL, else %s)\n"
           "      --authkey-file F   the shared authkey (default: $STATEMGR_AUTHKEY_FILE,\n"
           "                         $STATEMGR_AUTHKEY, ~/.statemgr/authkey)\n"

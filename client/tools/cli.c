@@ -686,8 +686,8 @@ static void print_help(FILE *f) {
   }
   fprintf(f,
           "\noptions:\n"
-          "  -u, --url URL        daemon address: tcp://HOST:PORT, tls://HOST:PORT or\n"
-          "                       unix:/PATH\n"
+          "  -u, --url URL        daemon address: tcp://HOST:PORT, tcp://[V6ADDR]:PORT,\n"
+          "                       tls://HOST:PORT, unix:PATH or unix:///ABSOLUTE/PATH\n"
           "                       (default: $STATEMGR_URL, else %s)\n"
           "  --authkey-file F     read the authkey from F (default: $STATEMGR_AUTHKEY_FILE,\n"
           "                       $STATEMGR_AUTHKEY, then ~/.statemgr/authkey)\n"
