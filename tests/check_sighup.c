@@ -49,7 +49,7 @@ static void start_log_file(void) {
 /* The certificate in use lives at dir/cur.crt and dir/cur.key: copies, so
  * the test can replace them as an operator would. */
 static void put_cert(const char *cert, const char *key) {
-  char cmd[1024];
+  char cmd[2048];
   snprintf(cmd, sizeof cmd,
            "cp '%s' '%s/new.crt' && cp '%s' '%s/new.key' && mv '%s/new.crt' '%s/cur.crt' && "
            "mv '%s/new.key' '%s/cur.key'",
