@@ -62,7 +62,7 @@ int sm_server_options_set_max_connections(sm_server_options *o, size_t n);
  * authenticate". UNIX-socket peers of the daemon's own user or root are
  * not counted. */
 int sm_server_options_set_max_unauth_connections(sm_server_options *o, size_t n);
-/** The same limit per source (default 64): an IPv4 address, an IPv6 /64,
+/** The same limit per source (default 128): an IPv4 address, an IPv6 /64,
  * or the user of a UNIX-socket peer. One more drops the oldest of that
  * source, so a flood from one source never takes another's place. */
 int sm_server_options_set_max_unauth_per_addr(sm_server_options *o, size_t n);

@@ -42,7 +42,7 @@ static void usage(FILE *f) {
           "                      drops the oldest of them\n"
           "  --max-unauth-per-addr N\n"
           "                      the same per IPv4 address, IPv6 /64 or UNIX-socket user\n"
-          "                      (default 64)\n"
+          "                      (default 128)\n"
           "  --max-pending N     parked calls per connection before it is no longer read\n"
           "                      (default 65536)\n"
           "  --max-depth N       nesting of lists and maps inside a value (default 64)\n"

@@ -13,10 +13,10 @@
  *    atomic add, checking every answer.
  * The daemon (started with --handshake-timeout 2000 so half-open clients
  * go quickly, and its default pre-authentication limits of 512 in all and
- * 64 per address) must answer or close each connection as it should: a
+ * 128 per address) must answer or close each connection as it should: a
  * half-open one gets its Hello, then either the handshake refusal at the
  * deadline or, when newer ones from its address push it out, "dropped"
- * (TOO_LARGE), and a close; at most 64 of them can still be waiting at
+ * (TOO_LARGE), and a close; at most 128 of them can still be waiting at
  * their deadline. Garbage gets TOO_LARGE or PROTOCOL_ERROR and a close; the
  * huge length gets TOO_LARGE and a close. The flood's own address being
  * over its limit must not touch the other addresses. The good client must
@@ -50,7 +50,7 @@
 #define HALF_BUF 512         /* what a half-open connection may receive */
 #define RSS_LIMIT_KIB 204800 /* 200 MiB */
 #define FLOOD_DEADLINE_S 40  /* opening and draining must finish by then */
-#define PER_ADDR_LIMIT 64    /* the daemon's default --max-unauth-per-addr */
+#define PER_ADDR_LIMIT 128   /* the daemon's default --max-unauth-per-addr */
 #define HOSTILE_ADDR "127.0.0.2"
 #define FLOOD_ADDR "127.0.0.3"
 

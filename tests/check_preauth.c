@@ -104,8 +104,8 @@ static void settle(void) {
 /* The issue's case: with --max-connections 50, 200 connections that never
  * authenticate (from one address) used to fill the limit and lock every
  * good client out (0 of 49). Now 49 good clients all connect and work,
- * and of the flood only the newest 64 (the per-address limit) are still
- * waiting: the oldest 136 were dropped, oldest first. */
+ * and of the flood only the newest 128 (the per-address limit) are still
+ * waiting: the oldest 72 were dropped, oldest first. */
 START_TEST(flood_leaves_room) {
   int flood[200];
   for (int i = 0; i < 200; i++)
@@ -119,12 +119,12 @@ START_TEST(flood_leaves_room) {
   int n_dropped = 0;
   for (int i = 0; i < 200; i++) {
     int was = dropped(flood[i], "too many connections from 127.0.0.2 waiting to authenticate "
-                                "(the limit is 64 per address)");
-    ck_assert_msg(was == (i < 136), "connection %d of the flood: dropped %d", i, was);
+                                "(the limit is 128 per address)");
+    ck_assert_msg(was == (i < 72), "connection %d of the flood: dropped %d", i, was);
     n_dropped += was;
     close(flood[i]);
   }
-  ck_assert_int_eq(n_dropped, 136);
+  ck_assert_int_eq(n_dropped, 72);
   for (int i = 0; i < 49; i++) {
     OK(sm_ping(good[i]));
     sm_client_free(good[i]);
