@@ -12,8 +12,10 @@
 #   docker build -t statemgr .
 #   docker run -d -p 7450:7450 --user "$(id -u):$(id -g)" \
 #     -v ~/.statemgr/authkey:/run/secrets/statemgr_authkey:ro statemgr
-# (--user lets the daemon read your mode-0600 key file; a Compose secret is
-# readable by the image's own user and needs no --user.)
+# (--user makes the daemon the owner of your mode-0600 key file: statemgrd
+# refuses a key file that others may read or write, or that another user
+# owns. A Compose or Swarm secret must be given that owner and mode 0400
+# or 0600 too.)
 # Extra arguments go to statemgrd: `docker run ... statemgr --log-level debug`.
 # Plain TCP carries no encryption: publish the port on trusted networks only.
 

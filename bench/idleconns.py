@@ -7,7 +7,9 @@ mutual HMAC-SHA256 proofs of docs/protocol.md, checked both ways), then
 stays open and silent. The protobuf messages of the handshake are encoded
 and decoded here by hand (a few varint and bytes fields), so nothing needs
 building. Handshakes run BATCH at a time, non-blocking, well inside the
-daemon's handshake deadline.
+daemon's handshake deadline, and fewer than its --max-unauth-per-addr
+(128 by default): a source with more connections waiting to authenticate
+sees its oldest ones dropped.
 
 Once all N are authenticated it prints "ready N" and holds them until its
 standard input closes or it is signalled. Needs `ulimit -n` above N.
@@ -23,7 +25,7 @@ import socket
 import struct
 import sys
 
-BATCH = 500
+BATCH = 48
 VERSION = 1
 
 

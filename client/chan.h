@@ -10,7 +10,7 @@
 
 #include "../proto/msg.h"
 #include "statemgr.h"
-#include "url.h"
+#include "../proto/url.h"
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -27,10 +27,11 @@
  * stderr once per client. */
 #include "client_internal.h"
 
+#include "../proto/auth.h"
 #include "../proto/authkey.h"
+#include "../proto/url.h"
 #include "chan.h"
 #include "errors.h"
-#include "url.h"
 #include "value_internal.h"
 
 #include <pthread.h>
@@ -128,9 +129,10 @@ int sm_options_set_authkey_file(sm_options *o, const char *path) {
 }
 
 int sm_options_set_authkey(sm_options *o, const void *key, size_t len) {
-  if (!o || !key || len == 0 || len > AUTHKEY_MAX_LEN)
-    return err_set(SM_EINVAL, "%s: NULL options, or a key not 1..%d bytes", __func__,
-                   AUTHKEY_MAX_LEN);
+  char why[256];
+  if (!o || !key) return err_set(SM_EINVAL, "%s: NULL argument", __func__);
+  if (authkey_check_len(len, "sm_options_set_authkey()", why, sizeof why) != 0)
+    return err_set(SM_EINVAL, "%s", why);
   if (authkey_set(&o->key, key, len, "options") != 0) return err_set(SM_ENOMEM, "out of memory");
   o->has_key = true;
   free(o->key_file);
@@ -144,9 +146,21 @@ int sm_options_set_connect_timeout(sm_options *o, int ms) {
   return SM_OK;
 }
 
+/* Keeps at most AUTH_CLIENT_NAME_MAX bytes, cut before a UTF-8
+ * continuation byte so no character is split. */
 int sm_options_set_client_name(sm_options *o, const char *name) {
   if (!o || !name) return err_set(SM_EINVAL, "%s: NULL argument", __func__);
-  return set_string(&o->name, name);
+  size_t n = strnlen(name, AUTH_CLIENT_NAME_MAX + 1);
+  if (n > AUTH_CLIENT_NAME_MAX) {
+    n = AUTH_CLIENT_NAME_MAX;
+    while (n > 0 && ((unsigned char)name[n] & 0xc0) == 0x80)
+      n--;
+  }
+  char *copy = strndup(name, n);
+  if (!copy) return err_set(SM_ENOMEM, "out of memory");
+  free(o->name);
+  o->name = copy;
+  return SM_OK;
 }
 
 int sm_options_set_keepalive(sm_options *o, int seconds) {
@@ -511,7 +525,10 @@ int sm_connect(const char *url, const sm_options *opts, sm_client **out) {
   pthread_mutex_init(&c->hold_mu, NULL);
   c->timeout_ms = opts ? opts->timeout_ms : DEFAULT_CONNECT_TIMEOUT_MS;
   c->keepalive_s = opts ? opts->keepalive_s : DEFAULT_KEEPALIVE_S;
-  int rc = url_parse(url, &c->addr);
+  char why[512];
+  int rc = url_parse(url, URL_CONNECT, &c->addr, why, sizeof why) == 0
+               ? SM_OK
+               : err_set(SM_EINVAL, "%s", why);
   if (rc == SM_OK) rc = load_key(c, opts);
   if (rc == SM_OK) rc = setup_tls(c, opts);
   if (rc == SM_OK && opts && opts->name && !(c->name = strdup(opts->name)))

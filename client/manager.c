@@ -1,17 +1,21 @@
 /* manager.c - a private statemgrd in one call: sm_manager_start and
  * sm_manager_shutdown, the C form of Python's `with multiprocessing.Manager()`.
  *
- * sm_manager_start makes a private directory (mkdtemp, mode 0700) holding a
- * random authkey (DIR/authkey, 0600), forks and execs statemgrd listening
- * only on DIR/statemgr.sock, waits for its ready file while watching it with
- * waitpid(WNOHANG), then connects with that key. The daemon:
+ * sm_manager_start makes a private directory (mkdtemp, mode 0700), forks
+ * and execs statemgrd listening only on DIR/statemgr.sock, waits for its
+ * ready file while watching it with waitpid(WNOHANG), then connects. The
+ * authkey is the caller's (sm_manager_options_set_authkey) or 32 random
+ * bytes written as hex; the daemon reads it from a pipe on descriptor 4
+ * (--authkey-fd 4), so it never touches the disk and any bytes work (a key
+ * file would lose a trailing newline). sm_manager_authkey() hands it to
+ * the caller, to share with the other programs it lets in. The daemon:
  * - gets PR_SET_PDEATHSIG = SIGKILL, so it dies with the thread that
  *   started it, even when the process is killed with SIGKILL (the getppid()
  *   check closes the race with a parent that died before the prctl);
  * - runs in a process group of its own, so a Ctrl-C meant for the program
  *   does not stop the manager under it (Python's manager ignores SIGINT);
  * - inherits no descriptor but stdin (/dev/null), stdout and stderr (the
- *   log file or /dev/null), and an empty signal mask.
+ *   log file or /dev/null), the key pipe, and an empty signal mask.
  * An exec failure comes back through a close-on-exec pipe, so a daemon that
  * cannot run is reported as such, not as a daemon that exited.
  *
@@ -25,6 +29,7 @@
  * its use in build_argv() or sm_manager_start(). */
 #include "statemgr.h"
 
+#include "../proto/authkey.h"
 #include "errors.h"
 
 #include <dirent.h>
@@ -50,7 +55,8 @@ extern char **environ;
 
 #define DEFAULT_START_TIMEOUT_MS 10000
 #define STOP_WAIT_MS 5000 /* for the daemon to exit once asked, before SIGKILL */
-#define KEY_BYTES 32
+#define KEY_BYTES 32      /* random bytes of a key the caller did not choose */
+#define KEY_FD 4          /* where the daemon reads the key (--authkey-fd) */
 #define SOCK_NAME "statemgr.sock"
 #define DAEMON_NAME "statemgrd"
 
@@ -58,12 +64,16 @@ struct sm_manager_options {
   char *daemon_path;    /**< owned; NULL: $STATEMGRD, beside the program, then $PATH */
   char *log_file;       /**< owned; NULL: the daemon's stderr goes to /dev/null */
   int start_timeout_ms; /**< for the daemon to become ready */
+  uint8_t *key;         /**< owned, wiped when freed; NULL: a random key */
+  size_t key_len;
 };
 
 struct sm_manager {
-  sm_client *client;      /**< owned; lent out by sm_manager_client */
-  pid_t pid;              /**< the daemon */
-  pid_t owner;            /**< the process that started it: only it stops it */
+  sm_client *client; /**< owned; lent out by sm_manager_client */
+  pid_t pid;         /**< the daemon */
+  pid_t owner;       /**< the process that started it: only it stops it */
+  uint8_t *key;      /**< owned, wiped when freed: the authkey */
+  size_t key_len;
   char dir[PATH_MAX];     /**< the private directory */
   char url[PATH_MAX + 8]; /**< unix:DIR/statemgr.sock */
 };
@@ -83,7 +93,26 @@ void sm_manager_options_free(sm_manager_options *o) {
   if (!o) return;
   free(o->daemon_path);
   free(o->log_file);
+  if (o->key) OPENSSL_cleanse(o->key, o->key_len);
+  free(o->key);
   free(o);
+}
+
+/* A copy of key (wiped when replaced or freed); NULL goes back to a random
+ * key. */
+int sm_manager_options_set_authkey(sm_manager_options *o, const void *key, size_t len) {
+  if (!o) return err_set(SM_EINVAL, "%s: NULL options", __func__);
+  char why[256];
+  if (key && authkey_check_len(len, "sm_manager_options_set_authkey()", why, sizeof why) != 0)
+    return err_set(SM_EINVAL, "%s", why);
+  uint8_t *copy = NULL;
+  if (key && !(copy = malloc(len))) return err_set(SM_ENOMEM, "out of memory");
+  if (copy) memcpy(copy, key, len);
+  if (o->key) OPENSSL_cleanse(o->key, o->key_len);
+  free(o->key);
+  o->key = copy;
+  o->key_len = copy ? len : 0;
+  return SM_OK;
 }
 
 /* Replaces *dst with a copy of s (NULL: back to the default). */
@@ -221,30 +250,37 @@ static int make_dir(sm_manager *m) {
                             "UNIX socket path");
 }
 
-/* Writes KEY_BYTES random bytes, as hex, to DIR/authkey (mode 0600). */
-static int write_key(const sm_manager *m) {
-  char path[PATH_MAX];
+/* Sets m's key: a copy of the options' key, or KEY_BYTES random bytes as
+ * hex. */
+static int make_key(sm_manager *m, const sm_manager_options *o) {
+  if (o && o->key) {
+    if (!(m->key = malloc(o->key_len))) return err_set(SM_ENOMEM, "out of memory");
+    memcpy(m->key, o->key, o->key_len);
+    m->key_len = o->key_len;
+    return SM_OK;
+  }
   unsigned char raw[KEY_BYTES];
-  char hex[2 * KEY_BYTES + 1];
-  if (!path_fmt(path, sizeof path, "%s/authkey", m->dir))
-    return err_set(SM_EINVAL, "cannot start a manager: path too long");
   if (RAND_bytes(raw, (int)sizeof raw) != 1)
     return err_set(SM_ECONNECT, "cannot start a manager: no randomness for the authkey");
+  if (!(m->key = malloc(2 * KEY_BYTES))) {
+    OPENSSL_cleanse(raw, sizeof raw);
+    return err_set(SM_ENOMEM, "out of memory");
+  }
   static const char digits[] = "0123456789abcdef";
   for (size_t i = 0; i < sizeof raw; i++) {
-    hex[2 * i] = digits[raw[i] >> 4];
-    hex[2 * i + 1] = digits[raw[i] & 15];
+    m->key[2 * i] = (uint8_t)digits[raw[i] >> 4];
+    m->key[2 * i + 1] = (uint8_t)digits[raw[i] & 15];
   }
-  hex[2 * KEY_BYTES] = '\n';
+  m->key_len = 2 * KEY_BYTES;
   OPENSSL_cleanse(raw, sizeof raw);
-  int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-  ssize_t w = fd >= 0 ? write(fd, hex, sizeof hex) : -1;
-  int e = errno;
-  OPENSSL_cleanse(hex, sizeof hex);
-  if (fd >= 0 && close(fd) != 0 && w == (ssize_t)sizeof hex) w = -1, e = errno;
-  if (w != (ssize_t)sizeof hex)
-    return err_set(SM_ECONNECT, "cannot start a manager: writing %s: %s", path, strerror(e));
   return SM_OK;
+}
+
+/* Wipes and frees m (its client is the caller's business). */
+static void free_manager(sm_manager *m) {
+  if (m->key) OPENSSL_cleanse(m->key, m->key_len);
+  free(m->key);
+  free(m);
 }
 
 /* Removes everything in the private directory, then the directory. */
@@ -303,21 +339,41 @@ static int reap_daemon(pid_t pid, int ms, int *st) {
   return 0;
 }
 
-/* Moves fd to a descriptor >= 4, close-on-exec, so the child's dup2 onto
- * 0..3 never meets it. Returns the new fd (fd itself is closed), or -1. */
+/* Moves fd to a descriptor >= 5, close-on-exec, so the child's dup2 onto
+ * 0..4 never meets it. Returns the new fd (fd itself is closed), or -1. */
 static int high_fd(int fd) {
-  if (fd < 0 || fd >= 4) return fd;
-  int nfd = fcntl(fd, F_DUPFD_CLOEXEC, 4);
+  if (fd < 0 || fd > KEY_FD) return fd;
+  int nfd = fcntl(fd, F_DUPFD_CLOEXEC, KEY_FD + 1);
   int e = errno;
   close(fd);
   errno = e;
   return nfd;
 }
 
+/* Makes a pipe that holds m's key, its write end already closed: *rd gets
+ * the read end (close-on-exec, above KEY_FD). Returns 0 or an SM_E* code. */
+static int key_pipe(const sm_manager *m, int *rd) {
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0)
+    return err_set(SM_ECONNECT, "cannot start a manager: pipe: %s", strerror(errno));
+  /* The key (at most 4 KiB) fits the pipe's buffer: no reader needed yet. */
+  ssize_t w = write(fds[1], m->key, m->key_len);
+  int e = w < 0 ? errno : EPIPE;
+  close(fds[1]);
+  *rd = high_fd(fds[0]);
+  if (*rd < 0) e = errno;
+  if (w != (ssize_t)m->key_len || *rd < 0) {
+    if (*rd >= 0) close(*rd);
+    *rd = -1;
+    return err_set(SM_ECONNECT, "cannot start a manager: passing the key: %s", strerror(e));
+  }
+  return SM_OK;
+}
+
 /* In the forked child: only async-signal-safe calls until execve. Never
  * returns. */
 static void exec_daemon(pid_t parent, const char *path, char *const *argv, int null_fd, int log_fd,
-                        int err_fd) {
+                        int err_fd, int key_fd) {
   setpgid(0, 0);
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (getppid() != parent) _exit(127); /* the parent died before the prctl */
@@ -325,14 +381,14 @@ static void exec_daemon(pid_t parent, const char *path, char *const *argv, int n
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, NULL);
   if (dup2(null_fd, 0) < 0 || dup2(log_fd, 1) < 0 || dup2(log_fd, 2) < 0 || dup2(err_fd, 3) < 0 ||
-      fcntl(3, F_SETFD, FD_CLOEXEC) < 0)
+      fcntl(3, F_SETFD, FD_CLOEXEC) < 0 || dup2(key_fd, KEY_FD) < 0)
     goto fail;
-  if (close_range(4, ~0u, 0) != 0) {
+  if (close_range(KEY_FD + 1, ~0u, 0) != 0) {
     struct rlimit rl; /* a kernel before 5.9: close them one by one */
     long max = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
                    ? (long)rl.rlim_cur
                    : 65536;
-    for (long fd = 4; fd < max; fd++)
+    for (long fd = KEY_FD + 1; fd < max; fd++)
       close((int)fd);
   }
   execve(path, argv, environ);
@@ -346,30 +402,32 @@ fail:;
 /* Starts the daemon: forks, execs, and reports an exec failure. Returns 0
  * with m->pid set, or an SM_E* code. */
 static int spawn(sm_manager *m, const sm_manager_options *o, const char *daemon) {
-  char sock[PATH_MAX], key[PATH_MAX], ready[PATH_MAX], listen[PATH_MAX + 8];
+  char sock[PATH_MAX], ready[PATH_MAX], listen[PATH_MAX + 8], key_fd_arg[8];
+  snprintf(key_fd_arg, sizeof key_fd_arg, "%d", KEY_FD);
   if (!path_fmt(sock, sizeof sock, "%s/%s", m->dir, SOCK_NAME) ||
-      !path_fmt(key, sizeof key, "%s/authkey", m->dir) ||
       !path_fmt(ready, sizeof ready, "%s/ready", m->dir) ||
       !path_fmt(listen, sizeof listen, "unix:%s", sock) ||
       !path_fmt(m->url, sizeof m->url, "unix:%s", sock))
     return err_set(SM_EINVAL, "cannot start a manager: path too long");
-  char *argv[] = {(char *)daemon, "--listen", listen,        "--authkey-file", key,
-                  "--ready-file", ready,      "--log-level", "warn",           NULL};
+  char *argv[] = {(char *)daemon, "--listen", listen,        "--authkey-fd", key_fd_arg,
+                  "--ready-file", ready,      "--log-level", "warn",         NULL};
   const char *log = o && o->log_file ? o->log_file : "/dev/null";
   int null_fd = high_fd(open("/dev/null", O_RDONLY | O_CLOEXEC));
   int log_fd = high_fd(open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
-  int pipe_fds[2] = {-1, -1};
+  int pipe_fds[2] = {-1, -1}, key_fd = -1;
   int rc = SM_OK;
   if (null_fd < 0 || log_fd < 0) {
     rc = err_set(SM_EINVAL, "cannot start a manager: opening %s: %s",
                  null_fd < 0 ? "/dev/null" : log, strerror(errno));
+  } else if ((rc = key_pipe(m, &key_fd)) != SM_OK) {
+    /* the reason is the last error */
   } else if (pipe2(pipe_fds, O_CLOEXEC) != 0 || (pipe_fds[0] = high_fd(pipe_fds[0])) < 0 ||
              (pipe_fds[1] = high_fd(pipe_fds[1])) < 0) {
     rc = err_set(SM_ECONNECT, "cannot start a manager: pipe: %s", strerror(errno));
   } else {
     pid_t parent = getpid();
     pid_t pid = fork();
-    if (pid == 0) exec_daemon(parent, daemon, argv, null_fd, log_fd, pipe_fds[1]);
+    if (pid == 0) exec_daemon(parent, daemon, argv, null_fd, log_fd, pipe_fds[1], key_fd);
     if (pid < 0) {
       rc = err_set(SM_ECONNECT, "cannot start a manager: fork: %s", strerror(errno));
     } else {
@@ -394,6 +452,7 @@ static int spawn(sm_manager *m, const sm_manager_options *o, const char *daemon)
     if (pipe_fds[i] >= 0) close(pipe_fds[i]);
   if (null_fd >= 0) close(null_fd);
   if (log_fd >= 0) close(log_fd);
+  if (key_fd >= 0) close(key_fd);
   return rc;
 }
 
@@ -446,17 +505,14 @@ int sm_manager_start(const sm_manager_options *opts, sm_manager **out) {
     free(m);
     return rc;
   }
-  rc = write_key(m);
+  rc = make_key(m, opts);
   if (rc == SM_OK) rc = spawn(m, opts, daemon);
   if (rc == SM_OK)
     rc = wait_ready(m, opts, opts ? opts->start_timeout_ms : DEFAULT_START_TIMEOUT_MS);
   if (rc == SM_OK) {
-    char key[PATH_MAX];
     sm_options *co = sm_options_new();
     if (!co) rc = err_set(SM_ENOMEM, "out of memory");
-    if (rc == SM_OK && !path_fmt(key, sizeof key, "%s/authkey", m->dir))
-      rc = err_set(SM_EINVAL, "cannot start a manager: path too long");
-    if (rc == SM_OK) rc = sm_options_set_authkey_file(co, key);
+    if (rc == SM_OK) rc = sm_options_set_authkey(co, m->key, m->key_len);
     if (rc == SM_OK) rc = sm_connect(m->url, co, &m->client);
     sm_options_free(co);
   }
@@ -467,7 +523,7 @@ int sm_manager_start(const sm_manager_options *opts, sm_manager **out) {
       reap_daemon(m->pid, 1000, &st);
     }
     remove_dir(m->dir);
-    free(m);
+    free_manager(m);
     return rc; /* the text of the failure stays this thread's last error */
   }
   *out = m;
@@ -480,6 +536,12 @@ sm_client *sm_manager_client(sm_manager *m) { return m ? m->client : NULL; }
 /* Borrowed: valid until sm_manager_shutdown(m). */
 const char *sm_manager_url(const sm_manager *m) { return m ? m->url : NULL; }
 
+/* Borrowed: valid until sm_manager_shutdown(m). */
+const void *sm_manager_authkey(const sm_manager *m, size_t *len) {
+  if (len) *len = m ? m->key_len : 0;
+  return m ? m->key : NULL;
+}
+
 /* The daemon's PID, also in a fork child (which must not wait for it). */
 pid_t sm_manager_pid(const sm_manager *m) { return m ? m->pid : 0; }
 
@@ -489,7 +551,7 @@ int sm_manager_shutdown(sm_manager *m) {
   if (!m) return SM_OK;
   if (getpid() != m->owner) { /* a fork child: its own copy only */
     sm_client_free(m->client);
-    free(m);
+    free_manager(m);
     return SM_OK;
   }
   int rc = SM_OK;
@@ -506,6 +568,6 @@ int sm_manager_shutdown(sm_manager *m) {
     rc = err_set(SM_EINTERNAL, "statemgrd (pid %d) %s", (int)m->pid, how);
   }
   remove_dir(m->dir);
-  free(m);
+  free_manager(m);
   return rc;
 }

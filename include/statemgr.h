@@ -220,13 +220,20 @@ typedef struct sm_options sm_options;
 /** New options with defaults (caller frees with sm_options_free()). */
 SM_EXTERN sm_options *sm_options_new(void);
 SM_EXTERN void sm_options_free(sm_options *o);
-/** Reads the authkey from this file (overrides the environment). */
+/** Reads the authkey from this file (overrides the environment). Like
+ * every key file, it must be readable and writable by its owner only (mode
+ * 600), be owned by the user running the program (or root), and hold at
+ * least 16 bytes; sm_connect() refuses it otherwise with SM_EINVAL and a
+ * message saying how to fix it. */
 SM_EXTERN int sm_options_set_authkey_file(sm_options *o, const char *path);
-/** Uses this key (copied). */
+/** Uses this key (copied).
+ * @return 0, SM_EINVAL (NULL, or not 16..4096 bytes), SM_ENOMEM. */
 SM_EXTERN int sm_options_set_authkey(sm_options *o, const void *key, size_t len);
 /** Connect timeout in milliseconds (default 5000; <=0 waits forever). */
 SM_EXTERN int sm_options_set_connect_timeout(sm_options *o, int ms);
-/** A name the daemon shows in its logs and listings (copied). */
+/** A name the daemon shows in its logs and listings (copied; at most its
+ * first 63 bytes are kept, cut at a UTF-8 character boundary). The daemon
+ * and the CLI escape control characters in it when they print it. */
 SM_EXTERN int sm_options_set_client_name(sm_options *o, const char *name);
 /** TCP keepalive on tcp:// and tls:// connections: after seconds idle
  * (default 15) the library probes the daemon every seconds/3 (at least 1),
@@ -263,8 +270,10 @@ SM_EXTERN int sm_options_set_tls_server_name(sm_options *o, const char *name);
  * only. sm_connect() prints a warning on stderr once per client. */
 SM_EXTERN int sm_options_set_tls_insecure_skip_verify(sm_options *o, bool skip);
 
-/** Connects to url (tcp://host:port, tls://host:port, unix:/path; NULL means
- * $STATEMGR_URL or SM_DEFAULT_URL). The authkey comes from the options, else
+/** Connects to url (tcp://host:port, tcp://[v6addr]:port, tls://host:port,
+ * unix:PATH or unix:///ABSOLUTE/PATH, read as statemgrd reads its --listen
+ * URLs; unix://NAME is refused as ambiguous; NULL means $STATEMGR_URL or
+ * SM_DEFAULT_URL). The authkey comes from the options, else
  * $STATEMGR_AUTHKEY_FILE, $STATEMGR_AUTHKEY, ~/.statemgr/authkey. The
  * calling thread's connection is opened and authenticated now, so a wrong
  * address or key is reported here. opts may be NULL and is not kept.
@@ -905,8 +914,15 @@ SM_EXTERN void sm_pipeline_free(sm_pipeline *pl);
 /* Python's `with multiprocessing.Manager() as m:` in one call, with no
  * setup: sm_manager_start() runs a private statemgrd as a child process, on
  * a fresh UNIX socket in a private directory (mode 0700) with a random
- * authkey, waits until it is ready, and hands back a connected sm_client.
- * sm_manager_shutdown() stops it and removes the socket and directory.
+ * authkey or one of the caller's, waits until it is ready, and hands back a
+ * connected sm_client. sm_manager_shutdown() stops it and removes the
+ * socket and directory.
+ *
+ * Another program of the same user joins with sm_manager_url() and the
+ * key from sm_manager_authkey(): sm_connect(url, opts) with
+ * sm_options_set_authkey(), as Python's SyncManager(address, authkey) is
+ * joined with the same address and authkey. The key never touches the
+ * disk: the daemon reads it from a pipe.
  *
  * - The daemon dies with its parent, even when the parent is killed with
  *   SIGKILL (PR_SET_PDEATHSIG): no orphan is left behind. The kernel ties
@@ -945,6 +961,11 @@ SM_EXTERN int sm_manager_options_set_log_file(sm_manager_options *o, const char 
 /** How long sm_manager_start() waits for the daemon to become ready
  * (default 10000). @return 0, SM_EINVAL (NULL o, ms <= 0). */
 SM_EXTERN int sm_manager_options_set_start_timeout_ms(sm_manager_options *o, int ms);
+/** The manager's authkey (copied; any bytes, 16 to 4096 of them), as
+ * Python's SyncManager(authkey=...). NULL: a random key of 64 hex
+ * characters (the default).
+ * @return 0, SM_EINVAL (NULL o, or a key not 16..4096 bytes), SM_ENOMEM. */
+SM_EXTERN int sm_manager_options_set_authkey(sm_manager_options *o, const void *key, size_t len);
 
 /** Starts a private statemgrd and connects to it. opts may be NULL and is
  * not kept.
@@ -963,6 +984,12 @@ SM_EXTERN sm_client *sm_manager_client(sm_manager *m);
 /** The daemon's URL ("unix:/tmp/statemgr-XXXXXX/statemgr.sock"), for other
  * clients of this user. Borrowed: valid until sm_manager_shutdown(m). */
 SM_EXTERN const char *sm_manager_url(const sm_manager *m);
+/** The manager's authkey, chosen or random, to hand to the other programs
+ * it should let in (Python: current_process().authkey).
+ * @param len receives its length in bytes (0 for NULL m); may be NULL.
+ * @return the key's bytes, not NUL-terminated. Borrowed: valid until
+ * sm_manager_shutdown(m). NULL for NULL m. */
+SM_EXTERN const void *sm_manager_authkey(const sm_manager *m, size_t *len);
 /** The daemon's process id (0 for NULL). */
 SM_EXTERN pid_t sm_manager_pid(const sm_manager *m);
 /** Stops the daemon (asks it to shut down, waits for it at most 5 s, then

@@ -41,16 +41,31 @@ typedef enum sm_log_level {
 sm_server_options *sm_server_options_new(void);
 void sm_server_options_free(sm_server_options *o);
 /** The authkey file; default: the shared lookup of statemgr.h, creating
- * ~/.statemgr/authkey on first start. */
+ * ~/.statemgr/authkey on first start. sm_server_new() refuses a file that
+ * group or others may read or write, one owned by another user than the
+ * one running the program (root excepted), and a key shorter than 16
+ * bytes, logging how to fix it. */
 int sm_server_options_set_authkey_file(sm_server_options *o, const char *path);
-/** Uses this key (copied) instead of any file or environment variable. */
+/** Uses this key (copied) instead of any file or environment variable.
+ * @return 0, SM_EINVAL (NULL, or not 16..4096 bytes: logged), SM_ENOMEM. */
 int sm_server_options_set_authkey(sm_server_options *o, const void *key, size_t len);
 /** Largest frame accepted after authentication (default 64 MiB). */
 int sm_server_options_set_max_frame(sm_server_options *o, size_t bytes);
-/** Connections served at once (default 10000); one more is refused with
- * TOO_LARGE during its handshake. statemgrd raises its open-file limit to
- * fit. */
+/** Authenticated connections served at once (default 10000); one more is
+ * refused with TOO_LARGE as it authenticates. Connections that have not
+ * authenticated yet do not count here but in the two limits below.
+ * statemgrd raises its open-file limit to fit. */
 int sm_server_options_set_max_connections(sm_server_options *o, size_t n);
+/** Connections that have not authenticated yet, from all sources together
+ * (default 512). One more makes room by dropping the oldest of them, which
+ * is told TOO_LARGE "dropped: too many connections waiting to
+ * authenticate". UNIX-socket peers of the daemon's own user or root are
+ * not counted. */
+int sm_server_options_set_max_unauth_connections(sm_server_options *o, size_t n);
+/** The same limit per source (default 128): an IPv4 address, an IPv6 /64,
+ * or the user of a UNIX-socket peer. One more drops the oldest of that
+ * source, so a flood from one source never takes another's place. */
+int sm_server_options_set_max_unauth_per_addr(sm_server_options *o, size_t n);
 /** Parked (blocking) calls one connection may have before the daemon stops
  * reading its further requests until one is answered (default 65536). */
 int sm_server_options_set_max_pending(sm_server_options *o, size_t n);
@@ -70,14 +85,24 @@ int sm_server_options_set_max_depth(sm_server_options *o, unsigned depth);
 int sm_server_options_set_handshake_timeout(sm_server_options *o, unsigned ms);
 /** Process-wide log threshold (default SM_LOG_INFO). */
 int sm_server_options_set_log_level(sm_server_options *o, sm_log_level level);
-/** Serves the daemon's figures as Prometheus text on url (tcp://HOST:PORT,
- * port 0 picks one): GET /metrics. Its URL joins the ready file. */
+/** Writes the log to this file (appended to, created with mode 0640;
+ * copied) instead of stderr; a reload (SIGHUP, sm_server_reload) reopens
+ * it under its name, for log rotation. NULL: stderr. The log is
+ * process-wide; sm_server_new() opens the file and sm_server_free() closes
+ * it.
+ * @return 0, SM_EINVAL (NULL o, empty path), SM_ENOMEM. */
+int sm_server_options_set_log_file(sm_server_options *o, const char *path);
+/** Serves the daemon's figures as Prometheus text on url (tcp://HOST:PORT
+ * or tcp://[V6ADDR]:PORT, port 0 picks one): GET /metrics. Its URL joins
+ * the ready file. */
 int sm_server_options_set_metrics(sm_server_options *o, const char *url);
 /** Once every listener is bound, write their URLs (one per line, actual
  * ports) to this file, atomically. */
 int sm_server_options_set_ready_file(sm_server_options *o, const char *path);
 /** TLS for tls:// listeners (TLS 1.2 at least, 1.3 preferred). The files
- * are read by sm_server_new(); the authkey handshake still runs inside TLS.
+ * are read by sm_server_new(), and again by each reload (SIGHUP,
+ * sm_server_reload), for certificate rotation without a restart; the
+ * authkey handshake still runs inside TLS.
  * @param cert PEM certificate chain, the server's certificate first.
  * @param key its PEM private key.
  * @param ca NULL, or a PEM file of CAs: clients that present a certificate
@@ -99,25 +124,37 @@ int sm_server_options_set_keepalive(sm_server_options *o, int seconds);
 /** Creates a server; the options are copied. Loads the authkey, and the TLS
  * certificate, key and CA when set, now.
  * @param out caller frees with sm_server_free().
- * @return 0, SM_EINVAL (no usable authkey, or unusable TLS files; the
- *         reason is logged), SM_ENOMEM. */
+ * @return 0, SM_EINVAL (no usable authkey, unusable TLS files, a log file
+ *         that cannot be opened; the reason is logged), SM_ENOMEM. */
 int sm_server_new(const sm_server_options *o, sm_server **out);
 
-/** Adds a listener: tcp://host:port (port 0 picks a free one),
- * tls://host:port (needs sm_server_options_set_tls) or unix:/path; any
- * mix may run side by side.
+/** Adds a listener: tcp://host:port (port 0 picks a free one; an empty
+ * host, tcp://:PORT, every address; IPv6 as tcp://[::1]:PORT),
+ * tls://host:port (needs sm_server_options_set_tls), unix:PATH or
+ * unix:///ABSOLUTE/PATH (unix://NAME is refused as ambiguous); any mix may
+ * run side by side. The client library reads URLs the same way.
  * @return 0, SM_EINVAL (bad URL, tls:// without TLS options),
  *         SM_ECONNECT (cannot bind). */
 int sm_server_listen(sm_server *s, const char *url);
 
 /** Runs the event loop on the calling thread until the server is stopped
  * (sm_server_stop, SIGINT/SIGTERM when install_signals was set, or a
- * client's shutdown request). @return 0, or SM_EINVAL when nothing listens. */
+ * client's shutdown request). With install_signals, SIGHUP reloads (see
+ * sm_server_reload) and SIGPIPE is ignored.
+ * @return 0, or SM_EINVAL when nothing listens. */
 int sm_server_run(sm_server *s, bool install_signals);
 
 /** Asks a running server to stop: it stops accepting, answers what it has
  * read, flushes and returns from sm_server_run(). Safe from any thread. */
 void sm_server_stop(sm_server *s);
+
+/** Asks a running server to reload, as SIGHUP does: reopen the log file
+ * (sm_server_options_set_log_file) and read the TLS certificate and key
+ * again; connections accepted afterwards get the new certificate, open
+ * ones keep theirs. A file that cannot be used keeps the old one; the log
+ * says what was done or why not. Safe from any thread and from a signal
+ * handler. */
+void sm_server_reload(sm_server *s);
 
 /** Runs the event loop (as sm_server_run without signals) on a new thread
  * of its own, and returns at once. From then on only that thread touches

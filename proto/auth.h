@@ -22,6 +22,10 @@
 #define AUTH_MAC_LEN 32
 #define AUTH_PROTOCOL_VERSION 2u /* the newest protocol version this build speaks */
 #define AUTH_PROTOCOL_OLDEST 1u  /* the oldest one the daemon still serves */
+/* Bytes of a client's self-chosen name that travel in its Auth (the
+ * library cuts longer names at a character boundary), so an Auth always
+ * fits the small pre-authentication frame limit. */
+#define AUTH_CLIENT_NAME_MAX 63u
 
 /* Fills buf with n bytes from OpenSSL's CSPRNG. Returns 0, or -1. */
 int auth_random(uint8_t *buf, size_t n);

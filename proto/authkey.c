@@ -44,56 +44,115 @@ int authkey_default_path(char *buf, size_t len) {
   return n > 0 && (size_t)n < len ? 0 : -1;
 }
 
-/* Reads a key file; private says the file must not be readable by others. */
-static int read_key_file(const char *path, bool private, authkey *out, char *err, size_t errlen) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
+int authkey_check_len(size_t len, const char *source, char *err, size_t errlen) {
+  if (len > AUTHKEY_MAX_LEN) {
+    snprintf(err, errlen, "the authkey from %s is longer than %u bytes", source, AUTHKEY_MAX_LEN);
+    return -1;
+  }
+  if (len < AUTHKEY_MIN_LEN) {
+    snprintf(err, errlen,
+             "the authkey from %s is %zu bytes, too short to resist guessing: use at least %u "
+             "(for example: openssl rand -hex 32)",
+             source, len, AUTHKEY_MIN_LEN);
+    return -1;
+  }
+  return 0;
+}
+
+/* Reads fd to its end into buf (cap bytes); returns the count, cap when
+ * there was more, or -1 (errno set). */
+static ssize_t read_all(int fd, uint8_t *buf, size_t cap) {
+  size_t n = 0;
+  while (n < cap) {
+    ssize_t r = read(fd, buf + n, cap - n);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) return -1;
+    if (r == 0) break;
+    n += (size_t)r;
+  }
+  return (ssize_t)n;
+}
+
+/* Takes n bytes of buf as the key from source (wiping buf). */
+static int take_key(uint8_t *buf, size_t bufsize, size_t n, const char *source, authkey *out,
+                    char *err, size_t errlen) {
+  int rc = authkey_check_len(n, source, err, errlen);
+  if (rc == 0 && (rc = authkey_set(out, buf, n, source)) != 0)
+    snprintf(err, errlen, "out of memory");
+  auth_wipe(buf, bufsize);
+  return rc;
+}
+
+int authkey_read_fd(int fd, const char *source, authkey *out, char *err, size_t errlen) {
+  uint8_t buf[AUTHKEY_MAX_LEN + 1];
+  ssize_t n = read_all(fd, buf, sizeof buf);
+  if (n < 0) {
+    snprintf(err, errlen, "cannot read the authkey from %s: %s", source, strerror(errno));
+    return -1;
+  }
+  return take_key(buf, sizeof buf, (size_t)n, source, out, err, errlen);
+}
+
+/* Refuses a key file that others could read or change: not a regular
+ * file, any group or other permission, or an owner other than us (or
+ * root, who can read and write anything anyway). */
+static int check_key_file(const char *path, const struct stat *st, char *err, size_t errlen) {
+  if (!S_ISREG(st->st_mode)) {
+    snprintf(err, errlen, "authkey file %s is not a regular file", path);
+    return -1;
+  }
+  if (st->st_mode & 077) {
+    snprintf(err, errlen,
+             "authkey file %s is readable or writable by others (mode %03o): run chmod 600 %s",
+             path, (unsigned)(st->st_mode & 0777), path);
+    return -1;
+  }
+  uid_t me = geteuid();
+  if (st->st_uid != me && st->st_uid != 0) {
+    struct passwd *pw = getpwuid(st->st_uid);
+    snprintf(err, errlen,
+             "authkey file %s belongs to uid %u (%s), not to uid %u that runs this program, so "
+             "its owner can change the key: chown it to uid %u, or use a key file of your own",
+             path, (unsigned)st->st_uid, pw ? pw->pw_name : "unknown", (unsigned)me, (unsigned)me);
+    return -1;
+  }
+  return 0;
+}
+
+/* Reads a key file, after check_key_file; one trailing newline (or CRLF)
+ * is not part of the key. */
+static int read_key_file(const char *path, authkey *out, char *err, size_t errlen) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
   if (fd < 0) {
     snprintf(err, errlen, "cannot open authkey file %s: %s", path, strerror(errno));
     return -1;
   }
   struct stat st;
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    snprintf(err, errlen, "authkey file %s is not a regular file", path);
+  if (fstat(fd, &st) != 0) {
+    snprintf(err, errlen, "cannot examine authkey file %s: %s", path, strerror(errno));
     close(fd);
     return -1;
   }
-  if (private && (st.st_mode & 077)) {
-    snprintf(err, errlen, "authkey file %s is readable by others (mode %03o); chmod 600 it", path,
-             (unsigned)(st.st_mode & 0777));
+  if (check_key_file(path, &st, err, errlen) != 0) {
     close(fd);
     return -1;
   }
-  uint8_t buf[AUTHKEY_MAX_LEN + 1];
-  size_t n = 0;
-  for (;;) {
-    ssize_t r = read(fd, buf + n, sizeof buf - n);
-    if (r < 0 && errno == EINTR) continue;
-    if (r < 0) {
-      snprintf(err, errlen, "cannot read authkey file %s: %s", path, strerror(errno));
-      close(fd);
-      auth_wipe(buf, sizeof buf);
-      return -1;
-    }
-    if (r == 0) break;
-    n += (size_t)r;
-    if (n == sizeof buf) break;
-  }
+  uint8_t buf[AUTHKEY_MAX_LEN + 3];
+  ssize_t r = read_all(fd, buf, sizeof buf);
+  int e = errno;
   close(fd);
-  if (n > AUTHKEY_MAX_LEN) {
-    snprintf(err, errlen, "authkey file %s is larger than %u bytes", path, AUTHKEY_MAX_LEN);
-    auth_wipe(buf, sizeof buf);
+  if (r < 0) {
+    snprintf(err, errlen, "cannot read authkey file %s: %s", path, strerror(e));
     return -1;
   }
+  size_t n = (size_t)r;
   if (n > 0 && buf[n - 1] == '\n') n--;
   if (n > 0 && buf[n - 1] == '\r') n--;
   if (n == 0) {
     snprintf(err, errlen, "authkey file %s is empty", path);
     return -1;
   }
-  int rc = authkey_set(out, buf, n, path);
-  auth_wipe(buf, sizeof buf);
-  if (rc != 0) snprintf(err, errlen, "out of memory");
-  return rc;
+  return take_key(buf, sizeof buf, n, path, out, err, errlen);
 }
 
 /* Creates ~/.statemgr (0700) and the key file (0600) with 32 random bytes as
@@ -137,11 +196,12 @@ static int create_default(const char *path, char *err, size_t errlen) {
 }
 
 int authkey_load(const char *explicit_file, bool create, authkey *out, char *err, size_t errlen) {
-  if (explicit_file && *explicit_file) return read_key_file(explicit_file, false, out, err, errlen);
+  if (explicit_file && *explicit_file) return read_key_file(explicit_file, out, err, errlen);
   const char *env_file = getenv("STATEMGR_AUTHKEY_FILE");
-  if (env_file && *env_file) return read_key_file(env_file, false, out, err, errlen);
+  if (env_file && *env_file) return read_key_file(env_file, out, err, errlen);
   const char *env_key = getenv("STATEMGR_AUTHKEY");
   if (env_key && *env_key) {
+    if (authkey_check_len(strlen(env_key), "$STATEMGR_AUTHKEY", err, errlen) != 0) return -1;
     if (authkey_set(out, env_key, strlen(env_key), "$STATEMGR_AUTHKEY") != 0) {
       snprintf(err, errlen, "out of memory");
       return -1;
@@ -163,5 +223,5 @@ int authkey_load(const char *explicit_file, bool create, authkey *out, char *err
     }
     if (create_default(path, err, errlen) != 0) return -1;
   }
-  return read_key_file(path, true, out, err, errlen);
+  return read_key_file(path, out, err, errlen);
 }

@@ -11,7 +11,7 @@
 
 #define FRAME_HEADER_LEN 4
 #define FRAME_MAX_DEFAULT (64u * 1024u * 1024u) /* after authentication */
-#define FRAME_MAX_PREAUTH 4096u                 /* handshake frames are tiny */
+#define FRAME_MAX_PREAUTH 512u /* handshake frames are tiny (an Auth: about 150 bytes) */
 
 typedef enum frame_state {
   FRAME_NEED_MORE = 0, /* not enough bytes yet for a header or the payload */

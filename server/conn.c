@@ -7,6 +7,21 @@
  * the connection speaks (AUTH_PROTOCOL_OLDEST..AUTH_PROTOCOL_VERSION); a
  * client of an older one is answered only statuses it knows (status.h).
  *
+ * Before authentication a connection has a budget of its own, apart from
+ * limits.max_conns (which counts authenticated connections only): it reads
+ * at most one handshake frame's worth of bytes (FRAME_MAX_PREAUTH), and
+ * connections of limited peers (peers.h) count against limits.max_unauth
+ * in all and limits.max_unauth_per_addr per source. A new connection over
+ * either limit makes room by dropping the *oldest* unauthenticated one (of
+ * its source, or of all): a flood of idle connections then only recycles
+ * its own places, while a real client, which authenticates within a round
+ * trip, gets through unless the flood opens that many connections within
+ * that round trip; refusing the newest instead would lock every new client
+ * out until the flood's handshake deadlines pass. Authentication attempts
+ * of a source that keeps failing wait for their turn (peers.c); failures,
+ * drops and bad handshakes of limited peers are logged in full the first
+ * time and summed up per source afterwards.
+ *
  * The read callback takes at most CONN_FRAMES_PER_EVENT frames and then
  * re-triggers itself, so one busy client cannot starve the others. A
  * connection whose output grows past CONN_OUT_HIGH (a client that sends but
@@ -36,6 +51,7 @@
 #include "dispatch.h"
 #include "htab.h"
 #include "log.h"
+#include "peers.h"
 #include "server.h"
 #include "tls.h"
 
@@ -54,9 +70,9 @@
 #define CONN_OUT_HIGH (8u * 1024u * 1024u)
 #define CONN_OUT_LOW (1u * 1024u * 1024u)
 #define CONN_OUT_KEEP 4096u /* an output buffer larger than this is freed once sent */
-/* Past max_conns, this many more connections are kept just long enough to
- * be told why they are refused; beyond that they are closed at once. */
-#define CONN_REFUSING_MAX 1024
+/* Bytes read at once from a connection that has not authenticated: one
+ * whole handshake frame at most. */
+#define CONN_PREAUTH_READ (FRAME_HEADER_LEN + FRAME_MAX_PREAUTH)
 
 typedef enum conn_state { CONN_HANDSHAKE, CONN_READY, CONN_CLOSING } conn_state;
 
@@ -65,7 +81,7 @@ struct conn {
   conn_state state;
   uint64_t id;
   char peer[128];
-  char name[64];                         /* the client's self-chosen name */
+  char name[AUTH_CLIENT_NAME_MAX + 1];   /* the client's self-chosen name */
   uint32_t version;                      /* the protocol version its Auth chose */
   uint8_t challenge[AUTH_CHALLENGE_LEN]; /* ours, sent in Hello */
   /* Transport: a plain socket with our own events, or a TLS bufferevent. */
@@ -87,9 +103,17 @@ struct conn {
   struct event *timer; /* HANDSHAKE: the deadline; CLOSING: the deferred free */
   bool paused;         /* reading stopped: output backlog or too many parked calls */
   size_t n_parked;     /* entries in parked */
-  bool over_limit;     /* accepted past max_conns: refused at the handshake */
+  bool authed;         /* authenticated: counted in srv->n_authed */
   bool tls_pending;    /* TLS handshake not completed yet */
-  bool peer_gone;      /* EOF or a transport error: no close_notify */
+  /* HANDSHAKE only: */
+  bool unauth_listed;                  /* in srv's list of unauthenticated connections */
+  conn *ua_prev, *ua_next;             /* that list, oldest first */
+  peer *src;                           /* the source it counts in (peers.c), or NULL */
+  int64_t deadline_ms;                 /* its time to authenticate ends (peers_now_ms) */
+  bool auth_held;                      /* its Auth waits for its turn (the timer) */
+  uint8_t held_mac[AUTH_MAC_LEN];      /* that Auth's proof */
+  uint8_t held_ch[AUTH_CHALLENGE_LEN]; /* and its challenge */
+  bool peer_gone;                      /* EOF or a transport error: no close_notify */
   uint64_t requests;
   conn *prev, *next; /* srv->conns */
 };
@@ -101,10 +125,13 @@ static void tls_write_cb(struct bufferevent *bev, void *arg);
 static void tls_event_cb(struct bufferevent *bev, short what, void *arg);
 static void timer_cb(evutil_socket_t fd, short what, void *arg);
 static void flush(conn *c);
+static void unauth_leave(conn *c);
+static void discard_output(conn *c);
 
 static void conn_set_state(conn *c, conn_state next) {
   assert((c->state == CONN_HANDSHAKE && next != CONN_HANDSHAKE) ||
          (c->state == CONN_READY && next == CONN_CLOSING));
+  if (c->state == CONN_HANDSHAKE) unauth_leave(c);
   c->state = next;
 }
 
@@ -178,29 +205,127 @@ static bool out_append(conn *c, const uint8_t *p, size_t n) {
   return true;
 }
 
+/* ---- the pre-authentication budget ---- */
+
+/* Takes c out of the unauthenticated list and its source's count, as it
+ * leaves the HANDSHAKE state. */
+static void unauth_leave(conn *c) {
+  struct sm_server *srv = c->srv;
+  if (c->unauth_listed) {
+    if (c->ua_prev)
+      c->ua_prev->ua_next = c->ua_next;
+    else
+      srv->unauth_oldest = c->ua_next;
+    if (c->ua_next)
+      c->ua_next->ua_prev = c->ua_prev;
+    else
+      srv->unauth_newest = c->ua_prev;
+    c->ua_prev = c->ua_next = NULL;
+    c->unauth_listed = false;
+    srv->n_unauth--;
+  }
+  if (c->src) peers_leave(srv->peers, c->src, peers_now_ms());
+  c->src = NULL;
+  c->auth_held = false;
+  auth_wipe(c->held_mac, sizeof c->held_mac);
+}
+
+static void refuse_at(conn *c, log_level level, int status, const char *text);
+
+/* Refuses a connection still in its handshake with status and text. A
+ * limited peer's refusal is logged in full only when it is the first of
+ * its source's interval, else summed up by peers.c. */
+static void refuse_preauth(conn *c, peer_event ev, int status, const char *text) {
+  bool full = !c->src || peer_note(c->src, ev, peers_now_ms());
+  refuse_at(c, full ? LOG_WARN : LOG_DEBUG, status, text);
+}
+
+/* Closes an unauthenticated connection to make room for a new one: it is
+ * told why, unless its TLS handshake is not done (nothing can reach it). */
+static void drop_unauth(conn *c, const char *why) {
+  if (!c->tls_pending) {
+    refuse_preauth(c, PEER_DROPPED, WS_TOO_LARGE, why);
+    return;
+  }
+  bool full = !c->src || peer_note(c->src, PEER_DROPPED, peers_now_ms());
+  log_msg(full ? LOG_WARN : LOG_DEBUG, "conn %llu (%s): %s; closing", (unsigned long long)c->id,
+          c->peer, why);
+  discard_output(c);
+  conn_close_after_flush(c);
+}
+
+/* Makes room for the new connection c (not listed yet) under the
+ * pre-authentication limits: drops the oldest unauthenticated connection
+ * of c's source when that source is over its limit, then the oldest of
+ * all when the total is at its limit. */
+static void unauth_make_room(conn *c) {
+  struct sm_server *srv = c->srv;
+  char why[192];
+  if (peer_unauth(c->src) > srv->limits.max_unauth_per_addr) {
+    conn *old = srv->unauth_oldest;
+    while (old && old->src != c->src)
+      old = old->ua_next;
+    if (old) {
+      snprintf(why, sizeof why,
+               "dropped: too many connections from %s waiting to authenticate (the limit is %zu "
+               "per address)",
+               peer_name(c->src), srv->limits.max_unauth_per_addr);
+      drop_unauth(old, why);
+    }
+  }
+  if (srv->n_unauth >= srv->limits.max_unauth && srv->unauth_oldest) {
+    snprintf(why, sizeof why,
+             "dropped: too many connections waiting to authenticate (the limit is %zu)",
+             srv->limits.max_unauth);
+    drop_unauth(srv->unauth_oldest, why);
+  }
+}
+
+/* Counts c, a new connection of a limited peer, in the pre-authentication
+ * budget, making room first. Returns false when out of memory. */
+static bool unauth_enter(conn *c, const peer_key *key) {
+  struct sm_server *srv = c->srv;
+  if (!(c->src = peers_enter(srv->peers, key, peers_now_ms()))) return false;
+  unauth_make_room(c);
+  c->ua_prev = srv->unauth_newest;
+  if (srv->unauth_newest)
+    srv->unauth_newest->ua_next = c;
+  else
+    srv->unauth_oldest = c;
+  srv->unauth_newest = c;
+  c->unauth_listed = true;
+  srv->n_unauth++;
+  return true;
+}
+
 /* ---- life cycle ---- */
 
-conn *conn_new(struct sm_server *srv, int fd, struct bufferevent *bev, const char *peer, bool tls) {
-  if (srv->n_conns >= srv->limits.max_conns + CONN_REFUSING_MAX) {
-    log_warn("connection from %s closed: %zu connections already", peer, srv->n_conns);
-    if (bev)
-      bufferevent_free(bev);
-    else
-      close(fd);
-    return NULL;
+/* Frees what conn_new() set up before it failed, and the transport. */
+static void discard_new(conn *c, int fd, struct bufferevent *bev) {
+  if (bev)
+    bufferevent_free(bev);
+  else
+    close(fd);
+  if (c) {
+    if (c->src) peers_leave(c->srv->peers, c->src, peers_now_ms());
+    if (c->rev) event_free(c->rev);
+    if (c->wev) event_free(c->wev);
+    if (c->timer) event_free(c->timer);
+    vb_free(&c->out);
+    free(c);
   }
+}
+
+conn *conn_new(struct sm_server *srv, int fd, struct bufferevent *bev, const char *who,
+               const peer_key *key, bool tls) {
   conn *c = calloc(1, sizeof *c);
   if (!c) {
-    if (bev)
-      bufferevent_free(bev);
-    else
-      close(fd);
-    log_error("cannot set up a connection from %s: out of memory", peer);
+    discard_new(NULL, fd, bev);
+    log_error("cannot set up a connection from %s: out of memory", who);
     return NULL;
   }
   c->srv = srv;
-  c->id = ++srv->next_conn_id;
-  snprintf(c->peer, sizeof c->peer, "%s", peer);
+  snprintf(c->peer, sizeof c->peer, "%s", who);
   htab_init(&c->handles);
   htab_init(&c->owned);
   vb_init(&c->out);
@@ -214,42 +339,34 @@ conn *conn_new(struct sm_server *srv, int fd, struct bufferevent *bev, const cha
     c->wev = event_new(srv->base, fd, EV_WRITE | EV_PERSIST, sock_write_cb, c);
     ok = c->rev && c->wev && evutil_make_socket_nonblocking(fd) == 0;
   }
-  vbuf hello;
-  vb_init(&hello);
   ok = ok && auth_random(c->challenge, sizeof c->challenge) == 0 &&
-       wire_hello_encode(&hello, AUTH_PROTOCOL_OLDEST, AUTH_PROTOCOL_VERSION, c->challenge) == 0;
-  if (!ok) {
-    vb_free(&hello);
-    if (bev)
-      bufferevent_free(bev);
-    else
-      close(fd);
-    if (c->rev) event_free(c->rev);
-    if (c->wev) event_free(c->wev);
-    if (c->timer) event_free(c->timer);
-    free(c);
-    log_error("cannot set up a connection from %s: out of memory", peer);
+       wire_hello_encode(&c->out, AUTH_PROTOCOL_OLDEST, AUTH_PROTOCOL_VERSION, c->challenge) ==
+           0; /* the Hello is the first answer */
+  if (!ok || (key && !unauth_enter(c, key))) {
+    discard_new(c, fd, bev);
+    log_error("cannot set up a connection from %s: out of memory", who);
     return NULL;
   }
-  c->out = hello; /* the Hello is the first answer */
+  c->id = ++srv->next_conn_id;
   c->next = srv->conns;
   if (srv->conns) srv->conns->prev = c;
   srv->conns = c;
-  c->over_limit = srv->n_conns >= srv->limits.max_conns;
   srv->n_conns++;
   if (bev) {
     bufferevent_setcb(bev, tls_read_cb, tls_write_cb, tls_event_cb, c);
     bufferevent_setwatermark(bev, EV_WRITE, CONN_OUT_LOW, 0);
+    bufferevent_set_max_single_read(bev, CONN_PREAUTH_READ);
     bufferevent_enable(bev, EV_READ | EV_WRITE);
   } else {
     event_add(c->rev, NULL);
   }
   schedule_flush(c);
   unsigned ms = srv->limits.handshake_ms;
+  c->deadline_ms = peers_now_ms() + ms;
   struct timeval deadline = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
   evtimer_add(c->timer, &deadline);
-  log_info("conn %llu: accepted from %s%s%s", (unsigned long long)c->id, c->peer,
-           tls ? " (TLS)" : "", c->over_limit ? " past the connection limit" : "");
+  log_debug("conn %llu: accepted from %s%s", (unsigned long long)c->id, c->peer,
+            tls ? " (TLS)" : "");
   return c;
 }
 
@@ -263,6 +380,7 @@ void conn_free(conn *c) {
     srv->conns = c->next;
   if (c->next) c->next->prev = c->prev;
   srv->n_conns--;
+  if (c->authed) srv->n_authed--;
   /* First its parked calls go (none may be granted what it can no longer
    * receive), then what it owned is given to the next waiters, then its
    * references: anonymous objects only it held go. */
@@ -285,8 +403,8 @@ void conn_free(conn *c) {
       reg_decref(srv->reg, reg_get(srv->reg, id));
   }
   htab_clear(&c->handles, NULL, NULL);
-  log_info("conn %llu: closed (%llu requests)", (unsigned long long)c->id,
-           (unsigned long long)c->requests);
+  log_msg(c->authed ? LOG_INFO : LOG_DEBUG, "conn %llu: closed (%llu requests)",
+          (unsigned long long)c->id, (unsigned long long)c->requests);
   event_free(c->timer);
   if (c->bev) {
     tls_bev_shutdown(c->bev, !c->peer_gone);
@@ -488,8 +606,8 @@ uint64_t conn_id(const conn *c) { return c->id; }
 
 /* Answers a frame that cannot be handled and closes: during the handshake
  * with an AuthResult (what the client waits for), later with a Response of
- * seq 0 (no request could be matched). */
-static void refuse(conn *c, int status, const char *text) {
+ * seq 0 (no request could be matched). The reason is logged at level. */
+static void refuse_at(conn *c, log_level level, int status, const char *text) {
   vbuf b;
   vb_init(&b);
   int rc;
@@ -501,55 +619,97 @@ static void refuse(conn *c, int status, const char *text) {
   }
   if (rc == 0) out_append(c, b.p, b.len);
   vb_free(&b);
-  log_warn("conn %llu (%s): %s; closing", (unsigned long long)c->id, c->peer, text);
+  log_msg(level, "conn %llu (%s): %s; closing", (unsigned long long)c->id, c->peer, text);
   conn_close_after_flush(c);
 }
 
-static void handle_auth(conn *c, sm_span payload) {
-  uint32_t version;
-  uint8_t mac[AUTH_MAC_LEN], client_ch[AUTH_CHALLENGE_LEN], expected[AUTH_MAC_LEN];
-  if (c->over_limit) {
+static void refuse(conn *c, int status, const char *text) { refuse_at(c, LOG_WARN, status, text); }
+
+/* Checks the client's proof (mac over our challenge and its challenge ch)
+ * and, when it holds, answers with ours: the connection is then READY.
+ * Otherwise refuses it. */
+static void check_auth(conn *c, const uint8_t mac[AUTH_MAC_LEN],
+                       const uint8_t ch[AUTH_CHALLENGE_LEN]) {
+  struct sm_server *srv = c->srv;
+  const authkey *k = &srv->key;
+  uint8_t expected[AUTH_MAC_LEN];
+  auth_client_mac(k->bytes, k->len, c->challenge, ch, expected);
+  bool ok = auth_mac_ok(mac, AUTH_MAC_LEN, expected);
+  auth_wipe(expected, sizeof expected);
+  if (!ok) {
+    if (c->src) peer_auth_failed(c->src, peers_now_ms());
+    refuse_preauth(c, PEER_AUTH_FAILED, WS_AUTH_FAILED,
+                   "authentication failed: the client does not know the authkey");
+    return;
+  }
+  if (srv->n_authed >= srv->limits.max_conns) {
     char text[96];
-    snprintf(text, sizeof text, "too many connections (the limit is %zu)",
-             c->srv->limits.max_conns);
+    snprintf(text, sizeof text, "too many connections (the limit is %zu)", srv->limits.max_conns);
     refuse(c, WS_TOO_LARGE, text);
     return;
   }
-  if (wire_auth_decode(payload, &version, mac, client_ch, c->name, sizeof c->name) != 0) {
-    refuse(c, WS_PROTOCOL_ERROR, "malformed handshake: expected an Auth message");
-    return;
-  }
-  if (version < AUTH_PROTOCOL_OLDEST || version > AUTH_PROTOCOL_VERSION) {
-    char text[128];
-    snprintf(text, sizeof text, "protocol version %u not supported (this daemon speaks %u to %u)",
-             version, AUTH_PROTOCOL_OLDEST, AUTH_PROTOCOL_VERSION);
-    refuse(c, WS_PROTOCOL_ERROR, text);
-    return;
-  }
-  const authkey *k = &c->srv->key;
-  auth_client_mac(k->bytes, k->len, c->challenge, client_ch, expected);
-  bool ok = auth_mac_ok(mac, sizeof mac, expected);
-  auth_wipe(expected, sizeof expected);
-  if (!ok) {
-    refuse(c, WS_AUTH_FAILED, "authentication failed: the client does not know the authkey");
-    return;
-  }
   uint8_t proof[AUTH_MAC_LEN];
-  auth_server_mac(k->bytes, k->len, c->challenge, client_ch, proof);
+  auth_server_mac(k->bytes, k->len, c->challenge, ch, proof);
   /* What a client needs to know of this daemon: its instance, so a proxy
    * of an earlier daemon's object is recognised, and how deeply values
    * may nest. */
-  wire_daemon_info info = {c->srv->instance, c->srv->limits.max_depth};
+  wire_daemon_info info = {srv->instance, srv->limits.max_depth};
   vbuf b;
   vb_init(&b);
   if (wire_auth_result_encode(&b, WS_OK, proof, NULL, &info) == 0) out_append(c, b.p, b.len);
   vb_free(&b);
   auth_wipe(proof, sizeof proof);
   evtimer_del(c->timer);
-  c->version = version;
   conn_set_state(c, CONN_READY);
-  log_info("conn %llu: authenticated%s%s (protocol %u)", (unsigned long long)c->id,
-           c->name[0] ? " as " : "", c->name, version);
+  c->authed = true;
+  srv->n_authed++;
+  if (c->bev) bufferevent_set_max_single_read(c->bev, 0); /* back to libevent's default */
+  log_info("conn %llu: authenticated from %s%s%s (protocol %u)", (unsigned long long)c->id, c->peer,
+           c->name[0] ? " as " : "", c->name, c->version);
+}
+
+static void handle_auth(conn *c, sm_span payload) {
+  uint32_t version;
+  uint8_t mac[AUTH_MAC_LEN], client_ch[AUTH_CHALLENGE_LEN];
+  if (wire_auth_decode(payload, &version, mac, client_ch, c->name, sizeof c->name) != 0) {
+    refuse_preauth(c, PEER_BAD_HANDSHAKE, WS_PROTOCOL_ERROR,
+                   "malformed handshake: expected an Auth message");
+    return;
+  }
+  if (version < AUTH_PROTOCOL_OLDEST || version > AUTH_PROTOCOL_VERSION) {
+    char text[128];
+    snprintf(text, sizeof text, "protocol version %u not supported (this daemon speaks %u to %u)",
+             version, AUTH_PROTOCOL_OLDEST, AUTH_PROTOCOL_VERSION);
+    refuse_preauth(c, PEER_BAD_HANDSHAKE, WS_PROTOCOL_ERROR, text);
+    return;
+  }
+  c->version = version;
+  if (c->src) { /* a limited peer waits for its source's turn */
+    int64_t now = peers_now_ms();
+    int64_t wait = peer_auth_wait(c->src, now, c->deadline_ms - now);
+    if (wait < 0) {
+      char text[160];
+      snprintf(text, sizeof text,
+               "authentication refused unchecked: too many failed authentications from %s; "
+               "try again later",
+               peer_name(c->src));
+      refuse_preauth(c, PEER_THROTTLED, WS_AUTH_FAILED, text);
+      auth_wipe(mac, sizeof mac);
+      return;
+    }
+    if (wait > 0) { /* checked when the timer fires; nothing is read meanwhile */
+      memcpy(c->held_mac, mac, sizeof mac);
+      memcpy(c->held_ch, client_ch, sizeof client_ch);
+      auth_wipe(mac, sizeof mac);
+      c->auth_held = true;
+      set_reading(c, false);
+      struct timeval tv = {(time_t)(wait / 1000), (suseconds_t)(wait % 1000) * 1000};
+      evtimer_add(c->timer, &tv);
+      return;
+    }
+  }
+  check_auth(c, mac, client_ch);
+  auth_wipe(mac, sizeof mac);
 }
 
 static void handle_frame(conn *c, sm_span payload) {
@@ -575,14 +735,18 @@ static size_t process(conn *c, const uint8_t *buf, size_t len, bool *more) {
   *more = false;
   for (int budget = CONN_FRAMES_PER_EVENT; budget > 0; budget--) {
     /* While the daemon stops, requests already read are still answered. */
-    if (c->state == CONN_CLOSING || c->paused) return off;
+    if (c->state == CONN_CLOSING || c->paused || c->auth_held) return off;
     size_t max = c->state == CONN_HANDSHAKE ? FRAME_MAX_PREAUTH : c->srv->limits.max_frame;
     size_t flen;
     frame_state st = frame_parse(buf + off, len - off, max, &flen);
     if (st == FRAME_TOO_LARGE) {
-      char text[128];
-      snprintf(text, sizeof text, "frame of %zu bytes exceeds the limit of %zu bytes", flen, max);
-      refuse(c, WS_TOO_LARGE, text);
+      char text[160];
+      snprintf(text, sizeof text, "frame of %zu bytes exceeds the limit of %zu bytes%s", flen, max,
+               c->state == CONN_HANDSHAKE ? " before authentication" : "");
+      if (c->state == CONN_HANDSHAKE)
+        refuse_preauth(c, PEER_BAD_HANDSHAKE, WS_TOO_LARGE, text);
+      else
+        refuse(c, WS_TOO_LARGE, text);
       return len; /* nothing more is read from it */
     }
     if (st == FRAME_NEED_MORE) return off; /* the rest is on its way */
@@ -649,21 +813,24 @@ static void sock_read_cb(evutil_socket_t fd, short what, void *arg) {
     if (c->in_len > 0) consume(c, c->in, c->in_len);
     return;
   }
+  /* Before authentication at most one handshake frame is read at a time,
+   * and a partial one is kept in a buffer of just its size. */
+  bool preauth = c->state == CONN_HANDSHAKE;
   if (c->in_len == 0) {
     /* The usual case: nothing pending, read into the shared buffer. */
     dst = srv->rbuf;
-    room = sizeof srv->rbuf;
+    room = preauth ? CONN_PREAUTH_READ : sizeof srv->rbuf;
   } else {
     size_t need = FRAME_HEADER_LEN, flen = 0;
-    size_t max = c->state == CONN_HANDSHAKE ? FRAME_MAX_PREAUTH : srv->limits.max_frame;
+    size_t max = preauth ? FRAME_MAX_PREAUTH : srv->limits.max_frame;
     if (frame_parse(c->in, c->in_len, max, &flen) == FRAME_NEED_MORE && c->in_len >= need)
       need = FRAME_HEADER_LEN + flen - c->in_len;
-    if (!grow_input(c, need > sizeof srv->rbuf ? need : sizeof srv->rbuf)) {
+    if (!grow_input(c, preauth || need > sizeof srv->rbuf ? need : sizeof srv->rbuf)) {
       refuse(c, WS_INTERNAL, "out of memory buffering a frame");
       return;
     }
     dst = c->in + c->in_len;
-    room = c->in_cap - c->in_len;
+    room = preauth ? need : c->in_cap - c->in_len;
   }
   ssize_t n = recv(fd, dst, room, 0);
   if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
@@ -692,6 +859,10 @@ static void tls_read_cb(struct bufferevent *bev, void *arg) {
   conn *c = arg;
   struct evbuffer *in = bufferevent_get_input(bev);
   size_t n = evbuffer_get_length(in);
+  if (c->state == CONN_HANDSHAKE) { /* at most one handshake frame at a time */
+    size_t room = c->in_len < CONN_PREAUTH_READ ? CONN_PREAUTH_READ - c->in_len : 0;
+    if (n > room) n = room;
+  }
   if (n > 0) {
     if (!grow_input(c, n)) {
       refuse(c, WS_INTERNAL, "out of memory buffering a frame");
@@ -701,6 +872,8 @@ static void tls_read_cb(struct bufferevent *bev, void *arg) {
     c->in_len += n;
   }
   consume(c, c->in, c->in_len);
+  /* What was left behind the handshake frame is read once authenticated. */
+  if (c->state == CONN_READY && !c->paused && evbuffer_get_length(in) > 0) kick_reading(c);
 }
 
 static void tls_write_cb(struct bufferevent *bev, void *arg) {
@@ -723,9 +896,11 @@ static void tls_event_cb(struct bufferevent *bev, short what, void *arg) {
   }
   if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) c->peer_gone = true;
   if (what & BEV_EVENT_ERROR) {
+    /* A limited peer's failed handshakes are summed up after the first. */
+    bool full = !c->tls_pending || !c->src || peer_note(c->src, PEER_BAD_HANDSHAKE, peers_now_ms());
     if (tls_bev_describe_error(bev, why, sizeof why))
-      log_warn("conn %llu (%s): %s: %s", (unsigned long long)c->id, c->peer,
-               c->tls_pending ? "TLS handshake failed" : "TLS error", why);
+      log_msg(full ? LOG_WARN : LOG_DEBUG, "conn %llu (%s): %s: %s", (unsigned long long)c->id,
+              c->peer, c->tls_pending ? "TLS handshake failed" : "TLS error", why);
     else
       log_info("conn %llu: connection error: %s", (unsigned long long)c->id,
                evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
@@ -737,16 +912,28 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg) {
   (void)fd;
   (void)what;
   conn *c = arg;
+  if (c->state == CONN_HANDSHAKE && c->auth_held) { /* its turn has come */
+    c->auth_held = false;
+    check_auth(c, c->held_mac, c->held_ch);
+    auth_wipe(c->held_mac, sizeof c->held_mac);
+    if (c->state == CONN_READY && !c->srv->stopping) {
+      set_reading(c, true);
+      if (c->in_len > 0) kick_reading(c); /* requests sent behind the Auth */
+    }
+    return;
+  }
   if (c->state == CONN_HANDSHAKE && c->tls_pending) {
     /* Nothing can be sent before the TLS handshake: just drop it (a
      * plaintext client on a TLS port waits for a Hello that never comes). */
-    log_warn("conn %llu (%s): TLS handshake not completed in time; closing",
-             (unsigned long long)c->id, c->peer);
+    bool full = !c->src || peer_note(c->src, PEER_BAD_HANDSHAKE, peers_now_ms());
+    log_msg(full ? LOG_WARN : LOG_DEBUG,
+            "conn %llu (%s): TLS handshake not completed in time; closing",
+            (unsigned long long)c->id, c->peer);
     conn_free(c);
     return;
   }
   if (c->state == CONN_HANDSHAKE) {
-    refuse(c, WS_PROTOCOL_ERROR, "handshake not completed in time");
+    refuse_preauth(c, PEER_BAD_HANDSHAKE, WS_PROTOCOL_ERROR, "handshake not completed in time");
     return;
   }
   if (c->state == CONN_CLOSING) conn_free(c);

@@ -4,6 +4,7 @@
 #define SM_SERVER_CONN_H
 
 #include "../proto/msg.h"
+#include "peers.h"
 #include "registry.h"
 
 #include <stdbool.h>
@@ -14,10 +15,14 @@ typedef struct conn conn;
 
 struct bufferevent;
 
-/* Takes ownership of bev, a bufferevent over an accepted socket (plain, or
- * TLS with tls true, its TLS handshake then still to run), and starts the
- * handshake. Returns the connection, or NULL (bev freed) on failure. */
-conn *conn_new(struct sm_server *srv, int fd, struct bufferevent *bev, const char *peer, bool tls);
+/* Takes ownership of the accepted socket fd, or of bev, a bufferevent over
+ * one (plain, or TLS with tls true, its TLS handshake then still to run),
+ * and starts the handshake. who is the peer as logs show it; key the
+ * source it counts in under the pre-authentication limits (peers.h), or
+ * NULL for a peer that is not limited. Returns the connection, or NULL
+ * (fd or bev closed) on failure. */
+conn *conn_new(struct sm_server *srv, int fd, struct bufferevent *bev, const char *who,
+               const peer_key *key, bool tls);
 
 /* Closes and frees the connection now: releases every reference it holds
  * (anonymous objects it alone held are freed). Only from the top of an event

@@ -1,18 +1,23 @@
 /* listener.c - binding tcp://, tls:// and unix: URLs and accepting
  * connections.
  *
- * Each kind is one entry of a small table: its scheme, how to bind the
- * URL's rest, and for tls:// how to wrap an accepted socket into the
+ * URLs are parsed by the parser the client library uses too
+ * (proto/url.c), so a URL names the same socket on both sides. Each kind
+ * is one entry of a small table: its scheme, how to bind the parsed
+ * address, and for tls:// how to wrap an accepted socket into the
  * OpenSSL bufferevent conn.c then frames (tls.c; it needs the server's TLS
  * context). Plain sockets go to conn.c as they are: it reads and writes them
  * itself. A new transport is a new row. Accepted TCP and TLS sockets get TCP_NODELAY and TCP
  * keepalive with the server's interval, so a peer that vanished (a cut link, a host that died) is
  * noticed and what it held is released. A UNIX socket path left behind by a daemon that died is
- * detected (nobody accepts on it) and replaced; one that a live daemon serves is refused. */
+ * detected (nobody accepts on it) and replaced; one that a live daemon serves is refused. Each
+ * accepted socket is described and put in its source's bucket (peers.c) before conn.c takes it. */
 #include "listener.h"
 
+#include "../proto/url.h"
 #include "conn.h"
 #include "log.h"
+#include "peers.h"
 #include "server.h"
 #include "tls.h"
 
@@ -34,8 +39,9 @@
 
 /* One kind of listener: a row of the transports table below. */
 typedef struct transport {
-  const char *scheme;
-  int (*bind)(listener *l, const char *rest, char *err, size_t errlen);
+  url_scheme scheme;
+  const char *prefix; /* of the URLs shown for it */
+  int (*bind)(listener *l, const url_addr *a, char *err, size_t errlen);
   /* TLS: the connection's bufferevent for an accepted socket, owning fd;
    * NULL (fd closed) when out of memory. NULL for plain sockets, whose I/O
    * conn.c does itself. */
@@ -73,37 +79,25 @@ static bool is_loopback(const struct sockaddr *sa) {
   return false;
 }
 
-/* Splits "host:port" or "[v6]:port" into host and port buffers. */
-static int split_host_port(const char *rest, char *host, size_t hlen, char *port, size_t plen) {
-  const char *colon;
-  if (rest[0] == '[') {
-    const char *close = strchr(rest, ']');
-    if (!close || close[1] != ':') return -1;
-    if ((size_t)(close - rest - 1) >= hlen) return -1;
-    memcpy(host, rest + 1, (size_t)(close - rest - 1));
-    host[close - rest - 1] = '\0';
-    colon = close + 1;
-  } else {
-    colon = strrchr(rest, ':');
-    if (!colon || (size_t)(colon - rest) >= hlen) return -1;
-    memcpy(host, rest, (size_t)(colon - rest));
-    host[colon - rest] = '\0';
-  }
-  if (!colon[1] || strlen(colon + 1) >= plen) return -1;
-  for (const char *p = colon + 1; *p; p++)
-    if (*p < '0' || *p > '9') return -1;
-  snprintf(port, plen, "%s", colon + 1);
-  return 0;
+int listener_sockname(int fd, const char *prefix, char *buf, size_t len) {
+  struct sockaddr_storage ss;
+  socklen_t sl = sizeof ss;
+  char h[INET6_ADDRSTRLEN], p[16], hp[INET6_ADDRSTRLEN + 16];
+  if (getsockname(fd, (struct sockaddr *)&ss, &sl) != 0 ||
+      getnameinfo((struct sockaddr *)&ss, sl, h, sizeof h, p, sizeof p,
+                  NI_NUMERICHOST | NI_NUMERICSERV) != 0)
+    return -1;
+  url_host_port(hp, sizeof hp, h, p);
+  snprintf(buf, len, "%s%s", prefix, hp);
+  return is_loopback((struct sockaddr *)&ss) ? 1 : 0;
 }
 
-/* Binds host:port for tcp:// and tls:// (the URL is rebuilt with the
- * transport's scheme and the actual port). */
-static int bind_inet(listener *l, const char *rest, char *err, size_t errlen) {
-  char host[256], port[16];
-  if (split_host_port(rest, host, sizeof host, port, sizeof port) != 0) {
-    snprintf(err, errlen, "bad address '%s': expected host:port or [v6addr]:port", rest);
-    return SM_EINVAL;
-  }
+/* Binds host:port for tcp:// and tls:// (an empty host: every address);
+ * the URL is rebuilt with the transport's scheme and the actual port. */
+static int bind_inet(listener *l, const url_addr *a, char *err, size_t errlen) {
+  const char *host = a->host, *port = a->port;
+  char shown[300];
+  url_host_port(shown, sizeof shown, host, port);
   struct addrinfo hints = {
       .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
   struct addrinfo *res;
@@ -120,18 +114,12 @@ static int bind_inet(listener *l, const char *rest, char *err, size_t errlen) {
   }
   freeaddrinfo(res);
   if (!l->evl) {
-    snprintf(err, errlen, "cannot listen on %s: %s", rest, strerror(bind_errno));
+    snprintf(err, errlen, "cannot listen on %s: %s", shown, strerror(bind_errno));
     return SM_ECONNECT;
   }
-  struct sockaddr_storage ss;
-  socklen_t sl = sizeof ss;
-  getsockname(evconnlistener_get_fd(l->evl), (struct sockaddr *)&ss, &sl);
-  char h[INET6_ADDRSTRLEN + 2], p[16];
-  getnameinfo((struct sockaddr *)&ss, sl, h, sizeof h, p, sizeof p,
-              NI_NUMERICHOST | NI_NUMERICSERV);
-  snprintf(l->url, sizeof l->url, ss.ss_family == AF_INET6 ? "%s[%s]:%s" : "%s%s:%s", l->t->scheme,
-           h, p);
-  if (!l->t->tls && !is_loopback((struct sockaddr *)&ss))
+  int loopback =
+      listener_sockname(evconnlistener_get_fd(l->evl), l->t->prefix, l->url, sizeof l->url);
+  if (!l->t->tls && loopback == 0)
     log_warn("listening on %s without TLS: anyone on the network path can read and alter the "
              "traffic (the authkey itself is never sent); use only on a trusted network",
              l->url);
@@ -159,13 +147,9 @@ static int clear_stale_socket(const struct sockaddr_un *sun, char *err, size_t e
   return 0;
 }
 
-static int bind_unix(listener *l, const char *path, char *err, size_t errlen) {
+static int bind_unix(listener *l, const url_addr *a, char *err, size_t errlen) {
+  const char *path = a->path; /* non-empty and short enough (url.c) */
   struct sockaddr_un sun = {.sun_family = AF_UNIX};
-  if (!path[0] || strlen(path) >= sizeof sun.sun_path) {
-    snprintf(err, errlen, "bad UNIX socket path '%s' (1 to %zu bytes)", path,
-             sizeof sun.sun_path - 1);
-    return SM_EINVAL;
-  }
   memcpy(sun.sun_path, path, strlen(path) + 1);
   if (clear_stale_socket(&sun, err, errlen) != 0) return SM_ECONNECT;
   l->evl = evconnlistener_new_bind(l->srv->base, accept_cb, l, LEV_FLAGS, -1,
@@ -184,13 +168,16 @@ static int bind_unix(listener *l, const char *path, char *err, size_t errlen) {
 }
 
 /* tls:// binds like tcp://, once the server has a TLS context. */
-static int bind_tls(listener *l, const char *rest, char *err, size_t errlen) {
+static int bind_tls(listener *l, const url_addr *a, char *err, size_t errlen) {
   if (!l->srv->tls_ctx) {
+    char shown[300];
+    url_host_port(shown, sizeof shown, a->host, a->port);
     snprintf(err, errlen,
-             "tls://%s needs a certificate and its key: start with --tls-cert F --tls-key F", rest);
+             "tls://%s needs a certificate and its key: start with --tls-cert F --tls-key F",
+             shown);
     return SM_EINVAL;
   }
-  return bind_inet(l, rest, err, errlen);
+  return bind_inet(l, a, err, errlen);
 }
 
 static struct bufferevent *wrap_tls(listener *l, evutil_socket_t fd) {
@@ -198,22 +185,17 @@ static struct bufferevent *wrap_tls(listener *l, evutil_socket_t fd) {
 }
 
 static const transport transports[] = {
-    {"tcp://", bind_inet, NULL, false},
-    {"tls://", bind_tls, wrap_tls, true},
-    {"unix://", bind_unix, NULL, false},
-    {"unix:", bind_unix, NULL, false},
+    {URL_TCP, "tcp://", bind_inet, NULL, false},
+    {URL_TLS, "tls://", bind_tls, wrap_tls, true},
+    {URL_UNIX, "unix:", bind_unix, NULL, false},
 };
 
 int listener_add(struct sm_server *srv, const char *url, char *err, size_t errlen) {
+  url_addr a;
+  if (url_parse(url, URL_LISTEN, &a, err, errlen) != 0) return SM_EINVAL;
   const transport *t = NULL;
   for (size_t i = 0; i < sizeof transports / sizeof transports[0] && !t; i++)
-    if (strncmp(url, transports[i].scheme, strlen(transports[i].scheme)) == 0) t = &transports[i];
-  if (!t) {
-    snprintf(err, errlen,
-             "unsupported listen URL '%s' (use tcp://host:port, tls://host:port or unix:/path)",
-             url);
-    return SM_EINVAL;
-  }
+    if (transports[i].scheme == a.scheme) t = &transports[i];
   listener *l = calloc(1, sizeof *l);
   if (!l) {
     snprintf(err, errlen, "out of memory");
@@ -221,7 +203,7 @@ int listener_add(struct sm_server *srv, const char *url, char *err, size_t errle
   }
   l->srv = srv;
   l->t = t;
-  int rc = t->bind(l, url + strlen(t->scheme), err, errlen);
+  int rc = t->bind(l, &a, err, errlen);
   if (rc != 0) {
     if (l->evl) evconnlistener_free(l->evl);
     free(l->unix_path);
@@ -269,30 +251,24 @@ static void accept_cb(struct evconnlistener *evl, evutil_socket_t fd, struct soc
                       int socklen, void *arg) {
   (void)evl;
   listener *l = arg;
-  char peer[128];
-  if (l->is_unix) {
-    snprintf(peer, sizeof peer, "unix socket");
-  } else {
+  if (!l->is_unix) {
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     set_keepalive(fd, l->srv->keepalive_s);
-    char h[INET6_ADDRSTRLEN], p[16];
-    if (getnameinfo(addr, (socklen_t)socklen, h, sizeof h, p, sizeof p,
-                    NI_NUMERICHOST | NI_NUMERICSERV) == 0)
-      snprintf(peer, sizeof peer, "%s:%s", h, p);
-    else
-      snprintf(peer, sizeof peer, "unknown");
   }
+  char who[128];
+  peer_key key;
+  bool limited = peer_identify(fd, addr, (socklen_t)socklen, who, sizeof who, &key);
   if (!l->t->wrap) { /* a plain socket: conn.c does its I/O itself */
-    conn_new(l->srv, fd, NULL, peer, false);
+    conn_new(l->srv, fd, NULL, who, limited ? &key : NULL, false);
     return;
   }
   struct bufferevent *bev = l->t->wrap(l, fd);
   if (!bev) {
-    log_error("cannot set up a connection from %s: out of memory", peer);
+    log_error("cannot set up a connection from %s: out of memory", who);
     return;
   }
-  conn_new(l->srv, -1, bev, peer, l->t->tls);
+  conn_new(l->srv, -1, bev, who, limited ? &key : NULL, l->t->tls);
 }
 
 static void accept_error_cb(struct evconnlistener *evl, void *arg) {

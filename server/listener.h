@@ -12,6 +12,11 @@ typedef struct listener listener;
  * srv->listeners. Returns 0, or a negative SM_E* code with err filled. */
 int listener_add(struct sm_server *srv, const char *url, char *err, size_t errlen);
 
+/* Writes prefix and the bound address of socket fd as HOST:PORT (IPv6 in
+ * brackets) to buf. Returns 1 for a loopback address, 0 for another, -1
+ * when the socket has no address (buf untouched). */
+int listener_sockname(int fd, const char *prefix, char *buf, size_t len);
+
 /* The bound address as a URL (actual port for port 0), borrowed. */
 const char *listener_url(const listener *l);
 listener *listener_next(const listener *l);

@@ -1,7 +1,12 @@
-/* log.h - the daemon's log lines: one line per event on stderr, at or above
- * a chosen level. */
+/* log.h - the daemon's log lines: one line per event, at or above a chosen
+ * level, on stderr or in a log file that SIGHUP reopens (for logrotate).
+ * Every message is escaped (proto/escape.h) as it is written, so names and
+ * other text from clients can never forge a line or reach the terminal
+ * raw. */
 #ifndef SM_SERVER_LOG_H
 #define SM_SERVER_LOG_H
+
+#include <stddef.h>
 
 typedef enum log_level {
   LOG_ERROR = 0,
@@ -12,6 +17,19 @@ typedef enum log_level {
 
 /* Sets the process-wide threshold (default LOG_INFO). */
 void log_set_level(log_level level);
+
+/* Sends the log to path (appended to, created with mode 0640), or back to
+ * stderr when path is NULL. Returns 0, or -1 with the reason in err (the
+ * log then stays where it was). */
+int log_open(const char *path, char *err, size_t errlen);
+
+/* Opens the log file again under its name, so a file that was renamed
+ * (rotated) is left behind and a new one started. Returns 0 (also when the
+ * log is stderr), or -1 with the reason in err (the old file is kept). */
+int log_reopen(char *err, size_t errlen);
+
+/* The log file's path (borrowed), or NULL for stderr. */
+const char *log_path(void);
 
 void log_msg(log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

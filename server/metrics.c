@@ -1,10 +1,13 @@
 /* metrics.c - /metrics in Prometheus' text format (see metrics.h).
  *
- * The figures come from stats.c, the same snapshot `info` answers with.
+ * The address is parsed by proto/url.c, as listeners' are (IPv6 in
+ * brackets). The figures come from stats.c, the same snapshot `info` answers with.
  * Calls are counted per type and method as statemgr_calls_total; rates are
  * Prometheus' business (rate()), not the daemon's. */
 #include "metrics.h"
 
+#include "../proto/url.h"
+#include "listener.h"
 #include "log.h"
 #include "server.h"
 #include "stats.h"
@@ -102,12 +105,11 @@ static void handle(struct evhttp_request *req, void *arg) {
 }
 
 metrics *metrics_listen(struct sm_server *srv, const char *url, char *err, size_t errlen) {
-  char host[128];
-  unsigned port;
-  int used = 0;
-  if (strncmp(url, "tcp://", 6) != 0 || sscanf(url + 6, "%127[^:]:%u%n", host, &port, &used) != 2 ||
-      url[6 + used] != '\0' || port > 65535) {
-    snprintf(err, errlen, "bad metrics address '%s': expected tcp://HOST:PORT", url);
+  url_addr a;
+  if (url_parse(url, URL_LISTEN, &a, err, errlen) != 0) return NULL;
+  if (a.scheme != URL_TCP) {
+    snprintf(err, errlen, "bad metrics address '%s': expected tcp://HOST:PORT or tcp://[V6]:PORT",
+             url);
     return NULL;
   }
   metrics *m = calloc(1, sizeof *m);
@@ -119,18 +121,15 @@ metrics *metrics_listen(struct sm_server *srv, const char *url, char *err, size_
   m->srv = srv;
   evhttp_set_allowed_methods(m->http, EVHTTP_REQ_GET);
   evhttp_set_gencb(m->http, handle, m);
-  struct evhttp_bound_socket *bound = evhttp_bind_socket_with_handle(m->http, host, (uint16_t)port);
-  if (!bound) {
+  struct evhttp_bound_socket *bound = evhttp_bind_socket_with_handle(
+      m->http, a.host[0] ? a.host : NULL, (uint16_t)strtoul(a.port, NULL, 10));
+  if (!bound || listener_sockname(evhttp_bound_socket_get_fd(bound), "http://", m->url,
+                                  sizeof m->url - sizeof "/metrics") < 0) {
     snprintf(err, errlen, "cannot serve metrics on %s", url);
     metrics_free(m);
     return NULL;
   }
-  struct sockaddr_storage ss;
-  socklen_t sl = sizeof ss;
-  getsockname(evhttp_bound_socket_get_fd(bound), (struct sockaddr *)&ss, &sl);
-  unsigned actual = ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
-                                             : ntohs(((struct sockaddr_in *)&ss)->sin_port);
-  snprintf(m->url, sizeof m->url, "http://%s:%u/metrics", host, actual);
+  strcat(m->url, "/metrics");
   log_info("metrics on %s", m->url);
   return m;
 }

@@ -1,10 +1,18 @@
 /* server.c - the embeddable server: options, the event loop, signals, the
- * stop sequence and the ready file (see statemgr_server.h). The TLS context
- * (tls.c) is built here once, with the server, from the TLS options.
+ * stop sequence, reloading, and the ready file (see statemgr_server.h).
+ * The TLS context (tls.c) is built here, with the server, from the TLS
+ * options.
  *
  * Stopping: stop accepting (listeners closed, UNIX sockets removed), stop
  * reading every connection, let what is queued flush, then leave the loop;
- * a deadline bounds the wait for clients that do not read. */
+ * a deadline bounds the wait for clients that do not read.
+ *
+ * Reloading (SIGHUP, or sm_server_reload from any thread through an
+ * eventfd): the log file is reopened and a new TLS context is built from
+ * the same files and swapped in for connections accepted from then on.
+ * Each SSL holds a reference to the context it was made from, so open
+ * connections keep theirs until they close. A reload that fails keeps
+ * what was, and says why. */
 #include "statemgr_server.h"
 
 #include "../proto/auth.h"
@@ -15,6 +23,7 @@
 #include "log.h"
 #include "memory.h"
 #include "metrics.h"
+#include "peers.h"
 #include "server.h"
 #include "stats.h"
 #include "t_custom.h"
@@ -31,6 +40,7 @@
 
 #define STOP_FLUSH_DEADLINE_MS 2000
 #define STOP_POLL_MS 10
+#define SWEEP_MS 1000 /* how often peers.c writes its summaries and forgets */
 
 struct sm_server_options {
   char *authkey_file;
@@ -38,6 +48,7 @@ struct sm_server_options {
   size_t key_len;
   server_limits limits;
   log_level level;
+  char *log_file; /* owned; NULL: stderr */
   char *ready_file;
   char *tls_cert, *tls_key, *tls_ca; /* owned; NULL when not set */
   bool tls_require_client_cert;
@@ -57,6 +68,7 @@ sm_server_options *sm_server_options_new(void) {
 void sm_server_options_free(sm_server_options *o) {
   if (!o) return;
   free(o->authkey_file);
+  free(o->log_file);
   if (o->key) auth_wipe(o->key, o->key_len);
   free(o->key);
   free(o->ready_file);
@@ -80,7 +92,12 @@ int sm_server_options_set_authkey_file(sm_server_options *o, const char *path) {
 }
 
 int sm_server_options_set_authkey(sm_server_options *o, const void *key, size_t len) {
-  if (!o || !key || len == 0 || len > AUTHKEY_MAX_LEN) return SM_EINVAL;
+  char err[256];
+  if (!o || !key) return SM_EINVAL;
+  if (authkey_check_len(len, "sm_server_options_set_authkey()", err, sizeof err) != 0) {
+    log_error("%s", err);
+    return SM_EINVAL;
+  }
   uint8_t *copy = malloc(len);
   if (!copy) return SM_ENOMEM;
   memcpy(copy, key, len);
@@ -100,6 +117,18 @@ int sm_server_options_set_max_frame(sm_server_options *o, size_t bytes) {
 int sm_server_options_set_max_connections(sm_server_options *o, size_t n) {
   if (!o || n == 0) return SM_EINVAL;
   o->limits.max_conns = n;
+  return 0;
+}
+
+int sm_server_options_set_max_unauth_connections(sm_server_options *o, size_t n) {
+  if (!o || n == 0) return SM_EINVAL;
+  o->limits.max_unauth = n;
+  return 0;
+}
+
+int sm_server_options_set_max_unauth_per_addr(sm_server_options *o, size_t n) {
+  if (!o || n == 0) return SM_EINVAL;
+  o->limits.max_unauth_per_addr = n;
   return 0;
 }
 
@@ -131,6 +160,10 @@ int sm_server_options_set_log_level(sm_server_options *o, sm_log_level level) {
   if (!o || level < SM_LOG_ERROR || level > SM_LOG_DEBUG) return SM_EINVAL;
   o->level = (log_level)level;
   return 0;
+}
+
+int sm_server_options_set_log_file(sm_server_options *o, const char *path) {
+  return o && (!path || *path) ? set_str(&o->log_file, path) : SM_EINVAL;
 }
 
 int sm_server_options_set_metrics(sm_server_options *o, const char *url) {
@@ -176,6 +209,8 @@ static void stop_cb(evutil_socket_t fd, short what, void *arg);
 static void flush_cb(evutil_socket_t fd, short what, void *arg);
 static void drain_cb(evutil_socket_t fd, short what, void *arg);
 static void signal_cb(evutil_socket_t sig, short what, void *arg);
+static void reload_cb(evutil_socket_t fd, short what, void *arg);
+static void sweep_cb(evutil_socket_t fd, short what, void *arg);
 
 int sm_server_new(const sm_server_options *opts, sm_server **out) {
   static sm_server_options defaults = {
@@ -183,14 +218,21 @@ int sm_server_new(const sm_server_options *opts, sm_server **out) {
   if (!opts) opts = &defaults;
   if (!out) return SM_EINVAL;
   log_set_level(opts->level);
+  char err[512];
+  if (opts->log_file && log_open(opts->log_file, err, sizeof err) != 0) {
+    log_error("%s", err);
+    return SM_EINVAL;
+  }
   sm_server *s = calloc(1, sizeof *s);
-  if (!s) return SM_ENOMEM;
-  s->stop_fd = -1;
+  if (!s) {
+    log_open(NULL, err, sizeof err);
+    return SM_ENOMEM;
+  }
+  s->stop_fd = s->reload_fd = -1;
   s->limits = opts->limits;
   s->keepalive_s = opts->keepalive_s;
   s->started = time(NULL);
   vb_init(&s->result);
-  char err[512];
   int rc;
   if (opts->key) {
     rc = authkey_set(&s->key, opts->key, opts->key_len, "embedding program") == 0 ? 0 : SM_ENOMEM;
@@ -202,18 +244,29 @@ int sm_server_new(const sm_server_options *opts, sm_server **out) {
   if (rc == 0 && opts->metrics && !(s->metrics_addr = strdup(opts->metrics))) rc = SM_ENOMEM;
   if (rc == 0 && !(s->stats = stats_new())) rc = SM_ENOMEM;
   if (rc == 0 && opts->tls_cert &&
-      !(s->tls_ctx = tls_ctx_new(opts->tls_cert, opts->tls_key, opts->tls_ca,
-                                 opts->tls_require_client_cert, err, sizeof err))) {
+      (set_str(&s->tls_cert, opts->tls_cert) != 0 || set_str(&s->tls_key, opts->tls_key) != 0 ||
+       set_str(&s->tls_ca, opts->tls_ca) != 0))
+    rc = SM_ENOMEM;
+  s->tls_require_client_cert = opts->tls_require_client_cert;
+  if (rc == 0 && opts->tls_cert &&
+      !(s->tls_ctx = tls_ctx_new(s->tls_cert, s->tls_key, s->tls_ca, s->tls_require_client_cert,
+                                 err, sizeof err))) {
     log_error("%s", err);
     rc = SM_EINVAL;
   }
+  struct timeval sweep = {SWEEP_MS / 1000, (SWEEP_MS % 1000) * 1000};
   if (rc == 0 &&
       (!(s->base = event_base_new()) || !(s->reg = reg_new()) ||
        !(s->flush_ev = event_new(s->base, -1, 0, flush_cb, s)) ||
        (s->stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0 ||
        !(s->stop_ev = event_new(s->base, s->stop_fd, EV_READ | EV_PERSIST, stop_cb, s)) ||
        event_add(s->stop_ev, NULL) != 0 ||
-       !(s->drain_ev = event_new(s->base, -1, EV_PERSIST, drain_cb, s))))
+       !(s->drain_ev = event_new(s->base, -1, EV_PERSIST, drain_cb, s)) ||
+       (s->reload_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0 ||
+       !(s->reload_ev = event_new(s->base, s->reload_fd, EV_READ | EV_PERSIST, reload_cb, s)) ||
+       event_add(s->reload_ev, NULL) != 0 || !(s->peers = peers_new()) ||
+       !(s->sweep_ev = event_new(s->base, -1, EV_PERSIST, sweep_cb, s)) ||
+       event_add(s->sweep_ev, &sweep) != 0))
     rc = SM_ENOMEM;
   if (rc != 0) {
     sm_server_free(s);
@@ -262,9 +315,11 @@ int sm_server_run(sm_server *s, bool install_signals) {
     signal(SIGPIPE, SIG_IGN);
     s->sig_int = evsignal_new(s->base, SIGINT, signal_cb, s);
     s->sig_term = evsignal_new(s->base, SIGTERM, signal_cb, s);
-    if (!s->sig_int || !s->sig_term) return SM_ENOMEM;
+    s->sig_hup = evsignal_new(s->base, SIGHUP, signal_cb, s);
+    if (!s->sig_int || !s->sig_term || !s->sig_hup) return SM_ENOMEM;
     evsignal_add(s->sig_int, NULL);
     evsignal_add(s->sig_term, NULL);
+    evsignal_add(s->sig_hup, NULL);
   }
   if (s->metrics_addr) {
     char err[256];
@@ -347,9 +402,41 @@ void sm_server_stop(sm_server *s) {
     log_warn("cannot signal the stop: %s", strerror(errno)); /* counter full: one is pending */
 }
 
+void sm_server_reload(sm_server *s) {
+  uint64_t one = 1; /* as sm_server_stop: any thread, or a signal handler */
+  if (s && s->reload_fd >= 0 && write(s->reload_fd, &one, sizeof one) < 0)
+    log_warn("cannot signal the reload: %s", strerror(errno)); /* counter full: one is pending */
+}
+
+void server_reload(sm_server *s) {
+  char err[600];
+  if (log_path()) {
+    if (log_reopen(err, sizeof err) == 0)
+      log_info("reload: reopened the log file %s", log_path());
+    else
+      log_error("reload: %s; still logging to the file open before", err);
+  }
+  if (!s->tls_cert) {
+    log_info("reload: done (no TLS certificate to reload)");
+    return;
+  }
+  struct ssl_ctx_st *ctx =
+      tls_ctx_new(s->tls_cert, s->tls_key, s->tls_ca, s->tls_require_client_cert, err, sizeof err);
+  if (!ctx) {
+    log_error("reload: %s; new TLS connections keep the certificate loaded before", err);
+    return;
+  }
+  tls_ctx_free(s->tls_ctx); /* connections made from it hold their own references */
+  s->tls_ctx = ctx;
+  char what[512];
+  tls_ctx_describe(ctx, what, sizeof what);
+  log_info("reload: new TLS connections get the certificate %s: %s", s->tls_cert, what);
+}
+
 void server_begin_stop(sm_server *s) {
   if (s->stopping) return;
   s->stopping = true;
+  peers_sweep(s->peers, peers_now_ms(), true); /* the summaries still open */
   reg_set_closing(s->reg);
   log_info("stopping: %zu connections to flush", s->n_conns);
   listener_free_all(s);
@@ -381,8 +468,26 @@ static void stop_cb(evutil_socket_t fd, short what, void *arg) {
 
 static void signal_cb(evutil_socket_t sig, short what, void *arg) {
   (void)what;
-  log_info("signal %d", (int)sig);
-  server_begin_stop(arg);
+  log_info("signal %d (%s)", (int)sig, strsignal((int)sig));
+  if (sig == SIGHUP)
+    server_reload(arg);
+  else
+    server_begin_stop(arg);
+}
+
+static void reload_cb(evutil_socket_t fd, short what, void *arg) {
+  (void)what;
+  uint64_t n;
+  if (read(fd, &n, sizeof n) < 0) return; /* drained; EAGAIN: nothing pending */
+  server_reload(arg);
+}
+
+/* Once a second: per-source summaries and forgetting (peers.c). */
+static void sweep_cb(evutil_socket_t fd, short what, void *arg) {
+  (void)fd;
+  (void)what;
+  sm_server *s = arg;
+  peers_sweep(s->peers, peers_now_ms(), false);
 }
 
 /* While stopping: leave the loop once every answer is flushed or the
@@ -422,6 +527,12 @@ void sm_server_free(sm_server *s) {
   free(s->metrics_addr);
   if (s->sig_int) event_free(s->sig_int);
   if (s->sig_term) event_free(s->sig_term);
+  if (s->sig_hup) event_free(s->sig_hup);
+  if (s->reload_ev) event_free(s->reload_ev);
+  if (s->reload_fd >= 0) close(s->reload_fd);
+  if (s->sweep_ev) event_free(s->sweep_ev);
+  if (s->peers) peers_sweep(s->peers, peers_now_ms(), true);
+  peers_free(s->peers);
   if (s->stop_ev) event_free(s->stop_ev);
   if (s->flush_ev) event_free(s->flush_ev);
   if (s->stop_fd >= 0) close(s->stop_fd);
@@ -430,6 +541,11 @@ void sm_server_free(sm_server *s) {
   authkey_clear(&s->key);
   vb_free(&s->result);
   tls_ctx_free(s->tls_ctx);
+  free(s->tls_cert);
+  free(s->tls_key);
+  free(s->tls_ca);
   free(s->ready_file);
   free(s);
+  char err[64];
+  log_open(NULL, err, sizeof err); /* back to stderr; the file is closed */
 }

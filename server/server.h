@@ -22,6 +22,7 @@ struct event;
 struct conn;
 struct listener;
 struct ssl_ctx_st;
+struct peers;
 
 /* TCP keepalive on accepted TCP and TLS sockets: idle seconds before the
  * first probe (then every third of it, 3 probes), so a dead peer is noticed
@@ -31,29 +32,38 @@ struct ssl_ctx_st;
 /* The limits that protect the daemon; each is an option of
  * statemgr_server.h and a flag of statemgrd. */
 typedef struct server_limits {
-  size_t max_frame;      /* largest request frame after authentication */
-  size_t max_conns;      /* connections at once; more are refused */
-  size_t max_pending;    /* parked calls per connection before it stops being read */
-  unsigned max_depth;    /* nesting of lists and maps inside a value */
-  unsigned handshake_ms; /* time a new connection has to authenticate */
-  size_t out_hard;       /* queued answers that disconnect a client not reading */
-  size_t max_memory;     /* bytes of data past which growing calls are refused; 0: none */
+  size_t max_frame;           /* largest request frame after authentication */
+  size_t max_conns;           /* connections at once; more are refused */
+  size_t max_pending;         /* parked calls per connection before it stops being read */
+  unsigned max_depth;         /* nesting of lists and maps inside a value */
+  unsigned handshake_ms;      /* time a new connection has to authenticate */
+  size_t out_hard;            /* queued answers that disconnect a client not reading */
+  size_t max_memory;          /* bytes of data past which growing calls are refused; 0: none */
+  size_t max_unauth;          /* connections not authenticated yet, from every source */
+  size_t max_unauth_per_addr; /* the same, from one source (peers.h) */
 } server_limits;
 
 #define LIMITS_DEFAULT                                                                             \
-  { FRAME_MAX_DEFAULT, 10000, 65536, VW_DEPTH_DEFAULT, 10000, (size_t)256 * 1024 * 1024, 0 }
+  { FRAME_MAX_DEFAULT, 10000, 65536, VW_DEPTH_DEFAULT, 10000, (size_t)256 * 1024 * 1024, 0, 512, 128 }
 
 struct sm_server {
   struct event_base *base;
   registry *reg;
   authkey key;
   server_limits limits;
-  int keepalive_s;            /* TCP keepalive idle time; 0: system default */
-  struct ssl_ctx_st *tls_ctx; /* owned; NULL without --tls-cert */
-  char *ready_file;           /* owned; NULL when not asked for */
+  int keepalive_s;                   /* TCP keepalive idle time; 0: system default */
+  struct ssl_ctx_st *tls_ctx;        /* owned (one reference); NULL without --tls-cert */
+  char *tls_cert, *tls_key, *tls_ca; /* owned: tls_ctx's files, read again by a reload */
+  bool tls_require_client_cert;
+  char *ready_file; /* owned; NULL when not asked for */
   struct listener *listeners;
   struct conn *conns; /* doubly linked, newest first */
-  size_t n_conns;
+  size_t n_conns;     /* every open connection */
+  size_t n_authed;    /* those that authenticated (limits.max_conns counts these) */
+  struct conn *unauth_oldest, *unauth_newest; /* limited ones not authenticated yet (conn.c) */
+  size_t n_unauth;                            /* entries of that list */
+  struct peers *peers;                        /* per-source pre-auth state (peers.c) */
+  struct event *sweep_ev;                     /* every second: peers_sweep */
   uint64_t next_conn_id;
   uint64_t requests; /* answered since start */
   time_t started;
@@ -62,7 +72,9 @@ struct sm_server {
   int stop_fd;            /* eventfd: sm_server_stop writes, the loop reads */
   struct event *stop_ev;  /* watches stop_fd */
   struct event *drain_ev; /* while stopping: polls until outputs are flushed */
-  struct event *sig_int, *sig_term;
+  struct event *sig_int, *sig_term, *sig_hup;
+  int reload_fd;           /* eventfd: sm_server_reload writes, the loop reloads */
+  struct event *reload_ev; /* watches reload_fd */
   struct timespec stop_deadline;
   vbuf result;             /* scratch for the result of the current call */
   struct stats *stats;     /* calls per method (stats.c) */
@@ -82,5 +94,9 @@ struct sm_server {
 /* Starts the stop sequence (idempotent): close listeners, stop reading, flush,
  * leave the loop. */
 void server_begin_stop(struct sm_server *s);
+
+/* Reopens the log file and reloads the TLS certificate and key (SIGHUP,
+ * sm_server_reload), logging what it did; what fails keeps what was. */
+void server_reload(struct sm_server *s);
 
 #endif

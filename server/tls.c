@@ -1,6 +1,7 @@
 /* tls.c - the daemon side of TLS (see tls.h).
  *
- * The SSL_CTX is built once, when the server is created, and every accepted
+ * The SSL_CTX is built when the server is created, and again by a reload
+ * (server.c swaps it in for new connections), and every accepted
  * tls:// socket gets one SSL of it inside a libevent OpenSSL bufferevent in
  * the accepting state (BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS), so
  * conn.c frames bytes the same way over TLS and plain sockets. The
@@ -131,6 +132,22 @@ fail:
   SSL_CTX_free(ctx);
   ERR_clear_error();
   return NULL;
+}
+
+void tls_ctx_describe(SSL_CTX *ctx, char *buf, size_t len) {
+  X509 *x = SSL_CTX_get0_certificate(ctx);
+  char subject[256] = "?", until[64] = "?";
+  if (x) {
+    X509_NAME_oneline(X509_get_subject_name(x), subject, (int)sizeof subject);
+    BIO *b = BIO_new(BIO_s_mem());
+    if (b && ASN1_TIME_print(b, X509_get0_notAfter(x)) == 1) {
+      int n = BIO_read(b, until, (int)sizeof until - 1);
+      until[n > 0 ? n : 0] = '\0';
+    }
+    BIO_free(b);
+  }
+  snprintf(buf, len, "subject %s, valid until %s", subject, until);
+  ERR_clear_error();
 }
 
 void tls_ctx_free(SSL_CTX *ctx) { SSL_CTX_free(ctx); }

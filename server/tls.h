@@ -1,5 +1,6 @@
 /* tls.h - the daemon's TLS: one SSL_CTX per server, built at start from the
- * certificate, key and optional client CA, and the OpenSSL bufferevents that
+ * certificate, key and optional client CA (and again on a reload), and the
+ * OpenSSL bufferevents that
  * tls:// listeners hand to conn.c. Nothing outside this file and listener.c
  * needs an OpenSSL type. */
 #ifndef SM_SERVER_TLS_H
@@ -20,7 +21,12 @@ struct ssl_ctx_st;
 struct ssl_ctx_st *tls_ctx_new(const char *cert, const char *key, const char *ca,
                                bool require_client_cert, char *err, size_t errlen);
 
-/* Frees a context from tls_ctx_new(); NULL is fine. */
+/* Describes the certificate ctx serves: "subject CN=..., valid until
+ * ...". */
+void tls_ctx_describe(struct ssl_ctx_st *ctx, char *buf, size_t len);
+
+/* Drops the server's reference to a context from tls_ctx_new() (SSLs made
+ * from it keep theirs); NULL is fine. */
 void tls_ctx_free(struct ssl_ctx_st *ctx);
 
 /* A bufferevent that runs the server side of a TLS handshake on the

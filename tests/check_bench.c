@@ -114,7 +114,7 @@ START_TEST(test_connect_failure) {
   char keyfile[] = "/tmp/check_bench_key.XXXXXX";
   int fd = mkstemp(keyfile);
   ck_assert_int_ge(fd, 0);
-  ck_assert_int_eq(write(fd, "not-the-key\n", 12), 12);
+  ck_assert_int_eq(write(fd, "not-the-key-at-all\n", 19), 19);
   close(fd);
   snprintf(cmd, sizeof cmd, "%s -u '%s' --authkey-file %s -t ping -n 10 2>&1", bench_bin(),
            smtest_d.tcp_url, keyfile);

@@ -402,7 +402,7 @@ START_TEST(test_connect_errors) {
   FAILS(sm_connect("tls://127.0.0.1:1", o, &c), SM_ECONNECT);
   ck_assert_ptr_null(c);
   sm_options *bad = sm_options_new();
-  OK(sm_options_set_authkey(bad, "wrong", 5));
+  OK(sm_options_set_authkey(bad, "a wrong key of some length", 26));
   FAILS(sm_connect(smtest_d.unix_url, bad, &c), SM_EAUTH);
   sm_options_free(bad);
   FAILS(sm_connect("tcp://[::1]:1", o, &c), SM_ECONNECT); /* parsed, nobody there */

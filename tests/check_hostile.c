@@ -2,24 +2,27 @@
  * beside them, against a real statemgrd over real sockets.
  *
  * check_robust.c sends each kind of bad input on its own; here they all
- * arrive together while a good client works:
+ * arrive together while a good client works, each kind from an address of
+ * its own on the loopback network (127.0.0.0/8):
  *  - 10,000 half-open connections (connected, never a byte sent), opened
- *    as fast as the daemon accepts them;
- *  - a few hundred connections that send garbage before authenticating
- *    (an HTTP request, a junk frame), and as many that authenticate and
- *    then send a frame length of 0xFFFFFFFF;
- *  - meanwhile a library client loops over dict set/get and an atomic add,
- *    checking every answer.
+ *    as fast as the daemon accepts them, from 127.0.0.3;
+ *  - a few hundred connections from 127.0.0.2 that send garbage before
+ *    authenticating (an HTTP request, a junk frame), and as many that
+ *    authenticate and then send a frame length of 0xFFFFFFFF;
+ *  - meanwhile a library client (127.0.0.1) loops over dict set/get and an
+ *    atomic add, checking every answer.
  * The daemon (started with --handshake-timeout 2000 so half-open clients
- * go quickly, and its default limit of 10,000 connections) must answer or
- * close each connection as it should: a half-open one gets its Hello, then
- * the handshake refusal at the deadline and a close (or, past the limit
- * plus its refusal margin, a close at once); garbage gets TOO_LARGE or
- * PROTOCOL_ERROR and a close; the huge length gets TOO_LARGE and a close
- * (or "too many connections" at the handshake, past the limit). The good
- * client must see every one of its requests answered correctly, during the
- * flood too; afterwards the daemon is back to about one connection and its
- * memory stayed bounded. The numbers are printed to stderr. */
+ * go quickly, and its default pre-authentication limits of 512 in all and
+ * 128 per address) must answer or close each connection as it should: a
+ * half-open one gets its Hello, then either the handshake refusal at the
+ * deadline or, when newer ones from its address push it out, "dropped"
+ * (TOO_LARGE), and a close; at most 128 of them can still be waiting at
+ * their deadline. Garbage gets TOO_LARGE or PROTOCOL_ERROR and a close; the
+ * huge length gets TOO_LARGE and a close. The flood's own address being
+ * over its limit must not touch the other addresses. The good client must
+ * see every one of its requests answered correctly, during the flood too;
+ * afterwards the daemon is back to about one connection and its memory
+ * stayed bounded. The numbers are printed to stderr. */
 #include "proto/auth.h"
 #include "proto/authkey.h"
 #include "proto/frame.h"
@@ -47,6 +50,9 @@
 #define HALF_BUF 512         /* what a half-open connection may receive */
 #define RSS_LIMIT_KIB 204800 /* 200 MiB */
 #define FLOOD_DEADLINE_S 40  /* opening and draining must finish by then */
+#define PER_ADDR_LIMIT 128   /* the daemon's default --max-unauth-per-addr */
+#define HOSTILE_ADDR "127.0.0.2"
+#define FLOOD_ADDR "127.0.0.3"
 
 static smtest_daemon d;
 
@@ -61,6 +67,18 @@ static double now_s(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* A TCP socket bound to the loopback address addr (flags: socket()'s). */
+static int socket_from(const char *addr, int flags) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | flags, 0);
+  struct sockaddr_in src = {.sin_family = AF_INET};
+  inet_pton(AF_INET, addr, &src.sin_addr);
+  if (fd >= 0 && bind(fd, (struct sockaddr *)&src, sizeof src) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
 }
 
 static struct sockaddr_in daemon_addr(void) {
@@ -140,7 +158,7 @@ static void *good_main(void *arg) {
 /* ---- raw connections that do not fail the test from a thread ---- */
 
 static int tcp_connect(const struct sockaddr_in *sa) {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int fd = socket_from(HOSTILE_ADDR, 0);
   if (fd < 0) return -1;
   if (connect(fd, (const struct sockaddr *)sa, sizeof *sa) != 0) {
     close(fd);
@@ -371,7 +389,8 @@ static bool half_read(half *h) {
 }
 
 /* How a half-open connection ended: 1 Hello then the deadline refusal, 2
- * closed without a word (past the limit's margin), 0 anything else. */
+ * closed without a word, 3 Hello then "dropped" to make room for newer
+ * connections of its address, 0 anything else. */
 static int half_outcome(const half *h) {
   if (!h->closed) return 0;
   if (h->len == 0) return 2;
@@ -385,9 +404,12 @@ static int half_outcome(const half *h) {
   size_t off = FRAME_HEADER_LEN + plen;
   if (frame_parse(h->buf + off, h->len - off, HALF_BUF, &plen) != FRAME_READY) return 0;
   if (off + FRAME_HEADER_LEN + plen != h->len) return 0; /* nothing after the refusal */
-  char text[128];
+  char text[192];
   int st = auth_status(h->buf + off + FRAME_HEADER_LEN, (long)plen, text, sizeof text);
-  return st == WS_PROTOCOL_ERROR && strstr(text, "handshake") ? 1 : 0;
+  if (st == WS_PROTOCOL_ERROR && strstr(text, "handshake")) return 1;
+  if (st == WS_TOO_LARGE && strstr(text, "dropped") && strstr(text, "waiting to authenticate"))
+    return 3;
+  return 0;
 }
 
 /* Makes room for n more descriptors in this process. */
@@ -459,8 +481,8 @@ START_TEST(flood_with_good_client) {
                   npending);
     while (next < HALF_OPEN && npending < CONNECT_WINDOW) {
       half *h = &hs[next];
-      h->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-      ck_assert_msg(h->fd >= 0, "socket: %s", strerror(errno));
+      h->fd = socket_from(FLOOD_ADDR, SOCK_NONBLOCK);
+      ck_assert_msg(h->fd >= 0, "socket from " FLOOD_ADDR ": %s", strerror(errno));
       if (connect(h->fd, (struct sockaddr *)&addr, sizeof addr) != 0 && errno != EINPROGRESS) {
         connect_errors++;
         h->closed = true;
@@ -504,11 +526,12 @@ START_TEST(flood_with_good_client) {
   ck_assert_int_eq(pthread_join(hostile_thread, NULL), 0);
   authkey_clear(&hst.key);
 
-  long refused = 0, silent = 0, wrong_end = 0;
+  long refused = 0, silent = 0, dropped = 0, wrong_end = 0;
   for (size_t i = 0; i < HALF_OPEN; i++) {
     switch (half_outcome(&hs[i])) {
     case 1: refused++; break;
     case 2: silent++; break;
+    case 3: dropped++; break;
     default: wrong_end++;
     }
     close(hs[i].fd);
@@ -533,17 +556,17 @@ START_TEST(flood_with_good_client) {
 
   fprintf(stderr,
           "hostile: %d half-open connections opened in %.2f s, all closed %.2f s later "
-          "(%ld refused at the handshake deadline, %ld closed at once, %ld wrong, "
-          "%ld connect errors)\n"
+          "(%ld refused at the handshake deadline, %ld dropped for newer ones, %ld closed at "
+          "once, %ld wrong, %ld connect errors)\n"
           "hostile: %d garbage/huge senders: %ld garbage refused, %ld huge lengths refused, "
           "%ld over the limit, %ld closed at once, %ld unexpected%s%s\n"
           "hostile: good client: %ld requests (%ld during the flood), %ld wrong, %ld failed, "
           "slowest set+get+add %.1f ms%s%s\n"
           "hostile: daemon RSS peak %.1f MiB, after %.1f MiB; connections after: %lld\n",
-          HALF_OPEN, t_open - t0, t_closed - t_open, refused, silent, wrong_end, connect_errors,
-          HOSTILE_CONNS, hst.garbage_refused, hst.huge_refused, hst.over_limit, hst.closed_at_once,
-          hst.unexpected, hst.unexpected ? ": " : "", hst.first_error, atomic_load(&good.done),
-          done_during, good.wrong, good.failures, good.max_latency_s * 1e3,
+          HALF_OPEN, t_open - t0, t_closed - t_open, refused, dropped, silent, wrong_end,
+          connect_errors, HOSTILE_CONNS, hst.garbage_refused, hst.huge_refused, hst.over_limit,
+          hst.closed_at_once, hst.unexpected, hst.unexpected ? ": " : "", hst.first_error,
+          atomic_load(&good.done), done_during, good.wrong, good.failures, good.max_latency_s * 1e3,
           good.failures ? ": " : "", good.first_error, (double)smp.peak_kib / 1024,
           (double)rss_after / 1024, (long long)conns);
 
@@ -554,10 +577,13 @@ START_TEST(flood_with_good_client) {
   ck_assert_int_eq(connect_errors, 0);
   ck_assert_int_eq(left, 0);
   ck_assert_int_eq(wrong_end, 0);
-  ck_assert_int_eq(refused + silent, HALF_OPEN);
+  ck_assert_int_eq(refused + dropped + silent, HALF_OPEN);
+  ck_assert_int_le(refused, PER_ADDR_LIMIT); /* the flood's address never held more */
+  ck_assert_int_gt(dropped, 0);
   ck_assert_msg(hst.unexpected == 0, "hostile senders: %s", hst.first_error);
   ck_assert_int_eq(hst.garbage_refused + hst.huge_refused + hst.over_limit + hst.closed_at_once,
                    HOSTILE_CONNS);
+  ck_assert_int_eq(hst.over_limit, 0); /* the flood's address is not theirs */
   ck_assert_int_gt(hst.garbage_refused, 0);
   ck_assert_int_gt(hst.huge_refused, 0);
   ck_assert_int_le(conns, 1);

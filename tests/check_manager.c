@@ -76,9 +76,11 @@ static int try_connect(const char *path) {
 
 /* ---- life cycle ---- */
 
-/* One call gives a working client on a private UNIX socket with a 0700
- * directory and a 0600 key; shutdown stops the daemon (reaped: the PID is
- * gone) and removes the socket and the directory. */
+/* One call gives a working client on a private UNIX socket in a 0700
+ * directory, with a random key of 64 hex characters that never touches the
+ * disk (the directory holds the socket and the ready file only); shutdown
+ * stops the daemon (reaped: the PID is gone) and removes the socket and the
+ * directory. */
 START_TEST(start_use_shutdown) {
   use_private_tmpdir();
   sm_manager_options *o = sm_manager_options_new();
@@ -102,10 +104,12 @@ START_TEST(start_use_shutdown) {
   struct stat st;
   ck_assert_int_eq(stat(dir, &st), 0);
   ck_assert_int_eq(st.st_mode & 0777, 0700);
-  char key[300];
-  snprintf(key, sizeof key, "%s/authkey", dir);
-  ck_assert_int_eq(stat(key, &st), 0);
-  ck_assert_int_eq(st.st_mode & 0777, 0600);
+  ck_assert_int_eq(dir_entries(dir), 2); /* statemgr.sock and ready: no key file */
+  size_t key_len = 0;
+  const char *key = sm_manager_authkey(m, &key_len);
+  ck_assert_uint_eq(key_len, 64); /* not NUL-terminated: only key_len bytes */
+  for (size_t i = 0; i < key_len; i++)
+    ck_assert_msg(strchr("0123456789abcdef", key[i]) && key[i], "key byte %zu: %d", i, key[i]);
   ck_assert_int_eq(stat(sock, &st), 0);
   ck_assert(S_ISSOCK(st.st_mode));
   ck_assert_int_eq(stat(log, &st), 0); /* the log file option was used */
@@ -346,12 +350,84 @@ START_TEST(shutdown_after_daemon_died) {
 }
 END_TEST
 
+/* ---- the authkey ---- */
+
+/* The CLI binary ($STATEMGR_CLI, as ctest sets it). */
+static const char *cli_bin(void) {
+  const char *p = getenv("STATEMGR_CLI");
+  ck_assert_msg(p && *p, "STATEMGR_CLI must name the statemgr binary");
+  return p;
+}
+
+/* A manager started with a key of the caller's (any bytes: a NUL and a
+ * trailing newline included) reports that key, and another client that
+ * knows it joins with the manager's URL and sees the same objects; one with
+ * another key is refused. Another program, the CLI, joins the same way
+ * with a printable key given in $STATEMGR_AUTHKEY. A key shorter than 16
+ * bytes is refused when set. */
+START_TEST(chosen_authkey) {
+  use_private_tmpdir();
+  static const char binary_key[] = "binary\0key of the caller\n"; /* 27 bytes */
+  sm_manager_options *o = sm_manager_options_new();
+  FAILS(sm_manager_options_set_authkey(o, "short", 5), SM_EINVAL);
+  ck_assert_ptr_nonnull(strstr(sm_last_error(), "at least 16"));
+  OK(sm_manager_options_set_authkey(o, binary_key, sizeof binary_key - 1));
+  sm_manager *m = NULL;
+  OK(sm_manager_start(o, &m));
+  sm_manager_options_free(o);
+  size_t len = 0;
+  const void *key = sm_manager_authkey(m, &len);
+  ck_assert_uint_eq(len, sizeof binary_key - 1);
+  ck_assert_int_eq(memcmp(key, binary_key, len), 0);
+  sm_dict *d;
+  OK(sm_dict_open(sm_manager_client(m), "shared", &d));
+  OK(sm_dict_set_str(d, "from", "the manager's owner"));
+
+  sm_options *co = sm_options_new();
+  OK(sm_options_set_authkey(co, key, len));
+  sm_client *other = NULL;
+  OK(sm_connect(sm_manager_url(m), co, &other));
+  sm_dict *d2;
+  char *from = NULL;
+  OK(sm_dict_open(other, "shared", &d2));
+  OK(sm_dict_get_str(d2, "from", &from));
+  ck_assert_str_eq(from, "the manager's owner");
+  sm_free(from);
+  sm_dict_free(d2);
+  sm_client_free(other);
+  OK(sm_options_set_authkey(co, "binary\0key of the callee\n", sizeof binary_key - 1));
+  FAILS(sm_connect(sm_manager_url(m), co, &other), SM_EAUTH);
+  sm_options_free(co);
+  sm_dict_free(d);
+  OK(sm_manager_shutdown(m));
+
+  static const char text_key[] = "a printable key for the CLI";
+  o = sm_manager_options_new();
+  OK(sm_manager_options_set_authkey(o, text_key, sizeof text_key - 1));
+  OK(sm_manager_start(o, &m));
+  sm_manager_options_free(o);
+  OK(sm_dict_open(sm_manager_client(m), "seen-by-the-cli", &d));
+  char cmd[1024], out[1024];
+  snprintf(cmd, sizeof cmd, "STATEMGR_AUTHKEY='%s' '%s' -u '%s' ls 2>&1", text_key, cli_bin(),
+           sm_manager_url(m));
+  int rc = smtest_run(cmd, out, sizeof out);
+  ck_assert_msg(rc == 0 && strstr(out, "seen-by-the-cli"), "exit %d: %s", rc, out);
+  snprintf(cmd, sizeof cmd, "STATEMGR_AUTHKEY='not the key of the manager' '%s' -u '%s' ls 2>&1",
+           cli_bin(), sm_manager_url(m));
+  ck_assert_int_eq(smtest_run(cmd, out, sizeof out), 4); /* authentication refused */
+  sm_dict_free(d);
+  OK(sm_manager_shutdown(m));
+  drop_private_tmpdir();
+}
+END_TEST
+
 Suite *manager_suite(void) {
   Suite *s = suite_create("manager");
   TCase *tc = tcase_create("life cycle");
   tcase_set_timeout(tc, 60);
   tcase_add_test(tc, start_use_shutdown);
   tcase_add_test(tc, survives_forked_workers);
+  tcase_add_test(tc, chosen_authkey);
   suite_add_tcase(s, tc);
 
   tc = tcase_create("dies with its parent");

@@ -57,7 +57,7 @@ static void assert_daemon_serves(void) {
  * serving a client with the right one. */
 START_TEST(wrong_authkey_library) {
   sm_options *o = sm_options_new();
-  ck_assert_int_eq(sm_options_set_authkey(o, "not the key", 11), 0);
+  ck_assert_int_eq(sm_options_set_authkey(o, "not the key, though long enough", 31), 0);
   sm_client *c = NULL;
   ck_assert_int_eq(sm_connect(smtest_d.tcp_url, o, &c), SM_EAUTH);
   ck_assert_ptr_null(c);

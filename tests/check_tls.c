@@ -161,7 +161,7 @@ END_TEST
 /* TLS does not replace the authkey: a verified TLS session with the wrong
  * key is refused with SM_EAUTH. */
 START_TEST(authkey_still_required) {
-  tls_opts t = {.ca = certs.ca, .authkey = "not the key"};
+  tls_opts t = {.ca = certs.ca, .authkey = "not the key, though long enough"};
   expect_refused(dmn.tls_url, &t, SM_EAUTH, "authkey");
   assert_serves(dmn.tls_url, &(tls_opts){.ca = certs.ca});
 }
@@ -422,7 +422,7 @@ START_TEST(mtls_with_client_cert) {
   assert_serves(dmn.tls_url, &good);
   ck_assert(log_has("client certificate /O=statemgr tests/CN=test client"));
   tls_opts bad_key = good;
-  bad_key.authkey = "not the key";
+  bad_key.authkey = "not the key, though long enough";
   expect_refused(dmn.tls_url, &bad_key, SM_EAUTH, "authkey");
   assert_serves(dmn.tls_url, &good);
 }

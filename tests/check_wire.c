@@ -675,18 +675,18 @@ START_TEST(authkey_order) {
   char f1[128], f2[128], err[256];
   snprintf(f1, sizeof f1, "%s/one", tmpdir);
   snprintf(f2, sizeof f2, "%s/two", tmpdir);
-  write_file(f1, "first\n", 0600);
-  write_file(f2, "second", 0644);
+  write_file(f1, "the first key, from a file\n", 0600);
+  write_file(f2, "the second key, from a file", 0400);
   setenv("STATEMGR_AUTHKEY_FILE", f2, 1);
-  setenv("STATEMGR_AUTHKEY", "third", 1);
+  setenv("STATEMGR_AUTHKEY", "the third key, from the environment", 1);
   authkey k = {0};
   ck_assert_int_eq(authkey_load(f1, false, &k, err, sizeof err), 0);
-  ck_assert(k.len == 5 && memcmp(k.bytes, "first", 5) == 0);
+  ck_assert(k.len == 26 && memcmp(k.bytes, "the first key, from a file", 26) == 0);
   ck_assert_int_eq(authkey_load(NULL, false, &k, err, sizeof err), 0);
-  ck_assert(k.len == 6 && memcmp(k.bytes, "second", 6) == 0);
+  ck_assert(k.len == 27 && memcmp(k.bytes, "the second key, from a file", 27) == 0);
   unsetenv("STATEMGR_AUTHKEY_FILE");
   ck_assert_int_eq(authkey_load(NULL, false, &k, err, sizeof err), 0);
-  ck_assert(k.len == 5 && memcmp(k.bytes, "third", 5) == 0);
+  ck_assert(k.len == 35 && memcmp(k.bytes, "the third key, from the environment", 35) == 0);
   authkey_clear(&k);
   ck_assert_ptr_null(k.bytes);
 }
@@ -713,22 +713,39 @@ START_TEST(authkey_default_created) {
 }
 END_TEST
 
-/* A default key file that others can read is refused with a clear reason,
- * as ssh does; an empty key file too. */
+/* A key file that group or others may read or write is refused, default
+ * or explicit, with the chmod that fixes it (as ssh does); so are an empty
+ * key file, a key shorter than 16 bytes (file or environment), and a
+ * missing file. A key of exactly 16 bytes is fine. */
 START_TEST(authkey_refusals) {
-  char dir[128], path[160], err[256];
+  char dir[128], path[160], err[512];
   snprintf(dir, sizeof dir, "%s/.statemgr", tmpdir);
   ck_assert_int_eq(mkdir(dir, 0700), 0);
   snprintf(path, sizeof path, "%s/authkey", dir);
-  write_file(path, "secret\n", 0644);
+  write_file(path, "a secret of some length\n", 0644);
   authkey k = {0};
   ck_assert_int_ne(authkey_load(NULL, false, &k, err, sizeof err), 0);
-  ck_assert_ptr_nonnull(strstr(err, "readable by others"));
+  ck_assert_msg(strstr(err, "readable or writable by others (mode 644)") &&
+                    strstr(err, "chmod 600"),
+                "%s", err);
+  write_file(path, "a secret of some length\n", 0620); /* group-writable */
+  ck_assert_int_ne(authkey_load(path, false, &k, err, sizeof err), 0);
+  ck_assert_msg(strstr(err, "(mode 620)"), "%s", err);
   write_file(path, "\n", 0600);
   ck_assert_int_ne(authkey_load(NULL, false, &k, err, sizeof err), 0);
   ck_assert_ptr_nonnull(strstr(err, "empty"));
+  write_file(path, "x\n", 0600);
+  ck_assert_int_ne(authkey_load(path, false, &k, err, sizeof err), 0);
+  ck_assert_msg(strstr(err, "is 1 bytes, too short") && strstr(err, "at least 16"), "%s", err);
+  write_file(path, "0123456789abcdef\n", 0600);
+  ck_assert_int_eq(authkey_load(path, false, &k, err, sizeof err), 0);
+  ck_assert_uint_eq(k.len, 16);
+  setenv("STATEMGR_AUTHKEY", "short", 1);
+  ck_assert_int_ne(authkey_load(NULL, false, &k, err, sizeof err), 0);
+  ck_assert_msg(strstr(err, "$STATEMGR_AUTHKEY is 5 bytes"), "%s", err);
   ck_assert_int_ne(authkey_load("/nonexistent/key", false, &k, err, sizeof err), 0);
   ck_assert_ptr_nonnull(strstr(err, "cannot open"));
+  authkey_clear(&k);
 }
 END_TEST
 

@@ -20,6 +20,8 @@
  * A new option goes into longopts, the switch in parse_args, and usage(). */
 #include "bench.h"
 
+#include "../../proto/url.h"
+
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -44,7 +46,7 @@ static void usage(FILE *f) {
   fprintf(f,
           "usage: statemgr-bench [options]\n"
           "\n"
-          "  -u, --url URL          daemon address: tcp://HOST:PORT, unix:/PATH, tls://HOST:PORT\n"
+          "  -u, --url URL          daemon address: tcp://HOST:PORT, unix:PATH, tls://HOST:PORT\n"
           "                         (default $STATEMGR_URL, else %s)\n"
           "      --authkey-file F   the shared authkey (default: $STATEMGR_AUTHKEY_FILE,\n"
           "                         $STATEMGR_AUTHKEY, ~/.statemgr/authkey)\n"
@@ -137,12 +139,12 @@ static int parse_list(const char *s, const bench_workload **list, int max) {
   return n;
 }
 
-/* The transport a URL names, or NULL when it is not one we know. */
-static const char *url_transport(const char *url) {
-  if (strncmp(url, "tcp://", 6) == 0) return "tcp";
-  if (strncmp(url, "tls://", 6) == 0) return "tls";
-  if (strncmp(url, "unix:", 5) == 0) return "unix";
-  return NULL;
+/* The transport a URL names, read by the parser the library and the
+ * daemon use; NULL (why filled) when the URL is not one. */
+static const char *url_transport(const char *url, char *why, size_t whylen) {
+  static const char *const names[] = {[URL_TCP] = "tcp", [URL_TLS] = "tls", [URL_UNIX] = "unix"};
+  url_addr a;
+  return url_parse(url, URL_CONNECT, &a, why, whylen) == 0 ? names[a.scheme] : NULL;
 }
 
 enum {
@@ -252,10 +254,9 @@ static int parse_args(int argc, char **argv, bench_cfg *cfg, const bench_workloa
   if (optind < argc) return usage_error("unexpected argument \"%s\"", argv[optind]);
   if (!cfg->url) cfg->url = getenv("STATEMGR_URL");
   if (!cfg->url || !*cfg->url) cfg->url = SM_DEFAULT_URL;
-  cfg->transport = url_transport(cfg->url);
-  if (!cfg->transport)
-    return usage_error("-u wants tcp://HOST:PORT, unix:/PATH or tls://HOST:PORT, not \"%s\"",
-                       cfg->url);
+  char why[512];
+  cfg->transport = url_transport(cfg->url, why, sizeof why);
+  if (!cfg->transport) return usage_error("-u: %s", why);
   *nlist = parse_list(tests, list, 64);
   return *nlist < 0 ? BENCH_USAGE : 0;
 }

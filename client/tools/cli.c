@@ -1,7 +1,12 @@
 /* cli.c - the `statemgr` command-line tool: inspect and change a statemgrd's
  * named objects from a shell, with exit codes that scripts can rely on.
  *
- * It uses only the public client API (statemgr.h). Each command is one row
+ * It uses the public client API (statemgr.h), the URL parser of
+ * proto/url.h (a bad URL is a usage error), and the escaping of
+ * proto/escape.h for names in listings: an object or client name holding a
+ * newline or a terminal escape prints as \n or \e, so it can neither forge
+ * a row nor drive the terminal. Values that `get`, `keys` and `pop` print
+ * are data and stay as they are. Each command is one row
  * of the `commands` table below (name, arguments, help line, function); to
  * add a command, write a cmd_<name>() and add its row. Exit codes are the
  * CLI_EXIT_* values; library codes map onto them in exit_code_for().
@@ -11,6 +16,9 @@
  * typo does not leave an empty object behind. Writing commands (set, push,
  * value set/incr) get-or-create the object, as the library's open does. */
 #include "statemgr.h"
+
+#include "../../proto/escape.h"
+#include "../../proto/url.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -294,30 +302,38 @@ static int cmd_ping(cli_ctx *ctx, int argc, char **argv) {
 }
 
 /* ls [--type T]: the named objects, aligned under a NAME TYPE SIZE header;
- * SIZE is "-" for types without one. */
+ * SIZE is "-" for types without one. Names and types are escaped. */
 static int cmd_ls(cli_ctx *ctx, int argc, char **argv) {
   (void)argc, (void)argv;
   sm_value *all = NULL;
   int rc = sm_ls(ctx->client, ctx->type, &all);
   if (rc != SM_OK) return lib_fail(ctx, rc, "ls");
-  size_t wname = strlen("NAME"), wtype = strlen("TYPE");
-  for (size_t i = 0; i < sm_value_len(all); i++) {
+  size_t n = sm_value_len(all), wname = strlen("NAME"), wtype = strlen("TYPE");
+  char **names = calloc(n ? n : 1, sizeof *names), **types = calloc(n ? n : 1, sizeof *types);
+  for (size_t i = 0; rc == SM_OK && names && types && i < n; i++) {
     const sm_value *r = sm_value_list_at(all, i);
-    size_t n = strlen(map_str(r, "name")), t = strlen(map_str(r, "type"));
-    if (n > wname) wname = n;
-    if (t > wtype) wtype = t;
+    names[i] = esc_dup(map_str(r, "name"));
+    types[i] = esc_dup(map_str(r, "type"));
+    if (!names[i] || !types[i]) rc = SM_ENOMEM;
+    if (rc == SM_OK && strlen(names[i]) > wname) wname = strlen(names[i]);
+    if (rc == SM_OK && strlen(types[i]) > wtype) wtype = strlen(types[i]);
   }
-  printf("%-*s  %-*s  %s\n", (int)wname, "NAME", (int)wtype, "TYPE", "SIZE");
-  for (size_t i = 0; i < sm_value_len(all); i++) {
-    const sm_value *r = sm_value_list_at(all, i);
-    const sm_value *size = map_at(r, "size");
+  if (!names || !types) rc = SM_ENOMEM;
+  if (rc == SM_OK) printf("%-*s  %-*s  %s\n", (int)wname, "NAME", (int)wtype, "TYPE", "SIZE");
+  for (size_t i = 0; rc == SM_OK && i < n; i++) {
+    const sm_value *size = map_at(sm_value_list_at(all, i), "size");
     char sizebuf[32] = "-";
     if (size) snprintf(sizebuf, sizeof sizebuf, "%" PRId64, sm_value_as_int(size));
-    printf("%-*s  %-*s  %s\n", (int)wname, map_str(r, "name"), (int)wtype, map_str(r, "type"),
-           sizebuf);
+    printf("%-*s  %-*s  %s\n", (int)wname, names[i], (int)wtype, types[i], sizebuf);
   }
+  for (size_t i = 0; i < n && names && types; i++) {
+    free(names[i]);
+    free(types[i]);
+  }
+  free(names);
+  free(types);
   sm_value_free(all);
-  return SM_OK;
+  return rc == SM_OK ? rc : cli_fail(ctx, rc, "out of memory");
 }
 
 /* set DICT KEY VALUE: get-or-create the dict, then store. */
@@ -623,7 +639,8 @@ static int cmd_stats(cli_ctx *ctx, int argc, char **argv) {
   return SM_OK;
 }
 
-/* show NAME: one object's details, "key: value" lines, a line per holder. */
+/* show NAME: one object's details, "key: value" lines (escaped), a line per
+ * holder. */
 static int cmd_show(cli_ctx *ctx, int argc, char **argv) {
   (void)argc;
   sm_value *m = NULL;
@@ -635,13 +652,17 @@ static int cmd_show(cli_ctx *ctx, int argc, char **argv) {
     if (strcmp(k, "holders") == 0) {
       for (size_t h = 0; h < sm_value_len(v); h++) {
         const sm_value *one = sm_value_list_at(v, h);
+        char *peer = esc_dup(sm_value_as_str(map_at(one, "peer"), NULL));
         printf("holder: connection %lld (%s) holds %lld\n", (long long)map_int(one, "connection"),
-               sm_value_as_str(map_at(one, "peer"), NULL), (long long)map_int(one, "units"));
+               peer ? peer : "?", (long long)map_int(one, "units"));
+        free(peer);
       }
       continue;
     }
     char *text = sm_value_to_text(v);
-    printf("%s: %s\n", k, text ? text : "?");
+    char *shown = esc_dup(text); /* the name, the type: whatever a client chose */
+    printf("%s: %s\n", k, shown ? shown : "?");
+    free(shown);
     sm_free(text);
   }
   sm_value_free(m);
@@ -666,8 +687,8 @@ static void print_help(FILE *f) {
   }
   fprintf(f,
           "\noptions:\n"
-          "  -u, --url URL        daemon address: tcp://HOST:PORT, tls://HOST:PORT or\n"
-          "                       unix:/PATH\n"
+          "  -u, --url URL        daemon address: tcp://HOST:PORT, tcp://[V6ADDR]:PORT,\n"
+          "                       tls://HOST:PORT, unix:PATH or unix:///ABSOLUTE/PATH\n"
           "                       (default: $STATEMGR_URL, else %s)\n"
           "  --authkey-file F     read the authkey from F (default: $STATEMGR_AUTHKEY_FILE,\n"
           "                       $STATEMGR_AUTHKEY, then ~/.statemgr/authkey)\n"
@@ -845,9 +866,9 @@ int main(int argc, char **argv) {
   if (cmd->needs_client) {
     if (!url) url = getenv("STATEMGR_URL");
     if (!url || !*url) url = SM_DEFAULT_URL;
-    if (strncmp(url, "tcp://", 6) != 0 && strncmp(url, "tls://", 6) != 0 &&
-        strncmp(url, "unix:", 5) != 0)
-      return usage_error("bad URL '%s': use tcp://HOST:PORT, tls://HOST:PORT or unix:/PATH", url);
+    url_addr parsed; /* read here as the library reads it, to make it a usage error */
+    char why[512];
+    if (url_parse(url, URL_CONNECT, &parsed, why, sizeof why) != 0) return usage_error("%s", why);
     if (tls_key && !tls_cert) return usage_error("--tls-key needs --tls-cert");
     if (timeout_ms > 0) arm_timeout(timeout_ms);
 
