@@ -31,6 +31,8 @@ typedef struct sm_obj {
   uint64_t refs;        /**< anonymous: holders (proxies + stored refs) */
   size_t n_waiters;     /**< calls parked on it now (blocked.c) */
   void *state;          /**< the type's own data */
+  bool signalled;       /**< signalled, not served yet (blocked.c) */
+  struct sm_obj *rnext; /**< next in the signalled list (blocked.c) */
 } sm_obj;
 
 /* A method invocation. */
@@ -70,9 +72,13 @@ struct obj_type {
   /* Number of elements (for ls and "len"); NULL when not meaningful. */
   size_t (*size)(const void *state);
   /* The connection conn_id closed while holding count units of the object
-   * (recorded with conn_note_owned): give them back and wake the next
-   * waiters. NULL for types nobody owns. */
+   * (recorded with conn_note_owned): give them back, and signal the object
+   * (blk_signal) when its next waiters may get them; answer nobody. NULL
+   * for types nobody owns. */
   void (*owner_gone)(registry *reg, sm_obj *o, uint64_t conn_id, uint64_t count);
+  /* Answers the waiters that o's state now lets through, in FIFO order,
+   * after blk_signal(o) (blocked.h). NULL for types that never signal. */
+  void (*serve)(registry *reg, sm_obj *o);
   const method_def *methods;
   size_t n_methods;
 };

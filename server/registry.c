@@ -2,6 +2,7 @@
  * the reference counts that free anonymous objects (see registry.h). */
 #include "registry.h"
 
+#include "blocked.h"
 #include "htab.h"
 #include "sval.h"
 #include "types.h"
@@ -17,10 +18,8 @@ struct registry {
   uint64_t next_id;
   sm_obj **doomed; /* objects whose count reached zero, waiting to be freed */
   size_t n_doomed, cap_doomed;
-  bool reaping;            /* reap() is on the stack: just queue */
-  struct event_base *base; /* for waiter timers; NULL in unit tests */
-  size_t parked;           /* waiters parked now (blocked.c) */
-  bool closing;            /* the daemon is stopping: no more parking */
+  bool reaping;  /* reap() is on the stack: just queue */
+  blk_state blk; /* parked calls and signalled objects (blocked.c) */
 };
 
 static sm_span id_key(const uint64_t *id) { return (sm_span){(const uint8_t *)id, sizeof *id}; }
@@ -50,6 +49,7 @@ registry *reg_new(void) {
 /* Frees one object whose state was already removed from the tables. */
 static void obj_free(registry *reg, sm_obj *o) {
   o->type->destroy(reg, o->state);
+  blk_forget(reg, o); /* after destroy, whose cancelled waiters may signal it */
   free(o->name);
   free(o);
 }
@@ -103,6 +103,7 @@ void reg_free(registry *reg) {
   free(all);
   htab_clear(&reg->types, NULL, NULL);
   free(reg->doomed);
+  blk_fini(&reg->blk);
   free(reg);
 }
 
@@ -221,13 +222,6 @@ void reg_foreach(const registry *reg, void (*cb)(void *ctx, sm_obj *o), void *ct
 
 size_t reg_count(const registry *reg) { return htab_len(&reg->by_id); }
 
-void reg_set_base(registry *reg, struct event_base *base) { reg->base = base; }
-struct event_base *reg_base(const registry *reg) {
-  return reg->base;
+struct blk_state *reg_blk(registry *reg) {
+  return &reg->blk;
 }
-void reg_parked_add(registry *reg, int delta) {
-  reg->parked = delta < 0 ? reg->parked - 1 : reg->parked + 1;
-}
-size_t reg_parked_count(const registry *reg) { return reg->parked; }
-void reg_set_closing(registry *reg) { reg->closing = true; }
-bool reg_closing(const registry *reg) { return reg->closing; }

@@ -52,19 +52,9 @@ void reg_foreach(const registry *reg, void (*cb)(void *ctx, sm_obj *o), void *ct
 
 size_t reg_count(const registry *reg);
 
-/* The event loop that waiter timers run on; NULL (the default) in unit tests,
- * where deadlines are not armed. */
-struct event_base;
-void reg_set_base(registry *reg, struct event_base *base);
-struct event_base *reg_base(const registry *reg);
-
-/* Set when the daemon starts to stop: blocking calls then answer
- * SHUTTING_DOWN instead of parking. */
-void reg_set_closing(registry *reg);
-bool reg_closing(const registry *reg);
-
-/* The number of parked waiters, kept by blocked.c. */
-void reg_parked_add(registry *reg, int delta);
-size_t reg_parked_count(const registry *reg);
+/* The parking state of the registry (blocked.h), kept by blocked.c: the
+ * event loop of waiter timers, the signalled objects, the parked count. */
+struct blk_state;
+struct blk_state *reg_blk(registry *reg);
 
 #endif

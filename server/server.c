@@ -192,13 +192,13 @@ int sm_server_new(const sm_server_options *opts, sm_server **out) {
        (s->stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0 ||
        !(s->stop_ev = event_new(s->base, s->stop_fd, EV_READ | EV_PERSIST, stop_cb, s)) ||
        event_add(s->stop_ev, NULL) != 0 ||
-       !(s->drain_ev = event_new(s->base, -1, EV_PERSIST, drain_cb, s))))
+       !(s->drain_ev = event_new(s->base, -1, EV_PERSIST, drain_cb, s)) ||
+       blk_attach(s->reg, s->base) != 0))
     rc = SM_ENOMEM;
   if (rc != 0) {
     sm_server_free(s);
     return rc;
   }
-  reg_set_base(s->reg, s->base);
   if (opts->key == NULL) log_info("authkey from %s", s->key.source);
   *out = s;
   return 0;
@@ -321,14 +321,14 @@ void sm_server_stop(sm_server *s) {
 void server_begin_stop(sm_server *s) {
   if (s->stopping) return;
   s->stopping = true;
-  reg_set_closing(s->reg);
+  blk_stop_parking(s->reg);
   log_info("stopping: %zu connections to flush", s->n_conns);
   listener_free_all(s);
   metrics_free(s->metrics); /* stop serving it too */
   s->metrics = NULL;
   for (conn *c = s->conns; c; c = conn_next(c)) {
     conn_stop_reading(c);
-    blk_conn_release(conn_parked(c), WS_SHUTTING_DOWN, "the daemon is shutting down");
+    blk_conn_cancel(conn_waiters(c), WS_SHUTTING_DOWN, "the daemon is shutting down");
   }
   clock_gettime(CLOCK_MONOTONIC, &s->stop_deadline);
   s->stop_deadline.tv_sec += STOP_FLUSH_DEADLINE_MS / 1000;

@@ -3,9 +3,10 @@
  *
  * A lock is held by one connection (a client thread) at a time; an rlock
  * may be acquired again by its holder, which must release it as many times.
- * Calls that find it held wait in one FIFO and get it in arrival order: each
- * release that frees the lock hands it straight to the first waiter, so a
- * lock with waiters is never free. Unlike Python's Lock, release by another
+ * Calls that find it held wait in one FIFO and get it in arrival order: a
+ * release that frees the lock signals it, and the serve pass right after
+ * hands it to the first waiter, so no request ever finds a lock free while
+ * someone waits for it. Unlike Python's Lock, release by another
  * connection is refused (NOT_OWNER): ownership is what lets the daemon give
  * back a lock whose holder died. With auto_release (the default) every
  * acquisition is recorded against the holder's connection, and when that
@@ -58,10 +59,15 @@ static void grant(registry *reg, sm_obj *lo, waiter *w) {
   ((const lk_waiter_ops *)w->ops)->granted(reg, w);
 }
 
-/* Hands a free lock to the first waiter, if any. */
-static void serve(registry *reg, sm_obj *lo) {
+/* The one place a lock passes to a waiter: a free lock goes to the first. */
+void lk_serve(registry *reg, sm_obj *lo) {
   lk *l = lk_of(lo);
   if (!l->held && l->waiters.head) grant(reg, lo, l->waiters.head);
+}
+
+/* lo was just freed: its first waiter gets it in the serve pass. */
+static void freed(registry *reg, sm_obj *lo) {
+  if (lk_of(lo)->waiters.head) blk_signal(reg, lo);
 }
 
 int lk_create(call *c, bool recursive, void **state) {
@@ -95,7 +101,7 @@ void lk_owner_gone(registry *reg, sm_obj *o, uint64_t conn_id, uint64_t count) {
   if (!l->auto_release || !l->held || l->owner != conn_id) return;
   l->held = false;
   l->count = 0;
-  serve(reg, o);
+  freed(reg, o);
 }
 
 int lk_acquire(call *c, sm_obj *lo) {
@@ -116,7 +122,7 @@ int lk_acquire(call *c, sm_obj *lo) {
     return WS_OK;
   }
   /* A plain lock acquired again by its holder waits, as Python's does. */
-  if (blk_may_wait(c)) return blk_park(c, &l->waiters, &acquire_ops.base, 1, NULL);
+  if (blk_may_wait(c)) return blk_park(c, lo, &l->waiters, &acquire_ops.base, 1, NULL);
   return call_fail(c, WS_TIMEOUT, "%s is held", lo->type->name);
 }
 
@@ -130,7 +136,7 @@ int lk_release(call *c, sm_obj *lo) {
   note(l, c->conn, lo, -1);
   if (--l->count == 0) {
     l->held = false;
-    serve(c->reg, lo);
+    freed(c->reg, lo);
   }
   return WS_OK;
 }
@@ -156,16 +162,14 @@ int64_t lk_release_all(registry *reg, sm_obj *lo, struct conn *cn) {
   note(l, cn, lo, -n);
   l->held = false;
   l->count = 0;
-  serve(reg, lo);
+  freed(reg, lo);
   return n;
 }
 
 void lk_reacquire(registry *reg, sm_obj *lo, waiter *w) {
   lk *l = lk_of(lo);
-  if (l->held) /* a held lock's FIFO is served when it is freed */
-    blk_move(w, &l->waiters);
-  else /* a free lock has no waiters: nobody is passed over */
-    grant(reg, lo, w);
+  blk_move(w, lo, &l->waiters);
+  if (!l->held) blk_signal(reg, lo);
 }
 
 /* ---- the "lock" type ---- */
@@ -198,6 +202,7 @@ const obj_type t_lock_type = {
     .destroy = lk_destroy,
     .size = NULL,
     .owner_gone = lk_owner_gone,
+    .serve = lk_serve,
     .methods = lock_methods,
     .n_methods = sizeof lock_methods / sizeof lock_methods[0],
 };
