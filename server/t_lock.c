@@ -6,12 +6,16 @@
  * Calls that find it held wait in one FIFO and get it in arrival order: a
  * release that frees the lock signals it, and the serve pass right after
  * hands it to the first waiter, so no request ever finds a lock free while
- * someone waits for it. Unlike Python's Lock, release by another
- * connection is refused (NOT_OWNER): ownership is what lets the daemon give
- * back a lock whose holder died. With auto_release (the default) every
- * acquisition is recorded against the holder's connection, and when that
- * connection closes lk_owner_gone() releases the lock for the next waiter;
- * without it a dead holder keeps the lock forever, as in Python. */
+ * someone waits for it.
+ *
+ * With auto_release (the default) every acquisition is recorded against
+ * the holder's connection, and when that connection closes lk_owner_gone()
+ * releases the lock for the next waiter; only the holder may release it
+ * (NOT_OWNER otherwise), since that ownership is what lets the daemon give
+ * back a lock whose holder died. Without auto_release a lock is Python's
+ * Lock: a dead holder keeps it, and any connection may release it (the way
+ * out of that). An rlock is released by its holder only, as Python's RLock,
+ * whatever auto_release says. */
 #include "t_lock.h"
 
 #include "conn.h"
@@ -131,9 +135,10 @@ int lk_release(call *c, sm_obj *lo) {
   if (rc != WS_OK) return rc;
   lk *l = lk_of(lo);
   if (!l->held) return call_fail(c, WS_NOT_OWNER, "release of an unlocked %s", lo->type->name);
-  if (l->owner != lk_caller(c))
+  bool anyone = !l->recursive && !l->auto_release; /* Python's Lock */
+  if (l->owner != lk_caller(c) && !anyone)
     return call_fail(c, WS_NOT_OWNER, "%s is held by another connection", lo->type->name);
-  note(l, c->conn, lo, -1);
+  note(l, c->conn, lo, -1); /* auto_release only: the caller is the holder */
   if (--l->count == 0) {
     l->held = false;
     freed(c->reg, lo);
@@ -179,7 +184,8 @@ static int lock_create(call *c, void **state) { return lk_create(c, false, state
 /* acquire() -> true [blocks; TIMEOUT] */
 static int m_acquire(call *c) { return lk_acquire(c, c->obj); }
 
-/* release() */
+/* release() (NOT_OWNER when unlocked, or held by another connection and
+ * made with auto_release) */
 static int m_release(call *c) { return lk_release(c, c->obj); }
 
 /* locked -> bool */

@@ -45,8 +45,9 @@ void lk_serve(registry *reg, sm_obj *lo);
 
 /* The methods, on lock object lo; c may target another object (a
  * condition). acquire answers true, or parks in lo's FIFO, or answers
- * TIMEOUT; release answers NOT_OWNER unless the caller's connection holds
- * lo. */
+ * TIMEOUT; release answers NOT_OWNER when lo is free, or held by another
+ * connection - unless lo is a plain lock made with auto_release = false,
+ * which anyone may release, as Python's Lock. */
 int lk_acquire(call *c, sm_obj *lo);
 int lk_release(call *c, sm_obj *lo);
 bool lk_locked(const sm_obj *lo);

@@ -405,7 +405,7 @@ END_TEST
  * semaphore unit or a condition's lock closes, the next waiter on another
  * connection gets it and is answered, while a lock created with
  * auto_release=false stays held by the dead connection (Python's
- * behaviour) until it is deleted. */
+ * behaviour) until another connection releases it for the next waiter. */
 START_TEST(owner_closes) {
   int m = smtest_raw_authed();
   resp r;
@@ -482,12 +482,50 @@ START_TEST(owner_closes) {
   ck_assert(silent(b, 300));
   ck_assert_int_eq(info_int(m, "waiters"), 1);
   ck_assert(call_bool(m, k, "locked", NULL));
-  ck_assert_int_eq(call(m, k, "release", NULL, NULL), WS_NOT_OWNER);
-  ck_assert_int_eq(call(m, 0, "delete", a_str(args_new(), "l-keep"), NULL), WS_OK);
+  ck_assert_int_eq(call(m, k, "release", NULL, NULL), WS_OK);
   expect_resp(b, seq, &r, 10000);
-  ck_assert_int_eq(r.status, WS_NOT_FOUND);
+  ck_assert(r.status == WS_OK && r.vi.kind == VK_BOOL && r.vi.b);
+  ck_assert(call_bool(m, k, "locked", NULL)); /* b's now */
   close(b);
   close(m);
+}
+END_TEST
+
+/* Proves who may release a lock: a lock made with auto_release = false is
+ * Python's Lock, so another connection's release succeeds (and hands it to
+ * the next waiter); a lock with auto_release, and any rlock, answer a
+ * release by a connection that does not hold them NOT_OWNER and stay held;
+ * a release of a free lock is NOT_OWNER either way. */
+START_TEST(release_rule) {
+  int a = smtest_raw_authed(), b = smtest_raw_authed(), w = smtest_raw_authed();
+  resp r;
+  uint64_t free_rel = create(a, "lock", "l-anyone", a_bool(args_new(), false));
+  ck_assert(call_bool(a, free_rel, "acquire", NULL));
+  uint64_t seq = send_req(w, free_rel, "acquire", NULL, NO_TIMEOUT);
+  wait_waiters(a, 1);
+  ck_assert_int_eq(call(b, free_rel, "release", NULL, NULL), WS_OK);
+  expect_resp(w, seq, &r, 5000);
+  ck_assert(r.status == WS_OK && r.vi.kind == VK_BOOL && r.vi.b);
+  ck_assert_int_eq(call(b, free_rel, "release", NULL, NULL), WS_OK);
+  ck_assert(!call_bool(a, free_rel, "locked", NULL));
+  ck_assert_int_eq(call(b, free_rel, "release", NULL, &r), WS_NOT_OWNER);
+  ck_assert_ptr_nonnull(strstr(r.err, "unlocked"));
+
+  uint64_t owned = create(a, "lock", "l-owned", NULL);
+  ck_assert(call_bool(a, owned, "acquire", NULL));
+  ck_assert_int_eq(call(b, owned, "release", NULL, &r), WS_NOT_OWNER);
+  ck_assert_ptr_nonnull(strstr(r.err, "another connection"));
+  ck_assert(call_bool(b, owned, "locked", NULL));
+  ck_assert_int_eq(call(a, owned, "release", NULL, NULL), WS_OK);
+
+  uint64_t rl = create(a, "rlock", "r-kept", a_bool(args_new(), false));
+  ck_assert(call_bool(a, rl, "acquire", NULL));
+  ck_assert_int_eq(call(b, rl, "release", NULL, NULL), WS_NOT_OWNER);
+  ck_assert_int_eq(call_int(b, rl, "count", NULL), 1);
+  ck_assert_int_eq(call(a, rl, "release", NULL, NULL), WS_OK);
+  close(w);
+  close(b);
+  close(a);
 }
 END_TEST
 
@@ -977,6 +1015,7 @@ Suite *parking_suite(void) {
       {"shutdown", shutdown_answers},
       {"moved_waiter", moved_waiter_outlives_condition},
       {"closing_conn", closing_connection_gets_nothing},
+      {"release_rule", release_rule},
       {"paused_dies", paused_holder_dies_epoll},
       {"paused_dies_poll", paused_holder_dies_poll},
       {"paused_dies_tls", paused_holder_dies_tls},
