@@ -524,12 +524,15 @@ SM_EXTERN int sm_ns_get_str(sm_ns *n, const char *attr, char **out);
  * the wait. A deadline that passes gives SM_ETIMEOUT unless a function says
  * otherwise.
  *
- * Ownership: a lock, rlock or semaphore unit belongs to the calling
- * thread's connection. Releasing one that connection does not hold gives
- * SM_ENOTOWNER (locks) and, with auto_release (the default), whatever a
+ * Ownership: a lock, rlock or semaphore unit is recorded against the
+ * calling thread's connection. With auto_release (the default), whatever a
  * connection holds when it closes (its thread exits, its process dies) is
- * released for the next waiter. With auto_release false the object behaves
- * as Python's does: a dead holder keeps it forever. */
+ * released for the next waiter, and a lock or rlock may be released only by
+ * the connection holding it (SM_ENOTOWNER otherwise). With auto_release
+ * false the object behaves as Python's does: a dead holder keeps it, and a
+ * lock (Python's Lock) may be released by any connection, which is how one
+ * whose holder died is freed; an rlock still only by its holder. A
+ * semaphore may be released by anyone. */
 
 /** Wait forever: the timeout_ms of a blocking call that has no deadline. */
 #define SM_FOREVER (-1)
@@ -593,7 +596,9 @@ typedef struct sm_lock sm_lock;
  * @return 0, SM_ETYPE (name exists with another type), ... */
 SM_EXTERN int sm_lock_open(sm_client *c, const char *name, sm_lock **out);
 /** As sm_lock_open; auto_release (when the lock is created) decides whether
- * the daemon releases it when its holder's connection closes. */
+ * the daemon releases it when its holder's connection closes, and whether
+ * only the holder may release it (true) or anyone, as Python's Lock
+ * (false). */
 SM_EXTERN int sm_lock_open_ex(sm_client *c, const char *name, bool auto_release, sm_lock **out);
 SM_EXTERN int sm_lock_from_ref(sm_client *c, const sm_value *ref, sm_lock **out);
 SM_EXTERN int sm_lock_from_token(sm_client *c, const char *token, sm_lock **out);
@@ -604,7 +609,9 @@ SM_EXTERN sm_proxy *sm_lock_proxy(sm_lock *l);
  * waits like any other (a lock is not re-entrant).
  * @return 0, SM_ETIMEOUT (held at the deadline, or at once with 0). */
 SM_EXTERN int sm_lock_acquire(sm_lock *l, int64_t timeout_ms);
-/** @return 0, SM_ENOTOWNER unless the calling thread holds the lock. */
+/** @return 0, SM_ENOTOWNER when the lock is free, or held by another thread
+ * and created with auto_release (a lock created with auto_release false may
+ * be released by any thread, as Python's Lock). */
 SM_EXTERN int sm_lock_release(sm_lock *l);
 /** *out: whether some thread (of any process) holds the lock now. */
 SM_EXTERN int sm_lock_locked(sm_lock *l, bool *out);

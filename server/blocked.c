@@ -1,21 +1,30 @@
 /* blocked.c - all parking and waking of blocking calls (see blocked.h).
  *
  * A waiter sits in two doubly linked lists at once: its object's FIFO (so
- * the type serves waiters in arrival order) and its connection's list (so a
- * closing connection finds its waiters without scanning objects). Every
- * exit - answer, drop, cancel - goes through unlink_and_free(). */
+ * the type serves waiters in arrival order) and its connection's blk_list
+ * (so a connection that starts closing finds its waiters without scanning
+ * objects). Both lists, and the counts derived from them (the connection's
+ * blk_list.len, the object's n_waiters, the registry's parked), change only
+ * here, together: q_push/q_unlink for the object side, list_push/list_unlink
+ * for the connection side, and every exit goes through detach_and_free().
+ *
+ * The signalled objects form a singly linked list through sm_obj.rnext
+ * (no allocation: signalling cannot fail). */
 #include "blocked.h"
 
 #include "conn.h"
 #include "registry.h"
 
 #include <event2/event.h>
-#include <stdio.h>
 #include <stdlib.h>
 
 static void timer_cb(evutil_socket_t fd, short what, void *arg);
+static void serve_cb(evutil_socket_t fd, short what, void *arg);
 
-static void q_push(waitq *q, waiter *w) {
+/* ---- the object side ---- */
+
+static void q_push(sm_obj *o, waitq *q, waiter *w) {
+  w->obj = o;
   w->q = q;
   w->next = NULL;
   w->prev = q->tail;
@@ -25,6 +34,7 @@ static void q_push(waitq *q, waiter *w) {
     q->head = w;
   q->tail = w;
   q->len++;
+  o->n_waiters++;
 }
 
 static void q_unlink(waiter *w) {
@@ -39,48 +49,64 @@ static void q_unlink(waiter *w) {
   else
     q->tail = w->prev;
   q->len--;
+  w->obj->n_waiters--;
   w->q = NULL;
   w->prev = w->next = NULL;
 }
 
-static void conn_unlink(waiter *w) {
+/* ---- the connection side ---- */
+
+static void list_push(struct conn *cn, waiter *w) {
+  blk_list *l = conn_waiters(cn);
+  w->conn = cn;
+  w->conn_id = conn_id(cn);
+  w->cprev = NULL;
+  w->cnext = l->head;
+  if (l->head) l->head->cprev = w;
+  l->head = w;
+  l->len++;
+}
+
+static void list_unlink(waiter *w) {
   if (!w->conn) return;
-  waiter **list = conn_parked(w->conn);
+  blk_list *l = conn_waiters(w->conn);
   if (w->cprev)
     w->cprev->cnext = w->cnext;
   else
-    *list = w->cnext;
+    l->head = w->cnext;
   if (w->cnext) w->cnext->cprev = w->cprev;
-  conn_note_parked(w->conn, -1);
+  l->len--;
   w->conn = NULL;
 }
 
-static void unlink_and_free(waiter *w) {
+/* Takes w out of its queue and its connection's list, disarms its deadline
+ * and frees it: the one exit of every waiter. */
+static void detach_and_free(waiter *w) {
   q_unlink(w);
-  conn_unlink(w);
+  list_unlink(w);
   if (w->timer) event_free(w->timer);
-  reg_parked_add(w->reg, -1);
-  if (w->obj) w->obj->n_waiters--;
+  reg_blk(w->reg)->parked--;
   free(w);
 }
 
+/* ---- parking ---- */
+
 bool blk_may_wait(const call *c) { return !c->has_timeout || c->timeout_ms != 0; }
 
-int blk_park(call *c, waitq *q, const waiter_ops *ops, int64_t n, void *data) {
+int blk_park(call *c, sm_obj *o, waitq *q, const waiter_ops *ops, int64_t n, void *data) {
   static const waiter_ops defaults = {NULL, NULL};
-  if (reg_closing(c->reg)) /* nothing parked now would ever be answered */
+  blk_state *st = reg_blk(c->reg);
+  if (st->closing) /* nothing parked now would ever be answered */
     return call_fail(c, WS_SHUTTING_DOWN, "the daemon is shutting down");
   waiter *w = calloc(1, sizeof *w);
   if (!w) return call_fail(c, WS_INTERNAL, "out of memory parking the call");
-  w->obj = c->obj;
   w->ops = ops ? ops : &defaults;
   w->n = n;
   w->data = data;
   w->reg = c->reg;
   w->seq = c->seq;
-  struct event_base *base = reg_base(c->reg);
-  if (c->has_timeout && c->timeout_ms > 0 && base) {
-    w->timer = evtimer_new(base, timer_cb, w);
+  if (c->has_timeout && c->timeout_ms > 0 && st->base) {
+    w->timer = evtimer_new(st->base, timer_cb, w);
     if (!w->timer) {
       free(w);
       return call_fail(c, WS_INTERNAL, "out of memory parking the call");
@@ -89,33 +115,29 @@ int blk_park(call *c, waitq *q, const waiter_ops *ops, int64_t n, void *data) {
                          (suseconds_t)(c->timeout_ms % 1000) * 1000};
     evtimer_add(w->timer, &tv);
   }
-  if (c->conn) {
-    waiter **list = conn_parked(c->conn);
-    w->conn = c->conn;
-    w->conn_id = conn_id(c->conn);
-    w->cnext = *list;
-    if (*list) (*list)->cprev = w;
-    *list = w;
-    conn_note_parked(c->conn, +1);
-  }
-  q_push(q, w);
-  reg_parked_add(c->reg, +1);
-  if (w->obj) w->obj->n_waiters++;
+  if (c->conn) list_push(c->conn, w);
+  q_push(o, q, w);
+  st->parked++;
   return CALL_PARKED;
 }
 
+/* ---- answering and moving ---- */
+
 void blk_answer(waiter *w, int status, sm_span result, const char *err) {
-  if (w->conn) {
-    wire_response_out r = {.seq = w->seq, .status = status};
-    if (status == WS_OK) {
-      r.has_result = result.n > 0;
-      r.result = result;
-    } else {
-      r.error = err;
-    }
-    conn_send_response(w->conn, &r);
+  struct conn *cn = w->conn;
+  uint64_t seq = w->seq;
+  /* First out of every list: sending may close cn (an output limit), and
+   * that cancels cn's other waiters, never this one a second time. */
+  detach_and_free(w);
+  if (!cn) return;
+  wire_response_out r = {.seq = seq, .status = status};
+  if (status == WS_OK) {
+    r.has_result = result.n > 0;
+    r.result = result;
+  } else {
+    r.error = err;
   }
-  unlink_and_free(w);
+  conn_send_response(cn, &r);
 }
 
 void blk_answer_bool(waiter *w, bool b) {
@@ -132,9 +154,9 @@ void blk_answer_int(waiter *w, int64_t i) {
   blk_answer(w, WS_OK, vb_span(&v), NULL);
 }
 
-void blk_move(waiter *w, waitq *to) {
+void blk_move(waiter *w, sm_obj *o, waitq *to) {
   q_unlink(w);
-  q_push(to, w);
+  q_push(o, to, w);
 }
 
 uint64_t blk_conn_id(const waiter *w) { return w->conn_id; }
@@ -142,43 +164,124 @@ struct conn *blk_conn(const waiter *w) {
   return w->conn;
 }
 
-/* Takes w out of its queue and lets its type clean up, then frees it. */
-static void drop(waiter *w) {
-  q_unlink(w);
-  if (w->ops->drop) w->ops->drop(w->reg, w);
-  unlink_and_free(w);
-}
+/* ---- cancelling ---- */
 
 void blk_cancel_all(waitq *q, int status, const char *err) {
   while (q->head) {
     waiter *w = q->head;
-    q_unlink(w);
     if (w->ops->drop) w->ops->drop(w->reg, w);
     blk_answer(w, status, (sm_span){NULL, 0}, err);
   }
 }
 
-void blk_conn_release(waiter **list, int status, const char *err) {
-  while (*list) {
-    waiter *w = *list;
-    if (status == WS_OK) {
-      drop(w);
-    } else {
-      q_unlink(w);
-      if (w->ops->drop) w->ops->drop(w->reg, w);
+void blk_conn_cancel(blk_list *l, int status, const char *err) {
+  while (l->head) {
+    waiter *w = l->head;
+    if (w->ops->drop) w->ops->drop(w->reg, w);
+    if (status == WS_OK)
+      detach_and_free(w);
+    else
       blk_answer(w, status, (sm_span){NULL, 0}, err);
-    }
   }
 }
+
+/* ---- signal, then serve ---- */
+
+void blk_signal(registry *reg, sm_obj *o) {
+  if (o->signalled) return;
+  blk_state *st = reg_blk(reg);
+  o->signalled = true;
+  o->rnext = NULL;
+  if (st->ready_tail)
+    st->ready_tail->rnext = o;
+  else
+    st->ready_head = o;
+  st->ready_tail = o;
+  /* A request serves the list when it ends; anything else (a connection
+   * closing in a flush, a hook) relies on the event, later in this loop
+   * iteration. */
+  if (!st->serving && st->serve_ev && !st->serve_ev_armed) {
+    st->serve_ev_armed = true;
+    event_active(st->serve_ev, 0, 0);
+  }
+}
+
+void blk_serve(registry *reg) {
+  blk_state *st = reg_blk(reg);
+  if (st->serving || !st->ready_head) return;
+  st->serving = true;
+  /* Objects signalled while serving join the tail and are served in this
+   * pass too. It ends: each serve hook answers waiters or stops, and only
+   * a waiter's connection closing signals again. */
+  while (st->ready_head) {
+    sm_obj *o = st->ready_head;
+    st->ready_head = o->rnext;
+    if (!st->ready_head) st->ready_tail = NULL;
+    o->signalled = false;
+    o->rnext = NULL;
+    if (!o->type->serve) continue;
+    /* Held while served: an answer may close its connection, whose dropped
+     * calls may free the last reference to o (a parked put's item). */
+    reg_incref(reg, o);
+    o->type->serve(reg, o);
+    reg_decref(reg, o);
+  }
+  st->serving = false;
+}
+
+void blk_forget(registry *reg, sm_obj *o) {
+  if (!o->signalled) return;
+  blk_state *st = reg_blk(reg);
+  sm_obj *prev = NULL;
+  for (sm_obj *p = st->ready_head; p; prev = p, p = p->rnext) {
+    if (p != o) continue;
+    if (prev)
+      prev->rnext = o->rnext;
+    else
+      st->ready_head = o->rnext;
+    if (st->ready_tail == o) st->ready_tail = prev;
+    break;
+  }
+  o->signalled = false;
+  o->rnext = NULL;
+}
+
+static void serve_cb(evutil_socket_t fd, short what, void *arg) {
+  (void)fd;
+  (void)what;
+  registry *reg = arg;
+  reg_blk(reg)->serve_ev_armed = false;
+  blk_serve(reg);
+}
+
+/* ---- the registry's parking state ---- */
+
+int blk_attach(registry *reg, struct event_base *base) {
+  blk_state *st = reg_blk(reg);
+  st->base = base;
+  st->serve_ev = event_new(base, -1, 0, serve_cb, reg);
+  return st->serve_ev ? 0 : -1;
+}
+
+void blk_fini(blk_state *st) {
+  if (st->serve_ev) event_free(st->serve_ev);
+  st->serve_ev = NULL;
+}
+
+void blk_stop_parking(registry *reg) { reg_blk(reg)->closing = true; }
+
+size_t blk_parked(registry *reg) { return reg_blk(reg)->parked; }
+
+/* ---- deadlines ---- */
 
 static void timer_cb(evutil_socket_t fd, short what, void *arg) {
   (void)fd;
   (void)what;
   waiter *w = arg;
-  w->timed_out = true;
-  if (w->ops->timeout) {
-    w->ops->timeout(w->reg, w);
-  } else {
+  registry *reg = w->reg;
+  if (w->ops->timeout)
+    w->ops->timeout(reg, w);
+  else
     blk_answer(w, WS_TIMEOUT, (sm_span){NULL, 0}, "timed out");
-  }
+  blk_serve(reg); /* what the hook signalled */
 }

@@ -1,22 +1,46 @@
-/* blocked.h - parking requests that cannot be answered yet.
+/* blocked.h - parking requests that cannot be answered yet, and waking
+ * them: the one owner of every parked call.
  *
  * A blocking method (queue get on empty, lock acquire while held, ...) first
  * tries to serve the call. When it cannot and the caller allows waiting, it
  * returns blk_park(), which queues a waiter in one of the object's FIFOs
  * and arms a per-waiter timer when the call has a deadline. Nothing blocks:
- * the connection goes on with its next request. Later one of three things
- * happens to the waiter, exactly once:
- *  - the object changes and its type answers it (blk_answer), in FIFO
- *    order, or moves it to another queue first (blk_move: a condition's
- *    waiter going back to its lock);
- *  - its deadline passes: the queue's timeout hook runs, by default
- *    answering TIMEOUT (a timer of the daemon, so clock skew between
+ * the connection goes on with its next request.
+ *
+ * blocked.c owns each waiter from park to exit, the connection's list of
+ * its waiters (blk_list, embedded in the connection), and every count
+ * derived from them: per connection, per object (sm_obj.n_waiters), in all.
+ * A waiter belongs to the object whose queue holds it: when it moves to
+ * another object's queue (blk_move: a condition's waiter going back to its
+ * lock), it moves to that object's count and fate. Exactly one of these
+ * ends it:
+ *  - its type answers it (blk_answer), from its serve hook, or from a
+ *    method when the method's own effect is that answer (a put handing its
+ *    item to the first getter);
+ *  - its deadline passes: the ops' timeout hook answers or moves it, by
+ *    default answering TIMEOUT (a timer of the daemon, so clock skew between
  *    machines does not matter);
- *  - its connection closes, or the object is destroyed, or the daemon stops:
- *    it is dropped (the drop hook frees the type's data) or answered with
- *    NOT_FOUND / SHUTTING_DOWN.
- * Answers go straight into the waiting connection's output buffer; no
- * method runs re-entrantly. */
+ *  - its connection starts closing (blk_conn_cancel: all of them at once,
+ *    dropped unanswered) or the daemon stops (answered SHUTTING_DOWN), or
+ *    its object is destroyed (blk_cancel_all: NOT_FOUND).
+ *
+ * Signal, then serve (Redis's signalKeyAsReady / handleClientsBlockedOnKeys):
+ * code that changes an object in a way that may let its waiters through -
+ * a release, a connection that owned it going away, a waiter dropped -
+ * calls blk_signal(o) and answers nobody itself. blk_serve() then runs each
+ * signalled object's serve hook, which answers waiters in FIFO order. It
+ * runs before and after every dispatched request (so no request ever sees
+ * a signalled object unserved), after a deadline fires, and from an event
+ * of its own for signals raised anywhere else (a connection closing in a
+ * flush). A waiter is out of every list before its answer is queued, so an
+ * answer that makes its connection close (an output limit) only cancels
+ * that connection's other waiters, which every serve loop tolerates.
+ *
+ * Adding a blocking type: keep a waitq per kind of waiter in the state;
+ * park with blk_park(c, c->obj, &q, ops, n, data); after a change that can
+ * let waiters through, blk_signal(); answer them in obj_type.serve; cancel
+ * the queues with blk_cancel_all() in destroy. Hooks (owner_gone, drop,
+ * timeout) only change state and signal. */
 #ifndef SM_SERVER_BLOCKED_H
 #define SM_SERVER_BLOCKED_H
 
@@ -30,14 +54,19 @@
 #define CALL_PARKED 1000
 
 typedef struct waiter waiter;
+struct event;
+struct event_base;
 
 typedef struct waiter_ops {
-  /* The deadline passed. NULL: answer WS_TIMEOUT. The hook must answer or
-   * move the waiter. */
+  /* The deadline passed. NULL: answer WS_TIMEOUT. The hook answers the
+   * waiter, moves it to another queue, or leaves it where a signalled
+   * serve answers it; it answers no other waiter. */
   void (*timeout)(registry *reg, waiter *w);
   /* The waiter leaves unanswered by its type (connection closed, object
-   * destroyed, daemon stopping); it is already out of its queue. Frees
-   * w->data and adjusts the object. NULL: nothing to do. */
+   * destroyed, daemon stopping); it is still in its queue (w->q) and is
+   * unlinked and freed right after. Frees w->data and adjusts the object
+   * (signalling it when others may now get through); answers nobody.
+   * NULL: nothing to do. */
   void (*drop)(registry *reg, waiter *w);
 } waiter_ops;
 
@@ -48,54 +77,114 @@ typedef struct waitq {
   size_t len;
 } waitq;
 
+/* A connection's parked calls, embedded in the connection (conn.c) and
+ * kept by blocked.c alone. Zero-initialised is empty. */
+typedef struct blk_list {
+  waiter *head;
+  size_t len;
+} blk_list;
+
+/* The parking state of a registry, embedded in it (registry.c) and kept by
+ * blocked.c alone. Zero-initialised: no event loop, nothing parked. */
+typedef struct blk_state {
+  struct event_base *base; /* waiter timers and the serve event; NULL in unit tests */
+  struct event *serve_ev;  /* runs blk_serve for signals raised outside a request */
+  sm_obj *ready_head;      /* signalled objects, in signal order */
+  sm_obj *ready_tail;
+  size_t parked;       /* waiters parked now, on every object */
+  bool closing;        /* the daemon is stopping: no more parking */
+  bool serving;        /* blk_serve is on the stack */
+  bool serve_ev_armed; /* serve_ev is active */
+} blk_state;
+
 struct waiter {
-  sm_obj *obj;           /**< the object waited on */
-  waitq *q;              /**< the queue it is in now */
+  sm_obj *obj;           /**< the object whose queue holds it */
+  waitq *q;              /**< that queue */
   const waiter_ops *ops; /**< never NULL */
-  int64_t n;             /**< the type's datum (a count, a generation...) */
+  int64_t n;             /**< the type's datum (a count, an index...) */
   void *data;            /**< the type's datum; owned by the type */
-  bool timed_out;        /**< set before ops->timeout runs */
   /* private to blocked.c */
   registry *reg;
   struct conn *conn;
   uint64_t seq;
   uint64_t conn_id;
   waiter *prev, *next;   /* in q */
-  waiter *cprev, *cnext; /* in the connection's list */
+  waiter *cprev, *cnext; /* in the connection's blk_list */
   struct event *timer;
 };
 
-/* Parks call c at the tail of q. The call must allow waiting (no timeout
- * given, or a positive one). ops may be NULL for the defaults. Returns
- * CALL_PARKED, or WS_INTERNAL with c->err set when out of memory (data is
- * then still the caller's). */
-int blk_park(call *c, waitq *q, const waiter_ops *ops, int64_t n, void *data);
+/* Parks call c at the tail of q, a queue of object o (the object whose
+ * state holds q, which may not be c->obj: a condition's acquire waits in
+ * its lock's queue). The call must allow waiting (blk_may_wait). ops may be
+ * NULL for the defaults. Returns CALL_PARKED, WS_SHUTTING_DOWN while the
+ * daemon stops, or WS_INTERNAL when out of memory, with c->err set (data
+ * is then still the caller's). */
+int blk_park(call *c, sm_obj *o, waitq *q, const waiter_ops *ops, int64_t n, void *data);
 
 /* True when the call may wait: no timeout given (forever) or a positive
  * one. A zero timeout means "do not block". */
 bool blk_may_wait(const call *c);
 
-/* Answers the waiter's request (result: a packed value, may be empty; err
- * may be NULL) and frees the waiter. */
+/* Takes the waiter out of its queue and its connection's list, frees it,
+ * then answers its request (result: a packed value, may be empty; err may
+ * be NULL). The type must have taken back w->data first. */
 void blk_answer(waiter *w, int status, sm_span result, const char *err);
 
 /* Answers OK with a bool or an int result (no allocation: cannot fail). */
 void blk_answer_bool(waiter *w, bool b);
 void blk_answer_int(waiter *w, int64_t i);
 
-/* Moves w to the tail of another queue, keeping its deadline. */
-void blk_move(waiter *w, waitq *to);
+/* Moves w to the tail of queue to of object o, keeping its deadline: from
+ * now on it is o's waiter. */
+void blk_move(waiter *w, sm_obj *o, waitq *to);
 
 /* The connection that parked w (its id, for ownership checks). */
 uint64_t blk_conn_id(const waiter *w);
 struct conn *blk_conn(const waiter *w);
 
-/* Answers every waiter of q with status/err (the object is going away). */
+/* Object destroyed: drops (drop hook) then answers every waiter of q with
+ * status/err. */
 void blk_cancel_all(waitq *q, int status, const char *err);
 
-/* For the connection's list: drops every waiter parked by the connection
- * whose list head is *list (connection closing), or answers them all with
- * status (daemon stopping) when status is not WS_OK. */
-void blk_conn_release(waiter **list, int status, const char *err);
+/* Every waiter of a connection: with WS_OK, dropped unanswered (the
+ * connection starts closing: nothing may be handed to a call whose answer
+ * would be thrown away); otherwise dropped and answered status/err (the
+ * daemon stopping). */
+void blk_conn_cancel(blk_list *l, int status, const char *err);
+
+/* The number of calls in l (a connection's parked calls). */
+static inline size_t blk_list_len(const blk_list *l) { return l->len; }
+
+/* Marks o as changed so that its waiters may get through: its serve hook
+ * runs in the next serve pass (at the latest from the serve event). Never
+ * answers anyone itself. */
+void blk_signal(registry *reg, sm_obj *o);
+
+/* Serves every signalled object (its obj_type.serve hook) until none is
+ * left. A no-op when nothing is signalled or a pass is already running. */
+void blk_serve(registry *reg);
+
+/* True when some object is signalled: the check inlined into the request
+ * path (which almost never finds one) before it calls blk_serve. */
+static inline bool blk_ready(const blk_state *st) { return st->ready_head != NULL; }
+
+/* Object o is being freed (after its destroy hook): takes it off the
+ * signalled list. */
+void blk_forget(registry *reg, sm_obj *o);
+
+/* Gives the registry's parking an event loop: deadlines are armed on it,
+ * and it runs the serve pass for signals raised outside a request. Returns
+ * 0, or -1 when out of memory. */
+int blk_attach(registry *reg, struct event_base *base);
+
+/* Frees what blk_attach made (with the registry). */
+void blk_fini(blk_state *st);
+
+/* The daemon starts stopping: blocking calls answer SHUTTING_DOWN from now
+ * on instead of parking. */
+void blk_stop_parking(registry *reg);
+
+/* Calls parked now, on every object. */
+size_t blk_parked(registry *reg);
 
 #endif

@@ -22,6 +22,12 @@
  * drops and bad handshakes of limited peers are logged in full the first
  * time and summed up per source afterwards.
  *
+ * Entering CLOSING ends the client's session, in one place (end_session):
+ * its parked calls are dropped at once (libuv cancels a closing stream's
+ * requests the same way), so nothing is handed to a call whose answer would
+ * be thrown away, and what it owned is given back to the next waiters. Only
+ * its references wait for the free.
+ *
  * The read callback takes at most CONN_FRAMES_PER_EVENT frames and then
  * re-triggers itself, so one busy client cannot starve the others. A
  * connection whose output grows past CONN_OUT_HIGH (a client that sends but
@@ -29,7 +35,10 @@
  * read until the output drains to CONN_OUT_LOW and a parked call is
  * answered: memory stays bounded and TCP pushes back on the client. Answers
  * to parked calls can still pile up on a client that never reads; past
- * limits.out_hard it is disconnected.
+ * limits.out_hard it is disconnected. A paused connection is still watched
+ * for its peer closing or failing (watch_start): a client that dies while
+ * not being read is noticed at once, and what it held goes to the next
+ * waiters.
  *
  * A connection is only freed from the top of an event callback (an error or
  * EOF event, the flush after CLOSING, or its timer), never while its frames
@@ -60,6 +69,8 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,6 +84,9 @@
 /* Bytes read at once from a connection that has not authenticated: one
  * whole handshake frame at most. */
 #define CONN_PREAUTH_READ (FRAME_HEADER_LEN + FRAME_MAX_PREAUTH)
+/* A paused connection on an event loop without edge-triggered events is
+ * looked at this often for its peer closing. */
+#define CONN_PROBE_MS 100
 
 typedef enum conn_state { CONN_HANDSHAKE, CONN_READY, CONN_CLOSING } conn_state;
 
@@ -99,11 +113,13 @@ struct conn {
   conn *flush_next;
   htab handles;        /* object id -> references held (uintptr_t) */
   htab owned;          /* object id -> units held (lock acquisitions, semaphore units) */
-  waiter *parked;      /* this connection's parked calls (blocked.c) */
-  struct event *timer; /* HANDSHAKE: the deadline; CLOSING: the deferred free */
+  blk_list waiters;    /* this connection's parked calls (blocked.c keeps the list) */
+  struct event *timer; /* HANDSHAKE: the deadline; READY: the probe; CLOSING: the free */
   bool paused;         /* reading stopped: output backlog or too many parked calls */
-  size_t n_parked;     /* entries in parked */
   bool authed;         /* authenticated: counted in srv->n_authed */
+  bool probing;        /* paused, and timer looks at the socket (no cev) */
+  int cev_fd;          /* a dup of the socket for cev, or -1 */
+  struct event *cev;   /* while paused: close watch, edge-triggered on cev_fd */
   bool tls_pending;    /* TLS handshake not completed yet */
   /* HANDSHAKE only: */
   bool unauth_listed;                  /* in srv's list of unauthenticated connections */
@@ -124,15 +140,18 @@ static void tls_read_cb(struct bufferevent *bev, void *arg);
 static void tls_write_cb(struct bufferevent *bev, void *arg);
 static void tls_event_cb(struct bufferevent *bev, short what, void *arg);
 static void timer_cb(evutil_socket_t fd, short what, void *arg);
+static void watch_cb(evutil_socket_t fd, short what, void *arg);
 static void flush(conn *c);
 static void unauth_leave(conn *c);
 static void discard_output(conn *c);
+static void end_session(conn *c);
 
 static void conn_set_state(conn *c, conn_state next) {
   assert((c->state == CONN_HANDSHAKE && next != CONN_HANDSHAKE) ||
          (c->state == CONN_READY && next == CONN_CLOSING));
   if (c->state == CONN_HANDSHAKE) unauth_leave(c);
   c->state = next;
+  if (next == CONN_CLOSING) end_session(c);
 }
 
 /* ---- transport ---- */
@@ -155,6 +174,46 @@ static void set_reading(conn *c, bool on) {
   } else {
     event_del(c->rev);
   }
+}
+
+/* The socket under the transport (the TLS bufferevent's too), or -1. */
+static int transport_fd(const conn *c) { return c->bev ? (int)bufferevent_getfd(c->bev) : c->fd; }
+
+/* True when the peer of socket fd has closed or reset the connection, even
+ * with unread bytes in front of that (which a read would return first). */
+static bool peer_closed(int fd) {
+  struct pollfd p = {.fd = fd, .events = POLLRDHUP};
+  return poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLERR | POLLHUP | POLLNVAL));
+}
+
+/* While paused, the socket is not read, and bytes it holds would make a
+ * level-triggered read event fire in a loop. A peer that closes or resets
+ * the connection must still be noticed, so a dup of the socket is watched
+ * edge-triggered: it fires once per arrival (data, FIN, RST), and
+ * peer_closed() tells a close from more requests. The dup lives as long as
+ * the connection, so an event removed lazily never outlives both
+ * descriptors. Without edge-triggered events (libevent's poll and select
+ * backends) or a descriptor to spare, the timer looks every CONN_PROBE_MS
+ * instead. */
+static void watch_start(conn *c) {
+  int fd = transport_fd(c);
+  if (fd < 0) return;
+  if (event_base_get_features(c->srv->base) & EV_FEATURE_ET) {
+    if (c->cev_fd < 0) c->cev_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (c->cev_fd >= 0 && !c->cev)
+      c->cev = event_new(c->srv->base, c->cev_fd, EV_READ | EV_ET | EV_PERSIST, watch_cb, c);
+    if (c->cev && event_add(c->cev, NULL) == 0) return;
+  }
+  struct timeval every = {0, CONN_PROBE_MS * 1000};
+  c->probing = true;
+  evtimer_add(c->timer, &every);
+}
+
+/* Reading again: the read events see a close themselves. */
+static void watch_stop(conn *c) {
+  if (c->cev) event_del(c->cev);
+  if (c->probing) evtimer_del(c->timer);
+  c->probing = false;
 }
 
 /* Runs the read callback again soon, for frames already buffered. */
@@ -330,6 +389,7 @@ conn *conn_new(struct sm_server *srv, int fd, struct bufferevent *bev, const cha
   htab_init(&c->owned);
   vb_init(&c->out);
   c->fd = bev ? -1 : fd;
+  c->cev_fd = -1;
   c->bev = bev;
   c->tls_pending = tls;
   c->timer = evtimer_new(srv->base, timer_cb, c);
@@ -372,7 +432,7 @@ conn *conn_new(struct sm_server *srv, int fd, struct bufferevent *bev, const cha
 
 void conn_free(conn *c) {
   struct sm_server *srv = c->srv;
-  if (c->state != CONN_CLOSING) conn_set_state(c, CONN_CLOSING); /* no more reading */
+  if (c->state != CONN_CLOSING) conn_set_state(c, CONN_CLOSING); /* ends the session */
   unqueue_flush(c);
   if (c->prev)
     c->prev->next = c->next;
@@ -381,21 +441,11 @@ void conn_free(conn *c) {
   if (c->next) c->next->prev = c->prev;
   srv->n_conns--;
   if (c->authed) srv->n_authed--;
-  /* First its parked calls go (none may be granted what it can no longer
-   * receive), then what it owned is given to the next waiters, then its
-   * references: anonymous objects only it held go. */
-  blk_conn_release(&c->parked, WS_OK, NULL);
+  /* Its references go last, here at the top of an event callback: an
+   * anonymous object only it held may be in use on any deeper stack. */
   size_t pos = 0;
   sm_span key;
   void *val;
-  while (htab_next(&c->owned, &pos, &key, &val)) {
-    uint64_t id;
-    memcpy(&id, key.p, sizeof id);
-    sm_obj *o = reg_get(srv->reg, id);
-    if (o && o->type->owner_gone) o->type->owner_gone(srv->reg, o, c->id, (uint64_t)(uintptr_t)val);
-  }
-  htab_clear(&c->owned, NULL, NULL);
-  pos = 0;
   while (htab_next(&c->handles, &pos, &key, &val)) {
     uint64_t id;
     memcpy(&id, key.p, sizeof id);
@@ -406,6 +456,8 @@ void conn_free(conn *c) {
   log_msg(c->authed ? LOG_INFO : LOG_DEBUG, "conn %llu: closed (%llu requests)",
           (unsigned long long)c->id, (unsigned long long)c->requests);
   event_free(c->timer);
+  if (c->cev) event_free(c->cev);
+  if (c->cev_fd >= 0) close(c->cev_fd);
   if (c->bev) {
     tls_bev_shutdown(c->bev, !c->peer_gone);
     bufferevent_free(c->bev);
@@ -417,6 +469,30 @@ void conn_free(conn *c) {
   free(c->in);
   vb_free(&c->out);
   free(c);
+}
+
+/* The client's session ends (the connection enters CLOSING): first its
+ * parked calls go, so that none is granted what it can no longer receive,
+ * then what it owned goes back to the objects, which signal their next
+ * waiters (served after the current request, or from the serve event).
+ * Nothing here answers another client, so it is safe on any call stack. */
+static void end_session(conn *c) {
+  registry *reg = c->srv->reg;
+  if (c->probing) { /* the timer is the deferred free's from now on */
+    evtimer_del(c->timer);
+    c->probing = false;
+  }
+  blk_conn_cancel(&c->waiters, WS_OK, NULL);
+  size_t pos = 0;
+  sm_span key;
+  void *val;
+  while (htab_next(&c->owned, &pos, &key, &val)) {
+    uint64_t id;
+    memcpy(&id, key.p, sizeof id);
+    sm_obj *o = reg_get(reg, id);
+    if (o && o->type->owner_gone) o->type->owner_gone(reg, o, c->id, (uint64_t)(uintptr_t)val);
+  }
+  htab_clear(&c->owned, NULL, NULL);
 }
 
 /* Frees c on the next loop turn, off the current call stack. */
@@ -437,12 +513,15 @@ void conn_close_after_flush(conn *c) {
 static void update_reading(conn *c) {
   size_t q = queued(c);
   size_t max_pending = c->srv->limits.max_pending;
-  if (!c->paused && (q > CONN_OUT_HIGH || c->n_parked >= max_pending)) {
+  size_t parked = blk_list_len(&c->waiters);
+  if (!c->paused && (q > CONN_OUT_HIGH || parked >= max_pending)) {
     c->paused = true;
     set_reading(c, false);
-  } else if (c->paused && q <= CONN_OUT_LOW && c->n_parked < max_pending &&
-             c->state == CONN_READY && !c->srv->stopping) {
+    if (c->state == CONN_READY) watch_start(c);
+  } else if (c->paused && q <= CONN_OUT_LOW && parked < max_pending && c->state == CONN_READY &&
+             !c->srv->stopping) {
     c->paused = false;
+    watch_stop(c);
     set_reading(c, true);
     kick_reading(c);
   }
@@ -513,11 +592,6 @@ static void flush(conn *c) {
   }
 }
 
-void conn_note_parked(conn *c, int delta) {
-  c->n_parked = delta < 0 ? c->n_parked - 1 : c->n_parked + 1;
-  update_reading(c);
-}
-
 void conn_send_response(conn *c, const wire_response_out *r) {
   if (c->state == CONN_CLOSING) return; /* nobody will read it */
   wire_response_out older;
@@ -575,7 +649,7 @@ bool conn_output_empty(const conn *c) { return queued(c) == 0; }
 
 conn *conn_next(const conn *c) { return c->next; }
 
-waiter **conn_parked(conn *c) { return &c->parked; }
+blk_list *conn_waiters(conn *c) { return &c->waiters; }
 
 uint64_t conn_owned_units(const conn *c, uint64_t id) {
   void **slot = htab_find(&c->owned, (sm_span){(const uint8_t *)&id, sizeof id});
@@ -752,6 +826,8 @@ static size_t process(conn *c, const uint8_t *buf, size_t len, bool *more) {
     if (st == FRAME_NEED_MORE) return off; /* the rest is on its way */
     handle_frame(c, (sm_span){buf + off + FRAME_HEADER_LEN, flen});
     off += FRAME_HEADER_LEN + flen;
+    if (!c->paused && blk_list_len(&c->waiters) >= c->srv->limits.max_pending)
+      update_reading(c); /* it parked one call too many: read no more */
   }
   *more = len - off >= FRAME_HEADER_LEN; /* budget spent: come back after the others */
   return off;
@@ -936,5 +1012,29 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg) {
     refuse_preauth(c, PEER_BAD_HANDSHAKE, WS_PROTOCOL_ERROR, "handshake not completed in time");
     return;
   }
-  if (c->state == CONN_CLOSING) conn_free(c);
+  if (c->state == CONN_CLOSING) {
+    conn_free(c);
+    return;
+  }
+  if (c->probing) { /* READY and paused (see watch_start) */
+    if (peer_closed(transport_fd(c))) {
+      c->peer_gone = true;
+      log_info("conn %llu: closed by the peer while not read", (unsigned long long)c->id);
+      conn_free(c);
+      return;
+    }
+    struct timeval every = {0, CONN_PROBE_MS * 1000};
+    evtimer_add(c->timer, &every);
+  }
+}
+
+/* The dup of a paused socket saw something arrive: a close or reset ends
+ * the connection; more requests wait until reading resumes. */
+static void watch_cb(evutil_socket_t fd, short what, void *arg) {
+  (void)what;
+  conn *c = arg;
+  if (!peer_closed((int)fd)) return;
+  c->peer_gone = true;
+  log_info("conn %llu: closed by the peer while not read", (unsigned long long)c->id);
+  conn_free(c);
 }

@@ -24,12 +24,16 @@ struct bufferevent;
 conn *conn_new(struct sm_server *srv, int fd, struct bufferevent *bev, const char *who,
                const peer_key *key, bool tls);
 
-/* Closes and frees the connection now: releases every reference it holds
- * (anonymous objects it alone held are freed). Only from the top of an event
- * callback, never while its own frames are being processed. */
+/* Closes and frees the connection now: ends its session (below) if it has
+ * not ended yet, then releases every reference it holds (anonymous objects
+ * it alone held are freed). Only from the top of an event callback, never
+ * while its own frames are being processed. */
 void conn_free(conn *c);
 
-/* Stops reading; the connection closes once its output is flushed. */
+/* Stops reading and ends the session: the connection's parked calls are
+ * dropped and what it owned (locks, semaphore units) is given back, at
+ * once; it is freed once its output is flushed. Safe anywhere, also while
+ * answering it from another call. */
 void conn_close_after_flush(conn *c);
 
 /* Records that the connection holds one more reference to anonymous object
@@ -47,9 +51,9 @@ void conn_stop_reading(conn *c);
 /* True when nothing waits in the connection's output buffer. */
 bool conn_output_empty(const conn *c);
 
-/* The head of the connection's list of parked waiters (blocked.c). */
-struct waiter;
-struct waiter **conn_parked(conn *c);
+/* The connection's parked calls: a list that blocked.c alone keeps. */
+struct blk_list;
+struct blk_list *conn_waiters(conn *c);
 
 /* The next connection of the server's list (for walking srv->conns). */
 conn *conn_next(const conn *c);
@@ -59,10 +63,6 @@ conn *conn_next(const conn *c);
  * owner_gone. Counts never go below zero. Returns 0, or -1 when out of
  * memory. */
 int conn_note_owned(conn *c, sm_obj *o, int64_t delta);
-
-/* Counts a call of the connection parked (+1) or leaving (-1); too many
- * parked calls stop the reading of further requests (blocked.c calls it). */
-void conn_note_parked(conn *c, int delta);
 
 /* Hands every connection's queued answers to its transport (the server's
  * flush event, once per loop iteration). */

@@ -13,7 +13,10 @@
  * bytes of its arguments still fit (memory.h), and the target of every
  * mutating call is measured again afterwards.
  * dispatch_call() does all of this without touching a socket, so the
- * dispatcher can be fuzzed; dispatch_request() adds the response frame. */
+ * dispatcher can be fuzzed; dispatch_request() adds the response frame.
+ * Around each call it runs blocked.c's serve pass: before, so no request
+ * finds an object whose waiters were signalled but not served yet (it could
+ * pass them by); after, for the waiters the call itself let through. */
 #include "dispatch.h"
 
 #include "blocked.h"
@@ -121,6 +124,8 @@ int dispatch_call(registry *reg, struct conn *cn, const wire_request *req, unsig
   };
   int status;
   size_t arg_bytes = 0;
+  blk_state *blk = reg_blk(reg);
+  if (blk_ready(blk)) blk_serve(reg);
   if (req->nargs > DISPATCH_LOCAL_ARGS && (!(args = malloc(req->nargs * sizeof *args)) ||
                                            !(flags = malloc(req->nargs * sizeof *flags)))) {
     status = call_fail(&c, WS_INTERNAL, "out of memory for %zu arguments", req->nargs);
@@ -132,6 +137,7 @@ int dispatch_call(registry *reg, struct conn *cn, const wire_request *req, unsig
   }
   if (args != local_args) free(args);
   if (flags != local_flags) free(flags);
+  if (blk_ready(blk)) blk_serve(reg);
   if (status == WS_OK && result->failed)
     status = call_fail(&c, WS_INTERNAL, "out of memory building the result");
   if (errlen > 0) {

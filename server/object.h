@@ -36,6 +36,8 @@ typedef struct sm_obj {
   size_t cyc_slot;      /**< 1 + its place among the cycle suspects; 0: none */
   int64_t cyc_refs;     /**< during a cycle batch: references from outside */
   unsigned cyc_mark;    /**< during a cycle batch: CYC_* marks (cycles.c) */
+  bool signalled;       /**< signalled, not served yet (blocked.c) */
+  struct sm_obj *rnext; /**< next in the signalled list (blocked.c) */
 } sm_obj;
 
 /* A method invocation. */
@@ -83,8 +85,9 @@ struct obj_type {
   /* Number of elements (for ls and "len"); NULL when not meaningful. */
   size_t (*size)(const void *state);
   /* The connection conn_id closed while holding count units of the object
-   * (recorded with conn_note_owned): give them back and wake the next
-   * waiters. NULL for types nobody owns. */
+   * (recorded with conn_note_owned): give them back, and signal the object
+   * (blk_signal) when its next waiters may get them; answer nobody. NULL
+   * for types nobody owns. */
   void (*owner_gone)(registry *reg, sm_obj *o, uint64_t conn_id, uint64_t count);
   /* The bytes the state takes, stored values apart (sval.c counts those):
    * its struct, tables, arrays and keys, as mem_chunk() counts each block.
@@ -96,6 +99,9 @@ struct obj_type {
    * it must visit exactly those. NULL: the state holds no references, so
    * its objects are never part of a cycle. */
   void (*traverse)(const void *state, ref_visit_fn visit, void *ctx);
+  /* Answers the waiters that o's state now lets through, in FIFO order,
+   * after blk_signal(o) (blocked.h). NULL for types that never signal. */
+  void (*serve)(registry *reg, sm_obj *o);
   const method_def *methods;
   size_t n_methods;
 };

@@ -3,6 +3,7 @@
  * and tables take (see registry.h and memory.h). */
 #include "registry.h"
 
+#include "blocked.h"
 #include "cycles.h"
 #include "htab.h"
 #include "memory.h"
@@ -21,13 +22,11 @@ struct registry {
   uint64_t first_id; /* this run's first id: ids below it are an earlier run's */
   sm_obj **doomed;   /* objects whose count reached zero, waiting to be freed */
   size_t n_doomed, cap_doomed;
-  bool reaping;            /* reap() is on the stack: just queue */
-  struct event_base *base; /* for waiter timers; NULL in unit tests */
-  size_t parked;           /* waiters parked now (blocked.c) */
-  bool closing;            /* the daemon is stopping: no more parking */
-  memacct mem;             /* the data's bytes and the limit (memory.h) */
-  cycles cyc;              /* the cycle collector's suspects (cycles.h) */
-  size_t tables_mem;       /* bytes of by_id and by_name, as counted in mem */
+  bool reaping;      /* reap() is on the stack: just queue */
+  blk_state blk;     /* parked calls and signalled objects (blocked.c) */
+  memacct mem;       /* the data's bytes and the limit (memory.h) */
+  cycles cyc;        /* the cycle collector's suspects (cycles.h) */
+  size_t tables_mem; /* bytes of by_id and by_name, as counted in mem */
 };
 
 static sm_span id_key(const uint64_t *id) { return (sm_span){(const uint8_t *)id, sizeof *id}; }
@@ -83,6 +82,7 @@ static void obj_free(registry *reg, sm_obj *o) {
   cyc_forget(&reg->cyc, o);
   o->type->destroy(reg, o->state);
   mem_sub(&reg->mem, o->mem + shell_mem(o));
+  blk_forget(reg, o); /* after destroy, whose cancelled waiters may signal it */
   free(o->name);
   free(o);
 }
@@ -138,6 +138,7 @@ void reg_free(registry *reg) {
   free(all);
   htab_clear(&reg->types, NULL, NULL);
   free(reg->doomed);
+  blk_fini(&reg->blk);
   free(reg);
 }
 
@@ -324,22 +325,11 @@ void reg_foreach(const registry *reg, void (*cb)(void *ctx, sm_obj *o), void *ct
 size_t reg_count(const registry *reg) { return htab_len(&reg->by_id); }
 
 void reg_set_base(registry *reg, struct event_base *base) {
-  reg->base = base;
   mem_set_base(&reg->mem, base);
   cyc_set_base(&reg->cyc, base);
 }
-struct event_base *reg_base(const registry *reg) {
-  return reg->base;
-}
-void reg_parked_add(registry *reg, int delta) {
-  reg->parked = delta < 0 ? reg->parked - 1 : reg->parked + 1;
-}
-size_t reg_parked_count(const registry *reg) { return reg->parked; }
-void reg_set_closing(registry *reg) { reg->closing = true; }
-bool reg_closing(const registry *reg) { return reg->closing; }
 
 memacct *reg_mem(registry *reg) { return &reg->mem; }
-
 cycles *reg_cycles(registry *reg) { return &reg->cyc; }
 
 void reg_measure(registry *reg, sm_obj *o) {
@@ -350,4 +340,7 @@ void reg_measure(registry *reg, sm_obj *o) {
   else
     mem_sub(&reg->mem, o->mem - now);
   o->mem = now;
+}
+struct blk_state *reg_blk(registry *reg) {
+  return &reg->blk;
 }

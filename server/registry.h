@@ -103,16 +103,10 @@ void reg_foreach(const registry *reg, void (*cb)(void *ctx, sm_obj *o), void *ct
 
 size_t reg_count(const registry *reg);
 
-/* The event loop that waiter timers run on; NULL (the default) in unit tests,
- * where deadlines are not armed. */
+/* The event loop of the memory trim timer and of cycle batches; NULL (the
+ * default) in unit tests, where neither runs. */
 struct event_base;
 void reg_set_base(registry *reg, struct event_base *base);
-struct event_base *reg_base(const registry *reg);
-
-/* Set when the daemon starts to stop: blocking calls then answer
- * SHUTTING_DOWN instead of parking. */
-void reg_set_closing(registry *reg);
-bool reg_closing(const registry *reg);
 
 /* The data's accounting and limit (memory.h); lives with the registry. */
 struct memacct;
@@ -126,8 +120,9 @@ struct cycles *reg_cycles(registry *reg);
  * count; dispatch calls it after every mutating call on o. */
 void reg_measure(registry *reg, sm_obj *o);
 
-/* The number of parked waiters, kept by blocked.c. */
-void reg_parked_add(registry *reg, int delta);
-size_t reg_parked_count(const registry *reg);
+/* The parking state of the registry (blocked.h), kept by blocked.c: the
+ * event loop of waiter timers, the signalled objects, the parked count. */
+struct blk_state;
+struct blk_state *reg_blk(registry *reg);
 
 #endif

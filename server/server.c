@@ -266,7 +266,7 @@ int sm_server_new(const sm_server_options *opts, sm_server **out) {
        !(s->reload_ev = event_new(s->base, s->reload_fd, EV_READ | EV_PERSIST, reload_cb, s)) ||
        event_add(s->reload_ev, NULL) != 0 || !(s->peers = peers_new()) ||
        !(s->sweep_ev = event_new(s->base, -1, EV_PERSIST, sweep_cb, s)) ||
-       event_add(s->sweep_ev, &sweep) != 0))
+       event_add(s->sweep_ev, &sweep) != 0 || blk_attach(s->reg, s->base) != 0))
     rc = SM_ENOMEM;
   if (rc != 0) {
     sm_server_free(s);
@@ -437,14 +437,14 @@ void server_begin_stop(sm_server *s) {
   if (s->stopping) return;
   s->stopping = true;
   peers_sweep(s->peers, peers_now_ms(), true); /* the summaries still open */
-  reg_set_closing(s->reg);
+  blk_stop_parking(s->reg);
   log_info("stopping: %zu connections to flush", s->n_conns);
   listener_free_all(s);
   metrics_free(s->metrics); /* stop serving it too */
   s->metrics = NULL;
   for (conn *c = s->conns; c; c = conn_next(c)) {
     conn_stop_reading(c);
-    blk_conn_release(conn_parked(c), WS_SHUTTING_DOWN, "the daemon is shutting down");
+    blk_conn_cancel(conn_waiters(c), WS_SHUTTING_DOWN, "the daemon is shutting down");
   }
   clock_gettime(CLOCK_MONOTONIC, &s->stop_deadline);
   s->stop_deadline.tv_sec += STOP_FLUSH_DEADLINE_MS / 1000;

@@ -44,7 +44,10 @@ typedef struct server_limits {
 } server_limits;
 
 #define LIMITS_DEFAULT                                                                             \
-  { FRAME_MAX_DEFAULT, 10000, 65536, VW_DEPTH_DEFAULT, 10000, (size_t)256 * 1024 * 1024, 0, 512, 128 }
+  {                                                                                                \
+    FRAME_MAX_DEFAULT, 10000, 65536, VW_DEPTH_DEFAULT, 10000, (size_t)256 * 1024 * 1024, 0, 512,   \
+        128                                                                                        \
+  }
 
 struct sm_server {
   struct event_base *base;

@@ -1,6 +1,7 @@
 /* stats.c - the daemon's counters and snapshots (see stats.h). */
 #include "stats.h"
 
+#include "blocked.h"
 #include "cycles.h"
 #include "memory.h"
 #include "registry.h"
@@ -84,7 +85,7 @@ void stats_take(struct sm_server *srv, stats_snapshot *out) {
   out->connections = srv->n_conns;
   out->objects = reg_count(srv->reg);
   reg_foreach(srv->reg, count_named, &out->named_objects);
-  out->waiters = reg_parked_count(srv->reg);
+  out->waiters = blk_parked(srv->reg);
   out->requests = srv->requests;
   out->rss_bytes = rss_bytes();
   struct mallinfo2 mi = mallinfo2();

@@ -2,54 +2,88 @@
  * parties (docs/protocol.md lists the methods).
  *
  * wait() takes the next arrival index (0 for the first) and parks with it in
- * w->n; the arrival that completes the party answers every waiter its index
- * and returns its own (parties - 1), and the barrier starts over. As in
- * Python, a deadline (a zero one included) or abort() breaks the barrier:
- * every waiter gets BROKEN, and so does every wait() until reset(). reset()
- * answers the waiters BROKEN too but leaves the barrier usable.
+ * w->n; the arrival that completes the party returns its own index
+ * (parties - 1), moves the round's waiters to the passed queue, and the
+ * serve pass right after answers each its index; the barrier starts over.
+ * As in Python, a deadline (a zero one included) or abort() breaks the
+ * barrier: the round's waiters move to the failed queue and get BROKEN, and
+ * so does every wait() until reset(). reset() fails the round too but leaves
+ * the barrier usable. A round's outcome is decided when it is moved: a
+ * waiter in passed or failed is only waiting for its answer.
  *
  * Python has no counterpart to a waiter that disappears (its connection
  * closed): the party it belonged to can never complete, so the barrier
- * breaks and the others get BROKEN rather than waiting forever. The same
- * happens when the daemon stops: the first connection released breaks the
- * barrier, so waiters of the others may read BROKEN, not SHUTTING_DOWN. */
+ * breaks and the others get BROKEN rather than waiting forever. When the
+ * daemon stops, every waiter is answered SHUTTING_DOWN. */
 #include "blocked.h"
 #include "types.h"
 
 #include <stdlib.h>
 
+/* Why a round failed: the text of its waiters' BROKEN answer (in w->n). */
+enum { WHY_TIMEOUT, WHY_CLOSED, WHY_RESET, WHY_ABORT };
+static const char *const why_text[] = {
+    "barrier broken: a wait timed out",
+    "barrier broken: a waiting connection closed",
+    "barrier reset",
+    "barrier aborted",
+};
+
 typedef struct barrier {
   int64_t parties;
-  int64_t count; /**< arrivals of the current round, all waiting */
+  int64_t count; /**< arrivals of the current round, all in waiters */
   bool broken;
   bool dying;    /**< being destroyed: waiters leave as NOT_FOUND, nothing breaks */
   waitq waiters; /**< the current round's arrivals, index in w->n */
+  waitq passed;  /**< a completed round's arrivals, to be answered their index */
+  waitq failed;  /**< a failed round's arrivals, to be answered BROKEN (why in w->n) */
 } barrier;
 
 static barrier *barrier_of(call *c) { return c->obj->state; }
 
-/* Answers every waiter BROKEN and starts an empty round. */
-static void fail_waiters(barrier *b, const char *why) {
+/* Ends the current round of barrier o in failure: its waiters get BROKEN
+ * (why) from the serve pass. */
+static void fail_round(registry *reg, sm_obj *o, int why) {
+  barrier *b = o->state;
   b->count = 0;
-  while (b->waiters.head)
-    blk_answer(b->waiters.head, WS_BROKEN, (sm_span){NULL, 0}, why);
+  if (!b->waiters.head) return;
+  while (b->waiters.head) {
+    waiter *w = b->waiters.head;
+    w->n = why;
+    blk_move(w, o, &b->failed);
+  }
+  blk_signal(reg, o);
 }
 
-/* Deadline: the barrier breaks, this waiter included. */
+/* The serve hook: answers the rounds already decided. */
+static void barrier_serve(registry *reg, sm_obj *o) {
+  (void)reg;
+  barrier *b = o->state;
+  while (b->passed.head) {
+    waiter *w = b->passed.head;
+    blk_answer_int(w, w->n);
+  }
+  while (b->failed.head) {
+    waiter *w = b->failed.head;
+    blk_answer(w, WS_BROKEN, (sm_span){NULL, 0}, why_text[w->n]);
+  }
+}
+
+/* Deadline: the barrier breaks, this waiter's round included. A waiter
+ * whose round is decided already just waits for that answer. */
 static void wait_timeout(registry *reg, waiter *w) {
-  (void)reg;
   barrier *b = w->obj->state;
+  if (w->q != &b->waiters) return;
   b->broken = true;
-  fail_waiters(b, "barrier broken: a wait timed out");
+  fail_round(reg, w->obj, WHY_TIMEOUT);
 }
 
-/* A waiter's connection closed (it is out of the FIFO already). */
+/* A waiter's connection closed (it is still in its queue). */
 static void wait_drop(registry *reg, waiter *w) {
-  (void)reg;
   barrier *b = w->obj->state;
-  if (b->dying) return;
+  if (b->dying || w->q != &b->waiters) return;
   b->broken = true;
-  fail_waiters(b, "barrier broken: a waiting connection closed");
+  fail_round(reg, w->obj, WHY_CLOSED);
 }
 
 static const waiter_ops wait_ops = {wait_timeout, wait_drop};
@@ -63,19 +97,20 @@ static int m_wait(call *c) {
   int64_t index = b->count;
   if (index + 1 == b->parties) {
     b->count = 0;
-    while (b->waiters.head) {
-      waiter *w = b->waiters.head;
-      blk_answer_int(w, w->n);
+    if (b->waiters.head) {
+      while (b->waiters.head)
+        blk_move(b->waiters.head, c->obj, &b->passed);
+      blk_signal(c->reg, c->obj);
     }
     vb_int(c->out, index);
     return WS_OK;
   }
   if (!blk_may_wait(c)) {
     b->broken = true;
-    fail_waiters(b, "barrier broken: a wait timed out");
+    fail_round(c->reg, c->obj, WHY_TIMEOUT);
     return call_fail(c, WS_BROKEN, "barrier broken: the wait timed out");
   }
-  rc = blk_park(c, &b->waiters, &wait_ops, index, NULL);
+  rc = blk_park(c, c->obj, &b->waiters, &wait_ops, index, NULL);
   if (rc == CALL_PARKED) b->count++;
   return rc;
 }
@@ -84,9 +119,8 @@ static int m_wait(call *c) {
 static int m_reset(call *c) {
   int rc = call_nargs(c, 0, 0);
   if (rc != WS_OK) return rc;
-  barrier *b = barrier_of(c);
-  fail_waiters(b, "barrier reset");
-  b->broken = false;
+  fail_round(c->reg, c->obj, WHY_RESET);
+  barrier_of(c)->broken = false;
   return WS_OK;
 }
 
@@ -94,9 +128,8 @@ static int m_reset(call *c) {
 static int m_abort(call *c) {
   int rc = call_nargs(c, 0, 0);
   if (rc != WS_OK) return rc;
-  barrier *b = barrier_of(c);
-  b->broken = true;
-  fail_waiters(b, "barrier aborted");
+  barrier_of(c)->broken = true;
+  fail_round(c->reg, c->obj, WHY_ABORT);
   return WS_OK;
 }
 
@@ -141,6 +174,8 @@ static void barrier_destroy(registry *reg, void *state) {
   if (!b) return;
   b->dying = true;
   blk_cancel_all(&b->waiters, WS_NOT_FOUND, "object deleted");
+  blk_cancel_all(&b->passed, WS_NOT_FOUND, "object deleted");
+  blk_cancel_all(&b->failed, WS_NOT_FOUND, "object deleted");
   free(b);
 }
 
@@ -157,6 +192,7 @@ const obj_type t_barrier_type = {
     .destroy = barrier_destroy,
     .size = NULL,
     .owner_gone = NULL,
+    .serve = barrier_serve,
     .methods = barrier_methods,
     .n_methods = sizeof barrier_methods / sizeof barrier_methods[0],
 };

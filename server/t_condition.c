@@ -7,11 +7,14 @@
  * at creation. acquire and release are the lock's. wait() checks that the
  * caller holds the lock, parks in the condition's FIFO with the lock's
  * recursion count saved in w->n, and releases the lock fully. notify moves
- * the first waiters back to the lock (lk_reacquire): each is answered true
- * only once it holds the lock again, with its count restored. A deadline
- * that passes before the notification does the same but answers false; one
- * that passes after it changes nothing (Python's wait re-acquires without a
- * deadline). The waiter's ops record which of the two it is. */
+ * the first waiters back to the lock (lk_reacquire): from then on each is
+ * the lock's waiter, not the condition's (deleting the condition leaves it
+ * be), and is answered true only once it holds the lock again, with its
+ * count restored. A deadline that passes before the notification does the
+ * same but answers false; one that passes after it changes nothing
+ * (Python's wait re-acquires without a deadline). The waiter's ops record
+ * which of the two it is. The condition itself serves nobody: its waiters
+ * leave by notify, their deadline or its deletion. */
 #include "blocked.h"
 #include "registry.h"
 #include "t_lock.h"
@@ -59,7 +62,7 @@ static sm_obj *lock_or_fail(call *c, int *rc) {
 }
 
 static void wait_timeout(registry *reg, waiter *w) {
-  const cond *cv = w->obj->state; /* alive: destroy answers its waiters first */
+  const cond *cv = w->obj->state; /* w is in the condition's FIFO */
   sm_obj *lo = lock_obj(reg, cv);
   if (!lo) {
     blk_answer(w, WS_NOT_FOUND, (sm_span){NULL, 0}, "the condition's lock was deleted");
@@ -104,7 +107,7 @@ static int m_wait(call *c) {
     return WS_OK;
   }
   cond *cv = c->obj->state;
-  rc = blk_park(c, &cv->waiters, &wait_ops.base, lk_count(lo), NULL);
+  rc = blk_park(c, c->obj, &cv->waiters, &wait_ops.base, lk_count(lo), NULL);
   if (rc == CALL_PARKED) lk_release_all(c->reg, lo, c->conn);
   return rc;
 }

@@ -276,7 +276,7 @@ sm_pending *sm_method_park(sm_method_call *mc) {
     mc->park_status = call_fail(c, WS_INTERNAL, "out of memory parking the call");
     return NULL;
   }
-  int rc = blk_park(c, &mc->o->waiters, &custom_waiter_ops, 0, p);
+  int rc = blk_park(c, c->obj, &mc->o->waiters, &custom_waiter_ops, 0, p);
   if (rc != CALL_PARKED) { /* c->err says why */
     free(p);
     mc->park_status = rc;

@@ -1,7 +1,8 @@
 /* t_event.c - the "event" type: Python's Event, a flag that wait() calls
  * wait for (docs/protocol.md lists the methods). The state is the flag and
- * the FIFO of wait calls; set() answers them all true, a deadline answers
- * its own waiter false, as Python's wait returns. */
+ * the FIFO of wait calls; set() signals the event and the serve pass right
+ * after answers them all true; a deadline answers its own waiter false, as
+ * Python's wait returns. */
 #include "blocked.h"
 #include "types.h"
 
@@ -22,14 +23,21 @@ static void wait_timeout(registry *reg, waiter *w) {
 
 static const waiter_ops wait_ops = {wait_timeout, NULL};
 
+/* The serve hook: a set flag lets every waiter through. */
+static void event_serve(registry *reg, sm_obj *o) {
+  (void)reg;
+  evt *e = o->state;
+  while (e->flag && e->waiters.head)
+    blk_answer_bool(e->waiters.head, true);
+}
+
 /* set(): wakes every waiter. */
 static int m_set(call *c) {
   int rc = call_nargs(c, 0, 0);
   if (rc != WS_OK) return rc;
   evt *e = event_of(c);
   e->flag = true;
-  while (e->waiters.head)
-    blk_answer_bool(e->waiters.head, true);
+  if (e->waiters.head) blk_signal(c->reg, c->obj);
   return WS_OK;
 }
 
@@ -52,7 +60,7 @@ static int m_wait(call *c) {
   int rc = call_nargs(c, 0, 0);
   if (rc != WS_OK) return rc;
   evt *e = event_of(c);
-  if (!e->flag && blk_may_wait(c)) return blk_park(c, &e->waiters, &wait_ops, 0, NULL);
+  if (!e->flag && blk_may_wait(c)) return blk_park(c, c->obj, &e->waiters, &wait_ops, 0, NULL);
   vb_bool(c->out, e->flag);
   return WS_OK;
 }
@@ -88,6 +96,7 @@ const obj_type t_event_type = {
     .destroy = event_destroy,
     .size = NULL,
     .owner_gone = NULL,
+    .serve = event_serve,
     .methods = event_methods,
     .n_methods = sizeof event_methods / sizeof event_methods[0],
 };

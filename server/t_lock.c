@@ -3,14 +3,19 @@
  *
  * A lock is held by one connection (a client thread) at a time; an rlock
  * may be acquired again by its holder, which must release it as many times.
- * Calls that find it held wait in one FIFO and get it in arrival order: each
- * release that frees the lock hands it straight to the first waiter, so a
- * lock with waiters is never free. Unlike Python's Lock, release by another
- * connection is refused (NOT_OWNER): ownership is what lets the daemon give
- * back a lock whose holder died. With auto_release (the default) every
- * acquisition is recorded against the holder's connection, and when that
- * connection closes lk_owner_gone() releases the lock for the next waiter;
- * without it a dead holder keeps the lock forever, as in Python. */
+ * Calls that find it held wait in one FIFO and get it in arrival order: a
+ * release that frees the lock signals it, and the serve pass right after
+ * hands it to the first waiter, so no request ever finds a lock free while
+ * someone waits for it.
+ *
+ * With auto_release (the default) every acquisition is recorded against
+ * the holder's connection, and when that connection closes lk_owner_gone()
+ * releases the lock for the next waiter; only the holder may release it
+ * (NOT_OWNER otherwise), since that ownership is what lets the daemon give
+ * back a lock whose holder died. Without auto_release a lock is Python's
+ * Lock: a dead holder keeps it, and any connection may release it (the way
+ * out of that). An rlock is released by its holder only, as Python's RLock,
+ * whatever auto_release says. */
 #include "t_lock.h"
 
 #include "conn.h"
@@ -58,10 +63,15 @@ static void grant(registry *reg, sm_obj *lo, waiter *w) {
   ((const lk_waiter_ops *)w->ops)->granted(reg, w);
 }
 
-/* Hands a free lock to the first waiter, if any. */
-static void serve(registry *reg, sm_obj *lo) {
+/* The one place a lock passes to a waiter: a free lock goes to the first. */
+void lk_serve(registry *reg, sm_obj *lo) {
   lk *l = lk_of(lo);
   if (!l->held && l->waiters.head) grant(reg, lo, l->waiters.head);
+}
+
+/* lo was just freed: its first waiter gets it in the serve pass. */
+static void freed(registry *reg, sm_obj *lo) {
+  if (lk_of(lo)->waiters.head) blk_signal(reg, lo);
 }
 
 int lk_create(call *c, bool recursive, void **state) {
@@ -95,7 +105,7 @@ void lk_owner_gone(registry *reg, sm_obj *o, uint64_t conn_id, uint64_t count) {
   if (!l->auto_release || !l->held || l->owner != conn_id) return;
   l->held = false;
   l->count = 0;
-  serve(reg, o);
+  freed(reg, o);
 }
 
 int lk_acquire(call *c, sm_obj *lo) {
@@ -116,7 +126,7 @@ int lk_acquire(call *c, sm_obj *lo) {
     return WS_OK;
   }
   /* A plain lock acquired again by its holder waits, as Python's does. */
-  if (blk_may_wait(c)) return blk_park(c, &l->waiters, &acquire_ops.base, 1, NULL);
+  if (blk_may_wait(c)) return blk_park(c, lo, &l->waiters, &acquire_ops.base, 1, NULL);
   return call_fail(c, WS_TIMEOUT, "%s is held", lo->type->name);
 }
 
@@ -125,12 +135,13 @@ int lk_release(call *c, sm_obj *lo) {
   if (rc != WS_OK) return rc;
   lk *l = lk_of(lo);
   if (!l->held) return call_fail(c, WS_NOT_OWNER, "release of an unlocked %s", lo->type->name);
-  if (l->owner != lk_caller(c))
+  bool anyone = !l->recursive && !l->auto_release; /* Python's Lock */
+  if (l->owner != lk_caller(c) && !anyone)
     return call_fail(c, WS_NOT_OWNER, "%s is held by another connection", lo->type->name);
-  note(l, c->conn, lo, -1);
+  note(l, c->conn, lo, -1); /* auto_release only: the caller is the holder */
   if (--l->count == 0) {
     l->held = false;
-    serve(c->reg, lo);
+    freed(c->reg, lo);
   }
   return WS_OK;
 }
@@ -156,16 +167,14 @@ int64_t lk_release_all(registry *reg, sm_obj *lo, struct conn *cn) {
   note(l, cn, lo, -n);
   l->held = false;
   l->count = 0;
-  serve(reg, lo);
+  freed(reg, lo);
   return n;
 }
 
 void lk_reacquire(registry *reg, sm_obj *lo, waiter *w) {
   lk *l = lk_of(lo);
-  if (l->held) /* a held lock's FIFO is served when it is freed */
-    blk_move(w, &l->waiters);
-  else /* a free lock has no waiters: nobody is passed over */
-    grant(reg, lo, w);
+  blk_move(w, lo, &l->waiters);
+  if (!l->held) blk_signal(reg, lo);
 }
 
 /* ---- the "lock" type ---- */
@@ -175,7 +184,8 @@ static int lock_create(call *c, void **state) { return lk_create(c, false, state
 /* acquire() -> true [blocks; TIMEOUT] */
 static int m_acquire(call *c) { return lk_acquire(c, c->obj); }
 
-/* release() */
+/* release() (NOT_OWNER when unlocked, or held by another connection and
+ * made with auto_release) */
 static int m_release(call *c) { return lk_release(c, c->obj); }
 
 /* locked -> bool */
@@ -198,6 +208,7 @@ const obj_type t_lock_type = {
     .destroy = lk_destroy,
     .size = NULL,
     .owner_gone = lk_owner_gone,
+    .serve = lk_serve,
     .methods = lock_methods,
     .n_methods = sizeof lock_methods / sizeof lock_methods[0],
 };

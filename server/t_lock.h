@@ -10,7 +10,15 @@
  * Every waiter parked in a lock's FIFO carries lk_waiter_ops: when the lock
  * is granted to it, the core records the new owner (count w->n) and calls
  * granted(), which answers the call. A plain acquire answers true; a
- * condition's wait answers true or false once it has the lock back. */
+ * condition's wait answers true or false once it has the lock back. A
+ * waiter in a lock's FIFO is the lock object's (blk_park and blk_move are
+ * given the lock), whichever object the call targeted, so deleting a
+ * condition never touches the calls waiting for its lock.
+ *
+ * Grants happen in one place, the serve hook (lk_serve): whatever frees a
+ * lock - a release, a holder's connection closing, a condition's wait -
+ * only signals it, and the serve pass that follows hands it to the first
+ * waiter. */
 #ifndef SM_SERVER_T_LOCK_H
 #define SM_SERVER_T_LOCK_H
 
@@ -33,10 +41,13 @@ int lk_create(call *c, bool recursive, void **state);
 /* The obj_type hooks of both types. */
 void lk_destroy(registry *reg, void *state);
 void lk_owner_gone(registry *reg, sm_obj *o, uint64_t conn_id, uint64_t count);
+void lk_serve(registry *reg, sm_obj *lo);
 
 /* The methods, on lock object lo; c may target another object (a
- * condition). acquire answers true, or parks, or answers TIMEOUT; release
- * answers NOT_OWNER unless the caller's connection holds lo. */
+ * condition). acquire answers true, or parks in lo's FIFO, or answers
+ * TIMEOUT; release answers NOT_OWNER when lo is free, or held by another
+ * connection - unless lo is a plain lock made with auto_release = false,
+ * which anyone may release, as Python's Lock. */
 int lk_acquire(call *c, sm_obj *lo);
 int lk_release(call *c, sm_obj *lo);
 bool lk_locked(const sm_obj *lo);
@@ -49,12 +60,13 @@ bool lk_is_lock(const sm_obj *o);
 uint64_t lk_caller(const call *c);
 /* True when connection conn_id holds lo. */
 bool lk_held_by(const sm_obj *lo, uint64_t conn_id);
-/* Releases lo completely for its holder cn (may be NULL) and hands it to
- * the next waiter. Returns the recursion count it had. */
+/* Releases lo completely for its holder cn (may be NULL); the next waiter
+ * gets it in the serve pass. Returns the recursion count it had. */
 int64_t lk_release_all(registry *reg, sm_obj *lo, struct conn *cn);
-/* Gives lo to waiter w (whose ops must be lk_waiter_ops) with recursion
- * count w->n: at once when lo is free, else by moving w to the tail of lo's
- * FIFO (w keeps its deadline; its ops decide what a late one means). */
+/* Moves waiter w (whose ops must be lk_waiter_ops) to the tail of lo's
+ * FIFO, where it becomes lo's waiter and gets lo with recursion count w->n
+ * in its turn (the serve pass grants it at once when lo is free). w keeps
+ * its deadline; its ops decide what a late one means. */
 void lk_reacquire(registry *reg, sm_obj *lo, waiter *w);
 
 #endif

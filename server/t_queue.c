@@ -6,8 +6,10 @@
  * sval in w->data) and joiners (waiting for every task to be done). Two
  * invariants keep the waiting simple: getters wait only while the queue is
  * empty, because a put with getters waiting hands its item straight to the
- * first of them; putters wait only while it is full, because a get that
- * makes room moves the first putter's item in and answers that putter. So
+ * first of them (exactly what storing it and serving would do, without a
+ * copy: that answer is the put's own effect); putters wait only while it
+ * is full, because a get that makes room signals the queue and the serve
+ * pass right after moves the first putters' items in and answers them. So
  * every call is served in arrival order, and an item is never in two places.
  * As in Python, every put counts one unfinished task (a handed-off item
  * too); task_done counts one down and join waits for zero. A maxsize of
@@ -82,15 +84,20 @@ static void putter_timeout(registry *reg, waiter *w) {
 /* Getters and joiners: the default TIMEOUT answer, nothing to free. */
 static const waiter_ops putter_ops = {putter_timeout, putter_drop};
 
-/* Room was made: the first putter's item goes in and the putter is
- * answered. */
-static void admit_putter(queue *q) {
-  if (!q->putters.head || is_full(q)) return;
-  waiter *w = q->putters.head;
-  if (!push(q, w->data)) return; /* it waits on; a later get retries */
-  w->data = NULL;
-  q->unfinished++;
-  blk_answer(w, WS_OK, (sm_span){NULL, 0}, NULL);
+/* The serve hook: while there is room, the first putter's item goes in
+ * and the putter is answered; when every task is done, the joiners are. */
+static void queue_serve(registry *reg, sm_obj *o) {
+  (void)reg;
+  queue *q = o->state;
+  while (q->putters.head && !is_full(q) && q->unfinished < INT64_MAX) {
+    waiter *w = q->putters.head;
+    if (!push(q, w->data)) break; /* it waits on; the next get signals again */
+    w->data = NULL;
+    q->unfinished++;
+    blk_answer(w, WS_OK, (sm_span){NULL, 0}, NULL);
+  }
+  while (q->unfinished == 0 && q->joiners.head)
+    blk_answer(q->joiners.head, WS_OK, (sm_span){NULL, 0}, NULL);
 }
 
 /* put(item) [blocks while full; FULL when it may not] */
@@ -111,7 +118,7 @@ static int m_put(call *c) {
       sval_free(c->reg, v);
       return call_fail(c, WS_FULL, "queue is full");
     }
-    rc = blk_park(c, &q->putters, &putter_ops, 0, v);
+    rc = blk_park(c, c->obj, &q->putters, &putter_ops, 0, v);
     if (rc != CALL_PARKED) sval_free(c->reg, v);
     return rc;
   }
@@ -132,10 +139,10 @@ static int m_get(call *c) {
     sval *v = pop(q);
     vb_append(c->out, sval_span(v));
     sval_free(c->reg, v);
-    admit_putter(q);
+    if (q->putters.head) blk_signal(c->reg, c->obj); /* room for one */
     return WS_OK;
   }
-  if (blk_may_wait(c)) return blk_park(c, &q->getters, NULL, 0, NULL);
+  if (blk_may_wait(c)) return blk_park(c, c->obj, &q->getters, NULL, 0, NULL);
   return call_fail(c, WS_EMPTY, "queue is empty");
 }
 
@@ -173,10 +180,7 @@ static int m_task_done(call *c) {
   if (rc != WS_OK) return rc;
   queue *q = queue_of(c);
   if (q->unfinished == 0) return call_fail(c, WS_VALUE_ERROR, "task_done() called too many times");
-  if (--q->unfinished == 0) {
-    while (q->joiners.head)
-      blk_answer(q->joiners.head, WS_OK, (sm_span){NULL, 0}, NULL);
-  }
+  if (--q->unfinished == 0 && q->joiners.head) blk_signal(c->reg, c->obj);
   return WS_OK;
 }
 
@@ -186,7 +190,7 @@ static int m_join(call *c) {
   if (rc != WS_OK) return rc;
   queue *q = queue_of(c);
   if (q->unfinished == 0) return WS_OK;
-  if (blk_may_wait(c)) return blk_park(c, &q->joiners, NULL, 0, NULL);
+  if (blk_may_wait(c)) return blk_park(c, c->obj, &q->joiners, NULL, 0, NULL);
   return call_fail(c, WS_TIMEOUT, "%lld unfinished tasks", (long long)q->unfinished);
 }
 
@@ -254,6 +258,7 @@ const obj_type t_queue_type = {
     .mem_size = queue_mem,
     .traverse = queue_traverse,
     .owner_gone = NULL,
+    .serve = queue_serve,
     .methods = queue_methods,
     .n_methods = sizeof queue_methods / sizeof queue_methods[0],
 };

@@ -42,6 +42,7 @@ const obj_type t_rlock_type = {
     .destroy = lk_destroy,
     .size = NULL,
     .owner_gone = lk_owner_gone,
+    .serve = lk_serve,
     .methods = rlock_methods,
     .n_methods = sizeof rlock_methods / sizeof rlock_methods[0],
 };

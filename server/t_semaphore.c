@@ -3,8 +3,9 @@
  * two share everything but the bound, so they live here together.
  *
  * The state is a counter and a FIFO of acquire calls waiting for a unit.
- * Every release serves the FIFO at once, so units never sit free while
- * someone waits. A semaphore has no owner in Python; here each unit taken
+ * Every release with waiters signals the semaphore, and the serve pass
+ * right after gives the units out in arrival order, so no request finds a
+ * unit free while someone waits. A semaphore has no owner in Python; here each unit taken
  * is recorded against the connection that took it (and a release by that
  * connection gives its record back), so that with auto_release (the
  * default) the units of a connection that closes return to the counter for
@@ -34,8 +35,9 @@ static int note(const sem *s, struct conn *cn, sm_obj *o, int64_t delta) {
   return conn_note_owned(cn, o, delta);
 }
 
-/* Gives free units to waiters, first come first served. */
-static void serve(sm_obj *o) {
+/* The serve hook: free units go to waiters, first come first served. */
+static void sem_serve(registry *reg, sm_obj *o) {
+  (void)reg;
   sem *s = o->state;
   while (s->value > 0 && s->waiters.head) {
     waiter *w = s->waiters.head;
@@ -57,7 +59,7 @@ static int m_acquire(call *c) {
     vb_bool(c->out, true);
     return WS_OK;
   }
-  if (blk_may_wait(c)) return blk_park(c, &s->waiters, NULL, 1, NULL);
+  if (blk_may_wait(c)) return blk_park(c, c->obj, &s->waiters, NULL, 1, NULL);
   return call_fail(c, WS_TIMEOUT, "%s has no unit free", c->obj->type->name);
 }
 
@@ -74,7 +76,7 @@ static int m_release(call *c) {
     return call_fail(c, WS_VALUE_ERROR, "%s released too many times", c->obj->type->name);
   note(s, c->conn, c->obj, -n);
   s->value += n;
-  serve(c->obj);
+  if (s->waiters.head) blk_signal(c->reg, c->obj);
   return WS_OK;
 }
 
@@ -120,13 +122,12 @@ static void sem_destroy(registry *reg, void *state) {
 
 /* The units a closed connection took and did not release come back. */
 static void sem_owner_gone(registry *reg, sm_obj *o, uint64_t conn_id, uint64_t count) {
-  (void)reg;
   (void)conn_id;
   sem *s = o->state;
   if (!s->auto_release) return;
   int64_t room = (s->bounded ? s->initial : INT64_MAX) - s->value;
   s->value += count > (uint64_t)room ? room : (int64_t)count;
-  serve(o);
+  if (s->waiters.head) blk_signal(reg, o);
 }
 
 static const method_def sem_methods[] = {
@@ -142,6 +143,7 @@ const obj_type t_semaphore_type = {
     .destroy = sem_destroy,
     .size = NULL,
     .owner_gone = sem_owner_gone,
+    .serve = sem_serve,
     .methods = sem_methods,
     .n_methods = sizeof sem_methods / sizeof sem_methods[0],
 };
@@ -152,6 +154,7 @@ const obj_type t_bounded_semaphore_type = {
     .destroy = sem_destroy,
     .size = NULL,
     .owner_gone = sem_owner_gone,
+    .serve = sem_serve,
     .methods = sem_methods,
     .n_methods = sizeof sem_methods / sizeof sem_methods[0],
 };

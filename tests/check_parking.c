@@ -11,6 +11,7 @@
 #include "smtest.h"
 
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -172,14 +173,12 @@ static uint64_t create(int fd, const char *type, const char *name, args *extra) 
   return r.vi.ref_id;
 }
 
-/* A field of the manager's info map. */
-static int64_t info_int(int fd, const char *field) {
-  resp r;
-  ck_assert_int_eq(call(fd, 0, "info", NULL, &r), WS_OK);
-  ck_assert_int_eq(r.vi.kind, VK_MAP);
+/* An int field of the map a response carries. */
+static int64_t map_int(const resp *r, const char *field) {
+  ck_assert_int_eq(r->vi.kind, VK_MAP);
   vw_iter it;
   sm_span k, v;
-  vw_iter_init(&it, r.vi.data);
+  vw_iter_init(&it, r->vi.data);
   while (vw_map_next(&it, &k, &v)) {
     vinfo ki, vi;
     ck_assert_int_eq(vw_peek(k, &ki), VW_OK);
@@ -189,8 +188,31 @@ static int64_t info_int(int fd, const char *field) {
       return vi.i;
     }
   }
-  ck_abort_msg("info has no field %s", field);
+  ck_abort_msg("the map has no field %s", field);
   return -1;
+}
+
+/* A field of the manager's info map. */
+static int64_t info_int(int fd, const char *field) {
+  resp r;
+  ck_assert_int_eq(call(fd, 0, "info", NULL, &r), WS_OK);
+  return map_int(&r, field);
+}
+
+/* A field of the manager's show map for the named object. */
+static int64_t show_int(int fd, const char *name, const char *field) {
+  resp r;
+  ck_assert_int_eq(call(fd, 0, "show", a_str(args_new(), name), &r), WS_OK);
+  return map_int(&r, field);
+}
+
+/* A raw connection to url (TCP or UNIX) of smtest_d, authenticated. */
+static int raw_authed_url(const char *url) {
+  authkey k = smtest_key();
+  int fd = smtest_raw_connect(url);
+  ck_assert_int_eq(smtest_raw_handshake(fd, k.bytes, k.len, NULL), WS_OK);
+  authkey_clear(&k);
+  return fd;
 }
 
 static void sleep_ms(long ms) {
@@ -383,7 +405,7 @@ END_TEST
  * semaphore unit or a condition's lock closes, the next waiter on another
  * connection gets it and is answered, while a lock created with
  * auto_release=false stays held by the dead connection (Python's
- * behaviour) until it is deleted. */
+ * behaviour) until another connection releases it for the next waiter. */
 START_TEST(owner_closes) {
   int m = smtest_raw_authed();
   resp r;
@@ -460,12 +482,50 @@ START_TEST(owner_closes) {
   ck_assert(silent(b, 300));
   ck_assert_int_eq(info_int(m, "waiters"), 1);
   ck_assert(call_bool(m, k, "locked", NULL));
-  ck_assert_int_eq(call(m, k, "release", NULL, NULL), WS_NOT_OWNER);
-  ck_assert_int_eq(call(m, 0, "delete", a_str(args_new(), "l-keep"), NULL), WS_OK);
+  ck_assert_int_eq(call(m, k, "release", NULL, NULL), WS_OK);
   expect_resp(b, seq, &r, 10000);
-  ck_assert_int_eq(r.status, WS_NOT_FOUND);
+  ck_assert(r.status == WS_OK && r.vi.kind == VK_BOOL && r.vi.b);
+  ck_assert(call_bool(m, k, "locked", NULL)); /* b's now */
   close(b);
   close(m);
+}
+END_TEST
+
+/* Proves who may release a lock: a lock made with auto_release = false is
+ * Python's Lock, so another connection's release succeeds (and hands it to
+ * the next waiter); a lock with auto_release, and any rlock, answer a
+ * release by a connection that does not hold them NOT_OWNER and stay held;
+ * a release of a free lock is NOT_OWNER either way. */
+START_TEST(release_rule) {
+  int a = smtest_raw_authed(), b = smtest_raw_authed(), w = smtest_raw_authed();
+  resp r;
+  uint64_t free_rel = create(a, "lock", "l-anyone", a_bool(args_new(), false));
+  ck_assert(call_bool(a, free_rel, "acquire", NULL));
+  uint64_t seq = send_req(w, free_rel, "acquire", NULL, NO_TIMEOUT);
+  wait_waiters(a, 1);
+  ck_assert_int_eq(call(b, free_rel, "release", NULL, NULL), WS_OK);
+  expect_resp(w, seq, &r, 5000);
+  ck_assert(r.status == WS_OK && r.vi.kind == VK_BOOL && r.vi.b);
+  ck_assert_int_eq(call(b, free_rel, "release", NULL, NULL), WS_OK);
+  ck_assert(!call_bool(a, free_rel, "locked", NULL));
+  ck_assert_int_eq(call(b, free_rel, "release", NULL, &r), WS_NOT_OWNER);
+  ck_assert_ptr_nonnull(strstr(r.err, "unlocked"));
+
+  uint64_t owned = create(a, "lock", "l-owned", NULL);
+  ck_assert(call_bool(a, owned, "acquire", NULL));
+  ck_assert_int_eq(call(b, owned, "release", NULL, &r), WS_NOT_OWNER);
+  ck_assert_ptr_nonnull(strstr(r.err, "another connection"));
+  ck_assert(call_bool(b, owned, "locked", NULL));
+  ck_assert_int_eq(call(a, owned, "release", NULL, NULL), WS_OK);
+
+  uint64_t rl = create(a, "rlock", "r-kept", a_bool(args_new(), false));
+  ck_assert(call_bool(a, rl, "acquire", NULL));
+  ck_assert_int_eq(call(b, rl, "release", NULL, NULL), WS_NOT_OWNER);
+  ck_assert_int_eq(call_int(b, rl, "count", NULL), 1);
+  ck_assert_int_eq(call(a, rl, "release", NULL, NULL), WS_OK);
+  close(w);
+  close(b);
+  close(a);
 }
 END_TEST
 
@@ -585,9 +645,9 @@ START_TEST(delete_with_waiters) {
 }
 END_TEST
 
-/* Proves a daemon told to stop answers every parked call SHUTTING_DOWN
- * (a barrier waiter may get BROKEN instead: its party lost a member whose
- * connection was released first) and then exits 0 by itself, with items,
+/* Proves a daemon told to stop answers every parked call SHUTTING_DOWN,
+ * exactly once (barrier waiters too: the first one dropped breaks their
+ * round, which answers nobody) and then exits 0 by itself, with items,
  * refs and timers still held by parked calls at that moment (under
  * SMTEST_VALGRIND=1 a leak makes that exit status 99). The test starts its
  * own daemon and waits for it to exit, so no SIGTERM races the exit. */
@@ -626,12 +686,13 @@ START_TEST(shutdown_answers) {
     ck_assert_msg(i < 5 && !answered[i], "unexpected answer to seq %llu",
                   (unsigned long long)r.seq);
     answered[i] = true;
-    ck_assert_msg(r.status == WS_SHUTTING_DOWN || (i == 4 && r.status == WS_BROKEN),
-                  "call %d: status %d", i, r.status);
+    ck_assert_msg(r.status == WS_SHUTTING_DOWN, "call %d: status %d", i, r.status);
   }
   expect_resp(b, seqs[5], &r, 10000);
-  ck_assert(r.status == WS_SHUTTING_DOWN || r.status == WS_BROKEN);
-  ck_assert(smtest_closed_by_daemon(a));
+  ck_assert_int_eq(r.status, WS_SHUTTING_DOWN);
+  uint8_t more[64]; /* then the daemon closes, with no second answer */
+  ck_assert_int_eq(smtest_read_frame(a, more, sizeof more, 10000), -1);
+  ck_assert_int_eq(smtest_read_frame(b, more, sizeof more, 10000), -1);
   close(a);
   close(b);
   close(m);
@@ -655,22 +716,318 @@ START_TEST(shutdown_answers) {
 }
 END_TEST
 
+/* ---- waiters that move between objects ---- */
+
+static args *a_ref(args *a, uint64_t id, const char *type) {
+  vb_ref(args_next(a), id, type);
+  return a;
+}
+
+/* Proves a parked call belongs to the object whose queue holds it, so
+ * deleting another object it came through cannot leave it pointing at
+ * freed memory (issue 9, bug 1: an ASan build of the daemon reported a use
+ * after free on the release):
+ *  - a condition's waiter, once notified, waits in its lock's queue: "show"
+ *    counts it on the lock, not on the condition; the condition is deleted;
+ *    the next release of the lock grants it, and wait answers true once;
+ *  - a condition's acquire waiting for the lock is granted it by the next
+ *    release after the condition is deleted;
+ *  - deleting the lock answers a notified waiter in its queue NOT_FOUND
+ *    exactly once: deleting its condition afterwards answers nothing;
+ *  - a notified waiter whose connection closes leaves the lock's queue. */
+START_TEST(moved_waiter_outlives_condition) {
+  int m = smtest_raw_authed(), a = smtest_raw_authed(), b = smtest_raw_authed();
+  resp r;
+  uint64_t l = create(m, "lock", "l-moved", NULL);
+  uint64_t cv = create(m, "condition", "c-moved", a_ref(args_new(), l, "lock"));
+  ck_assert(call_bool(a, cv, "acquire", NULL));
+  uint64_t seq = send_req(a, cv, "wait", NULL, NO_TIMEOUT);
+  wait_waiters(m, 1);
+  ck_assert(call_bool(b, cv, "acquire", NULL));
+  ck_assert_int_eq(call(b, cv, "notify", NULL, NULL), WS_OK);
+  ck_assert_int_eq(show_int(m, "l-moved", "waiters"), 1);
+  ck_assert_int_eq(show_int(m, "c-moved", "waiters"), 0);
+  ck_assert_int_eq(call(m, 0, "delete", a_str(args_new(), "c-moved"), NULL), WS_OK);
+  ck_assert(silent(a, 100)); /* it still waits for the lock b holds */
+  ck_assert_int_eq(call(b, l, "release", NULL, NULL), WS_OK);
+  expect_resp(a, seq, &r, 5000);
+  ck_assert(r.status == WS_OK && r.vi.kind == VK_BOOL && r.vi.b);
+  ck_assert_int_eq(info_int(m, "waiters"), 0);
+
+  /* An acquire made through a condition waits in the lock's queue. */
+  uint64_t cv2 = create(m, "condition", "c-moved-2", a_ref(args_new(), l, "lock"));
+  seq = send_req(b, cv2, "acquire", NULL, NO_TIMEOUT);
+  wait_waiters(m, 1);
+  ck_assert_int_eq(show_int(m, "l-moved", "waiters"), 1);
+  ck_assert_int_eq(call(m, 0, "delete", a_str(args_new(), "c-moved-2"), NULL), WS_OK);
+  ck_assert_int_eq(call(a, l, "release", NULL, NULL), WS_OK);
+  expect_resp(b, seq, &r, 5000);
+  ck_assert(r.status == WS_OK && r.vi.kind == VK_BOOL && r.vi.b);
+  ck_assert_int_eq(call(b, l, "release", NULL, NULL), WS_OK);
+  ck_assert(!call_bool(m, l, "locked", NULL));
+
+  /* The lock deleted under a notified waiter. */
+  uint64_t l3 = create(m, "lock", "l-moved-3", NULL);
+  uint64_t cv3 = create(m, "condition", "c-moved-3", a_ref(args_new(), l3, "lock"));
+  ck_assert(call_bool(a, cv3, "acquire", NULL));
+  seq = send_req(a, cv3, "wait", NULL, 60000);
+  wait_waiters(m, 1);
+  ck_assert(call_bool(b, cv3, "acquire", NULL));
+  ck_assert_int_eq(call(b, cv3, "notify", NULL, NULL), WS_OK);
+  ck_assert_int_eq(call(m, 0, "delete", a_str(args_new(), "l-moved-3"), NULL), WS_OK);
+  expect_resp(a, seq, &r, 5000);
+  ck_assert_int_eq(r.status, WS_NOT_FOUND);
+  ck_assert_int_eq(call(m, 0, "delete", a_str(args_new(), "c-moved-3"), NULL), WS_OK);
+  ck_assert(silent(a, 200));
+  ck_assert_int_eq(info_int(m, "waiters"), 0);
+
+  /* A notified waiter whose connection closes leaves the lock's queue:
+   * the lock's next release frees it. */
+  uint64_t cv4 = create(m, "condition", "c-moved-4", a_ref(args_new(), l, "lock"));
+  ck_assert(call_bool(a, cv4, "acquire", NULL));
+  send_req(a, cv4, "wait", NULL, NO_TIMEOUT);
+  wait_waiters(m, 1);
+  ck_assert(call_bool(b, cv4, "acquire", NULL));
+  ck_assert_int_eq(call(b, cv4, "notify", NULL, NULL), WS_OK);
+  close(a);
+  wait_waiters(m, 0);
+  ck_assert_int_eq(show_int(m, "l-moved", "waiters"), 0);
+  ck_assert_int_eq(call(b, l, "release", NULL, NULL), WS_OK);
+  ck_assert(!call_bool(m, l, "locked", NULL));
+  close(b);
+  close(m);
+}
+END_TEST
+
+/* ---- a connection that starts closing ---- */
+
+/* Puts connection fd (a UNIX socket, whose kernel buffer is small and
+ * fixed) into the closing state with answers it does not read stuck in
+ * the daemon's output: four 1 MiB answers it leaves unread, then a frame
+ * the daemon refuses as malformed. Returns once the daemon logged it. */
+static void start_closing(int m, int fd) {
+  uint64_t big = create(m, "list", "big-answers", NULL);
+  char *mib = malloc(1u << 20);
+  ck_assert_ptr_nonnull(mib);
+  memset(mib, 'x', (1u << 20) - 1);
+  mib[(1u << 20) - 1] = '\0';
+  ck_assert_int_eq(call(m, big, "append", a_str(args_new(), mib), NULL), WS_OK);
+  free(mib);
+  args *first = args_done(a_int(args_new(), 0));
+  for (int i = 0; i < 4; i++)
+    send_req(fd, big, "get", first, NO_TIMEOUT);
+  args_free(first);
+  static const uint8_t garbage[] = {0, 0, 0, 3, 0xff, 0xff, 0xff};
+  smtest_send_all(fd, garbage, sizeof garbage);
+  ck_assert(smtest_daemon_log_has(&smtest_d, "malformed request frame", 5000));
+}
+
+/* Proves a connection that starts closing (here: a malformed frame while
+ * its answers wait unread) gives up its parked calls at once, so nothing
+ * is handed to a call whose answer would be thrown away (issue 9, bug 2):
+ * a put after that stays in the queue (qsize 1, get(0) returns it), and a
+ * lock and a semaphore made with auto_release = false, released by their
+ * holder, stay free rather than going to the closing connection. */
+START_TEST(closing_connection_gets_nothing) {
+  int m = smtest_raw_authed();
+  int b = raw_authed_url(smtest_d.unix_url);
+  resp r;
+  uint64_t q = create(m, "queue", "q-closing", NULL);
+  uint64_t l = create(m, "lock", "l-closing", a_bool(args_new(), false));
+  uint64_t s = create(m, "semaphore", "s-closing", a_bool(a_int(args_new(), 0), false));
+  ck_assert(call_bool(m, l, "acquire", NULL));
+  send_req(b, q, "get", NULL, NO_TIMEOUT);
+  send_req(b, l, "acquire", NULL, NO_TIMEOUT);
+  send_req(b, s, "acquire", NULL, NO_TIMEOUT);
+  wait_waiters(m, 3);
+  start_closing(m, b);
+
+  ck_assert_int_eq(call(m, q, "put", a_str(args_new(), "kept"), NULL), WS_OK);
+  ck_assert_int_eq(call_int(m, q, "qsize", NULL), 1);
+  ck_assert_int_eq(call_t(m, q, "get", NULL, 0, &r), WS_OK);
+  ck_assert(r.vi.kind == VK_STR && r.vi.data.n == 4 && !memcmp(r.vi.data.p, "kept", 4));
+  ck_assert_int_eq(call(m, l, "release", NULL, NULL), WS_OK);
+  ck_assert(!call_bool(m, l, "locked", NULL));
+  ck_assert_int_eq(call(m, s, "release", NULL, NULL), WS_OK);
+  ck_assert_int_eq(call_int(m, s, "get_value", NULL), 1);
+  ck_assert_int_eq(info_int(m, "waiters"), 0);
+  close(b);
+  close(m);
+}
+END_TEST
+
+/* ---- a paused connection whose client dies ---- */
+
+/* The holder: a process that takes lock l on url, leaves the answer to a
+ * ping unread when rst (so its kernel resets the connection when it dies,
+ * instead of closing it), pipelines ten gets on queue q (four park: the
+ * daemon's --max-pending is 4 and it stops reading; six stay unread in the
+ * socket), says so on pipe wr and waits to be killed. */
+static void run_holder(const char *url, uint64_t l, uint64_t q, bool rst, int wr) {
+  int fd = raw_authed_url(url);
+  resp r;
+  if (call(fd, l, "acquire", NULL, &r) != WS_OK || r.vi.kind != VK_BOOL || !r.vi.b) _exit(2);
+  if (rst) send_req(fd, 0, "ping", NULL, NO_TIMEOUT);
+  vbuf b;
+  vb_init(&b);
+  for (int i = 0; i < 10; i++)
+    add_req(&b, next_seq++, q, "get", NULL, NO_TIMEOUT);
+  smtest_send_all(fd, b.p, b.len);
+  vb_free(&b);
+  if (write(wr, "r", 1) != 1) _exit(3);
+  for (;;)
+    pause();
+}
+
+/* Proves the daemon keeps watching a connection it stopped reading (it has
+ * --max-pending parked calls, and more requests wait unread), so a client
+ * killed while holding a lock is noticed at once (issue 9, bug 3): the
+ * lock goes to the next waiter within 2 s and the dead client's parked
+ * calls are gone, over TCP and UNIX sockets, whether the dead client's
+ * kernel closes the connection (FIN) or resets it (RST). */
+static void paused_holder_dies(void) {
+  static const char *const flags[] = {"--max-pending", "4", NULL};
+  smtest_daemon_start(&smtest_d, flags);
+  for (int i = 0; i < 4; i++) {
+    bool over_unix = i & 1, rst = i & 2;
+    int m = smtest_raw_authed();
+    char name[32];
+    snprintf(name, sizeof name, "l-paused-%d", i);
+    uint64_t l = create(m, "lock", name, NULL);
+    snprintf(name, sizeof name, "q-paused-%d", i);
+    uint64_t q = create(m, "queue", name, NULL);
+    int ready[2];
+    ck_assert_int_eq(pipe(ready), 0);
+    pid_t holder = fork();
+    ck_assert_int_ge(holder, 0);
+    if (holder == 0) {
+      close(ready[0]);
+      run_holder(over_unix ? smtest_d.unix_url : smtest_d.tcp_url, l, q, rst, ready[1]);
+    }
+    close(ready[1]);
+    char c;
+    ck_assert_int_eq(read(ready[0], &c, 1), 1);
+    close(ready[0]);
+    wait_waiters(m, 4);
+    int w = smtest_raw_authed();
+    uint64_t seq = send_req(w, l, "acquire", NULL, NO_TIMEOUT);
+    wait_waiters(m, 5);
+    ck_assert(silent(w, 100)); /* the holder is alive and paused */
+    ck_assert_int_eq(kill(holder, SIGKILL), 0);
+    ck_assert_int_eq(waitpid(holder, NULL, 0), holder);
+    double t0 = now_ms();
+    resp r;
+    expect_resp(w, seq, &r, 5000);
+    ck_assert_msg(r.status == WS_OK && r.vi.kind == VK_BOOL && r.vi.b,
+                  "run %d: acquire answered status %d (%s)", i, r.status, r.err);
+    ck_assert_msg(now_ms() - t0 < 2000, "run %d: the lock came after %.0f ms", i, now_ms() - t0);
+    ck_assert_int_eq(info_int(m, "waiters"), 0);
+    ck_assert_int_eq(call(w, l, "release", NULL, NULL), WS_OK);
+    close(w);
+    close(m);
+  }
+  smtest_daemon_stop_checked(&smtest_d);
+}
+
+START_TEST(paused_holder_dies_epoll) { paused_holder_dies(); }
+END_TEST
+
+/* Proves the same over TLS, where the socket is under OpenSSL's
+ * bufferevent: with --max-pending 1, a libstatemgr client that holds a lock
+ * and waits in a queue get is not read; killed, its lock goes to the next
+ * waiter within 2 s. */
+START_TEST(paused_holder_dies_tls) {
+  smtest_certs certs;
+  smtest_certs_make(&certs, NULL);
+  const char *flags[] = {"--max-pending",
+                         "1",
+                         "--listen",
+                         "tls://127.0.0.1:0",
+                         "--tls-cert",
+                         certs.server,
+                         "--tls-key",
+                         certs.server_key,
+                         NULL};
+  smtest_daemon_start(&smtest_d, flags);
+  ck_assert(smtest_d.tls_url[0]);
+  int m = smtest_raw_authed();
+  uint64_t l = create(m, "lock", "l-paused-tls", NULL);
+  pid_t holder = fork();
+  ck_assert_int_ge(holder, 0);
+  if (holder == 0) {
+    sm_options *o = sm_options_new();
+    sm_client *c = NULL;
+    sm_lock *lk;
+    sm_queue *q;
+    sm_value *v;
+    if (!o || sm_options_set_authkey_file(o, smtest_d.authkey_file) != 0 ||
+        sm_options_set_tls_ca(o, certs.ca) != 0 || sm_connect(smtest_d.tls_url, o, &c) != 0 ||
+        sm_lock_open(c, "l-paused-tls", &lk) != 0 || sm_lock_acquire(lk, SM_FOREVER) != 0 ||
+        sm_queue_open(c, "q-paused-tls", 0, &q) != 0)
+      _exit(2);
+    sm_queue_get(q, SM_FOREVER, &v); /* parks: the daemon stops reading */
+    _exit(3);
+  }
+  wait_waiters(m, 1);
+  ck_assert(call_bool(m, l, "locked", NULL));
+  int w = smtest_raw_authed();
+  uint64_t seq = send_req(w, l, "acquire", NULL, NO_TIMEOUT);
+  wait_waiters(m, 2);
+  ck_assert_int_eq(kill(holder, SIGKILL), 0);
+  int st = 0;
+  ck_assert_int_eq(waitpid(holder, &st, 0), holder);
+  ck_assert(WIFSIGNALED(st)); /* it was still waiting */
+  double t0 = now_ms();
+  resp r;
+  expect_resp(w, seq, &r, 5000);
+  ck_assert(r.status == WS_OK && r.vi.kind == VK_BOOL && r.vi.b);
+  ck_assert_msg(now_ms() - t0 < 2000, "the lock came after %.0f ms", now_ms() - t0);
+  ck_assert_int_eq(info_int(m, "waiters"), 0);
+  close(w);
+  close(m);
+  smtest_daemon_stop_checked(&smtest_d);
+  smtest_certs_remove(&certs);
+}
+END_TEST
+
+/* The same with libevent's poll backend (EVENT_NOEPOLL), which has no
+ * edge-triggered events: the daemon then looks at a paused socket on a
+ * timer instead. */
+START_TEST(paused_holder_dies_poll) {
+  ck_assert_int_eq(setenv("EVENT_NOEPOLL", "1", 1), 0);
+  paused_holder_dies();
+  unsetenv("EVENT_NOEPOLL");
+}
+END_TEST
+
 Suite *parking_suite(void) {
   Suite *s = suite_create("parking");
   struct {
     const char *name;
     const TTest *test;
   } cases[] = {
-      {"ten_thousand", ten_thousand_getters}, {"deadlines", deadlines},
-      {"owner_closes", owner_closes},         {"arrival_order", arrival_order},
-      {"waiter_closes", waiter_closes},       {"delete", delete_with_waiters},
+      {"ten_thousand", ten_thousand_getters},
+      {"deadlines", deadlines},
+      {"owner_closes", owner_closes},
+      {"arrival_order", arrival_order},
+      {"waiter_closes", waiter_closes},
+      {"delete", delete_with_waiters},
       {"shutdown", shutdown_answers},
+      {"moved_waiter", moved_waiter_outlives_condition},
+      {"closing_conn", closing_connection_gets_nothing},
+      {"release_rule", release_rule},
+      {"paused_dies", paused_holder_dies_epoll},
+      {"paused_dies_poll", paused_holder_dies_poll},
+      {"paused_dies_tls", paused_holder_dies_tls},
   };
   /* One daemon per case, so each starts from zero parked calls; the
-   * shutdown case starts and reaps its own. */
+   * shutdown and paused cases start their own. */
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     TCase *tc = tcase_create(cases[i].name);
-    if (cases[i].test != shutdown_answers) smtest_add_daemon(tc);
+    bool own_daemon =
+        cases[i].test == shutdown_answers || cases[i].test == paused_holder_dies_epoll ||
+        cases[i].test == paused_holder_dies_poll || cases[i].test == paused_holder_dies_tls;
+    if (!own_daemon) smtest_add_daemon(tc);
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, cases[i].test);
     suite_add_tcase(s, tc);

@@ -217,10 +217,12 @@ int smtest_call(const smtest_unit *u, sm_obj *o, const char *method, const char 
             .has_timeout = timeout_ms >= 0,
             .timeout_ms = timeout_ms,
             .out = u->result};
-  /* Each call holds the object, as dispatch does. */
+  /* Each call holds the object and is followed by the serve pass, as
+   * dispatch does. */
   reg_incref(*u->reg, o);
   int rc = m->fn(&c);
   reg_decref(*u->reg, o);
+  blk_serve(*u->reg);
   memcpy(u->err, c.err, SMTEST_ERR_LEN);
   ck_assert(!u->result->failed);
   if (rc != WS_OK && rc != CALL_PARKED)

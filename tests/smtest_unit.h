@@ -10,8 +10,9 @@
  *  - the printer that renders packed values (a call's result) back into
  *    that notation (smtest_show_value, smtest_res);
  *  - the calls: smtest_make_rc creates an object as the manager does,
- *    smtest_call runs type_method(...)->fn on an object as dispatch does,
- *    and the SMTEST_CK_* macros check a call's status and result;
+ *    smtest_call runs type_method(...)->fn on an object as dispatch does
+ *    (blocked.c's serve pass after it included), and the SMTEST_CK_*
+ *    macros check a call's status and result;
  *  - the suite's test cases, each test on a fresh registry
  *    (smtest_add_groups).
  *
