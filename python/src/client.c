@@ -324,14 +324,14 @@ static PyObject *cli_open(cli_object *c, PyObject *args, PyObject *kw) {
     if (ninit != 2) return PyErr_Format(PyExc_TypeError, "an array takes (typecode, values)");
     const char *typecode = PyUnicode_AsUTF8(PyTuple_GET_ITEM(args, 2));
     sm_value *values = NULL;
-    if (!typecode || val_from_py(PyTuple_GET_ITEM(args, 3), false, &values) < 0) return NULL;
+    if (!typecode || val_from_py(c, PyTuple_GET_ITEM(args, 3), false, &values) < 0) return NULL;
     sm_array *a = NULL;
     CLI_CALL(c, rc, sm_array_open_values(client_, name, typecode, values, &a));
     sm_value_free(values);
     if (rc == SM_OK) o = (opened){a, sm_array_proxy(a), free_array};
   } else {
     sm_value *init = NULL;
-    if (ninit == 1 && val_from_py(PyTuple_GET_ITEM(args, 2), false, &init) < 0) return NULL;
+    if (ninit == 1 && val_from_py(c, PyTuple_GET_ITEM(args, 2), false, &init) < 0) return NULL;
     sm_proxy *p = NULL;
     CLI_CALL(c, rc, sm_proxy_open(client_, type, name, init, &p));
     sm_value_free(init);
@@ -433,6 +433,8 @@ static PyMemberDef cli_members[] = {
     {"url", T_OBJECT, offsetof(cli_object, url), READONLY, "The daemon's URL."},
     {"authkey", T_OBJECT, offsetof(cli_object, authkey), 0,
      "The key that processes started from this one connect with (bytes or None)."},
+    {"no_pickle", T_BOOL, offsetof(cli_object, no_pickle), 0,
+     "True: values that would need pickling are refused with TypeError."},
     {NULL, 0, 0, 0, NULL},
 };
 

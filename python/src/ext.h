@@ -36,6 +36,7 @@ typedef struct cli_object {
   pid_t pid;           /**< the process that opened the client */
   PyObject *dict;      /**< instance __dict__: the package keeps its notes there */
   PyObject *weakrefs;
+  char no_pickle;      /**< refuse values that would need pickling (serializer='xmlrpclib') */
 } cli_object;
 
 /* One proxy: an sm_proxy view of a typed proxy, freed with free_fn. */
@@ -67,9 +68,10 @@ PyTypeObject *ext_proxy_class(const char *type);
 
 /* values.c: *out receives a new sm_value for obj (caller frees with
  * sm_value_free()). as_key makes tuples and other hashable objects that are
- * not scalars into marked pickled bytes, so they can be dict keys. Returns
- * 0, or -1 with a Python exception set. */
-int val_from_py(PyObject *obj, bool as_key, sm_value **out);
+ * not scalars into marked pickled bytes, so they can be dict keys; objects
+ * that need pickling are refused (TypeError) when client->no_pickle is set.
+ * Returns 0, or -1 with a Python exception set. */
+int val_from_py(cli_object *client, PyObject *obj, bool as_key, sm_value **out);
 /* A new Python object for v; refs become proxies opened through client.
  * Returns NULL with an exception set. */
 PyObject *val_to_py(cli_object *client, const sm_value *v);

@@ -72,7 +72,7 @@ static PyObject *queue_call(pipeline_object *pl, PyObject *const *args, Py_ssize
   if (n > 8) return PyErr_Format(PyExc_TypeError, "at most 8 arguments");
   sm_value *vals[8];
   for (Py_ssize_t i = 0; i < n; i++) {
-    if (val_from_py(args[first + i], key && i == 0, &vals[i]) < 0) {
+    if (val_from_py(pl->client, args[first + i], key && i == 0, &vals[i]) < 0) {
       while (i-- > 0)
         sm_value_free(vals[i]);
       return NULL;

@@ -46,7 +46,7 @@ static int prx_check(prx_object *p) {
 /* Converts args[first..nargs) to values (the first as a key when key is
  * set) into vals. Returns the count, or -1 with an exception set. */
 #define MAX_ARGS 8
-static int convert_args(PyObject *const *args, Py_ssize_t first, Py_ssize_t nargs, bool key,
+static int convert_args(cli_object *c, PyObject *const *args, Py_ssize_t first, Py_ssize_t nargs, bool key,
                         sm_value **vals) {
   Py_ssize_t n = nargs - first;
   if (n > MAX_ARGS) {
@@ -54,7 +54,7 @@ static int convert_args(PyObject *const *args, Py_ssize_t first, Py_ssize_t narg
     return -1;
   }
   for (Py_ssize_t i = 0; i < n; i++) {
-    if (val_from_py(args[first + i], key && i == 0, &vals[i]) < 0) {
+    if (val_from_py(c, args[first + i], key && i == 0, &vals[i]) < 0) {
       while (i-- > 0)
         sm_value_free(vals[i]);
       return -1;
@@ -100,7 +100,7 @@ static PyObject *prx_call(prx_object *p, PyObject *const *args, Py_ssize_t nargs
   const char *method = method_name(args, nargs);
   if (!method || prx_check(p) < 0) return NULL;
   sm_value *vals[MAX_ARGS];
-  int n = convert_args(args, 1, nargs, false, vals);
+  int n = convert_args(p->client, args, 1, nargs, false, vals);
   return n < 0 ? NULL : invoke(p, method, vals, n, false, -1);
 }
 
@@ -110,7 +110,7 @@ static PyObject *prx_callk(prx_object *p, PyObject *const *args, Py_ssize_t narg
   const char *method = method_name(args, nargs);
   if (!method || prx_check(p) < 0) return NULL;
   sm_value *vals[MAX_ARGS];
-  int n = convert_args(args, 1, nargs, true, vals);
+  int n = convert_args(p->client, args, 1, nargs, true, vals);
   return n < 0 ? NULL : invoke(p, method, vals, n, false, -1);
 }
 
@@ -124,7 +124,7 @@ static PyObject *prx_call_timed(prx_object *p, PyObject *const *args, Py_ssize_t
   if (timeout_ms == -1 && PyErr_Occurred()) return NULL;
   if (prx_check(p) < 0) return NULL;
   sm_value *vals[MAX_ARGS];
-  int n = convert_args(args, 2, nargs, false, vals);
+  int n = convert_args(p->client, args, 2, nargs, false, vals);
   return n < 0 ? NULL : invoke(p, method, vals, n, true, (int64_t)timeout_ms);
 }
 

@@ -83,16 +83,16 @@ static PyObject *canonical_key(PyObject *obj) {
   return obj;
 }
 
-static int from_py(PyObject *obj, bool as_key, sm_value **out);
+static int from_py(PyObject *obj, bool as_key, bool can_pickle, sm_value **out);
 
 /* The elements of a list or tuple as an SM_LIST. */
-static int seq_value(PyObject *seq, sm_value **out) {
+static int seq_value(PyObject *seq, bool can_pickle, sm_value **out) {
   Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
   sm_value *list = sm_value_list();
   if (!list) return nomem();
   for (Py_ssize_t i = 0; i < n; i++) {
     sm_value *item;
-    if (from_py(PySequence_Fast_GET_ITEM(seq, i), false, &item) < 0) {
+    if (from_py(PySequence_Fast_GET_ITEM(seq, i), false, can_pickle, &item) < 0) {
       sm_value_free(list);
       return -1;
     }
@@ -105,18 +105,18 @@ static int seq_value(PyObject *seq, sm_value **out) {
   return 0;
 }
 
-static int dict_value(PyObject *dict, sm_value **out) {
+static int dict_value(PyObject *dict, bool can_pickle, sm_value **out) {
   sm_value *map = sm_value_map();
   if (!map) return nomem();
   PyObject *k, *v;
   Py_ssize_t pos = 0;
   while (PyDict_Next(dict, &pos, &k, &v)) {
     sm_value *key, *val;
-    if (from_py(k, true, &key) < 0) {
+    if (from_py(k, true, can_pickle, &key) < 0) {
       sm_value_free(map);
       return -1;
     }
-    if (from_py(v, false, &val) < 0) {
+    if (from_py(v, false, can_pickle, &val) < 0) {
       sm_value_free(key);
       sm_value_free(map);
       return -1;
@@ -133,7 +133,17 @@ static int dict_value(PyObject *dict, sm_value **out) {
   return 0;
 }
 
-static int from_py(PyObject *obj, bool as_key, sm_value **out) {
+/* What cannot travel as a value when pickling is off (the xmlrpclib
+ * serializer of a manager): a TypeError naming it. */
+static int not_native(PyObject *obj) {
+  PyErr_Format(PyExc_TypeError,
+               "cannot store %R: only None, bool, int (64 bits), float, str, bytes, list, tuple, "
+               "dict and proxies travel when pickling is off (serializer='xmlrpclib')",
+               (PyObject *)Py_TYPE(obj));
+  return -1;
+}
+
+static int from_py(PyObject *obj, bool as_key, bool can_pickle, sm_value **out) {
   if (obj == Py_None) {
     *out = sm_value_nil();
   } else if (PyBool_Check(obj)) {
@@ -142,7 +152,7 @@ static int from_py(PyObject *obj, bool as_key, sm_value **out) {
     int overflow = 0;
     long long i = PyLong_AsLongLongAndOverflow(obj, &overflow);
     if (i == -1 && PyErr_Occurred()) return -1;
-    if (overflow) return pickled(obj, out); /* beyond 64 bits */
+    if (overflow) return can_pickle ? pickled(obj, out) : not_native(obj); /* beyond 64 bits */
     *out = sm_value_int((int64_t)i);
   } else if (PyFloat_Check(obj)) {
     *out = sm_value_double(PyFloat_AS_DOUBLE(obj));
@@ -150,7 +160,8 @@ static int from_py(PyObject *obj, bool as_key, sm_value **out) {
     Py_ssize_t n;
     const char *s = PyUnicode_AsUTF8AndSize(obj, &n);
     if (!s) return -1;
-    if (memchr(s, '\0', (size_t)n)) return pickled(obj, out); /* the daemon refuses NULs in str */
+    if (memchr(s, '\0', (size_t)n)) /* the daemon refuses NULs in str */
+      return can_pickle ? pickled(obj, out) : not_native(obj);
     *out = sm_value_strn(s, (size_t)n);
   } else if (PyBytes_Check(obj)) {
     *out = sm_value_bytes(PyBytes_AS_STRING(obj), (size_t)PyBytes_GET_SIZE(obj));
@@ -163,6 +174,7 @@ static int from_py(PyObject *obj, bool as_key, sm_value **out) {
     *out = sm_proxy_ref(p->proxy);
   } else if (as_key) {
     if (PyObject_Hash(obj) == -1) return -1; /* unhashable, as Python says */
+    if (!can_pickle) return not_native(obj);
     PyObject *canon = canonical_key(obj);
     if (!canon) return -1;
     int rc = pickled(canon, out);
@@ -171,22 +183,24 @@ static int from_py(PyObject *obj, bool as_key, sm_value **out) {
   } else if (PyList_Check(obj) || PyTuple_Check(obj)) {
     if (Py_EnterRecursiveCall(" while converting a list to a statemgr value")) return -1;
     PyObject *seq = PySequence_Fast(obj, "not a sequence");
-    int rc = seq ? seq_value(seq, out) : -1;
+    int rc = seq ? seq_value(seq, can_pickle, out) : -1;
     Py_XDECREF(seq);
     Py_LeaveRecursiveCall();
     return rc;
   } else if (PyDict_Check(obj)) {
     if (Py_EnterRecursiveCall(" while converting a dict to a statemgr value")) return -1;
-    int rc = dict_value(obj, out);
+    int rc = dict_value(obj, can_pickle, out);
     Py_LeaveRecursiveCall();
     return rc;
   } else {
-    return pickled(obj, out);
+    return can_pickle ? pickled(obj, out) : not_native(obj);
   }
   return *out ? 0 : nomem();
 }
 
-int val_from_py(PyObject *obj, bool as_key, sm_value **out) { return from_py(obj, as_key, out); }
+int val_from_py(cli_object *client, PyObject *obj, bool as_key, sm_value **out) {
+  return from_py(obj, as_key, !client->no_pickle, out);
+}
 
 PyObject *val_to_py(cli_object *client, const sm_value *v) {
   size_t len;

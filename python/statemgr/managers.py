@@ -21,13 +21,15 @@ address (``(host, port)``, a socket path, or a statemgr URL) and an authkey,
 Any other callable raises TypeError at register(). ``Pool`` is not
 provided (it runs Python functions in worker processes of the server).
 """
+import inspect
 import os
 import queue
+import socket
 import threading
 from multiprocessing import process as _mp_process
 
 from . import _daemon, _statemgr
-from .errors import Error
+from .errors import Error, NotFound
 from .pipeline import Pipeline
 from .proxies import (
     ARRAY_TYPECODES, ArrayProxy, BarrierProxy, BaseProxy, ConditionProxy, DictProxy, EventProxy,
@@ -232,6 +234,26 @@ def _custom_opener(daemon_type):
     return opener
 
 
+def _takes_no_args(opener):
+    try:
+        inspect.signature(opener).bind(None, None)
+        return True
+    except TypeError:
+        return False
+
+
+def _existing_opener(client, name, *args, **kwds):
+    """Opens the named object that another process created."""
+    if args or kwds:
+        raise TypeError("%r names an existing object: it takes no arguments" % name)
+    for entry in client.ls():
+        if entry["name"] == name:
+            return client.open(entry["type"], name)
+    raise NotFound("no object called %r in the daemon: register the typeid with name=%r (and "
+                   "a built-in callable) in the process that starts the manager" % (name, name),
+                   -2, "SM_ENOTFOUND")
+
+
 def _exposed_class(base, typeid, exposed):
     ns = {"_typeid": typeid, "_exposed_": tuple(exposed)}
     for meth in exposed:
@@ -243,18 +265,39 @@ def _exposed_class(base, typeid, exposed):
     return type(base.__name__ if base is not BaseProxy else "AutoProxy[%s]" % typeid, (base,), ns)
 
 
+class _Listener:
+    """The port a Server reserved for a (host, 0) address, until it serves."""
+
+    def __init__(self, host):
+        self._sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind((host, 0))
+        self.address = self._sock.getsockname()[:2]
+
+    def close(self):
+        self._sock.close()
+
+
 class Server:
     """What get_server() returns: serve_forever() runs statemgrd in the
-    foreground on the manager's address, with its authkey."""
+    foreground on the manager's address, with its authkey. A (host, 0)
+    address gets its port now, as Python's server binds at get_server()."""
 
     def __init__(self, manager):
-        self._manager = manager
+        self._authkey = manager._authkey
         self.address = manager._address
+        self.listener = None
+        if isinstance(self.address, tuple) and self.address[1] == 0:
+            self.listener = _Listener(self.address[0])
+            self.address = self.listener.address
 
     def serve_forever(self):
-        url = _daemon.address_to_url(self._manager._address)
-        d = _daemon.Daemon(url, self._manager._authkey, foreground=True)
-        return d.run_foreground()
+        """Serves until the daemon is stopped (statemgr shutdown, SIGTERM,
+        Ctrl-C); returns its exit status."""
+        if self.listener is not None:
+            self.listener.close()
+        url = _daemon.address_to_url(self.address)
+        return _daemon.Daemon(url, self._authkey, foreground=True).run_foreground()
 
 
 class BaseManager:
@@ -267,6 +310,10 @@ class BaseManager:
                  shutdown_timeout=1.0, daemon_path=None, log_file=None, **connect_options):
         if authkey is None:
             authkey = _mp_process.current_process().authkey
+        if serializer not in ("pickle", "xmlrpclib"):
+            raise ValueError("serializer must be 'pickle' or 'xmlrpclib'")
+        # xmlrpclib: what has no statemgr value kind is refused, not pickled.
+        self._no_pickle = serializer == "xmlrpclib"
         self._address = address
         self._authkey = bytes(authkey)
         self._shutdown_timeout = shutdown_timeout
@@ -308,9 +355,15 @@ class BaseManager:
                 raise
             client.authkey = self._authkey
             self._address = _daemon.url_to_address(self._daemon.url)
+        client.no_pickle = self._no_pickle
         self._client = client
         remember_client(client)
         self._state = _State.STARTED
+        # The shared objects that typeids registered with a name stand for
+        # exist from the start, as the callables of Python's server do.
+        for typeid, (opener, _proxytype, name) in self._registry.items():
+            if name is not None and opener is not _existing_opener and _takes_no_args(opener):
+                opener(client, name)._release()
         if initializer is not None:
             initializer(*initargs)
 
@@ -319,6 +372,7 @@ class BaseManager:
         url = _daemon.address_to_url(self._address)
         client = _statemgr.Client.connect(url, authkey=self._authkey, **self._connect_options)
         client.authkey = self._authkey
+        client.no_pickle = self._no_pickle
         self._client = client
         remember_client(client)
         self._state = _State.STARTED
@@ -447,6 +501,12 @@ class BaseManager:
         elif callable is not None and BUILTIN_CALLABLES.get(callable):
             opener = SYNC_TYPES[BUILTIN_CALLABLES[callable]]
             base = proxytype
+        elif callable is None:
+            # Python's client-side registration (the server process has the
+            # callable): here, the object of that name that exists already.
+            opener = _existing_opener
+            base = proxytype
+            name = name or typeid
         else:
             raise TypeError(
                 "statemgr cannot register %r for typeid %r: statemgrd is a C daemon and runs no "
