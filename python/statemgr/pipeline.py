@@ -7,7 +7,8 @@
     print(n.value)                      # after the with block: answered
 
 Calls are queued, then sent in one write when the ``with`` block ends (or
-at ``execute()``), and the daemon answers them in order. The methods are the
+at ``execute()``), and the daemon answers them in order. At the end of a
+``with`` block a failed call raises nothing: its Result's ``value`` does. The methods are the
 daemon's (docs/protocol.md): ``get``, ``set``, ``del``, ``add``, ``append``,
 ``put``... ``p.on(proxy)`` queues them by name, and ``[k]``, ``[k] = v`` and
 ``del [k]`` mean ``get``, ``set`` and ``del``. Each queued call gives a
@@ -139,8 +140,8 @@ class Pipeline:
         return self
 
     def __exit__(self, exc_type, exc, tb):
-        if exc_type is None:
-            self.execute()
+        if exc_type is None:  # each Result holds its own error
+            self.execute(raise_on_error=False)
         else:  # drop what was queued
             self._results = []
             self._pl = _statemgr.Pipeline(self._client)
