@@ -84,8 +84,12 @@ static int read_key_file(const char *path, bool private, authkey *out, char *err
     auth_wipe(buf, sizeof buf);
     return -1;
   }
-  if (n > 0 && buf[n - 1] == '\n') n--;
-  if (n > 0 && buf[n - 1] == '\r') n--;
+  /* One line ending ("\n" or "\r\n") is not part of the key; any other
+   * byte is, a lone trailing "\r" included: keys may be raw random bytes. */
+  if (n > 0 && buf[n - 1] == '\n') {
+    n--;
+    if (n > 0 && buf[n - 1] == '\r') n--;
+  }
   if (n == 0) {
     snprintf(err, errlen, "authkey file %s is empty", path);
     return -1;

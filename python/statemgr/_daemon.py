@@ -100,8 +100,11 @@ class Daemon:
         self._dir = tempfile.mkdtemp(prefix="statemgr-py-")
         self.key_file = os.path.join(self._dir, "authkey")
         fd = os.open(self.key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        key = bytes(authkey)
         with os.fdopen(fd, "wb") as f:
-            f.write(bytes(authkey))
+            # The daemon drops one line ending from a key file: a key that
+            # ends in "\n" gets one more (proto/authkey.c).
+            f.write(key + b"\n" if key.endswith(b"\n") else key)
         self._ready = os.path.join(self._dir, "ready")
         argv = [daemon_command(), "--listen", url, "--authkey-file", self.key_file,
                 "--ready-file", self._ready, "--log-level", "warn", *extra_args]

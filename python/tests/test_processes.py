@@ -253,6 +253,19 @@ class StandaloneTest(unittest.TestCase):
         with self.assertRaises(multiprocessing.AuthenticationError):
             bad.connect()
 
+    def test_binary_authkeys(self):
+        """Random authkeys, as Python's managers use, may end in "\\n" or
+        "\\r" or hold NULs: the daemon's key file keeps them whole."""
+        for key in (b"\x00abc\n", b"abc\r", b"a\r\n", os.urandom(32)):
+            server = statemgr.SyncManager(address=("127.0.0.1", 0), authkey=key)
+            server.start()
+            try:
+                client = statemgr.SyncManager(address=server.address, authkey=key)
+                client.connect()
+                client.shutdown()
+            finally:
+                server.shutdown()
+
     def test_get_server_serve_forever(self):
         """get_server().serve_forever() serves in the foreground until the
         daemon is asked to stop."""
