@@ -30,8 +30,10 @@ void cli_link(cli_object *c, prx_object *p) {
 void cli_unlink(prx_object *p) {
   cli_object *c = p->client;
   if (!c) return;
-  if (p->prev) p->prev->next = p->next;
-  else if (c->proxies == p) c->proxies = p->next;
+  if (p->prev)
+    p->prev->next = p->next;
+  else if (c->proxies == p)
+    c->proxies = p->next;
   if (p->next) p->next->prev = p->prev;
   p->prev = p->next = NULL;
 }
@@ -66,9 +68,10 @@ static cli_object *cli_alloc(PyTypeObject *cls, sm_client *client, sm_manager *m
  * tls_cert=None, tls_key=None, tls_server_name=None, tls_insecure=False,
  * connect_timeout=None, client_name=None) */
 static PyObject *cli_connect(PyTypeObject *cls, PyObject *args, PyObject *kw) {
-  static char *kwlist[] = {"url",          "authkey",         "authkey_file", "tls_ca",
-                           "tls_cert",     "tls_key",         "tls_server_name",
-                           "tls_insecure", "connect_timeout", "client_name",  NULL};
+  static char *kwlist[] = {
+      "url",     "authkey",         "authkey_file", "tls_ca",          "tls_cert",
+      "tls_key", "tls_server_name", "tls_insecure", "connect_timeout", "client_name",
+      NULL};
   const char *url = NULL, *key_file = NULL, *ca = NULL, *cert = NULL, *key = NULL, *sni = NULL,
              *name = NULL;
   Py_buffer authkey = {0};
@@ -154,8 +157,10 @@ static long release_idle_proxies(cli_object *c) {
   long busy = 0;
   for (prx_object *p = c->proxies, *next; p; p = next) {
     next = p->next;
-    if (p->busy) busy++;
-    else prx_release(p);
+    if (p->busy)
+      busy++;
+    else
+      prx_release(p);
   }
   return busy;
 }

@@ -26,8 +26,8 @@ typedef struct prx_object prx_object;
 /* A connection to a daemon: an sm_client, and the private manager that
  * owns it when the client came from start_manager(). */
 typedef struct cli_object {
-  PyObject_HEAD
-  sm_client *client;   /**< owned (through manager when that is set); NULL once closed */
+  PyObject_HEAD sm_client
+      *client;         /**< owned (through manager when that is set); NULL once closed */
   sm_manager *manager; /**< owned; NULL for a client from connect() */
   PyObject *url;       /**< str */
   PyObject *authkey;   /**< bytes or None: how children of this process reconnect */
@@ -36,17 +36,16 @@ typedef struct cli_object {
   pid_t pid;           /**< the process that opened the client */
   PyObject *dict;      /**< instance __dict__: the package keeps its notes there */
   PyObject *weakrefs;
-  char no_pickle;      /**< refuse values that would need pickling (serializer='xmlrpclib') */
+  char no_pickle; /**< refuse values that would need pickling (serializer='xmlrpclib') */
 } cli_object;
 
 /* One proxy: an sm_proxy view of a typed proxy, freed with free_fn. */
 struct prx_object {
-  PyObject_HEAD
-  cli_object *client;      /**< strong reference: the client outlives its proxies */
-  sm_proxy *proxy;         /**< borrowed view of typed; NULL once freed */
-  void *typed;             /**< owned typed proxy (sm_dict *...), freed with free_fn */
-  void (*free_fn)(void *); /**< the matching sm_*_free */
-  PyObject *dict;          /**< instance __dict__ for Python subclasses */
+  PyObject_HEAD cli_object *client; /**< strong reference: the client outlives its proxies */
+  sm_proxy *proxy;                  /**< borrowed view of typed; NULL once freed */
+  void *typed;                      /**< owned typed proxy (sm_dict *...), freed with free_fn */
+  void (*free_fn)(void *);          /**< the matching sm_*_free */
+  PyObject *dict;                   /**< instance __dict__ for Python subclasses */
   PyObject *weakrefs;
   long busy;               /**< calls on this proxy running with the GIL released */
   prx_object *prev, *next; /**< in client->proxies */

@@ -76,7 +76,7 @@ static PyObject *mod_error_table(PyObject *self, PyObject *unused) {
   if (!d) return NULL;
 #define ADD_ERROR(name, code, text)                                                                \
   do {                                                                                             \
-    PyObject *k = PyLong_FromLong(code), *v = Py_BuildValue("(ss)", "SM_E" #name, text);          \
+    PyObject *k = PyLong_FromLong(code), *v = Py_BuildValue("(ss)", "SM_E" #name, text);           \
     int bad = !k || !v || PyDict_SetItem(d, k, v) < 0;                                             \
     Py_XDECREF(k);                                                                                 \
     Py_XDECREF(v);                                                                                 \
@@ -99,8 +99,10 @@ static PyMethodDef mod_methods[] = {
 };
 
 static struct PyModuleDef mod_def = {
-    PyModuleDef_HEAD_INIT, "statemgr._statemgr",
-    "The C layer of the statemgr package: clients, proxies and pipelines over libstatemgr.", -1,
+    PyModuleDef_HEAD_INIT,
+    "statemgr._statemgr",
+    "The C layer of the statemgr package: clients, proxies and pipelines over libstatemgr.",
+    -1,
     mod_methods,
 };
 

@@ -10,10 +10,9 @@
 #include "ext.h"
 
 typedef struct pipeline_object {
-  PyObject_HEAD
-  cli_object *client; /**< strong reference */
-  sm_pipeline *pl;    /**< owned */
-  PyObject *keep;     /**< list: the proxies of the queued calls, alive until execute */
+  PyObject_HEAD cli_object *client; /**< strong reference */
+  sm_pipeline *pl;                  /**< owned */
+  PyObject *keep;       /**< list: the proxies of the queued calls, alive until execute */
   unsigned long thread; /**< the thread that made it */
 } pipeline_object;
 
@@ -78,10 +77,10 @@ static PyObject *queue_call(pipeline_object *pl, PyObject *const *args, Py_ssize
       return NULL;
     }
   }
-  int rc = timed ? sm_pipeline_call_timed(pl->pl, p->proxy, method, (const sm_value *const *)vals,
-                                          (size_t)n, timeout_ms)
-                 : sm_pipeline_call(pl->pl, p->proxy, method, (const sm_value *const *)vals,
-                                    (size_t)n);
+  int rc =
+      timed ? sm_pipeline_call_timed(pl->pl, p->proxy, method, (const sm_value *const *)vals,
+                                     (size_t)n, timeout_ms)
+            : sm_pipeline_call(pl->pl, p->proxy, method, (const sm_value *const *)vals, (size_t)n);
   for (Py_ssize_t i = 0; i < n; i++)
     sm_value_free(vals[i]);
   if (rc != SM_OK) return ext_raise_last(rc);
@@ -130,8 +129,10 @@ static PyObject *pl_execute(pipeline_object *pl, PyObject *unused) {
       const char *text = sm_pipeline_error(p, i);
       item = Py_BuildValue("(is)", st, text && *text ? text : sm_strerror(st));
     }
-    if (!item) Py_CLEAR(out);
-    else PyList_SET_ITEM(out, (Py_ssize_t)i, item);
+    if (!item)
+      Py_CLEAR(out);
+    else
+      PyList_SET_ITEM(out, (Py_ssize_t)i, item);
   }
   sm_pipeline_reset(p);
   PyList_SetSlice(pl->keep, 0, PyList_GET_SIZE(pl->keep), NULL);

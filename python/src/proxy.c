@@ -46,8 +46,8 @@ static int prx_check(prx_object *p) {
 /* Converts args[first..nargs) to values (the first as a key when key is
  * set) into vals. Returns the count, or -1 with an exception set. */
 #define MAX_ARGS 8
-static int convert_args(cli_object *c, PyObject *const *args, Py_ssize_t first, Py_ssize_t nargs, bool key,
-                        sm_value **vals) {
+static int convert_args(cli_object *c, PyObject *const *args, Py_ssize_t first, Py_ssize_t nargs,
+                        bool key, sm_value **vals) {
   Py_ssize_t n = nargs - first;
   if (n > MAX_ARGS) {
     PyErr_Format(PyExc_TypeError, "at most %d arguments", MAX_ARGS);
@@ -72,8 +72,8 @@ static PyObject *invoke(prx_object *p, const char *method, sm_value **vals, int 
   int rc;
   p->busy++;
   c->inflight++;
-  Py_BEGIN_ALLOW_THREADS if (timed) rc = sm_call_timed(proxy, method, (const sm_value *const *)vals,
-                                                       (size_t)n, timeout_ms, &result);
+  Py_BEGIN_ALLOW_THREADS if (timed) rc =
+      sm_call_timed(proxy, method, (const sm_value *const *)vals, (size_t)n, timeout_ms, &result);
   else rc = sm_call(proxy, method, (const sm_value *const *)vals, (size_t)n, &result);
   Py_END_ALLOW_THREADS for (int i = 0; i < n; i++) sm_value_free(vals[i]);
   p->busy--;
@@ -216,8 +216,7 @@ static PyGetSetDef prx_getset[] = {
     {"_name", (getter)prx_get_name, NULL, "The object's name (None: anonymous).", NULL},
     {"_token", (getter)prx_get_token, NULL, "A type:id token.", NULL},
     {"_client", (getter)prx_get_client, NULL, "The Client the proxy belongs to.", NULL},
-    {"_released", (getter)prx_get_released, NULL, "True once released or its client closed.",
-     NULL},
+    {"_released", (getter)prx_get_released, NULL, "True once released or its client closed.", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 

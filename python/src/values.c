@@ -67,15 +67,18 @@ static PyObject *canonical_key(PyObject *obj) {
   if (PyBool_Check(obj)) return PyLong_FromLong(obj == Py_True);
   if (PyFloat_Check(obj)) {
     double d = PyFloat_AS_DOUBLE(obj);
-    if (d == (double)(long long)d && d > -9.2e18 && d < 9.2e18) return PyLong_FromLongLong((long long)d);
+    if (d == (double)(long long)d && d > -9.2e18 && d < 9.2e18)
+      return PyLong_FromLongLong((long long)d);
   }
   if (PyTuple_Check(obj)) {
     Py_ssize_t n = PyTuple_GET_SIZE(obj);
     PyObject *t = PyTuple_New(n);
     for (Py_ssize_t i = 0; t && i < n; i++) {
       PyObject *e = canonical_key(PyTuple_GET_ITEM(obj, i));
-      if (!e) Py_CLEAR(t);
-      else PyTuple_SET_ITEM(t, i, e);
+      if (!e)
+        Py_CLEAR(t);
+      else
+        PyTuple_SET_ITEM(t, i, e);
     }
     return t;
   }
@@ -216,8 +219,8 @@ PyObject *val_to_py(cli_object *client, const sm_value *v) {
   case SM_BYTES: {
     const char *p = sm_value_as_bytes(v, &len);
     if (len >= PICKLE_MARK_LEN && memcmp(p, PICKLE_MARK, PICKLE_MARK_LEN) == 0) {
-      PyObject *data = PyBytes_FromStringAndSize(p + PICKLE_MARK_LEN,
-                                                 (Py_ssize_t)(len - PICKLE_MARK_LEN));
+      PyObject *data =
+          PyBytes_FromStringAndSize(p + PICKLE_MARK_LEN, (Py_ssize_t)(len - PICKLE_MARK_LEN));
       if (!data) return NULL;
       PyObject *obj = PyObject_CallOneArg(pickle_loads, data);
       Py_DECREF(data);
@@ -231,8 +234,10 @@ PyObject *val_to_py(cli_object *client, const sm_value *v) {
     PyObject *list = PyList_New((Py_ssize_t)n);
     for (size_t i = 0; list && i < n; i++) {
       PyObject *item = val_to_py(client, sm_value_list_at(v, i));
-      if (!item) Py_CLEAR(list);
-      else PyList_SET_ITEM(list, (Py_ssize_t)i, item);
+      if (!item)
+        Py_CLEAR(list);
+      else
+        PyList_SET_ITEM(list, (Py_ssize_t)i, item);
     }
     Py_LeaveRecursiveCall();
     return list;

@@ -37,8 +37,11 @@ from .proxies import (
     remember_client,
 )
 
+# The proxy classes are here too, as in multiprocessing.managers.
 __all__ = ["BaseManager", "SyncManager", "Server", "BaseProxy", "RemoteError", "Namespace",
-           "Value", "Array"]
+           "Value", "Array", "DictProxy", "ListProxy", "ValueProxy", "ArrayProxy",
+           "NamespaceProxy", "QueueProxy", "LockProxy", "RLockProxy", "SemaphoreProxy",
+           "ConditionProxy", "EventProxy", "BarrierProxy"]
 
 
 class RemoteError(Error):

@@ -22,7 +22,7 @@ import time
 import weakref
 
 from . import _statemgr
-from .errors import BadValue, Broken, Empty, Full, NotFound, NotOwner, Timeout
+from .errors import BadValue, Empty, Full, NotFound, NotOwner, Timeout
 
 __all__ = [
     "BaseProxy", "DictProxy", "ListProxy", "ValueProxy", "ArrayProxy", "NamespaceProxy",
