@@ -8,7 +8,8 @@
 
 Calls are queued, then sent in one write when the ``with`` block ends (or
 at ``execute()``), and the daemon answers them in order. At the end of a
-``with`` block a failed call raises nothing: its Result's ``value`` does. The methods are the
+``with`` block a failed call raises nothing: its Result's ``value`` does
+(a failed ``[k] = v`` or ``del [k]``, which give no Result, raises there). The methods are the
 daemon's (docs/protocol.md): ``get``, ``set``, ``del``, ``add``, ``append``,
 ``put``... ``p.on(proxy)`` queues them by name, and ``[k]``, ``[k] = v`` and
 ``del [k]`` mean ``get``, ``set`` and ``del``. Each queued call gives a
@@ -62,11 +63,16 @@ class Result:
 class _On:
     """Queues calls on one proxy: p.on(d).method(*args)."""
 
-    __slots__ = ("_p", "_proxy")
+    __slots__ = ("_p", "_proxy", "_queue", "_keyed")
 
     def __init__(self, pipeline, proxy):
         self._p = pipeline
         self._proxy = proxy
+        # d[k] = v and del d[k] give no Result: they go straight to the C
+        # pipeline (their failures are raised when the pipeline runs).
+        keyed = isinstance(proxy, DictProxy)
+        self._queue = pipeline._pl.callk if keyed else pipeline._pl.call
+        self._keyed = keyed
 
     def __getattr__(self, method):
         def queue(*args, timeout=None):
@@ -78,10 +84,12 @@ class _On:
         return self._p.call(self._proxy, "get", key)
 
     def __setitem__(self, key, value):
-        self._p.call(self._proxy, "set", key, value)
+        self._queue(self._proxy, "set", key, value)
+        self._p._results.append(None)
 
     def __delitem__(self, key):
-        self._p.call(self._proxy, "del", key)
+        self._queue(self._proxy, "del", key)
+        self._p._results.append(None)
 
 
 class Pipeline:
@@ -117,23 +125,30 @@ class Pipeline:
         """Sends the queued calls and waits for every answer. Returns their
         results in order; with raise_on_error, raises the first failure
         (after every Result is filled in), else failed calls are their
-        exception objects in the list."""
+        exception objects in the list. A failed ``d[k] = v`` or ``del d[k]``
+        (which give no Result) raises in either case."""
         results, self._results = self._results, []
         if not results:
             return []
         answers = self._pl.execute()
         out = []
         first_error = None
+        unheld_error = None
         for r, (code, value) in zip(results, answers):
-            r._done, r._code, r._value = True, code, value
             if code:
                 err = error_for(code, value)
                 first_error = first_error or err
+                if r is None:
+                    unheld_error = unheld_error or err
                 out.append(err)
             else:
                 out.append(value)
+            if r is not None:
+                r._done, r._code, r._value = True, code, value
         if raise_on_error and first_error is not None:
             raise first_error
+        if unheld_error is not None:
+            raise unheld_error
         return out
 
     def __enter__(self):

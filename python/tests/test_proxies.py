@@ -203,6 +203,13 @@ class ProxiesTest(unittest.TestCase):
             p.execute()
         self.assertEqual(d[(1, 2)], "tuple key")
         self.assertEqual(p.execute(), [])
+        # l[99] = 1 gives no Result: its failure is raised by the block.
+        l = self.m.list([1])
+        with self.assertRaises(statemgr.BadValue):
+            with self.m.pipeline() as p:
+                p.on(l)[99] = 1
+                p.on(l)[0] = 2
+        self.assertEqual(l[:], [2])
 
     def test_register_refuses_python_callables(self):
         """A callable that would have to run in the server is refused at
