@@ -85,6 +85,23 @@ class ProxiesTest(unittest.TestCase):
         self.assertEqual(v.value, 2000)
         self.assertEqual(v.add(0.5), 2000.5)
 
+    def test_array(self):
+        """Array(typecode, seq) with Python's typecodes: indexing, slices,
+        IndexError, ValueError for a value the type cannot hold, atomic add."""
+        a = self.m.Array("i", [1, 2, 3])
+        self.assertEqual((len(a), a[0], a[-1], a[:2], list(a)), (3, 1, 3, [1, 2], [1, 2, 3]))
+        a[1] = 20
+        a[0:2] = [7, 8]
+        self.assertEqual(a.tolist(), [7, 8, 3])
+        self.assertEqual(a.add(2, 5), 8)
+        with self.assertRaises(IndexError):
+            a[3]
+        with self.assertRaises(ValueError):
+            a[0] = 2**40
+        b = self.m.Array("d", 2)
+        b[0] = 1.5
+        self.assertEqual((b.typecode, b.tolist()), ("f64", [1.5, 0.0]))
+
     def test_dict_atomic_helpers(self):
         """set_if_absent stores once; cas swaps only on the expected value
         (ABSENT: a missing key)."""
