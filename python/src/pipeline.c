@@ -2,9 +2,9 @@
  * answered together (sm_pipeline_*), so N calls cost one round trip.
  *
  * call(proxy, method, *args) queues; callk does the same with the first
- * argument as a dict key; execute() sends them all and returns a list with,
- * for each call in order, (0, result) or (code, error text). The package
- * turns the failures into its exceptions. A pipeline is bound to the
+ * argument as a dict key; execute() sends them all and returns the results
+ * in order and the failures, by index, with their codes and texts. The
+ * package turns the failures into its exceptions. A pipeline is bound to the
  * thread that made it, as the library's is; its proxies are kept alive
  * until it is executed or dropped. */
 #include "ext.h"
@@ -100,8 +100,10 @@ static PyObject *pl_call_timed(pipeline_object *pl, PyObject *const *args, Py_ss
   return queue_call(pl, args, nargs, false, true);
 }
 
-/* execute(): [(0, result) or (code, text), ...]; the pipeline is empty
- * again afterwards. */
+/* execute(): (results, failures). results lists every call's result in
+ * order (None for a failed call); failures is None when every call
+ * succeeded, else {index: (code, text)}. The pipeline is empty again
+ * afterwards. */
 static PyObject *pl_execute(pipeline_object *pl, PyObject *unused) {
   (void)unused;
   if (pl_check(pl) < 0) return NULL;
@@ -111,36 +113,60 @@ static PyObject *pl_execute(pipeline_object *pl, PyObject *unused) {
   Py_BEGIN_ALLOW_THREADS rc = sm_pipeline_exec(p);
   Py_END_ALLOW_THREADS pl->client->inflight--;
   size_t n = sm_pipeline_count(p);
-  PyObject *out = PyList_New((Py_ssize_t)n);
-  for (size_t i = 0; out && i < n; i++) {
-    int st = rc != SM_OK && rc != SM_ECLOSED && rc != SM_EPROTO ? rc : sm_pipeline_status(p, i);
+  /* A failure before anything was sent (no connection) fails every call. */
+  bool all_failed = rc != SM_OK && rc != SM_ECLOSED && rc != SM_EPROTO;
+  const char *all_text = all_failed ? sm_last_error() : NULL;
+  PyObject *results = PyList_New((Py_ssize_t)n), *failures = NULL;
+  for (size_t i = 0; results && i < n; i++) {
+    int st = all_failed ? rc : sm_pipeline_status(p, i);
     PyObject *item = NULL;
+    const char *text = NULL;
     if (st == SM_OK) {
       sm_value *v = NULL;
       st = sm_pipeline_result(p, i, &v);
       if (st == SM_OK) {
-        PyObject *r = val_to_py(pl->client, v);
+        item = val_to_py(pl->client, v);
         sm_value_free(v);
-        item = r ? Py_BuildValue("(iN)", 0, r) : NULL;
+        if (!item) goto fail;
       } else {
-        item = Py_BuildValue("(is)", st, sm_last_error());
+        text = sm_last_error();
       }
     } else {
-      const char *text = sm_pipeline_error(p, i);
-      item = Py_BuildValue("(is)", st, text && *text ? text : sm_strerror(st));
+      text = all_failed ? all_text : sm_pipeline_error(p, i);
     }
-    if (!item)
-      Py_CLEAR(out);
-    else
-      PyList_SET_ITEM(out, (Py_ssize_t)i, item);
+    if (st != SM_OK) {
+      PyObject *key = PyLong_FromSize_t(i);
+      PyObject *val = Py_BuildValue("(is)", st, text && *text ? text : sm_strerror(st));
+      if ((!failures && !(failures = PyDict_New())) || !key || !val ||
+          PyDict_SetItem(failures, key, val) < 0) {
+        Py_XDECREF(key);
+        Py_XDECREF(val);
+        goto fail;
+      }
+      Py_DECREF(key);
+      Py_DECREF(val);
+      item = Py_NewRef(Py_None);
+    }
+    PyList_SET_ITEM(results, (Py_ssize_t)i, item);
   }
   sm_pipeline_reset(p);
   PyList_SetSlice(pl->keep, 0, PyList_GET_SIZE(pl->keep), NULL);
-  if (out && rc != SM_OK && rc != SM_ECLOSED && rc != SM_EPROTO && n == 0) {
-    Py_DECREF(out);
+  if (!results) {
+    Py_XDECREF(failures);
+    return NULL;
+  }
+  if (all_failed && n == 0) {
+    Py_DECREF(results);
+    Py_XDECREF(failures);
     return ext_raise_last(rc);
   }
-  return out;
+  return Py_BuildValue("(NN)", results, failures ? failures : Py_NewRef(Py_None));
+fail:
+  sm_pipeline_reset(p);
+  PyList_SetSlice(pl->keep, 0, PyList_GET_SIZE(pl->keep), NULL);
+  Py_XDECREF(results);
+  Py_XDECREF(failures);
+  return NULL;
 }
 
 static PyObject *pl_len(pipeline_object *pl, PyObject *unused) {
@@ -175,7 +201,7 @@ static PyMethodDef pl_methods[] = {
     {"call_timed", (PyCFunction)(void (*)(void))pl_call_timed, METH_FASTCALL,
      "call_timed(proxy, method, timeout_ms, *args): queues a blocking call."},
     {"execute", (PyCFunction)pl_execute, METH_NOARGS,
-     "Sends every queued call and returns [(code, result or text), ...]."},
+     "Sends every queued call; returns (results, None or {index: (code, text)})."},
     {"pending", (PyCFunction)pl_len, METH_NOARGS, "The number of queued calls."},
     {NULL, NULL, 0, NULL},
 };

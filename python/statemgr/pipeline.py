@@ -63,16 +63,14 @@ class Result:
 class _On:
     """Queues calls on one proxy: p.on(d).method(*args)."""
 
-    __slots__ = ("_p", "_proxy", "_queue", "_keyed")
+    __slots__ = ("_p", "_proxy", "_queue")
 
     def __init__(self, pipeline, proxy):
         self._p = pipeline
         self._proxy = proxy
         # d[k] = v and del d[k] give no Result: they go straight to the C
         # pipeline (their failures are raised when the pipeline runs).
-        keyed = isinstance(proxy, DictProxy)
-        self._queue = pipeline._pl.callk if keyed else pipeline._pl.call
-        self._keyed = keyed
+        self._queue = pipeline._pl.callk if isinstance(proxy, DictProxy) else pipeline._pl.call
 
     def __getattr__(self, method):
         def queue(*args, timeout=None):
@@ -85,11 +83,9 @@ class _On:
 
     def __setitem__(self, key, value):
         self._queue(self._proxy, "set", key, value)
-        self._p._results.append(None)
 
     def __delitem__(self, key):
         self._queue(self._proxy, "del", key)
-        self._p._results.append(None)
 
 
 class Pipeline:
@@ -98,7 +94,7 @@ class Pipeline:
     def __init__(self, client):
         self._client = client
         self._pl = _statemgr.Pipeline(client)
-        self._results = []
+        self._held = []  # (index, Result) of the calls that gave a Result
 
     def call(self, proxy, method, *args, timeout=None):
         """Queues proxy.method(*args) (a daemon method name); timeout (in
@@ -111,7 +107,7 @@ class Pipeline:
         else:
             self._pl.call(proxy, method, *args)
         r = Result()
-        self._results.append(r)
+        self._held.append((self._pl.pending() - 1, r))
         return r
 
     def on(self, proxy):
@@ -119,7 +115,7 @@ class Pipeline:
         return _On(self, proxy)
 
     def __len__(self):
-        return len(self._results)
+        return self._pl.pending()
 
     def execute(self, raise_on_error=True):
         """Sends the queued calls and waits for every answer. Returns their
@@ -127,29 +123,32 @@ class Pipeline:
         (after every Result is filled in), else failed calls are their
         exception objects in the list. A failed ``d[k] = v`` or ``del d[k]``
         (which give no Result) raises in either case."""
-        results, self._results = self._results, []
-        if not results:
+        held, self._held = self._held, []
+        if not self._pl.pending():
             return []
-        answers = self._pl.execute()
-        out = []
-        first_error = None
-        unheld_error = None
-        for r, (code, value) in zip(results, answers):
-            if code:
-                err = error_for(code, value)
-                first_error = first_error or err
-                if r is None:
-                    unheld_error = unheld_error or err
-                out.append(err)
+        results, failures = self._pl.execute()
+        if failures is None:
+            for i, r in held:
+                r._done, r._value = True, results[i]
+            return results
+        errors = {i: error_for(code, text) for i, (code, text) in failures.items()}
+        with_result = set()
+        for i, r in held:
+            with_result.add(i)
+            r._done = True
+            if i in failures:
+                r._code, r._value = failures[i]
             else:
-                out.append(value)
-            if r is not None:
-                r._done, r._code, r._value = True, code, value
-        if raise_on_error and first_error is not None:
-            raise first_error
-        if unheld_error is not None:
-            raise unheld_error
-        return out
+                r._value = results[i]
+        for i, err in errors.items():
+            results[i] = err
+        first = min(errors)
+        if raise_on_error:
+            raise errors[first]
+        unheld = [i for i in errors if i not in with_result]
+        if unheld:
+            raise errors[min(unheld)]
+        return results
 
     def __enter__(self):
         return self
@@ -158,5 +157,5 @@ class Pipeline:
         if exc_type is None:  # each Result holds its own error
             self.execute(raise_on_error=False)
         else:  # drop what was queued
-            self._results = []
+            self._held = []
             self._pl = _statemgr.Pipeline(self._client)

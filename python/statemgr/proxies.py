@@ -318,11 +318,11 @@ class ListProxy(BaseProxy):
         pl = _statemgr.Pipeline(self._client)
         pl.call(self, "clear")
         pl.call(self, "extend", items)
-        for code, result in pl.execute():
-            if code:
-                from .errors import error_for
+        _results, failures = pl.execute()
+        if failures:
+            from .errors import error_for
 
-                raise error_for(code, result)
+            raise error_for(*failures[min(failures)])
 
     def __len__(self):
         return self._call("len")
@@ -538,7 +538,8 @@ class NamespaceProxy(BaseProxy):
         pl = _statemgr.Pipeline(self._client)
         for n in names:
             pl.call(self, "get", n)
-        return {n: r for n, (code, r) in zip(names, pl.execute()) if code == 0}
+        results, failures = pl.execute()
+        return {n: r for i, (n, r) in enumerate(zip(names, results)) if i not in (failures or {})}
 
     def __str__(self):
         items = ["%s=%r" % kv for kv in self._getvalue().items() if not kv[0].startswith("_")]
