@@ -27,12 +27,10 @@ _KEY_METHODS = {"get", "set", "del", "contains", "pop", "setdefault", "set_if_ab
 class Result:
     """The answer of one pipelined call, once the pipeline has run."""
 
-    __slots__ = ("_done", "_code", "_value")
-
-    def __init__(self):
-        self._done = False
-        self._code = 0
-        self._value = None
+    # Class defaults instead of __init__: a Result is made per queued call.
+    _done = False
+    _code = 0
+    _value = None
 
     @property
     def ready(self):
@@ -79,7 +77,11 @@ class _On:
         return queue
 
     def __getitem__(self, key):
-        return self._p.call(self._proxy, "get", key)
+        self._queue(self._proxy, "get", key)
+        r = Result()
+        p = self._p
+        p._held.append((p._pl.pending() - 1, r))
+        return r
 
     def __setitem__(self, key, value):
         self._queue(self._proxy, "set", key, value)

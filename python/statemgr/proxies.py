@@ -17,6 +17,7 @@ takes its own reference. A proxy stored inside a dict or list travels as a
 reference and comes back as a proxy.
 """
 import math
+import os
 import threading
 import time
 import weakref
@@ -68,6 +69,16 @@ def timeout_ms(timeout, blocking=True):
 
 _clients = weakref.WeakValueDictionary()  # url -> Client of this process
 _clients_lock = threading.Lock()
+
+
+def _after_fork_in_child():
+    # Another thread may have held the lock at fork(): the child starts
+    # with a fresh one.
+    global _clients_lock
+    _clients_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def remember_client(client):
