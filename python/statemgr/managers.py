@@ -371,10 +371,14 @@ class BaseManager:
             initializer(*initargs)
 
     def connect(self):
-        """Connects to the statemgrd at the manager's address."""
-        url = _daemon.address_to_url(self._address)
-        client = _statemgr.Client.connect(url, authkey=self._authkey, **self._connect_options)
-        client.authkey = self._authkey
+        """Connects to the statemgrd at the manager's address (for a started
+        private manager: its own daemon, with its key)."""
+        url = _daemon.address_to_url(self.address)
+        if url is None:
+            raise ValueError("connect() needs an address")
+        key = self.authkey
+        client = _statemgr.Client.connect(url, authkey=key, **self._connect_options)
+        client.authkey = key
         client.no_pickle = self._no_pickle
         self._client = client
         remember_client(client)

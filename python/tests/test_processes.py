@@ -253,6 +253,18 @@ class StandaloneTest(unittest.TestCase):
         with self.assertRaises(multiprocessing.AuthenticationError):
             bad.connect()
 
+    def test_connect_to_private_manager(self):
+        """Another manager of this user reaches a private manager through
+        its address and authkey, and shares its named objects."""
+        m = statemgr.Manager()
+        self.addCleanup(m.shutdown)
+        m.connection.dict("shared")["x"] = 1
+        other = statemgr.SyncManager(address=m.address, authkey=m.authkey)
+        other.connect()
+        self.assertEqual(other.connection.dict("shared")["x"], 1)
+        other.shutdown()
+        self.assertEqual(m.connection.dict("shared")["x"], 1)
+
     def test_binary_authkeys(self):
         """Random authkeys, as Python's managers use, may end in "\\n" or
         "\\r" or hold NULs: the daemon's key file keeps them whole."""
