@@ -16,7 +16,13 @@
 #   3. memory: resident memory of 1,000,000 dict entries (16-byte keys,
 #      64-byte values) against Redis holding them in one hash, and the cost
 #      of each idle authenticated connection (10,000 of them);
-#   4. the issue's targets, each with the measured ratio and whether it holds.
+#   4. Python programs: the same workloads through the statemgr package's
+#      proxies (bench/pyclient.py --statemgr-url, statemgrd above) and through
+#      multiprocessing.managers proxies (the SyncManager above), at 1 and 8
+#      processes, statemgr's also with pipelines of 16; and the Python
+#      layer's cost per call: its time per call minus statemgr-bench's (the
+#      C library's) for the same workload at 1 client;
+#   5. the issue's targets, each with the measured ratio and whether it holds.
 # Workload mapping: dict_set ~ SET (and HSET), dict_get ~ GET (and HGET),
 # value_incr ~ INCR, queue_putget and lock ~ LPUSH+RPOP (the rate of
 # alternating LPUSH and RPOP: 2 / (1/lpush + 1/rpop)). Python's proxies have
@@ -102,6 +108,11 @@ sm_n() { # clients pipeline
 redis_n() {
   if [ "$2" -gt 1 ]; then echo $((200000 / SCALE)); elif [ "$1" = 1 ]; then echo $((20000 / SCALE)); else echo $((40000 / SCALE)); fi
 }
+# The statemgr package's rows (Python worker processes over libstatemgr).
+smpy_n() { # clients pipeline
+  if [ "$2" -gt 1 ]; then echo $((100000 / SCALE)); elif [ "$1" = 1 ]; then echo $((10000 / SCALE)); else echo $((20000 / SCALE)); fi
+}
+PY_CLIENTS=(1 8)
 py_n() { # workload clients
   case "$1" in
   value_incr) echo $((1000 / SCALE)) ;;
@@ -132,6 +143,15 @@ if [ -z "$BUILD" ]; then
   say "building optimised binaries (RelWithDebInfo: -O2 -g, the project's default) in $BUILD"
   cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSM_BUILD_TESTS=OFF >/dev/null
   cmake --build "$BUILD" -j "$(nproc)" --target statemgrd statemgr_bench sm_pingpong >/dev/null
+  # The Python package (python/): its rows are left out when it cannot be
+  # built (no python3 headers).
+  cmake --build "$BUILD" -j "$(nproc)" --target sm_python >/dev/null 2>&1 || true
+fi
+SMPY=""
+if [ -d "$BUILD/python/statemgr" ] && PYTHONPATH="$BUILD/python" python3 -c 'import statemgr' 2>/dev/null; then
+  SMPY="$BUILD/python"
+else
+  say "no statemgr Python package in $BUILD/python: the Python rows are left out"
 fi
 SMD="$BUILD/statemgrd"
 BENCH="$BUILD/statemgr-bench"
@@ -408,7 +428,36 @@ for c in "${CLIENTS_LIST[@]}"; do
       --authkey-file "$TMP/authkey" -t "$w" -c "$c" -n "$(py_n "$w" "$c")" -d "$VALUE" \
       -r "$KEYSPACE" --csv
   done
+  # The same workloads from Python through the statemgr package, right after.
+  if [ -n "$SMPY" ] && [[ " ${PY_CLIENTS[*]} " == *" $c "* ]]; then
+    for p in "${PIPES[@]}"; do
+      tests=(dict_set dict_get value_incr)
+      [ "$p" = 1 ] && tests+=(queue_putget lock)
+      say "statemgr package (Python): $c processes, pipeline $p"
+      for w in "${tests[@]}"; do
+        run_csv smpy env PYTHONPATH="$SMPY" timeout "$RUN_LIMIT" python3 "$ROOT/bench/pyclient.py" \
+          --statemgr-url "$SM_TCP" --authkey-file "$TMP/authkey" -t "$w" -c "$c" -P "$p" \
+          -n "$(smpy_n "$c" "$p")" -d "$VALUE" -r "$KEYSPACE" --csv
+      done
+    done
+  fi
 done
+
+# The Python layer's cost per call: one process through the statemgr
+# package against statemgr-bench's one client (the C library), the same
+# workloads, alternating, best of ROUNDS + 1 each.
+if [ -n "$SMPY" ]; then
+  for round in $(seq 1 $((ROUNDS + 1))); do
+    say "the Python layer's cost per call: 1 process (round $round)"
+    run_csv layer_c smbench -u "$SM_TCP" -c 1 -n "$(sm_n 1 1)" -d "$VALUE" -r "$KEYSPACE" \
+      -t dict_set,dict_get,value_incr --csv
+    for w in dict_set dict_get value_incr; do
+      run_csv layer_py env PYTHONPATH="$SMPY" timeout "$RUN_LIMIT" python3 "$ROOT/bench/pyclient.py" \
+        --statemgr-url "$SM_TCP" --authkey-file "$TMP/authkey" -t "$w" -c 1 \
+        -n "$(smpy_n 1 1)" -d "$VALUE" -r "$KEYSPACE" --csv
+    done
+  done
+fi
 
 # The floor is cheap and the noisiest figure (one client, one core each
 # side): one round more than the rest.
@@ -476,6 +525,37 @@ OUT="$TMP/report.md"
   echo "\\* Python's proxies cannot pipeline: its pipeline-16 rows compare with its one-call-per-operation rate."
   echo "redis LPUSH+RPOP = 2 / (1/LPUSH + 1/RPOP): the rate of alternating the two, as queue_putget and lock alternate put/get and acquire/release."
   echo
+  if [ -n "$SMPY" ]; then
+    echo "### Python programs: statemgr's proxies vs multiprocessing.managers proxies"
+    echo
+    echo "The same workloads from Python worker processes (bench/pyclient.py), through the statemgr package (statemgrd above, over TCP) and through Python's SyncManager proxies, in this run. value_incr is \`v.add(1)\` with statemgr and \`with lock: v.value += 1\` with Python's manager. The Python layer's cost per call is the time per call of one Python process through the statemgr package minus statemgr-bench's (the C library) with one client, for the same workload, each the best of $((ROUNDS + 1)) alternating runs made for it; it includes pyclient.py's own loop (making keys and values, checking answers)."
+    echo
+    echo "| workload | processes | pipeline | statemgr (Python) | Python manager | statemgr/Python | C library (statemgr-bench) | Python layer, us/call |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+    for w in dict_set dict_get value_incr queue_putget lock; do
+      for c in "${PY_CLIENTS[@]}"; do
+        for p in "${PIPES[@]}"; do
+          smpy=${R["smpy|$w|$c|$p|tcp"]:-}
+          [ -z "$smpy" ] && continue
+          py=${R["py|$w|$c|1|tcp"]:-}
+          sm=${R["sm|$w|$c|$p|tcp"]:-}
+          over="-"
+          lpy=${R["layer_py|$w|1|1|tcp"]:-}
+          lc=${R["layer_c|$w|1|1|tcp"]:-}
+          if [ "$c" = 1 ] && [ "$p" = 1 ] && [ -n "$lpy" ] && [ -n "$lc" ]; then
+            over=$(awk -v a="$lpy" -v b="$lc" 'BEGIN { printf "%.1f (%.0f vs %.0f ops/s)", 1e6 / a - 1e6 / b, a, b }')
+          fi
+          pymark=""
+          [ "$p" != 1 ] && pymark="*"
+          printf '| %s | %s | %s | %s | %s%s | %s | %s | %s |\n' "$w" "$c" "$p" "$smpy" "${py:--}" \
+            "$pymark" "$(ratio "$smpy" "$py")" "${sm:--}" "$over"
+        done
+      done
+    done
+    echo
+    echo "\\* Python's proxies cannot pipeline: statemgr's pipeline-16 rows compare with its one-call-per-operation rate. The statemgr (Python) and Python manager figures are single runs."
+    echo
+  fi
   echo "### The floor: 1 client, no pipelining, against a bare loopback ping-pong of the same sizes"
   echo
   echo "Best of $((ROUNDS + 1)) alternating runs each (statemgr-bench with 1 client, then sm_pingpong), apart from the runs above."
@@ -544,6 +624,16 @@ OUT="$TMP/report.md"
     "$(ratio "${R["sm|value_incr|8|1|tcp"]:-}" "${R["py|value_incr|8|1|tcp"]:-}")" 10
   check "8 clients, P16, dict_set >= 30 x Python" \
     "$(ratio "${R["sm|dict_set|8|16|tcp"]:-}" "${R["py|dict_set|8|1|tcp"]:-}")" 30
+  if [ -n "$SMPY" ]; then
+    check "Python, 8 processes, dict_set >= 3 x Python's manager" \
+      "$(ratio "${R["smpy|dict_set|8|1|tcp"]:-}" "${R["py|dict_set|8|1|tcp"]:-}")" 3
+    check "Python, 8 processes, dict_get >= 3 x Python's manager" \
+      "$(ratio "${R["smpy|dict_get|8|1|tcp"]:-}" "${R["py|dict_get|8|1|tcp"]:-}")" 3
+    check "Python, 8 processes, shared counter (v.add(1)) >= 10 x Python's manager (with lock: v.value += 1)" \
+      "$(ratio "${R["smpy|value_incr|8|1|tcp"]:-}" "${R["py|value_incr|8|1|tcp"]:-}")" 10
+    check "Python, 8 processes, P16, dict_set >= 30 x Python's manager" \
+      "$(ratio "${R["smpy|dict_set|8|16|tcp"]:-}" "${R["py|dict_set|8|1|tcp"]:-}")" 30
+  fi
   check "$MEM_ENTRIES entries: statemgrd RSS growth <= 1.0 x redis" \
     "$(ratio "$RD_MEM" "$SM_MEM")" 1.0
   check "idle connection < 8192 bytes (8192 / measured)" "$(ratio 8192 "$PER_CONN")" 1.0001

@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
-"""pyclient.py - drives statemgr-bench's workloads against a Python
-SyncManager (bench/pymanager.py) with multiprocessing worker processes,
-using the proxies the way a Python program would, and prints the result in
-statemgr-bench's line format:
+"""pyclient.py - drives statemgr-bench's workloads from Python worker
+processes, using proxies the way a Python program would, against either
+  - a Python SyncManager (bench/pymanager.py; --address), with
+    multiprocessing.managers proxies, or
+  - statemgrd (--statemgr-url), with the statemgr package's proxies of the
+    named objects bench_dict, bench_queue, bench_value and bench_lock,
+and prints the result in statemgr-bench's line format:
 
-  workload=NAME transport=tcp clients=C pipeline=1 ops_per_s=X p50_us=Y p99_us=Z
+  workload=NAME transport=tcp clients=C pipeline=P ops_per_s=X p50_us=Y p99_us=Z
 
 Workloads (what one operation is, as statemgr-bench counts it):
   dict_set      d[key] = value                      (1 op)
@@ -13,12 +16,16 @@ Workloads (what one operation is, as statemgr-bench counts it):
   queue_putget  q.put(item); q.get()                (2 ops)
   lock          lock.acquire(); lock.release()      (2 ops)
 
+With statemgr, value_incr is one atomic v.add(1) (the point of it: no
+lock), and -P N sends dict_set, dict_get and value_incr in pipelines of N
+calls (with m.pipeline()); a pipelined operation's latency is its batch's.
+Python's proxies have no pipelining: -P needs --statemgr-url.
+
 Every answer is checked as statemgr-bench checks its own (gets return what
 was set, every item comes back once, the counter ends at the number of
-increments); a wrong one prints "error: workload=..." and exits 1. Python's
-proxies have no pipelining, so there is no -P. Clients start together on a
-barrier; ops_per_s is all operations over the time from the first start to
-the last end; latencies are per operation.
+increments); a wrong one prints "error: workload=..." and exits 1. Clients
+start together on a barrier; ops_per_s is all operations over the time from
+the first start to the last end; latencies are per operation.
 """
 import argparse
 import multiprocessing as mp
@@ -50,10 +57,62 @@ def value(i, size):
     return (pat * (size // 16 + 1))[:size]
 
 
+class StatemgrBench:
+    """The same four objects in statemgrd, as named objects."""
+
+    def __init__(self, args):
+        import statemgr
+
+        self.conn = statemgr.connect(args.statemgr_url, authkey=args.key)
+
+    def bench_dict(self):
+        return self.conn.dict("bench_dict")
+
+    def bench_queue(self):
+        return self.conn.queue("bench_queue")
+
+    def bench_value(self):
+        return self.conn.value("bench_value")
+
+    def bench_lock(self):
+        return self.conn.lock("bench_lock")
+
+
 def connect(args):
+    if args.statemgr_url:
+        return StatemgrBench(args)
     m = BenchClient(address=args.address, authkey=args.key)
     m.connect()
     return m
+
+
+def run_pipelined(args, m, d, v, rng, count, lat, clock):
+    """dict_set, dict_get and value_incr in pipelines of args.pipeline calls
+    (statemgr only); returns the last rng."""
+    conn = m.conn
+    done = 0
+    while done < count:
+        n = min(args.pipeline, count - done)
+        keys = []
+        s = clock()
+        with conn.pipeline() as pl:
+            for _ in range(n):
+                if args.workload == "value_incr":
+                    pl.on(v).add(1)
+                    continue
+                rng = (rng * 1103515245 + 12345) & 0x7FFFFFFF
+                i = rng % args.keyspace
+                if args.workload == "dict_set":
+                    pl.on(d)[key(i)] = value(i, args.data_size)
+                else:
+                    keys.append((i, pl.on(d)[key(i)]))
+        e = clock()
+        lat.extend([e - s] * n)
+        for i, r in keys:
+            if r.value != value(i, args.data_size):
+                raise AssertionError(f"d[{key(i)!r}] returned {r.value[:40]!r}")
+        done += n
+    return rng
 
 
 def worker(args, index, first, count, setup, barrier, results):
@@ -85,6 +144,9 @@ def run_worker(args, index, first, count, setup, barrier, results):
         t0 = time.monotonic()
         clock = time.perf_counter
         rng = (index * 2654435761 + args.seed) & 0xFFFFFFFF
+        if args.pipeline > 1:
+            run_pipelined(args, m, d, v, rng, count, lat, clock)
+            count = 0
         for j in range(count):
             if args.workload in ("dict_set", "dict_get"):
                 rng = (rng * 1103515245 + 12345) & 0x7FFFFFFF
@@ -100,6 +162,10 @@ def run_worker(args, index, first, count, setup, barrier, results):
                     lat.append(clock() - s)
                     if got != value(i, args.data_size):
                         raise AssertionError(f"d[{key(i)!r}] returned {got[:40]!r}")
+            elif args.workload == "value_incr" and args.statemgr_url:
+                s = clock()
+                v.add(1)  # atomic in the daemon: no lock
+                lat.append(clock() - s)
             elif args.workload == "value_incr":
                 s = clock()
                 with lock:
@@ -170,7 +236,11 @@ def quantile(sorted_lat, q):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    ap.add_argument("--address", required=True, help="HOST:PORT of pymanager.py")
+    where = ap.add_mutually_exclusive_group(required=True)
+    where.add_argument("--address", help="HOST:PORT of pymanager.py")
+    where.add_argument("--statemgr-url", help="a statemgrd URL: use the statemgr package")
+    ap.add_argument("-P", "--pipeline", type=int, default=1,
+                    help="calls per pipeline (statemgr: dict_set, dict_get, value_incr)")
     ap.add_argument("--authkey-file", required=True)
     ap.add_argument("-t", "--workload", required=True, choices=sorted(WORKLOADS))
     ap.add_argument("-c", "--clients", type=int, default=1)
@@ -180,8 +250,12 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--csv", action="store_true")
     args = ap.parse_args()
-    host, port = args.address.rsplit(":", 1)
-    args.address = (host, int(port))
+    if args.pipeline > 1 and (not args.statemgr_url or
+                              args.workload not in ("dict_set", "dict_get", "value_incr")):
+        ap.error("-P needs --statemgr-url and dict_set, dict_get or value_incr")
+    if args.address:
+        host, port = args.address.rsplit(":", 1)
+        args.address = (host, int(port))
     with open(args.authkey_file, "rb") as f:
         args.key = f.read()
     if args.key.endswith(b"\n"):
@@ -206,7 +280,7 @@ def main():
         p.join()
     errors = [r[4] for r in got if r[4]]
     err = errors[0] if errors else verify(args, iterations)
-    line = f"workload={args.workload} transport=tcp clients={args.clients} pipeline=1"
+    line = f"workload={args.workload} transport=tcp clients={args.clients} pipeline={args.pipeline}"
     if err:
         print(f"error: {line}: {err}", file=sys.stderr)
         sys.exit(1)
@@ -216,7 +290,7 @@ def main():
     ops = len(lat) / (t1 - t0) if t1 > t0 else 0.0
     p50, p99 = quantile(lat, 0.5) * 1e6, quantile(lat, 0.99) * 1e6
     if args.csv:
-        print(f"{args.workload},tcp,{args.clients},1,{ops:.0f},{p50:.1f},{p99:.1f}")
+        print(f"{args.workload},tcp,{args.clients},{args.pipeline},{ops:.0f},{p50:.1f},{p99:.1f}")
     else:
         print(f"{line} ops_per_s={ops:.0f} p50_us={p50:.1f} p99_us={p99:.1f}")
 

@@ -146,8 +146,12 @@ static int read_key_file(const char *path, authkey *out, char *err, size_t errle
     return -1;
   }
   size_t n = (size_t)r;
-  if (n > 0 && buf[n - 1] == '\n') n--;
-  if (n > 0 && buf[n - 1] == '\r') n--;
+  /* One line ending ("\n" or "\r\n") is not part of the key; any other
+   * byte is, a lone trailing "\r" included: keys may be raw random bytes. */
+  if (n > 0 && buf[n - 1] == '\n') {
+    n--;
+    if (n > 0 && buf[n - 1] == '\r') n--;
+  }
   if (n == 0) {
     snprintf(err, errlen, "authkey file %s is empty", path);
     return -1;

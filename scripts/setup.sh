@@ -16,10 +16,13 @@ set -euo pipefail
 
 BUILD_DEPS=(build-essential cmake pkg-config libevent-dev libprotobuf-c-dev
   protobuf-c-compiler libssl-dev libxxhash-dev check)
+# The Python package (python/) is built for the python3 on PATH: Debian's
+# needs its headers. Another python3 (pyenv's, say) brings its own.
+PYTHON_DEPS=(python3 python3-dev)
 # What scripts/test.sh uses beyond the build: valgrind for the memcheck pass;
 # clang, its sanitizer and libFuzzer runtimes (libclang-rt-14-dev) and
 # llvm-14 (llvm-symbolizer, for readable reports) for scripts/fuzz.sh.
-TEST_DEPS=(valgrind curl clang libclang-rt-14-dev llvm-14)
+TEST_DEPS=(valgrind curl clang libclang-rt-14-dev llvm-14 openssl)
 # What bench/compare.sh runs statemgr against.
 BENCH_DEPS=(redis-server redis-tools python3)
 RUNTIME_DEPS=(libevent-core-2.1-7 libevent-extra-2.1-7 libevent-openssl-2.1-7
@@ -81,7 +84,17 @@ if [ "$mode" = runtime ]; then
   exit 0
 fi
 wanted=("${BUILD_DEPS[@]}")
+# Only when python3 is missing or cannot build extensions (no Python.h).
+if ! command -v python3 >/dev/null 2>&1 ||
+  ! python3 -c 'import os, sysconfig, sys; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' 2>/dev/null; then
+  wanted+=("${PYTHON_DEPS[@]}")
+fi
 [ "$with_tests" = 1 ] && wanted+=("${TEST_DEPS[@]}")
+# CPython's own manager tests (python/tests/cpython_manager_tests.py) need the
+# test package, which Debian ships apart.
+if [ "$with_tests" = 1 ] && ! python3 -c 'import test._test_multiprocessing' 2>/dev/null; then
+  wanted+=("libpython3.$(python3 -c 'import sys; print(sys.version_info[1])' 2>/dev/null || echo 11)-testsuite")
+fi
 [ "$with_bench" = 1 ] && wanted+=("${BENCH_DEPS[@]}")
 install_packages "${wanted[@]}"
 [ "$mode" = deps ] && exit 0

@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # test.sh - sets everything up and runs every test:
 #   1. ./scripts/setup.sh --test (dependencies, then the build in build/)
-#   2. ctest in build/, then the protocol, object and connection-handling
-#      suites again with the daemon under valgrind memcheck (any error or
-#      leak fails)
+#   2. ctest in build/ (the Check suites, and the Python package's tests:
+#      python, and python_cpython with CPython's own manager tests), then the
+#      protocol, object and connection-handling suites again with the daemon
+#      under valgrind memcheck (any error or leak fails)
 #   3. an AddressSanitizer + UndefinedBehaviorSanitizer build in build-asan/,
 #      and ctest there
 #   4. a Release (-O3) build in build-o3/, which must compile without a
 #      warning (the optimiser sees more than RelWithDebInfo does)
-#   5. ./scripts/check-install.sh (install, then build consumers against it)
+#   5. ./scripts/check-install.sh (install, then build consumers against it),
+#      and the Python package installed with pip into a temporary directory,
+#      then used from there with no build tree (scripts/check-python-install.sh)
 #   6. ./scripts/fuzz.sh: the libFuzzer harnesses, $SM_FUZZ_SECONDS (default
 #      60) seconds per run
 # Every step runs even when an earlier test step failed; the exit status is
@@ -43,6 +46,7 @@ echo "== release build (-O3): compiles without warnings"
 
 echo "== install check"
 ./scripts/check-install.sh build || failed+=("check-install")
+./scripts/check-python-install.sh build || failed+=("check-python-install")
 
 echo "== fuzz: the frame decoder, the value codec and the dispatcher"
 ./scripts/fuzz.sh "${SM_FUZZ_SECONDS:-60}" || failed+=("fuzz")

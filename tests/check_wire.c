@@ -692,6 +692,27 @@ START_TEST(authkey_order) {
 }
 END_TEST
 
+/* A key file holds raw bytes (Python managers write os.urandom keys): only
+ * one line ending ("\n" or "\r\n") is dropped, so a key that ends in a
+ * carriage return keeps it, and a key ending in "\n" is written with one
+ * more. */
+START_TEST(authkey_binary_endings) {
+  char f[128], err[256];
+  snprintf(f, sizeof f, "%s/bin", tmpdir);
+  authkey k = {0};
+  write_file(f, "key\r", 0600);
+  ck_assert_int_eq(authkey_load(f, false, &k, err, sizeof err), 0);
+  ck_assert(k.len == 4 && memcmp(k.bytes, "key\r", 4) == 0);
+  write_file(f, "key\r\n", 0600);
+  ck_assert_int_eq(authkey_load(f, false, &k, err, sizeof err), 0);
+  ck_assert(k.len == 3 && memcmp(k.bytes, "key", 3) == 0);
+  write_file(f, "key\n\n", 0600);
+  ck_assert_int_eq(authkey_load(f, false, &k, err, sizeof err), 0);
+  ck_assert(k.len == 4 && memcmp(k.bytes, "key\n", 4) == 0);
+  authkey_clear(&k);
+}
+END_TEST
+
 /* Without anything set, the library refuses to invent a key, while the
  * daemon creates ~/.statemgr/authkey: 64 hex characters, mode 0600, and the
  * same key on the next load. */
@@ -774,6 +795,7 @@ Suite *wire_suite(void) {
   tc = tcase_create("authkey");
   tcase_add_checked_fixture(tc, authkey_setup, authkey_teardown);
   tcase_add_test(tc, authkey_order);
+  tcase_add_test(tc, authkey_binary_endings);
   tcase_add_test(tc, authkey_default_created);
   tcase_add_test(tc, authkey_refusals);
   suite_add_tcase(s, tc);

@@ -1,0 +1,219 @@
+/* pipeline.c - the Pipeline type: many proxy calls sent in one write and
+ * answered together (sm_pipeline_*), so N calls cost one round trip.
+ *
+ * call(proxy, method, *args) queues; callk does the same with the first
+ * argument as a dict key; execute() sends them all and returns the results
+ * in order and the failures, by index, with their codes and texts. The
+ * package turns the failures into its exceptions. A pipeline is bound to the
+ * thread that made it, as the library's is; its proxies are kept alive
+ * until it is executed or dropped. */
+#include "ext.h"
+
+typedef struct pipeline_object {
+  PyObject_HEAD cli_object *client; /**< strong reference */
+  sm_pipeline *pl;                  /**< owned */
+  PyObject *keep;       /**< list: the proxies of the queued calls, alive until execute */
+  unsigned long thread; /**< the thread that made it */
+} pipeline_object;
+
+static int pl_check(pipeline_object *pl) {
+  if (cli_check_open(pl->client) < 0) return -1;
+  if (PyThread_get_thread_ident() != pl->thread) {
+    PyErr_SetString(PyExc_RuntimeError, "a pipeline is used by the thread that made it only");
+    return -1;
+  }
+  return 0;
+}
+
+static PyObject *pl_new(PyTypeObject *cls, PyObject *args, PyObject *kw) {
+  static char *kwlist[] = {"client", NULL};
+  cli_object *c;
+  if (!PyArg_ParseTupleAndKeywords(args, kw, "O!:Pipeline", kwlist, &cli_type, &c)) return NULL;
+  if (cli_check_open(c) < 0) return NULL;
+  sm_pipeline *p = NULL;
+  int rc;
+  sm_client *client = c->client;
+  c->inflight++;
+  Py_BEGIN_ALLOW_THREADS rc = sm_pipeline_new(client, &p);
+  Py_END_ALLOW_THREADS c->inflight--;
+  if (rc != SM_OK) return ext_raise_last(rc);
+  pipeline_object *pl = (pipeline_object *)cls->tp_alloc(cls, 0);
+  if (!pl || !(pl->keep = PyList_New(0))) {
+    Py_XDECREF(pl);
+    sm_pipeline_free(p);
+    return NULL;
+  }
+  pl->pl = p;
+  pl->client = (cli_object *)Py_NewRef((PyObject *)c);
+  pl->thread = PyThread_get_thread_ident();
+  return (PyObject *)pl;
+}
+
+static PyObject *queue_call(pipeline_object *pl, PyObject *const *args, Py_ssize_t nargs, bool key,
+                            bool timed) {
+  Py_ssize_t first = timed ? 3 : 2;
+  if (nargs < first)
+    return PyErr_Format(PyExc_TypeError, timed ? "call_timed(proxy, method, timeout_ms, *args)"
+                                               : "call(proxy, method, *args)");
+  if (!PyObject_TypeCheck(args[0], &prx_type))
+    return PyErr_Format(PyExc_TypeError, "a pipeline calls statemgr proxies, not %R",
+                        (PyObject *)Py_TYPE(args[0]));
+  prx_object *p = (prx_object *)args[0];
+  if (pl_check(pl) < 0) return NULL;
+  if (!p->proxy || p->client != pl->client)
+    return PyErr_Format(PyExc_ValueError,
+                        "the proxy is released or belongs to another client than the pipeline");
+  const char *method = PyUnicode_AsUTF8(args[1]);
+  if (!method) return NULL;
+  long long timeout_ms = -1;
+  if (timed && (timeout_ms = PyLong_AsLongLong(args[2])) == -1 && PyErr_Occurred()) return NULL;
+  Py_ssize_t n = nargs - first;
+  if (n > 8) return PyErr_Format(PyExc_TypeError, "at most 8 arguments");
+  sm_value *vals[8];
+  for (Py_ssize_t i = 0; i < n; i++) {
+    if (val_from_py(pl->client, args[first + i], key && i == 0, &vals[i]) < 0) {
+      while (i-- > 0)
+        sm_value_free(vals[i]);
+      return NULL;
+    }
+  }
+  int rc =
+      timed ? sm_pipeline_call_timed(pl->pl, p->proxy, method, (const sm_value *const *)vals,
+                                     (size_t)n, timeout_ms)
+            : sm_pipeline_call(pl->pl, p->proxy, method, (const sm_value *const *)vals, (size_t)n);
+  for (Py_ssize_t i = 0; i < n; i++)
+    sm_value_free(vals[i]);
+  if (rc != SM_OK) return ext_raise_last(rc);
+  if (PyList_Append(pl->keep, (PyObject *)p) < 0) return NULL;
+  Py_RETURN_NONE;
+}
+
+static PyObject *pl_call(pipeline_object *pl, PyObject *const *args, Py_ssize_t nargs) {
+  return queue_call(pl, args, nargs, false, false);
+}
+
+static PyObject *pl_callk(pipeline_object *pl, PyObject *const *args, Py_ssize_t nargs) {
+  return queue_call(pl, args, nargs, true, false);
+}
+
+static PyObject *pl_call_timed(pipeline_object *pl, PyObject *const *args, Py_ssize_t nargs) {
+  return queue_call(pl, args, nargs, false, true);
+}
+
+/* execute(): (results, failures). results lists every call's result in
+ * order (None for a failed call); failures is None when every call
+ * succeeded, else {index: (code, text)}. The pipeline is empty again
+ * afterwards. */
+static PyObject *pl_execute(pipeline_object *pl, PyObject *unused) {
+  (void)unused;
+  if (pl_check(pl) < 0) return NULL;
+  int rc;
+  sm_pipeline *p = pl->pl;
+  pl->client->inflight++;
+  Py_BEGIN_ALLOW_THREADS rc = sm_pipeline_exec(p);
+  Py_END_ALLOW_THREADS pl->client->inflight--;
+  size_t n = sm_pipeline_count(p);
+  /* A failure before anything was sent (no connection) fails every call. */
+  bool all_failed = rc != SM_OK && rc != SM_ECLOSED && rc != SM_EPROTO;
+  const char *all_text = all_failed ? sm_last_error() : NULL;
+  PyObject *results = PyList_New((Py_ssize_t)n), *failures = NULL;
+  for (size_t i = 0; results && i < n; i++) {
+    int st = all_failed ? rc : sm_pipeline_status(p, i);
+    PyObject *item = NULL;
+    const char *text = NULL;
+    if (st == SM_OK) {
+      sm_value *v = NULL;
+      st = sm_pipeline_result(p, i, &v);
+      if (st == SM_OK) {
+        item = val_to_py(pl->client, v);
+        sm_value_free(v);
+        if (!item) goto fail;
+      } else {
+        text = sm_last_error();
+      }
+    } else {
+      text = all_failed ? all_text : sm_pipeline_error(p, i);
+    }
+    if (st != SM_OK) {
+      PyObject *key = PyLong_FromSize_t(i);
+      PyObject *val = Py_BuildValue("(is)", st, text && *text ? text : sm_strerror(st));
+      if ((!failures && !(failures = PyDict_New())) || !key || !val ||
+          PyDict_SetItem(failures, key, val) < 0) {
+        Py_XDECREF(key);
+        Py_XDECREF(val);
+        goto fail;
+      }
+      Py_DECREF(key);
+      Py_DECREF(val);
+      item = Py_NewRef(Py_None);
+    }
+    PyList_SET_ITEM(results, (Py_ssize_t)i, item);
+  }
+  sm_pipeline_reset(p);
+  PyList_SetSlice(pl->keep, 0, PyList_GET_SIZE(pl->keep), NULL);
+  if (!results) {
+    Py_XDECREF(failures);
+    return NULL;
+  }
+  if (all_failed && n == 0) {
+    Py_DECREF(results);
+    Py_XDECREF(failures);
+    return ext_raise_last(rc);
+  }
+  return Py_BuildValue("(NN)", results, failures ? failures : Py_NewRef(Py_None));
+fail:
+  sm_pipeline_reset(p);
+  PyList_SetSlice(pl->keep, 0, PyList_GET_SIZE(pl->keep), NULL);
+  Py_XDECREF(results);
+  Py_XDECREF(failures);
+  return NULL;
+}
+
+static PyObject *pl_len(pipeline_object *pl, PyObject *unused) {
+  (void)unused;
+  return PyLong_FromSize_t(sm_pipeline_count(pl->pl));
+}
+
+static int pl_traverse(pipeline_object *pl, visitproc visit, void *arg) {
+  Py_VISIT(pl->keep);
+  Py_VISIT((PyObject *)pl->client);
+  return 0;
+}
+
+static int pl_clear(pipeline_object *pl) {
+  Py_CLEAR(pl->keep);
+  return 0;
+}
+
+static void pl_dealloc(pipeline_object *pl) {
+  PyObject_GC_UnTrack(pl);
+  sm_pipeline_free(pl->pl); /* before the proxies it names */
+  pl_clear(pl);
+  Py_CLEAR(pl->client);
+  Py_TYPE(pl)->tp_free((PyObject *)pl);
+}
+
+static PyMethodDef pl_methods[] = {
+    {"call", (PyCFunction)(void (*)(void))pl_call, METH_FASTCALL,
+     "call(proxy, method, *args): queues a call."},
+    {"callk", (PyCFunction)(void (*)(void))pl_callk, METH_FASTCALL,
+     "callk(proxy, method, key, *args): queues a call whose first argument is a dict key."},
+    {"call_timed", (PyCFunction)(void (*)(void))pl_call_timed, METH_FASTCALL,
+     "call_timed(proxy, method, timeout_ms, *args): queues a blocking call."},
+    {"execute", (PyCFunction)pl_execute, METH_NOARGS,
+     "Sends every queued call; returns (results, None or {index: (code, text)})."},
+    {"pending", (PyCFunction)pl_len, METH_NOARGS, "The number of queued calls."},
+    {NULL, NULL, 0, NULL},
+};
+
+PyTypeObject pipeline_type = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "statemgr._statemgr.Pipeline",
+    .tp_basicsize = sizeof(pipeline_object),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = "Calls sent in one write and answered together.",
+    .tp_new = pl_new,
+    .tp_dealloc = (destructor)pl_dealloc,
+    .tp_traverse = (traverseproc)pl_traverse,
+    .tp_clear = (inquiry)pl_clear,
+    .tp_methods = pl_methods,
+};

@@ -1,0 +1,164 @@
+"""statemgr - shared state for Python processes, served by statemgrd.
+
+A drop-in for ``multiprocessing.managers``: change the import and keep the
+code.
+
+    import statemgr
+    with statemgr.Manager() as m:        # a private statemgrd, as Manager() runs a server
+        d = m.dict()
+        counter = m.Value("i", 0)
+        ...                              # pass d, counter to Process(...) as usual
+        counter.add(1)                   # atomic, no lock needed
+
+    feeds = statemgr.connect("tcp://db1:7450").dict("feeds")   # a named object, get-or-create
+
+See README.md ("Python") for what differs from Python's managers.
+"""
+from . import _statemgr
+from .errors import (
+    AuthenticationError, BadValue, Broken, ConnectFailed, ConnectionClosed, Empty, Error, Full,
+    NotFound, NotOwner, ShuttingDown, Stale, Timeout, TLSError, TooLarge, WrongType,
+)
+from .managers import BaseManager, SyncManager
+from .pipeline import Pipeline, Result
+from .proxies import (
+    ABSENT, ArrayProxy, BarrierProxy, BaseProxy, ConditionProxy, DictProxy, EventProxy, ListProxy,
+    LockProxy, NamespaceProxy, QueueProxy, RLockProxy, SemaphoreProxy, ValueProxy,
+    remember_client,
+)
+
+__version__ = _statemgr.library_version
+
+__all__ = [
+    "Manager", "connect", "Connection", "BaseManager", "SyncManager", "Pipeline", "Result",
+    "ABSENT", "Error", "Timeout", "NotFound", "WrongType", "BadValue", "Empty", "Full", "Broken",
+    "NotOwner", "AuthenticationError", "ConnectFailed", "ConnectionClosed", "ShuttingDown",
+    "TLSError", "TooLarge", "Stale", "BaseProxy", "DictProxy", "ListProxy", "ValueProxy",
+    "ArrayProxy", "NamespaceProxy", "QueueProxy", "LockProxy", "RLockProxy", "SemaphoreProxy",
+    "ConditionProxy", "EventProxy", "BarrierProxy",
+]
+
+
+def Manager(*, daemon_path=None, log_file=None):
+    """A started SyncManager on a private statemgrd (a child process on a
+    private UNIX socket with a random authkey), as multiprocessing.Manager()
+    returns. Use it as ``with statemgr.Manager() as m:`` or call
+    ``m.shutdown()``."""
+    m = SyncManager(daemon_path=daemon_path, log_file=log_file)
+    m.start()
+    return m
+
+
+class Connection:
+    """A connection to a statemgrd, for named objects: ``dict("feeds")``
+    gets or creates the dict called "feeds", which every process (Python or
+    C, on any machine) that opens that name shares. A name of None makes an
+    anonymous object that lives while some proxy holds it."""
+
+    def __init__(self, client):
+        self._client = client
+
+    @property
+    def url(self):
+        return self._client.url
+
+    def open(self, type, name=None, *init, cls=None):
+        """Gets or creates the object called name of daemon type type (a
+        custom type of an embedding server too), with its creation
+        arguments (docs/protocol.md)."""
+        return self._client.open(type, name, *init, cls=cls)
+
+    def dict(self, name=None):
+        return self._client.open("dict", name)
+
+    def list(self, name=None):
+        return self._client.open("list", name)
+
+    def value(self, name=None, initial=None):
+        return self._client.open("value", name, initial)
+
+    def namespace(self, name=None):
+        return self._client.open("namespace", name)
+
+    def array(self, name, typecode, values):
+        from .proxies import ARRAY_TYPECODES
+
+        if isinstance(values, int):
+            values = [0] * values
+        return self._client.open("array", name, ARRAY_TYPECODES.get(typecode, typecode),
+                                 list(values))
+
+    def queue(self, name=None, maxsize=0):
+        return self._client.open("queue", name, int(maxsize))
+
+    def lock(self, name=None, auto_release=True):
+        return self._client.open("lock", name, bool(auto_release))
+
+    def rlock(self, name=None, auto_release=True):
+        return self._client.open("rlock", name, bool(auto_release))
+
+    def semaphore(self, name=None, value=1, auto_release=False):
+        return self._client.open("semaphore", name, int(value), bool(auto_release))
+
+    def bounded_semaphore(self, name=None, value=1, auto_release=False):
+        return self._client.open("bounded_semaphore", name, int(value), bool(auto_release))
+
+    def condition(self, name=None, lock=None):
+        return self._client.open("condition", name, lock)
+
+    def event(self, name=None):
+        return self._client.open("event", name)
+
+    def barrier(self, name, parties):
+        return self._client.open("barrier", name, int(parties))
+
+    def pipeline(self):
+        return Pipeline(self._client)
+
+    def ping(self):
+        self._client.ping()
+
+    def info(self):
+        return self._client.info()
+
+    def ls(self, type=None):
+        return self._client.ls(type)
+
+    def show(self, name):
+        return self._client.show(name)
+
+    def delete(self, name):
+        self._client.delete(name)
+
+    def close(self):
+        """Frees this connection's proxies (they stop working) and closes
+        it."""
+        self._client.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def connect(url=None, authkey=None, *, authkey_file=None, tls_ca=None, tls_cert=None,
+            tls_key=None, tls_server_name=None, tls_insecure=False, connect_timeout=None,
+            client_name=None):
+    """Connects to a statemgrd: url is tcp://HOST:PORT, tls://HOST:PORT or
+    unix:/PATH (None: $STATEMGR_URL, else tcp://127.0.0.1:7450). The authkey
+    comes, as for the C library, from authkey / authkey_file, else
+    $STATEMGR_AUTHKEY_FILE, $STATEMGR_AUTHKEY, ~/.statemgr/authkey. For
+    tls:// the daemon's certificate is checked against the system's CAs or
+    tls_ca, and its name against the URL's host or tls_server_name;
+    tls_cert / tls_key present a client certificate."""
+    kw = {}
+    if authkey is not None:
+        kw["authkey"] = bytes(authkey)
+    client = _statemgr.Client.connect(
+        url, authkey_file=authkey_file, tls_ca=tls_ca, tls_cert=tls_cert, tls_key=tls_key,
+        tls_server_name=tls_server_name, tls_insecure=tls_insecure,
+        connect_timeout=connect_timeout, client_name=client_name, **kw)
+    client.authkey = kw.get("authkey")
+    remember_client(client)
+    return Connection(client)

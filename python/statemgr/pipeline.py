@@ -1,0 +1,163 @@
+"""statemgr.pipeline - many calls in one round trip.
+
+    with m.pipeline() as p:
+        for i in range(16):
+            p.on(d)[i] = i * i          # queued: d.set(i, i * i)
+        n = p.on(counter).add(1)        # queued: a Result
+    print(n.value)                      # after the with block: answered
+
+Calls are queued, then sent in one write when the ``with`` block ends (or
+at ``execute()``), and the daemon answers them in order. At the end of a
+``with`` block a failed call raises nothing: its Result's ``value`` does
+(a failed ``[k] = v`` or ``del [k]``, which give no Result, raises there). The methods are the
+daemon's (docs/protocol.md): ``get``, ``set``, ``del``, ``add``, ``append``,
+``put``... ``p.on(proxy)`` queues them by name, and ``[k]``, ``[k] = v`` and
+``del [k]`` mean ``get``, ``set`` and ``del``. Each queued call gives a
+:class:`Result` whose ``value`` is its answer (or raises its error). A
+pipeline belongs to the thread that made it.
+"""
+from . import _statemgr
+from .errors import error_for
+from .proxies import DictProxy, timeout_ms
+
+# Dict methods whose first argument is a key.
+_KEY_METHODS = {"get", "set", "del", "contains", "pop", "setdefault", "set_if_absent", "cas"}
+
+
+class Result:
+    """The answer of one pipelined call, once the pipeline has run."""
+
+    # Class defaults instead of __init__: a Result is made per queued call.
+    _done = False
+    _code = 0
+    _value = None
+
+    @property
+    def ready(self):
+        return self._done
+
+    @property
+    def value(self):
+        """The call's result; raises its error (statemgr.Error subclass)."""
+        if not self._done:
+            raise RuntimeError("the pipeline has not run yet")
+        if self._code:
+            raise error_for(self._code, self._value)
+        return self._value
+
+    @property
+    def error(self):
+        """The call's exception, or None."""
+        if self._done and self._code:
+            return error_for(self._code, self._value)
+        return None
+
+    def __repr__(self):
+        if not self._done:
+            return "<Result pending>"
+        return "<Result %s>" % (repr(self._value) if not self._code else "error %r" % self._value)
+
+
+class _On:
+    """Queues calls on one proxy: p.on(d).method(*args)."""
+
+    __slots__ = ("_p", "_proxy", "_queue")
+
+    def __init__(self, pipeline, proxy):
+        self._p = pipeline
+        self._proxy = proxy
+        # d[k] = v and del d[k] give no Result: they go straight to the C
+        # pipeline (their failures are raised when the pipeline runs).
+        self._queue = pipeline._pl.callk if isinstance(proxy, DictProxy) else pipeline._pl.call
+
+    def __getattr__(self, method):
+        def queue(*args, timeout=None):
+            return self._p.call(self._proxy, method, *args, timeout=timeout)
+
+        return queue
+
+    def __getitem__(self, key):
+        self._queue(self._proxy, "get", key)
+        r = Result()
+        p = self._p
+        p._held.append((p._pl.pending() - 1, r))
+        return r
+
+    def __setitem__(self, key, value):
+        self._queue(self._proxy, "set", key, value)
+
+    def __delitem__(self, key):
+        self._queue(self._proxy, "del", key)
+
+
+class Pipeline:
+    """Calls queued on proxies of one client, sent together."""
+
+    def __init__(self, client):
+        self._client = client
+        self._pl = _statemgr.Pipeline(client)
+        self._held = []  # (index, Result) of the calls that gave a Result
+
+    def call(self, proxy, method, *args, timeout=None):
+        """Queues proxy.method(*args) (a daemon method name); timeout (in
+        seconds) makes it a blocking call with that deadline. Returns its
+        Result."""
+        if timeout is not None:
+            self._pl.call_timed(proxy, method, timeout_ms(timeout), *args)
+        elif args and method in _KEY_METHODS and isinstance(proxy, DictProxy):
+            self._pl.callk(proxy, method, *args)
+        else:
+            self._pl.call(proxy, method, *args)
+        r = Result()
+        self._held.append((self._pl.pending() - 1, r))
+        return r
+
+    def on(self, proxy):
+        """A view of proxy whose method calls are queued here."""
+        return _On(self, proxy)
+
+    def __len__(self):
+        return self._pl.pending()
+
+    def execute(self, raise_on_error=True):
+        """Sends the queued calls and waits for every answer. Returns their
+        results in order; with raise_on_error, raises the first failure
+        (after every Result is filled in), else failed calls are their
+        exception objects in the list. A failed ``d[k] = v`` or ``del d[k]``
+        (which give no Result) raises in either case."""
+        held, self._held = self._held, []
+        if not self._pl.pending():
+            return []
+        results, failures = self._pl.execute()
+        if failures is None:
+            for i, r in held:
+                r._done, r._value = True, results[i]
+            return results
+        errors = {i: error_for(code, text) for i, (code, text) in failures.items()}
+        with_result = set()
+        for i, r in held:
+            with_result.add(i)
+            r._done = True
+            if i in failures:
+                r._code, r._value = failures[i]
+            else:
+                r._value = results[i]
+        for i, err in errors.items():
+            results[i] = err
+        first = min(errors)
+        if raise_on_error:
+            raise errors[first]
+        unheld = [i for i in errors if i not in with_result]
+        if unheld:
+            raise errors[min(unheld)]
+        return results
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:  # each Result holds its own error
+            self.execute(raise_on_error=False)
+        else:  # drop what was queued
+            self._held = []
+            self._pl = _statemgr.Pipeline(self._client)

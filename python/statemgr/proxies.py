@@ -1,0 +1,825 @@
+"""statemgr.proxies - the proxy classes: Python objects whose every method
+is one call to the object in statemgrd.
+
+They behave as the proxies of ``multiprocessing.managers`` do: ``DictProxy``
+and ``ListProxy`` take ``d[k]``, ``k in d``, ``len``, iteration, ``del``,
+slicing and ``+=``; a ``ValueProxy`` has ``.value``; locks and conditions
+are context managers; failures raise what Python raises (``KeyError``,
+``IndexError``, ``queue.Empty``, ``threading.BrokenBarrierError``...).
+Comparison is by identity, as for Python's proxies (compare ``d.copy()`` or
+``l[:]`` instead). Each class also has what Python's lack: ``value.add()``,
+``dict.set_if_absent()`` / ``cas()``, and a lock that its holder's death
+releases.
+
+A proxy pickles (for ``spawn`` children, or a ``multiprocessing.Queue``) as
+the daemon's URL and the object's id or name; unpickled, it reconnects and
+takes its own reference. A proxy stored inside a dict or list travels as a
+reference and comes back as a proxy.
+"""
+import math
+import os
+import threading
+import time
+import weakref
+
+from . import _statemgr
+from .errors import BadValue, Empty, Full, NotFound, NotOwner, Timeout
+
+__all__ = [
+    "BaseProxy", "DictProxy", "ListProxy", "ValueProxy", "ArrayProxy", "NamespaceProxy",
+    "QueueProxy", "LockProxy", "RLockProxy", "SemaphoreProxy", "ConditionProxy",
+    "EventProxy", "BarrierProxy", "ABSENT",
+]
+
+
+class _Absent:
+    """The sentinel for "the key is absent" in DictProxy.cas()."""
+
+    _instance = None
+
+    def __new__(cls):
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self):
+        return "statemgr.ABSENT"
+
+    def __reduce__(self):
+        return (_Absent, ())
+
+
+ABSENT = _Absent()
+
+
+def timeout_ms(timeout, blocking=True):
+    """A timeout in seconds (None: none) as the library's milliseconds:
+    -1 forever, 0 do not block. A negative timeout is a ValueError, as in
+    queue.Queue."""
+    if not blocking:
+        return 0
+    if timeout is None:
+        return -1
+    if timeout < 0:
+        raise ValueError("'timeout' must be a non-negative number")
+    return int(math.ceil(timeout * 1000.0))
+
+
+# ---- the clients a process has, for proxies that are unpickled ---------
+
+_clients = weakref.WeakValueDictionary()  # url -> Client of this process
+_clients_lock = threading.Lock()
+
+
+def _after_fork_in_child():
+    # Another thread may have held the lock at fork(): the child starts
+    # with a fresh one.
+    global _clients_lock
+    _clients_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def remember_client(client):
+    """Lets proxies unpickled in this process (or its fork children) reuse
+    client for its URL."""
+    with _clients_lock:
+        _clients.setdefault(client.url, client)
+
+
+def _client_for(url, authkey, authkey_file):
+    with _clients_lock:
+        c = _clients.get(url)
+        if c is not None and not c.closed:
+            return c
+    kw = {}
+    if authkey is not None:
+        kw["authkey"] = authkey
+    elif authkey_file is not None:
+        kw["authkey_file"] = authkey_file
+    c = _statemgr.Client.connect(url, **kw)
+    c.authkey = authkey
+    remember_client(c)
+    return c
+
+
+def _rebuild_proxy(cls, token, name, url, authkey, authkey_file, state):
+    client = _client_for(url, authkey, authkey_file)
+    if name is not None:
+        proxy = client.open(token.rsplit(":", 1)[0], name, cls=cls)
+    else:
+        proxy = client.open_token(token, cls=cls)
+    if state:
+        proxy.__dict__.update(state)
+    return proxy
+
+
+def _spawning():
+    from multiprocessing import context
+
+    return context.get_spawning_popen() is not None
+
+
+class BaseProxy(_statemgr.Proxy):
+    """The base of every statemgr proxy. ``_callmethod(name, args)`` calls
+    any daemon method by name (docs/protocol.md), custom types' included."""
+
+    _typeid = None  # Python's typeid ("dict", "Queue"...), for repr
+
+    @property
+    def _typeid_now(self):
+        return self.__dict__.get("_typeid_override") or self._typeid or self._type
+
+    def _callmethod(self, methodname, args=(), kwds=None):
+        if kwds:
+            raise TypeError("statemgr methods take positional arguments only")
+        return self._call(methodname, *args)
+
+    def _getvalue(self):
+        """A copy of the referent, as Python's proxies give."""
+        raise NotImplementedError(f"{type(self).__name__} has no copy to give")
+
+    def __repr__(self):
+        return "<%s object, typeid %r at %#x>" % (type(self).__name__, self._typeid_now, id(self))
+
+    def __reduce__(self):
+        client = self._client
+        authkey = client.authkey if _spawning() else None
+        authkey_file = getattr(client, "_authkey_file", None)
+        state = dict(self.__dict__)
+        return (
+            _rebuild_proxy,
+            (type(self), self._token, self._name, client.url, authkey, authkey_file, state),
+        )
+
+    def __copy__(self):
+        return self
+
+    def __deepcopy__(self, memo):
+        return self
+
+
+# ---- containers --------------------------------------------------------
+
+
+class _DictKeyIterator:
+    """Iterates over the keys a dict had when iteration began; like a dict
+    iterator, raises RuntimeError once the dict's size has changed."""
+
+    def __init__(self, proxy):
+        self._proxy = proxy
+        self._keys = proxy._call("keys")
+        self._len = len(self._keys)
+        self._pos = 0
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        if self._keys is None:
+            raise StopIteration
+        if self._proxy._call("len") != self._len:
+            self._keys = None
+            raise RuntimeError("dictionary changed size during iteration")
+        if self._pos >= len(self._keys):
+            self._keys = None
+            raise StopIteration
+        k = self._keys[self._pos]
+        self._pos += 1
+        return k
+
+
+class DictProxy(BaseProxy):
+    """A shared dict (daemon type "dict")."""
+
+    _typeid = "dict"
+
+    def __getitem__(self, key):
+        try:
+            return self._callk("get", key)
+        except NotFound:
+            raise KeyError(key) from None
+
+    def __setitem__(self, key, value):
+        self._callk("set", key, value)
+
+    def __delitem__(self, key):
+        try:
+            self._callk("del", key)
+        except NotFound:
+            raise KeyError(key) from None
+
+    def __contains__(self, key):
+        return self._callk("contains", key)
+
+    def __len__(self):
+        return self._call("len")
+
+    def __iter__(self):
+        return _DictKeyIterator(self)
+
+    def __str__(self):
+        return str(self.copy())
+
+    def get(self, key, default=None):
+        try:
+            return self._callk("get", key)
+        except NotFound:
+            return default
+
+    def keys(self):
+        return self._call("keys")
+
+    def values(self):
+        return self._call("values")
+
+    def items(self):
+        return [tuple(kv) for kv in self._call("items")]
+
+    _NO_DEFAULT = object()
+
+    def pop(self, key, default=_NO_DEFAULT):
+        try:
+            return self._callk("pop", key)
+        except NotFound:
+            if default is DictProxy._NO_DEFAULT:
+                raise KeyError(key) from None
+            return default
+
+    def popitem(self):
+        try:
+            return tuple(self._call("popitem"))
+        except NotFound:
+            raise KeyError("popitem(): dictionary is empty") from None
+
+    def setdefault(self, key, default=None):
+        return self._callk("setdefault", key, default)
+
+    def update(self, other=(), /, **kwds):
+        items = dict(other)
+        items.update(kwds)
+        if items:
+            self._call("update", items)
+
+    def clear(self):
+        self._call("clear")
+
+    def copy(self):
+        return self._call("copy")
+
+    _getvalue = copy
+
+    # statemgr's own: atomic helpers that Python's DictProxy lacks.
+    def set_if_absent(self, key, value):
+        """Stores value only if key is absent; True when it did."""
+        return self._callk("set_if_absent", key, value)
+
+    def cas(self, key, expected, desired):
+        """Atomic compare-and-set: stores desired if the value under key
+        equals expected (``statemgr.ABSENT``: if the key is absent). Returns
+        True when it did."""
+        if expected is ABSENT:
+            return self._callk("cas", key, desired)[0]
+        return self._callk("cas", key, expected, desired)[0]
+
+
+class ListProxy(BaseProxy):
+    """A shared list (daemon type "list")."""
+
+    _typeid = "list"
+    _CHUNK = 256
+
+    def _index_error(self, what="list index out of range"):
+        return IndexError(what)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            if i.step is None or i.step == 1:
+                return self._call("slice", i.start, i.stop)
+            return self._call("slice", None, None)[i]
+        try:
+            return self._call("get", i)
+        except BadValue:
+            raise IndexError("list index out of range") from None
+
+    def __setitem__(self, i, value):
+        if isinstance(i, slice):
+            items = self._call("slice", None, None)
+            items[i] = value
+            self._replace(items)
+            return
+        try:
+            self._call("set", i, value)
+        except BadValue:
+            raise IndexError("list assignment index out of range") from None
+
+    def __delitem__(self, i):
+        if isinstance(i, slice):
+            items = self._call("slice", None, None)
+            del items[i]
+            self._replace(items)
+            return
+        try:
+            self._call("del", i)
+        except BadValue:
+            raise IndexError("list assignment index out of range") from None
+
+    def _replace(self, items):
+        pl = _statemgr.Pipeline(self._client)
+        pl.call(self, "clear")
+        pl.call(self, "extend", items)
+        _results, failures = pl.execute()
+        if failures:
+            from .errors import error_for
+
+            raise error_for(*failures[min(failures)])
+
+    def __len__(self):
+        return self._call("len")
+
+    def __contains__(self, value):
+        return self._call("count", value) > 0
+
+    def __iter__(self):
+        start = 0
+        while True:
+            chunk = self._call("slice", start, start + self._CHUNK)
+            yield from chunk
+            if len(chunk) < self._CHUNK:
+                return
+            start += len(chunk)
+
+    def __reversed__(self):
+        return reversed(self._call("slice", None, None))
+
+    def __str__(self):
+        return str(self[:])
+
+    def __add__(self, other):
+        return self[:] + list(other)
+
+    def __radd__(self, other):
+        return list(other) + self[:]
+
+    def __iadd__(self, other):
+        self.extend(other)
+        return self
+
+    def __mul__(self, n):
+        return self[:] * n
+
+    __rmul__ = __mul__
+
+    def __imul__(self, n):
+        if n <= 0:
+            self.clear()
+        elif n > 1:
+            items = self[:]
+            self._call("extend", items * (n - 1))
+        return self
+
+    def append(self, value):
+        self._call("append", value)
+
+    def extend(self, iterable):
+        self._call("extend", list(iterable))
+
+    def insert(self, i, value):
+        self._call("insert", i, value)
+
+    def pop(self, i=-1):
+        try:
+            return self._call("pop", i)
+        except BadValue:
+            raise IndexError("pop from empty list" if i == -1 else "pop index out of range") from None
+
+    def remove(self, value):
+        try:
+            self._call("remove", value)
+        except BadValue:
+            raise ValueError("list.remove(x): x not in list") from None
+
+    def index(self, value, start=0, stop=None):
+        if start == 0 and stop is None:
+            try:
+                return self._call("index", value)
+            except BadValue:
+                raise ValueError(f"{value!r} is not in list") from None
+        return self[:].index(value, start, *(() if stop is None else (stop,)))
+
+    def count(self, value):
+        return self._call("count", value)
+
+    def reverse(self):
+        self._call("reverse")
+
+    def sort(self, key=None, reverse=False):
+        if key is None:
+            self._call("sort", bool(reverse))
+        else:
+            items = self[:]
+            items.sort(key=key, reverse=reverse)
+            self._replace(items)
+
+    def clear(self):
+        self._call("clear")
+
+    def copy(self):
+        return self[:]
+
+    _getvalue = copy
+
+
+class ValueProxy(BaseProxy):
+    """A shared value (Manager().Value; daemon type "value")."""
+
+    _typeid = "Value"
+
+    def get(self):
+        return self._call("get")
+
+    def set(self, value):
+        self._call("set", value)
+
+    value = property(get, set)
+
+    def add(self, delta=1):
+        """Atomic add-and-get: the new value (an int stays an int; a float
+        makes it a float; None counts as 0)."""
+        return self._call("add", delta)
+
+    _getvalue = get
+
+    def __repr__(self):
+        return "%s(%r, %r)" % (type(self).__name__, self.__dict__.get("_typecode"), self.get())
+
+
+#: array.array / ctypes typecodes -> the daemon's.
+ARRAY_TYPECODES = {
+    "b": "i8", "B": "u8", "h": "i16", "H": "u16", "i": "i32", "I": "u32",
+    "l": "i64", "L": "u64", "q": "i64", "Q": "u64", "f": "f32", "d": "f64",
+}
+
+
+class ArrayProxy(BaseProxy):
+    """A fixed-length numeric array (Manager().Array; daemon type "array")."""
+
+    _typeid = "Array"
+
+    def __len__(self):
+        return self._call("len")
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            if i.step is None or i.step == 1:
+                return self._call("slice", i.start, i.stop)
+            return self._call("slice", None, None)[i]
+        try:
+            return self._call("get", i)
+        except BadValue:
+            raise IndexError("array index out of range") from None
+
+    def __setitem__(self, i, value):
+        if isinstance(i, slice):
+            start, stop, step = i.indices(len(self))
+            values = list(value)
+            if step != 1 or len(values) != max(0, stop - start):
+                raise ValueError("an array slice is assigned a sequence of the same length")
+            self._call("set_slice", start, values)
+            return
+        try:
+            self._call("set", i, value)
+        except BadValue as e:
+            if "range" in str(e):
+                raise IndexError("array assignment index out of range") from None
+            raise
+
+    def __iter__(self):
+        return iter(self._call("slice", None, None))
+
+    def add(self, i, delta=1):
+        """Atomic add-and-get of element i."""
+        return self._call("add", i, delta)
+
+    @property
+    def typecode(self):
+        return self._call("typecode")
+
+    def tolist(self):
+        return self._call("slice", None, None)
+
+    _getvalue = tolist
+
+    def __str__(self):
+        return str(self.tolist())
+
+
+class NamespaceProxy(BaseProxy):
+    """A shared namespace (Manager().Namespace()). Attributes whose name
+    starts with an underscore stay on the proxy, as in Python."""
+
+    _typeid = "Namespace"
+
+    def __getattr__(self, name):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        try:
+            return self._call("get", name)
+        except NotFound:
+            raise AttributeError(name) from None
+
+    def __setattr__(self, name, value):
+        if name.startswith("_"):
+            object.__setattr__(self, name, value)
+        else:
+            self._call("set", name, value)
+
+    def __delattr__(self, name):
+        if name.startswith("_"):
+            object.__delattr__(self, name)
+            return
+        try:
+            self._call("del", name)
+        except NotFound:
+            raise AttributeError(name) from None
+
+    def _getvalue(self):
+        names = self._call("list")
+        pl = _statemgr.Pipeline(self._client)
+        for n in names:
+            pl.call(self, "get", n)
+        results, failures = pl.execute()
+        return {n: r for i, (n, r) in enumerate(zip(names, results)) if i not in (failures or {})}
+
+    def __str__(self):
+        items = ["%s=%r" % kv for kv in self._getvalue().items() if not kv[0].startswith("_")]
+        items.sort()
+        return "Namespace(" + ", ".join(items) + ")"
+
+
+# ---- queues and synchronisation ----------------------------------------
+
+
+class QueueProxy(BaseProxy):
+    """A FIFO queue (Manager().Queue / JoinableQueue; daemon type "queue")."""
+
+    _typeid = "Queue"
+
+    def put(self, obj, block=True, timeout=None):
+        try:
+            self._call_timed("put", timeout_ms(timeout, block), obj)
+        except Timeout:
+            raise Full("the queue is still full at the deadline") from None
+
+    def get(self, block=True, timeout=None):
+        try:
+            return self._call_timed("get", timeout_ms(timeout, block))
+        except Timeout:
+            raise Empty("the queue is still empty at the deadline") from None
+
+    def put_nowait(self, obj):
+        return self.put(obj, False)
+
+    def get_nowait(self):
+        return self.get(False)
+
+    def qsize(self):
+        return self._call("qsize")
+
+    def empty(self):
+        return self._call("empty")
+
+    def full(self):
+        return self._call("full")
+
+    @property
+    def maxsize(self):
+        return self._call("maxsize")
+
+    def task_done(self):
+        try:
+            self._call("task_done")
+        except BadValue:
+            raise ValueError("task_done() called too many times") from None
+
+    def join(self, timeout=None):
+        """Waits until every item put has been task_done (timeout: statemgr's
+        own; True when they all were)."""
+        try:
+            self._call_timed("join", timeout_ms(timeout))
+            return True
+        except Timeout:
+            return False
+
+
+class _Acquirer(BaseProxy):
+    def acquire(self, blocking=True, timeout=None):
+        if timeout is not None and timeout < 0:
+            timeout = None  # threading's -1: wait forever
+        if not blocking and timeout is not None:
+            raise ValueError("can't specify a timeout for a non-blocking call")
+        try:
+            return self._call_timed("acquire", timeout_ms(timeout, blocking))
+        except Timeout:
+            return False
+
+    def release(self):
+        self._call("release")
+
+    def __enter__(self):
+        return self.acquire()
+
+    def __exit__(self, *exc):
+        self.release()
+
+
+class LockProxy(_Acquirer):
+    """A lock (Manager().Lock()). Held by the acquiring thread: releasing it
+    from another thread or process raises RuntimeError, and the daemon
+    releases it when its holder dies (unless opened with
+    auto_release=False)."""
+
+    _typeid = "Lock"
+
+    def locked(self):
+        return self._call("locked")
+
+
+class RLockProxy(LockProxy):
+    """A re-entrant lock (Manager().RLock())."""
+
+    _typeid = "RLock"
+
+    def _count(self):
+        return self._call("count")
+
+
+class SemaphoreProxy(_Acquirer):
+    """A semaphore or bounded semaphore (Manager().Semaphore(n),
+    BoundedSemaphore(n)). As Python's, it has no owner: any process may
+    release it."""
+
+    _typeid = "Semaphore"
+
+    @property
+    def _typeid_now(self):
+        return "BoundedSemaphore" if self._type == "bounded_semaphore" else "Semaphore"
+
+    def release(self, n=1):
+        try:
+            self._call("release", n)
+        except BadValue:
+            if n < 1:
+                raise ValueError("n must be one or more") from None
+            raise ValueError("Semaphore released too many times") from None
+
+    def get_value(self):
+        return self._call("get_value")
+
+
+class ConditionProxy(_Acquirer):
+    """A condition variable (Manager().Condition(lock=None))."""
+
+    _typeid = "Condition"
+
+    def release(self):
+        try:
+            self._call("release")
+        except NotOwner:
+            raise RuntimeError("cannot release un-acquired lock") from None
+
+    def wait(self, timeout=None):
+        try:
+            return self._call_timed("wait", timeout_ms(timeout))
+        except NotOwner:
+            raise RuntimeError("cannot wait on un-acquired lock") from None
+
+    def wait_for(self, predicate, timeout=None):
+        """Python's Condition.wait_for: waits until predicate() is true, or
+        the time is up; returns the last result of predicate()."""
+        endtime = None
+        waittime = timeout
+        result = predicate()
+        while not result:
+            if waittime is not None:
+                if endtime is None:
+                    endtime = time.monotonic() + waittime
+                else:
+                    waittime = endtime - time.monotonic()
+                    if waittime <= 0:
+                        break
+            self.wait(waittime)
+            result = predicate()
+        return result
+
+    def notify(self, n=1):
+        try:
+            self._call("notify", n)
+        except NotOwner:
+            raise RuntimeError("cannot notify on un-acquired lock") from None
+
+    def notify_all(self):
+        try:
+            self._call("notify_all")
+        except NotOwner:
+            raise RuntimeError("cannot notify on un-acquired lock") from None
+
+    notifyAll = notify_all
+
+
+class EventProxy(BaseProxy):
+    """An event (Manager().Event())."""
+
+    _typeid = "Event"
+
+    def is_set(self):
+        return self._call("is_set")
+
+    isSet = is_set
+
+    def set(self):
+        self._call("set")
+
+    def clear(self):
+        self._call("clear")
+
+    def wait(self, timeout=None):
+        return self._call_timed("wait", timeout_ms(timeout))
+
+
+class BarrierProxy(BaseProxy):
+    """A barrier (Manager().Barrier(parties, action=None, timeout=None)).
+
+    With an action, the last process to arrive runs it before any of them
+    leaves wait(), as threading.Barrier does: the waiters then meet at a
+    second barrier (its ``_gate``) that the action's end opens. An action
+    that raises breaks the barrier."""
+
+    _typeid = "Barrier"
+
+    def _settings(self):
+        d = self.__dict__
+        return d.get("_timeout"), d.get("_action"), d.get("_gate")
+
+    def wait(self, timeout=None):
+        default, action, gate = self._settings()
+        if timeout is None:
+            timeout = default
+        ms = timeout_ms(timeout)
+        index = self._call_timed("wait", ms)
+        if gate is not None:
+            if index == self.parties - 1:
+                try:
+                    action()
+                except BaseException:
+                    self.abort()
+                    raise
+            gate._call_timed("wait", ms)
+        return index
+
+    def reset(self):
+        gate = self.__dict__.get("_gate")
+        self._call("reset")
+        if gate is not None:
+            gate._call("reset")
+
+    def abort(self):
+        gate = self.__dict__.get("_gate")
+        self._call("abort")
+        if gate is not None:
+            gate._call("abort")
+
+    @property
+    def parties(self):
+        return self._call("parties")
+
+    @property
+    def n_waiting(self):
+        return self._call("n_waiting")
+
+    @property
+    def broken(self):
+        gate = self.__dict__.get("_gate")
+        return self._call("broken") or (gate is not None and gate._call("broken"))
+
+
+#: daemon type -> the class its refs come back as.
+PROXY_CLASSES = {
+    "dict": DictProxy,
+    "list": ListProxy,
+    "value": ValueProxy,
+    "array": ArrayProxy,
+    "namespace": NamespaceProxy,
+    "queue": QueueProxy,
+    "lock": LockProxy,
+    "rlock": RLockProxy,
+    "semaphore": SemaphoreProxy,
+    "bounded_semaphore": SemaphoreProxy,
+    "condition": ConditionProxy,
+    "event": EventProxy,
+    "barrier": BarrierProxy,
+}
+
+for _type, _cls in PROXY_CLASSES.items():
+    _statemgr._register_proxy_class(_type, _cls)
