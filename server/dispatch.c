@@ -1,8 +1,9 @@
 /* dispatch.c - one request in, one response out (see dispatch.h).
  *
  * Every argument is validated here, once, before any method runs: it must
- * be a canonical packed Value, nested no deeper than limits.max_depth, and
- * every ObjRef in it must name a live object of the stated type. Methods can
+ * be a canonical packed Value, nested no deeper than limits.max_depth, with
+ * no map holding two equal keys (proto/vequal.h), and every ObjRef in it
+ * must name a live object of the stated type. Methods can
  * then trust their arguments. The target object holds an extra reference
  * while its method runs, so a method that drops the last reference to its
  * own object (a self-referencing entry removed) cannot free it mid-call.
@@ -10,6 +11,7 @@
  * dispatcher can be fuzzed; dispatch_request() adds the response frame. */
 #include "dispatch.h"
 
+#include "../proto/vequal.h"
 #include "blocked.h"
 #include "conn.h"
 #include "log.h"
@@ -37,6 +39,13 @@ static int check_args(call *c, const wire_request *req, sm_span *args, unsigned 
       return call_fail(c, WS_TYPE_ERROR, "argument %zu has an unhashable map key (list or map)",
                        i + 1);
     default: return call_fail(c, WS_PROTOCOL_ERROR, "argument %zu is not a valid value", i + 1);
+    }
+    if (flags[i] & VW_FLAG_HAS_MAP) {
+      int rc = veq_check_keys(args[i]);
+      if (rc == VEQ_DUP_KEY)
+        return call_fail(c, WS_VALUE_ERROR,
+                         "argument %zu has a map with two equal keys (such as 1 and 1.0)", i + 1);
+      if (rc != VEQ_OK) return call_fail(c, WS_INTERNAL, "out of memory");
     }
     if (flags[i] & VW_FLAG_HAS_REF) {
       int rc = reg_check_refs(c->reg, args[i], c->err, sizeof c->err);

@@ -3,6 +3,7 @@
  * taken when stored and given back when freed. */
 #include "sval.h"
 
+#include "../proto/vequal.h"
 #include "registry.h"
 
 #include <stdlib.h>
@@ -56,6 +57,4 @@ void sval_free(registry *reg, sval *v) {
 /* Borrowed while v lives. */
 sm_span sval_span(const sval *v) { return (sm_span){v->data, v->len}; }
 
-bool sval_equals(const sval *v, sm_span packed) {
-  return v->len == packed.n && (packed.n == 0 || memcmp(v->data, packed.p, packed.n) == 0);
-}
+bool sval_equals(const sval *v, sm_span packed) { return veq_match(sval_span(v), packed); }

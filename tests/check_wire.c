@@ -5,6 +5,7 @@
 #include "proto/authkey.h"
 #include "proto/frame.h"
 #include "proto/msg.h"
+#include "proto/vequal.h"
 #include "proto/vwire.h"
 #include "statemgr.pb-c.h"
 
@@ -304,13 +305,13 @@ START_TEST(value_compare) {
         t = {.kind = VK_BOOL, .b = true}, sa = {.kind = VK_STR, .data = {(const uint8_t *)"a", 1}},
         sab = {.kind = VK_STR, .data = {(const uint8_t *)"ab", 2}};
   bool ok;
-  ck_assert_int_lt(vw_compare(&i1, &d15, &ok), 0);
+  ck_assert_int_lt(veq_compare(&i1, &d15, &ok), 0);
   ck_assert(ok);
-  ck_assert_int_eq(vw_compare(&t, &i1, &ok), 0);
+  ck_assert_int_eq(veq_compare(&t, &i1, &ok), 0);
   ck_assert(ok);
-  ck_assert_int_lt(vw_compare(&sa, &sab, &ok), 0);
+  ck_assert_int_lt(veq_compare(&sa, &sab, &ok), 0);
   ck_assert(ok);
-  vw_compare(&sa, &i1, &ok);
+  veq_compare(&sa, &i1, &ok);
   ck_assert(!ok);
 }
 END_TEST
