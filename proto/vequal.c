@@ -170,55 +170,82 @@ static size_t map_len(sm_span body) {
   return n;
 }
 
-/* An entry of a map, in a temporary open-addressing table of its entries. */
+/* A temporary open-addressing table over the entries of one map body. A
+ * slot is 8 bytes: where its entry starts in the body and 32 bits of its
+ * key's hash; the table is at most 2/3 full, so it costs at most 24 bytes
+ * an entry, for entries that take at least 6 bytes on the wire. */
 typedef struct mslot {
-  sm_span key, val;
-  uint64_t hash;
-  bool used;
+  uint32_t at;   /* offset of the entry in the body + 1; 0: empty */
+  uint32_t hash; /* low bits of the key's hash */
 } mslot;
 
 typedef struct mtable {
   mslot *slots;
-  size_t mask; /* slots - 1: a power of two at least twice the entries */
+  size_t mask; /* slots - 1, a power of two */
+  sm_span body;
 } mtable;
 
-static bool mt_init(mtable *t, size_t entries) {
+/* Allocates an empty table for a body of the given entries; false when out
+ * of memory or the body is too large for 32-bit offsets. */
+static bool mt_init(mtable *t, sm_span body, size_t entries) {
   size_t n = 16;
-  while (n < 2 * entries) {
+  if (body.n >= UINT32_MAX) return false;
+  while (n / 3 * 2 < entries) {
     if (n > SIZE_MAX / 2 / sizeof *t->slots) return false;
     n *= 2;
   }
   t->slots = calloc(n, sizeof *t->slots);
   t->mask = n - 1;
+  t->body = body;
   return t->slots != NULL;
 }
 
+/* The key and value of the entry a used slot holds. */
+static void mt_entry(const mtable *t, const mslot *s, sm_span *key, sm_span *val) {
+  vw_iter it;
+  vw_iter_init(&it, t->body);
+  it.p += s->at - 1;
+  vw_map_next(&it, key, val);
+}
+
 /* Looks for an entry whose key matches key (and, when val is not NULL, whose
- * value matches *val) from the slot hash leads to. Returns it, or NULL with
- * *empty (may be NULL) set to the free slot that ends the search. */
+ * value matches *val) from the slot hash leads to. Returns its slot, or NULL
+ * with *empty (may be NULL) set to the free slot that ends the search. */
 static mslot *mt_find(const mtable *t, uint64_t hash, sm_span key, const sm_span *val,
                       mslot **empty) {
   for (size_t i = hash & t->mask;; i = (i + 1) & t->mask) {
     mslot *s = &t->slots[i];
-    if (!s->used) {
+    if (s->at == 0) {
       if (empty) *empty = s;
       return NULL;
     }
-    if (s->hash == hash && veq_match(s->key, key) && (!val || veq_match(s->val, *val))) return s;
+    if (s->hash != (uint32_t)hash) continue;
+    sm_span k, v;
+    mt_entry(t, s, &k, &v);
+    if (veq_match(k, key) && (!val || veq_match(v, *val))) return s;
   }
 }
 
-/* Adds every entry of a map body; duplicate keys are kept apart. */
-static void mt_fill(mtable *t, sm_span body) {
+/* Adds every entry of the body, in order. With check_dups, stops at a key
+ * equal to one added before and returns false; else keeps equal keys apart
+ * (a body that is not a checked map may hold them). */
+static bool mt_fill(mtable *t, bool check_dups) {
   vw_iter it;
   sm_span k, v;
-  vw_iter_init(&it, body);
-  while (vw_map_next(&it, &k, &v)) {
+  vw_iter_init(&it, t->body);
+  for (;;) {
+    uint32_t at = (uint32_t)(it.p - t->body.p) + 1;
+    if (!vw_map_next(&it, &k, &v)) return true;
     uint64_t h = veq_hash(k);
-    size_t i = h & t->mask;
-    while (t->slots[i].used)
-      i = (i + 1) & t->mask;
-    t->slots[i] = (mslot){k, v, h, true};
+    mslot *empty = NULL;
+    if (check_dups && mt_find(t, h, k, NULL, &empty)) return false;
+    if (!check_dups) {
+      size_t i = h & t->mask;
+      while (t->slots[i].at)
+        i = (i + 1) & t->mask;
+      empty = &t->slots[i];
+    }
+    *empty = (mslot){at, (uint32_t)h};
   }
 }
 
@@ -237,8 +264,8 @@ static bool scan_has_pair(sm_span body, sm_span key, sm_span val) {
  * nb entries. */
 static bool pairs_within(sm_span a, sm_span b, size_t nb) {
   mtable t = {0};
-  bool indexed = nb > SCAN_MAX && mt_init(&t, nb);
-  if (indexed) mt_fill(&t, b);
+  bool indexed = nb > SCAN_MAX && mt_init(&t, b, nb);
+  if (indexed) mt_fill(&t, false);
   vw_iter it;
   sm_span k, v;
   bool all = true;
@@ -324,17 +351,8 @@ static int keys_unique(sm_span body, size_t n) {
     return VEQ_OK;
   }
   mtable t;
-  if (!mt_init(&t, n)) return VEQ_NOMEM;
-  int rc = VEQ_OK;
-  vw_iter_init(&it, body);
-  while (rc == VEQ_OK && vw_map_next(&it, &k, &v)) {
-    uint64_t h = veq_hash(k);
-    mslot *empty = NULL;
-    if (mt_find(&t, h, k, NULL, &empty))
-      rc = VEQ_DUP_KEY;
-    else
-      *empty = (mslot){k, v, h, true};
-  }
+  if (!mt_init(&t, body, n)) return VEQ_NOMEM;
+  int rc = mt_fill(&t, true) ? VEQ_OK : VEQ_DUP_KEY;
   free(t.slots);
   return rc;
 }
