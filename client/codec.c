@@ -115,7 +115,7 @@ static int build(sm_span in, sm_value **out) {
       sm_value *k = NULL, *e = NULL;
       int rc = build(ks, &k);
       if (rc == 0) rc = build(vs, &e);
-      if (rc == 0 && !val_map_push(v, k, e)) rc = SM_ENOMEM;
+      if (rc == 0) rc = val_map_put(v, k, e); /* merges equal keys, as a Python dict */
       if (rc != 0) {
         sm_value_free(k);
         sm_value_free(e);

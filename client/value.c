@@ -1,11 +1,17 @@
 /* value.c - the sm_value tree: constructors, accessors, copy, equality and
  * the Python-like text form.
  *
- * Lists and maps are arrays; a map keeps its entries in insertion order and
- * finds keys by a linear scan (values are small client-side trees; the
- * daemon holds the big tables). The wire form lives in codec.c. A new kind
- * needs a case in each switch here and in codec.c. */
+ * Lists and maps are arrays; a map keeps its entries in insertion order.
+ * Keys are found by value with the daemon's own hash and equality
+ * (proto/vequal.h, through val_info): a small map is scanned, a larger one
+ * gets an open-addressing index of entry numbers, so building a map of n
+ * entries is O(n). sm_value_equal walks two trees with the rules of
+ * vequal.h's packed walker and the same scalar functions; the equality
+ * suite checks that both give the same answer. The wire form lives in
+ * codec.c. A new kind needs a case in each switch here and in codec.c. */
 #include "value_internal.h"
+
+#include "../proto/vequal.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -76,11 +82,127 @@ int sm_value_list_append(sm_value *list, sm_value *item) {
   return SM_OK;
 }
 
-/* The index of the entry whose key equals key, or SIZE_MAX. */
-static size_t map_find(const sm_value *map, const sm_value *key) {
-  for (size_t i = 0; i < map->u.map.n; i++)
-    if (sm_value_equal(map->u.map.entries[i].key, key)) return i;
-  return SIZE_MAX;
+/* ---- map keys ---- */
+
+/* Maps up to this many entries are scanned; larger ones are indexed. */
+#define MAP_SCAN_MAX 8
+
+static _Thread_local uint64_t map_probes;
+
+uint64_t val_map_probes(void) { return map_probes; }
+
+/* Fills out with v's top level; spans borrow from v. */
+void val_info(const sm_value *v, vinfo *out) {
+  memset(out, 0, sizeof *out);
+  switch (sm_value_type(v)) {
+  case SM_NIL: out->kind = VK_NIL; break;
+  case SM_BOOL:
+    out->kind = VK_BOOL;
+    out->b = v->u.b;
+    break;
+  case SM_INT:
+    out->kind = VK_INT;
+    out->i = v->u.i;
+    break;
+  case SM_DOUBLE:
+    out->kind = VK_DOUBLE;
+    out->d = v->u.d;
+    break;
+  case SM_STR:
+  case SM_BYTES:
+    out->kind = v->type == SM_STR ? VK_STR : VK_BYTES;
+    out->data = (sm_span){(const uint8_t *)v->u.s.p, v->u.s.n};
+    break;
+  case SM_REF:
+    out->kind = VK_REF;
+    out->ref_id = v->u.ref.id;
+    out->data = (sm_span){(const uint8_t *)v->u.ref.type, strlen(v->u.ref.type)};
+    break;
+  case SM_LIST: out->kind = VK_LIST; break;
+  case SM_MAP: out->kind = VK_MAP; break;
+  }
+}
+
+/* The entry of map whose key matches the key described by (hash, key), as
+ * a Python dict looks keys up (veq_info_match), or SIZE_MAX. */
+static size_t map_find(const sm_value *map, uint64_t hash, const vinfo *key) {
+  const val_entry *e = map->u.map.entries;
+  vinfo ki;
+  if (!map->u.map.index) {
+    for (size_t i = 0; i < map->u.map.n; i++) {
+      map_probes++;
+      if (e[i].hash != hash) continue;
+      val_info(e[i].key, &ki);
+      if (veq_info_match(&ki, key)) return i;
+    }
+    return SIZE_MAX;
+  }
+  size_t mask = 2 * map->u.map.cap - 1;
+  for (size_t s = hash & mask;; s = (s + 1) & mask) {
+    uint32_t slot = map->u.map.index[s];
+    if (slot == 0) return SIZE_MAX;
+    map_probes++;
+    if (e[slot - 1].hash != hash) continue;
+    val_info(e[slot - 1].key, &ki);
+    if (veq_info_match(&ki, key)) return slot - 1;
+  }
+}
+
+/* Enters entry i into an index of mask + 1 slots. */
+static void index_add(uint32_t *index, size_t mask, uint64_t hash, size_t i) {
+  size_t s = hash & mask;
+  while (index[s])
+    s = (s + 1) & mask;
+  index[s] = (uint32_t)(i + 1);
+}
+
+/* Makes room for one more entry: grows the array (doubling) and, once the
+ * map is past MAP_SCAN_MAX entries, gives it an index of 2 * cap slots.
+ * Returns false, the map unchanged, when out of memory. */
+static bool map_reserve(sm_value *m) {
+  size_t n = m->u.map.n, cap = m->u.map.cap;
+  bool grow = n == cap;
+  size_t ncap = grow ? (cap ? cap * 2 : 4) : cap;
+  bool want_index = n + 1 > MAP_SCAN_MAX;
+  if (n + 1 >= UINT32_MAX || ncap > SIZE_MAX / 2 / sizeof(val_entry)) return false;
+  uint32_t *index = NULL;
+  if (want_index && (grow || !m->u.map.index)) {
+    if (!(index = calloc(2 * ncap, sizeof *index))) return false;
+  }
+  if (grow) {
+    val_entry *e = realloc(m->u.map.entries, ncap * sizeof *e);
+    if (!e) {
+      free(index);
+      return false;
+    }
+    m->u.map.entries = e;
+    m->u.map.cap = ncap;
+  }
+  if (index) {
+    for (size_t i = 0; i < n; i++)
+      index_add(index, 2 * ncap - 1, m->u.map.entries[i].hash, i);
+    free(m->u.map.index);
+    m->u.map.index = index;
+  }
+  return true;
+}
+
+int val_map_put(sm_value *m, sm_value *k, sm_value *v) {
+  vinfo ki;
+  val_info(k, &ki);
+  uint64_t hash = veq_hash_info(&ki);
+  size_t i = map_find(m, hash, &ki);
+  if (i != SIZE_MAX) {
+    sm_value_free(m->u.map.entries[i].val);
+    m->u.map.entries[i].val = v;
+    sm_value_free(k);
+    return 0;
+  }
+  if (!map_reserve(m)) return SM_ENOMEM;
+  i = m->u.map.n++;
+  m->u.map.entries[i] = (val_entry){k, v, hash};
+  if (m->u.map.index) index_add(m->u.map.index, 2 * m->u.map.cap - 1, hash, i);
+  return 0;
 }
 
 /* Takes ownership of key and val, also on failure. An equal key keeps its
@@ -91,24 +213,12 @@ int sm_value_map_set(sm_value *map, sm_value *key, sm_value *val) {
     rc = SM_EINVAL;
   else if (key->type == SM_LIST || key->type == SM_MAP)
     rc = SM_ETYPE; /* unhashable, as in Python */
+  if (rc == SM_OK) rc = val_map_put(map, key, val);
   if (rc != SM_OK) {
     if (key != map) sm_value_free(key);
     if (val != map) sm_value_free(val);
-    return rc;
   }
-  size_t i = map_find(map, key);
-  if (i != SIZE_MAX) {
-    sm_value_free(map->u.map.entries[i].val);
-    map->u.map.entries[i].val = val;
-    sm_value_free(key);
-    return SM_OK;
-  }
-  if (!val_map_push(map, key, val)) {
-    sm_value_free(key);
-    sm_value_free(val);
-    return SM_ENOMEM;
-  }
-  return SM_OK;
+  return rc;
 }
 
 /* A deep copy (caller frees with sm_value_free()), or NULL. */
@@ -141,7 +251,7 @@ sm_value *sm_value_copy(const sm_value *v) {
     for (size_t i = 0; i < v->u.map.n; i++) {
       sm_value *k = sm_value_copy(v->u.map.entries[i].key);
       sm_value *e = sm_value_copy(v->u.map.entries[i].val);
-      if (!k || !e || !val_map_push(c, k, e)) {
+      if (!k || !e || val_map_put(c, k, e) != 0) {
         sm_value_free(k);
         sm_value_free(e);
         sm_value_free(c);
@@ -171,6 +281,7 @@ void sm_value_free(sm_value *v) {
       sm_value_free(v->u.map.entries[i].val);
     }
     free(v->u.map.entries);
+    free(v->u.map.index);
     break;
   default: break;
   }
@@ -227,8 +338,11 @@ const sm_value *sm_value_map_value_at(const sm_value *v, size_t i) {
 }
 
 const sm_value *sm_value_map_get(const sm_value *map, const sm_value *key) {
-  if (!map || map->type != SM_MAP || !key) return NULL;
-  size_t i = map_find(map, key);
+  if (!map || map->type != SM_MAP || !key || key->type == SM_LIST || key->type == SM_MAP)
+    return NULL;
+  vinfo ki;
+  val_info(key, &ki);
+  size_t i = map_find(map, veq_hash_info(&ki), &ki);
   return i == SIZE_MAX ? NULL : map->u.map.entries[i].val;
 }
 
@@ -238,36 +352,46 @@ const char *sm_value_ref_type(const sm_value *v) {
 
 uint64_t sm_value_ref_id(const sm_value *v) { return v && v->type == SM_REF ? v->u.ref.id : 0; }
 
-/* Deep equality. Kinds must match (the int 1 is not the double 1.0, as the
- * daemon's keys see it); maps are equal when they hold the same entries,
- * whatever their order, as Python's dicts are. NULL counts as nil. */
-bool sm_value_equal(const sm_value *a, const sm_value *b) {
-  if (a == b) return true;
-  if (sm_value_type(a) != sm_value_type(b)) return false;
-  if (!a || !b) return true; /* both nil */
-  switch (a->type) {
-  case SM_NIL: return true;
-  case SM_BOOL: return a->u.b == b->u.b;
-  case SM_INT: return a->u.i == b->u.i;
-  case SM_DOUBLE: return a->u.d == b->u.d;
-  case SM_STR:
-  case SM_BYTES: return a->u.s.n == b->u.s.n && memcmp(a->u.s.p, b->u.s.p, a->u.s.n) == 0;
-  case SM_REF: return a->u.ref.id == b->u.ref.id && strcmp(a->u.ref.type, b->u.ref.type) == 0;
-  case SM_LIST:
-    if (a->u.list.n != b->u.list.n) return false;
-    for (size_t i = 0; i < a->u.list.n; i++)
-      if (!sm_value_equal(a->u.list.items[i], b->u.list.items[i])) return false;
-    return true;
-  case SM_MAP:
-    if (a->u.map.n != b->u.map.n) return false;
-    for (size_t i = 0; i < a->u.map.n; i++) {
-      const sm_value *other = sm_value_map_get(b, a->u.map.entries[i].key);
-      if (!other || !sm_value_equal(a->u.map.entries[i].val, other)) return false;
-    }
-    return true;
-  }
-  return false;
+static bool tree_equal(const sm_value *a, const sm_value *b, bool match);
+
+/* Element-wise, each pair matching as Python's list == does. */
+static bool lists_equal(const sm_value *a, const sm_value *b) {
+  if (a->u.list.n != b->u.list.n) return false;
+  for (size_t i = 0; i < a->u.list.n; i++)
+    if (!tree_equal(a->u.list.items[i], b->u.list.items[i], true)) return false;
+  return true;
 }
+
+/* As many entries, and each key of a found in b with a matching value. No
+ * two keys of a map are equal, so this one direction is vequal.h's
+ * both-ways check. */
+static bool maps_equal(const sm_value *a, const sm_value *b) {
+  if (a->u.map.n != b->u.map.n) return false;
+  for (size_t i = 0; i < a->u.map.n; i++) {
+    const val_entry *e = &a->u.map.entries[i];
+    vinfo ki;
+    val_info(e->key, &ki);
+    size_t j = map_find(b, e->hash, &ki);
+    if (j == SIZE_MAX || !tree_equal(e->val, b->u.map.entries[j].val, true)) return false;
+  }
+  return true;
+}
+
+/* Python's == (match: its `is or ==`, where a NaN matches the same NaN) over
+ * two trees, the rules of veq_equal/veq_match on their packed forms. */
+static bool tree_equal(const sm_value *a, const sm_value *b, bool match) {
+  sm_type ta = sm_value_type(a), tb = sm_value_type(b);
+  if (ta == SM_LIST || tb == SM_LIST) return ta == tb && (a == b || lists_equal(a, b));
+  if (ta == SM_MAP || tb == SM_MAP) return ta == tb && (a == b || maps_equal(a, b));
+  vinfo x, y;
+  val_info(a, &x);
+  val_info(b, &y);
+  return match ? veq_info_match(&x, &y) : veq_info_equal(&x, &y);
+}
+
+/* Python's == (proto/vequal.h): numbers by value across kinds, maps in any
+ * order, refs by id; a NaN is not equal to itself. NULL counts as nil. */
+bool sm_value_equal(const sm_value *a, const sm_value *b) { return tree_equal(a, b, false); }
 
 const char *val_kind_name(sm_type t) {
   switch (t) {

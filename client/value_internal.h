@@ -1,10 +1,6 @@
-/* value_internal.h - the layout of sm_value and the codec between sm_value
- * trees and packed Value bytes, shared by value.c, codec.c and the proxy
- * files.
- *
- * The growth helpers are static inline so that codec.c depends on nothing
- * but this header, vwire and the public API (tests/check_value.c compiles it
- * in to reach the hidden codec). */
+/* value_internal.h - the layout of sm_value, the codec between sm_value
+ * trees and packed Value bytes, and the map insertion both use; shared by
+ * value.c, codec.c and the proxy files. */
 #ifndef SM_CLIENT_VALUE_INTERNAL_H
 #define SM_CLIENT_VALUE_INTERNAL_H
 
@@ -19,6 +15,7 @@
 typedef struct val_entry {
   sm_value *key; /**< owned; never a list or a map */
   sm_value *val; /**< owned */
+  uint64_t hash; /**< veq_hash_info of the key (proto/vequal.h) */
 } val_entry;
 
 struct sm_value {
@@ -36,8 +33,11 @@ struct sm_value {
       size_t n, cap;
     } list; /**< SM_LIST */
     struct {
-      val_entry *entries; /**< insertion order, keys unique */
+      val_entry *entries; /**< insertion order, no two keys equal */
       size_t n, cap;
+      /** 2 * cap slots, each an entry number + 1 (0: empty); NULL while the
+       * map is small enough to scan. */
+      uint32_t *index;
     } map; /**< SM_MAP */
     struct {
       char *type; /**< owned type name */
@@ -74,14 +74,16 @@ static inline bool val_list_push(sm_value *l, sm_value *item) {
   return true;
 }
 
-/* Appends an entry to a map without looking for an equal key (the caller
- * knows keys are unique). On failure both stay the caller's. */
-static inline bool val_map_push(sm_value *m, sm_value *k, sm_value *v) {
-  if (!val_reserve((void **)&m->u.map.entries, &m->u.map.cap, m->u.map.n, sizeof(val_entry)))
-    return false;
-  m->u.map.entries[m->u.map.n++] = (val_entry){k, v};
-  return true;
-}
+/* Sets k to v in map m, both owned by the map on success: a new key is
+ * appended; a key equal to one already there (proto/vequal.h: 1, 1.0 and
+ * True are one key) keeps that first key and its place, and v replaces its
+ * value, as in a Python dict (k and the old value are freed). Returns 0, or
+ * SM_ENOMEM with k and v still the caller's. k must not be a list or map. */
+int val_map_put(sm_value *m, sm_value *k, sm_value *v);
+
+/* The top level of v as vequal.h reads it (NULL is nil). Spans and the ref
+ * type borrow from v; a list or map has its kind only. */
+void val_info(const sm_value *v, vinfo *out);
 
 /* A reference to object id of the given type (caller frees), or NULL. */
 static inline sm_value *val_ref_new(uint64_t id, const char *type, size_t tlen) {
@@ -144,6 +146,10 @@ int val_encode(const sm_value *v, vbuf *out, unsigned max_depth);
  * sm_value_free()), SM_EPROTO when the bytes are not a valid packed Value,
  * or SM_ENOMEM. Sets no error text. */
 int val_decode(sm_span in, sm_value **out);
+
+/* Map entries examined by key lookups on this thread so far: the work of
+ * building and reading maps, which tests hold to linear. */
+uint64_t val_map_probes(void);
 
 /* A kind as error texts name it, with its article ("an int", "nil"). */
 const char *val_kind_name(sm_type t);

@@ -165,9 +165,11 @@ SM_EXTERN sm_value *sm_value_map(void);  /**< an empty map */
 /** Appends item to list, taking ownership of item (also on failure, when
  * it is freed). @return 0, SM_EINVAL (not a list or item NULL), SM_ENOMEM. */
 SM_EXTERN int sm_value_list_append(sm_value *list, sm_value *item);
-/** Sets key to val in map (replacing an equal key), taking ownership of
- * both (also on failure). @return 0, SM_EINVAL, SM_ETYPE (key is a list or
- * map), SM_ENOMEM. */
+/** Sets key to val in map, taking ownership of both (also on failure). A
+ * key equal to one already there (by sm_value_equal: 1, 1.0 and true are
+ * one key) keeps that first key and its place, and val replaces its value,
+ * as in a Python dict. Linear time to build a map of n entries.
+ * @return 0, SM_EINVAL, SM_ETYPE (key is a list or map), SM_ENOMEM. */
 SM_EXTERN int sm_value_map_set(sm_value *map, sm_value *key, sm_value *val);
 
 /** A deep copy (caller frees with sm_value_free()), or NULL. */
@@ -193,11 +195,16 @@ SM_EXTERN const sm_value *sm_value_list_at(const sm_value *v, size_t i);
 /** Borrowed key / value of the i-th map entry (insertion order), or NULL. */
 SM_EXTERN const sm_value *sm_value_map_key_at(const sm_value *v, size_t i);
 SM_EXTERN const sm_value *sm_value_map_value_at(const sm_value *v, size_t i);
-/** Borrowed value stored under key in a map, or NULL when absent. */
+/** Borrowed value stored under an equal key in a map, or NULL when absent
+ * (a NaN key is found by a NaN with the same bits). */
 SM_EXTERN const sm_value *sm_value_map_get(const sm_value *map, const sm_value *key);
-/** True when a and b are the same kind and equal (deep; maps compare
- * regardless of entry order, as Python dicts do). Note that the daemon's
- * compare-and-set compares encoded bytes, where map order matters. */
+/** Python's a == b, as the daemon compares values (dict keys, list search,
+ * compare-and-set): numbers by value across bool, int and double (1 ==
+ * 1.0 == true; ints exactly against doubles), str never equal to bytes,
+ * refs by object id, lists element by element, maps as sets of pairs in
+ * any order. A NaN is not equal to itself, but inside lists and maps a NaN
+ * matches a NaN with the same bits (Python's `is` before `==`). NULL
+ * counts as nil. See docs/objects.md, "Equal values". */
 SM_EXTERN bool sm_value_equal(const sm_value *a, const sm_value *b);
 
 /** For an SM_REF: the object's type name (borrowed) and id. */
@@ -390,8 +397,9 @@ SM_EXTERN int sm_dict_copy(sm_dict *d, sm_value **out);
  * did. */
 SM_EXTERN int sm_dict_set_if_absent(sm_dict *d, const sm_value *key, const sm_value *val,
                                     bool *set);
-/** Atomic compare-and-set: if the current value equals expected (NULL:
- * key absent), store desired. *swapped tells whether it did; when current
+/** Atomic compare-and-set: if the current value equals expected (by
+ * sm_value_equal's rules, where a NaN matches the same NaN; NULL: key
+ * absent), store desired. *swapped tells whether it did; when current
  * is not NULL it receives the value found before the call (NULL when the
  * key was absent; caller frees). */
 SM_EXTERN int sm_dict_cas(sm_dict *d, const sm_value *key, const sm_value *expected,
@@ -444,8 +452,9 @@ SM_EXTERN int sm_list_len(sm_list *l, size_t *out);
  * INT64_MAX as stop for "to the end". @param out an SM_LIST (caller frees). */
 SM_EXTERN int sm_list_slice(sm_list *l, int64_t start, int64_t stop, sm_value **out);
 SM_EXTERN int sm_list_reverse(sm_list *l);
-/** Sorts numbers or strings in place (stable). @return SM_ETYPE when the
- * elements do not order against each other. */
+/** Sorts numbers or strings in place (stable; ints and doubles ordered
+ * exactly, equal ones such as 1 and 1.0 keep their order). @return SM_ETYPE
+ * when the elements do not order against each other. */
 SM_EXTERN int sm_list_sort(sm_list *l, bool descending);
 SM_EXTERN int sm_list_clear(sm_list *l);
 

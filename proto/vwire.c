@@ -104,9 +104,8 @@ static int peek(sm_span v, vinfo *out) {
     out->kind = VK_DOUBLE;
     p += 8;
     break;
-  case TAG_STR:
-    if (!pb_get_len(&p, end, &out->data) || memchr(out->data.p, 0, out->data.n))
-      return VW_MALFORMED;
+  case TAG_STR: /* scan_value refuses a NUL inside; lookups need not look again */
+    if (!pb_get_len(&p, end, &out->data)) return VW_MALFORMED;
     out->kind = VK_STR;
     break;
   case TAG_BYTES:
@@ -137,11 +136,13 @@ static int scan_value(sm_span v, unsigned depth_left, vinfo *top, unsigned *flag
   vinfo *vi = top ? top : &local;
   if (peek(v, vi) != VW_OK) return VW_MALFORMED;
   switch (vi->kind) {
+  case VK_STR: return memchr(vi->data.p, 0, vi->data.n) ? VW_MALFORMED : VW_OK;
   case VK_LIST:
     if (depth_left == 0) return VW_TOO_DEEP;
     return scan_list(vi->data, depth_left - 1, flags);
   case VK_MAP:
     if (depth_left == 0) return VW_TOO_DEEP;
+    *flags |= VW_FLAG_HAS_MAP;
     return scan_map(vi->data, depth_left - 1, flags);
   case VK_REF: *flags |= VW_FLAG_HAS_REF; return VW_OK;
   default: return VW_OK;
@@ -197,45 +198,6 @@ int vw_each_ref(sm_span v, vw_ref_cb cb, void *ctx) {
     }
     return rc;
   default: return 0;
-  }
-}
-
-static int rank(vkind k) {
-  switch (k) {
-  case VK_NIL: return 0;
-  case VK_BOOL: return 1;
-  case VK_INT:
-  case VK_DOUBLE: return 2;
-  case VK_STR: return 3;
-  case VK_BYTES: return 4;
-  default: return -1;
-  }
-}
-
-static int cmp_bytes(sm_span a, sm_span b) {
-  size_t n = a.n < b.n ? a.n : b.n;
-  int c = n ? memcmp(a.p, b.p, n) : 0;
-  if (c) return c;
-  return (a.n > b.n) - (a.n < b.n);
-}
-
-int vw_compare(const vinfo *a, const vinfo *b, bool *comparable) {
-  int ra = rank(a->kind), rb = rank(b->kind);
-  /* As in Python: bools and numbers order among themselves, strings among
-   * strings, bytes among bytes; anything else is not comparable. */
-  *comparable = ra >= 0 && rb >= 0 && (ra == rb || (ra >= 1 && ra <= 2 && rb >= 1 && rb <= 2));
-  if (!*comparable) return 0;
-  switch (ra) {
-  case 0: return 0;
-  case 1:
-  case 2:
-    if (a->kind == VK_INT && b->kind == VK_INT) return (a->i > b->i) - (a->i < b->i);
-    {
-      double x = a->kind == VK_INT ? (double)a->i : a->kind == VK_BOOL ? (double)a->b : a->d;
-      double y = b->kind == VK_INT ? (double)b->i : b->kind == VK_BOOL ? (double)b->b : b->d;
-      return (x > y) - (x < y);
-    }
-  default: return cmp_bytes(a->data, b->data);
   }
 }
 

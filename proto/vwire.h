@@ -8,8 +8,8 @@
  * decodes values with the same functions. vw_scan is stricter than
  * protobuf-c (canonical varints, one oneof field, no NUL in strings): what it
  * accepts, protobuf-c accepts and re-encodes to the same bytes (check_wire.c
- * proves it), which makes byte equality value equality for dict keys and
- * compare-and-set. */
+ * proves it), so identical bytes are always equal values. Python's equality,
+ * under which different bytes can be equal (1 and 1.0), is vequal.h's. */
 #ifndef SM_PROTO_VWIRE_H
 #define SM_PROTO_VWIRE_H
 
@@ -53,6 +53,7 @@ typedef enum vw_result {
 } vw_result;
 
 #define VW_FLAG_HAS_REF 1u /* the value contains at least one ObjRef */
+#define VW_FLAG_HAS_MAP 2u /* the value is or contains a map */
 /* Nesting of lists and maps. The daemon stores values up to its
  * --max-depth (default VW_DEPTH_DEFAULT, at most VW_DEPTH_MAX) and tells
  * clients its limit in the handshake. Its results may wrap stored values in
@@ -70,7 +71,8 @@ typedef enum vw_result {
 int vw_scan(sm_span v, unsigned max_depth, vinfo *top, unsigned *flags);
 
 /* Decodes the top level of a value that vw_scan accepted before. Returns VW_OK
- * or VW_MALFORMED (never for scanned bytes). */
+ * or VW_MALFORMED (never for scanned bytes). It checks the framing only, not
+ * all vw_scan does (a NUL inside a string, say): validate with vw_scan. */
 int vw_peek(sm_span v, vinfo *out);
 
 /* Iterates the elements of a scanned VK_LIST or VK_MAP (from vinfo.data);
@@ -86,12 +88,6 @@ bool vw_map_next(vw_iter *it, sm_span *key, sm_span *val);
  * returns the first non-zero cb result, else 0. */
 typedef int (*vw_ref_cb)(void *ctx, uint64_t id, sm_span type);
 int vw_each_ref(sm_span v, vw_ref_cb cb, void *ctx);
-
-/* Orders two scalars for sorting, as Python does: bools, ints and doubles by
- * numeric value, strings and bytes bytewise. Returns <0, 0, >0; sets
- * *comparable=false (and returns 0) for pairs Python would refuse (a string
- * against a number, lists, maps, refs). */
-int vw_compare(const vinfo *a, const vinfo *b, bool *comparable);
 
 /* A growable output buffer that composes packed values. On allocation
  * failure it sets failed and ignores further writes. */

@@ -1,9 +1,10 @@
 /* dispatch.c - one request in, one response out (see dispatch.h).
  *
  * Every argument is validated here, once, before any method runs: it must
- * be a canonical packed Value, nested no deeper than limits.max_depth, and
- * every ObjRef in it must name a live object of the stated type. Methods can
- * then trust their arguments. The target must exist (an id of an earlier
+ * be a canonical packed Value, nested no deeper than limits.max_depth, with
+ * no map holding two equal keys (proto/vequal.h), and every ObjRef in it
+ * must name a live object of the stated type. Methods can then trust their
+ * arguments. The target must exist (an id of an earlier
  * run of the daemon is STALE, registry.h) and, when the request names the
  * type its proxy was opened for (Request.type, a code compared as an
  * integer), be of that type. The target object holds an extra reference
@@ -19,6 +20,7 @@
  * pass them by); after, for the waiters the call itself let through. */
 #include "dispatch.h"
 
+#include "../proto/vequal.h"
 #include "blocked.h"
 #include "conn.h"
 #include "log.h"
@@ -51,6 +53,13 @@ static int check_args(call *c, const wire_request *req, sm_span *args, unsigned 
       return call_fail(c, WS_TYPE_ERROR, "argument %zu has an unhashable map key (list or map)",
                        i + 1);
     default: return call_fail(c, WS_PROTOCOL_ERROR, "argument %zu is not a valid value", i + 1);
+    }
+    if (flags[i] & VW_FLAG_HAS_MAP) {
+      int rc = veq_check_keys(args[i]);
+      if (rc == VEQ_DUP_KEY)
+        return call_fail(c, WS_VALUE_ERROR,
+                         "argument %zu has a map with two equal keys (such as 1 and 1.0)", i + 1);
+      if (rc != VEQ_OK) return call_fail(c, WS_INTERNAL, "out of memory");
     }
     if (flags[i] & VW_FLAG_HAS_REF) {
       int rc = reg_check_refs(c->reg, args[i], c->err, sizeof c->err);

@@ -11,13 +11,11 @@
  * and a table that falls under 1/8 full shrinks the same way. */
 #include "htab.h"
 
+#include "../proto/vequal.h"
 #include "memory.h"
 
-#include <openssl/rand.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <xxhash.h>
 
 #define SLOT_EMPTY (-1)
@@ -25,18 +23,8 @@
 #define MIN_SLOTS ((size_t)8)
 #define MAX_SLOTS ((size_t)1 << 30) /* entry numbers must fit an int32 */
 
-static uint64_t hash_seed;
-static pthread_once_t hash_seed_once = PTHREAD_ONCE_INIT;
-
-/* Draws the per-process seed, so clients cannot predict collisions. */
-static void seed_init(void) {
-  if (RAND_bytes((unsigned char *)&hash_seed, sizeof hash_seed) != 1)
-    hash_seed = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)&hash_seed;
-}
-
-static uint64_t hash_key(sm_span key) {
-  pthread_once(&hash_seed_once, seed_init);
-  return XXH3_64bits_withSeed(key.p, key.n, hash_seed);
+static uint64_t hash_key(const htab *t, sm_span key) {
+  return t->value_keys ? veq_hash(key) : XXH3_64bits_withSeed(key.p, key.n, veq_seed());
 }
 
 /* Entries that a table of `slots` slots may hold before it is rebuilt. */
@@ -58,8 +46,11 @@ static size_t probe_next(size_t i, uint64_t *perturb, size_t mask) {
   return (i * 5 + *perturb + 1) & mask;
 }
 
-static bool key_eq(const htab_entry *e, uint64_t hash, sm_span key) {
-  return e->hash == hash && e->klen == key.n && (key.n == 0 || memcmp(e->key, key.p, key.n) == 0);
+static bool key_eq(const htab *t, const htab_entry *e, uint64_t hash, sm_span key) {
+  if (e->hash != hash) return false;
+  sm_span k = {e->key, e->klen};
+  if (t->value_keys) return veq_match(k, key); /* same bytes first, then by value */
+  return k.n == key.n && (key.n == 0 || memcmp(k.p, key.p, key.n) == 0);
 }
 
 /* Returns the slot holding key, or -1 when absent; then *empty (may be NULL)
@@ -73,7 +64,7 @@ static ptrdiff_t lookup(const htab *t, sm_span key, uint64_t hash, size_t *empty
       if (empty) *empty = i;
       return -1;
     }
-    if (ix >= 0 && key_eq(&t->entries[ix], hash, key)) return (ptrdiff_t)i;
+    if (ix >= 0 && key_eq(t, &t->entries[ix], hash, key)) return (ptrdiff_t)i;
     i = probe_next(i, &perturb, mask);
   }
 }
@@ -112,6 +103,11 @@ static int rebuild(htab *t, size_t slots) {
 
 void htab_init(htab *t) { memset(t, 0, sizeof *t); }
 
+void htab_init_values(htab *t) {
+  htab_init(t);
+  t->value_keys = true;
+}
+
 void htab_clear(htab *t, htab_free_fn free_val, void *ctx) {
   for (size_t j = 0; j < t->n_entries; j++) {
     htab_entry *e = &t->entries[j];
@@ -119,9 +115,11 @@ void htab_clear(htab *t, htab_free_fn free_val, void *ctx) {
     free(e->key);
     if (free_val) free_val(ctx, e->val);
   }
+  bool value_keys = t->value_keys;
   free(t->entries);
   free(t->index);
   htab_init(t);
+  t->value_keys = value_keys;
 }
 
 size_t htab_len(const htab *t) { return t->len; }
@@ -129,13 +127,13 @@ size_t htab_len(const htab *t) { return t->len; }
 /* Borrowed: the slot stays valid until the table changes. */
 void **htab_find(const htab *t, sm_span key) {
   if (t->len == 0) return NULL;
-  ptrdiff_t s = lookup(t, key, hash_key(key), NULL);
+  ptrdiff_t s = lookup(t, key, hash_key(t, key), NULL);
   return s < 0 ? NULL : &t->entries[t->index[s]].val;
 }
 
 /* The key bytes are copied; val is stored as given (the caller owns it). */
 int htab_put(htab *t, sm_span key, void *val, void **old) {
-  uint64_t hash = hash_key(key);
+  uint64_t hash = hash_key(t, key);
   size_t slot = 0;
   if (t->n_slots > 0) {
     ptrdiff_t s = lookup(t, key, hash, &slot);
@@ -166,7 +164,7 @@ int htab_put(htab *t, sm_span key, void *val, void **old) {
 
 bool htab_remove(htab *t, sm_span key, void **val) {
   if (t->len == 0) return false;
-  ptrdiff_t s = lookup(t, key, hash_key(key), NULL);
+  ptrdiff_t s = lookup(t, key, hash_key(t, key), NULL);
   if (s < 0) return false;
   htab_entry *e = &t->entries[t->index[s]];
   if (val) *val = e->val;

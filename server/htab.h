@@ -5,9 +5,13 @@
  * is insertion order (what Python users expect of a dict), popitem takes the
  * last entry, and deletions leave holes that a resize compacts. Keys are
  * copied and owned by the table; values are opaque pointers owned by the
- * caller (free them through the callback of htab_clear/htab_destroy). The
- * hash is XXH3 with a per-process random seed, so clients cannot choose
- * colliding keys. Not thread-safe: the event loop owns every table. */
+ * caller (free them through the callback of htab_clear/htab_destroy).
+ *
+ * Keys are plain bytes (htab_init), or packed values (htab_init_values)
+ * that compare and hash by Python's rules (proto/vequal.h), so that 1, 1.0
+ * and True are one key. Either way the hash is seeded per process, so
+ * clients cannot choose colliding keys. Not thread-safe: the event loop
+ * owns every table. */
 #ifndef SM_SERVER_HTAB_H
 #define SM_SERVER_HTAB_H
 
@@ -28,18 +32,24 @@ typedef struct htab {
   htab_entry *entries; /* dense, insertion order, holes included */
   size_t n_entries;    /* used entries including holes */
   size_t cap_entries;
-  size_t len;     /* live entries */
-  int32_t *index; /* slots: -1 empty, -2 deleted, else entry number */
-  size_t n_slots; /* power of two, or 0 */
-  size_t n_fill;  /* slots not empty: entries + deleted marks, drives resizing */
-  size_t key_mem; /* bytes of the live keys' blocks (mem_chunk), for htab_memory */
+  size_t len;      /* live entries */
+  int32_t *index;  /* slots: -1 empty, -2 deleted, else entry number */
+  size_t n_slots;  /* power of two, or 0 */
+  size_t n_fill;   /* slots not empty: entries + deleted marks, drives resizing */
+  size_t key_mem;  /* bytes of the live keys' blocks (mem_chunk), for htab_memory */
+  bool value_keys; /* keys are packed values compared by vequal.h */
 } htab;
 
 typedef void (*htab_free_fn)(void *ctx, void *val);
 
+/* An empty table keyed by plain bytes. */
 void htab_init(htab *t);
+/* An empty table keyed by packed values (vw_scan accepted them, and none is
+ * a list or a map): equal values by vequal.h are the same key. */
+void htab_init_values(htab *t);
 /* Frees every key, calls free_val (may be NULL) on every value, and releases
- * the memory; the table is empty and reusable afterwards. */
+ * the memory; the table is empty and reusable afterwards, with the same kind
+ * of keys. */
 void htab_clear(htab *t, htab_free_fn free_val, void *ctx);
 
 size_t htab_len(const htab *t);
@@ -48,7 +58,8 @@ size_t htab_len(const htab *t);
 void **htab_find(const htab *t, sm_span key);
 
 /* Inserts key -> val, or replaces the value of an existing key (the entry
- * keeps its place in the order). Returns 1 inserted, 0 replaced (*old, may be
+ * keeps its place in the order and its first key bytes, as a Python dict
+ * keeps its first key object). Returns 1 inserted, 0 replaced (*old, may be
  * NULL, receives the previous value), -1 out of memory (nothing changed). */
 int htab_put(htab *t, sm_span key, void *val, void **old);
 

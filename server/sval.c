@@ -4,6 +4,7 @@
  * block in the registry's memory account (memory.h). */
 #include "sval.h"
 
+#include "../proto/vequal.h"
 #include "memory.h"
 #include "registry.h"
 
@@ -78,6 +79,4 @@ void sval_traverse(const sval *v, ref_visit_fn visit, void *ctx) {
 /* Borrowed while v lives. */
 sm_span sval_span(const sval *v) { return (sm_span){v->data, v->len}; }
 
-bool sval_equals(const sval *v, sm_span packed) {
-  return v->len == packed.n && (packed.n == 0 || memcmp(v->data, packed.p, packed.n) == 0);
-}
+bool sval_equals(const sval *v, sm_span packed) { return veq_match(sval_span(v), packed); }

@@ -35,7 +35,9 @@ void sval_free(registry *reg, sval *v);
 /* The bytes, borrowed while v lives. */
 sm_span sval_span(const sval *v);
 
-/* True when the stored bytes equal the packed value (value equality). */
+/* True when the stored value matches the packed one as a container
+ * element does in Python: equal by proto/vequal.h (1 matches 1.0, maps in
+ * any order), or the very same bytes (a NaN matches the same NaN). */
 bool sval_equals(const sval *v, sm_span packed);
 
 #endif

@@ -1,10 +1,11 @@
 /* t_dict.c - the "dict" type: Python's dict over shared values, plus the
  * atomic helpers set_if_absent and cas (docs/protocol.md lists the methods).
  *
- * The state is an htab from packed key bytes to sval*. vw_scan accepts only
- * canonical bytes, so byte equality is value equality: 1, 1.0 and true are
- * three different keys. A key that is a ref holds a reference on its object
- * for as long as the entry exists, as a stored value does. Every method
+ * The state is an htab keyed by packed values (htab_init_values): keys
+ * compare and hash by Python's rules (proto/vequal.h), so 1, 1.0 and True
+ * are one key, which keeps the first key stored, and cas compares values
+ * the same way (sval_equals). A key that is a ref holds a reference on its
+ * object for as long as the entry exists, as a stored value does. Every method
  * changes the table first and releases what it removed last, so dropping a
  * reference (which may destroy other objects) never sees a half-done table. */
 #include "registry.h"
@@ -66,7 +67,7 @@ static void drop_all(registry *reg, htab *h) {
   size_t pos = 0;
   sm_span k;
   void *v;
-  htab_init(h);
+  htab_init_values(h);
   while (htab_next(&old, &pos, &k, &v)) {
     key_ref(reg, key_ref_id(k), false);
     sval_free(reg, v);
@@ -288,7 +289,7 @@ static int dict_create(call *c, void **state) {
     return call_fail(c, WS_TYPE_ERROR, "a dict starts from a map, not %s", call_kind_name(vi.kind));
   htab *h = malloc(sizeof *h);
   if (!h) return call_fail(c, WS_INTERNAL, "out of memory");
-  htab_init(h);
+  htab_init_values(h);
   if (vi.kind == VK_MAP && (rc = store_map(c, h, vi.data, c->arg_flags[0])) != WS_OK) {
     drop_all(c->reg, h);
     free(h);

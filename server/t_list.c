@@ -3,11 +3,14 @@
  *
  * The state is a growable array of sval*. Indexes follow Python: negative
  * ones count from the end; insert and slice bounds clamp to the list, while
- * get, set, del and pop refuse an index out of range. Equality (remove,
- * index, count) is byte equality of the packed values. sort is a stable
- * merge sort ordered by vw_compare, checked for comparable kinds before
- * anything moves, so a refused sort leaves the list as it was. Every method
- * changes the array first and frees what it removed last. */
+ * get, set, del and pop refuse an index out of range. remove, index and
+ * count find items as Python's list does (sval_equals: Python's equality
+ * of proto/vequal.h, 1 matching 1.0 and True). sort is a stable merge sort
+ * ordered by veq_compare, which agrees with that equality, checked for
+ * comparable kinds before anything moves, so a refused sort leaves the
+ * list as it was. Every method changes the array first and frees what it
+ * removed last. */
+#include "../proto/vequal.h"
 #include "memory.h"
 #include "sval.h"
 #include "types.h"
@@ -302,7 +305,7 @@ static sort_item *merge_sort(sort_item *a, sort_item *tmp, size_t n, bool descen
       size_t i = lo, j = mid, k = lo;
       while (i < mid && j < hi) {
         bool ok;
-        int cmp = vw_compare(&a[j].vi, &a[i].vi, &ok);
+        int cmp = veq_compare(&a[j].vi, &a[i].vi, &ok);
         /* The right item goes first only when strictly before the left. */
         tmp[k++] = (descending ? cmp > 0 : cmp < 0) ? a[j++] : a[i++];
       }
@@ -337,7 +340,7 @@ static int l_sort(call *c) {
    * checking everything against the first item checks every pair. */
   for (size_t i = 1; i < n; i++) {
     bool ok;
-    vw_compare(&buf[0].vi, &buf[i].vi, &ok);
+    veq_compare(&buf[0].vi, &buf[i].vi, &ok);
     if (!ok) {
       rc = call_fail(c, WS_TYPE_ERROR, "sort cannot compare %s with %s",
                      call_kind_name(buf[0].vi.kind), call_kind_name(buf[i].vi.kind));

@@ -87,8 +87,9 @@ START_TEST(test_dict_get_set_del) {
 }
 END_TEST
 
-/* Proves keys are equal only when their packed bytes are: 1, 1.0, true,
- * '1', b'1' and nil are six keys, each found again by its own kind. */
+/* Proves keys are equal as in Python: 1, 1.0 and true are one key (the
+ * first key stays, the last value wins), while '1', b'1' and nil are keys
+ * of their own. */
 START_TEST(test_dict_key_kinds) {
   sm_obj *d = make("dict", NULL, "");
   CK_OK(d, "set", "1, 'int'");
@@ -97,11 +98,12 @@ START_TEST(test_dict_key_kinds) {
   CK_OK(d, "set", "'1', 'str'");
   CK_OK(d, "set", "b'1', 'bytes'");
   CK_OK(d, "set", "nil, 'nil'");
-  CK_RES(d, "len", "", "6");
-  CK_RES(d, "get", "1.0", "'double'");
-  CK_RES(d, "get", "true", "'bool'");
+  CK_RES(d, "len", "", "4");
+  CK_RES(d, "get", "1", "'bool'");
+  CK_RES(d, "get", "1.0", "'bool'");
   CK_RES(d, "get", "nil", "'nil'");
-  CK_RES(d, "keys", "", "[1,1.0,true,'1',b'1',nil]");
+  CK_RES(d, "keys", "", "[1,'1',b'1',nil]");
+  CK_RES(d, "contains", "0", "false");
 }
 END_TEST
 
@@ -212,7 +214,8 @@ START_TEST(test_dict_set_if_absent) {
 END_TEST
 
 /* Proves cas in both forms: expect-absent swaps only into an absent key;
- * expected/desired swaps only on byte equality (5.0 is not 5); previous is
+ * expected/desired swaps only when the stored value equals expected as in
+ * Python (5.0 is 5, '5' is not); previous is
  * reported whenever the key existed; a 3-argument cas on an absent key
  * stores nothing. */
 START_TEST(test_dict_cas) {
@@ -224,8 +227,10 @@ START_TEST(test_dict_cas) {
   CK_RES(d, "cas", "'k', 1, 5", "[true,1]");
   CK_RES(d, "get", "'k'", "5");
   CK_RES(d, "cas", "'k', 1, 6", "[false,5]");
-  CK_RES(d, "cas", "'k', 5.0, 6", "[false,5]");
+  CK_RES(d, "cas", "'k', '5', 6", "[false,5]");
   CK_RES(d, "get", "'k'", "5");
+  CK_RES(d, "cas", "'k', 5.0, 6", "[true,5]");
+  CK_RES(d, "cas", "'k', 6", "[false,6]");
   CK_RES(d, "cas", "'z', nil, 2", "[false]");
   CK_RES(d, "contains", "'z'", "false");
   CK_RES(d, "cas", "'n', nil", "[true]");
@@ -314,15 +319,16 @@ START_TEST(test_list_pop) {
 }
 END_TEST
 
-/* Proves index, count and remove use value equality of packed bytes (2.0
- * is not 2), remove takes the first occurrence only, and absent values are
- * a VALUE_ERROR. */
+/* Proves index, count and remove use Python's equality (2 finds 2.0, [1.0]
+ * finds [1]), remove takes the first occurrence only, and absent values
+ * are a VALUE_ERROR. */
 START_TEST(test_list_search) {
   sm_obj *l = make("list", NULL, "[1, 'a', 1, 2.0, [1]]");
   CK_RES(l, "index", "1", "0");
   CK_RES(l, "index", "2.0", "3");
-  CK_RES(l, "index", "[1]", "4");
-  CK_ERR(l, "index", "2", WS_VALUE_ERROR, "not in list");
+  CK_RES(l, "index", "2", "3");
+  CK_RES(l, "index", "[1.0]", "4");
+  CK_ERR(l, "index", "b'a'", WS_VALUE_ERROR, "not in list");
   CK_RES(l, "count", "1", "2");
   CK_RES(l, "count", "'b'", "0");
   CK_OK(l, "remove", "1");

@@ -6,6 +6,7 @@
 #include "server/blocked.h"
 
 #include <ctype.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,6 +57,9 @@ void smtest_parse(const char **s, vbuf *b) {
   const char *p = *s;
   if (strncmp(p, "nil", 3) == 0) {
     *s += 3; /* nil is the empty value */
+  } else if (strncmp(p, "nan", 3) == 0 || strncmp(p, "inf", 3) == 0 || strncmp(p, "-inf", 4) == 0) {
+    vb_double(b, *p == 'n' ? NAN : *p == '-' ? -INFINITY : INFINITY);
+    *s += *p == '-' ? 4 : 3;
   } else if (strncmp(p, "true", 4) == 0 || strncmp(p, "false", 5) == 0) {
     vb_bool(b, *p == 't');
     *s += *p == 't' ? 4 : 5;

@@ -3,8 +3,8 @@
  * (check_types.c, check_blocking_types.c). It owns:
  *
  *  - a small text notation for packed values, so a check reads like the
- *    Python it mirrors: nil true false 12 -3 1.5 'str' b'bytes' [v, ...]
- *    {k: v, ...} @id:type. Arguments are written comma-separated
+ *    Python it mirrors: nil true false 12 -3 1.5 nan inf -inf 'str' b'bytes'
+ *    [v, ...] {k: v, ...} @id:type. Arguments are written comma-separated
  *    ("1, 'a', [1, 2], {'k': 3}, @5:dict"); smtest_pack_args packs them with
  *    the vb_* writer and validates them with vw_scan, as dispatch does;
  *  - the printer that renders packed values (a call's result) back into

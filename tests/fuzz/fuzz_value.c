@@ -1,4 +1,5 @@
-/* fuzz_value.c - libFuzzer harness for the value codec (proto/vwire.c).
+/* fuzz_value.c - libFuzzer harness for the value codec (proto/vwire.c) and
+ * the equality built on it (proto/vequal.c).
  *
  * The input is one candidate packed Value. vw_scan() must accept or refuse
  * it without reading outside it; whatever it accepts, the readers that
@@ -11,9 +12,14 @@
  *  - the nesting depth found is exactly the max_depth vw_scan() needs;
  *  - vw_each_ref() visits the refs the walk found, in the same order, and
  *    stops at the first non-zero callback result; VW_FLAG_HAS_REF agrees;
- *  - vw_compare() over pairs of scalar elements is antisymmetric and its
- *    "comparable" answer symmetric.
+ *  - veq_compare() over pairs of scalar elements is antisymmetric, its
+ *    "comparable" answer symmetric, and 0 between numbers exactly when they
+ *    are equal (NaN aside);
+ *  - over pairs of elements of any kind, veq_equal() and veq_match() are
+ *    symmetric, veq_match() reflexive and implied by veq_equal(), and
+ *    matching hashable elements hash alike; veq_check_keys() answers.
  * The seed corpus is in corpus/fuzz_value/ (gen_corpus.c). */
+#include "proto/vequal.h"
 #include "proto/vwire.h"
 
 #include <stdint.h>
@@ -35,6 +41,8 @@ typedef struct walk {
   size_t refs; /* every ref seen (may exceed MAX_REFS) */
   vinfo scalars[MAX_COMPARED];
   size_t n_scalars;
+  sm_span items[MAX_COMPARED]; /* elements of lists and map values, any kind */
+  size_t n_items;
 } walk;
 
 static bool span_eq(sm_span a, sm_span b) {
@@ -94,6 +102,7 @@ static unsigned rebuild(sm_span v, vbuf *out, walk *w) {
       CHECK(vw_peek(item, &iv) == VW_OK);
       if (iv.kind != VK_LIST && iv.kind != VK_MAP && w->n_scalars < MAX_COMPARED)
         w->scalars[w->n_scalars++] = iv;
+      if (w->n_items < MAX_COMPARED) w->items[w->n_items++] = item;
     }
     CHECK(it.p == it.end); /* the whole body was items */
     vb_list_end(out, mark);
@@ -120,6 +129,8 @@ static unsigned rebuild(sm_span v, vbuf *out, walk *w) {
       CHECK(span_eq(vb_span(&kb), key) && span_eq(vb_span(&vbv), val));
       vb_map_entry(out, key, val);
       if (d > depth) depth = d;
+      if (w->n_items < MAX_COMPARED) w->items[w->n_items++] = key;
+      if (w->n_items < MAX_COMPARED) w->items[w->n_items++] = val;
     }
     CHECK(it.p == it.end);
     vb_free(&kb);
@@ -174,6 +185,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   static walk w;
   w.refs = 0;
   w.n_scalars = 0;
+  w.n_items = 0;
   vbuf out;
   vb_init(&out);
   unsigned depth = rebuild(v, &out, &w);
@@ -199,17 +211,39 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     w.scalars[w.n_scalars++] = top;
   for (size_t i = 0; i < w.n_scalars; i++) {
     bool ok;
-    int self = vw_compare(&w.scalars[i], &w.scalars[i], &ok);
+    int self = veq_compare(&w.scalars[i], &w.scalars[i], &ok);
     CHECK(self == 0);
     for (size_t j = i + 1; j < w.n_scalars; j++) {
       bool ab, ba;
-      int x = vw_compare(&w.scalars[i], &w.scalars[j], &ab);
-      int y = vw_compare(&w.scalars[j], &w.scalars[i], &ba);
+      const vinfo *a = &w.scalars[i], *b = &w.scalars[j];
+      int x = veq_compare(a, b, &ab);
+      int y = veq_compare(b, a, &ba);
       CHECK(ab == ba);
       CHECK(sign(x) == -sign(y));
       if (!ab) CHECK(x == 0 && y == 0);
+      bool nan = (a->kind == VK_DOUBLE && a->d != a->d) || (b->kind == VK_DOUBLE && b->d != b->d);
+      if (ab && a->kind != VK_NIL && !nan) CHECK((x == 0) == veq_info_equal(a, b));
     }
   }
+
+  /* Equality, pairwise over elements and the whole value. */
+  if (w.n_items < MAX_COMPARED) w.items[w.n_items++] = v;
+  for (size_t i = 0; i < w.n_items; i++) {
+    sm_span a = w.items[i];
+    CHECK(veq_match(a, a));
+    vinfo ai;
+    CHECK(vw_peek(a, &ai) == VW_OK);
+    bool hashable = ai.kind != VK_LIST && ai.kind != VK_MAP;
+    for (size_t j = i + 1; j < w.n_items; j++) {
+      sm_span b = w.items[j];
+      bool eq = veq_equal(a, b), m = veq_match(a, b);
+      CHECK(eq == veq_equal(b, a) && m == veq_match(b, a));
+      CHECK(!eq || m);
+      if (m && hashable) CHECK(veq_hash(a) == veq_hash(b));
+    }
+  }
+  int krc = veq_check_keys(v);
+  CHECK(krc == VEQ_OK || krc == VEQ_DUP_KEY || krc == VEQ_NOMEM);
   free(copy);
   return 0;
 }
