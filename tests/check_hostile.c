@@ -578,7 +578,11 @@ START_TEST(flood_with_good_client) {
   ck_assert_int_eq(left, 0);
   ck_assert_int_eq(wrong_end, 0);
   ck_assert_int_eq(refused + dropped + silent, HALF_OPEN);
-  ck_assert_int_le(refused, PER_ADDR_LIMIT); /* the flood's address never held more */
+  /* The flood's address never held more than PER_ADDR_LIMIT at once, and each
+   * lives at most the 2 s deadline: so at most that many reach their deadline
+   * per 2 s of flooding, plus the last ones (a slow build, such as ASan's,
+   * floods for longer than one deadline). */
+  ck_assert_int_le(refused, PER_ADDR_LIMIT * (1 + (long)((t_open - t0) / 2.0)));
   ck_assert_int_gt(dropped, 0);
   ck_assert_msg(hst.unexpected == 0, "hostile senders: %s", hst.first_error);
   ck_assert_int_eq(hst.garbage_refused + hst.huge_refused + hst.over_limit + hst.closed_at_once,
