@@ -63,12 +63,6 @@ static void start(void) {
 
 static void stop(void) { smtest_daemon_stop_checked(&d); }
 
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* A TCP socket bound to the loopback address addr (flags: socket()'s). */
 static int socket_from(const char *addr, int flags) {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | flags, 0);
@@ -132,7 +126,7 @@ static void *good_main(void *arg) {
   for (int64_t i = 0; rc == 0 && !atomic_load(&g->stop); i++) {
     char key[32];
     snprintf(key, sizeof key, "k%lld", (long long)(i % 64));
-    double t0 = now_s();
+    double t0 = smtest_now_s();
     int64_t got = -1, n = -1;
     if ((rc = sm_dict_set_int(dict, key, i)) != 0) {
       good_fail(g, "set", rc);
@@ -143,7 +137,7 @@ static void *good_main(void *arg) {
     } else {
       if (got != i) g->wrong++;
       if (n != i + 1) g->wrong++;
-      double dt = now_s() - t0;
+      double dt = smtest_now_s() - t0;
       if (dt > g->max_latency_s) g->max_latency_s = dt;
       atomic_fetch_add(&g->done, 3);
     }
@@ -452,8 +446,8 @@ START_TEST(flood_with_good_client) {
   atomic_init(&good.done, 0);
   pthread_t good_thread, hostile_thread, sampler_thread;
   ck_assert_int_eq(pthread_create(&good_thread, NULL, good_main, &good), 0);
-  double t_wait = now_s();
-  while (atomic_load(&good.done) == 0 && now_s() - t_wait < 10)
+  double t_wait = smtest_now_s();
+  while (atomic_load(&good.done) == 0 && smtest_now_s() - t_wait < 10)
     usleep(1000);
   ck_assert_msg(atomic_load(&good.done) > 0, "the good client never got going");
 
@@ -475,10 +469,10 @@ START_TEST(flood_with_good_client) {
   size_t npending = 0, next = 0;
   long connect_errors = 0;
   long done_before = atomic_load(&good.done);
-  double t0 = now_s();
+  double t0 = smtest_now_s();
   while (next < HALF_OPEN || npending > 0) {
-    ck_assert_msg(now_s() - t0 < FLOOD_DEADLINE_S, "flood stuck: %zu opened, %zu pending", next,
-                  npending);
+    ck_assert_msg(smtest_now_s() - t0 < FLOOD_DEADLINE_S, "flood stuck: %zu opened, %zu pending",
+                  next, npending);
     while (next < HALF_OPEN && npending < CONNECT_WINDOW) {
       half *h = &hs[next];
       h->fd = socket_from(FLOOD_ADDR, SOCK_NONBLOCK);
@@ -503,14 +497,14 @@ START_TEST(flood_with_good_client) {
     }
     npending = kept;
   }
-  double t_open = now_s();
+  double t_open = smtest_now_s();
   long done_during = atomic_load(&good.done) - done_before;
 
   /* Every one must now be refused at its deadline and closed. */
   size_t left = 0;
   for (size_t i = 0; i < HALF_OPEN; i++)
     if (!hs[i].closed) pending[left++] = (int)i;
-  while (left > 0 && now_s() - t0 < FLOOD_DEADLINE_S) {
+  while (left > 0 && smtest_now_s() - t0 < FLOOD_DEADLINE_S) {
     for (size_t i = 0; i < left; i++)
       pfds[i] = (struct pollfd){.fd = hs[pending[i]].fd, .events = POLLIN};
     poll(pfds, left, 200);
@@ -522,7 +516,7 @@ START_TEST(flood_with_good_client) {
     }
     left = kept;
   }
-  double t_closed = now_s();
+  double t_closed = smtest_now_s();
   ck_assert_int_eq(pthread_join(hostile_thread, NULL), 0);
   authkey_clear(&hst.key);
 

@@ -238,11 +238,7 @@ static bool silent(int fd, int ms) {
   return poll(&pfd, 1, ms) == 0;
 }
 
-static double now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
-}
+static double now_ms(void) { return smtest_now_s() * 1000.0; }
 
 /* ---- 10,000 parked getters ---- */
 

@@ -41,12 +41,6 @@ static void start(void) {
 
 static void stop(void) { smtest_daemon_stop_checked(&d); }
 
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* Reads one frame's payload within ms: its length, or -1 (EOF, timeout,
  * too large). For threads: never fails the test itself. */
 static long read_frame_quiet(int fd, uint8_t *buf, size_t cap, int ms) {
@@ -118,7 +112,7 @@ static void attempt(attack *a) {
 
 static void *attacker_main(void *arg) {
   attack *a = arg;
-  while (now_s() < a->until)
+  while (smtest_now_s() < a->until)
     attempt(a);
   return NULL;
 }
@@ -181,7 +175,7 @@ START_TEST(failures_throttled_per_address) {
   atomic_init(&a.checked, 0);
   atomic_init(&a.unchecked, 0);
   atomic_init(&a.other, 0);
-  a.until = now_s() + ATTACK_S;
+  a.until = smtest_now_s() + ATTACK_S;
   pthread_t t[ATTACKERS];
   for (int i = 0; i < ATTACKERS; i++)
     ck_assert_int_eq(pthread_create(&t[i], NULL, attacker_main, &a), 0);
@@ -189,7 +183,7 @@ START_TEST(failures_throttled_per_address) {
   /* The good client, from 127.0.0.1, all along: a fresh connection each
    * time, so each one goes through the handshake during the attack. */
   int good = 0;
-  while (now_s() < a.until) {
+  while (smtest_now_s() < a.until) {
     sm_client *c = smtest_connect(&d, NULL);
     OK(sm_ping(c));
     sm_client_free(c);

@@ -338,3 +338,9 @@ void smtest_expect_value(sm_value *v, const char *want) {
   sm_free(t);
   sm_value_free(v);
 }
+
+double smtest_now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}

@@ -112,6 +112,9 @@ void smtest_add_daemon(TCase *tc);
  * stdout is captured into out (may be NULL) up to outlen bytes. */
 int smtest_run(const char *cmdline, char *out, size_t outlen);
 
+/* Seconds on the monotonic clock, for measuring spans in tests. */
+double smtest_now_s(void);
+
 /* True once a line of d's log holds needle; looks again every 20 ms for up
  * to wait_ms (0: looks once), as the daemon may log just after a client
  * has seen the outcome. */
