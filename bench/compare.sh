@@ -449,12 +449,14 @@ done
 if [ -n "$SMPY" ]; then
   for round in $(seq 1 $((ROUNDS + 1))); do
     say "the Python layer's cost per call: 1 process (round $round)"
-    run_csv layer_c smbench -u "$SM_TCP" -c 1 -n "$(sm_n 1 1)" -d "$VALUE" -r "$KEYSPACE" \
-      -t dict_set,dict_get,value_incr --csv
-    for w in dict_set dict_get value_incr; do
-      run_csv layer_py env PYTHONPATH="$SMPY" timeout "$RUN_LIMIT" python3 "$ROOT/bench/pyclient.py" \
-        --statemgr-url "$SM_TCP" --authkey-file "$TMP/authkey" -t "$w" -c 1 \
-        -n "$(smpy_n 1 1)" -d "$VALUE" -r "$KEYSPACE" --csv
+    for p in "${PIPES[@]}"; do
+      run_csv layer_c smbench -u "$SM_TCP" -c 1 -P "$p" -n "$(sm_n 1 "$p")" -d "$VALUE" \
+        -r "$KEYSPACE" -t dict_set,dict_get,value_incr --csv
+      for w in dict_set dict_get value_incr; do
+        run_csv layer_py env PYTHONPATH="$SMPY" timeout "$RUN_LIMIT" python3 \
+          "$ROOT/bench/pyclient.py" --statemgr-url "$SM_TCP" --authkey-file "$TMP/authkey" \
+          -t "$w" -c 1 -P "$p" -n "$(smpy_n 1 "$p")" -d "$VALUE" -r "$KEYSPACE" --csv
+      done
     done
   done
 fi
@@ -528,7 +530,7 @@ OUT="$TMP/report.md"
   if [ -n "$SMPY" ]; then
     echo "### Python programs: statemgr's proxies vs multiprocessing.managers proxies"
     echo
-    echo "The same workloads from Python worker processes (bench/pyclient.py), through the statemgr package (statemgrd above, over TCP) and through Python's SyncManager proxies, in this run. value_incr is \`v.add(1)\` with statemgr and \`with lock: v.value += 1\` with Python's manager. The Python layer's cost per call is the time per call of one Python process through the statemgr package minus statemgr-bench's (the C library) with one client, for the same workload, each the best of $((ROUNDS + 1)) alternating runs made for it; it includes pyclient.py's own loop (making keys and values, checking answers)."
+    echo "The same workloads from Python worker processes (bench/pyclient.py), through the statemgr package (statemgrd above, over TCP) and through Python's SyncManager proxies, in this run. value_incr is \`v.add(1)\` with statemgr and \`with lock: v.value += 1\` with Python's manager. The Python layer's cost per call is the time per call of one Python process through the statemgr package minus statemgr-bench's (the C library) with one client, for the same workload and pipeline, each the best of $((ROUNDS + 1)) alternating runs made for it; it includes pyclient.py's own loop (making keys and values, checking answers). Without pipelining both wait a loopback round trip per call, so that row is mostly the round trip's noise; the pipeline-16 row shows the layer's own cost."
     echo
     echo "| workload | processes | pipeline | statemgr (Python) | Python manager | statemgr/Python | C library (statemgr-bench) | Python layer, us/call |"
     echo "|---|---:|---:|---:|---:|---:|---:|---:|"
@@ -540,10 +542,11 @@ OUT="$TMP/report.md"
           py=${R["py|$w|$c|1|tcp"]:-}
           sm=${R["sm|$w|$c|$p|tcp"]:-}
           over="-"
-          lpy=${R["layer_py|$w|1|1|tcp"]:-}
-          lc=${R["layer_c|$w|1|1|tcp"]:-}
-          if [ "$c" = 1 ] && [ "$p" = 1 ] && [ -n "$lpy" ] && [ -n "$lc" ]; then
-            over=$(awk -v a="$lpy" -v b="$lc" 'BEGIN { printf "%.1f (%.0f vs %.0f ops/s)", 1e6 / a - 1e6 / b, a, b }')
+          lpy=${R["layer_py|$w|1|$p|tcp"]:-}
+          lc=${R["layer_c|$w|1|$p|tcp"]:-}
+          if [ "$c" = 1 ] && [ -n "$lpy" ] && [ -n "$lc" ]; then
+            # time per call through Python minus through the C library
+            over=$(awk -v py="$lpy" -v c="$lc" 'BEGIN { printf "%.1f (%.0f vs %.0f ops/s)", 1e6 / py - 1e6 / c, py, c }')
           fi
           pymark=""
           [ "$p" != 1 ] && pymark="*"
