@@ -101,6 +101,7 @@ install_packages "${wanted[@]}"
 
 cd "$(dirname "$0")/.."
 echo "setup: building into build/"
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo --log-level=WARNING
+# A developer's build: warnings are errors (SM_WERROR), as in CI.
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSM_WERROR=ON --log-level=WARNING
 cmake --build build -j "$(nproc)"
 echo "setup: done: ./build/statemgrd runs the daemon, ./build/statemgr is the CLI"

@@ -32,7 +32,8 @@ echo "== valgrind: the daemon under memcheck for the protocol, object and connec
   failed+=("valgrind build/")
 
 echo "== sanitizer build: build-asan/"
-cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DSM_SANITIZE=ON --log-level=WARNING
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DSM_SANITIZE=ON -DSM_WERROR=ON \
+  --log-level=WARNING
 cmake --build build-asan -j "$(nproc)"
 echo "== ctest: build-asan/"
 (cd build-asan &&
@@ -41,7 +42,8 @@ echo "== ctest: build-asan/"
     ctest --output-on-failure -j2) || failed+=("ctest build-asan/")
 
 echo "== release build (-O3): compiles without warnings"
-(cmake -S . -B build-o3 -DCMAKE_BUILD_TYPE=Release -DSM_BUILD_TESTS=OFF --log-level=WARNING &&
+(cmake -S . -B build-o3 -DCMAKE_BUILD_TYPE=Release -DSM_BUILD_TESTS=OFF -DSM_WERROR=ON \
+  --log-level=WARNING &&
   cmake --build build-o3 -j "$(nproc)") || failed+=("release build")
 
 echo "== install check"
