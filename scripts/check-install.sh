@@ -7,7 +7,8 @@
 #     also with the server's dependencies (libevent, xxHash) hidden,
 #   - the server library by pkg-config (statemgr-server) and by
 #     find_package(statemgr COMPONENTS server),
-#   - examples/ built on its own against the prefix.
+#   - examples/ built on its own against the prefix,
+# and checks the systemd unit and the default statemgrd.conf it installs.
 # Usage: ./scripts/check-install.sh [BUILD_DIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,6 +38,21 @@ int main(void) {
   return 0;
 }
 C
+
+echo "check-install: the systemd unit and statemgrd.conf"
+unit=$prefix/lib/systemd/system/statemgrd.service
+conf=$prefix/etc/statemgr/statemgrd.conf
+for f in "$unit" "$conf"; do
+  [ -e "$f" ] || { echo "check-install: $f was not installed" >&2; exit 1; }
+done
+# The unit names this install's binary and config file, and that binary
+# accepts that file (--version: read it, then stop).
+grep -qx "ExecStart=$prefix/bin/statemgrd --config $conf" "$unit" ||
+  { echo "check-install: $unit does not start $prefix/bin/statemgrd --config $conf" >&2; exit 1; }
+"$prefix/bin/statemgrd" --config "$conf" --version >/dev/null
+if command -v systemd-analyze >/dev/null 2>&1; then
+  systemd-analyze verify --man=no "$unit"
+fi
 
 echo "check-install: pkg-config"
 # The .pc locates the prefix relative to itself, so a moved install works.
