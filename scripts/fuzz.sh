@@ -29,7 +29,7 @@ fi
 
 echo "== fuzz: building the harnesses in build-fuzz/ (clang)"
 CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSM_FUZZ=ON \
-  -DSM_BUILD_TESTS=OFF --log-level=WARNING
+  -DSM_BUILD_TESTS=OFF -DSM_WERROR=ON --log-level=WARNING
 cmake --build build-fuzz --target fuzz -j "$(nproc)"
 
 bin=$PWD/build-fuzz/tests/fuzz

@@ -21,8 +21,9 @@ BUILD_DEPS=(build-essential cmake pkg-config libevent-dev libprotobuf-c-dev
 PYTHON_DEPS=(python3 python3-dev)
 # What scripts/test.sh uses beyond the build: valgrind for the memcheck pass;
 # clang, its sanitizer and libFuzzer runtimes (libclang-rt-14-dev) and
-# llvm-14 (llvm-symbolizer, for readable reports) for scripts/fuzz.sh.
-TEST_DEPS=(valgrind curl clang libclang-rt-14-dev llvm-14 openssl)
+# llvm-14 (llvm-symbolizer, for readable reports) for scripts/fuzz.sh;
+# groff-base for the man pages' check (scripts/check-man.sh).
+TEST_DEPS=(valgrind curl clang libclang-rt-14-dev llvm-14 openssl groff-base)
 # What bench/compare.sh runs statemgr against.
 BENCH_DEPS=(redis-server redis-tools python3)
 RUNTIME_DEPS=(libevent-core-2.1-7 libevent-extra-2.1-7 libevent-openssl-2.1-7
@@ -101,6 +102,7 @@ install_packages "${wanted[@]}"
 
 cd "$(dirname "$0")/.."
 echo "setup: building into build/"
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo --log-level=WARNING
+# A developer's build: warnings are errors (SM_WERROR), as in CI.
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSM_WERROR=ON --log-level=WARNING
 cmake --build build -j "$(nproc)"
 echo "setup: done: ./build/statemgrd runs the daemon, ./build/statemgr is the CLI"

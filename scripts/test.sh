@@ -1,5 +1,13 @@
 #!/usr/bin/env bash
-# test.sh - sets everything up and runs every test:
+# test.sh - sets everything up and runs every test.
+#
+#   ./scripts/test.sh           the full run below (what CI runs: .ci/run)
+#   ./scripts/test.sh --quick   only the build and ctest in build/: installs
+#                               just the build dependencies (no clang, no
+#                               valgrind), skips valgrind, the sanitizer,
+#                               release, install and fuzz steps
+#
+# The full run:
 #   1. ./scripts/setup.sh --test (dependencies, then the build in build/)
 #   2. ctest in build/ (the Check suites, and the Python package's tests:
 #      python, and python_cpython with CPython's own manager tests), then the
@@ -17,7 +25,28 @@
 # Every step runs even when an earlier test step failed; the exit status is
 # non-zero when anything failed.
 set -euo pipefail
+
+usage() {
+  sed -n '4,8s/^# \{0,1\}//p' "$0"
+}
+
+quick=0
+case "${1:-}" in
+  "") ;;
+  --quick) quick=1 ;;
+  -h | --help) usage; exit 0 ;;
+  *) echo "test.sh: unknown option '$1'" >&2; usage >&2; exit 2 ;;
+esac
+[ $# -le 1 ] || { echo "test.sh: one option at most" >&2; usage >&2; exit 2; }
 cd "$(dirname "$0")/.."
+
+if [ "$quick" = 1 ]; then
+  ./scripts/setup.sh
+  echo "== ctest: build/"
+  (cd build && ctest --output-on-failure -j2) || { echo "test.sh --quick: FAILED" >&2; exit 1; }
+  echo "test.sh --quick: all ctest suites passed (the full run is ./scripts/test.sh)"
+  exit 0
+fi
 
 ./scripts/setup.sh --test
 
@@ -28,11 +57,12 @@ echo "== ctest: build/"
 
 echo "== valgrind: the daemon under memcheck for the protocol, object and connection suites"
 (cd build && SMTEST_VALGRIND=1 ctest --output-on-failure -j2 \
-  -R '^(wire|robust|dict|list|var|ns|cli|preauth|throttle|sighup|escape|url|cycles)$') ||
+  -R '^(wire|robust|dict|list|var|ns|cli|preauth|throttle|sighup|escape|url|cycles|config)$') ||
   failed+=("valgrind build/")
 
 echo "== sanitizer build: build-asan/"
-cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DSM_SANITIZE=ON --log-level=WARNING
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DSM_SANITIZE=ON -DSM_WERROR=ON \
+  --log-level=WARNING
 cmake --build build-asan -j "$(nproc)"
 echo "== ctest: build-asan/"
 (cd build-asan &&
@@ -41,7 +71,8 @@ echo "== ctest: build-asan/"
     ctest --output-on-failure -j2) || failed+=("ctest build-asan/")
 
 echo "== release build (-O3): compiles without warnings"
-(cmake -S . -B build-o3 -DCMAKE_BUILD_TYPE=Release -DSM_BUILD_TESTS=OFF --log-level=WARNING &&
+(cmake -S . -B build-o3 -DCMAKE_BUILD_TYPE=Release -DSM_BUILD_TESTS=OFF -DSM_WERROR=ON \
+  --log-level=WARNING &&
   cmake --build build-o3 -j "$(nproc)") || failed+=("release build")
 
 echo "== install check"

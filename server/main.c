@@ -5,10 +5,12 @@
  * configuration. tls:// listeners take their certificate and key from
  * --tls-cert and --tls-key (mutual TLS with --tls-ca and
  * --tls-require-client-cert). SIGHUP reopens --log-file and reloads the
- * certificate and key. */
+ * certificate and key. --config FILE reads the same long options from a
+ * file, one per line (conf_file.c); the command line overrides it. */
 #include "statemgr_server.h"
 
 #include "../proto/authkey.h"
+#include "conf_file.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -24,6 +26,10 @@ static void usage(FILE *f) {
   fprintf(f,
           "usage: statemgrd [options]\n"
           "\n"
+          "  --config FILE       read options from FILE first: the long options below\n"
+          "                      without their --, one per line, as 'key value' or\n"
+          "                      'key = value'; # starts a comment line. Options on the\n"
+          "                      command line override the file (its --listen URLs too)\n"
           "  --listen URL        accept clients on URL (repeatable; default %s)\n"
           "                      tcp://HOST:PORT, tcp://[V6ADDR]:PORT, tls://HOST:PORT,\n"
           "                      unix:PATH, unix:///PATH; plain, TLS and UNIX listeners\n"
@@ -100,13 +106,14 @@ static int parse_size(const char *s, size_t *out) {
 
 /* --authkey-fd N: the key is every byte read from N (a pipe from a parent,
  * say) until its end; N is closed. Returns 0, or 2 (a bad number) or 1 (no
- * usable key) after saying why. */
-static int read_key_fd(sm_server_options *opts, const char *arg) {
+ * usable key) after saying why; where prefixes the message ("" or
+ * "FILE:LINE: "). */
+static int read_key_fd(sm_server_options *opts, const char *arg, const char *where) {
   char *end = NULL, err[512], source[64];
   errno = 0;
   long fd = strtol(arg, &end, 10);
   if (errno || end == arg || *end || fd < 0 || fd > INT32_MAX) {
-    fprintf(stderr, "statemgrd: --authkey-fd takes a descriptor number\n");
+    fprintf(stderr, "statemgrd: %s--authkey-fd takes a descriptor number\n", where);
     return 2;
   }
   snprintf(source, sizeof source, "descriptor %ld", fd);
@@ -118,179 +125,266 @@ static int read_key_fd(sm_server_options *opts, const char *arg) {
     rc = -1;
   }
   authkey_clear(&k);
-  if (rc != 0) fprintf(stderr, "statemgrd: %s\n", err);
+  if (rc != 0) fprintf(stderr, "statemgrd: %s%s\n", where, err);
   return rc == 0 ? 0 : 1;
 }
 
+static const struct option longopts[] = {
+    {"config", required_argument, NULL, 'c'},
+    {"listen", required_argument, NULL, 'l'},
+    {"authkey-file", required_argument, NULL, 'k'},
+    {"log-level", required_argument, NULL, 'v'},
+    {"log-file", required_argument, NULL, 'L'},
+    {"authkey-fd", required_argument, NULL, 'F'},
+    {"max-unauth-connections", required_argument, NULL, 'U'},
+    {"max-unauth-per-addr", required_argument, NULL, 'u'},
+    {"max-frame", required_argument, NULL, 'f'},
+    {"max-memory", required_argument, NULL, 'm'},
+    {"ready-file", required_argument, NULL, 'r'},
+    {"metrics", required_argument, NULL, 'M'},
+    {"max-connections", required_argument, NULL, 'C'},
+    {"max-pending", required_argument, NULL, 'P'},
+    {"max-depth", required_argument, NULL, 'D'},
+    {"handshake-timeout", required_argument, NULL, 'H'},
+    {"tls-cert", required_argument, NULL, 'T'},
+    {"tls-key", required_argument, NULL, 'K'},
+    {"tls-ca", required_argument, NULL, 'A'},
+    {"tls-require-client-cert", no_argument, NULL, 'R'},
+    {"keepalive", required_argument, NULL, 'E'},
+    {"version", no_argument, NULL, 'V'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+static const char shortopts[] = "l:k:v:f:r:Vh";
+
+/* Listen URLs from one source: the file's are used only when the command
+ * line names none, so the command line overrides them as a whole. */
+typedef struct listen_list {
+  const char *url[MAX_LISTEN];
+  size_t n;
+} listen_list;
+
+/* What the options build up before the server starts. */
+typedef struct daemon_args {
+  sm_server_options *opts;
+  listen_list *listen; /* the list --listen adds to: the file's, then the command line's */
+  size_t max_conns, max_unauth;
+  const char *tls_cert, *tls_key, *tls_ca;
+  bool tls_require;
+} daemon_args;
+
+/* Applies option ch (a longopts val) with its argument arg (NULL for one
+ * without). where prefixes messages: "" on the command line, "FILE:LINE: "
+ * in a config file. Returns 0, 2 (bad usage, said why), 1 (said why) or -1
+ * (--version or --help done: exit 0). The strings must outlive the server's
+ * start: they are argv's or the loaded file's. */
+static int apply_option(daemon_args *a, int ch, const char *arg, const char *where) {
+  sm_server_options *opts = a->opts;
+  size_t size;
+  switch (ch) {
+  case 'l':
+    if (a->listen->n == MAX_LISTEN) {
+      fprintf(stderr, "statemgrd: %sat most %d --listen options\n", where, MAX_LISTEN);
+      return 2;
+    }
+    a->listen->url[a->listen->n++] = arg;
+    return 0;
+  case 'k': sm_server_options_set_authkey_file(opts, arg); return 0;
+  case 'F': return read_key_fd(opts, arg, where);
+  case 'L':
+    if (sm_server_options_set_log_file(opts, arg) != 0) {
+      fprintf(stderr, "statemgrd: %s--log-file takes a path\n", where);
+      return 2;
+    }
+    return 0;
+  case 'v': {
+    static const char *const levels[] = {"error", "warn", "info", "debug"};
+    for (int i = 0; i < 4; i++)
+      if (strcmp(arg, levels[i]) == 0) {
+        sm_server_options_set_log_level(opts, (sm_log_level)i);
+        return 0;
+      }
+    fprintf(stderr, "statemgrd: %s--log-level takes error, warn, info or debug\n", where);
+    return 2;
+  }
+  case 'f':
+    if (parse_size(arg, &size) != 0 || sm_server_options_set_max_frame(opts, size) != 0) {
+      fprintf(stderr, "statemgrd: %s--max-frame takes 1K to 4G bytes\n", where);
+      return 2;
+    }
+    return 0;
+  case 'm':
+    if (parse_size(arg, &size) != 0 || sm_server_options_set_max_memory(opts, size) != 0) {
+      fprintf(stderr,
+              "statemgrd: %s--max-memory takes a byte count (K/M/G suffixes; 0: no limit)\n",
+              where);
+      return 2;
+    }
+    return 0;
+  case 'r': sm_server_options_set_ready_file(opts, arg); return 0;
+  case 'M': sm_server_options_set_metrics(opts, arg); return 0;
+  case 'T': a->tls_cert = arg; return 0;
+  case 'K': a->tls_key = arg; return 0;
+  case 'A': a->tls_ca = arg; return 0;
+  case 'R': a->tls_require = true; return 0;
+  case 'E': {
+    char *end = NULL;
+    errno = 0;
+    long secs = strtol(arg, &end, 10);
+    if (errno || end == arg || *end || secs < 0 || secs > 7200 ||
+        sm_server_options_set_keepalive(opts, (int)secs) != 0) {
+      fprintf(stderr, "statemgrd: %s--keepalive takes 0 to 7200 seconds\n", where);
+      return 2;
+    }
+    return 0;
+  }
+  case 'C':
+  case 'P':
+  case 'D':
+  case 'H':
+  case 'U':
+  case 'u': {
+    char *end = NULL;
+    errno = 0;
+    unsigned long long n = strtoull(arg, &end, 10);
+    int rc = errno || end == arg || *end || n == 0 || n > UINT32_MAX ? SM_EINVAL : 0;
+    if (rc == 0 && ch == 'C') {
+      rc = sm_server_options_set_max_connections(opts, (size_t)n);
+      a->max_conns = (size_t)n;
+    }
+    if (rc == 0 && ch == 'P') rc = sm_server_options_set_max_pending(opts, (size_t)n);
+    if (rc == 0 && ch == 'D') rc = sm_server_options_set_max_depth(opts, (unsigned)n);
+    if (rc == 0 && ch == 'H') rc = sm_server_options_set_handshake_timeout(opts, (unsigned)n);
+    if (rc == 0 && ch == 'U') {
+      rc = sm_server_options_set_max_unauth_connections(opts, (size_t)n);
+      a->max_unauth = (size_t)n;
+    }
+    if (rc == 0 && ch == 'u') rc = sm_server_options_set_max_unauth_per_addr(opts, (size_t)n);
+    if (rc != 0) {
+      const char *name = "?";
+      for (const struct option *o = longopts; o->name; o++)
+        if (o->val == ch) name = o->name;
+      fprintf(stderr, "statemgrd: %sbad value '%s' for --%s\n", where, arg, name);
+      return 2;
+    }
+    return 0;
+  }
+  case 'V':
+    printf("statemgrd %d.%d.%d\n", SM_VERSION_MAJOR, SM_VERSION_MINOR, SM_VERSION_PATCH);
+    return -1;
+  case 'h': usage(stdout); return -1;
+  default: return 2;
+  }
+}
+
+/* Applies the entries of a loaded config file. A key is a long option's
+ * name; a flag (tls-require-client-cert) takes no value, or yes or no. */
+static int apply_conf_file(daemon_args *a, const char *path, const conf_file *f) {
+  for (size_t i = 0; i < f->n; i++) {
+    const conf_entry *e = &f->entries[i];
+    char where[512];
+    snprintf(where, sizeof where, "%s:%u: ", path, e->line);
+    const struct option *o = longopts;
+    while (o->name && strcmp(o->name, e->key) != 0)
+      o++;
+    const char *why = NULL;
+    if (!o->name)
+      why = "is not a key (the keys are the long options of --help)";
+    else if (o->val == 'c' || o->val == 'V' || o->val == 'h')
+      why = "is not a setting";
+    else if (o->has_arg == required_argument && e->value[0] == '\0')
+      why = "needs a value";
+    if (why) {
+      fprintf(stderr, "statemgrd: %s'%s' %s\n", where, e->key, why);
+      return 2;
+    }
+    if (o->has_arg == no_argument) {
+      bool on = e->value[0] == '\0' || strcmp(e->value, "yes") == 0;
+      if (!on && strcmp(e->value, "no") != 0) {
+        fprintf(stderr, "statemgrd: %s'%s' takes no value, or yes or no\n", where, e->key);
+        return 2;
+      }
+      if (o->val == 'R') a->tls_require = on;
+      continue;
+    }
+    int rc = apply_option(a, o->val, e->value, where);
+    if (rc != 0) return rc;
+  }
+  return 0;
+}
+
 int main(int argc, char **argv) {
-  static const struct option longopts[] = {
-      {"listen", required_argument, NULL, 'l'},
-      {"authkey-file", required_argument, NULL, 'k'},
-      {"log-level", required_argument, NULL, 'v'},
-      {"log-file", required_argument, NULL, 'L'},
-      {"authkey-fd", required_argument, NULL, 'F'},
-      {"max-unauth-connections", required_argument, NULL, 'U'},
-      {"max-unauth-per-addr", required_argument, NULL, 'u'},
-      {"max-frame", required_argument, NULL, 'f'},
-      {"max-memory", required_argument, NULL, 'm'},
-      {"ready-file", required_argument, NULL, 'r'},
-      {"metrics", required_argument, NULL, 'M'},
-      {"max-connections", required_argument, NULL, 'C'},
-      {"max-pending", required_argument, NULL, 'P'},
-      {"max-depth", required_argument, NULL, 'D'},
-      {"handshake-timeout", required_argument, NULL, 'H'},
-      {"tls-cert", required_argument, NULL, 'T'},
-      {"tls-key", required_argument, NULL, 'K'},
-      {"tls-ca", required_argument, NULL, 'A'},
-      {"tls-require-client-cert", no_argument, NULL, 'R'},
-      {"keepalive", required_argument, NULL, 'E'},
-      {"version", no_argument, NULL, 'V'},
-      {"help", no_argument, NULL, 'h'},
-      {NULL, 0, NULL, 0},
-  };
-  const char *listen[MAX_LISTEN];
-  size_t n_listen = 0;
   sm_server_options *opts = sm_server_options_new();
   if (!opts) return 1;
+  listen_list file_listen = {.n = 0}, cmd_listen = {.n = 0};
+  daemon_args a = {.opts = opts, .listen = &file_listen, .max_conns = 10000, .max_unauth = 512};
   int status = 0, ch;
-  size_t max_conns = 10000, max_unauth = 512;
-  const char *tls_cert = NULL, *tls_key = NULL, *tls_ca = NULL;
-  bool tls_require = false;
-  while (status == 0 && (ch = getopt_long(argc, argv, "l:k:v:f:r:Vh", longopts, NULL)) != -1) {
-    size_t size;
-    switch (ch) {
-    case 'l':
-      if (n_listen == MAX_LISTEN) {
-        fprintf(stderr, "statemgrd: at most %d --listen options\n", MAX_LISTEN);
-        status = 2;
-      } else {
-        listen[n_listen++] = optarg;
-      }
-      break;
-    case 'k': sm_server_options_set_authkey_file(opts, optarg); break;
-    case 'F': status = read_key_fd(opts, optarg); break;
-    case 'L':
-      if (sm_server_options_set_log_file(opts, optarg) != 0) {
-        fprintf(stderr, "statemgrd: --log-file takes a path\n");
-        status = 2;
-      }
-      break;
-    case 'v': {
-      static const char *const levels[] = {"error", "warn", "info", "debug"};
-      int level = -1;
-      for (int i = 0; i < 4; i++)
-        if (strcmp(optarg, levels[i]) == 0) level = i;
-      if (level < 0) {
-        fprintf(stderr, "statemgrd: --log-level takes error, warn, info or debug\n");
-        status = 2;
-      } else {
-        sm_server_options_set_log_level(opts, (sm_log_level)level);
-      }
-      break;
+
+  /* First pass: only --config, whose file is applied before the rest of
+   * the command line so that the command line overrides it. Errors are
+   * left to the second pass, which reports them once. */
+  const char *config = NULL;
+  opterr = 0;
+  while ((ch = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+    if (ch != 'c') continue;
+    if (config) {
+      fprintf(stderr, "statemgrd: one --config at most\n");
+      status = 2;
     }
-    case 'f':
-      if (parse_size(optarg, &size) != 0 || sm_server_options_set_max_frame(opts, size) != 0) {
-        fprintf(stderr, "statemgrd: --max-frame takes 1K to 4G bytes\n");
-        status = 2;
-      }
-      break;
-    case 'm':
-      if (parse_size(optarg, &size) != 0 || sm_server_options_set_max_memory(opts, size) != 0) {
-        fprintf(stderr,
-                "statemgrd: --max-memory takes a byte count (K/M/G suffixes; 0: no limit)\n");
-        status = 2;
-      }
-      break;
-    case 'r': sm_server_options_set_ready_file(opts, optarg); break;
-    case 'M': sm_server_options_set_metrics(opts, optarg); break;
-    case 'T': tls_cert = optarg; break;
-    case 'K': tls_key = optarg; break;
-    case 'A': tls_ca = optarg; break;
-    case 'R': tls_require = true; break;
-    case 'E': {
-      char *end = NULL;
-      errno = 0;
-      long secs = strtol(optarg, &end, 10);
-      if (errno || end == optarg || *end || secs < 0 || secs > 7200 ||
-          sm_server_options_set_keepalive(opts, (int)secs) != 0) {
-        fprintf(stderr, "statemgrd: --keepalive takes 0 to 7200 seconds\n");
-        status = 2;
-      }
-      break;
-    }
-    case 'C':
-    case 'P':
-    case 'D':
-    case 'H':
-    case 'U':
-    case 'u': {
-      char *end = NULL;
-      errno = 0;
-      unsigned long long n = strtoull(optarg, &end, 10);
-      int rc = errno || !end || *end || n == 0 || n > UINT32_MAX ? SM_EINVAL : 0;
-      if (rc == 0 && ch == 'C') {
-        rc = sm_server_options_set_max_connections(opts, (size_t)n);
-        max_conns = (size_t)n;
-      }
-      if (rc == 0 && ch == 'P') rc = sm_server_options_set_max_pending(opts, (size_t)n);
-      if (rc == 0 && ch == 'D') rc = sm_server_options_set_max_depth(opts, (unsigned)n);
-      if (rc == 0 && ch == 'H') rc = sm_server_options_set_handshake_timeout(opts, (unsigned)n);
-      if (rc == 0 && ch == 'U') {
-        rc = sm_server_options_set_max_unauth_connections(opts, (size_t)n);
-        max_unauth = (size_t)n;
-      }
-      if (rc == 0 && ch == 'u') rc = sm_server_options_set_max_unauth_per_addr(opts, (size_t)n);
-      if (rc != 0) {
-        const char *name = "?";
-        for (const struct option *o = longopts; o->name; o++)
-          if (o->val == ch) name = o->name;
-        fprintf(stderr, "statemgrd: bad value '%s' for --%s\n", optarg, name);
-        status = 2;
-      }
-      break;
-    }
-    case 'V':
-      printf("statemgrd %d.%d.%d\n", SM_VERSION_MAJOR, SM_VERSION_MINOR, SM_VERSION_PATCH);
-      status = -1;
-      break;
-    case 'h':
-      usage(stdout);
-      status = -1;
-      break;
-    default: status = 2; break;
-    }
+    config = optarg;
   }
+  conf_file conf = {0};
+  bool file_failed = false; /* its message says where: no usage text after it */
+  if (status == 0 && config) {
+    char err[1024];
+    if (conf_file_load(config, &conf, err, sizeof err) != 0) {
+      fprintf(stderr, "statemgrd: %s\n", err);
+      status = 2;
+    } else {
+      status = apply_conf_file(&a, config, &conf);
+    }
+    file_failed = status > 0;
+  }
+
+  optind = 0; /* glibc: a full restart of the scan */
+  opterr = 1;
+  a.listen = &cmd_listen;
+  while (status == 0 && (ch = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1)
+    if (ch != 'c') status = apply_option(&a, ch, optarg, "");
   if (status == 0 && optind < argc) {
     fprintf(stderr, "statemgrd: unexpected argument '%s'\n", argv[optind]);
     status = 2;
   }
-  if (status == 0 && (tls_cert || tls_key || tls_ca || tls_require)) {
+  if (status == 0 && (a.tls_cert || a.tls_key || a.tls_ca || a.tls_require)) {
     const char *why = NULL;
-    if (!tls_cert || !tls_key)
+    if (!a.tls_cert || !a.tls_key)
       why = "--tls-cert and --tls-key go together";
-    else if (tls_require && !tls_ca)
+    else if (a.tls_require && !a.tls_ca)
       why = "--tls-require-client-cert needs --tls-ca, the CA of the client certificates";
-    else if (sm_server_options_set_tls(opts, tls_cert, tls_key, tls_ca, tls_require) != 0)
+    else if (sm_server_options_set_tls(opts, a.tls_cert, a.tls_key, a.tls_ca, a.tls_require) != 0)
       why = "bad TLS options";
     if (why) {
       fprintf(stderr, "statemgrd: %s\n", why);
       status = 2;
     }
   }
-  if (status == 2) usage(stderr);
+  if (status == 2 && !file_failed) usage(stderr);
   if (status != 0) {
     sm_server_options_free(opts);
+    conf_file_free(&conf);
     return status < 0 ? 0 : status;
   }
-  if (n_listen == 0) listen[n_listen++] = SM_DEFAULT_URL;
-  raise_fd_limit(max_conns, max_unauth);
+  listen_list *listen = cmd_listen.n ? &cmd_listen : &file_listen;
+  if (listen->n == 0) listen->url[listen->n++] = SM_DEFAULT_URL;
+  raise_fd_limit(a.max_conns, a.max_unauth);
 
   sm_server *srv = NULL;
   int rc = sm_server_new(opts, &srv);
   sm_server_options_free(opts);
-  for (size_t i = 0; rc == 0 && i < n_listen; i++)
-    rc = sm_server_listen(srv, listen[i]);
+  for (size_t i = 0; rc == 0 && i < listen->n; i++)
+    rc = sm_server_listen(srv, listen->url[i]);
   if (rc == 0) rc = sm_server_run(srv, true);
   sm_server_free(srv);
+  conf_file_free(&conf);
   return rc == 0 ? 0 : 1;
 }
