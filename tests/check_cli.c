@@ -383,6 +383,158 @@ START_TEST(test_shutdown) {
 }
 END_TEST
 
+/* ---- output: unambiguous plain text and --json ------------------------ */
+
+/* Stores key = v in the dict name through the C API (for values a command
+ * line cannot give: nil, bytes, refs, nan). Takes ownership of v. */
+static void api_set(const char *name, const char *key, sm_value *v) {
+  sm_client *c = smtest_connect(&smtest_d, NULL);
+  sm_dict *d = NULL;
+  ck_assert_int_eq(sm_dict_open(c, name, &d), SM_OK);
+  sm_value *k = sm_value_str(key);
+  ck_assert_int_eq(sm_dict_set(d, k, v), SM_OK);
+  sm_value_free(k);
+  sm_value_free(v);
+  sm_dict_free(d);
+  sm_client_free(c);
+}
+
+/* Plain output tells the types apart: nil is None and the string "None" is
+ * 'None'; the int 7 is 7 and the string "7" is '7'; a string that reads as
+ * nothing else prints as it is. */
+START_TEST(test_plain_unambiguous) {
+  char out[OUT_LEN];
+  api_set("pu", "nil", sm_value_nil());
+  ck_assert_int_eq(cli(out, "get pu nil"), 0);
+  ck_assert_str_eq(out, "None\n");
+  ck_assert_int_eq(cli(NULL, "--str set pu none None"), 0);
+  ck_assert_int_eq(cli(out, "get pu none"), 0);
+  ck_assert_str_eq(out, "'None'\n");
+  ck_assert_int_eq(cli(NULL, "set pu int 7"), 0);
+  ck_assert_int_eq(cli(out, "get pu int"), 0);
+  ck_assert_str_eq(out, "7\n");
+  ck_assert_int_eq(cli(NULL, "--str set pu str 7"), 0);
+  ck_assert_int_eq(cli(out, "get pu str"), 0);
+  ck_assert_str_eq(out, "'7'\n");
+  ck_assert_int_eq(cli(NULL, "--str set pu t True"), 0);
+  ck_assert_int_eq(cli(out, "get pu t"), 0);
+  ck_assert_str_eq(out, "'True'\n");
+  ck_assert_int_eq(cli(NULL, "set pu b true"), 0);
+  ck_assert_int_eq(cli(out, "get pu b"), 0);
+  ck_assert_str_eq(out, "True\n");
+  ck_assert_int_eq(cli(NULL, "--str set pu d 1.5"), 0);
+  ck_assert_int_eq(cli(out, "get pu d"), 0);
+  ck_assert_str_eq(out, "'1.5'\n");
+  ck_assert_int_eq(cli(NULL, "set pu empty ''"), 0);
+  ck_assert_int_eq(cli(out, "get pu empty"), 0);
+  ck_assert_str_eq(out, "''\n");
+  ck_assert_int_eq(cli(NULL, "set pu nl \"$(printf 'a\\nb')\""), 0);
+  ck_assert_int_eq(cli(out, "get pu nl"), 0);
+  ck_assert_str_eq(out, "'a\\nb'\n");
+  ck_assert_int_eq(cli(NULL, "set pu ref '<ref list:1>'"), 0);
+  ck_assert_int_eq(cli(out, "get pu ref"), 0);
+  ck_assert_str_eq(out, "'<ref list:1>'\n");
+  ck_assert_int_eq(cli(NULL, "set pu word \"it's fine\""), 0);
+  ck_assert_int_eq(cli(out, "get pu word"), 0);
+  ck_assert_str_eq(out, "it's fine\n");
+  api_set("pu", "bytes", sm_value_bytes("\0ab", 3));
+  ck_assert_int_eq(cli(out, "get pu bytes"), 0);
+  ck_assert_str_eq(out, "b'\\x00ab'\n");
+  /* Keys follow the same rule: the int key 7 and the string key "7". */
+  ck_assert_int_eq(cli(NULL, "set pk 7 x"), 0);
+  ck_assert_int_eq(cli(NULL, "--str set pk 7 y"), 0);
+  ck_assert_int_eq(cli(out, "keys pk"), 0);
+  ck_assert_str_eq(out, "7\n'7'\n");
+}
+END_TEST
+
+/* --json keeps every type: one document per command. */
+START_TEST(test_json_values) {
+  char out[OUT_LEN], want[256];
+  api_set("jv", "nil", sm_value_nil());
+  api_set("jv", "bytes", sm_value_bytes("\0ab", 3));
+  api_set("jv", "nan", sm_value_double(0.0 / 0.0));
+  api_set("jv", "one", sm_value_double(1.0));
+  ck_assert_int_eq(cli(NULL, "set jv int 7"), 0);
+  ck_assert_int_eq(cli(NULL, "--str set jv str 7"), 0);
+  ck_assert_int_eq(cli(NULL, "set jv q 'say \"hi\"'"), 0);
+  static const struct {
+    const char *key, *json;
+  } cases[] = {
+      {"nil", "null\n"},
+      {"bytes", "{\"$bytes\": \"AGFi\"}\n"},
+      {"nan", "{\"$double\": \"nan\"}\n"},
+      {"one", "1.0\n"},
+      {"int", "7\n"},
+      {"str", "\"7\"\n"},
+      {"q", "\"say \\\"hi\\\"\"\n"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    ck_assert_int_eq(cli(out, "--json get jv %s", cases[i].key), 0);
+    ck_assert_msg(strcmp(out, cases[i].json) == 0, "%s: got %s, wanted %s", cases[i].key, out,
+                  cases[i].json);
+  }
+  /* A ref names the object's id and type. */
+  sm_client *c = smtest_connect(&smtest_d, NULL);
+  sm_list *l = NULL;
+  ck_assert_int_eq(sm_list_open(c, "jv-target", &l), SM_OK);
+  api_set("jv", "ref", sm_proxy_ref(sm_list_proxy(l)));
+  snprintf(want, sizeof want, "{\"$ref\": %llu, \"type\": \"list\"}\n",
+           (unsigned long long)sm_proxy_id(sm_list_proxy(l)));
+  ck_assert_int_eq(cli(out, "get --json jv ref"), 0);
+  ck_assert_str_eq(out, want);
+  snprintf(want, sizeof want, "<ref list:%llu>\n",
+           (unsigned long long)sm_proxy_id(sm_list_proxy(l)));
+  ck_assert_int_eq(cli(out, "get jv ref"), 0);
+  ck_assert_str_eq(out, want);
+  sm_list_free(l);
+  sm_client_free(c);
+  /* A map with a non-string key cannot be a JSON object. */
+  sm_value *m = sm_value_map();
+  ck_assert_int_eq(sm_value_map_set(m, sm_value_int(1), sm_value_str("a")), SM_OK);
+  api_set("jv", "imap", m);
+  ck_assert_int_eq(cli(out, "--json get jv imap"), 0);
+  ck_assert_str_eq(out, "{\"$map\": [[1, \"a\"]]}\n");
+  m = sm_value_map();
+  ck_assert_int_eq(sm_value_map_set(m, sm_value_str("k"), sm_value_int(2)), SM_OK);
+  api_set("jv", "smap", m);
+  ck_assert_int_eq(cli(out, "--json get jv smap"), 0);
+  ck_assert_str_eq(out, "{\"k\": 2}\n");
+}
+END_TEST
+
+/* --json on the other commands: keys an array, len a number, ping a
+ * string, ls/info/stats objects, and null for commands that print nothing
+ * in plain text; a failure prints nothing on stdout and keeps its exit
+ * code. */
+START_TEST(test_json_commands) {
+  char out[OUT_LEN];
+  ck_assert_int_eq(cli(out, "--json set jc a 1"), 0);
+  ck_assert_str_eq(out, "null\n");
+  ck_assert_int_eq(cli(NULL, "--str set jc b 1"), 0);
+  ck_assert_int_eq(cli(out, "keys --json jc"), 0);
+  ck_assert_str_eq(out, "[\"a\", \"b\"]\n");
+  ck_assert_int_eq(cli(out, "--json len jc"), 0);
+  ck_assert_str_eq(out, "2\n");
+  ck_assert_int_eq(cli(out, "--json ping"), 0);
+  ck_assert_str_eq(out, "\"pong\"\n");
+  ck_assert_int_eq(cli(out, "--json value jcv incr 3"), 0);
+  ck_assert_str_eq(out, "3\n");
+  ck_assert_int_eq(cli(out, "--json ls --type dict"), 0);
+  ck_assert_msg(out[0] == '[' && strstr(out, "\"name\": \"jc\"") && strstr(out, "\"size\": 2"),
+                "%s", out);
+  ck_assert_int_eq(cli(out, "--json info"), 0);
+  ck_assert_msg(out[0] == '{' && strstr(out, "\"uptime_s\": "), "%s", out);
+  ck_assert_int_eq(cli(out, "--json stats 0"), 0);
+  ck_assert_msg(out[0] == '{' && strstr(out, "\"calls\": {") && strstr(out, "\"total\": "), "%s",
+                out);
+  /* One document, on one line. */
+  ck_assert_ptr_eq(strchr(out, '\n'), out + strlen(out) - 1);
+  ck_assert_int_eq(cli(out, "--json get jc absent"), 1);
+  ck_assert_str_eq(out, "");
+}
+END_TEST
+
 Suite *cli_suite(void) {
   Suite *s = suite_create("cli");
   struct {
@@ -397,6 +549,7 @@ Suite *cli_suite(void) {
       {"errors", {test_usage_errors, test_wrong_authkey, test_unreachable, test_timeout, NULL}},
       {"unix", {test_unix_socket, test_environment, NULL}},
       {"shutdown", {test_shutdown, NULL}},
+      {"output", {test_plain_unambiguous, test_json_values, test_json_commands, NULL}},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     TCase *tc = tcase_create(cases[i].name);

@@ -18,6 +18,7 @@
 #include "statemgr.h"
 
 #include "../../proto/escape.h"
+#include "cli_out.h"
 #include "../../proto/url.h"
 
 #include <errno.h>
@@ -48,6 +49,8 @@ enum {
 typedef struct cli_ctx {
   sm_client *client; /* connected before the command runs (NULL for help) */
   bool force_str;    /* --str: every KEY and VALUE argument is a string */
+  bool json;         /* --json: one JSON document per command on stdout */
+  bool printed;      /* the command wrote its JSON document */
   const char *type;  /* ls --type T, or NULL */
   char err[1024];    /* what went wrong, printed by main after "statemgr: " */
 } cli_ctx;
@@ -144,43 +147,6 @@ static int exit_code_for(int rc) {
 
 /* ---- arguments ------------------------------------------------------- */
 
-/* True when s is an integer literal: optional '-', then "0" or digits not
- * starting with 0 (so "007" stays a string and keeps its zeros). */
-static bool is_int_literal(const char *s) {
-  if (*s == '-') s++;
-  if (*s < '0' || *s > '9') return false;
-  if (*s == '0' && s[1] != '\0') return false;
-  for (; *s; s++)
-    if (*s < '0' || *s > '9') return false;
-  return true;
-}
-
-/* True when s is a decimal literal: an optional '-', digits with a '.'
- * and/or an exponent ("1.5", "-.5", "2e3"). "inf", "nan" and hex stay
- * strings. */
-static bool is_decimal_literal(const char *s) {
-  size_t digits = 0;
-  bool point = false, exponent = false;
-  if (*s == '-') s++;
-  for (; *s >= '0' && *s <= '9'; s++)
-    digits++;
-  if (*s == '.') {
-    point = true;
-    for (s++; *s >= '0' && *s <= '9'; s++)
-      digits++;
-  }
-  if (digits == 0) return false;
-  if (*s == 'e' || *s == 'E') {
-    exponent = true;
-    s++;
-    if (*s == '+' || *s == '-') s++;
-    if (*s < '0' || *s > '9') return false;
-    while (*s >= '0' && *s <= '9')
-      s++;
-  }
-  return *s == '\0' && (point || exponent);
-}
-
 /* Turns a command-line KEY or VALUE into a value: an integer literal becomes
  * an int, a decimal literal a double, true/false a bool, anything else (or
  * everything, with --str) a string. An integer or decimal out of range stays
@@ -188,11 +154,11 @@ static bool is_decimal_literal(const char *s) {
  * when out of memory. */
 static sm_value *parse_arg(const cli_ctx *ctx, const char *s) {
   if (!ctx->force_str) {
-    if (is_int_literal(s)) {
+    if (out_is_int_literal(s)) {
       errno = 0;
       long long i = strtoll(s, NULL, 10);
       if (errno == 0) return sm_value_int((int64_t)i);
-    } else if (is_decimal_literal(s)) {
+    } else if (out_is_decimal_literal(s)) {
       errno = 0;
       double d = strtod(s, NULL);
       if (errno == 0) return sm_value_double(d);
@@ -205,13 +171,20 @@ static sm_value *parse_arg(const cli_ctx *ctx, const char *s) {
   return sm_value_str(s);
 }
 
-/* Prints v as plain text (sm_value_to_text) on its own line. */
+/* Prints v on its own line: the unambiguous plain text, or with --json the
+ * command's JSON document. */
 static int print_value(cli_ctx *ctx, const sm_value *v) {
-  char *text = sm_value_to_text(v);
-  if (!text) return cli_fail(ctx, SM_ENOMEM, "out of memory");
-  puts(text);
-  sm_free(text);
+  if (out_value(v, ctx->json) != SM_OK) return cli_fail(ctx, SM_ENOMEM, "out of memory");
+  ctx->printed = ctx->json;
   return SM_OK;
+}
+
+/* print_value() for a value built here; takes ownership of v (NULL: out of
+ * memory). */
+static int print_owned(cli_ctx *ctx, sm_value *v) {
+  int rc = v ? print_value(ctx, v) : cli_fail(ctx, SM_ENOMEM, "out of memory");
+  sm_value_free(v);
+  return rc;
 }
 
 /* The string stored under key in map, or "" when absent or not a string. */
@@ -297,8 +270,8 @@ static int cmd_ping(cli_ctx *ctx, int argc, char **argv) {
   (void)argc, (void)argv;
   int rc = sm_ping(ctx->client);
   if (rc != SM_OK) return lib_fail(ctx, rc, "ping");
-  puts("pong");
-  return SM_OK;
+  if (!ctx->json) return puts("pong"), SM_OK;
+  return print_owned(ctx, sm_value_str("pong"));
 }
 
 /* ls [--type T]: the named objects, aligned under a NAME TYPE SIZE header;
@@ -308,6 +281,7 @@ static int cmd_ls(cli_ctx *ctx, int argc, char **argv) {
   sm_value *all = NULL;
   int rc = sm_ls(ctx->client, ctx->type, &all);
   if (rc != SM_OK) return lib_fail(ctx, rc, "ls");
+  if (ctx->json) return print_owned(ctx, all); /* the rows as the daemon gives them */
   size_t n = sm_value_len(all), wname = strlen("NAME"), wtype = strlen("TYPE");
   char **names = calloc(n ? n : 1, sizeof *names), **types = calloc(n ? n : 1, sizeof *types);
   for (size_t i = 0; rc == SM_OK && names && types && i < n; i++) {
@@ -399,8 +373,11 @@ static int cmd_keys(cli_ctx *ctx, int argc, char **argv) {
   int rc = open_existing_dict(ctx, argv[0], &d);
   if (rc != SM_OK) return rc;
   sm_value *keys = NULL;
-  if ((rc = sm_dict_keys(d, &keys)) != SM_OK) lib_fail(ctx, rc, "keys");
-  for (size_t i = 0; rc == SM_OK && i < sm_value_len(keys); i++)
+  if ((rc = sm_dict_keys(d, &keys)) != SM_OK)
+    lib_fail(ctx, rc, "keys");
+  else if (ctx->json)
+    rc = print_value(ctx, keys);
+  for (size_t i = 0; rc == SM_OK && !ctx->json && i < sm_value_len(keys); i++)
     rc = print_value(ctx, sm_value_list_at(keys, i));
   sm_value_free(keys);
   sm_dict_free(d);
@@ -495,30 +472,25 @@ static int cmd_len(cli_ctx *ctx, int argc, char **argv) {
   }
   if (rc == SM_ENOTFOUND) return cli_fail(ctx, rc, "no object named '%s'", argv[0]);
   if (rc != SM_OK) return lib_fail(ctx, rc, "len");
-  printf("%zu\n", n);
-  return SM_OK;
+  return print_owned(ctx, sm_value_int((int64_t)n));
 }
 
 /* value NAME incr [N]: atomic add-and-get; N an int or a decimal. */
 static int value_incr(cli_ctx *ctx, sm_var *var, const char *delta) {
   int rc;
-  if (is_int_literal(delta)) {
+  if (out_is_int_literal(delta)) {
     errno = 0;
     long long n = strtoll(delta, NULL, 10);
     if (errno != 0) return cli_fail(ctx, CLI_EUSAGE, "incr: %s is out of range", delta);
     int64_t result = 0;
     if ((rc = sm_var_add_int(var, (int64_t)n, &result)) != SM_OK) return lib_fail(ctx, rc, "incr");
-    printf("%" PRId64 "\n", result);
-    return SM_OK;
+    return print_owned(ctx, sm_value_int(result));
   }
-  if (is_decimal_literal(delta)) {
+  if (out_is_decimal_literal(delta)) {
     double result = 0;
     if ((rc = sm_var_add_double(var, strtod(delta, NULL), &result)) != SM_OK)
       return lib_fail(ctx, rc, "incr");
-    sm_value *v = sm_value_double(result);
-    rc = v ? print_value(ctx, v) : cli_fail(ctx, SM_ENOMEM, "out of memory");
-    sm_value_free(v);
-    return rc;
+    return print_owned(ctx, sm_value_double(result));
   }
   return cli_fail(ctx, CLI_EUSAGE, "incr: '%s' is not a number", delta);
 }
@@ -570,6 +542,7 @@ static int cmd_info(cli_ctx *ctx, int argc, char **argv) {
   sm_value *info = NULL;
   int rc = sm_info(ctx->client, &info);
   if (rc != SM_OK) return lib_fail(ctx, rc, "info");
+  if (ctx->json) return print_owned(ctx, info);
   for (size_t i = 0; rc == SM_OK && i < sm_value_len(info); i++) {
     char *k = sm_value_to_text(sm_value_map_key_at(info, i));
     char *v = sm_value_to_text(sm_value_map_value_at(info, i));
@@ -590,6 +563,60 @@ static int64_t map_int(const sm_value *m, const char *key) {
   int64_t v = sm_value_as_int(sm_value_map_get(m, k));
   sm_value_free(k);
   return v;
+}
+
+/* The figures stats prints first, from sm_info(). */
+static const char *const stats_figures[] = {"uptime_s",   "connections", "objects",
+                                            "waiters",    "requests",    "rss_bytes",
+                                            "heap_bytes", "used_memory", "max_memory"};
+
+/* Sets m[key] = v, taking ownership of v (NULL: out of memory). */
+static int map_put(sm_value *m, const char *key, sm_value *v) {
+  sm_value *k = sm_value_str(key);
+  if (!k || !v) {
+    sm_value_free(k);
+    sm_value_free(v);
+    return SM_ENOMEM;
+  }
+  return sm_value_map_set(m, k, v);
+}
+
+/* The --json document of stats: the figures, "types" (objects per type)
+ * and "calls" ({"METHOD": {"total": N, "per_second": X}}, per_second only
+ * when SECONDS > 0), from the samples before and now. Returns a new map
+ * (caller frees with sm_value_free()), or NULL when out of memory. */
+static sm_value *stats_doc(const sm_value *before, const sm_value *now, long secs) {
+  sm_value *doc = sm_value_map(), *calls = sm_value_map();
+  int rc = doc && calls ? SM_OK : SM_ENOMEM;
+  for (size_t i = 0; rc == SM_OK && i < sizeof stats_figures / sizeof stats_figures[0]; i++)
+    rc = map_put(doc, stats_figures[i], sm_value_int(map_int(now, stats_figures[i])));
+  const sm_value *types = map_at(now, "types");
+  if (rc == SM_OK) rc = map_put(doc, "types", types ? sm_value_copy(types) : sm_value_map());
+  const sm_value *all = map_at(now, "calls"), *then = map_at(before, "calls");
+  for (size_t i = 0; rc == SM_OK && i < sm_value_len(all); i++) {
+    const sm_value *k = sm_value_map_key_at(all, i);
+    int64_t total = sm_value_as_int(sm_value_map_value_at(all, i));
+    sm_value *one = sm_value_map();
+    rc = one ? map_put(one, "total", sm_value_int(total)) : SM_ENOMEM;
+    if (rc == SM_OK && secs > 0) {
+      int64_t earlier = sm_value_as_int(sm_value_map_get(then, k));
+      rc = map_put(one, "per_second", sm_value_double((double)(total - earlier) / (double)secs));
+    }
+    if (rc == SM_OK)
+      rc = sm_value_map_set(calls, sm_value_copy(k), one);
+    else
+      sm_value_free(one);
+  }
+  if (rc == SM_OK) {
+    rc = map_put(doc, "calls", calls);
+    calls = NULL;
+  }
+  sm_value_free(calls);
+  if (rc != SM_OK) {
+    sm_value_free(doc);
+    return NULL;
+  }
+  return doc;
 }
 
 /* stats: the headline figures, objects per type, and each method's calls per
@@ -613,11 +640,14 @@ static int cmd_stats(cli_ctx *ctx, int argc, char **argv) {
     return lib_fail(ctx, rc, "stats");
   }
   const sm_value *now = b ? b : a;
-  static const char *const figures[] = {"uptime_s",   "connections", "objects",
-                                        "waiters",    "requests",    "rss_bytes",
-                                        "heap_bytes", "used_memory", "max_memory"};
-  for (size_t i = 0; i < sizeof figures / sizeof figures[0]; i++)
-    printf("%s: %lld\n", figures[i], (long long)map_int(now, figures[i]));
+  if (ctx->json) {
+    rc = print_owned(ctx, stats_doc(a, now, secs));
+    sm_value_free(a);
+    sm_value_free(b);
+    return rc;
+  }
+  for (size_t i = 0; i < sizeof stats_figures / sizeof stats_figures[0]; i++)
+    printf("%s: %lld\n", stats_figures[i], (long long)map_int(now, stats_figures[i]));
   const sm_value *types = map_at(now, "types");
   for (size_t i = 0; i < sm_value_len(types); i++)
     printf("objects.%s: %lld\n", sm_value_as_str(sm_value_map_key_at(types, i), NULL),
@@ -646,6 +676,7 @@ static int cmd_show(cli_ctx *ctx, int argc, char **argv) {
   sm_value *m = NULL;
   int rc = sm_show(ctx->client, argv[0], &m);
   if (rc != SM_OK) return lib_fail(ctx, rc, argv[0]);
+  if (ctx->json) return print_owned(ctx, m);
   for (size_t i = 0; i < sm_value_len(m); i++) {
     const char *k = sm_value_as_str(sm_value_map_key_at(m, i), NULL);
     const sm_value *v = sm_value_map_value_at(m, i);
@@ -679,7 +710,7 @@ static int cmd_shutdown(cli_ctx *ctx, int argc, char **argv) {
 /* Writes the full help text to f. */
 static void print_help(FILE *f) {
   fprintf(f, "usage: statemgr [-u URL] [--authkey-file F] [--timeout MS] [--tls-* ...] [--str] "
-             "COMMAND [ARGS]\n\ncommands:\n");
+             "[--json] COMMAND [ARGS]\n\ncommands:\n");
   for (size_t i = 0; i < N_COMMANDS; i++) {
     char synopsis[64];
     snprintf(synopsis, sizeof synopsis, "%s %s", commands[i].name, commands[i].args);
@@ -701,13 +732,20 @@ static void print_help(FILE *f) {
           "                       (default: the URL's host)\n"
           "  --tls-insecure       tls://: DANGER, do not verify the daemon's certificate\n"
           "  --str                take every KEY and VALUE argument as a string\n"
+          "  --json               print one JSON document per command (see below)\n"
           "  -h, --help           this help;  -V, --version  print the version\n"
           "\nKEY and VALUE arguments are typed by their look: an integer literal (42, -7;\n"
           "no leading zeros, so 007 stays a string) is an int, a decimal literal (1.5,\n"
           "-0.25, 2e3) a double, true and false are bools, and anything else is a string.\n"
           "--str (before or after COMMAND) makes them all strings; `--` ends the options,\n"
           "so `statemgr set d k -- --x` stores the string \"--x\". Output is plain text:\n"
-          "strings as they are, numbers in decimal, bools as True/False, nil as None.\n"
+          "strings as they are, numbers in decimal, bools as True/False, nil as None,\n"
+          "bytes as b'..', refs as <ref TYPE:ID>; a string that would read as another\n"
+          "type (7, 1.5, None, True, '', text with a control character...) is quoted:\n"
+          "'7'. --json prints one JSON document (null for commands that print nothing):\n"
+          "bytes as {\"$bytes\": \"BASE64\"}, refs as {\"$ref\": ID, \"type\": \"T\"}, a\n"
+          "non-finite double as {\"$double\": \"nan\"}, a map with a non-string key as\n"
+          "{\"$map\": [[KEY, VALUE], ...]}.\n"
           "\nexit codes:\n"
           "  0  ok (found)\n"
           "  1  not found: key or object absent, pop of an empty list\n"
@@ -779,6 +817,8 @@ static int take_command_options(cli_ctx *ctx, const command *cmd, int argc, char
       options = false;
     } else if (options && strcmp(a, "--str") == 0) {
       ctx->force_str = true;
+    } else if (options && strcmp(a, "--json") == 0) {
+      ctx->json = true;
     } else if (options && cmd->takes_type && strcmp(a, "--type") == 0) {
       if (i + 1 >= argc) return usage_error("%s: --type needs a type name", cmd->name), -1;
       ctx->type = argv[++i];
@@ -814,6 +854,7 @@ int main(int argc, char **argv) {
       {"tls-server-name", required_argument, NULL, 'N'},
       {"tls-insecure", no_argument, NULL, 'I'},
       {"str", no_argument, NULL, 's'},
+      {"json", no_argument, NULL, 'j'},
       {"help", no_argument, NULL, 'h'},
       {"version", no_argument, NULL, 'V'},
       {NULL, 0, NULL, 0},
@@ -846,6 +887,7 @@ int main(int argc, char **argv) {
         return usage_error("--timeout wants a positive number of milliseconds, not '%s'", optarg);
       break;
     case 's': ctx.force_str = true; break;
+    case 'j': ctx.json = true; break;
     case 'h': print_help(stdout); return CLI_EXIT_OK;
     case 'V': printf("statemgr %s\n", sm_version()); return CLI_EXIT_OK;
     case ':': return usage_error("option %s needs a value", argv[optind - 1]);
@@ -899,6 +941,9 @@ int main(int argc, char **argv) {
 
   rc = cmd->run(&ctx, nargs, args);
   sm_client_free(ctx.client);
+  /* With --json every command that succeeds writes one document: null for
+   * those that print nothing in plain text (set, del, push...). */
+  if (rc == SM_OK && ctx.json && !ctx.printed) puts("null");
 
   if (fflush(stdout) != 0 || ferror(stdout)) {
     if (errno != EPIPE) fprintf(stderr, "statemgr: write error: %s\n", strerror(errno));
