@@ -535,6 +535,298 @@ START_TEST(test_json_commands) {
 }
 END_TEST
 
+/* ---- every type ------------------------------------------------------ */
+
+/* The start of a CLI command line for smtest_d, to build shell lines that
+ * run several CLI processes at once. */
+static void cli_prefix(char *buf, size_t len) {
+  snprintf(buf, len, "'%s' -u '%s' --authkey-file '%s'", cli_bin(), smtest_d.tcp_url,
+           smtest_d.authkey_file);
+}
+
+/* queue put/get/qsize; get waits, and --timeout ends the wait with exit 1
+ * and nothing printed. */
+START_TEST(test_queue) {
+  char out[OUT_LEN];
+  ck_assert_int_eq(cli(out, "queue jobs put a 7 --str"), 0);
+  ck_assert_str_eq(out, "");
+  ck_assert_int_eq(cli(out, "queue jobs qsize"), 0);
+  ck_assert_str_eq(out, "2\n");
+  ck_assert_int_eq(cli(out, "len jobs"), 0);
+  ck_assert_str_eq(out, "2\n");
+  ck_assert_int_eq(cli(out, "type jobs"), 0);
+  ck_assert_str_eq(out, "queue\n");
+  ck_assert_int_eq(cli(out, "queue jobs get"), 0);
+  ck_assert_str_eq(out, "a\n");
+  ck_assert_int_eq(cli(out, "--json queue jobs get"), 0);
+  ck_assert_str_eq(out, "\"7\"\n");
+  ck_assert_int_eq(cli(out, "queue jobs get --timeout 100 2>&1"), 1);
+  ck_assert_ptr_nonnull(strstr(out, "empty"));
+  ck_assert_int_eq(cli(out, "queue jobs get --timeout=0"), 1);
+  ck_assert_str_eq(out, "");
+  ck_assert_int_eq(cli(out, "--json queue jobs qsize"), 0);
+  ck_assert_str_eq(out, "0\n");
+  /* get never creates; qsize does not wait. */
+  ck_assert_int_eq(cli(NULL, "queue nosuchqueue get --timeout 0"), 1);
+  ck_assert_int_eq(cli(NULL, "queue jobs qsize --timeout 5"), 2);
+  ck_assert_int_eq(cli(NULL, "queue jobs get --timeout soon"), 2);
+  ck_assert_int_eq(cli(NULL, "queue jobs frob"), 2);
+  /* A bounded queue that stays full is exit 1 for put. */
+  sm_client *c = smtest_connect(&smtest_d, NULL);
+  sm_queue *q = NULL;
+  ck_assert_int_eq(sm_queue_open(c, "small", 1, &q), SM_OK);
+  ck_assert_int_eq(cli(NULL, "queue small put x"), 0);
+  ck_assert_int_eq(cli(out, "queue small put y --timeout 50 2>&1"), 1);
+  ck_assert_ptr_nonnull(strstr(out, "full"));
+  sm_queue_free(q);
+  sm_client_free(c);
+}
+END_TEST
+
+/* A waiting queue get returns the item another process puts. */
+START_TEST(test_queue_get_waits) {
+  char pre[1024], cmd[4096], out[OUT_LEN];
+  cli_prefix(pre, sizeof pre);
+  snprintf(cmd, sizeof cmd,
+           "(sleep 0.2; %s queue qw put late) & %s queue qw get --timeout 10000; wait", pre, pre);
+  ck_assert_int_eq(cli(NULL, "queue qw put first"), 0);
+  ck_assert_int_eq(cli(out, "queue qw get"), 0);
+  ck_assert_str_eq(out, "first\n");
+  ck_assert_int_eq(smtest_run(cmd, out, sizeof out), 0);
+  ck_assert_str_eq(out, "late\n");
+}
+END_TEST
+
+/* event set/clear/is_set/wait. */
+START_TEST(test_event) {
+  char out[OUT_LEN];
+  ck_assert_int_eq(cli(NULL, "event ev is_set"), 1); /* reading creates nothing */
+  ck_assert_int_eq(cli(out, "event ev clear"), 0);
+  ck_assert_int_eq(cli(out, "event ev is_set"), 0);
+  ck_assert_str_eq(out, "False\n");
+  ck_assert_int_eq(cli(out, "event ev wait --timeout 50 2>&1"), 1);
+  ck_assert_ptr_nonnull(strstr(out, "not set"));
+  ck_assert_int_eq(cli(out, "event ev set"), 0);
+  ck_assert_str_eq(out, "");
+  ck_assert_int_eq(cli(out, "--json event ev is_set"), 0);
+  ck_assert_str_eq(out, "true\n");
+  ck_assert_int_eq(cli(out, "event ev wait"), 0);
+  ck_assert_str_eq(out, "True\n");
+  ck_assert_int_eq(cli(out, "event ev set --timeout 5"), 2);
+  ck_assert_int_eq(cli(out, "type ev"), 0);
+  ck_assert_str_eq(out, "event\n");
+}
+END_TEST
+
+/* semaphore value/acquire/release on a semaphore a program created. */
+START_TEST(test_semaphore) {
+  char out[OUT_LEN];
+  ck_assert_int_eq(cli(NULL, "semaphore sem value"), 1);
+  sm_client *c = smtest_connect(&smtest_d, NULL);
+  sm_semaphore *s = NULL;
+  /* Without auto_release the unit the CLI takes stays taken after it exits. */
+  ck_assert_int_eq(sm_semaphore_open_ex(c, "sem", 1, false, false, &s), SM_OK);
+  ck_assert_int_eq(cli(out, "semaphore sem value"), 0);
+  ck_assert_str_eq(out, "1\n");
+  ck_assert_int_eq(cli(out, "semaphore sem acquire"), 0);
+  ck_assert_str_eq(out, "");
+  ck_assert_int_eq(cli(out, "--json semaphore sem value"), 0);
+  ck_assert_str_eq(out, "0\n");
+  ck_assert_int_eq(cli(out, "semaphore sem acquire --timeout 50 2>&1"), 1);
+  ck_assert_ptr_nonnull(strstr(out, "no free unit"));
+  ck_assert_int_eq(cli(NULL, "semaphore sem release 2"), 0);
+  ck_assert_int_eq(cli(out, "semaphore sem value"), 0);
+  ck_assert_str_eq(out, "2\n");
+  ck_assert_int_eq(cli(NULL, "semaphore sem release x"), 2);
+  ck_assert_int_eq(cli(NULL, "push notsem x"), 0);
+  ck_assert_int_eq(cli(NULL, "semaphore notsem value"), 5);
+  sm_semaphore_free(s);
+  sm_client_free(c);
+}
+END_TEST
+
+/* barrier parties/n_waiting/broken/wait/abort/reset. */
+START_TEST(test_barrier) {
+  char out[OUT_LEN], pre[1024], cmd[4096];
+  sm_client *c = smtest_connect(&smtest_d, NULL);
+  sm_barrier *b = NULL;
+  ck_assert_int_eq(sm_barrier_open(c, "bar", 2, &b), SM_OK);
+  ck_assert_int_eq(cli(out, "barrier bar parties"), 0);
+  ck_assert_str_eq(out, "2\n");
+  ck_assert_int_eq(cli(out, "--json barrier bar n_waiting"), 0);
+  ck_assert_str_eq(out, "0\n");
+  ck_assert_int_eq(cli(out, "barrier bar broken"), 0);
+  ck_assert_str_eq(out, "False\n");
+  /* Two CLI processes meet: each prints its arrival index. */
+  cli_prefix(pre, sizeof pre);
+  snprintf(cmd, sizeof cmd,
+           "%s barrier bar wait --timeout 10000 & %s barrier bar wait --timeout 10000; wait", pre,
+           pre);
+  ck_assert_int_eq(smtest_run(cmd, out, sizeof out), 0);
+  ck_assert_msg(strcmp(out, "0\n1\n") == 0 || strcmp(out, "1\n0\n") == 0, "%s", out);
+  /* Alone, a wait's deadline breaks it. */
+  ck_assert_int_eq(cli(out, "barrier bar wait --timeout 50 2>&1"), 1);
+  ck_assert_ptr_nonnull(strstr(out, "broken"));
+  ck_assert_int_eq(cli(out, "--json barrier bar broken"), 0);
+  ck_assert_str_eq(out, "true\n");
+  ck_assert_int_eq(cli(out, "barrier bar reset"), 0);
+  ck_assert_int_eq(cli(out, "barrier bar broken"), 0);
+  ck_assert_str_eq(out, "False\n");
+  ck_assert_int_eq(cli(out, "barrier bar abort"), 0);
+  ck_assert_int_eq(cli(out, "barrier bar broken"), 0);
+  ck_assert_str_eq(out, "True\n");
+  ck_assert_int_eq(cli(NULL, "barrier nobar parties"), 1);
+  sm_barrier_free(b);
+  sm_client_free(c);
+}
+END_TEST
+
+/* ns get/set/del/attrs. */
+START_TEST(test_ns) {
+  char out[OUT_LEN];
+  ck_assert_int_eq(cli(NULL, "ns cfg attrs"), 1);
+  ck_assert_int_eq(cli(NULL, "ns cfg set mode fast"), 0);
+  ck_assert_int_eq(cli(NULL, "ns cfg set level 3"), 0);
+  ck_assert_int_eq(cli(out, "ns cfg get level"), 0);
+  ck_assert_str_eq(out, "3\n");
+  ck_assert_int_eq(cli(out, "ns cfg attrs"), 0);
+  ck_assert_str_eq(out, "level\nmode\n");
+  ck_assert_int_eq(cli(out, "--json ns cfg attrs"), 0);
+  ck_assert_str_eq(out, "[\"level\", \"mode\"]\n");
+  ck_assert_int_eq(cli(out, "len cfg"), 0);
+  ck_assert_str_eq(out, "2\n");
+  ck_assert_int_eq(cli(out, "type cfg"), 0);
+  ck_assert_str_eq(out, "namespace\n");
+  ck_assert_int_eq(cli(NULL, "ns cfg del mode"), 0);
+  ck_assert_int_eq(cli(NULL, "ns cfg get mode"), 1);
+  ck_assert_int_eq(cli(NULL, "ns cfg del mode"), 1);
+  ck_assert_int_eq(cli(NULL, "ns cfg set onlyattr"), 2);
+}
+END_TEST
+
+/* array get/set/add/range/typecode on arrays a program created. */
+START_TEST(test_array) {
+  char out[OUT_LEN];
+  sm_client *c = smtest_connect(&smtest_d, NULL);
+  sm_array *ai = NULL, *af = NULL;
+  ck_assert_int_eq(sm_array_open(c, "ints", "i32", 3, &ai), SM_OK);
+  ck_assert_int_eq(sm_array_open(c, "reals", "f64", 2, &af), SM_OK);
+  ck_assert_int_eq(cli(NULL, "array ints set 1 5"), 0);
+  ck_assert_int_eq(cli(out, "array ints add 1 2"), 0);
+  ck_assert_str_eq(out, "7\n");
+  ck_assert_int_eq(cli(out, "array ints get -2"), 0);
+  ck_assert_str_eq(out, "7\n");
+  ck_assert_int_eq(cli(out, "array ints range"), 0);
+  ck_assert_str_eq(out, "0\n7\n0\n");
+  ck_assert_int_eq(cli(out, "--json array ints range 1"), 0);
+  ck_assert_str_eq(out, "[7, 0]\n");
+  ck_assert_int_eq(cli(out, "array ints typecode"), 0);
+  ck_assert_str_eq(out, "i32\n");
+  ck_assert_int_eq(cli(out, "len ints"), 0);
+  ck_assert_str_eq(out, "3\n");
+  ck_assert_int_eq(cli(NULL, "array ints set 0 1.5"), 2);
+  ck_assert_int_eq(cli(NULL, "array ints get 9"), 5);
+  ck_assert_int_eq(cli(NULL, "array reals set 0 1.5"), 0);
+  ck_assert_int_eq(cli(out, "array reals get 0"), 0);
+  ck_assert_str_eq(out, "1.5\n");
+  ck_assert_int_eq(cli(out, "--json array reals range"), 0);
+  ck_assert_str_eq(out, "[1.5, 0.0]\n");
+  ck_assert_int_eq(cli(NULL, "array noarray get 0"), 1);
+  sm_array_free(ai);
+  sm_array_free(af);
+  sm_client_free(c);
+}
+END_TEST
+
+/* items and values of a dict, and a list read without popping. */
+START_TEST(test_items_values_range) {
+  char out[OUT_LEN];
+  ck_assert_int_eq(cli(NULL, "set iv a 1"), 0);
+  ck_assert_int_eq(cli(NULL, "--str set iv 'b: c' 2"), 0);
+  ck_assert_int_eq(cli(out, "items iv"), 0);
+  ck_assert_str_eq(out, "a: 1\n'b: c': '2'\n");
+  ck_assert_int_eq(cli(out, "--json items iv"), 0);
+  ck_assert_str_eq(out, "[[\"a\", 1], [\"b: c\", \"2\"]]\n");
+  ck_assert_int_eq(cli(out, "values iv"), 0);
+  ck_assert_str_eq(out, "1\n'2'\n");
+  ck_assert_int_eq(cli(NULL, "items noiv"), 1);
+  ck_assert_int_eq(cli(NULL, "push rl a b c d"), 0);
+  ck_assert_int_eq(cli(out, "range rl"), 0);
+  ck_assert_str_eq(out, "a\nb\nc\nd\n");
+  ck_assert_int_eq(cli(out, "range rl 1 -1"), 0);
+  ck_assert_str_eq(out, "b\nc\n");
+  ck_assert_int_eq(cli(out, "--json range rl -2"), 0);
+  ck_assert_str_eq(out, "[\"c\", \"d\"]\n");
+  ck_assert_int_eq(cli(out, "len rl"), 0);
+  ck_assert_str_eq(out, "4\n"); /* nothing popped */
+  ck_assert_int_eq(cli(NULL, "range rl x"), 2);
+}
+END_TEST
+
+/* delete NAME deletes an object; del DICT KEY still removes one key; type
+ * names the type. */
+START_TEST(test_delete_type) {
+  char out[OUT_LEN];
+  ck_assert_int_eq(cli(NULL, "set gone k v"), 0);
+  ck_assert_int_eq(cli(out, "type gone"), 0);
+  ck_assert_str_eq(out, "dict\n");
+  ck_assert_int_eq(cli(out, "--json type gone"), 0);
+  ck_assert_str_eq(out, "\"dict\"\n");
+  ck_assert_int_eq(cli(NULL, "del gone k"), 0);
+  ck_assert_int_eq(cli(out, "--json delete gone"), 0);
+  ck_assert_str_eq(out, "null\n");
+  ck_assert_int_eq(cli(NULL, "type gone"), 1);
+  ck_assert_int_eq(cli(NULL, "delete gone"), 1);
+  ck_assert_int_eq(cli(out, "ls"), 0);
+  ck_assert_ptr_null(strstr(out, "gone"));
+}
+END_TEST
+
+/* A reference printed by get is a NAME for the object it refers to. */
+START_TEST(test_follow_ref) {
+  char out[OUT_LEN], ref[128];
+  sm_client *c = smtest_connect(&smtest_d, NULL);
+  sm_list *l = NULL;
+  ck_assert_int_eq(sm_list_open(c, NULL, &l), SM_OK); /* anonymous: no name to give */
+  ck_assert_int_eq(sm_list_append_str(l, "x"), SM_OK);
+  api_set("holder", "items", sm_proxy_ref(sm_list_proxy(l)));
+  ck_assert_int_eq(cli(out, "get holder items"), 0);
+  snprintf(ref, sizeof ref, "<ref list:%llu>", (unsigned long long)sm_proxy_id(sm_list_proxy(l)));
+  ck_assert_msg(strncmp(out, ref, strlen(ref)) == 0, "%s", out);
+  ck_assert_int_eq(cli(NULL, "push '%s' y", ref), 0);
+  ck_assert_int_eq(cli(out, "range '%s'", ref), 0);
+  ck_assert_str_eq(out, "x\ny\n");
+  ck_assert_int_eq(cli(out, "type '%s'", ref), 0);
+  ck_assert_str_eq(out, "list\n");
+  ck_assert_int_eq(cli(out, "len '%s'", ref), 0);
+  ck_assert_str_eq(out, "2\n");
+  ck_assert_int_eq(cli(NULL, "keys '%s'", ref), 5); /* a list, not a dict */
+  /* A reference to an object that is gone, of this daemon or an earlier one. */
+  ck_assert_int_eq(cli(NULL, "range '<ref list:%llu>'",
+                       (unsigned long long)sm_proxy_id(sm_list_proxy(l)) + 1000),
+                   1);
+  ck_assert_int_eq(cli(NULL, "range '<ref list:999999>'"), 1);
+  sm_list_free(l);
+  sm_client_free(c);
+}
+END_TEST
+
+/* help COMMAND prints that command's usage and details; an unknown one is
+ * a usage error. */
+START_TEST(test_help_command) {
+  char out[OUT_LEN], cmd[1024];
+  snprintf(cmd, sizeof cmd, "'%s' help queue", cli_bin());
+  ck_assert_int_eq(smtest_run(cmd, out, sizeof out), 0);
+  ck_assert_msg(strncmp(out, "usage: statemgr queue NAME ", 27) == 0, "%s", out);
+  ck_assert_ptr_nonnull(strstr(out, "--timeout MS"));
+  snprintf(cmd, sizeof cmd, "'%s' help delete", cli_bin());
+  ck_assert_int_eq(smtest_run(cmd, out, sizeof out), 0);
+  ck_assert_ptr_nonnull(strstr(out, "del DICT KEY"));
+  snprintf(cmd, sizeof cmd, "'%s' help nosuchcommand", cli_bin());
+  ck_assert_int_eq(smtest_run(cmd, NULL, 0), 2);
+}
+END_TEST
+
 Suite *cli_suite(void) {
   Suite *s = suite_create("cli");
   struct {
@@ -550,6 +842,10 @@ Suite *cli_suite(void) {
       {"unix", {test_unix_socket, test_environment, NULL}},
       {"shutdown", {test_shutdown, NULL}},
       {"output", {test_plain_unambiguous, test_json_values, test_json_commands, NULL}},
+      {"sync", {test_queue, test_queue_get_waits, test_event, test_semaphore, test_barrier, NULL}},
+      {"types",
+       {test_ns, test_array, test_items_values_range, test_delete_type, test_follow_ref,
+        test_help_command, NULL}},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     TCase *tc = tcase_create(cases[i].name);

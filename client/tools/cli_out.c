@@ -65,12 +65,13 @@ static bool str_needs_quotes(const char *s, size_t n) {
   return false;
 }
 
-/* Caller frees with free(); NULL when out of memory. */
-char *out_plain(const sm_value *v) {
+/* The plain text of v; key_sep also quotes a string holding ": ". Caller
+ * frees with free(); NULL when out of memory. */
+static char *plain_text(const sm_value *v, bool key_sep) {
   size_t n = 0;
   const char *s = sm_value_type(v) == SM_STR ? sm_value_as_str(v, &n) : NULL;
   char *text = NULL;
-  if (s && str_needs_quotes(s, n)) {
+  if (s && (str_needs_quotes(s, n) || (key_sep && strstr(s, ": ")))) {
     /* The library quotes strings inside a list: render ['...'] and keep
      * what is between the brackets, so both quote the same way. */
     sm_value *one = sm_value_list();
@@ -92,6 +93,10 @@ char *out_plain(const sm_value *v) {
   sm_free(text);
   return dup;
 }
+
+char *out_plain(const sm_value *v) { return plain_text(v, false); }
+
+char *out_plain_key(const sm_value *key) { return plain_text(key, true); }
 
 /* Length of the valid UTF-8 sequence at s (at most n bytes), or 0 when it
  * is not one (overlong forms, surrogates and values past U+10FFFF

@@ -23,6 +23,10 @@ bool out_is_decimal_literal(const char *s);
  * with free()), or NULL when out of memory. */
 char *out_plain(const sm_value *v);
 
+/* out_plain() for a key printed before ": " (items): a string key holding
+ * ": " is quoted too, so the first ": " outside quotes ends the key. */
+char *out_plain_key(const sm_value *key);
+
 /* Writes v to f as one JSON value (no newline): nil null, bools, ints and
  * finite doubles as JSON literals (a double keeps its ".0"), a non-finite
  * double as {"$double": "nan"}, strings as JSON strings (invalid UTF-8
