@@ -827,6 +827,45 @@ START_TEST(test_help_command) {
 }
 END_TEST
 
+/* ---- TLS messages ----------------------------------------------------- */
+
+/* A tcp:// URL to a TLS port fails at the --timeout deadline with the
+ * library's hint to use a tls:// URL (the CLI's own clock must not cut it
+ * off first); a --tls-cert whose file holds no key says so, naming
+ * --tls-key. */
+START_TEST(test_tls_messages) {
+  smtest_certs certs;
+  smtest_certs_make(&certs, NULL);
+  smtest_daemon d;
+  const char *args[] = {"--listen",  "tls://127.0.0.1:0", "--tls-cert", certs.server,
+                        "--tls-key", certs.server_key,    NULL};
+  smtest_daemon_start(&d, args);
+  ck_assert_msg(d.tls_url[0], "the daemon reported no tls:// listener");
+  char cmd[4096], out[OUT_LEN];
+  snprintf(cmd, sizeof cmd, "'%s' -u 'tcp://%s' --authkey-file '%s' --timeout 500 ping 2>&1",
+           cli_bin(), d.tls_url + strlen("tls://"), d.authkey_file);
+  ck_assert_int_eq(smtest_run(cmd, out, sizeof out), 3);
+  ck_assert_msg(strstr(out, "use a tls:// URL"), "no hint in: %s", out);
+  snprintf(cmd, sizeof cmd,
+           "'%s' -u '%s' --authkey-file '%s' --tls-ca '%s' --tls-cert '%s' --timeout 5000 ping "
+           "2>&1",
+           cli_bin(), d.tls_url, d.authkey_file, certs.ca, certs.client);
+  int rc = smtest_run(cmd, out, sizeof out);
+  ck_assert_msg(strstr(out, "--tls-key"), "exit %d, no --tls-key in: %s", rc, out);
+  ck_assert_int_eq(rc, 2);
+  /* A certificate file that holds its key too needs no --tls-key. */
+  snprintf(cmd, sizeof cmd,
+           "cat '%s' '%s' > '%s/combined.pem' && '%s' -u '%s' --authkey-file '%s' --tls-ca '%s' "
+           "--tls-cert '%s/combined.pem' --timeout 5000 ping 2>&1",
+           certs.client, certs.client_key, certs.dir, cli_bin(), d.tls_url, d.authkey_file,
+           certs.ca, certs.dir);
+  ck_assert_int_eq(smtest_run(cmd, out, sizeof out), 0);
+  ck_assert_str_eq(out, "pong\n");
+  smtest_daemon_stop(&d);
+  smtest_certs_remove(&certs);
+}
+END_TEST
+
 Suite *cli_suite(void) {
   Suite *s = suite_create("cli");
   struct {
@@ -840,7 +879,7 @@ Suite *cli_suite(void) {
       {"admin", {test_ping, test_ls, test_info, test_help_version, NULL}},
       {"errors", {test_usage_errors, test_wrong_authkey, test_unreachable, test_timeout, NULL}},
       {"unix", {test_unix_socket, test_environment, NULL}},
-      {"shutdown", {test_shutdown, NULL}},
+      {"shutdown", {test_shutdown, test_tls_messages, NULL}},
       {"output", {test_plain_unambiguous, test_json_values, test_json_commands, NULL}},
       {"sync", {test_queue, test_queue_get_waits, test_event, test_semaphore, test_barrier, NULL}},
       {"types",

@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Exit codes, documented in `statemgr help` and the README. */
@@ -1202,6 +1203,21 @@ static int take_command_options(cli_ctx *ctx, const command *cmd, int argc, char
   return n;
 }
 
+/* True when the PEM file path can be read and holds no private key block,
+ * so --tls-cert without --tls-key cannot work. An unreadable file is left
+ * to the library, which names it. */
+static bool pem_lacks_key(const char *path) {
+  FILE *f = fopen(path, "r");
+  if (!f) return false;
+  char line[256];
+  bool key = false;
+  while (!key && fgets(line, sizeof line, f))
+    key = strncmp(line, "-----BEGIN ", 11) == 0 && strstr(line, "PRIVATE KEY-----");
+  bool failed = ferror(f) != 0;
+  fclose(f);
+  return !key && !failed;
+}
+
 /* Parses a --timeout value: a positive number of milliseconds. */
 static bool parse_ms(const char *s, int *out) {
   char *end = NULL;
@@ -1282,7 +1298,15 @@ int main(int argc, char **argv) {
     char why[512];
     if (url_parse(url, URL_CONNECT, &parsed, why, sizeof why) != 0) return usage_error("%s", why);
     if (tls_key && !tls_cert) return usage_error("--tls-key needs --tls-cert");
-    if (timeout_ms > 0) arm_timeout(timeout_ms);
+    if (tls_cert && !tls_key && parsed.scheme == URL_TLS && pem_lacks_key(tls_cert))
+      return usage_error("--tls-cert %s holds no private key: give its key file with --tls-key",
+                         tls_cert);
+    /* The library bounds the connect itself (sm_options_set_connect_timeout)
+     * and words its failure, with hints such as "use a tls:// URL"; the
+     * CLI's own clock starts after it, with what is left, so it cannot cut
+     * that message off. */
+    struct timespec started;
+    clock_gettime(CLOCK_MONOTONIC, &started);
 
     sm_options *opts = sm_options_new();
     if (!opts) {
@@ -1306,6 +1330,14 @@ int main(int argc, char **argv) {
       else
         fprintf(stderr, "statemgr: %s: %s\n", url, sm_strerror(rc));
       return exit_code_for(rc);
+    }
+    if (timeout_ms > 0) {
+      struct timespec now;
+      clock_gettime(CLOCK_MONOTONIC, &now);
+      int64_t spent =
+          (int64_t)(now.tv_sec - started.tv_sec) * 1000 + (now.tv_nsec - started.tv_nsec) / 1000000;
+      if (spent >= timeout_ms) on_timeout(SIGALRM);
+      arm_timeout((int)(timeout_ms - spent));
     }
   }
 
