@@ -822,6 +822,9 @@ START_TEST(test_help_command) {
   snprintf(cmd, sizeof cmd, "'%s' help delete", cli_bin());
   ck_assert_int_eq(smtest_run(cmd, out, sizeof out), 0);
   ck_assert_ptr_nonnull(strstr(out, "del DICT KEY"));
+  snprintf(cmd, sizeof cmd, "'%s' --json help event", cli_bin()); /* help stays text */
+  ck_assert_int_eq(smtest_run(cmd, out, sizeof out), 0);
+  ck_assert_ptr_null(strstr(out, "null"));
   snprintf(cmd, sizeof cmd, "'%s' help nosuchcommand", cli_bin());
   ck_assert_int_eq(smtest_run(cmd, NULL, 0), 2);
 }

@@ -1,26 +1,32 @@
 /* cli.c - the `statemgr` command-line tool: inspect and change a statemgrd's
- * named objects from a shell, with exit codes that scripts can rely on.
+ * objects from a shell, with exit codes that scripts can rely on.
  *
  * It uses the public client API (statemgr.h), the URL parser of
  * proto/url.h (a bad URL is a usage error), and the escaping of
  * proto/escape.h for names in listings: an object or client name holding a
  * newline or a terminal escape prints as \n or \e, so it can neither forge
- * a row nor drive the terminal. Values that `get`, `keys` and `pop` print
- * are data and stay as they are. Each command is one row
- * of the `commands` table below (name, arguments, help line, function); to
- * add a command, write a cmd_<name>() and add its row. Exit codes are the
- * CLI_EXIT_* values; library codes map onto them in exit_code_for().
+ * a row nor drive the terminal. Values print through cli_out.c: plain text
+ * that keeps types apart ('7' is a string, 7 an int), or --json. Each
+ * command is one row of the `commands` table below (name, arguments, help
+ * line and details, function); to add a command, write a cmd_<name>() (or
+ * a cli_cmd_<name>() in cli_sync.c for a waiting type) and add its row.
+ * Exit codes are the CLI_EXIT_* values; library codes map onto them in
+ * exit_code_for().
+ *
+ * This file holds main, the shared helpers of cli.h, and the commands on
+ * data (dict, list, value, namespace, array) and the admin ones.
  *
  * Read-only commands (get, keys, len, value get...) never create anything:
- * they look the name up with sm_ls() and open the object by its token, so a
- * typo does not leave an empty object behind. Writing commands (set, push,
- * value set/incr) get-or-create the object, as the library's open does. */
+ * they look the name up with sm_ls() (or take a reference, "<ref list:23>")
+ * and open the object by its token, so a typo does not leave an empty
+ * object behind. Writing commands (set, push, value set/incr, ns set) get-
+ * or-create the object, as the library's open does. */
 #include "statemgr.h"
 
 #include "../../proto/escape.h"
+#include "../../proto/url.h"
 #include "cli.h"
 #include "cli_out.h"
-#include "../../proto/url.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -1345,7 +1351,7 @@ int main(int argc, char **argv) {
   sm_client_free(ctx.client);
   /* With --json every command that succeeds writes one document: null for
    * those that print nothing in plain text (set, del, push...). */
-  if (rc == SM_OK && ctx.json && !ctx.printed) puts("null");
+  if (rc == SM_OK && ctx.json && !ctx.printed && cmd->needs_client) puts("null");
 
   if (fflush(stdout) != 0 || ferror(stdout)) {
     if (errno != EPIPE) fprintf(stderr, "statemgr: write error: %s\n", strerror(errno));
