@@ -383,6 +383,492 @@ START_TEST(test_shutdown) {
 }
 END_TEST
 
+/* ---- output: unambiguous plain text and --json ------------------------ */
+
+/* Stores key = v in the dict name through the C API (for values a command
+ * line cannot give: nil, bytes, refs, nan). Takes ownership of v. */
+static void api_set(const char *name, const char *key, sm_value *v) {
+  sm_client *c = smtest_connect(&smtest_d, NULL);
+  sm_dict *d = NULL;
+  ck_assert_int_eq(sm_dict_open(c, name, &d), SM_OK);
+  sm_value *k = sm_value_str(key);
+  ck_assert_int_eq(sm_dict_set(d, k, v), SM_OK);
+  sm_value_free(k);
+  sm_value_free(v);
+  sm_dict_free(d);
+  sm_client_free(c);
+}
+
+/* Plain output tells the types apart: nil is None and the string "None" is
+ * 'None'; the int 7 is 7 and the string "7" is '7'; a string that reads as
+ * nothing else prints as it is. */
+START_TEST(test_plain_unambiguous) {
+  char out[OUT_LEN];
+  api_set("pu", "nil", sm_value_nil());
+  ck_assert_int_eq(cli(out, "get pu nil"), 0);
+  ck_assert_str_eq(out, "None\n");
+  ck_assert_int_eq(cli(NULL, "--str set pu none None"), 0);
+  ck_assert_int_eq(cli(out, "get pu none"), 0);
+  ck_assert_str_eq(out, "'None'\n");
+  ck_assert_int_eq(cli(NULL, "set pu int 7"), 0);
+  ck_assert_int_eq(cli(out, "get pu int"), 0);
+  ck_assert_str_eq(out, "7\n");
+  ck_assert_int_eq(cli(NULL, "--str set pu str 7"), 0);
+  ck_assert_int_eq(cli(out, "get pu str"), 0);
+  ck_assert_str_eq(out, "'7'\n");
+  ck_assert_int_eq(cli(NULL, "--str set pu t True"), 0);
+  ck_assert_int_eq(cli(out, "get pu t"), 0);
+  ck_assert_str_eq(out, "'True'\n");
+  ck_assert_int_eq(cli(NULL, "set pu b true"), 0);
+  ck_assert_int_eq(cli(out, "get pu b"), 0);
+  ck_assert_str_eq(out, "True\n");
+  ck_assert_int_eq(cli(NULL, "--str set pu d 1.5"), 0);
+  ck_assert_int_eq(cli(out, "get pu d"), 0);
+  ck_assert_str_eq(out, "'1.5'\n");
+  ck_assert_int_eq(cli(NULL, "set pu empty ''"), 0);
+  ck_assert_int_eq(cli(out, "get pu empty"), 0);
+  ck_assert_str_eq(out, "''\n");
+  ck_assert_int_eq(cli(NULL, "set pu nl \"$(printf 'a\\nb')\""), 0);
+  ck_assert_int_eq(cli(out, "get pu nl"), 0);
+  ck_assert_str_eq(out, "'a\\nb'\n");
+  ck_assert_int_eq(cli(NULL, "set pu ref '<ref list:1>'"), 0);
+  ck_assert_int_eq(cli(out, "get pu ref"), 0);
+  ck_assert_str_eq(out, "'<ref list:1>'\n");
+  ck_assert_int_eq(cli(NULL, "set pu word \"it's fine\""), 0);
+  ck_assert_int_eq(cli(out, "get pu word"), 0);
+  ck_assert_str_eq(out, "it's fine\n");
+  api_set("pu", "bytes", sm_value_bytes("\0ab", 3));
+  ck_assert_int_eq(cli(out, "get pu bytes"), 0);
+  ck_assert_str_eq(out, "b'\\x00ab'\n");
+  /* Keys follow the same rule: the int key 7 and the string key "7". */
+  ck_assert_int_eq(cli(NULL, "set pk 7 x"), 0);
+  ck_assert_int_eq(cli(NULL, "--str set pk 7 y"), 0);
+  ck_assert_int_eq(cli(out, "keys pk"), 0);
+  ck_assert_str_eq(out, "7\n'7'\n");
+}
+END_TEST
+
+/* --json keeps every type: one document per command. */
+START_TEST(test_json_values) {
+  char out[OUT_LEN], want[256];
+  api_set("jv", "nil", sm_value_nil());
+  api_set("jv", "bytes", sm_value_bytes("\0ab", 3));
+  api_set("jv", "nan", sm_value_double(0.0 / 0.0));
+  api_set("jv", "one", sm_value_double(1.0));
+  ck_assert_int_eq(cli(NULL, "set jv int 7"), 0);
+  ck_assert_int_eq(cli(NULL, "--str set jv str 7"), 0);
+  ck_assert_int_eq(cli(NULL, "set jv q 'say \"hi\"'"), 0);
+  static const struct {
+    const char *key, *json;
+  } cases[] = {
+      {"nil", "null\n"},
+      {"bytes", "{\"$bytes\": \"AGFi\"}\n"},
+      {"nan", "{\"$double\": \"nan\"}\n"},
+      {"one", "1.0\n"},
+      {"int", "7\n"},
+      {"str", "\"7\"\n"},
+      {"q", "\"say \\\"hi\\\"\"\n"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    ck_assert_int_eq(cli(out, "--json get jv %s", cases[i].key), 0);
+    ck_assert_msg(strcmp(out, cases[i].json) == 0, "%s: got %s, wanted %s", cases[i].key, out,
+                  cases[i].json);
+  }
+  /* A ref names the object's id and type. */
+  sm_client *c = smtest_connect(&smtest_d, NULL);
+  sm_list *l = NULL;
+  ck_assert_int_eq(sm_list_open(c, "jv-target", &l), SM_OK);
+  api_set("jv", "ref", sm_proxy_ref(sm_list_proxy(l)));
+  snprintf(want, sizeof want, "{\"$ref\": %llu, \"type\": \"list\"}\n",
+           (unsigned long long)sm_proxy_id(sm_list_proxy(l)));
+  ck_assert_int_eq(cli(out, "get --json jv ref"), 0);
+  ck_assert_str_eq(out, want);
+  snprintf(want, sizeof want, "<ref list:%llu>\n",
+           (unsigned long long)sm_proxy_id(sm_list_proxy(l)));
+  ck_assert_int_eq(cli(out, "get jv ref"), 0);
+  ck_assert_str_eq(out, want);
+  sm_list_free(l);
+  sm_client_free(c);
+  /* A map with a non-string key cannot be a JSON object. */
+  sm_value *m = sm_value_map();
+  ck_assert_int_eq(sm_value_map_set(m, sm_value_int(1), sm_value_str("a")), SM_OK);
+  api_set("jv", "imap", m);
+  ck_assert_int_eq(cli(out, "--json get jv imap"), 0);
+  ck_assert_str_eq(out, "{\"$map\": [[1, \"a\"]]}\n");
+  m = sm_value_map();
+  ck_assert_int_eq(sm_value_map_set(m, sm_value_str("k"), sm_value_int(2)), SM_OK);
+  api_set("jv", "smap", m);
+  ck_assert_int_eq(cli(out, "--json get jv smap"), 0);
+  ck_assert_str_eq(out, "{\"k\": 2}\n");
+}
+END_TEST
+
+/* --json on the other commands: keys an array, len a number, ping a
+ * string, ls/info/stats objects, and null for commands that print nothing
+ * in plain text; a failure prints nothing on stdout and keeps its exit
+ * code. */
+START_TEST(test_json_commands) {
+  char out[OUT_LEN];
+  ck_assert_int_eq(cli(out, "--json set jc a 1"), 0);
+  ck_assert_str_eq(out, "null\n");
+  ck_assert_int_eq(cli(NULL, "--str set jc b 1"), 0);
+  ck_assert_int_eq(cli(out, "keys --json jc"), 0);
+  ck_assert_str_eq(out, "[\"a\", \"b\"]\n");
+  ck_assert_int_eq(cli(out, "--json len jc"), 0);
+  ck_assert_str_eq(out, "2\n");
+  ck_assert_int_eq(cli(out, "--json ping"), 0);
+  ck_assert_str_eq(out, "\"pong\"\n");
+  ck_assert_int_eq(cli(out, "--json value jcv incr 3"), 0);
+  ck_assert_str_eq(out, "3\n");
+  ck_assert_int_eq(cli(out, "--json ls --type dict"), 0);
+  ck_assert_msg(out[0] == '[' && strstr(out, "\"name\": \"jc\"") && strstr(out, "\"size\": 2"),
+                "%s", out);
+  ck_assert_int_eq(cli(out, "--json info"), 0);
+  ck_assert_msg(out[0] == '{' && strstr(out, "\"uptime_s\": "), "%s", out);
+  ck_assert_int_eq(cli(out, "--json stats 0"), 0);
+  ck_assert_msg(out[0] == '{' && strstr(out, "\"calls\": {") && strstr(out, "\"total\": "), "%s",
+                out);
+  /* One document, on one line. */
+  ck_assert_ptr_eq(strchr(out, '\n'), out + strlen(out) - 1);
+  ck_assert_int_eq(cli(out, "--json get jc absent"), 1);
+  ck_assert_str_eq(out, "");
+}
+END_TEST
+
+/* ---- every type ------------------------------------------------------ */
+
+/* The start of a CLI command line for smtest_d, to build shell lines that
+ * run several CLI processes at once. */
+static void cli_prefix(char *buf, size_t len) {
+  snprintf(buf, len, "'%s' -u '%s' --authkey-file '%s'", cli_bin(), smtest_d.tcp_url,
+           smtest_d.authkey_file);
+}
+
+/* queue put/get/qsize; get waits, and --timeout ends the wait with exit 1
+ * and nothing printed. */
+START_TEST(test_queue) {
+  char out[OUT_LEN];
+  ck_assert_int_eq(cli(out, "queue jobs put a 7 --str"), 0);
+  ck_assert_str_eq(out, "");
+  ck_assert_int_eq(cli(out, "queue jobs qsize"), 0);
+  ck_assert_str_eq(out, "2\n");
+  ck_assert_int_eq(cli(out, "len jobs"), 0);
+  ck_assert_str_eq(out, "2\n");
+  ck_assert_int_eq(cli(out, "type jobs"), 0);
+  ck_assert_str_eq(out, "queue\n");
+  ck_assert_int_eq(cli(out, "queue jobs get"), 0);
+  ck_assert_str_eq(out, "a\n");
+  ck_assert_int_eq(cli(out, "--json queue jobs get"), 0);
+  ck_assert_str_eq(out, "\"7\"\n");
+  ck_assert_int_eq(cli(out, "queue jobs get --timeout 100 2>&1"), 1);
+  ck_assert_ptr_nonnull(strstr(out, "empty"));
+  ck_assert_int_eq(cli(out, "queue jobs get --timeout=0"), 1);
+  ck_assert_str_eq(out, "");
+  ck_assert_int_eq(cli(out, "--json queue jobs qsize"), 0);
+  ck_assert_str_eq(out, "0\n");
+  /* get never creates; qsize does not wait. */
+  ck_assert_int_eq(cli(NULL, "queue nosuchqueue get --timeout 0"), 1);
+  ck_assert_int_eq(cli(NULL, "queue jobs qsize --timeout 5"), 2);
+  ck_assert_int_eq(cli(NULL, "queue jobs get --timeout soon"), 2);
+  ck_assert_int_eq(cli(NULL, "queue jobs frob"), 2);
+  /* A bounded queue that stays full is exit 1 for put. */
+  sm_client *c = smtest_connect(&smtest_d, NULL);
+  sm_queue *q = NULL;
+  ck_assert_int_eq(sm_queue_open(c, "small", 1, &q), SM_OK);
+  ck_assert_int_eq(cli(NULL, "queue small put x"), 0);
+  ck_assert_int_eq(cli(out, "queue small put y --timeout 50 2>&1"), 1);
+  ck_assert_ptr_nonnull(strstr(out, "full"));
+  sm_queue_free(q);
+  sm_client_free(c);
+}
+END_TEST
+
+/* A waiting queue get returns the item another process puts. */
+START_TEST(test_queue_get_waits) {
+  char pre[1024], cmd[4096], out[OUT_LEN];
+  cli_prefix(pre, sizeof pre);
+  snprintf(cmd, sizeof cmd,
+           "(sleep 0.2; %s queue qw put late) & %s queue qw get --timeout 10000; wait", pre, pre);
+  ck_assert_int_eq(cli(NULL, "queue qw put first"), 0);
+  ck_assert_int_eq(cli(out, "queue qw get"), 0);
+  ck_assert_str_eq(out, "first\n");
+  ck_assert_int_eq(smtest_run(cmd, out, sizeof out), 0);
+  ck_assert_str_eq(out, "late\n");
+}
+END_TEST
+
+/* event set/clear/is_set/wait. */
+START_TEST(test_event) {
+  char out[OUT_LEN];
+  ck_assert_int_eq(cli(NULL, "event ev is_set"), 1); /* reading creates nothing */
+  ck_assert_int_eq(cli(out, "event ev clear"), 0);
+  ck_assert_int_eq(cli(out, "event ev is_set"), 0);
+  ck_assert_str_eq(out, "False\n");
+  ck_assert_int_eq(cli(out, "event ev wait --timeout 50 2>&1"), 1);
+  ck_assert_ptr_nonnull(strstr(out, "not set"));
+  ck_assert_int_eq(cli(out, "event ev set"), 0);
+  ck_assert_str_eq(out, "");
+  ck_assert_int_eq(cli(out, "--json event ev is_set"), 0);
+  ck_assert_str_eq(out, "true\n");
+  ck_assert_int_eq(cli(out, "event ev wait"), 0);
+  ck_assert_str_eq(out, "True\n");
+  ck_assert_int_eq(cli(out, "event ev set --timeout 5"), 2);
+  ck_assert_int_eq(cli(out, "type ev"), 0);
+  ck_assert_str_eq(out, "event\n");
+}
+END_TEST
+
+/* semaphore value/acquire/release on a semaphore a program created. */
+START_TEST(test_semaphore) {
+  char out[OUT_LEN];
+  ck_assert_int_eq(cli(NULL, "semaphore sem value"), 1);
+  sm_client *c = smtest_connect(&smtest_d, NULL);
+  sm_semaphore *s = NULL;
+  /* Without auto_release the unit the CLI takes stays taken after it exits. */
+  ck_assert_int_eq(sm_semaphore_open_ex(c, "sem", 1, false, false, &s), SM_OK);
+  ck_assert_int_eq(cli(out, "semaphore sem value"), 0);
+  ck_assert_str_eq(out, "1\n");
+  ck_assert_int_eq(cli(out, "semaphore sem acquire"), 0);
+  ck_assert_str_eq(out, "");
+  ck_assert_int_eq(cli(out, "--json semaphore sem value"), 0);
+  ck_assert_str_eq(out, "0\n");
+  ck_assert_int_eq(cli(out, "semaphore sem acquire --timeout 50 2>&1"), 1);
+  ck_assert_ptr_nonnull(strstr(out, "no free unit"));
+  ck_assert_int_eq(cli(NULL, "semaphore sem release 2"), 0);
+  ck_assert_int_eq(cli(out, "semaphore sem value"), 0);
+  ck_assert_str_eq(out, "2\n");
+  ck_assert_int_eq(cli(NULL, "semaphore sem release x"), 2);
+  ck_assert_int_eq(cli(NULL, "push notsem x"), 0);
+  ck_assert_int_eq(cli(NULL, "semaphore notsem value"), 5);
+  sm_semaphore_free(s);
+  sm_client_free(c);
+}
+END_TEST
+
+/* barrier parties/n_waiting/broken/wait/abort/reset. */
+START_TEST(test_barrier) {
+  char out[OUT_LEN], pre[1024], cmd[4096];
+  sm_client *c = smtest_connect(&smtest_d, NULL);
+  sm_barrier *b = NULL;
+  ck_assert_int_eq(sm_barrier_open(c, "bar", 2, &b), SM_OK);
+  ck_assert_int_eq(cli(out, "barrier bar parties"), 0);
+  ck_assert_str_eq(out, "2\n");
+  ck_assert_int_eq(cli(out, "--json barrier bar n_waiting"), 0);
+  ck_assert_str_eq(out, "0\n");
+  ck_assert_int_eq(cli(out, "barrier bar broken"), 0);
+  ck_assert_str_eq(out, "False\n");
+  /* Two CLI processes meet: each prints its arrival index. */
+  cli_prefix(pre, sizeof pre);
+  snprintf(cmd, sizeof cmd,
+           "%s barrier bar wait --timeout 10000 & %s barrier bar wait --timeout 10000; wait", pre,
+           pre);
+  ck_assert_int_eq(smtest_run(cmd, out, sizeof out), 0);
+  ck_assert_msg(strcmp(out, "0\n1\n") == 0 || strcmp(out, "1\n0\n") == 0, "%s", out);
+  /* Alone, a wait's deadline breaks it. */
+  ck_assert_int_eq(cli(out, "barrier bar wait --timeout 50 2>&1"), 1);
+  ck_assert_ptr_nonnull(strstr(out, "broken"));
+  ck_assert_int_eq(cli(out, "--json barrier bar broken"), 0);
+  ck_assert_str_eq(out, "true\n");
+  ck_assert_int_eq(cli(out, "barrier bar reset"), 0);
+  ck_assert_int_eq(cli(out, "barrier bar broken"), 0);
+  ck_assert_str_eq(out, "False\n");
+  ck_assert_int_eq(cli(out, "barrier bar abort"), 0);
+  ck_assert_int_eq(cli(out, "barrier bar broken"), 0);
+  ck_assert_str_eq(out, "True\n");
+  ck_assert_int_eq(cli(NULL, "barrier nobar parties"), 1);
+  sm_barrier_free(b);
+  sm_client_free(c);
+}
+END_TEST
+
+/* ns get/set/del/attrs. */
+START_TEST(test_ns) {
+  char out[OUT_LEN];
+  ck_assert_int_eq(cli(NULL, "ns cfg attrs"), 1);
+  ck_assert_int_eq(cli(NULL, "ns cfg set mode fast"), 0);
+  ck_assert_int_eq(cli(NULL, "ns cfg set level 3"), 0);
+  ck_assert_int_eq(cli(out, "ns cfg get level"), 0);
+  ck_assert_str_eq(out, "3\n");
+  ck_assert_int_eq(cli(out, "ns cfg attrs"), 0);
+  ck_assert_str_eq(out, "level\nmode\n");
+  ck_assert_int_eq(cli(out, "--json ns cfg attrs"), 0);
+  ck_assert_str_eq(out, "[\"level\", \"mode\"]\n");
+  ck_assert_int_eq(cli(out, "len cfg"), 0);
+  ck_assert_str_eq(out, "2\n");
+  ck_assert_int_eq(cli(out, "type cfg"), 0);
+  ck_assert_str_eq(out, "namespace\n");
+  ck_assert_int_eq(cli(NULL, "ns cfg del mode"), 0);
+  ck_assert_int_eq(cli(NULL, "ns cfg get mode"), 1);
+  ck_assert_int_eq(cli(NULL, "ns cfg del mode"), 1);
+  ck_assert_int_eq(cli(NULL, "ns cfg set onlyattr"), 2);
+}
+END_TEST
+
+/* array get/set/add/range/typecode on arrays a program created. */
+START_TEST(test_array) {
+  char out[OUT_LEN];
+  sm_client *c = smtest_connect(&smtest_d, NULL);
+  sm_array *ai = NULL, *af = NULL;
+  ck_assert_int_eq(sm_array_open(c, "ints", "i32", 3, &ai), SM_OK);
+  ck_assert_int_eq(sm_array_open(c, "reals", "f64", 2, &af), SM_OK);
+  ck_assert_int_eq(cli(NULL, "array ints set 1 5"), 0);
+  ck_assert_int_eq(cli(out, "array ints add 1 2"), 0);
+  ck_assert_str_eq(out, "7\n");
+  ck_assert_int_eq(cli(out, "array ints get -2"), 0);
+  ck_assert_str_eq(out, "7\n");
+  ck_assert_int_eq(cli(out, "array ints range"), 0);
+  ck_assert_str_eq(out, "0\n7\n0\n");
+  ck_assert_int_eq(cli(out, "--json array ints range 1"), 0);
+  ck_assert_str_eq(out, "[7, 0]\n");
+  ck_assert_int_eq(cli(out, "array ints typecode"), 0);
+  ck_assert_str_eq(out, "i32\n");
+  ck_assert_int_eq(cli(out, "len ints"), 0);
+  ck_assert_str_eq(out, "3\n");
+  ck_assert_int_eq(cli(NULL, "array ints set 0 1.5"), 2);
+  ck_assert_int_eq(cli(NULL, "array ints get 9"), 5);
+  ck_assert_int_eq(cli(NULL, "array reals set 0 1.5"), 0);
+  ck_assert_int_eq(cli(out, "array reals get 0"), 0);
+  ck_assert_str_eq(out, "1.5\n");
+  ck_assert_int_eq(cli(out, "--json array reals range"), 0);
+  ck_assert_str_eq(out, "[1.5, 0.0]\n");
+  ck_assert_int_eq(cli(NULL, "array noarray get 0"), 1);
+  sm_array_free(ai);
+  sm_array_free(af);
+  sm_client_free(c);
+}
+END_TEST
+
+/* items and values of a dict, and a list read without popping. */
+START_TEST(test_items_values_range) {
+  char out[OUT_LEN];
+  ck_assert_int_eq(cli(NULL, "set iv a 1"), 0);
+  ck_assert_int_eq(cli(NULL, "--str set iv 'b: c' 2"), 0);
+  ck_assert_int_eq(cli(out, "items iv"), 0);
+  ck_assert_str_eq(out, "a: 1\n'b: c': '2'\n");
+  ck_assert_int_eq(cli(out, "--json items iv"), 0);
+  ck_assert_str_eq(out, "[[\"a\", 1], [\"b: c\", \"2\"]]\n");
+  ck_assert_int_eq(cli(out, "values iv"), 0);
+  ck_assert_str_eq(out, "1\n'2'\n");
+  ck_assert_int_eq(cli(NULL, "items noiv"), 1);
+  ck_assert_int_eq(cli(NULL, "push rl a b c d"), 0);
+  ck_assert_int_eq(cli(out, "range rl"), 0);
+  ck_assert_str_eq(out, "a\nb\nc\nd\n");
+  ck_assert_int_eq(cli(out, "range rl 1 -1"), 0);
+  ck_assert_str_eq(out, "b\nc\n");
+  ck_assert_int_eq(cli(out, "--json range rl -2"), 0);
+  ck_assert_str_eq(out, "[\"c\", \"d\"]\n");
+  ck_assert_int_eq(cli(out, "len rl"), 0);
+  ck_assert_str_eq(out, "4\n"); /* nothing popped */
+  ck_assert_int_eq(cli(NULL, "range rl x"), 2);
+}
+END_TEST
+
+/* delete NAME deletes an object; del DICT KEY still removes one key; type
+ * names the type. */
+START_TEST(test_delete_type) {
+  char out[OUT_LEN];
+  ck_assert_int_eq(cli(NULL, "set gone k v"), 0);
+  ck_assert_int_eq(cli(out, "type gone"), 0);
+  ck_assert_str_eq(out, "dict\n");
+  ck_assert_int_eq(cli(out, "--json type gone"), 0);
+  ck_assert_str_eq(out, "\"dict\"\n");
+  ck_assert_int_eq(cli(NULL, "del gone k"), 0);
+  ck_assert_int_eq(cli(out, "--json delete gone"), 0);
+  ck_assert_str_eq(out, "null\n");
+  ck_assert_int_eq(cli(NULL, "type gone"), 1);
+  ck_assert_int_eq(cli(NULL, "delete gone"), 1);
+  ck_assert_int_eq(cli(out, "ls"), 0);
+  ck_assert_ptr_null(strstr(out, "gone"));
+}
+END_TEST
+
+/* A reference printed by get is a NAME for the object it refers to. */
+START_TEST(test_follow_ref) {
+  char out[OUT_LEN], ref[128];
+  sm_client *c = smtest_connect(&smtest_d, NULL);
+  sm_list *l = NULL;
+  ck_assert_int_eq(sm_list_open(c, NULL, &l), SM_OK); /* anonymous: no name to give */
+  ck_assert_int_eq(sm_list_append_str(l, "x"), SM_OK);
+  api_set("holder", "items", sm_proxy_ref(sm_list_proxy(l)));
+  ck_assert_int_eq(cli(out, "get holder items"), 0);
+  snprintf(ref, sizeof ref, "<ref list:%llu>", (unsigned long long)sm_proxy_id(sm_list_proxy(l)));
+  ck_assert_msg(strncmp(out, ref, strlen(ref)) == 0, "%s", out);
+  ck_assert_int_eq(cli(NULL, "push '%s' y", ref), 0);
+  ck_assert_int_eq(cli(out, "range '%s'", ref), 0);
+  ck_assert_str_eq(out, "x\ny\n");
+  ck_assert_int_eq(cli(out, "type '%s'", ref), 0);
+  ck_assert_str_eq(out, "list\n");
+  ck_assert_int_eq(cli(out, "len '%s'", ref), 0);
+  ck_assert_str_eq(out, "2\n");
+  ck_assert_int_eq(cli(NULL, "keys '%s'", ref), 5); /* a list, not a dict */
+  /* A reference to an object that is gone, of this daemon or an earlier one. */
+  ck_assert_int_eq(cli(NULL, "range '<ref list:%llu>'",
+                       (unsigned long long)sm_proxy_id(sm_list_proxy(l)) + 1000),
+                   1);
+  ck_assert_int_eq(cli(NULL, "range '<ref list:999999>'"), 1);
+  sm_list_free(l);
+  sm_client_free(c);
+}
+END_TEST
+
+/* help COMMAND prints that command's usage and details; an unknown one is
+ * a usage error. */
+START_TEST(test_help_command) {
+  char out[OUT_LEN], cmd[1024];
+  snprintf(cmd, sizeof cmd, "'%s' help queue", cli_bin());
+  ck_assert_int_eq(smtest_run(cmd, out, sizeof out), 0);
+  ck_assert_msg(strncmp(out, "usage: statemgr queue NAME ", 27) == 0, "%s", out);
+  ck_assert_ptr_nonnull(strstr(out, "--timeout MS"));
+  snprintf(cmd, sizeof cmd, "'%s' help delete", cli_bin());
+  ck_assert_int_eq(smtest_run(cmd, out, sizeof out), 0);
+  ck_assert_ptr_nonnull(strstr(out, "del DICT KEY"));
+  snprintf(cmd, sizeof cmd, "'%s' --json help event", cli_bin()); /* help stays text */
+  ck_assert_int_eq(smtest_run(cmd, out, sizeof out), 0);
+  ck_assert_ptr_null(strstr(out, "null"));
+  snprintf(cmd, sizeof cmd, "'%s' help nosuchcommand", cli_bin());
+  ck_assert_int_eq(smtest_run(cmd, NULL, 0), 2);
+}
+END_TEST
+
+/* ---- TLS messages ----------------------------------------------------- */
+
+/* A tcp:// URL to a TLS port fails at the --timeout deadline with the
+ * library's hint to use a tls:// URL (the CLI's own clock must not cut it
+ * off first); a --tls-cert whose file holds no key says so, naming
+ * --tls-key. */
+START_TEST(test_tls_messages) {
+  smtest_certs certs;
+  smtest_certs_make(&certs, NULL);
+  smtest_daemon d;
+  const char *args[] = {"--listen",  "tls://127.0.0.1:0", "--tls-cert", certs.server,
+                        "--tls-key", certs.server_key,    NULL};
+  smtest_daemon_start(&d, args);
+  ck_assert_msg(d.tls_url[0], "the daemon reported no tls:// listener");
+  char cmd[4096], out[OUT_LEN];
+  snprintf(cmd, sizeof cmd, "'%s' -u 'tcp://%s' --authkey-file '%s' --timeout 500 ping 2>&1",
+           cli_bin(), d.tls_url + strlen("tls://"), d.authkey_file);
+  ck_assert_int_eq(smtest_run(cmd, out, sizeof out), 3);
+  ck_assert_msg(strstr(out, "use a tls:// URL"), "no hint in: %s", out);
+  snprintf(cmd, sizeof cmd,
+           "'%s' -u '%s' --authkey-file '%s' --tls-ca '%s' --tls-cert '%s' --timeout 5000 ping "
+           "2>&1",
+           cli_bin(), d.tls_url, d.authkey_file, certs.ca, certs.client);
+  int rc = smtest_run(cmd, out, sizeof out);
+  ck_assert_msg(strstr(out, "--tls-key"), "exit %d, no --tls-key in: %s", rc, out);
+  ck_assert_int_eq(rc, 2);
+  /* A certificate file that holds its key too needs no --tls-key. */
+  snprintf(cmd, sizeof cmd,
+           "cat '%s' '%s' > '%s/combined.pem' && '%s' -u '%s' --authkey-file '%s' --tls-ca '%s' "
+           "--tls-cert '%s/combined.pem' --timeout 5000 ping 2>&1",
+           certs.client, certs.client_key, certs.dir, cli_bin(), d.tls_url, d.authkey_file,
+           certs.ca, certs.dir);
+  ck_assert_int_eq(smtest_run(cmd, out, sizeof out), 0);
+  ck_assert_str_eq(out, "pong\n");
+  smtest_daemon_stop(&d);
+  smtest_certs_remove(&certs);
+}
+END_TEST
+
 Suite *cli_suite(void) {
   Suite *s = suite_create("cli");
   struct {
@@ -396,7 +882,12 @@ Suite *cli_suite(void) {
       {"admin", {test_ping, test_ls, test_info, test_help_version, NULL}},
       {"errors", {test_usage_errors, test_wrong_authkey, test_unreachable, test_timeout, NULL}},
       {"unix", {test_unix_socket, test_environment, NULL}},
-      {"shutdown", {test_shutdown, NULL}},
+      {"shutdown", {test_shutdown, test_tls_messages, NULL}},
+      {"output", {test_plain_unambiguous, test_json_values, test_json_commands, NULL}},
+      {"sync", {test_queue, test_queue_get_waits, test_event, test_semaphore, test_barrier, NULL}},
+      {"types",
+       {test_ns, test_array, test_items_values_range, test_delete_type, test_follow_ref,
+        test_help_command, NULL}},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     TCase *tc = tcase_create(cases[i].name);

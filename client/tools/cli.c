@@ -1,24 +1,32 @@
 /* cli.c - the `statemgr` command-line tool: inspect and change a statemgrd's
- * named objects from a shell, with exit codes that scripts can rely on.
+ * objects from a shell, with exit codes that scripts can rely on.
  *
  * It uses the public client API (statemgr.h), the URL parser of
  * proto/url.h (a bad URL is a usage error), and the escaping of
  * proto/escape.h for names in listings: an object or client name holding a
  * newline or a terminal escape prints as \n or \e, so it can neither forge
- * a row nor drive the terminal. Values that `get`, `keys` and `pop` print
- * are data and stay as they are. Each command is one row
- * of the `commands` table below (name, arguments, help line, function); to
- * add a command, write a cmd_<name>() and add its row. Exit codes are the
- * CLI_EXIT_* values; library codes map onto them in exit_code_for().
+ * a row nor drive the terminal. Values print through cli_out.c: plain text
+ * that keeps types apart ('7' is a string, 7 an int), or --json. Each
+ * command is one row of the `commands` table below (name, arguments, help
+ * line and details, function); to add a command, write a cmd_<name>() (or
+ * a cli_cmd_<name>() in cli_sync.c for a waiting type) and add its row.
+ * Exit codes are the CLI_EXIT_* values; library codes map onto them in
+ * exit_code_for().
+ *
+ * This file holds main, the shared helpers of cli.h, and the commands on
+ * data (dict, list, value, namespace, array) and the admin ones.
  *
  * Read-only commands (get, keys, len, value get...) never create anything:
- * they look the name up with sm_ls() and open the object by its token, so a
- * typo does not leave an empty object behind. Writing commands (set, push,
- * value set/incr) get-or-create the object, as the library's open does. */
+ * they look the name up with sm_ls() (or take a reference, "<ref list:23>")
+ * and open the object by its token, so a typo does not leave an empty
+ * object behind. Writing commands (set, push, value set/incr, ns set) get-
+ * or-create the object, as the library's open does. */
 #include "statemgr.h"
 
 #include "../../proto/escape.h"
 #include "../../proto/url.h"
+#include "cli.h"
+#include "cli_out.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -29,30 +37,21 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Exit codes, documented in `statemgr help` and the README. */
 enum {
   CLI_EXIT_OK = 0,       /* done, or found */
-  CLI_EXIT_NOTFOUND = 1, /* key or object absent, pop of an empty list */
+  CLI_EXIT_NOTFOUND = 1, /* key or object absent, empty, or a wait unmet */
   CLI_EXIT_USAGE = 2,    /* bad command line */
   CLI_EXIT_CONNECT = 3,  /* cannot reach the daemon, or it stopped answering */
   CLI_EXIT_AUTH = 4,     /* the daemon refused our authkey */
   CLI_EXIT_ERROR = 5,    /* anything else; the daemon's text is on stderr */
 };
 
-/* A status of the CLI's own, beside the library's negative SM_E* codes. */
-#define CLI_EUSAGE (-1000)
-
-/* What every command gets: the connection and the parsed options. */
-typedef struct cli_ctx {
-  sm_client *client; /* connected before the command runs (NULL for help) */
-  bool force_str;    /* --str: every KEY and VALUE argument is a string */
-  const char *type;  /* ls --type T, or NULL */
-  char err[1024];    /* what went wrong, printed by main after "statemgr: " */
-} cli_ctx;
-
-typedef int (*cmd_fn)(cli_ctx *ctx, int argc, char **argv);
+/* Options a command accepts after its name, beside --str, --json and --. */
+enum { CMD_TYPE = 1 /* --type T */, CMD_TIMEOUT = 2 /* --timeout MS: how long to wait */ };
 
 typedef struct command {
   const char *name;
@@ -60,9 +59,10 @@ typedef struct command {
   int min_args;
   int max_args;
   bool needs_client; /* connect before running */
-  bool takes_type;   /* accepts --type T */
+  unsigned opts;     /* CMD_* bits */
   cmd_fn run;
-  const char *help;
+  const char *help;    /* one line, for the command list */
+  const char *details; /* more, for `statemgr help COMMAND` ("" when none) */
 } command;
 
 static int cmd_ping(cli_ctx *ctx, int argc, char **argv);
@@ -71,10 +71,17 @@ static int cmd_set(cli_ctx *ctx, int argc, char **argv);
 static int cmd_get(cli_ctx *ctx, int argc, char **argv);
 static int cmd_del(cli_ctx *ctx, int argc, char **argv);
 static int cmd_keys(cli_ctx *ctx, int argc, char **argv);
+static int cmd_items(cli_ctx *ctx, int argc, char **argv);
+static int cmd_values(cli_ctx *ctx, int argc, char **argv);
 static int cmd_push(cli_ctx *ctx, int argc, char **argv);
 static int cmd_pop(cli_ctx *ctx, int argc, char **argv);
+static int cmd_range(cli_ctx *ctx, int argc, char **argv);
 static int cmd_len(cli_ctx *ctx, int argc, char **argv);
+static int cmd_type(cli_ctx *ctx, int argc, char **argv);
+static int cmd_delete(cli_ctx *ctx, int argc, char **argv);
 static int cmd_value(cli_ctx *ctx, int argc, char **argv);
+static int cmd_ns(cli_ctx *ctx, int argc, char **argv);
+static int cmd_array(cli_ctx *ctx, int argc, char **argv);
 static int cmd_info(cli_ctx *ctx, int argc, char **argv);
 static int cmd_stats(cli_ctx *ctx, int argc, char **argv);
 static int cmd_show(cli_ctx *ctx, int argc, char **argv);
@@ -82,23 +89,66 @@ static int cmd_shutdown(cli_ctx *ctx, int argc, char **argv);
 static int cmd_help(cli_ctx *ctx, int argc, char **argv);
 
 static const command commands[] = {
-    {"ping", "", 0, 0, true, false, cmd_ping, "check that the daemon answers"},
-    {"ls", "[--type T]", 0, 0, true, true, cmd_ls, "named objects: NAME TYPE SIZE columns"},
-    {"set", "DICT KEY VALUE", 3, 3, true, false, cmd_set, "DICT[KEY] = VALUE (creates DICT)"},
-    {"get", "DICT KEY", 2, 2, true, false, cmd_get, "print DICT[KEY]"},
-    {"del", "DICT KEY", 2, 2, true, false, cmd_del, "remove KEY from DICT"},
-    {"keys", "DICT", 1, 1, true, false, cmd_keys, "print DICT's keys, one per line"},
-    {"push", "LIST VALUE...", 2, -1, true, false, cmd_push, "append to LIST (creates LIST)"},
-    {"pop", "LIST", 1, 1, true, false, cmd_pop, "remove and print LIST's last item"},
-    {"len", "NAME", 1, 1, true, false, cmd_len, "print the length of NAME"},
-    {"value", "NAME [get | set V | incr [N]]", 1, 3, true, false, cmd_value,
-     "read, set, or add N (default 1) atomically"},
-    {"info", "", 0, 0, true, false, cmd_info, "daemon facts as \"key: value\" lines"},
-    {"stats", "[SECONDS]", 0, 1, true, false, cmd_stats,
-     "figures, objects per type, and calls per second per method over SECONDS (default 1)"},
-    {"show", "NAME", 1, 1, true, false, cmd_show, "one object: type, size, parked calls, holders"},
-    {"shutdown", "", 0, 0, true, false, cmd_shutdown, "ask the daemon to stop"},
-    {"help", "", 0, 0, false, false, cmd_help, "this help"},
+    {"ping", "", 0, 0, true, 0, cmd_ping, "check that the daemon answers", ""},
+    {"ls", "[--type T]", 0, 0, true, CMD_TYPE, cmd_ls, "named objects: NAME TYPE SIZE columns",
+     "SIZE is - for a type without one; names are escaped. --json: an array of\n"
+     "{\"name\", \"id\", \"type\", \"size\"} objects.\n"},
+    {"set", "DICT KEY VALUE", 3, 3, true, 0, cmd_set, "DICT[KEY] = VALUE (creates DICT)", ""},
+    {"get", "DICT KEY", 2, 2, true, 0, cmd_get, "print DICT[KEY]", ""},
+    {"del", "DICT KEY", 2, 2, true, 0, cmd_del, "remove KEY from DICT",
+     "To delete a whole object, use `statemgr delete NAME`.\n"},
+    {"keys", "DICT", 1, 1, true, 0, cmd_keys, "print DICT's keys, one per line", ""},
+    {"items", "DICT", 1, 1, true, 0, cmd_items, "print DICT's items, one \"KEY: VALUE\" per line",
+     "In insertion order. A string key holding \": \" is quoted, so the first \": \"\n"
+     "outside quotes ends the key. --json: an array of [KEY, VALUE] pairs.\n"},
+    {"values", "DICT", 1, 1, true, 0, cmd_values, "print DICT's values, one per line", ""},
+    {"push", "LIST VALUE...", 2, -1, true, 0, cmd_push, "append to LIST (creates LIST)", ""},
+    {"pop", "LIST", 1, 1, true, 0, cmd_pop, "remove and print LIST's last item", ""},
+    {"range", "LIST [START [STOP]]", 1, 3, true, 0, cmd_range,
+     "print LIST[START:STOP], one per line, removing nothing",
+     "Python's slice: STOP excluded, negative indexes count from the end, both\n"
+     "clamped; START defaults to 0 and STOP to the end. --json: an array.\n"},
+    {"len", "NAME", 1, 1, true, 0, cmd_len, "print the length of NAME",
+     "The length of a dict, list, namespace (attributes), queue (items) or array;\n"
+     "for other types, the size `ls` shows, when they have one.\n"},
+    {"type", "NAME", 1, 1, true, 0, cmd_type, "print NAME's type", ""},
+    {"delete", "NAME", 1, 1, true, 0, cmd_delete, "delete the named object",
+     "Proxies other programs hold to it then fail with \"not found\". To remove one\n"
+     "key of a dict, use `statemgr del DICT KEY`.\n"},
+    {"value", "NAME [get | set V | incr [N]]", 1, 3, true, 0, cmd_value,
+     "read, set, or add N (default 1) atomically",
+     "get never creates the value; set and incr do (incr counts a new one from 0).\n"},
+    {"ns", "NAME get ATTR | set ATTR V | del ATTR | attrs", 2, 4, true, 0, cmd_ns,
+     "a namespace's attributes", "set creates the namespace; attrs prints the names, sorted.\n"},
+    {"array", "NAME get I | set I V | add I N | range [START [STOP]] | typecode", 2, 4, true, 0,
+     cmd_array, "read or change an array's numbers",
+     "The array must exist (a program creates it with its typecode and length).\n"
+     "I counts from 0, negative from the end. add is atomic and prints the result.\n"},
+    {"queue", "NAME put V... | get | qsize  [--timeout MS]", 2, -1, true, CMD_TIMEOUT,
+     cli_cmd_queue, "put values, take the oldest, or count items",
+     "put creates the queue; get waits for an item and qsize counts them. A put\n"
+     "waits while a bounded queue is full. --timeout MS (after the command) ends\n"
+     "the wait after MS milliseconds (0: do not wait): exit 1, nothing printed.\n"},
+    {"event", "NAME set | clear | is_set | wait  [--timeout MS]", 2, 2, true, CMD_TIMEOUT,
+     cli_cmd_event, "set, clear, test or wait for an event",
+     "set and clear create the event. wait prints True once it is set; with\n"
+     "--timeout MS, a deadline that passes first is exit 1.\n"},
+    {"semaphore", "NAME acquire | release [N] | value  [--timeout MS]", 2, 3, true, CMD_TIMEOUT,
+     cli_cmd_semaphore, "take or give back units, or print the free ones",
+     "The semaphore must exist. A unit acquired by the CLI comes back when it exits\n"
+     "unless the semaphore was created without auto_release. acquire waits for a\n"
+     "unit; with --timeout MS, no unit by then is exit 1.\n"},
+    {"barrier", "NAME wait | parties | n_waiting | broken | abort | reset  [--timeout MS]", 2, 2,
+     true, CMD_TIMEOUT, cli_cmd_barrier, "wait at a barrier, or read or reset it",
+     "The barrier must exist. wait prints this arrival's index (0 to parties-1).\n"
+     "As in Python, a wait's deadline breaks the barrier for all its waiters: exit\n"
+     "1, and later waits fail until `reset`.\n"},
+    {"info", "", 0, 0, true, 0, cmd_info, "daemon facts as \"key: value\" lines", ""},
+    {"stats", "[SECONDS]", 0, 1, true, 0, cmd_stats,
+     "figures, objects per type, and calls per second per method over SECONDS (default 1)", ""},
+    {"show", "NAME", 1, 1, true, 0, cmd_show, "one object: type, size, parked calls, holders", ""},
+    {"shutdown", "", 0, 0, true, 0, cmd_shutdown, "ask the daemon to stop", ""},
+    {"help", "[COMMAND]", 0, 1, false, 0, cmd_help, "this help, or one command's", ""},
 };
 
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
@@ -108,9 +158,7 @@ static const char *timeout_text = "statemgr: timed out waiting for the daemon\n"
 /* ---- errors ---------------------------------------------------------- */
 
 /* Records a failure of the CLI's own making and returns rc. */
-static int cli_fail(cli_ctx *ctx, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int cli_fail(cli_ctx *ctx, int rc, const char *fmt, ...) {
+int cli_fail(cli_ctx *ctx, int rc, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(ctx->err, sizeof ctx->err, fmt, ap);
@@ -120,7 +168,7 @@ static int cli_fail(cli_ctx *ctx, int rc, const char *fmt, ...) {
 
 /* Records a library failure with its text, read now because the next
  * library call on this thread replaces it. Returns rc. */
-static int lib_fail(cli_ctx *ctx, int rc, const char *what) {
+int cli_lib_fail(cli_ctx *ctx, int rc, const char *what) {
   const char *text = sm_last_error();
   if (!text || !*text) text = sm_strerror(rc);
   return cli_fail(ctx, rc, "%s: %s", what, text);
@@ -131,7 +179,9 @@ static int exit_code_for(int rc) {
   switch (rc) {
   case SM_OK: return CLI_EXIT_OK;
   case SM_ENOTFOUND:
-  case SM_EEMPTY: return CLI_EXIT_NOTFOUND;
+  case SM_ESTALE: /* a reference to an object of an earlier daemon: gone */
+  case SM_EEMPTY:
+  case CLI_EUNMET: return CLI_EXIT_NOTFOUND;
   case CLI_EUSAGE: return CLI_EXIT_USAGE;
   case SM_ECONNECT:
   case SM_ECLOSED:
@@ -144,55 +194,18 @@ static int exit_code_for(int rc) {
 
 /* ---- arguments ------------------------------------------------------- */
 
-/* True when s is an integer literal: optional '-', then "0" or digits not
- * starting with 0 (so "007" stays a string and keeps its zeros). */
-static bool is_int_literal(const char *s) {
-  if (*s == '-') s++;
-  if (*s < '0' || *s > '9') return false;
-  if (*s == '0' && s[1] != '\0') return false;
-  for (; *s; s++)
-    if (*s < '0' || *s > '9') return false;
-  return true;
-}
-
-/* True when s is a decimal literal: an optional '-', digits with a '.'
- * and/or an exponent ("1.5", "-.5", "2e3"). "inf", "nan" and hex stay
- * strings. */
-static bool is_decimal_literal(const char *s) {
-  size_t digits = 0;
-  bool point = false, exponent = false;
-  if (*s == '-') s++;
-  for (; *s >= '0' && *s <= '9'; s++)
-    digits++;
-  if (*s == '.') {
-    point = true;
-    for (s++; *s >= '0' && *s <= '9'; s++)
-      digits++;
-  }
-  if (digits == 0) return false;
-  if (*s == 'e' || *s == 'E') {
-    exponent = true;
-    s++;
-    if (*s == '+' || *s == '-') s++;
-    if (*s < '0' || *s > '9') return false;
-    while (*s >= '0' && *s <= '9')
-      s++;
-  }
-  return *s == '\0' && (point || exponent);
-}
-
 /* Turns a command-line KEY or VALUE into a value: an integer literal becomes
  * an int, a decimal literal a double, true/false a bool, anything else (or
  * everything, with --str) a string. An integer or decimal out of range stays
  * a string. Returns a new value (caller frees with sm_value_free()), or NULL
  * when out of memory. */
-static sm_value *parse_arg(const cli_ctx *ctx, const char *s) {
+sm_value *cli_parse_arg(const cli_ctx *ctx, const char *s) {
   if (!ctx->force_str) {
-    if (is_int_literal(s)) {
+    if (out_is_int_literal(s)) {
       errno = 0;
       long long i = strtoll(s, NULL, 10);
       if (errno == 0) return sm_value_int((int64_t)i);
-    } else if (is_decimal_literal(s)) {
+    } else if (out_is_decimal_literal(s)) {
       errno = 0;
       double d = strtod(s, NULL);
       if (errno == 0) return sm_value_double(d);
@@ -205,13 +218,29 @@ static sm_value *parse_arg(const cli_ctx *ctx, const char *s) {
   return sm_value_str(s);
 }
 
-/* Prints v as plain text (sm_value_to_text) on its own line. */
-static int print_value(cli_ctx *ctx, const sm_value *v) {
-  char *text = sm_value_to_text(v);
-  if (!text) return cli_fail(ctx, SM_ENOMEM, "out of memory");
-  puts(text);
-  sm_free(text);
+bool cli_parse_int(const char *s, int64_t *out) {
+  if (!out_is_int_literal(s)) return false;
+  errno = 0;
+  long long v = strtoll(s, NULL, 10);
+  if (errno != 0) return false;
+  *out = (int64_t)v;
+  return true;
+}
+
+/* Prints v on its own line: the unambiguous plain text, or with --json the
+ * command's JSON document. */
+int cli_print_value(cli_ctx *ctx, const sm_value *v) {
+  if (out_value(v, ctx->json) != SM_OK) return cli_fail(ctx, SM_ENOMEM, "out of memory");
+  ctx->printed = ctx->json;
   return SM_OK;
+}
+
+/* cli_print_value() for a value built here; takes ownership of v (NULL: out of
+ * memory). */
+int cli_print_owned(cli_ctx *ctx, sm_value *v) {
+  int rc = v ? cli_print_value(ctx, v) : cli_fail(ctx, SM_ENOMEM, "out of memory");
+  sm_value_free(v);
+  return rc;
 }
 
 /* The string stored under key in map, or "" when absent or not a string. */
@@ -239,7 +268,7 @@ static const sm_value *map_at(const sm_value *map, const char *key) {
 static int find_named(cli_ctx *ctx, const char *name, sm_value **listing, const sm_value **row) {
   sm_value *all = NULL;
   int rc = sm_ls(ctx->client, NULL, &all);
-  if (rc != SM_OK) return lib_fail(ctx, rc, "ls");
+  if (rc != SM_OK) return cli_lib_fail(ctx, rc, "ls");
   for (size_t i = 0; i < sm_value_len(all); i++) {
     const sm_value *r = sm_value_list_at(all, i);
     if (strcmp(map_str(r, "name"), name) == 0) {
@@ -252,42 +281,105 @@ static int find_named(cli_ctx *ctx, const char *name, sm_value **listing, const 
   return cli_fail(ctx, SM_ENOTFOUND, "no object named '%s'", name);
 }
 
-/* Finds the existing object name and checks it is of type want. On success
- * writes its proxy token ("dict:42") into token. Never creates anything. */
-static int find_typed(cli_ctx *ctx, const char *name, const char *want, char *token,
-                      size_t toklen) {
+/* Reads a reference as the CLI prints it, "<ref TYPE:ID>", into the token
+ * "TYPE:ID". Returns false when name is not of that form. */
+static bool ref_token(const char *name, char *token, size_t toklen) {
+  size_t n = strlen(name);
+  if (n < strlen("<ref t:1>") || strncmp(name, "<ref ", 5) != 0 || name[n - 1] != '>') return false;
+  const char *type = name + 5, *colon = memchr(type, ':', n - 6);
+  if (!colon || colon == type) return false;
+  for (const char *p = type; p < colon; p++)
+    if (*p <= ' ' || *p == '>') return false;
+  const char *id = colon + 1;
+  if (id == name + n - 1) return false;
+  for (const char *p = id; p < name + n - 1; p++)
+    if (*p < '0' || *p > '9') return false;
+  if (n - 6 >= toklen) return false;
+  memcpy(token, type, n - 6);
+  token[n - 6] = '\0';
+  return true;
+}
+
+bool cli_is_ref(const char *name) {
+  char token[128];
+  return ref_token(name, token, sizeof token);
+}
+
+/* Finds the existing object name, a name or a reference ("<ref list:23>"):
+ * writes its type into type and its token into token. Never creates
+ * anything. Returns 0, SM_ENOTFOUND with a message, or a library error. */
+static int find_object(cli_ctx *ctx, const char *name, char *type, size_t typelen, char *token,
+                       size_t toklen) {
+  int rc;
+  if (ref_token(name, token, toklen)) {
+    /* Opening the proxy asks the daemon whether the object still exists,
+     * and what it is. */
+    sm_proxy *p = NULL;
+    if ((rc = sm_proxy_from_token(ctx->client, token, &p)) == SM_ENOTFOUND)
+      return cli_fail(ctx, rc, "no object %s", name);
+    if (rc != SM_OK) return cli_lib_fail(ctx, rc, name);
+    snprintf(type, typelen, "%s", sm_proxy_type(p));
+    sm_proxy_free(p);
+    return SM_OK;
+  }
   sm_value *all = NULL;
   const sm_value *row = NULL;
-  int rc = find_named(ctx, name, &all, &row);
-  if (rc != SM_OK) return rc;
-  const char *type = map_str(row, "type");
-  if (strcmp(type, want) != 0) {
-    rc = cli_fail(ctx, SM_ETYPE, "'%s' is a %s, not a %s", name, type, want);
-  } else {
-    snprintf(token, toklen, "%s:%" PRId64, type, sm_value_as_int(map_at(row, "id")));
-  }
+  if ((rc = find_named(ctx, name, &all, &row)) != SM_OK) return rc;
+  snprintf(type, typelen, "%s", map_str(row, "type"));
+  snprintf(token, toklen, "%s:%" PRId64, type, sm_value_as_int(map_at(row, "id")));
   sm_value_free(all);
-  return rc;
+  return SM_OK;
+}
+
+/* Whether an object of type is what a command on want works with: a
+ * bounded semaphore is a semaphore too. */
+static bool type_fits(const char *type, const char *want) {
+  return strcmp(type, want) == 0 ||
+         (strcmp(want, "semaphore") == 0 && strcmp(type, "bounded_semaphore") == 0);
+}
+
+int cli_find_typed(cli_ctx *ctx, const char *name, const char *want, char *token, size_t toklen) {
+  char type[64];
+  int rc = find_object(ctx, name, type, sizeof type, token, toklen);
+  if (rc != SM_OK) return rc;
+  if (!type_fits(type, want))
+    return cli_fail(ctx, SM_ETYPE, "'%s' is a %s, not a %s", name, type, want);
+  return SM_OK;
 }
 
 /* Opens the existing dict name without creating it. */
 static int open_existing_dict(cli_ctx *ctx, const char *name, sm_dict **out) {
   char token[128];
-  int rc = find_typed(ctx, name, "dict", token, sizeof token);
+  int rc = cli_find_typed(ctx, name, "dict", token, sizeof token);
   if (rc != SM_OK) return rc;
   rc = sm_dict_from_token(ctx->client, token, out);
   if (rc == SM_ENOTFOUND) return cli_fail(ctx, rc, "no object named '%s'", name);
-  return rc == SM_OK ? rc : lib_fail(ctx, rc, name);
+  return rc == SM_OK ? rc : cli_lib_fail(ctx, rc, name);
 }
 
 /* Opens the existing list name without creating it. */
 static int open_existing_list(cli_ctx *ctx, const char *name, sm_list **out) {
   char token[128];
-  int rc = find_typed(ctx, name, "list", token, sizeof token);
+  int rc = cli_find_typed(ctx, name, "list", token, sizeof token);
   if (rc != SM_OK) return rc;
   rc = sm_list_from_token(ctx->client, token, out);
   if (rc == SM_ENOTFOUND) return cli_fail(ctx, rc, "no object named '%s'", name);
-  return rc == SM_OK ? rc : lib_fail(ctx, rc, name);
+  return rc == SM_OK ? rc : cli_lib_fail(ctx, rc, name);
+}
+
+/* Opens the dict name for a command that stores: get-or-create by name, or
+ * the existing object a reference names. */
+static int open_dict_for_write(cli_ctx *ctx, const char *name, sm_dict **out) {
+  if (cli_is_ref(name)) return open_existing_dict(ctx, name, out);
+  int rc = sm_dict_open(ctx->client, name, out);
+  return rc == SM_OK ? rc : cli_lib_fail(ctx, rc, name);
+}
+
+/* As open_dict_for_write, for a list. */
+static int open_list_for_write(cli_ctx *ctx, const char *name, sm_list **out) {
+  if (cli_is_ref(name)) return open_existing_list(ctx, name, out);
+  int rc = sm_list_open(ctx->client, name, out);
+  return rc == SM_OK ? rc : cli_lib_fail(ctx, rc, name);
 }
 
 /* ---- commands -------------------------------------------------------- */
@@ -296,9 +388,9 @@ static int open_existing_list(cli_ctx *ctx, const char *name, sm_list **out) {
 static int cmd_ping(cli_ctx *ctx, int argc, char **argv) {
   (void)argc, (void)argv;
   int rc = sm_ping(ctx->client);
-  if (rc != SM_OK) return lib_fail(ctx, rc, "ping");
-  puts("pong");
-  return SM_OK;
+  if (rc != SM_OK) return cli_lib_fail(ctx, rc, "ping");
+  if (!ctx->json) return puts("pong"), SM_OK;
+  return cli_print_owned(ctx, sm_value_str("pong"));
 }
 
 /* ls [--type T]: the named objects, aligned under a NAME TYPE SIZE header;
@@ -307,7 +399,8 @@ static int cmd_ls(cli_ctx *ctx, int argc, char **argv) {
   (void)argc, (void)argv;
   sm_value *all = NULL;
   int rc = sm_ls(ctx->client, ctx->type, &all);
-  if (rc != SM_OK) return lib_fail(ctx, rc, "ls");
+  if (rc != SM_OK) return cli_lib_fail(ctx, rc, "ls");
+  if (ctx->json) return cli_print_owned(ctx, all); /* the rows as the daemon gives them */
   size_t n = sm_value_len(all), wname = strlen("NAME"), wtype = strlen("TYPE");
   char **names = calloc(n ? n : 1, sizeof *names), **types = calloc(n ? n : 1, sizeof *types);
   for (size_t i = 0; rc == SM_OK && names && types && i < n; i++) {
@@ -340,13 +433,13 @@ static int cmd_ls(cli_ctx *ctx, int argc, char **argv) {
 static int cmd_set(cli_ctx *ctx, int argc, char **argv) {
   (void)argc;
   sm_dict *d = NULL;
-  int rc = sm_dict_open(ctx->client, argv[0], &d);
-  if (rc != SM_OK) return lib_fail(ctx, rc, argv[0]);
-  sm_value *key = parse_arg(ctx, argv[1]), *val = parse_arg(ctx, argv[2]);
+  int rc = open_dict_for_write(ctx, argv[0], &d);
+  if (rc != SM_OK) return rc;
+  sm_value *key = cli_parse_arg(ctx, argv[1]), *val = cli_parse_arg(ctx, argv[2]);
   if (!key || !val)
     rc = cli_fail(ctx, SM_ENOMEM, "out of memory");
   else if ((rc = sm_dict_set(d, key, val)) != SM_OK)
-    lib_fail(ctx, rc, "set");
+    cli_lib_fail(ctx, rc, "set");
   sm_value_free(key);
   sm_value_free(val);
   sm_dict_free(d);
@@ -359,15 +452,15 @@ static int cmd_get(cli_ctx *ctx, int argc, char **argv) {
   sm_dict *d = NULL;
   int rc = open_existing_dict(ctx, argv[0], &d);
   if (rc != SM_OK) return rc;
-  sm_value *key = parse_arg(ctx, argv[1]), *val = NULL;
+  sm_value *key = cli_parse_arg(ctx, argv[1]), *val = NULL;
   if (!key)
     rc = cli_fail(ctx, SM_ENOMEM, "out of memory");
   else if ((rc = sm_dict_get(d, key, &val)) == SM_ENOTFOUND)
     cli_fail(ctx, rc, "no key %s in dict '%s'", argv[1], argv[0]);
   else if (rc != SM_OK)
-    lib_fail(ctx, rc, "get");
+    cli_lib_fail(ctx, rc, "get");
   else
-    rc = print_value(ctx, val);
+    rc = cli_print_value(ctx, val);
   sm_value_free(val);
   sm_value_free(key);
   sm_dict_free(d);
@@ -380,13 +473,13 @@ static int cmd_del(cli_ctx *ctx, int argc, char **argv) {
   sm_dict *d = NULL;
   int rc = open_existing_dict(ctx, argv[0], &d);
   if (rc != SM_OK) return rc;
-  sm_value *key = parse_arg(ctx, argv[1]);
+  sm_value *key = cli_parse_arg(ctx, argv[1]);
   if (!key)
     rc = cli_fail(ctx, SM_ENOMEM, "out of memory");
   else if ((rc = sm_dict_del(d, key)) == SM_ENOTFOUND)
     cli_fail(ctx, rc, "no key %s in dict '%s'", argv[1], argv[0]);
   else if (rc != SM_OK)
-    lib_fail(ctx, rc, "del");
+    cli_lib_fail(ctx, rc, "del");
   sm_value_free(key);
   sm_dict_free(d);
   return rc;
@@ -399,9 +492,12 @@ static int cmd_keys(cli_ctx *ctx, int argc, char **argv) {
   int rc = open_existing_dict(ctx, argv[0], &d);
   if (rc != SM_OK) return rc;
   sm_value *keys = NULL;
-  if ((rc = sm_dict_keys(d, &keys)) != SM_OK) lib_fail(ctx, rc, "keys");
-  for (size_t i = 0; rc == SM_OK && i < sm_value_len(keys); i++)
-    rc = print_value(ctx, sm_value_list_at(keys, i));
+  if ((rc = sm_dict_keys(d, &keys)) != SM_OK)
+    cli_lib_fail(ctx, rc, "keys");
+  else if (ctx->json)
+    rc = cli_print_value(ctx, keys);
+  for (size_t i = 0; rc == SM_OK && !ctx->json && i < sm_value_len(keys); i++)
+    rc = cli_print_value(ctx, sm_value_list_at(keys, i));
   sm_value_free(keys);
   sm_dict_free(d);
   return rc;
@@ -411,12 +507,12 @@ static int cmd_keys(cli_ctx *ctx, int argc, char **argv) {
  * atomic extend. */
 static int cmd_push(cli_ctx *ctx, int argc, char **argv) {
   sm_list *l = NULL;
-  int rc = sm_list_open(ctx->client, argv[0], &l);
-  if (rc != SM_OK) return lib_fail(ctx, rc, argv[0]);
+  int rc = open_list_for_write(ctx, argv[0], &l);
+  if (rc != SM_OK) return rc;
   sm_value *items = sm_value_list();
   if (!items) rc = SM_ENOMEM;
   for (int i = 1; rc == SM_OK && i < argc; i++) {
-    sm_value *v = parse_arg(ctx, argv[i]);
+    sm_value *v = cli_parse_arg(ctx, argv[i]);
     rc = v ? sm_value_list_append(items, v) : SM_ENOMEM;
   }
   if (rc != SM_OK)
@@ -425,7 +521,7 @@ static int cmd_push(cli_ctx *ctx, int argc, char **argv) {
     rc = sm_list_append(l, sm_value_list_at(items, 0));
   else
     rc = sm_list_extend(l, items);
-  if (rc != SM_OK && !ctx->err[0]) lib_fail(ctx, rc, "push");
+  if (rc != SM_OK && !ctx->err[0]) cli_lib_fail(ctx, rc, "push");
   sm_value_free(items);
   sm_list_free(l);
   return rc;
@@ -441,7 +537,7 @@ static int cmd_pop(cli_ctx *ctx, int argc, char **argv) {
   sm_value *v = NULL;
   rc = sm_list_pop(l, -1, &v);
   if (rc == SM_OK) {
-    rc = print_value(ctx, v);
+    rc = cli_print_value(ctx, v);
   } else {
     /* The only way a pop of the last item fails with a bad value is an
      * empty list. */
@@ -449,28 +545,20 @@ static int cmd_pop(cli_ctx *ctx, int argc, char **argv) {
     if (rc == SM_EVALUE && sm_list_len(l, &n) == SM_OK && n == 0)
       rc = cli_fail(ctx, SM_EEMPTY, "list '%s' is empty", argv[0]);
     else
-      lib_fail(ctx, rc, "pop");
+      cli_lib_fail(ctx, rc, "pop");
   }
   sm_value_free(v);
   sm_list_free(l);
   return rc;
 }
 
-/* len NAME: the length of a dict, list or namespace; for other types the
- * size the daemon lists, when it has one. */
+/* len NAME: the length of a dict, list, namespace, queue or array; for
+ * other types the size the daemon lists, when it has one. */
 static int cmd_len(cli_ctx *ctx, int argc, char **argv) {
   (void)argc;
-  sm_value *all = NULL;
-  const sm_value *row = NULL;
-  int rc = find_named(ctx, argv[0], &all, &row);
-  if (rc != SM_OK) return rc;
   char type[64], token[128];
-  snprintf(type, sizeof type, "%s", map_str(row, "type"));
-  snprintf(token, sizeof token, "%s:%" PRId64, type, sm_value_as_int(map_at(row, "id")));
-  const sm_value *listed = map_at(row, "size");
-  int64_t listed_size = listed ? sm_value_as_int(listed) : -1;
-  sm_value_free(all);
-
+  int rc = find_object(ctx, argv[0], type, sizeof type, token, sizeof token);
+  if (rc != SM_OK) return rc;
   size_t n = 0;
   if (strcmp(type, "dict") == 0) {
     sm_dict *d = NULL;
@@ -488,37 +576,270 @@ static int cmd_len(cli_ctx *ctx, int argc, char **argv) {
       n = sm_value_len(attrs);
     sm_value_free(attrs);
     sm_ns_free(ns);
-  } else if (listed_size >= 0) {
-    n = (size_t)listed_size;
+  } else if (strcmp(type, "queue") == 0) {
+    sm_queue *q = NULL;
+    if ((rc = sm_queue_from_token(ctx->client, token, &q)) == SM_OK) rc = sm_queue_qsize(q, &n);
+    sm_queue_free(q);
+  } else if (strcmp(type, "array") == 0) {
+    sm_array *a = NULL;
+    if ((rc = sm_array_from_token(ctx->client, token, &a)) == SM_OK) rc = sm_array_len(a, &n);
+    sm_array_free(a);
   } else {
-    return cli_fail(ctx, SM_ETYPE, "'%s' is a %s, which has no length", argv[0], type);
+    /* Another type's size is what `ls` lists for it, when it has one. */
+    sm_value *all = NULL;
+    const sm_value *row = NULL, *size = NULL;
+    if (!cli_is_ref(argv[0]) && find_named(ctx, argv[0], &all, &row) == SM_OK)
+      size = map_at(row, "size");
+    if (size) n = (size_t)sm_value_as_int(size);
+    sm_value_free(all);
+    if (!size) return cli_fail(ctx, SM_ETYPE, "'%s' is a %s, which has no length", argv[0], type);
   }
   if (rc == SM_ENOTFOUND) return cli_fail(ctx, rc, "no object named '%s'", argv[0]);
-  if (rc != SM_OK) return lib_fail(ctx, rc, "len");
-  printf("%zu\n", n);
+  if (rc != SM_OK) return cli_lib_fail(ctx, rc, "len");
+  return cli_print_owned(ctx, sm_value_int((int64_t)n));
+}
+
+/* type NAME: the object's type name, as `ls` shows it. */
+static int cmd_type(cli_ctx *ctx, int argc, char **argv) {
+  (void)argc;
+  char type[64], token[128];
+  int rc = find_object(ctx, argv[0], type, sizeof type, token, sizeof token);
+  if (rc != SM_OK) return rc;
+  if (!ctx->json) {
+    char *shown = esc_dup(type); /* a custom type's name is the embedder's choice */
+    printf("%s\n", shown ? shown : "?");
+    free(shown);
+    return shown ? SM_OK : cli_fail(ctx, SM_ENOMEM, "out of memory");
+  }
+  return cli_print_owned(ctx, sm_value_str(type));
+}
+
+/* delete NAME: deletes the named object; not found when there is none. */
+static int cmd_delete(cli_ctx *ctx, int argc, char **argv) {
+  (void)argc;
+  int rc = sm_delete(ctx->client, argv[0]);
+  if (rc == SM_ENOTFOUND) return cli_fail(ctx, rc, "no object named '%s'", argv[0]);
+  return rc == SM_OK ? rc : cli_lib_fail(ctx, rc, "delete");
+}
+
+/* Prints the items of the SM_LIST list one per line, or as one JSON
+ * array. */
+static int print_lines(cli_ctx *ctx, const sm_value *list) {
+  if (ctx->json) return cli_print_value(ctx, list);
+  int rc = SM_OK;
+  for (size_t i = 0; rc == SM_OK && i < sm_value_len(list); i++)
+    rc = cli_print_value(ctx, sm_value_list_at(list, i));
+  return rc;
+}
+
+/* items DICT: "KEY: VALUE" lines in insertion order (a string key holding
+ * ": " is quoted); --json: an array of [KEY, VALUE] pairs. */
+static int cmd_items(cli_ctx *ctx, int argc, char **argv) {
+  (void)argc;
+  sm_dict *d = NULL;
+  int rc = open_existing_dict(ctx, argv[0], &d);
+  if (rc != SM_OK) return rc;
+  sm_value *items = NULL;
+  if ((rc = sm_dict_items(d, &items)) != SM_OK)
+    cli_lib_fail(ctx, rc, "items");
+  else if (ctx->json)
+    rc = cli_print_value(ctx, items);
+  for (size_t i = 0; rc == SM_OK && !ctx->json && i < sm_value_len(items); i++) {
+    const sm_value *pair = sm_value_list_at(items, i);
+    char *k = out_plain_key(sm_value_list_at(pair, 0));
+    char *v = out_plain(sm_value_list_at(pair, 1));
+    if (k && v)
+      printf("%s: %s\n", k, v);
+    else
+      rc = cli_fail(ctx, SM_ENOMEM, "out of memory");
+    free(k);
+    free(v);
+  }
+  sm_value_free(items);
+  sm_dict_free(d);
+  return rc;
+}
+
+/* values DICT: one value per line, in insertion order. */
+static int cmd_values(cli_ctx *ctx, int argc, char **argv) {
+  (void)argc;
+  sm_dict *d = NULL;
+  int rc = open_existing_dict(ctx, argv[0], &d);
+  if (rc != SM_OK) return rc;
+  sm_value *values = NULL;
+  if ((rc = sm_dict_values(d, &values)) != SM_OK)
+    cli_lib_fail(ctx, rc, "values");
+  else
+    rc = print_lines(ctx, values);
+  sm_value_free(values);
+  sm_dict_free(d);
+  return rc;
+}
+
+/* Reads the optional [START [STOP]] of a range from argv (argc of them):
+ * Python's slice bounds, STOP INT64_MAX when absent. */
+static int parse_bounds(cli_ctx *ctx, int argc, char **argv, int64_t *start, int64_t *stop) {
+  *start = 0;
+  *stop = INT64_MAX;
+  if ((argc > 0 && !cli_parse_int(argv[0], start)) || (argc > 1 && !cli_parse_int(argv[1], stop)))
+    return cli_fail(ctx, CLI_EUSAGE, "range: START and STOP are integers");
   return SM_OK;
+}
+
+/* range LIST [START [STOP]]: LIST[START:STOP], one per line, the list
+ * unchanged. */
+static int cmd_range(cli_ctx *ctx, int argc, char **argv) {
+  int64_t start, stop;
+  int rc = parse_bounds(ctx, argc - 1, argv + 1, &start, &stop);
+  if (rc != SM_OK) return rc;
+  sm_list *l = NULL;
+  if ((rc = open_existing_list(ctx, argv[0], &l)) != SM_OK) return rc;
+  sm_value *slice = NULL;
+  if ((rc = sm_list_slice(l, start, stop, &slice)) != SM_OK)
+    cli_lib_fail(ctx, rc, "range");
+  else
+    rc = print_lines(ctx, slice);
+  sm_value_free(slice);
+  sm_list_free(l);
+  return rc;
+}
+
+/* ns NAME get ATTR | set ATTR V | del ATTR | attrs: set creates the
+ * namespace, the others need it. Attribute names are always strings. */
+static int cmd_ns(cli_ctx *ctx, int argc, char **argv) {
+  const char *name = argv[0], *op = argv[1];
+  bool get = strcmp(op, "get") == 0, set = strcmp(op, "set") == 0, del = strcmp(op, "del") == 0,
+       attrs = strcmp(op, "attrs") == 0;
+  if (!((get || del) && argc == 3) && !(set && argc == 4) && !(attrs && argc == 2))
+    return cli_fail(ctx, CLI_EUSAGE,
+                    "usage: statemgr ns NAME get ATTR | set ATTR V | del ATTR | attrs");
+  sm_ns *ns = NULL;
+  char token[128];
+  int rc;
+  if (set && !cli_is_ref(name))
+    rc = sm_ns_open(ctx->client, name, &ns);
+  else if ((rc = cli_find_typed(ctx, name, "namespace", token, sizeof token)) == SM_OK)
+    rc = sm_ns_from_token(ctx->client, token, &ns);
+  else
+    return rc;
+  if (rc != SM_OK) return cli_lib_fail(ctx, rc, name);
+  sm_value *v = NULL;
+  if (get) {
+    if ((rc = sm_ns_get(ns, argv[2], &v)) == SM_OK)
+      rc = cli_print_value(ctx, v);
+    else if (rc == SM_ENOTFOUND)
+      cli_fail(ctx, rc, "namespace '%s' has no attribute '%s'", name, argv[2]);
+    else
+      cli_lib_fail(ctx, rc, "get");
+  } else if (set) {
+    if (!(v = cli_parse_arg(ctx, argv[3])))
+      rc = cli_fail(ctx, SM_ENOMEM, "out of memory");
+    else if ((rc = sm_ns_set(ns, argv[2], v)) != SM_OK)
+      cli_lib_fail(ctx, rc, "set");
+  } else if (del) {
+    if ((rc = sm_ns_del(ns, argv[2])) == SM_ENOTFOUND)
+      cli_fail(ctx, rc, "namespace '%s' has no attribute '%s'", name, argv[2]);
+    else if (rc != SM_OK)
+      cli_lib_fail(ctx, rc, "del");
+  } else {
+    if ((rc = sm_ns_list(ns, &v)) == SM_OK)
+      rc = print_lines(ctx, v);
+    else
+      cli_lib_fail(ctx, rc, "attrs");
+  }
+  sm_value_free(v);
+  sm_ns_free(ns);
+  return rc;
+}
+
+/* array get/set/add on element index of a, typed by the array's typecode:
+ * a real array (f32, f64) reads and takes doubles, the others ints. */
+static int array_element(cli_ctx *ctx, sm_array *a, bool real, const char *op, int64_t index,
+                         const char *number) {
+  int rc;
+  if (strcmp(op, "get") == 0) {
+    int64_t i = 0;
+    double d = 0;
+    rc = real ? sm_array_get_double(a, index, &d) : sm_array_get_int(a, index, &i);
+    if (rc != SM_OK) return cli_lib_fail(ctx, rc, "get");
+    return cli_print_owned(ctx, real ? sm_value_double(d) : sm_value_int(i));
+  }
+  int64_t n = 0;
+  double x = 0;
+  if (cli_parse_int(number, &n))
+    x = (double)n;
+  else if (real && out_is_decimal_literal(number))
+    x = strtod(number, NULL);
+  else
+    return cli_fail(ctx, CLI_EUSAGE, "array: '%s' is not a number of this %s array", number,
+                    real ? "real" : "integer");
+  if (strcmp(op, "set") == 0) {
+    rc = real ? sm_array_set_double(a, index, x) : sm_array_set_int(a, index, n);
+    return rc == SM_OK ? rc : cli_lib_fail(ctx, rc, "set");
+  }
+  int64_t ires = 0;
+  double dres = 0;
+  rc = real ? sm_array_add_double(a, index, x, &dres) : sm_array_add_int(a, index, n, &ires);
+  if (rc != SM_OK) return cli_lib_fail(ctx, rc, "add");
+  return cli_print_owned(ctx, real ? sm_value_double(dres) : sm_value_int(ires));
+}
+
+/* array NAME get I | set I V | add I N | range [START [STOP]] | typecode:
+ * the array must exist. */
+static int cmd_array(cli_ctx *ctx, int argc, char **argv) {
+  const char *name = argv[0], *op = argv[1];
+  bool get = strcmp(op, "get") == 0, set = strcmp(op, "set") == 0, add = strcmp(op, "add") == 0,
+       range = strcmp(op, "range") == 0, typecode = strcmp(op, "typecode") == 0;
+  int64_t index = 0, start = 0, stop = 0;
+  bool ok = (get && argc == 3) || ((set || add) && argc == 4) || (range && argc <= 4) ||
+            (typecode && argc == 2);
+  if (ok && (get || set || add)) ok = cli_parse_int(argv[2], &index);
+  if (!ok)
+    return cli_fail(ctx, CLI_EUSAGE,
+                    "usage: statemgr array NAME get I | set I V | add I N | "
+                    "range [START [STOP]] | typecode");
+  int rc = range ? parse_bounds(ctx, argc - 2, argv + 2, &start, &stop) : SM_OK;
+  sm_array *a = NULL;
+  char token[128];
+  if (rc != SM_OK || (rc = cli_find_typed(ctx, name, "array", token, sizeof token)) != SM_OK)
+    return rc;
+  if ((rc = sm_array_from_token(ctx->client, token, &a)) != SM_OK)
+    return cli_lib_fail(ctx, rc, name);
+  char *code = NULL;
+  sm_value *slice = NULL;
+  if ((rc = sm_array_typecode(a, &code)) != SM_OK)
+    cli_lib_fail(ctx, rc, "typecode");
+  else if (typecode)
+    rc = cli_print_owned(ctx, sm_value_str(code));
+  else if (range && (rc = sm_array_slice(a, start, stop, &slice)) != SM_OK)
+    cli_lib_fail(ctx, rc, "range");
+  else if (range)
+    rc = print_lines(ctx, slice);
+  else
+    rc = array_element(ctx, a, code[0] == 'f', op, index, argc > 3 ? argv[3] : NULL);
+  sm_value_free(slice);
+  sm_free(code);
+  sm_array_free(a);
+  return rc;
 }
 
 /* value NAME incr [N]: atomic add-and-get; N an int or a decimal. */
 static int value_incr(cli_ctx *ctx, sm_var *var, const char *delta) {
   int rc;
-  if (is_int_literal(delta)) {
+  if (out_is_int_literal(delta)) {
     errno = 0;
     long long n = strtoll(delta, NULL, 10);
     if (errno != 0) return cli_fail(ctx, CLI_EUSAGE, "incr: %s is out of range", delta);
     int64_t result = 0;
-    if ((rc = sm_var_add_int(var, (int64_t)n, &result)) != SM_OK) return lib_fail(ctx, rc, "incr");
-    printf("%" PRId64 "\n", result);
-    return SM_OK;
+    if ((rc = sm_var_add_int(var, (int64_t)n, &result)) != SM_OK)
+      return cli_lib_fail(ctx, rc, "incr");
+    return cli_print_owned(ctx, sm_value_int(result));
   }
-  if (is_decimal_literal(delta)) {
+  if (out_is_decimal_literal(delta)) {
     double result = 0;
     if ((rc = sm_var_add_double(var, strtod(delta, NULL), &result)) != SM_OK)
-      return lib_fail(ctx, rc, "incr");
-    sm_value *v = sm_value_double(result);
-    rc = v ? print_value(ctx, v) : cli_fail(ctx, SM_ENOMEM, "out of memory");
-    sm_value_free(v);
-    return rc;
+      return cli_lib_fail(ctx, rc, "incr");
+    return cli_print_owned(ctx, sm_value_double(result));
   }
   return cli_fail(ctx, CLI_EUSAGE, "incr: '%s' is not a number", delta);
 }
@@ -534,27 +855,29 @@ static int cmd_value(cli_ctx *ctx, int argc, char **argv) {
 
   sm_var *var = NULL;
   int rc;
-  if (strcmp(op, "get") == 0) {
-    char token[128];
-    if ((rc = find_typed(ctx, argv[0], "value", token, sizeof token)) != SM_OK) return rc;
+  char token[128];
+  if (strcmp(op, "get") == 0 || cli_is_ref(argv[0])) {
+    if ((rc = cli_find_typed(ctx, argv[0], "value", token, sizeof token)) != SM_OK) return rc;
     if ((rc = sm_var_from_token(ctx->client, token, &var)) != SM_OK)
       return rc == SM_ENOTFOUND ? cli_fail(ctx, rc, "no object named '%s'", argv[0])
-                                : lib_fail(ctx, rc, argv[0]);
+                                : cli_lib_fail(ctx, rc, argv[0]);
+  } else if ((rc = sm_var_open(ctx->client, argv[0], NULL, &var)) != SM_OK) {
+    return cli_lib_fail(ctx, rc, argv[0]);
+  }
+  if (strcmp(op, "get") == 0) {
     sm_value *v = NULL;
     if ((rc = sm_var_get(var, &v)) != SM_OK)
-      lib_fail(ctx, rc, "get");
+      cli_lib_fail(ctx, rc, "get");
     else
-      rc = print_value(ctx, v);
+      rc = cli_print_value(ctx, v);
     sm_value_free(v);
   } else {
-    if ((rc = sm_var_open(ctx->client, argv[0], NULL, &var)) != SM_OK)
-      return lib_fail(ctx, rc, argv[0]);
     if (strcmp(op, "set") == 0) {
-      sm_value *v = parse_arg(ctx, argv[2]);
+      sm_value *v = cli_parse_arg(ctx, argv[2]);
       if (!v)
         rc = cli_fail(ctx, SM_ENOMEM, "out of memory");
       else if ((rc = sm_var_set(var, v)) != SM_OK)
-        lib_fail(ctx, rc, "set");
+        cli_lib_fail(ctx, rc, "set");
       sm_value_free(v);
     } else {
       rc = value_incr(ctx, var, argc > 2 ? argv[2] : "1");
@@ -569,7 +892,8 @@ static int cmd_info(cli_ctx *ctx, int argc, char **argv) {
   (void)argc, (void)argv;
   sm_value *info = NULL;
   int rc = sm_info(ctx->client, &info);
-  if (rc != SM_OK) return lib_fail(ctx, rc, "info");
+  if (rc != SM_OK) return cli_lib_fail(ctx, rc, "info");
+  if (ctx->json) return cli_print_owned(ctx, info);
   for (size_t i = 0; rc == SM_OK && i < sm_value_len(info); i++) {
     char *k = sm_value_to_text(sm_value_map_key_at(info, i));
     char *v = sm_value_to_text(sm_value_map_value_at(info, i));
@@ -592,6 +916,60 @@ static int64_t map_int(const sm_value *m, const char *key) {
   return v;
 }
 
+/* The figures stats prints first, from sm_info(). */
+static const char *const stats_figures[] = {"uptime_s",   "connections", "objects",
+                                            "waiters",    "requests",    "rss_bytes",
+                                            "heap_bytes", "used_memory", "max_memory"};
+
+/* Sets m[key] = v, taking ownership of v (NULL: out of memory). */
+static int map_put(sm_value *m, const char *key, sm_value *v) {
+  sm_value *k = sm_value_str(key);
+  if (!k || !v) {
+    sm_value_free(k);
+    sm_value_free(v);
+    return SM_ENOMEM;
+  }
+  return sm_value_map_set(m, k, v);
+}
+
+/* The --json document of stats: the figures, "types" (objects per type)
+ * and "calls" ({"METHOD": {"total": N, "per_second": X}}, per_second only
+ * when SECONDS > 0), from the samples before and now. Returns a new map
+ * (caller frees with sm_value_free()), or NULL when out of memory. */
+static sm_value *stats_doc(const sm_value *before, const sm_value *now, long secs) {
+  sm_value *doc = sm_value_map(), *calls = sm_value_map();
+  int rc = doc && calls ? SM_OK : SM_ENOMEM;
+  for (size_t i = 0; rc == SM_OK && i < sizeof stats_figures / sizeof stats_figures[0]; i++)
+    rc = map_put(doc, stats_figures[i], sm_value_int(map_int(now, stats_figures[i])));
+  const sm_value *types = map_at(now, "types");
+  if (rc == SM_OK) rc = map_put(doc, "types", types ? sm_value_copy(types) : sm_value_map());
+  const sm_value *all = map_at(now, "calls"), *then = map_at(before, "calls");
+  for (size_t i = 0; rc == SM_OK && i < sm_value_len(all); i++) {
+    const sm_value *k = sm_value_map_key_at(all, i);
+    int64_t total = sm_value_as_int(sm_value_map_value_at(all, i));
+    sm_value *one = sm_value_map();
+    rc = one ? map_put(one, "total", sm_value_int(total)) : SM_ENOMEM;
+    if (rc == SM_OK && secs > 0) {
+      int64_t earlier = sm_value_as_int(sm_value_map_get(then, k));
+      rc = map_put(one, "per_second", sm_value_double((double)(total - earlier) / (double)secs));
+    }
+    if (rc == SM_OK)
+      rc = sm_value_map_set(calls, sm_value_copy(k), one);
+    else
+      sm_value_free(one);
+  }
+  if (rc == SM_OK) {
+    rc = map_put(doc, "calls", calls);
+    calls = NULL;
+  }
+  sm_value_free(calls);
+  if (rc != SM_OK) {
+    sm_value_free(doc);
+    return NULL;
+  }
+  return doc;
+}
+
 /* stats: the headline figures, objects per type, and each method's calls per
  * second between two samples SECONDS apart (with its total). */
 static int cmd_stats(cli_ctx *ctx, int argc, char **argv) {
@@ -610,14 +988,17 @@ static int cmd_stats(cli_ctx *ctx, int argc, char **argv) {
   }
   if (rc != SM_OK) {
     sm_value_free(a);
-    return lib_fail(ctx, rc, "stats");
+    return cli_lib_fail(ctx, rc, "stats");
   }
   const sm_value *now = b ? b : a;
-  static const char *const figures[] = {"uptime_s",   "connections", "objects",
-                                        "waiters",    "requests",    "rss_bytes",
-                                        "heap_bytes", "used_memory", "max_memory"};
-  for (size_t i = 0; i < sizeof figures / sizeof figures[0]; i++)
-    printf("%s: %lld\n", figures[i], (long long)map_int(now, figures[i]));
+  if (ctx->json) {
+    rc = cli_print_owned(ctx, stats_doc(a, now, secs));
+    sm_value_free(a);
+    sm_value_free(b);
+    return rc;
+  }
+  for (size_t i = 0; i < sizeof stats_figures / sizeof stats_figures[0]; i++)
+    printf("%s: %lld\n", stats_figures[i], (long long)map_int(now, stats_figures[i]));
   const sm_value *types = map_at(now, "types");
   for (size_t i = 0; i < sm_value_len(types); i++)
     printf("objects.%s: %lld\n", sm_value_as_str(sm_value_map_key_at(types, i), NULL),
@@ -645,7 +1026,8 @@ static int cmd_show(cli_ctx *ctx, int argc, char **argv) {
   (void)argc;
   sm_value *m = NULL;
   int rc = sm_show(ctx->client, argv[0], &m);
-  if (rc != SM_OK) return lib_fail(ctx, rc, argv[0]);
+  if (rc != SM_OK) return cli_lib_fail(ctx, rc, argv[0]);
+  if (ctx->json) return cli_print_owned(ctx, m);
   for (size_t i = 0; i < sm_value_len(m); i++) {
     const char *k = sm_value_as_str(sm_value_map_key_at(m, i), NULL);
     const sm_value *v = sm_value_map_value_at(m, i);
@@ -673,17 +1055,20 @@ static int cmd_show(cli_ctx *ctx, int argc, char **argv) {
 static int cmd_shutdown(cli_ctx *ctx, int argc, char **argv) {
   (void)argc, (void)argv;
   int rc = sm_shutdown(ctx->client);
-  return rc == SM_OK ? rc : lib_fail(ctx, rc, "shutdown");
+  return rc == SM_OK ? rc : cli_lib_fail(ctx, rc, "shutdown");
 }
 
 /* Writes the full help text to f. */
 static void print_help(FILE *f) {
   fprintf(f, "usage: statemgr [-u URL] [--authkey-file F] [--timeout MS] [--tls-* ...] [--str] "
-             "COMMAND [ARGS]\n\ncommands:\n");
+             "[--json] COMMAND [ARGS]\n\ncommands:\n");
   for (size_t i = 0; i < N_COMMANDS; i++) {
-    char synopsis[64];
+    char synopsis[128];
     snprintf(synopsis, sizeof synopsis, "%s %s", commands[i].name, commands[i].args);
-    fprintf(f, "  %-35s %s\n", synopsis, commands[i].help);
+    if (strlen(synopsis) > 35)
+      fprintf(f, "  %s\n  %-35s %s\n", synopsis, "", commands[i].help);
+    else
+      fprintf(f, "  %-35s %s\n", synopsis, commands[i].help);
   }
   fprintf(f,
           "\noptions:\n"
@@ -693,7 +1078,9 @@ static void print_help(FILE *f) {
           "  --authkey-file F     read the authkey from F (default: $STATEMGR_AUTHKEY_FILE,\n"
           "                       $STATEMGR_AUTHKEY, then ~/.statemgr/authkey)\n"
           "  --timeout MS         give up when the daemon has not answered within MS\n"
-          "                       milliseconds (connecting included; exit 3)\n"
+          "                       milliseconds (connecting included; exit 3). After a\n"
+          "                       waiting command (queue, event, semaphore, barrier) it\n"
+          "                       bounds the wait instead (0: no wait; exit 1)\n"
           "  --tls-ca F           tls://: trust the CAs in PEM file F (default: the system's)\n"
           "  --tls-cert F         tls://: present the client certificate in PEM file F\n"
           "  --tls-key F          tls://: the PEM key of --tls-cert (default: inside F)\n"
@@ -701,16 +1088,28 @@ static void print_help(FILE *f) {
           "                       (default: the URL's host)\n"
           "  --tls-insecure       tls://: DANGER, do not verify the daemon's certificate\n"
           "  --str                take every KEY and VALUE argument as a string\n"
+          "  --json               print one JSON document per command (see below)\n"
           "  -h, --help           this help;  -V, --version  print the version\n"
+          "\nNAME may also be a reference as get prints it, \"<ref list:23>\": the command\n"
+          "then works on that object (delete and show take names only).\n"
           "\nKEY and VALUE arguments are typed by their look: an integer literal (42, -7;\n"
           "no leading zeros, so 007 stays a string) is an int, a decimal literal (1.5,\n"
           "-0.25, 2e3) a double, true and false are bools, and anything else is a string.\n"
           "--str (before or after COMMAND) makes them all strings; `--` ends the options,\n"
           "so `statemgr set d k -- --x` stores the string \"--x\". Output is plain text:\n"
-          "strings as they are, numbers in decimal, bools as True/False, nil as None.\n"
+          "strings as they are, numbers in decimal, bools as True/False, nil as None,\n"
+          "bytes as b'..', refs as <ref TYPE:ID>; a string that would read as another\n"
+          "type (7, 1.5, None, True, '', text with a control character...) is quoted:\n"
+          "'7'. --json prints one JSON document (null for commands that print nothing):\n"
+          "bytes as {\"$bytes\": \"BASE64\"}, refs as {\"$ref\": ID, \"type\": \"T\"}, a\n"
+          "non-finite double as {\"$double\": \"nan\"}, a map with a non-string key as\n"
+          "{\"$map\": [[KEY, VALUE], ...]}.\n"
           "\nexit codes:\n"
           "  0  ok (found)\n"
-          "  1  not found: key or object absent, pop of an empty list\n"
+          "  1  not found: key or object absent (a reference too), pop of an empty\n"
+          "     list; or a wait ended\n"
+          "     without what it waited for (queue get/put, event wait, semaphore\n"
+          "     acquire, barrier wait)\n"
           "  2  usage error\n"
           "  3  connection failure (cannot connect, connection lost, --timeout expired)\n"
           "  4  authentication refused (wrong authkey)\n"
@@ -718,10 +1117,19 @@ static void print_help(FILE *f) {
           SM_DEFAULT_URL);
 }
 
-/* help: the full text on stdout. */
+static const command *find_command(const char *name);
+
+/* help [COMMAND]: the full text, or one command's synopsis, line and
+ * details, on stdout. */
 static int cmd_help(cli_ctx *ctx, int argc, char **argv) {
-  (void)ctx, (void)argc, (void)argv;
-  print_help(stdout);
+  if (argc == 0) {
+    print_help(stdout);
+    return SM_OK;
+  }
+  const command *cmd = find_command(argv[0]);
+  if (!cmd) return cli_fail(ctx, CLI_EUSAGE, "help: unknown command '%s'", argv[0]);
+  printf("usage: statemgr %s%s%s\n\n%s.\n", cmd->name, *cmd->args ? " " : "", cmd->args, cmd->help);
+  if (*cmd->details) printf("\n%s", cmd->details);
   return SM_OK;
 }
 
@@ -779,11 +1187,19 @@ static int take_command_options(cli_ctx *ctx, const command *cmd, int argc, char
       options = false;
     } else if (options && strcmp(a, "--str") == 0) {
       ctx->force_str = true;
-    } else if (options && cmd->takes_type && strcmp(a, "--type") == 0) {
+    } else if (options && strcmp(a, "--json") == 0) {
+      ctx->json = true;
+    } else if (options && (cmd->opts & CMD_TYPE) && strcmp(a, "--type") == 0) {
       if (i + 1 >= argc) return usage_error("%s: --type needs a type name", cmd->name), -1;
       ctx->type = argv[++i];
-    } else if (options && cmd->takes_type && strncmp(a, "--type=", 7) == 0) {
+    } else if (options && (cmd->opts & CMD_TYPE) && strncmp(a, "--type=", 7) == 0) {
       ctx->type = a + 7;
+    } else if (options && (cmd->opts & CMD_TIMEOUT) &&
+               (strcmp(a, "--timeout") == 0 || strncmp(a, "--timeout=", 10) == 0)) {
+      const char *ms = a[9] == '=' ? a + 10 : i + 1 < argc ? argv[++i] : NULL;
+      if (!ms || !cli_parse_int(ms, &ctx->wait_ms) || ctx->wait_ms < 0 || ctx->wait_ms > 86400000)
+        return usage_error("%s: --timeout wants milliseconds from 0 to 86400000", cmd->name), -1;
+      ctx->wait_given = true;
     } else if (options && strncmp(a, "--", 2) == 0 && a[2] != '\0') {
       return usage_error("%s: unknown option %s", cmd->name, a), -1;
     } else {
@@ -791,6 +1207,21 @@ static int take_command_options(cli_ctx *ctx, const command *cmd, int argc, char
     }
   }
   return n;
+}
+
+/* True when the PEM file path can be read and holds no private key block,
+ * so --tls-cert without --tls-key cannot work. An unreadable file is left
+ * to the library, which names it. */
+static bool pem_lacks_key(const char *path) {
+  FILE *f = fopen(path, "r");
+  if (!f) return false;
+  char line[256];
+  bool key = false;
+  while (!key && fgets(line, sizeof line, f))
+    key = strncmp(line, "-----BEGIN ", 11) == 0 && strstr(line, "PRIVATE KEY-----");
+  bool failed = ferror(f) != 0;
+  fclose(f);
+  return !key && !failed;
 }
 
 /* Parses a --timeout value: a positive number of milliseconds. */
@@ -814,12 +1245,14 @@ int main(int argc, char **argv) {
       {"tls-server-name", required_argument, NULL, 'N'},
       {"tls-insecure", no_argument, NULL, 'I'},
       {"str", no_argument, NULL, 's'},
+      {"json", no_argument, NULL, 'j'},
       {"help", no_argument, NULL, 'h'},
       {"version", no_argument, NULL, 'V'},
       {NULL, 0, NULL, 0},
   };
   cli_ctx ctx;
   memset(&ctx, 0, sizeof ctx);
+  ctx.wait_ms = SM_FOREVER;
   const char *url = NULL, *authkey_file = NULL;
   const char *tls_ca = NULL, *tls_cert = NULL, *tls_key = NULL, *tls_name = NULL;
   bool tls_insecure = false;
@@ -846,6 +1279,7 @@ int main(int argc, char **argv) {
         return usage_error("--timeout wants a positive number of milliseconds, not '%s'", optarg);
       break;
     case 's': ctx.force_str = true; break;
+    case 'j': ctx.json = true; break;
     case 'h': print_help(stdout); return CLI_EXIT_OK;
     case 'V': printf("statemgr %s\n", sm_version()); return CLI_EXIT_OK;
     case ':': return usage_error("option %s needs a value", argv[optind - 1]);
@@ -870,7 +1304,15 @@ int main(int argc, char **argv) {
     char why[512];
     if (url_parse(url, URL_CONNECT, &parsed, why, sizeof why) != 0) return usage_error("%s", why);
     if (tls_key && !tls_cert) return usage_error("--tls-key needs --tls-cert");
-    if (timeout_ms > 0) arm_timeout(timeout_ms);
+    if (tls_cert && !tls_key && parsed.scheme == URL_TLS && pem_lacks_key(tls_cert))
+      return usage_error("--tls-cert %s holds no private key: give its key file with --tls-key",
+                         tls_cert);
+    /* The library bounds the connect itself (sm_options_set_connect_timeout)
+     * and words its failure, with hints such as "use a tls:// URL"; the
+     * CLI's own clock starts after it, with what is left, so it cannot cut
+     * that message off. */
+    struct timespec started;
+    clock_gettime(CLOCK_MONOTONIC, &started);
 
     sm_options *opts = sm_options_new();
     if (!opts) {
@@ -895,10 +1337,21 @@ int main(int argc, char **argv) {
         fprintf(stderr, "statemgr: %s: %s\n", url, sm_strerror(rc));
       return exit_code_for(rc);
     }
+    if (timeout_ms > 0) {
+      struct timespec now;
+      clock_gettime(CLOCK_MONOTONIC, &now);
+      int64_t spent =
+          (int64_t)(now.tv_sec - started.tv_sec) * 1000 + (now.tv_nsec - started.tv_nsec) / 1000000;
+      if (spent >= timeout_ms) on_timeout(SIGALRM);
+      arm_timeout((int)(timeout_ms - spent));
+    }
   }
 
   rc = cmd->run(&ctx, nargs, args);
   sm_client_free(ctx.client);
+  /* With --json every command that succeeds writes one document: null for
+   * those that print nothing in plain text (set, del, push...). */
+  if (rc == SM_OK && ctx.json && !ctx.printed && cmd->needs_client) puts("null");
 
   if (fflush(stdout) != 0 || ferror(stdout)) {
     if (errno != EPIPE) fprintf(stderr, "statemgr: write error: %s\n", strerror(errno));

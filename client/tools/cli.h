@@ -1,0 +1,75 @@
+/* cli.h - what the files of the `statemgr` CLI share.
+ *
+ * cli.c parses the command line, connects, runs one command from its
+ * table and maps the result onto an exit code; it holds the commands on
+ * data (dict, list, value, namespace, array) and the admin ones.
+ * cli_sync.c holds the commands on queues and synchronisation objects
+ * (queue, event, semaphore, barrier), which may wait. cli_out.c prints
+ * values, as plain text or JSON. */
+#ifndef SM_CLI_H
+#define SM_CLI_H
+
+#include "statemgr.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Statuses of the CLI's own, beside the library's negative SM_E* codes. */
+#define CLI_EUSAGE (-1000) /* a bad command line: exit 2 */
+#define CLI_EUNMET (-1001) /* a wait ended without its condition: exit 1 */
+
+/* What every command gets: the connection and the parsed options. */
+typedef struct cli_ctx {
+  sm_client *client; /* connected before the command runs (NULL for help) */
+  bool force_str;    /* --str: every KEY and VALUE argument is a string */
+  bool json;         /* --json: one JSON document per command on stdout */
+  bool printed;      /* the command wrote its JSON document */
+  const char *type;  /* ls --type T, or NULL */
+  int64_t wait_ms;   /* --timeout MS after a waiting command, else SM_FOREVER */
+  bool wait_given;   /* that --timeout was given */
+  char err[1024];    /* what went wrong, printed by main after "statemgr: " */
+} cli_ctx;
+
+typedef int (*cmd_fn)(cli_ctx *ctx, int argc, char **argv);
+
+/* Records a failure of the CLI's own making (printf-style) and returns rc. */
+int cli_fail(cli_ctx *ctx, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Records a library failure with sm_last_error()'s text, prefixed by
+ * what. Returns rc. */
+int cli_lib_fail(cli_ctx *ctx, int rc, const char *what);
+
+/* A command-line KEY or VALUE as a value, typed by its look (see `statemgr
+ * help`). Returns a new value (caller frees with sm_value_free()), or NULL
+ * when out of memory. */
+sm_value *cli_parse_arg(const cli_ctx *ctx, const char *s);
+
+/* Parses an int64 operand (an index, a count); false when s is not one. */
+bool cli_parse_int(const char *s, int64_t *out);
+
+/* Prints v on its own line, plain or as the command's JSON document.
+ * Returns 0 or SM_ENOMEM (recorded). */
+int cli_print_value(cli_ctx *ctx, const sm_value *v);
+
+/* cli_print_value() for a value built by the caller; takes ownership of v
+ * (NULL means out of memory). */
+int cli_print_owned(cli_ctx *ctx, sm_value *v);
+
+/* Finds the existing object name (a name, or a reference as the CLI prints
+ * it: "<ref list:23>") and checks it is of type want ("semaphore" matches
+ * "bounded_semaphore" too). On success writes its token ("dict:42") into
+ * token. Never creates anything. Returns 0, SM_ENOTFOUND, SM_ETYPE (with a
+ * message), or a library error. */
+int cli_find_typed(cli_ctx *ctx, const char *name, const char *want, char *token, size_t toklen);
+
+/* True when name is a reference as the CLI prints it ("<ref list:23>"). */
+bool cli_is_ref(const char *name);
+
+/* The commands of cli_sync.c: queue, event, semaphore, barrier. */
+int cli_cmd_queue(cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_event(cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_semaphore(cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_barrier(cli_ctx *ctx, int argc, char **argv);
+
+#endif
