@@ -49,6 +49,7 @@ typedef struct cli_ctx {
   sm_client *client; /* connected before the command runs (NULL for help) */
   bool force_str;    /* --str: every KEY and VALUE argument is a string */
   const char *type;  /* ls --type T, or NULL */
+  size_t count;      /* scan --count N, or 0: the daemon's default */
   char err[1024];    /* what went wrong, printed by main after "statemgr: " */
 } cli_ctx;
 
@@ -71,6 +72,7 @@ static int cmd_set(cli_ctx *ctx, int argc, char **argv);
 static int cmd_get(cli_ctx *ctx, int argc, char **argv);
 static int cmd_del(cli_ctx *ctx, int argc, char **argv);
 static int cmd_keys(cli_ctx *ctx, int argc, char **argv);
+static int cmd_scan(cli_ctx *ctx, int argc, char **argv);
 static int cmd_push(cli_ctx *ctx, int argc, char **argv);
 static int cmd_pop(cli_ctx *ctx, int argc, char **argv);
 static int cmd_len(cli_ctx *ctx, int argc, char **argv);
@@ -88,6 +90,8 @@ static const command commands[] = {
     {"get", "DICT KEY", 2, 2, true, false, cmd_get, "print DICT[KEY]"},
     {"del", "DICT KEY", 2, 2, true, false, cmd_del, "remove KEY from DICT"},
     {"keys", "DICT", 1, 1, true, false, cmd_keys, "print DICT's keys, one per line"},
+    {"scan", "NAME [--count N]", 1, 1, true, false, cmd_scan,
+     "print a dict's or namespace's items (KEY<TAB>VALUE) or a list's items, page by page"},
     {"push", "LIST VALUE...", 2, -1, true, false, cmd_push, "append to LIST (creates LIST)"},
     {"pop", "LIST", 1, 1, true, false, cmd_pop, "remove and print LIST's last item"},
     {"len", "NAME", 1, 1, true, false, cmd_len, "print the length of NAME"},
@@ -405,6 +409,61 @@ static int cmd_keys(cli_ctx *ctx, int argc, char **argv) {
   sm_value_free(keys);
   sm_dict_free(d);
   return rc;
+}
+
+/* Prints one scanned element: a [key, value] pair as KEY<TAB>VALUE, else
+ * the item itself. */
+static int print_scanned(cli_ctx *ctx, const sm_value *item, bool pairs) {
+  if (!pairs) return print_value(ctx, item);
+  char *k = sm_value_to_text(sm_value_list_at(item, 0));
+  char *v = sm_value_to_text(sm_value_list_at(item, 1));
+  if (k && v) printf("%s\t%s\n", k, v);
+  sm_free(k);
+  sm_free(v);
+  return k && v ? SM_OK : cli_fail(ctx, SM_ENOMEM, "out of memory");
+}
+
+/* scan NAME [--count N]: every item of a dict, namespace or list, read a
+ * page at a time (the daemon's scan), so an object of any size prints
+ * while the CLI holds one page. Never creates anything. */
+static int cmd_scan(cli_ctx *ctx, int argc, char **argv) {
+  (void)argc;
+  sm_value *all = NULL;
+  const sm_value *row = NULL;
+  int rc = find_named(ctx, argv[0], &all, &row);
+  if (rc != SM_OK) return rc;
+  char type[64], token[128];
+  snprintf(type, sizeof type, "%s", map_str(row, "type"));
+  snprintf(token, sizeof token, "%s:%" PRId64, type, sm_value_as_int(map_at(row, "id")));
+  sm_value_free(all);
+  sm_dict *d = NULL;
+  sm_list *l = NULL;
+  sm_ns *ns = NULL;
+  if (strcmp(type, "dict") == 0)
+    rc = sm_dict_from_token(ctx->client, token, &d);
+  else if (strcmp(type, "list") == 0)
+    rc = sm_list_from_token(ctx->client, token, &l);
+  else if (strcmp(type, "namespace") == 0)
+    rc = sm_ns_from_token(ctx->client, token, &ns);
+  else
+    return cli_fail(ctx, SM_ETYPE, "'%s' is a %s: scan reads a dict, list or namespace", argv[0],
+                    type);
+  uint64_t cursor = 0;
+  do {
+    sm_value *page = NULL;
+    if (rc == SM_OK)
+      rc = d   ? sm_dict_scan(d, cursor, ctx->count, &cursor, &page)
+           : l ? sm_list_scan(l, cursor, ctx->count, &cursor, &page)
+               : sm_ns_scan(ns, cursor, ctx->count, &cursor, &page);
+    for (size_t i = 0; rc == SM_OK && i < sm_value_len(page); i++)
+      rc = print_scanned(ctx, sm_value_list_at(page, i), !l);
+    sm_value_free(page);
+  } while (rc == SM_OK && cursor != 0);
+  sm_dict_free(d);
+  sm_list_free(l);
+  sm_ns_free(ns);
+  if (rc == SM_ENOTFOUND) return cli_fail(ctx, rc, "no object named '%s'", argv[0]);
+  return rc == SM_OK || ctx->err[0] ? rc : lib_fail(ctx, rc, "scan");
 }
 
 /* push LIST VALUE...: get-or-create the list; several values go in one
@@ -767,8 +826,19 @@ static int usage_error(const char *fmt, ...) {
   return CLI_EXIT_USAGE;
 }
 
-/* Takes the options that may follow COMMAND (--str, --type T, --) out of
- * argv, keeping the operands in order. Returns the operand count, or -1
+/* Parses a --count value: 1 to 1000000 items (the daemon's range). */
+static bool parse_count(const char *s, size_t *out) {
+  char *end = NULL;
+  errno = 0;
+  long v = strtol(s, &end, 10);
+  if (errno != 0 || end == s || *end != '\0' || v < 1 || v > 1000000L) return false;
+  *out = (size_t)v;
+  return true;
+}
+
+/* Takes the options that may follow COMMAND (--str, --type T, --count N
+ * for the commands whose synopsis shows it, --) out of argv, keeping the
+ * operands in order. Returns the operand count, or -1
  * after printing a usage error. */
 static int take_command_options(cli_ctx *ctx, const command *cmd, int argc, char **argv) {
   int n = 0;
@@ -784,6 +854,11 @@ static int take_command_options(cli_ctx *ctx, const command *cmd, int argc, char
       ctx->type = argv[++i];
     } else if (options && cmd->takes_type && strncmp(a, "--type=", 7) == 0) {
       ctx->type = a + 7;
+    } else if (options && strstr(cmd->args, "--count") && strncmp(a, "--count", 7) == 0 &&
+               (a[7] == '\0' || a[7] == '=')) {
+      const char *v = a[7] == '=' ? a + 8 : i + 1 < argc ? argv[++i] : NULL;
+      if (!v || !parse_count(v, &ctx->count))
+        return usage_error("%s: --count wants a number of items from 1 to 1000000", cmd->name), -1;
     } else if (options && strncmp(a, "--", 2) == 0 && a[2] != '\0') {
       return usage_error("%s: unknown option %s", cmd->name, a), -1;
     } else {
