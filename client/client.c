@@ -34,6 +34,7 @@
 #include "errors.h"
 #include "value_internal.h"
 
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -586,6 +587,43 @@ int sm_ls(sm_client *c, const char *type, sm_value **out) {
   sm_value arg = type ? val_str_view(type) : (sm_value){.type = SM_NIL};
   const sm_value *args[1] = {&arg};
   return client_invoke(c, CLIENT_THREAD, NULL, "ls", args, 1, out, NULL);
+}
+
+int client_scan_args(uint64_t cursor, size_t count, const char *fn, sm_value *args) {
+  if (cursor > INT64_MAX)
+    return err_set(SM_EINVAL, "%s: %" PRIu64 " is no scan cursor", fn, cursor);
+  if ((uint64_t)count > INT64_MAX) return err_set(SM_EINVAL, "%s: count too large", fn);
+  args[0] = (sm_value){.type = SM_INT, .u.i = (int64_t)cursor};
+  args[1] = count ? (sm_value){.type = SM_INT, .u.i = (int64_t)count} : (sm_value){.type = SM_NIL};
+  return SM_OK;
+}
+
+int client_result_page(sm_value *reply, const char *fn, uint64_t *next, sm_value **page) {
+  if (!reply || reply->type != SM_LIST || reply->u.list.n != 2 ||
+      reply->u.list.items[0]->type != SM_INT || reply->u.list.items[0]->u.i < 0 ||
+      reply->u.list.items[1]->type != SM_LIST) {
+    sm_value_free(reply);
+    return err_set(SM_EPROTO, "%s: the daemon's answer is not [cursor, page]", fn);
+  }
+  *next = (uint64_t)reply->u.list.items[0]->u.i;
+  *page = reply->u.list.items[1];
+  reply->u.list.n = 1; /* the page is the caller's now */
+  sm_value_free(reply);
+  return SM_OK;
+}
+
+/* *page: caller frees with sm_value_free(). */
+int sm_ls_scan(sm_client *c, const char *type, uint64_t cursor, size_t count, uint64_t *next,
+               sm_value **page) {
+  if (!c || !next || !page) return err_set(SM_EINVAL, "%s: NULL argument", __func__);
+  sm_value args[3];
+  int rc = client_scan_args(cursor, count, __func__, args);
+  if (rc != SM_OK) return rc;
+  args[2] = type ? val_str_view(type) : (sm_value){.type = SM_NIL};
+  const sm_value *argv[3] = {&args[0], &args[1], &args[2]};
+  sm_value *reply = NULL;
+  rc = client_invoke(c, CLIENT_THREAD, NULL, "ls_scan", argv, 3, &reply, NULL);
+  return rc == SM_OK ? client_result_page(reply, __func__, next, page) : rc;
 }
 
 int sm_delete(sm_client *c, const char *name) {

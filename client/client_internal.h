@@ -82,6 +82,17 @@ int client_thread_instance(sm_client *c, uint64_t *out);
  * last handshake). */
 unsigned client_max_depth(const sm_client *c);
 
+/* The arguments of a scan method (docs/protocol.md): cursor, then count
+ * (0: nil, the daemon's default). Fills args[0] and args[1] with values that need no
+ * freeing. Returns SM_OK, or SM_EINVAL (fn named) for a cursor no scan
+ * gives out (over INT64_MAX) or a count over INT64_MAX. */
+int client_scan_args(uint64_t cursor, size_t count, const char *fn, sm_value *args);
+
+/* Splits a scan answer [next, page] (reply, which it frees): *next gets
+ * the cursor and *page the page list (caller frees with sm_value_free()).
+ * SM_EPROTO (fn named) when the answer has another shape. */
+int client_result_page(sm_value *reply, const char *fn, uint64_t *next, sm_value **page);
+
 /* True when the calling thread's last client_invoke / client_invoke_timed
  * on an object (not the manager) failed with SM_ECLOSED before its request
  * left: the connection had dropped, nothing reached the daemon, and the

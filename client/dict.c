@@ -92,6 +92,12 @@ int sm_dict_items(sm_dict *d, sm_value **out) {
   return proxy_invoke(&d->p, "items", NULL, 0, out);
 }
 
+/* *page: caller frees with sm_value_free(). */
+int sm_dict_scan(sm_dict *d, uint64_t cursor, size_t count, uint64_t *next, sm_value **page) {
+  PROXY_REQUIRE(d && next && page);
+  return proxy_scan(&d->p, cursor, count, __func__, next, page);
+}
+
 int sm_dict_pop(sm_dict *d, const sm_value *key, sm_value **out) {
   PROXY_REQUIRE(d && key && out);
   return PROXY_CALL(d, "pop", out, key);

@@ -115,6 +115,12 @@ int sm_list_slice(sm_list *l, int64_t start, int64_t stop, sm_value **out) {
   return PROXY_CALL(l, "slice", out, &a, stop == INT64_MAX ? NULL : &b);
 }
 
+/* *page: caller frees with sm_value_free(). */
+int sm_list_scan(sm_list *l, uint64_t cursor, size_t count, uint64_t *next, sm_value **page) {
+  PROXY_REQUIRE(l && next && page);
+  return proxy_scan(&l->p, cursor, count, __func__, next, page);
+}
+
 int sm_list_reverse(sm_list *l) {
   PROXY_REQUIRE(l);
   return proxy_invoke(&l->p, "reverse", NULL, 0, NULL);

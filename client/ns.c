@@ -70,6 +70,12 @@ int sm_ns_list(sm_ns *n, sm_value **out) {
 
 /* ---- typed helpers ---- */
 
+/* *page: caller frees with sm_value_free(). */
+int sm_ns_scan(sm_ns *n, uint64_t cursor, size_t count, uint64_t *next, sm_value **page) {
+  PROXY_REQUIRE(n && next && page);
+  return proxy_scan(&n->p, cursor, count, __func__, next, page);
+}
+
 int sm_ns_set_int(sm_ns *n, const char *attr, int64_t val) {
   PROXY_REQUIRE(n && attr);
   sm_value v = val_int_view(val);

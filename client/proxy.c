@@ -287,6 +287,17 @@ int proxy_call_bool(sm_proxy *p, const char *method, const sm_value *const *args
   return rc == SM_OK ? proxy_result_bool(r, fn, out) : rc;
 }
 
+int proxy_scan(sm_proxy *p, uint64_t cursor, size_t count, const char *fn, uint64_t *next,
+               sm_value **page) {
+  sm_value args[2];
+  int rc = client_scan_args(cursor, count, fn, args);
+  if (rc != SM_OK) return rc;
+  const sm_value *argv[2] = {&args[0], &args[1]};
+  sm_value *reply = NULL;
+  rc = proxy_invoke(p, "scan", argv, 2, &reply);
+  return rc == SM_OK ? client_result_page(reply, fn, next, page) : rc;
+}
+
 static int kind_mismatch(sm_value *v, const char *fn, const char *want) {
   int rc =
       err_set(SM_ETYPE, "%s: the value is %s, not %s", fn, val_kind_name(sm_value_type(v)), want);

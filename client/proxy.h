@@ -119,6 +119,13 @@ int proxy_call_size(sm_proxy *p, const char *method, const sm_value *const *args
 int proxy_call_bool(sm_proxy *p, const char *method, const sm_value *const *args, size_t nargs,
                     const char *fn, bool *out);
 
+/* Calls a scan method (docs/protocol.md) on p: one page from cursor, count
+ * a hint (0: the daemon's default); *next receives the following cursor (0
+ * at the end), *page the page (caller frees with sm_value_free()). fn names
+ * the public function in errors. */
+int proxy_scan(sm_proxy *p, uint64_t cursor, size_t count, const char *fn, uint64_t *next,
+               sm_value **page);
+
 int proxy_result_int(sm_value *v, const char *fn, int64_t *out);
 int proxy_result_size(sm_value *v, const char *fn, size_t *out);
 int proxy_result_bool(sm_value *v, const char *fn, bool *out);

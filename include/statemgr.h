@@ -302,6 +302,15 @@ SM_EXTERN int sm_info(sm_client *c, sm_value **out);
 /** Objects: a list of maps {"name", "id", "type", "size"}; type NULL lists
  * all types (caller frees with sm_value_free()). Named objects only. */
 SM_EXTERN int sm_ls(sm_client *c, const char *type, sm_value **out);
+/** One page of ls, for a daemon with more named objects than one answer
+ * holds: the same maps, in creation order, from cursor (0 to start); pass
+ * back each *next until it is 0, as with sm_dict_scan. count (0: the
+ * daemon's default, 100; at most 1,000,000) bounds the maps of a page.
+ * @param type NULL for every type. @param page an SM_LIST (caller frees
+ * with sm_value_free()). @return 0, SM_EVALUE (bad count, unknown type),
+ * SM_EINVAL. */
+SM_EXTERN int sm_ls_scan(sm_client *c, const char *type, uint64_t cursor, size_t count,
+                         uint64_t *next, sm_value **page);
 /** One named object in detail: a map with "name", "id", "type", "size"
  * (types with a size), "waiters" (calls parked on it) and "holders" (a list
  * of maps {"connection", "peer", "units"}: who holds a lock or semaphore
@@ -373,10 +382,25 @@ SM_EXTERN int sm_dict_del(sm_dict *d, const sm_value *key);
 SM_EXTERN int sm_dict_contains(sm_dict *d, const sm_value *key, bool *out);
 SM_EXTERN int sm_dict_len(sm_dict *d, size_t *out);
 /** Lists in insertion order (caller frees with sm_value_free()); items is a
- * list of [key, value] lists. */
+ * list of [key, value] lists. An answer over the frame limit (64 MiB) fails
+ * with SM_ETOOLARGE: read such a dict with sm_dict_scan. */
 SM_EXTERN int sm_dict_keys(sm_dict *d, sm_value **out);
 SM_EXTERN int sm_dict_values(sm_dict *d, sm_value **out);
 SM_EXTERN int sm_dict_items(sm_dict *d, sm_value **out);
+/** One page of a cursor iteration over the items (Redis SCAN): start with
+ * cursor 0 and pass back each *next until it is 0. Every entry present from
+ * the first call to the last is returned exactly once, whatever is inserted,
+ * deleted or resized meanwhile (the cursor is an insertion number, not a
+ * position); entries added or removed meanwhile may or may not be. Pages
+ * follow insertion order. count is a hint of the entries per page (0: the
+ * daemon's default, 100; at most 1,000,000); a page stops short to stay
+ * within half a frame. The client holds one page at a time.
+ * @param next receives the cursor of the next page, 0 after the last.
+ * @param page a list of [key, value] lists (caller frees with
+ * sm_value_free()). @return 0, SM_EVALUE (count out of range),
+ * SM_EINVAL (cursor over INT64_MAX), or a call error. */
+SM_EXTERN int sm_dict_scan(sm_dict *d, uint64_t cursor, size_t count, uint64_t *next,
+                           sm_value **page);
 /** Removes key and returns its value. @return SM_ENOTFOUND when absent. */
 SM_EXTERN int sm_dict_pop(sm_dict *d, const sm_value *key, sm_value **out);
 /** Like pop, but returns a copy of dflt (NULL: nil) when absent. */
@@ -451,6 +475,13 @@ SM_EXTERN int sm_list_len(sm_list *l, size_t *out);
 /** l[start:stop] with Python's clamping and negative indexes; pass
  * INT64_MAX as stop for "to the end". @param out an SM_LIST (caller frees). */
 SM_EXTERN int sm_list_slice(sm_list *l, int64_t start, int64_t stop, sm_value **out);
+/** One page of the items by position, as sm_dict_scan: start with cursor
+ * 0, pass back each *next until it is 0. Items present for the whole
+ * iteration are returned at least once; a removal or insert between pages
+ * may make some come twice. @param page an SM_LIST of the items (caller
+ * frees with sm_value_free()). @return as sm_dict_scan. */
+SM_EXTERN int sm_list_scan(sm_list *l, uint64_t cursor, size_t count, uint64_t *next,
+                           sm_value **page);
 SM_EXTERN int sm_list_reverse(sm_list *l);
 /** Sorts numbers or strings in place (stable; ints and doubles ordered
  * exactly, equal ones such as 1 and 1.0 keep their order). @return SM_ETYPE
@@ -510,6 +541,10 @@ SM_EXTERN int sm_ns_set(sm_ns *n, const char *attr, const sm_value *val);
 SM_EXTERN int sm_ns_del(sm_ns *n, const char *attr);
 /** The attribute names, sorted, as an SM_LIST of strings (caller frees). */
 SM_EXTERN int sm_ns_list(sm_ns *n, sm_value **out);
+/** One page of the attributes, as sm_dict_scan (order: first set, not
+ * sorted). @param page an SM_LIST of [name, value] lists (caller frees
+ * with sm_value_free()). */
+SM_EXTERN int sm_ns_scan(sm_ns *n, uint64_t cursor, size_t count, uint64_t *next, sm_value **page);
 SM_EXTERN int sm_ns_set_int(sm_ns *n, const char *attr, int64_t val);
 SM_EXTERN int sm_ns_get_int(sm_ns *n, const char *attr, int64_t *out);
 SM_EXTERN int sm_ns_set_str(sm_ns *n, const char *attr, const char *val);

@@ -17,9 +17,13 @@
  * dispatcher can be fuzzed; dispatch_request() adds the response frame.
  * Around each call it runs blocked.c's serve pass: before, so no request
  * finds an object whose waiters were signalled but not served yet (it could
- * pass them by); after, for the waiters the call itself let through. */
+ * pass them by); after, for the waiters the call itself let through.
+ * An answer larger than a client reads (dispatch_answer_limit) becomes a
+ * TOO_LARGE status that names its size and, for a type with a cursor
+ * iteration, points at it: a mutating call's change stays made. */
 #include "dispatch.h"
 
+#include "../proto/frame.h"
 #include "../proto/vequal.h"
 #include "blocked.h"
 #include "conn.h"
@@ -29,6 +33,7 @@
 #include "stats.h"
 #include "sval.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -158,6 +163,37 @@ int dispatch_call(registry *reg, struct conn *cn, const wire_request *req, unsig
   return status;
 }
 
+size_t dispatch_answer_limit(const struct conn *cn) {
+  size_t max = cn ? conn_server(cn)->limits.max_frame : FRAME_MAX_DEFAULT;
+  return max < FRAME_MAX_DEFAULT ? max : FRAME_MAX_DEFAULT;
+}
+
+/* Writes n bytes as "64 MiB" when a whole number of MiB, else "N-byte". */
+static void limit_text(char *buf, size_t len, size_t n) {
+  if (n >= 1024 * 1024 && n % (1024 * 1024) == 0)
+    snprintf(buf, len, "%zu MiB", n / (1024 * 1024));
+  else
+    snprintf(buf, len, "%zu-byte", n);
+}
+
+/* Replaces an answer of payload bytes over limit with TOO_LARGE: err says
+ * how large it would be and what reads it in pages instead. */
+static int answer_too_large(registry *reg, const wire_request *req, size_t payload, size_t limit,
+                            char *err, size_t errlen) {
+  const char *how = "take it in parts";
+  if (req->object == 0) {
+    if (strcmp(req->method, "ls") == 0) how = "use ls_scan";
+  } else {
+    sm_obj *o = reg_get(reg, req->object);
+    if (o && type_method(o->type, "scan")) how = "use scan";
+  }
+  char lim[32];
+  limit_text(lim, sizeof lim, limit);
+  snprintf(err, errlen, "the answer would be %zu bytes, over the %s frame limit: %s", payload, lim,
+           how);
+  return WS_TOO_LARGE;
+}
+
 void dispatch_request(struct conn *cn, const wire_request *req) {
   struct sm_server *srv = conn_server(cn);
   char err[sizeof((call *)0)->err];
@@ -169,7 +205,15 @@ void dispatch_request(struct conn *cn, const wire_request *req) {
   if (status == WS_OK) {
     r.has_result = srv->result.len > 0;
     r.result = vb_span(&srv->result);
-  } else {
+    size_t payload = wire_response_frame_size(&r) - FRAME_HEADER_LEN;
+    size_t limit = dispatch_answer_limit(cn);
+    if (payload > limit) {
+      r = (wire_response_out){.seq = req->seq,
+                              .status = status =
+                                  answer_too_large(srv->reg, req, payload, limit, err, sizeof err)};
+    }
+  }
+  if (status != WS_OK) {
     r.error = err[0] ? err : NULL;
     log_debug("conn %llu: %s on object %llu: status %d: %s", (unsigned long long)conn_id(cn),
               req->method, (unsigned long long)req->object, status, err);

@@ -31,6 +31,13 @@ int dispatch_call(registry *reg, struct conn *cn, const wire_request *req, unsig
  * (unless the call parked). */
 void dispatch_request(struct conn *c, const wire_request *req);
 
+/* The largest answer frame payload a client on cn reads: the daemon's
+ * frame limit (--max-frame), and never more than FRAME_MAX_DEFAULT, which
+ * is what clients accept; FRAME_MAX_DEFAULT when cn is NULL. A call whose
+ * answer would be larger is answered TOO_LARGE instead, pointing at scan
+ * when the target type has one. */
+size_t dispatch_answer_limit(const struct conn *cn);
+
 /* The manager's own methods (object 0): create, open, release, delete, ls,
  * info, ping, shutdown (manager.c). */
 extern const struct obj_type manager_type;

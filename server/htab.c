@@ -8,7 +8,9 @@
  * last entry over and over stays O(1). index[] is never fuller than 2/3
  * (n_fill counts entries and deleted marks alike); reaching that rebuilds
  * both arrays sized for the live entries, which compacts the holes away,
- * and a table that falls under 1/8 full shrinks the same way. */
+ * and a table that falls under 1/8 full shrinks the same way. Each entry
+ * carries its insertion number (seq), which scan cursors name instead of a
+ * position, since a rebuild moves entries (htab.h). */
 #include "htab.h"
 
 #include "../proto/vequal.h"
@@ -116,10 +118,12 @@ void htab_clear(htab *t, htab_free_fn free_val, void *ctx) {
     if (free_val) free_val(ctx, e->val);
   }
   bool value_keys = t->value_keys;
+  uint64_t next_seq = t->next_seq;
   free(t->entries);
   free(t->index);
   htab_init(t);
   t->value_keys = value_keys;
+  t->next_seq = next_seq; /* a cursor from before the clear still finds no old entry */
 }
 
 size_t htab_len(const htab *t) { return t->len; }
@@ -154,7 +158,9 @@ int htab_put(htab *t, sm_span key, void *val, void **old) {
     lookup(t, key, hash, &slot);
   }
   if (key.n) memcpy(copy, key.p, key.n);
-  t->entries[t->n_entries] = (htab_entry){.hash = hash, .key = copy, .klen = key.n, .val = val};
+  if (t->next_seq == 0) t->next_seq = 1; /* 0 is the cursor of the start */
+  t->entries[t->n_entries] =
+      (htab_entry){.hash = hash, .key = copy, .klen = key.n, .val = val, .seq = t->next_seq++};
   t->index[slot] = (int32_t)t->n_entries++;
   t->n_fill++;
   t->len++;
@@ -170,8 +176,8 @@ bool htab_remove(htab *t, sm_span key, void **val) {
   if (val) *val = e->val;
   t->key_mem -= mem_chunk(e->klen);
   free(e->key);
-  *e = (htab_entry){0};
-  t->index[s] = SLOT_DELETED; /* keeps probe chains through this slot intact */
+  *e = (htab_entry){.seq = e->seq}; /* a hole keeps its seq: seqs stay sorted for htab_seek */
+  t->index[s] = SLOT_DELETED;       /* keeps probe chains through this slot intact */
   t->len--;
   while (t->n_entries > 0 && !t->entries[t->n_entries - 1].key)
     t->n_entries--;
@@ -189,6 +195,33 @@ bool htab_next(const htab *t, size_t *pos, sm_span *key, void **val) {
     return true;
   }
   return false;
+}
+
+size_t htab_seek(const htab *t, uint64_t cursor) {
+  size_t lo = 0, hi = t->n_entries;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (t->entries[mid].seq < cursor)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo;
+}
+
+uint64_t htab_cursor(const htab *t, size_t pos) {
+  for (; pos < t->n_entries; pos++)
+    if (t->entries[pos].key) return t->entries[pos].seq;
+  return 0;
+}
+
+bool htab_next_before(const htab *t, size_t *pos, uint64_t end, sm_span *key, void **val) {
+  size_t at = *pos;
+  while (at < t->n_entries && !t->entries[at].key)
+    at++;
+  if (at >= t->n_entries || t->entries[at].seq >= end) return false;
+  *pos = at;
+  return htab_next(t, pos, key, val);
 }
 
 bool htab_last(const htab *t, sm_span *key, void **val) {

@@ -26,18 +26,20 @@ typedef struct htab_entry {
   uint8_t *key; /* owned; NULL marks a deleted entry (a hole) */
   size_t klen;
   void *val;
+  uint64_t seq; /* insertion number, rising along entries[] (holes keep theirs): scan cursors */
 } htab_entry;
 
 typedef struct htab {
   htab_entry *entries; /* dense, insertion order, holes included */
   size_t n_entries;    /* used entries including holes */
   size_t cap_entries;
-  size_t len;      /* live entries */
-  int32_t *index;  /* slots: -1 empty, -2 deleted, else entry number */
-  size_t n_slots;  /* power of two, or 0 */
-  size_t n_fill;   /* slots not empty: entries + deleted marks, drives resizing */
-  size_t key_mem;  /* bytes of the live keys' blocks (mem_chunk), for htab_memory */
-  bool value_keys; /* keys are packed values compared by vequal.h */
+  size_t len;        /* live entries */
+  int32_t *index;    /* slots: -1 empty, -2 deleted, else entry number */
+  size_t n_slots;    /* power of two, or 0 */
+  size_t n_fill;     /* slots not empty: entries + deleted marks, drives resizing */
+  size_t key_mem;    /* bytes of the live keys' blocks (mem_chunk), for htab_memory */
+  bool value_keys;   /* keys are packed values compared by vequal.h */
+  uint64_t next_seq; /* the seq of the next insertion, from 1 */
 } htab;
 
 typedef void (*htab_free_fn)(void *ctx, void *val);
@@ -70,6 +72,25 @@ bool htab_remove(htab *t, sm_span key, void **val);
 /* Iterates live entries in insertion order: start with *pos = 0. Key bytes
  * are borrowed until the table changes. */
 bool htab_next(const htab *t, size_t *pos, sm_span *key, void **val);
+
+/* Cursor iteration (Redis SCAN semantics) over the same order. A cursor is
+ * an insertion number, not an entry position, so rebuilds (which compact
+ * the holes away and move entries down) and trimming do not disturb it:
+ * htab_seek finds, by binary search over entries[] (insertion numbers rise
+ * along it, holes included), the first entry inserted at or after the
+ * cursor. Every entry present from the first call to the last is therefore
+ * returned exactly once; entries inserted meanwhile may or may not be.
+ * Cursor 0 is the start. */
+/* The entry position for cursor, to pass to htab_next; O(log n). */
+size_t htab_seek(const htab *t, uint64_t cursor);
+/* The cursor that resumes at entry position pos (as htab_next left it):
+ * the insertion number of the first live entry from pos on, or 0 when none
+ * is left (the iteration is over). */
+uint64_t htab_cursor(const htab *t, size_t pos);
+/* As htab_next, but stops (false) at the first live entry whose insertion
+ * number is end or later: a scan takes only what was there when it
+ * started (t->next_seq then), so that it ends. */
+bool htab_next_before(const htab *t, size_t *pos, uint64_t end, sm_span *key, void **val);
 
 /* The most recently inserted live entry; false when empty. */
 bool htab_last(const htab *t, sm_span *key, void **val);

@@ -8,6 +8,7 @@
 #include "blocked.h"
 #include "conn.h"
 #include "dispatch.h"
+#include "scan.h"
 #include "server.h"
 #include "stats.h"
 
@@ -149,9 +150,13 @@ typedef struct ls_ctx {
   const obj_type *only; /* NULL: every type */
 } ls_ctx;
 
-static void ls_one(void *arg, sm_obj *o) {
-  ls_ctx *ls = arg;
-  if (!o->name || (ls->only && o->type != ls->only)) return;
+/* True when ls lists o: a named object of the type asked for. */
+static bool ls_wants(const ls_ctx *ls, const sm_obj *o) {
+  return o->name && (!ls->only || o->type == ls->only);
+}
+
+/* Writes o's ls entry, a map, as an item of the list being written. */
+static void ls_write(ls_ctx *ls, const sm_obj *o) {
   size_t item = vb_list_begin_item(ls->w.out);
   size_t map = vb_map_begin(ls->w.out);
   put_str(&ls->w, "name", o->name);
@@ -162,21 +167,29 @@ static void ls_one(void *arg, sm_obj *o) {
   vb_list_end_item(ls->w.out, item);
 }
 
+static void ls_one(void *arg, sm_obj *o) {
+  if (ls_wants(arg, o)) ls_write(arg, o);
+}
+
+/* Argument i, when present and not nil, as the type ls keeps to. */
+static int ls_type_arg(call *c, size_t i, ls_ctx *ls) {
+  vinfo vi = {.kind = VK_NIL};
+  if (c->nargs > i) call_arg(c, i, &vi);
+  if (vi.kind == VK_NIL) return WS_OK;
+  char type[64];
+  int rc = arg_str(c, i, "the type", type, sizeof type);
+  if (rc != WS_OK) return rc;
+  if (!(ls->only = reg_type(c->reg, type)))
+    return call_fail(c, WS_VALUE_ERROR, "no type called '%s'", type);
+  return WS_OK;
+}
+
 /* ls([type]) */
 static int m_ls(call *c) {
   int rc = call_nargs(c, 0, 1);
   if (rc != WS_OK) return rc;
   ls_ctx ls = {.w = {.out = c->out}};
-  if (c->nargs == 1) {
-    vinfo vi;
-    call_arg(c, 0, &vi);
-    if (vi.kind != VK_NIL) {
-      char type[64];
-      if ((rc = arg_str(c, 0, "the type", type, sizeof type)) != WS_OK) return rc;
-      if (!(ls.only = reg_type(c->reg, type)))
-        return call_fail(c, WS_VALUE_ERROR, "no type called '%s'", type);
-    }
-  }
+  if ((rc = ls_type_arg(c, 0, &ls)) != WS_OK) return rc;
   vb_init(&ls.w.key);
   vb_init(&ls.w.val);
   size_t list = vb_list_begin(c->out);
@@ -185,6 +198,40 @@ static int m_ls(call *c) {
   vb_free(&ls.w.key);
   vb_free(&ls.w.val);
   return WS_OK;
+}
+
+/* ls_scan(cursor[, count[, type]]) -> [next, [entries as ls's]]: a page
+ * of the named objects in creation order; the cursor names insertion
+ * numbers of the registry (registry.h, scan.h), so objects created or
+ * deleted meanwhile never make one that stays be skipped or repeated, and
+ * those created after the scan began are left out. count
+ * bounds the entries a page holds; anonymous objects and other types are
+ * passed over without counting. */
+static int m_ls_scan(call *c) {
+  scan_page pg;
+  int rc = scan_begin(c, 3, &pg);
+  if (rc != WS_OK) return rc;
+  ls_ctx ls = {.w = {.out = &pg.items}};
+  if ((rc = ls_type_arg(c, 2, &ls)) != WS_OK) {
+    scan_abort(&pg);
+    return rc;
+  }
+  vb_init(&ls.w.key);
+  vb_init(&ls.w.val);
+  scan_range r = scan_range_of(&pg, reg_scan_end(c->reg));
+  size_t pos = reg_seek(c->reg, r.from), at = pos;
+  sm_obj *o;
+  while (reg_next_before(c->reg, &pos, r.end, &o)) {
+    if (ls_wants(&ls, o)) {
+      if (!scan_room(&pg, strlen(o->name) + 64)) break;
+      ls_write(&ls, o);
+      pg.n++;
+    }
+    at = pos;
+  }
+  vb_free(&ls.w.key);
+  vb_free(&ls.w.val);
+  return scan_end_range(c, &pg, &r, reg_cursor(c->reg, at));
 }
 
 /* info() */
@@ -319,6 +366,7 @@ static const method_def manager_methods[] = {
     {"release", m_release, METHOD_MUTATES},
     {"delete", m_delete, METHOD_MUTATES},
     {"ls", m_ls, 0},
+    {"ls_scan", m_ls_scan, 0},
     {"info", m_info, 0},
     {"show", m_show, 0},
     {"shutdown", m_shutdown, 0},

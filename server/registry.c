@@ -324,6 +324,19 @@ void reg_foreach(const registry *reg, void (*cb)(void *ctx, sm_obj *o), void *ct
 
 size_t reg_count(const registry *reg) { return htab_len(&reg->by_id); }
 
+uint64_t reg_scan_end(const registry *reg) { return reg->by_id.next_seq; }
+
+size_t reg_seek(const registry *reg, uint64_t from) { return htab_seek(&reg->by_id, from); }
+
+bool reg_next_before(const registry *reg, size_t *pos, uint64_t end, sm_obj **o) {
+  void *val;
+  if (!htab_next_before(&reg->by_id, pos, end, NULL, &val)) return false;
+  *o = val;
+  return true;
+}
+
+uint64_t reg_cursor(const registry *reg, size_t pos) { return htab_cursor(&reg->by_id, pos); }
+
 void reg_set_base(registry *reg, struct event_base *base) {
   mem_set_base(&reg->mem, base);
   cyc_set_base(&reg->cyc, base);

@@ -103,6 +103,19 @@ void reg_foreach(const registry *reg, void (*cb)(void *ctx, sm_obj *o), void *ct
 
 size_t reg_count(const registry *reg);
 
+/* Cursor iteration in creation order (the manager's ls_scan), with the
+ * insertion numbers of htab.h: reg_scan_end is the number the next object
+ * will get (where a scan starting now ends); reg_seek gives the position
+ * of insertion number from; reg_next_before returns the object at *pos and
+ * advances it, false at the end or at an object numbered end or later;
+ * reg_cursor is the number of the first object from pos on, 0 when none is
+ * left. Nothing may be destroyed between reg_seek and the last
+ * reg_next_before of one page. */
+uint64_t reg_scan_end(const registry *reg);
+size_t reg_seek(const registry *reg, uint64_t from);
+bool reg_next_before(const registry *reg, size_t *pos, uint64_t end, sm_obj **o);
+uint64_t reg_cursor(const registry *reg, size_t pos);
+
 /* The event loop of the memory trim timer and of cycle batches; NULL (the
  * default) in unit tests, where neither runs. */
 struct event_base;

@@ -9,6 +9,7 @@
  * changes the table first and releases what it removed last, so dropping a
  * reference (which may destroy other objects) never sees a half-done table. */
 #include "registry.h"
+#include "scan.h"
 #include "sval.h"
 #include "types.h"
 #include "htab.h"
@@ -68,6 +69,7 @@ static void drop_all(registry *reg, htab *h) {
   sm_span k;
   void *v;
   htab_init_values(h);
+  h->next_seq = old.next_seq; /* insertion numbers never go back (scan cursors) */
   while (htab_next(&old, &pos, &k, &v)) {
     key_ref(reg, key_ref_id(k), false);
     sval_free(reg, v);
@@ -171,6 +173,30 @@ static int d_len(call *c) {
 static int d_keys(call *c) { return write_listing(c, OUT_KEYS); }
 static int d_values(call *c) { return write_listing(c, OUT_VALUES); }
 static int d_items(call *c) { return write_listing(c, OUT_ITEMS); }
+
+/* scan(cursor[, count]) -> [next, [[k, v]...]]: a page of items in
+ * insertion order. The cursor names insertion numbers (htab.h, scan.h), so
+ * inserts, deletes and resizes between pages never make it skip or repeat
+ * an entry that stays, and entries inserted after the scan began are left
+ * out, so that it ends. */
+static int d_scan(call *c) {
+  scan_page pg;
+  int rc = scan_begin(c, 2, &pg);
+  if (rc != WS_OK) return rc;
+  htab *h = dict_of(c);
+  scan_range r = scan_range_of(&pg, h->next_seq);
+  size_t pos = htab_seek(h, r.from), at = pos;
+  sm_span k;
+  void *v;
+  while (htab_next_before(h, &pos, r.end, &k, &v) && scan_room(&pg, k.n + sval_span(v).n + 16)) {
+    size_t item = vb_list_begin_item(&pg.items);
+    write_pair(&pg.items, k, sval_span(v));
+    vb_list_end_item(&pg.items, item);
+    pg.n++;
+    at = pos;
+  }
+  return scan_end_range(c, &pg, &r, htab_cursor(h, at));
+}
 
 /* pop(key[, default]) */
 static int d_pop(call *c) {
@@ -331,6 +357,7 @@ static const method_def dict_methods[] = {
     {"keys", d_keys, 0},
     {"values", d_values, 0},
     {"items", d_items, 0},
+    {"scan", d_scan, 0},
     {"pop", d_pop, METHOD_MUTATES},
     {"popitem", d_popitem, METHOD_MUTATES},
     {"setdefault", d_setdefault, METHOD_MUTATES | METHOD_GROWS},

@@ -9,9 +9,18 @@
  * ordered by veq_compare, which agrees with that equality, checked for
  * comparable kinds before anything moves, so a refused sort leaves the
  * list as it was. Every method changes the array first and frees what it
- * removed last. */
+ * removed last.
+ *
+ * scan pages through the list by position. Its cursor is the next position
+ * plus `shifts`, a count that every removal raises by one (by the length
+ * for clear, reverse and sort), and a page starts at the cursor minus the
+ * shifts of now: each removal since the cursor was given steps it back one
+ * place, which is as far as a removal can move an item that stays, so no
+ * item present for the whole iteration is skipped. Items may be returned
+ * twice when removals or inserts happened between pages. */
 #include "../proto/vequal.h"
 #include "memory.h"
+#include "scan.h"
 #include "sval.h"
 #include "types.h"
 
@@ -21,6 +30,7 @@
 typedef struct list {
   sval **items; /* owned, each owned */
   size_t len, cap;
+  uint64_t shifts; /* removals so far, whole-list reorders counting len: scan cursors */
 } list;
 
 static list *list_of(call *c) { return c->obj->state; }
@@ -56,6 +66,7 @@ static sval *remove_at(list *l, size_t pos) {
   sval *v = l->items[pos];
   memmove(&l->items[pos], &l->items[pos + 1], (l->len - pos - 1) * sizeof *l->items);
   l->len--;
+  l->shifts++;
   shrink(l);
   return v;
 }
@@ -129,6 +140,7 @@ static int extend_from(call *c, list *l, sm_span body, unsigned flags) {
 static void drop_all(registry *reg, list *l) {
   list old = *l;
   memset(l, 0, sizeof *l);
+  l->shifts = old.shifts + old.len; /* every item left: cursors restart from 0 */
   for (size_t i = 0; i < old.len; i++)
     sval_free(reg, old.items[i]);
   free(old.items);
@@ -277,11 +289,27 @@ static int l_slice(call *c) {
   return WS_OK;
 }
 
+/* scan(cursor[, count]) -> [next, [items...]]: a page of items by
+ * position; the cursor is position + shifts (see the top of this file). */
+static int l_scan(call *c) {
+  scan_page pg;
+  int rc = scan_begin(c, 2, &pg);
+  if (rc != WS_OK) return rc;
+  list *l = list_of(c);
+  size_t i = pg.cursor > l->shifts ? (size_t)(pg.cursor - l->shifts) : 0;
+  for (; i < l->len && scan_room(&pg, sval_span(l->items[i]).n + 8); i++) {
+    vb_list_item(&pg.items, sval_span(l->items[i]));
+    pg.n++;
+  }
+  return scan_end(c, &pg, i < l->len ? i + l->shifts : 0);
+}
+
 /* reverse */
 static int l_reverse(call *c) {
   int rc = call_nargs(c, 0, 0);
   if (rc != WS_OK) return rc;
   list *l = list_of(c);
+  l->shifts += l->len; /* items move anywhere: cursors restart from 0 */
   for (size_t i = 0, j = l->len; i + 1 < j; i++, j--) {
     sval *t = l->items[i];
     l->items[i] = l->items[j - 1];
@@ -349,6 +377,7 @@ static int l_sort(call *c) {
     }
   }
   sort_item *sorted = merge_sort(buf, buf + n, n, descending);
+  l->shifts += n; /* items move anywhere: cursors restart from 0 */
   for (size_t i = 0; i < n; i++)
     l->items[i] = sorted[i].v;
   free(buf);
@@ -416,6 +445,7 @@ static const method_def list_methods[] = {
     {"count", l_count, 0},
     {"len", l_len, 0},
     {"slice", l_slice, 0},
+    {"scan", l_scan, 0},
     {"reverse", l_reverse, METHOD_MUTATES},
     {"sort", l_sort, METHOD_MUTATES},
     {"clear", l_clear, METHOD_MUTATES},

@@ -277,6 +277,52 @@ START_TEST(test_random_model) {
   htab_clear(&t, NULL, NULL);
 }
 END_TEST
+/* Proves a scan cursor (htab_seek, htab_cursor, htab_next_before) survives
+ * rebuilds: 500 staying keys are read 7 at a time while, between pages,
+ * 60 new keys are inserted and 60 older others removed, so the table grows,
+ * shrinks and compacts its holes (entries move down) under the cursor.
+ * Each staying key comes exactly once, no key inserted after the start
+ * (from next_seq then on) comes, and the scan ends. */
+START_TEST(test_cursor_through_rebuilds) {
+  htab t;
+  htab_init(&t);
+  char buf[32];
+  unsigned next = 0, oldest_churn = 0, churn[100000];
+  size_t n_churn = 0;
+  for (unsigned i = 0; i < 1000; i++) { /* even: staying, odd: churn */
+    ck_assert_int_eq(htab_put(&t, key_of(buf, sizeof buf, next), val_of(next), NULL), 1);
+    if (next % 2) churn[n_churn++] = next;
+    next++;
+  }
+  unsigned char seen[1000] = {0};
+  uint64_t end = t.next_seq, cursor = 0;
+  size_t pages = 0;
+  do {
+    size_t pos = htab_seek(&t, cursor), at = pos, n = 0;
+    sm_span k;
+    void *v;
+    while (n < 7 && htab_next_before(&t, &pos, end, &k, &v)) {
+      unsigned num = num_of(v);
+      ck_assert_uint_lt(num, 1000); /* nothing inserted after the start */
+      seen[num]++;
+      n++;
+      at = pos;
+    }
+    cursor = htab_cursor(&t, at);
+    if (cursor >= end) cursor = 0;
+    pages++;
+    for (int i = 0; i < 60; i++, next++) {
+      ck_assert_int_eq(htab_put(&t, key_of(buf, sizeof buf, next), val_of(next), NULL), 1);
+      churn[n_churn++] = next;
+      ck_assert(htab_remove(&t, key_of(buf, sizeof buf, churn[oldest_churn++]), NULL));
+    }
+  } while (cursor != 0);
+  ck_assert_uint_gt(pages, 500 / 7);
+  for (unsigned i = 0; i < 1000; i += 2)
+    ck_assert_msg(seen[i] == 1, "staying key %u seen %d times", i, seen[i]);
+  htab_clear(&t, NULL, NULL);
+}
+END_TEST
 
 Suite *htab_suite(void) {
   Suite *s = suite_create("htab");
@@ -294,6 +340,7 @@ Suite *htab_suite(void) {
   tcase_add_test(tc, test_resize_with_holes);
   tcase_add_test(tc, test_clear);
   tcase_add_test(tc, test_random_model);
+  tcase_add_test(tc, test_cursor_through_rebuilds);
   tcase_set_timeout(tc, 60);
   suite_add_tcase(s, tc);
   return s;

@@ -51,7 +51,11 @@ enum {
 };
 
 /* Options a command accepts after its name, beside --str, --json and --. */
-enum { CMD_TYPE = 1 /* --type T */, CMD_TIMEOUT = 2 /* --timeout MS: how long to wait */ };
+enum {
+  CMD_TYPE = 1,    /* --type T */
+  CMD_TIMEOUT = 2, /* --timeout MS: how long to wait */
+  CMD_COUNT = 4,   /* --count N: items per page */
+};
 
 typedef struct command {
   const char *name;
@@ -73,6 +77,7 @@ static int cmd_del(cli_ctx *ctx, int argc, char **argv);
 static int cmd_keys(cli_ctx *ctx, int argc, char **argv);
 static int cmd_items(cli_ctx *ctx, int argc, char **argv);
 static int cmd_values(cli_ctx *ctx, int argc, char **argv);
+static int cmd_scan(cli_ctx *ctx, int argc, char **argv);
 static int cmd_push(cli_ctx *ctx, int argc, char **argv);
 static int cmd_pop(cli_ctx *ctx, int argc, char **argv);
 static int cmd_range(cli_ctx *ctx, int argc, char **argv);
@@ -102,6 +107,12 @@ static const command commands[] = {
      "In insertion order. A string key holding \": \" is quoted, so the first \": \"\n"
      "outside quotes ends the key. --json: an array of [KEY, VALUE] pairs.\n"},
     {"values", "DICT", 1, 1, true, 0, cmd_values, "print DICT's values, one per line", ""},
+    {"scan", "NAME [--count N]", 1, 1, true, CMD_COUNT, cmd_scan,
+     "print a dict's or namespace's items (KEY<TAB>VALUE) or a list's items, page by page",
+     "Reads N items a round trip (default 100; 1 to 1000000), so an object of any\n"
+     "size prints while the CLI holds one page. Every item present for the whole\n"
+     "scan is printed (a list's item may come twice if items before it are removed\n"
+     "meanwhile). Never creates the object.\n"},
     {"push", "LIST VALUE...", 2, -1, true, 0, cmd_push, "append to LIST (creates LIST)", ""},
     {"pop", "LIST", 1, 1, true, 0, cmd_pop, "remove and print LIST's last item", ""},
     {"range", "LIST [START [STOP]]", 1, 3, true, 0, cmd_range,
@@ -501,6 +512,75 @@ static int cmd_keys(cli_ctx *ctx, int argc, char **argv) {
   sm_value_free(keys);
   sm_dict_free(d);
   return rc;
+}
+
+/* Prints one scanned element. Plain: a [key, value] pair as KEY<TAB>VALUE,
+ * else the item, one per line. JSON: the element, after a comma unless it
+ * is the first, inside the array cmd_scan opened. */
+static int print_scanned(cli_ctx *ctx, const sm_value *item, bool pairs, bool first) {
+  if (ctx->json) {
+    if (!first) fputs(", ", stdout); /* out_json's own separator */
+    return out_json(stdout, item) == SM_OK ? SM_OK : cli_fail(ctx, SM_ENOMEM, "out of memory");
+  }
+  if (!pairs) return cli_print_value(ctx, item);
+  char *k = out_plain_key(sm_value_list_at(item, 0));
+  char *v = out_plain(sm_value_list_at(item, 1));
+  if (k && v) printf("%s\t%s\n", k, v);
+  free(k);
+  free(v);
+  return k && v ? SM_OK : cli_fail(ctx, SM_ENOMEM, "out of memory");
+}
+
+/* scan NAME [--count N]: every item of a dict, namespace or list, read a
+ * page at a time (the daemon's scan), so an object of any size prints
+ * while the CLI holds one page. Never creates anything. */
+static int cmd_scan(cli_ctx *ctx, int argc, char **argv) {
+  (void)argc;
+  sm_value *all = NULL;
+  const sm_value *row = NULL;
+  int rc = find_named(ctx, argv[0], &all, &row);
+  if (rc != SM_OK) return rc;
+  char type[64], token[128];
+  snprintf(type, sizeof type, "%s", map_str(row, "type"));
+  snprintf(token, sizeof token, "%s:%" PRId64, type, sm_value_as_int(map_at(row, "id")));
+  sm_value_free(all);
+  sm_dict *d = NULL;
+  sm_list *l = NULL;
+  sm_ns *ns = NULL;
+  if (strcmp(type, "dict") == 0)
+    rc = sm_dict_from_token(ctx->client, token, &d);
+  else if (strcmp(type, "list") == 0)
+    rc = sm_list_from_token(ctx->client, token, &l);
+  else if (strcmp(type, "namespace") == 0)
+    rc = sm_ns_from_token(ctx->client, token, &ns);
+  else
+    return cli_fail(ctx, SM_ETYPE, "'%s' is a %s: scan reads a dict, list or namespace", argv[0],
+                    type);
+  uint64_t cursor = 0;
+  bool first = true, opened = false;
+  do {
+    sm_value *page = NULL;
+    if (rc == SM_OK)
+      rc = d   ? sm_dict_scan(d, cursor, ctx->count, &cursor, &page)
+           : l ? sm_list_scan(l, cursor, ctx->count, &cursor, &page)
+               : sm_ns_scan(ns, cursor, ctx->count, &cursor, &page);
+    if (rc == SM_OK && ctx->json && !opened) { /* one array, streamed a page at a time */
+      putchar('[');
+      opened = true;
+    }
+    for (size_t i = 0; rc == SM_OK && i < sm_value_len(page); i++, first = false)
+      rc = print_scanned(ctx, sm_value_list_at(page, i), !l, first);
+    sm_value_free(page);
+  } while (rc == SM_OK && cursor != 0);
+  if (opened) {
+    puts(rc == SM_OK ? "]" : "");
+    ctx->printed = rc == SM_OK;
+  }
+  sm_dict_free(d);
+  sm_list_free(l);
+  sm_ns_free(ns);
+  if (rc == SM_ENOTFOUND) return cli_fail(ctx, rc, "no object named '%s'", argv[0]);
+  return rc == SM_OK || ctx->err[0] ? rc : cli_lib_fail(ctx, rc, "scan");
 }
 
 /* push LIST VALUE...: get-or-create the list; several values go in one
@@ -1175,8 +1255,19 @@ static int usage_error(const char *fmt, ...) {
   return CLI_EXIT_USAGE;
 }
 
-/* Takes the options that may follow COMMAND (--str, --type T, --) out of
- * argv, keeping the operands in order. Returns the operand count, or -1
+/* Parses a --count value: 1 to 1000000 items (the daemon's range). */
+static bool parse_count(const char *s, size_t *out) {
+  char *end = NULL;
+  errno = 0;
+  long v = strtol(s, &end, 10);
+  if (errno != 0 || end == s || *end != '\0' || v < 1 || v > 1000000L) return false;
+  *out = (size_t)v;
+  return true;
+}
+
+/* Takes the options that may follow COMMAND (--str, --type T, --count N
+ * for the commands whose synopsis shows it, --) out of argv, keeping the
+ * operands in order. Returns the operand count, or -1
  * after printing a usage error. */
 static int take_command_options(cli_ctx *ctx, const command *cmd, int argc, char **argv) {
   int n = 0;
@@ -1200,6 +1291,11 @@ static int take_command_options(cli_ctx *ctx, const command *cmd, int argc, char
       if (!ms || !cli_parse_int(ms, &ctx->wait_ms) || ctx->wait_ms < 0 || ctx->wait_ms > 86400000)
         return usage_error("%s: --timeout wants milliseconds from 0 to 86400000", cmd->name), -1;
       ctx->wait_given = true;
+    } else if (options && (cmd->opts & CMD_COUNT) && strncmp(a, "--count", 7) == 0 &&
+               (a[7] == '\0' || a[7] == '=')) {
+      const char *v = a[7] == '=' ? a + 8 : i + 1 < argc ? argv[++i] : NULL;
+      if (!v || !parse_count(v, &ctx->count))
+        return usage_error("%s: --count wants a number of items from 1 to 1000000", cmd->name), -1;
     } else if (options && strncmp(a, "--", 2) == 0 && a[2] != '\0') {
       return usage_error("%s: unknown option %s", cmd->name, a), -1;
     } else {

@@ -28,6 +28,7 @@ typedef struct cli_ctx {
   const char *type;  /* ls --type T, or NULL */
   int64_t wait_ms;   /* --timeout MS after a waiting command, else SM_FOREVER */
   bool wait_given;   /* that --timeout was given */
+  size_t count;      /* scan --count N, or 0: the daemon's default */
   char err[1024];    /* what went wrong, printed by main after "statemgr: " */
 } cli_ctx;
 
