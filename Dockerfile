@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Dockerfile - statemgrd in a container.
 #
 # The build stage runs the same ./scripts/setup.sh as the README's quick

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """idleconns.py - opens N authenticated, idle connections to a statemgrd
 from one process, for bench/compare.sh's memory-per-connection figure.
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* pingpong.c - sm_pingpong: the floor under every request/response protocol
  * on this machine, measured in the same run as statemgr-bench.
  *

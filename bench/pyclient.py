@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """pyclient.py - drives statemgr-bench's workloads from Python worker
 processes, using proxies the way a Python program would, against either
   - a Python SyncManager (bench/pymanager.py; --address), with

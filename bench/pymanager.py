@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """pymanager.py - the Python peer of bench/compare.sh: a
 multiprocessing.managers.SyncManager server holding one shared dict, queue,
 Value and Lock, the objects statemgrd's workloads use.

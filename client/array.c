@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* array.c - sm_array, the proxy of the daemon's "array" type (Python's
  * multiprocessing Array): a fixed-length run of numbers of one typecode
  * ("i8".."u64", "f32", "f64") with atomic per-element add. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* barrier.c - sm_barrier, the proxy of the daemon's "barrier" type
  * (Python's Barrier): parties threads wait until all have arrived. A
  * deadline, abort or reset breaks it, and every waiter gets SM_EBROKEN. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* call.c - generic proxies and calls by method name: sm_proxy_open and
  * sm_call / sm_call_timed.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* chan.c - one blocking connection to the daemon.
  *
  * Transport (TCP with a connect timeout, TCP_NODELAY and keepalive, TLS over

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* chan.h - one blocking connection to the daemon: connect (TCP, UNIX
  * socket, or TLS over TCP), the mutual authkey handshake, then
  * request/response round trips.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* client.c - sm_options, sm_client and its connections, and the manager
  * calls (ping, info, ls, delete, shutdown).
  *

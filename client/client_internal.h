@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* client_internal.h - how the proxy files reach the daemon through an
  * sm_client.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* codec.c - sm_value trees to packed Value bytes and back.
  *
  * Encoding writes through the vbuf composer of proto/vwire.h, so the bytes

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* condition.c - sm_condition, the proxy of the daemon's "condition" type
  * (Python's Condition) over a lock or rlock object.
  *

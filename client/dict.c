@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* dict.c - sm_dict, the proxy of the daemon's "dict" type.
  *
  * Each function is one method from docs/protocol.md; the typed helpers at

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* errors.c - error names and texts, the per-thread last-error string, the
  * errors the daemon answers with, the version and sm_free.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* errors.h - the calling thread's last-error text, shared by every client
  * module.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* event.c - sm_event, the proxy of the daemon's "event" type (Python's
  * Event): a flag that wait() calls block on until it is set. */
 #include "proxy.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* list.c - sm_list, the proxy of the daemon's "list" type.
  *
  * Each function is one method from docs/protocol.md. Indexes follow

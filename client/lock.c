@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* lock.c - sm_lock and sm_rlock, the proxies of the daemon's "lock" and
  * "rlock" types (Python's Lock and RLock).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* manager.c - a private statemgrd in one call: sm_manager_start and
  * sm_manager_shutdown, the C form of Python's `with multiprocessing.Manager()`.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ns.c - sm_ns, the proxy of the daemon's "namespace" type (Python's
  * Manager().Namespace()): named attributes holding any value. */
 #include "proxy.h"

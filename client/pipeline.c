@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* pipeline.c - sm_pipeline: many calls queued, sent in one write, answered
  * in one round trip.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* proxy.c - the generic sm_proxy: create, open by ref or token, release,
  * method calls, and the result converters the typed families share.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* proxy.h - the generic proxy that every typed family (dict.c, list.c,
  * var.c, ns.c) builds on.
  *

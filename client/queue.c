@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* queue.c - sm_queue, the proxy of the daemon's "queue" type (Python's
  * Queue and JoinableQueue): a FIFO with an optional maxsize.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* semaphore.c - sm_semaphore, the proxy of the daemon's "semaphore" and
  * "bounded_semaphore" types (Python's Semaphore and BoundedSemaphore).
  *

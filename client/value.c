@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* value.c - the sm_value tree: constructors, accessors, copy, equality and
  * the Python-like text form.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* value_internal.h - the layout of sm_value, the codec between sm_value
  * trees and packed Value bytes, and the map insertion both use; shared by
  * value.c, codec.c and the proxy files. */

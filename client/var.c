@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* var.c - sm_var, the proxy of the daemon's "value" type (Python's
  * Manager().Value): one shared value with atomic add-and-get. */
 #include "proxy.h"

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # install_service.cmake - run by cmake --install (see the top-level
 # CMakeLists.txt): installs the systemd unit with the paths of this install
 # (its --prefix included) filled in, and the default statemgrd.conf unless

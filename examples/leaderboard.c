@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* leaderboard.c - a custom type in an embedded server, used from two
  * processes.
  *

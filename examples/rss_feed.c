@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rss_feed.c - workers fill a shared dict of lists through a private manager.
  *
  * The C form of Python's `with Manager() as m: feeds = m.dict()` pattern:

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """rss_feed.py - worker processes fill a shared dict of feed URL -> list of
 entries, written as the multiprocessing docs would write it. Only the
 import of Manager differs from the multiprocessing version:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* share_dict.c - two processes share one dict through statemgrd.
  *
  * The parent opens the named dict "greetings" and forks. The child, a

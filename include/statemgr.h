@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* statemgr.h - the statemgr client library (libstatemgr).
  *
  * A program connects to a statemgrd with sm_connect() and opens typed

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* statemgr_server.h - embedding the statemgr daemon in a program.
  *
  * statemgrd is a thin main() over this API: create a server, add

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* auth.c - HMAC-SHA256 proofs for the handshake (see auth.h). */
 #include "auth.h"
 

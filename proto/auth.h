@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* auth.h - the mutual HMAC-SHA256 challenge/response of the handshake.
  *
  * Server sends a random challenge Sc; the client answers

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* authkey.c - authkey lookup and first-start creation (see authkey.h). */
 #define _POSIX_C_SOURCE 200809L
 #include "authkey.h"

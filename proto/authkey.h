@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* authkey.h - where the shared authkey comes from, the same for the daemon,
  * the library and every tool.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* escape.c - safe one-line rendering of untrusted bytes (see escape.h).
  *
  * The input is cut into pieces: one ASCII byte, or one whole

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* escape.h - rendering untrusted bytes (object names, client names, peer
  * certificate subjects) so that they can be printed on one line of a log
  * or a terminal table without forging lines or driving the terminal.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* frame.c - length-prefixed framing (see frame.h). */
 #include "frame.h"
 

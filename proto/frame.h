@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* frame.h - length-prefixed framing shared by the daemon and the library.
  *
  * A frame is a 4-byte big-endian payload length followed by the payload (one

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* msg.c - protobuf-c glue for the protocol messages (see msg.h). */
 #include "msg.h"
 

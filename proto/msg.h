@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* msg.h - the protocol messages of statemgr.proto as plain structs.
  *
  * Requests and responses, one per call, are encoded and decoded here by

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* pbwire.h - the few protobuf wire-format primitives that proto/'s
  * hand-written codecs share (vwire.c for values, msg.c for requests and
  * responses): varints, fixed32 and length-delimited fields. Reading accepts only

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* status.c - the table between wire statuses and public codes (see
  * status.h). */
 #include "status.h"

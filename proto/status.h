@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* status.h - the one table between the daemon's wire statuses (WS_*, the
  * Status enum of statemgr.proto) and the library's public error codes
  * (SM_E*, statemgr.h).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* url.c - parsing statemgr addresses (see url.h). Binding lives in the
  * daemon's listener.c and metrics.c, connecting in the client's chan.c; a
  * new scheme adds a prefix here and a case in each. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* url.h - the one parser of statemgr addresses, shared by the daemon's
  * listeners, its metrics endpoint and the client library, so that a URL
  * names the same socket everywhere.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* vequal.c - the equality, hash and order of vequal.h.
  *
  * Numbers are compared as an exact int64 whenever they are integral and in

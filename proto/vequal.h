@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* vequal.h - one equality, hash and order for values, Python's rules, shared
  * by the daemon (dict keys, list search, compare-and-set, sort) and the
  * client library (sm_value_equal, map keys).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* vwire.c - validating reader and composing writer for packed Values.
  *
  * Field tags of statemgr.proto that this file knows by number; keep them in

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* vwire.h - the Value wire format, read and written without unpacking.
  *
  * The daemon keeps every stored value as the packed `Value` message it

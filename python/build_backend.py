@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """build_backend.py - the PEP 517 build backend of the statemgr package, so
 that ``python3 -m pip install ./python`` works with no network and nothing
 but python3's headers (Debian: python3-dev) and a C compiler: it needs no
@@ -63,7 +64,7 @@ def _compile(out_path, build):
 def _metadata(version):
     return ("Metadata-Version: 2.1\nName: %s\nVersion: %s\nSummary: Shared state for Python "
             "processes, served by statemgrd: a drop-in for multiprocessing.managers\n"
-            "Requires-Python: >=3.8\n" % (NAME, version))
+            "License: MIT\nRequires-Python: >=3.8\n" % (NAME, version))
 
 
 def _wheel_name(version):

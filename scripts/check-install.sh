@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # check-install.sh - proves an installed statemgr is usable: installs a built
 # tree (default build/) into a temporary prefix, then builds and runs small
 # consumers against it the ways a user would:

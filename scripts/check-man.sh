@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # check-man.sh - checks the hand-written man pages in man/: groff renders
 # each without a warning (-ww), and each program's page names every long
 # option its --help prints, so a new option cannot miss its page.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # check-python-install.sh - installs the Python package with pip, as a user
 # would (`python3 -m pip install ./python`, no network), into a temporary
 # directory, then uses it from there with the build tree out of sight: no

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # fuzz.sh - builds the libFuzzer harnesses of tests/fuzz with clang and runs
 # each one for a bounded time:
 #

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # setup.sh - prepares a Debian 12 machine for statemgr and builds it.
 #
 #   ./scripts/setup.sh                 install build deps, build into build/
@@ -30,7 +31,7 @@ RUNTIME_DEPS=(libevent-core-2.1-7 libevent-extra-2.1-7 libevent-openssl-2.1-7
   libprotobuf-c1 libssl3 libxxhash0)
 
 usage() {
-  sed -n '4,11s/^# \{0,1\}//p' "$0"
+  sed -n '5,12s/^# \{0,1\}//p' "$0"
 }
 
 mode=build

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # test.sh - sets everything up and runs every test.
 #
 #   ./scripts/test.sh           the full run below (what CI runs: .ci/run)
@@ -27,7 +28,7 @@
 set -euo pipefail
 
 usage() {
-  sed -n '4,8s/^# \{0,1\}//p' "$0"
+  sed -n '5,9s/^# \{0,1\}//p' "$0"
 }
 
 quick=0

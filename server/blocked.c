@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* blocked.c - all parking and waking of blocking calls (see blocked.h).
  *
  * A waiter sits in two doubly linked lists at once: its object's FIFO (so

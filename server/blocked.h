@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* blocked.h - parking requests that cannot be answered yet, and waking
  * them: the one owner of every parked call.
  *

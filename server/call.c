@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* call.c - the helpers every method uses to check and read its arguments
  * and to report failures (declared in object.h). */
 #include "object.h"

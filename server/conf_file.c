@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* conf_file.c - reads statemgrd's --config FILE into (key, value, line)
  * entries. The syntax is the long options written one per line, so a file
  * and a command line say the same things the same way; what each key means

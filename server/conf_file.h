@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* conf_file.h - statemgrd's --config FILE: the file read into (key, value,
  * line) entries, which main.c applies as it applies the long options. Not
  * part of the server library: only the statemgrd program reads files. */

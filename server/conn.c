@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* conn.c - one client connection from accept to close.
  *
  * States: HANDSHAKE (Hello sent, waiting for Auth; tiny frame limit and a

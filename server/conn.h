@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* conn.h - one client connection: its bufferevent, the handshake, framing,
  * back-pressure, and the references it holds. */
 #ifndef SM_SERVER_CONN_H

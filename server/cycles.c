@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cycles.c - the cycle collector of anonymous objects (see cycles.h).
  *
  * A batch works on sm_obj scratch fields: cyc_mark says whether the object

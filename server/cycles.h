@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cycles.h - collecting anonymous objects that only hold each other.
  *
  * Reference counting frees an anonymous object when its last holder goes,

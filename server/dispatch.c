@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* dispatch.c - one request in, one response out (see dispatch.h).
  *
  * Every argument is validated here, once, before any method runs: it must

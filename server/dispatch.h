@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* dispatch.h - turns one decoded request into one response: validates the
  * arguments, finds the target (the manager or an object) and its method,
  * runs it, and queues the response frame on the connection.

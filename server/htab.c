@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* htab.c - the insertion-ordered hash table of htab.h.
  *
  * CPython's compact dict: entries[] holds keys in insertion order, index[]

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* htab.h - an insertion-ordered hash table keyed by byte strings.
  *
  * The layout of CPython's compact dict: a dense array of entries in

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* listener.c - binding tcp://, tls:// and unix: URLs and accepting
  * connections.
  *

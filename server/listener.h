@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* listener.h - the sockets statemgrd accepts on: tcp://host:port,
  * tls://host:port and unix:/path, behind one small transport table. */
 #ifndef SM_SERVER_LISTENER_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* log.c - timestamped, escaped log lines on stderr or in a file (see
  * log.h).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* log.h - the daemon's log lines: one line per event, at or above a chosen
  * level, on stderr or in a log file that SIGHUP reopens (for logrotate).
  * Every message is escaped (proto/escape.h) as it is written, so names and

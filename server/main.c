@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* main.c - statemgrd: command-line options over the embeddable server.
  *
  * With no options it listens on 127.0.0.1:7450 with the default authkey

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* manager.c - the methods of object 0, the manager itself: creating and
  * opening objects, the per-connection references to anonymous objects,
  * deleting named objects, listing, daemon facts and shutdown. Method

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* memory.c - data accounting, the memory limit and the trim timer (see
  * memory.h). */
 #include "memory.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* memory.h - what the shared data weighs, the limit on it (--max-memory),
  * and giving freed memory back to the system.
  *

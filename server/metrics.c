@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* metrics.c - /metrics in Prometheus' text format (see metrics.h).
  *
  * The address is parsed by proto/url.c, as listeners' are (IPv6 in

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* metrics.h - the daemon's figures as Prometheus text over HTTP
  * (libevent's evhttp), on an address of its own: --metrics tcp://HOST:PORT
  * (tcp://[V6ADDR]:PORT for IPv6) serves GET /metrics. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* object.h - what an object type is, and what a method call sees.
  *
  * A type is a name plus a table of methods (the C form of Python's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* peers.c - per-source state for connections not yet authenticated (see
  * peers.h).
  *

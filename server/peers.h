@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* peers.h - what the daemon remembers about each source of connections
  * that have not authenticated yet: how many it has open (for the
  * pre-authentication budget), how often its authentications failed (for

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* registry.c - the objects of the daemon by id and by name, their types,
  * the reference counts that free anonymous objects, and the bytes objects
  * and tables take (see registry.h and memory.h). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* registry.h - every object the daemon owns, by id and by name.
  *
  * Named objects are get-or-create and live until deleted. Anonymous objects

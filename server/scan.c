@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* scan.c - the arguments, page bound and answer of every scan method
  * (scan.h). */
 #include "scan.h"

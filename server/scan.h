@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* scan.h - what every cursor iteration method shares (dict, list and
  * namespace "scan", the manager's "ls_scan"): reading the cursor and the
  * count hint, bounding a page, and writing the answer [next cursor, page].

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* server.c - the embeddable server: options, the event loop, signals, the
  * stop sequence, reloading, and the ready file (see statemgr_server.h).
  * The TLS context (tls.c) is built here, with the server, from the TLS

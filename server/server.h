@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* server.h - the server struct that every callback of the daemon receives:
  * one event loop, one registry, the connections and the listeners. Private
  * to server/. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* stats.c - the daemon's counters and snapshots (see stats.h). */
 #include "stats.h"
 

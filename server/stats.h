@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* stats.h - what the daemon counts about itself: calls per method, and a
  * snapshot of the figures that `info`, `statemgr stats` and the metrics
  * endpoint report (one gathering function, so they never disagree). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* sval.c - stored values (see sval.h): one allocation holding the packed
  * bytes, plus one reference on each anonymous object the value refers to,
  * taken when stored and given back when freed. Each value counts its own

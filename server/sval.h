@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* sval.h - a stored value: the packed bytes a client sent, kept as they are.
  *
  * One allocation holds the length, the flags and the bytes. A value that

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* t_array.c - the "array" type: Python's multiprocessing Array, a fixed
  * length array of one numeric element type, with an atomic add
  * (docs/protocol.md lists the methods).

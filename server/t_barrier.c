@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* t_barrier.c - the "barrier" type: Python's Barrier for a fixed number of
  * parties (docs/protocol.md lists the methods).
  *

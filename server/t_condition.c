@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* t_condition.c - the "condition" type: Python's Condition over a lock or
  * rlock object (docs/protocol.md lists the methods).
  *

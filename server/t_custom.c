@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* t_custom.c - custom types registered through statemgr_server.h (see
  * t_custom.h): the sm_method_call, sm_pending and reply API of the public
  * header, over the same call / blocked.c machinery as the built-in types.

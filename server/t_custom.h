@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* t_custom.h - custom types: the adapter between the public sm_type_def of
  * statemgr_server.h and the registry's obj_type.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* t_dict.c - the "dict" type: Python's dict over shared values, plus the
  * atomic helpers set_if_absent and cas (docs/protocol.md lists the methods).
  *

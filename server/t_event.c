@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* t_event.c - the "event" type: Python's Event, a flag that wait() calls
  * wait for (docs/protocol.md lists the methods). The state is the flag and
  * the FIFO of wait calls; set() signals the event and the serve pass right

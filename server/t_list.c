@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* t_list.c - the "list" type: Python's list over shared values
  * (docs/protocol.md lists the methods).
  *

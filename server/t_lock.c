@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* t_lock.c - the "lock" type (Python's Lock) and the lock core that "rlock"
  * and "condition" use through t_lock.h (docs/protocol.md lists the methods).
  *

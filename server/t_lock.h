@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* t_lock.h - the lock core, shared by the "lock" and "rlock" types and by
  * "condition" (private to server/).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* t_namespace.c - the "namespace" type: Python's Manager.Namespace, named
  * attributes holding shared values (docs/protocol.md lists the methods).
  * The state is an htab from the attribute name's bytes to sval*. */

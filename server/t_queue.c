@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* t_queue.c - the "queue" type: Python's Queue and JoinableQueue, FIFO with
  * an optional maxsize (docs/protocol.md lists the methods).
  *

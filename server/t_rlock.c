@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* t_rlock.c - the "rlock" type: Python's RLock, re-entrant for the
  * connection that holds it (a client thread), released for others only when
  * its holder has released it as many times as it acquired it

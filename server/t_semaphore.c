@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* t_semaphore.c - the "semaphore" and "bounded_semaphore" types: Python's
  * Semaphore and BoundedSemaphore (docs/protocol.md lists the methods). The
  * two share everything but the bound, so they live here together.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* t_value.c - the "value" type: one shared value (Python's Manager.Value)
  * with an atomic add-and-get, so counters need no lock
  * (docs/protocol.md lists the methods). The state holds one sval; nil is

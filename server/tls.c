@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tls.c - the daemon side of TLS (see tls.h).
  *
  * The SSL_CTX is built when the server is created, and again by a reload

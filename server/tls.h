@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tls.h - the daemon's TLS: one SSL_CTX per server, built at start from the
  * certificate, key and optional client CA (and again on a reload), and the
  * OpenSSL bufferevents that

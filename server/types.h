@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* types.h - the built-in object types, one t_<type>.c each. */
 #ifndef SM_SERVER_TYPES_H
 #define SM_SERVER_TYPES_H

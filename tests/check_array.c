@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* check_array.c - sm_array through libstatemgr against a real statemgrd,
  * porting the semantics of CPython's _TestArray
  * (Lib/test/_test_multiprocessing.py: test_array, test_array_from_size,

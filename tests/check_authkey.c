@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* check_authkey.c - authkey hygiene as statemgrd and the CLI apply it,
  * run as real processes.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* check_barrier.c - sm_barrier through libstatemgr against a real
  * statemgrd, porting the semantics of CPython's BarrierTests
  * (Lib/test/lock_tests.py) with 5 parties: 2 processes and 3 threads of

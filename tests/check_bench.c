@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* check_bench.c - statemgr-bench, run as a real process ($STATEMGR_BENCH)
  * against a real statemgrd: its argument handling (bad numbers, unknown
  * workloads and options exit 2 with a message; a dead address exits 3),

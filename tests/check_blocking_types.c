@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* check_blocking_types.c - the blocking and synchronisation types
  * (server/t_queue.c, t_lock.c, t_rlock.c, t_semaphore.c, t_condition.c,
  * t_event.c, t_barrier.c) and the array (t_array.c), called directly without

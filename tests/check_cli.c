@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* check_cli.c - the `statemgr` CLI, run as a real process ($STATEMGR_CLI)
  * against a real statemgrd: what it prints and the exit codes scripts rely
  * on (0 ok, 1 not found, 2 usage, 3 connection, 4 auth, 5 other error).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* check_concurrency.c - many writers at once through libstatemgr against
  * a real statemgrd: compare-and-set increments from 8 processes, add_int
  * from 8 processes, threads of one process sharing one client and one

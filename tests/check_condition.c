@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* check_condition.c - sm_condition through libstatemgr against a real
  * statemgrd, porting the semantics of CPython's ConditionTests
  * (Lib/test/lock_tests.py) and _TestCondition

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* check_config.c - `statemgrd --config FILE`, run as a real process: the
  * file's settings take effect (comments, blank lines, both "key value" and
  * "key = value"), the command line overrides them (listen URLs as a whole),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* check_custom.c - custom types of statemgr_server.h, end to end: the test
  * process embeds a server (sm_server_run_thread) with a "box" type and
  * talks to it over a real UNIX socket with libstatemgr's generic proxies

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* check_cycles.c - anonymous objects that only hold each other are
  * collected, against a real statemgrd: a dict holding itself, two lists
  * holding each other, a longer cycle through a queue's item; after every

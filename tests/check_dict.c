@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* check_dict.c - sm_dict and the generic proxy through libstatemgr against
  * a real statemgrd, over TCP and over the UNIX socket: every dict method
  * with its results and error codes, the typed helpers, named get-or-create

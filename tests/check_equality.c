@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* check_equality.c - one equality and hash for values, Python's rules, on
  * both sides (proto/vequal.h).
  *

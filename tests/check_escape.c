@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* check_escape.c - names chosen by clients cannot forge log lines or table
  * rows, nor drive a terminal.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* check_event.c - sm_event through libstatemgr against a real statemgrd,
  * porting the semantics of CPython's EventTests (Lib/test/lock_tests.py)
  * and _TestEvent (Lib/test/_test_multiprocessing.py): set/clear/is_set,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* check_hostile.c - many hostile clients at once, and a well-behaved one
  * beside them, against a real statemgrd over real sockets.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* check_htab.c - the insertion-ordered hash table (server/htab.c), driven
  * directly: lookups, order, holes, resizing both ways, and a long random
  * run checked against a plain array model. */

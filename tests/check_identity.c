@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* check_identity.c - what names an object, and what both ends agree on.
  *
  * - Object ids are never reused, not even by a daemon restarted from

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* check_limits.c - the limits that protect the daemon, each crossed on
  * purpose against a real statemgrd started with a small value of its flag:
  * frame size, connection count, handshake deadline, value nesting, parked

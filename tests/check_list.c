@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* check_list.c - sm_list through libstatemgr against a real statemgrd,
  * over TCP and the UNIX socket: every list method with Python's index
  * rules and its error codes, the typed helpers, a list shared from two

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* check_locks.c - sm_lock, sm_rlock and sm_semaphore (plain and bounded)
  * through libstatemgr against a real statemgrd, porting the semantics of
  * CPython's Lib/test/lock_tests.py (BaseLockTests, LockTests, RLockTests,

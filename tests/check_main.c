@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* check_main.c - the one runner for every Check suite.
  *
  * `check_statemgr` runs all suites; `check_statemgr NAME...` runs those

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* check_manager.c - the private manager (sm_manager_start): a statemgrd of
  * the program's own, on a UNIX socket in a private directory.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* check_memory.c - the memory limit and giving memory back, against a real
  * statemgrd: past --max-memory, calls that grow the data get
  * SM_EMAXMEMORY with a clear text while reads, deletes and other calls go

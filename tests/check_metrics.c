@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* check_metrics.c - the inspectable daemon: the Prometheus endpoint fetched
  * with a real HTTP client (curl) and its counters checked against the calls
  * this test made; `show` naming a lock's holder and its parked waiter; the

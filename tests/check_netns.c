@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* check_netns.c - two hosts on one machine, for real: network namespaces
  * joined by a veth pair, TLS across the link, and then the link cut.
  *

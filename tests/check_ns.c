@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* check_ns.c - sm_ns (the daemon's "namespace" type) through libstatemgr
  * against a real statemgrd, over TCP and the UNIX socket: attributes set,
  * read, listed sorted and deleted, SM_ENOTFOUND for unset ones, the typed

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* check_parking.c - blocking calls against the real daemon over real
  * sockets: parking, hand-offs, deadlines kept by the daemon, and what a
  * closing connection releases.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* check_pipeline.c - generic calls (sm_proxy_open, sm_call) and pipelines
  * (sm_pipeline_*) against a real statemgrd, over TCP and the UNIX socket
  * (every test runs once on each): results come back in queueing order, each

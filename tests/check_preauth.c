@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* check_preauth.c - the budget of connections that have not authenticated,
  * against a real statemgrd over real sockets.
  *

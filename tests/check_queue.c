@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* check_queue.c - sm_queue (Python's Queue and JoinableQueue) through
  * libstatemgr against a real statemgrd, porting the semantics of CPython's
  * _TestQueue (Lib/test/_test_multiprocessing.py): FIFO order, a bounded

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* check_reconnect.c - a client outlives its daemon: when the connection
  * drops, the next call on the thread reconnects (handshake included) and
  * proxies of named objects keep working, while a call that was in flight

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* check_robust.c - bad input against the real daemon over real sockets.
  *
  * A raw client speaks the protocol by hand (proto/ functions, no library)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* check_scan.c - cursor iteration over big objects (dict, list and
  * namespace "scan", the manager's "ls_scan") and the TOO_LARGE answer that
  * points at it, against a real statemgrd: a 1,000,000-entry dict read page

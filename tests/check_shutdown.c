@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* check_shutdown.c - stopping the daemon gracefully, with a daemon of its
  * own per test: requests already read are answered (even the ones pipelined
  * behind the shutdown request), parked calls and calls that would park get

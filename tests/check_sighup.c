@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* check_sighup.c - SIGHUP reloads instead of killing the daemon, against a
  * real statemgrd.
  *

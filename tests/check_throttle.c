@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* check_throttle.c - failed authentications are slowed down per source
  * address and summed up in the log, against a real statemgrd.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* check_tls.c - TLS between the library and a real statemgrd.
  *
  * Certificates are made at test time (smtest_tls.c): a test CA, a second

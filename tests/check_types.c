@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* check_types.c - the built-in object types (server/t_*.c) called directly,
  * without sockets: every method of dict, list, value and namespace in
  * docs/protocol.md, their errors, and the references stored values hold.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* check_url.c - the one URL parser (proto/url.c) that the daemon's
  * listeners, its metrics endpoint, the client library and the tools share.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* check_value.c - the sm_value API and its wire codec, without a daemon:
  * constructors and accessors of every kind, ownership rules of list/map
  * building, map replace semantics, deep copy and equality, the Python-like

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* check_var.c - sm_var (the daemon's "value" type) through libstatemgr
  * against a real statemgrd, over TCP and the UNIX socket: get/set of every
  * kind, the initial value applying only at creation, atomic add on ints

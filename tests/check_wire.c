@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* check_wire.c - the protocol layer without sockets: framing (a frame may
  * arrive a byte at a time), the packed-value codec against protobuf-c byte
  * for byte, the protocol messages, the HMAC proofs and the authkey lookup. */

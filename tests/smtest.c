@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* smtest.c - start and stop a real statemgrd for the suites (see smtest.h).
  *
  * The daemon runs with a fresh random authkey in a private directory, on an

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* smtest.h - helpers shared by the Check suites: start a real statemgrd on
  * an ephemeral TCP port and a UNIX socket in a private directory, connect to
  * it, stop it by PID.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* smtest_fake.c - a fake daemon for the suites (see smtest.h): a thread of
  * the test process that listens on a UNIX socket and speaks the protocol
  * with proto/ functions, sending exactly what its script says. It lets a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* smtest_raw.c - a client that speaks the protocol by hand (proto/
  * functions, no library), for tests that must send exact bytes: hostile
  * frames, pipelined requests, half-finished handshakes. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* smtest_sync.h - helpers shared by the suites of the blocking and
  * synchronisation types (check_queue.c, check_locks.c, check_condition.c,
  * check_event.c, check_barrier.c, check_array.c): status assertions, a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* smtest_tls.c - certificates made at test time for the TLS suites (see
  * smtest.h): a test CA, a second unrelated CA, server certificates for
  * 127.0.0.1 and localhost (one valid, one expired yesterday, one signed by

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* smtest_unit.c - the value notation, its printer and direct method calls
  * for the suites that run the object types without a daemon (see
  * smtest_unit.h). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* smtest_unit.h - plumbing for the suites that call the object types
  * (server/t_*.c) directly on a registry, without sockets or a daemon
  * (check_types.c, check_blocking_types.c). It owns:

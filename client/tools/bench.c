@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bench.c - statemgr-bench: a load generator for statemgrd in the style of
  * redis-benchmark, that checks every answer it gets.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bench.h - what the files of statemgr-bench share.
  *
  * bench.c parses the options, prepares each workload, runs its clients

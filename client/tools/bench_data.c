@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bench_data.c - the data statemgr-bench sends, made so that every answer
  * can be recomputed and checked by whichever client reads it.
  *

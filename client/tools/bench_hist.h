@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bench_hist.h - a fixed-size latency histogram for statemgr-bench and
  * sm_pingpong (header-only, so bench/pingpong.c shares it without a
  * library).

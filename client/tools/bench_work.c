@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bench_work.c - the workloads of statemgr-bench, and how each checks the
  * answers it gets.
  *

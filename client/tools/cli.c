@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cli.c - the `statemgr` command-line tool: inspect and change a statemgrd's
  * objects from a shell, with exit codes that scripts can rely on.
  *

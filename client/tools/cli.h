@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cli.h - what the files of the `statemgr` CLI share.
  *
  * cli.c parses the command line, connects, runs one command from its

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cli_out.c - the `statemgr` CLI's value output: plain text a reader (or a
  * script) cannot misread, and JSON documents that keep every type.
  *

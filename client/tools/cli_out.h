@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cli_out.h - how the `statemgr` CLI prints values: the unambiguous plain
  * text and the --json documents (cli_out.c). */
 #ifndef SM_CLI_OUT_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cli_sync.c - the `statemgr` CLI's commands on queues and synchronisation
  * objects: queue, event, semaphore and barrier, each as `TYPE NAME OP
  * [ARGS]`.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* client.c - the Client type: one sm_client (from sm_connect) or one
  * private manager (sm_manager_start) and its client, and opening proxies.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ext.h - what the files of the statemgr._statemgr extension share.
  *
  * The extension is a thin layer over libstatemgr: a Client (an sm_client,

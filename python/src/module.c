@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* module.c - the statemgr._statemgr extension module: its functions
  * (connect, start_manager, the registries the package fills at import) and
  * the mapping of libstatemgr's SM_E* codes to Python exceptions.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* pipeline.c - the Pipeline type: many proxy calls sent in one write and
  * answered together (sm_pipeline_*), so N calls cost one round trip.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* proxy.c - the Proxy base type: one library proxy (an sm_proxy view of a
  * typed sm_dict, sm_queue...), and _call / _callk / _call_timed, which
  * forward a daemon method by name with the GIL released.

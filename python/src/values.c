@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* values.c - Python objects to sm_values and back.
  *
  * None, bool, int (64 bits), float, str, bytes, list and dict travel as the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """statemgr - shared state for Python processes, served by statemgrd.
 
 A drop-in for ``multiprocessing.managers``: change the import and keep the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """statemgr._daemon - finding statemgrd and running one for a manager that
 has an address of its own (BaseManager(address=..., authkey=...).start(),
 get_server().serve_forever()).

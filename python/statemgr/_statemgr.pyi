@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 from typing import Any, TypeVar
 
 _P = TypeVar("_P", bound=Proxy)

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """statemgr.errors - the exceptions of the statemgr package.
 
 Every failure of the C library (an SM_E* code) is raised as a subclass of

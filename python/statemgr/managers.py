@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """statemgr.managers - BaseManager and SyncManager with the interface of
 multiprocessing.managers, served by statemgrd.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """statemgr.pipeline - many calls in one round trip.
 
     with m.pipeline() as p:

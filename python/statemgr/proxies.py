@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """statemgr.proxies - the proxy classes: Python objects whose every method
 is one call to the object in statemgrd.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 from typing import Any, Callable, Iterable, Iterator, SupportsIndex, overload
 
 from . import _statemgr

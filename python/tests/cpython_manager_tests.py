@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """cpython_manager_tests.py - CPython's own manager tests, run against
 statemgr.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """helpers.py - what the package's test modules share: where the build's
 binaries are, and a standalone statemgrd on a free port or socket.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """test_examples.py - examples/rss_feed.py, the multiprocessing-docs style
 RSS reader, prints the same with statemgr's Manager as with Python's: the
 import is the only difference."""

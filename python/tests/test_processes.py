@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """test_processes.py - statemgr across processes: fork and spawn children,
 proxies pickled through a queue, nested proxies made in a child, a lock
 whose holder is SIGKILLed, a C program sharing a named dict, standalone

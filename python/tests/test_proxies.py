@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """test_proxies.py - the proxies behave as Python's do (dunder methods,
 exceptions, context managers, timeouts), plus statemgr's own: atomic add,
 set_if_absent / cas, pipelines, named objects, shutdown with live

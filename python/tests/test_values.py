@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """test_values.py - what Python values become in statemgrd and back:
 native kinds as statemgr values (C programs read them), tuples as lists,
 proxies as references, everything else pickled with a marker; dict keys

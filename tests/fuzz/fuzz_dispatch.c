@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fuzz_dispatch.c - libFuzzer harness for the request dispatcher
  * (server/dispatch.c), and through it the manager and every object type.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fuzz_frame.c - libFuzzer harness for the framing and the message decoders
  * (proto/frame.c, proto/msg.c).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fuzz_value.c - libFuzzer harness for the value codec (proto/vwire.c) and
  * the equality built on it (proto/vequal.c).
  *

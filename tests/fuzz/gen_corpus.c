@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* gen_corpus.c - writes the seed corpus of the fuzz harnesses:
  *
  *   fuzz_gen_corpus tests/fuzz/corpus
