@@ -27,7 +27,7 @@ import struct
 import sys
 
 BATCH = 48
-VERSION = 1
+VERSION = 2  # the protocol the library speaks (proto/auth.h)
 
 
 def varint(n):
@@ -76,6 +76,10 @@ def fields(payload):
                     break
             out[num] = payload[i : i + ln]
             i += ln
+        elif wt in (1, 5):  # fixed64 (AuthResult.instance), fixed32 (Request.type)
+            n = 8 if wt == 1 else 4
+            out[num] = int.from_bytes(payload[i : i + n], "little")
+            i += n
         else:
             raise ValueError(f"unexpected wire type {wt}")
     return out

@@ -24,10 +24,13 @@
 #define SLOT_EMPTY (-1)
 #define SLOT_DELETED (-2)
 #define MIN_SLOTS ((size_t)8)
+_Static_assert(sizeof(void *) != 8 || sizeof(htab_entry) == 32,
+               "an entry is 32 bytes on 64-bit machines: the memory per dict entry depends on it");
 #define MAX_SLOTS ((size_t)1 << 30) /* entry numbers must fit an int32 */
 
-static uint64_t hash_key(const htab *t, sm_span key) {
-  return t->value_keys ? veq_hash(key) : XXH3_64bits_withSeed(key.p, key.n, veq_seed());
+static uint32_t hash_key(const htab *t, sm_span key) {
+  uint64_t h = t->value_keys ? veq_hash(key) : XXH3_64bits_withSeed(key.p, key.n, veq_seed());
+  return (uint32_t)(h ^ (h >> 32));
 }
 
 /* Entries that a table of `slots` slots may hold before it is rebuilt. */
@@ -44,12 +47,12 @@ static size_t slots_for(size_t len) {
   return slots;
 }
 
-static size_t probe_next(size_t i, uint64_t *perturb, size_t mask) {
+static size_t probe_next(size_t i, uint32_t *perturb, size_t mask) {
   *perturb >>= 5;
   return (i * 5 + *perturb + 1) & mask;
 }
 
-static bool key_eq(const htab *t, const htab_entry *e, uint64_t hash, sm_span key) {
+static bool key_eq(const htab *t, const htab_entry *e, uint32_t hash, sm_span key) {
   if (e->hash != hash) return false;
   sm_span k = {e->key, e->klen};
   if (t->value_keys) return veq_match(k, key); /* same bytes first, then by value */
@@ -58,9 +61,9 @@ static bool key_eq(const htab *t, const htab_entry *e, uint64_t hash, sm_span ke
 
 /* Returns the slot holding key, or -1 when absent; then *empty (may be NULL)
  * receives the first empty slot of the probe sequence. n_slots must be > 0. */
-static ptrdiff_t lookup(const htab *t, sm_span key, uint64_t hash, size_t *empty) {
+static ptrdiff_t lookup(const htab *t, sm_span key, uint32_t hash, size_t *empty) {
   size_t mask = t->n_slots - 1, i = hash & mask;
-  uint64_t perturb = hash;
+  uint32_t perturb = hash;
   for (;;) {
     int32_t ix = t->index[i];
     if (ix == SLOT_EMPTY) {
@@ -88,7 +91,7 @@ static int rebuild(htab *t, size_t slots) {
   for (size_t j = 0; j < t->n_entries; j++) {
     if (!t->entries[j].key) continue;
     entries[n] = t->entries[j];
-    uint64_t perturb = entries[n].hash;
+    uint32_t perturb = entries[n].hash;
     size_t i = entries[n].hash & mask;
     while (index[i] != SLOT_EMPTY)
       i = probe_next(i, &perturb, mask);
@@ -138,7 +141,8 @@ void **htab_find(const htab *t, sm_span key) {
 
 /* The key bytes are copied; val is stored as given (the caller owns it). */
 int htab_put(htab *t, sm_span key, void *val, void **old) {
-  uint64_t hash = hash_key(t, key);
+  if (key.n > UINT32_MAX) return -1; /* cannot happen: a key came in one frame */
+  uint32_t hash = hash_key(t, key);
   size_t slot = 0;
   if (t->n_slots > 0) {
     ptrdiff_t s = lookup(t, key, hash, &slot);
@@ -160,8 +164,8 @@ int htab_put(htab *t, sm_span key, void *val, void **old) {
   }
   if (key.n) memcpy(copy, key.p, key.n);
   if (t->next_seq == 0) t->next_seq = 1; /* 0 is the cursor of the start */
-  t->entries[t->n_entries] =
-      (htab_entry){.hash = hash, .key = copy, .klen = key.n, .val = val, .seq = t->next_seq++};
+  t->entries[t->n_entries] = (htab_entry){
+      .hash = hash, .key = copy, .klen = (uint32_t)key.n, .val = val, .seq = t->next_seq++};
   t->index[slot] = (int32_t)t->n_entries++;
   t->n_fill++;
   t->len++;

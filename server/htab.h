@@ -22,12 +22,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* 32 bytes: the hash and the key's length take 32 bits each (a table holds
+ * at most 2^30 slots, and a key came in a frame, whose length is 32 bits),
+ * which leaves room for the scan cursors' insertion number at no cost. */
 typedef struct htab_entry {
-  uint64_t hash;
   uint8_t *key; /* owned; NULL marks a deleted entry (a hole) */
-  size_t klen;
   void *val;
-  uint64_t seq; /* insertion number, rising along entries[] (holes keep theirs): scan cursors */
+  uint64_t seq;  /* insertion number, rising along entries[] (holes keep theirs): scan cursors */
+  uint32_t hash; /* the key's hash, folded to 32 bits */
+  uint32_t klen;
 } htab_entry;
 
 typedef struct htab {
