@@ -285,6 +285,19 @@ class DictProxy(BaseProxy):
         return self._callk("cas", key, expected, desired)[0]
 
 
+def _get_indexed(proxy, i, what):
+    """proxy[i] for a list or an array: a slice with step 1 is the daemon's
+    slice, another step slices a copy; an index out of range is IndexError."""
+    if isinstance(i, slice):
+        if i.step is None or i.step == 1:
+            return proxy._call("slice", i.start, i.stop)
+        return proxy._call("slice", None, None)[i]
+    try:
+        return proxy._call("get", i)
+    except BadValue:
+        raise IndexError(what + " index out of range") from None
+
+
 class ListProxy(BaseProxy):
     """A shared list (daemon type "list")."""
 
@@ -295,14 +308,7 @@ class ListProxy(BaseProxy):
         return IndexError(what)
 
     def __getitem__(self, i):
-        if isinstance(i, slice):
-            if i.step is None or i.step == 1:
-                return self._call("slice", i.start, i.stop)
-            return self._call("slice", None, None)[i]
-        try:
-            return self._call("get", i)
-        except BadValue:
-            raise IndexError("list index out of range") from None
+        return _get_indexed(self, i, "list")
 
     def __setitem__(self, i, value):
         if isinstance(i, slice):
@@ -472,14 +478,7 @@ class ArrayProxy(BaseProxy):
         return self._call("len")
 
     def __getitem__(self, i):
-        if isinstance(i, slice):
-            if i.step is None or i.step == 1:
-                return self._call("slice", i.start, i.stop)
-            return self._call("slice", None, None)[i]
-        try:
-            return self._call("get", i)
-        except BadValue:
-            raise IndexError("array index out of range") from None
+        return _get_indexed(self, i, "array")
 
     def __setitem__(self, i, value):
         if isinstance(i, slice):
