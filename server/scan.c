@@ -4,6 +4,8 @@
 #include "scan.h"
 
 #include "dispatch.h"
+#include "htab.h"
+#include "sval.h"
 
 #include <inttypes.h>
 #include <string.h>
@@ -95,3 +97,19 @@ int scan_end_range(call *c, scan_page *pg, const scan_range *r, uint64_t from) {
 }
 
 void scan_abort(scan_page *pg) { vb_free(&pg->items); }
+
+int scan_table(call *c, htab *h, scan_write_fn write) {
+  scan_page pg;
+  int rc = scan_begin(c, 2, &pg);
+  if (rc != WS_OK) return rc;
+  scan_range r = scan_range_of(&pg, h->next_seq);
+  size_t pos = htab_seek(h, r.from), at = pos;
+  sm_span k;
+  void *v;
+  while (htab_next_before(h, &pos, r.end, &k, &v) && scan_room(&pg, k.n + sval_span(v).n + 16)) {
+    write(&pg.items, k, sval_span(v));
+    pg.n++;
+    at = pos;
+  }
+  return scan_end_range(c, &pg, &r, htab_cursor(h, at));
+}

@@ -175,29 +175,19 @@ static int d_keys(call *c) { return write_listing(c, OUT_KEYS); }
 static int d_values(call *c) { return write_listing(c, OUT_VALUES); }
 static int d_items(call *c) { return write_listing(c, OUT_ITEMS); }
 
+/* One scanned entry: the pair [key, value]. */
+static void scan_item(vbuf *out, sm_span key, sm_span val) {
+  size_t item = vb_list_begin_item(out);
+  write_pair(out, key, val);
+  vb_list_end_item(out, item);
+}
+
 /* scan(cursor[, count]) -> [next, [[k, v]...]]: a page of items in
  * insertion order. The cursor names insertion numbers (htab.h, scan.h), so
  * inserts, deletes and resizes between pages never make it skip or repeat
  * an entry that stays, and entries inserted after the scan began are left
  * out, so that it ends. */
-static int d_scan(call *c) {
-  scan_page pg;
-  int rc = scan_begin(c, 2, &pg);
-  if (rc != WS_OK) return rc;
-  htab *h = dict_of(c);
-  scan_range r = scan_range_of(&pg, h->next_seq);
-  size_t pos = htab_seek(h, r.from), at = pos;
-  sm_span k;
-  void *v;
-  while (htab_next_before(h, &pos, r.end, &k, &v) && scan_room(&pg, k.n + sval_span(v).n + 16)) {
-    size_t item = vb_list_begin_item(&pg.items);
-    write_pair(&pg.items, k, sval_span(v));
-    vb_list_end_item(&pg.items, item);
-    pg.n++;
-    at = pos;
-  }
-  return scan_end_range(c, &pg, &r, htab_cursor(h, at));
-}
+static int d_scan(call *c) { return scan_table(c, dict_of(c), scan_item); }
 
 /* pop(key[, default]) */
 static int d_pop(call *c) {

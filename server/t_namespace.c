@@ -105,33 +105,22 @@ static int n_list(call *c) {
   return WS_OK;
 }
 
+/* One scanned attribute: [name as a str, value]. */
+static void scan_item(vbuf *out, sm_span name, sm_span val) {
+  size_t item = vb_list_begin_item(out), pair = vb_list_begin(out);
+  size_t el = vb_list_begin_item(out);
+  vb_str(out, name.p, name.n);
+  vb_list_end_item(out, el);
+  vb_list_item(out, val);
+  vb_list_end(out, pair);
+  vb_list_end_item(out, item);
+}
+
 /* scan(cursor[, count]) -> [next, [[name, value]...]]: a page of the
  * attributes in the order they were first set (not sorted, unlike list);
  * the cursor names insertion numbers (scan.h), so other changes never make
  * it skip or repeat an attribute that stays. */
-static int n_scan(call *c) {
-  scan_page pg;
-  int rc = scan_begin(c, 2, &pg);
-  if (rc != WS_OK) return rc;
-  htab *h = ns_of(c);
-  scan_range r = scan_range_of(&pg, h->next_seq);
-  size_t pos = htab_seek(h, r.from), at = pos;
-  sm_span name;
-  void *v;
-  while (htab_next_before(h, &pos, r.end, &name, &v) &&
-         scan_room(&pg, name.n + sval_span(v).n + 16)) {
-    size_t item = vb_list_begin_item(&pg.items), pair = vb_list_begin(&pg.items);
-    size_t el = vb_list_begin_item(&pg.items);
-    vb_str(&pg.items, name.p, name.n);
-    vb_list_end_item(&pg.items, el);
-    vb_list_item(&pg.items, sval_span(v));
-    vb_list_end(&pg.items, pair);
-    vb_list_end_item(&pg.items, item);
-    pg.n++;
-    at = pos;
-  }
-  return scan_end_range(c, &pg, &r, htab_cursor(h, at));
-}
+static int n_scan(call *c) { return scan_table(c, ns_of(c), scan_item); }
 
 /* len -> int */
 static int n_len(call *c) {
