@@ -103,6 +103,16 @@ struct obj_type {
   /* Answers the waiters that o's state now lets through, in FIFO order,
    * after blk_signal(o) (blocked.h). NULL for types that never signal. */
   void (*serve)(registry *reg, sm_obj *o);
+  /* Writes the state as one packed Value into out, for snapshots
+   * (snapshot.h): the same state always gives the same bytes. Parked calls
+   * are not state (their clients resend them after a restart). Returns
+   * WS_OK, or WS_INTERNAL when out of memory. NULL: the type is kept in
+   * memory only. */
+  int (*save)(const void *state, vbuf *out);
+  /* Rebuilds a state from what save wrote. References inside are not
+   * counted again: snap_load restores every object's saved count. Returns
+   * WS_OK with *state set, or a WS_* error with err filled. */
+  int (*load)(registry *reg, sm_span saved, void **state, char *err, size_t errlen);
   const method_def *methods;
   size_t n_methods;
 };

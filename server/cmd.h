@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: MIT */
+/* cmd.h - the command stream: every change to the registry as one record,
+ * in the order it was applied, and the replay of those records.
+ *
+ * A command is what a change needs to be made again, deterministically, on
+ * a registry in the same state: a client's mutating call (its session, the
+ * object, the method, the arguments, the time), or a decision the daemon
+ * made by itself (a parked call served: logged as the same call made
+ * without waiting, by the waiter's session; a deadline that changes state;
+ * a session ending; the start of a run's ids). Replaying the records of a
+ * run on the snapshot it started from yields the same objects, the same
+ * ids and the same owners. Apply reads no clock and draws no random
+ * number: what depends on time comes in the command.
+ *
+ * The live daemon hands each record to a sink right after applying it
+ * (persist.c appends it to the log, replication ships it); with no sink
+ * (in memory, unit tests) nothing is encoded. */
+#ifndef SM_SERVER_CMD_H
+#define SM_SERVER_CMD_H
+
+#include "../proto/vwire.h"
+#include "registry.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Receives one encoded record (borrowed for the call). */
+typedef void (*cmd_sink_fn)(void *ctx, const uint8_t *rec, size_t len);
+
+/* Sets where reg's records go; fn NULL: nowhere. */
+void cmd_set_sink(registry *reg, cmd_sink_fn fn, void *ctx);
+
+/* True when a sink is set (callers skip building records otherwise). */
+bool cmd_logging(const registry *reg);
+
+/* Applies one record read back from the log (recovery): no connection,
+ * nothing answered. Returns 0, or -1 with err filled when the record is
+ * not a command this daemon knows or does not apply to this state (the
+ * log and the snapshot disagree: recovery stops). */
+int cmd_replay(registry *reg, const uint8_t *rec, size_t len, char *err, size_t errlen);
+
+/* Logs and applies the start of a run's ids (reg_begin_ids), so that a
+ * replay gives later creates the ids they had. */
+void cmd_begin_ids(registry *reg, uint64_t first);
+
+/* Logs and applies the end of a session: its parked calls are dropped
+ * and what it held is given back (the connection closed, or a session
+ * of an earlier run was not resumed in time). */
+void cmd_end_session(registry *reg, uint64_t session, int64_t now_ms);
+
+/* The sessions table as one blob for the snapshot (a snap_extra_fn), and
+ * back. cmd_sessions_load takes no references: the objects' saved counts
+ * already hold the sessions' ones. */
+int cmd_sessions_save(void *reg, vbuf *out);
+int cmd_sessions_load(registry *reg, const uint8_t *data, size_t len, char *err, size_t errlen);
+
+/* Calls fn for every session in the table that no connection has now
+ * (after recovery: the clients of the earlier run), to suspend them. */
+void cmd_each_orphan(registry *reg, void (*fn)(void *ctx, uint64_t session), void *ctx);
+
+#endif
