@@ -15,7 +15,7 @@
  * and its answer (response).
  *
  * Output, one line per transport, in statemgr-bench's format:
- *   workload=pingpong transport=tcp clients=C pipeline=1 ops_per_s=X p50_us=Y p99_us=Z
+ *   workload=pingpong transport=tcp clients=C pipeline=1 ops_per_s=X p50_us=Y p99_us=Z max_us=M
  * or CSV with --csv. Latencies are per round trip, recorded in the
  * log-linear histogram of client/tools/bench_hist.h. Exit codes: 0 ok,
  * 1 failure, 2 usage. */
@@ -329,15 +329,17 @@ static int run(const cfg *c, bool tcp, bool *header_done) {
   if (status != 0) return status;
   double secs = (double)(t1 - t0) / 1e9, ops = secs > 0 ? (double)all.count / secs : 0;
   double p50 = hist_quantile(&all, 0.50) / 1000, p99 = hist_quantile(&all, 0.99) / 1000;
+  double max = (double)all.max_ns / 1000;
   const char *tr = tcp ? "tcp" : "unix";
   if (c->csv) {
-    if (!*header_done) printf("workload,transport,clients,pipeline,ops_per_s,p50_us,p99_us\n");
+    if (!*header_done)
+      printf("workload,transport,clients,pipeline,ops_per_s,p50_us,p99_us,max_us\n");
     *header_done = true;
-    printf("pingpong,%s,%d,1,%.0f,%.1f,%.1f\n", tr, c->clients, ops, p50, p99);
+    printf("pingpong,%s,%d,1,%.0f,%.1f,%.1f,%.1f\n", tr, c->clients, ops, p50, p99, max);
   } else {
     printf("workload=pingpong transport=%s clients=%d pipeline=1 ops_per_s=%.0f p50_us=%.1f "
-           "p99_us=%.1f\n",
-           tr, c->clients, ops, p50, p99);
+           "p99_us=%.1f max_us=%.1f\n",
+           tr, c->clients, ops, p50, p99, max);
   }
   fflush(stdout);
   return 0;

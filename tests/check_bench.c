@@ -37,15 +37,15 @@ static int bench(const char *url, const char *args, char *out) {
 }
 
 static const char *const line_keys[] = {"workload",  "transport", "clients", "pipeline",
-                                        "ops_per_s", "p50_us",    "p99_us"};
+                                        "ops_per_s", "p50_us",    "p99_us",  "max_us"};
 
-/* Checks one result line: exactly the seven keys in order, each with a
+/* Checks one result line: exactly the eight keys in order, each with a
  * value, numbers where numbers belong. Fills workload (64 bytes). */
 static void check_line(const char *line, const char *transport, int clients, char *workload) {
   char copy[512];
   snprintf(copy, sizeof copy, "%s", line);
   char *save = NULL, *tok = strtok_r(copy, " ", &save);
-  for (size_t k = 0; k < 7; k++, tok = strtok_r(NULL, " ", &save)) {
+  for (size_t k = 0; k < 8; k++, tok = strtok_r(NULL, " ", &save)) {
     ck_assert_msg(tok != NULL, "line \"%s\" lacks %s", line, line_keys[k]);
     size_t kl = strlen(line_keys[k]);
     ck_assert_msg(strncmp(tok, line_keys[k], kl) == 0 && tok[kl] == '=' && tok[kl + 1],
@@ -61,7 +61,7 @@ static void check_line(const char *line, const char *transport, int clients, cha
       if (k == 3 || k == 4) ck_assert_msg(d > 0, "line \"%s\": %s", line, tok);
     }
   }
-  ck_assert_msg(tok == NULL, "line \"%s\" has more than the 7 fields", line);
+  ck_assert_msg(tok == NULL, "line \"%s\" has more than the 8 fields", line);
 }
 
 /* Bad arguments exit 2 with a message naming the problem; --help exits 0. */
@@ -154,7 +154,7 @@ START_TEST(test_lines_every_workload) {
 END_TEST
 
 /* --csv over the UNIX socket with processes and -P 8: the header, then one
- * row of 7 fields per workload; lock reports the depth it really used (1). */
+ * row of 8 fields per workload; lock reports the depth it really used (1). */
 START_TEST(test_csv_processes_unix) {
   char *out = malloc(OUT_LEN);
   int rc = bench(smtest_d.unix_url,
@@ -165,21 +165,23 @@ START_TEST(test_csv_processes_unix) {
   static const char *const names[] = {"dict_get", "value_incr", "queue_putget", "lock"};
   char *save = NULL, *line = strtok_r(out, "\n", &save);
   ck_assert_ptr_nonnull(line);
-  ck_assert_str_eq(line, "workload,transport,clients,pipeline,ops_per_s,p50_us,p99_us");
+  ck_assert_str_eq(line, "workload,transport,clients,pipeline,ops_per_s,p50_us,p99_us,max_us");
   for (size_t i = 0; i < 4; i++) {
     line = strtok_r(NULL, "\n", &save);
     ck_assert_msg(line != NULL, "row %zu missing", i);
     char name[64], transport[16];
     int clients = 0, pipeline = 0;
-    double ops = 0, p50 = 0, p99 = 0;
-    int got = sscanf(line, "%63[^,],%15[^,],%d,%d,%lf,%lf,%lf", name, transport, &clients,
-                     &pipeline, &ops, &p50, &p99);
-    ck_assert_msg(got == 7, "row \"%s\" does not parse", line);
+    double ops = 0, p50 = 0, p99 = 0, max = 0;
+    int got = sscanf(line, "%63[^,],%15[^,],%d,%d,%lf,%lf,%lf,%lf", name, transport, &clients,
+                     &pipeline, &ops, &p50, &p99, &max);
+    ck_assert_msg(got == 8, "row \"%s\" does not parse", line);
     ck_assert_str_eq(name, names[i]);
     ck_assert_str_eq(transport, "unix");
     ck_assert_int_eq(clients, 3);
     ck_assert_int_eq(pipeline, i == 3 ? 1 : 8);
     ck_assert(ops > 0 && p50 > 0 && p99 >= p50);
+    /* max is exact, p99 the middle of its ~3% bucket */
+    ck_assert_msg(max * 1.05 >= p99, "row \"%s\": max below p99", line);
   }
   ck_assert_ptr_null(strtok_r(NULL, "\n", &save));
   free(out);

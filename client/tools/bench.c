@@ -11,7 +11,7 @@
  * latency histogram (bench_hist.h) and its results in memory shared with
  * this process. Then it verifies the final state and prints one line:
  *
- *   workload=NAME transport=tcp clients=C pipeline=P ops_per_s=X p50_us=Y p99_us=Z
+ *   workload=NAME transport=tcp clients=C pipeline=P ops_per_s=X p50_us=Y p99_us=Z max_us=M
  *
  * (or a CSV row with --csv). ops_per_s is every request of every client
  * divided by the time from the first client's start to the last one's end.
@@ -372,15 +372,17 @@ static void print_result(const bench_run *r, const hist *h, double secs, bool *h
   const bench_cfg *c = r->cfg;
   double ops = secs > 0 ? (double)h->count / secs : 0;
   double p50 = hist_quantile(h, 0.50) / 1000, p99 = hist_quantile(h, 0.99) / 1000;
+  double max = (double)h->max_ns / 1000;
   if (c->csv) {
-    if (!*header_done) printf("workload,transport,clients,pipeline,ops_per_s,p50_us,p99_us\n");
+    if (!*header_done)
+      printf("workload,transport,clients,pipeline,ops_per_s,p50_us,p99_us,max_us\n");
     *header_done = true;
-    printf("%s,%s,%d,%d,%.0f,%.1f,%.1f\n", r->w->name, c->transport, c->clients, r->pipeline, ops,
-           p50, p99);
+    printf("%s,%s,%d,%d,%.0f,%.1f,%.1f,%.1f\n", r->w->name, c->transport, c->clients, r->pipeline,
+           ops, p50, p99, max);
   } else {
     printf("workload=%s transport=%s clients=%d pipeline=%d ops_per_s=%.0f p50_us=%.1f "
-           "p99_us=%.1f\n",
-           r->w->name, c->transport, c->clients, r->pipeline, ops, p50, p99);
+           "p99_us=%.1f max_us=%.1f\n",
+           r->w->name, c->transport, c->clients, r->pipeline, ops, p50, p99, max);
   }
   fflush(stdout);
 }

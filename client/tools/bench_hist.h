@@ -9,7 +9,8 @@
  * (HIST_BUCKETS counters), recording is one index computation and an add,
  * nothing is allocated per sample, and histograms merge by adding counters,
  * so each client keeps its own and the totals are summed at the end.
- * Percentiles report the middle of the bucket the rank falls in. */
+ * Percentiles report the middle of the bucket the rank falls in; the
+ * largest sample is kept exactly (the longest stall a client saw). */
 #ifndef SM_BENCH_HIST_H
 #define SM_BENCH_HIST_H
 
@@ -23,6 +24,7 @@
 
 typedef struct hist {
   uint64_t count;                 /**< samples recorded (with their weights) */
+  uint64_t max_ns;                /**< the largest sample */
   uint64_t buckets[HIST_BUCKETS]; /**< see hist_index */
 } hist;
 
@@ -49,6 +51,7 @@ static inline double hist_value(unsigned i) {
 static inline void hist_add(hist *h, uint64_t ns, uint64_t weight) {
   h->buckets[hist_index(ns)] += weight;
   h->count += weight;
+  if (weight > 0 && ns > h->max_ns) h->max_ns = ns;
 }
 
 /* Adds every sample of src to dst. */
@@ -56,6 +59,7 @@ static inline void hist_merge(hist *dst, const hist *src) {
   for (unsigned i = 0; i < HIST_BUCKETS; i++)
     dst->buckets[i] += src->buckets[i];
   dst->count += src->count;
+  if (src->max_ns > dst->max_ns) dst->max_ns = src->max_ns;
 }
 
 /* The value (ns) below which a fraction q (0..1) of the samples fall; 0
