@@ -23,7 +23,11 @@
 #      processes, statemgr's also with pipelines of 16; and the Python
 #      layer's cost per call: its time per call minus statemgr-bench's (the
 #      C library's) for the same workload at 1 client;
-#   5. the issue's targets, each with the measured ratio and whether it holds.
+#   5. the issue's targets, each with the measured ratio and whether it holds;
+#   6. the durable daemon against Redis with its append-only file
+#      (bench/durable.sh, same binaries, right after): fsync always and
+#      everysec rows, restart with 1,000,000 entries, the stall of a
+#      snapshot.
 # Workload mapping: dict_set ~ SET (and HSET), dict_get ~ GET (and HGET),
 # value_incr ~ INCR, queue_putget and lock ~ LPUSH+RPOP (the rate of
 # alternating LPUSH and RPOP: 2 / (1/lpush + 1/rpop)). Python's proxies have
@@ -33,12 +37,13 @@
 # machine spoils neither side alone. Every server it starts is stopped by
 # PID when it exits.
 #
-# Usage: bench/compare.sh [--build-dir DIR] [--quick] [--write-results] [--note TEXT]
+# Usage: bench/compare.sh [--build-dir DIR] [--quick] [--no-durable] [--write-results] [--note TEXT]
 #   --build-dir DIR   use the binaries in DIR (statemgrd, statemgr-bench,
 #                     sm_pingpong) instead of building build-compare/
 #   --quick           one round instead of the best of two, a fifth of the
 #                     requests, 100,000 entries and 2,000 connections for
 #                     memory: a smoke run, not a measurement
+#   --no-durable      leave out part 6 (bench/durable.sh)
 #   --write-results   also write the tables to bench/RESULTS.md, with the
 #                     date and the machine
 #   --note TEXT       a line to put at the top of bench/RESULTS.md
@@ -48,6 +53,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=""
 QUICK=0
 WRITE=0
+DURABLE=1
 NOTE=""
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -61,6 +67,10 @@ while [ $# -gt 0 ]; do
     ;;
   --write-results)
     WRITE=1
+    shift
+    ;;
+  --no-durable)
+    DURABLE=0
     shift
     ;;
   --note)
@@ -143,7 +153,8 @@ if [ -z "$BUILD" ]; then
   BUILD="$ROOT/build-compare"
   say "building optimised binaries (RelWithDebInfo: -O2 -g, the project's default) in $BUILD"
   cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSM_BUILD_TESTS=OFF >/dev/null
-  cmake --build "$BUILD" -j "$(nproc)" --target statemgrd statemgr_bench sm_pingpong >/dev/null
+  cmake --build "$BUILD" -j "$(nproc)" --target statemgrd statemgr_bench sm_pingpong statemgr_cli \
+    >/dev/null
   # The Python package (python/): its rows are left out when it cannot be
   # built (no python3 headers).
   cmake --build "$BUILD" -j "$(nproc)" --target sm_python >/dev/null 2>&1 || true
@@ -642,6 +653,20 @@ OUT="$TMP/report.md"
     "$(ratio "$RD_MEM" "$SM_MEM")" 1.0
   check "idle connection < 8192 bytes (8192 / measured)" "$(ratio 8192 "$PER_CONN")" 1.0001
 } >"$OUT"
+
+# The servers above are stopped first: the durable rows get the machine.
+if [ "$DURABLE" = 1 ]; then
+  for pid in "${PIDS[@]}"; do stop_server "$pid"; done
+  say "the durable daemon against redis's append-only file (bench/durable.sh)"
+  quick=()
+  [ "$QUICK" = 1 ] && quick=(--quick)
+  "$ROOT/bench/durable.sh" --build-dir "$BUILD" "${quick[@]}" --out "$TMP/durable.md" >/dev/null ||
+    die "bench/durable.sh failed"
+  {
+    echo
+    cat "$TMP/durable.md"
+  } >>"$OUT"
+fi
 
 cat "$OUT"
 
