@@ -62,16 +62,16 @@ struct wal {
   pthread_cond_t cv;  /**< the writer waits on it for work (mu) */
 
   /* The loop's side. */
-  uint64_t last_index;    /**< last index appended */
-  uint64_t durable;       /**< highest index on_durable reported */
-  uint64_t full_seen;     /**< full_episodes already reported */
-  bool told_full;         /**< on_space(true) was the last call */
-  bool told_fatal;        /**< on_fatal was called */
-  int efd;                /**< eventfd the writer wakes the loop with */
-  struct event *notify;   /**< read event on efd */
+  uint64_t last_index;  /**< last index appended */
+  uint64_t durable;     /**< highest index on_durable reported */
+  uint64_t full_seen;   /**< full_episodes already reported */
+  bool told_full;       /**< on_space(true) was the last call */
+  bool told_fatal;      /**< on_fatal was called */
+  int efd;              /**< eventfd the writer wakes the loop with */
+  struct event *notify; /**< read event on efd */
 
   /* Shared, under mu. */
-  uint8_t *batch;         /**< records appended, not yet taken (mu) */
+  uint8_t *batch; /**< records appended, not yet taken (mu) */
   size_t batch_len, batch_cap;
   bool stopping;          /**< wal_close asked the writer to finish (mu) */
   uint64_t durable_pub;   /**< what the writer made durable (mu) */
@@ -81,29 +81,30 @@ struct wal {
   size_t nsegs, segs_cap;
 
   /* Read anywhere. */
-  atomic_bool full;       /**< the writer holds records it cannot write */
+  atomic_bool full; /**< the writer holds records it cannot write */
   atomic_uint_fast64_t syncs;
   atomic_uint_fast64_t bytes;
 
   /* The writer's side. */
-  uint8_t *wbuf;          /**< records taken, not yet written */
+  uint8_t *wbuf; /**< records taken, not yet written */
   size_t wlen, wcap;
-  int fd;                 /**< the current segment, -1: none */
-  uint64_t seg_off;       /**< where the next record goes in it */
-  uint64_t seg_cap;       /**< its size */
-  bool seg_dirty;         /**< written since its last sync */
-  uint64_t written;       /**< last index written to a file */
-  uint64_t synced;        /**< last index synced */
-  int64_t retry_at;       /**< when to try a full disk again (ms) */
-  int64_t sync_at;        /**< when EVERYSEC syncs next (ms) */
-  bool dead;              /**< a fatal error: write nothing more */
+  int fd;           /**< the current segment, -1: none */
+  uint64_t seg_off; /**< where the next record goes in it */
+  uint64_t seg_cap; /**< its size */
+  bool seg_dirty;   /**< written since its last sync */
+  uint64_t written; /**< last index written to a file */
+  uint64_t synced;  /**< last index synced */
+  int64_t retry_at; /**< when to try a full disk again (ms) */
+  int64_t sync_at;  /**< when EVERYSEC syncs next (ms) */
+  bool dead;        /**< a fatal error: write nothing more */
 };
 
 static void on_notify(evutil_socket_t fd, short what, void *arg);
 static void *writer_main(void *arg);
 
 /* Formats a message into buf (len bytes), cut short if it must be. */
-__attribute__((format(printf, 3, 4))) static void wal_errf(char *buf, size_t len, const char *fmt, ...) {
+__attribute__((format(printf, 3, 4))) static void wal_errf(char *buf, size_t len, const char *fmt,
+                                                           ...) {
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(buf, len, fmt, ap);
@@ -161,8 +162,7 @@ static bool seg_name_index(const char *name, uint64_t *first) {
     return false;
   uint64_t v = 0;
   for (size_t i = plen; i < plen + SEG_DIGITS; i++) {
-    if (name[i] < '0' || name[i] > '9')
-      return false;
+    if (name[i] < '0' || name[i] > '9') return false;
     v = v * 10 + (uint64_t)(name[i] - '0');
   }
   *first = v;
@@ -189,8 +189,7 @@ static int seg_list(const char *dir, seg_ent **out, size_t *n, char *err, size_t
   struct dirent *de;
   while ((de = readdir(d)) != NULL) {
     uint64_t first;
-    if (!seg_name_index(de->d_name, &first))
-      continue;
+    if (!seg_name_index(de->d_name, &first)) continue;
     if (cnt == cap) {
       size_t ncap = cap ? cap * 2 : 16;
       seg_ent *nv = realloc(v, ncap * sizeof *nv);
@@ -206,8 +205,7 @@ static int seg_list(const char *dir, seg_ent **out, size_t *n, char *err, size_t
     v[cnt++] = (seg_ent){.first = first, .last = first - 1};
   }
   closedir(d);
-  if (cnt)
-    qsort(v, cnt, sizeof *v, cmp_seg);
+  if (cnt) qsort(v, cnt, sizeof *v, cmp_seg);
   *out = v;
   *n = cnt;
   return 0;
@@ -217,8 +215,7 @@ static int seg_list(const char *dir, seg_ent **out, size_t *n, char *err, size_t
  * Returns 0 or -1 with errno set. */
 static int dir_sync(const char *dir) {
   int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0)
-    return -1;
+  if (fd < 0) return -1;
   int rc = fsync(fd);
   int e = errno;
   close(fd);
@@ -228,19 +225,18 @@ static int dir_sync(const char *dir) {
 
 /* ---- reading ------------------------------------------------------------ */
 
-/* Whether a valid record with index want or want + 1 starts anywhere in
- * p[from, size): a bad record with good ones after it is damage, not a
- * torn tail. */
-static bool valid_record_after(const uint8_t *p, size_t size, size_t from, uint64_t want) {
-  for (size_t o = from; o + WAL_RECORD_HEADER <= size; o++) {
+/* Whether a valid record with index want or want + 1 starts in p[from,
+ * end) (end: past the last non-zero byte; a record starts with its
+ * non-zero length) and fits in size bytes: a bad record with good ones
+ * after it is damage, not a torn tail. */
+static bool valid_record_after(const uint8_t *p, size_t size, size_t from, size_t end,
+                               uint64_t want) {
+  for (size_t o = from; o < end && o + WAL_RECORD_HEADER <= size; o++) {
     uint64_t idx = get_u64(p + o + 8);
-    if (idx != want && idx != want + 1)
-      continue;
+    if (idx != want && idx != want + 1) continue;
     uint32_t len = get_u32(p + o);
-    if (len == 0 || len > WAL_RECORD_MAX || len > size - o - WAL_RECORD_HEADER)
-      continue;
-    if (rec_crc(p + o + 8, p + o + WAL_RECORD_HEADER, len) == get_u32(p + o + 4))
-      return true;
+    if (len == 0 || len > WAL_RECORD_MAX || len > size - o - WAL_RECORD_HEADER) continue;
+    if (rec_crc(p + o + 8, p + o + WAL_RECORD_HEADER, len) == get_u32(p + o + 4)) return true;
   }
   return false;
 }
@@ -258,15 +254,13 @@ static int seg_zero(const char *path, uint64_t from, uint64_t to, char *err, siz
   for (uint64_t o = from; o < to && rc == 0;) {
     size_t n = to - o < sizeof zeros ? (size_t)(to - o) : sizeof zeros;
     ssize_t w = pwrite(fd, zeros, n, (off_t)o);
-    if (w < 0 && errno == EINTR)
-      continue;
+    if (w < 0 && errno == EINTR) continue;
     if (w <= 0)
       rc = -1;
     else
       o += (uint64_t)w;
   }
-  if (rc == 0 && fdatasync(fd) != 0)
-    rc = -1;
+  if (rc == 0 && fdatasync(fd) != 0) rc = -1;
   if (rc != 0)
     wal_errf(err, errlen, "%s: cutting the torn tail at offset %" PRIu64 ": %s", path, from,
              strerror(errno));
@@ -276,8 +270,8 @@ static int seg_zero(const char *path, uint64_t from, uint64_t to, char *err, siz
 
 /* What one pass over the log needs. */
 typedef struct scan_ctx {
-  uint64_t after;       /**< records at or below are not passed on */
-  bool truncate;        /**< cut a torn tail */
+  uint64_t after; /**< records at or below are not passed on */
+  bool truncate;  /**< cut a torn tail */
   wal_record_fn fn;
   void *ctx;
   wal_read_info *info;
@@ -286,7 +280,8 @@ typedef struct scan_ctx {
 /* Walks segment s (path, the last one when last) and its records,
  * expecting s->first first. Fills s->last and s->used. Returns 0, -1 with
  * err filled (damage, or an I/O error), or what fn returned. */
-static int seg_scan(const char *path, seg_ent *s, bool last, scan_ctx *sc, char *err, size_t errlen) {
+static int seg_scan(const char *path, seg_ent *s, bool last, scan_ctx *sc, char *err,
+                    size_t errlen) {
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     wal_errf(err, errlen, "%s: %s", path, strerror(errno));
@@ -317,8 +312,7 @@ static int seg_scan(const char *path, seg_ent *s, bool last, scan_ctx *sc, char 
   const char *bad = NULL; /* why the walk stopped before the zeros */
   while (off + WAL_RECORD_HEADER <= size) {
     uint32_t len = get_u32(p + off);
-    if (len == 0)
-      break; /* the zeros after the last record, or damage: see below */
+    if (len == 0) break; /* the zeros after the last record, or damage: see below */
     if (len > WAL_RECORD_MAX || len > size - off - WAL_RECORD_HEADER) {
       bad = "a record length past the end of the segment";
       break;
@@ -330,19 +324,18 @@ static int seg_scan(const char *path, seg_ent *s, bool last, scan_ctx *sc, char 
     }
     uint64_t idx = get_u64(p + off + 8);
     if (idx != expect) {
-      wal_errf(err, errlen, "%s: offset %zu: record index %" PRIu64 " where %" PRIu64 " was expected",
-               path, off, idx, expect);
+      wal_errf(err, errlen,
+               "%s: offset %zu: record index %" PRIu64 " where %" PRIu64 " was expected", path, off,
+               idx, expect);
       rc = -1;
       goto out;
     }
     if (idx > sc->after && sc->fn) {
       rc = sc->fn(sc->ctx, idx, payload, len);
-      if (rc != 0)
-        goto out;
+      if (rc != 0) goto out;
     }
     if (idx > sc->after) {
-      if (sc->info->first_index == 0)
-        sc->info->first_index = idx;
+      if (sc->info->first_index == 0) sc->info->first_index = idx;
       sc->info->last_index = idx;
       sc->info->records++;
     }
@@ -357,11 +350,10 @@ static int seg_scan(const char *path, seg_ent *s, bool last, scan_ctx *sc, char 
   size_t end = size;
   while (end > off && p[end - 1] == 0)
     end--;
-  if (end == off)
-    goto out;
+  if (end == off) goto out;
   if (!bad)
     bad = off + WAL_RECORD_HEADER > size ? "a partial record header" : "data after a zero length";
-  if (!last || valid_record_after(p, size, off + 1, expect)) {
+  if (!last || valid_record_after(p, size, off + 1, end, expect)) {
     wal_errf(err, errlen, "%s: offset %zu: %s%s", path, off, bad,
              last ? ", with valid records after it" : " in a segment that is not the last");
     rc = -1;
@@ -372,12 +364,10 @@ static int seg_scan(const char *path, seg_ent *s, bool last, scan_ctx *sc, char 
   wal_errf(info->torn_file, sizeof info->torn_file, "%s", path);
   info->torn_offset = off;
   info->torn_bytes = end - off;
-  if (sc->truncate)
-    rc = seg_zero(path, off, end, err, errlen);
+  if (sc->truncate) rc = seg_zero(path, off, end, err, errlen);
 
 out:
-  if (p)
-    munmap((void *)p, size);
+  if (p) munmap((void *)p, size);
   return rc;
 }
 
@@ -388,8 +378,7 @@ static int log_scan(const char *dir, scan_ctx *sc, seg_ent **segs_out, size_t *n
   seg_ent *segs;
   size_t n;
   memset(sc->info, 0, sizeof *sc->info);
-  if (seg_list(dir, &segs, &n, err, errlen) != 0)
-    return -1;
+  if (seg_list(dir, &segs, &n, err, errlen) != 0) return -1;
   int rc = 0;
   char path[4096];
   for (size_t i = 0; i < n && rc == 0; i++) {
@@ -400,14 +389,16 @@ static int log_scan(const char *dir, scan_ctx *sc, seg_ent **segs_out, size_t *n
     if (segs[i].first > from && segs[i].first > sc->after + 1) {
       uint64_t lo = from > sc->after + 1 ? from : sc->after + 1;
       wal_errf(err, errlen,
-               "%s: offset 0: records %" PRIu64 " to %" PRIu64 " are in no segment (a segment is missing)",
+               "%s: offset 0: records %" PRIu64 " to %" PRIu64
+               " are in no segment (a segment is missing)",
                path, lo, segs[i].first - 1);
       rc = -1;
       break;
     }
     if (i > 0 && segs[i].first < from) {
-      wal_errf(err, errlen, "%s: offset 0: starts at %" PRIu64 " but the segment before ends at %" PRIu64,
-               path, segs[i].first, from - 1);
+      wal_errf(err, errlen,
+               "%s: offset 0: starts at %" PRIu64 " but the segment before ends at %" PRIu64, path,
+               segs[i].first, from - 1);
       rc = -1;
       break;
     }
@@ -425,7 +416,8 @@ static int log_scan(const char *dir, scan_ctx *sc, seg_ent **segs_out, size_t *n
 int wal_read(const char *dir, uint64_t after, bool truncate, wal_record_fn fn, void *ctx,
              wal_read_info *info, char *err, size_t errlen) {
   wal_read_info scratch;
-  scan_ctx sc = {.after = after, .truncate = truncate, .fn = fn, .ctx = ctx, .info = info ? info : &scratch};
+  scan_ctx sc = {
+      .after = after, .truncate = truncate, .fn = fn, .ctx = ctx, .info = info ? info : &scratch};
   return log_scan(dir, &sc, NULL, NULL, err, errlen);
 }
 
@@ -471,8 +463,7 @@ static int seg_create(wal *w, uint64_t first, uint64_t size, char *why, size_t w
   int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) {
     int e = errno;
-    if (e == ENOSPC || e == EFBIG || e == EDQUOT)
-      return 1;
+    if (e == ENOSPC || e == EFBIG || e == EDQUOT) return 1;
     wal_errf(why, whylen, "creating %s: %s", path, strerror(e));
     return -1;
   }
@@ -480,8 +471,7 @@ static int seg_create(wal *w, uint64_t first, uint64_t size, char *why, size_t w
   if (e != 0) {
     close(fd);
     unlink(path);
-    if (e == ENOSPC || e == EFBIG || e == EDQUOT)
-      return 1;
+    if (e == ENOSPC || e == EFBIG || e == EDQUOT) return 1;
     wal_errf(why, whylen, "preallocating %s: %s", path, strerror(e));
     return -1;
   }
@@ -489,8 +479,7 @@ static int seg_create(wal *w, uint64_t first, uint64_t size, char *why, size_t w
     e = errno;
     close(fd);
     unlink(path);
-    if (e == ENOSPC || e == EDQUOT)
-      return 1;
+    if (e == ENOSPC || e == EDQUOT) return 1;
     wal_errf(why, whylen, "fsync of %s: %s", w->dir, strerror(e));
     return -1;
   }
@@ -537,24 +526,21 @@ static int write_pending(wal *w, char *why, size_t whylen) {
     if (w->seg_off + reclen > w->seg_cap) {
       uint64_t size = reclen > w->seg_bytes ? reclen : w->seg_bytes;
       rc = seg_create(w, get_u64(w->wbuf + pos + 8), size, why, whylen);
-      if (rc != 0)
-        break;
+      if (rc != 0) break;
     }
     /* As many whole records as fit in this segment, in one write. */
     size_t end = pos;
     uint64_t last = 0;
     while (end < w->wlen) {
       uint64_t l = WAL_RECORD_HEADER + (uint64_t)get_u32(w->wbuf + end);
-      if (w->seg_off + (end - pos) + l > w->seg_cap)
-        break;
+      if (w->seg_off + (end - pos) + l > w->seg_cap) break;
       last = get_u64(w->wbuf + end + 8);
       end += (size_t)l;
     }
     size_t done = 0;
     while (done < end - pos) {
       ssize_t n = pwrite(w->fd, w->wbuf + pos + done, end - pos - done, (off_t)(w->seg_off + done));
-      if (n < 0 && errno == EINTR)
-        continue;
+      if (n < 0 && errno == EINTR) continue;
       if (n < 0) {
         int e = errno;
         if (e == ENOSPC || e == EFBIG || e == EDQUOT) {
@@ -568,8 +554,7 @@ static int write_pending(wal *w, char *why, size_t whylen) {
       done += (size_t)n;
       w->seg_dirty = true;
     }
-    if (rc != 0)
-      break;
+    if (rc != 0) break;
     w->seg_off += end - pos;
     atomic_fetch_add(&w->bytes, end - pos);
     pthread_mutex_lock(&w->mu);
@@ -606,8 +591,7 @@ static int sync_current(wal *w, char *why, size_t whylen) {
 /* Moves the loop's batch behind what the writer still holds (a swap when
  * it holds nothing). Under mu. Returns false when out of memory. */
 static bool take_batch(wal *w) {
-  if (w->batch_len == 0)
-    return true;
+  if (w->batch_len == 0) return true;
   if (w->wlen == 0) {
     uint8_t *b = w->wbuf;
     size_t cap = w->wcap;
@@ -620,8 +604,7 @@ static bool take_batch(wal *w) {
     if (w->wlen + w->batch_len > w->wcap) {
       size_t ncap = (w->wlen + w->batch_len) * 2;
       uint8_t *nb = realloc(w->wbuf, ncap);
-      if (!nb)
-        return false;
+      if (!nb) return false;
       w->wbuf = nb;
       w->wcap = ncap;
     }
@@ -643,14 +626,14 @@ static void *writer_main(void *arg) {
     int64_t now = mono_ms();
     bool full = atomic_load(&w->full);
     bool stopping = w->stopping;
-    bool write_due = !w->dead && (full ? now >= w->retry_at || stopping : w->batch_len > 0 || stopping);
-    bool sync_due = !w->dead && w->cfg.fsync == WAL_FSYNC_EVERYSEC && w->seg_dirty && now >= w->sync_at;
+    bool write_due =
+        !w->dead && (full ? now >= w->retry_at || stopping : w->batch_len > 0 || stopping);
+    bool sync_due =
+        !w->dead && w->cfg.fsync == WAL_FSYNC_EVERYSEC && w->seg_dirty && now >= w->sync_at;
     if (!write_due && !sync_due) {
-      if (stopping)
-        break;
+      if (stopping) break;
       int64_t until = -1;
-      if (full && !w->dead)
-        until = w->retry_at;
+      if (full && !w->dead) until = w->retry_at;
       if (!w->dead && w->cfg.fsync == WAL_FSYNC_EVERYSEC && w->seg_dirty &&
           (until < 0 || w->sync_at < until))
         until = w->sync_at;
@@ -672,11 +655,9 @@ static void *writer_main(void *arg) {
       wal_errf(why, sizeof why, "out of memory in the log writer");
       rc = -1;
     }
-    if (rc == 0 && write_due)
-      rc = write_pending(w, why, sizeof why);
+    if (rc == 0 && write_due) rc = write_pending(w, why, sizeof why);
     bool now_full = rc == 1;
-    if (rc == 1)
-      rc = 0;
+    if (rc == 1) rc = 0;
     /* ALWAYS syncs each batch; EVERYSEC when a second has passed; every
      * mode at the end. */
     if (rc == 0 && (w->cfg.fsync == WAL_FSYNC_ALWAYS || stopping ||
@@ -692,19 +673,18 @@ static void *writer_main(void *arg) {
       wal_errf(w->fatal, sizeof w->fatal, "%s", why);
     }
     if (now_full) {
-      if (!full)
-        w->full_episodes++;
+      if (!full) w->full_episodes++;
       atomic_store(&w->full, true);
       w->retry_at = mono_ms() + WAL_RETRY_MS;
     } else if (rc == 0 && write_due) {
       atomic_store(&w->full, false);
     }
-    if (durable > w->durable_pub)
-      w->durable_pub = durable;
+    if (durable > w->durable_pub) w->durable_pub = durable;
     notify_loop(w);
     if (stopping && (w->dead || (w->wlen == 0 && w->batch_len == 0) || now_full)) {
       if (now_full && w->wlen > 0)
-        log_error("the log's disk is still full at the stop: %zu bytes of records are lost", w->wlen);
+        log_error("the log's disk is still full at the stop: %zu bytes of records are lost",
+                  w->wlen);
       break;
     }
   }
@@ -729,37 +709,30 @@ static void on_notify(evutil_socket_t fd, short what, void *arg) {
 
   if (durable > w->durable) {
     w->durable = durable;
-    if (w->cfg.on_durable)
-      w->cfg.on_durable(w->cfg.ctx, durable);
+    if (w->cfg.on_durable) w->cfg.on_durable(w->cfg.ctx, durable);
   }
   if (episodes != w->full_seen) {
     w->full_seen = episodes;
     if (!w->told_full) {
       w->told_full = true;
-      if (w->cfg.on_space)
-        w->cfg.on_space(w->cfg.ctx, true);
+      if (w->cfg.on_space) w->cfg.on_space(w->cfg.ctx, true);
     }
   }
   if (w->told_full && !full) {
     w->told_full = false;
-    if (w->cfg.on_space)
-      w->cfg.on_space(w->cfg.ctx, false);
+    if (w->cfg.on_space) w->cfg.on_space(w->cfg.ctx, false);
   }
   if (fatal[0] && !w->told_fatal) {
     w->told_fatal = true;
-    if (w->cfg.on_fatal)
-      w->cfg.on_fatal(w->cfg.ctx, fatal);
+    if (w->cfg.on_fatal) w->cfg.on_fatal(w->cfg.ctx, fatal);
   }
 }
 
 /* Frees w and what it holds; the writer must not be running. */
 static void wal_free(wal *w) {
-  if (w->notify)
-    event_free(w->notify);
-  if (w->efd >= 0)
-    close(w->efd);
-  if (w->fd >= 0)
-    close(w->fd);
+  if (w->notify) event_free(w->notify);
+  if (w->efd >= 0) close(w->efd);
+  if (w->fd >= 0) close(w->fd);
   pthread_cond_destroy(&w->cv);
   pthread_mutex_destroy(&w->mu);
   free(w->batch);
@@ -784,8 +757,7 @@ int wal_open(const wal_cfg *cfg, uint64_t next_index, wal **out, char *err, size
   w->fd = -1;
   w->efd = -1;
   w->seg_bytes = cfg->segment_bytes ? cfg->segment_bytes : WAL_SEGMENT_DEFAULT;
-  if (w->seg_bytes < WAL_RECORD_HEADER + 1)
-    w->seg_bytes = WAL_RECORD_HEADER + 1;
+  if (w->seg_bytes < WAL_RECORD_HEADER + 1) w->seg_bytes = WAL_RECORD_HEADER + 1;
   w->last_index = next_index - 1;
   w->durable = next_index - 1;
   w->durable_pub = next_index - 1;
@@ -808,7 +780,8 @@ int wal_open(const wal_cfg *cfg, uint64_t next_index, wal **out, char *err, size
    * disagree. */
   wal_read_info info;
   uint64_t extra = 0;
-  scan_ctx sc = {.after = next_index - 1, .truncate = true, .fn = refuse_record, .ctx = &extra, .info = &info};
+  scan_ctx sc = {
+      .after = next_index - 1, .truncate = true, .fn = refuse_record, .ctx = &extra, .info = &info};
   int rc = log_scan(w->dir, &sc, &w->segs, &w->nsegs, err, errlen);
   if (rc > 0)
     wal_errf(err, errlen, "%s: the log holds record %" PRIu64 " but the next index is %" PRIu64,
@@ -868,8 +841,7 @@ int wal_open(const wal_cfg *cfg, uint64_t next_index, wal **out, char *err, size
     wal_free(w);
     return -1;
   }
-  if (atomic_load(&w->full))
-    notify_loop(w);
+  if (atomic_load(&w->full)) notify_loop(w);
   rc = pthread_create(&w->thread, NULL, writer_main, w);
   if (rc != 0) {
     wal_errf(err, errlen, "starting the log writer: %s", strerror(rc));
@@ -881,8 +853,7 @@ int wal_open(const wal_cfg *cfg, uint64_t next_index, wal **out, char *err, size
 }
 
 uint64_t wal_append(wal *w, const void *data, size_t len) {
-  if (len == 0 || len > WAL_RECORD_MAX)
-    return 0; /* not a record: the caller treats it as fatal */
+  if (len == 0 || len > WAL_RECORD_MAX) return 0; /* not a record: the caller treats it as fatal */
   uint64_t index = w->last_index + 1;
   uint8_t head[WAL_RECORD_HEADER];
   put_u32(head, (uint32_t)len);
@@ -907,8 +878,7 @@ uint64_t wal_append(wal *w, const void *data, size_t len) {
   memcpy(w->batch + w->batch_len + WAL_RECORD_HEADER, data, len);
   bool was_empty = w->batch_len == 0;
   w->batch_len = need;
-  if (was_empty)
-    pthread_cond_signal(&w->cv);
+  if (was_empty) pthread_cond_signal(&w->cv);
   pthread_mutex_unlock(&w->mu);
   w->last_index = index;
   return index;
@@ -963,8 +933,7 @@ int wal_drop_before(wal *w, uint64_t index, char *err, size_t errlen) {
 }
 
 void wal_close(wal *w) {
-  if (!w)
-    return;
+  if (!w) return;
   pthread_mutex_lock(&w->mu);
   w->stopping = true;
   pthread_cond_signal(&w->cv);

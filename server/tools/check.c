@@ -46,8 +46,7 @@ static bool snap_name_index(const char *name, uint64_t *index) {
     return false;
   uint64_t v = 0;
   for (size_t i = plen; i < plen + SNAP_DIGITS; i++) {
-    if (name[i] < '0' || name[i] > '9')
-      return false;
+    if (name[i] < '0' || name[i] > '9') return false;
     v = v * 10 + (uint64_t)(name[i] - '0');
   }
   *index = v;
@@ -72,8 +71,7 @@ static int check_snapshot(const char *dir, uint64_t *index) {
     uint64_t i;
     if (snap_name_index(de->d_name, &i)) {
       count++;
-      if (i > newest_name)
-        newest_name = i;
+      if (i > newest_name) newest_name = i;
     }
   }
   closedir(d);
@@ -133,8 +131,7 @@ int main(int argc, char **argv) {
 
   uint64_t snap_index;
   int status = check_snapshot(dir, &snap_index);
-  if (status == CHECK_USAGE)
-    return status;
+  if (status == CHECK_USAGE) return status;
 
   /* The records after the snapshot are the ones recovery replays. */
   wal_read_info info;
@@ -152,10 +149,8 @@ int main(int argc, char **argv) {
   if (info.torn) {
     printf("torn tail: %s offset %" PRIu64 ", %" PRIu64 " bytes%s\n", info.torn_file,
            info.torn_offset, info.torn_bytes, fix ? " (cut)" : " (--fix cuts it)");
-    if (status == CHECK_CLEAN)
-      status = CHECK_TORN;
+    if (status == CHECK_CLEAN) status = CHECK_TORN;
   }
-  if (status == CHECK_CLEAN)
-    printf("clean\n");
+  if (status == CHECK_CLEAN) printf("clean\n");
   return status;
 }
