@@ -291,6 +291,10 @@ START_TEST(test_reopen_continues) {
   wt_open(&t, info.last_index + 1, WAL_FSYNC_ALWAYS, 64 * 1024);
   ck_assert_uint_eq(wal_last_index(t.w), 40);
   ck_assert_uint_eq(wal_durable_index(t.w), 40);
+  uint64_t bytes = 0; /* the records already there count in wal_bytes */
+  for (uint64_t i = 1; i <= 40; i++)
+    bytes += WAL_RECORD_HEADER + len_of(i);
+  ck_assert_uint_eq(wal_bytes(t.w), bytes);
   append_n(&t, 41, 30);
   WT_RUN_UNTIL(&t, t.durable == 70, 5000);
   ck_assert_uint_eq(t.durable, 70);
