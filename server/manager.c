@@ -1,16 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /* manager.c - the methods of object 0, the manager itself: creating and
- * opening objects, the per-connection references to anonymous objects,
+ * opening objects, the per-session references to anonymous objects,
  * deleting named objects, listing, daemon facts and shutdown. Method
  * arguments and results are listed in docs/protocol.md. Without a
- * connection (call.conn NULL, as the dispatcher fuzzer runs it) anonymous
- * objects are not recorded against anyone, and info and shutdown, which
+ * connection (call.conn NULL, as the dispatcher fuzzer runs it) info and shutdown, which
  * need the server, answer WS_INTERNAL. */
 #include "blocked.h"
 #include "conn.h"
 #include "dispatch.h"
 #include "scan.h"
 #include "server.h"
+#include "session.h"
 #include "stats.h"
 
 #include <stdio.h>
@@ -34,10 +34,11 @@ static int arg_str(call *c, size_t i, const char *what, char *buf, size_t len) {
 }
 
 /* Answers with a ref to o, holding one more reference for the caller's
- * connection when o is anonymous and take_ref says so. */
+ * session when o is anonymous and take_ref says so (session 0, a call
+ * without a connection, records it against nobody). */
 static int answer_ref(call *c, sm_obj *o, bool take_ref) {
-  if (take_ref && !o->name && c->conn) {
-    if (conn_hold(c->conn, o) != 0) {
+  if (take_ref && !o->name) {
+    if (sess_hold(c->reg, c->session, o) != 0) {
       reg_decref(c->reg, o);
       return call_fail(c, WS_INTERNAL, "out of memory");
     }
@@ -71,7 +72,7 @@ static int m_create(call *c) {
     return rc;
   }
   /* A new anonymous object was born with one reference: the caller's. */
-  if (!named && c->conn && conn_hold(c->conn, o) != 0) {
+  if (!named && sess_hold(c->reg, c->session, o) != 0) {
     reg_decref(c->reg, o);
     return call_fail(c, WS_INTERNAL, "out of memory");
   }
@@ -103,7 +104,7 @@ static int m_release(call *c) {
   int rc = call_nargs(c, 1, 1);
   if (rc == WS_OK) rc = call_arg_int(c, 0, &id);
   if (rc != WS_OK) return rc;
-  if (c->conn && conn_release(c->conn, (uint64_t)id)) return WS_OK;
+  if (sess_release(c->reg, c->session, (uint64_t)id)) return WS_OK;
   sm_obj *o = reg_get(c->reg, (uint64_t)id);
   if (o && o->name) return WS_OK; /* named objects are not counted */
   return call_fail(c, WS_NOT_FOUND, "this connection holds no reference to object %lld",
@@ -331,7 +332,7 @@ static int m_show(call *c) {
   vb_init(&hw.key);
   vb_init(&hw.val);
   for (struct conn *cn = conn_server(c->conn)->conns; cn; cn = conn_next(cn)) {
-    uint64_t units = conn_owned_units(cn, o->id);
+    uint64_t units = sess_owned_units(c->reg, conn_session(cn), o->id);
     if (!units) continue;
     size_t item = vb_list_begin_item(&w.val);
     size_t hm = vb_map_begin(&w.val);
@@ -363,7 +364,7 @@ static int m_shutdown(call *c) {
 static const method_def manager_methods[] = {
     {"ping", m_ping, 0},
     {"create", m_create, METHOD_MUTATES},
-    {"open", m_open, 0},
+    {"open", m_open, METHOD_MUTATES}, /* takes a reference for the session */
     {"release", m_release, METHOD_MUTATES},
     {"delete", m_delete, METHOD_MUTATES},
     {"ls", m_ls, 0},
