@@ -14,6 +14,7 @@
 #include "stats.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -120,6 +121,40 @@ static int m_delete(call *c) {
   sm_obj *o = reg_get_named(c->reg, name);
   if (!o) return call_fail(c, WS_NOT_FOUND, "no object named '%s'", name);
   reg_destroy(c->reg, o);
+  return WS_OK;
+}
+
+/* _collect([id, ...]) (internal: replay only): the cycle collector freed
+ * these anonymous objects, which held only each other (cycles.c logs its
+ * batch so): they go together, as they did. Each must be a live anonymous
+ * object (VALUE_ERROR otherwise, nothing freed). */
+static int m_collect(call *c) {
+  int rc = call_nargs(c, 1, 1);
+  if (rc != WS_OK) return rc;
+  vinfo vi;
+  call_arg(c, 0, &vi);
+  if (vi.kind != VK_LIST) return call_fail(c, WS_TYPE_ERROR, "_collect takes a list of ids");
+  size_t n = 0;
+  vw_iter it;
+  sm_span item;
+  vw_iter_init(&it, vi.data);
+  while (vw_list_next(&it, &item))
+    n++;
+  sm_obj **objs = malloc((n ? n : 1) * sizeof *objs);
+  if (!objs) return call_fail(c, WS_INTERNAL, "out of memory");
+  vw_iter_init(&it, vi.data);
+  for (size_t i = 0; vw_list_next(&it, &item); i++) {
+    vinfo id;
+    vw_peek(item, &id);
+    objs[i] = id.kind == VK_INT ? reg_get(c->reg, (uint64_t)id.i) : NULL;
+    if (!objs[i] || objs[i]->name) {
+      free(objs);
+      return call_fail(c, WS_VALUE_ERROR,
+                       "_collect names an object that is not a live anonymous one");
+    }
+  }
+  reg_destroy_set(c->reg, objs, n);
+  free(objs);
   return WS_OK;
 }
 
@@ -367,6 +402,7 @@ static const method_def manager_methods[] = {
     {"open", m_open, METHOD_MUTATES}, /* takes a reference for the session */
     {"release", m_release, METHOD_MUTATES},
     {"delete", m_delete, METHOD_MUTATES},
+    {"_collect", m_collect, METHOD_MUTATES | METHOD_INTERNAL},
     {"ls", m_ls, 0},
     {"ls_scan", m_ls_scan, 0},
     {"info", m_info, 0},

@@ -6,8 +6,9 @@
  * owners. Parked calls served later (a queue get waiting for a put, a lock
  * handed to a waiter, a semaphore unit, a condition's wait and notify, a
  * barrier trip and a barrier broken by a deadline, a session ending while
- * it holds a lock someone waits for) are where a replay would go wrong if
- * one decision were not logged, so the workload has each of them.
+ * it holds a lock someone waits for, the cycle collector freeing objects
+ * that hold only each other) are where a replay would go wrong if one
+ * decision were not logged, so the workload has each of them.
  *
  * Calls have no connection here, but each names its session (S1...S4), as
  * a connection's calls do. Deadlines run on a libevent loop of the test's
@@ -15,6 +16,7 @@
  * nil 12 'str' [v, ...] @id:type. */
 #include "server/blocked.h"
 #include "server/cmd.h"
+#include "server/cycles.h"
 #include "server/dispatch.h"
 #include "server/session.h"
 #include "smtest_unit.h"
@@ -217,6 +219,16 @@ static void workload(void) {
   uint64_t gone = make(S3, "value", NULL, "5");
   ok(S3, 0, "release", smtest_fmt("%llu", (unsigned long long)gone)); /* freed */
   ok(S4, 0, "open", smtest_fmt("@%llu:list", (unsigned long long)l));
+  /* Two lists holding each other, released: garbage for the collector. */
+  uint64_t c1 = make(S1, "list", NULL, "");
+  uint64_t c2 = make(S1, "list", NULL, "");
+  ok(S1, c1, "append", smtest_fmt("@%llu:list", (unsigned long long)c2));
+  ok(S1, c2, "append", smtest_fmt("@%llu:list", (unsigned long long)c1));
+  ok(S1, 0, "release", smtest_fmt("%llu", (unsigned long long)c1));
+  ok(S1, 0, "release", smtest_fmt("%llu", (unsigned long long)c2));
+  ck_assert_ptr_nonnull(reg_get(reg, c1));
+  ck_assert_uint_eq(cyc_collect(reg_cycles(reg)), 2);
+  ck_assert_ptr_null(reg_get(reg, c2));
   uint64_t v = make(S1, "value", "v", "1");
   ok(S1, v, "add", "41");
   uint64_t ns = make(S1, "namespace", "ns", "");
