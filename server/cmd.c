@@ -16,7 +16,12 @@
  * timeout, so it never parks; a record that does not answer OK (a lock held
  * by someone else, an empty queue) shows that the log and the state it is
  * replayed on disagree, and fails. The clock is read here, when a record is
- * made, never while a record is applied. */
+ * made, never while a record is applied.
+ *
+ * cmd_end_session gives back what a session held; its parked calls are the
+ * caller's to drop first (conn.c does, with blk_conn_cancel, when the
+ * connection starts closing): a session of an earlier run has none, and a
+ * replay parks nothing. */
 #include "cmd.h"
 
 #include "blocked.h"
@@ -31,7 +36,7 @@
 
 #define CMD_FIELDS 6
 
-static int64_t wall_ms(void) {
+int64_t cmd_now_ms(void) {
   struct timespec now;
   clock_gettime(CLOCK_REALTIME, &now);
   return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
@@ -96,11 +101,11 @@ static void emit(registry *reg, int kind, int64_t time_ms, uint64_t session, uin
 void cmd_log_call(registry *reg, uint64_t session, uint64_t object, const char *method,
                   const sm_span *args, size_t nargs) {
   if (!cmd_logging(reg)) return;
-  emit(reg, CMD_CALL, wall_ms(), session, object, method, args, nargs);
+  emit(reg, CMD_CALL, cmd_now_ms(), session, object, method, args, nargs);
 }
 
 void cmd_begin_ids(registry *reg, uint64_t first) {
-  if (cmd_logging(reg)) emit(reg, CMD_BEGIN_IDS, wall_ms(), 0, first, "", NULL, 0);
+  if (cmd_logging(reg)) emit(reg, CMD_BEGIN_IDS, cmd_now_ms(), 0, first, "", NULL, 0);
   reg_begin_ids(reg, first);
 }
 

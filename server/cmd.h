@@ -79,6 +79,10 @@ void cmd_fini(cmd_state *st);
  * METHOD_INTERNAL method run. */
 bool cmd_replaying(const registry *reg);
 
+/* The wall clock in milliseconds since the epoch, as records carry it (read
+ * when a record is made, never while one is applied). */
+int64_t cmd_now_ms(void);
+
 /* Logs a CALL record: session called method on object (0: the manager)
  * with the packed arguments args[0..nargs), and it answered OK without
  * waiting (a parked call being served is logged this way, by the

@@ -63,7 +63,6 @@
 #include "blocked.h"
 #include "cmd.h"
 #include "dispatch.h"
-#include "htab.h"
 #include "log.h"
 #include "peers.h"
 #include "server.h"
@@ -80,7 +79,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #define CONN_FRAMES_PER_EVENT 128
@@ -476,9 +474,7 @@ static void end_session(conn *c) {
     c->probing = false;
   }
   blk_conn_cancel(&c->waiters, WS_OK, NULL);
-  struct timespec now;
-  clock_gettime(CLOCK_REALTIME, &now);
-  cmd_end_session(c->srv->reg, c->session, (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000);
+  cmd_end_session(c->srv->reg, c->session, cmd_now_ms());
 }
 
 /* Frees c on the next loop turn, off the current call stack. */
