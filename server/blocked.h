@@ -15,9 +15,9 @@
  * another object's queue (blk_move: a condition's waiter going back to its
  * lock), it moves to that object's count and fate. Exactly one of these
  * ends it:
- *  - its type answers it (blk_answer), from its serve hook, or from a
- *    method when the method's own effect is that answer (a put handing its
- *    item to the first getter);
+ *  - its type answers it (blk_answer), from its serve hook (the one place
+ *    a built-in type serves a parked call, and logs it as a command,
+ *    cmd.h), or from the embedding program (a custom type's pending call);
  *  - its deadline passes: the ops' timeout hook answers or moves it, by
  *    default answering TIMEOUT (a timer of the daemon, so clock skew between
  *    machines does not matter);
