@@ -188,11 +188,11 @@ void reg_set_next_id(registry *reg, uint64_t next) {
 
 int reg_restore(registry *reg, const obj_type *t, uint64_t id, const char *name, uint64_t refs,
                 void *state, sm_obj **out, char *err, size_t errlen) {
-  const char *bad = id == 0                     ? "has id 0"
-                    : reg_get(reg, id)          ? "has the id of another object"
+  const char *bad = id == 0                            ? "has id 0"
+                    : reg_get(reg, id)                 ? "has the id of another object"
                     : name && reg_get_named(reg, name) ? "has the name of another object"
-                    : !name && refs == 0        ? "is anonymous and nothing holds it"
-                                                : NULL;
+                    : !name && refs == 0               ? "is anonymous and nothing holds it"
+                                                       : NULL;
   if (bad) {
     snprintf(err, errlen, "object %llu %s", (unsigned long long)id, bad);
     return WS_VALUE_ERROR;

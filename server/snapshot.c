@@ -41,7 +41,7 @@
 #define SNAP_MAGIC "SMSNAP01"
 #define SNAP_MAGIC_LEN 8
 #define SNAP_VERSION 1u
-#define SNAP_TRAILER 4                                      /* the CRC32C */
+#define SNAP_TRAILER 4                                            /* the CRC32C */
 #define SNAP_MIN_SIZE (SNAP_MAGIC_LEN + 4 + 8 + 8 + SNAP_TRAILER) /* empty meta and extra */
 #define SNAP_OUT_BUF ((size_t)1 << 20)
 /* A state wraps stored values (at most VW_DEPTH_MAX deep) in a few lists
@@ -88,8 +88,10 @@ static void out_flush(snap_out *o) {
   while (!o->err && done < o->len) {
     ssize_t w = write(o->fd, o->buf + done, o->len - done);
     if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) o->err = w < 0 ? errno : EIO;
-    else done += (size_t)w;
+    if (w <= 0)
+      o->err = w < 0 ? errno : EIO;
+    else
+      done += (size_t)w;
   }
   o->len = 0;
 }
@@ -166,8 +168,8 @@ static void write_one(void *ctx, sm_obj *o) {
 
 /* Writes the whole file to o; false with err filled when something failed
  * before the disk did (o->err tells about the disk). */
-static bool write_body(const registry *reg, snap_out *o, const snap_meta *meta,
-                       snap_extra_fn extra, void *ctx, char *err, size_t errlen) {
+static bool write_body(const registry *reg, snap_out *o, const snap_meta *meta, snap_extra_fn extra,
+                       void *ctx, char *err, size_t errlen) {
   write_walk w = {.out = o, .err = err, .errlen = errlen};
   vb_init(&w.head);
   vb_init(&w.state);
@@ -226,8 +228,10 @@ int snap_write(const registry *reg, const char *dir, const snap_meta *meta, snap
   if (ok && !o.err && fsync(o.fd) != 0) o.err = errno;
   free(o.buf);
   if (close(o.fd) != 0 && ok && !o.err) o.err = errno;
-  if (ok && o.err) snprintf(err, errlen, "%s: %s", tmp, strerror(o.err));
-  else if (!ok && o.err) snprintf(err, errlen, "%s: %s", tmp, strerror(o.err));
+  if (ok && o.err)
+    snprintf(err, errlen, "%s: %s", tmp, strerror(o.err));
+  else if (!ok && o.err)
+    snprintf(err, errlen, "%s: %s", tmp, strerror(o.err));
   ok = ok && !o.err;
   if (ok && rename(tmp, path) != 0) {
     snprintf(err, errlen, "%s: cannot rename to %s: %s", tmp, path, strerror(errno));
