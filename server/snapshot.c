@@ -125,6 +125,24 @@ static void out_block(snap_out *o, sm_span s) {
   out_put(o, s.p, s.n);
 }
 
+/* In the child of snap_fork: its private memory is measured at the end of
+ * the write, while the largest state's buffer is still held (the peak, as
+ * near as /proc tells), and logged. */
+static bool in_child;
+static size_t child_kib;
+
+/* The process's private dirty memory in KiB (what copy-on-write cost, plus
+ * its own buffers), from /proc; 0 when unknown. */
+static size_t private_kib(void) {
+  FILE *f = fopen("/proc/self/smaps_rollup", "re");
+  char line[256];
+  size_t kib = 0, v;
+  while (f && fgets(line, sizeof line, f))
+    if (sscanf(line, "Private_Dirty: %zu kB", &v) == 1) kib += v;
+  if (f) fclose(f);
+  return kib;
+}
+
 static bool saved_type(const sm_obj *o) { return o->type->save && o->type->load; }
 
 typedef struct write_walk {
@@ -194,6 +212,7 @@ static bool write_body(const registry *reg, snap_out *o, const snap_meta *meta, 
     out_block(o, vb_span(&w.state));
     out_u32(o, o->crc); /* the trailer: the CRC of every byte before it */
   }
+  if (in_child) child_kib = private_kib();
   vb_free(&w.head);
   vb_free(&w.state);
   return !w.failed;
@@ -250,18 +269,6 @@ int snap_write(const registry *reg, const char *dir, const snap_meta *meta, snap
 
 /* ---- the child ---- */
 
-/* The child's private dirty memory in KiB (what copy-on-write cost, plus
- * its own buffers), from /proc; 0 when unknown. */
-static size_t child_private_kib(void) {
-  FILE *f = fopen("/proc/self/smaps_rollup", "re");
-  char line[256];
-  size_t kib = 0, v;
-  while (f && fgets(line, sizeof line, f))
-    if (sscanf(line, "Private_Dirty: %zu kB", &v) == 1) kib += v;
-  if (f) fclose(f);
-  return kib;
-}
-
 pid_t snap_fork(const registry *reg, const char *dir, const snap_meta *meta, snap_extra_fn extra,
                 void *ctx, char *err, size_t errlen) {
   pid_t pid = fork();
@@ -277,13 +284,14 @@ pid_t snap_fork(const registry *reg, const char *dir, const snap_meta *meta, sna
   signal(SIGINT, SIG_DFL);
   signal(SIGTERM, SIG_DFL);
   signal(SIGHUP, SIG_DFL);
+  in_child = true;
   char why[512];
   if (snap_write(reg, dir, meta, extra, ctx, why, sizeof why) != 0) {
     log_error("snapshot at index %" PRIu64 " failed: %s", meta->index, why);
     _exit(1);
   }
   log_info("snapshot at index %" PRIu64 " written; its writer's private memory: %zu KiB",
-           meta->index, child_private_kib());
+           meta->index, child_kib);
   _exit(0);
 }
 

@@ -583,6 +583,18 @@ START_TEST(test_bench) {
          (long long)st.st_size,
          (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9,
          (double)(t2.tv_sec - t1.tv_sec) + (double)(t2.tv_nsec - t1.tv_nsec) / 1e9);
+  fflush(stdout);
+  /* The forked writer logs its private memory (what it costs beside the
+   * parent) when it is done. */
+  char e[256];
+  snap_meta fm = {.index = 2, .next_id = reg_next_id(reg)};
+  pid_t pid = snap_fork(reg, dir, &fm, write_extra, "sessions", e, sizeof e);
+  ck_assert_msg(pid > 0, "%s", e);
+  int rc;
+  while ((rc = snap_reap(pid, e, sizeof e)) == 0)
+    usleep(5000);
+  ck_assert_msg(rc == 1, "%s", e);
+  ck_assert_int_eq(stat(snap_file_at(2), &st), 0);
 }
 END_TEST
 
