@@ -239,8 +239,9 @@ typedef struct sm_type_def {
  * Requests name the type a proxy expects by a 32-bit code of its name, so
  * two types may not share a code: rename a type that collides (the log
  * says with which).
- * @return 0, SM_EINVAL (bad definition, the server already runs, the name
- *         is taken, by a built-in type too, or its code is another type's),
+ * @return 0, SM_EINVAL (bad definition, serialize without deserialize or
+ *         the reverse included; the server already runs; the name is taken,
+ *         by a built-in type too, or its code is another type's),
  *         SM_ENOMEM. */
 int sm_server_register_type(sm_server *s, const sm_type_def *t);
 

@@ -221,6 +221,9 @@ int reg_restore(registry *reg, const obj_type *t, uint64_t id, const char *name,
   reg_measure(reg, o);
   count_tables(reg);
   reg_set_next_id(reg, id + 1);
+  /* The snapshot may have caught a cycle that nothing holds from outside
+   * before the collector came to it: let the collector look. */
+  if (!name && t->traverse) cyc_suspect(&reg->cyc, o);
   if (out) *out = o;
   return WS_OK;
 }

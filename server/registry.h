@@ -68,7 +68,8 @@ void reg_set_next_id(registry *reg, uint64_t next);
  * NULL: anonymous), reference count refs (holders and stored refs, not
  * counted again) and state, which it takes over on success. Objects must
  * come in creation order; the next id rises above id. Counts the object's
- * memory (no limit applies: the data was there before). Returns WS_OK
+ * memory (no limit applies: the data was there before), and makes an
+ * anonymous one a suspect of the cycle collector. Returns WS_OK
  * with *out set (may be NULL), or WS_VALUE_ERROR (id 0, an id or a name
  * already there, an anonymous object that nothing holds) or WS_INTERNAL
  * (out of memory) with err filled; the state then stays the caller's. */
