@@ -200,6 +200,7 @@ void dispatch_request(struct conn *cn, const wire_request *req) {
   char err[sizeof((call *)0)->err];
   int status =
       dispatch_call(srv->reg, cn, req, srv->limits.max_depth, &srv->result, err, sizeof err);
+  stats_call_end(srv, cn, req); /* latency, slow-call log: parking ends the timing */
   srv->requests++;
   if (status == CALL_PARKED) return; /* answered later by blocked.c */
   wire_response_out r = {.seq = req->seq, .status = status};
