@@ -36,8 +36,8 @@ typedef struct type_calls {
 struct stats {
   type_calls *types; /* a handful of types: a linear search is fastest */
   size_t n, cap;
-  type_calls *cur; /* the call being dispatched (stats_count), or NULL */
-  size_t cur_k;    /* its method's index */
+  size_t cur;   /* 1 + the index in types of the call being dispatched (stats_count); 0: none */
+  size_t cur_k; /* its method's index */
   uint64_t answers[STATS_N_STATUSES];
   uint64_t refused[STATS_N_REFUSALS];
   uint64_t auth_failures, tls_failures;
@@ -110,7 +110,8 @@ static type_calls *calls_of(stats *s, const obj_type *t) {
 
 void stats_count(stats *s, const obj_type *t, const method_def *m) {
   type_calls *tc = calls_of(s, t);
-  s->cur = tc; /* out of memory: the count is lost, nothing else */
+  s->cur =
+      tc ? (size_t)(tc - s->types) + 1 : 0; /* out of memory: the count is lost, nothing else */
   if (!tc) return;
   s->cur_k = (size_t)(m - t->methods);
   tc->calls[s->cur_k]++;
@@ -151,9 +152,9 @@ void stats_call_end(struct sm_server *srv, struct conn *cn, const wire_request *
   event_base_gettimeofday_cached(srv->base, &start);
   event_base_update_cache_time(srv->base); /* the one clock read */
   event_base_gettimeofday_cached(srv->base, &end);
-  type_calls *tc = s->cur;
-  s->cur = NULL;
-  if (!tc) return; /* refused before a method was found: nothing to time */
+  if (!s->cur) return; /* refused before a method was found: nothing to time */
+  type_calls *tc = &s->types[s->cur - 1];
+  s->cur = 0;
   int64_t us = (int64_t)(end.tv_sec - start.tv_sec) * 1000000 + (end.tv_usec - start.tv_usec);
   if (us < 0) us = 0;
   size_t k = s->cur_k;

@@ -7,8 +7,8 @@
  * so they never disagree).
  *
  * Timing a call costs one clock read: its start is the event loop's cached
- * time (libevent reads the clock once per loop turn; the server asks for
- * a precise clock), and stats_call_end() reads the clock once more and
+ * time (libevent reads the monotonic clock once per loop turn; server.c
+ * makes sure it is not a coarse one), and stats_call_end() reads it once more and
  * stores that as the new cached time, the start of the next call. A call
  * is thus timed from the later of the loop's wake-up and the previous
  * call's end (reading its frame included) to its answer being made; a
