@@ -19,6 +19,8 @@
  * Around each call it runs blocked.c's serve pass: before, so no request
  * finds an object whose waiters were signalled but not served yet (it could
  * pass them by); after, for the waiters the call itself let through.
+ * dispatch_request() ends each call with stats_call_end() (stats.h): one
+ * clock read times it for the latency histogram and the slow-call log.
  * An answer larger than a client reads (dispatch_answer_limit) becomes a
  * TOO_LARGE status that names its size and, for a type with a cursor
  * iteration, points at it: a mutating call's change stays made. */
