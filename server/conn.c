@@ -872,6 +872,7 @@ static bool keep_input(conn *c, const uint8_t *buf, size_t len) {
 /* Processes buffered input, keeps what is left, and flushes the answers. */
 static void consume(conn *c, const uint8_t *buf, size_t len) {
   bool more;
+  stats_batch_begin(c->srv->stats); /* its first call reads the clock for its start */
   size_t used = process(c, buf, len, &more);
   if (!keep_input(c, buf + used, len - used)) {
     refuse(c, WS_INTERNAL, "out of memory buffering a frame");

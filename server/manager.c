@@ -225,6 +225,29 @@ static void put_call_count(void *arg, const char *type, const char *method, uint
   mw_int(arg, key, (int64_t)n);
 }
 
+/* One method's latency in info: calls, total time, p50 and p99 bounds. */
+static void put_latency(void *arg, const char *type, const char *method, const uint64_t *counts,
+                        uint64_t sum_us) {
+  map_writer *w = arg;
+  uint64_t n = 0;
+  for (size_t i = 0; i <= STATS_N_BUCKETS; i++)
+    n += counts[i];
+  if (n == 0) return; /* info's own call, not timed yet */
+  char key[160];
+  snprintf(key, sizeof key, "%s.%s", type, method);
+  vb_str(&w->key, key, strlen(key));
+  map_writer m;
+  mw_init(&m, &w->val);
+  size_t map = vb_map_begin(&w->val);
+  mw_int(&m, "count", (int64_t)n);
+  mw_int(&m, "sum_us", (int64_t)sum_us);
+  mw_int(&m, "p50_us", stats_quantile_us(counts, 0.5));
+  mw_int(&m, "p99_us", stats_quantile_us(counts, 0.99));
+  vb_map_end(&w->val, map);
+  mw_done(&m);
+  mw_entry(w);
+}
+
 static int m_info(call *c) {
   int rc = call_nargs(c, 0, 0);
   if (rc != WS_OK) return rc;
@@ -277,6 +300,11 @@ static int m_info(call *c) {
   vb_str(&w.key, "calls", 5);
   m2 = vb_map_begin(&w.val);
   stats_each_call(srv->stats, put_call_count, &inner);
+  vb_map_end(&w.val, m2);
+  mw_entry(&w);
+  vb_str(&w.key, "latency", 7);
+  m2 = vb_map_begin(&w.val);
+  stats_each_latency(srv->stats, put_latency, &inner);
   vb_map_end(&w.val, m2);
   mw_entry(&w);
   /* Connections refused per reason, error answers per status. */

@@ -37,7 +37,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <time.h>
 #include <unistd.h>
 
 #define STOP_FLUSH_DEADLINE_MS 2000
@@ -232,25 +231,6 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg);
 static void reload_cb(evutil_socket_t fd, short what, void *arg);
 static void sweep_cb(evutil_socket_t fd, short what, void *arg);
 
-/* The event loop. Calls are timed against its cached time (stats.h), so
- * that clock must be fine: libevent caches CLOCK_MONOTONIC unless the
- * kernel's coarse clock ticks at 1 ms or finer, when it caches that one.
- * Only then is it asked for a precise timer, which costs it a timerfd
- * update per loop turn (measured: about 1 us a round trip on a 4 ms-tick
- * kernel, where it is not needed and not asked for). */
-static struct event_base *new_base(void) {
-  struct timespec res;
-  bool coarse_cached =
-      clock_getres(CLOCK_MONOTONIC_COARSE, &res) == 0 && res.tv_sec == 0 && res.tv_nsec <= 1000000;
-  if (!coarse_cached) return event_base_new();
-  struct event_config *cfg = event_config_new();
-  if (!cfg) return NULL;
-  event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER);
-  struct event_base *base = event_base_new_with_config(cfg);
-  event_config_free(cfg);
-  return base;
-}
-
 int sm_server_new(const sm_server_options *opts, sm_server **out) {
   static sm_server_options defaults = {.limits = LIMITS_DEFAULT,
                                        .level = LOG_INFO,
@@ -307,7 +287,7 @@ int sm_server_new(const sm_server_options *opts, sm_server **out) {
   }
   struct timeval sweep = {SWEEP_MS / 1000, (SWEEP_MS % 1000) * 1000};
   if (rc == 0 &&
-      (!(s->base = new_base()) || !(s->reg = reg_new()) ||
+      (!(s->base = event_base_new()) || !(s->reg = reg_new()) ||
        !(s->flush_ev = event_new(s->base, -1, 0, flush_cb, s)) ||
        (s->stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0 ||
        !(s->stop_ev = event_new(s->base, s->stop_fd, EV_READ | EV_PERSIST, stop_cb, s)) ||

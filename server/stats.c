@@ -10,13 +10,11 @@
 #include "server.h"
 
 #include <dirent.h>
-#include <event2/event.h>
 #include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -36,8 +34,11 @@ typedef struct type_calls {
 struct stats {
   type_calls *types; /* a handful of types: a linear search is fastest */
   size_t n, cap;
-  size_t cur;   /* 1 + the index in types of the call being dispatched (stats_count); 0: none */
-  size_t cur_k; /* its method's index */
+  size_t cur;       /* 1 + the index in types of the call being dispatched (stats_count); 0: none */
+  size_t cur_k;     /* its method's index */
+  int64_t mark_us;  /* the clock at the end of the previous call of the batch */
+  bool mark_valid;  /* mark_us is of this batch */
+  int64_t start_us; /* the start of the call being dispatched */
   uint64_t answers[STATS_N_STATUSES];
   uint64_t refused[STATS_N_REFUSALS];
   uint64_t auth_failures, tls_failures;
@@ -144,23 +145,45 @@ static void log_slow(struct sm_server *srv, struct conn *cn, const wire_request 
   slowlog_add(srv->stats->slow, &sc);
 }
 
+/* The monotonic clock in microseconds. */
+static int64_t now_us(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+void stats_batch_begin(stats *s) { s->mark_valid = false; }
+
+void stats_call_begin(stats *s) {
+  s->start_us = s->mark_valid ? s->mark_us : now_us();
+  s->cur = 0;
+}
+
 void stats_call_end(struct sm_server *srv, struct conn *cn, const wire_request *req) {
   stats *s = srv->stats;
-  struct timeval start, end;
-  /* The cached time is monotonic plus an offset libevent moves at most every
-   * few seconds: a span across such a move may come out negative (0 then). */
-  event_base_gettimeofday_cached(srv->base, &start);
-  event_base_update_cache_time(srv->base); /* the one clock read */
-  event_base_gettimeofday_cached(srv->base, &end);
+  int64_t end = now_us();
+  s->mark_us = end; /* the next call of the batch starts here */
+  s->mark_valid = true;
   if (!s->cur) return; /* refused before a method was found: nothing to time */
   type_calls *tc = &s->types[s->cur - 1];
   s->cur = 0;
-  int64_t us = (int64_t)(end.tv_sec - start.tv_sec) * 1000000 + (end.tv_usec - start.tv_usec);
-  if (us < 0) us = 0;
+  int64_t us = end - s->start_us;
   size_t k = s->cur_k;
   tc->hist[k * N_SLOTS + bucket_of(us)]++;
   tc->sum_us[k] += (uint64_t)us;
-  if (slowlog_wants(s->slow, us)) log_slow(srv, cn, req, tc, k, us, end.tv_sec);
+  if (slowlog_wants(s->slow, us)) log_slow(srv, cn, req, tc, k, us, time(NULL));
+}
+
+int64_t stats_quantile_us(const uint64_t *counts, double q) {
+  uint64_t total = 0, seen = 0;
+  for (size_t i = 0; i < N_SLOTS; i++)
+    total += counts[i];
+  if (total == 0) return 0;
+  for (size_t i = 0; i < STATS_N_BUCKETS; i++) {
+    seen += counts[i];
+    if ((double)seen >= q * (double)total) return stats_bucket_us[i];
+  }
+  return -1;
 }
 
 void stats_each_latency(const stats *s,

@@ -6,13 +6,14 @@
  * `statemgr stats` and the metrics endpoint report (one gathering function,
  * so they never disagree).
  *
- * Timing a call costs one clock read: its start is the event loop's cached
- * time (libevent reads the monotonic clock once per loop turn; server.c
- * makes sure it is not a coarse one), and stats_call_end() reads it once more and
- * stores that as the new cached time, the start of the next call. A call
- * is thus timed from the later of the loop's wake-up and the previous
- * call's end (reading its frame included) to its answer being made; a
- * parked call up to its parking, so a wait is never counted as work. */
+ * Timing costs one clock read (CLOCK_MONOTONIC) per call, plus one per
+ * batch of frames read from a connection: a call starts where the one
+ * before it in the batch ended (the parsing of its frame belongs to it),
+ * the first of a batch at a read of its own. libevent's cached loop time
+ * cannot serve: libevent 2.1 caches CLOCK_MONOTONIC_COARSE (4 ms steps on
+ * a 250 Hz kernel), and its precise mode costs a timerfd update per loop
+ * turn. A call is timed to its answer being made; a parked call up to its
+ * parking, so a wait is never counted as work. */
 #ifndef SM_SERVER_STATS_H
 #define SM_SERVER_STATS_H
 
@@ -56,11 +57,18 @@ void stats_free(stats *s);
  * indexed by method: no hashing per request. */
 void stats_count(stats *s, const obj_type *t, const method_def *m);
 
+/* A connection's batch of frames begins (conn.c): its first call reads
+ * the clock for its start. */
+void stats_batch_begin(stats *s);
+
+/* A request is about to be dispatched: its start is the previous call's
+ * end in this batch, or a clock read. */
+void stats_call_begin(stats *s);
+
 /* Ends the request req just dispatched on cn: reads the clock (once),
- * adds the time since the loop's cached time to the histogram of the
- * method stats_count() saw (none when the request failed before a method
- * was found), hands a slow one to the slow-call log, and makes the time
- * read the loop's cached time. */
+ * adds the time since stats_call_begin() to the histogram of the method
+ * stats_count() saw (none when the request failed before a method was
+ * found), and hands a slow one to the slow-call log. */
 void stats_call_end(struct sm_server *srv, struct conn *cn, const wire_request *req);
 
 /* Event counters. */
@@ -118,5 +126,11 @@ void stats_each_latency(const stats *s,
                         void (*cb)(void *ctx, const char *type, const char *method,
                                    const uint64_t *counts, uint64_t sum_us),
                         void *ctx);
+
+/* The upper bound, in microseconds, of the bucket where quantile q (0.5,
+ * 0.99) of a histogram as stats_each_latency() gives it falls: at least q
+ * of the calls took no longer. -1 when it falls past the last bound, 0 for
+ * no calls. */
+int64_t stats_quantile_us(const uint64_t *counts, double q);
 
 #endif

@@ -122,6 +122,7 @@ START_TEST(show_holder_and_waiter) {
   ck_assert_int_eq(smtest_run(cmd, out, sizeof out), 0);
   ck_assert_ptr_nonnull(strstr(out, "objects.lock: 1"));
   ck_assert_ptr_nonnull(strstr(out, "calls.lock.acquire: total"));
+  ck_assert_ptr_nonnull(strstr(out, "latency.lock.acquire: p50 <= "));
   ck_assert_ptr_nonnull(strstr(out, "waiters: 1"));
 
   OK(sm_lock_release(l1)); /* the child gets it and exits */
@@ -195,6 +196,20 @@ START_TEST(metrics_histogram_errors_process) {
   ck_assert_int_eq(sm_value_as_int(sm_value_map_get(sm_value_map_get(info, k), nf)), 1);
   sm_value_free(k);
   sm_value_free(nf);
+  sm_value_free(info);
+  /* and info's latency: the same count, p50 and p99 as bucket bounds */
+  OK(sm_info(c, &info));
+  k = sm_value_str("latency");
+  sm_value *m = sm_value_str("dict.set"), *f = sm_value_str("count");
+  const sm_value *lat = sm_value_map_get(sm_value_map_get(info, k), m);
+  ck_assert_int_eq(sm_value_as_int(sm_value_map_get(lat, f)), 7);
+  sm_value_free(f);
+  f = sm_value_str("p99_us");
+  int64_t p99 = sm_value_as_int(sm_value_map_get(lat, f));
+  ck_assert_msg(p99 >= 10 && p99 <= 1000000, "p99 bound %lld", (long long)p99);
+  sm_value_free(f);
+  sm_value_free(m);
+  sm_value_free(k);
   sm_value_free(info);
   ck_assert_int_gt(smtest_info_int(c, "net_input_bytes"), in0);
   ck_assert_int_gt(smtest_info_int(c, "open_fds"), 3);

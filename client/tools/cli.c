@@ -157,7 +157,9 @@ static const command commands[] = {
      "1, and later waits fail until `reset`.\n"},
     {"info", "", 0, 0, true, 0, cmd_info, "daemon facts as \"key: value\" lines", ""},
     {"stats", "[SECONDS]", 0, 1, true, 0, cmd_stats,
-     "figures, objects per type, and calls per second per method over SECONDS (default 1)", ""},
+     "figures, objects per type, calls per second per method over SECONDS (default 1)",
+     "Then each method's latency as the daemon's histogram has it: the bucket bounds\n"
+     "of its p50 and p99, its call count and mean time.\n"},
     {"show", "NAME", 1, 1, true, 0, cmd_show, "one object: type, size, parked calls, holders", ""},
     {"slowlog", "[get [N] | len | reset]", 0, 2, true, 0, cli_cmd_slowlog,
      "the daemon's slow calls, newest first (default: get 10)",
@@ -1038,6 +1040,8 @@ static sm_value *stats_doc(const sm_value *before, const sm_value *now, long sec
     rc = map_put(doc, stats_figures[i], sm_value_int(map_int(now, stats_figures[i])));
   const sm_value *types = cli_map_at(now, "types");
   if (rc == SM_OK) rc = map_put(doc, "types", types ? sm_value_copy(types) : sm_value_map());
+  const sm_value *latency = cli_map_at(now, "latency");
+  if (rc == SM_OK) rc = map_put(doc, "latency", latency ? sm_value_copy(latency) : sm_value_map());
   const sm_value *all = cli_map_at(now, "calls"), *then = cli_map_at(before, "calls");
   for (size_t i = 0; rc == SM_OK && i < sm_value_len(all); i++) {
     const sm_value *k = sm_value_map_key_at(all, i);
@@ -1109,6 +1113,17 @@ static int cmd_stats(cli_ctx *ctx, int argc, char **argv) {
     } else {
       printf("calls.%s: total %lld\n", sm_value_as_str(k, NULL), (long long)total);
     }
+  }
+  const sm_value *latency = cli_map_at(now, "latency");
+  for (size_t i = 0; i < sm_value_len(latency); i++) {
+    const sm_value *l = sm_value_map_value_at(latency, i);
+    int64_t n = map_int(l, "count"), p50 = map_int(l, "p50_us"), p99 = map_int(l, "p99_us");
+    char q50[32], q99[32];
+    snprintf(q50, sizeof q50, p50 < 0 ? "> 1s" : "<= %lldus", (long long)p50);
+    snprintf(q99, sizeof q99, p99 < 0 ? "> 1s" : "<= %lldus", (long long)p99);
+    printf("latency.%s: p50 %s, p99 %s (%lld calls, mean %.1fus)\n",
+           sm_value_as_str(sm_value_map_key_at(latency, i), NULL), q50, q99, (long long)n,
+           n ? (double)map_int(l, "sum_us") / (double)n : 0.0);
   }
   sm_value_free(a);
   sm_value_free(b);
