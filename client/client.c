@@ -627,6 +627,48 @@ int sm_ls_scan(sm_client *c, const char *type, uint64_t cursor, size_t count, ui
   return rc == SM_OK ? client_result_page(reply, __func__, next, page) : rc;
 }
 
+/* *out: a list of maps (caller frees with sm_value_free()). */
+int sm_slowlog_get(sm_client *c, int64_t count, sm_value **out) {
+  if (!c || !out) return err_set(SM_EINVAL, "%s: NULL argument", __func__);
+  sm_value op = val_str_view("get"), n = {.type = SM_INT, .u.i = count};
+  const sm_value *args[2] = {&op, &n};
+  return client_invoke(c, CLIENT_THREAD, NULL, "slowlog", args, 2, out, NULL);
+}
+
+int sm_slowlog_len(sm_client *c, int64_t *out) {
+  if (!c || !out) return err_set(SM_EINVAL, "%s: NULL argument", __func__);
+  sm_value op = val_str_view("len"), *reply = NULL;
+  const sm_value *args[1] = {&op};
+  int rc = client_invoke(c, CLIENT_THREAD, NULL, "slowlog", args, 1, &reply, NULL);
+  if (rc == SM_OK && (!reply || reply->type != SM_INT))
+    rc = err_set(SM_EPROTO, "%s: the daemon's answer is not an int", __func__);
+  if (rc == SM_OK) *out = reply->u.i;
+  sm_value_free(reply);
+  return rc;
+}
+
+int sm_slowlog_reset(sm_client *c) {
+  if (!c) return err_set(SM_EINVAL, "%s: NULL client", __func__);
+  sm_value op = val_str_view("reset");
+  const sm_value *args[1] = {&op};
+  return client_invoke(c, CLIENT_THREAD, NULL, "slowlog", args, 1, NULL, NULL);
+}
+
+/* *out: caller frees with sm_value_free(). */
+int sm_config_get(sm_client *c, const char *key, sm_value **out) {
+  if (!c || !key || !out) return err_set(SM_EINVAL, "%s: NULL argument", __func__);
+  sm_value op = val_str_view("get"), k = val_str_view(key);
+  const sm_value *args[2] = {&op, &k};
+  return client_invoke(c, CLIENT_THREAD, NULL, "config", args, 2, out, NULL);
+}
+
+int sm_config_set(sm_client *c, const char *key, const sm_value *value) {
+  if (!c || !key || !value) return err_set(SM_EINVAL, "%s: NULL argument", __func__);
+  sm_value op = val_str_view("set"), k = val_str_view(key);
+  const sm_value *args[3] = {&op, &k, value};
+  return client_invoke(c, CLIENT_THREAD, NULL, "config", args, 3, NULL, NULL);
+}
+
 int sm_delete(sm_client *c, const char *name) {
   if (!c || !name) return err_set(SM_EINVAL, "%s: NULL argument", __func__);
   sm_value arg = val_str_view(name);

@@ -318,6 +318,29 @@ SM_EXTERN int sm_ls_scan(sm_client *c, const char *type, uint64_t cursor, size_t
  * units). @param out caller frees with sm_value_free(). @return 0,
  * SM_ENOTFOUND. */
 SM_EXTERN int sm_show(sm_client *c, const char *name, sm_value **out);
+/** The slow-call log (statemgrd --slowlog-threshold-us): the newest
+ * count entries (-1: all), newest first, as a list of maps {"id", "time"
+ * (Unix seconds), "duration_us", "object" (id; 0: the manager), "name"
+ * (named objects), "type", "method", "args" (how many), "client" (its
+ * address), "client_name" (when it gave one)}. A call that parked is timed
+ * up to its parking: waits are not slow calls.
+ * @param out caller frees with sm_value_free(). @return 0, SM_EVALUE. */
+SM_EXTERN int sm_slowlog_get(sm_client *c, int64_t count, sm_value **out);
+/** How many entries the slow-call log holds. */
+SM_EXTERN int sm_slowlog_len(sm_client *c, int64_t *out);
+/** Empties the slow-call log (entry ids keep counting). */
+SM_EXTERN int sm_slowlog_reset(sm_client *c);
+/** A daemon setting that may change at run time: "log-level" (a string),
+ * "slowlog-threshold-us", "slowlog-max-len" (ints); "*" answers a map of
+ * them all. @param out caller frees with sm_value_free().
+ * @return 0, SM_EVALUE (no such setting). */
+SM_EXTERN int sm_config_get(sm_client *c, const char *key, sm_value **out);
+/** Changes such a setting: log-level takes "error", "warn", "info" or
+ * "debug"; slowlog-threshold-us microseconds (0: every call, negative:
+ * none); slowlog-max-len 0 to 100000 entries (the oldest go). Any other key
+ * is refused with SM_EVALUE. The change lasts until the daemon stops.
+ * @return 0, SM_EVALUE, SM_ETYPE. */
+SM_EXTERN int sm_config_set(sm_client *c, const char *key, const sm_value *value);
 /** Deletes the named object; proxies to it then get SM_ENOTFOUND. */
 SM_EXTERN int sm_delete(sm_client *c, const char *name);
 /** Asks the daemon to shut down (it answers first). */

@@ -97,6 +97,18 @@ int sm_server_options_set_log_file(sm_server_options *o, const char *path);
  * or tcp://[V6ADDR]:PORT, port 0 picks one): GET /metrics. Its URL joins
  * the ready file. */
 int sm_server_options_set_metrics(sm_server_options *o, const char *url);
+/** Sends the log to syslog(3) instead of stderr: ident "statemgrd",
+ * facility daemon, with the pid; levels map to LOG_ERR, LOG_WARNING,
+ * LOG_INFO and LOG_DEBUG. Excludes a log file (sm_server_new() then fails
+ * with SM_EINVAL). @return 0, SM_EINVAL (NULL o). */
+int sm_server_options_set_syslog(sm_server_options *o, bool on);
+/** The slow-call log (Redis's SLOWLOG): calls whose dispatch takes
+ * threshold_us microseconds or more (default 10000; 0: every call;
+ * negative: none) are kept, the newest max_len of them (default 128, at
+ * most 100000). A call that parks is timed up to its parking. Both change
+ * at run time with the manager's `config` method.
+ * @return 0, SM_EINVAL (NULL o, max_len too large). */
+int sm_server_options_set_slowlog(sm_server_options *o, int64_t threshold_us, size_t max_len);
 /** Once every listener is bound, write their URLs (one per line, actual
  * ports) to this file, atomically. */
 int sm_server_options_set_ready_file(sm_server_options *o, const char *path);

@@ -57,3 +57,14 @@ int status_for_version(int ws, uint32_t version) {
   default: return ws;
   }
 }
+
+const char *status_name(int ws) {
+  switch (ws) {
+  case WS_OK: return "OK";
+#define STATUS_NAME(status, code, since, older)                                                    \
+  case status: return &#status[3]; /* WS_NOT_FOUND -> NOT_FOUND */
+    STATUS_MAP(STATUS_NAME)
+#undef STATUS_NAME
+  default: return NULL;
+  }
+}

@@ -30,4 +30,9 @@ int status_from_error(int code);
  * OUT_OF_MEMORY -> INTERNAL). */
 int status_for_version(int ws, uint32_t version);
 
+/* The name of wire status ws as statemgr.proto spells it without its
+ * prefix ("NOT_FOUND"; static), or NULL for a status this build does not
+ * know. */
+const char *status_name(int ws);
+
 #endif

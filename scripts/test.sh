@@ -58,7 +58,7 @@ echo "== ctest: build/"
 
 echo "== valgrind: the daemon under memcheck for the protocol, object and connection suites"
 (cd build && SMTEST_VALGRIND=1 ctest --output-on-failure -j2 \
-  -R '^(wire|robust|dict|list|var|ns|cli|preauth|throttle|sighup|escape|url|cycles|config)$') ||
+  -R '^(wire|robust|dict|list|var|ns|cli|preauth|throttle|sighup|escape|url|cycles|config|metrics|slowlog|logging)$') ||
   failed+=("valgrind build/")
 
 echo "== sanitizer build: build-asan/"

@@ -66,6 +66,7 @@
 #include "log.h"
 #include "peers.h"
 #include "server.h"
+#include "stats.h"
 #include "tls.h"
 
 #include <assert.h>
@@ -332,6 +333,7 @@ static void unauth_make_room(conn *c) {
                "dropped: too many connections from %s waiting to authenticate (the limit is %zu "
                "per address)",
                peer_name(c->src), srv->limits.max_unauth_per_addr);
+      stats_refused(srv->stats, REFUSED_MAX_UNAUTH_PER_ADDR);
       drop_unauth(old, why);
     }
   }
@@ -339,6 +341,7 @@ static void unauth_make_room(conn *c) {
     snprintf(why, sizeof why,
              "dropped: too many connections waiting to authenticate (the limit is %zu)",
              srv->limits.max_unauth);
+    stats_refused(srv->stats, REFUSED_MAX_UNAUTH);
     drop_unauth(srv->unauth_oldest, why);
   }
 }
@@ -443,8 +446,8 @@ void conn_free(conn *c) {
   if (c->next) c->next->prev = c->prev;
   srv->n_conns--;
   if (c->authed) srv->n_authed--;
-  log_msg(c->authed ? LOG_INFO : LOG_DEBUG, "conn %llu: closed (%llu requests)",
-          (unsigned long long)c->id, (unsigned long long)c->requests);
+  log_debug("conn %llu: closed (%llu requests)", (unsigned long long)c->id,
+            (unsigned long long)c->requests);
   event_free(c->timer);
   if (c->cev) event_free(c->cev);
   if (c->cev_fd >= 0) close(c->cev_fd);
@@ -537,11 +540,13 @@ static void flush(conn *c) {
       return;
     }
     c->out_off = c->out.len;
+    stats_net_out(c->srv->stats, pending);
   }
   while (!c->bev && c->out_off < c->out.len) {
     ssize_t n = send(c->fd, c->out.p + c->out_off, c->out.len - c->out_off, MSG_NOSIGNAL);
     if (n > 0) {
       c->out_off += (size_t)n;
+      stats_net_out(c->srv->stats, (size_t)n);
     } else if (n < 0 && errno == EINTR) {
       continue;
     } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
@@ -576,6 +581,7 @@ static void flush(conn *c) {
 
 void conn_send_response(conn *c, const wire_response_out *r) {
   if (c->state == CONN_CLOSING) return; /* nobody will read it */
+  stats_answer(c->srv->stats, r->status);
   wire_response_out older;
   if (c->version < AUTH_PROTOCOL_VERSION) { /* only statuses its protocol knows */
     older = *r;
@@ -610,6 +616,8 @@ conn *conn_next(const conn *c) { return c->next; }
 blk_list *conn_waiters(conn *c) { return &c->waiters; }
 
 const char *conn_peer(const conn *c) { return c->peer; }
+
+const char *conn_name(const conn *c) { return c->name; }
 
 struct sm_server *conn_server(const conn *c) {
   return c->srv;
@@ -650,6 +658,7 @@ static void check_auth(conn *c, const uint8_t mac[AUTH_MAC_LEN],
   bool ok = auth_mac_ok(mac, AUTH_MAC_LEN, expected);
   auth_wipe(expected, sizeof expected);
   if (!ok) {
+    stats_auth_failed(srv->stats);
     if (c->src) peer_auth_failed(c->src, peers_now_ms());
     refuse_preauth(c, PEER_AUTH_FAILED, WS_AUTH_FAILED,
                    "authentication failed: the client does not know the authkey");
@@ -658,6 +667,7 @@ static void check_auth(conn *c, const uint8_t mac[AUTH_MAC_LEN],
   if (srv->n_authed >= srv->limits.max_conns) {
     char text[96];
     snprintf(text, sizeof text, "too many connections (the limit is %zu)", srv->limits.max_conns);
+    stats_refused(srv->stats, REFUSED_MAX_CONNECTIONS);
     refuse(c, WS_TOO_LARGE, text);
     return;
   }
@@ -677,8 +687,9 @@ static void check_auth(conn *c, const uint8_t mac[AUTH_MAC_LEN],
   c->authed = true;
   srv->n_authed++;
   if (c->bev) bufferevent_set_max_single_read(c->bev, 0); /* back to libevent's default */
-  log_info("conn %llu: authenticated from %s%s%s (protocol %u)", (unsigned long long)c->id, c->peer,
-           c->name[0] ? " as " : "", c->name, c->version);
+  /* debug: a CLI call would otherwise log a line per call at info */
+  log_debug("conn %llu: authenticated from %s%s%s (protocol %u)", (unsigned long long)c->id,
+            c->peer, c->name[0] ? " as " : "", c->name, c->version);
 }
 
 static void handle_auth(conn *c, sm_span payload) {
@@ -706,6 +717,7 @@ static void handle_auth(conn *c, sm_span payload) {
                "authentication refused unchecked: too many failed authentications from %s; "
                "try again later",
                peer_name(c->src));
+      stats_refused(c->srv->stats, REFUSED_AUTH_THROTTLED);
       refuse_preauth(c, PEER_THROTTLED, WS_AUTH_FAILED, text);
       auth_wipe(mac, sizeof mac);
       return;
@@ -798,6 +810,7 @@ static bool keep_input(conn *c, const uint8_t *buf, size_t len) {
 /* Processes buffered input, keeps what is left, and flushes the answers. */
 static void consume(conn *c, const uint8_t *buf, size_t len) {
   bool more;
+  stats_batch_begin(c->srv->stats); /* its first call reads the clock for its start */
   size_t used = process(c, buf, len, &more);
   if (!keep_input(c, buf + used, len - used)) {
     refuse(c, WS_INTERNAL, "out of memory buffering a frame");
@@ -856,6 +869,7 @@ static void sock_read_cb(evutil_socket_t fd, short what, void *arg) {
     return;
   }
   size_t got = n > 0 ? (size_t)n : 0;
+  stats_net_in(srv->stats, got);
   if (dst == srv->rbuf) {
     consume(c, srv->rbuf, got);
   } else {
@@ -885,6 +899,7 @@ static void tls_read_cb(struct bufferevent *bev, void *arg) {
     }
     evbuffer_remove(in, c->in + c->in_len, n);
     c->in_len += n;
+    stats_net_in(c->srv->stats, n);
   }
   consume(c, c->in, c->in_len);
   /* What was left behind the handshake frame is read once authenticated. */
@@ -907,10 +922,11 @@ static void tls_event_cb(struct bufferevent *bev, short what, void *arg) {
   if (what & BEV_EVENT_CONNECTED) { /* a TLS handshake completed */
     c->tls_pending = false;
     if (tls_bev_describe_session(bev, why, sizeof why))
-      log_info("conn %llu: TLS session %s", (unsigned long long)c->id, why);
+      log_debug("conn %llu: TLS session %s", (unsigned long long)c->id, why);
   }
   if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) c->peer_gone = true;
   if (what & BEV_EVENT_ERROR) {
+    if (c->tls_pending) stats_tls_failed(c->srv->stats);
     /* A limited peer's failed handshakes are summed up after the first. */
     bool full = !c->tls_pending || !c->src || peer_note(c->src, PEER_BAD_HANDSHAKE, peers_now_ms());
     if (tls_bev_describe_error(bev, why, sizeof why))
@@ -940,6 +956,7 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg) {
   if (c->state == CONN_HANDSHAKE && c->tls_pending) {
     /* Nothing can be sent before the TLS handshake: just drop it (a
      * plaintext client on a TLS port waits for a Hello that never comes). */
+    stats_tls_failed(c->srv->stats);
     bool full = !c->src || peer_note(c->src, PEER_BAD_HANDSHAKE, peers_now_ms());
     log_msg(full ? LOG_WARN : LOG_DEBUG,
             "conn %llu (%s): TLS handshake not completed in time; closing",

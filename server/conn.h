@@ -57,6 +57,9 @@ void conn_flush_pending(struct sm_server *srv);
 /* The peer's address as text (borrowed, lives with the connection). */
 const char *conn_peer(const conn *c);
 
+/* The name the client gave in its Auth, or "" (borrowed, lives with c). */
+const char *conn_name(const conn *c);
+
 /* Queues one response frame on the connection's output. */
 void conn_send_response(conn *c, const wire_response_out *r);
 

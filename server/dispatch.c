@@ -23,6 +23,8 @@
  * Around each call it runs blocked.c's serve pass: before, so no request
  * finds an object whose waiters were signalled but not served yet (it could
  * pass them by); after, for the waiters the call itself let through.
+ * dispatch_request() times each call for the latency histogram and the
+ * slow-call log (stats_call_begin/end, stats.h: one clock read a call).
  * An answer larger than a client reads (dispatch_answer_limit) becomes a
  * TOO_LARGE status that names its size and, for a type with a cursor
  * iteration, points at it: a mutating call's change stays made. */
@@ -223,8 +225,10 @@ static int answer_too_large(registry *reg, const wire_request *req, size_t paylo
 void dispatch_request(struct conn *cn, const wire_request *req) {
   struct sm_server *srv = conn_server(cn);
   char err[sizeof((call *)0)->err];
+  stats_call_begin(srv->stats);
   int status = dispatch_call(srv->reg, cn, conn_session(cn), req, srv->limits.max_depth,
                              &srv->result, err, sizeof err);
+  stats_call_end(srv, cn, req); /* latency, slow-call log: parking ends the timing */
   srv->requests++;
   if (status == CALL_PARKED) return; /* answered later by blocked.c */
   wire_response_out r = {.seq = req->seq, .status = status};

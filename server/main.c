@@ -5,7 +5,8 @@
  * (~/.statemgr/authkey, created on first start), so local use needs no
  * configuration. tls:// listeners take their certificate and key from
  * --tls-cert and --tls-key (mutual TLS with --tls-ca and
- * --tls-require-client-cert). SIGHUP reopens --log-file and reloads the
+ * --tls-require-client-cert). --syslog sends the log to syslog(3); the
+ * --slowlog-* options set the slow-call log. SIGHUP reopens --log-file and reloads the
  * certificate and key. --config FILE reads the same long options from a
  * file, one per line (conf_file.c); the command line overrides it. */
 #include "statemgr_server.h"
@@ -42,6 +43,13 @@ static void usage(FILE *f) {
           "                      bytes, at least 16), then close it\n"
           "  --log-level L       error, warn, info (default) or debug\n"
           "  --log-file F        append the log to F instead of stderr; SIGHUP reopens it\n"
+          "  --syslog            send the log to syslog(3) as statemgrd (facility daemon)\n"
+          "                      instead of stderr; excludes --log-file\n"
+          "  --slowlog-threshold-us US\n"
+          "                      keep calls taking US microseconds or more in the slow-call\n"
+          "                      log (`statemgr slowlog`; default 10000; 0: every call;\n"
+          "                      -1: none)\n"
+          "  --slowlog-max-len N keep the newest N slow calls (default 128; 0 to 100000)\n"
           "  --max-frame BYTES   largest request frame accepted, and largest answer sent\n"
           "                      (default 64M; K/M/G suffixes)\n"
           "  --max-memory BYTES  refuse calls that would store data past BYTES (like Redis's\n"
@@ -153,6 +161,9 @@ static const struct option longopts[] = {
     {"tls-ca", required_argument, NULL, 'A'},
     {"tls-require-client-cert", no_argument, NULL, 'R'},
     {"keepalive", required_argument, NULL, 'E'},
+    {"syslog", no_argument, NULL, 'S'},
+    {"slowlog-threshold-us", required_argument, NULL, 's'},
+    {"slowlog-max-len", required_argument, NULL, 'n'},
     {"version", no_argument, NULL, 'V'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -173,6 +184,9 @@ typedef struct daemon_args {
   size_t max_conns, max_unauth;
   const char *tls_cert, *tls_key, *tls_ca;
   bool tls_require;
+  bool syslog, log_file; /* --syslog; --log-file given (they exclude each other) */
+  long long slowlog_threshold_us;
+  long long slowlog_max_len;
 } daemon_args;
 
 /* Applies option ch (a longopts val) with its argument arg (NULL for one
@@ -198,7 +212,27 @@ static int apply_option(daemon_args *a, int ch, const char *arg, const char *whe
       fprintf(stderr, "statemgrd: %s--log-file takes a path\n", where);
       return 2;
     }
+    a->log_file = true;
     return 0;
+  case 'S': a->syslog = true; return 0;
+  case 's':
+  case 'n': {
+    char *end = NULL;
+    errno = 0;
+    long long v = strtoll(arg, &end, 10);
+    bool len = ch == 'n';
+    if (errno || end == arg || *end || (len && (v < 0 || v > 100000))) {
+      fprintf(stderr, "statemgrd: %s%s\n", where,
+              len ? "--slowlog-max-len takes 0 to 100000"
+                  : "--slowlog-threshold-us takes microseconds (0: every call; -1: none)");
+      return 2;
+    }
+    if (len)
+      a->slowlog_max_len = v;
+    else
+      a->slowlog_threshold_us = v;
+    return 0;
+  }
   case 'v': {
     static const char *const levels[] = {"error", "warn", "info", "debug"};
     for (int i = 0; i < 4; i++)
@@ -307,6 +341,7 @@ static int apply_conf_file(daemon_args *a, const char *path, const conf_file *f)
         return 2;
       }
       if (o->val == 'R') a->tls_require = on;
+      if (o->val == 'S') a->syslog = on;
       continue;
     }
     int rc = apply_option(a, o->val, e->value, where);
@@ -319,7 +354,12 @@ int main(int argc, char **argv) {
   sm_server_options *opts = sm_server_options_new();
   if (!opts) return 1;
   listen_list file_listen = {.n = 0}, cmd_listen = {.n = 0};
-  daemon_args a = {.opts = opts, .listen = &file_listen, .max_conns = 10000, .max_unauth = 512};
+  daemon_args a = {.opts = opts,
+                   .listen = &file_listen,
+                   .max_conns = 10000,
+                   .max_unauth = 512,
+                   .slowlog_threshold_us = 10000,
+                   .slowlog_max_len = 128};
   int status = 0, ch;
 
   /* First pass: only --config, whose file is applied before the rest of
@@ -370,6 +410,14 @@ int main(int argc, char **argv) {
       status = 2;
     }
   }
+  if (status == 0 && a.syslog && a.log_file) {
+    fprintf(stderr, "statemgrd: --syslog and --log-file exclude each other\n");
+    status = 2;
+  }
+  if (status == 0 &&
+      (sm_server_options_set_syslog(opts, a.syslog) != 0 ||
+       sm_server_options_set_slowlog(opts, a.slowlog_threshold_us, (size_t)a.slowlog_max_len) != 0))
+    status = 1;
   if (status == 2 && !file_failed) usage(stderr);
   if (status != 0) {
     sm_server_options_free(opts);

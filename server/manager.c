@@ -1,13 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 /* manager.c - the methods of object 0, the manager itself: creating and
  * opening objects, the per-session references to anonymous objects,
- * deleting named objects, listing, daemon facts and shutdown. Method
+ * deleting named objects, listing, daemon facts and shutdown (and, from
+ * admin.c, the slow-call log and the run-time settings). Method
  * arguments and results are listed in docs/protocol.md. Without a
  * connection (call.conn NULL, as the dispatcher fuzzer runs it) info and shutdown, which
  * need the server, answer WS_INTERNAL. */
+#include "../proto/status.h"
+#include "admin.h"
 #include "blocked.h"
 #include "conn.h"
 #include "dispatch.h"
+#include "log.h"
+#include "map_writer.h"
 #include "scan.h"
 #include "server.h"
 #include "session.h"
@@ -158,30 +163,6 @@ static int m_collect(call *c) {
   return WS_OK;
 }
 
-/* Map entries with string keys, for ls and info. */
-typedef struct map_writer {
-  vbuf *out;
-  vbuf key, val;
-} map_writer;
-
-static void put_entry(map_writer *w) {
-  vb_map_entry(w->out, vb_span(&w->key), vb_span(&w->val));
-  vb_reset(&w->key);
-  vb_reset(&w->val);
-}
-
-static void put_int(map_writer *w, const char *k, int64_t v) {
-  vb_str(&w->key, k, strlen(k));
-  vb_int(&w->val, v);
-  put_entry(w);
-}
-
-static void put_str(map_writer *w, const char *k, const char *v) {
-  vb_str(&w->key, k, strlen(k));
-  vb_str(&w->val, v, strlen(v));
-  put_entry(w);
-}
-
 typedef struct ls_ctx {
   map_writer w;
   const obj_type *only; /* NULL: every type */
@@ -196,10 +177,10 @@ static bool ls_wants(const ls_ctx *ls, const sm_obj *o) {
 static void ls_write(ls_ctx *ls, const sm_obj *o) {
   size_t item = vb_list_begin_item(ls->w.out);
   size_t map = vb_map_begin(ls->w.out);
-  put_str(&ls->w, "name", o->name);
-  put_int(&ls->w, "id", (int64_t)o->id);
-  put_str(&ls->w, "type", o->type->name);
-  if (o->type->size) put_int(&ls->w, "size", (int64_t)o->type->size(o->state));
+  mw_str(&ls->w, "name", o->name);
+  mw_int(&ls->w, "id", (int64_t)o->id);
+  mw_str(&ls->w, "type", o->type->name);
+  if (o->type->size) mw_int(&ls->w, "size", (int64_t)o->type->size(o->state));
   vb_map_end(ls->w.out, map);
   vb_list_end_item(ls->w.out, item);
 }
@@ -272,14 +253,35 @@ static int m_ls_scan(call *c) {
 }
 
 /* info() */
-static void put_type_count(void *arg, const char *type, size_t n) {
-  put_int(arg, type, (int64_t)n);
-}
+static void put_type_count(void *arg, const char *type, size_t n) { mw_int(arg, type, (int64_t)n); }
 
 static void put_call_count(void *arg, const char *type, const char *method, uint64_t n) {
   char key[160];
   snprintf(key, sizeof key, "%s.%s", type, method);
-  put_int(arg, key, (int64_t)n);
+  mw_int(arg, key, (int64_t)n);
+}
+
+/* One method's latency in info: calls, total time, p50 and p99 bounds. */
+static void put_latency(void *arg, const char *type, const char *method, const uint64_t *counts,
+                        uint64_t sum_us) {
+  map_writer *w = arg;
+  uint64_t n = 0;
+  for (size_t i = 0; i <= STATS_N_BUCKETS; i++)
+    n += counts[i];
+  if (n == 0) return; /* info's own call, not timed yet */
+  char key[160];
+  snprintf(key, sizeof key, "%s.%s", type, method);
+  vb_str(&w->key, key, strlen(key));
+  map_writer m;
+  mw_init(&m, &w->val);
+  size_t map = vb_map_begin(&w->val);
+  mw_int(&m, "count", (int64_t)n);
+  mw_int(&m, "sum_us", (int64_t)sum_us);
+  mw_int(&m, "p50_us", stats_quantile_us(counts, 0.5));
+  mw_int(&m, "p99_us", stats_quantile_us(counts, 0.99));
+  vb_map_end(&w->val, map);
+  mw_done(&m);
+  mw_entry(w);
 }
 
 static int m_info(call *c) {
@@ -296,24 +298,32 @@ static int m_info(call *c) {
   char version[32];
   snprintf(version, sizeof version, "%d.%d.%d", SM_VERSION_MAJOR, SM_VERSION_MINOR,
            SM_VERSION_PATCH);
-  put_str(&w, "version", version);
+  mw_str(&w, "version", version);
   char instance[24];
   snprintf(instance, sizeof instance, "%016llx", (unsigned long long)srv->instance);
-  put_str(&w, "instance", instance);
-  put_int(&w, "pid", (int64_t)getpid());
-  put_int(&w, "uptime_s", st.uptime_s);
-  put_int(&w, "connections", (int64_t)st.connections);
-  put_int(&w, "objects", (int64_t)st.objects);
-  put_int(&w, "named_objects", (int64_t)st.named_objects);
-  put_int(&w, "requests", (int64_t)st.requests);
-  put_int(&w, "waiters", (int64_t)st.waiters);
-  put_int(&w, "rss_bytes", (int64_t)st.rss_bytes);
-  put_int(&w, "heap_bytes", (int64_t)st.heap_bytes);
-  put_int(&w, "used_memory", (int64_t)st.used_memory);
-  put_int(&w, "max_memory", (int64_t)st.max_memory);
-  put_int(&w, "memory_trims", (int64_t)st.memory_trims);
-  put_int(&w, "gc_collections", (int64_t)st.gc_collections);
-  put_int(&w, "gc_collected", (int64_t)st.gc_collected);
+  mw_str(&w, "instance", instance);
+  mw_int(&w, "pid", (int64_t)getpid());
+  mw_int(&w, "uptime_s", st.uptime_s);
+  mw_int(&w, "connections", (int64_t)st.connections);
+  mw_int(&w, "objects", (int64_t)st.objects);
+  mw_int(&w, "named_objects", (int64_t)st.named_objects);
+  mw_int(&w, "requests", (int64_t)st.requests);
+  mw_int(&w, "waiters", (int64_t)st.waiters);
+  mw_int(&w, "rss_bytes", (int64_t)st.rss_bytes);
+  mw_int(&w, "heap_bytes", (int64_t)st.heap_bytes);
+  mw_int(&w, "used_memory", (int64_t)st.used_memory);
+  mw_int(&w, "max_memory", (int64_t)st.max_memory);
+  mw_int(&w, "memory_trims", (int64_t)st.memory_trims);
+  mw_int(&w, "gc_collections", (int64_t)st.gc_collections);
+  mw_int(&w, "gc_collected", (int64_t)st.gc_collected);
+  mw_int(&w, "auth_failures", (int64_t)st.auth_failures);
+  mw_int(&w, "tls_handshake_failures", (int64_t)st.tls_failures);
+  mw_int(&w, "net_input_bytes", (int64_t)st.net_in);
+  mw_int(&w, "net_output_bytes", (int64_t)st.net_out);
+  mw_double(&w, "cpu_seconds", st.cpu_seconds);
+  mw_int(&w, "open_fds", (int64_t)st.open_fds);
+  mw_int(&w, "slowlog_len", (int64_t)st.slowlog_len);
+  mw_str(&w, "log_level", log_level_name(log_get_level()));
   /* Nested maps: objects per type, calls per "type.method". */
   vb_str(&w.key, "types", 5);
   size_t m2 = vb_map_begin(&w.val);
@@ -322,12 +332,38 @@ static int m_info(call *c) {
   vb_init(&inner.val);
   stats_each_type(srv, put_type_count, &inner);
   vb_map_end(&w.val, m2);
-  put_entry(&w);
+  mw_entry(&w);
   vb_str(&w.key, "calls", 5);
   m2 = vb_map_begin(&w.val);
   stats_each_call(srv->stats, put_call_count, &inner);
   vb_map_end(&w.val, m2);
-  put_entry(&w);
+  mw_entry(&w);
+  vb_str(&w.key, "latency", 7);
+  m2 = vb_map_begin(&w.val);
+  stats_each_latency(srv->stats, put_latency, &inner);
+  vb_map_end(&w.val, m2);
+  mw_entry(&w);
+  /* Connections refused per reason, error answers per status. */
+  vb_str(&w.key, "refused", 7);
+  m2 = vb_map_begin(&w.val);
+  for (int i = 0; i < STATS_N_REFUSALS; i++)
+    mw_int(&inner, stats_refusal_name((stats_refusal)i), (int64_t)st.refused[i]);
+  vb_map_end(&w.val, m2);
+  mw_entry(&w);
+  vb_str(&w.key, "errors", 6);
+  m2 = vb_map_begin(&w.val);
+  for (int i = 1; i < STATS_N_STATUSES; i++) {
+    char name[24];
+    const char *known = status_name(i);
+    if (!st.answers[i]) continue;
+    if (known)
+      snprintf(name, sizeof name, "%s", known);
+    else
+      snprintf(name, sizeof name, "status_%d", i);
+    mw_int(&inner, name, (int64_t)st.answers[i]);
+  }
+  vb_map_end(&w.val, m2);
+  mw_entry(&w);
   vb_free(&inner.key);
   vb_free(&inner.val);
   vb_map_end(c->out, map);
@@ -355,11 +391,11 @@ static int m_show(call *c) {
   vb_init(&w.key);
   vb_init(&w.val);
   size_t map = vb_map_begin(c->out);
-  put_str(&w, "name", o->name);
-  put_int(&w, "id", (int64_t)o->id);
-  put_str(&w, "type", o->type->name);
-  if (o->type->size) put_int(&w, "size", (int64_t)o->type->size(o->state));
-  put_int(&w, "waiters", (int64_t)o->n_waiters);
+  mw_str(&w, "name", o->name);
+  mw_int(&w, "id", (int64_t)o->id);
+  mw_str(&w, "type", o->type->name);
+  if (o->type->size) mw_int(&w, "size", (int64_t)o->type->size(o->state));
+  mw_int(&w, "waiters", (int64_t)o->n_waiters);
   /* Holders: the connections that own units of it (locks, semaphores). */
   vb_str(&w.key, "holders", 7);
   size_t list = vb_list_begin(&w.val);
@@ -371,14 +407,14 @@ static int m_show(call *c) {
     if (!units) continue;
     size_t item = vb_list_begin_item(&w.val);
     size_t hm = vb_map_begin(&w.val);
-    put_int(&hw, "connection", (int64_t)conn_id(cn));
-    put_str(&hw, "peer", conn_peer(cn));
-    put_int(&hw, "units", (int64_t)units);
+    mw_int(&hw, "connection", (int64_t)conn_id(cn));
+    mw_str(&hw, "peer", conn_peer(cn));
+    mw_int(&hw, "units", (int64_t)units);
     vb_map_end(&w.val, hm);
     vb_list_end_item(&w.val, item);
   }
   vb_list_end(&w.val, list);
-  put_entry(&w);
+  mw_entry(&w);
   vb_free(&hw.key);
   vb_free(&hw.val);
   vb_map_end(c->out, map);
@@ -408,6 +444,8 @@ static const method_def manager_methods[] = {
     {"info", m_info, 0},
     {"show", m_show, 0},
     {"shutdown", m_shutdown, 0},
+    {"slowlog", admin_slowlog, 0},
+    {"config", admin_config, 0},
 };
 
 const obj_type manager_type = {

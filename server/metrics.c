@@ -3,10 +3,18 @@
  *
  * The address is parsed by proto/url.c, as listeners' are (IPv6 in
  * brackets). The figures come from stats.c, the same snapshot `info` answers with.
- * Calls are counted per type and method as statemgr_calls_total; rates are
- * Prometheus' business (rate()), not the daemon's. */
+ * Calls are counted per type and method as statemgr_calls_total, with
+ * their latency as the histogram statemgr_call_duration_seconds; rates
+ * and quantiles are Prometheus' business (rate(), histogram_quantile()),
+ * not the daemon's. The process_* figures carry the names Prometheus'
+ * client libraries give them, so the usual dashboards work unchanged.
+ * Label values (type and method names, which an embedding program
+ * chooses) are escaped as the text format asks: backslash, double quote
+ * and newline. */
 #include "metrics.h"
 
+#include "../proto/auth.h"
+#include "../proto/status.h"
 #include "../proto/url.h"
 #include "listener.h"
 #include "log.h"
@@ -22,28 +30,128 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "statemgr.h"
+
 struct metrics {
   struct sm_server *srv;
   struct evhttp *http;
   char url[192]; /* http://HOST:PORT/metrics */
 };
 
+/* Writes s as a label value: backslash, double quote and newline escaped. */
+static void put_label(struct evbuffer *b, const char *s) {
+  const char *run = s;
+  for (; *s; s++) {
+    const char *esc = *s == '\\' ? "\\\\" : *s == '"' ? "\\\"" : *s == '\n' ? "\\n" : NULL;
+    if (!esc) continue;
+    evbuffer_add(b, run, (size_t)(s - run));
+    evbuffer_add(b, esc, 2);
+    run = s + 1;
+  }
+  evbuffer_add(b, run, (size_t)(s - run));
+}
+
+/* Writes name{type="T",method="M" with the brace left open for more labels. */
+static void put_method_labels(struct evbuffer *b, const char *name, const char *type,
+                              const char *method) {
+  evbuffer_add_printf(b, "%s{type=\"", name);
+  put_label(b, type);
+  evbuffer_add_printf(b, "\",method=\"");
+  put_label(b, method);
+  evbuffer_add(b, "\"", 1);
+}
+
 static void put_type(void *arg, const char *type, size_t n) {
-  evbuffer_add_printf(arg, "statemgr_objects{type=\"%s\"} %zu\n", type, n);
+  evbuffer_add_printf(arg, "statemgr_objects{type=\"");
+  put_label(arg, type);
+  evbuffer_add_printf(arg, "\"} %zu\n", n);
 }
 
 static void put_call(void *arg, const char *type, const char *method, uint64_t n) {
-  evbuffer_add_printf(arg, "statemgr_calls_total{type=\"%s\",method=\"%s\"} %llu\n", type, method,
-                      (unsigned long long)n);
+  put_method_labels(arg, "statemgr_calls_total", type, method);
+  evbuffer_add_printf(arg, "} %llu\n", (unsigned long long)n);
+}
+
+/* One method's histogram: cumulative buckets, +Inf, sum and count. */
+static void put_latency(void *arg, const char *type, const char *method, const uint64_t *counts,
+                        uint64_t sum_us) {
+  struct evbuffer *b = arg;
+  unsigned long long seen = 0;
+  for (size_t i = 0; i <= STATS_N_BUCKETS; i++) {
+    seen += counts[i];
+    put_method_labels(b, "statemgr_call_duration_seconds_bucket", type, method);
+    if (i < STATS_N_BUCKETS)
+      evbuffer_add_printf(b, ",le=\"%g\"} %llu\n", stats_bucket_us[i] / 1e6, seen);
+    else
+      evbuffer_add_printf(b, ",le=\"+Inf\"} %llu\n", seen);
+  }
+  put_method_labels(b, "statemgr_call_duration_seconds_sum", type, method);
+  evbuffer_add_printf(b, "} %.6f\n", (double)sum_us / 1e6);
+  put_method_labels(b, "statemgr_call_duration_seconds_count", type, method);
+  evbuffer_add_printf(b, "} %llu\n", seen);
 }
 
 static void gauge(struct evbuffer *b, const char *name, const char *help, unsigned long long v) {
   evbuffer_add_printf(b, "# HELP %s %s\n# TYPE %s gauge\n%s %llu\n", name, help, name, name, v);
 }
 
+static void counter(struct evbuffer *b, const char *name, const char *help, unsigned long long v) {
+  evbuffer_add_printf(b, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", name, help, name, name, v);
+}
+
+/* The process_* figures of Prometheus' client libraries. */
+static void put_process(struct evbuffer *b, const struct sm_server *srv, const stats_snapshot *s) {
+  evbuffer_add_printf(b,
+                      "# HELP process_cpu_seconds_total User and system CPU time spent, in "
+                      "seconds.\n# TYPE process_cpu_seconds_total counter\n"
+                      "process_cpu_seconds_total %.6f\n",
+                      s->cpu_seconds);
+  gauge(b, "process_open_fds", "Open file descriptors.", s->open_fds);
+  if (s->max_fds) gauge(b, "process_max_fds", "The limit of open file descriptors.", s->max_fds);
+  gauge(b, "process_resident_memory_bytes", "Resident memory size in bytes.", s->rss_bytes);
+  gauge(b, "process_virtual_memory_bytes", "Virtual memory size in bytes.", s->virtual_bytes);
+  gauge(b, "process_start_time_seconds", "Start time of the process since the Unix epoch.",
+        (unsigned long long)srv->started);
+}
+
+/* Failures and refusals: per status, per reason, and the plain counts. */
+static void put_failures(struct evbuffer *b, const stats_snapshot *s) {
+  evbuffer_add_printf(b, "# HELP statemgr_errors_total Answers with a status other than OK.\n"
+                         "# TYPE statemgr_errors_total counter\n");
+  for (int i = 1; i < STATS_N_STATUSES; i++) {
+    const char *name = status_name(i);
+    if (name)
+      evbuffer_add_printf(b, "statemgr_errors_total{status=\"%s\"} %llu\n", name,
+                          (unsigned long long)s->answers[i]);
+    else if (s->answers[i])
+      evbuffer_add_printf(b, "statemgr_errors_total{status=\"%d\"} %llu\n", i,
+                          (unsigned long long)s->answers[i]);
+  }
+  evbuffer_add_printf(b, "# HELP statemgr_refused_connections_total Connections refused or "
+                         "dropped before being served, by reason.\n"
+                         "# TYPE statemgr_refused_connections_total counter\n");
+  for (int i = 0; i < STATS_N_REFUSALS; i++)
+    evbuffer_add_printf(b, "statemgr_refused_connections_total{reason=\"%s\"} %llu\n",
+                        stats_refusal_name((stats_refusal)i), (unsigned long long)s->refused[i]);
+  counter(b, "statemgr_auth_failures_total", "Authentications refused: a wrong authkey.",
+          s->auth_failures);
+  counter(b, "statemgr_tls_handshake_failures_total", "TLS handshakes that failed or timed out.",
+          s->tls_failures);
+  counter(b, "statemgr_net_input_bytes_total", "Bytes read from clients.", s->net_in);
+  counter(b, "statemgr_net_output_bytes_total", "Bytes written to clients.", s->net_out);
+}
+
 static void render(struct sm_server *srv, struct evbuffer *b) {
   stats_snapshot s;
   stats_take(srv, &s);
+  evbuffer_add_printf(b,
+                      "# HELP statemgr_build_info The daemon's version and the protocol versions "
+                      "it speaks.\n# TYPE statemgr_build_info gauge\n"
+                      "statemgr_build_info{version=\"%d.%d.%d\",protocol=\"%u\",oldest_protocol="
+                      "\"%u\"} 1\n",
+                      SM_VERSION_MAJOR, SM_VERSION_MINOR, SM_VERSION_PATCH,
+                      (unsigned)AUTH_PROTOCOL_VERSION, (unsigned)AUTH_PROTOCOL_OLDEST);
+  put_process(b, srv, &s);
   gauge(b, "statemgr_uptime_seconds", "Seconds since the daemon started.",
         (unsigned long long)s.uptime_s);
   gauge(b, "statemgr_connections", "Client connections open now.", s.connections);
@@ -80,6 +188,12 @@ static void render(struct sm_server *srv, struct evbuffer *b) {
   evbuffer_add_printf(b, "# HELP statemgr_calls_total Calls by type and method.\n"
                          "# TYPE statemgr_calls_total counter\n");
   stats_each_call(srv->stats, put_call, b);
+  evbuffer_add_printf(b, "# HELP statemgr_call_duration_seconds Time a call took in the daemon, "
+                         "by type and method (a parked call: until it parked).\n"
+                         "# TYPE statemgr_call_duration_seconds histogram\n");
+  stats_each_latency(srv->stats, put_latency, b);
+  put_failures(b, &s);
+  gauge(b, "statemgr_slowlog_length", "Entries in the slow-call log.", s.slowlog_len);
 }
 
 static void handle(struct evhttp_request *req, void *arg) {

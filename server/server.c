@@ -55,6 +55,9 @@ struct sm_server_options {
   bool tls_require_client_cert;
   int keepalive_s;
   char *metrics; /* owned; where to serve /metrics, or NULL */
+  bool syslog;   /* log to syslog(3) instead of stderr */
+  int64_t slowlog_threshold_us;
+  size_t slowlog_max_len;
 };
 
 sm_server_options *sm_server_options_new(void) {
@@ -63,6 +66,8 @@ sm_server_options *sm_server_options_new(void) {
   o->limits = (server_limits)LIMITS_DEFAULT;
   o->level = LOG_INFO;
   o->keepalive_s = KEEPALIVE_DEFAULT_S;
+  o->slowlog_threshold_us = SLOWLOG_THRESHOLD_DEFAULT;
+  o->slowlog_max_len = SLOWLOG_MAX_LEN_DEFAULT;
   return o;
 }
 
@@ -171,6 +176,19 @@ int sm_server_options_set_metrics(sm_server_options *o, const char *url) {
   return o ? set_str(&o->metrics, url) : SM_EINVAL;
 }
 
+int sm_server_options_set_syslog(sm_server_options *o, bool on) {
+  if (!o) return SM_EINVAL;
+  o->syslog = on;
+  return 0;
+}
+
+int sm_server_options_set_slowlog(sm_server_options *o, int64_t threshold_us, size_t max_len) {
+  if (!o || max_len > SLOWLOG_MAX_LEN_LIMIT) return SM_EINVAL;
+  o->slowlog_threshold_us = threshold_us < 0 ? -1 : threshold_us;
+  o->slowlog_max_len = max_len;
+  return 0;
+}
+
 int sm_server_options_set_ready_file(sm_server_options *o, const char *path) {
   return o ? set_str(&o->ready_file, path) : SM_EINVAL;
 }
@@ -215,12 +233,20 @@ static void reload_cb(evutil_socket_t fd, short what, void *arg);
 static void sweep_cb(evutil_socket_t fd, short what, void *arg);
 
 int sm_server_new(const sm_server_options *opts, sm_server **out) {
-  static sm_server_options defaults = {
-      .limits = LIMITS_DEFAULT, .level = LOG_INFO, .keepalive_s = KEEPALIVE_DEFAULT_S};
+  static sm_server_options defaults = {.limits = LIMITS_DEFAULT,
+                                       .level = LOG_INFO,
+                                       .keepalive_s = KEEPALIVE_DEFAULT_S,
+                                       .slowlog_threshold_us = SLOWLOG_THRESHOLD_DEFAULT,
+                                       .slowlog_max_len = SLOWLOG_MAX_LEN_DEFAULT};
   if (!opts) opts = &defaults;
   if (!out) return SM_EINVAL;
   log_set_level(opts->level);
   char err[512];
+  if (opts->syslog && opts->log_file) {
+    log_error("a log file and syslog exclude each other");
+    return SM_EINVAL;
+  }
+  if (opts->syslog) log_open_syslog();
   if (opts->log_file && log_open(opts->log_file, err, sizeof err) != 0) {
     log_error("%s", err);
     return SM_EINVAL;
@@ -245,6 +271,10 @@ int sm_server_new(const sm_server_options *opts, sm_server **out) {
   if (rc == 0 && opts->ready_file && !(s->ready_file = strdup(opts->ready_file))) rc = SM_ENOMEM;
   if (rc == 0 && opts->metrics && !(s->metrics_addr = strdup(opts->metrics))) rc = SM_ENOMEM;
   if (rc == 0 && !(s->stats = stats_new())) rc = SM_ENOMEM;
+  if (rc == 0) {
+    slowlog_set_threshold(stats_slowlog(s->stats), opts->slowlog_threshold_us);
+    if (slowlog_set_max_len(stats_slowlog(s->stats), opts->slowlog_max_len) != 0) rc = SM_ENOMEM;
+  }
   if (rc == 0 && opts->tls_cert &&
       (set_str(&s->tls_cert, opts->tls_cert) != 0 || set_str(&s->tls_key, opts->tls_key) != 0 ||
        set_str(&s->tls_ca, opts->tls_ca) != 0))

@@ -49,11 +49,20 @@ START_TEST(test_file_sets_options) {
              "max-memory = 2M   \n"
              "# max-memory 5M\n"
              "max-depth\t8\r\n"
+             "slowlog-threshold-us = 500\n"
+             "slowlog-max-len 7\n"
              "log-level=info\n");
   const char *args[] = {"--config", conf, NULL};
   smtest_daemon d;
   smtest_daemon_start(&d, args);
   ck_assert_int_eq(max_memory_of(&d), 2 << 20);
+  sm_client *c = smtest_connect(&d, NULL);
+  sm_value *v = NULL;
+  OK(sm_config_get(c, "slowlog-threshold-us", &v));
+  smtest_expect_value(v, "500");
+  OK(sm_config_get(c, "slowlog-max-len", &v));
+  smtest_expect_value(v, "7");
+  sm_client_free(c);
   smtest_daemon_stop_checked(&d);
   unlink(conf);
 }
@@ -172,6 +181,9 @@ START_TEST(test_bad_files_refused) {
   expect_refused("tls-require-client-cert maybe\n",
                  "@:1: 'tls-require-client-cert' takes no value, or yes or no");
   expect_refused("= 5\n", "@:1: expected 'key value' or 'key = value'");
+  expect_refused("slowlog-max-len 100001\n", "@:1: --slowlog-max-len takes 0 to 100000");
+  expect_refused("slowlog-threshold-us soon\n", "@:1: --slowlog-threshold-us takes microseconds");
+  expect_refused("syslog maybe\n", "@:1: 'syslog' takes no value, or yes or no");
   expect_refused("Max-Memory 5\n", "@:1: expected 'key value' or 'key = value'");
   /* A bad option in the file stops the start even when the command line
    * sets the same key right. */
@@ -181,6 +193,10 @@ START_TEST(test_bad_files_refused) {
   ck_assert_int_eq(smtest_run(cmd, out, sizeof out), 2);
   ck_assert_ptr_nonnull(strstr(out, ":1: --max-memory takes a byte count"));
   unlink(conf);
+  /* The log goes to syslog or to a file, not both. */
+  snprintf(cmd, sizeof cmd, "'%s' --syslog --log-file /tmp/never.log 2>&1", daemon_bin());
+  ck_assert_int_eq(smtest_run(cmd, out, sizeof out), 2);
+  ck_assert_ptr_nonnull(strstr(out, "--syslog and --log-file exclude each other"));
   /* One --config only, and it needs its path. */
   snprintf(cmd, sizeof cmd, "'%s' --config /dev/null --config /dev/null 2>&1", daemon_bin());
   ck_assert_int_eq(smtest_run(cmd, out, sizeof out), 2);

@@ -163,6 +163,9 @@ START_TEST(total_and_per_address) {
   for (int i = 0; i < 49; i++)
     close(fds[i]);
   OK(sm_ping(c));
+  /* info (and /metrics) count the drops per limit */
+  ck_assert_int_eq(smtest_info_sub_int(c, "refused", "max_unauth_connections"), 9);
+  ck_assert_int_eq(smtest_info_sub_int(c, "refused", "max_unauth_per_addr"), 1);
   sm_client_free(c);
 }
 END_TEST

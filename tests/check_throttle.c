@@ -202,6 +202,11 @@ START_TEST(failures_throttled_per_address) {
   ck_assert_int_ge(checked, 5); /* the first few are checked at once */
   ck_assert_msg(checked <= CHECKED_MAX, "%ld attempts checked in %.0f s", checked, ATTACK_S);
   ck_assert_int_ge(good, 10);
+  /* info (and /metrics) count each checked wrong key and each refusal */
+  sm_client *c = smtest_connect(&d, NULL);
+  ck_assert_int_eq(smtest_info_int(c, "auth_failures"), checked);
+  ck_assert_int_eq(smtest_info_sub_int(c, "refused", "auth_throttled"), unchecked);
+  sm_client_free(c);
 
   /* Stopping writes the summaries still open. */
   ck_assert_int_eq(kill(d.pid, SIGTERM), 0);

@@ -275,6 +275,19 @@ int64_t smtest_info_int(sm_client *c, const char *field) {
   return n;
 }
 
+int64_t smtest_info_sub_int(sm_client *c, const char *map, const char *field) {
+  sm_value *info = NULL;
+  OK(sm_info(c, &info));
+  sm_value *k = sm_value_str(map), *f = sm_value_str(field);
+  const sm_value *v = sm_value_map_get(sm_value_map_get(info, k), f);
+  ck_assert_msg(v && sm_value_type(v) == SM_INT, "info has no int \"%s\" in \"%s\"", field, map);
+  int64_t n = sm_value_as_int(v);
+  sm_value_free(k);
+  sm_value_free(f);
+  sm_value_free(info);
+  return n;
+}
+
 static void fixture_start(void) { smtest_daemon_start(&smtest_d, NULL); }
 
 void smtest_daemon_stop_checked(smtest_daemon *d) {

@@ -93,6 +93,9 @@ const char *smtest_name_i(const char *base, int i);
 
 /* An int field of the daemon's info map ("objects", "waiters"...). */
 int64_t smtest_info_int(sm_client *c, const char *field);
+/* An int field of a map inside the daemon's info ("refused",
+ * "max_connections"). */
+int64_t smtest_info_sub_int(sm_client *c, const char *map, const char *field);
 
 /* Daemons that did not exit 0 when stopped; the runner fails when non-zero. */
 extern int smtest_failures;

@@ -157,8 +157,24 @@ static const command commands[] = {
      "1, and later waits fail until `reset`.\n"},
     {"info", "", 0, 0, true, 0, cmd_info, "daemon facts as \"key: value\" lines", ""},
     {"stats", "[SECONDS]", 0, 1, true, 0, cmd_stats,
-     "figures, objects per type, and calls per second per method over SECONDS (default 1)", ""},
+     "figures, objects per type, calls per second per method over SECONDS (default 1)",
+     "Then each method's latency as the daemon's histogram has it: the bucket bounds\n"
+     "of its p50 and p99, its call count and mean time.\n"},
     {"show", "NAME", 1, 1, true, 0, cmd_show, "one object: type, size, parked calls, holders", ""},
+    {"slowlog", "[get [N] | len | reset]", 0, 2, true, 0, cli_cmd_slowlog,
+     "the daemon's slow calls, newest first (default: get 10)",
+     "Calls whose dispatch took statemgrd's --slowlog-threshold-us or more (a call\n"
+     "that waited is timed up to its parking: waits are not slow). Each line:\n"
+     "ID TIME DURATIONus TYPE.METHOD object ID ['NAME'] N args from CLIENT [as NAME].\n"
+     "get -1 prints all; len counts them; reset empties the log. --json: an array\n"
+     "of {\"id\", \"time\", \"duration_us\", \"object\", \"name\", \"type\", \"method\",\n"
+     "\"args\", \"client\", \"client_name\"} objects.\n"},
+    {"config", "get KEY | set KEY VALUE", 2, 3, true, 0, cli_cmd_config,
+     "read or change a setting of the running daemon",
+     "Settings: log-level (error, warn, info, debug), slowlog-threshold-us\n"
+     "(microseconds; 0: every call; -1: none) and slowlog-max-len (0 to 100000).\n"
+     "get * prints them all. A change lasts until the daemon stops; other settings\n"
+     "are refused (they need a restart with the option).\n"},
     {"shutdown", "", 0, 0, true, 0, cmd_shutdown, "ask the daemon to stop", ""},
     {"help", "[COMMAND]", 0, 1, false, 0, cmd_help, "this help, or one command's", ""},
 };
@@ -256,7 +272,7 @@ int cli_print_owned(cli_ctx *ctx, sm_value *v) {
 }
 
 /* The string stored under key in map, or "" when absent or not a string. */
-static const char *map_str(const sm_value *map, const char *key) {
+const char *cli_map_str(const sm_value *map, const char *key) {
   sm_value *k = sm_value_str(key);
   const char *s = k ? sm_value_as_str(sm_value_map_get(map, k), NULL) : NULL;
   sm_value_free(k);
@@ -264,7 +280,7 @@ static const char *map_str(const sm_value *map, const char *key) {
 }
 
 /* The value stored under key in map (borrowed), or NULL when absent. */
-static const sm_value *map_at(const sm_value *map, const char *key) {
+const sm_value *cli_map_at(const sm_value *map, const char *key) {
   sm_value *k = sm_value_str(key);
   const sm_value *v = k ? sm_value_map_get(map, k) : NULL;
   sm_value_free(k);
@@ -283,7 +299,7 @@ static int find_named(cli_ctx *ctx, const char *name, sm_value **listing, const 
   if (rc != SM_OK) return cli_lib_fail(ctx, rc, "ls");
   for (size_t i = 0; i < sm_value_len(all); i++) {
     const sm_value *r = sm_value_list_at(all, i);
-    if (strcmp(map_str(r, "name"), name) == 0) {
+    if (strcmp(cli_map_str(r, "name"), name) == 0) {
       *listing = all;
       *row = r;
       return SM_OK;
@@ -337,8 +353,8 @@ static int find_object(cli_ctx *ctx, const char *name, char *type, size_t typele
   sm_value *all = NULL;
   const sm_value *row = NULL;
   if ((rc = find_named(ctx, name, &all, &row)) != SM_OK) return rc;
-  snprintf(type, typelen, "%s", map_str(row, "type"));
-  snprintf(token, toklen, "%s:%" PRId64, type, sm_value_as_int(map_at(row, "id")));
+  snprintf(type, typelen, "%s", cli_map_str(row, "type"));
+  snprintf(token, toklen, "%s:%" PRId64, type, sm_value_as_int(cli_map_at(row, "id")));
   sm_value_free(all);
   return SM_OK;
 }
@@ -417,8 +433,8 @@ static int cmd_ls(cli_ctx *ctx, int argc, char **argv) {
   char **names = calloc(n ? n : 1, sizeof *names), **types = calloc(n ? n : 1, sizeof *types);
   for (size_t i = 0; rc == SM_OK && names && types && i < n; i++) {
     const sm_value *r = sm_value_list_at(all, i);
-    names[i] = esc_dup(map_str(r, "name"));
-    types[i] = esc_dup(map_str(r, "type"));
+    names[i] = esc_dup(cli_map_str(r, "name"));
+    types[i] = esc_dup(cli_map_str(r, "type"));
     if (!names[i] || !types[i]) rc = SM_ENOMEM;
     if (rc == SM_OK && strlen(names[i]) > wname) wname = strlen(names[i]);
     if (rc == SM_OK && strlen(types[i]) > wtype) wtype = strlen(types[i]);
@@ -426,7 +442,7 @@ static int cmd_ls(cli_ctx *ctx, int argc, char **argv) {
   if (!names || !types) rc = SM_ENOMEM;
   if (rc == SM_OK) printf("%-*s  %-*s  %s\n", (int)wname, "NAME", (int)wtype, "TYPE", "SIZE");
   for (size_t i = 0; rc == SM_OK && i < n; i++) {
-    const sm_value *size = map_at(sm_value_list_at(all, i), "size");
+    const sm_value *size = cli_map_at(sm_value_list_at(all, i), "size");
     char sizebuf[32] = "-";
     if (size) snprintf(sizebuf, sizeof sizebuf, "%" PRId64, sm_value_as_int(size));
     printf("%-*s  %-*s  %s\n", (int)wname, names[i], (int)wtype, types[i], sizebuf);
@@ -542,8 +558,8 @@ static int cmd_scan(cli_ctx *ctx, int argc, char **argv) {
   int rc = find_named(ctx, argv[0], &all, &row);
   if (rc != SM_OK) return rc;
   char type[64], token[128];
-  snprintf(type, sizeof type, "%s", map_str(row, "type"));
-  snprintf(token, sizeof token, "%s:%" PRId64, type, sm_value_as_int(map_at(row, "id")));
+  snprintf(type, sizeof type, "%s", cli_map_str(row, "type"));
+  snprintf(token, sizeof token, "%s:%" PRId64, type, sm_value_as_int(cli_map_at(row, "id")));
   sm_value_free(all);
   sm_dict *d = NULL;
   sm_list *l = NULL;
@@ -670,7 +686,7 @@ static int cmd_len(cli_ctx *ctx, int argc, char **argv) {
     sm_value *all = NULL;
     const sm_value *row = NULL, *size = NULL;
     if (!cli_is_ref(argv[0]) && find_named(ctx, argv[0], &all, &row) == SM_OK)
-      size = map_at(row, "size");
+      size = cli_map_at(row, "size");
     if (size) n = (size_t)sm_value_as_int(size);
     sm_value_free(all);
     if (!size) return cli_fail(ctx, SM_ETYPE, "'%s' is a %s, which has no length", argv[0], type);
@@ -1022,9 +1038,11 @@ static sm_value *stats_doc(const sm_value *before, const sm_value *now, long sec
   int rc = doc && calls ? SM_OK : SM_ENOMEM;
   for (size_t i = 0; rc == SM_OK && i < sizeof stats_figures / sizeof stats_figures[0]; i++)
     rc = map_put(doc, stats_figures[i], sm_value_int(map_int(now, stats_figures[i])));
-  const sm_value *types = map_at(now, "types");
+  const sm_value *types = cli_map_at(now, "types");
   if (rc == SM_OK) rc = map_put(doc, "types", types ? sm_value_copy(types) : sm_value_map());
-  const sm_value *all = map_at(now, "calls"), *then = map_at(before, "calls");
+  const sm_value *latency = cli_map_at(now, "latency");
+  if (rc == SM_OK) rc = map_put(doc, "latency", latency ? sm_value_copy(latency) : sm_value_map());
+  const sm_value *all = cli_map_at(now, "calls"), *then = cli_map_at(before, "calls");
   for (size_t i = 0; rc == SM_OK && i < sm_value_len(all); i++) {
     const sm_value *k = sm_value_map_key_at(all, i);
     int64_t total = sm_value_as_int(sm_value_map_value_at(all, i));
@@ -1080,11 +1098,11 @@ static int cmd_stats(cli_ctx *ctx, int argc, char **argv) {
   }
   for (size_t i = 0; i < sizeof stats_figures / sizeof stats_figures[0]; i++)
     printf("%s: %lld\n", stats_figures[i], (long long)map_int(now, stats_figures[i]));
-  const sm_value *types = map_at(now, "types");
+  const sm_value *types = cli_map_at(now, "types");
   for (size_t i = 0; i < sm_value_len(types); i++)
     printf("objects.%s: %lld\n", sm_value_as_str(sm_value_map_key_at(types, i), NULL),
            (long long)sm_value_as_int(sm_value_map_value_at(types, i)));
-  const sm_value *calls = map_at(now, "calls"), *before = map_at(a, "calls");
+  const sm_value *calls = cli_map_at(now, "calls"), *before = cli_map_at(a, "calls");
   for (size_t i = 0; i < sm_value_len(calls); i++) {
     const sm_value *k = sm_value_map_key_at(calls, i);
     int64_t total = sm_value_as_int(sm_value_map_value_at(calls, i));
@@ -1095,6 +1113,17 @@ static int cmd_stats(cli_ctx *ctx, int argc, char **argv) {
     } else {
       printf("calls.%s: total %lld\n", sm_value_as_str(k, NULL), (long long)total);
     }
+  }
+  const sm_value *latency = cli_map_at(now, "latency");
+  for (size_t i = 0; i < sm_value_len(latency); i++) {
+    const sm_value *l = sm_value_map_value_at(latency, i);
+    int64_t n = map_int(l, "count"), p50 = map_int(l, "p50_us"), p99 = map_int(l, "p99_us");
+    char q50[32], q99[32];
+    snprintf(q50, sizeof q50, p50 < 0 ? "> 1s" : "<= %lldus", (long long)p50);
+    snprintf(q99, sizeof q99, p99 < 0 ? "> 1s" : "<= %lldus", (long long)p99);
+    printf("latency.%s: p50 %s, p99 %s (%lld calls, mean %.1fus)\n",
+           sm_value_as_str(sm_value_map_key_at(latency, i), NULL), q50, q99, (long long)n,
+           n ? (double)map_int(l, "sum_us") / (double)n : 0.0);
   }
   sm_value_free(a);
   sm_value_free(b);
@@ -1115,7 +1144,7 @@ static int cmd_show(cli_ctx *ctx, int argc, char **argv) {
     if (strcmp(k, "holders") == 0) {
       for (size_t h = 0; h < sm_value_len(v); h++) {
         const sm_value *one = sm_value_list_at(v, h);
-        char *peer = esc_dup(sm_value_as_str(map_at(one, "peer"), NULL));
+        char *peer = esc_dup(sm_value_as_str(cli_map_at(one, "peer"), NULL));
         printf("holder: connection %lld (%s) holds %lld\n", (long long)map_int(one, "connection"),
                peer ? peer : "?", (long long)map_int(one, "units"));
         free(peer);

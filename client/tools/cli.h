@@ -5,8 +5,9 @@
  * table and maps the result onto an exit code; it holds the commands on
  * data (dict, list, value, namespace, array) and the admin ones.
  * cli_sync.c holds the commands on queues and synchronisation objects
- * (queue, event, semaphore, barrier), which may wait. cli_out.c prints
- * values, as plain text or JSON. */
+ * (queue, event, semaphore, barrier), which may wait. cli_admin.c holds
+ * the operator's slowlog and config. cli_out.c prints values, as plain
+ * text or JSON. */
 #ifndef SM_CLI_H
 #define SM_CLI_H
 
@@ -67,6 +68,17 @@ int cli_find_typed(cli_ctx *ctx, const char *name, const char *want, char *token
 
 /* True when name is a reference as the CLI prints it ("<ref list:23>"). */
 bool cli_is_ref(const char *name);
+
+/* The value stored under key in map (borrowed), or NULL when absent. */
+const sm_value *cli_map_at(const sm_value *map, const char *key);
+
+/* The string stored under key in map (borrowed), or "" when absent or not
+ * a string. */
+const char *cli_map_str(const sm_value *map, const char *key);
+
+/* The commands of cli_admin.c: slowlog, config. */
+int cli_cmd_slowlog(cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_config(cli_ctx *ctx, int argc, char **argv);
 
 /* The commands of cli_sync.c: queue, event, semaphore, barrier. */
 int cli_cmd_queue(cli_ctx *ctx, int argc, char **argv);
