@@ -209,12 +209,32 @@ typedef struct sm_pending sm_pending;
  * sees), or SM_PARKED after sm_method_park(). */
 typedef int (*sm_method_fn)(sm_method_call *mc);
 
+/** The layout of sm_type_def and sm_method_def this header declares; a
+ * definition names it in its version field. Both structs only ever grow at
+ * their end, each growth raising this number, and the server reads the
+ * fields (and the method table's element size) of the version a definition
+ * names: a program built against an older header keeps working with a
+ * newer server library, and one built against a newer header than its
+ * server library is refused with a clear error. */
+#define SM_TYPE_DEF_VERSION 1
+
+/** One method of a custom type, in the table of its sm_type_def (whose
+ * version gives this struct's layout too). */
 typedef struct sm_method_def {
   const char *name; /**< the name clients pass to sm_call() */
   sm_method_fn fn;  /**< never NULL */
 } sm_method_def;
 
+/** A custom type. Initialise it with designated initializers and set the
+ * version first:
+ *   static const sm_type_def counter = {.version = SM_TYPE_DEF_VERSION,
+ *       .name = "counter", ...};
+ * Fields left out are NULL or 0. */
 typedef struct sm_type_def {
+  /** SM_TYPE_DEF_VERSION: the layout this definition was built with.
+   * sm_server_register_type() refuses 0 (not set) and a version newer than
+   * the server library's, logging which. */
+  int version;
   const char *name; /**< the type name of sm_proxy_open(); 1..63 bytes */
   /** Builds a new object's state from the creation arguments (the initial
    * value of sm_proxy_open(): nargs is 0 or 1; borrowed for the call).
@@ -253,7 +273,9 @@ typedef struct sm_type_def {
  * two types may not share a code: rename a type that collides (the log
  * says with which).
  * @return 0, SM_EINVAL (bad definition, serialize without deserialize or
- *         the reverse included; the server already runs; the name is taken,
+ *         the reverse included; a version that is 0 or newer than
+ *         SM_TYPE_DEF_VERSION of the server library; the server already
+ *         runs; the name is taken,
  *         by a built-in type too, or its code is another type's),
  *         SM_ENOMEM. */
 SM_EXTERN int sm_server_register_type(sm_server *s, const sm_type_def *t);
