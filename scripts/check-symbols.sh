@@ -53,7 +53,7 @@ for h in statemgr statemgr_server; do
   declared_extern "$include/$h.h" >"$tmp/$h.extern"
   [ -s "$tmp/$h.api" ] || fail "$h.h: no declaration found"
   missing=$(comm -23 "$tmp/$h.api" "$tmp/$h.extern")
-  [ -z "$missing" ] || fail "$h.h declares without SM_EXTERN:" $missing
+  [ -z "$missing" ] || fail "$h.h declares without SM_EXTERN:" "$(tr '\n' ' ' <<<"$missing")"
 done
 [ "$failed" = 0 ] || exit 1
 
@@ -84,7 +84,7 @@ for lib in "$@"; do
     fail "$lib exports $(wc -w <<<"$extra") names that $api.h does not declare:" \
       "$(head -n 20 <<<"$extra" | tr '\n' ' ')"
   fi
-  [ -z "$absent" ] || fail "$lib lacks what $api.h declares:" $absent
+  [ -z "$absent" ] || fail "$lib lacks what $api.h declares:" "$(tr '\n' ' ' <<<"$absent")"
   if [ -z "$extra$absent" ]; then
     echo "check-symbols: $name: $(wc -l <"$tmp/$name.syms") global symbols, exactly $api.h's API"
   fi
@@ -92,7 +92,7 @@ done
 
 if [ -n "$client_static" ] && [ -n "$server_static" ]; then
   both=$(comm -12 "$tmp/$(basename "$client_static").syms" "$tmp/$(basename "$server_static").syms")
-  [ -z "$both" ] || fail "defined in both $client_static and $server_static:" $both
+  [ -z "$both" ] || fail "defined in both $client_static and $server_static:" "$(tr '\n' ' ' <<<"$both")"
   # Every member of both archives in one link: a name defined twice, even
   # one left out of the lists above, fails it.
   if ! "$LD" -r -o "$tmp/both.o" --whole-archive "$client_static" "$server_static" \
