@@ -20,28 +20,32 @@ if [ $# -lt 2 ]; then
 fi
 include=$1
 shift
-CC=${CC:-cc}
 NM=${NM:-nm}
 LD=${LD:-ld}
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+trap 'echo "check-symbols: failed at line $LINENO" >&2' ERR
 failed=0
 fail() {
   echo "check-symbols: $*" >&2
   failed=1
 }
 
-# The functions a header declares, comments and directives left out: every
-# sm_name( that is not a function pointer type's (*sm_name)(.
+# A header as one line, without its comments and preprocessor lines.
+header_code() {
+  grep -v '^[[:space:]]*#' "$1" | sed -E -z 's:/\*([^*]|\*+[^*/])*\*+/: :g; s://[^\n]*::g' | tr '\n' ' '
+}
+# The functions a header declares: every sm_name( that is not a function
+# pointer type's (*sm_name)(.
 declared() {
-  "$CC" -fpreprocessed -dD -E -P "$1" 2>/dev/null | grep -v '^#' | tr '\n' ' ' |
-    grep -oE '(\(\*)?\bsm_[a-z0-9_]+ *\(' | grep -v '^(\*' | grep -oE 'sm_[a-z0-9_]+' | sort -u
+  header_code "$1" | grep -oE '(\(\*)?\bsm_[a-z0-9_]+ *\(' | grep -v '^(\*' |
+    grep -oE 'sm_[a-z0-9_]+' | sort -u
 }
 # Those of them declared SM_EXTERN (the name follows it in the declaration).
 declared_extern() {
-  "$CC" -fpreprocessed -dD -E -P "$1" 2>/dev/null | grep -v '^#' | tr '\n' ' ' | grep -oE 'SM_EXTERN[^;{(]*\(' |
-    grep -oE 'sm_[a-z0-9_]+ *\($' | grep -oE 'sm_[a-z0-9_]+' | sort -u
+  header_code "$1" | grep -oE 'SM_EXTERN[^;{(]*\(' | grep -oE 'sm_[a-z0-9_]+ *\($' |
+    grep -oE 'sm_[a-z0-9_]+' | sort -u
 }
 
 for h in statemgr statemgr_server; do
