@@ -39,79 +39,80 @@ typedef enum sm_log_level {
 
 /** New server options with defaults (caller frees with
  * sm_server_options_free()), or NULL when out of memory. */
-sm_server_options *sm_server_options_new(void);
-void sm_server_options_free(sm_server_options *o);
+SM_EXTERN sm_server_options *sm_server_options_new(void);
+SM_EXTERN void sm_server_options_free(sm_server_options *o);
 /** The authkey file; default: the shared lookup of statemgr.h, creating
  * ~/.statemgr/authkey on first start. sm_server_new() refuses a file that
  * group or others may read or write, one owned by another user than the
  * one running the program (root excepted), and a key shorter than 16
  * bytes, logging how to fix it. */
-int sm_server_options_set_authkey_file(sm_server_options *o, const char *path);
+SM_EXTERN int sm_server_options_set_authkey_file(sm_server_options *o, const char *path);
 /** Uses this key (copied) instead of any file or environment variable.
  * @return 0, SM_EINVAL (NULL, or not 16..4096 bytes: logged), SM_ENOMEM. */
-int sm_server_options_set_authkey(sm_server_options *o, const void *key, size_t len);
+SM_EXTERN int sm_server_options_set_authkey(sm_server_options *o, const void *key, size_t len);
 /** Largest frame accepted after authentication (default 64 MiB). */
-int sm_server_options_set_max_frame(sm_server_options *o, size_t bytes);
+SM_EXTERN int sm_server_options_set_max_frame(sm_server_options *o, size_t bytes);
 /** Authenticated connections served at once (default 10000); one more is
  * refused with TOO_LARGE as it authenticates. Connections that have not
  * authenticated yet do not count here but in the two limits below.
  * statemgrd raises its open-file limit to fit. */
-int sm_server_options_set_max_connections(sm_server_options *o, size_t n);
+SM_EXTERN int sm_server_options_set_max_connections(sm_server_options *o, size_t n);
 /** Connections that have not authenticated yet, from all sources together
  * (default 512). One more makes room by dropping the oldest of them, which
  * is told TOO_LARGE "dropped: too many connections waiting to
  * authenticate". UNIX-socket peers of the daemon's own user or root are
  * not counted. */
-int sm_server_options_set_max_unauth_connections(sm_server_options *o, size_t n);
+SM_EXTERN int sm_server_options_set_max_unauth_connections(sm_server_options *o, size_t n);
 /** The same limit per source (default 128): an IPv4 address, an IPv6 /64,
  * or the user of a UNIX-socket peer. One more drops the oldest of that
  * source, so a flood from one source never takes another's place. */
-int sm_server_options_set_max_unauth_per_addr(sm_server_options *o, size_t n);
+SM_EXTERN int sm_server_options_set_max_unauth_per_addr(sm_server_options *o, size_t n);
 /** Parked (blocking) calls one connection may have before the daemon stops
  * reading its further requests until one is answered (default 65536). */
-int sm_server_options_set_max_pending(sm_server_options *o, size_t n);
+SM_EXTERN int sm_server_options_set_max_pending(sm_server_options *o, size_t n);
 /** The memory limit of the data (stored values, keys, objects and their
  * tables), like Redis's maxmemory: once storing more would pass it, calls
  * that grow the data (set, append, put, create...) get SM_EMAXMEMORY with
  * a text saying how much is used; reads, deletes and calls that do not
  * grow the data still work. 0 (the default): no limit. @return 0,
  * SM_EINVAL. */
-int sm_server_options_set_max_memory(sm_server_options *o, size_t bytes);
+SM_EXTERN int sm_server_options_set_max_memory(sm_server_options *o, size_t bytes);
 /** Nesting of lists and maps allowed inside a value (default 64, at most
  * 1000); deeper arguments get VALUE_ERROR. Clients learn the limit when
  * they connect, and read back every value stored under it. */
-int sm_server_options_set_max_depth(sm_server_options *o, unsigned depth);
+SM_EXTERN int sm_server_options_set_max_depth(sm_server_options *o, unsigned depth);
 /** Time a new connection has to complete the authkey handshake (default
  * 10000 ms); then it is refused and closed. */
-int sm_server_options_set_handshake_timeout(sm_server_options *o, unsigned ms);
+SM_EXTERN int sm_server_options_set_handshake_timeout(sm_server_options *o, unsigned ms);
 /** Process-wide log threshold (default SM_LOG_INFO). */
-int sm_server_options_set_log_level(sm_server_options *o, sm_log_level level);
+SM_EXTERN int sm_server_options_set_log_level(sm_server_options *o, sm_log_level level);
 /** Writes the log to this file (appended to, created with mode 0640;
  * copied) instead of stderr; a reload (SIGHUP, sm_server_reload) reopens
  * it under its name, for log rotation. NULL: stderr. The log is
  * process-wide; sm_server_new() opens the file and sm_server_free() closes
  * it.
  * @return 0, SM_EINVAL (NULL o, empty path), SM_ENOMEM. */
-int sm_server_options_set_log_file(sm_server_options *o, const char *path);
+SM_EXTERN int sm_server_options_set_log_file(sm_server_options *o, const char *path);
 /** Serves the daemon's figures as Prometheus text on url (tcp://HOST:PORT
  * or tcp://[V6ADDR]:PORT, port 0 picks one): GET /metrics. Its URL joins
  * the ready file. */
-int sm_server_options_set_metrics(sm_server_options *o, const char *url);
+SM_EXTERN int sm_server_options_set_metrics(sm_server_options *o, const char *url);
 /** Sends the log to syslog(3) instead of stderr: ident "statemgrd",
  * facility daemon, with the pid; levels map to LOG_ERR, LOG_WARNING,
  * LOG_INFO and LOG_DEBUG. Excludes a log file (sm_server_new() then fails
  * with SM_EINVAL). @return 0, SM_EINVAL (NULL o). */
-int sm_server_options_set_syslog(sm_server_options *o, bool on);
+SM_EXTERN int sm_server_options_set_syslog(sm_server_options *o, bool on);
 /** The slow-call log (Redis's SLOWLOG): calls whose dispatch takes
  * threshold_us microseconds or more (default 10000; 0: every call;
  * negative: none) are kept, the newest max_len of them (default 128, at
  * most 100000). A call that parks is timed up to its parking. Both change
  * at run time with the manager's `config` method.
  * @return 0, SM_EINVAL (NULL o, max_len too large). */
-int sm_server_options_set_slowlog(sm_server_options *o, int64_t threshold_us, size_t max_len);
+SM_EXTERN int sm_server_options_set_slowlog(sm_server_options *o, int64_t threshold_us,
+                                            size_t max_len);
 /** Once every listener is bound, write their URLs (one per line, actual
  * ports) to this file, atomically. */
-int sm_server_options_set_ready_file(sm_server_options *o, const char *path);
+SM_EXTERN int sm_server_options_set_ready_file(sm_server_options *o, const char *path);
 /** TLS for tls:// listeners (TLS 1.2 at least, 1.3 preferred). The files
  * are read by sm_server_new(), and again by each reload (SIGHUP,
  * sm_server_reload), for certificate rotation without a restart; the
@@ -124,22 +125,22 @@ int sm_server_options_set_ready_file(sm_server_options *o, const char *path);
  *        without such a certificate (mutual TLS; needs ca).
  * @return 0, SM_EINVAL (cert or key missing, require_client_cert without
  *         ca), SM_ENOMEM. */
-int sm_server_options_set_tls(sm_server_options *o, const char *cert, const char *key,
-                              const char *ca, bool require_client_cert);
+SM_EXTERN int sm_server_options_set_tls(sm_server_options *o, const char *cert, const char *key,
+                                        const char *ca, bool require_client_cert);
 /** TCP keepalive on accepted TCP and TLS connections: after seconds idle
  * (default 15) the daemon probes the client every seconds/3 (at least 1),
  * and after 3 unanswered probes, or data unacknowledged for as long, drops
  * the connection, releasing the locks it held and its parked calls; a dead
  * peer is thus noticed within about twice seconds. 0 leaves the system's
  * settings (usually 2 hours). @return 0, SM_EINVAL (not 0..7200). */
-int sm_server_options_set_keepalive(sm_server_options *o, int seconds);
+SM_EXTERN int sm_server_options_set_keepalive(sm_server_options *o, int seconds);
 
 /** Creates a server; the options are copied. Loads the authkey, and the TLS
  * certificate, key and CA when set, now.
  * @param out caller frees with sm_server_free().
  * @return 0, SM_EINVAL (no usable authkey, unusable TLS files, a log file
  *         that cannot be opened; the reason is logged), SM_ENOMEM. */
-int sm_server_new(const sm_server_options *o, sm_server **out);
+SM_EXTERN int sm_server_new(const sm_server_options *o, sm_server **out);
 
 /** Adds a listener: tcp://host:port (port 0 picks a free one; an empty
  * host, tcp://:PORT, every address; IPv6 as tcp://[::1]:PORT),
@@ -148,18 +149,18 @@ int sm_server_new(const sm_server_options *o, sm_server **out);
  * run side by side. The client library reads URLs the same way.
  * @return 0, SM_EINVAL (bad URL, tls:// without TLS options),
  *         SM_ECONNECT (cannot bind). */
-int sm_server_listen(sm_server *s, const char *url);
+SM_EXTERN int sm_server_listen(sm_server *s, const char *url);
 
 /** Runs the event loop on the calling thread until the server is stopped
  * (sm_server_stop, SIGINT/SIGTERM when install_signals was set, or a
  * client's shutdown request). With install_signals, SIGHUP reloads (see
  * sm_server_reload) and SIGPIPE is ignored.
  * @return 0, or SM_EINVAL when nothing listens. */
-int sm_server_run(sm_server *s, bool install_signals);
+SM_EXTERN int sm_server_run(sm_server *s, bool install_signals);
 
 /** Asks a running server to stop: it stops accepting, answers what it has
  * read, flushes and returns from sm_server_run(). Safe from any thread. */
-void sm_server_stop(sm_server *s);
+SM_EXTERN void sm_server_stop(sm_server *s);
 
 /** Asks a running server to reload, as SIGHUP does: reopen the log file
  * (sm_server_options_set_log_file) and read the TLS certificate and key
@@ -167,7 +168,7 @@ void sm_server_stop(sm_server *s);
  * ones keep theirs. A file that cannot be used keeps the old one; the log
  * says what was done or why not. Safe from any thread and from a signal
  * handler. */
-void sm_server_reload(sm_server *s);
+SM_EXTERN void sm_server_reload(sm_server *s);
 
 /** Runs the event loop (as sm_server_run without signals) on a new thread
  * of its own, and returns at once. From then on only that thread touches
@@ -175,17 +176,17 @@ void sm_server_reload(sm_server *s);
  * sm_server_join().
  * @return 0, SM_EINVAL (nothing listens, or already running), SM_ENOMEM
  *         (no thread). */
-int sm_server_run_thread(sm_server *s);
+SM_EXTERN int sm_server_run_thread(sm_server *s);
 
 /** Waits for the thread of sm_server_run_thread() to end (after
  * sm_server_stop() or a client's shutdown request).
  * @return the loop's status (as sm_server_run), or SM_EINVAL when no
  *         thread runs. */
-int sm_server_join(sm_server *s);
+SM_EXTERN int sm_server_join(sm_server *s);
 
 /** Frees the server and every object it holds; NULL is fine. A thread of
  * sm_server_run_thread() still running is stopped and joined first. */
-void sm_server_free(sm_server *s);
+SM_EXTERN void sm_server_free(sm_server *s);
 
 /* ------------------------------------------------------------------ */
 /* Custom types                                                        */
@@ -208,12 +209,32 @@ typedef struct sm_pending sm_pending;
  * sees), or SM_PARKED after sm_method_park(). */
 typedef int (*sm_method_fn)(sm_method_call *mc);
 
+/** The layout of sm_type_def and sm_method_def this header declares; a
+ * definition names it in its version field. Both structs only ever grow at
+ * their end, each growth raising this number, and the server reads the
+ * fields (and the method table's element size) of the version a definition
+ * names: a program built against an older header keeps working with a
+ * newer server library, and one built against a newer header than its
+ * server library is refused with a clear error. */
+#define SM_TYPE_DEF_VERSION 1
+
+/** One method of a custom type, in the table of its sm_type_def (whose
+ * version gives this struct's layout too). */
 typedef struct sm_method_def {
   const char *name; /**< the name clients pass to sm_call() */
   sm_method_fn fn;  /**< never NULL */
 } sm_method_def;
 
+/** A custom type. Initialise it with designated initializers and set the
+ * version first:
+ *   static const sm_type_def counter = {.version = SM_TYPE_DEF_VERSION,
+ *       .name = "counter", ...};
+ * Fields left out are NULL or 0. */
 typedef struct sm_type_def {
+  /** SM_TYPE_DEF_VERSION: the layout this definition was built with.
+   * sm_server_register_type() refuses 0 (not set) and a version newer than
+   * the server library's, logging which. */
+  int version;
   const char *name; /**< the type name of sm_proxy_open(); 1..63 bytes */
   /** Builds a new object's state from the creation arguments (the initial
    * value of sm_proxy_open(): nargs is 0 or 1; borrowed for the call).
@@ -252,24 +273,26 @@ typedef struct sm_type_def {
  * two types may not share a code: rename a type that collides (the log
  * says with which).
  * @return 0, SM_EINVAL (bad definition, serialize without deserialize or
- *         the reverse included; the server already runs; the name is taken,
+ *         the reverse included; a version that is 0 or newer than
+ *         SM_TYPE_DEF_VERSION of the server library; the server already
+ *         runs; the name is taken,
  *         by a built-in type too, or its code is another type's),
  *         SM_ENOMEM. */
-int sm_server_register_type(sm_server *s, const sm_type_def *t);
+SM_EXTERN int sm_server_register_type(sm_server *s, const sm_type_def *t);
 
 /** The state create() returned for the called object; borrowed. */
-void *sm_method_state(const sm_method_call *mc);
+SM_EXTERN void *sm_method_state(const sm_method_call *mc);
 /** The number of arguments the client passed. */
-size_t sm_method_nargs(const sm_method_call *mc);
+SM_EXTERN size_t sm_method_nargs(const sm_method_call *mc);
 /** Argument i (nil values included), or NULL when i >= nargs; borrowed,
  * valid while the callback runs (sm_value_copy() keeps one). */
-const sm_value *sm_method_arg(const sm_method_call *mc, size_t i);
+SM_EXTERN const sm_value *sm_method_arg(const sm_method_call *mc, size_t i);
 /** Sets the call's result (copied; NULL: nil); a later reply replaces it.
  * @return 0, SM_EVALUE (nested too deep), SM_ENOMEM. */
-int sm_method_reply(sm_method_call *mc, const sm_value *result);
+SM_EXTERN int sm_method_reply(sm_method_call *mc, const sm_value *result);
 /** Sets the error text the caller will read from sm_last_error() and
  * returns status, for `return sm_method_fail(mc, SM_EVALUE, "...", ...)`. */
-int sm_method_fail(sm_method_call *mc, int status, const char *fmt, ...)
+SM_EXTERN int sm_method_fail(sm_method_call *mc, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /** Parks the call: the callback then returns SM_PARKED and answers it
@@ -281,19 +304,19 @@ int sm_method_fail(sm_method_call *mc, int status, const char *fmt, ...)
  *         NULL when the call cannot wait (its timeout is 0: it gets
  *         SM_ETIMEOUT; the server is stopping: SM_ESHUTDOWN; out of
  *         memory). The callback returns SM_PARKED either way. */
-sm_pending *sm_method_park(sm_method_call *mc);
+SM_EXTERN sm_pending *sm_method_park(sm_method_call *mc);
 
 /** Answers a parked call and frees the handle. status 0 sends result
  * (copied; NULL: nil); an SM_E* status sends that error instead.
  * @return 0, or SM_ECLOSED when the handle is dead (its connection closed,
  *         its deadline passed, or its object is being destroyed): nothing
  *         is sent but the handle is freed all the same. */
-int sm_pending_answer(sm_pending *p, int status, const sm_value *result);
+SM_EXTERN int sm_pending_answer(sm_pending *p, int status, const sm_value *result);
 
 /** True while someone still waits for the answer of p (a dead handle
  * still needs sm_pending_answer(), or its object's destruction, to be
  * freed). */
-bool sm_pending_alive(const sm_pending *p);
+SM_EXTERN bool sm_pending_alive(const sm_pending *p);
 
 #ifdef __cplusplus
 }

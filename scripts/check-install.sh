@@ -9,6 +9,8 @@
 #   - the server library by pkg-config (statemgr-server) and by
 #     find_package(statemgr COMPONENTS server),
 #   - examples/ built on its own against the prefix,
+#   - the installed libraries' symbols (scripts/check-symbols.sh), and a
+#     program linking both static libraries,
 # and checks the systemd unit and the default statemgrd.conf it installs.
 # Usage: ./scripts/check-install.sh [BUILD_DIR]
 set -euo pipefail
@@ -83,6 +85,8 @@ cmake --build "$tmp/cmake_consumer/build" >/dev/null
 "$tmp/cmake_consumer/build/consumer_static"
 
 echo "check-install: the server library, by pkg-config and find_package"
+# It calls the server's API and the client's (sm_value_*, which the server
+# library leaves to libstatemgr), so it links both libraries.
 cat >"$tmp/server_consumer.c" <<'C'
 #include <statemgr_server.h>
 #include <stdio.h>
@@ -90,7 +94,10 @@ int main(void) {
   sm_server_options *o = sm_server_options_new();
   if (!o || sm_server_options_set_max_frame(o, 1 << 20) != SM_OK) return 1;
   sm_server_options_free(o);
-  puts("server consumer: linked statemgr_server");
+  sm_value *v = sm_value_int(7);
+  if (!v || sm_value_as_int(v) != 7) return 1;
+  sm_value_free(v);
+  printf("server consumer: linked statemgr_server and statemgr %s\n", sm_version());
   return 0;
 }
 C
@@ -99,7 +106,7 @@ C
 pc_flags=$(PKG_CONFIG_PATH="$libdir/pkgconfig" pkg-config --cflags --libs statemgr-server)
 # shellcheck disable=SC2086 # pkg-config output is a list of words
 cc -std=c11 -Wall -Werror -o "$tmp/server_consumer_pc" "$tmp/server_consumer.c" $pc_flags
-"$tmp/server_consumer_pc"
+LD_LIBRARY_PATH="$libdir" "$tmp/server_consumer_pc"
 mkdir "$tmp/server_consumer"
 cp "$tmp/server_consumer.c" "$tmp/server_consumer/"
 cat >"$tmp/server_consumer/CMakeLists.txt" <<'CMAKE'
@@ -108,11 +115,20 @@ project(statemgr_server_consumer LANGUAGES C)
 find_package(statemgr 0 REQUIRED COMPONENTS server)
 add_executable(server_consumer server_consumer.c)
 target_link_libraries(server_consumer PRIVATE statemgr::statemgr_server)
+# Both static libraries named, in both orders: no name is defined twice.
+add_executable(server_consumer_both server_consumer.c)
+target_link_libraries(server_consumer_both PRIVATE statemgr::statemgr_server
+  statemgr::statemgr_static)
+add_executable(server_consumer_both_rev server_consumer.c)
+target_link_libraries(server_consumer_both_rev PRIVATE statemgr::statemgr_static
+  statemgr::statemgr_server)
 CMAKE
 cmake -S "$tmp/server_consumer" -B "$tmp/server_consumer/build" \
   -DCMAKE_PREFIX_PATH="$prefix" --log-level=WARNING >/dev/null
 cmake --build "$tmp/server_consumer/build" >/dev/null
 "$tmp/server_consumer/build/server_consumer"
+"$tmp/server_consumer/build/server_consumer_both"
+"$tmp/server_consumer/build/server_consumer_both_rev"
 
 echo "check-install: find_package(statemgr) without the server's dependencies"
 # A client-only program needs only what the client library links. Hide the
@@ -152,6 +168,10 @@ grep -q "libevent" "$tmp/server_hidden.log" || {
   cat "$tmp/server_hidden.log" >&2
   exit 1
 }
+
+echo "check-install: the installed libraries export their public API only"
+"$src/scripts/check-symbols.sh" "$prefix/include" "$(find "$libdir" -maxdepth 1 -name 'libstatemgr.so.*.*.*' -print -quit)" \
+  "$libdir/libstatemgr.a" "$libdir/libstatemgr_server.a"
 
 echo "check-install: examples/ against the prefix"
 cmake -S "$src/examples" -B "$tmp/examples" -DCMAKE_PREFIX_PATH="$prefix" \

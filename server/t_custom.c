@@ -370,6 +370,19 @@ bool sm_pending_alive(const sm_pending *p) { return p && p->w; }
 
 int custom_type_check(const sm_type_def *def) {
   if (!def || !def->name || !*def->name || strlen(def->name) > CUSTOM_NAME_MAX) return SM_EINVAL;
+  /* The version names the layout of def and of its method table; every
+   * version so far (1) has the one statemgr_server.h declares. */
+  if (def->version <= 0) {
+    log_error("type '%s': sm_type_def.version is %d: set it to SM_TYPE_DEF_VERSION", def->name,
+              def->version);
+    return SM_EINVAL;
+  }
+  if (def->version > SM_TYPE_DEF_VERSION) {
+    log_error("type '%s': sm_type_def.version %d is newer than this server library's (%d): "
+              "link the statemgr_server of the statemgr_server.h the program was built with",
+              def->name, def->version, SM_TYPE_DEF_VERSION);
+    return SM_EINVAL;
+  }
   if (!def->serialize != !def->deserialize) return SM_EINVAL; /* both or neither */
   if (def->n_methods > 0 && !def->methods) return SM_EINVAL;
   for (size_t i = 0; i < def->n_methods; i++) {

@@ -152,7 +152,8 @@ static sm_value *box_serialize_unused(const void *state, int *status) {
   return NULL;
 }
 
-static const sm_type_def box_type = {.name = "box",
+static const sm_type_def box_type = {.version = SM_TYPE_DEF_VERSION,
+                                     .name = "box",
                                      .create = box_create,
                                      .destroy = box_destroy,
                                      .methods = box_methods,
@@ -241,7 +242,8 @@ START_TEST(test_register_rules) {
   bad.name = "";
   ck_assert_int_eq(sm_server_register_type(s, &bad), SM_EINVAL);
   static const sm_method_def no_fn[] = {{"m", NULL}};
-  sm_type_def broken = {.name = "broken", .methods = no_fn, .n_methods = 1};
+  sm_type_def broken = {
+      .version = SM_TYPE_DEF_VERSION, .name = "broken", .methods = no_fn, .n_methods = 1};
   ck_assert_int_eq(sm_server_register_type(s, &broken), SM_EINVAL);
   sm_type_def half = box_type; /* serialize without deserialize */
   half.serialize = box_serialize_unused;
@@ -258,6 +260,53 @@ START_TEST(test_register_rules) {
   ck_assert_int_eq(sm_server_register_type(e.s, &late), SM_EINVAL);
   ck_assert_int_eq(sm_server_run_thread(e.s), SM_EINVAL);
   embedded_free(&e);
+}
+END_TEST
+
+/* Reads the whole of a small file into buf (NUL-terminated). */
+static void read_small_file(const char *path, char *buf, size_t cap) {
+  FILE *f = fopen(path, "r");
+  ck_assert_ptr_nonnull(f);
+  size_t n = fread(buf, 1, cap - 1, f);
+  buf[n] = '\0';
+  fclose(f);
+}
+
+/* The version of a definition is checked: 0 (not set: a program written
+ * before the field) and one newer than the library's are refused with a
+ * log line saying what to do; SM_TYPE_DEF_VERSION is accepted. */
+START_TEST(test_register_version) {
+  char dir[] = "/tmp/smcustom.XXXXXX", log[64];
+  ck_assert_ptr_nonnull(mkdtemp(dir));
+  snprintf(log, sizeof log, "%s/log", dir);
+  sm_server_options *o = sm_server_options_new();
+  OK(sm_server_options_set_authkey(o, box_key, sizeof box_key - 1));
+  OK(sm_server_options_set_log_level(o, SM_LOG_ERROR));
+  OK(sm_server_options_set_log_file(o, log));
+  sm_server *s;
+  OK(sm_server_new(o, &s));
+  sm_server_options_free(o);
+
+  sm_type_def unset = box_type;
+  unset.version = 0;
+  ck_assert_int_eq(sm_server_register_type(s, &unset), SM_EINVAL);
+  sm_type_def newer = box_type;
+  newer.version = SM_TYPE_DEF_VERSION + 1;
+  ck_assert_int_eq(sm_server_register_type(s, &newer), SM_EINVAL);
+  OK(sm_server_register_type(s, &box_type)); /* the refusals left the name free */
+  sm_server_free(s);                         /* closes the log */
+
+  char text[4096];
+  read_small_file(log, text, sizeof text);
+  ck_assert_msg(strstr(text, "type 'box': sm_type_def.version is 0: set it to SM_TYPE_DEF_VERSION"),
+                "log: %s", text);
+  char want[160];
+  snprintf(want, sizeof want,
+           "type 'box': sm_type_def.version %d is newer than this server library's (%d)",
+           SM_TYPE_DEF_VERSION + 1, SM_TYPE_DEF_VERSION);
+  ck_assert_msg(strstr(text, want), "log: %s", text);
+  unlink(log);
+  rmdir(dir);
 }
 END_TEST
 
@@ -489,6 +538,7 @@ Suite *custom_suite(void) {
   Suite *s = suite_create("custom");
   TCase *tc = tcase_create("register");
   tcase_add_test(tc, test_register_rules);
+  tcase_add_test(tc, test_register_version);
   suite_add_tcase(s, tc);
   tc = tcase_create("methods");
   tcase_add_test(tc, test_methods);

@@ -283,8 +283,10 @@ static int odd_echo(sm_method_call *mc) {
 }
 static const sm_method_def odd_methods[] = {{"say \"hi\"", odd_echo}};
 /* quote, backslash and newline: each escaped on /metrics */
-static const sm_type_def odd_type = {
-    .name = "we\"ird\\type\nx", .methods = odd_methods, .n_methods = 1};
+static const sm_type_def odd_type = {.version = SM_TYPE_DEF_VERSION,
+                                     .name = "we\"ird\\type\nx",
+                                     .methods = odd_methods,
+                                     .n_methods = 1};
 
 /* The type and method labels of a custom type named with a double quote,
  * a backslash and a newline come out escaped (\", \\, \n), so the

@@ -99,14 +99,16 @@ static int plain_ping(sm_method_call *mc) {
 
 static const sm_method_def box_methods[] = {{"add", box_add}};
 static const sm_method_def plain_methods[] = {{"ping", plain_ping}};
-static const sm_type_def box_def = {.name = "box",
+static const sm_type_def box_def = {.version = SM_TYPE_DEF_VERSION,
+                                    .name = "box",
                                     .create = box_create,
                                     .destroy = free,
                                     .methods = box_methods,
                                     .n_methods = 1,
                                     .serialize = box_save,
                                     .deserialize = box_load};
-static const sm_type_def plain_def = {.name = "plain", .methods = plain_methods, .n_methods = 1};
+static const sm_type_def plain_def = {
+    .version = SM_TYPE_DEF_VERSION, .name = "plain", .methods = plain_methods, .n_methods = 1};
 
 /* A registry with the built-in and the two custom types. */
 static registry *new_reg(void) {
