@@ -175,6 +175,25 @@ static const command commands[] = {
      "(microseconds; 0: every call; -1: none) and slowlog-max-len (0 to 100000).\n"
      "get * prints them all. A change lasts until the daemon stops; other settings\n"
      "are refused (they need a restart with the option).\n"},
+    {"clients", "[kill ID]", 0, 2, true, 0, cli_cmd_clients,
+     "list the daemon's client connections, or close one",
+     "One line per connection, oldest first: id, addr, name (the client's), age\n"
+     "and idle (seconds since connecting and since its last call), session,\n"
+     "requests, refs (references to anonymous objects), parked (calls waiting) and\n"
+     "holds (TYPE:'NAME'xUNITS: locks and semaphore units; - for none). kill ID\n"
+     "closes connection ID as if its client had died: its waits end and what it\n"
+     "held goes to the next waiter. --json: an array of {\"id\", \"peer\", \"name\",\n"
+     "\"age_ms\", \"idle_ms\", \"session\", \"requests\", \"refs\", \"parked\",\n"
+     "\"holds\": [{\"object\", \"name\", \"type\", \"units\"}]} objects.\n"},
+    {"monitor", "", 0, 0, true, 0, cli_cmd_monitor,
+     "print the calls the daemon serves as they happen, until Ctrl-C",
+     "Each line: TIME (UTC) CLIENT-ID ADDR [as NAME] TYPE.METHOD TARGET ARGS, TARGET\n"
+     "being 'NAME', #ID (an anonymous object) or - (the manager); arguments are\n"
+     "shortened. The daemon keeps its last 1024 calls while a monitor is attached:\n"
+     "a slower reader is told how many calls it missed. Monitors' own calls are not\n"
+     "shown. --json: one JSON object per call and line ({\"id\", \"time_us\",\n"
+     "\"client\", \"peer\", \"client_name\", \"object\", \"name\", \"type\",\n"
+     "\"method\", \"args\"}), {\"missed\": N} for missed calls.\n"},
     {"shutdown", "", 0, 0, true, 0, cmd_shutdown, "ask the daemon to stop", ""},
     {"help", "[COMMAND]", 0, 1, false, 0, cmd_help, "this help, or one command's", ""},
 };

@@ -76,9 +76,11 @@ const sm_value *cli_map_at(const sm_value *map, const char *key);
  * a string. */
 const char *cli_map_str(const sm_value *map, const char *key);
 
-/* The commands of cli_admin.c: slowlog, config. */
+/* The commands of cli_admin.c: slowlog, config, clients, monitor. */
 int cli_cmd_slowlog(cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_config(cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_clients(cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_monitor(cli_ctx *ctx, int argc, char **argv);
 
 /* The commands of cli_sync.c: queue, event, semaphore, barrier. */
 int cli_cmd_queue(cli_ctx *ctx, int argc, char **argv);
