@@ -145,6 +145,12 @@ static const command commands[] = {
      cli_cmd_event, "set, clear, test or wait for an event",
      "set and clear create the event. wait prints True once it is set; with\n"
      "--timeout MS, a deadline that passes first is exit 1.\n"},
+    {"lock", "NAME acquire | release | locked  [--timeout MS]", 2, 2, true, CMD_TIMEOUT,
+     cli_cmd_lock, "take, give back or test a lock",
+     "acquire creates the lock and waits for it; with --timeout MS, still held by\n"
+     "then is exit 1. The CLI's connection holds it: it goes back when the CLI\n"
+     "exits, so it stays held across commands in the interactive mode only, until\n"
+     "`lock NAME release` or the end of the session. locked prints True or False.\n"},
     {"semaphore", "NAME acquire | release [N] | value  [--timeout MS]", 2, 3, true, CMD_TIMEOUT,
      cli_cmd_semaphore, "take or give back units, or print the free ones",
      "The semaphore must exist. A unit acquired by the CLI comes back when it exits\n"
@@ -1379,6 +1385,56 @@ static bool parse_ms(const char *s, int *out) {
   return true;
 }
 
+/* Finds COMMAND (argv[0]) and takes its options out of the rest, checking
+ * the operand count: *cmd and *nargs (the operands stay at argv + 1).
+ * Returns -1 when the command may run, else the exit code after printing
+ * a usage error. */
+static int parse_command(cli_ctx *ctx, int argc, char **argv, const command **cmd, int *nargs) {
+  const command *c = find_command(argv[0]);
+  if (!c) return usage_error("unknown command '%s'", argv[0]);
+  int n = take_command_options(ctx, c, argc - 1, argv + 1);
+  if (n < 0) return CLI_EXIT_USAGE;
+  if (n < c->min_args || (c->max_args >= 0 && n > c->max_args))
+    return usage_error("usage: statemgr %s%s%s", c->name, *c->args ? " " : "", c->args);
+  *cmd = c;
+  *nargs = n;
+  return -1;
+}
+
+/* After cmd ran with status rc: the JSON null of a silent command, the
+ * output flushed, the error printed. Returns the exit code. */
+static int finish_command(cli_ctx *ctx, const command *cmd, int rc) {
+  /* With --json every command that succeeds writes one document: null for
+   * those that print nothing in plain text (set, del, push...). */
+  if (rc == SM_OK && ctx->json && !ctx->printed && cmd->needs_client) puts("null");
+  if (fflush(stdout) != 0 || ferror(stdout)) {
+    if (errno != EPIPE) fprintf(stderr, "statemgr: write error: %s\n", strerror(errno));
+    return CLI_EXIT_ERROR;
+  }
+  if (rc != SM_OK) {
+    if (ctx->err[0]) fprintf(stderr, "statemgr: %s\n", ctx->err);
+    return exit_code_for(rc);
+  }
+  return CLI_EXIT_OK;
+}
+
+int cli_run(cli_ctx *ctx, int argc, char **argv) {
+  const command *cmd = NULL;
+  int nargs = 0;
+  int bad = parse_command(ctx, argc, argv, &cmd, &nargs);
+  if (bad >= 0) return bad;
+  return finish_command(ctx, cmd, cmd->run(ctx, nargs, argv + 1));
+}
+
+const char *cli_command_name(size_t i) { return i < N_COMMANDS ? commands[i].name : NULL; }
+
+const char *cli_command_args(const char *name) {
+  const command *cmd = find_command(name);
+  return cmd ? cmd->args : NULL;
+}
+
+void cli_print_help(void) { print_help(stdout); }
+
 int main(int argc, char **argv) {
   static const struct option long_opts[] = {
       {"url", required_argument, NULL, 'u'},
@@ -1431,18 +1487,20 @@ int main(int argc, char **argv) {
     default: return usage_error("unknown option %s", argv[optind - 1]);
     }
   }
-  if (optind >= argc) return usage_error("no command given");
+  /* No command on a terminal: the interactive mode (cli_repl.c). */
+  bool repl = optind >= argc && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
+  if (optind >= argc && !repl) return usage_error("no command given");
 
-  const command *cmd = find_command(argv[optind]);
-  if (!cmd) return usage_error("unknown command '%s'", argv[optind]);
-  int nargs = take_command_options(&ctx, cmd, argc - optind - 1, argv + optind + 1);
-  if (nargs < 0) return CLI_EXIT_USAGE;
-  if (nargs < cmd->min_args || (cmd->max_args >= 0 && nargs > cmd->max_args))
-    return usage_error("usage: statemgr %s%s%s", cmd->name, *cmd->args ? " " : "", cmd->args);
+  const command *cmd = NULL;
+  int nargs = 0;
   char **args = argv + optind + 1;
+  if (!repl) {
+    int bad = parse_command(&ctx, argc - optind, argv + optind, &cmd, &nargs);
+    if (bad >= 0) return bad;
+  }
 
   int rc = SM_OK;
-  if (cmd->needs_client) {
+  if (repl || cmd->needs_client) {
     if (!url) url = getenv("STATEMGR_URL");
     if (!url || !*url) url = SM_DEFAULT_URL;
     url_addr parsed; /* read here as the library reads it, to make it a usage error */
@@ -1482,7 +1540,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "statemgr: %s: %s\n", url, sm_strerror(rc));
       return exit_code_for(rc);
     }
-    if (timeout_ms > 0) {
+    if (timeout_ms > 0 && !repl) {
       struct timespec now;
       clock_gettime(CLOCK_MONOTONIC, &now);
       int64_t spent =
@@ -1492,19 +1550,12 @@ int main(int argc, char **argv) {
     }
   }
 
+  if (repl) {
+    rc = cli_repl(&ctx);
+    sm_client_free(ctx.client);
+    return rc;
+  }
   rc = cmd->run(&ctx, nargs, args);
   sm_client_free(ctx.client);
-  /* With --json every command that succeeds writes one document: null for
-   * those that print nothing in plain text (set, del, push...). */
-  if (rc == SM_OK && ctx.json && !ctx.printed && cmd->needs_client) puts("null");
-
-  if (fflush(stdout) != 0 || ferror(stdout)) {
-    if (errno != EPIPE) fprintf(stderr, "statemgr: write error: %s\n", strerror(errno));
-    return CLI_EXIT_ERROR;
-  }
-  if (rc != SM_OK) {
-    if (ctx.err[0]) fprintf(stderr, "statemgr: %s\n", ctx.err);
-    return exit_code_for(rc);
-  }
-  return CLI_EXIT_OK;
+  return finish_command(&ctx, cmd, rc);
 }
