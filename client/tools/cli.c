@@ -1196,7 +1196,9 @@ static int cmd_shutdown(cli_ctx *ctx, int argc, char **argv) {
 /* Writes the full help text to f. */
 static void print_help(FILE *f) {
   fprintf(f, "usage: statemgr [-u URL] [--authkey-file F] [--timeout MS] [--tls-* ...] [--str] "
-             "[--json] COMMAND [ARGS]\n\ncommands:\n");
+             "[--json] COMMAND [ARGS]\n"
+             "       statemgr [OPTIONS]   (on a terminal: the interactive mode, see `help` in it)"
+             "\n\ncommands:\n");
   for (size_t i = 0; i < N_COMMANDS; i++) {
     char synopsis[128];
     snprintf(synopsis, sizeof synopsis, "%s %s", commands[i].name, commands[i].args);
@@ -1213,9 +1215,11 @@ static void print_help(FILE *f) {
           "  --authkey-file F     read the authkey from F (default: $STATEMGR_AUTHKEY_FILE,\n"
           "                       $STATEMGR_AUTHKEY, then ~/.statemgr/authkey)\n"
           "  --timeout MS         give up when the daemon has not answered within MS\n"
-          "                       milliseconds (connecting included; exit 3). After a\n"
-          "                       waiting command (queue, event, semaphore, barrier) it\n"
-          "                       bounds the wait instead (0: no wait; exit 1)\n"
+          "                       milliseconds (connecting included; exit 3; in the\n"
+          "                       interactive mode, the connect only). After a\n"
+          "                       waiting command (queue, event, lock, semaphore,\n"
+          "                       barrier) it bounds the wait instead (0: no wait;\n"
+          "                       exit 1)\n"
           "  --tls-ca F           tls://: trust the CAs in PEM file F (default: the system's)\n"
           "  --tls-cert F         tls://: present the client certificate in PEM file F\n"
           "  --tls-key F          tls://: the PEM key of --tls-cert (default: inside F)\n"
