@@ -258,8 +258,8 @@ int admin_kill(call *c) {
     log_info("conn %lld (%s) killed by conn %llu (%s)", (long long)id, conn_peer(cn),
              (unsigned long long)conn_id(c->conn), conn_peer(c->conn));
     /* As a client that went away: its parked calls are dropped and what its
-     * session held goes to the next waiters. Its own answer (this call's
-     * caller killing itself) still flushes. */
+     * session held goes to the next waiters. A caller that kills its own
+     * connection gets no answer: the connection closes first. */
     conn_close_after_flush(cn);
     return WS_OK;
   }

@@ -61,7 +61,6 @@ monitor *monitor_new(void) {
 
 void monitor_free(monitor *m) {
   if (!m) return;
-  if (m->reg) blk_forget(m->reg, &m->obj);
   free(m->ring);
   free(m);
 }

@@ -45,7 +45,9 @@ typedef struct monitor {
 /* An idle monitor (free with monitor_free), or NULL when out of memory. */
 monitor *monitor_new(void);
 
-/* Frees m; parked calls must be gone (their connections closed). */
+/* Frees m; parked calls must be gone (their connections closed), and so
+ * must the registry, whose list of signalled objects may still name m's
+ * (stats_free runs after reg_free). */
 void monitor_free(monitor *m);
 
 /* True when served calls are to be recorded. */

@@ -134,7 +134,8 @@ static void type_line(int fd, const char *line) {
 /* On a terminal without a command, the CLI prompts with the daemon's URL,
  * runs commands with shell quoting, prints an error and prompts again, keeps
  * a lock across commands (another client sees it held until it is
- * released), answers help, writes its history file (0600), and quits. */
+ * released), completes command and object names with Tab, answers help,
+ * writes its history file (0600), and quits. */
 START_TEST(test_interactive) {
   char home[] = "/tmp/smtest-home-XXXXXX";
   ck_assert_ptr_nonnull(mkdtemp(home));
@@ -179,6 +180,14 @@ START_TEST(test_interactive) {
   ck_assert(expect(&o, prompt, ++prompts, 10000));
   ck_assert_int_eq(cli(out, "lock repl_lock locked"), 0);
   ck_assert_str_eq(out, "False\n");
+
+  /* Tab completes a command name, then an object name. */
+  type_line(master, "pin\t");
+  ck_assert_msg(expect(&o, "pong\r\n", 1, 10000), "ping not completed: %s", o.buf);
+  ck_assert(expect(&o, prompt, ++prompts, 10000));
+  type_line(master, "type repl_lo\t");
+  ck_assert_msg(expect(&o, "\nlock\r\n", 1, 10000), "repl_lock not completed: %s", o.buf);
+  ck_assert(expect(&o, prompt, ++prompts, 10000));
 
   type_line(master, "help");
   ck_assert_msg(expect(&o, "stays held until", 1, 10000), "help: %s", o.buf);
