@@ -669,6 +669,47 @@ int sm_config_set(sm_client *c, const char *key, const sm_value *value) {
   return client_invoke(c, CLIENT_THREAD, NULL, "config", args, 3, NULL, NULL);
 }
 
+/* *out: a list of maps (caller frees with sm_value_free()). */
+int sm_clients(sm_client *c, sm_value **out) {
+  if (!c || !out) return err_set(SM_EINVAL, "%s: NULL argument", __func__);
+  return client_invoke(c, CLIENT_THREAD, NULL, "clients", NULL, 0, out, NULL);
+}
+
+int sm_clients_kill(sm_client *c, uint64_t id) {
+  if (!c) return err_set(SM_EINVAL, "%s: NULL client", __func__);
+  if (id > INT64_MAX)
+    return err_set(SM_EINVAL, "%s: %" PRIu64 " is no connection id", __func__, id);
+  sm_value arg = {.type = SM_INT, .u.i = (int64_t)id};
+  const sm_value *args[1] = {&arg};
+  return client_invoke(c, CLIENT_THREAD, NULL, "kill", args, 1, NULL, NULL);
+}
+
+/* *calls: a list of maps (caller frees with sm_value_free()). */
+int sm_monitor(sm_client *c, uint64_t cursor, int64_t wait_ms, uint64_t *next, uint64_t *missed,
+               sm_value **calls) {
+  if (!c || !next || !missed || !calls) return err_set(SM_EINVAL, "%s: NULL argument", __func__);
+  if (cursor > INT64_MAX)
+    return err_set(SM_EINVAL, "%s: %" PRIu64 " is no cursor", __func__, cursor);
+  sm_value args[2] = {{.type = SM_INT, .u.i = (int64_t)cursor}, {.type = SM_INT, .u.i = wait_ms}};
+  const sm_value *argv[2] = {&args[0], &args[1]};
+  sm_value *reply = NULL;
+  int rc = client_invoke(c, CLIENT_THREAD, NULL, "monitor", argv, 2, &reply, NULL);
+  if (rc != SM_OK) return rc;
+  if (!reply || reply->type != SM_LIST || reply->u.list.n != 3 ||
+      reply->u.list.items[0]->type != SM_INT || reply->u.list.items[0]->u.i < 0 ||
+      reply->u.list.items[1]->type != SM_INT || reply->u.list.items[1]->u.i < 0 ||
+      reply->u.list.items[2]->type != SM_LIST) {
+    sm_value_free(reply);
+    return err_set(SM_EPROTO, "%s: the daemon's answer is not [cursor, missed, calls]", __func__);
+  }
+  *next = (uint64_t)reply->u.list.items[0]->u.i;
+  *missed = (uint64_t)reply->u.list.items[1]->u.i;
+  *calls = reply->u.list.items[2];
+  reply->u.list.n = 2; /* the calls are the caller's now */
+  sm_value_free(reply);
+  return SM_OK;
+}
+
 int sm_delete(sm_client *c, const char *name) {
   if (!c || !name) return err_set(SM_EINVAL, "%s: NULL argument", __func__);
   sm_value arg = val_str_view(name);

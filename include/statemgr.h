@@ -341,6 +341,33 @@ SM_EXTERN int sm_config_get(sm_client *c, const char *key, sm_value **out);
  * is refused with SM_EVALUE. The change lasts until the daemon stops.
  * @return 0, SM_EVALUE, SM_ETYPE. */
 SM_EXTERN int sm_config_set(sm_client *c, const char *key, const sm_value *value);
+/** The daemon's client connections, oldest first, as a list of maps
+ * {"id", "peer" (address), "name" (the client name, "" when none),
+ * "age_ms", "idle_ms" (since its last request), "session", "requests",
+ * "refs" (references it holds to anonymous objects), "parked" (its calls
+ * waiting), "holds" (a list of maps {"object", "name" (named objects),
+ * "type", "units"}: lock acquisitions, semaphore units)}.
+ * @param out caller frees with sm_value_free(). @return 0. */
+SM_EXTERN int sm_clients(sm_client *c, sm_value **out);
+/** Closes the daemon's connection id (as listed by sm_clients) as if its
+ * client had died: its parked calls are dropped and what it held goes to
+ * the next waiters. @return 0, SM_ENOTFOUND (no such connection). */
+SM_EXTERN int sm_clients_kill(sm_client *c, uint64_t id);
+/** The live feed of calls the daemon serves (`statemgr monitor`). Start
+ * with cursor 0: the daemon starts recording and answers at once with no
+ * calls and the cursor of "now". Pass back each *next: the calls served
+ * since arrive in order (at most 256 an answer), waiting up to wait_ms (0
+ * to 60000; 0: no wait) for the first; none when the wait ends. The
+ * daemon keeps the last 1024 calls and records only while a monitor asks
+ * (within 5 s after its wait): *missed counts calls that went before they
+ * were read. The monitor's own calls are not shown.
+ * @param calls a list of maps {"id", "time_us" (Unix microseconds),
+ * "client" (connection id), "peer", "client_name" (when given), "object",
+ * "name" (named objects), "type", "method", "args" (the arguments as
+ * short text)} (caller frees with sm_value_free()).
+ * @return 0, SM_EVALUE (bad cursor or wait). */
+SM_EXTERN int sm_monitor(sm_client *c, uint64_t cursor, int64_t wait_ms, uint64_t *next,
+                         uint64_t *missed, sm_value **calls);
 /** Deletes the named object; proxies to it then get SM_ENOTFOUND. */
 SM_EXTERN int sm_delete(sm_client *c, const char *name);
 /** Asks the daemon to shut down (it answers first). */

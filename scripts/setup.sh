@@ -15,8 +15,10 @@
 # straight to the (incremental) build. Needs root, or sudo.
 set -euo pipefail
 
+# libedit-dev: line editing and history in the CLI's interactive mode
+# (BSD-licensed; the CLI builds without it, reading plain lines).
 BUILD_DEPS=(build-essential cmake pkg-config libevent-dev libprotobuf-c-dev
-  protobuf-c-compiler libssl-dev libxxhash-dev check)
+  protobuf-c-compiler libssl-dev libxxhash-dev check libedit-dev)
 # The Python package (python/) is built for the python3 on PATH: Debian's
 # needs its headers. Another python3 (pyenv's, say) brings its own.
 PYTHON_DEPS=(python3 python3-dev)
@@ -28,7 +30,7 @@ TEST_DEPS=(valgrind curl clang libclang-rt-14-dev llvm-14 openssl groff-base)
 # What bench/compare.sh runs statemgr against.
 BENCH_DEPS=(redis-server redis-tools python3)
 RUNTIME_DEPS=(libevent-core-2.1-7 libevent-extra-2.1-7 libevent-openssl-2.1-7
-  libprotobuf-c1 libssl3 libxxhash0)
+  libprotobuf-c1 libssl3 libxxhash0 libedit2)
 
 usage() {
   sed -n '5,12s/^# \{0,1\}//p' "$0"

@@ -1,13 +1,19 @@
 /* SPDX-License-Identifier: MIT */
-/* admin.c - the slowlog and config methods of the manager (see admin.h).
- * Both need the server, so without a connection (the dispatcher's fuzzer)
- * they answer WS_INTERNAL, as info does. A changed setting is logged. */
+/* admin.c - the operator's methods of the manager (see admin.h): slowlog,
+ * config, clients, kill and monitor. They need the server, so without a
+ * connection (the dispatcher's fuzzer) they answer WS_INTERNAL, as info
+ * does. A changed setting and a killed client are logged. What a client
+ * holds comes from its session (session.h), read only. */
 #include "admin.h"
 
 #include "conn.h"
 #include "log.h"
 #include "map_writer.h"
+#include "blocked.h"
+#include "monitor.h"
+#include "registry.h"
 #include "server.h"
+#include "session.h"
 #include "stats.h"
 
 #include <errno.h>
@@ -174,4 +180,94 @@ int admin_config(call *c) {
     return set_setting(c, srv, key);
   }
   return call_fail(c, WS_VALUE_ERROR, "no config operation '%s': get or set", op);
+}
+
+typedef struct owned_ctx {
+  registry *reg;
+  vbuf *out;
+  map_writer w;
+} owned_ctx;
+
+/* One {"object", "name", "type", "units"} map of what a session owns. */
+static void put_owned(void *arg, uint64_t id, uint64_t units) {
+  owned_ctx *x = arg;
+  sm_obj *o = reg_get(x->reg, id);
+  size_t item = vb_list_begin_item(x->out);
+  size_t map = vb_map_begin(x->out);
+  mw_int(&x->w, "object", (int64_t)id);
+  if (o && o->name) mw_str(&x->w, "name", o->name);
+  mw_str(&x->w, "type", o ? o->type->name : "?");
+  mw_int(&x->w, "units", (int64_t)units);
+  vb_map_end(x->out, map);
+  vb_list_end_item(x->out, item);
+}
+
+int admin_clients(call *c) {
+  int rc = call_nargs(c, 0, 0);
+  if (rc != WS_OK) return rc;
+  struct sm_server *srv = server_of(c, "clients");
+  if (!srv) return WS_INTERNAL;
+  int64_t now = conn_loop_ms(srv);
+  /* Oldest first, as `ls` lists objects: srv->conns is newest first. */
+  struct conn *last = NULL;
+  for (struct conn *cn = srv->conns; cn; cn = conn_next(cn))
+    last = cn;
+  map_writer w;
+  mw_init(&w, c->out);
+  size_t list = vb_list_begin(c->out);
+  for (struct conn *cn = last; cn; cn = conn_prev(cn)) {
+    if (!conn_is_ready(cn)) continue; /* not authenticated yet, or closing */
+    uint64_t sid = conn_session(cn);
+    int64_t last_ms = conn_last_request_ms(cn);
+    size_t item = vb_list_begin_item(c->out);
+    size_t map = vb_map_begin(c->out);
+    mw_int(&w, "id", (int64_t)conn_id(cn));
+    mw_str(&w, "peer", conn_peer(cn));
+    mw_str(&w, "name", conn_name(cn));
+    mw_int(&w, "age_ms", now - conn_started_ms(cn));
+    mw_int(&w, "idle_ms", now - (last_ms ? last_ms : conn_started_ms(cn)));
+    mw_int(&w, "session", (int64_t)sid);
+    mw_int(&w, "requests", (int64_t)conn_requests(cn));
+    mw_int(&w, "refs", (int64_t)sess_ref_count(c->reg, sid));
+    mw_int(&w, "parked", (int64_t)blk_list_len(conn_waiters(cn)));
+    vb_str(&w.key, "holds", 5);
+    owned_ctx x = {.reg = c->reg, .out = &w.val};
+    mw_init(&x.w, &w.val);
+    size_t holds = vb_list_begin(&w.val);
+    sess_each_owned(c->reg, sid, put_owned, &x);
+    vb_list_end(&w.val, holds);
+    mw_done(&x.w);
+    mw_entry(&w);
+    vb_map_end(c->out, map);
+    vb_list_end_item(c->out, item);
+  }
+  vb_list_end(c->out, list);
+  mw_done(&w);
+  return WS_OK;
+}
+
+int admin_kill(call *c) {
+  int64_t id;
+  int rc = call_nargs(c, 1, 1);
+  if (rc == WS_OK) rc = call_arg_int(c, 0, &id);
+  if (rc != WS_OK) return rc;
+  struct sm_server *srv = server_of(c, "kill");
+  if (!srv) return WS_INTERNAL;
+  for (struct conn *cn = srv->conns; cn; cn = conn_next(cn)) {
+    if ((int64_t)conn_id(cn) != id || !conn_is_ready(cn)) continue;
+    log_info("conn %lld (%s) killed by conn %llu (%s)", (long long)id, conn_peer(cn),
+             (unsigned long long)conn_id(c->conn), conn_peer(c->conn));
+    /* As a client that went away: its parked calls are dropped and what its
+     * session held goes to the next waiters. A caller that kills its own
+     * connection gets no answer: the connection closes first. */
+    conn_close_after_flush(cn);
+    return WS_OK;
+  }
+  return call_fail(c, WS_NOT_FOUND, "no client %lld (`clients` lists them)", (long long)id);
+}
+
+int admin_monitor(call *c) {
+  struct sm_server *srv = server_of(c, "monitor");
+  if (!srv) return WS_INTERNAL;
+  return monitor_call(stats_monitor(srv->stats), c);
 }

@@ -135,7 +135,9 @@ struct conn {
   uint8_t held_ch[AUTH_CHALLENGE_LEN]; /* and its challenge */
   bool peer_gone;                      /* EOF or a transport error: no close_notify */
   uint64_t requests;
-  conn *prev, *next; /* srv->conns */
+  int64_t started_ms;  /* accepted, wall clock (the loop's cached time) */
+  int64_t last_req_ms; /* its last request, the same clock; 0: none yet */
+  conn *prev, *next;   /* srv->conns */
 };
 
 static void sock_read_cb(evutil_socket_t fd, short what, void *arg);
@@ -413,6 +415,7 @@ conn *conn_new(struct sm_server *srv, int fd, struct bufferevent *bev, const cha
   }
   c->id = ++srv->next_conn_id;
   c->session = ++srv->next_session;
+  c->started_ms = conn_loop_ms(srv);
   c->next = srv->conns;
   if (srv->conns) srv->conns->prev = c;
   srv->conns = c;
@@ -612,6 +615,7 @@ void conn_stop_reading(conn *c) {
 bool conn_output_empty(const conn *c) { return queued(c) == 0; }
 
 conn *conn_next(const conn *c) { return c->next; }
+conn *conn_prev(const conn *c) { return c->prev; }
 
 blk_list *conn_waiters(conn *c) { return &c->waiters; }
 
@@ -624,6 +628,16 @@ struct sm_server *conn_server(const conn *c) {
 }
 uint64_t conn_id(const conn *c) { return c->id; }
 uint64_t conn_session(const conn *c) { return c->session; }
+bool conn_is_ready(const conn *c) { return c->state == CONN_READY; }
+uint64_t conn_requests(const conn *c) { return c->requests; }
+int64_t conn_started_ms(const conn *c) { return c->started_ms; }
+int64_t conn_last_request_ms(const conn *c) { return c->last_req_ms; }
+
+int64_t conn_loop_ms(struct sm_server *srv) {
+  struct timeval tv;
+  event_base_gettimeofday_cached(srv->base, &tv);
+  return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
 
 /* Answers a frame that cannot be handled and closes: during the handshake
  * with an AuthResult (what the client waits for), later with a Response of
@@ -748,6 +762,7 @@ static void handle_frame(conn *c, sm_span payload) {
     return;
   }
   c->requests++;
+  c->last_req_ms = conn_loop_ms(c->srv);
   dispatch_request(c, &req);
   wire_request_release(&req);
 }

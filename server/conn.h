@@ -47,8 +47,10 @@ bool conn_output_empty(const conn *c);
 struct blk_list;
 struct blk_list *conn_waiters(conn *c);
 
-/* The next connection of the server's list (for walking srv->conns). */
+/* The next (older) and previous (newer) connection of the server's list
+ * (for walking srv->conns, newest first). */
 conn *conn_next(const conn *c);
+conn *conn_prev(const conn *c);
 
 /* Hands every connection's queued answers to its transport (the server's
  * flush event, once per loop iteration). */
@@ -67,5 +69,17 @@ struct sm_server *conn_server(const conn *c);
 uint64_t conn_id(const conn *c);
 /* The connection's session id (session.h): unique across runs. */
 uint64_t conn_session(const conn *c);
+
+/* For `clients` (admin.c): whether it authenticated and is not closing,
+ * its requests so far, when it was accepted and when its last request came
+ * (conn_loop_ms's clock; 0: none yet). */
+bool conn_is_ready(const conn *c);
+uint64_t conn_requests(const conn *c);
+int64_t conn_started_ms(const conn *c);
+int64_t conn_last_request_ms(const conn *c);
+
+/* The wall clock in ms as the event loop cached it this iteration: free
+ * to read once per request. */
+int64_t conn_loop_ms(struct sm_server *srv);
 
 #endif

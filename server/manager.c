@@ -446,6 +446,9 @@ static const method_def manager_methods[] = {
     {"shutdown", m_shutdown, 0},
     {"slowlog", admin_slowlog, 0},
     {"config", admin_config, 0},
+    {"clients", admin_clients, 0},
+    {"kill", admin_kill, 0},
+    {"monitor", admin_monitor, 0},
 };
 
 const obj_type manager_type = {

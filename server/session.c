@@ -107,6 +107,30 @@ uint64_t sess_owned_units(registry *reg, uint64_t sid, uint64_t id) {
 
 bool sess_holds_anything(registry *reg, uint64_t sid) { return sid && find(reg, sid) != NULL; }
 
+uint64_t sess_ref_count(registry *reg, uint64_t sid) {
+  sess *s = sid ? find(reg, sid) : NULL;
+  uint64_t n = 0;
+  size_t pos = 0;
+  sm_span key;
+  void *val;
+  while (s && htab_next(&s->handles, &pos, &key, &val))
+    n += (uint64_t)(uintptr_t)val;
+  return n;
+}
+
+void sess_each_owned(registry *reg, uint64_t sid,
+                     void (*fn)(void *ctx, uint64_t id, uint64_t units), void *ctx) {
+  sess *s = sid ? find(reg, sid) : NULL;
+  size_t pos = 0;
+  sm_span key;
+  void *val;
+  while (s && htab_next(&s->owned, &pos, &key, &val)) {
+    uint64_t id;
+    memcpy(&id, key.p, sizeof id);
+    fn(ctx, id, (uint64_t)(uintptr_t)val);
+  }
+}
+
 void sess_end(registry *reg, uint64_t sid) {
   sess *s = sid ? find(reg, sid) : NULL;
   if (!s) return;

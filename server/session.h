@@ -59,6 +59,15 @@ int sess_note_owned(registry *reg, uint64_t sid, sm_obj *o, int64_t delta);
 /* Units of object id session sid holds (0 when none). */
 uint64_t sess_owned_units(registry *reg, uint64_t sid, uint64_t id);
 
+/* The references session sid holds on anonymous objects, all counted. */
+uint64_t sess_ref_count(registry *reg, uint64_t sid);
+
+/* Calls fn for every object session sid owns units of (lock acquisitions,
+ * semaphore units), in the order it took them; fn must not change the
+ * table. */
+void sess_each_owned(registry *reg, uint64_t sid,
+                     void (*fn)(void *ctx, uint64_t id, uint64_t units), void *ctx);
+
 /* True when session sid holds a reference or a unit of anything. */
 bool sess_holds_anything(registry *reg, uint64_t sid);
 

@@ -44,11 +44,13 @@ struct stats {
   uint64_t auth_failures, tls_failures;
   uint64_t net_in, net_out;
   slowlog *slow;
+  monitor *mon; /* the live feed of calls (monitor.h): records while attached */
 };
 
 stats *stats_new(void) {
   stats *s = calloc(1, sizeof(stats));
-  if (s && !(s->slow = slowlog_new())) {
+  if (s && (!(s->slow = slowlog_new()) || !(s->mon = monitor_new()))) {
+    slowlog_free(s->slow);
     free(s);
     return NULL;
   }
@@ -64,10 +66,13 @@ void stats_free(stats *s) {
   }
   free(s->types);
   slowlog_free(s->slow);
+  monitor_free(s->mon);
   free(s);
 }
 
 slowlog *stats_slowlog(stats *s) { return s->slow; }
+
+monitor *stats_monitor(stats *s) { return s->mon; }
 
 const char *stats_refusal_name(stats_refusal why) {
   static const char *const names[STATS_N_REFUSALS] = {"max_connections", "max_unauth_connections",
@@ -172,6 +177,8 @@ void stats_call_end(struct sm_server *srv, struct conn *cn, const wire_request *
   tc->hist[k * N_SLOTS + bucket_of(us)]++;
   tc->sum_us[k] += (uint64_t)us;
   if (slowlog_wants(s->slow, us)) log_slow(srv, cn, req, tc, k, us, time(NULL));
+  if (monitor_on(s->mon))
+    monitor_add(s->mon, srv, cn, req, tc->type->name, tc->type->methods[k].name);
 }
 
 int64_t stats_quantile_us(const uint64_t *counts, double q) {

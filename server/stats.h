@@ -19,6 +19,7 @@
 
 #include "../proto/msg.h"
 #include "object.h"
+#include "monitor.h"
 #include "slowlog.h"
 
 #include <stddef.h>
@@ -81,6 +82,10 @@ void stats_net_out(stats *s, size_t bytes);
 
 /* The slow-call log (borrowed, lives with s). */
 slowlog *stats_slowlog(stats *s);
+
+/* The live feed of calls (borrowed, lives with s); stats_call_end feeds it
+ * while a monitor is attached. */
+monitor *stats_monitor(stats *s);
 
 /* The figures of one moment. */
 typedef struct stats_snapshot {

@@ -145,6 +145,12 @@ static const command commands[] = {
      cli_cmd_event, "set, clear, test or wait for an event",
      "set and clear create the event. wait prints True once it is set; with\n"
      "--timeout MS, a deadline that passes first is exit 1.\n"},
+    {"lock", "NAME acquire | release | locked  [--timeout MS]", 2, 2, true, CMD_TIMEOUT,
+     cli_cmd_lock, "take, give back or test a lock",
+     "acquire creates the lock and waits for it; with --timeout MS, still held by\n"
+     "then is exit 1. The CLI's connection holds it: it goes back when the CLI\n"
+     "exits, so it stays held across commands in the interactive mode only, until\n"
+     "`lock NAME release` or the end of the session. locked prints True or False.\n"},
     {"semaphore", "NAME acquire | release [N] | value  [--timeout MS]", 2, 3, true, CMD_TIMEOUT,
      cli_cmd_semaphore, "take or give back units, or print the free ones",
      "The semaphore must exist. A unit acquired by the CLI comes back when it exits\n"
@@ -175,6 +181,25 @@ static const command commands[] = {
      "(microseconds; 0: every call; -1: none) and slowlog-max-len (0 to 100000).\n"
      "get * prints them all. A change lasts until the daemon stops; other settings\n"
      "are refused (they need a restart with the option).\n"},
+    {"clients", "[kill ID]", 0, 2, true, 0, cli_cmd_clients,
+     "list the daemon's client connections, or close one",
+     "One line per connection, oldest first: id, addr, name (the client's), age\n"
+     "and idle (seconds since connecting and since its last call), session,\n"
+     "requests, refs (references to anonymous objects), parked (calls waiting) and\n"
+     "holds (TYPE:'NAME'xUNITS: locks and semaphore units; - for none). kill ID\n"
+     "closes connection ID as if its client had died: its waits end and what it\n"
+     "held goes to the next waiter. --json: an array of {\"id\", \"peer\", \"name\",\n"
+     "\"age_ms\", \"idle_ms\", \"session\", \"requests\", \"refs\", \"parked\",\n"
+     "\"holds\": [{\"object\", \"name\", \"type\", \"units\"}]} objects.\n"},
+    {"monitor", "", 0, 0, true, 0, cli_cmd_monitor,
+     "print the calls the daemon serves as they happen, until Ctrl-C",
+     "Each line: TIME (UTC) CLIENT-ID ADDR [as NAME] TYPE.METHOD TARGET ARGS, TARGET\n"
+     "being 'NAME', #ID (an anonymous object) or - (the manager); arguments are\n"
+     "shortened. The daemon keeps its last 1024 calls while a monitor is attached:\n"
+     "a slower reader is told how many calls it missed. Monitors' own calls are not\n"
+     "shown. --json: one JSON object per call and line ({\"id\", \"time_us\",\n"
+     "\"client\", \"peer\", \"client_name\", \"object\", \"name\", \"type\",\n"
+     "\"method\", \"args\"}), {\"missed\": N} for missed calls.\n"},
     {"shutdown", "", 0, 0, true, 0, cmd_shutdown, "ask the daemon to stop", ""},
     {"help", "[COMMAND]", 0, 1, false, 0, cmd_help, "this help, or one command's", ""},
 };
@@ -1171,7 +1196,9 @@ static int cmd_shutdown(cli_ctx *ctx, int argc, char **argv) {
 /* Writes the full help text to f. */
 static void print_help(FILE *f) {
   fprintf(f, "usage: statemgr [-u URL] [--authkey-file F] [--timeout MS] [--tls-* ...] [--str] "
-             "[--json] COMMAND [ARGS]\n\ncommands:\n");
+             "[--json] COMMAND [ARGS]\n"
+             "       statemgr [OPTIONS]   (on a terminal: the interactive mode, see `help` in it)"
+             "\n\ncommands:\n");
   for (size_t i = 0; i < N_COMMANDS; i++) {
     char synopsis[128];
     snprintf(synopsis, sizeof synopsis, "%s %s", commands[i].name, commands[i].args);
@@ -1188,9 +1215,11 @@ static void print_help(FILE *f) {
           "  --authkey-file F     read the authkey from F (default: $STATEMGR_AUTHKEY_FILE,\n"
           "                       $STATEMGR_AUTHKEY, then ~/.statemgr/authkey)\n"
           "  --timeout MS         give up when the daemon has not answered within MS\n"
-          "                       milliseconds (connecting included; exit 3). After a\n"
-          "                       waiting command (queue, event, semaphore, barrier) it\n"
-          "                       bounds the wait instead (0: no wait; exit 1)\n"
+          "                       milliseconds (connecting included; exit 3; in the\n"
+          "                       interactive mode, the connect only). After a\n"
+          "                       waiting command (queue, event, lock, semaphore,\n"
+          "                       barrier) it bounds the wait instead (0: no wait;\n"
+          "                       exit 1)\n"
           "  --tls-ca F           tls://: trust the CAs in PEM file F (default: the system's)\n"
           "  --tls-cert F         tls://: present the client certificate in PEM file F\n"
           "  --tls-key F          tls://: the PEM key of --tls-cert (default: inside F)\n"
@@ -1360,6 +1389,56 @@ static bool parse_ms(const char *s, int *out) {
   return true;
 }
 
+/* Finds COMMAND (argv[0]) and takes its options out of the rest, checking
+ * the operand count: *cmd and *nargs (the operands stay at argv + 1).
+ * Returns -1 when the command may run, else the exit code after printing
+ * a usage error. */
+static int parse_command(cli_ctx *ctx, int argc, char **argv, const command **cmd, int *nargs) {
+  const command *c = find_command(argv[0]);
+  if (!c) return usage_error("unknown command '%s'", argv[0]);
+  int n = take_command_options(ctx, c, argc - 1, argv + 1);
+  if (n < 0) return CLI_EXIT_USAGE;
+  if (n < c->min_args || (c->max_args >= 0 && n > c->max_args))
+    return usage_error("usage: statemgr %s%s%s", c->name, *c->args ? " " : "", c->args);
+  *cmd = c;
+  *nargs = n;
+  return -1;
+}
+
+/* After cmd ran with status rc: the JSON null of a silent command, the
+ * output flushed, the error printed. Returns the exit code. */
+static int finish_command(cli_ctx *ctx, const command *cmd, int rc) {
+  /* With --json every command that succeeds writes one document: null for
+   * those that print nothing in plain text (set, del, push...). */
+  if (rc == SM_OK && ctx->json && !ctx->printed && cmd->needs_client) puts("null");
+  if (fflush(stdout) != 0 || ferror(stdout)) {
+    if (errno != EPIPE) fprintf(stderr, "statemgr: write error: %s\n", strerror(errno));
+    return CLI_EXIT_ERROR;
+  }
+  if (rc != SM_OK) {
+    if (ctx->err[0]) fprintf(stderr, "statemgr: %s\n", ctx->err);
+    return exit_code_for(rc);
+  }
+  return CLI_EXIT_OK;
+}
+
+int cli_run(cli_ctx *ctx, int argc, char **argv) {
+  const command *cmd = NULL;
+  int nargs = 0;
+  int bad = parse_command(ctx, argc, argv, &cmd, &nargs);
+  if (bad >= 0) return bad;
+  return finish_command(ctx, cmd, cmd->run(ctx, nargs, argv + 1));
+}
+
+const char *cli_command_name(size_t i) { return i < N_COMMANDS ? commands[i].name : NULL; }
+
+const char *cli_command_args(const char *name) {
+  const command *cmd = find_command(name);
+  return cmd ? cmd->args : NULL;
+}
+
+void cli_print_help(void) { print_help(stdout); }
+
 int main(int argc, char **argv) {
   static const struct option long_opts[] = {
       {"url", required_argument, NULL, 'u'},
@@ -1412,18 +1491,20 @@ int main(int argc, char **argv) {
     default: return usage_error("unknown option %s", argv[optind - 1]);
     }
   }
-  if (optind >= argc) return usage_error("no command given");
+  /* No command on a terminal: the interactive mode (cli_repl.c). */
+  bool repl = optind >= argc && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
+  if (optind >= argc && !repl) return usage_error("no command given");
 
-  const command *cmd = find_command(argv[optind]);
-  if (!cmd) return usage_error("unknown command '%s'", argv[optind]);
-  int nargs = take_command_options(&ctx, cmd, argc - optind - 1, argv + optind + 1);
-  if (nargs < 0) return CLI_EXIT_USAGE;
-  if (nargs < cmd->min_args || (cmd->max_args >= 0 && nargs > cmd->max_args))
-    return usage_error("usage: statemgr %s%s%s", cmd->name, *cmd->args ? " " : "", cmd->args);
+  const command *cmd = NULL;
+  int nargs = 0;
   char **args = argv + optind + 1;
+  if (!repl) {
+    int bad = parse_command(&ctx, argc - optind, argv + optind, &cmd, &nargs);
+    if (bad >= 0) return bad;
+  }
 
   int rc = SM_OK;
-  if (cmd->needs_client) {
+  if (repl || cmd->needs_client) {
     if (!url) url = getenv("STATEMGR_URL");
     if (!url || !*url) url = SM_DEFAULT_URL;
     url_addr parsed; /* read here as the library reads it, to make it a usage error */
@@ -1463,7 +1544,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "statemgr: %s: %s\n", url, sm_strerror(rc));
       return exit_code_for(rc);
     }
-    if (timeout_ms > 0) {
+    if (timeout_ms > 0 && !repl) {
       struct timespec now;
       clock_gettime(CLOCK_MONOTONIC, &now);
       int64_t spent =
@@ -1473,19 +1554,12 @@ int main(int argc, char **argv) {
     }
   }
 
+  if (repl) {
+    rc = cli_repl(&ctx);
+    sm_client_free(ctx.client);
+    return rc;
+  }
   rc = cmd->run(&ctx, nargs, args);
   sm_client_free(ctx.client);
-  /* With --json every command that succeeds writes one document: null for
-   * those that print nothing in plain text (set, del, push...). */
-  if (rc == SM_OK && ctx.json && !ctx.printed && cmd->needs_client) puts("null");
-
-  if (fflush(stdout) != 0 || ferror(stdout)) {
-    if (errno != EPIPE) fprintf(stderr, "statemgr: write error: %s\n", strerror(errno));
-    return CLI_EXIT_ERROR;
-  }
-  if (rc != SM_OK) {
-    if (ctx.err[0]) fprintf(stderr, "statemgr: %s\n", ctx.err);
-    return exit_code_for(rc);
-  }
-  return CLI_EXIT_OK;
+  return finish_command(&ctx, cmd, rc);
 }

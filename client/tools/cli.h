@@ -5,9 +5,10 @@
  * table and maps the result onto an exit code; it holds the commands on
  * data (dict, list, value, namespace, array) and the admin ones.
  * cli_sync.c holds the commands on queues and synchronisation objects
- * (queue, event, semaphore, barrier), which may wait. cli_admin.c holds
- * the operator's slowlog and config. cli_out.c prints values, as plain
- * text or JSON. */
+ * (queue, event, lock, semaphore, barrier), which may wait. cli_admin.c
+ * holds the operator's slowlog, config, clients and monitor. cli_out.c
+ * prints values, as plain text or JSON. cli_repl.c is the interactive
+ * mode: it reads command lines and hands each to cli_run(). */
 #ifndef SM_CLI_H
 #define SM_CLI_H
 
@@ -76,14 +77,35 @@ const sm_value *cli_map_at(const sm_value *map, const char *key);
  * a string. */
 const char *cli_map_str(const sm_value *map, const char *key);
 
-/* The commands of cli_admin.c: slowlog, config. */
+/* The commands of cli_admin.c: slowlog, config, clients, monitor. */
 int cli_cmd_slowlog(cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_config(cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_clients(cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_monitor(cli_ctx *ctx, int argc, char **argv);
 
-/* The commands of cli_sync.c: queue, event, semaphore, barrier. */
+/* The commands of cli_sync.c: queue, event, lock, semaphore, barrier. */
 int cli_cmd_queue(cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_event(cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_lock(cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_semaphore(cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_barrier(cli_ctx *ctx, int argc, char **argv);
+
+/* Runs one command line on ctx (connected): argv[0] is COMMAND, options
+ * after it as on the shell's command line. Prints its output and, on
+ * failure, its error. Returns the exit code the one-shot CLI would give. */
+int cli_run(cli_ctx *ctx, int argc, char **argv);
+
+/* The name of command i of the table (static), or NULL past the last. */
+const char *cli_command_name(size_t i);
+
+/* The argument synopsis of command name (static), or NULL when unknown. */
+const char *cli_command_args(const char *name);
+
+/* Writes `statemgr help`'s full text to stdout. */
+void cli_print_help(void);
+
+/* The interactive mode on ctx's connection, until quit, exit or end of
+ * input. Returns the exit code (0). */
+int cli_repl(const cli_ctx *ctx);
 
 #endif

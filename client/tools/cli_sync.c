@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* cli_sync.c - the `statemgr` CLI's commands on queues and synchronisation
- * objects: queue, event, semaphore and barrier, each as `TYPE NAME OP
+ * objects: queue, event, lock, semaphore and barrier, each as `TYPE NAME OP
  * [ARGS]`.
  *
  * The operations that wait (queue put/get, event wait, semaphore acquire,
@@ -10,8 +10,12 @@
  * is CLI_EUNMET (exit 1), with a message; the daemon's own errors keep
  * their usual exit codes.
  *
- * Only `queue put`, `event set` and `event clear` create an object under a
- * new name; the others work on an existing one, so a typo cannot leave an
+ * A lock, like a semaphore unit, is held by the CLI's connection: it goes
+ * back when the CLI exits, so it stays held between commands only in the
+ * interactive mode (cli_repl.c), whose one connection lasts the session.
+ *
+ * Only `queue put`, `event set`, `event clear` and `lock acquire` create an
+ * object under a new name; the others work on an existing one, so a typo cannot leave an
  * object behind (and a semaphore or barrier needs the initial value or the
  * party count its program gives). NAME may be a reference as the CLI prints
  * it ("<ref queue:23>"). */
@@ -138,6 +142,46 @@ int cli_cmd_event(cli_ctx *ctx, int argc, char **argv) {
       rc = cli_print_owned(ctx, sm_value_bool(true));
   }
   sm_event_free(e);
+  return rc;
+}
+
+/* ---- lock ------------------------------------------------------------ */
+
+#define LOCK_OPS "acquire [--timeout MS] | release | locked"
+
+int cli_cmd_lock(cli_ctx *ctx, int argc, char **argv) {
+  const char *name = argv[0], *op = argv[1];
+  bool acquire = strcmp(op, "acquire") == 0, release = strcmp(op, "release") == 0,
+       locked = strcmp(op, "locked") == 0;
+  if (argc != 2 || !(acquire || release || locked)) return op_usage(ctx, "lock", LOCK_OPS);
+  if (!acquire && check_no_wait(ctx, "lock", op) != SM_OK) return CLI_EUSAGE;
+
+  sm_lock *l = NULL;
+  char token[128], buf[64];
+  int rc;
+  if (acquire && !cli_is_ref(name)) {
+    if ((rc = sm_lock_open(ctx->client, name, &l)) != SM_OK) return cli_lib_fail(ctx, rc, name);
+  } else {
+    if ((rc = cli_find_typed(ctx, name, "lock", token, sizeof token)) != SM_OK) return rc;
+    if ((rc = sm_lock_from_token(ctx->client, token, &l)) != SM_OK)
+      return cli_lib_fail(ctx, rc, name);
+  }
+  if (acquire) {
+    rc = sm_lock_acquire(l, ctx->wait_ms);
+    if (rc == SM_ETIMEOUT)
+      rc = cli_fail(ctx, CLI_EUNMET, "lock '%s' stayed held%s", name, waited(ctx, buf, sizeof buf));
+    else if (rc != SM_OK)
+      cli_lib_fail(ctx, rc, "acquire");
+  } else if (release) {
+    if ((rc = sm_lock_release(l)) != SM_OK) cli_lib_fail(ctx, rc, "release");
+  } else {
+    bool held = false;
+    if ((rc = sm_lock_locked(l, &held)) == SM_OK)
+      rc = cli_print_owned(ctx, sm_value_bool(held));
+    else
+      cli_lib_fail(ctx, rc, "locked");
+  }
+  sm_lock_free(l);
   return rc;
 }
 
