@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* manager.c - the methods of object 0, the manager itself: creating and
  * opening objects, the per-connection references to anonymous objects,
- * deleting named objects, listing, daemon facts and shutdown. Method
+ * deleting named objects, listing, daemon facts, snapshots (save) and
+ * shutdown. Method
  * arguments and results are listed in docs/protocol.md. Without a
  * connection (call.conn NULL, as the dispatcher fuzzer runs it) anonymous
  * objects are not recorded against anyone, and info and shutdown, which
@@ -9,6 +10,7 @@
 #include "blocked.h"
 #include "conn.h"
 #include "dispatch.h"
+#include "persist.h"
 #include "scan.h"
 #include "server.h"
 #include "stats.h"
@@ -246,6 +248,27 @@ static void put_call_count(void *arg, const char *type, const char *method, uint
   put_int(arg, key, (int64_t)n);
 }
 
+/* The data directory's figures (persistence "off": none). */
+static void put_persist_info(map_writer *w, const persist *p) {
+  put_str(w, "persistence", p ? "on" : "off");
+  if (!p) return;
+  persist_info pi;
+  persist_get_info(p, &pi);
+  put_str(w, "data_dir", pi.dir);
+  put_str(w, "fsync", pi.fsync);
+  put_int(w, "log_bytes", (int64_t)pi.log_bytes);
+  put_int(w, "log_index", (int64_t)pi.last_index);
+  put_int(w, "durable_index", (int64_t)pi.durable_index);
+  put_int(w, "log_syncs", (int64_t)pi.syncs);
+  put_int(w, "disk_full", pi.disk_full);
+  put_int(w, "snapshot_running", pi.snapshot_running);
+  put_int(w, "snapshots", (int64_t)pi.snapshots);
+  put_int(w, "last_snapshot_index", (int64_t)pi.snapshot_index);
+  put_int(w, "last_snapshot_time_ms", pi.snapshot_time_ms);
+  put_int(w, "last_snapshot_duration_ms", pi.snapshot_duration_ms);
+  put_str(w, "last_snapshot_status", pi.snapshot_status);
+}
+
 static int m_info(call *c) {
   int rc = call_nargs(c, 0, 0);
   if (rc != WS_OK) return rc;
@@ -278,6 +301,7 @@ static int m_info(call *c) {
   put_int(&w, "memory_trims", (int64_t)st.memory_trims);
   put_int(&w, "gc_collections", (int64_t)st.gc_collections);
   put_int(&w, "gc_collected", (int64_t)st.gc_collected);
+  put_persist_info(&w, srv->persist);
   /* Nested maps: objects per type, calls per "type.method". */
   vb_str(&w.key, "types", 5);
   size_t m2 = vb_map_begin(&w.val);
@@ -351,6 +375,19 @@ static int m_show(call *c) {
   return WS_OK;
 }
 
+/* save(): answered with the log index of a snapshot written after the
+ * call, once it is on disk (persist.h). */
+static int m_save(call *c) {
+  int rc = call_nargs(c, 0, 0);
+  if (rc != WS_OK) return rc;
+  if (!c->conn) return call_fail(c, WS_INTERNAL, "save needs a connection to a daemon");
+  persist *p = conn_server(c->conn)->persist;
+  if (!p)
+    return call_fail(c, WS_VALUE_ERROR,
+                     "this daemon keeps its state in memory only (--no-persist): nothing to save");
+  return persist_save(p, c);
+}
+
 /* shutdown(): answered, then the daemon stops. */
 static int m_shutdown(call *c) {
   int rc = call_nargs(c, 0, 0);
@@ -370,6 +407,7 @@ static const method_def manager_methods[] = {
     {"ls_scan", m_ls_scan, 0},
     {"info", m_info, 0},
     {"show", m_show, 0},
+    {"save", m_save, 0},
     {"shutdown", m_shutdown, 0},
 };
 
