@@ -21,8 +21,8 @@ trap 'rm -rf "$tmp"' EXIT
 prefix=$tmp/prefix
 
 cmake --install "$build" --prefix "$prefix" >/dev/null
-for f in bin/statemgrd bin/statemgr include/statemgr.h share/man/man8/statemgrd.8 \
-  share/man/man1/statemgr.1 share/man/man3/libstatemgr.3; do
+for f in bin/statemgrd bin/statemgr bin/statemgr-check include/statemgr.h share/man/man8/statemgrd.8 \
+  share/man/man1/statemgr.1 share/man/man1/statemgr-check.1 share/man/man3/libstatemgr.3; do
   [ -e "$prefix/$f" ] || { echo "check-install: $f was not installed" >&2; exit 1; }
 done
 pcfile=$(find "$prefix" -name statemgr.pc -print -quit)

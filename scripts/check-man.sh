@@ -3,11 +3,12 @@
 # check-man.sh - checks the hand-written man pages in man/: groff renders
 # each without a warning (-ww), and each program's page names every long
 # option its --help prints, so a new option cannot miss its page.
-# Usage: ./scripts/check-man.sh STATEMGRD STATEMGR [STATEMGR_BENCH]
-# (the built binaries; CTest's "manpages" test passes them).
+# Usage: ./scripts/check-man.sh STATEMGRD STATEMGR [PROGRAM]...
+# (the built binaries; CTest's "manpages" test passes them). Each program's
+# page is man/<its name>.<section>.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ $# -ge 2 ] || { echo "usage: $0 STATEMGRD STATEMGR [STATEMGR_BENCH]" >&2; exit 2; }
+[ $# -ge 2 ] || { echo "usage: $0 STATEMGRD STATEMGR [PROGRAM]..." >&2; exit 2; }
 
 failed=0
 for page in man/*.[0-9]; do
@@ -31,9 +32,15 @@ check_options() {
     fi
   done
 }
-check_options "$1" man/statemgrd.8
-check_options "$2" man/statemgr.1
-[ $# -lt 3 ] || check_options "$3" man/statemgr-bench.1
+for bin in "$@"; do
+  page=$(ls man/"$(basename "$bin")".[0-9] 2>/dev/null | head -n 1)
+  if [ -z "$page" ]; then
+    echo "check-man: no page man/$(basename "$bin").N for $bin" >&2
+    failed=1
+    continue
+  fi
+  check_options "$bin" "$page"
+done
 
 [ "$failed" = 0 ] && echo "check-man: ok"
 exit "$failed"

@@ -64,7 +64,8 @@ int wal_open(const wal_cfg *cfg, uint64_t next_index, wal **out, char *err, size
 /* Appends one record holding a copy of data and returns its index. A
  * full disk never refuses a record: the command is already applied, so
  * it waits in memory until it can be written (callers refuse new mutating
- * calls while wal_full). 0 only when out of memory, which the caller
+ * calls while wal_full). 0 only when out of memory (or for a payload that
+ * cannot be a record: empty, or over WAL_RECORD_MAX), which the caller
  * treats as fatal (the state would differ from the log). */
 uint64_t wal_append(wal *w, const void *data, size_t len);
 
@@ -86,7 +87,10 @@ uint64_t wal_syncs(const wal *w);
 int wal_drop_before(wal *w, uint64_t index, char *err, size_t errlen);
 
 /* Writes and syncs everything appended (whatever the mode), stops the
- * writer thread and frees the log; NULL is fine. Called at a clean stop. */
+ * writer thread and frees the log; NULL is fine. Called at a clean stop.
+ * No callback runs after it, and no callback may call it. If the disk is
+ * still full, one last attempt is made and what it cannot write is lost
+ * (logged). */
 void wal_close(wal *w);
 
 /* What wal_read found. */
