@@ -126,7 +126,11 @@ static int topk_wait_above(sm_method_call *mc) {
 
 static const sm_method_def topk_methods[] = {
     {"add", topk_add}, {"top", topk_top}, {"wait_above", topk_wait_above}};
-static const sm_type_def topk_type = {"topk", topk_create, topk_destroy, topk_methods, 3};
+static const sm_type_def topk_type = {.name = "topk",
+                                      .create = topk_create,
+                                      .destroy = topk_destroy,
+                                      .methods = topk_methods,
+                                      .n_methods = 3};
 
 /* ---- the clients ---- */
 

@@ -263,6 +263,21 @@ typedef struct sm_type_def {
   void (*destroy)(void *state);
   const sm_method_def *methods; /**< borrowed; must outlive the server */
   size_t n_methods;
+  /** Writes the state as one value for the daemon's snapshots (a durable
+   * daemon, --data-dir): the same state should give an equal value, and
+   * refs inside are kept as they are. It runs in the forked child that
+   * writes the snapshot, so it may only read the state (no locks, no other
+   * threads there). Returns the value, which the server frees (NULL:
+   * nil), or NULL with *status set to an SM_E* code, which fails that
+   * snapshot. NULL: objects of the type live in memory only, and the daemon
+   * names the type in its log at start. Set both this and deserialize, or
+   * neither. */
+  sm_value *(*serialize)(const void *state, int *status);
+  /** Rebuilds a state from what serialize returned (borrowed for the
+   * call) when the daemon starts from a snapshot. Returns the state (NULL
+   * is a fine state), or sets *status to an SM_E* code, which stops the
+   * start with the object named. */
+  void *(*deserialize)(const sm_value *saved, int *status);
 } sm_type_def;
 
 /** Registers a custom type before the server runs. The definition (names

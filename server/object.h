@@ -111,10 +111,12 @@ struct obj_type {
    * WS_OK, or WS_INTERNAL when out of memory. NULL: the type is kept in
    * memory only. */
   int (*save)(const void *state, vbuf *out);
-  /* Rebuilds a state from what save wrote. References inside are not
-   * counted again: snap_load restores every object's saved count. Returns
-   * WS_OK with *state set, or a WS_* error with err filled. */
-  int (*load)(registry *reg, sm_span saved, void **state, char *err, size_t errlen);
+  /* Rebuilds a state of type t (this type: custom types share one hook)
+   * from what save wrote, which vw_scan accepted. References inside are
+   * not counted again: snap_load restores every object's saved count.
+   * Returns WS_OK with *state set, or a WS_* error with err filled. */
+  int (*load)(registry *reg, const obj_type *t, sm_span saved, void **state, char *err,
+              size_t errlen);
   const method_def *methods;
   size_t n_methods;
 };

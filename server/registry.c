@@ -180,6 +180,51 @@ void reg_begin_ids(registry *reg, uint64_t first) {
 
 bool reg_id_stale(const registry *reg, uint64_t id) { return id != 0 && id < reg->first_id; }
 
+uint64_t reg_next_id(const registry *reg) { return reg->next_id; }
+
+void reg_set_next_id(registry *reg, uint64_t next) {
+  if (next > reg->next_id) reg->next_id = next;
+}
+
+int reg_restore(registry *reg, const obj_type *t, uint64_t id, const char *name, uint64_t refs,
+                void *state, sm_obj **out, char *err, size_t errlen) {
+  const char *bad = id == 0                            ? "has id 0"
+                    : reg_get(reg, id)                 ? "has the id of another object"
+                    : name && reg_get_named(reg, name) ? "has the name of another object"
+                    : !name && refs == 0               ? "is anonymous and nothing holds it"
+                                                       : NULL;
+  if (bad) {
+    snprintf(err, errlen, "object %llu %s", (unsigned long long)id, bad);
+    return WS_VALUE_ERROR;
+  }
+  sm_obj *o = calloc(1, sizeof *o);
+  if (!o || (name && !(o->name = strdup(name)))) {
+    free(o);
+    snprintf(err, errlen, "out of memory");
+    return WS_INTERNAL;
+  }
+  o->id = id;
+  o->type = t;
+  o->type_code = wire_type_code(t->name);
+  o->refs = name ? 0 : refs;
+  o->state = state;
+  if (htab_put(&reg->by_id, id_key(&o->id), o, NULL) != 1 ||
+      (name && htab_put(&reg->by_name, str_key(name), o, NULL) != 1)) {
+    htab_remove(&reg->by_id, id_key(&o->id), NULL);
+    count_tables(reg);
+    free(o->name);
+    free(o);
+    snprintf(err, errlen, "out of memory");
+    return WS_INTERNAL;
+  }
+  mem_add(&reg->mem, shell_mem(o));
+  reg_measure(reg, o);
+  count_tables(reg);
+  reg_set_next_id(reg, id + 1);
+  if (out) *out = o;
+  return WS_OK;
+}
+
 sm_obj *reg_get(const registry *reg, uint64_t id) {
   void **slot = htab_find(&reg->by_id, id_key(&id));
   return slot ? *slot : NULL;

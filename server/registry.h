@@ -58,6 +58,23 @@ void reg_begin_ids(registry *reg, uint64_t first);
  * nobody did): it is below this run's first id. */
 bool reg_id_stale(const registry *reg, uint64_t id);
 
+/* The id the next object gets (what a snapshot keeps, snapshot.h). */
+uint64_t reg_next_id(const registry *reg);
+/* Raises the id the next object gets to next (loading a snapshot); ids
+ * never go down. */
+void reg_set_next_id(registry *reg, uint64_t next);
+
+/* Puts an object a snapshot kept back as it was: id, type t, name (copied;
+ * NULL: anonymous), reference count refs (holders and stored refs, not
+ * counted again) and state, which it takes over on success. Objects must
+ * come in creation order; the next id rises above id. Counts the object's
+ * memory (no limit applies: the data was there before). Returns WS_OK
+ * with *out set (may be NULL), or WS_VALUE_ERROR (id 0, an id or a name
+ * already there, an anonymous object that nothing holds) or WS_INTERNAL
+ * (out of memory) with err filled; the state then stays the caller's. */
+int reg_restore(registry *reg, const obj_type *t, uint64_t id, const char *name, uint64_t refs,
+                void *state, sm_obj **out, char *err, size_t errlen);
+
 sm_obj *reg_get(const registry *reg, uint64_t id);
 sm_obj *reg_get_named(const registry *reg, const char *name);
 

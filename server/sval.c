@@ -30,8 +30,9 @@ static int ref_one(void *ctx, uint64_t id, sm_span type) {
   return 0;
 }
 
-/* Caller owns the result: free with sval_free(). */
-sval *sval_new(registry *reg, sm_span packed, unsigned flags) {
+/* A counted copy of packed with no flags yet; NULL when out of memory or
+ * longer than 4 GiB. */
+static sval *copy(registry *reg, sm_span packed) {
   if (packed.n > UINT32_MAX) return NULL;
   sval *v = malloc(sizeof *v + packed.n);
   if (!v) return NULL;
@@ -39,13 +40,35 @@ sval *sval_new(registry *reg, sm_span packed, unsigned flags) {
   v->flags = 0;
   mem_add(reg_mem(reg), mem_chunk(sizeof *v + packed.n));
   if (packed.n) memcpy(v->data, packed.p, packed.n);
-  if (flags & VW_FLAG_HAS_REF) {
+  return v;
+}
+
+/* Caller owns the result: free with sval_free(). */
+sval *sval_new(registry *reg, sm_span packed, unsigned flags) {
+  sval *v = copy(reg, packed);
+  if (v && (flags & VW_FLAG_HAS_REF)) {
     /* A container's flag may come from a sibling: keep it only when this
      * value really holds a ref, so freeing plain values never walks them. */
     ref_walk w = {reg, true, 0};
     vw_each_ref(sval_span(v), ref_one, &w);
     if (w.seen) v->flags = VW_FLAG_HAS_REF;
   }
+  return v;
+}
+
+static int count_ref(void *ctx, uint64_t id, sm_span type) {
+  (void)id;
+  (void)type;
+  ++*(size_t *)ctx;
+  return 1; /* one is enough to know */
+}
+
+/* Caller owns the result: free with sval_free(). */
+sval *sval_restore(registry *reg, sm_span packed) {
+  sval *v = copy(reg, packed);
+  size_t refs = 0;
+  if (v) vw_each_ref(sval_span(v), count_ref, &refs);
+  if (refs) v->flags = VW_FLAG_HAS_REF;
   return v;
 }
 

@@ -26,6 +26,13 @@ typedef struct sval {
  * longer than 4 GiB. The caller owns the result: free with sval_free(). */
 sval *sval_new(registry *reg, sm_span packed, unsigned flags);
 
+/* Copies a value a snapshot saved (vw_scan accepted it) without taking
+ * references: the objects it refers to get their saved counts back from
+ * snap_load. Returns NULL when out of memory or longer than 4 GiB. The
+ * caller owns the result: free with sval_free(), which gives the
+ * references back as for any stored value. */
+sval *sval_restore(registry *reg, sm_span packed);
+
 /* Calls visit with the id of every object v refers to, once per reference
  * it took (obj_type.traverse). */
 void sval_traverse(const sval *v, ref_visit_fn visit, void *ctx);

@@ -15,12 +15,14 @@
  * slice bounds clamp like a list's; a slice whose answer would exceed a
  * frame (FRAME_MAX_DEFAULT, what clients read) is TOO_LARGE. */
 #include "memory.h"
+#include "saved.h"
 #include "types.h"
 
 #include "../proto/frame.h"
 
 #include <float.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -311,13 +313,10 @@ static int m_set_slice(call *c) {
   return WS_OK;
 }
 
-/* Creation: [typecode:str, length:int or initial:list]. */
-static int array_create(call *c, void **state) {
-  int rc = call_nargs(c, 2, 2);
-  if (rc != WS_OK) return rc;
-  vinfo code, init;
-  call_arg(c, 0, &code);
-  call_arg(c, 1, &init);
+/* Builds an array from a typecode and a length or a list of items; the
+ * memory limit applies when limited (creation, not a snapshot's load). */
+static int build(call *c, vinfo code, vinfo init, bool limited, void **state) {
+  int rc;
   if (code.kind != VK_STR)
     return call_fail(c, WS_TYPE_ERROR, "the typecode must be a str, not %s",
                      call_kind_name(code.kind));
@@ -342,7 +341,7 @@ static int array_create(call *c, void **state) {
   }
   if (tmp.len > ARRAY_MAX_BYTES / info(&tmp)->size)
     return call_fail(c, WS_VALUE_ERROR, "arrays are limited to %zu bytes", ARRAY_MAX_BYTES);
-  if ((rc = mem_check(c, tmp.len * info(&tmp)->size)) != WS_OK) return rc;
+  if (limited && (rc = mem_check(c, tmp.len * info(&tmp)->size)) != WS_OK) return rc;
   array *a = malloc(sizeof *a);
   if (a) *a = tmp;
   if (!a || !(a->data = calloc(tmp.len ? tmp.len : 1, info(&tmp)->size))) {
@@ -352,6 +351,46 @@ static int array_create(call *c, void **state) {
   if (init.kind == VK_LIST) store_items(c, a, init.data, 0);
   *state = a;
   return WS_OK;
+}
+
+/* Creation: [typecode:str, length:int or initial:list]. */
+static int array_create(call *c, void **state) {
+  int rc = call_nargs(c, 2, 2);
+  if (rc != WS_OK) return rc;
+  vinfo code, init;
+  call_arg(c, 0, &code);
+  call_arg(c, 1, &init);
+  return build(c, code, init, true, state);
+}
+
+/* Saved as [typecode, items]: creation's own arguments. */
+static int array_save(const void *state, vbuf *out) {
+  const array *a = state;
+  size_t m = vb_list_begin(out), item = vb_list_begin_item(out);
+  vb_str(out, info(a)->code, strlen(info(a)->code));
+  vb_list_end_item(out, item);
+  item = vb_list_begin_item(out);
+  size_t items = vb_list_begin(out);
+  for (size_t i = 0; i < a->len; i++) {
+    size_t el = vb_list_begin_item(out);
+    write_num(out, a, load(a, i));
+    vb_list_end_item(out, el);
+  }
+  vb_list_end(out, items);
+  vb_list_end_item(out, item);
+  vb_list_end(out, m);
+  return out->failed ? WS_INTERNAL : WS_OK;
+}
+
+static int array_load(registry *reg, const obj_type *t, sm_span saved, void **state, char *err,
+                      size_t errlen) {
+  (void)t;
+  vinfo f[2];
+  call c = {.reg = reg};
+  int rc = saved_fields(saved, "sl", f, NULL, "array", err, errlen);
+  if (rc == WS_OK && (rc = build(&c, f[0], f[1], false, state)) != WS_OK)
+    snprintf(err, errlen, "a saved array: %s", c.err);
+  return rc;
 }
 
 static void array_destroy(registry *reg, void *state) {
@@ -387,6 +426,8 @@ const obj_type t_array_type = {
     .size = array_size,
     .mem_size = array_mem,
     .owner_gone = NULL,
+    .save = array_save,
+    .load = array_load,
     .methods = array_methods,
     .n_methods = sizeof array_methods / sizeof array_methods[0],
 };

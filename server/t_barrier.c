@@ -17,8 +17,10 @@
  * breaks and the others get BROKEN rather than waiting forever. When the
  * daemon stops, every waiter is answered SHUTTING_DOWN. */
 #include "blocked.h"
+#include "saved.h"
 #include "types.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 
 /* Why a round failed: the text of its waiters' BROKEN answer (in w->n). */
@@ -180,6 +182,39 @@ static void barrier_destroy(registry *reg, void *state) {
   free(b);
 }
 
+/* Saved as [parties, broken]: the arrivals of a round are parked calls,
+ * not state (object.h), so a loaded barrier starts its round afresh. */
+static int barrier_save(const void *state, vbuf *out) {
+  const barrier *b = state;
+  size_t m = vb_list_begin(out);
+  saved_put_int(out, b->parties);
+  saved_put_bool(out, b->broken);
+  vb_list_end(out, m);
+  return saved_status(out);
+}
+
+static int barrier_load(registry *reg, const obj_type *t, sm_span saved, void **state, char *err,
+                        size_t errlen) {
+  (void)reg;
+  (void)t;
+  vinfo f[2];
+  int rc = saved_fields(saved, "ib", f, NULL, "barrier", err, errlen);
+  if (rc != WS_OK) return rc;
+  if (f[0].i < 1) {
+    snprintf(err, errlen, "a saved barrier has %lld parties", (long long)f[0].i);
+    return WS_VALUE_ERROR;
+  }
+  barrier *b = calloc(1, sizeof *b);
+  if (!b) {
+    snprintf(err, errlen, "out of memory");
+    return WS_INTERNAL;
+  }
+  b->parties = f[0].i;
+  b->broken = f[1].b;
+  *state = b;
+  return WS_OK;
+}
+
 static const method_def barrier_methods[] = {
     {"wait", m_wait, METHOD_MUTATES},   {"reset", m_reset, METHOD_MUTATES},
     {"abort", m_abort, METHOD_MUTATES}, {"parties", m_parties, 0},
@@ -194,6 +229,8 @@ const obj_type t_barrier_type = {
     .size = NULL,
     .owner_gone = NULL,
     .serve = barrier_serve,
+    .save = barrier_save,
+    .load = barrier_load,
     .methods = barrier_methods,
     .n_methods = sizeof barrier_methods / sizeof barrier_methods[0],
 };

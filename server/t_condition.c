@@ -18,9 +18,11 @@
  * leave by notify, their deadline or its deletion. */
 #include "blocked.h"
 #include "registry.h"
+#include "saved.h"
 #include "t_lock.h"
 #include "types.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 
 typedef struct cond {
@@ -196,6 +198,33 @@ static void cond_destroy(registry *reg, void *state) {
   free(cv);
 }
 
+/* Saved as [lock id]: an int, not a ref, since a named lock may have been
+ * deleted (the condition then answers NOT_FOUND) and a ref names a type. */
+static int cond_save(const void *state, vbuf *out) {
+  size_t m = vb_list_begin(out);
+  saved_put_int(out, (int64_t)((const cond *)state)->lock_id);
+  vb_list_end(out, m);
+  return saved_status(out);
+}
+
+/* The lock's reference is among its saved count (object.h). */
+static int cond_load(registry *reg, const obj_type *t, sm_span saved, void **state, char *err,
+                     size_t errlen) {
+  (void)reg;
+  (void)t;
+  vinfo f[1];
+  int rc = saved_fields(saved, "i", f, NULL, "condition", err, errlen);
+  if (rc != WS_OK) return rc;
+  cond *cv = calloc(1, sizeof *cv);
+  if (!cv) {
+    snprintf(err, errlen, "out of memory");
+    return WS_INTERNAL;
+  }
+  cv->lock_id = (uint64_t)f[0].i;
+  *state = cv;
+  return WS_OK;
+}
+
 static const method_def cond_methods[] = {
     {"acquire", m_acquire, METHOD_MUTATES},
     {"release", m_release, METHOD_MUTATES},
@@ -213,6 +242,8 @@ const obj_type t_condition_type = {
     .destroy = cond_destroy,
     .size = NULL,
     .owner_gone = NULL,
+    .save = cond_save,
+    .load = cond_load,
     .methods = cond_methods,
     .n_methods = sizeof cond_methods / sizeof cond_methods[0],
 };

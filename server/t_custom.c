@@ -23,6 +23,7 @@
 #include "../proto/status.h"
 #include "blocked.h"
 #include "log.h"
+#include "saved.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -229,6 +230,53 @@ static void custom_destroy(registry *reg, void *state) {
   free(o);
 }
 
+/* ---- snapshots (types with serialize and deserialize) ---- */
+
+/* Saved as [the value serialize returned]; runs in the snapshot's child. */
+static int custom_save(const void *state, vbuf *out) {
+  const cobj *o = state;
+  int status = SM_OK;
+  sm_value *v = o->ct->def->serialize(o->state, &status);
+  if (status != SM_OK) {
+    sm_value_free(v);
+    return WS_INTERNAL;
+  }
+  size_t m = vb_list_begin(out), item = vb_list_begin_item(out);
+  status = val_encode(v, out, VW_DEPTH_REPLY_MAX);
+  vb_list_end_item(out, item);
+  vb_list_end(out, m);
+  sm_value_free(v);
+  return status == SM_OK && !out->failed ? WS_OK : WS_INTERNAL;
+}
+
+static int custom_load(registry *reg, const obj_type *t, sm_span saved, void **state, char *err,
+                       size_t errlen) {
+  (void)reg;
+  const custom_type *ct = (const custom_type *)t;
+  vinfo f[1];
+  sm_span raw[1];
+  sm_value *v = NULL;
+  int rc = saved_fields(saved, "*", f, raw, ct->def->name, err, errlen);
+  if (rc != WS_OK) return rc;
+  cobj *o = calloc(1, sizeof *o);
+  if (!o || val_decode(raw[0], &v) != 0) {
+    free(o);
+    snprintf(err, errlen, "out of memory");
+    return WS_INTERNAL;
+  }
+  int status = SM_OK;
+  o->ct = ct;
+  o->state = ct->def->deserialize(v, &status);
+  sm_value_free(v);
+  if (status != SM_OK) {
+    free(o);
+    snprintf(err, errlen, "%s's deserialize failed: %s", ct->def->name, status_text(status));
+    return status_from_error(status);
+  }
+  *state = o;
+  return WS_OK;
+}
+
 /* ---- the public call API ---- */
 
 /* Borrowed: the state create() returned. */
@@ -322,6 +370,7 @@ bool sm_pending_alive(const sm_pending *p) { return p && p->w; }
 
 int custom_type_check(const sm_type_def *def) {
   if (!def || !def->name || !*def->name || strlen(def->name) > CUSTOM_NAME_MAX) return SM_EINVAL;
+  if (!def->serialize != !def->deserialize) return SM_EINVAL; /* both or neither */
   if (def->n_methods > 0 && !def->methods) return SM_EINVAL;
   for (size_t i = 0; i < def->n_methods; i++) {
     const sm_method_def *m = &def->methods[i];
@@ -347,6 +396,8 @@ obj_type *custom_type_new(const sm_type_def *def) {
       .destroy = custom_destroy,
       .size = NULL,
       .owner_gone = NULL,
+      .save = def->serialize ? custom_save : NULL,
+      .load = def->serialize ? custom_load : NULL,
       .methods = ct->methods,
       .n_methods = def->n_methods,
   };

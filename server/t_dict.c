@@ -10,12 +10,14 @@
  * changes the table first and releases what it removed last, so dropping a
  * reference (which may destroy other objects) never sees a half-done table. */
 #include "registry.h"
+#include "saved.h"
 #include "scan.h"
 #include "sval.h"
 #include "types.h"
 #include "htab.h"
 #include "memory.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 
 static htab *dict_of(call *c) { return c->obj->state; }
@@ -339,6 +341,50 @@ static void dict_traverse(const void *state, ref_visit_fn visit, void *ctx) {
 /* The table and its keys; the values count themselves. */
 static size_t dict_mem(const void *state) { return htab_memory(state); }
 
+/* Saved as [entries: a map in insertion order]. */
+static int dict_save(const void *state, vbuf *out) {
+  size_t pos = 0, m = vb_list_begin(out), item = vb_list_begin_item(out), mm = vb_map_begin(out);
+  sm_span k;
+  void *v;
+  while (htab_next(state, &pos, &k, &v))
+    vb_map_entry(out, k, sval_span(v));
+  vb_map_end(out, mm);
+  vb_list_end_item(out, item);
+  vb_list_end(out, m);
+  return saved_status(out);
+}
+
+/* Key refs are not counted again (object.h): the entries go straight into
+ * the table. */
+static int dict_load(registry *reg, const obj_type *t, sm_span saved, void **state, char *err,
+                     size_t errlen) {
+  (void)t;
+  vinfo f[1];
+  int rc = saved_fields(saved, "m", f, NULL, "dict", err, errlen);
+  if (rc != WS_OK) return rc;
+  htab *h = malloc(sizeof *h);
+  if (!h) return snprintf(err, errlen, "out of memory"), WS_INTERNAL;
+  htab_init_values(h);
+  vw_iter it;
+  sm_span k, v;
+  vw_iter_init(&it, f[0].data);
+  while (rc == WS_OK && vw_map_next(&it, &k, &v)) {
+    sval *sv = sval_restore(reg, v);
+    int put = sv ? htab_put(h, k, sv, NULL) : -1;
+    if (put != 1) {
+      sval_free(reg, sv);
+      rc = put < 0 ? WS_INTERNAL : WS_VALUE_ERROR;
+      snprintf(err, errlen, put < 0 ? "out of memory" : "a saved dict has a key twice");
+    }
+  }
+  if (rc != WS_OK) {
+    dict_destroy(reg, h);
+    return rc;
+  }
+  *state = h;
+  return WS_OK;
+}
+
 static const method_def dict_methods[] = {
     {"get", d_get, 0},
     {"set", d_set, METHOD_MUTATES | METHOD_GROWS},
@@ -366,6 +412,8 @@ const obj_type t_dict_type = {
     .size = dict_size,
     .mem_size = dict_mem,
     .traverse = dict_traverse,
+    .save = dict_save,
+    .load = dict_load,
     .methods = dict_methods,
     .n_methods = sizeof dict_methods / sizeof dict_methods[0],
 };

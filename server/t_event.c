@@ -5,8 +5,10 @@
  * after answers them all true; a deadline answers its own waiter false, as
  * Python's wait returns. */
 #include "blocked.h"
+#include "saved.h"
 #include "types.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 
 typedef struct evt {
@@ -83,6 +85,31 @@ static void event_destroy(registry *reg, void *state) {
   free(e);
 }
 
+/* Saved as [flag]. */
+static int event_save(const void *state, vbuf *out) {
+  size_t m = vb_list_begin(out);
+  saved_put_bool(out, ((const evt *)state)->flag);
+  vb_list_end(out, m);
+  return saved_status(out);
+}
+
+static int event_load(registry *reg, const obj_type *t, sm_span saved, void **state, char *err,
+                      size_t errlen) {
+  (void)reg;
+  (void)t;
+  vinfo f[1];
+  int rc = saved_fields(saved, "b", f, NULL, "event", err, errlen);
+  if (rc != WS_OK) return rc;
+  evt *e = calloc(1, sizeof *e);
+  if (!e) {
+    snprintf(err, errlen, "out of memory");
+    return WS_INTERNAL;
+  }
+  e->flag = f[0].b;
+  *state = e;
+  return WS_OK;
+}
+
 static const method_def event_methods[] = {
     {"set", m_set, METHOD_MUTATES},
     {"clear", m_clear, METHOD_MUTATES},
@@ -98,6 +125,8 @@ const obj_type t_event_type = {
     .size = NULL,
     .owner_gone = NULL,
     .serve = event_serve,
+    .save = event_save,
+    .load = event_load,
     .methods = event_methods,
     .n_methods = sizeof event_methods / sizeof event_methods[0],
 };

@@ -21,10 +21,12 @@
  * twice when removals or inserts happened between pages. */
 #include "../proto/vequal.h"
 #include "memory.h"
+#include "saved.h"
 #include "scan.h"
 #include "sval.h"
 #include "types.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -433,6 +435,30 @@ static size_t list_mem(const void *state) {
   return mem_chunk(sizeof *l) + (l->cap ? mem_chunk(l->cap * sizeof *l->items) : 0);
 }
 
+/* Saved as [items]. */
+static int list_save(const void *state, vbuf *out) {
+  const list *l = state;
+  size_t m = vb_list_begin(out);
+  saved_write_svals(out, l->items, l->len);
+  vb_list_end(out, m);
+  return saved_status(out);
+}
+
+static int list_load(registry *reg, const obj_type *t, sm_span saved, void **state, char *err,
+                     size_t errlen) {
+  (void)t;
+  vinfo f[1];
+  int rc = saved_fields(saved, "l", f, NULL, "list", err, errlen);
+  list *l = rc == WS_OK ? calloc(1, sizeof *l) : NULL;
+  if (rc == WS_OK && !l) rc = WS_INTERNAL, snprintf(err, errlen, "out of memory");
+  if (rc == WS_OK && (rc = saved_svals(reg, f[0].data, &l->items, &l->len, err, errlen)) != WS_OK)
+    free(l);
+  if (rc != WS_OK) return rc;
+  l->cap = l->len ? l->len : 1;
+  *state = l;
+  return WS_OK;
+}
+
 static const method_def list_methods[] = {
     {"append", l_append, METHOD_MUTATES | METHOD_GROWS},
     {"extend", l_extend, METHOD_MUTATES | METHOD_GROWS},
@@ -459,6 +485,8 @@ const obj_type t_list_type = {
     .size = list_size,
     .mem_size = list_mem,
     .traverse = list_traverse,
+    .save = list_save,
+    .load = list_load,
     .methods = list_methods,
     .n_methods = sizeof list_methods / sizeof list_methods[0],
 };

@@ -20,8 +20,10 @@
 #include "t_lock.h"
 
 #include "conn.h"
+#include "saved.h"
 #include "types.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 
 typedef struct lk {
@@ -98,6 +100,43 @@ void lk_destroy(registry *reg, void *state) {
   if (!l) return;
   blk_cancel_all(&l->waiters, WS_NOT_FOUND, "object deleted");
   free(l);
+}
+
+int lk_save(const void *state, vbuf *out) {
+  const lk *l = state;
+  size_t m = vb_list_begin(out);
+  saved_put_bool(out, l->auto_release);
+  saved_put_bool(out, l->held);
+  saved_put_int(out, l->held ? (int64_t)l->owner : 0);
+  saved_put_int(out, l->held ? l->count : 0);
+  vb_list_end(out, m);
+  return saved_status(out);
+}
+
+int lk_load(registry *reg, const obj_type *t, sm_span saved, void **state, char *err,
+            size_t errlen) {
+  (void)reg;
+  vinfo f[4];
+  int rc = saved_fields(saved, "bbii", f, NULL, t->name, err, errlen);
+  if (rc != WS_OK) return rc;
+  bool recursive = t == &t_rlock_type;
+  if (f[2].i < 0 || (f[1].b ? f[3].i < 1 || (!recursive && f[3].i != 1) : f[3].i != 0)) {
+    snprintf(err, errlen, "a saved %s is %s with count %lld", t->name, f[1].b ? "held" : "free",
+             (long long)f[3].i);
+    return WS_VALUE_ERROR;
+  }
+  lk *l = calloc(1, sizeof *l);
+  if (!l) {
+    snprintf(err, errlen, "out of memory");
+    return WS_INTERNAL;
+  }
+  l->recursive = recursive;
+  l->auto_release = f[0].b;
+  l->held = f[1].b;
+  l->owner = (uint64_t)f[2].i;
+  l->count = f[3].i;
+  *state = l;
+  return WS_OK;
 }
 
 void lk_owner_gone(registry *reg, sm_obj *o, uint64_t conn_id, uint64_t count) {
@@ -210,6 +249,8 @@ const obj_type t_lock_type = {
     .size = NULL,
     .owner_gone = lk_owner_gone,
     .serve = lk_serve,
+    .save = lk_save,
+    .load = lk_load,
     .methods = lock_methods,
     .n_methods = sizeof lock_methods / sizeof lock_methods[0],
 };

@@ -43,6 +43,11 @@ int lk_create(call *c, bool recursive, void **state);
 void lk_destroy(registry *reg, void *state);
 void lk_owner_gone(registry *reg, sm_obj *o, uint64_t conn_id, uint64_t count);
 void lk_serve(registry *reg, sm_obj *lo);
+/* Saved as [auto_release, held, owner, count] (owner and count 0 when
+ * free); load makes a lock or an rlock as t says. */
+int lk_save(const void *state, vbuf *out);
+int lk_load(registry *reg, const obj_type *t, sm_span saved, void **state, char *err,
+            size_t errlen);
 
 /* The methods, on lock object lo; c may target another object (a
  * condition). acquire answers true, or parks in lo's FIFO, or answers

@@ -3,10 +3,12 @@
  * attributes holding shared values (docs/protocol.md lists the methods).
  * The state is an htab from the attribute name's bytes to sval*. */
 #include "htab.h"
+#include "saved.h"
 #include "scan.h"
 #include "sval.h"
 #include "types.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -181,6 +183,60 @@ static void ns_traverse(const void *state, ref_visit_fn visit, void *ctx) {
 /* The table and its names; the values count themselves. */
 static size_t ns_mem(const void *state) { return htab_memory(state); }
 
+/* Saved as [attributes: a map from str names, in the order first set]. */
+static int ns_save(const void *state, vbuf *out) {
+  size_t pos = 0, m = vb_list_begin(out), item = vb_list_begin_item(out), mm = vb_map_begin(out);
+  vbuf name;
+  sm_span k;
+  void *v;
+  vb_init(&name);
+  while (htab_next(state, &pos, &k, &v)) {
+    vb_reset(&name);
+    vb_str(&name, k.p, k.n);
+    vb_map_entry(out, vb_span(&name), sval_span(v));
+  }
+  out->failed |= name.failed;
+  vb_free(&name);
+  vb_map_end(out, mm);
+  vb_list_end_item(out, item);
+  vb_list_end(out, m);
+  return saved_status(out);
+}
+
+static int ns_load(registry *reg, const obj_type *t, sm_span saved, void **state, char *err,
+                   size_t errlen) {
+  (void)t;
+  vinfo f[1];
+  int rc = saved_fields(saved, "m", f, NULL, "namespace", err, errlen);
+  if (rc != WS_OK) return rc;
+  htab *h = malloc(sizeof *h);
+  if (!h) return snprintf(err, errlen, "out of memory"), WS_INTERNAL;
+  htab_init(h);
+  vw_iter it;
+  sm_span k, v;
+  vw_iter_init(&it, f[0].data);
+  while (rc == WS_OK && vw_map_next(&it, &k, &v)) {
+    vinfo ki;
+    vw_peek(k, &ki);
+    sval *sv = ki.kind == VK_STR ? sval_restore(reg, v) : NULL;
+    int put = sv ? htab_put(h, ki.data, sv, NULL) : -1;
+    if (put != 1) {
+      sval_free(reg, sv);
+      rc = ki.kind != VK_STR || put == 0 ? WS_VALUE_ERROR : WS_INTERNAL;
+      snprintf(err, errlen, "%s",
+               ki.kind != VK_STR ? "a saved namespace has a name that is not a str"
+               : put == 0        ? "a saved namespace has a name twice"
+                                 : "out of memory");
+    }
+  }
+  if (rc != WS_OK) {
+    ns_destroy(reg, h);
+    return rc;
+  }
+  *state = h;
+  return WS_OK;
+}
+
 static const method_def ns_methods[] = {
     {"get", n_get, 0},
     {"set", n_set, METHOD_MUTATES | METHOD_GROWS},
@@ -197,6 +253,8 @@ const obj_type t_namespace_type = {
     .size = ns_size,
     .mem_size = ns_mem,
     .traverse = ns_traverse,
+    .save = ns_save,
+    .load = ns_load,
     .methods = ns_methods,
     .n_methods = sizeof ns_methods / sizeof ns_methods[0],
 };

@@ -17,9 +17,11 @@
  * zero or less is unbounded. */
 #include "blocked.h"
 #include "memory.h"
+#include "saved.h"
 #include "sval.h"
 #include "types.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 
 typedef struct queue {
@@ -240,6 +242,48 @@ static size_t queue_mem(const void *state) {
   return mem_chunk(sizeof *q) + (q->cap ? mem_chunk(q->cap * sizeof *q->ring) : 0);
 }
 
+/* Saved as [maxsize, unfinished tasks, items]; parked calls are not state
+ * (object.h): a parked put's item is its caller's until it is queued. */
+static int queue_save(const void *state, vbuf *out) {
+  const queue *q = state;
+  size_t m = vb_list_begin(out);
+  saved_put_int(out, q->maxsize);
+  saved_put_int(out, q->unfinished);
+  size_t item = vb_list_begin_item(out), items = vb_list_begin(out);
+  for (size_t i = 0; i < q->len; i++)
+    vb_list_item(out, sval_span(q->ring[(q->head + i) % q->cap]));
+  vb_list_end(out, items);
+  vb_list_end_item(out, item);
+  vb_list_end(out, m);
+  return saved_status(out);
+}
+
+static int queue_load(registry *reg, const obj_type *t, sm_span saved, void **state, char *err,
+                      size_t errlen) {
+  (void)t;
+  vinfo f[3];
+  int rc = saved_fields(saved, "iil", f, NULL, "queue", err, errlen);
+  if (rc != WS_OK) return rc;
+  if (f[1].i < 0) {
+    snprintf(err, errlen, "a saved queue has %lld unfinished tasks", (long long)f[1].i);
+    return WS_VALUE_ERROR;
+  }
+  queue *q = calloc(1, sizeof *q);
+  if (!q) {
+    snprintf(err, errlen, "out of memory");
+    return WS_INTERNAL;
+  }
+  if ((rc = saved_svals(reg, f[2].data, &q->ring, &q->len, err, errlen)) != WS_OK) {
+    free(q);
+    return rc;
+  }
+  q->cap = q->len ? q->len : 1; /* saved_svals gives at least one slot */
+  q->maxsize = f[0].i;
+  q->unfinished = f[1].i;
+  *state = q;
+  return WS_OK;
+}
+
 static const method_def queue_methods[] = {
     {"put", m_put, METHOD_MUTATES | METHOD_GROWS},
     {"get", m_get, METHOD_MUTATES},
@@ -260,6 +304,8 @@ const obj_type t_queue_type = {
     .traverse = queue_traverse,
     .owner_gone = NULL,
     .serve = queue_serve,
+    .save = queue_save,
+    .load = queue_load,
     .methods = queue_methods,
     .n_methods = sizeof queue_methods / sizeof queue_methods[0],
 };

@@ -44,6 +44,8 @@ const obj_type t_rlock_type = {
     .size = NULL,
     .owner_gone = lk_owner_gone,
     .serve = lk_serve,
+    .save = lk_save,
+    .load = lk_load,
     .methods = rlock_methods,
     .n_methods = sizeof rlock_methods / sizeof rlock_methods[0],
 };

@@ -17,8 +17,10 @@
  * through that automatic release. */
 #include "blocked.h"
 #include "conn.h"
+#include "saved.h"
 #include "types.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 
 typedef struct sem {
@@ -131,6 +133,43 @@ static void sem_owner_gone(registry *reg, sm_obj *o, uint64_t conn_id, uint64_t 
   if (s->waiters.head) blk_signal(reg, o);
 }
 
+/* Saved as [value, initial value (the bound), auto_release]; which units
+ * each session holds is the session table's (snapshot.h's extra). */
+static int sem_save(const void *state, vbuf *out) {
+  const sem *s = state;
+  size_t m = vb_list_begin(out);
+  saved_put_int(out, s->value);
+  saved_put_int(out, s->initial);
+  saved_put_bool(out, s->auto_release);
+  vb_list_end(out, m);
+  return saved_status(out);
+}
+
+static int sem_load(registry *reg, const obj_type *t, sm_span saved, void **state, char *err,
+                    size_t errlen) {
+  (void)reg;
+  vinfo f[3];
+  int rc = saved_fields(saved, "iib", f, NULL, t->name, err, errlen);
+  if (rc != WS_OK) return rc;
+  bool bounded = t == &t_bounded_semaphore_type;
+  if (f[0].i < 0 || f[1].i < 0 || (bounded && f[0].i > f[1].i)) {
+    snprintf(err, errlen, "a saved %s has value %lld of %lld", t->name, (long long)f[0].i,
+             (long long)f[1].i);
+    return WS_VALUE_ERROR;
+  }
+  sem *s = calloc(1, sizeof *s);
+  if (!s) {
+    snprintf(err, errlen, "out of memory");
+    return WS_INTERNAL;
+  }
+  s->bounded = bounded;
+  s->value = f[0].i;
+  s->initial = f[1].i;
+  s->auto_release = f[2].b;
+  *state = s;
+  return WS_OK;
+}
+
 static const method_def sem_methods[] = {
     {"acquire", m_acquire, METHOD_MUTATES},
     {"release", m_release, METHOD_MUTATES},
@@ -145,6 +184,8 @@ const obj_type t_semaphore_type = {
     .size = NULL,
     .owner_gone = sem_owner_gone,
     .serve = sem_serve,
+    .save = sem_save,
+    .load = sem_load,
     .methods = sem_methods,
     .n_methods = sizeof sem_methods / sizeof sem_methods[0],
 };
@@ -156,6 +197,8 @@ const obj_type t_bounded_semaphore_type = {
     .size = NULL,
     .owner_gone = sem_owner_gone,
     .serve = sem_serve,
+    .save = sem_save,
+    .load = sem_load,
     .methods = sem_methods,
     .n_methods = sizeof sem_methods / sizeof sem_methods[0],
 };

@@ -4,9 +4,11 @@
  * (docs/protocol.md lists the methods). The state holds one sval; nil is
  * the empty value. */
 #include "memory.h"
+#include "saved.h"
 #include "sval.h"
 #include "types.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 
 typedef struct value {
@@ -104,6 +106,31 @@ static size_t value_mem(const void *state) {
   return mem_chunk(sizeof(value));
 }
 
+/* Saved as [value]. */
+static int value_save(const void *state, vbuf *out) {
+  size_t m = vb_list_begin(out);
+  vb_list_item(out, sval_span(((const value *)state)->v));
+  vb_list_end(out, m);
+  return saved_status(out);
+}
+
+static int value_load(registry *reg, const obj_type *t, sm_span saved, void **state, char *err,
+                      size_t errlen) {
+  (void)t;
+  vinfo f[1];
+  sm_span raw[1];
+  int rc = saved_fields(saved, "*", f, raw, "value", err, errlen);
+  if (rc != WS_OK) return rc;
+  value *st = malloc(sizeof *st);
+  if (!st || !(st->v = sval_restore(reg, raw[0]))) {
+    free(st);
+    snprintf(err, errlen, "out of memory");
+    return WS_INTERNAL;
+  }
+  *state = st;
+  return WS_OK;
+}
+
 /* add replaces a number with a number: it never grows the data. */
 static const method_def value_methods[] = {
     {"get", v_get, 0},
@@ -119,6 +146,8 @@ const obj_type t_value_type = {
     .size = NULL,
     .mem_size = value_mem,
     .traverse = value_traverse,
+    .save = value_save,
+    .load = value_load,
     .methods = value_methods,
     .n_methods = sizeof value_methods / sizeof value_methods[0],
 };

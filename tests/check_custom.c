@@ -145,8 +145,11 @@ static const sm_method_def box_methods[] = {
     {"add", box_add},       {"get", box_get},   {"wait_for", box_wait_for}, {"dead", box_dead},
     {"closed", box_closed}, {"echo", box_echo}, {"fail", box_fail},         {"bare", box_bare},
 };
-static const sm_type_def box_type = {"box", box_create, box_destroy, box_methods,
-                                     sizeof box_methods / sizeof box_methods[0]};
+static const sm_type_def box_type = {.name = "box",
+                                     .create = box_create,
+                                     .destroy = box_destroy,
+                                     .methods = box_methods,
+                                     .n_methods = sizeof box_methods / sizeof box_methods[0]};
 
 /* ---- the embedded server ---- */
 
@@ -231,7 +234,7 @@ START_TEST(test_register_rules) {
   bad.name = "";
   ck_assert_int_eq(sm_server_register_type(s, &bad), SM_EINVAL);
   static const sm_method_def no_fn[] = {{"m", NULL}};
-  sm_type_def broken = {"broken", NULL, NULL, no_fn, 1};
+  sm_type_def broken = {.name = "broken", .methods = no_fn, .n_methods = 1};
   ck_assert_int_eq(sm_server_register_type(s, &broken), SM_EINVAL);
   ck_assert_int_eq(sm_server_register_type(s, NULL), SM_EINVAL);
   OK(sm_server_register_type(s, &box_type));

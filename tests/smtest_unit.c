@@ -216,6 +216,7 @@ int smtest_call(const smtest_unit *u, sm_obj *o, const char *method, const char 
   vb_reset(u->result);
   call c = {.reg = *u->reg,
             .obj = o,
+            .method = m, /* as dispatch sets it: custom types route by it */
             .args = spans,
             .arg_flags = flags,
             .nargs = n,
