@@ -60,7 +60,6 @@ static void q_unlink(waiter *w) {
 static void list_push(struct conn *cn, waiter *w) {
   blk_list *l = conn_waiters(cn);
   w->conn = cn;
-  w->conn_id = conn_id(cn);
   w->cprev = NULL;
   w->cnext = l->head;
   if (l->head) l->head->cprev = w;
@@ -106,6 +105,7 @@ int blk_park(call *c, sm_obj *o, waitq *q, const waiter_ops *ops, int64_t n, voi
   w->data = data;
   w->reg = c->reg;
   w->seq = c->seq;
+  w->session = c->session;
   if (c->has_timeout && c->timeout_ms > 0 && st->base) {
     w->timer = evtimer_new(st->base, timer_cb, w);
     if (!w->timer) {
@@ -160,10 +160,7 @@ void blk_move(waiter *w, sm_obj *o, waitq *to) {
   q_push(o, to, w);
 }
 
-uint64_t blk_conn_id(const waiter *w) { return w->conn_id; }
-struct conn *blk_conn(const waiter *w) {
-  return w->conn;
-}
+uint64_t blk_session(const waiter *w) { return w->session; }
 
 /* ---- cancelling ---- */
 

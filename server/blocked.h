@@ -108,7 +108,7 @@ struct waiter {
   registry *reg;
   struct conn *conn;
   uint64_t seq;
-  uint64_t conn_id;
+  uint64_t session;
   waiter *prev, *next;   /* in q */
   waiter *cprev, *cnext; /* in the connection's blk_list */
   struct event *timer;
@@ -139,9 +139,8 @@ void blk_answer_int(waiter *w, int64_t i);
  * now on it is o's waiter. */
 void blk_move(waiter *w, sm_obj *o, waitq *to);
 
-/* The connection that parked w (its id, for ownership checks). */
-uint64_t blk_conn_id(const waiter *w);
-struct conn *blk_conn(const waiter *w);
+/* The session that parked w (for ownership: a grant is that session's). */
+uint64_t blk_session(const waiter *w);
 
 /* Object destroyed: drops (drop hook) then answers every waiter of q with
  * status/err. */

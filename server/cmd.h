@@ -58,4 +58,32 @@ int cmd_sessions_load(registry *reg, const uint8_t *data, size_t len, char *err,
  * (after recovery: the clients of the earlier run), to suspend them. */
 void cmd_each_orphan(registry *reg, void (*fn)(void *ctx, uint64_t session), void *ctx);
 
+/* ---- inside the server: the logging points and the record's parts ---- */
+
+/* The kinds of record: the first field of each. */
+enum { CMD_CALL = 1, CMD_END_SESSION = 2, CMD_BEGIN_IDS = 3 };
+
+/* The command state of a registry, embedded in it (registry.c) and kept by
+ * cmd.c alone. Zero-initialised: no sink. */
+typedef struct cmd_state {
+  cmd_sink_fn sink; /* NULL: nothing is encoded */
+  void *ctx;
+  vbuf rec;       /* the record being encoded (reused) */
+  bool replaying; /* cmd_replay is applying a record: log nothing again */
+} cmd_state;
+
+/* Frees what the state holds (with the registry). */
+void cmd_fini(cmd_state *st);
+
+/* True while cmd_replay applies a record: the only time dispatch lets a
+ * METHOD_INTERNAL method run. */
+bool cmd_replaying(const registry *reg);
+
+/* Logs a CALL record: session called method on object (0: the manager)
+ * with the packed arguments args[0..nargs), and it answered OK without
+ * waiting (a parked call being served is logged this way, by the
+ * waiter's session, when it is served). A no-op without a sink. */
+void cmd_log_call(registry *reg, uint64_t session, uint64_t object, const char *method,
+                  const sm_span *args, size_t nargs);
+
 #endif

@@ -23,11 +23,14 @@
  * drops and bad handshakes of limited peers are logged in full the first
  * time and summed up per source afterwards.
  *
- * Entering CLOSING ends the client's session, in one place (end_session):
- * its parked calls are dropped at once (libuv cancels a closing stream's
- * requests the same way), so nothing is handed to a call whose answer would
- * be thrown away, and what it owned is given back to the next waiters. Only
- * its references wait for the free.
+ * Each connection is one session (session.h): what it holds - references,
+ * lock acquisitions, semaphore units - is kept in the registry's sessions
+ * table under its session id, and the connection keeps only that id.
+ * Entering CLOSING ends the session, in one place (end_session): its parked
+ * calls are dropped at once (libuv cancels a closing stream's requests the
+ * same way), so nothing is handed to a call whose answer would be thrown
+ * away, then cmd_end_session gives back what it owned and its references
+ * (logged as a command when it held anything).
  *
  * The read callback takes at most CONN_FRAMES_PER_EVENT frames and then
  * re-triggers itself, so one busy client cannot starve the others. A
@@ -67,6 +70,7 @@
 #include "../proto/frame.h"
 #include "../proto/status.h"
 #include "blocked.h"
+#include "cmd.h"
 #include "dispatch.h"
 #include "htab.h"
 #include "log.h"
@@ -86,6 +90,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #define CONN_FRAMES_PER_EVENT 128
@@ -105,6 +110,7 @@ struct conn {
   struct sm_server *srv;
   conn_state state;
   uint64_t id;
+  uint64_t session; /* its session (session.h): what it holds is kept there */
   char peer[128];
   char name[AUTH_CLIENT_NAME_MAX + 1];   /* the client's self-chosen name */
   uint32_t version;                      /* the protocol version its Auth chose */
@@ -126,8 +132,6 @@ struct conn {
   size_t hold_off;             /* where in out the first held answer starts */
   uint64_t hold_mark;          /* the log index they wait for */
   conn *held_prev, *held_next; /* srv->held_list */
-  htab handles;                /* object id -> references held (uintptr_t) */
-  htab owned;                  /* object id -> units held (lock acquisitions, semaphore units) */
   blk_list waiters;            /* this connection's parked calls (blocked.c keeps the list) */
   struct event *timer;         /* HANDSHAKE: the deadline; READY: the probe; CLOSING: the free */
   bool paused;                 /* reading stopped: output backlog or too many parked calls */
@@ -401,8 +405,6 @@ conn *conn_new(struct sm_server *srv, int fd, struct bufferevent *bev, const cha
   }
   c->srv = srv;
   snprintf(c->peer, sizeof c->peer, "%s", who);
-  htab_init(&c->handles);
-  htab_init(&c->owned);
   vb_init(&c->out);
   c->fd = bev ? -1 : fd;
   c->cev_fd = -1;
@@ -424,6 +426,7 @@ conn *conn_new(struct sm_server *srv, int fd, struct bufferevent *bev, const cha
     return NULL;
   }
   c->id = ++srv->next_conn_id;
+  c->session = ++srv->next_session;
   c->next = srv->conns;
   if (srv->conns) srv->conns->prev = c;
   srv->conns = c;
@@ -458,18 +461,6 @@ void conn_free(conn *c) {
   if (c->next) c->next->prev = c->prev;
   srv->n_conns--;
   if (c->authed) srv->n_authed--;
-  /* Its references go last, here at the top of an event callback: an
-   * anonymous object only it held may be in use on any deeper stack. */
-  size_t pos = 0;
-  sm_span key;
-  void *val;
-  while (htab_next(&c->handles, &pos, &key, &val)) {
-    uint64_t id;
-    memcpy(&id, key.p, sizeof id);
-    for (uintptr_t n = (uintptr_t)val; n > 0; n--)
-      reg_decref(srv->reg, reg_get(srv->reg, id));
-  }
-  htab_clear(&c->handles, NULL, NULL);
   log_msg(c->authed ? LOG_INFO : LOG_DEBUG, "conn %llu: closed (%llu requests)",
           (unsigned long long)c->id, (unsigned long long)c->requests);
   event_free(c->timer);
@@ -491,25 +482,19 @@ void conn_free(conn *c) {
 /* The client's session ends (the connection enters CLOSING): first its
  * parked calls go, so that none is granted what it can no longer receive,
  * then what it owned goes back to the objects, which signal their next
- * waiters (served after the current request, or from the serve event).
- * Nothing here answers another client, so it is safe on any call stack. */
+ * waiters (served after the current request, or from the serve event), and
+ * its references are given back. Nothing here answers another client, so
+ * it is safe on any call stack: an object a deeper frame works on is held
+ * by that frame (dispatch and the serve pass pin their objects). */
 static void end_session(conn *c) {
-  registry *reg = c->srv->reg;
   if (c->probing) { /* the timer is the deferred free's from now on */
     evtimer_del(c->timer);
     c->probing = false;
   }
   blk_conn_cancel(&c->waiters, WS_OK, NULL);
-  size_t pos = 0;
-  sm_span key;
-  void *val;
-  while (htab_next(&c->owned, &pos, &key, &val)) {
-    uint64_t id;
-    memcpy(&id, key.p, sizeof id);
-    sm_obj *o = reg_get(reg, id);
-    if (o && o->type->owner_gone) o->type->owner_gone(reg, o, c->id, (uint64_t)(uintptr_t)val);
-  }
-  htab_clear(&c->owned, NULL, NULL);
+  struct timespec now;
+  clock_gettime(CLOCK_REALTIME, &now);
+  cmd_end_session(c->srv->reg, c->session, (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000);
 }
 
 /* Frees c on the next loop turn, off the current call stack. */
@@ -684,30 +669,6 @@ void conn_send_response_at(conn *c, const wire_response_out *r, uint64_t mark) {
     update_reading(c);
 }
 
-int conn_hold(conn *c, sm_obj *o) {
-  if (o->name) return 0; /* named objects are not counted */
-  sm_span key = {(const uint8_t *)&o->id, sizeof o->id};
-  void **slot = htab_find(&c->handles, key);
-  if (slot) {
-    *slot = (void *)((uintptr_t)*slot + 1);
-    return 0;
-  }
-  return htab_put(&c->handles, key, (void *)(uintptr_t)1, NULL) == 1 ? 0 : -1;
-}
-
-bool conn_release(conn *c, uint64_t id) {
-  sm_span key = {(const uint8_t *)&id, sizeof id};
-  void **slot = htab_find(&c->handles, key);
-  if (!slot) return false;
-  uintptr_t n = (uintptr_t)*slot - 1;
-  if (n == 0)
-    htab_remove(&c->handles, key, NULL);
-  else
-    *slot = (void *)n;
-  reg_decref(c->srv->reg, reg_get(c->srv->reg, id));
-  return true;
-}
-
 void conn_stop_reading(conn *c) {
   set_reading(c, false);
   if (c->in_len > 0) kick_reading(c); /* requests already read still get answers */
@@ -719,32 +680,13 @@ conn *conn_next(const conn *c) { return c->next; }
 
 blk_list *conn_waiters(conn *c) { return &c->waiters; }
 
-uint64_t conn_owned_units(const conn *c, uint64_t id) {
-  void **slot = htab_find(&c->owned, (sm_span){(const uint8_t *)&id, sizeof id});
-  return slot ? (uint64_t)(uintptr_t)*slot : 0;
-}
-
 const char *conn_peer(const conn *c) { return c->peer; }
-
-int conn_note_owned(conn *c, sm_obj *o, int64_t delta) {
-  sm_span key = {(const uint8_t *)&o->id, sizeof o->id};
-  void **slot = htab_find(&c->owned, key);
-  int64_t now = (slot ? (int64_t)(uintptr_t)*slot : 0) + delta;
-  if (now <= 0) {
-    if (slot) htab_remove(&c->owned, key, NULL);
-    return 0;
-  }
-  if (slot) {
-    *slot = (void *)(uintptr_t)now;
-    return 0;
-  }
-  return htab_put(&c->owned, key, (void *)(uintptr_t)now, NULL) == 1 ? 0 : -1;
-}
 
 struct sm_server *conn_server(const conn *c) {
   return c->srv;
 }
 uint64_t conn_id(const conn *c) { return c->id; }
+uint64_t conn_session(const conn *c) { return c->session; }
 
 /* Answers a frame that cannot be handled and closes: during the handshake
  * with an AuthResult (what the client waits for), later with a Response of

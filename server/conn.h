@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* conn.h - one client connection: its bufferevent, the handshake, framing,
- * back-pressure, and the references it holds. */
+ * back-pressure, and its session (what it holds is kept in the registry's
+ * sessions table, session.h). */
 #ifndef SM_SERVER_CONN_H
 #define SM_SERVER_CONN_H
 
@@ -26,25 +27,15 @@ conn *conn_new(struct sm_server *srv, int fd, struct bufferevent *bev, const cha
                const peer_key *key, bool tls);
 
 /* Closes and frees the connection now: ends its session (below) if it has
- * not ended yet, then releases every reference it holds (anonymous objects
- * it alone held are freed). Only from the top of an event callback, never
- * while its own frames are being processed. */
+ * not ended yet. Only from the top of an event callback, never while its
+ * own frames are being processed. */
 void conn_free(conn *c);
 
 /* Stops reading and ends the session: the connection's parked calls are
- * dropped and what it owned (locks, semaphore units) is given back, at
- * once; it is freed once its output is flushed. Safe anywhere, also while
- * answering it from another call. */
+ * dropped and what it owned (locks, semaphore units) and its references
+ * are given back, at once (cmd_end_session); it is freed once its output
+ * is flushed. Safe anywhere, also while answering it from another call. */
 void conn_close_after_flush(conn *c);
-
-/* Records that the connection holds one more reference to anonymous object
- * o (the reference itself is taken by the caller or by reg_create). Returns
- * 0, or -1 when out of memory (then the caller gives the reference back). */
-int conn_hold(conn *c, sm_obj *o);
-
-/* Gives back one reference the connection holds on object id. Returns
- * false when it holds none. */
-bool conn_release(conn *c, uint64_t id);
 
 /* Stops reading (the daemon is stopping); queued output still flushes. */
 void conn_stop_reading(conn *c);
@@ -59,12 +50,6 @@ struct blk_list *conn_waiters(conn *c);
 /* The next connection of the server's list (for walking srv->conns). */
 conn *conn_next(const conn *c);
 
-/* Adjusts how many units of o (lock acquisitions, semaphore units) the
- * connection holds; when it closes, o's type gets them back through
- * owner_gone. Counts never go below zero. Returns 0, or -1 when out of
- * memory. */
-int conn_note_owned(conn *c, sm_obj *o, int64_t delta);
-
 /* Hands every connection's queued answers to its transport (the server's
  * flush event, once per loop iteration). */
 void conn_flush_pending(struct sm_server *srv);
@@ -72,9 +57,6 @@ void conn_flush_pending(struct sm_server *srv);
 /* The log is durable up to index (persist.h): every connection whose held
  * answers wait for index or less sends them now, in one pass. */
 void conn_durable(struct sm_server *srv, uint64_t index);
-
-/* Units of object id this connection holds (0 when none). */
-uint64_t conn_owned_units(const conn *c, uint64_t id);
 
 /* The peer's address as text (borrowed, lives with the connection). */
 const char *conn_peer(const conn *c);
@@ -93,5 +75,7 @@ void conn_send_response_at(conn *c, const wire_response_out *r, uint64_t mark);
 
 struct sm_server *conn_server(const conn *c);
 uint64_t conn_id(const conn *c);
+/* The connection's session id (session.h): unique across runs. */
+uint64_t conn_session(const conn *c);
 
 #endif

@@ -5,9 +5,13 @@
  * is in the batch's graph and whether it was found alive, and cyc_refs
  * counts the references still unexplained by the graph. The graph and the
  * stack of live objects are arrays, so a long chain of objects never
- * recurses. Every mark is cleared before the batch returns. */
+ * recurses. Every mark is cleared before the batch returns. A batch runs
+ * when its timer says, so what it frees is a decision of the daemon's: it is
+ * logged (cmd.h) as the manager's internal "_collect" of those ids, which a
+ * replay applies as it is. */
 #include "cycles.h"
 
+#include "cmd.h"
 #include "log.h"
 #include "registry.h"
 
@@ -36,6 +40,27 @@ static void push(objvec *a, sm_obj *o) {
     a->cap = cap;
   }
   a->v[a->n++] = o;
+}
+
+/* Logs the freeing of the n objects of garbage as one command. */
+static void log_garbage(registry *reg, sm_obj **garbage, size_t n) {
+  if (!cmd_logging(reg)) return;
+  vbuf ids;
+  vb_init(&ids);
+  size_t list = vb_list_begin(&ids);
+  uint8_t raw[16];
+  for (size_t i = 0; i < n; i++) {
+    vbuf one = {.p = raw, .cap = sizeof raw}; /* a packed int takes at most 11 */
+    vb_int(&one, (int64_t)garbage[i]->id);
+    vb_list_item(&ids, vb_span(&one));
+  }
+  vb_list_end(&ids, list);
+  sm_span arg = vb_span(&ids);
+  if (ids.failed)
+    log_error("cycle collector: out of memory logging %zu objects freed: not logged", n);
+  else
+    cmd_log_call(reg, 0, 0, "_collect", &arg, 1);
+  vb_free(&ids);
 }
 
 static void batch_cb(evutil_socket_t fd, short what, void *arg) {
@@ -155,6 +180,7 @@ size_t cyc_collect(cycles *cy) {
   }
   if (n_garbage > 0) {
     log_debug("cycle collector: %zu of %zu objects held only by each other", n_garbage, b.graph.n);
+    log_garbage(cy->reg, b.graph.v, n_garbage);
     reg_destroy_set(cy->reg, b.graph.v, n_garbage);
   }
   free(b.graph.v);

@@ -16,6 +16,10 @@
  * mutating call is measured again afterwards. While the data directory's
  * disk is full (persist.h), a client's mutating call is refused with
  * DISK_FULL before it runs; reads go on.
+ * A METHOD_INTERNAL method runs only in a replay (cmd.h); a METHOD_MUTATES
+ * call that answered OK is handed to the command stream right after it
+ * ran, before the serve pass its change may start (whose grants are logged
+ * as they happen), so the log's order is the apply order.
  * dispatch_call() does all of this without touching a socket, so the
  * dispatcher can be fuzzed; dispatch_request() adds the response frame.
  * Around each call it runs blocked.c's serve pass: before, so no request
@@ -29,6 +33,7 @@
 #include "../proto/frame.h"
 #include "../proto/vequal.h"
 #include "blocked.h"
+#include "cmd.h"
 #include "conn.h"
 #include "log.h"
 #include "memory.h"
@@ -110,21 +115,40 @@ static int disk_full(call *c, const method_def *m) {
                    "still work");
 }
 
+/* Logs a mutating call that answered OK (one branch for everything else). */
+static void log_call(const call *c, const wire_request *req, const method_def *m, int rc) {
+  if ((m->flags & METHOD_MUTATES) && rc == WS_OK && cmd_logging(c->reg))
+    cmd_log_call(c->reg, c->session, req->object, req->method, c->args, c->nargs);
+}
+
+/* The method of an internal decision, asked for from the wire. */
+static int internal_refused(call *c, const char *type, const char *method) {
+  return call_fail(c, WS_TYPE_ERROR, "%s has no method '%s' (internal: only a replay runs it)",
+                   type, method);
+}
+
 /* Finds the object, checks its type, finds the method and runs it;
  * arg_bytes is what a growing call is taken to store: its arguments. */
 static int run(call *c, const wire_request *req, size_t arg_bytes) {
   if (req->object == 0) {
     const method_def *m = type_method(&manager_type, req->method);
     if (!m) return call_fail(c, WS_TYPE_ERROR, "the manager has no method '%s'", req->method);
+    if ((m->flags & METHOD_INTERNAL) && !cmd_replaying(c->reg))
+      return internal_refused(c, "the manager", req->method);
     count(c, &manager_type, m);
     int rc = disk_full(c, m);
-    return rc == WS_OK ? m->fn(c) : rc;
+    if (rc != WS_OK) return rc;
+    rc = m->fn(c);
+    log_call(c, req, m, rc);
+    return rc;
   }
   sm_obj *o = reg_get(c->reg, req->object);
   if (!o) return reg_missing(c->reg, req->object, c->err, sizeof c->err);
   if (req->has_type && req->type != o->type_code) return type_mismatch(c, o, req->type);
   const method_def *m = type_method(o->type, req->method);
   if (!m) return call_fail(c, WS_TYPE_ERROR, "%s has no method '%s'", o->type->name, req->method);
+  if ((m->flags & METHOD_INTERNAL) && !cmd_replaying(c->reg))
+    return internal_refused(c, o->type->name, req->method);
   c->obj = o;
   c->method = m;
   count(c, o->type, m);
@@ -133,13 +157,14 @@ static int run(call *c, const wire_request *req, size_t arg_bytes) {
   if (rc != WS_OK) return rc;
   reg_incref(c->reg, o);
   rc = m->fn(c);
+  log_call(c, req, m, rc);
   if (m->flags & METHOD_MUTATES) reg_measure(c->reg, o);
   reg_unpin(c->reg, o);
   return rc;
 }
 
-int dispatch_call(registry *reg, struct conn *cn, const wire_request *req, unsigned max_depth,
-                  vbuf *result, char *err, size_t errlen) {
+int dispatch_call(registry *reg, struct conn *cn, uint64_t session, const wire_request *req,
+                  unsigned max_depth, vbuf *result, char *err, size_t errlen) {
   sm_span local_args[DISPATCH_LOCAL_ARGS];
   unsigned local_flags[DISPATCH_LOCAL_ARGS];
   sm_span *args = local_args;
@@ -149,6 +174,7 @@ int dispatch_call(registry *reg, struct conn *cn, const wire_request *req, unsig
       .reg = reg,
       .seq = req->seq,
       .conn = cn,
+      .session = session,
       .nargs = req->nargs,
       .has_timeout = req->has_timeout,
       .timeout_ms = req->timeout_ms,
@@ -215,8 +241,8 @@ static int answer_too_large(registry *reg, const wire_request *req, size_t paylo
 void dispatch_request(struct conn *cn, const wire_request *req) {
   struct sm_server *srv = conn_server(cn);
   char err[sizeof((call *)0)->err];
-  int status =
-      dispatch_call(srv->reg, cn, req, srv->limits.max_depth, &srv->result, err, sizeof err);
+  int status = dispatch_call(srv->reg, cn, conn_session(cn), req, srv->limits.max_depth,
+                             &srv->result, err, sizeof err);
   srv->requests++;
   if (status == CALL_PARKED) return; /* answered later by blocked.c */
   wire_response_out r = {.seq = req->seq, .status = status};

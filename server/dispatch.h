@@ -17,15 +17,14 @@ struct conn;
 
 /* Validates req's arguments (canonical values nested at most max_depth
  * deep, live ObjRefs of the stated types) and runs its method on reg, on
- * behalf of connection cn (NULL: no connection; then nothing is recorded
- * against a connection, and methods that need one - info, shutdown - fail
- * with WS_INTERNAL). result is emptied first; on WS_OK it holds the result
- * value (empty = nil). Returns a WS_* status with err filled (errlen bytes,
- * truncated), or CALL_PARKED when the call waits in an object's queue and
- * will be answered later through cn (with cn NULL, it stays parked until
- * the object or the registry goes away). */
-int dispatch_call(registry *reg, struct conn *cn, const wire_request *req, unsigned max_depth,
-                  vbuf *result, char *err, size_t errlen);
+ * behalf of connection cn (NULL: no connection, as in a replay; methods
+ * that need one - info, shutdown - fail with WS_INTERNAL) and of its
+ * session (session.h; 0: nobody, and nothing is recorded against anyone). result is emptied first;
+ * on WS_OK it holds the result value (empty = nil). Returns a WS_* status with err filled (errlen
+ * bytes, truncated), or CALL_PARKED when the call waits in an object's queue and will be answered
+ * later through cn (with cn NULL, it stays parked until the object or the registry goes away). */
+int dispatch_call(registry *reg, struct conn *cn, uint64_t session, const wire_request *req,
+                  unsigned max_depth, vbuf *result, char *err, size_t errlen);
 
 /* Answers req on conn c: dispatch_call() with the server's registry and
  * limits, then the response is appended to the connection's output buffer

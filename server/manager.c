@@ -1,11 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* manager.c - the methods of object 0, the manager itself: creating and
- * opening objects, the per-connection references to anonymous objects,
+ * opening objects, the per-session references to anonymous objects,
  * deleting named objects, listing, daemon facts, snapshots (save) and
  * shutdown. Method
  * arguments and results are listed in docs/protocol.md. Without a
- * connection (call.conn NULL, as the dispatcher fuzzer runs it) anonymous
- * objects are not recorded against anyone, and info and shutdown, which
+ * connection (call.conn NULL, as the dispatcher fuzzer runs it) info and shutdown, which
  * need the server, answer WS_INTERNAL. */
 #include "blocked.h"
 #include "conn.h"
@@ -13,9 +12,11 @@
 #include "persist.h"
 #include "scan.h"
 #include "server.h"
+#include "session.h"
 #include "stats.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -36,10 +37,11 @@ static int arg_str(call *c, size_t i, const char *what, char *buf, size_t len) {
 }
 
 /* Answers with a ref to o, holding one more reference for the caller's
- * connection when o is anonymous and take_ref says so. */
+ * session when o is anonymous and take_ref says so (session 0, a call
+ * without a connection, records it against nobody). */
 static int answer_ref(call *c, sm_obj *o, bool take_ref) {
-  if (take_ref && !o->name && c->conn) {
-    if (conn_hold(c->conn, o) != 0) {
+  if (take_ref && !o->name) {
+    if (sess_hold(c->reg, c->session, o) != 0) {
       reg_decref(c->reg, o);
       return call_fail(c, WS_INTERNAL, "out of memory");
     }
@@ -73,7 +75,7 @@ static int m_create(call *c) {
     return rc;
   }
   /* A new anonymous object was born with one reference: the caller's. */
-  if (!named && c->conn && conn_hold(c->conn, o) != 0) {
+  if (!named && sess_hold(c->reg, c->session, o) != 0) {
     reg_decref(c->reg, o);
     return call_fail(c, WS_INTERNAL, "out of memory");
   }
@@ -105,7 +107,7 @@ static int m_release(call *c) {
   int rc = call_nargs(c, 1, 1);
   if (rc == WS_OK) rc = call_arg_int(c, 0, &id);
   if (rc != WS_OK) return rc;
-  if (c->conn && conn_release(c->conn, (uint64_t)id)) return WS_OK;
+  if (sess_release(c->reg, c->session, (uint64_t)id)) return WS_OK;
   sm_obj *o = reg_get(c->reg, (uint64_t)id);
   if (o && o->name) return WS_OK; /* named objects are not counted */
   return call_fail(c, WS_NOT_FOUND, "this connection holds no reference to object %lld",
@@ -121,6 +123,40 @@ static int m_delete(call *c) {
   sm_obj *o = reg_get_named(c->reg, name);
   if (!o) return call_fail(c, WS_NOT_FOUND, "no object named '%s'", name);
   reg_destroy(c->reg, o);
+  return WS_OK;
+}
+
+/* _collect([id, ...]) (internal: replay only): the cycle collector freed
+ * these anonymous objects, which held only each other (cycles.c logs its
+ * batch so): they go together, as they did. Each must be a live anonymous
+ * object (VALUE_ERROR otherwise, nothing freed). */
+static int m_collect(call *c) {
+  int rc = call_nargs(c, 1, 1);
+  if (rc != WS_OK) return rc;
+  vinfo vi;
+  call_arg(c, 0, &vi);
+  if (vi.kind != VK_LIST) return call_fail(c, WS_TYPE_ERROR, "_collect takes a list of ids");
+  size_t n = 0;
+  vw_iter it;
+  sm_span item;
+  vw_iter_init(&it, vi.data);
+  while (vw_list_next(&it, &item))
+    n++;
+  sm_obj **objs = malloc((n ? n : 1) * sizeof *objs);
+  if (!objs) return call_fail(c, WS_INTERNAL, "out of memory");
+  vw_iter_init(&it, vi.data);
+  for (size_t i = 0; vw_list_next(&it, &item); i++) {
+    vinfo id;
+    vw_peek(item, &id);
+    objs[i] = id.kind == VK_INT ? reg_get(c->reg, (uint64_t)id.i) : NULL;
+    if (!objs[i] || objs[i]->name) {
+      free(objs);
+      return call_fail(c, WS_VALUE_ERROR,
+                       "_collect names an object that is not a live anonymous one");
+    }
+  }
+  reg_destroy_set(c->reg, objs, n);
+  free(objs);
   return WS_OK;
 }
 
@@ -355,7 +391,7 @@ static int m_show(call *c) {
   vb_init(&hw.key);
   vb_init(&hw.val);
   for (struct conn *cn = conn_server(c->conn)->conns; cn; cn = conn_next(cn)) {
-    uint64_t units = conn_owned_units(cn, o->id);
+    uint64_t units = sess_owned_units(c->reg, conn_session(cn), o->id);
     if (!units) continue;
     size_t item = vb_list_begin_item(&w.val);
     size_t hm = vb_map_begin(&w.val);
@@ -400,9 +436,10 @@ static int m_shutdown(call *c) {
 static const method_def manager_methods[] = {
     {"ping", m_ping, 0},
     {"create", m_create, METHOD_MUTATES},
-    {"open", m_open, 0},
+    {"open", m_open, METHOD_MUTATES}, /* takes a reference for the session */
     {"release", m_release, METHOD_MUTATES},
     {"delete", m_delete, METHOD_MUTATES},
+    {"_collect", m_collect, METHOD_MUTATES | METHOD_INTERNAL},
     {"ls", m_ls, 0},
     {"ls_scan", m_ls_scan, 0},
     {"info", m_info, 0},

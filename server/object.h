@@ -8,7 +8,7 @@
  * answers with a WS_* status; on WS_OK its result is whatever it wrote to
  * c->out (nothing written = nil), otherwise c->err explains the failure.
  * Every mutation goes through a method flagged METHOD_MUTATES: that is the
- * one door persistence and replication will hook later. */
+ * one door the command stream (cmd.h) logs. */
 #ifndef SM_SERVER_OBJECT_H
 #define SM_SERVER_OBJECT_H
 
@@ -50,7 +50,8 @@ typedef struct call {
   sm_obj *obj;                     /**< target; NULL during create */
   const obj_type *type;            /**< during create: the type being created (reg_create) */
   const struct method_def *method; /**< the method running, set by dispatch */
-  struct conn *conn;               /**< caller; NULL in unit tests */
+  struct conn *conn;               /**< caller; NULL in unit tests and replay */
+  uint64_t session;                /**< the caller's session (session.h); 0: nobody */
   const sm_span *args;             /**< validated packed Values */
   const unsigned *arg_flags;       /**< VW_FLAG_* of each arg */
   size_t nargs;
@@ -71,6 +72,10 @@ typedef void (*ref_visit_fn)(void *ctx, uint64_t id);
  * an object is checked where it happens, in reg_create, since a create of
  * an existing name only opens it. */
 #define METHOD_GROWS 2u
+/* Only a replay may run it (cmd.h): a decision the daemon made by itself
+ * (a lock granted to a waiter, a barrier broken by a deadline), logged as a
+ * call of this method. Refused from the wire. */
+#define METHOD_INTERNAL 4u
 
 typedef struct method_def {
   const char *name;
@@ -87,11 +92,11 @@ struct obj_type {
   void (*destroy)(registry *reg, void *state);
   /* Number of elements (for ls and "len"); NULL when not meaningful. */
   size_t (*size)(const void *state);
-  /* The connection conn_id closed while holding count units of the object
-   * (recorded with conn_note_owned): give them back, and signal the object
+  /* Session sid ended while holding count units of the object (recorded
+   * with sess_note_owned): give them back, and signal the object
    * (blk_signal) when its next waiters may get them; answer nobody. NULL
    * for types nobody owns. */
-  void (*owner_gone)(registry *reg, sm_obj *o, uint64_t conn_id, uint64_t count);
+  void (*owner_gone)(registry *reg, sm_obj *o, uint64_t sid, uint64_t count);
   /* The bytes the state takes, stored values apart (sval.c counts those):
    * its struct, tables, arrays and keys, as mem_chunk() counts each block.
    * Called after every mutating call, so it must be cheap (O(1)). NULL: the

@@ -5,9 +5,11 @@
 #include "registry.h"
 
 #include "blocked.h"
+#include "cmd.h"
 #include "cycles.h"
 #include "htab.h"
 #include "memory.h"
+#include "session.h"
 #include "sval.h"
 #include "types.h"
 
@@ -27,6 +29,8 @@ struct registry {
   blk_state blk;     /* parked calls and signalled objects (blocked.c) */
   memacct mem;       /* the data's bytes and the limit (memory.h) */
   cycles cyc;        /* the cycle collector's suspects (cycles.h) */
+  sess_table sess;   /* what each session holds (session.h) */
+  cmd_state cmd;     /* where commands go (cmd.h) */
   size_t tables_mem; /* bytes of by_id and by_name, as counted in mem */
 };
 
@@ -39,6 +43,7 @@ registry *reg_new(void) {
   htab_init(&reg->by_id);
   htab_init(&reg->by_name);
   htab_init(&reg->types);
+  sess_init(&reg->sess);
   reg->next_id = reg->first_id = 1; /* 0 addresses the manager */
   reg->cyc.reg = reg;
   const obj_type *builtins[] = {&t_dict_type,      &t_list_type,      &t_value_type,
@@ -140,6 +145,8 @@ void reg_free(registry *reg) {
   htab_clear(&reg->types, NULL, NULL);
   free(reg->doomed);
   blk_fini(&reg->blk);
+  sess_fini(&reg->sess);
+  cmd_fini(&reg->cmd);
   free(reg);
 }
 
@@ -402,4 +409,12 @@ void reg_measure(registry *reg, sm_obj *o) {
 }
 struct blk_state *reg_blk(registry *reg) {
   return &reg->blk;
+}
+
+struct sess_table *reg_sessions(registry *reg) {
+  return &reg->sess;
+}
+
+struct cmd_state *reg_cmd(registry *reg) {
+  return &reg->cmd;
 }

@@ -2,7 +2,7 @@
 /* registry.h - every object the daemon owns, by id and by name.
  *
  * Named objects are get-or-create and live until deleted. Anonymous objects
- * are counted: each connection's handles and each stored ObjRef hold one
+ * are counted: each session's handles (session.h) and each stored ObjRef hold one
  * reference; when the count reaches zero the object is destroyed, and
  * groups that only hold each other are found by the cycle collector
  * (cycles.h). Freeing is iterative (a pending list), so a long chain of
@@ -155,5 +155,13 @@ void reg_measure(registry *reg, sm_obj *o);
  * event loop of waiter timers, the signalled objects, the parked count. */
 struct blk_state;
 struct blk_state *reg_blk(registry *reg);
+
+/* What each session holds (session.h), kept by session.c. */
+struct sess_table;
+struct sess_table *reg_sessions(registry *reg);
+
+/* Where the registry's commands go (cmd.h), kept by cmd.c. */
+struct cmd_state;
+struct cmd_state *reg_cmd(registry *reg);
 
 #endif

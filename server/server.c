@@ -230,6 +230,7 @@ static void begin_run(sm_server *s) {
   clock_gettime(CLOCK_REALTIME, &now);
   uint64_t first = reg_first_id_at((int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000);
   reg_begin_ids(s->reg, first);
+  s->next_session = first; /* a counter of its own: sessions never take object ids */
   log_info("instance %016llx, object ids from %llu", (unsigned long long)s->instance,
            (unsigned long long)first);
 }

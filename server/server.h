@@ -69,7 +69,8 @@ struct sm_server {
   struct peers *peers;                        /* per-source pre-auth state (peers.c) */
   struct event *sweep_ev;                     /* every second: peers_sweep */
   uint64_t next_conn_id;
-  uint64_t requests; /* answered since start */
+  uint64_t next_session; /* the last session id given out: from the run's first id up */
+  uint64_t requests;     /* answered since start */
   time_t started;
   bool stopping;
   uint64_t instance;      /* random id of this run, never 0: told to clients at auth */

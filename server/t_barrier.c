@@ -15,8 +15,16 @@
  * Python has no counterpart to a waiter that disappears (its connection
  * closed): the party it belonged to can never complete, so the barrier
  * breaks and the others get BROKEN rather than waiting forever. When the
- * daemon stops, every waiter is answered SHUTTING_DOWN. */
+ * daemon stops, every waiter is answered SHUTTING_DOWN.
+ *
+ * Commands (cmd.h): a wait that parks changes the state (one more arrival)
+ * without answering, so it is logged as "_arrive" by its session; a
+ * barrier broken by the daemon itself (a deadline, a zero timeout, a
+ * waiter's connection closing) is logged as "_break" with the reason, in
+ * break_barrier, the one place that decision is made. Both are internal
+ * methods only a replay may call. */
 #include "blocked.h"
+#include "cmd.h"
 #include "saved.h"
 #include "types.h"
 
@@ -58,6 +66,26 @@ static void fail_round(registry *reg, sm_obj *o, int why) {
   blk_signal(reg, o);
 }
 
+/* Logs the internal method on o by session sid, with an int argument when
+ * n >= 0. */
+static void log_decision(registry *reg, sm_obj *o, uint64_t sid, const char *method, int64_t n) {
+  if (!cmd_logging(reg)) return;
+  uint8_t raw[16];
+  vbuf arg = {.p = raw, .cap = sizeof raw}; /* a packed int takes at most 11 */
+  if (n >= 0) vb_int(&arg, n);
+  sm_span a = vb_span(&arg);
+  cmd_log_call(reg, sid, o->id, method, &a, n >= 0 ? 1 : 0);
+}
+
+/* The daemon breaks barrier o (why: WHY_TIMEOUT or WHY_CLOSED, a waiter of
+ * session sid being the cause): the current round fails. */
+static void break_barrier(registry *reg, sm_obj *o, int why, uint64_t sid) {
+  barrier *b = o->state;
+  b->broken = true;
+  fail_round(reg, o, why);
+  log_decision(reg, o, sid, "_break", why);
+}
+
 /* The serve hook: answers the rounds already decided. */
 static void barrier_serve(registry *reg, sm_obj *o) {
   (void)reg;
@@ -77,16 +105,14 @@ static void barrier_serve(registry *reg, sm_obj *o) {
 static void wait_timeout(registry *reg, waiter *w) {
   barrier *b = w->obj->state;
   if (w->q != &b->waiters) return;
-  b->broken = true;
-  fail_round(reg, w->obj, WHY_TIMEOUT);
+  break_barrier(reg, w->obj, WHY_TIMEOUT, blk_session(w));
 }
 
 /* A waiter's connection closed (it is still in its queue). */
 static void wait_drop(registry *reg, waiter *w) {
   barrier *b = w->obj->state;
   if (b->dying || w->q != &b->waiters) return;
-  b->broken = true;
-  fail_round(reg, w->obj, WHY_CLOSED);
+  break_barrier(reg, w->obj, WHY_CLOSED, blk_session(w));
 }
 
 static const waiter_ops wait_ops = {wait_timeout, wait_drop};
@@ -109,13 +135,42 @@ static int m_wait(call *c) {
     return WS_OK;
   }
   if (!blk_may_wait(c)) {
-    b->broken = true;
-    fail_round(c->reg, c->obj, WHY_TIMEOUT);
+    break_barrier(c->reg, c->obj, WHY_TIMEOUT, c->session);
     return call_fail(c, WS_BROKEN, "barrier broken: the wait timed out");
   }
   rc = blk_park(c, c->obj, &b->waiters, &wait_ops, index, NULL);
-  if (rc == CALL_PARKED) b->count++;
+  if (rc == CALL_PARKED) {
+    b->count++;
+    log_decision(c->reg, c->obj, c->session, "_arrive", -1);
+  }
   return rc;
+}
+
+/* _arrive() (internal: replay only): a wait that parked, one more arrival
+ * of the round; it never completes the round (the completing wait is
+ * logged as itself). */
+static int m_arrive(call *c) {
+  int rc = call_nargs(c, 0, 0);
+  if (rc != WS_OK) return rc;
+  barrier *b = barrier_of(c);
+  if (b->broken) return call_fail(c, WS_BROKEN, "barrier is broken");
+  if (b->count + 1 >= b->parties)
+    return call_fail(c, WS_VALUE_ERROR, "an arrival that would complete the round");
+  b->count++;
+  return WS_OK;
+}
+
+/* _break(why) (internal: replay only): the daemon broke the barrier. */
+static int m_break(call *c) {
+  int64_t why;
+  int rc = call_nargs(c, 1, 1);
+  if (rc == WS_OK) rc = call_arg_int(c, 0, &why);
+  if (rc != WS_OK) return rc;
+  if (why != WHY_TIMEOUT && why != WHY_CLOSED)
+    return call_fail(c, WS_VALUE_ERROR, "no such reason to break a barrier: %lld", (long long)why);
+  barrier_of(c)->broken = true;
+  fail_round(c->reg, c->obj, (int)why);
+  return WS_OK;
 }
 
 /* reset(): waiters get BROKEN; the barrier is usable again. */
@@ -182,13 +237,16 @@ static void barrier_destroy(registry *reg, void *state) {
   free(b);
 }
 
-/* Saved as [parties, broken]: the arrivals of a round are parked calls,
- * not state (object.h), so a loaded barrier starts its round afresh. */
+/* Saved as [parties, broken, count]: the parked calls of a round are not
+ * state (object.h), but its count of arrivals is, since the log holds
+ * each arrival ("_arrive") and a replay after the snapshot goes on from
+ * that count. */
 static int barrier_save(const void *state, vbuf *out) {
   const barrier *b = state;
   size_t m = vb_list_begin(out);
   saved_put_int(out, b->parties);
   saved_put_bool(out, b->broken);
+  saved_put_int(out, b->count);
   vb_list_end(out, m);
   return saved_status(out);
 }
@@ -197,11 +255,12 @@ static int barrier_load(registry *reg, const obj_type *t, sm_span saved, void **
                         size_t errlen) {
   (void)reg;
   (void)t;
-  vinfo f[2];
-  int rc = saved_fields(saved, "ib", f, NULL, "barrier", err, errlen);
+  vinfo f[3];
+  int rc = saved_fields(saved, "ibi", f, NULL, "barrier", err, errlen);
   if (rc != WS_OK) return rc;
-  if (f[0].i < 1) {
-    snprintf(err, errlen, "a saved barrier has %lld parties", (long long)f[0].i);
+  if (f[0].i < 1 || f[2].i < 0 || f[2].i >= f[0].i) {
+    snprintf(err, errlen, "a saved barrier has %lld parties and %lld arrivals", (long long)f[0].i,
+             (long long)f[2].i);
     return WS_VALUE_ERROR;
   }
   barrier *b = calloc(1, sizeof *b);
@@ -211,14 +270,20 @@ static int barrier_load(registry *reg, const obj_type *t, sm_span saved, void **
   }
   b->parties = f[0].i;
   b->broken = f[1].b;
+  b->count = f[2].i;
   *state = b;
   return WS_OK;
 }
 
 static const method_def barrier_methods[] = {
-    {"wait", m_wait, METHOD_MUTATES},   {"reset", m_reset, METHOD_MUTATES},
-    {"abort", m_abort, METHOD_MUTATES}, {"parties", m_parties, 0},
-    {"n_waiting", m_n_waiting, 0},      {"broken", m_broken, 0},
+    {"wait", m_wait, METHOD_MUTATES},
+    {"reset", m_reset, METHOD_MUTATES},
+    {"abort", m_abort, METHOD_MUTATES},
+    {"parties", m_parties, 0},
+    {"n_waiting", m_n_waiting, 0},
+    {"broken", m_broken, 0},
+    {"_arrive", m_arrive, METHOD_MUTATES | METHOD_INTERNAL},
+    {"_break", m_break, METHOD_MUTATES | METHOD_INTERNAL},
 };
 
 /* A barrier has no size: ls omits it. */

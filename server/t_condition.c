@@ -111,7 +111,7 @@ static int m_wait(call *c) {
   }
   cond *cv = c->obj->state;
   rc = blk_park(c, c->obj, &cv->waiters, &wait_ops.base, lk_count(lo), NULL);
-  if (rc == CALL_PARKED) lk_release_all(c->reg, lo, c->conn);
+  if (rc == CALL_PARKED) lk_release_all(c->reg, lo); /* logged there: a decision of the lock's */
   return rc;
 }
 

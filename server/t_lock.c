@@ -10,17 +10,24 @@
  * someone waits for it.
  *
  * With auto_release (the default) every acquisition is recorded against
- * the holder's connection, and when that connection closes lk_owner_gone()
+ * the holder's session (session.h), and when that session ends lk_owner_gone()
  * releases the lock for the next waiter; only the holder may release it
  * (NOT_OWNER otherwise), since that ownership is what lets the daemon give
  * back a lock whose holder died. Without auto_release a lock is Python's
  * Lock: a dead holder keeps it, and any connection may release it (the way
  * out of that). An rlock is released by its holder only, as Python's RLock,
- * whatever auto_release says. */
+ * whatever auto_release says.
+ *
+ * Commands (cmd.h): an acquire that gets the lock at once and a release are
+ * logged by dispatch; the two decisions made here are logged where they
+ * are made, as calls of internal methods: grant() hands the lock to a
+ * waiter ("_grant" n, by the waiter's session), and lk_release_all() gives
+ * up every level for a condition's wait ("_release_all", by the holder). */
 #include "t_lock.h"
 
-#include "conn.h"
+#include "cmd.h"
 #include "saved.h"
+#include "session.h"
 #include "types.h"
 
 #include <stdio.h>
@@ -30,20 +37,31 @@ typedef struct lk {
   bool recursive;    /**< rlock */
   bool auto_release; /**< give the lock back when the holder's connection closes */
   bool held;
-  uint64_t owner; /**< connection id of the holder, when held */
+  uint64_t owner; /**< session id of the holder, when held */
   int64_t count;  /**< recursion level of the holder, when held */
   waitq waiters;  /**< calls waiting for the lock (lk_waiter_ops) */
 } lk;
 
 static lk *lk_of(const sm_obj *lo) { return lo->state; }
 
-uint64_t lk_caller(const call *c) { return c->conn ? conn_id(c->conn) : 0; }
+uint64_t lk_caller(const call *c) { return c->session; }
 
-/* Records delta acquisitions of lo for conn. Returns -1 when out of memory
- * (nothing recorded). */
-static int note(const lk *l, struct conn *cn, sm_obj *lo, int64_t delta) {
-  if (!l->auto_release || !cn) return 0;
-  return conn_note_owned(cn, lo, delta);
+/* Records delta acquisitions of lo for session sid. Returns -1 when out of
+ * memory (nothing recorded). */
+static int note(registry *reg, const lk *l, uint64_t sid, sm_obj *lo, int64_t delta) {
+  if (!l->auto_release) return 0;
+  return sess_note_owned(reg, sid, lo, delta);
+}
+
+/* Logs the decision method on lo by session sid, with an int argument when
+ * n >= 0. */
+static void log_decision(registry *reg, sm_obj *lo, uint64_t sid, const char *method, int64_t n) {
+  if (!cmd_logging(reg)) return;
+  uint8_t raw[16];
+  vbuf arg = {.p = raw, .cap = sizeof raw}; /* a packed int takes at most 11 */
+  if (n >= 0) vb_int(&arg, n);
+  sm_span a = vb_span(&arg);
+  cmd_log_call(reg, sid, lo->id, method, &a, n >= 0 ? 1 : 0);
 }
 
 /* The granted hook of plain acquire calls. */
@@ -55,14 +73,20 @@ static void acquire_granted(registry *reg, waiter *w) {
 /* Deadline: the default TIMEOUT answer. Nothing to drop. */
 static const lk_waiter_ops acquire_ops = {{NULL, NULL}, acquire_granted};
 
-/* Makes w the holder of lo and answers it. */
-static void grant(registry *reg, sm_obj *lo, waiter *w) {
+/* Makes session sid the holder of free lock lo, count levels deep. */
+static void take(registry *reg, sm_obj *lo, uint64_t sid, int64_t count) {
   lk *l = lk_of(lo);
   l->held = true;
-  l->owner = blk_conn_id(w);
-  l->count = w->n;
+  l->owner = sid;
+  l->count = count;
   /* Out of memory here only costs the automatic release on close. */
-  note(l, blk_conn(w), lo, w->n);
+  note(reg, l, sid, lo, count);
+}
+
+/* Makes w the holder of lo and answers it. */
+static void grant(registry *reg, sm_obj *lo, waiter *w) {
+  take(reg, lo, blk_session(w), w->n);
+  log_decision(reg, lo, blk_session(w), "_grant", w->n);
   ((const lk_waiter_ops *)w->ops)->granted(reg, w);
 }
 
@@ -139,10 +163,10 @@ int lk_load(registry *reg, const obj_type *t, sm_span saved, void **state, char 
   return WS_OK;
 }
 
-void lk_owner_gone(registry *reg, sm_obj *o, uint64_t conn_id, uint64_t count) {
+void lk_owner_gone(registry *reg, sm_obj *o, uint64_t sid, uint64_t count) {
   (void)count; /* the holder gives back every level it held */
   lk *l = lk_of(o);
-  if (!l->auto_release || !l->held || l->owner != conn_id) return;
+  if (!l->auto_release || !l->held || l->owner != sid) return;
   l->held = false;
   l->count = 0;
   freed(reg, o);
@@ -154,7 +178,7 @@ int lk_acquire(call *c, sm_obj *lo) {
   lk *l = lk_of(lo);
   uint64_t me = lk_caller(c);
   if (!l->held || (l->recursive && l->owner == me)) {
-    if (note(l, c->conn, lo, 1) != 0) return call_fail(c, WS_INTERNAL, "out of memory");
+    if (note(c->reg, l, me, lo, 1) != 0) return call_fail(c, WS_INTERNAL, "out of memory");
     if (l->held) {
       l->count++;
     } else {
@@ -178,7 +202,7 @@ int lk_release(call *c, sm_obj *lo) {
   bool anyone = !l->recursive && !l->auto_release; /* Python's Lock */
   if (l->owner != lk_caller(c) && !anyone)
     return call_fail(c, WS_NOT_OWNER, "%s is held by another connection", lo->type->name);
-  note(l, c->conn, lo, -1); /* auto_release only: the caller is the holder */
+  note(c->reg, l, l->owner, lo, -1); /* auto_release only: the caller is the holder */
   if (--l->count == 0) {
     l->held = false;
     freed(c->reg, lo);
@@ -195,16 +219,17 @@ int64_t lk_count(const sm_obj *lo) {
 
 bool lk_is_lock(const sm_obj *o) { return o->type == &t_lock_type || o->type == &t_rlock_type; }
 
-bool lk_held_by(const sm_obj *lo, uint64_t conn_id) {
+bool lk_held_by(const sm_obj *lo, uint64_t sid) {
   const lk *l = lk_of(lo);
-  return l->held && l->owner == conn_id;
+  return l->held && l->owner == sid;
 }
 
-int64_t lk_release_all(registry *reg, sm_obj *lo, struct conn *cn) {
+int64_t lk_release_all(registry *reg, sm_obj *lo) {
   lk *l = lk_of(lo);
   if (!l->held) return 0;
   int64_t n = l->count;
-  note(l, cn, lo, -n);
+  log_decision(reg, lo, l->owner, "_release_all", -1);
+  note(reg, l, l->owner, lo, -n);
   l->held = false;
   l->count = 0;
   freed(reg, lo);
@@ -215,6 +240,26 @@ void lk_reacquire(registry *reg, sm_obj *lo, waiter *w) {
   lk *l = lk_of(lo);
   blk_move(w, lo, &l->waiters);
   if (!l->held) blk_signal(reg, lo);
+}
+
+int lk_m_grant(call *c) {
+  int64_t n;
+  int rc = call_nargs(c, 1, 1);
+  if (rc == WS_OK) rc = call_arg_int(c, 0, &n);
+  if (rc != WS_OK) return rc;
+  if (n < 1) return call_fail(c, WS_VALUE_ERROR, "a grant is of one level or more");
+  if (lk_locked(c->obj)) return call_fail(c, WS_TIMEOUT, "%s is held", c->obj->type->name);
+  take(c->reg, c->obj, c->session, n);
+  return WS_OK;
+}
+
+int lk_m_release_all(call *c) {
+  int rc = call_nargs(c, 0, 0);
+  if (rc != WS_OK) return rc;
+  if (!lk_held_by(c->obj, c->session))
+    return call_fail(c, WS_NOT_OWNER, "%s is not held by this session", c->obj->type->name);
+  lk_release_all(c->reg, c->obj);
+  return WS_OK;
 }
 
 /* ---- the "lock" type ---- */
@@ -239,6 +284,8 @@ static const method_def lock_methods[] = {
     {"acquire", m_acquire, METHOD_MUTATES},
     {"release", m_release, METHOD_MUTATES},
     {"locked", m_locked, 0},
+    {"_grant", lk_m_grant, METHOD_MUTATES | METHOD_INTERNAL},
+    {"_release_all", lk_m_release_all, METHOD_MUTATES | METHOD_INTERNAL},
 };
 
 /* A lock has no size: ls omits it. */

@@ -3,10 +3,10 @@
  * "condition" (private to server/).
  *
  * t_lock.c owns the state of lock and rlock objects: who holds it (a
- * connection id), the recursion count, and the FIFO of calls waiting for it.
+ * session id, session.h), the recursion count, and the FIFO of calls waiting for it.
  * t_rlock.c and t_condition.c reach that state only through these functions,
  * always given the lock *object* (ownership is recorded against it with
- * conn_note_owned, whichever object the call targeted).
+ * sess_note_owned, whichever object the call targeted).
  *
  * Every waiter parked in a lock's FIFO carries lk_waiter_ops: when the lock
  * is granted to it, the core records the new owner (count w->n) and calls
@@ -41,7 +41,7 @@ typedef struct lk_waiter_ops {
 int lk_create(call *c, bool recursive, void **state);
 /* The obj_type hooks of both types. */
 void lk_destroy(registry *reg, void *state);
-void lk_owner_gone(registry *reg, sm_obj *o, uint64_t conn_id, uint64_t count);
+void lk_owner_gone(registry *reg, sm_obj *o, uint64_t sid, uint64_t count);
 void lk_serve(registry *reg, sm_obj *lo);
 /* Saved as [auto_release, held, owner, count] (owner and count 0 when
  * free); load makes a lock or an rlock as t says. */
@@ -52,7 +52,7 @@ int lk_load(registry *reg, const obj_type *t, sm_span saved, void **state, char 
 /* The methods, on lock object lo; c may target another object (a
  * condition). acquire answers true, or parks in lo's FIFO, or answers
  * TIMEOUT; release answers NOT_OWNER when lo is free, or held by another
- * connection - unless lo is a plain lock made with auto_release = false,
+ * session - unless lo is a plain lock made with auto_release = false,
  * which anyone may release, as Python's Lock. */
 int lk_acquire(call *c, sm_obj *lo);
 int lk_release(call *c, sm_obj *lo);
@@ -62,13 +62,20 @@ int64_t lk_count(const sm_obj *lo);
 
 /* True when o is a lock or an rlock. */
 bool lk_is_lock(const sm_obj *o);
-/* The connection id a call acts for (0 without a connection: unit tests). */
+/* The session a call acts for (0 without one: unit tests). */
 uint64_t lk_caller(const call *c);
-/* True when connection conn_id holds lo. */
-bool lk_held_by(const sm_obj *lo, uint64_t conn_id);
-/* Releases lo completely for its holder cn (may be NULL); the next waiter
- * gets it in the serve pass. Returns the recursion count it had. */
-int64_t lk_release_all(registry *reg, sm_obj *lo, struct conn *cn);
+/* True when session sid holds lo. */
+bool lk_held_by(const sm_obj *lo, uint64_t sid);
+/* Releases lo completely for its holder (a condition's wait: logged as
+ * "_release_all" by the holder); the next waiter gets it in the serve
+ * pass. Returns the recursion count it had. */
+int64_t lk_release_all(registry *reg, sm_obj *lo);
+/* The internal methods of lock and rlock, run only by a replay (cmd.h):
+ * _grant(n) makes the caller's session the holder of the free lock, n
+ * levels deep (a waiter served); _release_all() releases every level the
+ * caller's session holds (a condition's wait parking). */
+int lk_m_grant(call *c);
+int lk_m_release_all(call *c);
 /* Moves waiter w (whose ops must be lk_waiter_ops) to the tail of lo's
  * FIFO, where it becomes lo's waiter and gets lo with recursion count w->n
  * in its turn (the serve pass grants it at once when lo is free). w keeps

@@ -6,16 +6,20 @@
  * (waiting for an item), putters (waiting for room, their item kept as an
  * sval in w->data) and joiners (waiting for every task to be done). Two
  * invariants keep the waiting simple: getters wait only while the queue is
- * empty, because a put with getters waiting hands its item straight to the
- * first of them (exactly what storing it and serving would do, without a
- * copy: that answer is the put's own effect); putters wait only while it
- * is full, because a get that makes room signals the queue and the serve
- * pass right after moves the first putters' items in and answers them. So
- * every call is served in arrival order, and an item is never in two places.
+ * empty, because a put with getters waiting stores its item and signals the
+ * queue, and the serve pass right after (before anyone else's request)
+ * hands it to the first getter; putters wait only while it is full,
+ * because a get that makes room signals the queue and the serve pass moves
+ * the first putters' items in and answers them. So every call is served in
+ * arrival order, and an item is never in two places. The serve pass is the
+ * one place a parked call is served, and logs it (cmd.h) as the same call
+ * made without waiting by the waiter's session: a getter's get, a putter's
+ * put of its item.
  * As in Python, every put counts one unfinished task (a handed-off item
  * too); task_done counts one down and join waits for zero. A maxsize of
  * zero or less is unbounded. */
 #include "blocked.h"
+#include "cmd.h"
 #include "memory.h"
 #include "saved.h"
 #include "sval.h"
@@ -87,16 +91,30 @@ static void putter_timeout(registry *reg, waiter *w) {
 /* Getters and joiners: the default TIMEOUT answer, nothing to free. */
 static const waiter_ops putter_ops = {putter_timeout, putter_drop};
 
-/* The serve hook: while there is room, the first putter's item goes in
- * and the putter is answered; when every task is done, the joiners are. */
+/* Answers getter w with the oldest item (the queue is not empty). */
+static void serve_getter(registry *reg, sm_obj *o, waiter *w) {
+  sval *v = pop(o->state);
+  cmd_log_call(reg, blk_session(w), o->id, "get", NULL, 0);
+  blk_answer(w, WS_OK, sval_span(v), NULL);
+  sval_free(reg, v);
+}
+
+/* The serve hook: items go to the getters, first come first served; while
+ * there is room, the first putter's item goes in and the putter is
+ * answered (and the getters get it); when every task is done, the joiners
+ * are answered. */
 static void queue_serve(registry *reg, sm_obj *o) {
-  (void)reg;
   queue *q = o->state;
-  while (q->putters.head && !is_full(q) && q->unfinished < INT64_MAX) {
+  for (;;) {
+    while (q->len > 0 && q->getters.head)
+      serve_getter(reg, o, q->getters.head);
+    if (!q->putters.head || is_full(q) || q->unfinished == INT64_MAX) break;
     waiter *w = q->putters.head;
+    sm_span item = sval_span(w->data);
     if (!push(q, w->data)) break; /* it waits on; the next get signals again */
     w->data = NULL;
     q->unfinished++;
+    cmd_log_call(reg, blk_session(w), o->id, "put", &item, 1);
     blk_answer(w, WS_OK, (sm_span){NULL, 0}, NULL);
   }
   while (q->unfinished == 0 && q->joiners.head)
@@ -109,11 +127,6 @@ static int m_put(call *c) {
   if (rc != WS_OK) return rc;
   queue *q = queue_of(c);
   if (q->unfinished == INT64_MAX) return call_fail(c, WS_VALUE_ERROR, "too many unfinished tasks");
-  if (q->getters.head) { /* empty: hand the item over */
-    q->unfinished++;
-    blk_answer(q->getters.head, WS_OK, c->args[0], NULL);
-    return WS_OK;
-  }
   sval *v = sval_new(c->reg, c->args[0], c->arg_flags[0]);
   if (!v) return oom(c);
   if (is_full(q)) {
@@ -130,6 +143,7 @@ static int m_put(call *c) {
     return oom(c);
   }
   q->unfinished++;
+  if (q->getters.head) blk_signal(c->reg, c->obj); /* it was empty: the first getter gets it */
   return WS_OK;
 }
 

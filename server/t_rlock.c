@@ -34,6 +34,8 @@ static const method_def rlock_methods[] = {
     {"release", m_release, METHOD_MUTATES},
     {"locked", m_locked, 0},
     {"count", m_count, 0},
+    {"_grant", lk_m_grant, METHOD_MUTATES | METHOD_INTERNAL},
+    {"_release_all", lk_m_release_all, METHOD_MUTATES | METHOD_INTERNAL},
 };
 
 /* An rlock has no size: ls omits it. */

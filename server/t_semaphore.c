@@ -7,17 +7,18 @@
  * Every release with waiters signals the semaphore, and the serve pass
  * right after gives the units out in arrival order, so no request finds a
  * unit free while someone waits. A semaphore has no owner in Python; here each unit taken
- * is recorded against the connection that took it (and a release by that
- * connection gives its record back), so that with auto_release (the
+ * is recorded against the session that took it (session.h; a release by
+ * that session gives its record back), so that with auto_release (the
  * default) the units of a connection that closes return to the counter for
- * the next waiters. A semaphore used for signalling, released by one
- * connection and acquired by another, should be created with
- * auto_release = false, or a closing consumer gives back units it never
- * released. The bounded kind never goes above its initial value, not even
- * through that automatic release. */
+ * the next waiters. A unit given to a waiter in the serve pass is logged
+ * (cmd.h) as that waiter's acquire made without waiting. A semaphore used for signalling, released
+ * by one connection and acquired by another, should be created with auto_release = false, or a
+ * closing consumer gives back units it never released. The bounded kind never goes above its
+ * initial value, not even through that automatic release. */
 #include "blocked.h"
-#include "conn.h"
+#include "cmd.h"
 #include "saved.h"
+#include "session.h"
 #include "types.h"
 
 #include <stdio.h>
@@ -33,20 +34,20 @@ typedef struct sem {
 
 static sem *sem_of(call *c) { return c->obj->state; }
 
-static int note(const sem *s, struct conn *cn, sm_obj *o, int64_t delta) {
-  if (!s->auto_release || !cn) return 0;
-  return conn_note_owned(cn, o, delta);
+static int note(registry *reg, const sem *s, uint64_t sid, sm_obj *o, int64_t delta) {
+  if (!s->auto_release) return 0;
+  return sess_note_owned(reg, sid, o, delta);
 }
 
 /* The serve hook: free units go to waiters, first come first served. */
 static void sem_serve(registry *reg, sm_obj *o) {
-  (void)reg;
   sem *s = o->state;
   while (s->value > 0 && s->waiters.head) {
     waiter *w = s->waiters.head;
     s->value--;
     /* Out of memory here only costs the automatic release on close. */
-    note(s, blk_conn(w), o, 1);
+    note(reg, s, blk_session(w), o, 1);
+    cmd_log_call(reg, blk_session(w), o->id, "acquire", NULL, 0);
     blk_answer_bool(w, true);
   }
 }
@@ -57,7 +58,8 @@ static int m_acquire(call *c) {
   if (rc != WS_OK) return rc;
   sem *s = sem_of(c);
   if (s->value > 0) {
-    if (note(s, c->conn, c->obj, 1) != 0) return call_fail(c, WS_INTERNAL, "out of memory");
+    if (note(c->reg, s, c->session, c->obj, 1) != 0)
+      return call_fail(c, WS_INTERNAL, "out of memory");
     s->value--;
     vb_bool(c->out, true);
     return WS_OK;
@@ -77,7 +79,7 @@ static int m_release(call *c) {
   if (n < 1) return call_fail(c, WS_VALUE_ERROR, "n must be one or more");
   if (n > INT64_MAX - s->value || (s->bounded && s->value + n > s->initial))
     return call_fail(c, WS_VALUE_ERROR, "%s released too many times", c->obj->type->name);
-  note(s, c->conn, c->obj, -n);
+  note(c->reg, s, c->session, c->obj, -n);
   s->value += n;
   if (s->waiters.head) blk_signal(c->reg, c->obj);
   return WS_OK;
@@ -123,9 +125,9 @@ static void sem_destroy(registry *reg, void *state) {
   free(s);
 }
 
-/* The units a closed connection took and did not release come back. */
-static void sem_owner_gone(registry *reg, sm_obj *o, uint64_t conn_id, uint64_t count) {
-  (void)conn_id;
+/* The units an ended session took and did not release come back. */
+static void sem_owner_gone(registry *reg, sm_obj *o, uint64_t sid, uint64_t count) {
+  (void)sid;
   sem *s = o->state;
   if (!s->auto_release) return;
   int64_t room = (s->bounded ? s->initial : INT64_MAX) - s->value;

@@ -231,7 +231,7 @@ static const char *dispatch(registry *r, uint64_t id, const char *method) {
   char e[256];
   vbuf out;
   vb_init(&out);
-  int rc = dispatch_call(r, NULL, &req, VW_DEPTH_DEFAULT, &out, e, sizeof e);
+  int rc = dispatch_call(r, NULL, 0, &req, VW_DEPTH_DEFAULT, &out, e, sizeof e);
   ck_assert_msg(rc == WS_OK, "%s on %llu: %s", method, (unsigned long long)id, e);
   const char *s = smtest_fmt("%s", smtest_show_value(vb_span(&out)));
   vb_free(&out);

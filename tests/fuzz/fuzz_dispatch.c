@@ -164,7 +164,7 @@ static void run_one(id_map *m, wire_request *req) {
   }
 
   char err[256];
-  int status = dispatch_call(reg, NULL, req, MAX_DEPTH, &result, err, sizeof err);
+  int status = dispatch_call(reg, NULL, 0, req, MAX_DEPTH, &result, err, sizeof err);
   CHECK((status >= WS_OK && status <= WS_MAX) || status == CALL_PARKED);
   CHECK(strlen(err) < sizeof err);
   if (trace)

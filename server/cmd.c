@@ -1,0 +1,218 @@
+/* SPDX-License-Identifier: MIT */
+/* cmd.c - the command stream: encoding records, handing them to the sink,
+ * and replaying them (see cmd.h).
+ *
+ * A record is one packed Value (proto/vwire.h), a list of six fields:
+ *   [kind, time_ms, session, object, method, [args...]]
+ * CALL: session called method on object with args, answered OK without
+ * waiting. A type's decision of its own is a CALL of a METHOD_INTERNAL
+ * method (the lock's "_grant", the barrier's "_break"...), which dispatch
+ * refuses from the wire and lets run only here, in replay.
+ * END_SESSION: session ended (object 0, method "", no args).
+ * BEGIN_IDS: the run's ids start at object (session 0, method "").
+ *
+ * Replay runs dispatch_call() with no connection and the record's session:
+ * the apply path is the live one. Every replayed call is made with a zero
+ * timeout, so it never parks; a record that does not answer OK (a lock held
+ * by someone else, an empty queue) shows that the log and the state it is
+ * replayed on disagree, and fails. The clock is read here, when a record is
+ * made, never while a record is applied. */
+#include "cmd.h"
+
+#include "blocked.h"
+#include "dispatch.h"
+#include "log.h"
+#include "session.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define CMD_FIELDS 6
+
+static int64_t wall_ms(void) {
+  struct timespec now;
+  clock_gettime(CLOCK_REALTIME, &now);
+  return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+void cmd_set_sink(registry *reg, cmd_sink_fn fn, void *ctx) {
+  cmd_state *st = reg_cmd(reg);
+  st->sink = fn;
+  st->ctx = fn ? ctx : NULL;
+}
+
+bool cmd_logging(const registry *reg) {
+  const cmd_state *st = reg_cmd((registry *)reg);
+  return st->sink && !st->replaying;
+}
+
+bool cmd_replaying(const registry *reg) { return reg_cmd((registry *)reg)->replaying; }
+
+void cmd_fini(cmd_state *st) { vb_free(&st->rec); }
+
+/* Appends one packed int as a list item of b. */
+static void item_int(vbuf *b, int64_t v) {
+  uint8_t raw[16];
+  vbuf one = {.p = raw, .cap = sizeof raw}; /* a packed int takes at most 11 */
+  vb_int(&one, v);
+  vb_list_item(b, vb_span(&one));
+}
+
+/* Encodes a record and hands it to the sink. */
+static void emit(registry *reg, int kind, int64_t time_ms, uint64_t session, uint64_t object,
+                 const char *method, const sm_span *args, size_t nargs) {
+  cmd_state *st = reg_cmd(reg);
+  vbuf *b = &st->rec;
+  vb_reset(b);
+  size_t list = vb_list_begin(b);
+  item_int(b, kind);
+  item_int(b, time_ms);
+  item_int(b, (int64_t)session);
+  item_int(b, (int64_t)object);
+  size_t m = vb_list_begin_item(b);
+  vb_str(b, method, strlen(method));
+  vb_list_end_item(b, m);
+  size_t a = vb_list_begin_item(b);
+  size_t al = vb_list_begin(b);
+  for (size_t i = 0; i < nargs; i++)
+    vb_list_item(b, args[i]);
+  vb_list_end(b, al);
+  vb_list_end_item(b, a);
+  vb_list_end(b, list);
+  if (b->failed) {
+    /* The change is made and cannot be taken back: say loudly that the log
+     * misses it. */
+    log_error("out of memory encoding the command %s on object %llu: it is not logged", method,
+              (unsigned long long)object);
+    b->failed = false;
+    vb_free(b);
+    return;
+  }
+  st->sink(st->ctx, b->p, b->len);
+}
+
+void cmd_log_call(registry *reg, uint64_t session, uint64_t object, const char *method,
+                  const sm_span *args, size_t nargs) {
+  if (!cmd_logging(reg)) return;
+  emit(reg, CMD_CALL, wall_ms(), session, object, method, args, nargs);
+}
+
+void cmd_begin_ids(registry *reg, uint64_t first) {
+  if (cmd_logging(reg)) emit(reg, CMD_BEGIN_IDS, wall_ms(), 0, first, "", NULL, 0);
+  reg_begin_ids(reg, first);
+}
+
+void cmd_end_session(registry *reg, uint64_t session, int64_t now_ms) {
+  if (!sess_holds_anything(reg, session)) return; /* nothing to give back: nothing to log */
+  if (cmd_logging(reg)) emit(reg, CMD_END_SESSION, now_ms, session, 0, "", NULL, 0);
+  sess_end(reg, session);
+}
+
+int cmd_sessions_save(void *reg, vbuf *out) { return sess_save(reg, out); }
+
+int cmd_sessions_load(registry *reg, const uint8_t *data, size_t len, char *err, size_t errlen) {
+  return sess_load(reg, (sm_span){data, len}, err, errlen);
+}
+
+void cmd_each_orphan(registry *reg, void (*fn)(void *ctx, uint64_t session), void *ctx) {
+  sess_each_orphan(reg, fn, ctx);
+}
+
+/* ---- replay ---- */
+
+/* The fields of a record, borrowed from it. */
+typedef struct record {
+  int64_t kind, time_ms, session, object;
+  sm_span method; /* the string's bytes */
+  sm_span args;   /* the args list's body */
+} record;
+
+/* Splits rec into its fields. Returns false when it is not a record. */
+static bool parse(sm_span rec, record *r) {
+  vinfo top;
+  if (vw_scan(rec, VW_DEPTH_MAX, &top, NULL) != VW_OK || top.kind != VK_LIST) return false;
+  vw_iter it;
+  vw_iter_init(&it, top.data);
+  sm_span f[CMD_FIELDS];
+  vinfo vi[CMD_FIELDS];
+  for (size_t i = 0; i < CMD_FIELDS; i++)
+    if (!vw_list_next(&it, &f[i]) || vw_peek(f[i], &vi[i]) != VW_OK) return false;
+  for (size_t i = 0; i < 4; i++)
+    if (vi[i].kind != VK_INT) return false;
+  if (vi[4].kind != VK_STR || vi[5].kind != VK_LIST) return false;
+  *r = (record){vi[0].i, vi[1].i, vi[2].i, vi[3].i, vi[4].data, vi[5].data};
+  return true;
+}
+
+/* Applies a CALL record through dispatch, as its session, without waiting. */
+static int replay_call(registry *reg, const record *r, char *err, size_t errlen) {
+  if (r->method.n == 0 || r->method.n > WIRE_METHOD_MAX || memchr(r->method.p, '\0', r->method.n)) {
+    snprintf(err, errlen, "a call record names no valid method");
+    return -1;
+  }
+  wire_request req = {.object = (uint64_t)r->object, .has_timeout = true, .timeout_ms = 0};
+  memcpy(req.method_buf, r->method.p, r->method.n);
+  req.method_buf[r->method.n] = '\0';
+  req.method = req.method_buf;
+  req.args = req.args_inline;
+  req.args_cap = WIRE_ARGS_INLINE;
+  size_t n = 0;
+  vw_iter it;
+  sm_span a;
+  vw_iter_init(&it, r->args);
+  while (vw_list_next(&it, &a))
+    n++;
+  sm_span *args = n > WIRE_ARGS_INLINE ? malloc(n * sizeof *args) : req.args_inline;
+  if (!args) {
+    snprintf(err, errlen, "out of memory replaying %s", req.method);
+    return -1;
+  }
+  vw_iter_init(&it, r->args);
+  for (size_t i = 0; vw_list_next(&it, &a); i++)
+    args[i] = a;
+  req.args = args;
+  req.nargs = n;
+  vbuf result;
+  vb_init(&result);
+  char why[256];
+  cmd_state *st = reg_cmd(reg);
+  st->replaying = true;
+  int status =
+      dispatch_call(reg, NULL, (uint64_t)r->session, &req, VW_DEPTH_MAX, &result, why, sizeof why);
+  st->replaying = false;
+  vb_free(&result);
+  if (args != req.args_inline) free(args);
+  if (status == WS_OK) return 0;
+  snprintf(err, errlen,
+           "the log and the state disagree: %s on object %lld by session %lld answered status %d "
+           "(%s)",
+           req.method_buf, (long long)r->object, (long long)r->session, status,
+           status == CALL_PARKED ? "it would wait" : why);
+  return -1;
+}
+
+int cmd_replay(registry *reg, const uint8_t *rec, size_t len, char *err, size_t errlen) {
+  record r;
+  if (!parse((sm_span){rec, len}, &r)) {
+    snprintf(err, errlen, "not a command record (a list of %d fields)", CMD_FIELDS);
+    return -1;
+  }
+  switch (r.kind) {
+  case CMD_CALL: return replay_call(reg, &r, err, errlen);
+  case CMD_END_SESSION: {
+    cmd_state *st = reg_cmd(reg);
+    st->replaying = true;
+    sess_end(reg, (uint64_t)r.session);
+    blk_serve(reg); /* no waiters in a replay: only clears the signals */
+    st->replaying = false;
+    return 0;
+  }
+  case CMD_BEGIN_IDS: reg_begin_ids(reg, (uint64_t)r.object); return 0;
+  default:
+    snprintf(err, errlen, "a command record of unknown kind %lld (a newer daemon's log?)",
+             (long long)r.kind);
+    return -1;
+  }
+}

@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: MIT */
+/* session.h - what each client session holds, kept with the registry.
+ *
+ * A session is one client connection's identity for ownership: the
+ * references its proxies hold on anonymous objects, and the units it owns
+ * of objects that remember their holders (lock acquisitions, semaphore
+ * units). Ownership is a session's, not a connection's, so that the command
+ * stream (cmd.h) can say who did what and a replay gives the same owners
+ * back: lock owners, waiters and these tables all name session ids.
+ *
+ * Session ids are unique across runs, like object ids: the server numbers
+ * its connections' sessions from the run's first id (the run's start ms <<
+ * REG_ID_CLOCK_SHIFT) with a counter of its own, never from the registry's
+ * object id counter (which only logged commands may advance). So a session
+ * of an earlier run (found in a snapshot or the log) has an id below this
+ * run's first id: an orphan (sess_each_orphan). Session 0 is nobody: calls
+ * without a connection (the fuzzer, unit tests) record nothing.
+ *
+ * A session that holds nothing has no entry: an entry is made by the first
+ * reference or unit it takes and goes when it holds nothing again. */
+#ifndef SM_SERVER_SESSION_H
+#define SM_SERVER_SESSION_H
+
+#include "../proto/vwire.h"
+#include "htab.h"
+#include "registry.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* The sessions of a registry, embedded in it (registry.c) and kept by
+ * session.c alone. Zero-initialised (after htab_init) is empty. */
+typedef struct sess_table {
+  htab by_id; /* 8-byte session id -> sess* (owned), in creation order */
+} sess_table;
+
+/* Sets up an empty table. */
+void sess_init(sess_table *t);
+/* Frees the table without giving anything back (the registry is going). */
+void sess_fini(sess_table *t);
+
+/* Records that session sid holds one more reference to anonymous object o
+ * (the reference itself is taken by the caller or by reg_create). A named
+ * object or session 0: nothing to record. Returns 0, or -1 when out of
+ * memory (then the caller gives the reference back). */
+int sess_hold(registry *reg, uint64_t sid, sm_obj *o);
+
+/* Gives back one reference session sid holds on object id (the object may
+ * be freed). Returns false when it holds none. */
+bool sess_release(registry *reg, uint64_t sid, uint64_t id);
+
+/* Adjusts how many units of o (lock acquisitions, semaphore units) session
+ * sid holds; when the session ends, o's type gets them back through
+ * owner_gone. Counts never go below zero; session 0 records nothing.
+ * Returns 0, or -1 when out of memory. */
+int sess_note_owned(registry *reg, uint64_t sid, sm_obj *o, int64_t delta);
+
+/* Units of object id session sid holds (0 when none). */
+uint64_t sess_owned_units(registry *reg, uint64_t sid, uint64_t id);
+
+/* True when session sid holds a reference or a unit of anything. */
+bool sess_holds_anything(registry *reg, uint64_t sid);
+
+/* Ends session sid: what it owned goes back to the objects (owner_gone,
+ * which signal their next waiters), then its references are given back
+ * (anonymous objects it alone held are freed), and its entry goes. Answers
+ * nobody. */
+void sess_end(registry *reg, uint64_t sid);
+
+/* The table as one packed Value appended to out: a list of
+ * [session, [id, count, ...] references, [id, units, ...] owned], in
+ * creation order. Returns 0, or -1 when out of memory. */
+int sess_save(registry *reg, vbuf *out);
+
+/* Adds the entries of what sess_save wrote, taking no references (the
+ * objects' saved counts hold them already). Returns 0, or -1 with err
+ * filled when the blob is not one sess_save writes or memory runs out. */
+int sess_load(registry *reg, sm_span saved, char *err, size_t errlen);
+
+/* Calls fn for every session of the table whose id is below the run's
+ * first id: one of an earlier run, which no connection of this run has. */
+void sess_each_orphan(registry *reg, void (*fn)(void *ctx, uint64_t sid), void *ctx);
+
+#endif
