@@ -654,6 +654,7 @@ int persist_start(persist *p, char *err, size_t errlen) {
   int64_t now = now_ms();
   uint64_t first = reg_first_id_at(now);
   cmd_begin_ids(reg, first);
+  srv->next_session = first; /* sessions of this run: above every earlier run's too */
   p->started = true;
 
   orphan_list l = {0};

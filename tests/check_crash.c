@@ -26,6 +26,7 @@
 #include "smtest.h"
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,7 +42,7 @@ typedef enum outcome { NOT_SENT = 0, ACKED = 1, UNKNOWN = 2 } outcome;
 
 static smtest_daemon dmn;
 static char data_base[64], data_dir[128];
-static const char *dmn_args[8];
+static const char *dmn_args[10];
 static atomic_bool stop_workers;
 static atomic_int worker_errors;
 
@@ -108,8 +109,8 @@ static void *incr_worker(void *arg) {
 typedef struct seq_log {
   const char *name; /* list or queue */
   bool queue;
-  int64_t n;          /* items sent */
-  uint8_t *status;    /* outcome of item i */
+  int64_t n;       /* items sent */
+  uint8_t *status; /* outcome of item i */
   int64_t unknown;
 } seq_log;
 
@@ -181,8 +182,10 @@ static void *cas_worker(void *arg) {
   while (!atomic_load(&stop_workers) && lg->acked < MAX_OPS) {
     int64_t cur = 0;
     int rc = sm_dict_get_int(d, "n", &cur);
-    if (rc == SM_ENOTFOUND) cur = 0;
-    else if (classify(rc, "cas get") != ACKED) continue;
+    if (rc == SM_ENOTFOUND)
+      cur = 0;
+    else if (classify(rc, "cas get") != ACKED)
+      continue;
     sm_value *expected = rc == SM_ENOTFOUND ? NULL : sm_value_int(cur);
     sm_value *desired = sm_value_int(cur + 1);
     bool swapped = false;
@@ -202,8 +205,8 @@ static void *cas_worker(void *arg) {
 
 typedef struct cs_log {
   int id;
-  int64_t n;       /* critical sections entered */
-  uint8_t *clean;  /* 1: its release was answered OK */
+  int64_t n;      /* critical sections entered */
+  uint8_t *clean; /* 1: its release was answered OK */
 } cs_log;
 
 static void *cs_worker(void *arg) {
@@ -258,7 +261,8 @@ static void check_incr(sm_client *c, incr_log *lg) {
 
 /* The items 0..n of one sender, in order, each at most once; the acked
  * ones present. */
-static void check_sequence(const seq_log *lg, const int64_t *got, size_t n_got, int64_t missing_ok) {
+static void check_sequence(const seq_log *lg, const int64_t *got, size_t n_got,
+                           int64_t missing_ok) {
   uint8_t *seen = calloc((size_t)lg->n + 1, 1);
   ck_assert_ptr_nonnull(seen);
   for (size_t i = 0; i < n_got; i++) {
@@ -366,8 +370,15 @@ START_TEST(acknowledged_results_survive_random_kills) {
   snprintf(data_base, sizeof data_base, "/tmp/smcrash.XXXXXX");
   ck_assert_ptr_nonnull(mkdtemp(data_base));
   snprintf(data_dir, sizeof data_dir, "%s/data", data_base);
-  const char *args[] = {"--data-dir", data_dir, "--session-resume-timeout", "0",
-                        "--snapshot-log-size", "256K", "--log-level", "info", NULL};
+  const char *args[] = {"--data-dir",
+                        data_dir,
+                        "--session-resume-timeout",
+                        "0",
+                        "--snapshot-log-size",
+                        "256K",
+                        "--log-level",
+                        "info",
+                        NULL};
   memcpy(dmn_args, args, sizeof args);
   smtest_daemon_start(&dmn, dmn_args);
   const char *long_env = getenv("SMTEST_LONG");
@@ -409,8 +420,8 @@ START_TEST(acknowledged_results_survive_random_kills) {
           "crash: %lld adds (%lld unknown), %lld appends, %lld puts, %lld gets, %lld+%lld "
           "swaps, %lld+%lld critical sections\n",
           (long long)inc.acked, (long long)inc.unknown, (long long)app.n, (long long)puts.n,
-          (long long)gets.n, (long long)cas[0].acked, (long long)cas[1].acked,
-          (long long)cs[0].n, (long long)cs[1].n);
+          (long long)gets.n, (long long)cas[0].acked, (long long)cas[1].acked, (long long)cs[0].n,
+          (long long)cs[1].n);
   ck_assert_int_gt(inc.acked, 0);
   ck_assert_int_gt(gets.n, 0);
 

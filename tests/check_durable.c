@@ -27,6 +27,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,8 +39,8 @@
 /* A daemon with a data directory that outlives its restarts. */
 typedef struct durable {
   smtest_daemon d;
-  char base[64];      /* private temp dir holding the data directory */
-  char data[128];     /* base/data */
+  char base[64];  /* private temp dir holding the data directory */
+  char data[128]; /* base/data */
   const char *args[16];
 } durable;
 
@@ -77,9 +79,7 @@ static void durable_stop(durable *x) {
   remove_tree(x->base);
 }
 
-static sm_client *durable_connect(const durable *x) {
-  return smtest_connect(&x->d, x->d.unix_url);
-}
+static sm_client *durable_connect(const durable *x) { return smtest_connect(&x->d, x->d.unix_url); }
 
 /* A string field of info (caller frees). */
 static char *info_str(sm_client *c, const char *field) {
@@ -246,7 +246,10 @@ static void verify(sm_client *c, population *pop, bool held) {
   ck_assert_uint_eq(n, 2);
   OK(sm_queue_get_int(q, 0, &i));
   ck_assert_int_eq(i, 2);
-  OK(sm_queue_put_int(q, 2, -1)); /* back, for a second verify */
+  OK(sm_queue_get_int(q, 0, &i));
+  ck_assert_int_eq(i, 3);
+  OK(sm_queue_put_int(q, 2, -1)); /* back in order, for a second verify */
+  OK(sm_queue_put_int(q, 3, -1));
   sm_queue_free(q);
 
   sm_event *e;
@@ -288,10 +291,16 @@ static void verify(sm_client *c, population *pop, bool held) {
   OK(sm_condition_release(cv));
   sm_condition_free(cv);
 
-  /* The anonymous dict's proxy of before the restart still reaches it:
-   * the same data set is the same instance. */
-  OK(sm_dict_get_int(pop->anon, "z", &i));
-  ck_assert_int_eq(i, 9);
+  /* The anonymous dict's proxy of before the restart still reaches it
+   * while the earlier session that holds it is suspended (the same data
+   * set is the same instance); once that session ended, the dict went
+   * with its last reference. */
+  if (held) {
+    OK(sm_dict_get_int(pop->anon, "z", &i));
+    ck_assert_int_eq(i, 9);
+  } else {
+    FAILS(sm_dict_get_int(pop->anon, "z", &i), SM_ESTALE);
+  }
   char *instance = info_str(c, "instance");
   ck_assert_str_eq(instance, pop->instance);
   free(instance);
@@ -363,8 +372,7 @@ START_TEST(suspended_session_ends_after_resume_timeout) {
   double t0 = smtest_now_s();
   FAILS(sm_lock_acquire(lk2, 100), SM_ETIMEOUT); /* still the suspended session's */
   OK(sm_lock_acquire(lk2, 5000));                /* given back after the timeout */
-  ck_assert_msg(smtest_now_s() - t0 >= 0.4, "the lock came back after %.2f s",
-                smtest_now_s() - t0);
+  ck_assert_msg(smtest_now_s() - t0 >= 0.4, "the lock came back after %.2f s", smtest_now_s() - t0);
   OK(sm_lock_release(lk2));
   sm_lock_free(lk2);
   sm_lock_free(lk);
@@ -488,6 +496,7 @@ START_TEST(torn_tail_recovers_at_every_offset) {
   segment_path(x.data, seg, sizeof seg);
   off_t end = data_end(seg);
   size_t least = TORN_KEYS;
+  int torn_logged = 0;
   /* The last records are dict sets of some 50 bytes: 120 bytes cut
    * reach into the third one from the end. */
   for (off_t cut = 1; cut <= 120; cut++) {
@@ -503,7 +512,8 @@ START_TEST(torn_tail_recovers_at_every_offset) {
       close(fd);
     }
     smtest_daemon_restart_args(&x.d, x.args);
-    ck_assert_msg(smtest_daemon_log_has(&x.d, "cut short", 0), "cut %d: no log line", (int)cut);
+    /* A cut at a record's start leaves a log that simply ends there. */
+    torn_logged += smtest_daemon_log_has(&x.d, "cut short", 0);
     c = durable_connect(&x);
     size_t n = prefix_len(c);
     ck_assert_msg(n < TORN_KEYS && n + 3 >= TORN_KEYS, "cut %d: %zu keys", (int)cut, n);
@@ -512,6 +522,7 @@ START_TEST(torn_tail_recovers_at_every_offset) {
     smtest_daemon_kill(&x.d, SIGKILL);
   }
   ck_assert_uint_le(least, TORN_KEYS - 2); /* the cuts reached more than one record */
+  ck_assert_int_ge(torn_logged, 100);       /* all but the cuts at a record's start */
   smtest_daemon_restart_args(&x.d, x.args);
   durable_stop(&x);
 }
@@ -556,27 +567,23 @@ END_TEST
 /* ---- a full disk ---- */
 
 typedef struct writer_arg {
-  const durable *x;
-  int rc;
+  sm_dict *full;
+  volatile int rc;
 } writer_arg;
 
-/* Sets a key of dict "full" (one change that meets the full disk). */
+/* Sets a key of dict "full" from a thread of its own (its own connection):
+ * the change that meets the full disk. */
 static void *write_one(void *p) {
   writer_arg *w = p;
-  sm_client *c = durable_connect(w->x);
-  sm_dict *d;
-  w->rc = sm_dict_open(c, "full", &d);
-  if (w->rc == SM_OK) w->rc = sm_dict_set_int(d, "caught", 1);
-  sm_dict_free(d);
-  sm_client_free(c);
+  w->rc = sm_dict_set_int(w->full, "caught", 1);
   return NULL;
 }
 
 /* The disk fills (the daemon's RLIMIT_FSIZE drops to one byte, SIGXFSZ
  * ignored: writes fail with EFBIG): the change that meets it waits,
- * further changes get SM_EDISKFULL, reads of durable objects are answered;
- * once the limit is back, the waiting change is answered and changes work
- * again. */
+ * further changes get SM_EDISKFULL, reads of objects whose changes are
+ * durable are answered (info too); once the limit is back, the waiting
+ * change is answered and changes work again. */
 START_TEST(disk_full_refuses_changes_until_room_returns) {
   durable x;
   durable_start(&x, NULL);
@@ -590,7 +597,7 @@ START_TEST(disk_full_refuses_changes_until_room_returns) {
   small.rlim_max = old.rlim_max;
   ck_assert_int_eq(prlimit(x.d.pid, RLIMIT_FSIZE, &small, NULL), 0);
 
-  writer_arg w = {&x, -1};
+  writer_arg w = {full, -1};
   pthread_t th;
   ck_assert_int_eq(pthread_create(&th, NULL, write_one, &w), 0);
   int64_t is_full = 0;
