@@ -522,7 +522,7 @@ START_TEST(torn_tail_recovers_at_every_offset) {
     smtest_daemon_kill(&x.d, SIGKILL);
   }
   ck_assert_uint_le(least, TORN_KEYS - 2); /* the cuts reached more than one record */
-  ck_assert_int_ge(torn_logged, 100);       /* all but the cuts at a record's start */
+  ck_assert_int_ge(torn_logged, 100);      /* all but the cuts at a record's start */
   smtest_daemon_restart_args(&x.d, x.args);
   durable_stop(&x);
 }
@@ -752,6 +752,50 @@ START_TEST(save_writes_a_snapshot) {
 }
 END_TEST
 
+/* A backup is the snapshot save wrote: alone in an empty data directory
+ * it starts a daemon with the state it holds and the same instance id. */
+START_TEST(a_copied_snapshot_restores) {
+  durable x;
+  durable_start(&x, NULL);
+  sm_client *c = durable_connect(&x);
+  sm_dict *d;
+  OK(sm_dict_open(c, "d", &d));
+  OK(sm_dict_set_int(d, "k", 1));
+  uint64_t index = 0;
+  OK(sm_save(c, &index));
+  OK(sm_dict_set_int(d, "later", 2)); /* after the backup: not in it */
+  sm_dict_free(d);
+  char *instance = info_str(c, "instance");
+  sm_client_free(c);
+  char cmd[1024];
+  snprintf(cmd, sizeof cmd,
+           "mkdir -m 700 '%s/restored' && cp '%s/snapshot-%020" PRIu64 ".snap' '%s/restored/'",
+           x.base, x.data, index, x.base);
+  ck_assert_int_eq(system(cmd), 0);
+  ck_assert_int_eq(smtest_daemon_stop(&x.d), 0);
+
+  char restored[200];
+  snprintf(restored, sizeof restored, "%s/restored", x.base);
+  const char *args[] = {"--data-dir", restored, NULL};
+  smtest_daemon r;
+  smtest_daemon_start(&r, args);
+  c = smtest_connect(&r, NULL);
+  OK(sm_dict_open(c, "d", &d));
+  int64_t v = 0;
+  OK(sm_dict_get_int(d, "k", &v));
+  ck_assert_int_eq(v, 1);
+  FAILS(sm_dict_get_int(d, "later", &v), SM_ENOTFOUND);
+  char *again = info_str(c, "instance");
+  ck_assert_str_eq(again, instance);
+  free(again);
+  free(instance);
+  sm_dict_free(d);
+  sm_client_free(c);
+  ck_assert_int_eq(smtest_daemon_stop(&r), 0);
+  remove_tree(x.base);
+}
+END_TEST
+
 /* Past --snapshot-log-size of log, a snapshot is taken by itself and the
  * log it covers goes; everything comes back after a crash. Also: the
  * settings from a --config file. */
@@ -858,6 +902,7 @@ Suite *durable_suite(void) {
   tcase_set_timeout(tc, 60);
   tcase_add_test(tc, answers_wait_for_the_sync);
   tcase_add_test(tc, save_writes_a_snapshot);
+  tcase_add_test(tc, a_copied_snapshot_restores);
   tcase_add_test(tc, snapshot_by_log_size);
   tcase_add_test(tc, manager_in_memory_unless_given_a_directory);
   suite_add_tcase(s, tc);
