@@ -269,14 +269,12 @@ static int apply_option(daemon_args *a, int ch, const char *arg, const char *whe
     a->data_dir = NULL;
     return 0;
   case 'S': {
-    static const char *const modes[] = {"always", "everysec", "no"};
-    for (int i = 0; i < 3; i++)
-      if (strcmp(arg, modes[i]) == 0) {
-        sm_server_options_set_fsync(opts, (sm_fsync_mode)i);
-        return 0;
-      }
-    fprintf(stderr, "statemgrd: %s--fsync takes always, everysec or no\n", where);
-    return 2;
+    int mode = persist_fsync_parse(arg); /* the names of persist.h, in sm_fsync_mode's order */
+    if (mode < 0 || sm_server_options_set_fsync(opts, (sm_fsync_mode)mode) != 0) {
+      fprintf(stderr, "statemgrd: %s--fsync takes always, everysec or no\n", where);
+      return 2;
+    }
+    return 0;
   }
   case 'W': {
     char *end = NULL;

@@ -46,7 +46,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -66,7 +65,6 @@ struct persist {
   ino_t ino;
   wal *w;              /* NULL until persist_start, and after persist_stop */
   bool failed;         /* a fatal log error: stop, write nothing more */
-  bool started;        /* recovery done */
   uint64_t floor;      /* the last record that named no single object: every answer waits for it */
   uint64_t since_snap; /* log bytes appended since the last snapshot began */
   /* Snapshots. */
@@ -655,7 +653,6 @@ int persist_start(persist *p, char *err, size_t errlen) {
   uint64_t first = reg_first_id_at(now);
   cmd_begin_ids(reg, first);
   srv->next_session = first; /* sessions of this run: above every earlier run's too */
-  p->started = true;
 
   orphan_list l = {0};
   cmd_each_orphan(reg, orphan_add, &l);

@@ -44,7 +44,8 @@ typedef struct persist_cfg {
 int persist_default_dir(char *buf, size_t len);
 
 /* The name of a fsync mode ("always", "everysec", "no"), and back (-1 for
- * a name that is none of them). */
+ * a name that is none of them). The order is wal_fsync_mode's and the
+ * public sm_fsync_mode's. */
 const char *persist_fsync_name(wal_fsync_mode m);
 int persist_fsync_parse(const char *name);
 

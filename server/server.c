@@ -203,8 +203,7 @@ int sm_server_options_set_data_dir(sm_server_options *o, const char *path) {
 
 int sm_server_options_set_fsync(sm_server_options *o, sm_fsync_mode mode) {
   if (!o || mode < SM_FSYNC_ALWAYS || mode > SM_FSYNC_NO) return SM_EINVAL;
-  static const wal_fsync_mode modes[] = {WAL_FSYNC_ALWAYS, WAL_FSYNC_EVERYSEC, WAL_FSYNC_NO};
-  o->persist.fsync = modes[mode];
+  o->persist.fsync = (wal_fsync_mode)mode; /* the same order (persist.h) */
   return 0;
 }
 

@@ -11,9 +11,10 @@
  *   (nothing applied twice);
  * - appends: every answered item is in the list once, an unknown one at
  *   most once, in the order they were sent, and nothing else;
- * - queue puts and gets: no item answered to two gets, every item got was
- *   put, and every answered put is in the queue or was got (or lost to an
- *   unknown get, at most as many as those);
+ * - queue puts and gets (one getter never waits, the other's gets park
+ *   until a put serves them): no item answered to two gets, every item got
+ *   was put, and every answered put is in the queue or was got (or lost to
+ *   an unknown get, at most as many as those);
  * - compare-and-set: the swaps answered true wrote distinct values, and
  *   the counter lies between them and them plus the unknown ones;
  * - a lock: the critical sections whose release was answered OK (so they
@@ -141,6 +142,7 @@ static void *seq_worker(void *arg) {
 /* ---- queue gets ---- */
 
 typedef struct get_log {
+  int64_t timeout_ms; /* 0: get_nowait; more: parked, served by a put */
   int64_t n, unknown;
   int64_t *items;
 } get_log;
@@ -152,9 +154,9 @@ static void *get_worker(void *arg) {
   OPEN_RETRY(sm_queue_open(c, "q", 0, &q));
   while (!atomic_load(&stop_workers) && lg->n < MAX_OPS) {
     int64_t item = -1;
-    int rc = sm_queue_get_int(q, 0, &item);
-    if (rc == SM_EEMPTY) {
-      sleep_ms(1);
+    int rc = sm_queue_get_int(q, lg->timeout_ms, &item);
+    if (rc == SM_EEMPTY || rc == SM_ETIMEOUT) {
+      if (rc == SM_EEMPTY) sleep_ms(1);
       continue;
     }
     outcome o = classify(rc, "get");
@@ -297,20 +299,24 @@ static void check_appends(sm_client *c, const seq_log *lg) {
   sm_list_free(l);
 }
 
-static void check_queue(sm_client *c, const seq_log *puts, get_log *gets) {
+/* What both getters got and what is left: every item once at most, each
+ * answered put there (or lost to an unknown get). */
+static void check_queue(sm_client *c, const seq_log *puts, const get_log *gets) {
   sm_queue *q;
   OK(sm_queue_open(c, "q", 0, &q));
   size_t left = 0;
   OK(sm_queue_qsize(q, &left));
-  int64_t *all = malloc((size_t)(gets->n + (int64_t)left + 1) * sizeof *all);
-  memcpy(all, gets->items, (size_t)gets->n * sizeof *all);
-  size_t n = (size_t)gets->n;
+  size_t got = (size_t)(gets[0].n + gets[1].n);
+  int64_t *all = malloc((got + left + 1) * sizeof *all);
+  memcpy(all, gets[0].items, (size_t)gets[0].n * sizeof *all);
+  memcpy(all + gets[0].n, gets[1].items, (size_t)gets[1].n * sizeof *all);
+  size_t n = got;
   int64_t item;
   while (sm_queue_get_int(q, 0, &item) == SM_OK)
     all[n++] = item;
-  ck_assert_uint_eq(n, (size_t)gets->n + left);
+  ck_assert_uint_eq(n, got + left);
   sm_queue_free(q);
-  check_sequence(puts, all, n, gets->unknown);
+  check_sequence(puts, all, n, gets[0].unknown + gets[1].unknown);
   free(all);
 }
 
@@ -387,18 +393,20 @@ START_TEST(acknowledged_results_survive_random_kills) {
   incr_log inc = {.results = calloc(MAX_OPS, sizeof(int64_t))};
   seq_log app = {.name = "app", .status = calloc(MAX_OPS, 1)};
   seq_log puts = {.name = "q", .queue = true, .status = calloc(MAX_OPS, 1)};
-  get_log gets = {.items = calloc(MAX_OPS, sizeof(int64_t))};
+  get_log gets[2] = {{.timeout_ms = 0, .items = calloc(MAX_OPS, sizeof(int64_t))},
+                     {.timeout_ms = 50, .items = calloc(MAX_OPS, sizeof(int64_t))}};
   cas_log cas[2] = {{.written = calloc(MAX_OPS, sizeof(int64_t))},
                     {.written = calloc(MAX_OPS, sizeof(int64_t))}};
   cs_log cs[2] = {{.id = 0, .clean = calloc(MAX_OPS, 1)}, {.id = 1, .clean = calloc(MAX_OPS, 1)}};
-  pthread_t th[8];
+  pthread_t th[10];
   int n_th = 0;
   atomic_store(&stop_workers, false);
   atomic_store(&worker_errors, 0);
   pthread_create(&th[n_th++], NULL, incr_worker, &inc);
   pthread_create(&th[n_th++], NULL, seq_worker, &app);
   pthread_create(&th[n_th++], NULL, seq_worker, &puts);
-  pthread_create(&th[n_th++], NULL, get_worker, &gets);
+  pthread_create(&th[n_th++], NULL, get_worker, &gets[0]);
+  pthread_create(&th[n_th++], NULL, get_worker, &gets[1]);
   for (int i = 0; i < 2; i++) {
     pthread_create(&th[n_th++], NULL, cas_worker, &cas[i]);
     pthread_create(&th[n_th++], NULL, cs_worker, &cs[i]);
@@ -420,10 +428,10 @@ START_TEST(acknowledged_results_survive_random_kills) {
           "crash: %lld adds (%lld unknown), %lld appends, %lld puts, %lld gets, %lld+%lld "
           "swaps, %lld+%lld critical sections\n",
           (long long)inc.acked, (long long)inc.unknown, (long long)app.n, (long long)puts.n,
-          (long long)gets.n, (long long)cas[0].acked, (long long)cas[1].acked, (long long)cs[0].n,
-          (long long)cs[1].n);
+          (long long)(gets[0].n + gets[1].n), (long long)cas[0].acked, (long long)cas[1].acked,
+          (long long)cs[0].n, (long long)cs[1].n);
   ck_assert_int_gt(inc.acked, 0);
-  ck_assert_int_gt(gets.n, 0);
+  ck_assert_int_gt(gets[0].n + gets[1].n, 0);
 
   /* One more crash with nothing in flight: all answered is still there. */
   smtest_daemon_kill(&dmn, SIGKILL);
@@ -433,7 +441,7 @@ START_TEST(acknowledged_results_survive_random_kills) {
   check_appends(c, &app);
   check_cas(c, &cas[0], &cas[1]);
   check_cs(c, cs, 2);
-  check_queue(c, &puts, &gets);
+  check_queue(c, &puts, gets);
   sm_client_free(c);
   ck_assert_int_eq(smtest_daemon_stop(&dmn), 0);
   char cmd[128];
@@ -442,7 +450,8 @@ START_TEST(acknowledged_results_survive_random_kills) {
   free(inc.results);
   free(app.status);
   free(puts.status);
-  free(gets.items);
+  free(gets[0].items);
+  free(gets[1].items);
   for (int i = 0; i < 2; i++) {
     free(cas[i].written);
     free(cs[i].clean);
