@@ -15,6 +15,8 @@
  * - A full disk (RLIMIT_FSIZE set on the running daemon with prlimit)
  *   refuses changes with SM_EDISKFULL while reads go on, and changes work
  *   again once there is room; the change caught by it is answered then.
+ * - A failed fdatasync (a preloaded library fails it) stops the daemon
+ *   with exit status 1, the change waiting for it unanswered.
  * - Answers wait for the log: with --fsync always a client's sequential
  *   changes need a sync each, concurrent ones share them.
  * - save, snapshots by log size, the options and the private manager.
@@ -638,6 +640,62 @@ START_TEST(disk_full_refuses_changes_until_room_returns) {
 }
 END_TEST
 
+/* ---- a failed sync ---- */
+
+typedef struct setter_arg {
+  sm_dict *d;
+  volatile int rc;
+} setter_arg;
+
+static void *set_after(void *p) {
+  setter_arg *a = p;
+  a->rc = sm_dict_set_int(a->d, "after", 2);
+  return NULL;
+}
+
+/* fdatasync fails (EIO, from a library preloaded into the daemon): the
+ * daemon stops at once with exit status 1 and the reason in its log,
+ * without answering the change that waited for the sync; started again
+ * (syncing), it holds what was answered before. */
+START_TEST(failed_sync_stops_the_daemon) {
+  const char *lib = getenv("SMTEST_FAILSYNC_LIB");
+  ck_assert_msg(lib && *lib, "ctest sets SMTEST_FAILSYNC_LIB");
+  char flag[128];
+  durable x;
+  /* The daemon inherits these; ASan must let the library load first. */
+  snprintf(flag, sizeof flag, "/tmp/smfailsync.%d", (int)getpid());
+  unlink(flag);
+  setenv("LD_PRELOAD", lib, 1);
+  setenv("SMTEST_FAIL_FSYNC", flag, 1);
+  setenv("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=1:verify_asan_link_order=0", 1);
+  durable_start(&x, NULL);
+  unsetenv("LD_PRELOAD");
+  sm_client *c = durable_connect(&x);
+  sm_dict *d;
+  OK(sm_dict_open(c, "d", &d));
+  OK(sm_dict_set_int(d, "before", 1));
+  FILE *f = fopen(flag, "w");
+  ck_assert_ptr_nonnull(f);
+  fclose(f);
+  setter_arg a = {d, 1};
+  pthread_t th;
+  ck_assert_int_eq(pthread_create(&th, NULL, set_after, &a), 0);
+  ck_assert_int_eq(pthread_join(th, NULL), 0);
+  ck_assert_int_eq(a.rc, SM_ECLOSED); /* never answered OK */
+  ck_assert(smtest_daemon_log_has(&x.d, "fdatasync", 2000));
+  ck_assert_int_eq(smtest_daemon_kill(&x.d, SIGTERM), 1);
+  unlink(flag);
+  unsetenv("SMTEST_FAIL_FSYNC");
+  smtest_daemon_restart_args(&x.d, x.args);
+  int64_t v = 0;
+  OK(sm_dict_get_int(d, "before", &v));
+  ck_assert_int_eq(v, 1);
+  sm_dict_free(d);
+  sm_client_free(c);
+  durable_stop(&x);
+}
+END_TEST
+
 /* ---- answers wait for the log ---- */
 
 #define SEQ_WRITES 60
@@ -901,6 +959,7 @@ Suite *durable_suite(void) {
   tc = tcase_create("disk");
   tcase_set_timeout(tc, 60);
   tcase_add_test(tc, disk_full_refuses_changes_until_room_returns);
+  tcase_add_test(tc, failed_sync_stops_the_daemon);
   suite_add_tcase(s, tc);
   tc = tcase_create("log");
   tcase_set_timeout(tc, 60);
