@@ -175,7 +175,7 @@ static const struct option longopts[] = {
     {"keepalive", required_argument, NULL, 'E'},
     {"data-dir", required_argument, NULL, 'd'},
     {"no-persist", no_argument, NULL, 'N'},
-    {"fsync", required_argument, NULL, 'S'},
+    {"fsync", required_argument, NULL, 'Y'},
     {"session-resume-timeout", required_argument, NULL, 'W'},
     {"snapshot-log-size", required_argument, NULL, 'Z'},
     {"version", no_argument, NULL, 'V'},
@@ -268,7 +268,7 @@ static int apply_option(daemon_args *a, int ch, const char *arg, const char *whe
     a->no_persist = true;
     a->data_dir = NULL;
     return 0;
-  case 'S': {
+  case 'Y': {
     int mode = persist_fsync_parse(arg); /* the names of persist.h, in sm_fsync_mode's order */
     if (mode < 0 || sm_server_options_set_fsync(opts, (sm_fsync_mode)mode) != 0) {
       fprintf(stderr, "statemgrd: %s--fsync takes always, everysec or no\n", where);

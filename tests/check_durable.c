@@ -384,6 +384,63 @@ START_TEST(suspended_session_ends_after_resume_timeout) {
 }
 END_TEST
 
+typedef struct barrier_arg {
+  sm_barrier *b;
+  int64_t index;
+  volatile int rc;
+} barrier_arg;
+
+static void *barrier_wait(void *p) {
+  barrier_arg *a = p;
+  a->rc = sm_barrier_wait(a->b, 10000, &a->index);
+  return NULL;
+}
+
+/* Waits until the daemon reports n calls parked. */
+static void wait_parked(sm_client *c, int64_t n) {
+  for (int i = 0; i < 500 && smtest_info_int(c, "waiters") < n; i++)
+    usleep(5000);
+  ck_assert_int_eq(smtest_info_int(c, "waiters"), n);
+}
+
+/* A snapshot taken while a barrier's round has arrivals keeps their count:
+ * the log after it holds the later arrivals and the wait that completed
+ * the round, and replaying them on the snapshot must agree (a snapshot
+ * without the count made that replay break the barrier and stop the
+ * start). */
+START_TEST(barrier_round_across_a_snapshot) {
+  durable x;
+  durable_start(&x, NULL);
+  sm_client *c = durable_connect(&x);
+  sm_barrier *b;
+  OK(sm_barrier_open(c, "round", 3, &b));
+  barrier_arg a[3] = {{b, -1, 1}, {b, -1, 1}, {b, -1, 1}};
+  pthread_t th[3];
+  ck_assert_int_eq(pthread_create(&th[0], NULL, barrier_wait, &a[0]), 0);
+  wait_parked(c, 1);
+  uint64_t index = 0;
+  OK(sm_save(c, &index)); /* the round has one arrival */
+  ck_assert_int_eq(pthread_create(&th[1], NULL, barrier_wait, &a[1]), 0);
+  wait_parked(c, 2);
+  ck_assert_int_eq(pthread_create(&th[2], NULL, barrier_wait, &a[2]), 0);
+  for (int i = 0; i < 3; i++) {
+    ck_assert_int_eq(pthread_join(th[i], NULL), 0);
+    OK(a[i].rc);
+  }
+  ck_assert_int_eq(a[0].index + a[1].index + a[2].index, 0 + 1 + 2);
+  durable_restart(&x, SIGKILL);
+  bool broken = true;
+  size_t n = 9;
+  OK(sm_barrier_broken(b, &broken));
+  ck_assert(!broken);
+  OK(sm_barrier_n_waiting(b, &n));
+  ck_assert_uint_eq(n, 0);
+  sm_barrier_free(b);
+  sm_client_free(c);
+  durable_stop(&x);
+}
+END_TEST
+
 /* ---- the data directory ---- */
 
 /* statemgrd run with args, its stderr into out: its exit status. */
@@ -949,6 +1006,7 @@ Suite *durable_suite(void) {
   tcase_add_test(tc, every_type_survives_a_crash);
   tcase_add_test(tc, every_type_survives_a_clean_stop);
   tcase_add_test(tc, suspended_session_ends_after_resume_timeout);
+  tcase_add_test(tc, barrier_round_across_a_snapshot);
   suite_add_tcase(s, tc);
   tc = tcase_create("directory");
   tcase_set_timeout(tc, 120);
