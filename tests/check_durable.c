@@ -740,7 +740,7 @@ START_TEST(failed_sync_stops_the_daemon) {
   ck_assert_int_eq(pthread_join(th, NULL), 0);
   ck_assert_int_eq(a.rc, SM_ECLOSED); /* never answered OK */
   ck_assert(smtest_daemon_log_has(&x.d, "fdatasync", 2000));
-  ck_assert_int_eq(smtest_daemon_kill(&x.d, SIGTERM), 1);
+  ck_assert_int_eq(smtest_daemon_kill(&x.d, 0), 1); /* signal 0: wait for it to exit */
   unlink(flag);
   unsetenv("SMTEST_FAIL_FSYNC");
   smtest_daemon_restart_args(&x.d, x.args);
