@@ -39,10 +39,10 @@ typedef enum wal_fsync_mode { WAL_FSYNC_ALWAYS, WAL_FSYNC_EVERYSEC, WAL_FSYNC_NO
 #define WAL_RECORD_MAX ((size_t)256 * 1024 * 1024)
 
 typedef struct wal_cfg {
-  const char *dir;           /**< the data directory (exists, mode 0700) */
-  wal_fsync_mode fsync;      /**< when records reach the disk */
-  size_t segment_bytes;      /**< segment size; 0: WAL_SEGMENT_DEFAULT */
-  struct event_base *base;   /**< the loop the callbacks run on */
+  const char *dir;         /**< the data directory (exists, mode 0700) */
+  wal_fsync_mode fsync;    /**< when records reach the disk */
+  size_t segment_bytes;    /**< segment size; 0: WAL_SEGMENT_DEFAULT */
+  struct event_base *base; /**< the loop the callbacks run on */
   /* Every record up to index is durable (ALWAYS: synced; EVERYSEC/NO:
    * written). Called on the loop's thread, indexes only going up. */
   void (*on_durable)(void *ctx, uint64_t index);
@@ -95,13 +95,13 @@ void wal_close(wal *w);
 
 /* What wal_read found. */
 typedef struct wal_read_info {
-  uint64_t first_index;  /**< first record read (0: none) */
-  uint64_t last_index;   /**< last valid record (0: none) */
-  uint64_t records;      /**< records passed to the callback */
-  bool torn;             /**< the last segment ends in a partial record */
-  char torn_file[256];   /**< that segment's path */
-  uint64_t torn_offset;  /**< where its valid records end */
-  uint64_t torn_bytes;   /**< bytes after it that are not zeros */
+  uint64_t first_index; /**< first record read (0: none) */
+  uint64_t last_index;  /**< last valid record (0: none) */
+  uint64_t records;     /**< records passed to the callback */
+  bool torn;            /**< the last segment ends in a partial record */
+  char torn_file[256];  /**< that segment's path */
+  uint64_t torn_offset; /**< where its valid records end */
+  uint64_t torn_bytes;  /**< bytes after it that are not zeros */
 } wal_read_info;
 
 /* Called for each record, in index order; a non-zero return stops the read
