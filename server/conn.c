@@ -257,6 +257,7 @@ static void schedule_flush(conn *c) {
 }
 
 void conn_flush_pending(struct sm_server *srv) {
+  persist_write_now(srv->persist); /* everysec/no: releases this turn's held answers */
   while (srv->flush_list) {
     conn *c = srv->flush_list;
     srv->flush_list = c->flush_next;

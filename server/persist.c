@@ -742,6 +742,10 @@ void persist_free(persist *p) {
 
 uint64_t persist_mark(const persist *p) { return p->w ? wal_last_index(p->w) : 0; }
 uint64_t persist_durable(const persist *p) { return p->w ? wal_durable_index(p->w) : 0; }
+
+void persist_write_now(persist *p) {
+  if (p && p->w) wal_write_now(p->w);
+}
 bool persist_full(const persist *p) { return p->w && wal_full(p->w); }
 
 uint64_t persist_answer_mark(const persist *p, uint64_t object, const sm_obj *o) {

@@ -86,6 +86,12 @@ uint64_t persist_mark(const persist *p);
 uint64_t persist_answer_mark(const persist *p, uint64_t object, const sm_obj *o);
 /* The highest index known durable. */
 uint64_t persist_durable(const persist *p);
+
+/* Before a loop turn's answers go out: with --fsync everysec or no, writes
+ * the commands of the turn to the log now (wal_write_now), so the answers
+ * they hold back go in the same pass; nothing with always (the writer
+ * thread's group commit) or without a data directory. NULL is fine. */
+void persist_write_now(persist *p);
 /* True while the disk is full: mutating calls are refused. */
 bool persist_full(const persist *p);
 /* True after a fatal log error: the daemon is stopping with an error. */

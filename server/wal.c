@@ -58,7 +58,8 @@ struct wal {
   char *dir;          /**< copy of cfg.dir */
   size_t seg_bytes;   /**< segment size for new segments */
   pthread_t thread;   /**< the writer */
-  pthread_mutex_t mu; /**< guards the fields marked (mu) */
+  pthread_mutex_t io; /**< held by whoever writes the files: the writer's side below */
+  pthread_mutex_t mu; /**< guards the fields marked (mu); taken after io, never before */
   pthread_cond_t cv;  /**< the writer waits on it for work (mu) */
 
   /* The loop's side. */
@@ -67,6 +68,7 @@ struct wal {
   uint64_t full_seen;   /**< full_episodes already reported */
   bool told_full;       /**< on_space(true) was the last call */
   bool told_fatal;      /**< on_fatal was called */
+  bool loop_writes;     /**< wal_write_now was called: the loop writes (mu) */
   int efd;              /**< eventfd the writer wakes the loop with */
   struct event *notify; /**< read event on efd */
 
@@ -85,7 +87,8 @@ struct wal {
   atomic_uint_fast64_t syncs;
   atomic_uint_fast64_t bytes;
 
-  /* The writer's side. */
+  /* The writer's side: the writer thread's, or the loop's in
+   * wal_write_now (EVERYSEC and NO), under io. */
   uint8_t *wbuf; /**< records taken, not yet written */
   size_t wlen, wcap;
   int fd;           /**< the current segment, -1: none */
@@ -615,6 +618,28 @@ static bool take_batch(wal *w) {
   return true;
 }
 
+/* Records the outcome of a write (rc: 0, or -1 with why) under mu, and
+ * wakes the loop to report it: a fatal error, the disk becoming full
+ * (now_full) or having room again (a write that went through after was_full),
+ * and what is durable now. */
+static void publish(wal *w, int rc, const char *why, bool now_full, bool was_full, bool wrote,
+                    uint64_t durable) {
+  if (rc != 0 && !w->dead) {
+    w->dead = true;
+    wal_errf(w->fatal, sizeof w->fatal, "%s", why);
+  }
+  if (now_full) {
+    if (!was_full) w->full_episodes++;
+    atomic_store(&w->full, true);
+    w->retry_at = mono_ms() + WAL_RETRY_MS;
+    pthread_cond_signal(&w->cv); /* the writer retries */
+  } else if (rc == 0 && wrote) {
+    atomic_store(&w->full, false);
+  }
+  if (durable > w->durable_pub) w->durable_pub = durable;
+  notify_loop(w);
+}
+
 /* The writer thread: takes batches, writes them, syncs per mode, and
  * reports; on a full disk retries once a second; at wal_close writes and
  * syncs what is left and returns. */
@@ -628,15 +653,20 @@ static void *writer_main(void *arg) {
     bool stopping = w->stopping;
     bool write_due =
         !w->dead && (full ? now >= w->retry_at || stopping : w->batch_len > 0 || stopping);
-    bool sync_due =
-        !w->dead && w->cfg.fsync == WAL_FSYNC_EVERYSEC && w->seg_dirty && now >= w->sync_at;
+    /* EVERYSEC: the loop may have written (wal_write_now) without telling
+     * this thread, so it looks once a second (sync_current does nothing
+     * when nothing was written). */
+    bool everysec = !w->dead && w->cfg.fsync == WAL_FSYNC_EVERYSEC;
+    bool sync_due = everysec && now >= w->sync_at;
+    /* NO with the loop writing: a batch it could not write is looked for
+     * once a second as well. */
+    bool poll = everysec || (!w->dead && w->loop_writes);
     if (!write_due && !sync_due) {
       if (stopping) break;
       int64_t until = -1;
       if (full && !w->dead) until = w->retry_at;
-      if (!w->dead && w->cfg.fsync == WAL_FSYNC_EVERYSEC && w->seg_dirty &&
-          (until < 0 || w->sync_at < until))
-        until = w->sync_at;
+      if (everysec && (until < 0 || w->sync_at < until)) until = w->sync_at;
+      if (poll && until < 0) until = now + WAL_EVERYSEC_MS;
       if (until < 0) {
         pthread_cond_wait(&w->cv, &w->mu);
       } else {
@@ -646,7 +676,11 @@ static void *writer_main(void *arg) {
       continue;
     }
     /* On a full disk, records appended meanwhile stay in the batch until
-     * the retry: they go behind the ones the writer holds. */
+     * the retry: they go behind the ones the writer holds. The files are
+     * the writer's side: io first, then mu again for the batch. */
+    pthread_mutex_unlock(&w->mu);
+    pthread_mutex_lock(&w->io);
+    pthread_mutex_lock(&w->mu);
     bool took = write_due ? take_batch(w) : true;
     pthread_mutex_unlock(&w->mu);
 
@@ -666,25 +700,14 @@ static void *writer_main(void *arg) {
       w->sync_at = mono_ms() + WAL_EVERYSEC_MS;
     }
     uint64_t durable = w->cfg.fsync == WAL_FSYNC_ALWAYS ? w->synced : w->written;
+    size_t left = w->wlen;
+    pthread_mutex_unlock(&w->io);
 
     pthread_mutex_lock(&w->mu);
-    if (rc != 0 && !w->dead) {
-      w->dead = true;
-      wal_errf(w->fatal, sizeof w->fatal, "%s", why);
-    }
-    if (now_full) {
-      if (!full) w->full_episodes++;
-      atomic_store(&w->full, true);
-      w->retry_at = mono_ms() + WAL_RETRY_MS;
-    } else if (rc == 0 && write_due) {
-      atomic_store(&w->full, false);
-    }
-    if (durable > w->durable_pub) w->durable_pub = durable;
-    notify_loop(w);
-    if (stopping && (w->dead || (w->wlen == 0 && w->batch_len == 0) || now_full)) {
-      if (now_full && w->wlen > 0)
-        log_error("the log's disk is still full at the stop: %zu bytes of records are lost",
-                  w->wlen);
+    publish(w, rc, why, now_full, full, write_due, durable);
+    if (stopping && (w->dead || (left == 0 && w->batch_len == 0) || now_full)) {
+      if (now_full && left > 0)
+        log_error("the log's disk is still full at the stop: %zu bytes of records are lost", left);
       break;
     }
   }
@@ -735,6 +758,7 @@ static void wal_free(wal *w) {
   if (w->fd >= 0) close(w->fd);
   pthread_cond_destroy(&w->cv);
   pthread_mutex_destroy(&w->mu);
+  pthread_mutex_destroy(&w->io);
   free(w->batch);
   free(w->wbuf);
   free(w->segs);
@@ -762,6 +786,7 @@ int wal_open(const wal_cfg *cfg, uint64_t next_index, wal **out, char *err, size
   w->durable = next_index - 1;
   w->durable_pub = next_index - 1;
   w->written = w->synced = next_index - 1;
+  pthread_mutex_init(&w->io, NULL);
   pthread_mutex_init(&w->mu, NULL);
   pthread_condattr_t ca;
   pthread_condattr_init(&ca);
@@ -878,7 +903,10 @@ uint64_t wal_append(wal *w, const void *data, size_t len) {
   memcpy(w->batch + w->batch_len + WAL_RECORD_HEADER, data, len);
   bool was_empty = w->batch_len == 0;
   w->batch_len = need;
-  if (was_empty) pthread_cond_signal(&w->cv);
+  /* Once the loop writes its own batches (wal_write_now), the writer is
+   * not woken for each: it looks once a second, and after each of its
+   * syncs, for a batch the loop could not write. */
+  if (was_empty && !w->loop_writes) pthread_cond_signal(&w->cv);
   pthread_mutex_unlock(&w->mu);
   w->last_index = index;
   return index;
@@ -940,4 +968,39 @@ void wal_close(wal *w) {
   pthread_mutex_unlock(&w->mu);
   pthread_join(w->thread, NULL);
   wal_free(w);
+}
+
+void wal_write_now(wal *w) {
+  if (!w || w->cfg.fsync == WAL_FSYNC_ALWAYS || w->told_fatal) return;
+  /* The writer holds io while it syncs: then the batch waits for it, as
+   * Redis postpones its write while a background fsync runs. */
+  if (pthread_mutex_trylock(&w->io) != 0) return;
+  pthread_mutex_lock(&w->mu);
+  w->loop_writes = true;
+  bool full = atomic_load(&w->full);
+  if (w->dead || full || w->batch_len == 0) {
+    pthread_mutex_unlock(&w->mu);
+    pthread_mutex_unlock(&w->io);
+    return;
+  }
+  bool took = take_batch(w);
+  pthread_mutex_unlock(&w->mu);
+  char why[256] = "out of memory in the log";
+  int rc = took ? write_pending(w, why, sizeof why) : -1;
+  bool now_full = rc == 1;
+  if (rc == 1) rc = 0;
+  uint64_t written = w->written;
+  pthread_mutex_unlock(&w->io);
+  pthread_mutex_lock(&w->mu);
+  if (rc != 0 || now_full)
+    publish(w, rc, why, now_full, full, true, written); /* wakes the loop to report it */
+  else if (written > w->durable_pub)
+    w->durable_pub = written; /* reported just below: no wake-up needed */
+  pthread_mutex_unlock(&w->mu);
+  /* Written: report it now, on the loop's thread, rather than a turn later
+   * through the eventfd (whose wake-up then finds nothing new). */
+  if (rc == 0 && written > w->durable) {
+    w->durable = written;
+    if (w->cfg.on_durable) w->cfg.on_durable(w->cfg.ctx, written);
+  }
 }

@@ -553,6 +553,41 @@ START_TEST(test_everysec) {
 }
 END_TEST
 
+/* wal_write_now in EVERYSEC writes the loop's batch itself and reports it
+ * before returning (no turn through the writer thread); in ALWAYS it
+ * leaves the batch to the writer's group commit. Each record is on disk
+ * (read back) once reported, and the writer still syncs once a second. */
+START_TEST(test_write_now) {
+  wt t;
+  wt_init(&t);
+  wt_open(&t, 1, WAL_FSYNC_EVERYSEC, 0);
+  uint64_t s0 = wal_syncs(t.w);
+  wal_read_info info;
+  for (uint64_t idx = 1; idx <= 50; idx++) {
+    append_n(&t, idx, 1);
+    wal_write_now(t.w); /* the writer may hold io for a sync: then it takes the batch */
+    if (t.durable < idx) WT_RUN_UNTIL(&t, t.durable >= idx, 5000);
+    ck_assert_uint_eq(t.durable, idx);
+    ck_assert_uint_eq(wal_durable_index(t.w), idx);
+  }
+  ck_assert_uint_eq(read_all(t.dir, 0, &info), 50); /* written, not only reported */
+  ck_assert_uint_le(wal_syncs(t.w) - s0, 2);
+  WT_RUN_UNTIL(&t, wal_syncs(t.w) > s0, 3000); /* the writer syncs what the loop wrote */
+  ck_assert_uint_gt(wal_syncs(t.w), s0);
+  wt_free(&t);
+
+  wt_init(&t);
+  wt_open(&t, 1, WAL_FSYNC_ALWAYS, 0);
+  uint64_t idx = 1;
+  append_n(&t, idx, 1);
+  wal_write_now(t.w);
+  ck_assert_uint_eq(t.durable, 0); /* ALWAYS: only the writer's sync reports */
+  WT_RUN_UNTIL(&t, t.durable >= idx, 5000);
+  ck_assert_uint_eq(t.durable, idx);
+  wt_free(&t);
+}
+END_TEST
+
 /* ---- a full disk ------------------------------------------------------- */
 
 /* Checks records 21 (the big one) to 26 of test_disk_full. */
@@ -772,6 +807,7 @@ Suite *wal_suite(void) {
   tc = tcase_create("writer");
   tcase_add_test(tc, test_group_commit);
   tcase_add_test(tc, test_everysec);
+  tcase_add_test(tc, test_write_now);
   tcase_add_test(tc, test_disk_full);
   tcase_add_test(tc, test_full_at_open);
   tcase_add_test(tc, test_drop_before);
