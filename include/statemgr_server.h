@@ -302,9 +302,11 @@ typedef struct sm_type_def {
    * writes the snapshot, so it may only read the state (no locks, no other
    * threads there). Returns the value, which the server frees (NULL:
    * nil), or NULL with *status set to an SM_E* code, which fails that
-   * snapshot. NULL: objects of the type live in memory only, and the daemon
-   * names the type in its log at start. Set both this and deserialize, or
-   * neither. */
+   * snapshot. NULL: objects of the type live in memory only (they and the
+   * calls on them are not logged, a restart starts without them, and a
+   * kept object may not store a reference to one: SM_ETYPE), and the
+   * daemon names the type in its log at start. Set both this and
+   * deserialize, or neither. */
   sm_value *(*serialize)(const void *state, int *status);
   /** Rebuilds a state from what serialize returned (borrowed for the
    * call) when the daemon starts from a snapshot. Returns the state (NULL

@@ -104,6 +104,78 @@ void cmd_log_call(registry *reg, uint64_t session, uint64_t object, const char *
   emit(reg, CMD_CALL, cmd_now_ms(), session, object, method, args, nargs);
 }
 
+/* The object a manager call names by its first argument: a ref, an id or
+ * a name; NULL when none (or not found). */
+static const sm_obj *named_target(const registry *reg, const sm_span *args, size_t nargs) {
+  vinfo vi;
+  if (nargs < 1 || vw_peek(args[0], &vi) != VW_OK) return NULL;
+  if (vi.kind == VK_REF) return reg_get(reg, vi.ref_id);
+  if (vi.kind == VK_INT) return vi.i > 0 ? reg_get(reg, (uint64_t)vi.i) : NULL;
+  if (vi.kind != VK_STR || vi.data.n > NAME_MAX_LEN) return NULL;
+  char name[NAME_MAX_LEN + 1];
+  memcpy(name, vi.data.p, vi.data.n);
+  name[vi.data.n] = '\0';
+  return reg_get_named(reg, name);
+}
+
+bool cmd_kept_call(const registry *reg, uint64_t object, const char *method, const sm_span *args,
+                   size_t nargs) {
+  if (object != 0) {
+    const sm_obj *o = reg_get(reg, object);
+    return !o || o->type->save;
+  }
+  vinfo vi;
+  if (strcmp(method, "create") == 0 && nargs >= 1 && vw_peek(args[0], &vi) == VW_OK &&
+      vi.kind == VK_STR && vi.data.n < 64) {
+    char type[64];
+    memcpy(type, vi.data.p, vi.data.n);
+    type[vi.data.n] = '\0';
+    const obj_type *t = reg_type(reg, type);
+    return !t || t->save;
+  }
+  if (strcmp(method, "open") == 0 || strcmp(method, "release") == 0 ||
+      strcmp(method, "delete") == 0) {
+    const sm_obj *o = named_target(reg, args, nargs);
+    return !o || o->type->save;
+  }
+  return true;
+}
+
+/* The first object kept in memory only that a value refers to. */
+static int find_unkept(void *ctx, uint64_t id, sm_span type) {
+  (void)type;
+  const void **found = ctx;
+  const sm_obj *o = reg_get(found[0], id);
+  if (o && !o->type->save) {
+    found[1] = o;
+    return 1;
+  }
+  return 0;
+}
+
+int cmd_check_refs_kept(const registry *reg, const sm_span *args, const unsigned *arg_flags,
+                        size_t nargs, char *err, size_t errlen) {
+  if (!cmd_logging(reg)) return WS_OK;
+  for (size_t i = 0; i < nargs; i++) {
+    if (!(arg_flags[i] & VW_FLAG_HAS_REF)) continue;
+    const void *found[2] = {reg, NULL};
+    vw_each_ref(args[i], find_unkept, found);
+    if (found[1]) {
+      const sm_obj *o = found[1];
+      snprintf(err, errlen,
+               "object %llu is a %s, which is kept in memory only (its type has no serialize "
+               "callbacks): it cannot be stored in an object the daemon keeps",
+               (unsigned long long)o->id, o->type->name);
+      return WS_TYPE_ERROR;
+    }
+  }
+  return WS_OK;
+}
+
+void cmd_log_next_id(registry *reg) {
+  if (cmd_logging(reg)) emit(reg, CMD_NEXT_ID, cmd_now_ms(), 0, reg_next_id(reg), "", NULL, 0);
+}
+
 void cmd_begin_ids(registry *reg, uint64_t first) {
   if (cmd_logging(reg)) emit(reg, CMD_BEGIN_IDS, cmd_now_ms(), 0, first, "", NULL, 0);
   reg_begin_ids(reg, first);
@@ -215,6 +287,7 @@ int cmd_replay(registry *reg, const uint8_t *rec, size_t len, char *err, size_t 
     return 0;
   }
   case CMD_BEGIN_IDS: reg_begin_ids(reg, (uint64_t)r.object); return 0;
+  case CMD_NEXT_ID: reg_set_next_id(reg, (uint64_t)r.object); return 0;
   default:
     snprintf(err, errlen, "a command record of unknown kind %lld (a newer daemon's log?)",
              (long long)r.kind);

@@ -61,7 +61,7 @@ void cmd_each_orphan(registry *reg, void (*fn)(void *ctx, uint64_t session), voi
 /* ---- inside the server: the logging points and the record's parts ---- */
 
 /* The kinds of record: the first field of each. */
-enum { CMD_CALL = 1, CMD_END_SESSION = 2, CMD_BEGIN_IDS = 3 };
+enum { CMD_CALL = 1, CMD_END_SESSION = 2, CMD_BEGIN_IDS = 3, CMD_NEXT_ID = 4 };
 
 /* The command state of a registry, embedded in it (registry.c) and kept by
  * cmd.c alone. Zero-initialised: no sink. */
@@ -71,6 +71,26 @@ typedef struct cmd_state {
   vbuf rec;       /* the record being encoded (reused) */
   bool replaying; /* cmd_replay is applying a record: log nothing again */
 } cmd_state;
+
+/* Objects of a type without a save hook (a custom type without serialize
+ * callbacks) are kept in memory only: neither they nor calls on them are
+ * logged. cmd_kept_call says whether a call (on object, or the manager's
+ * create/open/release/delete naming such a type or object) is about
+ * state the daemon keeps; looked at before the call runs, since a release
+ * or delete may free its object. */
+bool cmd_kept_call(const registry *reg, uint64_t object, const char *method, const sm_span *args,
+                   size_t nargs);
+
+/* A kept call may not store a reference to an object kept in memory only
+ * (the reference would outlive it across a restart): WS_TYPE_ERROR with
+ * err filled, else WS_OK. Only while logging. */
+int cmd_check_refs_kept(const registry *reg, const sm_span *args, const unsigned *arg_flags,
+                        size_t nargs, char *err, size_t errlen);
+
+/* A call that was not logged (kept in memory only) gave out object ids:
+ * logs where the ids go on (CMD_NEXT_ID), so the creates logged after it
+ * get theirs in a replay. */
+void cmd_log_next_id(registry *reg);
 
 /* Frees what the state holds (with the registry). */
 void cmd_fini(cmd_state *st);

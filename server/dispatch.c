@@ -118,9 +118,27 @@ static int disk_full(call *c, const method_def *m) {
 }
 
 /* Logs a mutating call that answered OK (one branch for everything else). */
-static void log_call(const call *c, const wire_request *req, const method_def *m, int rc) {
-  if ((m->flags & METHOD_MUTATES) && rc == WS_OK && cmd_logging(c->reg))
+/* Whether a mutating call is about state the daemon keeps (cmd.h), asked
+ * before it runs; and, for one that is, that it stores no reference to an
+ * object kept in memory only. Returns WS_OK or WS_TYPE_ERROR. */
+static int check_kept(call *c, const wire_request *req, const method_def *m, bool *kept) {
+  *kept = true;
+  if (!(m->flags & METHOD_MUTATES) || !cmd_logging(c->reg)) return WS_OK;
+  *kept = cmd_kept_call(c->reg, req->object, req->method, c->args, c->nargs);
+  if (!*kept) return WS_OK;
+  return cmd_check_refs_kept(c->reg, c->args, c->arg_flags, c->nargs, c->err, sizeof c->err);
+}
+
+/* Logs a mutating call that answered OK: as it is when it is about kept
+ * state, else only where the object ids went on (next_before: the next id
+ * before it ran). */
+static void log_call(const call *c, const wire_request *req, const method_def *m, int rc, bool kept,
+                     uint64_t next_before) {
+  if (!(m->flags & METHOD_MUTATES) || rc != WS_OK || !cmd_logging(c->reg)) return;
+  if (kept)
     cmd_log_call(c->reg, c->session, req->object, req->method, c->args, c->nargs);
+  else if (reg_next_id(c->reg) != next_before)
+    cmd_log_next_id(c->reg);
 }
 
 /* The method of an internal decision, asked for from the wire. */
@@ -138,10 +156,13 @@ static int run(call *c, const wire_request *req, size_t arg_bytes) {
     if ((m->flags & METHOD_INTERNAL) && !cmd_replaying(c->reg))
       return internal_refused(c, "the manager", req->method);
     count(c, &manager_type, m);
+    bool kept;
     int rc = disk_full(c, m);
+    if (rc == WS_OK) rc = check_kept(c, req, m, &kept);
     if (rc != WS_OK) return rc;
+    uint64_t next_before = reg_next_id(c->reg);
     rc = m->fn(c);
-    log_call(c, req, m, rc);
+    log_call(c, req, m, rc, kept, next_before);
     return rc;
   }
   sm_obj *o = reg_get(c->reg, req->object);
@@ -154,12 +175,15 @@ static int run(call *c, const wire_request *req, size_t arg_bytes) {
   c->obj = o;
   c->method = m;
   count(c, o->type, m);
+  bool kept;
   int rc = disk_full(c, m);
+  if (rc == WS_OK) rc = check_kept(c, req, m, &kept);
   if (rc == WS_OK && m->flags & METHOD_GROWS) rc = mem_check(c, arg_bytes);
   if (rc != WS_OK) return rc;
+  uint64_t next_before = reg_next_id(c->reg);
   reg_incref(c->reg, o);
   rc = m->fn(c);
-  log_call(c, req, m, rc);
+  log_call(c, req, m, rc, kept, next_before);
   if (m->flags & METHOD_MUTATES) reg_measure(c->reg, o);
   reg_unpin(c->reg, o);
   return rc;

@@ -27,8 +27,6 @@
 
 #include "statemgr.h"
 
-#define NAME_MAX_LEN 1024
-
 /* Copies a string argument into buf as a C string. */
 static int arg_str(call *c, size_t i, const char *what, char *buf, size_t len) {
   vinfo vi;

@@ -76,6 +76,9 @@ void reg_set_next_id(registry *reg, uint64_t next);
 int reg_restore(registry *reg, const obj_type *t, uint64_t id, const char *name, uint64_t refs,
                 void *state, sm_obj **out, char *err, size_t errlen);
 
+/* The longest name of a named object, in bytes. */
+#define NAME_MAX_LEN 1024
+
 sm_obj *reg_get(const registry *reg, uint64_t id);
 sm_obj *reg_get_named(const registry *reg, const char *name);
 
