@@ -91,11 +91,9 @@ done
 
 START=$SECONDS
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
-say() { echo "compare.sh [$((SECONDS - START))s]: $*" >&2; }
-die() {
-  say "$*"
-  exit 1
-}
+NAME=compare.sh
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
 
 # ---- sizes -------------------------------------------------------------
 
@@ -179,17 +177,6 @@ TMP=$(mktemp -d /tmp/sm-compare.XXXXXX)
 PIDS=()
 IDLE_FD_OPEN=0
 
-stop_pid() {
-  local pid=$1
-  kill -TERM "$pid" 2>/dev/null || return 0
-  for _ in $(seq 1 100); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.05
-  done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
-
 cleanup() {
   local pid
   if [ "$IDLE_FD_OPEN" = 1 ]; then exec 7>&-; fi
@@ -198,17 +185,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-# Drops a PID from the list once it has been stopped.
-forget() {
-  local keep=() p
-  for p in "${PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
-  PIDS=("${keep[@]}")
-}
-
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 
@@ -272,32 +248,10 @@ start_python() {
   PY_ADDR=$(cat "$TMP/py.ready")
 }
 
-stop_server() {
-  stop_pid "$1"
-  forget "$1"
-}
-
 # Every measuring run is bounded: a stuck server fails the comparison.
 RUN_LIMIT=300
 smbench() { timeout "$RUN_LIMIT" "$BENCH" --authkey-file "$TMP/authkey" -q "$@"; }
 
-# Writes HSET commands for n 16-byte fields with 64-byte values into one
-# hash, in Redis's protocol, 1,000 pairs a command.
-redis_hash_load() { # hash n
-  python3 - "$1" "$2" <<'EOF'
-import sys
-name, n = sys.argv[1].encode(), int(sys.argv[2])
-out = sys.stdout.buffer
-def bulk(b): return b"$%d\r\n%s\r\n" % (len(b), b)
-for start in range(0, n, 1000):
-    end = min(n, start + 1000)
-    parts = [b"HSET", name]
-    for i in range(start, end):
-        parts.append(b"key:%012d" % i)
-        parts.append((b"%016x" % i) * 4)
-    out.write(b"*%d\r\n" % len(parts) + b"".join(bulk(p) for p in parts))
-EOF
-}
 
 # SET key:%012d for every key of the keyspace, and the hash redis-benchmark's
 # HGET reads, so GET and HGET find what statemgr's dict_get finds.
@@ -323,19 +277,8 @@ EOF
 
 # ---- results -----------------------------------------------------------
 
-declare -A R # R[source|workload|clients|pipeline|transport] = ops/s
-
-ratio() { awk -v a="${1:-}" -v b="${2:-}" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "-"; else printf "%.2f", a / b }'; }
+# R[source|workload|clients|pipeline|transport] = ops/s (lib.sh)
 harmonic2() { awk -v a="${1:-0}" -v b="${2:-0}" 'BEGIN { if (a + 0 == 0 || b + 0 == 0) print ""; else printf "%.0f", 2 / (1 / a + 1 / b) }'; }
-
-# Keeps the better of what R holds for key and value: each figure is the
-# best of ROUNDS runs, and the runs of the servers alternate.
-keep_max() { # key value
-  local old=${R["$1"]:-}
-  if [ -z "$old" ] || awk -v a="$2" -v b="$old" 'BEGIN { exit !(a + 0 > b + 0) }'; then
-    R["$1"]=$2
-  fi
-}
 
 # Reads statemgr-bench / sm_pingpong / pyclient CSV rows into R.
 take_csv() { # source
@@ -608,11 +551,6 @@ OUT="$TMP/report.md"
   echo
   echo "| target | measured | holds |"
   echo "|---|---|---|"
-  check() { # label value minimum
-    local ok
-    ok=$(awk -v v="$2" -v m="$3" 'BEGIN { if (v == "-" || v == "") print "?"; else if (v + 0 >= m + 0) print "yes"; else print "no" }')
-    printf '| %s | %s | %s |\n' "$1" "$2" "$ok"
-  }
   for t in tcp unix; do
     check "1 client, P1, dict_set >= 0.85 x ping-pong ($t)" \
       "$(ratio "${R["floor|dict_set|1|1|$t"]:-}" "${R["pp|pingpong_set|1|1|$t"]:-}")" 0.85

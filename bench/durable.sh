@@ -61,11 +61,9 @@ while [ $# -gt 0 ]; do
 done
 
 START=$SECONDS
-say() { echo "durable.sh [$((SECONDS - START))s]: $*" >&2; }
-die() {
-  say "$*"
-  exit 1
-}
+NAME=durable.sh
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
 
 SCALE=1
 ROUNDS=2
@@ -104,25 +102,6 @@ done
 TMP=$(mktemp -d /tmp/sm-durable.XXXXXX)
 PIDS=()
 
-stop_pid() { # pid [signal]
-  local pid=$1
-  kill "-${2:-TERM}" "$pid" 2>/dev/null || return 0
-  for _ in $(seq 1 600); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.05
-  done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
-forget() {
-  local keep=() p
-  for p in "${PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
-  PIDS=("${keep[@]}")
-}
-stop_server() { # pid [signal]
-  stop_pid "$@"
-  forget "$1"
-}
 cleanup() {
   local pid
   for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
@@ -131,9 +110,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 now_ms() { date +%s%3N; }
 
 od -An -tx1 -N32 /dev/urandom | tr -d ' \n' >"$TMP/authkey"
@@ -189,14 +165,6 @@ wait_redis() {
   return 1
 }
 
-declare -A R
-ratio() { awk -v a="${1:-}" -v b="${2:-}" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "-"; else printf "%.2f", a / b }'; }
-keep_max() {
-  local old=${R["$1"]:-}
-  if [ -z "$old" ] || awk -v a="$2" -v b="$old" 'BEGIN { exit !(a + 0 > b + 0) }'; then
-    R["$1"]=$2
-  fi
-}
 
 # ---- 1. throughput of mutations -----------------------------------------
 
@@ -279,29 +247,14 @@ n=$(smcli len tail:dict)
 [ "$n" = "$REST" ] || die "after the restart statemgr holds $n entries in tail:dict, not $REST"
 
 say "restart: redis with $ENTRIES entries"
-hash_load() { # hash n
-  python3 - "$1" "$2" <<'EOF'
-import sys
-name, n = sys.argv[1].encode(), int(sys.argv[2])
-out = sys.stdout.buffer
-def bulk(b): return b"$%d\r\n%s\r\n" % (len(b), b)
-for start in range(0, n, 1000):
-    end = min(n, start + 1000)
-    parts = [b"HSET", name]
-    for i in range(start, end):
-        parts.append(b"key:%012d" % i)
-        parts.append((b"%016x" % i) * 4)
-    out.write(b"*%d\r\n" % len(parts) + b"".join(bulk(p) for p in parts))
-EOF
-}
 start_redis restart --appendonly yes --appendfsync everysec
-hash_load mem:hash "$FIRST" | redis-cli -p "$RD_PORT" --pipe >/dev/null
+redis_hash_load mem:hash "$FIRST" | redis-cli -p "$RD_PORT" --pipe >/dev/null
 redis-cli -p "$RD_PORT" bgrewriteaof >/dev/null
 for _ in $(seq 1 6000); do
   redis-cli -p "$RD_PORT" info persistence | grep -q '^aof_rewrite_in_progress:0' && break
   sleep 0.05
 done
-hash_load tail:hash "$REST" | redis-cli -p "$RD_PORT" --pipe >/dev/null
+redis_hash_load tail:hash "$REST" | redis-cli -p "$RD_PORT" --pipe >/dev/null
 sleep 1.5
 RD_DISK=$(du -sk "$TMP/rd-restart" | cut -f1)
 stop_server "$RD_PID" KILL
@@ -416,11 +369,6 @@ OUT="$TMP/report.md"
   echo
   echo "| target | measured | holds |"
   echo "|---|---|---|"
-  check() { # label value minimum
-    local ok
-    ok=$(awk -v v="$2" -v m="$3" 'BEGIN { if (v == "-" || v == "") print "?"; else if (v + 0 >= m + 0) print "yes"; else print "no" }')
-    printf '| %s | %s | %s |\n' "$1" "$2" "$ok"
-  }
   for mode in always everysec; do
     for w in dict_set value_incr; do
       cmd=SET
