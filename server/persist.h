@@ -87,10 +87,11 @@ uint64_t persist_answer_mark(const persist *p, uint64_t object, const sm_obj *o)
 /* The highest index known durable. */
 uint64_t persist_durable(const persist *p);
 
-/* Before a loop turn's answers go out: with --fsync everysec or no, writes
- * the commands of the turn to the log now (wal_write_now), so the answers
- * they hold back go in the same pass; nothing with always (the writer
- * thread's group commit) or without a data directory. NULL is fine. */
+/* Before a loop turn's answers go out (wal_write_now): with --fsync always,
+ * hands the turn's commands to the writer thread's next sync, all
+ * together; with everysec or no, writes them to the log now, so the
+ * answers they hold back go in the same pass. Nothing without a data
+ * directory. NULL is fine. */
 void persist_write_now(persist *p);
 /* True while the disk is full: mutating calls are refused. */
 bool persist_full(const persist *p);

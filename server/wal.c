@@ -971,7 +971,17 @@ void wal_close(wal *w) {
 }
 
 void wal_write_now(wal *w) {
-  if (!w || w->cfg.fsync == WAL_FSYNC_ALWAYS || w->told_fatal) return;
+  if (!w || w->told_fatal) return;
+  if (w->cfg.fsync == WAL_FSYNC_ALWAYS) {
+    /* Group commit: the writer is woken once a turn and takes the whole
+     * turn's records to one sync, as Redis syncs in beforeSleep, rather
+     * than syncing the first record of a turn alone. */
+    pthread_mutex_lock(&w->mu);
+    w->loop_writes = true;
+    if (w->batch_len > 0) pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    return;
+  }
   /* The writer holds io while it syncs: then the batch waits for it, as
    * Redis postpones its write while a background fsync runs. */
   if (pthread_mutex_trylock(&w->io) != 0) return;

@@ -69,15 +69,18 @@ int wal_open(const wal_cfg *cfg, uint64_t next_index, wal **out, char *err, size
  * treats as fatal (the state would differ from the log). */
 uint64_t wal_append(wal *w, const void *data, size_t len);
 
-/* EVERYSEC and NO: writes the records appended so far to the segment
+/* Called once a loop turn, before the turn's answers go out. ALWAYS: wakes
+ * the writer for the turn's records, so that they share one sync (from
+ * the first call on, appends no longer wake it one by one). EVERYSEC and
+ * NO: writes the records appended so far to the segment
  * from the calling (loop) thread, at once, and reports them durable (they
  * are written) through on_durable before it returns; the writer thread
  * then only syncs once a second. The daemon calls it before it sends the
  * answers of a loop turn, as Redis writes its append-only file before
  * replying: a crash of the process then loses nothing answered, a crash of
- * the machine up to a second. Does nothing in ALWAYS (the writer's group
- * commit), while the writer is syncing (it takes the batch after), on a
- * full disk or after a fatal error. */
+ * the machine up to a second; it writes nothing while the writer is syncing
+ * (the writer takes the batch after), on a full disk or after a fatal
+ * error. */
 void wal_write_now(wal *w);
 
 /* The index of the last record appended (0: none this run, and the
