@@ -1,21 +1,37 @@
 /* SPDX-License-Identifier: MIT */
 /* pipeline.c - the Pipeline type: many proxy calls sent in one write and
- * answered together (sm_pipeline_*), so N calls cost one round trip.
+ * answered together (sm_pipeline_*), so N calls cost one round trip; and
+ * PipelineView, what on(proxy) gives: [k] = v and del [k] queued straight
+ * from C, with no Python frame, since a pipelined call is cheap enough for
+ * the Python layer's own cost to dominate it.
  *
- * call(proxy, method, *args) queues; callk does the same with the first
- * argument as a dict key; execute() sends them all and returns the results
+ * _call(proxy, method, *args) queues; _callk does the same with the first
+ * argument as a dict key; _execute() sends them all and returns the results
  * in order and the failures, by index, with their codes and texts. The
- * package turns the failures into its exceptions. A pipeline is bound to the
- * thread that made it, as the library's is; its proxies are kept alive
- * until it is executed or dropped. */
+ * package subclasses both types (statemgr.pipeline: Pipeline, _On) and
+ * turns the failures into its exceptions. A pipeline is bound to the thread
+ * that made it, as the library's is; its proxies are kept alive until it is
+ * executed or dropped. */
 #include "ext.h"
+
+#include <structmember.h>
+
+typedef struct view_object view_object;
 
 typedef struct pipeline_object {
   PyObject_HEAD cli_object *client; /**< strong reference */
   sm_pipeline *pl;                  /**< owned */
   PyObject *keep;       /**< list: the proxies of the queued calls, alive until execute */
   unsigned long thread; /**< the thread that made it */
+  view_object *view;    /**< strong: the last on() view, given again for the same proxy */
 } pipeline_object;
+
+/* p.on(proxy): queues calls on proxy in p. */
+struct view_object {
+  PyObject_HEAD pipeline_object *pipeline; /**< strong reference */
+  prx_object *proxy;                       /**< strong reference */
+  bool key;                                /**< a dict: [k] is a key, tuples included */
+};
 
 static int pl_check(pipeline_object *pl) {
   if (cli_check_open(pl->client) < 0) return -1;
@@ -50,32 +66,27 @@ static PyObject *pl_new(PyTypeObject *cls, PyObject *args, PyObject *kw) {
   return (PyObject *)pl;
 }
 
-static PyObject *queue_call(pipeline_object *pl, PyObject *const *args, Py_ssize_t nargs, bool key,
-                            bool timed) {
-  Py_ssize_t first = timed ? 3 : 2;
-  if (nargs < first)
-    return PyErr_Format(PyExc_TypeError, timed ? "call_timed(proxy, method, timeout_ms, *args)"
-                                               : "call(proxy, method, *args)");
-  if (!PyObject_TypeCheck(args[0], &prx_type))
-    return PyErr_Format(PyExc_TypeError, "a pipeline calls statemgr proxies, not %R",
-                        (PyObject *)Py_TYPE(args[0]));
-  prx_object *p = (prx_object *)args[0];
-  if (pl_check(pl) < 0) return NULL;
-  if (!p->proxy || p->client != pl->client)
-    return PyErr_Format(PyExc_ValueError,
-                        "the proxy is released or belongs to another client than the pipeline");
-  const char *method = PyUnicode_AsUTF8(args[1]);
-  if (!method) return NULL;
-  long long timeout_ms = -1;
-  if (timed && (timeout_ms = PyLong_AsLongLong(args[2])) == -1 && PyErr_Occurred()) return NULL;
-  Py_ssize_t n = nargs - first;
-  if (n > 8) return PyErr_Format(PyExc_TypeError, "at most 8 arguments");
+/* Queues p.method(*args) (args[0] as a dict key when key is set), a
+ * blocking call with timeout_ms when timed. Returns 0, or -1 with an
+ * exception set. */
+static int pl_queue(pipeline_object *pl, prx_object *p, const char *method, PyObject *const *args,
+                    Py_ssize_t n, bool key, bool timed, long long timeout_ms) {
+  if (pl_check(pl) < 0) return -1;
+  if (!p->proxy || p->client != pl->client) {
+    PyErr_SetString(PyExc_ValueError,
+                    "the proxy is released or belongs to another client than the pipeline");
+    return -1;
+  }
+  if (n > 8) {
+    PyErr_SetString(PyExc_TypeError, "at most 8 arguments");
+    return -1;
+  }
   sm_value *vals[8];
   for (Py_ssize_t i = 0; i < n; i++) {
-    if (val_from_py(pl->client, args[first + i], key && i == 0, &vals[i]) < 0) {
+    if (val_from_py(pl->client, args[i], key && i == 0, &vals[i]) < 0) {
       while (i-- > 0)
         sm_value_free(vals[i]);
-      return NULL;
+      return -1;
     }
   }
   int rc =
@@ -84,8 +95,29 @@ static PyObject *queue_call(pipeline_object *pl, PyObject *const *args, Py_ssize
             : sm_pipeline_call(pl->pl, p->proxy, method, (const sm_value *const *)vals, (size_t)n);
   for (Py_ssize_t i = 0; i < n; i++)
     sm_value_free(vals[i]);
-  if (rc != SM_OK) return ext_raise_last(rc);
-  if (PyList_Append(pl->keep, (PyObject *)p) < 0) return NULL;
+  if (rc != SM_OK) {
+    ext_raise_last(rc);
+    return -1;
+  }
+  return PyList_Append(pl->keep, (PyObject *)p);
+}
+
+static PyObject *queue_call(pipeline_object *pl, PyObject *const *args, Py_ssize_t nargs, bool key,
+                            bool timed) {
+  Py_ssize_t first = timed ? 3 : 2;
+  if (nargs < first)
+    return PyErr_Format(PyExc_TypeError, timed ? "_call_timed(proxy, method, timeout_ms, *args)"
+                                               : "_call(proxy, method, *args)");
+  if (!PyObject_TypeCheck(args[0], &prx_type))
+    return PyErr_Format(PyExc_TypeError, "a pipeline calls statemgr proxies, not %R",
+                        (PyObject *)Py_TYPE(args[0]));
+  const char *method = PyUnicode_AsUTF8(args[1]);
+  if (!method) return NULL;
+  long long timeout_ms = -1;
+  if (timed && (timeout_ms = PyLong_AsLongLong(args[2])) == -1 && PyErr_Occurred()) return NULL;
+  if (pl_queue(pl, (prx_object *)args[0], method, args + first, nargs - first, key, timed,
+               timeout_ms) < 0)
+    return NULL;
   Py_RETURN_NONE;
 }
 
@@ -101,7 +133,15 @@ static PyObject *pl_call_timed(pipeline_object *pl, PyObject *const *args, Py_ss
   return queue_call(pl, args, nargs, false, true);
 }
 
-/* execute(): (results, failures). results lists every call's result in
+/* Empties the pipeline: no calls, no proxies kept, no cached view (which
+ * would keep a cycle through the pipeline alive). */
+static void pl_empty(pipeline_object *pl) {
+  sm_pipeline_reset(pl->pl);
+  if (pl->keep) PyList_SetSlice(pl->keep, 0, PyList_GET_SIZE(pl->keep), NULL);
+  Py_CLEAR(pl->view);
+}
+
+/* _execute(): (results, failures). results lists every call's result in
  * order (None for a failed call); failures is None when every call
  * succeeded, else {index: (code, text)}. The pipeline is empty again
  * afterwards. */
@@ -150,8 +190,7 @@ static PyObject *pl_execute(pipeline_object *pl, PyObject *unused) {
     }
     PyList_SET_ITEM(results, (Py_ssize_t)i, item);
   }
-  sm_pipeline_reset(p);
-  PyList_SetSlice(pl->keep, 0, PyList_GET_SIZE(pl->keep), NULL);
+  pl_empty(pl);
   if (!results) {
     Py_XDECREF(failures);
     return NULL;
@@ -163,11 +202,47 @@ static PyObject *pl_execute(pipeline_object *pl, PyObject *unused) {
   }
   return Py_BuildValue("(NN)", results, failures ? failures : Py_NewRef(Py_None));
 fail:
-  sm_pipeline_reset(p);
-  PyList_SetSlice(pl->keep, 0, PyList_GET_SIZE(pl->keep), NULL);
+  pl_empty(pl);
   Py_XDECREF(results);
   Py_XDECREF(failures);
   return NULL;
+}
+
+/* _discard(): drops the queued calls unsent. */
+static PyObject *pl_discard(pipeline_object *pl, PyObject *unused) {
+  (void)unused;
+  pl_empty(pl);
+  Py_RETURN_NONE;
+}
+
+/* on(proxy): the view of proxy that queues here, the same object again
+ * while it is asked for the same proxy (one allocation per batch, not per
+ * call). A new view is of the class in the pipeline's class attribute
+ * _view_class (the package's _On), else a PipelineView. */
+static PyObject *pl_on(pipeline_object *pl, PyObject *proxy) {
+  if (pl->view && (PyObject *)pl->view->proxy == proxy) return Py_NewRef((PyObject *)pl->view);
+  if (!PyObject_TypeCheck(proxy, &prx_type))
+    return PyErr_Format(PyExc_TypeError, "a pipeline calls statemgr proxies, not %R",
+                        (PyObject *)Py_TYPE(proxy));
+  PyTypeObject *cls = &pipeline_view_type;
+  PyObject *attr = PyObject_GetAttrString((PyObject *)Py_TYPE(pl), "_view_class");
+  if (!attr) {
+    if (!PyErr_ExceptionMatches(PyExc_AttributeError)) return NULL;
+    PyErr_Clear();
+  } else if (!PyType_Check(attr) || !PyType_IsSubtype((PyTypeObject *)attr, &pipeline_view_type)) {
+    Py_DECREF(attr);
+    return PyErr_Format(PyExc_TypeError, "_view_class must subclass PipelineView");
+  } else {
+    cls = (PyTypeObject *)attr;
+  }
+  view_object *v = (view_object *)cls->tp_alloc(cls, 0);
+  Py_XDECREF(attr); /* the new view holds its class */
+  if (!v) return NULL;
+  v->pipeline = (pipeline_object *)Py_NewRef((PyObject *)pl);
+  v->proxy = (prx_object *)Py_NewRef(proxy);
+  v->key = PyObject_TypeCheck(proxy, ext_proxy_class("dict")) != 0;
+  Py_XSETREF(pl->view, (view_object *)Py_NewRef((PyObject *)v));
+  return (PyObject *)v;
 }
 
 static PyObject *pl_len(pipeline_object *pl, PyObject *unused) {
@@ -177,12 +252,14 @@ static PyObject *pl_len(pipeline_object *pl, PyObject *unused) {
 
 static int pl_traverse(pipeline_object *pl, visitproc visit, void *arg) {
   Py_VISIT(pl->keep);
+  Py_VISIT((PyObject *)pl->view);
   Py_VISIT((PyObject *)pl->client);
   return 0;
 }
 
 static int pl_clear(pipeline_object *pl) {
   Py_CLEAR(pl->keep);
+  Py_CLEAR(pl->view);
   return 0;
 }
 
@@ -195,26 +272,77 @@ static void pl_dealloc(pipeline_object *pl) {
 }
 
 static PyMethodDef pl_methods[] = {
-    {"call", (PyCFunction)(void (*)(void))pl_call, METH_FASTCALL,
-     "call(proxy, method, *args): queues a call."},
-    {"callk", (PyCFunction)(void (*)(void))pl_callk, METH_FASTCALL,
-     "callk(proxy, method, key, *args): queues a call whose first argument is a dict key."},
-    {"call_timed", (PyCFunction)(void (*)(void))pl_call_timed, METH_FASTCALL,
-     "call_timed(proxy, method, timeout_ms, *args): queues a blocking call."},
-    {"execute", (PyCFunction)pl_execute, METH_NOARGS,
+    {"_call", (PyCFunction)(void (*)(void))pl_call, METH_FASTCALL,
+     "_call(proxy, method, *args): queues a call."},
+    {"_callk", (PyCFunction)(void (*)(void))pl_callk, METH_FASTCALL,
+     "_callk(proxy, method, key, *args): queues a call whose first argument is a dict key."},
+    {"_call_timed", (PyCFunction)(void (*)(void))pl_call_timed, METH_FASTCALL,
+     "_call_timed(proxy, method, timeout_ms, *args): queues a blocking call."},
+    {"_execute", (PyCFunction)pl_execute, METH_NOARGS,
      "Sends every queued call; returns (results, None or {index: (code, text)})."},
-    {"pending", (PyCFunction)pl_len, METH_NOARGS, "The number of queued calls."},
+    {"_pending", (PyCFunction)pl_len, METH_NOARGS, "The number of queued calls."},
+    {"_discard", (PyCFunction)pl_discard, METH_NOARGS, "Drops the queued calls unsent."},
+    {"on", (PyCFunction)pl_on, METH_O, "on(proxy): a view of proxy whose calls are queued here."},
     {NULL, NULL, 0, NULL},
 };
 
 PyTypeObject pipeline_type = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "statemgr._statemgr.Pipeline",
     .tp_basicsize = sizeof(pipeline_object),
-    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
     .tp_doc = "Calls sent in one write and answered together.",
     .tp_new = pl_new,
     .tp_dealloc = (destructor)pl_dealloc,
     .tp_traverse = (traverseproc)pl_traverse,
     .tp_clear = (inquiry)pl_clear,
     .tp_methods = pl_methods,
+};
+
+/* ---- PipelineView ---- */
+
+/* view[k] = v queues set(k, v); del view[k] queues del(k). */
+static int view_ass_subscript(view_object *v, PyObject *key, PyObject *value) {
+  PyObject *args[2] = {key, value};
+  return pl_queue(v->pipeline, v->proxy, value ? "set" : "del", args, value ? 2 : 1, v->key, false,
+                  -1);
+}
+
+static int view_traverse(view_object *v, visitproc visit, void *arg) {
+  Py_VISIT((PyObject *)v->pipeline);
+  Py_VISIT((PyObject *)v->proxy);
+  return 0;
+}
+
+static int view_clear(view_object *v) {
+  Py_CLEAR(v->pipeline);
+  Py_CLEAR(v->proxy);
+  return 0;
+}
+
+static void view_dealloc(view_object *v) {
+  PyObject_GC_UnTrack(v);
+  view_clear(v);
+  Py_TYPE(v)->tp_free((PyObject *)v);
+}
+
+static PyMemberDef view_members[] = {
+    {"pipeline", T_OBJECT, offsetof(view_object, pipeline), READONLY, "The pipeline."},
+    {"proxy", T_OBJECT, offsetof(view_object, proxy), READONLY, "The proxy."},
+    {NULL, 0, 0, 0, NULL},
+};
+
+static PyMappingMethods view_mapping = {
+    .mp_ass_subscript = (objobjargproc)view_ass_subscript,
+};
+
+PyTypeObject pipeline_view_type = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "statemgr._statemgr.PipelineView",
+    .tp_basicsize = sizeof(view_object),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = "Pipeline.on(proxy): [k] = v and del [k] queue set and del.",
+    .tp_dealloc = (destructor)view_dealloc,
+    .tp_traverse = (traverseproc)view_traverse,
+    .tp_clear = (inquiry)view_clear,
+    .tp_as_mapping = &view_mapping,
+    .tp_members = view_members,
 };

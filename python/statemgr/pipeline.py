@@ -59,44 +59,34 @@ class Result:
         return "<Result %s>" % (repr(self._value) if not self._code else "error %r" % self._value)
 
 
-class _On:
-    """Queues calls on one proxy: p.on(d).method(*args)."""
+class _On(_statemgr.PipelineView):
+    """Queues calls on one proxy: p.on(d).method(*args). ``[k] = v`` and
+    ``del [k]`` are the C base's (no Python frame, no Result: a failure is
+    raised when the pipeline runs); p.on(d) gives the same view again for
+    the same proxy."""
 
-    __slots__ = ("_p", "_proxy", "_queue")
-
-    def __init__(self, pipeline, proxy):
-        self._p = pipeline
-        self._proxy = proxy
-        # d[k] = v and del d[k] give no Result: they go straight to the C
-        # pipeline (their failures are raised when the pipeline runs).
-        self._queue = pipeline._pl.callk if isinstance(proxy, DictProxy) else pipeline._pl.call
+    __slots__ = ()
 
     def __getattr__(self, method):
+        pipeline, proxy = self.pipeline, self.proxy
+
         def queue(*args, timeout=None):
-            return self._p.call(self._proxy, method, *args, timeout=timeout)
+            return pipeline.call(proxy, method, *args, timeout=timeout)
 
         return queue
 
     def __getitem__(self, key):
-        self._queue(self._proxy, "get", key)
-        r = Result()
-        p = self._p
-        p._held.append((p._pl.pending() - 1, r))
-        return r
-
-    def __setitem__(self, key, value):
-        self._queue(self._proxy, "set", key, value)
-
-    def __delitem__(self, key):
-        self._queue(self._proxy, "del", key)
+        return self.pipeline.call(self.proxy, "get", key)
 
 
-class Pipeline:
+class Pipeline(_statemgr.Pipeline):
     """Calls queued on proxies of one client, sent together."""
+
+    __slots__ = ("_client", "_held")
+    _view_class = _On
 
     def __init__(self, client):
         self._client = client
-        self._pl = _statemgr.Pipeline(client)
         self._held = []  # (index, Result) of the calls that gave a Result
 
     def call(self, proxy, method, *args, timeout=None):
@@ -104,21 +94,20 @@ class Pipeline:
         seconds) makes it a blocking call with that deadline. Returns its
         Result."""
         if timeout is not None:
-            self._pl.call_timed(proxy, method, timeout_ms(timeout), *args)
+            self._call_timed(proxy, method, timeout_ms(timeout), *args)
         elif args and method in _KEY_METHODS and isinstance(proxy, DictProxy):
-            self._pl.callk(proxy, method, *args)
+            self._callk(proxy, method, *args)
         else:
-            self._pl.call(proxy, method, *args)
+            self._call(proxy, method, *args)
         r = Result()
-        self._held.append((self._pl.pending() - 1, r))
+        self._held.append((self._pending() - 1, r))
         return r
 
-    def on(self, proxy):
-        """A view of proxy whose method calls are queued here."""
-        return _On(self, proxy)
+    # on(proxy), from the C base: a view of proxy whose method calls are
+    # queued here.
 
     def __len__(self):
-        return self._pl.pending()
+        return self._pending()
 
     def execute(self, raise_on_error=True):
         """Sends the queued calls and waits for every answer. Returns their
@@ -127,9 +116,10 @@ class Pipeline:
         exception objects in the list. A failed ``d[k] = v`` or ``del d[k]``
         (which give no Result) raises in either case."""
         held, self._held = self._held, []
-        if not self._pl.pending():
+        if not self._pending():
+            self._discard()
             return []
-        results, failures = self._pl.execute()
+        results, failures = self._execute()
         if failures is None:
             for i, r in held:
                 r._done, r._value = True, results[i]
@@ -161,4 +151,4 @@ class Pipeline:
             self.execute(raise_on_error=False)
         else:  # drop what was queued
             self._held = []
-            self._pl = _statemgr.Pipeline(self._client)
+            self._discard()

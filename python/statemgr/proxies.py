@@ -334,9 +334,9 @@ class ListProxy(BaseProxy):
 
     def _replace(self, items):
         pl = _statemgr.Pipeline(self._client)
-        pl.call(self, "clear")
-        pl.call(self, "extend", items)
-        _results, failures = pl.execute()
+        pl._call(self, "clear")
+        pl._call(self, "extend", items)
+        _results, failures = pl._execute()
         if failures:
             from .errors import error_for
 
@@ -548,8 +548,8 @@ class NamespaceProxy(BaseProxy):
         names = self._call("list")
         pl = _statemgr.Pipeline(self._client)
         for n in names:
-            pl.call(self, "get", n)
-        results, failures = pl.execute()
+            pl._call(self, "get", n)
+        results, failures = pl._execute()
         return {n: r for i, (n, r) in enumerate(zip(names, results)) if i not in (failures or {})}
 
     def __str__(self):
