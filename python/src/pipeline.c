@@ -24,6 +24,7 @@ typedef struct pipeline_object {
   PyObject *keep;       /**< list: the proxies of the queued calls, alive until execute */
   unsigned long thread; /**< the thread that made it */
   view_object *view;    /**< strong: the last on() view, given again for the same proxy */
+  PyObject *held;       /**< list, the package's: (index, Result) of the calls with a Result */
 } pipeline_object;
 
 /* p.on(proxy): queues calls on proxy in p. */
@@ -55,7 +56,7 @@ static PyObject *pl_new(PyTypeObject *cls, PyObject *args, PyObject *kw) {
   Py_END_ALLOW_THREADS c->inflight--;
   if (rc != SM_OK) return ext_raise_last(rc);
   pipeline_object *pl = (pipeline_object *)cls->tp_alloc(cls, 0);
-  if (!pl || !(pl->keep = PyList_New(0))) {
+  if (!pl || !(pl->keep = PyList_New(0)) || !(pl->held = PyList_New(0))) {
     Py_XDECREF(pl);
     sm_pipeline_free(p);
     return NULL;
@@ -99,6 +100,9 @@ static int pl_queue(pipeline_object *pl, prx_object *p, const char *method, PyOb
     ext_raise_last(rc);
     return -1;
   }
+  /* Alive until the pipeline runs: once per run of calls on one proxy. */
+  Py_ssize_t kept = PyList_GET_SIZE(pl->keep);
+  if (kept && PyList_GET_ITEM(pl->keep, kept - 1) == (PyObject *)p) return 0;
   return PyList_Append(pl->keep, (PyObject *)p);
 }
 
@@ -141,18 +145,23 @@ static void pl_empty(pipeline_object *pl) {
   Py_CLEAR(pl->view);
 }
 
-/* _execute(): (results, failures). results lists every call's result in
- * order (None for a failed call); failures is None when every call
- * succeeded, else {index: (code, text)}. The pipeline is empty again
- * afterwards. */
-static PyObject *pl_execute(pipeline_object *pl, PyObject *unused) {
-  (void)unused;
-  if (pl_check(pl) < 0) return NULL;
+/* Sends the queued calls and waits for every answer; returns the
+ * library's code. */
+static int pl_send(pipeline_object *pl) {
   int rc;
   sm_pipeline *p = pl->pl;
   pl->client->inflight++;
   Py_BEGIN_ALLOW_THREADS rc = sm_pipeline_exec(p);
   Py_END_ALLOW_THREADS pl->client->inflight--;
+  return rc;
+}
+
+/* After pl_send gave rc: (results, failures). results lists every call's
+ * result in order (None for a failed call); failures is None when every
+ * call succeeded, else {index: (code, text)}. The pipeline is empty again
+ * afterwards. */
+static PyObject *pl_collect(pipeline_object *pl, int rc) {
+  sm_pipeline *p = pl->pl;
   size_t n = sm_pipeline_count(p);
   /* A failure before anything was sent (no connection) fails every call. */
   bool all_failed = rc != SM_OK && rc != SM_ECLOSED && rc != SM_EPROTO;
@@ -208,11 +217,91 @@ fail:
   return NULL;
 }
 
+/* _execute(): sends the queued calls; (results, failures) as pl_collect. */
+static PyObject *pl_execute(pipeline_object *pl, PyObject *unused) {
+  (void)unused;
+  if (pl_check(pl) < 0) return NULL;
+  return pl_collect(pl, pl_send(pl));
+}
+
+static PyObject *pl_enter(PyObject *self, PyObject *unused) {
+  (void)unused;
+  return Py_NewRef(self);
+}
+
+/* __exit__(exc_type, exc, tb): after an exception, drops what was queued;
+ * else runs the pipeline, each Result keeping its own error. When no call
+ * gave a Result (only view[k] = v and del view[k]) and every call
+ * succeeded, which is the common end of a batch of writes, no result
+ * object is made; otherwise the package's execute(False) settles them. */
+static PyObject *pl_exit(pipeline_object *pl, PyObject *const *args, Py_ssize_t nargs) {
+  if (nargs > 0 && args[0] != Py_None) {
+    pl_empty(pl);
+    if (pl->held && PyList_SetSlice(pl->held, 0, PyList_GET_SIZE(pl->held), NULL) < 0) return NULL;
+    Py_RETURN_FALSE;
+  }
+  bool plain = pl->held && PyList_CheckExact(pl->held) && PyList_GET_SIZE(pl->held) == 0 &&
+               sm_pipeline_count(pl->pl) > 0;
+  if (!plain) {
+    PyObject *r = PyObject_CallMethod((PyObject *)pl, "execute", "O", Py_False);
+    if (!r) return NULL;
+    Py_DECREF(r);
+    Py_RETURN_FALSE;
+  }
+  if (pl_check(pl) < 0) return NULL;
+  int rc = pl_send(pl);
+  bool all_ok = rc == SM_OK;
+  for (size_t i = 0, n = sm_pipeline_count(pl->pl); all_ok && i < n; i++)
+    all_ok = sm_pipeline_status(pl->pl, i) == SM_OK;
+  if (all_ok) {
+    pl_empty(pl);
+    Py_RETURN_FALSE;
+  }
+  PyObject *outcome = pl_collect(pl, rc);
+  if (!outcome) return NULL;
+  PyObject *held = PyList_New(0);
+  PyObject *r = held ? PyObject_CallMethod((PyObject *)pl, "_settle", "OOOO", held,
+                                           PyTuple_GET_ITEM(outcome, 0),
+                                           PyTuple_GET_ITEM(outcome, 1), Py_False)
+                     : NULL;
+  Py_XDECREF(held);
+  Py_DECREF(outcome);
+  if (!r) return NULL;
+  Py_DECREF(r);
+  Py_RETURN_FALSE;
+}
+
 /* _discard(): drops the queued calls unsent. */
 static PyObject *pl_discard(pipeline_object *pl, PyObject *unused) {
   (void)unused;
   pl_empty(pl);
   Py_RETURN_NONE;
+}
+
+/* The class of the views of a pipeline of class type: its attribute
+ * _view_class (the package's _On), else PipelineView. Borrowed; the last
+ * answer is kept (a strong reference to both classes), so that a batch
+ * looks it up once per process, not once per on(). */
+static PyTypeObject *pl_view_class(PyTypeObject *type) {
+  static PyTypeObject *last_type, *last_class;
+  if (type == last_type) return last_class;
+  PyTypeObject *cls = &pipeline_view_type;
+  PyObject *attr = PyObject_GetAttrString((PyObject *)type, "_view_class");
+  if (!attr) {
+    if (!PyErr_ExceptionMatches(PyExc_AttributeError)) return NULL;
+    PyErr_Clear();
+    Py_INCREF(cls);
+  } else if (!PyType_Check(attr) || !PyType_IsSubtype((PyTypeObject *)attr, &pipeline_view_type)) {
+    Py_DECREF(attr);
+    PyErr_SetString(PyExc_TypeError, "_view_class must subclass PipelineView");
+    return NULL;
+  } else {
+    cls = (PyTypeObject *)attr;
+  }
+  Py_INCREF(type);
+  Py_XSETREF(last_type, type);
+  Py_XSETREF(last_class, cls);
+  return cls;
 }
 
 /* on(proxy): the view of proxy that queues here, the same object again
@@ -224,19 +313,9 @@ static PyObject *pl_on(pipeline_object *pl, PyObject *proxy) {
   if (!PyObject_TypeCheck(proxy, &prx_type))
     return PyErr_Format(PyExc_TypeError, "a pipeline calls statemgr proxies, not %R",
                         (PyObject *)Py_TYPE(proxy));
-  PyTypeObject *cls = &pipeline_view_type;
-  PyObject *attr = PyObject_GetAttrString((PyObject *)Py_TYPE(pl), "_view_class");
-  if (!attr) {
-    if (!PyErr_ExceptionMatches(PyExc_AttributeError)) return NULL;
-    PyErr_Clear();
-  } else if (!PyType_Check(attr) || !PyType_IsSubtype((PyTypeObject *)attr, &pipeline_view_type)) {
-    Py_DECREF(attr);
-    return PyErr_Format(PyExc_TypeError, "_view_class must subclass PipelineView");
-  } else {
-    cls = (PyTypeObject *)attr;
-  }
+  PyTypeObject *cls = pl_view_class(Py_TYPE(pl));
+  if (!cls) return NULL;
   view_object *v = (view_object *)cls->tp_alloc(cls, 0);
-  Py_XDECREF(attr); /* the new view holds its class */
   if (!v) return NULL;
   v->pipeline = (pipeline_object *)Py_NewRef((PyObject *)pl);
   v->proxy = (prx_object *)Py_NewRef(proxy);
@@ -252,6 +331,7 @@ static PyObject *pl_len(pipeline_object *pl, PyObject *unused) {
 
 static int pl_traverse(pipeline_object *pl, visitproc visit, void *arg) {
   Py_VISIT(pl->keep);
+  Py_VISIT(pl->held);
   Py_VISIT((PyObject *)pl->view);
   Py_VISIT((PyObject *)pl->client);
   return 0;
@@ -259,6 +339,7 @@ static int pl_traverse(pipeline_object *pl, visitproc visit, void *arg) {
 
 static int pl_clear(pipeline_object *pl) {
   Py_CLEAR(pl->keep);
+  Py_CLEAR(pl->held);
   Py_CLEAR(pl->view);
   return 0;
 }
@@ -270,6 +351,12 @@ static void pl_dealloc(pipeline_object *pl) {
   Py_CLEAR(pl->client);
   Py_TYPE(pl)->tp_free((PyObject *)pl);
 }
+
+static PyMemberDef pl_members[] = {
+    {"_held", T_OBJECT, offsetof(pipeline_object, held), 0,
+     "The package's (index, Result) of the queued calls that gave a Result."},
+    {NULL, 0, 0, 0, NULL},
+};
 
 static PyMethodDef pl_methods[] = {
     {"_call", (PyCFunction)(void (*)(void))pl_call, METH_FASTCALL,
@@ -283,6 +370,9 @@ static PyMethodDef pl_methods[] = {
     {"_pending", (PyCFunction)pl_len, METH_NOARGS, "The number of queued calls."},
     {"_discard", (PyCFunction)pl_discard, METH_NOARGS, "Drops the queued calls unsent."},
     {"on", (PyCFunction)pl_on, METH_O, "on(proxy): a view of proxy whose calls are queued here."},
+    {"__enter__", (PyCFunction)pl_enter, METH_NOARGS, "The pipeline itself."},
+    {"__exit__", (PyCFunction)(void (*)(void))pl_exit, METH_FASTCALL,
+     "Runs the pipeline (drops it after an exception); each Result keeps its error."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -296,6 +386,7 @@ PyTypeObject pipeline_type = {
     .tp_traverse = (traverseproc)pl_traverse,
     .tp_clear = (inquiry)pl_clear,
     .tp_methods = pl_methods,
+    .tp_members = pl_members,
 };
 
 /* ---- PipelineView ---- */

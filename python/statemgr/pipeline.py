@@ -80,14 +80,17 @@ class _On(_statemgr.PipelineView):
 
 
 class Pipeline(_statemgr.Pipeline):
-    """Calls queued on proxies of one client, sent together."""
+    """Calls queued on proxies of one client, sent together. Made with the
+    client (the C base's constructor); ``with`` is the C base's too: it
+    runs the pipeline at the end of the block (each Result keeping its own
+    error) or drops it after an exception."""
 
-    __slots__ = ("_client", "_held")
+    __slots__ = ()
     _view_class = _On
 
-    def __init__(self, client):
-        self._client = client
-        self._held = []  # (index, Result) of the calls that gave a Result
+    # _held, from the C base: the (index, Result) of the calls that gave a
+    # Result. on(proxy), from the C base: a view of proxy whose method
+    # calls are queued here.
 
     def call(self, proxy, method, *args, timeout=None):
         """Queues proxy.method(*args) (a daemon method name); timeout (in
@@ -103,9 +106,6 @@ class Pipeline(_statemgr.Pipeline):
         self._held.append((self._pending() - 1, r))
         return r
 
-    # on(proxy), from the C base: a view of proxy whose method calls are
-    # queued here.
-
     def __len__(self):
         return self._pending()
 
@@ -120,6 +120,10 @@ class Pipeline(_statemgr.Pipeline):
             self._discard()
             return []
         results, failures = self._execute()
+        return self._settle(held, results, failures, raise_on_error)
+
+    def _settle(self, held, results, failures, raise_on_error):
+        """Fills in the held Results from what _execute gave; as execute."""
         if failures is None:
             for i, r in held:
                 r._done, r._value = True, results[i]
@@ -142,13 +146,3 @@ class Pipeline(_statemgr.Pipeline):
         if unheld:
             raise errors[min(unheld)]
         return results
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, exc_type, exc, tb):
-        if exc_type is None:  # each Result holds its own error
-            self.execute(raise_on_error=False)
-        else:  # drop what was queued
-            self._held = []
-            self._discard()
