@@ -278,30 +278,41 @@ static PyObject *pl_discard(pipeline_object *pl, PyObject *unused) {
   Py_RETURN_NONE;
 }
 
-/* The class of the views of a pipeline of class type: its attribute
- * _view_class (the package's _On), else PipelineView. Borrowed; the last
- * answer is kept (a strong reference to both classes), so that a batch
- * looks it up once per process, not once per on(). */
-static PyTypeObject *pl_view_class(PyTypeObject *type) {
-  static PyTypeObject *last_type, *last_class;
-  if (type == last_type) return last_class;
-  PyTypeObject *cls = &pipeline_view_type;
-  PyObject *attr = PyObject_GetAttrString((PyObject *)type, "_view_class");
+/* The class a pipeline class names in its attribute name (the package's
+ * _view_class and _result_class), a subclass of base (NULL: any class);
+ * dflt when it names none (NULL: an AttributeError). Borrowed; the last
+ * answer is kept in *cache (strong references to both classes), so that it
+ * is looked up once per process, not once per call. */
+typedef struct class_cache {
+  PyTypeObject *type, *cls;
+} class_cache;
+
+static PyTypeObject *pl_class_attr(PyTypeObject *type, const char *name, PyTypeObject *base,
+                                   PyTypeObject *dflt, class_cache *cache) {
+  if (type == cache->type) return cache->cls;
+  PyTypeObject *cls = dflt;
+  PyObject *attr = PyObject_GetAttrString((PyObject *)type, name);
   if (!attr) {
-    if (!PyErr_ExceptionMatches(PyExc_AttributeError)) return NULL;
+    if (!dflt || !PyErr_ExceptionMatches(PyExc_AttributeError)) return NULL;
     PyErr_Clear();
     Py_INCREF(cls);
-  } else if (!PyType_Check(attr) || !PyType_IsSubtype((PyTypeObject *)attr, &pipeline_view_type)) {
+  } else if (!PyType_Check(attr) || (base && !PyType_IsSubtype((PyTypeObject *)attr, base))) {
     Py_DECREF(attr);
-    PyErr_SetString(PyExc_TypeError, "_view_class must subclass PipelineView");
+    PyErr_Format(PyExc_TypeError, "%s must be a class%s%s", name, base ? " subclassing " : "",
+                 base ? base->tp_name : "");
     return NULL;
   } else {
     cls = (PyTypeObject *)attr;
   }
   Py_INCREF(type);
-  Py_XSETREF(last_type, type);
-  Py_XSETREF(last_class, cls);
+  Py_XSETREF(cache->type, type);
+  Py_XSETREF(cache->cls, cls);
   return cls;
+}
+
+static PyTypeObject *pl_view_class(PyTypeObject *type) {
+  static class_cache cache;
+  return pl_class_attr(type, "_view_class", &pipeline_view_type, &pipeline_view_type, &cache);
 }
 
 /* on(proxy): the view of proxy that queues here, the same object again
@@ -391,6 +402,25 @@ PyTypeObject pipeline_type = {
 
 /* ---- PipelineView ---- */
 
+/* view[k] queues get(k) and gives its Result: an instance of the
+ * pipeline class's _result_class, held in the pipeline's _held with the
+ * call's index for the package to fill in. */
+static PyObject *view_subscript(view_object *v, PyObject *key) {
+  static class_cache cache;
+  pipeline_object *pl = v->pipeline;
+  PyTypeObject *cls = pl_class_attr(Py_TYPE(pl), "_result_class", NULL, NULL, &cache);
+  if (!cls) return NULL;
+  if (!pl->held || !PyList_Check(pl->held))
+    return PyErr_Format(PyExc_TypeError, "the pipeline's _held is not a list");
+  if (pl_queue(pl, v->proxy, "get", &key, 1, v->key, false, -1) < 0) return NULL;
+  PyObject *r = PyObject_CallNoArgs((PyObject *)cls);
+  PyObject *held = r ? Py_BuildValue("(nO)", (Py_ssize_t)sm_pipeline_count(pl->pl) - 1, r) : NULL;
+  int rc = held ? PyList_Append(pl->held, held) : -1;
+  Py_XDECREF(held);
+  if (rc < 0) Py_CLEAR(r);
+  return r;
+}
+
 /* view[k] = v queues set(k, v); del view[k] queues del(k). */
 static int view_ass_subscript(view_object *v, PyObject *key, PyObject *value) {
   PyObject *args[2] = {key, value};
@@ -423,6 +453,7 @@ static PyMemberDef view_members[] = {
 };
 
 static PyMappingMethods view_mapping = {
+    .mp_subscript = (binaryfunc)view_subscript,
     .mp_ass_subscript = (objobjargproc)view_ass_subscript,
 };
 
@@ -430,7 +461,7 @@ PyTypeObject pipeline_view_type = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "statemgr._statemgr.PipelineView",
     .tp_basicsize = sizeof(view_object),
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
-    .tp_doc = "Pipeline.on(proxy): [k] = v and del [k] queue set and del.",
+    .tp_doc = "Pipeline.on(proxy): [k], [k] = v and del [k] queue get, set and del.",
     .tp_dealloc = (destructor)view_dealloc,
     .tp_traverse = (traverseproc)view_traverse,
     .tp_clear = (inquiry)view_clear,

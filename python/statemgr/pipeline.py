@@ -60,10 +60,10 @@ class Result:
 
 
 class _On(_statemgr.PipelineView):
-    """Queues calls on one proxy: p.on(d).method(*args). ``[k] = v`` and
-    ``del [k]`` are the C base's (no Python frame, no Result: a failure is
-    raised when the pipeline runs); p.on(d) gives the same view again for
-    the same proxy."""
+    """Queues calls on one proxy: p.on(d).method(*args). ``[k]`` (a
+    Result), ``[k] = v`` and ``del [k]`` (no Result: a failure is raised
+    when the pipeline runs) are the C base's, with no Python frame; p.on(d)
+    gives the same view again for the same proxy."""
 
     __slots__ = ()
 
@@ -75,8 +75,6 @@ class _On(_statemgr.PipelineView):
 
         return queue
 
-    def __getitem__(self, key):
-        return self.pipeline.call(self.proxy, "get", key)
 
 
 class Pipeline(_statemgr.Pipeline):
@@ -87,6 +85,7 @@ class Pipeline(_statemgr.Pipeline):
 
     __slots__ = ()
     _view_class = _On
+    _result_class = Result
 
     # _held, from the C base: the (index, Result) of the calls that gave a
     # Result. on(proxy), from the C base: a view of proxy whose method

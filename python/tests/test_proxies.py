@@ -252,8 +252,13 @@ class ProxiesTest(unittest.TestCase):
         self.assertNotIn("gone", d)
         self.assertEqual(l[1], "x")
         on["again"] = 1  # a view outlives the run it was made for
+        first = p.on(l)[0]
+        again = on[(1, 1.0)]
+        self.assertIsInstance(first, statemgr.Result)
+        self.assertFalse(first.ready)
         p.execute()
         self.assertEqual(d["again"], 1)
+        self.assertEqual((first.value, again.value), (0, "canonical"))
         with self.assertRaises(TypeError):
             p.on({})
         other = statemgr.Manager()
