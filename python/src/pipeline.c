@@ -1,15 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /* pipeline.c - the Pipeline type: many proxy calls sent in one write and
  * answered together (sm_pipeline_*), so N calls cost one round trip; and
- * PipelineView, what on(proxy) gives: [k] = v and del [k] queued straight
- * from C, with no Python frame, since a pipelined call is cheap enough for
- * the Python layer's own cost to dominate it.
+ * PipelineView, what on(proxy) gives: [k], [k] = v and del [k] queued
+ * straight from C, with no Python frame, since a pipelined call is cheap
+ * enough for the Python layer's own cost to dominate it.
  *
  * _call(proxy, method, *args) queues; _callk does the same with the first
  * argument as a dict key; _execute() sends them all and returns the results
  * in order and the failures, by index, with their codes and texts. The
- * package subclasses both types (statemgr.pipeline: Pipeline, _On) and
- * turns the failures into its exceptions. A pipeline is bound to the thread
+ * package subclasses both types (statemgr.pipeline: Pipeline, _On), names
+ * its Result class, fills in the Results and turns the failures into its
+ * exceptions; the with block (__enter__, __exit__) is here, so that a batch
+ * of writes that all succeed makes no Python object per call. A pipeline is bound to the thread
  * that made it, as the library's is; its proxies are kept alive until it is
  * executed or dropped. */
 #include "ext.h"
