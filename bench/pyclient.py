@@ -22,6 +22,11 @@ lock), and -P N sends dict_set, dict_get and value_incr in pipelines of N
 calls (with m.pipeline()); a pipelined operation's latency is its batch's.
 Python's proxies have no pipelining: -P needs --statemgr-url.
 
+Each client makes the keys and values of its operations (key:%012d of a
+pseudo-random number and a 64-byte pattern of it) before the clock starts,
+with either server: the loops time the proxies, not Python's string
+formatting.
+
 Every answer is checked as statemgr-bench checks its own (gets return what
 was set, every item comes back once, the counter ends at the number of
 increments); a wrong one prints "error: workload=..." and exits 1. Clients
@@ -87,33 +92,51 @@ def connect(args):
     return m
 
 
-def run_pipelined(args, m, d, v, rng, count, lat, clock):
+def run_pipelined(args, m, d, v, ops, count, lat, clock):
     """dict_set, dict_get and value_incr in pipelines of args.pipeline calls
-    (statemgr only); returns the last rng."""
+    (statemgr only), with on = pl.on(proxy) once per pipeline, as a
+    program writes it."""
     conn = m.conn
+    workload = args.workload
     done = 0
     while done < count:
         n = min(args.pipeline, count - done)
-        keys = []
+        batch = ops[done:done + n]
+        got = []
         s = clock()
         with conn.pipeline() as pl:
-            for _ in range(n):
-                if args.workload == "value_incr":
-                    pl.on(v).add(1)
-                    continue
-                rng = (rng * 1103515245 + 12345) & 0x7FFFFFFF
-                i = rng % args.keyspace
-                if args.workload == "dict_set":
-                    pl.on(d)[key(i)] = value(i, args.data_size)
-                else:
-                    keys.append((i, pl.on(d)[key(i)]))
+            if workload == "value_incr":
+                on = pl.on(v)
+                for _ in range(n):
+                    on.add(1)
+            elif workload == "dict_set":
+                on = pl.on(d)
+                for k, val in batch:
+                    on[k] = val
+            else:
+                on = pl.on(d)
+                for k, val in batch:
+                    got.append((k, val, on[k]))
         e = clock()
         lat.extend([e - s] * n)
-        for i, r in keys:
-            if r.value != value(i, args.data_size):
-                raise AssertionError(f"d[{key(i)!r}] returned {r.value[:40]!r}")
+        for k, val, r in got:
+            if r.value != val:
+                raise AssertionError(f"d[{k!r}] returned {r.value[:40]!r}")
         done += n
-    return rng
+
+
+def make_ops(args, index, count):
+    """The (key, value) of each of a client's dict operations: keys drawn
+    by the client's own generator, made before the clock starts."""
+    if args.workload not in ("dict_set", "dict_get"):
+        return []
+    rng = (index * 2654435761 + args.seed) & 0xFFFFFFFF
+    ops = []
+    for _ in range(count):
+        rng = (rng * 1103515245 + 12345) & 0x7FFFFFFF
+        i = rng % args.keyspace
+        ops.append((key(i), value(i, args.data_size)))
+    return ops
 
 
 def worker(args, index, first, count, setup, barrier, results):
@@ -141,28 +164,26 @@ def run_worker(args, index, first, count, setup, barrier, results):
             v.get()
             lock.acquire()
             lock.release()
+        ops = make_ops(args, index, count)
         barrier.wait()
         t0 = time.monotonic()
         clock = time.perf_counter
-        rng = (index * 2654435761 + args.seed) & 0xFFFFFFFF
         if args.pipeline > 1:
-            run_pipelined(args, m, d, v, rng, count, lat, clock)
+            run_pipelined(args, m, d, v, ops, count, lat, clock)
             count = 0
         for j in range(count):
             if args.workload in ("dict_set", "dict_get"):
-                rng = (rng * 1103515245 + 12345) & 0x7FFFFFFF
-                i = rng % args.keyspace
+                k, val = ops[j]
                 if args.workload == "dict_set":
-                    val = value(i, args.data_size)
                     s = clock()
-                    d[key(i)] = val
+                    d[k] = val
                     lat.append(clock() - s)
                 else:
                     s = clock()
-                    got = d[key(i)]
+                    got = d[k]
                     lat.append(clock() - s)
-                    if got != value(i, args.data_size):
-                        raise AssertionError(f"d[{key(i)!r}] returned {got[:40]!r}")
+                    if got != val:
+                        raise AssertionError(f"d[{k!r}] returned {got[:40]!r}")
             elif args.workload == "value_incr" and args.statemgr_url:
                 s = clock()
                 v.add(1)  # atomic in the daemon: no lock

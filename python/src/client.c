@@ -228,6 +228,20 @@ static PyObject *cli_close(cli_object *c, PyObject *unused) {
     (void)client_;                                                                                 \
   } while (0)
 
+/* CLI_CALL for a call that holds an sm_value of its own: freed when the
+ * client is closed already. */
+#define CLI_CALL_FREEING(c, rc, expr, owned)                                                       \
+  do {                                                                                             \
+    if (cli_check_open(c) < 0) {                                                                   \
+      sm_value_free(owned);                                                                        \
+      return NULL;                                                                                 \
+    }                                                                                              \
+    sm_client *client_ = (c)->client;                                                              \
+    (c)->inflight++;                                                                               \
+    Py_BEGIN_ALLOW_THREADS rc = (expr);                                                            \
+    Py_END_ALLOW_THREADS(c)->inflight--;                                                           \
+  } while (0)
+
 static PyObject *value_result(cli_object *c, int rc, sm_value *v) {
   if (rc != SM_OK) return ext_raise_last(rc);
   PyObject *r = val_to_py(c, v);
@@ -258,6 +272,90 @@ static PyObject *cli_ls(cli_object *c, PyObject *args) {
   sm_value *v = NULL;
   CLI_CALL(c, rc, sm_ls(client_, type, &v));
   return value_result(c, rc, v);
+}
+
+/* A cursor or count from Python: a non-negative int (None: 0). Returns 0,
+ * or -1 with an exception set. */
+static int scan_number(PyObject *obj, const char *what, unsigned long long *out) {
+  *out = 0;
+  if (obj == Py_None) return 0;
+  *out = PyLong_AsUnsignedLongLong(obj);
+  if (*out == (unsigned long long)-1 && PyErr_Occurred()) {
+    if (PyErr_ExceptionMatches(PyExc_OverflowError)) {
+      PyErr_Clear();
+      PyErr_Format(PyExc_ValueError, "%s must be a non-negative int, not %R", what, obj);
+    }
+    return -1;
+  }
+  return 0;
+}
+
+/* ls_scan(type, cursor, count): one page of ls, as (next, [maps]);
+ * sm_ls_scan. */
+static PyObject *cli_ls_scan(cli_object *c, PyObject *args) {
+  const char *type = NULL;
+  PyObject *pycursor, *pycount;
+  if (!PyArg_ParseTuple(args, "zOO:ls_scan", &type, &pycursor, &pycount)) return NULL;
+  unsigned long long cursor, count;
+  if (scan_number(pycursor, "cursor", &cursor) < 0 || scan_number(pycount, "count", &count) < 0)
+    return NULL;
+  int rc;
+  uint64_t next = 0;
+  sm_value *page = NULL;
+  CLI_CALL(c, rc, sm_ls_scan(client_, type, cursor, (size_t)count, &next, &page));
+  PyObject *items = value_result(c, rc, page);
+  return items ? Py_BuildValue("(KN)", (unsigned long long)next, items) : NULL;
+}
+
+/* slowlog_get(count=-1): the newest count entries, newest first. */
+static PyObject *cli_slowlog_get(cli_object *c, PyObject *args) {
+  long long count = -1;
+  if (!PyArg_ParseTuple(args, "|L:slowlog_get", &count)) return NULL;
+  int rc;
+  sm_value *v = NULL;
+  CLI_CALL(c, rc, sm_slowlog_get(client_, count, &v));
+  return value_result(c, rc, v);
+}
+
+static PyObject *cli_slowlog_len(cli_object *c, PyObject *unused) {
+  (void)unused;
+  int rc;
+  int64_t n = 0;
+  CLI_CALL(c, rc, sm_slowlog_len(client_, &n));
+  if (rc != SM_OK) return ext_raise_last(rc);
+  return PyLong_FromLongLong(n);
+}
+
+static PyObject *cli_slowlog_reset(cli_object *c, PyObject *unused) {
+  (void)unused;
+  int rc;
+  CLI_CALL(c, rc, sm_slowlog_reset(client_));
+  if (rc != SM_OK) return ext_raise_last(rc);
+  Py_RETURN_NONE;
+}
+
+/* config_get(key): a run-time setting ("*": all of them, as a dict). */
+static PyObject *cli_config_get(cli_object *c, PyObject *args) {
+  const char *key;
+  if (!PyArg_ParseTuple(args, "s:config_get", &key)) return NULL;
+  int rc;
+  sm_value *v = NULL;
+  CLI_CALL(c, rc, sm_config_get(client_, key, &v));
+  return value_result(c, rc, v);
+}
+
+/* config_set(key, value): changes a run-time setting. */
+static PyObject *cli_config_set(cli_object *c, PyObject *args) {
+  const char *key;
+  PyObject *pyvalue;
+  if (!PyArg_ParseTuple(args, "sO:config_set", &key, &pyvalue)) return NULL;
+  sm_value *v = NULL;
+  if (val_from_py(c, pyvalue, false, &v) < 0) return NULL;
+  int rc;
+  CLI_CALL_FREEING(c, rc, sm_config_set(client_, key, v), v);
+  sm_value_free(v);
+  if (rc != SM_OK) return ext_raise_last(rc);
+  Py_RETURN_NONE;
 }
 
 static PyObject *cli_show(cli_object *c, PyObject *args) {
@@ -435,6 +533,16 @@ static PyMethodDef cli_methods[] = {
     {"info", (PyCFunction)cli_info, METH_NOARGS, "Daemon facts as a dict."},
     {"ls", (PyCFunction)cli_ls, METH_VARARGS, "Named objects."},
     {"show", (PyCFunction)cli_show, METH_VARARGS, "One named object in detail."},
+    {"ls_scan", (PyCFunction)cli_ls_scan, METH_VARARGS,
+     "ls_scan(type, cursor, count): one page of ls, as (next, maps)."},
+    {"slowlog_get", (PyCFunction)cli_slowlog_get, METH_VARARGS,
+     "slowlog_get(count=-1): the newest slow calls, newest first."},
+    {"slowlog_len", (PyCFunction)cli_slowlog_len, METH_NOARGS, "Entries in the slow-call log."},
+    {"slowlog_reset", (PyCFunction)cli_slowlog_reset, METH_NOARGS, "Empties the slow-call log."},
+    {"config_get", (PyCFunction)cli_config_get, METH_VARARGS,
+     "config_get(key): a run-time setting; '*' gives them all."},
+    {"config_set", (PyCFunction)cli_config_set, METH_VARARGS,
+     "config_set(key, value): changes a run-time setting."},
     {"delete", (PyCFunction)cli_delete, METH_VARARGS, "Deletes a named object."},
     {"shutdown_daemon", (PyCFunction)cli_shutdown_daemon, METH_NOARGS, "Asks the daemon to stop."},
     {"open", (PyCFunction)(void (*)(void))cli_open, METH_VARARGS | METH_KEYWORDS,

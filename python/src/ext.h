@@ -10,7 +10,7 @@
  *
  * Files: module.c (init, errors), values.c (conversion), client.c (Client),
  * proxy.c (Proxy), pipeline.c (Pipeline). Names: ext_ for what module.c
- * shares, val_ values, cli_ client, prx_ proxy. */
+ * shares, val_ values, cli_ client, prx_ proxy, pl_ pipeline. */
 #ifndef SM_PY_EXT_H
 #define SM_PY_EXT_H
 
@@ -55,6 +55,7 @@ struct prx_object {
 extern PyTypeObject cli_type;
 extern PyTypeObject prx_type;
 extern PyTypeObject pipeline_type;
+extern PyTypeObject pipeline_view_type;
 
 /* module.c: raises the exception class registered for code (statemgr.Error
  * and its subclasses, set by the package with _set_errors) with text.

@@ -111,7 +111,7 @@ PyMODINIT_FUNC PyInit__statemgr(void);
 PyMODINIT_FUNC PyInit__statemgr(void) {
   if (val_init() < 0) return NULL;
   if (PyType_Ready(&cli_type) < 0 || PyType_Ready(&prx_type) < 0 ||
-      PyType_Ready(&pipeline_type) < 0)
+      PyType_Ready(&pipeline_type) < 0 || PyType_Ready(&pipeline_view_type) < 0)
     return NULL;
   PyObject *m = PyModule_Create(&mod_def);
   if (!m) return NULL;
@@ -119,6 +119,7 @@ PyMODINIT_FUNC PyInit__statemgr(void) {
   if (!proxy_classes || PyModule_AddObjectRef(m, "Client", (PyObject *)&cli_type) < 0 ||
       PyModule_AddObjectRef(m, "Proxy", (PyObject *)&prx_type) < 0 ||
       PyModule_AddObjectRef(m, "Pipeline", (PyObject *)&pipeline_type) < 0 ||
+      PyModule_AddObjectRef(m, "PipelineView", (PyObject *)&pipeline_view_type) < 0 ||
       PyModule_AddStringConstant(m, "library_version", sm_version()) < 0 ||
       PyModule_AddIntConstant(m, "FOREVER", SM_FOREVER) < 0) {
     Py_DECREF(m);

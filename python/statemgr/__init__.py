@@ -21,6 +21,7 @@ from .errors import (
     Full,
     NotFound, NotOwner, ShuttingDown, Stale, Timeout, TLSError, TooLarge, WrongType,
 )
+from ._scan import ls_scan as _ls_scan
 from .managers import BaseManager, SyncManager
 from .pipeline import Pipeline, Result
 from .proxies import (
@@ -126,8 +127,35 @@ class Connection:
     def ls(self, type=None):
         return self._client.ls(type)
 
+    def ls_scan(self, type=None, count=None):
+        """An iterator over ls's maps (named objects, in creation order),
+        count per round trip: for daemons with more objects than one ls
+        answer holds."""
+        return _ls_scan(self._client, type, count)
+
     def show(self, name):
         return self._client.show(name)
+
+    def slowlog_get(self, count=-1):
+        """The newest count slow calls (-1: all), newest first, as dicts
+        (id, time, duration_us, object, name, type, method, args, client,
+        client_name)."""
+        return self._client.slowlog_get(count)
+
+    def slowlog_len(self):
+        return self._client.slowlog_len()
+
+    def slowlog_reset(self):
+        self._client.slowlog_reset()
+
+    def config_get(self, key="*"):
+        """A run-time setting of the daemon (log-level,
+        slowlog-threshold-us, slowlog-max-len); "*" gives a dict of all."""
+        return self._client.config_get(key)
+
+    def config_set(self, key, value):
+        """Changes a run-time setting until the daemon stops."""
+        self._client.config_set(key, value)
 
     def delete(self, name):
         self._client.delete(name)

@@ -59,66 +59,54 @@ class Result:
         return "<Result %s>" % (repr(self._value) if not self._code else "error %r" % self._value)
 
 
-class _On:
-    """Queues calls on one proxy: p.on(d).method(*args)."""
+class _On(_statemgr.PipelineView):
+    """Queues calls on one proxy: p.on(d).method(*args). ``[k]`` (a
+    Result), ``[k] = v`` and ``del [k]`` (no Result: a failure is raised
+    when the pipeline runs) are the C base's, with no Python frame; p.on(d)
+    gives the same view again for the same proxy."""
 
-    __slots__ = ("_p", "_proxy", "_queue")
-
-    def __init__(self, pipeline, proxy):
-        self._p = pipeline
-        self._proxy = proxy
-        # d[k] = v and del d[k] give no Result: they go straight to the C
-        # pipeline (their failures are raised when the pipeline runs).
-        self._queue = pipeline._pl.callk if isinstance(proxy, DictProxy) else pipeline._pl.call
+    __slots__ = ()
 
     def __getattr__(self, method):
+        pipeline, proxy = self.pipeline, self.proxy
+
         def queue(*args, timeout=None):
-            return self._p.call(self._proxy, method, *args, timeout=timeout)
+            return pipeline.call(proxy, method, *args, timeout=timeout)
 
         return queue
 
-    def __getitem__(self, key):
-        self._queue(self._proxy, "get", key)
-        r = Result()
-        p = self._p
-        p._held.append((p._pl.pending() - 1, r))
-        return r
-
-    def __setitem__(self, key, value):
-        self._queue(self._proxy, "set", key, value)
-
-    def __delitem__(self, key):
-        self._queue(self._proxy, "del", key)
 
 
-class Pipeline:
-    """Calls queued on proxies of one client, sent together."""
+class Pipeline(_statemgr.Pipeline):
+    """Calls queued on proxies of one client, sent together. Made with the
+    client (the C base's constructor); ``with`` is the C base's too: it
+    runs the pipeline at the end of the block (each Result keeping its own
+    error) or drops it after an exception."""
 
-    def __init__(self, client):
-        self._client = client
-        self._pl = _statemgr.Pipeline(client)
-        self._held = []  # (index, Result) of the calls that gave a Result
+    __slots__ = ()
+    _view_class = _On
+    _result_class = Result
+
+    # _held, from the C base: the (index, Result) of the calls that gave a
+    # Result. on(proxy), from the C base: a view of proxy whose method
+    # calls are queued here.
 
     def call(self, proxy, method, *args, timeout=None):
         """Queues proxy.method(*args) (a daemon method name); timeout (in
         seconds) makes it a blocking call with that deadline. Returns its
         Result."""
         if timeout is not None:
-            self._pl.call_timed(proxy, method, timeout_ms(timeout), *args)
+            self._call_timed(proxy, method, timeout_ms(timeout), *args)
         elif args and method in _KEY_METHODS and isinstance(proxy, DictProxy):
-            self._pl.callk(proxy, method, *args)
+            self._callk(proxy, method, *args)
         else:
-            self._pl.call(proxy, method, *args)
+            self._call(proxy, method, *args)
         r = Result()
-        self._held.append((self._pl.pending() - 1, r))
+        self._held.append((self._pending() - 1, r))
         return r
 
-    def on(self, proxy):
-        """A view of proxy whose method calls are queued here."""
-        return _On(self, proxy)
-
     def __len__(self):
-        return self._pl.pending()
+        return self._pending()
 
     def execute(self, raise_on_error=True):
         """Sends the queued calls and waits for every answer. Returns their
@@ -127,9 +115,14 @@ class Pipeline:
         exception objects in the list. A failed ``d[k] = v`` or ``del d[k]``
         (which give no Result) raises in either case."""
         held, self._held = self._held, []
-        if not self._pl.pending():
+        if not self._pending():
+            self._discard()
             return []
-        results, failures = self._pl.execute()
+        results, failures = self._execute()
+        return self._settle(held, results, failures, raise_on_error)
+
+    def _settle(self, held, results, failures, raise_on_error):
+        """Fills in the held Results from what _execute gave; as execute."""
         if failures is None:
             for i, r in held:
                 r._done, r._value = True, results[i]
@@ -152,13 +145,3 @@ class Pipeline:
         if unheld:
             raise errors[min(unheld)]
         return results
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, exc_type, exc, tb):
-        if exc_type is None:  # each Result holds its own error
-            self.execute(raise_on_error=False)
-        else:  # drop what was queued
-            self._held = []
-            self._pl = _statemgr.Pipeline(self._client)

@@ -24,6 +24,7 @@ import time
 import weakref
 
 from . import _statemgr
+from ._scan import proxy_scan
 from .errors import BadValue, Empty, Full, NotFound, NotOwner, Timeout
 
 __all__ = [
@@ -238,6 +239,13 @@ class DictProxy(BaseProxy):
     def items(self):
         return [tuple(kv) for kv in self._call("items")]
 
+    def scan(self, count=None):
+        """An iterator over the (key, value) pairs, count (a hint; None: the
+        daemon's 100) per round trip, holding one page at a time: for dicts
+        too big for items(). Insertion order; every pair present for the
+        whole iteration comes exactly once."""
+        return proxy_scan(self, count, True)
+
     _NO_DEFAULT = object()
 
     def pop(self, key, default=_NO_DEFAULT):
@@ -334,9 +342,9 @@ class ListProxy(BaseProxy):
 
     def _replace(self, items):
         pl = _statemgr.Pipeline(self._client)
-        pl.call(self, "clear")
-        pl.call(self, "extend", items)
-        _results, failures = pl.execute()
+        pl._call(self, "clear")
+        pl._call(self, "extend", items)
+        _results, failures = pl._execute()
         if failures:
             from .errors import error_for
 
@@ -347,6 +355,13 @@ class ListProxy(BaseProxy):
 
     def __contains__(self, value):
         return self._call("count", value) > 0
+
+    def scan(self, count=None):
+        """An iterator over the items, count (a hint; None: the daemon's
+        100) per round trip, holding one page at a time. Items present for
+        the whole iteration come at least once (an insert or removal
+        meanwhile may make some come twice)."""
+        return proxy_scan(self, count, False)
 
     def __iter__(self):
         start = 0
@@ -544,12 +559,18 @@ class NamespaceProxy(BaseProxy):
         except NotFound:
             raise AttributeError(name) from None
 
+    def _scan(self, count=None):
+        """An iterator over the (name, value) pairs of the attributes, in
+        the order first set, count per round trip (underscored, as
+        _getvalue, so that no attribute is hidden)."""
+        return proxy_scan(self, count, True)
+
     def _getvalue(self):
         names = self._call("list")
         pl = _statemgr.Pipeline(self._client)
         for n in names:
-            pl.call(self, "get", n)
-        results, failures = pl.execute()
+            pl._call(self, "get", n)
+        results, failures = pl._execute()
         return {n: r for i, (n, r) in enumerate(zip(names, results)) if i not in (failures or {})}
 
     def __str__(self):

@@ -229,6 +229,63 @@ class ProxiesTest(unittest.TestCase):
                 p.on(l)[0] = 2
         self.assertEqual(l[:], [2])
 
+    def test_pipeline_views(self):
+        """p.on(proxy) gives the same view while asked for the same proxy;
+        its [k] = v and del [k] queue set and del (dict keys with Python's
+        equality); a view refuses what is not a proxy of its client, and a
+        failed block drops what its views queued."""
+        d, l = self.m.dict({"gone": 0}), self.m.list([0, 0])
+        p = self.m.pipeline()
+        on = p.on(d)
+        self.assertIs(p.on(d), on)
+        self.assertIsNot(p.on(l), on)
+        self.assertIs(on.proxy, d)
+        self.assertIs(on.pipeline, p)
+        on[(1.0, True)] = "canonical"
+        del on["gone"]
+        p.on(l)[1] = "x"
+        answer = on["gone"]
+        self.assertEqual(len(p), 4)
+        self.assertEqual(p.execute(raise_on_error=False)[:3], [None, None, None])
+        self.assertIsInstance(answer.error, statemgr.NotFound)
+        self.assertEqual(d[(1, 1)], "canonical")
+        self.assertNotIn("gone", d)
+        self.assertEqual(l[1], "x")
+        on["again"] = 1  # a view outlives the run it was made for
+        first = p.on(l)[0]
+        again = on[(1, 1.0)]
+        self.assertIsInstance(first, statemgr.Result)
+        self.assertFalse(first.ready)
+        p.execute()
+        self.assertEqual(d["again"], 1)
+        self.assertEqual((first.value, again.value), (0, "canonical"))
+        with self.assertRaises(TypeError):
+            p.on({})
+        other = statemgr.Manager()
+        try:
+            with self.assertRaises(ValueError):
+                p.on(other.dict())["k"] = 1
+        finally:
+            other.shutdown()
+        with self.assertRaises(KeyError):
+            with self.m.pipeline() as p:
+                p.on(d)["dropped"] = 1
+                raise KeyError("stop")
+        self.assertNotIn("dropped", d)
+        errors = []
+        t = threading.Thread(target=lambda: errors.append(self._set_from_thread(on)))
+        t.start()
+        t.join()
+        self.assertIsInstance(errors[0], RuntimeError)
+
+    @staticmethod
+    def _set_from_thread(view):
+        try:
+            view["t"] = 1
+        except RuntimeError as e:
+            return e
+        return None
+
     def test_register_refuses_python_callables(self):
         """A callable that would have to run in the server is refused at
         register() with a TypeError that says what statemgr can serve."""

@@ -1,0 +1,9 @@
+# SPDX-License-Identifier: MIT
+from typing import Any, Iterator
+
+from . import _statemgr
+
+def scan_count(count: int | None) -> int | None: ...
+def proxy_scan(proxy: _statemgr.Proxy, count: int | None, pairs: bool) -> Iterator[Any]: ...
+def ls_scan(client: _statemgr.Client, type: str | None,
+            count: int | None) -> Iterator[dict[str, Any]]: ...
