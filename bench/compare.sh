@@ -5,7 +5,8 @@
 #
 # It builds statemgrd, statemgr-bench and sm_pingpong (RelWithDebInfo) unless given
 # a build directory, then starts, on loopback and free ports:
-#   - statemgrd (TCP and a UNIX socket, a temporary authkey),
+#   - statemgrd (TCP and a UNIX socket, a temporary authkey, in memory:
+#     --no-persist, as Redis runs without persistence below),
 #   - redis-server (Debian's package; no persistence),
 #   - a Python multiprocessing SyncManager (bench/pymanager.py),
 # runs the equivalent workloads against all three and prints:
@@ -235,7 +236,7 @@ SM_UNIX=""
 start_statemgrd() {
   rm -f "$TMP/sm.ready" "$TMP/sm.sock"
   "$SMD" --listen tcp://127.0.0.1:0 --listen "unix:$TMP/sm.sock" --authkey-file "$TMP/authkey" \
-    --ready-file "$TMP/sm.ready" --log-level warn >>"$TMP/statemgrd.log" 2>&1 &
+    --ready-file "$TMP/sm.ready" --log-level warn --no-persist >>"$TMP/statemgrd.log" 2>&1 &
   SM_PID=$!
   PIDS+=("$SM_PID")
   wait_file "$TMP/sm.ready" statemgrd

@@ -676,6 +676,18 @@ int sm_delete(sm_client *c, const char *name) {
   return client_invoke(c, CLIENT_THREAD, NULL, "delete", args, 1, NULL, NULL);
 }
 
+/* *index: the log index the snapshot holds. */
+int sm_save(sm_client *c, uint64_t *index) {
+  if (!c) return err_set(SM_EINVAL, "%s: NULL client", __func__);
+  sm_value *reply = NULL;
+  int rc = client_invoke(c, CLIENT_THREAD, NULL, "save", NULL, 0, &reply, NULL);
+  if (rc == SM_OK && (!reply || reply->type != SM_INT || reply->u.i < 0))
+    rc = err_set(SM_EPROTO, "%s: the daemon's answer is not a log index", __func__);
+  if (rc == SM_OK && index) *index = (uint64_t)reply->u.i;
+  sm_value_free(reply);
+  return rc;
+}
+
 int sm_shutdown(sm_client *c) {
   if (!c) return err_set(SM_EINVAL, "%s: NULL client", __func__);
   return client_invoke(c, CLIENT_THREAD, NULL, "shutdown", NULL, 0, NULL, NULL);

@@ -67,6 +67,7 @@ struct sm_manager_options {
   int start_timeout_ms; /**< for the daemon to become ready */
   uint8_t *key;         /**< owned, wiped when freed; NULL: a random key */
   size_t key_len;
+  char *data_dir; /**< owned; NULL: the daemon keeps its state in memory */
 };
 
 struct sm_manager {
@@ -94,6 +95,7 @@ void sm_manager_options_free(sm_manager_options *o) {
   if (!o) return;
   free(o->daemon_path);
   free(o->log_file);
+  free(o->data_dir);
   if (o->key) OPENSSL_cleanse(o->key, o->key_len);
   free(o->key);
   free(o);
@@ -130,6 +132,12 @@ static int set_path(char **dst, const char *s, const char *fn) {
 int sm_manager_options_set_daemon_path(sm_manager_options *o, const char *path) {
   if (!o) return err_set(SM_EINVAL, "%s: NULL options", __func__);
   return set_path(&o->daemon_path, path, __func__);
+}
+
+/* Copies path; NULL goes back to keeping the state in memory. */
+int sm_manager_options_set_data_dir(sm_manager_options *o, const char *path) {
+  if (!o) return err_set(SM_EINVAL, "%s: NULL options", __func__);
+  return set_path(&o->data_dir, path, __func__);
 }
 
 /* Copies path; NULL goes back to /dev/null. */
@@ -410,8 +418,21 @@ static int spawn(sm_manager *m, const sm_manager_options *o, const char *daemon)
       !path_fmt(listen, sizeof listen, "unix:%s", sock) ||
       !path_fmt(m->url, sizeof m->url, "unix:%s", sock))
     return err_set(SM_EINVAL, "cannot start a manager: path too long");
-  char *argv[] = {(char *)daemon, "--listen", listen,        "--authkey-fd", key_fd_arg,
-                  "--ready-file", ready,      "--log-level", "warn",         NULL};
+  /* In memory, as Python's Manager(), unless the caller names a data
+   * directory. */
+  const char *data_dir = o && o->data_dir ? o->data_dir : NULL;
+  char *argv[] = {(char *)daemon,
+                  "--listen",
+                  listen,
+                  "--authkey-fd",
+                  key_fd_arg,
+                  "--ready-file",
+                  ready,
+                  "--log-level",
+                  "warn",
+                  data_dir ? "--data-dir" : "--no-persist",
+                  (char *)data_dir,
+                  NULL};
   const char *log = o && o->log_file ? o->log_file : "/dev/null";
   int null_fd = high_fd(open("/dev/null", O_RDONLY | O_CLOEXEC));
   int log_fd = high_fd(open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));

@@ -78,7 +78,7 @@ extern "C" {
 
 /* The error table: name, code, text. Append only: numbers never change.
  * Codes -1..-13 answer the daemon's statuses 1..13 (the same numbers, for
- * history), SM_EMAXMEMORY and SM_ESTALE its later ones; the rest arise in
+ * history), SM_EMAXMEMORY, SM_ESTALE and SM_EDISKFULL its later ones; the rest arise in
  * the library, SM_EREMOTE for a status this library does not know (a newer
  * daemon's: the text has its number and the daemon's words). Which status
  * gives which code is one table inside the library (docs/protocol.md,
@@ -104,7 +104,8 @@ extern "C" {
   XX(TLS, -18, "TLS error")                                                                        \
   XX(MAXMEMORY, -19, "the daemon's memory limit is reached")                                       \
   XX(STALE, -20, "stale object reference")                                                         \
-  XX(REMOTE, -21, "error from the daemon")
+  XX(REMOTE, -21, "error from the daemon")                                                         \
+  XX(DISKFULL, -22, "the daemon's disk is full")
 
 typedef enum sm_error {
   SM_OK = 0,
@@ -345,6 +346,14 @@ SM_EXTERN int sm_config_set(sm_client *c, const char *key, const sm_value *value
 SM_EXTERN int sm_delete(sm_client *c, const char *name);
 /** Asks the daemon to shut down (it answers first). */
 SM_EXTERN int sm_shutdown(sm_client *c);
+/** Asks a daemon with a data directory for a snapshot, and waits until one
+ * holding every change made before the call is on disk (taken by a forked
+ * child: the daemon serves on meanwhile). The snapshot file
+ * (DATA_DIR/snapshot-INDEX.snap) alone is a backup of the state.
+ * @param index receives the snapshot's log index; may be NULL.
+ * @return 0, SM_EVALUE (the daemon keeps its state in memory only),
+ * SM_EINTERNAL (the snapshot failed: sm_last_error() says why). */
+SM_EXTERN int sm_save(sm_client *c, uint64_t *index);
 
 /* ------------------------------------------------------------------ */
 /* Proxies                                                             */
@@ -1033,6 +1042,12 @@ SM_EXTERN int sm_manager_options_set_daemon_path(sm_manager_options *o, const ch
  * copied; NULL: /dev/null). Its log level is warn.
  * @return 0, SM_EINVAL (NULL o, empty path), SM_ENOMEM. */
 SM_EXTERN int sm_manager_options_set_log_file(sm_manager_options *o, const char *path);
+/** Keeps the manager's state in the data directory path (copied), as
+ * statemgrd --data-dir does: a manager started again on it finds its
+ * objects. NULL (the default): the state lives in memory and ends with
+ * the manager, as with Python's Manager().
+ * @return 0, SM_EINVAL (NULL o, empty path), SM_ENOMEM. */
+SM_EXTERN int sm_manager_options_set_data_dir(sm_manager_options *o, const char *path);
 /** How long sm_manager_start() waits for the daemon to become ready
  * (default 10000). @return 0, SM_EINVAL (NULL o, ms <= 0). */
 SM_EXTERN int sm_manager_options_set_start_timeout_ms(sm_manager_options *o, int ms);

@@ -134,11 +134,51 @@ int sm_server_options_set_tls(sm_server_options *o, const char *cert, const char
  * settings (usually 2 hours). @return 0, SM_EINVAL (not 0..7200). */
 int sm_server_options_set_keepalive(sm_server_options *o, int seconds);
 
+/** When a mutating call's log record reaches the disk (see
+ * sm_server_options_set_data_dir). */
+typedef enum sm_fsync_mode {
+  /** fdatasync before the call is answered, shared by the calls of one
+   * batch (group commit): nothing answered is lost, even by a power cut. */
+  SM_FSYNC_ALWAYS = 0,
+  /** written before the answer, synced once a second: a crash of the
+   * daemon loses nothing, a power cut or a kernel crash up to a second. */
+  SM_FSYNC_EVERYSEC = 1,
+  /** written before the answer, synced when the kernel decides: a power
+   * cut may lose what the kernel had not written (often up to 30 s). */
+  SM_FSYNC_NO = 2,
+} sm_fsync_mode;
+
+/** Keeps the state in the data directory path (copied), so that every
+ * object comes back after a stop, a crash or a reboot as of the last
+ * answered call: a log of every change, compacted by snapshots. The
+ * directory is created with mode 0700 (its parent too) and must belong to
+ * the user running the server and be closed to group and others; a second
+ * server on it is refused while the first runs. NULL (the default): the
+ * state lives in memory only and ends with the server; statemgrd's default
+ * is ~/.statemgr/data.
+ * @return 0, SM_EINVAL (NULL o, empty path), SM_ENOMEM. */
+int sm_server_options_set_data_dir(sm_server_options *o, const char *path);
+/** When log records reach the disk (default SM_FSYNC_ALWAYS).
+ * @return 0, SM_EINVAL. */
+int sm_server_options_set_fsync(sm_server_options *o, sm_fsync_mode mode);
+/** How long the sessions of an earlier run keep their locks, semaphore
+ * units and references to anonymous objects after a restart (default
+ * 10000 ms); then they end as a client that died ends, and the next
+ * waiters run. @return 0, SM_EINVAL (negative). */
+int sm_server_options_set_session_resume_timeout(sm_server_options *o, int64_t ms);
+/** A snapshot is written (by a forked child, the server serving on) once
+ * the log has grown by more than bytes since the last one (default 64
+ * MiB); the log it covers is then removed. @return 0, SM_EINVAL (0). */
+int sm_server_options_set_snapshot_log_size(sm_server_options *o, size_t bytes);
+
 /** Creates a server; the options are copied. Loads the authkey, and the TLS
- * certificate, key and CA when set, now.
+ * certificate, key and CA when set, now, and makes and locks the data
+ * directory (the state in it is loaded by sm_server_run, once custom types
+ * are registered).
  * @param out caller frees with sm_server_free().
  * @return 0, SM_EINVAL (no usable authkey, unusable TLS files, a log file
- *         that cannot be opened; the reason is logged), SM_ENOMEM. */
+ *         that cannot be opened, a data directory that cannot be used or
+ *         that another server holds; the reason is logged), SM_ENOMEM. */
 int sm_server_new(const sm_server_options *o, sm_server **out);
 
 /** Adds a listener: tcp://host:port (port 0 picks a free one; an empty
@@ -153,8 +193,14 @@ int sm_server_listen(sm_server *s, const char *url);
 /** Runs the event loop on the calling thread until the server is stopped
  * (sm_server_stop, SIGINT/SIGTERM when install_signals was set, or a
  * client's shutdown request). With install_signals, SIGHUP reloads (see
- * sm_server_reload) and SIGPIPE is ignored.
- * @return 0, or SM_EINVAL when nothing listens. */
+ * sm_server_reload), and SIGPIPE and SIGXFSZ are ignored (a file size
+ * limit then shows as a full disk). With a data directory it first loads
+ * the state kept there, and at a clean stop writes a snapshot after the
+ * last answer.
+ * @return 0; SM_EINVAL when nothing listens or the data directory's state
+ *         cannot be loaded (damage: the log names the file and offset);
+ *         SM_EINTERNAL when writing the log failed (fdatasync), which
+ *         stops the server at once. */
 int sm_server_run(sm_server *s, bool install_signals);
 
 /** Asks a running server to stop: it stops accepting, answers what it has

@@ -41,7 +41,8 @@ enum {
   WS_INTERNAL = 13,
   WS_OUT_OF_MEMORY = 14,
   WS_STALE = 15,
-  WS_MAX = 15,
+  WS_DISK_FULL = 16,
+  WS_MAX = 16,
 };
 
 /* ---- requests ---- */

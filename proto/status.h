@@ -27,7 +27,7 @@ int status_from_error(int code);
 
 /* The status to send a peer speaking protocol version: ws itself when that
  * version knows it, else the nearest older status (STALE -> NOT_FOUND,
- * OUT_OF_MEMORY -> INTERNAL). */
+ * OUT_OF_MEMORY and DISK_FULL -> INTERNAL). */
 int status_for_version(int ws, uint32_t version);
 
 /* The name of wire status ws as statemgr.proto spells it without its

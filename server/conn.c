@@ -48,6 +48,15 @@
  * EOF event, the flush after CLOSING, or its timer), never while its frames
  * are being processed.
  *
+ * Durable answers: with a data directory (persist.h), an answer is handed
+ * to the transport only once the log is durable up to the last command
+ * appended when the answer was queued, reads included, so no client ever
+ * sees a state that a crash can take back. The connection remembers the
+ * offset of its first held answer and the index it waits for; everything
+ * from there on waits (order is kept), and conn_durable releases every
+ * waiting connection in one pass when the log's writer reports a sync
+ * (group commit). Without a data directory this is one branch.
+ *
  * Transports: the listener hands over a ready bufferevent, a plain socket
  * one or a TLS one (tls.c), and everything here works the same on both. A
  * TLS connection first completes its TLS handshake (BEV_EVENT_CONNECTED);
@@ -65,6 +74,7 @@
 #include "dispatch.h"
 #include "log.h"
 #include "peers.h"
+#include "persist.h"
 #include "server.h"
 #include "stats.h"
 #include "tls.h"
@@ -117,14 +127,18 @@ struct conn {
   size_t out_off;
   bool flush_queued; /* in srv->flush_list */
   conn *flush_next;
-  blk_list waiters;    /* this connection's parked calls (blocked.c keeps the list) */
-  struct event *timer; /* HANDSHAKE: the deadline; READY: the probe; CLOSING: the free */
-  bool paused;         /* reading stopped: output backlog or too many parked calls */
-  bool authed;         /* authenticated: counted in srv->n_authed */
-  bool probing;        /* paused, and timer looks at the socket (no cev) */
-  int cev_fd;          /* a dup of the socket for cev, or -1 */
-  struct event *cev;   /* while paused: close watch, edge-triggered on cev_fd */
-  bool tls_pending;    /* TLS handshake not completed yet */
+  bool held;                   /* answers from hold_off on wait for the log (persist.h) */
+  size_t hold_off;             /* where in out the first held answer starts */
+  uint64_t hold_mark;          /* the log index they wait for */
+  conn *held_prev, *held_next; /* srv->held_list */
+  blk_list waiters;            /* this connection's parked calls (blocked.c keeps the list) */
+  struct event *timer;         /* HANDSHAKE: the deadline; READY: the probe; CLOSING: the free */
+  bool paused;                 /* reading stopped: output backlog or too many parked calls */
+  bool authed;                 /* authenticated: counted in srv->n_authed */
+  bool probing;                /* paused, and timer looks at the socket (no cev) */
+  int cev_fd;                  /* a dup of the socket for cev, or -1 */
+  struct event *cev;           /* while paused: close watch, edge-triggered on cev_fd */
+  bool tls_pending;            /* TLS handshake not completed yet */
   /* HANDSHAKE only: */
   bool unauth_listed;                  /* in srv's list of unauthenticated connections */
   conn *ua_prev, *ua_next;             /* that list, oldest first */
@@ -149,6 +163,7 @@ static void flush(conn *c);
 static void unauth_leave(conn *c);
 static void discard_output(conn *c);
 static void end_session(conn *c);
+static void unhold(conn *c);
 
 static void conn_set_state(conn *c, conn_state next) {
   assert((c->state == CONN_HANDSHAKE && next != CONN_HANDSHAKE) ||
@@ -439,6 +454,7 @@ void conn_free(conn *c) {
   struct sm_server *srv = c->srv;
   if (c->state != CONN_CLOSING) conn_set_state(c, CONN_CLOSING); /* ends the session */
   unqueue_flush(c);
+  unhold(c);
   if (c->prev)
     c->prev->next = c->next;
   else
@@ -514,6 +530,7 @@ static void update_reading(conn *c) {
 
 /* Drops every answer not yet sent. */
 static void discard_output(conn *c) {
+  unhold(c);
   c->out.len = c->out_off = 0;
   if (c->bev) {
     struct evbuffer *out = bufferevent_get_output(c->bev);
@@ -533,17 +550,18 @@ static void conn_abort(conn *c, const char *why) {
  * per loop iteration, arming the write event only when the kernel does not
  * take it all; for TLS, the bufferevent's output. */
 static void flush(conn *c) {
-  size_t pending = c->out.len - c->out_off;
+  size_t end = c->held ? c->hold_off : c->out.len; /* held answers stay */
+  size_t pending = end - c->out_off;
   if (pending > 0 && c->bev) {
     if (evbuffer_add(bufferevent_get_output(c->bev), c->out.p + c->out_off, pending) != 0) {
       conn_abort(c, "out of memory for answers");
       return;
     }
-    c->out_off = c->out.len;
+    c->out_off = end;
     stats_net_out(c->srv->stats, pending);
   }
-  while (!c->bev && c->out_off < c->out.len) {
-    ssize_t n = send(c->fd, c->out.p + c->out_off, c->out.len - c->out_off, MSG_NOSIGNAL);
+  while (!c->bev && c->out_off < end) {
+    ssize_t n = send(c->fd, c->out.p + c->out_off, end - c->out_off, MSG_NOSIGNAL);
     if (n > 0) {
       c->out_off += (size_t)n;
       stats_net_out(c->srv->stats, (size_t)n);
@@ -567,7 +585,7 @@ static void flush(conn *c) {
     if (c->out.cap > CONN_OUT_KEEP) vb_free(&c->out);
   }
   if (!c->bev) {
-    bool more = c->out_off < c->out.len;
+    bool more = c->out_off < (c->held ? c->hold_off : c->out.len);
     if (more && !c->want_write) event_add(c->wev, NULL);
     if (!more && c->want_write) event_del(c->wev);
     c->want_write = more;
@@ -579,7 +597,55 @@ static void flush(conn *c) {
   }
 }
 
+/* The answer queued at offset off shows the state up to log index mark
+ * (CONN_MARK_LAST: the last command appended): it, and all that follows
+ * it, waits until mark is durable (see the top of this file). */
+static void hold(conn *c, size_t off, uint64_t mark) {
+  const persist *p = c->srv->persist;
+  if (mark == CONN_MARK_LAST) mark = persist_mark(p);
+  if (c->held) {
+    if (mark > c->hold_mark) c->hold_mark = mark;
+    return;
+  }
+  if (mark <= persist_durable(p)) return; /* durable already: nothing to wait for */
+  c->held = true;
+  c->hold_off = off;
+  c->hold_mark = mark;
+  c->held_prev = NULL;
+  c->held_next = c->srv->held_list;
+  if (c->held_next) c->held_next->held_prev = c;
+  c->srv->held_list = c;
+}
+
+/* Lets every answer of c go (its wait is over, or it is being dropped). */
+static void unhold(conn *c) {
+  if (!c->held) return;
+  if (c->held_prev)
+    c->held_prev->held_next = c->held_next;
+  else
+    c->srv->held_list = c->held_next;
+  if (c->held_next) c->held_next->held_prev = c->held_prev;
+  c->held = false;
+  c->held_prev = c->held_next = NULL;
+}
+
+void conn_durable(struct sm_server *srv, uint64_t index) {
+  conn *c = srv->held_list;
+  while (c) {
+    conn *next = c->held_next;
+    if (c->hold_mark <= index) {
+      unhold(c);
+      flush(c);
+    }
+    c = next;
+  }
+}
+
 void conn_send_response(conn *c, const wire_response_out *r) {
+  conn_send_response_at(c, r, CONN_MARK_LAST);
+}
+
+void conn_send_response_at(conn *c, const wire_response_out *r, uint64_t mark) {
   if (c->state == CONN_CLOSING) return; /* nobody will read it */
   stats_answer(c->srv->stats, r->status);
   wire_response_out older;
@@ -597,6 +663,7 @@ void conn_send_response(conn *c, const wire_response_out *r) {
     return;
   }
   wire_response_frame_pack(r, at);
+  if (c->srv->persist) hold(c, (size_t)(at - c->out.p), mark);
   schedule_flush(c);
   if (queued(c) > c->srv->limits.out_hard)
     conn_abort(c, "answers pile up unread past the output limit");

@@ -54,14 +54,27 @@ conn *conn_next(const conn *c);
  * flush event, once per loop iteration). */
 void conn_flush_pending(struct sm_server *srv);
 
+/* The log is durable up to index (persist.h): every connection whose held
+ * answers wait for index or less sends them now, in one pass. */
+void conn_durable(struct sm_server *srv, uint64_t index);
+
 /* The peer's address as text (borrowed, lives with the connection). */
 const char *conn_peer(const conn *c);
 
 /* The name the client gave in its Auth, or "" (borrowed, lives with c). */
 const char *conn_name(const conn *c);
 
-/* Queues one response frame on the connection's output. */
+/* Queues one response frame on the connection's output. With a data
+ * directory it leaves once the log is durable up to the last command
+ * appended (see conn_send_response_at). */
 void conn_send_response(conn *c, const wire_response_out *r);
+
+/* As conn_send_response, for an answer that shows the state up to log
+ * index mark only (persist_answer_mark): it leaves once mark is durable
+ * (and the answers queued before it have left). CONN_MARK_LAST: the last
+ * command appended. */
+#define CONN_MARK_LAST UINT64_MAX
+void conn_send_response_at(conn *c, const wire_response_out *r, uint64_t mark);
 
 struct sm_server *conn_server(const conn *c);
 uint64_t conn_id(const conn *c);

@@ -13,7 +13,9 @@
  * own object (a self-referencing entry removed) cannot free it mid-call.
  * A method flagged METHOD_GROWS first asks the memory limit whether the
  * bytes of its arguments still fit (memory.h), and the target of every
- * mutating call is measured again afterwards.
+ * mutating call is measured again afterwards. While the data directory's
+ * disk is full (persist.h), a client's mutating call is refused with
+ * DISK_FULL before it runs; reads go on.
  * A METHOD_INTERNAL method runs only in a replay (cmd.h); a METHOD_MUTATES
  * call that answered OK is handed to the command stream right after it
  * ran, before the serve pass its change may start (whose grants are logged
@@ -37,6 +39,7 @@
 #include "conn.h"
 #include "log.h"
 #include "memory.h"
+#include "persist.h"
 #include "server.h"
 #include "stats.h"
 #include "sval.h"
@@ -102,6 +105,18 @@ static int type_mismatch(call *c, const sm_obj *o, uint32_t expected) {
                    (unsigned long long)o->id, o->type->name, (unsigned)expected);
 }
 
+/* A client's call that would change the state while the log cannot be
+ * written: refused before it runs (the log keeps in memory only what was
+ * applied already). */
+static int disk_full(call *c, const method_def *m) {
+  if (!(m->flags & METHOD_MUTATES) || !c->conn) return WS_OK;
+  const persist *p = conn_server(c->conn)->persist;
+  if (!p || !persist_full(p)) return WS_OK;
+  return call_fail(c, WS_DISK_FULL,
+                   "the daemon's disk is full: changes are refused until it has room; reads "
+                   "still work");
+}
+
 /* Logs a mutating call that answered OK (one branch for everything else). */
 static void log_call(const call *c, const wire_request *req, const method_def *m, int rc) {
   if ((m->flags & METHOD_MUTATES) && rc == WS_OK && cmd_logging(c->reg))
@@ -123,7 +138,9 @@ static int run(call *c, const wire_request *req, size_t arg_bytes) {
     if ((m->flags & METHOD_INTERNAL) && !cmd_replaying(c->reg))
       return internal_refused(c, "the manager", req->method);
     count(c, &manager_type, m);
-    int rc = m->fn(c);
+    int rc = disk_full(c, m);
+    if (rc != WS_OK) return rc;
+    rc = m->fn(c);
     log_call(c, req, m, rc);
     return rc;
   }
@@ -137,7 +154,8 @@ static int run(call *c, const wire_request *req, size_t arg_bytes) {
   c->obj = o;
   c->method = m;
   count(c, o->type, m);
-  int rc = m->flags & METHOD_GROWS ? mem_check(c, arg_bytes) : WS_OK;
+  int rc = disk_full(c, m);
+  if (rc == WS_OK && m->flags & METHOD_GROWS) rc = mem_check(c, arg_bytes);
   if (rc != WS_OK) return rc;
   reg_incref(c->reg, o);
   rc = m->fn(c);
@@ -248,5 +266,13 @@ void dispatch_request(struct conn *cn, const wire_request *req) {
     log_debug("conn %llu: %s on object %llu: status %d: %s", (unsigned long long)conn_id(cn),
               req->method, (unsigned long long)req->object, status, err);
   }
-  conn_send_response(cn, &r);
+  /* With a data directory the answer waits until what it shows is durable:
+   * the last change of its object (a refusal for a full disk shows none). */
+  uint64_t mark = CONN_MARK_LAST;
+  if (srv->persist)
+    mark = status == WS_DISK_FULL
+               ? 0
+               : persist_answer_mark(srv->persist, req->object,
+                                     req->object ? reg_get(srv->reg, req->object) : NULL);
+  conn_send_response_at(cn, &r, mark);
 }

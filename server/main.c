@@ -8,11 +8,16 @@
  * --tls-require-client-cert). --syslog sends the log to syslog(3); the
  * --slowlog-* options set the slow-call log. SIGHUP reopens --log-file and reloads the
  * certificate and key. --config FILE reads the same long options from a
- * file, one per line (conf_file.c); the command line overrides it. */
+ * file, one per line (conf_file.c); the command line overrides it.
+ *
+ * The state is kept in ~/.statemgr/data (beside the default authkey)
+ * unless --data-dir names another directory or --no-persist keeps it in
+ * memory. */
 #include "statemgr_server.h"
 
 #include "../proto/authkey.h"
 #include "conf_file.h"
+#include "persist.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -74,6 +79,21 @@ static void usage(FILE *f) {
           "  --tls-require-client-cert\n"
           "                      refuse TLS clients without such a certificate (mutual\n"
           "                      TLS; needs --tls-ca). The authkey is still required.\n"
+          "  --data-dir DIR      keep the state in DIR (default ~/.statemgr/data, created\n"
+          "                      mode 700): every object survives a stop, a crash or a\n"
+          "                      reboot as of the last answered call\n"
+          "  --no-persist        keep the state in memory only: it ends with the daemon\n"
+          "  --fsync MODE        always (default: answer a change once it is on disk),\n"
+          "                      everysec (sync once a second: a power cut may lose up to\n"
+          "                      a second) or no (the kernel syncs: a power cut may lose\n"
+          "                      what it had not written)\n"
+          "  --session-resume-timeout MS\n"
+          "                      after a restart, the earlier run's clients keep their\n"
+          "                      locks, semaphore units and anonymous objects this long\n"
+          "                      (default 10000)\n"
+          "  --snapshot-log-size BYTES\n"
+          "                      write a snapshot, and drop the log it covers, once the\n"
+          "                      log grows by BYTES (default 64M; K/M/G suffixes)\n"
           "  --keepalive SECONDS TCP keepalive: probe a TCP/TLS client idle for SECONDS,\n"
           "                      drop it after 3 unanswered probes SECONDS/3 apart, which\n"
           "                      releases its locks (default 15: a dead peer is noticed\n"
@@ -164,6 +184,11 @@ static const struct option longopts[] = {
     {"syslog", no_argument, NULL, 'S'},
     {"slowlog-threshold-us", required_argument, NULL, 's'},
     {"slowlog-max-len", required_argument, NULL, 'n'},
+    {"data-dir", required_argument, NULL, 'd'},
+    {"no-persist", no_argument, NULL, 'N'},
+    {"fsync", required_argument, NULL, 'Y'},
+    {"session-resume-timeout", required_argument, NULL, 'W'},
+    {"snapshot-log-size", required_argument, NULL, 'Z'},
     {"version", no_argument, NULL, 'V'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -187,6 +212,8 @@ typedef struct daemon_args {
   bool syslog, log_file; /* --syslog; --log-file given (they exclude each other) */
   long long slowlog_threshold_us;
   long long slowlog_max_len;
+  const char *data_dir; /* NULL: the default */
+  bool no_persist;
 } daemon_args;
 
 /* Applies option ch (a longopts val) with its argument arg (NULL for one
@@ -263,6 +290,46 @@ static int apply_option(daemon_args *a, int ch, const char *arg, const char *whe
   case 'K': a->tls_key = arg; return 0;
   case 'A': a->tls_ca = arg; return 0;
   case 'R': a->tls_require = true; return 0;
+  case 'd':
+    if (!*arg) {
+      fprintf(stderr, "statemgrd: %s--data-dir takes a directory\n", where);
+      return 2;
+    }
+    a->data_dir = arg;
+    a->no_persist = false; /* the later of the two wins: the command line over the file */
+    return 0;
+  case 'N':
+    a->no_persist = true;
+    a->data_dir = NULL;
+    return 0;
+  case 'Y': {
+    int mode = persist_fsync_parse(arg); /* the names of persist.h, in sm_fsync_mode's order */
+    if (mode < 0 || sm_server_options_set_fsync(opts, (sm_fsync_mode)mode) != 0) {
+      fprintf(stderr, "statemgrd: %s--fsync takes always, everysec or no\n", where);
+      return 2;
+    }
+    return 0;
+  }
+  case 'W': {
+    char *end = NULL;
+    errno = 0;
+    long long ms = strtoll(arg, &end, 10);
+    if (errno || end == arg || *end || ms < 0 || ms > INT32_MAX ||
+        sm_server_options_set_session_resume_timeout(opts, ms) != 0) {
+      fprintf(stderr, "statemgrd: %s--session-resume-timeout takes 0 to %d milliseconds\n", where,
+              INT32_MAX);
+      return 2;
+    }
+    return 0;
+  }
+  case 'Z':
+    if (parse_size(arg, &size) != 0 || sm_server_options_set_snapshot_log_size(opts, size) != 0) {
+      fprintf(stderr,
+              "statemgrd: %s--snapshot-log-size takes a byte count over 0 (K/M/G suffixes)\n",
+              where);
+      return 2;
+    }
+    return 0;
   case 'E': {
     char *end = NULL;
     errno = 0;
@@ -342,6 +409,10 @@ static int apply_conf_file(daemon_args *a, const char *path, const conf_file *f)
       }
       if (o->val == 'R') a->tls_require = on;
       if (o->val == 'S') a->syslog = on;
+      if (o->val == 'N') {
+        a->no_persist = on;
+        if (on) a->data_dir = NULL;
+      }
       continue;
     }
     int rc = apply_option(a, o->val, e->value, where);
@@ -418,6 +489,17 @@ int main(int argc, char **argv) {
       (sm_server_options_set_syslog(opts, a.syslog) != 0 ||
        sm_server_options_set_slowlog(opts, a.slowlog_threshold_us, (size_t)a.slowlog_max_len) != 0))
     status = 1;
+  char data_dir[4096];
+  if (status == 0 && !a.no_persist) {
+    if (!a.data_dir && persist_default_dir(data_dir, sizeof data_dir) == 0) a.data_dir = data_dir;
+    if (!a.data_dir) {
+      fprintf(stderr, "statemgrd: no home directory for the default data directory: give "
+                      "--data-dir DIR, or --no-persist\n");
+      status = 1;
+    } else if (sm_server_options_set_data_dir(opts, a.data_dir) != 0) {
+      status = 1;
+    }
+  }
   if (status == 2 && !file_failed) usage(stderr);
   if (status != 0) {
     sm_server_options_free(opts);

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* manager.c - the methods of object 0, the manager itself: creating and
  * opening objects, the per-session references to anonymous objects,
- * deleting named objects, listing, daemon facts and shutdown (and, from
- * admin.c, the slow-call log and the run-time settings). Method
+ * deleting named objects, listing, daemon facts, snapshots (save) and
+ * shutdown (and, from admin.c, the slow-call log and the run-time
+ * settings). Method
  * arguments and results are listed in docs/protocol.md. Without a
  * connection (call.conn NULL, as the dispatcher fuzzer runs it) info and shutdown, which
  * need the server, answer WS_INTERNAL. */
@@ -13,6 +14,7 @@
 #include "dispatch.h"
 #include "log.h"
 #include "map_writer.h"
+#include "persist.h"
 #include "scan.h"
 #include "server.h"
 #include "session.h"
@@ -284,6 +286,27 @@ static void put_latency(void *arg, const char *type, const char *method, const u
   mw_entry(w);
 }
 
+/* The data directory's figures (persistence "off": none). */
+static void put_persist_info(map_writer *w, const persist *p) {
+  mw_str(w, "persistence", p ? "on" : "off");
+  if (!p) return;
+  persist_info pi;
+  persist_get_info(p, &pi);
+  mw_str(w, "data_dir", pi.dir);
+  mw_str(w, "fsync", pi.fsync);
+  mw_int(w, "log_bytes", (int64_t)pi.log_bytes);
+  mw_int(w, "log_index", (int64_t)pi.last_index);
+  mw_int(w, "durable_index", (int64_t)pi.durable_index);
+  mw_int(w, "log_syncs", (int64_t)pi.syncs);
+  mw_int(w, "disk_full", pi.disk_full);
+  mw_int(w, "snapshot_running", pi.snapshot_running);
+  mw_int(w, "snapshots", (int64_t)pi.snapshots);
+  mw_int(w, "last_snapshot_index", (int64_t)pi.snapshot_index);
+  mw_int(w, "last_snapshot_time_ms", pi.snapshot_time_ms);
+  mw_int(w, "last_snapshot_duration_ms", pi.snapshot_duration_ms);
+  mw_str(w, "last_snapshot_status", pi.snapshot_status);
+}
+
 static int m_info(call *c) {
   int rc = call_nargs(c, 0, 0);
   if (rc != WS_OK) return rc;
@@ -324,6 +347,7 @@ static int m_info(call *c) {
   mw_int(&w, "open_fds", (int64_t)st.open_fds);
   mw_int(&w, "slowlog_len", (int64_t)st.slowlog_len);
   mw_str(&w, "log_level", log_level_name(log_get_level()));
+  put_persist_info(&w, srv->persist);
   /* Nested maps: objects per type, calls per "type.method". */
   vb_str(&w.key, "types", 5);
   size_t m2 = vb_map_begin(&w.val);
@@ -423,6 +447,19 @@ static int m_show(call *c) {
   return WS_OK;
 }
 
+/* save(): answered with the log index of a snapshot written after the
+ * call, once it is on disk (persist.h). */
+static int m_save(call *c) {
+  int rc = call_nargs(c, 0, 0);
+  if (rc != WS_OK) return rc;
+  if (!c->conn) return call_fail(c, WS_INTERNAL, "save needs a connection to a daemon");
+  persist *p = conn_server(c->conn)->persist;
+  if (!p)
+    return call_fail(c, WS_VALUE_ERROR,
+                     "this daemon keeps its state in memory only (--no-persist): nothing to save");
+  return persist_save(p, c);
+}
+
 /* shutdown(): answered, then the daemon stops. */
 static int m_shutdown(call *c) {
   int rc = call_nargs(c, 0, 0);
@@ -443,6 +480,7 @@ static const method_def manager_methods[] = {
     {"ls_scan", m_ls_scan, 0},
     {"info", m_info, 0},
     {"show", m_show, 0},
+    {"save", m_save, 0},
     {"shutdown", m_shutdown, 0},
     {"slowlog", admin_slowlog, 0},
     {"config", admin_config, 0},

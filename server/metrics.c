@@ -18,6 +18,7 @@
 #include "../proto/url.h"
 #include "listener.h"
 #include "log.h"
+#include "persist.h"
 #include "server.h"
 #include "stats.h"
 
@@ -141,6 +142,28 @@ static void put_failures(struct evbuffer *b, const stats_snapshot *s) {
   counter(b, "statemgr_net_output_bytes_total", "Bytes written to clients.", s->net_out);
 }
 
+/* The data directory's figures (info's), when there is one. */
+static void put_persist(struct evbuffer *b, const persist *p) {
+  gauge(b, "statemgr_persistence", "1 when the state is kept in a data directory.", p != NULL);
+  if (!p) return;
+  persist_info pi;
+  persist_get_info(p, &pi);
+  gauge(b, "statemgr_log_bytes", "Bytes of log records kept (since the last snapshot).",
+        pi.log_bytes);
+  gauge(b, "statemgr_log_index", "Index of the last command logged.", pi.last_index);
+  gauge(b, "statemgr_durable_index", "Index of the last command known durable.", pi.durable_index);
+  counter(b, "statemgr_log_syncs_total", "fdatasync calls of the log.", pi.syncs);
+  gauge(b, "statemgr_disk_full", "1 while the disk is full and changes are refused.", pi.disk_full);
+  counter(b, "statemgr_snapshots_total", "Snapshots written since start.", pi.snapshots);
+  gauge(b, "statemgr_last_snapshot_index", "Log index of the last snapshot.", pi.snapshot_index);
+  gauge(b, "statemgr_last_snapshot_time_seconds", "When the last snapshot was taken (Unix time).",
+        (unsigned long long)(pi.snapshot_time_ms / 1000));
+  gauge(b, "statemgr_last_snapshot_duration_milliseconds", "How long it took to write.",
+        (unsigned long long)pi.snapshot_duration_ms);
+  gauge(b, "statemgr_last_snapshot_failed", "1 when the last snapshot failed.",
+        strcmp(pi.snapshot_status, "failed") == 0);
+}
+
 static void render(struct sm_server *srv, struct evbuffer *b) {
   stats_snapshot s;
   stats_take(srv, &s);
@@ -162,6 +185,7 @@ static void render(struct sm_server *srv, struct evbuffer *b) {
   gauge(b, "statemgr_used_memory_bytes", "Bytes of data, as --max-memory counts them.",
         s.used_memory);
   gauge(b, "statemgr_max_memory_bytes", "The memory limit of the data (0: none).", s.max_memory);
+  put_persist(b, srv->persist);
   evbuffer_add_printf(b,
                       "# HELP statemgr_memory_trims_total Times freed memory went back to the "
                       "system.\n"

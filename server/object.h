@@ -38,6 +38,8 @@ typedef struct sm_obj {
   int64_t cyc_refs;     /**< during a cycle batch: references from outside */
   unsigned cyc_mark;    /**< during a cycle batch: CYC_* marks (cycles.c) */
   bool signalled;       /**< signalled, not served yet (blocked.c) */
+  uint64_t
+      log_index; /**< the last log record naming it (persist.c): answers about it wait for that */
   struct sm_obj *rnext; /**< next in the signalled list (blocked.c) */
 } sm_obj;
 

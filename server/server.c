@@ -25,6 +25,7 @@
 #include "memory.h"
 #include "metrics.h"
 #include "peers.h"
+#include "persist.h"
 #include "server.h"
 #include "stats.h"
 #include "t_custom.h"
@@ -58,6 +59,8 @@ struct sm_server_options {
   bool syslog;   /* log to syslog(3) instead of stderr */
   int64_t slowlog_threshold_us;
   size_t slowlog_max_len;
+  char *data_dir; /* owned; NULL: in memory */
+  persist_cfg persist;
 };
 
 sm_server_options *sm_server_options_new(void) {
@@ -68,6 +71,7 @@ sm_server_options *sm_server_options_new(void) {
   o->keepalive_s = KEEPALIVE_DEFAULT_S;
   o->slowlog_threshold_us = SLOWLOG_THRESHOLD_DEFAULT;
   o->slowlog_max_len = SLOWLOG_MAX_LEN_DEFAULT;
+  o->persist = (persist_cfg)PERSIST_CFG_DEFAULT;
   return o;
 }
 
@@ -79,6 +83,7 @@ void sm_server_options_free(sm_server_options *o) {
   free(o->key);
   free(o->ready_file);
   free(o->metrics);
+  free(o->data_dir);
   free(o->tls_cert);
   free(o->tls_key);
   free(o->tls_ca);
@@ -210,6 +215,28 @@ int sm_server_options_set_keepalive(sm_server_options *o, int seconds) {
   return 0;
 }
 
+int sm_server_options_set_data_dir(sm_server_options *o, const char *path) {
+  return o && (!path || *path) ? set_str(&o->data_dir, path) : SM_EINVAL;
+}
+
+int sm_server_options_set_fsync(sm_server_options *o, sm_fsync_mode mode) {
+  if (!o || mode < SM_FSYNC_ALWAYS || mode > SM_FSYNC_NO) return SM_EINVAL;
+  o->persist.fsync = (wal_fsync_mode)mode; /* the same order (persist.h) */
+  return 0;
+}
+
+int sm_server_options_set_session_resume_timeout(sm_server_options *o, int64_t ms) {
+  if (!o || ms < 0) return SM_EINVAL;
+  o->persist.resume_timeout_ms = ms;
+  return 0;
+}
+
+int sm_server_options_set_snapshot_log_size(sm_server_options *o, size_t bytes) {
+  if (!o || bytes == 0) return SM_EINVAL;
+  o->persist.snapshot_log_bytes = bytes;
+  return 0;
+}
+
 /* What sets this run of the daemon apart from every other: a random
  * instance id, and object ids that start above those of earlier runs (from
  * the wall clock, see registry.h). */
@@ -237,7 +264,8 @@ int sm_server_new(const sm_server_options *opts, sm_server **out) {
                                        .level = LOG_INFO,
                                        .keepalive_s = KEEPALIVE_DEFAULT_S,
                                        .slowlog_threshold_us = SLOWLOG_THRESHOLD_DEFAULT,
-                                       .slowlog_max_len = SLOWLOG_MAX_LEN_DEFAULT};
+                                       .slowlog_max_len = SLOWLOG_MAX_LEN_DEFAULT,
+                                       .persist = PERSIST_CFG_DEFAULT};
   if (!opts) opts = &defaults;
   if (!out) return SM_EINVAL;
   log_set_level(opts->level);
@@ -306,7 +334,17 @@ int sm_server_new(const sm_server_options *opts, sm_server **out) {
   }
   reg_set_base(s->reg, s->base);
   reg_mem(s->reg)->max = s->limits.max_memory;
-  begin_run(s);
+  if (opts->data_dir) { /* the instance and the ids come with the state, at run */
+    persist_cfg pc = opts->persist;
+    pc.dir = opts->data_dir;
+    if (persist_new(s, &pc, &s->persist, err, sizeof err) != 0) {
+      log_error("%s", err);
+      sm_server_free(s);
+      return SM_EINVAL;
+    }
+  } else {
+    begin_run(s);
+  }
   if (opts->key == NULL) log_info("authkey from %s", s->key.source);
   *out = s;
   return 0;
@@ -343,8 +381,16 @@ int sm_server_run(sm_server *s, bool install_signals) {
     return SM_EINVAL;
   }
   s->running = true;
+  if (s->persist) {
+    char err[1024];
+    if (persist_start(s->persist, err, sizeof err) != 0) {
+      log_error("cannot load the state of the data directory: %s", err);
+      return SM_EINVAL;
+    }
+  }
   if (install_signals) {
     signal(SIGPIPE, SIG_IGN);
+    signal(SIGXFSZ, SIG_IGN); /* a file size limit is a full disk (EFBIG), not death */
     s->sig_int = evsignal_new(s->base, SIGINT, signal_cb, s);
     s->sig_term = evsignal_new(s->base, SIGTERM, signal_cb, s);
     s->sig_hup = evsignal_new(s->base, SIGHUP, signal_cb, s);
@@ -367,6 +413,11 @@ int sm_server_run(sm_server *s, bool install_signals) {
   log_info("statemgrd %d.%d.%d ready (pid %d)", SM_VERSION_MAJOR, SM_VERSION_MINOR,
            SM_VERSION_PATCH, (int)getpid());
   event_base_dispatch(s->base);
+  if (s->persist && persist_failed(s->persist)) {
+    log_error("stopped: the log failed");
+    return SM_EINTERNAL;
+  }
+  persist_stop(s->persist);
   log_info("stopped");
   return 0;
 }
@@ -547,6 +598,7 @@ void sm_server_free(sm_server *s) {
   while (s->conns)
     conn_free(s->conns);
   listener_free_all(s);
+  persist_free(s->persist); /* before the registry its sink writes about */
   /* libevent finishes freeing a bufferevent inside the loop (deferred
    * finalizers): give it one more turn that does not wait. */
   if (s->base) event_base_loop(s->base, EVLOOP_NONBLOCK);

@@ -87,6 +87,8 @@ struct sm_server {
   struct metrics *metrics; /* the endpoint while running */
   struct event *flush_ev;  /* activated when answers wait: flushes them all */
   struct conn *flush_list; /* connections with answers to flush */
+  struct persist *persist; /* the data directory (persist.h); NULL: in memory */
+  struct conn *held_list;  /* connections whose answers wait for the log (conn.c) */
   uint8_t rbuf[64 * 1024]; /* plain sockets read here; leftovers go to the conn */
   obj_type **custom;       /* owned: the registered custom types (t_custom.c) */
   size_t n_custom;

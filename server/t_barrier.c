@@ -237,13 +237,16 @@ static void barrier_destroy(registry *reg, void *state) {
   free(b);
 }
 
-/* Saved as [parties, broken]: the arrivals of a round are parked calls,
- * not state (object.h), so a loaded barrier starts its round afresh. */
+/* Saved as [parties, broken, count]: the parked calls of a round are not
+ * state (object.h), but its count of arrivals is, since the log holds
+ * each arrival ("_arrive") and a replay after the snapshot goes on from
+ * that count. */
 static int barrier_save(const void *state, vbuf *out) {
   const barrier *b = state;
   size_t m = vb_list_begin(out);
   saved_put_int(out, b->parties);
   saved_put_bool(out, b->broken);
+  saved_put_int(out, b->count);
   vb_list_end(out, m);
   return saved_status(out);
 }
@@ -252,11 +255,12 @@ static int barrier_load(registry *reg, const obj_type *t, sm_span saved, void **
                         size_t errlen) {
   (void)reg;
   (void)t;
-  vinfo f[2];
-  int rc = saved_fields(saved, "ib", f, NULL, "barrier", err, errlen);
+  vinfo f[3];
+  int rc = saved_fields(saved, "ibi", f, NULL, "barrier", err, errlen);
   if (rc != WS_OK) return rc;
-  if (f[0].i < 1) {
-    snprintf(err, errlen, "a saved barrier has %lld parties", (long long)f[0].i);
+  if (f[0].i < 1 || f[2].i < 0 || f[2].i >= f[0].i) {
+    snprintf(err, errlen, "a saved barrier has %lld parties and %lld arrivals", (long long)f[0].i,
+             (long long)f[2].i);
     return WS_VALUE_ERROR;
   }
   barrier *b = calloc(1, sizeof *b);
@@ -266,6 +270,7 @@ static int barrier_load(registry *reg, const obj_type *t, sm_span saved, void **
   }
   b->parties = f[0].i;
   b->broken = f[1].b;
+  b->count = f[2].i;
   *state = b;
   return WS_OK;
 }

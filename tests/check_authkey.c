@@ -49,7 +49,8 @@ static const char *key_file(const char *name, const char *content, mode_t mode) 
  * "bad URL". Returns the exit status, its output in out. */
 static int daemon_run(const char *env, const char *args, char *out, size_t outlen) {
   char cmd[2048];
-  snprintf(cmd, sizeof cmd, "%s '%s' --listen tcp://127.0.0.1:0 %s --listen http://x 2>&1", env,
+  snprintf(cmd, sizeof cmd,
+           "%s '%s' --no-persist --listen tcp://127.0.0.1:0 %s --listen http://x 2>&1", env,
            getenv("STATEMGRD"), args);
   return smtest_run(cmd, out, outlen);
 }

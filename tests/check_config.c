@@ -98,7 +98,7 @@ START_TEST(test_listen_from_file) {
   snprintf(ready, sizeof ready, "%s/conf.ready", smtest_d.dir);
   snprintf(text, sizeof text,
            "listen = unix:%s\nlisten = tcp://127.0.0.1:0\nauthkey-file = %s\nready-file = %s\n"
-           "max-memory = 5M\n",
+           "max-memory = 5M\nno-persist\n",
            sock, smtest_d.authkey_file, ready);
   write_conf(conf, sizeof conf, text);
   pid_t pid = fork();

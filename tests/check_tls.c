@@ -438,8 +438,8 @@ START_TEST(config_errors) {
   const char *bin = getenv("STATEMGRD");
   ck_assert_ptr_nonnull(bin);
   char cmd[1024], out[2048];
-  snprintf(cmd, sizeof cmd, "'%s' --listen tls://127.0.0.1:0 --authkey-file '%s' 2>&1", bin,
-           dmn.authkey_file);
+  snprintf(cmd, sizeof cmd, "'%s' --no-persist --listen tls://127.0.0.1:0 --authkey-file '%s' 2>&1",
+           bin, dmn.authkey_file);
   ck_assert_int_ne(smtest_run(cmd, out, sizeof out), 0);
   ck_assert_msg(strstr(out, "--tls-cert") != NULL, "%s", out);
   snprintf(cmd, sizeof cmd,
@@ -448,10 +448,11 @@ START_TEST(config_errors) {
            bin, certs.server, certs.server_key);
   ck_assert_int_eq(smtest_run(cmd, out, sizeof out), 2);
   ck_assert_msg(strstr(out, "needs --tls-ca") != NULL, "%s", out);
-  snprintf(cmd, sizeof cmd,
-           "'%s' --listen tls://127.0.0.1:0 --tls-cert /nonexistent.pem --tls-key '%s' "
-           "--authkey-file '%s' 2>&1",
-           bin, certs.server_key, dmn.authkey_file);
+  snprintf(
+      cmd, sizeof cmd,
+      "'%s' --no-persist --listen tls://127.0.0.1:0 --tls-cert /nonexistent.pem --tls-key '%s' "
+      "--authkey-file '%s' 2>&1",
+      bin, certs.server_key, dmn.authkey_file);
   ck_assert_int_eq(smtest_run(cmd, out, sizeof out), 1);
   ck_assert_msg(strstr(out, "cannot load the TLS certificate /nonexistent.pem") != NULL, "%s", out);
   fprintf(stderr, "    daemon: %s", out);

@@ -117,7 +117,7 @@ END_TEST
  * directory dir: its exit status, with its stderr in out. */
 static int run_daemon(const char *dir, const char *args, char *out, size_t outlen) {
   char cmd[2048];
-  snprintf(cmd, sizeof cmd, "cd '%s' && '%s' %s 2>&1", dir, getenv("STATEMGRD"), args);
+  snprintf(cmd, sizeof cmd, "cd '%s' && '%s' --no-persist %s 2>&1", dir, getenv("STATEMGRD"), args);
   return smtest_run(cmd, out, outlen);
 }
 

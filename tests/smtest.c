@@ -4,7 +4,9 @@
  * The daemon runs with a fresh random authkey in a private directory, on an
  * ephemeral TCP port (reported through --ready-file) and a UNIX socket, plus
  * the listeners of extra arguments (the first tls:// one is recorded), and
- * optionally inside a network namespace (smtest_daemon_start_in). It is
+ * optionally inside a network namespace (smtest_daemon_start_in). It keeps
+ * its state in memory (--no-persist) unless the extra arguments name a
+ * --data-dir (the durable suites give one inside the private directory). It is
  * tied to the runner with PR_SET_PDEATHSIG so a crashed runner leaves no
  * daemon behind. A daemon that does not exit 0 when stopped (a crash, a
  * sanitizer report, a leak) counts as a failure of the run: the teardown of
@@ -141,6 +143,12 @@ static void spawn(smtest_daemon *d, const char *netns, const char *const *extra_
                                "debug"};
   for (size_t i = 0; i < sizeof daemon_args / sizeof daemon_args[0]; i++)
     argv[argc++] = daemon_args[i];
+  /* In memory unless the test names a data directory: no test writes to
+   * ~/.statemgr/data, and suites that do not care pay nothing for it. */
+  bool persist = false;
+  for (size_t i = 0; extra_args && extra_args[i]; i++)
+    persist = persist || strcmp(extra_args[i], "--data-dir") == 0;
+  if (!persist) argv[argc++] = "--no-persist";
   for (size_t i = 0; extra_args && extra_args[i] && argc < 63; i++)
     argv[argc++] = extra_args[i];
   argv[argc] = NULL;

@@ -32,8 +32,9 @@ typedef struct smtest_daemon {
 
 /* Starts statemgrd (path from $STATEMGRD) with a fresh authkey, listening on
  * tcp://127.0.0.1:0 and a UNIX socket, plus extra arguments (NULL-terminated
- * list, may be NULL), and waits until it is ready. Aborts the test on
- * failure. */
+ * list, may be NULL), and waits until it is ready. The state is kept in
+ * memory (--no-persist) unless the extra arguments hold --data-dir. Aborts
+ * the test on failure. */
 void smtest_daemon_start(smtest_daemon *d, const char *const *extra_args);
 
 /* As smtest_daemon_start, with the daemon inside the network namespace

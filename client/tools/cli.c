@@ -92,6 +92,7 @@ static int cmd_info(cli_ctx *ctx, int argc, char **argv);
 static int cmd_stats(cli_ctx *ctx, int argc, char **argv);
 static int cmd_show(cli_ctx *ctx, int argc, char **argv);
 static int cmd_shutdown(cli_ctx *ctx, int argc, char **argv);
+static int cmd_save(cli_ctx *ctx, int argc, char **argv);
 static int cmd_help(cli_ctx *ctx, int argc, char **argv);
 
 static const command commands[] = {
@@ -175,6 +176,10 @@ static const command commands[] = {
      "(microseconds; 0: every call; -1: none) and slowlog-max-len (0 to 100000).\n"
      "get * prints them all. A change lasts until the daemon stops; other settings\n"
      "are refused (they need a restart with the option).\n"},
+    {"save", "", 0, 0, true, 0, cmd_save, "write a snapshot now and wait until it is on disk",
+     "The daemon forks a child that writes DATA_DIR/snapshot-INDEX.snap and serves on\n"
+     "meanwhile; prints the snapshot's log INDEX. Copying that file is a backup.\n"
+     "Fails on a daemon started with --no-persist.\n"},
     {"shutdown", "", 0, 0, true, 0, cmd_shutdown, "ask the daemon to stop", ""},
     {"help", "[COMMAND]", 0, 1, false, 0, cmd_help, "this help, or one command's", ""},
 };
@@ -1166,6 +1171,16 @@ static int cmd_shutdown(cli_ctx *ctx, int argc, char **argv) {
   (void)argc, (void)argv;
   int rc = sm_shutdown(ctx->client);
   return rc == SM_OK ? rc : cli_lib_fail(ctx, rc, "shutdown");
+}
+
+/* save: prints the index of the snapshot once it is written. */
+static int cmd_save(cli_ctx *ctx, int argc, char **argv) {
+  (void)argc, (void)argv;
+  uint64_t index = 0;
+  int rc = sm_save(ctx->client, &index);
+  if (rc != SM_OK) return cli_lib_fail(ctx, rc, "save");
+  printf("%" PRIu64 "\n", index);
+  return SM_OK;
 }
 
 /* Writes the full help text to f. */

@@ -17,7 +17,8 @@ See README.md ("Python") for what differs from Python's managers.
 """
 from . import _statemgr
 from .errors import (
-    AuthenticationError, BadValue, Broken, ConnectFailed, ConnectionClosed, Empty, Error, Full,
+    AuthenticationError, BadValue, Broken, ConnectFailed, ConnectionClosed, DiskFull, Empty, Error,
+    Full,
     NotFound, NotOwner, ShuttingDown, Stale, Timeout, TLSError, TooLarge, WrongType,
 )
 from .managers import BaseManager, SyncManager
@@ -34,7 +35,7 @@ __all__ = [
     "Manager", "connect", "Connection", "BaseManager", "SyncManager", "Pipeline", "Result",
     "ABSENT", "Error", "Timeout", "NotFound", "WrongType", "BadValue", "Empty", "Full", "Broken",
     "NotOwner", "AuthenticationError", "ConnectFailed", "ConnectionClosed", "ShuttingDown",
-    "TLSError", "TooLarge", "Stale", "BaseProxy", "DictProxy", "ListProxy", "ValueProxy",
+    "TLSError", "TooLarge", "Stale", "DiskFull", "BaseProxy", "DictProxy", "ListProxy", "ValueProxy",
     "ArrayProxy", "NamespaceProxy", "QueueProxy", "LockProxy", "RLockProxy", "SemaphoreProxy",
     "ConditionProxy", "EventProxy", "BarrierProxy",
 ]

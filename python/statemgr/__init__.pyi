@@ -4,7 +4,8 @@ from typing import Any
 from . import _statemgr
 from .errors import (AuthenticationError as AuthenticationError, BadValue as BadValue,
                      Broken as Broken, ConnectFailed as ConnectFailed,
-                     ConnectionClosed as ConnectionClosed, Empty as Empty, Error as Error,
+                     ConnectionClosed as ConnectionClosed, DiskFull as DiskFull, Empty as Empty,
+                     Error as Error,
                      Full as Full, NotFound as NotFound, NotOwner as NotOwner,
                      ShuttingDown as ShuttingDown, Stale as Stale, Timeout as Timeout,
                      TLSError as TLSError, TooLarge as TooLarge, WrongType as WrongType)

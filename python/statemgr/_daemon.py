@@ -85,7 +85,8 @@ def _die_with_parent():
 
 class Daemon:
     """A statemgrd started for one manager: listening on url, with authkey
-    (bytes) in a private key file. stop() ends it and removes the files."""
+    (bytes) in a private key file, keeping its state in memory. stop() ends
+    it and removes the files."""
 
     def __init__(self, url, authkey, extra_args=(), log_file=None, start_timeout=10.0,
                  foreground=False):
@@ -98,8 +99,10 @@ class Daemon:
             # ends in "\n" gets one more (proto/authkey.c).
             f.write(key + b"\n" if key.endswith(b"\n") else key)
         self._ready = os.path.join(self._dir, "ready")
+        # In memory, as Python's managers are (extra_args may name a
+        # --data-dir: the later option wins).
         argv = [daemon_command(), "--listen", url, "--authkey-file", self.key_file,
-                "--ready-file", self._ready, "--log-level", "warn", *extra_args]
+                "--ready-file", self._ready, "--log-level", "warn", "--no-persist", *extra_args]
         self.argv = argv
         self.process = None
         self.url = url

@@ -100,6 +100,11 @@ class Stale(Error, LookupError):
     library has it)."""
 
 
+class DiskFull(Error, OSError):
+    """The daemon's disk is full: it refuses changes until it has room again,
+    reads still work (SM_EDISKFULL, when the library has it)."""
+
+
 _BY_NAME = {
     "SM_ETIMEOUT": Timeout,
     "SM_ENOTFOUND": NotFound,
@@ -119,6 +124,7 @@ _BY_NAME = {
     "SM_ENOMEM": MemoryError,
     "SM_EMAXMEMORY": MemoryLimit,
     "SM_ESTALE": Stale,
+    "SM_EDISKFULL": DiskFull,
 }
 
 #: {code: (name, text)}: the library's own error table.

@@ -1,0 +1,754 @@
+/* SPDX-License-Identifier: MIT */
+/* persist.c - the durable daemon's glue (see persist.h): the data
+ * directory, its lock and instance files, recovery, the log as the
+ * command sink, snapshots (by log size, by `save`, at a clean stop), the
+ * sessions an earlier run left, and the log's callbacks (durable, full
+ * disk, fatal error).
+ *
+ * The data directory holds "lock" (locked while a daemon uses the
+ * directory; it holds that daemon's pid), "instance" (the data set's
+ * instance id, 16 hex digits, made once: clients compare it to tell a
+ * restarted daemon holding their objects from a new one), the log
+ * segments and the snapshots. The lock is a POSIX record lock (fcntl),
+ * which a forked child does not inherit: a snapshot child that outlives a
+ * killed daemon never keeps the directory locked against its restart. Two
+ * servers of one process on one directory are refused by a list of the
+ * directories this process holds, since record locks do not conflict
+ * within a process.
+ *
+ * Snapshots start from an event of their own, at the top of the loop,
+ * never from inside a call: the state is then whole (no object pinned by
+ * a running call), and it holds every record up to wal_last_index. The
+ * child is reaped by a timer. Then the log segments it covers and the
+ * older snapshots go. A `save` call parks (blocked.c) on a private
+ * object of this file until a snapshot at or past the index it saw is
+ * written. */
+#include "persist.h"
+
+#include "../proto/auth.h"
+#include "../proto/authkey.h"
+#include "blocked.h"
+#include "cmd.h"
+#include "conn.h"
+#include "log.h"
+#include "registry.h"
+#include "server.h"
+#include "snapshot.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define REAP_POLL_MS 20 /* how often a running snapshot child is looked at */
+#define SEGMENT_MIN_BYTES ((size_t)64 * 1024)
+
+/* The object `save` calls park on; never in the registry. */
+static const obj_type snapshot_wait_type = {.name = "snapshot"};
+
+struct persist {
+  struct sm_server *srv;
+  persist_cfg cfg;
+  char dir[4096];
+  int lock_fd;
+  bool in_held; /* the directory is in this process's list of locked ones */
+  dev_t dev;
+  ino_t ino;
+  wal *w;              /* NULL until persist_start, and after persist_stop */
+  bool failed;         /* a fatal log error: stop, write nothing more */
+  uint64_t floor;      /* the last record that named no single object: every answer waits for it */
+  uint64_t since_snap; /* log bytes appended since the last snapshot began */
+  /* Snapshots. */
+  struct event *snap_ev;   /* starts a snapshot at the top of the loop */
+  struct event *reap_ev;   /* polls the running child */
+  struct event *resume_ev; /* ends the sessions of the earlier run */
+  pid_t child;             /* the running snapshot child, or 0 */
+  uint64_t child_index;
+  int64_t child_start_ms;
+  uint64_t snapshots;
+  uint64_t snap_index;
+  int64_t snap_time_ms, snap_duration_ms;
+  const char *snap_status;
+  sm_obj save_obj; /* `save` calls wait in save_q (waiter.n: the index they need) */
+  waitq save_q;
+};
+
+/* ---- small helpers ---- */
+
+static int64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t mono_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int persist_default_dir(char *buf, size_t len) {
+  char key[4096];
+  if (authkey_default_path(key, sizeof key) != 0) return -1;
+  char *slash = strrchr(key, '/'); /* ~/.statemgr/authkey -> ~/.statemgr/data */
+  if (!slash) return -1;
+  *slash = '\0';
+  int n = snprintf(buf, len, "%s/data", key);
+  return n > 0 && (size_t)n < len ? 0 : -1;
+}
+
+static const char *const fsync_names[] = {"always", "everysec", "no"};
+
+const char *persist_fsync_name(wal_fsync_mode m) { return (unsigned)m < 3 ? fsync_names[m] : "?"; }
+
+int persist_fsync_parse(const char *name) {
+  for (int i = 0; i < 3; i++)
+    if (strcmp(name, fsync_names[i]) == 0) return i;
+  return -1;
+}
+
+/* Syncs directory dir, so that a file made or renamed in it survives a
+ * crash. */
+static int sync_dir(const char *dir) {
+  int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  int rc = fsync(fd);
+  close(fd);
+  return rc;
+}
+
+/* ---- the directory and its lock ---- */
+
+/* Makes path's parent (0700) when missing: ~/.statemgr for the default. */
+static int make_parent(const char *path, char *err, size_t errlen) {
+  char parent[4096];
+  snprintf(parent, sizeof parent, "%s", path);
+  char *slash = strrchr(parent, '/');
+  if (!slash || slash == parent) return 0;
+  *slash = '\0';
+  if (mkdir(parent, 0700) != 0 && errno != EEXIST) {
+    snprintf(err, errlen, "cannot create %s: %s", parent, strerror(errno));
+    return -1;
+  }
+  return 0;
+}
+
+/* Makes dir (0700) or checks it, as the authkey file is checked: ours (or
+ * root's), and no use for group or others. */
+static int check_dir(const char *dir, struct stat *st, char *err, size_t errlen) {
+  if (make_parent(dir, err, errlen) != 0) return -1;
+  if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+    snprintf(err, errlen, "cannot create the data directory %s: %s", dir, strerror(errno));
+    return -1;
+  }
+  if (stat(dir, st) != 0) {
+    snprintf(err, errlen, "data directory %s: %s", dir, strerror(errno));
+    return -1;
+  }
+  if (!S_ISDIR(st->st_mode)) {
+    snprintf(err, errlen, "data directory %s is not a directory", dir);
+    return -1;
+  }
+  uid_t me = geteuid();
+  if (st->st_uid != me && st->st_uid != 0) {
+    struct passwd *pw = getpwuid(st->st_uid);
+    snprintf(err, errlen,
+             "data directory %s belongs to uid %u (%s), not to uid %u that runs this daemon: "
+             "chown it to uid %u, or use a directory of your own (--data-dir)",
+             dir, (unsigned)st->st_uid, pw ? pw->pw_name : "unknown", (unsigned)me, (unsigned)me);
+    return -1;
+  }
+  if (st->st_mode & 077) {
+    snprintf(err, errlen, "data directory %s may be used by others (mode %03o): run chmod 700 %s",
+             dir, (unsigned)(st->st_mode & 0777), dir);
+    return -1;
+  }
+  return 0;
+}
+
+/* The directories this process holds locked (record locks do not conflict
+ * within one process). */
+#define HELD_MAX 16
+static pthread_mutex_t held_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+  dev_t dev;
+  ino_t ino;
+} held[HELD_MAX];
+static size_t n_held;
+
+static bool held_take(dev_t dev, ino_t ino) {
+  pthread_mutex_lock(&held_mu);
+  bool ok = n_held < HELD_MAX;
+  for (size_t i = 0; ok && i < n_held; i++)
+    ok = !(held[i].dev == dev && held[i].ino == ino);
+  if (ok) {
+    held[n_held].dev = dev;
+    held[n_held].ino = ino;
+    n_held++;
+  }
+  pthread_mutex_unlock(&held_mu);
+  return ok;
+}
+
+static void held_drop(dev_t dev, ino_t ino) {
+  pthread_mutex_lock(&held_mu);
+  for (size_t i = 0; i < n_held; i++)
+    if (held[i].dev == dev && held[i].ino == ino) {
+      held[i] = held[--n_held];
+      break;
+    }
+  pthread_mutex_unlock(&held_mu);
+}
+
+/* Locks dir's "lock" file and writes our pid into it. */
+static int lock_dir(persist *p, const struct stat *st, char *err, size_t errlen) {
+  char path[4200];
+  snprintf(path, sizeof path, "%s/lock", p->dir);
+  if (!held_take(st->st_dev, st->st_ino)) {
+    snprintf(err, errlen, "data directory %s is in use by another server of this process", p->dir);
+    return -1;
+  }
+  p->in_held = true;
+  p->dev = st->st_dev;
+  p->ino = st->st_ino;
+  p->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (p->lock_fd < 0) {
+    snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+    return -1;
+  }
+  struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+  if (fcntl(p->lock_fd, F_SETLK, &fl) != 0) {
+    int e = errno;
+    struct flock who = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+    if ((e == EACCES || e == EAGAIN) && fcntl(p->lock_fd, F_GETLK, &who) == 0 &&
+        who.l_type != F_UNLCK)
+      snprintf(err, errlen,
+               "data directory %s is in use by another statemgrd (pid %d): stop it, or give "
+               "this one another --data-dir",
+               p->dir, (int)who.l_pid);
+    else
+      snprintf(err, errlen, "cannot lock %s: %s", path, strerror(e));
+    return -1;
+  }
+  char pid[32];
+  int n = snprintf(pid, sizeof pid, "%d\n", (int)getpid());
+  if (ftruncate(p->lock_fd, 0) != 0 || pwrite(p->lock_fd, pid, (size_t)n, 0) != n)
+    log_warn("cannot write the pid into %s: %s", path, strerror(errno));
+  return 0;
+}
+
+int persist_new(struct sm_server *srv, const persist_cfg *cfg, persist **out, char *err,
+                size_t errlen) {
+  persist *p = calloc(1, sizeof *p);
+  if (!p) {
+    snprintf(err, errlen, "out of memory");
+    return -1;
+  }
+  p->srv = srv;
+  p->cfg = *cfg;
+  p->lock_fd = -1;
+  p->snap_status = "none";
+  p->save_obj.type = &snapshot_wait_type;
+  snprintf(p->dir, sizeof p->dir, "%s", cfg->dir);
+  p->cfg.dir = p->dir;
+  struct stat st;
+  if (strlen(cfg->dir) >= sizeof p->dir - 64) {
+    snprintf(err, errlen, "data directory path too long: %s", cfg->dir);
+    persist_free(p);
+    return -1;
+  }
+  if (check_dir(p->dir, &st, err, errlen) != 0 || lock_dir(p, &st, err, errlen) != 0) {
+    persist_free(p);
+    return -1;
+  }
+  *out = p;
+  return 0;
+}
+
+/* ---- the instance file ---- */
+
+/* Reads dir/instance into *id: 1 read, 0 absent, -1 unreadable (err). */
+static int instance_read(const char *dir, uint64_t *id, char *err, size_t errlen) {
+  char path[4200], text[64];
+  snprintf(path, sizeof path, "%s/instance", dir);
+  FILE *f = fopen(path, "r");
+  if (!f) {
+    if (errno == ENOENT) return 0;
+    snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
+    return -1;
+  }
+  bool ok = fgets(text, sizeof text, f) != NULL;
+  fclose(f);
+  char *end = NULL;
+  errno = 0;
+  unsigned long long v = ok ? strtoull(text, &end, 16) : 0;
+  if (!ok || errno || end == text || (*end && *end != '\n') || v == 0) {
+    snprintf(err, errlen,
+             "%s does not hold an instance id (16 hex digits): remove it to get a new one", path);
+    return -1;
+  }
+  *id = (uint64_t)v;
+  return 1;
+}
+
+/* Writes id into dir/instance through a synced temporary file. */
+static int instance_write(const char *dir, uint64_t id, char *err, size_t errlen) {
+  char path[4200], tmp[4200], text[32];
+  snprintf(path, sizeof path, "%s/instance", dir);
+  snprintf(tmp, sizeof tmp, "%s/instance.tmp", dir);
+  int n = snprintf(text, sizeof text, "%016" PRIx64 "\n", id);
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  bool ok = fd >= 0 && write(fd, text, (size_t)n) == n && fdatasync(fd) == 0;
+  if (fd >= 0 && close(fd) != 0) ok = false;
+  if (!ok || rename(tmp, path) != 0 || sync_dir(dir) != 0) {
+    snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
+    unlink(tmp);
+    return -1;
+  }
+  return 0;
+}
+
+/* ---- the log's callbacks ---- */
+
+static void on_durable(void *ctx, uint64_t index) {
+  persist *p = ctx;
+  conn_durable(p->srv, index);
+}
+
+/* The log cannot be trusted any more: stop now, without sending the
+ * answers that wait for it. */
+static void on_fatal(void *ctx, const char *why) {
+  persist *p = ctx;
+  if (p->failed) return;
+  p->failed = true;
+  log_error("the log of %s failed: %s; stopping (answers not yet durable are not sent)", p->dir,
+            why);
+  event_base_loopbreak(p->srv->base);
+}
+
+static void on_space(void *ctx, bool full) {
+  persist *p = ctx;
+  if (full)
+    log_error("the disk of %s is full: changes are refused (DISK_FULL) until it has room; reads "
+              "go on",
+              p->dir);
+  else
+    log_warn("the disk of %s has room again: changes are accepted", p->dir);
+}
+
+/* The object a record names, when it is a client's or a type's call on
+ * one object: the fourth field of [kind, time_ms, session, object, method,
+ * args] with kind CALL (cmd.c). 0 for anything else. */
+static uint64_t record_object(const uint8_t *rec, size_t len) {
+  vinfo top, f;
+  if (vw_peek((sm_span){rec, len}, &top) != VW_OK || top.kind != VK_LIST) return 0;
+  vw_iter it;
+  vw_iter_init(&it, top.data);
+  sm_span item;
+  int64_t field[4];
+  for (int i = 0; i < 4; i++) {
+    if (!vw_list_next(&it, &item) || vw_peek(item, &f) != VW_OK || f.kind != VK_INT) return 0;
+    field[i] = f.i;
+  }
+  return field[0] == CMD_CALL && field[3] > 0 ? (uint64_t)field[3] : 0;
+}
+
+/* Every command applied goes to the log. */
+static void sink(void *ctx, const uint8_t *rec, size_t len) {
+  persist *p = ctx;
+  uint64_t index = wal_append(p->w, rec, len);
+  if (index == 0) {
+    /* The state now holds a change the log does not: nothing can be
+     * promised from here on. */
+    on_fatal(p, "out of memory appending a record");
+    return;
+  }
+  uint64_t id = record_object(rec, len);
+  sm_obj *o = id ? reg_get(p->srv->reg, id) : NULL;
+  if (o)
+    o->log_index = index;
+  else
+    p->floor = index;
+  p->since_snap += WAL_RECORD_HEADER + len;
+  if (p->since_snap > p->cfg.snapshot_log_bytes && !p->child && !p->failed)
+    event_active(p->snap_ev, 0, 0); /* at the top of the loop, never inside a call */
+}
+
+/* ---- snapshots ---- */
+
+/* Starts a snapshot child unless one runs (snap_ev, and `save`). */
+static void snapshot_begin(persist *p) {
+  if (p->child || p->failed || !p->w) return;
+  char err[512], unsaved[512];
+  if (snap_unsaved_types(p->srv->reg, unsaved, sizeof unsaved))
+    log_warn("objects of the custom types %s are kept in memory only (no serialize callback): "
+             "the snapshot leaves them out",
+             unsaved);
+  snap_meta meta = {.index = wal_last_index(p->w),
+                    .instance = p->srv->instance,
+                    .next_id = reg_next_id(p->srv->reg),
+                    .time_ms = now_ms()};
+  pid_t pid =
+      snap_fork(p->srv->reg, p->dir, &meta, cmd_sessions_save, p->srv->reg, err, sizeof err);
+  if (pid < 0) {
+    log_error("cannot start a snapshot: %s", err);
+    p->snap_status = "failed";
+    blk_cancel_all(&p->save_q, WS_INTERNAL, err);
+    return;
+  }
+  p->child = pid;
+  p->child_index = meta.index;
+  p->child_start_ms = mono_ms();
+  p->snap_time_ms = meta.time_ms;
+  p->since_snap = 0;
+  log_info("snapshot at index %" PRIu64 " started (pid %d)", meta.index, (int)pid);
+  struct timeval poll = {0, REAP_POLL_MS * 1000};
+  event_add(p->reap_ev, &poll);
+}
+
+static void snap_cb(evutil_socket_t fd, short what, void *arg) {
+  (void)fd;
+  (void)what;
+  snapshot_begin(arg);
+}
+
+/* A snapshot at index is on disk: the log and snapshots it covers go. */
+static void snapshot_done(persist *p, uint64_t index, int64_t duration_ms) {
+  char err[512];
+  p->snapshots++;
+  p->snap_index = index;
+  p->snap_duration_ms = duration_ms;
+  p->snap_status = "ok";
+  if (p->w && wal_drop_before(p->w, index, err, sizeof err) != 0)
+    log_warn("snapshot at index %" PRIu64 ": cannot remove the log it covers: %s", index, err);
+  snap_remove_older(p->dir, index);
+}
+
+/* Answers the `save` calls that a snapshot at index satisfies; starts
+ * another snapshot for those that need a later one. */
+static void answer_saves(persist *p, uint64_t index) {
+  waiter *w = p->save_q.head;
+  bool more = false;
+  while (w) {
+    waiter *next = w->next;
+    if ((uint64_t)w->n <= index)
+      blk_answer_int(w, (int64_t)index);
+    else
+      more = true;
+    w = next;
+  }
+  if (more) snapshot_begin(p);
+}
+
+static void reap_cb(evutil_socket_t fd, short what, void *arg) {
+  (void)fd;
+  (void)what;
+  persist *p = arg;
+  char err[512];
+  int rc = snap_reap(p->child, err, sizeof err);
+  if (rc == 0) {
+    struct timeval poll = {0, REAP_POLL_MS * 1000};
+    event_add(p->reap_ev, &poll);
+    return;
+  }
+  p->child = 0;
+  int64_t took = mono_ms() - p->child_start_ms;
+  if (rc < 0) {
+    log_error("snapshot at index %" PRIu64 " failed: %s", p->child_index, err);
+    p->snap_status = "failed";
+    p->snap_duration_ms = took;
+    char text[600];
+    snprintf(text, sizeof text, "the snapshot failed: %s", err);
+    blk_cancel_all(&p->save_q, WS_INTERNAL, text);
+    return;
+  }
+  log_info("snapshot at index %" PRIu64 " written in %" PRId64 " ms", p->child_index, took);
+  snapshot_done(p, p->child_index, took);
+  answer_saves(p, p->child_index);
+}
+
+int persist_save(persist *p, call *c) {
+  if (p->failed) return call_fail(c, WS_INTERNAL, "the log failed: no snapshot can be taken");
+  uint64_t need = wal_last_index(p->w);
+  if (!blk_may_wait(c))
+    return call_fail(c, WS_TIMEOUT, "save waits for the snapshot: call it without timeout 0");
+  int rc = blk_park(c, &p->save_obj, &p->save_q, NULL, (int64_t)need, NULL);
+  if (rc != CALL_PARKED) return rc;
+  if (p->child && p->child_index >= need) return rc; /* the running one will do */
+  if (!p->child) snapshot_begin(p);
+  /* else answer_saves starts the next one once the running child ends */
+  return rc;
+}
+
+/* Waits for a running child at a clean stop (it may be nearly done, and
+ * its snapshot is as good as ours would be until then). */
+static void reap_now(persist *p) {
+  if (!p->child) return;
+  kill(p->child, SIGKILL); /* our own snapshot follows at once */
+  char err[512];
+  while (snap_reap(p->child, err, sizeof err) == 0) {
+    struct timespec ts = {0, 2 * 1000000};
+    nanosleep(&ts, NULL);
+  }
+  p->child = 0;
+  event_del(p->reap_ev);
+}
+
+/* ---- recovery ---- */
+
+typedef struct replay_ctx {
+  persist *p;
+  char *err;
+  size_t errlen;
+  uint64_t bytes;
+} replay_ctx;
+
+static int replay_one(void *arg, uint64_t index, const void *data, size_t len) {
+  replay_ctx *rc = arg;
+  char why[400];
+  if (cmd_replay(rc->p->srv->reg, data, len, why, sizeof why) != 0) {
+    snprintf(rc->err, rc->errlen,
+             "record %" PRIu64 " of the log in %s does not apply to the state before it: %s", index,
+             rc->p->dir, why);
+    return -1;
+  }
+  rc->bytes += WAL_RECORD_HEADER + len;
+  return 0;
+}
+
+/* Orphans of the earlier run, collected before any is ended. */
+typedef struct orphan_list {
+  uint64_t *ids;
+  size_t n, cap;
+  bool failed;
+} orphan_list;
+
+static void orphan_add(void *arg, uint64_t session) {
+  orphan_list *l = arg;
+  if (l->n == l->cap) {
+    size_t cap = l->cap ? l->cap * 2 : 16;
+    uint64_t *ids = realloc(l->ids, cap * sizeof *ids);
+    if (!ids) {
+      l->failed = true;
+      return;
+    }
+    l->ids = ids;
+    l->cap = cap;
+  }
+  l->ids[l->n++] = session;
+}
+
+/* The resume timeout passed: the sessions of the earlier run that no
+ * client resumed end as a dead client's do. */
+static void resume_cb(evutil_socket_t fd, short what, void *arg) {
+  (void)fd;
+  (void)what;
+  persist *p = arg;
+  orphan_list l = {0};
+  cmd_each_orphan(p->srv->reg, orphan_add, &l);
+  if (l.failed) log_error("out of memory listing the sessions of the earlier run");
+  int64_t now = now_ms();
+  for (size_t i = 0; i < l.n; i++)
+    cmd_end_session(p->srv->reg, l.ids[i], now);
+  if (l.n) log_info("ended %zu sessions of the earlier run not resumed in time", l.n);
+  free(l.ids);
+}
+
+/* Loads the newest snapshot, if any; *after gets its index. */
+static int load_snapshot(persist *p, uint64_t *after, uint64_t *instance, char *err,
+                         size_t errlen) {
+  char path[4200];
+  uint64_t index = 0;
+  int found = snap_newest(p->dir, path, sizeof path, &index, err, errlen);
+  *after = 0;
+  if (found <= 0) return found;
+  snap_meta meta;
+  uint8_t *extra = NULL;
+  size_t extralen = 0;
+  if (snap_load(p->srv->reg, path, &meta, &extra, &extralen, err, errlen) != 0) return -1;
+  char why[400];
+  int rc = cmd_sessions_load(p->srv->reg, extra, extralen, why, sizeof why);
+  free(extra);
+  if (rc != 0) {
+    snprintf(err, errlen, "%s: its sessions table: %s", path, why);
+    return -1;
+  }
+  *after = meta.index;
+  *instance = meta.instance;
+  log_info("loaded %s: %zu objects at index %" PRIu64, path, reg_count(p->srv->reg), meta.index);
+  return 1;
+}
+
+int persist_start(persist *p, char *err, size_t errlen) {
+  struct sm_server *srv = p->srv;
+  registry *reg = srv->reg;
+  int64_t t0 = mono_ms();
+  uint64_t after = 0, snap_instance = 0;
+  if (load_snapshot(p, &after, &snap_instance, err, errlen) < 0) return -1;
+  p->snap_index = after;
+  replay_ctx rc = {p, err, errlen, 0};
+  wal_read_info info;
+  memset(&info, 0, sizeof info);
+  char why[600];
+  int r = wal_read(p->dir, after, true, replay_one, &rc, &info, why, sizeof why);
+  if (r != 0) {
+    if (r == -1) snprintf(err, errlen, "%s", why);
+    return -1;
+  }
+  if (info.torn)
+    log_warn("the log ended in a record cut short (a crash while writing it): %s cut back at "
+             "offset %" PRIu64 " (%" PRIu64 " bytes dropped; nobody had been answered for them)",
+             info.torn_file, info.torn_offset, info.torn_bytes);
+  uint64_t last = info.last_index ? info.last_index : after;
+  p->since_snap = rc.bytes;
+
+  /* The instance: the file's; a data set restored from a copied snapshot
+   * alone keeps the snapshot's; a new one gets a random id. */
+  uint64_t instance = 0;
+  int got = instance_read(p->dir, &instance, err, errlen);
+  if (got < 0) return -1;
+  if (got == 0) {
+    instance = snap_instance;
+    while (instance == 0)
+      if (auth_random((uint8_t *)&instance, sizeof instance) != 0) {
+        snprintf(err, errlen, "no randomness for the instance id");
+        return -1;
+      }
+    if (instance_write(p->dir, instance, err, errlen) != 0) return -1;
+  }
+  srv->instance = instance;
+
+  if (!(p->snap_ev = event_new(srv->base, -1, 0, snap_cb, p)) ||
+      !(p->reap_ev = evtimer_new(srv->base, reap_cb, p)) ||
+      !(p->resume_ev = evtimer_new(srv->base, resume_cb, p))) {
+    snprintf(err, errlen, "out of memory");
+    return -1;
+  }
+  size_t seg = p->cfg.snapshot_log_bytes < WAL_SEGMENT_DEFAULT ? (size_t)p->cfg.snapshot_log_bytes
+                                                               : WAL_SEGMENT_DEFAULT;
+  if (seg < SEGMENT_MIN_BYTES) seg = SEGMENT_MIN_BYTES;
+  wal_cfg wc = {.dir = p->dir,
+                .fsync = p->cfg.fsync,
+                .segment_bytes = seg,
+                .base = srv->base,
+                .on_durable = on_durable,
+                .on_fatal = on_fatal,
+                .on_space = on_space,
+                .ctx = p};
+  if (wal_open(&wc, last + 1, &p->w, why, sizeof why) != 0) {
+    snprintf(err, errlen, "cannot open the log of %s: %s", p->dir, why);
+    return -1;
+  }
+  cmd_set_sink(reg, sink, p);
+  int64_t now = now_ms();
+  uint64_t first = reg_first_id_at(now);
+  cmd_begin_ids(reg, first);
+  srv->next_session = first; /* sessions of this run: above every earlier run's too */
+
+  orphan_list l = {0};
+  cmd_each_orphan(reg, orphan_add, &l);
+  free(l.ids);
+  struct timeval resume = {(time_t)(p->cfg.resume_timeout_ms / 1000),
+                           (suseconds_t)(p->cfg.resume_timeout_ms % 1000) * 1000};
+  if (l.n) {
+    evtimer_add(p->resume_ev, &resume);
+    log_info("%zu sessions of the earlier run keep what they hold for %" PRId64 " ms", l.n,
+             p->cfg.resume_timeout_ms);
+  }
+  log_info("data directory %s: instance %016" PRIx64 ", %zu objects after %" PRIu64
+           " log records (%" PRId64 " ms), object ids from %" PRIu64 ", fsync %s",
+           p->dir, instance, reg_count(reg), info.records, mono_ms() - t0, first,
+           persist_fsync_name(p->cfg.fsync));
+  return 0;
+}
+
+/* ---- stop and free ---- */
+
+void persist_stop(persist *p) {
+  if (!p || !p->w) return;
+  registry *reg = p->srv->reg;
+  cmd_set_sink(reg, NULL, NULL); /* what follows (connections freed) is not logged */
+  reap_now(p);
+  if (p->failed) {
+    wal_close(p->w);
+    p->w = NULL;
+    return;
+  }
+  char err[512];
+  int64_t t0 = mono_ms();
+  snap_meta meta = {.index = wal_last_index(p->w),
+                    .instance = p->srv->instance,
+                    .next_id = reg_next_id(reg),
+                    .time_ms = now_ms()};
+  if (meta.index == p->snap_index && meta.index != 0) {
+    wal_close(p->w); /* the newest snapshot holds it all already */
+    p->w = NULL;
+    return;
+  }
+  if (snap_write(reg, p->dir, &meta, cmd_sessions_save, reg, err, sizeof err) != 0) {
+    log_error("cannot write the snapshot of the stop: %s (the log keeps everything)", err);
+    wal_close(p->w);
+    p->w = NULL;
+    return;
+  }
+  p->snap_time_ms = meta.time_ms;
+  snapshot_done(p, meta.index, mono_ms() - t0);
+  wal_close(p->w);
+  p->w = NULL;
+  log_info("snapshot at index %" PRIu64 " written at the stop", meta.index);
+}
+
+void persist_free(persist *p) {
+  if (!p) return;
+  blk_cancel_all(&p->save_q, WS_SHUTTING_DOWN, "the daemon is shutting down");
+  if (p->w) { /* the loop never stopped cleanly: keep what was appended */
+    cmd_set_sink(p->srv->reg, NULL, NULL);
+    reap_now(p);
+    wal_close(p->w);
+  }
+  if (p->snap_ev) event_free(p->snap_ev);
+  if (p->reap_ev) event_free(p->reap_ev);
+  if (p->resume_ev) event_free(p->resume_ev);
+  if (p->lock_fd >= 0) close(p->lock_fd); /* releases the lock */
+  if (p->in_held) held_drop(p->dev, p->ino);
+  free(p);
+}
+
+/* ---- what the rest of the server asks ---- */
+
+uint64_t persist_mark(const persist *p) { return p->w ? wal_last_index(p->w) : 0; }
+uint64_t persist_durable(const persist *p) { return p->w ? wal_durable_index(p->w) : 0; }
+bool persist_full(const persist *p) { return p->w && wal_full(p->w); }
+
+uint64_t persist_answer_mark(const persist *p, uint64_t object, const sm_obj *o) {
+  if (object != 0 && !o) return persist_mark(p);
+  uint64_t mark = o && o->log_index > p->floor ? o->log_index : p->floor;
+  uint64_t last = persist_mark(p);
+  return mark < last ? mark : last;
+}
+bool persist_failed(const persist *p) { return p->failed; }
+
+void persist_get_info(const persist *p, persist_info *out) {
+  *out = (persist_info){.dir = p->dir,
+                        .fsync = persist_fsync_name(p->cfg.fsync),
+                        .log_bytes = p->w ? wal_bytes(p->w) : 0,
+                        .last_index = persist_mark(p),
+                        .durable_index = persist_durable(p),
+                        .syncs = p->w ? wal_syncs(p->w) : 0,
+                        .disk_full = persist_full(p),
+                        .snapshot_running = p->child != 0,
+                        .snapshots = p->snapshots,
+                        .snapshot_index = p->snap_index,
+                        .snapshot_time_ms = p->snap_time_ms,
+                        .snapshot_duration_ms = p->snap_duration_ms,
+                        .snapshot_status = p->snap_status};
+}
