@@ -330,6 +330,7 @@ static void on_fatal(void *ctx, const char *why) {
   persist *p = ctx;
   if (p->failed) return;
   p->failed = true;
+  cmd_set_sink(p->srv->reg, NULL, NULL); /* nothing more goes to a log that failed */
   log_error("the log of %s failed: %s; stopping (answers not yet durable are not sent)", p->dir,
             why);
   event_base_loopbreak(p->srv->base);
