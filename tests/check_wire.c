@@ -401,7 +401,8 @@ START_TEST(msg_handshake) {
   char name[16];
   ck_assert_int_eq(wire_auth_encode(&b, 7, mac, ch, "worker-7"), 0);
   ck_assert_int_eq(
-      wire_auth_decode((sm_span){b.p + 4, b.len - 4}, &version, mac2, ch2, name, sizeof name), 0);
+      wire_auth_decode((sm_span){b.p + 4, b.len - 4}, &version, mac2, ch2, name, sizeof name, NULL),
+      0);
   ck_assert(version == 7 && memcmp(mac, mac2, sizeof mac) == 0 && memcmp(ch, ch2, sizeof ch) == 0);
   ck_assert_str_eq(name, "worker-7");
 
@@ -417,7 +418,8 @@ START_TEST(msg_handshake) {
   ck_assert_str_eq(err, "nope");
 
   vb_reset(&b);
-  wire_daemon_info info = {0xfedcba9876543210ull, 1000}, got = {1, 1};
+  wire_daemon_info info = {.instance = 0xfedcba9876543210ull, .max_depth = 1000},
+                   got = {.instance = 1, .max_depth = 1};
   ck_assert_int_eq(wire_auth_result_encode(&b, WS_OK, mac, NULL, &info), 0);
   ck_assert_int_eq(wire_auth_result_decode((sm_span){b.p + 4, b.len - 4}, &status, mac2, &has_mac,
                                            err, sizeof err, &got),

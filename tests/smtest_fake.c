@@ -70,7 +70,7 @@ static bool fake_handshake(smtest_fake *f, int fd) {
             fake_send(fd, &b);
   long n = ok ? fake_read_frame(f, fd, buf, sizeof buf) : -1;
   ok = n >= 0 &&
-       wire_auth_decode((sm_span){buf, (size_t)n}, &version, mac, cc, name, sizeof name) == 0;
+       wire_auth_decode((sm_span){buf, (size_t)n}, &version, mac, cc, name, sizeof name, NULL) == 0;
   if (ok) {
     f->auth_version = version;
     auth_client_mac(f->key, sizeof f->key, sc, cc, expect);
