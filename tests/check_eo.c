@@ -17,7 +17,8 @@
  *   it to a waiter.
  * - Resuming a session the daemon does not have, or one a live connection
  *   has, is refused with a reason (a new session is given); a protocol-2
- *   client works as before, with no session in its AuthResult.
+ *   client works as before, with no session in its AuthResult; a client
+ *   that never acknowledges is refused changes past 65536 kept answers.
  *
  * Each test runs its own daemon on a data directory of its own in /tmp. */
 #include "smtest.h"
@@ -439,6 +440,50 @@ START_TEST(resume_refused_unknown_or_live) {
 }
 END_TEST
 
+/* A client that never acknowledges is bounded: past 65536 kept answers
+ * its changes are refused (FULL, saying why), its reads go on, and an ack
+ * lets changes in again. */
+START_TEST(unacknowledged_answers_are_bounded) {
+  enum { MAX = 65536 };
+  durable x;
+  durable_start(&x, "20000");
+  uint64_t id = make_value(&x, "v");
+  raw3 r;
+  raw3_open(&r, &x, AUTH_PROTOCOL_VERSION, 0);
+  uint8_t raw[16];
+  vbuf a = {.p = raw, .cap = sizeof raw};
+  vb_int(&a, 1);
+  sm_span one = vb_span(&a);
+  vbuf b;
+  vb_init(&b);
+  for (uint64_t seq = 1; seq <= MAX; seq++) {
+    wire_request_out req = {.seq = seq, .object = id, .method = "add", .args = &one, .nargs = 1};
+    ck_assert_int_eq(wire_request_encode(&b, &req), 0);
+  }
+  smtest_send_all(r.fd, b.p, b.len);
+  vb_free(&b);
+  static uint8_t buf[256];
+  for (int i = 0; i < MAX; i++) {
+    long n = smtest_read_frame(r.fd, buf, sizeof buf, 30000);
+    ck_assert_int_gt(n, 0);
+    wire_response resp;
+    ck_assert_int_eq(wire_response_decode((sm_span){buf, (size_t)n}, &resp), 0);
+    ck_assert_int_eq(resp.status, WS_OK);
+    wire_response_release(&resp);
+  }
+  char err[256];
+  int64_t one_i = 1, got = 0;
+  ck_assert_int_eq(raw3_call(&r, MAX + 1, 0, id, "add", &one_i, &got, err, sizeof err), WS_FULL);
+  ck_assert_msg(strstr(err, "acknowledgement") != NULL, "%s", err);
+  ck_assert_int_eq(raw3_call(&r, MAX + 2, 0, id, "get", NULL, &got, NULL, 0), WS_OK);
+  ck_assert_int_eq(got, MAX);
+  ck_assert_int_eq(raw3_call(&r, MAX + 3, MAX + 2, id, "add", &one_i, &got, NULL, 0), WS_OK);
+  ck_assert_int_eq(got, MAX + 1);
+  close(r.fd);
+  durable_stop(&x);
+}
+END_TEST
+
 /* A protocol-2 client of a durable daemon: no session in its AuthResult,
  * calls work as before (no ack, no reply table). */
 START_TEST(protocol_2_client_works) {
@@ -554,6 +599,7 @@ Suite *eo_suite(void) {
   tcase_add_test(tc, resend_answered_from_a_snapshot);
   tcase_add_test(tc, resume_refused_unknown_or_live);
   tcase_add_test(tc, protocol_2_client_works);
+  tcase_add_test(tc, unacknowledged_answers_are_bounded);
   tcase_add_test(tc, lock_held_across_a_crash_by_a_client_that_resumes);
   tcase_add_test(tc, holder_that_does_not_resume_loses_the_lock);
   suite_add_tcase(s, tc);
