@@ -531,7 +531,16 @@ void client_release(sm_client *c, uint64_t id, uint64_t epoch) {
   sm_span arg = vb_span(&buf);
   wire_request_out req = {.object = 0, .method = "release", .args = &arg, .nargs = 1};
   pthread_mutex_lock(&c->hold_mu);
-  if (chan_usable(c->holder) && c->holder_epoch == epoch) chan_call(c->holder, &req, NULL);
+  /* A holder of a durable daemon that dropped resumes its session first:
+   * the reference is still that session's (a new session bumps the epoch). */
+  chan *k = NULL;
+  if (c->holder_epoch == epoch && (chan_usable(c->holder) || chan_resumable(c->holder)) &&
+      holder_conn(c, &k) == SM_OK && c->holder_epoch == epoch &&
+      chan_call(k, &req, NULL) == SM_ECLOSED && chan_resumable(k) && !chan_usable(k)) {
+    uint64_t before = chan_session(k);
+    resend(c, k, &req, NULL);
+    if (chan_session(k) != before) c->holder_epoch++; /* refused: the references went */
+  }
   pthread_mutex_unlock(&c->hold_mu);
 }
 

@@ -14,7 +14,8 @@
  *   replay, and from a snapshot); a seq already acknowledged is refused.
  * - A lock held across a restart by a client that resumes stays held, and
  *   that client releases it; a holder that does not resume in time loses
- *   it to a waiter.
+ *   it to a waiter; a proxy of an anonymous object freed after a crash
+ *   gives its reference back on the holder's resumed session.
  * - Resuming a session the daemon does not have, or one a live connection
  *   has, is refused with a reason (a new session is given); a protocol-2
  *   client works as before, with no session in its AuthResult; a client
@@ -589,6 +590,30 @@ START_TEST(holder_that_does_not_resume_loses_the_lock) {
 }
 END_TEST
 
+/* References to anonymous objects are the holder connection's session's:
+ * it resumes too, so the anonymous dict lives on across the crash, and
+ * freeing its proxy afterwards gives the reference back at once. */
+START_TEST(anonymous_reference_released_on_the_resumed_session) {
+  durable x;
+  durable_start(&x, "20000");
+  sm_client *c = eo_connect(&x), *watcher = eo_connect(&x);
+  int64_t before = smtest_info_int(watcher, "objects");
+  sm_dict *anon;
+  OK(sm_dict_open(c, NULL, &anon));
+  OK(sm_dict_set_int(anon, "z", 9));
+  ck_assert_int_eq(smtest_info_int(watcher, "objects"), before + 1);
+  durable_crash(&x);
+  int64_t z = 0;
+  OK(sm_dict_get_int(anon, "z", &z));
+  ck_assert_int_eq(z, 9);
+  sm_dict_free(anon); /* the holder resumes its session and releases */
+  ck_assert_int_eq(smtest_info_int(watcher, "objects"), before);
+  sm_client_free(watcher);
+  sm_client_free(c);
+  durable_stop(&x);
+}
+END_TEST
+
 Suite *eo_suite(void) {
   Suite *s = suite_create("eo");
   TCase *tc = tcase_create("eo");
@@ -602,6 +627,7 @@ Suite *eo_suite(void) {
   tcase_add_test(tc, unacknowledged_answers_are_bounded);
   tcase_add_test(tc, lock_held_across_a_crash_by_a_client_that_resumes);
   tcase_add_test(tc, holder_that_does_not_resume_loses_the_lock);
+  tcase_add_test(tc, anonymous_reference_released_on_the_resumed_session);
   suite_add_tcase(s, tc);
   return s;
 }
