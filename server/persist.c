@@ -596,6 +596,11 @@ int persist_start(persist *p, char *err, size_t errlen) {
   struct sm_server *srv = p->srv;
   registry *reg = srv->reg;
   int64_t t0 = mono_ms();
+  for (size_t i = 0; i < srv->n_custom; i++)
+    if (!srv->custom[i]->save)
+      log_warn("the custom type '%s' has no serialize callback: its objects are kept in memory "
+               "only, and snapshots leave them out",
+               srv->custom[i]->name);
   uint64_t after = 0, snap_instance = 0;
   if (load_snapshot(p, &after, &snap_instance, err, errlen) < 0) return -1;
   p->snap_index = after;
@@ -620,6 +625,10 @@ int persist_start(persist *p, char *err, size_t errlen) {
   uint64_t instance = 0;
   int got = instance_read(p->dir, &instance, err, errlen);
   if (got < 0) return -1;
+  if (got == 1 && snap_instance && snap_instance != instance)
+    log_warn("the snapshot holds the data set %016" PRIx64 ", but %s/instance says %016" PRIx64
+             ": clients see the latter",
+             snap_instance, p->dir, instance);
   if (got == 0) {
     instance = snap_instance;
     while (instance == 0)
@@ -656,10 +665,15 @@ int persist_start(persist *p, char *err, size_t errlen) {
   int64_t now = now_ms();
   uint64_t first = reg_first_id_at(now);
   cmd_begin_ids(reg, first);
-  srv->next_session = first; /* sessions of this run: above every earlier run's too */
 
+  /* This run's sessions start above the earlier run's, which stay in the
+   * table until the resume timeout (above them also if the clock went
+   * back between the runs). */
   orphan_list l = {0};
   cmd_each_orphan(reg, orphan_add, &l);
+  srv->next_session = first;
+  for (size_t i = 0; i < l.n; i++)
+    if (l.ids[i] > srv->next_session) srv->next_session = l.ids[i];
   free(l.ids);
   struct timeval resume = {(time_t)(p->cfg.resume_timeout_ms / 1000),
                            (suseconds_t)(p->cfg.resume_timeout_ms % 1000) * 1000};

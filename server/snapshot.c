@@ -34,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -269,8 +270,27 @@ int snap_write(const registry *reg, const char *dir, const snap_meta *meta, snap
 
 /* ---- the child ---- */
 
+/* In the child: closes the sockets it inherited (the listeners, the
+ * clients' connections), so that they close when the daemon dies even
+ * while the child still writes: clients then see the connection end, and
+ * a daemon started again finds its UNIX socket free. Files (the log's)
+ * stay open. */
+static void close_inherited_sockets(void) {
+  DIR *d = opendir("/proc/self/fd");
+  if (!d) return;
+  struct dirent *e;
+  while ((e = readdir(d))) {
+    int fd = atoi(e->d_name);
+    struct stat st;
+    if (fd > STDERR_FILENO && fd != dirfd(d) && fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode))
+      close(fd);
+  }
+  closedir(d);
+}
+
 pid_t snap_fork(const registry *reg, const char *dir, const snap_meta *meta, snap_extra_fn extra,
                 void *ctx, char *err, size_t errlen) {
+  pid_t parent = getpid();
   pid_t pid = fork();
   if (pid < 0) {
     snprintf(err, errlen, "cannot fork the snapshot's writer: %s", strerror(errno));
@@ -279,11 +299,17 @@ pid_t snap_fork(const registry *reg, const char *dir, const snap_meta *meta, sna
   if (pid > 0) return pid;
   /* The child: the parent's signal handlers write to the parent's event
    * loop, so a signal meant for this process must not reach them. It
-   * touches no descriptor but its own file's and the log's, and leaves
-   * through _exit, which flushes nothing of the parent's. */
+   * touches no descriptor but its own file's and the log's (and closes the
+   * sockets), and leaves through _exit, which flushes nothing of the
+   * parent's. */
   signal(SIGINT, SIG_DFL);
   signal(SIGTERM, SIG_DFL);
   signal(SIGHUP, SIG_DFL);
+  /* A daemon that dies (a crash, SIGKILL) takes its writer with it: the
+   * daemon started again writes its own snapshots. */
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() != parent) _exit(1);
+  close_inherited_sockets();
   in_child = true;
   char why[512];
   if (snap_write(reg, dir, meta, extra, ctx, why, sizeof why) != 0) {

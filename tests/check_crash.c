@@ -2,7 +2,8 @@
 /* check_crash.c - the crash test of issue 10: clients change shared
  * objects of every kind while the daemon is killed (SIGKILL) at random
  * moments and started again on its data directory, CRASH_KILLS times
- * (SMTEST_LONG=1: CRASH_KILLS_LONG). Every answered result is recorded.
+ * (SMTEST_LONG=1: CRASH_KILLS_LONG; SMTEST_SEED=N repeats the kill times
+ * of a run that printed seed N). Every answered result is recorded.
  * The clients resume their sessions after each restart and send their
  * calls in flight again (exactly once, protocol 3), so no call may end
  * unknown (SM_ECLOSED: it may or may not have been applied); the checks
@@ -414,7 +415,8 @@ START_TEST(acknowledged_results_survive_random_kills) {
     pthread_create(&th[n_th++], NULL, cas_worker, &cas[i]);
     pthread_create(&th[n_th++], NULL, cs_worker, &cs[i]);
   }
-  unsigned seed = (unsigned)time(NULL);
+  const char *seed_env = getenv("SMTEST_SEED"); /* the seed a failed run printed */
+  unsigned seed = seed_env ? (unsigned)strtoul(seed_env, NULL, 10) : (unsigned)time(NULL);
   fprintf(stderr, "crash: %d kills, seed %u\n", kills, seed);
   srand(seed);
   for (int k = 0; k < kills; k++) {

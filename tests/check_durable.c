@@ -744,7 +744,7 @@ START_TEST(failed_sync_stops_the_daemon) {
    * (its session's start waits for the failed sync), or its call does. */
   ck_assert_msg(a.rc == SM_ECLOSED || a.rc == SM_ECONNECT, "%s", sm_errname(a.rc));
   ck_assert(smtest_daemon_log_has(&x.d, "fdatasync", 2000));
-  ck_assert_int_eq(smtest_daemon_kill(&x.d, SIGTERM), 1);
+  ck_assert_int_eq(smtest_daemon_kill(&x.d, 0), 1); /* signal 0: wait for it to exit */
   unlink(flag);
   unsetenv("SMTEST_FAIL_FSYNC");
   smtest_daemon_restart_args(&x.d, x.args);

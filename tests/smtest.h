@@ -48,8 +48,9 @@ void smtest_daemon_start_in(smtest_daemon *d, const char *netns, const char *con
  * Removes the private directory. */
 int smtest_daemon_stop(smtest_daemon *d);
 
-/* Sends sig (SIGTERM: a clean stop; SIGKILL: a crash) and waits for the
- * exit as smtest_daemon_stop does, but keeps the private directory (key,
+/* Sends sig (SIGTERM: a clean stop; SIGKILL: a crash; 0: nothing, for a
+ * daemon that stops by itself) and waits for the exit as
+ * smtest_daemon_stop does, but keeps the private directory (key,
  * socket path) for smtest_daemon_restart. Returns as smtest_daemon_stop. */
 int smtest_daemon_kill(smtest_daemon *d, int sig);
 
