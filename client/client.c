@@ -280,25 +280,19 @@ static chan_cfg conn_cfg(const sm_client *c) {
                     .tls_server_name = c->tls_server_name};
 }
 
-/* Opens and authenticates a connection for c into *k, and keeps the
- * daemon's depth limit it learned: a broken one of a durable daemon is
- * reopened in place, resuming its session (SM_ECLOSED when the daemon gave
- * a new one instead: *k is usable, what was in flight is lost); any other
- * is replaced. Call with mu held, so a fork() never copies a socket that
- * no list knows about. */
+/* Opens and authenticates a new connection for c into *k (replacing a
+ * broken one), and keeps the daemon's depth limit it learned. Call with
+ * mu held, so a fork() never copies a socket that no list knows about. */
 static int open_conn(sm_client *c, chan **k) {
   chan_cfg cfg = conn_cfg(c);
-  int rc;
-  if (chan_resumable(*k)) {
-    rc = chan_reopen(*k, &cfg);
-  } else {
-    chan_free(*k);
-    *k = NULL;
-    rc = chan_open(&cfg, k);
-  }
-  if (chan_usable(*k)) __atomic_store_n(&c->max_depth, chan_max_depth(*k), __ATOMIC_RELAXED);
+  chan_free(*k);
+  *k = NULL;
+  int rc = chan_open(&cfg, k);
+  if (rc == SM_OK) __atomic_store_n(&c->max_depth, chan_max_depth(*k), __ATOMIC_RELAXED);
   return rc;
 }
+
+static int resume_conn(sm_client *c, chan *k);
 
 /* The pthread key destructor: the thread is exiting, close its connection. */
 static void slot_destroy(void *arg) {
@@ -337,10 +331,17 @@ static int thread_conn(sm_client *c, chan **out) {
     if (c->slots) c->slots->prev = s;
     c->slots = s;
   }
-  /* Broken, or inherited from the parent process: resume it, or open anew
-   * (the daemon may be another instance now: proxy.c checks). */
+  /* Dropped by a durable daemon: take its session back (what the thread
+   * holds stays its own). */
+  if (chan_resumable(s->k)) {
+    pthread_mutex_unlock(&c->mu); /* client_resume takes it for each attempt */
+    rc = resume_conn(c, s->k);
+    if (rc == SM_OK) *out = s->k;
+    return rc;
+  }
+  /* Broken, or inherited from the parent process: open anew (the daemon may
+   * be another instance now: proxy.c checks). */
   rc = open_conn(c, &s->k);
-  if (rc == SM_ECLOSED && chan_usable(s->k)) rc = SM_OK; /* a new session: nothing was in flight */
   pthread_mutex_unlock(&c->mu);
   if (rc == SM_OK) *out = s->k;
   return rc;
@@ -372,13 +373,19 @@ static int holder_conn(sm_client *c, chan **out) {
     *out = c->holder;
     return SM_OK;
   }
-  pthread_mutex_lock(&c->mu);
-  uint64_t before = c->holder ? chan_session(c->holder) : 0;
-  int rc = open_conn(c, &c->holder);
-  if (rc == SM_ECLOSED && chan_usable(c->holder)) rc = SM_OK; /* a new session */
-  /* A resumed session keeps its references: the proxies' epoch stays. */
-  if (rc == SM_OK && (before == 0 || chan_session(c->holder) != before)) c->holder_epoch++;
-  pthread_mutex_unlock(&c->mu);
+  int rc;
+  if (chan_resumable(c->holder)) {
+    /* A resumed session keeps its references: the proxies' epoch stays;
+     * a new one has none of them. */
+    uint64_t before = chan_session(c->holder);
+    rc = resume_conn(c, c->holder);
+    if (chan_session(c->holder) != before) c->holder_epoch++;
+  } else {
+    pthread_mutex_lock(&c->mu);
+    rc = open_conn(c, &c->holder);
+    if (rc == SM_OK) c->holder_epoch++;
+    pthread_mutex_unlock(&c->mu);
+  }
   if (rc == SM_OK) *out = c->holder;
   return rc;
 }
@@ -415,6 +422,20 @@ int client_resume(sm_client *c, chan *k, int64_t *deadline) {
     nanosleep(&ts, NULL);
     if ((wait *= 2) > RESUME_WAIT_MAX_MS) wait = RESUME_WAIT_MAX_MS;
   }
+}
+
+/* k, a connection of a durable daemon, dropped with nothing in flight:
+ * takes its session back, retrying while the daemon restarts (up to the
+ * client's timeout), or takes the new session the daemon gives instead. */
+static int resume_conn(sm_client *c, chan *k) {
+  int64_t deadline = 0;
+  int rc = client_resume(c, k, &deadline);
+  if (rc == SM_ECLOSED && chan_usable(k)) rc = SM_OK; /* a new session: nothing was lost */
+  if (rc == SM_ECLOSED)
+    return err_set(SM_ECONNECT, "cannot reach %s to resume the connection's session within %d ms",
+                   c->url, c->timeout_ms);
+  if (rc == SM_OK) __atomic_store_n(&c->max_depth, chan_max_depth(k), __ATOMIC_RELAXED);
+  return rc;
 }
 
 /* The call req went out on k (resumable) and the connection dropped: it
