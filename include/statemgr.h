@@ -41,15 +41,15 @@
  *   session's answers until the client has them). Otherwise a call whose
  *   request was sent when the connection failed (in flight, parked...)
  *   reports SM_ECLOSED and is never repeated: it may or may not have been
- *   applied. A call that could not be sent at all (the
- *   daemon had closed the connection first: seen at once on a UNIX socket;
- *   over plain TCP it is checked for on a connection idle for over a
- *   second, so a send to a peer that left is caught too) goes out once more
- *   on a new connection.
+ *   applied. A call that could not be sent at all (the daemon had closed
+ *   the connection first: seen at once on a UNIX socket; over plain TCP it
+ *   is checked for on a connection idle for over a second, so a send to a
+ *   peer that left is caught too) goes out once more on a new connection.
  * - Versions: the handshake names the protocol version both sides speak;
  *   this library speaks protocol 3 (2 to a daemon that offers no more) and
- *   refuses (SM_EPROTO) a daemon that offers neither. A status of a newer daemon that this library has no code for
- *   arrives as SM_EREMOTE, the text naming it.
+ *   refuses (SM_EPROTO) a daemon that offers neither. A status of a newer
+ *   daemon that this library has no code for arrives as SM_EREMOTE, the
+ *   text naming it.
  */
 #ifndef STATEMGR_H
 #define STATEMGR_H
