@@ -11,7 +11,8 @@
  *   before it are answered from the reply table, not applied twice.
  * - Raw protocol 3: a request applied before a crash and sent again after
  *   the resume gets the same answer and changes nothing (from the log's
- *   replay, and from a snapshot); a seq already acknowledged is refused.
+ *   replay, and from a snapshot); a seq already acknowledged is refused;
+ *   a parked acquire served before the crash is answered from the table.
  * - A lock held across a restart by a client that resumes stays held, and
  *   that client releases it; a holder that does not resume in time loses
  *   it to a waiter; a proxy of an anonymous object freed after a crash
@@ -299,10 +300,21 @@ static void raw3_open(raw3 *r, const durable *x, uint32_t version, uint64_t resu
   authkey_clear(&k);
 }
 
+static void raw3_send(const raw3 *r, uint64_t seq, uint64_t ack, uint64_t object,
+                      const char *method, const int64_t *arg);
+static int raw3_answer(const raw3 *r, uint64_t seq, int64_t *out, char *err, size_t errlen);
+
 /* Sends one request (an int argument unless arg is NULL) with seq and ack,
  * and returns the status of its answer; *out gets an int result. */
 static int raw3_call(const raw3 *r, uint64_t seq, uint64_t ack, uint64_t object, const char *method,
                      const int64_t *arg, int64_t *out, char *err, size_t errlen) {
+  raw3_send(r, seq, ack, object, method, arg);
+  return raw3_answer(r, seq, out, err, errlen);
+}
+
+/* Sends one request, answered later (raw3_answer). */
+static void raw3_send(const raw3 *r, uint64_t seq, uint64_t ack, uint64_t object,
+                      const char *method, const int64_t *arg) {
   uint8_t raw[16];
   vbuf a = {.p = raw, .cap = sizeof raw};
   if (arg) vb_int(&a, *arg);
@@ -318,6 +330,11 @@ static int raw3_call(const raw3 *r, uint64_t seq, uint64_t ack, uint64_t object,
   ck_assert_int_eq(wire_request_encode(&b, &req), 0);
   smtest_send_all(r->fd, b.p, b.len);
   vb_free(&b);
+}
+
+/* Waits for the answer of seq (others are skipped): its status, with an
+ * int (or bool) result in *out. */
+static int raw3_answer(const raw3 *r, uint64_t seq, int64_t *out, char *err, size_t errlen) {
   static uint8_t buf[1 << 16];
   for (;;) {
     long n = smtest_read_frame(r->fd, buf, sizeof buf, 10000);
@@ -410,6 +427,48 @@ START_TEST(resend_answered_from_the_replayed_log) { resend_after_crash(false); }
 END_TEST
 
 START_TEST(resend_answered_from_a_snapshot) { resend_after_crash(true); }
+END_TEST
+
+/* A parked acquire served later keeps its answer too (logged with the
+ * waiter's seq, replayed as the lock's _grant): sent again after a crash,
+ * it is answered true from the table, and the lock is still its own. */
+START_TEST(parked_call_served_then_resent) {
+  durable x;
+  durable_start(&x, "20000");
+  sm_client *c = eo_connect(&x);
+  sm_lock *lk;
+  OK(sm_lock_open(c, "k", &lk));
+  uint64_t id = sm_proxy_id(sm_lock_proxy(lk));
+  raw3 a, b;
+  raw3_open(&a, &x, AUTH_PROTOCOL_VERSION, 0);
+  raw3_open(&b, &x, AUTH_PROTOCOL_VERSION, 0);
+  int64_t got = 0;
+  ck_assert_int_eq(raw3_call(&a, 1, 0, id, "acquire", NULL, &got, NULL, 0), WS_OK);
+  raw3_send(&b, 7, 0, id, "acquire", NULL); /* parks behind a */
+  double t0 = smtest_now_s();
+  while (smtest_info_int(c, "waiters") < 1 && smtest_now_s() - t0 < 10)
+    sleep_ms(5);
+  ck_assert_int_eq(raw3_call(&a, 2, 1, id, "release", NULL, NULL, NULL, 0), WS_OK);
+  ck_assert_int_eq(raw3_answer(&b, 7, &got, NULL, 0), WS_OK); /* granted */
+  ck_assert_int_eq(got, 1);
+  durable_crash(&x);
+  close(a.fd);
+  close(b.fd);
+  uint64_t session = b.info.session;
+  raw3_open(&b, &x, AUTH_PROTOCOL_VERSION, session);
+  ck_assert_msg(b.info.resumed, "%s", b.text);
+  got = 0;
+  ck_assert_int_eq(raw3_call(&b, 7, 0, id, "acquire", NULL, &got, NULL, 0), WS_OK);
+  ck_assert_int_eq(got, 1);                     /* the kept answer: no second acquisition */
+  FAILS(sm_lock_acquire(lk, 200), SM_ETIMEOUT); /* b's, once */
+  ck_assert_int_eq(raw3_call(&b, 8, 7, id, "release", NULL, NULL, NULL, 0), WS_OK);
+  OK(sm_lock_acquire(lk, 2000));
+  OK(sm_lock_release(lk));
+  close(b.fd);
+  sm_lock_free(lk);
+  sm_client_free(c);
+  durable_stop(&x);
+}
 END_TEST
 
 /* Resuming what the daemon does not have, or what a live connection has,
@@ -622,6 +681,7 @@ Suite *eo_suite(void) {
   tcase_add_test(tc, pipeline_resent_across_a_crash);
   tcase_add_test(tc, resend_answered_from_the_replayed_log);
   tcase_add_test(tc, resend_answered_from_a_snapshot);
+  tcase_add_test(tc, parked_call_served_then_resent);
   tcase_add_test(tc, resume_refused_unknown_or_live);
   tcase_add_test(tc, protocol_2_client_works);
   tcase_add_test(tc, unacknowledged_answers_are_bounded);
