@@ -25,7 +25,7 @@
  * again; its ack drops the answers the client has. A mutating call that
  * answered OK keeps its answer there (the CALL record carries seq and ack,
  * so a replay keeps the same). A client that never acknowledges is cut off
- * at DISPATCH_REPLIES_MAX kept answers: its mutating calls are refused.
+ * at --max-pending kept answers: its mutating calls are refused.
  * dispatch_call() does all of this without touching a socket, so the
  * dispatcher can be fuzzed; dispatch_request() adds the response frame.
  * Around each call it runs blocked.c's serve pass: before, so no request
@@ -56,10 +56,6 @@
 #include <string.h>
 
 #define DISPATCH_LOCAL_ARGS 16
-/* Answers kept for one session that its client has not acknowledged: a
- * client acknowledges with its next request, so only a pipeline this long,
- * or a client that never says what it got, comes near it. */
-#define DISPATCH_REPLIES_MAX 65536
 
 /* Validates every argument; fills args/flags and *bytes: what storing
  * them all would take (each a block of its own, as a stored value or key
@@ -141,16 +137,19 @@ static void log_call(call *c, const wire_request *req, const method_def *m, int 
              req->method, (unsigned long long)c->session);
 }
 
-/* A kept session's client that stopped acknowledging: its changes are
- * refused before they run (a replay never refuses: the log has them). */
+/* A kept session's client that stopped acknowledging: past --max-pending
+ * kept answers its changes are refused before they run (a client
+ * acknowledges with its next request, so only a pipeline that long, or a
+ * client that never says what it got, comes near it). A replay, which has
+ * no connection, never refuses: the log has the calls. */
 static int replies_full(call *c, const method_def *m) {
-  if (!(m->flags & METHOD_MUTATES) || cmd_replaying(c->reg) || c->session == 0 ||
-      sess_reply_count(c->reg, c->session) < DISPATCH_REPLIES_MAX)
-    return WS_OK;
+  if (!(m->flags & METHOD_MUTATES) || !c->conn || c->session == 0) return WS_OK;
+  size_t max = conn_server(c->conn)->limits.max_pending;
+  if (sess_reply_count(c->reg, c->session) < max) return WS_OK;
   return call_fail(c, WS_FULL,
-                   "%d answers of this session wait for the client's acknowledgement (ack): "
-                   "changes are refused until it acknowledges them",
-                   DISPATCH_REPLIES_MAX);
+                   "%zu answers of this session wait for the client's acknowledgement (ack; the "
+                   "limit is --max-pending): changes are refused until it acknowledges them",
+                   max);
 }
 
 /* The request repeats one of a kept session that was applied already (a

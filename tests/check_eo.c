@@ -20,7 +20,8 @@
  * - Resuming a session the daemon does not have, or one a live connection
  *   has, is refused with a reason (a new session is given); a protocol-2
  *   client works as before, with no session in its AuthResult; a client
- *   that never acknowledges is refused changes past 65536 kept answers.
+ *   that never acknowledges is refused changes past --max-pending kept
+ *   answers.
  *
  * Each test runs its own daemon on a data directory of its own in /tmp. */
 #include "smtest.h"
@@ -47,7 +48,10 @@ typedef struct durable {
   const char *args[16];
 } durable;
 
-static void durable_start(durable *x, const char *resume_timeout_ms) {
+/* Starts a daemon on a fresh data directory with --session-resume-timeout
+ * resume_timeout_ms and extra arguments (NULL-terminated, may be NULL). */
+static void durable_start_with(durable *x, const char *resume_timeout_ms,
+                               const char *const *extra) {
   memset(x, 0, sizeof *x);
   snprintf(x->base, sizeof x->base, "/tmp/smeo.XXXXXX");
   ck_assert_msg(mkdtemp(x->base) != NULL, "mkdtemp: %s", strerror(errno));
@@ -57,8 +61,14 @@ static void durable_start(durable *x, const char *resume_timeout_ms) {
   x->args[n++] = x->data;
   x->args[n++] = "--session-resume-timeout";
   x->args[n++] = resume_timeout_ms;
+  for (size_t i = 0; extra && extra[i] && n < 15; i++)
+    x->args[n++] = extra[i];
   x->args[n] = NULL;
   smtest_daemon_start(&x->d, x->args);
+}
+
+static void durable_start(durable *x, const char *resume_timeout_ms) {
+  durable_start_with(x, resume_timeout_ms, NULL);
 }
 
 /* SIGKILL (a crash), then a start on the same directory and socket. */
@@ -500,13 +510,14 @@ START_TEST(resume_refused_unknown_or_live) {
 }
 END_TEST
 
-/* A client that never acknowledges is bounded: past 65536 kept answers
- * its changes are refused (FULL, saying why), its reads go on, and an ack
- * lets changes in again. */
+/* A client that never acknowledges is bounded: past --max-pending kept
+ * answers its changes are refused (FULL, saying why), its reads go on, and
+ * an ack lets changes in again. */
 START_TEST(unacknowledged_answers_are_bounded) {
-  enum { MAX = 65536 };
+  enum { MAX = 1000 };
+  static const char *const extra[] = {"--max-pending", "1000", NULL}; /* the bound's option */
   durable x;
-  durable_start(&x, "20000");
+  durable_start_with(&x, "20000", extra);
   uint64_t id = make_value(&x, "v");
   raw3 r;
   raw3_open(&r, &x, AUTH_PROTOCOL_VERSION, 0);
