@@ -83,6 +83,7 @@ struct chan {
   unsigned max_depth; /**< the daemon's --max-depth, from the AuthResult */
   uint32_t version;   /**< the protocol version the connection speaks */
   uint64_t session;   /**< protocol 3: the connection's session (0: not told) */
+  uint64_t key;       /**< protocol 3: its key, which a resume names */
   bool durable;       /**< protocol 3: the daemon keeps sessions across a restart */
   uint64_t acked;     /**< every answer up to this seq is in (sent as `ack`) */
 };
@@ -588,7 +589,7 @@ static int handshake(chan *k, const chan_cfg *cfg, int64_t deadline, uint64_t re
   auth_client_mac(cfg->key, cfg->keylen, server_ch, client_ch, mac);
   vb_reset(&k->wbuf);
   rc = wire_auth_encode_resume(&k->wbuf, k->version, mac, client_ch, cfg->client_name,
-                               k->version >= AUTH_PROTOCOL_RESUME ? resume : 0);
+                               k->version >= AUTH_PROTOCOL_RESUME ? resume : 0, k->key);
   auth_wipe(mac, sizeof mac);
   if (rc != 0) return fail(k, err_set(SM_ENOMEM, "out of memory"));
   rc = send_all(k, k->wbuf.p, k->wbuf.len);
@@ -619,7 +620,8 @@ static int handshake(chan *k, const chan_cfg *cfg, int64_t deadline, uint64_t re
                  : info.max_depth > VW_DEPTH_MAX ? VW_DEPTH_MAX
                                                  : info.max_depth;
   k->session = info.session;
-  k->durable = info.durable;
+  k->key = info.key;
+  k->durable = info.durable && info.key != 0;
   if (resumed) *resumed = resume && info.resumed && info.session == resume;
   if (resume && !(resumed && *resumed))
     err_set(SM_ECLOSED, "%s did not resume session %" PRIu64 ": %s", cfg->url, resume,

@@ -285,12 +285,12 @@ int wire_hello_decode(sm_span payload, uint32_t *version, uint32_t *max_version,
 
 int wire_auth_encode(vbuf *out, uint32_t version, const uint8_t mac[AUTH_MAC_LEN],
                      const uint8_t challenge[AUTH_CHALLENGE_LEN], const char *client_name) {
-  return wire_auth_encode_resume(out, version, mac, challenge, client_name, 0);
+  return wire_auth_encode_resume(out, version, mac, challenge, client_name, 0, 0);
 }
 
 int wire_auth_encode_resume(vbuf *out, uint32_t version, const uint8_t mac[AUTH_MAC_LEN],
                             const uint8_t challenge[AUTH_CHALLENGE_LEN], const char *client_name,
-                            uint64_t resume) {
+                            uint64_t resume, uint64_t key) {
   Statemgr__Auth m = STATEMGR__AUTH__INIT;
   m.version = version;
   m.mac = bin((sm_span){mac, AUTH_MAC_LEN});
@@ -298,12 +298,14 @@ int wire_auth_encode_resume(vbuf *out, uint32_t version, const uint8_t mac[AUTH_
   m.client_name = (char *)(uintptr_t)client_name;
   m.has_resume_session = resume != 0;
   m.resume_session = resume;
+  m.has_resume_key = resume != 0;
+  m.resume_key = key;
   return encode_frame(out, &m.base);
 }
 
 int wire_auth_decode(sm_span payload, uint32_t *version, uint8_t mac[AUTH_MAC_LEN],
                      uint8_t challenge[AUTH_CHALLENGE_LEN], char *name, size_t namelen,
-                     uint64_t *resume) {
+                     uint64_t *resume, uint64_t *key) {
   Statemgr__Auth *m = statemgr__auth__unpack(NULL, payload.n, payload.p);
   if (!m) return -1;
   int rc = -1;
@@ -313,6 +315,7 @@ int wire_auth_decode(sm_span payload, uint32_t *version, uint8_t mac[AUTH_MAC_LE
     memcpy(challenge, m->challenge.data, AUTH_CHALLENGE_LEN);
     if (namelen) snprintf(name, namelen, "%s", m->client_name ? m->client_name : "");
     if (resume) *resume = m->has_resume_session ? m->resume_session : 0;
+    if (key) *key = m->has_resume_key ? m->resume_key : 0;
     rc = 0;
   }
   statemgr__auth__free_unpacked(m, NULL);
@@ -343,6 +346,8 @@ int wire_auth_result_encode(vbuf *out, int status, const uint8_t *mac, const cha
     m.resumed = info->resumed;
     m.has_durable = 1;
     m.durable = info->durable;
+    m.has_session_key = info->key != 0;
+    m.session_key = info->key;
   }
   return encode_frame(out, &m.base);
 }
@@ -363,6 +368,7 @@ int wire_auth_result_decode(sm_span payload, int *status, uint8_t mac[AUTH_MAC_L
       info->session = m->has_session ? m->session : 0;
       info->resumed = m->has_resumed && m->resumed;
       info->durable = m->has_durable && m->durable;
+      info->key = m->has_session_key ? m->session_key : 0;
     }
     rc = 0;
   }

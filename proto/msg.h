@@ -138,15 +138,16 @@ int wire_hello_decode(sm_span payload, uint32_t *version, uint32_t *max_version,
 int wire_auth_encode(vbuf *out, uint32_t version, const uint8_t mac[AUTH_MAC_LEN],
                      const uint8_t challenge[AUTH_CHALLENGE_LEN], const char *client_name);
 /* As wire_auth_encode, asking (protocol 3) to resume session resume (0:
- * none sent, a new session). */
+ * none sent, a new session) whose key is key. */
 int wire_auth_encode_resume(vbuf *out, uint32_t version, const uint8_t mac[AUTH_MAC_LEN],
                             const uint8_t challenge[AUTH_CHALLENGE_LEN], const char *client_name,
-                            uint64_t resume);
+                            uint64_t resume, uint64_t key);
 /* name receives the client name (may be empty), truncated to namelen;
- * *resume (may be NULL) the session to resume, 0 when none was named. */
+ * *resume (may be NULL) the session to resume, 0 when none was named, and
+ * *key (may be NULL) its key. */
 int wire_auth_decode(sm_span payload, uint32_t *version, uint8_t mac[AUTH_MAC_LEN],
                      uint8_t challenge[AUTH_CHALLENGE_LEN], char *name, size_t namelen,
-                     uint64_t *resume);
+                     uint64_t *resume, uint64_t *key);
 
 /* What a daemon of protocol 2 tells a client it accepted (AuthResult), and
  * of protocol 3 the connection's session. */
@@ -156,6 +157,7 @@ typedef struct wire_daemon_info {
   uint64_t session;   /* protocol 3: the connection's session; 0: not sent */
   bool resumed;       /* protocol 3: the session asked for was resumed */
   bool durable;       /* protocol 3: the daemon's sessions survive its restart */
+  uint64_t key;       /* protocol 3: the session's key, which a resume names; 0: none */
 } wire_daemon_info;
 
 /* mac may be NULL (a refusal); error may be NULL; info may be NULL (none

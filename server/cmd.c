@@ -15,7 +15,8 @@
  * END_SESSION: session ended (object 0, method "", no args).
  * BEGIN_IDS: the run's ids start at object (session 0, method "").
  * BEGIN_SESSION: session is kept from now on (a client that may resume
- * it after a restart; object 0, method "").
+ * it after a restart; object 0, method "", args [key]: what a resume must
+ * name).
  *
  * Replay runs dispatch_call() with no connection and the record's session:
  * the apply path is the live one. Every replayed call is made with a zero
@@ -137,9 +138,15 @@ void cmd_begin_ids(registry *reg, uint64_t first) {
   reg_begin_ids(reg, first);
 }
 
-int cmd_begin_session(registry *reg, uint64_t session, int64_t now_ms) {
-  if (sess_begin(reg, session, true) != 0) return -1;
-  if (cmd_logging(reg)) emit(reg, CMD_BEGIN_SESSION, now_ms, session, 0, "", NULL, 0, 0, 0);
+int cmd_begin_session(registry *reg, uint64_t session, uint64_t key, int64_t now_ms) {
+  if (sess_begin(reg, session, key, true) != 0) return -1;
+  if (cmd_logging(reg)) {
+    uint8_t raw[16];
+    vbuf k = {.p = raw, .cap = sizeof raw};
+    vb_int(&k, (int64_t)key);
+    sm_span arg = vb_span(&k);
+    emit(reg, CMD_BEGIN_SESSION, now_ms, session, 0, "", &arg, 1, 0, 0);
+  }
   return 0;
 }
 
@@ -263,13 +270,20 @@ int cmd_replay(registry *reg, const uint8_t *rec, size_t len, char *err, size_t 
     return 0;
   }
   case CMD_BEGIN_IDS: reg_begin_ids(reg, (uint64_t)r.object); return 0;
-  case CMD_BEGIN_SESSION:
-    if (r.session <= 0 || sess_begin(reg, (uint64_t)r.session, false) != 0) {
-      snprintf(err, errlen, "cannot begin session %lld (out of memory, or no session)",
+  case CMD_BEGIN_SESSION: {
+    vw_iter it;
+    sm_span arg;
+    vinfo key;
+    vw_iter_init(&it, r.args);
+    if (r.session <= 0 || !vw_list_next(&it, &arg) || vw_peek(arg, &key) != VW_OK ||
+        key.kind != VK_INT || sess_begin(reg, (uint64_t)r.session, (uint64_t)key.i, false) != 0) {
+      snprintf(err, errlen,
+               "cannot begin session %lld (no session or key in the record, or out of memory)",
                (long long)r.session);
       return -1;
     }
     return 0;
+  }
   default:
     snprintf(err, errlen, "a command record of unknown kind %lld (a newer daemon's log?)",
              (long long)r.kind);

@@ -45,9 +45,10 @@ int cmd_replay(registry *reg, const uint8_t *rec, size_t len, char *err, size_t 
 void cmd_begin_ids(registry *reg, uint64_t first);
 
 /* Logs and applies the start of a kept session (session.h: a protocol-3
- * client of a durable daemon, which may resume it after a restart), made
- * by a connection of this run. Returns 0, or -1 when out of memory. */
-int cmd_begin_session(registry *reg, uint64_t session, int64_t now_ms);
+ * client of a durable daemon, which may resume it after a restart naming
+ * key), made by a connection of this run. Returns 0, or -1 when out of
+ * memory. */
+int cmd_begin_session(registry *reg, uint64_t session, uint64_t key, int64_t now_ms);
 
 /* Logs and applies the end of a session: its parked calls are dropped
  * and what it held is given back (the connection closed, or a session

@@ -115,8 +115,9 @@ struct conn {
   struct sm_server *srv;
   conn_state state;
   uint64_t id;
-  uint64_t session; /* its session (session.h): what it holds is kept there */
-  uint64_t resume;  /* HANDSHAKE: the session its Auth asks to resume (0: none) */
+  uint64_t session;    /* its session (session.h): what it holds is kept there */
+  uint64_t resume;     /* HANDSHAKE: the session its Auth asks to resume (0: none) */
+  uint64_t resume_key; /* and the key it names */
   char peer[128];
   char name[AUTH_CLIENT_NAME_MAX + 1];   /* the client's self-chosen name */
   uint32_t version;                      /* the protocol version its Auth chose */
@@ -736,11 +737,12 @@ static bool take_session(conn *c, wire_daemon_info *info, char *why, size_t whyl
              "session %llu cannot be resumed: this daemon runs in memory (no data directory), "
              "so no session outlives its connection",
              (unsigned long long)c->resume);
-  else if (c->resume && sess_attach(srv->reg, c->resume, why, whylen) == 0)
+  else if (c->resume && sess_attach(srv->reg, c->resume, c->resume_key, why, whylen) == 0)
     c->session = c->resume;
   info->resumed = c->session == c->resume;
   info->session = c->session;
   if (info->resumed) {
+    info->key = c->resume_key;
     log_info("conn %llu (%s): resumed session %llu", (unsigned long long)c->id, c->peer,
              (unsigned long long)c->session);
     return true;
@@ -748,7 +750,11 @@ static bool take_session(conn *c, wire_daemon_info *info, char *why, size_t whyl
   if (why[0])
     log_info("conn %llu (%s): %s; it gets session %llu", (unsigned long long)c->id, c->peer, why,
              (unsigned long long)c->session);
-  return !keeps || cmd_begin_session(srv->reg, c->session, cmd_now_ms()) == 0;
+  if (!keeps) return true;
+  /* Session ids are not secret: a resume names this random key too. */
+  while (info->key == 0)
+    if (auth_random((uint8_t *)&info->key, sizeof info->key) != 0) return false;
+  return cmd_begin_session(srv->reg, c->session, info->key, cmd_now_ms()) == 0;
 }
 
 /* Checks the client's proof (mac over our challenge and its challenge ch)
@@ -808,9 +814,10 @@ static void check_auth(conn *c, const uint8_t mac[AUTH_MAC_LEN],
 
 static void handle_auth(conn *c, sm_span payload) {
   uint32_t version;
-  uint64_t resume = 0;
+  uint64_t resume = 0, resume_key = 0;
   uint8_t mac[AUTH_MAC_LEN], client_ch[AUTH_CHALLENGE_LEN];
-  if (wire_auth_decode(payload, &version, mac, client_ch, c->name, sizeof c->name, &resume) != 0) {
+  if (wire_auth_decode(payload, &version, mac, client_ch, c->name, sizeof c->name, &resume,
+                       &resume_key) != 0) {
     refuse_preauth(c, PEER_BAD_HANDSHAKE, WS_PROTOCOL_ERROR,
                    "malformed handshake: expected an Auth message");
     return;
@@ -824,6 +831,7 @@ static void handle_auth(conn *c, sm_span payload) {
   }
   c->version = version;
   c->resume = version >= AUTH_PROTOCOL_RESUME ? resume : 0;
+  c->resume_key = resume_key;
   if (c->src) { /* a limited peer waits for its source's turn */
     int64_t now = peers_now_ms();
     int64_t wait = peer_auth_wait(c->src, now, c->deadline_ms - now);

@@ -16,6 +16,7 @@ typedef struct sess {
   bool kept;      /* sess_begin: stays while empty, keeps answers */
   bool attached;  /* a connection of this run has it (never saved) */
   uint64_t acked; /* the client has every answer up to this seq */
+  uint64_t key;   /* a resume must name it (session ids are not secret) */
   htab replies;   /* seq -> sm_span* header of an owned block (span + bytes) */
 } sess;
 
@@ -131,21 +132,27 @@ uint64_t sess_owned_units(registry *reg, uint64_t sid, uint64_t id) {
 
 bool sess_holds_anything(registry *reg, uint64_t sid) { return sid && find(reg, sid) != NULL; }
 
-int sess_begin(registry *reg, uint64_t sid, bool attached) {
+int sess_begin(registry *reg, uint64_t sid, uint64_t key, bool attached) {
   if (sid == 0) return 0;
   sess *s = get_or_add(reg, sid);
   if (!s) return -1;
   s->kept = true;
+  s->key = key;
   s->attached = attached;
   return 0;
 }
 
-int sess_attach(registry *reg, uint64_t sid, char *why, size_t whylen) {
+int sess_attach(registry *reg, uint64_t sid, uint64_t key, char *why, size_t whylen) {
   sess *s = sid ? find(reg, sid) : NULL;
   if (!s || !s->kept) {
     snprintf(why, whylen,
              "session %llu cannot be resumed: the daemon has no such session (it ended: its "
              "client closed it, or it was not resumed in time after a restart)",
+             (unsigned long long)sid);
+    return -1;
+  }
+  if (key != s->key) {
+    snprintf(why, whylen, "session %llu cannot be resumed: the key given is not its key",
              (unsigned long long)sid);
     return -1;
   }
@@ -331,6 +338,9 @@ int sess_save(registry *reg, vbuf *out) {
     sub = vb_list_begin_item(out);
     save_replies(out, &s->replies);
     vb_list_end_item(out, sub);
+    v.len = 0;
+    vb_int(&v, (int64_t)s->key);
+    vb_list_item(out, vb_span(&v));
     vb_list_end(out, entry);
     vb_list_end_item(out, item);
   }
@@ -380,15 +390,17 @@ int sess_load(registry *reg, sm_span saved, char *err, size_t errlen) {
       return -1;
     }
     if (!load_counts(handles, &s->handles) || !load_counts(owned, &s->owned)) goto bad;
-    sm_span kept, acked, replies;
-    if (vw_list_next(&fields, &kept)) { /* kept, acked, replies: newer blobs */
-      vinfo kv, av;
+    sm_span kept, acked, replies, key;
+    if (vw_list_next(&fields, &kept)) { /* kept, acked, replies, key: newer blobs */
+      vinfo kv, av, keyv;
       if (!vw_list_next(&fields, &acked) || !vw_list_next(&fields, &replies) ||
-          vw_peek(kept, &kv) != VW_OK || kv.kind != VK_BOOL || vw_peek(acked, &av) != VW_OK ||
-          av.kind != VK_INT || av.i < 0)
+          !vw_list_next(&fields, &key) || vw_peek(kept, &kv) != VW_OK || kv.kind != VK_BOOL ||
+          vw_peek(acked, &av) != VW_OK || av.kind != VK_INT || av.i < 0 ||
+          vw_peek(key, &keyv) != VW_OK || keyv.kind != VK_INT)
         goto bad;
       s->kept = kv.b;
       s->acked = (uint64_t)av.i;
+      s->key = (uint64_t)keyv.i;
       if (!load_replies(replies, s)) goto bad;
     }
     forget_if_empty(reg, s);
@@ -397,7 +409,7 @@ int sess_load(registry *reg, sm_span saved, char *err, size_t errlen) {
 bad:
   snprintf(err, errlen,
            "the sessions table has an entry that is not [session, refs, owned, kept, acked, "
-           "replies]");
+           "replies, key]");
   return -1;
 }
 

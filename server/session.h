@@ -81,8 +81,8 @@ void sess_end(registry *reg, uint64_t sid);
 
 /* The table as one packed Value appended to out: a list of
  * [session, [id, count, ...] references, [id, units, ...] owned, kept,
- * acked, [seq, answer bytes, ...] replies], in creation order (an older
- * blob's entries end after owned). Returns 0, or -1 when out of memory. */
+ * acked, [seq, answer bytes, ...] replies, key], in creation order (an
+ * older blob's entries end after owned). Returns 0, or -1 when out of memory. */
 int sess_save(registry *reg, vbuf *out);
 
 /* Adds the entries of what sess_save wrote, taking no references (the
@@ -90,16 +90,17 @@ int sess_save(registry *reg, vbuf *out);
  * filled when the blob is not one sess_save writes or memory runs out. */
 int sess_load(registry *reg, sm_span saved, char *err, size_t errlen);
 
-/* Makes session sid a kept session (see above), attached to a connection
- * of this run unless attached is false (a replay). An entry it has already
- * becomes kept. Returns 0, or -1 when out of memory. */
-int sess_begin(registry *reg, uint64_t sid, bool attached);
+/* Makes session sid a kept session (see above) whose resume must name
+ * key, attached to a connection of this run unless attached is false (a
+ * replay). An entry it has already becomes kept. Returns 0, or -1 when out
+ * of memory. */
+int sess_begin(registry *reg, uint64_t sid, uint64_t key, bool attached);
 
-/* A connection takes over kept session sid of an earlier run (a resume).
- * Returns 0, or -1 with why filled (whylen bytes) when sid is not a kept
- * session (it ended, or never was one), or is attached to a live
- * connection already. */
-int sess_attach(registry *reg, uint64_t sid, char *why, size_t whylen);
+/* A connection takes over kept session sid of an earlier run (a resume),
+ * naming its key. Returns 0, or -1 with why filled (whylen bytes) when sid
+ * is not a kept session (it ended, or never was one), key is not its key,
+ * or it is attached to a live connection already. */
+int sess_attach(registry *reg, uint64_t sid, uint64_t key, char *why, size_t whylen);
 
 /* True when sid is a kept session (its mutating calls' answers are kept). */
 bool sess_kept(registry *reg, uint64_t sid);

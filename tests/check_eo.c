@@ -17,8 +17,9 @@
  *   that client releases it; a holder that does not resume in time loses
  *   it to a waiter; a proxy of an anonymous object freed after a crash
  *   gives its reference back on the holder's resumed session.
- * - Resuming a session the daemon does not have, or one a live connection
- *   has, is refused with a reason (a new session is given); a protocol-2
+ * - Resuming a session the daemon does not have, one a live connection
+ *   has, or naming a wrong key, is refused with a reason (a new session is
+ *   given); a protocol-2
  *   client works as before, with no session in its AuthResult; a client
  *   that never acknowledges is refused changes past --max-pending kept
  *   answers.
@@ -276,8 +277,8 @@ typedef struct raw3 {
 } raw3;
 
 /* Connects to x in protocol version, asking to resume session resume (0:
- * none), and checks the daemon's proof. */
-static void raw3_open(raw3 *r, const durable *x, uint32_t version, uint64_t resume) {
+ * none) of key key, and checks the daemon's proof. */
+static void raw3_open(raw3 *r, const durable *x, uint32_t version, uint64_t resume, uint64_t key) {
   memset(r, 0, sizeof *r);
   authkey k = {0};
   char err[256];
@@ -293,7 +294,7 @@ static void raw3_open(raw3 *r, const durable *x, uint32_t version, uint64_t resu
   auth_client_mac(k.bytes, k.len, sc, cc, mac);
   vbuf b;
   vb_init(&b);
-  ck_assert_int_eq(wire_auth_encode_resume(&b, version, mac, cc, "eo-test", resume), 0);
+  ck_assert_int_eq(wire_auth_encode_resume(&b, version, mac, cc, "eo-test", resume, key), 0);
   smtest_send_all(r->fd, b.p, b.len);
   vb_free(&b);
   n = smtest_read_frame(r->fd, buf, sizeof buf, 5000);
@@ -399,7 +400,7 @@ static void resend_after_crash(bool snapshot) {
   durable_start(&x, "20000");
   uint64_t id = make_value(&x, "v");
   raw3 r;
-  raw3_open(&r, &x, AUTH_PROTOCOL_VERSION, 0);
+  raw3_open(&r, &x, AUTH_PROTOCOL_VERSION, 0, 0);
   ck_assert(r.info.session != 0 && r.info.durable && !r.info.resumed);
   int64_t five = 5, got = 0;
   ck_assert_int_eq(raw3_call(&r, 1, 0, id, "add", &five, &got, NULL, 0), WS_OK);
@@ -414,8 +415,8 @@ static void resend_after_crash(bool snapshot) {
   }
   durable_crash(&x);
   close(r.fd);
-  uint64_t session = r.info.session;
-  raw3_open(&r, &x, AUTH_PROTOCOL_VERSION, session);
+  uint64_t session = r.info.session, key = r.info.key;
+  raw3_open(&r, &x, AUTH_PROTOCOL_VERSION, session, key);
   ck_assert_msg(r.info.resumed && r.info.session == session, "not resumed: %s", r.text);
   /* seq 2 again (its answer was lost, say): the kept answer, no change. */
   got = 0;
@@ -450,8 +451,8 @@ START_TEST(parked_call_served_then_resent) {
   OK(sm_lock_open(c, "k", &lk));
   uint64_t id = sm_proxy_id(sm_lock_proxy(lk));
   raw3 a, b;
-  raw3_open(&a, &x, AUTH_PROTOCOL_VERSION, 0);
-  raw3_open(&b, &x, AUTH_PROTOCOL_VERSION, 0);
+  raw3_open(&a, &x, AUTH_PROTOCOL_VERSION, 0, 0);
+  raw3_open(&b, &x, AUTH_PROTOCOL_VERSION, 0, 0);
   int64_t got = 0;
   ck_assert_int_eq(raw3_call(&a, 1, 0, id, "acquire", NULL, &got, NULL, 0), WS_OK);
   raw3_send(&b, 7, 0, id, "acquire", NULL); /* parks behind a */
@@ -464,8 +465,8 @@ START_TEST(parked_call_served_then_resent) {
   durable_crash(&x);
   close(a.fd);
   close(b.fd);
-  uint64_t session = b.info.session;
-  raw3_open(&b, &x, AUTH_PROTOCOL_VERSION, session);
+  uint64_t session = b.info.session, key = b.info.key;
+  raw3_open(&b, &x, AUTH_PROTOCOL_VERSION, session, key);
   ck_assert_msg(b.info.resumed, "%s", b.text);
   got = 0;
   ck_assert_int_eq(raw3_call(&b, 7, 0, id, "acquire", NULL, &got, NULL, 0), WS_OK);
@@ -481,27 +482,34 @@ START_TEST(parked_call_served_then_resent) {
 }
 END_TEST
 
-/* Resuming what the daemon does not have, or what a live connection has,
- * is refused with a reason: the connection gets a new session. */
+/* Resuming what the daemon does not have, what a live connection has, or
+ * with a key that is not the session's, is refused with a reason: the
+ * connection gets a new session. */
 START_TEST(resume_refused_unknown_or_live) {
   durable x;
   durable_start(&x, "20000");
   raw3 r, r2, r3;
-  raw3_open(&r, &x, AUTH_PROTOCOL_VERSION, 123456789);
+  raw3_open(&r, &x, AUTH_PROTOCOL_VERSION, 123456789, 1);
   ck_assert(!r.info.resumed && r.info.session != 0 && r.info.session != 123456789);
   ck_assert_msg(strstr(r.text, "session 123456789 cannot be resumed") != NULL, "%s", r.text);
-  uint64_t session = r.info.session;
+  ck_assert(r.info.key != 0); /* its new session's */
+  uint64_t session = r.info.session, key = r.info.key;
   /* Its own session, while it lives: refused (a session is one connection's). */
-  raw3_open(&r2, &x, AUTH_PROTOCOL_VERSION, session);
+  raw3_open(&r2, &x, AUTH_PROTOCOL_VERSION, session, key);
   ck_assert_msg(!r2.info.resumed && strstr(r2.text, "cannot be resumed") != NULL, "%s", r2.text);
   close(r2.fd);
   durable_crash(&x);
   close(r.fd);
-  /* After the crash it is suspended: the first resume takes it, the next
-   * finds it held by a live connection. */
-  raw3_open(&r2, &x, AUTH_PROTOCOL_VERSION, session);
-  ck_assert_msg(r2.info.resumed && r2.info.session == session, "%s", r2.text);
-  raw3_open(&r3, &x, AUTH_PROTOCOL_VERSION, session);
+  /* After the crash it is suspended: a wrong key is refused, the first
+   * resume with its key takes it, the next finds it held by a live
+   * connection. */
+  raw3_open(&r2, &x, AUTH_PROTOCOL_VERSION, session, key + 1);
+  ck_assert(!r2.info.resumed && r2.info.session != session);
+  ck_assert_msg(strstr(r2.text, "not its key") != NULL, "%s", r2.text);
+  close(r2.fd);
+  raw3_open(&r2, &x, AUTH_PROTOCOL_VERSION, session, key);
+  ck_assert_msg(r2.info.resumed && r2.info.session == session && r2.info.key == key, "%s", r2.text);
+  raw3_open(&r3, &x, AUTH_PROTOCOL_VERSION, session, key);
   ck_assert(!r3.info.resumed && r3.info.session != session);
   ck_assert_msg(strstr(r3.text, "a live connection has it") != NULL, "%s", r3.text);
   close(r3.fd);
@@ -520,7 +528,7 @@ START_TEST(unacknowledged_answers_are_bounded) {
   durable_start_with(&x, "20000", extra);
   uint64_t id = make_value(&x, "v");
   raw3 r;
-  raw3_open(&r, &x, AUTH_PROTOCOL_VERSION, 0);
+  raw3_open(&r, &x, AUTH_PROTOCOL_VERSION, 0, 0);
   uint8_t raw[16];
   vbuf a = {.p = raw, .cap = sizeof raw};
   vb_int(&a, 1);
@@ -562,7 +570,7 @@ START_TEST(protocol_2_client_works) {
   durable_start(&x, "20000");
   uint64_t id = make_value(&x, "v");
   raw3 r;
-  raw3_open(&r, &x, 2, 0);
+  raw3_open(&r, &x, 2, 0, 0);
   ck_assert(r.info.session == 0 && !r.info.durable && r.info.instance != 0);
   int64_t one = 1, got = 0;
   ck_assert_int_eq(raw3_call(&r, 1, 0, id, "add", &one, &got, NULL, 0), WS_OK);

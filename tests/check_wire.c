@@ -400,22 +400,23 @@ START_TEST(msg_handshake) {
   vb_reset(&b);
   char name[16];
   ck_assert_int_eq(wire_auth_encode(&b, 7, mac, ch, "worker-7"), 0);
-  ck_assert_int_eq(
-      wire_auth_decode((sm_span){b.p + 4, b.len - 4}, &version, mac2, ch2, name, sizeof name, NULL),
-      0);
+  ck_assert_int_eq(wire_auth_decode((sm_span){b.p + 4, b.len - 4}, &version, mac2, ch2, name,
+                                    sizeof name, NULL, NULL),
+                   0);
   ck_assert(version == 7 && memcmp(mac, mac2, sizeof mac) == 0 && memcmp(ch, ch2, sizeof ch) == 0);
   ck_assert_str_eq(name, "worker-7");
-  uint64_t resume = 1;
+  uint64_t resume = 1, key = 1;
   ck_assert_int_eq(wire_auth_decode((sm_span){b.p + 4, b.len - 4}, &version, mac2, ch2, name,
-                                    sizeof name, &resume),
+                                    sizeof name, &resume, &key),
                    0);
-  ck_assert(resume == 0); /* none named */
+  ck_assert(resume == 0 && key == 0); /* none named */
   vb_reset(&b);
-  ck_assert_int_eq(wire_auth_encode_resume(&b, 3, mac, ch, "w", 0x1234567890abcdefull), 0);
-  ck_assert_int_eq(wire_auth_decode((sm_span){b.p + 4, b.len - 4}, &version, mac2, ch2, name,
-                                    sizeof name, &resume),
+  ck_assert_int_eq(wire_auth_encode_resume(&b, 3, mac, ch, "w", 0x1234567890abcdefull, 0x5eedull),
                    0);
-  ck_assert(version == 3 && resume == 0x1234567890abcdefull);
+  ck_assert_int_eq(wire_auth_decode((sm_span){b.p + 4, b.len - 4}, &version, mac2, ch2, name,
+                                    sizeof name, &resume, &key),
+                   0);
+  ck_assert(version == 3 && resume == 0x1234567890abcdefull && key == 0x5eedull);
 
   vb_reset(&b);
   int status;
@@ -442,11 +443,13 @@ START_TEST(msg_handshake) {
   info.session = 0xabcdef0123456789ull;
   info.resumed = true;
   info.durable = true;
+  info.key = 0x600d5eedull;
   ck_assert_int_eq(wire_auth_result_encode(&b, WS_OK, mac, "why not", &info), 0);
   ck_assert_int_eq(wire_auth_result_decode((sm_span){b.p + 4, b.len - 4}, &status, mac2, &has_mac,
                                            err, sizeof err, &got),
                    0);
-  ck_assert(status == WS_OK && got.session == info.session && got.resumed && got.durable);
+  ck_assert(status == WS_OK && got.session == info.session && got.resumed && got.durable &&
+            got.key == info.key);
   ck_assert_str_eq(err, "why not");
   vb_reset(&b);
   ck_assert_int_eq(wire_auth_result_encode(&b, 99, NULL, "from a newer daemon", NULL), 0);
