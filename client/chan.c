@@ -5,9 +5,10 @@
  * such a TCP socket, or a UNIX socket),
  * the handshake (Hello -> Auth -> AuthResult, with the daemon's proof of the
  * key verified: a daemon that cannot prove it knows the key is refused; the
- * library speaks protocol AUTH_PROTOCOL_VERSION and refuses a daemon that
- * does not offer it; the AuthResult tells the daemon's instance and depth
- * limit), and
+ * library speaks protocol AUTH_PROTOCOL_VERSION, or 2 to a daemon that
+ * offers no more, and refuses one that offers neither; the AuthResult
+ * tells the daemon's instance and depth limit, and from protocol 3 the
+ * connection's session and whether the daemon is durable), and
  * synchronous requests, plus the pipelined exchange of client/pipeline.c
  * (many frames out in one write, answers matched by seq). Frames are cut with frame_parse() out of
  * one read buffer; messages go through proto/msg.h. Errors set the thread's last error text here,
@@ -23,7 +24,15 @@
  * with MSG_NOSIGNAL: a daemon that went away never raises SIGPIPE in the
  * application. Failures name the reason: the certificate check that failed
  * ("certificate has expired", "hostname mismatch"...), or the alert with
- * which the daemon refused us ("certificate required"). */
+ * which the daemon refused us ("certificate required").
+ *
+ * Sessions (protocol 3): every request carries `ack`, the last seq whose
+ * answer is in (a chan's calls are sequential, so all before it are in
+ * too). A connection to a durable daemon that drops is reopened in place
+ * by chan_reopen, which asks the daemon to resume its session; the seqs go
+ * on where they were, so the call in flight goes out again with its seq
+ * (chan_call_again) and a daemon that applied it answers from its reply
+ * table. */
 #include "chan.h"
 
 #include "../proto/auth.h"
@@ -35,6 +44,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -71,6 +81,11 @@ struct chan {
   const char *url;    /**< borrowed from the client, for messages */
   uint64_t instance;  /**< the daemon's instance, from the AuthResult (0: not told) */
   unsigned max_depth; /**< the daemon's --max-depth, from the AuthResult */
+  uint32_t version;   /**< the protocol version the connection speaks */
+  uint64_t session;   /**< protocol 3: the connection's session (0: not told) */
+  uint64_t key;       /**< protocol 3: its key, which a resume names */
+  bool durable;       /**< protocol 3: the daemon keeps sessions across a restart */
+  uint64_t acked;     /**< every answer up to this seq is in (sent as `ack`) */
 };
 
 /* ---- time and waiting ---- */
@@ -537,7 +552,10 @@ static void consume_frame(chan *k, size_t size) {
 
 /* ---- handshake ---- */
 
-static int handshake(chan *k, const chan_cfg *cfg, int64_t deadline) {
+/* Runs the handshake on k's new transport, asking to resume session resume
+ * (0: a new one); *resumed (may be NULL) tells whether it was. */
+static int handshake(chan *k, const chan_cfg *cfg, int64_t deadline, uint64_t resume,
+                     bool *resumed) {
   sm_span payload;
   size_t size = 0;
   uint32_t version = 0;
@@ -551,23 +569,27 @@ static int handshake(chan *k, const chan_cfg *cfg, int64_t deadline) {
   if (wire_hello_decode(payload, &version, &newest, server_ch) != 0)
     return fail(k, err_set(SM_EPROTO, "%s is not a statemgrd (bad hello)", cfg->url));
   consume_frame(k, size);
-  /* The daemon offers version..newest; this library speaks its own only. */
-  if (newest < AUTH_PROTOCOL_VERSION)
+  /* The daemon offers version..newest; this library speaks
+   * AUTH_PROTOCOL_CLIENT_OLDEST..AUTH_PROTOCOL_VERSION: the newest both know. */
+  if (newest < AUTH_PROTOCOL_CLIENT_OLDEST)
     return fail(k, err_set(SM_EPROTO,
-                           "%s is a statemgrd of protocol %u; this library needs protocol %u: "
-                           "upgrade the daemon",
-                           cfg->url, newest, AUTH_PROTOCOL_VERSION));
+                           "%s is a statemgrd of protocol %u; this library needs protocol %u to "
+                           "%u: upgrade the daemon",
+                           cfg->url, newest, AUTH_PROTOCOL_CLIENT_OLDEST, AUTH_PROTOCOL_VERSION));
   if (version > AUTH_PROTOCOL_VERSION)
     return fail(k, err_set(SM_EPROTO,
-                           "%s speaks protocol %u to %u only; this library speaks %u: upgrade "
-                           "libstatemgr",
-                           cfg->url, version, newest, AUTH_PROTOCOL_VERSION));
+                           "%s speaks protocol %u to %u only; this library speaks %u to %u: "
+                           "upgrade libstatemgr",
+                           cfg->url, version, newest, AUTH_PROTOCOL_CLIENT_OLDEST,
+                           AUTH_PROTOCOL_VERSION));
+  k->version = newest < AUTH_PROTOCOL_VERSION ? newest : AUTH_PROTOCOL_VERSION;
 
   if (auth_random(client_ch, sizeof client_ch) != 0)
     return fail(k, err_set(SM_EAUTH, "no randomness for the authentication challenge"));
   auth_client_mac(cfg->key, cfg->keylen, server_ch, client_ch, mac);
   vb_reset(&k->wbuf);
-  rc = wire_auth_encode(&k->wbuf, AUTH_PROTOCOL_VERSION, mac, client_ch, cfg->client_name);
+  rc = wire_auth_encode_resume(&k->wbuf, k->version, mac, client_ch, cfg->client_name,
+                               k->version >= AUTH_PROTOCOL_RESUME ? resume : 0, k->key);
   auth_wipe(mac, sizeof mac);
   if (rc != 0) return fail(k, err_set(SM_ENOMEM, "out of memory"));
   rc = send_all(k, k->wbuf.p, k->wbuf.len);
@@ -597,29 +619,31 @@ static int handshake(chan *k, const chan_cfg *cfg, int64_t deadline) {
   k->max_depth = info.max_depth == 0             ? VW_DEPTH_DEFAULT
                  : info.max_depth > VW_DEPTH_MAX ? VW_DEPTH_MAX
                                                  : info.max_depth;
+  k->session = info.session;
+  k->key = info.key;
+  k->durable = info.durable && info.key != 0;
+  if (resumed) *resumed = resume && info.resumed && info.session == resume;
+  if (resume && !(resumed && *resumed))
+    err_set(SM_ECLOSED, "%s did not resume session %" PRIu64 ": %s", cfg->url, resume,
+            why[0] ? why : "it speaks no protocol with sessions");
   return 0;
 }
 
 uint64_t chan_instance(const chan *k) { return k->instance; }
 unsigned chan_max_depth(const chan *k) { return k->max_depth; }
 
-int chan_open(const chan_cfg *cfg, chan **out) {
+uint64_t chan_session(const chan *k) { return k->session; }
+
+/* Connects k's transport and runs the handshake (see chan_open), asking to
+ * resume session resume (0: none). Failures leave k broken. */
+static int connect_chan(chan *k, const chan_cfg *cfg, uint64_t resume, bool *resumed) {
   int64_t deadline = cfg->timeout_ms > 0 ? now_ms() + cfg->timeout_ms : -1;
-  chan *k = calloc(1, sizeof *k);
-  if (!k) return err_set(SM_ENOMEM, "out of memory");
-  k->fd = -1;
-  k->fork_gen = fork_generation;
-  k->last_io_ms = now_ms();
-  k->url = cfg->url;
-  vb_init(&k->wbuf);
+  k->broken = true; /* until the handshake is through */
   int rc = open_socket(cfg, deadline);
-  if (rc < 0) {
-    chan_free(k);
-    return rc;
-  }
+  if (rc < 0) return rc;
   k->fd = rc;
   rc = cfg->addr->scheme == URL_TLS ? tls_start(k, cfg, deadline) : 0;
-  if (rc == 0) rc = handshake(k, cfg, deadline);
+  if (rc == 0) rc = handshake(k, cfg, deadline, resume, resumed);
   if (rc == SM_ETIMEOUT || rc == SM_ECLOSED) {
     /* Before authentication these mean the address is not a working daemon
      * (a TLS port says nothing to a plaintext client). */
@@ -630,6 +654,22 @@ int chan_open(const chan_cfg *cfg, chan **out) {
                      ? " (if it is a TLS port, use a tls:// URL)"
                      : "");
   }
+  if (rc == 0) {
+    k->broken = false;
+    k->last_io_ms = now_ms();
+  }
+  return rc;
+}
+
+int chan_open(const chan_cfg *cfg, chan **out) {
+  chan *k = calloc(1, sizeof *k);
+  if (!k) return err_set(SM_ENOMEM, "out of memory");
+  k->fd = -1;
+  k->fork_gen = fork_generation;
+  k->last_io_ms = now_ms();
+  k->url = cfg->url;
+  vb_init(&k->wbuf);
+  int rc = connect_chan(k, cfg, 0, NULL);
   if (rc != 0) {
     chan_free(k);
     return rc;
@@ -638,7 +678,34 @@ int chan_open(const chan_cfg *cfg, chan **out) {
   return 0;
 }
 
+bool chan_resumable(const chan *k) {
+  return k && k->durable && k->session && k->version >= AUTH_PROTOCOL_RESUME &&
+         k->fork_gen == fork_generation;
+}
+
+int chan_reopen(chan *k, const chan_cfg *cfg) {
+  /* The old transport goes without a word: the daemon saw it drop. */
+  if (k->ssl) {
+    SSL_free(k->ssl);
+    k->ssl = NULL;
+    ERR_clear_error();
+  }
+  if (k->fd >= 0) close(k->fd);
+  k->fd = -1;
+  k->eof = false;
+  k->rlen = 0; /* a partial answer of the old connection: its call is sent again */
+  uint64_t session = k->session;
+  bool resumed = false;
+  int rc = connect_chan(k, cfg, session, &resumed);
+  if (rc != 0) return rc;
+  if (resumed) return 0;
+  k->acked = k->seq; /* a new session: nothing of the old one is asked for again */
+  return SM_ECLOSED; /* the text: handshake's */
+}
+
 /* ---- requests ---- */
+
+static int call_seq(chan *k, wire_request_out *req, sm_value **result);
 
 /* Handles one decoded response to our request. */
 static int take_response(chan *k, const wire_response *resp, sm_value **result) {
@@ -665,12 +732,26 @@ static bool closed_while_idle(chan *k) {
 }
 
 int chan_call(chan *k, const wire_request_out *req, sm_value **result) {
+  wire_request_out r = *req;
+  r.seq = ++k->seq; /* first: a resend of this call (chan_last_seq) must not reuse another's */
+  return call_seq(k, &r, result);
+}
+
+int chan_call_again(chan *k, const wire_request_out *req, sm_value **result) {
+  wire_request_out r = *req;
+  return call_seq(k, &r, result);
+}
+
+uint64_t chan_last_seq(const chan *k) { return k->seq; }
+
+/* One round trip of request r, whose seq is set. */
+static int call_seq(chan *k, wire_request_out *req, sm_value **result) {
+  wire_request_out r = *req;
   k->unsent = true; /* until the whole request is written */
   if (!chan_usable(k)) return err_set(SM_ECLOSED, "connection to %s is closed", k->url);
   if (closed_while_idle(k))
     return fail(k, err_set(SM_ECLOSED, "%s closed the idle connection", k->url));
-  wire_request_out r = *req;
-  r.seq = ++k->seq;
+  if (k->version >= AUTH_PROTOCOL_RESUME) r.ack = k->acked;
   vb_reset(&k->wbuf);
   if (wire_request_encode(&k->wbuf, &r) != 0)
     return err_set(SM_ENOMEM, "%s: out of memory (or a request over 4 GiB)", req->method);
@@ -700,6 +781,7 @@ int chan_call(chan *k, const wire_request_out *req, sm_value **result) {
       wire_response_release(&resp);
       consume_frame(k, size);
       k->last_io_ms = now_ms();
+      if (r.seq > k->acked) k->acked = r.seq;
       return rc;
     }
     /* Seq 0 is never ours: the daemon reports a connection-level error
@@ -718,6 +800,8 @@ int chan_call(chan *k, const wire_request_out *req, sm_value **result) {
 bool chan_last_unsent(const chan *k) { return k->unsent; }
 
 /* ---- pipelines (client/pipeline.c) ---- */
+
+uint64_t chan_ack(const chan *k) { return k->version >= AUTH_PROTOCOL_RESUME ? k->acked : 0; }
 
 uint64_t chan_reserve_seqs(chan *k, size_t n) {
   uint64_t first = k->seq + 1;
@@ -768,9 +852,9 @@ static int take_frames(chan *k, uint64_t first, size_t n, chan_response_cb cb, v
 }
 
 int chan_exchange(chan *k, const uint8_t *frames, size_t len, uint64_t first, size_t n,
-                  chan_response_cb cb, void *ctx) {
+                  size_t expect, chan_response_cb cb, void *ctx) {
   if (!chan_usable(k)) return err_set(SM_ECLOSED, "connection to %s is closed", k->url);
-  size_t sent = 0, left = n;
+  size_t sent = 0, left = expect;
   for (;;) {
     int rc = take_frames(k, first, n, cb, ctx, &left);
     if (rc != 0) return rc;
@@ -804,6 +888,8 @@ int chan_exchange(chan *k, const uint8_t *frames, size_t len, uint64_t first, si
     k->rbuf = NULL;
     k->rcap = 0;
   }
+  if (first + n - 1 > k->acked) k->acked = first + n - 1;
+  k->last_io_ms = now_ms();
   return 0;
 }
 

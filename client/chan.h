@@ -48,7 +48,8 @@ typedef struct chan_cfg {
 } chan_cfg;
 
 /* Connects (for tls://, then runs and verifies the TLS handshake) and
- * authenticates both ways, in protocol AUTH_PROTOCOL_VERSION. Returns 0
+ * authenticates both ways, in protocol AUTH_PROTOCOL_VERSION (or 2, to a
+ * daemon that offers no more). Returns 0
  * with *out set (free with chan_free()), or SM_ECONNECT, SM_EAUTH,
  * SM_EPROTO (not a statemgrd, or one that does not speak this library's
  * protocol), SM_ETLS (a refused certificate, a TLS alert), SM_ECLOSED,
@@ -62,6 +63,21 @@ int chan_open(const chan_cfg *cfg, chan **out);
 uint64_t chan_instance(const chan *k);
 unsigned chan_max_depth(const chan *k);
 
+/* The connection's session (protocol 3; 0 when the daemon did not say). */
+uint64_t chan_session(const chan *k);
+
+/* True when k's daemon is durable and k speaks protocol 3: after its
+ * connection drops, chan_reopen may resume its session and a call in
+ * flight may be sent again with chan_call_again, exactly once. */
+bool chan_resumable(const chan *k);
+
+/* Reconnects k in place (one connect and handshake within cfg's timeout),
+ * asking the daemon to resume k's session; k keeps its seqs. Returns 0
+ * when the session was resumed; SM_ECLOSED when the daemon gave a new
+ * session instead (k is usable again, but whatever was in flight is lost:
+ * the last error says why); or chan_open's errors (k stays broken). */
+int chan_reopen(chan *k, const chan_cfg *cfg);
+
 /* One round trip: sends req (its seq is replaced by the connection's next
  * one) and waits for the response with that seq. On success *result (may be
  * NULL when the caller does not want it) receives the decoded result
@@ -71,6 +87,13 @@ unsigned chan_max_depth(const chan *k);
  * SM_EPROTO when the connection failed (it is then broken for good),
  * SM_ENOMEM. */
 int chan_call(chan *k, const wire_request_out *req, sm_value **result);
+
+/* The seq of k's last chan_call, answered or not. */
+uint64_t chan_last_seq(const chan *k);
+
+/* As chan_call, sending req with the seq it has (one chan_last_seq gave
+ * before a chan_reopen): the same call once more. */
+int chan_call_again(chan *k, const wire_request_out *req, sm_value **result);
 
 /* True when the last chan_call on k failed before its request was written
  * whole (the connection had dropped already): the daemon cannot have
@@ -83,21 +106,24 @@ bool chan_last_unsent(const chan *k);
  * first; plain chan_call()s never reuse them. */
 uint64_t chan_reserve_seqs(chan *k, size_t n);
 
+/* The `ack` requests on k carry now (0: none, protocol 2). */
+uint64_t chan_ack(const chan *k);
+
 /* Receives one response of a pipeline: index is its seq minus the first
  * seq. resp is borrowed for the call. Returns 0, or an SM_E* code that
  * stops the exchange and breaks the connection (a duplicate answer, out of
  * memory). */
 typedef int (*chan_response_cb)(void *ctx, size_t index, const wire_response *resp);
 
-/* Sends len bytes of request frames (seqs first .. first + n - 1, from
- * chan_reserve_seqs) and reads until each of those n responses has been
- * passed to cb once; answers are read while writing, so a pipeline larger
+/* Sends len bytes of request frames (some of seqs first .. first + n - 1,
+ * from chan_reserve_seqs: expect of them) and reads until each of those
+ * expect responses has been passed to cb once; answers are read while writing, so a pipeline larger
  * than the socket buffers cannot deadlock against the daemon's output
  * back-pressure. Responses with other seqs are skipped. Returns 0, or
  * SM_ECLOSED, SM_EPROTO, SM_ENOMEM, a connection-level daemon error, or
  * cb's code; the connection is then broken for good. */
 int chan_exchange(chan *k, const uint8_t *frames, size_t len, uint64_t first, size_t n,
-                  chan_response_cb cb, void *ctx);
+                  size_t expect, chan_response_cb cb, void *ctx);
 
 /* True when the connection is healthy and was opened by this process. */
 bool chan_usable(const chan *k);

@@ -19,8 +19,13 @@
  * Reconnection: a lost connection is replaced on the thread's next call.
  * Every connection knows the instance of the daemon it reached, from the
  * handshake; proxies compare it with the instance their object belongs to
- * (proxy.c). Only a call that never left the lost connection is sent again
- * (client_internal.h).
+ * (proxy.c). Against an in-memory daemon only a call that never left the
+ * lost connection is sent again (client_internal.h). Against a durable
+ * daemon (protocol 3) a lost connection is reopened in place, resuming its
+ * session (so what the thread, or the holder, held stays held), and a call
+ * in flight goes out again with its seq until the client's timeout passes:
+ * the daemon answers a call it applied already from the session's reply
+ * table, exactly once (client_resume).
  *
  * TLS: a client of a tls:// URL builds one TLS context in sm_connect (CA,
  * client certificate, verification) that every connection of the client
@@ -40,6 +45,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define DEFAULT_CONNECT_TIMEOUT_MS 5000
@@ -261,23 +267,32 @@ static void registry_remove(sm_client *c) {
 
 /* ---- connections ---- */
 
-/* Opens and authenticates a new connection for c, and keeps the daemon's
- * depth limit it learned. Call with mu held, so a fork() never copies a
- * socket that no list knows about. */
-static int open_conn(sm_client *c, chan **out) {
-  chan_cfg cfg = {.addr = &c->addr,
-                  .url = c->url,
-                  .key = c->key.bytes,
-                  .keylen = c->key.len,
-                  .timeout_ms = c->timeout_ms,
-                  .client_name = c->name,
-                  .keepalive_s = c->keepalive_s,
-                  .tls = c->tls,
-                  .tls_server_name = c->tls_server_name};
-  int rc = chan_open(&cfg, out);
-  if (rc == SM_OK) __atomic_store_n(&c->max_depth, chan_max_depth(*out), __ATOMIC_RELAXED);
+/* How c's connections are made. */
+static chan_cfg conn_cfg(const sm_client *c) {
+  return (chan_cfg){.addr = &c->addr,
+                    .url = c->url,
+                    .key = c->key.bytes,
+                    .keylen = c->key.len,
+                    .timeout_ms = c->timeout_ms,
+                    .client_name = c->name,
+                    .keepalive_s = c->keepalive_s,
+                    .tls = c->tls,
+                    .tls_server_name = c->tls_server_name};
+}
+
+/* Opens and authenticates a new connection for c into *k (replacing a
+ * broken one), and keeps the daemon's depth limit it learned. Call with
+ * mu held, so a fork() never copies a socket that no list knows about. */
+static int open_conn(sm_client *c, chan **k) {
+  chan_cfg cfg = conn_cfg(c);
+  chan_free(*k);
+  *k = NULL;
+  int rc = chan_open(&cfg, k);
+  if (rc == SM_OK) __atomic_store_n(&c->max_depth, chan_max_depth(*k), __ATOMIC_RELAXED);
   return rc;
 }
+
+static int resume_conn(sm_client *c, chan *k);
 
 /* The pthread key destructor: the thread is exiting, close its connection. */
 static void slot_destroy(void *arg) {
@@ -316,10 +331,16 @@ static int thread_conn(sm_client *c, chan **out) {
     if (c->slots) c->slots->prev = s;
     c->slots = s;
   }
-  /* Broken, or inherited from the parent process: drop it, open anew (the
-   * daemon may be another instance now: proxy.c checks). */
-  chan_free(s->k);
-  s->k = NULL;
+  /* Dropped by a durable daemon: take its session back (what the thread
+   * holds stays its own). */
+  if (chan_resumable(s->k)) {
+    pthread_mutex_unlock(&c->mu); /* client_resume takes it for each attempt */
+    rc = resume_conn(c, s->k);
+    if (rc == SM_OK) *out = s->k;
+    return rc;
+  }
+  /* Broken, or inherited from the parent process: open anew (the daemon may
+   * be another instance now: proxy.c checks). */
   rc = open_conn(c, &s->k);
   pthread_mutex_unlock(&c->mu);
   if (rc == SM_OK) *out = s->k;
@@ -352,14 +373,87 @@ static int holder_conn(sm_client *c, chan **out) {
     *out = c->holder;
     return SM_OK;
   }
-  pthread_mutex_lock(&c->mu);
-  chan_free(c->holder);
-  c->holder = NULL;
-  int rc = open_conn(c, &c->holder);
-  if (rc == SM_OK) c->holder_epoch++;
-  pthread_mutex_unlock(&c->mu);
+  int rc;
+  if (chan_resumable(c->holder)) {
+    /* A resumed session keeps its references: the proxies' epoch stays;
+     * a new one has none of them. */
+    uint64_t before = chan_session(c->holder);
+    rc = resume_conn(c, c->holder);
+    if (chan_session(c->holder) != before) c->holder_epoch++;
+  } else {
+    pthread_mutex_lock(&c->mu);
+    rc = open_conn(c, &c->holder);
+    if (rc == SM_OK) c->holder_epoch++;
+    pthread_mutex_unlock(&c->mu);
+  }
   if (rc == SM_OK) *out = c->holder;
   return rc;
+}
+
+/* Backoff between reconnection attempts while the daemon restarts. */
+#define RESUME_WAIT_MIN_MS 5
+#define RESUME_WAIT_MAX_MS 200
+
+static int64_t mono_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int client_resume(sm_client *c, chan *k, int64_t *deadline) {
+  if (*deadline == 0) *deadline = c->timeout_ms > 0 ? mono_ms() + c->timeout_ms : INT64_MAX;
+  chan_cfg cfg = conn_cfg(c);
+  int64_t wait = RESUME_WAIT_MIN_MS;
+  for (;;) {
+    pthread_mutex_lock(&c->mu);
+    int rc = chan_reopen(k, &cfg);
+    pthread_mutex_unlock(&c->mu);
+    if (rc == SM_OK || rc == SM_ECLOSED) return rc; /* resumed, or refused (text set) */
+    /* Not up yet (restarting), or gone: try until the client's timeout. */
+    if (rc != SM_ECONNECT && rc != SM_ETIMEOUT && rc != SM_ESHUTDOWN) return rc;
+    int64_t left = *deadline - mono_ms();
+    if (left <= 0)
+      return err_set(SM_ECLOSED,
+                     "the connection to %s dropped with a call in flight and the daemon did not "
+                     "come back within the client's timeout (%d ms): the call may or may not have "
+                     "been applied (%s)",
+                     c->url, c->timeout_ms, sm_last_error());
+    struct timespec ts = {0, (long)(wait < left ? wait : left) * 1000000L};
+    nanosleep(&ts, NULL);
+    if ((wait *= 2) > RESUME_WAIT_MAX_MS) wait = RESUME_WAIT_MAX_MS;
+  }
+}
+
+/* k, a connection of a durable daemon, dropped with nothing in flight:
+ * takes its session back, retrying while the daemon restarts (up to the
+ * client's timeout), or takes the new session the daemon gives instead. */
+static int resume_conn(sm_client *c, chan *k) {
+  int64_t deadline = 0;
+  int rc = client_resume(c, k, &deadline);
+  if (rc == SM_ECLOSED && chan_usable(k)) rc = SM_OK; /* a new session: nothing was lost */
+  if (rc == SM_ECLOSED)
+    return err_set(SM_ECONNECT, "cannot reach %s to resume the connection's session within %d ms",
+                   c->url, c->timeout_ms);
+  if (rc == SM_OK) __atomic_store_n(&c->max_depth, chan_max_depth(k), __ATOMIC_RELAXED);
+  return rc;
+}
+
+/* The call req went out on k (resumable) and the connection dropped: it
+ * goes out again, with its seq, on k resumed, until it is answered or the
+ * client's timeout passes. */
+static int resend(sm_client *c, chan *k, const wire_request_out *req, sm_value **result) {
+  wire_request_out again = *req;
+  again.seq = chan_last_seq(k);
+  int64_t deadline = 0;
+  for (;;) {
+    bool unsent = chan_last_unsent(k);
+    int rc = client_resume(c, k, &deadline);
+    /* A new session: a call that never left may still go, on it. */
+    if (rc == SM_ECLOSED && unsent && chan_usable(k)) return chan_call(k, req, result);
+    if (rc != SM_OK) return rc;
+    rc = chan_call_again(k, &again, result);
+    if (rc != SM_ECLOSED || chan_usable(k)) return rc; /* answered, or a daemon's status */
+  }
 }
 
 /* client_invoke and client_invoke_timed: timeout_ms < 0 sends no deadline. */
@@ -409,7 +503,9 @@ static int invoke(sm_client *c, client_via via, const client_target *to, const c
     last_unsent = false;
     rc = thread_conn(c, &k);
     if (rc == SM_OK) rc = chan_call(k, &req, result);
-    if (rc == SM_ECLOSED && chan_last_unsent(k)) {
+    if (rc == SM_ECLOSED && chan_resumable(k) && !chan_usable(k)) {
+      rc = resend(c, k, &req, result);
+    } else if (rc == SM_ECLOSED && chan_last_unsent(k)) {
       if (to) {
         last_unsent = true;
       } else {
@@ -422,7 +518,11 @@ static int invoke(sm_client *c, client_via via, const client_target *to, const c
     pthread_mutex_lock(&c->hold_mu);
     rc = holder_conn(c, &k);
     if (rc == SM_OK) rc = chan_call(k, &req, result);
-    if (rc == SM_ECLOSED && chan_last_unsent(k)) {
+    if (rc == SM_ECLOSED && chan_resumable(k) && !chan_usable(k)) {
+      uint64_t before = chan_session(k);
+      rc = resend(c, k, &req, result);
+      if (chan_session(k) != before) c->holder_epoch++; /* refused: the references went */
+    } else if (rc == SM_ECLOSED && chan_last_unsent(k)) {
       rc = holder_conn(c, &k);
       if (rc == SM_OK) rc = chan_call(k, &req, result);
     }
@@ -452,7 +552,16 @@ void client_release(sm_client *c, uint64_t id, uint64_t epoch) {
   sm_span arg = vb_span(&buf);
   wire_request_out req = {.object = 0, .method = "release", .args = &arg, .nargs = 1};
   pthread_mutex_lock(&c->hold_mu);
-  if (chan_usable(c->holder) && c->holder_epoch == epoch) chan_call(c->holder, &req, NULL);
+  /* A holder of a durable daemon that dropped resumes its session first:
+   * the reference is still that session's (a new session bumps the epoch). */
+  chan *k = NULL;
+  if (c->holder_epoch == epoch && (chan_usable(c->holder) || chan_resumable(c->holder)) &&
+      holder_conn(c, &k) == SM_OK && c->holder_epoch == epoch &&
+      chan_call(k, &req, NULL) == SM_ECLOSED && chan_resumable(k) && !chan_usable(k)) {
+    uint64_t before = chan_session(k);
+    resend(c, k, &req, NULL);
+    if (chan_session(k) != before) c->holder_epoch++; /* refused: the references went */
+  }
   pthread_mutex_unlock(&c->hold_mu);
 }
 

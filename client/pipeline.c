@@ -17,7 +17,10 @@
  * daemon finds its object again, another proxy gets SM_ESTALE), and with
  * the proxy's type code for the daemon to check. Should the connection
  * reach another instance at exec, those ids name nothing there: the exec
- * sends nothing and every call gets SM_ESTALE.
+ * sends nothing and every call gets SM_ESTALE. Against a durable daemon a
+ * connection that drops mid-exec is resumed (client_resume) and the calls
+ * not answered yet go out again with their seqs, until the client's
+ * timeout: the daemon answers those it applied from its reply table.
  *
  * Adding a call kind (another option per call) means a field in pl_call,
  * set in queue(), and used in encode_all(). */
@@ -187,12 +190,16 @@ int sm_pipeline_call_timed(sm_pipeline *pl, sm_proxy *p, const char *method,
 
 /* ---- running ---- */
 
-/* Encodes every queued call as a Request frame, seqs first, first + 1... */
-static int encode_all(sm_pipeline *pl, uint64_t first) {
+/* Encodes every queued call not answered yet as a Request frame, seqs
+ * first, first + 1..., each with ack (0: none); *left counts them. */
+static int encode_all(sm_pipeline *pl, uint64_t first, uint64_t ack, size_t *left) {
   vb_reset(&pl->frames);
+  *left = 0;
   sm_span spans[PL_MAX_ARGS];
   for (size_t i = 0; i < pl->n; i++) {
     const pl_call *call = &pl->calls[i];
+    if (call->answered) continue;
+    (*left)++;
     size_t start = call->args_off;
     for (size_t a = 0; a < call->nargs; a++) {
       size_t end = pl->argends[call->argend_first + a];
@@ -206,7 +213,8 @@ static int encode_all(sm_pipeline *pl, uint64_t first) {
                             .args = spans,
                             .nargs = call->nargs,
                             .has_timeout = call->timeout_ms >= 0,
-                            .timeout_ms = call->timeout_ms >= 0 ? call->timeout_ms : 0};
+                            .timeout_ms = call->timeout_ms >= 0 ? call->timeout_ms : 0,
+                            .ack = ack};
     if (wire_request_encode(&pl->frames, &req) != 0)
       return err_set(SM_ENOMEM, "out of memory encoding a %zu-call pipeline", pl->n);
   }
@@ -262,10 +270,20 @@ int sm_pipeline_exec(sm_pipeline *pl) {
                  ", now %016" PRIx64 "): nothing was sent; reset it and queue them again",
                  pl->instance, chan_instance(k));
   if (rc == SM_OK) {
+    uint64_t ack = chan_ack(k); /* every answer before the pipeline's is in */
     uint64_t first = chan_reserve_seqs(k, pl->n);
-    rc = encode_all(pl, first);
+    int64_t deadline = 0;
+    size_t left = 0;
+    rc = encode_all(pl, first, ack, &left);
     if (rc == SM_OK)
-      rc = chan_exchange(k, pl->frames.p, pl->frames.len, first, pl->n, on_response, pl);
+      rc = chan_exchange(k, pl->frames.p, pl->frames.len, first, pl->n, left, on_response, pl);
+    /* Dropped: resume and send what is unanswered again, same seqs. */
+    while (rc == SM_ECLOSED && chan_resumable(k) && !chan_usable(k)) {
+      rc = client_resume(pl->client, k, &deadline);
+      if (rc == SM_OK) rc = encode_all(pl, first, ack, &left);
+      if (rc == SM_OK)
+        rc = chan_exchange(k, pl->frames.p, pl->frames.len, first, pl->n, left, on_response, pl);
+    }
   }
   if (pl->frames.cap > PL_KEEP_BUFFER) vb_free(&pl->frames);
   if (rc != SM_OK) {

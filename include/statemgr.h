@@ -34,17 +34,22 @@
  *   sending anything. Object ids are never reused, not even by a daemon
  *   restarted from nothing, and every call names the type its proxy was
  *   opened for, which the daemon checks: an old proxy never reaches another
- *   object. A call whose request was sent when the connection failed (in
- *   flight, parked...) reports SM_ECLOSED and is never repeated: it may or
- *   may not have been applied. A call that could not be sent at all (the
- *   daemon had closed the connection first: seen at once on a UNIX socket;
- *   over plain TCP it is checked for on a connection idle for over a
- *   second, so a send to a peer that left is caught too) goes out once more
- *   on a new connection.
+ *   object. Against a durable daemon (a data directory) a call in flight
+ *   when the connection failed is sent again once the library has
+ *   reconnected and resumed its session, until the client's connect
+ *   timeout passes, and answered exactly once (the daemon keeps each
+ *   session's answers until the client has them). Otherwise a call whose
+ *   request was sent when the connection failed (in flight, parked...)
+ *   reports SM_ECLOSED and is never repeated: it may or may not have been
+ *   applied. A call that could not be sent at all (the daemon had closed
+ *   the connection first: seen at once on a UNIX socket; over plain TCP it
+ *   is checked for on a connection idle for over a second, so a send to a
+ *   peer that left is caught too) goes out once more on a new connection.
  * - Versions: the handshake names the protocol version both sides speak;
- *   this library speaks protocol 2 and refuses (SM_EPROTO) a daemon that
- *   does not. A status of a newer daemon that this library has no code for
- *   arrives as SM_EREMOTE, the text naming it.
+ *   this library speaks protocol 3 (2 to a daemon that offers no more) and
+ *   refuses (SM_EPROTO) a daemon that offers neither. A status of a newer
+ *   daemon that this library has no code for arrives as SM_EREMOTE, the
+ *   text naming it.
  */
 #ifndef STATEMGR_H
 #define STATEMGR_H
@@ -238,7 +243,9 @@ SM_EXTERN int sm_options_set_authkey_file(sm_options *o, const char *path);
 /** Uses this key (copied).
  * @return 0, SM_EINVAL (NULL, or not 16..4096 bytes), SM_ENOMEM. */
 SM_EXTERN int sm_options_set_authkey(sm_options *o, const void *key, size_t len);
-/** Connect timeout in milliseconds (default 5000; <=0 waits forever). */
+/** Connect timeout in milliseconds (default 5000; <=0 waits forever). Also
+ * how long a call in flight to a durable daemon whose connection dropped
+ * keeps trying to reconnect, resume its session and be sent again. */
 SM_EXTERN int sm_options_set_connect_timeout(sm_options *o, int ms);
 /** A name the daemon shows in its logs and listings (copied; at most its
  * first 63 bytes are kept, cut at a UTF-8 character boundary). The daemon

@@ -15,14 +15,20 @@
 
 /* Protocol versions. 1: the first. 2: AuthResult tells the client the
  * daemon's instance and --max-depth, a Request may carry the type code its
- * proxy expects, and the statuses OUT_OF_MEMORY and STALE exist. The
- * daemon serves AUTH_PROTOCOL_OLDEST..AUTH_PROTOCOL_VERSION (the Hello
- * offers that range, Auth picks one); the library speaks 2 only, since a
- * daemon of protocol 1 numbers its objects from 1 again after a restart. */
+ * proxy expects, and the statuses OUT_OF_MEMORY and STALE exist. 3: Auth
+ * may name a session to resume, AuthResult tells the connection's session,
+ * whether the resume succeeded and whether the daemon is durable, and a
+ * Request may carry `ack` (exactly once across a restart, docs/protocol.md).
+ * The daemon serves AUTH_PROTOCOL_OLDEST..AUTH_PROTOCOL_VERSION (the Hello
+ * offers that range, Auth picks one); the library speaks 3, and 2 to a
+ * daemon that offers no more (without resuming), never 1, since a daemon
+ * of protocol 1 numbers its objects from 1 again after a restart. */
 #define AUTH_CHALLENGE_LEN 32
 #define AUTH_MAC_LEN 32
-#define AUTH_PROTOCOL_VERSION 2u /* the newest protocol version this build speaks */
-#define AUTH_PROTOCOL_OLDEST 1u  /* the oldest one the daemon still serves */
+#define AUTH_PROTOCOL_VERSION 3u       /* the newest protocol version this build speaks */
+#define AUTH_PROTOCOL_OLDEST 1u        /* the oldest one the daemon still serves */
+#define AUTH_PROTOCOL_CLIENT_OLDEST 2u /* the oldest one the library speaks */
+#define AUTH_PROTOCOL_RESUME 3u        /* sessions, resume and ack from this one on */
 /* Bytes of a client's self-chosen name that travel in its Auth (the
  * library cuts longer names at a character boundary), so an Auth always
  * fits the small pre-authentication frame limit. */

@@ -34,6 +34,7 @@ enum {
   REQ_ARGS = PB_TAG(4, PB_LEN),
   REQ_TIMEOUT = PB_TAG(5, PB_VARINT),
   REQ_TYPE = PB_TAG(6, PB_I32),
+  REQ_ACK = PB_TAG(7, PB_VARINT),
   RESP_SEQ = PB_TAG(1, PB_VARINT),
   RESP_STATUS = PB_TAG(2, PB_VARINT),
   RESP_RESULT = PB_TAG(3, PB_LEN),
@@ -61,6 +62,7 @@ int wire_request_decode(sm_span payload, wire_request *out) {
   out->timeout_ms = 0;
   out->has_type = false;
   out->type = 0;
+  out->ack = 0;
   out->method = NULL;
   out->args = out->args_inline;
   out->args_cap = WIRE_ARGS_INLINE;
@@ -97,9 +99,12 @@ int wire_request_decode(sm_span payload, wire_request *out) {
       if (!pb_get_fixed32(&p, end, &out->type)) goto bad;
       out->has_type = true;
       break;
+    case REQ_ACK:
+      if (!pb_get_varint(&p, end, &out->ack)) goto bad;
+      break;
     default:
       /* field 0 does not exist; a known field with a wrong wire type */
-      if ((key >> 3) <= 6) goto bad;
+      if ((key >> 3) <= 7) goto bad;
       if (!pb_skip(&p, end, (unsigned)(key & 7))) goto bad;
     }
   }
@@ -146,6 +151,7 @@ int wire_request_encode(vbuf *out, const wire_request_out *r) {
     n += len_field_size(r->args[i].n);
   if (r->has_timeout) n += 1 + pb_varint_size(pb_zigzag(r->timeout_ms));
   if (r->type) n += 1 + 4;
+  if (r->ack) n += 1 + pb_varint_size(r->ack);
   if (n > UINT32_MAX) return -1;
   uint8_t *at = vb_grow(out, FRAME_HEADER_LEN + n);
   if (!at) return -1;
@@ -161,6 +167,7 @@ int wire_request_encode(vbuf *out, const wire_request_out *r) {
     *p++ = REQ_TYPE;
     p += pb_put_fixed32(p, r->type);
   }
+  if (r->ack) p = put_varint_field(p, REQ_ACK, r->ack);
   return 0;
 }
 
@@ -278,16 +285,27 @@ int wire_hello_decode(sm_span payload, uint32_t *version, uint32_t *max_version,
 
 int wire_auth_encode(vbuf *out, uint32_t version, const uint8_t mac[AUTH_MAC_LEN],
                      const uint8_t challenge[AUTH_CHALLENGE_LEN], const char *client_name) {
+  return wire_auth_encode_resume(out, version, mac, challenge, client_name, 0, 0);
+}
+
+int wire_auth_encode_resume(vbuf *out, uint32_t version, const uint8_t mac[AUTH_MAC_LEN],
+                            const uint8_t challenge[AUTH_CHALLENGE_LEN], const char *client_name,
+                            uint64_t resume, uint64_t key) {
   Statemgr__Auth m = STATEMGR__AUTH__INIT;
   m.version = version;
   m.mac = bin((sm_span){mac, AUTH_MAC_LEN});
   m.challenge = bin((sm_span){challenge, AUTH_CHALLENGE_LEN});
   m.client_name = (char *)(uintptr_t)client_name;
+  m.has_resume_session = resume != 0;
+  m.resume_session = resume;
+  m.has_resume_key = resume != 0;
+  m.resume_key = key;
   return encode_frame(out, &m.base);
 }
 
 int wire_auth_decode(sm_span payload, uint32_t *version, uint8_t mac[AUTH_MAC_LEN],
-                     uint8_t challenge[AUTH_CHALLENGE_LEN], char *name, size_t namelen) {
+                     uint8_t challenge[AUTH_CHALLENGE_LEN], char *name, size_t namelen,
+                     uint64_t *resume, uint64_t *key) {
   Statemgr__Auth *m = statemgr__auth__unpack(NULL, payload.n, payload.p);
   if (!m) return -1;
   int rc = -1;
@@ -296,6 +314,8 @@ int wire_auth_decode(sm_span payload, uint32_t *version, uint8_t mac[AUTH_MAC_LE
     memcpy(mac, m->mac.data, AUTH_MAC_LEN);
     memcpy(challenge, m->challenge.data, AUTH_CHALLENGE_LEN);
     if (namelen) snprintf(name, namelen, "%s", m->client_name ? m->client_name : "");
+    if (resume) *resume = m->has_resume_session ? m->resume_session : 0;
+    if (key) *key = m->has_resume_key ? m->resume_key : 0;
     rc = 0;
   }
   statemgr__auth__free_unpacked(m, NULL);
@@ -319,6 +339,16 @@ int wire_auth_result_encode(vbuf *out, int status, const uint8_t *mac, const cha
     m.has_max_depth = 1;
     m.max_depth = info->max_depth;
   }
+  if (info && info->session) { /* protocol 3 */
+    m.has_session = 1;
+    m.session = info->session;
+    m.has_resumed = 1;
+    m.resumed = info->resumed;
+    m.has_durable = 1;
+    m.durable = info->durable;
+    m.has_session_key = info->key != 0;
+    m.session_key = info->key;
+  }
   return encode_frame(out, &m.base);
 }
 
@@ -335,6 +365,10 @@ int wire_auth_result_decode(sm_span payload, int *status, uint8_t mac[AUTH_MAC_L
     if (info) {
       info->instance = m->has_instance ? m->instance : 0;
       info->max_depth = m->has_max_depth ? m->max_depth : 0;
+      info->session = m->has_session ? m->session : 0;
+      info->resumed = m->has_resumed && m->resumed;
+      info->durable = m->has_durable && m->durable;
+      info->key = m->has_session_key ? m->session_key : 0;
     }
     rc = 0;
   }

@@ -59,6 +59,7 @@ typedef struct wire_request {
   int64_t timeout_ms;
   bool has_type;
   uint32_t type; /* the type code the caller expects the object to have */
+  uint64_t ack;  /* protocol 3: the client has every answer up to this seq; 0: none said */
   /* internal */
   char method_buf[WIRE_METHOD_MAX + 1];
   sm_span args_inline[WIRE_ARGS_INLINE];
@@ -83,6 +84,7 @@ typedef struct wire_request_out {
   bool has_timeout;
   int64_t timeout_ms;
   uint32_t type; /* the expected type code; 0: none sent */
+  uint64_t ack;  /* protocol 3: every answer up to this seq is in; 0: none sent */
 } wire_request_out;
 
 /* Appends a Request frame. Returns 0, or -1 when out of memory or the frame
@@ -135,14 +137,27 @@ int wire_hello_decode(sm_span payload, uint32_t *version, uint32_t *max_version,
 /* version: the protocol version the client chose from the Hello's range. */
 int wire_auth_encode(vbuf *out, uint32_t version, const uint8_t mac[AUTH_MAC_LEN],
                      const uint8_t challenge[AUTH_CHALLENGE_LEN], const char *client_name);
-/* name receives the client name (may be empty), truncated to namelen. */
+/* As wire_auth_encode, asking (protocol 3) to resume session resume (0:
+ * none sent, a new session) whose key is key. */
+int wire_auth_encode_resume(vbuf *out, uint32_t version, const uint8_t mac[AUTH_MAC_LEN],
+                            const uint8_t challenge[AUTH_CHALLENGE_LEN], const char *client_name,
+                            uint64_t resume, uint64_t key);
+/* name receives the client name (may be empty), truncated to namelen;
+ * *resume (may be NULL) the session to resume, 0 when none was named, and
+ * *key (may be NULL) its key. */
 int wire_auth_decode(sm_span payload, uint32_t *version, uint8_t mac[AUTH_MAC_LEN],
-                     uint8_t challenge[AUTH_CHALLENGE_LEN], char *name, size_t namelen);
+                     uint8_t challenge[AUTH_CHALLENGE_LEN], char *name, size_t namelen,
+                     uint64_t *resume, uint64_t *key);
 
-/* What a daemon of protocol 2 tells a client it accepted (AuthResult). */
+/* What a daemon of protocol 2 tells a client it accepted (AuthResult), and
+ * of protocol 3 the connection's session. */
 typedef struct wire_daemon_info {
   uint64_t instance;  /* random id of this run of the daemon; 0: not sent */
   uint32_t max_depth; /* its --max-depth; 0: not sent */
+  uint64_t session;   /* protocol 3: the connection's session; 0: not sent */
+  bool resumed;       /* protocol 3: the session asked for was resumed */
+  bool durable;       /* protocol 3: the daemon's sessions survive its restart */
+  uint64_t key;       /* protocol 3: the session's key, which a resume names; 0: none */
 } wire_daemon_info;
 
 /* mac may be NULL (a refusal); error may be NULL; info may be NULL (none

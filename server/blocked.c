@@ -13,6 +13,8 @@
  * (no allocation: signalling cannot fail). */
 #include "blocked.h"
 
+#include "session.h"
+
 #include "conn.h"
 #include "registry.h"
 
@@ -127,6 +129,8 @@ int blk_park(call *c, sm_obj *o, waitq *q, const waiter_ops *ops, int64_t n, voi
 void blk_answer(waiter *w, int status, sm_span result, const char *err) {
   struct conn *cn = w->conn;
   uint64_t seq = w->seq;
+  /* Out of memory here costs only the exactly-once answer of a resend. */
+  if (w->keep_answer && status == WS_OK) sess_reply_keep(w->reg, w->session, seq, result);
   /* First out of every list: sending may close cn (an output limit), and
    * that cancels cn's other waiters, never this one a second time. */
   detach_and_free(w);
@@ -161,6 +165,10 @@ void blk_move(waiter *w, sm_obj *o, waitq *to) {
 }
 
 uint64_t blk_session(const waiter *w) { return w->session; }
+
+uint64_t blk_seq(const waiter *w) { return w->seq; }
+
+void blk_keep_answer(waiter *w) { w->keep_answer = true; }
 
 /* ---- cancelling ---- */
 

@@ -109,6 +109,7 @@ struct waiter {
   struct conn *conn;
   uint64_t seq;
   uint64_t session;
+  bool keep_answer;      /* its OK answer goes to its session's reply table */
   waiter *prev, *next;   /* in q */
   waiter *cprev, *cnext; /* in the connection's blk_list */
   struct event *timer;
@@ -141,6 +142,13 @@ void blk_move(waiter *w, sm_obj *o, waitq *to);
 
 /* The session that parked w (for ownership: a grant is that session's). */
 uint64_t blk_session(const waiter *w);
+
+/* The seq of w's request (0: none, a call made by no client). */
+uint64_t blk_seq(const waiter *w);
+
+/* w's next answer, when OK, is kept in its session's reply table
+ * (session.h): its call is logged as applied by cmd_log_served. */
+void blk_keep_answer(waiter *w);
 
 /* Object destroyed: drops (drop hook) then answers every waiter of q with
  * status/err. */

@@ -4,12 +4,19 @@
  *
  * A record is one packed Value (proto/vwire.h), a list of six fields:
  *   [kind, time_ms, session, object, method, [args...]]
+ * and, for a CALL a client's request made, two more: [..., seq, ack].
  * CALL: session called method on object with args, answered OK without
- * waiting. A type's decision of its own is a CALL of a METHOD_INTERNAL
- * method (the lock's "_grant", the barrier's "_break"...), which dispatch
+ * waiting; seq is the request's (its answer is kept in the session's reply
+ * table, session.h) and ack what the client acknowledged with it, so a
+ * replay rebuilds the reply table with the objects: apply is
+ * deterministic, and the answer is recomputed, never logged. A type's decision of its own is a CALL
+ * of a METHOD_INTERNAL method (the lock's "_grant", the barrier's "_break"...), which dispatch
  * refuses from the wire and lets run only here, in replay.
  * END_SESSION: session ended (object 0, method "", no args).
  * BEGIN_IDS: the run's ids start at object (session 0, method "").
+ * BEGIN_SESSION: session is kept from now on (a client that may resume
+ * it after a restart; object 0, method "", args [key]: what a resume must
+ * name).
  *
  * Replay runs dispatch_call() with no connection and the record's session:
  * the apply path is the live one. Every replayed call is made with a zero
@@ -35,6 +42,7 @@
 #include <time.h>
 
 #define CMD_FIELDS 6
+#define CMD_FIELDS_SEQ 8 /* a CALL with seq and ack */
 
 int64_t cmd_now_ms(void) {
   struct timespec now;
@@ -67,7 +75,8 @@ static void item_int(vbuf *b, int64_t v) {
 
 /* Encodes a record and hands it to the sink. */
 static void emit(registry *reg, int kind, int64_t time_ms, uint64_t session, uint64_t object,
-                 const char *method, const sm_span *args, size_t nargs) {
+                 const char *method, const sm_span *args, size_t nargs, uint64_t seq,
+                 uint64_t ack) {
   cmd_state *st = reg_cmd(reg);
   vbuf *b = &st->rec;
   vb_reset(b);
@@ -85,6 +94,10 @@ static void emit(registry *reg, int kind, int64_t time_ms, uint64_t session, uin
     vb_list_item(b, args[i]);
   vb_list_end(b, al);
   vb_list_end_item(b, a);
+  if (seq) {
+    item_int(b, (int64_t)seq);
+    item_int(b, (int64_t)ack);
+  }
   vb_list_end(b, list);
   if (b->failed) {
     /* The change is made and cannot be taken back: say loudly that the log
@@ -100,8 +113,24 @@ static void emit(registry *reg, int kind, int64_t time_ms, uint64_t session, uin
 
 void cmd_log_call(registry *reg, uint64_t session, uint64_t object, const char *method,
                   const sm_span *args, size_t nargs) {
+  cmd_log_request(reg, session, 0, 0, object, method, args, nargs);
+}
+
+void cmd_log_request(registry *reg, uint64_t session, uint64_t seq, uint64_t ack, uint64_t object,
+                     const char *method, const sm_span *args, size_t nargs) {
   if (!cmd_logging(reg)) return;
-  emit(reg, CMD_CALL, cmd_now_ms(), session, object, method, args, nargs);
+  /* Only a kept session has a reply table for seq to find again. */
+  if (!sess_kept(reg, session)) seq = ack = 0;
+  emit(reg, CMD_CALL, cmd_now_ms(), session, object, method, args, nargs, seq, ack);
+}
+
+void cmd_log_served(registry *reg, waiter *w, uint64_t object, const char *method,
+                    const sm_span *args, size_t nargs) {
+  uint64_t session = blk_session(w);
+  bool keep = blk_seq(w) && sess_kept(reg, session);
+  if (keep) blk_keep_answer(w); /* its answer goes to the session's reply table */
+  cmd_log_request(reg, session, keep ? blk_seq(w) : 0, keep ? sess_acked(reg, session) : 0, object,
+                  method, args, nargs);
 }
 
 /* The object a manager call names by its first argument: a ref, an id or
@@ -173,17 +202,30 @@ int cmd_check_refs_kept(const registry *reg, const sm_span *args, const unsigned
 }
 
 void cmd_log_next_id(registry *reg) {
-  if (cmd_logging(reg)) emit(reg, CMD_NEXT_ID, cmd_now_ms(), 0, reg_next_id(reg), "", NULL, 0);
+  if (cmd_logging(reg))
+    emit(reg, CMD_NEXT_ID, cmd_now_ms(), 0, reg_next_id(reg), "", NULL, 0, 0, 0);
 }
 
 void cmd_begin_ids(registry *reg, uint64_t first) {
-  if (cmd_logging(reg)) emit(reg, CMD_BEGIN_IDS, cmd_now_ms(), 0, first, "", NULL, 0);
+  if (cmd_logging(reg)) emit(reg, CMD_BEGIN_IDS, cmd_now_ms(), 0, first, "", NULL, 0, 0, 0);
   reg_begin_ids(reg, first);
+}
+
+int cmd_begin_session(registry *reg, uint64_t session, uint64_t key, int64_t now_ms) {
+  if (sess_begin(reg, session, key, true) != 0) return -1;
+  if (cmd_logging(reg)) {
+    uint8_t raw[16];
+    vbuf k = {.p = raw, .cap = sizeof raw};
+    vb_int(&k, (int64_t)key);
+    sm_span arg = vb_span(&k);
+    emit(reg, CMD_BEGIN_SESSION, now_ms, session, 0, "", &arg, 1, 0, 0);
+  }
+  return 0;
 }
 
 void cmd_end_session(registry *reg, uint64_t session, int64_t now_ms) {
   if (!sess_holds_anything(reg, session)) return; /* nothing to give back: nothing to log */
-  if (cmd_logging(reg)) emit(reg, CMD_END_SESSION, now_ms, session, 0, "", NULL, 0);
+  if (cmd_logging(reg)) emit(reg, CMD_END_SESSION, now_ms, session, 0, "", NULL, 0, 0, 0);
   sess_end(reg, session);
 }
 
@@ -202,8 +244,9 @@ void cmd_each_orphan(registry *reg, void (*fn)(void *ctx, uint64_t session), voi
 /* The fields of a record, borrowed from it. */
 typedef struct record {
   int64_t kind, time_ms, session, object;
-  sm_span method; /* the string's bytes */
-  sm_span args;   /* the args list's body */
+  sm_span method;   /* the string's bytes */
+  sm_span args;     /* the args list's body */
+  int64_t seq, ack; /* a client's CALL: its request's; else 0 */
 } record;
 
 /* Splits rec into its fields. Returns false when it is not a record. */
@@ -219,7 +262,15 @@ static bool parse(sm_span rec, record *r) {
   for (size_t i = 0; i < 4; i++)
     if (vi[i].kind != VK_INT) return false;
   if (vi[4].kind != VK_STR || vi[5].kind != VK_LIST) return false;
-  *r = (record){vi[0].i, vi[1].i, vi[2].i, vi[3].i, vi[4].data, vi[5].data};
+  *r = (record){vi[0].i, vi[1].i, vi[2].i, vi[3].i, vi[4].data, vi[5].data, 0, 0};
+  sm_span seq, ack;
+  vinfo sv, av;
+  if (!vw_list_next(&it, &seq)) return true;
+  if (!vw_list_next(&it, &ack) || vw_peek(seq, &sv) != VW_OK || vw_peek(ack, &av) != VW_OK ||
+      sv.kind != VK_INT || av.kind != VK_INT || sv.i < 0 || av.i < 0)
+    return false;
+  r->seq = sv.i;
+  r->ack = av.i;
   return true;
 }
 
@@ -229,7 +280,11 @@ static int replay_call(registry *reg, const record *r, char *err, size_t errlen)
     snprintf(err, errlen, "a call record names no valid method");
     return -1;
   }
-  wire_request req = {.object = (uint64_t)r->object, .has_timeout = true, .timeout_ms = 0};
+  wire_request req = {.seq = (uint64_t)r->seq,
+                      .ack = (uint64_t)r->ack,
+                      .object = (uint64_t)r->object,
+                      .has_timeout = true,
+                      .timeout_ms = 0};
   memcpy(req.method_buf, r->method.p, r->method.n);
   req.method_buf[r->method.n] = '\0';
   req.method = req.method_buf;
@@ -273,7 +328,8 @@ static int replay_call(registry *reg, const record *r, char *err, size_t errlen)
 int cmd_replay(registry *reg, const uint8_t *rec, size_t len, char *err, size_t errlen) {
   record r;
   if (!parse((sm_span){rec, len}, &r)) {
-    snprintf(err, errlen, "not a command record (a list of %d fields)", CMD_FIELDS);
+    snprintf(err, errlen, "not a command record (a list of %d or %d fields)", CMD_FIELDS,
+             CMD_FIELDS_SEQ);
     return -1;
   }
   switch (r.kind) {
@@ -288,6 +344,20 @@ int cmd_replay(registry *reg, const uint8_t *rec, size_t len, char *err, size_t 
   }
   case CMD_BEGIN_IDS: reg_begin_ids(reg, (uint64_t)r.object); return 0;
   case CMD_NEXT_ID: reg_set_next_id(reg, (uint64_t)r.object); return 0;
+  case CMD_BEGIN_SESSION: {
+    vw_iter it;
+    sm_span arg;
+    vinfo key;
+    vw_iter_init(&it, r.args);
+    if (r.session <= 0 || !vw_list_next(&it, &arg) || vw_peek(arg, &key) != VW_OK ||
+        key.kind != VK_INT || sess_begin(reg, (uint64_t)r.session, (uint64_t)key.i, false) != 0) {
+      snprintf(err, errlen,
+               "cannot begin session %lld (no session or key in the record, or out of memory)",
+               (long long)r.session);
+      return -1;
+    }
+    return 0;
+  }
   default:
     snprintf(err, errlen, "a command record of unknown kind %lld (a newer daemon's log?)",
              (long long)r.kind);

@@ -19,6 +19,7 @@
 #define SM_SERVER_CMD_H
 
 #include "../proto/vwire.h"
+#include "blocked.h"
 #include "registry.h"
 
 #include <stddef.h>
@@ -43,6 +44,12 @@ int cmd_replay(registry *reg, const uint8_t *rec, size_t len, char *err, size_t 
  * replay gives later creates the ids they had. */
 void cmd_begin_ids(registry *reg, uint64_t first);
 
+/* Logs and applies the start of a kept session (session.h: a protocol-3
+ * client of a durable daemon, which may resume it after a restart naming
+ * key), made by a connection of this run. Returns 0, or -1 when out of
+ * memory. */
+int cmd_begin_session(registry *reg, uint64_t session, uint64_t key, int64_t now_ms);
+
 /* Logs and applies the end of a session: its parked calls are dropped
  * and what it held is given back (the connection closed, or a session
  * of an earlier run was not resumed in time). */
@@ -61,7 +68,13 @@ void cmd_each_orphan(registry *reg, void (*fn)(void *ctx, uint64_t session), voi
 /* ---- inside the server: the logging points and the record's parts ---- */
 
 /* The kinds of record: the first field of each. */
-enum { CMD_CALL = 1, CMD_END_SESSION = 2, CMD_BEGIN_IDS = 3, CMD_NEXT_ID = 4 };
+enum {
+  CMD_CALL = 1,
+  CMD_END_SESSION = 2,
+  CMD_BEGIN_IDS = 3,
+  CMD_BEGIN_SESSION = 4,
+  CMD_NEXT_ID = 5
+};
 
 /* The command state of a registry, embedded in it (registry.c) and kept by
  * cmd.c alone. Zero-initialised: no sink. */
@@ -109,5 +122,17 @@ int64_t cmd_now_ms(void);
  * waiter's session, when it is served). A no-op without a sink. */
 void cmd_log_call(registry *reg, uint64_t session, uint64_t object, const char *method,
                   const sm_span *args, size_t nargs);
+
+/* As cmd_log_call, for a client's request seq that came with ack: a kept
+ * session's record carries both (its reply table is rebuilt by a replay). */
+void cmd_log_request(registry *reg, uint64_t session, uint64_t seq, uint64_t ack, uint64_t object,
+                     const char *method, const sm_span *args, size_t nargs);
+
+/* As cmd_log_call, for parked call w served now, as its session: the
+ * record carries w's seq, and the answer w gets next is kept in a kept
+ * session's reply table (blk_keep_answer), when the answer a replay of
+ * this record recomputes is the one w gets. */
+void cmd_log_served(registry *reg, waiter *w, uint64_t object, const char *method,
+                    const sm_span *args, size_t nargs);
 
 #endif

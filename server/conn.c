@@ -25,7 +25,12 @@
  *
  * Each connection is one session (session.h): what it holds - references,
  * lock acquisitions, semaphore units - is kept in the registry's sessions
- * table under its session id, and the connection keeps only that id.
+ * table under its session id, and the connection keeps only that id. A
+ * protocol-3 client of a durable daemon gets a kept session (logged as it
+ * begins, its AuthResult held until that is durable), which its client
+ * may resume after a restart: its Auth names it, and the connection takes
+ * it over when it is a suspended session of an earlier run; otherwise the
+ * connection gets a new one and the AuthResult says why (status OK).
  * Entering CLOSING ends the session, in one place (end_session): its parked
  * calls are dropped at once (libuv cancels a closing stream's requests the
  * same way), so nothing is handed to a call whose answer would be thrown
@@ -76,6 +81,7 @@
 #include "peers.h"
 #include "persist.h"
 #include "server.h"
+#include "session.h"
 #include "stats.h"
 #include "tls.h"
 
@@ -109,7 +115,9 @@ struct conn {
   struct sm_server *srv;
   conn_state state;
   uint64_t id;
-  uint64_t session; /* its session (session.h): what it holds is kept there */
+  uint64_t session;    /* its session (session.h): what it holds is kept there */
+  uint64_t resume;     /* HANDSHAKE: the session its Auth asks to resume (0: none) */
+  uint64_t resume_key; /* and the key it names */
   char peer[128];
   char name[AUTH_CLIENT_NAME_MAX + 1];   /* the client's self-chosen name */
   uint32_t version;                      /* the protocol version its Auth chose */
@@ -728,6 +736,42 @@ static void refuse_at(conn *c, log_level level, int status, const char *text) {
 
 static void refuse(conn *c, int status, const char *text) { refuse_at(c, LOG_WARN, status, text); }
 
+/* The session of a protocol-3 client (info's session, resumed, durable):
+ * the suspended one its Auth names, when it may take that over, else its
+ * own new one, kept by a durable daemon (why says why a resume failed).
+ * Returns false when out of memory. */
+static bool take_session(conn *c, wire_daemon_info *info, char *why, size_t whylen) {
+  struct sm_server *srv = c->srv;
+  /* While the disk is full a new session could not be logged: it is not
+   * kept (its client is told the daemon is not durable, and resends
+   * nothing), so its AuthResult waits for nothing. */
+  bool keeps = srv->persist && !persist_full(srv->persist);
+  info->durable = keeps;
+  if (c->resume && !srv->persist)
+    snprintf(why, whylen,
+             "session %llu cannot be resumed: this daemon runs in memory (no data directory), "
+             "so no session outlives its connection",
+             (unsigned long long)c->resume);
+  else if (c->resume && sess_attach(srv->reg, c->resume, c->resume_key, why, whylen) == 0)
+    c->session = c->resume;
+  info->resumed = c->session == c->resume;
+  info->session = c->session;
+  if (info->resumed) {
+    info->key = c->resume_key;
+    log_info("conn %llu (%s): resumed session %llu", (unsigned long long)c->id, c->peer,
+             (unsigned long long)c->session);
+    return true;
+  }
+  if (why[0])
+    log_info("conn %llu (%s): %s; it gets session %llu", (unsigned long long)c->id, c->peer, why,
+             (unsigned long long)c->session);
+  if (!keeps) return true;
+  /* Session ids are not secret: a resume names this random key too. */
+  while (info->key == 0)
+    if (auth_random((uint8_t *)&info->key, sizeof info->key) != 0) return false;
+  return cmd_begin_session(srv->reg, c->session, info->key, cmd_now_ms()) == 0;
+}
+
 /* Checks the client's proof (mac over our challenge and its challenge ch)
  * and, when it holds, answers with ours: the connection is then READY.
  * Otherwise refuses it. */
@@ -758,10 +802,19 @@ static void check_auth(conn *c, const uint8_t mac[AUTH_MAC_LEN],
   /* What a client needs to know of this daemon: its instance, so a proxy
    * of an earlier daemon's object is recognised, and how deeply values
    * may nest. */
-  wire_daemon_info info = {srv->instance, srv->limits.max_depth};
+  wire_daemon_info info = {.instance = srv->instance, .max_depth = srv->limits.max_depth};
+  char why[256] = "";
+  if (c->version >= AUTH_PROTOCOL_RESUME && !take_session(c, &info, why, sizeof why)) {
+    auth_wipe(proof, sizeof proof);
+    refuse(c, WS_INTERNAL, "out of memory beginning the session");
+    return;
+  }
   vbuf b;
   vb_init(&b);
-  if (wire_auth_result_encode(&b, WS_OK, proof, NULL, &info) == 0) out_append(c, b.p, b.len);
+  size_t at = c->out.len;
+  if (wire_auth_result_encode(&b, WS_OK, proof, why[0] ? why : NULL, &info) == 0 &&
+      out_append(c, b.p, b.len) && info.durable && !info.resumed)
+    hold(c, at, CONN_MARK_LAST); /* nothing is answered before the session is durable */
   vb_free(&b);
   auth_wipe(proof, sizeof proof);
   evtimer_del(c->timer);
@@ -776,8 +829,10 @@ static void check_auth(conn *c, const uint8_t mac[AUTH_MAC_LEN],
 
 static void handle_auth(conn *c, sm_span payload) {
   uint32_t version;
+  uint64_t resume = 0, resume_key = 0;
   uint8_t mac[AUTH_MAC_LEN], client_ch[AUTH_CHALLENGE_LEN];
-  if (wire_auth_decode(payload, &version, mac, client_ch, c->name, sizeof c->name) != 0) {
+  if (wire_auth_decode(payload, &version, mac, client_ch, c->name, sizeof c->name, &resume,
+                       &resume_key) != 0) {
     refuse_preauth(c, PEER_BAD_HANDSHAKE, WS_PROTOCOL_ERROR,
                    "malformed handshake: expected an Auth message");
     return;
@@ -790,6 +845,8 @@ static void handle_auth(conn *c, sm_span payload) {
     return;
   }
   c->version = version;
+  c->resume = version >= AUTH_PROTOCOL_RESUME ? resume : 0;
+  c->resume_key = resume_key;
   if (c->src) { /* a limited peer waits for its source's turn */
     int64_t now = peers_now_ms();
     int64_t wait = peer_auth_wait(c->src, now, c->deadline_ms - now);

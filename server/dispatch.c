@@ -20,6 +20,12 @@
  * call that answered OK is handed to the command stream right after it
  * ran, before the serve pass its change may start (whose grants are logged
  * as they happen), so the log's order is the apply order.
+ * Exactly once (session.h): a request of a kept session whose seq has a
+ * kept answer is answered from the session's reply table and not run
+ * again; its ack drops the answers the client has. A mutating call that
+ * answered OK keeps its answer there (the CALL record carries seq and ack,
+ * so a replay keeps the same). A client that never acknowledges is cut off
+ * at --max-pending kept answers: its mutating calls are refused.
  * dispatch_call() does all of this without touching a socket, so the
  * dispatcher can be fuzzed; dispatch_request() adds the response frame.
  * Around each call it runs blocked.c's serve pass: before, so no request
@@ -41,6 +47,7 @@
 #include "memory.h"
 #include "persist.h"
 #include "server.h"
+#include "session.h"
 #include "stats.h"
 #include "sval.h"
 
@@ -117,7 +124,6 @@ static int disk_full(call *c, const method_def *m) {
                    "still work");
 }
 
-/* Logs a mutating call that answered OK (one branch for everything else). */
 /* Whether a mutating call is about state the daemon keeps (cmd.h), asked
  * before it runs; and, for one that is, that it stores no reference to an
  * object kept in memory only. Returns WS_OK or WS_TYPE_ERROR. */
@@ -129,16 +135,61 @@ static int check_kept(call *c, const wire_request *req, const method_def *m, boo
   return cmd_check_refs_kept(c->reg, c->args, c->arg_flags, c->nargs, c->err, sizeof c->err);
 }
 
-/* Logs a mutating call that answered OK: as it is when it is about kept
- * state, else only where the object ids went on (next_before: the next id
- * before it ran). */
-static void log_call(const call *c, const wire_request *req, const method_def *m, int rc, bool kept,
+/* Logs a mutating call that answered OK (one branch for everything else):
+ * as it is when it is about kept state, and then keeps its answer for a
+ * kept session (session.h); else only where the object ids went on
+ * (next_before: the next id before it ran). */
+static void log_call(call *c, const wire_request *req, const method_def *m, int rc, bool kept,
                      uint64_t next_before) {
-  if (!(m->flags & METHOD_MUTATES) || rc != WS_OK || !cmd_logging(c->reg)) return;
-  if (kept)
-    cmd_log_call(c->reg, c->session, req->object, req->method, c->args, c->nargs);
-  else if (reg_next_id(c->reg) != next_before)
-    cmd_log_next_id(c->reg);
+  if (!(m->flags & METHOD_MUTATES) || rc != WS_OK) return;
+  if (!kept) {
+    if (cmd_logging(c->reg) && reg_next_id(c->reg) != next_before) cmd_log_next_id(c->reg);
+    return;
+  }
+  if (cmd_logging(c->reg))
+    cmd_log_request(c->reg, c->session, req->seq, req->ack, req->object, req->method, c->args,
+                    c->nargs);
+  if (req->seq && !c->out->failed && sess_reply_keep(c->reg, c->session, req->seq, vb_span(c->out)))
+    log_warn("out of memory keeping the answer of %s for session %llu: a resend would run it "
+             "again",
+             req->method, (unsigned long long)c->session);
+}
+
+/* A kept session's client that stopped acknowledging: past --max-pending
+ * kept answers its changes are refused before they run (a client
+ * acknowledges with its next request, so only a pipeline that long, or a
+ * client that never says what it got, comes near it). A replay, which has
+ * no connection, never refuses: the log has the calls. */
+static int replies_full(call *c, const method_def *m) {
+  if (!(m->flags & METHOD_MUTATES) || !c->conn || c->session == 0) return WS_OK;
+  size_t max = conn_server(c->conn)->limits.max_pending;
+  if (sess_reply_count(c->reg, c->session) < max) return WS_OK;
+  return call_fail(c, WS_FULL,
+                   "%zu answers of this session wait for the client's acknowledgement (ack; the "
+                   "limit is --max-pending): changes are refused until it acknowledges them",
+                   max);
+}
+
+/* The request repeats one of a kept session that was applied already (a
+ * resend after a restart): true with its kept answer in c->out. A seq the
+ * client acknowledged already is refused. */
+static bool answered_before(call *c, const wire_request *req, int *status) {
+  if (!req->seq || !sess_kept(c->reg, c->session)) return false;
+  if (req->ack) sess_ack(c->reg, c->session, req->ack);
+  sm_span kept;
+  if (sess_reply_find(c->reg, c->session, req->seq, &kept)) {
+    vb_append(c->out, kept);
+    *status = WS_OK;
+    return true;
+  }
+  if (req->seq <= sess_acked(c->reg, c->session)) {
+    *status = call_fail(c, WS_VALUE_ERROR,
+                        "request %llu was acknowledged already: a seq is never sent again "
+                        "after its answer",
+                        (unsigned long long)req->seq);
+    return true;
+  }
+  return false;
 }
 
 /* The method of an internal decision, asked for from the wire. */
@@ -159,6 +210,7 @@ static int run(call *c, const wire_request *req, size_t arg_bytes) {
     bool kept;
     int rc = disk_full(c, m);
     if (rc == WS_OK) rc = check_kept(c, req, m, &kept);
+    if (rc == WS_OK) rc = replies_full(c, m);
     if (rc != WS_OK) return rc;
     uint64_t next_before = reg_next_id(c->reg);
     rc = m->fn(c);
@@ -178,6 +230,7 @@ static int run(call *c, const wire_request *req, size_t arg_bytes) {
   bool kept;
   int rc = disk_full(c, m);
   if (rc == WS_OK) rc = check_kept(c, req, m, &kept);
+  if (rc == WS_OK) rc = replies_full(c, m);
   if (rc == WS_OK && m->flags & METHOD_GROWS) rc = mem_check(c, arg_bytes);
   if (rc != WS_OK) return rc;
   uint64_t next_before = reg_next_id(c->reg);
@@ -216,8 +269,10 @@ int dispatch_call(registry *reg, struct conn *cn, uint64_t session, const wire_r
   } else {
     c.args = args;
     c.arg_flags = flags;
-    status = check_args(&c, req, args, flags, max_depth, &arg_bytes);
-    if (status == WS_OK) status = run(&c, req, arg_bytes);
+    if (!answered_before(&c, req, &status)) {
+      status = check_args(&c, req, args, flags, max_depth, &arg_bytes);
+      if (status == WS_OK) status = run(&c, req, arg_bytes);
+    }
   }
   if (args != local_args) free(args);
   if (flags != local_flags) free(flags);

@@ -348,7 +348,9 @@ static void on_space(void *ctx, bool full) {
 
 /* The object a record names, when it is a client's or a type's call on
  * one object: the fourth field of [kind, time_ms, session, object, method,
- * args] with kind CALL (cmd.c). 0 for anything else. */
+ * args] with kind CALL (cmd.c). 0 for anything else; UINT64_MAX for a
+ * session's begin, which no answer but that session's AuthResult (held
+ * by conn.c) shows. */
 static uint64_t record_object(const uint8_t *rec, size_t len) {
   vinfo top, f;
   if (vw_peek((sm_span){rec, len}, &top) != VW_OK || top.kind != VK_LIST) return 0;
@@ -360,6 +362,7 @@ static uint64_t record_object(const uint8_t *rec, size_t len) {
     if (!vw_list_next(&it, &item) || vw_peek(item, &f) != VW_OK || f.kind != VK_INT) return 0;
     field[i] = f.i;
   }
+  if (field[0] == CMD_BEGIN_SESSION) return UINT64_MAX;
   return field[0] == CMD_CALL && field[3] > 0 ? (uint64_t)field[3] : 0;
 }
 
@@ -374,10 +377,10 @@ static void sink(void *ctx, const uint8_t *rec, size_t len) {
     return;
   }
   uint64_t id = record_object(rec, len);
-  sm_obj *o = id ? reg_get(p->srv->reg, id) : NULL;
+  sm_obj *o = id && id != UINT64_MAX ? reg_get(p->srv->reg, id) : NULL;
   if (o)
     o->log_index = index;
-  else
+  else if (id != UINT64_MAX)
     p->floor = index;
   p->since_snap += WAL_RECORD_HEADER + len;
   if (p->since_snap > p->cfg.snapshot_log_bytes && !p->child && !p->failed)

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* session.c - the sessions table: per session, its references to anonymous
  * objects and the units it owns (see session.h). Both are htabs of object
- * id -> count, so a session that holds many objects gives each back once. */
+ * id -> count, so a session that holds many objects gives each back once.
+ * A kept session also has its reply table: seq -> the answer's bytes. */
 #include "session.h"
 
 #include <stdio.h>
@@ -10,9 +11,31 @@
 
 typedef struct sess {
   uint64_t id;
-  htab handles; /* object id -> references held (uintptr_t) */
-  htab owned;   /* object id -> units held (lock acquisitions, semaphore units) */
+  htab handles;   /* object id -> references held (uintptr_t) */
+  htab owned;     /* object id -> units held (lock acquisitions, semaphore units) */
+  bool kept;      /* sess_begin: stays while empty, keeps answers */
+  bool attached;  /* a connection of this run has it (never saved) */
+  uint64_t acked; /* the client has every answer up to this seq */
+  uint64_t key;   /* a resume must name it (session ids are not secret) */
+  htab replies;   /* seq -> sm_span* header of an owned block (span + bytes) */
 } sess;
+
+/* A kept answer: one block, the span pointing just past itself. */
+static sm_span *reply_new(sm_span result) {
+  sm_span *r = malloc(sizeof *r + result.n);
+  if (!r) return NULL;
+  uint8_t *bytes = (uint8_t *)(r + 1);
+  if (result.n) memcpy(bytes, result.p, result.n);
+  *r = (sm_span){bytes, result.n};
+  return r;
+}
+
+static void reply_free(void *ctx, void *val) {
+  (void)ctx;
+  free(val);
+}
+
+static int sess_reply_keep_in(sess *s, uint64_t seq, sm_span result);
 
 static sm_span id_key(const uint64_t *id) { return (sm_span){(const uint8_t *)id, sizeof *id}; }
 
@@ -21,6 +44,7 @@ static void sess_free(void *ctx, void *val) {
   sess *s = val;
   htab_clear(&s->handles, NULL, NULL);
   htab_clear(&s->owned, NULL, NULL);
+  htab_clear(&s->replies, reply_free, NULL);
   free(s);
 }
 
@@ -41,6 +65,7 @@ static sess *get_or_add(registry *reg, uint64_t sid) {
   s->id = sid;
   htab_init(&s->handles);
   htab_init(&s->owned);
+  htab_init(&s->replies);
   if (htab_put(&reg_sessions(reg)->by_id, id_key(&s->id), s, NULL) != 1) {
     free(s);
     return NULL;
@@ -50,7 +75,7 @@ static sess *get_or_add(registry *reg, uint64_t sid) {
 
 /* Drops the entry of s when it holds nothing any more. */
 static void forget_if_empty(registry *reg, sess *s) {
-  if (htab_len(&s->handles) || htab_len(&s->owned)) return;
+  if (s->kept || htab_len(&s->handles) || htab_len(&s->owned)) return;
   htab_remove(&reg_sessions(reg)->by_id, id_key(&s->id), NULL);
   sess_free(NULL, s);
 }
@@ -131,6 +156,101 @@ void sess_each_owned(registry *reg, uint64_t sid,
   }
 }
 
+int sess_begin(registry *reg, uint64_t sid, uint64_t key, bool attached) {
+  if (sid == 0) return 0;
+  sess *s = get_or_add(reg, sid);
+  if (!s) return -1;
+  s->kept = true;
+  s->key = key;
+  s->attached = attached;
+  return 0;
+}
+
+int sess_attach(registry *reg, uint64_t sid, uint64_t key, char *why, size_t whylen) {
+  sess *s = sid ? find(reg, sid) : NULL;
+  if (!s || !s->kept) {
+    snprintf(why, whylen,
+             "session %llu cannot be resumed: the daemon has no such session (it ended: its "
+             "client closed it, or it was not resumed in time after a restart)",
+             (unsigned long long)sid);
+    return -1;
+  }
+  if (key != s->key) {
+    snprintf(why, whylen, "session %llu cannot be resumed: the key given is not its key",
+             (unsigned long long)sid);
+    return -1;
+  }
+  if (s->attached) {
+    snprintf(why, whylen, "session %llu cannot be resumed: a live connection has it",
+             (unsigned long long)sid);
+    return -1;
+  }
+  s->attached = true;
+  return 0;
+}
+
+bool sess_kept(registry *reg, uint64_t sid) {
+  sess *s = sid ? find(reg, sid) : NULL;
+  return s && s->kept;
+}
+
+static sm_span seq_key(const uint64_t *seq) { return (sm_span){(const uint8_t *)seq, sizeof *seq}; }
+
+bool sess_reply_find(registry *reg, uint64_t sid, uint64_t seq, sm_span *result) {
+  sess *s = sid ? find(reg, sid) : NULL;
+  void **slot = s && s->kept ? htab_find(&s->replies, seq_key(&seq)) : NULL;
+  if (!slot) return false;
+  *result = *(const sm_span *)*slot;
+  return true;
+}
+
+int sess_reply_keep(registry *reg, uint64_t sid, uint64_t seq, sm_span result) {
+  sess *s = sid ? find(reg, sid) : NULL;
+  if (!s || !s->kept || seq == 0 || seq <= s->acked) return 0;
+  return sess_reply_keep_in(s, seq, result);
+}
+
+static int sess_reply_keep_in(sess *s, uint64_t seq, sm_span result) {
+  sm_span *r = reply_new(result);
+  void *old = NULL;
+  if (!r || htab_put(&s->replies, seq_key(&seq), r, &old) < 0) {
+    free(r);
+    return -1;
+  }
+  free(old); /* the same seq twice: the newer answer (a replay of a resent call never makes one) */
+  return 0;
+}
+
+void sess_ack(registry *reg, uint64_t sid, uint64_t ack) {
+  sess *s = sid ? find(reg, sid) : NULL;
+  if (!s || !s->kept || ack <= s->acked) return;
+  s->acked = ack;
+  if (htab_len(&s->replies) == 0) return;
+  /* Seqs grow, and the table keeps insertion order: the acked ones are
+   * mostly first, but a parked call answered late sits after newer ones. */
+  size_t pos = 0;
+  sm_span key;
+  void *val;
+  while (htab_next(&s->replies, &pos, &key, &val)) {
+    uint64_t seq;
+    memcpy(&seq, key.p, sizeof seq);
+    if (seq <= ack) {
+      htab_remove(&s->replies, key, NULL);
+      free(val);
+    }
+  }
+}
+
+uint64_t sess_acked(registry *reg, uint64_t sid) {
+  sess *s = sid ? find(reg, sid) : NULL;
+  return s ? s->acked : 0;
+}
+
+size_t sess_reply_count(registry *reg, uint64_t sid) {
+  sess *s = sid ? find(reg, sid) : NULL;
+  return s ? htab_len(&s->replies) : 0;
+}
+
 void sess_end(registry *reg, uint64_t sid) {
   sess *s = sid ? find(reg, sid) : NULL;
   if (!s) return;
@@ -175,6 +295,45 @@ static void save_counts(vbuf *out, const htab *t) {
   vb_list_end(out, list);
 }
 
+/* Appends [seq, answer bytes, ...] of a reply table as one list. */
+static void save_replies(vbuf *out, const htab *t) {
+  size_t list = vb_list_begin(out);
+  size_t pos = 0;
+  sm_span key;
+  void *val;
+  uint8_t raw[16];
+  while (htab_next(t, &pos, &key, &val)) {
+    uint64_t seq;
+    memcpy(&seq, key.p, sizeof seq);
+    vbuf v = {.p = raw, .cap = sizeof raw};
+    vb_int(&v, (int64_t)seq);
+    vb_list_item(out, vb_span(&v));
+    const sm_span *r = val;
+    size_t item = vb_list_begin_item(out);
+    vb_bytes(out, r->p, r->n);
+    vb_list_end_item(out, item);
+  }
+  vb_list_end(out, list);
+}
+
+/* Reads the [seq, bytes, ...] list v into s's reply table. Returns false
+ * when v is not such a list or memory runs out. */
+static bool load_replies(sm_span v, sess *s) {
+  vinfo vi;
+  if (vw_peek(v, &vi) != VW_OK || vi.kind != VK_LIST) return false;
+  vw_iter it;
+  vw_iter_init(&it, vi.data);
+  sm_span a, b;
+  while (vw_list_next(&it, &a)) {
+    vinfo seq, bytes;
+    if (!vw_list_next(&it, &b) || vw_peek(a, &seq) != VW_OK || vw_peek(b, &bytes) != VW_OK ||
+        seq.kind != VK_INT || seq.i <= 0 || bytes.kind != VK_BYTES ||
+        sess_reply_keep_in(s, (uint64_t)seq.i, bytes.data) != 0)
+      return false;
+  }
+  return true;
+}
+
 int sess_save(registry *reg, vbuf *out) {
   size_t list = vb_list_begin(out);
   size_t pos = 0;
@@ -194,6 +353,18 @@ int sess_save(registry *reg, vbuf *out) {
     sub = vb_list_begin_item(out);
     save_counts(out, &s->owned);
     vb_list_end_item(out, sub);
+    v.len = 0;
+    vb_bool(&v, s->kept);
+    vb_list_item(out, vb_span(&v));
+    v.len = 0;
+    vb_int(&v, (int64_t)s->acked);
+    vb_list_item(out, vb_span(&v));
+    sub = vb_list_begin_item(out);
+    save_replies(out, &s->replies);
+    vb_list_end_item(out, sub);
+    v.len = 0;
+    vb_int(&v, (int64_t)s->key);
+    vb_list_item(out, vb_span(&v));
     vb_list_end(out, entry);
     vb_list_end_item(out, item);
   }
@@ -243,11 +414,26 @@ int sess_load(registry *reg, sm_span saved, char *err, size_t errlen) {
       return -1;
     }
     if (!load_counts(handles, &s->handles) || !load_counts(owned, &s->owned)) goto bad;
+    sm_span kept, acked, replies, key;
+    if (vw_list_next(&fields, &kept)) { /* kept, acked, replies, key: newer blobs */
+      vinfo kv, av, keyv;
+      if (!vw_list_next(&fields, &acked) || !vw_list_next(&fields, &replies) ||
+          !vw_list_next(&fields, &key) || vw_peek(kept, &kv) != VW_OK || kv.kind != VK_BOOL ||
+          vw_peek(acked, &av) != VW_OK || av.kind != VK_INT || av.i < 0 ||
+          vw_peek(key, &keyv) != VW_OK || keyv.kind != VK_INT)
+        goto bad;
+      s->kept = kv.b;
+      s->acked = (uint64_t)av.i;
+      s->key = (uint64_t)keyv.i;
+      if (!load_replies(replies, s)) goto bad;
+    }
     forget_if_empty(reg, s);
   }
   return 0;
 bad:
-  snprintf(err, errlen, "the sessions table has an entry that is not [session, refs, owned]");
+  snprintf(err, errlen,
+           "the sessions table has an entry that is not [session, refs, owned, kept, acked, "
+           "replies, key]");
   return -1;
 }
 
@@ -257,6 +443,6 @@ void sess_each_orphan(registry *reg, void (*fn)(void *ctx, uint64_t sid), void *
   void *val;
   while (htab_next(&reg_sessions(reg)->by_id, &pos, &key, &val)) {
     const sess *s = val;
-    if (reg_id_stale(reg, s->id)) fn(ctx, s->id);
+    if (reg_id_stale(reg, s->id) && !s->attached) fn(ctx, s->id);
   }
 }

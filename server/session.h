@@ -17,7 +17,18 @@
  * without a connection (the fuzzer, unit tests) record nothing.
  *
  * A session that holds nothing has no entry: an entry is made by the first
- * reference or unit it takes and goes when it holds nothing again. */
+ * reference or unit it takes and goes when it holds nothing again. The
+ * exception is a kept session (sess_begin: a protocol-3 client of a durable
+ * daemon, which may resume it after a restart): its entry stays until the
+ * session ends, with its reply table.
+ *
+ * The reply table (exactly once across a restart): a kept session keeps
+ * the answer of each mutating call it made (by the request's seq) until the
+ * client acknowledges it (a request's `ack`: it has every answer up to that
+ * seq). A request whose seq is in the table is answered from it, not
+ * applied again. The table is durable state like the rest: the CALL
+ * record carries seq and ack, so a replay recomputes the same answers, and
+ * the snapshot's sessions blob holds them. */
 #ifndef SM_SERVER_SESSION_H
 #define SM_SERVER_SESSION_H
 
@@ -78,8 +89,9 @@ bool sess_holds_anything(registry *reg, uint64_t sid);
 void sess_end(registry *reg, uint64_t sid);
 
 /* The table as one packed Value appended to out: a list of
- * [session, [id, count, ...] references, [id, units, ...] owned], in
- * creation order. Returns 0, or -1 when out of memory. */
+ * [session, [id, count, ...] references, [id, units, ...] owned, kept,
+ * acked, [seq, answer bytes, ...] replies, key], in creation order (an
+ * older blob's entries end after owned). Returns 0, or -1 when out of memory. */
 int sess_save(registry *reg, vbuf *out);
 
 /* Adds the entries of what sess_save wrote, taking no references (the
@@ -87,8 +99,41 @@ int sess_save(registry *reg, vbuf *out);
  * filled when the blob is not one sess_save writes or memory runs out. */
 int sess_load(registry *reg, sm_span saved, char *err, size_t errlen);
 
+/* Makes session sid a kept session (see above) whose resume must name
+ * key, attached to a connection of this run unless attached is false (a
+ * replay). An entry it has already becomes kept. Returns 0, or -1 when out
+ * of memory. */
+int sess_begin(registry *reg, uint64_t sid, uint64_t key, bool attached);
+
+/* A connection takes over kept session sid of an earlier run (a resume),
+ * naming its key. Returns 0, or -1 with why filled (whylen bytes) when sid
+ * is not a kept session (it ended, or never was one), key is not its key,
+ * or it is attached to a live connection already. */
+int sess_attach(registry *reg, uint64_t sid, uint64_t key, char *why, size_t whylen);
+
+/* True when sid is a kept session (its mutating calls' answers are kept). */
+bool sess_kept(registry *reg, uint64_t sid);
+
+/* The kept answer of sid's call seq: true with *result borrowed (valid
+ * until the table changes; empty: nil), false when there is none. */
+bool sess_reply_find(registry *reg, uint64_t sid, uint64_t seq, sm_span *result);
+
+/* Keeps result as the answer of sid's call seq (a kept session only, and
+ * seq above what the client acknowledged). Returns 0, or -1 when out of
+ * memory. */
+int sess_reply_keep(registry *reg, uint64_t sid, uint64_t seq, sm_span result);
+
+/* The client of sid has every answer up to seq ack: those go. */
+void sess_ack(registry *reg, uint64_t sid, uint64_t ack);
+
+/* The highest seq sid's client acknowledged, and how many answers are
+ * kept for it. */
+uint64_t sess_acked(registry *reg, uint64_t sid);
+size_t sess_reply_count(registry *reg, uint64_t sid);
+
 /* Calls fn for every session of the table whose id is below the run's
- * first id: one of an earlier run, which no connection of this run has. */
+ * first id and that no connection of this run took over: one of an
+ * earlier run, suspended until it is resumed or its time runs out. */
 void sess_each_orphan(registry *reg, void (*fn)(void *ctx, uint64_t sid), void *ctx);
 
 #endif

@@ -86,7 +86,17 @@ static void take(registry *reg, sm_obj *lo, uint64_t sid, int64_t count) {
 /* Makes w the holder of lo and answers it. */
 static void grant(registry *reg, sm_obj *lo, waiter *w) {
   take(reg, lo, blk_session(w), w->n);
-  log_decision(reg, lo, blk_session(w), "_grant", w->n);
+  if (w->ops == &acquire_ops.base) {
+    /* A plain acquire's answer (true) is the one a replay of _grant gives:
+     * it is kept for a resend. A condition's waits answer otherwise. */
+    uint8_t raw[16];
+    vbuf arg = {.p = raw, .cap = sizeof raw};
+    vb_int(&arg, w->n);
+    sm_span a = vb_span(&arg);
+    cmd_log_served(reg, w, lo->id, "_grant", &a, 1);
+  } else {
+    log_decision(reg, lo, blk_session(w), "_grant", w->n);
+  }
   ((const lk_waiter_ops *)w->ops)->granted(reg, w);
 }
 
@@ -250,6 +260,7 @@ int lk_m_grant(call *c) {
   if (n < 1) return call_fail(c, WS_VALUE_ERROR, "a grant is of one level or more");
   if (lk_locked(c->obj)) return call_fail(c, WS_TIMEOUT, "%s is held", c->obj->type->name);
   take(c->reg, c->obj, c->session, n);
+  vb_bool(c->out, true); /* the answer of the acquire it grants */
   return WS_OK;
 }
 

@@ -94,7 +94,7 @@ static const waiter_ops putter_ops = {putter_timeout, putter_drop};
 /* Answers getter w with the oldest item (the queue is not empty). */
 static void serve_getter(registry *reg, sm_obj *o, waiter *w) {
   sval *v = pop(o->state);
-  cmd_log_call(reg, blk_session(w), o->id, "get", NULL, 0);
+  cmd_log_served(reg, w, o->id, "get", NULL, 0);
   blk_answer(w, WS_OK, sval_span(v), NULL);
   sval_free(reg, v);
 }
@@ -114,7 +114,7 @@ static void queue_serve(registry *reg, sm_obj *o) {
     if (!push(q, w->data)) break; /* it waits on; the next get signals again */
     w->data = NULL;
     q->unfinished++;
-    cmd_log_call(reg, blk_session(w), o->id, "put", &item, 1);
+    cmd_log_served(reg, w, o->id, "put", &item, 1);
     blk_answer(w, WS_OK, (sm_span){NULL, 0}, NULL);
   }
   while (q->unfinished == 0 && q->joiners.head)

@@ -47,7 +47,7 @@ static void sem_serve(registry *reg, sm_obj *o) {
     s->value--;
     /* Out of memory here only costs the automatic release on close. */
     note(reg, s, blk_session(w), o, 1);
-    cmd_log_call(reg, blk_session(w), o->id, "acquire", NULL, 0);
+    cmd_log_served(reg, w, o->id, "acquire", NULL, 0);
     blk_answer_bool(w, true);
   }
 }

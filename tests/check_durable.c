@@ -546,8 +546,10 @@ START_TEST(torn_tail_recovers_at_every_offset) {
   for (int64_t k = 1; k <= TORN_KEYS; k++)
     OK(sm_dict_iset_int(t, k, k));
   sm_dict_free(t);
-  sm_client_free(c);
+  /* Killed before the client goes: the sets end the log (a client's close
+   * would add the end of its sessions). */
   smtest_daemon_kill(&x.d, SIGKILL);
+  sm_client_free(c);
   char pristine[200], seg[400], cmd[800];
   snprintf(pristine, sizeof pristine, "%s/pristine", x.base);
   snprintf(cmd, sizeof cmd, "cp -a '%s' '%s'", x.data, pristine);
@@ -556,8 +558,8 @@ START_TEST(torn_tail_recovers_at_every_offset) {
   off_t end = data_end(seg);
   size_t least = TORN_KEYS;
   int torn_logged = 0;
-  /* The last records are dict sets of some 50 bytes: 120 bytes cut
-   * reach into the third one from the end. Under valgrind, where each
+  /* The last records are dict sets of some 60 bytes: 120 bytes cut
+   * reach into the second or third one from the end. Under valgrind, where each
    * start takes a second, every seventh offset. */
   const char *vg = getenv("SMTEST_VALGRIND");
   off_t step = vg && strcmp(vg, "1") == 0 ? 7 : 1;
@@ -738,7 +740,9 @@ START_TEST(failed_sync_stops_the_daemon) {
   pthread_t th;
   ck_assert_int_eq(pthread_create(&th, NULL, set_after, &a), 0);
   ck_assert_int_eq(pthread_join(th, NULL), 0);
-  ck_assert_int_eq(a.rc, SM_ECLOSED); /* never answered OK */
+  /* Never answered OK: the thread's new connection fails in its handshake
+   * (its session's start waits for the failed sync), or its call does. */
+  ck_assert_msg(a.rc == SM_ECLOSED || a.rc == SM_ECONNECT, "%s", sm_errname(a.rc));
   ck_assert(smtest_daemon_log_has(&x.d, "fdatasync", 2000));
   ck_assert_int_eq(smtest_daemon_kill(&x.d, 0), 1); /* signal 0: wait for it to exit */
   unlink(flag);

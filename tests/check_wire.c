@@ -400,10 +400,23 @@ START_TEST(msg_handshake) {
   vb_reset(&b);
   char name[16];
   ck_assert_int_eq(wire_auth_encode(&b, 7, mac, ch, "worker-7"), 0);
-  ck_assert_int_eq(
-      wire_auth_decode((sm_span){b.p + 4, b.len - 4}, &version, mac2, ch2, name, sizeof name), 0);
+  ck_assert_int_eq(wire_auth_decode((sm_span){b.p + 4, b.len - 4}, &version, mac2, ch2, name,
+                                    sizeof name, NULL, NULL),
+                   0);
   ck_assert(version == 7 && memcmp(mac, mac2, sizeof mac) == 0 && memcmp(ch, ch2, sizeof ch) == 0);
   ck_assert_str_eq(name, "worker-7");
+  uint64_t resume = 1, key = 1;
+  ck_assert_int_eq(wire_auth_decode((sm_span){b.p + 4, b.len - 4}, &version, mac2, ch2, name,
+                                    sizeof name, &resume, &key),
+                   0);
+  ck_assert(resume == 0 && key == 0); /* none named */
+  vb_reset(&b);
+  ck_assert_int_eq(wire_auth_encode_resume(&b, 3, mac, ch, "w", 0x1234567890abcdefull, 0x5eedull),
+                   0);
+  ck_assert_int_eq(wire_auth_decode((sm_span){b.p + 4, b.len - 4}, &version, mac2, ch2, name,
+                                    sizeof name, &resume, &key),
+                   0);
+  ck_assert(version == 3 && resume == 0x1234567890abcdefull && key == 0x5eedull);
 
   vb_reset(&b);
   int status;
@@ -417,13 +430,27 @@ START_TEST(msg_handshake) {
   ck_assert_str_eq(err, "nope");
 
   vb_reset(&b);
-  wire_daemon_info info = {0xfedcba9876543210ull, 1000}, got = {1, 1};
+  wire_daemon_info info = {.instance = 0xfedcba9876543210ull, .max_depth = 1000},
+                   got = {.instance = 1, .max_depth = 1};
   ck_assert_int_eq(wire_auth_result_encode(&b, WS_OK, mac, NULL, &info), 0);
   ck_assert_int_eq(wire_auth_result_decode((sm_span){b.p + 4, b.len - 4}, &status, mac2, &has_mac,
                                            err, sizeof err, &got),
                    0);
   ck_assert(status == WS_OK && has_mac && memcmp(mac, mac2, sizeof mac) == 0);
   ck_assert(got.instance == info.instance && got.max_depth == 1000);
+  ck_assert(got.session == 0 && !got.resumed && !got.durable); /* protocol 2: none sent */
+  vb_reset(&b);
+  info.session = 0xabcdef0123456789ull;
+  info.resumed = true;
+  info.durable = true;
+  info.key = 0x600d5eedull;
+  ck_assert_int_eq(wire_auth_result_encode(&b, WS_OK, mac, "why not", &info), 0);
+  ck_assert_int_eq(wire_auth_result_decode((sm_span){b.p + 4, b.len - 4}, &status, mac2, &has_mac,
+                                           err, sizeof err, &got),
+                   0);
+  ck_assert(status == WS_OK && got.session == info.session && got.resumed && got.durable &&
+            got.key == info.key);
+  ck_assert_str_eq(err, "why not");
   vb_reset(&b);
   ck_assert_int_eq(wire_auth_result_encode(&b, 99, NULL, "from a newer daemon", NULL), 0);
   ck_assert_int_eq(wire_auth_result_decode((sm_span){b.p + 4, b.len - 4}, &status, mac2, &has_mac,
@@ -484,7 +511,8 @@ START_TEST(request_codec_matches_protobuf) {
                            .nargs = nargs,
                            .has_timeout = rnd() % 2,
                            .timeout_ms = (int64_t)rnd_u64(),
-                           .type = rnd() % 2 ? (uint32_t)rnd() | 1 : 0};
+                           .type = rnd() % 2 ? (uint32_t)rnd() | 1 : 0,
+                           .ack = rnd() % 2 ? rnd_u64() | 1 : 0};
     if (rnd() % 2) ro.timeout_ms = -ro.timeout_ms;
     Statemgr__Request m = STATEMGR__REQUEST__INIT;
     m.seq = ro.seq;
@@ -496,6 +524,8 @@ START_TEST(request_codec_matches_protobuf) {
     m.timeout_ms = ro.timeout_ms;
     m.has_type = ro.type != 0;
     m.type = ro.type;
+    m.has_ack = ro.ack != 0;
+    m.ack = ro.ack;
     uint8_t pb[4096];
     size_t pn = statemgr__request__pack(&m, pb);
     vbuf b;
@@ -510,6 +540,7 @@ START_TEST(request_codec_matches_protobuf) {
     ck_assert(rq.has_timeout == ro.has_timeout &&
               (!rq.has_timeout || rq.timeout_ms == ro.timeout_ms));
     ck_assert(rq.has_type == (ro.type != 0) && rq.type == ro.type);
+    ck_assert(rq.ack == ro.ack);
     for (size_t i = 0; i < nargs; i++)
       assert_same(wire_request_arg(&rq, i), args[i]);
     wire_request_release(&rq);

@@ -69,8 +69,8 @@ static bool fake_handshake(smtest_fake *f, int fd) {
   bool ok = wire_hello_encode(&b, f->cfg.hello_version, f->cfg.hello_max_version, sc) == 0 &&
             fake_send(fd, &b);
   long n = ok ? fake_read_frame(f, fd, buf, sizeof buf) : -1;
-  ok = n >= 0 &&
-       wire_auth_decode((sm_span){buf, (size_t)n}, &version, mac, cc, name, sizeof name) == 0;
+  ok = n >= 0 && wire_auth_decode((sm_span){buf, (size_t)n}, &version, mac, cc, name, sizeof name,
+                                  NULL, NULL) == 0;
   if (ok) {
     f->auth_version = version;
     auth_client_mac(f->key, sizeof f->key, sc, cc, expect);

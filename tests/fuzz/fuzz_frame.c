@@ -185,7 +185,7 @@ static void check_handshake(sm_span payload) {
           (max_version2 == max_version || (max_version == 0 && max_version2 == version)));
     vb_free(&out);
   }
-  if (wire_auth_decode(payload, &version, mac, ch, name, sizeof name) == 0)
+  if (wire_auth_decode(payload, &version, mac, ch, name, sizeof name, NULL, NULL) == 0)
     CHECK(strlen(name) < sizeof name);
   if (wire_auth_result_decode(payload, &status, mac, &has_mac, err, sizeof err, NULL) == 0)
     CHECK(status >= 0 && strlen(err) < sizeof err);

@@ -413,7 +413,8 @@ static void frame_seeds(void) {
   frame_begin(0, 1);
   wire_hello_encode(&file, AUTH_PROTOCOL_OLDEST, AUTH_PROTOCOL_VERSION, ch);
   wire_auth_encode(&file, AUTH_PROTOCOL_VERSION, mac, ch, "fuzz-client");
-  wire_auth_result_encode(&file, WS_OK, mac, NULL, &(wire_daemon_info){0x5eed5eed5eed5eedull, 64});
+  wire_auth_result_encode(&file, WS_OK, mac, NULL,
+                          &(wire_daemon_info){.instance = 0x5eed5eed5eed5eedull, .max_depth = 64});
   wire_auth_result_encode(&file, WS_AUTH_FAILED, NULL, "authentication failed", NULL);
   save(d, "handshake");
 

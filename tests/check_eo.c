@@ -1,0 +1,712 @@
+/* SPDX-License-Identifier: MIT */
+/* check_eo.c - exactly once across a restart (issue 10, protocol 3): a
+ * durable daemon keeps each session's answers of mutating calls until the
+ * client acknowledges them, and a client whose connection drops resumes
+ * its session and sends what was in flight again, with the same seqs.
+ *
+ * - A counter incremented by threads while the daemon is SIGKILLed and
+ *   started again ends exactly at the increments issued: every call is
+ *   answered, and the totals answered are 1..N, each once.
+ * - A pipeline in flight across a crash is sent again: the calls applied
+ *   before it are answered from the reply table, not applied twice.
+ * - Raw protocol 3: a request applied before a crash and sent again after
+ *   the resume gets the same answer and changes nothing (from the log's
+ *   replay, and from a snapshot); a seq already acknowledged is refused;
+ *   a parked acquire served before the crash is answered from the table.
+ * - A lock held across a restart by a client that resumes stays held, and
+ *   that client releases it; a holder that does not resume in time loses
+ *   it to a waiter; a proxy of an anonymous object freed after a crash
+ *   gives its reference back on the holder's resumed session.
+ * - Resuming a session the daemon does not have, one a live connection
+ *   has, or naming a wrong key, is refused with a reason (a new session is
+ *   given); a protocol-2
+ *   client works as before, with no session in its AuthResult; a client
+ *   that never acknowledges is refused changes past --max-pending kept
+ *   answers.
+ *
+ * Each test runs its own daemon on a data directory of its own in /tmp. */
+#include "smtest.h"
+
+#include "../proto/auth.h"
+#include "../proto/frame.h"
+#include "../proto/msg.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* A daemon with a data directory that outlives its restarts. */
+typedef struct durable {
+  smtest_daemon d;
+  char base[64];
+  char data[128];
+  const char *args[16];
+} durable;
+
+/* Starts a daemon on a fresh data directory with --session-resume-timeout
+ * resume_timeout_ms and extra arguments (NULL-terminated, may be NULL). */
+static void durable_start_with(durable *x, const char *resume_timeout_ms,
+                               const char *const *extra) {
+  memset(x, 0, sizeof *x);
+  snprintf(x->base, sizeof x->base, "/tmp/smeo.XXXXXX");
+  ck_assert_msg(mkdtemp(x->base) != NULL, "mkdtemp: %s", strerror(errno));
+  snprintf(x->data, sizeof x->data, "%s/data", x->base);
+  size_t n = 0;
+  x->args[n++] = "--data-dir";
+  x->args[n++] = x->data;
+  x->args[n++] = "--session-resume-timeout";
+  x->args[n++] = resume_timeout_ms;
+  for (size_t i = 0; extra && extra[i] && n < 15; i++)
+    x->args[n++] = extra[i];
+  x->args[n] = NULL;
+  smtest_daemon_start(&x->d, x->args);
+}
+
+static void durable_start(durable *x, const char *resume_timeout_ms) {
+  durable_start_with(x, resume_timeout_ms, NULL);
+}
+
+/* SIGKILL (a crash), then a start on the same directory and socket. */
+static void durable_crash(durable *x) {
+  smtest_daemon_kill(&x->d, SIGKILL);
+  smtest_daemon_restart_args(&x->d, x->args);
+}
+
+static void durable_stop(durable *x) {
+  ck_assert_int_eq(smtest_daemon_stop(&x->d), 0);
+  char cmd[128];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", x->base);
+  ck_assert_int_eq(system(cmd), 0);
+}
+
+/* A client of x whose calls wait up to 20 s for a restarting daemon. */
+static sm_client *eo_connect(const durable *x) {
+  sm_options *o = sm_options_new();
+  sm_options_set_authkey_file(o, x->d.authkey_file);
+  sm_options_set_connect_timeout(o, 20000);
+  sm_client *c = NULL;
+  OK(sm_connect(x->d.unix_url, o, &c));
+  sm_options_free(o);
+  return c;
+}
+
+static void sleep_ms(long ms) {
+  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+  nanosleep(&ts, NULL);
+}
+
+/* ---- the counter across crashes ---- */
+
+#define COUNTER_THREADS 4
+#define COUNTER_ADDS 150
+#define COUNTER_CRASHES 5
+
+typedef struct adder {
+  sm_client *c;
+  int64_t totals[COUNTER_ADDS]; /* what each add answered */
+  int failures;
+  char why[256];
+} adder;
+
+static void *add_loop(void *arg) {
+  adder *a = arg;
+  sm_var *v;
+  if (sm_var_open(a->c, "counter", NULL, &v) != SM_OK) {
+    a->failures++;
+    snprintf(a->why, sizeof a->why, "open: %s", sm_last_error());
+    return NULL;
+  }
+  for (int i = 0; i < COUNTER_ADDS; i++) {
+    int rc = sm_var_add_int(v, 1, &a->totals[i]);
+    if (rc != SM_OK) {
+      a->failures++;
+      snprintf(a->why, sizeof a->why, "add %d: %s: %s", i, sm_errname(rc), sm_last_error());
+      a->totals[i] = -1;
+    }
+  }
+  sm_var_free(v);
+  return NULL;
+}
+
+static int cmp_i64(const void *a, const void *b) {
+  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+  return (x > y) - (x < y);
+}
+
+START_TEST(counter_exactly_once_across_crashes) {
+  durable x;
+  durable_start(&x, "20000");
+  sm_client *c = eo_connect(&x);
+  sm_value *zero = sm_value_int(0);
+  sm_var *v;
+  OK(sm_var_open(c, "counter", zero, &v));
+  sm_value_free(zero);
+  static adder adders[COUNTER_THREADS];
+  pthread_t th[COUNTER_THREADS];
+  for (int i = 0; i < COUNTER_THREADS; i++) {
+    memset(&adders[i], 0, sizeof adders[i]);
+    adders[i].c = c;
+    ck_assert_int_eq(pthread_create(&th[i], NULL, add_loop, &adders[i]), 0);
+  }
+  unsigned seed = (unsigned)time(NULL);
+  for (int k = 0; k < COUNTER_CRASHES; k++) {
+    sleep_ms(40 + rand_r(&seed) % 80);
+    durable_crash(&x);
+  }
+  for (int i = 0; i < COUNTER_THREADS; i++)
+    pthread_join(th[i], NULL);
+  for (int i = 0; i < COUNTER_THREADS; i++)
+    ck_assert_msg(adders[i].failures == 0, "thread %d: %d calls failed (%s)", i, adders[i].failures,
+                  adders[i].why);
+  /* Every add answered, none applied twice: the totals are 1..N. */
+  enum { N = COUNTER_THREADS * COUNTER_ADDS };
+  static int64_t all[N];
+  for (int i = 0; i < COUNTER_THREADS; i++)
+    memcpy(all + i * COUNTER_ADDS, adders[i].totals, sizeof adders[i].totals);
+  qsort(all, N, sizeof all[0], cmp_i64);
+  for (int i = 0; i < N; i++)
+    ck_assert_msg(all[i] == i + 1, "the %d-th smallest total answered is %lld", i + 1,
+                  (long long)all[i]);
+  int64_t now;
+  OK(sm_var_get_int(v, &now));
+  ck_assert_int_eq(now, N);
+  sm_var_free(v);
+  sm_client_free(c);
+  durable_stop(&x);
+}
+END_TEST
+
+/* ---- a pipeline across a crash ---- */
+
+typedef struct pipeline_run {
+  sm_client *c;
+  int rc;
+  int statuses[3];
+  int64_t first, second, got;
+} pipeline_run;
+
+/* Two adds and a get that parks on an empty queue, in one pipeline. */
+static void *run_pipeline(void *arg) {
+  pipeline_run *r = arg;
+  sm_var *v;
+  sm_queue *q;
+  sm_pipeline *pl;
+  r->rc = sm_var_open(r->c, "n", NULL, &v);
+  if (r->rc != SM_OK) return NULL;
+  if ((r->rc = sm_queue_open(r->c, "q", 0, &q)) != SM_OK) return NULL;
+  if ((r->rc = sm_pipeline_new(r->c, &pl)) != SM_OK) return NULL;
+  sm_value *one = sm_value_int(1);
+  const sm_value *args[] = {one};
+  sm_pipeline_call(pl, sm_var_proxy(v), "add", args, 1);
+  sm_pipeline_call(pl, sm_var_proxy(v), "add", args, 1);
+  sm_pipeline_call(pl, sm_queue_proxy(q), "get", NULL, 0);
+  sm_value_free(one);
+  r->rc = sm_pipeline_exec(pl);
+  sm_value *res;
+  for (int i = 0; i < 3; i++)
+    r->statuses[i] = sm_pipeline_status(pl, i);
+  int64_t *outs[] = {&r->first, &r->second, &r->got};
+  for (int i = 0; i < 3; i++)
+    if (r->statuses[i] == SM_OK && sm_pipeline_result(pl, i, &res) == SM_OK) {
+      *outs[i] = sm_value_as_int(res);
+      sm_value_free(res);
+    }
+  sm_pipeline_free(pl);
+  sm_queue_free(q);
+  sm_var_free(v);
+  return NULL;
+}
+
+START_TEST(pipeline_resent_across_a_crash) {
+  durable x;
+  durable_start(&x, "20000");
+  sm_client *c = eo_connect(&x), *other = eo_connect(&x);
+  sm_value *zero = sm_value_int(0);
+  sm_var *v;
+  OK(sm_var_open(c, "n", zero, &v));
+  sm_value_free(zero);
+  sm_queue *q;
+  OK(sm_queue_open(other, "q", 0, &q));
+  pipeline_run r = {.c = c};
+  pthread_t th;
+  ck_assert_int_eq(pthread_create(&th, NULL, run_pipeline, &r), 0);
+  /* The adds are applied and the get waits: the pipeline is in flight. */
+  double t0 = smtest_now_s();
+  while (smtest_info_int(other, "waiters") < 1 && smtest_now_s() - t0 < 10)
+    sleep_ms(5);
+  ck_assert_int_eq(smtest_info_int(other, "waiters"), 1);
+  durable_crash(&x);
+  /* Resent: the adds come from the reply table, the get waits again. */
+  t0 = smtest_now_s();
+  while (smtest_info_int(other, "waiters") < 1 && smtest_now_s() - t0 < 10)
+    sleep_ms(5);
+  ck_assert_int_eq(smtest_info_int(other, "waiters"), 1);
+  OK(sm_queue_put_int(q, 77, -1));
+  pthread_join(th, NULL);
+  OK(r.rc);
+  for (int i = 0; i < 3; i++)
+    ck_assert_int_eq(r.statuses[i], SM_OK);
+  ck_assert_int_eq(r.first, 1);
+  ck_assert_int_eq(r.second, 2);
+  ck_assert_int_eq(r.got, 77);
+  int64_t now;
+  OK(sm_var_get_int(v, &now));
+  ck_assert_int_eq(now, 2); /* not 4 */
+  ck_assert(smtest_daemon_log_has(&x.d, "resumed session", 0));
+  sm_queue_free(q);
+  sm_var_free(v);
+  sm_client_free(other);
+  sm_client_free(c);
+  durable_stop(&x);
+}
+END_TEST
+
+/* ---- raw protocol 3 ---- */
+
+/* A raw protocol connection: its socket and session. */
+typedef struct raw3 {
+  int fd;
+  wire_daemon_info info;
+  char text[256]; /* the AuthResult's text */
+} raw3;
+
+/* Connects to x in protocol version, asking to resume session resume (0:
+ * none) of key key, and checks the daemon's proof. */
+static void raw3_open(raw3 *r, const durable *x, uint32_t version, uint64_t resume, uint64_t key) {
+  memset(r, 0, sizeof *r);
+  authkey k = {0};
+  char err[256];
+  ck_assert_msg(authkey_load(x->d.authkey_file, false, &k, err, sizeof err) == 0, "%s", err);
+  r->fd = smtest_raw_connect(x->d.unix_url);
+  uint8_t buf[4096], sc[AUTH_CHALLENGE_LEN], cc[AUTH_CHALLENGE_LEN], mac[AUTH_MAC_LEN];
+  long n = smtest_read_frame(r->fd, buf, sizeof buf, 5000);
+  ck_assert_int_gt(n, 0);
+  uint32_t oldest, newest;
+  ck_assert_int_eq(wire_hello_decode((sm_span){buf, (size_t)n}, &oldest, &newest, sc), 0);
+  ck_assert_uint_eq(newest, AUTH_PROTOCOL_VERSION);
+  auth_random(cc, sizeof cc);
+  auth_client_mac(k.bytes, k.len, sc, cc, mac);
+  vbuf b;
+  vb_init(&b);
+  ck_assert_int_eq(wire_auth_encode_resume(&b, version, mac, cc, "eo-test", resume, key), 0);
+  smtest_send_all(r->fd, b.p, b.len);
+  vb_free(&b);
+  n = smtest_read_frame(r->fd, buf, sizeof buf, 5000);
+  ck_assert_int_gt(n, 0);
+  int status;
+  bool has_mac;
+  ck_assert_int_eq(wire_auth_result_decode((sm_span){buf, (size_t)n}, &status, mac, &has_mac,
+                                           r->text, sizeof r->text, &r->info),
+                   0);
+  ck_assert_int_eq(status, WS_OK);
+  uint8_t expect[AUTH_MAC_LEN];
+  auth_server_mac(k.bytes, k.len, sc, cc, expect);
+  ck_assert(has_mac && auth_mac_ok(mac, sizeof mac, expect));
+  authkey_clear(&k);
+}
+
+static void raw3_send(const raw3 *r, uint64_t seq, uint64_t ack, uint64_t object,
+                      const char *method, const int64_t *arg);
+static int raw3_answer(const raw3 *r, uint64_t seq, int64_t *out, char *err, size_t errlen);
+
+/* Sends one request (an int argument unless arg is NULL) with seq and ack,
+ * and returns the status of its answer; *out gets an int result. */
+static int raw3_call(const raw3 *r, uint64_t seq, uint64_t ack, uint64_t object, const char *method,
+                     const int64_t *arg, int64_t *out, char *err, size_t errlen) {
+  raw3_send(r, seq, ack, object, method, arg);
+  return raw3_answer(r, seq, out, err, errlen);
+}
+
+/* Sends one request, answered later (raw3_answer). */
+static void raw3_send(const raw3 *r, uint64_t seq, uint64_t ack, uint64_t object,
+                      const char *method, const int64_t *arg) {
+  uint8_t raw[16];
+  vbuf a = {.p = raw, .cap = sizeof raw};
+  if (arg) vb_int(&a, *arg);
+  sm_span span = vb_span(&a);
+  wire_request_out req = {.seq = seq,
+                          .object = object,
+                          .method = method,
+                          .args = &span,
+                          .nargs = arg ? 1 : 0,
+                          .ack = ack};
+  vbuf b;
+  vb_init(&b);
+  ck_assert_int_eq(wire_request_encode(&b, &req), 0);
+  smtest_send_all(r->fd, b.p, b.len);
+  vb_free(&b);
+}
+
+/* Waits for the answer of seq (others are skipped): its status, with an
+ * int (or bool) result in *out. */
+static int raw3_answer(const raw3 *r, uint64_t seq, int64_t *out, char *err, size_t errlen) {
+  static uint8_t buf[1 << 16];
+  for (;;) {
+    long n = smtest_read_frame(r->fd, buf, sizeof buf, 10000);
+    ck_assert_int_gt(n, 0);
+    wire_response resp;
+    ck_assert_int_eq(wire_response_decode((sm_span){buf, (size_t)n}, &resp), 0);
+    if (resp.seq != seq) {
+      wire_response_release(&resp);
+      continue;
+    }
+    int status = resp.status;
+    if (err) snprintf(err, errlen, "%s", resp.error ? resp.error : "");
+    if (out && status == WS_OK && resp.has_result) {
+      vinfo vi;
+      ck_assert_int_eq(vw_peek(resp.result, &vi), VW_OK);
+      *out = vi.kind == VK_INT ? vi.i : (vi.kind == VK_BOOL ? vi.b : -1);
+    }
+    wire_response_release(&resp);
+    return status;
+  }
+}
+
+/* A named value's id, made with initial 0 over a client of x. */
+static uint64_t make_value(const durable *x, const char *name) {
+  sm_client *c = eo_connect(x);
+  sm_value *zero = sm_value_int(0);
+  sm_var *v;
+  OK(sm_var_open(c, name, zero, &v));
+  sm_value_free(zero);
+  uint64_t id = sm_proxy_id(sm_var_proxy(v));
+  sm_var_free(v);
+  sm_client_free(c);
+  return id;
+}
+
+static int64_t value_now(const durable *x, const char *name) {
+  sm_client *c = eo_connect(x);
+  sm_var *v;
+  OK(sm_var_open(c, name, NULL, &v));
+  int64_t n;
+  OK(sm_var_get_int(v, &n));
+  sm_var_free(v);
+  sm_client_free(c);
+  return n;
+}
+
+/* A call applied before a crash and sent again on the resumed session is
+ * answered as before and not applied again: from the log's replay
+ * (snapshot false), or from a snapshot's sessions table (true). */
+static void resend_after_crash(bool snapshot) {
+  durable x;
+  durable_start(&x, "20000");
+  uint64_t id = make_value(&x, "v");
+  raw3 r;
+  raw3_open(&r, &x, AUTH_PROTOCOL_VERSION, 0, 0);
+  ck_assert(r.info.session != 0 && r.info.durable && !r.info.resumed);
+  int64_t five = 5, got = 0;
+  ck_assert_int_eq(raw3_call(&r, 1, 0, id, "add", &five, &got, NULL, 0), WS_OK);
+  ck_assert_int_eq(got, 5);
+  ck_assert_int_eq(raw3_call(&r, 2, 1, id, "add", &five, &got, NULL, 0), WS_OK);
+  ck_assert_int_eq(got, 10);
+  if (snapshot) {
+    char cmd[1200], out[256];
+    snprintf(cmd, sizeof cmd, "'%s' -u '%s' --authkey-file '%s' save", getenv("STATEMGR_CLI"),
+             x.d.unix_url, x.d.authkey_file);
+    ck_assert_msg(smtest_run(cmd, out, sizeof out) == 0, "save: %s", out);
+  }
+  durable_crash(&x);
+  close(r.fd);
+  uint64_t session = r.info.session, key = r.info.key;
+  raw3_open(&r, &x, AUTH_PROTOCOL_VERSION, session, key);
+  ck_assert_msg(r.info.resumed && r.info.session == session, "not resumed: %s", r.text);
+  /* seq 2 again (its answer was lost, say): the kept answer, no change. */
+  got = 0;
+  ck_assert_int_eq(raw3_call(&r, 2, 1, id, "add", &five, &got, NULL, 0), WS_OK);
+  ck_assert_int_eq(got, 10);
+  ck_assert_int_eq(value_now(&x, "v"), 10);
+  /* seq 1 was acknowledged (ack 1 came with seq 2): refused, not run. */
+  char err[256];
+  ck_assert_int_eq(raw3_call(&r, 1, 2, id, "add", &five, &got, err, sizeof err), WS_VALUE_ERROR);
+  ck_assert_msg(strstr(err, "acknowledged") != NULL, "%s", err);
+  /* A new seq is applied. */
+  ck_assert_int_eq(raw3_call(&r, 3, 2, id, "add", &five, &got, NULL, 0), WS_OK);
+  ck_assert_int_eq(got, 15);
+  close(r.fd);
+  durable_stop(&x);
+}
+
+START_TEST(resend_answered_from_the_replayed_log) { resend_after_crash(false); }
+END_TEST
+
+START_TEST(resend_answered_from_a_snapshot) { resend_after_crash(true); }
+END_TEST
+
+/* A parked acquire served later keeps its answer too (logged with the
+ * waiter's seq, replayed as the lock's _grant): sent again after a crash,
+ * it is answered true from the table, and the lock is still its own. */
+START_TEST(parked_call_served_then_resent) {
+  durable x;
+  durable_start(&x, "20000");
+  sm_client *c = eo_connect(&x);
+  sm_lock *lk;
+  OK(sm_lock_open(c, "k", &lk));
+  uint64_t id = sm_proxy_id(sm_lock_proxy(lk));
+  raw3 a, b;
+  raw3_open(&a, &x, AUTH_PROTOCOL_VERSION, 0, 0);
+  raw3_open(&b, &x, AUTH_PROTOCOL_VERSION, 0, 0);
+  int64_t got = 0;
+  ck_assert_int_eq(raw3_call(&a, 1, 0, id, "acquire", NULL, &got, NULL, 0), WS_OK);
+  raw3_send(&b, 7, 0, id, "acquire", NULL); /* parks behind a */
+  double t0 = smtest_now_s();
+  while (smtest_info_int(c, "waiters") < 1 && smtest_now_s() - t0 < 10)
+    sleep_ms(5);
+  ck_assert_int_eq(raw3_call(&a, 2, 1, id, "release", NULL, NULL, NULL, 0), WS_OK);
+  ck_assert_int_eq(raw3_answer(&b, 7, &got, NULL, 0), WS_OK); /* granted */
+  ck_assert_int_eq(got, 1);
+  durable_crash(&x);
+  close(a.fd);
+  close(b.fd);
+  uint64_t session = b.info.session, key = b.info.key;
+  raw3_open(&b, &x, AUTH_PROTOCOL_VERSION, session, key);
+  ck_assert_msg(b.info.resumed, "%s", b.text);
+  got = 0;
+  ck_assert_int_eq(raw3_call(&b, 7, 0, id, "acquire", NULL, &got, NULL, 0), WS_OK);
+  ck_assert_int_eq(got, 1);                     /* the kept answer: no second acquisition */
+  FAILS(sm_lock_acquire(lk, 200), SM_ETIMEOUT); /* b's, once */
+  ck_assert_int_eq(raw3_call(&b, 8, 7, id, "release", NULL, NULL, NULL, 0), WS_OK);
+  OK(sm_lock_acquire(lk, 2000));
+  OK(sm_lock_release(lk));
+  close(b.fd);
+  sm_lock_free(lk);
+  sm_client_free(c);
+  durable_stop(&x);
+}
+END_TEST
+
+/* Resuming what the daemon does not have, what a live connection has, or
+ * with a key that is not the session's, is refused with a reason: the
+ * connection gets a new session. */
+START_TEST(resume_refused_unknown_or_live) {
+  durable x;
+  durable_start(&x, "20000");
+  raw3 r, r2, r3;
+  raw3_open(&r, &x, AUTH_PROTOCOL_VERSION, 123456789, 1);
+  ck_assert(!r.info.resumed && r.info.session != 0 && r.info.session != 123456789);
+  ck_assert_msg(strstr(r.text, "session 123456789 cannot be resumed") != NULL, "%s", r.text);
+  ck_assert(r.info.key != 0); /* its new session's */
+  uint64_t session = r.info.session, key = r.info.key;
+  /* Its own session, while it lives: refused (a session is one connection's). */
+  raw3_open(&r2, &x, AUTH_PROTOCOL_VERSION, session, key);
+  ck_assert_msg(!r2.info.resumed && strstr(r2.text, "cannot be resumed") != NULL, "%s", r2.text);
+  close(r2.fd);
+  durable_crash(&x);
+  close(r.fd);
+  /* After the crash it is suspended: a wrong key is refused, the first
+   * resume with its key takes it, the next finds it held by a live
+   * connection. */
+  raw3_open(&r2, &x, AUTH_PROTOCOL_VERSION, session, key + 1);
+  ck_assert(!r2.info.resumed && r2.info.session != session);
+  ck_assert_msg(strstr(r2.text, "not its key") != NULL, "%s", r2.text);
+  close(r2.fd);
+  raw3_open(&r2, &x, AUTH_PROTOCOL_VERSION, session, key);
+  ck_assert_msg(r2.info.resumed && r2.info.session == session && r2.info.key == key, "%s", r2.text);
+  raw3_open(&r3, &x, AUTH_PROTOCOL_VERSION, session, key);
+  ck_assert(!r3.info.resumed && r3.info.session != session);
+  ck_assert_msg(strstr(r3.text, "a live connection has it") != NULL, "%s", r3.text);
+  close(r3.fd);
+  close(r2.fd);
+  durable_stop(&x);
+}
+END_TEST
+
+/* A client that never acknowledges is bounded: past --max-pending kept
+ * answers its changes are refused (FULL, saying why), its reads go on, and
+ * an ack lets changes in again. */
+START_TEST(unacknowledged_answers_are_bounded) {
+  enum { MAX = 1000 };
+  static const char *const extra[] = {"--max-pending", "1000", NULL}; /* the bound's option */
+  durable x;
+  durable_start_with(&x, "20000", extra);
+  uint64_t id = make_value(&x, "v");
+  raw3 r;
+  raw3_open(&r, &x, AUTH_PROTOCOL_VERSION, 0, 0);
+  uint8_t raw[16];
+  vbuf a = {.p = raw, .cap = sizeof raw};
+  vb_int(&a, 1);
+  sm_span one = vb_span(&a);
+  vbuf b;
+  vb_init(&b);
+  for (uint64_t seq = 1; seq <= MAX; seq++) {
+    wire_request_out req = {.seq = seq, .object = id, .method = "add", .args = &one, .nargs = 1};
+    ck_assert_int_eq(wire_request_encode(&b, &req), 0);
+  }
+  smtest_send_all(r.fd, b.p, b.len);
+  vb_free(&b);
+  static uint8_t buf[256];
+  for (int i = 0; i < MAX; i++) {
+    long n = smtest_read_frame(r.fd, buf, sizeof buf, 30000);
+    ck_assert_int_gt(n, 0);
+    wire_response resp;
+    ck_assert_int_eq(wire_response_decode((sm_span){buf, (size_t)n}, &resp), 0);
+    ck_assert_int_eq(resp.status, WS_OK);
+    wire_response_release(&resp);
+  }
+  char err[256];
+  int64_t one_i = 1, got = 0;
+  ck_assert_int_eq(raw3_call(&r, MAX + 1, 0, id, "add", &one_i, &got, err, sizeof err), WS_FULL);
+  ck_assert_msg(strstr(err, "acknowledgement") != NULL, "%s", err);
+  ck_assert_int_eq(raw3_call(&r, MAX + 2, 0, id, "get", NULL, &got, NULL, 0), WS_OK);
+  ck_assert_int_eq(got, MAX);
+  ck_assert_int_eq(raw3_call(&r, MAX + 3, MAX + 2, id, "add", &one_i, &got, NULL, 0), WS_OK);
+  ck_assert_int_eq(got, MAX + 1);
+  close(r.fd);
+  durable_stop(&x);
+}
+END_TEST
+
+/* A protocol-2 client of a durable daemon: no session in its AuthResult,
+ * calls work as before (no ack, no reply table). */
+START_TEST(protocol_2_client_works) {
+  durable x;
+  durable_start(&x, "20000");
+  uint64_t id = make_value(&x, "v");
+  raw3 r;
+  raw3_open(&r, &x, 2, 0, 0);
+  ck_assert(r.info.session == 0 && !r.info.durable && r.info.instance != 0);
+  int64_t one = 1, got = 0;
+  ck_assert_int_eq(raw3_call(&r, 1, 0, id, "add", &one, &got, NULL, 0), WS_OK);
+  ck_assert_int_eq(got, 1);
+  ck_assert_int_eq(raw3_call(&r, 1, 0, id, "add", &one, &got, NULL, 0), WS_OK);
+  ck_assert_int_eq(got, 2); /* the same seq again is a new call for protocol 2 */
+  close(r.fd);
+  /* In memory, a protocol-3 client is told the daemon is not durable. */
+  smtest_daemon mem;
+  smtest_daemon_start(&mem, NULL);
+  authkey k = {0};
+  char err[256];
+  ck_assert_msg(authkey_load(mem.authkey_file, false, &k, err, sizeof err) == 0, "%s", err);
+  int fd = smtest_raw_connect(mem.unix_url);
+  wire_daemon_info info;
+  ck_assert_int_eq(
+      smtest_raw_handshake_as(fd, k.bytes, k.len, AUTH_PROTOCOL_VERSION, NULL, &info, NULL, 0),
+      WS_OK);
+  ck_assert(info.session != 0 && !info.durable && !info.resumed);
+  authkey_clear(&k);
+  close(fd);
+  ck_assert_int_eq(smtest_daemon_stop(&mem), 0);
+  durable_stop(&x);
+}
+END_TEST
+
+/* ---- locks across a restart ---- */
+
+typedef struct acquirer {
+  sm_client *c;
+  int64_t timeout_ms;
+  int rc;
+  double took_s;
+} acquirer;
+
+static void *acquire_lock(void *arg) {
+  acquirer *a = arg;
+  sm_lock *lk;
+  a->rc = sm_lock_open(a->c, "k", &lk);
+  if (a->rc != SM_OK) return NULL;
+  double t0 = smtest_now_s();
+  a->rc = sm_lock_acquire(lk, a->timeout_ms);
+  a->took_s = smtest_now_s() - t0;
+  if (a->rc == SM_OK) a->rc = sm_lock_release(lk);
+  sm_lock_free(lk);
+  return NULL;
+}
+
+/* The holder resumes: the lock stays its own across the crash, a waiter
+ * waits, and the holder's release (on the resumed session) lets it in. */
+START_TEST(lock_held_across_a_crash_by_a_client_that_resumes) {
+  durable x;
+  durable_start(&x, "20000");
+  sm_client *holder = eo_connect(&x), *other = eo_connect(&x);
+  sm_lock *lk;
+  OK(sm_lock_open(holder, "k", &lk));
+  OK(sm_lock_acquire(lk, -1));
+  durable_crash(&x);
+  acquirer a = {.c = other, .timeout_ms = 300};
+  acquire_lock(&a);
+  FAILS(a.rc, SM_ETIMEOUT); /* still the holder's, though it has not come back yet */
+  OK(sm_lock_release(lk));  /* the holder resumes its session and releases */
+  a.timeout_ms = 5000;
+  acquire_lock(&a);
+  OK(a.rc);
+  ck_assert_msg(a.took_s < 1.0, "the lock came after %.2f s", a.took_s);
+  ck_assert(smtest_daemon_log_has(&x.d, "resumed session", 0));
+  sm_lock_free(lk);
+  sm_client_free(other);
+  sm_client_free(holder);
+  durable_stop(&x);
+}
+END_TEST
+
+/* The holder does not come back within the resume timeout: its session
+ * ends as a dead client's does and the waiter gets the lock; the holder's
+ * later call finds its session gone (a new one, which does not hold it). */
+START_TEST(holder_that_does_not_resume_loses_the_lock) {
+  durable x;
+  durable_start(&x, "600");
+  sm_client *holder = eo_connect(&x), *other = eo_connect(&x);
+  sm_lock *lk;
+  OK(sm_lock_open(holder, "k", &lk));
+  OK(sm_lock_acquire(lk, -1));
+  durable_crash(&x);
+  acquirer a = {.c = other, .timeout_ms = 10000};
+  acquire_lock(&a);
+  OK(a.rc);
+  ck_assert_msg(a.took_s >= 0.3, "the lock came after %.2f s", a.took_s);
+  FAILS(sm_lock_release(lk), SM_ENOTOWNER);
+  sm_lock_free(lk);
+  sm_client_free(other);
+  sm_client_free(holder);
+  durable_stop(&x);
+}
+END_TEST
+
+/* References to anonymous objects are the holder connection's session's:
+ * it resumes too, so the anonymous dict lives on across the crash, and
+ * freeing its proxy afterwards gives the reference back at once. */
+START_TEST(anonymous_reference_released_on_the_resumed_session) {
+  durable x;
+  durable_start(&x, "20000");
+  sm_client *c = eo_connect(&x), *watcher = eo_connect(&x);
+  int64_t before = smtest_info_int(watcher, "objects");
+  sm_dict *anon;
+  OK(sm_dict_open(c, NULL, &anon));
+  OK(sm_dict_set_int(anon, "z", 9));
+  ck_assert_int_eq(smtest_info_int(watcher, "objects"), before + 1);
+  durable_crash(&x);
+  int64_t z = 0;
+  OK(sm_dict_get_int(anon, "z", &z));
+  ck_assert_int_eq(z, 9);
+  sm_dict_free(anon); /* the holder resumes its session and releases */
+  ck_assert_int_eq(smtest_info_int(watcher, "objects"), before);
+  sm_client_free(watcher);
+  sm_client_free(c);
+  durable_stop(&x);
+}
+END_TEST
+
+Suite *eo_suite(void) {
+  Suite *s = suite_create("eo");
+  TCase *tc = tcase_create("eo");
+  tcase_set_timeout(tc, 120);
+  tcase_add_test(tc, counter_exactly_once_across_crashes);
+  tcase_add_test(tc, pipeline_resent_across_a_crash);
+  tcase_add_test(tc, resend_answered_from_the_replayed_log);
+  tcase_add_test(tc, resend_answered_from_a_snapshot);
+  tcase_add_test(tc, parked_call_served_then_resent);
+  tcase_add_test(tc, resume_refused_unknown_or_live);
+  tcase_add_test(tc, protocol_2_client_works);
+  tcase_add_test(tc, unacknowledged_answers_are_bounded);
+  tcase_add_test(tc, lock_held_across_a_crash_by_a_client_that_resumes);
+  tcase_add_test(tc, holder_that_does_not_resume_loses_the_lock);
+  tcase_add_test(tc, anonymous_reference_released_on_the_resumed_session);
+  suite_add_tcase(s, tc);
+  return s;
+}
