@@ -78,7 +78,11 @@ struct persist {
   uint64_t snap_index;
   int64_t snap_time_ms, snap_duration_ms;
   const char *snap_status;
-  sm_obj save_obj; /* `save` calls wait in save_q (waiter.n: the index they need) */
+  /* Removing what a snapshot covers (old log segments and snapshots) off
+   * the loop: unlinking a file of tens of MiB stalls for milliseconds. */
+  pthread_t remover;
+  bool remover_running; /* remover is to be joined */
+  sm_obj save_obj;      /* `save` calls wait in save_q (waiter.n: the index they need) */
   waitq save_q;
 };
 
@@ -425,16 +429,62 @@ static void snap_cb(evutil_socket_t fd, short what, void *arg) {
   snapshot_begin(arg);
 }
 
-/* A snapshot at index is on disk: the log and snapshots it covers go. */
+/* What the remover thread removes: the log segments and the snapshots a
+ * snapshot at index covers. */
+typedef struct removal {
+  char dir[4096];
+  uint64_t index;
+  char **paths;
+  size_t n;
+} removal;
+
+static void *remover_main(void *arg) {
+  removal *r = arg;
+  for (size_t i = 0; i < r->n; i++) {
+    if (unlink(r->paths[i]) != 0 && errno != ENOENT)
+      log_warn("cannot remove %s: %s", r->paths[i], strerror(errno));
+    free(r->paths[i]);
+  }
+  free(r->paths);
+  snap_remove_older(r->dir, r->index);
+  int fd = open(r->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd >= 0) {
+    if (fsync(fd) != 0) log_warn("fsync of %s: %s", r->dir, strerror(errno));
+    close(fd);
+  }
+  free(r);
+  return NULL;
+}
+
+/* Waits for the remover of the previous snapshot, if one ran. */
+static void remover_join(persist *p) {
+  if (!p->remover_running) return;
+  pthread_join(p->remover, NULL);
+  p->remover_running = false;
+}
+
+/* A snapshot at index is on disk: the log and snapshots it covers go, the
+ * files removed by a thread of their own (the log's list changes here). */
 static void snapshot_done(persist *p, uint64_t index, int64_t duration_ms) {
   char err[512];
   p->snapshots++;
   p->snap_index = index;
   p->snap_duration_ms = duration_ms;
   p->snap_status = "ok";
-  if (p->w && wal_drop_before(p->w, index, err, sizeof err) != 0)
-    log_warn("snapshot at index %" PRIu64 ": cannot remove the log it covers: %s", index, err);
-  snap_remove_older(p->dir, index);
+  remover_join(p);
+  removal *r = calloc(1, sizeof *r);
+  if (!r || (p->w && wal_detach_before(p->w, index, &r->paths, &r->n, err, sizeof err) != 0)) {
+    log_warn("snapshot at index %" PRIu64 ": cannot remove the log it covers: %s", index,
+             r ? err : "out of memory");
+    free(r);
+    return;
+  }
+  snprintf(r->dir, sizeof r->dir, "%s", p->dir);
+  r->index = index;
+  if (pthread_create(&p->remover, NULL, remover_main, r) == 0)
+    p->remover_running = true;
+  else
+    remover_main(r); /* no thread: remove them here */
 }
 
 /* Answers the `save` calls that a snapshot at index satisfies; starts
@@ -727,6 +777,7 @@ void persist_stop(persist *p) {
 
 void persist_free(persist *p) {
   if (!p) return;
+  remover_join(p);
   blk_cancel_all(&p->save_q, WS_SHUTTING_DOWN, "the daemon is shutting down");
   if (p->w) { /* the loop never stopped cleanly: keep what was appended */
     cmd_set_sink(p->srv->reg, NULL, NULL);

@@ -922,6 +922,40 @@ uint64_t wal_bytes(const wal *w) { return atomic_load(&((wal *)w)->bytes); }
 
 uint64_t wal_syncs(const wal *w) { return atomic_load(&((wal *)w)->syncs); }
 
+int wal_detach_before(wal *w, uint64_t index, char ***paths, size_t *n, char *err, size_t errlen) {
+  *paths = NULL;
+  *n = 0;
+  /* Segment i holds records up to segs[i + 1].first - 1; the last one is
+   * being written and stays. */
+  pthread_mutex_lock(&w->mu);
+  size_t drop = 0;
+  while (drop + 1 < w->nsegs && w->segs[drop + 1].first - 1 <= index)
+    drop++;
+  char **out = drop ? calloc(drop, sizeof *out) : NULL;
+  bool ok = drop == 0 || out;
+  for (size_t i = 0; ok && i < drop; i++) {
+    char path[4096];
+    seg_path(path, sizeof path, w->dir, w->segs[i].first);
+    ok = (out[i] = strdup(path)) != NULL;
+  }
+  if (!ok) {
+    pthread_mutex_unlock(&w->mu);
+    for (size_t i = 0; out && i < drop; i++)
+      free(out[i]);
+    free(out);
+    wal_errf(err, errlen, "out of memory dropping log segments");
+    return -1;
+  }
+  for (size_t i = 0; i < drop; i++)
+    atomic_fetch_sub(&w->bytes, w->segs[i].used);
+  memmove(w->segs, w->segs + drop, (w->nsegs - drop) * sizeof *w->segs);
+  w->nsegs -= drop;
+  pthread_mutex_unlock(&w->mu);
+  *paths = out;
+  *n = drop;
+  return 0;
+}
+
 int wal_drop_before(wal *w, uint64_t index, char *err, size_t errlen) {
   /* Segment i holds records up to segs[i + 1].first - 1; the last one is
    * being written and stays. */

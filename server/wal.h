@@ -100,6 +100,13 @@ uint64_t wal_syncs(const wal *w);
  * whose records are all at or below it. Returns 0 or -1 (err filled). */
 int wal_drop_before(wal *w, uint64_t index, char *err, size_t errlen);
 
+/* As wal_drop_before, but the segments only leave the log here (at once,
+ * under its lock): their paths come back in *paths (n of them; the caller
+ * unlinks them, syncs the directory, and frees each path and the array),
+ * so that removing large files, which can take tens of milliseconds, need
+ * not stall the caller's thread. Returns 0, or -1 (err filled). */
+int wal_detach_before(wal *w, uint64_t index, char ***paths, size_t *n, char *err, size_t errlen);
+
 /* Writes and syncs everything appended (whatever the mode), stops the
  * writer thread and frees the log; NULL is fine. Called at a clean stop.
  * No callback runs after it, and no callback may call it. If the disk is
