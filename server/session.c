@@ -275,43 +275,35 @@ void sess_end(registry *reg, uint64_t sid) {
   sess_free(NULL, s);
 }
 
-/* Appends [id, count, ...] of t as one list. */
-static void save_counts(vbuf *out, const htab *t) {
-  size_t list = vb_list_begin(out);
-  size_t pos = 0;
-  sm_span key;
-  void *val;
+/* An integer held in a pointer-sized slot (a count, or a key passed so), as
+ * a list item of out. */
+static void put_int(vbuf *out, const void *val) {
   uint8_t raw[16];
-  while (htab_next(t, &pos, &key, &val)) {
-    uint64_t id;
-    memcpy(&id, key.p, sizeof id);
-    vbuf v = {.p = raw, .cap = sizeof raw};
-    vb_int(&v, (int64_t)id);
-    vb_list_item(out, vb_span(&v));
-    v.len = 0;
-    vb_int(&v, (int64_t)(uintptr_t)val);
-    vb_list_item(out, vb_span(&v));
-  }
-  vb_list_end(out, list);
+  vbuf v = {.p = raw, .cap = sizeof raw}; /* a packed int takes at most 11 */
+  vb_int(&v, (int64_t)(uintptr_t)val);
+  vb_list_item(out, vb_span(&v));
 }
 
-/* Appends [seq, answer bytes, ...] of a reply table as one list. */
-static void save_replies(vbuf *out, const htab *t) {
+/* A kept answer (an sm_span) as a bytes list item of out. */
+static void put_reply(vbuf *out, const void *val) {
+  const sm_span *r = val;
+  size_t item = vb_list_begin_item(out);
+  vb_bytes(out, r->p, r->n);
+  vb_list_end_item(out, item);
+}
+
+/* Appends [key, value, ...] of t, a table keyed by 8-byte ids or seqs, as
+ * one list, each value written by put_val. */
+static void save_table(vbuf *out, const htab *t, void (*put_val)(vbuf *out, const void *val)) {
   size_t list = vb_list_begin(out);
   size_t pos = 0;
   sm_span key;
   void *val;
-  uint8_t raw[16];
   while (htab_next(t, &pos, &key, &val)) {
-    uint64_t seq;
-    memcpy(&seq, key.p, sizeof seq);
-    vbuf v = {.p = raw, .cap = sizeof raw};
-    vb_int(&v, (int64_t)seq);
-    vb_list_item(out, vb_span(&v));
-    const sm_span *r = val;
-    size_t item = vb_list_begin_item(out);
-    vb_bytes(out, r->p, r->n);
-    vb_list_end_item(out, item);
+    uint64_t k;
+    memcpy(&k, key.p, sizeof k);
+    put_int(out, (const void *)(uintptr_t)k);
+    put_val(out, val);
   }
   vb_list_end(out, list);
 }
@@ -348,10 +340,10 @@ int sess_save(registry *reg, vbuf *out) {
     vb_int(&v, (int64_t)s->id);
     vb_list_item(out, vb_span(&v));
     size_t sub = vb_list_begin_item(out);
-    save_counts(out, &s->handles);
+    save_table(out, &s->handles, put_int);
     vb_list_end_item(out, sub);
     sub = vb_list_begin_item(out);
-    save_counts(out, &s->owned);
+    save_table(out, &s->owned, put_int);
     vb_list_end_item(out, sub);
     v.len = 0;
     vb_bool(&v, s->kept);
@@ -360,7 +352,7 @@ int sess_save(registry *reg, vbuf *out) {
     vb_int(&v, (int64_t)s->acked);
     vb_list_item(out, vb_span(&v));
     sub = vb_list_begin_item(out);
-    save_replies(out, &s->replies);
+    save_table(out, &s->replies, put_reply);
     vb_list_end_item(out, sub);
     v.len = 0;
     vb_int(&v, (int64_t)s->key);
