@@ -23,7 +23,7 @@
   XX(WS_SHUTTING_DOWN, SM_ESHUTDOWN, 1, WS_SHUTTING_DOWN)                                          \
   XX(WS_INTERNAL, SM_EINTERNAL, 1, WS_INTERNAL)                                                    \
   XX(WS_OUT_OF_MEMORY, SM_EMAXMEMORY, 2, WS_INTERNAL)                                              \
-  XX(WS_STALE, SM_ESTALE, 2, WS_NOT_FOUND)                                                        \
+  XX(WS_STALE, SM_ESTALE, 2, WS_NOT_FOUND)                                                         \
   XX(WS_DISK_FULL, SM_EDISKFULL, 2, WS_INTERNAL)
 
 int status_to_error(int ws) {
