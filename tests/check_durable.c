@@ -631,16 +631,18 @@ END_TEST
 
 /* ---- a full disk ---- */
 
-typedef struct writer_arg {
-  sm_dict *full;
+/* A change made from a thread of its own (its own connection), which
+ * waits on the disk: d[key] = value, its status in rc. */
+typedef struct set_arg {
+  sm_dict *d;
+  const char *key;
+  int64_t value;
   volatile int rc;
-} writer_arg;
+} set_arg;
 
-/* Sets a key of dict "full" from a thread of its own (its own connection):
- * the change that meets the full disk. */
-static void *write_one(void *p) {
-  writer_arg *w = p;
-  w->rc = sm_dict_set_int(w->full, "caught", 1);
+static void *set_in_thread(void *p) {
+  set_arg *a = p;
+  a->rc = sm_dict_set_int(a->d, a->key, a->value);
   return NULL;
 }
 
@@ -662,9 +664,9 @@ START_TEST(disk_full_refuses_changes_until_room_returns) {
   small.rlim_max = old.rlim_max;
   ck_assert_int_eq(prlimit(x.d.pid, RLIMIT_FSIZE, &small, NULL), 0);
 
-  writer_arg w = {full, -1};
+  set_arg w = {full, "caught", 1, -1}; /* the change that meets the full disk */
   pthread_t th;
-  ck_assert_int_eq(pthread_create(&th, NULL, write_one, &w), 0);
+  ck_assert_int_eq(pthread_create(&th, NULL, set_in_thread, &w), 0);
   int64_t is_full = 0;
   for (int i = 0; i < 500 && !is_full; i++) {
     is_full = smtest_info_int(c, "disk_full");
@@ -701,17 +703,6 @@ END_TEST
 
 /* ---- a failed sync ---- */
 
-typedef struct setter_arg {
-  sm_dict *d;
-  volatile int rc;
-} setter_arg;
-
-static void *set_after(void *p) {
-  setter_arg *a = p;
-  a->rc = sm_dict_set_int(a->d, "after", 2);
-  return NULL;
-}
-
 /* fdatasync fails (EIO, from a library preloaded into the daemon): the
  * daemon stops at once with exit status 1 and the reason in its log,
  * without answering the change that waited for the sync; started again
@@ -736,9 +727,9 @@ START_TEST(failed_sync_stops_the_daemon) {
   FILE *f = fopen(flag, "w");
   ck_assert_ptr_nonnull(f);
   fclose(f);
-  setter_arg a = {d, 1};
+  set_arg a = {d, "after", 2, 1};
   pthread_t th;
-  ck_assert_int_eq(pthread_create(&th, NULL, set_after, &a), 0);
+  ck_assert_int_eq(pthread_create(&th, NULL, set_in_thread, &a), 0);
   ck_assert_int_eq(pthread_join(th, NULL), 0);
   /* Never answered OK: the thread's new connection fails in its handshake
    * (its session's start waits for the failed sync), or its call does. */
