@@ -147,12 +147,8 @@ static const sm_obj *named_target(const registry *reg, const sm_span *args, size
   return reg_get_named(reg, name);
 }
 
-bool cmd_kept_call(const registry *reg, uint64_t object, const char *method, const sm_span *args,
-                   size_t nargs) {
-  if (object != 0) {
-    const sm_obj *o = reg_get(reg, object);
-    return !o || o->type->save;
-  }
+bool cmd_kept_manager_call(const registry *reg, const char *method, const sm_span *args,
+                           size_t nargs) {
   vinfo vi;
   if (strcmp(method, "create") == 0 && nargs >= 1 && vw_peek(args[0], &vi) == VW_OK &&
       vi.kind == VK_STR && vi.data.n < 64) {

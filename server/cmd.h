@@ -87,12 +87,12 @@ typedef struct cmd_state {
 
 /* Objects of a type without a save hook (a custom type without serialize
  * callbacks) are kept in memory only: neither they nor calls on them are
- * logged. cmd_kept_call says whether a call (on object, or the manager's
- * create/open/release/delete naming such a type or object) is about
- * state the daemon keeps; looked at before the call runs, since a release
- * or delete may free its object. */
-bool cmd_kept_call(const registry *reg, uint64_t object, const char *method, const sm_span *args,
-                   size_t nargs);
+ * logged (a call on an object: its type's save hook says). cmd_kept_manager_call
+ * says whether a manager call (create/open/release/delete naming such a
+ * type or object) is about state the daemon keeps; looked at before the
+ * call runs, since a release or delete may free its object. */
+bool cmd_kept_manager_call(const registry *reg, const char *method, const sm_span *args,
+                           size_t nargs);
 
 /* A kept call may not store a reference to an object kept in memory only
  * (the reference would outlive it across a restart): WS_TYPE_ERROR with

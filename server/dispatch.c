@@ -130,7 +130,8 @@ static int disk_full(call *c, const method_def *m) {
 static int check_kept(call *c, const wire_request *req, const method_def *m, bool *kept) {
   *kept = true;
   if (!(m->flags & METHOD_MUTATES) || !cmd_logging(c->reg)) return WS_OK;
-  *kept = cmd_kept_call(c->reg, req->object, req->method, c->args, c->nargs);
+  *kept = c->obj ? c->obj->type->save != NULL /* the target, found already */
+                 : cmd_kept_manager_call(c->reg, req->method, c->args, c->nargs);
   if (!*kept) return WS_OK;
   return cmd_check_refs_kept(c->reg, c->args, c->arg_flags, c->nargs, c->err, sizeof c->err);
 }
