@@ -83,7 +83,7 @@ extern "C" {
 
 /* The error table: name, code, text. Append only: numbers never change.
  * Codes -1..-13 answer the daemon's statuses 1..13 (the same numbers, for
- * history), SM_EMAXMEMORY, SM_ESTALE and SM_EDISKFULL its later ones; the rest arise in
+ * history), SM_EMAXMEMORY, SM_ESTALE, SM_EDISKFULL and -23..-26 its later ones; the rest arise in
  * the library, SM_EREMOTE for a status this library does not know (a newer
  * daemon's: the text has its number and the daemon's words). Which status
  * gives which code is one table inside the library (docs/protocol.md,
@@ -110,7 +110,11 @@ extern "C" {
   XX(MAXMEMORY, -19, "the daemon's memory limit is reached")                                       \
   XX(STALE, -20, "stale object reference")                                                         \
   XX(REMOTE, -21, "error from the daemon")                                                         \
-  XX(DISKFULL, -22, "the daemon's disk is full")
+  XX(DISKFULL, -22, "the daemon's disk is full")                                                   \
+  XX(OWNERDEAD, -23, "acquired, but its last holder died holding it")                              \
+  XX(DEADLK, -24, "the wait would deadlock")                                                       \
+  XX(FENCED, -25, "fencing token is no longer current")                                            \
+  XX(REDIRECT, -26, "not the leader of the group")
 
 typedef enum sm_error {
   SM_OK = 0,

@@ -19,13 +19,15 @@
  * may name a session to resume, AuthResult tells the connection's session,
  * whether the resume succeeded and whether the daemon is durable, and a
  * Request may carry `ack` (exactly once across a restart, docs/protocol.md).
+ * 4: fencing (Request.guard_*, Response.token), the statuses OWNER_DEAD,
+ * DEADLOCK, FENCED and REDIRECT (AuthResult/Response.leader).
  * The daemon serves AUTH_PROTOCOL_OLDEST..AUTH_PROTOCOL_VERSION (the Hello
  * offers that range, Auth picks one); the library speaks 3, and 2 to a
  * daemon that offers no more (without resuming), never 1, since a daemon
  * of protocol 1 numbers its objects from 1 again after a restart. */
 #define AUTH_CHALLENGE_LEN 32
 #define AUTH_MAC_LEN 32
-#define AUTH_PROTOCOL_VERSION 3u       /* the newest protocol version this build speaks */
+#define AUTH_PROTOCOL_VERSION 4u       /* the newest protocol version this build speaks */
 #define AUTH_PROTOCOL_OLDEST 1u        /* the oldest one the daemon still serves */
 #define AUTH_PROTOCOL_CLIENT_OLDEST 2u /* the oldest one the library speaks */
 #define AUTH_PROTOCOL_RESUME 3u        /* sessions, resume and ack from this one on */

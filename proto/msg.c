@@ -35,10 +35,14 @@ enum {
   REQ_TIMEOUT = PB_TAG(5, PB_VARINT),
   REQ_TYPE = PB_TAG(6, PB_I32),
   REQ_ACK = PB_TAG(7, PB_VARINT),
+  REQ_GUARD_OBJECT = PB_TAG(8, PB_VARINT),
+  REQ_GUARD_TOKEN = PB_TAG(9, PB_VARINT),
   RESP_SEQ = PB_TAG(1, PB_VARINT),
   RESP_STATUS = PB_TAG(2, PB_VARINT),
   RESP_RESULT = PB_TAG(3, PB_LEN),
   RESP_ERROR = PB_TAG(4, PB_LEN),
+  RESP_TOKEN = PB_TAG(5, PB_VARINT),
+  RESP_LEADER = PB_TAG(6, PB_LEN),
 };
 
 static bool add_arg(wire_request *r, sm_span a) {
@@ -63,6 +67,7 @@ int wire_request_decode(sm_span payload, wire_request *out) {
   out->has_type = false;
   out->type = 0;
   out->ack = 0;
+  out->guard_object = out->guard_token = 0;
   out->method = NULL;
   out->args = out->args_inline;
   out->args_cap = WIRE_ARGS_INLINE;
@@ -102,9 +107,15 @@ int wire_request_decode(sm_span payload, wire_request *out) {
     case REQ_ACK:
       if (!pb_get_varint(&p, end, &out->ack)) goto bad;
       break;
+    case REQ_GUARD_OBJECT:
+      if (!pb_get_varint(&p, end, &out->guard_object)) goto bad;
+      break;
+    case REQ_GUARD_TOKEN:
+      if (!pb_get_varint(&p, end, &out->guard_token)) goto bad;
+      break;
     default:
       /* field 0 does not exist; a known field with a wrong wire type */
-      if ((key >> 3) <= 7) goto bad;
+      if ((key >> 3) <= 9) goto bad;
       if (!pb_skip(&p, end, (unsigned)(key & 7))) goto bad;
     }
   }
@@ -152,6 +163,7 @@ int wire_request_encode(vbuf *out, const wire_request_out *r) {
   if (r->has_timeout) n += 1 + pb_varint_size(pb_zigzag(r->timeout_ms));
   if (r->type) n += 1 + 4;
   if (r->ack) n += 1 + pb_varint_size(r->ack);
+  if (r->guard_object) n += 2 + pb_varint_size(r->guard_object) + pb_varint_size(r->guard_token);
   if (n > UINT32_MAX) return -1;
   uint8_t *at = vb_grow(out, FRAME_HEADER_LEN + n);
   if (!at) return -1;
@@ -168,6 +180,10 @@ int wire_request_encode(vbuf *out, const wire_request_out *r) {
     p += pb_put_fixed32(p, r->type);
   }
   if (r->ack) p = put_varint_field(p, REQ_ACK, r->ack);
+  if (r->guard_object) {
+    p = put_varint_field(p, REQ_GUARD_OBJECT, r->guard_object);
+    p = put_varint_field(p, REQ_GUARD_TOKEN, r->guard_token);
+  }
   return 0;
 }
 
@@ -183,8 +199,8 @@ uint32_t wire_type_code(const char *name) {
 int wire_response_decode(sm_span payload, wire_response *out) {
   memset(out, 0, sizeof *out);
   bool seq = false, status = false;
-  sm_span err = {NULL, 0};
-  bool has_err = false;
+  sm_span err = {NULL, 0}, leader = {NULL, 0};
+  bool has_err = false, has_leader = false;
   const uint8_t *p = payload.p, *end = payload.p + payload.n;
   while (p < end) {
     uint64_t key, v;
@@ -208,10 +224,17 @@ int wire_response_decode(sm_span payload, wire_response *out) {
       if (!pb_get_len(&p, end, &err)) return -1;
       has_err = true;
       break;
+    case RESP_TOKEN:
+      if (!pb_get_varint(&p, end, &out->token)) return -1;
+      break;
+    case RESP_LEADER:
+      if (!pb_get_len(&p, end, &leader)) return -1;
+      has_leader = true;
+      break;
     case UINT64_MAX: return -1;
     default:
       /* field 0 does not exist; a known field with a wrong wire type */
-      if ((key >> 3) <= 4) return -1;
+      if ((key >> 3) <= 6) return -1;
       if (!pb_skip(&p, end, (unsigned)(key & 7))) return -1;
     }
   }
@@ -223,18 +246,32 @@ int wire_response_decode(sm_span payload, wire_response *out) {
     text[err.n] = '\0';
     out->error = text;
   }
+  if (has_leader) { /* rarer still: only REDIRECT carries it */
+    char *url = malloc(leader.n + 1);
+    if (!url) {
+      wire_response_release(out);
+      return -1;
+    }
+    if (leader.n) memcpy(url, leader.p, leader.n);
+    url[leader.n] = '\0';
+    out->leader = url;
+  }
   return 0;
 }
 
 void wire_response_release(wire_response *r) {
   free((char *)(uintptr_t)r->error);
+  free((char *)(uintptr_t)r->leader);
   r->error = NULL;
+  r->leader = NULL;
 }
 
 size_t wire_response_frame_size(const wire_response_out *r) {
   size_t n = 1 + pb_varint_size(r->seq) + 1 + pb_varint_size((uint64_t)r->status);
   if (r->has_result) n += len_field_size(r->result.n);
   if (r->error) n += len_field_size(strlen(r->error));
+  if (r->token) n += 1 + pb_varint_size(r->token);
+  if (r->leader) n += len_field_size(strlen(r->leader));
   return FRAME_HEADER_LEN + n;
 }
 
@@ -244,6 +281,8 @@ void wire_response_frame_pack(const wire_response_out *r, uint8_t *out) {
   p = put_varint_field(p, RESP_STATUS, (uint64_t)r->status);
   if (r->has_result) p = put_len_field(p, RESP_RESULT, r->result.p, r->result.n);
   if (r->error) p = put_len_field(p, RESP_ERROR, r->error, strlen(r->error));
+  if (r->token) p = put_varint_field(p, RESP_TOKEN, r->token);
+  if (r->leader) p = put_len_field(p, RESP_LEADER, r->leader, strlen(r->leader));
   frame_put_header(out, (uint32_t)(p - out - FRAME_HEADER_LEN));
 }
 

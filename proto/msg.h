@@ -42,7 +42,11 @@ enum {
   WS_OUT_OF_MEMORY = 14,
   WS_STALE = 15,
   WS_DISK_FULL = 16,
-  WS_MAX = 16,
+  WS_OWNER_DEAD = 17,
+  WS_DEADLOCK = 18,
+  WS_FENCED = 19,
+  WS_REDIRECT = 20,
+  WS_MAX = 20,
 };
 
 /* ---- requests ---- */
@@ -58,8 +62,10 @@ typedef struct wire_request {
   bool has_timeout;
   int64_t timeout_ms;
   bool has_type;
-  uint32_t type; /* the type code the caller expects the object to have */
-  uint64_t ack;  /* protocol 3: the client has every answer up to this seq; 0: none said */
+  uint32_t type;         /* the type code the caller expects the object to have */
+  uint64_t ack;          /* protocol 3: the client has every answer up to this seq; 0: none said */
+  uint64_t guard_object; /* protocol 4: run only if this lock's current token... */
+  uint64_t guard_token;  /* ...is this one (FENCED otherwise); 0: no guard */
   /* internal */
   char method_buf[WIRE_METHOD_MAX + 1];
   sm_span args_inline[WIRE_ARGS_INLINE];
@@ -83,8 +89,10 @@ typedef struct wire_request_out {
   size_t nargs;
   bool has_timeout;
   int64_t timeout_ms;
-  uint32_t type; /* the expected type code; 0: none sent */
-  uint64_t ack;  /* protocol 3: every answer up to this seq is in; 0: none sent */
+  uint32_t type;         /* the expected type code; 0: none sent */
+  uint64_t ack;          /* protocol 3: every answer up to this seq is in; 0: none sent */
+  uint64_t guard_object; /* protocol 4: fencing guard; 0: none */
+  uint64_t guard_token;
 } wire_request_out;
 
 /* Appends a Request frame. Returns 0, or -1 when out of memory or the frame
@@ -97,8 +105,10 @@ typedef struct wire_response {
   uint64_t seq;
   int status; /* WS_*, or a status of a newer daemon (any value >= 0) */
   bool has_result;
-  sm_span result;    /* a packed Value, borrowed from the payload */
-  const char *error; /* NULL when absent; owned until release */
+  sm_span result;     /* a packed Value, borrowed from the payload */
+  const char *error;  /* NULL when absent; owned until release */
+  uint64_t token;     /* protocol 4: the fencing token of a grant; 0: none */
+  const char *leader; /* protocol 4, REDIRECT: the leader's URL; owned until release */
 } wire_response;
 
 int wire_response_decode(sm_span payload, wire_response *out);
@@ -109,7 +119,9 @@ typedef struct wire_response_out {
   int status;
   bool has_result;
   sm_span result;
-  const char *error; /* may be NULL */
+  const char *error;  /* may be NULL */
+  uint64_t token;     /* protocol 4: 0 when none */
+  const char *leader; /* protocol 4, with REDIRECT; may be NULL */
 } wire_response_out;
 
 /* Size of the whole frame (header + payload) for r. */

@@ -24,7 +24,11 @@
   XX(WS_INTERNAL, SM_EINTERNAL, 1, WS_INTERNAL)                                                    \
   XX(WS_OUT_OF_MEMORY, SM_EMAXMEMORY, 2, WS_INTERNAL)                                              \
   XX(WS_STALE, SM_ESTALE, 2, WS_NOT_FOUND)                                                         \
-  XX(WS_DISK_FULL, SM_EDISKFULL, 2, WS_INTERNAL)
+  XX(WS_DISK_FULL, SM_EDISKFULL, 2, WS_INTERNAL)                                                   \
+  XX(WS_OWNER_DEAD, SM_EOWNERDEAD, 4, WS_OK)                                                       \
+  XX(WS_DEADLOCK, SM_EDEADLK, 4, WS_TIMEOUT)                                                       \
+  XX(WS_FENCED, SM_EFENCED, 4, WS_VALUE_ERROR)                                                     \
+  XX(WS_REDIRECT, SM_EREDIRECT, 4, WS_SHUTTING_DOWN)
 
 int status_to_error(int ws) {
   switch (ws) {

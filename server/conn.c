@@ -664,6 +664,10 @@ void conn_send_response_at(conn *c, const wire_response_out *r, uint64_t mark) {
   if (c->version < AUTH_PROTOCOL_VERSION) { /* only statuses its protocol knows */
     older = *r;
     older.status = status_for_version(r->status, c->version);
+    if (c->version < 4) { /* fields protocol 4 brought: unknown to it */
+      older.token = 0;
+      older.leader = NULL;
+    }
     r = &older;
   }
   size_t n = wire_response_frame_size(r);

@@ -514,6 +514,10 @@ START_TEST(request_codec_matches_protobuf) {
                            .type = rnd() % 2 ? (uint32_t)rnd() | 1 : 0,
                            .ack = rnd() % 2 ? rnd_u64() | 1 : 0};
     if (rnd() % 2) ro.timeout_ms = -ro.timeout_ms;
+    if (rnd() % 2) { /* protocol 4's fencing guard */
+      ro.guard_object = rnd_u64() | 1;
+      ro.guard_token = rnd_u64();
+    }
     Statemgr__Request m = STATEMGR__REQUEST__INIT;
     m.seq = ro.seq;
     m.object = ro.object;
@@ -526,6 +530,9 @@ START_TEST(request_codec_matches_protobuf) {
     m.type = ro.type;
     m.has_ack = ro.ack != 0;
     m.ack = ro.ack;
+    m.has_guard_object = m.has_guard_token = ro.guard_object != 0;
+    m.guard_object = ro.guard_object;
+    m.guard_token = ro.guard_token;
     uint8_t pb[4096];
     size_t pn = statemgr__request__pack(&m, pb);
     vbuf b;
@@ -541,6 +548,7 @@ START_TEST(request_codec_matches_protobuf) {
               (!rq.has_timeout || rq.timeout_ms == ro.timeout_ms));
     ck_assert(rq.has_type == (ro.type != 0) && rq.type == ro.type);
     ck_assert(rq.ack == ro.ack);
+    ck_assert(rq.guard_object == ro.guard_object && rq.guard_token == ro.guard_token);
     for (size_t i = 0; i < nargs; i++)
       assert_same(wire_request_arg(&rq, i), args[i]);
     wire_request_release(&rq);
@@ -577,13 +585,18 @@ START_TEST(response_codec_matches_protobuf) {
                             .status = (int)(rnd() % 4 ? rnd() % (WS_MAX + 1) : rnd() % 1000),
                             .has_result = rnd() % 2,
                             .result = {result, rn},
-                            .error = rnd() % 2 ? err : NULL};
+                            .error = rnd() % 2 ? err : NULL,
+                            .token = rnd() % 2 ? rnd_u64() | 1 : 0,
+                            .leader = rnd() % 4 ? NULL : "tcp://10.0.0.2:7450"};
     Statemgr__Response m = STATEMGR__RESPONSE__INIT;
     m.seq = so.seq;
     m.status = (Statemgr__Status)so.status;
     m.has_result = so.has_result;
     m.result = (ProtobufCBinaryData){.len = rn, .data = result};
     m.error = (char *)(uintptr_t)so.error;
+    m.has_token = so.token != 0;
+    m.token = so.token;
+    m.leader = (char *)(uintptr_t)so.leader;
     uint8_t pb[512];
     size_t pn = statemgr__response__pack(&m, pb);
     size_t fs = wire_response_frame_size(&so);
@@ -599,6 +612,11 @@ START_TEST(response_codec_matches_protobuf) {
       ck_assert_str_eq(rs.error, err);
     else
       ck_assert_ptr_null(rs.error);
+    ck_assert(rs.token == so.token);
+    if (so.leader)
+      ck_assert_str_eq(rs.leader, so.leader);
+    else
+      ck_assert_ptr_null(rs.leader);
     wire_response_release(&rs);
   }
 }
