@@ -388,6 +388,7 @@ int wire_auth_result_encode(vbuf *out, int status, const uint8_t *mac, const cha
     m.has_session_key = info->key != 0;
     m.session_key = info->key;
   }
+  if (info && info->leader[0]) m.leader = (char *)(uintptr_t)info->leader; /* protocol 4 */
   return encode_frame(out, &m.base);
 }
 
@@ -408,6 +409,8 @@ int wire_auth_result_decode(sm_span payload, int *status, uint8_t mac[AUTH_MAC_L
       info->resumed = m->has_resumed && m->resumed;
       info->durable = m->has_durable && m->durable;
       info->key = m->has_session_key ? m->session_key : 0;
+      info->leader[0] = '\0';
+      if (m->leader) snprintf(info->leader, sizeof info->leader, "%s", m->leader);
     }
     rc = 0;
   }

@@ -53,6 +53,7 @@ enum {
 
 #define WIRE_METHOD_MAX 255 /* longest method name */
 #define WIRE_ARGS_INLINE 8  /* arguments held without allocating */
+#define WIRE_URL_MAX 512    /* longest URL a REDIRECT names */
 
 typedef struct wire_request {
   uint64_t seq;
@@ -164,12 +165,13 @@ int wire_auth_decode(sm_span payload, uint32_t *version, uint8_t mac[AUTH_MAC_LE
 /* What a daemon of protocol 2 tells a client it accepted (AuthResult), and
  * of protocol 3 the connection's session. */
 typedef struct wire_daemon_info {
-  uint64_t instance;  /* random id of this run of the daemon; 0: not sent */
-  uint32_t max_depth; /* its --max-depth; 0: not sent */
-  uint64_t session;   /* protocol 3: the connection's session; 0: not sent */
-  bool resumed;       /* protocol 3: the session asked for was resumed */
-  bool durable;       /* protocol 3: the daemon's sessions survive its restart */
-  uint64_t key;       /* protocol 3: the session's key, which a resume names; 0: none */
+  uint64_t instance;         /* random id of this run of the daemon; 0: not sent */
+  uint32_t max_depth;        /* its --max-depth; 0: not sent */
+  uint64_t session;          /* protocol 3: the connection's session; 0: not sent */
+  bool resumed;              /* protocol 3: the session asked for was resumed */
+  bool durable;              /* protocol 3: the daemon's sessions survive its restart */
+  uint64_t key;              /* protocol 3: the session's key, which a resume names; 0: none */
+  char leader[WIRE_URL_MAX]; /* protocol 4, with REDIRECT: the leader's URL; "": none */
 } wire_daemon_info;
 
 /* mac may be NULL (a refusal); error may be NULL; info may be NULL (none
