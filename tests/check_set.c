@@ -280,6 +280,29 @@ START_TEST(test_save_load) {
 }
 END_TEST
 
+/* Proves the method table holds exactly the methods of docs/protocol.md,
+ * that every mutating one (and no other) carries METHOD_MUTATES, and that
+ * those that may add elements carry METHOD_GROWS. */
+START_TEST(test_method_table) {
+  const char *readers = " contains len copy scan union intersection difference "
+                        "symmetric_difference issubset issuperset isdisjoint ";
+  const char *writers = " add discard remove pop clear update intersection_update "
+                        "difference_update symmetric_difference_update ";
+  const char *growers = " add update symmetric_difference_update ";
+  ck_assert_ptr_eq(reg_type(reg, "set"), &t_set_type);
+  ck_assert_uint_eq(t_set_type.n_methods, 20);
+  for (size_t m = 0; m < t_set_type.n_methods; m++) {
+    const method_def *d = &t_set_type.methods[m];
+    const char *name = smtest_fmt(" %s ", d->name);
+    bool writer = strstr(writers, name) != NULL;
+    ck_assert_msg(writer || strstr(readers, name), "set.%s unexpected", d->name);
+    ck_assert_msg(((d->flags & METHOD_MUTATES) != 0) == writer, "set.%s mutation flag", d->name);
+    ck_assert_msg(((d->flags & METHOD_GROWS) != 0) == (strstr(growers, name) != NULL),
+                  "set.%s grows flag", d->name);
+  }
+}
+END_TEST
+
 /* ---- sm_set against a real daemon ---- */
 
 /* A list value of the ints given (caller frees). */
@@ -456,7 +479,7 @@ Suite *set_suite(void) {
   const smtest_group groups[] = {
       {"type",
        {test_create, test_elements, test_pop_clear, test_results, test_in_place, test_comparisons,
-        test_scan, test_refs, test_save_load}},
+        test_scan, test_refs, test_save_load, test_method_table}},
   };
   smtest_add_groups(s, groups, sizeof groups / sizeof groups[0], setup, teardown);
   TCase *tc = smtest_daemon_tcase(s, "api", 60);
