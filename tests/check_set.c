@@ -8,8 +8,9 @@
  *   references ref elements hold, and the snapshot hooks' round trip.
  * - Through libstatemgr against a real statemgrd, over TCP and the UNIX
  *   socket: every sm_set_* function with its results and error codes, a
- *   named set seen by two clients, and a set on a durable daemon that
- *   comes back whole after a crash and after a clean stop. */
+ *   named set seen by two clients, the CLI's set commands, and a set on
+ *   a durable daemon that comes back whole after a crash and after a
+ *   clean stop. */
 #include "smtest.h"
 #include "smtest_unit.h"
 
@@ -429,6 +430,49 @@ START_TEST(test_sharing) {
 }
 END_TEST
 
+/* Runs the statemgr CLI ($STATEMGR_CLI) on smtest_d with args (pasted
+ * into a shell command line); returns its exit status, stdout in out. */
+static int run_cli(char *out, size_t outlen, const char *args) {
+  const char *bin = getenv("STATEMGR_CLI");
+  ck_assert_msg(bin && *bin, "STATEMGR_CLI must name the statemgr binary");
+  char cmd[1024];
+  snprintf(cmd, sizeof cmd, "'%s' -u '%s' --authkey-file '%s' %s", bin, smtest_d.tcp_url,
+           smtest_d.authkey_file, args);
+  return smtest_run(cmd, out, outlen);
+}
+
+/* The CLI's set commands: sadd creates and adds (1 and 1.0 one element),
+ * smembers prints in insertion order (--json an array), sismember prints
+ * True/False, srem ignores absent elements, len and scan read a set, spop
+ * prints the newest element and exits 1 on an empty set, and the reading
+ * commands exit 1 for an unknown name without creating it. */
+START_TEST(test_cli) {
+  char out[4096];
+  ck_assert_int_eq(run_cli(out, sizeof out, "sadd cliset b 1 1.0 a"), 0);
+  ck_assert_int_eq(run_cli(out, sizeof out, "smembers cliset"), 0);
+  ck_assert_str_eq(out, "b\n1\na\n");
+  ck_assert_int_eq(run_cli(out, sizeof out, "smembers cliset --json"), 0);
+  ck_assert_str_eq(out, "[\"b\", 1, \"a\"]\n");
+  ck_assert_int_eq(run_cli(out, sizeof out, "sismember cliset 1.0"), 0);
+  ck_assert_str_eq(out, "True\n");
+  ck_assert_int_eq(run_cli(out, sizeof out, "sismember cliset zz"), 0);
+  ck_assert_str_eq(out, "False\n");
+  ck_assert_int_eq(run_cli(out, sizeof out, "srem cliset b zz"), 0);
+  ck_assert_int_eq(run_cli(out, sizeof out, "len cliset"), 0);
+  ck_assert_str_eq(out, "2\n");
+  ck_assert_int_eq(run_cli(out, sizeof out, "scan cliset --count 1"), 0);
+  ck_assert_str_eq(out, "1\na\n");
+  ck_assert_int_eq(run_cli(out, sizeof out, "spop cliset"), 0);
+  ck_assert_str_eq(out, "a\n");
+  ck_assert_int_eq(run_cli(out, sizeof out, "spop cliset"), 0);
+  ck_assert_int_eq(run_cli(out, sizeof out, "spop cliset"), 1);
+  ck_assert_int_eq(run_cli(out, sizeof out, "smembers nosuchset"), 1);
+  ck_assert_int_eq(run_cli(out, sizeof out, "sadd"), 2);
+  ck_assert_int_eq(run_cli(out, sizeof out, "ls --type set"), 0);
+  ck_assert_msg(strstr(out, "cliset") && !strstr(out, "nosuchset"), "%s", out);
+}
+END_TEST
+
 /* A set on a durable daemon comes back with its elements in their order
  * after a crash (replayed from the log) and after a clean stop (loaded
  * from the snapshot), so pop answers the same element as before. */
@@ -485,6 +529,7 @@ Suite *set_suite(void) {
   TCase *tc = smtest_daemon_tcase(s, "api", 60);
   tcase_add_loop_test(tc, test_api, 0, 2);
   tcase_add_loop_test(tc, test_sharing, 0, 2);
+  tcase_add_test(tc, test_cli);
   tc = tcase_create("durable");
   tcase_set_timeout(tc, 60);
   tcase_add_test(tc, test_durable);
