@@ -473,6 +473,35 @@ START_TEST(test_cli) {
 }
 END_TEST
 
+/* examples/vocabulary.c, built beside the daemon, runs: its forked
+ * workers' words make one set (9 distinct words), difference leaves the
+ * content words (in an order that depends on which worker came first),
+ * and issuperset answers. */
+START_TEST(test_example) {
+  const char *daemon = getenv("STATEMGRD");
+  ck_assert_ptr_nonnull(daemon);
+  char dir[512], cmd[1200], out[2048];
+  snprintf(dir, sizeof dir, "%s", daemon);
+  char *slash = strrchr(dir, '/');
+  ck_assert_ptr_nonnull(slash);
+  *slash = '\0';
+  snprintf(cmd, sizeof cmd, "'%s/examples/vocabulary'", dir);
+  ck_assert_int_eq(smtest_run(cmd, out, sizeof out), 0);
+  ck_assert_msg(strstr(out, "9 distinct words in 4 documents\n"), "%s", out);
+  ck_assert_msg(strstr(out, "covers \"dog sat\": yes\n"), "%s", out);
+  const char *line = strstr(out, "content words:");
+  ck_assert_ptr_nonnull(line);
+  const char *end = strchr(line, '\n');
+  ck_assert_ptr_nonnull(end);
+  ck_assert_int_eq((int)(end - line), (int)strlen("content words: dog cat sat mat slept"));
+  const char *const words[] = {" dog", " cat", " sat", " mat", " slept"};
+  for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) {
+    const char *w = strstr(line, words[i]);
+    ck_assert_msg(w && w < end, "%s missing from %.*s", words[i], (int)(end - line), line);
+  }
+}
+END_TEST
+
 /* A set on a durable daemon comes back with its elements in their order
  * after a crash (replayed from the log) and after a clean stop (loaded
  * from the snapshot), so pop answers the same element as before. */
@@ -530,9 +559,10 @@ Suite *set_suite(void) {
   tcase_add_loop_test(tc, test_api, 0, 2);
   tcase_add_loop_test(tc, test_sharing, 0, 2);
   tcase_add_test(tc, test_cli);
-  tc = tcase_create("durable");
+  tc = tcase_create("own_daemons"); /* each test starts the daemon it needs */
   tcase_set_timeout(tc, 60);
   tcase_add_test(tc, test_durable);
+  tcase_add_test(tc, test_example);
   suite_add_tcase(s, tc);
   return s;
 }
