@@ -454,7 +454,7 @@ class ListProxy(BaseProxy):
     _getvalue = copy
 
 
-def _operand(other):
+def set_operand(other):
     """An operand of the daemon's set methods: the elements of any iterable
     (a SetProxy's as they are now) as the keys of a map, so that each goes
     as a hashable key (a tuple as a key, not a list) and a repeated one
@@ -524,7 +524,7 @@ class SetProxy(BaseProxy):
     _getvalue = copy
 
     def _others(self, method, others):
-        return self._call(method, *[_operand(o) for o in others])
+        return self._call(method, *[set_operand(o) for o in others])
 
     def update(self, *others):
         self._others("update", others)
@@ -584,7 +584,7 @@ class SetProxy(BaseProxy):
     def __rsub__(self, other):
         if not self._set_like(other):
             return NotImplemented
-        return set(_operand(other)) - self.copy()
+        return set(set_operand(other)) - self.copy()
 
     def __ior__(self, other):
         if not self._set_like(other):
@@ -617,10 +617,10 @@ class SetProxy(BaseProxy):
         return self.issuperset(other) if self._set_like(other) else NotImplemented
 
     def __lt__(self, other):
-        return self.copy() < set(_operand(other)) if self._set_like(other) else NotImplemented
+        return self.copy() < set(set_operand(other)) if self._set_like(other) else NotImplemented
 
     def __gt__(self, other):
-        return self.copy() > set(_operand(other)) if self._set_like(other) else NotImplemented
+        return self.copy() > set(set_operand(other)) if self._set_like(other) else NotImplemented
 
 
 class ValueProxy(BaseProxy):

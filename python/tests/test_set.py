@@ -106,6 +106,21 @@ class SetTest(unittest.TestCase):
         s.discard((1, 2.0))
         self.assertNotIn((1, 2), s)
 
+    def test_pipeline(self):
+        """Pipelined set calls take elements as keys (a tuple stays one
+        element) and operands as any iterable; answers are the daemon's
+        (lists), in order."""
+        s = self.m.set()
+        with self.m.pipeline() as p:
+            on = p.on(s)
+            on.add((1, 2))
+            on.update(range(3), {"x"})
+            has = on.contains((1.0, 2))
+            both = on.intersection([2, "x", 9])
+        self.assertTrue(has.value)
+        self.assertEqual(both.value, [2, "x"])
+        self.assertEqual(s.copy(), {(1, 2), 0, 1, 2, "x"})
+
     def test_shared(self):
         """A forked process adds to the set it was handed; a named set is
         one object for two connections; register(set) makes sets too."""
