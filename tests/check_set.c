@@ -473,6 +473,55 @@ START_TEST(test_cli) {
 }
 END_TEST
 
+/* Under --max-memory a set's elements count: adds of 1000-byte elements
+ * are refused with SM_EMAXMEMORY near the limit (not long after it, as
+ * uncounted elements would be), reads and removals go on, and a removal
+ * makes room again; clear gives the memory back. */
+START_TEST(test_memory_limit) {
+  const char *args[] = {"--max-memory", "1M", NULL};
+  smtest_daemon d;
+  smtest_daemon_start(&d, args);
+  sm_client *c = smtest_connect(&d, NULL);
+  sm_set *s;
+  OK(sm_set_open(c, "big", &s));
+  int64_t empty = smtest_info_int(c, "used_memory");
+  char elem[1001];
+  memset(elem, 'x', 1000);
+  elem[1000] = '\0';
+  int n = 0, rc = SM_OK;
+  for (; n < 5000 && rc == SM_OK; n++) {
+    snprintf(elem, sizeof elem, "%06d", n);
+    elem[6] = 'x';
+    rc = sm_set_add_str(s, elem);
+  }
+  FAILS(rc, SM_EMAXMEMORY);
+  n--; /* the refused one */
+  ck_assert_int_gt(n, 700);
+  ck_assert_int_lt(n, 1100);
+  int64_t used = smtest_info_int(c, "used_memory");
+  ck_assert_int_le(used, (1 << 20) + 2048);
+  ck_assert_int_gt(used, (1 << 20) - 4096);
+  size_t len = 0;
+  OK(sm_set_len(s, &len));
+  ck_assert_uint_eq(len, (size_t)n);
+  FAILS(sm_set_add_str(s, elem), SM_EMAXMEMORY);
+  bool has = true;
+  OK(sm_set_contains_str(s, elem, &has));
+  ck_assert(!has);
+  snprintf(elem, sizeof elem, "%06d", 0);
+  elem[6] = 'x';
+  OK(sm_set_discard_str(s, elem));
+  snprintf(elem, sizeof elem, "%06d", n);
+  elem[6] = 'x';
+  OK(sm_set_add_str(s, elem));
+  OK(sm_set_clear(s));
+  ck_assert_int_lt(smtest_info_int(c, "used_memory"), empty + 4096);
+  sm_set_free(s);
+  sm_client_free(c);
+  smtest_daemon_stop_checked(&d);
+}
+END_TEST
+
 /* examples/vocabulary.c, built beside the daemon, runs: its forked
  * workers' words make one set (9 distinct words), difference leaves the
  * content words (in an order that depends on which worker came first),
@@ -563,6 +612,7 @@ Suite *set_suite(void) {
   tcase_set_timeout(tc, 60);
   tcase_add_test(tc, test_durable);
   tcase_add_test(tc, test_example);
+  tcase_add_test(tc, test_memory_limit);
   suite_add_tcase(s, tc);
   return s;
 }
