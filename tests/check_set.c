@@ -551,6 +551,26 @@ START_TEST(test_example) {
 }
 END_TEST
 
+/* statemgr-bench's set_add and set_contains run, with and without
+ * pipelining, over threads and processes, and pass their own checks (a
+ * wrong answer exits 1); both appear in the CSV. */
+START_TEST(test_bench_workloads) {
+  const char *bin = getenv("STATEMGR_BENCH");
+  ck_assert_msg(bin && *bin, "STATEMGR_BENCH must name statemgr-bench");
+  ck_assert_msg(access(bin, X_OK) == 0, "%s is not built", bin);
+  const char *runs[] = {"-c 2 -n 400 -r 50", "-c 3 -n 600 -r 50 -P 8 --processes"};
+  for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++) {
+    char cmd[1024], out[2048];
+    snprintf(cmd, sizeof cmd,
+             "'%s' -u '%s' --authkey-file '%s' -q --csv --prefix setb%zu: "
+             "-t set_add,set_contains %s 2>&1",
+             bin, smtest_d.tcp_url, smtest_d.authkey_file, i, runs[i]);
+    ck_assert_msg(smtest_run(cmd, out, sizeof out) == 0, "%s: %s", runs[i], out);
+    ck_assert_msg(strstr(out, "\nset_add,tcp,") && strstr(out, "\nset_contains,tcp,"), "%s", out);
+  }
+}
+END_TEST
+
 /* A set on a durable daemon comes back with its elements in their order
  * after a crash (replayed from the log) and after a clean stop (loaded
  * from the snapshot), so pop answers the same element as before. */
@@ -608,6 +628,7 @@ Suite *set_suite(void) {
   tcase_add_loop_test(tc, test_api, 0, 2);
   tcase_add_loop_test(tc, test_sharing, 0, 2);
   tcase_add_test(tc, test_cli);
+  tcase_add_test(tc, test_bench_workloads);
   tc = tcase_create("own_daemons"); /* each test starts the daemon it needs */
   tcase_set_timeout(tc, 60);
   tcase_add_test(tc, test_durable);
