@@ -33,8 +33,9 @@ NAME=sets.sh
 SMD="$BUILD/statemgrd"
 BENCH="$BUILD/statemgr-bench"
 for b in "$SMD" "$BENCH"; do [ -x "$b" ] || die "$b is missing: build it, or give --build-dir"; done
-command -v redis-server >/dev/null && command -v redis-benchmark >/dev/null ||
+if ! command -v redis-server >/dev/null || ! command -v redis-benchmark >/dev/null; then
   die "redis-server and redis-benchmark are needed (apt-get install redis-server)"
+fi
 
 KEYSPACE=100000
 TMP=$(mktemp -d /tmp/sm-sets.XXXXXX)
