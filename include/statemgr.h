@@ -922,6 +922,76 @@ SM_EXTERN int sm_array_set_slice(sm_array *a, int64_t start, const sm_value *val
 /** @param out the typecode ("i32"...; caller frees with sm_free()). */
 SM_EXTERN int sm_array_typecode(sm_array *a, char **out);
 
+/* ---- set (Python 3.14's Manager().set()) ------------------------- */
+
+/* Elements are compared as dict keys are (1, 1.0 and true are one
+ * element; lists and maps are unhashable: SM_ETYPE). The set keeps its
+ * elements in insertion order, and every result lists them in that
+ * order. An operand ("other") is an SM_LIST of elements or an SM_MAP whose
+ * keys are the elements; the daemon's methods take several operands where
+ * Python's do (call them with sm_call for that). */
+typedef struct sm_set sm_set;
+
+/** Gets or creates the set called name (NULL: a new anonymous set).
+ * @param out caller frees with sm_set_free(). @return 0, SM_ETYPE (name
+ * exists with another type), ... */
+SM_EXTERN int sm_set_open(sm_client *c, const char *name, sm_set **out);
+/** Opens a set proxy from a ref value or token (SM_ETYPE if not a set). */
+SM_EXTERN int sm_set_from_ref(sm_client *c, const sm_value *ref, sm_set **out);
+SM_EXTERN int sm_set_from_token(sm_client *c, const char *token, sm_set **out);
+SM_EXTERN void sm_set_free(sm_set *s);
+SM_EXTERN sm_proxy *sm_set_proxy(sm_set *s);
+
+/** s.add(elem). @return 0, SM_ETYPE (unhashable). */
+SM_EXTERN int sm_set_add(sm_set *s, const sm_value *elem);
+/** s.discard(elem): no error when absent. */
+SM_EXTERN int sm_set_discard(sm_set *s, const sm_value *elem);
+/** s.remove(elem). @return SM_ENOTFOUND when absent. */
+SM_EXTERN int sm_set_remove(sm_set *s, const sm_value *elem);
+SM_EXTERN int sm_set_contains(sm_set *s, const sm_value *elem, bool *out);
+SM_EXTERN int sm_set_len(sm_set *s, size_t *out);
+/** Removes and returns the most recently added element.
+ * @param out caller frees with sm_value_free(). @return SM_EEMPTY when
+ * empty. */
+SM_EXTERN int sm_set_pop(sm_set *s, sm_value **out);
+SM_EXTERN int sm_set_clear(sm_set *s);
+/** A snapshot of the elements as an SM_LIST in insertion order (caller
+ * frees with sm_value_free()). An answer over the frame limit fails with
+ * SM_ETOOLARGE: read such a set with sm_set_scan. */
+SM_EXTERN int sm_set_copy(sm_set *s, sm_value **out);
+/** One page of a cursor iteration over the elements, as sm_dict_scan
+ * (every element there for the whole iteration comes exactly once).
+ * @param page an SM_LIST of elements (caller frees with sm_value_free()).
+ * @return as sm_dict_scan. */
+SM_EXTERN int sm_set_scan(sm_set *s, uint64_t cursor, size_t count, uint64_t *next,
+                          sm_value **page);
+/** In place, atomically: s |= other, s &= other, s -= other, s ^= other.
+ * @return 0, SM_ETYPE (other is not a list or a map, or holds an
+ * unhashable element: then nothing changes). */
+SM_EXTERN int sm_set_update(sm_set *s, const sm_value *other);
+SM_EXTERN int sm_set_intersection_update(sm_set *s, const sm_value *other);
+SM_EXTERN int sm_set_difference_update(sm_set *s, const sm_value *other);
+SM_EXTERN int sm_set_symmetric_difference_update(sm_set *s, const sm_value *other);
+/** s | other, s & other, s - other, s ^ other as an SM_LIST (caller frees
+ * with sm_value_free()): this set's elements in its order, then (union,
+ * symmetric difference) the other's new ones in its order. The set is not
+ * changed. @return as sm_set_update. */
+SM_EXTERN int sm_set_union(sm_set *s, const sm_value *other, sm_value **out);
+SM_EXTERN int sm_set_intersection(sm_set *s, const sm_value *other, sm_value **out);
+SM_EXTERN int sm_set_difference(sm_set *s, const sm_value *other, sm_value **out);
+SM_EXTERN int sm_set_symmetric_difference(sm_set *s, const sm_value *other, sm_value **out);
+/** s <= other, s >= other, and whether they share no element. */
+SM_EXTERN int sm_set_issubset(sm_set *s, const sm_value *other, bool *out);
+SM_EXTERN int sm_set_issuperset(sm_set *s, const sm_value *other, bool *out);
+SM_EXTERN int sm_set_isdisjoint(sm_set *s, const sm_value *other, bool *out);
+/* Typed helpers: string or int64 elements. */
+SM_EXTERN int sm_set_add_str(sm_set *s, const char *elem);
+SM_EXTERN int sm_set_discard_str(sm_set *s, const char *elem);
+SM_EXTERN int sm_set_contains_str(sm_set *s, const char *elem, bool *out);
+SM_EXTERN int sm_set_add_int(sm_set *s, int64_t elem);
+SM_EXTERN int sm_set_discard_int(sm_set *s, int64_t elem);
+SM_EXTERN int sm_set_contains_int(sm_set *s, int64_t elem, bool *out);
+
 /* ------------------------------------------------------------------ */
 /* Pipelining and generic calls                                        */
 /* ------------------------------------------------------------------ */

@@ -50,7 +50,7 @@ registry *reg_new(void) {
                                 &t_namespace_type, &t_queue_type,     &t_lock_type,
                                 &t_rlock_type,     &t_semaphore_type, &t_bounded_semaphore_type,
                                 &t_condition_type, &t_event_type,     &t_barrier_type,
-                                &t_array_type};
+                                &t_array_type,     &t_set_type};
   for (size_t i = 0; i < sizeof builtins / sizeof builtins[0]; i++) {
     if (reg_add_type(reg, builtins[i]) != 0) {
       reg_free(reg);

@@ -106,8 +106,10 @@ int scan_table(call *c, htab *h, scan_write_fn write) {
   size_t pos = htab_seek(h, r.from), at = pos;
   sm_span k;
   void *v;
-  while (htab_next_before(h, &pos, r.end, &k, &v) && scan_room(&pg, k.n + sval_span(v).n + 16)) {
-    write(&pg.items, k, sval_span(v));
+  while (htab_next_before(h, &pos, r.end, &k, &v)) {
+    sm_span val = v ? sval_span(v) : (sm_span){NULL, 0};
+    if (!scan_room(&pg, k.n + val.n + 16)) break;
+    write(&pg.items, k, val);
     pg.n++;
     at = pos;
   }

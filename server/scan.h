@@ -84,10 +84,11 @@ int scan_end(call *c, scan_page *pg, uint64_t next);
 void scan_abort(scan_page *pg);
 
 /* A whole scan method over an insertion-ordered table whose values are
- * stored values (sval.h: dict, namespace): reads the arguments, writes the
- * entries of the cursor's range that fit the page, each through write
- * (which appends one list item for the entry, key and value as stored),
- * and answers. Returns as scan_begin and scan_end_range. */
+ * stored values (sval.h: dict, namespace) or all NULL (set: write gets an
+ * empty val): reads the arguments, writes the entries of the cursor's
+ * range that fit the page, each through write (which appends one list
+ * item for the entry, key and value as stored), and answers. Returns as
+ * scan_begin and scan_end_range. */
 struct htab;
 typedef void (*scan_write_fn)(vbuf *out, sm_span key, sm_span val);
 int scan_table(call *c, struct htab *h, scan_write_fn write);

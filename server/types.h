@@ -18,5 +18,6 @@ extern const obj_type t_condition_type;         /* "condition" */
 extern const obj_type t_event_type;             /* "event" */
 extern const obj_type t_barrier_type;           /* "barrier" */
 extern const obj_type t_array_type;             /* "array" */
+extern const obj_type t_set_type;               /* "set" */
 
 #endif

@@ -248,6 +248,7 @@ START_TEST(test_doc_agrees_with_tables) {
       {"semaphore", &t_semaphore_type}, {"bounded_semaphore", &t_bounded_semaphore_type},
       {"condition", &t_condition_type}, {"event", &t_event_type},
       {"barrier", &t_barrier_type},     {"array", &t_array_type},
+      {"set", &t_set_type},
   };
   for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
     check_type(all[i].name, all[i].t);

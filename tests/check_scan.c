@@ -354,7 +354,7 @@ START_TEST(test_cli_scan) {
   sm_queue *q;
   OK(sm_queue_open(c, "cli-scan-q", 0, &q));
   ck_assert_int_eq(run_cli(out, sizeof out, "scan cli-scan-q 2>&1"), 5);
-  ck_assert_ptr_nonnull(strstr(out, "scan reads a dict, list or namespace"));
+  ck_assert_ptr_nonnull(strstr(out, "scan reads a dict, list, namespace or set"));
   ck_assert_int_eq(run_cli(out, sizeof out, "scan cli-scan-none"), 1);
   ck_assert_int_eq(run_cli(out, sizeof out, "scan cli-scan --count 0 2>&1"), 2);
   ck_assert_ptr_nonnull(strstr(out, "--count wants"));

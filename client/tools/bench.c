@@ -39,7 +39,8 @@
 #define MAX_PIPELINE 100000
 #define MAX_VALUE (16u << 20)
 #define DEFAULT_LIST                                                                               \
-  "ping,dict_set,dict_get,dict_setget,dict_cas,list_push,list_pop,value_incr,queue_putget,lock"
+  "ping,dict_set,dict_get,dict_setget,dict_cas,list_push,list_pop,value_incr,queue_putget,lock,"   \
+  "set_add,set_contains"
 
 /* ---- options ---- */
 
@@ -317,6 +318,7 @@ static void close_objs(bench_objs *o) {
   sm_var_free(o->counter);
   sm_queue_free(o->queue);
   sm_lock_free(o->lock);
+  sm_set_free(o->set);
   memset(o, 0, sizeof *o);
 }
 

@@ -77,6 +77,7 @@ typedef struct bench_objs {
   sm_var *counter;
   sm_queue *queue;
   sm_lock *lock;
+  sm_set *set;
 } bench_objs;
 
 /* One run of one workload. */

@@ -23,7 +23,10 @@
  * and a final value equal to the number of increments; list_pop and
  * queue_putget check that each item comes back intact and exactly once (a
  * shared bitmap); lock counts inside the critical section with a plain
- * load and store, which loses updates unless the lock really excludes. */
+ * load and store, which loses updates unless the lock really excludes;
+ * set_add checks that each client's last key is in the set afterwards;
+ * set_contains asks for present and absent keys in turn and checks each
+ * answer. */
 #include "bench.h"
 
 #include <inttypes.h>
@@ -766,6 +769,144 @@ static int lock_verify(bench_run *r, char *err, size_t errlen) {
 
 /* ---- the table ---- */
 
+/* ---- set_add and set_contains ---- */
+
+static int open_set(bench_run *r, char *err, size_t errlen) {
+  char name[256];
+  int rc = sm_set_open(r->client, obj_name(r, "set", name, sizeof name), &r->o.set);
+  if (rc == SM_OK) rc = sm_set_clear(r->o.set);
+  return rc ? open_fail(err, errlen, name, rc) : 0;
+}
+
+static int set_add_loop(bench_worker *w) {
+  sm_set *s = w->run->o.set;
+  char key[BENCH_KEY_LEN + 1];
+  for (uint64_t j = 0; j < w->count && !stopped(w);) {
+    uint64_t j0 = j, n = w->pl ? batch_iters(w) : 1;
+    if (w->pl) sm_pipeline_reset(w->pl);
+    for (uint64_t k = 0; k < n && j < w->count; k++, j++) {
+      uint64_t idx = pick(w, j);
+      bench_key(idx, key);
+      sm_value *kv = sm_value_strn(key, BENCH_KEY_LEN);
+      if (!kv) return req_fail(w, j, "building a request", SM_ENOMEM, NULL);
+      const sm_value *args[1] = {kv};
+      int rc = w->pl ? queue_call(w, j, sm_set_proxy(s), "add", args, 1, -1)
+                     : TIMED(w, sm_set_add(s, kv));
+      sm_value_free(kv);
+      if (rc && !w->pl) return req_fail(w, j, "set add", rc, sm_last_error());
+      if (rc) return rc;
+      w->slot->last = idx;
+    }
+    if (!w->pl) continue;
+    if (exec_batch(w, j0)) return w->slot->code;
+    for (size_t i = 0; i < sm_pipeline_count(w->pl); i++)
+      if (batch_nil(w, i, j0 + i, "set add")) return w->slot->code;
+  }
+  return 0;
+}
+
+/* The last key each client added is in the set, and the set holds no more
+ * than the keyspace. */
+static int set_add_verify(bench_run *r, char *err, size_t errlen) {
+  char key[BENCH_KEY_LEN + 1];
+  for (int i = 0; i < r->cfg->clients; i++) {
+    const bench_slot *s = &r->sh->slots[i];
+    if (s->requests == 0) continue;
+    bench_key(s->last, key);
+    bool has = false;
+    int rc = sm_set_contains_str(r->o.set, key, &has);
+    if (rc) return open_fail(err, errlen, "set contains", rc);
+    if (!has) {
+      snprintf(err, errlen, "after the run, the set lacks %s, which a client added", key);
+      return BENCH_WRONG;
+    }
+  }
+  size_t len = 0;
+  int rc = sm_set_len(r->o.set, &len);
+  if (rc) return open_fail(err, errlen, "set len", rc);
+  if (len == 0 || len > r->cfg->keyspace) {
+    snprintf(err, errlen, "the set holds %zu elements from a keyspace of %" PRIu64, len,
+             r->cfg->keyspace);
+    return BENCH_WRONG;
+  }
+  return 0;
+}
+
+/* Adds keys 0..keyspace-1, an update of PRELOAD_BATCH elements a call. */
+static int set_contains_prepare(bench_run *r, char *err, size_t errlen) {
+  int rc = open_set(r, err, errlen);
+  if (rc) return rc;
+  char key[BENCH_KEY_LEN + 1];
+  for (uint64_t i = 0; rc == SM_OK && i < r->cfg->keyspace;) {
+    sm_value *batch = sm_value_list();
+    rc = batch ? SM_OK : SM_ENOMEM;
+    for (uint64_t k = 0; rc == SM_OK && k < PRELOAD_BATCH && i < r->cfg->keyspace; k++, i++) {
+      bench_key(i, key);
+      sm_value *kv = sm_value_strn(key, BENCH_KEY_LEN);
+      rc = kv ? sm_value_list_append(batch, kv) : SM_ENOMEM;
+    }
+    if (rc == SM_OK) rc = sm_set_update(r->o.set, batch);
+    sm_value_free(batch);
+  }
+  return rc ? open_fail(err, errlen, "preloading the set", rc) : 0;
+}
+
+/* Iteration j asks for a key of the keyspace (present) when j is even,
+ * else for one past it (absent), so an answer that is always the same
+ * fails. */
+static uint64_t contains_pick(bench_worker *w, uint64_t j, bool *present) {
+  uint64_t idx = pick(w, j);
+  *present = (w->first + j) % 2 == 0;
+  return *present ? idx : w->run->cfg->keyspace + idx;
+}
+
+static int check_contains(bench_worker *w, uint64_t j, uint64_t idx, bool want, bool got) {
+  if (got == want) return 0;
+  char key[BENCH_KEY_LEN + 1];
+  bench_key(idx, key);
+  return bench_fail(w, BENCH_WRONG, "request %" PRIu64 ": set contains \"%s\" returned %s", j, key,
+                    got ? "true" : "false");
+}
+
+static int set_contains_loop(bench_worker *w) {
+  sm_set *s = w->run->o.set;
+  char key[BENCH_KEY_LEN + 1];
+  uint64_t idxs[4096];
+  bool want[4096];
+  for (uint64_t j = 0; j < w->count && !stopped(w);) {
+    uint64_t j0 = j, n = w->pl ? batch_iters(w) : 1;
+    if (n > 4096) n = 4096;
+    if (w->pl) sm_pipeline_reset(w->pl);
+    for (uint64_t k = 0; k < n && j < w->count; k++, j++) {
+      uint64_t idx = idxs[k] = contains_pick(w, j, &want[k]);
+      bench_key(idx, key);
+      sm_value *kv = sm_value_strn(key, BENCH_KEY_LEN);
+      if (!kv) return req_fail(w, j, "building a request", SM_ENOMEM, NULL);
+      const sm_value *args[1] = {kv};
+      bool has = false;
+      int rc = w->pl ? queue_call(w, j, sm_set_proxy(s), "contains", args, 1, -1)
+                     : TIMED(w, sm_set_contains(s, kv, &has));
+      sm_value_free(kv);
+      if (rc && !w->pl) return req_fail(w, j, "set contains", rc, sm_last_error());
+      if (rc) return rc;
+      if (!w->pl && check_contains(w, j, idx, want[k], has)) return w->slot->code;
+    }
+    if (!w->pl) continue;
+    if (exec_batch(w, j0)) return w->slot->code;
+    for (size_t i = 0; i < sm_pipeline_count(w->pl); i++) {
+      sm_value *v = NULL;
+      int rc = sm_pipeline_result(w->pl, i, &v);
+      if (rc) return req_fail(w, j0 + i, "set contains", rc, sm_last_error());
+      bool ok = sm_value_type(v) == SM_BOOL;
+      rc = ok ? check_contains(w, j0 + i, idxs[i], want[i], sm_value_as_bool(v))
+              : wrong(w, j0 + i, "set contains", v, "a bool");
+      sm_value_free(v);
+      if (rc) return rc;
+    }
+  }
+  return 0;
+}
+
 const bench_workload bench_workloads[] = {
     {"ping", 1, true, ping_prepare, NULL, ping_loop, NULL},
     {"dict_set", 1, true, open_dict, NULL, dict_set_loop, dict_set_verify},
@@ -778,5 +919,7 @@ const bench_workload bench_workloads[] = {
     {"queue_putget", 2, true, queue_prepare, NULL, queue_loop, queue_verify},
     /* A pipelined release would be served while its acquire is parked. */
     {"lock", 2, false, lock_prepare, NULL, lock_loop, lock_verify},
+    {"set_add", 1, true, open_set, NULL, set_add_loop, set_add_verify},
+    {"set_contains", 1, true, set_contains_prepare, NULL, set_contains_loop, NULL},
 };
 const size_t bench_n_workloads = sizeof bench_workloads / sizeof bench_workloads[0];

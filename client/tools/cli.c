@@ -110,7 +110,7 @@ static const command commands[] = {
      "outside quotes ends the key. --json: an array of [KEY, VALUE] pairs.\n"},
     {"values", "DICT", 1, 1, true, 0, cmd_values, "print DICT's values, one per line", ""},
     {"scan", "NAME [--count N]", 1, 1, true, CMD_COUNT, cmd_scan,
-     "print a dict's or namespace's items (KEY<TAB>VALUE) or a list's items, page by page",
+     "print the items of a dict or namespace (KEY<TAB>VALUE), list or set, page by page",
      "Reads N items a round trip (default 100; 1 to 1000000), so an object of any\n"
      "size prints while the CLI holds one page. Every item present for the whole\n"
      "scan is printed (a list's item may come twice if items before it are removed\n"
@@ -121,6 +121,16 @@ static const command commands[] = {
      "print LIST[START:STOP], one per line, removing nothing",
      "Python's slice: STOP excluded, negative indexes count from the end, both\n"
      "clamped; START defaults to 0 and STOP to the end. --json: an array.\n"},
+    {"sadd", "SET ELEM...", 2, -1, true, 0, cli_cmd_sadd, "add to SET (creates SET)",
+     "Several elements go in one atomic call. Elements compare as dict keys:\n"
+     "1, 1.0 and True are one element.\n"},
+    {"srem", "SET ELEM...", 2, -1, true, 0, cli_cmd_srem, "remove from SET the elements present",
+     "One atomic call; an element that is absent is not an error.\n"},
+    {"sismember", "SET ELEM", 2, 2, true, 0, cli_cmd_sismember, "print True or False", ""},
+    {"smembers", "SET", 1, 1, true, 0, cli_cmd_smembers,
+     "print SET's elements, one per line, in insertion order", "--json: an array.\n"},
+    {"spop", "SET", 1, 1, true, 0, cli_cmd_spop,
+     "remove and print SET's most recently added element", "Exit 1 when SET is empty.\n"},
     {"len", "NAME", 1, 1, true, 0, cmd_len, "print the length of NAME",
      "The length of a dict, list, namespace (attributes), queue (items) or array;\n"
      "for other types, the size `ls` shows, when they have one.\n"},
@@ -594,29 +604,33 @@ static int cmd_scan(cli_ctx *ctx, int argc, char **argv) {
   sm_dict *d = NULL;
   sm_list *l = NULL;
   sm_ns *ns = NULL;
+  sm_set *st = NULL;
   if (strcmp(type, "dict") == 0)
     rc = sm_dict_from_token(ctx->client, token, &d);
   else if (strcmp(type, "list") == 0)
     rc = sm_list_from_token(ctx->client, token, &l);
   else if (strcmp(type, "namespace") == 0)
     rc = sm_ns_from_token(ctx->client, token, &ns);
+  else if (strcmp(type, "set") == 0)
+    rc = sm_set_from_token(ctx->client, token, &st);
   else
-    return cli_fail(ctx, SM_ETYPE, "'%s' is a %s: scan reads a dict, list or namespace", argv[0],
-                    type);
+    return cli_fail(ctx, SM_ETYPE, "'%s' is a %s: scan reads a dict, list, namespace or set",
+                    argv[0], type);
   uint64_t cursor = 0;
   bool first = true, opened = false;
   do {
     sm_value *page = NULL;
     if (rc == SM_OK)
-      rc = d   ? sm_dict_scan(d, cursor, ctx->count, &cursor, &page)
-           : l ? sm_list_scan(l, cursor, ctx->count, &cursor, &page)
-               : sm_ns_scan(ns, cursor, ctx->count, &cursor, &page);
+      rc = d    ? sm_dict_scan(d, cursor, ctx->count, &cursor, &page)
+           : l  ? sm_list_scan(l, cursor, ctx->count, &cursor, &page)
+           : st ? sm_set_scan(st, cursor, ctx->count, &cursor, &page)
+                : sm_ns_scan(ns, cursor, ctx->count, &cursor, &page);
     if (rc == SM_OK && ctx->json && !opened) { /* one array, streamed a page at a time */
       putchar('[');
       opened = true;
     }
     for (size_t i = 0; rc == SM_OK && i < sm_value_len(page); i++, first = false)
-      rc = print_scanned(ctx, sm_value_list_at(page, i), !l, first);
+      rc = print_scanned(ctx, sm_value_list_at(page, i), d || ns, first);
     sm_value_free(page);
   } while (rc == SM_OK && cursor != 0);
   if (opened) {
@@ -626,6 +640,7 @@ static int cmd_scan(cli_ctx *ctx, int argc, char **argv) {
   sm_dict_free(d);
   sm_list_free(l);
   sm_ns_free(ns);
+  sm_set_free(st);
   if (rc == SM_ENOTFOUND) return cli_fail(ctx, rc, "no object named '%s'", argv[0]);
   return rc == SM_OK || ctx->err[0] ? rc : cli_lib_fail(ctx, rc, "scan");
 }
@@ -751,7 +766,7 @@ static int cmd_delete(cli_ctx *ctx, int argc, char **argv) {
 
 /* Prints the items of the SM_LIST list one per line, or as one JSON
  * array. */
-static int print_lines(cli_ctx *ctx, const sm_value *list) {
+int cli_print_lines(cli_ctx *ctx, const sm_value *list) {
   if (ctx->json) return cli_print_value(ctx, list);
   int rc = SM_OK;
   for (size_t i = 0; rc == SM_OK && i < sm_value_len(list); i++)
@@ -797,7 +812,7 @@ static int cmd_values(cli_ctx *ctx, int argc, char **argv) {
   if ((rc = sm_dict_values(d, &values)) != SM_OK)
     cli_lib_fail(ctx, rc, "values");
   else
-    rc = print_lines(ctx, values);
+    rc = cli_print_lines(ctx, values);
   sm_value_free(values);
   sm_dict_free(d);
   return rc;
@@ -825,7 +840,7 @@ static int cmd_range(cli_ctx *ctx, int argc, char **argv) {
   if ((rc = sm_list_slice(l, start, stop, &slice)) != SM_OK)
     cli_lib_fail(ctx, rc, "range");
   else
-    rc = print_lines(ctx, slice);
+    rc = cli_print_lines(ctx, slice);
   sm_value_free(slice);
   sm_list_free(l);
   return rc;
@@ -870,7 +885,7 @@ static int cmd_ns(cli_ctx *ctx, int argc, char **argv) {
       cli_lib_fail(ctx, rc, "del");
   } else {
     if ((rc = sm_ns_list(ns, &v)) == SM_OK)
-      rc = print_lines(ctx, v);
+      rc = cli_print_lines(ctx, v);
     else
       cli_lib_fail(ctx, rc, "attrs");
   }
@@ -941,7 +956,7 @@ static int cmd_array(cli_ctx *ctx, int argc, char **argv) {
   else if (range && (rc = sm_array_slice(a, start, stop, &slice)) != SM_OK)
     cli_lib_fail(ctx, rc, "range");
   else if (range)
-    rc = print_lines(ctx, slice);
+    rc = cli_print_lines(ctx, slice);
   else
     rc = array_element(ctx, a, code[0] == 'f', op, index, argc > 3 ? argv[3] : NULL);
   sm_value_free(slice);

@@ -5,7 +5,8 @@
  * table and maps the result onto an exit code; it holds the commands on
  * data (dict, list, value, namespace, array) and the admin ones.
  * cli_sync.c holds the commands on queues and synchronisation objects
- * (queue, event, lock, semaphore, barrier), which may wait. cli_admin.c
+ * (queue, event, lock, semaphore, barrier), which may wait. cli_set.c
+ * holds the set commands (sadd, srem, sismember, smembers, spop). cli_admin.c
  * holds the operator's slowlog, config, clients and monitor. cli_out.c
  * prints values, as plain text or JSON. cli_repl.c is the interactive
  * mode: it reads command lines and hands each to cli_run(). */
@@ -52,6 +53,10 @@ sm_value *cli_parse_arg(const cli_ctx *ctx, const char *s);
 /* Parses an int64 operand (an index, a count); false when s is not one. */
 bool cli_parse_int(const char *s, int64_t *out);
 
+/* Prints each item of list on its own line, or the whole list as the
+ * command's JSON document. Returns 0 or SM_ENOMEM (recorded). */
+int cli_print_lines(cli_ctx *ctx, const sm_value *list);
+
 /* Prints v on its own line, plain or as the command's JSON document.
  * Returns 0 or SM_ENOMEM (recorded). */
 int cli_print_value(cli_ctx *ctx, const sm_value *v);
@@ -89,6 +94,13 @@ int cli_cmd_event(cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_lock(cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_semaphore(cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_barrier(cli_ctx *ctx, int argc, char **argv);
+
+/* The commands of cli_set.c: sadd, srem, sismember, smembers, spop. */
+int cli_cmd_sadd(cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_srem(cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_sismember(cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_smembers(cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_spop(cli_ctx *ctx, int argc, char **argv);
 
 /* Runs one command line on ctx (connected): argv[0] is COMMAND, options
  * after it as on the shell's command line. Prints its output and, on

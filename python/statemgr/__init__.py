@@ -26,7 +26,7 @@ from .managers import BaseManager, SyncManager
 from .pipeline import Pipeline, Result
 from .proxies import (
     ABSENT, ArrayProxy, BarrierProxy, BaseProxy, ConditionProxy, DictProxy, EventProxy, ListProxy,
-    LockProxy, NamespaceProxy, QueueProxy, RLockProxy, SemaphoreProxy, ValueProxy,
+    LockProxy, NamespaceProxy, QueueProxy, RLockProxy, SemaphoreProxy, SetProxy, ValueProxy,
     remember_client,
 )
 
@@ -38,7 +38,7 @@ __all__ = [
     "NotOwner", "AuthenticationError", "ConnectFailed", "ConnectionClosed", "ShuttingDown",
     "TLSError", "TooLarge", "Stale", "DiskFull", "BaseProxy", "DictProxy", "ListProxy", "ValueProxy",
     "ArrayProxy", "NamespaceProxy", "QueueProxy", "LockProxy", "RLockProxy", "SemaphoreProxy",
-    "ConditionProxy", "EventProxy", "BarrierProxy",
+    "ConditionProxy", "EventProxy", "BarrierProxy", "SetProxy",
 ]
 
 
@@ -76,6 +76,9 @@ class Connection:
 
     def list(self, name=None):
         return self._client.open("list", name)
+
+    def set(self, name=None):
+        return self._client.open("set", name)
 
     def value(self, name=None, initial=None):
         return self._client.open("value", name, initial)

@@ -34,15 +34,15 @@ from .errors import Error, NotFound
 from .pipeline import Pipeline
 from .proxies import (
     ARRAY_TYPECODES, ArrayProxy, BarrierProxy, BaseProxy, ConditionProxy, DictProxy, EventProxy,
-    ListProxy, LockProxy, NamespaceProxy, QueueProxy, RLockProxy, SemaphoreProxy, ValueProxy,
-    remember_client,
+    ListProxy, LockProxy, NamespaceProxy, QueueProxy, RLockProxy, SemaphoreProxy, SetProxy,
+    ValueProxy, remember_client,
 )
 
 # The proxy classes are here too, as in multiprocessing.managers.
 __all__ = ["BaseManager", "SyncManager", "Server", "BaseProxy", "RemoteError", "Namespace",
            "Value", "Array", "DictProxy", "ListProxy", "ValueProxy", "ArrayProxy",
            "NamespaceProxy", "QueueProxy", "LockProxy", "RLockProxy", "SemaphoreProxy",
-           "ConditionProxy", "EventProxy", "BarrierProxy"]
+           "ConditionProxy", "EventProxy", "BarrierProxy", "SetProxy"]
 
 
 class RemoteError(Error):
@@ -106,6 +106,17 @@ def _open_list(client, name, sequence=()):
     p = client.open("list", name)
     if items:
         p.extend(items)
+    return p
+
+
+def _open_set(client, name, iterable=()):
+    # A map whose keys are the elements: each goes as a hashable key.
+    items = dict.fromkeys(iterable)
+    if name is None and items:
+        return client.open("set", None, items)
+    p = client.open("set", name)
+    if items:
+        p.update(items)
     return p
 
 
@@ -205,6 +216,7 @@ SYNC_TYPES = {
     "Pool": _no_pool,
     "list": _open_list,
     "dict": _open_dict,
+    "set": _open_set,
     "Value": _open_value,
     "Array": _open_array,
     "Namespace": _open_namespace,
@@ -214,6 +226,7 @@ SYNC_TYPES = {
 BUILTIN_CALLABLES = {
     dict: "dict",
     list: "list",
+    set: "set",
     queue.Queue: "Queue",
     queue.LifoQueue: None,  # no daemon type: refused with a reason
     threading.Lock: "Lock",
@@ -549,8 +562,8 @@ class BaseManager:
 
 class SyncManager(BaseManager):
     """multiprocessing.managers.SyncManager over statemgrd: dict, list,
-    Value, Array, Namespace, Queue, JoinableQueue, Lock, RLock, Semaphore,
-    BoundedSemaphore, Condition, Event, Barrier."""
+    set (as Python 3.14's), Value, Array, Namespace, Queue, JoinableQueue,
+    Lock, RLock, Semaphore, BoundedSemaphore, Condition, Event, Barrier."""
 
 
 for _typeid in SYNC_TYPES:

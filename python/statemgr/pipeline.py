@@ -19,10 +19,12 @@ pipeline belongs to the thread that made it.
 """
 from . import _statemgr
 from .errors import error_for
-from .proxies import DictProxy, timeout_ms
+from .proxies import DictProxy, SetProxy, set_operand, timeout_ms
 
 # Dict methods whose first argument is a key.
 _KEY_METHODS = {"get", "set", "del", "contains", "pop", "setdefault", "set_if_absent", "cas"}
+# Set methods whose one argument is an element (a key, as for a dict).
+_SET_ELEMENT_METHODS = {"add", "discard", "remove", "contains"}
 
 
 class Result:
@@ -99,6 +101,11 @@ class Pipeline(_statemgr.Pipeline):
             self._call_timed(proxy, method, timeout_ms(timeout), *args)
         elif args and method in _KEY_METHODS and isinstance(proxy, DictProxy):
             self._callk(proxy, method, *args)
+        elif args and isinstance(proxy, SetProxy):
+            if method in _SET_ELEMENT_METHODS:
+                self._callk(proxy, method, *args)
+            else:  # operands: any iterable, each element as a key
+                self._call(proxy, method, *[set_operand(a) for a in args])
         else:
             self._call(proxy, method, *args)
         r = Result()

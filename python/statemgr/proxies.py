@@ -8,7 +8,8 @@ slicing and ``+=``; a ``ValueProxy`` has ``.value``; locks and conditions
 are context managers; failures raise what Python raises (``KeyError``,
 ``IndexError``, ``queue.Empty``, ``threading.BrokenBarrierError``...).
 Comparison is by identity, as for Python's proxies (compare ``d.copy()`` or
-``l[:]`` instead). Each class also has what Python's lack: ``value.add()``,
+``l[:]`` instead; a ``SetProxy``'s ``<=``, ``<``... compare its elements,
+as Python 3.14's does). Each class also has what Python's lack: ``value.add()``,
 ``dict.set_if_absent()`` / ``cas()``, and a lock that its holder's death
 releases.
 
@@ -30,7 +31,7 @@ from .errors import BadValue, Empty, Full, NotFound, NotOwner, Timeout
 __all__ = [
     "BaseProxy", "DictProxy", "ListProxy", "ValueProxy", "ArrayProxy", "NamespaceProxy",
     "QueueProxy", "LockProxy", "RLockProxy", "SemaphoreProxy", "ConditionProxy",
-    "EventProxy", "BarrierProxy", "ABSENT",
+    "EventProxy", "BarrierProxy", "SetProxy", "ABSENT",
 ]
 
 
@@ -453,6 +454,175 @@ class ListProxy(BaseProxy):
     _getvalue = copy
 
 
+def set_operand(other):
+    """An operand of the daemon's set methods: the elements of any iterable
+    (a SetProxy's as they are now) as the keys of a map, so that each goes
+    as a hashable key (a tuple as a key, not a list) and a repeated one
+    once."""
+    if isinstance(other, SetProxy):
+        other = other._call("copy")
+    return dict.fromkeys(other)
+
+
+_SET_LIKE = (set, frozenset, type({}.keys()), type({}.items()))
+
+
+class SetProxy(BaseProxy):
+    """A shared set (daemon type "set"), as Python 3.14's Manager().set():
+    ``in``, len, iteration, the operators and every method of a set.
+    Results (``copy()``, ``union()``, ``s | t``...) are Python sets;
+    operands may be any iterable (operators take sets, as Python's do).
+    Elements compare as dict keys do (1, 1.0 and True are one). pop()
+    takes the most recently added element."""
+
+    _typeid = "set"
+
+    def __contains__(self, elem):
+        return self._callk("contains", elem)
+
+    def __len__(self):
+        return self._call("len")
+
+    def __iter__(self):
+        """Iterates over the elements there were when iteration began."""
+        return iter(self._call("copy"))
+
+    def __str__(self):
+        return str(self.copy())
+
+    def scan(self, count=None):
+        """An iterator over the elements, count (a hint; None: the daemon's
+        100) per round trip, holding one page at a time: for sets too big
+        for copy(). Insertion order; every element present for the whole
+        iteration comes exactly once."""
+        return proxy_scan(self, count, False)
+
+    def add(self, elem):
+        self._callk("add", elem)
+
+    def discard(self, elem):
+        self._callk("discard", elem)
+
+    def remove(self, elem):
+        try:
+            self._callk("remove", elem)
+        except NotFound:
+            raise KeyError(elem) from None
+
+    def pop(self):
+        try:
+            return self._call("pop")
+        except Empty:
+            raise KeyError("pop from an empty set") from None
+
+    def clear(self):
+        self._call("clear")
+
+    def copy(self):
+        return set(self._call("copy"))
+
+    _getvalue = copy
+
+    def _others(self, method, others):
+        return self._call(method, *[set_operand(o) for o in others])
+
+    def update(self, *others):
+        self._others("update", others)
+
+    def intersection_update(self, *others):
+        self._others("intersection_update", others)
+
+    def difference_update(self, *others):
+        self._others("difference_update", others)
+
+    def symmetric_difference_update(self, other):
+        self._others("symmetric_difference_update", (other,))
+
+    def union(self, *others):
+        return set(self._others("union", others))
+
+    def intersection(self, *others):
+        return set(self._others("intersection", others))
+
+    def difference(self, *others):
+        return set(self._others("difference", others))
+
+    def symmetric_difference(self, other):
+        return set(self._others("symmetric_difference", (other,)))
+
+    def issubset(self, other):
+        return self._others("issubset", (other,))
+
+    def issuperset(self, other):
+        return self._others("issuperset", (other,))
+
+    def isdisjoint(self, other):
+        return self._others("isdisjoint", (other,))
+
+    # Operators: the other side must be a set (or a SetProxy, or a dict
+    # view), as for Python's sets; the result is a Python set.
+    @staticmethod
+    def _set_like(other):
+        return isinstance(other, _SET_LIKE + (SetProxy,))
+
+    def __or__(self, other):
+        return self.union(other) if self._set_like(other) else NotImplemented
+
+    def __and__(self, other):
+        return self.intersection(other) if self._set_like(other) else NotImplemented
+
+    def __sub__(self, other):
+        return self.difference(other) if self._set_like(other) else NotImplemented
+
+    def __xor__(self, other):
+        return self.symmetric_difference(other) if self._set_like(other) else NotImplemented
+
+    __ror__ = __or__
+    __rand__ = __and__
+    __rxor__ = __xor__
+
+    def __rsub__(self, other):
+        if not self._set_like(other):
+            return NotImplemented
+        return set(set_operand(other)) - self.copy()
+
+    def __ior__(self, other):
+        if not self._set_like(other):
+            return NotImplemented
+        self.update(other)
+        return self
+
+    def __iand__(self, other):
+        if not self._set_like(other):
+            return NotImplemented
+        self.intersection_update(other)
+        return self
+
+    def __isub__(self, other):
+        if not self._set_like(other):
+            return NotImplemented
+        self.difference_update(other)
+        return self
+
+    def __ixor__(self, other):
+        if not self._set_like(other):
+            return NotImplemented
+        self.symmetric_difference_update(other)
+        return self
+
+    def __le__(self, other):
+        return self.issubset(other) if self._set_like(other) else NotImplemented
+
+    def __ge__(self, other):
+        return self.issuperset(other) if self._set_like(other) else NotImplemented
+
+    def __lt__(self, other):
+        return self.copy() < set(set_operand(other)) if self._set_like(other) else NotImplemented
+
+    def __gt__(self, other):
+        return self.copy() > set(set_operand(other)) if self._set_like(other) else NotImplemented
+
+
 class ValueProxy(BaseProxy):
     """A shared value (Manager().Value; daemon type "value")."""
 
@@ -840,6 +1010,7 @@ PROXY_CLASSES = {
     "condition": ConditionProxy,
     "event": EventProxy,
     "barrier": BarrierProxy,
+    "set": SetProxy,
 }
 
 for _type, _cls in PROXY_CLASSES.items():

@@ -354,6 +354,33 @@ static void dispatch_seeds(void) {
   req(0, "delete", NONE, 1, S("fuzz-named"));
   save(d, "refs_named");
 
+  begin(); /* a set, its operands as lists and maps, and a ref element */
+  req(0, "create", NONE, 3, S("set"), NIL(), L(3, I(1), D(1.0), S("a")));
+  req(0, "create", NONE, 2, S("list"), NIL());
+  req(1, "add", NONE, 1, R(2, "list"));
+  req(1, "add", NONE, 1, L(1, I(1))); /* unhashable: TYPE_ERROR */
+  req(1, "discard", NONE, 1, B(true));
+  req(1, "remove", NONE, 1, S("absent"));
+  req(1, "contains", NONE, 1, S("a"));
+  req(1, "update", NONE, 2, L(2, I(2), I(3)), M(1, S("k"), NIL()));
+  req(1, "union", NONE, 2, L(1, I(9)), L(0));
+  req(1, "intersection", NONE, 1, L(2, I(2), S("a")));
+  req(1, "difference", NONE, 1, M(1, I(3), I(0)));
+  req(1, "symmetric_difference", NONE, 1, L(2, I(2), I(8)));
+  req(1, "intersection_update", NONE, 1, L(3, I(2), S("k"), R(2, "list")));
+  req(1, "difference_update", NONE, 1, L(1, I(2)));
+  req(1, "symmetric_difference_update", NONE, 1, L(2, S("k"), I(5)));
+  req(1, "issubset", NONE, 1, L(2, I(5), R(2, "list")));
+  req(1, "issuperset", NONE, 1, L(0));
+  req(1, "isdisjoint", NONE, 1, L(1, I(5)));
+  req(1, "scan", NONE, 2, I(0), I(1));
+  req(1, "copy", NONE, 0);
+  req(1, "len", NONE, 0);
+  req(1, "pop", NONE, 0);
+  req(1, "clear", NONE, 0);
+  req(1, "pop", NONE, 0); /* empty: EMPTY */
+  save(d, "set");
+
   begin();
   req(0, "ping", NONE, 0);
   req(0, "info", NONE, 0);
