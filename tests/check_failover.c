@@ -1,0 +1,405 @@
+/* SPDX-License-Identifier: MIT */
+/* check_failover.c - the client side of a replicated group (issue 14): a
+ * client given the members' URLs as a list finds the leader, follows a
+ * REDIRECT, and when the leader fails goes on at another member, resuming
+ * its session and sending its calls in flight again, exactly once.
+ *
+ * Members that are not the leader are played by the fake daemon of
+ * smtest_fake.c (statemgrd's side of REDIRECT needs etcd): one that
+ * answers the handshake with REDIRECT, one that accepts a session's resume
+ * and then answers its calls with REDIRECT (a deposed leader). Leaders are
+ * real statemgrd processes.
+ *
+ * - A list whose first member redirects in the handshake, to a leader in
+ *   the list or not, reaches the leader; a member that names no leader is
+ *   passed over; members that never name one fail the connect with
+ *   SM_EREDIRECT once the failover timeout has passed.
+ * - A call answered REDIRECT was not applied: it goes to the leader.
+ * - A durable leader SIGKILLed under load and replaced by a daemon on
+ *   another address of the list, on the same data, is found: every add in
+ *   flight is answered once (the totals are 1..N), a lock held across stays
+ *   its holder's. The same through a deposed member that takes the session
+ *   and redirects the resent calls.
+ * - The CLI takes a list too. */
+#include "smtest.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static void sleep_ms(long ms) {
+  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+  nanosleep(&ts, NULL);
+}
+
+/* A client of urls with d's authkey and the given failover timeout (ms;
+ * 0: the default). Returns sm_connect's status, *out on success. */
+static int connect_list(const smtest_daemon *d, const char *urls, int failover_ms,
+                        sm_client **out) {
+  sm_options *o = sm_options_new();
+  ck_assert_ptr_nonnull(o);
+  OK(sm_options_set_authkey_file(o, d->authkey_file));
+  if (failover_ms) OK(sm_options_set_failover_timeout(o, failover_ms));
+  int rc = sm_connect(urls, o, out);
+  sm_options_free(o);
+  return rc;
+}
+
+/* Whether the daemon d holds a named dict whose key k is v (asked over a
+ * client of its own). */
+static bool leader_has(const smtest_daemon *d, const char *dict, const char *k, int64_t v) {
+  sm_client *c = smtest_connect(d, d->unix_url);
+  sm_dict *x;
+  OK(sm_dict_open(c, dict, &x));
+  int64_t got = -1;
+  int rc = sm_dict_get_int(x, k, &got);
+  sm_dict_free(x);
+  sm_client_free(c);
+  return rc == SM_OK && got == v;
+}
+
+/* ---- REDIRECT in the handshake ---- */
+
+/* The only member given is not the leader: it names the leader (not in
+ * the list), and every call goes there. */
+START_TEST(handshake_redirect_reaches_the_leader) {
+  smtest_daemon d;
+  smtest_daemon_start(&d, NULL);
+  smtest_fake_cfg cfg = {.hello_version = 1,
+                         .hello_max_version = 4,
+                         .auth_status = WS_REDIRECT,
+                         .key_file = d.authkey_file};
+  snprintf(cfg.info.leader, sizeof cfg.info.leader, "%s", d.unix_url);
+  smtest_fake f;
+  smtest_fake_start(&f, &cfg);
+  sm_client *c = NULL;
+  OK(connect_list(&d, f.url, 0, &c));
+  ck_assert_int_eq(f.accepted, 1);
+  sm_dict *x;
+  OK(sm_dict_open(c, "reached", &x)); /* the holder connection: the leader too */
+  OK(sm_dict_set_int(x, "k", 7));
+  ck_assert(leader_has(&d, "reached", "k", 7));
+  ck_assert_int_eq(f.accepted, 1); /* the library remembers the leader */
+  ck_assert_int_eq(f.requests, 0);
+  sm_dict_free(x);
+  sm_client_free(c);
+  smtest_fake_stop(&f);
+  ck_assert_int_eq(smtest_daemon_stop(&d), 0);
+}
+END_TEST
+
+/* A member that knows no leader yet is passed over for the next one. */
+START_TEST(member_without_a_leader_is_passed_over) {
+  smtest_daemon d;
+  smtest_daemon_start(&d, NULL);
+  smtest_fake_cfg cfg = {.hello_version = 1,
+                         .hello_max_version = 4,
+                         .auth_status = WS_REDIRECT,
+                         .key_file = d.authkey_file};
+  smtest_fake f;
+  smtest_fake_start(&f, &cfg);
+  char urls[512];
+  snprintf(urls, sizeof urls, "%s,%s", f.url, d.unix_url);
+  sm_client *c = NULL;
+  OK(connect_list(&d, urls, 0, &c));
+  ck_assert_int_eq(f.accepted, 1);
+  OK(sm_ping(c));
+  ck_assert_str_eq(sm_client_url(c), urls);
+  sm_client_free(c);
+  smtest_fake_stop(&f);
+  ck_assert_int_eq(smtest_daemon_stop(&d), 0);
+}
+END_TEST
+
+/* Members that never name a reachable leader: the connect goes round
+ * them until the failover timeout, then fails with SM_EREDIRECT and says
+ * why; a list where no member listens fails at once with SM_ECONNECT. */
+START_TEST(no_leader_within_the_failover_timeout) {
+  smtest_daemon d;
+  smtest_daemon_start(&d, NULL);
+  smtest_fake_cfg cfg = {.hello_version = 1,
+                         .hello_max_version = 4,
+                         .auth_status = WS_REDIRECT,
+                         .key_file = d.authkey_file};
+  smtest_fake f;
+  smtest_fake_start(&f, &cfg);
+  sm_client *c = NULL;
+  double t0 = smtest_now_s();
+  FAILS(connect_list(&d, f.url, 400, &c), SM_EREDIRECT);
+  double took = smtest_now_s() - t0;
+  ck_assert_msg(strstr(sm_last_error(), "no leader is known yet"), "%s", sm_last_error());
+  ck_assert_msg(took >= 0.35 && took < 3.0, "gave up after %.2f s", took);
+  ck_assert_int_gt(f.accepted, 1); /* it was asked again */
+
+  char urls[128];
+  snprintf(urls, sizeof urls, "tcp://127.0.0.1:%d,127.0.0.1:%d", smtest_free_port(),
+           smtest_free_port());
+  t0 = smtest_now_s();
+  FAILS(connect_list(&d, urls, 0, &c), SM_ECONNECT);
+  ck_assert_msg(smtest_now_s() - t0 < 2.0, "a list of dead members took %.2f s",
+                smtest_now_s() - t0);
+  FAILS(connect_list(&d, "tcp://127.0.0.1:1,,b:2", 0, &c), SM_EINVAL);
+  ck_assert_msg(strstr(sm_last_error(), "member 2 is empty"), "%s", sm_last_error());
+  smtest_fake_stop(&f);
+  ck_assert_int_eq(smtest_daemon_stop(&d), 0);
+}
+END_TEST
+
+/* ---- REDIRECT on a request ---- */
+
+/* A member that took the connection answers a call with REDIRECT (it was
+ * deposed): the call was not applied, and goes to the leader it names. */
+START_TEST(request_redirect_goes_to_the_leader) {
+  smtest_daemon d;
+  smtest_daemon_start(&d, NULL);
+  static const int statuses[] = {WS_REDIRECT};
+  const char *leaders[] = {d.unix_url};
+  smtest_fake_cfg cfg = {.hello_version = 1,
+                         .hello_max_version = 4,
+                         .statuses = statuses,
+                         .leaders = leaders,
+                         .n_answers = 1,
+                         .key_file = d.authkey_file};
+  smtest_fake f;
+  smtest_fake_start(&f, &cfg);
+  sm_client *c = NULL;
+  OK(connect_list(&d, f.url, 0, &c));
+  sm_value *info = NULL;
+  OK(sm_info(c, &info)); /* redirected, then answered by the leader */
+  sm_value_free(info);
+  ck_assert_int_eq(f.requests, 1);
+  sm_dict *x;
+  OK(sm_dict_open(c, "after", &x));
+  OK(sm_dict_set_int(x, "k", 1));
+  ck_assert(leader_has(&d, "after", "k", 1));
+  ck_assert_int_eq(f.requests, 1);
+  sm_dict_free(x);
+  sm_client_free(c);
+  smtest_fake_stop(&f);
+  ck_assert_int_eq(smtest_daemon_stop(&d), 0);
+}
+END_TEST
+
+/* ---- a leader that fails, under load ---- */
+
+/* A durable leader on a port of its own, its data directory outliving
+ * it, and the address its successor will listen on. */
+typedef struct group {
+  smtest_daemon d;
+  char base[64];
+  char data[128];
+  char first[64], second[64]; /* tcp://127.0.0.1:PORT */
+} group;
+
+static void group_start(group *g) {
+  memset(g, 0, sizeof *g);
+  snprintf(g->base, sizeof g->base, "/tmp/smfo.XXXXXX");
+  ck_assert_msg(mkdtemp(g->base) != NULL, "mkdtemp: %s", strerror(errno));
+  snprintf(g->data, sizeof g->data, "%s/data", g->base);
+  snprintf(g->first, sizeof g->first, "tcp://127.0.0.1:%d", smtest_free_port());
+  snprintf(g->second, sizeof g->second, "tcp://127.0.0.1:%d", smtest_free_port());
+  const char *args[] = {"--listen", g->first, "--data-dir", g->data, "--session-resume-timeout",
+                        "20000",    NULL};
+  smtest_daemon_start(&g->d, args);
+}
+
+/* SIGKILL the leader; its successor takes over the same data on the
+ * second address. */
+static void group_fail_over(group *g) {
+  smtest_daemon_kill(&g->d, SIGKILL);
+  const char *args[] = {"--listen", g->second, "--data-dir", g->data, "--session-resume-timeout",
+                        "20000",    NULL};
+  smtest_daemon_restart_args(&g->d, args);
+}
+
+static void group_stop(group *g) {
+  ck_assert_int_eq(smtest_daemon_stop(&g->d), 0);
+  char cmd[128];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", g->base);
+  ck_assert_int_eq(system(cmd), 0);
+}
+
+#define ADDERS 3
+#define ADDS 200
+
+typedef struct adder {
+  sm_client *c;
+  int64_t totals[ADDS];
+  int failures;
+  char why[256];
+} adder;
+
+static void *add_loop(void *arg) {
+  adder *a = arg;
+  sm_var *v;
+  if (sm_var_open(a->c, "counter", NULL, &v) != SM_OK) {
+    a->failures++;
+    snprintf(a->why, sizeof a->why, "open: %s", sm_last_error());
+    return NULL;
+  }
+  for (int i = 0; i < ADDS; i++) {
+    int rc = sm_var_add_int(v, 1, &a->totals[i]);
+    if (rc != SM_OK) {
+      a->failures++;
+      snprintf(a->why, sizeof a->why, "add %d: %s: %s", i, sm_errname(rc), sm_last_error());
+      a->totals[i] = -1;
+    }
+  }
+  sm_var_free(v);
+  return NULL;
+}
+
+static int cmp_i64(const void *a, const void *b) {
+  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+  return (x > y) - (x < y);
+}
+
+/* Adds from threads of c while the leader fails over (after a few adds
+ * went through); then every add was answered, once. */
+static void adds_survive_failover(group *g, sm_client *c) {
+  sm_value *zero = sm_value_int(0);
+  sm_var *v;
+  OK(sm_var_open(c, "counter", zero, &v));
+  sm_value_free(zero);
+  static adder adders[ADDERS];
+  pthread_t th[ADDERS];
+  for (int i = 0; i < ADDERS; i++) {
+    memset(&adders[i], 0, sizeof adders[i]);
+    adders[i].c = c;
+    ck_assert_int_eq(pthread_create(&th[i], NULL, add_loop, &adders[i]), 0);
+  }
+  int64_t now = 0;
+  double t0 = smtest_now_s();
+  while (now < 50 && smtest_now_s() - t0 < 10) {
+    OK(sm_var_get_int(v, &now));
+    sleep_ms(2);
+  }
+  group_fail_over(g);
+  for (int i = 0; i < ADDERS; i++)
+    pthread_join(th[i], NULL);
+  for (int i = 0; i < ADDERS; i++)
+    ck_assert_msg(adders[i].failures == 0, "thread %d: %d calls failed (%s)", i, adders[i].failures,
+                  adders[i].why);
+  enum { N = ADDERS * ADDS };
+  static int64_t all[N];
+  for (int i = 0; i < ADDERS; i++)
+    memcpy(all + i * ADDS, adders[i].totals, sizeof adders[i].totals);
+  qsort(all, N, sizeof all[0], cmp_i64);
+  for (int i = 0; i < N; i++)
+    ck_assert_msg(all[i] == i + 1, "the %d-th smallest total answered is %lld", i + 1,
+                  (long long)all[i]);
+  OK(sm_var_get_int(v, &now));
+  ck_assert_int_eq(now, N);
+  ck_assert(smtest_daemon_log_has(&g->d, "resumed session", 0));
+  sm_var_free(v);
+}
+
+/* The leader is SIGKILLed under load and its successor listens on the
+ * list's second address: calls in flight are answered once, and a lock
+ * held across the failover stays its holder's. */
+START_TEST(leader_fails_over_to_another_member) {
+  group g;
+  group_start(&g);
+  char urls[160];
+  snprintf(urls, sizeof urls, "%s,%s", g.first, g.second + strlen("tcp://"));
+  sm_client *c = NULL;
+  OK(connect_list(&g.d, urls, 20000, &c));
+  sm_lock *held;
+  OK(sm_lock_open(c, "L", &held));
+  OK(sm_lock_acquire(held, -1));
+  adds_survive_failover(&g, c);
+
+  sm_client *other = NULL;
+  OK(connect_list(&g.d, urls, 20000, &other));
+  sm_lock *theirs;
+  OK(sm_lock_open(other, "L", &theirs));
+  FAILS(sm_lock_acquire(theirs, 200), SM_ETIMEOUT); /* still the holder's */
+  OK(sm_lock_release(held));
+  OK(sm_lock_acquire(theirs, 5000));
+  OK(sm_lock_release(theirs));
+  sm_lock_free(theirs);
+  sm_lock_free(held);
+  sm_client_free(other);
+  sm_client_free(c);
+  group_stop(&g);
+}
+END_TEST
+
+/* After the failover the client meets a deposed member first: it takes
+ * the session's resume, then answers every call REDIRECT to the new
+ * leader. The calls, not applied there, are answered once by the leader
+ * (from its reply table for those the old leader had applied). */
+START_TEST(deposed_member_redirects_resent_calls) {
+  group g;
+  group_start(&g);
+  enum { SCRIPT = 256 };
+  static int statuses[SCRIPT];
+  static const char *leaders[SCRIPT];
+  for (int i = 0; i < SCRIPT; i++) {
+    statuses[i] = WS_REDIRECT;
+    leaders[i] = g.second;
+  }
+  smtest_fake_cfg cfg = {.hello_version = 1,
+                         .hello_max_version = 4,
+                         .resume_any = true,
+                         .statuses = statuses,
+                         .leaders = leaders,
+                         .n_answers = SCRIPT,
+                         .key_file = g.d.authkey_file};
+  smtest_fake f;
+  smtest_fake_start(&f, &cfg);
+  char urls[320];
+  snprintf(urls, sizeof urls, "%s,%s", g.first, f.url);
+  sm_client *c = NULL;
+  OK(connect_list(&g.d, urls, 20000, &c));
+  adds_survive_failover(&g, c);
+  ck_assert_int_ge(f.requests, 1); /* the deposed member was asked, and redirected */
+  ck_assert_int_lt(f.requests, SCRIPT);
+  sm_client_free(c);
+  smtest_fake_stop(&f);
+  group_stop(&g);
+}
+END_TEST
+
+/* ---- tools ---- */
+
+/* statemgr -u takes a list: the first member is down, the second serves. */
+START_TEST(cli_takes_a_list) {
+  const char *cli = getenv("STATEMGR_CLI");
+  ck_assert_msg(cli && *cli, "ctest sets STATEMGR_CLI");
+  smtest_daemon d;
+  smtest_daemon_start(&d, NULL);
+  char cmd[2048], out[256];
+  snprintf(cmd, sizeof cmd, "'%s' -u 'tcp://127.0.0.1:%d,%s' --authkey-file '%s' ping 2>&1", cli,
+           smtest_free_port(), d.tcp_url + strlen("tcp://"), d.authkey_file);
+  ck_assert_msg(smtest_run(cmd, out, sizeof out) == 0, "%s: %s", cmd, out);
+  snprintf(cmd, sizeof cmd, "'%s' -u 'tcp://127.0.0.1:1,' --authkey-file '%s' ping 2>&1", cli,
+           d.authkey_file);
+  ck_assert_int_ne(smtest_run(cmd, out, sizeof out), 0);
+  ck_assert_msg(strstr(out, "member 2 is empty"), "%s", out);
+  ck_assert_int_eq(smtest_daemon_stop(&d), 0);
+}
+END_TEST
+
+Suite *failover_suite(void) {
+  Suite *s = suite_create("failover");
+  TCase *tc = tcase_create("redirect");
+  tcase_set_timeout(tc, 30);
+  tcase_add_test(tc, handshake_redirect_reaches_the_leader);
+  tcase_add_test(tc, member_without_a_leader_is_passed_over);
+  tcase_add_test(tc, no_leader_within_the_failover_timeout);
+  tcase_add_test(tc, request_redirect_goes_to_the_leader);
+  tcase_add_test(tc, cli_takes_a_list);
+  suite_add_tcase(s, tc);
+  tc = tcase_create("leader fails");
+  tcase_set_timeout(tc, 60);
+  tcase_add_test(tc, leader_fails_over_to_another_member);
+  tcase_add_test(tc, deposed_member_redirects_resent_calls);
+  suite_add_tcase(s, tc);
+  return s;
+}
