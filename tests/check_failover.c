@@ -229,6 +229,7 @@ static void group_stop(group *g) {
 
 typedef struct adder {
   sm_client *c;
+  pthread_barrier_t *connected; /* passed once the thread's first add is answered */
   int64_t totals[ADDS];
   int failures;
   char why[256];
@@ -240,6 +241,7 @@ static void *add_loop(void *arg) {
   if (sm_var_open(a->c, "counter", NULL, &v) != SM_OK) {
     a->failures++;
     snprintf(a->why, sizeof a->why, "open: %s", sm_last_error());
+    pthread_barrier_wait(a->connected);
     return NULL;
   }
   for (int i = 0; i < ADDS; i++) {
@@ -249,6 +251,7 @@ static void *add_loop(void *arg) {
       snprintf(a->why, sizeof a->why, "add %d: %s: %s", i, sm_errname(rc), sm_last_error());
       a->totals[i] = -1;
     }
+    if (i == 0) pthread_barrier_wait(a->connected);
   }
   sm_var_free(v);
   return NULL;
@@ -259,8 +262,9 @@ static int cmp_i64(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
-/* Adds from threads of c while the leader fails over (after a few adds
- * went through); then every add was answered, once. */
+/* Adds from threads of c while the leader fails over (once every thread
+ * has its connection: one opened while no member listens fails at once);
+ * then every add was answered, once. */
 static void adds_survive_failover(group *g, sm_client *c) {
   sm_value *zero = sm_value_int(0);
   sm_var *v;
@@ -268,11 +272,15 @@ static void adds_survive_failover(group *g, sm_client *c) {
   sm_value_free(zero);
   static adder adders[ADDERS];
   pthread_t th[ADDERS];
+  pthread_barrier_t connected;
+  ck_assert_int_eq(pthread_barrier_init(&connected, NULL, ADDERS + 1), 0);
   for (int i = 0; i < ADDERS; i++) {
     memset(&adders[i], 0, sizeof adders[i]);
     adders[i].c = c;
+    adders[i].connected = &connected;
     ck_assert_int_eq(pthread_create(&th[i], NULL, add_loop, &adders[i]), 0);
   }
+  pthread_barrier_wait(&connected);
   int64_t now = 0;
   double t0 = smtest_now_s();
   while (now < 50 && smtest_now_s() - t0 < 10) {
@@ -282,6 +290,7 @@ static void adds_survive_failover(group *g, sm_client *c) {
   group_fail_over(g);
   for (int i = 0; i < ADDERS; i++)
     pthread_join(th[i], NULL);
+  pthread_barrier_destroy(&connected);
   for (int i = 0; i < ADDERS; i++)
     ck_assert_msg(adders[i].failures == 0, "thread %d: %d calls failed (%s)", i, adders[i].failures,
                   adders[i].why);

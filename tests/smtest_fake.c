@@ -113,9 +113,9 @@ static void fake_serve(smtest_fake *f, int fd) {
     wire_request_release(&req);
     vbuf b;
     vb_init(&b);
+    f->requests++; /* before the answer: the client may look as soon as it has it */
     bool sent = wire_response_encode(&b, &r) == 0 && fake_send(fd, &b);
     vb_free(&b);
-    f->requests++;
     if (!sent) return;
   }
 }

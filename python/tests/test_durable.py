@@ -10,6 +10,9 @@ flight again with the same sequence numbers.
   once, and the queue holds every item whose put was answered, once.
 - A lock held across a crash stays its holder's: another client cannot take
   it until the holder releases it.
+- Given the members of a group as a list, a client goes on at the second
+  member when the first is SIGKILLed and a daemon on the same data takes
+  over there (issue 14): the adds in flight are answered once.
 
 Each test runs its own daemon on a data directory of its own."""
 import os
@@ -35,20 +38,22 @@ class DurableDaemon:
     def __init__(self):
         self.base = tempfile.mkdtemp(prefix="statemgr-pydurable-")
         self.url = "unix:" + os.path.join(self.base, "statemgr.sock")
+        self.successor = "unix:" + os.path.join(self.base, "successor.sock")
         self.key = os.urandom(32)
         self.args = ("--data-dir", os.path.join(self.base, "data"),
                      "--session-resume-timeout", "20000")
         self.daemon = _daemon.Daemon(self.url, self.key, extra_args=self.args)
 
-    def crash(self):
-        """SIGKILL, then a start on the same directory and socket."""
+    def crash(self, url=None):
+        """SIGKILL, then a start on the same directory and socket (or
+        url)."""
         self.daemon.process.kill()
         self.daemon.stop()
-        self.daemon = _daemon.Daemon(self.url, self.key, extra_args=self.args)
+        self.daemon = _daemon.Daemon(url or self.url, self.key, extra_args=self.args)
 
-    def connect(self):
+    def connect(self, url=None):
         # Calls in flight wait for the restarting daemon up to 20 s.
-        return statemgr.connect(self.url, authkey=self.key, connect_timeout=20000)
+        return statemgr.connect(url or self.url, authkey=self.key, failover_timeout=20)
 
     def close(self):
         self.daemon.process.terminate()
@@ -108,6 +113,41 @@ class DurableTest(unittest.TestCase):
                 break
         self.assertEqual(sorted(got), sorted(x for per in puts for x in per),
                          "a put was lost or applied twice")
+
+    def test_failover_to_the_next_member_of_a_list(self):
+        members = "%s,%s" % (self.d.url, self.d.successor[len("unix:"):])
+        c = self.d.connect(members)
+        self.addCleanup(c.close)
+        self.assertEqual(c.url, members)
+        counter = c.value("counter", 0)
+        totals = [[] for _ in range(THREADS)]
+        failures = []
+        # Every thread has its connection (and session) before the crash: a
+        # connection opened while no member listens fails at once.
+        connected = threading.Barrier(THREADS + 1)
+
+        def work(t):
+            try:
+                for i in range(ROUNDS):
+                    totals[t].append(counter.add(1))
+                    if i == 0:
+                        connected.wait()
+            except statemgr.Error as e:
+                failures.append("thread %d: %r" % (t, e))
+                connected.abort()
+
+        threads = [threading.Thread(target=work, args=(t,)) for t in range(THREADS)]
+        for th in threads:
+            th.start()
+        connected.wait(30)
+        time.sleep(0.02)
+        self.d.crash(self.d.successor)
+        for th in threads:
+            th.join(60)
+        self.assertEqual(failures, [])
+        answered = sorted(x for per in totals for x in per)
+        self.assertEqual(answered, list(range(1, THREADS * ROUNDS + 1)))
+        self.assertEqual(counter.get(), THREADS * ROUNDS)
 
     def test_lock_held_across_a_crash_stays_held(self):
         c = self.d.connect()
