@@ -32,7 +32,13 @@
  * by chan_reopen, which asks the daemon to resume its session; the seqs go
  * on where they were, so the call in flight goes out again with its seq
  * (chan_call_again) and a daemon that applied it answers from its reply
- * table. */
+ * table.
+ *
+ * Groups (protocol 4): a member that is not the leader answers the
+ * handshake, or a request, with REDIRECT and the leader's URL. The
+ * connection is then broken and keeps that URL (chan_redirect_leader, or
+ * cfg->leader for a handshake) for client.c to go there; a call answered
+ * so was not applied, and its seq is not acknowledged. */
 #include "chan.h"
 
 #include "../proto/auth.h"

@@ -57,7 +57,7 @@ typedef struct chan_cfg {
  * SM_EPROTO (not a statemgrd, or one that does not speak this library's
  * protocol), SM_ETLS (a refused certificate, a TLS alert), SM_ECLOSED,
  * SM_EINVAL, SM_ENOMEM with this thread's last error set. The cfg is not
- * kept (cfg->tls must outlive the chan). */
+ * kept (cfg->url and cfg->tls must outlive the chan). */
 int chan_open(const chan_cfg *cfg, chan **out);
 
 /* The instance of the daemon k reached (its handshake said; 0 if it did

@@ -27,6 +27,13 @@
  * the daemon answers a call it applied already from the session's reply
  * table, exactly once (client_resume).
  *
+ * Groups: the URL may list the members of a replicated group (group.c).
+ * Every connection is opened, or its session resumed, by group_walk: from
+ * the member that answered last, following REDIRECTs to the leader. A call
+ * answered REDIRECT was not applied: it goes to the leader like a call in
+ * flight on a dropped connection (resend), and the wait for a leader (or
+ * a restarting daemon) is the failover timeout.
+ *
  * TLS: a client of a tls:// URL builds one TLS context in sm_connect (CA,
  * client certificate, verification) that every connection of the client
  * shares; a bad file is reported there. Skipping verification warns on
