@@ -17,9 +17,9 @@
  * - A call answered REDIRECT was not applied: it goes to the leader.
  * - A durable leader SIGKILLed under load and replaced by a daemon on
  *   another address of the list, on the same data, is found: every add in
- *   flight is answered once (the totals are 1..N), a lock held across stays
- *   its holder's. The same through a deposed member that takes the session
- *   and redirects the resent calls.
+ *   flight, single or pipelined, is answered once (the totals are 1..N), a
+ *   lock held across stays its holder's. The same through a deposed member
+ *   that takes the session and redirects the resent calls.
  * - The CLI takes a list too. */
 #include "smtest.h"
 
@@ -226,9 +226,33 @@ static void group_stop(group *g) {
 
 #define ADDERS 3
 #define ADDS 200
+#define PIPELINE_ADDS 4 /* divides ADDS */
+
+/* Runs PIPELINE_ADDS adds on v in one pipeline, their totals into out.
+ * Returns the exec's status, or the first call's failure. */
+static int add_pipelined(sm_client *c, sm_var *v, int64_t *out) {
+  sm_pipeline *pl;
+  int rc = sm_pipeline_new(c, &pl);
+  if (rc != SM_OK) return rc;
+  sm_value *one = sm_value_int(1);
+  const sm_value *args[] = {one};
+  for (int j = 0; j < PIPELINE_ADDS && rc == SM_OK; j++)
+    rc = sm_pipeline_call(pl, sm_var_proxy(v), "add", args, 1);
+  sm_value_free(one);
+  if (rc == SM_OK) rc = sm_pipeline_exec(pl);
+  for (int j = 0; j < PIPELINE_ADDS && rc == SM_OK; j++) {
+    sm_value *r = NULL;
+    rc = sm_pipeline_result(pl, (size_t)j, &r);
+    if (rc == SM_OK) out[j] = sm_value_as_int(r);
+    sm_value_free(r);
+  }
+  sm_pipeline_free(pl);
+  return rc;
+}
 
 typedef struct adder {
   sm_client *c;
+  bool pipelined;               /* adds PIPELINE_ADDS at a time, in one pipeline */
   pthread_barrier_t *connected; /* passed once the thread's first add is answered */
   int64_t totals[ADDS];
   int failures;
@@ -244,8 +268,9 @@ static void *add_loop(void *arg) {
     pthread_barrier_wait(a->connected);
     return NULL;
   }
-  for (int i = 0; i < ADDS; i++) {
-    int rc = sm_var_add_int(v, 1, &a->totals[i]);
+  for (int i = 0; i < ADDS; i += a->pipelined ? PIPELINE_ADDS : 1) {
+    int rc =
+        a->pipelined ? add_pipelined(a->c, v, &a->totals[i]) : sm_var_add_int(v, 1, &a->totals[i]);
     if (rc != SM_OK) {
       a->failures++;
       snprintf(a->why, sizeof a->why, "add %d: %s: %s", i, sm_errname(rc), sm_last_error());
@@ -262,9 +287,9 @@ static int cmp_i64(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
-/* Adds from threads of c while the leader fails over (once every thread
- * has its connection: one opened while no member listens fails at once);
- * then every add was answered, once. */
+/* Adds from threads of c, one of them in pipelines, while the leader
+ * fails over (once every thread has its connection: one opened while no
+ * member listens fails at once); then every add was answered, once. */
 static void adds_survive_failover(group *g, sm_client *c) {
   sm_value *zero = sm_value_int(0);
   sm_var *v;
@@ -278,6 +303,7 @@ static void adds_survive_failover(group *g, sm_client *c) {
     memset(&adders[i], 0, sizeof adders[i]);
     adders[i].c = c;
     adders[i].connected = &connected;
+    adders[i].pipelined = i == 0;
     ck_assert_int_eq(pthread_create(&th[i], NULL, add_loop, &adders[i]), 0);
   }
   pthread_barrier_wait(&connected);
