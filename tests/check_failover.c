@@ -20,7 +20,11 @@
  *   flight, single or pipelined, is answered once (the totals are 1..N), a
  *   lock held across stays its holder's. The same through a deposed member
  *   that takes the session and redirects the resent calls.
- * - The CLI takes a list too. */
+ * - The CLI takes a list too.
+ * - The walk itself (client/group.c), with scripted members: the order,
+ *   REDIRECT hops to listed and learned leaders, no redirect out of TLS,
+ *   members that name each other, and when a walk gives up. */
+#include "client/group.h"
 #include "smtest.h"
 
 #include <errno.h>
@@ -62,6 +66,122 @@ static bool leader_has(const smtest_daemon *d, const char *dict, const char *k, 
   sm_client_free(c);
   return rc == SM_OK && got == v;
 }
+
+/* ---- the walk, with scripted members ---- */
+
+/* What each member (by host) answers a try: a code, and with REDIRECT the
+ * leader it names. */
+typedef struct scripted {
+  const char *host;
+  int rc;
+  const char *leader;
+} scripted;
+
+typedef struct walk_log {
+  group *g;
+  const scripted *script;
+  size_t n;
+  char tried[256]; /* the hosts tried, in order */
+  int tries;
+} walk_log;
+
+static int try_scripted(void *ctx, size_t i, char *leader) {
+  walk_log *w = ctx;
+  const url_member *m = group_at(w->g, i);
+  w->tries++;
+  if (strlen(w->tried) + strlen(m->addr.host) + 2 < sizeof w->tried) {
+    if (w->tried[0]) strcat(w->tried, " ");
+    strcat(w->tried, m->addr.host);
+  }
+  for (size_t k = 0; k < w->n; k++) {
+    if (strcmp(w->script[k].host, m->addr.host) != 0) continue;
+    snprintf(leader, WIRE_URL_MAX, "%s", w->script[k].leader ? w->script[k].leader : "");
+    return w->script[k].rc;
+  }
+  return SM_ECONNECT;
+}
+
+/* Walks urls once with script; returns its code, the hosts tried in *w. */
+static int walk_once(const char *urls, const scripted *script, size_t n, bool keep_trying,
+                     int64_t wait_ms, walk_log *w, group **g) {
+  OK(group_new(urls, g));
+  *w = (walk_log){.g = *g, .script = script, .n = n};
+  group_walk_cfg cfg = {.deadline = (int64_t)(smtest_now_s() * 1000) + wait_ms,
+                        .keep_trying = keep_trying};
+  return group_walk(*g, &cfg, try_scripted, w);
+}
+
+/* Members in order; a REDIRECT goes to the named member; the next walk
+ * starts where the last one succeeded. */
+START_TEST(walk_order_and_redirects) {
+  static const scripted s[] = {
+      {"a", SM_ECONNECT, NULL}, {"b", SM_EREDIRECT, "tcp://c:3"}, {"c", SM_OK, NULL}};
+  walk_log w;
+  group *g;
+  OK(walk_once("tcp://a:1,b:2,c:3,d:4", s, 3, false, 0, &w, &g));
+  ck_assert_str_eq(w.tried, "a b c");
+  ck_assert_uint_eq(group_size(g), 4);
+  group_walk_cfg cfg = {.deadline = INT64_MAX};
+  w.tried[0] = '\0';
+  OK(group_walk(g, &cfg, try_scripted, &w));
+  ck_assert_str_eq(w.tried, "c");
+  group_free(g);
+}
+END_TEST
+
+/* A leader not in the list is learned as a member; a tls:// member's
+ * leader that is not tls:// is not followed (nor learned). */
+START_TEST(walk_learns_leaders_but_never_leaves_tls) {
+  static const scripted learn[] = {{"a", SM_EREDIRECT, "tcp://z:9"}, {"z", SM_OK, NULL}};
+  walk_log w;
+  group *g;
+  OK(walk_once("tcp://a:1", learn, 2, false, 0, &w, &g));
+  ck_assert_str_eq(w.tried, "a z");
+  ck_assert_uint_eq(group_size(g), 2);
+  ck_assert_str_eq(group_at(g, 1)->text, "tcp://z:9");
+  group_free(g);
+
+  static const scripted down[] = {{"a", SM_EREDIRECT, "tcp://evil:1"}, {"b", SM_OK, NULL}};
+  OK(walk_once("tls://a:1,b:2", down, 2, false, 0, &w, &g));
+  ck_assert_str_eq(w.tried, "a b");
+  ck_assert_uint_eq(group_size(g), 2);
+  group_free(g);
+}
+END_TEST
+
+/* Members that name each other do not hold a walk forever: the hops of a
+ * round are bounded, and the walk ends at its deadline with SM_EREDIRECT.
+ * A round where every member refused ends a fresh walk at once; a resume
+ * walk goes round until its deadline. */
+START_TEST(walk_gives_up) {
+  static const scripted loop[] = {{"a", SM_EREDIRECT, "tcp://b:2"},
+                                  {"b", SM_EREDIRECT, "tcp://a:1"}};
+  walk_log w;
+  group *g;
+  double t0 = smtest_now_s();
+  ck_assert_int_eq(walk_once("tcp://a:1,b:2", loop, 2, false, 150, &w, &g), SM_EREDIRECT);
+  double took = smtest_now_s() - t0;
+  ck_assert_msg(took >= 0.14 && took < 2.0, "gave up after %.3f s", took);
+  ck_assert_msg(w.tries > 4 && w.tries < 200, "%d tries", w.tries);
+  group_free(g);
+
+  static const scripted refused[] = {{"a", SM_ECONNECT, NULL}, {"b", SM_ESHUTDOWN, NULL}};
+  ck_assert_int_eq(walk_once("tcp://a:1,b:2", refused, 2, false, 10000, &w, &g), SM_ESHUTDOWN);
+  ck_assert_str_eq(w.tried, "a b");
+  group_free(g);
+  t0 = smtest_now_s();
+  int rc = walk_once("tcp://a:1,b:2", refused, 2, true, 100, &w, &g);
+  ck_assert_msg(rc == SM_ECONNECT || rc == SM_ESHUTDOWN, "%s", sm_errname(rc)); /* the last one's */
+  ck_assert_msg(smtest_now_s() - t0 >= 0.09, "a resume walk stopped early");
+  ck_assert_int_gt(w.tries, 4);
+  group_free(g);
+
+  static const scripted auth[] = {{"a", SM_EAUTH, NULL}, {"b", SM_OK, NULL}};
+  ck_assert_int_eq(walk_once("tcp://a:1,b:2", auth, 2, true, 10000, &w, &g), SM_EAUTH);
+  ck_assert_str_eq(w.tried, "a"); /* no other member mends a wrong key */
+  group_free(g);
+}
+END_TEST
 
 /* ---- REDIRECT in the handshake ---- */
 
@@ -423,7 +543,12 @@ END_TEST
 
 Suite *failover_suite(void) {
   Suite *s = suite_create("failover");
-  TCase *tc = tcase_create("redirect");
+  TCase *tc = tcase_create("walk");
+  tcase_add_test(tc, walk_order_and_redirects);
+  tcase_add_test(tc, walk_learns_leaders_but_never_leaves_tls);
+  tcase_add_test(tc, walk_gives_up);
+  suite_add_tcase(s, tc);
+  tc = tcase_create("redirect");
   tcase_set_timeout(tc, 30);
   tcase_add_test(tc, handshake_redirect_reaches_the_leader);
   tcase_add_test(tc, member_without_a_leader_is_passed_over);
