@@ -8,9 +8,10 @@
  * the connection, or is shutting down, is passed over for the next one in
  * the list; a member that answers REDIRECT sends the walk to the leader
  * it names, which the group learns as a member when it is not in the list
- * yet. A walk that went round every member waits a little (5 ms, doubling
- * to 200 ms) and goes round again until its deadline. Members are only
- * ever added, and live as long as the group: their URLs may be borrowed.
+ * yet. A walk that went round every member in vain waits a little (5 ms,
+ * doubling to 200 ms) and goes round again until its deadline, when its
+ * cfg says to go on (group_walk). Members are only ever added, and live as
+ * long as the group: their URLs may be borrowed.
  *
  * Thread-safe: every thread's connection walks the same group. */
 #ifndef SM_CLIENT_GROUP_H
