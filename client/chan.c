@@ -32,7 +32,13 @@
  * by chan_reopen, which asks the daemon to resume its session; the seqs go
  * on where they were, so the call in flight goes out again with its seq
  * (chan_call_again) and a daemon that applied it answers from its reply
- * table. */
+ * table.
+ *
+ * Groups (protocol 4): a member that is not the leader answers the
+ * handshake, or a request, with REDIRECT and the leader's URL. The
+ * connection is then broken and keeps that URL (chan_redirect_leader, or
+ * cfg->leader for a handshake) for client.c to go there; a call answered
+ * so was not applied, and its seq is not acknowledged. */
 #include "chan.h"
 
 #include "../proto/auth.h"
@@ -73,19 +79,22 @@ struct chan {
   unsigned long fork_gen; /**< fork_generation when it was opened */
   bool broken;            /**< a transport or framing error happened: never reuse */
   bool unsent;            /**< the last chan_call failed before its request was all written */
+  bool redirected;        /**< the last call or exchange was answered REDIRECT (not applied) */
   int64_t last_io_ms;     /**< when the last call finished (monotonic ms) */
   uint64_t seq;           /**< last request sequence number */
   uint8_t *rbuf;          /**< bytes received and not consumed yet */
   size_t rlen, rcap;
-  vbuf wbuf;          /**< the request being sent */
-  const char *url;    /**< borrowed from the client, for messages */
-  uint64_t instance;  /**< the daemon's instance, from the AuthResult (0: not told) */
-  unsigned max_depth; /**< the daemon's --max-depth, from the AuthResult */
-  uint32_t version;   /**< the protocol version the connection speaks */
-  uint64_t session;   /**< protocol 3: the connection's session (0: not told) */
-  uint64_t key;       /**< protocol 3: its key, which a resume names */
-  bool durable;       /**< protocol 3: the daemon keeps sessions across a restart */
-  uint64_t acked;     /**< every answer up to this seq is in (sent as `ack`) */
+  vbuf wbuf;                 /**< the request being sent */
+  const char *url;           /**< borrowed from the client, for messages */
+  uint64_t instance;         /**< the daemon's instance, from the AuthResult (0: not told) */
+  unsigned max_depth;        /**< the daemon's --max-depth, from the AuthResult */
+  uint32_t version;          /**< the protocol version the connection speaks */
+  uint64_t session;          /**< protocol 3: the connection's session (0: not told) */
+  uint64_t key;              /**< protocol 3: its key, which a resume names */
+  bool durable;              /**< protocol 3: the daemon keeps sessions across a restart */
+  uint64_t acked;            /**< every answer up to this seq is in (sent as `ack`) */
+  url_scheme scheme;         /**< the scheme of the URL it reached */
+  char leader[WIRE_URL_MAX]; /**< the leader a REDIRECT answer named ("": none) */
 };
 
 /* ---- time and waiting ---- */
@@ -604,6 +613,15 @@ static int handshake(chan *k, const chan_cfg *cfg, int64_t deadline, uint64_t re
   rc = wire_auth_result_decode(payload, &status, mac, &has_mac, why, sizeof why, &info);
   consume_frame(k, size);
   if (rc != 0) return fail(k, err_set(SM_EPROTO, "%s sent a malformed auth result", cfg->url));
+  if (status == WS_REDIRECT) {
+    /* A member of a group that does not lead it: the walk goes on to the
+     * leader it names (group.c); nothing was asked of it yet. */
+    snprintf(k->leader, sizeof k->leader, "%s", info.leader);
+    if (cfg->leader) snprintf(cfg->leader, WIRE_URL_MAX, "%s", info.leader);
+    return fail(k, err_set(SM_EREDIRECT, "%s is not the leader of its group (%s%s)%s%s", cfg->url,
+                           info.leader[0] ? "the leader is " : "no leader is known yet",
+                           info.leader, why[0] ? ": " : "", why));
+  }
   if (status != WS_OK) {
     char text[sizeof why + 96];
     err_status_text(status, why, text, sizeof text);
@@ -638,7 +656,11 @@ uint64_t chan_session(const chan *k) { return k->session; }
  * resume session resume (0: none). Failures leave k broken. */
 static int connect_chan(chan *k, const chan_cfg *cfg, uint64_t resume, bool *resumed) {
   int64_t deadline = cfg->timeout_ms > 0 ? now_ms() + cfg->timeout_ms : -1;
-  k->broken = true; /* until the handshake is through */
+  k->broken = true;  /* until the handshake is through */
+  k->url = cfg->url; /* the member this connection reaches now */
+  k->scheme = cfg->addr->scheme;
+  k->leader[0] = '\0';
+  if (cfg->leader) cfg->leader[0] = '\0';
   int rc = open_socket(cfg, deadline);
   if (rc < 0) return rc;
   k->fd = rc;
@@ -667,7 +689,6 @@ int chan_open(const chan_cfg *cfg, chan **out) {
   k->fd = -1;
   k->fork_gen = fork_generation;
   k->last_io_ms = now_ms();
-  k->url = cfg->url;
   vb_init(&k->wbuf);
   int rc = connect_chan(k, cfg, 0, NULL);
   if (rc != 0) {
@@ -706,6 +727,15 @@ int chan_reopen(chan *k, const chan_cfg *cfg) {
 /* ---- requests ---- */
 
 static int call_seq(chan *k, wire_request_out *req, sm_value **result);
+
+/* Keeps the leader a REDIRECT answer named and sets the last error.
+ * Returns SM_EREDIRECT. */
+static int redirected(chan *k, const wire_response *resp) {
+  snprintf(k->leader, sizeof k->leader, "%s", resp->leader ? resp->leader : "");
+  return err_set(SM_EREDIRECT, "%s no longer leads its group (%s%s)%s%s", k->url,
+                 k->leader[0] ? "the leader is " : "no leader is known yet", k->leader,
+                 resp->error && *resp->error ? ": " : "", resp->error ? resp->error : "");
+}
 
 /* Handles one decoded response to our request. */
 static int take_response(chan *k, const wire_response *resp, sm_value **result) {
@@ -748,6 +778,7 @@ uint64_t chan_last_seq(const chan *k) { return k->seq; }
 static int call_seq(chan *k, wire_request_out *req, sm_value **result) {
   wire_request_out r = *req;
   k->unsent = true; /* until the whole request is written */
+  k->redirected = false;
   if (!chan_usable(k)) return err_set(SM_ECLOSED, "connection to %s is closed", k->url);
   if (closed_while_idle(k))
     return fail(k, err_set(SM_ECLOSED, "%s closed the idle connection", k->url));
@@ -776,6 +807,15 @@ static int call_seq(chan *k, wire_request_out *req, sm_value **result) {
       consume_frame(k, size);
       return fail(k, err_set(SM_EPROTO, "%s sent a malformed response", k->url));
     }
+    if (resp.seq == r.seq && resp.status == WS_REDIRECT) {
+      /* Not applied, and not acknowledged: the call goes to the leader
+       * with its seq (client.c), on this session resumed there. */
+      rc = redirected(k, &resp);
+      wire_response_release(&resp);
+      consume_frame(k, size);
+      k->redirected = true;
+      return fail(k, rc);
+    }
     if (resp.seq == r.seq) {
       rc = take_response(k, &resp, result);
       wire_response_release(&resp);
@@ -797,7 +837,13 @@ static int call_seq(chan *k, wire_request_out *req, sm_value **result) {
   }
 }
 
-bool chan_last_unsent(const chan *k) { return k->unsent; }
+bool chan_last_unapplied(const chan *k) { return k->unsent || k->redirected; }
+
+bool chan_last_redirected(const chan *k) { return k->redirected; }
+
+const char *chan_redirect_leader(const chan *k) { return k->leader; }
+
+url_scheme chan_scheme(const chan *k) { return k->scheme; }
 
 /* ---- pipelines (client/pipeline.c) ---- */
 
@@ -814,7 +860,7 @@ uint64_t chan_reserve_seqs(chan *k, size_t n) {
  * *left counts the responses still missing. Failures break the
  * connection. */
 static int take_frames(chan *k, uint64_t first, size_t n, chan_response_cb cb, void *ctx,
-                       size_t *left) {
+                       size_t *left, bool *redirect) {
   size_t off = 0;
   int rc = 0;
   while (*left > 0 && rc == 0) {
@@ -831,7 +877,12 @@ static int take_frames(chan *k, uint64_t first, size_t n, chan_response_cb cb, v
       rc = fail(k, err_set(SM_EPROTO, "%s sent a malformed response", k->url));
       break;
     }
-    if (resp.seq >= first && resp.seq - first < n) {
+    if (resp.seq >= first && resp.seq - first < n && resp.status == WS_REDIRECT) {
+      /* Not applied: left unanswered, sent to the leader afterwards. */
+      redirected(k, &resp);
+      k->redirected = *redirect = true;
+      (*left)--;
+    } else if (resp.seq >= first && resp.seq - first < n) {
       rc = cb(ctx, (size_t)(resp.seq - first), &resp);
       if (rc == 0)
         (*left)--;
@@ -855,8 +906,10 @@ int chan_exchange(chan *k, const uint8_t *frames, size_t len, uint64_t first, si
                   size_t expect, chan_response_cb cb, void *ctx) {
   if (!chan_usable(k)) return err_set(SM_ECLOSED, "connection to %s is closed", k->url);
   size_t sent = 0, left = expect;
+  bool redirect = false;
+  k->redirected = false;
   for (;;) {
-    int rc = take_frames(k, first, n, cb, ctx, &left);
+    int rc = take_frames(k, first, n, cb, ctx, &left, &redirect);
     if (rc != 0) return rc;
     if (left == 0 && sent == len) break;
     if (sent < len) {
@@ -888,6 +941,9 @@ int chan_exchange(chan *k, const uint8_t *frames, size_t len, uint64_t first, si
     k->rbuf = NULL;
     k->rcap = 0;
   }
+  /* Calls answered REDIRECT are neither applied nor acknowledged: the
+   * connection is left for the leader (its text: redirected's). */
+  if (redirect) return fail(k, SM_EREDIRECT);
   if (first + n - 1 > k->acked) k->acked = first + n - 1;
   k->last_io_ms = now_ms();
   return 0;

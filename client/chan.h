@@ -45,16 +45,19 @@ typedef struct chan_cfg {
   int keepalive_s;             /**< TCP keepalive idle seconds; 0: system default */
   struct ssl_ctx_st *tls;      /**< tls:// only: the context (borrowed) */
   const char *tls_server_name; /**< tls:// only: name to verify; NULL: the URL's host */
+  char *leader; /**< out, may be NULL: WIRE_URL_MAX bytes that receive the leader's URL a
+                     REDIRECT in the handshake named ("": none) */
 } chan_cfg;
 
 /* Connects (for tls://, then runs and verifies the TLS handshake) and
  * authenticates both ways, in protocol AUTH_PROTOCOL_VERSION (or 2, to a
  * daemon that offers no more). Returns 0
- * with *out set (free with chan_free()), or SM_ECONNECT, SM_EAUTH,
+ * with *out set (free with chan_free()), or SM_EREDIRECT (a member of a
+ * group that is not its leader: cfg->leader names the leader), SM_ECONNECT, SM_EAUTH,
  * SM_EPROTO (not a statemgrd, or one that does not speak this library's
  * protocol), SM_ETLS (a refused certificate, a TLS alert), SM_ECLOSED,
  * SM_EINVAL, SM_ENOMEM with this thread's last error set. The cfg is not
- * kept (cfg->tls must outlive the chan). */
+ * kept (cfg->url and cfg->tls must outlive the chan). */
 int chan_open(const chan_cfg *cfg, chan **out);
 
 /* The instance of the daemon k reached (its handshake said; 0 if it did
@@ -71,8 +74,9 @@ uint64_t chan_session(const chan *k);
  * flight may be sent again with chan_call_again, exactly once. */
 bool chan_resumable(const chan *k);
 
-/* Reconnects k in place (one connect and handshake within cfg's timeout),
- * asking the daemon to resume k's session; k keeps its seqs. Returns 0
+/* Reconnects k in place, to cfg's address (one connect and handshake
+ * within cfg's timeout), asking the daemon to resume k's session; k keeps
+ * its seqs. cfg->url must outlive k (k borrows it for messages). Returns 0
  * when the session was resumed; SM_ECLOSED when the daemon gave a new
  * session instead (k is usable again, but whatever was in flight is lost:
  * the last error says why); or chan_open's errors (k stays broken). */
@@ -85,7 +89,9 @@ int chan_reopen(chan *k, const chan_cfg *cfg);
  * daemon's status (status.h; its text becomes the last error), SM_ETOOLARGE
  * for a request over the frame limit (nothing sent), SM_ECLOSED or
  * SM_EPROTO when the connection failed (it is then broken for good),
- * SM_ENOMEM. */
+ * SM_ENOMEM. SM_EREDIRECT: the member no longer leads its group; the call
+ * was not applied, its seq is not acknowledged, the connection is broken
+ * and chan_redirect_leader names the leader. */
 int chan_call(chan *k, const wire_request_out *req, sm_value **result);
 
 /* The seq of k's last chan_call, answered or not. */
@@ -95,10 +101,22 @@ uint64_t chan_last_seq(const chan *k);
  * before a chan_reopen): the same call once more. */
 int chan_call_again(chan *k, const wire_request_out *req, sm_value **result);
 
-/* True when the last chan_call on k failed before its request was written
- * whole (the connection had dropped already): the daemon cannot have
- * applied it, so it may go out again on a new connection. */
-bool chan_last_unsent(const chan *k);
+/* True when the last chan_call on k cannot have been applied: it failed
+ * before its request was written whole (the connection had dropped
+ * already), or the daemon answered REDIRECT. It may go out again on a new
+ * connection. */
+bool chan_last_unapplied(const chan *k);
+
+/* True when the last chan_call or chan_exchange on k was answered
+ * REDIRECT (then chan_last_unapplied too). */
+bool chan_last_redirected(const chan *k);
+
+/* The leader's URL the last REDIRECT answer on k named ("": none, or no
+ * REDIRECT since k last connected). Borrowed: valid until k reconnects. */
+const char *chan_redirect_leader(const chan *k);
+
+/* The scheme of the address k reached last. */
+url_scheme chan_scheme(const chan *k);
 
 /* ---- pipelines (client/pipeline.c) ---- */
 
@@ -119,7 +137,10 @@ typedef int (*chan_response_cb)(void *ctx, size_t index, const wire_response *re
  * from chan_reserve_seqs: expect of them) and reads until each of those
  * expect responses has been passed to cb once; answers are read while writing, so a pipeline larger
  * than the socket buffers cannot deadlock against the daemon's output
- * back-pressure. Responses with other seqs are skipped. Returns 0, or
+ * back-pressure. Responses with other seqs are skipped, and so are
+ * REDIRECT answers (not applied): then, once every answer is in, the
+ * result is SM_EREDIRECT, nothing is acknowledged and
+ * chan_redirect_leader names the leader. Returns 0, or
  * SM_ECLOSED, SM_EPROTO, SM_ENOMEM, a connection-level daemon error, or
  * cb's code; the connection is then broken for good. */
 int chan_exchange(chan *k, const uint8_t *frames, size_t len, uint64_t first, size_t n,

@@ -27,6 +27,13 @@
  * the daemon answers a call it applied already from the session's reply
  * table, exactly once (client_resume).
  *
+ * Groups: the URL may list the members of a replicated group (group.c).
+ * Every connection is opened, or its session resumed, by group_walk: from
+ * the member that answered last, following REDIRECTs to the leader. A call
+ * answered REDIRECT was not applied: it goes to the leader like a call in
+ * flight on a dropped connection (resend), and the wait for a leader (or
+ * a restarting daemon) is the failover timeout.
+ *
  * TLS: a client of a tls:// URL builds one TLS context in sm_connect (CA,
  * client certificate, verification) that every connection of the client
  * shares; a bad file is reported there. Skipping verification warns on
@@ -38,6 +45,7 @@
 #include "../proto/url.h"
 #include "chan.h"
 #include "errors.h"
+#include "group.h"
 #include "value_internal.h"
 
 #include <inttypes.h>
@@ -49,6 +57,7 @@
 #include <unistd.h>
 
 #define DEFAULT_CONNECT_TIMEOUT_MS 5000
+#define DEFAULT_FAILOVER_TIMEOUT_MS 30000
 #define DEFAULT_KEEPALIVE_S 15
 #define MAX_ARGS 8 /* no method takes more */
 
@@ -57,6 +66,7 @@ struct sm_options {
   bool has_key;          /**< key was given (it wins over key_file) */
   char *key_file;        /**< owned; NULL: the environment, then the default file */
   int timeout_ms;        /**< connect + handshake */
+  int failover_ms;       /**< how long to look for the daemon or leader with calls in flight */
   char *name;            /**< owned; may be NULL */
   int keepalive_s;       /**< TCP keepalive idle seconds; 0: system default */
   char *tls_ca;          /**< owned; NULL: the system's trusted CAs */
@@ -74,10 +84,11 @@ typedef struct slot {
 } slot;
 
 struct sm_client {
-  char *url;     /**< owned text, as given */
-  url_addr addr; /**< parsed url */
-  authkey key;   /**< wiped on free */
+  char *url;      /**< owned text, as given */
+  group *members; /**< owned: the daemon, or the group's members, parsed from url */
+  authkey key;    /**< wiped on free */
   int timeout_ms;
+  int failover_ms;                /**< see sm_options_set_failover_timeout */
   char *name;                     /**< owned; may be NULL */
   int keepalive_s;                /**< TCP keepalive idle seconds */
   struct ssl_ctx_st *tls;         /**< owned; tls:// URLs only, shared by all connections */
@@ -99,6 +110,7 @@ sm_options *sm_options_new(void) {
   sm_options *o = calloc(1, sizeof *o);
   if (o) {
     o->timeout_ms = DEFAULT_CONNECT_TIMEOUT_MS;
+    o->failover_ms = DEFAULT_FAILOVER_TIMEOUT_MS;
     o->keepalive_s = DEFAULT_KEEPALIVE_S;
   }
   return o;
@@ -151,6 +163,12 @@ int sm_options_set_authkey(sm_options *o, const void *key, size_t len) {
 int sm_options_set_connect_timeout(sm_options *o, int ms) {
   if (!o) return err_set(SM_EINVAL, "%s: NULL options", __func__);
   o->timeout_ms = ms;
+  return SM_OK;
+}
+
+int sm_options_set_failover_timeout(sm_options *o, int ms) {
+  if (!o) return err_set(SM_EINVAL, "%s: NULL options", __func__);
+  o->failover_ms = ms;
   return SM_OK;
 }
 
@@ -267,27 +285,70 @@ static void registry_remove(sm_client *c) {
 
 /* ---- connections ---- */
 
-/* How c's connections are made. */
-static chan_cfg conn_cfg(const sm_client *c) {
-  return (chan_cfg){.addr = &c->addr,
-                    .url = c->url,
+/* How c's connections to member i are made; leader (WIRE_URL_MAX bytes)
+ * receives the leader a REDIRECT names. */
+static chan_cfg conn_cfg(const sm_client *c, size_t i, char *leader) {
+  const url_member *m = group_at(c->members, i);
+  return (chan_cfg){.addr = &m->addr,
+                    .url = m->text,
                     .key = c->key.bytes,
                     .keylen = c->key.len,
                     .timeout_ms = c->timeout_ms,
                     .client_name = c->name,
                     .keepalive_s = c->keepalive_s,
                     .tls = c->tls,
-                    .tls_server_name = c->tls_server_name};
+                    .tls_server_name = c->tls_server_name,
+                    .leader = leader};
+}
+
+static int64_t mono_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* How long c looks for its daemon, or its group's leader, while calls
+ * wait: the failover timeout (-1: no bound). */
+static int failover_wait_ms(const sm_client *c) { return c->failover_ms > 0 ? c->failover_ms : -1; }
+
+static int64_t failover_deadline(const sm_client *c) {
+  int wait = failover_wait_ms(c);
+  return wait < 0 ? INT64_MAX : mono_ms() + wait;
+}
+
+/* One try of group_walk for a new connection: into *k, under mu so a
+ * fork() never copies a socket that no list knows about. */
+typedef struct open_try {
+  sm_client *c;
+  chan **k;
+} open_try;
+
+static int try_open(void *ctx, size_t i, char *leader) {
+  open_try *t = ctx;
+  chan_cfg cfg = conn_cfg(t->c, i, leader);
+  pthread_mutex_lock(&t->c->mu);
+  chan_free(*t->k);
+  *t->k = NULL;
+  int rc = chan_open(&cfg, t->k);
+  pthread_mutex_unlock(&t->c->mu);
+  return rc;
 }
 
 /* Opens and authenticates a new connection for c into *k (replacing a
- * broken one), and keeps the daemon's depth limit it learned. Call with
- * mu held, so a fork() never copies a socket that no list knows about. */
+ * broken one), on the member that answered last or on the leader the old
+ * connection was redirected to, walking the group as group_walk does: a
+ * fresh connection fails at once when every member refuses it, and keeps
+ * looking (up to the failover timeout) while members answer REDIRECT.
+ * Keeps the daemon's depth limit it learned. Call without mu. */
 static int open_conn(sm_client *c, chan **k) {
-  chan_cfg cfg = conn_cfg(c);
-  chan_free(*k);
-  *k = NULL;
-  int rc = chan_open(&cfg, k);
+  char hint[WIRE_URL_MAX] = "";
+  group_walk_cfg walk = {.deadline = failover_deadline(c), .hint = hint};
+  if (*k) {
+    snprintf(hint, sizeof hint, "%s", chan_redirect_leader(*k));
+    walk.origin = chan_scheme(*k);
+  }
+  open_try t = {c, k};
+  int rc = group_walk(c->members, &walk, try_open, &t);
   if (rc == SM_OK) __atomic_store_n(&c->max_depth, chan_max_depth(*k), __ATOMIC_RELAXED);
   return rc;
 }
@@ -331,18 +392,11 @@ static int thread_conn(sm_client *c, chan **out) {
     if (c->slots) c->slots->prev = s;
     c->slots = s;
   }
+  pthread_mutex_unlock(&c->mu); /* each attempt takes it */
   /* Dropped by a durable daemon: take its session back (what the thread
-   * holds stays its own). */
-  if (chan_resumable(s->k)) {
-    pthread_mutex_unlock(&c->mu); /* client_resume takes it for each attempt */
-    rc = resume_conn(c, s->k);
-    if (rc == SM_OK) *out = s->k;
-    return rc;
-  }
-  /* Broken, or inherited from the parent process: open anew (the daemon may
-   * be another instance now: proxy.c checks). */
-  rc = open_conn(c, &s->k);
-  pthread_mutex_unlock(&c->mu);
+   * holds stays its own). Broken, or inherited from the parent process:
+   * open anew (the daemon may be another instance now: proxy.c checks). */
+  rc = chan_resumable(s->k) ? resume_conn(c, s->k) : open_conn(c, &s->k);
   if (rc == SM_OK) *out = s->k;
   return rc;
 }
@@ -381,47 +435,57 @@ static int holder_conn(sm_client *c, chan **out) {
     rc = resume_conn(c, c->holder);
     if (chan_session(c->holder) != before) c->holder_epoch++;
   } else {
-    pthread_mutex_lock(&c->mu);
     rc = open_conn(c, &c->holder);
     if (rc == SM_OK) c->holder_epoch++;
-    pthread_mutex_unlock(&c->mu);
   }
   if (rc == SM_OK) *out = c->holder;
   return rc;
 }
 
-/* Backoff between reconnection attempts while the daemon restarts. */
-#define RESUME_WAIT_MIN_MS 5
-#define RESUME_WAIT_MAX_MS 200
+/* One try of group_walk resuming k's session on member i, under mu. */
+typedef struct resume_try {
+  sm_client *c;
+  chan *k;
+} resume_try;
 
-static int64_t mono_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+static int try_resume(void *ctx, size_t i, char *leader) {
+  resume_try *t = ctx;
+  chan_cfg cfg = conn_cfg(t->c, i, leader);
+  pthread_mutex_lock(&t->c->mu);
+  int rc = chan_reopen(t->k, &cfg);
+  pthread_mutex_unlock(&t->c->mu);
+  return rc;
 }
 
+/* The pause before a resume that follows a REDIRECT on a session resumed
+ * already for the same call: a deposed member that takes the session and
+ * keeps naming a leader not up yet is not asked in a tight loop. */
+#define REDIRECT_AGAIN_PAUSE_MS 20
+
 int client_resume(sm_client *c, chan *k, int64_t *deadline) {
-  if (*deadline == 0) *deadline = c->timeout_ms > 0 ? mono_ms() + c->timeout_ms : INT64_MAX;
-  chan_cfg cfg = conn_cfg(c);
-  int64_t wait = RESUME_WAIT_MIN_MS;
-  for (;;) {
-    pthread_mutex_lock(&c->mu);
-    int rc = chan_reopen(k, &cfg);
-    pthread_mutex_unlock(&c->mu);
-    if (rc == SM_OK || rc == SM_ECLOSED) return rc; /* resumed, or refused (text set) */
-    /* Not up yet (restarting), or gone: try until the client's timeout. */
-    if (rc != SM_ECONNECT && rc != SM_ETIMEOUT && rc != SM_ESHUTDOWN) return rc;
-    int64_t left = *deadline - mono_ms();
-    if (left <= 0)
-      return err_set(SM_ECLOSED,
-                     "the connection to %s dropped with a call in flight and the daemon did not "
-                     "come back within the client's timeout (%d ms): the call may or may not have "
-                     "been applied (%s)",
-                     c->url, c->timeout_ms, sm_last_error());
-    struct timespec ts = {0, (long)(wait < left ? wait : left) * 1000000L};
+  if (*deadline == 0) {
+    *deadline = failover_deadline(c);
+  } else if (chan_last_redirected(k)) {
+    struct timespec ts = {0, REDIRECT_AGAIN_PAUSE_MS * 1000000L};
     nanosleep(&ts, NULL);
-    if ((wait *= 2) > RESUME_WAIT_MAX_MS) wait = RESUME_WAIT_MAX_MS;
   }
+  /* The daemon restarting, or the group electing a leader: every member
+   * is tried in turn until the deadline, the leader a REDIRECT named
+   * first. */
+  char hint[WIRE_URL_MAX];
+  snprintf(hint, sizeof hint, "%s", chan_redirect_leader(k));
+  group_walk_cfg walk = {
+      .deadline = *deadline, .keep_trying = true, .hint = hint, .origin = chan_scheme(k)};
+  resume_try t = {c, k};
+  int rc = group_walk(c->members, &walk, try_resume, &t);
+  if (rc == SM_OK || rc == SM_ECLOSED) return rc; /* resumed, or refused (text set) */
+  if (rc != SM_ECONNECT && rc != SM_ETIMEOUT && rc != SM_ESHUTDOWN && rc != SM_EREDIRECT) return rc;
+  return err_set(SM_ECLOSED,
+                 "the connection to %s dropped with a call in flight and %s did not come back "
+                 "within the failover timeout (%d ms): the call may or may not have been "
+                 "applied (%s)",
+                 c->url, group_size(c->members) > 1 ? "no leader of the group" : "the daemon",
+                 failover_wait_ms(c), sm_last_error());
 }
 
 /* k, a connection of a durable daemon, dropped with nothing in flight:
@@ -433,7 +497,7 @@ static int resume_conn(sm_client *c, chan *k) {
   if (rc == SM_ECLOSED && chan_usable(k)) rc = SM_OK; /* a new session: nothing was lost */
   if (rc == SM_ECLOSED)
     return err_set(SM_ECONNECT, "cannot reach %s to resume the connection's session within %d ms",
-                   c->url, c->timeout_ms);
+                   c->url, failover_wait_ms(c));
   if (rc == SM_OK) __atomic_store_n(&c->max_depth, chan_max_depth(k), __ATOMIC_RELAXED);
   return rc;
 }
@@ -446,13 +510,15 @@ static int resend(sm_client *c, chan *k, const wire_request_out *req, sm_value *
   again.seq = chan_last_seq(k);
   int64_t deadline = 0;
   for (;;) {
-    bool unsent = chan_last_unsent(k);
+    bool unapplied = chan_last_unapplied(k);
     int rc = client_resume(c, k, &deadline);
-    /* A new session: a call that never left may still go, on it. */
-    if (rc == SM_ECLOSED && unsent && chan_usable(k)) return chan_call(k, req, result);
+    /* A new session: a call that never left (or was redirected) may still
+     * go, on it. */
+    if (rc == SM_ECLOSED && unapplied && chan_usable(k)) return chan_call(k, req, result);
     if (rc != SM_OK) return rc;
     rc = chan_call_again(k, &again, result);
-    if (rc != SM_ECLOSED || chan_usable(k)) return rc; /* answered, or a daemon's status */
+    if ((rc != SM_ECLOSED && rc != SM_EREDIRECT) || chan_usable(k))
+      return rc; /* answered, or a daemon's status */
   }
 }
 
@@ -493,19 +559,22 @@ static int invoke(sm_client *c, client_via via, const client_target *to, const c
                           .has_timeout = timeout_ms >= 0,
                           .timeout_ms = timeout_ms >= 0 ? timeout_ms : 0};
   /* A call that never left a connection which had dropped (the daemon
-   * restarted while it was idle) cannot have been applied: a manager call
-   * goes out once more on a new connection; an object call is left to
+   * restarted while it was idle), or that a member of a group answered
+   * with REDIRECT, cannot have been applied: a manager call goes out once
+   * more on a new connection (to the leader); an object call is left to
    * proxy.c, which must first find a named object again (client_last_unsent).
-   * A call that was sent is never repeated: it may have been applied. */
+   * A call that was sent is never repeated: it may have been applied. A
+   * resumable connection sends it again on its session (resend). */
   chan *k = NULL;
   int rc;
   if (via == CLIENT_THREAD) {
     last_unsent = false;
     rc = thread_conn(c, &k);
     if (rc == SM_OK) rc = chan_call(k, &req, result);
-    if (rc == SM_ECLOSED && chan_resumable(k) && !chan_usable(k)) {
+    bool lost = rc == SM_ECLOSED || rc == SM_EREDIRECT;
+    if (lost && chan_resumable(k) && !chan_usable(k)) {
       rc = resend(c, k, &req, result);
-    } else if (rc == SM_ECLOSED && chan_last_unsent(k)) {
+    } else if (lost && chan_last_unapplied(k)) {
       if (to) {
         last_unsent = true;
       } else {
@@ -518,11 +587,12 @@ static int invoke(sm_client *c, client_via via, const client_target *to, const c
     pthread_mutex_lock(&c->hold_mu);
     rc = holder_conn(c, &k);
     if (rc == SM_OK) rc = chan_call(k, &req, result);
-    if (rc == SM_ECLOSED && chan_resumable(k) && !chan_usable(k)) {
+    bool lost = rc == SM_ECLOSED || rc == SM_EREDIRECT;
+    if (lost && chan_resumable(k) && !chan_usable(k)) {
       uint64_t before = chan_session(k);
       rc = resend(c, k, &req, result);
       if (chan_session(k) != before) c->holder_epoch++; /* refused: the references went */
-    } else if (rc == SM_ECLOSED && chan_last_unsent(k)) {
+    } else if (lost && chan_last_unapplied(k)) {
       rc = holder_conn(c, &k);
       if (rc == SM_OK) rc = chan_call(k, &req, result);
     }
@@ -556,11 +626,13 @@ void client_release(sm_client *c, uint64_t id, uint64_t epoch) {
    * the reference is still that session's (a new session bumps the epoch). */
   chan *k = NULL;
   if (c->holder_epoch == epoch && (chan_usable(c->holder) || chan_resumable(c->holder)) &&
-      holder_conn(c, &k) == SM_OK && c->holder_epoch == epoch &&
-      chan_call(k, &req, NULL) == SM_ECLOSED && chan_resumable(k) && !chan_usable(k)) {
-    uint64_t before = chan_session(k);
-    resend(c, k, &req, NULL);
-    if (chan_session(k) != before) c->holder_epoch++; /* refused: the references went */
+      holder_conn(c, &k) == SM_OK && c->holder_epoch == epoch) {
+    int rc = chan_call(k, &req, NULL);
+    if ((rc == SM_ECLOSED || rc == SM_EREDIRECT) && chan_resumable(k) && !chan_usable(k)) {
+      uint64_t before = chan_session(k);
+      resend(c, k, &req, NULL);
+      if (chan_session(k) != before) c->holder_epoch++; /* refused: the references went */
+    }
   }
   pthread_mutex_unlock(&c->hold_mu);
 }
@@ -578,6 +650,7 @@ static void client_destroy(sm_client *c, bool registered, bool have_key) {
   }
   chan_free(c->holder);
   chan_tls_ctx_free(c->tls); /* after every connection that used it */
+  group_free(c->members);
   pthread_mutex_destroy(&c->mu);
   pthread_mutex_destroy(&c->hold_mu);
   authkey_clear(&c->key);
@@ -590,7 +663,7 @@ static void client_destroy(sm_client *c, bool registered, bool have_key) {
 /* For a tls:// URL: the client's TLS context from the options, and the loud
  * warning when verification is off. */
 static int setup_tls(sm_client *c, const sm_options *o) {
-  if (c->addr.scheme != URL_TLS) return SM_OK;
+  if (!group_uses_tls(c->members)) return SM_OK;
   chan_tls_cfg t = {0};
   if (o) {
     t.ca_file = o->tls_ca;
@@ -635,11 +708,9 @@ int sm_connect(const char *url, const sm_options *opts, sm_client **out) {
   pthread_mutex_init(&c->mu, NULL);
   pthread_mutex_init(&c->hold_mu, NULL);
   c->timeout_ms = opts ? opts->timeout_ms : DEFAULT_CONNECT_TIMEOUT_MS;
+  c->failover_ms = opts ? opts->failover_ms : DEFAULT_FAILOVER_TIMEOUT_MS;
   c->keepalive_s = opts ? opts->keepalive_s : DEFAULT_KEEPALIVE_S;
-  char why[512];
-  int rc = url_parse(url, URL_CONNECT, &c->addr, why, sizeof why) == 0
-               ? SM_OK
-               : err_set(SM_EINVAL, "%s", why);
+  int rc = group_new(url, &c->members);
   if (rc == SM_OK) rc = load_key(c, opts);
   if (rc == SM_OK) rc = setup_tls(c, opts);
   if (rc == SM_OK && opts && opts->name && !(c->name = strdup(opts->name)))

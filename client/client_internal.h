@@ -79,13 +79,17 @@ int client_thread_chan(sm_client *c, struct chan **out);
  * code with the thread's last error set. */
 int client_thread_instance(sm_client *c, uint64_t *out);
 
-/* Exactly once across a restart: k (chan_resumable) dropped with calls in
- * flight. Reconnects it in place, resuming its session, retrying while the
- * daemon is down until *deadline (monotonic ms; 0: set it to now plus the
- * client's timeout). Returns 0 when resumed (send what was in flight again,
- * with the same seqs); SM_ECLOSED when the daemon gave a new session (k is
- * usable, what was in flight failed) or the deadline passed; another code
- * for a failure that retrying cannot mend (authentication, TLS). */
+/* Exactly once across a restart or a failover: k (chan_resumable) dropped
+ * with calls in flight, or was answered REDIRECT. Reconnects it in place,
+ * resuming its session, on the leader the REDIRECT named or on any member
+ * of the client's group (group_walk), retrying while the daemon is down or
+ * the group has no leader until *deadline (monotonic ms; 0: set it to now
+ * plus the client's failover timeout; a later call for the same calls
+ * pauses a little after another REDIRECT). Returns 0 when resumed (send
+ * what was in flight again, with the same seqs); SM_ECLOSED when the
+ * daemon gave a new session (k is usable, what was in flight failed) or
+ * the deadline passed; another code for a failure that retrying cannot
+ * mend (authentication, TLS). */
 int client_resume(sm_client *c, struct chan *k, int64_t *deadline);
 
 /* The nesting the daemon allows in a value (its --max-depth, told at the

@@ -20,7 +20,11 @@
  * sends nothing and every call gets SM_ESTALE. Against a durable daemon a
  * connection that drops mid-exec is resumed (client_resume) and the calls
  * not answered yet go out again with their seqs, until the client's
- * timeout: the daemon answers those it applied from its reply table.
+ * failover timeout: the daemon answers those it applied from its reply
+ * table. Calls a member of a group answered REDIRECT (not applied) go to
+ * the leader the same way, on the session resumed there; over a
+ * connection without a session they keep SM_EREDIRECT (the next exec
+ * goes to the leader).
  *
  * Adding a call kind (another option per call) means a field in pl_call,
  * set in queue(), and used in encode_all(). */
@@ -277,8 +281,9 @@ int sm_pipeline_exec(sm_pipeline *pl) {
     rc = encode_all(pl, first, ack, &left);
     if (rc == SM_OK)
       rc = chan_exchange(k, pl->frames.p, pl->frames.len, first, pl->n, left, on_response, pl);
-    /* Dropped: resume and send what is unanswered again, same seqs. */
-    while (rc == SM_ECLOSED && chan_resumable(k) && !chan_usable(k)) {
+    /* Dropped, or redirected to the group's leader: resume and send what
+     * is unanswered again, same seqs. */
+    while ((rc == SM_ECLOSED || rc == SM_EREDIRECT) && chan_resumable(k) && !chan_usable(k)) {
       rc = client_resume(pl->client, k, &deadline);
       if (rc == SM_OK) rc = encode_all(pl, first, ack, &left);
       if (rc == SM_OK)

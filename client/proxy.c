@@ -250,8 +250,10 @@ static int invoke(sm_proxy *p, const char *method, const sm_value *const *args, 
       else
         rc = client_invoke(p->client, CLIENT_THREAD, &to, method, args, nargs, result, NULL);
     }
-    /* Sent again only when it never left a dropped connection. */
-    if (rc != SM_ECLOSED || attempt > 0 || !client_last_unsent()) return rc;
+    /* Sent again only when it never left a dropped connection, or a member
+     * of a group answered REDIRECT (not applied). */
+    bool lost = rc == SM_ECLOSED || rc == SM_EREDIRECT;
+    if (!lost || attempt > 0 || !client_last_unsent()) return rc;
   }
 }
 

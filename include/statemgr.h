@@ -247,10 +247,17 @@ SM_EXTERN int sm_options_set_authkey_file(sm_options *o, const char *path);
 /** Uses this key (copied).
  * @return 0, SM_EINVAL (NULL, or not 16..4096 bytes), SM_ENOMEM. */
 SM_EXTERN int sm_options_set_authkey(sm_options *o, const void *key, size_t len);
-/** Connect timeout in milliseconds (default 5000; <=0 waits forever). Also
- * how long a call in flight to a durable daemon whose connection dropped
- * keeps trying to reconnect, resume its session and be sent again. */
+/** Connect timeout in milliseconds (default 5000; <=0 waits forever): one
+ * connect and handshake, to the daemon or to one member of a group. */
 SM_EXTERN int sm_options_set_connect_timeout(sm_options *o, int ms);
+/** Failover timeout in milliseconds (default 30000; <=0 waits forever):
+ * how long a call in flight to a durable daemon whose connection dropped
+ * keeps looking for the daemon (restarting) or for the group's leader (a
+ * failover: the lease TTL and a few seconds), to resume its session there
+ * and be sent again, before it fails with SM_ECLOSED; also how long a new
+ * connection keeps looking while members of a group answer that they are
+ * not the leader. */
+SM_EXTERN int sm_options_set_failover_timeout(sm_options *o, int ms);
 /** A name the daemon shows in its logs and listings (copied; at most its
  * first 63 bytes are kept, cut at a UTF-8 character boundary). The daemon
  * and the CLI escape control characters in it when they print it. */
@@ -297,14 +304,28 @@ SM_EXTERN int sm_options_set_tls_insecure_skip_verify(sm_options *o, bool skip);
  * $STATEMGR_AUTHKEY_FILE, $STATEMGR_AUTHKEY, ~/.statemgr/authkey. The
  * calling thread's connection is opened and authenticated now, so a wrong
  * address or key is reported here. opts may be NULL and is not kept.
+ *
+ * A replicated group is given as a comma-separated list of its members
+ * (at most 16), tcp://a:7450,b:7450,c:7450: a member without a scheme
+ * takes the first member's. The library tries the members in order,
+ * starting with the one that answered last; a member that is not the
+ * leader answers REDIRECT naming the leader, and the library goes there
+ * (a tls:// member's leader must be tls:// too). A call that a member
+ * answers REDIRECT was not applied: it goes to the leader. When the
+ * leader fails, calls in flight look for the new leader among the members
+ * up to the failover timeout, resume their session there and are sent
+ * again, exactly once (sm_options_set_failover_timeout).
  * @param out receives the client (caller frees with sm_client_free()).
- * @return 0, SM_EINVAL (bad URL, no authkey, unusable TLS file),
- * SM_ECONNECT, SM_EAUTH, SM_EPROTO, SM_ETLS, SM_ENOMEM. */
+ * @return 0, SM_EINVAL (bad URL or list, no authkey, unusable TLS file),
+ * SM_ECONNECT (no member took the connection), SM_EREDIRECT (members
+ * answered REDIRECT and no leader was found within the failover timeout),
+ * SM_EAUTH, SM_EPROTO, SM_ETLS, SM_ENOMEM. */
 SM_EXTERN int sm_connect(const char *url, const sm_options *opts, sm_client **out);
 /** Closes every connection of the client and frees it. Proxies opened from
  * it must be freed first. NULL is fine. */
 SM_EXTERN void sm_client_free(sm_client *c);
-/** @return the URL the client connects to (borrowed, lives with c). */
+/** @return the URL (or list of URLs) the client was given (borrowed,
+ * lives with c). */
 SM_EXTERN const char *sm_client_url(const sm_client *c);
 
 /** One round trip to the daemon. */

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* url.c - parsing statemgr addresses (see url.h). Binding lives in the
- * daemon's listener.c and metrics.c, connecting in the client's chan.c; a
- * new scheme adds a prefix here and a case in each. */
+/* url.c - parsing statemgr addresses and lists of them (see url.h).
+ * Binding lives in the daemon's listener.c and metrics.c, connecting in the
+ * client's chan.c; a new scheme adds a prefix here (and in scheme_prefix)
+ * and a case in each. */
 #include "url.h"
 
 #include <stdbool.h>
@@ -133,6 +134,75 @@ int url_parse(const char *text, url_use use, url_addr *out, char *err, size_t er
   if (strncmp(text, "unix:", 5) == 0) return parse_unix(text, text + 5, out, err, errlen);
   snprintf(err, errlen, "bad URL '%s': expected %s", text, URL_FORMS);
   return -1;
+}
+
+/* The scheme prefix text starts with ("tcp://", "tls://", "unix:"), or
+ * NULL when it has none. */
+static const char *scheme_prefix(const char *text) {
+  static const char *const prefixes[] = {"tcp://", "tls://", "unix:"};
+  for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++)
+    if (strncmp(text, prefixes[i], strlen(prefixes[i])) == 0) return prefixes[i];
+  return NULL;
+}
+
+static bool is_blank(char c) { return c == ' ' || c == '\t' || c == '\n'; }
+
+int url_list_parse(const char *text, url_use use, url_member *out, size_t max, size_t *n, char *err,
+                   size_t errlen) {
+  *n = 0;
+  if (!text || !*text) {
+    snprintf(err, errlen, "empty URL: expected %s", URL_FORMS);
+    return -1;
+  }
+  const char *first_scheme = NULL;
+  for (const char *s = text;;) {
+    const char *comma = strchr(s, ',');
+    const char *end = comma ? comma : s + strlen(s);
+    while (s < end && is_blank(*s))
+      s++;
+    while (end > s && is_blank(end[-1]))
+      end--;
+    size_t len = (size_t)(end - s);
+    if (len == 0) {
+      snprintf(err, errlen, "bad URL list '%s': member %zu is empty", text, *n + 1);
+      return -1;
+    }
+    if (*n == max) {
+      snprintf(err, errlen, "bad URL list '%s': more than %zu members", text, max);
+      return -1;
+    }
+    url_member *m = &out[*n];
+    char written[URL_TEXT_MAX];
+    if (len >= sizeof written) {
+      snprintf(err, errlen, "bad URL list '%s': member %zu is longer than %zu bytes", text, *n + 1,
+               sizeof written - 1);
+      return -1;
+    }
+    memcpy(written, s, len);
+    written[len] = '\0';
+    const char *scheme = scheme_prefix(written);
+    if (*n == 0) first_scheme = scheme;
+    if (!scheme && *n > 0 && first_scheme) {
+      if (strlen(first_scheme) + len >= sizeof m->text) {
+        snprintf(err, errlen, "bad URL list '%s': member %zu is longer than %zu bytes", text,
+                 *n + 1, sizeof m->text - 1);
+        return -1;
+      }
+      snprintf(m->text, sizeof m->text, "%s%s", first_scheme, written);
+    } else {
+      memcpy(m->text, written, len + 1);
+    }
+    if (url_parse(m->text, use, &m->addr, err, errlen) != 0) return -1;
+    (*n)++;
+    if (!comma) return 0;
+    s = comma + 1;
+  }
+}
+
+bool url_same(const url_addr *a, const url_addr *b) {
+  if (a->scheme != b->scheme) return false;
+  if (a->scheme == URL_UNIX) return strcmp(a->path, b->path) == 0;
+  return strcmp(a->host, b->host) == 0 && strcmp(a->port, b->port) == 0;
 }
 
 void url_host_port(char *buf, size_t len, const char *host, const char *port) {

@@ -13,10 +13,16 @@
  * unix://NAME (two slashes, then no third) is refused: it reads as a host
  * name in other tools and as a relative path in some, so it is ambiguous.
  * To listen, the host may be empty (every address) and the port 0 (the
- * system picks one); to connect, both must be given. */
+ * system picks one); to connect, both must be given.
+ *
+ * A client may be given the members of a replicated group as one list,
+ * separated by commas: tcp://a:7450,b:7450,c:7450. A member written
+ * without a scheme takes the first member's (b:7450 above is
+ * tcp://b:7450), so the first must have one. */
 #ifndef SM_PROTO_URL_H
 #define SM_PROTO_URL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/un.h>
 
@@ -42,6 +48,28 @@ typedef struct url_addr {
 /* Parses text into *out. Returns 0, or -1 with the reason in err (errlen
  * bytes, naming the URL). */
 int url_parse(const char *text, url_use use, url_addr *out, char *err, size_t errlen);
+
+/* ---- lists of URLs (the members of a group) ---- */
+
+#define URL_TEXT_MAX 512 /* longest URL of a list member, scheme included */
+#define URL_LIST_MAX 16  /* most members one list may name */
+
+/* One member of a list: its address, and its URL written in full (with
+ * the scheme it took from the first member, when it had none). */
+typedef struct url_member {
+  url_addr addr;
+  char text[URL_TEXT_MAX];
+} url_member;
+
+/* Parses the comma-separated list text into out[0..*n) (at most max
+ * members; blanks around a member are dropped). Returns 0, or -1 with the
+ * reason in err naming the member at fault: an empty member, more than
+ * max, a first member without a scheme, or what url_parse refuses. */
+int url_list_parse(const char *text, url_use use, url_member *out, size_t max, size_t *n, char *err,
+                   size_t errlen);
+
+/* True when a and b name the same socket (scheme, host, port, path). */
+bool url_same(const url_addr *a, const url_addr *b);
 
 /* Writes "HOST:PORT", or "[HOST]:PORT" for an IPv6 address, to buf. */
 void url_host_port(char *buf, size_t len, const char *host, const char *port);

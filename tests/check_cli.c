@@ -44,21 +44,6 @@ static int cli_at(const char *url, char *out, const char *fmt, ...) {
 
 #define cli(out, ...) cli_at(smtest_d.tcp_url, (out), __VA_ARGS__)
 
-/* A TCP port on 127.0.0.1 where nothing listens: bound, then closed. */
-static int free_port(void) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  ck_assert_int_ge(fd, 0);
-  struct sockaddr_in sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sin_family = AF_INET;
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
-  socklen_t len = sizeof sa;
-  ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-  close(fd);
-  return ntohs(sa.sin_port);
-}
-
 /* ---- dict ------------------------------------------------------------ */
 
 /* set then get returns the value as plain text, for each kind a command
@@ -311,7 +296,7 @@ END_TEST
 /* Nothing listening on the port: exit 3. */
 START_TEST(test_unreachable) {
   char url[64];
-  snprintf(url, sizeof url, "tcp://127.0.0.1:%d", free_port());
+  snprintf(url, sizeof url, "tcp://127.0.0.1:%d", smtest_free_port());
   ck_assert_int_eq(cli_at(url, NULL, "ping"), 3);
   ck_assert_int_eq(cli_at("unix:/nonexistent/statemgr.sock", NULL, "ping"), 3);
 }

@@ -71,7 +71,7 @@ static outcome classify(int rc, const char *what) {
 static sm_client *worker_client(void) {
   sm_options *o = sm_options_new();
   sm_options_set_authkey_file(o, dmn.authkey_file);
-  sm_options_set_connect_timeout(o, 30000); /* calls in flight wait for the restart */
+  sm_options_set_failover_timeout(o, 30000); /* calls in flight wait for the restart */
   sm_client *c = NULL;
   while (sm_connect(dmn.unix_url, o, &c) != SM_OK && !atomic_load(&stop_workers))
     sleep_ms(5);

@@ -89,7 +89,7 @@ static void durable_stop(durable *x) {
 static sm_client *eo_connect(const durable *x) {
   sm_options *o = sm_options_new();
   sm_options_set_authkey_file(o, x->d.authkey_file);
-  sm_options_set_connect_timeout(o, 20000);
+  sm_options_set_failover_timeout(o, 20000);
   sm_client *c = NULL;
   OK(sm_connect(x->d.unix_url, o, &c));
   sm_options_free(o);

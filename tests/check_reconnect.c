@@ -151,23 +151,12 @@ static void *park_get(void *arg) {
   return NULL;
 }
 
-/* A free loopback TCP port (bound, read, released). */
-static int free_port(void) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  ck_assert_int_eq(bind(fd, (struct sockaddr *)&sin, sizeof sin), 0);
-  socklen_t len = sizeof sin;
-  ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
-  close(fd);
-  return ntohs(sin.sin_port);
-}
-
 /* Over TCP a daemon's close shows only to a read: the library checks a
  * connection idle for over a second before using it, so a restart of the
  * daemon on the same port while the client was idle is transparent too. */
 START_TEST(restart_while_idle_tcp) {
   char url[64];
-  snprintf(url, sizeof url, "tcp://127.0.0.1:%d", free_port());
+  snprintf(url, sizeof url, "tcp://127.0.0.1:%d", smtest_free_port());
   const char *args[] = {"--listen", url, NULL};
   smtest_daemon d;
   smtest_daemon_start(&d, args);

@@ -40,6 +40,55 @@ static void expect_url(const char *text, url_use use, int scheme, const char *ho
   if (path) ck_assert_str_eq(a.path, path);
 }
 
+/* Parses a list and checks it gave want (the members' full URLs, joined
+ * by '|'), or failed with a reason holding want_err. */
+static void expect_list(const char *text, const char *want, const char *want_err) {
+  url_member m[URL_LIST_MAX];
+  size_t n = 0;
+  char err[512] = "", got[URL_LIST_MAX * URL_TEXT_MAX] = "";
+  int rc = url_list_parse(text, URL_CONNECT, m, URL_LIST_MAX, &n, err, sizeof err);
+  if (want_err) {
+    ck_assert_msg(rc != 0, "%s: parsed, expected an error holding \"%s\"", text, want_err);
+    ck_assert_msg(strstr(err, want_err), "%s: error \"%s\" lacks \"%s\"", text, err, want_err);
+    return;
+  }
+  ck_assert_msg(rc == 0, "%s: %s", text, err);
+  for (size_t i = 0; i < n; i++) {
+    url_addr alone;
+    ck_assert_msg(url_parse(m[i].text, URL_CONNECT, &alone, err, sizeof err) == 0, "%s", err);
+    ck_assert(url_same(&alone, &m[i].addr));
+    if (i) strcat(got, "|");
+    strcat(got, m[i].text);
+  }
+  ck_assert_str_eq(got, want);
+}
+
+/* Lists of members: the first member's scheme goes to those written
+ * without one, blanks around members are dropped, and an empty member,
+ * a first member without a scheme or a bad member is refused by name. */
+START_TEST(list_cases) {
+  expect_list("tcp://a:7450", "tcp://a:7450", NULL);
+  expect_list("tcp://a:7450,b:7451,c:7452", "tcp://a:7450|tcp://b:7451|tcp://c:7452", NULL);
+  expect_list("tls://a:1, [::1]:2 ,tcp://c:3", "tls://a:1|tls://[::1]:2|tcp://c:3", NULL);
+  expect_list("unix:/run/a.sock,/run/b.sock,tcp://h:1",
+              "unix:/run/a.sock|unix:/run/b.sock|tcp://h:1", NULL);
+  expect_list("tcp://a:1,,b:2", NULL, "member 2 is empty");
+  expect_list("tcp://a:1,", NULL, "member 2 is empty");
+  expect_list("a:1,tcp://b:2", NULL, "bad URL 'a:1'");
+  expect_list("tcp://a:1,b", NULL, "no port");
+  expect_list("", NULL, "empty URL");
+  char many[URL_LIST_MAX * 16 + 64] = "tcp://a:1";
+  for (int i = 0; i < URL_LIST_MAX; i++)
+    strcat(many, ",b:2");
+  expect_list(many, NULL, "more than 16 members");
+  url_addr a, b;
+  char err[256];
+  ck_assert_int_eq(url_parse("tcp://h:1", URL_CONNECT, &a, err, sizeof err), 0);
+  ck_assert_int_eq(url_parse("tls://h:1", URL_CONNECT, &b, err, sizeof err), 0);
+  ck_assert(!url_same(&a, &b));
+}
+END_TEST
+
 /* The unix: spellings, IPv6, ports and hosts, for connecting and for
  * listening, and the errors that say what to write instead. */
 START_TEST(parser_cases) {
@@ -198,6 +247,7 @@ Suite *url_suite(void) {
   Suite *s = suite_create("url");
   TCase *tc = tcase_create("parser");
   tcase_add_test(tc, parser_cases);
+  tcase_add_test(tc, list_cases);
   suite_add_tcase(s, tc);
   tc = smtest_daemon_tcase(s, "both sides", 30);
   tcase_add_test(tc, library_uses_parser);

@@ -451,6 +451,18 @@ START_TEST(msg_handshake) {
   ck_assert(status == WS_OK && got.session == info.session && got.resumed && got.durable &&
             got.key == info.key);
   ck_assert_str_eq(err, "why not");
+  ck_assert_str_eq(got.leader, ""); /* none sent */
+  /* Protocol 4: a member that is not the leader names it. */
+  vb_reset(&b);
+  wire_daemon_info redirect = {0};
+  snprintf(redirect.leader, sizeof redirect.leader, "tls://10.0.0.2:7450");
+  ck_assert_int_eq(wire_auth_result_encode(&b, WS_REDIRECT, NULL, "a follower", &redirect), 0);
+  ck_assert_int_eq(wire_auth_result_decode((sm_span){b.p + 4, b.len - 4}, &status, mac2, &has_mac,
+                                           err, sizeof err, &got),
+                   0);
+  ck_assert(status == WS_REDIRECT && !has_mac && got.session == 0);
+  ck_assert_str_eq(got.leader, "tls://10.0.0.2:7450");
+  ck_assert_str_eq(err, "a follower");
   vb_reset(&b);
   ck_assert_int_eq(wire_auth_result_encode(&b, 99, NULL, "from a newer daemon", NULL), 0);
   ck_assert_int_eq(wire_auth_result_decode((sm_span){b.p + 4, b.len - 4}, &status, mac2, &has_mac,

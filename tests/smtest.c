@@ -14,14 +14,17 @@
  * the runner's main. */
 #include "smtest.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -359,6 +362,17 @@ void smtest_expect_value(sm_value *v, const char *want) {
   ck_assert_str_eq(t, want);
   sm_free(t);
   sm_value_free(v);
+}
+
+int smtest_free_port(void) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  ck_assert_int_ge(fd, 0);
+  struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  ck_assert_int_eq(bind(fd, (struct sockaddr *)&sin, sizeof sin), 0);
+  socklen_t len = sizeof sin;
+  ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+  close(fd);
+  return ntohs(sin.sin_port);
 }
 
 double smtest_now_s(void) {

@@ -118,6 +118,10 @@ void smtest_add_daemon(TCase *tc);
  * stdout is captured into out (may be NULL) up to outlen bytes. */
 int smtest_run(const char *cmdline, char *out, size_t outlen);
 
+/* A free loopback TCP port (bound, read, released), for a daemon that
+ * must listen on a port known before it starts. */
+int smtest_free_port(void);
+
 /* Seconds on the monotonic clock, for measuring spans in tests. */
 double smtest_now_s(void);
 
@@ -188,10 +192,17 @@ int smtest_raw_call_typed(int fd, uint64_t seq, uint64_t object, uint32_t type, 
 typedef struct smtest_fake_cfg {
   uint32_t hello_version;     /* Hello.version */
   uint32_t hello_max_version; /* 0: not sent, as a protocol-1 daemon does */
-  wire_daemon_info info;      /* sent in the AuthResult (zero fields: not sent) */
+  wire_daemon_info info;      /* sent in the AuthResult (zero fields: not sent); with
+                                 auth_status REDIRECT, info.leader names the leader */
+  int auth_status;            /* the AuthResult's status (0: OK, with the daemon's proof) */
+  bool resume_any;            /* takes over whatever session an Auth asks to resume (AuthResult
+                                 session, resumed, durable and key), as a group member would */
   const int *statuses;        /* n_answers statuses; may be NULL */
   const char *const *texts;   /* their error texts (may be NULL, or hold NULLs) */
+  const char *const *leaders; /* their Response.leader (may be NULL, or hold NULLs) */
   size_t n_answers;
+  const char *key_file; /* expect the authkey in this file (a real daemon's, so that
+                           one client reaches both); NULL: a random key */
 } smtest_fake_cfg;
 
 /* A daemon played by a thread of the test on a UNIX socket, speaking the
@@ -200,9 +211,10 @@ typedef struct smtest_fake_cfg {
  * from a newer daemon). One connection at a time. */
 typedef struct smtest_fake {
   smtest_fake_cfg cfg;
-  char dir[64];    /* private directory of the socket */
-  char url[128];   /* unix:DIR/fake.sock */
-  uint8_t key[32]; /* the authkey it expects */
+  char dir[64];                 /* private directory of the socket */
+  char url[128];                /* unix:DIR/fake.sock */
+  uint8_t key[AUTHKEY_MAX_LEN]; /* the authkey it expects */
+  size_t keylen;
   int listen_fd;
   pthread_t thread;
   volatile bool stop;

@@ -3,7 +3,9 @@
  * the test process that listens on a UNIX socket and speaks the protocol
  * with proto/ functions, sending exactly what its script says. It lets a
  * test show how the library meets peers statemgrd never is: a daemon of an
- * older protocol, or one that answers with a status from a newer one. */
+ * older protocol, one that answers with a status from a newer one, or a
+ * member of a replicated group that redirects its clients to the leader
+ * (in the handshake, or on a request of a session it resumed). */
 #include "proto/auth.h"
 #include "proto/frame.h"
 #include "smtest.h"
@@ -69,17 +71,26 @@ static bool fake_handshake(smtest_fake *f, int fd) {
   bool ok = wire_hello_encode(&b, f->cfg.hello_version, f->cfg.hello_max_version, sc) == 0 &&
             fake_send(fd, &b);
   long n = ok ? fake_read_frame(f, fd, buf, sizeof buf) : -1;
+  uint64_t resume = 0, resume_key = 0;
   ok = n >= 0 && wire_auth_decode((sm_span){buf, (size_t)n}, &version, mac, cc, name, sizeof name,
-                                  NULL, NULL) == 0;
+                                  &resume, &resume_key) == 0;
   if (ok) {
     f->auth_version = version;
-    auth_client_mac(f->key, sizeof f->key, sc, cc, expect);
+    auth_client_mac(f->key, f->keylen, sc, cc, expect);
     ok = auth_mac_ok(mac, sizeof mac, expect);
   }
   vb_reset(&b);
   if (ok) {
-    auth_server_mac(f->key, sizeof f->key, sc, cc, mac);
-    ok = wire_auth_result_encode(&b, WS_OK, mac, NULL, &f->cfg.info) == 0 && fake_send(fd, &b);
+    wire_daemon_info info = f->cfg.info;
+    if (f->cfg.resume_any && resume) {
+      info.session = resume;
+      info.key = resume_key;
+      info.resumed = info.durable = true;
+    }
+    auth_server_mac(f->key, f->keylen, sc, cc, mac);
+    bool accept = f->cfg.auth_status == WS_OK;
+    ok = wire_auth_result_encode(&b, f->cfg.auth_status, accept ? mac : NULL, NULL, &info) == 0 &&
+         fake_send(fd, &b) && accept;
   }
   vb_free(&b);
   return ok;
@@ -97,13 +108,14 @@ static void fake_serve(smtest_fake *f, int fd) {
     if (i < f->cfg.n_answers && f->cfg.statuses) {
       r.status = f->cfg.statuses[i];
       r.error = f->cfg.texts ? f->cfg.texts[i] : NULL;
+      r.leader = f->cfg.leaders ? f->cfg.leaders[i] : NULL;
     }
     wire_request_release(&req);
     vbuf b;
     vb_init(&b);
+    f->requests++; /* before the answer: the client may look as soon as it has it */
     bool sent = wire_response_encode(&b, &r) == 0 && fake_send(fd, &b);
     vb_free(&b);
-    f->requests++;
     if (!sent) return;
   }
 }
@@ -125,7 +137,18 @@ static void *fake_main(void *arg) {
 void smtest_fake_start(smtest_fake *f, const smtest_fake_cfg *cfg) {
   memset(f, 0, sizeof *f);
   f->cfg = *cfg;
-  auth_random(f->key, sizeof f->key);
+  if (cfg->key_file) {
+    authkey k = {0};
+    char why[512];
+    ck_assert_msg(authkey_load(cfg->key_file, false, &k, why, sizeof why) == 0, "%s", why);
+    ck_assert_uint_le(k.len, sizeof f->key);
+    memcpy(f->key, k.bytes, k.len);
+    f->keylen = k.len;
+    authkey_clear(&k);
+  } else {
+    f->keylen = 32;
+    auth_random(f->key, f->keylen);
+  }
   snprintf(f->dir, sizeof f->dir, "/tmp/smfake.XXXXXX");
   ck_assert_msg(mkdtemp(f->dir) != NULL, "mkdtemp: %s", strerror(errno));
   struct sockaddr_un sun = {.sun_family = AF_UNIX};
@@ -151,7 +174,7 @@ void smtest_fake_stop(smtest_fake *f) {
 int smtest_fake_connect(const smtest_fake *f, sm_client **out) {
   sm_options *o = sm_options_new();
   ck_assert_ptr_nonnull(o);
-  OK(sm_options_set_authkey(o, f->key, sizeof f->key));
+  OK(sm_options_set_authkey(o, f->key, f->keylen));
   OK(sm_options_set_connect_timeout(o, 5000));
   int rc = sm_connect(f->url, o, out);
   sm_options_free(o);

@@ -48,7 +48,8 @@ static void usage(FILE *f) {
   fprintf(f,
           "usage: statemgr-bench [options]\n"
           "\n"
-          "  -u, --url URL          daemon address: tcp://HOST:PORT, unix:PATH, tls://HOST:PORT\n"
+          "  -u, --url URL          daemon address: tcp://HOST:PORT, unix:PATH, tls://HOST:PORT,\n"
+          "                         or a group's members: tcp://a:7450,b:7450\n"
           "                         (default $STATEMGR_URL, else %s)\n"
           "      --authkey-file F   the shared authkey (default: $STATEMGR_AUTHKEY_FILE,\n"
           "                         $STATEMGR_AUTHKEY, ~/.statemgr/authkey)\n"
@@ -141,12 +142,16 @@ static int parse_list(const char *s, const bench_workload **list, int max) {
   return n;
 }
 
-/* The transport a URL names, read by the parser the library and the
- * daemon use; NULL (why filled) when the URL is not one. */
+/* The transport a URL (or the first member of a group's list) names,
+ * read by the parser the library and the daemon use; NULL (why filled)
+ * when it is not one. */
 static const char *url_transport(const char *url, char *why, size_t whylen) {
   static const char *const names[] = {[URL_TCP] = "tcp", [URL_TLS] = "tls", [URL_UNIX] = "unix"};
-  url_addr a;
-  return url_parse(url, URL_CONNECT, &a, why, whylen) == 0 ? names[a.scheme] : NULL;
+  url_member m[URL_LIST_MAX];
+  size_t n = 0;
+  return url_list_parse(url, URL_CONNECT, m, URL_LIST_MAX, &n, why, whylen) == 0
+             ? names[m[0].addr.scheme]
+             : NULL;
 }
 
 enum {

@@ -1240,7 +1240,8 @@ static void print_help(FILE *f) {
   fprintf(f,
           "\noptions:\n"
           "  -u, --url URL        daemon address: tcp://HOST:PORT, tcp://[V6ADDR]:PORT,\n"
-          "                       tls://HOST:PORT, unix:PATH or unix:///ABSOLUTE/PATH\n"
+          "                       tls://HOST:PORT, unix:PATH or unix:///ABSOLUTE/PATH;\n"
+          "                       a group's members as a list: tcp://a:7450,b:7450\n"
           "                       (default: $STATEMGR_URL, else %s)\n"
           "  --authkey-file F     read the authkey from F (default: $STATEMGR_AUTHKEY_FILE,\n"
           "                       $STATEMGR_AUTHKEY, then ~/.statemgr/authkey)\n"
@@ -1537,11 +1538,18 @@ int main(int argc, char **argv) {
   if (repl || cmd->needs_client) {
     if (!url) url = getenv("STATEMGR_URL");
     if (!url || !*url) url = SM_DEFAULT_URL;
-    url_addr parsed; /* read here as the library reads it, to make it a usage error */
+    /* Read here as the library reads it (one URL, or a group's members),
+     * to make it a usage error. */
+    url_member members[URL_LIST_MAX];
+    size_t nmembers = 0;
     char why[512];
-    if (url_parse(url, URL_CONNECT, &parsed, why, sizeof why) != 0) return usage_error("%s", why);
+    if (url_list_parse(url, URL_CONNECT, members, URL_LIST_MAX, &nmembers, why, sizeof why) != 0)
+      return usage_error("%s", why);
+    bool tls = false;
+    for (size_t i = 0; i < nmembers; i++)
+      tls = tls || members[i].addr.scheme == URL_TLS;
     if (tls_key && !tls_cert) return usage_error("--tls-key needs --tls-cert");
-    if (tls_cert && !tls_key && parsed.scheme == URL_TLS && pem_lacks_key(tls_cert))
+    if (tls_cert && !tls_key && tls && pem_lacks_key(tls_cert))
       return usage_error("--tls-cert %s holds no private key: give its key file with --tls-key",
                          tls_cert);
     /* The library bounds the connect itself (sm_options_set_connect_timeout)

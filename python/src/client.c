@@ -65,28 +65,46 @@ static cli_object *cli_alloc(PyTypeObject *cls, sm_client *client, sm_manager *m
     }                                                                                              \
   } while (0)
 
+/* Seconds (a Python number, or None: not given) as the library's
+ * milliseconds, rounded up; <= 0 is 0. Returns 0 with *ms set (-2: None),
+ * or -1 with an exception set. */
+static int seconds_to_ms(PyObject *seconds, int *ms) {
+  *ms = -2;
+  if (seconds == Py_None) return 0;
+  double t = PyFloat_AsDouble(seconds);
+  if (t == -1.0 && PyErr_Occurred()) return -1;
+  *ms = t <= 0 ? 0 : t >= INT_MAX / 1000.0 ? INT_MAX : (int)(t * 1000.0 + 0.999);
+  return 0;
+}
+
 /* Client.connect(url=None, *, authkey=None, authkey_file=None, tls_ca=None,
  * tls_cert=None, tls_key=None, tls_server_name=None, tls_insecure=False,
- * connect_timeout=None, client_name=None) */
+ * connect_timeout=None, client_name=None, failover_timeout=None) */
 static PyObject *cli_connect(PyTypeObject *cls, PyObject *args, PyObject *kw) {
-  static char *kwlist[] = {
-      "url",     "authkey",         "authkey_file", "tls_ca",          "tls_cert",
-      "tls_key", "tls_server_name", "tls_insecure", "connect_timeout", "client_name",
-      NULL};
+  static char *kwlist[] = {"url",
+                           "authkey",
+                           "authkey_file",
+                           "tls_ca",
+                           "tls_cert",
+                           "tls_key",
+                           "tls_server_name",
+                           "tls_insecure",
+                           "connect_timeout",
+                           "client_name",
+                           "failover_timeout",
+                           NULL};
   const char *url = NULL, *key_file = NULL, *ca = NULL, *cert = NULL, *key = NULL, *sni = NULL,
              *name = NULL;
   Py_buffer authkey = {0};
   int insecure = 0;
-  PyObject *timeout = Py_None;
-  if (!PyArg_ParseTupleAndKeywords(args, kw, "|z$z*zzzzzpOz:connect", kwlist, &url, &authkey,
-                                   &key_file, &ca, &cert, &key, &sni, &insecure, &timeout, &name))
+  PyObject *timeout = Py_None, *failover = Py_None;
+  if (!PyArg_ParseTupleAndKeywords(args, kw, "|z$z*zzzzzpOzO:connect", kwlist, &url, &authkey,
+                                   &key_file, &ca, &cert, &key, &sni, &insecure, &timeout, &name,
+                                   &failover))
     return NULL;
-  int timeout_ms = -2;
-  if (timeout != Py_None) {
-    double t = PyFloat_AsDouble(timeout);
-    if (t == -1.0 && PyErr_Occurred()) goto fail_buf;
-    timeout_ms = t <= 0 ? 0 : (int)(t * 1000.0 + 0.999);
-  }
+  int timeout_ms, failover_ms;
+  if (seconds_to_ms(timeout, &timeout_ms) < 0 || seconds_to_ms(failover, &failover_ms) < 0)
+    goto fail_buf;
   sm_options *o = sm_options_new();
   if (!o) {
     PyErr_NoMemory();
@@ -104,6 +122,7 @@ static PyObject *cli_connect(PyTypeObject *cls, PyObject *args, PyObject *kw) {
   if (sni) SET_OPT(sm_options_set_tls_server_name(o, sni));
   if (insecure) SET_OPT(sm_options_set_tls_insecure_skip_verify(o, true));
   if (timeout_ms != -2) SET_OPT(sm_options_set_connect_timeout(o, timeout_ms));
+  if (failover_ms != -2) SET_OPT(sm_options_set_failover_timeout(o, failover_ms));
   if (name) SET_OPT(sm_options_set_client_name(o, name));
   sm_client *client = NULL;
   int rc;

@@ -177,21 +177,28 @@ class Connection:
 
 def connect(url=None, authkey=None, *, authkey_file=None, tls_ca=None, tls_cert=None,
             tls_key=None, tls_server_name=None, tls_insecure=False, connect_timeout=None,
-            client_name=None):
+            client_name=None, failover_timeout=None):
     """Connects to a statemgrd: url is tcp://HOST:PORT, tls://HOST:PORT or
-    unix:/PATH (None: $STATEMGR_URL, else tcp://127.0.0.1:7450). The authkey
-    comes, as for the C library, from authkey / authkey_file, else
+    unix:/PATH (None: $STATEMGR_URL, else tcp://127.0.0.1:7450), or the
+    members of a replicated group as a list, tcp://a:7450,b:7450,c:7450
+    (the client finds the leader and follows it when it fails over). The
+    authkey comes, as for the C library, from authkey / authkey_file, else
     $STATEMGR_AUTHKEY_FILE, $STATEMGR_AUTHKEY, ~/.statemgr/authkey. For
     tls:// the daemon's certificate is checked against the system's CAs or
     tls_ca, and its name against the URL's host or tls_server_name;
-    tls_cert / tls_key present a client certificate."""
+    tls_cert / tls_key present a client certificate. connect_timeout
+    (seconds, default 5) bounds one connect; failover_timeout (seconds,
+    default 30) is how long a call in flight to a durable daemon, or a
+    group, waits for it (or for a new leader) to come back, and is then
+    answered exactly once."""
     kw = {}
     if authkey is not None:
         kw["authkey"] = bytes(authkey)
     client = _statemgr.Client.connect(
         url, authkey_file=authkey_file, tls_ca=tls_ca, tls_cert=tls_cert, tls_key=tls_key,
         tls_server_name=tls_server_name, tls_insecure=tls_insecure,
-        connect_timeout=connect_timeout, client_name=client_name, **kw)
+        connect_timeout=connect_timeout, client_name=client_name,
+        failover_timeout=failover_timeout, **kw)
     client.authkey = kw.get("authkey")
     remember_client(client)
     return Connection(client)

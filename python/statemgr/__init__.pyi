@@ -64,4 +64,5 @@ class Connection:
 def connect(url: str | None = ..., authkey: bytes | None = ..., *, authkey_file: str | None = ...,
             tls_ca: str | None = ..., tls_cert: str | None = ..., tls_key: str | None = ...,
             tls_server_name: str | None = ..., tls_insecure: bool = ...,
-            connect_timeout: float | None = ..., client_name: str | None = ...) -> Connection: ...
+            connect_timeout: float | None = ..., client_name: str | None = ...,
+            failover_timeout: float | None = ...) -> Connection: ...

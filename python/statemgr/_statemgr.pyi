@@ -24,7 +24,8 @@ class Client:
                 authkey_file: str | None = ..., tls_ca: str | None = ...,
                 tls_cert: str | None = ..., tls_key: str | None = ...,
                 tls_server_name: str | None = ..., tls_insecure: bool = ...,
-                connect_timeout: float | None = ..., client_name: str | None = ...) -> Client: ...
+                connect_timeout: float | None = ..., client_name: str | None = ...,
+                failover_timeout: float | None = ...) -> Client: ...
     @classmethod
     def start_manager(cls, daemon_path: str | None = ..., log_file: str | None = ...,
                       start_timeout: float | None = ...,
