@@ -299,15 +299,14 @@ static void deadlines_survive(int sig) {
   for (int t = 0; t < 2000 && smtest_info_int(c, "expired_keys") < 2; t += 20)
     msleep(20); /* the cycle's removal of the other, logged */
   ck_assert_int_eq(smtest_info_int(c, "expired_keys"), 2);
-  double t0 = smtest_now_s();
   durable_restart(&x, sig);
+  /* 300 ms at least went by since the TTLs were set: a deadline counted
+   * again from the restart would show more than 1200 ms left. */
   int64_t left = key_ttl(dict, "later");
-  double spent_ms = (smtest_now_s() - t0) * 1000;
-  ck_assert_msg(left >= 0 && left <= 1200 - (int64_t)spent_ms + 50,
-                "ttl %lld after a restart that took %.0f ms", (long long)left, spent_ms);
+  ck_assert_msg(left >= 0 && left <= 1200, "ttl %lld after the restart", (long long)left);
   int64_t oleft = -9;
   OK(sm_ttl(c, "obj", &oleft));
-  ck_assert_msg(oleft >= 0 && oleft <= 1250, "object ttl %lld", (long long)oleft);
+  ck_assert_msg(oleft >= 0 && oleft <= 1200, "object ttl %lld", (long long)oleft);
   size_t n = 0;
   OK(sm_dict_len(dict, &n));
   ck_assert_uint_eq(n, 2);
@@ -330,6 +329,49 @@ START_TEST(deadlines_survive_a_crash) { deadlines_survive(SIGKILL); }
 END_TEST
 
 START_TEST(deadlines_survive_a_clean_stop) { deadlines_survive(SIGTERM); }
+END_TEST
+
+/* Runs `statemgr -u URL --authkey-file KEY ARGS` ($STATEMGR_CLI) against
+ * d; returns its exit code, stdout in out. */
+static int cli(const smtest_daemon *d, char *out, size_t outlen, const char *args) {
+  const char *bin = getenv("STATEMGR_CLI");
+  ck_assert_msg(bin && *bin, "STATEMGR_CLI must name the statemgr binary");
+  char cmd[1024];
+  snprintf(cmd, sizeof cmd, "'%s' -u '%s' --authkey-file '%s' %s", bin, d->tcp_url, d->authkey_file,
+           args);
+  out[0] = '\0';
+  return smtest_run(cmd, out, outlen);
+}
+
+/* The CLI's expire, ttl and persist, on an object and on a dict's key;
+ * a missing object or key is exit 1, a bad MS exit 2. */
+START_TEST(cli_expire_ttl_persist) {
+  smtest_daemon d;
+  smtest_daemon_start(&d, NULL);
+  char out[256];
+  ck_assert_int_eq(cli(&d, out, sizeof out, "set cfg k 1"), 0);
+  ck_assert_int_eq(cli(&d, out, sizeof out, "ttl cfg"), 0);
+  ck_assert_str_eq(out, "none\n");
+  ck_assert_int_eq(cli(&d, out, sizeof out, "expire cfg k 60000"), 0);
+  ck_assert_int_eq(cli(&d, out, sizeof out, "ttl cfg k"), 0);
+  long left = atol(out);
+  ck_assert_msg(left > 50000 && left <= 60000, "ttl printed %s", out);
+  ck_assert_int_eq(cli(&d, out, sizeof out, "persist cfg k"), 0);
+  ck_assert_str_eq(out, "True\n");
+  ck_assert_int_eq(cli(&d, out, sizeof out, "ttl cfg k"), 0);
+  ck_assert_str_eq(out, "none\n");
+  ck_assert_int_eq(cli(&d, out, sizeof out, "ttl cfg nokey"), 1);
+  ck_assert_int_eq(cli(&d, out, sizeof out, "expire cfg nokey 100"), 1);
+  ck_assert_int_eq(cli(&d, out, sizeof out, "expire nothing 100"), 1);
+  ck_assert_int_eq(cli(&d, out, sizeof out, "expire cfg soon"), 2);
+  ck_assert_int_eq(cli(&d, out, sizeof out, "expire cfg 150"), 0);
+  ck_assert_int_eq(cli(&d, out, sizeof out, "--json ttl cfg"), 0);
+  ck_assert_msg(atol(out) > 0 && atol(out) <= 150, "ttl printed %s", out);
+  msleep(250);
+  ck_assert_int_eq(cli(&d, out, sizeof out, "ttl cfg"), 1);
+  ck_assert_int_eq(cli(&d, out, sizeof out, "get cfg k"), 1);
+  smtest_daemon_stop_checked(&d);
+}
 END_TEST
 
 /* ---- ephemeral objects ---- */
@@ -501,6 +543,7 @@ Suite *lifetime_suite(void) {
   tcase_add_test(tc, untouched_expired_keys_are_reclaimed);
   tcase_add_test(tc, deadlines_survive_a_crash);
   tcase_add_test(tc, deadlines_survive_a_clean_stop);
+  tcase_add_test(tc, cli_expire_ttl_persist);
   suite_add_tcase(s, tc);
   tc = tcase_create("ephemeral");
   tcase_set_timeout(tc, 60);
