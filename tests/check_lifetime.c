@@ -533,6 +533,24 @@ START_TEST(open_options_ttl) {
 }
 END_TEST
 
+/* examples/service_registry runs (its own private manager): three
+ * services register, the SIGKILLed one leaves the registry, the stopped
+ * ones too. */
+START_TEST(service_registry_example_runs) {
+  const char *daemon = getenv("STATEMGRD");
+  ck_assert_msg(daemon && *daemon, "STATEMGRD must name the daemon");
+  const char *slash = strrchr(daemon, '/');
+  ck_assert_ptr_nonnull(slash);
+  char cmd[1024], out[2048];
+  snprintf(cmd, sizeof cmd, "STATEMGRD='%s' '%.*s/examples/service_registry'", daemon,
+           (int)(slash - daemon), daemon);
+  ck_assert_int_eq(smtest_run(cmd, out, sizeof out), 0);
+  ck_assert_msg(strstr(out, "3 live services") && strstr(out, "2 live services") &&
+                    strstr(out, "0 live services after"),
+                "the example printed: %s", out);
+}
+END_TEST
+
 Suite *lifetime_suite(void) {
   Suite *s = suite_create("lifetime");
   TCase *tc = tcase_create("expiry");
@@ -552,6 +570,7 @@ Suite *lifetime_suite(void) {
   tcase_add_test(tc, ephemeral_of_a_session_not_resumed_goes);
   tcase_add_test(tc, ephemeral_of_a_resumed_session_stays);
   tcase_add_test(tc, open_options_ttl);
+  tcase_add_test(tc, service_registry_example_runs);
   suite_add_tcase(s, tc);
   return s;
 }
