@@ -163,7 +163,10 @@ static int m_open(call *c) {
   call_arg(c, 0, &vi);
   sm_obj *o;
   if (vi.kind == VK_REF) {
-    o = reg_get(c->reg, vi.ref_id); /* dispatch checked it exists and its type */
+    /* dispatch checked it exists and its type; it may have expired since
+     * (expire.h: the lazy check ran after that check) */
+    if (!(o = reg_get(c->reg, vi.ref_id)))
+      return call_fail(c, WS_NOT_FOUND, "object %llu expired", (unsigned long long)vi.ref_id);
   } else {
     char name[NAME_MAX_LEN + 1];
     if ((rc = arg_str(c, 0, "the target", name, sizeof name)) != WS_OK) return rc;
