@@ -214,8 +214,12 @@ static int proxy_find_again(sm_proxy *p, const proxy_binding **out) {
     args[first + i] = sm_value_list_at(p->init, i);
   sm_value *reply = NULL;
   client_served served = {0, 0};
-  int rc = client_invoke(p->client, CLIENT_THREAD, NULL, p->opts ? "create_with" : "create", args,
-                         first + ninit, &reply, &served);
+  /* An ephemeral object lives with the holder connection's session. */
+  sm_value ek = val_str_view("ephemeral");
+  const sm_value *eph = p->opts ? sm_value_map_get(p->opts, &ek) : NULL;
+  bool holder = eph && sm_value_type(eph) == SM_BOOL && eph->u.b;
+  int rc = client_invoke(p->client, holder ? CLIENT_HOLDER : CLIENT_THREAD, NULL,
+                         p->opts ? "create_with" : "create", args, first + ninit, &reply, &served);
   if (rc != SM_OK) return rc;
   proxy_binding *b = NULL;
   if (sm_value_type(reply) != SM_REF)

@@ -51,16 +51,21 @@ int64_t cmd_now_ms(void) {
 }
 
 int64_t cmd_time(const registry *reg) {
-  const cmd_state *st = reg_cmd((registry *)reg);
-  return st->replaying || st->timed ? st->now_ms : cmd_now_ms();
+  cmd_state *st = reg_cmd((registry *)reg);
+  if (st->replaying) return st->now_ms;
+  if (!st->timed) return cmd_now_ms();
+  if (!st->now_read) { /* read once, when first asked: most calls never ask */
+    st->now_ms = cmd_now_ms();
+    st->now_read = true;
+  }
+  return st->now_ms;
 }
 
-int64_t cmd_clock_begin(registry *reg) {
+void cmd_clock_begin(registry *reg) {
   cmd_state *st = reg_cmd(reg);
-  if (st->replaying) return st->now_ms;
-  st->now_ms = cmd_now_ms();
+  if (st->replaying) return;
   st->timed = true;
-  return st->now_ms;
+  st->now_read = false;
 }
 
 void cmd_clock_end(registry *reg) {

@@ -83,7 +83,8 @@ typedef struct cmd_state {
   void *ctx;
   vbuf rec;       /* the record being encoded (reused) */
   bool replaying; /* cmd_replay is applying a record: log nothing again */
-  bool timed;     /* a live change is being applied at time now_ms (cmd_clock_begin) */
+  bool timed;     /* a live change is being applied (cmd_clock_begin) */
+  bool now_read;  /* timed: now_ms was read for it */
   int64_t now_ms; /* the time of the change being applied: the record's in a replay */
 } cmd_state;
 
@@ -121,16 +122,16 @@ int64_t cmd_now_ms(void);
 
 /* The time of the change being applied, in ms since the epoch, for the
  * methods whose effect depends on it (a TTL's deadline is that time plus
- * its length): in a replay the record's time; live, the time read by
- * cmd_clock_begin (dispatch reads it once a call; the daemon's own
- * decisions, such as an expiry, read it before they apply), which is also
- * the time the record carries. Outside both, the clock. */
+ * its length): in a replay the record's time; live, between
+ * cmd_clock_begin and cmd_clock_end (dispatch puts them around each call;
+ * the daemon's own decisions, such as an expiry, around theirs), the clock
+ * read the first time it is asked, then the same value, which the records
+ * logged meanwhile carry too. Outside both, the clock. */
 int64_t cmd_time(const registry *reg);
 
-/* Reads the clock for a live change about to be applied and returns it:
- * cmd_time answers it, and the records logged until cmd_clock_end carry
- * it. In a replay it changes nothing and returns the record's time. */
-int64_t cmd_clock_begin(registry *reg);
+/* Starts and ends a live change whose time cmd_time gives (see above); a
+ * no-op in a replay. */
+void cmd_clock_begin(registry *reg);
 void cmd_clock_end(registry *reg);
 
 /* Logs a CALL record: session called method on object (0: the manager)

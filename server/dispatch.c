@@ -26,8 +26,8 @@
  * answered OK keeps its answer there (the CALL record carries seq and ack,
  * so a replay keeps the same). A client that never acknowledges is cut off
  * at --max-pending kept answers: its mutating calls are refused.
- * Expiry (expire.h): the call's time is read once, before it runs
- * (cmd_clock_begin), and whatever of its target is due to expire by then
+ * Expiry (expire.h): the call has one time (cmd_clock_begin; the clock is
+ * read when something first asks, cmd_time), and whatever of its target is due to expire by then
  * goes first, so no call sees expired data; the target's next deadline is
  * indexed again after a mutating call.
  * dispatch_call() does all of this without touching a socket, so the
@@ -282,7 +282,7 @@ int dispatch_call(registry *reg, struct conn *cn, uint64_t session, const wire_r
     c.arg_flags = flags;
     if (!answered_before(&c, req, &status)) {
       status = check_args(&c, req, args, flags, max_depth, &arg_bytes);
-      cmd_clock_begin(reg); /* the call's time: its methods and its record see this one */
+      cmd_clock_begin(reg); /* the call's time, read if asked: its methods and record share it */
       if (status == WS_OK) status = run(&c, req, arg_bytes);
       cmd_clock_end(reg);
     }

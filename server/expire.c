@@ -146,8 +146,10 @@ void exp_check(registry *reg, sm_obj **o) {
   sm_obj *obj = *o;
   if (!obj->exp.slot && !obj->deadline && !obj->type->next_deadline) return;
   if (cmd_replaying(reg)) return;
-  int64_t at = obj->exp.slot ? obj->exp.at : next_of(obj), now = cmd_time(reg);
-  if (!at || at > now) return;
+  int64_t at = obj->exp.slot ? obj->exp.at : next_of(obj);
+  if (!at) return;
+  int64_t now = cmd_time(reg); /* the clock is read only for an object with a deadline */
+  if (at > now) return;
   if (exp_object_due(obj, now)) {
     expire_object(reg, obj);
     *o = NULL;
@@ -193,7 +195,8 @@ static void cycle_cb(evutil_socket_t fd, short what, void *arg) {
   (void)what;
   exp_index *ix = arg;
   registry *reg = ix->reg;
-  int64_t now = cmd_clock_begin(reg);
+  cmd_clock_begin(reg);
+  int64_t now = cmd_time(reg);
   size_t work = 0;
   dl_node *top;
   while (work < EXP_CYCLE_KEYS && (top = dlh_top(&ix->heap)) && top->at <= now) {
