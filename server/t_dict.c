@@ -39,7 +39,7 @@ typedef struct dict_ttl {
 } dict_ttl;
 
 typedef struct dict {
-  htab h;         /* key -> sval* (first: a dict is its table for scan_table) */
+  htab h;         /* key -> sval*, in insertion order */
   htab ttl;       /* key -> dict_ttl* (owned): the keys with a TTL */
   dl_heap heap;   /* those, by deadline */
   size_t ttl_mem; /* bytes of the dict_ttl blocks */
@@ -112,7 +112,8 @@ static void key_ref(registry *reg, uint64_t id, bool hold) {
 }
 
 /* Stores key -> packed value (copied). Returns WS_OK or WS_INTERNAL. */
-static int store(call *c, htab *h, sm_span key, sm_span packed, unsigned flags) {
+static int store(call *c, dict *d, sm_span key, sm_span packed, unsigned flags) {
+  htab *h = &d->h;
   sval *nv = sval_new(c->reg, packed, flags);
   void *old = NULL;
   int rc = nv ? htab_put(h, key, nv, &old) : -1;
@@ -124,17 +125,17 @@ static int store(call *c, htab *h, sm_span key, sm_span packed, unsigned flags) 
     key_ref(c->reg, key_ref_id(key), true);
   else
     sval_free(c->reg, old);
-  ttl_clear((dict *)h, key); /* a new value has no TTL (h is a dict's first member) */
+  ttl_clear(d, key); /* a new value has no TTL */
   return WS_OK;
 }
 
 /* Stores every entry of a scanned map body (later duplicates win). */
-static int store_map(call *c, htab *h, sm_span body, unsigned flags) {
+static int store_map(call *c, dict *d, sm_span body, unsigned flags) {
   vw_iter it;
   sm_span k, v;
   vw_iter_init(&it, body);
   while (vw_map_next(&it, &k, &v)) {
-    int rc = store(c, h, k, v, flags);
+    int rc = store(c, d, k, v, flags);
     if (rc != WS_OK) return rc;
   }
   return WS_OK;
@@ -239,7 +240,7 @@ static int d_set(call *c) {
   if (rc == WS_OK && c->nargs == 3) call_arg(c, 2, &vi);
   if (rc == WS_OK && vi.kind != VK_NIL && (rc = ttl_arg(c, 2, &ms)) == WS_OK && ms <= 0)
     rc = call_fail(c, WS_VALUE_ERROR, "set's TTL must be a positive number of ms");
-  if (rc == WS_OK) rc = store(c, dict_of(c), c->args[0], c->args[1], c->arg_flags[1]);
+  if (rc == WS_OK) rc = store(c, dict_st(c), c->args[0], c->args[1], c->arg_flags[1]);
   if (rc == WS_OK && ms > 0 && ttl_set(dict_st(c), c->args[0], cmd_time(c->reg) + ms) != WS_OK)
     return call_fail(c, WS_INTERNAL, "out of memory");
   return rc;
@@ -394,7 +395,7 @@ static int d_setdefault(call *c) {
     return WS_OK;
   }
   sm_span def = c->nargs == 2 ? c->args[1] : (sm_span){NULL, 0};
-  rc = store(c, dict_of(c), c->args[0], def, c->nargs == 2 ? c->arg_flags[1] : 0);
+  rc = store(c, dict_st(c), c->args[0], def, c->nargs == 2 ? c->arg_flags[1] : 0);
   if (rc == WS_OK) vb_append(c->out, def);
   return rc;
 }
@@ -407,7 +408,7 @@ static int d_update(call *c) {
   call_arg(c, 0, &vi);
   if (vi.kind != VK_MAP)
     return call_fail(c, WS_TYPE_ERROR, "update needs a map, not %s", call_kind_name(vi.kind));
-  return store_map(c, dict_of(c), vi.data, c->arg_flags[0]);
+  return store_map(c, dict_st(c), vi.data, c->arg_flags[0]);
 }
 
 /* clear */
@@ -435,7 +436,7 @@ static int d_set_if_absent(call *c) {
   int rc = key_args(c, 2, 2);
   if (rc != WS_OK) return rc;
   bool absent = htab_find(dict_of(c), c->args[0]) == NULL;
-  if (absent && (rc = store(c, dict_of(c), c->args[0], c->args[1], c->arg_flags[1])) != WS_OK)
+  if (absent && (rc = store(c, dict_st(c), c->args[0], c->args[1], c->arg_flags[1])) != WS_OK)
     return rc;
   vb_bool(c->out, absent);
   return WS_OK;
@@ -456,7 +457,7 @@ static int d_cas(call *c) {
   vb_list_end_item(c->out, item);
   if (cur) vb_list_item(c->out, sval_span(*cur)); /* before store frees it */
   vb_list_end(c->out, m);
-  return swap ? store(c, h, c->args[0], c->args[want], c->arg_flags[want]) : WS_OK;
+  return swap ? store(c, dict_st(c), c->args[0], c->args[want], c->arg_flags[want]) : WS_OK;
 }
 
 /* An empty dict (caller frees with dict_destroy), or NULL. */
@@ -478,7 +479,7 @@ static int dict_create(call *c, void **state) {
     return call_fail(c, WS_TYPE_ERROR, "a dict starts from a map, not %s", call_kind_name(vi.kind));
   dict *d = dict_new();
   if (!d) return call_fail(c, WS_INTERNAL, "out of memory");
-  if (vi.kind == VK_MAP && (rc = store_map(c, &d->h, vi.data, c->arg_flags[0])) != WS_OK) {
+  if (vi.kind == VK_MAP && (rc = store_map(c, d, vi.data, c->arg_flags[0])) != WS_OK) {
     drop_all(c->reg, d);
     free(d);
     return rc;
