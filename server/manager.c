@@ -495,6 +495,11 @@ static int m_show(call *c) {
   mw_str(&w, "type", o->type->name);
   if (o->type->size) mw_int(&w, "size", (int64_t)o->type->size(o->state));
   mw_int(&w, "waiters", (int64_t)o->n_waiters);
+  if (o->deadline) { /* expire.h: the lazy check removed it if it were due */
+    int64_t left = o->deadline - cmd_time(c->reg);
+    mw_int(&w, "ttl_ms", left > 0 ? left : 0);
+  }
+  if (o->eph_session) mw_int(&w, "ephemeral_session", (int64_t)o->eph_session);
   /* Holders: the connections that own units of it (locks, semaphores). */
   vb_str(&w.key, "holders", 7);
   size_t list = vb_list_begin(&w.val);

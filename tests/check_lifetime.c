@@ -199,6 +199,11 @@ START_TEST(objects_expire_whole) {
   OK(sm_ttl(c, "session:1", &left));
   ck_assert_int_eq(left, -1);
   OK(sm_expire(c, "session:1", 600));
+  sm_value *shown = NULL, *tk = sm_value_str("ttl_ms");
+  OK(sm_show(c, "session:1", &shown));
+  ck_assert_ptr_nonnull(sm_value_map_get(shown, tk));
+  sm_value_free(tk);
+  sm_value_free(shown);
   OK(sm_ttl(c, "session:1", &left));
   ck_assert_msg(left > 0 && left <= 600, "ttl %lld", (long long)left);
   sm_list *anon;
@@ -401,6 +406,12 @@ START_TEST(ephemeral_goes_with_its_client) {
   sm_free(addr);
   sm_dict *anon = NULL;
   FAILS(sm_dict_open_ex(owner, NULL, o, &anon), SM_EVALUE);
+  sm_value *shown = NULL; /* show says whose it is */
+  OK(sm_show(other, "svc/a", &shown));
+  sm_value *k = sm_value_str("ephemeral_session");
+  ck_assert_ptr_nonnull(sm_value_map_get(shown, k));
+  sm_value_free(k);
+  sm_value_free(shown);
   sm_dict_free(seen);
   sm_client_free(other); /* the opener's end changes nothing */
   other = smtest_connect(&d, NULL);
