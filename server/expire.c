@@ -198,8 +198,9 @@ static void cycle_cb(evutil_socket_t fd, short what, void *arg) {
   cmd_clock_begin(reg);
   int64_t now = cmd_time(reg);
   size_t work = 0;
+  bool stalled = false;
   dl_node *top;
-  while (work < EXP_CYCLE_KEYS && (top = dlh_top(&ix->heap)) && top->at <= now) {
+  while (!stalled && work < EXP_CYCLE_KEYS && (top = dlh_top(&ix->heap)) && top->at <= now) {
     sm_obj *o = DL_OWNER(top, sm_obj, exp);
     if (exp_object_due(o, now)) {
       expire_object(reg, o);
@@ -207,17 +208,12 @@ static void cycle_cb(evutil_socket_t fd, short what, void *arg) {
       continue;
     }
     size_t n = expire_keys(reg, o, now, EXP_RECORD_KEYS);
-    if (n == 0) {
-      /* Nothing due after all (or no memory to list it): look again at
-       * the next run rather than spin. */
-      dlh_remove(&ix->heap, &o->exp);
-      break;
-    }
+    stalled = n == 0; /* out of memory listing them: try again later, not in a loop */
     work += n;
   }
   cmd_clock_end(reg);
   if (blk_ready(reg_blk(reg))) blk_serve(reg); /* waiters of what went are answered */
-  arm(ix, now, work >= EXP_CYCLE_KEYS ? EXP_BUSY_DELAY_MS : 1);
+  arm(ix, now, stalled || work >= EXP_CYCLE_KEYS ? EXP_BUSY_DELAY_MS : 1);
 }
 
 void exp_set_base(exp_index *ix, struct event_base *base) { ix->base = base; }

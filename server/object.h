@@ -131,8 +131,8 @@ struct obj_type {
    * mutating call. NULL: the type keeps no deadlines. */
   int64_t (*next_deadline)(const void *state);
   /* Writes the keys whose deadline is at or before now_ms, at most max of
-   * them, each as a list item of out (a list being written), earliest
-   * first, and returns how many. The expiry index (expire.h) then removes
+   * them, each as a list item of out (a list being written), in no
+   * particular order, and returns how many. The expiry index (expire.h) then removes
    * them with the type's internal method "_expire" called with those keys
    * as arguments, which is what the log records. Set with next_deadline. */
   size_t (*due_keys)(const void *state, int64_t now_ms, size_t max, vbuf *out);
