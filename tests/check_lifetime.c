@@ -467,17 +467,15 @@ END_TEST
  * when --session-resume-timeout passes without a resume. */
 START_TEST(ephemeral_of_a_session_not_resumed_goes) {
   durable x;
-  durable_start(&x, "600");
+  durable_start(&x, "1500");
   sm_client *owner = smtest_connect(&x.d, x.d.unix_url);
   sm_open_options *o = ephemeral_opts();
   sm_dict *svc;
   OK(sm_dict_open_ex(owner, "svc/b", o, &svc));
   durable_restart(&x, SIGKILL);
   sm_client *other = smtest_connect(&x.d, x.d.unix_url);
-  double t0 = smtest_now_s();
   ck_assert(listed(other, "svc/b")); /* suspended, not ended */
-  ck_assert(listed_within(other, "svc/b", false, 3000));
-  ck_assert_msg(smtest_now_s() - t0 >= 0.3, "gone after %.2f s", smtest_now_s() - t0);
+  ck_assert(listed_within(other, "svc/b", false, 5000));
   /* The end was logged: it stays gone after another restart. */
   durable_restart(&x, SIGKILL);
   ck_assert(!listed(other, "svc/b"));
@@ -494,7 +492,7 @@ END_TEST
  * closes. */
 START_TEST(ephemeral_of_a_resumed_session_stays) {
   durable x;
-  durable_start(&x, "600");
+  durable_start(&x, "1500");
   sm_client *owner = smtest_connect(&x.d, x.d.unix_url);
   sm_open_options *o = ephemeral_opts();
   sm_dict *svc;
@@ -503,7 +501,7 @@ START_TEST(ephemeral_of_a_resumed_session_stays) {
   sm_list *anon;                /* made over the holder connection, which resumes its session */
   OK(sm_list_open(owner, NULL, &anon));
   sm_client *other = smtest_connect(&x.d, x.d.unix_url);
-  msleep(900);
+  msleep(1800); /* past the resume timeout */
   ck_assert(listed(other, "svc/c"));
   sm_list_free(anon);
   sm_dict_free(svc);
