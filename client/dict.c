@@ -3,6 +3,7 @@
  *
  * Each function is one method from docs/protocol.md; the typed helpers at
  * the end wrap the sm_value calls for string and int64 keys and values. */
+#include "lifetime.h"
 #include "proxy.h"
 #include "value_internal.h"
 
@@ -19,6 +20,15 @@ int sm_dict_open(sm_client *c, const char *name, sm_dict **out) {
   PROXY_REQUIRE(out);
   sm_proxy *p = NULL;
   int rc = proxy_create(c, DICT_TYPE, name, NULL, sizeof(sm_dict), &p);
+  if (rc == SM_OK) *out = (sm_dict *)p;
+  return rc;
+}
+
+/* *out: caller frees with sm_dict_free(). */
+int sm_dict_open_ex(sm_client *c, const char *name, const sm_open_options *opts, sm_dict **out) {
+  PROXY_REQUIRE(out);
+  sm_proxy *p = NULL;
+  int rc = lifetime_open(c, DICT_TYPE, name, NULL, opts, sizeof(sm_dict), &p);
   if (rc == SM_OK) *out = (sm_dict *)p;
   return rc;
 }
@@ -60,6 +70,34 @@ int sm_dict_get_default(sm_dict *d, const sm_value *key, const sm_value *dflt, s
 int sm_dict_set(sm_dict *d, const sm_value *key, const sm_value *val) {
   PROXY_REQUIRE(d && key && val);
   return PROXY_CALL(d, "set", NULL, key, val);
+}
+
+int sm_dict_set_ex(sm_dict *d, const sm_value *key, const sm_value *val, int64_t ttl_ms) {
+  PROXY_REQUIRE(d && key && val);
+  sm_value ms = val_int_view(ttl_ms);
+  return PROXY_CALL(d, "set", NULL, key, val, &ms);
+}
+
+int sm_dict_set_ttl(sm_dict *d, const sm_value *key, int64_t ms, bool *existed) {
+  PROXY_REQUIRE(d && key);
+  sm_value msv = val_int_view(ms);
+  bool b = false;
+  int rc = proxy_call_bool(&d->p, "set_ttl", (const sm_value *const[]){key, &msv}, 2, __func__, &b);
+  if (rc == SM_OK && existed) *existed = b;
+  return rc;
+}
+
+int sm_dict_ttl(sm_dict *d, const sm_value *key, int64_t *out) {
+  PROXY_REQUIRE(d && key && out);
+  return proxy_call_int(&d->p, "ttl", (const sm_value *const[]){key}, 1, __func__, out);
+}
+
+int sm_dict_persist(sm_dict *d, const sm_value *key, bool *had) {
+  PROXY_REQUIRE(d && key);
+  bool b = false;
+  int rc = proxy_call_bool(&d->p, "persist", (const sm_value *const[]){key}, 1, __func__, &b);
+  if (rc == SM_OK && had) *had = b;
+  return rc;
 }
 
 int sm_dict_del(sm_dict *d, const sm_value *key) {

@@ -116,30 +116,45 @@ static int keep_args(const sm_value *const *init, size_t ninit, sm_value **out) 
 
 int proxy_create_args(sm_client *c, const char *type, const char *name, const sm_value *const *init,
                       size_t ninit, size_t size, sm_proxy **out) {
+  return proxy_create_with(c, type, name, NULL, false, init, ninit, size, out);
+}
+
+int proxy_create_with(sm_client *c, const char *type, const char *name, const sm_value *opts,
+                      bool ephemeral, const sm_value *const *init, size_t ninit, size_t size,
+                      sm_proxy **out) {
   if (!c) return err_set(SM_EINVAL, "opening a %s: NULL client", type);
   if (ninit > CREATE_MAX_INIT)
     return err_set(SM_EINVAL, "opening a %s: too many creation arguments", type);
   sm_value t = val_str_view(type), n = name ? val_str_view(name) : (sm_value){.type = SM_NIL};
-  const sm_value *args[2 + CREATE_MAX_INIT] = {&t, &n};
+  const sm_value *args[3 + CREATE_MAX_INIT] = {&t, &n, opts};
+  size_t first = opts ? 3 : 2;
   for (size_t i = 0; i < ninit; i++)
-    args[2 + i] = init[i];
-  sm_value *reply = NULL, *kept = NULL;
+    args[first + i] = init[i];
+  sm_value *reply = NULL, *kept = NULL, *kept_opts = NULL;
   client_served served = {0, 0};
   /* A named proxy keeps a copy of the arguments, to create the object
    * again in a restarted daemon that lost it. */
   int rc = name ? keep_args(init, ninit, &kept) : SM_OK;
-  if (rc != SM_OK) return rc;
-  /* Only an anonymous object needs the holder connection, where its
-   * reference lives; a named one is created over this thread's own. */
-  rc = client_invoke(c, name ? CLIENT_THREAD : CLIENT_HOLDER, NULL, "create", args, 2 + ninit,
-                     &reply, &served);
-  if (rc == SM_OK) /* Only an anonymous object is counted; a named one lives until deleted. */
-    rc = proxy_from_reply(c, reply, type, name, name == NULL, &served, size, out);
+  if (rc == SM_OK && name && opts && !(kept_opts = sm_value_copy(opts)))
+    rc = err_set(SM_ENOMEM, "out of memory");
   if (rc != SM_OK) {
     sm_value_free(kept);
     return rc;
   }
+  /* Only an anonymous object needs the holder connection, where its
+   * reference lives, and an ephemeral one, which lives with its session;
+   * another named one is created over this thread's own. */
+  rc = client_invoke(c, name && !ephemeral ? CLIENT_THREAD : CLIENT_HOLDER, NULL,
+                     opts ? "create_with" : "create", args, first + ninit, &reply, &served);
+  if (rc == SM_OK) /* Only an anonymous object is counted; a named one lives until deleted. */
+    rc = proxy_from_reply(c, reply, type, name, name == NULL, &served, size, out);
+  if (rc != SM_OK) {
+    sm_value_free(kept);
+    sm_value_free(kept_opts);
+    return rc;
+  }
   (*out)->init = kept;
+  (*out)->opts = kept_opts;
   return SM_OK;
 }
 
@@ -182,6 +197,7 @@ void proxy_free(sm_proxy *p) {
   if (p->holds_ref) client_release(p->client, binding_load(p)->id, p->epoch);
   bindings_free(p->bind);
   sm_value_free(p->init);
+  sm_value_free(p->opts);
   free(p->type);
   free(p->name);
   free(p);
@@ -191,14 +207,19 @@ void proxy_free(sm_proxy *p) {
  * connection, and publishes its id on the instance that answered. */
 static int proxy_find_again(sm_proxy *p, const proxy_binding **out) {
   sm_value t = val_str_view(p->type), n = val_str_view(p->name);
-  const sm_value *args[2 + CREATE_MAX_INIT] = {&t, &n};
+  const sm_value *args[3 + CREATE_MAX_INIT] = {&t, &n, p->opts};
+  size_t first = p->opts ? 3 : 2;
   size_t ninit = sm_value_len(p->init);
   for (size_t i = 0; i < ninit && i < CREATE_MAX_INIT; i++)
-    args[2 + i] = sm_value_list_at(p->init, i);
+    args[first + i] = sm_value_list_at(p->init, i);
   sm_value *reply = NULL;
   client_served served = {0, 0};
-  int rc =
-      client_invoke(p->client, CLIENT_THREAD, NULL, "create", args, 2 + ninit, &reply, &served);
+  /* An ephemeral object lives with the holder connection's session. */
+  sm_value ek = val_str_view("ephemeral");
+  const sm_value *eph = p->opts ? sm_value_map_get(p->opts, &ek) : NULL;
+  bool holder = eph && sm_value_type(eph) == SM_BOOL && eph->u.b;
+  int rc = client_invoke(p->client, holder ? CLIENT_HOLDER : CLIENT_THREAD, NULL,
+                         p->opts ? "create_with" : "create", args, first + ninit, &reply, &served);
   if (rc != SM_OK) return rc;
   proxy_binding *b = NULL;
   if (sm_value_type(reply) != SM_REF)

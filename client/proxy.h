@@ -38,6 +38,8 @@ struct sm_proxy {
   uint64_t epoch;      /**< the holder connection that holds that reference */
   sm_value *init;      /**< named: owned copy of the creation arguments (an SM_LIST), to
                             create the object again in a restarted daemon; NULL: none */
+  sm_value *opts;      /**< named: owned copy of the create_with options (an SM_MAP), for
+                            the same; NULL: created with plain create */
 };
 
 /* Returns SM_EINVAL from the calling function when cond is false. */
@@ -66,6 +68,14 @@ int proxy_create(sm_client *c, const char *type, const char *name, const sm_valu
  * (docs/protocol.md, "Blocking calls"). */
 int proxy_create_args(sm_client *c, const char *type, const char *name, const sm_value *const *init,
                       size_t ninit, size_t size, sm_proxy **out);
+
+/* As proxy_create_args with create_with's options (an SM_MAP, borrowed;
+ * NULL: none, a plain create; lifetime.c builds it from sm_open_options).
+ * An object made ephemeral is created over the holder connection, whose
+ * session lasts as long as the client, not over the calling thread's. */
+int proxy_create_with(sm_client *c, const char *type, const char *name, const sm_value *opts,
+                      bool ephemeral, const sm_value *const *init, size_t ninit, size_t size,
+                      sm_proxy **out);
 
 /* Opens the object a ref value names; want (may be NULL: any) is the
  * daemon type the caller expects (SM_ETYPE otherwise). As proxy_create. */

@@ -403,6 +403,18 @@ SM_EXTERN int sm_monitor(sm_client *c, uint64_t cursor, int64_t wait_ms, uint64_
                          uint64_t *missed, sm_value **calls);
 /** Deletes the named object; proxies to it then get SM_ENOTFOUND. */
 SM_EXTERN int sm_delete(sm_client *c, const char *name);
+/* Expiry of whole objects (docs/objects.md, "Expiry"): the object is
+ * deleted ms after the call, whoever holds it, as sm_delete does; an
+ * expired object is never found again. */
+/** Makes the named object expire ms after the call (ms <= 0: now).
+ * @return 0, SM_ENOTFOUND (no such object). */
+SM_EXTERN int sm_expire(sm_client *c, const char *name, int64_t ms);
+/** @param out ms left before the named object expires, -1 when it has no
+ * TTL. @return 0, SM_ENOTFOUND. */
+SM_EXTERN int sm_ttl(sm_client *c, const char *name, int64_t *out);
+/** Removes the named object's TTL. @param had (may be NULL) whether it
+ * had one. @return 0, SM_ENOTFOUND. */
+SM_EXTERN int sm_persist(sm_client *c, const char *name, bool *had);
 /** Asks the daemon to shut down (it answers first). */
 SM_EXTERN int sm_shutdown(sm_client *c);
 /** Asks a daemon with a data directory for a snapshot, and waits until one
@@ -447,6 +459,27 @@ SM_EXTERN int sm_proxy_from_ref(sm_client *c, const sm_value *ref, sm_proxy **ou
 /** Releases the proxy (and this process's reference to an anonymous
  * object). NULL is fine. */
 SM_EXTERN void sm_proxy_free(sm_proxy *p);
+/** sm_expire, sm_ttl and sm_persist for the object behind a proxy, named
+ * or anonymous. */
+SM_EXTERN int sm_proxy_expire(sm_proxy *p, int64_t ms);
+SM_EXTERN int sm_proxy_ttl(sm_proxy *p, int64_t *out);
+SM_EXTERN int sm_proxy_persist(sm_proxy *p, bool *had);
+
+/* Options for creating an object (sm_proxy_open_ex, sm_dict_open_ex).
+ * They apply when the call creates the object; opening an existing name
+ * only opens it. */
+typedef struct sm_open_options sm_open_options;
+/** New options: none set (caller frees with sm_open_options_free()), or
+ * NULL when out of memory. */
+SM_EXTERN sm_open_options *sm_open_options_new(void);
+SM_EXTERN void sm_open_options_free(sm_open_options *o);
+/** Ephemeral: the named object is deleted when this client's session
+ * ends (sm_client_free, or the process dies; docs/objects.md, "Ephemeral
+ * objects"). @return 0, SM_EINVAL (NULL). */
+SM_EXTERN int sm_open_options_set_ephemeral(sm_open_options *o, bool ephemeral);
+/** The object expires ttl_ms (> 0; 0: none) after it is created.
+ * @return 0, SM_EINVAL (NULL or negative). */
+SM_EXTERN int sm_open_options_set_ttl(sm_open_options *o, int64_t ttl_ms);
 
 /* ---- dict ------------------------------------------------------- */
 
@@ -456,6 +489,10 @@ typedef struct sm_dict sm_dict;
  * @param out caller frees with sm_dict_free(). @return 0, SM_ETYPE (name
  * exists with another type), ... */
 SM_EXTERN int sm_dict_open(sm_client *c, const char *name, sm_dict **out);
+/** As sm_dict_open, with options for the dict it creates (see
+ * sm_open_options; NULL: none). */
+SM_EXTERN int sm_dict_open_ex(sm_client *c, const char *name, const sm_open_options *opts,
+                              sm_dict **out);
 /** Opens a dict proxy from a ref value or token (SM_ETYPE if not a dict). */
 SM_EXTERN int sm_dict_from_ref(sm_client *c, const sm_value *ref, sm_dict **out);
 SM_EXTERN int sm_dict_from_token(sm_client *c, const char *token, sm_dict **out);
@@ -535,6 +572,24 @@ SM_EXTERN int sm_dict_iset_str(sm_dict *d, int64_t key, const char *val);
 SM_EXTERN int sm_dict_iget_str(sm_dict *d, int64_t key, char **out);
 SM_EXTERN int sm_dict_iset_int(sm_dict *d, int64_t key, int64_t val);
 SM_EXTERN int sm_dict_iget_int(sm_dict *d, int64_t key, int64_t *out);
+
+/* Expiry of keys (docs/objects.md, "Expiry"): a TTL in ms from the call,
+ * kept by the daemon as an absolute deadline, so it survives a restart of
+ * a durable daemon. An expired key is never returned. A key's TTL goes
+ * with its value: sm_dict_set (and update, cas) of a new value clears it. */
+/** Stores key -> val that expires ttl_ms (> 0) after the call.
+ * @return 0, SM_EVALUE (ttl_ms <= 0), ... */
+SM_EXTERN int sm_dict_set_ex(sm_dict *d, const sm_value *key, const sm_value *val, int64_t ttl_ms);
+/** Makes key expire ms after the call; ms <= 0 removes it now.
+ * @param existed (may be NULL) false when there was no such key (nothing
+ * done). @return 0, ... */
+SM_EXTERN int sm_dict_set_ttl(sm_dict *d, const sm_value *key, int64_t ms, bool *existed);
+/** @param out ms left before key expires, -1 when it has no TTL, -2 when
+ * there is no such key. @return 0, ... */
+SM_EXTERN int sm_dict_ttl(sm_dict *d, const sm_value *key, int64_t *out);
+/** Removes key's TTL. @param had (may be NULL) whether it had one.
+ * @return 0, ... */
+SM_EXTERN int sm_dict_persist(sm_dict *d, const sm_value *key, bool *had);
 
 /* ---- list ------------------------------------------------------- */
 
@@ -1039,6 +1094,11 @@ SM_EXTERN int sm_set_contains_int(sm_set *s, int64_t elem, bool *out);
  * for a bad initial value, SM_ENOTFOUND for an unknown type...). */
 SM_EXTERN int sm_proxy_open(sm_client *c, const char *type, const char *name,
                             const sm_value *initial, sm_proxy **out);
+/** As sm_proxy_open, with options for the object it creates (opts NULL:
+ * none). An ephemeral object needs a name (SM_EVALUE otherwise). */
+SM_EXTERN int sm_proxy_open_ex(sm_client *c, const char *type, const char *name,
+                               const sm_value *initial, const sm_open_options *opts,
+                               sm_proxy **out);
 
 /** Calls method on the object behind p over the calling thread's
  * connection and waits for the answer.

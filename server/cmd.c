@@ -50,6 +50,29 @@ int64_t cmd_now_ms(void) {
   return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
 }
 
+int64_t cmd_time(const registry *reg) {
+  cmd_state *st = reg_cmd((registry *)reg);
+  if (st->replaying) return st->now_ms;
+  if (!st->timed) return cmd_now_ms();
+  if (!st->now_read) { /* read once, when first asked: most calls never ask */
+    st->now_ms = cmd_now_ms();
+    st->now_read = true;
+  }
+  return st->now_ms;
+}
+
+void cmd_clock_begin(registry *reg) {
+  cmd_state *st = reg_cmd(reg);
+  if (st->replaying) return;
+  st->timed = true;
+  st->now_read = false;
+}
+
+void cmd_clock_end(registry *reg) {
+  cmd_state *st = reg_cmd(reg);
+  if (!st->replaying) st->timed = false;
+}
+
 void cmd_set_sink(registry *reg, cmd_sink_fn fn, void *ctx) {
   cmd_state *st = reg_cmd(reg);
   st->sink = fn;
@@ -121,7 +144,7 @@ void cmd_log_request(registry *reg, uint64_t session, uint64_t seq, uint64_t ack
   if (!cmd_logging(reg)) return;
   /* Only a kept session has a reply table for seq to find again. */
   if (!sess_kept(reg, session)) seq = ack = 0;
-  emit(reg, CMD_CALL, cmd_now_ms(), session, object, method, args, nargs, seq, ack);
+  emit(reg, CMD_CALL, cmd_time(reg), session, object, method, args, nargs, seq, ack);
 }
 
 void cmd_log_served(registry *reg, waiter *w, uint64_t object, const char *method,
@@ -150,8 +173,8 @@ static const sm_obj *named_target(const registry *reg, const sm_span *args, size
 bool cmd_kept_manager_call(const registry *reg, const char *method, const sm_span *args,
                            size_t nargs) {
   vinfo vi;
-  if (strcmp(method, "create") == 0 && nargs >= 1 && vw_peek(args[0], &vi) == VW_OK &&
-      vi.kind == VK_STR && vi.data.n < 64) {
+  if ((strcmp(method, "create") == 0 || strcmp(method, "create_with") == 0) && nargs >= 1 &&
+      vw_peek(args[0], &vi) == VW_OK && vi.kind == VK_STR && vi.data.n < 64) {
     char type[64];
     memcpy(type, vi.data.p, vi.data.n);
     type[vi.data.n] = '\0';
@@ -159,7 +182,8 @@ bool cmd_kept_manager_call(const registry *reg, const char *method, const sm_spa
     return !t || t->save;
   }
   if (strcmp(method, "open") == 0 || strcmp(method, "release") == 0 ||
-      strcmp(method, "delete") == 0) {
+      strcmp(method, "delete") == 0 || strcmp(method, "expire") == 0 ||
+      strcmp(method, "persist") == 0) {
     const sm_obj *o = named_target(reg, args, nargs);
     return !o || o->type->save;
   }
@@ -307,6 +331,7 @@ static int replay_call(registry *reg, const record *r, char *err, size_t errlen)
   char why[256];
   cmd_state *st = reg_cmd(reg);
   st->replaying = true;
+  st->now_ms = r->time_ms; /* what cmd_time answers the methods */
   int status =
       dispatch_call(reg, NULL, (uint64_t)r->session, &req, VW_DEPTH_MAX, &result, why, sizeof why);
   st->replaying = false;

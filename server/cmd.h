@@ -83,12 +83,16 @@ typedef struct cmd_state {
   void *ctx;
   vbuf rec;       /* the record being encoded (reused) */
   bool replaying; /* cmd_replay is applying a record: log nothing again */
+  bool timed;     /* a live change is being applied (cmd_clock_begin) */
+  bool now_read;  /* timed: now_ms was read for it */
+  int64_t now_ms; /* the time of the change being applied: the record's in a replay */
 } cmd_state;
 
 /* Objects of a type without a save hook (a custom type without serialize
  * callbacks) are kept in memory only: neither they nor calls on them are
  * logged (a call on an object: its type's save hook says). cmd_kept_manager_call
- * says whether a manager call (create/open/release/delete naming such a
+ * says whether a manager call (create/create_with/open/release/delete/
+ * expire/persist naming such a
  * type or object) is about state the daemon keeps; looked at before the
  * call runs, since a release or delete may free its object. */
 bool cmd_kept_manager_call(const registry *reg, const char *method, const sm_span *args,
@@ -115,6 +119,20 @@ bool cmd_replaying(const registry *reg);
 /* The wall clock in milliseconds since the epoch, as records carry it (read
  * when a record is made, never while one is applied). */
 int64_t cmd_now_ms(void);
+
+/* The time of the change being applied, in ms since the epoch, for the
+ * methods whose effect depends on it (a TTL's deadline is that time plus
+ * its length): in a replay the record's time; live, between
+ * cmd_clock_begin and cmd_clock_end (dispatch puts them around each call;
+ * the daemon's own decisions, such as an expiry, around theirs), the clock
+ * read the first time it is asked, then the same value, which the records
+ * logged meanwhile carry too. Outside both, the clock. */
+int64_t cmd_time(const registry *reg);
+
+/* Starts and ends a live change whose time cmd_time gives (see above); a
+ * no-op in a replay. */
+void cmd_clock_begin(registry *reg);
+void cmd_clock_end(registry *reg);
 
 /* Logs a CALL record: session called method on object (0: the manager)
  * with the packed arguments args[0..nargs), and it answered OK without

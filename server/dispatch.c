@@ -26,6 +26,10 @@
  * answered OK keeps its answer there (the CALL record carries seq and ack,
  * so a replay keeps the same). A client that never acknowledges is cut off
  * at --max-pending kept answers: its mutating calls are refused.
+ * Expiry (expire.h): the call has one time (cmd_clock_begin; the clock is
+ * read when something first asks, cmd_time), and whatever of its target is due to expire by then
+ * goes first, so no call sees expired data; the target's next deadline is
+ * indexed again after a mutating call.
  * dispatch_call() does all of this without touching a socket, so the
  * dispatcher can be fuzzed; dispatch_request() adds the response frame.
  * Around each call it runs blocked.c's serve pass: before, so no request
@@ -43,6 +47,7 @@
 #include "blocked.h"
 #include "cmd.h"
 #include "conn.h"
+#include "expire.h"
 #include "log.h"
 #include "memory.h"
 #include "persist.h"
@@ -208,6 +213,7 @@ static int run(call *c, const wire_request *req, size_t arg_bytes) {
     if ((m->flags & METHOD_INTERNAL) && !cmd_replaying(c->reg))
       return internal_refused(c, "the manager", req->method);
     count(c, &manager_type, m);
+    exp_check_manager_call(c->reg, req->method, c->args, c->nargs);
     bool kept;
     int rc = disk_full(c, m);
     if (rc == WS_OK) rc = check_kept(c, req, m, &kept);
@@ -219,6 +225,7 @@ static int run(call *c, const wire_request *req, size_t arg_bytes) {
     return rc;
   }
   sm_obj *o = reg_get(c->reg, req->object);
+  if (o) exp_check(c->reg, &o); /* expired data is never returned: what is due goes first */
   if (!o) return reg_missing(c->reg, req->object, c->err, sizeof c->err);
   if (req->has_type && req->type != o->type_code) return type_mismatch(c, o, req->type);
   const method_def *m = type_method(o->type, req->method);
@@ -238,7 +245,10 @@ static int run(call *c, const wire_request *req, size_t arg_bytes) {
   reg_incref(c->reg, o);
   rc = m->fn(c);
   log_call(c, req, m, rc, kept, next_before);
-  if (m->flags & METHOD_MUTATES) reg_measure(c->reg, o);
+  if (m->flags & METHOD_MUTATES) {
+    reg_measure(c->reg, o);
+    exp_update(c->reg, o);
+  }
   reg_unpin(c->reg, o);
   return rc;
 }
@@ -272,7 +282,9 @@ int dispatch_call(registry *reg, struct conn *cn, uint64_t session, const wire_r
     c.arg_flags = flags;
     if (!answered_before(&c, req, &status)) {
       status = check_args(&c, req, args, flags, max_depth, &arg_bytes);
+      cmd_clock_begin(reg); /* the call's time, read if asked: its methods and record share it */
       if (status == WS_OK) status = run(&c, req, arg_bytes);
+      cmd_clock_end(reg);
     }
   }
   if (args != local_args) free(args);

@@ -11,7 +11,9 @@
 #include "admin.h"
 #include "blocked.h"
 #include "conn.h"
+#include "cmd.h"
 #include "dispatch.h"
+#include "expire.h"
 #include "log.h"
 #include "map_writer.h"
 #include "persist.h"
@@ -55,11 +57,51 @@ static int answer_ref(call *c, sm_obj *o, bool take_ref) {
 
 static int m_ping(call *c) { return call_nargs(c, 0, 0); }
 
-/* create(type, name|nil, initial...) */
-static int m_create(call *c) {
-  int rc = call_nargs(c, 2, SIZE_MAX);
+/* What create_with's options ask of an object it creates. */
+typedef struct create_opts {
+  bool ephemeral; /* deleted when the creating session ends (session.h) */
+  int64_t ttl_ms; /* removed this long after the call (expire.h); 0: no TTL */
+} create_opts;
+
+/* Reads argument i, create_with's options: a map of "ephemeral" (bool) and
+ * "ttl_ms" (int > 0), or nil for none. */
+static int create_opts_arg(call *c, size_t i, create_opts *o) {
+  vinfo vi;
+  call_arg(c, i, &vi);
+  if (vi.kind == VK_NIL) return WS_OK;
+  if (vi.kind != VK_MAP)
+    return call_fail(c, WS_TYPE_ERROR, "the options must be a map, not %s",
+                     call_kind_name(vi.kind));
+  vw_iter it;
+  sm_span k, v;
+  vw_iter_init(&it, vi.data);
+  while (vw_map_next(&it, &k, &v)) {
+    vinfo ki, val;
+    vw_peek(k, &ki);
+    vw_peek(v, &val);
+    if (ki.kind == VK_STR && ki.data.n == 9 && memcmp(ki.data.p, "ephemeral", 9) == 0) {
+      if (val.kind != VK_BOOL)
+        return call_fail(c, WS_TYPE_ERROR, "option ephemeral must be a bool");
+      o->ephemeral = val.b;
+    } else if (ki.kind == VK_STR && ki.data.n == 6 && memcmp(ki.data.p, "ttl_ms", 6) == 0) {
+      if (val.kind != VK_INT) return call_fail(c, WS_TYPE_ERROR, "option ttl_ms must be an int");
+      if (val.i <= 0 || val.i > INT64_MAX / 2)
+        return call_fail(c, WS_VALUE_ERROR, "option ttl_ms must be a positive number of ms");
+      o->ttl_ms = val.i;
+    } else {
+      return call_fail(c, WS_VALUE_ERROR,
+                       "unknown create option (the options are ephemeral and ttl_ms)");
+    }
+  }
+  return WS_OK;
+}
+
+/* Creates (or, for an existing name, opens) the object: type and name are
+ * arguments 0 and 1, the creation arguments follow the first skip; opts
+ * apply to an object this call creates. */
+static int create_object(call *c, size_t skip, const create_opts *opts) {
   char type[64], name[NAME_MAX_LEN + 1];
-  if (rc == WS_OK) rc = arg_str(c, 0, "the type", type, sizeof type);
+  int rc = arg_str(c, 0, "the type", type, sizeof type);
   if (rc != WS_OK) return rc;
   const obj_type *t = reg_type(c->reg, type);
   if (!t) return call_fail(c, WS_VALUE_ERROR, "no type called '%s'", type);
@@ -67,22 +109,50 @@ static int m_create(call *c) {
   call_arg(c, 1, &vi);
   bool named = vi.kind != VK_NIL;
   if (named && (rc = arg_str(c, 1, "the name", name, sizeof name)) != WS_OK) return rc;
+  if (!named && opts->ephemeral)
+    return call_fail(c, WS_VALUE_ERROR,
+                     "an ephemeral object needs a name (an anonymous one ends with its holders)");
   call sub = *c;
-  sub.args += 2;
-  sub.arg_flags += 2;
-  sub.nargs -= 2;
+  sub.args += skip;
+  sub.arg_flags += skip;
+  sub.nargs -= skip;
   sm_obj *o;
-  rc = reg_create(c->reg, t, named ? name : NULL, &sub, &o, NULL);
+  bool created = false;
+  rc = reg_create(c->reg, t, named ? name : NULL, &sub, &o, &created);
   if (rc != WS_OK) {
     memcpy(c->err, sub.err, sizeof c->err);
     return rc;
+  }
+  if (created && opts->ephemeral && sess_note_ephemeral(c->reg, c->session, o) != 0) {
+    reg_destroy(c->reg, o);
+    return call_fail(c, WS_INTERNAL, "out of memory");
   }
   /* A new anonymous object was born with one reference: the caller's. */
   if (!named && sess_hold(c->reg, c->session, o) != 0) {
     reg_decref(c->reg, o);
     return call_fail(c, WS_INTERNAL, "out of memory");
   }
+  if ((created || !named) && opts->ttl_ms) {
+    o->deadline = cmd_time(c->reg) + opts->ttl_ms;
+    exp_update(c->reg, o);
+  }
   return answer_ref(c, o, false);
+}
+
+/* create(type, name|nil, initial...) */
+static int m_create(call *c) {
+  int rc = call_nargs(c, 2, SIZE_MAX);
+  create_opts none = {0};
+  return rc == WS_OK ? create_object(c, 2, &none) : rc;
+}
+
+/* create_with(type, name|nil, options, initial...): create with options
+ * (create_opts_arg), which apply when the call creates the object. */
+static int m_create_with(call *c) {
+  int rc = call_nargs(c, 3, SIZE_MAX);
+  create_opts opts = {0};
+  if (rc == WS_OK) rc = create_opts_arg(c, 2, &opts);
+  return rc == WS_OK ? create_object(c, 3, &opts) : rc;
 }
 
 /* open(ref | name) */
@@ -93,7 +163,10 @@ static int m_open(call *c) {
   call_arg(c, 0, &vi);
   sm_obj *o;
   if (vi.kind == VK_REF) {
-    o = reg_get(c->reg, vi.ref_id); /* dispatch checked it exists and its type */
+    /* dispatch checked it exists and its type; it may have expired since
+     * (expire.h: the lazy check ran after that check) */
+    if (!(o = reg_get(c->reg, vi.ref_id)))
+      return call_fail(c, WS_NOT_FOUND, "object %llu expired", (unsigned long long)vi.ref_id);
   } else {
     char name[NAME_MAX_LEN + 1];
     if ((rc = arg_str(c, 0, "the target", name, sizeof name)) != WS_OK) return rc;
@@ -166,11 +239,13 @@ static int m_collect(call *c) {
 typedef struct ls_ctx {
   map_writer w;
   const obj_type *only; /* NULL: every type */
+  int64_t now_ms;       /* an object whose TTL passed by then is not listed */
 } ls_ctx;
 
-/* True when ls lists o: a named object of the type asked for. */
+/* True when ls lists o: a named object of the type asked for, not
+ * expired (the expiry cycle has not reached it yet). */
 static bool ls_wants(const ls_ctx *ls, const sm_obj *o) {
-  return o->name && (!ls->only || o->type == ls->only);
+  return o->name && (!ls->only || o->type == ls->only) && !exp_object_due(o, ls->now_ms);
 }
 
 /* Writes o's ls entry, a map, as an item of the list being written. */
@@ -206,7 +281,7 @@ static int ls_type_arg(call *c, size_t i, ls_ctx *ls) {
 static int m_ls(call *c) {
   int rc = call_nargs(c, 0, 1);
   if (rc != WS_OK) return rc;
-  ls_ctx ls = {.w = {.out = c->out}};
+  ls_ctx ls = {.w = {.out = c->out}, .now_ms = cmd_time(c->reg)};
   if ((rc = ls_type_arg(c, 0, &ls)) != WS_OK) return rc;
   vb_init(&ls.w.key);
   vb_init(&ls.w.val);
@@ -229,7 +304,7 @@ static int m_ls_scan(call *c) {
   scan_page pg;
   int rc = scan_begin(c, 3, &pg);
   if (rc != WS_OK) return rc;
-  ls_ctx ls = {.w = {.out = &pg.items}};
+  ls_ctx ls = {.w = {.out = &pg.items}, .now_ms = cmd_time(c->reg)};
   if ((rc = ls_type_arg(c, 2, &ls)) != WS_OK) {
     scan_abort(&pg);
     return rc;
@@ -337,6 +412,8 @@ static int m_info(call *c) {
   mw_int(&w, "memory_trims", (int64_t)st.memory_trims);
   mw_int(&w, "gc_collections", (int64_t)st.gc_collections);
   mw_int(&w, "gc_collected", (int64_t)st.gc_collected);
+  mw_int(&w, "expired_keys", (int64_t)reg_expiry(c->reg)->expired_keys);
+  mw_int(&w, "expired_objects", (int64_t)reg_expiry(c->reg)->expired_objects);
   mw_int(&w, "auth_failures", (int64_t)st.auth_failures);
   mw_int(&w, "tls_handshake_failures", (int64_t)st.tls_failures);
   mw_int(&w, "net_input_bytes", (int64_t)st.net_in);
@@ -418,6 +495,11 @@ static int m_show(call *c) {
   mw_str(&w, "type", o->type->name);
   if (o->type->size) mw_int(&w, "size", (int64_t)o->type->size(o->state));
   mw_int(&w, "waiters", (int64_t)o->n_waiters);
+  if (o->deadline) { /* expire.h: the lazy check removed it if it were due */
+    int64_t left = o->deadline - cmd_time(c->reg);
+    mw_int(&w, "ttl_ms", left > 0 ? left : 0);
+  }
+  if (o->eph_session) mw_int(&w, "ephemeral_session", (int64_t)o->eph_session);
   /* Holders: the connections that own units of it (locks, semaphores). */
   vb_str(&w.key, "holders", 7);
   size_t list = vb_list_begin(&w.val);
@@ -470,10 +552,15 @@ static int m_shutdown(call *c) {
 static const method_def manager_methods[] = {
     {"ping", m_ping, 0},
     {"create", m_create, METHOD_MUTATES},
+    {"create_with", m_create_with, METHOD_MUTATES},
     {"open", m_open, METHOD_MUTATES}, /* takes a reference for the session */
     {"release", m_release, METHOD_MUTATES},
     {"delete", m_delete, METHOD_MUTATES},
     {"_collect", m_collect, METHOD_MUTATES | METHOD_INTERNAL},
+    {"expire", exp_m_expire, METHOD_MUTATES},
+    {"ttl", exp_m_ttl, 0},
+    {"persist", exp_m_persist, METHOD_MUTATES},
+    {"_expire", exp_m_expired, METHOD_MUTATES | METHOD_INTERNAL},
     {"ls", m_ls, 0},
     {"ls_scan", m_ls_scan, 0},
     {"info", m_info, 0},

@@ -14,6 +14,7 @@
 
 #include "../proto/msg.h"
 #include "../proto/vwire.h"
+#include "dlheap.h"
 
 #include <stdarg.h>
 #include <stdbool.h>
@@ -41,6 +42,9 @@ typedef struct sm_obj {
   uint64_t
       log_index; /**< the last log record naming it (persist.c): answers about it wait for that */
   struct sm_obj *rnext; /**< next in the signalled list (blocked.c) */
+  int64_t deadline;     /**< its own TTL (manager "expire"): ms since the epoch; 0: none */
+  dl_node exp;          /**< its place in the expiry index by its next deadline (expire.h) */
+  uint64_t eph_session; /**< ephemeral: the session whose end deletes it (session.h); 0: none */
 } sm_obj;
 
 /* A method invocation. */
@@ -122,6 +126,16 @@ struct obj_type {
    * Returns WS_OK with *state set, or a WS_* error with err filled. */
   int (*load)(registry *reg, const obj_type *t, sm_span saved, void **state, char *err,
               size_t errlen);
+  /* The earliest deadline of the data inside the state (a dict's keys with
+   * a TTL), ms since the epoch, 0 when none; O(1), called after every
+   * mutating call. NULL: the type keeps no deadlines. */
+  int64_t (*next_deadline)(const void *state);
+  /* Writes the keys whose deadline is at or before now_ms, at most max of
+   * them, each as a list item of out (a list being written), in no
+   * particular order, and returns how many. The expiry index (expire.h) then removes
+   * them with the type's internal method "_expire" called with those keys
+   * as arguments, which is what the log records. Set with next_deadline. */
+  size_t (*due_keys)(const void *state, int64_t now_ms, size_t max, vbuf *out);
   const method_def *methods;
   size_t n_methods;
 };

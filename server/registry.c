@@ -7,6 +7,7 @@
 #include "blocked.h"
 #include "cmd.h"
 #include "cycles.h"
+#include "expire.h"
 #include "htab.h"
 #include "memory.h"
 #include "session.h"
@@ -31,6 +32,7 @@ struct registry {
   cycles cyc;        /* the cycle collector's suspects (cycles.h) */
   sess_table sess;   /* what each session holds (session.h) */
   cmd_state cmd;     /* where commands go (cmd.h) */
+  exp_index exp;     /* objects with a deadline, and the active expiry cycle (expire.h) */
   size_t tables_mem; /* bytes of by_id and by_name, as counted in mem */
 };
 
@@ -46,6 +48,7 @@ registry *reg_new(void) {
   sess_init(&reg->sess);
   reg->next_id = reg->first_id = 1; /* 0 addresses the manager */
   reg->cyc.reg = reg;
+  reg->exp.reg = reg;
   const obj_type *builtins[] = {&t_dict_type,      &t_list_type,      &t_value_type,
                                 &t_namespace_type, &t_queue_type,     &t_lock_type,
                                 &t_rlock_type,     &t_semaphore_type, &t_bounded_semaphore_type,
@@ -86,6 +89,8 @@ static void unlist(registry *reg, sm_obj *o) {
 /* Frees one object whose state was already removed from the tables. */
 static void obj_free(registry *reg, sm_obj *o) {
   cyc_forget(&reg->cyc, o);
+  exp_forget(reg, o);
+  if (o->eph_session) sess_forget_ephemeral(reg, o->eph_session, o->id);
   o->type->destroy(reg, o->state);
   mem_sub(&reg->mem, o->mem + shell_mem(o));
   blk_forget(reg, o); /* after destroy, whose cancelled waiters may signal it */
@@ -127,6 +132,7 @@ void reg_free(registry *reg) {
   if (!reg) return;
   mem_release(&reg->mem);
   cyc_release(&reg->cyc);
+  exp_release(&reg->exp);
   /* Objects may refer to each other. Empty the tables first, so that the
    * decrefs made while destroying find nothing (ids are never reused), then
    * destroy each object exactly once. */
@@ -396,6 +402,7 @@ uint64_t reg_cursor(const registry *reg, size_t pos) { return htab_cursor(&reg->
 void reg_set_base(registry *reg, struct event_base *base) {
   mem_set_base(&reg->mem, base);
   cyc_set_base(&reg->cyc, base);
+  exp_set_base(&reg->exp, base);
 }
 
 memacct *reg_mem(registry *reg) { return &reg->mem; }
@@ -416,6 +423,10 @@ struct blk_state *reg_blk(registry *reg) {
 
 struct sess_table *reg_sessions(registry *reg) {
   return &reg->sess;
+}
+
+struct exp_index *reg_expiry(registry *reg) {
+  return &reg->exp;
 }
 
 struct cmd_state *reg_cmd(registry *reg) {

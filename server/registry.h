@@ -164,6 +164,10 @@ struct blk_state *reg_blk(registry *reg);
 struct sess_table;
 struct sess_table *reg_sessions(registry *reg);
 
+/* The expiry index and its active cycle (expire.h), kept by expire.c. */
+struct exp_index;
+struct exp_index *reg_expiry(registry *reg);
+
 /* Where the registry's commands go (cmd.h), kept by cmd.c. */
 struct cmd_state;
 struct cmd_state *reg_cmd(registry *reg);

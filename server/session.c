@@ -13,6 +13,7 @@ typedef struct sess {
   uint64_t id;
   htab handles;   /* object id -> references held (uintptr_t) */
   htab owned;     /* object id -> units held (lock acquisitions, semaphore units) */
+  htab ephemeral; /* object id -> 1: the ephemeral objects its end deletes */
   bool kept;      /* sess_begin: stays while empty, keeps answers */
   bool attached;  /* a connection of this run has it (never saved) */
   uint64_t acked; /* the client has every answer up to this seq */
@@ -44,6 +45,7 @@ static void sess_free(void *ctx, void *val) {
   sess *s = val;
   htab_clear(&s->handles, NULL, NULL);
   htab_clear(&s->owned, NULL, NULL);
+  htab_clear(&s->ephemeral, NULL, NULL);
   htab_clear(&s->replies, reply_free, NULL);
   free(s);
 }
@@ -65,6 +67,7 @@ static sess *get_or_add(registry *reg, uint64_t sid) {
   s->id = sid;
   htab_init(&s->handles);
   htab_init(&s->owned);
+  htab_init(&s->ephemeral);
   htab_init(&s->replies);
   if (htab_put(&reg_sessions(reg)->by_id, id_key(&s->id), s, NULL) != 1) {
     free(s);
@@ -75,7 +78,7 @@ static sess *get_or_add(registry *reg, uint64_t sid) {
 
 /* Drops the entry of s when it holds nothing any more. */
 static void forget_if_empty(registry *reg, sess *s) {
-  if (s->kept || htab_len(&s->handles) || htab_len(&s->owned)) return;
+  if (s->kept || htab_len(&s->handles) || htab_len(&s->owned) || htab_len(&s->ephemeral)) return;
   htab_remove(&reg_sessions(reg)->by_id, id_key(&s->id), NULL);
   sess_free(NULL, s);
 }
@@ -122,6 +125,24 @@ int sess_note_owned(registry *reg, uint64_t sid, sm_obj *o, int64_t delta) {
   int rc = add_count(&s->owned, o->id, delta);
   forget_if_empty(reg, s);
   return rc;
+}
+
+int sess_note_ephemeral(registry *reg, uint64_t sid, sm_obj *o) {
+  if (sid == 0) return 0;
+  sess *s = get_or_add(reg, sid);
+  if (!s) return -1;
+  if (add_count(&s->ephemeral, o->id, 1) != 0) {
+    forget_if_empty(reg, s);
+    return -1;
+  }
+  o->eph_session = sid;
+  return 0;
+}
+
+void sess_forget_ephemeral(registry *reg, uint64_t sid, uint64_t id) {
+  sess *s = sid ? find(reg, sid) : NULL;
+  if (!s || !htab_remove(&s->ephemeral, id_key(&id), NULL)) return;
+  forget_if_empty(reg, s);
 }
 
 uint64_t sess_owned_units(registry *reg, uint64_t sid, uint64_t id) {
@@ -272,6 +293,15 @@ void sess_end(registry *reg, uint64_t sid) {
     for (uintptr_t n = (uintptr_t)val; n > 0; n--)
       reg_decref(reg, reg_get(reg, id));
   }
+  /* Last, its ephemeral objects (what it held of them is given back
+   * above); s is out of the table, so their freeing finds nothing here. */
+  pos = 0;
+  while (htab_next(&s->ephemeral, &pos, &key, &val)) {
+    uint64_t id;
+    memcpy(&id, key.p, sizeof id);
+    sm_obj *o = reg_get(reg, id);
+    if (o && o->eph_session == sid) reg_destroy(reg, o);
+  }
   sess_free(NULL, s);
 }
 
@@ -357,6 +387,11 @@ int sess_save(registry *reg, vbuf *out) {
     v.len = 0;
     vb_int(&v, (int64_t)s->key);
     vb_list_item(out, vb_span(&v));
+    if (htab_len(&s->ephemeral)) { /* only then: older daemons read the rest */
+      sub = vb_list_begin_item(out);
+      save_table(out, &s->ephemeral, put_int);
+      vb_list_end_item(out, sub);
+    }
     vb_list_end(out, entry);
     vb_list_end_item(out, item);
   }
@@ -418,6 +453,8 @@ int sess_load(registry *reg, sm_span saved, char *err, size_t errlen) {
       s->acked = (uint64_t)av.i;
       s->key = (uint64_t)keyv.i;
       if (!load_replies(replies, s)) goto bad;
+      sm_span eph; /* newer still: its ephemeral objects */
+      if (vw_list_next(&fields, &eph) && !load_counts(eph, &s->ephemeral)) goto bad;
     }
     forget_if_empty(reg, s);
   }
@@ -425,7 +462,7 @@ int sess_load(registry *reg, sm_span saved, char *err, size_t errlen) {
 bad:
   snprintf(err, errlen,
            "the sessions table has an entry that is not [session, refs, owned, kept, acked, "
-           "replies, key]");
+           "replies, key, ephemeral]");
   return -1;
 }
 

@@ -67,6 +67,15 @@ bool sess_release(registry *reg, uint64_t sid, uint64_t id);
  * Returns 0, or -1 when out of memory. */
 int sess_note_owned(registry *reg, uint64_t sid, sm_obj *o, int64_t delta);
 
+/* Makes o an ephemeral object of session sid: sess_end deletes it. Sets
+ * o->eph_session. Session 0: nothing. Returns 0, or -1 when out of memory
+ * (o is then not ephemeral). */
+int sess_note_ephemeral(registry *reg, uint64_t sid, sm_obj *o);
+
+/* Ephemeral object id of session sid goes otherwise (deleted, expired):
+ * its session forgets it. */
+void sess_forget_ephemeral(registry *reg, uint64_t sid, uint64_t id);
+
 /* Units of object id session sid holds (0 when none). */
 uint64_t sess_owned_units(registry *reg, uint64_t sid, uint64_t id);
 
@@ -79,19 +88,20 @@ uint64_t sess_ref_count(registry *reg, uint64_t sid);
 void sess_each_owned(registry *reg, uint64_t sid,
                      void (*fn)(void *ctx, uint64_t id, uint64_t units), void *ctx);
 
-/* True when session sid holds a reference or a unit of anything. */
+/* True when session sid holds a reference, a unit or an ephemeral object. */
 bool sess_holds_anything(registry *reg, uint64_t sid);
 
 /* Ends session sid: what it owned goes back to the objects (owner_gone,
  * which signal their next waiters), then its references are given back
- * (anonymous objects it alone held are freed), and its entry goes. Answers
- * nobody. */
+ * (anonymous objects it alone held are freed), then its ephemeral objects
+ * are deleted, and its entry goes. Answers nobody. */
 void sess_end(registry *reg, uint64_t sid);
 
 /* The table as one packed Value appended to out: a list of
  * [session, [id, count, ...] references, [id, units, ...] owned, kept,
- * acked, [seq, answer bytes, ...] replies, key], in creation order (an
- * older blob's entries end after owned). Returns 0, or -1 when out of memory. */
+ * acked, [seq, answer bytes, ...] replies, key, [id, 1, ...] ephemeral], in
+ * creation order (an older blob's entries end after owned; ephemeral is
+ * there only when the session has such objects). Returns 0, or -1 when out of memory. */
 int sess_save(registry *reg, vbuf *out);
 
 /* Adds the entries of what sess_save wrote, taking no references (the

@@ -10,6 +10,9 @@
  *   u64 length + meta                   packed [index, instance, next_id, time_ms, objects]
  *   objects times:
  *     u64 length + head                 packed [id, type, name or nil, refs]
+ *                                       or [id, type, name or nil, refs, deadline,
+ *                                       ephemeral session] (expire.h, session.h:
+ *                                       only for an object with either)
  *     u64 length + state                what the type's save hook wrote
  *   u64 length + extra                  the caller's bytes (the sessions table)
  *   crc                                 u32, CRC32C of every byte before it
@@ -23,6 +26,7 @@
 
 #include "crc32c.h"
 #include "log.h"
+#include "expire.h"
 #include "saved.h"
 
 #include <dirent.h>
@@ -173,6 +177,10 @@ static void write_one(void *ctx, sm_obj *o) {
   if (o->name) vb_str(&w->head, o->name, strlen(o->name));
   vb_list_end_item(&w->head, item);
   saved_put_int(&w->head, (int64_t)o->refs);
+  if (o->deadline || o->eph_session) {
+    saved_put_int(&w->head, o->deadline);
+    saved_put_int(&w->head, (int64_t)o->eph_session);
+  }
   vb_list_end(&w->head, m);
   if (o->type->save(o->state, &w->state) != WS_OK || w->state.failed || w->head.failed) {
     snprintf(w->err, w->errlen,
@@ -475,11 +483,12 @@ int snap_newest(const char *dir, char *path, size_t pathlen, uint64_t *index, ch
 /* Loads one object from the file at *pos. */
 static int load_object(registry *reg, const snap_file *f, size_t *pos, char *err, size_t errlen) {
   sm_span head, state;
-  vinfo h[4];
+  vinfo h[6] = {0};
   char why[256];
   if (!take_value(f, pos, 1, &head) ||
-      saved_fields(head, "is*i", h, NULL, "object", why, sizeof why) != WS_OK ||
-      (h[2].kind != VK_STR && h[2].kind != VK_NIL) || h[3].i < 0) {
+      (saved_fields(head, "is*i", h, NULL, "object", why, sizeof why) != WS_OK &&
+       saved_fields(head, "is*iii", h, NULL, "object", why, sizeof why) != WS_OK) ||
+      (h[2].kind != VK_STR && h[2].kind != VK_NIL) || h[3].i < 0 || h[4].i < 0 || h[5].i < 0) {
     snprintf(err, errlen, "an object's head at byte %zu is malformed", *pos);
     return -1;
   }
@@ -503,10 +512,16 @@ static int load_object(registry *reg, const snap_file *f, size_t *pos, char *err
     return -1;
   }
   void *st = NULL;
+  sm_obj *o = NULL;
   int rc = t->load(reg, t, state, &st, why, sizeof why);
   if (rc == WS_OK &&
-      (rc = reg_restore(reg, t, id, name, (uint64_t)h[3].i, st, NULL, why, sizeof why)) != WS_OK)
+      (rc = reg_restore(reg, t, id, name, (uint64_t)h[3].i, st, &o, why, sizeof why)) != WS_OK)
     t->destroy(reg, st);
+  if (rc == WS_OK && o) {
+    o->deadline = h[4].i;
+    o->eph_session = (uint64_t)h[5].i; /* the sessions table, loaded later, lists it too */
+    exp_update(reg, o);
+  }
   free(name);
   if (rc != WS_OK) {
     snprintf(err, errlen, "object %" PRIu64 " (%s): %s", id, type, why);

@@ -8,7 +8,17 @@
  * the same way (sval_equals). A key that is a ref holds a reference on its
  * object for as long as the entry exists, as a stored value does. Every method
  * changes the table first and releases what it removed last, so dropping a
- * reference (which may destroy other objects) never sees a half-done table. */
+ * reference (which may destroy other objects) never sees a half-done table.
+ *
+ * Keys may have a TTL (expire.h): set_ttl, set's third argument, ttl,
+ * persist. The keys with one are in a table of their own (key -> deadline
+ * entry) and a min-heap by deadline (dlheap.h), so expiring looks at them
+ * only. As with Redis, a key's TTL goes with its value: storing a new value
+ * (set, update, cas) or removing the key clears it. The expiry index
+ * removes due keys with the internal "_expire(key...)" before any call
+ * sees them, and its active cycle reclaims those nobody touches. */
+#include "cmd.h"
+#include "dlheap.h"
 #include "registry.h"
 #include "saved.h"
 #include "scan.h"
@@ -19,8 +29,72 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
-static htab *dict_of(call *c) { return c->obj->state; }
+/* A key's TTL: its deadline in the dict's heap, and the key's bytes. */
+typedef struct dict_ttl {
+  dl_node node; /* at: the deadline, ms since the epoch */
+  size_t klen;
+  uint8_t key[]; /* the packed key */
+} dict_ttl;
+
+typedef struct dict {
+  htab h;         /* key -> sval*, in insertion order */
+  htab ttl;       /* key -> dict_ttl* (owned): the keys with a TTL */
+  dl_heap heap;   /* those, by deadline */
+  size_t ttl_mem; /* bytes of the dict_ttl blocks */
+} dict;
+
+static dict *dict_st(call *c) { return c->obj->state; }
+static htab *dict_of(call *c) { return &dict_st(c)->h; }
+
+static void ttl_free(dict *d, dict_ttl *t) {
+  dlh_remove(&d->heap, &t->node);
+  d->ttl_mem -= mem_chunk(sizeof *t + t->klen);
+  free(t);
+}
+
+/* Clears key's TTL, if it has one. */
+static void ttl_clear(dict *d, sm_span key) {
+  void *t;
+  if (htab_len(&d->ttl) && htab_remove(&d->ttl, key, &t)) ttl_free(d, t);
+}
+
+static void ttl_free_cb(void *ctx, void *val) { ttl_free(ctx, val); }
+
+/* Clears every TTL. */
+static void ttl_clear_all(dict *d) {
+  htab_clear(&d->ttl, ttl_free_cb, d);
+  dlh_free(&d->heap);
+}
+
+/* Sets key's deadline (key must be in the dict). Returns WS_OK or
+ * WS_INTERNAL. */
+static int ttl_set(dict *d, sm_span key, int64_t at) {
+  void **slot = htab_find(&d->ttl, key);
+  if (slot) return dlh_set(&d->heap, &((dict_ttl *)*slot)->node, at) == 0 ? WS_OK : WS_INTERNAL;
+  dict_ttl *t = malloc(sizeof *t + key.n);
+  if (!t) return WS_INTERNAL;
+  *t = (dict_ttl){.klen = key.n};
+  memcpy(t->key, key.p, key.n);
+  if (dlh_set(&d->heap, &t->node, at) != 0) {
+    free(t);
+    return WS_INTERNAL;
+  }
+  if (htab_put(&d->ttl, key, t, NULL) != 1) {
+    dlh_remove(&d->heap, &t->node);
+    free(t);
+    return WS_INTERNAL;
+  }
+  d->ttl_mem += mem_chunk(sizeof *t + key.n);
+  return WS_OK;
+}
+
+/* key's deadline, 0 when it has no TTL. */
+static int64_t ttl_of(const dict *d, sm_span key) {
+  void **slot = htab_len(&d->ttl) ? htab_find(&d->ttl, key) : NULL;
+  return slot ? ((dict_ttl *)*slot)->node.at : 0;
+}
 
 /* The object id when key is a ref, else 0 (no object has id 0). */
 static uint64_t key_ref_id(sm_span key) {
@@ -38,7 +112,8 @@ static void key_ref(registry *reg, uint64_t id, bool hold) {
 }
 
 /* Stores key -> packed value (copied). Returns WS_OK or WS_INTERNAL. */
-static int store(call *c, htab *h, sm_span key, sm_span packed, unsigned flags) {
+static int store(call *c, dict *d, sm_span key, sm_span packed, unsigned flags) {
+  htab *h = &d->h;
   sval *nv = sval_new(c->reg, packed, flags);
   void *old = NULL;
   int rc = nv ? htab_put(h, key, nv, &old) : -1;
@@ -50,23 +125,26 @@ static int store(call *c, htab *h, sm_span key, sm_span packed, unsigned flags) 
     key_ref(c->reg, key_ref_id(key), true);
   else
     sval_free(c->reg, old);
+  ttl_clear(d, key); /* a new value has no TTL */
   return WS_OK;
 }
 
 /* Stores every entry of a scanned map body (later duplicates win). */
-static int store_map(call *c, htab *h, sm_span body, unsigned flags) {
+static int store_map(call *c, dict *d, sm_span body, unsigned flags) {
   vw_iter it;
   sm_span k, v;
   vw_iter_init(&it, body);
   while (vw_map_next(&it, &k, &v)) {
-    int rc = store(c, h, k, v, flags);
+    int rc = store(c, d, k, v, flags);
     if (rc != WS_OK) return rc;
   }
   return WS_OK;
 }
 
-/* Empties h, then releases every key ref and value it held. */
-static void drop_all(registry *reg, htab *h) {
+/* Empties d, then releases every key ref and value it held. */
+static void drop_all(registry *reg, dict *d) {
+  htab *h = &d->h;
+  ttl_clear_all(d);
   htab old = *h;
   size_t pos = 0;
   sm_span k;
@@ -85,6 +163,7 @@ static void drop_all(registry *reg, htab *h) {
 static bool take(call *c, sm_span key, sval **val) {
   void *v;
   if (!htab_remove(dict_of(c), key, &v)) return false;
+  ttl_clear(dict_st(c), key);
   key_ref(c->reg, key_ref_id(key), false);
   *val = v;
   return true;
@@ -143,10 +222,92 @@ static int d_get(call *c) {
   return WS_OK;
 }
 
-/* set(key, v) */
+/* Argument i as a TTL length in ms (an int); WS_TYPE_ERROR otherwise. The
+ * deadline it gives is cmd_time() + ms. */
+static int ttl_arg(call *c, size_t i, int64_t *ms) {
+  int rc = call_arg_int(c, i, ms);
+  if (rc == WS_OK && *ms > INT64_MAX / 2)
+    return call_fail(c, WS_VALUE_ERROR, "the TTL %lld ms is too long", (long long)*ms);
+  return rc;
+}
+
+/* set(key, v[, ttl_ms]): with ttl_ms (> 0; nil: none) the key expires that
+ * long after the call. */
 static int d_set(call *c) {
+  int rc = key_args(c, 2, 3);
+  int64_t ms = 0;
+  vinfo vi = {.kind = VK_NIL};
+  if (rc == WS_OK && c->nargs == 3) call_arg(c, 2, &vi);
+  if (rc == WS_OK && vi.kind != VK_NIL && (rc = ttl_arg(c, 2, &ms)) == WS_OK && ms <= 0)
+    rc = call_fail(c, WS_VALUE_ERROR, "set's TTL must be a positive number of ms");
+  if (rc == WS_OK) rc = store(c, dict_st(c), c->args[0], c->args[1], c->arg_flags[1]);
+  if (rc == WS_OK && ms > 0 && ttl_set(dict_st(c), c->args[0], cmd_time(c->reg) + ms) != WS_OK)
+    return call_fail(c, WS_INTERNAL, "out of memory");
+  return rc;
+}
+
+/* set_ttl(key, ms) -> bool: false when the key is absent; else it expires
+ * ms after the call, and at once when ms <= 0 (Redis's EXPIRE). */
+static int d_set_ttl(call *c) {
+  int64_t ms;
   int rc = key_args(c, 2, 2);
-  return rc == WS_OK ? store(c, dict_of(c), c->args[0], c->args[1], c->arg_flags[1]) : rc;
+  if (rc == WS_OK) rc = ttl_arg(c, 1, &ms);
+  if (rc != WS_OK) return rc;
+  bool present = htab_find(dict_of(c), c->args[0]) != NULL;
+  vb_bool(c->out, present);
+  if (!present) return WS_OK;
+  if (ms <= 0) {
+    sval *v;
+    take(c, c->args[0], &v);
+    sval_free(c->reg, v);
+    return WS_OK;
+  }
+  if (ttl_set(dict_st(c), c->args[0], cmd_time(c->reg) + ms) != WS_OK)
+    return call_fail(c, WS_INTERNAL, "out of memory");
+  return WS_OK;
+}
+
+/* ttl(key) -> ms left before the key expires; -1: no TTL; -2: no such
+ * key (Redis's PTTL). */
+static int d_ttl(call *c) {
+  int rc = key_args(c, 1, 1);
+  if (rc != WS_OK) return rc;
+  if (!htab_find(dict_of(c), c->args[0])) {
+    vb_int(c->out, -2);
+    return WS_OK;
+  }
+  int64_t at = ttl_of(dict_st(c), c->args[0]), left = at - cmd_time(c->reg);
+  vb_int(c->out, at == 0 ? -1 : left < 0 ? 0 : left);
+  return WS_OK;
+}
+
+/* persist(key) -> bool: true when the key had a TTL, now gone. */
+static int d_persist(call *c) {
+  int rc = key_args(c, 1, 1);
+  if (rc != WS_OK) return rc;
+  bool had = ttl_of(dict_st(c), c->args[0]) != 0;
+  if (had) ttl_clear(dict_st(c), c->args[0]);
+  vb_bool(c->out, had);
+  return WS_OK;
+}
+
+/* _expire(key...) (internal: the expiry index's decision, expire.h): the
+ * keys' deadlines passed by the time of the record, and they go. Each
+ * must be such a key (VALUE_ERROR otherwise: the log and the state
+ * disagree), checked before any goes. */
+static int d_expire(call *c) {
+  int64_t now = cmd_time(c->reg);
+  for (size_t i = 0; i < c->nargs; i++) {
+    int rc = call_arg_key(c, i);
+    if (rc != WS_OK) return rc;
+    int64_t at = ttl_of(dict_st(c), c->args[i]);
+    if (at == 0 || at > now) return call_fail(c, WS_VALUE_ERROR, "_expire names a key not due");
+  }
+  for (size_t i = 0; i < c->nargs; i++) {
+    sval *v;
+    if (take(c, c->args[i], &v)) sval_free(c->reg, v);
+  }
+  return WS_OK;
 }
 
 /* del(key) */
@@ -217,6 +378,7 @@ static int d_popitem(call *c) {
   if (!htab_last(h, &k, &v)) return call_fail(c, WS_NOT_FOUND, "popitem(): dictionary is empty");
   write_pair(c->out, k, sval_span(v));
   uint64_t ref = key_ref_id(k);
+  ttl_clear(dict_st(c), k);
   htab_remove(h, k, NULL); /* k is the table's own copy: not used after this */
   key_ref(c->reg, ref, false);
   sval_free(c->reg, v);
@@ -233,7 +395,7 @@ static int d_setdefault(call *c) {
     return WS_OK;
   }
   sm_span def = c->nargs == 2 ? c->args[1] : (sm_span){NULL, 0};
-  rc = store(c, dict_of(c), c->args[0], def, c->nargs == 2 ? c->arg_flags[1] : 0);
+  rc = store(c, dict_st(c), c->args[0], def, c->nargs == 2 ? c->arg_flags[1] : 0);
   if (rc == WS_OK) vb_append(c->out, def);
   return rc;
 }
@@ -246,13 +408,13 @@ static int d_update(call *c) {
   call_arg(c, 0, &vi);
   if (vi.kind != VK_MAP)
     return call_fail(c, WS_TYPE_ERROR, "update needs a map, not %s", call_kind_name(vi.kind));
-  return store_map(c, dict_of(c), vi.data, c->arg_flags[0]);
+  return store_map(c, dict_st(c), vi.data, c->arg_flags[0]);
 }
 
 /* clear */
 static int d_clear(call *c) {
   int rc = call_nargs(c, 0, 0);
-  if (rc == WS_OK) drop_all(c->reg, dict_of(c));
+  if (rc == WS_OK) drop_all(c->reg, dict_st(c));
   return rc;
 }
 
@@ -274,7 +436,7 @@ static int d_set_if_absent(call *c) {
   int rc = key_args(c, 2, 2);
   if (rc != WS_OK) return rc;
   bool absent = htab_find(dict_of(c), c->args[0]) == NULL;
-  if (absent && (rc = store(c, dict_of(c), c->args[0], c->args[1], c->arg_flags[1])) != WS_OK)
+  if (absent && (rc = store(c, dict_st(c), c->args[0], c->args[1], c->arg_flags[1])) != WS_OK)
     return rc;
   vb_bool(c->out, absent);
   return WS_OK;
@@ -295,7 +457,16 @@ static int d_cas(call *c) {
   vb_list_end_item(c->out, item);
   if (cur) vb_list_item(c->out, sval_span(*cur)); /* before store frees it */
   vb_list_end(c->out, m);
-  return swap ? store(c, h, c->args[0], c->args[want], c->arg_flags[want]) : WS_OK;
+  return swap ? store(c, dict_st(c), c->args[0], c->args[want], c->arg_flags[want]) : WS_OK;
+}
+
+/* An empty dict (caller frees with dict_destroy), or NULL. */
+static dict *dict_new(void) {
+  dict *d = calloc(1, sizeof *d);
+  if (!d) return NULL;
+  htab_init_values(&d->h);
+  htab_init_values(&d->ttl);
+  return d;
 }
 
 /* Creation: nothing, nil, or a map of initial entries. */
@@ -306,15 +477,14 @@ static int dict_create(call *c, void **state) {
   if (c->nargs == 1) call_arg(c, 0, &vi);
   if (vi.kind != VK_NIL && vi.kind != VK_MAP)
     return call_fail(c, WS_TYPE_ERROR, "a dict starts from a map, not %s", call_kind_name(vi.kind));
-  htab *h = malloc(sizeof *h);
-  if (!h) return call_fail(c, WS_INTERNAL, "out of memory");
-  htab_init_values(h);
-  if (vi.kind == VK_MAP && (rc = store_map(c, h, vi.data, c->arg_flags[0])) != WS_OK) {
-    drop_all(c->reg, h);
-    free(h);
+  dict *d = dict_new();
+  if (!d) return call_fail(c, WS_INTERNAL, "out of memory");
+  if (vi.kind == VK_MAP && (rc = store_map(c, d, vi.data, c->arg_flags[0])) != WS_OK) {
+    drop_all(c->reg, d);
+    free(d);
     return rc;
   }
-  *state = h;
+  *state = d;
   return WS_OK;
 }
 
@@ -324,32 +494,83 @@ static void dict_destroy(registry *reg, void *state) {
   free(state);
 }
 
-static size_t dict_size(const void *state) { return htab_len(state); }
+static size_t dict_size(const void *state) { return htab_len(&((const dict *)state)->h); }
 
 /* Each key that is a ref, and each value's refs (cycles.h). */
 static void dict_traverse(const void *state, ref_visit_fn visit, void *ctx) {
   size_t pos = 0;
   sm_span k;
   void *v;
-  while (htab_next(state, &pos, &k, &v)) {
+  while (htab_next(&((const dict *)state)->h, &pos, &k, &v)) {
     uint64_t id = key_ref_id(k);
     if (id) visit(ctx, id);
     sval_traverse(v, visit, ctx);
   }
 }
 
-/* The table and its keys; the values count themselves. */
-static size_t dict_mem(const void *state) { return htab_memory(state); }
+/* The tables, their keys and the TTLs; the values count themselves. */
+static size_t dict_mem(const void *state) {
+  const dict *d = state;
+  return htab_memory(&d->h) + htab_memory(&d->ttl) + dlh_memory(&d->heap) + d->ttl_mem;
+}
 
-/* Saved as [entries: a map in insertion order]. */
+/* The earliest deadline of a key, 0 when none has a TTL. */
+static int64_t dict_next_deadline(const void *state) {
+  const dl_node *top = dlh_top(&((const dict *)state)->heap);
+  return top ? top->at : 0;
+}
+
+/* Up to max keys due at now_ms, as list items of out: a walk of the heap
+ * that goes below a node only when it is due, so it looks at the due keys
+ * and their children, not at every key with a TTL. */
+static size_t dict_due_keys(const void *state, int64_t now_ms, size_t max, vbuf *out) {
+  const dl_heap *hp = &((const dict *)state)->heap;
+  size_t n = 0, depth = 0, cap = 64;
+  size_t *stack = malloc(cap * sizeof *stack);
+  if (!stack) return 0;
+  if (hp->n && hp->v[0]->at <= now_ms) stack[depth++] = 0;
+  while (depth && n < max) {
+    size_t i = stack[--depth];
+    const dict_ttl *t = DL_OWNER(hp->v[i], dict_ttl, node);
+    vb_list_item(out, (sm_span){t->key, t->klen});
+    n++;
+    for (size_t ch = 2 * i + 1; ch <= 2 * i + 2 && ch < hp->n; ch++) {
+      if (hp->v[ch]->at > now_ms) continue;
+      if (depth == cap) {
+        size_t *p = realloc(stack, 2 * cap * sizeof *p);
+        if (!p) break;
+        stack = p;
+        cap *= 2;
+      }
+      stack[depth++] = ch;
+    }
+  }
+  free(stack);
+  return n;
+}
+
+/* Saved as [entries: a map in insertion order], and with TTLs as
+ * [entries, [key, deadline, ...]]. */
 static int dict_save(const void *state, vbuf *out) {
+  const dict *d = state;
   size_t pos = 0, m = vb_list_begin(out), item = vb_list_begin_item(out), mm = vb_map_begin(out);
   sm_span k;
   void *v;
-  while (htab_next(state, &pos, &k, &v))
+  while (htab_next(&d->h, &pos, &k, &v))
     vb_map_entry(out, k, sval_span(v));
   vb_map_end(out, mm);
   vb_list_end_item(out, item);
+  if (htab_len(&d->ttl)) {
+    item = vb_list_begin_item(out);
+    size_t tl = vb_list_begin(out);
+    pos = 0;
+    while (htab_next(&d->ttl, &pos, &k, &v)) {
+      vb_list_item(out, k);
+      saved_put_int(out, ((const dict_ttl *)v)->node.at);
+    }
+    vb_list_end(out, tl);
+    vb_list_end_item(out, item);
+  }
   vb_list_end(out, m);
   return saved_status(out);
 }
@@ -359,12 +580,13 @@ static int dict_save(const void *state, vbuf *out) {
 static int dict_load(registry *reg, const obj_type *t, sm_span saved, void **state, char *err,
                      size_t errlen) {
   (void)t;
-  vinfo f[1];
+  vinfo f[2] = {0};
   int rc = saved_fields(saved, "m", f, NULL, "dict", err, errlen);
-  if (rc != WS_OK) return rc;
-  htab *h = malloc(sizeof *h);
-  if (!h) return snprintf(err, errlen, "out of memory"), WS_INTERNAL;
-  htab_init_values(h);
+  if (rc != WS_OK && (rc = saved_fields(saved, "ml", f, NULL, "dict", err, errlen)) != WS_OK)
+    return rc;
+  dict *d = dict_new();
+  if (!d) return snprintf(err, errlen, "out of memory"), WS_INTERNAL;
+  htab *h = &d->h;
   vw_iter it;
   sm_span k, v;
   vw_iter_init(&it, f[0].data);
@@ -377,11 +599,25 @@ static int dict_load(registry *reg, const obj_type *t, sm_span saved, void **sta
       snprintf(err, errlen, put < 0 ? "out of memory" : "a saved dict has a key twice");
     }
   }
+  if (f[1].kind == VK_LIST) { /* the TTLs: [key, deadline, ...] */
+    vw_iter_init(&it, f[1].data);
+    while (rc == WS_OK && vw_list_next(&it, &k)) {
+      vinfo at;
+      if (!vw_list_next(&it, &v) || vw_peek(v, &at) != VW_OK || at.kind != VK_INT || at.i <= 0 ||
+          !htab_find(h, k)) {
+        rc = WS_VALUE_ERROR;
+        snprintf(err, errlen, "a saved dict has a TTL that is not [key, deadline] of its keys");
+      } else if (ttl_set(d, k, at.i) != WS_OK) {
+        rc = WS_INTERNAL;
+        snprintf(err, errlen, "out of memory");
+      }
+    }
+  }
   if (rc != WS_OK) {
-    dict_destroy(reg, h);
+    dict_destroy(reg, d);
     return rc;
   }
-  *state = h;
+  *state = d;
   return WS_OK;
 }
 
@@ -403,6 +639,10 @@ static const method_def dict_methods[] = {
     {"copy", d_copy, 0},
     {"set_if_absent", d_set_if_absent, METHOD_MUTATES | METHOD_GROWS},
     {"cas", d_cas, METHOD_MUTATES | METHOD_GROWS},
+    {"set_ttl", d_set_ttl, METHOD_MUTATES},
+    {"ttl", d_ttl, 0},
+    {"persist", d_persist, METHOD_MUTATES},
+    {"_expire", d_expire, METHOD_MUTATES | METHOD_INTERNAL},
 };
 
 const obj_type t_dict_type = {
@@ -414,6 +654,8 @@ const obj_type t_dict_type = {
     .traverse = dict_traverse,
     .save = dict_save,
     .load = dict_load,
+    .next_deadline = dict_next_deadline,
+    .due_keys = dict_due_keys,
     .methods = dict_methods,
     .n_methods = sizeof dict_methods / sizeof dict_methods[0],
 };

@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define T0 0
 #define FOREVER SMTEST_NO_TIMEOUT
@@ -521,6 +522,35 @@ START_TEST(test_sessions_save_load) {
 }
 END_TEST
 
+/* Proves that expiry replays: TTLs set by calls (a dict key's, an
+ * object's) become deadlines from the records' times, and the removals the
+ * lazy check made when they came due (logged as _expire with their time)
+ * apply again in a replay done later, which reads no clock; an open by ref
+ * of an object that expired answers NOT_FOUND (it crashed the daemon:
+ * the ref passed the argument check, then the lazy check removed it). */
+START_TEST(test_expiry_replays) {
+  cmd_begin_ids(reg, reg_first_id_at(1700000000000));
+  uint64_t d = make(S1, "dict", "d", "");
+  ok(S1, d, "set", "'a', 1, 20");
+  ok(S1, d, "set", "'b', 2, 60000");
+  ok(S1, d, "set", "'c', 3");
+  uint64_t l = make(S1, "list", NULL, "");
+  char ref[64];
+  snprintf(ref, sizeof ref, "%s", smtest_ref(reg_get(reg, l)));
+  ck_assert_str_eq(ok(S1, 0, "expire", smtest_fmt("%llu, 20", (unsigned long long)l)), "true");
+  usleep(40 * 1000);
+  ck_assert_int_eq(run(S1, 0, "open", ref, T0), WS_NOT_FOUND);
+  ck_assert_ptr_null(reg_get(reg, l));
+  ck_assert_int_eq(run(S1, d, "get", "'a'", T0), WS_NOT_FOUND);
+  ck_assert_str_eq(ok(S1, d, "len", ""), "2");
+  usleep(30 * 1000); /* the replay runs later than the calls did */
+  registry *r = replay_all(SIZE_MAX);
+  ck_assert_msg(r != NULL, "replay failed: %s", err);
+  ck_same(reg, r);
+  reg_free(r);
+}
+END_TEST
+
 Suite *cmd_suite(void) {
   Suite *s = suite_create("cmd");
   TCase *tc = tcase_create("replay");
@@ -534,6 +564,7 @@ Suite *cmd_suite(void) {
   tcase_add_test(tc, test_internal_refused);
   tcase_add_test(tc, test_sessions_save_load);
   tcase_add_test(tc, test_unkept_type);
+  tcase_add_test(tc, test_expiry_replays);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -598,8 +598,8 @@ typedef struct expect_methods {
  * unknown method is not found. */
 START_TEST(test_method_tables) {
   const expect_methods want[] = {
-      {&t_dict_type, " get contains len keys values items scan copy ",
-       " set del pop popitem setdefault update clear set_if_absent cas "},
+      {&t_dict_type, " get contains len keys values items scan copy ttl ",
+       " set del pop popitem setdefault update clear set_if_absent cas set_ttl persist _expire "},
       {&t_list_type, " get index count len slice scan ",
        " append extend insert set del pop remove reverse sort clear "},
       {&t_value_type, " get ", " set add "},

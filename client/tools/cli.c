@@ -138,6 +138,16 @@ static const command commands[] = {
     {"delete", "NAME", 1, 1, true, 0, cmd_delete, "delete the named object",
      "Proxies other programs hold to it then fail with \"not found\". To remove one\n"
      "key of a dict, use `statemgr del DICT KEY`.\n"},
+    {"expire", "NAME MS | DICT KEY MS", 2, 3, true, 0, cli_cmd_expire,
+     "remove the object, or one key of a dict, MS milliseconds from now",
+     "MS <= 0 removes it now. The daemon keeps the deadline, also across a restart\n"
+     "of a durable daemon; until then the object or key works as before. Never\n"
+     "creates anything: a missing object or key is not found (exit 1).\n"},
+    {"ttl", "NAME | DICT KEY", 1, 2, true, 0, cli_cmd_ttl,
+     "print the milliseconds left before NAME (or DICT's KEY) expires",
+     "Prints none when it has no TTL (-1 with --json).\n"},
+    {"persist", "NAME | DICT KEY", 1, 2, true, 0, cli_cmd_persist,
+     "remove the TTL of NAME (or DICT's KEY); prints True when it had one", ""},
     {"value", "NAME [get | set V | incr [N]]", 1, 3, true, 0, cmd_value,
      "read, set, or add N (default 1) atomically",
      "get never creates the value; set and incr do (incr counts a new one from 0).\n"},

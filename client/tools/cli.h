@@ -7,7 +7,8 @@
  * cli_sync.c holds the commands on queues and synchronisation objects
  * (queue, event, lock, semaphore, barrier), which may wait. cli_set.c
  * holds the set commands (sadd, srem, sismember, smembers, spop). cli_admin.c
- * holds the operator's slowlog, config, clients and monitor. cli_out.c
+ * holds the operator's slowlog, config, clients and monitor. cli_lifetime.c
+ * holds expire, ttl and persist. cli_out.c
  * prints values, as plain text or JSON. cli_repl.c is the interactive
  * mode: it reads command lines and hands each to cli_run(). */
 #ifndef SM_CLI_H
@@ -87,6 +88,11 @@ int cli_cmd_slowlog(cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_config(cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_clients(cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_monitor(cli_ctx *ctx, int argc, char **argv);
+
+/* The commands of cli_lifetime.c: expire, ttl, persist. */
+int cli_cmd_expire(cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_ttl(cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_persist(cli_ctx *ctx, int argc, char **argv);
 
 /* The commands of cli_sync.c: queue, event, lock, semaphore, barrier. */
 int cli_cmd_queue(cli_ctx *ctx, int argc, char **argv);

@@ -395,6 +395,40 @@ static PyObject *cli_delete(cli_object *c, PyObject *args) {
   Py_RETURN_NONE;
 }
 
+/* expire(name, ms): the named object goes ms from now. */
+static PyObject *cli_expire(cli_object *c, PyObject *args) {
+  const char *name;
+  long long ms;
+  if (!PyArg_ParseTuple(args, "sL:expire", &name, &ms)) return NULL;
+  int rc;
+  CLI_CALL(c, rc, sm_expire(client_, name, ms));
+  if (rc != SM_OK) return ext_raise_last(rc);
+  Py_RETURN_NONE;
+}
+
+/* ttl(name) -> ms left, or None without a TTL. */
+static PyObject *cli_ttl(cli_object *c, PyObject *args) {
+  const char *name;
+  if (!PyArg_ParseTuple(args, "s:ttl", &name)) return NULL;
+  int rc;
+  int64_t ms = 0;
+  CLI_CALL(c, rc, sm_ttl(client_, name, &ms));
+  if (rc != SM_OK) return ext_raise_last(rc);
+  if (ms < 0) Py_RETURN_NONE;
+  return PyLong_FromLongLong(ms);
+}
+
+/* persist(name) -> True when it had a TTL. */
+static PyObject *cli_persist(cli_object *c, PyObject *args) {
+  const char *name;
+  if (!PyArg_ParseTuple(args, "s:persist", &name)) return NULL;
+  int rc;
+  bool had = false;
+  CLI_CALL(c, rc, sm_persist(client_, name, &had));
+  if (rc != SM_OK) return ext_raise_last(rc);
+  return PyBool_FromLong(had);
+}
+
 static PyObject *cli_shutdown_daemon(cli_object *c, PyObject *unused) {
   (void)unused;
   int rc;
@@ -434,9 +468,20 @@ static PyObject *cli_open(cli_object *c, PyObject *args, PyObject *kw) {
   PyTypeObject *klass = cls && cls != Py_None ? (PyTypeObject *)cls : ext_proxy_class(type);
   Py_ssize_t ninit = nargs > 2 ? nargs - 2 : 0;
   if (cli_check_open(c) < 0) return NULL;
+  /* ephemeral=, ttl_ms=: options for the object the call creates. */
+  PyObject *eph = kw ? PyDict_GetItemString(kw, "ephemeral") : NULL;
+  PyObject *ttl = kw ? PyDict_GetItemString(kw, "ttl_ms") : NULL;
+  int ephemeral = eph && eph != Py_None ? PyObject_IsTrue(eph) : 0;
+  long long ttl_ms = ttl && ttl != Py_None ? PyLong_AsLongLong(ttl) : 0;
+  if (ephemeral < 0 || (ttl_ms == -1 && PyErr_Occurred())) return NULL;
+  if (ttl_ms < 0) return PyErr_Format(PyExc_ValueError, "ttl_ms must be positive");
+  bool with_opts = ephemeral || ttl_ms > 0;
 
   bool is_sem = strcmp(type, "semaphore") == 0 || strcmp(type, "bounded_semaphore") == 0;
   bool is_array = strcmp(type, "array") == 0;
+  if (with_opts && (is_sem || is_array))
+    return PyErr_Format(PyExc_TypeError,
+                        "ephemeral and ttl_ms are not taken when opening a %s (use expire)", type);
   if (!is_sem && !is_array && ninit > 1)
     return PyErr_Format(PyExc_TypeError, "a %s takes at most one creation argument", type);
   opened o = {0};
@@ -465,7 +510,15 @@ static PyObject *cli_open(cli_object *c, PyObject *args, PyObject *kw) {
     sm_value *init = NULL;
     if (ninit == 1 && val_from_py(c, PyTuple_GET_ITEM(args, 2), false, &init) < 0) return NULL;
     sm_proxy *p = NULL;
-    CLI_CALL(c, rc, sm_proxy_open(client_, type, name, init, &p));
+    sm_open_options *opts = with_opts ? sm_open_options_new() : NULL;
+    if (with_opts && (!opts || sm_open_options_set_ephemeral(opts, ephemeral) != SM_OK ||
+                      sm_open_options_set_ttl(opts, ttl_ms) != SM_OK)) {
+      sm_open_options_free(opts);
+      sm_value_free(init);
+      return PyErr_NoMemory();
+    }
+    CLI_CALL(c, rc, sm_proxy_open_ex(client_, type, name, init, opts, &p));
+    sm_open_options_free(opts);
     sm_value_free(init);
     if (rc == SM_OK) o = (opened){p, p, free_proxy};
   }
@@ -563,6 +616,9 @@ static PyMethodDef cli_methods[] = {
     {"config_set", (PyCFunction)cli_config_set, METH_VARARGS,
      "config_set(key, value): changes a run-time setting."},
     {"delete", (PyCFunction)cli_delete, METH_VARARGS, "Deletes a named object."},
+    {"expire", (PyCFunction)cli_expire, METH_VARARGS, "The named object goes ms from now."},
+    {"ttl", (PyCFunction)cli_ttl, METH_VARARGS, "Ms left before the named object goes, or None."},
+    {"persist", (PyCFunction)cli_persist, METH_VARARGS, "Removes the named object's TTL."},
     {"shutdown_daemon", (PyCFunction)cli_shutdown_daemon, METH_NOARGS, "Asks the daemon to stop."},
     {"open", (PyCFunction)(void (*)(void))cli_open, METH_VARARGS | METH_KEYWORDS,
      "open(type, name=None, *init, cls=None): gets or creates an object."},

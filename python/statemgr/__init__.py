@@ -65,14 +65,16 @@ class Connection:
     def url(self):
         return self._client.url
 
-    def open(self, type, name=None, *init, cls=None):
+    def open(self, type, name=None, *init, cls=None, ephemeral=False, ttl_ms=None):
         """Gets or creates the object called name of daemon type type (a
         custom type of an embedding server too), with its creation
-        arguments (docs/protocol.md)."""
-        return self._client.open(type, name, *init, cls=cls)
+        arguments (docs/protocol.md). ephemeral=True: an object this call
+        creates is deleted when this connection's session ends; ttl_ms: it
+        expires that long after (docs/objects.md, "Expiry")."""
+        return self._client.open(type, name, *init, cls=cls, ephemeral=ephemeral, ttl_ms=ttl_ms)
 
-    def dict(self, name=None):
-        return self._client.open("dict", name)
+    def dict(self, name=None, *, ephemeral=False, ttl_ms=None):
+        return self._client.open("dict", name, ephemeral=ephemeral, ttl_ms=ttl_ms)
 
     def list(self, name=None):
         return self._client.open("list", name)
@@ -162,6 +164,20 @@ class Connection:
 
     def delete(self, name):
         self._client.delete(name)
+
+    def expire(self, name, ms):
+        """The named object is deleted ms milliseconds from now (ms <= 0:
+        now), as Redis's EXPIRE."""
+        self._client.expire(name, int(ms))
+
+    def ttl(self, name):
+        """Milliseconds left before the named object expires, or None when
+        it has no TTL."""
+        return self._client.ttl(name)
+
+    def persist(self, name):
+        """Removes the named object's TTL; True when it had one."""
+        return self._client.persist(name)
 
     def close(self):
         """Frees this connection's proxies (they stop working) and closes

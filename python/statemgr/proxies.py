@@ -225,6 +225,27 @@ class DictProxy(BaseProxy):
     def __str__(self):
         return str(self.copy())
 
+    def setex(self, key, value, ttl_ms):
+        """self[key] = value, expiring ttl_ms milliseconds from now."""
+        self._callk("set", key, value, int(ttl_ms))
+
+    def expire(self, key, ms):
+        """key expires ms milliseconds from now (ms <= 0: now); False when
+        there is no such key."""
+        return self._callk("set_ttl", key, int(ms))
+
+    def ttl(self, key):
+        """Milliseconds left before key expires, None when it has no TTL;
+        KeyError when there is no such key."""
+        ms = self._callk("ttl", key)
+        if ms == -2:
+            raise KeyError(key)
+        return None if ms == -1 else ms
+
+    def persist(self, key):
+        """Removes key's TTL; True when it had one."""
+        return self._callk("persist", key)
+
     def get(self, key, default=None):
         try:
             return self._callk("get", key)
