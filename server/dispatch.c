@@ -49,6 +49,7 @@
 #include "server.h"
 #include "session.h"
 #include "stats.h"
+#include "watch.h"
 #include "sval.h"
 
 #include <stdio.h>
@@ -238,7 +239,10 @@ static int run(call *c, const wire_request *req, size_t arg_bytes) {
   reg_incref(c->reg, o);
   rc = m->fn(c);
   log_call(c, req, m, rc, kept, next_before);
-  if (m->flags & METHOD_MUTATES) reg_measure(c->reg, o);
+  if (m->flags & METHOD_MUTATES) {
+    reg_measure(c->reg, o);
+    if (rc == WS_OK) wch_commit(c->reg, o);
+  }
   reg_unpin(c->reg, o);
   return rc;
 }

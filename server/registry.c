@@ -2,6 +2,7 @@
 /* registry.c - the objects of the daemon by id and by name, their types,
  * the reference counts that free anonymous objects, and the bytes objects
  * and tables take (see registry.h and memory.h). */
+#include "watch.h"
 #include "registry.h"
 
 #include "blocked.h"
@@ -86,6 +87,7 @@ static void unlist(registry *reg, sm_obj *o) {
 /* Frees one object whose state was already removed from the tables. */
 static void obj_free(registry *reg, sm_obj *o) {
   cyc_forget(&reg->cyc, o);
+  wch_free(reg, o); /* its watchers answered NOT_FOUND */
   o->type->destroy(reg, o->state);
   mem_sub(&reg->mem, o->mem + shell_mem(o));
   blk_forget(reg, o); /* after destroy, whose cancelled waiters may signal it */

@@ -14,6 +14,7 @@
 #include "scan.h"
 #include "sval.h"
 #include "types.h"
+#include "watch.h"
 #include "htab.h"
 #include "memory.h"
 
@@ -50,6 +51,7 @@ static int store(call *c, htab *h, sm_span key, sm_span packed, unsigned flags) 
     key_ref(c->reg, key_ref_id(key), true);
   else
     sval_free(c->reg, old);
+  if (c->obj) wch_note(c->reg, c->obj, WCH_SET, key, packed); /* not while creating */
   return WS_OK;
 }
 
@@ -85,6 +87,7 @@ static void drop_all(registry *reg, htab *h) {
 static bool take(call *c, sm_span key, sval **val) {
   void *v;
   if (!htab_remove(dict_of(c), key, &v)) return false;
+  wch_note(c->reg, c->obj, WCH_DEL, key, (sm_span){0});
   key_ref(c->reg, key_ref_id(key), false);
   *val = v;
   return true;
@@ -216,6 +219,7 @@ static int d_popitem(call *c) {
   void *v;
   if (!htab_last(h, &k, &v)) return call_fail(c, WS_NOT_FOUND, "popitem(): dictionary is empty");
   write_pair(c->out, k, sval_span(v));
+  wch_note(c->reg, c->obj, WCH_DEL, k, (sm_span){0});
   uint64_t ref = key_ref_id(k);
   htab_remove(h, k, NULL); /* k is the table's own copy: not used after this */
   key_ref(c->reg, ref, false);
@@ -252,8 +256,14 @@ static int d_update(call *c) {
 /* clear */
 static int d_clear(call *c) {
   int rc = call_nargs(c, 0, 0);
-  if (rc == WS_OK) drop_all(c->reg, dict_of(c));
-  return rc;
+  if (rc != WS_OK) return rc;
+  size_t pos = 0;
+  sm_span k;
+  void *v;
+  while (htab_next(dict_of(c), &pos, &k, &v))
+    wch_note(c->reg, c->obj, WCH_DEL, k, (sm_span){0});
+  drop_all(c->reg, dict_of(c));
+  return WS_OK;
 }
 
 /* copy -> map */
@@ -403,6 +413,8 @@ static const method_def dict_methods[] = {
     {"copy", d_copy, 0},
     {"set_if_absent", d_set_if_absent, METHOD_MUTATES | METHOD_GROWS},
     {"cas", d_cas, METHOD_MUTATES | METHOD_GROWS},
+    {"rev", wch_m_rev, 0},
+    {"watch", wch_m_watch, 0},
 };
 
 const obj_type t_dict_type = {
@@ -412,6 +424,7 @@ const obj_type t_dict_type = {
     .size = dict_size,
     .mem_size = dict_mem,
     .traverse = dict_traverse,
+    .serve = wch_serve,
     .save = dict_save,
     .load = dict_load,
     .methods = dict_methods,
