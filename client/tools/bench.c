@@ -39,7 +39,8 @@
 #define MAX_PIPELINE 100000
 #define MAX_VALUE (16u << 20)
 #define DEFAULT_LIST                                                                               \
-  "ping,dict_set,dict_get,dict_setget,dict_cas,list_push,list_pop,value_incr,queue_putget,lock"
+  "ping,dict_set,dict_get,dict_setget,dict_cas,list_push,list_pop,value_incr,queue_putget,lock,"   \
+  "txn4"
 
 /* ---- options ---- */
 
