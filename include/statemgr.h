@@ -1119,8 +1119,9 @@ SM_EXTERN int sm_txn_result(const sm_txn *t, size_t i, const sm_value **value);
  * a revision, so a process follows every change without polling and
  * without missing one between two watches (etcd's watch from a revision):
  * read the revision, read the data, then watch from that revision, each
- * time from the revision the last watch returned. The daemon keeps the
- * last 256 changes of each object; a watch from before them says so.
+ * time from the revision the last watch returned. From the first sm_rev()
+ * or sm_watch() on an object the daemon keeps its last 256 changes (at
+ * most 1 MiB of keys and values); a watch from before them says so.
  * examples/config_watch.c follows a config dict this way. */
 
 /** obj's revision now. @return 0, SM_ETYPE (a type without revisions), ... */

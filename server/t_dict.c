@@ -415,6 +415,7 @@ static const method_def dict_methods[] = {
     {"cas", d_cas, METHOD_MUTATES | METHOD_GROWS},
     {"rev", wch_m_rev, 0},
     {"watch", wch_m_watch, 0},
+    {"_track", wch_m_track, METHOD_INTERNAL},
 };
 
 const obj_type t_dict_type = {

@@ -479,6 +479,7 @@ static const method_def list_methods[] = {
     {"clear", l_clear, METHOD_MUTATES},
     {"rev", wch_m_rev, 0},
     {"watch", wch_m_watch, 0},
+    {"_track", wch_m_track, METHOD_INTERNAL},
 };
 
 const obj_type t_list_type = {

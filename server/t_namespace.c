@@ -250,6 +250,7 @@ static const method_def ns_methods[] = {
     {"len", n_len, 0},
     {"rev", wch_m_rev, 0},
     {"watch", wch_m_watch, 0},
+    {"_track", wch_m_track, METHOD_INTERNAL},
 };
 
 const obj_type t_namespace_type = {

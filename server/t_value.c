@@ -140,6 +140,7 @@ static const method_def value_methods[] = {
     {"add", v_add, METHOD_MUTATES},
     {"rev", wch_m_rev, 0},
     {"watch", wch_m_watch, 0},
+    {"_track", wch_m_track, METHOD_INTERNAL},
 };
 
 /* A value has no size: ls omits it. */

@@ -2,10 +2,13 @@
 /* watch.c - revisions, change history and watches of the watched types
  * (see watch.h).
  *
- * An object's history is a ring of WCH_KEEP notes, made on its first
- * change: each note is one allocation holding its revision, kind, key and
- * value bytes. A full ring drops its oldest note and raises the floor to
- * that note's revision (a call may note several changes under one
+ * An object's history is a ring of at most WCH_KEEP notes and
+ * WCH_KEEP_BYTES bytes of keys and values, made when a process first
+ * reads the object's revision or watches it (track: logged as the
+ * internal call _track, so a replay starts at the same point): each note is one
+ * allocation holding its revision, kind, key and value bytes, counted in
+ * the data's memory (memory.h). A full ring drops its oldest notes and
+ * raises the floor to their revision (a call may note several changes under one
  * revision, so only revisions above the floor are whole). Watchers park in
  * the history's waitq; wch_commit signals the object and the serve hook
  * answers every watcher that a change of its key (any, without one) came
@@ -14,13 +17,15 @@
  *
  * Snapshot form (wch_save): a list of [id, rev, floor, last_len, notes],
  * notes a list of [rev, kind, key, value], for each object with a
- * revision. The history is state: answers depend on it, and a watcher
- * resuming after a restart finds it whole. */
+ * revision; floor -1 when its changes are not kept. The history is state: answers depend on it, and
+ * a watcher resuming after a restart finds it whole. */
 #include "watch.h"
 
 #include "../proto/vequal.h"
 #include "blocked.h"
+#include "cmd.h"
 #include "map_writer.h"
+#include "memory.h"
 #include "registry.h"
 #include "types.h"
 
@@ -38,8 +43,9 @@ typedef struct wch_note_rec {
 } wch_note_rec;
 
 typedef struct wch_log {
-  wch_note_rec **ring; /* WCH_KEEP slots */
+  wch_note_rec **ring; /* WCH_KEEP slots, made with the first note */
   size_t head, len;    /* the oldest note, and how many */
+  size_t bytes;        /* the notes' key and value bytes */
   uint64_t floor;      /* every change above this revision is in the ring */
   int64_t last_len;    /* a list: the length last noted; -1 none */
   waitq waiters;       /* parked watch calls */
@@ -54,33 +60,43 @@ bool wch_watchable(const sm_obj *o) {
 
 uint64_t wch_rev(const sm_obj *o) { return o->rev; }
 
-/* o's history, made when missing; NULL when out of memory. */
-static wch_log *log_of(sm_obj *o) {
+/* o's history, made when missing (counted in the data's memory);
+ * NULL when out of memory. */
+static wch_log *log_of(registry *reg, sm_obj *o) {
   if (o->wlog) return o->wlog;
   wch_log *l = calloc(1, sizeof *l);
-  if (l && !(l->ring = calloc(WCH_KEEP, sizeof *l->ring))) {
-    free(l);
-    l = NULL;
-  }
   if (!l) return NULL;
+  mem_add(reg_mem(reg), mem_chunk(sizeof *l));
   l->floor = o->rev; /* nothing before its first note was kept */
   l->last_len = -1;
   o->wlog = l;
   return l;
 }
 
+/* The bytes note n takes in memory. */
+static size_t note_mem(const wch_note_rec *n) { return mem_chunk(sizeof *n + n->klen + n->vlen); }
+
 /* Drops the oldest note, raising the floor to its revision. */
-static void drop_oldest(wch_log *l) {
+static void drop_oldest(registry *reg, wch_log *l) {
   wch_note_rec *n = l->ring[l->head];
   if (n->rev > l->floor) l->floor = n->rev;
+  l->bytes -= n->klen + n->vlen;
+  mem_sub(reg_mem(reg), note_mem(n));
   free(n);
   l->ring[l->head] = NULL;
   l->head = (l->head + 1) % WCH_KEEP;
   l->len--;
 }
 
-/* Appends a note of revision rev; false when out of memory. */
-static bool push(wch_log *l, uint64_t rev, int kind, sm_span key, sm_span value) {
+/* Appends a note of revision rev, dropping the oldest ones past WCH_KEEP
+ * notes or WCH_KEEP_BYTES bytes; false when out of memory or when the
+ * note alone is larger than that. */
+static bool push(registry *reg, wch_log *l, uint64_t rev, int kind, sm_span key, sm_span value) {
+  if (key.n + value.n > WCH_KEEP_BYTES) return false;
+  if (!l->ring) {
+    if (!(l->ring = calloc(WCH_KEEP, sizeof *l->ring))) return false;
+    mem_add(reg_mem(reg), mem_chunk(WCH_KEEP * sizeof *l->ring));
+  }
   wch_note_rec *n = malloc(sizeof *n + key.n + value.n);
   if (!n) return false;
   n->rev = rev;
@@ -89,39 +105,67 @@ static bool push(wch_log *l, uint64_t rev, int kind, sm_span key, sm_span value)
   n->vlen = value.n;
   if (key.n) memcpy(n->data, key.p, key.n);
   if (value.n) memcpy(n->data + key.n, value.p, value.n);
-  if (l->len == WCH_KEEP) drop_oldest(l);
+  while (l->len && (l->len == WCH_KEEP || l->bytes + key.n + value.n > WCH_KEEP_BYTES))
+    drop_oldest(reg, l);
   l->ring[(l->head + l->len) % WCH_KEEP] = n;
   l->len++;
+  l->bytes += key.n + value.n;
+  mem_add(reg_mem(reg), note_mem(n));
   return true;
 }
 
-/* Out of memory for a note: the history can no longer say what changed
- * at rev, so everything up to it is compacted away. */
-static void lose(sm_obj *o, uint64_t rev) {
+/* A note could not be kept: the history can no longer say what changed
+ * at rev, so everything up to it is compacted away (a watcher from before
+ * reads the object again). */
+static void lose(registry *reg, sm_obj *o, uint64_t rev) {
   wch_log *l = o->wlog;
   if (!l) return;
   while (l->len)
-    drop_oldest(l);
+    drop_oldest(reg, l);
   if (rev > l->floor) l->floor = rev;
 }
 
 void wch_note(registry *reg, sm_obj *o, int kind, sm_span key, sm_span value) {
-  (void)reg;
-  wch_log *l = log_of(o);
-  if (!l || !push(l, o->rev + 1, kind, key, value)) lose(o, o->rev + 1);
+  wch_log *l = o->wlog;
+  if (l && !push(reg, l, o->rev + 1, kind, key, value)) lose(reg, o, o->rev + 1);
+}
+
+/* Starts keeping o's changes (a list's from its length now). Returns
+ * false when out of memory. */
+static bool start(registry *reg, sm_obj *o) {
+  wch_log *l = log_of(reg, o);
+  if (l && o->type == &t_list_type) l->last_len = (int64_t)o->type->size(o->state);
+  return l != NULL;
+}
+
+/* A process reads o's revision or watches it: from now on its changes are
+ * kept. The start is logged (as the internal _track), so a replay keeps
+ * the same changes the live daemon kept. */
+static int track(call *c) {
+  if (c->obj->wlog) return WS_OK;
+  if (!start(c->reg, c->obj)) return call_fail(c, WS_INTERNAL, "out of memory");
+  if (cmd_logging(c->reg)) cmd_log_call(c->reg, c->session, c->obj->id, "_track", NULL, 0);
+  return WS_OK;
+}
+
+int wch_m_track(call *c) {
+  int rc = call_nargs(c, 0, 0);
+  if (rc == WS_OK && !c->obj->wlog && !start(c->reg, c->obj))
+    rc = call_fail(c, WS_INTERNAL, "out of memory");
+  return rc;
 }
 
 void wch_commit(registry *reg, sm_obj *o) {
   if (!wch_watchable(o)) return;
   if (o->type == &t_list_type) {
-    int64_t len = (int64_t)o->type->size(o->state);
-    wch_log *l = log_of(o);
-    if (!l || l->last_len != len) {
+    wch_log *l = o->wlog;
+    int64_t len = l ? (int64_t)o->type->size(o->state) : 0;
+    if (l && l->last_len != len) {
       uint8_t raw[16];
       vbuf v = {.p = raw, .cap = sizeof raw}; /* a packed int takes at most 11 */
       vb_int(&v, len);
       wch_note(reg, o, WCH_LEN, (sm_span){0}, vb_span(&v));
-      if (l) l->last_len = len;
+      l->last_len = len;
     }
   }
   o->rev++;
@@ -242,12 +286,13 @@ void wch_serve(registry *reg, sm_obj *o) {
 }
 
 void wch_free(registry *reg, sm_obj *o) {
-  (void)reg;
   wch_log *l = o->wlog;
   if (!l) return;
   blk_cancel_all(&l->waiters, WS_NOT_FOUND, "the watched object was deleted");
   while (l->len)
-    drop_oldest(l);
+    drop_oldest(reg, l);
+  if (l->ring) mem_sub(reg_mem(reg), mem_chunk(WCH_KEEP * sizeof *l->ring));
+  mem_sub(reg_mem(reg), mem_chunk(sizeof *l));
   free(l->ring);
   free(l);
   o->wlog = NULL;
@@ -255,6 +300,7 @@ void wch_free(registry *reg, sm_obj *o) {
 
 int wch_m_rev(call *c) {
   int rc = call_nargs(c, 0, 0);
+  if (rc == WS_OK) rc = track(c);
   if (rc == WS_OK) vb_int(c->out, (int64_t)c->obj->rev);
   return rc;
 }
@@ -267,6 +313,7 @@ int wch_m_watch(call *c) {
   int64_t from;
   if (rc == WS_OK) rc = call_arg_int(c, 0, &from);
   if (rc == WS_OK && c->nargs == 2) rc = call_arg_key(c, 1);
+  if (rc == WS_OK) rc = track(c);
   if (rc != WS_OK) return rc;
   if (from < 0 || (uint64_t)from > o->rev)
     return call_fail(c, WS_VALUE_ERROR, "from_rev %lld is not a revision of this %s (0 to %llu)",
@@ -276,10 +323,9 @@ int wch_m_watch(call *c) {
     answer_into(o, (uint64_t)from, key, c->out);
     return WS_OK;
   }
-  wch_log *l = log_of(o);
+  wch_log *l = o->wlog; /* track() made it */
   watch_key *k = NULL;
-  if (!l || (key.n && !(k = malloc(sizeof *k + key.n))))
-    return call_fail(c, WS_INTERNAL, "out of memory");
+  if (key.n && !(k = malloc(sizeof *k + key.n))) return call_fail(c, WS_INTERNAL, "out of memory");
   if (k) {
     k->n = key.n;
     memcpy(k->p, key.p, key.n);
@@ -304,14 +350,14 @@ static void item_int(vbuf *b, int64_t v) {
 
 static void save_one(void *ctx, sm_obj *o) {
   save_ctx *s = ctx;
-  if (!wch_watchable(o) || (o->rev == 0 && !o->wlog)) return;
+  if (!wch_watchable(o) || (o->rev == 0 && !o->wlog)) return; /* nothing to keep */
   const wch_log *l = o->wlog;
   vbuf *b = &s->one;
   vb_reset(b);
   size_t top = vb_list_begin(b);
   item_int(b, (int64_t)o->id);
   item_int(b, (int64_t)o->rev);
-  item_int(b, l ? (int64_t)l->floor : (int64_t)o->rev);
+  item_int(b, l ? (int64_t)l->floor : -1); /* -1: changes not kept */
   item_int(b, l ? l->last_len : -1);
   size_t notes = vb_list_begin_item(b);
   size_t nl = vb_list_begin(b);
@@ -383,7 +429,8 @@ int wch_load(registry *reg, sm_span saved, char *err, size_t errlen) {
       return -1;
     }
     o->rev = (uint64_t)f[1];
-    wch_log *l = log_of(o);
+    if (f[2] < 0) continue; /* its changes are not kept */
+    wch_log *l = log_of(reg, o);
     if (!l) goto oom;
     l->floor = (uint64_t)f[2];
     l->last_len = f[3];
@@ -399,7 +446,7 @@ int wch_load(registry *reg, sm_span saved, char *err, size_t errlen) {
       if (!ints(&fit, rk, 2) || rk[1] < WCH_SET || rk[1] > WCH_LEN || !vw_list_next(&fit, &key) ||
           !vw_list_next(&fit, &value))
         goto bad;
-      if (!push(l, (uint64_t)rk[0], (int)rk[1], key, value)) goto oom;
+      if (!push(reg, l, (uint64_t)rk[0], (int)rk[1], key, value)) goto oom;
     }
   }
   return 0;

@@ -7,12 +7,15 @@
  * apply path: dispatch, a transaction's operations). Replay runs the same
  * calls, so it reaches the same revisions; snapshots keep them.
  *
- * While a call runs, its type notes each change it makes (wch_note): a
- * dict key or namespace attribute set (with its new value) or deleted, a
- * value set. A list's change is its length, noted at commit when it
- * differs from the last one noted. The notes carry the revision the call
- * commits, and go to a bounded history per object (WCH_KEEP changes):
- * every change with a revision above its floor is in it.
+ * From the first time a process reads an object's revision (rev) or
+ * watches it, its changes are kept: while a call runs, its type notes each
+ * change it makes (wch_note): a dict key or namespace attribute set (with
+ * its new value) or deleted, a value set. A list's change is its length,
+ * noted at commit when it differs from the last one noted. The notes carry
+ * the revision the call commits, and go to a bounded history per object
+ * (WCH_KEEP changes, WCH_KEEP_BYTES of their keys and values): every
+ * change with a revision above its floor is in it. An object nobody has
+ * watched keeps nothing but its revision.
  *
  * watch(from_rev[, key]) answers at once with the changes after from_rev
  * (of key only, when given) when there are some, else waits for the next
@@ -31,8 +34,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* Changes kept per object: older ones are compacted away. */
+/* Changes kept per object, and bytes of their keys and values: older
+ * ones are compacted away. */
 #define WCH_KEEP 256
+#define WCH_KEEP_BYTES (1024 * 1024)
 
 /* What a noted change did. */
 enum { WCH_SET = 1, WCH_DEL = 2, WCH_LEN = 3 };
@@ -61,9 +66,12 @@ void wch_free(registry *reg, sm_obj *o);
  * changes came. */
 void wch_serve(registry *reg, sm_obj *o);
 
-/* The methods every watched type lists: rev() and watch(from_rev[, key]). */
+/* The methods every watched type lists: rev() and watch(from_rev[, key]),
+ * which start keeping the object's changes, and the internal _track()
+ * that logs that start for a replay. */
 int wch_m_rev(call *c);
 int wch_m_watch(call *c);
+int wch_m_track(call *c);
 
 /* Every watched object's revision and history as one packed value for the
  * snapshot, and back (objects must be loaded first). wch_save returns 0,

@@ -160,6 +160,9 @@ START_TEST(test_compacted) {
   sm_client *c = smtest_connect(&smtest_d, NULL);
   sm_dict *d;
   OK(sm_dict_open(c, "many", &d));
+  uint64_t rev = 1;
+  OK(sm_rev(sm_dict_proxy(d), &rev)); /* its changes are kept from now on */
+  ck_assert_uint_eq(rev, 0);
   for (int i = 0; i < 300; i++)
     OK(sm_dict_set_int(d, "k", i));
   sm_value *events = (sm_value *)1;
@@ -169,6 +172,30 @@ START_TEST(test_compacted) {
   ck_assert_uint_eq(next, 300);
   OK(sm_watch(sm_dict_proxy(d), 299, NULL, 0, &events, &next));
   ck_assert_uint_eq(sm_value_len(events), 1);
+  sm_value_free(events);
+  sm_dict_free(d);
+  sm_client_free(c);
+}
+END_TEST
+
+/* An object nobody watched keeps only its revision: a first watch from
+ * an earlier revision answers compacted, and its changes are kept from
+ * that watch on. */
+START_TEST(test_kept_from_first_watch) {
+  sm_client *c = smtest_connect(&smtest_d, NULL);
+  sm_dict *d;
+  OK(sm_dict_open(c, "late", &d));
+  OK(sm_dict_set_int(d, "k", 1));
+  OK(sm_dict_set_int(d, "k", 2));
+  sm_value *events = (sm_value *)1;
+  uint64_t next = 0;
+  OK(sm_watch(sm_dict_proxy(d), 1, NULL, 0, &events, &next));
+  ck_assert_ptr_null(events);
+  ck_assert_uint_eq(next, 2);
+  OK(sm_dict_set_int(d, "k", 3));
+  OK(sm_watch(sm_dict_proxy(d), 2, NULL, 0, &events, &next));
+  ck_assert_uint_eq(sm_value_len(events), 1);
+  ck_assert_uint_eq(next, 3);
   sm_value_free(events);
   sm_dict_free(d);
   sm_client_free(c);
@@ -197,6 +224,10 @@ START_TEST(test_list_value_namespace) {
   OK(sm_var_open(c, "w-v", NULL, &v));
   OK(sm_ns_open(c, "w-ns", &ns));
   sm_value *one = sm_value_int(1), *zero = sm_value_int(0), *x = sm_value_str("x");
+  uint64_t rev;
+  OK(sm_rev(sm_list_proxy(l), &rev));
+  OK(sm_rev(sm_var_proxy(v), &rev));
+  OK(sm_rev(sm_ns_proxy(ns), &rev));
   OK(sm_list_append(l, one));
   OK(sm_list_set(l, 0, x));
   OK(sm_list_append(l, one));
@@ -288,6 +319,9 @@ START_TEST(test_resume_across_restart) {
   sm_client *c = smtest_connect(&dd, dd.unix_url);
   sm_dict *d;
   OK(sm_dict_open(c, "cfg", &d));
+  uint64_t rev = 1;
+  OK(sm_rev(sm_dict_proxy(d), &rev)); /* logged: a replay keeps the changes too */
+  ck_assert_uint_eq(rev, 0);
   set_many(d, 1, 5);
   expect_values(d, 3, "4,5", 5);
   sm_dict_free(d);
@@ -326,6 +360,7 @@ Suite *watch_suite(void) {
   tcase_add_test(tc, test_parks_for_its_key);
   tcase_add_test(tc, test_timeouts_and_errors);
   tcase_add_test(tc, test_compacted);
+  tcase_add_test(tc, test_kept_from_first_watch);
   tcase_add_test(tc, test_list_value_namespace);
   TCase *dur = tcase_create("durable");
   tcase_set_timeout(dur, 60);
