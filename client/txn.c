@@ -71,10 +71,10 @@ static int ref_of(sm_proxy *obj, sm_value **out) {
 }
 
 /* Appends [kind, ref(obj), items...] to t's conditions; items borrowed
- * (NULL encodes nil). */
-static int add_cond(sm_txn *t, const char *kind, sm_proxy *obj, const sm_value *const *items,
-                    size_t n) {
-  if (!t || !obj) return keep(t, err_set(SM_EINVAL, "sm_txn_if_%s: NULL argument", kind));
+ * (NULL encodes nil). The daemon checks the kind and the items. */
+int sm_txn_if(sm_txn *t, const char *kind, sm_proxy *obj, const sm_value *const *items, size_t n) {
+  if (!t || !kind || !*kind || !obj || (n && !items))
+    return keep(t, err_set(SM_EINVAL, "sm_txn_if: NULL or invalid argument"));
   sm_value *c = sm_value_list(), *ref = NULL;
   int rc = c ? ref_of(obj, &ref) : err_set(SM_ENOMEM, "out of memory");
   if (rc == SM_OK) {
@@ -102,21 +102,21 @@ static sm_value *op_value(sm_cmp op) {
 }
 
 int sm_txn_if_exists(sm_txn *t, sm_proxy *obj, const sm_value *key) {
-  return add_cond(t, "exists", obj, (const sm_value *const[]){key}, 1);
+  return sm_txn_if(t, "exists", obj, (const sm_value *const[]){key}, 1);
 }
 
 int sm_txn_if_absent(sm_txn *t, sm_proxy *obj, const sm_value *key) {
-  return add_cond(t, "absent", obj, (const sm_value *const[]){key}, 1);
+  return sm_txn_if(t, "absent", obj, (const sm_value *const[]){key}, 1);
 }
 
 int sm_txn_if_equals(sm_txn *t, sm_proxy *obj, const sm_value *key, const sm_value *v) {
-  return add_cond(t, "equals", obj, (const sm_value *const[]){key, v}, 2);
+  return sm_txn_if(t, "equals", obj, (const sm_value *const[]){key, v}, 2);
 }
 
 int sm_txn_if_compare(sm_txn *t, sm_proxy *obj, const sm_value *key, sm_cmp op, const sm_value *v) {
   sm_value *o = op_value(op);
   if (!o) return keep(t, err_set(SM_EINVAL, "sm_txn_if_compare: no such operator"));
-  int rc = add_cond(t, "compare", obj, (const sm_value *const[]){key, o, v}, 3);
+  int rc = sm_txn_if(t, "compare", obj, (const sm_value *const[]){key, o, v}, 3);
   sm_value_free(o);
   return rc;
 }
@@ -126,7 +126,7 @@ static int cmp_cond(sm_txn *t, const char *kind, sm_proxy *obj, sm_cmp op, int64
   sm_value *o = op_value(op), *v = sm_value_int(n);
   int rc = !o || !v ? keep(t, err_set(o ? SM_ENOMEM : SM_EINVAL, "sm_txn_if_%s: %s", kind,
                                       o ? "out of memory" : "no such operator"))
-                    : add_cond(t, kind, obj, (const sm_value *const[]){o, v}, 2);
+                    : sm_txn_if(t, kind, obj, (const sm_value *const[]){o, v}, 2);
   sm_value_free(o);
   sm_value_free(v);
   return rc;
@@ -142,13 +142,13 @@ int sm_txn_if_rev(sm_txn *t, sm_proxy *obj, sm_cmp op, uint64_t rev) {
 
 int sm_txn_if_held(sm_txn *t, sm_proxy *lock, uint64_t token) {
   sm_value *v = sm_value_int((int64_t)token);
-  int rc = v ? add_cond(t, "held", lock, (const sm_value *const[]){v}, 1)
+  int rc = v ? sm_txn_if(t, "held", lock, (const sm_value *const[]){v}, 1)
              : keep(t, err_set(SM_ENOMEM, "out of memory"));
   sm_value_free(v);
   return rc;
 }
 
-int sm_txn_if_set(sm_txn *t, sm_proxy *event) { return add_cond(t, "is_set", event, NULL, 0); }
+int sm_txn_if_set(sm_txn *t, sm_proxy *event) { return sm_txn_if(t, "is_set", event, NULL, 0); }
 
 /* Appends [ref(obj), method, [args...]] to list. */
 static int add_call(sm_txn *t, sm_value *list, sm_proxy *obj, const char *method,

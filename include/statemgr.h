@@ -1082,6 +1082,12 @@ SM_EXTERN int sm_txn_if_held(sm_txn *t, sm_proxy *lock, uint64_t token);
 SM_EXTERN int sm_txn_if_set(sm_txn *t, sm_proxy *event);
 /** The revision (sm_rev()) of a dict, list, value or namespace op rev. */
 SM_EXTERN int sm_txn_if_rev(sm_txn *t, sm_proxy *obj, sm_cmp op, uint64_t rev);
+/** The generic form of the conditions above, for bindings: kind as
+ * docs/protocol.md names it ("exists", "absent", "equals", "compare",
+ * "size", "held", "is_set", "rev") and the items after the object (items
+ * borrowed; NULL encodes nil); the daemon checks them at commit. */
+SM_EXTERN int sm_txn_if(sm_txn *t, const char *kind, sm_proxy *obj, const sm_value *const *items,
+                        size_t n);
 
 /** Adds obj.method(args) to the calls run when every condition holds
  * (then) or when one does not (else): any method of dict, list, value,

@@ -544,6 +544,8 @@ static PyMethodDef cli_methods[] = {
     {"config_set", (PyCFunction)cli_config_set, METH_VARARGS,
      "config_set(key, value): changes a run-time setting."},
     {"delete", (PyCFunction)cli_delete, METH_VARARGS, "Deletes a named object."},
+    {"txn", (PyCFunction)cli_txn, METH_VARARGS,
+     "txn(conditions, then, orelse): a guarded transaction (statemgr.Txn)."},
     {"shutdown_daemon", (PyCFunction)cli_shutdown_daemon, METH_NOARGS, "Asks the daemon to stop."},
     {"open", (PyCFunction)(void (*)(void))cli_open, METH_VARARGS | METH_KEYWORDS,
      "open(type, name=None, *init, cls=None): gets or creates an object."},
