@@ -21,7 +21,8 @@
  *   on obj would run it, with a zero timeout (never waits).
  * obj is a ref or an object id. Allowed: every method of dict, list,
  * value, namespace, queue (join excluded: it waits) and event (wait
- * excluded), and release of a lock or rlock the caller holds.
+ * excluded), watch and rev apart, and release of a lock or rlock the
+ * caller holds.
  *
  * Order. Every condition and every operation of both lists is checked
  * first (shape, object alive, allowed type and method); then the
@@ -359,6 +360,12 @@ static int check_op(call *c, const char *what, size_t i, sm_span op, txn_op *out
   if (strcmp(name, "join") == 0 || strcmp(name, "wait") == 0 || strcmp(name, "watch") == 0)
     return call_fail(c, WS_TYPE_ERROR, "%s: %s.%s waits, which a transaction never does", where,
                      t->name, name);
+  /* rev starts keeping the object's changes, a record of its own that
+   * would land before the transaction's: the "rev" condition reads it. */
+  if (strcmp(name, "rev") == 0)
+    return call_fail(c, WS_TYPE_ERROR,
+                     "%s: %s.rev cannot run in a transaction (use a rev condition)", where,
+                     t->name);
   out->args = n == 3 ? ai.data : (sm_span){0};
   return WS_OK;
 }

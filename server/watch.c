@@ -24,9 +24,12 @@
 #include "../proto/vequal.h"
 #include "blocked.h"
 #include "cmd.h"
+#include "conn.h"
 #include "map_writer.h"
 #include "memory.h"
+#include "persist.h"
 #include "registry.h"
+#include "server.h"
 #include "types.h"
 
 #include <stdio.h>
@@ -143,6 +146,10 @@ static bool start(registry *reg, sm_obj *o) {
  * the same changes the live daemon kept. */
 static int track(call *c) {
   if (c->obj->wlog) return WS_OK;
+  const persist *p = c->conn ? conn_server(c->conn)->persist : NULL;
+  if (p && persist_full(p)) /* the start is a record the log cannot take now */
+    return call_fail(c, WS_DISK_FULL,
+                     "the daemon's disk is full: watching a new object waits until it has room");
   if (!start(c->reg, c->obj)) return call_fail(c, WS_INTERNAL, "out of memory");
   if (cmd_logging(c->reg)) cmd_log_call(c->reg, c->session, c->obj->id, "_track", NULL, 0);
   return WS_OK;

@@ -115,6 +115,8 @@ START_TEST(test_bad_call_applies_nothing) {
   bad_then(c, d, sm_lock_proxy(l), "acquire", SM_ETYPE);
   bad_then(c, d, sm_lock_proxy(l), "release", SM_ENOTOWNER);
   bad_then(c, d, sm_dict_proxy(d), "_grant", SM_ETYPE);
+  bad_then(c, d, sm_dict_proxy(d), "rev", SM_ETYPE);
+  bad_then(c, d, sm_dict_proxy(d), "watch", SM_ETYPE);
   OK(sm_delete(c, "gone"));
   bad_then(c, d, sm_dict_proxy(gone), "len", SM_ENOTFOUND);
   /* A malformed condition fails it too, whatever the state. */
