@@ -260,7 +260,13 @@ static void watch_drop(registry *reg, waiter *w) {
   w->data = NULL;
 }
 
-static const waiter_ops watch_ops = {NULL, watch_drop};
+/* Deadline: nothing came; the key copy goes first. */
+static void watch_timeout(registry *reg, waiter *w) {
+  watch_drop(reg, w);
+  blk_answer(w, WS_TIMEOUT, (sm_span){0}, "timed out");
+}
+
+static const waiter_ops watch_ops = {watch_timeout, watch_drop};
 
 /* Answers w from o's history (the caller checked it is due). */
 static void answer_waiter(sm_obj *o, waiter *w) {

@@ -133,6 +133,9 @@ START_TEST(test_timeouts_and_errors) {
   double t0 = smtest_now_ms();
   FAILS(sm_watch(sm_dict_proxy(d), 0, NULL, 100, &events, &next), SM_ETIMEOUT);
   ASSERT_DEADLINE(smtest_now_ms() - t0, 100);
+  sm_value *key = sm_value_str("some key");
+  FAILS(sm_watch(sm_dict_proxy(d), 0, key, 50, &events, &next), SM_ETIMEOUT);
+  sm_value_free(key);
   OK(sm_watch(sm_dict_proxy(d), 0, NULL, 0, &events, &next));
   ck_assert_ptr_nonnull(events);
   ck_assert_uint_eq(sm_value_len(events), 0);
