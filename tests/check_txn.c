@@ -264,6 +264,9 @@ START_TEST(test_condition_kinds) {
   t = txn(c);
   OK(sm_txn_if_held(t, sm_lock_proxy(lk), 0));
   ck_assert(holds(t));
+  t = txn(c);
+  OK(sm_txn_if_held(t, sm_lock_proxy(lk), 5)); /* a token this grant does not carry */
+  ck_assert(!holds(t));
   /* Another process holds nothing: the condition is about the caller. */
   pid_t pid = fork();
   if (pid == 0) {
