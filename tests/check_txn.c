@@ -437,6 +437,52 @@ END_TEST
 
 /* ---- across a restart ---- */
 
+/* The money movers again, on a durable daemon that is SIGKILLed while
+ * they run (transactions in flight, in the log's buffer, half written) and
+ * restarted: the total read back after the replay is the total put in. */
+START_TEST(test_money_across_daemon_crash) {
+  char base[64] = "/tmp/smtxn.XXXXXX", data[128];
+  ck_assert_ptr_nonnull(mkdtemp(base));
+  snprintf(data, sizeof data, "%s/data", base);
+  const char *args[] = {"--data-dir", data, "--fsync", "everysec", NULL};
+  smtest_daemon dd;
+  smtest_daemon_start(&dd, args);
+  sm_client *c = smtest_connect(&dd, dd.unix_url);
+  sm_dict *d;
+  OK(sm_dict_open(c, "bank", &d));
+  for (int i = 0; i < ACCOUNTS; i++)
+    OK(sm_dict_set_int(d, acct_name(i), START_BALANCE));
+  uint64_t rev0 = 0;
+  OK(sm_rev(sm_dict_proxy(d), &rev0));
+  enum { MOVERS = 4 };
+  pid_t pids[MOVERS];
+  for (int i = 0; i < MOVERS; i++)
+    pids[i] = spawn_mover(c, 777u + (unsigned)i);
+  smtest_sleep_ms(300);
+  smtest_daemon_kill(&dd, SIGKILL);
+  for (int i = 0; i < MOVERS; i++) {
+    kill(pids[i], SIGKILL); /* those the dead daemon did not end already */
+    waitpid(pids[i], NULL, 0);
+  }
+  sm_dict_free(d);
+  sm_client_free(c);
+  smtest_daemon_restart_args(&dd, args);
+  c = smtest_connect(&dd, dd.unix_url);
+  OK(sm_dict_open(c, "bank", &d));
+  ck_assert_int_eq(total(d), ACCOUNTS * START_BALANCE);
+  uint64_t rev1 = 0;
+  OK(sm_rev(sm_dict_proxy(d), &rev1));
+  ck_assert_msg(rev1 > rev0 + 10, "only %llu moves were made before the crash",
+                (unsigned long long)(rev1 - rev0));
+  sm_dict_free(d);
+  sm_client_free(c);
+  ck_assert_int_eq(smtest_daemon_stop(&dd), 0);
+  char cmd[200];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", base);
+  ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
 /* A transaction is logged as one command: after a SIGKILL and restart of
  * a durable daemon its changes to two objects are there, and its
  * revisions go on from where they were. */
@@ -505,6 +551,7 @@ Suite *txn_suite(void) {
   TCase *dur = tcase_create("durable");
   tcase_set_timeout(dur, 60);
   tcase_add_test(dur, test_durable_restart);
+  tcase_add_test(dur, test_money_across_daemon_crash);
   suite_add_tcase(s, dur);
   return s;
 }
