@@ -380,6 +380,7 @@ bool cli_is_ref(const char *name) {
   return ref_token(name, token, sizeof token);
 }
 
+/* Finds the existing object name (cli.h): its type and token. */
 int cli_find_object(cli_ctx *ctx, const char *name, char *type, size_t typelen, char *token,
                     size_t toklen) {
   int rc;
