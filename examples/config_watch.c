@@ -35,10 +35,11 @@ static int follow(sm_client *c, int id) {
   sm_dict *cfg;
   check(sm_dict_open(c, "config", &cfg), "open");
   uint64_t rev;
-  check(sm_rev(sm_dict_proxy(cfg), &rev), "rev"); /* first the revision, */
-  int64_t version = 0, stop = 0;                  /* then the data */
+  check(sm_rev(sm_dict_proxy(cfg), &rev), "rev");              /* first the revision, */
+  int64_t version = 0, stop = 0;                               /* then the data: */
+  bool stopped = sm_dict_get_int(cfg, "stop", &stop) == SM_OK; /* stop before version, */
   if (sm_dict_get_int(cfg, "version", &version) != SM_OK) version = 0;
-  if (sm_dict_get_int(cfg, "stop", &stop) == SM_OK) return version == VERSIONS ? 0 : 1;
+  if (stopped) return version == VERSIONS ? 0 : 1; /* since stop comes last */
   int64_t expect = version + 1;
   for (;;) {
     sm_value *events = NULL;
