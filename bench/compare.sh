@@ -25,6 +25,9 @@
 #      layer's cost per call: its time per call minus statemgr-bench's (the
 #      C library's) for the same workload at 1 client;
 #   5. the issue's targets, each with the measured ratio and whether it holds;
+#   7. (printed before 6) transactions: statemgr's txn of 4 calls against
+#      Redis MULTI/EXEC of the same 4 commands (bench/redis_txn.c, hiredis),
+#      at 1 and 8 clients;
 #   6. the durable daemon against Redis with its append-only file
 #      (bench/durable.sh, same binaries, right after): fsync always and
 #      everysec rows, restart with 1,000,000 entries, the stall of a
@@ -594,6 +597,41 @@ OUT="$TMP/report.md"
 } >"$OUT"
 
 # The servers above are stopped first: the durable rows get the machine.
+# ---- 7. transactions: statemgr's txn against Redis MULTI/EXEC ----------
+# One transaction of four calls (dict set, dict get, value add, dict del)
+# against MULTI SET GET INCR DEL EXEC sent as one batch by a hiredis client
+# (sm_redis_txn, built when libhiredis-dev is installed), 1 and 8 clients.
+TXN_BIN="$BUILD/sm_redis_txn"
+if [ -x "$TXN_BIN" ]; then
+  say "transactions: txn4 against MULTI/EXEC"
+  start_statemgrd
+  start_redis
+  TXN_N=$((QUICK ? 20000 : 100000))
+  {
+    echo
+    echo "## Transactions (4 calls) against Redis MULTI/EXEC"
+    echo
+    echo "| clients | statemgr txn/s | Redis MULTI/EXEC txn/s | ratio |"
+    echo "| --- | --- | --- | --- |"
+    for c in 1 8; do
+      best_sm=0
+      best_rd=0
+      for _ in $(seq 1 $((QUICK ? 1 : 2))); do
+        sm=$(smbench --url "$SM_TCP" -t txn4 -c "$c" -n "$TXN_N" | sed -n 's/.*ops_per_s=\([0-9]*\).*/\1/p')
+        rd=$(timeout "$RUN_LIMIT" "$TXN_BIN" 127.0.0.1 "$RD_PORT" "$c" "$TXN_N" | sed -n 's/^ops_per_s=//p')
+        [ -n "$sm" ] && [ -n "$rd" ] || die "the transaction row failed"
+        [ "$sm" -gt "$best_sm" ] && best_sm=$sm
+        [ "$rd" -gt "$best_rd" ] && best_rd=$rd
+      done
+      echo "| $c | $best_sm | $best_rd | $(awk -v a="$best_sm" -v b="$best_rd" 'BEGIN { printf "%.2f", a / b }') |"
+    done
+  } >>"$OUT"
+  stop_pid "$SM_PID"
+  stop_pid "$RD_PID"
+else
+  say "no $TXN_BIN (libhiredis-dev missing): the transaction row is left out"
+fi
+
 if [ "$DURABLE" = 1 ]; then
   for pid in "${PIDS[@]}"; do stop_server "$pid"; done
   say "the durable daemon against redis's append-only file (bench/durable.sh)"

@@ -1181,6 +1181,124 @@ SM_EXTERN void sm_pipeline_reset(sm_pipeline *pl);
 SM_EXTERN void sm_pipeline_free(sm_pipeline *pl);
 
 /* ------------------------------------------------------------------ */
+/* Transactions                                                        */
+/* ------------------------------------------------------------------ */
+
+/* A guarded transaction across objects (etcd's Txn compare/then/else):
+ * conditions on several objects, then a list of calls when they all hold,
+ * or the else-list, applied by the daemon in one step that no other call
+ * interleaves with, logged and replayed as one change. Build it with
+ * sm_txn_new() and the sm_txn_if_*(), sm_txn_then() and sm_txn_else()
+ * calls (a builder call that fails is remembered and sm_txn_commit()
+ * returns it), send it with sm_txn_commit(), read each call's result with
+ * sm_txn_result(). Before anything is applied the daemon checks every
+ * condition and call (object alive, type and method allowed, locks released
+ * held by the caller, memory): any failing fails the commit, with nothing
+ * applied. A call that then fails on the state it finds (a missing key for
+ * pop, an empty queue) reports its code in its result and changes nothing;
+ * the others still run. docs/objects.md ("Transactions") has an example.
+ * An sm_txn is used by one thread at a time. */
+typedef struct sm_txn sm_txn;
+
+/** Comparison operators of sm_txn_if_compare(), sm_txn_if_size() and
+ * sm_txn_if_rev(). */
+typedef enum sm_cmp { SM_CMP_EQ, SM_CMP_NE, SM_CMP_LT, SM_CMP_LE, SM_CMP_GT, SM_CMP_GE } sm_cmp;
+
+/** A new, empty transaction on client c.
+ * @param out caller frees with sm_txn_free(). @return 0, SM_EINVAL, SM_ENOMEM. */
+SM_EXTERN int sm_txn_new(sm_client *c, sm_txn **out);
+/** Frees t and its results. NULL is fine. */
+SM_EXTERN void sm_txn_free(sm_txn *t);
+
+/* Conditions. obj is any proxy (sm_dict_proxy(d)...); arguments are
+ * borrowed for the call. Each returns 0, SM_EINVAL, SM_ENOMEM or an error
+ * reaching the daemon for obj (a named object of a restarted daemon is
+ * found again). */
+/** The dict key (namespace attribute: a string) is present / absent. */
+SM_EXTERN int sm_txn_if_exists(sm_txn *t, sm_proxy *obj, const sm_value *key);
+SM_EXTERN int sm_txn_if_absent(sm_txn *t, sm_proxy *obj, const sm_value *key);
+/** The value under key equals v (Python's ==, as dict keys compare). key
+ * NULL: obj is a value object, compared whole. */
+SM_EXTERN int sm_txn_if_equals(sm_txn *t, sm_proxy *obj, const sm_value *key, const sm_value *v);
+/** value op v: ordering holds between numbers, between strings and between
+ * bytes; an unordered pair or a missing key makes the condition false. */
+SM_EXTERN int sm_txn_if_compare(sm_txn *t, sm_proxy *obj, const sm_value *key, sm_cmp op,
+                                const sm_value *v);
+/** len op n of a dict, list or namespace; qsize of a queue. */
+SM_EXTERN int sm_txn_if_size(sm_txn *t, sm_proxy *obj, sm_cmp op, int64_t n);
+/** This thread's connection holds the lock or rlock, with fencing token
+ * token (0: any). */
+SM_EXTERN int sm_txn_if_held(sm_txn *t, sm_proxy *lock, uint64_t token);
+/** The event is set. */
+SM_EXTERN int sm_txn_if_set(sm_txn *t, sm_proxy *event);
+/** The revision (sm_rev()) of a dict, list, value or namespace op rev. */
+SM_EXTERN int sm_txn_if_rev(sm_txn *t, sm_proxy *obj, sm_cmp op, uint64_t rev);
+/** The generic form of the conditions above, for bindings: kind as
+ * docs/protocol.md names it ("exists", "absent", "equals", "compare",
+ * "size", "held", "is_set", "rev") and the items after the object (items
+ * borrowed; NULL encodes nil); the daemon checks them at commit. */
+SM_EXTERN int sm_txn_if(sm_txn *t, const char *kind, sm_proxy *obj, const sm_value *const *items,
+                        size_t n);
+
+/** Adds obj.method(args) to the calls run when every condition holds
+ * (then) or when one does not (else): any method of dict, list, value,
+ * namespace, queue (no join: nothing waits, so get on an empty queue is
+ * SM_EEMPTY) and event (no wait), and release of a lock or rlock this
+ * thread holds. Names are as docs/protocol.md lists them.
+ * @return 0, SM_EINVAL, SM_ENOMEM, or an error reaching obj. */
+SM_EXTERN int sm_txn_then(sm_txn *t, sm_proxy *obj, const char *method, const sm_value *const *args,
+                          size_t nargs);
+SM_EXTERN int sm_txn_else(sm_txn *t, sm_proxy *obj, const char *method, const sm_value *const *args,
+                          size_t nargs);
+
+/** Sends t over the calling thread's connection and waits for the daemon.
+ * *succeeded (may be NULL) says whether the conditions held (the then-list
+ * ran) or not (the else-list ran). The transaction can be committed again.
+ * @return 0, the first builder error, or the daemon's refusal (SM_ENOTFOUND,
+ * SM_ETYPE, SM_EVALUE, SM_ENOTOWNER, SM_EMAXMEMORY...) with nothing applied. */
+SM_EXTERN int sm_txn_commit(sm_txn *t, bool *succeeded);
+/** The number of results of the last commit: one per call of the branch
+ * that ran. */
+SM_EXTERN size_t sm_txn_count(const sm_txn *t);
+/** Call i's outcome in the last commit: 0 with *value its result, or its
+ * SM_E* code with *value the daemon's text (a string). *value (may be
+ * NULL) is borrowed until the next commit or sm_txn_free(). SM_EINVAL when
+ * i is out of range. */
+SM_EXTERN int sm_txn_result(const sm_txn *t, size_t i, const sm_value **value);
+
+/* ------------------------------------------------------------------ */
+/* Revisions and watches                                               */
+/* ------------------------------------------------------------------ */
+
+/* A dict, list, value or namespace counts its changes: its revision starts
+ * at 0 and grows by one with every call that changes it, and survives a
+ * restart of a durable daemon. sm_watch() waits for the next changes after
+ * a revision, so a process follows every change without polling and
+ * without missing one between two watches (etcd's watch from a revision):
+ * read the revision, read the data, then watch from that revision, each
+ * time from the revision the last watch returned. From the first sm_rev()
+ * or sm_watch() on an object the daemon keeps its last 256 changes (at
+ * most 1 MiB of keys and values); a watch from before them says so.
+ * examples/config_watch.c follows a config dict this way. */
+
+/** obj's revision now. @return 0, SM_ETYPE (a type without revisions), ... */
+SM_EXTERN int sm_rev(sm_proxy *obj, uint64_t *rev);
+/** Waits until obj changes after from_rev (only key, when not NULL: a dict
+ * key or namespace attribute; a list changes when its length does).
+ * @param timeout_ms < 0: wait forever; 0: answer at once.
+ * @param events the changes after from_rev, oldest first, each a list
+ * [rev, kind, key, value] with kind "set" (value the new value), "del" or
+ * "len" (value a list's new length), key nil for a value or list (caller
+ * frees with sm_value_free()); an empty list when timeout_ms is 0 and
+ * nothing changed; NULL when from_rev is older than the changes the daemon
+ * keeps (compacted): read the object again and watch from *next_rev.
+ * @param next_rev the revision to watch from next.
+ * @return 0, SM_ETIMEOUT, SM_EVALUE (from_rev after the revision now),
+ * SM_ENOTFOUND (the object was deleted), SM_ETYPE, ... */
+SM_EXTERN int sm_watch(sm_proxy *obj, uint64_t from_rev, const sm_value *key, int64_t timeout_ms,
+                       sm_value **events, uint64_t *next_rev);
+
+/* ------------------------------------------------------------------ */
 /* A private manager                                                   */
 /* ------------------------------------------------------------------ */
 

@@ -35,6 +35,7 @@
 #include "dispatch.h"
 #include "log.h"
 #include "session.h"
+#include "watch.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -249,10 +250,43 @@ void cmd_end_session(registry *reg, uint64_t session, int64_t now_ms) {
   sess_end(reg, session);
 }
 
-int cmd_sessions_save(void *reg, vbuf *out) { return sess_save(reg, out); }
+/* The extra section is ["sessions+revisions", sessions, revisions]; an
+ * older daemon's is the sessions table alone (a list of lists, so its
+ * first item is never that string). */
+#define CMD_EXTRA_MARK "sessions+revisions"
+
+int cmd_sessions_save(void *reg, vbuf *out) {
+  size_t list = vb_list_begin(out);
+  size_t item = vb_list_begin_item(out);
+  vb_str(out, CMD_EXTRA_MARK, strlen(CMD_EXTRA_MARK));
+  vb_list_end_item(out, item);
+  item = vb_list_begin_item(out);
+  int rc = sess_save(reg, out);
+  vb_list_end_item(out, item);
+  item = vb_list_begin_item(out);
+  if (rc == 0) rc = wch_save(reg, out);
+  vb_list_end_item(out, item);
+  vb_list_end(out, list);
+  return rc == 0 && !out->failed ? 0 : -1;
+}
 
 int cmd_sessions_load(registry *reg, const uint8_t *data, size_t len, char *err, size_t errlen) {
-  return sess_load(reg, (sm_span){data, len}, err, errlen);
+  sm_span all = {data, len}, mark, sessions, revisions;
+  vinfo top, mi;
+  vw_iter it;
+  if (vw_scan(all, VW_DEPTH_MAX, &top, NULL) == VW_OK && top.kind == VK_LIST) {
+    vw_iter_init(&it, top.data);
+    if (vw_list_next(&it, &mark) && vw_peek(mark, &mi) == VW_OK && mi.kind == VK_STR &&
+        mi.data.n == strlen(CMD_EXTRA_MARK) && memcmp(mi.data.p, CMD_EXTRA_MARK, mi.data.n) == 0) {
+      if (!vw_list_next(&it, &sessions) || !vw_list_next(&it, &revisions)) {
+        snprintf(err, errlen, "the snapshot's extra section misses its sessions or revisions");
+        return -1;
+      }
+      if (sess_load(reg, sessions, err, errlen) != 0) return -1;
+      return wch_load(reg, revisions, err, errlen);
+    }
+  }
+  return sess_load(reg, all, err, errlen); /* an older daemon's snapshot */
 }
 
 void cmd_each_orphan(registry *reg, void (*fn)(void *ctx, uint64_t session), void *ctx) {

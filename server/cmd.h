@@ -55,8 +55,9 @@ int cmd_begin_session(registry *reg, uint64_t session, uint64_t key, int64_t now
  * of an earlier run was not resumed in time). */
 void cmd_end_session(registry *reg, uint64_t session, int64_t now_ms);
 
-/* The sessions table as one blob for the snapshot (a snap_extra_fn), and
- * back. cmd_sessions_load takes no references: the objects' saved counts
+/* The sessions table, then the revisions of watched objects (watch.h), as
+ * one blob for the snapshot (a snap_extra_fn), and back (a blob of an older
+ * daemon holds the sessions only). cmd_sessions_load takes no references: the objects' saved counts
  * already hold the sessions' ones. */
 int cmd_sessions_save(void *reg, vbuf *out);
 int cmd_sessions_load(registry *reg, const uint8_t *data, size_t len, char *err, size_t errlen);

@@ -13,7 +13,8 @@
  * own object (a self-referencing entry removed) cannot free it mid-call.
  * A method flagged METHOD_GROWS first asks the memory limit whether the
  * bytes of its arguments still fit (memory.h), and the target of every
- * mutating call is measured again afterwards. While the data directory's
+ * mutating call is measured again afterwards (and, when it answered OK, a
+ * watched object's revision is committed: watch.h). While the data directory's
  * disk is full (persist.h), a client's mutating call is refused with
  * DISK_FULL before it runs; reads go on.
  * A METHOD_INTERNAL method runs only in a replay (cmd.h); a METHOD_MUTATES
@@ -54,6 +55,7 @@
 #include "server.h"
 #include "session.h"
 #include "stats.h"
+#include "watch.h"
 #include "sval.h"
 
 #include <stdio.h>
@@ -248,6 +250,7 @@ static int run(call *c, const wire_request *req, size_t arg_bytes) {
   if (m->flags & METHOD_MUTATES) {
     reg_measure(c->reg, o);
     exp_update(c->reg, o);
+    if (rc == WS_OK) wch_commit(c->reg, o);
   }
   reg_unpin(c->reg, o);
   return rc;

@@ -18,6 +18,7 @@
 #include "cmd.h"
 #include "log.h"
 #include "registry.h"
+#include "watch.h"
 
 #include <event2/event.h>
 #include <stdio.h>
@@ -134,6 +135,7 @@ static size_t expire_keys(registry *reg, sm_obj *o, int64_t now_ms, size_t max) 
   }
   reg_measure(reg, o);
   exp_update(reg, o);
+  if (rc == WS_OK) wch_commit(reg, o); /* watchers see keys that expired, as dispatch does */
   reg_unpin(reg, o);
   vb_free(&out);
   free(args);

@@ -21,6 +21,7 @@
 #include "server.h"
 #include "session.h"
 #include "stats.h"
+#include "txn.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -556,6 +557,7 @@ static const method_def manager_methods[] = {
     {"open", m_open, METHOD_MUTATES}, /* takes a reference for the session */
     {"release", m_release, METHOD_MUTATES},
     {"delete", m_delete, METHOD_MUTATES},
+    {"txn", txn_m_txn, METHOD_MUTATES},
     {"_collect", m_collect, METHOD_MUTATES | METHOD_INTERNAL},
     {"expire", exp_m_expire, METHOD_MUTATES},
     {"ttl", exp_m_ttl, 0},

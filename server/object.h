@@ -41,6 +41,8 @@ typedef struct sm_obj {
   bool signalled;       /**< signalled, not served yet (blocked.c) */
   uint64_t
       log_index; /**< the last log record naming it (persist.c): answers about it wait for that */
+  uint64_t rev;  /**< watched types: changes applied to it (watch.h) */
+  struct wch_log *wlog; /**< watched types: its change history and watchers; NULL: none yet */
   struct sm_obj *rnext; /**< next in the signalled list (blocked.c) */
   int64_t deadline;     /**< its own TTL (manager "expire"): ms since the epoch; 0: none */
   dl_node exp;          /**< its place in the expiry index by its next deadline (expire.h) */

@@ -2,6 +2,7 @@
 /* registry.c - the objects of the daemon by id and by name, their types,
  * the reference counts that free anonymous objects, and the bytes objects
  * and tables take (see registry.h and memory.h). */
+#include "watch.h"
 #include "registry.h"
 
 #include "blocked.h"
@@ -91,6 +92,7 @@ static void obj_free(registry *reg, sm_obj *o) {
   cyc_forget(&reg->cyc, o);
   exp_forget(reg, o);
   if (o->eph_session) sess_forget_ephemeral(reg, o->eph_session, o->id);
+  wch_free(reg, o); /* its watchers answered NOT_FOUND */
   o->type->destroy(reg, o->state);
   mem_sub(&reg->mem, o->mem + shell_mem(o));
   blk_forget(reg, o); /* after destroy, whose cancelled waiters may signal it */

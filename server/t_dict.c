@@ -24,6 +24,7 @@
 #include "scan.h"
 #include "sval.h"
 #include "types.h"
+#include "watch.h"
 #include "htab.h"
 #include "memory.h"
 
@@ -126,6 +127,7 @@ static int store(call *c, dict *d, sm_span key, sm_span packed, unsigned flags) 
   else
     sval_free(c->reg, old);
   ttl_clear(d, key); /* a new value has no TTL */
+  if (c->obj) wch_note(c->reg, c->obj, WCH_SET, key, packed); /* not while creating */
   return WS_OK;
 }
 
@@ -164,6 +166,7 @@ static bool take(call *c, sm_span key, sval **val) {
   void *v;
   if (!htab_remove(dict_of(c), key, &v)) return false;
   ttl_clear(dict_st(c), key);
+  wch_note(c->reg, c->obj, WCH_DEL, key, (sm_span){0});
   key_ref(c->reg, key_ref_id(key), false);
   *val = v;
   return true;
@@ -377,6 +380,7 @@ static int d_popitem(call *c) {
   void *v;
   if (!htab_last(h, &k, &v)) return call_fail(c, WS_NOT_FOUND, "popitem(): dictionary is empty");
   write_pair(c->out, k, sval_span(v));
+  wch_note(c->reg, c->obj, WCH_DEL, k, (sm_span){0});
   uint64_t ref = key_ref_id(k);
   ttl_clear(dict_st(c), k);
   htab_remove(h, k, NULL); /* k is the table's own copy: not used after this */
@@ -414,8 +418,14 @@ static int d_update(call *c) {
 /* clear */
 static int d_clear(call *c) {
   int rc = call_nargs(c, 0, 0);
-  if (rc == WS_OK) drop_all(c->reg, dict_st(c));
-  return rc;
+  if (rc != WS_OK) return rc;
+  size_t pos = 0;
+  sm_span k;
+  void *v;
+  while (htab_next(dict_of(c), &pos, &k, &v))
+    wch_note(c->reg, c->obj, WCH_DEL, k, (sm_span){0});
+  drop_all(c->reg, dict_st(c));
+  return WS_OK;
 }
 
 /* copy -> map */
@@ -643,6 +653,9 @@ static const method_def dict_methods[] = {
     {"ttl", d_ttl, 0},
     {"persist", d_persist, METHOD_MUTATES},
     {"_expire", d_expire, METHOD_MUTATES | METHOD_INTERNAL},
+    {"rev", wch_m_rev, 0},
+    {"watch", wch_m_watch, 0},
+    {"_track", wch_m_track, METHOD_INTERNAL},
 };
 
 const obj_type t_dict_type = {
@@ -652,6 +665,7 @@ const obj_type t_dict_type = {
     .size = dict_size,
     .mem_size = dict_mem,
     .traverse = dict_traverse,
+    .serve = wch_serve,
     .save = dict_save,
     .load = dict_load,
     .next_deadline = dict_next_deadline,

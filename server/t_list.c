@@ -25,6 +25,7 @@
 #include "scan.h"
 #include "sval.h"
 #include "types.h"
+#include "watch.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -476,6 +477,9 @@ static const method_def list_methods[] = {
     {"reverse", l_reverse, METHOD_MUTATES},
     {"sort", l_sort, METHOD_MUTATES},
     {"clear", l_clear, METHOD_MUTATES},
+    {"rev", wch_m_rev, 0},
+    {"watch", wch_m_watch, 0},
+    {"_track", wch_m_track, METHOD_INTERNAL},
 };
 
 const obj_type t_list_type = {
@@ -485,6 +489,7 @@ const obj_type t_list_type = {
     .size = list_size,
     .mem_size = list_mem,
     .traverse = list_traverse,
+    .serve = wch_serve,
     .save = list_save,
     .load = list_load,
     .methods = list_methods,

@@ -7,6 +7,7 @@
 #include "scan.h"
 #include "sval.h"
 #include "types.h"
+#include "watch.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,7 +64,9 @@ static int n_set(call *c) {
   sm_span name;
   int rc = call_nargs(c, 2, 2);
   if (rc == WS_OK) rc = attr_arg(c, 0, &name);
-  return rc == WS_OK ? store(c, ns_of(c), name, c->args[1], c->arg_flags[1]) : rc;
+  if (rc == WS_OK) rc = store(c, ns_of(c), name, c->args[1], c->arg_flags[1]);
+  if (rc == WS_OK) wch_note(c->reg, c->obj, WCH_SET, c->args[0], c->args[1]);
+  return rc;
 }
 
 /* del(attr) */
@@ -74,6 +77,7 @@ static int n_del(call *c) {
   if (rc == WS_OK) rc = attr_arg(c, 0, &name);
   if (rc != WS_OK) return rc;
   if (!htab_remove(ns_of(c), name, &v)) return no_attr(c, name);
+  wch_note(c->reg, c->obj, WCH_DEL, c->args[0], (sm_span){0});
   sval_free(c->reg, v);
   return WS_OK;
 }
@@ -244,6 +248,9 @@ static const method_def ns_methods[] = {
     {"list", n_list, 0},
     {"scan", n_scan, 0},
     {"len", n_len, 0},
+    {"rev", wch_m_rev, 0},
+    {"watch", wch_m_watch, 0},
+    {"_track", wch_m_track, METHOD_INTERNAL},
 };
 
 const obj_type t_namespace_type = {
@@ -253,6 +260,7 @@ const obj_type t_namespace_type = {
     .size = ns_size,
     .mem_size = ns_mem,
     .traverse = ns_traverse,
+    .serve = wch_serve,
     .save = ns_save,
     .load = ns_load,
     .methods = ns_methods,

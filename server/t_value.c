@@ -7,6 +7,7 @@
 #include "saved.h"
 #include "sval.h"
 #include "types.h"
+#include "watch.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +27,7 @@ static int replace(call *c, value *st, sm_span packed, unsigned flags) {
   sval *old = st->v;
   st->v = v;
   sval_free(c->reg, old);
+  if (c->obj) wch_note(c->reg, c->obj, WCH_SET, (sm_span){0}, packed); /* not while creating */
   return WS_OK;
 }
 
@@ -136,6 +138,9 @@ static const method_def value_methods[] = {
     {"get", v_get, 0},
     {"set", v_set, METHOD_MUTATES | METHOD_GROWS},
     {"add", v_add, METHOD_MUTATES},
+    {"rev", wch_m_rev, 0},
+    {"watch", wch_m_watch, 0},
+    {"_track", wch_m_track, METHOD_INTERNAL},
 };
 
 /* A value has no size: ls omits it. */
@@ -146,6 +151,7 @@ const obj_type t_value_type = {
     .size = NULL,
     .mem_size = value_mem,
     .traverse = value_traverse,
+    .serve = wch_serve,
     .save = value_save,
     .load = value_load,
     .methods = value_methods,

@@ -855,6 +855,65 @@ START_TEST(test_tls_messages) {
 }
 END_TEST
 
+/* ---- txn and watch ---------------------------------------------------- */
+
+/* txn runs the then-calls when the conditions hold (exit 0, "then" and one
+ * line a call), the else-calls when not (exit 1), applies nothing when a
+ * call cannot run (exit 5), and refuses a malformed line (exit 2). */
+START_TEST(test_txn) {
+  char out[OUT_LEN];
+  ck_assert_int_eq(cli(NULL, "set acct a 10"), 0);
+  ck_assert_int_eq(cli(NULL, "push audit start"), 0);
+  ck_assert_int_eq(cli(out, "txn if equals acct a 10 and absent acct b then acct set a 7 and "
+                            "acct set b 3 and audit append moved and acct get a else audit "
+                            "append refused"),
+                   0);
+  ck_assert_str_eq(out, "then\nNone\nNone\nNone\n7\n");
+  ck_assert_int_eq(
+      cli(out, "txn if compare acct a '>' 7 then acct set a 0 else audit append refused"), 1);
+  ck_assert_str_eq(out, "else\nNone\n");
+  ck_assert_int_eq(cli(out, "get acct a"), 0);
+  ck_assert_str_eq(out, "7\n");
+  ck_assert_int_eq(cli(out, "txn then acct set a 1 and acct no_such_method"), 5);
+  ck_assert_int_eq(cli(out, "get acct a"), 0);
+  ck_assert_str_eq(out, "7\n");
+  ck_assert_int_eq(cli(out, "txn then acct pop nosuch and audit len"), 0);
+  ck_assert_str_eq(out, "then\nerror: SM_ENOTFOUND: key not found\n3\n");
+  ck_assert_int_eq(cli(NULL, "txn if frob acct then acct len"), 2);
+  ck_assert_int_eq(cli(NULL, "txn acct len"), 2);
+  ck_assert_int_eq(cli(NULL, "txn if exists acct a"), 2);
+  ck_assert_int_eq(cli(NULL, "txn then nosuch len"), 1);
+}
+END_TEST
+
+/* watch prints the changes made after it started, one line each, and
+ * stops after --count of them; with nothing changing it ends at
+ * --timeout with exit 1. */
+START_TEST(test_watch) {
+  char out[OUT_LEN];
+  ck_assert_int_eq(cli(NULL, "set conf level 1"), 0);
+  ck_assert_int_eq(cli(out, "watch conf --timeout 100"), 1);
+  ck_assert_str_eq(out, "");
+  char cmd[1024];
+  snprintf(cmd, sizeof cmd, "'%s' -u '%s' --authkey-file '%s' watch conf level --count 2",
+           cli_bin(), smtest_d.tcp_url, smtest_d.authkey_file);
+  FILE *f = popen(cmd, "r");
+  ck_assert_ptr_nonnull(f);
+  sm_client *c = smtest_connect(&smtest_d, NULL);
+  for (int i = 0; i < 10000 && smtest_info_int(c, "waiters") != 1; i += 2)
+    usleep(2000);
+  ck_assert_int_eq(smtest_info_int(c, "waiters"), 1);
+  ck_assert_int_eq(cli(NULL, "set conf other 5"), 0); /* not its key */
+  ck_assert_int_eq(cli(NULL, "set conf level 2"), 0);
+  ck_assert_int_eq(cli(NULL, "del conf level"), 0);
+  size_t n = fread(out, 1, OUT_LEN - 1, f);
+  out[n] = '\0';
+  ck_assert_int_eq(pclose(f), 0);
+  ck_assert_str_eq(out, "3 set level 2\n4 del level\n");
+  sm_client_free(c);
+}
+END_TEST
+
 Suite *cli_suite(void) {
   Suite *s = suite_create("cli");
   struct {
@@ -871,6 +930,7 @@ Suite *cli_suite(void) {
       {"shutdown", {test_shutdown, test_tls_messages, NULL}},
       {"output", {test_plain_unambiguous, test_json_values, test_json_commands, NULL}},
       {"sync", {test_queue, test_queue_get_waits, test_event, test_semaphore, test_barrier, NULL}},
+      {"txn", {test_txn, test_watch, NULL}},
       {"types",
        {test_ns, test_array, test_items_values_range, test_delete_type, test_follow_ref,
         test_help_command, NULL}},

@@ -598,12 +598,12 @@ typedef struct expect_methods {
  * unknown method is not found. */
 START_TEST(test_method_tables) {
   const expect_methods want[] = {
-      {&t_dict_type, " get contains len keys values items scan copy ttl ",
+      {&t_dict_type, " get contains len keys values items scan copy ttl rev watch _track ",
        " set del pop popitem setdefault update clear set_if_absent cas set_ttl persist _expire "},
-      {&t_list_type, " get index count len slice scan ",
+      {&t_list_type, " get index count len slice scan rev watch _track ",
        " append extend insert set del pop remove reverse sort clear "},
-      {&t_value_type, " get ", " set add "},
-      {&t_namespace_type, " get list len scan ", " set del "},
+      {&t_value_type, " get rev watch _track ", " set add "},
+      {&t_namespace_type, " get list len scan rev watch _track ", " set del "},
   };
   for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
     const obj_type *t = want[i].t;

@@ -40,7 +40,7 @@
 #define MAX_VALUE (16u << 20)
 #define DEFAULT_LIST                                                                               \
   "ping,dict_set,dict_get,dict_setget,dict_cas,list_push,list_pop,value_incr,queue_putget,lock,"   \
-  "set_add,set_contains"
+  "set_add,set_contains,txn4"
 
 /* ---- options ---- */
 

@@ -767,6 +767,47 @@ static int lock_verify(bench_run *r, char *err, size_t errlen) {
   return 0;
 }
 
+/* ---- txn4: one transaction of four calls (Redis: MULTI SET GET INCR DEL
+ * EXEC) ---- */
+
+static int txn4_prepare(bench_run *r, char *err, size_t errlen) {
+  int rc = open_dict(r, err, errlen);
+  return rc ? rc : value_incr_prepare(r, err, errlen);
+}
+
+/* Each client's transaction, built once: set its key, read it back, add
+ * one to the shared counter, delete the key; each answer is checked. */
+static int txn4_loop(bench_worker *w) {
+  char key[32];
+  snprintf(key, sizeof key, "txn-%d", w->index);
+  sm_value *k = sm_value_str(key), *v = sm_value_int(w->index), *one = sm_value_int(1);
+  sm_txn *t = NULL;
+  int rc = k && v && one ? sm_txn_new(w->run->client, &t) : SM_ENOMEM;
+  sm_proxy *d = sm_dict_proxy(w->run->o.dict), *c = sm_var_proxy(w->run->o.counter);
+  if (!rc) rc = sm_txn_then(t, d, "set", (const sm_value *const[]){k, v}, 2);
+  if (!rc) rc = sm_txn_then(t, d, "get", (const sm_value *const[]){k}, 1);
+  if (!rc) rc = sm_txn_then(t, c, "add", (const sm_value *const[]){one}, 1);
+  if (!rc) rc = sm_txn_then(t, d, "del", (const sm_value *const[]){k}, 1);
+  int status = rc ? req_fail(w, 0, "building a transaction", rc, sm_last_error()) : 0;
+  for (uint64_t j = 0; j < w->count && !stopped(w) && !status; j++) {
+    rc = TIMED(w, sm_txn_commit(t, NULL));
+    const sm_value *got = NULL, *count = NULL;
+    if (!rc) rc = sm_txn_result(t, 1, &got);
+    if (!rc) rc = sm_txn_result(t, 2, &count);
+    if (rc)
+      status = req_fail(w, j, "txn", rc, sm_last_error());
+    else if (sm_value_type(got) != SM_INT || sm_value_as_int(got) != w->index)
+      status = wrong(w, j, "txn get", got, "the value just set");
+    else
+      status = check_count(w, j, sm_value_as_int(count));
+  }
+  sm_txn_free(t);
+  sm_value_free(k);
+  sm_value_free(v);
+  sm_value_free(one);
+  return status;
+}
+
 /* ---- the table ---- */
 
 /* ---- set_add and set_contains ---- */
@@ -921,5 +962,7 @@ const bench_workload bench_workloads[] = {
     {"lock", 2, false, lock_prepare, NULL, lock_loop, lock_verify},
     {"set_add", 1, true, open_set, NULL, set_add_loop, set_add_verify},
     {"set_contains", 1, true, set_contains_prepare, NULL, set_contains_loop, NULL},
+    /* One request per iteration: a transaction is one call. */
+    {"txn4", 1, false, txn4_prepare, NULL, txn4_loop, value_incr_verify},
 };
 const size_t bench_n_workloads = sizeof bench_workloads / sizeof bench_workloads[0];

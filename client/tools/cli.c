@@ -182,6 +182,23 @@ static const command commands[] = {
      "The barrier must exist. wait prints this arrival's index (0 to parties-1).\n"
      "As in Python, a wait's deadline breaks the barrier for all its waiters: exit\n"
      "1, and later waits fail until `reset`.\n"},
+    {"txn", "[if COND [and COND]...] then CALL [and CALL]... [else CALL [and CALL]...]", 2, -1,
+     true, 0, cli_cmd_txn, "check conditions, then make calls or the else-calls, as one step",
+     "COND: exists NAME KEY | absent NAME KEY | equals NAME KEY V | compare NAME KEY OP V |\n"
+     "size NAME OP N | held NAME TOKEN | is_set NAME | rev NAME OP N (OP: == != < <= > >=;\n"
+     "KEY - compares a value object's whole value). CALL: NAME METHOD [ARG...], any method\n"
+     "of dict, list, value, namespace, queue (no join) and event (no wait), and release of\n"
+     "a lock this connection holds. The objects must exist. Nothing is applied when a\n"
+     "condition or call cannot run. Prints then or else, then each call's result or\n"
+     "\"error: CODE: text\". Exit 1 when the else-calls ran. Quote a value spelled if,\n"
+     "then, else or and ('\"and\"'). --json: {\"succeeded\", \"results\": [[code, value]...]}.\n"},
+    {"watch", "NAME [KEY] [--count N] [--timeout MS]", 1, 2, true, CMD_TIMEOUT | CMD_COUNT,
+     cli_cmd_watch, "print every change of a dict (KEY), list, value or namespace from now on",
+     "One line a change: REV KIND KEY VALUE (KIND set, del - with no VALUE - or len for a\n"
+     "list's length; KEY - for a value or list). Stops after N changes (--count), or with exit 1 "
+     "when\n"
+     "none came for MS milliseconds (--timeout). --json: one JSON document a change,\n"
+     "[rev, kind, key, value].\n"},
     {"info", "", 0, 0, true, 0, cmd_info, "daemon facts as \"key: value\" lines", ""},
     {"stats", "[SECONDS]", 0, 1, true, 0, cmd_stats,
      "figures, objects per type, calls per second per method over SECONDS (default 1)",
@@ -383,11 +400,9 @@ bool cli_is_ref(const char *name) {
   return ref_token(name, token, sizeof token);
 }
 
-/* Finds the existing object name, a name or a reference ("<ref list:23>"):
- * writes its type into type and its token into token. Never creates
- * anything. Returns 0, SM_ENOTFOUND with a message, or a library error. */
-static int find_object(cli_ctx *ctx, const char *name, char *type, size_t typelen, char *token,
-                       size_t toklen) {
+/* Finds the existing object name (cli.h): its type and token. */
+int cli_find_object(cli_ctx *ctx, const char *name, char *type, size_t typelen, char *token,
+                    size_t toklen) {
   int rc;
   if (ref_token(name, token, toklen)) {
     /* Opening the proxy asks the daemon whether the object still exists,
@@ -418,7 +433,7 @@ static bool type_fits(const char *type, const char *want) {
 
 int cli_find_typed(cli_ctx *ctx, const char *name, const char *want, char *token, size_t toklen) {
   char type[64];
-  int rc = find_object(ctx, name, type, sizeof type, token, toklen);
+  int rc = cli_find_object(ctx, name, type, sizeof type, token, toklen);
   if (rc != SM_OK) return rc;
   if (!type_fits(type, want))
     return cli_fail(ctx, SM_ETYPE, "'%s' is a %s, not a %s", name, type, want);
@@ -709,7 +724,7 @@ static int cmd_pop(cli_ctx *ctx, int argc, char **argv) {
 static int cmd_len(cli_ctx *ctx, int argc, char **argv) {
   (void)argc;
   char type[64], token[128];
-  int rc = find_object(ctx, argv[0], type, sizeof type, token, sizeof token);
+  int rc = cli_find_object(ctx, argv[0], type, sizeof type, token, sizeof token);
   if (rc != SM_OK) return rc;
   size_t n = 0;
   if (strcmp(type, "dict") == 0) {
@@ -755,7 +770,7 @@ static int cmd_len(cli_ctx *ctx, int argc, char **argv) {
 static int cmd_type(cli_ctx *ctx, int argc, char **argv) {
   (void)argc;
   char type[64], token[128];
-  int rc = find_object(ctx, argv[0], type, sizeof type, token, sizeof token);
+  int rc = cli_find_object(ctx, argv[0], type, sizeof type, token, sizeof token);
   if (rc != SM_OK) return rc;
   if (!ctx->json) {
     char *shown = esc_dup(type); /* a custom type's name is the embedder's choice */

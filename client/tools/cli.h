@@ -8,7 +8,7 @@
  * (queue, event, lock, semaphore, barrier), which may wait. cli_set.c
  * holds the set commands (sadd, srem, sismember, smembers, spop). cli_admin.c
  * holds the operator's slowlog, config, clients and monitor. cli_lifetime.c
- * holds expire, ttl and persist. cli_out.c
+ * holds expire, ttl and persist. cli_txn.c holds txn and watch. cli_out.c
  * prints values, as plain text or JSON. cli_repl.c is the interactive
  * mode: it reads command lines and hands each to cli_run(). */
 #ifndef SM_CLI_H
@@ -73,6 +73,12 @@ int cli_print_owned(cli_ctx *ctx, sm_value *v);
  * message), or a library error. */
 int cli_find_typed(cli_ctx *ctx, const char *name, const char *want, char *token, size_t toklen);
 
+/* Finds the existing object name, a name or a reference ("<ref list:23>"):
+ * writes its type into type and its token into token. Never creates
+ * anything. Returns 0, SM_ENOTFOUND with a message, or a library error. */
+int cli_find_object(cli_ctx *ctx, const char *name, char *type, size_t typelen, char *token,
+                    size_t toklen);
+
 /* True when name is a reference as the CLI prints it ("<ref list:23>"). */
 bool cli_is_ref(const char *name);
 
@@ -93,6 +99,10 @@ int cli_cmd_monitor(cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_expire(cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_ttl(cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_persist(cli_ctx *ctx, int argc, char **argv);
+
+/* The commands of cli_txn.c: txn and watch. */
+int cli_cmd_txn(cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_watch(cli_ctx *ctx, int argc, char **argv);
 
 /* The commands of cli_sync.c: queue, event, lock, semaphore, barrier. */
 int cli_cmd_queue(cli_ctx *ctx, int argc, char **argv);

@@ -619,6 +619,8 @@ static PyMethodDef cli_methods[] = {
     {"expire", (PyCFunction)cli_expire, METH_VARARGS, "The named object goes ms from now."},
     {"ttl", (PyCFunction)cli_ttl, METH_VARARGS, "Ms left before the named object goes, or None."},
     {"persist", (PyCFunction)cli_persist, METH_VARARGS, "Removes the named object's TTL."},
+    {"txn", (PyCFunction)cli_txn, METH_VARARGS,
+     "txn(conditions, then, orelse): a guarded transaction (statemgr.Txn)."},
     {"shutdown_daemon", (PyCFunction)cli_shutdown_daemon, METH_NOARGS, "Asks the daemon to stop."},
     {"open", (PyCFunction)(void (*)(void))cli_open, METH_VARARGS | METH_KEYWORDS,
      "open(type, name=None, *init, cls=None): gets or creates an object."},

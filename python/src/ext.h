@@ -9,7 +9,7 @@
  * KeyError, timeouts in seconds) lives in the statemgr package above it.
  *
  * Files: module.c (init, errors), values.c (conversion), client.c (Client),
- * proxy.c (Proxy), pipeline.c (Pipeline). Names: ext_ for what module.c
+ * proxy.c (Proxy), pipeline.c (Pipeline), txn.c (Client.txn). Names: ext_ for what module.c
  * shares, val_ values, cli_ client, prx_ proxy, pl_ pipeline. */
 #ifndef SM_PY_EXT_H
 #define SM_PY_EXT_H
@@ -81,6 +81,9 @@ int val_init(void);
 
 /* client.c */
 int cli_check_open(cli_object *c);
+/* txn.c: Client.txn(conditions, then, orelse) -> (succeeded, [(code,
+ * value), ...]). */
+PyObject *cli_txn(cli_object *c, PyObject *args);
 /* Links p into c's live proxies (p holds a reference to c). */
 void cli_link(cli_object *c, prx_object *p);
 void cli_unlink(prx_object *p);

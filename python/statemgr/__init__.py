@@ -24,6 +24,7 @@ from .errors import (
 from ._scan import ls_scan as _ls_scan
 from .managers import BaseManager, SyncManager
 from .pipeline import Pipeline, Result
+from .txn import Txn, rev, watch
 from .proxies import (
     ABSENT, ArrayProxy, BarrierProxy, BaseProxy, ConditionProxy, DictProxy, EventProxy, ListProxy,
     LockProxy, NamespaceProxy, QueueProxy, RLockProxy, SemaphoreProxy, SetProxy, ValueProxy,
@@ -38,7 +39,7 @@ __all__ = [
     "NotOwner", "AuthenticationError", "ConnectFailed", "ConnectionClosed", "ShuttingDown",
     "TLSError", "TooLarge", "Stale", "DiskFull", "BaseProxy", "DictProxy", "ListProxy", "ValueProxy",
     "ArrayProxy", "NamespaceProxy", "QueueProxy", "LockProxy", "RLockProxy", "SemaphoreProxy",
-    "ConditionProxy", "EventProxy", "BarrierProxy", "SetProxy",
+    "ConditionProxy", "EventProxy", "BarrierProxy", "SetProxy", "Txn", "rev", "watch",
 ]
 
 
@@ -122,6 +123,10 @@ class Connection:
 
     def pipeline(self):
         return Pipeline(self._client)
+
+    def txn(self):
+        """A new transaction (statemgr.Txn) on this connection."""
+        return Txn(self._client)
 
     def ping(self):
         self._client.ping()

@@ -493,6 +493,13 @@ class BaseManager:
         statemgr.pipeline)."""
         return Pipeline(self._require_client())
 
+    def txn(self):
+        """A new transaction (statemgr.Txn) on this manager's objects:
+        conditions, then calls or else-calls, as one step."""
+        from .txn import Txn
+
+        return Txn(self._require_client())
+
     @property
     def connection(self):
         """A statemgr.Connection over this manager's client: named objects

@@ -4,6 +4,7 @@ from typing import Any, Callable, Iterable
 from . import _statemgr
 from .errors import Error
 from .pipeline import Pipeline
+from .txn import Txn
 from .proxies import (ArrayProxy, BarrierProxy, BaseProxy, ConditionProxy, DictProxy, EventProxy,
                       ListProxy, LockProxy, NamespaceProxy, QueueProxy, RLockProxy, SemaphoreProxy,
                       SetProxy, ValueProxy)
@@ -57,6 +58,7 @@ class BaseManager:
     def connection(self) -> Any: ...
     def info(self) -> dict[str, Any]: ...
     def pipeline(self) -> Pipeline: ...
+    def txn(self) -> Txn: ...
     @classmethod
     def register(cls, typeid: str, callable: Callable[..., Any] | None = ...,
                  proxytype: type[BaseProxy] | None = ..., exposed: Iterable[str] | None = ...,
