@@ -156,6 +156,34 @@ START_TEST(test_timeouts_and_errors) {
 }
 END_TEST
 
+/* A key that expires is a change like any other: a watcher of that key
+ * parked before its deadline is woken with a "del" event, and the
+ * dict's revision moves on (the expiry cycle removes it, nobody touches
+ * the dict). */
+START_TEST(test_expiry_is_a_change) {
+  sm_client *c = smtest_connect(&smtest_d, NULL);
+  sm_dict *d;
+  OK(sm_dict_open(c, "expiring", &d));
+  sm_value *k = sm_value_str("session"), *v = sm_value_int(1);
+  uint64_t rev, next = 0;
+  OK(sm_rev(sm_dict_proxy(d), &rev));
+  OK(sm_dict_set_ex(d, k, v, 150));
+  OK(sm_rev(sm_dict_proxy(d), &rev)); /* the set itself: watch after it */
+  sm_value *events = NULL;
+  OK(sm_watch(sm_dict_proxy(d), rev, k, 5000, &events, &next));
+  ck_assert_ptr_nonnull(events);
+  ck_assert_uint_eq(sm_value_len(events), 1);
+  const sm_value *ev = sm_value_list_at(events, 0); /* [rev, kind, key, value] */
+  ck_assert_str_eq(sm_value_as_str(sm_value_list_at(ev, 1), NULL), "del");
+  ck_assert_uint_eq(next, rev + 1);
+  sm_value_free(events);
+  sm_value_free(k);
+  sm_value_free(v);
+  sm_dict_free(d);
+  sm_client_free(c);
+}
+END_TEST
+
 /* More changes than the daemon keeps: a watch from before them answers
  * compacted (events NULL) with the revision to start again from, and a
  * watch from there works. */
@@ -362,6 +390,7 @@ Suite *watch_suite(void) {
   tcase_add_test(tc, test_follows_every_change);
   tcase_add_test(tc, test_parks_for_its_key);
   tcase_add_test(tc, test_timeouts_and_errors);
+  tcase_add_test(tc, test_expiry_is_a_change);
   tcase_add_test(tc, test_compacted);
   tcase_add_test(tc, test_kept_from_first_watch);
   tcase_add_test(tc, test_list_value_namespace);
