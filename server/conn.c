@@ -27,7 +27,7 @@
  * lock acquisitions, semaphore units - is kept in the registry's sessions
  * table under its session id, and the connection keeps only that id. A
  * protocol-3 client of a durable daemon gets a kept session (logged as it
- * begins, its AuthResult held until that is durable), which its client
+ * begins; its AuthResult does not wait for that record), which its client
  * may resume after a restart: its Auth names it, and the connection takes
  * it over when it is a suspended session of an earlier run; otherwise the
  * connection gets a new one and the AuthResult says why (status OK).
@@ -815,10 +815,15 @@ static void check_auth(conn *c, const uint8_t mac[AUTH_MAC_LEN],
   }
   vbuf b;
   vb_init(&b);
-  size_t at = c->out.len;
-  if (wire_auth_result_encode(&b, WS_OK, proof, why[0] ? why : NULL, &info) == 0 &&
-      out_append(c, b.p, b.len) && info.durable && !info.resumed)
-    hold(c, at, CONN_MARK_LAST); /* nothing is answered before the session is durable */
+  /* Not held until the session's start is durable: nothing the client is
+   * told depends on it but the answers of its own changes, and those come
+   * after it in the log and wait for their own records. So a client gets
+   * through while the disk is full (it reads, and its changes are refused
+   * DISK_FULL); after a crash that took the start back it cannot resume,
+   * which it takes as for any session that ended: none of its changes was
+   * answered. */
+  if (wire_auth_result_encode(&b, WS_OK, proof, why[0] ? why : NULL, &info) == 0)
+    out_append(c, b.p, b.len);
   vb_free(&b);
   auth_wipe(proof, sizeof proof);
   evtimer_del(c->timer);

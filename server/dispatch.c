@@ -115,10 +115,15 @@ static int type_mismatch(call *c, const sm_obj *o, uint32_t expected) {
 /* A client's call that would change the state while the log cannot be
  * written: refused before it runs (the log keeps in memory only what was
  * applied already). */
-static int disk_full(call *c, const method_def *m) {
+static int disk_full(call *c, const wire_request *req, const method_def *m) {
   if (!(m->flags & METHOD_MUTATES) || !c->conn) return WS_OK;
   const persist *p = conn_server(c->conn)->persist;
   if (!p || !persist_full(p)) return WS_OK;
+  /* Opening a named object by create (as every named proxy does) changes
+   * nothing and is not logged: a client can still open what it reads. */
+  if (req->object == 0 && strcmp(req->method, "create") == 0 &&
+      manager_create_finds(c->reg, c->args, c->nargs))
+    return WS_OK;
   return call_fail(c, WS_DISK_FULL,
                    "the daemon's disk is full: changes are refused until it has room; reads "
                    "still work");
@@ -142,7 +147,7 @@ static int check_kept(call *c, const wire_request *req, const method_def *m, boo
  * (next_before: the next id before it ran). */
 static void log_call(call *c, const wire_request *req, const method_def *m, int rc, bool kept,
                      uint64_t next_before) {
-  if (!(m->flags & METHOD_MUTATES) || rc != WS_OK) return;
+  if (!(m->flags & METHOD_MUTATES) || rc != WS_OK || c->unchanged) return;
   if (!kept) {
     if (cmd_logging(c->reg) && reg_next_id(c->reg) != next_before) cmd_log_next_id(c->reg);
     return;
@@ -209,7 +214,7 @@ static int run(call *c, const wire_request *req, size_t arg_bytes) {
       return internal_refused(c, "the manager", req->method);
     count(c, &manager_type, m);
     bool kept;
-    int rc = disk_full(c, m);
+    int rc = disk_full(c, req, m);
     if (rc == WS_OK) rc = check_kept(c, req, m, &kept);
     if (rc == WS_OK) rc = replies_full(c, m);
     if (rc != WS_OK) return rc;
@@ -229,7 +234,7 @@ static int run(call *c, const wire_request *req, size_t arg_bytes) {
   c->method = m;
   count(c, o->type, m);
   bool kept;
-  int rc = disk_full(c, m);
+  int rc = disk_full(c, req, m);
   if (rc == WS_OK) rc = check_kept(c, req, m, &kept);
   if (rc == WS_OK) rc = replies_full(c, m);
   if (rc == WS_OK && m->flags & METHOD_GROWS) rc = mem_check(c, arg_bytes);

@@ -72,17 +72,29 @@ static int m_create(call *c) {
   sub.arg_flags += 2;
   sub.nargs -= 2;
   sm_obj *o;
-  rc = reg_create(c->reg, t, named ? name : NULL, &sub, &o, NULL);
+  bool created;
+  rc = reg_create(c->reg, t, named ? name : NULL, &sub, &o, &created);
   if (rc != WS_OK) {
     memcpy(c->err, sub.err, sizeof c->err);
     return rc;
   }
+  c->unchanged = !created; /* opening a named object changes nothing */
   /* A new anonymous object was born with one reference: the caller's. */
   if (!named && sess_hold(c->reg, c->session, o) != 0) {
     reg_decref(c->reg, o);
     return call_fail(c, WS_INTERNAL, "out of memory");
   }
   return answer_ref(c, o, false);
+}
+
+bool manager_create_finds(const registry *reg, const sm_span *args, size_t nargs) {
+  vinfo vi;
+  if (nargs < 2 || vw_peek(args[1], &vi) != VW_OK || vi.kind != VK_STR || vi.data.n > NAME_MAX_LEN)
+    return false;
+  char name[NAME_MAX_LEN + 1];
+  memcpy(name, vi.data.p, vi.data.n);
+  name[vi.data.n] = '\0';
+  return reg_get_named(reg, name) != NULL;
 }
 
 /* open(ref | name) */

@@ -57,8 +57,10 @@ typedef struct call {
   size_t nargs;
   bool has_timeout;
   int64_t timeout_ms;
-  vbuf *out;     /**< the result value, written by the method */
-  char err[256]; /**< error text when the status is not WS_OK */
+  bool unchanged; /**< set by a mutating method whose call changed nothing (a create that found
+                     its named object): dispatch neither logs nor keeps it */
+  vbuf *out;      /**< the result value, written by the method */
+  char err[256];  /**< error text when the status is not WS_OK */
 } call;
 
 typedef int (*method_fn)(call *c);

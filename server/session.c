@@ -132,6 +132,11 @@ uint64_t sess_owned_units(registry *reg, uint64_t sid, uint64_t id) {
 
 bool sess_holds_anything(registry *reg, uint64_t sid) { return sid && find(reg, sid) != NULL; }
 
+bool sess_holds_objects(registry *reg, uint64_t sid) {
+  sess *s = sid ? find(reg, sid) : NULL;
+  return s && (htab_len(&s->handles) || htab_len(&s->owned));
+}
+
 uint64_t sess_ref_count(registry *reg, uint64_t sid) {
   sess *s = sid ? find(reg, sid) : NULL;
   uint64_t n = 0;

@@ -79,8 +79,13 @@ uint64_t sess_ref_count(registry *reg, uint64_t sid);
 void sess_each_owned(registry *reg, uint64_t sid,
                      void (*fn)(void *ctx, uint64_t id, uint64_t units), void *ctx);
 
-/* True when session sid holds a reference or a unit of anything. */
+/* True when session sid has an entry: a reference or a unit of anything,
+ * or a kept session (its reply table). */
 bool sess_holds_anything(registry *reg, uint64_t sid);
+
+/* True when session sid holds a reference or a unit of some object: its
+ * end changes objects, not only the sessions table. */
+bool sess_holds_objects(registry *reg, uint64_t sid);
 
 /* Ends session sid: what it owned goes back to the objects (owner_gone,
  * which signal their next waiters), then its references are given back
