@@ -2,8 +2,14 @@
 /* session.c - the sessions table: per session, its references to anonymous
  * objects and the units it owns (see session.h). Both are htabs of object
  * id -> count, so a session that holds many objects gives each back once.
- * A kept session also has its reply table: seq -> the answer's bytes. */
+ * A kept session also has its reply table: seq -> the answer's bytes.
+ * Kept answers are data: each counts in the registry's used memory
+ * (memory.h) from keeping to freeing, as Redis counts client output
+ * buffers, so --max-memory refuses growing calls once unacknowledged
+ * answers fill it (nothing is evicted; the client's ack frees them). */
 #include "session.h"
+
+#include "memory.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,31 +26,42 @@ typedef struct sess {
   htab replies;   /* seq -> sm_span* header of an owned block (span + bytes) */
 } sess;
 
-/* A kept answer: one block, the span pointing just past itself. */
-static sm_span *reply_new(sm_span result) {
+/* What a kept answer of n bytes weighs: its block, its 8-byte key's
+ * block and its table entry. */
+static size_t reply_mem(size_t n) {
+  return mem_chunk(sizeof(sm_span) + n) + mem_chunk(sizeof(uint64_t)) + sizeof(htab_entry);
+}
+
+/* A kept answer: one block, the span pointing just past itself, counted in
+ * reg's used memory. */
+static sm_span *reply_new(registry *reg, sm_span result) {
   sm_span *r = malloc(sizeof *r + result.n);
   if (!r) return NULL;
   uint8_t *bytes = (uint8_t *)(r + 1);
   if (result.n) memcpy(bytes, result.p, result.n);
   *r = (sm_span){bytes, result.n};
+  mem_add(reg_mem(reg), reply_mem(result.n));
   return r;
 }
 
+/* Frees a kept answer (an htab_free_fn: ctx is the registry, or NULL when
+ * the registry is going and nothing is counted any more). */
 static void reply_free(void *ctx, void *val) {
-  (void)ctx;
+  const sm_span *r = val;
+  if (ctx && r) mem_sub(reg_mem(ctx), reply_mem(r->n));
   free(val);
 }
 
-static int sess_reply_keep_in(sess *s, uint64_t seq, sm_span result);
+static int sess_reply_keep_in(registry *reg, sess *s, uint64_t seq, sm_span result);
 
 static sm_span id_key(const uint64_t *id) { return (sm_span){(const uint8_t *)id, sizeof *id}; }
 
+/* Frees a session entry (an htab_free_fn; ctx: as reply_free's). */
 static void sess_free(void *ctx, void *val) {
-  (void)ctx;
   sess *s = val;
   htab_clear(&s->handles, NULL, NULL);
   htab_clear(&s->owned, NULL, NULL);
-  htab_clear(&s->replies, reply_free, NULL);
+  htab_clear(&s->replies, reply_free, ctx);
   free(s);
 }
 
@@ -77,7 +94,7 @@ static sess *get_or_add(registry *reg, uint64_t sid) {
 static void forget_if_empty(registry *reg, sess *s) {
   if (s->kept || htab_len(&s->handles) || htab_len(&s->owned)) return;
   htab_remove(&reg_sessions(reg)->by_id, id_key(&s->id), NULL);
-  sess_free(NULL, s);
+  sess_free(reg, s);
 }
 
 /* Adds delta to the count of id in t (removed at zero or below). Returns 0,
@@ -212,17 +229,18 @@ bool sess_reply_find(registry *reg, uint64_t sid, uint64_t seq, sm_span *result)
 int sess_reply_keep(registry *reg, uint64_t sid, uint64_t seq, sm_span result) {
   sess *s = sid ? find(reg, sid) : NULL;
   if (!s || !s->kept || seq == 0 || seq <= s->acked) return 0;
-  return sess_reply_keep_in(s, seq, result);
+  return sess_reply_keep_in(reg, s, seq, result);
 }
 
-static int sess_reply_keep_in(sess *s, uint64_t seq, sm_span result) {
-  sm_span *r = reply_new(result);
+static int sess_reply_keep_in(registry *reg, sess *s, uint64_t seq, sm_span result) {
+  sm_span *r = reply_new(reg, result);
   void *old = NULL;
   if (!r || htab_put(&s->replies, seq_key(&seq), r, &old) < 0) {
-    free(r);
+    reply_free(reg, r);
     return -1;
   }
-  free(old); /* the same seq twice: the newer answer (a replay of a resent call never makes one) */
+  /* the same seq twice: the newer answer (a replay of a resent call never makes one) */
+  reply_free(reg, old);
   return 0;
 }
 
@@ -240,8 +258,12 @@ void sess_ack(registry *reg, uint64_t sid, uint64_t ack) {
     uint64_t seq;
     memcpy(&seq, key.p, sizeof seq);
     if (seq <= ack) {
+      size_t slots = s->replies.n_slots;
       htab_remove(&s->replies, key, NULL);
-      free(val);
+      reply_free(reg, val);
+      /* A remove that shrinks the table compacts its entries: start over
+       * (what is left before pos is unacknowledged, soon passed again). */
+      if (s->replies.n_slots != slots) pos = 0;
     }
   }
 }
@@ -277,7 +299,7 @@ void sess_end(registry *reg, uint64_t sid) {
     for (uintptr_t n = (uintptr_t)val; n > 0; n--)
       reg_decref(reg, reg_get(reg, id));
   }
-  sess_free(NULL, s);
+  sess_free(reg, s);
 }
 
 /* An integer held in a pointer-sized slot (a count, or a key passed so), as
@@ -315,7 +337,7 @@ static void save_table(vbuf *out, const htab *t, void (*put_val)(vbuf *out, cons
 
 /* Reads the [seq, bytes, ...] list v into s's reply table. Returns false
  * when v is not such a list or memory runs out. */
-static bool load_replies(sm_span v, sess *s) {
+static bool load_replies(registry *reg, sm_span v, sess *s) {
   vinfo vi;
   if (vw_peek(v, &vi) != VW_OK || vi.kind != VK_LIST) return false;
   vw_iter it;
@@ -325,7 +347,7 @@ static bool load_replies(sm_span v, sess *s) {
     vinfo seq, bytes;
     if (!vw_list_next(&it, &b) || vw_peek(a, &seq) != VW_OK || vw_peek(b, &bytes) != VW_OK ||
         seq.kind != VK_INT || seq.i <= 0 || bytes.kind != VK_BYTES ||
-        sess_reply_keep_in(s, (uint64_t)seq.i, bytes.data) != 0)
+        sess_reply_keep_in(reg, s, (uint64_t)seq.i, bytes.data) != 0)
       return false;
   }
   return true;
@@ -422,7 +444,7 @@ int sess_load(registry *reg, sm_span saved, char *err, size_t errlen) {
       s->kept = kv.b;
       s->acked = (uint64_t)av.i;
       s->key = (uint64_t)keyv.i;
-      if (!load_replies(replies, s)) goto bad;
+      if (!load_replies(reg, replies, s)) goto bad;
     }
     forget_if_empty(reg, s);
   }

@@ -22,7 +22,7 @@
  *   given); a protocol-2
  *   client works as before, with no session in its AuthResult; a client
  *   that never acknowledges is refused changes past --max-pending kept
- *   answers.
+ *   answers, and its kept answers count against --max-memory.
  *
  * Each test runs its own daemon on a data directory of its own in /tmp. */
 #include "smtest.h"
@@ -563,6 +563,70 @@ START_TEST(unacknowledged_answers_are_bounded) {
 }
 END_TEST
 
+/* Kept answers are data (--max-memory counts them, as Redis counts client
+ * output buffers): a session that pops big items without acknowledging
+ * them keeps their bytes, so used_memory does not drop, and calls that
+ * grow the data are refused OUT_OF_MEMORY sooner; the session's ack gives
+ * the bytes back and growing calls go on. Nothing is evicted: pops,
+ * deletes and reads go on all the while. Before, the kept answers were
+ * not counted at all. */
+#define KEPT_ITEMS 24
+#define KEPT_LEN 50000
+START_TEST(kept_answers_count_against_max_memory) {
+  static const char *const extra[] = {"--max-memory", "2M", NULL};
+  durable x;
+  durable_start_with(&x, "20000", extra);
+  sm_client *c = eo_connect(&x);
+  sm_list *l;
+  OK(sm_list_open(c, "big", &l));
+  char *item = malloc(KEPT_LEN + 1);
+  ck_assert_ptr_nonnull(item);
+  memset(item, 'k', KEPT_LEN);
+  item[KEPT_LEN] = '\0';
+  for (int i = 0; i < KEPT_ITEMS; i++)
+    OK(sm_list_append_str(l, item));
+  uint64_t id = sm_proxy_id(sm_list_proxy(l));
+  int64_t full = smtest_info_int(c, "used_memory");
+  ck_assert_int_gt(full, KEPT_ITEMS * KEPT_LEN);
+
+  raw3 r; /* pops every item and acknowledges none */
+  raw3_open(&r, &x, AUTH_PROTOCOL_VERSION, 0, 0);
+  for (uint64_t seq = 1; seq <= KEPT_ITEMS; seq++)
+    ck_assert_int_eq(raw3_call(&r, seq, 0, id, "pop", NULL, NULL, NULL, 0), WS_OK);
+  size_t n = 1;
+  OK(sm_list_len(l, &n));
+  ck_assert_int_eq(n, 0);
+  int64_t kept = smtest_info_int(c, "used_memory");
+  ck_assert_msg(kept > full - KEPT_LEN,
+                "used_memory %lld after the pops, %lld before: the kept "
+                "answers are not counted",
+                (long long)kept, (long long)full);
+  int appended = 0; /* the room left: what the kept answers leave */
+  int rc;
+  while ((rc = sm_list_append_str(l, item)) == SM_OK)
+    appended++;
+  ck_assert_int_eq(rc, SM_EMAXMEMORY);
+  ck_assert_int_lt(appended, KEPT_ITEMS); /* about 40 without them */
+  sm_value *popped = NULL;
+  OK(sm_list_pop(l, -1, &popped)); /* changes that make room go on */
+  sm_value_free(popped);
+
+  /* The ack (with a read) gives the kept answers back. */
+  kept = smtest_info_int(c, "used_memory");
+  int64_t len = -1;
+  ck_assert_int_eq(raw3_call(&r, KEPT_ITEMS + 1, KEPT_ITEMS, id, "len", NULL, &len, NULL, 0),
+                   WS_OK);
+  int64_t acked = smtest_info_int(c, "used_memory");
+  ck_assert_int_lt(acked, kept - (KEPT_ITEMS - 1) * KEPT_LEN);
+  OK(sm_list_append_str(l, item));
+  close(r.fd);
+  free(item);
+  sm_list_free(l);
+  sm_client_free(c);
+  durable_stop(&x);
+}
+END_TEST
+
 /* A protocol-2 client of a durable daemon: no session in its AuthResult,
  * calls work as before (no ack, no reply table). */
 START_TEST(protocol_2_client_works) {
@@ -704,6 +768,7 @@ Suite *eo_suite(void) {
   tcase_add_test(tc, resume_refused_unknown_or_live);
   tcase_add_test(tc, protocol_2_client_works);
   tcase_add_test(tc, unacknowledged_answers_are_bounded);
+  tcase_add_test(tc, kept_answers_count_against_max_memory);
   tcase_add_test(tc, lock_held_across_a_crash_by_a_client_that_resumes);
   tcase_add_test(tc, holder_that_does_not_resume_loses_the_lock);
   tcase_add_test(tc, anonymous_reference_released_on_the_resumed_session);
