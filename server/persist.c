@@ -342,6 +342,7 @@ static void on_fatal(void *ctx, const char *why) {
 
 static void on_space(void *ctx, bool full) {
   persist *p = ctx;
+  if (full) conn_disk_full(p->srv); /* clients waiting for their session's start get through */
   if (full)
     log_error("the disk of %s is full: changes are refused (DISK_FULL) until it has room; reads "
               "go on",
