@@ -88,16 +88,25 @@ static void grant(registry *reg, sm_obj *lo, waiter *w) {
   take(reg, lo, blk_session(w), w->n);
   if (w->ops == &acquire_ops.base) {
     /* A plain acquire's answer (true) is the one a replay of _grant gives:
-     * it is kept for a resend. A condition's waits answer otherwise. */
+     * it is kept for a resend. A condition's waits log their own grant
+     * (their granted hook), as they answer otherwise. */
     uint8_t raw[16];
     vbuf arg = {.p = raw, .cap = sizeof raw};
     vb_int(&arg, w->n);
     sm_span a = vb_span(&arg);
     cmd_log_served(reg, w, lo->id, "_grant", &a, 1);
-  } else {
-    log_decision(reg, lo, blk_session(w), "_grant", w->n);
   }
   ((const lk_waiter_ops *)w->ops)->granted(reg, w);
+}
+
+void lk_log_grant(registry *reg, sm_obj *lo, const waiter *w) {
+  log_decision(reg, lo, blk_session(w), "_grant", w->n);
+}
+
+int lk_take_free(registry *reg, sm_obj *lo, uint64_t sid, int64_t count) {
+  if (lk_of(lo)->held || count < 1) return -1;
+  take(reg, lo, sid, count);
+  return 0;
 }
 
 /* The one place a lock passes to a waiter: a free lock goes to the first. */
