@@ -16,6 +16,8 @@
  * mutating call is measured again afterwards. While the data directory's
  * disk is full (persist.h), a client's mutating call is refused with
  * DISK_FULL before it runs; reads go on.
+ * The argument count is checked here too, once, against the method
+ * table's ARGS (object.h), before anything else about the call.
  * A METHOD_INTERNAL method runs only in a replay (cmd.h); a METHOD_MUTATES
  * call that answered OK is handed to the command stream right after it
  * ran, before the serve pass its change may start (whose grants are logged
@@ -214,7 +216,8 @@ static int run(call *c, const wire_request *req, size_t arg_bytes) {
       return internal_refused(c, "the manager", req->method);
     count(c, &manager_type, m);
     bool kept;
-    int rc = disk_full(c, req, m);
+    int rc = call_arity(c, m);
+    if (rc == WS_OK) rc = disk_full(c, req, m);
     if (rc == WS_OK) rc = check_kept(c, req, m, &kept);
     if (rc == WS_OK) rc = replies_full(c, m);
     if (rc != WS_OK) return rc;
@@ -234,7 +237,8 @@ static int run(call *c, const wire_request *req, size_t arg_bytes) {
   c->method = m;
   count(c, o->type, m);
   bool kept;
-  int rc = disk_full(c, req, m);
+  int rc = call_arity(c, m);
+  if (rc == WS_OK) rc = disk_full(c, req, m);
   if (rc == WS_OK) rc = check_kept(c, req, m, &kept);
   if (rc == WS_OK) rc = replies_full(c, m);
   if (rc == WS_OK && m->flags & METHOD_GROWS) rc = mem_check(c, arg_bytes);

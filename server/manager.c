@@ -53,13 +53,15 @@ static int answer_ref(call *c, sm_obj *o, bool take_ref) {
   return WS_OK;
 }
 
-static int m_ping(call *c) { return call_nargs(c, 0, 0); }
+static int m_ping(call *c) {
+  (void)c;
+  return WS_OK;
+}
 
 /* create(type, name|nil, initial...) */
 static int m_create(call *c) {
-  int rc = call_nargs(c, 2, SIZE_MAX);
   char type[64], name[NAME_MAX_LEN + 1];
-  if (rc == WS_OK) rc = arg_str(c, 0, "the type", type, sizeof type);
+  int rc = arg_str(c, 0, "the type", type, sizeof type);
   if (rc != WS_OK) return rc;
   const obj_type *t = reg_type(c->reg, type);
   if (!t) return call_fail(c, WS_VALUE_ERROR, "no type called '%s'", type);
@@ -99,8 +101,7 @@ bool manager_create_finds(const registry *reg, const sm_span *args, size_t nargs
 
 /* open(ref | name) */
 static int m_open(call *c) {
-  int rc = call_nargs(c, 1, 1);
-  if (rc != WS_OK) return rc;
+  int rc;
   vinfo vi;
   call_arg(c, 0, &vi);
   sm_obj *o;
@@ -119,8 +120,7 @@ static int m_open(call *c) {
 /* release(id) */
 static int m_release(call *c) {
   int64_t id;
-  int rc = call_nargs(c, 1, 1);
-  if (rc == WS_OK) rc = call_arg_int(c, 0, &id);
+  int rc = call_arg_int(c, 0, &id);
   if (rc != WS_OK) return rc;
   if (sess_release(c->reg, c->session, (uint64_t)id)) return WS_OK;
   sm_obj *o = reg_get(c->reg, (uint64_t)id);
@@ -132,8 +132,7 @@ static int m_release(call *c) {
 /* delete(name) */
 static int m_delete(call *c) {
   char name[NAME_MAX_LEN + 1];
-  int rc = call_nargs(c, 1, 1);
-  if (rc == WS_OK) rc = arg_str(c, 0, "the name", name, sizeof name);
+  int rc = arg_str(c, 0, "the name", name, sizeof name);
   if (rc != WS_OK) return rc;
   sm_obj *o = reg_get_named(c->reg, name);
   if (!o) return call_fail(c, WS_NOT_FOUND, "no object named '%s'", name);
@@ -146,8 +145,6 @@ static int m_delete(call *c) {
  * batch so): they go together, as they did. Each must be a live anonymous
  * object (VALUE_ERROR otherwise, nothing freed). */
 static int m_collect(call *c) {
-  int rc = call_nargs(c, 1, 1);
-  if (rc != WS_OK) return rc;
   vinfo vi;
   call_arg(c, 0, &vi);
   if (vi.kind != VK_LIST) return call_fail(c, WS_TYPE_ERROR, "_collect takes a list of ids");
@@ -216,8 +213,7 @@ static int ls_type_arg(call *c, size_t i, ls_ctx *ls) {
 
 /* ls([type]) */
 static int m_ls(call *c) {
-  int rc = call_nargs(c, 0, 1);
-  if (rc != WS_OK) return rc;
+  int rc;
   ls_ctx ls = {.w = {.out = c->out}};
   if ((rc = ls_type_arg(c, 0, &ls)) != WS_OK) return rc;
   vb_init(&ls.w.key);
@@ -318,8 +314,6 @@ static void put_persist_info(map_writer *w, const persist *p) {
 }
 
 static int m_info(call *c) {
-  int rc = call_nargs(c, 0, 0);
-  if (rc != WS_OK) return rc;
   if (!c->conn) return call_fail(c, WS_INTERNAL, "info needs a connection to a daemon");
   struct sm_server *srv = conn_server(c->conn);
   stats_snapshot st;
@@ -415,8 +409,7 @@ typedef struct holders_ctx {
 /* show(name): what one object is, who waits on it and who holds it. */
 static int m_show(call *c) {
   char name[NAME_MAX_LEN + 1];
-  int rc = call_nargs(c, 1, 1);
-  if (rc == WS_OK) rc = arg_str(c, 0, "the name", name, sizeof name);
+  int rc = arg_str(c, 0, "the name", name, sizeof name);
   if (rc != WS_OK) return rc;
   if (!c->conn) return call_fail(c, WS_INTERNAL, "show needs a connection to a daemon");
   sm_obj *o = reg_get_named(c->reg, name);
@@ -460,8 +453,6 @@ static int m_show(call *c) {
 /* save(): answered with the log index of a snapshot written after the
  * call, once it is on disk (persist.h). */
 static int m_save(call *c) {
-  int rc = call_nargs(c, 0, 0);
-  if (rc != WS_OK) return rc;
   if (!c->conn) return call_fail(c, WS_INTERNAL, "save needs a connection to a daemon");
   persist *p = conn_server(c->conn)->persist;
   if (!p)
@@ -472,31 +463,29 @@ static int m_save(call *c) {
 
 /* shutdown(): answered, then the daemon stops. */
 static int m_shutdown(call *c) {
-  int rc = call_nargs(c, 0, 0);
-  if (rc != WS_OK) return rc;
   if (!c->conn) return call_fail(c, WS_INTERNAL, "shutdown needs a connection to a daemon");
   server_begin_stop(conn_server(c->conn));
   return WS_OK;
 }
 
 static const method_def manager_methods[] = {
-    {"ping", m_ping, 0},
-    {"create", m_create, METHOD_MUTATES},
-    {"open", m_open, METHOD_MUTATES}, /* takes a reference for the session */
-    {"release", m_release, METHOD_MUTATES},
-    {"delete", m_delete, METHOD_MUTATES},
-    {"_collect", m_collect, METHOD_MUTATES | METHOD_INTERNAL},
-    {"ls", m_ls, 0},
-    {"ls_scan", m_ls_scan, 0},
-    {"info", m_info, 0},
-    {"show", m_show, 0},
-    {"save", m_save, 0},
-    {"shutdown", m_shutdown, 0},
-    {"slowlog", admin_slowlog, 0},
-    {"config", admin_config, 0},
-    {"clients", admin_clients, 0},
-    {"kill", admin_kill, 0},
-    {"monitor", admin_monitor, 0},
+    {"ping", m_ping, ARGS(0, 0)},
+    {"create", m_create, METHOD_MUTATES | ARGS(2, ARGS_MANY)},
+    {"open", m_open, METHOD_MUTATES | ARGS(1, 1)}, /* takes a reference for the session */
+    {"release", m_release, METHOD_MUTATES | ARGS(1, 1)},
+    {"delete", m_delete, METHOD_MUTATES | ARGS(1, 1)},
+    {"_collect", m_collect, METHOD_MUTATES | METHOD_INTERNAL | ARGS(1, 1)},
+    {"ls", m_ls, ARGS(0, 1)},
+    {"ls_scan", m_ls_scan, ARGS(1, 3)},
+    {"info", m_info, ARGS(0, 0)},
+    {"show", m_show, ARGS(1, 1)},
+    {"save", m_save, ARGS(0, 0)},
+    {"shutdown", m_shutdown, ARGS(0, 0)},
+    {"slowlog", admin_slowlog, ARGS(1, 2)},
+    {"config", admin_config, ARGS(2, 3)},
+    {"clients", admin_clients, ARGS(0, 0)},
+    {"kill", admin_kill, ARGS(1, 1)},
+    {"monitor", admin_monitor, ARGS(1, 2)},
 };
 
 const obj_type manager_type = {

@@ -184,8 +184,7 @@ static const waiter_ops wait_ops = {wait_timeout, wait_drop};
 
 /* wait() -> int [the arrival index; BROKEN] */
 static int m_wait(call *c) {
-  int rc = call_nargs(c, 0, 0);
-  if (rc != WS_OK) return rc;
+  int rc;
   barrier *b = barrier_of(c);
   /* Sent again on a resumed session: it waits on as the arrival it was. */
   arrival *again = c->seq ? find_arrival(b, c->session, c->seq) : NULL;
@@ -226,8 +225,7 @@ static int m_wait(call *c) {
  * were kept has no seq. */
 static int m_arrive(call *c) {
   int64_t seq = 0;
-  int rc = call_nargs(c, 0, 1);
-  if (rc == WS_OK && c->nargs == 1) rc = call_arg_int(c, 0, &seq);
+  int rc = c->nargs == 1 ? call_arg_int(c, 0, &seq) : WS_OK;
   if (rc != WS_OK) return rc;
   barrier *b = barrier_of(c);
   if (b->broken) return call_fail(c, WS_BROKEN, "barrier is broken");
@@ -257,8 +255,7 @@ static void barrier_owner_gone(registry *reg, sm_obj *o, uint64_t sid, uint64_t 
 /* _break(why) (internal: replay only): the daemon broke the barrier. */
 static int m_break(call *c) {
   int64_t why;
-  int rc = call_nargs(c, 1, 1);
-  if (rc == WS_OK) rc = call_arg_int(c, 0, &why);
+  int rc = call_arg_int(c, 0, &why);
   if (rc != WS_OK) return rc;
   if (why != WHY_TIMEOUT && why != WHY_CLOSED)
     return call_fail(c, WS_VALUE_ERROR, "no such reason to break a barrier: %lld", (long long)why);
@@ -269,8 +266,6 @@ static int m_break(call *c) {
 
 /* reset(): waiters get BROKEN; the barrier is usable again. */
 static int m_reset(call *c) {
-  int rc = call_nargs(c, 0, 0);
-  if (rc != WS_OK) return rc;
   fail_round(c->reg, c->obj, WHY_RESET);
   barrier_of(c)->broken = false;
   return WS_OK;
@@ -278,8 +273,6 @@ static int m_reset(call *c) {
 
 /* abort(): breaks the barrier. */
 static int m_abort(call *c) {
-  int rc = call_nargs(c, 0, 0);
-  if (rc != WS_OK) return rc;
   barrier_of(c)->broken = true;
   fail_round(c->reg, c->obj, WHY_ABORT);
   return WS_OK;
@@ -287,23 +280,20 @@ static int m_abort(call *c) {
 
 /* parties -> int */
 static int m_parties(call *c) {
-  int rc = call_nargs(c, 0, 0);
-  if (rc == WS_OK) vb_int(c->out, barrier_of(c)->parties);
-  return rc;
+  vb_int(c->out, barrier_of(c)->parties);
+  return WS_OK;
 }
 
 /* n_waiting -> int */
 static int m_n_waiting(call *c) {
-  int rc = call_nargs(c, 0, 0);
-  if (rc == WS_OK) vb_int(c->out, barrier_of(c)->count);
-  return rc;
+  vb_int(c->out, barrier_of(c)->count);
+  return WS_OK;
 }
 
 /* broken -> bool */
 static int m_broken(call *c) {
-  int rc = call_nargs(c, 0, 0);
-  if (rc == WS_OK) vb_bool(c->out, barrier_of(c)->broken);
-  return rc;
+  vb_bool(c->out, barrier_of(c)->broken);
+  return WS_OK;
 }
 
 /* Creation: [parties:int >= 1]. */
@@ -401,14 +391,14 @@ static int barrier_load(registry *reg, const obj_type *t, sm_span saved, void **
 }
 
 static const method_def barrier_methods[] = {
-    {"wait", m_wait, METHOD_MUTATES},
-    {"reset", m_reset, METHOD_MUTATES},
-    {"abort", m_abort, METHOD_MUTATES},
-    {"parties", m_parties, 0},
-    {"n_waiting", m_n_waiting, 0},
-    {"broken", m_broken, 0},
-    {"_arrive", m_arrive, METHOD_MUTATES | METHOD_INTERNAL},
-    {"_break", m_break, METHOD_MUTATES | METHOD_INTERNAL},
+    {"wait", m_wait, METHOD_MUTATES | ARGS(0, 0)},
+    {"reset", m_reset, METHOD_MUTATES | ARGS(0, 0)},
+    {"abort", m_abort, METHOD_MUTATES | ARGS(0, 0)},
+    {"parties", m_parties, ARGS(0, 0)},
+    {"n_waiting", m_n_waiting, ARGS(0, 0)},
+    {"broken", m_broken, ARGS(0, 0)},
+    {"_arrive", m_arrive, METHOD_MUTATES | METHOD_INTERNAL | ARGS(0, 1)},
+    {"_break", m_break, METHOD_MUTATES | METHOD_INTERNAL | ARGS(1, 1)},
 };
 
 /* A barrier has no size: ls omits it. */

@@ -245,8 +245,7 @@ static int park_wait(call *c, sm_obj *lo, const cond_wait *e) {
 /* wait() -> bool [true if notified, false on the deadline] */
 static int m_wait(call *c) {
   sm_obj *lo;
-  int rc = call_nargs(c, 0, 0);
-  if (rc != WS_OK) return rc;
+  int rc;
   cond *cv = c->obj->state;
   /* Sent again on a resumed session: the wait goes on where it was. */
   cond_wait *e = c->seq ? find_wait(cv, c->session, c->seq) : NULL;
@@ -298,8 +297,7 @@ static void notify(call *c, sm_obj *lo, int64_t n) {
 static int m_notify(call *c) {
   sm_obj *lo;
   int64_t n = 1;
-  int rc = call_nargs(c, 0, 1);
-  if (rc == WS_OK && c->nargs == 1) rc = call_arg_int(c, 0, &n);
+  int rc = c->nargs == 1 ? call_arg_int(c, 0, &n) : WS_OK;
   if (rc == WS_OK && n < 0) rc = call_fail(c, WS_VALUE_ERROR, "notify count must be >= 0");
   if (rc == WS_OK) rc = check_owner(c, "notify", &lo);
   if (rc == WS_OK) notify(c, lo, n);
@@ -309,23 +307,23 @@ static int m_notify(call *c) {
 /* notify_all() (NOT_OWNER) */
 static int m_notify_all(call *c) {
   sm_obj *lo;
-  int rc = call_nargs(c, 0, 0);
-  if (rc == WS_OK) rc = check_owner(c, "notify", &lo);
+  int rc = check_owner(c, "notify", &lo);
   if (rc == WS_OK) notify(c, lo, -1);
   return rc;
 }
 
 /* lock -> ref to the lock or rlock */
 static int m_lock(call *c) {
-  int rc = call_nargs(c, 0, 0);
-  sm_obj *lo = rc == WS_OK ? lock_or_fail(c, &rc) : NULL;
+  int rc;
+  sm_obj *lo = lock_or_fail(c, &rc);
   if (lo) vb_ref(c->out, lo->id, lo->type->name);
   return rc;
 }
 
-/* Reads the int arguments of an internal method into v[0..n). */
+/* Reads the int arguments of an internal method into v[0..n) (the table
+ * gives their count). */
 static int int_args(call *c, int64_t *v, size_t n) {
-  int rc = call_nargs(c, n, n);
+  int rc = WS_OK;
   for (size_t i = 0; rc == WS_OK && i < n; i++)
     rc = call_arg_int(c, i, &v[i]);
   return rc;
@@ -497,15 +495,15 @@ static int cond_load(registry *reg, const obj_type *t, sm_span saved, void **sta
 }
 
 static const method_def cond_methods[] = {
-    {"acquire", m_acquire, METHOD_MUTATES},
-    {"release", m_release, METHOD_MUTATES},
-    {"wait", m_wait, METHOD_MUTATES},
-    {"notify", m_notify, METHOD_MUTATES},
-    {"notify_all", m_notify_all, METHOD_MUTATES},
-    {"lock", m_lock, 0},
-    {"_wait", m_wait_parked, METHOD_MUTATES | METHOD_INTERNAL},
-    {"_timeout", m_timeout, METHOD_MUTATES | METHOD_INTERNAL},
-    {"_regain", m_regain, METHOD_MUTATES | METHOD_INTERNAL},
+    {"acquire", m_acquire, METHOD_MUTATES | ARGS(0, 0)},
+    {"release", m_release, METHOD_MUTATES | ARGS(0, 0)},
+    {"wait", m_wait, METHOD_MUTATES | ARGS(0, 0)},
+    {"notify", m_notify, METHOD_MUTATES | ARGS(0, 1)},
+    {"notify_all", m_notify_all, METHOD_MUTATES | ARGS(0, 0)},
+    {"lock", m_lock, ARGS(0, 0)},
+    {"_wait", m_wait_parked, METHOD_MUTATES | METHOD_INTERNAL | ARGS(2, 2)},
+    {"_timeout", m_timeout, METHOD_MUTATES | METHOD_INTERNAL | ARGS(1, 1)},
+    {"_regain", m_regain, METHOD_MUTATES | METHOD_INTERNAL | ARGS(3, 3)},
 };
 
 /* A condition has no size. Holding it is holding its lock, recorded

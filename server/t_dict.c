@@ -90,11 +90,8 @@ static bool take(call *c, sm_span key, sval **val) {
   return true;
 }
 
-/* Checks the argument count and that argument 0 is a hashable key. */
-static int key_args(call *c, size_t min, size_t max) {
-  int rc = call_nargs(c, min, max);
-  return rc == WS_OK ? call_arg_key(c, 0) : rc;
-}
+/* Checks that argument 0 is a hashable key (the table gives the count). */
+static int key_arg(call *c) { return call_arg_key(c, 0); }
 
 static int not_found(call *c) { return call_fail(c, WS_NOT_FOUND, "key not found"); }
 
@@ -109,8 +106,6 @@ static void write_pair(vbuf *b, sm_span k, sm_span v) {
 enum { OUT_KEYS, OUT_VALUES, OUT_ITEMS };
 
 static int write_listing(call *c, int what) {
-  int rc = call_nargs(c, 0, 0);
-  if (rc != WS_OK) return rc;
   size_t pos = 0, m = vb_list_begin(c->out);
   sm_span k;
   void *v;
@@ -131,7 +126,7 @@ static int write_listing(call *c, int what) {
 
 /* get(key[, default]) */
 static int d_get(call *c) {
-  int rc = key_args(c, 1, 2);
+  int rc = key_arg(c);
   if (rc != WS_OK) return rc;
   void **v = htab_find(dict_of(c), c->args[0]);
   if (v)
@@ -145,13 +140,13 @@ static int d_get(call *c) {
 
 /* set(key, v) */
 static int d_set(call *c) {
-  int rc = key_args(c, 2, 2);
+  int rc = key_arg(c);
   return rc == WS_OK ? store(c, dict_of(c), c->args[0], c->args[1], c->arg_flags[1]) : rc;
 }
 
 /* del(key) */
 static int d_del(call *c) {
-  int rc = key_args(c, 1, 1);
+  int rc = key_arg(c);
   if (rc != WS_OK) return rc;
   sval *v;
   if (!take(c, c->args[0], &v)) return not_found(c);
@@ -161,16 +156,15 @@ static int d_del(call *c) {
 
 /* contains(key) -> bool */
 static int d_contains(call *c) {
-  int rc = key_args(c, 1, 1);
+  int rc = key_arg(c);
   if (rc == WS_OK) vb_bool(c->out, htab_find(dict_of(c), c->args[0]) != NULL);
   return rc;
 }
 
 /* len -> int */
 static int d_len(call *c) {
-  int rc = call_nargs(c, 0, 0);
-  if (rc == WS_OK) vb_int(c->out, (int64_t)htab_len(dict_of(c)));
-  return rc;
+  vb_int(c->out, (int64_t)htab_len(dict_of(c)));
+  return WS_OK;
 }
 
 static int d_keys(call *c) { return write_listing(c, OUT_KEYS); }
@@ -193,7 +187,7 @@ static int d_scan(call *c) { return scan_table(c, dict_of(c), scan_item); }
 
 /* pop(key[, default]) */
 static int d_pop(call *c) {
-  int rc = key_args(c, 1, 2);
+  int rc = key_arg(c);
   if (rc != WS_OK) return rc;
   sval *v;
   if (take(c, c->args[0], &v)) {
@@ -209,8 +203,6 @@ static int d_pop(call *c) {
 
 /* popitem -> [k, v], the most recently inserted entry (LIFO, as Python). */
 static int d_popitem(call *c) {
-  int rc = call_nargs(c, 0, 0);
-  if (rc != WS_OK) return rc;
   htab *h = dict_of(c);
   sm_span k;
   void *v;
@@ -225,7 +217,7 @@ static int d_popitem(call *c) {
 
 /* setdefault(key[, default=nil]) -> the value now stored */
 static int d_setdefault(call *c) {
-  int rc = key_args(c, 1, 2);
+  int rc = key_arg(c);
   if (rc != WS_OK) return rc;
   void **v = htab_find(dict_of(c), c->args[0]);
   if (v) {
@@ -240,8 +232,6 @@ static int d_setdefault(call *c) {
 
 /* update(map) */
 static int d_update(call *c) {
-  int rc = call_nargs(c, 1, 1);
-  if (rc != WS_OK) return rc;
   vinfo vi;
   call_arg(c, 0, &vi);
   if (vi.kind != VK_MAP)
@@ -251,15 +241,12 @@ static int d_update(call *c) {
 
 /* clear */
 static int d_clear(call *c) {
-  int rc = call_nargs(c, 0, 0);
-  if (rc == WS_OK) drop_all(c->reg, dict_of(c));
-  return rc;
+  drop_all(c->reg, dict_of(c));
+  return WS_OK;
 }
 
 /* copy -> map */
 static int d_copy(call *c) {
-  int rc = call_nargs(c, 0, 0);
-  if (rc != WS_OK) return rc;
   size_t pos = 0, m = vb_map_begin(c->out);
   sm_span k;
   void *v;
@@ -271,7 +258,7 @@ static int d_copy(call *c) {
 
 /* set_if_absent(key, v) -> bool: true when v was stored */
 static int d_set_if_absent(call *c) {
-  int rc = key_args(c, 2, 2);
+  int rc = key_arg(c);
   if (rc != WS_OK) return rc;
   bool absent = htab_find(dict_of(c), c->args[0]) == NULL;
   if (absent && (rc = store(c, dict_of(c), c->args[0], c->args[1], c->arg_flags[1])) != WS_OK)
@@ -284,7 +271,7 @@ static int d_set_if_absent(call *c) {
  * desired) when the stored value equals expected. Answers [swapped] or
  * [swapped, previous], previous being there whenever the key existed. */
 static int d_cas(call *c) {
-  int rc = key_args(c, 2, 3);
+  int rc = key_arg(c);
   if (rc != WS_OK) return rc;
   htab *h = dict_of(c);
   size_t want = c->nargs - 1;
@@ -386,23 +373,23 @@ static int dict_load(registry *reg, const obj_type *t, sm_span saved, void **sta
 }
 
 static const method_def dict_methods[] = {
-    {"get", d_get, 0},
-    {"set", d_set, METHOD_MUTATES | METHOD_GROWS},
-    {"del", d_del, METHOD_MUTATES},
-    {"contains", d_contains, 0},
-    {"len", d_len, 0},
-    {"keys", d_keys, 0},
-    {"values", d_values, 0},
-    {"items", d_items, 0},
-    {"scan", d_scan, 0},
-    {"pop", d_pop, METHOD_MUTATES},
-    {"popitem", d_popitem, METHOD_MUTATES},
-    {"setdefault", d_setdefault, METHOD_MUTATES | METHOD_GROWS},
-    {"update", d_update, METHOD_MUTATES | METHOD_GROWS},
-    {"clear", d_clear, METHOD_MUTATES},
-    {"copy", d_copy, 0},
-    {"set_if_absent", d_set_if_absent, METHOD_MUTATES | METHOD_GROWS},
-    {"cas", d_cas, METHOD_MUTATES | METHOD_GROWS},
+    {"get", d_get, ARGS(1, 2)},
+    {"set", d_set, METHOD_MUTATES | METHOD_GROWS | ARGS(2, 2)},
+    {"del", d_del, METHOD_MUTATES | ARGS(1, 1)},
+    {"contains", d_contains, ARGS(1, 1)},
+    {"len", d_len, ARGS(0, 0)},
+    {"keys", d_keys, ARGS(0, 0)},
+    {"values", d_values, ARGS(0, 0)},
+    {"items", d_items, ARGS(0, 0)},
+    {"scan", d_scan, ARGS(1, 2)},
+    {"pop", d_pop, METHOD_MUTATES | ARGS(1, 2)},
+    {"popitem", d_popitem, METHOD_MUTATES | ARGS(0, 0)},
+    {"setdefault", d_setdefault, METHOD_MUTATES | METHOD_GROWS | ARGS(1, 2)},
+    {"update", d_update, METHOD_MUTATES | METHOD_GROWS | ARGS(1, 1)},
+    {"clear", d_clear, METHOD_MUTATES | ARGS(0, 0)},
+    {"copy", d_copy, ARGS(0, 0)},
+    {"set_if_absent", d_set_if_absent, METHOD_MUTATES | METHOD_GROWS | ARGS(2, 2)},
+    {"cas", d_cas, METHOD_MUTATES | METHOD_GROWS | ARGS(2, 3)},
 };
 
 const obj_type t_dict_type = {

@@ -192,8 +192,6 @@ void lk_owner_gone(registry *reg, sm_obj *o, uint64_t sid, uint64_t count) {
 }
 
 int lk_acquire(call *c, sm_obj *lo) {
-  int rc = call_nargs(c, 0, 0);
-  if (rc != WS_OK) return rc;
   lk *l = lk_of(lo);
   uint64_t me = lk_caller(c);
   if (!l->held || (l->recursive && l->owner == me)) {
@@ -214,8 +212,6 @@ int lk_acquire(call *c, sm_obj *lo) {
 }
 
 int lk_release(call *c, sm_obj *lo) {
-  int rc = call_nargs(c, 0, 0);
-  if (rc != WS_OK) return rc;
   lk *l = lk_of(lo);
   if (!l->held) return call_fail(c, WS_NOT_OWNER, "release of an unlocked %s", lo->type->name);
   bool anyone = !l->recursive && !l->auto_release; /* Python's Lock */
@@ -263,8 +259,7 @@ void lk_reacquire(registry *reg, sm_obj *lo, waiter *w) {
 
 int lk_m_grant(call *c) {
   int64_t n;
-  int rc = call_nargs(c, 1, 1);
-  if (rc == WS_OK) rc = call_arg_int(c, 0, &n);
+  int rc = call_arg_int(c, 0, &n);
   if (rc != WS_OK) return rc;
   if (n < 1) return call_fail(c, WS_VALUE_ERROR, "a grant is of one level or more");
   if (lk_locked(c->obj)) return call_fail(c, WS_TIMEOUT, "%s is held", c->obj->type->name);
@@ -274,8 +269,6 @@ int lk_m_grant(call *c) {
 }
 
 int lk_m_release_all(call *c) {
-  int rc = call_nargs(c, 0, 0);
-  if (rc != WS_OK) return rc;
   if (!lk_held_by(c->obj, c->session))
     return call_fail(c, WS_NOT_OWNER, "%s is not held by this session", c->obj->type->name);
   lk_release_all(c->reg, c->obj);
@@ -295,17 +288,16 @@ static int m_release(call *c) { return lk_release(c, c->obj); }
 
 /* locked -> bool */
 static int m_locked(call *c) {
-  int rc = call_nargs(c, 0, 0);
-  if (rc == WS_OK) vb_bool(c->out, lk_locked(c->obj));
-  return rc;
+  vb_bool(c->out, lk_locked(c->obj));
+  return WS_OK;
 }
 
 static const method_def lock_methods[] = {
-    {"acquire", m_acquire, METHOD_MUTATES},
-    {"release", m_release, METHOD_MUTATES},
-    {"locked", m_locked, 0},
-    {"_grant", lk_m_grant, METHOD_MUTATES | METHOD_INTERNAL},
-    {"_release_all", lk_m_release_all, METHOD_MUTATES | METHOD_INTERNAL},
+    {"acquire", m_acquire, METHOD_MUTATES | ARGS(0, 0)},
+    {"release", m_release, METHOD_MUTATES | ARGS(0, 0)},
+    {"locked", m_locked, ARGS(0, 0)},
+    {"_grant", lk_m_grant, METHOD_MUTATES | METHOD_INTERNAL | ARGS(1, 1)},
+    {"_release_all", lk_m_release_all, METHOD_MUTATES | METHOD_INTERNAL | ARGS(0, 0)},
 };
 
 /* A lock has no size: ls omits it. */

@@ -56,7 +56,8 @@ int lk_load(registry *reg, const obj_type *t, sm_span saved, void **state, char 
  * condition). acquire answers true, or parks in lo's FIFO, or answers
  * TIMEOUT; release answers NOT_OWNER when lo is free, or held by another
  * session - unless lo is a plain lock made with auto_release = false,
- * which anyone may release, as Python's Lock. */
+ * which anyone may release, as Python's Lock. Both take no argument (the
+ * callers' method tables say so). */
 int lk_acquire(call *c, sm_obj *lo);
 int lk_release(call *c, sm_obj *lo);
 bool lk_locked(const sm_obj *lo);
