@@ -70,8 +70,7 @@ static int m_acquire(call *c) {
  * released). */
 static int m_release(call *c) {
   int64_t n = 1;
-  int rc = call_nargs(c, 0, 1);
-  if (rc == WS_OK && c->nargs == 1) rc = call_arg_int(c, 0, &n);
+  int rc = c->nargs == 1 ? call_arg_int(c, 0, &n) : WS_OK;
   if (rc != WS_OK) return rc;
   sem *s = sem_of(c);
   if (n < 1) return call_fail(c, WS_VALUE_ERROR, "n must be one or more");
