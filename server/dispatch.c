@@ -185,9 +185,14 @@ static bool answered_before(call *c, const wire_request *req, int *status) {
   if (!req->seq || !sess_kept(c->reg, c->session)) return false;
   if (req->ack) sess_ack(c->reg, c->session, req->ack);
   sm_span kept;
-  if (sess_reply_find(c->reg, c->session, req->seq, &kept)) {
-    vb_append(c->out, kept);
-    *status = WS_OK;
+  int kept_status;
+  if (sess_reply_find(c->reg, c->session, req->seq, &kept_status, &kept)) {
+    if (kept_status == WS_OK) {
+      vb_append(c->out, kept);
+      *status = WS_OK;
+    } else {
+      *status = call_fail(c, kept_status, "%.*s", (int)kept.n, (const char *)kept.p);
+    }
     return true;
   }
   if (req->seq <= sess_acked(c->reg, c->session)) {

@@ -30,7 +30,8 @@
  * A wait sent again on a resumed session finds its arrival and waits on
  * as it (before, it arrived a second time); the round's end keeps each
  * arrival's index in its session's reply table, live and in a replay
- * alike, so a resend after the round passed gets its index. A session
+ * alike, so a resend after the round passed gets its index, and after it
+ * failed its BROKEN. A session
  * that ends with an arrival in the round (not resumed in time) breaks the
  * barrier, as a waiter's connection closing does. A resent wait's deadline
  * counts from the resend. */
@@ -42,6 +43,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* Why a round failed: the text of its waiters' BROKEN answer (in w->n). */
 enum { WHY_TIMEOUT, WHY_CLOSED, WHY_RESET, WHY_ABORT };
@@ -96,20 +98,22 @@ static int add_arrival(registry *reg, sm_obj *o, arrival a) {
   return 0;
 }
 
-/* The current round ends: its arrivals go, and when it passed each keeps
- * its index as the answer of its wait (for a resend; a failed round's
- * BROKEN is not kept: a resend finds the barrier broken, or waits anew
- * after a reset). */
-static void end_arrivals(registry *reg, sm_obj *o, bool passed) {
+/* The current round ends: its arrivals go, each keeping the answer of its
+ * wait for a resend (why < 0: the round passed, the answer its index;
+ * else it failed, BROKEN with why's text). */
+static void end_arrivals(registry *reg, sm_obj *o, int why) {
   barrier *b = o->state;
   for (size_t i = 0; i < b->n_arr; i++) {
     const arrival *a = &b->arr[i];
-    if (passed && a->seq) {
+    /* Out of memory costs only the exactly-once answer of a resend. */
+    if (a->seq && why < 0) {
       uint8_t raw[16];
       vbuf v = {.p = raw, .cap = sizeof raw}; /* a packed int takes at most 11 */
       vb_int(&v, a->index);
-      /* Out of memory costs only the exactly-once answer of a resend. */
       sess_reply_keep(reg, a->session, a->seq, vb_span(&v));
+    } else if (a->seq) {
+      sm_span text = {(const uint8_t *)why_text[why], strlen(why_text[why])};
+      sess_reply_keep_status(reg, a->session, a->seq, WS_BROKEN, text);
     }
     sess_note_owned(reg, a->session, o, -1);
   }
@@ -121,7 +125,7 @@ static void end_arrivals(registry *reg, sm_obj *o, bool passed) {
 static void fail_round(registry *reg, sm_obj *o, int why) {
   barrier *b = o->state;
   b->count = 0;
-  end_arrivals(reg, o, false);
+  end_arrivals(reg, o, why);
   if (!b->waiters.head) return;
   while (b->waiters.head) {
     waiter *w = b->waiters.head;
@@ -193,7 +197,7 @@ static int m_wait(call *c) {
   int64_t index = b->count;
   if (index + 1 == b->parties) {
     b->count = 0;
-    end_arrivals(c->reg, c->obj, true);
+    end_arrivals(c->reg, c->obj, -1);
     if (b->waiters.head) {
       while (b->waiters.head)
         blk_move(b->waiters.head, c->obj, &b->passed);

@@ -758,6 +758,48 @@ START_TEST(barrier_wait_continues_across_a_crash) {
 }
 END_TEST
 
+/* A barrier wait whose round failed (a reset) and whose BROKEN answer the
+ * client did not get before a crash: sent again on the resumed session it
+ * is answered BROKEN from the kept answers, not counted as a new arrival
+ * of the next round (before, it waited again); from the log's replay and
+ * from a snapshot. */
+static void failed_round_resent(bool snapshot) {
+  durable x;
+  durable_start(&x, "20000");
+  sm_client *c = eo_connect(&x);
+  sm_barrier *b;
+  OK(sm_barrier_open(c, "b", 2, &b));
+  uint64_t id = sm_proxy_id(sm_barrier_proxy(b));
+  raw3 r;
+  raw3_open(&r, &x, AUTH_PROTOCOL_VERSION, 0, 0);
+  raw3_send(&r, 1, 0, id, "wait", NULL);
+  ck_assert(parked_within(c, 1, 5000));
+  OK(sm_barrier_reset(b));
+  char err[256];
+  ck_assert_int_eq(raw3_answer(&r, 1, NULL, err, sizeof err), WS_BROKEN);
+  if (snapshot) save_snapshot(&x); /* the kept BROKEN comes from it, not from the log */
+  durable_crash(&x);
+  close(r.fd);
+  uint64_t session = r.info.session, key = r.info.key;
+  raw3_open(&r, &x, AUTH_PROTOCOL_VERSION, session, key);
+  ck_assert_msg(r.info.resumed, "not resumed: %s", r.text);
+  ck_assert_int_eq(raw3_call(&r, 1, 0, id, "wait", NULL, NULL, err, sizeof err), WS_BROKEN);
+  ck_assert_msg(strstr(err, "reset") != NULL, "%s", err);
+  size_t n = 1;
+  OK(sm_barrier_n_waiting(b, &n));
+  ck_assert_int_eq(n, 0);
+  close(r.fd);
+  sm_barrier_free(b);
+  sm_client_free(c);
+  durable_stop(&x);
+}
+
+START_TEST(barrier_wait_failed_round_resent) {
+  failed_round_resent(false);
+  failed_round_resent(true);
+}
+END_TEST
+
 static void *condition_waiter(void *arg) {
   party *p = arg;
   sm_condition *cv;
@@ -924,6 +966,7 @@ Suite *eo_suite(void) {
   tcase_add_test(tc, kept_answers_count_against_max_memory);
   tcase_add_test(tc, barrier_wait_continues_across_a_crash);
   tcase_add_test(tc, condition_wait_continues_across_a_crash);
+  tcase_add_test(tc, barrier_wait_failed_round_resent);
   tcase_add_test(tc, lock_held_across_a_crash_by_a_client_that_resumes);
   tcase_add_test(tc, holder_that_does_not_resume_loses_the_lock);
   tcase_add_test(tc, anonymous_reference_released_on_the_resumed_session);
