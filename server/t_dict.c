@@ -90,8 +90,12 @@ static bool take(call *c, sm_span key, sval **val) {
   return true;
 }
 
-/* Checks that argument 0 is a hashable key (the table gives the count). */
-static int key_arg(call *c) { return call_arg_key(c, 0); }
+/* Checks the argument count (dispatch did, for a method with ARGS; this is
+ * for methods added without them) and that argument 0 is a hashable key. */
+static int key_args(call *c, size_t min, size_t max) {
+  int rc = call_nargs(c, min, max);
+  return rc == WS_OK ? call_arg_key(c, 0) : rc;
+}
 
 static int not_found(call *c) { return call_fail(c, WS_NOT_FOUND, "key not found"); }
 
@@ -126,7 +130,7 @@ static int write_listing(call *c, int what) {
 
 /* get(key[, default]) */
 static int d_get(call *c) {
-  int rc = key_arg(c);
+  int rc = key_args(c, 1, 2);
   if (rc != WS_OK) return rc;
   void **v = htab_find(dict_of(c), c->args[0]);
   if (v)
@@ -140,13 +144,13 @@ static int d_get(call *c) {
 
 /* set(key, v) */
 static int d_set(call *c) {
-  int rc = key_arg(c);
+  int rc = key_args(c, 2, 2);
   return rc == WS_OK ? store(c, dict_of(c), c->args[0], c->args[1], c->arg_flags[1]) : rc;
 }
 
 /* del(key) */
 static int d_del(call *c) {
-  int rc = key_arg(c);
+  int rc = key_args(c, 1, 1);
   if (rc != WS_OK) return rc;
   sval *v;
   if (!take(c, c->args[0], &v)) return not_found(c);
@@ -156,7 +160,7 @@ static int d_del(call *c) {
 
 /* contains(key) -> bool */
 static int d_contains(call *c) {
-  int rc = key_arg(c);
+  int rc = key_args(c, 1, 1);
   if (rc == WS_OK) vb_bool(c->out, htab_find(dict_of(c), c->args[0]) != NULL);
   return rc;
 }
@@ -187,7 +191,7 @@ static int d_scan(call *c) { return scan_table(c, dict_of(c), scan_item); }
 
 /* pop(key[, default]) */
 static int d_pop(call *c) {
-  int rc = key_arg(c);
+  int rc = key_args(c, 1, 2);
   if (rc != WS_OK) return rc;
   sval *v;
   if (take(c, c->args[0], &v)) {
@@ -217,7 +221,7 @@ static int d_popitem(call *c) {
 
 /* setdefault(key[, default=nil]) -> the value now stored */
 static int d_setdefault(call *c) {
-  int rc = key_arg(c);
+  int rc = key_args(c, 1, 2);
   if (rc != WS_OK) return rc;
   void **v = htab_find(dict_of(c), c->args[0]);
   if (v) {
@@ -258,7 +262,7 @@ static int d_copy(call *c) {
 
 /* set_if_absent(key, v) -> bool: true when v was stored */
 static int d_set_if_absent(call *c) {
-  int rc = key_arg(c);
+  int rc = key_args(c, 2, 2);
   if (rc != WS_OK) return rc;
   bool absent = htab_find(dict_of(c), c->args[0]) == NULL;
   if (absent && (rc = store(c, dict_of(c), c->args[0], c->args[1], c->arg_flags[1])) != WS_OK)
@@ -271,7 +275,7 @@ static int d_set_if_absent(call *c) {
  * desired) when the stored value equals expected. Answers [swapped] or
  * [swapped, previous], previous being there whenever the key existed. */
 static int d_cas(call *c) {
-  int rc = key_arg(c);
+  int rc = key_args(c, 2, 3);
   if (rc != WS_OK) return rc;
   htab *h = dict_of(c);
   size_t want = c->nargs - 1;
