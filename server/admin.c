@@ -44,8 +44,7 @@ static struct sm_server *server_of(call *c, const char *method) {
 
 int admin_slowlog(call *c) {
   char op[16];
-  int rc = call_nargs(c, 1, 2);
-  if (rc == WS_OK) rc = str_arg(c, 0, "the slowlog operation", op, sizeof op);
+  int rc = str_arg(c, 0, "the slowlog operation", op, sizeof op);
   if (rc != WS_OK) return rc;
   struct sm_server *srv = server_of(c, "slowlog");
   if (!srv) return WS_INTERNAL;
@@ -148,8 +147,7 @@ static int set_setting(call *c, struct sm_server *srv, const char *key) {
 
 int admin_config(call *c) {
   char op[16], key[64];
-  int rc = call_nargs(c, 2, 3);
-  if (rc == WS_OK) rc = str_arg(c, 0, "the config operation", op, sizeof op);
+  int rc = str_arg(c, 0, "the config operation", op, sizeof op);
   if (rc == WS_OK) rc = str_arg(c, 1, "the setting", key, sizeof key);
   if (rc != WS_OK) return rc;
   struct sm_server *srv = server_of(c, "config");
@@ -203,8 +201,6 @@ static void put_owned(void *arg, uint64_t id, uint64_t units) {
 }
 
 int admin_clients(call *c) {
-  int rc = call_nargs(c, 0, 0);
-  if (rc != WS_OK) return rc;
   struct sm_server *srv = server_of(c, "clients");
   if (!srv) return WS_INTERNAL;
   int64_t now = conn_loop_ms(srv);
@@ -248,8 +244,7 @@ int admin_clients(call *c) {
 
 int admin_kill(call *c) {
   int64_t id;
-  int rc = call_nargs(c, 1, 1);
-  if (rc == WS_OK) rc = call_arg_int(c, 0, &id);
+  int rc = call_arg_int(c, 0, &id);
   if (rc != WS_OK) return rc;
   struct sm_server *srv = server_of(c, "kill");
   if (!srv) return WS_INTERNAL;

@@ -25,6 +25,11 @@ int call_nargs(call *c, size_t min, size_t max) {
   return call_fail(c, WS_VALUE_ERROR, "expected %zu to %zu arguments, got %zu", min, max, c->nargs);
 }
 
+int call_arity(call *c, const method_def *m) {
+  if (!(m->flags & METHOD_ARITY)) return WS_OK;
+  return call_nargs(c, method_min_args(m), method_max_args(m));
+}
+
 void call_arg(const call *c, size_t i, vinfo *vi) {
   if (vw_peek(c->args[i], vi) != VW_OK) vi->kind = VK_NIL; /* never for validated args */
 }

@@ -12,7 +12,8 @@
  * deterministic, and the answer is recomputed, never logged. A type's decision of its own is a CALL
  * of a METHOD_INTERNAL method (the lock's "_grant", the barrier's "_break"...), which dispatch
  * refuses from the wire and lets run only here, in replay.
- * END_SESSION: session ended (object 0, method "", no args).
+ * END_SESSION: session ended (method "", no args; object 0, or -1 when it
+ * held no object, only kept answers: no object changes).
  * BEGIN_IDS: the run's ids start at object (session 0, method "").
  * BEGIN_SESSION: session is kept from now on (a client that may resume
  * it after a restart; object 0, method "", args [key]: what a resume must
@@ -246,7 +247,10 @@ int cmd_begin_session(registry *reg, uint64_t session, uint64_t key, int64_t now
 
 void cmd_end_session(registry *reg, uint64_t session, int64_t now_ms) {
   if (!sess_holds_anything(reg, session)) return; /* nothing to give back: nothing to log */
-  if (cmd_logging(reg)) emit(reg, CMD_END_SESSION, now_ms, session, 0, "", NULL, 0, 0, 0);
+  /* A session that held no object (a kept one: only its answers) changes
+   * no object by ending: its record says so, and no answer waits for it. */
+  uint64_t object = sess_holds_objects(reg, session) ? 0 : CMD_NO_OBJECT;
+  if (cmd_logging(reg)) emit(reg, CMD_END_SESSION, now_ms, session, object, "", NULL, 0, 0, 0);
   sess_end(reg, session);
 }
 

@@ -68,6 +68,10 @@ void cmd_each_orphan(registry *reg, void (*fn)(void *ctx, uint64_t session), voi
 
 /* ---- inside the server: the logging points and the record's parts ---- */
 
+/* The object field of an END_SESSION record whose session held no object
+ * (written as -1): its end shows in no answer. */
+#define CMD_NO_OBJECT UINT64_MAX
+
 /* The kinds of record: the first field of each. */
 enum {
   CMD_CALL = 1,

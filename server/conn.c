@@ -27,7 +27,8 @@
  * lock acquisitions, semaphore units - is kept in the registry's sessions
  * table under its session id, and the connection keeps only that id. A
  * protocol-3 client of a durable daemon gets a kept session (logged as it
- * begins, its AuthResult held until that is durable), which its client
+ * begins, its AuthResult held until that is durable, or until the disk
+ * turns out full: conn_disk_full), which its client
  * may resume after a restart: its Auth names it, and the connection takes
  * it over when it is a suspended session of an earlier run; otherwise the
  * connection gets a new one and the AuthResult says why (status OK).
@@ -138,6 +139,7 @@ struct conn {
   bool held;                   /* answers from hold_off on wait for the log (persist.h) */
   size_t hold_off;             /* where in out the first held answer starts */
   uint64_t hold_mark;          /* the log index they wait for */
+  bool result_held;            /* what is held is the AuthResult alone (its session's start) */
   conn *held_prev, *held_next; /* srv->held_list */
   blk_list waiters;            /* this connection's parked calls (blocked.c keeps the list) */
   struct event *timer;         /* HANDSHAKE: the deadline; READY: the probe; CLOSING: the free */
@@ -638,6 +640,7 @@ static void unhold(conn *c) {
     c->srv->held_list = c->held_next;
   if (c->held_next) c->held_next->held_prev = c->held_prev;
   c->held = false;
+  c->result_held = false;
   c->held_prev = c->held_next = NULL;
 }
 
@@ -646,6 +649,18 @@ void conn_durable(struct sm_server *srv, uint64_t index) {
   while (c) {
     conn *next = c->held_next;
     if (c->hold_mark <= index) {
+      unhold(c);
+      flush(c);
+    }
+    c = next;
+  }
+}
+
+void conn_disk_full(struct sm_server *srv) {
+  conn *c = srv->held_list;
+  while (c) {
+    conn *next = c->held_next;
+    if (c->result_held) {
       unhold(c);
       flush(c);
     }
@@ -817,8 +832,10 @@ static void check_auth(conn *c, const uint8_t mac[AUTH_MAC_LEN],
   vb_init(&b);
   size_t at = c->out.len;
   if (wire_auth_result_encode(&b, WS_OK, proof, why[0] ? why : NULL, &info) == 0 &&
-      out_append(c, b.p, b.len) && info.durable && !info.resumed)
+      out_append(c, b.p, b.len) && info.durable && !info.resumed) {
     hold(c, at, CONN_MARK_LAST); /* nothing is answered before the session is durable */
+    c->result_held = c->held;
+  }
   vb_free(&b);
   auth_wipe(proof, sizeof proof);
   evtimer_del(c->timer);

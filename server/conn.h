@@ -60,6 +60,15 @@ void conn_flush_pending(struct sm_server *srv);
  * answers wait for index or less sends them now, in one pass. */
 void conn_durable(struct sm_server *srv, uint64_t index);
 
+/* The log's disk is full: AuthResults held for their session's start are
+ * sent now, so clients get through (they read; their changes get
+ * DISK_FULL). Nothing else a client is told depends on that start: the
+ * answers of its changes come after it in the log and wait for their own
+ * records. A crash before there is room loses the start, and the client's
+ * resume is refused as for a session that ended, with none of its changes
+ * answered. */
+void conn_disk_full(struct sm_server *srv);
+
 /* The peer's address as text (borrowed, lives with the connection). */
 const char *conn_peer(const conn *c);
 

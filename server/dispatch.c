@@ -17,6 +17,8 @@
  * watched object's revision is committed: watch.h). While the data directory's
  * disk is full (persist.h), a client's mutating call is refused with
  * DISK_FULL before it runs; reads go on.
+ * The argument count is checked here too, once, against the method
+ * table's ARGS (object.h), before anything else about the call.
  * A METHOD_INTERNAL method runs only in a replay (cmd.h); a METHOD_MUTATES
  * call that answered OK is handed to the command stream right after it
  * ran, before the serve pass its change may start (whose grants are logged
@@ -122,10 +124,16 @@ static int type_mismatch(call *c, const sm_obj *o, uint32_t expected) {
 /* A client's call that would change the state while the log cannot be
  * written: refused before it runs (the log keeps in memory only what was
  * applied already). */
-static int disk_full(call *c, const method_def *m) {
+static int disk_full(call *c, const wire_request *req, const method_def *m) {
   if (!(m->flags & METHOD_MUTATES) || !c->conn) return WS_OK;
   const persist *p = conn_server(c->conn)->persist;
   if (!p || !persist_full(p)) return WS_OK;
+  /* Opening a named object by create (as every named proxy does) changes
+   * nothing and is not logged: a client can still open what it reads. */
+  if (req->object == 0 &&
+      (strcmp(req->method, "create") == 0 || strcmp(req->method, "create_with") == 0) &&
+      manager_create_finds(c->reg, c->args, c->nargs))
+    return WS_OK;
   return call_fail(c, WS_DISK_FULL,
                    "the daemon's disk is full: changes are refused until it has room; reads "
                    "still work");
@@ -149,7 +157,7 @@ static int check_kept(call *c, const wire_request *req, const method_def *m, boo
  * (next_before: the next id before it ran). */
 static void log_call(call *c, const wire_request *req, const method_def *m, int rc, bool kept,
                      uint64_t next_before) {
-  if (!(m->flags & METHOD_MUTATES) || rc != WS_OK) return;
+  if (!(m->flags & METHOD_MUTATES) || rc != WS_OK || c->unchanged) return;
   if (!kept) {
     if (cmd_logging(c->reg) && reg_next_id(c->reg) != next_before) cmd_log_next_id(c->reg);
     return;
@@ -185,9 +193,14 @@ static bool answered_before(call *c, const wire_request *req, int *status) {
   if (!req->seq || !sess_kept(c->reg, c->session)) return false;
   if (req->ack) sess_ack(c->reg, c->session, req->ack);
   sm_span kept;
-  if (sess_reply_find(c->reg, c->session, req->seq, &kept)) {
-    vb_append(c->out, kept);
-    *status = WS_OK;
+  int kept_status;
+  if (sess_reply_find(c->reg, c->session, req->seq, &kept_status, &kept)) {
+    if (kept_status == WS_OK) {
+      vb_append(c->out, kept);
+      *status = WS_OK;
+    } else {
+      *status = call_fail(c, kept_status, "%.*s", (int)kept.n, (const char *)kept.p);
+    }
     return true;
   }
   if (req->seq <= sess_acked(c->reg, c->session)) {
@@ -217,7 +230,8 @@ static int run(call *c, const wire_request *req, size_t arg_bytes) {
     count(c, &manager_type, m);
     exp_check_manager_call(c->reg, req->method, c->args, c->nargs);
     bool kept;
-    int rc = disk_full(c, m);
+    int rc = call_arity(c, m);
+    if (rc == WS_OK) rc = disk_full(c, req, m);
     if (rc == WS_OK) rc = check_kept(c, req, m, &kept);
     if (rc == WS_OK) rc = replies_full(c, m);
     if (rc != WS_OK) return rc;
@@ -238,7 +252,8 @@ static int run(call *c, const wire_request *req, size_t arg_bytes) {
   c->method = m;
   count(c, o->type, m);
   bool kept;
-  int rc = disk_full(c, m);
+  int rc = call_arity(c, m);
+  if (rc == WS_OK) rc = disk_full(c, req, m);
   if (rc == WS_OK) rc = check_kept(c, req, m, &kept);
   if (rc == WS_OK) rc = replies_full(c, m);
   if (rc == WS_OK && m->flags & METHOD_GROWS) rc = mem_check(c, arg_bytes);

@@ -42,4 +42,9 @@ size_t dispatch_answer_limit(const struct conn *cn);
  * info, ping, shutdown (manager.c). */
 extern const struct obj_type manager_type;
 
+/* True when a create with arguments args names an object that exists (a
+ * named one): the create only opens it and changes nothing, so it goes on
+ * while the disk is full (manager.c). */
+bool manager_create_finds(const registry *reg, const sm_span *args, size_t nargs);
+
 #endif

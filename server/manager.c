@@ -56,7 +56,10 @@ static int answer_ref(call *c, sm_obj *o, bool take_ref) {
   return WS_OK;
 }
 
-static int m_ping(call *c) { return call_nargs(c, 0, 0); }
+static int m_ping(call *c) {
+  (void)c;
+  return WS_OK;
+}
 
 /* What create_with's options ask of an object it creates. */
 typedef struct create_opts {
@@ -128,6 +131,7 @@ static int create_object(call *c, size_t skip, const create_opts *opts) {
     reg_destroy(c->reg, o);
     return call_fail(c, WS_INTERNAL, "out of memory");
   }
+  c->unchanged = !created; /* opening a named object changes nothing */
   /* A new anonymous object was born with one reference: the caller's. */
   if (!named && sess_hold(c->reg, c->session, o) != 0) {
     reg_decref(c->reg, o);
@@ -156,10 +160,19 @@ static int m_create_with(call *c) {
   return rc == WS_OK ? create_object(c, 3, &opts) : rc;
 }
 
+bool manager_create_finds(const registry *reg, const sm_span *args, size_t nargs) {
+  vinfo vi;
+  if (nargs < 2 || vw_peek(args[1], &vi) != VW_OK || vi.kind != VK_STR || vi.data.n > NAME_MAX_LEN)
+    return false;
+  char name[NAME_MAX_LEN + 1];
+  memcpy(name, vi.data.p, vi.data.n);
+  name[vi.data.n] = '\0';
+  return reg_get_named(reg, name) != NULL;
+}
+
 /* open(ref | name) */
 static int m_open(call *c) {
-  int rc = call_nargs(c, 1, 1);
-  if (rc != WS_OK) return rc;
+  int rc;
   vinfo vi;
   call_arg(c, 0, &vi);
   sm_obj *o;
@@ -181,8 +194,7 @@ static int m_open(call *c) {
 /* release(id) */
 static int m_release(call *c) {
   int64_t id;
-  int rc = call_nargs(c, 1, 1);
-  if (rc == WS_OK) rc = call_arg_int(c, 0, &id);
+  int rc = call_arg_int(c, 0, &id);
   if (rc != WS_OK) return rc;
   if (sess_release(c->reg, c->session, (uint64_t)id)) return WS_OK;
   sm_obj *o = reg_get(c->reg, (uint64_t)id);
@@ -194,8 +206,7 @@ static int m_release(call *c) {
 /* delete(name) */
 static int m_delete(call *c) {
   char name[NAME_MAX_LEN + 1];
-  int rc = call_nargs(c, 1, 1);
-  if (rc == WS_OK) rc = arg_str(c, 0, "the name", name, sizeof name);
+  int rc = arg_str(c, 0, "the name", name, sizeof name);
   if (rc != WS_OK) return rc;
   sm_obj *o = reg_get_named(c->reg, name);
   if (!o) return call_fail(c, WS_NOT_FOUND, "no object named '%s'", name);
@@ -208,8 +219,6 @@ static int m_delete(call *c) {
  * batch so): they go together, as they did. Each must be a live anonymous
  * object (VALUE_ERROR otherwise, nothing freed). */
 static int m_collect(call *c) {
-  int rc = call_nargs(c, 1, 1);
-  if (rc != WS_OK) return rc;
   vinfo vi;
   call_arg(c, 0, &vi);
   if (vi.kind != VK_LIST) return call_fail(c, WS_TYPE_ERROR, "_collect takes a list of ids");
@@ -280,8 +289,7 @@ static int ls_type_arg(call *c, size_t i, ls_ctx *ls) {
 
 /* ls([type]) */
 static int m_ls(call *c) {
-  int rc = call_nargs(c, 0, 1);
-  if (rc != WS_OK) return rc;
+  int rc;
   ls_ctx ls = {.w = {.out = c->out}, .now_ms = cmd_time(c->reg)};
   if ((rc = ls_type_arg(c, 0, &ls)) != WS_OK) return rc;
   vb_init(&ls.w.key);
@@ -382,8 +390,6 @@ static void put_persist_info(map_writer *w, const persist *p) {
 }
 
 static int m_info(call *c) {
-  int rc = call_nargs(c, 0, 0);
-  if (rc != WS_OK) return rc;
   if (!c->conn) return call_fail(c, WS_INTERNAL, "info needs a connection to a daemon");
   struct sm_server *srv = conn_server(c->conn);
   stats_snapshot st;
@@ -481,8 +487,7 @@ typedef struct holders_ctx {
 /* show(name): what one object is, who waits on it and who holds it. */
 static int m_show(call *c) {
   char name[NAME_MAX_LEN + 1];
-  int rc = call_nargs(c, 1, 1);
-  if (rc == WS_OK) rc = arg_str(c, 0, "the name", name, sizeof name);
+  int rc = arg_str(c, 0, "the name", name, sizeof name);
   if (rc != WS_OK) return rc;
   if (!c->conn) return call_fail(c, WS_INTERNAL, "show needs a connection to a daemon");
   sm_obj *o = reg_get_named(c->reg, name);
@@ -531,8 +536,6 @@ static int m_show(call *c) {
 /* save(): answered with the log index of a snapshot written after the
  * call, once it is on disk (persist.h). */
 static int m_save(call *c) {
-  int rc = call_nargs(c, 0, 0);
-  if (rc != WS_OK) return rc;
   if (!c->conn) return call_fail(c, WS_INTERNAL, "save needs a connection to a daemon");
   persist *p = conn_server(c->conn)->persist;
   if (!p)
@@ -543,37 +546,35 @@ static int m_save(call *c) {
 
 /* shutdown(): answered, then the daemon stops. */
 static int m_shutdown(call *c) {
-  int rc = call_nargs(c, 0, 0);
-  if (rc != WS_OK) return rc;
   if (!c->conn) return call_fail(c, WS_INTERNAL, "shutdown needs a connection to a daemon");
   server_begin_stop(conn_server(c->conn));
   return WS_OK;
 }
 
 static const method_def manager_methods[] = {
-    {"ping", m_ping, 0},
-    {"create", m_create, METHOD_MUTATES},
-    {"create_with", m_create_with, METHOD_MUTATES},
-    {"open", m_open, METHOD_MUTATES}, /* takes a reference for the session */
-    {"release", m_release, METHOD_MUTATES},
-    {"delete", m_delete, METHOD_MUTATES},
-    {"txn", txn_m_txn, METHOD_MUTATES},
-    {"_collect", m_collect, METHOD_MUTATES | METHOD_INTERNAL},
-    {"expire", exp_m_expire, METHOD_MUTATES},
-    {"ttl", exp_m_ttl, 0},
-    {"persist", exp_m_persist, METHOD_MUTATES},
-    {"_expire", exp_m_expired, METHOD_MUTATES | METHOD_INTERNAL},
-    {"ls", m_ls, 0},
-    {"ls_scan", m_ls_scan, 0},
-    {"info", m_info, 0},
-    {"show", m_show, 0},
-    {"save", m_save, 0},
-    {"shutdown", m_shutdown, 0},
-    {"slowlog", admin_slowlog, 0},
-    {"config", admin_config, 0},
-    {"clients", admin_clients, 0},
-    {"kill", admin_kill, 0},
-    {"monitor", admin_monitor, 0},
+    {"ping", m_ping, ARGS(0, 0)},
+    {"create", m_create, METHOD_MUTATES | ARGS(2, ARGS_MANY)},
+    {"create_with", m_create_with, METHOD_MUTATES | ARGS(3, ARGS_MANY)},
+    {"open", m_open, METHOD_MUTATES | ARGS(1, 1)}, /* takes a reference for the session */
+    {"release", m_release, METHOD_MUTATES | ARGS(1, 1)},
+    {"delete", m_delete, METHOD_MUTATES | ARGS(1, 1)},
+    {"txn", txn_m_txn, METHOD_MUTATES | ARGS(2, 3)},
+    {"_collect", m_collect, METHOD_MUTATES | METHOD_INTERNAL | ARGS(1, 1)},
+    {"expire", exp_m_expire, METHOD_MUTATES | ARGS(2, 2)},
+    {"ttl", exp_m_ttl, ARGS(1, 1)},
+    {"persist", exp_m_persist, METHOD_MUTATES | ARGS(1, 1)},
+    {"_expire", exp_m_expired, METHOD_MUTATES | METHOD_INTERNAL | ARGS(1, 1)},
+    {"ls", m_ls, ARGS(0, 1)},
+    {"ls_scan", m_ls_scan, ARGS(1, 3)},
+    {"info", m_info, ARGS(0, 0)},
+    {"show", m_show, ARGS(1, 1)},
+    {"save", m_save, ARGS(0, 0)},
+    {"shutdown", m_shutdown, ARGS(0, 0)},
+    {"slowlog", admin_slowlog, ARGS(1, 2)},
+    {"config", admin_config, ARGS(2, 3)},
+    {"clients", admin_clients, ARGS(0, 0)},
+    {"kill", admin_kill, ARGS(1, 1)},
+    {"monitor", admin_monitor, ARGS(1, 2)},
 };
 
 const obj_type manager_type = {

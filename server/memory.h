@@ -8,9 +8,11 @@
  * with their keys, arrays, rings), measured by the type's mem_size hook.
  * Dispatch re-measures the target after every mutating call (reg_measure),
  * so a method keeps no books of its own. Each allocation counts as malloc
- * lays it out (mem_chunk), so used follows the heap closely. Connection
- * buffers and parked calls are not data: their own limits bound them
- * (--max-frame, --max-pending, the output caps).
+ * lays it out (mem_chunk), so used follows the heap closely. The answers
+ * kept for sessions until their clients acknowledge them are data too
+ * (session.c counts them, as Redis counts client output buffers).
+ * Connection buffers and parked calls are not data: their own limits bound
+ * them (--max-frame, --max-pending, the output caps).
  *
  * The limit. A call that would grow the data (METHOD_GROWS in the method
  * table, and the creation of an object) asks mem_check() first: when the

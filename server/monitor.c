@@ -216,9 +216,8 @@ static void reader_timeout(registry *reg, waiter *w) {
 }
 
 int monitor_call(monitor *m, call *c) {
-  int rc = call_nargs(c, 1, 2);
   int64_t cursor = 0, wait_ms = MONITOR_WAIT_DEFAULT_MS;
-  if (rc == WS_OK) rc = call_arg_int(c, 0, &cursor);
+  int rc = call_arg_int(c, 0, &cursor); /* the manager's table gives the count */
   if (rc == WS_OK && c->nargs > 1) rc = call_arg_int(c, 1, &wait_ms);
   if (rc != WS_OK) return rc;
   if (cursor < 0) return call_fail(c, WS_VALUE_ERROR, "monitor takes a cursor of 0 or more");

@@ -63,8 +63,10 @@ typedef struct call {
   size_t nargs;
   bool has_timeout;
   int64_t timeout_ms;
-  vbuf *out;     /**< the result value, written by the method */
-  char err[256]; /**< error text when the status is not WS_OK */
+  bool unchanged; /**< set by a mutating method whose call changed nothing (a create that found
+                     its named object): dispatch neither logs nor keeps it */
+  vbuf *out;      /**< the result value, written by the method */
+  char err[256];  /**< error text when the status is not WS_OK */
 } call;
 
 typedef int (*method_fn)(call *c);
@@ -83,11 +85,30 @@ typedef void (*ref_visit_fn)(void *ctx, uint64_t id);
  * call of this method. Refused from the wire. */
 #define METHOD_INTERNAL 4u
 
+/* How many arguments a method takes, as Redis's command table keeps each
+ * command's arity: ARGS(min, max) among its flags (max ARGS_MANY: no
+ * bound). Dispatch checks it once, before the method runs, and refuses
+ * another count with VALUE_ERROR ("expected 1 argument, got 2"), so the
+ * method only checks the kinds of its arguments. Flags without ARGS mean
+ * the method checks its own count (a table written before, a custom
+ * type). The count lives in the flags' high bits so that every table
+ * keeps its three fields. */
+#define METHOD_ARITY (1u << 15) /* ARGS gave the count */
+#define ARGS_MANY 0xffu
+#define ARGS(lo, hi) (METHOD_ARITY | (unsigned)(lo) << 16 | (unsigned)(hi) << 24)
+
 typedef struct method_def {
   const char *name;
   method_fn fn;
-  unsigned flags;
+  unsigned flags; /**< METHOD_*, and ARGS(min, max) */
 } method_def;
+
+/* The fewest and the most arguments ARGS gave (most SIZE_MAX: no bound). */
+static inline size_t method_min_args(const method_def *m) { return (m->flags >> 16) & 0xffu; }
+static inline size_t method_max_args(const method_def *m) {
+  unsigned hi = (m->flags >> 24) & 0xffu;
+  return hi == ARGS_MANY ? SIZE_MAX : hi;
+}
 
 struct obj_type {
   const char *name;
@@ -148,6 +169,10 @@ int call_fail(call *c, int status, const char *fmt, ...) __attribute__((format(p
 /* Checks the argument count; on a mismatch fills c->err and returns
  * WS_VALUE_ERROR, else WS_OK. */
 int call_nargs(call *c, size_t min, size_t max);
+
+/* Checks c's argument count against what m's ARGS says (dispatch does,
+ * once, before m runs; WS_OK when m gives none). */
+int call_arity(call *c, const method_def *m);
 
 /* Decodes argument i (top level) into *vi; argument i must exist. */
 void call_arg(const call *c, size_t i, vinfo *vi);

@@ -342,6 +342,7 @@ static void on_fatal(void *ctx, const char *why) {
 
 static void on_space(void *ctx, bool full) {
   persist *p = ctx;
+  if (full) conn_disk_full(p->srv); /* clients waiting for their session's start get through */
   if (full)
     log_error("the disk of %s is full: changes are refused (DISK_FULL) until it has room; reads "
               "go on",
@@ -353,8 +354,9 @@ static void on_space(void *ctx, bool full) {
 /* The object a record names, when it is a client's or a type's call on
  * one object: the fourth field of [kind, time_ms, session, object, method,
  * args] with kind CALL (cmd.c). 0 for anything else; UINT64_MAX for a
- * session's begin, which no answer but that session's AuthResult (held
- * by conn.c) shows. */
+ * session's begin, or the end of a session that held no object: no
+ * answer shows them (a session's own changes come after its begin and
+ * wait for their own records). */
 static uint64_t record_object(const uint8_t *rec, size_t len) {
   vinfo top, f;
   if (vw_peek((sm_span){rec, len}, &top) != VW_OK || top.kind != VK_LIST) return 0;
@@ -367,6 +369,7 @@ static uint64_t record_object(const uint8_t *rec, size_t len) {
     field[i] = f.i;
   }
   if (field[0] == CMD_BEGIN_SESSION) return UINT64_MAX;
+  if (field[0] == CMD_END_SESSION && field[3] == -1) return UINT64_MAX;
   return field[0] == CMD_CALL && field[3] > 0 ? (uint64_t)field[3] : 0;
 }
 

@@ -81,6 +81,52 @@ void saved_put_int(vbuf *out, int64_t v) {
   vb_list_end_item(out, item);
 }
 
+void saved_put_ints(vbuf *out, const int64_t *v, size_t n) {
+  size_t item = vb_list_begin_item(out);
+  size_t list = vb_list_begin(out);
+  for (size_t i = 0; i < n; i++)
+    saved_put_int(out, v[i]);
+  vb_list_end(out, list);
+  vb_list_end_item(out, item);
+}
+
+/* Caller frees *v. */
+int saved_ints(sm_span body, size_t width, int64_t **v, size_t *n, const char *what, char *err,
+               size_t errlen) {
+  vw_iter it;
+  sm_span item;
+  vinfo vi;
+  size_t count = 0;
+  *v = NULL;
+  *n = 0;
+  vw_iter_init(&it, body);
+  while (vw_list_next(&it, &item))
+    count++;
+  if (count % width != 0) {
+    snprintf(err, errlen, "a saved %s has a table cut short", what);
+    return WS_VALUE_ERROR;
+  }
+  if (count == 0) return WS_OK;
+  int64_t *arr = malloc(count * sizeof *arr);
+  if (!arr) {
+    snprintf(err, errlen, "out of memory");
+    return WS_INTERNAL;
+  }
+  size_t i = 0;
+  vw_iter_init(&it, body);
+  while (vw_list_next(&it, &item)) {
+    if (vw_peek(item, &vi) != VW_OK || vi.kind != VK_INT) {
+      free(arr);
+      snprintf(err, errlen, "a saved %s has a table item that is not an int", what);
+      return WS_VALUE_ERROR;
+    }
+    arr[i++] = vi.i;
+  }
+  *v = arr;
+  *n = count;
+  return WS_OK;
+}
+
 void saved_put_bool(vbuf *out, bool v) {
   size_t item = vb_list_begin_item(out);
   vb_bool(out, v);

@@ -35,6 +35,17 @@ void saved_put_bool(vbuf *out, bool v);
 /* Writes n svals as a list element of the list being written to out. */
 void saved_write_svals(vbuf *out, sval *const *items, size_t n);
 
+/* Writes n ints as one list element of the list being written to out
+ * (a table of fixed-width rows, row after row). */
+void saved_put_ints(vbuf *out, const int64_t *v, size_t n);
+
+/* Reads what saved_put_ints wrote (the list's body): *v gets a new array
+ * of *n ints (the caller frees it; NULL when empty), *n a multiple of
+ * width. Returns WS_OK, or WS_VALUE_ERROR (an item not an int, or rows
+ * cut short) or WS_INTERNAL with err filled. */
+int saved_ints(sm_span body, size_t width, int64_t **v, size_t *n, const char *what, char *err,
+               size_t errlen);
+
 /* The status save hooks answer: WS_INTERNAL when out ran out of memory. */
 int saved_status(const vbuf *out);
 

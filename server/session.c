@@ -2,8 +2,14 @@
 /* session.c - the sessions table: per session, its references to anonymous
  * objects and the units it owns (see session.h). Both are htabs of object
  * id -> count, so a session that holds many objects gives each back once.
- * A kept session also has its reply table: seq -> the answer's bytes. */
+ * A kept session also has its reply table: seq -> the answer's bytes.
+ * Kept answers are data: each counts in the registry's used memory
+ * (memory.h) from keeping to freeing, as Redis counts client output
+ * buffers, so --max-memory refuses growing calls once unacknowledged
+ * answers fill it (nothing is evicted; the client's ack frees them). */
 #include "session.h"
+
+#include "memory.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,35 +24,52 @@ typedef struct sess {
   bool attached;  /* a connection of this run has it (never saved) */
   uint64_t acked; /* the client has every answer up to this seq */
   uint64_t key;   /* a resume must name it (session ids are not secret) */
-  htab replies;   /* seq -> sm_span* header of an owned block (span + bytes) */
+  htab replies;   /* seq -> kept_reply* (owned) */
 } sess;
 
 /* A kept answer: one block, the span pointing just past itself. */
-static sm_span *reply_new(sm_span result) {
-  sm_span *r = malloc(sizeof *r + result.n);
+typedef struct kept_reply {
+  sm_span r;  /* the result (status OK), else the error text */
+  int status; /* WS_* */
+} kept_reply;
+
+/* What a kept answer of n bytes weighs: its block, its 8-byte key's
+ * block and its table entry. */
+static size_t reply_mem(size_t n) {
+  return mem_chunk(sizeof(kept_reply) + n) + mem_chunk(sizeof(uint64_t)) + sizeof(htab_entry);
+}
+
+/* A kept answer with status and bytes (the result, or the error text),
+ * counted in reg's used memory. */
+static kept_reply *reply_new(registry *reg, int status, sm_span bytes_in) {
+  kept_reply *r = malloc(sizeof *r + bytes_in.n);
   if (!r) return NULL;
   uint8_t *bytes = (uint8_t *)(r + 1);
-  if (result.n) memcpy(bytes, result.p, result.n);
-  *r = (sm_span){bytes, result.n};
+  if (bytes_in.n) memcpy(bytes, bytes_in.p, bytes_in.n);
+  *r = (kept_reply){{bytes, bytes_in.n}, status};
+  mem_add(reg_mem(reg), reply_mem(bytes_in.n));
   return r;
 }
 
+/* Frees a kept answer (an htab_free_fn: ctx is the registry, or NULL when
+ * the registry is going and nothing is counted any more). */
 static void reply_free(void *ctx, void *val) {
-  (void)ctx;
+  const sm_span *r = val; /* the first member of a kept_reply */
+  if (ctx && r) mem_sub(reg_mem(ctx), reply_mem(r->n));
   free(val);
 }
 
-static int sess_reply_keep_in(sess *s, uint64_t seq, sm_span result);
+static int sess_reply_keep_in(registry *reg, sess *s, uint64_t seq, int status, sm_span bytes);
 
 static sm_span id_key(const uint64_t *id) { return (sm_span){(const uint8_t *)id, sizeof *id}; }
 
+/* Frees a session entry (an htab_free_fn; ctx: as reply_free's). */
 static void sess_free(void *ctx, void *val) {
-  (void)ctx;
   sess *s = val;
   htab_clear(&s->handles, NULL, NULL);
   htab_clear(&s->owned, NULL, NULL);
   htab_clear(&s->ephemeral, NULL, NULL);
-  htab_clear(&s->replies, reply_free, NULL);
+  htab_clear(&s->replies, reply_free, ctx);
   free(s);
 }
 
@@ -80,7 +103,7 @@ static sess *get_or_add(registry *reg, uint64_t sid) {
 static void forget_if_empty(registry *reg, sess *s) {
   if (s->kept || htab_len(&s->handles) || htab_len(&s->owned) || htab_len(&s->ephemeral)) return;
   htab_remove(&reg_sessions(reg)->by_id, id_key(&s->id), NULL);
-  sess_free(NULL, s);
+  sess_free(reg, s);
 }
 
 /* Adds delta to the count of id in t (removed at zero or below). Returns 0,
@@ -153,6 +176,11 @@ uint64_t sess_owned_units(registry *reg, uint64_t sid, uint64_t id) {
 
 bool sess_holds_anything(registry *reg, uint64_t sid) { return sid && find(reg, sid) != NULL; }
 
+bool sess_holds_objects(registry *reg, uint64_t sid) {
+  sess *s = sid ? find(reg, sid) : NULL;
+  return s && (htab_len(&s->handles) || htab_len(&s->owned) || htab_len(&s->ephemeral));
+}
+
 uint64_t sess_ref_count(registry *reg, uint64_t sid) {
   sess *s = sid ? find(reg, sid) : NULL;
   uint64_t n = 0;
@@ -217,28 +245,35 @@ bool sess_kept(registry *reg, uint64_t sid) {
 
 static sm_span seq_key(const uint64_t *seq) { return (sm_span){(const uint8_t *)seq, sizeof *seq}; }
 
-bool sess_reply_find(registry *reg, uint64_t sid, uint64_t seq, sm_span *result) {
+bool sess_reply_find(registry *reg, uint64_t sid, uint64_t seq, int *status, sm_span *result) {
   sess *s = sid ? find(reg, sid) : NULL;
   void **slot = s && s->kept ? htab_find(&s->replies, seq_key(&seq)) : NULL;
   if (!slot) return false;
-  *result = *(const sm_span *)*slot;
+  const kept_reply *r = *slot;
+  *status = r->status;
+  *result = r->r;
   return true;
 }
 
 int sess_reply_keep(registry *reg, uint64_t sid, uint64_t seq, sm_span result) {
-  sess *s = sid ? find(reg, sid) : NULL;
-  if (!s || !s->kept || seq == 0 || seq <= s->acked) return 0;
-  return sess_reply_keep_in(s, seq, result);
+  return sess_reply_keep_status(reg, sid, seq, WS_OK, result);
 }
 
-static int sess_reply_keep_in(sess *s, uint64_t seq, sm_span result) {
-  sm_span *r = reply_new(result);
+int sess_reply_keep_status(registry *reg, uint64_t sid, uint64_t seq, int status, sm_span bytes) {
+  sess *s = sid ? find(reg, sid) : NULL;
+  if (!s || !s->kept || seq == 0 || seq <= s->acked) return 0;
+  return sess_reply_keep_in(reg, s, seq, status, bytes);
+}
+
+static int sess_reply_keep_in(registry *reg, sess *s, uint64_t seq, int status, sm_span bytes) {
+  kept_reply *r = reply_new(reg, status, bytes);
   void *old = NULL;
   if (!r || htab_put(&s->replies, seq_key(&seq), r, &old) < 0) {
-    free(r);
+    reply_free(reg, r);
     return -1;
   }
-  free(old); /* the same seq twice: the newer answer (a replay of a resent call never makes one) */
+  /* the same seq twice: the newer answer (a replay of a resent call never makes one) */
+  reply_free(reg, old);
   return 0;
 }
 
@@ -256,8 +291,12 @@ void sess_ack(registry *reg, uint64_t sid, uint64_t ack) {
     uint64_t seq;
     memcpy(&seq, key.p, sizeof seq);
     if (seq <= ack) {
+      size_t slots = s->replies.n_slots;
       htab_remove(&s->replies, key, NULL);
-      free(val);
+      reply_free(reg, val);
+      /* A remove that shrinks the table compacts its entries: start over
+       * (what is left before pos is unacknowledged, soon passed again). */
+      if (s->replies.n_slots != slots) pos = 0;
     }
   }
 }
@@ -302,7 +341,7 @@ void sess_end(registry *reg, uint64_t sid) {
     sm_obj *o = reg_get(reg, id);
     if (o && o->eph_session == sid) reg_destroy(reg, o);
   }
-  sess_free(NULL, s);
+  sess_free(reg, s);
 }
 
 /* An integer held in a pointer-sized slot (a count, or a key passed so), as
@@ -314,12 +353,44 @@ static void put_int(vbuf *out, const void *val) {
   vb_list_item(out, vb_span(&v));
 }
 
-/* A kept answer (an sm_span) as a bytes list item of out. */
+/* A kept answer as a list item of out: its bytes, or for an error
+ * [status, text bytes]. */
 static void put_reply(vbuf *out, const void *val) {
-  const sm_span *r = val;
+  const kept_reply *r = val;
   size_t item = vb_list_begin_item(out);
-  vb_bytes(out, r->p, r->n);
+  if (r->status == WS_OK) {
+    vb_bytes(out, r->r.p, r->r.n);
+  } else {
+    size_t list = vb_list_begin(out);
+    put_int(out, (const void *)(uintptr_t)r->status);
+    size_t text = vb_list_begin_item(out);
+    vb_bytes(out, r->r.p, r->r.n);
+    vb_list_end_item(out, text);
+    vb_list_end(out, list);
+  }
   vb_list_end_item(out, item);
+}
+
+/* Reads a kept answer's item (put_reply): *status and *bytes. */
+static bool read_reply(sm_span v, int *status, sm_span *bytes) {
+  vinfo vi, st, tx;
+  if (vw_peek(v, &vi) != VW_OK) return false;
+  if (vi.kind == VK_BYTES) {
+    *status = WS_OK;
+    *bytes = vi.data;
+    return true;
+  }
+  vw_iter it;
+  sm_span a, b;
+  if (vi.kind != VK_LIST) return false;
+  vw_iter_init(&it, vi.data);
+  if (!vw_list_next(&it, &a) || !vw_list_next(&it, &b) || vw_peek(a, &st) != VW_OK ||
+      vw_peek(b, &tx) != VW_OK || st.kind != VK_INT || st.i <= 0 || st.i > INT32_MAX ||
+      tx.kind != VK_BYTES)
+    return false;
+  *status = (int)st.i;
+  *bytes = tx.data;
+  return true;
 }
 
 /* Appends [key, value, ...] of t, a table keyed by 8-byte ids or seqs, as
@@ -340,17 +411,19 @@ static void save_table(vbuf *out, const htab *t, void (*put_val)(vbuf *out, cons
 
 /* Reads the [seq, bytes, ...] list v into s's reply table. Returns false
  * when v is not such a list or memory runs out. */
-static bool load_replies(sm_span v, sess *s) {
+static bool load_replies(registry *reg, sm_span v, sess *s) {
   vinfo vi;
   if (vw_peek(v, &vi) != VW_OK || vi.kind != VK_LIST) return false;
   vw_iter it;
   vw_iter_init(&it, vi.data);
   sm_span a, b;
   while (vw_list_next(&it, &a)) {
-    vinfo seq, bytes;
-    if (!vw_list_next(&it, &b) || vw_peek(a, &seq) != VW_OK || vw_peek(b, &bytes) != VW_OK ||
-        seq.kind != VK_INT || seq.i <= 0 || bytes.kind != VK_BYTES ||
-        sess_reply_keep_in(s, (uint64_t)seq.i, bytes.data) != 0)
+    vinfo seq;
+    int status;
+    sm_span bytes;
+    if (!vw_list_next(&it, &b) || vw_peek(a, &seq) != VW_OK || seq.kind != VK_INT || seq.i <= 0 ||
+        !read_reply(b, &status, &bytes) ||
+        sess_reply_keep_in(reg, s, (uint64_t)seq.i, status, bytes) != 0)
       return false;
   }
   return true;
@@ -452,7 +525,7 @@ int sess_load(registry *reg, sm_span saved, char *err, size_t errlen) {
       s->kept = kv.b;
       s->acked = (uint64_t)av.i;
       s->key = (uint64_t)keyv.i;
-      if (!load_replies(replies, s)) goto bad;
+      if (!load_replies(reg, replies, s)) goto bad;
       sm_span eph; /* newer still: its ephemeral objects */
       if (vw_list_next(&fields, &eph) && !load_counts(eph, &s->ephemeral)) goto bad;
     }

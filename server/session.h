@@ -23,7 +23,9 @@
  * session ends, with its reply table.
  *
  * The reply table (exactly once across a restart): a kept session keeps
- * the answer of each mutating call it made (by the request's seq) until the
+ * the answer of each mutating call it made (by the request's seq; an
+ * error too when the call was applied, as a barrier wait whose round
+ * failed) until the
  * client acknowledges it (a request's `ack`: it has every answer up to that
  * seq). A request whose seq is in the table is answered from it, not
  * applied again. The table is durable state like the rest: the CALL
@@ -88,8 +90,13 @@ uint64_t sess_ref_count(registry *reg, uint64_t sid);
 void sess_each_owned(registry *reg, uint64_t sid,
                      void (*fn)(void *ctx, uint64_t id, uint64_t units), void *ctx);
 
-/* True when session sid holds a reference, a unit or an ephemeral object. */
+/* True when session sid has an entry: a reference, a unit or an ephemeral
+ * object, or a kept session (its reply table). */
 bool sess_holds_anything(registry *reg, uint64_t sid);
+
+/* True when session sid holds a reference or a unit of some object, or an
+ * ephemeral object: its end changes objects, not only the sessions table. */
+bool sess_holds_objects(registry *reg, uint64_t sid);
 
 /* Ends session sid: what it owned goes back to the objects (owner_gone,
  * which signal their next waiters), then its references are given back
@@ -99,9 +106,10 @@ void sess_end(registry *reg, uint64_t sid);
 
 /* The table as one packed Value appended to out: a list of
  * [session, [id, count, ...] references, [id, units, ...] owned, kept,
- * acked, [seq, answer bytes, ...] replies, key, [id, 1, ...] ephemeral], in
+ * acked, [seq, answer, ...] replies, key, [id, 1, ...] ephemeral], in
  * creation order (an older blob's entries end after owned; ephemeral is
- * there only when the session has such objects). Returns 0, or -1 when out of memory. */
+ * there only when the session has such objects); an answer is its bytes,
+ * or [status, text bytes] for an error. Returns 0, or -1 when out of memory. */
 int sess_save(registry *reg, vbuf *out);
 
 /* Adds the entries of what sess_save wrote, taking no references (the
@@ -124,14 +132,20 @@ int sess_attach(registry *reg, uint64_t sid, uint64_t key, char *why, size_t why
 /* True when sid is a kept session (its mutating calls' answers are kept). */
 bool sess_kept(registry *reg, uint64_t sid);
 
-/* The kept answer of sid's call seq: true with *result borrowed (valid
- * until the table changes; empty: nil), false when there is none. */
-bool sess_reply_find(registry *reg, uint64_t sid, uint64_t seq, sm_span *result);
+/* The kept answer of sid's call seq: true with its *status and *result
+ * borrowed (valid until the table changes): the result when OK (empty:
+ * nil), else the error text; false when there is none. */
+bool sess_reply_find(registry *reg, uint64_t sid, uint64_t seq, int *status, sm_span *result);
 
 /* Keeps result as the answer of sid's call seq (a kept session only, and
  * seq above what the client acknowledged). Returns 0, or -1 when out of
  * memory. */
 int sess_reply_keep(registry *reg, uint64_t sid, uint64_t seq, sm_span result);
+
+/* The same for an answer that is not OK, with its error text: a call
+ * applied whose outcome is an error decided later (a barrier wait whose
+ * round failed answers BROKEN). */
+int sess_reply_keep_status(registry *reg, uint64_t sid, uint64_t seq, int status, sm_span text);
 
 /* The client of sid has every answer up to seq ack: those go. */
 void sess_ack(registry *reg, uint64_t sid, uint64_t ack);

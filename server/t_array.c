@@ -194,8 +194,7 @@ static void store_items(call *c, array *a, sm_span body, size_t start) {
 static int m_get(call *c) {
   array *a = array_of(c);
   size_t pos = 0;
-  int rc = call_nargs(c, 1, 1);
-  if (rc == WS_OK) rc = index_arg(c, 0, a->len, &pos);
+  int rc = index_arg(c, 0, a->len, &pos);
   if (rc == WS_OK) write_num(c->out, a, load(a, pos));
   return rc;
 }
@@ -205,8 +204,7 @@ static int m_set(call *c) {
   array *a = array_of(c);
   size_t pos = 0;
   num n;
-  int rc = call_nargs(c, 2, 2);
-  if (rc == WS_OK) rc = index_arg(c, 0, a->len, &pos);
+  int rc = index_arg(c, 0, a->len, &pos);
   if (rc == WS_OK) rc = to_num(c, a, c->args[1], &n);
   if (rc == WS_OK) store(a, pos, n);
   return rc;
@@ -217,8 +215,7 @@ static int m_add(call *c) {
   array *a = array_of(c);
   size_t pos = 0;
   num d;
-  int rc = call_nargs(c, 2, 2);
-  if (rc == WS_OK) rc = index_arg(c, 0, a->len, &pos);
+  int rc = index_arg(c, 0, a->len, &pos);
   if (rc != WS_OK) return rc;
   vinfo vi;
   call_arg(c, 1, &vi);
@@ -245,19 +242,15 @@ static int m_add(call *c) {
 
 /* len -> int */
 static int m_len(call *c) {
-  int rc = call_nargs(c, 0, 0);
-  if (rc == WS_OK) vb_int(c->out, (int64_t)array_of(c)->len);
-  return rc;
+  vb_int(c->out, (int64_t)array_of(c)->len);
+  return WS_OK;
 }
 
 /* typecode -> str */
 static int m_typecode(call *c) {
-  int rc = call_nargs(c, 0, 0);
-  if (rc == WS_OK) {
-    const char *code = info(array_of(c))->code;
-    vb_str(c->out, code, strlen(code));
-  }
-  return rc;
+  const char *code = info(array_of(c))->code;
+  vb_str(c->out, code, strlen(code));
+  return WS_OK;
 }
 
 static int slice_too_large(call *c) {
@@ -269,8 +262,7 @@ static int slice_too_large(call *c) {
 static int m_slice(call *c) {
   array *a = array_of(c);
   size_t start = 0, stop = 0;
-  int rc = call_nargs(c, 0, 2);
-  if (rc == WS_OK) rc = bound_arg(c, 0, a->len, 0, &start);
+  int rc = bound_arg(c, 0, a->len, 0, &start);
   if (rc == WS_OK) rc = bound_arg(c, 1, a->len, a->len, &stop);
   if (rc != WS_OK) return rc;
   /* No client reads an answer over a frame, and a slice of a 1 GiB array
@@ -294,8 +286,7 @@ static int m_slice(call *c) {
 static int m_set_slice(call *c) {
   array *a = array_of(c);
   int64_t start;
-  int rc = call_nargs(c, 2, 2);
-  if (rc == WS_OK) rc = call_arg_int(c, 0, &start);
+  int rc = call_arg_int(c, 0, &start);
   if (rc != WS_OK) return rc;
   if (start < 0) start += (int64_t)a->len;
   if (start < 0 || (uint64_t)start > a->len)
@@ -410,13 +401,13 @@ static size_t array_mem(const void *state) {
 }
 
 static const method_def array_methods[] = {
-    {"get", m_get, 0},
-    {"set", m_set, METHOD_MUTATES},
-    {"add", m_add, METHOD_MUTATES},
-    {"len", m_len, 0},
-    {"typecode", m_typecode, 0},
-    {"slice", m_slice, 0},
-    {"set_slice", m_set_slice, METHOD_MUTATES},
+    {"get", m_get, ARGS(1, 1)},
+    {"set", m_set, METHOD_MUTATES | ARGS(2, 2)},
+    {"add", m_add, METHOD_MUTATES | ARGS(2, 2)},
+    {"len", m_len, ARGS(0, 0)},
+    {"typecode", m_typecode, ARGS(0, 0)},
+    {"slice", m_slice, ARGS(0, 2)},
+    {"set_slice", m_set_slice, METHOD_MUTATES | ARGS(2, 2)},
 };
 
 const obj_type t_array_type = {

@@ -126,7 +126,7 @@ static int store(call *c, dict *d, sm_span key, sm_span packed, unsigned flags) 
     key_ref(c->reg, key_ref_id(key), true);
   else
     sval_free(c->reg, old);
-  ttl_clear(d, key); /* a new value has no TTL */
+  ttl_clear(d, key);                                          /* a new value has no TTL */
   if (c->obj) wch_note(c->reg, c->obj, WCH_SET, key, packed); /* not while creating */
   return WS_OK;
 }
@@ -172,7 +172,8 @@ static bool take(call *c, sm_span key, sval **val) {
   return true;
 }
 
-/* Checks the argument count and that argument 0 is a hashable key. */
+/* Checks the argument count (dispatch did, for a method with ARGS; this is
+ * for methods added without them) and that argument 0 is a hashable key. */
 static int key_args(call *c, size_t min, size_t max) {
   int rc = call_nargs(c, min, max);
   return rc == WS_OK ? call_arg_key(c, 0) : rc;
@@ -191,8 +192,6 @@ static void write_pair(vbuf *b, sm_span k, sm_span v) {
 enum { OUT_KEYS, OUT_VALUES, OUT_ITEMS };
 
 static int write_listing(call *c, int what) {
-  int rc = call_nargs(c, 0, 0);
-  if (rc != WS_OK) return rc;
   size_t pos = 0, m = vb_list_begin(c->out);
   sm_span k;
   void *v;
@@ -332,9 +331,8 @@ static int d_contains(call *c) {
 
 /* len -> int */
 static int d_len(call *c) {
-  int rc = call_nargs(c, 0, 0);
-  if (rc == WS_OK) vb_int(c->out, (int64_t)htab_len(dict_of(c)));
-  return rc;
+  vb_int(c->out, (int64_t)htab_len(dict_of(c)));
+  return WS_OK;
 }
 
 static int d_keys(call *c) { return write_listing(c, OUT_KEYS); }
@@ -373,8 +371,6 @@ static int d_pop(call *c) {
 
 /* popitem -> [k, v], the most recently inserted entry (LIFO, as Python). */
 static int d_popitem(call *c) {
-  int rc = call_nargs(c, 0, 0);
-  if (rc != WS_OK) return rc;
   htab *h = dict_of(c);
   sm_span k;
   void *v;
@@ -406,8 +402,6 @@ static int d_setdefault(call *c) {
 
 /* update(map) */
 static int d_update(call *c) {
-  int rc = call_nargs(c, 1, 1);
-  if (rc != WS_OK) return rc;
   vinfo vi;
   call_arg(c, 0, &vi);
   if (vi.kind != VK_MAP)
@@ -417,8 +411,6 @@ static int d_update(call *c) {
 
 /* clear */
 static int d_clear(call *c) {
-  int rc = call_nargs(c, 0, 0);
-  if (rc != WS_OK) return rc;
   size_t pos = 0;
   sm_span k;
   void *v;
@@ -430,8 +422,6 @@ static int d_clear(call *c) {
 
 /* copy -> map */
 static int d_copy(call *c) {
-  int rc = call_nargs(c, 0, 0);
-  if (rc != WS_OK) return rc;
   size_t pos = 0, m = vb_map_begin(c->out);
   sm_span k;
   void *v;
@@ -632,23 +622,23 @@ static int dict_load(registry *reg, const obj_type *t, sm_span saved, void **sta
 }
 
 static const method_def dict_methods[] = {
-    {"get", d_get, 0},
-    {"set", d_set, METHOD_MUTATES | METHOD_GROWS},
-    {"del", d_del, METHOD_MUTATES},
-    {"contains", d_contains, 0},
-    {"len", d_len, 0},
-    {"keys", d_keys, 0},
-    {"values", d_values, 0},
-    {"items", d_items, 0},
-    {"scan", d_scan, 0},
-    {"pop", d_pop, METHOD_MUTATES},
-    {"popitem", d_popitem, METHOD_MUTATES},
-    {"setdefault", d_setdefault, METHOD_MUTATES | METHOD_GROWS},
-    {"update", d_update, METHOD_MUTATES | METHOD_GROWS},
-    {"clear", d_clear, METHOD_MUTATES},
-    {"copy", d_copy, 0},
-    {"set_if_absent", d_set_if_absent, METHOD_MUTATES | METHOD_GROWS},
-    {"cas", d_cas, METHOD_MUTATES | METHOD_GROWS},
+    {"get", d_get, ARGS(1, 2)},
+    {"set", d_set, METHOD_MUTATES | METHOD_GROWS | ARGS(2, 3)},
+    {"del", d_del, METHOD_MUTATES | ARGS(1, 1)},
+    {"contains", d_contains, ARGS(1, 1)},
+    {"len", d_len, ARGS(0, 0)},
+    {"keys", d_keys, ARGS(0, 0)},
+    {"values", d_values, ARGS(0, 0)},
+    {"items", d_items, ARGS(0, 0)},
+    {"scan", d_scan, ARGS(1, 2)},
+    {"pop", d_pop, METHOD_MUTATES | ARGS(1, 2)},
+    {"popitem", d_popitem, METHOD_MUTATES | ARGS(0, 0)},
+    {"setdefault", d_setdefault, METHOD_MUTATES | METHOD_GROWS | ARGS(1, 2)},
+    {"update", d_update, METHOD_MUTATES | METHOD_GROWS | ARGS(1, 1)},
+    {"clear", d_clear, METHOD_MUTATES | ARGS(0, 0)},
+    {"copy", d_copy, ARGS(0, 0)},
+    {"set_if_absent", d_set_if_absent, METHOD_MUTATES | METHOD_GROWS | ARGS(2, 2)},
+    {"cas", d_cas, METHOD_MUTATES | METHOD_GROWS | ARGS(2, 3)},
     {"set_ttl", d_set_ttl, METHOD_MUTATES},
     {"ttl", d_ttl, 0},
     {"persist", d_persist, METHOD_MUTATES},

@@ -36,8 +36,6 @@ static void event_serve(registry *reg, sm_obj *o) {
 
 /* set(): wakes every waiter. */
 static int m_set(call *c) {
-  int rc = call_nargs(c, 0, 0);
-  if (rc != WS_OK) return rc;
   evt *e = event_of(c);
   e->flag = true;
   if (e->waiters.head) blk_signal(c->reg, c->obj);
@@ -46,22 +44,18 @@ static int m_set(call *c) {
 
 /* clear() */
 static int m_clear(call *c) {
-  int rc = call_nargs(c, 0, 0);
-  if (rc == WS_OK) event_of(c)->flag = false;
-  return rc;
+  event_of(c)->flag = false;
+  return WS_OK;
 }
 
 /* is_set -> bool */
 static int m_is_set(call *c) {
-  int rc = call_nargs(c, 0, 0);
-  if (rc == WS_OK) vb_bool(c->out, event_of(c)->flag);
-  return rc;
+  vb_bool(c->out, event_of(c)->flag);
+  return WS_OK;
 }
 
 /* wait() -> bool [true once set; false on the deadline] */
 static int m_wait(call *c) {
-  int rc = call_nargs(c, 0, 0);
-  if (rc != WS_OK) return rc;
   evt *e = event_of(c);
   if (!e->flag && blk_may_wait(c)) return blk_park(c, c->obj, &e->waiters, &wait_ops, 0, NULL);
   vb_bool(c->out, e->flag);
@@ -111,10 +105,10 @@ static int event_load(registry *reg, const obj_type *t, sm_span saved, void **st
 }
 
 static const method_def event_methods[] = {
-    {"set", m_set, METHOD_MUTATES},
-    {"clear", m_clear, METHOD_MUTATES},
-    {"is_set", m_is_set, 0},
-    {"wait", m_wait, 0},
+    {"set", m_set, METHOD_MUTATES | ARGS(0, 0)},
+    {"clear", m_clear, METHOD_MUTATES | ARGS(0, 0)},
+    {"is_set", m_is_set, ARGS(0, 0)},
+    {"wait", m_wait, ARGS(0, 0)},
 };
 
 /* An event has no size: ls omits it. */

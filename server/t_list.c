@@ -152,8 +152,6 @@ static void drop_all(registry *reg, list *l) {
 
 /* append(v) */
 static int l_append(call *c) {
-  int rc = call_nargs(c, 1, 1);
-  if (rc != WS_OK) return rc;
   list *l = list_of(c);
   sval *v = reserve(l, 1) ? sval_new(c->reg, c->args[0], c->arg_flags[0]) : NULL;
   if (!v) return oom(c);
@@ -163,8 +161,6 @@ static int l_append(call *c) {
 
 /* extend(list) */
 static int l_extend(call *c) {
-  int rc = call_nargs(c, 1, 1);
-  if (rc != WS_OK) return rc;
   vinfo vi;
   call_arg(c, 0, &vi);
   if (vi.kind != VK_LIST)
@@ -175,8 +171,7 @@ static int l_extend(call *c) {
 /* insert(i, v): before position i, clamped to the list as Python does. */
 static int l_insert(call *c) {
   int64_t i;
-  int rc = call_nargs(c, 2, 2);
-  if (rc == WS_OK) rc = call_arg_int(c, 0, &i);
+  int rc = call_arg_int(c, 0, &i);
   if (rc != WS_OK) return rc;
   list *l = list_of(c);
   size_t pos = clamp(i, l->len);
@@ -192,8 +187,7 @@ static int l_insert(call *c) {
 static int l_get(call *c) {
   list *l = list_of(c);
   size_t pos = 0;
-  int rc = call_nargs(c, 1, 1);
-  if (rc == WS_OK) rc = index_arg(c, 0, l->len, &pos);
+  int rc = index_arg(c, 0, l->len, &pos);
   if (rc == WS_OK) vb_append(c->out, sval_span(l->items[pos]));
   return rc;
 }
@@ -202,8 +196,7 @@ static int l_get(call *c) {
 static int l_set(call *c) {
   list *l = list_of(c);
   size_t pos = 0;
-  int rc = call_nargs(c, 2, 2);
-  if (rc == WS_OK) rc = index_arg(c, 0, l->len, &pos);
+  int rc = index_arg(c, 0, l->len, &pos);
   if (rc != WS_OK) return rc;
   sval *v = sval_new(c->reg, c->args[1], c->arg_flags[1]);
   if (!v) return oom(c);
@@ -217,8 +210,7 @@ static int l_set(call *c) {
 static int l_del(call *c) {
   list *l = list_of(c);
   size_t pos = 0;
-  int rc = call_nargs(c, 1, 1);
-  if (rc == WS_OK) rc = index_arg(c, 0, l->len, &pos);
+  int rc = index_arg(c, 0, l->len, &pos);
   if (rc == WS_OK) sval_free(c->reg, remove_at(l, pos));
   return rc;
 }
@@ -226,8 +218,7 @@ static int l_del(call *c) {
 /* pop() takes the last item, pop(i) item i. */
 static int l_pop(call *c) {
   list *l = list_of(c);
-  int rc = call_nargs(c, 0, 1);
-  if (rc != WS_OK) return rc;
+  int rc;
   if (l->len == 0) return call_fail(c, WS_VALUE_ERROR, "pop from empty list");
   size_t pos = l->len - 1;
   if (c->nargs == 1 && (rc = index_arg(c, 0, l->len, &pos)) != WS_OK) return rc;
@@ -239,8 +230,6 @@ static int l_pop(call *c) {
 
 /* remove(v): the first equal item. */
 static int l_remove(call *c) {
-  int rc = call_nargs(c, 1, 1);
-  if (rc != WS_OK) return rc;
   list *l = list_of(c);
   size_t pos = find(l, c->args[0]);
   if (pos == l->len) return call_fail(c, WS_VALUE_ERROR, "value not in list");
@@ -250,8 +239,6 @@ static int l_remove(call *c) {
 
 /* index(v) -> int: the position of the first equal item. */
 static int l_index(call *c) {
-  int rc = call_nargs(c, 1, 1);
-  if (rc != WS_OK) return rc;
   list *l = list_of(c);
   size_t pos = find(l, c->args[0]);
   if (pos == l->len) return call_fail(c, WS_VALUE_ERROR, "value not in list");
@@ -261,8 +248,6 @@ static int l_index(call *c) {
 
 /* count(v) -> int */
 static int l_count(call *c) {
-  int rc = call_nargs(c, 1, 1);
-  if (rc != WS_OK) return rc;
   list *l = list_of(c);
   int64_t n = 0;
   for (size_t i = 0; i < l->len; i++)
@@ -273,17 +258,15 @@ static int l_count(call *c) {
 
 /* len -> int */
 static int l_len(call *c) {
-  int rc = call_nargs(c, 0, 0);
-  if (rc == WS_OK) vb_int(c->out, (int64_t)list_of(c)->len);
-  return rc;
+  vb_int(c->out, (int64_t)list_of(c)->len);
+  return WS_OK;
 }
 
 /* slice(start|nil, stop|nil) -> list, bounds clamped as Python's l[a:b]. */
 static int l_slice(call *c) {
   list *l = list_of(c);
   size_t start = 0, stop = 0;
-  int rc = call_nargs(c, 0, 2);
-  if (rc == WS_OK) rc = bound_arg(c, 0, l->len, 0, &start);
+  int rc = bound_arg(c, 0, l->len, 0, &start);
   if (rc == WS_OK) rc = bound_arg(c, 1, l->len, l->len, &stop);
   if (rc != WS_OK) return rc;
   size_t m = vb_list_begin(c->out);
@@ -310,8 +293,6 @@ static int l_scan(call *c) {
 
 /* reverse */
 static int l_reverse(call *c) {
-  int rc = call_nargs(c, 0, 0);
-  if (rc != WS_OK) return rc;
   list *l = list_of(c);
   l->shifts += l->len; /* items move anywhere: cursors restart from 0 */
   for (size_t i = 0, j = l->len; i + 1 < j; i++, j--) {
@@ -356,8 +337,7 @@ static sort_item *merge_sort(sort_item *a, sort_item *tmp, size_t n, bool descen
 /* sort([descending=false]) */
 static int l_sort(call *c) {
   bool descending = false;
-  int rc = call_nargs(c, 0, 1);
-  if (rc == WS_OK && c->nargs == 1) rc = call_arg_bool(c, 0, &descending);
+  int rc = c->nargs == 1 ? call_arg_bool(c, 0, &descending) : WS_OK;
   if (rc != WS_OK) return rc;
   list *l = list_of(c);
   size_t n = l->len;
@@ -390,9 +370,8 @@ static int l_sort(call *c) {
 
 /* clear */
 static int l_clear(call *c) {
-  int rc = call_nargs(c, 0, 0);
-  if (rc == WS_OK) drop_all(c->reg, list_of(c));
-  return rc;
+  drop_all(c->reg, list_of(c));
+  return WS_OK;
 }
 
 /* Creation: nothing, nil, or a list of initial items. */
@@ -461,22 +440,22 @@ static int list_load(registry *reg, const obj_type *t, sm_span saved, void **sta
 }
 
 static const method_def list_methods[] = {
-    {"append", l_append, METHOD_MUTATES | METHOD_GROWS},
-    {"extend", l_extend, METHOD_MUTATES | METHOD_GROWS},
-    {"insert", l_insert, METHOD_MUTATES | METHOD_GROWS},
-    {"get", l_get, 0},
-    {"set", l_set, METHOD_MUTATES | METHOD_GROWS},
-    {"del", l_del, METHOD_MUTATES},
-    {"pop", l_pop, METHOD_MUTATES},
-    {"remove", l_remove, METHOD_MUTATES},
-    {"index", l_index, 0},
-    {"count", l_count, 0},
-    {"len", l_len, 0},
-    {"slice", l_slice, 0},
-    {"scan", l_scan, 0},
-    {"reverse", l_reverse, METHOD_MUTATES},
-    {"sort", l_sort, METHOD_MUTATES},
-    {"clear", l_clear, METHOD_MUTATES},
+    {"append", l_append, METHOD_MUTATES | METHOD_GROWS | ARGS(1, 1)},
+    {"extend", l_extend, METHOD_MUTATES | METHOD_GROWS | ARGS(1, 1)},
+    {"insert", l_insert, METHOD_MUTATES | METHOD_GROWS | ARGS(2, 2)},
+    {"get", l_get, ARGS(1, 1)},
+    {"set", l_set, METHOD_MUTATES | METHOD_GROWS | ARGS(2, 2)},
+    {"del", l_del, METHOD_MUTATES | ARGS(1, 1)},
+    {"pop", l_pop, METHOD_MUTATES | ARGS(0, 1)},
+    {"remove", l_remove, METHOD_MUTATES | ARGS(1, 1)},
+    {"index", l_index, ARGS(1, 1)},
+    {"count", l_count, ARGS(1, 1)},
+    {"len", l_len, ARGS(0, 0)},
+    {"slice", l_slice, ARGS(0, 2)},
+    {"scan", l_scan, ARGS(1, 2)},
+    {"reverse", l_reverse, METHOD_MUTATES | ARGS(0, 0)},
+    {"sort", l_sort, METHOD_MUTATES | ARGS(0, 1)},
+    {"clear", l_clear, METHOD_MUTATES | ARGS(0, 0)},
     {"rev", wch_m_rev, 0},
     {"watch", wch_m_watch, 0},
     {"_track", wch_m_track, METHOD_INTERNAL},

@@ -88,16 +88,25 @@ static void grant(registry *reg, sm_obj *lo, waiter *w) {
   take(reg, lo, blk_session(w), w->n);
   if (w->ops == &acquire_ops.base) {
     /* A plain acquire's answer (true) is the one a replay of _grant gives:
-     * it is kept for a resend. A condition's waits answer otherwise. */
+     * it is kept for a resend. A condition's waits log their own grant
+     * (their granted hook), as they answer otherwise. */
     uint8_t raw[16];
     vbuf arg = {.p = raw, .cap = sizeof raw};
     vb_int(&arg, w->n);
     sm_span a = vb_span(&arg);
     cmd_log_served(reg, w, lo->id, "_grant", &a, 1);
-  } else {
-    log_decision(reg, lo, blk_session(w), "_grant", w->n);
   }
   ((const lk_waiter_ops *)w->ops)->granted(reg, w);
+}
+
+void lk_log_grant(registry *reg, sm_obj *lo, const waiter *w) {
+  log_decision(reg, lo, blk_session(w), "_grant", w->n);
+}
+
+int lk_take_free(registry *reg, sm_obj *lo, uint64_t sid, int64_t count) {
+  if (lk_of(lo)->held || count < 1) return -1;
+  take(reg, lo, sid, count);
+  return 0;
 }
 
 /* The one place a lock passes to a waiter: a free lock goes to the first. */
@@ -183,8 +192,6 @@ void lk_owner_gone(registry *reg, sm_obj *o, uint64_t sid, uint64_t count) {
 }
 
 int lk_acquire(call *c, sm_obj *lo) {
-  int rc = call_nargs(c, 0, 0);
-  if (rc != WS_OK) return rc;
   lk *l = lk_of(lo);
   uint64_t me = lk_caller(c);
   if (!l->held || (l->recursive && l->owner == me)) {
@@ -205,8 +212,6 @@ int lk_acquire(call *c, sm_obj *lo) {
 }
 
 int lk_release(call *c, sm_obj *lo) {
-  int rc = call_nargs(c, 0, 0);
-  if (rc != WS_OK) return rc;
   lk *l = lk_of(lo);
   if (!l->held) return call_fail(c, WS_NOT_OWNER, "release of an unlocked %s", lo->type->name);
   bool anyone = !l->recursive && !l->auto_release; /* Python's Lock */
@@ -259,8 +264,7 @@ void lk_reacquire(registry *reg, sm_obj *lo, waiter *w) {
 
 int lk_m_grant(call *c) {
   int64_t n;
-  int rc = call_nargs(c, 1, 1);
-  if (rc == WS_OK) rc = call_arg_int(c, 0, &n);
+  int rc = call_arg_int(c, 0, &n);
   if (rc != WS_OK) return rc;
   if (n < 1) return call_fail(c, WS_VALUE_ERROR, "a grant is of one level or more");
   if (lk_locked(c->obj)) return call_fail(c, WS_TIMEOUT, "%s is held", c->obj->type->name);
@@ -270,8 +274,6 @@ int lk_m_grant(call *c) {
 }
 
 int lk_m_release_all(call *c) {
-  int rc = call_nargs(c, 0, 0);
-  if (rc != WS_OK) return rc;
   if (!lk_held_by(c->obj, c->session))
     return call_fail(c, WS_NOT_OWNER, "%s is not held by this session", c->obj->type->name);
   lk_release_all(c->reg, c->obj);
@@ -291,17 +293,16 @@ static int m_release(call *c) { return lk_release(c, c->obj); }
 
 /* locked -> bool */
 static int m_locked(call *c) {
-  int rc = call_nargs(c, 0, 0);
-  if (rc == WS_OK) vb_bool(c->out, lk_locked(c->obj));
-  return rc;
+  vb_bool(c->out, lk_locked(c->obj));
+  return WS_OK;
 }
 
 static const method_def lock_methods[] = {
-    {"acquire", m_acquire, METHOD_MUTATES},
-    {"release", m_release, METHOD_MUTATES},
-    {"locked", m_locked, 0},
-    {"_grant", lk_m_grant, METHOD_MUTATES | METHOD_INTERNAL},
-    {"_release_all", lk_m_release_all, METHOD_MUTATES | METHOD_INTERNAL},
+    {"acquire", m_acquire, METHOD_MUTATES | ARGS(0, 0)},
+    {"release", m_release, METHOD_MUTATES | ARGS(0, 0)},
+    {"locked", m_locked, ARGS(0, 0)},
+    {"_grant", lk_m_grant, METHOD_MUTATES | METHOD_INTERNAL | ARGS(1, 1)},
+    {"_release_all", lk_m_release_all, METHOD_MUTATES | METHOD_INTERNAL | ARGS(0, 0)},
 };
 
 /* A lock has no size: ls omits it. */

@@ -32,7 +32,10 @@
  * w->ops can be cast back to this. */
 typedef struct lk_waiter_ops {
   waiter_ops base;
-  void (*granted)(registry *reg, waiter *w); /* must answer w */
+  /* Must answer w, and log the grant (lk_log_grant, or a record of its
+   * own that a replay turns into the same grant): only a plain acquire's
+   * grant is logged by the core. */
+  void (*granted)(registry *reg, waiter *w);
 } lk_waiter_ops;
 
 /* Builds a lock (recursive=false) or rlock state from the creation
@@ -53,7 +56,8 @@ int lk_load(registry *reg, const obj_type *t, sm_span saved, void **state, char 
  * condition). acquire answers true, or parks in lo's FIFO, or answers
  * TIMEOUT; release answers NOT_OWNER when lo is free, or held by another
  * session - unless lo is a plain lock made with auto_release = false,
- * which anyone may release, as Python's Lock. */
+ * which anyone may release, as Python's Lock. Both take no argument (the
+ * callers' method tables say so). */
 int lk_acquire(call *c, sm_obj *lo);
 int lk_release(call *c, sm_obj *lo);
 bool lk_locked(const sm_obj *lo);
@@ -85,5 +89,12 @@ int lk_m_release_all(call *c);
  * in its turn (the serve pass grants it at once when lo is free). w keeps
  * its deadline; its ops decide what a late one means. */
 void lk_reacquire(registry *reg, sm_obj *lo, waiter *w);
+/* Logs the grant of lo to waiter w (holding it now, w->n levels deep) as
+ * "_grant" by its session: for granted hooks with no record of their own. */
+void lk_log_grant(registry *reg, sm_obj *lo, const waiter *w);
+/* Makes session sid the holder of free lock lo, count levels deep (a
+ * condition's replayed regain). Returns 0, or -1 when lo is held or count
+ * is below 1. */
+int lk_take_free(registry *reg, sm_obj *lo, uint64_t sid, int64_t count);
 
 #endif

@@ -50,8 +50,7 @@ static void free_val(void *reg, void *v) { sval_free(reg, v); }
 /* get(attr) */
 static int n_get(call *c) {
   sm_span name;
-  int rc = call_nargs(c, 1, 1);
-  if (rc == WS_OK) rc = attr_arg(c, 0, &name);
+  int rc = attr_arg(c, 0, &name);
   if (rc != WS_OK) return rc;
   void **v = htab_find(ns_of(c), name);
   if (!v) return no_attr(c, name);
@@ -62,8 +61,7 @@ static int n_get(call *c) {
 /* set(attr, v) */
 static int n_set(call *c) {
   sm_span name;
-  int rc = call_nargs(c, 2, 2);
-  if (rc == WS_OK) rc = attr_arg(c, 0, &name);
+  int rc = attr_arg(c, 0, &name);
   if (rc == WS_OK) rc = store(c, ns_of(c), name, c->args[1], c->arg_flags[1]);
   if (rc == WS_OK) wch_note(c->reg, c->obj, WCH_SET, c->args[0], c->args[1]);
   return rc;
@@ -73,8 +71,7 @@ static int n_set(call *c) {
 static int n_del(call *c) {
   sm_span name;
   void *v;
-  int rc = call_nargs(c, 1, 1);
-  if (rc == WS_OK) rc = attr_arg(c, 0, &name);
+  int rc = attr_arg(c, 0, &name);
   if (rc != WS_OK) return rc;
   if (!htab_remove(ns_of(c), name, &v)) return no_attr(c, name);
   wch_note(c->reg, c->obj, WCH_DEL, c->args[0], (sm_span){0});
@@ -91,8 +88,6 @@ static int cmp_names(const void *a, const void *b) {
 
 /* list -> the attribute names, sorted bytewise. */
 static int n_list(call *c) {
-  int rc = call_nargs(c, 0, 0);
-  if (rc != WS_OK) return rc;
   htab *h = ns_of(c);
   size_t n = htab_len(h), pos = 0, i = 0;
   sm_span *names = malloc((n ? n : 1) * sizeof *names);
@@ -130,9 +125,8 @@ static int n_scan(call *c) { return scan_table(c, ns_of(c), scan_item); }
 
 /* len -> int */
 static int n_len(call *c) {
-  int rc = call_nargs(c, 0, 0);
-  if (rc == WS_OK) vb_int(c->out, (int64_t)htab_len(ns_of(c)));
-  return rc;
+  vb_int(c->out, (int64_t)htab_len(ns_of(c)));
+  return WS_OK;
 }
 
 /* Creation: nothing, nil, or a map from str names to initial values. */
@@ -242,12 +236,12 @@ static int ns_load(registry *reg, const obj_type *t, sm_span saved, void **state
 }
 
 static const method_def ns_methods[] = {
-    {"get", n_get, 0},
-    {"set", n_set, METHOD_MUTATES | METHOD_GROWS},
-    {"del", n_del, METHOD_MUTATES},
-    {"list", n_list, 0},
-    {"scan", n_scan, 0},
-    {"len", n_len, 0},
+    {"get", n_get, ARGS(1, 1)},
+    {"set", n_set, METHOD_MUTATES | METHOD_GROWS | ARGS(2, 2)},
+    {"del", n_del, METHOD_MUTATES | ARGS(1, 1)},
+    {"list", n_list, ARGS(0, 0)},
+    {"scan", n_scan, ARGS(1, 2)},
+    {"len", n_len, ARGS(0, 0)},
     {"rev", wch_m_rev, 0},
     {"watch", wch_m_watch, 0},
     {"_track", wch_m_track, METHOD_INTERNAL},

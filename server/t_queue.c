@@ -123,8 +123,7 @@ static void queue_serve(registry *reg, sm_obj *o) {
 
 /* put(item) [blocks while full; FULL when it may not] */
 static int m_put(call *c) {
-  int rc = call_nargs(c, 1, 1);
-  if (rc != WS_OK) return rc;
+  int rc;
   queue *q = queue_of(c);
   if (q->unfinished == INT64_MAX) return call_fail(c, WS_VALUE_ERROR, "too many unfinished tasks");
   sval *v = sval_new(c->reg, c->args[0], c->arg_flags[0]);
@@ -149,8 +148,6 @@ static int m_put(call *c) {
 
 /* get() -> item [blocks while empty; EMPTY when it may not] */
 static int m_get(call *c) {
-  int rc = call_nargs(c, 0, 0);
-  if (rc != WS_OK) return rc;
   queue *q = queue_of(c);
   if (q->len > 0) {
     sval *v = pop(q);
@@ -165,36 +162,30 @@ static int m_get(call *c) {
 
 /* qsize -> int */
 static int m_qsize(call *c) {
-  int rc = call_nargs(c, 0, 0);
-  if (rc == WS_OK) vb_int(c->out, (int64_t)queue_of(c)->len);
-  return rc;
+  vb_int(c->out, (int64_t)queue_of(c)->len);
+  return WS_OK;
 }
 
 /* empty -> bool */
 static int m_empty(call *c) {
-  int rc = call_nargs(c, 0, 0);
-  if (rc == WS_OK) vb_bool(c->out, queue_of(c)->len == 0);
-  return rc;
+  vb_bool(c->out, queue_of(c)->len == 0);
+  return WS_OK;
 }
 
 /* full -> bool */
 static int m_full(call *c) {
-  int rc = call_nargs(c, 0, 0);
-  if (rc == WS_OK) vb_bool(c->out, is_full(queue_of(c)));
-  return rc;
+  vb_bool(c->out, is_full(queue_of(c)));
+  return WS_OK;
 }
 
 /* maxsize -> int, as given at creation */
 static int m_maxsize(call *c) {
-  int rc = call_nargs(c, 0, 0);
-  if (rc == WS_OK) vb_int(c->out, queue_of(c)->maxsize);
-  return rc;
+  vb_int(c->out, queue_of(c)->maxsize);
+  return WS_OK;
 }
 
 /* task_done(): VALUE_ERROR when called more times than items were put. */
 static int m_task_done(call *c) {
-  int rc = call_nargs(c, 0, 0);
-  if (rc != WS_OK) return rc;
   queue *q = queue_of(c);
   if (q->unfinished == 0) return call_fail(c, WS_VALUE_ERROR, "task_done() called too many times");
   if (--q->unfinished == 0 && q->joiners.head) blk_signal(c->reg, c->obj);
@@ -203,8 +194,6 @@ static int m_task_done(call *c) {
 
 /* join() [blocks until every item put is task_done; TIMEOUT] */
 static int m_join(call *c) {
-  int rc = call_nargs(c, 0, 0);
-  if (rc != WS_OK) return rc;
   queue *q = queue_of(c);
   if (q->unfinished == 0) return WS_OK;
   if (blk_may_wait(c)) return blk_park(c, c->obj, &q->joiners, NULL, 0, NULL);
@@ -299,14 +288,14 @@ static int queue_load(registry *reg, const obj_type *t, sm_span saved, void **st
 }
 
 static const method_def queue_methods[] = {
-    {"put", m_put, METHOD_MUTATES | METHOD_GROWS},
-    {"get", m_get, METHOD_MUTATES},
-    {"qsize", m_qsize, 0},
-    {"empty", m_empty, 0},
-    {"full", m_full, 0},
-    {"maxsize", m_maxsize, 0},
-    {"task_done", m_task_done, METHOD_MUTATES},
-    {"join", m_join, 0},
+    {"put", m_put, METHOD_MUTATES | METHOD_GROWS | ARGS(1, 1)},
+    {"get", m_get, METHOD_MUTATES | ARGS(0, 0)},
+    {"qsize", m_qsize, ARGS(0, 0)},
+    {"empty", m_empty, ARGS(0, 0)},
+    {"full", m_full, ARGS(0, 0)},
+    {"maxsize", m_maxsize, ARGS(0, 0)},
+    {"task_done", m_task_done, METHOD_MUTATES | ARGS(0, 0)},
+    {"join", m_join, ARGS(0, 0)},
 };
 
 const obj_type t_queue_type = {

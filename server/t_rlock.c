@@ -17,25 +17,23 @@ static int m_release(call *c) { return lk_release(c, c->obj); }
 
 /* locked -> bool */
 static int m_locked(call *c) {
-  int rc = call_nargs(c, 0, 0);
-  if (rc == WS_OK) vb_bool(c->out, lk_locked(c->obj));
-  return rc;
+  vb_bool(c->out, lk_locked(c->obj));
+  return WS_OK;
 }
 
 /* count -> int: the holder's recursion level, 0 when free. */
 static int m_count(call *c) {
-  int rc = call_nargs(c, 0, 0);
-  if (rc == WS_OK) vb_int(c->out, lk_count(c->obj));
-  return rc;
+  vb_int(c->out, lk_count(c->obj));
+  return WS_OK;
 }
 
 static const method_def rlock_methods[] = {
-    {"acquire", m_acquire, METHOD_MUTATES},
-    {"release", m_release, METHOD_MUTATES},
-    {"locked", m_locked, 0},
-    {"count", m_count, 0},
-    {"_grant", lk_m_grant, METHOD_MUTATES | METHOD_INTERNAL},
-    {"_release_all", lk_m_release_all, METHOD_MUTATES | METHOD_INTERNAL},
+    {"acquire", m_acquire, METHOD_MUTATES | ARGS(0, 0)},
+    {"release", m_release, METHOD_MUTATES | ARGS(0, 0)},
+    {"locked", m_locked, ARGS(0, 0)},
+    {"count", m_count, ARGS(0, 0)},
+    {"_grant", lk_m_grant, METHOD_MUTATES | METHOD_INTERNAL | ARGS(1, 1)},
+    {"_release_all", lk_m_release_all, METHOD_MUTATES | METHOD_INTERNAL | ARGS(0, 0)},
 };
 
 /* An rlock has no size: ls omits it. */

@@ -54,8 +54,6 @@ static void sem_serve(registry *reg, sm_obj *o) {
 
 /* acquire() -> true [blocks while 0; TIMEOUT] */
 static int m_acquire(call *c) {
-  int rc = call_nargs(c, 0, 0);
-  if (rc != WS_OK) return rc;
   sem *s = sem_of(c);
   if (s->value > 0) {
     if (note(c->reg, s, c->session, c->obj, 1) != 0)
@@ -72,8 +70,7 @@ static int m_acquire(call *c) {
  * released). */
 static int m_release(call *c) {
   int64_t n = 1;
-  int rc = call_nargs(c, 0, 1);
-  if (rc == WS_OK && c->nargs == 1) rc = call_arg_int(c, 0, &n);
+  int rc = c->nargs == 1 ? call_arg_int(c, 0, &n) : WS_OK;
   if (rc != WS_OK) return rc;
   sem *s = sem_of(c);
   if (n < 1) return call_fail(c, WS_VALUE_ERROR, "n must be one or more");
@@ -87,9 +84,8 @@ static int m_release(call *c) {
 
 /* get_value -> int */
 static int m_get_value(call *c) {
-  int rc = call_nargs(c, 0, 0);
-  if (rc == WS_OK) vb_int(c->out, sem_of(c)->value);
-  return rc;
+  vb_int(c->out, sem_of(c)->value);
+  return WS_OK;
 }
 
 /* Creation: [value:int = 1, auto_release:bool = true]; nil means the
@@ -173,9 +169,9 @@ static int sem_load(registry *reg, const obj_type *t, sm_span saved, void **stat
 }
 
 static const method_def sem_methods[] = {
-    {"acquire", m_acquire, METHOD_MUTATES},
-    {"release", m_release, METHOD_MUTATES},
-    {"get_value", m_get_value, 0},
+    {"acquire", m_acquire, METHOD_MUTATES | ARGS(0, 0)},
+    {"release", m_release, METHOD_MUTATES | ARGS(0, 1)},
+    {"get_value", m_get_value, ARGS(0, 0)},
 };
 
 /* A semaphore has no size: ls omits it. */

@@ -33,22 +33,16 @@ static int replace(call *c, value *st, sm_span packed, unsigned flags) {
 
 /* get */
 static int v_get(call *c) {
-  int rc = call_nargs(c, 0, 0);
-  if (rc == WS_OK) vb_append(c->out, sval_span(value_of(c)->v));
-  return rc;
+  vb_append(c->out, sval_span(value_of(c)->v));
+  return WS_OK;
 }
 
 /* set(v) */
-static int v_set(call *c) {
-  int rc = call_nargs(c, 1, 1);
-  return rc == WS_OK ? replace(c, value_of(c), c->args[0], c->arg_flags[0]) : rc;
-}
+static int v_set(call *c) { return replace(c, value_of(c), c->args[0], c->arg_flags[0]); }
 
 /* add(delta) -> the new value. int + int stays int (overflow is refused),
  * anything with a double is a double, and a nil value counts as int 0. */
 static int v_add(call *c) {
-  int rc = call_nargs(c, 1, 1);
-  if (rc != WS_OK) return rc;
   value *st = value_of(c);
   vinfo cur, d;
   call_arg(c, 0, &d);
@@ -135,9 +129,9 @@ static int value_load(registry *reg, const obj_type *t, sm_span saved, void **st
 
 /* add replaces a number with a number: it never grows the data. */
 static const method_def value_methods[] = {
-    {"get", v_get, 0},
-    {"set", v_set, METHOD_MUTATES | METHOD_GROWS},
-    {"add", v_add, METHOD_MUTATES},
+    {"get", v_get, ARGS(0, 0)},
+    {"set", v_set, METHOD_MUTATES | METHOD_GROWS | ARGS(1, 1)},
+    {"add", v_add, METHOD_MUTATES | ARGS(1, 1)},
     {"rev", wch_m_rev, 0},
     {"watch", wch_m_watch, 0},
     {"_track", wch_m_track, METHOD_INTERNAL},

@@ -31,6 +31,7 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -638,10 +639,16 @@ typedef struct set_arg {
   const char *key;
   int64_t value;
   volatile int rc;
+  pthread_barrier_t *connected; /* when set: the thread's connection is made (a read) first */
 } set_arg;
 
 static void *set_in_thread(void *p) {
   set_arg *a = p;
+  if (a->connected) {
+    size_t n;
+    OK(sm_dict_len(a->d, &n));
+    pthread_barrier_wait(a->connected);
+  }
   a->rc = sm_dict_set_int(a->d, a->key, a->value);
   return NULL;
 }
@@ -659,14 +666,17 @@ START_TEST(disk_full_refuses_changes_until_room_returns) {
   OK(sm_dict_open(c, "other", &other));
   OK(sm_dict_open(c, "full", &full));
   OK(sm_dict_set_int(other, "k", 1));
+  /* The change that meets the full disk, from a connection made before. */
+  pthread_barrier_t connected;
+  ck_assert_int_eq(pthread_barrier_init(&connected, NULL, 2), 0);
+  set_arg w = {full, "caught", 1, -1, &connected};
+  pthread_t th;
+  ck_assert_int_eq(pthread_create(&th, NULL, set_in_thread, &w), 0);
+  pthread_barrier_wait(&connected);
   struct rlimit small = {1, RLIM_INFINITY}, old;
   ck_assert_int_eq(prlimit(x.d.pid, RLIMIT_FSIZE, NULL, &old), 0);
   small.rlim_max = old.rlim_max;
   ck_assert_int_eq(prlimit(x.d.pid, RLIMIT_FSIZE, &small, NULL), 0);
-
-  set_arg w = {full, "caught", 1, -1}; /* the change that meets the full disk */
-  pthread_t th;
-  ck_assert_int_eq(pthread_create(&th, NULL, set_in_thread, &w), 0);
   int64_t is_full = 0;
   for (int i = 0; i < 500 && !is_full; i++) {
     is_full = smtest_info_int(c, "disk_full");
@@ -682,6 +692,7 @@ START_TEST(disk_full_refuses_changes_until_room_returns) {
 
   ck_assert_int_eq(prlimit(x.d.pid, RLIMIT_FSIZE, &old, NULL), 0);
   ck_assert_int_eq(pthread_join(th, NULL), 0);
+  pthread_barrier_destroy(&connected);
   ck_assert_int_eq(w.rc, SM_OK);
   OK(sm_dict_set_int(other, "k", 3));
   ck_assert_int_eq(smtest_info_int(c, "disk_full"), 0);
@@ -696,6 +707,84 @@ START_TEST(disk_full_refuses_changes_until_room_returns) {
   OK(sm_dict_get_int(other, "k", &v));
   ck_assert_int_eq(v, 3);
   sm_dict_free(other);
+  sm_client_free(c);
+  durable_stop(&x);
+}
+END_TEST
+
+/* A client connecting from a thread of its own: the client (NULL when the
+ * connection failed) and whether the thread is done. */
+typedef struct connect_arg {
+  const durable *x;
+  sm_client *c;
+  atomic_bool done;
+} connect_arg;
+
+static void *connect_in_thread(void *p) {
+  connect_arg *a = p;
+  a->c = durable_connect(a->x);
+  atomic_store(&a->done, true);
+  return NULL;
+}
+
+/* The disk fills, and the first record that meets it is a new client's
+ * session start: the client gets through its handshake at once (its
+ * session's start is on no answer's way but those of its own changes,
+ * which come after it in the log), opens named objects, reads, and is
+ * refused changes with SM_EDISKFULL; a client that connects and leaves
+ * holds back no answer of others; once there is room its changes work, and what it was
+ * answered survives a crash. Before, its AuthResult waited for the disk. */
+START_TEST(client_connects_while_the_disk_is_full) {
+  durable x;
+  durable_start(&x, NULL);
+  sm_client *c = durable_connect(&x);
+  sm_dict *d;
+  OK(sm_dict_open(c, "d", &d));
+  OK(sm_dict_set_int(d, "k", 1));
+  struct rlimit small = {1, RLIM_INFINITY}, old;
+  ck_assert_int_eq(prlimit(x.d.pid, RLIMIT_FSIZE, NULL, &old), 0);
+  small.rlim_max = old.rlim_max;
+  ck_assert_int_eq(prlimit(x.d.pid, RLIMIT_FSIZE, &small, NULL), 0);
+
+  connect_arg a = {.x = &x};
+  pthread_t th;
+  ck_assert_int_eq(pthread_create(&th, NULL, connect_in_thread, &a), 0);
+  for (int i = 0; i < 300 && !atomic_load(&a.done); i++)
+    usleep(10000);
+  bool connected = atomic_load(&a.done);
+  if (!connected) ck_assert_int_eq(prlimit(x.d.pid, RLIMIT_FSIZE, &old, NULL), 0); /* let it go */
+  ck_assert_int_eq(pthread_join(th, NULL), 0);
+  ck_assert_msg(connected, "a client connecting while the disk is full waits in its handshake");
+  ck_assert_int_eq(smtest_info_int(c, "disk_full"), 1);
+
+  sm_dict *d2;
+  OK(sm_dict_open(a.c, "d", &d2));
+  int64_t v = 0;
+  OK(sm_dict_get_int(d2, "k", &v)); /* reads go on */
+  ck_assert_int_eq(v, 1);
+  FAILS(sm_dict_set_int(d2, "k", 2), SM_EDISKFULL);
+  /* A client that comes and goes while the disk is full (as the CLI does):
+   * the end of its session, which held no object, holds back no answer. */
+  int64_t conns = smtest_info_int(c, "connections");
+  sm_client *b = durable_connect(&x);
+  sm_dict *d3;
+  OK(sm_dict_open(b, "d", &d3)); /* a create that only opens: it goes on */
+  sm_dict_free(d3);
+  sm_client_free(b);
+  while (smtest_info_int(c, "connections") > conns) /* info is answered after its end too */
+    usleep(10000);
+
+  ck_assert_int_eq(prlimit(x.d.pid, RLIMIT_FSIZE, &old, NULL), 0);
+  int rc = SM_EDISKFULL;
+  for (int i = 0; i < 500 && rc == SM_EDISKFULL; i++) /* room is found by the next write */
+    if ((rc = sm_dict_set_int(d2, "k", 3)) == SM_EDISKFULL) usleep(10000);
+  OK(rc);
+  durable_restart(&x, SIGKILL);
+  OK(sm_dict_get_int(d2, "k", &v));
+  ck_assert_int_eq(v, 3);
+  sm_dict_free(d2);
+  sm_client_free(a.c);
+  sm_dict_free(d);
   sm_client_free(c);
   durable_stop(&x);
 }
@@ -727,7 +816,7 @@ START_TEST(failed_sync_stops_the_daemon) {
   FILE *f = fopen(flag, "w");
   ck_assert_ptr_nonnull(f);
   fclose(f);
-  set_arg a = {d, "after", 2, 1};
+  set_arg a = {d, "after", 2, 1, NULL};
   pthread_t th;
   ck_assert_int_eq(pthread_create(&th, NULL, set_in_thread, &a), 0);
   ck_assert_int_eq(pthread_join(th, NULL), 0);
@@ -1012,6 +1101,7 @@ Suite *durable_suite(void) {
   tc = tcase_create("disk");
   tcase_set_timeout(tc, 60);
   tcase_add_test(tc, disk_full_refuses_changes_until_room_returns);
+  tcase_add_test(tc, client_connects_while_the_disk_is_full);
   tcase_add_test(tc, failed_sync_stops_the_daemon);
   suite_add_tcase(s, tc);
   tc = tcase_create("log");

@@ -22,7 +22,7 @@
  *   given); a protocol-2
  *   client works as before, with no session in its AuthResult; a client
  *   that never acknowledges is refused changes past --max-pending kept
- *   answers.
+ *   answers, and its kept answers count against --max-memory.
  *
  * Each test runs its own daemon on a data directory of its own in /tmp. */
 #include "smtest.h"
@@ -392,6 +392,15 @@ static int64_t value_now(const durable *x, const char *name) {
   return n;
 }
 
+/* Writes a snapshot of x (the CLI's save, which answers once it is
+ * written): a restart then loads it and replays only the log after it. */
+static void save_snapshot(const durable *x) {
+  char cmd[1200], out[256];
+  snprintf(cmd, sizeof cmd, "'%s' -u '%s' --authkey-file '%s' save", getenv("STATEMGR_CLI"),
+           x->d.unix_url, x->d.authkey_file);
+  ck_assert_msg(smtest_run(cmd, out, sizeof out) == 0, "save: %s", out);
+}
+
 /* A call applied before a crash and sent again on the resumed session is
  * answered as before and not applied again: from the log's replay
  * (snapshot false), or from a snapshot's sessions table (true). */
@@ -407,12 +416,7 @@ static void resend_after_crash(bool snapshot) {
   ck_assert_int_eq(got, 5);
   ck_assert_int_eq(raw3_call(&r, 2, 1, id, "add", &five, &got, NULL, 0), WS_OK);
   ck_assert_int_eq(got, 10);
-  if (snapshot) {
-    char cmd[1200], out[256];
-    snprintf(cmd, sizeof cmd, "'%s' -u '%s' --authkey-file '%s' save", getenv("STATEMGR_CLI"),
-             x.d.unix_url, x.d.authkey_file);
-    ck_assert_msg(smtest_run(cmd, out, sizeof out) == 0, "save: %s", out);
-  }
+  if (snapshot) save_snapshot(&x);
   durable_crash(&x);
   close(r.fd);
   uint64_t session = r.info.session, key = r.info.key;
@@ -563,6 +567,70 @@ START_TEST(unacknowledged_answers_are_bounded) {
 }
 END_TEST
 
+/* Kept answers are data (--max-memory counts them, as Redis counts client
+ * output buffers): a session that pops big items without acknowledging
+ * them keeps their bytes, so used_memory does not drop, and calls that
+ * grow the data are refused OUT_OF_MEMORY sooner; the session's ack gives
+ * the bytes back and growing calls go on. Nothing is evicted: pops,
+ * deletes and reads go on all the while. Before, the kept answers were
+ * not counted at all. */
+#define KEPT_ITEMS 24
+#define KEPT_LEN 50000
+START_TEST(kept_answers_count_against_max_memory) {
+  static const char *const extra[] = {"--max-memory", "2M", NULL};
+  durable x;
+  durable_start_with(&x, "20000", extra);
+  sm_client *c = eo_connect(&x);
+  sm_list *l;
+  OK(sm_list_open(c, "big", &l));
+  char *item = malloc(KEPT_LEN + 1);
+  ck_assert_ptr_nonnull(item);
+  memset(item, 'k', KEPT_LEN);
+  item[KEPT_LEN] = '\0';
+  for (int i = 0; i < KEPT_ITEMS; i++)
+    OK(sm_list_append_str(l, item));
+  uint64_t id = sm_proxy_id(sm_list_proxy(l));
+  int64_t full = smtest_info_int(c, "used_memory");
+  ck_assert_int_gt(full, KEPT_ITEMS * KEPT_LEN);
+
+  raw3 r; /* pops every item and acknowledges none */
+  raw3_open(&r, &x, AUTH_PROTOCOL_VERSION, 0, 0);
+  for (uint64_t seq = 1; seq <= KEPT_ITEMS; seq++)
+    ck_assert_int_eq(raw3_call(&r, seq, 0, id, "pop", NULL, NULL, NULL, 0), WS_OK);
+  size_t n = 1;
+  OK(sm_list_len(l, &n));
+  ck_assert_int_eq(n, 0);
+  int64_t kept = smtest_info_int(c, "used_memory");
+  ck_assert_msg(kept > full - KEPT_LEN,
+                "used_memory %lld after the pops, %lld before: the kept "
+                "answers are not counted",
+                (long long)kept, (long long)full);
+  int appended = 0; /* the room left: what the kept answers leave */
+  int rc;
+  while ((rc = sm_list_append_str(l, item)) == SM_OK)
+    appended++;
+  ck_assert_int_eq(rc, SM_EMAXMEMORY);
+  ck_assert_int_lt(appended, KEPT_ITEMS); /* about 40 without them */
+  sm_value *popped = NULL;
+  OK(sm_list_pop(l, -1, &popped)); /* changes that make room go on */
+  sm_value_free(popped);
+
+  /* The ack (with a read) gives the kept answers back. */
+  kept = smtest_info_int(c, "used_memory");
+  int64_t len = -1;
+  ck_assert_int_eq(raw3_call(&r, KEPT_ITEMS + 1, KEPT_ITEMS, id, "len", NULL, &len, NULL, 0),
+                   WS_OK);
+  int64_t acked = smtest_info_int(c, "used_memory");
+  ck_assert_int_lt(acked, kept - (KEPT_ITEMS - 1) * KEPT_LEN);
+  OK(sm_list_append_str(l, item));
+  close(r.fd);
+  free(item);
+  sm_list_free(l);
+  sm_client_free(c);
+  durable_stop(&x);
+}
+END_TEST
+
 /* A protocol-2 client of a durable daemon: no session in its AuthResult,
  * calls work as before (no ack, no reply table). */
 START_TEST(protocol_2_client_works) {
@@ -593,6 +661,197 @@ START_TEST(protocol_2_client_works) {
   authkey_clear(&k);
   close(fd);
   ck_assert_int_eq(smtest_daemon_stop(&mem), 0);
+  durable_stop(&x);
+}
+END_TEST
+
+/* ---- condition and barrier waits across a restart ---- */
+
+/* A party of a barrier or a condition's waiter, on a client of its own. */
+typedef struct party {
+  sm_client *c;
+  const char *name;
+  int rc;         /* the wait's status */
+  int64_t index;  /* a barrier's arrival index */
+  bool notified;  /* a condition's wait's answer */
+  int release_rc; /* the condition's release after the wait */
+} party;
+
+static void *barrier_party(void *arg) {
+  party *p = arg;
+  sm_barrier *b;
+  p->rc = sm_barrier_open(p->c, p->name, 3, &b);
+  if (p->rc != SM_OK) return NULL;
+  p->rc = sm_barrier_wait(b, 15000, &p->index);
+  sm_barrier_free(b);
+  return NULL;
+}
+
+/* Polls info until waiters calls are parked, for up to ms. */
+static bool parked_within(sm_client *c, int64_t waiters, long ms) {
+  for (long t = 0; t < ms; t += 10) {
+    if (smtest_info_int(c, "waiters") == waiters) return true;
+    sleep_ms(10);
+  }
+  return false;
+}
+
+/* One round of a 3-party barrier: two parties on threads, the third here;
+ * each index answered once. */
+static void barrier_round(const durable *x, sm_client *c, sm_barrier *b, bool crash_midway,
+                          bool snapshot) {
+  party p[2] = {{.c = eo_connect(x), .name = "b"}, {.c = eo_connect(x), .name = "b"}};
+  pthread_t th[2];
+  for (int i = 0; i < 2; i++)
+    ck_assert_int_eq(pthread_create(&th[i], NULL, barrier_party, &p[i]), 0);
+  ck_assert(parked_within(c, 2, 5000));
+  if (crash_midway) {
+    if (snapshot) save_snapshot(x); /* the arrivals come from it, not from the log */
+    durable_crash((durable *)x);
+    /* The parties resend their waits on their resumed sessions: they wait
+     * on as the same two arrivals, not two more. */
+    ck_assert_msg(parked_within(c, 2, 5000), "the resent waits do not wait as before");
+    size_t n = 0;
+    OK(sm_barrier_n_waiting(b, &n));
+    ck_assert_int_eq(n, 2);
+  }
+  int64_t mine = -1;
+  OK(sm_barrier_wait(b, 5000, &mine));
+  bool seen[3] = {false, false, false};
+  seen[mine] = true;
+  for (int i = 0; i < 2; i++) {
+    ck_assert_int_eq(pthread_join(th[i], NULL), 0);
+    ck_assert_msg(p[i].rc == SM_OK, "party %d: %s", i, sm_errname(p[i].rc));
+    ck_assert(p[i].index >= 0 && p[i].index < 3 && !seen[p[i].index]);
+    seen[p[i].index] = true;
+    sm_client_free(p[i].c);
+  }
+  ck_assert_int_eq(mine, 2); /* the last arrival completes the round */
+}
+
+/* Two parties wait on a 3-party barrier when the daemon crashes: their
+ * waits, resent on their resumed sessions, go on as the same arrivals
+ * (before, each counted again: the first resend completed the round), the
+ * third party completes the round with each index answered once, and the
+ * next rounds count from zero; also with the arrivals in a snapshot. */
+START_TEST(barrier_wait_continues_across_a_crash) {
+  durable x;
+  durable_start(&x, "20000");
+  sm_client *c = eo_connect(&x);
+  sm_barrier *b;
+  OK(sm_barrier_open(c, "b", 3, &b));
+  barrier_round(&x, c, b, true, false);
+  size_t n = 1;
+  bool broken = true;
+  OK(sm_barrier_n_waiting(b, &n));
+  OK(sm_barrier_broken(b, &broken));
+  ck_assert(n == 0 && !broken);
+  barrier_round(&x, c, b, false, false);
+  durable_crash(&x); /* the completed rounds replay to an empty one */
+  OK(sm_barrier_n_waiting(b, &n));
+  ck_assert_int_eq(n, 0);
+  barrier_round(&x, c, b, true, true);
+  barrier_round(&x, c, b, false, false);
+  sm_barrier_free(b);
+  sm_client_free(c);
+  durable_stop(&x);
+}
+END_TEST
+
+/* A barrier wait whose round failed (a reset) and whose BROKEN answer the
+ * client did not get before a crash: sent again on the resumed session it
+ * is answered BROKEN from the kept answers, not counted as a new arrival
+ * of the next round (before, it waited again); from the log's replay and
+ * from a snapshot. */
+static void failed_round_resent(bool snapshot) {
+  durable x;
+  durable_start(&x, "20000");
+  sm_client *c = eo_connect(&x);
+  sm_barrier *b;
+  OK(sm_barrier_open(c, "b", 2, &b));
+  uint64_t id = sm_proxy_id(sm_barrier_proxy(b));
+  raw3 r;
+  raw3_open(&r, &x, AUTH_PROTOCOL_VERSION, 0, 0);
+  raw3_send(&r, 1, 0, id, "wait", NULL);
+  ck_assert(parked_within(c, 1, 5000));
+  OK(sm_barrier_reset(b));
+  char err[256];
+  ck_assert_int_eq(raw3_answer(&r, 1, NULL, err, sizeof err), WS_BROKEN);
+  if (snapshot) save_snapshot(&x); /* the kept BROKEN comes from it, not from the log */
+  durable_crash(&x);
+  close(r.fd);
+  uint64_t session = r.info.session, key = r.info.key;
+  raw3_open(&r, &x, AUTH_PROTOCOL_VERSION, session, key);
+  ck_assert_msg(r.info.resumed, "not resumed: %s", r.text);
+  ck_assert_int_eq(raw3_call(&r, 1, 0, id, "wait", NULL, NULL, err, sizeof err), WS_BROKEN);
+  ck_assert_msg(strstr(err, "reset") != NULL, "%s", err);
+  size_t n = 1;
+  OK(sm_barrier_n_waiting(b, &n));
+  ck_assert_int_eq(n, 0);
+  close(r.fd);
+  sm_barrier_free(b);
+  sm_client_free(c);
+  durable_stop(&x);
+}
+
+START_TEST(barrier_wait_failed_round_resent) {
+  failed_round_resent(false);
+  failed_round_resent(true);
+}
+END_TEST
+
+static void *condition_waiter(void *arg) {
+  party *p = arg;
+  sm_condition *cv;
+  p->rc = sm_condition_open(p->c, p->name, NULL, &cv);
+  if (p->rc == SM_OK) p->rc = sm_condition_acquire(cv, -1);
+  if (p->rc == SM_OK) p->rc = sm_condition_wait(cv, 15000, &p->notified);
+  p->release_rc = sm_condition_release(cv);
+  sm_condition_free(cv);
+  return NULL;
+}
+
+/* A condition's waiter across a crash: resent on its resumed session, the
+ * wait goes on (before, it was refused NOT_OWNER: the lock it gave up for
+ * the wait is not its own), is notified and returns true holding the lock
+ * again, once. Notified before the crash while the notifier still held the
+ * lock, the resent wait waits for the lock, and gets it when the notifier
+ * (resumed) releases it. Both with the waits replayed from the log and
+ * loaded from a snapshot. */
+START_TEST(condition_wait_continues_across_a_crash) {
+  durable x;
+  durable_start(&x, "20000");
+  sm_client *c = eo_connect(&x);
+  sm_condition *cv;
+  OK(sm_condition_open(c, "cv", NULL, &cv));
+  for (int round = 0; round < 4; round++) {
+    bool notified_before = round & 1, snapshot = round & 2;
+    party p = {.c = eo_connect(&x), .name = "cv", .rc = -1, .release_rc = -1};
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, condition_waiter, &p), 0);
+    ck_assert(parked_within(c, 1, 5000));
+    if (notified_before) {
+      OK(sm_condition_acquire(cv, 5000));
+      OK(sm_condition_notify(cv, 1));
+    }
+    if (snapshot) save_snapshot(&x); /* the wait's entry comes from it, not from the log */
+    durable_crash(&x);
+    ck_assert_msg(parked_within(c, 1, 5000), "the resent wait does not wait as before (%s)",
+                  sm_errname(p.rc));
+    if (!notified_before) {
+      OK(sm_condition_acquire(cv, 5000));
+      OK(sm_condition_notify(cv, 1));
+    }
+    OK(sm_condition_release(cv));
+    ck_assert_int_eq(pthread_join(th, NULL), 0);
+    ck_assert_msg(p.rc == SM_OK && p.notified, "the wait: %s, notified %d", sm_errname(p.rc),
+                  p.notified);
+    ck_assert_int_eq(p.release_rc, SM_OK); /* it held the lock again, once */
+    sm_client_free(p.c);
+    ck_assert_int_eq(smtest_info_int(c, "waiters"), 0);
+  }
+  sm_condition_free(cv);
+  sm_client_free(c);
   durable_stop(&x);
 }
 END_TEST
@@ -704,6 +963,10 @@ Suite *eo_suite(void) {
   tcase_add_test(tc, resume_refused_unknown_or_live);
   tcase_add_test(tc, protocol_2_client_works);
   tcase_add_test(tc, unacknowledged_answers_are_bounded);
+  tcase_add_test(tc, kept_answers_count_against_max_memory);
+  tcase_add_test(tc, barrier_wait_continues_across_a_crash);
+  tcase_add_test(tc, condition_wait_continues_across_a_crash);
+  tcase_add_test(tc, barrier_wait_failed_round_resent);
   tcase_add_test(tc, lock_held_across_a_crash_by_a_client_that_resumes);
   tcase_add_test(tc, holder_that_does_not_resume_loses_the_lock);
   tcase_add_test(tc, anonymous_reference_released_on_the_resumed_session);

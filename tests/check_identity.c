@@ -19,6 +19,8 @@
  * then smtest_daemon_restart, same socket path and key); the fake daemon of
  * smtest_fake.c plays peers that statemgrd never is. */
 #include "proto/auth.h"
+#include "server/object.h"
+#include "server/types.h"
 #include "smtest_sync.h"
 #include "smtest_unit.h"
 
@@ -254,6 +256,67 @@ START_TEST(registry_ids) {
   ck_assert_ptr_eq(reg_type_by_code(ureg, wire_type_code("queue")), reg_type(ureg, "queue"));
   ck_assert_ptr_null(reg_type_by_code(ureg, wire_type_code("no-such-type")));
   smtest_unit_teardown(&unit);
+}
+END_TEST
+
+/* ---- the argument count ---- */
+
+/* Calls method on p with n int arguments and checks that dispatch refuses
+ * the count with VALUE_ERROR, saying so. */
+static void refused_count(sm_proxy *p, const char *type, const char *method, size_t n) {
+  sm_value *args[8];
+  for (size_t i = 0; i < n; i++)
+    args[i] = sm_value_int(0);
+  int rc = sm_call(p, method, (const sm_value *const *)args, n, NULL);
+  ck_assert_msg(rc == SM_EVALUE && strstr(sm_last_error(), "argument"),
+                "%s.%s with %zu arguments: %s (%s)", type, method, n, sm_errname(rc),
+                sm_last_error());
+  for (size_t i = 0; i < n; i++)
+    sm_value_free(args[i]);
+}
+
+/* Every public method of every built-in type that states ARGS in its
+ * method table refuses a count of arguments outside them with VALUE_ERROR
+ * "expected ... arguments", over the wire: dispatch checks it once, before
+ * the method runs (one more than the most, one fewer than the fewest).
+ * Before, it was up to each method. */
+START_TEST(arity_checked_on_every_call) {
+  sm_client *c = smtest_connect_i(0);
+  const struct {
+    const obj_type *t;
+    int64_t init; /* the creation argument, 0: none */
+  } all[] = {
+      {&t_dict_type, 0},      {&t_list_type, 0},      {&t_value_type, 0},
+      {&t_namespace_type, 0}, {&t_queue_type, 0},     {&t_lock_type, 0},
+      {&t_rlock_type, 0},     {&t_semaphore_type, 0}, {&t_bounded_semaphore_type, 0},
+      {&t_condition_type, 0}, {&t_event_type, 0},     {&t_barrier_type, 2},
+      {&t_array_type, 0},
+  };
+  for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+    const obj_type *t = all[i].t;
+    sm_proxy *p = NULL;
+    sm_array *a = NULL;
+    if (t == &t_array_type) {
+      OK(sm_array_open(c, NULL, "i8", 4, &a));
+      p = sm_array_proxy(a);
+    } else {
+      sm_value *init = all[i].init ? sm_value_int(all[i].init) : NULL;
+      OK(sm_proxy_open(c, t->name, NULL, init, &p));
+      sm_value_free(init);
+    }
+    for (size_t m = 0; m < t->n_methods; m++) {
+      const method_def *md = &t->methods[m];
+      if ((md->flags & METHOD_INTERNAL) || !(md->flags & METHOD_ARITY)) continue;
+      if (method_max_args(md) < 8) refused_count(p, t->name, md->name, method_max_args(md) + 1);
+      if (method_min_args(md) > 0) refused_count(p, t->name, md->name, method_min_args(md) - 1);
+    }
+    if (a)
+      sm_array_free(a);
+    else
+      sm_proxy_free(p);
+  }
+  ck_assert_int_eq(smtest_info_int(c, "waiters"), 0); /* no wait ran */
+  sm_client_free(c);
 }
 END_TEST
 
@@ -533,6 +596,7 @@ Suite *identity_suite(void) {
 
   tc = smtest_daemon_tcase(s, "one daemon", 30);
   tcase_add_test(tc, type_checked_on_every_call);
+  tcase_add_test(tc, arity_checked_on_every_call);
   tcase_add_test(tc, values_at_the_limit_read_back_wrapped);
   tcase_add_test(tc, protocol1_client_served);
   tcase_add_test(tc, unsupported_client_version_refused);

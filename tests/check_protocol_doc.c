@@ -3,7 +3,12 @@
  * manager's methods (its table), those of dict, list, value and namespace
  * (their "type: a | b(...)" lists) and those of every other built-in type
  * (the table of "Blocking calls": "a() - b->int") are exactly the methods
- * the daemon's tables give each type, internal ones (replay only) apart.
+ * the daemon's tables give each type, internal ones (replay only) apart,
+ * and the argument lists the page writes take as many arguments as the
+ * tables' ARGS let through (object.h): "get(key[, default])" is 1 to 2,
+ * "create | type, name, initial..." 2 or more, "len->int" none; a method
+ * written more than once ("pop() | pop(i)") spans them all (a method whose
+ * table gives no ARGS checks its own count, and is not compared).
  * The tables are the source of truth; this keeps the page from drifting. */
 #include "server/dispatch.h"
 #include "server/object.h"
@@ -19,15 +24,20 @@
 #define NAMES_MAX 64
 #define NAME_LEN 32
 
-/* The method names the page gives one type. */
+#define MANY SIZE_MAX
+
+/* The method names the page gives one type, each with the fewest and the
+ * most arguments its argument lists take (MANY: no bound). */
 typedef struct doc_type {
   char type[NAME_LEN];
   char names[NAMES_MAX][NAME_LEN];
+  size_t min[NAMES_MAX], max[NAMES_MAX];
   size_t n;
 } doc_type;
 
 static char *doc;
 static doc_type types[24];
+static char mismatches[4096]; /* every argument count the page gets wrong */
 static size_t n_types;
 
 static doc_type *type_entry(const char *name) {
@@ -40,11 +50,80 @@ static doc_type *type_entry(const char *name) {
   return t;
 }
 
-static void add_name(doc_type *t, const char *name) {
-  for (size_t i = 0; i < t->n; i++)
-    if (strcmp(t->names[i], name) == 0) return;
+/* Adds a method written with min to max arguments (a second writing of it
+ * widens the range). */
+static void add_name(doc_type *t, const char *name, size_t min, size_t max) {
+  for (size_t i = 0; i < t->n; i++) {
+    if (strcmp(t->names[i], name) == 0) {
+      if (min < t->min[i]) t->min[i] = min;
+      if (max > t->max[i]) t->max[i] = max;
+      return;
+    }
+  }
   ck_assert_uint_lt(t->n, NAMES_MAX);
+  t->min[t->n] = min;
+  t->max[t->n] = max;
   snprintf(t->names[t->n++], NAME_LEN, "%s", name);
+}
+
+/* The arguments of one argument list [p, end) ("key[, default=nil]",
+ * "type:str, name:str or nil, initial..."): the fewest count what is
+ * outside brackets and not "(optional", the most everything, "..." no
+ * bound. Commas inside parentheses ("(optional; default 10, -1: all)")
+ * separate nothing. */
+static void count_args(const char *p, const char *end, size_t *min, size_t *max) {
+  *min = *max = 0;
+  const char *s = p;
+  while (s < end && *s == ' ')
+    s++;
+  if (s == end || (*s == '-' && end - s == 1)) return; /* "" or "-": none */
+  int bracket = 0, paren = 0;
+  bool opt_token = false, many = false, any = false;
+  for (const char *q = s;; q++) {
+    bool last = q == end;
+    char ch = last ? ',' : *q;
+    if (!last && ch == '.' && q + 2 < end && q[1] == '.' && q[2] == '.') many = true;
+    if (ch == '(') {
+      if (paren == 0 && q + 9 <= end && strncmp(q, "(optional", 9) == 0) opt_token = true;
+      paren++;
+    } else if (ch == ')' && paren > 0) {
+      paren--;
+    } else if (ch == '[') {
+      if (bracket == 0 && !any) opt_token = true; /* "[n:int = 1]" */
+      bracket++;
+    } else if (ch == ']' && bracket > 0) {
+      bracket--;
+    } else if (ch == ',' && paren == 0) {
+      if (bracket > 0) { /* "key[, default]": what follows is optional */
+        (*max)++;
+      } else {
+        if (many) {
+          *max = MANY;
+        } else {
+          (*max)++;
+          if (!opt_token) (*min)++;
+        }
+        opt_token = any = false;
+      }
+    } else if (ch != ' ') {
+      any = true;
+    }
+    if (last) break;
+  }
+  if (many) *max = MANY;
+}
+
+/* The arguments a method written at p ("name(args)", "name->x", "name")
+ * takes; name_end is just past its name. */
+static void written_args(const char *name_end, const char *end, size_t *min, size_t *max) {
+  *min = *max = 0;
+  if (name_end >= end || *name_end != '(') return;
+  const char *close = name_end + 1;
+  for (int depth = 1; close < end; close++) {
+    if (*close == '(') depth++;
+    if (*close == ')' && --depth == 0) break;
+  }
+  count_args(name_end + 1, close, min, max);
 }
 
 static bool ident_start(char c) { return islower((unsigned char)c) || c == '_'; }
@@ -54,7 +133,7 @@ static bool ident_char(char c) { return ident_start(c) || isdigit((unsigned char
  * call or a getter ("name(" or "name->"), else the piece's first word when
  * nothing but a result or a note follows it ("clear", "list -> ...").
  * Fills name; false when there is none. */
-static bool method_of(const char *p, const char *end, char *name) {
+static bool method_of(const char *p, const char *end, char *name, const char **name_end) {
   const char *bare = NULL, *bare_end = NULL;
   while (p < end && *p == ' ')
     p++;
@@ -69,6 +148,7 @@ static bool method_of(const char *p, const char *end, char *name) {
     if (s == p) bare = s, bare_end = q;
     if ((q < end && *q == '(') || (q + 1 < end && q[0] == '-' && q[1] == '>')) {
       snprintf(name, NAME_LEN, "%.*s", (int)(q - s), s);
+      *name_end = q;
       return true;
     }
   }
@@ -78,6 +158,7 @@ static bool method_of(const char *p, const char *end, char *name) {
   if (bare && (rest == end || *rest == '(' || *rest == '[' ||
                (rest + 1 < end && rest[0] == '-' && rest[1] == '>'))) {
     snprintf(name, NAME_LEN, "%.*s", (int)(bare_end - bare), bare);
+    *name_end = bare_end;
     return true;
   }
   return false;
@@ -86,10 +167,15 @@ static bool method_of(const char *p, const char *end, char *name) {
 /* Adds the methods of one piece list: pieces separated by sep. */
 static void add_pieces(doc_type *t, const char *p, const char *end, const char *sep) {
   char name[NAME_LEN];
+  const char *name_end;
+  size_t min, max;
   while (p < end) {
     const char *next = strstr(p, sep);
     if (!next || next > end) next = end;
-    if (method_of(p, next, name)) add_name(t, name);
+    if (method_of(p, next, name, &name_end)) {
+      written_args(name_end, next, &min, &max);
+      add_name(t, name, min, max);
+    }
     p = next == end ? end : next + strlen(sep);
   }
 }
@@ -141,10 +227,20 @@ static void parse_doc(void) {
   for (const char *line = strchr(s, '\n') + 1; line < e; line = strchr(line, '\n') + 1) {
     const char *le = strchr(line, '\n');
     const char *cs, *ce;
-    if (cell(line, le, 0, &cs, &ce) && ce > cs && ident_start(*cs) && strncmp(cs, "method", 6)) {
+    const char *as, *ae;
+    if (cell(line, le, 0, &cs, &ce) && ce > cs && ident_start(*cs) && strncmp(cs, "method", 6) &&
+        cell(line, le, 1, &as, &ae)) {
       char name[NAME_LEN];
       snprintf(name, sizeof name, "%.*s", (int)(ce - cs), cs);
-      add_name(mgr, name);
+      /* The args cell: forms separated by " / " ("\"get\", count / \"len\""). */
+      for (const char *form = as; form < ae;) {
+        const char *fe = strstr(form, " / ");
+        if (!fe || fe > ae) fe = ae;
+        size_t min, max;
+        count_args(form, fe, &min, &max);
+        add_name(mgr, name, min, max);
+        form = fe == ae ? ae : fe + 3;
+      }
     }
   }
 
@@ -174,7 +270,12 @@ static void parse_doc(void) {
       const char *q = p;
       while (q < le && ident_char(*q))
         q++;
-      if (q > p && q < le && *q == '(' && method_of(p, le, name)) add_name(cur, name);
+      const char *name_end;
+      size_t min, max;
+      if (q > p && q < le && *q == '(' && method_of(p, le, name, &name_end)) {
+        written_args(name_end, le, &min, &max);
+        add_name(cur, name, min, max);
+      }
     }
   }
 
@@ -204,7 +305,7 @@ static void parse_doc(void) {
       snprintf(other, sizeof other, "%.*s", (int)(oe - os), os);
       doc_type *o = type_entry(other);
       for (size_t i = 0; i < o->n; i++)
-        add_name(t, o->names[i]);
+        add_name(t, o->names[i], o->min[i], o->max[i]);
       continue;
     }
     add_pieces(t, ms, me, " - ");
@@ -221,10 +322,20 @@ static void check_type(const char *name, const obj_type *t) {
   for (size_t m = 0; m < t->n_methods; m++) {
     if (t->methods[m].flags & METHOD_INTERNAL) continue;
     public_methods++;
-    bool found = false;
-    for (size_t i = 0; i < d->n && !found; i++)
-      found = strcmp(d->names[i], t->methods[m].name) == 0;
-    ck_assert_msg(found, "%s.%s is not in docs/protocol.md", name, t->methods[m].name);
+    const method_def *md = &t->methods[m];
+    size_t i = 0;
+    while (i < d->n && strcmp(d->names[i], md->name) != 0)
+      i++;
+    ck_assert_msg(i < d->n, "%s.%s is not in docs/protocol.md", name, md->name);
+    /* A method without ARGS checks its own count: nothing to compare. */
+    if ((md->flags & METHOD_ARITY) &&
+        (d->min[i] != method_min_args(md) || d->max[i] != method_max_args(md))) {
+      size_t at = strlen(mismatches);
+      snprintf(mismatches + at, sizeof mismatches - at,
+               "\n  %s.%s: the page %zu to %zu arguments, the table %zu to %zu (%zu: no bound)",
+               name, md->name, d->min[i], d->max[i], method_min_args(md), method_max_args(md),
+               (size_t)MANY);
+    }
   }
   for (size_t i = 0; i < d->n; i++)
     ck_assert_msg(type_method(t, d->names[i]) != NULL,
@@ -250,8 +361,11 @@ START_TEST(test_doc_agrees_with_tables) {
       {"barrier", &t_barrier_type},     {"array", &t_array_type},
       {"set", &t_set_type},
   };
+  mismatches[0] = '\0';
   for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
     check_type(all[i].name, all[i].t);
+  ck_assert_msg(mismatches[0] == '\0', "docs/protocol.md and the method tables disagree:%s",
+                mismatches);
   free(doc);
 }
 END_TEST

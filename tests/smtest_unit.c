@@ -223,10 +223,15 @@ int smtest_call(const smtest_unit *u, sm_obj *o, const char *method, const char 
             .has_timeout = timeout_ms >= 0,
             .timeout_ms = timeout_ms,
             .out = u->result};
-  /* Each call holds the object and is followed by the serve pass, as
-   * dispatch does. */
+  /* The count is checked first, each call holds the object and is
+   * followed by the serve pass, as dispatch does. */
+  int rc = call_arity(&c, m);
+  if (rc != WS_OK) {
+    memcpy(u->err, c.err, SMTEST_ERR_LEN);
+    return rc;
+  }
   reg_incref(*u->reg, o);
-  int rc = m->fn(&c);
+  rc = m->fn(&c);
   reg_decref(*u->reg, o);
   blk_serve(*u->reg);
   memcpy(u->err, c.err, SMTEST_ERR_LEN);
