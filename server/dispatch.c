@@ -26,6 +26,12 @@
  * answered OK keeps its answer there (the CALL record carries seq and ack,
  * so a replay keeps the same). A client that never acknowledges is cut off
  * at --max-pending kept answers: its mutating calls are refused.
+ * A request with a fencing guard (fence.h) runs only while the guard
+ * object's current grant has the guard's token: FENCED otherwise, before
+ * anything else is looked at, so nothing is applied. A grant's token goes
+ * back in Response.token, and a grant whose last holder died (policy
+ * break) answers OWNER_DEAD with its result (the change is made, logged
+ * and kept as an OK one: a replay recomputes it).
  * dispatch_call() does all of this without touching a socket, so the
  * dispatcher can be fuzzed; dispatch_request() adds the response frame.
  * Around each call it runs blocked.c's serve pass: before, so no request
@@ -43,6 +49,7 @@
 #include "blocked.h"
 #include "cmd.h"
 #include "conn.h"
+#include "fence.h"
 #include "log.h"
 #include "memory.h"
 #include "persist.h"
@@ -209,7 +216,8 @@ static int run(call *c, const wire_request *req, size_t arg_bytes) {
       return internal_refused(c, "the manager", req->method);
     count(c, &manager_type, m);
     bool kept;
-    int rc = disk_full(c, m);
+    int rc = fence_check(c, req);
+    if (rc == WS_OK) rc = disk_full(c, m);
     if (rc == WS_OK) rc = check_kept(c, req, m, &kept);
     if (rc == WS_OK) rc = replies_full(c, m);
     if (rc != WS_OK) return rc;
@@ -229,7 +237,8 @@ static int run(call *c, const wire_request *req, size_t arg_bytes) {
   c->method = m;
   count(c, o->type, m);
   bool kept;
-  int rc = disk_full(c, m);
+  int rc = fence_check(c, req);
+  if (rc == WS_OK) rc = disk_full(c, m);
   if (rc == WS_OK) rc = check_kept(c, req, m, &kept);
   if (rc == WS_OK) rc = replies_full(c, m);
   if (rc == WS_OK && m->flags & METHOD_GROWS) rc = mem_check(c, arg_bytes);
@@ -243,8 +252,10 @@ static int run(call *c, const wire_request *req, size_t arg_bytes) {
   return rc;
 }
 
-int dispatch_call(registry *reg, struct conn *cn, uint64_t session, const wire_request *req,
-                  unsigned max_depth, vbuf *result, char *err, size_t errlen) {
+/* dispatch_call, and what a grant gave: *token (0: none) and *owner_dead. */
+static int dispatch_run(registry *reg, struct conn *cn, uint64_t session, const wire_request *req,
+                        unsigned max_depth, vbuf *result, char *err, size_t errlen,
+                        uint64_t *token, bool *owner_dead) {
   sm_span local_args[DISPATCH_LOCAL_ARGS];
   unsigned local_flags[DISPATCH_LOCAL_ARGS];
   sm_span *args = local_args;
@@ -286,7 +297,16 @@ int dispatch_call(registry *reg, struct conn *cn, uint64_t session, const wire_r
     memcpy(err, c.err, n);
     err[n] = '\0';
   }
+  *token = status == WS_OK ? c.token : 0;
+  *owner_dead = status == WS_OK && c.owner_dead;
   return status;
+}
+
+int dispatch_call(registry *reg, struct conn *cn, uint64_t session, const wire_request *req,
+                  unsigned max_depth, vbuf *result, char *err, size_t errlen) {
+  uint64_t token;
+  bool owner_dead;
+  return dispatch_run(reg, cn, session, req, max_depth, result, err, errlen, &token, &owner_dead);
 }
 
 size_t dispatch_answer_limit(const struct conn *cn) {
@@ -324,12 +344,14 @@ void dispatch_request(struct conn *cn, const wire_request *req) {
   struct sm_server *srv = conn_server(cn);
   char err[sizeof((call *)0)->err];
   stats_call_begin(srv->stats);
-  int status = dispatch_call(srv->reg, cn, conn_session(cn), req, srv->limits.max_depth,
-                             &srv->result, err, sizeof err);
+  uint64_t token;
+  bool owner_dead;
+  int status = dispatch_run(srv->reg, cn, conn_session(cn), req, srv->limits.max_depth,
+                            &srv->result, err, sizeof err, &token, &owner_dead);
   stats_call_end(srv, cn, req); /* latency, slow-call log: parking ends the timing */
   srv->requests++;
   if (status == CALL_PARKED) return; /* answered later by blocked.c */
-  wire_response_out r = {.seq = req->seq, .status = status};
+  wire_response_out r = {.seq = req->seq, .status = status, .token = token};
   if (status == WS_OK) {
     r.has_result = srv->result.len > 0;
     r.result = vb_span(&srv->result);
@@ -339,6 +361,10 @@ void dispatch_request(struct conn *cn, const wire_request *req) {
       r = (wire_response_out){.seq = req->seq,
                               .status = status =
                                   answer_too_large(srv->reg, req, payload, limit, err, sizeof err)};
+    } else if (owner_dead) {
+      /* Acquired (the result stands), but the last holder died holding it. */
+      r.status = WS_OWNER_DEAD;
+      r.error = "acquired, but its last holder died holding it";
     }
   }
   if (status != WS_OK) {

@@ -19,6 +19,7 @@
 #include "server.h"
 #include "session.h"
 #include "stats.h"
+#include "waitfor.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -330,6 +331,7 @@ static int m_info(call *c) {
   mw_int(&w, "named_objects", (int64_t)st.named_objects);
   mw_int(&w, "requests", (int64_t)st.requests);
   mw_int(&w, "waiters", (int64_t)st.waiters);
+  mw_int(&w, "deadlocks", (int64_t)blk_deadlocks(c->reg));
   mw_int(&w, "rss_bytes", (int64_t)st.rss_bytes);
   mw_int(&w, "heap_bytes", (int64_t)st.heap_bytes);
   mw_int(&w, "used_memory", (int64_t)st.used_memory);
@@ -485,6 +487,7 @@ static const method_def manager_methods[] = {
     {"clients", admin_clients, 0},
     {"kill", admin_kill, 0},
     {"monitor", admin_monitor, 0},
+    {"locks", wf_m_locks, 0},
 };
 
 const obj_type manager_type = {
