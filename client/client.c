@@ -563,6 +563,8 @@ int sm_client_set_guard(sm_client *c, sm_proxy *guard, uint64_t token) {
   return SM_OK;
 }
 
+uint64_t sm_client_last_token(sm_client *c) { return c ? client_last_token(c) : 0; }
+
 void sm_client_clear_guard(sm_client *c) {
   slot *s = c ? pthread_getspecific(c->tkey) : NULL;
   if (s) s->guard_object = s->guard_token = 0;

@@ -843,6 +843,9 @@ SM_EXTERN int sm_semaphore_acquire_token(sm_semaphore *s, int64_t timeout_ms, ui
  * @return 0, SM_EINVAL, or the error of reaching the daemon. */
 SM_EXTERN int sm_client_set_guard(sm_client *c, sm_proxy *guard, uint64_t token);
 SM_EXTERN void sm_client_clear_guard(sm_client *c);
+/** The fencing token the answer of the calling thread's last call through
+ * c carried (an acquire made with sm_call_timed, say); 0: none. */
+SM_EXTERN uint64_t sm_client_last_token(sm_client *c);
 /** Guards every later call through proxy p (any thread) the same way;
  * guard NULL clears it. Set it before other threads use p.
  * @return 0, SM_EINVAL, or the error of reaching the daemon. */
