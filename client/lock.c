@@ -38,8 +38,8 @@ static int lock_create_policy(sm_client *c, const char *type, const char *name,
   const char *pname = owner_policy_name(policy);
   if (!pname) return err_set(SM_EINVAL, "no owner-death policy %d", (int)policy);
   /* release and keep go as the bool older daemons know */
-  sm_value pv = policy == SM_OWNER_BREAK ? val_str_view(pname)
-                                         : val_bool_view(policy == SM_OWNER_RELEASE);
+  sm_value pv =
+      policy == SM_OWNER_BREAK ? val_str_view(pname) : val_bool_view(policy == SM_OWNER_RELEASE);
   return proxy_create(c, type, name, &pv, size, out);
 }
 

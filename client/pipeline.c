@@ -50,13 +50,13 @@ typedef struct pl_call {
   size_t args_off;     /**< first packed argument in args */
   size_t argend_first; /**< index of its first entry in argends */
   size_t nargs;
-  int64_t timeout_ms; /**< < 0: no deadline sent */
+  int64_t timeout_ms;    /**< < 0: no deadline sent */
   uint64_t guard_object; /**< fencing guard (sm_pipeline_set_guard); 0: none */
   uint64_t guard_token;
-  uint64_t token;     /**< the fencing token of its answer (0: none) */
-  bool answered;      /**< a response arrived */
-  int status;         /**< 0 or an SM_E* code, after exec */
-  size_t res_off;     /**< result bytes in results */
+  uint64_t token; /**< the fencing token of its answer (0: none) */
+  bool answered;  /**< a response arrived */
+  int status;     /**< 0 or an SM_E* code, after exec */
+  size_t res_off; /**< result bytes in results */
   size_t res_len;
   size_t err_off; /**< NUL-terminated error text in results; SIZE_MAX: none */
 } pl_call;
@@ -68,10 +68,10 @@ struct sm_pipeline {
   size_t n, cap;
   size_t *argends; /**< end offset (in args) of each argument, all calls */
   size_t nargends, capargends;
-  vbuf args;         /**< method names and packed arguments */
-  vbuf frames;       /**< the encoded requests, during exec */
-  vbuf results;      /**< result bytes and error texts, after exec */
-  uint64_t instance; /**< the daemon instance the proxy calls were queued for (0: none yet) */
+  vbuf args;             /**< method names and packed arguments */
+  vbuf frames;           /**< the encoded requests, during exec */
+  vbuf results;          /**< result bytes and error texts, after exec */
+  uint64_t instance;     /**< the daemon instance the proxy calls were queued for (0: none yet) */
   uint64_t guard_object; /**< the guard of calls queued from now on (0: none) */
   uint64_t guard_token;
   bool executed;

@@ -29,15 +29,15 @@ typedef struct proxy_binding {
 } proxy_binding;
 
 struct sm_proxy {
-  sm_client *client;   /**< borrowed: the client outlives its proxies */
-  proxy_binding *bind; /**< owned; read and replaced atomically (proxy_binding) */
-  char *type;          /**< owned daemon type name */
-  uint32_t type_code;  /**< wire_type_code(type): sent with every call, checked by the daemon */
-  char *name;          /**< owned; NULL when anonymous or opened by ref/token */
-  bool holds_ref;      /**< this process took a reference to give back */
-  uint64_t epoch;      /**< the holder connection that holds that reference */
-  sm_value *init;      /**< named: owned copy of the creation arguments (an SM_LIST), to
-                            create the object again in a restarted daemon; NULL: none */
+  sm_client *client;     /**< borrowed: the client outlives its proxies */
+  proxy_binding *bind;   /**< owned; read and replaced atomically (proxy_binding) */
+  char *type;            /**< owned daemon type name */
+  uint32_t type_code;    /**< wire_type_code(type): sent with every call, checked by the daemon */
+  char *name;            /**< owned; NULL when anonymous or opened by ref/token */
+  bool holds_ref;        /**< this process took a reference to give back */
+  uint64_t epoch;        /**< the holder connection that holds that reference */
+  sm_value *init;        /**< named: owned copy of the creation arguments (an SM_LIST), to
+                              create the object again in a restarted daemon; NULL: none */
   uint64_t guard_object; /**< sm_proxy_set_guard: fencing guard of every call (0: none) */
   uint64_t guard_token;
 };

@@ -93,13 +93,13 @@ typedef struct blk_state {
   struct event *serve_ev;  /* runs blk_serve for signals raised outside a request */
   sm_obj *ready_head;      /* signalled objects, in signal order */
   sm_obj *ready_tail;
-  size_t parked;       /* waiters parked now, on every object */
-  htab by_session;     /* 8-byte session id -> blk_sess* (owned): its waiters (waitfor.h) */
-  uint64_t deadlocks;  /* waits that would have closed a cycle (waitfor.h) */
+  size_t parked;        /* waiters parked now, on every object */
+  htab by_session;      /* 8-byte session id -> blk_sess* (owned): its waiters (waitfor.h) */
+  uint64_t deadlocks;   /* waits that would have closed a cycle (waitfor.h) */
   bool deadlock_report; /* --deadlock report: such a wait is logged and parks anyway */
-  bool closing;        /* the daemon is stopping: no more parking */
-  bool serving;        /* blk_serve is on the stack */
-  bool serve_ev_armed; /* serve_ev is active */
+  bool closing;         /* the daemon is stopping: no more parking */
+  bool serving;         /* blk_serve is on the stack */
+  bool serve_ev_armed;  /* serve_ev is active */
 } blk_state;
 
 struct waiter {

@@ -254,8 +254,8 @@ static int run(call *c, const wire_request *req, size_t arg_bytes) {
 
 /* dispatch_call, and what a grant gave: *token (0: none) and *owner_dead. */
 static int dispatch_run(registry *reg, struct conn *cn, uint64_t session, const wire_request *req,
-                        unsigned max_depth, vbuf *result, char *err, size_t errlen,
-                        uint64_t *token, bool *owner_dead) {
+                        unsigned max_depth, vbuf *result, char *err, size_t errlen, uint64_t *token,
+                        bool *owner_dead) {
   sm_span local_args[DISPATCH_LOCAL_ARGS];
   unsigned local_flags[DISPATCH_LOCAL_ARGS];
   sm_span *args = local_args;

@@ -25,7 +25,8 @@ int fence_policy_arg(call *c, size_t i, fence_policy *out) {
   case VK_BOOL: *out = vi.b ? FENCE_RELEASE : FENCE_KEEP; return WS_OK;
   case VK_STR:
     for (size_t p = 0; p < 3; p++) {
-      if (vi.data.n == strlen(policy_names[p]) && memcmp(vi.data.p, policy_names[p], vi.data.n) == 0) {
+      if (vi.data.n == strlen(policy_names[p]) &&
+          memcmp(vi.data.p, policy_names[p], vi.data.n) == 0) {
         *out = (fence_policy)p;
         return WS_OK;
       }
@@ -57,8 +58,9 @@ int fence_check(call *c, const wire_request *req) {
                      (unsigned long long)req->guard_token, g->type->name,
                      (unsigned long long)g->id);
   if (now != req->guard_token)
-    return call_fail(c, WS_FENCED, "fencing token %llu is stale: %s %llu was granted since (token %llu)",
-                     (unsigned long long)req->guard_token, g->type->name,
-                     (unsigned long long)g->id, (unsigned long long)now);
+    return call_fail(c, WS_FENCED,
+                     "fencing token %llu is stale: %s %llu was granted since (token %llu)",
+                     (unsigned long long)req->guard_token, g->type->name, (unsigned long long)g->id,
+                     (unsigned long long)now);
   return WS_OK;
 }

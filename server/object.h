@@ -57,8 +57,8 @@ typedef struct call {
   size_t nargs;
   bool has_timeout;
   int64_t timeout_ms;
-  vbuf *out;     /**< the result value, written by the method */
-  char err[256]; /**< error text when the status is not WS_OK */
+  vbuf *out;       /**< the result value, written by the method */
+  char err[256];   /**< error text when the status is not WS_OK */
   uint64_t token;  /**< the fencing token of the grant this call obtained (fence.h); 0: none */
   bool owner_dead; /**< that grant found its last holder dead (policy break): OWNER_DEAD */
 } call;

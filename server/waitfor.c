@@ -18,15 +18,15 @@
 /* A breadth-first walk from the waiting session: sessions to visit, and
  * those seen. */
 typedef struct walk {
-  uint64_t me;      /* the session about to wait */
-  uint64_t waiter;  /* whose wait's holders are being added */
-  bool self_units;  /* the object is not a lock: the waiter's own units do not count */
-  uint64_t *queue;  /* sessions to visit (owned) */
+  uint64_t me;     /* the session about to wait */
+  uint64_t waiter; /* whose wait's holders are being added */
+  bool self_units; /* the object is not a lock: the waiter's own units do not count */
+  uint64_t *queue; /* sessions to visit (owned) */
   size_t head, len, cap;
-  size_t added;     /* holders added by the current object */
-  htab seen;        /* 8-byte session id -> (void *)1 */
+  size_t added; /* holders added by the current object */
+  htab seen;    /* 8-byte session id -> (void *)1 */
   bool oom;
-  char *why;        /* the path, for the refusal's text */
+  char *why; /* the path, for the refusal's text */
   size_t whylen, whyused;
 } walk;
 
@@ -39,7 +39,8 @@ static void say(walk *k, const char *fmt, ...) {
   va_start(ap, fmt);
   int n = vsnprintf(k->why + k->whyused, k->whylen - k->whyused, fmt, ap);
   va_end(ap);
-  if (n > 0) k->whyused += (size_t)n < k->whylen - k->whyused ? (size_t)n : k->whylen - k->whyused - 1;
+  if (n > 0)
+    k->whyused += (size_t)n < k->whylen - k->whyused ? (size_t)n : k->whylen - k->whyused - 1;
 }
 
 /* holder_visit_fn: queues one holder of the object being expanded. */

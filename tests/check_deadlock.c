@@ -243,11 +243,11 @@ END_TEST
  * the daemon's view while it is parked: set before each call, cleared
  * after the answer). */
 typedef struct stress {
-  atomic_int holder[ST_LOCKS];  /* 1 + process index, 0: nobody */
-  atomic_int waits[ST_PROCS];   /* 1 + lock index, 0: nothing */
-  atomic_int refused;           /* SM_EDEADLK answers */
-  atomic_int confirmed;         /* of those, cycles found in the record */
-  atomic_int completed;         /* rounds that got both locks */
+  atomic_int holder[ST_LOCKS]; /* 1 + process index, 0: nobody */
+  atomic_int waits[ST_PROCS];  /* 1 + lock index, 0: nothing */
+  atomic_int refused;          /* SM_EDEADLK answers */
+  atomic_int confirmed;        /* of those, cycles found in the record */
+  atomic_int completed;        /* rounds that got both locks */
 } stress;
 
 /* A refused process i (holding a, refused b): walks the record from b's
@@ -327,8 +327,8 @@ START_TEST(test_stress_random_pairs) {
   ck_assert_int_eq(atomic_load(&st->confirmed), refused);
   ck_assert_int_eq(atomic_load(&st->completed) + refused, ST_PROCS * ST_ROUNDS);
   ck_assert_int_eq(smtest_info_int(c, "deadlocks"), before + refused);
-  fprintf(stderr, "stress: %d rounds, %d deadlocks refused, all confirmed\n",
-          ST_PROCS * ST_ROUNDS, refused);
+  fprintf(stderr, "stress: %d rounds, %d deadlocks refused, all confirmed\n", ST_PROCS * ST_ROUNDS,
+          refused);
   munmap(st, sizeof *st);
   sm_client_free(c);
 }

@@ -2,8 +2,8 @@
 /* cli_admin.c - the operator's commands of the `statemgr` CLI: slowlog
  * (read, count or empty the daemon's slow-call log), config (read or
  * change a setting of the running daemon), clients (list the connections,
- * or close one), locks (the wait-for graph) and monitor (the live feed of calls, until Ctrl-C). Texts
- * that clients chose (object and client names) print escaped, as in ls. */
+ * or close one), locks (the wait-for graph) and monitor (the live feed of calls, until Ctrl-C).
+ * Texts that clients chose (object and client names) print escaped, as in ls. */
 #include "../../proto/escape.h"
 #include "cli.h"
 #include "cli_out.h"
@@ -171,8 +171,8 @@ static void print_lock(const sm_value *e) {
   fputs(n ? " held by" : " free", stdout);
   for (size_t i = 0; i < n; i++) {
     const sm_value *h = sm_value_list_at(holders, i);
-    printf("%s session %" PRId64 " x%" PRId64, i ? "," : "", sm_value_as_int(cli_map_at(h, "session")),
-           sm_value_as_int(cli_map_at(h, "units")));
+    printf("%s session %" PRId64 " x%" PRId64, i ? "," : "",
+           sm_value_as_int(cli_map_at(h, "session")), sm_value_as_int(cli_map_at(h, "units")));
   }
   const sm_value *waiters = cli_map_at(e, "waiters");
   n = waiters ? sm_value_len(waiters) : 0;
