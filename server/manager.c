@@ -19,7 +19,6 @@
 #include "server.h"
 #include "session.h"
 #include "stats.h"
-#include "waitfor.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -487,7 +486,7 @@ static const method_def manager_methods[] = {
     {"clients", admin_clients, 0},
     {"kill", admin_kill, 0},
     {"monitor", admin_monitor, 0},
-    {"locks", wf_m_locks, 0},
+    {"locks", admin_locks, 0},
 };
 
 const obj_type manager_type = {

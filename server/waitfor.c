@@ -117,7 +117,15 @@ typedef struct list_ctx {
   bool oom;
   const sm_obj *cur; /* whose waiters are being written */
   int64_t now_ms;
+  wf_client_fn client_of; /* may be NULL */
+  void *client_ctx;
 } list_ctx;
+
+/* The "client" entry of a holder's or waiter's map, when its name is known. */
+static void put_client(list_ctx *x, uint64_t sid) {
+  const char *name = x->client_of ? x->client_of(x->client_ctx, sid) : NULL;
+  if (name && *name) mw_str(&x->sub, "client", name);
+}
 
 static void count_holder(void *arg, uint64_t sid, int64_t units) {
   (void)sid;
@@ -149,6 +157,7 @@ static void put_holder(void *arg, uint64_t sid, int64_t units) {
   size_t item = vb_list_begin_item(&x->w.val);
   size_t map = vb_map_begin(&x->w.val);
   mw_int(&x->sub, "session", (int64_t)sid);
+  put_client(x, sid);
   mw_int(&x->sub, "units", units);
   vb_map_end(&x->w.val, map);
   vb_list_end_item(&x->w.val, item);
@@ -161,16 +170,17 @@ static void put_waiters(void *arg, uint64_t sid) {
     size_t item = vb_list_begin_item(&x->w.val);
     size_t map = vb_map_begin(&x->w.val);
     mw_int(&x->sub, "session", (int64_t)sid);
+    put_client(x, sid);
     mw_int(&x->sub, "waited_ms", x->now_ms - w->parked_ms);
     vb_map_end(&x->w.val, map);
     vb_list_end_item(&x->w.val, item);
   }
 }
 
-int wf_m_locks(call *c) {
+int wf_list_locks(call *c, wf_client_fn client_of, void *ctx) {
   int rc = call_nargs(c, 0, 0);
   if (rc != WS_OK) return rc;
-  list_ctx x = {.reg = c->reg, .out = c->out};
+  list_ctx x = {.reg = c->reg, .out = c->out, .client_of = client_of, .client_ctx = ctx};
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   x.now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;

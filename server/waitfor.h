@@ -34,10 +34,15 @@
  * "waits for lock 5 held by session 9, which waits for ...". */
 bool wf_closes_cycle(registry *reg, uint64_t sid, sm_obj *o, char *why, size_t whylen);
 
-/* The manager's "locks" method: every held or waited-for object of a type
- * with holders, as a list of maps {object, name?, type, policy? (locks),
- * token, holders: [{session, units}], exclusive (only the holders
- * release it), waiters: [{session, waited_ms}]}, in object order. */
-int wf_m_locks(call *c);
+/* The name of the client of session sid, or NULL when unknown or none. */
+typedef const char *(*wf_client_fn)(void *ctx, uint64_t sid);
+
+/* The manager's "locks" method (admin.c adds the client names): every
+ * held or waited-for object of a type with holders, as a list of maps
+ * {object, name?, type, policy? (locks), token, holders: [{session,
+ * client?, units}], exclusive (only the holders release it), waiters:
+ * [{session, client?, waited_ms}]}, in object order. client_of may be
+ * NULL. */
+int wf_list_locks(call *c, wf_client_fn client_of, void *ctx);
 
 #endif

@@ -130,10 +130,15 @@ START_TEST(test_self_wait) {
 }
 END_TEST
 
-/* sm_locks: the held lock with its holder's session and token, and the
- * parked waiter with how long it has waited. */
+/* sm_locks: the held lock with its holder's session, client name and
+ * token, and the parked waiter with how long it has waited. */
 START_TEST(test_locks_listing) {
-  sm_client *c = smtest_connect(&smtest_d, NULL);
+  sm_options *o = sm_options_new();
+  OK(sm_options_set_authkey_file(o, smtest_d.authkey_file));
+  OK(sm_options_set_client_name(o, "lister"));
+  sm_client *c;
+  OK(sm_connect(smtest_d.tcp_url, o, &c));
+  sm_options_free(o);
   sm_lock *l;
   OK(sm_lock_open_policy(c, "listed", SM_OWNER_BREAK, &l));
   uint64_t t = 0;
@@ -165,7 +170,11 @@ START_TEST(test_locks_listing) {
   ck_assert_int_eq(sm_value_as_int(sm_value_map_get(m, k)), (int64_t)t);
   sm_value_free(k);
   k = sm_value_str("holders");
-  ck_assert_int_eq(sm_value_len(sm_value_map_get(m, k)), 1);
+  const sm_value *hs = sm_value_map_get(m, k);
+  sm_value_free(k);
+  ck_assert_int_eq(sm_value_len(hs), 1);
+  k = sm_value_str("client");
+  ck_assert_str_eq(sm_value_as_str(sm_value_map_get(sm_value_list_at(hs, 0), k), NULL), "lister");
   sm_value_free(k);
   k = sm_value_str("waiters");
   const sm_value *ws = sm_value_map_get(m, k);

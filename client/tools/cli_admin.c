@@ -171,16 +171,24 @@ static void print_lock(const sm_value *e) {
   fputs(n ? " held by" : " free", stdout);
   for (size_t i = 0; i < n; i++) {
     const sm_value *h = sm_value_list_at(holders, i);
-    printf("%s session %" PRId64 " x%" PRId64, i ? "," : "",
-           sm_value_as_int(cli_map_at(h, "session")), sm_value_as_int(cli_map_at(h, "units")));
+    char *client = esc_dup(cli_map_str(h, "client"));
+    printf("%s session %" PRId64 "%s%s%s x%" PRId64, i ? "," : "",
+           sm_value_as_int(cli_map_at(h, "session")), client && *client ? " (" : "",
+           client ? client : "", client && *client ? ")" : "",
+           sm_value_as_int(cli_map_at(h, "units")));
+    free(client);
   }
   const sm_value *waiters = cli_map_at(e, "waiters");
   n = waiters ? sm_value_len(waiters) : 0;
   fputs(n ? "; waiting:" : "; no waiters", stdout);
   for (size_t i = 0; i < n; i++) {
     const sm_value *w = sm_value_list_at(waiters, i);
-    printf("%s session %" PRId64 " %" PRId64 "ms", i ? "," : "",
-           sm_value_as_int(cli_map_at(w, "session")), sm_value_as_int(cli_map_at(w, "waited_ms")));
+    char *client = esc_dup(cli_map_str(w, "client"));
+    printf("%s session %" PRId64 "%s%s%s %" PRId64 "ms", i ? "," : "",
+           sm_value_as_int(cli_map_at(w, "session")), client && *client ? " (" : "",
+           client ? client : "", client && *client ? ")" : "",
+           sm_value_as_int(cli_map_at(w, "waited_ms")));
+    free(client);
   }
   putchar('\n');
   free(type);
