@@ -26,7 +26,6 @@
 
 #include <event2/event.h>
 #include <stdlib.h>
-#include <string.h>
 #include <time.h>
 
 static void timer_cb(evutil_socket_t fd, short what, void *arg);
