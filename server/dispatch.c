@@ -155,8 +155,8 @@ static void log_call(call *c, const wire_request *req, const method_def *m, int 
     return;
   }
   if (cmd_logging(c->reg))
-    cmd_log_request(c->reg, c->session, req->seq, req->ack, req->object, req->method, c->args,
-                    c->nargs);
+    cmd_log_guarded(c->reg, c->session, req->seq, req->ack, req->guard_object, req->guard_token,
+                    req->object, req->method, c->args, c->nargs);
   if (req->seq && !c->out->failed && sess_reply_keep(c->reg, c->session, req->seq, vb_span(c->out)))
     log_warn("out of memory keeping the answer of %s for session %llu: a resend would run it "
              "again",

@@ -10,8 +10,9 @@
  * across restarts. A call may carry a guard (Request.guard_object and
  * .guard_token): dispatch runs it only while the guard object's current
  * grant has that token (fence_check), else FENCED and nothing is applied.
- * A fenced call is never logged, and one that passed is logged after it
- * ran in the state that let it pass, so a replay agrees without the guard.
+ * A fenced call is never logged; one that passed is logged with its guard
+ * (cmd_log_guarded), and its replay checks the guard again, in the state
+ * that let it pass: the log says what the call depended on.
  *
  * The owner-death policy says what a dead holder leaves: FENCE_RELEASE
  * gives the object back to the next waiter (the default), FENCE_BREAK

@@ -526,6 +526,19 @@ START_TEST(test_tokens_survive_restart) {
   uint64_t before[3] = {0}, after[3] = {0};
   sm_client *c = smtest_connect(&dd, dd.unix_url);
   grant_three(c, before);
+  /* A guarded write is logged with its guard, and replayed with it. */
+  sm_lock *gl;
+  sm_dict *gd;
+  uint64_t gt = 0;
+  OK(sm_lock_open(c, "d-guard", &gl));
+  OK(sm_dict_open(c, "d-fenced", &gd));
+  OK(sm_lock_acquire_token(gl, SM_FOREVER, &gt));
+  OK(sm_client_set_guard(c, sm_lock_proxy(gl), gt));
+  OK(sm_dict_set_str(gd, "k", "under the guard"));
+  sm_client_clear_guard(c);
+  OK(sm_lock_release(gl));
+  sm_dict_free(gd);
+  sm_lock_free(gl);
   sm_client_free(c);
   ck_assert_uint_eq(before[0], 3);
   smtest_daemon_kill(&dd, SIGKILL);
@@ -534,6 +547,12 @@ START_TEST(test_tokens_survive_restart) {
   grant_three(c, after);
   for (int i = 0; i < 3; i++)
     ck_assert_uint_eq(after[i], before[i] + 3);
+  OK(sm_dict_open(c, "d-fenced", &gd));
+  char *v = NULL;
+  OK(sm_dict_get_str(gd, "k", &v));
+  ck_assert_str_eq(v, "under the guard");
+  sm_free(v);
+  sm_dict_free(gd);
   uint64_t index = 0;
   OK(sm_save(c, &index)); /* a snapshot holds the counters from now on */
   sm_client_free(c);
