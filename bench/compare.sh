@@ -24,11 +24,15 @@
 #      processes, statemgr's also with pipelines of 16; and the Python
 #      layer's cost per call: its time per call minus statemgr-bench's (the
 #      C library's) for the same workload at 1 client;
-#   5. the issue's targets, each with the measured ratio and whether it holds;
-#   7. (printed before 6) transactions: statemgr's txn of 4 calls against
-#      Redis MULTI/EXEC of the same 4 commands (bench/redis_txn.c, hiredis),
-#      at 1 and 8 clients;
-#   6. the durable daemon against Redis with its append-only file
+#   5. a fenced lock: statemgr's acquire with its fencing token + release
+#      (statemgr-bench fenced_lock) against the lock Redis users build, SET
+#      KEY TOKEN NX PX 30000 + EVALSHA of a compare-and-delete release
+#      (sm_redislock, hiredis; retried at once while taken), one shared lock,
+#      1 and 8 clients;
+#   6. the issue's targets, each with the measured ratio and whether it holds;
+#   7. transactions: statemgr's txn of 4 calls against Redis MULTI/EXEC of
+#      the same 4 commands (bench/redis_txn.c, hiredis), at 1 and 8 clients;
+#   8. the durable daemon against Redis with its append-only file
 #      (bench/durable.sh, same binaries, right after): fsync always and
 #      everysec rows, restart with 1,000,000 entries, the stall of a
 #      snapshot.
@@ -47,7 +51,7 @@
 #   --quick           one round instead of the best of two, a fifth of the
 #                     requests, 100,000 entries and 2,000 connections for
 #                     memory: a smoke run, not a measurement
-#   --no-durable      leave out part 6 (bench/durable.sh)
+#   --no-durable      leave out part 8 (bench/durable.sh)
 #   --write-results   also write the tables to bench/RESULTS.md, with the
 #                     date and the machine
 #   --note TEXT       a line to put at the top of bench/RESULTS.md
@@ -157,6 +161,8 @@ if [ -z "$BUILD" ]; then
   cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSM_BUILD_TESTS=OFF >/dev/null
   cmake --build "$BUILD" -j "$(nproc)" --target statemgrd statemgr_bench sm_pingpong statemgr_cli \
     >/dev/null
+  # The Redis lock client needs hiredis: its rows are left out without it.
+  cmake --build "$BUILD" -j "$(nproc)" --target sm_redislock >/dev/null 2>&1 || true
   # The Python package (python/): its rows are left out when it cannot be
   # built (no python3 headers).
   cmake --build "$BUILD" -j "$(nproc)" --target sm_python >/dev/null 2>&1 || true
@@ -170,6 +176,8 @@ fi
 SMD="$BUILD/statemgrd"
 BENCH="$BUILD/statemgr-bench"
 PINGPONG="$BUILD/sm_pingpong"
+REDISLOCK="$BUILD/sm_redislock"
+[ -x "$REDISLOCK" ] || { say "no $REDISLOCK (hiredis missing): the fenced lock rows are left out"; REDISLOCK=""; }
 for b in "$SMD" "$BENCH" "$PINGPONG"; do
   [ -x "$b" ] || die "$b is missing: build it, or give --build-dir"
 done
@@ -420,6 +428,20 @@ if [ -n "$SMPY" ]; then
   done
 fi
 
+# The fenced lock: statemgr's acquire (with its token) + release against
+# Redis's SET NX PX + EVALSHA compare-and-delete, one shared lock, taking
+# turns.
+if [ -n "$REDISLOCK" ]; then
+  for c in 1 8; do
+    for round in $(seq 1 "$ROUNDS"); do
+      say "fenced lock: $c clients (round $round)"
+      run_csv sm smbench -u "$SM_TCP" -c "$c" -n "$(sm_n "$c" 1)" -t fenced_lock --csv
+      run_csv redislock timeout "$RUN_LIMIT" "$REDISLOCK" -p "$RD_PORT" -c "$c" \
+        -n "$(sm_n "$c" 1)" --csv
+    done
+  done
+fi
+
 # The floor is cheap and the noisiest figure (one client, one core each
 # side): one round more than the rest.
 for round in $(seq 1 $((ROUNDS + 1))); do
@@ -518,6 +540,20 @@ OUT="$TMP/report.md"
     echo "\\* Python's proxies cannot pipeline: statemgr's pipeline-16 rows compare with its one-call-per-operation rate. The statemgr (Python) and Python manager figures are single runs."
     echo
   fi
+  if [ -n "$REDISLOCK" ]; then
+    echo "### Fenced lock: statemgr vs the Redis lock recipe"
+    echo
+    echo "One lock shared by all clients; ops/s counts an acquire and its release as two requests. statemgr: \`sm_lock_acquire_token\` (the grant's fencing token, checked to be the one after the last) + \`sm_lock_release\`; a taken lock parks the acquire in the daemon. Redis: \`SET KEY TOKEN NX PX 30000\` + \`EVALSHA\` of a get-compare-del script (bench/redislock.c, hiredis), asked again at once while the lock is taken (those retries are not counted); Redis gives no fencing token. Best of $ROUNDS run(s) each, taking turns."
+    echo
+    echo "| clients | statemgr fenced_lock | redis SET NX PX + EVALSHA | sm/redis |"
+    echo "|---:|---:|---:|---:|"
+    for c in 1 8; do
+      sm=${R["sm|fenced_lock|$c|1|tcp"]:-}
+      rd=${R["redislock|redis_lock|$c|1|tcp"]:-}
+      printf '| %s | %s | %s | %s |\n' "$c" "${sm:--}" "${rd:--}" "$(ratio "$sm" "$rd")"
+    done
+    echo
+  fi
   echo "### The floor: 1 client, no pipelining, against a bare loopback ping-pong of the same sizes"
   echo
   echo "Best of $((ROUNDS + 1)) alternating runs each (statemgr-bench with 1 client, then sm_pingpong), apart from the runs above."
@@ -575,6 +611,12 @@ OUT="$TMP/report.md"
   lr=$(harmonic2 "${R["redis|LPUSH|8|1|tcp"]:-}" "${R["redis|RPOP|8|1|tcp"]:-}")
   check "8 clients, queue_putget >= 1.0 x redis LPUSH+RPOP" "$(ratio "${R["sm|queue_putget|8|1|tcp"]:-}" "$lr")" 1.0
   check "8 clients, lock >= 1.0 x redis LPUSH+RPOP" "$(ratio "${R["sm|lock|8|1|tcp"]:-}" "$lr")" 1.0
+  if [ -n "$REDISLOCK" ]; then
+    for c in 1 8; do
+      check "$c client(s), fenced lock acquire/release >= 1.0 x redis SET NX PX + EVALSHA release" \
+        "$(ratio "${R["sm|fenced_lock|$c|1|tcp"]:-}" "${R["redislock|redis_lock|$c|1|tcp"]:-}")" 1.0
+    done
+  fi
   check "8 clients, dict_set >= 4 x Python" "$(ratio "${R["sm|dict_set|8|1|tcp"]:-}" "${R["py|dict_set|8|1|tcp"]:-}")" 4
   check "8 clients, dict_get >= 4 x Python" "$(ratio "${R["sm|dict_get|8|1|tcp"]:-}" "${R["py|dict_get|8|1|tcp"]:-}")" 4
   check "8 clients, value_incr >= 10 x Python (lock + get + set)" \

@@ -95,6 +95,7 @@ struct chan {
   uint64_t acked;            /**< every answer up to this seq is in (sent as `ack`) */
   url_scheme scheme;         /**< the scheme of the URL it reached */
   char leader[WIRE_URL_MAX]; /**< the leader a REDIRECT answer named ("": none) */
+  uint64_t token;            /**< protocol 4: the fencing token of the last answer (0: none) */
 };
 
 /* ---- time and waiting ---- */
@@ -737,15 +738,23 @@ static int redirected(chan *k, const wire_response *resp) {
                  resp->error && *resp->error ? ": " : "", resp->error ? resp->error : "");
 }
 
-/* Handles one decoded response to our request. */
+/* Handles one decoded response to our request. OWNER_DEAD is a grant
+ * (its result is taken) that answers SM_EOWNERDEAD. */
 static int take_response(chan *k, const wire_response *resp, sm_value **result) {
-  if (resp->status != WS_OK) return err_from_status(resp->status, resp->error);
-  if (!result) return 0;
-  int rc = val_decode(resp->has_result ? resp->result : (sm_span){NULL, 0}, result);
-  if (rc == SM_EPROTO) return err_set(rc, "%s sent a malformed value", k->url);
-  if (rc != 0) return err_set(rc, "out of memory decoding a reply");
-  return 0;
+  k->token = resp->token;
+  bool owner_dead = resp->status == WS_OWNER_DEAD;
+  if (resp->status != WS_OK && !owner_dead) return err_from_status(resp->status, resp->error);
+  if (result) {
+    int rc = val_decode(resp->has_result ? resp->result : (sm_span){NULL, 0}, result);
+    if (rc == SM_EPROTO) return err_set(rc, "%s sent a malformed value", k->url);
+    if (rc != 0) return err_set(rc, "out of memory decoding a reply");
+  }
+  return owner_dead ? err_from_status(resp->status, resp->error) : 0;
 }
+
+uint64_t chan_last_token(const chan *k) { return k ? k->token : 0; }
+
+uint32_t chan_version(const chan *k) { return k->version; }
 
 /* A plain connection idle for a while may have been closed by the daemon (a
  * restart): a send would still succeed and only the reply would fail, too
@@ -783,6 +792,10 @@ static int call_seq(chan *k, wire_request_out *req, sm_value **result) {
   if (closed_while_idle(k))
     return fail(k, err_set(SM_ECLOSED, "%s closed the idle connection", k->url));
   if (k->version >= AUTH_PROTOCOL_RESUME) r.ack = k->acked;
+  k->token = 0;
+  if (r.guard_object && k->version < AUTH_PROTOCOL_FENCING) /* it would ignore the guard */
+    return err_set(SM_EPROTO, "%s speaks protocol %u: a fencing guard needs protocol %u", k->url,
+                   (unsigned)k->version, (unsigned)AUTH_PROTOCOL_FENCING);
   vb_reset(&k->wbuf);
   if (wire_request_encode(&k->wbuf, &r) != 0)
     return err_set(SM_ENOMEM, "%s: out of memory (or a request over 4 GiB)", req->method);

@@ -118,6 +118,15 @@ const char *chan_redirect_leader(const chan *k);
 /* The scheme of the address k reached last. */
 url_scheme chan_scheme(const chan *k);
 
+/* The fencing token (protocol 4) of the answer of k's last call: a lock,
+ * rlock or semaphore grant's; 0 when it had none. A call that carries a
+ * guard (wire_request_out.guard_object) on a connection of an older
+ * protocol fails with SM_EPROTO before it is sent. */
+uint64_t chan_last_token(const chan *k);
+
+/* The protocol version k speaks. */
+uint32_t chan_version(const chan *k);
+
 /* ---- pipelines (client/pipeline.c) ---- */
 
 /* Reserves n consecutive request sequence numbers on k and returns the

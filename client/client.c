@@ -44,6 +44,7 @@
 #include "../proto/authkey.h"
 #include "../proto/url.h"
 #include "chan.h"
+#include "proxy.h"
 #include "errors.h"
 #include "group.h"
 #include "value_internal.h"
@@ -78,7 +79,9 @@ struct sm_options {
 
 /* One thread's connection, on the client's list. */
 typedef struct slot {
-  chan *k;          /**< NULL until opened, or after a failed reopen */
+  chan *k;               /**< NULL until opened, or after a failed reopen */
+  uint64_t guard_object; /**< sm_client_set_guard: the thread's fencing guard (0: none) */
+  uint64_t guard_token;
   sm_client *owner; /**< for the thread-exit destructor */
   struct slot *prev, *next;
 } slot;
@@ -558,6 +561,16 @@ static int invoke(sm_client *c, client_via via, const client_target *to, const c
                           .nargs = nargs,
                           .has_timeout = timeout_ms >= 0,
                           .timeout_ms = timeout_ms >= 0 ? timeout_ms : 0};
+  if (to && to->guard_object) { /* the proxy's guard wins over the thread's */
+    req.guard_object = to->guard_object;
+    req.guard_token = to->guard_token;
+  } else if (to && via == CLIENT_THREAD) {
+    const slot *s = pthread_getspecific(c->tkey);
+    if (s) {
+      req.guard_object = s->guard_object;
+      req.guard_token = s->guard_token;
+    }
+  }
   /* A call that never left a connection which had dropped (the daemon
    * restarted while it was idle), or that a member of a group answered
    * with REDIRECT, cannot have been applied: a manager call goes out once
@@ -601,6 +614,30 @@ static int invoke(sm_client *c, client_via via, const client_target *to, const c
   }
   vb_free(&buf);
   return rc;
+}
+
+uint64_t client_last_token(sm_client *c) {
+  const slot *s = pthread_getspecific(c->tkey);
+  return s ? chan_last_token(s->k) : 0;
+}
+
+int sm_client_set_guard(sm_client *c, sm_proxy *guard, uint64_t token) {
+  if (!c) return err_set(SM_EINVAL, "%s: NULL client", __func__);
+  uint64_t id = 0;
+  int rc = proxy_guard_id(guard, &id); /* opens the thread's connection: its slot exists */
+  if (rc != SM_OK) return rc;
+  slot *s = pthread_getspecific(c->tkey);
+  if (!s) return err_set(SM_ECLOSED, "%s: the thread has no connection", __func__);
+  s->guard_object = id;
+  s->guard_token = token;
+  return SM_OK;
+}
+
+uint64_t sm_client_last_token(sm_client *c) { return c ? client_last_token(c) : 0; }
+
+void sm_client_clear_guard(sm_client *c) {
+  slot *s = c ? pthread_getspecific(c->tkey) : NULL;
+  if (s) s->guard_object = s->guard_token = 0;
 }
 
 int client_invoke(sm_client *c, client_via via, const client_target *to, const char *method,
@@ -853,6 +890,12 @@ int sm_config_set(sm_client *c, const char *key, const sm_value *value) {
 int sm_clients(sm_client *c, sm_value **out) {
   if (!c || !out) return err_set(SM_EINVAL, "%s: NULL argument", __func__);
   return client_invoke(c, CLIENT_THREAD, NULL, "clients", NULL, 0, out, NULL);
+}
+
+/* *out: a list of maps (caller frees with sm_value_free()). */
+int sm_locks(sm_client *c, sm_value **out) {
+  if (!c || !out) return err_set(SM_EINVAL, "%s: NULL argument", __func__);
+  return client_invoke(c, CLIENT_THREAD, NULL, "locks", NULL, 0, out, NULL);
 }
 
 int sm_clients_kill(sm_client *c, uint64_t id) {

@@ -31,6 +31,8 @@ typedef enum client_via {
 typedef struct client_target {
   uint64_t id;
   uint32_t type;
+  uint64_t guard_object; /**< a fencing guard of the proxy (0: none; then the thread's) */
+  uint64_t guard_token;
 } client_target;
 
 /* The connection that answered a call. */
@@ -91,6 +93,10 @@ int client_thread_instance(sm_client *c, uint64_t *out);
  * the deadline passed; another code for a failure that retrying cannot
  * mend (authentication, TLS). */
 int client_resume(sm_client *c, struct chan *k, int64_t *deadline);
+
+/* The fencing token of the answer of the calling thread's last call on c
+ * (0: none). */
+uint64_t client_last_token(sm_client *c);
 
 /* The nesting the daemon allows in a value (its --max-depth, told at the
  * last handshake). */

@@ -5,8 +5,10 @@
  * The daemon records the holder as the connection that acquired: here the
  * calling thread's own, so ownership is per thread as in Python. acquire
  * blocks through the request's deadline; the daemon answers true, which
- * the functions here reduce to 0. Both families share the helpers at the
- * top; each then maps its API onto them. */
+ * the functions here reduce to 0, with the grant's fencing token beside
+ * (Response.token: the *_acquire_token forms hand it out). Both families
+ * share the helpers at the top; each then maps its API onto them. */
+#include "client_internal.h"
 #include "proxy.h"
 #include "value_internal.h"
 
@@ -30,10 +32,23 @@ static int lock_create(sm_client *c, const char *type, const char *name, bool au
   return proxy_create(c, type, name, &ar, size, out);
 }
 
-static int lock_acquire(sm_proxy *p, int64_t timeout_ms) {
+/* Creates or gets a lock of type with [policy] (its name). */
+static int lock_create_policy(sm_client *c, const char *type, const char *name,
+                              sm_owner_policy policy, size_t size, sm_proxy **out) {
+  const char *pname = owner_policy_name(policy);
+  if (!pname) return err_set(SM_EINVAL, "no owner-death policy %d", (int)policy);
+  /* release and keep go as the bool older daemons know */
+  sm_value pv =
+      policy == SM_OWNER_BREAK ? val_str_view(pname) : val_bool_view(policy == SM_OWNER_RELEASE);
+  return proxy_create(c, type, name, &pv, size, out);
+}
+
+/* acquire, with the grant's fencing token into *token (may be NULL). */
+static int lock_acquire(sm_proxy *p, int64_t timeout_ms, uint64_t *token) {
   sm_value *r = NULL;
   int rc = proxy_invoke_timed(p, "acquire", NULL, 0, timeout_ms, &r);
   sm_value_free(r); /* true */
+  if (token) *token = rc == SM_OK || rc == SM_EOWNERDEAD ? client_last_token(p->client) : 0;
   return rc;
 }
 
@@ -79,9 +94,22 @@ void sm_lock_free(sm_lock *l) { proxy_free(l ? &l->p : NULL); }
 /* Borrowed view, valid while l lives. */
 sm_proxy *sm_lock_proxy(sm_lock *l) { return l ? &l->p : NULL; }
 
+int sm_lock_open_policy(sm_client *c, const char *name, sm_owner_policy policy, sm_lock **out) {
+  PROXY_REQUIRE(out);
+  sm_proxy *p = NULL;
+  int rc = lock_create_policy(c, LOCK_TYPE, name, policy, sizeof(sm_lock), &p);
+  if (rc == SM_OK) *out = (sm_lock *)p;
+  return rc;
+}
+
 int sm_lock_acquire(sm_lock *l, int64_t timeout_ms) {
   PROXY_REQUIRE(l);
-  return lock_acquire(&l->p, timeout_ms);
+  return lock_acquire(&l->p, timeout_ms, NULL);
+}
+
+int sm_lock_acquire_token(sm_lock *l, int64_t timeout_ms, uint64_t *token) {
+  PROXY_REQUIRE(l);
+  return lock_acquire(&l->p, timeout_ms, token);
 }
 
 int sm_lock_release(sm_lock *l) {
@@ -130,9 +158,22 @@ void sm_rlock_free(sm_rlock *r) { proxy_free(r ? &r->p : NULL); }
 /* Borrowed view, valid while r lives. */
 sm_proxy *sm_rlock_proxy(sm_rlock *r) { return r ? &r->p : NULL; }
 
+int sm_rlock_open_policy(sm_client *c, const char *name, sm_owner_policy policy, sm_rlock **out) {
+  PROXY_REQUIRE(out);
+  sm_proxy *p = NULL;
+  int rc = lock_create_policy(c, RLOCK_TYPE, name, policy, sizeof(sm_rlock), &p);
+  if (rc == SM_OK) *out = (sm_rlock *)p;
+  return rc;
+}
+
 int sm_rlock_acquire(sm_rlock *r, int64_t timeout_ms) {
   PROXY_REQUIRE(r);
-  return lock_acquire(&r->p, timeout_ms);
+  return lock_acquire(&r->p, timeout_ms, NULL);
+}
+
+int sm_rlock_acquire_token(sm_rlock *r, int64_t timeout_ms, uint64_t *token) {
+  PROXY_REQUIRE(r);
+  return lock_acquire(&r->p, timeout_ms, token);
 }
 
 int sm_rlock_release(sm_rlock *r) {

@@ -33,6 +33,7 @@
 #include "proxy.h"
 #include "value_internal.h"
 
+#include "../proto/auth.h"
 #include "../proto/frame.h"
 #include "../proto/status.h"
 
@@ -53,10 +54,13 @@ typedef struct pl_call {
   size_t args_off;     /**< first packed argument in args */
   size_t argend_first; /**< index of its first entry in argends */
   size_t nargs;
-  int64_t timeout_ms; /**< < 0: no deadline sent */
-  bool answered;      /**< a response arrived */
-  int status;         /**< 0 or an SM_E* code, after exec */
-  size_t res_off;     /**< result bytes in results */
+  int64_t timeout_ms;    /**< < 0: no deadline sent */
+  uint64_t guard_object; /**< fencing guard (sm_pipeline_set_guard); 0: none */
+  uint64_t guard_token;
+  uint64_t token; /**< the fencing token of its answer (0: none) */
+  bool answered;  /**< a response arrived */
+  int status;     /**< 0 or an SM_E* code, after exec */
+  size_t res_off; /**< result bytes in results */
   size_t res_len;
   size_t err_off; /**< NUL-terminated error text in results; SIZE_MAX: none */
 } pl_call;
@@ -68,10 +72,12 @@ struct sm_pipeline {
   size_t n, cap;
   size_t *argends; /**< end offset (in args) of each argument, all calls */
   size_t nargends, capargends;
-  vbuf args;         /**< method names and packed arguments */
-  vbuf frames;       /**< the encoded requests, during exec */
-  vbuf results;      /**< result bytes and error texts, after exec */
-  uint64_t instance; /**< the daemon instance the proxy calls were queued for (0: none yet) */
+  vbuf args;             /**< method names and packed arguments */
+  vbuf frames;           /**< the encoded requests, during exec */
+  vbuf results;          /**< result bytes and error texts, after exec */
+  uint64_t instance;     /**< the daemon instance the proxy calls were queued for (0: none yet) */
+  uint64_t guard_object; /**< the guard of calls queued from now on (0: none) */
+  uint64_t guard_token;
   bool executed;
 };
 
@@ -146,6 +152,8 @@ static int queue(sm_pipeline *pl, sm_proxy *p, const char *method, const sm_valu
                     .argend_first = pl->nargends,
                     .nargs = nargs,
                     .timeout_ms = timeout_ms,
+                    .guard_object = p ? pl->guard_object : 0,
+                    .guard_token = p ? pl->guard_token : 0,
                     .err_off = SIZE_MAX};
   size_t mlen = strlen(method);
   uint8_t *m = vb_grow(&pl->args, mlen + 1);
@@ -170,7 +178,7 @@ static int queue(sm_pipeline *pl, sm_proxy *p, const char *method, const sm_valu
     pl->argends[pl->nargends++] = pl->args.len;
   }
   /* An upper bound of the frame: every varint at its longest. */
-  size_t bound = FRAME_HEADER_LEN + 3 * 11 + (6 + mlen) + 11 + 5; /* 5: the type */
+  size_t bound = FRAME_HEADER_LEN + 5 * 11 + (6 + mlen) + 11 + 5; /* 5: the type */
   bound += (pl->args.len - call->args_off) + 6 * nargs;
   if (bound - FRAME_HEADER_LEN > FRAME_MAX_DEFAULT) {
     unqueue(pl, args_len, nargends);
@@ -218,7 +226,9 @@ static int encode_all(sm_pipeline *pl, uint64_t first, uint64_t ack, size_t *lef
                             .nargs = call->nargs,
                             .has_timeout = call->timeout_ms >= 0,
                             .timeout_ms = call->timeout_ms >= 0 ? call->timeout_ms : 0,
-                            .ack = ack};
+                            .ack = ack,
+                            .guard_object = call->guard_object,
+                            .guard_token = call->guard_token};
     if (wire_request_encode(&pl->frames, &req) != 0)
       return err_set(SM_ENOMEM, "out of memory encoding a %zu-call pipeline", pl->n);
   }
@@ -243,6 +253,7 @@ static int on_response(void *ctx, size_t index, const wire_response *resp) {
     return err_set(SM_EPROTO, "the daemon answered call %zu of a pipeline twice", index);
   call->answered = true;
   call->status = status_to_error(resp->status);
+  call->token = resp->token;
   if (resp->has_result && resp->result.n > 0) {
     call->res_off = pl->results.len;
     call->res_len = resp->result.n;
@@ -273,6 +284,12 @@ int sm_pipeline_exec(sm_pipeline *pl) {
                  "the daemon restarted since the pipeline's calls were queued (instance %016" PRIx64
                  ", now %016" PRIx64 "): nothing was sent; reset it and queue them again",
                  pl->instance, chan_instance(k));
+  for (size_t i = 0; rc == SM_OK && i < pl->n; i++)
+    if (pl->calls[i].guard_object && chan_version(k) < AUTH_PROTOCOL_FENCING)
+      rc = err_set(SM_EPROTO,
+                   "the daemon speaks protocol %u: a fencing guard needs protocol %u; nothing "
+                   "was sent",
+                   (unsigned)chan_version(k), (unsigned)AUTH_PROTOCOL_FENCING);
   if (rc == SM_OK) {
     uint64_t ack = chan_ack(k); /* every answer before the pipeline's is in */
     uint64_t first = chan_reserve_seqs(k, pl->n);
@@ -334,9 +351,24 @@ int sm_pipeline_result(sm_pipeline *pl, size_t i, sm_value **out) {
 
 /* ---- reuse ---- */
 
+int sm_pipeline_set_guard(sm_pipeline *pl, sm_proxy *guard, uint64_t token) {
+  if (!pl) return err_set(SM_EINVAL, "%s: NULL pipeline", __func__);
+  uint64_t id = 0;
+  int rc = guard ? proxy_guard_id(guard, &id) : SM_OK;
+  if (rc != SM_OK) return rc;
+  pl->guard_object = id;
+  pl->guard_token = guard ? token : 0;
+  return SM_OK;
+}
+
+uint64_t sm_pipeline_token(const sm_pipeline *pl, size_t i) {
+  return pl && i < pl->n ? pl->calls[i].token : 0;
+}
+
 void sm_pipeline_reset(sm_pipeline *pl) {
   if (!pl) return;
   pl->n = 0;
+  pl->guard_object = pl->guard_token = 0;
   pl->instance = 0;
   pl->nargends = 0;
   vb_reset(&pl->args);

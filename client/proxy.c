@@ -258,6 +258,33 @@ int proxy_binding_now(sm_proxy *p, const proxy_binding **out) {
                  p->type, b->id, b->instance, sm_client_url(p->client), instance);
 }
 
+int proxy_guard_id(sm_proxy *guard, uint64_t *id) {
+  if (!guard) return err_set(SM_EINVAL, "a fencing guard needs a lock, rlock or semaphore proxy");
+  const proxy_binding *b = NULL;
+  int rc = proxy_binding_now(guard, &b);
+  if (rc == SM_OK) *id = b->id;
+  return rc;
+}
+
+const char *owner_policy_name(sm_owner_policy p) {
+  switch (p) {
+  case SM_OWNER_RELEASE: return "release";
+  case SM_OWNER_BREAK: return "break";
+  case SM_OWNER_KEEP: return "keep";
+  default: return NULL;
+  }
+}
+
+int sm_proxy_set_guard(sm_proxy *p, sm_proxy *guard, uint64_t token) {
+  PROXY_REQUIRE(p);
+  uint64_t id = 0;
+  int rc = guard ? proxy_guard_id(guard, &id) : SM_OK;
+  if (rc != SM_OK) return rc;
+  p->guard_object = id;
+  p->guard_token = guard ? token : 0;
+  return SM_OK;
+}
+
 /* proxy_invoke and proxy_invoke_timed (timed false: no deadline sent). */
 static int invoke(sm_proxy *p, const char *method, const sm_value *const *args, size_t nargs,
                   bool timed, int64_t timeout_ms, sm_value **result) {
@@ -265,7 +292,7 @@ static int invoke(sm_proxy *p, const char *method, const sm_value *const *args, 
     const proxy_binding *b = NULL;
     int rc = proxy_binding_now(p, &b);
     if (rc == SM_OK) {
-      client_target to = {b->id, p->type_code};
+      client_target to = {b->id, p->type_code, p->guard_object, p->guard_token};
       if (timed)
         rc = client_invoke_timed(p->client, &to, method, args, nargs, timeout_ms, result);
       else

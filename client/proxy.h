@@ -29,17 +29,19 @@ typedef struct proxy_binding {
 } proxy_binding;
 
 struct sm_proxy {
-  sm_client *client;   /**< borrowed: the client outlives its proxies */
-  proxy_binding *bind; /**< owned; read and replaced atomically (proxy_binding) */
-  char *type;          /**< owned daemon type name */
-  uint32_t type_code;  /**< wire_type_code(type): sent with every call, checked by the daemon */
-  char *name;          /**< owned; NULL when anonymous or opened by ref/token */
-  bool holds_ref;      /**< this process took a reference to give back */
-  uint64_t epoch;      /**< the holder connection that holds that reference */
-  sm_value *init;      /**< named: owned copy of the creation arguments (an SM_LIST), to
-                            create the object again in a restarted daemon; NULL: none */
-  sm_value *opts;      /**< named: owned copy of the create_with options (an SM_MAP), for
-                            the same; NULL: created with plain create */
+  sm_client *client;     /**< borrowed: the client outlives its proxies */
+  proxy_binding *bind;   /**< owned; read and replaced atomically (proxy_binding) */
+  char *type;            /**< owned daemon type name */
+  uint32_t type_code;    /**< wire_type_code(type): sent with every call, checked by the daemon */
+  char *name;            /**< owned; NULL when anonymous or opened by ref/token */
+  bool holds_ref;        /**< this process took a reference to give back */
+  uint64_t epoch;        /**< the holder connection that holds that reference */
+  sm_value *init;        /**< named: owned copy of the creation arguments (an SM_LIST), to
+                              create the object again in a restarted daemon; NULL: none */
+  sm_value *opts;        /**< named: owned copy of the create_with options (an SM_MAP), for
+                              the same; NULL: created with plain create */
+  uint64_t guard_object; /**< sm_proxy_set_guard: fencing guard of every call (0: none) */
+  uint64_t guard_token;
 };
 
 /* Returns SM_EINVAL from the calling function when cond is false. */
@@ -98,6 +100,15 @@ void proxy_free(sm_proxy *p);
  * died with the earlier daemon. Returns 0 or an SM_E* code with the
  * thread's last error set. */
 int proxy_binding_now(sm_proxy *p, const proxy_binding **out);
+
+/* The object id a guard proxy names now, for a fencing guard (fence
+ * functions of client.c, proxy.c, pipeline.c). Returns 0 or an SM_E* code
+ * (SM_EINVAL for NULL). */
+int proxy_guard_id(sm_proxy *guard, uint64_t *id);
+
+/* The daemon's name of an owner-death policy ("release", "break", "keep");
+ * NULL for a value that is none. Static. */
+const char *owner_policy_name(sm_owner_policy p);
 
 /* Calls method on the object over the calling thread's connection; as
  * client_invoke, after proxy_binding_now (SM_ESTALE for an object of an

@@ -5,6 +5,7 @@
  * One proxy family serves both daemon types: they share every method and
  * differ only in the bound the daemon enforces on release. Opening from a
  * ref or token accepts either. */
+#include "client_internal.h"
 #include "proxy.h"
 #include "value_internal.h"
 
@@ -27,9 +28,20 @@ int sm_semaphore_open(sm_client *c, const char *name, int64_t value, bool bounde
 
 int sm_semaphore_open_ex(sm_client *c, const char *name, int64_t value, bool bounded,
                          bool auto_release, sm_semaphore **out) {
+  return sm_semaphore_open_policy(c, name, value, bounded,
+                                  auto_release ? SM_OWNER_RELEASE : SM_OWNER_KEEP, out);
+}
+
+int sm_semaphore_open_policy(sm_client *c, const char *name, int64_t value, bool bounded,
+                             sm_owner_policy policy, sm_semaphore **out) {
   PROXY_REQUIRE(out);
-  sm_value v = val_int_view(value), ar = val_bool_view(auto_release);
-  const sm_value *init[2] = {&v, &ar};
+  const char *pname = owner_policy_name(policy);
+  if (!pname) return err_set(SM_EINVAL, "no owner-death policy %d", (int)policy);
+  /* release and keep go as the bool older daemons know */
+  sm_value v = val_int_view(value), pv = policy == SM_OWNER_BREAK
+                                             ? val_str_view(pname)
+                                             : val_bool_view(policy == SM_OWNER_RELEASE);
+  const sm_value *init[2] = {&v, &pv};
   sm_proxy *p = NULL;
   int rc =
       proxy_create_args(c, bounded ? BSEM_TYPE : SEM_TYPE, name, init, 2, sizeof(sm_semaphore), &p);
@@ -72,10 +84,15 @@ sm_proxy *sm_semaphore_proxy(sm_semaphore *s) { return s ? &s->p : NULL; }
 /* ---- methods ---- */
 
 int sm_semaphore_acquire(sm_semaphore *s, int64_t timeout_ms) {
+  return sm_semaphore_acquire_token(s, timeout_ms, NULL);
+}
+
+int sm_semaphore_acquire_token(sm_semaphore *s, int64_t timeout_ms, uint64_t *token) {
   PROXY_REQUIRE(s);
   sm_value *r = NULL;
   int rc = proxy_invoke_timed(&s->p, "acquire", NULL, 0, timeout_ms, &r);
   sm_value_free(r); /* true */
+  if (token) *token = rc == SM_OK || rc == SM_EOWNERDEAD ? client_last_token(s->p.client) : 0;
   return rc;
 }
 

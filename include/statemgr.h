@@ -382,6 +382,14 @@ SM_EXTERN int sm_config_set(sm_client *c, const char *key, const sm_value *value
  * "type", "units"}: lock acquisitions, semaphore units)}.
  * @param out caller frees with sm_value_free(). @return 0. */
 SM_EXTERN int sm_clients(sm_client *c, sm_value **out);
+/** The wait-for graph: every lock, rlock and semaphore held or waited for
+ * now, as a list of maps {"object", "name", "type", "policy", "token",
+ * "holders" [{"session", "client", "units"}], "exclusive", "waiters"
+ * [{"session", "client", "waited_ms"}]} (docs/protocol.md, manager method
+ * locks); a session is a connection's, as sm_clients lists them, and
+ * "client" its client name when it gave one. @param out caller frees with
+ * sm_value_free(). */
+SM_EXTERN int sm_locks(sm_client *c, sm_value **out);
 /** Closes the daemon's connection id (as listed by sm_clients) as if its
  * client had died: its parked calls are dropped and what it held goes to
  * the next waiters. @return 0, SM_ENOTFOUND (no such connection). */
@@ -861,6 +869,65 @@ SM_EXTERN int sm_semaphore_release(sm_semaphore *s, int64_t n);
 /** *out: the units free now. */
 SM_EXTERN int sm_semaphore_get_value(sm_semaphore *s, int64_t *out);
 
+/* ---- fencing tokens and owner-death policies --------------------- */
+
+/* Every grant of a lock, of an rlock at its first level and of a
+ * semaphore unit comes with a fencing token that grows strictly per
+ * object, across restarts of a durable daemon. A call guarded by (object,
+ * token) runs only while that grant is the object's current one (the lock
+ * is still held under it; no semaphore unit was granted since): otherwise
+ * it fails with SM_EFENCED and changes nothing, so a holder that paused
+ * past its time cannot overwrite newer work (docs/objects.md, "Fencing").
+ * Tokens and guards need a daemon of protocol 4: an older one answers
+ * token 0, and a guarded call to it fails with SM_EPROTO before it is
+ * sent. */
+
+/** What a holder that dies (its connection closes) leaves, chosen when the
+ * lock, rlock or semaphore is created. */
+typedef enum sm_owner_policy {
+  /** it is released for the next waiter (the default; auto_release) */
+  SM_OWNER_RELEASE = 0,
+  /** it is released, and the next acquire gets it with SM_EOWNERDEAD and a
+   * new token: the data it protects may be half-written */
+  SM_OWNER_BREAK = 1,
+  /** it stays held, as in Python; anyone may release a plain lock */
+  SM_OWNER_KEEP = 2,
+} sm_owner_policy;
+
+/** As sm_lock_open_ex / sm_rlock_open_ex / sm_semaphore_open_ex with an
+ * owner-death policy. @return as those, SM_EINVAL (no such policy). */
+SM_EXTERN int sm_lock_open_policy(sm_client *c, const char *name, sm_owner_policy policy,
+                                  sm_lock **out);
+SM_EXTERN int sm_rlock_open_policy(sm_client *c, const char *name, sm_owner_policy policy,
+                                   sm_rlock **out);
+SM_EXTERN int sm_semaphore_open_policy(sm_client *c, const char *name, int64_t value, bool bounded,
+                                       sm_owner_policy policy, sm_semaphore **out);
+
+/** As sm_lock_acquire / sm_rlock_acquire / sm_semaphore_acquire, and *token
+ * (may be NULL) receives the grant's fencing token (0: an rlock acquired
+ * again by its holder, or a daemon older than protocol 4).
+ * @return 0; SM_EOWNERDEAD: acquired (the token is set), but its last
+ * holder died holding it (policy break); SM_EDEADLK: the wait would close
+ * a cycle of waiting clients (refused, nothing acquired); as acquire. */
+SM_EXTERN int sm_lock_acquire_token(sm_lock *l, int64_t timeout_ms, uint64_t *token);
+SM_EXTERN int sm_rlock_acquire_token(sm_rlock *r, int64_t timeout_ms, uint64_t *token);
+SM_EXTERN int sm_semaphore_acquire_token(sm_semaphore *s, int64_t timeout_ms, uint64_t *token);
+
+/** Guards the calling thread's later calls through c (object methods) with
+ * the grant token of guard (a lock, rlock or semaphore proxy; borrowed for
+ * the call only): until sm_client_clear_guard, each runs only while that
+ * grant is current, else SM_EFENCED. A proxy's own guard wins over it.
+ * @return 0, SM_EINVAL, or the error of reaching the daemon. */
+SM_EXTERN int sm_client_set_guard(sm_client *c, sm_proxy *guard, uint64_t token);
+SM_EXTERN void sm_client_clear_guard(sm_client *c);
+/** The fencing token the answer of the calling thread's last call through
+ * c carried (an acquire made with sm_call_timed, say); 0: none. */
+SM_EXTERN uint64_t sm_client_last_token(sm_client *c);
+/** Guards every later call through proxy p (any thread) the same way;
+ * guard NULL clears it. Set it before other threads use p.
+ * @return 0, SM_EINVAL, or the error of reaching the daemon. */
+SM_EXTERN int sm_proxy_set_guard(sm_proxy *p, sm_proxy *guard, uint64_t token);
+
 /* ---- condition --------------------------------------------------- */
 
 typedef struct sm_condition sm_condition;
@@ -1174,6 +1241,12 @@ SM_EXTERN const char *sm_pipeline_error(const sm_pipeline *pl, size_t i);
  * @return 0, or the call's own status (its text becomes this thread's last
  * error), SM_EINVAL, SM_EPROTO (a malformed result), SM_ENOMEM. */
 SM_EXTERN int sm_pipeline_result(sm_pipeline *pl, size_t i, sm_value **out);
+/** Guards the calls queued after it (until another guard, or guard NULL)
+ * with guard's grant token, as sm_client_set_guard.
+ * @return 0, SM_EINVAL, or the error of reaching the daemon. */
+SM_EXTERN int sm_pipeline_set_guard(sm_pipeline *pl, sm_proxy *guard, uint64_t token);
+/** The fencing token call i's answer carried (an acquire's), 0: none. */
+SM_EXTERN uint64_t sm_pipeline_token(const sm_pipeline *pl, size_t i);
 /** Empties pl for reuse (keeping its memory): the results of the last exec
  * are dropped. NULL is fine. */
 SM_EXTERN void sm_pipeline_reset(sm_pipeline *pl);

@@ -159,6 +159,19 @@ typedef enum sm_fsync_mode {
  * is ~/.statemgr/data.
  * @return 0, SM_EINVAL (NULL o, empty path), SM_ENOMEM. */
 SM_EXTERN int sm_server_options_set_data_dir(sm_server_options *o, const char *path);
+/** What the server does with a blocking call (lock, rlock or semaphore
+ * acquire) that would close a cycle of waiting clients. */
+typedef enum sm_deadlock_mode {
+  /** refuse it at once with SM_EDEADLK (DEADLOCK; older clients get
+   * TIMEOUT): the default. */
+  SM_DEADLOCK_FAIL = 0,
+  /** log it and count it (statemgr_deadlocks_total), and let it wait. */
+  SM_DEADLOCK_REPORT = 1,
+} sm_deadlock_mode;
+
+/** Deadlock handling (default SM_DEADLOCK_FAIL). @return 0, SM_EINVAL. */
+SM_EXTERN int sm_server_options_set_deadlock(sm_server_options *o, sm_deadlock_mode mode);
+
 /** When log records reach the disk (default SM_FSYNC_ALWAYS).
  * @return 0, SM_EINVAL. */
 SM_EXTERN int sm_server_options_set_fsync(sm_server_options *o, sm_fsync_mode mode);

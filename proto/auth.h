@@ -31,6 +31,7 @@
 #define AUTH_PROTOCOL_OLDEST 1u        /* the oldest one the daemon still serves */
 #define AUTH_PROTOCOL_CLIENT_OLDEST 2u /* the oldest one the library speaks */
 #define AUTH_PROTOCOL_RESUME 3u        /* sessions, resume and ack from this one on */
+#define AUTH_PROTOCOL_FENCING 4u       /* guards, tokens, OWNER_DEAD, DEADLOCK from this one on */
 /* Bytes of a client's self-chosen name that travel in its Auth (the
  * library cuts longer names at a character boundary), so an Auth always
  * fits the small pre-authentication frame limit. */

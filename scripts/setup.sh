@@ -28,7 +28,7 @@ PYTHON_DEPS=(python3 python3-dev)
 # groff-base for the man pages' check (scripts/check-man.sh).
 TEST_DEPS=(valgrind curl clang libclang-rt-14-dev llvm-14 openssl groff-base)
 # What bench/compare.sh runs statemgr against.
-BENCH_DEPS=(redis-server redis-tools python3)
+BENCH_DEPS=(redis-server redis-tools libhiredis-dev python3)
 RUNTIME_DEPS=(libevent-core-2.1-7 libevent-extra-2.1-7 libevent-openssl-2.1-7
   libprotobuf-c1 libssl3 libxxhash0 libedit2)
 

@@ -15,6 +15,7 @@
 #include "server.h"
 #include "session.h"
 #include "stats.h"
+#include "waitfor.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -240,6 +241,18 @@ int admin_clients(call *c) {
   vb_list_end(c->out, list);
   mw_done(&w);
   return WS_OK;
+}
+
+/* wf_client_fn: the client name of the connection of session sid. */
+static const char *client_of(void *ctx, uint64_t sid) {
+  for (struct conn *cn = ((struct sm_server *)ctx)->conns; cn; cn = conn_next(cn))
+    if (conn_session(cn) == sid) return conn_name(cn);
+  return NULL;
+}
+
+int admin_locks(call *c) {
+  struct sm_server *srv = c->conn ? conn_server(c->conn) : NULL;
+  return wf_list_locks(c, srv ? client_of : NULL, srv);
 }
 
 int admin_kill(call *c) {

@@ -32,6 +32,10 @@ int admin_clients(call *c);
  * such connection is open. */
 int admin_kill(call *c);
 
+/* locks: the wait-for graph (waitfor.h), with the client name of each
+ * session a connection of this run has. */
+int admin_locks(call *c);
+
 /* monitor(cursor[, wait_ms]): see monitor_call (monitor.h). */
 int admin_monitor(call *c);
 

@@ -9,6 +9,10 @@
  * here, together: q_push/q_unlink for the object side, list_push/list_unlink
  * for the connection side, and every exit goes through detach_and_free().
  *
+ * A waiter with a session is also on its session's list (by_session), so
+ * the wait-for graph (waitfor.h) finds what a session waits for without
+ * scanning objects.
+ *
  * The signalled objects form a singly linked list through sm_obj.rnext
  * (no allocation: signalling cannot fail). */
 #include "blocked.h"
@@ -16,10 +20,13 @@
 #include "session.h"
 
 #include "conn.h"
+#include "log.h"
 #include "registry.h"
+#include "waitfor.h"
 
 #include <event2/event.h>
 #include <stdlib.h>
+#include <time.h>
 
 static void timer_cb(evutil_socket_t fd, short what, void *arg);
 static void serve_cb(evutil_socket_t fd, short what, void *arg);
@@ -81,11 +88,79 @@ static void list_unlink(waiter *w) {
   w->conn = NULL;
 }
 
+/* ---- the session side ---- */
+
+/* A session's parked calls (an entry exists while it has some). */
+typedef struct blk_sess {
+  uint64_t sid;
+  waiter *head;
+} blk_sess;
+
+static sm_span sid_key(const uint64_t *sid) { return (sm_span){(const uint8_t *)sid, sizeof *sid}; }
+
+static blk_sess *sess_find(registry *reg, uint64_t sid) {
+  void **slot = htab_find(&reg_blk(reg)->by_session, sid_key(&sid));
+  return slot ? *slot : NULL;
+}
+
+/* Returns -1 when out of memory (w is on no session list). */
+static int sess_push(registry *reg, waiter *w) {
+  if (w->session == 0) return 0;
+  blk_sess *e = sess_find(reg, w->session);
+  if (!e) {
+    if (!(e = calloc(1, sizeof *e))) return -1;
+    e->sid = w->session;
+    if (htab_put(&reg_blk(reg)->by_session, sid_key(&e->sid), e, NULL) != 1) {
+      free(e);
+      return -1;
+    }
+  }
+  w->sprev = NULL;
+  w->snext = e->head;
+  if (e->head) e->head->sprev = w;
+  e->head = w;
+  return 0;
+}
+
+static void sess_unlink(waiter *w) {
+  if (w->session == 0) return;
+  blk_sess *e = sess_find(w->reg, w->session);
+  if (!e) return;
+  if (w->sprev)
+    w->sprev->snext = w->snext;
+  else if (e->head == w)
+    e->head = w->snext;
+  else
+    return; /* never pushed (sess_push ran out of memory) */
+  if (w->snext) w->snext->sprev = w->sprev;
+  w->sprev = w->snext = NULL;
+  if (!e->head) {
+    htab_remove(&reg_blk(w->reg)->by_session, sid_key(&e->sid), NULL);
+    free(e);
+  }
+}
+
+waiter *blk_session_first(registry *reg, uint64_t sid) {
+  blk_sess *e = sid ? sess_find(reg, sid) : NULL;
+  return e ? e->head : NULL;
+}
+
+waiter *blk_session_next(const waiter *w) { return w->snext; }
+
+void blk_each_session(registry *reg, void (*fn)(void *ctx, uint64_t sid), void *ctx) {
+  size_t pos = 0;
+  sm_span key;
+  void *val;
+  while (htab_next(&reg_blk(reg)->by_session, &pos, &key, &val))
+    fn(ctx, ((blk_sess *)val)->sid);
+}
+
 /* Takes w out of its queue and its connection's list, disarms its deadline
  * and frees it: the one exit of every waiter. */
 static void detach_and_free(waiter *w) {
   q_unlink(w);
   list_unlink(w);
+  sess_unlink(w);
   if (w->timer) event_free(w->timer);
   reg_blk(w->reg)->parked--;
   free(w);
@@ -95,11 +170,35 @@ static void detach_and_free(waiter *w) {
 
 bool blk_may_wait(const call *c) { return !c->has_timeout || c->timeout_ms != 0; }
 
+static int64_t mono_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A wait of c on o that would close a cycle of waiting sessions: counted,
+ * and refused unless --deadlock report. Returns WS_OK to park. */
+static int check_deadlock(call *c, sm_obj *o, blk_state *st) {
+  if (!c->session || !o->type->holders) return WS_OK;
+  char why[200];
+  if (!wf_closes_cycle(c->reg, c->session, o, why, sizeof why)) return WS_OK;
+  st->deadlocks++;
+  if (st->deadlock_report) {
+    log_warn("deadlock: session %llu %s (reported only: --deadlock report)",
+             (unsigned long long)c->session, why);
+    return WS_OK;
+  }
+  log_info("deadlock refused: session %llu %s", (unsigned long long)c->session, why);
+  return call_fail(c, WS_DEADLOCK, "this wait would deadlock: it %s", why);
+}
+
 int blk_park(call *c, sm_obj *o, waitq *q, const waiter_ops *ops, int64_t n, void *data) {
   static const waiter_ops defaults = {NULL, NULL};
   blk_state *st = reg_blk(c->reg);
   if (st->closing) /* nothing parked now would ever be answered */
     return call_fail(c, WS_SHUTTING_DOWN, "the daemon is shutting down");
+  int rc = check_deadlock(c, o, st);
+  if (rc != WS_OK) return rc;
   waiter *w = calloc(1, sizeof *w);
   if (!w) return call_fail(c, WS_INTERNAL, "out of memory parking the call");
   w->ops = ops ? ops : &defaults;
@@ -108,9 +207,15 @@ int blk_park(call *c, sm_obj *o, waitq *q, const waiter_ops *ops, int64_t n, voi
   w->reg = c->reg;
   w->seq = c->seq;
   w->session = c->session;
+  w->parked_ms = mono_ms();
+  if (sess_push(c->reg, w) != 0) {
+    free(w);
+    return call_fail(c, WS_INTERNAL, "out of memory parking the call");
+  }
   if (c->has_timeout && c->timeout_ms > 0 && st->base) {
     w->timer = evtimer_new(st->base, timer_cb, w);
     if (!w->timer) {
+      sess_unlink(w);
       free(w);
       return call_fail(c, WS_INTERNAL, "out of memory parking the call");
     }
@@ -126,23 +231,37 @@ int blk_park(call *c, sm_obj *o, waitq *q, const waiter_ops *ops, int64_t n, voi
 
 /* ---- answering and moving ---- */
 
-void blk_answer(waiter *w, int status, sm_span result, const char *err) {
+/* blk_answer, with the fencing token of a grant (0: none). */
+static void answer(waiter *w, int status, sm_span result, const char *err, uint64_t token) {
   struct conn *cn = w->conn;
   uint64_t seq = w->seq;
+  bool done = status == WS_OK || status == WS_OWNER_DEAD; /* both carry a result */
   /* Out of memory here costs only the exactly-once answer of a resend. */
-  if (w->keep_answer && status == WS_OK) sess_reply_keep(w->reg, w->session, seq, result);
+  if (w->keep_answer && done) sess_reply_keep(w->reg, w->session, seq, result);
   /* First out of every list: sending may close cn (an output limit), and
    * that cancels cn's other waiters, never this one a second time. */
   detach_and_free(w);
   if (!cn) return;
-  wire_response_out r = {.seq = seq, .status = status};
-  if (status == WS_OK) {
+  wire_response_out r = {.seq = seq, .status = status, .token = token};
+  if (done) {
     r.has_result = result.n > 0;
     r.result = result;
   } else {
     r.error = err;
   }
   conn_send_response(cn, &r);
+}
+
+void blk_answer(waiter *w, int status, sm_span result, const char *err) {
+  answer(w, status, result, err, 0);
+}
+
+void blk_answer_grant(waiter *w, uint64_t token, bool broken) {
+  uint8_t raw[16];
+  vbuf v = {.p = raw, .cap = sizeof raw}; /* a packed bool takes 2 bytes */
+  vb_bool(&v, true);
+  answer(w, broken ? WS_OWNER_DEAD : WS_OK, vb_span(&v),
+         broken ? "acquired, but its last holder died holding it" : NULL, token);
 }
 
 void blk_answer_bool(waiter *w, bool b) {
@@ -269,10 +388,20 @@ int blk_attach(registry *reg, struct event_base *base) {
   return st->serve_ev ? 0 : -1;
 }
 
+static void free_sess(void *ctx, void *val) {
+  (void)ctx;
+  free(val);
+}
+
 void blk_fini(blk_state *st) {
   if (st->serve_ev) event_free(st->serve_ev);
   st->serve_ev = NULL;
+  htab_clear(&st->by_session, free_sess, NULL);
 }
+
+void blk_set_deadlock_report(registry *reg, bool report) { reg_blk(reg)->deadlock_report = report; }
+
+uint64_t blk_deadlocks(registry *reg) { return reg_blk(reg)->deadlocks; }
 
 void blk_stop_parking(registry *reg) { reg_blk(reg)->closing = true; }
 

@@ -45,6 +45,7 @@
 #ifndef SM_SERVER_BLOCKED_H
 #define SM_SERVER_BLOCKED_H
 
+#include "htab.h"
 #include "object.h"
 
 #include <stddef.h>
@@ -92,10 +93,13 @@ typedef struct blk_state {
   struct event *serve_ev;  /* runs blk_serve for signals raised outside a request */
   sm_obj *ready_head;      /* signalled objects, in signal order */
   sm_obj *ready_tail;
-  size_t parked;       /* waiters parked now, on every object */
-  bool closing;        /* the daemon is stopping: no more parking */
-  bool serving;        /* blk_serve is on the stack */
-  bool serve_ev_armed; /* serve_ev is active */
+  size_t parked;        /* waiters parked now, on every object */
+  htab by_session;      /* 8-byte session id -> blk_sess* (owned): its waiters (waitfor.h) */
+  uint64_t deadlocks;   /* waits that would have closed a cycle (waitfor.h) */
+  bool deadlock_report; /* --deadlock report: such a wait is logged and parks anyway */
+  bool closing;         /* the daemon is stopping: no more parking */
+  bool serving;         /* blk_serve is on the stack */
+  bool serve_ev_armed;  /* serve_ev is active */
 } blk_state;
 
 struct waiter {
@@ -110,17 +114,22 @@ struct waiter {
   uint64_t seq;
   uint64_t session;
   bool keep_answer;      /* its OK answer goes to its session's reply table */
+  int64_t parked_ms;     /* monotonic, when it parked (statemgr locks shows how long) */
   waiter *prev, *next;   /* in q */
   waiter *cprev, *cnext; /* in the connection's blk_list */
+  waiter *sprev, *snext; /* in its session's list (blk_state.by_session) */
   struct event *timer;
 };
 
 /* Parks call c at the tail of q, a queue of object o (the object whose
  * state holds q, which may not be c->obj: a condition's acquire waits in
  * its lock's queue). The call must allow waiting (blk_may_wait). ops may be
- * NULL for the defaults. Returns CALL_PARKED, WS_SHUTTING_DOWN while the
- * daemon stops, or WS_INTERNAL when out of memory, with c->err set (data
- * is then still the caller's). */
+ * NULL for the defaults. When o's type has holders (object.h) and the wait
+ * would close a cycle of waiting sessions (waitfor.h), it is counted and
+ * refused with WS_DEADLOCK, or with --deadlock report logged and parked.
+ * Returns CALL_PARKED, WS_DEADLOCK, WS_SHUTTING_DOWN while the daemon
+ * stops, or WS_INTERNAL when out of memory, with c->err set (data is then
+ * still the caller's). */
 int blk_park(call *c, sm_obj *o, waitq *q, const waiter_ops *ops, int64_t n, void *data);
 
 /* True when the call may wait: no timeout given (forever) or a positive
@@ -134,6 +143,9 @@ void blk_answer(waiter *w, int status, sm_span result, const char *err);
 
 /* Answers OK with a bool or an int result (no allocation: cannot fail). */
 void blk_answer_bool(waiter *w, bool b);
+/* Answers a grant (fence.h): true with fencing token in Response.token,
+ * status OK, or OWNER_DEAD when broken (its last holder died). */
+void blk_answer_grant(waiter *w, uint64_t token, bool broken);
 void blk_answer_int(waiter *w, int64_t i);
 
 /* Moves w to the tail of queue to of object o, keeping its deadline: from
@@ -194,5 +206,21 @@ void blk_stop_parking(registry *reg);
 
 /* Calls parked now, on every object. */
 size_t blk_parked(registry *reg);
+
+/* The calls session sid has parked now, in no particular order: start with
+ * blk_session_first, go on with blk_session_next (NULL: no more). */
+waiter *blk_session_first(registry *reg, uint64_t sid);
+waiter *blk_session_next(const waiter *w);
+
+/* Every session that has parked calls now: fn(ctx, sid) in the order they
+ * first parked; fn must not park or answer. */
+void blk_each_session(registry *reg, void (*fn)(void *ctx, uint64_t sid), void *ctx);
+
+/* --deadlock: report (true) only logs and counts a wait that closes a
+ * cycle; fail (false, the default) refuses it. */
+void blk_set_deadlock_report(registry *reg, bool report);
+
+/* Waits that closed a cycle since start (statemgr_deadlocks_total). */
+uint64_t blk_deadlocks(registry *reg);
 
 #endif

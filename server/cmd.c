@@ -4,7 +4,10 @@
  *
  * A record is one packed Value (proto/vwire.h), a list of six fields:
  *   [kind, time_ms, session, object, method, [args...]]
- * and, for a CALL a client's request made, two more: [..., seq, ack].
+ * and, for a CALL a client's request made, two more: [..., seq, ack], and
+ * for one made under a fencing guard (fence.h) two more after those:
+ * [..., seq, ack, guard_object, guard_token] (seq and ack 0 when the
+ * session is not kept); a replay checks the guard as the live call did.
  * CALL: session called method on object with args, answered OK without
  * waiting; seq is the request's (its answer is kept in the session's reply
  * table, session.h) and ack what the client acknowledged with it, so a
@@ -44,7 +47,8 @@
 #include <time.h>
 
 #define CMD_FIELDS 6
-#define CMD_FIELDS_SEQ 8 /* a CALL with seq and ack */
+#define CMD_FIELDS_SEQ 8    /* a CALL with seq and ack */
+#define CMD_FIELDS_GUARD 10 /* ... and a fencing guard */
 
 int64_t cmd_now_ms(void) {
   struct timespec now;
@@ -100,8 +104,8 @@ static void item_int(vbuf *b, int64_t v) {
 
 /* Encodes a record and hands it to the sink. */
 static void emit(registry *reg, int kind, int64_t time_ms, uint64_t session, uint64_t object,
-                 const char *method, const sm_span *args, size_t nargs, uint64_t seq,
-                 uint64_t ack) {
+                 const char *method, const sm_span *args, size_t nargs, uint64_t seq, uint64_t ack,
+                 uint64_t guard_object, uint64_t guard_token) {
   cmd_state *st = reg_cmd(reg);
   vbuf *b = &st->rec;
   vb_reset(b);
@@ -119,9 +123,13 @@ static void emit(registry *reg, int kind, int64_t time_ms, uint64_t session, uin
     vb_list_item(b, args[i]);
   vb_list_end(b, al);
   vb_list_end_item(b, a);
-  if (seq) {
+  if (seq || guard_object) {
     item_int(b, (int64_t)seq);
     item_int(b, (int64_t)ack);
+  }
+  if (guard_object) {
+    item_int(b, (int64_t)guard_object);
+    item_int(b, (int64_t)guard_token);
   }
   vb_list_end(b, list);
   if (b->failed) {
@@ -143,10 +151,17 @@ void cmd_log_call(registry *reg, uint64_t session, uint64_t object, const char *
 
 void cmd_log_request(registry *reg, uint64_t session, uint64_t seq, uint64_t ack, uint64_t object,
                      const char *method, const sm_span *args, size_t nargs) {
+  cmd_log_guarded(reg, session, seq, ack, 0, 0, object, method, args, nargs);
+}
+
+void cmd_log_guarded(registry *reg, uint64_t session, uint64_t seq, uint64_t ack,
+                     uint64_t guard_object, uint64_t guard_token, uint64_t object,
+                     const char *method, const sm_span *args, size_t nargs) {
   if (!cmd_logging(reg)) return;
   /* Only a kept session has a reply table for seq to find again. */
   if (!sess_kept(reg, session)) seq = ack = 0;
-  emit(reg, CMD_CALL, cmd_time(reg), session, object, method, args, nargs, seq, ack);
+  emit(reg, CMD_CALL, cmd_time(reg), session, object, method, args, nargs, seq, ack, guard_object,
+       guard_token);
 }
 
 void cmd_log_served(registry *reg, waiter *w, uint64_t object, const char *method,
@@ -225,11 +240,11 @@ int cmd_check_refs_kept(const registry *reg, const sm_span *args, const unsigned
 
 void cmd_log_next_id(registry *reg) {
   if (cmd_logging(reg))
-    emit(reg, CMD_NEXT_ID, cmd_now_ms(), 0, reg_next_id(reg), "", NULL, 0, 0, 0);
+    emit(reg, CMD_NEXT_ID, cmd_now_ms(), 0, reg_next_id(reg), "", NULL, 0, 0, 0, 0, 0);
 }
 
 void cmd_begin_ids(registry *reg, uint64_t first) {
-  if (cmd_logging(reg)) emit(reg, CMD_BEGIN_IDS, cmd_now_ms(), 0, first, "", NULL, 0, 0, 0);
+  if (cmd_logging(reg)) emit(reg, CMD_BEGIN_IDS, cmd_now_ms(), 0, first, "", NULL, 0, 0, 0, 0, 0);
   reg_begin_ids(reg, first);
 }
 
@@ -240,7 +255,7 @@ int cmd_begin_session(registry *reg, uint64_t session, uint64_t key, int64_t now
     vbuf k = {.p = raw, .cap = sizeof raw};
     vb_int(&k, (int64_t)key);
     sm_span arg = vb_span(&k);
-    emit(reg, CMD_BEGIN_SESSION, now_ms, session, 0, "", &arg, 1, 0, 0);
+    emit(reg, CMD_BEGIN_SESSION, now_ms, session, 0, "", &arg, 1, 0, 0, 0, 0);
   }
   return 0;
 }
@@ -250,7 +265,8 @@ void cmd_end_session(registry *reg, uint64_t session, int64_t now_ms) {
   /* A session that held no object (a kept one: only its answers) changes
    * no object by ending: its record says so, and no answer waits for it. */
   uint64_t object = sess_holds_objects(reg, session) ? 0 : CMD_NO_OBJECT;
-  if (cmd_logging(reg)) emit(reg, CMD_END_SESSION, now_ms, session, object, "", NULL, 0, 0, 0);
+  if (cmd_logging(reg))
+    emit(reg, CMD_END_SESSION, now_ms, session, object, "", NULL, 0, 0, 0, 0, 0);
   sess_end(reg, session);
 }
 
@@ -302,9 +318,10 @@ void cmd_each_orphan(registry *reg, void (*fn)(void *ctx, uint64_t session), voi
 /* The fields of a record, borrowed from it. */
 typedef struct record {
   int64_t kind, time_ms, session, object;
-  sm_span method;   /* the string's bytes */
-  sm_span args;     /* the args list's body */
-  int64_t seq, ack; /* a client's CALL: its request's; else 0 */
+  sm_span method;                    /* the string's bytes */
+  sm_span args;                      /* the args list's body */
+  int64_t seq, ack;                  /* a client's CALL: its request's; else 0 */
+  int64_t guard_object, guard_token; /* a CALL under a fencing guard; else 0 */
 } record;
 
 /* Splits rec into its fields. Returns false when it is not a record. */
@@ -320,7 +337,7 @@ static bool parse(sm_span rec, record *r) {
   for (size_t i = 0; i < 4; i++)
     if (vi[i].kind != VK_INT) return false;
   if (vi[4].kind != VK_STR || vi[5].kind != VK_LIST) return false;
-  *r = (record){vi[0].i, vi[1].i, vi[2].i, vi[3].i, vi[4].data, vi[5].data, 0, 0};
+  *r = (record){vi[0].i, vi[1].i, vi[2].i, vi[3].i, vi[4].data, vi[5].data, 0, 0, 0, 0};
   sm_span seq, ack;
   vinfo sv, av;
   if (!vw_list_next(&it, &seq)) return true;
@@ -329,6 +346,14 @@ static bool parse(sm_span rec, record *r) {
     return false;
   r->seq = sv.i;
   r->ack = av.i;
+  sm_span go, gt;
+  vinfo gov, gtv;
+  if (!vw_list_next(&it, &go)) return true;
+  if (!vw_list_next(&it, &gt) || vw_peek(go, &gov) != VW_OK || vw_peek(gt, &gtv) != VW_OK ||
+      gov.kind != VK_INT || gtv.kind != VK_INT || gov.i <= 0 || gtv.i < 0)
+    return false;
+  r->guard_object = gov.i;
+  r->guard_token = gtv.i;
   return true;
 }
 
@@ -340,6 +365,8 @@ static int replay_call(registry *reg, const record *r, char *err, size_t errlen)
   }
   wire_request req = {.seq = (uint64_t)r->seq,
                       .ack = (uint64_t)r->ack,
+                      .guard_object = (uint64_t)r->guard_object,
+                      .guard_token = (uint64_t)r->guard_token,
                       .object = (uint64_t)r->object,
                       .has_timeout = true,
                       .timeout_ms = 0};
@@ -387,8 +414,8 @@ static int replay_call(registry *reg, const record *r, char *err, size_t errlen)
 int cmd_replay(registry *reg, const uint8_t *rec, size_t len, char *err, size_t errlen) {
   record r;
   if (!parse((sm_span){rec, len}, &r)) {
-    snprintf(err, errlen, "not a command record (a list of %d or %d fields)", CMD_FIELDS,
-             CMD_FIELDS_SEQ);
+    snprintf(err, errlen, "not a command record (a list of %d, %d or %d fields)", CMD_FIELDS,
+             CMD_FIELDS_SEQ, CMD_FIELDS_GUARD);
     return -1;
   }
   switch (r.kind) {

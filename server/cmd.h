@@ -151,6 +151,12 @@ void cmd_log_call(registry *reg, uint64_t session, uint64_t object, const char *
 void cmd_log_request(registry *reg, uint64_t session, uint64_t seq, uint64_t ack, uint64_t object,
                      const char *method, const sm_span *args, size_t nargs);
 
+/* As cmd_log_request, for a call made under a fencing guard (fence.h;
+ * guard_object 0: none): the record carries it, and its replay checks it
+ * as the live call did. */
+void cmd_log_guarded(registry *reg, uint64_t session, uint64_t seq, uint64_t ack,
+                     uint64_t guard_object, uint64_t guard_token, uint64_t object,
+                     const char *method, const sm_span *args, size_t nargs);
 /* As cmd_log_call, for parked call w served now, as its session: the
  * record carries w's seq, and the answer w gets next is kept in a kept
  * session's reply table (blk_keep_answer), when the answer a replay of

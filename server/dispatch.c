@@ -33,6 +33,12 @@
  * read when something first asks, cmd_time), and whatever of its target is due to expire by then
  * goes first, so no call sees expired data; the target's next deadline is
  * indexed again after a mutating call.
+ * A request with a fencing guard (fence.h) runs only while the guard
+ * object's current grant has the guard's token: FENCED otherwise, before
+ * anything else is looked at, so nothing is applied. A grant's token goes
+ * back in Response.token, and a grant whose last holder died (policy
+ * break) answers OWNER_DEAD with its result (the change is made, logged
+ * and kept as an OK one: a replay recomputes it).
  * dispatch_call() does all of this without touching a socket, so the
  * dispatcher can be fuzzed; dispatch_request() adds the response frame.
  * Around each call it runs blocked.c's serve pass: before, so no request
@@ -51,6 +57,7 @@
 #include "cmd.h"
 #include "conn.h"
 #include "expire.h"
+#include "fence.h"
 #include "log.h"
 #include "memory.h"
 #include "persist.h"
@@ -163,8 +170,8 @@ static void log_call(call *c, const wire_request *req, const method_def *m, int 
     return;
   }
   if (cmd_logging(c->reg))
-    cmd_log_request(c->reg, c->session, req->seq, req->ack, req->object, req->method, c->args,
-                    c->nargs);
+    cmd_log_guarded(c->reg, c->session, req->seq, req->ack, req->guard_object, req->guard_token,
+                    req->object, req->method, c->args, c->nargs);
   if (req->seq && !c->out->failed && sess_reply_keep(c->reg, c->session, req->seq, vb_span(c->out)))
     log_warn("out of memory keeping the answer of %s for session %llu: a resend would run it "
              "again",
@@ -230,7 +237,8 @@ static int run(call *c, const wire_request *req, size_t arg_bytes) {
     count(c, &manager_type, m);
     exp_check_manager_call(c->reg, req->method, c->args, c->nargs);
     bool kept;
-    int rc = call_arity(c, m);
+    int rc = fence_check(c, req);
+    if (rc == WS_OK) rc = call_arity(c, m);
     if (rc == WS_OK) rc = disk_full(c, req, m);
     if (rc == WS_OK) rc = check_kept(c, req, m, &kept);
     if (rc == WS_OK) rc = replies_full(c, m);
@@ -252,7 +260,8 @@ static int run(call *c, const wire_request *req, size_t arg_bytes) {
   c->method = m;
   count(c, o->type, m);
   bool kept;
-  int rc = call_arity(c, m);
+  int rc = fence_check(c, req);
+  if (rc == WS_OK) rc = call_arity(c, m);
   if (rc == WS_OK) rc = disk_full(c, req, m);
   if (rc == WS_OK) rc = check_kept(c, req, m, &kept);
   if (rc == WS_OK) rc = replies_full(c, m);
@@ -271,8 +280,10 @@ static int run(call *c, const wire_request *req, size_t arg_bytes) {
   return rc;
 }
 
-int dispatch_call(registry *reg, struct conn *cn, uint64_t session, const wire_request *req,
-                  unsigned max_depth, vbuf *result, char *err, size_t errlen) {
+/* dispatch_call, and what a grant gave: *token (0: none) and *owner_dead. */
+static int dispatch_run(registry *reg, struct conn *cn, uint64_t session, const wire_request *req,
+                        unsigned max_depth, vbuf *result, char *err, size_t errlen, uint64_t *token,
+                        bool *owner_dead) {
   sm_span local_args[DISPATCH_LOCAL_ARGS];
   unsigned local_flags[DISPATCH_LOCAL_ARGS];
   sm_span *args = local_args;
@@ -316,7 +327,16 @@ int dispatch_call(registry *reg, struct conn *cn, uint64_t session, const wire_r
     memcpy(err, c.err, n);
     err[n] = '\0';
   }
+  *token = status == WS_OK ? c.token : 0;
+  *owner_dead = status == WS_OK && c.owner_dead;
   return status;
+}
+
+int dispatch_call(registry *reg, struct conn *cn, uint64_t session, const wire_request *req,
+                  unsigned max_depth, vbuf *result, char *err, size_t errlen) {
+  uint64_t token;
+  bool owner_dead;
+  return dispatch_run(reg, cn, session, req, max_depth, result, err, errlen, &token, &owner_dead);
 }
 
 size_t dispatch_answer_limit(const struct conn *cn) {
@@ -354,12 +374,14 @@ void dispatch_request(struct conn *cn, const wire_request *req) {
   struct sm_server *srv = conn_server(cn);
   char err[sizeof((call *)0)->err];
   stats_call_begin(srv->stats);
-  int status = dispatch_call(srv->reg, cn, conn_session(cn), req, srv->limits.max_depth,
-                             &srv->result, err, sizeof err);
+  uint64_t token;
+  bool owner_dead;
+  int status = dispatch_run(srv->reg, cn, conn_session(cn), req, srv->limits.max_depth,
+                            &srv->result, err, sizeof err, &token, &owner_dead);
   stats_call_end(srv, cn, req); /* latency, slow-call log: parking ends the timing */
   srv->requests++;
   if (status == CALL_PARKED) return; /* answered later by blocked.c */
-  wire_response_out r = {.seq = req->seq, .status = status};
+  wire_response_out r = {.seq = req->seq, .status = status, .token = token};
   if (status == WS_OK) {
     r.has_result = srv->result.len > 0;
     r.result = vb_span(&srv->result);
@@ -369,6 +391,10 @@ void dispatch_request(struct conn *cn, const wire_request *req) {
       r = (wire_response_out){.seq = req->seq,
                               .status = status =
                                   answer_too_large(srv->reg, req, payload, limit, err, sizeof err)};
+    } else if (owner_dead) {
+      /* Acquired (the result stands), but the last holder died holding it. */
+      r.status = WS_OWNER_DEAD;
+      r.error = "acquired, but its last holder died holding it";
     }
   }
   if (status != WS_OK) {

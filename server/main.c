@@ -69,6 +69,9 @@ static void usage(FILE *f) {
           "  --max-pending N     parked calls per connection before it is no longer read,\n"
           "                      and answers kept for a session not acknowledged by its\n"
           "                      client before its changes are refused (default 65536)\n"
+          "  --deadlock MODE     a lock, rlock or semaphore wait that would close a cycle\n"
+          "                      of waiting clients: fail (default: refused with\n"
+          "                      DEADLOCK) or report (logged and counted, it waits)\n"
           "  --max-depth N       nesting of lists and maps inside a value (default 64)\n"
           "  --handshake-timeout MS  time a client has to authenticate (default 10000)\n"
           "  --ready-file F      write the bound URLs to F once listening\n"
@@ -176,6 +179,7 @@ static const struct option longopts[] = {
     {"max-connections", required_argument, NULL, 'C'},
     {"max-pending", required_argument, NULL, 'P'},
     {"max-depth", required_argument, NULL, 'D'},
+    {"deadlock", required_argument, NULL, 'J'},
     {"handshake-timeout", required_argument, NULL, 'H'},
     {"tls-cert", required_argument, NULL, 'T'},
     {"tls-key", required_argument, NULL, 'K'},
@@ -303,6 +307,13 @@ static int apply_option(daemon_args *a, int ch, const char *arg, const char *whe
     a->no_persist = true;
     a->data_dir = NULL;
     return 0;
+  case 'J':
+    if (strcmp(arg, "fail") == 0 || strcmp(arg, "report") == 0) {
+      sm_server_options_set_deadlock(opts, arg[0] == 'r' ? SM_DEADLOCK_REPORT : SM_DEADLOCK_FAIL);
+      return 0;
+    }
+    fprintf(stderr, "statemgrd: %s--deadlock takes fail or report\n", where);
+    return 2;
   case 'Y': {
     int mode = persist_fsync_parse(arg); /* the names of persist.h, in sm_fsync_mode's order */
     if (mode < 0 || sm_server_options_set_fsync(opts, (sm_fsync_mode)mode) != 0) {

@@ -412,6 +412,7 @@ static int m_info(call *c) {
   mw_int(&w, "named_objects", (int64_t)st.named_objects);
   mw_int(&w, "requests", (int64_t)st.requests);
   mw_int(&w, "waiters", (int64_t)st.waiters);
+  mw_int(&w, "deadlocks", (int64_t)blk_deadlocks(c->reg));
   mw_int(&w, "rss_bytes", (int64_t)st.rss_bytes);
   mw_int(&w, "heap_bytes", (int64_t)st.heap_bytes);
   mw_int(&w, "used_memory", (int64_t)st.used_memory);
@@ -575,6 +576,7 @@ static const method_def manager_methods[] = {
     {"clients", admin_clients, ARGS(0, 0)},
     {"kill", admin_kill, ARGS(1, 1)},
     {"monitor", admin_monitor, ARGS(1, 2)},
+    {"locks", admin_locks, ARGS(0, 0)},
 };
 
 const obj_type manager_type = {

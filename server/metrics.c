@@ -16,6 +16,7 @@
 #include "../proto/auth.h"
 #include "../proto/status.h"
 #include "../proto/url.h"
+#include "blocked.h"
 #include "listener.h"
 #include "log.h"
 #include "persist.h"
@@ -180,6 +181,9 @@ static void render(struct sm_server *srv, struct evbuffer *b) {
   gauge(b, "statemgr_connections", "Client connections open now.", s.connections);
   gauge(b, "statemgr_named_objects", "Named objects.", s.named_objects);
   gauge(b, "statemgr_waiters", "Blocking calls parked now.", s.waiters);
+  counter(b, "statemgr_deadlocks_total",
+          "Lock, rlock or semaphore waits that would have closed a cycle of waiting clients.",
+          blk_deadlocks(srv->reg));
   gauge(b, "statemgr_resident_memory_bytes", "Resident memory of the daemon.", s.rss_bytes);
   gauge(b, "statemgr_heap_bytes", "Heap memory in use.", s.heap_bytes);
   gauge(b, "statemgr_used_memory_bytes", "Bytes of data, as --max-memory counts them.",

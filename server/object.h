@@ -63,16 +63,22 @@ typedef struct call {
   size_t nargs;
   bool has_timeout;
   int64_t timeout_ms;
-  bool unchanged; /**< set by a mutating method whose call changed nothing (a create that found
-                     its named object): dispatch neither logs nor keeps it */
-  vbuf *out;      /**< the result value, written by the method */
-  char err[256];  /**< error text when the status is not WS_OK */
+  bool unchanged;  /**< set by a mutating method whose call changed nothing (a create that found
+                      its named object): dispatch neither logs nor keeps it */
+  vbuf *out;       /**< the result value, written by the method */
+  char err[256];   /**< error text when the status is not WS_OK */
+  uint64_t token;  /**< the fencing token of the grant this call obtained (fence.h); 0: none */
+  bool owner_dead; /**< that grant found its last holder dead (policy break): OWNER_DEAD */
 } call;
 
 typedef int (*method_fn)(call *c);
 
 /* Called with the id of each object a state holds a reference on. */
 typedef void (*ref_visit_fn)(void *ctx, uint64_t id);
+
+/* Called with each session holding an object and the units it holds
+ * (waitfor.h). */
+typedef void (*holder_visit_fn)(void *ctx, uint64_t session, int64_t units);
 
 #define METHOD_MUTATES 1u /* changes the object: the single apply path */
 /* May store more data (always with METHOD_MUTATES): refused before it runs
@@ -159,6 +165,16 @@ struct obj_type {
    * them with the type's internal method "_expire" called with those keys
    * as arguments, which is what the log records. Set with next_deadline. */
   size_t (*due_keys)(const void *state, int64_t now_ms, size_t max, vbuf *out);
+  /* Fencing (fence.h): the token of o's current grant into *token, false
+   * when it has none (a free lock). NULL: the type grants nothing, and a
+   * guard naming one of its objects is refused. */
+  bool (*fence_token)(const void *state, uint64_t *token);
+  /* The wait-for graph (waitfor.h): calls visit for every session that
+   * holds o. Returns true when only those holders can let o's waiters
+   * through, so that a wait on o can be part of a deadlock; false when
+   * anyone may release it (Python's Lock, a semaphore of policy keep).
+   * NULL: nobody holds objects of the type. */
+  bool (*holders)(registry *reg, const sm_obj *o, holder_visit_fn visit, void *ctx);
   const method_def *methods;
   size_t n_methods;
 };

@@ -219,6 +219,12 @@ int sm_server_options_set_data_dir(sm_server_options *o, const char *path) {
   return o && (!path || *path) ? set_str(&o->data_dir, path) : SM_EINVAL;
 }
 
+int sm_server_options_set_deadlock(sm_server_options *o, sm_deadlock_mode mode) {
+  if (!o || mode < SM_DEADLOCK_FAIL || mode > SM_DEADLOCK_REPORT) return SM_EINVAL;
+  o->limits.deadlock_report = mode == SM_DEADLOCK_REPORT;
+  return 0;
+}
+
 int sm_server_options_set_fsync(sm_server_options *o, sm_fsync_mode mode) {
   if (!o || mode < SM_FSYNC_ALWAYS || mode > SM_FSYNC_NO) return SM_EINVAL;
   o->persist.fsync = (wal_fsync_mode)mode; /* the same order (persist.h) */
@@ -333,6 +339,7 @@ int sm_server_new(const sm_server_options *opts, sm_server **out) {
     return rc;
   }
   reg_set_base(s->reg, s->base);
+  blk_set_deadlock_report(s->reg, s->limits.deadlock_report);
   reg_mem(s->reg)->max = s->limits.max_memory;
   if (opts->data_dir) { /* the instance and the ids come with the state, at run */
     persist_cfg pc = opts->persist;

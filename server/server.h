@@ -42,12 +42,13 @@ typedef struct server_limits {
   size_t max_memory;          /* bytes of data past which growing calls are refused; 0: none */
   size_t max_unauth;          /* connections not authenticated yet, from every source */
   size_t max_unauth_per_addr; /* the same, from one source (peers.h) */
+  bool deadlock_report;       /* --deadlock report: a wait closing a cycle parks, logged */
 } server_limits;
 
 #define LIMITS_DEFAULT                                                                             \
   {                                                                                                \
     FRAME_MAX_DEFAULT, 10000, 65536, VW_DEPTH_DEFAULT, 10000, (size_t)256 * 1024 * 1024, 0, 512,   \
-        128                                                                                        \
+        128, false                                                                                 \
   }
 
 struct sm_server {

@@ -205,6 +205,18 @@ void sess_each_owned(registry *reg, uint64_t sid,
   }
 }
 
+void sess_each_holder(registry *reg, uint64_t id, holder_visit_fn fn, void *ctx) {
+  sess_table *t = reg_sessions(reg);
+  size_t pos = 0;
+  sm_span key;
+  void *val;
+  while (htab_next(&t->by_id, &pos, &key, &val)) {
+    sess *s = val;
+    void **slot = htab_find(&s->owned, id_key(&id));
+    if (slot && *slot) fn(ctx, s->id, (int64_t)(uintptr_t)*slot);
+  }
+}
+
 int sess_begin(registry *reg, uint64_t sid, uint64_t key, bool attached) {
   if (sid == 0) return 0;
   sess *s = get_or_add(reg, sid);

@@ -90,6 +90,10 @@ uint64_t sess_ref_count(registry *reg, uint64_t sid);
 void sess_each_owned(registry *reg, uint64_t sid,
                      void (*fn)(void *ctx, uint64_t id, uint64_t units), void *ctx);
 
+/* Calls fn for every session that owns units of object id, with their
+ * number, in session order: a scan of every session (the wait-for graph of
+ * a semaphore, waitfor.h, asks only when a call is about to wait). */
+void sess_each_holder(registry *reg, uint64_t id, holder_visit_fn fn, void *ctx);
 /* True when session sid has an entry: a reference, a unit or an ephemeral
  * object, or a kept session (its reply table). */
 bool sess_holds_anything(registry *reg, uint64_t sid);

@@ -9,14 +9,19 @@
  * hands it to the first waiter, so no request ever finds a lock free while
  * someone waits for it.
  *
- * With auto_release (the default) every acquisition is recorded against
- * the holder's session (session.h), and when that session ends lk_owner_gone()
- * releases the lock for the next waiter; only the holder may release it
- * (NOT_OWNER otherwise), since that ownership is what lets the daemon give
- * back a lock whose holder died. Without auto_release a lock is Python's
+ What a dead holder leaves is the lock's owner-death policy (fence.h),
+ * chosen at creation. With release (the default) or break every
+ * acquisition is recorded against the holder's session (session.h), and
+ * when that session ends lk_owner_gone() releases the lock for the next
+ * waiter (with break, that grant answers OWNER_DEAD); only the holder may
+ * release it (NOT_OWNER otherwise), since that ownership is what lets the
+ * daemon give back a lock whose holder died. With keep a lock is Python's
  * Lock: a dead holder keeps it, and any connection may release it (the way
  * out of that). An rlock is released by its holder only, as Python's RLock,
- * whatever auto_release says.
+ * whatever the policy.
+ *
+ * Every grant of the first level advances the lock's fencing token
+ * (fence.h), which the grant answers in Response.token.
  *
  * Commands (cmd.h): an acquire that gets the lock at once and a release are
  * logged by dispatch; the two decisions made here are logged where they
@@ -26,6 +31,7 @@
 #include "t_lock.h"
 
 #include "cmd.h"
+#include "fence.h"
 #include "saved.h"
 #include "session.h"
 #include "types.h"
@@ -34,11 +40,13 @@
 #include <stdlib.h>
 
 typedef struct lk {
-  bool recursive;    /**< rlock */
-  bool auto_release; /**< give the lock back when the holder's connection closes */
+  bool recursive;      /**< rlock */
+  fence_policy policy; /**< what a dead holder leaves */
   bool held;
+  bool broken;    /**< its holder died (policy break): the next grant answers OWNER_DEAD */
   uint64_t owner; /**< session id of the holder, when held */
   int64_t count;  /**< recursion level of the holder, when held */
+  uint64_t token; /**< the fencing token of the last grant (0: never granted) */
   waitq waiters;  /**< calls waiting for the lock (lk_waiter_ops) */
 } lk;
 
@@ -49,7 +57,7 @@ uint64_t lk_caller(const call *c) { return c->session; }
 /* Records delta acquisitions of lo for session sid. Returns -1 when out of
  * memory (nothing recorded). */
 static int note(registry *reg, const lk *l, uint64_t sid, sm_obj *lo, int64_t delta) {
-  if (!l->auto_release) return 0;
+  if (l->policy == FENCE_KEEP) return 0;
   return sess_note_owned(reg, sid, lo, delta);
 }
 
@@ -73,19 +81,25 @@ static void acquire_granted(registry *reg, waiter *w) {
 /* Deadline: the default TIMEOUT answer. Nothing to drop. */
 static const lk_waiter_ops acquire_ops = {{NULL, NULL}, acquire_granted};
 
-/* Makes session sid the holder of free lock lo, count levels deep. */
-static void take(registry *reg, sm_obj *lo, uint64_t sid, int64_t count) {
+/* Makes session sid the holder of free lock lo, count levels deep: a new
+ * grant, with the next fencing token. Returns true when the last holder
+ * died holding it (policy break): the grant answers OWNER_DEAD. */
+static bool take(registry *reg, sm_obj *lo, uint64_t sid, int64_t count) {
   lk *l = lk_of(lo);
   l->held = true;
   l->owner = sid;
   l->count = count;
+  l->token++;
+  bool broken = l->broken;
+  l->broken = false;
   /* Out of memory here only costs the automatic release on close. */
   note(reg, l, sid, lo, count);
+  return broken;
 }
 
 /* Makes w the holder of lo and answers it. */
 static void grant(registry *reg, sm_obj *lo, waiter *w) {
-  take(reg, lo, blk_session(w), w->n);
+  bool broken = take(reg, lo, blk_session(w), w->n);
   if (w->ops == &acquire_ops.base) {
     /* A plain acquire's answer (true) is the one a replay of _grant gives:
      * it is kept for a resend. A condition's waits log their own grant
@@ -95,7 +109,12 @@ static void grant(registry *reg, sm_obj *lo, waiter *w) {
     vb_int(&arg, w->n);
     sm_span a = vb_span(&arg);
     cmd_log_served(reg, w, lo->id, "_grant", &a, 1);
+    blk_answer_grant(w, lk_of(lo)->token, broken);
+    return;
   }
+  /* A condition's wait gets its lock back: its answer is the wait's (its
+   * granted hook logs the grant), and carries neither the token nor the
+   * broken mark. */
   ((const lk_waiter_ops *)w->ops)->granted(reg, w);
 }
 
@@ -121,18 +140,14 @@ static void freed(registry *reg, sm_obj *lo) {
 }
 
 int lk_create(call *c, bool recursive, void **state) {
-  bool auto_release = true;
+  fence_policy policy = FENCE_RELEASE;
   int rc = call_nargs(c, 0, 1);
-  if (rc == WS_OK && c->nargs == 1) {
-    vinfo vi;
-    call_arg(c, 0, &vi);
-    if (vi.kind != VK_NIL) rc = call_arg_bool(c, 0, &auto_release);
-  }
+  if (rc == WS_OK) rc = fence_policy_arg(c, 0, &policy);
   if (rc != WS_OK) return rc;
   lk *l = calloc(1, sizeof *l);
   if (!l) return call_fail(c, WS_INTERNAL, "out of memory");
   l->recursive = recursive;
-  l->auto_release = auto_release;
+  l->policy = policy;
   *state = l;
   return WS_OK;
 }
@@ -148,10 +163,13 @@ void lk_destroy(registry *reg, void *state) {
 int lk_save(const void *state, vbuf *out) {
   const lk *l = state;
   size_t m = vb_list_begin(out);
-  saved_put_bool(out, l->auto_release);
+  saved_put_bool(out, l->policy != FENCE_KEEP); /* auto_release, as before policies */
   saved_put_bool(out, l->held);
   saved_put_int(out, l->held ? (int64_t)l->owner : 0);
   saved_put_int(out, l->held ? l->count : 0);
+  saved_put_int(out, (int64_t)l->token);
+  saved_put_int(out, l->policy);
+  saved_put_bool(out, l->broken);
   vb_list_end(out, m);
   return saved_status(out);
 }
@@ -159,10 +177,22 @@ int lk_save(const void *state, vbuf *out) {
 int lk_load(registry *reg, const obj_type *t, sm_span saved, void **state, char *err,
             size_t errlen) {
   (void)reg;
-  vinfo f[4];
-  int rc = saved_fields(saved, "bbii", f, NULL, t->name, err, errlen);
+  vinfo f[7];
+  /* A state saved before fencing has the first four fields only. */
+  int rc = saved_fields(saved, "bbiiiib", f, NULL, t->name, err, errlen);
+  if (rc != WS_OK && saved_fields(saved, "bbii", f, NULL, t->name, err, errlen) == WS_OK) {
+    f[4].i = 0;
+    f[5].i = f[0].b ? FENCE_RELEASE : FENCE_KEEP;
+    f[6].b = false;
+    rc = WS_OK;
+  }
   if (rc != WS_OK) return rc;
   bool recursive = t == &t_rlock_type;
+  if (f[4].i < 0 || !fence_policy_valid(f[5].i)) {
+    snprintf(err, errlen, "a saved %s has token %lld and policy %lld", t->name, (long long)f[4].i,
+             (long long)f[5].i);
+    return WS_VALUE_ERROR;
+  }
   if (f[2].i < 0 || (f[1].b ? f[3].i < 1 || (!recursive && f[3].i != 1) : f[3].i != 0)) {
     snprintf(err, errlen, "a saved %s is %s with count %lld", t->name, f[1].b ? "held" : "free",
              (long long)f[3].i);
@@ -174,10 +204,12 @@ int lk_load(registry *reg, const obj_type *t, sm_span saved, void **state, char 
     return WS_INTERNAL;
   }
   l->recursive = recursive;
-  l->auto_release = f[0].b;
   l->held = f[1].b;
   l->owner = (uint64_t)f[2].i;
   l->count = f[3].i;
+  l->token = (uint64_t)f[4].i;
+  l->policy = (fence_policy)f[5].i;
+  l->broken = f[6].b;
   *state = l;
   return WS_OK;
 }
@@ -185,9 +217,10 @@ int lk_load(registry *reg, const obj_type *t, sm_span saved, void **state, char 
 void lk_owner_gone(registry *reg, sm_obj *o, uint64_t sid, uint64_t count) {
   (void)count; /* the holder gives back every level it held */
   lk *l = lk_of(o);
-  if (!l->auto_release || !l->held || l->owner != sid) return;
+  if (l->policy == FENCE_KEEP || !l->held || l->owner != sid) return;
   l->held = false;
   l->count = 0;
+  l->broken = l->policy == FENCE_BREAK;
   freed(reg, o);
 }
 
@@ -202,6 +235,9 @@ int lk_acquire(call *c, sm_obj *lo) {
       l->held = true;
       l->owner = me;
       l->count = 1;
+      c->token = ++l->token;
+      c->owner_dead = l->broken;
+      l->broken = false;
     }
     vb_bool(c->out, true);
     return WS_OK;
@@ -214,10 +250,10 @@ int lk_acquire(call *c, sm_obj *lo) {
 int lk_release(call *c, sm_obj *lo) {
   lk *l = lk_of(lo);
   if (!l->held) return call_fail(c, WS_NOT_OWNER, "release of an unlocked %s", lo->type->name);
-  bool anyone = !l->recursive && !l->auto_release; /* Python's Lock */
+  bool anyone = !l->recursive && l->policy == FENCE_KEEP; /* Python's Lock */
   if (l->owner != lk_caller(c) && !anyone)
     return call_fail(c, WS_NOT_OWNER, "%s is held by another connection", lo->type->name);
-  note(c->reg, l, l->owner, lo, -1); /* auto_release only: the caller is the holder */
+  note(c->reg, l, l->owner, lo, -1); /* not with keep: the caller is the holder */
   if (--l->count == 0) {
     l->held = false;
     freed(c->reg, lo);
@@ -268,7 +304,8 @@ int lk_m_grant(call *c) {
   if (rc != WS_OK) return rc;
   if (n < 1) return call_fail(c, WS_VALUE_ERROR, "a grant is of one level or more");
   if (lk_locked(c->obj)) return call_fail(c, WS_TIMEOUT, "%s is held", c->obj->type->name);
-  take(c->reg, c->obj, c->session, n);
+  c->owner_dead = take(c->reg, c->obj, c->session, n);
+  c->token = lk_of(c->obj)->token;
   vb_bool(c->out, true); /* the answer of the acquire it grants */
   return WS_OK;
 }
@@ -279,6 +316,23 @@ int lk_m_release_all(call *c) {
   lk_release_all(c->reg, c->obj);
   return WS_OK;
 }
+
+bool lk_fence_token(const void *state, uint64_t *token) {
+  const lk *l = state;
+  *token = l->token;
+  return l->held;
+}
+
+bool lk_holders(registry *reg, const sm_obj *o, holder_visit_fn visit, void *ctx) {
+  (void)reg;
+  const lk *l = lk_of(o);
+  if (l->held) visit(ctx, l->owner, l->count);
+  return l->recursive || l->policy != FENCE_KEEP; /* keep: Python's Lock, anyone releases */
+}
+
+uint64_t lk_token(const sm_obj *lo) { return lk_of(lo)->token; }
+
+const char *lk_policy_name(const sm_obj *lo) { return fence_policy_name(lk_of(lo)->policy); }
 
 /* ---- the "lock" type ---- */
 
@@ -315,6 +369,8 @@ const obj_type t_lock_type = {
     .serve = lk_serve,
     .save = lk_save,
     .load = lk_load,
+    .fence_token = lk_fence_token,
+    .holders = lk_holders,
     .methods = lock_methods,
     .n_methods = sizeof lock_methods / sizeof lock_methods[0],
 };

@@ -39,15 +39,18 @@ typedef struct lk_waiter_ops {
 } lk_waiter_ops;
 
 /* Builds a lock (recursive=false) or rlock state from the creation
- * arguments [auto_release:bool = true]. Returns WS_OK with *state set, or an
+ * arguments [policy = "release"] (fence.h: a bool auto_release, or
+ * "release", "break", "keep"). Returns WS_OK with *state set, or an
  * error with c->err filled. */
 int lk_create(call *c, bool recursive, void **state);
 /* The obj_type hooks of both types. */
 void lk_destroy(registry *reg, void *state);
 void lk_owner_gone(registry *reg, sm_obj *o, uint64_t sid, uint64_t count);
 void lk_serve(registry *reg, sm_obj *lo);
-/* Saved as [auto_release, held, owner, count] (owner and count 0 when
- * free); load makes a lock or an rlock as t says. */
+/* Saved as [auto_release, held, owner, count, token, policy, broken]
+ * (owner and count 0 when free; auto_release is policy != keep, for
+ * older readers); load makes a lock or an rlock as t says, and takes a
+ * state saved before fencing (the first four fields). */
 int lk_save(const void *state, vbuf *out);
 int lk_load(registry *reg, const obj_type *t, sm_span saved, void **state, char *err,
             size_t errlen);
@@ -55,14 +58,24 @@ int lk_load(registry *reg, const obj_type *t, sm_span saved, void **state, char 
 /* The methods, on lock object lo; c may target another object (a
  * condition). acquire answers true, or parks in lo's FIFO, or answers
  * TIMEOUT; release answers NOT_OWNER when lo is free, or held by another
- * session - unless lo is a plain lock made with auto_release = false,
- * which anyone may release, as Python's Lock. Both take no argument (the
- * callers' method tables say so). */
+ * session - unless lo is a plain lock of policy keep (auto_release =
+ * false), which anyone may release, as Python's Lock. A grant of the
+ * first level sets c->token, and c->owner_dead when its last holder died
+ * (policy break). Both take no argument (the callers' method tables say
+ * so). */
 int lk_acquire(call *c, sm_obj *lo);
 int lk_release(call *c, sm_obj *lo);
 bool lk_locked(const sm_obj *lo);
 /* The recursion level (1 for a held plain lock), 0 when free. */
 int64_t lk_count(const sm_obj *lo);
+
+/* The fencing and wait-for hooks of both types (object.h). */
+bool lk_fence_token(const void *state, uint64_t *token);
+bool lk_holders(registry *reg, const sm_obj *o, holder_visit_fn visit, void *ctx);
+/* The token of lo's last grant (0: never granted), and its owner-death
+ * policy's name. */
+uint64_t lk_token(const sm_obj *lo);
+const char *lk_policy_name(const sm_obj *lo);
 
 /* True when o is a lock or an rlock. */
 bool lk_is_lock(const sm_obj *o);

@@ -46,6 +46,8 @@ const obj_type t_rlock_type = {
     .serve = lk_serve,
     .save = lk_save,
     .load = lk_load,
+    .fence_token = lk_fence_token,
+    .holders = lk_holders,
     .methods = rlock_methods,
     .n_methods = sizeof rlock_methods / sizeof rlock_methods[0],
 };

@@ -8,15 +8,21 @@
  * right after gives the units out in arrival order, so no request finds a
  * unit free while someone waits. A semaphore has no owner in Python; here each unit taken
  * is recorded against the session that took it (session.h; a release by
- * that session gives its record back), so that with auto_release (the
- * default) the units of a connection that closes return to the counter for
- * the next waiters. A unit given to a waiter in the serve pass is logged
- * (cmd.h) as that waiter's acquire made without waiting. A semaphore used for signalling, released
- * by one connection and acquired by another, should be created with auto_release = false, or a
- * closing consumer gives back units it never released. The bounded kind never goes above its
- * initial value, not even through that automatic release. */
+ * that session gives its record back), so that with the owner-death policy
+ * release (the default, fence.h) the units of a connection that closes
+ * return to the counter for the next waiters, and with break the next
+ * grant after that answers OWNER_DEAD. A unit given to a waiter in the
+ * serve pass is logged (cmd.h) as that waiter's acquire made without
+ * waiting. Every unit granted advances the fencing token (fence.h). A
+ * semaphore used for signalling, released by one connection and acquired
+ * by another, should be created with policy keep (auto_release = false),
+ * or a closing consumer gives back units it never released (and the
+ * deadlock detection, waitfor.h, would take its holders for the only ones
+ * that release it). The bounded kind never goes above its initial value,
+ * not even through that automatic release. */
 #include "blocked.h"
 #include "cmd.h"
+#include "fence.h"
 #include "saved.h"
 #include "session.h"
 #include "types.h"
@@ -26,17 +32,29 @@
 
 typedef struct sem {
   bool bounded;
-  bool auto_release;
-  int64_t value;   /**< units free now */
-  int64_t initial; /**< the creation value: the bound of a bounded semaphore */
-  waitq waiters;   /**< acquire calls waiting for a unit */
+  fence_policy policy; /**< what a dead holder's units do */
+  bool broken;         /**< a holder died (policy break): the next grant answers OWNER_DEAD */
+  int64_t value;       /**< units free now */
+  int64_t initial;     /**< the creation value: the bound of a bounded semaphore */
+  uint64_t token;      /**< the fencing token of the last unit granted (0: none yet) */
+  waitq waiters;       /**< acquire calls waiting for a unit */
 } sem;
 
 static sem *sem_of(call *c) { return c->obj->state; }
 
 static int note(registry *reg, const sem *s, uint64_t sid, sm_obj *o, int64_t delta) {
-  if (!s->auto_release) return 0;
+  if (s->policy == FENCE_KEEP) return 0;
   return sess_note_owned(reg, sid, o, delta);
+}
+
+/* Takes one unit for a grant: the next token, and whether it answers
+ * OWNER_DEAD (a holder died since the last grant). */
+static bool take_unit(sem *s) {
+  s->value--;
+  s->token++;
+  bool broken = s->broken;
+  s->broken = false;
+  return broken;
 }
 
 /* The serve hook: free units go to waiters, first come first served. */
@@ -44,11 +62,11 @@ static void sem_serve(registry *reg, sm_obj *o) {
   sem *s = o->state;
   while (s->value > 0 && s->waiters.head) {
     waiter *w = s->waiters.head;
-    s->value--;
+    bool broken = take_unit(s);
     /* Out of memory here only costs the automatic release on close. */
     note(reg, s, blk_session(w), o, 1);
     cmd_log_served(reg, w, o->id, "acquire", NULL, 0);
-    blk_answer_bool(w, true);
+    blk_answer_grant(w, s->token, broken);
   }
 }
 
@@ -58,7 +76,8 @@ static int m_acquire(call *c) {
   if (s->value > 0) {
     if (note(c->reg, s, c->session, c->obj, 1) != 0)
       return call_fail(c, WS_INTERNAL, "out of memory");
-    s->value--;
+    c->owner_dead = take_unit(s);
+    c->token = s->token;
     vb_bool(c->out, true);
     return WS_OK;
   }
@@ -88,23 +107,22 @@ static int m_get_value(call *c) {
   return WS_OK;
 }
 
-/* Creation: [value:int = 1, auto_release:bool = true]; nil means the
- * default. */
+/* Creation: [value:int = 1, policy = "release"] (fence.h: a bool
+ * auto_release, or "release", "break", "keep"); nil means the default. */
 static int create(call *c, bool bounded, void **state) {
   int64_t value = 1;
-  bool auto_release = true;
+  fence_policy policy = FENCE_RELEASE;
   vinfo vi;
   int rc = call_nargs(c, 0, 2);
   if (rc == WS_OK && c->nargs >= 1 && (call_arg(c, 0, &vi), vi.kind != VK_NIL))
     rc = call_arg_int(c, 0, &value);
-  if (rc == WS_OK && c->nargs == 2 && (call_arg(c, 1, &vi), vi.kind != VK_NIL))
-    rc = call_arg_bool(c, 1, &auto_release);
+  if (rc == WS_OK) rc = fence_policy_arg(c, 1, &policy);
   if (rc != WS_OK) return rc;
   if (value < 0) return call_fail(c, WS_VALUE_ERROR, "semaphore initial value must be >= 0");
   sem *s = calloc(1, sizeof *s);
   if (!s) return call_fail(c, WS_INTERNAL, "out of memory");
   s->bounded = bounded;
-  s->auto_release = auto_release;
+  s->policy = policy;
   s->value = s->initial = value;
   *state = s;
   return WS_OK;
@@ -125,20 +143,26 @@ static void sem_destroy(registry *reg, void *state) {
 static void sem_owner_gone(registry *reg, sm_obj *o, uint64_t sid, uint64_t count) {
   (void)sid;
   sem *s = o->state;
-  if (!s->auto_release) return;
+  if (s->policy == FENCE_KEEP) return;
+  if (s->policy == FENCE_BREAK) s->broken = true;
   int64_t room = (s->bounded ? s->initial : INT64_MAX) - s->value;
   s->value += count > (uint64_t)room ? room : (int64_t)count;
   if (s->waiters.head) blk_signal(reg, o);
 }
 
-/* Saved as [value, initial value (the bound), auto_release]; which units
- * each session holds is the session table's (snapshot.h's extra). */
+/* Saved as [value, initial value (the bound), auto_release, token, policy,
+ * broken] (auto_release is policy != keep, for older readers; a state
+ * saved before fencing has the first three); which units each session
+ * holds is the session table's (snapshot.h's extra). */
 static int sem_save(const void *state, vbuf *out) {
   const sem *s = state;
   size_t m = vb_list_begin(out);
   saved_put_int(out, s->value);
   saved_put_int(out, s->initial);
-  saved_put_bool(out, s->auto_release);
+  saved_put_bool(out, s->policy != FENCE_KEEP);
+  saved_put_int(out, (int64_t)s->token);
+  saved_put_int(out, s->policy);
+  saved_put_bool(out, s->broken);
   vb_list_end(out, m);
   return saved_status(out);
 }
@@ -146,10 +170,21 @@ static int sem_save(const void *state, vbuf *out) {
 static int sem_load(registry *reg, const obj_type *t, sm_span saved, void **state, char *err,
                     size_t errlen) {
   (void)reg;
-  vinfo f[3];
-  int rc = saved_fields(saved, "iib", f, NULL, t->name, err, errlen);
+  vinfo f[6];
+  int rc = saved_fields(saved, "iibiib", f, NULL, t->name, err, errlen);
+  if (rc != WS_OK && saved_fields(saved, "iib", f, NULL, t->name, err, errlen) == WS_OK) {
+    f[3].i = 0;
+    f[4].i = f[2].b ? FENCE_RELEASE : FENCE_KEEP;
+    f[5].b = false;
+    rc = WS_OK;
+  }
   if (rc != WS_OK) return rc;
   bool bounded = t == &t_bounded_semaphore_type;
+  if (f[3].i < 0 || !fence_policy_valid(f[4].i)) {
+    snprintf(err, errlen, "a saved %s has token %lld and policy %lld", t->name, (long long)f[3].i,
+             (long long)f[4].i);
+    return WS_VALUE_ERROR;
+  }
   if (f[0].i < 0 || f[1].i < 0 || (bounded && f[0].i > f[1].i)) {
     snprintf(err, errlen, "a saved %s has value %lld of %lld", t->name, (long long)f[0].i,
              (long long)f[1].i);
@@ -163,9 +198,29 @@ static int sem_load(registry *reg, const obj_type *t, sm_span saved, void **stat
   s->bounded = bounded;
   s->value = f[0].i;
   s->initial = f[1].i;
-  s->auto_release = f[2].b;
+  s->token = (uint64_t)f[3].i;
+  s->policy = (fence_policy)f[4].i;
+  s->broken = f[5].b;
   *state = s;
   return WS_OK;
+}
+
+/* A semaphore's current grant is its last unit granted: a guard holds
+ * while no unit was granted since. */
+static bool sem_fence_token(const void *state, uint64_t *token) {
+  const sem *s = state;
+  *token = s->token;
+  return s->token != 0;
+}
+
+/* The sessions holding units (the session table's records, which policy
+ * keep does not make: then anyone may release, and no wait on it is part
+ * of a deadlock). */
+static bool sem_holders(registry *reg, const sm_obj *o, holder_visit_fn visit, void *ctx) {
+  const sem *s = o->state;
+  if (s->policy == FENCE_KEEP) return false;
+  sess_each_holder(reg, o->id, visit, ctx);
+  return true;
 }
 
 static const method_def sem_methods[] = {
@@ -184,6 +239,8 @@ const obj_type t_semaphore_type = {
     .serve = sem_serve,
     .save = sem_save,
     .load = sem_load,
+    .fence_token = sem_fence_token,
+    .holders = sem_holders,
     .methods = sem_methods,
     .n_methods = sizeof sem_methods / sizeof sem_methods[0],
 };
@@ -197,6 +254,8 @@ const obj_type t_bounded_semaphore_type = {
     .serve = sem_serve,
     .save = sem_save,
     .load = sem_load,
+    .fence_token = sem_fence_token,
+    .holders = sem_holders,
     .methods = sem_methods,
     .n_methods = sizeof sem_methods / sizeof sem_methods[0],
 };

@@ -129,26 +129,26 @@ END_TEST
 /* Every workload runs with threads over TCP, and prints one line each with
  * exactly the promised keys, in the order given. */
 START_TEST(test_lines_every_workload) {
-  static const char *const all[] = {"ping",         "dict_set",  "dict_get", "dict_setget",
-                                    "dict_cas",     "list_push", "list_pop", "value_incr",
-                                    "queue_putget", "lock"};
+  static const char *const all[] = {"ping",         "dict_set",  "dict_get",   "dict_setget",
+                                    "dict_cas",     "list_push", "list_pop",   "value_incr",
+                                    "queue_putget", "lock",      "fenced_lock"};
   char *out = malloc(OUT_LEN);
   int rc = bench(NULL,
                  "-q -c 2 -n 400 -r 100 --prefix lines: -t "
                  "ping,dict_set,dict_get,dict_setget,dict_cas,list_push,list_pop,value_incr,"
-                 "queue_putget,lock",
+                 "queue_putget,lock,fenced_lock",
                  out);
   ck_assert_msg(rc == 0, "exit %d: %s", rc, out);
   char *save = NULL;
   size_t n = 0;
   for (char *line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save), n++) {
-    ck_assert_msg(n < 10, "more lines than workloads: %s", line);
+    ck_assert_msg(n < 11, "more lines than workloads: %s", line);
     char workload[64];
     check_line(line, "tcp", 2, workload);
     ck_assert_str_eq(workload, all[n]);
     ck_assert_msg(strstr(line, " pipeline=1 "), "%s", line);
   }
-  ck_assert_uint_eq(n, 10);
+  ck_assert_uint_eq(n, 11);
   free(out);
 }
 END_TEST

@@ -234,7 +234,11 @@ START_TEST(test_lock_basic) {
   CK_ERR(l, "acquire", "1", WS_VALUE_ERROR, "argument");
   ck_assert_ptr_null(l->type->size);
   sm_obj *o;
-  ck_assert_int_eq(make_rc("lock", NULL, "'yes'", &o), WS_TYPE_ERROR);
+  /* The owner-death policy: a bool (auto_release) or one of its names. */
+  ck_assert_int_eq(make_rc("lock", NULL, "'yes'", &o), WS_VALUE_ERROR);
+  ck_assert_int_eq(make_rc("lock", NULL, "1.5", &o), WS_TYPE_ERROR);
+  make("lock", NULL, "'break'");
+  make("rlock", NULL, "'keep'");
   ck_assert_int_eq(make_rc("rlock", NULL, "true, 1", &o), WS_VALUE_ERROR);
   make("lock", NULL, "false");
   make("lock", NULL, "nil");

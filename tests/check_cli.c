@@ -914,6 +914,32 @@ START_TEST(test_watch) {
 }
 END_TEST
 
+/* Fencing from the shell: lock acquire prints the token (a lock of policy
+ * keep stays held after the CLI exits), --guard LOCK=TOKEN lets a change
+ * through while that grant is current and refuses it (exit 5, nothing
+ * changed) once the lock was granted again; locks lists the holder. */
+START_TEST(test_lock_fencing) {
+  char out[OUT_LEN];
+  ck_assert_int_eq(cli(out, "lock fl acquire keep"), 0);
+  ck_assert_str_eq(out, "1\n");
+  ck_assert_int_eq(cli(out, "set fenced k first --guard fl=1"), 0);
+  ck_assert_int_eq(cli(out, "locks"), 0);
+  ck_assert_msg(strstr(out, "lock 'fl' token 1 policy keep held by session "), "%s", out);
+  ck_assert_int_eq(cli(out, "lock fl release"), 0);
+  ck_assert_int_eq(cli(out, "lock fl acquire"), 0);
+  ck_assert_str_eq(out, "2\n");
+  ck_assert_int_eq(cli(out, "set fenced k late --guard fl=1 2>&1"), 5);
+  ck_assert_msg(strstr(out, "fencing token 1 is stale"), "%s", out);
+  ck_assert_int_eq(cli(out, "get fenced k"), 0);
+  ck_assert_str_eq(out, "first\n");
+  ck_assert_int_eq(cli(out, "set fenced k x --guard fl 2>&1"), 2);
+  ck_assert_int_eq(cli(out, "lock fl acquire forever 2>&1"), 2);
+  ck_assert_int_eq(cli(out, "lock fl release"), 0);
+  ck_assert_int_eq(cli(out, "--json locks"), 0);
+  ck_assert_str_eq(out, "[]\n");
+}
+END_TEST
+
 Suite *cli_suite(void) {
   Suite *s = suite_create("cli");
   struct {
@@ -929,7 +955,9 @@ Suite *cli_suite(void) {
       {"unix", {test_unix_socket, test_environment, NULL}},
       {"shutdown", {test_shutdown, test_tls_messages, NULL}},
       {"output", {test_plain_unambiguous, test_json_values, test_json_commands, NULL}},
-      {"sync", {test_queue, test_queue_get_waits, test_event, test_semaphore, test_barrier, NULL}},
+      {"sync",
+       {test_queue, test_queue_get_waits, test_event, test_semaphore, test_barrier,
+        test_lock_fencing, NULL}},
       {"txn", {test_txn, test_watch, NULL}},
       {"types",
        {test_ns, test_array, test_items_values_range, test_delete_type, test_follow_ref,

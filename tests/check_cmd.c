@@ -378,6 +378,37 @@ START_TEST(test_divergence_fails) {
 }
 END_TEST
 
+/* Proves that a call made under a fencing guard is logged with its guard,
+ * and that its replay checks it: with the grant it depended on left out of
+ * the log, the guarded call is the one that fails (stale token), not a
+ * later record. */
+START_TEST(test_guard_logged) {
+  uint64_t lk = make(S1, "lock", "glk", "");
+  uint64_t d = make(S1, "dict", "gd", "");
+  ok(S1, lk, "acquire", "");
+  size_t grant = log_.n - 1;
+  wire_request req = {.object = d, .method = "set", .guard_object = lk, .guard_token = 1};
+  sm_span spans[SMTEST_MAX_ARGS];
+  unsigned flags[SMTEST_MAX_ARGS];
+  req.nargs = smtest_pack_args("'k', 1", spans, flags);
+  req.args = spans;
+  ck_assert_int_eq(dispatch_call(reg, NULL, S1, &req, VW_DEPTH_DEFAULT, &result, err, sizeof err),
+                   WS_OK);
+  req.guard_token = 2; /* not the current grant: refused, not logged */
+  size_t n = log_.n;
+  ck_assert_int_eq(dispatch_call(reg, NULL, S1, &req, VW_DEPTH_DEFAULT, &result, err, sizeof err),
+                   WS_FENCED);
+  ck_assert_uint_eq(log_.n, n);
+  ok(S1, lk, "release", "");
+  registry *r = replay_all(SIZE_MAX);
+  ck_assert_msg(r != NULL, "replay failed: %s", err);
+  ck_same(reg, r);
+  reg_free(r);
+  ck_assert_ptr_null(replay_all(grant));
+  ck_assert_msg(strstr(err, "set") && strstr(err, "stale"), "%s", err);
+}
+END_TEST
+
 /* Proves that a record of an unknown kind, and bytes that are no record,
  * fail with a clear error. */
 START_TEST(test_unknown_record) {
@@ -560,6 +591,7 @@ Suite *cmd_suite(void) {
   tcase_add_test(tc, test_replay_logs_nothing);
   tcase_add_test(tc, test_only_changes_logged);
   tcase_add_test(tc, test_divergence_fails);
+  tcase_add_test(tc, test_guard_logged);
   tcase_add_test(tc, test_unknown_record);
   tcase_add_test(tc, test_internal_refused);
   tcase_add_test(tc, test_sessions_save_load);

@@ -40,7 +40,7 @@
 #define MAX_VALUE (16u << 20)
 #define DEFAULT_LIST                                                                               \
   "ping,dict_set,dict_get,dict_setget,dict_cas,list_push,list_pop,value_incr,queue_putget,lock,"   \
-  "set_add,set_contains,txn4"
+  "set_add,set_contains,txn4,fenced_lock"
 
 /* ---- options ---- */
 
@@ -81,7 +81,9 @@ static void usage(FILE *f) {
           "Every answer is checked; a wrong one prints \"error: workload=...\" and exits 1.\n"
           "With -P, each request of a batch is recorded with the batch's round trip time;\n"
           "dict_setget and queue_putget send P/2 pairs a batch.\n"
-          "lock always runs with pipeline 1 (a pipelined release would overtake its acquire).\n"
+          "lock and fenced_lock always run with pipeline 1 (a pipelined release would\n"
+          "overtake its acquire); fenced_lock checks that each grant's fencing token is the\n"
+          "one after the last grant's.\n"
           "Exit codes: 0 ok, 1 wrong result or server error, 2 usage, 3 cannot connect.\n",
           SM_DEFAULT_URL, DEFAULT_LIST);
 }

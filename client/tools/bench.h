@@ -65,6 +65,7 @@ typedef struct bench_shared {
   pthread_barrier_t start;    /**< every client connected: go */
   atomic_int stop;            /**< a client failed: the others stop early */
   atomic_uint_fast64_t cs;    /**< lock: a counter only changed inside the lock */
+  atomic_uint_fast64_t token; /**< fenced_lock: the last fencing token granted (inside the lock) */
   uint64_t nbits;             /**< items in seen */
   atomic_uint_fast64_t *seen; /**< list_pop, queue_putget: items taken (bitmap) */
   bench_slot slots[];         /**< one per client */

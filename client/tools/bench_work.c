@@ -808,6 +808,46 @@ static int txn4_loop(bench_worker *w) {
   return status;
 }
 
+/* ---- fenced_lock: acquire with its fencing token + release ---- */
+
+/* Each grant's token must be the one after the last grant's (the lock is
+ * the bench's alone): checked inside the lock, where only the holder
+ * reads and writes the shared copy. */
+static int fenced_prepare(bench_run *r, char *err, size_t errlen) {
+  char name[256];
+  int rc = sm_lock_open(r->client, obj_name(r, "fenced", name, sizeof name), &r->o.lock);
+  if (rc) return open_fail(err, errlen, name, rc);
+  uint64_t t = 0; /* the token so far: one grant now, given back */
+  if ((rc = sm_lock_acquire_token(r->o.lock, BLOCK_TIMEOUT_MS, &t)) ||
+      (rc = sm_lock_release(r->o.lock)))
+    return open_fail(err, errlen, name, rc);
+  atomic_store(&r->sh->cs, 0);
+  atomic_store(&r->sh->token, t);
+  return 0;
+}
+
+static int fenced_loop(bench_worker *w) {
+  sm_lock *l = w->run->o.lock;
+  atomic_uint_fast64_t *last = &w->run->sh->token, *cs = &w->run->sh->cs;
+  for (uint64_t j = 0; j < w->count && !stopped(w); j++) {
+    uint64_t token = 0;
+    int rc = TIMED(w, sm_lock_acquire_token(l, BLOCK_TIMEOUT_MS, &token));
+    if (rc) return req_fail(w, j, "fenced acquire", rc, sm_last_error());
+    uint_fast64_t before = atomic_load_explicit(last, memory_order_relaxed);
+    if (token != before + 1) {
+      char why[128];
+      snprintf(why, sizeof why, "token %" PRIu64 " after %" PRIu64, token, (uint64_t)before);
+      return req_fail(w, j, "fenced acquire", SM_EPROTO, why);
+    }
+    atomic_store_explicit(last, token, memory_order_relaxed);
+    uint_fast64_t x = atomic_load_explicit(cs, memory_order_relaxed);
+    atomic_store_explicit(cs, x + 1, memory_order_relaxed);
+    rc = TIMED(w, sm_lock_release(l));
+    if (rc) return req_fail(w, j, "fenced release", rc, sm_last_error());
+  }
+  return 0;
+}
+
 /* ---- the table ---- */
 
 /* ---- set_add and set_contains ---- */
@@ -964,5 +1004,6 @@ const bench_workload bench_workloads[] = {
     {"set_contains", 1, true, set_contains_prepare, NULL, set_contains_loop, NULL},
     /* One request per iteration: a transaction is one call. */
     {"txn4", 1, false, txn4_prepare, NULL, txn4_loop, value_incr_verify},
+    {"fenced_lock", 2, false, fenced_prepare, NULL, fenced_loop, lock_verify},
 };
 const size_t bench_n_workloads = sizeof bench_workloads / sizeof bench_workloads[0];

@@ -166,12 +166,18 @@ static const command commands[] = {
      cli_cmd_event, "set, clear, test or wait for an event",
      "set and clear create the event. wait prints True once it is set; with\n"
      "--timeout MS, a deadline that passes first is exit 1.\n"},
-    {"lock", "NAME acquire | release | locked  [--timeout MS]", 2, 2, true, CMD_TIMEOUT,
+    {"lock", "NAME acquire [POLICY] | release | locked  [--timeout MS]", 2, 3, true, CMD_TIMEOUT,
      cli_cmd_lock, "take, give back or test a lock",
-     "acquire creates the lock and waits for it; with --timeout MS, still held by\n"
-     "then is exit 1. The CLI's connection holds it: it goes back when the CLI\n"
-     "exits, so it stays held across commands in the interactive mode only, until\n"
-     "`lock NAME release` or the end of the session. locked prints True or False.\n"},
+     "acquire creates the lock (with owner-death POLICY release, the default,\n"
+     "break or keep) and waits for it, then prints its fencing token;\n"
+     "with --timeout MS, still held by then is exit 1. The CLI's connection holds\n"
+     "it: it goes back when the CLI exits (unless the lock's owner-death policy is\n"
+     "keep), so it stays held across commands in the interactive mode only, until\n"
+     "`lock NAME release` or the end of the session. locked prints True or False.\n"
+     "Any command given --guard NAME=TOKEN runs only while lock NAME is still held\n"
+     "under that token (else exit 5, \"fencing token ... is stale\", and nothing\n"
+     "changed). A lock whose last holder died under policy break is acquired with\n"
+     "the warning on stderr, and exit 0.\n"},
     {"semaphore", "NAME acquire | release [N] | value  [--timeout MS]", 2, 3, true, CMD_TIMEOUT,
      cli_cmd_semaphore, "take or give back units, or print the free ones",
      "The semaphore must exist. A unit acquired by the CLI comes back when it exits\n"
@@ -229,6 +235,16 @@ static const command commands[] = {
      "held goes to the next waiter. --json: an array of {\"id\", \"peer\", \"name\",\n"
      "\"age_ms\", \"idle_ms\", \"session\", \"requests\", \"refs\", \"parked\",\n"
      "\"holds\": [{\"object\", \"name\", \"type\", \"units\"}]} objects.\n"},
+    {"locks", "", 0, 0, true, 0, cli_cmd_locks,
+     "the wait-for graph: who holds each lock, who waits, for how long",
+     "One line per lock, rlock or semaphore that is held or waited for: TYPE\n"
+     "'NAME' (or #ID), token (of its last grant), policy (locks), holders\n"
+     "(session (CLIENT NAME) xUNITS) and waiters (session, client name and\n"
+     "milliseconds waited). Sessions are the ones `clients` lists. A wait that would close a\n"
+     "cycle of waiters is refused by the daemon (DEADLOCK) or, with statemgrd\n"
+     "--deadlock report, logged. --json: an array of {\"object\", \"name\", \"type\",\n"
+     "\"policy\", \"token\", \"holders\": [{\"session\", \"client\", \"units\"}],\n"
+     "\"exclusive\", \"waiters\": [{\"session\", \"client\", \"waited_ms\"}]} objects.\n"},
     {"monitor", "", 0, 0, true, 0, cli_cmd_monitor,
      "print the calls the daemon serves as they happen, until Ctrl-C",
      "Each line: TIME (UTC) CLIENT-ID ADDR [as NAME] TYPE.METHOD TARGET ARGS, TARGET\n"
@@ -1406,6 +1422,17 @@ static int take_command_options(cli_ctx *ctx, const command *cmd, int argc, char
       if (!ms || !cli_parse_int(ms, &ctx->wait_ms) || ctx->wait_ms < 0 || ctx->wait_ms > 86400000)
         return usage_error("%s: --timeout wants milliseconds from 0 to 86400000", cmd->name), -1;
       ctx->wait_given = true;
+    } else if (options && cmd->needs_client && strncmp(a, "--guard", 7) == 0 &&
+               (a[7] == '\0' || a[7] == '=')) {
+      const char *v = a[7] == '=' ? a + 8 : i + 1 < argc ? argv[++i] : NULL;
+      const char *eq = v ? strrchr(v, '=') : NULL;
+      int64_t tok;
+      if (!eq || eq == v || !cli_parse_int(eq + 1, &tok) || tok < 1)
+        return usage_error("%s: --guard wants LOCK=TOKEN (a lock, rlock or semaphore and the "
+                           "fencing token its acquire printed)",
+                           cmd->name),
+               -1;
+      ctx->guard = v;
     } else if (options && (cmd->opts & CMD_COUNT) && strncmp(a, "--count", 7) == 0 &&
                (a[7] == '\0' || a[7] == '=')) {
       const char *v = a[7] == '=' ? a + 8 : i + 1 < argc ? argv[++i] : NULL;
@@ -1478,12 +1505,40 @@ static int finish_command(cli_ctx *ctx, const command *cmd, int rc) {
   return CLI_EXIT_OK;
 }
 
+/* --guard NAME=TOKEN: the command's calls run only while NAME's current
+ * grant has TOKEN (sm_client_set_guard), else SM_EFENCED, exit 5. */
+static int set_guard(cli_ctx *ctx) {
+  const char *eq = strrchr(ctx->guard, '=');
+  char name[256], type[64], token[128];
+  int64_t tok = 0;
+  snprintf(name, sizeof name, "%.*s", (int)(eq - ctx->guard), ctx->guard);
+  cli_parse_int(eq + 1, &tok);
+  int rc = find_object(ctx, name, type, sizeof type, token, sizeof token);
+  if (rc != SM_OK) return rc;
+  sm_proxy *g = NULL;
+  if ((rc = sm_proxy_from_token(ctx->client, token, &g)) != SM_OK)
+    return cli_lib_fail(ctx, rc, name);
+  rc = sm_client_set_guard(ctx->client, g, (uint64_t)tok);
+  sm_proxy_free(g);
+  return rc == SM_OK ? rc : cli_lib_fail(ctx, rc, "--guard");
+}
+
+/* Runs cmd on its operands, under its --guard if it has one. Returns its
+ * status. */
+static int run_command(cli_ctx *ctx, const command *cmd, int nargs, char **args) {
+  if (!ctx->guard) return cmd->run(ctx, nargs, args);
+  int rc = set_guard(ctx);
+  if (rc == SM_OK) rc = cmd->run(ctx, nargs, args);
+  sm_client_clear_guard(ctx->client); /* this command's only (the interactive mode goes on) */
+  return rc;
+}
+
 int cli_run(cli_ctx *ctx, int argc, char **argv) {
   const command *cmd = NULL;
   int nargs = 0;
   int bad = parse_command(ctx, argc, argv, &cmd, &nargs);
   if (bad >= 0) return bad;
-  return finish_command(ctx, cmd, cmd->run(ctx, nargs, argv + 1));
+  return finish_command(ctx, cmd, run_command(ctx, cmd, nargs, argv + 1));
 }
 
 const char *cli_command_name(size_t i) { return i < N_COMMANDS ? commands[i].name : NULL; }
@@ -1622,7 +1677,7 @@ int main(int argc, char **argv) {
     sm_client_free(ctx.client);
     return rc;
   }
-  rc = cmd->run(&ctx, nargs, args);
+  rc = run_command(&ctx, cmd, nargs, args);
   sm_client_free(ctx.client);
   return finish_command(&ctx, cmd, rc);
 }

@@ -34,6 +34,7 @@ typedef struct cli_ctx {
   int64_t wait_ms;   /* --timeout MS after a waiting command, else SM_FOREVER */
   bool wait_given;   /* that --timeout was given */
   size_t count;      /* scan --count N, or 0: the daemon's default */
+  const char *guard; /* --guard NAME=TOKEN: the command's fencing guard, or NULL */
   char err[1024];    /* what went wrong, printed by main after "statemgr: " */
 } cli_ctx;
 
@@ -93,6 +94,7 @@ const char *cli_map_str(const sm_value *map, const char *key);
 int cli_cmd_slowlog(cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_config(cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_clients(cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_locks(cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_monitor(cli_ctx *ctx, int argc, char **argv);
 
 /* The commands of cli_lifetime.c: expire, ttl, persist. */

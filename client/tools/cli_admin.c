@@ -2,8 +2,8 @@
 /* cli_admin.c - the operator's commands of the `statemgr` CLI: slowlog
  * (read, count or empty the daemon's slow-call log), config (read or
  * change a setting of the running daemon), clients (list the connections,
- * or close one) and monitor (the live feed of calls, until Ctrl-C). Texts
- * that clients chose (object and client names) print escaped, as in ls. */
+ * or close one), locks (the wait-for graph) and monitor (the live feed of calls, until Ctrl-C).
+ * Texts that clients chose (object and client names) print escaped, as in ls. */
 #include "../../proto/escape.h"
 #include "cli.h"
 #include "cli_out.h"
@@ -152,6 +152,61 @@ int cli_cmd_clients(cli_ctx *ctx, int argc, char **argv) {
     return cli_fail(ctx, CLI_EUSAGE, "clients takes no argument, or kill ID (an id it lists)");
   rc = sm_clients_kill(ctx->client, (uint64_t)id);
   return rc == SM_OK ? rc : cli_lib_fail(ctx, rc, "clients kill");
+}
+
+/* Prints one lock of the wait-for graph on a line:
+ * TYPE 'NAME'|#ID token N [policy P] held by S xU,... | free; waiting: S MSms,... */
+static void print_lock(const sm_value *e) {
+  char *type = esc_dup(cli_map_str(e, "type"));
+  char *name = esc_dup(cli_map_str(e, "name"));
+  const char *policy = cli_map_str(e, "policy");
+  if (name && *name)
+    printf("%s '%s'", type ? type : "?", name);
+  else
+    printf("%s #%" PRId64, type ? type : "?", sm_value_as_int(cli_map_at(e, "object")));
+  printf(" token %" PRId64, sm_value_as_int(cli_map_at(e, "token")));
+  if (policy && *policy) printf(" policy %s", policy);
+  const sm_value *holders = cli_map_at(e, "holders");
+  size_t n = holders ? sm_value_len(holders) : 0;
+  fputs(n ? " held by" : " free", stdout);
+  for (size_t i = 0; i < n; i++) {
+    const sm_value *h = sm_value_list_at(holders, i);
+    char *client = esc_dup(cli_map_str(h, "client"));
+    printf("%s session %" PRId64 "%s%s%s x%" PRId64, i ? "," : "",
+           sm_value_as_int(cli_map_at(h, "session")), client && *client ? " (" : "",
+           client ? client : "", client && *client ? ")" : "",
+           sm_value_as_int(cli_map_at(h, "units")));
+    free(client);
+  }
+  const sm_value *waiters = cli_map_at(e, "waiters");
+  n = waiters ? sm_value_len(waiters) : 0;
+  fputs(n ? "; waiting:" : "; no waiters", stdout);
+  for (size_t i = 0; i < n; i++) {
+    const sm_value *w = sm_value_list_at(waiters, i);
+    char *client = esc_dup(cli_map_str(w, "client"));
+    printf("%s session %" PRId64 "%s%s%s %" PRId64 "ms", i ? "," : "",
+           sm_value_as_int(cli_map_at(w, "session")), client && *client ? " (" : "",
+           client ? client : "", client && *client ? ")" : "",
+           sm_value_as_int(cli_map_at(w, "waited_ms")));
+    free(client);
+  }
+  putchar('\n');
+  free(type);
+  free(name);
+}
+
+/* locks */
+int cli_cmd_locks(cli_ctx *ctx, int argc, char **argv) {
+  (void)argc;
+  (void)argv;
+  sm_value *list = NULL;
+  int rc = sm_locks(ctx->client, &list);
+  if (rc != SM_OK) return cli_lib_fail(ctx, rc, "locks");
+  if (ctx->json) return cli_print_owned(ctx, list);
+  for (size_t i = 0; i < sm_value_len(list); i++)
+    print_lock(sm_value_list_at(list, i));
+  sm_value_free(list);
+  return SM_OK;
 }
 
 static volatile sig_atomic_t monitor_stop;

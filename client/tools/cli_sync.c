@@ -147,31 +147,50 @@ int cli_cmd_event(cli_ctx *ctx, int argc, char **argv) {
 
 /* ---- lock ------------------------------------------------------------ */
 
-#define LOCK_OPS "acquire [--timeout MS] | release | locked"
+#define LOCK_OPS "acquire [release | break | keep] [--timeout MS] | release | locked"
 
 int cli_cmd_lock(cli_ctx *ctx, int argc, char **argv) {
   const char *name = argv[0], *op = argv[1];
   bool acquire = strcmp(op, "acquire") == 0, release = strcmp(op, "release") == 0,
        locked = strcmp(op, "locked") == 0;
-  if (argc != 2 || !(acquire || release || locked)) return op_usage(ctx, "lock", LOCK_OPS);
+  /* acquire POLICY: the owner-death policy of a lock it creates */
+  sm_owner_policy policy = SM_OWNER_RELEASE;
+  if (argc == 3 && acquire) {
+    static const char *const names[] = {"release", "break", "keep"};
+    int p = 0;
+    while (p < 3 && strcmp(argv[2], names[p]) != 0)
+      p++;
+    if (p == 3) return op_usage(ctx, "lock", LOCK_OPS);
+    policy = (sm_owner_policy)p;
+  } else if (argc != 2 || !(acquire || release || locked)) {
+    return op_usage(ctx, "lock", LOCK_OPS);
+  }
   if (!acquire && check_no_wait(ctx, "lock", op) != SM_OK) return CLI_EUSAGE;
 
   sm_lock *l = NULL;
   char token[128], buf[64];
   int rc;
   if (acquire && !cli_is_ref(name)) {
-    if ((rc = sm_lock_open(ctx->client, name, &l)) != SM_OK) return cli_lib_fail(ctx, rc, name);
+    if ((rc = sm_lock_open_policy(ctx->client, name, policy, &l)) != SM_OK)
+      return cli_lib_fail(ctx, rc, name);
   } else {
     if ((rc = cli_find_typed(ctx, name, "lock", token, sizeof token)) != SM_OK) return rc;
     if ((rc = sm_lock_from_token(ctx->client, token, &l)) != SM_OK)
       return cli_lib_fail(ctx, rc, name);
   }
   if (acquire) {
-    rc = sm_lock_acquire(l, ctx->wait_ms);
+    uint64_t tok = 0;
+    rc = sm_lock_acquire_token(l, ctx->wait_ms, &tok);
+    if (rc == SM_EOWNERDEAD) { /* held: the warning, then the token as usual */
+      fprintf(stderr, "statemgr: lock '%s': %s\n", name, sm_last_error());
+      rc = SM_OK;
+    }
     if (rc == SM_ETIMEOUT)
       rc = cli_fail(ctx, CLI_EUNMET, "lock '%s' stayed held%s", name, waited(ctx, buf, sizeof buf));
     else if (rc != SM_OK)
       cli_lib_fail(ctx, rc, "acquire");
+    else
+      rc = cli_print_owned(ctx, sm_value_int((int64_t)tok));
   } else if (release) {
     if ((rc = sm_lock_release(l)) != SM_OK) cli_lib_fail(ctx, rc, "release");
   } else {

@@ -336,6 +336,35 @@ static PyObject *cli_slowlog_get(cli_object *c, PyObject *args) {
   return value_result(c, rc, v);
 }
 
+/* set_guard(guard, token): the calling thread's later calls run only while
+ * guard's grant token is token; guard None clears it. */
+static PyObject *cli_set_guard(cli_object *c, PyObject *args) {
+  PyObject *guard;
+  unsigned long long token = 0;
+  if (!PyArg_ParseTuple(args, "O|K:set_guard", &guard, &token)) return NULL;
+  int rc = SM_OK;
+  if (guard == Py_None) {
+    if (cli_check_open(c) < 0) return NULL;
+    sm_client_clear_guard(c->client);
+    Py_RETURN_NONE;
+  }
+  if (!PyObject_TypeCheck(guard, &prx_type) || !((prx_object *)guard)->proxy)
+    return PyErr_Format(PyExc_TypeError, "a guard is an open lock, rlock or semaphore proxy");
+  sm_proxy *g = ((prx_object *)guard)->proxy;
+  CLI_CALL(c, rc, sm_client_set_guard(client_, g, (uint64_t)token));
+  if (rc != SM_OK) return ext_raise_last(rc);
+  Py_RETURN_NONE;
+}
+
+/* locks(): the wait-for graph (sm_locks). */
+static PyObject *cli_locks(cli_object *c, PyObject *unused) {
+  (void)unused;
+  int rc;
+  sm_value *v = NULL;
+  CLI_CALL(c, rc, sm_locks(client_, &v));
+  return value_result(c, rc, v);
+}
+
 static PyObject *cli_slowlog_len(cli_object *c, PyObject *unused) {
   (void)unused;
   int rc;
@@ -610,6 +639,9 @@ static PyMethodDef cli_methods[] = {
     {"slowlog_get", (PyCFunction)cli_slowlog_get, METH_VARARGS,
      "slowlog_get(count=-1): the newest slow calls, newest first."},
     {"slowlog_len", (PyCFunction)cli_slowlog_len, METH_NOARGS, "Entries in the slow-call log."},
+    {"set_guard", (PyCFunction)cli_set_guard, METH_VARARGS,
+     "set_guard(lock, token): fences the calling thread's later calls; None clears."},
+    {"locks", (PyCFunction)cli_locks, METH_NOARGS, "The wait-for graph."},
     {"slowlog_reset", (PyCFunction)cli_slowlog_reset, METH_NOARGS, "Empties the slow-call log."},
     {"config_get", (PyCFunction)cli_config_get, METH_VARARGS,
      "config_get(key): a run-time setting; '*' gives them all."},

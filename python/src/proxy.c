@@ -129,6 +129,53 @@ static PyObject *prx_call_timed(prx_object *p, PyObject *const *args, Py_ssize_t
   return n < 0 ? NULL : invoke(p, method, vals, n, true, (int64_t)timeout_ms);
 }
 
+/* _acquire(timeout_ms): an acquire with its deadline: (acquired, token,
+ * owner_dead); a deadline that passes is (False, 0, False). A grant whose
+ * last holder died (policy break) is acquired, with owner_dead True. */
+static PyObject *prx_acquire(prx_object *p, PyObject *arg) {
+  long long timeout_ms = PyLong_AsLongLong(arg);
+  if (timeout_ms == -1 && PyErr_Occurred()) return NULL;
+  if (prx_check(p) < 0) return NULL;
+  sm_proxy *proxy = p->proxy;
+  cli_object *c = p->client;
+  sm_value *result = NULL;
+  uint64_t token = 0;
+  int rc;
+  p->busy++;
+  c->inflight++;
+  Py_BEGIN_ALLOW_THREADS rc =
+      sm_call_timed(proxy, "acquire", NULL, 0, (int64_t)timeout_ms, &result);
+  token = sm_client_last_token(c->client);
+  Py_END_ALLOW_THREADS sm_value_free(result);
+  p->busy--;
+  if (!c->client && !p->busy) prx_release(p);
+  c->inflight--;
+  if (rc == SM_ETIMEOUT) return Py_BuildValue("(OKO)", Py_False, 0ULL, Py_False);
+  if (rc != SM_OK && rc != SM_EOWNERDEAD) return ext_raise_last(rc);
+  return Py_BuildValue("(OKO)", Py_True, (unsigned long long)token,
+                       rc == SM_EOWNERDEAD ? Py_True : Py_False);
+}
+
+/* _set_guard(guard, token): every later call through this proxy runs only
+ * while guard's grant token is token (guard None: no guard). */
+static PyObject *prx_set_guard(prx_object *p, PyObject *args) {
+  PyObject *guard;
+  unsigned long long token = 0;
+  if (!PyArg_ParseTuple(args, "O|K:_set_guard", &guard, &token)) return NULL;
+  if (prx_check(p) < 0) return NULL;
+  sm_proxy *g = NULL;
+  if (guard != Py_None) {
+    if (!PyObject_TypeCheck(guard, &prx_type))
+      return PyErr_Format(PyExc_TypeError, "a guard is a lock, rlock or semaphore proxy");
+    if (prx_check((prx_object *)guard) < 0) return NULL;
+    g = ((prx_object *)guard)->proxy;
+  }
+  int rc;
+  Py_BEGIN_ALLOW_THREADS rc = sm_proxy_set_guard(p->proxy, g, (uint64_t)token);
+  Py_END_ALLOW_THREADS if (rc != SM_OK) return ext_raise_last(rc);
+  Py_RETURN_NONE;
+}
+
 /* _release(): gives the proxy back now (later calls raise). */
 static PyObject *prx_release_method(prx_object *p, PyObject *unused) {
   (void)unused;
@@ -207,6 +254,10 @@ static PyMethodDef prx_methods[] = {
     {"_call_timed", (PyCFunction)(void (*)(void))prx_call_timed, METH_FASTCALL,
      "_call_timed(method, timeout_ms, *args): a blocking method with a deadline."},
     {"_release", (PyCFunction)prx_release_method, METH_NOARGS, "Gives the proxy back now."},
+    {"_acquire", (PyCFunction)prx_acquire, METH_O,
+     "_acquire(timeout_ms): (acquired, fencing token, owner_dead)."},
+    {"_set_guard", (PyCFunction)prx_set_guard, METH_VARARGS,
+     "_set_guard(guard, token): guards every later call through this proxy."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -17,12 +17,12 @@ See README.md ("Python") for what differs from Python's managers.
 """
 from . import _statemgr
 from .errors import (
-    AuthenticationError, BadValue, Broken, ConnectFailed, ConnectionClosed, DiskFull, Empty, Error,
-    Full,
-    NotFound, NotOwner, ShuttingDown, Stale, Timeout, TLSError, TooLarge, WrongType,
+    AuthenticationError, BadValue, Broken, ConnectFailed, ConnectionClosed, Deadlock, DiskFull, Empty,
+    Error, Fenced, Full,
+    NotFound, NotOwner, OwnerDead, ShuttingDown, Stale, Timeout, TLSError, TooLarge, WrongType,
 )
 from ._scan import ls_scan as _ls_scan
-from .managers import BaseManager, SyncManager
+from .managers import BaseManager, SyncManager, owner_policy as _owner_policy
 from .pipeline import Pipeline, Result
 from .txn import Txn, rev, watch
 from .proxies import (
@@ -37,7 +37,7 @@ __all__ = [
     "Manager", "connect", "Connection", "BaseManager", "SyncManager", "Pipeline", "Result",
     "ABSENT", "Error", "Timeout", "NotFound", "WrongType", "BadValue", "Empty", "Full", "Broken",
     "NotOwner", "AuthenticationError", "ConnectFailed", "ConnectionClosed", "ShuttingDown",
-    "TLSError", "TooLarge", "Stale", "DiskFull", "BaseProxy", "DictProxy", "ListProxy", "ValueProxy",
+    "TLSError", "TooLarge", "Stale", "DiskFull", "OwnerDead", "Deadlock", "Fenced", "BaseProxy", "DictProxy", "ListProxy", "ValueProxy",
     "ArrayProxy", "NamespaceProxy", "QueueProxy", "LockProxy", "RLockProxy", "SemaphoreProxy",
     "ConditionProxy", "EventProxy", "BarrierProxy", "SetProxy", "Txn", "rev", "watch",
 ]
@@ -100,17 +100,26 @@ class Connection:
     def queue(self, name=None, maxsize=0):
         return self._client.open("queue", name, int(maxsize))
 
-    def lock(self, name=None, auto_release=True):
-        return self._client.open("lock", name, bool(auto_release))
+    def lock(self, name=None, auto_release=True, policy=None):
+        """policy: what a holder that dies leaves ("release", "break",
+        "keep"; default from auto_release: True is release, False keep)."""
+        return self._client.open("lock", name, _owner_policy(auto_release, policy))
 
-    def rlock(self, name=None, auto_release=True):
-        return self._client.open("rlock", name, bool(auto_release))
+    def rlock(self, name=None, auto_release=True, policy=None):
+        return self._client.open("rlock", name, _owner_policy(auto_release, policy))
 
-    def semaphore(self, name=None, value=1, auto_release=False):
-        return self._client.open("semaphore", name, int(value), bool(auto_release))
+    def semaphore(self, name=None, value=1, auto_release=False, policy=None):
+        return self._client.open("semaphore", name, int(value), _owner_policy(auto_release, policy))
 
-    def bounded_semaphore(self, name=None, value=1, auto_release=False):
-        return self._client.open("bounded_semaphore", name, int(value), bool(auto_release))
+    def bounded_semaphore(self, name=None, value=1, auto_release=False, policy=None):
+        return self._client.open("bounded_semaphore", name, int(value),
+                                 _owner_policy(auto_release, policy))
+
+    def locks(self):
+        """The wait-for graph: a list of dicts (object, name, type, policy,
+        token, holders, exclusive, waiters), one per held or awaited lock,
+        rlock or semaphore."""
+        return self._client.locks()
 
     def condition(self, name=None, lock=None):
         return self._client.open("condition", name, lock)
@@ -145,6 +154,13 @@ class Connection:
 
     def show(self, name):
         return self._client.show(name)
+
+    def guard(self, lock, token):
+        """A context manager: the calling thread's calls on this connection
+        run only while lock's grant is still the one of token (the fencing
+        token its acquire_token() gave), else raise Fenced and change
+        nothing."""
+        return lock.guard(token)
 
     def slowlog_get(self, count=-1):
         """The newest count slow calls (-1: all), newest first, as dicts

@@ -105,6 +105,23 @@ class DiskFull(Error, OSError):
     reads still work (SM_EDISKFULL, when the library has it)."""
 
 
+class OwnerDead(Error, RuntimeError):
+    """Acquired, but the last holder died holding it (owner-death policy
+    "break"): the data the lock protects may be half-written
+    (SM_EOWNERDEAD). A proxy's acquire() returns True then and sets
+    ``owner_dead``; this class is what a pipeline's result raises."""
+
+
+class Deadlock(Error, RuntimeError):
+    """The wait would close a cycle of waiting clients: refused at once,
+    nothing acquired (SM_EDEADLK)."""
+
+
+class Fenced(Error, RuntimeError):
+    """The call's fencing guard is stale: the lock was granted again
+    since that token, and nothing was applied (SM_EFENCED)."""
+
+
 _BY_NAME = {
     "SM_ETIMEOUT": Timeout,
     "SM_ENOTFOUND": NotFound,
@@ -125,6 +142,9 @@ _BY_NAME = {
     "SM_EMAXMEMORY": MemoryLimit,
     "SM_ESTALE": Stale,
     "SM_EDISKFULL": DiskFull,
+    "SM_EOWNERDEAD": OwnerDead,
+    "SM_EDEADLK": Deadlock,
+    "SM_EFENCED": Fenced,
 }
 
 #: {code: (name, text)}: the library's own error table.

@@ -143,26 +143,36 @@ def _open_joinable_queue(client, name, maxsize=0):
     return p
 
 
-def _open_lock(client, name, auto_release=True):
-    return client.open("lock", name, bool(auto_release))
+def owner_policy(auto_release, policy):
+    """The creation argument of a lock, rlock or semaphore: the policy's
+    name ("release", "break", "keep") when given, else auto_release."""
+    if policy is None:
+        return bool(auto_release)
+    if policy not in ("release", "break", "keep"):
+        raise ValueError("policy is 'release', 'break' or 'keep', not %r" % (policy,))
+    return policy
 
 
-def _open_rlock(client, name, auto_release=True):
-    return client.open("rlock", name, bool(auto_release))
+def _open_lock(client, name, auto_release=True, policy=None):
+    return client.open("lock", name, owner_policy(auto_release, policy))
 
 
-def _open_semaphore(client, name, value=1, auto_release=False):
+def _open_rlock(client, name, auto_release=True, policy=None):
+    return client.open("rlock", name, owner_policy(auto_release, policy))
+
+
+def _open_semaphore(client, name, value=1, auto_release=False, policy=None):
     # Python's semaphores have no owner (one process releases what another
     # acquired), so the daemon does not give units back when a process ends.
     if value < 0:
         raise ValueError("semaphore initial value must be >= 0")
-    return client.open("semaphore", name, int(value), bool(auto_release))
+    return client.open("semaphore", name, int(value), owner_policy(auto_release, policy))
 
 
-def _open_bounded_semaphore(client, name, value=1, auto_release=False):
+def _open_bounded_semaphore(client, name, value=1, auto_release=False, policy=None):
     if value < 0:
         raise ValueError("semaphore initial value must be >= 0")
-    return client.open("bounded_semaphore", name, int(value), bool(auto_release))
+    return client.open("bounded_semaphore", name, int(value), owner_policy(auto_release, policy))
 
 
 def _open_condition(client, name, lock=None):

@@ -825,16 +825,53 @@ class QueueProxy(BaseProxy):
             return False
 
 
+# The last grant of each thread through each proxy: {id(proxy): (token,
+# owner_dead)}, for fence_token and owner_dead.
+_grants = threading.local()
+
+
 class _Acquirer(BaseProxy):
+    """acquire() records the grant's fencing token (``fence_token``) and
+    whether its last holder had died holding it (``owner_dead``, with the
+    owner-death policy "break"), per thread. A wait that would close a cycle
+    of waiting clients raises Deadlock."""
+
     def acquire(self, blocking=True, timeout=None):
         if timeout is not None and timeout < 0:
             timeout = None  # threading's -1: wait forever
         if not blocking and timeout is not None:
             raise ValueError("can't specify a timeout for a non-blocking call")
-        try:
-            return self._call_timed("acquire", timeout_ms(timeout, blocking))
-        except Timeout:
-            return False
+        acquired, token, dead = self._acquire(timeout_ms(timeout, blocking))
+        if acquired:
+            if not hasattr(_grants, "by_proxy"):
+                _grants.by_proxy = {}
+            _grants.by_proxy[id(self)] = (token, dead)
+        return acquired
+
+    def acquire_token(self, blocking=True, timeout=None):
+        """As acquire(), returning the grant's fencing token (None when not
+        acquired; 0 for an RLock taken again by its holder)."""
+        return self.fence_token if self.acquire(blocking, timeout) else None
+
+    @property
+    def fence_token(self):
+        """The fencing token of this thread's last acquire through this
+        proxy (0: none yet)."""
+        return getattr(_grants, "by_proxy", {}).get(id(self), (0, False))[0]
+
+    @property
+    def owner_dead(self):
+        """True when this thread's last acquire through this proxy found
+        its last holder dead (policy "break"): the lock is held, and what it
+        protects may be half-written."""
+        return getattr(_grants, "by_proxy", {}).get(id(self), (0, False))[1]
+
+    def guard(self, token=None):
+        """A context manager: the calling thread's calls (through this
+        proxy's connection) run only while this lock's grant is still the
+        one of token (default: fence_token), else raise Fenced and change
+        nothing."""
+        return _Guard(self, self.fence_token if token is None else token)
 
     def release(self):
         self._call("release")
@@ -844,6 +881,19 @@ class _Acquirer(BaseProxy):
 
     def __exit__(self, *exc):
         self.release()
+
+
+class _Guard:
+    def __init__(self, lock, token):
+        self._lock = lock
+        self._token = token
+
+    def __enter__(self):
+        self._lock._client.set_guard(self._lock, self._token)
+        return self._token
+
+    def __exit__(self, *exc):
+        self._lock._client.set_guard(None)
 
 
 class LockProxy(_Acquirer):
