@@ -270,11 +270,6 @@ int64_t lk_count(const sm_obj *lo) {
 
 bool lk_is_lock(const sm_obj *o) { return o->type == &t_lock_type || o->type == &t_rlock_type; }
 
-uint64_t lk_token(const sm_obj *lo) {
-  (void)lo;
-  return 0;
-}
-
 bool lk_held_by(const sm_obj *lo, uint64_t sid) {
   const lk *l = lk_of(lo);
   return l->held && l->owner == sid;

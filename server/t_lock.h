@@ -81,10 +81,6 @@ const char *lk_policy_name(const sm_obj *lo);
 bool lk_is_lock(const sm_obj *o);
 /* The session a call acts for (0 without one: unit tests). */
 uint64_t lk_caller(const call *c);
-/* The fencing token of lo's current grant: 0, as grants carry no token in
- * this build (a transaction's "held" condition with token 0 accepts any
- * grant). */
-uint64_t lk_token(const sm_obj *lo);
 /* True when session sid holds lo. */
 bool lk_held_by(const sm_obj *lo, uint64_t sid);
 /* Releases lo completely for its holder (a condition's wait: logged as

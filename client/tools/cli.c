@@ -1513,7 +1513,7 @@ static int set_guard(cli_ctx *ctx) {
   int64_t tok = 0;
   snprintf(name, sizeof name, "%.*s", (int)(eq - ctx->guard), ctx->guard);
   cli_parse_int(eq + 1, &tok);
-  int rc = find_object(ctx, name, type, sizeof type, token, sizeof token);
+  int rc = cli_find_object(ctx, name, type, sizeof type, token, sizeof token);
   if (rc != SM_OK) return rc;
   sm_proxy *g = NULL;
   if ((rc = sm_proxy_from_token(ctx->client, token, &g)) != SM_OK)
