@@ -749,12 +749,20 @@ static bool take_session(conn *c, wire_daemon_info *info, char *why, size_t whyl
   /* While the disk is full a new session could not be logged: it is not
    * kept (its client is told the daemon is not durable, and resends
    * nothing), so its AuthResult waits for nothing. */
-  bool keeps = srv->persist && !persist_full(srv->persist);
+  /* A member of a replicated group that does not lead keeps no session
+   * either: its state changes only by the group's log (its calls are
+   * answered REDIRECT). */
+  bool serving = persist_serving(srv->persist);
+  bool keeps = srv->persist && !persist_full(srv->persist) && serving;
   info->durable = keeps;
   if (c->resume && !srv->persist)
     snprintf(why, whylen,
              "session %llu cannot be resumed: this daemon runs in memory (no data directory), "
              "so no session outlives its connection",
+             (unsigned long long)c->resume);
+  else if (c->resume && !serving)
+    snprintf(why, whylen,
+             "session %llu cannot be resumed here: this member of the group is not its leader",
              (unsigned long long)c->resume);
   else if (c->resume && sess_attach(srv->reg, c->resume, c->resume_key, why, whylen) == 0)
     c->session = c->resume;

@@ -31,6 +31,8 @@
  * Around each call it runs blocked.c's serve pass: before, so no request
  * finds an object whose waiters were signalled but not served yet (it could
  * pass them by); after, for the waiters the call itself let through.
+ * A member of a replicated group that is not its leader (persist.h)
+ * answers REDIRECT before anything runs.
  * dispatch_request() times each call for the latency histogram and the
  * slow-call log (stats_call_begin/end, stats.h: one clock read a call).
  * An answer larger than a client reads (dispatch_answer_limit) becomes a
@@ -320,8 +322,34 @@ static int answer_too_large(registry *reg, const wire_request *req, size_t paylo
   return WS_TOO_LARGE;
 }
 
+/* A member of a replicated group that is not its serving leader answers
+ * every call REDIRECT with the leader's URL, except the manager's ping and
+ * info (an operator asks any member how it is doing). Returns true when
+ * req was answered so. */
+static bool redirect(struct conn *cn, const wire_request *req) {
+  struct sm_server *srv = conn_server(cn);
+  if (!srv->persist || persist_serving(srv->persist)) return false;
+  if (req->object == 0 && (strcmp(req->method, "info") == 0 || strcmp(req->method, "ping") == 0))
+    return false;
+  const char *leader = persist_leader_url(srv->persist);
+  char text[WIRE_URL_MAX + 128];
+  if (leader[0])
+    snprintf(text, sizeof text, "this member of the group is not its leader: the leader is %s",
+             leader);
+  else
+    snprintf(text, sizeof text,
+             "this member of the group is not its leader, and no leader is known yet (an "
+             "election is under way): try again shortly");
+  wire_response_out r = {
+      .seq = req->seq, .status = WS_REDIRECT, .error = text, .leader = leader[0] ? leader : NULL};
+  srv->requests++;
+  conn_send_response_at(cn, &r, 0);
+  return true;
+}
+
 void dispatch_request(struct conn *cn, const wire_request *req) {
   struct sm_server *srv = conn_server(cn);
+  if (redirect(cn, req)) return;
   char err[sizeof((call *)0)->err];
   stats_call_begin(srv->stats);
   int status = dispatch_call(srv->reg, cn, conn_session(cn), req, srv->limits.max_depth,

@@ -10,6 +10,8 @@
 #include "../proto/status.h"
 #include "admin.h"
 #include "blocked.h"
+#include "cluster.h"
+#include "cmd.h"
 #include "conn.h"
 #include "dispatch.h"
 #include "log.h"
@@ -18,6 +20,7 @@
 #include "scan.h"
 #include "server.h"
 #include "session.h"
+#include "snapshot.h"
 #include "stats.h"
 
 #include <stdio.h>
@@ -305,6 +308,34 @@ static void put_persist_info(map_writer *w, const persist *p) {
   mw_str(w, "last_snapshot_status", pi.snapshot_status);
 }
 
+/* A member of a replicated group: its role, the leader, how far it has
+ * applied the group's log, and a digest of its state (equal on members
+ * that applied the same log). */
+static void put_cluster_info(map_writer *w, struct sm_server *srv) {
+  cluster *cl = srv->persist ? persist_cluster(srv->persist) : NULL;
+  if (!cl) return;
+  cluster_info ci;
+  cluster_get_info(cl, &ci);
+  mw_str(w, "cluster", ci.name);
+  mw_str(w, "role", ci.role);
+  mw_str(w, "leader", ci.leader);
+  mw_str(w, "advertise", ci.advertise);
+  mw_str(w, "etcd", ci.etcd);
+  mw_int(w, "lease_ttl_s", ci.lease_ttl_s);
+  mw_int(w, "applied_revision", ci.applied_revision);
+  mw_int(w, "etcd_revision", ci.etcd_revision);
+  mw_int(w, "lag", ci.etcd_revision > ci.applied_revision
+                       ? ci.etcd_revision - ci.applied_revision
+                       : 0);
+  mw_int(w, "applied_batches", (int64_t)ci.applied_batches);
+  uint32_t digest = 0;
+  if (snap_digest(srv->reg, cmd_sessions_save, srv->reg, &digest) == 0) {
+    char text[16];
+    snprintf(text, sizeof text, "%08x", (unsigned)digest);
+    mw_str(w, "state_digest", text);
+  }
+}
+
 static int m_info(call *c) {
   int rc = call_nargs(c, 0, 0);
   if (rc != WS_OK) return rc;
@@ -346,6 +377,7 @@ static int m_info(call *c) {
   mw_int(&w, "slowlog_len", (int64_t)st.slowlog_len);
   mw_str(&w, "log_level", log_level_name(log_get_level()));
   put_persist_info(&w, srv->persist);
+  put_cluster_info(&w, srv);
   /* Nested maps: objects per type, calls per "type.method". */
   vb_str(&w.key, "types", 5);
   size_t m2 = vb_map_begin(&w.val);
