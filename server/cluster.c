@@ -322,8 +322,7 @@ static void append_reply(void *ctx, int status, json_object *reply, const char *
   b->sent = false;
   if (cl->role != ROLE_LEADER) return; /* the run is ending */
   if (status != 0) {
-    log_warn("cluster %s: append of batch %" PRIu64 " failed, retrying: %s", cl->name, b->seq,
-             err);
+    log_warn("cluster %s: append of batch %" PRIu64 " failed, retrying: %s", cl->name, b->seq, err);
     add_ms(cl->rewatch_ev, RETRY_MS); /* ship again soon (rewatch_ev also ships) */
     return;
   }
@@ -535,8 +534,7 @@ static void on_event(cluster *cl, json_object *ev) {
   snprintf(k, sizeof k, "%.*s", (int)klen, (const char *)key);
   size_t lp = strlen(cl->log_prefix);
   if (strcmp(k, cl->leader_key) == 0) {
-    leader_news(cl, mod, etcd_get_int(kv, "create_revision"), del ? NULL : (const char *)val,
-                vlen);
+    leader_news(cl, mod, etcd_get_int(kv, "create_revision"), del ? NULL : (const char *)val, vlen);
   } else if (!del && strncmp(k, cl->log_prefix, lp) == 0) {
     if (apply_batch(cl, k, val, vlen) != 0) fail(cl, "the log does not apply to its state");
   }
@@ -582,8 +580,8 @@ static void watch_end(void *ctx, const char *err) {
 }
 
 static void start_watch(cluster *cl) {
-  cl->watch = etcd_watch_start(cl->e, cl->prefix, cl->prefix_end, cl->applied_rev + 1,
-                               watch_events, watch_end, cl);
+  cl->watch = etcd_watch_start(cl->e, cl->prefix, cl->prefix_end, cl->applied_rev + 1, watch_events,
+                               watch_end, cl);
   if (!cl->watch) add_ms(cl->rewatch_ev, RETRY_MS);
 }
 
@@ -625,7 +623,7 @@ static void campaign_reply(void *ctx, int status, json_object *reply, const char
   json_object *kvs = etcd_get(etcd_get(r0, "response_range"), "kvs");
   json_object *kv = kvs ? json_object_array_get_idx(kvs, 0) : NULL;
   cl->lease_id = 0; /* left to expire */
-  if (!kv) { /* gone again between: try once more soon */
+  if (!kv) {        /* gone again between: try once more soon */
     add_ms(cl->campaign_ev, RETRY_MS);
     return;
   }
@@ -731,8 +729,7 @@ static void instance_reply(void *ctx, int status, json_object *reply, const char
     uint8_t *v = NULL;
     size_t n = 0;
     char text[32] = "";
-    if (etcd_b64_decode(etcd_get(kv, "value"), &v, &n) == 0 && n < sizeof text)
-      memcpy(text, v, n);
+    if (etcd_b64_decode(etcd_get(kv, "value"), &v, &n) == 0 && n < sizeof text) memcpy(text, v, n);
     free(v);
     cl->instance = strtoull(text, NULL, 16);
   }

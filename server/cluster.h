@@ -102,7 +102,7 @@ typedef struct cluster_info {
   const char *role; /* "leader", "candidate", "follower", "stepping-down", "starting" */
   const char *leader;
   const char *advertise;
-  const char *etcd; /* the etcd URL requests go to now */
+  const char *etcd;         /* the etcd URL requests go to now */
   int64_t applied_revision; /* the last etcd revision applied */
   int64_t etcd_revision;    /* the newest revision etcd told of */
   uint64_t applied_batches; /* the last batch seq applied or shipped */

@@ -58,8 +58,8 @@ struct etcd_watch {
   etcd_watch_fn on_events;
   etcd_watch_end_fn on_end;
   void *ctx;
-  bool dead;            /* freed by the caller: no callback any more */
-  bool ended;           /* on_end was called */
+  bool dead;             /* freed by the caller: no callback any more */
+  bool ended;            /* on_end was called */
   etcd_watch *dead_next; /* e->dying */
 };
 
@@ -69,9 +69,9 @@ struct etcd {
   int n_eps;
   int cur; /* the endpoint requests go to */
   int timeout_ms;
-  ereq *reqs;             /* in flight */
-  etcd_watch *dying;      /* freed watches whose connection waits for reap_ev */
-  struct event *reap_ev;  /* frees them at the top of the loop */
+  ereq *reqs;            /* in flight */
+  etcd_watch *dying;     /* freed watches whose connection waits for reap_ev */
+  struct event *reap_ev; /* frees them at the top of the loop */
 };
 
 static void reply_cb(struct evhttp_request *req, void *arg);
@@ -408,7 +408,8 @@ etcd_watch *etcd_watch_start(etcd *e, const char *key, const char *range_end, in
   endpoint *ep = &e->eps[w->ep];
   json_object *body = json_object_new_object(), *cr = json_object_new_object();
   json_object_object_add(cr, "key", etcd_b64_string(key, strlen(key)));
-  if (range_end) json_object_object_add(cr, "range_end", etcd_b64_string(range_end, strlen(range_end)));
+  if (range_end)
+    json_object_object_add(cr, "range_end", etcd_b64_string(range_end, strlen(range_end)));
   if (start_rev > 0) json_object_object_add(cr, "start_revision", json_object_new_int64(start_rev));
   json_object_object_add(cr, "progress_notify", json_object_new_boolean(1));
   json_object_object_add(body, "create_request", cr);

@@ -397,7 +397,8 @@ static int apply_option(daemon_args *a, int ch, const char *arg, const char *whe
     char *end = NULL;
     errno = 0;
     long secs = strtol(arg, &end, 10);
-    if (errno || end == arg || *end || sm_server_options_set_cluster_lease_ttl(opts, (int)secs) != 0) {
+    if (errno || end == arg || *end ||
+        sm_server_options_set_cluster_lease_ttl(opts, (int)secs) != 0) {
       fprintf(stderr, "statemgrd: %s--cluster-lease-ttl takes 1 to 600 seconds\n", where);
       return 2;
     }

@@ -740,8 +740,8 @@ int persist_start(persist *p, char *err, size_t errlen) {
   persist_begin_run(p);
   log_info("data directory %s: instance %016" PRIx64 ", %zu objects after %" PRIu64
            " log records (%" PRId64 " ms), ids from %" PRIu64 ", fsync %s",
-           p->dir, instance, reg_count(reg), info.records, mono_ms() - t0,
-           srv->next_session, persist_fsync_name(p->cfg.fsync));
+           p->dir, instance, reg_count(reg), info.records, mono_ms() - t0, srv->next_session,
+           persist_fsync_name(p->cfg.fsync));
   return 0;
 }
 

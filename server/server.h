@@ -92,10 +92,10 @@ struct sm_server {
   uint8_t rbuf[64 * 1024]; /* plain sockets read here; leftovers go to the conn */
   obj_type **custom;       /* owned: the registered custom types (t_custom.c) */
   size_t n_custom;
-  bool running;     /* sm_server_run or its thread has started */
-  bool has_thread;  /* sm_server_run_thread's thread is not joined yet */
-  pthread_t thread; /* valid while has_thread */
-  int thread_rc;    /* what the thread's sm_server_run returned */
+  bool running;       /* sm_server_run or its thread has started */
+  bool has_thread;    /* sm_server_run_thread's thread is not joined yet */
+  pthread_t thread;   /* valid while has_thread */
+  int thread_rc;      /* what the thread's sm_server_run returned */
   bool needs_restart; /* a group member that stopped leading: run again from the log */
 };
 

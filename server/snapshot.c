@@ -81,7 +81,7 @@ typedef struct snap_out {
   uint8_t *buf; /* SNAP_OUT_BUF bytes */
   size_t len;
   uint32_t crc;
-  int err; /* errno of the first failure, 0 while all is well */
+  int err;           /* errno of the first failure, 0 while all is well */
   uint32_t body_crc; /* the CRC before the trailer (a CRC over its own CRC is a constant) */
 } snap_out;
 
