@@ -19,6 +19,7 @@
 #include "../proto/auth.h"
 #include "cmd.h"
 #include "conn.h"
+#include "cycles.h"
 #include "etcd.h"
 #include "log.h"
 #include "persist.h"
@@ -258,8 +259,11 @@ static int seal(cluster *cl) {
 uint64_t cluster_append(cluster *cl, const uint8_t *rec, size_t len) {
   if (cl->role != ROLE_LEADER) {
     /* Only the log may change a follower's state: this one no longer
-     * matches it. */
-    step_down(cl, "a change was made while not leading");
+     * matches it, and starts again from the log. */
+    if (cl->role != ROLE_DEPOSED) {
+      cl->served = true;
+      step_down(cl, "its state changed while it did not lead");
+    }
     return 0;
   }
   if (cl->cur.len > BATCH_HEADER && cl->cur.len + 4 + len > CLUSTER_BATCH_MAX && seal(cl) != 0)
@@ -452,6 +456,7 @@ static void become_leader(cluster *cl) {
   cl->srv->instance = cl->instance;
   snprintf(cl->leader, sizeof cl->leader, "%s", cl->advertise);
   cl->leader_rev = cl->my_rev;
+  cyc_set_base(reg_cycles(cl->srv->reg), cl->srv->base); /* its decisions now */
   persist_begin_run(cl->srv->persist);
   log_info("cluster %s: this member leads (its key at revision %" PRId64 ", log applied through "
            "batch %" PRIu64 ")",
@@ -844,8 +849,10 @@ int cluster_start(cluster *cl, char *err, size_t errlen) {
       snprintf(err, errlen, "no randomness for the instance id");
       return -1;
     }
-  /* Until a leader serves, clients are told no leader is known. */
   cl->srv->instance = cl->instance;
+  /* What the cycle collector frees is a decision, the leader's: a follower
+   * frees what the leader's log says, and runs no collector of its own. */
+  cyc_set_base(reg_cycles(cl->srv->reg), NULL);
   log_info("cluster %s: member %s joining through etcd %s (lease %d s)", cl->name, cl->advertise,
            cl->urls, cl->ttl_s);
   fetch_instance(cl);
