@@ -334,6 +334,7 @@ static void append_reply(void *ctx, int status, json_object *reply, const char *
   if (rev > cl->etcd_rev) cl->etcd_rev = rev;
   if (etcd_get_bool(reply, "succeeded")) {
     b->acked = true;
+    if (rev > cl->applied_rev) cl->applied_rev = rev; /* its watch brings no PUT */
   } else {
     /* failure: [range of the batch key, range of the leader key] */
     json_object *rs = etcd_get(reply, "responses");
@@ -422,15 +423,21 @@ static void send_batch(cluster *cl, batch *b) {
 /* Seals the turn's batch and sends what may go now. */
 static void ship(cluster *cl) {
   if (cl->role != ROLE_LEADER) return;
+  if (cl->head) cl->head->wait_prev = false; /* everything before it is in etcd */
+  batch *b = cl->head;
+  for (; b && cl->inflight < CLUSTER_INFLIGHT; b = b->next) {
+    if (b->wait_prev) return;
+    if (!b->sent && !b->acked) send_batch(cl, b);
+  }
+  /* The batch being filled goes only when an append may start: while
+   * CLUSTER_INFLIGHT are in flight it takes the commands of the turns to
+   * come (up to CLUSTER_BATCH_MAX), so that one append carries them all. */
+  if (b || cl->inflight >= CLUSTER_INFLIGHT || cl->cur.len <= BATCH_HEADER) return;
   if (seal(cl) != 0) {
     step_down(cl, "out of memory sealing a batch");
     return;
   }
-  if (cl->head) cl->head->wait_prev = false; /* everything before it is in etcd */
-  for (batch *b = cl->head; b && cl->inflight < CLUSTER_INFLIGHT; b = b->next) {
-    if (b->wait_prev) break;
-    if (!b->sent && !b->acked) send_batch(cl, b);
-  }
+  send_batch(cl, cl->tail);
 }
 
 static void ship_cb(evutil_socket_t fd, short what, void *arg) {
@@ -457,6 +464,11 @@ static void become_leader(cluster *cl) {
   snprintf(cl->leader, sizeof cl->leader, "%s", cl->advertise);
   cl->leader_rev = cl->my_rev;
   cyc_set_base(reg_cycles(cl->srv->reg), cl->srv->base); /* its decisions now */
+  if (cl->watch) {                                       /* from now on, deletes only */
+    etcd_watch_free(cl->watch);
+    cl->watch = NULL;
+    start_watch(cl);
+  }
   persist_begin_run(cl->srv->persist);
   log_info("cluster %s: this member leads (its key at revision %" PRId64 ", log applied through "
            "batch %" PRIu64 ")",
@@ -585,8 +597,10 @@ static void watch_end(void *ctx, const char *err) {
 }
 
 static void start_watch(cluster *cl) {
-  cl->watch = etcd_watch_start(cl->e, cl->prefix, cl->prefix_end, cl->applied_rev + 1, watch_events,
-                               watch_end, cl);
+  /* A leader needs no PUT: its own batches it applied already, and no one
+   * else writes while it holds the key; it watches for its key going. */
+  cl->watch = etcd_watch_start(cl->e, cl->prefix, cl->prefix_end, cl->applied_rev + 1,
+                               cl->role == ROLE_LEADER, watch_events, watch_end, cl);
   if (!cl->watch) add_ms(cl->rewatch_ev, RETRY_MS);
 }
 

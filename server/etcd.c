@@ -362,7 +362,7 @@ static void watch_chunk_cb(struct evhttp_request *req, void *arg) {
     if (!j && jerr == json_tokener_continue) break; /* the rest comes in a later chunk */
     if (!j) {
       evbuffer_drain(in, n);
-      char text[200];
+      char text[512];
       snprintf(text, sizeof text, "the watch stream of etcd %s is not JSON: %s",
                w->e->eps[w->ep].url, json_tokener_error_desc(jerr));
       watch_end(w, text);
@@ -397,7 +397,8 @@ static void watch_done_cb(struct evhttp_request *req, void *arg) {
 }
 
 etcd_watch *etcd_watch_start(etcd *e, const char *key, const char *range_end, int64_t start_rev,
-                             etcd_watch_fn on_events, etcd_watch_end_fn on_end, void *ctx) {
+                             bool deletes_only, etcd_watch_fn on_events, etcd_watch_end_fn on_end,
+                             void *ctx) {
   etcd_watch *w = calloc(1, sizeof *w);
   if (!w) return NULL;
   w->e = e;
@@ -412,6 +413,11 @@ etcd_watch *etcd_watch_start(etcd *e, const char *key, const char *range_end, in
     json_object_object_add(cr, "range_end", etcd_b64_string(range_end, strlen(range_end)));
   if (start_rev > 0) json_object_object_add(cr, "start_revision", json_object_new_int64(start_rev));
   json_object_object_add(cr, "progress_notify", json_object_new_boolean(1));
+  if (deletes_only) {
+    json_object *f = json_object_new_array();
+    json_object_array_add(f, json_object_new_string("NOPUT"));
+    json_object_object_add(cr, "filters", f);
+  }
   json_object_object_add(body, "create_request", cr);
   w->tok = json_tokener_new();
   w->evcon = w->tok ? new_conn(e, ep, ETCD_WATCH_TIMEOUT_S * 1000) : NULL;

@@ -68,10 +68,12 @@ void etcd_free(etcd *e);
 int etcd_call(etcd *e, const char *path, json_object *body, etcd_reply_fn fn, void *ctx);
 
 /* Starts a watch of the keys [key, range_end) from revision start_rev
- * (0: from now), with prev_kv off and progress notifications on. Returns
- * the watch (free with etcd_watch_free) or NULL when out of memory. */
+ * (0: from now), with prev_kv off and progress notifications on; with
+ * deletes_only, etcd sends no PUT event (filter NOPUT). Returns the watch
+ * (free with etcd_watch_free) or NULL when out of memory. */
 etcd_watch *etcd_watch_start(etcd *e, const char *key, const char *range_end, int64_t start_rev,
-                             etcd_watch_fn on_events, etcd_watch_end_fn on_end, void *ctx);
+                             bool deletes_only, etcd_watch_fn on_events, etcd_watch_end_fn on_end,
+                             void *ctx);
 /* Stops and frees a watch; no callback runs after. NULL is fine. */
 void etcd_watch_free(etcd_watch *w);
 

@@ -566,6 +566,12 @@ int main(int argc, char **argv) {
      * group never took, so it starts afresh from the group's log, as the
      * same process (whoever watches its pid keeps watching it). */
     fprintf(stderr, "statemgrd: starting again from the group's log\n");
+    char self[4096]; /* the binary's path: its name, not "exe", shows in ps */
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n > 0) {
+      self[n] = '\0';
+      execv(self, argv);
+    }
     execv("/proc/self/exe", argv);
     fprintf(stderr, "statemgrd: cannot run itself again: %s\n", strerror(errno));
     return 1;
