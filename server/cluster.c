@@ -88,6 +88,7 @@ struct cluster {
   int64_t ka_sent_ms;     /* the keepalive in flight was sent then */
   bool ka_inflight;
   bool served; /* this run led: its state holds its own commands */
+  bool paused; /* leading, but the lease is not known valid: no answer leaves */
   struct event *campaign_ev, *keepalive_ev, *lease_ev, *ship_ev, *rewatch_ev;
   /* The leader's batches. */
   vbuf cur;          /* the batch being filled (header space first) */
@@ -167,11 +168,25 @@ static void lease_check_cb(evutil_socket_t fd, short what, void *arg) {
   cluster *cl = arg;
   if (cl->role != ROLE_LEADER && cl->role != ROLE_CANDIDATE) return;
   int64_t left = cl->valid_until_ms - mono_ms();
-  if (left <= 0) {
+  if (left > 0) {
+    add_ms(cl->lease_ev, left);
+    return;
+  }
+  /* Not known to lead any more: no answer leaves (cluster_may_answer)
+   * until a renewal says the lease lived on (etcd extends leases when its
+   * own leader changes); after a further TTL without one, another member
+   * may lead: this one starts again from the log. */
+  if (-left >= ttl_ms(cl) || cl->role == ROLE_CANDIDATE) {
     step_down(cl, "its lease could not be renewed in time");
     return;
   }
-  add_ms(cl->lease_ev, left);
+  if (!cl->paused) {
+    cl->paused = true;
+    log_warn("cluster %s: the lease is not renewed in time: answers wait until it is (or this "
+             "member steps down in %" PRId64 " ms)",
+             cl->name, ttl_ms(cl) + left);
+  }
+  add_ms(cl->lease_ev, ttl_ms(cl) + left);
 }
 
 static void keepalive_reply(void *ctx, int status, json_object *reply, const char *err) {
@@ -188,6 +203,8 @@ static void keepalive_reply(void *ctx, int status, json_object *reply, const cha
   cl->etcd_rev = etcd_get_int(etcd_get(res, "header"), "revision") > cl->etcd_rev
                      ? etcd_get_int(etcd_get(res, "header"), "revision")
                      : cl->etcd_rev;
+  log_debug("cluster %s: keepalive of lease %" PRId64 " at %s: TTL %" PRId64 " (%" PRId64 " ms)",
+            cl->name, cl->lease_id, etcd_current_url(cl->e), ttl, mono_ms() - cl->ka_sent_ms);
   if (ttl <= 0) {
     step_down(cl, "its lease expired in etcd");
     return;
@@ -195,6 +212,13 @@ static void keepalive_reply(void *ctx, int status, json_object *reply, const cha
   int64_t until = cl->ka_sent_ms + ttl * 1000 - margin_ms(cl);
   if (until > cl->valid_until_ms) cl->valid_until_ms = until;
   add_ms(cl->keepalive_ev, ttl_ms(cl) / 3);
+  if (cl->paused && mono_ms() < cl->valid_until_ms) {
+    cl->paused = false;
+    log_warn("cluster %s: the lease is renewed: answers go again", cl->name);
+    evtimer_del(cl->lease_ev);
+    add_ms(cl->lease_ev, cl->valid_until_ms - mono_ms());
+    conn_flush_all(cl->srv);
+  }
 }
 
 static void keepalive_cb(evutil_socket_t fd, short what, void *arg) {
@@ -206,7 +230,7 @@ static void keepalive_cb(evutil_socket_t fd, short what, void *arg) {
   json_object *body = json_object_new_object();
   json_object_object_add(body, "ID", json_object_new_int64(cl->lease_id));
   cl->ka_sent_ms = mono_ms();
-  if (etcd_call(cl->e, "/v3/lease/keepalive", body, keepalive_reply, cl) == 0)
+  if (etcd_call_fast(cl->e, "/v3/lease/keepalive", body, keepalive_reply, cl) == 0)
     cl->ka_inflight = true;
   else
     add_ms(cl->keepalive_ev, RETRY_MS);
@@ -349,9 +373,12 @@ static void append_reply(void *ctx, int status, json_object *reply, const char *
     } else if (!kv && lkv && etcd_get_int(lkv, "create_revision") == cl->my_rev) {
       b->wait_prev = true; /* the batch before it is not in etcd yet (its append is retried) */
     } else {
-      char why[160];
-      snprintf(why, sizeof why, "etcd refused its batch %" PRIu64 " (another leader holds the key)",
-               b->seq);
+      char why[200];
+      snprintf(why, sizeof why,
+               "etcd refused its batch %" PRIu64 " (the leader key %s%" PRId64
+               ", the batch key %s)",
+               b->seq, lkv ? "was put at revision " : "is gone",
+               etcd_get_int(lkv, "create_revision"), kv ? "holds another batch" : "is free");
       step_down(cl, why);
       return;
     }
@@ -844,6 +871,9 @@ int cluster_new(struct sm_server *srv, const cluster_cfg *cfg, cluster **out, ch
     free(cl);
     return -1;
   }
+  /* A keepalive stuck on a stalled etcd member gives up in time to be sent
+   * to another before the lease runs out. */
+  etcd_set_fast_timeout(cl->e, cl->ttl_s * 1000 / 3);
   if (!(cl->campaign_ev = evtimer_new(srv->base, start_cb, cl)) ||
       !(cl->keepalive_ev = evtimer_new(srv->base, keepalive_cb, cl)) ||
       !(cl->lease_ev = evtimer_new(srv->base, lease_check_cb, cl)) ||
@@ -931,8 +961,11 @@ uint64_t cluster_last_index(const cluster *cl) { return cl->last_index; }
 bool cluster_failed(const cluster *cl) { return cl->failed; }
 uint64_t cluster_durable_index(const cluster *cl) { return cl->durable_index; }
 
-bool cluster_serving(const cluster *cl) {
-  return cl->role == ROLE_LEADER && mono_ms() < cl->valid_until_ms;
+bool cluster_serving(const cluster *cl) { return cl->role == ROLE_LEADER; }
+
+bool cluster_may_answer(const cluster *cl) {
+  if (cl->role == ROLE_DEPOSED) return false;
+  return cl->role != ROLE_LEADER || mono_ms() < cl->valid_until_ms;
 }
 
 const char *cluster_leader_url(const cluster *cl) {

@@ -25,11 +25,13 @@
  * replay path (cmd_replay), so all hold the same state; a member elected
  * leader serves once it has applied everything up to its election.
  *
- * The leader serves only while its lease is known to be valid: the time a
- * keepalive that etcd acknowledged was sent, plus the TTL, minus a margin.
- * Past it, or when an append is refused, or its key is gone, it steps
- * down at once: it stops answering, and since its state may hold commands
- * etcd never took, it restarts from the log (the daemon's run ends with
+ * The leader answers only while its lease is known to be valid: the time
+ * a keepalive that etcd acknowledged was sent, plus the TTL, minus a
+ * margin. Past it, its answers wait (a renewal may still come back: etcd
+ * extends leases when it elects a leader of its own); a further TTL
+ * without one, or an append refused, or its key gone, and it steps down:
+ * it answers nothing more, and since its state may hold commands etcd
+ * never took, it restarts from the log (the daemon's run ends with
  * sm_server_needs_restart true; statemgrd runs itself again). A follower
  * refuses clients with REDIRECT and the leader's URL. */
 #ifndef SM_SERVER_CLUSTER_H
@@ -89,9 +91,17 @@ uint64_t cluster_durable_index(const cluster *cl);
  * stopped with an error. */
 bool cluster_failed(const cluster *cl);
 
-/* True when this member leads and serves clients (elected, caught up,
- * lease valid). */
+/* True when this member leads and serves clients (elected and caught
+ * up): its calls run; their answers leave while cluster_may_answer. */
 bool cluster_serving(const cluster *cl);
+
+/* False while a leader's lease is not known to be valid (a renewal did
+ * not come back in time: etcd may be electing its own leader), and after
+ * it stepped down: no answer of any kind leaves then, so that no client
+ * reads what a leader that may have been replaced holds. A renewal that
+ * comes back lets them all go (conn_flush_all); none within a further TTL
+ * makes it step down. A follower's answers (REDIRECT, info) always go. */
+bool cluster_may_answer(const cluster *cl);
 
 /* The leader's URL as this member knows it (borrowed; "" when none). */
 const char *cluster_leader_url(const cluster *cl);

@@ -60,7 +60,9 @@
  * offset of its first held answer and the index it waits for; everything
  * from there on waits (order is kept), and conn_durable releases every
  * waiting connection in one pass when the log's writer reports a sync
- * (group commit). Without a data directory this is one branch.
+ * (group commit). Without a data directory this is one branch. A leader
+ * of a replicated group whose lease is not known valid hands nothing to
+ * the transport (persist_may_answer) until conn_flush_all.
  *
  * Transports: the listener hands over a ready bufferevent, a plain socket
  * one or a TLS one (tls.c), and everything here works the same on both. A
@@ -562,7 +564,8 @@ static void conn_abort(conn *c, const char *why) {
  * per loop iteration, arming the write event only when the kernel does not
  * take it all; for TLS, the bufferevent's output. */
 static void flush(conn *c) {
-  size_t end = c->held ? c->hold_off : c->out.len; /* held answers stay */
+  size_t end = c->held ? c->hold_off : c->out.len;            /* held answers stay */
+  if (!persist_may_answer(c->srv->persist)) end = c->out_off; /* conn_flush_all, later */
   size_t pending = end - c->out_off;
   if (pending > 0 && c->bev) {
     if (evbuffer_add(bufferevent_get_output(c->bev), c->out.p + c->out_off, pending) != 0) {
@@ -639,6 +642,11 @@ static void unhold(conn *c) {
   if (c->held_next) c->held_next->held_prev = c->held_prev;
   c->held = false;
   c->held_prev = c->held_next = NULL;
+}
+
+void conn_flush_all(struct sm_server *srv) {
+  for (conn *c = srv->conns; c; c = c->next)
+    if (c->out_off < c->out.len) schedule_flush(c);
 }
 
 void conn_durable(struct sm_server *srv, uint64_t index) {

@@ -38,11 +38,12 @@ typedef struct endpoint {
   uint16_t port;
   struct evhttp_connection *conns[ETCD_POOL]; /* made on first use */
   int inflight[ETCD_POOL];
+  struct evhttp_connection *fast; /* etcd_call_fast's, with the short timeout */
 } endpoint;
 
 typedef struct ereq {
   etcd *e;
-  int ep, slot; /* where it was sent */
+  int ep, slot; /* where it was sent (slot -1: the fast connection) */
   etcd_reply_fn fn;
   void *ctx;
   char path[64];
@@ -69,6 +70,7 @@ struct etcd {
   int n_eps;
   int cur; /* the endpoint requests go to */
   int timeout_ms;
+  int fast_timeout_ms;   /* etcd_call_fast's requests */
   ereq *reqs;            /* in flight */
   etcd_watch *dying;     /* freed watches whose connection waits for reap_ev */
   struct event *reap_ev; /* frees them at the top of the loop */
@@ -142,6 +144,7 @@ int etcd_new(struct event_base *base, const char *urls, int timeout_ms, etcd **o
   }
   e->base = base;
   e->timeout_ms = timeout_ms > 0 ? timeout_ms : 5000;
+  e->fast_timeout_ms = e->timeout_ms;
   const char *p = urls;
   while (p && *p) {
     const char *comma = strchr(p, ',');
@@ -186,6 +189,8 @@ void etcd_free(etcd *e) {
   for (int i = 0; i < e->n_eps; i++)
     for (int s = 0; s < ETCD_POOL; s++)
       if (e->eps[i].conns[s]) evhttp_connection_free(e->eps[i].conns[s]);
+  for (int i = 0; i < e->n_eps; i++)
+    if (e->eps[i].fast) evhttp_connection_free(e->eps[i].fast);
   while (e->reqs) { /* their evhttp requests went with the connections */
     ereq *r = e->reqs;
     e->reqs = r->next;
@@ -252,11 +257,20 @@ static struct evhttp_request *make_post(const endpoint *ep, json_object *body,
   return req;
 }
 
-int etcd_call(etcd *e, const char *path, json_object *body, etcd_reply_fn fn, void *ctx) {
+void etcd_set_fast_timeout(etcd *e, int ms) { e->fast_timeout_ms = ms > 0 ? ms : e->timeout_ms; }
+
+/* Sends on connection slot of the current endpoint (-1: its fast one). */
+static int call_on(etcd *e, bool fast, const char *path, json_object *body, etcd_reply_fn fn,
+                   void *ctx) {
   endpoint *ep = &e->eps[e->cur];
   ereq *r = calloc(1, sizeof *r);
-  int slot = r ? pick_slot(e, ep) : -1;
-  struct evhttp_request *req = slot >= 0 ? make_post(ep, body, reply_cb, r) : NULL;
+  int slot = -2;
+  if (r && fast)
+    slot = ep->fast || (ep->fast = new_conn(e, ep, e->fast_timeout_ms)) ? -1 : -2;
+  else if (r && (slot = pick_slot(e, ep)) < 0)
+    slot = -2; /* out of memory */
+  struct evhttp_connection *evcon = slot == -1 ? ep->fast : slot >= 0 ? ep->conns[slot] : NULL;
+  struct evhttp_request *req = evcon ? make_post(ep, body, reply_cb, r) : NULL;
   json_object_put(body);
   if (!req) {
     free(r);
@@ -268,16 +282,24 @@ int etcd_call(etcd *e, const char *path, json_object *body, etcd_reply_fn fn, vo
   r->fn = fn;
   r->ctx = ctx;
   snprintf(r->path, sizeof r->path, "%s", path);
-  if (evhttp_make_request(ep->conns[slot], req, EVHTTP_REQ_POST, path) != 0) {
+  if (evhttp_make_request(evcon, req, EVHTTP_REQ_POST, path) != 0) {
     free(r); /* evhttp freed req */
     return -1;
   }
-  set_nodelay(ep->conns[slot]);
-  ep->inflight[slot]++;
+  set_nodelay(evcon);
+  if (slot >= 0) ep->inflight[slot]++;
   r->next = e->reqs;
   if (r->next) r->next->prev = r;
   e->reqs = r;
   return 0;
+}
+
+int etcd_call(etcd *e, const char *path, json_object *body, etcd_reply_fn fn, void *ctx) {
+  return call_on(e, false, path, body, fn, ctx);
+}
+
+int etcd_call_fast(etcd *e, const char *path, json_object *body, etcd_reply_fn fn, void *ctx) {
+  return call_on(e, true, path, body, fn, ctx);
 }
 
 /* The error text of a non-200 reply: etcd's "error"/"message" field when
@@ -302,7 +324,7 @@ static void reply_cb(struct evhttp_request *req, void *arg) {
   ereq *r = arg;
   etcd *e = r->e;
   endpoint *ep = &e->eps[r->ep];
-  ep->inflight[r->slot]--;
+  if (r->slot >= 0) ep->inflight[r->slot]--;
   if (r->prev)
     r->prev->next = r->next;
   else

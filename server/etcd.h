@@ -67,6 +67,14 @@ void etcd_free(etcd *e);
  * even be queued (out of memory): fn is then not called. */
 int etcd_call(etcd *e, const char *path, json_object *body, etcd_reply_fn fn, void *ctx);
 
+/* As etcd_call, on a connection of its own per endpoint whose requests
+ * time out after the fast timeout: for the lease's keepalives, which must
+ * leave a stalled etcd member for another well within the lease's TTL,
+ * and never wait behind a large append. */
+int etcd_call_fast(etcd *e, const char *path, json_object *body, etcd_reply_fn fn, void *ctx);
+/* Sets that timeout (default: the client's). */
+void etcd_set_fast_timeout(etcd *e, int ms);
+
 /* Starts a watch of the keys [key, range_end) from revision start_rev
  * (0: from now), with prev_kv off and progress notifications on; with
  * deletes_only, etcd sends no PUT event (filter NOPUT). Returns the watch

@@ -84,6 +84,9 @@ void persist_begin_run(persist *p);
 /* True when clients may be served: always, except a member of a group
  * that is not its serving leader (conn.c answers REDIRECT then). */
 bool persist_serving(const persist *p);
+/* False while answers may not leave (a leader of a group whose lease is
+ * not known valid: cluster_may_answer); true without a group. */
+bool persist_may_answer(const persist *p);
 /* The leader's URL for a REDIRECT ("" when none is known; borrowed). */
 const char *persist_leader_url(const persist *p);
 /* The member of a replicated group, or NULL (for info). */
