@@ -33,7 +33,7 @@ TEST_DEPS=(valgrind curl clang libclang-rt-14-dev llvm-14 openssl groff-base etc
 # What bench/compare.sh runs statemgr against.
 BENCH_DEPS=(redis-server redis-tools python3)
 RUNTIME_DEPS=(libevent-core-2.1-7 libevent-extra-2.1-7 libevent-openssl-2.1-7
-  libprotobuf-c1 libssl3 libxxhash0 libedit2)
+  libprotobuf-c1 libssl3 libxxhash0 libjson-c5 libedit2)
 
 usage() {
   sed -n '5,12s/^# \{0,1\}//p' "$0"
