@@ -783,6 +783,7 @@ static void instance_reply(void *ctx, int status, json_object *reply, const char
     log_error("cluster %s: the key %s holds no instance id", cl->name, cl->instance_key);
     cl->instance = 1;
   }
+  cl->srv->instance = cl->instance; /* every member tells clients the group's */
   log_info("cluster %s: instance %016" PRIx64 ", following the log through etcd %s", cl->name,
            cl->instance, etcd_current_url(cl->e));
   cl->role = ROLE_FOLLOWER;

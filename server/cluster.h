@@ -47,6 +47,9 @@ typedef struct cluster cluster;
 #define CLUSTER_TTL_DEFAULT_S 3
 #define CLUSTER_BATCH_MAX ((size_t)64 * 1024)
 #define CLUSTER_INFLIGHT 2
+/* The largest arguments of one change: its batch, base64 and JSON, stays
+ * under etcd's default request limit (1.5 MiB, --max-request-bytes). */
+#define CLUSTER_RECORD_MAX ((size_t)1400 * 1024)
 
 /* The settings of a member (options of statemgr_server.h). */
 typedef struct cluster_cfg {

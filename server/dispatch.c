@@ -126,6 +126,23 @@ static int disk_full(call *c, const method_def *m) {
                    "still work");
 }
 
+/* A client's mutating call whose arguments could not fit in one append
+ * of a replicated group's log (persist_record_max): refused before it
+ * runs, since once applied it would have to be logged. */
+static int too_large_to_log(call *c, const method_def *m) {
+  if (!(m->flags & METHOD_MUTATES) || !c->conn) return WS_OK;
+  size_t max = persist_record_max(conn_server(c->conn)->persist);
+  if (max == 0) return WS_OK;
+  size_t bytes = 0;
+  for (size_t i = 0; i < c->nargs; i++)
+    bytes += c->args[i].n;
+  if (bytes <= max) return WS_OK;
+  return call_fail(c, WS_TOO_LARGE,
+                   "the arguments are %zu bytes: a change of a replicated group must fit in one "
+                   "append to etcd (%zu bytes); split it",
+                   bytes, max);
+}
+
 /* Whether a mutating call is about state the daemon keeps (cmd.h), asked
  * before it runs; and, for one that is, that it stores no reference to an
  * object kept in memory only. Returns WS_OK or WS_TYPE_ERROR. */
@@ -212,6 +229,7 @@ static int run(call *c, const wire_request *req, size_t arg_bytes) {
     count(c, &manager_type, m);
     bool kept;
     int rc = disk_full(c, m);
+    if (rc == WS_OK) rc = too_large_to_log(c, m);
     if (rc == WS_OK) rc = check_kept(c, req, m, &kept);
     if (rc == WS_OK) rc = replies_full(c, m);
     if (rc != WS_OK) return rc;
@@ -232,6 +250,7 @@ static int run(call *c, const wire_request *req, size_t arg_bytes) {
   count(c, o->type, m);
   bool kept;
   int rc = disk_full(c, m);
+  if (rc == WS_OK) rc = too_large_to_log(c, m);
   if (rc == WS_OK) rc = check_kept(c, req, m, &kept);
   if (rc == WS_OK) rc = replies_full(c, m);
   if (rc == WS_OK && m->flags & METHOD_GROWS) rc = mem_check(c, arg_bytes);

@@ -87,6 +87,9 @@ bool persist_serving(const persist *p);
 /* False while answers may not leave (a leader of a group whose lease is
  * not known valid: cluster_may_answer); true without a group. */
 bool persist_may_answer(const persist *p);
+/* The largest arguments of a mutating call the log takes (a replicated
+ * group's: CLUSTER_RECORD_MAX); 0: no limit. */
+size_t persist_record_max(const persist *p);
 /* The leader's URL for a REDIRECT ("" when none is known; borrowed). */
 const char *persist_leader_url(const persist *p);
 /* The member of a replicated group, or NULL (for info). */

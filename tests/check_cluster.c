@@ -385,7 +385,8 @@ static void assert_list_exact(appender *a, int64_t n) {
 /* ---- tests ---- */
 
 /* The leader's changes reach every member: after a mix of calls through
- * the leader, the followers hold the same state (digest), and a follower
+ * the leader, the followers hold the same state (digest); a change too
+ * large for one append is refused (TOO_LARGE) before it runs; a follower
  * answers a call with REDIRECT naming the leader's URL. */
 START_TEST(followers_hold_the_leaders_state) {
   SKIP_WITHOUT_ETCD();
@@ -408,6 +409,20 @@ START_TEST(followers_hold_the_leaders_state) {
     ck_assert_int_eq(r, 2 * (i + 1));
   }
   assert_same_state(&g, 5000);
+
+  /* A change too large for one append to etcd is refused before it runs. */
+  size_t big_len = (size_t)2 * 1024 * 1024;
+  char *big = malloc(big_len + 1);
+  ck_assert_ptr_nonnull(big);
+  memset(big, 'x', big_len);
+  big[big_len] = '\0';
+  sm_value *bk = sm_value_str("big"), *bv = sm_value_str(big);
+  int brc = sm_dict_set(d, bk, bv);
+  ck_assert_msg(brc == SM_ETOOLARGE, "a 2 MiB change: %s (%s)", sm_errname(brc), sm_last_error());
+  sm_value_free(bk);
+  sm_value_free(bv);
+  free(big);
+  OK(sm_dict_set_int(d, "after", 1)); /* the group goes on */
 
   int follower = (leader + 1) % N_MEMBERS;
   sm_client *f = member_connect(&g, follower);
