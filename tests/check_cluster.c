@@ -35,8 +35,8 @@
 
 #define N_ETCD 3
 #define N_MEMBERS 3
-#define TTL_S 2
-#define TTL_ARG "2"
+#define TTL_S 3
+#define TTL_ARG "3"
 
 typedef struct etcd_proc {
   pid_t pid;
