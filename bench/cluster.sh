@@ -208,7 +208,7 @@ say "throughput through the leader"
 run_bench group "tcp://127.0.0.1:${M_PORT[L]}"
 
 say "throughput of a single durable daemon (--fsync always)"
-mkdir -p -m 700 "$TMP/single"
+mkdir -m 700 "$TMP/single"
 "$SMD" --listen tcp://127.0.0.1:0 --authkey-file "$TMP/authkey" --ready-file "$TMP/single.ready" \
   --data-dir "$TMP/single" --fsync always --log-level warn >>"$TMP/single.log" 2>&1 &
 SINGLE=$!
