@@ -185,6 +185,22 @@ SM_EXTERN int sm_server_options_set_session_resume_timeout(sm_server_options *o,
  * MiB); the log it covers is then removed. @return 0, SM_EINVAL (0). */
 SM_EXTERN int sm_server_options_set_snapshot_log_size(sm_server_options *o, size_t bytes);
 
+/** Makes the server a member of the replicated group name (copied): its
+ * state is kept in etcd, at etcd_urls (a comma-separated list of
+ * http://host:port URLs of etcd members), as a log of commands that every
+ * member applies, instead of in a data directory (a data directory set as
+ * well is refused). One member, elected through etcd, leads and answers
+ * clients; the others answer REDIRECT naming the leader's advertise URL,
+ * which must be a URL clients reach this server by. See README.md
+ * "Running a replicated group".
+ * @return 0, SM_EINVAL (NULL or empty argument), SM_ENOMEM. */
+SM_EXTERN int sm_server_options_set_cluster(sm_server_options *o, const char *name,
+                                            const char *etcd_urls, const char *advertise);
+/** The leader's lease in etcd, in seconds (default 3): a leader that dies
+ * is replaced about this long after, and a leader cut off from etcd stops
+ * answering before then. @return 0, SM_EINVAL (not 1..600). */
+SM_EXTERN int sm_server_options_set_cluster_lease_ttl(sm_server_options *o, int seconds);
+
 /** Creates a server; the options are copied. Loads the authkey, and the TLS
  * certificate, key and CA when set, now, and makes and locks the data
  * directory (the state in it is loaded by sm_server_run, once custom types
@@ -216,6 +232,12 @@ SM_EXTERN int sm_server_listen(sm_server *s, const char *url);
  *         SM_EINTERNAL when writing the log failed (fdatasync), which
  *         stops the server at once. */
 SM_EXTERN int sm_server_run(sm_server *s, bool install_signals);
+
+/** True after sm_server_run returned because this member of a replicated
+ * group stopped leading while its state may hold commands the group never
+ * took: the server must be freed and a new one made and run, which loads
+ * the group's state again (statemgrd runs itself again). */
+SM_EXTERN bool sm_server_needs_restart(const sm_server *s);
 
 /** Asks a running server to stop: it stops accepting, answers what it has
  * read, flushes and returns from sm_server_run(). Safe from any thread. */

@@ -17,20 +17,23 @@ set -euo pipefail
 
 # libedit-dev: line editing and history in the CLI's interactive mode
 # (BSD-licensed; the CLI builds without it, reading plain lines).
+# libjson-c-dev: the daemon speaks etcd's JSON gateway (a replicated group).
 BUILD_DEPS=(build-essential cmake pkg-config libevent-dev libprotobuf-c-dev
-  protobuf-c-compiler libssl-dev libxxhash-dev check libedit-dev)
+  protobuf-c-compiler libssl-dev libxxhash-dev libjson-c-dev check libedit-dev)
 # The Python package (python/) is built for the python3 on PATH: Debian's
 # needs its headers. Another python3 (pyenv's, say) brings its own.
 PYTHON_DEPS=(python3 python3-dev)
 # What scripts/test.sh uses beyond the build: valgrind for the memcheck pass;
 # clang, its sanitizer and libFuzzer runtimes (libclang-rt-14-dev) and
 # llvm-14 (llvm-symbolizer, for readable reports) for scripts/fuzz.sh;
-# groff-base for the man pages' check (scripts/check-man.sh).
-TEST_DEPS=(valgrind curl clang libclang-rt-14-dev llvm-14 openssl groff-base)
+# groff-base for the man pages' check (scripts/check-man.sh); etcd-server
+# (and etcd-client's etcdctl) for the replicated group's suite (check_cluster).
+TEST_DEPS=(valgrind curl clang libclang-rt-14-dev llvm-14 openssl groff-base etcd-server
+  etcd-client)
 # What bench/compare.sh runs statemgr against.
 BENCH_DEPS=(redis-server redis-tools libhiredis-dev python3)
 RUNTIME_DEPS=(libevent-core-2.1-7 libevent-extra-2.1-7 libevent-openssl-2.1-7
-  libprotobuf-c1 libssl3 libxxhash0 libedit2)
+  libprotobuf-c1 libssl3 libxxhash0 libjson-c5 libedit2)
 
 usage() {
   sed -n '5,12s/^# \{0,1\}//p' "$0"

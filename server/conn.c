@@ -61,7 +61,9 @@
  * offset of its first held answer and the index it waits for; everything
  * from there on waits (order is kept), and conn_durable releases every
  * waiting connection in one pass when the log's writer reports a sync
- * (group commit). Without a data directory this is one branch.
+ * (group commit). Without a data directory this is one branch. A leader
+ * of a replicated group whose lease is not known valid hands nothing to
+ * the transport (persist_may_answer) until conn_flush_all.
  *
  * Transports: the listener hands over a ready bufferevent, a plain socket
  * one or a TLS one (tls.c), and everything here works the same on both. A
@@ -564,7 +566,8 @@ static void conn_abort(conn *c, const char *why) {
  * per loop iteration, arming the write event only when the kernel does not
  * take it all; for TLS, the bufferevent's output. */
 static void flush(conn *c) {
-  size_t end = c->held ? c->hold_off : c->out.len; /* held answers stay */
+  size_t end = c->held ? c->hold_off : c->out.len;            /* held answers stay */
+  if (!persist_may_answer(c->srv->persist)) end = c->out_off; /* conn_flush_all, later */
   size_t pending = end - c->out_off;
   if (pending > 0 && c->bev) {
     if (evbuffer_add(bufferevent_get_output(c->bev), c->out.p + c->out_off, pending) != 0) {
@@ -642,6 +645,11 @@ static void unhold(conn *c) {
   c->held = false;
   c->result_held = false;
   c->held_prev = c->held_next = NULL;
+}
+
+void conn_flush_all(struct sm_server *srv) {
+  for (conn *c = srv->conns; c; c = c->next)
+    if (c->out_off < c->out.len) schedule_flush(c);
 }
 
 void conn_durable(struct sm_server *srv, uint64_t index) {
@@ -764,12 +772,20 @@ static bool take_session(conn *c, wire_daemon_info *info, char *why, size_t whyl
   /* While the disk is full a new session could not be logged: it is not
    * kept (its client is told the daemon is not durable, and resends
    * nothing), so its AuthResult waits for nothing. */
-  bool keeps = srv->persist && !persist_full(srv->persist);
+  /* A member of a replicated group that does not lead keeps no session
+   * either: its state changes only by the group's log (its calls are
+   * answered REDIRECT). */
+  bool serving = persist_serving(srv->persist);
+  bool keeps = srv->persist && !persist_full(srv->persist) && serving;
   info->durable = keeps;
   if (c->resume && !srv->persist)
     snprintf(why, whylen,
              "session %llu cannot be resumed: this daemon runs in memory (no data directory), "
              "so no session outlives its connection",
+             (unsigned long long)c->resume);
+  else if (c->resume && !serving)
+    snprintf(why, whylen,
+             "session %llu cannot be resumed here: this member of the group is not its leader",
              (unsigned long long)c->resume);
   else if (c->resume && sess_attach(srv->reg, c->resume, c->resume_key, why, whylen) == 0)
     c->session = c->resume;

@@ -56,6 +56,10 @@ conn *conn_prev(const conn *c);
  * flush event, once per loop iteration). */
 void conn_flush_pending(struct sm_server *srv);
 
+/* Answers may leave again (persist_may_answer turned true): every
+ * connection with queued output is flushed. */
+void conn_flush_all(struct sm_server *srv);
+
 /* The log is durable up to index (persist.h): every connection whose held
  * answers wait for index or less sends them now, in one pass. */
 void conn_durable(struct sm_server *srv, uint64_t index);

@@ -191,7 +191,17 @@ size_t cyc_collect(cycles *cy) {
   return n_garbage;
 }
 
-void cyc_set_base(cycles *cy, struct event_base *base) { cy->base = base; }
+void cyc_set_base(cycles *cy, struct event_base *base) {
+  cy->base = base;
+  if (!base || cy->n_suspects == 0) return;
+  /* Suspects gathered while no batch could run (a member of a replicated
+   * group that followed): a batch looks at them now. */
+  if (!cy->ev && !(cy->ev = evtimer_new(base, batch_cb, cy))) return;
+  if (!evtimer_pending(cy->ev, NULL)) {
+    struct timeval tv = {0, CYC_DELAY_MS * 1000};
+    evtimer_add(cy->ev, &tv);
+  }
+}
 
 void cyc_release(cycles *cy) {
   for (size_t i = 0; i < cy->n_suspects; i++)

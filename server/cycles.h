@@ -62,7 +62,9 @@ void cyc_forget(cycles *cy, sm_obj *o);
 size_t cyc_collect(cycles *cy);
 
 /* Sets the loop for the batch timer (NULL: batches run only through
- * cyc_collect, as in unit tests and the fuzzer). */
+ * cyc_collect, as in unit tests and the fuzzer, and on a member of a
+ * replicated group that does not lead, which frees only what its leader's
+ * logged batches free). Suspects already waiting get a batch soon. */
 void cyc_set_base(cycles *cy, struct event_base *base);
 
 /* Drops every suspect and frees the timer and the array (the registry is

@@ -44,6 +44,8 @@
  * Around each call it runs blocked.c's serve pass: before, so no request
  * finds an object whose waiters were signalled but not served yet (it could
  * pass them by); after, for the waiters the call itself let through.
+ * A member of a replicated group that is not its leader (persist.h)
+ * answers REDIRECT before anything runs.
  * dispatch_request() times each call for the latency histogram and the
  * slow-call log (stats_call_begin/end, stats.h: one clock read a call).
  * An answer larger than a client reads (dispatch_answer_limit) becomes a
@@ -146,6 +148,23 @@ static int disk_full(call *c, const wire_request *req, const method_def *m) {
                    "still work");
 }
 
+/* A client's mutating call whose arguments could not fit in one append
+ * of a replicated group's log (persist_record_max): refused before it
+ * runs, since once applied it would have to be logged. */
+static int too_large_to_log(call *c, const method_def *m) {
+  if (!(m->flags & METHOD_MUTATES) || !c->conn) return WS_OK;
+  size_t max = persist_record_max(conn_server(c->conn)->persist);
+  if (max == 0) return WS_OK;
+  size_t bytes = 0;
+  for (size_t i = 0; i < c->nargs; i++)
+    bytes += c->args[i].n;
+  if (bytes <= max) return WS_OK;
+  return call_fail(c, WS_TOO_LARGE,
+                   "the arguments are %zu bytes: a change of a replicated group must fit in one "
+                   "append to etcd (%zu bytes); split it",
+                   bytes, max);
+}
+
 /* Whether a mutating call is about state the daemon keeps (cmd.h), asked
  * before it runs; and, for one that is, that it stores no reference to an
  * object kept in memory only. Returns WS_OK or WS_TYPE_ERROR. */
@@ -240,6 +259,7 @@ static int run(call *c, const wire_request *req, size_t arg_bytes) {
     int rc = fence_check(c, req);
     if (rc == WS_OK) rc = call_arity(c, m);
     if (rc == WS_OK) rc = disk_full(c, req, m);
+    if (rc == WS_OK) rc = too_large_to_log(c, m);
     if (rc == WS_OK) rc = check_kept(c, req, m, &kept);
     if (rc == WS_OK) rc = replies_full(c, m);
     if (rc != WS_OK) return rc;
@@ -263,6 +283,7 @@ static int run(call *c, const wire_request *req, size_t arg_bytes) {
   int rc = fence_check(c, req);
   if (rc == WS_OK) rc = call_arity(c, m);
   if (rc == WS_OK) rc = disk_full(c, req, m);
+  if (rc == WS_OK) rc = too_large_to_log(c, m);
   if (rc == WS_OK) rc = check_kept(c, req, m, &kept);
   if (rc == WS_OK) rc = replies_full(c, m);
   if (rc == WS_OK && m->flags & METHOD_GROWS) rc = mem_check(c, arg_bytes);
@@ -370,8 +391,34 @@ static int answer_too_large(registry *reg, const wire_request *req, size_t paylo
   return WS_TOO_LARGE;
 }
 
+/* A member of a replicated group that is not its serving leader answers
+ * every call REDIRECT with the leader's URL, except the manager's ping and
+ * info (an operator asks any member how it is doing). Returns true when
+ * req was answered so. */
+static bool redirect(struct conn *cn, const wire_request *req) {
+  struct sm_server *srv = conn_server(cn);
+  if (!srv->persist || persist_serving(srv->persist)) return false;
+  if (req->object == 0 && (strcmp(req->method, "info") == 0 || strcmp(req->method, "ping") == 0))
+    return false;
+  const char *leader = persist_leader_url(srv->persist);
+  char text[WIRE_URL_MAX + 128];
+  if (leader[0])
+    snprintf(text, sizeof text, "this member of the group is not its leader: the leader is %s",
+             leader);
+  else
+    snprintf(text, sizeof text,
+             "this member of the group is not its leader, and no leader is known yet (an "
+             "election is under way): try again shortly");
+  wire_response_out r = {
+      .seq = req->seq, .status = WS_REDIRECT, .error = text, .leader = leader[0] ? leader : NULL};
+  srv->requests++;
+  conn_send_response_at(cn, &r, 0);
+  return true;
+}
+
 void dispatch_request(struct conn *cn, const wire_request *req) {
   struct sm_server *srv = conn_server(cn);
+  if (redirect(cn, req)) return;
   char err[sizeof((call *)0)->err];
   stats_call_begin(srv->stats);
   uint64_t token;

@@ -12,7 +12,9 @@
  *
  * The state is kept in ~/.statemgr/data (beside the default authkey)
  * unless --data-dir names another directory or --no-persist keeps it in
- * memory. */
+ * memory, or --cluster makes the daemon a member of a replicated group
+ * whose state is kept in etcd; such a member that stops leading runs
+ * itself again (execv), to load the group's state afresh. */
 #include "statemgr_server.h"
 
 #include "../proto/authkey.h"
@@ -98,6 +100,16 @@ static void usage(FILE *f) {
           "  --snapshot-log-size BYTES\n"
           "                      write a snapshot, and drop the log it covers, once the\n"
           "                      log grows by BYTES (default 64M; K/M/G suffixes)\n"
+          "  --cluster NAME      be a member of the replicated group NAME, its state kept\n"
+          "                      in etcd (no data directory): one member leads, the\n"
+          "                      others answer clients REDIRECT to it; needs --etcd and\n"
+          "                      --advertise\n"
+          "  --etcd URLS         the etcd members, http://HOST:PORT[,http://HOST:PORT...]\n"
+          "  --advertise URL     how clients reach this member (tcp://HOST:PORT), told to\n"
+          "                      those that reach another member\n"
+          "  --cluster-lease-ttl SECONDS\n"
+          "                      the leader's lease (default 3): a dead leader is replaced\n"
+          "                      about this long after\n"
           "  --keepalive SECONDS TCP keepalive: probe a TCP/TLS client idle for SECONDS,\n"
           "                      drop it after 3 unanswered probes SECONDS/3 apart, which\n"
           "                      releases its locks (default 15: a dead peer is noticed\n"
@@ -194,6 +206,10 @@ static const struct option longopts[] = {
     {"fsync", required_argument, NULL, 'Y'},
     {"session-resume-timeout", required_argument, NULL, 'W'},
     {"snapshot-log-size", required_argument, NULL, 'Z'},
+    {"cluster", required_argument, NULL, 'g'},
+    {"etcd", required_argument, NULL, 'e'},
+    {"advertise", required_argument, NULL, 'a'},
+    {"cluster-lease-ttl", required_argument, NULL, 't'},
     {"version", no_argument, NULL, 'V'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -219,6 +235,7 @@ typedef struct daemon_args {
   long long slowlog_max_len;
   const char *data_dir; /* NULL: the default */
   bool no_persist;
+  const char *cluster, *etcd, *advertise; /* --cluster and its companions */
 } daemon_args;
 
 /* Applies option ch (a longopts val) with its argument arg (NULL for one
@@ -384,6 +401,20 @@ static int apply_option(daemon_args *a, int ch, const char *arg, const char *whe
     }
     return 0;
   }
+  case 'g': a->cluster = arg; return 0;
+  case 'e': a->etcd = arg; return 0;
+  case 'a': a->advertise = arg; return 0;
+  case 't': {
+    char *end = NULL;
+    errno = 0;
+    long secs = strtol(arg, &end, 10);
+    if (errno || end == arg || *end ||
+        sm_server_options_set_cluster_lease_ttl(opts, (int)secs) != 0) {
+      fprintf(stderr, "statemgrd: %s--cluster-lease-ttl takes 1 to 600 seconds\n", where);
+      return 2;
+    }
+    return 0;
+  }
   case 'V':
     printf("statemgrd %d.%d.%d\n", SM_VERSION_MAJOR, SM_VERSION_MINOR, SM_VERSION_PATCH);
     return -1;
@@ -501,6 +532,16 @@ int main(int argc, char **argv) {
       (sm_server_options_set_syslog(opts, a.syslog) != 0 ||
        sm_server_options_set_slowlog(opts, a.slowlog_threshold_us, (size_t)a.slowlog_max_len) != 0))
     status = 1;
+  if (status == 0 && (a.cluster || a.etcd || a.advertise)) {
+    if (!a.cluster || !a.etcd || !a.advertise) {
+      fprintf(stderr, "statemgrd: --cluster NAME, --etcd URLS and --advertise URL go together\n");
+      status = 2;
+    } else if (sm_server_options_set_cluster(opts, a.cluster, a.etcd, a.advertise) != 0) {
+      status = 1;
+    } else if (!a.data_dir) {
+      a.no_persist = true; /* the state is the group's, in etcd */
+    }
+  }
   char data_dir[4096];
   if (status == 0 && !a.no_persist) {
     if (!a.data_dir && persist_default_dir(data_dir, sizeof data_dir) == 0) a.data_dir = data_dir;
@@ -528,7 +569,23 @@ int main(int argc, char **argv) {
   for (size_t i = 0; rc == 0 && i < listen->n; i++)
     rc = sm_server_listen(srv, listen->url[i]);
   if (rc == 0) rc = sm_server_run(srv, true);
+  bool again = sm_server_needs_restart(srv);
   sm_server_free(srv);
   conf_file_free(&conf);
+  if (again) {
+    /* A member of a group that stopped leading: its state may hold what the
+     * group never took, so it starts afresh from the group's log, as the
+     * same process (whoever watches its pid keeps watching it). */
+    fprintf(stderr, "statemgrd: starting again from the group's log\n");
+    char self[4096]; /* the binary's path: its name, not "exe", shows in ps */
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n > 0) {
+      self[n] = '\0';
+      execv(self, argv);
+    }
+    execv("/proc/self/exe", argv);
+    fprintf(stderr, "statemgrd: cannot run itself again: %s\n", strerror(errno));
+    return 1;
+  }
   return rc == 0 ? 0 : 1;
 }

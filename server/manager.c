@@ -10,6 +10,7 @@
 #include "../proto/status.h"
 #include "admin.h"
 #include "blocked.h"
+#include "cluster.h"
 #include "conn.h"
 #include "cmd.h"
 #include "dispatch.h"
@@ -20,6 +21,7 @@
 #include "scan.h"
 #include "server.h"
 #include "session.h"
+#include "snapshot.h"
 #include "stats.h"
 #include "txn.h"
 
@@ -389,6 +391,35 @@ static void put_persist_info(map_writer *w, const persist *p) {
   mw_str(w, "last_snapshot_status", pi.snapshot_status);
 }
 
+static int digest_sessions(void *reg, vbuf *out) { return sess_save_holding(reg, out); }
+
+/* A member of a replicated group: its role, the leader, how far it has
+ * applied the group's log, and a digest of its state (equal on members
+ * that applied the same log; sessions holding nothing are left out). */
+static void put_cluster_info(map_writer *w, struct sm_server *srv) {
+  cluster *cl = srv->persist ? persist_cluster(srv->persist) : NULL;
+  if (!cl) return;
+  cluster_info ci;
+  cluster_get_info(cl, &ci);
+  mw_str(w, "cluster", ci.name);
+  mw_str(w, "role", ci.role);
+  mw_str(w, "leader", ci.leader);
+  mw_str(w, "advertise", ci.advertise);
+  mw_str(w, "etcd", ci.etcd);
+  mw_int(w, "lease_ttl_s", ci.lease_ttl_s);
+  mw_int(w, "applied_revision", ci.applied_revision);
+  mw_int(w, "etcd_revision", ci.etcd_revision);
+  mw_int(w, "lag",
+         ci.etcd_revision > ci.applied_revision ? ci.etcd_revision - ci.applied_revision : 0);
+  mw_int(w, "applied_batches", (int64_t)ci.applied_batches);
+  uint32_t digest = 0;
+  if (snap_digest(srv->reg, digest_sessions, srv->reg, &digest) == 0) {
+    char text[16];
+    snprintf(text, sizeof text, "%08x", (unsigned)digest);
+    mw_str(w, "state_digest", text);
+  }
+}
+
 static int m_info(call *c) {
   if (!c->conn) return call_fail(c, WS_INTERNAL, "info needs a connection to a daemon");
   struct sm_server *srv = conn_server(c->conn);
@@ -431,6 +462,7 @@ static int m_info(call *c) {
   mw_int(&w, "slowlog_len", (int64_t)st.slowlog_len);
   mw_str(&w, "log_level", log_level_name(log_get_level()));
   put_persist_info(&w, srv->persist);
+  put_cluster_info(&w, srv);
   /* Nested maps: objects per type, calls per "type.method". */
   vb_str(&w.key, "types", 5);
   size_t m2 = vb_map_begin(&w.val);

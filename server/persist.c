@@ -28,6 +28,7 @@
 #include "../proto/auth.h"
 #include "../proto/authkey.h"
 #include "blocked.h"
+#include "cluster.h"
 #include "cmd.h"
 #include "conn.h"
 #include "log.h"
@@ -64,6 +65,7 @@ struct persist {
   dev_t dev;
   ino_t ino;
   wal *w;              /* NULL until persist_start, and after persist_stop */
+  cluster *cl;         /* a group's member: the log is in etcd (no directory, no w) */
   bool failed;         /* a fatal log error: stop, write nothing more */
   uint64_t floor;      /* the last record that named no single object: every answer waits for it */
   uint64_t since_snap; /* log bytes appended since the last snapshot began */
@@ -262,6 +264,16 @@ int persist_new(struct sm_server *srv, const persist_cfg *cfg, persist **out, ch
   p->lock_fd = -1;
   p->snap_status = "none";
   p->save_obj.type = &snapshot_wait_type;
+  p->cfg.cluster = NULL; /* borrowed by this call only */
+  if (cfg->cluster) {
+    p->cfg.dir = p->dir; /* "": none */
+    if (cluster_new(srv, cfg->cluster, &p->cl, err, errlen) != 0) {
+      persist_free(p);
+      return -1;
+    }
+    *out = p;
+    return 0;
+  }
   snprintf(p->dir, sizeof p->dir, "%s", cfg->dir);
   p->cfg.dir = p->dir;
   struct stat st;
@@ -376,7 +388,8 @@ static uint64_t record_object(const uint8_t *rec, size_t len) {
 /* Every command applied goes to the log. */
 static void sink(void *ctx, const uint8_t *rec, size_t len) {
   persist *p = ctx;
-  uint64_t index = wal_append(p->w, rec, len);
+  uint64_t index = p->cl ? cluster_append(p->cl, rec, len) : wal_append(p->w, rec, len);
+  if (index == 0 && p->cl) return; /* the member is stepping down (cluster.c) */
   if (index == 0) {
     /* The state now holds a change the log does not: nothing can be
      * promised from here on. */
@@ -390,7 +403,7 @@ static void sink(void *ctx, const uint8_t *rec, size_t len) {
   else if (id != UINT64_MAX)
     p->floor = index;
   p->since_snap += WAL_RECORD_HEADER + len;
-  if (p->since_snap > p->cfg.snapshot_log_bytes && !p->child && !p->failed)
+  if (p->w && p->since_snap > p->cfg.snapshot_log_bytes && !p->child && !p->failed)
     event_active(p->snap_ev, 0, 0); /* at the top of the loop, never inside a call */
 }
 
@@ -534,6 +547,10 @@ static void reap_cb(evutil_socket_t fd, short what, void *arg) {
 }
 
 int persist_save(persist *p, call *c) {
+  if (p->cl)
+    return call_fail(c, WS_VALUE_ERROR,
+                     "this daemon is a member of a replicated group: its state is the group's "
+                     "log in etcd, and it takes no snapshot");
   if (p->failed) return call_fail(c, WS_INTERNAL, "the log failed: no snapshot can be taken");
   uint64_t need = wal_last_index(p->w);
   if (!blk_may_wait(c))
@@ -649,6 +666,14 @@ int persist_start(persist *p, char *err, size_t errlen) {
   struct sm_server *srv = p->srv;
   registry *reg = srv->reg;
   int64_t t0 = mono_ms();
+  if (p->cl) { /* the state comes from the group's log, as the watch brings it */
+    if (!(p->resume_ev = evtimer_new(srv->base, resume_cb, p))) {
+      snprintf(err, errlen, "out of memory");
+      return -1;
+    }
+    cmd_set_sink(reg, sink, p);
+    return cluster_start(p->cl, err, errlen);
+  }
   for (size_t i = 0; i < srv->n_custom; i++)
     if (!srv->custom[i]->save)
       log_warn("the custom type '%s' has no serialize callback: its objects are kept in memory "
@@ -715,8 +740,18 @@ int persist_start(persist *p, char *err, size_t errlen) {
     return -1;
   }
   cmd_set_sink(reg, sink, p);
-  int64_t now = now_ms();
-  uint64_t first = reg_first_id_at(now);
+  persist_begin_run(p);
+  log_info("data directory %s: instance %016" PRIx64 ", %zu objects after %" PRIu64
+           " log records (%" PRId64 " ms), ids from %" PRIu64 ", fsync %s",
+           p->dir, instance, reg_count(reg), info.records, mono_ms() - t0, srv->next_session,
+           persist_fsync_name(p->cfg.fsync));
+  return 0;
+}
+
+void persist_begin_run(persist *p) {
+  struct sm_server *srv = p->srv;
+  registry *reg = srv->reg;
+  uint64_t first = reg_first_id_at(now_ms());
   cmd_begin_ids(reg, first);
 
   /* This run's sessions start above the earlier run's, which stay in the
@@ -735,16 +770,15 @@ int persist_start(persist *p, char *err, size_t errlen) {
     log_info("%zu sessions of the earlier run keep what they hold for %" PRId64 " ms", l.n,
              p->cfg.resume_timeout_ms);
   }
-  log_info("data directory %s: instance %016" PRIx64 ", %zu objects after %" PRIu64
-           " log records (%" PRId64 " ms), object ids from %" PRIu64 ", fsync %s",
-           p->dir, instance, reg_count(reg), info.records, mono_ms() - t0, first,
-           persist_fsync_name(p->cfg.fsync));
-  return 0;
 }
 
 /* ---- stop and free ---- */
 
 void persist_stop(persist *p) {
+  if (p && p->cl) {
+    cluster_stop(p->cl);
+    return;
+  }
   if (!p || !p->w) return;
   registry *reg = p->srv->reg;
   cmd_set_sink(reg, NULL, NULL); /* what follows (connections freed) is not logged */
@@ -790,6 +824,7 @@ void persist_free(persist *p) {
   if (p->snap_ev) event_free(p->snap_ev);
   if (p->reap_ev) event_free(p->reap_ev);
   if (p->resume_ev) event_free(p->resume_ev);
+  cluster_free(p->cl);
   if (p->lock_fd >= 0) close(p->lock_fd); /* releases the lock */
   if (p->in_held) held_drop(p->dev, p->ino);
   free(p);
@@ -797,11 +832,26 @@ void persist_free(persist *p) {
 
 /* ---- what the rest of the server asks ---- */
 
-uint64_t persist_mark(const persist *p) { return p->w ? wal_last_index(p->w) : 0; }
-uint64_t persist_durable(const persist *p) { return p->w ? wal_durable_index(p->w) : 0; }
+uint64_t persist_mark(const persist *p) {
+  return p->w ? wal_last_index(p->w) : p->cl ? cluster_last_index(p->cl) : 0;
+}
+uint64_t persist_durable(const persist *p) {
+  return p->w ? wal_durable_index(p->w) : p->cl ? cluster_durable_index(p->cl) : 0;
+}
 
 void persist_write_now(persist *p) {
   if (p && p->w) wal_write_now(p->w);
+  if (p && p->cl) cluster_flush(p->cl);
+}
+
+bool persist_serving(const persist *p) { return !p || !p->cl || cluster_serving(p->cl); }
+size_t persist_record_max(const persist *p) { return p && p->cl ? CLUSTER_RECORD_MAX : 0; }
+bool persist_may_answer(const persist *p) { return !p || !p->cl || cluster_may_answer(p->cl); }
+const char *persist_leader_url(const persist *p) {
+  return p && p->cl ? cluster_leader_url(p->cl) : "";
+}
+struct cluster *persist_cluster(const persist *p) {
+  return p ? p->cl : NULL;
 }
 bool persist_full(const persist *p) { return p->w && wal_full(p->w); }
 
@@ -811,7 +861,7 @@ uint64_t persist_answer_mark(const persist *p, uint64_t object, const sm_obj *o)
   uint64_t last = persist_mark(p);
   return mark < last ? mark : last;
 }
-bool persist_failed(const persist *p) { return p->failed; }
+bool persist_failed(const persist *p) { return p->failed || (p->cl && cluster_failed(p->cl)); }
 
 void persist_get_info(const persist *p, persist_info *out) {
   *out = (persist_info){.dir = p->dir,

@@ -11,7 +11,12 @@
  * persist_durable whether an answer may leave (conn.c), dispatch asks
  * persist_full before a mutating call, and `save` parks on persist_save.
  * Without a data directory the server has no persist at all (NULL), and
- * none of this costs anything. */
+ * none of this costs anything.
+ *
+ * A member of a replicated group (cluster.h) has a persist without a
+ * directory: its log is the group's log in etcd, and what the connections
+ * ask (marks, durable index, the sink) goes to the cluster instead of the
+ * local log; no snapshots are taken (the group's log is kept whole). */
 #ifndef SM_SERVER_PERSIST_H
 #define SM_SERVER_PERSIST_H
 
@@ -24,6 +29,8 @@
 
 struct sm_server;
 typedef struct persist persist;
+struct cluster;
+struct cluster_cfg;
 
 #define PERSIST_RESUME_DEFAULT_MS 10000
 #define PERSIST_SNAPSHOT_LOG_DEFAULT ((uint64_t)64 * 1024 * 1024)
@@ -34,10 +41,13 @@ typedef struct persist_cfg {
   wal_fsync_mode fsync;        /**< when log records reach the disk */
   int64_t resume_timeout_ms;   /**< how long sessions of an earlier run stay suspended */
   uint64_t snapshot_log_bytes; /**< a snapshot once the log holds more than this */
+  /* A member of a replicated group (cluster.h) instead of a directory: the
+   * log is the group's, in etcd; dir is NULL then. Borrowed by persist_new. */
+  const struct cluster_cfg *cluster;
 } persist_cfg;
 
 #define PERSIST_CFG_DEFAULT                                                                        \
-  { NULL, WAL_FSYNC_ALWAYS, PERSIST_RESUME_DEFAULT_MS, PERSIST_SNAPSHOT_LOG_DEFAULT }
+  { NULL, WAL_FSYNC_ALWAYS, PERSIST_RESUME_DEFAULT_MS, PERSIST_SNAPSHOT_LOG_DEFAULT, NULL }
 
 /* The default data directory, ~/.statemgr/data (beside the authkey), into
  * buf. Returns 0, or -1 when no home directory is known. */
@@ -64,6 +74,26 @@ int persist_new(struct sm_server *srv, const persist_cfg *cfg, persist **out, ch
  * sessions of the earlier run until the resume timeout. Returns 0, or -1
  * with err naming what is damaged (a file and an offset) or what failed. */
 int persist_start(persist *p, char *err, size_t errlen);
+
+/* Begins this run's ids (a BEGIN_IDS command) and suspends the sessions of
+ * the earlier run (or, in a group, of the earlier leader) until the resume
+ * timeout, then ends those not resumed. Called by persist_start, and by
+ * the cluster when this member takes over as leader. */
+void persist_begin_run(persist *p);
+
+/* True when clients may be served: always, except a member of a group
+ * that is not its serving leader (conn.c answers REDIRECT then). */
+bool persist_serving(const persist *p);
+/* False while answers may not leave (a leader of a group whose lease is
+ * not known valid: cluster_may_answer); true without a group. */
+bool persist_may_answer(const persist *p);
+/* The largest arguments of a mutating call the log takes (a replicated
+ * group's: CLUSTER_RECORD_MAX); 0: no limit. */
+size_t persist_record_max(const persist *p);
+/* The leader's URL for a REDIRECT ("" when none is known; borrowed). */
+const char *persist_leader_url(const persist *p);
+/* The member of a replicated group, or NULL (for info). */
+struct cluster *persist_cluster(const persist *p);
 
 /* At a clean stop, after the loop: every record written and synced, then
  * a snapshot of the final state (the log it covers removed). Logs what

@@ -25,6 +25,7 @@
 #include "memory.h"
 #include "metrics.h"
 #include "peers.h"
+#include "cluster.h"
 #include "persist.h"
 #include "server.h"
 #include "stats.h"
@@ -61,6 +62,8 @@ struct sm_server_options {
   size_t slowlog_max_len;
   char *data_dir; /* owned; NULL: in memory */
   persist_cfg persist;
+  char *cluster, *etcd, *advertise; /* owned; NULL: not a group's member */
+  int cluster_ttl_s;                /* 0: CLUSTER_TTL_DEFAULT_S */
 };
 
 sm_server_options *sm_server_options_new(void) {
@@ -84,6 +87,9 @@ void sm_server_options_free(sm_server_options *o) {
   free(o->ready_file);
   free(o->metrics);
   free(o->data_dir);
+  free(o->cluster);
+  free(o->etcd);
+  free(o->advertise);
   free(o->tls_cert);
   free(o->tls_key);
   free(o->tls_ca);
@@ -243,6 +249,29 @@ int sm_server_options_set_snapshot_log_size(sm_server_options *o, size_t bytes) 
   return 0;
 }
 
+int sm_server_options_set_cluster(sm_server_options *o, const char *name, const char *etcd_urls,
+                                  const char *advertise) {
+  if (!o || !name || !*name || !etcd_urls || !*etcd_urls || !advertise || !*advertise)
+    return SM_EINVAL;
+  if (set_str(&o->cluster, name) != 0 || set_str(&o->etcd, etcd_urls) != 0 ||
+      set_str(&o->advertise, advertise) != 0)
+    return SM_ENOMEM;
+  return 0;
+}
+
+int sm_server_options_set_cluster_lease_ttl(sm_server_options *o, int seconds) {
+  if (!o || seconds < 1 || seconds > 600) return SM_EINVAL;
+  o->cluster_ttl_s = seconds;
+  return 0;
+}
+
+bool sm_server_needs_restart(const sm_server *s) { return s && s->needs_restart; }
+
+void server_request_restart(sm_server *s) {
+  s->needs_restart = true;
+  event_base_loopbreak(s->base); /* answers not yet taken by the group never leave */
+}
+
 /* What sets this run of the daemon apart from every other: a random
  * instance id, and object ids that start above those of earlier runs (from
  * the wall clock, see registry.h). */
@@ -341,9 +370,17 @@ int sm_server_new(const sm_server_options *opts, sm_server **out) {
   reg_set_base(s->reg, s->base);
   blk_set_deadlock_report(s->reg, s->limits.deadlock_report);
   reg_mem(s->reg)->max = s->limits.max_memory;
-  if (opts->data_dir) { /* the instance and the ids come with the state, at run */
+  if (opts->data_dir && opts->cluster) {
+    log_error("a member of a replicated group (--cluster) keeps its state in etcd: it takes no "
+              "data directory (--data-dir); use one or the other");
+    sm_server_free(s);
+    return SM_EINVAL;
+  }
+  if (opts->data_dir || opts->cluster) { /* the instance and the ids come with the state, at run */
     persist_cfg pc = opts->persist;
+    cluster_cfg cc = {opts->cluster, opts->etcd, opts->advertise, opts->cluster_ttl_s};
     pc.dir = opts->data_dir;
+    if (opts->cluster) pc.cluster = &cc;
     if (persist_new(s, &pc, &s->persist, err, sizeof err) != 0) {
       log_error("%s", err);
       sm_server_free(s);

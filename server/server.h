@@ -93,15 +93,21 @@ struct sm_server {
   uint8_t rbuf[64 * 1024]; /* plain sockets read here; leftovers go to the conn */
   obj_type **custom;       /* owned: the registered custom types (t_custom.c) */
   size_t n_custom;
-  bool running;     /* sm_server_run or its thread has started */
-  bool has_thread;  /* sm_server_run_thread's thread is not joined yet */
-  pthread_t thread; /* valid while has_thread */
-  int thread_rc;    /* what the thread's sm_server_run returned */
+  bool running;       /* sm_server_run or its thread has started */
+  bool has_thread;    /* sm_server_run_thread's thread is not joined yet */
+  pthread_t thread;   /* valid while has_thread */
+  int thread_rc;      /* what the thread's sm_server_run returned */
+  bool needs_restart; /* a group member that stopped leading: run again from the log */
 };
 
 /* Starts the stop sequence (idempotent): close listeners, stop reading, flush,
  * leave the loop. */
 void server_begin_stop(struct sm_server *s);
+
+/* A member of a replicated group lost its leadership with a state that
+ * may hold what the group never took: leaves the loop at once (held
+ * answers never leave), and sm_server_needs_restart tells the embedder. */
+void server_request_restart(struct sm_server *s);
 
 /* Reopens the log file and reloads the TLS certificate and key (SIGHUP,
  * sm_server_reload), logging what it did; what fails keeps what was. */

@@ -441,7 +441,15 @@ static bool load_replies(registry *reg, sm_span v, sess *s) {
   return true;
 }
 
-int sess_save(registry *reg, vbuf *out) {
+static int save_sessions(registry *reg, vbuf *out, bool holding);
+
+int sess_save(registry *reg, vbuf *out) { return save_sessions(reg, out, false); }
+
+int sess_save_holding(registry *reg, vbuf *out) { return save_sessions(reg, out, true); }
+
+/* sess_save's body; holding: only the sessions that hold a reference or a
+ * unit, without their reply tables (sess_save_holding). */
+static int save_sessions(registry *reg, vbuf *out, bool holding) {
   size_t list = vb_list_begin(out);
   size_t pos = 0;
   sm_span key;
@@ -449,6 +457,7 @@ int sess_save(registry *reg, vbuf *out) {
   uint8_t raw[16];
   while (htab_next(&reg_sessions(reg)->by_id, &pos, &key, &val)) {
     const sess *s = val;
+    if (holding && htab_len(&s->handles) == 0 && htab_len(&s->owned) == 0) continue;
     size_t item = vb_list_begin_item(out);
     size_t entry = vb_list_begin(out);
     vbuf v = {.p = raw, .cap = sizeof raw};
@@ -463,12 +472,14 @@ int sess_save(registry *reg, vbuf *out) {
     v.len = 0;
     vb_bool(&v, s->kept);
     vb_list_item(out, vb_span(&v));
-    v.len = 0;
-    vb_int(&v, (int64_t)s->acked);
-    vb_list_item(out, vb_span(&v));
-    sub = vb_list_begin_item(out);
-    save_table(out, &s->replies, put_reply);
-    vb_list_end_item(out, sub);
+    if (!holding) {
+      v.len = 0;
+      vb_int(&v, (int64_t)s->acked);
+      vb_list_item(out, vb_span(&v));
+      sub = vb_list_begin_item(out);
+      save_table(out, &s->replies, put_reply);
+      vb_list_end_item(out, sub);
+    }
     v.len = 0;
     vb_int(&v, (int64_t)s->key);
     vb_list_item(out, vb_span(&v));

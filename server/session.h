@@ -115,6 +115,13 @@ void sess_end(registry *reg, uint64_t sid);
  * there only when the session has such objects); an answer is its bytes,
  * or [status, text bytes] for an error. Returns 0, or -1 when out of memory. */
 int sess_save(registry *reg, vbuf *out);
+/* As sess_save, for info's state digest, which must be the same on every
+ * member of a replicated group that applied the same log: only the
+ * sessions that hold a reference or a unit (a kept session begins with
+ * each connection, and the asking connection's own is its leader's only),
+ * without their reply tables (a client acknowledges answers in reads too,
+ * which no command carries: only the member it talks to drops them). */
+int sess_save_holding(registry *reg, vbuf *out);
 
 /* Adds the entries of what sess_save wrote, taking no references (the
  * objects' saved counts hold them already). Returns 0, or -1 with err

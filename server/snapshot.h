@@ -51,6 +51,13 @@ pid_t snap_fork(const registry *reg, const char *dir, const snap_meta *meta, sna
  * -1 failed (err filled). */
 int snap_reap(pid_t pid, char *err, size_t errlen);
 
+/* The CRC32C of the state as a snapshot holds it (every saved object, in
+ * the registry's order, and what extra writes), without the snapshot's
+ * index, instance and time: two daemons that applied the same commands
+ * have the same digest (the members of a replicated group are compared by
+ * it). Returns 0, or -1 when out of memory. */
+int snap_digest(const registry *reg, snap_extra_fn extra, void *ctx, uint32_t *digest);
+
 /* The newest snapshot of dir whose trailer checks out: its path into
  * path (pathlen bytes) and its index into *index. Returns 1 found, 0 none,
  * -1 error (err filled). Older snapshots and stray .tmp files are left. */

@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: MIT */
+/* cluster.h - a member of a replicated group (statemgrd --cluster NAME
+ * --etcd URLS --advertise URL): the command log kept in etcd instead of a
+ * data directory, the leader's election, shipping the leader's commands,
+ * and the followers applying them.
+ *
+ * The keys of group NAME in etcd, under "/statemgr/NAME/":
+ *   instance      the group's instance id (16 hex digits), put once by the
+ *                 first member; every leader tells it to its clients
+ *   leader        the advertise URL of the leader, put only if absent, on
+ *                 the leader's lease: it goes when the lease expires
+ *   log/<seq>     the command batches, seq zero-padded to 20 digits from 1;
+ *                 each [u64 leader's key create revision][u64 seq] then
+ *                 [u32 length][record] per command (cmd.h), little-endian
+ *
+ * The leader executes a call, then ships it (as the durable daemon logs
+ * it): its commands of a loop turn go in one batch (at most
+ * CLUSTER_BATCH_MAX bytes), appended with a Txn guarded by the leader
+ * key's create revision being its own and the batch key being absent, so
+ * a retried append is applied once and a deposed leader appends nothing;
+ * at most CLUSTER_INFLIGHT appends are in flight. Answers wait (conn.c,
+ * through persist.h) until etcd acknowledged the batch of the last
+ * command they show. Every member watches the group's keys from revision
+ * 1 and applies the batches of others in revision order through the
+ * replay path (cmd_replay), so all hold the same state; a member elected
+ * leader serves once it has applied everything up to its election.
+ *
+ * The leader answers only while its lease is known to be valid: the time
+ * a keepalive that etcd acknowledged was sent, plus the TTL, minus a
+ * margin. Past it, its answers wait (a renewal may still come back: etcd
+ * extends leases when it elects a leader of its own); a further TTL
+ * without one, or an append refused, or its key gone, and it steps down:
+ * it answers nothing more, and since its state may hold commands etcd
+ * never took, it restarts from the log (the daemon's run ends with
+ * sm_server_needs_restart true; statemgrd runs itself again). A follower
+ * refuses clients with REDIRECT and the leader's URL. */
+#ifndef SM_SERVER_CLUSTER_H
+#define SM_SERVER_CLUSTER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct sm_server;
+typedef struct cluster cluster;
+
+#define CLUSTER_TTL_DEFAULT_S 3
+#define CLUSTER_BATCH_MAX ((size_t)64 * 1024)
+#define CLUSTER_INFLIGHT 2
+/* The largest arguments of one change: its batch, base64 and JSON, stays
+ * under etcd's default request limit (1.5 MiB, --max-request-bytes). */
+#define CLUSTER_RECORD_MAX ((size_t)1400 * 1024)
+
+/* The settings of a member (options of statemgr_server.h). */
+typedef struct cluster_cfg {
+  const char *name;      /**< the group's name: its keys' prefix in etcd */
+  const char *etcd;      /**< comma-separated etcd URLs (http://host:port) */
+  const char *advertise; /**< this member's URL as clients reach it */
+  int lease_ttl_s;       /**< the leader's lease; 0: CLUSTER_TTL_DEFAULT_S */
+} cluster_cfg;
+
+/* Checks cfg and makes the member (nothing is sent yet). Returns 0 with
+ * *out set (free with cluster_free), or -1 with err saying what is wrong. */
+int cluster_new(struct sm_server *srv, const cluster_cfg *cfg, cluster **out, char *err,
+                size_t errlen);
+
+/* Starts following the group: the instance id, the log's watch, the
+ * election. Returns 0, or -1 with err filled. */
+int cluster_start(cluster *cl, char *err, size_t errlen);
+
+/* Stops the member: a leader gives its lease back (revoked, so another
+ * takes over without waiting for the TTL) after its batches in flight are
+ * answered or a short time passes. Runs the loop itself for that; called
+ * after the loop ended. */
+void cluster_stop(cluster *cl);
+
+/* Frees the member; NULL is fine. */
+void cluster_free(cluster *cl);
+
+/* The command sink's half: appends one record to the leader's current
+ * batch and returns its index (counted from 1 in this run). 0 when the
+ * member is not leading (nothing may change its state then but the log:
+ * the member restarts from the log) or memory runs out. */
+uint64_t cluster_append(cluster *cl, const uint8_t *rec, size_t len);
+
+/* Once a loop turn, before its answers go out: ships the turn's batch. */
+void cluster_flush(cluster *cl);
+
+/* The index of the last record appended, and the highest one etcd took. */
+uint64_t cluster_last_index(const cluster *cl);
+uint64_t cluster_durable_index(const cluster *cl);
+
+/* True when the log did not apply to this member's state: the daemon
+ * stopped with an error. */
+bool cluster_failed(const cluster *cl);
+
+/* True when this member leads and serves clients (elected and caught
+ * up): its calls run; their answers leave while cluster_may_answer. */
+bool cluster_serving(const cluster *cl);
+
+/* False while a leader's lease is not known to be valid (a renewal did
+ * not come back in time: etcd may be electing its own leader), and after
+ * it stepped down: no answer of any kind leaves then, so that no client
+ * reads what a leader that may have been replaced holds. A renewal that
+ * comes back lets them all go (conn_flush_all); none within a further TTL
+ * makes it step down. A follower's answers (REDIRECT, info) always go. */
+bool cluster_may_answer(const cluster *cl);
+
+/* The leader's URL as this member knows it (borrowed; "" when none). */
+const char *cluster_leader_url(const cluster *cl);
+
+/* What info and the CLI show. */
+typedef struct cluster_info {
+  const char *name;
+  const char *role; /* "leader", "candidate", "follower", "stepping-down", "starting" */
+  const char *leader;
+  const char *advertise;
+  const char *etcd;         /* the etcd URL requests go to now */
+  int64_t applied_revision; /* the last etcd revision applied */
+  int64_t etcd_revision;    /* the newest revision etcd told of */
+  uint64_t applied_batches; /* the last batch seq applied or shipped */
+  int lease_ttl_s;
+} cluster_info;
+
+void cluster_get_info(const cluster *cl, cluster_info *out);
+
+#endif
