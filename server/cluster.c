@@ -21,6 +21,7 @@
 #include "conn.h"
 #include "cycles.h"
 #include "etcd.h"
+#include "expire.h"
 #include "log.h"
 #include "persist.h"
 #include "registry.h"
@@ -491,7 +492,8 @@ static void become_leader(cluster *cl) {
   snprintf(cl->leader, sizeof cl->leader, "%s", cl->advertise);
   cl->leader_rev = cl->my_rev;
   cyc_set_base(reg_cycles(cl->srv->reg), cl->srv->base); /* its decisions now */
-  if (cl->watch) {                                       /* from now on, deletes only */
+  exp_set_base(reg_expiry(cl->srv->reg), cl->srv->base);
+  if (cl->watch) { /* from now on, deletes only */
     etcd_watch_free(cl->watch);
     cl->watch = NULL;
     start_watch(cl);
@@ -898,6 +900,9 @@ int cluster_start(cluster *cl, char *err, size_t errlen) {
   /* What the cycle collector frees is a decision, the leader's: a follower
    * frees what the leader's log says, and runs no collector of its own. */
   cyc_set_base(reg_cycles(cl->srv->reg), NULL);
+  /* Expiry is one too: a follower removes what the leader's _expire
+   * records name, and runs no expiry cycle of its own. */
+  exp_set_base(reg_expiry(cl->srv->reg), NULL);
   log_info("cluster %s: member %s joining through etcd %s (lease %d s)", cl->name, cl->advertise,
            cl->urls, cl->ttl_s);
   fetch_instance(cl);

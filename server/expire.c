@@ -218,7 +218,16 @@ static void cycle_cb(evutil_socket_t fd, short what, void *arg) {
   arm(ix, now, stalled || work >= EXP_CYCLE_KEYS ? EXP_BUSY_DELAY_MS : 1);
 }
 
-void exp_set_base(exp_index *ix, struct event_base *base) { ix->base = base; }
+void exp_set_base(exp_index *ix, struct event_base *base) {
+  if (ix->ev && ix->base != base) { /* a timer of the old base goes with it */
+    event_free(ix->ev);
+    ix->ev = NULL;
+  }
+  ix->base = base;
+  /* Deadlines indexed while no cycle could run (a follower of a replicated
+   * group applying the leader's log): the cycle looks at them now. */
+  arm(ix, cmd_now_ms(), 1);
+}
 
 void exp_release(exp_index *ix) {
   if (ix->ev) event_free(ix->ev);

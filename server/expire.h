@@ -67,7 +67,8 @@ void exp_check(registry *reg, sm_obj **o);
  * that an expired name is free again and never found. */
 void exp_check_manager_call(registry *reg, const char *method, const sm_span *args, size_t nargs);
 
-/* Sets the loop of the active cycle (NULL: none, as in unit tests). */
+/* Sets the loop of the active cycle (NULL: none, as in unit tests and on a
+ * follower of a replicated group, whose expiry is the leader's log). */
 void exp_set_base(exp_index *ix, struct event_base *base);
 
 /* Frees the timer and the heap (with the registry). */
