@@ -2,12 +2,40 @@
 /* session.c - the sessions table: per session, its references to anonymous
  * objects and the units it owns (see session.h). Both are htabs of object
  * id -> count, so a session that holds many objects gives each back once.
- * A kept session also has its reply table: seq -> the answer's bytes. */
+ * A kept session also has its reply table: its kept answers by seq.
+ *
+ * Every request of a kept session asks the table several times (is it
+ * kept, was this seq answered, what was acknowledged, keep this answer),
+ * so both lookups are cheap: the table remembers the entry it found last
+ * (the requests of one connection come together), and a reply table is an
+ * array sorted by seq, not a hash table: seqs grow, so an answer is
+ * appended, an acknowledgement drops a prefix, and a seq above the last
+ * one kept (every new request) is known absent without a search. Small
+ * answers live in the array itself: no allocation for an int or a nil. */
 #include "session.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Answers up to this many bytes are kept inside their entry. */
+#define REPLY_INLINE 20
+
+/* One kept answer. */
+typedef struct reply {
+  uint64_t seq;
+  uint32_t n; /* bytes of the answer */
+  union {
+    uint8_t in[REPLY_INLINE]; /* n <= REPLY_INLINE */
+    uint8_t *heap;            /* owned, n > REPLY_INLINE */
+  } b;
+} reply;
+
+/* The kept answers of a session, sorted by seq: v[first..end). */
+typedef struct reply_table {
+  reply *v; /* owned */
+  size_t first, end, cap;
+} reply_table;
 
 typedef struct sess {
   uint64_t id;
@@ -17,25 +45,111 @@ typedef struct sess {
   bool attached;  /* a connection of this run has it (never saved) */
   uint64_t acked; /* the client has every answer up to this seq */
   uint64_t key;   /* a resume must name it (session ids are not secret) */
-  htab replies;   /* seq -> sm_span* header of an owned block (span + bytes) */
+  reply_table replies;
 } sess;
 
-/* A kept answer: one block, the span pointing just past itself. */
-static sm_span *reply_new(sm_span result) {
-  sm_span *r = malloc(sizeof *r + result.n);
-  if (!r) return NULL;
-  uint8_t *bytes = (uint8_t *)(r + 1);
-  if (result.n) memcpy(bytes, result.p, result.n);
-  *r = (sm_span){bytes, result.n};
-  return r;
+static const uint8_t *reply_bytes(const reply *r) {
+  return r->n > REPLY_INLINE ? r->b.heap : r->b.in;
 }
 
-static void reply_free(void *ctx, void *val) {
-  (void)ctx;
-  free(val);
+static void reply_drop(reply *r) {
+  if (r->n > REPLY_INLINE) free(r->b.heap);
 }
 
-static int sess_reply_keep_in(sess *s, uint64_t seq, sm_span result);
+/* Sets r's answer to a copy of result. Returns 0, or -1 when out of
+ * memory (r unchanged). */
+static int reply_set(reply *r, uint64_t seq, sm_span result) {
+  if (result.n > UINT32_MAX) return -1;
+  uint8_t *heap = NULL;
+  if (result.n > REPLY_INLINE && !(heap = malloc(result.n))) return -1;
+  reply_drop(r);
+  r->seq = seq;
+  r->n = (uint32_t)result.n;
+  if (heap) {
+    memcpy(heap, result.p, result.n);
+    r->b.heap = heap;
+  } else if (result.n) {
+    memcpy(r->b.in, result.p, result.n);
+  }
+  return 0;
+}
+
+static size_t replies_len(const reply_table *t) { return t->end - t->first; }
+
+static void replies_free(reply_table *t) {
+  for (size_t i = t->first; i < t->end; i++)
+    reply_drop(&t->v[i]);
+  free(t->v);
+  *t = (reply_table){0};
+}
+
+/* The position of the first entry whose seq is at least seq. */
+static size_t replies_lower_bound(const reply_table *t, uint64_t seq) {
+  size_t lo = t->first, hi = t->end;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (t->v[mid].seq < seq)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo;
+}
+
+/* The entry of seq, or NULL. */
+static const reply *replies_find(const reply_table *t, uint64_t seq) {
+  if (t->first == t->end || seq > t->v[t->end - 1].seq || seq < t->v[t->first].seq) return NULL;
+  size_t at = replies_lower_bound(t, seq);
+  return at < t->end && t->v[at].seq == seq ? &t->v[at] : NULL;
+}
+
+/* Room for one more entry at the end: the acknowledged prefix is reused
+ * before the array grows. Returns false when out of memory. */
+static bool replies_room(reply_table *t) {
+  if (t->end < t->cap) return true;
+  if (t->first > 0) {
+    memmove(t->v, t->v + t->first, replies_len(t) * sizeof *t->v);
+    t->end -= t->first;
+    t->first = 0;
+    return true;
+  }
+  size_t cap = t->cap ? t->cap * 2 : 16;
+  reply *v = realloc(t->v, cap * sizeof *v);
+  if (!v) return false;
+  t->v = v;
+  t->cap = cap;
+  return true;
+}
+
+/* Keeps result as the answer of seq: appended when seq is the highest (a
+ * new call), else put in its place (a parked call answered after newer
+ * ones), replacing the answer of the same seq. Returns 0, or -1 when out
+ * of memory. */
+static int replies_put(reply_table *t, uint64_t seq, sm_span result) {
+  bool last = t->first == t->end || seq > t->v[t->end - 1].seq;
+  if (!last) {
+    size_t at = replies_lower_bound(t, seq);
+    if (t->v[at].seq == seq) return reply_set(&t->v[at], seq, result);
+  }
+  reply r = {0};
+  if (reply_set(&r, seq, result) != 0) return -1;
+  if (!replies_room(t)) {
+    reply_drop(&r);
+    return -1;
+  }
+  size_t at = last ? t->end : replies_lower_bound(t, seq); /* the room made may move entries */
+  memmove(&t->v[at + 1], &t->v[at], (t->end - at) * sizeof *t->v);
+  t->v[at] = r;
+  t->end++;
+  return 0;
+}
+
+/* Drops the answers of seqs up to ack: a prefix, the table being sorted. */
+static void replies_ack(reply_table *t, uint64_t ack) {
+  while (t->first < t->end && t->v[t->first].seq <= ack)
+    reply_drop(&t->v[t->first++]);
+  if (t->first == t->end) t->first = t->end = 0;
+}
 
 static sm_span id_key(const uint64_t *id) { return (sm_span){(const uint8_t *)id, sizeof *id}; }
 
@@ -44,17 +158,34 @@ static void sess_free(void *ctx, void *val) {
   sess *s = val;
   htab_clear(&s->handles, NULL, NULL);
   htab_clear(&s->owned, NULL, NULL);
-  htab_clear(&s->replies, reply_free, NULL);
+  replies_free(&s->replies);
   free(s);
 }
 
-void sess_init(sess_table *t) { htab_init(&t->by_id); }
+void sess_init(sess_table *t) {
+  htab_init(&t->by_id);
+  t->last = NULL;
+}
 
-void sess_fini(sess_table *t) { htab_clear(&t->by_id, sess_free, NULL); }
+void sess_fini(sess_table *t) {
+  htab_clear(&t->by_id, sess_free, NULL);
+  t->last = NULL;
+}
 
 static sess *find(registry *reg, uint64_t sid) {
-  void **slot = htab_find(&reg_sessions(reg)->by_id, id_key(&sid));
-  return slot ? *slot : NULL;
+  sess_table *t = reg_sessions(reg);
+  if (t->last && t->last->id == sid) return t->last;
+  void **slot = htab_find(&t->by_id, id_key(&sid));
+  if (!slot) return NULL;
+  t->last = *slot;
+  return t->last;
+}
+
+/* Takes s out of the table (it is freed next, or being ended). */
+static void unlink_sess(registry *reg, sess *s) {
+  sess_table *t = reg_sessions(reg);
+  if (t->last == s) t->last = NULL;
+  htab_remove(&t->by_id, id_key(&s->id), NULL);
 }
 
 /* The entry of sid, made when missing. NULL when out of memory. */
@@ -65,7 +196,6 @@ static sess *get_or_add(registry *reg, uint64_t sid) {
   s->id = sid;
   htab_init(&s->handles);
   htab_init(&s->owned);
-  htab_init(&s->replies);
   if (htab_put(&reg_sessions(reg)->by_id, id_key(&s->id), s, NULL) != 1) {
     free(s);
     return NULL;
@@ -76,7 +206,7 @@ static sess *get_or_add(registry *reg, uint64_t sid) {
 /* Drops the entry of s when it holds nothing any more. */
 static void forget_if_empty(registry *reg, sess *s) {
   if (s->kept || htab_len(&s->handles) || htab_len(&s->owned)) return;
-  htab_remove(&reg_sessions(reg)->by_id, id_key(&s->id), NULL);
+  unlink_sess(reg, s);
   sess_free(NULL, s);
 }
 
@@ -194,51 +324,25 @@ bool sess_kept(registry *reg, uint64_t sid) {
   return s && s->kept;
 }
 
-static sm_span seq_key(const uint64_t *seq) { return (sm_span){(const uint8_t *)seq, sizeof *seq}; }
-
 bool sess_reply_find(registry *reg, uint64_t sid, uint64_t seq, sm_span *result) {
   sess *s = sid ? find(reg, sid) : NULL;
-  void **slot = s && s->kept ? htab_find(&s->replies, seq_key(&seq)) : NULL;
-  if (!slot) return false;
-  *result = *(const sm_span *)*slot;
+  const reply *r = s && s->kept ? replies_find(&s->replies, seq) : NULL;
+  if (!r) return false;
+  *result = (sm_span){reply_bytes(r), r->n};
   return true;
 }
 
 int sess_reply_keep(registry *reg, uint64_t sid, uint64_t seq, sm_span result) {
   sess *s = sid ? find(reg, sid) : NULL;
   if (!s || !s->kept || seq == 0 || seq <= s->acked) return 0;
-  return sess_reply_keep_in(s, seq, result);
-}
-
-static int sess_reply_keep_in(sess *s, uint64_t seq, sm_span result) {
-  sm_span *r = reply_new(result);
-  void *old = NULL;
-  if (!r || htab_put(&s->replies, seq_key(&seq), r, &old) < 0) {
-    free(r);
-    return -1;
-  }
-  free(old); /* the same seq twice: the newer answer (a replay of a resent call never makes one) */
-  return 0;
+  return replies_put(&s->replies, seq, result);
 }
 
 void sess_ack(registry *reg, uint64_t sid, uint64_t ack) {
   sess *s = sid ? find(reg, sid) : NULL;
   if (!s || !s->kept || ack <= s->acked) return;
   s->acked = ack;
-  if (htab_len(&s->replies) == 0) return;
-  /* Seqs grow, and the table keeps insertion order: the acked ones are
-   * mostly first, but a parked call answered late sits after newer ones. */
-  size_t pos = 0;
-  sm_span key;
-  void *val;
-  while (htab_next(&s->replies, &pos, &key, &val)) {
-    uint64_t seq;
-    memcpy(&seq, key.p, sizeof seq);
-    if (seq <= ack) {
-      htab_remove(&s->replies, key, NULL);
-      free(val);
-    }
-  }
+  replies_ack(&s->replies, ack);
 }
 
 uint64_t sess_acked(registry *reg, uint64_t sid) {
@@ -248,14 +352,14 @@ uint64_t sess_acked(registry *reg, uint64_t sid) {
 
 size_t sess_reply_count(registry *reg, uint64_t sid) {
   sess *s = sid ? find(reg, sid) : NULL;
-  return s ? htab_len(&s->replies) : 0;
+  return s ? replies_len(&s->replies) : 0;
 }
 
 void sess_end(registry *reg, uint64_t sid) {
   sess *s = sid ? find(reg, sid) : NULL;
   if (!s) return;
   /* Out of the table first: the hooks below may not find it half done. */
-  htab_remove(&reg_sessions(reg)->by_id, id_key(&s->id), NULL);
+  unlink_sess(reg, s);
   size_t pos = 0;
   sm_span key;
   void *val;
@@ -284,14 +388,6 @@ static void put_int(vbuf *out, const void *val) {
   vb_list_item(out, vb_span(&v));
 }
 
-/* A kept answer (an sm_span) as a bytes list item of out. */
-static void put_reply(vbuf *out, const void *val) {
-  const sm_span *r = val;
-  size_t item = vb_list_begin_item(out);
-  vb_bytes(out, r->p, r->n);
-  vb_list_end_item(out, item);
-}
-
 /* Appends [key, value, ...] of t, a table keyed by 8-byte ids or seqs, as
  * one list, each value written by put_val. */
 static void save_table(vbuf *out, const htab *t, void (*put_val)(vbuf *out, const void *val)) {
@@ -308,6 +404,18 @@ static void save_table(vbuf *out, const htab *t, void (*put_val)(vbuf *out, cons
   vb_list_end(out, list);
 }
 
+/* Appends the reply table t as one list [seq, answer bytes, ...]. */
+static void save_replies(vbuf *out, const reply_table *t) {
+  size_t list = vb_list_begin(out);
+  for (size_t i = t->first; i < t->end; i++) {
+    put_int(out, (const void *)(uintptr_t)t->v[i].seq);
+    size_t item = vb_list_begin_item(out);
+    vb_bytes(out, reply_bytes(&t->v[i]), t->v[i].n);
+    vb_list_end_item(out, item);
+  }
+  vb_list_end(out, list);
+}
+
 /* Reads the [seq, bytes, ...] list v into s's reply table. Returns false
  * when v is not such a list or memory runs out. */
 static bool load_replies(sm_span v, sess *s) {
@@ -320,7 +428,7 @@ static bool load_replies(sm_span v, sess *s) {
     vinfo seq, bytes;
     if (!vw_list_next(&it, &b) || vw_peek(a, &seq) != VW_OK || vw_peek(b, &bytes) != VW_OK ||
         seq.kind != VK_INT || seq.i <= 0 || bytes.kind != VK_BYTES ||
-        sess_reply_keep_in(s, (uint64_t)seq.i, bytes.data) != 0)
+        replies_put(&s->replies, (uint64_t)seq.i, bytes.data) != 0)
       return false;
   }
   return true;
@@ -352,7 +460,7 @@ int sess_save(registry *reg, vbuf *out) {
     vb_int(&v, (int64_t)s->acked);
     vb_list_item(out, vb_span(&v));
     sub = vb_list_begin_item(out);
-    save_table(out, &s->replies, put_reply);
+    save_replies(out, &s->replies);
     vb_list_end_item(out, sub);
     v.len = 0;
     vb_int(&v, (int64_t)s->key);

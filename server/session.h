@@ -43,7 +43,8 @@
 /* The sessions of a registry, embedded in it (registry.c) and kept by
  * session.c alone. Zero-initialised (after htab_init) is empty. */
 typedef struct sess_table {
-  htab by_id; /* 8-byte session id -> sess* (owned), in creation order */
+  htab by_id;        /* 8-byte session id -> sess* (owned), in creation order */
+  struct sess *last; /* the entry found last (a request asks for its own several times) */
 } sess_table;
 
 /* Sets up an empty table. */

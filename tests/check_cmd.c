@@ -521,6 +521,90 @@ START_TEST(test_sessions_save_load) {
 }
 END_TEST
 
+/* The reply table of a kept session (session.c keeps it sorted by seq,
+ * small answers inline): answers found by seq, a parked call's answer kept
+ * after newer ones, acknowledgements dropping what they cover (also out of
+ * order), answers of every size, and the same table after a save and a
+ * load. The entry found last is remembered: an ended session is not found
+ * through it. */
+START_TEST(test_reply_table) {
+  ck_assert_int_eq(sess_begin(reg, S1, 77, true), 0);
+  char big[300];
+  memset(big, 'x', sizeof big);
+  for (uint64_t seq = 1; seq <= 200; seq++) {
+    if (seq == 150) continue; /* answered late, below */
+    sm_span answer = {(const uint8_t *)big, (size_t)(seq % 7 == 0 ? 100 + seq : seq % 24)};
+    ck_assert_int_eq(sess_reply_keep(reg, S1, seq, answer), 0);
+  }
+  ck_assert_int_eq(sess_reply_keep(reg, S1, 150, (sm_span){(const uint8_t *)"late", 4}), 0);
+  ck_assert_uint_eq(sess_reply_count(reg, S1), 200);
+  sm_span got;
+  ck_assert(sess_reply_find(reg, S1, 150, &got));
+  ck_assert_uint_eq(got.n, 4);
+  ck_assert_int_eq(memcmp(got.p, "late", 4), 0);
+  for (uint64_t seq = 1; seq <= 200; seq++) {
+    if (seq == 150) continue;
+    ck_assert(sess_reply_find(reg, S1, seq, &got));
+    ck_assert_uint_eq(got.n, seq % 7 == 0 ? 100 + seq : seq % 24);
+    if (got.n) ck_assert_int_eq(memcmp(got.p, big, got.n), 0);
+  }
+  ck_assert(!sess_reply_find(reg, S1, 201, &got));
+  ck_assert(!sess_reply_find(reg, S1, 0, &got));
+  /* The same seq again: the newer answer. */
+  ck_assert_int_eq(sess_reply_keep(reg, S1, 3, (sm_span){(const uint8_t *)"again", 5}), 0);
+  ck_assert(sess_reply_find(reg, S1, 3, &got));
+  ck_assert_uint_eq(got.n, 5);
+  ck_assert_uint_eq(sess_reply_count(reg, S1), 200);
+  sess_ack(reg, S1, 120);
+  ck_assert_uint_eq(sess_acked(reg, S1), 120);
+  ck_assert_uint_eq(sess_reply_count(reg, S1), 80);
+  ck_assert(!sess_reply_find(reg, S1, 120, &got));
+  ck_assert(sess_reply_find(reg, S1, 121, &got));
+  /* An answer at or below what was acknowledged is not kept. */
+  ck_assert_int_eq(sess_reply_keep(reg, S1, 100, (sm_span){(const uint8_t *)"no", 2}), 0);
+  ck_assert(!sess_reply_find(reg, S1, 100, &got));
+  sess_ack(reg, S1, 110); /* older than what it has: nothing changes */
+  ck_assert_uint_eq(sess_acked(reg, S1), 120);
+  ck_assert_uint_eq(sess_reply_count(reg, S1), 80);
+  /* More answers reuse the room the acknowledged ones left. */
+  for (uint64_t seq = 201; seq <= 300; seq++)
+    ck_assert_int_eq(sess_reply_keep(reg, S1, seq, (sm_span){(const uint8_t *)big, 9}), 0);
+  ck_assert_uint_eq(sess_reply_count(reg, S1), 180);
+  ck_assert(sess_reply_find(reg, S1, 150, &got));
+  ck_assert_uint_eq(got.n, 4);
+  /* Saved and loaded: the same table. */
+  vbuf saved, again;
+  vb_init(&saved);
+  vb_init(&again);
+  ck_assert_int_eq(cmd_sessions_save(reg, &saved), 0);
+  registry *r = reg_new();
+  ck_assert_int_eq(cmd_sessions_load(r, saved.p, saved.len, err, sizeof err), 0);
+  ck_assert_uint_eq(sess_reply_count(r, S1), 180);
+  ck_assert_uint_eq(sess_acked(r, S1), 120);
+  ck_assert(sess_reply_find(r, S1, 300, &got));
+  ck_assert_uint_eq(got.n, 9);
+  ck_assert_int_eq(cmd_sessions_save(r, &again), 0);
+  ck_assert_uint_eq(saved.len, again.len);
+  ck_assert_int_eq(memcmp(saved.p, again.p, saved.len), 0);
+  reg_free(r);
+  vb_free(&saved);
+  vb_free(&again);
+  sess_ack(reg, S1, 300);
+  ck_assert_uint_eq(sess_reply_count(reg, S1), 0);
+  ck_assert(sess_kept(reg, S1));
+  sess_end(reg, S1);
+  ck_assert(!sess_kept(reg, S1));
+  ck_assert(!sess_reply_find(reg, S1, 301, &got));
+  ck_assert_uint_eq(sess_reply_count(reg, S1), 0);
+  /* A session that holds nothing any more leaves the table. */
+  uint64_t anon = make(S2, "list", NULL, "");
+  ck_assert(sess_holds_anything(reg, S2));
+  ck_assert(sess_release(reg, S2, anon));
+  ck_assert(!sess_holds_anything(reg, S2));
+  ck_assert_uint_eq(sess_ref_count(reg, S2), 0);
+}
+END_TEST
+
 Suite *cmd_suite(void) {
   Suite *s = suite_create("cmd");
   TCase *tc = tcase_create("replay");
@@ -534,6 +618,7 @@ Suite *cmd_suite(void) {
   tcase_add_test(tc, test_internal_refused);
   tcase_add_test(tc, test_sessions_save_load);
   tcase_add_test(tc, test_unkept_type);
+  tcase_add_test(tc, test_reply_table);
   suite_add_tcase(s, tc);
   return s;
 }
