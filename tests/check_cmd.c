@@ -44,8 +44,29 @@ static records log_;
 static vbuf result;
 static char err[256];
 
-static void sink(void *ctx, const uint8_t *rec, size_t len) {
+/* The kind and the object the sink is told are the record's own first and
+ * fourth fields. */
+static void check_fields(const uint8_t *rec, size_t len, int kind, uint64_t object) {
+  vinfo top, f;
+  ck_assert_int_eq(vw_scan((sm_span){rec, len}, VW_DEPTH_MAX, &top, NULL), VW_OK);
+  ck_assert_int_eq(top.kind, VK_LIST);
+  vw_iter it;
+  vw_iter_init(&it, top.data);
+  sm_span item;
+  int64_t field[4];
+  for (int i = 0; i < 4; i++) {
+    ck_assert(vw_list_next(&it, &item));
+    ck_assert_int_eq(vw_peek(item, &f), VW_OK);
+    ck_assert_int_eq(f.kind, VK_INT);
+    field[i] = f.i;
+  }
+  ck_assert_int_eq(field[0], kind);
+  ck_assert_int_eq(field[3], (int64_t)object);
+}
+
+static void sink(void *ctx, const uint8_t *rec, size_t len, int kind, uint64_t object) {
   records *r = ctx;
+  check_fields(rec, len, kind, object);
   if (r->n == r->cap) {
     r->cap = r->cap ? r->cap * 2 : 64;
     r->rec = realloc(r->rec, r->cap * sizeof *r->rec);
