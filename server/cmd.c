@@ -65,8 +65,8 @@ bool cmd_replaying(const registry *reg) { return reg_cmd((registry *)reg)->repla
 
 void cmd_fini(cmd_state *st) { vb_free(&st->rec); }
 
-/* Encodes a record and hands it to the sink. Every size is known first,
- * so the record is written front to back once (this runs for every
+/* Encodes a record and hands it to the sink. It is written front to back
+ * once, its header last into the room left for it (this runs for every
  * change a client makes). */
 static void emit(registry *reg, int kind, int64_t time_ms, uint64_t session, uint64_t object,
                  const char *method, const sm_span *args, size_t nargs, uint64_t seq,
@@ -74,23 +74,17 @@ static void emit(registry *reg, int kind, int64_t time_ms, uint64_t session, uin
   cmd_state *st = reg_cmd(reg);
   vbuf *b = &st->rec;
   vb_reset(b);
-  size_t mlen = strlen(method);
-  size_t args_body = 0;
-  for (size_t i = 0; i < nargs; i++)
-    args_body += vw_item_size(args[i].n);
-  size_t body = vw_item_size(vw_int_size(kind)) + vw_item_size(vw_int_size(time_ms)) +
-                vw_item_size(vw_int_size((int64_t)session)) +
-                vw_item_size(vw_int_size((int64_t)object)) + vw_item_size(vw_str_size(mlen)) +
-                vw_item_size(vw_list_size(args_body));
-  if (seq)
-    body += vw_item_size(vw_int_size((int64_t)seq)) + vw_item_size(vw_int_size((int64_t)ack));
-  vb_list_head(b, body);
+  size_t list = vb_list_room(b);
   vb_list_int(b, kind);
   vb_list_int(b, time_ms);
   vb_list_int(b, (int64_t)session);
   vb_list_int(b, (int64_t)object);
+  size_t mlen = strlen(method);
   vb_item_head(b, vw_str_size(mlen));
   vb_str(b, method, mlen);
+  size_t args_body = 0;
+  for (size_t i = 0; i < nargs; i++)
+    args_body += vw_item_size(args[i].n);
   vb_item_head(b, vw_list_size(args_body));
   vb_list_head(b, args_body);
   for (size_t i = 0; i < nargs; i++)
@@ -99,6 +93,7 @@ static void emit(registry *reg, int kind, int64_t time_ms, uint64_t session, uin
     vb_list_int(b, (int64_t)seq);
     vb_list_int(b, (int64_t)ack);
   }
+  size_t start = vb_list_close_room(b, list);
   if (b->failed) {
     /* The change is made and cannot be taken back: say loudly that the log
      * misses it. */
@@ -108,7 +103,7 @@ static void emit(registry *reg, int kind, int64_t time_ms, uint64_t session, uin
     vb_free(b);
     return;
   }
-  st->sink(st->ctx, b->p, b->len, kind, object);
+  st->sink(st->ctx, b->p + start, b->len - start, kind, object);
 }
 
 void cmd_log_call(registry *reg, uint64_t session, uint64_t object, const char *method,
