@@ -104,10 +104,11 @@ static const reply *replies_find(const reply_table *t, uint64_t seq) {
 }
 
 /* Room for one more entry at the end: the acknowledged prefix is reused
- * before the array grows. Returns false when out of memory. */
+ * when it is at least as long as what is kept (so each entry moved buys a
+ * free slot), else the array grows. Returns false when out of memory. */
 static bool replies_room(reply_table *t) {
   if (t->end < t->cap) return true;
-  if (t->first > 0) {
+  if (t->first > 0 && t->first >= replies_len(t)) {
     memmove(t->v, t->v + t->first, replies_len(t) * sizeof *t->v);
     t->end -= t->first;
     t->first = 0;
@@ -408,7 +409,7 @@ static void save_table(vbuf *out, const htab *t, void (*put_val)(vbuf *out, cons
 static void save_replies(vbuf *out, const reply_table *t) {
   size_t list = vb_list_begin(out);
   for (size_t i = t->first; i < t->end; i++) {
-    put_int(out, (const void *)(uintptr_t)t->v[i].seq);
+    vb_list_int(out, (int64_t)t->v[i].seq);
     size_t item = vb_list_begin_item(out);
     vb_bytes(out, reply_bytes(&t->v[i]), t->v[i].n);
     vb_list_end_item(out, item);
