@@ -8,10 +8,7 @@
  * whole batch (a buffer swap), writes it outside the lock with one pwrite
  * per segment it touches, syncs according to the mode, then publishes what
  * is durable and wakes the loop through an eventfd; on_notify, on the
- * loop, calls on_durable / on_space / on_fatal. The loop may also take
- * the writer's side itself (loop_write, under io): EVERYSEC and NO write
- * each turn's batch there, and ALWAYS syncs it there too when a single
- * client waits and the writer is idle. Records the writer could
+ * loop, calls on_durable / on_space / on_fatal. Records the writer could
  * not write (a full disk) stay at the front of its buffer `wbuf` and are
  * retried once a second, before anything appended later.
  *
