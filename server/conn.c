@@ -60,9 +60,7 @@
  * offset of its first held answer and the index it waits for; everything
  * from there on waits (order is kept), and conn_durable releases every
  * waiting connection in one pass when the log's writer reports a sync
- * (group commit), or when the loop synced a turn's records itself (a
- * single connection waiting: persist_write_now). Without a data directory
- * this is one branch.
+ * (group commit). Without a data directory this is one branch.
  *
  * Transports: the listener hands over a ready bufferevent, a plain socket
  * one or a TLS one (tls.c), and everything here works the same on both. A
@@ -267,9 +265,7 @@ static void schedule_flush(conn *c) {
 }
 
 void conn_flush_pending(struct sm_server *srv) {
-  /* Everysec/no: releases this turn's held answers; always: the same when
-   * a single connection's answers wait (held_list), else a group commit. */
-  persist_write_now(srv->persist, srv->held_list && !srv->held_list->held_next);
+  persist_write_now(srv->persist); /* everysec/no: releases this turn's held answers */
   while (srv->flush_list) {
     conn *c = srv->flush_list;
     srv->flush_list = c->flush_next;

@@ -781,8 +781,8 @@ void persist_free(persist *p) {
 uint64_t persist_mark(const persist *p) { return p->w ? wal_last_index(p->w) : 0; }
 uint64_t persist_durable(const persist *p) { return p->w ? wal_durable_index(p->w) : 0; }
 
-void persist_write_now(persist *p, bool one_waits) {
-  if (p && p->w) wal_write_now(p->w, one_waits);
+void persist_write_now(persist *p) {
+  if (p && p->w) wal_write_now(p->w);
 }
 bool persist_full(const persist *p) { return p->w && wal_full(p->w); }
 

@@ -89,12 +89,10 @@ uint64_t persist_durable(const persist *p);
 
 /* Before a loop turn's answers go out (wal_write_now): with --fsync always,
  * hands the turn's commands to the writer thread's next sync, all
- * together, or, when one_waits (a single connection's answers wait for
- * them) and the writer is idle, writes and syncs them at once on the loop;
- * with everysec or no, writes them to the log now, so the answers they
- * hold back go in the same pass. Nothing without a data directory. NULL is
- * fine. */
-void persist_write_now(persist *p, bool one_waits);
+ * together; with everysec or no, writes them to the log now, so the
+ * answers they hold back go in the same pass. Nothing without a data
+ * directory. NULL is fine. */
+void persist_write_now(persist *p);
 /* True while the disk is full: mutating calls are refused. */
 bool persist_full(const persist *p);
 /* True after a fatal log error: the daemon is stopping with an error. */

@@ -1004,56 +1004,12 @@ void wal_close(wal *w) {
   wal_free(w);
 }
 
-/* Writes the loop's batch from the calling (loop) thread and, with sync,
- * syncs it, unless the writer holds the files (it is writing or syncing:
- * the batch then waits for it), the disk is full, or there is nothing to
- * write. What it made durable is reported through on_durable before it
- * returns, rather than a turn later through the eventfd (whose wake-up
- * then finds nothing new). Returns false when it wrote nothing. */
-static bool loop_write(wal *w, bool sync) {
-  if (pthread_mutex_trylock(&w->io) != 0) return false;
-  pthread_mutex_lock(&w->mu);
-  w->loop_writes = true;
-  bool full = atomic_load(&w->full);
-  if (w->dead || full || w->batch_len == 0) {
-    pthread_mutex_unlock(&w->mu);
-    pthread_mutex_unlock(&w->io);
-    return false;
-  }
-  bool took = take_batch(w);
-  pthread_mutex_unlock(&w->mu);
-  char why[256] = "out of memory in the log";
-  int rc = took ? write_pending(w, why, sizeof why) : -1;
-  bool now_full = rc == 1;
-  if (rc == 1) rc = 0;
-  if (rc == 0 && sync)
-    rc = sync_current(w, why, sizeof why); /* what was written, even if not all */
-  uint64_t durable = sync ? w->synced : w->written;
-  pthread_mutex_unlock(&w->io);
-  pthread_mutex_lock(&w->mu);
-  if (rc != 0 || now_full)
-    publish(w, rc, why, now_full, full, true, durable); /* wakes the loop to report it */
-  else if (durable > w->durable_pub)
-    w->durable_pub = durable; /* reported just below: no wake-up needed */
-  pthread_mutex_unlock(&w->mu);
-  if (rc == 0 && durable > w->durable) {
-    w->durable = durable;
-    if (w->cfg.on_durable) w->cfg.on_durable(w->cfg.ctx, durable);
-  }
-  return true;
-}
-
-void wal_write_now(wal *w, bool one_waits) {
+void wal_write_now(wal *w) {
   if (!w || w->told_fatal) return;
   if (w->cfg.fsync == WAL_FSYNC_ALWAYS) {
-    /* One client waits, and the writer is idle: no group to gather, so
-     * write and sync here, as Redis does in beforeSleep, sparing the two
-     * thread hops (wake the writer, wake the loop) a sync through the
-     * writer costs. */
-    if (one_waits && loop_write(w, true)) return;
     /* Group commit: the writer is woken once a turn and takes the whole
-     * turn's records to one sync, rather than syncing the first record of
-     * a turn alone, while the loop goes on serving. */
+     * turn's records to one sync, as Redis syncs in beforeSleep, rather
+     * than syncing the first record of a turn alone. */
     pthread_mutex_lock(&w->mu);
     w->loop_writes = true;
     if (w->batch_len > 0) pthread_cond_signal(&w->cv);
@@ -1062,5 +1018,33 @@ void wal_write_now(wal *w, bool one_waits) {
   }
   /* The writer holds io while it syncs: then the batch waits for it, as
    * Redis postpones its write while a background fsync runs. */
-  loop_write(w, false);
+  if (pthread_mutex_trylock(&w->io) != 0) return;
+  pthread_mutex_lock(&w->mu);
+  w->loop_writes = true;
+  bool full = atomic_load(&w->full);
+  if (w->dead || full || w->batch_len == 0) {
+    pthread_mutex_unlock(&w->mu);
+    pthread_mutex_unlock(&w->io);
+    return;
+  }
+  bool took = take_batch(w);
+  pthread_mutex_unlock(&w->mu);
+  char why[256] = "out of memory in the log";
+  int rc = took ? write_pending(w, why, sizeof why) : -1;
+  bool now_full = rc == 1;
+  if (rc == 1) rc = 0;
+  uint64_t written = w->written;
+  pthread_mutex_unlock(&w->io);
+  pthread_mutex_lock(&w->mu);
+  if (rc != 0 || now_full)
+    publish(w, rc, why, now_full, full, true, written); /* wakes the loop to report it */
+  else if (written > w->durable_pub)
+    w->durable_pub = written; /* reported just below: no wake-up needed */
+  pthread_mutex_unlock(&w->mu);
+  /* Written: report it now, on the loop's thread, rather than a turn later
+   * through the eventfd (whose wake-up then finds nothing new). */
+  if (rc == 0 && written > w->durable) {
+    w->durable = written;
+    if (w->cfg.on_durable) w->cfg.on_durable(w->cfg.ctx, written);
+  }
 }

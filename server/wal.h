@@ -71,21 +71,17 @@ uint64_t wal_append(wal *w, const void *data, size_t len);
 
 /* Called once a loop turn, before the turn's answers go out. ALWAYS: wakes
  * the writer for the turn's records, so that they share one sync (from
- * the first call on, appends no longer wake it one by one); but when
- * one_waits (the caller knows that a single client waits for them) and the
- * writer is idle, writes and syncs them from the calling (loop) thread
- * instead, and reports them durable through on_durable before it returns:
- * with nobody else to gather into the sync, the writer's two thread hops
- * would only add to that client's wait. EVERYSEC and NO (one_waits does
- * not matter): writes the records appended so far to the segment from the
- * calling thread, at once, and reports them durable (they are written)
- * through on_durable before it returns; the writer thread then only syncs
- * once a second. The daemon calls it before it sends the answers of a loop
- * turn, as Redis writes its append-only file before replying: a crash of
- * the process then loses nothing answered, a crash of the machine up to a
- * second. It writes nothing while the writer is writing or syncing (the
- * writer takes the batch after), on a full disk or after a fatal error. */
-void wal_write_now(wal *w, bool one_waits);
+ * the first call on, appends no longer wake it one by one). EVERYSEC and
+ * NO: writes the records appended so far to the segment
+ * from the calling (loop) thread, at once, and reports them durable (they
+ * are written) through on_durable before it returns; the writer thread
+ * then only syncs once a second. The daemon calls it before it sends the
+ * answers of a loop turn, as Redis writes its append-only file before
+ * replying: a crash of the process then loses nothing answered, a crash of
+ * the machine up to a second; it writes nothing while the writer is syncing
+ * (the writer takes the batch after), on a full disk or after a fatal
+ * error. */
+void wal_write_now(wal *w);
 
 /* The index of the last record appended (0: none this run, and the
  * snapshot's before it: the next_index given to wal_open, minus one). */

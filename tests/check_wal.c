@@ -565,7 +565,7 @@ START_TEST(test_write_now) {
   wal_read_info info;
   for (uint64_t idx = 1; idx <= 50; idx++) {
     append_n(&t, idx, 1);
-    wal_write_now(t.w, false); /* the writer may hold io for a sync: then it takes the batch */
+    wal_write_now(t.w); /* the writer may hold io for a sync: then it takes the batch */
     if (t.durable < idx) WT_RUN_UNTIL(&t, t.durable >= idx, 5000);
     ck_assert_uint_eq(t.durable, idx);
     ck_assert_uint_eq(wal_durable_index(t.w), idx);
@@ -580,38 +580,10 @@ START_TEST(test_write_now) {
   wt_open(&t, 1, WAL_FSYNC_ALWAYS, 0);
   uint64_t idx = 1;
   append_n(&t, idx, 1);
-  wal_write_now(t.w, false);
+  wal_write_now(t.w);
   ck_assert_uint_eq(t.durable, 0); /* ALWAYS: only the writer's sync reports */
   WT_RUN_UNTIL(&t, t.durable >= idx, 5000);
   ck_assert_uint_eq(t.durable, idx);
-  wt_free(&t);
-}
-END_TEST
-
-/* In ALWAYS, wal_write_now with one_waits writes and syncs the batch on
- * the calling thread while the writer is idle: each record is reported
- * durable before it returns, synced (one sync each) and on disk. */
-START_TEST(test_write_now_one_waits) {
-  wt t;
-  wt_init(&t);
-  wt_open(&t, 1, WAL_FSYNC_ALWAYS, 0);
-  wal_write_now(t.w, true); /* nothing to write: from now on appends do not wake the writer */
-  ck_assert_uint_eq(t.durable, 0);
-  uint64_t s0 = wal_syncs(t.w);
-  int here = 0;
-  for (uint64_t idx = 1; idx <= 20; idx++) {
-    append_n(&t, idx, 1);
-    wal_write_now(t.w, true);
-    if (t.durable == idx)
-      here++;
-    else /* the writer's once-a-second look took the batch first */
-      WT_RUN_UNTIL(&t, t.durable >= idx, 5000);
-    ck_assert_uint_eq(t.durable, idx);
-    ck_assert_uint_eq(wal_syncs(t.w) - s0, idx);
-  }
-  ck_assert_int_ge(here, 19);
-  wal_read_info info;
-  ck_assert_uint_eq(read_all(t.dir, 0, &info), 20);
   wt_free(&t);
 }
 END_TEST
@@ -836,7 +808,6 @@ Suite *wal_suite(void) {
   tcase_add_test(tc, test_group_commit);
   tcase_add_test(tc, test_everysec);
   tcase_add_test(tc, test_write_now);
-  tcase_add_test(tc, test_write_now_one_waits);
   tcase_add_test(tc, test_disk_full);
   tcase_add_test(tc, test_full_at_open);
   tcase_add_test(tc, test_drop_before);
