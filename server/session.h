@@ -91,8 +91,9 @@ void sess_end(registry *reg, uint64_t sid);
 
 /* The table as one packed Value appended to out: a list of
  * [session, [id, count, ...] references, [id, units, ...] owned, kept,
- * acked, [seq, answer bytes, ...] replies, key], in creation order (an
- * older blob's entries end after owned). Returns 0, or -1 when out of memory. */
+ * acked, [seq, answer bytes, ...] replies (by seq), key], sessions in
+ * creation order (an older blob's entries end after owned). Returns 0, or
+ * -1 when out of memory. */
 int sess_save(registry *reg, vbuf *out);
 
 /* Adds the entries of what sess_save wrote, taking no references (the
