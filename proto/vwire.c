@@ -329,3 +329,44 @@ void vb_map_entry(vbuf *b, sm_span key, sm_span val) {
 }
 
 void vb_map_end(vbuf *b, size_t mark) { wrap(b, mark, TAG_MAP); }
+
+size_t vw_str_size(size_t n) { return 1 + pb_varint_size(n) + n; }
+size_t vw_list_size(size_t body) { return 1 + pb_varint_size(body) + body; }
+size_t vw_item_size(size_t n) { return 1 + pb_varint_size(n) + n; }
+
+void vb_list_head(vbuf *b, size_t body) {
+  put_byte(b, TAG_LIST);
+  put_varint(b, body);
+}
+
+void vb_item_head(vbuf *b, size_t n) {
+  put_byte(b, TAG_F1_LEN);
+  put_varint(b, n);
+}
+
+void vb_list_int(vbuf *b, int64_t v) {
+  if (!reserve(b, 13)) return; /* tag, length (an int takes at most 11), tag, varint */
+  uint8_t *p = b->p + b->len;
+  size_t n = pb_put_varint(p + 3, pb_zigzag(v));
+  p[0] = TAG_F1_LEN;
+  p[1] = (uint8_t)(1 + n);
+  p[2] = TAG_INT;
+  b->len += 3 + n;
+}
+
+#define LIST_ROOM 11 /* a tag and a varint */
+
+size_t vb_list_room(vbuf *b) {
+  vb_grow(b, LIST_ROOM);
+  return b->len;
+}
+
+size_t vb_list_close_room(vbuf *b, size_t mark) {
+  if (b->failed) return mark;
+  size_t body = b->len - mark;
+  uint8_t head[LIST_ROOM];
+  head[0] = TAG_LIST;
+  size_t n = 1 + pb_put_varint(head + 1, body);
+  memcpy(b->p + mark - n, head, n);
+  return mark - n;
+}

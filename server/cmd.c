@@ -94,44 +94,39 @@ bool cmd_replaying(const registry *reg) { return reg_cmd((registry *)reg)->repla
 
 void cmd_fini(cmd_state *st) { vb_free(&st->rec); }
 
-/* Appends one packed int as a list item of b. */
-static void item_int(vbuf *b, int64_t v) {
-  uint8_t raw[16];
-  vbuf one = {.p = raw, .cap = sizeof raw}; /* a packed int takes at most 11 */
-  vb_int(&one, v);
-  vb_list_item(b, vb_span(&one));
-}
-
-/* Encodes a record and hands it to the sink. */
+/* Encodes a record and hands it to the sink. It is written front to back
+ * once, its header last into the room left for it (this runs for every
+ * change a client makes). */
 static void emit(registry *reg, int kind, int64_t time_ms, uint64_t session, uint64_t object,
                  const char *method, const sm_span *args, size_t nargs, uint64_t seq, uint64_t ack,
                  uint64_t guard_object, uint64_t guard_token) {
   cmd_state *st = reg_cmd(reg);
   vbuf *b = &st->rec;
   vb_reset(b);
-  size_t list = vb_list_begin(b);
-  item_int(b, kind);
-  item_int(b, time_ms);
-  item_int(b, (int64_t)session);
-  item_int(b, (int64_t)object);
-  size_t m = vb_list_begin_item(b);
-  vb_str(b, method, strlen(method));
-  vb_list_end_item(b, m);
-  size_t a = vb_list_begin_item(b);
-  size_t al = vb_list_begin(b);
+  size_t list = vb_list_room(b);
+  vb_list_int(b, kind);
+  vb_list_int(b, time_ms);
+  vb_list_int(b, (int64_t)session);
+  vb_list_int(b, (int64_t)object);
+  size_t mlen = strlen(method);
+  vb_item_head(b, vw_str_size(mlen));
+  vb_str(b, method, mlen);
+  size_t args_body = 0;
+  for (size_t i = 0; i < nargs; i++)
+    args_body += vw_item_size(args[i].n);
+  vb_item_head(b, vw_list_size(args_body));
+  vb_list_head(b, args_body);
   for (size_t i = 0; i < nargs; i++)
     vb_list_item(b, args[i]);
-  vb_list_end(b, al);
-  vb_list_end_item(b, a);
   if (seq || guard_object) {
-    item_int(b, (int64_t)seq);
-    item_int(b, (int64_t)ack);
+    vb_list_int(b, (int64_t)seq);
+    vb_list_int(b, (int64_t)ack);
   }
   if (guard_object) {
-    item_int(b, (int64_t)guard_object);
-    item_int(b, (int64_t)guard_token);
+    vb_list_int(b, (int64_t)guard_object);
+    vb_list_int(b, (int64_t)guard_token);
   }
-  vb_list_end(b, list);
+  size_t start = vb_list_close_room(b, list);
   if (b->failed) {
     /* The change is made and cannot be taken back: say loudly that the log
      * misses it. */
@@ -141,7 +136,7 @@ static void emit(registry *reg, int kind, int64_t time_ms, uint64_t session, uin
     vb_free(b);
     return;
   }
-  st->sink(st->ctx, b->p, b->len);
+  st->sink(st->ctx, b->p + start, b->len - start, kind, object);
 }
 
 void cmd_log_call(registry *reg, uint64_t session, uint64_t object, const char *method,

@@ -25,8 +25,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Receives one encoded record (borrowed for the call). */
-typedef void (*cmd_sink_fn)(void *ctx, const uint8_t *rec, size_t len);
+/* Receives one encoded record (borrowed for the call), with two of its
+ * fields, so that the sink need not decode what was just encoded: its
+ * kind (CMD_CALL...) and the object it names (0: none; CMD_NO_OBJECT for
+ * the end of a session that held no object). */
+typedef void (*cmd_sink_fn)(void *ctx, const uint8_t *rec, size_t len, int kind, uint64_t object);
 
 /* Sets where reg's records go; fn NULL: nowhere. */
 void cmd_set_sink(registry *reg, cmd_sink_fn fn, void *ctx);

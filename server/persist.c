@@ -363,30 +363,15 @@ static void on_space(void *ctx, bool full) {
     log_warn("the disk of %s has room again: changes are accepted", p->dir);
 }
 
-/* The object a record names, when it is a client's or a type's call on
- * one object: the fourth field of [kind, time_ms, session, object, method,
- * args] with kind CALL (cmd.c). 0 for anything else; UINT64_MAX for a
- * session's begin, or the end of a session that held no object: no
- * answer shows them (a session's own changes come after its begin and
- * wait for their own records). */
-static uint64_t record_object(const uint8_t *rec, size_t len) {
-  vinfo top, f;
-  if (vw_peek((sm_span){rec, len}, &top) != VW_OK || top.kind != VK_LIST) return 0;
-  vw_iter it;
-  vw_iter_init(&it, top.data);
-  sm_span item;
-  int64_t field[4];
-  for (int i = 0; i < 4; i++) {
-    if (!vw_list_next(&it, &item) || vw_peek(item, &f) != VW_OK || f.kind != VK_INT) return 0;
-    field[i] = f.i;
-  }
-  if (field[0] == CMD_BEGIN_SESSION) return UINT64_MAX;
-  if (field[0] == CMD_END_SESSION && field[3] == -1) return UINT64_MAX;
-  return field[0] == CMD_CALL && field[3] > 0 ? (uint64_t)field[3] : 0;
-}
-
-/* Every command applied goes to the log. */
-static void sink(void *ctx, const uint8_t *rec, size_t len) {
+/* Every command applied goes to the log. The record's index is what an
+ * answer showing it waits for: the object's own mark when the record is a
+ * client's or a type's call on one object (kind CALL), else the floor every
+ * answer waits for (a session's end, a create, a delete), except a
+ * session's begin, which no answer but that session's AuthResult (held by
+ * conn.c) shows, and the end of a session that held no object
+ * (CMD_NO_OBJECT): no answer shows them (a session's own changes come
+ * after its begin and wait for their own records). */
+static void sink(void *ctx, const uint8_t *rec, size_t len, int kind, uint64_t object) {
   persist *p = ctx;
   uint64_t index = p->cl ? cluster_append(p->cl, rec, len) : wal_append(p->w, rec, len);
   if (index == 0 && p->cl) return; /* the member is stepping down (cluster.c) */
@@ -396,11 +381,10 @@ static void sink(void *ctx, const uint8_t *rec, size_t len) {
     on_fatal(p, "out of memory appending a record");
     return;
   }
-  uint64_t id = record_object(rec, len);
-  sm_obj *o = id && id != UINT64_MAX ? reg_get(p->srv->reg, id) : NULL;
+  sm_obj *o = kind == CMD_CALL && object ? reg_get(p->srv->reg, object) : NULL;
   if (o)
     o->log_index = index;
-  else if (id != UINT64_MAX)
+  else if (kind != CMD_BEGIN_SESSION && !(kind == CMD_END_SESSION && object == CMD_NO_OBJECT))
     p->floor = index;
   p->since_snap += WAL_RECORD_HEADER + len;
   if (p->w && p->since_snap > p->cfg.snapshot_log_bytes && !p->child && !p->failed)

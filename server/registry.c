@@ -35,6 +35,10 @@ struct registry {
   cmd_state cmd;     /* where commands go (cmd.h) */
   exp_index exp;     /* objects with a deadline, and the active expiry cycle (expire.h) */
   size_t tables_mem; /* bytes of by_id and by_name, as counted in mem */
+  /* The object reg_get found last: a request looks its target up more
+   * than once (the call, the mark its answer waits for, its log record).
+   * Forgotten when the object leaves by_id (drop_id). */
+  sm_obj *last_get;
 };
 
 static sm_span id_key(const uint64_t *id) { return (sm_span){(const uint8_t *)id, sizeof *id}; }
@@ -79,11 +83,17 @@ static void count_tables(registry *reg) {
   reg->tables_mem = now;
 }
 
+/* Takes o out of by_id (and out of reg_get's memory). */
+static void drop_id(registry *reg, sm_obj *o) {
+  if (reg->last_get == o) reg->last_get = NULL;
+  htab_remove(&reg->by_id, id_key(&o->id), NULL);
+}
+
 /* Takes o out of the tables (ids are never reused: later lookups of its id
  * find nothing). */
 static void unlist(registry *reg, sm_obj *o) {
   if (o->name) htab_remove(&reg->by_name, str_key(o->name), NULL);
-  htab_remove(&reg->by_id, id_key(&o->id), NULL);
+  drop_id(reg, o);
   count_tables(reg);
 }
 
@@ -145,6 +155,7 @@ void reg_free(registry *reg) {
   while (all && htab_next(&reg->by_id, &pos, &key, &val))
     all[i++] = val;
   htab_clear(&reg->by_id, NULL, NULL);
+  reg->last_get = NULL;
   htab_clear(&reg->by_name, NULL, NULL);
   reg->reaping = true;
   for (i = 0; all && i < n; i++)
@@ -225,7 +236,7 @@ int reg_restore(registry *reg, const obj_type *t, uint64_t id, const char *name,
   o->state = state;
   if (htab_put(&reg->by_id, id_key(&o->id), o, NULL) != 1 ||
       (name && htab_put(&reg->by_name, str_key(name), o, NULL) != 1)) {
-    htab_remove(&reg->by_id, id_key(&o->id), NULL);
+    drop_id(reg, o);
     count_tables(reg);
     free(o->name);
     free(o);
@@ -244,8 +255,11 @@ int reg_restore(registry *reg, const obj_type *t, uint64_t id, const char *name,
 }
 
 sm_obj *reg_get(const registry *reg, uint64_t id) {
+  if (reg->last_get && reg->last_get->id == id) return reg->last_get;
   void **slot = htab_find(&reg->by_id, id_key(&id));
-  return slot ? *slot : NULL;
+  if (!slot) return NULL;
+  ((registry *)reg)->last_get = *slot; /* a cache, not the registry's state */
+  return *slot;
 }
 
 sm_obj *reg_get_named(const registry *reg, const char *name) {
@@ -293,7 +307,7 @@ int reg_create(registry *reg, const obj_type *t, const char *name, call *c, sm_o
   reg_measure(reg, o);
   if (htab_put(&reg->by_id, id_key(&o->id), o, NULL) != 1 ||
       (name && htab_put(&reg->by_name, str_key(name), o, NULL) != 1)) {
-    htab_remove(&reg->by_id, id_key(&o->id), NULL);
+    drop_id(reg, o);
     count_tables(reg);
     obj_free(reg, o);
     return call_fail(c, WS_INTERNAL, "out of memory");

@@ -2,11 +2,20 @@
 /* session.c - the sessions table: per session, its references to anonymous
  * objects and the units it owns (see session.h). Both are htabs of object
  * id -> count, so a session that holds many objects gives each back once.
- * A kept session also has its reply table: seq -> the answer's bytes.
+ * A kept session also has its reply table: its kept answers by seq.
  * Kept answers are data: each counts in the registry's used memory
  * (memory.h) from keeping to freeing, as Redis counts client output
  * buffers, so --max-memory refuses growing calls once unacknowledged
- * answers fill it (nothing is evicted; the client's ack frees them). */
+ * answers fill it (nothing is evicted; the client's ack frees them).
+ *
+ * Every request of a kept session asks the table several times (is it
+ * kept, was this seq answered, what was acknowledged, keep this answer),
+ * so both lookups are cheap: the table remembers the entry it found last
+ * (the requests of one connection come together), and a reply table is an
+ * array sorted by seq, not a hash table: seqs grow, so an answer is
+ * appended, an acknowledgement drops a prefix, and a seq above the last
+ * one kept (every new request) is known absent without a search. Small
+ * answers live in the array itself: no allocation for an int or a nil. */
 #include "session.h"
 
 #include "memory.h"
@@ -14,6 +23,28 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Answers up to this many bytes are kept inside their entry (an entry
+ * is then 32 bytes). */
+#define REPLY_INLINE 16
+
+/* One kept answer: the result when status is OK, else the error text. */
+typedef struct reply {
+  uint64_t seq;
+  uint32_t n;     /* bytes of the answer */
+  int32_t status; /* WS_* */
+  union {
+    uint8_t in[REPLY_INLINE]; /* n <= REPLY_INLINE */
+    uint8_t *heap;            /* owned, n > REPLY_INLINE */
+  } b;
+} reply;
+_Static_assert(sizeof(reply) == 32, "a reply entry is 32 bytes");
+
+/* The kept answers of a session, sorted by seq: v[first..end). */
+typedef struct reply_table {
+  reply *v; /* owned */
+  size_t first, end, cap;
+} reply_table;
 
 typedef struct sess {
   uint64_t id;
@@ -24,62 +55,168 @@ typedef struct sess {
   bool attached;  /* a connection of this run has it (never saved) */
   uint64_t acked; /* the client has every answer up to this seq */
   uint64_t key;   /* a resume must name it (session ids are not secret) */
-  htab replies;   /* seq -> kept_reply* (owned) */
+  reply_table replies;
 } sess;
 
-/* A kept answer: one block, the span pointing just past itself. */
-typedef struct kept_reply {
-  sm_span r;  /* the result (status OK), else the error text */
-  int status; /* WS_* */
-} kept_reply;
-
-/* What a kept answer of n bytes weighs: its block, its 8-byte key's
- * block and its table entry. */
-static size_t reply_mem(size_t n) {
-  return mem_chunk(sizeof(kept_reply) + n) + mem_chunk(sizeof(uint64_t)) + sizeof(htab_entry);
+static const uint8_t *reply_bytes(const reply *r) {
+  return r->n > REPLY_INLINE ? r->b.heap : r->b.in;
 }
 
-/* A kept answer with status and bytes (the result, or the error text),
- * counted in reg's used memory. */
-static kept_reply *reply_new(registry *reg, int status, sm_span bytes_in) {
-  kept_reply *r = malloc(sizeof *r + bytes_in.n);
-  if (!r) return NULL;
-  uint8_t *bytes = (uint8_t *)(r + 1);
-  if (bytes_in.n) memcpy(bytes, bytes_in.p, bytes_in.n);
-  *r = (kept_reply){{bytes, bytes_in.n}, status};
-  mem_add(reg_mem(reg), reply_mem(bytes_in.n));
-  return r;
+/* What a kept answer weighs in the used memory: its slot in the array and
+ * its bytes' block when they are not inline. Counted where the answer is
+ * made (reply_set) and where it goes (reply_drop), nowhere else. */
+static size_t reply_mem(const reply *r) {
+  return sizeof *r + (r->n > REPLY_INLINE ? mem_chunk(r->n) : 0);
 }
 
-/* Frees a kept answer (an htab_free_fn: ctx is the registry, or NULL when
- * the registry is going and nothing is counted any more). */
-static void reply_free(void *ctx, void *val) {
-  const sm_span *r = val; /* the first member of a kept_reply */
-  if (ctx && r) mem_sub(reg_mem(ctx), reply_mem(r->n));
-  free(val);
+/* Frees what r holds and uncounts it (reg NULL: the registry is going and
+ * nothing is counted any more). */
+static void reply_drop(registry *reg, reply *r) {
+  if (reg) mem_sub(reg_mem(reg), reply_mem(r));
+  if (r->n > REPLY_INLINE) free(r->b.heap);
 }
 
-static int sess_reply_keep_in(registry *reg, sess *s, uint64_t seq, int status, sm_span bytes);
+/* Makes *r, which holds nothing, the answer of seq: status and a copy of
+ * bytes (the result when OK, else the error text), counted in reg's used
+ * memory. Returns 0, or -1 when out of memory (r unchanged). */
+static int reply_set(registry *reg, reply *r, uint64_t seq, int status, sm_span bytes) {
+  if (bytes.n > UINT32_MAX) return -1;
+  uint8_t *heap = NULL;
+  if (bytes.n > REPLY_INLINE && !(heap = malloc(bytes.n))) return -1;
+  r->seq = seq;
+  r->n = (uint32_t)bytes.n;
+  r->status = (int32_t)status;
+  if (heap) {
+    memcpy(heap, bytes.p, bytes.n);
+    r->b.heap = heap;
+  } else if (bytes.n) {
+    memcpy(r->b.in, bytes.p, bytes.n);
+  }
+  mem_add(reg_mem(reg), reply_mem(r));
+  return 0;
+}
+
+static size_t replies_len(const reply_table *t) { return t->end - t->first; }
+
+/* Frees the table's answers (reg: as reply_drop's). */
+static void replies_free(registry *reg, reply_table *t) {
+  for (size_t i = t->first; i < t->end; i++)
+    reply_drop(reg, &t->v[i]);
+  free(t->v);
+  *t = (reply_table){0};
+}
+
+/* The position of the first entry whose seq is at least seq. */
+static size_t replies_lower_bound(const reply_table *t, uint64_t seq) {
+  size_t lo = t->first, hi = t->end;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (t->v[mid].seq < seq)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo;
+}
+
+/* The entry of seq, or NULL. */
+static const reply *replies_find(const reply_table *t, uint64_t seq) {
+  if (t->first == t->end || seq > t->v[t->end - 1].seq || seq < t->v[t->first].seq) return NULL;
+  size_t at = replies_lower_bound(t, seq);
+  return at < t->end && t->v[at].seq == seq ? &t->v[at] : NULL;
+}
+
+/* Room for one more entry at the end: the acknowledged prefix is reused
+ * when it is at least as long as what is kept (so each entry moved buys a
+ * free slot), else the array grows. Returns false when out of memory. */
+static bool replies_room(reply_table *t) {
+  if (t->end < t->cap) return true;
+  if (t->first > 0 && t->first >= replies_len(t)) {
+    memmove(t->v, t->v + t->first, replies_len(t) * sizeof *t->v);
+    t->end -= t->first;
+    t->first = 0;
+    return true;
+  }
+  size_t cap = t->cap ? t->cap * 2 : 16;
+  reply *v = realloc(t->v, cap * sizeof *v);
+  if (!v) return false;
+  t->v = v;
+  t->cap = cap;
+  return true;
+}
+
+/* Keeps status and bytes as the answer of seq: appended when seq is the
+ * highest (a new call), else put in its place (a parked call answered
+ * after newer ones), replacing the answer of the same seq (a replay of a
+ * resent call never makes one). Returns 0, or -1 when out of memory. */
+static int replies_put(registry *reg, reply_table *t, uint64_t seq, int status, sm_span bytes) {
+  bool last = t->first == t->end || seq > t->v[t->end - 1].seq;
+  reply r = {0};
+  if (!last) {
+    size_t at = replies_lower_bound(t, seq);
+    if (t->v[at].seq == seq) {
+      if (reply_set(reg, &r, seq, status, bytes) != 0) return -1;
+      reply_drop(reg, &t->v[at]);
+      t->v[at] = r;
+      return 0;
+    }
+  }
+  if (reply_set(reg, &r, seq, status, bytes) != 0) return -1;
+  if (!replies_room(t)) {
+    reply_drop(reg, &r);
+    return -1;
+  }
+  size_t at = last ? t->end : replies_lower_bound(t, seq); /* the room made may move entries */
+  memmove(&t->v[at + 1], &t->v[at], (t->end - at) * sizeof *t->v);
+  t->v[at] = r;
+  t->end++;
+  return 0;
+}
+
+/* Drops the answers of seqs up to ack: a prefix, the table being sorted. */
+static void replies_ack(registry *reg, reply_table *t, uint64_t ack) {
+  while (t->first < t->end && t->v[t->first].seq <= ack)
+    reply_drop(reg, &t->v[t->first++]);
+  if (t->first == t->end) t->first = t->end = 0;
+}
 
 static sm_span id_key(const uint64_t *id) { return (sm_span){(const uint8_t *)id, sizeof *id}; }
 
-/* Frees a session entry (an htab_free_fn; ctx: as reply_free's). */
+/* Frees a session entry (an htab_free_fn; ctx: the registry its kept
+ * answers are counted in, as reply_drop's reg). */
 static void sess_free(void *ctx, void *val) {
   sess *s = val;
   htab_clear(&s->handles, NULL, NULL);
   htab_clear(&s->owned, NULL, NULL);
   htab_clear(&s->ephemeral, NULL, NULL);
-  htab_clear(&s->replies, reply_free, ctx);
+  replies_free(ctx, &s->replies);
   free(s);
 }
 
-void sess_init(sess_table *t) { htab_init(&t->by_id); }
+void sess_init(sess_table *t) {
+  htab_init(&t->by_id);
+  t->last = NULL;
+}
 
-void sess_fini(sess_table *t) { htab_clear(&t->by_id, sess_free, NULL); }
+void sess_fini(sess_table *t) {
+  htab_clear(&t->by_id, sess_free, NULL);
+  t->last = NULL;
+}
 
 static sess *find(registry *reg, uint64_t sid) {
-  void **slot = htab_find(&reg_sessions(reg)->by_id, id_key(&sid));
-  return slot ? *slot : NULL;
+  sess_table *t = reg_sessions(reg);
+  if (t->last && t->last->id == sid) return t->last;
+  void **slot = htab_find(&t->by_id, id_key(&sid));
+  if (!slot) return NULL;
+  t->last = *slot;
+  return t->last;
+}
+
+/* Takes s out of the table (it is freed next, or being ended). */
+static void unlink_sess(registry *reg, sess *s) {
+  sess_table *t = reg_sessions(reg);
+  if (t->last == s) t->last = NULL;
+  htab_remove(&t->by_id, id_key(&s->id), NULL);
 }
 
 /* The entry of sid, made when missing. NULL when out of memory. */
@@ -91,7 +228,6 @@ static sess *get_or_add(registry *reg, uint64_t sid) {
   htab_init(&s->handles);
   htab_init(&s->owned);
   htab_init(&s->ephemeral);
-  htab_init(&s->replies);
   if (htab_put(&reg_sessions(reg)->by_id, id_key(&s->id), s, NULL) != 1) {
     free(s);
     return NULL;
@@ -102,7 +238,7 @@ static sess *get_or_add(registry *reg, uint64_t sid) {
 /* Drops the entry of s when it holds nothing any more. */
 static void forget_if_empty(registry *reg, sess *s) {
   if (s->kept || htab_len(&s->handles) || htab_len(&s->owned) || htab_len(&s->ephemeral)) return;
-  htab_remove(&reg_sessions(reg)->by_id, id_key(&s->id), NULL);
+  unlink_sess(reg, s);
   sess_free(reg, s);
 }
 
@@ -255,15 +391,12 @@ bool sess_kept(registry *reg, uint64_t sid) {
   return s && s->kept;
 }
 
-static sm_span seq_key(const uint64_t *seq) { return (sm_span){(const uint8_t *)seq, sizeof *seq}; }
-
 bool sess_reply_find(registry *reg, uint64_t sid, uint64_t seq, int *status, sm_span *result) {
   sess *s = sid ? find(reg, sid) : NULL;
-  void **slot = s && s->kept ? htab_find(&s->replies, seq_key(&seq)) : NULL;
-  if (!slot) return false;
-  const kept_reply *r = *slot;
+  const reply *r = s && s->kept ? replies_find(&s->replies, seq) : NULL;
+  if (!r) return false;
   *status = r->status;
-  *result = r->r;
+  *result = (sm_span){reply_bytes(r), r->n};
   return true;
 }
 
@@ -274,43 +407,14 @@ int sess_reply_keep(registry *reg, uint64_t sid, uint64_t seq, sm_span result) {
 int sess_reply_keep_status(registry *reg, uint64_t sid, uint64_t seq, int status, sm_span bytes) {
   sess *s = sid ? find(reg, sid) : NULL;
   if (!s || !s->kept || seq == 0 || seq <= s->acked) return 0;
-  return sess_reply_keep_in(reg, s, seq, status, bytes);
-}
-
-static int sess_reply_keep_in(registry *reg, sess *s, uint64_t seq, int status, sm_span bytes) {
-  kept_reply *r = reply_new(reg, status, bytes);
-  void *old = NULL;
-  if (!r || htab_put(&s->replies, seq_key(&seq), r, &old) < 0) {
-    reply_free(reg, r);
-    return -1;
-  }
-  /* the same seq twice: the newer answer (a replay of a resent call never makes one) */
-  reply_free(reg, old);
-  return 0;
+  return replies_put(reg, &s->replies, seq, status, bytes);
 }
 
 void sess_ack(registry *reg, uint64_t sid, uint64_t ack) {
   sess *s = sid ? find(reg, sid) : NULL;
   if (!s || !s->kept || ack <= s->acked) return;
   s->acked = ack;
-  if (htab_len(&s->replies) == 0) return;
-  /* Seqs grow, and the table keeps insertion order: the acked ones are
-   * mostly first, but a parked call answered late sits after newer ones. */
-  size_t pos = 0;
-  sm_span key;
-  void *val;
-  while (htab_next(&s->replies, &pos, &key, &val)) {
-    uint64_t seq;
-    memcpy(&seq, key.p, sizeof seq);
-    if (seq <= ack) {
-      size_t slots = s->replies.n_slots;
-      htab_remove(&s->replies, key, NULL);
-      reply_free(reg, val);
-      /* A remove that shrinks the table compacts its entries: start over
-       * (what is left before pos is unacknowledged, soon passed again). */
-      if (s->replies.n_slots != slots) pos = 0;
-    }
-  }
+  replies_ack(reg, &s->replies, ack);
 }
 
 uint64_t sess_acked(registry *reg, uint64_t sid) {
@@ -320,14 +424,14 @@ uint64_t sess_acked(registry *reg, uint64_t sid) {
 
 size_t sess_reply_count(registry *reg, uint64_t sid) {
   sess *s = sid ? find(reg, sid) : NULL;
-  return s ? htab_len(&s->replies) : 0;
+  return s ? replies_len(&s->replies) : 0;
 }
 
 void sess_end(registry *reg, uint64_t sid) {
   sess *s = sid ? find(reg, sid) : NULL;
   if (!s) return;
   /* Out of the table first: the hooks below may not find it half done. */
-  htab_remove(&reg_sessions(reg)->by_id, id_key(&s->id), NULL);
+  unlink_sess(reg, s);
   size_t pos = 0;
   sm_span key;
   void *val;
@@ -367,16 +471,15 @@ static void put_int(vbuf *out, const void *val) {
 
 /* A kept answer as a list item of out: its bytes, or for an error
  * [status, text bytes]. */
-static void put_reply(vbuf *out, const void *val) {
-  const kept_reply *r = val;
+static void put_reply(vbuf *out, const reply *r) {
   size_t item = vb_list_begin_item(out);
   if (r->status == WS_OK) {
-    vb_bytes(out, r->r.p, r->r.n);
+    vb_bytes(out, reply_bytes(r), r->n);
   } else {
     size_t list = vb_list_begin(out);
-    put_int(out, (const void *)(uintptr_t)r->status);
+    vb_list_int(out, r->status);
     size_t text = vb_list_begin_item(out);
-    vb_bytes(out, r->r.p, r->r.n);
+    vb_bytes(out, reply_bytes(r), r->n);
     vb_list_end_item(out, text);
     vb_list_end(out, list);
   }
@@ -421,7 +524,17 @@ static void save_table(vbuf *out, const htab *t, void (*put_val)(vbuf *out, cons
   vb_list_end(out, list);
 }
 
-/* Reads the [seq, bytes, ...] list v into s's reply table. Returns false
+/* Appends the reply table t as one list [seq, answer, ...] (put_reply). */
+static void save_replies(vbuf *out, const reply_table *t) {
+  size_t list = vb_list_begin(out);
+  for (size_t i = t->first; i < t->end; i++) {
+    vb_list_int(out, (int64_t)t->v[i].seq);
+    put_reply(out, &t->v[i]);
+  }
+  vb_list_end(out, list);
+}
+
+/* Reads the [seq, answer, ...] list v into s's reply table. Returns false
  * when v is not such a list or memory runs out. */
 static bool load_replies(registry *reg, sm_span v, sess *s) {
   vinfo vi;
@@ -435,7 +548,7 @@ static bool load_replies(registry *reg, sm_span v, sess *s) {
     sm_span bytes;
     if (!vw_list_next(&it, &b) || vw_peek(a, &seq) != VW_OK || seq.kind != VK_INT || seq.i <= 0 ||
         !read_reply(b, &status, &bytes) ||
-        sess_reply_keep_in(reg, s, (uint64_t)seq.i, status, bytes) != 0)
+        replies_put(reg, &s->replies, (uint64_t)seq.i, status, bytes) != 0)
       return false;
   }
   return true;
@@ -457,7 +570,9 @@ static int save_sessions(registry *reg, vbuf *out, bool holding) {
   uint8_t raw[16];
   while (htab_next(&reg_sessions(reg)->by_id, &pos, &key, &val)) {
     const sess *s = val;
-    if (holding && htab_len(&s->handles) == 0 && htab_len(&s->owned) == 0) continue;
+    if (holding && htab_len(&s->handles) == 0 && htab_len(&s->owned) == 0 &&
+        htab_len(&s->ephemeral) == 0)
+      continue;
     size_t item = vb_list_begin_item(out);
     size_t entry = vb_list_begin(out);
     vbuf v = {.p = raw, .cap = sizeof raw};
@@ -477,7 +592,7 @@ static int save_sessions(registry *reg, vbuf *out, bool holding) {
       vb_int(&v, (int64_t)s->acked);
       vb_list_item(out, vb_span(&v));
       sub = vb_list_begin_item(out);
-      save_table(out, &s->replies, put_reply);
+      save_replies(out, &s->replies);
       vb_list_end_item(out, sub);
     }
     v.len = 0;

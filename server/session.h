@@ -45,7 +45,8 @@
 /* The sessions of a registry, embedded in it (registry.c) and kept by
  * session.c alone. Zero-initialised (after htab_init) is empty. */
 typedef struct sess_table {
-  htab by_id; /* 8-byte session id -> sess* (owned), in creation order */
+  htab by_id;        /* 8-byte session id -> sess* (owned), in creation order */
+  struct sess *last; /* the entry found last (a request asks for its own several times) */
 } sess_table;
 
 /* Sets up an empty table. */
@@ -110,10 +111,11 @@ void sess_end(registry *reg, uint64_t sid);
 
 /* The table as one packed Value appended to out: a list of
  * [session, [id, count, ...] references, [id, units, ...] owned, kept,
- * acked, [seq, answer, ...] replies, key, [id, 1, ...] ephemeral], in
- * creation order (an older blob's entries end after owned; ephemeral is
- * there only when the session has such objects); an answer is its bytes,
- * or [status, text bytes] for an error. Returns 0, or -1 when out of memory. */
+ * acked, [seq, answer, ...] replies (by seq), key, [id, 1, ...] ephemeral],
+ * sessions in creation order (an older blob's entries end after owned;
+ * ephemeral is there only when the session has such objects); an answer is
+ * its bytes, or [status, text bytes] for an error. Returns 0, or -1 when
+ * out of memory. */
 int sess_save(registry *reg, vbuf *out);
 /* As sess_save, for info's state digest, which must be the same on every
  * member of a replicated group that applied the same log: only the

@@ -18,6 +18,7 @@
 #include "server/cmd.h"
 #include "server/cycles.h"
 #include "server/dispatch.h"
+#include "server/memory.h"
 #include "server/session.h"
 #include "server/t_custom.h"
 #include "smtest_unit.h"
@@ -45,8 +46,29 @@ static records log_;
 static vbuf result;
 static char err[256];
 
-static void sink(void *ctx, const uint8_t *rec, size_t len) {
+/* The kind and the object the sink is told are the record's own first and
+ * fourth fields. */
+static void check_fields(const uint8_t *rec, size_t len, int kind, uint64_t object) {
+  vinfo top, f;
+  ck_assert_int_eq(vw_scan((sm_span){rec, len}, VW_DEPTH_MAX, &top, NULL), VW_OK);
+  ck_assert_int_eq(top.kind, VK_LIST);
+  vw_iter it;
+  vw_iter_init(&it, top.data);
+  sm_span item;
+  int64_t field[4];
+  for (int i = 0; i < 4; i++) {
+    ck_assert(vw_list_next(&it, &item));
+    ck_assert_int_eq(vw_peek(item, &f), VW_OK);
+    ck_assert_int_eq(f.kind, VK_INT);
+    field[i] = f.i;
+  }
+  ck_assert_int_eq(field[0], kind);
+  ck_assert_int_eq(field[3], (int64_t)object);
+}
+
+static void sink(void *ctx, const uint8_t *rec, size_t len, int kind, uint64_t object) {
   records *r = ctx;
+  check_fields(rec, len, kind, object);
   if (r->n == r->cap) {
     r->cap = r->cap ? r->cap * 2 : 64;
     r->rec = realloc(r->rec, r->cap * sizeof *r->rec);
@@ -582,6 +604,113 @@ START_TEST(test_expiry_replays) {
 }
 END_TEST
 
+/* The reply table of a kept session (session.c keeps it sorted by seq,
+ * small answers inline): answers found by seq, a parked call's answer kept
+ * after newer ones, acknowledgements dropping what they cover (also out of
+ * order), answers of every size, an error answer with its status, and the
+ * same table after a save and a load. Kept answers count in the used
+ * memory until acknowledged. The entry found last is remembered: an ended
+ * session is not found through it. */
+START_TEST(test_reply_table) {
+  ck_assert_int_eq(sess_begin(reg, S1, 77, true), 0);
+  size_t used_before = reg_mem(reg)->used;
+  char big[300];
+  memset(big, 'x', sizeof big);
+  for (uint64_t seq = 1; seq <= 200; seq++) {
+    if (seq == 150) continue; /* answered late, below */
+    sm_span answer = {(const uint8_t *)big, (size_t)(seq % 7 == 0 ? 100 + seq : seq % 24)};
+    ck_assert_int_eq(sess_reply_keep(reg, S1, seq, answer), 0);
+  }
+  ck_assert_int_eq(sess_reply_keep(reg, S1, 150, (sm_span){(const uint8_t *)"late", 4}), 0);
+  ck_assert_uint_eq(sess_reply_count(reg, S1), 200);
+  ck_assert_uint_gt(reg_mem(reg)->used, used_before + 200 * 16);
+  sm_span got;
+  int st;
+  ck_assert(sess_reply_find(reg, S1, 150, &st, &got));
+  ck_assert_int_eq(st, WS_OK);
+  ck_assert_uint_eq(got.n, 4);
+  ck_assert_int_eq(memcmp(got.p, "late", 4), 0);
+  for (uint64_t seq = 1; seq <= 200; seq++) {
+    if (seq == 150) continue;
+    ck_assert(sess_reply_find(reg, S1, seq, &st, &got));
+    ck_assert_int_eq(st, WS_OK);
+    ck_assert_uint_eq(got.n, seq % 7 == 0 ? 100 + seq : seq % 24);
+    if (got.n) ck_assert_int_eq(memcmp(got.p, big, got.n), 0);
+  }
+  ck_assert(!sess_reply_find(reg, S1, 201, &st, &got));
+  ck_assert(!sess_reply_find(reg, S1, 0, &st, &got));
+  /* The same seq again: the newer answer. */
+  ck_assert_int_eq(sess_reply_keep(reg, S1, 3, (sm_span){(const uint8_t *)"again", 5}), 0);
+  ck_assert(sess_reply_find(reg, S1, 3, &st, &got));
+  ck_assert_uint_eq(got.n, 5);
+  ck_assert_uint_eq(sess_reply_count(reg, S1), 200);
+  sess_ack(reg, S1, 120);
+  ck_assert_uint_eq(sess_acked(reg, S1), 120);
+  ck_assert_uint_eq(sess_reply_count(reg, S1), 80);
+  ck_assert(!sess_reply_find(reg, S1, 120, &st, &got));
+  ck_assert(sess_reply_find(reg, S1, 121, &st, &got));
+  /* An answer at or below what was acknowledged is not kept. */
+  ck_assert_int_eq(sess_reply_keep(reg, S1, 100, (sm_span){(const uint8_t *)"no", 2}), 0);
+  ck_assert(!sess_reply_find(reg, S1, 100, &st, &got));
+  sess_ack(reg, S1, 110); /* older than what it has: nothing changes */
+  ck_assert_uint_eq(sess_acked(reg, S1), 120);
+  ck_assert_uint_eq(sess_reply_count(reg, S1), 80);
+  /* More answers reuse the room the acknowledged ones left. */
+  for (uint64_t seq = 201; seq <= 300; seq++)
+    ck_assert_int_eq(sess_reply_keep(reg, S1, seq, (sm_span){(const uint8_t *)big, 9}), 0);
+  ck_assert_uint_eq(sess_reply_count(reg, S1), 180);
+  ck_assert(sess_reply_find(reg, S1, 150, &st, &got));
+  ck_assert_uint_eq(got.n, 4);
+  /* An error answer (an applied call that failed later) keeps its status,
+   * replacing the OK one of the same seq, short or long. */
+  ck_assert_int_eq(
+      sess_reply_keep_status(reg, S1, 121, WS_BROKEN, (sm_span){(const uint8_t *)"broken", 6}), 0);
+  ck_assert_int_eq(
+      sess_reply_keep_status(reg, S1, 122, WS_BROKEN, (sm_span){(const uint8_t *)big, 40}), 0);
+  ck_assert(sess_reply_find(reg, S1, 121, &st, &got));
+  ck_assert_int_eq(st, WS_BROKEN);
+  ck_assert_uint_eq(got.n, 6);
+  ck_assert_int_eq(memcmp(got.p, "broken", 6), 0);
+  ck_assert_uint_eq(sess_reply_count(reg, S1), 180);
+  /* Saved and loaded: the same table. */
+  vbuf saved, again;
+  vb_init(&saved);
+  vb_init(&again);
+  ck_assert_int_eq(cmd_sessions_save(reg, &saved), 0);
+  registry *r = reg_new();
+  ck_assert_int_eq(cmd_sessions_load(r, saved.p, saved.len, err, sizeof err), 0);
+  ck_assert_uint_eq(sess_reply_count(r, S1), 180);
+  ck_assert_uint_eq(sess_acked(r, S1), 120);
+  ck_assert(sess_reply_find(r, S1, 300, &st, &got));
+  ck_assert_int_eq(st, WS_OK);
+  ck_assert_uint_eq(got.n, 9);
+  ck_assert(sess_reply_find(r, S1, 122, &st, &got));
+  ck_assert_int_eq(st, WS_BROKEN);
+  ck_assert_uint_eq(got.n, 40);
+  ck_assert_int_eq(memcmp(got.p, big, 40), 0);
+  ck_assert_int_eq(cmd_sessions_save(r, &again), 0);
+  ck_assert_uint_eq(saved.len, again.len);
+  ck_assert_int_eq(memcmp(saved.p, again.p, saved.len), 0);
+  reg_free(r);
+  vb_free(&saved);
+  vb_free(&again);
+  sess_ack(reg, S1, 300);
+  ck_assert_uint_eq(sess_reply_count(reg, S1), 0);
+  ck_assert_uint_eq(reg_mem(reg)->used, used_before); /* every answer uncounted */
+  ck_assert(sess_kept(reg, S1));
+  sess_end(reg, S1);
+  ck_assert(!sess_kept(reg, S1));
+  ck_assert(!sess_reply_find(reg, S1, 301, &st, &got));
+  ck_assert_uint_eq(sess_reply_count(reg, S1), 0);
+  /* A session that holds nothing any more leaves the table. */
+  uint64_t anon = make(S2, "list", NULL, "");
+  ck_assert(sess_holds_anything(reg, S2));
+  ck_assert(sess_release(reg, S2, anon));
+  ck_assert(!sess_holds_anything(reg, S2));
+  ck_assert_uint_eq(sess_ref_count(reg, S2), 0);
+}
+END_TEST
+
 Suite *cmd_suite(void) {
   Suite *s = suite_create("cmd");
   TCase *tc = tcase_create("replay");
@@ -597,6 +726,7 @@ Suite *cmd_suite(void) {
   tcase_add_test(tc, test_sessions_save_load);
   tcase_add_test(tc, test_unkept_type);
   tcase_add_test(tc, test_expiry_replays);
+  tcase_add_test(tc, test_reply_table);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -246,6 +246,80 @@ START_TEST(value_containers_match_protobuf) {
 }
 END_TEST
 
+/* A list written with its sizes known first (vw_*_size, vb_list_head,
+ * vb_item_head, vb_list_int), or with its header written last into room
+ * left for it (vb_list_room), has the bytes vb_list_begin/end writes, for
+ * ints of every varint length and strings and bodies on both sides of
+ * each length-byte boundary. */
+START_TEST(value_sized_list_same_bytes) {
+  static const int64_t ints[] = {0, 1, -1, 63, -64, 64, 8191, 8192, INT64_MAX, INT64_MIN};
+  static const size_t strs[] = {0, 1, 124, 125, 126, 127, 128, 16380, 16383, 16384};
+  char text[16400];
+  memset(text, 'a', sizeof text);
+  for (size_t si = 0; si < sizeof strs / sizeof strs[0]; si++) {
+    vbuf wrapped, sized, one;
+    vb_init(&wrapped);
+    vb_init(&sized);
+    vb_init(&one);
+    size_t list = vb_list_begin(&wrapped);
+    size_t body = 0;
+    for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
+      vb_reset(&one);
+      vb_int(&one, ints[i]);
+      vb_list_item(&wrapped, vb_span(&one));
+      body += vw_item_size(one.len);
+    }
+    size_t item = vb_list_begin_item(&wrapped);
+    vb_str(&wrapped, text, strs[si]);
+    vb_list_end_item(&wrapped, item);
+    body += vw_item_size(vw_str_size(strs[si]));
+    item = vb_list_begin_item(&wrapped); /* a list of one string in the list */
+    size_t inner = vb_list_begin(&wrapped);
+    vb_reset(&one);
+    vb_str(&one, text, strs[si]);
+    vb_list_item(&wrapped, vb_span(&one));
+    vb_list_end(&wrapped, inner);
+    vb_list_end_item(&wrapped, item);
+    size_t inner_body = vw_item_size(vw_str_size(strs[si]));
+    body += vw_item_size(vw_list_size(inner_body));
+    vb_list_end(&wrapped, list);
+
+    vb_list_head(&sized, body);
+    for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++)
+      vb_list_int(&sized, ints[i]);
+    vb_item_head(&sized, vw_str_size(strs[si]));
+    vb_str(&sized, text, strs[si]);
+    vb_item_head(&sized, vw_list_size(inner_body));
+    vb_list_head(&sized, inner_body);
+    vb_list_item(&sized, vb_span(&one));
+    /* The same, its header written last into the room left for it. */
+    vbuf room;
+    vb_init(&room);
+    vb_append(&room, (sm_span){(const uint8_t *)"pre", 3}); /* not at the start of the buffer */
+    size_t mark = vb_list_room(&room);
+    for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++)
+      vb_list_int(&room, ints[i]);
+    vb_item_head(&room, vw_str_size(strs[si]));
+    vb_str(&room, text, strs[si]);
+    vb_item_head(&room, vw_list_size(inner_body));
+    vb_list_head(&room, inner_body);
+    vb_list_item(&room, vb_span(&one));
+    size_t start = vb_list_close_room(&room, mark);
+    ck_assert(!wrapped.failed && !sized.failed && !room.failed);
+    ck_assert_uint_ge(start, 3);
+    ck_assert_int_eq(memcmp(room.p, "pre", 3), 0);
+    ck_assert_uint_eq(sized.len, vw_list_size(body));
+    assert_same(vb_span(&sized), vb_span(&wrapped));
+    assert_same((sm_span){room.p + start, room.len - start}, vb_span(&wrapped));
+    vb_free(&room);
+    ck_assert_int_eq(vw_scan(vb_span(&sized), 2, NULL, NULL), VW_OK);
+    vb_free(&wrapped);
+    vb_free(&sized);
+    vb_free(&one);
+  }
+}
+END_TEST
+
 /* Non-canonical or hostile bytes are refused, so byte equality stays value
  * equality and nothing malformed is ever stored. */
 START_TEST(value_rejects_malformed) {
@@ -843,6 +917,7 @@ Suite *wire_suite(void) {
   tc = tcase_create("value");
   tcase_add_test(tc, value_scalars_match_protobuf);
   tcase_add_test(tc, value_containers_match_protobuf);
+  tcase_add_test(tc, value_sized_list_same_bytes);
   tcase_add_test(tc, value_rejects_malformed);
   tcase_add_test(tc, value_depth_limit);
   tcase_add_test(tc, value_compare);
