@@ -86,37 +86,7 @@ command -v python3 >/dev/null || die "python3 is needed"
 command -v redis-server >/dev/null || die "redis-server is needed (apt-get install redis-server)"
 command -v redis-benchmark >/dev/null || die "redis-benchmark is needed (apt-get install redis-tools)"
 
-if [ -z "$BUILD" ]; then
-  BUILD="$ROOT/build-compare"
-  say "building optimised binaries in $BUILD"
-  cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSM_BUILD_TESTS=OFF >/dev/null
-  cmake --build "$BUILD" -j "$(nproc)" --target statemgrd statemgr_bench statemgr_cli >/dev/null
-fi
-SMD="$BUILD/statemgrd"
-BENCH="$BUILD/statemgr-bench"
-CLI="$BUILD/statemgr"
-for b in "$SMD" "$BENCH" "$CLI"; do
-  [ -x "$b" ] || die "$b is missing: build it, or give --build-dir"
-done
-
-TMP=$(mktemp -d /tmp/sm-durable.XXXXXX)
-PIDS=()
-
-cleanup() {
-  local pid
-  for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-now_ms() { date +%s%3N; }
-
-od -An -tx1 -N32 /dev/urandom | tr -d ' \n' >"$TMP/authkey"
-chmod 600 "$TMP/authkey"
-
-RUN_LIMIT=600
-smbench() { timeout "$RUN_LIMIT" "$BENCH" --authkey-file "$TMP/authkey" -q "$@"; }
+bench_setup durable
 smcli() { timeout "$RUN_LIMIT" "$CLI" -u "$SM_URL" --authkey-file "$TMP/authkey" "$@"; }
 
 SM_PID=""

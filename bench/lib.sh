@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-# lib.sh - what bench/compare.sh and bench/durable.sh share: servers kept
+# lib.sh - what the bench/ scripts share: servers kept
 # in PIDS and stopped by PID, free ports, the results table R and its
 # ratios, the target check, Redis bulk loads. Sourced, never run: the
 # caller sets START and NAME (for say), TMP and PIDS.
@@ -77,3 +77,38 @@ for start in range(0, n, 1000):
     out.write(b"*%d\r\n" % len(parts) + b"".join(bulk(p) for p in parts))
 PY
 }
+
+# The setup durable.sh and cluster.sh share: builds statemgrd,
+# statemgr-bench and the CLI into build-compare/ unless BUILD names a
+# build, sets SMD, BENCH and CLI, makes TMP (/tmp/sm-<tag>.XXXXXX, removed
+# at exit with every server in PIDS stopped by PID), a random authkey in
+# it, and smbench (statemgr-bench with that key, at most RUN_LIMIT s).
+bench_setup() { # tag
+  if [ -z "$BUILD" ]; then
+    BUILD="$ROOT/build-compare"
+    say "building optimised binaries in $BUILD"
+    cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSM_BUILD_TESTS=OFF >/dev/null
+    cmake --build "$BUILD" -j "$(nproc)" --target statemgrd statemgr_bench statemgr_cli >/dev/null
+  fi
+  SMD="$BUILD/statemgrd"
+  BENCH="$BUILD/statemgr-bench"
+  CLI="$BUILD/statemgr"
+  local b
+  for b in "$SMD" "$BENCH" "$CLI"; do
+    [ -x "$b" ] || die "$b is missing: build it, or give --build-dir"
+  done
+  TMP=$(mktemp -d "/tmp/sm-$1.XXXXXX")
+  PIDS=()
+  trap bench_cleanup EXIT
+  trap 'exit 130' INT TERM
+  od -An -tx1 -N32 /dev/urandom | tr -d ' \n' >"$TMP/authkey"
+  chmod 600 "$TMP/authkey"
+  RUN_LIMIT=600
+}
+bench_cleanup() {
+  local pid
+  for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
+  rm -rf "$TMP"
+}
+now_ms() { date +%s%3N; }
+smbench() { timeout "$RUN_LIMIT" "$BENCH" --authkey-file "$TMP/authkey" -q "$@"; }
