@@ -138,6 +138,11 @@ struct obj_type {
    * them with the type's internal method "_expire" called with those keys
    * as arguments, which is what the log records. Set with next_deadline. */
   size_t (*due_keys)(const void *state, int64_t now_ms, size_t max, vbuf *out);
+  /* Moves the calls parked in state from (o's state) to state to, of the
+   * same type, just made by load (which parks none), in their order: a
+   * rolled back transaction (txn.c) puts a saved image of the state back
+   * under the waiters. NULL: the state parks no calls. */
+  void (*move_waiters)(registry *reg, sm_obj *o, void *from, void *to);
   const method_def *methods;
   size_t n_methods;
 };
