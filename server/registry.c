@@ -27,16 +27,18 @@ struct registry {
   uint64_t first_id; /* this run's first id: ids below it are an earlier run's */
   sm_obj **doomed;   /* objects whose count reached zero, waiting to be freed */
   size_t n_doomed, cap_doomed;
-  bool reaping;             /* reap() is on the stack: just queue */
-  bool holding;             /* a transaction runs: queue, free at reg_release_frees */
-  struct wch_batch *wbatch; /* a transaction's watch notes, not kept yet (watch.h) */
-  blk_state blk;            /* parked calls and signalled objects (blocked.c) */
-  memacct mem;              /* the data's bytes and the limit (memory.h) */
-  cycles cyc;               /* the cycle collector's suspects (cycles.h) */
-  sess_table sess;          /* what each session holds (session.h) */
-  cmd_state cmd;            /* where commands go (cmd.h) */
-  exp_index exp;            /* objects with a deadline, and the active expiry cycle (expire.h) */
-  size_t tables_mem;        /* bytes of by_id and by_name, as counted in mem */
+  bool reaping;      /* reap() is on the stack: just queue */
+  blk_state blk;     /* parked calls and signalled objects (blocked.c) */
+  memacct mem;       /* the data's bytes and the limit (memory.h) */
+  cycles cyc;        /* the cycle collector's suspects (cycles.h) */
+  sess_table sess;   /* what each session holds (session.h) */
+  cmd_state cmd;     /* where commands go (cmd.h) */
+  exp_index exp;     /* objects with a deadline, and the active expiry cycle (expire.h) */
+  size_t tables_mem; /* bytes of by_id and by_name, as counted in mem */
+
+  /* While a transaction runs (txn.c): */
+  bool holding;             /* frees wait for reg_release_frees */
+  struct wch_batch *wbatch; /* its watch notes, not kept yet (watch.h) */
 };
 
 static sm_span id_key(const uint64_t *id) { return (sm_span){(const uint8_t *)id, sizeof *id}; }
