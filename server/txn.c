@@ -29,11 +29,11 @@
  * conditions are evaluated; then, for the branch chosen, a lock released
  * must be held by the caller and the bytes that growing operations store
  * must fit the memory limit. Any of these failing fails the whole call,
- * with nothing applied. Only then do the operations run, in order. An
- * operation that fails on the state it finds (pop of a missing key, a get
- * on an empty queue, a wrong argument count) changes nothing itself and
- * reports its status in its result; the others still run (Redis EXEC's
- * rule): a condition can rule such a case out beforehand.
+ * with nothing applied. Only then do the operations run, in order, all or
+ * nothing: an operation that fails on the state it finds (pop of a missing
+ * key, a get on an empty queue, a wrong argument count) fails the whole
+ * call with its status, and the operations before it are rolled back
+ * (run_ops, txn_undo.h), so nothing is applied and nothing logged.
  *
  * Conditions and operations run the types' own methods (type_method), so
  * each one means exactly what the same call means; nothing here knows a
@@ -468,9 +468,11 @@ static int run_ops(call *c, const char *what, const txn_op *ops, size_t n, vbuf 
   size_t last = n; /* the last operation that may fail */
   for (size_t i = 0; i < n; i++)
     if (!lk_is_lock(ops[i].obj)) last = i;
-  if (wch_batch_begin(c->reg) != 0) return call_fail(c, WS_INTERNAL, "out of memory");
+  wch_batch notes;
+  wch_batch_begin(c->reg, &notes);
   reg_hold_frees(c->reg);
-  txn_undo undo = {0};
+  txn_undo undo;
+  undo_init(&undo);
   size_t list = vb_list_begin_item(c->out);
   size_t results = vb_list_begin(c->out);
   int rc = WS_OK;

@@ -9,12 +9,14 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
-struct undo_image {
-  sm_obj *o;     /* borrowed: freeing waits for reg_release_frees */
-  vbuf saved;    /* o's state as its type's save wrote it */
-  wch_point rev; /* o's revision before */
-};
+void undo_init(txn_undo *u) {
+  u->images = u->local;
+  u->n = 0;
+  u->cap = UNDO_LOCAL;
+  vb_init(&u->saved);
+}
 
 int undo_keep(txn_undo *u, sm_obj *o, char *err, size_t errlen) {
   for (size_t i = 0; i < u->n; i++)
@@ -24,21 +26,22 @@ int undo_keep(txn_undo *u, sm_obj *o, char *err, size_t errlen) {
     return WS_TYPE_ERROR;
   }
   if (u->n == u->cap) {
-    size_t cap = u->cap ? u->cap * 2 : 4;
-    undo_image *p = realloc(u->images, cap * sizeof *p);
+    size_t cap = u->cap * 2;
+    undo_image *p = malloc(cap * sizeof *p);
     if (!p) goto oom;
+    memcpy(p, u->images, u->n * sizeof *p);
+    if (u->images != u->local) free(u->images);
     u->images = p;
     u->cap = cap;
   }
-  undo_image *im = &u->images[u->n];
-  im->o = o;
-  im->rev = wch_here(o);
-  vb_init(&im->saved);
-  if (o->type->save(o->state, &im->saved) != WS_OK || im->saved.failed) {
-    vb_free(&im->saved);
+  size_t off = u->saved.len;
+  if (o->type->save(o->state, &u->saved) != WS_OK || u->saved.failed) {
+    u->saved.len = off;
+    u->saved.failed = false; /* the images kept so far are whole */
     goto oom;
   }
-  u->n++;
+  u->images[u->n++] =
+      (undo_image){.o = o, .off = off, .len = u->saved.len - off, .rev = wch_here(o)};
   return WS_OK;
 oom:
   snprintf(err, errlen, "out of memory keeping the undo image of %s %llu", o->type->name,
@@ -59,7 +62,8 @@ int undo_restore(registry *reg, txn_undo *u, char *err, size_t errlen) {
     const obj_type *t = o->type;
     void *state;
     char why[200];
-    if (t->load(reg, t, vb_span(&u->images[i].saved), &state, why, sizeof why) != WS_OK) {
+    sm_span saved = {u->saved.p + u->images[i].off, u->images[i].len};
+    if (t->load(reg, t, saved, &state, why, sizeof why) != WS_OK) {
       log_error("transaction rollback: %s %llu keeps the rolled back changes: %s", t->name,
                 (unsigned long long)o->id, why);
       snprintf(err, errlen, "the rollback of %s %llu failed: %s", t->name,
@@ -79,8 +83,7 @@ int undo_restore(registry *reg, txn_undo *u, char *err, size_t errlen) {
 }
 
 void undo_free(txn_undo *u) {
-  for (size_t i = 0; i < u->n; i++)
-    vb_free(&u->images[i].saved);
-  free(u->images);
-  *u = (txn_undo){0};
+  if (u->images != u->local) free(u->images);
+  vb_free(&u->saved);
+  undo_init(u);
 }

@@ -19,13 +19,26 @@
 
 #include <stddef.h>
 
-typedef struct undo_image undo_image;
+/* One object's image: where it lies in txn_undo.saved. */
+typedef struct undo_image {
+  sm_obj *o; /* borrowed: freeing waits for reg_release_frees */
+  size_t off, len;
+  wch_point rev; /* its revision before */
+} undo_image;
 
-/* The images of one transaction. Zero-initialised is empty. */
+#define UNDO_LOCAL 4
+
+/* The images of one transaction (on the caller's stack: the first
+ * UNDO_LOCAL images cost no allocation), all in one buffer. */
 typedef struct txn_undo {
-  undo_image *images; /* owned */
+  undo_image local[UNDO_LOCAL];
+  undo_image *images; /* local, or owned */
   size_t n, cap;
+  vbuf saved; /* the images one after the other, as the types' save wrote them */
 } txn_undo;
+
+/* Makes u empty. */
+void undo_init(txn_undo *u);
 
 /* Keeps an image of o unless one is kept already. Returns WS_OK, or
  * WS_INTERNAL (out of memory: err filled) or WS_TYPE_ERROR (a type with no

@@ -138,11 +138,6 @@ typedef struct wch_pending {
   uint8_t data[];
 } wch_pending;
 
-struct wch_batch {
-  wch_pending **notes;
-  size_t n, cap;
-};
-
 /* Queues a note in batch b; false when out of memory. */
 static bool queue_note(wch_batch *b, sm_obj *o, int kind, sm_span key, sm_span value) {
   if (b->n == b->cap) {
@@ -169,11 +164,9 @@ void wch_note(registry *reg, sm_obj *o, int kind, sm_span key, sm_span value) {
     lose(reg, o, o->rev + 1);
 }
 
-int wch_batch_begin(registry *reg) {
-  wch_batch *b = calloc(1, sizeof *b);
-  if (!b) return -1;
+void wch_batch_begin(registry *reg, wch_batch *b) {
+  *b = (wch_batch){0};
   *reg_wbatch(reg) = b;
-  return 0;
 }
 
 void wch_batch_end(registry *reg, bool keep) {
@@ -191,7 +184,7 @@ void wch_batch_end(registry *reg, bool keep) {
     free(n);
   }
   free(b->notes);
-  free(b);
+  *b = (wch_batch){0};
 }
 
 wch_point wch_here(const sm_obj *o) {
