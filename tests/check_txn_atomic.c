@@ -131,6 +131,46 @@ START_TEST(test_overflow_after_del) {
 }
 END_TEST
 
+/* TTLs rolled back: a TTL removed comes back, one given goes, a key
+ * removed by a TTL of 0 comes back, and nothing expires by them. */
+START_TEST(test_ttls_rolled_back) {
+  sm_client *c = smtest_connect(&smtest_d, NULL);
+  sm_dict *d;
+  sm_queue *q;
+  OK(sm_dict_open(c, "tt-d", &d));
+  OK(sm_queue_open(c, "tt-q", 0, &q));
+  sm_value *kt = sm_value_str("t"), *ku = sm_value_str("u"), *kv = sm_value_str("v");
+  sm_value *one = sm_value_int(1), *ms = sm_value_int(50), *zero = sm_value_int(0);
+  OK(sm_dict_set_ex(d, kt, one, 100000));
+  OK(sm_dict_set(d, ku, one));
+  OK(sm_dict_set(d, kv, one));
+  sm_txn *t;
+  OK(sm_txn_new(c, &t));
+  OK(sm_txn_then(t, sm_dict_proxy(d), "persist", ARGS(kt), 1));
+  OK(sm_txn_then(t, sm_dict_proxy(d), "set_ttl", ARGS(ku, ms), 2));
+  OK(sm_txn_then(t, sm_dict_proxy(d), "set_ttl", ARGS(kv, zero), 2));
+  OK(sm_txn_then(t, sm_queue_proxy(q), "get", NULL, 0));
+  commit_fails(t, SM_EEMPTY, "then operation 4");
+  int64_t left = 0;
+  OK(sm_dict_ttl(d, kt, &left));
+  ck_assert_int_gt(left, 90000);
+  OK(sm_dict_ttl(d, ku, &left));
+  ck_assert_int_eq(left, -1);
+  OK(sm_dict_ttl(d, kv, &left));
+  ck_assert_int_eq(left, -1);
+  smtest_sleep_ms(150); /* past the 50 ms the rolled back set_ttl gave */
+  ck_assert(has_key(d, "u"));
+  ck_assert(has_key(d, "v"));
+  sm_txn_free(t);
+  sm_value *all[] = {kt, ku, kv, one, ms, zero};
+  for (size_t i = 0; i < 6; i++)
+    sm_value_free(all[i]);
+  sm_queue_free(q);
+  sm_dict_free(d);
+  sm_client_free(c);
+}
+END_TEST
+
 /* Whether the anonymous object ref names is alive. */
 static bool alive(sm_client *c, const sm_value *ref) {
   sm_dict *p = NULL;
@@ -175,6 +215,43 @@ START_TEST(test_refs_rolled_back) {
   sm_value_free(kr);
   sm_value_free(ky);
   sm_queue_free(q);
+  sm_dict_free(d);
+  sm_client_free(c);
+}
+END_TEST
+
+/* Within one transaction an object whose last holder goes is not freed
+ * before the transaction ends: a later call may hold it again (then it
+ * lives on), or let it go a second time (then it is freed once). */
+START_TEST(test_ref_dropped_and_held_again) {
+  sm_client *c = smtest_connect(&smtest_d, NULL);
+  sm_dict *d, *y;
+  OK(sm_dict_open(c, "rh-d", &d));
+  OK(sm_dict_open(c, NULL, &y));
+  sm_value *ry = sm_proxy_ref(sm_dict_proxy(y));
+  sm_value *ky = sm_value_str("y"), *kz = sm_value_str("z");
+  OK(sm_dict_set(d, ky, ry));
+  sm_dict_free(y);
+  sm_txn *t;
+  OK(sm_txn_new(c, &t));
+  OK(sm_txn_then(t, sm_dict_proxy(d), "del", ARGS(ky), 1));
+  OK(sm_txn_then(t, sm_dict_proxy(d), "set", ARGS(kz, ry), 2));
+  OK(sm_txn_commit(t, NULL));
+  sm_txn_free(t);
+  ck_assert(alive(c, ry)); /* held by z */
+  OK(sm_txn_new(c, &t));
+  OK(sm_txn_then(t, sm_dict_proxy(d), "del", ARGS(kz), 1));
+  OK(sm_txn_then(t, sm_dict_proxy(d), "set", ARGS(ky, ry), 2));
+  OK(sm_txn_then(t, sm_dict_proxy(d), "del", ARGS(ky), 1));
+  OK(sm_txn_commit(t, NULL));
+  sm_txn_free(t);
+  ck_assert(!alive(c, ry));
+  size_t n = 1;
+  OK(sm_dict_len(d, &n));
+  ck_assert_uint_eq(n, 0);
+  sm_value_free(ry);
+  sm_value_free(ky);
+  sm_value_free(kz);
   sm_dict_free(d);
   sm_client_free(c);
 }
@@ -340,7 +417,9 @@ Suite *txn_atomic_suite(void) {
   TCase *tc = smtest_daemon_tcase(s, "txn_atomic", 30);
   tcase_add_test(tc, test_third_call_undoes_first_two);
   tcase_add_test(tc, test_overflow_after_del);
+  tcase_add_test(tc, test_ttls_rolled_back);
   tcase_add_test(tc, test_refs_rolled_back);
+  tcase_add_test(tc, test_ref_dropped_and_held_again);
   tcase_add_test(tc, test_watchers_see_nothing);
   tcase_add_test(tc, test_waiters_and_locks_untouched);
   TCase *dur = tcase_create("durable");
