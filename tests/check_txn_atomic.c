@@ -131,6 +131,32 @@ START_TEST(test_overflow_after_del) {
 }
 END_TEST
 
+/* A call with a wrong argument count (a get of no key, a set of one
+ * argument) fails the transaction with VALUE_ERROR, the calls before it
+ * rolled back: a transaction's calls get the counts checked as dispatch
+ * checks a call's. */
+START_TEST(test_wrong_count_rolled_back) {
+  sm_client *c = smtest_connect(&smtest_d, NULL);
+  sm_dict *d;
+  OK(sm_dict_open(c, "wc-d", &d));
+  sm_value *k = sm_value_str("k"), *one = sm_value_int(1);
+  const char *bad[] = {"get", "set", "del", "pop"};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    sm_txn *t;
+    OK(sm_txn_new(c, &t));
+    OK(sm_txn_then(t, sm_dict_proxy(d), "set", ARGS(k, one), 2));
+    OK(sm_txn_then(t, sm_dict_proxy(d), bad[i], i == 1 ? ARGS(k) : NULL, i == 1 ? 1 : 0));
+    commit_fails(t, SM_EVALUE, "then operation 2");
+    ck_assert(!has_key(d, "k"));
+    sm_txn_free(t);
+  }
+  sm_value_free(k);
+  sm_value_free(one);
+  sm_dict_free(d);
+  sm_client_free(c);
+}
+END_TEST
+
 /* TTLs rolled back: a TTL removed comes back, one given goes, a key
  * removed by a TTL of 0 comes back, and nothing expires by them. */
 START_TEST(test_ttls_rolled_back) {
@@ -417,6 +443,7 @@ Suite *txn_atomic_suite(void) {
   TCase *tc = smtest_daemon_tcase(s, "txn_atomic", 30);
   tcase_add_test(tc, test_third_call_undoes_first_two);
   tcase_add_test(tc, test_overflow_after_del);
+  tcase_add_test(tc, test_wrong_count_rolled_back);
   tcase_add_test(tc, test_ttls_rolled_back);
   tcase_add_test(tc, test_refs_rolled_back);
   tcase_add_test(tc, test_ref_dropped_and_held_again);
