@@ -150,6 +150,27 @@ START_TEST(test_wrong_count_rolled_back) {
     ck_assert(!has_key(d, "k"));
     sm_txn_free(t);
   }
+  /* The same with a value's add and a list's append of no argument. */
+  sm_var *v;
+  sm_list *l;
+  OK(sm_var_open(c, "wc-v", one, &v));
+  OK(sm_list_open(c, "wc-l", &l));
+  sm_proxy *target[] = {sm_var_proxy(v), sm_list_proxy(l)};
+  const char *method[] = {"add", "append"};
+  for (size_t i = 0; i < 2; i++) {
+    sm_txn *t;
+    OK(sm_txn_new(c, &t));
+    OK(sm_txn_then(t, sm_dict_proxy(d), "set", ARGS(k, one), 2));
+    OK(sm_txn_then(t, target[i], method[i], NULL, 0));
+    commit_fails(t, SM_EVALUE, "then operation 2");
+    ck_assert(!has_key(d, "k"));
+    sm_txn_free(t);
+  }
+  size_t n = 1;
+  OK(sm_list_len(l, &n));
+  ck_assert_uint_eq(n, 0);
+  sm_list_free(l);
+  sm_var_free(v);
   sm_value_free(k);
   sm_value_free(one);
   sm_dict_free(d);
