@@ -1267,9 +1267,11 @@ SM_EXTERN void sm_pipeline_free(sm_pipeline *pl);
  * sm_txn_result(). Before anything is applied the daemon checks every
  * condition and call (object alive, type and method allowed, locks released
  * held by the caller, memory): any failing fails the commit, with nothing
- * applied. A call that then fails on the state it finds (a missing key for
- * pop, an empty queue) reports its code in its result and changes nothing;
- * the others still run. docs/objects.md ("Transactions") has an example.
+ * applied. The calls are then all or nothing: one that fails on the state
+ * it finds (a missing key for pop, an empty queue) fails the commit with
+ * its code, sm_last_error() naming it, and every object is left as it was
+ * (the calls before it are rolled back). docs/objects.md ("Transactions")
+ * has an example.
  * An sm_txn is used by one thread at a time. */
 typedef struct sm_txn sm_txn;
 
@@ -1328,13 +1330,15 @@ SM_EXTERN int sm_txn_else(sm_txn *t, sm_proxy *obj, const char *method, const sm
  * *succeeded (may be NULL) says whether the conditions held (the then-list
  * ran) or not (the else-list ran). The transaction can be committed again.
  * @return 0, the first builder error, or the daemon's refusal (SM_ENOTFOUND,
- * SM_ETYPE, SM_EVALUE, SM_ENOTOWNER, SM_EMAXMEMORY...) with nothing applied. */
+ * SM_ETYPE, SM_EVALUE, SM_ENOTOWNER, SM_EMAXMEMORY...) with nothing applied;
+ * a call failing on the state it finds (SM_EEMPTY, SM_ENOTFOUND, SM_EVALUE...)
+ * is a refusal too, the calls before it rolled back. */
 SM_EXTERN int sm_txn_commit(sm_txn *t, bool *succeeded);
 /** The number of results of the last commit: one per call of the branch
  * that ran. */
 SM_EXTERN size_t sm_txn_count(const sm_txn *t);
-/** Call i's outcome in the last commit: 0 with *value its result, or its
- * SM_E* code with *value the daemon's text (a string). *value (may be
+/** Call i's outcome in the last commit that succeeded: 0 with *value its
+ * result (a commit that failed leaves no results). *value (may be
  * NULL) is borrowed until the next commit or sm_txn_free(). SM_EINVAL when
  * i is out of range. */
 SM_EXTERN int sm_txn_result(const sm_txn *t, size_t i, const sm_value **value);

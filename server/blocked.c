@@ -283,6 +283,11 @@ void blk_move(waiter *w, sm_obj *o, waitq *to) {
   q_push(o, to, w);
 }
 
+void blk_move_all(waitq *from, sm_obj *o, waitq *to) {
+  while (from->head)
+    blk_move(from->head, o, to);
+}
+
 uint64_t blk_session(const waiter *w) { return w->session; }
 
 uint64_t blk_seq(const waiter *w) { return w->seq; }

@@ -152,6 +152,10 @@ void blk_answer_int(waiter *w, int64_t i);
  * now on it is o's waiter. */
 void blk_move(waiter *w, sm_obj *o, waitq *to);
 
+/* Moves every waiter of from, in order, to the tail of to, both queues of
+ * object o (a state of o replacing another: txn.c's rollback). */
+void blk_move_all(waitq *from, sm_obj *o, waitq *to);
+
 /* The session that parked w (for ownership: a grant is that session's). */
 uint64_t blk_session(const waiter *w);
 

@@ -175,6 +175,11 @@ struct obj_type {
    * anyone may release it (Python's Lock, a semaphore of policy keep).
    * NULL: nobody holds objects of the type. */
   bool (*holders)(registry *reg, const sm_obj *o, holder_visit_fn visit, void *ctx);
+  /* Moves the calls parked in state from (o's state) to state to, of the
+   * same type, just made by load (which parks none), in their order: a
+   * rolled back transaction (txn.c) puts a saved image of the state back
+   * under the waiters. NULL: the state parks no calls. */
+  void (*move_waiters)(registry *reg, sm_obj *o, void *from, void *to);
   const method_def *methods;
   size_t n_methods;
 };

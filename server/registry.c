@@ -39,6 +39,10 @@ struct registry {
    * than once (the call, the mark its answer waits for, its log record).
    * Forgotten when the object leaves by_id (drop_id). */
   sm_obj *last_get;
+
+  /* While a transaction runs (txn.c): */
+  bool holding;             /* frees wait for reg_release_frees */
+  struct wch_batch *wbatch; /* its watch notes, not kept yet (watch.h) */
 };
 
 static sm_span id_key(const uint64_t *id) { return (sm_span){(const uint8_t *)id, sizeof *id}; }
@@ -113,7 +117,7 @@ static void obj_free(registry *reg, sm_obj *o) {
 /* Destroys queued objects one at a time: destroying one may release the
  * last reference to others, which join the queue instead of recursing. */
 static void reap(registry *reg) {
-  if (reg->reaping) return;
+  if (reg->reaping || reg->holding) return;
   reg->reaping = true;
   while (reg->n_doomed > 0) {
     sm_obj *o = reg->doomed[--reg->n_doomed];
@@ -138,6 +142,32 @@ static void doom(registry *reg, sm_obj *o) {
   }
   reg->doomed[reg->n_doomed++] = o;
   reap(reg);
+}
+
+void reg_hold_frees(registry *reg) { reg->holding = true; }
+
+/* Orders doomed objects by address, to find an object doomed twice. */
+static int by_address(const void *a, const void *b) {
+  uintptr_t x = (uintptr_t) * (sm_obj *const *)a, y = (uintptr_t) * (sm_obj *const *)b;
+  return x < y ? -1 : x > y;
+}
+
+void reg_release_frees(registry *reg) {
+  reg->holding = false;
+  /* An object held again (a rolled back transaction gave its holder back)
+   * stays; one doomed, held, then released again is queued twice. */
+  if (reg->n_doomed > 1) qsort(reg->doomed, reg->n_doomed, sizeof *reg->doomed, by_address);
+  size_t kept = 0;
+  for (size_t i = 0; i < reg->n_doomed; i++) {
+    sm_obj *o = reg->doomed[i];
+    if (o->refs == 0 && (kept == 0 || reg->doomed[kept - 1] != o)) reg->doomed[kept++] = o;
+  }
+  reg->n_doomed = kept;
+  reap(reg);
+}
+
+struct wch_batch **reg_wbatch(registry *reg) {
+  return &reg->wbatch;
 }
 
 void reg_free(registry *reg) {

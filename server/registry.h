@@ -102,6 +102,12 @@ void reg_decref(registry *reg, sm_obj *o);
  * nothing, since a balanced hold cannot leave a cycle behind. */
 void reg_unpin(registry *reg, sm_obj *o);
 
+/* While a transaction runs (txn.c), objects whose count reaches zero are
+ * queued, not freed, so a rollback can hold them again: reg_hold_frees
+ * starts that, reg_release_frees frees those still at zero, each once. */
+void reg_hold_frees(registry *reg);
+void reg_release_frees(registry *reg);
+
 /* Destroys an object now, whatever holds it (named delete). */
 void reg_destroy(registry *reg, sm_obj *o);
 
@@ -146,6 +152,11 @@ void reg_set_base(registry *reg, struct event_base *base);
 /* The data's accounting and limit (memory.h); lives with the registry. */
 struct memacct;
 struct memacct *reg_mem(registry *reg);
+
+/* Where a transaction's watch notes wait (watch.h, wch_batch_begin);
+ * NULL outside one. Lives with the registry, kept by watch.c. */
+struct wch_batch;
+struct wch_batch **reg_wbatch(registry *reg);
 
 /* The cycle collector (cycles.h); lives with the registry. */
 struct cycles;

@@ -112,6 +112,11 @@ static const method_def event_methods[] = {
 };
 
 /* An event has no size: ls omits it. */
+static void event_move_waiters(registry *reg, sm_obj *o, void *from, void *to) {
+  (void)reg;
+  blk_move_all(&((evt *)from)->waiters, o, &((evt *)to)->waiters);
+}
+
 const obj_type t_event_type = {
     .name = "event",
     .create = event_create,
@@ -121,6 +126,7 @@ const obj_type t_event_type = {
     .serve = event_serve,
     .save = event_save,
     .load = event_load,
+    .move_waiters = event_move_waiters,
     .methods = event_methods,
     .n_methods = sizeof event_methods / sizeof event_methods[0],
 };

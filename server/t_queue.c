@@ -298,6 +298,14 @@ static const method_def queue_methods[] = {
     {"join", m_join, ARGS(0, 0)},
 };
 
+static void queue_move_waiters(registry *reg, sm_obj *o, void *from, void *to) {
+  (void)reg;
+  queue *a = from, *b = to;
+  blk_move_all(&a->getters, o, &b->getters);
+  blk_move_all(&a->putters, o, &b->putters);
+  blk_move_all(&a->joiners, o, &b->joiners);
+}
+
 const obj_type t_queue_type = {
     .name = "queue",
     .create = queue_create,
@@ -309,6 +317,7 @@ const obj_type t_queue_type = {
     .serve = queue_serve,
     .save = queue_save,
     .load = queue_load,
+    .move_waiters = queue_move_waiters,
     .methods = queue_methods,
     .n_methods = sizeof queue_methods / sizeof queue_methods[0],
 };

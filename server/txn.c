@@ -29,11 +29,11 @@
  * conditions are evaluated; then, for the branch chosen, a lock released
  * must be held by the caller and the bytes that growing operations store
  * must fit the memory limit. Any of these failing fails the whole call,
- * with nothing applied. Only then do the operations run, in order. An
- * operation that fails on the state it finds (pop of a missing key, a get
- * on an empty queue, a wrong argument count) changes nothing itself and
- * reports its status in its result; the others still run (Redis EXEC's
- * rule): a condition can rule such a case out beforehand.
+ * with nothing applied. Only then do the operations run, in order, all or
+ * nothing: an operation that fails on the state it finds (pop of a missing
+ * key, a get on an empty queue, a wrong argument count) fails the whole
+ * call with its status, and the operations before it are rolled back
+ * (run_ops, txn_undo.h), so nothing is applied and nothing logged.
  *
  * Conditions and operations run the types' own methods (type_method), so
  * each one means exactly what the same call means; nothing here knows a
@@ -43,10 +43,12 @@
 
 #include "../proto/vequal.h"
 #include "blocked.h"
+#include "expire.h"
 #include "memory.h"
 #include "registry.h"
 #include "sval.h"
 #include "t_lock.h"
+#include "txn_undo.h"
 #include "types.h"
 #include "watch.h"
 
@@ -128,12 +130,14 @@ static int invoke(call *c, sm_obj *o, const method_def *m, sm_span args, vbuf *o
   };
   vb_reset(out);
   reg_incref(c->reg, o);
-  int rc = m->fn(&sub);
+  int rc = call_arity(&sub, m); /* as dispatch checks a call's count */
+  if (rc == WS_OK) rc = m->fn(&sub);
   if (rc == CALL_PARKED) /* cannot happen with a zero timeout: keep the promise anyway */
     rc = call_fail(&sub, WS_INTERNAL, "%s.%s would wait inside a transaction", o->type->name,
                    m->name);
   if (m->flags & METHOD_MUTATES) {
     reg_measure(c->reg, o);
+    exp_update(c->reg, o);
     if (rc == WS_OK) wch_commit(c->reg, o);
   }
   reg_unpin(c->reg, o);
@@ -394,14 +398,35 @@ static int check_ops(call *c, size_t idx, const char *what, txn_op **ops, size_t
   return WS_OK;
 }
 
+/* Whether args (a list body) holds no argument. */
+static bool no_args(sm_span args) {
+  vw_iter it;
+  sm_span a;
+  vw_iter_init(&it, args);
+  return !vw_list_next(&it, &a);
+}
+
 /* What the branch about to run needs of the state: every lock it releases
- * held by the caller, and room for what its growing operations store. */
+ * held by the caller, as many times as it releases it (so the releases,
+ * which run last, cannot fail), and room for what its growing operations
+ * store. */
 static int check_branch(call *c, const char *what, const txn_op *ops, size_t n) {
   size_t bytes = 0;
   for (size_t i = 0; i < n; i++) {
-    if (lk_is_lock(ops[i].obj) && !lk_held_by(ops[i].obj, c->session))
-      return call_fail(c, WS_NOT_OWNER, "%s operation %zu: %s %llu is not held by this session",
-                       what, i + 1, ops[i].obj->type->name, (unsigned long long)ops[i].obj->id);
+    if (lk_is_lock(ops[i].obj)) {
+      sm_obj *lo = ops[i].obj;
+      int64_t times = 0;
+      for (size_t j = 0; j <= i; j++)
+        times += ops[j].obj == lo;
+      if (!no_args(ops[i].args))
+        return call_fail(c, WS_VALUE_ERROR, "%s operation %zu: %s.release takes no arguments", what,
+                         i + 1, lo->type->name);
+      if (!lk_held_by(lo, c->session) || times > lk_count(lo))
+        return call_fail(c, WS_NOT_OWNER, "%s operation %zu: %s %llu is not held by this session%s",
+                         what, i + 1, lo->type->name, (unsigned long long)lo->id,
+                         times > 1 ? " as many times as the transaction releases it" : "");
+      continue;
+    }
     if (!(ops[i].m->flags & METHOD_GROWS)) continue;
     vw_iter it;
     sm_span a;
@@ -412,29 +437,75 @@ static int check_branch(call *c, const char *what, const txn_op *ops, size_t n) 
   return bytes ? mem_check(c, bytes) : WS_OK;
 }
 
-/* Runs the operations in order, each answer as [status, value or error]. */
-static void run_ops(call *c, const txn_op *ops, size_t n, vbuf *tmp) {
+/* Writes the answer pair [status, value or error] of one operation. */
+static void put_result(call *c, int rc, const char *err, const vbuf *value) {
+  size_t pair = vb_list_begin_item(c->out);
+  size_t p = vb_list_begin(c->out);
+  size_t item = vb_list_begin_item(c->out);
+  vb_int(c->out, rc);
+  vb_list_end_item(c->out, item);
+  item = vb_list_begin_item(c->out);
+  if (rc != WS_OK)
+    vb_str(c->out, err, strlen(err));
+  else
+    vb_append(c->out, vb_span(value)); /* nothing: nil */
+  vb_list_end_item(c->out, item);
+  vb_list_end(c->out, p);
+  vb_list_end_item(c->out, pair);
+}
+
+/* Runs the operations of list what, all or nothing, writing the results
+ * list item of the answer. Each object gets an undo image before its first
+ * change (txn_undo.h), except from the last operation that may fail (it
+ * changes nothing when it fails); releases of locks run after every other
+ * operation succeeded (check_branch made sure they cannot fail, and no
+ * other operation reads a lock). Meanwhile watch notes wait in a batch and
+ * objects reaching zero references are not freed. When an operation
+ * fails, every object goes back to its image, the notes are dropped, and
+ * the call fails with that operation's status: nothing was applied, so
+ * nothing is logged. */
+static int run_ops(call *c, const char *what, const txn_op *ops, size_t n, vbuf *tmp) {
+  char err[sizeof c->err];
+  size_t last = n; /* the last operation that may fail */
+  for (size_t i = 0; i < n; i++)
+    if (!lk_is_lock(ops[i].obj)) last = i;
+  wch_batch notes;
+  wch_batch_begin(c->reg, &notes);
+  reg_hold_frees(c->reg);
+  txn_undo undo;
+  undo_init(&undo);
   size_t list = vb_list_begin_item(c->out);
   size_t results = vb_list_begin(c->out);
-  char err[sizeof c->err];
-  for (size_t i = 0; i < n; i++) {
-    int rc = invoke(c, ops[i].obj, ops[i].m, ops[i].args, tmp, err, sizeof err);
-    size_t pair = vb_list_begin_item(c->out);
-    size_t p = vb_list_begin(c->out);
-    size_t item = vb_list_begin_item(c->out);
-    vb_int(c->out, rc);
-    vb_list_end_item(c->out, item);
-    item = vb_list_begin_item(c->out);
-    if (rc != WS_OK)
-      vb_str(c->out, err, strlen(err));
-    else
-      vb_append(c->out, vb_span(tmp)); /* nothing: nil */
-    vb_list_end_item(c->out, item);
-    vb_list_end(c->out, p);
-    vb_list_end_item(c->out, pair);
+  int rc = WS_OK;
+  size_t i;
+  for (i = 0; i < n && rc == WS_OK; i++) {
+    if (lk_is_lock(ops[i].obj)) {
+      put_result(c, WS_OK, "", &(vbuf){0}); /* released below */
+      continue;
+    }
+    if ((ops[i].m->flags & METHOD_MUTATES) && i != last)
+      rc = undo_keep(&undo, ops[i].obj, err, sizeof err);
+    if (rc == WS_OK) rc = invoke(c, ops[i].obj, ops[i].m, ops[i].args, tmp, err, sizeof err);
+    if (rc == WS_OK) put_result(c, rc, err, tmp);
   }
-  vb_list_end(c->out, results);
-  vb_list_end_item(c->out, list);
+  if (rc == WS_OK) {
+    for (size_t j = 0; j < n; j++) /* cannot fail: check_branch */
+      if (lk_is_lock(ops[j].obj))
+        invoke(c, ops[j].obj, ops[j].m, ops[j].args, tmp, err, sizeof err);
+    vb_list_end(c->out, results);
+    vb_list_end_item(c->out, list);
+  } else {
+    const txn_op *op = &ops[i - 1];
+    call_fail(c, rc, "%s operation %zu (%s.%s) failed, so the transaction applied nothing: %s",
+              what, i, op->obj->type->name, op->m->name, err);
+    char why[sizeof c->err];
+    if (undo_restore(c->reg, &undo, why, sizeof why) != WS_OK)
+      rc = call_fail(c, WS_INTERNAL, "%s operation %zu failed, then %s", what, i, why);
+  }
+  wch_batch_end(c->reg, rc == WS_OK);
+  undo_free(&undo);
+  reg_release_frees(c->reg);
+  return rc;
 }
 
 int txn_m_txn(call *c) {
@@ -468,11 +539,12 @@ int txn_m_txn(call *c) {
     size_t ok = vb_list_begin_item(c->out);
     vb_bool(c->out, holds);
     vb_list_end_item(c->out, ok);
-    if (holds)
-      run_ops(c, then_ops, n_then, &tmp);
+    rc = holds ? run_ops(c, "then", then_ops, n_then, &tmp)
+               : run_ops(c, "else", else_ops, n_else, &tmp);
+    if (rc == WS_OK)
+      vb_list_end(c->out, top);
     else
-      run_ops(c, else_ops, n_else, &tmp);
-    vb_list_end(c->out, top);
+      vb_reset(c->out); /* an error carries no value */
   }
   vb_free(&tmp);
   free(then_ops);

@@ -128,9 +128,72 @@ static void lose(registry *reg, sm_obj *o, uint64_t rev) {
   if (rev > l->floor) l->floor = rev;
 }
 
+/* A transaction's notes, in the order its calls made them: kept only
+ * when it commits (wch_batch_end), so a rolled back one leaves none. */
+typedef struct wch_pending {
+  sm_obj *o;
+  uint64_t rev;
+  int kind;
+  size_t klen, vlen;
+  uint8_t data[];
+} wch_pending;
+
+/* Queues a note in batch b; false when out of memory. */
+static bool queue_note(wch_batch *b, sm_obj *o, int kind, sm_span key, sm_span value) {
+  if (b->n == b->cap) {
+    size_t cap = b->cap ? b->cap * 2 : 8;
+    wch_pending **p = realloc(b->notes, cap * sizeof *p);
+    if (!p) return false;
+    b->notes = p;
+    b->cap = cap;
+  }
+  wch_pending *n = malloc(sizeof *n + key.n + value.n);
+  if (!n) return false;
+  *n = (wch_pending){.o = o, .rev = o->rev + 1, .kind = kind, .klen = key.n, .vlen = value.n};
+  if (key.n) memcpy(n->data, key.p, key.n);
+  if (value.n) memcpy(n->data + key.n, value.p, value.n);
+  b->notes[b->n++] = n;
+  return true;
+}
+
 void wch_note(registry *reg, sm_obj *o, int kind, sm_span key, sm_span value) {
   wch_log *l = o->wlog;
-  if (l && !push(reg, l, o->rev + 1, kind, key, value)) lose(reg, o, o->rev + 1);
+  if (!l) return;
+  wch_batch *b = *reg_wbatch(reg);
+  if (b ? !queue_note(b, o, kind, key, value) : !push(reg, l, o->rev + 1, kind, key, value))
+    lose(reg, o, o->rev + 1);
+}
+
+void wch_batch_begin(registry *reg, wch_batch *b) {
+  *b = (wch_batch){0};
+  *reg_wbatch(reg) = b;
+}
+
+void wch_batch_end(registry *reg, bool keep) {
+  wch_batch *b = *reg_wbatch(reg);
+  if (!b) return;
+  *reg_wbatch(reg) = NULL;
+  for (size_t i = 0; i < b->n; i++) {
+    wch_pending *n = b->notes[i];
+    if (keep) {
+      sm_obj *o = n->o;
+      sm_span key = {n->data, n->klen}, value = {n->data + n->klen, n->vlen};
+      if (!push(reg, o->wlog, n->rev, n->kind, key, value)) lose(reg, o, n->rev);
+      if (o->wlog->waiters.head) blk_signal(reg, o);
+    }
+    free(n);
+  }
+  free(b->notes);
+  *b = (wch_batch){0};
+}
+
+wch_point wch_here(const sm_obj *o) {
+  return (wch_point){.rev = o->rev, .last_len = o->wlog ? o->wlog->last_len : -1};
+}
+
+void wch_back(sm_obj *o, wch_point p) {
+  o->rev = p.rev;
+  if (o->wlog) o->wlog->last_len = p.last_len;
 }
 
 /* Starts keeping o's changes (a list's from its length now). Returns
@@ -176,7 +239,8 @@ void wch_commit(registry *reg, sm_obj *o) {
     }
   }
   o->rev++;
-  if (o->wlog && o->wlog->waiters.head) blk_signal(reg, o);
+  /* In a transaction, its notes wake the watchers when it commits. */
+  if (o->wlog && o->wlog->waiters.head && !*reg_wbatch(reg)) blk_signal(reg, o);
 }
 
 /* The note at place i of the ring, oldest first. */

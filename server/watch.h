@@ -54,6 +54,28 @@ uint64_t wch_rev(const sm_obj *o);
  * failing the call. */
 void wch_note(registry *reg, sm_obj *o, int kind, sm_span key, sm_span value);
 
+/* A transaction (txn.c) runs between wch_batch_begin and wch_batch_end:
+ * meanwhile wch_note queues its notes in b (the caller's, private to
+ * watch.c, allocating only for objects someone watches) and wch_commit
+ * wakes nobody. End with keep true to add them to the histories (waking
+ * the watchers), false to drop them (the transaction was rolled back: no
+ * watcher ever sees them). */
+typedef struct wch_batch {
+  struct wch_pending **notes;
+  size_t n, cap;
+} wch_batch;
+void wch_batch_begin(registry *reg, wch_batch *b);
+void wch_batch_end(registry *reg, bool keep);
+
+/* Where o's revision stands (wch_here), and going back there (wch_back)
+ * when a transaction that changed o is rolled back. */
+typedef struct wch_point {
+  uint64_t rev;
+  int64_t last_len;
+} wch_point;
+wch_point wch_here(const sm_obj *o);
+void wch_back(sm_obj *o, wch_point p);
+
 /* A mutating call answered OK on o: advances its revision (watched types
  * only), notes a list's new length, and signals o when a watcher waits. */
 void wch_commit(registry *reg, sm_obj *o);

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* check_txn.c - guarded transactions (sm_txn_*) against a real statemgrd:
  * the then- or else-list runs as the conditions say, a bad call fails the
- * whole transaction with nothing applied, a call failing on the state it
- * finds reports its code alone, every condition kind, many processes
+ * whole transaction with nothing applied, so does a call failing on the
+ * state it finds (check_txn_atomic.c has the rollback), every condition kind, many processes
  * moving money between accounts under random SIGKILLs without the total
  * ever changing, and a transaction surviving a restart of a durable
  * daemon as the one change it was. */
@@ -146,7 +146,8 @@ START_TEST(test_bad_call_applies_nothing) {
 END_TEST
 
 /* A call failing on the state it finds (get on an empty queue, pop of a
- * missing key) reports its code and text; the other calls run. */
+ * missing key) fails the commit with its code, naming the call, and
+ * nothing is applied: not even the calls before it. */
 START_TEST(test_state_failure_reported) {
   sm_client *c = smtest_connect(&smtest_d, NULL);
   sm_dict *d;
@@ -156,21 +157,23 @@ START_TEST(test_state_failure_reported) {
   sm_value *k = sm_value_str("k"), *v = sm_value_int(5), *missing = sm_value_str("missing");
   sm_txn *t;
   OK(sm_txn_new(c, &t));
-  OK(sm_txn_then(t, sm_queue_proxy(q), "get", NULL, 0));
-  OK(sm_txn_then(t, sm_dict_proxy(d), "pop", PROXY_ARGS_T(missing), 1));
   OK(sm_txn_then(t, sm_dict_proxy(d), "set", PROXY_ARGS_T(k, v), 2));
+  OK(sm_txn_then(t, sm_queue_proxy(q), "get", NULL, 0));
+  FAILS(sm_txn_commit(t, NULL), SM_EEMPTY);
+  ck_assert_ptr_nonnull(strstr(sm_last_error(), "then operation 2 (queue.get)"));
+  ck_assert_uint_eq(sm_txn_count(t), 0);
+  bool has = true;
+  OK(sm_dict_contains(d, k, &has));
+  ck_assert(!has);
+  sm_txn_free(t);
+  OK(sm_txn_new(c, &t));
+  OK(sm_txn_then(t, sm_dict_proxy(d), "set", PROXY_ARGS_T(k, v), 2));
+  OK(sm_txn_then(t, sm_dict_proxy(d), "pop", PROXY_ARGS_T(missing), 1));
   OK(sm_txn_then(t, sm_dict_proxy(d), "get", PROXY_ARGS_T(k), 1));
-  bool ok = false;
-  OK(sm_txn_commit(t, &ok));
-  ck_assert(ok);
-  const sm_value *r;
-  FAILS(sm_txn_result(t, 0, &r), SM_EEMPTY);
-  ck_assert_int_eq(sm_value_type(r), SM_STR);
-  FAILS(sm_txn_result(t, 1, &r), SM_ENOTFOUND);
-  OK(sm_txn_result(t, 2, &r));
-  ck_assert_int_eq(sm_value_type(r), SM_NIL);
-  OK(sm_txn_result(t, 3, &r));
-  ck_assert_int_eq(sm_value_as_int(r), 5);
+  FAILS(sm_txn_commit(t, NULL), SM_ENOTFOUND);
+  ck_assert_ptr_nonnull(strstr(sm_last_error(), "then operation 2 (dict.pop)"));
+  OK(sm_dict_contains(d, k, &has));
+  ck_assert(!has);
   sm_txn_free(t);
   sm_value_free(k);
   sm_value_free(v);

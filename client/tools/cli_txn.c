@@ -10,8 +10,10 @@
  * nothing). Keys, values and arguments are typed as everywhere in the CLI.
  * The words if, then, else and and separate the parts; a value spelled
  * like one of them is quoted ('"and"'). It prints "then" or "else", then
- * one line per call: its result, or "error: CODE: text". Exit 0 when the
- * then-list ran, 1 when the else-list did.
+ * one line per call: its result ("error: CODE: text" only from a daemon
+ * before all-or-nothing transactions: now a call failing fails the whole
+ * command, nothing applied). Exit 0 when the then-list ran, 1 when the
+ * else-list did.
  *
  *   statemgr watch NAME [KEY] [--count N] [--timeout MS]
  *

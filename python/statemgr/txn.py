@@ -10,15 +10,15 @@ calls, or the else-list, in one step no other call interleaves with
     t.then(accounts, "set", "a", 7).then(accounts, "set", "b", 3)
     t.orelse(log, "append", "refused")
     if t.commit():              # True: the then-calls ran
-        print(t.results)        # one answer per call; a failed call's
-                                # answer is its exception (not raised)
+        print(t.results)        # one answer per call
 
 Calls name the daemon's methods (docs/protocol.md): any method of dict,
 list, value, namespace, queue (a ``get`` never waits) and event, and
 ``release`` of a lock this thread holds. Nothing is applied when a
-condition or call cannot run (commit raises). A call that fails on the
-state it finds (a ``pop`` of a missing key) gets its exception as its
-answer and the others still run.
+condition or call cannot run (commit raises). The calls are all or
+nothing: one that fails on the state it finds (a ``pop`` of a missing key,
+a ``get`` on an empty queue) makes commit raise its exception, naming the
+call, and the calls before it are rolled back: no object changes.
 
 ``rev(proxy)`` is the revision of a dict, list, value or namespace (one
 more with every change); ``watch(proxy, from_rev, key=...)`` waits until it
@@ -113,9 +113,10 @@ class Txn:
     def commit(self):
         """Sends the transaction; returns True when the conditions held
         (the then-calls ran), False when the else-calls ran. ``results``
-        then holds one answer per call of that list, a failed call's being
-        its exception. Raises (with nothing applied) when a condition or a
-        call cannot run."""
+        then holds one answer per call of that list. Raises (with nothing
+        applied, and ``results`` empty) when a condition or a call cannot
+        run, or when a call fails on the state it finds."""
+        self.results = []
         ok, answers = self._client.txn(self._conds, self._then, self._else)
         self.succeeded = ok
         self.results = [value if code == 0 else error_for(code, value) for code, value in answers]

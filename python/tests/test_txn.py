@@ -1,8 +1,7 @@
 # SPDX-License-Identifier: MIT
 """test_txn.py - statemgr.Txn, rev and watch through the package: the
-then- or else-calls run as the conditions say, with one answer per call
-(a failed call's answer is its exception), a call that cannot run raises
-with nothing applied, and a watcher in another process sees every change
+then- or else-calls run as the conditions say, with one answer per call,
+a call that cannot run or fails on the state raises with nothing applied, and a watcher in another process sees every change
 in order."""
 import multiprocessing
 import unittest
@@ -40,15 +39,23 @@ class TxnTest(unittest.TestCase):
         self.assertEqual(q.get(), "refused")
 
     def test_failures(self):
-        """A call failing on the state gets its exception as its answer; a
-        call that cannot run raises and applies nothing."""
-        d = self.m.dict()
+        """A call failing on the state raises its exception and applies
+        nothing, the calls before it included; so does a call that cannot
+        run."""
+        d = self.m.dict({"k": 0})
         q = self.m.Queue()
-        t = self.m.txn().then(q, "get").then(d, "set", "k", 1).then(d, "pop", "zz")
-        self.assertTrue(t.commit())
-        self.assertIsInstance(t.results[0], statemgr.Empty)
-        self.assertIsNone(t.results[1])
-        self.assertIsInstance(t.results[2], statemgr.NotFound)
+        lst = self.m.list([1, 2])
+        t = self.m.txn().then(d, "set", "k", 1).then(lst, "append", 3).then(q, "get")
+        with self.assertRaises(statemgr.Empty) as raised:
+            t.commit()
+        self.assertIn("then operation 3 (queue.get)", str(raised.exception))
+        self.assertEqual(t.results, [])
+        self.assertEqual(dict(d), {"k": 0})
+        self.assertEqual(list(lst), [1, 2])
+        t = self.m.txn().then(d, "pop", "k").then(d, "pop", "zz")
+        with self.assertRaises(statemgr.NotFound):
+            t.commit()
+        self.assertEqual(dict(d), {"k": 0})
         bad = self.m.txn().then(d, "set", "x", 1).then(d, "no_such_method")
         with self.assertRaises(statemgr.WrongType):
             bad.commit()
