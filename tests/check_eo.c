@@ -548,7 +548,7 @@ static void holder_dies(const durable *x, sm_client *c, const char *name) {
 /* The answers of grants kept for a resend keep the fencing token and the
  * OWNER_DEAD status (a grant of a lock whose last holder died, policy
  * break): a direct grant and a parked one served later, OK and
- * OWNER_DEAD, each sent again after a crash is answered with the same
+ * OWNER_DEAD, of a lock and of a semaphore, each sent again after a crash is answered with the same
  * status and token and changes nothing. From the log's replay (snapshot
  * false) and from a snapshot's sessions table. */
 static void grants_resent_after_crash(bool snapshot) {
@@ -588,6 +588,18 @@ static void grants_resent_after_crash(bool snapshot) {
   ck_assert_int_eq(raw3_grant(&b, 9, &t), WS_OK);
   ck_assert_uint_eq(t, 6);
   ck_assert_int_eq(raw3_call(&b, 10, 0, id, "release", NULL, NULL, NULL, 0), WS_OK);
+  /* a semaphore's grants: a direct one (a), a parked one (b) */
+  sm_semaphore *sem;
+  OK(sm_semaphore_open(c, "fenced-sem", 1, true, &sem));
+  uint64_t sid = sm_proxy_id(sm_semaphore_proxy(sem));
+  ck_assert_int_eq(raw3_acquire(&a, 5, sid, &t), WS_OK);
+  ck_assert_uint_eq(t, 1);
+  raw3_send(&b, 11, 0, sid, "acquire", NULL);
+  wait_waiters(c, 1);
+  ck_assert_int_eq(raw3_call(&a, 6, 0, sid, "release", NULL, NULL, NULL, 0), WS_OK);
+  ck_assert_int_eq(raw3_grant(&b, 11, &t), WS_OK);
+  ck_assert_uint_eq(t, 2);
+  ck_assert_int_eq(raw3_call(&b, 12, 0, sid, "release", NULL, NULL, NULL, 0), WS_OK);
   if (snapshot) save_snapshot(&x);
   durable_crash(&x);
   close(a.fd);
@@ -606,10 +618,18 @@ static void grants_resent_after_crash(bool snapshot) {
   ck_assert_uint_eq(t, 5);
   ck_assert_int_eq(raw3_acquire(&b, 9, id, &t), WS_OK);
   ck_assert_uint_eq(t, 6);
+  ck_assert_int_eq(raw3_acquire(&a, 5, sid, &t), WS_OK);
+  ck_assert_uint_eq(t, 1);
+  ck_assert_int_eq(raw3_acquire(&b, 11, sid, &t), WS_OK);
+  ck_assert_uint_eq(t, 2);
   /* nothing applied again: the lock is free, and the next grant is 7 */
   OK(sm_lock_acquire_token(lk, 2000, &t));
   ck_assert_uint_eq(t, 7);
   OK(sm_lock_release(lk));
+  OK(sm_semaphore_acquire_token(sem, 2000, &t));
+  ck_assert_uint_eq(t, 3);
+  OK(sm_semaphore_release(sem, 1));
+  sm_semaphore_free(sem);
   close(a.fd);
   close(b.fd);
   sm_lock_free(lk);
