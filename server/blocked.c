@@ -237,7 +237,8 @@ static void answer(waiter *w, int status, sm_span result, const char *err, uint6
   uint64_t seq = w->seq;
   bool done = status == WS_OK || status == WS_OWNER_DEAD; /* both carry a result */
   /* Out of memory here costs only the exactly-once answer of a resend. */
-  if (w->keep_answer && done) sess_reply_keep(w->reg, w->session, seq, result);
+  if (w->keep_answer && done)
+    sess_reply_keep_grant(w->reg, w->session, seq, result, token, status == WS_OWNER_DEAD);
   /* First out of every list: sending may close cn (an output limit), and
    * that cancels cn's other waiters, never this one a second time. */
   detach_and_free(w);

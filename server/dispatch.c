@@ -191,7 +191,8 @@ static void log_call(call *c, const wire_request *req, const method_def *m, int 
   if (cmd_logging(c->reg))
     cmd_log_guarded(c->reg, c->session, req->seq, req->ack, req->guard_object, req->guard_token,
                     req->object, req->method, c->args, c->nargs);
-  if (req->seq && !c->out->failed && sess_reply_keep(c->reg, c->session, req->seq, vb_span(c->out)))
+  if (req->seq && !c->out->failed &&
+      sess_reply_keep_grant(c->reg, c->session, req->seq, vb_span(c->out), c->token, c->owner_dead))
     log_warn("out of memory keeping the answer of %s for session %llu: a resend would run it "
              "again",
              req->method, (unsigned long long)c->session);
@@ -213,16 +214,20 @@ static int replies_full(call *c, const method_def *m) {
 }
 
 /* The request repeats one of a kept session that was applied already (a
- * resend after a restart): true with its kept answer in c->out. A seq the
+ * resend after a restart): true with its kept answer in c->out, and a
+ * grant's token and OWNER_DEAD in c as the call gave them. A seq the
  * client acknowledged already is refused. */
 static bool answered_before(call *c, const wire_request *req, int *status) {
   if (!req->seq || !sess_kept(c->reg, c->session)) return false;
   if (req->ack) sess_ack(c->reg, c->session, req->ack);
   sm_span kept;
   int kept_status;
-  if (sess_reply_find(c->reg, c->session, req->seq, &kept_status, &kept)) {
-    if (kept_status == WS_OK) {
+  uint64_t token;
+  if (sess_reply_find(c->reg, c->session, req->seq, &kept_status, &kept, &token)) {
+    if (kept_status == WS_OK || kept_status == WS_OWNER_DEAD) {
       vb_append(c->out, kept);
+      c->token = token;
+      c->owner_dead = kept_status == WS_OWNER_DEAD;
       *status = WS_OK;
     } else {
       *status = call_fail(c, kept_status, "%.*s", (int)kept.n, (const char *)kept.p);

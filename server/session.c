@@ -15,7 +15,11 @@
  * array sorted by seq, not a hash table: seqs grow, so an answer is
  * appended, an acknowledgement drops a prefix, and a seq above the last
  * one kept (every new request) is known absent without a search. Small
- * answers live in the array itself: no allocation for an int or a nil. */
+ * answers live in the array itself: no allocation for an int or a nil.
+ * A grant's answer keeps its fencing token too, and OWNER_DEAD as its
+ * status when the last holder died: the token's 8 bytes follow the
+ * answer's (REPLY_TOKEN), so the other answers, whose token is 0, pay
+ * nothing for it and the entry stays 32 bytes. */
 #include "session.h"
 
 #include "memory.h"
@@ -28,11 +32,17 @@
  * is then 32 bytes). */
 #define REPLY_INLINE 16
 
-/* One kept answer: the result when status is OK, else the error text. */
+/* reply.flags: the last 8 bytes are the grant's fencing token (host
+ * order; never saved so), not the answer's. */
+#define REPLY_TOKEN 1u
+
+/* One kept answer: the result when status is OK or OWNER_DEAD (a grant),
+ * else the error text. */
 typedef struct reply {
   uint64_t seq;
-  uint32_t n;     /* bytes of the answer */
-  int32_t status; /* WS_* */
+  uint32_t n;     /* bytes kept: the answer's, and the token's with REPLY_TOKEN */
+  int16_t status; /* WS_* */
+  uint16_t flags; /* REPLY_* */
   union {
     uint8_t in[REPLY_INLINE]; /* n <= REPLY_INLINE */
     uint8_t *heap;            /* owned, n > REPLY_INLINE */
@@ -62,6 +72,21 @@ static const uint8_t *reply_bytes(const reply *r) {
   return r->n > REPLY_INLINE ? r->b.heap : r->b.in;
 }
 
+/* The answer's bytes, without the token's. */
+static sm_span reply_answer(const reply *r) {
+  return (sm_span){reply_bytes(r), r->n - (r->flags & REPLY_TOKEN ? sizeof(uint64_t) : 0)};
+}
+
+/* The grant's fencing token, 0 when none. */
+static uint64_t reply_token(const reply *r) {
+  uint64_t token = 0;
+  if (r->flags & REPLY_TOKEN) memcpy(&token, reply_bytes(r) + r->n - sizeof token, sizeof token);
+  return token;
+}
+
+/* The status carries a result, not an error text (a grant's OWNER_DEAD). */
+static bool status_has_result(int status) { return status == WS_OK || status == WS_OWNER_DEAD; }
+
 /* What a kept answer weighs in the used memory: its slot in the array and
  * its bytes' block when they are not inline. Counted where the answer is
  * made (reply_set) and where it goes (reply_drop), nowhere else. */
@@ -76,22 +101,24 @@ static void reply_drop(registry *reg, reply *r) {
   if (r->n > REPLY_INLINE) free(r->b.heap);
 }
 
-/* Makes *r, which holds nothing, the answer of seq: status and a copy of
- * bytes (the result when OK, else the error text), counted in reg's used
- * memory. Returns 0, or -1 when out of memory (r unchanged). */
-static int reply_set(registry *reg, reply *r, uint64_t seq, int status, sm_span bytes) {
-  if (bytes.n > UINT32_MAX) return -1;
+/* Makes *r, which holds nothing, the answer of seq: status, a copy of
+ * bytes (the result when OK or OWNER_DEAD, else the error text) and a
+ * grant's token (0: none), counted in reg's used memory. Returns 0, or -1
+ * when out of memory (r unchanged). */
+static int reply_set(registry *reg, reply *r, uint64_t seq, int status, sm_span bytes,
+                     uint64_t token) {
+  size_t n = bytes.n + (token ? sizeof token : 0);
+  if (n > UINT32_MAX) return -1;
   uint8_t *heap = NULL;
-  if (bytes.n > REPLY_INLINE && !(heap = malloc(bytes.n))) return -1;
+  if (n > REPLY_INLINE && !(heap = malloc(n))) return -1;
   r->seq = seq;
-  r->n = (uint32_t)bytes.n;
-  r->status = (int32_t)status;
-  if (heap) {
-    memcpy(heap, bytes.p, bytes.n);
-    r->b.heap = heap;
-  } else if (bytes.n) {
-    memcpy(r->b.in, bytes.p, bytes.n);
-  }
+  r->n = (uint32_t)n;
+  r->status = (int16_t)status;
+  r->flags = token ? REPLY_TOKEN : 0;
+  uint8_t *to = heap ? heap : r->b.in;
+  if (heap) r->b.heap = heap;
+  if (bytes.n) memcpy(to, bytes.p, bytes.n);
+  if (token) memcpy(to + bytes.n, &token, sizeof token);
   mem_add(reg_mem(reg), reply_mem(r));
   return 0;
 }
@@ -145,23 +172,25 @@ static bool replies_room(reply_table *t) {
   return true;
 }
 
-/* Keeps status and bytes as the answer of seq: appended when seq is the
- * highest (a new call), else put in its place (a parked call answered
- * after newer ones), replacing the answer of the same seq (a replay of a
- * resent call never makes one). Returns 0, or -1 when out of memory. */
-static int replies_put(registry *reg, reply_table *t, uint64_t seq, int status, sm_span bytes) {
+/* Keeps status, bytes and token as the answer of seq (reply_set):
+ * appended when seq is the highest (a new call), else put in its place (a
+ * parked call answered after newer ones), replacing the answer of the
+ * same seq (a replay of a resent call never makes one). Returns 0, or -1
+ * when out of memory. */
+static int replies_put(registry *reg, reply_table *t, uint64_t seq, int status, sm_span bytes,
+                       uint64_t token) {
   bool last = t->first == t->end || seq > t->v[t->end - 1].seq;
   reply r = {0};
   if (!last) {
     size_t at = replies_lower_bound(t, seq);
     if (t->v[at].seq == seq) {
-      if (reply_set(reg, &r, seq, status, bytes) != 0) return -1;
+      if (reply_set(reg, &r, seq, status, bytes, token) != 0) return -1;
       reply_drop(reg, &t->v[at]);
       t->v[at] = r;
       return 0;
     }
   }
-  if (reply_set(reg, &r, seq, status, bytes) != 0) return -1;
+  if (reply_set(reg, &r, seq, status, bytes, token) != 0) return -1;
   if (!replies_room(t)) {
     reply_drop(reg, &r);
     return -1;
@@ -391,23 +420,36 @@ bool sess_kept(registry *reg, uint64_t sid) {
   return s && s->kept;
 }
 
-bool sess_reply_find(registry *reg, uint64_t sid, uint64_t seq, int *status, sm_span *result) {
+bool sess_reply_find(registry *reg, uint64_t sid, uint64_t seq, int *status, sm_span *result,
+                     uint64_t *token) {
   sess *s = sid ? find(reg, sid) : NULL;
   const reply *r = s && s->kept ? replies_find(&s->replies, seq) : NULL;
   if (!r) return false;
   *status = r->status;
-  *result = (sm_span){reply_bytes(r), r->n};
+  *result = reply_answer(r);
+  *token = reply_token(r);
   return true;
 }
 
+/* Keeps an answer of a kept session's call seq not acknowledged yet. */
+static int keep(registry *reg, uint64_t sid, uint64_t seq, int status, sm_span bytes,
+                uint64_t token) {
+  sess *s = sid ? find(reg, sid) : NULL;
+  if (!s || !s->kept || seq == 0 || seq <= s->acked) return 0;
+  return replies_put(reg, &s->replies, seq, status, bytes, token);
+}
+
 int sess_reply_keep(registry *reg, uint64_t sid, uint64_t seq, sm_span result) {
-  return sess_reply_keep_status(reg, sid, seq, WS_OK, result);
+  return keep(reg, sid, seq, WS_OK, result, 0);
+}
+
+int sess_reply_keep_grant(registry *reg, uint64_t sid, uint64_t seq, sm_span result, uint64_t token,
+                          bool owner_dead) {
+  return keep(reg, sid, seq, owner_dead ? WS_OWNER_DEAD : WS_OK, result, token);
 }
 
 int sess_reply_keep_status(registry *reg, uint64_t sid, uint64_t seq, int status, sm_span bytes) {
-  sess *s = sid ? find(reg, sid) : NULL;
-  if (!s || !s->kept || seq == 0 || seq <= s->acked) return 0;
-  return replies_put(reg, &s->replies, seq, status, bytes);
+  return keep(reg, sid, seq, status, bytes, 0);
 }
 
 void sess_ack(registry *reg, uint64_t sid, uint64_t ack) {
@@ -469,26 +511,30 @@ static void put_int(vbuf *out, const void *val) {
   vb_list_item(out, vb_span(&v));
 }
 
-/* A kept answer as a list item of out: its bytes, or for an error
- * [status, text bytes]. */
+/* A kept answer as a list item of out: its bytes (OK, no token), for an
+ * error [status, text bytes], for a grant with a token or OWNER_DEAD
+ * [status, result bytes, token] (a form older blobs never hold). */
 static void put_reply(vbuf *out, const reply *r) {
   size_t item = vb_list_begin_item(out);
-  if (r->status == WS_OK) {
-    vb_bytes(out, reply_bytes(r), r->n);
+  sm_span answer = reply_answer(r);
+  if (r->status == WS_OK && !(r->flags & REPLY_TOKEN)) {
+    vb_bytes(out, answer.p, answer.n);
   } else {
     size_t list = vb_list_begin(out);
     vb_list_int(out, r->status);
     size_t text = vb_list_begin_item(out);
-    vb_bytes(out, reply_bytes(r), r->n);
+    vb_bytes(out, answer.p, answer.n);
     vb_list_end_item(out, text);
+    if (status_has_result(r->status)) vb_list_int(out, (int64_t)reply_token(r));
     vb_list_end(out, list);
   }
   vb_list_end_item(out, item);
 }
 
-/* Reads a kept answer's item (put_reply): *status and *bytes. */
-static bool read_reply(sm_span v, int *status, sm_span *bytes) {
-  vinfo vi, st, tx;
+/* Reads a kept answer's item (put_reply): *status, *bytes and *token. */
+static bool read_reply(sm_span v, int *status, sm_span *bytes, uint64_t *token) {
+  vinfo vi, st, tx, tk;
+  *token = 0;
   if (vw_peek(v, &vi) != VW_OK) return false;
   if (vi.kind == VK_BYTES) {
     *status = WS_OK;
@@ -496,13 +542,20 @@ static bool read_reply(sm_span v, int *status, sm_span *bytes) {
     return true;
   }
   vw_iter it;
-  sm_span a, b;
+  sm_span a, b, c;
   if (vi.kind != VK_LIST) return false;
   vw_iter_init(&it, vi.data);
   if (!vw_list_next(&it, &a) || !vw_list_next(&it, &b) || vw_peek(a, &st) != VW_OK ||
-      vw_peek(b, &tx) != VW_OK || st.kind != VK_INT || st.i <= 0 || st.i > INT32_MAX ||
+      vw_peek(b, &tx) != VW_OK || st.kind != VK_INT || st.i < 0 || st.i > INT16_MAX ||
       tx.kind != VK_BYTES)
     return false;
+  /* A grant's [status, result, token], else an error's [status, text]. */
+  bool grant = status_has_result((int)st.i);
+  if (grant != vw_list_next(&it, &c)) return false;
+  if (grant) {
+    if (vw_peek(c, &tk) != VW_OK || tk.kind != VK_INT || vw_list_next(&it, &c)) return false;
+    *token = (uint64_t)tk.i;
+  }
   *status = (int)st.i;
   *bytes = tx.data;
   return true;
@@ -546,9 +599,10 @@ static bool load_replies(registry *reg, sm_span v, sess *s) {
     vinfo seq;
     int status;
     sm_span bytes;
+    uint64_t token;
     if (!vw_list_next(&it, &b) || vw_peek(a, &seq) != VW_OK || seq.kind != VK_INT || seq.i <= 0 ||
-        !read_reply(b, &status, &bytes) ||
-        replies_put(reg, &s->replies, (uint64_t)seq.i, status, bytes) != 0)
+        !read_reply(b, &status, &bytes, &token) ||
+        replies_put(reg, &s->replies, (uint64_t)seq.i, status, bytes, token) != 0)
       return false;
   }
   return true;

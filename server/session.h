@@ -114,8 +114,10 @@ void sess_end(registry *reg, uint64_t sid);
  * acked, [seq, answer, ...] replies (by seq), key, [id, 1, ...] ephemeral],
  * sessions in creation order (an older blob's entries end after owned;
  * ephemeral is there only when the session has such objects); an answer is
- * its bytes, or [status, text bytes] for an error. Returns 0, or -1 when
- * out of memory. */
+ * its bytes, or [status, text bytes] for an error, or [status, result
+ * bytes, token] for a grant that has a fencing token or answered
+ * OWNER_DEAD (status 0 or 17; older blobs have none). Returns 0, or -1
+ * when out of memory. */
 int sess_save(registry *reg, vbuf *out);
 /* As sess_save, for info's state digest, which must be the same on every
  * member of a replicated group that applied the same log: only the
@@ -145,15 +147,23 @@ int sess_attach(registry *reg, uint64_t sid, uint64_t key, char *why, size_t why
 /* True when sid is a kept session (its mutating calls' answers are kept). */
 bool sess_kept(registry *reg, uint64_t sid);
 
-/* The kept answer of sid's call seq: true with its *status and *result
- * borrowed (valid until the table changes): the result when OK (empty:
- * nil), else the error text; false when there is none. */
-bool sess_reply_find(registry *reg, uint64_t sid, uint64_t seq, int *status, sm_span *result);
+/* The kept answer of sid's call seq: true with its *status, *result
+ * borrowed (valid until the table changes): the result when OK or
+ * OWNER_DEAD (a grant; empty: nil), else the error text; and *token, a
+ * grant's fencing token (0: none); false when there is none. */
+bool sess_reply_find(registry *reg, uint64_t sid, uint64_t seq, int *status, sm_span *result,
+                     uint64_t *token);
 
 /* Keeps result as the answer of sid's call seq (a kept session only, and
  * seq above what the client acknowledged). Returns 0, or -1 when out of
  * memory. */
 int sess_reply_keep(registry *reg, uint64_t sid, uint64_t seq, sm_span result);
+
+/* The same for a grant (a lock, rlock or semaphore acquire): its result,
+ * its fencing token, and whether it answered OWNER_DEAD (the last holder
+ * died holding it), all given back to a resend. */
+int sess_reply_keep_grant(registry *reg, uint64_t sid, uint64_t seq, sm_span result, uint64_t token,
+                          bool owner_dead);
 
 /* The same for an answer that is not OK, with its error text: a call
  * applied whose outcome is an error decided later (a barrier wait whose

@@ -607,7 +607,8 @@ END_TEST
 /* The reply table of a kept session (session.c keeps it sorted by seq,
  * small answers inline): answers found by seq, a parked call's answer kept
  * after newer ones, acknowledgements dropping what they cover (also out of
- * order), answers of every size, an error answer with its status, and the
+ * order), answers of every size, an error answer with its status, a
+ * grant's token and OWNER_DEAD, and the
  * same table after a save and a load. Kept answers count in the used
  * memory until acknowledged. The entry found last is remembered: an ended
  * session is not found through it. */
@@ -626,32 +627,34 @@ START_TEST(test_reply_table) {
   ck_assert_uint_gt(reg_mem(reg)->used, used_before + 200 * 16);
   sm_span got;
   int st;
-  ck_assert(sess_reply_find(reg, S1, 150, &st, &got));
+  uint64_t tok = 99;
+  ck_assert(sess_reply_find(reg, S1, 150, &st, &got, &tok));
+  ck_assert_uint_eq(tok, 0); /* not a grant */
   ck_assert_int_eq(st, WS_OK);
   ck_assert_uint_eq(got.n, 4);
   ck_assert_int_eq(memcmp(got.p, "late", 4), 0);
   for (uint64_t seq = 1; seq <= 200; seq++) {
     if (seq == 150) continue;
-    ck_assert(sess_reply_find(reg, S1, seq, &st, &got));
+    ck_assert(sess_reply_find(reg, S1, seq, &st, &got, &tok));
     ck_assert_int_eq(st, WS_OK);
     ck_assert_uint_eq(got.n, seq % 7 == 0 ? 100 + seq : seq % 24);
     if (got.n) ck_assert_int_eq(memcmp(got.p, big, got.n), 0);
   }
-  ck_assert(!sess_reply_find(reg, S1, 201, &st, &got));
-  ck_assert(!sess_reply_find(reg, S1, 0, &st, &got));
+  ck_assert(!sess_reply_find(reg, S1, 201, &st, &got, &tok));
+  ck_assert(!sess_reply_find(reg, S1, 0, &st, &got, &tok));
   /* The same seq again: the newer answer. */
   ck_assert_int_eq(sess_reply_keep(reg, S1, 3, (sm_span){(const uint8_t *)"again", 5}), 0);
-  ck_assert(sess_reply_find(reg, S1, 3, &st, &got));
+  ck_assert(sess_reply_find(reg, S1, 3, &st, &got, &tok));
   ck_assert_uint_eq(got.n, 5);
   ck_assert_uint_eq(sess_reply_count(reg, S1), 200);
   sess_ack(reg, S1, 120);
   ck_assert_uint_eq(sess_acked(reg, S1), 120);
   ck_assert_uint_eq(sess_reply_count(reg, S1), 80);
-  ck_assert(!sess_reply_find(reg, S1, 120, &st, &got));
-  ck_assert(sess_reply_find(reg, S1, 121, &st, &got));
+  ck_assert(!sess_reply_find(reg, S1, 120, &st, &got, &tok));
+  ck_assert(sess_reply_find(reg, S1, 121, &st, &got, &tok));
   /* An answer at or below what was acknowledged is not kept. */
   ck_assert_int_eq(sess_reply_keep(reg, S1, 100, (sm_span){(const uint8_t *)"no", 2}), 0);
-  ck_assert(!sess_reply_find(reg, S1, 100, &st, &got));
+  ck_assert(!sess_reply_find(reg, S1, 100, &st, &got, &tok));
   sess_ack(reg, S1, 110); /* older than what it has: nothing changes */
   ck_assert_uint_eq(sess_acked(reg, S1), 120);
   ck_assert_uint_eq(sess_reply_count(reg, S1), 80);
@@ -659,7 +662,7 @@ START_TEST(test_reply_table) {
   for (uint64_t seq = 201; seq <= 300; seq++)
     ck_assert_int_eq(sess_reply_keep(reg, S1, seq, (sm_span){(const uint8_t *)big, 9}), 0);
   ck_assert_uint_eq(sess_reply_count(reg, S1), 180);
-  ck_assert(sess_reply_find(reg, S1, 150, &st, &got));
+  ck_assert(sess_reply_find(reg, S1, 150, &st, &got, &tok));
   ck_assert_uint_eq(got.n, 4);
   /* An error answer (an applied call that failed later) keeps its status,
    * replacing the OK one of the same seq, short or long. */
@@ -667,11 +670,28 @@ START_TEST(test_reply_table) {
       sess_reply_keep_status(reg, S1, 121, WS_BROKEN, (sm_span){(const uint8_t *)"broken", 6}), 0);
   ck_assert_int_eq(
       sess_reply_keep_status(reg, S1, 122, WS_BROKEN, (sm_span){(const uint8_t *)big, 40}), 0);
-  ck_assert(sess_reply_find(reg, S1, 121, &st, &got));
+  ck_assert(sess_reply_find(reg, S1, 121, &st, &got, &tok));
   ck_assert_int_eq(st, WS_BROKEN);
   ck_assert_uint_eq(got.n, 6);
   ck_assert_int_eq(memcmp(got.p, "broken", 6), 0);
   ck_assert_uint_eq(sess_reply_count(reg, S1), 180);
+  /* A grant keeps its token, and OWNER_DEAD with its result: its answer
+   * inline with the token (2 + 8 bytes) or not (12 + 8). */
+  ck_assert_int_eq(
+      sess_reply_keep_grant(reg, S1, 123, (sm_span){(const uint8_t *)"\x02\x01", 2}, 41, false), 0);
+  ck_assert_int_eq(
+      sess_reply_keep_grant(reg, S1, 124, (sm_span){(const uint8_t *)big, 12}, UINT64_MAX, true),
+      0);
+  ck_assert(sess_reply_find(reg, S1, 123, &st, &got, &tok));
+  ck_assert_int_eq(st, WS_OK);
+  ck_assert_uint_eq(tok, 41);
+  ck_assert_uint_eq(got.n, 2);
+  ck_assert_int_eq(memcmp(got.p, "\x02\x01", 2), 0);
+  ck_assert(sess_reply_find(reg, S1, 124, &st, &got, &tok));
+  ck_assert_int_eq(st, WS_OWNER_DEAD);
+  ck_assert(tok == UINT64_MAX);
+  ck_assert_uint_eq(got.n, 12);
+  ck_assert_int_eq(memcmp(got.p, big, 12), 0);
   /* Saved and loaded: the same table. */
   vbuf saved, again;
   vb_init(&saved);
@@ -681,13 +701,22 @@ START_TEST(test_reply_table) {
   ck_assert_int_eq(cmd_sessions_load(r, saved.p, saved.len, err, sizeof err), 0);
   ck_assert_uint_eq(sess_reply_count(r, S1), 180);
   ck_assert_uint_eq(sess_acked(r, S1), 120);
-  ck_assert(sess_reply_find(r, S1, 300, &st, &got));
+  ck_assert(sess_reply_find(r, S1, 300, &st, &got, &tok));
   ck_assert_int_eq(st, WS_OK);
   ck_assert_uint_eq(got.n, 9);
-  ck_assert(sess_reply_find(r, S1, 122, &st, &got));
+  ck_assert(sess_reply_find(r, S1, 122, &st, &got, &tok));
   ck_assert_int_eq(st, WS_BROKEN);
   ck_assert_uint_eq(got.n, 40);
   ck_assert_int_eq(memcmp(got.p, big, 40), 0);
+  ck_assert(sess_reply_find(r, S1, 123, &st, &got, &tok));
+  ck_assert_int_eq(st, WS_OK);
+  ck_assert_uint_eq(tok, 41);
+  ck_assert_uint_eq(got.n, 2);
+  ck_assert(sess_reply_find(r, S1, 124, &st, &got, &tok));
+  ck_assert_int_eq(st, WS_OWNER_DEAD);
+  ck_assert(tok == UINT64_MAX);
+  ck_assert_uint_eq(got.n, 12);
+  ck_assert_int_eq(memcmp(got.p, big, 12), 0);
   ck_assert_int_eq(cmd_sessions_save(r, &again), 0);
   ck_assert_uint_eq(saved.len, again.len);
   ck_assert_int_eq(memcmp(saved.p, again.p, saved.len), 0);
@@ -700,7 +729,7 @@ START_TEST(test_reply_table) {
   ck_assert(sess_kept(reg, S1));
   sess_end(reg, S1);
   ck_assert(!sess_kept(reg, S1));
-  ck_assert(!sess_reply_find(reg, S1, 301, &st, &got));
+  ck_assert(!sess_reply_find(reg, S1, 301, &st, &got, &tok));
   ck_assert_uint_eq(sess_reply_count(reg, S1), 0);
   /* A session that holds nothing any more leaves the table. */
   uint64_t anon = make(S2, "list", NULL, "");

@@ -13,6 +13,8 @@
  *   the resume gets the same answer and changes nothing (from the log's
  *   replay, and from a snapshot); a seq already acknowledged is refused;
  *   a parked acquire served before the crash is answered from the table.
+ * - Grants sent again keep their fencing token and OWNER_DEAD status
+ *   (direct and parked, OK and OWNER_DEAD; from the log and a snapshot).
  * - A lock held across a restart by a client that resumes stays held, and
  *   that client releases it; a holder that does not resume in time loses
  *   it to a waiter; a proxy of an anonymous object freed after a crash
@@ -484,6 +486,161 @@ START_TEST(parked_call_served_then_resent) {
   sm_client_free(c);
   durable_stop(&x);
 }
+END_TEST
+
+/* Waits for the answer of seq, a grant: its status, with its token in
+ * *token (an OK or OWNER_DEAD grant answers true). */
+static int raw3_grant(const raw3 *r, uint64_t seq, uint64_t *token) {
+  static uint8_t buf[1 << 16];
+  for (;;) {
+    long n = smtest_read_frame(r->fd, buf, sizeof buf, 10000);
+    ck_assert_int_gt(n, 0);
+    wire_response resp;
+    ck_assert_int_eq(wire_response_decode((sm_span){buf, (size_t)n}, &resp), 0);
+    if (resp.seq != seq) {
+      wire_response_release(&resp);
+      continue;
+    }
+    int status = resp.status;
+    *token = resp.token;
+    if (status == WS_OK || status == WS_OWNER_DEAD) {
+      vinfo vi;
+      ck_assert(resp.has_result);
+      ck_assert_int_eq(vw_peek(resp.result, &vi), VW_OK);
+      ck_assert(vi.kind == VK_BOOL && vi.b);
+    }
+    wire_response_release(&resp);
+    return status;
+  }
+}
+
+/* Sends an acquire (seq, ack 0: every answer stays kept) and waits for
+ * its grant. */
+static int raw3_acquire(const raw3 *r, uint64_t seq, uint64_t id, uint64_t *token) {
+  raw3_send(r, seq, 0, id, "acquire", NULL);
+  return raw3_grant(r, seq, token);
+}
+
+/* Waits until c's daemon has n waiters. */
+static void wait_waiters(sm_client *c, int64_t n) {
+  double t0 = smtest_now_s();
+  while (smtest_info_int(c, "waiters") < n && smtest_now_s() - t0 < 10)
+    sleep_ms(5);
+  ck_assert_int_eq(smtest_info_int(c, "waiters"), n);
+}
+
+/* A client of x that takes break lock name and goes (its session ends:
+ * the lock's last holder died holding it). With waiting, a waiter is
+ * parked first and the end grants it. */
+static void holder_dies(const durable *x, sm_client *c, const char *name) {
+  int64_t conns = smtest_info_int(c, "connections");
+  sm_client *h = eo_connect(x);
+  sm_lock *l;
+  OK(sm_lock_open_policy(h, name, SM_OWNER_BREAK, &l));
+  OK(sm_lock_acquire(l, 2000));
+  sm_lock_free(l);
+  sm_client_free(h);
+  double t0 = smtest_now_s();
+  while (smtest_info_int(c, "connections") > conns && smtest_now_s() - t0 < 10)
+    sleep_ms(5);
+}
+
+/* The answers of grants kept for a resend keep the fencing token and the
+ * OWNER_DEAD status (a grant of a lock whose last holder died, policy
+ * break): a direct grant and a parked one served later, OK and
+ * OWNER_DEAD, of a lock and of a semaphore, each sent again after a crash is answered with the same
+ * status and token and changes nothing. From the log's replay (snapshot
+ * false) and from a snapshot's sessions table. */
+static void grants_resent_after_crash(bool snapshot) {
+  durable x;
+  durable_start(&x, "20000");
+  sm_client *c = eo_connect(&x);
+  sm_lock *lk;
+  OK(sm_lock_open_policy(c, "fenced", SM_OWNER_BREAK, &lk));
+  uint64_t id = sm_proxy_id(sm_lock_proxy(lk)), t = 0;
+  raw3 a, b;
+  raw3_open(&a, &x, AUTH_PROTOCOL_VERSION, 0, 0);
+  raw3_open(&b, &x, AUTH_PROTOCOL_VERSION, 0, 0);
+  /* a: a direct OK grant (token 1) */
+  ck_assert_int_eq(raw3_acquire(&a, 1, id, &t), WS_OK);
+  ck_assert_uint_eq(t, 1);
+  ck_assert_int_eq(raw3_call(&a, 2, 0, id, "release", NULL, NULL, NULL, 0), WS_OK);
+  /* b: parked, granted OWNER_DEAD by the holder's end (holder: token 2) */
+  sm_client *h = eo_connect(&x);
+  sm_lock *hl;
+  OK(sm_lock_open_policy(h, "fenced", SM_OWNER_BREAK, &hl));
+  OK(sm_lock_acquire(hl, 2000));
+  raw3_send(&b, 7, 0, id, "acquire", NULL);
+  wait_waiters(c, 1);
+  sm_lock_free(hl);
+  sm_client_free(h);
+  ck_assert_int_eq(raw3_grant(&b, 7, &t), WS_OWNER_DEAD);
+  ck_assert_uint_eq(t, 3);
+  ck_assert_int_eq(raw3_call(&b, 8, 0, id, "release", NULL, NULL, NULL, 0), WS_OK);
+  /* a: a direct OWNER_DEAD grant (the holder took token 4) */
+  holder_dies(&x, c, "fenced");
+  ck_assert_int_eq(raw3_acquire(&a, 3, id, &t), WS_OWNER_DEAD);
+  ck_assert_uint_eq(t, 5);
+  /* b: parked behind a, granted OK by a's release */
+  raw3_send(&b, 9, 0, id, "acquire", NULL);
+  wait_waiters(c, 1);
+  ck_assert_int_eq(raw3_call(&a, 4, 0, id, "release", NULL, NULL, NULL, 0), WS_OK);
+  ck_assert_int_eq(raw3_grant(&b, 9, &t), WS_OK);
+  ck_assert_uint_eq(t, 6);
+  ck_assert_int_eq(raw3_call(&b, 10, 0, id, "release", NULL, NULL, NULL, 0), WS_OK);
+  /* a semaphore's grants: a direct one (a), a parked one (b) */
+  sm_semaphore *sem;
+  OK(sm_semaphore_open(c, "fenced-sem", 1, true, &sem));
+  uint64_t sid = sm_proxy_id(sm_semaphore_proxy(sem));
+  ck_assert_int_eq(raw3_acquire(&a, 5, sid, &t), WS_OK);
+  ck_assert_uint_eq(t, 1);
+  raw3_send(&b, 11, 0, sid, "acquire", NULL);
+  wait_waiters(c, 1);
+  ck_assert_int_eq(raw3_call(&a, 6, 0, sid, "release", NULL, NULL, NULL, 0), WS_OK);
+  ck_assert_int_eq(raw3_grant(&b, 11, &t), WS_OK);
+  ck_assert_uint_eq(t, 2);
+  ck_assert_int_eq(raw3_call(&b, 12, 0, sid, "release", NULL, NULL, NULL, 0), WS_OK);
+  if (snapshot) save_snapshot(&x);
+  durable_crash(&x);
+  close(a.fd);
+  close(b.fd);
+  uint64_t sa = a.info.session, ka = a.info.key, sb = b.info.session, kb = b.info.key;
+  raw3_open(&a, &x, AUTH_PROTOCOL_VERSION, sa, ka);
+  ck_assert_msg(a.info.resumed, "%s", a.text);
+  raw3_open(&b, &x, AUTH_PROTOCOL_VERSION, sb, kb);
+  ck_assert_msg(b.info.resumed, "%s", b.text);
+  /* each grant sent again: its kept answer, token and status */
+  ck_assert_int_eq(raw3_acquire(&a, 1, id, &t), WS_OK);
+  ck_assert_uint_eq(t, 1);
+  ck_assert_int_eq(raw3_acquire(&b, 7, id, &t), WS_OWNER_DEAD);
+  ck_assert_uint_eq(t, 3);
+  ck_assert_int_eq(raw3_acquire(&a, 3, id, &t), WS_OWNER_DEAD);
+  ck_assert_uint_eq(t, 5);
+  ck_assert_int_eq(raw3_acquire(&b, 9, id, &t), WS_OK);
+  ck_assert_uint_eq(t, 6);
+  ck_assert_int_eq(raw3_acquire(&a, 5, sid, &t), WS_OK);
+  ck_assert_uint_eq(t, 1);
+  ck_assert_int_eq(raw3_acquire(&b, 11, sid, &t), WS_OK);
+  ck_assert_uint_eq(t, 2);
+  /* nothing applied again: the lock is free, and the next grant is 7 */
+  OK(sm_lock_acquire_token(lk, 2000, &t));
+  ck_assert_uint_eq(t, 7);
+  OK(sm_lock_release(lk));
+  OK(sm_semaphore_acquire_token(sem, 2000, &t));
+  ck_assert_uint_eq(t, 3);
+  OK(sm_semaphore_release(sem, 1));
+  sm_semaphore_free(sem);
+  close(a.fd);
+  close(b.fd);
+  sm_lock_free(lk);
+  sm_client_free(c);
+  durable_stop(&x);
+}
+
+START_TEST(grants_resent_keep_token_from_the_replayed_log) { grants_resent_after_crash(false); }
+END_TEST
+
+START_TEST(grants_resent_keep_token_from_a_snapshot) { grants_resent_after_crash(true); }
 END_TEST
 
 /* Resuming what the daemon does not have, what a live connection has, or
@@ -960,6 +1117,8 @@ Suite *eo_suite(void) {
   tcase_add_test(tc, resend_answered_from_the_replayed_log);
   tcase_add_test(tc, resend_answered_from_a_snapshot);
   tcase_add_test(tc, parked_call_served_then_resent);
+  tcase_add_test(tc, grants_resent_keep_token_from_the_replayed_log);
+  tcase_add_test(tc, grants_resent_keep_token_from_a_snapshot);
   tcase_add_test(tc, resume_refused_unknown_or_live);
   tcase_add_test(tc, protocol_2_client_works);
   tcase_add_test(tc, unacknowledged_answers_are_bounded);
