@@ -15,7 +15,12 @@
  * Without an `etcd` binary on PATH the tests print "SKIP: ..." and return:
  * not a pass, CTest reports the suite skipped (tests/CMakeLists.txt).
  * SMTEST_LONG=1 adds a longer loop of kills (statemgrd leader, etcd
- * leader, both at once). */
+ * leader, both at once).
+ *
+ * The test case "partition" runs as a CTest test of its own,
+ * cluster_netns: as root, it starts member 0 inside a network namespace
+ * joined to this one by a veth pair, and cuts the link under it; without
+ * root or `ip` it prints "SKIP: ..." (tests/CMakeLists.txt). */
 #include "smtest.h"
 
 #include <arpa/inet.h>
