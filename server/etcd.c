@@ -12,7 +12,13 @@
  * them without calling back. A watch has a connection of its own (its
  * stream occupies it), freed from a deferred event when the watch is
  * freed, since etcd_watch_free may be called from the watch's own
- * callbacks. */
+ * callbacks.
+ *
+ * libevent fails a request inside evhttp_make_request when the connection
+ * cannot even start (a network unreachable: a cut link), calling its
+ * callback there; such a request is noted and reported as etcd_call's (or
+ * etcd_watch_start's) failure, so no callback ever runs inside the
+ * caller's own call. */
 #include "etcd.h"
 
 #include "log.h"
@@ -47,6 +53,8 @@ typedef struct ereq {
   etcd_reply_fn fn;
   void *ctx;
   char path[64];
+  bool in_call;             /* inside evhttp_make_request */
+  bool failed_in_call;      /* libevent failed it there: etcd_call returns -1, fn is not called */
   struct ereq *prev, *next; /* e->reqs */
 } ereq;
 
@@ -60,6 +68,8 @@ struct etcd_watch {
   etcd_watch_end_fn on_end;
   void *ctx;
   bool dead;             /* freed by the caller: no callback any more */
+  bool starting;         /* inside evhttp_make_request */
+  bool failed_in_start;  /* libevent failed it there: etcd_watch_start returns NULL */
   bool ended;            /* on_end was called */
   etcd_watch *dead_next; /* e->dying */
 };
@@ -259,6 +269,18 @@ static struct evhttp_request *make_post(const endpoint *ep, json_object *body,
 
 void etcd_set_fast_timeout(etcd *e, int ms) { e->fast_timeout_ms = ms > 0 ? ms : e->timeout_ms; }
 
+/* Takes r off the list of requests in flight and its connection's count. */
+static void req_unlist(ereq *r) {
+  etcd *e = r->e;
+  if (r->slot >= 0) e->eps[r->ep].inflight[r->slot]--;
+  if (r->prev)
+    r->prev->next = r->next;
+  else
+    e->reqs = r->next;
+  if (r->next) r->next->prev = r->prev;
+  r->prev = r->next = NULL;
+}
+
 /* Sends on connection slot of the current endpoint (-1: its fast one). */
 static int call_on(etcd *e, bool fast, const char *path, json_object *body, etcd_reply_fn fn,
                    void *ctx) {
@@ -282,15 +304,20 @@ static int call_on(etcd *e, bool fast, const char *path, json_object *body, etcd
   r->fn = fn;
   r->ctx = ctx;
   snprintf(r->path, sizeof r->path, "%s", path);
-  if (evhttp_make_request(evcon, req, EVHTTP_REQ_POST, path) != 0) {
-    free(r); /* evhttp freed req */
-    return -1;
-  }
-  set_nodelay(evcon);
+  /* Listed before it is made: reply_cb may run inside evhttp_make_request. */
   if (slot >= 0) ep->inflight[slot]++;
   r->next = e->reqs;
   if (r->next) r->next->prev = r;
   e->reqs = r;
+  r->in_call = true;
+  int rc = evhttp_make_request(evcon, req, EVHTTP_REQ_POST, path);
+  r->in_call = false;
+  if (rc != 0 || r->failed_in_call) { /* evhttp freed req */
+    if (!r->failed_in_call) req_unlist(r);
+    free(r);
+    return -1;
+  }
+  set_nodelay(evcon);
   return 0;
 }
 
@@ -324,12 +351,7 @@ static void reply_cb(struct evhttp_request *req, void *arg) {
   ereq *r = arg;
   etcd *e = r->e;
   endpoint *ep = &e->eps[r->ep];
-  if (r->slot >= 0) ep->inflight[r->slot]--;
-  if (r->prev)
-    r->prev->next = r->next;
-  else
-    e->reqs = r->next;
-  if (r->next) r->next->prev = r->prev;
+  req_unlist(r);
   char err[1024];
   int code = req ? evhttp_request_get_response_code(req) : 0;
   json_object *j = NULL;
@@ -350,6 +372,12 @@ static void reply_cb(struct evhttp_request *req, void *arg) {
     j = tok && p ? json_tokener_parse_ex(tok, p, (int)n) : NULL;
     if (tok) json_tokener_free(tok);
     if (!j) snprintf(err, sizeof err, "etcd %s%s: the reply is not JSON", ep->url, r->path);
+  }
+  if (r->in_call) { /* failed inside etcd_call: its caller hears -1 */
+    log_debug("%s (at once)", err);
+    r->failed_in_call = true;
+    json_object_put(j);
+    return;
   }
   etcd_reply_fn fn = r->fn;
   void *ctx = r->ctx;
@@ -401,6 +429,11 @@ static void watch_chunk_cb(struct evhttp_request *req, void *arg) {
 static void watch_done_cb(struct evhttp_request *req, void *arg) {
   etcd_watch *w = arg;
   w->req = NULL; /* libevent frees it after this */
+  if (w->starting) {
+    w->failed_in_start = true; /* etcd_watch_start returns NULL */
+    endpoint_failed(w->e, w->ep);
+    return;
+  }
   int code = req ? evhttp_request_get_response_code(req) : 0;
   char err[1024];
   if (code == 0) {
@@ -451,12 +484,16 @@ etcd_watch *etcd_watch_start(etcd *e, const char *key, const char *range_end, in
   }
   evhttp_add_header(evhttp_request_get_output_headers(req), "Grpc-Metadata-hasleader", "true");
   evhttp_request_set_chunked_cb(req, watch_chunk_cb);
-  if (evhttp_make_request(w->evcon, req, EVHTTP_REQ_POST, "/v3/watch") != 0) {
+  w->req = req; /* before: watch_done_cb may run inside evhttp_make_request */
+  w->starting = true;
+  int rc = evhttp_make_request(w->evcon, req, EVHTTP_REQ_POST, "/v3/watch");
+  w->starting = false;
+  if (rc != 0 || w->failed_in_start) {
+    w->req = NULL; /* evhttp freed it */
     watch_release(w);
     return NULL;
   }
   set_nodelay(w->evcon);
-  w->req = req;
   return w;
 }
 

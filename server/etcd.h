@@ -63,8 +63,10 @@ int etcd_new(struct event_base *base, const char *urls, int timeout_ms, etcd **o
 void etcd_free(etcd *e);
 
 /* POSTs body (consumed: its reference is taken over) to path ("/v3/kv/txn")
- * and calls fn with the reply. Returns 0, or -1 when the request could not
- * even be queued (out of memory): fn is then not called. */
+ * and calls fn with the reply, never from inside this call. Returns 0, or
+ * -1 when the request could not even be queued (out of memory) or its
+ * connection failed at once (network unreachable; the next call goes to
+ * the next endpoint): fn is then not called. */
 int etcd_call(etcd *e, const char *path, json_object *body, etcd_reply_fn fn, void *ctx);
 
 /* As etcd_call, on a connection of its own per endpoint whose requests
@@ -78,7 +80,9 @@ void etcd_set_fast_timeout(etcd *e, int ms);
 /* Starts a watch of the keys [key, range_end) from revision start_rev
  * (0: from now), with prev_kv off and progress notifications on; with
  * deletes_only, etcd sends no PUT event (filter NOPUT). Returns the watch
- * (free with etcd_watch_free) or NULL when out of memory. */
+ * (free with etcd_watch_free) or NULL when out of memory or when its
+ * connection failed at once (network unreachable): on_end is then not
+ * called. */
 etcd_watch *etcd_watch_start(etcd *e, const char *key, const char *range_end, int64_t start_rev,
                              bool deletes_only, etcd_watch_fn on_events, etcd_watch_end_fn on_end,
                              void *ctx);

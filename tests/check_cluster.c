@@ -15,14 +15,23 @@
  * Without an `etcd` binary on PATH the tests print "SKIP: ..." and return:
  * not a pass, CTest reports the suite skipped (tests/CMakeLists.txt).
  * SMTEST_LONG=1 adds a longer loop of kills (statemgrd leader, etcd
- * leader, both at once). */
+ * leader, both at once).
+ *
+ * The test case "partition" runs as a CTest test of its own,
+ * cluster_netns: as root, it starts member 0 inside a network namespace
+ * joined to this one by a veth pair, and cuts the link under it; without
+ * root or `ip` it prints "SKIP: ..." (tests/CMakeLists.txt). */
 #include "smtest.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <sched.h>
 #include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +56,12 @@ typedef struct etcd_proc {
 
 typedef struct group {
   char dir[256];
+  const char *netns;              /* member 0's network namespace (partition tests), or NULL */
+  const char *host_addr;          /* with netns: this namespace's end of the link to it */
+  const char *ns_addr;            /* with netns: member 0's end */
+  char ns_etcd_urls[N_ETCD * 64]; /* with netns: etcd's client URLs as member 0 reaches them */
+  char ns_local_url[64];          /* with netns: member 0 on its namespace's loopback */
+  int keepalive_s;                /* the clients' TCP keepalive (0: the default) */
   etcd_proc e[N_ETCD];
   char etcd_urls[N_ETCD * 64];
   char initial[N_ETCD * 80];
@@ -104,10 +119,17 @@ static int free_port(void) {
 
 static void etcd_spawn(group *g, int i) {
   etcd_proc *e = &g->e[i];
-  char data[320], log[320], client[64], peer[64];
+  char data[320], log[320], peer[64];
   snprintf(data, sizeof data, "%s/%s.etcd", g->dir, e->name);
   snprintf(log, sizeof log, "%s/%s.log", g->dir, e->name);
-  snprintf(client, sizeof client, "http://127.0.0.1:%d", e->client_port);
+  char client[160];
+  /* With a namespace for member 0, etcd also listens on this namespace's
+   * end of the link, where member 0 reaches it. */
+  if (g->netns)
+    snprintf(client, sizeof client, "http://127.0.0.1:%d,http://%s:%d", e->client_port,
+             g->host_addr, e->client_port);
+  else
+    snprintf(client, sizeof client, "http://127.0.0.1:%d", e->client_port);
   snprintf(peer, sizeof peer, "http://127.0.0.1:%d", e->peer_port);
   bool fresh = access(data, F_OK) != 0;
   pid_t parent = getpid();
@@ -123,7 +145,7 @@ static void etcd_spawn(group *g, int i) {
       close(fd);
     }
     execl(etcd_bin(), "etcd", "--name", e->name, "--data-dir", data, "--listen-client-urls", client,
-          "--advertise-client-urls", client, "--listen-peer-urls", peer,
+          "--advertise-client-urls", e->url, "--listen-peer-urls", peer,
           "--initial-advertise-peer-urls", peer, "--initial-cluster", g->initial,
           "--initial-cluster-state", fresh ? "new" : "existing", "--initial-cluster-token",
           "smtest", "--log-level", "warn", (char *)NULL);
@@ -165,11 +187,15 @@ static void member_args(group *g, int i) {
   a[n++] = "--cluster";
   a[n++] = "smtest";
   a[n++] = "--etcd";
-  a[n++] = g->etcd_urls;
+  a[n++] = g->netns && i == 0 ? g->ns_etcd_urls : g->etcd_urls;
   a[n++] = "--advertise";
   a[n++] = g->url[i];
   a[n++] = "--listen";
   a[n++] = g->url[i];
+  if (g->netns && i == 0) {
+    a[n++] = "--listen";
+    a[n++] = g->ns_local_url;
+  }
   a[n++] = "--cluster-lease-ttl";
   a[n++] = TTL_ARG;
   if (i > 0) { /* one authkey for the group: member 0's */
@@ -179,8 +205,18 @@ static void member_args(group *g, int i) {
   a[n] = NULL;
 }
 
-static void group_start(group *g) {
+static int wait_leader(group *g, int skip, int ms);
+
+/* Starts 3 etcd and 3 statemgrd members. With netns (may be NULL), member
+ * 0 runs inside that namespace, listening on ns_addr and reaching etcd at
+ * host_addr, and is started first and waited for until it leads, so the
+ * leader is the member a test can cut off. */
+static void group_start_in(group *g, const char *netns, const char *host_addr,
+                           const char *ns_addr) {
   memset(g, 0, sizeof *g);
+  g->netns = netns;
+  g->host_addr = host_addr;
+  g->ns_addr = ns_addr;
   snprintf(g->dir, sizeof g->dir, "/tmp/smtest-cluster.XXXXXX");
   ck_assert_msg(mkdtemp(g->dir) != NULL, "mkdtemp: %s", strerror(errno));
   size_t ul = 0, il = 0;
@@ -192,18 +228,28 @@ static void group_start(group *g) {
     snprintf(e->url, sizeof e->url, "http://127.0.0.1:%d", e->client_port);
     ul +=
         (size_t)snprintf(g->etcd_urls + ul, sizeof g->etcd_urls - ul, "%s%s", i ? "," : "", e->url);
+    if (netns) {
+      size_t nl = strlen(g->ns_etcd_urls);
+      snprintf(g->ns_etcd_urls + nl, sizeof g->ns_etcd_urls - nl, "%shttp://%s:%d", i ? "," : "",
+               host_addr, e->client_port);
+    }
     il += (size_t)snprintf(g->initial + il, sizeof g->initial - il, "%se%d=http://127.0.0.1:%d",
                            i ? "," : "", i, e->peer_port);
   }
   for (int i = 0; i < N_ETCD; i++)
     etcd_spawn(g, i);
+  if (netns) snprintf(g->ns_local_url, sizeof g->ns_local_url, "tcp://127.0.0.1:%d", free_port());
   for (int i = 0; i < N_MEMBERS; i++) {
-    snprintf(g->url[i], sizeof g->url[i], "tcp://127.0.0.1:%d", free_port());
+    snprintf(g->url[i], sizeof g->url[i], "tcp://%s:%d", netns && i == 0 ? ns_addr : "127.0.0.1",
+             free_port());
     member_args(g, i);
-    smtest_daemon_start(&g->m[i], g->args[i]);
+    smtest_daemon_start_in(&g->m[i], i == 0 ? netns : NULL, g->args[i]);
     g->up[i] = true;
+    if (netns && i == 0) ck_assert_int_eq(wait_leader(g, -1, 20000), 0);
   }
 }
+
+static void group_start(group *g) { group_start_in(g, NULL, NULL, NULL); }
 
 static void group_stop(group *g) {
   for (int i = N_MEMBERS - 1; i >= 0; i--)
@@ -246,6 +292,7 @@ static sm_client *group_connect(group *g, int ms) {
   OK(sm_options_set_authkey_file(o, g->m[0].authkey_file));
   OK(sm_options_set_connect_timeout(o, 1000));
   OK(sm_options_set_failover_timeout(o, ms));
+  if (g->keepalive_s) OK(sm_options_set_keepalive(o, g->keepalive_s));
   sm_client *c = NULL;
   int rc = sm_connect(list, o, &c);
   sm_options_free(o);
@@ -733,6 +780,279 @@ START_TEST(failover_loop) {
 }
 END_TEST
 
+/* ---- a partition (network namespaces, as root) ---- */
+
+#define PART_HOST "10.199.2.2" /* this namespace's end of the link */
+#define PART_NS "10.199.2.1"   /* member 0's end, inside its namespace */
+#define PART_KEEPALIVE 2       /* s: a client notices the cut within ~5 s */
+
+static char part_ns[32];
+static char part_veth_host[16], part_veth_ns[16]; /* the pair's ends, named by the runner's pid */
+static char part_skip[700]; /* set by the fixture when it cannot make the namespace */
+static bool part_made;
+
+/* Runs an ip(8) command line; on failure keeps its output in part_skip
+ * (when empty) and returns false. */
+static bool part_ip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static bool part_ip(const char *fmt, ...) {
+  char args[300], cmd[360], out[200];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(args, sizeof args, fmt, ap);
+  va_end(ap);
+  snprintf(cmd, sizeof cmd, "ip %s 2>&1", args);
+  int rc = smtest_run(cmd, out, sizeof out);
+  if (rc != 0 && !part_skip[0]) {
+    out[strcspn(out, "\n")] = '\0';
+    snprintf(part_skip, sizeof part_skip, "`ip %s` failed (exit %d): %s", args, rc, out);
+  }
+  return rc == 0;
+}
+
+/* The fixture (in the runner, so the namespace goes even when a test
+ * process dies): a namespace for member 0 joined to this one by a veth
+ * pair, PART_NS inside it and PART_HOST here. */
+static void part_setup(void) {
+  part_skip[0] = '\0';
+  snprintf(part_ns, sizeof part_ns, "smtestP-%d", (int)getpid());
+  snprintf(part_veth_host, sizeof part_veth_host, "smP%d-h", (int)getpid() % 10000000);
+  snprintf(part_veth_ns, sizeof part_veth_ns, "smP%d-n", (int)getpid() % 10000000);
+  if (!etcd_bin()) {
+    snprintf(part_skip, sizeof part_skip,
+             "no etcd on PATH (install etcd-server: scripts/setup.sh --test)");
+    return;
+  }
+  if (geteuid() != 0) {
+    snprintf(part_skip, sizeof part_skip, "needs root to create network namespaces");
+    return;
+  }
+  if (smtest_run("command -v ip >/dev/null 2>&1", NULL, 0) != 0) {
+    snprintf(part_skip, sizeof part_skip, "the ip command (iproute2) is not installed");
+    return;
+  }
+  part_made = part_ip("netns add %s", part_ns);
+  if (part_made &&
+      part_ip("link add %s type veth peer name %s netns %s", part_veth_host, part_veth_ns, part_ns))
+    (void)(part_ip("addr add " PART_HOST "/24 dev %s", part_veth_host) &&
+           part_ip("-n %s addr add " PART_NS "/24 dev %s", part_ns, part_veth_ns) &&
+           part_ip("-n %s link set lo up", part_ns) &&
+           part_ip("-n %s link set %s up", part_ns, part_veth_ns) &&
+           part_ip("link set %s up", part_veth_host));
+}
+
+static void part_teardown(void) {
+  /* Deleting this end removes the pair at once (the namespace's end can
+   * outlive the namespace's name while its sockets close). */
+  if (part_made) {
+    char cmd[80];
+    snprintf(cmd, sizeof cmd, "ip link del %s >/dev/null 2>&1", part_veth_host);
+    smtest_run(cmd, NULL, 0);
+    part_ip("netns del %s", part_ns);
+  }
+  part_made = false;
+}
+
+/* A process inside member 0's namespace, connected to it over the
+ * namespace's loopback (a path the cut leaves up; from there no other
+ * member can be reached, so nothing it sends is applied elsewhere). On
+ * "g" it appends 0 to the clients' list, then reads the list's length,
+ * and reports each outcome through its pipe. */
+typedef struct part_report {
+  int rc;
+  int64_t ms; /* how long the call took */
+  char text[400];
+} part_report;
+
+static void part_send(int fd, int rc, int64_t ms, const char *text) {
+  part_report r = {.rc = rc, .ms = ms};
+  snprintf(r.text, sizeof r.text, "%s", text);
+  ssize_t w = write(fd, &r, sizeof r);
+  (void)w;
+}
+
+static void part_prober(group *g, int out, int in) {
+  char path[128];
+  snprintf(path, sizeof path, "/var/run/netns/%s", part_ns);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0 || setns(fd, CLONE_NEWNET) != 0) {
+    part_send(out, SM_EINVAL, 0, "setns failed");
+    _exit(1);
+  }
+  close(fd);
+  sm_options *o = sm_options_new();
+  sm_options_set_authkey_file(o, g->m[0].authkey_file);
+  sm_options_set_connect_timeout(o, 1000);
+  sm_options_set_failover_timeout(o, 2000);
+  sm_client *c = NULL;
+  sm_list *l = NULL;
+  int rc = sm_connect(g->ns_local_url, o, &c);
+  sm_options_free(o);
+  if (rc == 0) rc = sm_list_open(c, "acked", &l);
+  part_send(out, rc, 0, rc == 0 ? "connected to member 0 inside its namespace" : sm_last_error());
+  if (rc != 0) _exit(1);
+  char go;
+  if (read(in, &go, 1) != 1) _exit(1);
+  int64_t t = now_ms();
+  rc = sm_list_append_int(l, 0);
+  part_send(out, rc, now_ms() - t, rc == 0 ? "appended 0" : sm_last_error());
+  size_t len = 0;
+  t = now_ms();
+  rc = sm_list_len(l, &len);
+  part_send(out, rc, now_ms() - t, rc == 0 ? "read the length" : sm_last_error());
+  _exit(0);
+}
+
+static bool part_read(int fd, int timeout_ms, part_report *r) {
+  memset(r, 0, sizeof *r);
+  snprintf(r->text, sizeof r->text, "no report within %d ms", timeout_ms);
+  struct pollfd pfd = {.fd = fd, .events = POLLIN};
+  if (poll(&pfd, 1, timeout_ms) != 1) return false;
+  return read(fd, r, sizeof *r) == (ssize_t)sizeof *r;
+}
+
+/* The appender of the partition test, in a thread of its own so that its
+ * call is in flight when the link goes: appends until told to stop. */
+typedef struct part_appender {
+  appender a;
+  atomic_bool stop;
+  atomic_llong done; /* the last number acknowledged */
+  atomic_llong worst_stall;
+} part_appender;
+
+static void *part_append_loop(void *arg) {
+  part_appender *p = arg;
+  int64_t since = now_ms();
+  while (!atomic_load(&p->stop)) {
+    int rc = p->a.l ? sm_list_append_int(p->a.l, p->a.next) : SM_ECLOSED;
+    if (rc != 0) {
+      appender_reconnect(&p->a, (TTL_S + 15) * 1000);
+      continue;
+    }
+    atomic_store(&p->done, p->a.next);
+    p->a.next++;
+    int64_t t = now_ms();
+    if (t - since > atomic_load(&p->worst_stall)) atomic_store(&p->worst_stall, t - since);
+    since = t;
+    sleep_ms(5); /* a client's pace, not a benchmark's */
+  }
+  return NULL;
+}
+
+static void wait_done(part_appender *p, int64_t n, int ms, const char *what) {
+  int64_t end = now_ms() + ms;
+  while (atomic_load(&p->done) < n && now_ms() < end)
+    sleep_ms(20);
+  ck_assert_msg(atomic_load(&p->done) >= n, "%s: the appender reached %lld, not %lld in %d ms",
+                what, (long long)atomic_load(&p->done), (long long)n, ms);
+}
+
+/* The statemgrd leader (member 0, in a namespace of its own) is cut off
+ * from etcd and from its clients by taking its end of the link down,
+ * while a client appends through the group's URL list: another member
+ * leads within the lease's TTL plus a margin and the client goes on there
+ * by itself; the cut-off leader answers nothing as a success (a client
+ * that can still reach it, inside its namespace, gets no OK for an append
+ * it could not commit, nor for a read); when the link comes back the old
+ * leader follows with the same state, and the list is exactly 1..N. */
+START_TEST(partitioned_leader_steps_aside) {
+  if (part_skip[0]) {
+    printf("SKIP: cluster partition: %s\n", part_skip); /* CTest: skipped, not passed */
+    fflush(stdout);
+    return;
+  }
+  group g;
+  group_start_in(&g, part_ns, PART_HOST, PART_NS);
+  g.keepalive_s = PART_KEEPALIVE;
+
+  int up[2], down[2];
+  ck_assert(pipe2(up, O_CLOEXEC) == 0 && pipe2(down, O_CLOEXEC) == 0);
+  pid_t parent = getpid();
+  pid_t prober = fork();
+  ck_assert_int_ge(prober, 0);
+  if (prober == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(127);
+    close(up[0]);
+    close(down[1]);
+    part_prober(&g, up[1], down[0]);
+  }
+  close(up[1]);
+  close(down[0]);
+  part_report r;
+  ck_assert_msg(part_read(up[0], 15000, &r) && r.rc == 0, "prober: %s", r.text);
+
+  part_appender p = {.a = {.g = &g, .next = 1, .leader = -1}};
+  appender_reconnect(&p.a, 20000);
+  ck_assert_int_eq(p.a.leader, 0);
+  pthread_t th;
+  ck_assert_int_eq(pthread_create(&th, NULL, part_append_loop, &p), 0);
+  wait_done(&p, 50, 20000, "before the cut");
+
+  ck_assert(part_ip("-n %s link set %s down", part_ns, part_veth_ns));
+  int64_t t_cut = now_ms();
+  int64_t acked_at_cut = atomic_load(&p.done);
+  atomic_store(&p.worst_stall, 0);
+  ck_assert_int_eq(write(down[1], "g", 1), 1);
+
+  /* Another member leads within the lease's TTL, its campaign and a
+   * margin for a loaded machine. */
+  int leader = wait_leader(&g, 0, (TTL_S + 3) * 1000);
+  int64_t t_elected = now_ms() - t_cut;
+  ck_assert_msg(leader > 0, "no other member leads %lld ms after the cut", (long long)t_elected);
+
+  /* The client goes on through the new leader. */
+  wait_done(&p, acked_at_cut + 50, (TTL_S + 15) * 1000, "after the cut");
+  int64_t t_moved = now_ms() - t_cut;
+  /* Its call in flight waited for its keepalive to give the cut link up
+   * (idle + 3 probes: PART_KEEPALIVE + 3 s), or for the new leader. */
+  int64_t bound = (int64_t)(TTL_S + PART_KEEPALIVE + 3) * 1000 + 4000;
+  ck_assert_msg(atomic_load(&p.worst_stall) <= bound, "the client stalled %lld ms (bound %lld)",
+                (long long)atomic_load(&p.worst_stall), (long long)bound);
+
+  /* The cut-off leader released no answer as a success. */
+  ck_assert_msg(part_read(up[0], (TTL_S + 15) * 1000, &r), "the append inside the namespace hung");
+  printf("cluster partition: append on the cut-off leader: %s after %lld ms: %s\n",
+         sm_errname(r.rc), (long long)r.ms, r.text);
+  ck_assert_msg(r.rc != 0, "the cut-off leader acknowledged an append after %lld ms",
+                (long long)r.ms);
+  ck_assert_msg(part_read(up[0], (TTL_S + 15) * 1000, &r), "the read inside the namespace hung");
+  printf("cluster partition: read on the cut-off leader: %s after %lld ms: %s\n", sm_errname(r.rc),
+         (long long)r.ms, r.text);
+  ck_assert_msg(r.rc != 0, "the cut-off leader answered a read");
+  ck_assert(smtest_daemon_log_has(&g.m[0], "stops leading", 10000));
+
+  /* The link comes back: the old leader follows, with the same state. */
+  ck_assert(part_ip("-n %s link set %s up", part_ns, part_veth_ns));
+  int64_t t_heal = now_ms();
+  int64_t acked_at_heal = atomic_load(&p.done);
+  wait_done(&p, acked_at_heal + 20, 10000, "after the heal");
+  atomic_store(&p.stop, true);
+  ck_assert_int_eq(pthread_join(th, NULL), 0);
+  int64_t n = p.a.next - 1;
+  char role[32] = "";
+  int64_t end = now_ms() + 15000;
+  while (!(member_info(&g, 0, "role", role, sizeof role) && strcmp(role, "follower") == 0) &&
+         now_ms() < end)
+    sleep_ms(50);
+  ck_assert_str_eq(role, "follower");
+  int64_t t_rejoin = now_ms() - t_heal;
+  assert_list_exact(&p.a, n);
+  assert_same_state(&g, 10000);
+  printf("cluster partition: new leader %lld ms after the cut, client moved (50 more appends) "
+         "by %lld ms, worst stall %lld ms; old leader a follower %lld ms after the heal; %lld "
+         "appends\n",
+         (long long)t_elected, (long long)t_moved, (long long)atomic_load(&p.worst_stall),
+         (long long)t_rejoin, (long long)n);
+  close(up[0]);
+  close(down[1]);
+  int st;
+  kill(prober, SIGKILL);
+  waitpid(prober, &st, 0);
+  appender_close(&p.a);
+  group_stop(&g);
+}
+END_TEST
+
 Suite *cluster_suite(void) {
   Suite *s = suite_create("cluster");
   TCase *tc = tcase_create("group");
@@ -748,5 +1068,12 @@ Suite *cluster_suite(void) {
   tcase_set_timeout(lng, 900);
   tcase_add_test(lng, failover_loop);
   suite_add_tcase(s, lng);
+  /* Run as its own CTest test, cluster_netns (tests/CMakeLists.txt): it
+   * needs root and prints SKIP without. */
+  TCase *part = tcase_create("partition");
+  tcase_add_unchecked_fixture(part, part_setup, part_teardown);
+  tcase_set_timeout(part, 120);
+  tcase_add_test(part, partitioned_leader_steps_aside);
+  suite_add_tcase(s, part);
   return s;
 }
