@@ -407,7 +407,7 @@ static int thread_conn(sm_client *c, chan **out) {
 int client_thread_chan(sm_client *c, chan **out) { return thread_conn(c, out); }
 
 int client_thread_instance(sm_client *c, uint64_t *out) {
-  chan *k;
+  chan *k = NULL;
   int rc = thread_conn(c, &k);
   if (rc == SM_OK) *out = chan_instance(k);
   return rc;
