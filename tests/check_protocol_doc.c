@@ -352,13 +352,20 @@ START_TEST(test_doc_agrees_with_tables) {
     const char *name;
     const obj_type *t;
   } all[] = {
-      {"manager", &manager_type},       {"dict", &t_dict_type},
-      {"list", &t_list_type},           {"value", &t_value_type},
-      {"namespace", &t_namespace_type}, {"queue", &t_queue_type},
-      {"lock", &t_lock_type},           {"rlock", &t_rlock_type},
-      {"semaphore", &t_semaphore_type}, {"bounded_semaphore", &t_bounded_semaphore_type},
-      {"condition", &t_condition_type}, {"event", &t_event_type},
-      {"barrier", &t_barrier_type},     {"array", &t_array_type},
+      {"manager", &manager_type},
+      {"dict", &t_dict_type},
+      {"list", &t_list_type},
+      {"value", &t_value_type},
+      {"namespace", &t_namespace_type},
+      {"queue", &t_queue_type},
+      {"lock", &t_lock_type},
+      {"rlock", &t_rlock_type},
+      {"semaphore", &t_semaphore_type},
+      {"bounded_semaphore", &t_bounded_semaphore_type},
+      {"condition", &t_condition_type},
+      {"event", &t_event_type},
+      {"barrier", &t_barrier_type},
+      {"array", &t_array_type},
       {"set", &t_set_type},
   };
   mismatches[0] = '\0';
