@@ -639,7 +639,9 @@ typedef struct set_arg {
   const char *key;
   int64_t value;
   volatile int rc;
-  pthread_barrier_t *connected; /* when set: the thread's connection is made (a read) first */
+  /* When set: the thread's connection is made (a read) first, then the
+   * thread waits there again until the test lets its change go. */
+  pthread_barrier_t *connected;
 } set_arg;
 
 static void *set_in_thread(void *p) {
@@ -647,6 +649,7 @@ static void *set_in_thread(void *p) {
   if (a->connected) {
     size_t n;
     OK(sm_dict_len(a->d, &n));
+    pthread_barrier_wait(a->connected);
     pthread_barrier_wait(a->connected);
   }
   a->rc = sm_dict_set_int(a->d, a->key, a->value);
@@ -677,6 +680,9 @@ START_TEST(disk_full_refuses_changes_until_room_returns) {
   ck_assert_int_eq(prlimit(x.d.pid, RLIMIT_FSIZE, NULL, &old), 0);
   small.rlim_max = old.rlim_max;
   ck_assert_int_eq(prlimit(x.d.pid, RLIMIT_FSIZE, &small, NULL), 0);
+  /* Only now the change goes: it is the one that meets the full disk (sent
+   * before the limit, it could be written and answered first). */
+  pthread_barrier_wait(&connected);
   int64_t is_full = 0;
   for (int i = 0; i < 500 && !is_full; i++) {
     is_full = smtest_info_int(c, "disk_full");
