@@ -39,50 +39,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* A daemon with a data directory that outlives its restarts. */
-typedef struct durable {
-  smtest_daemon d;
-  char base[64];  /* private temp dir holding the data directory */
-  char data[128]; /* base/data */
-  const char *args[16];
-} durable;
-
-/* Starts a daemon on a fresh data directory, with extra arguments (NULL
- * terminated, may be NULL; kept for the restarts). */
-static void durable_start(durable *x, const char *const *extra) {
-  memset(x, 0, sizeof *x);
-  snprintf(x->base, sizeof x->base, "/tmp/smdata.XXXXXX");
-  ck_assert_msg(mkdtemp(x->base) != NULL, "mkdtemp: %s", strerror(errno));
-  snprintf(x->data, sizeof x->data, "%s/data", x->base);
-  size_t n = 0;
-  x->args[n++] = "--data-dir";
-  x->args[n++] = x->data;
-  for (size_t i = 0; extra && extra[i] && n < 15; i++)
-    x->args[n++] = extra[i];
-  x->args[n] = NULL;
-  smtest_daemon_start(&x->d, x->args);
-}
-
-/* Stops it with sig (SIGKILL: a crash) and starts it again on the same
- * data directory, UNIX socket and key. */
-static void durable_restart(durable *x, int sig) {
-  int rc = smtest_daemon_kill(&x->d, sig);
-  if (sig != SIGKILL) ck_assert_int_eq(rc, 0);
-  smtest_daemon_restart_args(&x->d, x->args);
-}
-
 static void remove_tree(const char *dir) {
   char cmd[300];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
   ck_assert_int_eq(system(cmd), 0);
 }
-
-static void durable_stop(durable *x) {
-  ck_assert_int_eq(smtest_daemon_stop(&x->d), 0);
-  remove_tree(x->base);
-}
-
-static sm_client *durable_connect(const durable *x) { return smtest_connect(&x->d, x->d.unix_url); }
 
 /* A string field of info (caller frees). */
 static char *info_str(sm_client *c, const char *field) {
@@ -314,20 +275,20 @@ static void verify(sm_client *c, population *pop, bool held) {
  * resume timeout runs; the anonymous dict's proxy works on. */
 START_TEST(every_type_survives_a_crash) {
   static const char *const extra[] = {"--session-resume-timeout", "60000", NULL};
-  durable x;
-  durable_start(&x, extra);
-  sm_client *c = durable_connect(&x);
+  smtest_durable x;
+  smtest_durable_start(&x, extra);
+  sm_client *c = smtest_durable_connect(&x);
   population pop = {0};
   populate(c, &pop);
-  durable_restart(&x, SIGKILL);
+  smtest_durable_restart(&x, SIGKILL);
   verify(c, &pop, true);
   /* And again, from the log of the second run on top of the first. */
-  durable_restart(&x, SIGKILL);
+  smtest_durable_restart(&x, SIGKILL);
   verify(c, &pop, true);
   sm_dict_free(pop.anon);
   free(pop.instance);
   sm_client_free(c);
-  durable_stop(&x);
+  smtest_durable_stop(&x);
 }
 END_TEST
 
@@ -336,18 +297,18 @@ END_TEST
  * lock, rlock and semaphore unit. */
 START_TEST(every_type_survives_a_clean_stop) {
   static const char *const extra[] = {"--session-resume-timeout", "0", NULL};
-  durable x;
-  durable_start(&x, extra);
-  sm_client *c = durable_connect(&x);
+  smtest_durable x;
+  smtest_durable_start(&x, extra);
+  sm_client *c = smtest_durable_connect(&x);
   population pop = {0};
   populate(c, &pop);
-  durable_restart(&x, SIGTERM);
+  smtest_durable_restart(&x, SIGTERM);
   ck_assert(smtest_daemon_log_has(&x.d, "loaded", 0));
   verify(c, &pop, false);
   sm_dict_free(pop.anon);
   free(pop.instance);
   sm_client_free(c);
-  durable_stop(&x);
+  smtest_durable_stop(&x);
 }
 END_TEST
 
@@ -355,9 +316,9 @@ END_TEST
  * timeout, then the next waiter gets the lock. */
 START_TEST(suspended_session_ends_after_resume_timeout) {
   static const char *const extra[] = {"--session-resume-timeout", "700", NULL};
-  durable x;
-  durable_start(&x, extra);
-  sm_client *c = durable_connect(&x);
+  smtest_durable x;
+  smtest_durable_start(&x, extra);
+  sm_client *c = smtest_durable_connect(&x);
   sm_lock *lk;
   OK(sm_lock_open(c, "k", &lk));
   OK(sm_lock_acquire(lk, -1));
@@ -365,11 +326,11 @@ START_TEST(suspended_session_ends_after_resume_timeout) {
   sm_client_free(c);
   /* The client closed: its session ended and gave the lock back; take it
    * again with a client that stays until the crash. */
-  c = durable_connect(&x);
+  c = smtest_durable_connect(&x);
   OK(sm_lock_open(c, "k", &lk));
   OK(sm_lock_acquire(lk, -1));
-  durable_restart(&x, SIGKILL);
-  sm_client *c2 = durable_connect(&x);
+  smtest_durable_restart(&x, SIGKILL);
+  sm_client *c2 = smtest_durable_connect(&x);
   sm_lock *lk2;
   OK(sm_lock_open(c2, "k", &lk2));
   double t0 = smtest_now_s();
@@ -381,7 +342,7 @@ START_TEST(suspended_session_ends_after_resume_timeout) {
   sm_lock_free(lk);
   sm_client_free(c2);
   sm_client_free(c);
-  durable_stop(&x);
+  smtest_durable_stop(&x);
 }
 END_TEST
 
@@ -410,9 +371,9 @@ static void wait_parked(sm_client *c, int64_t n) {
  * without the count made that replay break the barrier and stop the
  * start). */
 START_TEST(barrier_round_across_a_snapshot) {
-  durable x;
-  durable_start(&x, NULL);
-  sm_client *c = durable_connect(&x);
+  smtest_durable x;
+  smtest_durable_start(&x, NULL);
+  sm_client *c = smtest_durable_connect(&x);
   sm_barrier *b;
   OK(sm_barrier_open(c, "round", 3, &b));
   barrier_arg a[3] = {{b, -1, 1}, {b, -1, 1}, {b, -1, 1}};
@@ -429,7 +390,7 @@ START_TEST(barrier_round_across_a_snapshot) {
     OK(a[i].rc);
   }
   ck_assert_int_eq(a[0].index + a[1].index + a[2].index, 0 + 1 + 2);
-  durable_restart(&x, SIGKILL);
+  smtest_durable_restart(&x, SIGKILL);
   bool broken = true;
   size_t n = 9;
   OK(sm_barrier_broken(b, &broken));
@@ -438,7 +399,7 @@ START_TEST(barrier_round_across_a_snapshot) {
   ck_assert_uint_eq(n, 0);
   sm_barrier_free(b);
   sm_client_free(c);
-  durable_stop(&x);
+  smtest_durable_stop(&x);
 }
 END_TEST
 
@@ -454,8 +415,8 @@ static int run_daemon(const char *args, char *out, size_t outlen) {
 /* A second daemon on a data directory in use is refused, naming the pid
  * of the first; so is a directory that others may use. */
 START_TEST(directory_in_use_or_open_is_refused) {
-  durable x;
-  durable_start(&x, NULL);
+  smtest_durable x;
+  smtest_durable_start(&x, NULL);
   char args[1024], out[4096];
   snprintf(args, sizeof args, "--data-dir '%s' --authkey-file '%s' --listen unix:%s/second.sock",
            x.data, x.d.authkey_file, x.base);
@@ -479,7 +440,7 @@ START_TEST(directory_in_use_or_open_is_refused) {
   ck_assert_msg(strstr(out, "--fsync takes always, everysec or no"), "%s", out);
   snprintf(args, sizeof args, "--snapshot-log-size 0 --authkey-file '%s'", x.d.authkey_file);
   ck_assert_int_eq(run_daemon(args, out, sizeof out), 2);
-  durable_stop(&x);
+  smtest_durable_stop(&x);
 }
 END_TEST
 
@@ -539,9 +500,9 @@ static size_t prefix_len(sm_client *c) {
  * the daemon starts, logs what it dropped, and holds the records before
  * the cut, none after it. */
 START_TEST(torn_tail_recovers_at_every_offset) {
-  durable x;
-  durable_start(&x, NULL);
-  sm_client *c = durable_connect(&x);
+  smtest_durable x;
+  smtest_durable_start(&x, NULL);
+  sm_client *c = smtest_durable_connect(&x);
   sm_dict *t;
   OK(sm_dict_open(c, "t", &t));
   for (int64_t k = 1; k <= TORN_KEYS; k++)
@@ -580,7 +541,7 @@ START_TEST(torn_tail_recovers_at_every_offset) {
     smtest_daemon_restart_args(&x.d, x.args);
     /* A cut at a record's start leaves a log that simply ends there. */
     torn_logged += smtest_daemon_log_has(&x.d, "cut short", 0);
-    c = durable_connect(&x);
+    c = smtest_durable_connect(&x);
     size_t n = prefix_len(c);
     ck_assert_msg(n < TORN_KEYS && n + 3 >= TORN_KEYS, "cut %d: %zu keys", (int)cut, n);
     if (n < least) least = n;
@@ -590,7 +551,7 @@ START_TEST(torn_tail_recovers_at_every_offset) {
   ck_assert_uint_le(least, TORN_KEYS - 2); /* the cuts reached more than one record */
   ck_assert_int_ge(torn_logged, cuts - 3); /* all but the cuts at a record's start */
   smtest_daemon_restart_args(&x.d, x.args);
-  durable_stop(&x);
+  smtest_durable_stop(&x);
 }
 END_TEST
 
@@ -598,9 +559,9 @@ END_TEST
  * stops with exit status 1 and a message naming the segment and the
  * offset; nothing is cut. */
 START_TEST(damage_in_the_middle_stops_the_start) {
-  durable x;
-  durable_start(&x, NULL);
-  sm_client *c = durable_connect(&x);
+  smtest_durable x;
+  smtest_durable_start(&x, NULL);
+  sm_client *c = smtest_durable_connect(&x);
   sm_dict *t;
   OK(sm_dict_open(c, "t", &t));
   for (int64_t k = 1; k <= TORN_KEYS; k++)
@@ -662,9 +623,9 @@ static void *set_in_thread(void *p) {
  * durable are answered (info too); once the limit is back, the waiting
  * change is answered and changes work again. */
 START_TEST(disk_full_refuses_changes_until_room_returns) {
-  durable x;
-  durable_start(&x, NULL);
-  sm_client *c = durable_connect(&x);
+  smtest_durable x;
+  smtest_durable_start(&x, NULL);
+  sm_client *c = smtest_durable_connect(&x);
   sm_dict *other, *full;
   OK(sm_dict_open(c, "other", &other));
   OK(sm_dict_open(c, "full", &full));
@@ -707,28 +668,28 @@ START_TEST(disk_full_refuses_changes_until_room_returns) {
   sm_dict_free(other);
   sm_dict_free(full);
   sm_client_free(c);
-  durable_restart(&x, SIGKILL); /* everything answered is there */
-  c = durable_connect(&x);
+  smtest_durable_restart(&x, SIGKILL); /* everything answered is there */
+  c = smtest_durable_connect(&x);
   OK(sm_dict_open(c, "other", &other));
   OK(sm_dict_get_int(other, "k", &v));
   ck_assert_int_eq(v, 3);
   sm_dict_free(other);
   sm_client_free(c);
-  durable_stop(&x);
+  smtest_durable_stop(&x);
 }
 END_TEST
 
 /* A client connecting from a thread of its own: the client (NULL when the
  * connection failed) and whether the thread is done. */
 typedef struct connect_arg {
-  const durable *x;
+  const smtest_durable *x;
   sm_client *c;
   atomic_bool done;
 } connect_arg;
 
 static void *connect_in_thread(void *p) {
   connect_arg *a = p;
-  a->c = durable_connect(a->x);
+  a->c = smtest_durable_connect(a->x);
   atomic_store(&a->done, true);
   return NULL;
 }
@@ -741,9 +702,9 @@ static void *connect_in_thread(void *p) {
  * holds back no answer of others; once there is room its changes work, and what it was
  * answered survives a crash. Before, its AuthResult waited for the disk. */
 START_TEST(client_connects_while_the_disk_is_full) {
-  durable x;
-  durable_start(&x, NULL);
-  sm_client *c = durable_connect(&x);
+  smtest_durable x;
+  smtest_durable_start(&x, NULL);
+  sm_client *c = smtest_durable_connect(&x);
   sm_dict *d;
   OK(sm_dict_open(c, "d", &d));
   OK(sm_dict_set_int(d, "k", 1));
@@ -772,7 +733,7 @@ START_TEST(client_connects_while_the_disk_is_full) {
   /* A client that comes and goes while the disk is full (as the CLI does):
    * the end of its session, which held no object, holds back no answer. */
   int64_t conns = smtest_info_int(c, "connections");
-  sm_client *b = durable_connect(&x);
+  sm_client *b = smtest_durable_connect(&x);
   sm_dict *d3;
   OK(sm_dict_open(b, "d", &d3)); /* a create that only opens: it goes on */
   sm_dict_free(d3);
@@ -785,14 +746,14 @@ START_TEST(client_connects_while_the_disk_is_full) {
   for (int i = 0; i < 500 && rc == SM_EDISKFULL; i++) /* room is found by the next write */
     if ((rc = sm_dict_set_int(d2, "k", 3)) == SM_EDISKFULL) usleep(10000);
   OK(rc);
-  durable_restart(&x, SIGKILL);
+  smtest_durable_restart(&x, SIGKILL);
   OK(sm_dict_get_int(d2, "k", &v));
   ck_assert_int_eq(v, 3);
   sm_dict_free(d2);
   sm_client_free(a.c);
   sm_dict_free(d);
   sm_client_free(c);
-  durable_stop(&x);
+  smtest_durable_stop(&x);
 }
 END_TEST
 
@@ -806,16 +767,16 @@ START_TEST(failed_sync_stops_the_daemon) {
   const char *lib = getenv("SMTEST_FAILSYNC_LIB");
   ck_assert_msg(lib && *lib, "ctest sets SMTEST_FAILSYNC_LIB");
   char flag[128];
-  durable x;
+  smtest_durable x;
   /* The daemon inherits these; ASan must let the library load first. */
   snprintf(flag, sizeof flag, "/tmp/smfailsync.%d", (int)getpid());
   unlink(flag);
   setenv("LD_PRELOAD", lib, 1);
   setenv("SMTEST_FAIL_FSYNC", flag, 1);
   setenv("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=1:verify_asan_link_order=0", 1);
-  durable_start(&x, NULL);
+  smtest_durable_start(&x, NULL);
   unsetenv("LD_PRELOAD");
-  sm_client *c = durable_connect(&x);
+  sm_client *c = smtest_durable_connect(&x);
   sm_dict *d;
   OK(sm_dict_open(c, "d", &d));
   OK(sm_dict_set_int(d, "before", 1));
@@ -839,7 +800,7 @@ START_TEST(failed_sync_stops_the_daemon) {
   ck_assert_int_eq(v, 1);
   sm_dict_free(d);
   sm_client_free(c);
-  durable_stop(&x);
+  smtest_durable_stop(&x);
 }
 END_TEST
 
@@ -850,8 +811,8 @@ END_TEST
 #define GROUP_WRITES 40
 
 static void *group_writer(void *p) {
-  const durable *x = p;
-  sm_client *c = durable_connect(x);
+  const smtest_durable *x = p;
+  sm_client *c = smtest_durable_connect(x);
   sm_var *v;
   int rc = sm_var_open(c, "g", NULL, &v);
   for (int i = 0; rc == SM_OK && i < GROUP_WRITES; i++)
@@ -866,9 +827,9 @@ static void *group_writer(void *p) {
  * before the sync, the next changes would join its batch); concurrent
  * clients share them (group commit). */
 START_TEST(answers_wait_for_the_sync) {
-  durable x;
-  durable_start(&x, NULL);
-  sm_client *c = durable_connect(&x);
+  smtest_durable x;
+  smtest_durable_start(&x, NULL);
+  sm_client *c = smtest_durable_connect(&x);
   sm_var *v;
   OK(sm_var_open(c, "s", NULL, &v));
   int64_t before = smtest_info_int(c, "log_syncs");
@@ -898,7 +859,7 @@ START_TEST(answers_wait_for_the_sync) {
   sm_var_free(g);
   sm_var_free(v);
   sm_client_free(c);
-  durable_stop(&x);
+  smtest_durable_stop(&x);
 }
 END_TEST
 
@@ -913,9 +874,9 @@ static bool file_exists(const char *path) {
  * disk: its file is there, info names it, and a crash right after starts
  * from it. The CLI prints its index. A daemon in memory refuses. */
 START_TEST(save_writes_a_snapshot) {
-  durable x;
-  durable_start(&x, NULL);
-  sm_client *c = durable_connect(&x);
+  smtest_durable x;
+  smtest_durable_start(&x, NULL);
+  sm_client *c = smtest_durable_connect(&x);
   sm_dict *d;
   OK(sm_dict_open(c, "d", &d));
   OK(sm_dict_set_int(d, "k", 1));
@@ -938,7 +899,7 @@ START_TEST(save_writes_a_snapshot) {
 
   OK(sm_dict_set_int(d, "k", 2));
   sm_dict_free(d);
-  durable_restart(&x, SIGKILL);
+  smtest_durable_restart(&x, SIGKILL);
   ck_assert(smtest_daemon_log_has(&x.d, "loaded", 0));
   OK(sm_dict_open(c, "d", &d));
   int64_t v = 0;
@@ -946,7 +907,7 @@ START_TEST(save_writes_a_snapshot) {
   ck_assert_int_eq(v, 2); /* the snapshot, then the log after it */
   sm_dict_free(d);
   sm_client_free(c);
-  durable_stop(&x);
+  smtest_durable_stop(&x);
 
   smtest_daemon m;
   smtest_daemon_start(&m, NULL);
@@ -964,9 +925,9 @@ END_TEST
 /* A backup is the snapshot save wrote: alone in an empty data directory
  * it starts a daemon with the state it holds and the same instance id. */
 START_TEST(a_copied_snapshot_restores) {
-  durable x;
-  durable_start(&x, NULL);
-  sm_client *c = durable_connect(&x);
+  smtest_durable x;
+  smtest_durable_start(&x, NULL);
+  sm_client *c = smtest_durable_connect(&x);
   sm_dict *d;
   OK(sm_dict_open(c, "d", &d));
   OK(sm_dict_set_int(d, "k", 1));
@@ -1018,9 +979,9 @@ START_TEST(snapshot_by_log_size) {
   fputs("fsync = everysec\nsnapshot-log-size = 64K\n", f);
   fclose(f);
   const char *extra[] = {"--config", conf, NULL};
-  durable x;
-  durable_start(&x, extra);
-  sm_client *c = durable_connect(&x);
+  smtest_durable x;
+  smtest_durable_start(&x, extra);
+  sm_client *c = smtest_durable_connect(&x);
   char *mode = info_str(c, "fsync");
   ck_assert_str_eq(mode, "everysec");
   free(mode);
@@ -1038,13 +999,13 @@ START_TEST(snapshot_by_log_size) {
   }
   ck_assert_int_ge(snaps, 1);
   ck_assert_int_lt(smtest_info_int(c, "log_bytes"), 300 * 1024);
-  durable_restart(&x, SIGKILL);
+  smtest_durable_restart(&x, SIGKILL);
   size_t n = 0;
   OK(sm_list_len(l, &n));
   ck_assert_uint_eq(n, 1200);
   sm_list_free(l);
   sm_client_free(c);
-  durable_stop(&x);
+  smtest_durable_stop(&x);
   remove_tree(base);
 }
 END_TEST

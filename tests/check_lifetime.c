@@ -25,40 +25,13 @@
 
 /* ---- helpers ---- */
 
-/* A daemon with a data directory that outlives its restarts. */
-typedef struct durable {
-  smtest_daemon d;
-  char base[64];  /* private temp dir holding the data directory */
-  char data[128]; /* base/data */
-  const char *args[8];
-} durable;
-
-static void durable_start(durable *x, const char *resume_timeout_ms) {
-  memset(x, 0, sizeof *x);
-  snprintf(x->base, sizeof x->base, "/tmp/smlife.XXXXXX");
-  ck_assert_msg(mkdtemp(x->base) != NULL, "mkdtemp: %s", strerror(errno));
-  snprintf(x->data, sizeof x->data, "%s/data", x->base);
-  const char *args[] = {"--data-dir", x->data, "--session-resume-timeout", resume_timeout_ms, NULL};
-  memcpy(x->args, args, sizeof args);
-  smtest_daemon_start(&x->d, x->args);
+/* A durable daemon (smtest.h) whose suspended sessions wait
+ * resume_timeout_ms for their clients. */
+static void durable_start(smtest_durable *x, const char *resume_timeout_ms) {
+  const char *extra[] = {"--session-resume-timeout", resume_timeout_ms, NULL};
+  smtest_durable_start(x, extra);
 }
 
-/* Stops it with sig (SIGKILL: a crash; SIGTERM: a clean stop, which
- * writes a snapshot) and starts it on the same data directory. */
-static void durable_restart(durable *x, int sig) {
-  int rc = smtest_daemon_kill(&x->d, sig);
-  if (sig != SIGKILL) ck_assert_int_eq(rc, 0);
-  smtest_daemon_restart_args(&x->d, x->args);
-}
-
-static void durable_stop(durable *x) {
-  ck_assert_int_eq(smtest_daemon_stop(&x->d), 0);
-  char cmd[128];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", x->base);
-  ck_assert_int_eq(system(cmd), 0);
-}
-
-/* True when ls lists an object called name. */
 static bool listed(sm_client *c, const char *name) {
   sm_value *ls = NULL;
   OK(sm_ls(c, NULL, &ls));
@@ -286,7 +259,7 @@ END_TEST
  * from where they were, not from the restart, and removals logged before
  * (lazy and by the cycle) replay as they were. */
 static void deadlines_survive(int sig) {
-  durable x;
+  smtest_durable x;
   durable_start(&x, "60000");
   sm_client *c = smtest_connect(&x.d, x.d.unix_url);
   sm_dict *dict;
@@ -304,7 +277,7 @@ static void deadlines_survive(int sig) {
   for (int t = 0; t < 2000 && smtest_info_int(c, "expired_keys") < 2; t += 20)
     msleep(20); /* the cycle's removal of the other, logged */
   ck_assert_int_eq(smtest_info_int(c, "expired_keys"), 2);
-  durable_restart(&x, sig);
+  smtest_durable_restart(&x, sig);
   /* 300 ms at least went by since the TTLs were set: a deadline counted
    * again from the restart would show more than 4700 ms left. */
   int64_t left = key_ttl(dict, "later");
@@ -320,14 +293,14 @@ static void deadlines_survive(int sig) {
   OK(sm_dict_get_int(dict, "plain", &v));
   ck_assert(!listed(c, "obj"));
   /* And once more: the removals made after the restart replay too. */
-  durable_restart(&x, SIGKILL);
+  smtest_durable_restart(&x, SIGKILL);
   OK(sm_dict_len(dict, &n));
   ck_assert_uint_eq(n, 1);
   ck_assert(!listed(c, "obj"));
   sm_dict_free(obj);
   sm_dict_free(dict);
   sm_client_free(c);
-  durable_stop(&x);
+  smtest_durable_stop(&x);
 }
 
 START_TEST(deadlines_survive_a_crash) { deadlines_survive(SIGKILL); }
@@ -466,24 +439,24 @@ END_TEST
  * suspended: the object stays while the client may resume it, and goes
  * when --session-resume-timeout passes without a resume. */
 START_TEST(ephemeral_of_a_session_not_resumed_goes) {
-  durable x;
+  smtest_durable x;
   durable_start(&x, "1500");
   sm_client *owner = smtest_connect(&x.d, x.d.unix_url);
   sm_open_options *o = ephemeral_opts();
   sm_dict *svc;
   OK(sm_dict_open_ex(owner, "svc/b", o, &svc));
-  durable_restart(&x, SIGKILL);
+  smtest_durable_restart(&x, SIGKILL);
   sm_client *other = smtest_connect(&x.d, x.d.unix_url);
   ck_assert(listed(other, "svc/b")); /* suspended, not ended */
   ck_assert(listed_within(other, "svc/b", false, 5000));
   /* The end was logged: it stays gone after another restart. */
-  durable_restart(&x, SIGKILL);
+  smtest_durable_restart(&x, SIGKILL);
   ck_assert(!listed(other, "svc/b"));
   sm_open_options_free(o);
   sm_client_free(other);
   sm_dict_free(svc);
   sm_client_free(owner);
-  durable_stop(&x);
+  smtest_durable_stop(&x);
 }
 END_TEST
 
@@ -491,14 +464,14 @@ END_TEST
  * object past the resume timeout, and still takes it away when it
  * closes. */
 START_TEST(ephemeral_of_a_resumed_session_stays) {
-  durable x;
+  smtest_durable x;
   durable_start(&x, "1500");
   sm_client *owner = smtest_connect(&x.d, x.d.unix_url);
   sm_open_options *o = ephemeral_opts();
   sm_dict *svc;
   OK(sm_dict_open_ex(owner, "svc/c", o, &svc));
-  durable_restart(&x, SIGTERM); /* through the snapshot this time */
-  sm_list *anon;                /* made over the holder connection, which resumes its session */
+  smtest_durable_restart(&x, SIGTERM); /* through the snapshot this time */
+  sm_list *anon; /* made over the holder connection, which resumes its session */
   OK(sm_list_open(owner, NULL, &anon));
   sm_client *other = smtest_connect(&x.d, x.d.unix_url);
   msleep(1800); /* past the resume timeout */
@@ -509,7 +482,7 @@ START_TEST(ephemeral_of_a_resumed_session_stays) {
   ck_assert(listed_within(other, "svc/c", false, 2000));
   sm_open_options_free(o);
   sm_client_free(other);
-  durable_stop(&x);
+  smtest_durable_stop(&x);
 }
 END_TEST
 

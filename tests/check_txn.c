@@ -444,13 +444,9 @@ END_TEST
  * they run (transactions in flight, in the log's buffer, half written) and
  * restarted: the total read back after the replay is the total put in. */
 START_TEST(test_money_across_daemon_crash) {
-  char base[64] = "/tmp/smtxn.XXXXXX", data[128];
-  ck_assert_ptr_nonnull(mkdtemp(base));
-  snprintf(data, sizeof data, "%s/data", base);
-  const char *args[] = {"--data-dir", data, "--fsync", "everysec", NULL};
-  smtest_daemon dd;
-  smtest_daemon_start(&dd, args);
-  sm_client *c = smtest_connect(&dd, dd.unix_url);
+  smtest_durable x;
+  smtest_durable_start(&x, (const char *const[]){"--fsync", "everysec", NULL});
+  sm_client *c = smtest_connect(&x.d, x.d.unix_url);
   sm_dict *d;
   OK(sm_dict_open(c, "bank", &d));
   for (int i = 0; i < ACCOUNTS; i++)
@@ -462,15 +458,15 @@ START_TEST(test_money_across_daemon_crash) {
   for (int i = 0; i < MOVERS; i++)
     pids[i] = spawn_mover(c, 777u + (unsigned)i);
   smtest_sleep_ms(300);
-  smtest_daemon_kill(&dd, SIGKILL);
+  smtest_daemon_kill(&x.d, SIGKILL);
   for (int i = 0; i < MOVERS; i++) {
     kill(pids[i], SIGKILL); /* those the dead daemon did not end already */
     waitpid(pids[i], NULL, 0);
   }
   sm_dict_free(d);
   sm_client_free(c);
-  smtest_daemon_restart_args(&dd, args);
-  c = smtest_connect(&dd, dd.unix_url);
+  smtest_daemon_restart_args(&x.d, x.args);
+  c = smtest_connect(&x.d, x.d.unix_url);
   OK(sm_dict_open(c, "bank", &d));
   ck_assert_int_eq(total(d), ACCOUNTS * START_BALANCE);
   uint64_t rev1 = 0;
@@ -479,10 +475,7 @@ START_TEST(test_money_across_daemon_crash) {
                 (unsigned long long)(rev1 - rev0));
   sm_dict_free(d);
   sm_client_free(c);
-  ck_assert_int_eq(smtest_daemon_stop(&dd), 0);
-  char cmd[200];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", base);
-  ck_assert_int_eq(system(cmd), 0);
+  smtest_durable_stop(&x);
 }
 END_TEST
 
@@ -490,13 +483,9 @@ END_TEST
  * a durable daemon its changes to two objects are there, and its
  * revisions go on from where they were. */
 START_TEST(test_durable_restart) {
-  char base[64] = "/tmp/smtxn.XXXXXX", data[128];
-  ck_assert_ptr_nonnull(mkdtemp(base));
-  snprintf(data, sizeof data, "%s/data", base);
-  const char *args[] = {"--data-dir", data, NULL};
-  smtest_daemon dd;
-  smtest_daemon_start(&dd, args);
-  sm_client *c = smtest_connect(&dd, dd.unix_url);
+  smtest_durable x;
+  smtest_durable_start(&x, NULL);
+  sm_client *c = smtest_connect(&x.d, x.d.unix_url);
   sm_dict *d;
   sm_list *l;
   OK(sm_dict_open(c, "dur", &d));
@@ -513,9 +502,9 @@ START_TEST(test_durable_restart) {
   sm_dict_free(d);
   sm_list_free(l);
   sm_client_free(c);
-  smtest_daemon_kill(&dd, SIGKILL);
-  smtest_daemon_restart_args(&dd, args);
-  c = smtest_connect(&dd, dd.unix_url);
+  smtest_daemon_kill(&x.d, SIGKILL);
+  smtest_daemon_restart_args(&x.d, x.args);
+  c = smtest_connect(&x.d, x.d.unix_url);
   OK(sm_dict_open(c, "dur", &d));
   OK(sm_list_open(c, "dur-l", &l));
   ck_assert_int_eq(get_int(d, "k"), 42);
@@ -536,10 +525,7 @@ START_TEST(test_durable_restart) {
   sm_dict_free(d);
   sm_list_free(l);
   sm_client_free(c);
-  ck_assert_int_eq(smtest_daemon_stop(&dd), 0);
-  char cmd[200];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", base);
-  ck_assert_int_eq(system(cmd), 0);
+  smtest_durable_stop(&x);
 }
 END_TEST
 

@@ -405,13 +405,9 @@ END_TEST
  * the state, and the revisions, are those before them (the replay
  * agrees with what the live daemon answered). */
 START_TEST(test_durable_restart_after_failures) {
-  char base[64] = "/tmp/smtxa.XXXXXX", data[128];
-  ck_assert_ptr_nonnull(mkdtemp(base));
-  snprintf(data, sizeof data, "%s/data", base);
-  const char *args[] = {"--data-dir", data, NULL};
-  smtest_daemon dd;
-  smtest_daemon_start(&dd, args);
-  sm_client *c = smtest_connect(&dd, dd.unix_url);
+  smtest_durable x;
+  smtest_durable_start(&x, NULL);
+  sm_client *c = smtest_connect(&x.d, x.d.unix_url);
   sm_dict *d;
   sm_list *l;
   sm_queue *q;
@@ -433,9 +429,9 @@ START_TEST(test_durable_restart_after_failures) {
   sm_dict_free(d);
   sm_list_free(l);
   sm_client_free(c);
-  smtest_daemon_kill(&dd, SIGKILL);
-  smtest_daemon_restart_args(&dd, args);
-  c = smtest_connect(&dd, dd.unix_url);
+  smtest_daemon_kill(&x.d, SIGKILL);
+  smtest_daemon_restart_args(&x.d, x.args);
+  c = smtest_connect(&x.d, x.d.unix_url);
   OK(sm_dict_open(c, "dr-d", &d));
   OK(sm_list_open(c, "dr-l", &l));
   ck_assert_int_eq(get_int(d, "k"), 1);
@@ -452,10 +448,7 @@ START_TEST(test_durable_restart_after_failures) {
   sm_dict_free(d);
   sm_list_free(l);
   sm_client_free(c);
-  ck_assert_int_eq(smtest_daemon_stop(&dd), 0);
-  char cmd[200];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", base);
-  ck_assert_int_eq(system(cmd), 0);
+  smtest_durable_stop(&x);
 }
 END_TEST
 

@@ -341,13 +341,9 @@ static void expect_values(sm_dict *d, uint64_t rev, const char *want, uint64_t w
  * (the history rebuilt by replaying the log) and across a clean stop
  * (loaded from the snapshot it wrote), and revisions go on from there. */
 START_TEST(test_resume_across_restart) {
-  char base[64] = "/tmp/smwatch.XXXXXX", data[128];
-  ck_assert_ptr_nonnull(mkdtemp(base));
-  snprintf(data, sizeof data, "%s/data", base);
-  const char *args[] = {"--data-dir", data, NULL};
-  smtest_daemon dd;
-  smtest_daemon_start(&dd, args);
-  sm_client *c = smtest_connect(&dd, dd.unix_url);
+  smtest_durable x;
+  smtest_durable_start(&x, NULL);
+  sm_client *c = smtest_connect(&x.d, x.d.unix_url);
   sm_dict *d;
   OK(sm_dict_open(c, "cfg", &d));
   uint64_t rev = 1;
@@ -358,9 +354,9 @@ START_TEST(test_resume_across_restart) {
   sm_dict_free(d);
   sm_client_free(c);
 
-  smtest_daemon_kill(&dd, SIGKILL);
-  smtest_daemon_restart_args(&dd, args);
-  c = smtest_connect(&dd, dd.unix_url);
+  smtest_daemon_kill(&x.d, SIGKILL);
+  smtest_daemon_restart_args(&x.d, x.args);
+  c = smtest_connect(&x.d, x.d.unix_url);
   OK(sm_dict_open(c, "cfg", &d));
   expect_values(d, 3, "4,5", 5);
   set_many(d, 6, 7);
@@ -368,19 +364,16 @@ START_TEST(test_resume_across_restart) {
   sm_dict_free(d);
   sm_client_free(c);
 
-  ck_assert_int_eq(smtest_daemon_kill(&dd, SIGTERM), 0); /* writes a snapshot */
-  smtest_daemon_restart_args(&dd, args);
-  c = smtest_connect(&dd, dd.unix_url);
+  ck_assert_int_eq(smtest_daemon_kill(&x.d, SIGTERM), 0); /* writes a snapshot */
+  smtest_daemon_restart_args(&x.d, x.args);
+  c = smtest_connect(&x.d, x.d.unix_url);
   OK(sm_dict_open(c, "cfg", &d));
   expect_values(d, 3, "4,5,6,7", 7);
   set_many(d, 8, 8);
   expect_values(d, 7, "8", 8);
   sm_dict_free(d);
   sm_client_free(c);
-  ck_assert_int_eq(smtest_daemon_stop(&dd), 0);
-  char cmd[200];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", base);
-  ck_assert_int_eq(system(cmd), 0);
+  smtest_durable_stop(&x);
 }
 END_TEST
 

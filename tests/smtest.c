@@ -380,3 +380,36 @@ double smtest_now_s(void) {
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
+
+/* ---- a daemon with a data directory ---- */
+
+void smtest_durable_start(smtest_durable *x, const char *const *extra) {
+  memset(x, 0, sizeof *x);
+  snprintf(x->base, sizeof x->base, "/tmp/smdata.XXXXXX");
+  ck_assert_msg(mkdtemp(x->base) != NULL, "mkdtemp: %s", strerror(errno));
+  snprintf(x->data, sizeof x->data, "%s/data", x->base);
+  size_t n = 0;
+  x->args[n++] = "--data-dir";
+  x->args[n++] = x->data;
+  for (size_t i = 0; extra && extra[i] && n < 15; i++)
+    x->args[n++] = extra[i];
+  x->args[n] = NULL;
+  smtest_daemon_start(&x->d, x->args);
+}
+
+void smtest_durable_restart(smtest_durable *x, int sig) {
+  int rc = smtest_daemon_kill(&x->d, sig);
+  if (sig != SIGKILL) ck_assert_int_eq(rc, 0);
+  smtest_daemon_restart_args(&x->d, x->args);
+}
+
+void smtest_durable_stop(smtest_durable *x) {
+  ck_assert_int_eq(smtest_daemon_stop(&x->d), 0);
+  char cmd[128];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", x->base);
+  ck_assert_int_eq(system(cmd), 0);
+}
+
+sm_client *smtest_durable_connect(const smtest_durable *x) {
+  return smtest_connect(&x->d, x->d.unix_url);
+}

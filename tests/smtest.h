@@ -65,6 +65,26 @@ void smtest_daemon_restart_args(smtest_daemon *d, const char *const *extra_args)
  * fails the test when it cannot. Caller frees with sm_client_free(). */
 sm_client *smtest_connect(const smtest_daemon *d, const char *url);
 
+/* A daemon with a data directory that outlives its restarts. */
+typedef struct smtest_durable {
+  smtest_daemon d;
+  char base[64];  /* private temp dir holding the data directory */
+  char data[128]; /* base/data */
+  const char *args[16];
+} smtest_durable;
+
+/* Starts a daemon on a fresh data directory, with extra arguments (NULL
+ * terminated, may be NULL; kept for the restarts). */
+void smtest_durable_start(smtest_durable *x, const char *const *extra);
+/* Stops it with sig (SIGKILL: a crash; SIGTERM: a clean stop, which writes
+ * a snapshot) and starts it again on the same data directory, UNIX socket
+ * and key. */
+void smtest_durable_restart(smtest_durable *x, int sig);
+/* Stops it and removes its data directory. */
+void smtest_durable_stop(smtest_durable *x);
+/* Connects over its UNIX socket (the same across restarts). */
+sm_client *smtest_durable_connect(const smtest_durable *x);
+
 /* The daemon of the current test case, started by smtest_add_daemon's
  * fixture. */
 extern smtest_daemon smtest_d;
