@@ -793,21 +793,8 @@ static bool part_made;
 
 /* Runs an ip(8) command line; on failure keeps its output in part_skip
  * (when empty) and returns false. */
-static bool part_ip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static bool part_ip(const char *fmt, ...) {
-  char args[300], cmd[360], out[200];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(args, sizeof args, fmt, ap);
-  va_end(ap);
-  snprintf(cmd, sizeof cmd, "ip %s 2>&1", args);
-  int rc = smtest_run(cmd, out, sizeof out);
-  if (rc != 0 && !part_skip[0]) {
-    out[strcspn(out, "\n")] = '\0';
-    snprintf(part_skip, sizeof part_skip, "`ip %s` failed (exit %d): %s", args, rc, out);
-  }
-  return rc == 0;
-}
+/* `ip ARGS`; the first failure is the reason to skip (smtest_ip). */
+#define part_ip(...) smtest_ip(part_skip, sizeof part_skip, __VA_ARGS__)
 
 /* The fixture (in the runner, so the namespace goes even when a test
  * process dies): a namespace for member 0 joined to this one by a veth

@@ -56,21 +56,8 @@ static int64_t now_ms(void) {
 
 /* Runs an ip(8) command line; on failure keeps its output in skip_reason
  * (when empty) and returns false. */
-static bool ip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static bool ip(const char *fmt, ...) {
-  char args[400], cmd[480], out[400];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(args, sizeof args, fmt, ap);
-  va_end(ap);
-  snprintf(cmd, sizeof cmd, "ip %s 2>&1", args);
-  int rc = smtest_run(cmd, out, sizeof out);
-  if (rc != 0 && !skip_reason[0]) {
-    out[strcspn(out, "\n")] = '\0';
-    snprintf(skip_reason, sizeof skip_reason, "`ip %s` failed (exit %d): %s", args, rc, out);
-  }
-  return rc == 0;
-}
+/* `ip ARGS`; the first failure is the reason to skip (smtest_ip). */
+#define ip(...) smtest_ip(skip_reason, sizeof skip_reason, __VA_ARGS__)
 
 /* ---- fixture (in the runner): namespaces, link, certificates ---- */
 

@@ -20,6 +20,7 @@
 #include <netinet/in.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -412,4 +413,19 @@ void smtest_durable_stop(smtest_durable *x) {
 
 sm_client *smtest_durable_connect(const smtest_durable *x) {
   return smtest_connect(&x->d, x->d.unix_url);
+}
+
+bool smtest_ip(char *why, size_t whylen, const char *fmt, ...) {
+  char args[400], cmd[480], out[400];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(args, sizeof args, fmt, ap);
+  va_end(ap);
+  snprintf(cmd, sizeof cmd, "ip %s 2>&1", args);
+  int rc = smtest_run(cmd, out, sizeof out);
+  if (rc != 0 && !why[0]) {
+    out[strcspn(out, "\n")] = '\0';
+    snprintf(why, whylen, "`ip %s` failed (exit %d): %s", args, rc, out);
+  }
+  return rc == 0;
 }

@@ -137,6 +137,11 @@ void smtest_add_daemon(TCase *tc);
 /* Runs a shell command line, returns its exit status (WEXITSTATUS) or -1;
  * stdout is captured into out (may be NULL) up to outlen bytes. */
 int smtest_run(const char *cmdline, char *out, size_t outlen);
+/* Runs `ip ARGS` (ARGS printf-formatted). Returns true when it exited 0;
+ * otherwise, when why is still empty, writes the command, its exit code and
+ * its first line of output there (the suite's reason to skip). */
+bool smtest_ip(char *why, size_t whylen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* A free loopback TCP port (bound, read, released), for a daemon that
  * must listen on a port known before it starts. */
