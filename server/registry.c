@@ -416,6 +416,20 @@ int reg_missing(const registry *reg, uint64_t id, char *err, size_t errlen) {
   return WS_NOT_FOUND;
 }
 
+uint64_t reg_ref_id(sm_span v) {
+  vinfo vi;
+  return vw_peek(v, &vi) == VW_OK && vi.kind == VK_REF ? vi.ref_id : 0;
+}
+
+void reg_ref_hold(registry *reg, uint64_t id, bool hold) {
+  if (id == 0) return;
+  sm_obj *o = reg_get(reg, id);
+  if (hold)
+    reg_incref(reg, o);
+  else
+    reg_decref(reg, o);
+}
+
 int reg_check_refs(const registry *reg, sm_span v, char *err, size_t errlen) {
   ref_check rc = {reg, err, errlen, WS_OK};
   vw_each_ref(v, check_one_ref, &rc);

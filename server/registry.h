@@ -97,6 +97,12 @@ int reg_create(registry *reg, const obj_type *t, const char *name, call *c, sm_o
 void reg_incref(registry *reg, sm_obj *o);
 void reg_decref(registry *reg, sm_obj *o);
 
+/* The object id when the stored value v is a ref, else 0 (no object has
+ * id 0): a dict key or a set element that is a ref holds a reference. */
+uint64_t reg_ref_id(sm_span v);
+/* Takes (hold) or gives back the reference on object id; id 0 is none. */
+void reg_ref_hold(registry *reg, uint64_t id, bool hold);
+
 /* Gives back a reference taken only for the length of a call (dispatch
  * holds the target while its method runs): as reg_decref, but suspects
  * nothing, since a balanced hold cannot leave a cycle behind. */

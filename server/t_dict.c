@@ -97,21 +97,6 @@ static int64_t ttl_of(const dict *d, sm_span key) {
   return slot ? ((dict_ttl *)*slot)->node.at : 0;
 }
 
-/* The object id when key is a ref, else 0 (no object has id 0). */
-static uint64_t key_ref_id(sm_span key) {
-  vinfo vi;
-  return vw_peek(key, &vi) == VW_OK && vi.kind == VK_REF ? vi.ref_id : 0;
-}
-
-static void key_ref(registry *reg, uint64_t id, bool hold) {
-  if (id == 0) return;
-  sm_obj *o = reg_get(reg, id);
-  if (hold)
-    reg_incref(reg, o);
-  else
-    reg_decref(reg, o);
-}
-
 /* Stores key -> packed value (copied). Returns WS_OK or WS_INTERNAL. */
 static int store(call *c, dict *d, sm_span key, sm_span packed, unsigned flags) {
   htab *h = &d->h;
@@ -123,7 +108,7 @@ static int store(call *c, dict *d, sm_span key, sm_span packed, unsigned flags) 
     return call_fail(c, WS_INTERNAL, "out of memory");
   }
   if (rc == 1)
-    key_ref(c->reg, key_ref_id(key), true);
+    reg_ref_hold(c->reg, reg_ref_id(key), true);
   else
     sval_free(c->reg, old);
   ttl_clear(d, key);                                          /* a new value has no TTL */
@@ -154,7 +139,7 @@ static void drop_all(registry *reg, dict *d) {
   htab_init_values(h);
   h->next_seq = old.next_seq; /* insertion numbers never go back (scan cursors) */
   while (htab_next(&old, &pos, &k, &v)) {
-    key_ref(reg, key_ref_id(k), false);
+    reg_ref_hold(reg, reg_ref_id(k), false);
     sval_free(reg, v);
   }
   htab_clear(&old, NULL, NULL);
@@ -167,7 +152,7 @@ static bool take(call *c, sm_span key, sval **val) {
   if (!htab_remove(dict_of(c), key, &v)) return false;
   ttl_clear(dict_st(c), key);
   wch_note(c->reg, c->obj, WCH_DEL, key, (sm_span){0});
-  key_ref(c->reg, key_ref_id(key), false);
+  reg_ref_hold(c->reg, reg_ref_id(key), false);
   *val = v;
   return true;
 }
@@ -377,10 +362,10 @@ static int d_popitem(call *c) {
   if (!htab_last(h, &k, &v)) return call_fail(c, WS_NOT_FOUND, "popitem(): dictionary is empty");
   write_pair(c->out, k, sval_span(v));
   wch_note(c->reg, c->obj, WCH_DEL, k, (sm_span){0});
-  uint64_t ref = key_ref_id(k);
+  uint64_t ref = reg_ref_id(k);
   ttl_clear(dict_st(c), k);
   htab_remove(h, k, NULL); /* k is the table's own copy: not used after this */
-  key_ref(c->reg, ref, false);
+  reg_ref_hold(c->reg, ref, false);
   sval_free(c->reg, v);
   return WS_OK;
 }
@@ -502,7 +487,7 @@ static void dict_traverse(const void *state, ref_visit_fn visit, void *ctx) {
   sm_span k;
   void *v;
   while (htab_next(&((const dict *)state)->h, &pos, &k, &v)) {
-    uint64_t id = key_ref_id(k);
+    uint64_t id = reg_ref_id(k);
     if (id) visit(ctx, id);
     sval_traverse(v, visit, ctx);
   }

@@ -28,30 +28,12 @@
 
 static htab *set_of(call *c) { return c->obj->state; }
 
-/* The object id when elem is a ref, else 0 (no object has id 0). */
-static uint64_t elem_ref_id(sm_span elem) {
-  vinfo vi;
-  return vw_peek(elem, &vi) == VW_OK && vi.kind == VK_REF ? vi.ref_id : 0;
-}
-
-/* Takes (hold) or gives back the reference an element that is a ref holds
- * on its object. */
-static void elem_ref(registry *reg, sm_span elem, bool hold) {
-  uint64_t id = elem_ref_id(elem);
-  if (id == 0) return;
-  sm_obj *o = reg_get(reg, id);
-  if (hold)
-    reg_incref(reg, o);
-  else
-    reg_decref(reg, o);
-}
-
 /* Adds elem when absent (taking its reference). Returns WS_OK or
  * WS_INTERNAL. */
 static int add_elem(call *c, htab *h, sm_span elem) {
   int rc = htab_put(h, elem, NULL, NULL);
   if (rc < 0) return call_fail(c, WS_INTERNAL, "out of memory");
-  if (rc == 1) elem_ref(c->reg, elem, true);
+  if (rc == 1) reg_ref_hold(c->reg, reg_ref_id(elem), true);
   return WS_OK;
 }
 
@@ -59,7 +41,7 @@ static int add_elem(call *c, htab *h, sm_span elem) {
  * was there. The table is whole before the reference goes, since dropping
  * it may destroy other objects. */
 static bool drop_elem(registry *reg, htab *h, sm_span elem) {
-  uint64_t id = elem_ref_id(elem); /* read before elem may be the table's freed copy */
+  uint64_t id = reg_ref_id(elem); /* read before elem may be the table's freed copy */
   if (!htab_remove(h, elem, NULL)) return false;
   if (id) reg_decref(reg, reg_get(reg, id));
   return true;
@@ -73,7 +55,7 @@ static void drop_all(registry *reg, htab *h) {
   htab_init_values(h);
   h->next_seq = old.next_seq; /* insertion numbers never go back (scan cursors) */
   while (htab_next(&old, &pos, &k, NULL))
-    elem_ref(reg, k, false);
+    reg_ref_hold(reg, reg_ref_id(k), false);
   htab_clear(&old, NULL, NULL);
 }
 
@@ -492,7 +474,7 @@ static void set_traverse(const void *state, ref_visit_fn visit, void *ctx) {
   size_t pos = 0;
   sm_span k;
   while (htab_next(state, &pos, &k, NULL)) {
-    uint64_t id = elem_ref_id(k);
+    uint64_t id = reg_ref_id(k);
     if (id) visit(ctx, id);
   }
 }

@@ -419,12 +419,6 @@ typedef struct save_ctx {
   vbuf one; /* one object's entry */
 } save_ctx;
 
-static void item_int(vbuf *b, int64_t v) {
-  size_t m = vb_list_begin_item(b);
-  vb_int(b, v);
-  vb_list_end_item(b, m);
-}
-
 static void save_one(void *ctx, sm_obj *o) {
   save_ctx *s = ctx;
   if (!wch_watchable(o) || (o->rev == 0 && !o->wlog)) return; /* nothing to keep */
@@ -432,18 +426,18 @@ static void save_one(void *ctx, sm_obj *o) {
   vbuf *b = &s->one;
   vb_reset(b);
   size_t top = vb_list_begin(b);
-  item_int(b, (int64_t)o->id);
-  item_int(b, (int64_t)o->rev);
-  item_int(b, l ? (int64_t)l->floor : -1); /* -1: changes not kept */
-  item_int(b, l ? l->last_len : -1);
+  vb_list_int(b, (int64_t)o->id);
+  vb_list_int(b, (int64_t)o->rev);
+  vb_list_int(b, l ? (int64_t)l->floor : -1); /* -1: changes not kept */
+  vb_list_int(b, l ? l->last_len : -1);
   size_t notes = vb_list_begin_item(b);
   size_t nl = vb_list_begin(b);
   for (size_t i = 0; l && i < l->len; i++) {
     const wch_note_rec *n = note_at(l, i);
     size_t it = vb_list_begin_item(b);
     size_t one = vb_list_begin(b);
-    item_int(b, (int64_t)n->rev);
-    item_int(b, n->kind);
+    vb_list_int(b, (int64_t)n->rev);
+    vb_list_int(b, n->kind);
     vb_list_item(b, (sm_span){n->data, n->klen});
     vb_list_item(b, (sm_span){n->data + n->klen, n->vlen});
     vb_list_end(b, one);
