@@ -960,6 +960,49 @@ START_TEST(deposed_leaders_snapshot_is_not_published) {
 }
 END_TEST
 
+/* A follower stopped, whose etcd member goes, while the log it misses is
+ * written, snapshotted (`save`) and compacted away, watches again from
+ * where it was when it goes on: etcd answers that this history is
+ * compacted, so it starts again, loads the snapshot, and holds the group's
+ * state. */
+START_TEST(follower_behind_compaction_starts_again) {
+  SKIP_WITHOUT_ETCD();
+  group g;
+  group_start(&g);
+  int leader = wait_leader(&g, -1, 20000);
+  ck_assert_int_ge(leader, 0);
+  int late = (leader + 1) % N_MEMBERS;
+  char url[64];
+  ck_assert(member_info(&g, late, "etcd", url, sizeof url));
+  int gone = -1;
+  for (int i = 0; i < N_ETCD; i++)
+    if (strcmp(g.e[i].url, url) == 0) gone = i;
+  ck_assert_int_ge(gone, 0);
+  sm_client *c = member_connect(&g, leader);
+  ck_assert_ptr_nonnull(c);
+  sm_dict *d;
+  OK(sm_dict_open(c, "big", &d));
+  fill_dict(d, 0, 2, 16);
+  assert_same_state(&g, 10000); /* it follows the log (it did not start from the snapshot) */
+  kill(g.m[late].pid, SIGSTOP);
+  /* Its watch ends, with nothing of what follows on its way to it. */
+  etcd_kill(&g, gone, SIGKILL);
+  fill_dict(d, 2, 40, 4096);
+  uint64_t index = 0;
+  OK(sm_save(c, &index));
+  ck_assert_uint_gt(index, 0);
+  ck_assert_msg(etcd_compacted_at(&g, 2), "etcd's history was not compacted");
+  kill(g.m[late].pid, SIGCONT);
+  ck_assert(smtest_daemon_log_has(&g.m[late], "catches up from the group's snapshot", 15000));
+  ck_assert(smtest_daemon_log_has(&g.m[late], "loaded the group's snapshot", 15000));
+  fill_dict(d, 42, 2, 16);
+  assert_same_state(&g, 15000);
+  sm_dict_free(d);
+  sm_client_free(c);
+  group_stop(&g);
+}
+END_TEST
+
 /* SMTEST_LONG=1: rounds of kills under load, the statemgrd leader, the
  * etcd leader, and both at once, each member started again after; the
  * list stays exact and the members' states equal. */
@@ -1277,6 +1320,7 @@ Suite *cluster_suite(void) {
   tcase_add_test(tc, snapshot_trims_the_log);
   tcase_add_test(tc, restarted_member_loads_the_snapshot);
   tcase_add_test(tc, deposed_leaders_snapshot_is_not_published);
+  tcase_add_test(tc, follower_behind_compaction_starts_again);
   suite_add_tcase(s, tc);
   TCase *lng = tcase_create("long");
   tcase_set_timeout(lng, 900);
