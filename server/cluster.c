@@ -627,8 +627,8 @@ static void on_event(cluster *cl, json_object *ev) {
     leader_news(cl, mod, etcd_get_int(kv, "create_revision"), del ? NULL : (const char *)val, vlen);
   } else if (!del && strncmp(k, cl->log_prefix, lp) == 0) {
     if (apply_batch(cl, k, val, vlen) != 0) fail(cl, "the log does not apply to its state");
-  } else if (!del && strcmp(k, csnap_manifest_key(cl->snap)) == 0) {
-    csnap_manifest_news(cl->snap, val, vlen);
+  } else if (del && strncmp(k, cl->log_prefix, lp) == 0) {
+    csnap_trimmed(cl->snap, mod); /* a snapshot was published with this trim */
   }
   free(key);
   free(val);
@@ -687,7 +687,9 @@ static void watch_end(void *ctx, const char *err) {
 static void start_watch(cluster *cl) {
   /* A leader needs no PUT: its own batches it applied already, and no one
    * else writes while it holds the key; it watches for its key going. */
-  cl->watch = etcd_watch_start(cl->e, cl->prefix, cl->prefix_end, cl->applied_rev + 1,
+  /* Up to the snapshots' chunks, which no member applies (each would bring
+   * every member up to 1 MiB it does not need). */
+  cl->watch = etcd_watch_start(cl->e, cl->prefix, csnap_chunk_prefix(cl->snap), cl->applied_rev + 1,
                                cl->role == ROLE_LEADER, watch_events, watch_end, cl);
   if (!cl->watch) add_ms(cl->rewatch_ev, RETRY_MS);
 }

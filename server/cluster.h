@@ -13,7 +13,9 @@
  *                 each [u64 leader's key create revision][u64 seq] then
  *                 [u32 length][record] per command (cmd.h), little-endian;
  *                 those before the last snapshot's batch are deleted
- *   snapshot, snap/  the group's snapshot (cluster_snap.h)
+ *   snapshot, snap/  the group's snapshot (cluster_snap.h); the watch of the
+ *                 group's keys ends before snap/, whose chunks no member
+ *                 applies
  *
  * The leader executes a call, then ships it (as the durable daemon logs
  * it): its commands of a loop turn go in one batch (at most

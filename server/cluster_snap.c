@@ -78,7 +78,8 @@ struct csnap {
   uint64_t crc_upto; /* the bytes the CRC covers so far (a retried chunk is not added twice) */
   int64_t start_ms;
   /* What info shows. */
-  manifest last; /* the group's newest known */
+  manifest last;       /* the group's newest known */
+  int64_t trimmed_rev; /* the last trim of the log the watch brought */
   uint64_t taken, last_index;
   int64_t duration_ms;
   const char *status;
@@ -657,12 +658,31 @@ void csnap_load(csnap *s, csnap_loaded_fn fn, void *ctx) {
 
 /* ---- news and info ---- */
 
-void csnap_manifest_news(csnap *s, const uint8_t *value, size_t len) {
+/* Not through send_req: a member that follows may become the leader and
+ * take a snapshot while this is in flight; nothing is allocated for it. */
+static void trimmed_reply(void *ctx, int status, json_object *reply, const char *err) {
+  (void)err;
+  csnap *s = ctx;
+  json_object *kvs = status == 0 ? etcd_get(reply, "kvs") : NULL;
+  json_object *kv = kvs ? json_object_array_get_idx(kvs, 0) : NULL;
+  uint8_t *v = NULL;
+  size_t n = 0;
   manifest m;
-  if (manifest_parse(value, len, &m) == 0 && m.seq >= s->last.seq) s->last = m;
+  if (kv && etcd_b64_decode(etcd_get(kv, "value"), &v, &n) == 0 && manifest_parse(v, n, &m) == 0 &&
+      m.revision > s->last.revision)
+    s->last = m;
+  free(v);
 }
 
-const char *csnap_manifest_key(const csnap *s) { return s->manifest_key; }
+void csnap_trimmed(csnap *s, int64_t rev) {
+  if (rev <= s->trimmed_rev) return; /* one read for the deletes of one Txn */
+  s->trimmed_rev = rev;
+  json_object *body = json_object_new_object();
+  json_object_object_add(body, "key", b64(s->manifest_key));
+  etcd_call(s->e, "/v3/kv/range", body, trimmed_reply, s);
+}
+
+const char *csnap_chunk_prefix(const csnap *s) { return s->snap_prefix; }
 
 void csnap_get_info(const csnap *s, csnap_info *out) {
   *out = (csnap_info){.seq = s->last.seq,

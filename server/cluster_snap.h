@@ -90,10 +90,12 @@ void csnap_abandon(csnap *s);
 typedef void (*csnap_loaded_fn)(void *ctx, int rc, uint64_t seq, int64_t rev);
 void csnap_load(csnap *s, csnap_loaded_fn fn, void *ctx);
 
-/* The manifest key's value as the watch brought it (for info). */
-void csnap_manifest_news(csnap *s, const uint8_t *value, size_t len);
-/* The manifest key. */
-const char *csnap_manifest_key(const csnap *s);
+/* The watch brought a delete of log keys at revision rev: a snapshot was
+ * published with it; its manifest is read (for info). */
+void csnap_trimmed(csnap *s, int64_t rev);
+/* The prefix of the chunks' keys ("/statemgr/NAME/snap/"): the members'
+ * watch ends there ("snapshot", the manifest, sorts after it). */
+const char *csnap_chunk_prefix(const csnap *s);
 
 /* The group's last snapshot as this member knows it, and this member's
  * own (what info shows). */
