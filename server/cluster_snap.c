@@ -247,11 +247,28 @@ static int make_dir(csnap *s, char *err, size_t errlen) {
   return 0;
 }
 
+/* Removes the directory and what may be in it: it is made for each
+ * snapshot and each load, so that only a daemon killed in the middle of
+ * one leaves it behind. */
+static void clear_dir(csnap *s) {
+  if (!s->dir[0]) return;
+  char path[512];
+  snprintf(path, sizeof path, "%s/snapshot-%020" PRIu64 ".snap", s->dir, s->m.seq);
+  unlink(path);
+  snprintf(path, sizeof path, "%s/snapshot-%020" PRIu64 ".snap.tmp", s->dir, s->m.seq);
+  unlink(path);
+  snprintf(path, sizeof path, "%s/load.snap", s->dir);
+  unlink(path);
+  if (rmdir(s->dir) != 0) log_warn("cannot remove %s: %s", s->dir, strerror(errno));
+  s->dir[0] = '\0';
+}
+
 /* ---- the leader's snapshot ---- */
 
 static void finish(csnap *s, bool ok, const char *why) {
   if (s->fd >= 0) close(s->fd);
   s->fd = -1;
+  clear_dir(s);
   s->step = IDLE;
   s->duration_ms = mono_ms() - s->start_ms;
   s->status = ok ? "ok" : "failed";
@@ -283,11 +300,6 @@ void csnap_abandon(csnap *s) {
       nanosleep(&ts, NULL);
     }
     s->child = 0;
-    char path[512];
-    snprintf(path, sizeof path, "%s/snapshot-%020" PRIu64 ".snap", s->dir, s->m.seq);
-    unlink(path);
-    snprintf(path, sizeof path, "%s/snapshot-%020" PRIu64 ".snap.tmp", s->dir, s->m.seq);
-    unlink(path);
   }
   finish(s, false, "this member no longer leads");
 }
@@ -418,11 +430,10 @@ static void reap_cb(evutil_socket_t fd, short what, void *arg) {
   struct stat st;
   if (s->fd < 0 || fstat(s->fd, &st) != 0) {
     snprintf(err, sizeof err, "cannot open %s: %s", path, strerror(errno));
-    unlink(path);
     finish(s, false, err);
     return;
   }
-  unlink(path); /* read through fd: nothing is left behind if the daemon dies */
+  clear_dir(s); /* read through fd: nothing is left behind if the daemon dies */
   s->m.bytes = (uint64_t)st.st_size;
   s->m.chunks = (s->m.bytes + CSNAP_CHUNK - 1) / CSNAP_CHUNK;
   s->next_chunk = 0;
@@ -456,6 +467,7 @@ bool csnap_running(const csnap *s) { return s->step != IDLE; }
 
 int csnap_take(csnap *s, uint64_t seq, uint64_t index, int64_t rev, int64_t leader_rev) {
   if (s->step != IDLE || s->inflight) return 0;
+  s->since = 0; /* also when it fails: the next try comes after as much log again */
   char err[512], unsaved[512];
   if (make_dir(s, err, sizeof err) != 0) {
     log_error("cluster %s: no snapshot: %s", s->name, err);
@@ -486,7 +498,6 @@ int csnap_take(csnap *s, uint64_t seq, uint64_t index, int64_t rev, int64_t lead
   s->child = pid;
   s->fails = 0;
   s->index = index;
-  s->since = 0;
   s->start_ms = mono_ms();
   s->step = FORKED;
   log_info("cluster %s: snapshot of batch %" PRIu64 " started (pid %d)", s->name, seq, (int)pid);
@@ -505,9 +516,7 @@ void csnap_acked(csnap *s, uint64_t seq, int64_t rev) {
 static void load_reset(csnap *s) {
   if (s->load_fd >= 0) close(s->load_fd);
   s->load_fd = -1;
-  char path[512];
-  snprintf(path, sizeof path, "%s/load.snap", s->dir);
-  if (s->dir[0]) unlink(path);
+  clear_dir(s);
 }
 
 static void load_again(csnap *s, const char *why) {
@@ -539,7 +548,7 @@ static void load_file(csnap *s) {
   snap_meta meta;
   int64_t t0 = mono_ms();
   int rc = persist_load_file(s->srv, path, &meta, err, sizeof err);
-  unlink(path);
+  clear_dir(s);
   if (rc != 0) {
     log_error("cluster %s: the group's snapshot %s does not load: %s", s->name, s->lm.id, err);
     load_done(s, -1);
@@ -738,14 +747,6 @@ void csnap_free(csnap *s) {
   }
   if (s->fd >= 0) close(s->fd);
   load_reset(s);
-  if (s->dir[0]) {
-    char path[512];
-    snprintf(path, sizeof path, "%s/snapshot-%020" PRIu64 ".snap", s->dir, s->m.seq);
-    unlink(path);
-    snprintf(path, sizeof path, "%s/snapshot-%020" PRIu64 ".snap.tmp", s->dir, s->m.seq);
-    unlink(path);
-    if (rmdir(s->dir) != 0) log_warn("cannot remove %s: %s", s->dir, strerror(errno));
-  }
   if (s->reap_ev) event_free(s->reap_ev);
   if (s->retry_ev) event_free(s->retry_ev);
   free(s);
