@@ -10,13 +10,13 @@
  * the run ends and the daemon starts again from the log, since its state
  * may hold commands etcd never took).
  *
- * A starting member first loads the group's snapshot (cluster_snap.h),
- * then its watch covers every key of the group from the revision after
- * it (from revision 1 when there is none); a watch etcd answers with a
- * compaction past it starts the member again, to load the newer
- * snapshot. Leader key events older than
- * what a campaign's answer told are ignored, so a member catching up does
- * not redirect clients to a leader of the past. */
+ * A starting member first loads the group's snapshot (cluster_snap.h);
+ * then its watch covers the group's keys (but the snapshots' chunks) from
+ * the revision after it (from revision 1 when there is none); a watch etcd
+ * answers with a compaction past it starts the member again, to load the
+ * newer snapshot. Leader key events older than what a campaign's answer
+ * told are ignored, so a member catching up does not redirect clients to
+ * a leader of the past. */
 #include "cluster.h"
 
 #include "../proto/auth.h"
@@ -686,9 +686,9 @@ static void watch_end(void *ctx, const char *err) {
 
 static void start_watch(cluster *cl) {
   /* A leader needs no PUT: its own batches it applied already, and no one
-   * else writes while it holds the key; it watches for its key going. */
-  /* Up to the snapshots' chunks, which no member applies (each would bring
-   * every member up to 1 MiB it does not need). */
+   * else writes while it holds the key; it watches for its key going. The
+   * watch ends before the snapshots' chunks, which no member applies (each
+   * would bring every member up to 1 MiB it does not need). */
   cl->watch = etcd_watch_start(cl->e, cl->prefix, csnap_chunk_prefix(cl->snap), cl->applied_rev + 1,
                                cl->role == ROLE_LEADER, watch_events, watch_end, cl);
   if (!cl->watch) add_ms(cl->rewatch_ev, RETRY_MS);
