@@ -795,6 +795,15 @@ static void fill_dict(sm_dict *d, int first, int n, size_t size) {
   free(text);
 }
 
+/* Starts member i again after smtest_daemon_kill, on a new port: its old
+ * one may have been taken meanwhile (by any outgoing connection). */
+static void member_restart(group *g, int i) {
+  snprintf(g->url[i], sizeof g->url[i], "tcp://127.0.0.1:%d", free_port());
+  member_args(g, i);
+  smtest_daemon_restart_args(&g->m[i], g->args[i]);
+  g->up[i] = true;
+}
+
 /* Waits up to ms until member i knows a snapshot of the group holding
  * batches past after; returns its seq (0: none came). */
 static int64_t wait_group_snapshot(group *g, int i, int64_t after, int ms) {
@@ -871,8 +880,7 @@ START_TEST(restarted_member_loads_the_snapshot) {
   ck_assert_msg(seq > 1, "no snapshot of the group after 192 KiB of log");
   ck_assert_msg(etcd_compacted_at(&g, 2), "etcd's history was not compacted");
   fill_dict(d, 52, 3, 16);
-  smtest_daemon_restart_args(&g.m[late], g.args[late]);
-  g.up[late] = true;
+  member_restart(&g, late);
   ck_assert(smtest_daemon_log_has(&g.m[late], "loaded the group's snapshot", 10000));
   assert_same_state(&g, 10000);
   sm_dict_free(d);
@@ -897,10 +905,8 @@ START_TEST(restarted_member_loads_the_snapshot) {
   sm_free(text);
   sm_dict_free(d);
   sm_client_free(c);
-  smtest_daemon_restart_args(&g.m[leader], g.args[leader]);
-  g.up[leader] = true;
-  smtest_daemon_restart_args(&g.m[other], g.args[other]);
-  g.up[other] = true;
+  member_restart(&g, leader);
+  member_restart(&g, other);
   assert_same_state(&g, 10000);
   group_stop(&g);
 }
