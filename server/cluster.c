@@ -10,13 +10,17 @@
  * the run ends and the daemon starts again from the log, since its state
  * may hold commands etcd never took).
  *
- * The watch covers every key of the group from revision 1 (the log is
- * kept whole: a new member replays it all). Leader key events older than
- * what a campaign's answer told are ignored, so a member catching up does
- * not redirect clients to a leader of the past. */
+ * A starting member first loads the group's snapshot (cluster_snap.h);
+ * then its watch covers the group's keys (but the snapshots' chunks) from
+ * the revision after it (from revision 1 when there is none); a watch etcd
+ * answers with a compaction past it starts the member again, to load the
+ * newer snapshot. Leader key events older than what a campaign's answer
+ * told are ignored, so a member catching up does not redirect clients to
+ * a leader of the past. */
 #include "cluster.h"
 
 #include "../proto/auth.h"
+#include "cluster_snap.h"
 #include "cmd.h"
 #include "conn.h"
 #include "cycles.h"
@@ -53,6 +57,7 @@ typedef struct batch {
   uint64_t last_index; /* of its last record */
   bool sent;           /* an append is in flight */
   bool acked;
+  int64_t rev;    /* the revision etcd took it at, once acked */
   bool wait_prev; /* etcd did not hold the batch before it yet: sent again once it does */
   struct batch *next;
 } batch;
@@ -91,6 +96,10 @@ struct cluster {
   bool served; /* this run led: its state holds its own commands */
   bool paused; /* leading, but the lease is not known valid: no answer leaves */
   struct event *campaign_ev, *keepalive_ev, *lease_ev, *ship_ev, *rewatch_ev;
+  /* The group's snapshots (cluster_snap.h); snap_ev takes one at the top
+   * of the loop, never inside a call. */
+  csnap *snap;
+  struct event *snap_ev;
   /* The leader's batches. */
   vbuf cur;          /* the batch being filled (header space first) */
   uint64_t cur_last; /* index of its last record */
@@ -105,6 +114,7 @@ struct cluster {
 static void campaign(cluster *cl);
 static void ship(cluster *cl);
 static void start_watch(cluster *cl);
+static void snapshot_loaded(void *ctx, int rc, uint64_t seq, int64_t rev);
 
 static int64_t mono_ms(void) {
   struct timespec ts;
@@ -131,6 +141,7 @@ static json_object *b64(const char *s) { return etcd_b64_string(s, strlen(s)); }
  * candidate that served nobody goes back to following. */
 static void step_down(cluster *cl, const char *why) {
   if (cl->role == ROLE_DEPOSED) return;
+  csnap_abandon(cl->snap);
   if (!cl->served) {
     log_warn("cluster %s: not leading after all: %s", cl->name, why);
     cl->role = ROLE_FOLLOWER;
@@ -156,6 +167,7 @@ static void fail(cluster *cl, const char *why) {
   if (cl->failed) return;
   cl->failed = true;
   cl->role = ROLE_DEPOSED;
+  csnap_abandon(cl->snap);
   cmd_set_sink(cl->srv->reg, NULL, NULL);
   log_error("cluster %s: %s; stopping", cl->name, why);
   event_base_loopbreak(cl->srv->base);
@@ -337,6 +349,38 @@ static bool holds_our_batch(const cluster *cl, json_object *kv, const batch *b) 
   return ours;
 }
 
+/* etcd took batch b at revision rev; a snapshot is due after enough. */
+static void batch_acked(cluster *cl, batch *b, int64_t rev) {
+  b->acked = true;
+  b->rev = rev;
+  csnap_acked(cl->snap, b->seq, rev);
+  if (csnap_note_shipped(cl->snap, b->len)) event_active(cl->snap_ev, 0, 0);
+}
+
+/* Takes the group's snapshot (snap_ev, `save`): the turn's batch is
+ * sealed first, so that the state is exactly what batches 1..last_seq
+ * make; the revision of the last one is known once etcd took it. */
+static void snapshot_cb(evutil_socket_t fd, short what, void *arg) {
+  (void)fd;
+  (void)what;
+  cluster *cl = arg;
+  if (cl->role != ROLE_LEADER || csnap_running(cl->snap)) return;
+  bool sealed = cl->cur.len > BATCH_HEADER;
+  if (seal(cl) != 0) {
+    step_down(cl, "out of memory sealing a batch");
+    return;
+  }
+  int64_t rev = !cl->tail ? cl->applied_rev : cl->tail->acked ? cl->tail->rev : 0;
+  csnap_take(cl->snap, cl->last_seq, cl->last_index, rev, cl->my_rev);
+  if (sealed) ship(cl);
+}
+
+void cluster_snapshot_now(cluster *cl) {
+  if (cl->role == ROLE_LEADER && !csnap_running(cl->snap)) event_active(cl->snap_ev, 0, 0);
+}
+
+void cluster_snapshot_info(const cluster *cl, csnap_info *out) { csnap_get_info(cl->snap, out); }
+
 typedef struct append_ctx {
   cluster *cl;
   batch *b;
@@ -358,7 +402,7 @@ static void append_reply(void *ctx, int status, json_object *reply, const char *
   int64_t rev = etcd_get_int(etcd_get(reply, "header"), "revision");
   if (rev > cl->etcd_rev) cl->etcd_rev = rev;
   if (etcd_get_bool(reply, "succeeded")) {
-    b->acked = true;
+    batch_acked(cl, b, rev);
     if (rev > cl->applied_rev) cl->applied_rev = rev; /* its watch brings no PUT */
   } else {
     /* failure: [range of the batch key, range of the leader key] */
@@ -370,7 +414,7 @@ static void append_reply(void *ctx, int status, json_object *reply, const char *
     json_object *lkvs = etcd_get(etcd_get(r1, "response_range"), "kvs");
     json_object *lkv = lkvs ? json_object_array_get_idx(lkvs, 0) : NULL;
     if (holds_our_batch(cl, kv, b)) {
-      b->acked = true; /* a retry of an append that had committed */
+      batch_acked(cl, b, etcd_get_int(kv, "mod_revision")); /* a retry of one that committed */
     } else if (!kv && lkv && etcd_get_int(lkv, "create_revision") == cl->my_rev) {
       b->wait_prev = true; /* the batch before it is not in etcd yet (its append is retried) */
     } else {
@@ -583,6 +627,8 @@ static void on_event(cluster *cl, json_object *ev) {
     leader_news(cl, mod, etcd_get_int(kv, "create_revision"), del ? NULL : (const char *)val, vlen);
   } else if (!del && strncmp(k, cl->log_prefix, lp) == 0) {
     if (apply_batch(cl, k, val, vlen) != 0) fail(cl, "the log does not apply to its state");
+  } else if (del && strncmp(k, cl->log_prefix, lp) == 0) {
+    csnap_trimmed(cl->snap, mod); /* a snapshot was published with this trim */
   }
   free(key);
   free(val);
@@ -602,9 +648,22 @@ static void watch_events(void *ctx, json_object *msg) {
   int64_t hrev = etcd_get_int(etcd_get(res, "header"), "revision");
   if (hrev > cl->etcd_rev) cl->etcd_rev = hrev;
   if (etcd_get_int(res, "compact_revision") > 0) {
-    log_error("cluster %s: etcd compacted the log past revision %" PRId64
-              ": this member cannot catch up",
-              cl->name, cl->applied_rev);
+    /* The batches it misses are in the group's snapshot now: it starts
+     * again, loading that snapshot (its state may hold nothing else). */
+    char why[200];
+    snprintf(why, sizeof why,
+             "etcd compacted the log past revision %" PRId64 " (to %" PRId64
+             "): it catches up from the group's snapshot",
+             cl->applied_rev, etcd_get_int(res, "compact_revision"));
+    if (cl->role == ROLE_LEADER || cl->role == ROLE_CANDIDATE) {
+      cl->served = true;
+      step_down(cl, why);
+      return;
+    }
+    log_warn("cluster %s: %s; starting again", cl->name, why);
+    cl->role = ROLE_DEPOSED;
+    cmd_set_sink(cl->srv->reg, NULL, NULL);
+    server_request_restart(cl->srv);
     return;
   }
   json_object *evs = etcd_get(res, "events");
@@ -627,8 +686,10 @@ static void watch_end(void *ctx, const char *err) {
 
 static void start_watch(cluster *cl) {
   /* A leader needs no PUT: its own batches it applied already, and no one
-   * else writes while it holds the key; it watches for its key going. */
-  cl->watch = etcd_watch_start(cl->e, cl->prefix, cl->prefix_end, cl->applied_rev + 1,
+   * else writes while it holds the key; it watches for its key going. The
+   * watch ends before the snapshots' chunks, which no member applies (each
+   * would bring every member up to 1 MiB it does not need). */
+  cl->watch = etcd_watch_start(cl->e, cl->prefix, csnap_chunk_prefix(cl->snap), cl->applied_rev + 1,
                                cl->role == ROLE_LEADER, watch_events, watch_end, cl);
   if (!cl->watch) add_ms(cl->rewatch_ev, RETRY_MS);
 }
@@ -788,6 +849,23 @@ static void instance_reply(void *ctx, int status, json_object *reply, const char
   cl->srv->instance = cl->instance; /* every member tells clients the group's */
   log_info("cluster %s: instance %016" PRIx64 ", following the log through etcd %s", cl->name,
            cl->instance, etcd_current_url(cl->e));
+  csnap_load(cl->snap, snapshot_loaded, cl);
+}
+
+/* The group's snapshot is loaded (rc 1), or there is none (0): the log
+ * is followed from the revision after it. */
+static void snapshot_loaded(void *ctx, int rc, uint64_t seq, int64_t rev) {
+  cluster *cl = ctx;
+  if (cl->stopping || cl->role != ROLE_STARTING) return;
+  if (rc < 0) {
+    fail(cl, "the group's snapshot does not load");
+    return;
+  }
+  if (rc == 1) {
+    cl->last_seq = seq;
+    cl->applied_rev = rev;
+    if (rev > cl->etcd_rev) cl->etcd_rev = rev;
+  }
   cl->role = ROLE_FOLLOWER;
   start_watch(cl);
   campaign(cl);
@@ -877,7 +955,13 @@ int cluster_new(struct sm_server *srv, const cluster_cfg *cfg, cluster **out, ch
   /* A keepalive stuck on a stalled etcd member gives up in time to be sent
    * to another before the lease runs out. */
   etcd_set_fast_timeout(cl->e, cl->ttl_s * 1000 / 3);
-  if (!(cl->campaign_ev = evtimer_new(srv->base, start_cb, cl)) ||
+  if (csnap_new(srv, cl->e, cl->name, cl->prefix, cl->leader_key, cl->log_prefix,
+                cfg->snapshot_log_bytes, &cl->snap, err, errlen) != 0) {
+    cluster_free(cl);
+    return -1;
+  }
+  if (!(cl->snap_ev = event_new(srv->base, -1, 0, snapshot_cb, cl)) ||
+      !(cl->campaign_ev = evtimer_new(srv->base, start_cb, cl)) ||
       !(cl->keepalive_ev = evtimer_new(srv->base, keepalive_cb, cl)) ||
       !(cl->lease_ev = evtimer_new(srv->base, lease_check_cb, cl)) ||
       !(cl->ship_ev = event_new(srv->base, -1, 0, ship_cb, cl)) ||
@@ -920,6 +1004,7 @@ static void revoke_reply(void *ctx, int status, json_object *reply, const char *
 void cluster_stop(cluster *cl) {
   if (!cl) return;
   cl->stopping = true;
+  csnap_abandon(cl->snap);
   cmd_set_sink(cl->srv->reg, NULL, NULL);
   if (cl->watch) {
     etcd_watch_free(cl->watch);
@@ -947,6 +1032,8 @@ void cluster_free(cluster *cl) {
   cl->role = ROLE_DEPOSED; /* callbacks of requests dropped below do nothing */
   if (cl->watch) etcd_watch_free(cl->watch);
   etcd_free(cl->e);
+  csnap_free(cl->snap);
+  if (cl->snap_ev) event_free(cl->snap_ev);
   if (cl->campaign_ev) event_free(cl->campaign_ev);
   if (cl->keepalive_ev) event_free(cl->keepalive_ev);
   if (cl->lease_ev) event_free(cl->lease_ev);
@@ -979,6 +1066,8 @@ const char *cluster_leader_url(const cluster *cl) {
 }
 
 void cluster_get_info(const cluster *cl, cluster_info *out) {
+  csnap_info si;
+  csnap_get_info(cl->snap, &si);
   *out = (cluster_info){.name = cl->name,
                         .role = role_names[cl->role],
                         .leader = cl->leader,
@@ -987,5 +1076,8 @@ void cluster_get_info(const cluster *cl, cluster_info *out) {
                         .applied_revision = cl->applied_rev,
                         .etcd_revision = cl->etcd_rev,
                         .applied_batches = cl->last_seq,
+                        .snapshot_seq = si.seq,
+                        .snapshot_revision = si.revision,
+                        .snapshot_bytes = si.bytes,
                         .lease_ttl_s = cl->ttl_s};
 }

@@ -11,7 +11,11 @@
  *                 the leader's lease: it goes when the lease expires
  *   log/<seq>     the command batches, seq zero-padded to 20 digits from 1;
  *                 each [u64 leader's key create revision][u64 seq] then
- *                 [u32 length][record] per command (cmd.h), little-endian
+ *                 [u32 length][record] per command (cmd.h), little-endian;
+ *                 those before the last snapshot's batch are deleted
+ *   snapshot, snap/  the group's snapshot (cluster_snap.h); the watch of the
+ *                 group's keys ends before snap/, whose chunks no member
+ *                 applies
  *
  * The leader executes a call, then ships it (as the durable daemon logs
  * it): its commands of a loop turn go in one batch (at most
@@ -20,9 +24,10 @@
  * a retried append is applied once and a deposed leader appends nothing;
  * at most CLUSTER_INFLIGHT appends are in flight. Answers wait (conn.c,
  * through persist.h) until etcd acknowledged the batch of the last
- * command they show. Every member watches the group's keys from revision
- * 1 and applies the batches of others in revision order through the
- * replay path (cmd_replay), so all hold the same state; a member elected
+ * command they show. Every member loads the group's snapshot, watches the
+ * group's keys from the revision after it, and applies the batches of
+ * others in revision order through the replay path (cmd_replay), so all
+ * hold the same state; a member elected
  * leader serves once it has applied everything up to its election.
  *
  * The leader answers only while its lease is known to be valid: the time
@@ -53,10 +58,11 @@ typedef struct cluster cluster;
 
 /* The settings of a member (options of statemgr_server.h). */
 typedef struct cluster_cfg {
-  const char *name;      /**< the group's name: its keys' prefix in etcd */
-  const char *etcd;      /**< comma-separated etcd URLs (http://host:port) */
-  const char *advertise; /**< this member's URL as clients reach it */
-  int lease_ttl_s;       /**< the leader's lease; 0: CLUSTER_TTL_DEFAULT_S */
+  const char *name;            /**< the group's name: its keys' prefix in etcd */
+  const char *etcd;            /**< comma-separated etcd URLs (http://host:port) */
+  const char *advertise;       /**< this member's URL as clients reach it */
+  int lease_ttl_s;             /**< the leader's lease; 0: CLUSTER_TTL_DEFAULT_S */
+  uint64_t snapshot_log_bytes; /**< a snapshot each time this much was shipped (0: default) */
 } cluster_cfg;
 
 /* Checks cfg and makes the member (nothing is sent yet). Returns 0 with
@@ -120,8 +126,20 @@ typedef struct cluster_info {
   int64_t etcd_revision;    /* the newest revision etcd told of */
   uint64_t applied_batches; /* the last batch seq applied or shipped */
   int lease_ttl_s;
+  uint64_t snapshot_seq;     /* the group's last snapshot: the batches it holds (0: none) */
+  int64_t snapshot_revision; /* the etcd revision it holds everything up to */
+  uint64_t snapshot_bytes;   /* its size */
 } cluster_info;
 
 void cluster_get_info(const cluster *cl, cluster_info *out);
+
+/* `save` on the leader: takes the group's snapshot now unless one is
+ * being taken (persist_snapshot_result answers). Nothing on a member that
+ * does not lead. */
+void cluster_snapshot_now(cluster *cl);
+
+/* The group's snapshots as this member knows them. */
+struct csnap_info;
+void cluster_snapshot_info(const cluster *cl, struct csnap_info *out);
 
 #endif

@@ -412,6 +412,9 @@ static void put_cluster_info(map_writer *w, struct sm_server *srv) {
   mw_int(w, "lag",
          ci.etcd_revision > ci.applied_revision ? ci.etcd_revision - ci.applied_revision : 0);
   mw_int(w, "applied_batches", (int64_t)ci.applied_batches);
+  mw_int(w, "group_snapshot_seq", (int64_t)ci.snapshot_seq);
+  mw_int(w, "group_snapshot_revision", ci.snapshot_revision);
+  mw_int(w, "group_snapshot_bytes", (int64_t)ci.snapshot_bytes);
   uint32_t digest = 0;
   if (snap_digest(srv->reg, digest_sessions, srv->reg, &digest) == 0) {
     char text[16];

@@ -29,6 +29,7 @@
 #include "../proto/authkey.h"
 #include "blocked.h"
 #include "cluster.h"
+#include "cluster_snap.h"
 #include "cmd.h"
 #include "conn.h"
 #include "log.h"
@@ -395,6 +396,10 @@ static void sink(void *ctx, const uint8_t *rec, size_t len, int kind, uint64_t o
 
 /* Starts a snapshot child unless one runs (snap_ev, and `save`). */
 static void snapshot_begin(persist *p) {
+  if (p->cl) { /* the group's snapshot, in etcd (cluster_snap.h) */
+    cluster_snapshot_now(p->cl);
+    return;
+  }
   if (p->child || p->failed || !p->w) return;
   char err[512], unsaved[512];
   if (snap_unsaved_types(p->srv->reg, unsaved, sizeof unsaved))
@@ -530,13 +535,26 @@ static void reap_cb(evutil_socket_t fd, short what, void *arg) {
   answer_saves(p, p->child_index);
 }
 
+void persist_snapshot_result(persist *p, uint64_t index, const char *err) {
+  if (!err) {
+    answer_saves(p, index);
+    return;
+  }
+  char text[600];
+  snprintf(text, sizeof text, "the snapshot failed: %s", err);
+  blk_cancel_all(&p->save_q, WS_INTERNAL, text);
+}
+
 int persist_save(persist *p, call *c) {
-  if (p->cl)
-    return call_fail(c, WS_VALUE_ERROR,
-                     "this daemon is a member of a replicated group: its state is the group's "
-                     "log in etcd, and it takes no snapshot");
   if (p->failed) return call_fail(c, WS_INTERNAL, "the log failed: no snapshot can be taken");
-  uint64_t need = wal_last_index(p->w);
+  uint64_t need = persist_mark(p);
+  if (p->cl) { /* the leader's snapshot of the group, published in etcd */
+    if (!blk_may_wait(c))
+      return call_fail(c, WS_TIMEOUT, "save waits for the snapshot: call it without timeout 0");
+    int rc = blk_park(c, &p->save_obj, &p->save_q, NULL, (int64_t)need, NULL);
+    if (rc == CALL_PARKED) cluster_snapshot_now(p->cl); /* a running one: the next, after it */
+    return rc;
+  }
   if (!blk_may_wait(c))
     return call_fail(c, WS_TIMEOUT, "save waits for the snapshot: call it without timeout 0");
   int rc = blk_park(c, &p->save_obj, &p->save_q, NULL, (int64_t)need, NULL);
@@ -621,6 +639,21 @@ static void resume_cb(evutil_socket_t fd, short what, void *arg) {
   free(l.ids);
 }
 
+int persist_load_file(struct sm_server *srv, const char *path, snap_meta *meta, char *err,
+                      size_t errlen) {
+  uint8_t *extra = NULL;
+  size_t extralen = 0;
+  if (snap_load(srv->reg, path, meta, &extra, &extralen, err, errlen) != 0) return -1;
+  char why[400];
+  int rc = cmd_sessions_load(srv->reg, extra, extralen, why, sizeof why);
+  free(extra);
+  if (rc != 0) {
+    snprintf(err, errlen, "%s: its sessions table: %s", path, why);
+    return -1;
+  }
+  return 0;
+}
+
 /* Loads the newest snapshot, if any; *after gets its index. */
 static int load_snapshot(persist *p, uint64_t *after, uint64_t *instance, char *err,
                          size_t errlen) {
@@ -630,16 +663,7 @@ static int load_snapshot(persist *p, uint64_t *after, uint64_t *instance, char *
   *after = 0;
   if (found <= 0) return found;
   snap_meta meta;
-  uint8_t *extra = NULL;
-  size_t extralen = 0;
-  if (snap_load(p->srv->reg, path, &meta, &extra, &extralen, err, errlen) != 0) return -1;
-  char why[400];
-  int rc = cmd_sessions_load(p->srv->reg, extra, extralen, why, sizeof why);
-  free(extra);
-  if (rc != 0) {
-    snprintf(err, errlen, "%s: its sessions table: %s", path, why);
-    return -1;
-  }
+  if (persist_load_file(p->srv, path, &meta, err, errlen) != 0) return -1;
   *after = meta.index;
   *instance = meta.instance;
   log_info("loaded %s: %zu objects at index %" PRIu64, path, reg_count(p->srv->reg), meta.index);
@@ -848,6 +872,21 @@ uint64_t persist_answer_mark(const persist *p, uint64_t object, const sm_obj *o)
 bool persist_failed(const persist *p) { return p->failed || (p->cl && cluster_failed(p->cl)); }
 
 void persist_get_info(const persist *p, persist_info *out) {
+  if (p->cl) { /* the group's snapshots as this member knows them */
+    csnap_info si;
+    cluster_snapshot_info(p->cl, &si);
+    *out = (persist_info){.dir = p->dir,
+                          .fsync = persist_fsync_name(p->cfg.fsync),
+                          .last_index = persist_mark(p),
+                          .durable_index = persist_durable(p),
+                          .snapshot_running = si.running,
+                          .snapshots = si.taken,
+                          .snapshot_index = si.index,
+                          .snapshot_time_ms = si.time_ms,
+                          .snapshot_duration_ms = si.duration_ms,
+                          .snapshot_status = si.status};
+    return;
+  }
   *out = (persist_info){.dir = p->dir,
                         .fsync = persist_fsync_name(p->cfg.fsync),
                         .log_bytes = p->w ? wal_bytes(p->w) : 0,

@@ -16,7 +16,7 @@
  * A member of a replicated group (cluster.h) has a persist without a
  * directory: its log is the group's log in etcd, and what the connections
  * ask (marks, durable index, the sink) goes to the cluster instead of the
- * local log; no snapshots are taken (the group's log is kept whole). */
+ * local log; its snapshots are the group's, in etcd (cluster_snap.h). */
 #ifndef SM_SERVER_PERSIST_H
 #define SM_SERVER_PERSIST_H
 
@@ -75,6 +75,16 @@ int persist_new(struct sm_server *srv, const persist_cfg *cfg, persist **out, ch
  * with err naming what is damaged (a file and an offset) or what failed. */
 int persist_start(persist *p, char *err, size_t errlen);
 
+/* Loads the snapshot file at path into srv's registry, which must be
+ * empty: its objects, then its sessions table (suspended, as at a
+ * restart). Returns 0 with *meta filled, or -1 with err naming what is
+ * wrong (the registry then holds what was loaded so far). The durable
+ * daemon's start, and a member of a group catching up from the group's
+ * snapshot (cluster_snap.h). */
+struct snap_meta;
+int persist_load_file(struct sm_server *srv, const char *path, struct snap_meta *meta, char *err,
+                      size_t errlen);
+
 /* Begins this run's ids (a BEGIN_IDS command) and suspends the sessions of
  * the earlier run (or, in a group, of the earlier leader) until the resume
  * timeout, then ends those not resumed. Called by persist_start, and by
@@ -127,6 +137,11 @@ void persist_write_now(persist *p);
 bool persist_full(const persist *p);
 /* True after a fatal log error: the daemon is stopping with an error. */
 bool persist_failed(const persist *p);
+
+/* A group's snapshot (cluster_snap.h) taken at command index is
+ * published (err NULL): the `save` calls it satisfies are answered; or it
+ * failed: they all are answered with err. */
+void persist_snapshot_result(persist *p, uint64_t index, const char *err);
 
 /* The `save` method: starts a snapshot (unless one runs) and parks c until
  * it is written. Returns CALL_PARKED, or a WS_* error with c->err filled. */

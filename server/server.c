@@ -378,7 +378,8 @@ int sm_server_new(const sm_server_options *opts, sm_server **out) {
   }
   if (opts->data_dir || opts->cluster) { /* the instance and the ids come with the state, at run */
     persist_cfg pc = opts->persist;
-    cluster_cfg cc = {opts->cluster, opts->etcd, opts->advertise, opts->cluster_ttl_s};
+    cluster_cfg cc = {opts->cluster, opts->etcd, opts->advertise, opts->cluster_ttl_s,
+                      opts->persist.snapshot_log_bytes};
     pc.dir = opts->data_dir;
     if (opts->cluster) pc.cluster = &cc;
     if (persist_new(s, &pc, &s->persist, err, sizeof err) != 0) {

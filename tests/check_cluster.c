@@ -28,6 +28,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -68,7 +69,8 @@ typedef struct group {
   smtest_daemon m[N_MEMBERS];
   bool up[N_MEMBERS];
   char url[N_MEMBERS][64];
-  const char *args[N_MEMBERS][16];
+  const char *args[N_MEMBERS][20];
+  const char *snapshot_log_size; /* the members' --snapshot-log-size, or NULL */
 } group;
 
 static const char *etcd_bin(void) {
@@ -198,6 +200,10 @@ static void member_args(group *g, int i) {
   }
   a[n++] = "--cluster-lease-ttl";
   a[n++] = TTL_ARG;
+  if (g->snapshot_log_size) {
+    a[n++] = "--snapshot-log-size";
+    a[n++] = g->snapshot_log_size;
+  }
   if (i > 0) { /* one authkey for the group: member 0's */
     a[n++] = "--authkey-file";
     a[n++] = g->m[0].authkey_file;
@@ -211,9 +217,10 @@ static int wait_leader(group *g, int skip, int ms);
  * 0 runs inside that namespace, listening on ns_addr and reaching etcd at
  * host_addr, and is started first and waited for until it leads, so the
  * leader is the member a test can cut off. */
-static void group_start_in(group *g, const char *netns, const char *host_addr,
-                           const char *ns_addr) {
+static void group_start_opts(group *g, const char *netns, const char *host_addr,
+                             const char *ns_addr, const char *snapshot_log_size) {
   memset(g, 0, sizeof *g);
+  g->snapshot_log_size = snapshot_log_size;
   g->netns = netns;
   g->host_addr = host_addr;
   g->ns_addr = ns_addr;
@@ -247,6 +254,11 @@ static void group_start_in(group *g, const char *netns, const char *host_addr,
     g->up[i] = true;
     if (netns && i == 0) ck_assert_int_eq(wait_leader(g, -1, 20000), 0);
   }
+}
+
+static void group_start_in(group *g, const char *netns, const char *host_addr,
+                           const char *ns_addr) {
+  group_start_opts(g, netns, host_addr, ns_addr, NULL);
 }
 
 static void group_start(group *g) { group_start_in(g, NULL, NULL, NULL); }
@@ -736,6 +748,267 @@ START_TEST(deposed_leader_starts_again) {
 }
 END_TEST
 
+/* ---- the group's snapshots in etcd ---- */
+
+/* The number of keys in [from, to) of the group's keys ("log/"; to NULL:
+ * every key starting with from), through etcdctl (its JSON omits a count
+ * of 0). */
+static long etcd_count_range(group *g, const char *from, const char *to) {
+  char cmd[800], out[8192];
+  snprintf(cmd, sizeof cmd,
+           "ETCDCTL_API=3 etcdctl --endpoints=%s --command-timeout=5s get %s/statemgr/smtest/%s "
+           "%s%s --keys-only -w json 2>/dev/null",
+           g->etcd_urls, to ? "" : "--prefix ", from, to ? "/statemgr/smtest/" : "", to ? to : "");
+  ck_assert_int_eq(smtest_run(cmd, out, sizeof out), 0);
+  const char *c = strstr(out, "\"count\":");
+  return c ? strtol(c + 8, NULL, 10) : 0;
+}
+
+static long etcd_count(group *g, const char *prefix) { return etcd_count_range(g, prefix, NULL); }
+
+/* True when etcd no longer keeps its history at revision rev. */
+static bool etcd_compacted_at(group *g, long rev) {
+  char cmd[700], out[4096];
+  snprintf(
+      cmd, sizeof cmd,
+      "ETCDCTL_API=3 etcdctl --endpoints=%s --command-timeout=5s get /statemgr/smtest/instance "
+      "--rev=%ld 2>&1",
+      g->etcd_urls, rev);
+  smtest_run(cmd, out, sizeof out);
+  return strstr(out, "compacted") != NULL;
+}
+
+/* Sets n keys from first of d to values of size bytes. */
+static void fill_dict(sm_dict *d, int first, int n, size_t size) {
+  char *text = malloc(size + 1);
+  ck_assert_ptr_nonnull(text);
+  for (int i = first; i < first + n; i++) {
+    memset(text, 'a' + i % 26, size);
+    text[size] = '\0';
+    char key[16];
+    snprintf(key, sizeof key, "k%d", i);
+    sm_value *k = sm_value_str(key), *v = sm_value_str(text);
+    OK(sm_dict_set(d, k, v));
+    sm_value_free(k);
+    sm_value_free(v);
+  }
+  free(text);
+}
+
+/* Starts member i again after smtest_daemon_kill, on a new port: its old
+ * one may have been taken meanwhile (by any outgoing connection). */
+static void member_restart(group *g, int i) {
+  snprintf(g->url[i], sizeof g->url[i], "tcp://127.0.0.1:%d", free_port());
+  member_args(g, i);
+  smtest_daemon_restart_args(&g->m[i], g->args[i]);
+  g->up[i] = true;
+}
+
+/* Waits up to ms until member i knows a snapshot of the group holding
+ * batches past after; returns its seq (0: none came). */
+static int64_t wait_group_snapshot(group *g, int i, int64_t after, int ms) {
+  int64_t end = now_ms() + ms, seq = 0;
+  while ((seq = member_info_int(g, i, "group_snapshot_seq")) <= after && now_ms() < end)
+    sleep_ms(50);
+  return seq > after ? seq : 0;
+}
+
+/* Past --snapshot-log-size of log, the leader publishes a snapshot: the
+ * log keys it covers are gone from etcd (but the last one, which the next
+ * append's guard names), its chunks are there, etcd's history before it
+ * is compacted, and every member still holds the same state and knows the
+ * snapshot. */
+START_TEST(snapshot_trims_the_log) {
+  SKIP_WITHOUT_ETCD();
+  group g;
+  group_start_opts(&g, NULL, NULL, NULL, "64K");
+  int leader = wait_leader(&g, -1, 20000);
+  ck_assert_int_ge(leader, 0);
+  sm_client *c = member_connect(&g, leader);
+  ck_assert_ptr_nonnull(c);
+  sm_dict *d;
+  OK(sm_dict_open(c, "big", &d));
+  fill_dict(d, 0, 48, 4096);
+  int64_t seq = wait_group_snapshot(&g, leader, 1, 10000);
+  ck_assert_msg(seq > 1, "no snapshot of the group after 192 KiB of log");
+  int64_t end = now_ms() + 10000; /* the last one published: nothing moves under the checks */
+  while (member_info_int(&g, leader, "snapshot_running") != 0 && now_ms() < end)
+    sleep_ms(20);
+  seq = member_info_int(&g, leader, "group_snapshot_seq");
+  char covered[64];
+  snprintf(covered, sizeof covered, "log/%020lld", (long long)seq);
+  long before = etcd_count_range(&g, "log/", covered);
+  ck_assert_msg(before == 0, "%ld log keys before batch %lld are left in etcd", before,
+                (long long)seq);
+  ck_assert_int_eq(etcd_count(&g, covered), 1); /* the next append's guard names it */
+  ck_assert_int_ge(etcd_count(&g, "snap/"), 1);
+  ck_assert_int_eq(etcd_count(&g, "snapshot"), 1);
+  ck_assert_msg(etcd_compacted_at(&g, 2), "etcd's history was not compacted");
+  fill_dict(d, 48, 2, 16); /* appends go on after the trim */
+  assert_same_state(&g, 5000);
+  for (int i = 0; i < N_MEMBERS; i++)
+    ck_assert_msg(wait_group_snapshot(&g, i, seq - 1, 5000) >= seq,
+                  "member %d does not know the snapshot of batch %lld", i, (long long)seq);
+  size_t len = 0;
+  OK(sm_dict_len(d, &len));
+  ck_assert_uint_eq(len, 50);
+  sm_dict_free(d);
+  sm_client_free(c);
+  group_stop(&g);
+}
+END_TEST
+
+/* A member started after the log it missed was compacted away loads the
+ * group's snapshot, follows the log from it, holds the same state, and
+ * serves once it is the only member left. */
+START_TEST(restarted_member_loads_the_snapshot) {
+  SKIP_WITHOUT_ETCD();
+  group g;
+  group_start_opts(&g, NULL, NULL, NULL, "64K");
+  int leader = wait_leader(&g, -1, 20000);
+  ck_assert_int_ge(leader, 0);
+  int late = (leader + 1) % N_MEMBERS, other = (leader + 2) % N_MEMBERS;
+  sm_client *c = member_connect(&g, leader);
+  ck_assert_ptr_nonnull(c);
+  sm_dict *d;
+  OK(sm_dict_open(c, "big", &d));
+  fill_dict(d, 0, 4, 16);
+  smtest_daemon_kill(&g.m[late], SIGKILL);
+  g.up[late] = false;
+  fill_dict(d, 4, 48, 4096);
+  int64_t seq = wait_group_snapshot(&g, leader, 1, 10000);
+  ck_assert_msg(seq > 1, "no snapshot of the group after 192 KiB of log");
+  ck_assert_msg(etcd_compacted_at(&g, 2), "etcd's history was not compacted");
+  fill_dict(d, 52, 3, 16);
+  member_restart(&g, late);
+  ck_assert(smtest_daemon_log_has(&g.m[late], "loaded the group's snapshot", 10000));
+  assert_same_state(&g, 10000);
+  sm_dict_free(d);
+  sm_client_free(c);
+
+  /* The others go: the late member takes over with the whole state. */
+  smtest_daemon_kill(&g.m[other], SIGKILL);
+  g.up[other] = false;
+  smtest_daemon_kill(&g.m[leader], SIGKILL);
+  g.up[leader] = false;
+  ck_assert_int_eq(wait_leader(&g, -1, (TTL_S + 8) * 1000), late);
+  c = member_connect(&g, late);
+  ck_assert_ptr_nonnull(c);
+  OK(sm_dict_open(c, "big", &d));
+  size_t len = 0;
+  OK(sm_dict_len(d, &len));
+  ck_assert_uint_eq(len, 55);
+  fill_dict(d, 55, 1, 16);
+  char *text = NULL;
+  OK(sm_dict_get_str(d, "k30", &text));
+  ck_assert_uint_eq(strlen(text), 4096);
+  sm_free(text);
+  sm_dict_free(d);
+  sm_client_free(c);
+  member_restart(&g, leader);
+  member_restart(&g, other);
+  assert_same_state(&g, 10000);
+  group_stop(&g);
+}
+END_TEST
+
+typedef struct save_call {
+  group *g;
+  int member;
+  int rc;
+} save_call;
+
+static void *save_thread(void *arg) {
+  save_call *s = arg;
+  sm_client *c = member_connect(s->g, s->member);
+  s->rc = c ? sm_save(c, NULL) : SM_ECLOSED;
+  sm_client_free(c);
+  return NULL;
+}
+
+/* A leader deposed while it stores a snapshot (stopped with SIGSTOP
+ * between its first chunk and its manifest) publishes nothing: its puts
+ * are guarded by its leadership, and its `save` fails; it starts again
+ * and the group holds one state. */
+START_TEST(deposed_leaders_snapshot_is_not_published) {
+  SKIP_WITHOUT_ETCD();
+  group g;
+  group_start(&g);
+  int leader = wait_leader(&g, -1, 20000);
+  ck_assert_int_ge(leader, 0);
+  sm_client *c = member_connect(&g, leader);
+  ck_assert_ptr_nonnull(c);
+  sm_dict *d;
+  OK(sm_dict_open(c, "big", &d));
+  fill_dict(d, 0, 24, (size_t)512 * 1024); /* 12 MiB: 18 chunks */
+  sm_dict_free(d);
+  sm_client_free(c);
+  /* `save` from a thread; stop the leader once it stores chunks. */
+  save_call sc = {&g, leader, -1};
+  pthread_t t;
+  ck_assert_int_eq(pthread_create(&t, NULL, save_thread, &sc), 0);
+  int64_t end = now_ms() + 10000;
+  while (etcd_count(&g, "snap/") == 0 && now_ms() < end)
+    ;
+  kill(g.m[leader].pid, SIGSTOP);
+  ck_assert_msg(etcd_count(&g, "snap/") > 0, "the leader stored no snapshot chunk");
+  ck_assert_msg(etcd_count(&g, "snapshot") == 0,
+                "the snapshot was published before the leader could be stopped");
+  int next = wait_leader(&g, leader, (TTL_S + 8) * 1000);
+  ck_assert_int_ge(next, 0);
+  kill(g.m[leader].pid, SIGCONT);
+  pthread_join(t, NULL);
+  ck_assert_msg(sc.rc != 0, "save on a deposed leader succeeded");
+  ck_assert(smtest_daemon_log_has(&g.m[leader], "is not published", 10000));
+  ck_assert_int_eq(etcd_count(&g, "snapshot"), 0);
+  assert_same_state(&g, 15000);
+  group_stop(&g);
+}
+END_TEST
+
+/* A follower stopped, whose etcd member goes, while the log it misses is
+ * written, snapshotted (`save`) and compacted away, watches again from
+ * where it was when it goes on: etcd answers that this history is
+ * compacted, so it starts again, loads the snapshot, and holds the group's
+ * state. */
+START_TEST(follower_behind_compaction_starts_again) {
+  SKIP_WITHOUT_ETCD();
+  group g;
+  group_start(&g);
+  int leader = wait_leader(&g, -1, 20000);
+  ck_assert_int_ge(leader, 0);
+  int late = (leader + 1) % N_MEMBERS;
+  char url[64];
+  ck_assert(member_info(&g, late, "etcd", url, sizeof url));
+  int gone = -1;
+  for (int i = 0; i < N_ETCD; i++)
+    if (strcmp(g.e[i].url, url) == 0) gone = i;
+  ck_assert_int_ge(gone, 0);
+  sm_client *c = member_connect(&g, leader);
+  ck_assert_ptr_nonnull(c);
+  sm_dict *d;
+  OK(sm_dict_open(c, "big", &d));
+  fill_dict(d, 0, 2, 16);
+  assert_same_state(&g, 10000); /* it follows the log (it did not start from the snapshot) */
+  kill(g.m[late].pid, SIGSTOP);
+  /* Its watch ends, with nothing of what follows on its way to it. */
+  etcd_kill(&g, gone, SIGKILL);
+  fill_dict(d, 2, 40, 4096);
+  uint64_t index = 0;
+  OK(sm_save(c, &index));
+  ck_assert_uint_gt(index, 0);
+  ck_assert_msg(etcd_compacted_at(&g, 2), "etcd's history was not compacted");
+  kill(g.m[late].pid, SIGCONT);
+  ck_assert(smtest_daemon_log_has(&g.m[late], "catches up from the group's snapshot", 15000));
+  ck_assert(smtest_daemon_log_has(&g.m[late], "loaded the group's snapshot", 15000));
+  fill_dict(d, 42, 2, 16);
+  assert_same_state(&g, 15000);
+  sm_dict_free(d);
+  sm_client_free(c);
+  group_stop(&g);
+}
+END_TEST
+
 /* SMTEST_LONG=1: rounds of kills under load, the statemgrd leader, the
  * etcd leader, and both at once, each member started again after; the
  * list stays exact and the members' states equal. */
@@ -1050,6 +1323,10 @@ Suite *cluster_suite(void) {
   tcase_add_test(tc, leader_killed_loses_nothing);
   tcase_add_test(tc, deposed_leader_starts_again);
   tcase_add_test(tc, stalled_etcd_member_is_left);
+  tcase_add_test(tc, snapshot_trims_the_log);
+  tcase_add_test(tc, restarted_member_loads_the_snapshot);
+  tcase_add_test(tc, deposed_leaders_snapshot_is_not_published);
+  tcase_add_test(tc, follower_behind_compaction_starts_again);
   suite_add_tcase(s, tc);
   TCase *lng = tcase_create("long");
   tcase_set_timeout(lng, 900);
