@@ -194,6 +194,12 @@ static void keepalive_reply(void *ctx, int status, json_object *reply, const cha
   cluster *cl = ctx;
   cl->ka_inflight = false;
   if (cl->role != ROLE_LEADER && cl->role != ROLE_CANDIDATE) return;
+  if (status == ETCD_REFUSED) {
+    char why[1200];
+    snprintf(why, sizeof why, "etcd refuses its lease keepalive: %s", err);
+    step_down(cl, why);
+    return;
+  }
   if (status != 0) {
     log_warn("cluster %s: lease keepalive failed: %s", cl->name, err);
     add_ms(cl->keepalive_ev, RETRY_MS);
@@ -350,6 +356,12 @@ static void append_reply(void *ctx, int status, json_object *reply, const char *
   cl->inflight--;
   b->sent = false;
   if (cl->role != ROLE_LEADER) return; /* the run is ending */
+  if (status == ETCD_REFUSED) {        /* sent again it fails again: the leader cannot go on */
+    char why[1200];
+    snprintf(why, sizeof why, "etcd refuses its batch %" PRIu64 " for good: %s", b->seq, err);
+    step_down(cl, why);
+    return;
+  }
   if (status != 0) {
     log_warn("cluster %s: append of batch %" PRIu64 " failed, retrying: %s", cl->name, b->seq, err);
     add_ms(cl->rewatch_ev, RETRY_MS); /* ship again soon (rewatch_ev also ships) */
@@ -618,6 +630,12 @@ static void watch_events(void *ctx, json_object *msg) {
 
 static void watch_end(void *ctx, const char *err) {
   cluster *cl = ctx;
+  if (etcd_watch_refused(cl->watch)) {
+    char why[1200];
+    snprintf(why, sizeof why, "etcd refuses its watch of the log: %s", err);
+    fail(cl, why);
+    return;
+  }
   log_warn("cluster %s: %s; watching again from revision %" PRId64, cl->name, err,
            cl->applied_rev + 1);
   etcd_watch_free(cl->watch);
@@ -648,9 +666,12 @@ static void campaign_reply(void *ctx, int status, json_object *reply, const char
   cluster *cl = ctx;
   cl->campaigning = false;
   if (cl->role != ROLE_FOLLOWER || cl->stopping) return;
-  if (status != 0) {
-    log_warn("cluster %s: campaign failed: %s", cl->name, err);
-    add_ms(cl->campaign_ev, RETRY_MS * 3);
+  if (status != 0) { /* refused: a lease that expired meanwhile, or no permission */
+    if (status == ETCD_REFUSED)
+      log_error("cluster %s: etcd refuses its campaign: %s", cl->name, err);
+    else
+      log_warn("cluster %s: campaign failed: %s", cl->name, err);
+    add_ms(cl->campaign_ev, status == ETCD_REFUSED ? ttl_ms(cl) : RETRY_MS * 3);
     return;
   }
   int64_t rev = etcd_get_int(etcd_get(reply, "header"), "revision");
@@ -699,8 +720,11 @@ static void grant_reply(void *ctx, int status, json_object *reply, const char *e
   int64_t ttl = status == 0 ? etcd_get_int(reply, "TTL") : 0;
   if (id == 0 || ttl <= 0) {
     cl->campaigning = false;
-    log_warn("cluster %s: cannot get a lease: %s", cl->name, err ? err : "etcd gave none");
-    add_ms(cl->campaign_ev, RETRY_MS * 3);
+    if (status == ETCD_REFUSED)
+      log_error("cluster %s: etcd refuses it a lease: %s", cl->name, err);
+    else
+      log_warn("cluster %s: cannot get a lease: %s", cl->name, err ? err : "etcd gave none");
+    add_ms(cl->campaign_ev, status == ETCD_REFUSED ? ttl_ms(cl) : RETRY_MS * 3);
     return;
   }
   cl->lease_id = id;
@@ -760,6 +784,12 @@ static void campaign_cb(evutil_socket_t fd, short what, void *arg) {
 static void instance_reply(void *ctx, int status, json_object *reply, const char *err) {
   cluster *cl = ctx;
   if (cl->stopping) return;
+  if (status == ETCD_REFUSED) {
+    char why[1200];
+    snprintf(why, sizeof why, "etcd refuses to tell the group's instance id: %s", err);
+    fail(cl, why);
+    return;
+  }
   json_object *kv = NULL;
   if (status == 0 && !etcd_get_bool(reply, "succeeded")) {
     json_object *rs = etcd_get(reply, "responses");
@@ -870,7 +900,8 @@ int cluster_new(struct sm_server *srv, const cluster_cfg *cfg, cluster **out, ch
   snprintf(cl->instance_key, sizeof cl->instance_key, "%sinstance", cl->prefix);
   snprintf(cl->log_prefix, sizeof cl->log_prefix, "%slog/", cl->prefix);
   vb_init(&cl->cur);
-  if (etcd_new(srv->base, cfg->etcd, REQUEST_TIMEOUT_MS, &cl->e, err, errlen) != 0) {
+  etcd_tls tls = {cfg->etcd_cacert, cfg->etcd_cert, cfg->etcd_key};
+  if (etcd_new(srv->base, cfg->etcd, &tls, REQUEST_TIMEOUT_MS, &cl->e, err, errlen) != 0) {
     free(cl);
     return -1;
   }
