@@ -28,6 +28,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -35,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -1367,6 +1369,140 @@ START_TEST(refused_batch_steps_the_leader_down) {
 }
 END_TEST
 
+/* ---- a fake etcd member: one HTTP status for every request ---- */
+
+#define FAKE_CONNS 16
+
+/* Answers every request on its port with HTTP status code (the test may
+ * change it at any time) and an etcd-like JSON error, counting the
+ * requests; a thread of the test, until stop. */
+typedef struct fake_etcd {
+  int listen_fd, port;
+  pthread_t thread;
+  atomic_int code;
+  atomic_int requests;
+  atomic_bool stop;
+} fake_etcd;
+
+/* Answers the whole requests at the start of buf (len bytes); returns the
+ * bytes they took. */
+static size_t fake_etcd_answer(fake_etcd *f, int fd, const char *buf, size_t len) {
+  size_t used = 0;
+  for (;;) {
+    const char *end = memmem(buf + used, len - used, "\r\n\r\n", 4);
+    if (!end) return used;
+    size_t head = (size_t)(end + 4 - (buf + used)), body = 0;
+    for (const char *p = buf + used; p && p < end;) {
+      if (strncasecmp(p, "content-length:", 15) == 0) body = strtoul(p + 15, NULL, 10);
+      p = memchr(p, '\n', (size_t)(end - p));
+      p = p ? p + 1 : NULL;
+    }
+    if (len - used < head + body) return used;
+    used += head + body;
+    int code = atomic_load(&f->code);
+    const char *msg = code >= 500 ? "etcdserver: no leader" : "etcdserver: permission denied";
+    char text[512], reply[800];
+    int n = snprintf(text, sizeof text, "{\"error\":\"%s\",\"message\":\"%s\",\"code\":%d}", msg,
+                     msg, code >= 500 ? 14 : 7);
+    int m = snprintf(reply, sizeof reply,
+                     "HTTP/1.1 %d Refused\r\nContent-Type: application/json\r\n"
+                     "Content-Length: %d\r\n\r\n%s",
+                     code, n, text);
+    atomic_fetch_add(&f->requests, 1);
+    if (write(fd, reply, (size_t)m) != m) return len; /* the daemon went away */
+  }
+}
+
+static void *fake_etcd_run(void *arg) {
+  fake_etcd *f = arg;
+  struct pollfd p[FAKE_CONNS + 1] = {{.fd = f->listen_fd, .events = POLLIN}};
+  static char buf[FAKE_CONNS][16384];
+  size_t len[FAKE_CONNS] = {0};
+  int n = 0;
+  while (!atomic_load(&f->stop)) {
+    if (poll(p, (nfds_t)n + 1, 50) <= 0) continue;
+    for (int i = n; i >= 1; i--) {
+      if (!p[i].revents) continue;
+      ssize_t r = read(p[i].fd, buf[i - 1] + len[i - 1], sizeof buf[0] - len[i - 1]);
+      if (r > 0) {
+        len[i - 1] += (size_t)r;
+        size_t used = fake_etcd_answer(f, p[i].fd, buf[i - 1], len[i - 1]);
+        memmove(buf[i - 1], buf[i - 1] + used, len[i - 1] - used);
+        len[i - 1] -= used;
+      }
+      if (r <= 0 || len[i - 1] == sizeof buf[0]) { /* closed, or no request fits */
+        close(p[i].fd);
+        p[i] = p[n];
+        memcpy(buf[i - 1], buf[n - 1], len[n - 1]);
+        len[i - 1] = len[n - 1];
+        n--;
+      }
+    }
+    if (p[0].revents & POLLIN) {
+      int fd = accept(f->listen_fd, NULL, NULL);
+      if (fd >= 0 && n < FAKE_CONNS) {
+        p[++n] = (struct pollfd){.fd = fd, .events = POLLIN};
+        len[n - 1] = 0;
+      } else if (fd >= 0) {
+        close(fd);
+      }
+    }
+  }
+  for (int i = 1; i <= n; i++)
+    close(p[i].fd);
+  return NULL;
+}
+
+static void fake_etcd_start(fake_etcd *f, int code) {
+  memset(f, 0, sizeof *f);
+  atomic_store(&f->code, code);
+  f->listen_fd = socket(AF_INET, SOCK_STREAM, 0);
+  ck_assert_int_ge(f->listen_fd, 0);
+  struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  ck_assert_int_eq(bind(f->listen_fd, (struct sockaddr *)&sin, sizeof sin), 0);
+  ck_assert_int_eq(listen(f->listen_fd, 16), 0);
+  socklen_t sl = sizeof sin;
+  ck_assert_int_eq(getsockname(f->listen_fd, (struct sockaddr *)&sin, &sl), 0);
+  f->port = ntohs(sin.sin_port);
+  ck_assert_int_eq(pthread_create(&f->thread, NULL, fake_etcd_run, f), 0);
+}
+
+static void fake_etcd_stop(fake_etcd *f) {
+  atomic_store(&f->stop, true);
+  pthread_join(f->thread, NULL);
+  close(f->listen_fd);
+}
+
+/* etcd's answers sort into those worth a retry and those that are not: a
+ * 5xx (no leader on that member) is tried again; a 4xx (a permission
+ * denied) is etcd refusing the request, which it would refuse again: the
+ * member stops with etcd's reason, where it used to ask again forever. */
+START_TEST(etcd_refusal_is_not_retried) {
+  fake_etcd f;
+  fake_etcd_start(&f, 503);
+  char url[64];
+  snprintf(url, sizeof url, "http://127.0.0.1:%d", f.port);
+  const char *args[] = {"--cluster",         "smtest", "--etcd", url, "--advertise",
+                        "tcp://127.0.0.1:1", NULL};
+  smtest_daemon d;
+  smtest_daemon_start(&d, args);
+  int64_t end = now_ms() + 5000;
+  while (atomic_load(&f.requests) < 3 && now_ms() < end)
+    sleep_ms(20);
+  ck_assert_msg(atomic_load(&f.requests) >= 3, "a 503 was not tried again (%d requests)",
+                atomic_load(&f.requests));
+  atomic_store(&f.code, 403);
+  ck_assert_msg(smtest_daemon_log_has(&d, "etcd refuses to tell the group's instance id", 5000) &&
+                    smtest_daemon_log_has(&d, "permission denied", 0),
+                "no word of etcd's refusal in %s", d.log_file);
+  int refused_at = atomic_load(&f.requests);
+  ck_assert_int_ne(smtest_daemon_kill(&d, 0), 0); /* it stops by itself, with an error */
+  ck_assert_int_eq(atomic_load(&f.requests), refused_at);
+  smtest_daemon_stop(&d);
+  fake_etcd_stop(&f);
+}
+END_TEST
+
 Suite *cluster_suite(void) {
   Suite *s = suite_create("cluster");
   TCase *tc = tcase_create("group");
@@ -1384,6 +1520,7 @@ Suite *cluster_suite(void) {
   tcase_add_test(etcd, etcd_over_tls);
   tcase_add_test(etcd, etcd_tls_options_checked_at_start);
   tcase_add_test(etcd, refused_batch_steps_the_leader_down);
+  tcase_add_test(etcd, etcd_refusal_is_not_retried);
   suite_add_tcase(s, etcd);
   TCase *lng = tcase_create("long");
   tcase_set_timeout(lng, 900);
