@@ -47,6 +47,7 @@ static const char *const role_names[] = {"starting", "follower", "candidate", "l
 
 /* A batch of the leader's commands, from sealing until etcd took it. */
 typedef struct batch {
+  struct cluster *cl; /* its append's context is the batch: nothing to free if dropped */
   uint64_t seq;
   uint8_t *data; /* header + records */
   size_t len;
@@ -272,6 +273,7 @@ static int seal(cluster *cl) {
   if (cl->cur.len <= BATCH_HEADER) return 0;
   batch *b = calloc(1, sizeof *b);
   if (!b) return -1;
+  b->cl = cl;
   b->seq = ++cl->last_seq;
   put_u64(cl->cur.p, (uint64_t)cl->my_rev);
   put_u64(cl->cur.p + 8, b->seq);
@@ -343,16 +345,9 @@ static bool holds_our_batch(const cluster *cl, json_object *kv, const batch *b) 
   return ours;
 }
 
-typedef struct append_ctx {
-  cluster *cl;
-  batch *b;
-} append_ctx;
-
 static void append_reply(void *ctx, int status, json_object *reply, const char *err) {
-  append_ctx *a = ctx;
-  cluster *cl = a->cl;
-  batch *b = a->b;
-  free(a);
+  batch *b = ctx;
+  cluster *cl = b->cl;
   cl->inflight--;
   b->sent = false;
   if (cl->role != ROLE_LEADER) return; /* the run is ending */
@@ -444,15 +439,7 @@ static void send_batch(cluster *cl, batch *b) {
   json_object_object_add(r2, "request_range", q2);
   json_object_array_add(fail, r2);
   json_object_object_add(body, "failure", fail);
-  append_ctx *a = malloc(sizeof *a);
-  if (!a) {
-    json_object_put(body);
-    add_ms(cl->rewatch_ev, RETRY_MS);
-    return;
-  }
-  *a = (append_ctx){cl, b};
-  if (etcd_call(cl->e, "/v3/kv/txn", body, append_reply, a) != 0) {
-    free(a);
+  if (etcd_call(cl->e, "/v3/kv/txn", body, append_reply, b) != 0) {
     add_ms(cl->rewatch_ev, RETRY_MS);
     return;
   }
