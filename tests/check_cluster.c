@@ -1499,7 +1499,7 @@ START_TEST(etcd_refusal_is_not_retried) {
                     smtest_daemon_log_has(&d, "permission denied", 0),
                 "no word of etcd's refusal in %s", d.log_file);
   int refused_at = atomic_load(&f.requests);
-  ck_assert_int_ne(smtest_daemon_kill(&d, 0), 0); /* it stops by itself, with an error */
+  ck_assert_int_eq(smtest_daemon_kill(&d, 0), 1); /* it stops by itself, with an error */
   ck_assert_int_eq(atomic_load(&f.requests), refused_at);
   smtest_daemon_stop(&d);
   fake_etcd_stop(&f);
