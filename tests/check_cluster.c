@@ -17,6 +17,13 @@
  * SMTEST_LONG=1 adds a longer loop of kills (statemgrd leader, etcd
  * leader, both at once).
  *
+ * The test case "etcd" starts one etcd member of its own per test (over
+ * TLS with client certificates, or with a small --max-request-bytes) and 1
+ * to 3 statemgrd members on it, or a fake etcd (a thread answering every
+ * request with one HTTP status): etcd over TLS, the TLS options' checks at
+ * start, and the requests etcd refuses for good (4xx), which are not
+ * retried.
+ *
  * The test case "partition" runs as a CTest test of its own,
  * cluster_netns: as root, it starts member 0 inside a network namespace
  * joined to this one by a veth pair, and cuts the link under it; without
