@@ -187,7 +187,8 @@ SM_EXTERN int sm_server_options_set_snapshot_log_size(sm_server_options *o, size
 
 /** Makes the server a member of the replicated group name (copied): its
  * state is kept in etcd, at etcd_urls (a comma-separated list of
- * http://host:port URLs of etcd members), as a log of commands that every
+ * http://host:port or https://host:port URLs of etcd members, all of one
+ * scheme; see sm_server_options_set_etcd_tls), as a log of commands that every
  * member applies, instead of in a data directory (a data directory set as
  * well is refused). One member, elected through etcd, leads and answers
  * clients; the others answer REDIRECT naming the leader's advertise URL,
@@ -200,6 +201,21 @@ SM_EXTERN int sm_server_options_set_cluster(sm_server_options *o, const char *na
  * is replaced about this long after, and a leader cut off from etcd stops
  * answering before then. @return 0, SM_EINVAL (not 1..600). */
 SM_EXTERN int sm_server_options_set_cluster_lease_ttl(sm_server_options *o, int seconds);
+/** TLS for https:// etcd URLs (TLS 1.2 at least; the options of etcdctl):
+ * the files (PEM, copied paths) are read by sm_server_new(), which fails
+ * when one is missing or unreadable or the key does not match the
+ * certificate. etcd's certificate must be signed by a CA of cacert and
+ * name the URL's host.
+ * @param cacert NULL (the system's trusted CAs), or the CA file that
+ *        signed etcd's server certificate (etcd's --trusted-ca-file side).
+ * @param cert NULL, or the client certificate to present (etcd's
+ *        --client-cert-auth asks for one signed by its --trusted-ca-file).
+ * @param key its private key; cert and key go together.
+ * Setting any of them with http:// URLs makes sm_server_new() fail.
+ * @return 0, SM_EINVAL (NULL o, cert without key or key without cert),
+ *         SM_ENOMEM. */
+SM_EXTERN int sm_server_options_set_etcd_tls(sm_server_options *o, const char *cacert,
+                                             const char *cert, const char *key);
 
 /** Creates a server; the options are copied. Loads the authkey, and the TLS
  * certificate, key and CA when set, now, and makes and locks the data

@@ -51,6 +51,7 @@ static const char *const role_names[] = {"starting", "follower", "candidate", "l
 
 /* A batch of the leader's commands, from sealing until etcd took it. */
 typedef struct batch {
+  struct cluster *cl; /* its append's context is the batch: nothing to free if dropped */
   uint64_t seq;
   uint8_t *data; /* header + records */
   size_t len;
@@ -206,6 +207,12 @@ static void keepalive_reply(void *ctx, int status, json_object *reply, const cha
   cluster *cl = ctx;
   cl->ka_inflight = false;
   if (cl->role != ROLE_LEADER && cl->role != ROLE_CANDIDATE) return;
+  if (status == ETCD_REFUSED) {
+    char why[1200];
+    snprintf(why, sizeof why, "etcd refuses its lease keepalive: %s", err);
+    step_down(cl, why);
+    return;
+  }
   if (status != 0) {
     log_warn("cluster %s: lease keepalive failed: %s", cl->name, err);
     add_ms(cl->keepalive_ev, RETRY_MS);
@@ -278,6 +285,7 @@ static int seal(cluster *cl) {
   if (cl->cur.len <= BATCH_HEADER) return 0;
   batch *b = calloc(1, sizeof *b);
   if (!b) return -1;
+  b->cl = cl;
   b->seq = ++cl->last_seq;
   put_u64(cl->cur.p, (uint64_t)cl->my_rev);
   put_u64(cl->cur.p + 8, b->seq);
@@ -381,19 +389,18 @@ void cluster_snapshot_now(cluster *cl) {
 
 void cluster_snapshot_info(const cluster *cl, csnap_info *out) { csnap_get_info(cl->snap, out); }
 
-typedef struct append_ctx {
-  cluster *cl;
-  batch *b;
-} append_ctx;
-
 static void append_reply(void *ctx, int status, json_object *reply, const char *err) {
-  append_ctx *a = ctx;
-  cluster *cl = a->cl;
-  batch *b = a->b;
-  free(a);
+  batch *b = ctx;
+  cluster *cl = b->cl;
   cl->inflight--;
   b->sent = false;
   if (cl->role != ROLE_LEADER) return; /* the run is ending */
+  if (status == ETCD_REFUSED) {        /* sent again it fails again: the leader cannot go on */
+    char why[1200];
+    snprintf(why, sizeof why, "etcd refuses its batch %" PRIu64 " for good: %s", b->seq, err);
+    step_down(cl, why);
+    return;
+  }
   if (status != 0) {
     log_warn("cluster %s: append of batch %" PRIu64 " failed, retrying: %s", cl->name, b->seq, err);
     add_ms(cl->rewatch_ev, RETRY_MS); /* ship again soon (rewatch_ev also ships) */
@@ -476,15 +483,7 @@ static void send_batch(cluster *cl, batch *b) {
   json_object_object_add(r2, "request_range", q2);
   json_object_array_add(fail, r2);
   json_object_object_add(body, "failure", fail);
-  append_ctx *a = malloc(sizeof *a);
-  if (!a) {
-    json_object_put(body);
-    add_ms(cl->rewatch_ev, RETRY_MS);
-    return;
-  }
-  *a = (append_ctx){cl, b};
-  if (etcd_call(cl->e, "/v3/kv/txn", body, append_reply, a) != 0) {
-    free(a);
+  if (etcd_call(cl->e, "/v3/kv/txn", body, append_reply, b) != 0) {
     add_ms(cl->rewatch_ev, RETRY_MS);
     return;
   }
@@ -677,6 +676,12 @@ static void watch_events(void *ctx, json_object *msg) {
 
 static void watch_end(void *ctx, const char *err) {
   cluster *cl = ctx;
+  if (etcd_watch_refused(cl->watch)) {
+    char why[1200];
+    snprintf(why, sizeof why, "etcd refuses its watch of the log: %s", err);
+    fail(cl, why);
+    return;
+  }
   log_warn("cluster %s: %s; watching again from revision %" PRId64, cl->name, err,
            cl->applied_rev + 1);
   etcd_watch_free(cl->watch);
@@ -709,9 +714,12 @@ static void campaign_reply(void *ctx, int status, json_object *reply, const char
   cluster *cl = ctx;
   cl->campaigning = false;
   if (cl->role != ROLE_FOLLOWER || cl->stopping) return;
-  if (status != 0) {
-    log_warn("cluster %s: campaign failed: %s", cl->name, err);
-    add_ms(cl->campaign_ev, RETRY_MS * 3);
+  if (status != 0) { /* refused: a lease that expired meanwhile, or no permission */
+    if (status == ETCD_REFUSED)
+      log_error("cluster %s: etcd refuses its campaign: %s", cl->name, err);
+    else
+      log_warn("cluster %s: campaign failed: %s", cl->name, err);
+    add_ms(cl->campaign_ev, status == ETCD_REFUSED ? ttl_ms(cl) : RETRY_MS * 3);
     return;
   }
   int64_t rev = etcd_get_int(etcd_get(reply, "header"), "revision");
@@ -760,8 +768,11 @@ static void grant_reply(void *ctx, int status, json_object *reply, const char *e
   int64_t ttl = status == 0 ? etcd_get_int(reply, "TTL") : 0;
   if (id == 0 || ttl <= 0) {
     cl->campaigning = false;
-    log_warn("cluster %s: cannot get a lease: %s", cl->name, err ? err : "etcd gave none");
-    add_ms(cl->campaign_ev, RETRY_MS * 3);
+    if (status == ETCD_REFUSED)
+      log_error("cluster %s: etcd refuses it a lease: %s", cl->name, err);
+    else
+      log_warn("cluster %s: cannot get a lease: %s", cl->name, err ? err : "etcd gave none");
+    add_ms(cl->campaign_ev, status == ETCD_REFUSED ? ttl_ms(cl) : RETRY_MS * 3);
     return;
   }
   cl->lease_id = id;
@@ -821,6 +832,12 @@ static void campaign_cb(evutil_socket_t fd, short what, void *arg) {
 static void instance_reply(void *ctx, int status, json_object *reply, const char *err) {
   cluster *cl = ctx;
   if (cl->stopping) return;
+  if (status == ETCD_REFUSED) {
+    char why[1200];
+    snprintf(why, sizeof why, "etcd refuses to tell the group's instance id: %s", err);
+    fail(cl, why);
+    return;
+  }
   json_object *kv = NULL;
   if (status == 0 && !etcd_get_bool(reply, "succeeded")) {
     json_object *rs = etcd_get(reply, "responses");
@@ -948,7 +965,8 @@ int cluster_new(struct sm_server *srv, const cluster_cfg *cfg, cluster **out, ch
   snprintf(cl->instance_key, sizeof cl->instance_key, "%sinstance", cl->prefix);
   snprintf(cl->log_prefix, sizeof cl->log_prefix, "%slog/", cl->prefix);
   vb_init(&cl->cur);
-  if (etcd_new(srv->base, cfg->etcd, REQUEST_TIMEOUT_MS, &cl->e, err, errlen) != 0) {
+  etcd_tls tls = {cfg->etcd_cacert, cfg->etcd_cert, cfg->etcd_key};
+  if (etcd_new(srv->base, cfg->etcd, &tls, REQUEST_TIMEOUT_MS, &cl->e, err, errlen) != 0) {
     free(cl);
     return -1;
   }

@@ -38,7 +38,14 @@
  * it answers nothing more, and since its state may hold commands etcd
  * never took, it restarts from the log (the daemon's run ends with
  * sm_server_needs_restart true; statemgrd runs itself again). A follower
- * refuses clients with REDIRECT and the leader's URL. */
+ * refuses clients with REDIRECT and the leader's URL.
+ *
+ * etcd refusing a request for good (a 4xx: ETCD_REFUSED) is not retried:
+ * a batch etcd will never take (too large for its --max-request-bytes,
+ * say) or a keepalive it refuses makes the leader step down with etcd's
+ * reason; the group's instance id or its watch refused (permissions) stops
+ * the member with an error (cluster_failed); a refused campaign is retried
+ * only after a TTL, logged as an error. */
 #ifndef SM_SERVER_CLUSTER_H
 #define SM_SERVER_CLUSTER_H
 
@@ -59,10 +66,13 @@ typedef struct cluster cluster;
 /* The settings of a member (options of statemgr_server.h). */
 typedef struct cluster_cfg {
   const char *name;            /**< the group's name: its keys' prefix in etcd */
-  const char *etcd;            /**< comma-separated etcd URLs (http://host:port) */
+  const char *etcd;            /**< comma-separated etcd URLs (http:// or https://host:port) */
   const char *advertise;       /**< this member's URL as clients reach it */
   int lease_ttl_s;             /**< the leader's lease; 0: CLUSTER_TTL_DEFAULT_S */
   uint64_t snapshot_log_bytes; /**< a snapshot each time this much was shipped (0: default) */
+  /* https:// etcd URLs: the CA of etcd's certificate (NULL: the system's)
+   * and this member's client certificate and key (NULL: none). */
+  const char *etcd_cacert, *etcd_cert, *etcd_key;
 } cluster_cfg;
 
 /* Checks cfg and makes the member (nothing is sent yet). Returns 0 with

@@ -3,11 +3,27 @@
  * their kept-alive connections, one request's round trip, the watch
  * stream, base64 and the JSON getters.
  *
- * Connections are made lazily, ETCD_POOL per endpoint, and kept until
- * etcd_free: evhttp reconnects a connection that dropped by itself, and a
- * connection is never freed from inside one of its own callbacks. A
- * request goes to the least busy connection of the current endpoint; one
- * that fails in transport moves the current endpoint to the next URL.
+ * Connections are made lazily, ETCD_POOL per endpoint plus the fast one.
+ * One that closed (etcd closed a kept-alive connection, or a request on it
+ * failed in transport) is replaced by a new one before its next request,
+ * once no request of it is left in flight. evhttp would reconnect it by
+ * itself, reusing a TLS connection's bufferevent and SSL for a second
+ * session, which works only as far as libevent's OpenSSL bufferevent
+ * resets its SSL (2.1.12 does); a new connection depends on no such
+ * thing. The one replaced is freed from a deferred event (reap_ev), as a
+ * connection is never freed from inside one of its own callbacks. While
+ * no request is in flight a connection's timeout is long
+ * (ETCD_IDLE_TIMEOUT_S): with the request timeout, evhttp would close it
+ * when idle that long, and a request made on it just then (a keepalive
+ * sent every fast timeout) would fail with it. A request goes to the
+ * least busy connection of the current endpoint; one that fails in
+ * transport moves the current endpoint to the next URL.
+ *
+ * https:// URLs: one SSL_CTX per client (tls.c's tls_client_ctx_new), and
+ * each connection a TLS bufferevent of its own (tls_client_bev_new: SNI
+ * and the server's name checked) handed to evhttp. A handshake that fails
+ * is a transport failure whose message says why (the OpenSSL reason: an
+ * unknown CA, a name mismatch, etcd asking for a client certificate).
  * Every request in flight is listed (ereq), so that etcd_free can drop
  * them without calling back. A watch has a connection of its own (its
  * stream occupies it), freed from a deferred event when the watch is
@@ -22,6 +38,7 @@
 #include "etcd.h"
 
 #include "log.h"
+#include "tls.h"
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -37,19 +54,34 @@
 
 #define ETCD_POOL 3               /* connections per endpoint for requests */
 #define ETCD_WATCH_TIMEOUT_S 3600 /* a watch is quiet while nothing changes */
+#define ETCD_IDLE_TIMEOUT_S 3600  /* a connection without a request in flight */
+
+/* A kept-alive connection to one endpoint. */
+typedef struct econn {
+  struct evhttp_connection *evcon; /* made on first use */
+  int inflight;
+  bool closed;       /* replaced before its next request once none is in flight */
+  char tls_err[256]; /* why its TLS session failed, as closing found it ("" none) */
+} econn;
 
 typedef struct endpoint {
   char url[256];
   char host[200];
   uint16_t port;
-  struct evhttp_connection *conns[ETCD_POOL]; /* made on first use */
-  int inflight[ETCD_POOL];
-  struct evhttp_connection *fast; /* etcd_call_fast's, with the short timeout */
+  econn pool[ETCD_POOL];
+  econn fast; /* etcd_call_fast's, with the short timeout */
 } endpoint;
+
+/* A connection replaced, freed at the top of the loop. */
+typedef struct retired {
+  struct evhttp_connection *evcon;
+  struct retired *next;
+} retired;
 
 typedef struct ereq {
   etcd *e;
-  int ep, slot; /* where it was sent (slot -1: the fast connection) */
+  int ep;      /* where it was sent */
+  econn *conn; /* on which connection */
   etcd_reply_fn fn;
   void *ctx;
   char path[64];
@@ -71,6 +103,7 @@ struct etcd_watch {
   bool starting;         /* inside evhttp_make_request */
   bool failed_in_start;  /* libevent failed it there: etcd_watch_start returns NULL */
   bool ended;            /* on_end was called */
+  bool refused;          /* etcd answered 4xx (etcd_watch_refused) */
   etcd_watch *dead_next; /* e->dying */
 };
 
@@ -78,11 +111,13 @@ struct etcd {
   struct event_base *base;
   endpoint eps[ETCD_URLS_MAX];
   int n_eps;
-  int cur; /* the endpoint requests go to */
+  int cur;                /* the endpoint requests go to */
+  struct ssl_ctx_st *tls; /* https:// URLs; NULL for http:// */
   int timeout_ms;
   int fast_timeout_ms;   /* etcd_call_fast's requests */
   ereq *reqs;            /* in flight */
   etcd_watch *dying;     /* freed watches whose connection waits for reap_ev */
+  retired *retired;      /* replaced connections waiting for reap_ev */
   struct event *reap_ev; /* frees them at the top of the loop */
 };
 
@@ -91,8 +126,10 @@ static void reap_cb(evutil_socket_t fd, short what, void *arg);
 
 /* ---- URLs ---- */
 
-/* Parses "http://host:port" into ep. */
-static int parse_url(const char *url, size_t len, endpoint *ep, char *err, size_t errlen) {
+/* Parses "http://host:port" or "https://host:port" into ep; *https says
+ * which. */
+static int parse_url(const char *url, size_t len, endpoint *ep, bool *https, char *err,
+                     size_t errlen) {
   if (len >= sizeof ep->url) {
     snprintf(err, errlen, "etcd URL too long: %.*s", (int)len, url);
     return -1;
@@ -100,18 +137,12 @@ static int parse_url(const char *url, size_t len, endpoint *ep, char *err, size_
   memcpy(ep->url, url, len);
   ep->url[len] = '\0';
   const char *p = ep->url;
-  if (strncmp(p, "https://", 8) == 0) {
-    snprintf(err, errlen,
-             "etcd URL %s: https is not supported by this build; reach etcd over http:// (a "
-             "local member, or a TLS proxy beside it)",
-             ep->url);
+  *https = strncmp(p, "https://", 8) == 0;
+  if (!*https && strncmp(p, "http://", 7) != 0) {
+    snprintf(err, errlen, "etcd URL %s: it must start with http:// or https://", ep->url);
     return -1;
   }
-  if (strncmp(p, "http://", 7) != 0) {
-    snprintf(err, errlen, "etcd URL %s: it must start with http://", ep->url);
-    return -1;
-  }
-  p += 7;
+  p += *https ? 8 : 7;
   const char *colon = strrchr(p, ':');
   const char *slash = strchr(p, '/');
   if (slash && slash[1] != '\0') {
@@ -119,8 +150,8 @@ static int parse_url(const char *url, size_t len, endpoint *ep, char *err, size_
     return -1;
   }
   if (!colon || colon == p || (size_t)(colon - p) >= sizeof ep->host) {
-    snprintf(err, errlen, "etcd URL %s: it must name a host and a port (http://host:2379)",
-             ep->url);
+    snprintf(err, errlen, "etcd URL %s: it must name a host and a port (%s://host:2379)", ep->url,
+             *https ? "https" : "http");
     return -1;
   }
   memcpy(ep->host, p, (size_t)(colon - p));
@@ -144,8 +175,8 @@ static int parse_url(const char *url, size_t len, endpoint *ep, char *err, size_
   return 0;
 }
 
-int etcd_new(struct event_base *base, const char *urls, int timeout_ms, etcd **out, char *err,
-             size_t errlen) {
+int etcd_new(struct event_base *base, const char *urls, const etcd_tls *tls, int timeout_ms,
+             etcd **out, char *err, size_t errlen) {
   etcd *e = calloc(1, sizeof *e);
   if (!e || !(e->reap_ev = event_new(base, -1, 0, reap_cb, e))) {
     free(e);
@@ -156,6 +187,7 @@ int etcd_new(struct event_base *base, const char *urls, int timeout_ms, etcd **o
   e->timeout_ms = timeout_ms > 0 ? timeout_ms : 5000;
   e->fast_timeout_ms = e->timeout_ms;
   const char *p = urls;
+  int n_https = 0;
   while (p && *p) {
     const char *comma = strchr(p, ',');
     size_t len = comma ? (size_t)(comma - p) : strlen(p);
@@ -165,16 +197,35 @@ int etcd_new(struct event_base *base, const char *urls, int timeout_ms, etcd **o
         etcd_free(e);
         return -1;
       }
-      if (parse_url(p, len, &e->eps[e->n_eps], err, errlen) != 0) {
+      bool https = false;
+      if (parse_url(p, len, &e->eps[e->n_eps], &https, err, errlen) != 0) {
         etcd_free(e);
         return -1;
       }
+      n_https += https;
       e->n_eps++;
     }
     p = comma ? comma + 1 : NULL;
   }
   if (e->n_eps == 0) {
     snprintf(err, errlen, "no etcd URL given (--etcd http://host:2379[,...])");
+    etcd_free(e);
+    return -1;
+  }
+  bool tls_files = tls && (tls->cacert || tls->cert || tls->key);
+  const char *why = NULL;
+  if (n_https > 0 && n_https < e->n_eps)
+    why = "the etcd URLs mix http:// and https://: give them all one scheme";
+  else if (n_https == 0 && tls_files)
+    why = "--etcd-cacert, --etcd-cert and --etcd-key are for https:// etcd URLs, and the URLs "
+          "given are http://";
+  if (why) {
+    snprintf(err, errlen, "%s", why);
+    etcd_free(e);
+    return -1;
+  }
+  if (n_https > 0 && !(e->tls = tls_client_ctx_new(tls ? tls->cacert : NULL, tls ? tls->cert : NULL,
+                                                   tls ? tls->key : NULL, "--etcd", err, errlen))) {
     etcd_free(e);
     return -1;
   }
@@ -189,18 +240,37 @@ static void watch_release(etcd_watch *w) {
   free(w);
 }
 
-void etcd_free(etcd *e) {
-  if (!e) return;
+/* Frees the connections replaced and the watches freed. */
+static void reap(etcd *e) {
   while (e->dying) {
     etcd_watch *w = e->dying;
     e->dying = w->dead_next;
     watch_release(w);
   }
-  for (int i = 0; i < e->n_eps; i++)
+  while (e->retired) {
+    retired *r = e->retired;
+    e->retired = r->next;
+    evhttp_connection_free(r->evcon);
+    free(r);
+  }
+}
+
+static void conn_free(econn *c) {
+  if (!c->evcon) return;
+  evhttp_connection_set_closecb(c->evcon, NULL, NULL);
+  evhttp_connection_free(c->evcon);
+  c->evcon = NULL;
+}
+
+void etcd_free(etcd *e) {
+  if (!e) return;
+  reap(e);
+  for (int i = 0; i < e->n_eps; i++) {
     for (int s = 0; s < ETCD_POOL; s++)
-      if (e->eps[i].conns[s]) evhttp_connection_free(e->eps[i].conns[s]);
-  for (int i = 0; i < e->n_eps; i++)
-    if (e->eps[i].fast) evhttp_connection_free(e->eps[i].fast);
+      conn_free(&e->eps[i].pool[s]);
+    conn_free(&e->eps[i].fast);
+  }
+  tls_ctx_free(e->tls);
   while (e->reqs) { /* their evhttp requests went with the connections */
     ereq *r = e->reqs;
     e->reqs = r->next;
@@ -224,21 +294,64 @@ static void set_nodelay(struct evhttp_connection *evcon) {
   if (fd >= 0) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 }
 
+static void set_timeout(struct evhttp_connection *evcon, int ms) {
+  struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+  evhttp_connection_set_timeout_tv(evcon, &tv);
+}
+
+/* A new connection to ep: plain, or TLS with a bufferevent of its own. */
 static struct evhttp_connection *new_conn(etcd *e, endpoint *ep, int timeout_ms) {
-  struct evhttp_connection *c = evhttp_connection_base_new(e->base, NULL, ep->host, ep->port);
+  struct evhttp_connection *c = NULL;
+  if (e->tls) {
+    struct bufferevent *bev = tls_client_bev_new(e->base, e->tls, ep->host);
+    if (!bev) return NULL;
+    c = evhttp_connection_base_bufferevent_new(e->base, NULL, bev, ep->host, ep->port);
+  } else {
+    c = evhttp_connection_base_new(e->base, NULL, ep->host, ep->port);
+  }
   if (!c) return NULL;
-  struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
-  evhttp_connection_set_timeout_tv(c, &tv);
+  set_timeout(c, timeout_ms);
   evhttp_connection_set_retries(c, 0); /* a write is never resent behind the caller's back */
   return c;
 }
 
+/* The connection closed (etcd closed it, or an error): it is replaced
+ * before its next request; a TLS one's error is kept for the message. */
+static void conn_closed_cb(struct evhttp_connection *evcon, void *arg) {
+  econn *c = arg;
+  c->closed = true;
+  struct bufferevent *bev = evhttp_connection_get_bufferevent(evcon);
+  if (bev && !tls_bev_describe_error(bev, c->tls_err, sizeof c->tls_err)) c->tls_err[0] = '\0';
+}
+
+/* c's connection, made now when it has none, or when the one it has closed
+ * and has no request in flight (the old one is freed by reap_ev). NULL when
+ * out of memory. */
+static struct evhttp_connection *conn_get(etcd *e, endpoint *ep, econn *c, int timeout_ms) {
+  if (c->evcon && c->closed && c->inflight == 0) {
+    retired *r = malloc(sizeof *r);
+    if (r) { /* out of memory: evhttp reconnects it itself */
+      evhttp_connection_set_closecb(c->evcon, NULL, NULL);
+      *r = (retired){c->evcon, e->retired};
+      e->retired = r;
+      c->evcon = NULL;
+      event_active(e->reap_ev, 0, 0);
+    }
+  }
+  if (!c->evcon) {
+    if (!(c->evcon = new_conn(e, ep, timeout_ms))) return NULL;
+    c->closed = false;
+    c->tls_err[0] = '\0';
+    evhttp_connection_set_closecb(c->evcon, conn_closed_cb, c);
+  }
+  return c->evcon;
+}
+
 /* The connection of the current endpoint with the fewest requests. */
-static int pick_slot(etcd *e, endpoint *ep) {
-  int best = 0;
+static econn *pick_conn(endpoint *ep) {
+  econn *best = &ep->pool[0];
   for (int s = 1; s < ETCD_POOL; s++)
-    if (ep->inflight[s] < ep->inflight[best]) best = s;
-  if (!ep->conns[best] && !(ep->conns[best] = new_conn(e, ep, e->timeout_ms))) return -1;
+    if (ep->pool[s].inflight < best->inflight) best = &ep->pool[s];
   return best;
 }
 
@@ -272,7 +385,9 @@ void etcd_set_fast_timeout(etcd *e, int ms) { e->fast_timeout_ms = ms > 0 ? ms :
 /* Takes r off the list of requests in flight and its connection's count. */
 static void req_unlist(ereq *r) {
   etcd *e = r->e;
-  if (r->slot >= 0) e->eps[r->ep].inflight[r->slot]--;
+  /* Idle, it waits for etcd to close it, not for the request timeout. */
+  if (--r->conn->inflight == 0 && r->conn->evcon)
+    set_timeout(r->conn->evcon, ETCD_IDLE_TIMEOUT_S * 1000);
   if (r->prev)
     r->prev->next = r->next;
   else
@@ -281,17 +396,14 @@ static void req_unlist(ereq *r) {
   r->prev = r->next = NULL;
 }
 
-/* Sends on connection slot of the current endpoint (-1: its fast one). */
+/* Sends on a pool connection of the current endpoint, or its fast one. */
 static int call_on(etcd *e, bool fast, const char *path, json_object *body, etcd_reply_fn fn,
                    void *ctx) {
   endpoint *ep = &e->eps[e->cur];
   ereq *r = calloc(1, sizeof *r);
-  int slot = -2;
-  if (r && fast)
-    slot = ep->fast || (ep->fast = new_conn(e, ep, e->fast_timeout_ms)) ? -1 : -2;
-  else if (r && (slot = pick_slot(e, ep)) < 0)
-    slot = -2; /* out of memory */
-  struct evhttp_connection *evcon = slot == -1 ? ep->fast : slot >= 0 ? ep->conns[slot] : NULL;
+  econn *c = fast ? &ep->fast : pick_conn(ep);
+  struct evhttp_connection *evcon =
+      r ? conn_get(e, ep, c, fast ? e->fast_timeout_ms : e->timeout_ms) : NULL;
   struct evhttp_request *req = evcon ? make_post(ep, body, reply_cb, r) : NULL;
   json_object_put(body);
   if (!req) {
@@ -300,12 +412,12 @@ static int call_on(etcd *e, bool fast, const char *path, json_object *body, etcd
   }
   r->e = e;
   r->ep = e->cur;
-  r->slot = slot;
+  r->conn = c;
   r->fn = fn;
   r->ctx = ctx;
   snprintf(r->path, sizeof r->path, "%s", path);
   /* Listed before it is made: reply_cb may run inside evhttp_make_request. */
-  if (slot >= 0) ep->inflight[slot]++;
+  if (c->inflight++ == 0) set_timeout(evcon, fast ? e->fast_timeout_ms : e->timeout_ms);
   r->next = e->reqs;
   if (r->next) r->next->prev = r;
   e->reqs = r;
@@ -347,6 +459,36 @@ static void http_error(struct evhttp_request *req, int code, char *err, size_t e
   json_object_put(j);
 }
 
+/* Whether an HTTP status other than 200 is worth a retry: the member
+ * (5xx: no leader, a timeout inside etcd) or etcd's load (408, 429: too
+ * many requests, the space quota) may change; any other answer is about
+ * the request itself. */
+static int status_of(int code) {
+  return code >= 500 || code == 408 || code == 429 || code < 400 ? ETCD_FAILED : ETCD_REFUSED;
+}
+
+/* Says why a request on TLS connection c got no reply, into buf: OpenSSL's
+ * reason (the handshake or the session), with the option to check. Returns
+ * false for a plain connection or when OpenSSL said nothing. */
+static bool tls_failure(econn *c, char *buf, size_t len) {
+  char why[256] = "";
+  struct bufferevent *bev = c->evcon ? evhttp_connection_get_bufferevent(c->evcon) : NULL;
+  if (c->tls_err[0])
+    snprintf(why, sizeof why, "%s", c->tls_err);
+  else if (!bev || !tls_bev_describe_error(bev, why, sizeof why))
+    return false;
+  c->tls_err[0] = '\0';
+  const char *hint = "";
+  if (strstr(why, "server certificate"))
+    hint = " (is --etcd-cacert the CA that signed etcd's certificate, and does it name the "
+           "URL's host?)";
+  else if (strstr(why, "certificate required") || strstr(why, "bad certificate") ||
+           strstr(why, "unknown ca") || strstr(why, "handshake failure"))
+    hint = " (etcd refused this member's client certificate: --etcd-cert, --etcd-key)";
+  snprintf(buf, len, "TLS: %s%s", why, hint);
+  return true;
+}
+
 static void reply_cb(struct evhttp_request *req, void *arg) {
   ereq *r = arg;
   etcd *e = r->e;
@@ -354,15 +496,23 @@ static void reply_cb(struct evhttp_request *req, void *arg) {
   req_unlist(r);
   char err[1024];
   int code = req ? evhttp_request_get_response_code(req) : 0;
+  int status = ETCD_FAILED;
   json_object *j = NULL;
   if (code == 0) {
-    snprintf(err, sizeof err, "etcd %s%s: no reply (refused, reset or timed out)", ep->url,
-             r->path);
+    char why[600];
+    if (e->tls && tls_failure(r->conn, why, sizeof why))
+      snprintf(err, sizeof err, "etcd %s%s: %s", ep->url, r->path, why);
+    else
+      snprintf(err, sizeof err, "etcd %s%s: no reply (refused, reset or timed out)", ep->url,
+               r->path);
+    r->conn->closed = true; /* a new connection for the next request (see the top) */
     endpoint_failed(e, r->ep);
   } else if (code != 200) {
     char why[450];
     http_error(req, code, why, sizeof why);
-    snprintf(err, sizeof err, "etcd %s%s: %s", ep->url, r->path, why);
+    status = status_of(code);
+    snprintf(err, sizeof err, "etcd %s%s: %s%s", ep->url, r->path, why,
+             status == ETCD_REFUSED ? " (refused: not retried)" : "");
     if (code >= 500) endpoint_failed(e, r->ep); /* e.g. no leader on that member */
   } else {
     struct evbuffer *in = evhttp_request_get_input_buffer(req);
@@ -382,7 +532,7 @@ static void reply_cb(struct evhttp_request *req, void *arg) {
   etcd_reply_fn fn = r->fn;
   void *ctx = r->ctx;
   free(r);
-  fn(ctx, j ? 0 : -1, j, j ? NULL : err);
+  fn(ctx, j ? ETCD_OK : status, j, j ? NULL : err);
   json_object_put(j);
 }
 
@@ -437,14 +587,20 @@ static void watch_done_cb(struct evhttp_request *req, void *arg) {
   int code = req ? evhttp_request_get_response_code(req) : 0;
   char err[1024];
   if (code == 0) {
-    snprintf(err, sizeof err, "the watch on etcd %s broke (no reply, reset or timed out)",
-             w->e->eps[w->ep].url);
+    char why[600];
+    econn c = {.evcon = w->evcon};
+    if (w->e->tls && tls_failure(&c, why, sizeof why))
+      snprintf(err, sizeof err, "the watch on etcd %s broke: %s", w->e->eps[w->ep].url, why);
+    else
+      snprintf(err, sizeof err, "the watch on etcd %s broke (no reply, reset or timed out)",
+               w->e->eps[w->ep].url);
     endpoint_failed(w->e, w->ep);
   } else if (code != 200) {
     char why[450];
     http_error(req, code, why, sizeof why);
+    w->refused = status_of(code) == ETCD_REFUSED;
     snprintf(err, sizeof err, "the watch on etcd %s failed: %s", w->e->eps[w->ep].url, why);
-    endpoint_failed(w->e, w->ep);
+    if (!w->refused) endpoint_failed(w->e, w->ep);
   } else {
     snprintf(err, sizeof err, "etcd %s ended the watch", w->e->eps[w->ep].url);
   }
@@ -497,6 +653,8 @@ etcd_watch *etcd_watch_start(etcd *e, const char *key, const char *range_end, in
   return w;
 }
 
+bool etcd_watch_refused(const etcd_watch *w) { return w->refused; }
+
 void etcd_watch_free(etcd_watch *w) {
   if (!w) return;
   w->dead = true;
@@ -508,12 +666,7 @@ void etcd_watch_free(etcd_watch *w) {
 static void reap_cb(evutil_socket_t fd, short what, void *arg) {
   (void)fd;
   (void)what;
-  etcd *e = arg;
-  while (e->dying) {
-    etcd_watch *w = e->dying;
-    e->dying = w->dead_next;
-    watch_release(w);
-  }
+  reap(arg);
 }
 
 /* ---- JSON and base64 ---- */

@@ -6,12 +6,17 @@
  *
  * Requests go over HTTP/1.1 (libevent's evhttp) to one member of the etcd
  * cluster at a time, on a few kept-alive connections with TCP_NODELAY (a
- * 20 KB request otherwise waits 40 ms for the delayed ACK). A request that
- * fails in transport (refused, reset, timed out) moves the client to the
- * next URL of its list: the caller learns the failure and decides whether
- * to retry (a retried write must be idempotent: the etcd member may have
- * committed it). Bodies and replies are JSON (json-c); keys and values
- * inside are base64 (etcd_b64_*).
+ * 20 KB request otherwise waits 40 ms for the delayed ACK), plain for
+ * http:// URLs or TLS for https:// ones (with a client certificate when
+ * etcd runs with --client-cert-auth). A request that fails in transport
+ * (refused, reset, timed out, a TLS handshake refused) or that etcd
+ * answers 5xx moves the client to the next URL of its list: the caller
+ * learns the failure (ETCD_FAILED) and decides whether to retry (a retried
+ * write must be idempotent: the etcd member may have committed it). A 4xx
+ * answer (a request too large, a permission denied) is ETCD_REFUSED: the
+ * same request fails again on any member, so the caller must not loop on
+ * it. Bodies and replies are JSON (json-c); keys and values inside are
+ * base64 (etcd_b64_*).
  *
  * A watch is a streaming POST /v3/watch whose reply is a chunked stream of
  * JSON objects, one per batch of events; it is sent with the
@@ -37,9 +42,22 @@ typedef struct etcd_watch etcd_watch;
 /* The longest etcd URL list accepted (--etcd). */
 #define ETCD_URLS_MAX 8
 
-/* A reply: status 0 with reply (the parsed JSON body, borrowed for the
- * call) when etcd answered 200, else -1 with err saying what failed (the
- * transport, or etcd's HTTP status and message) and reply NULL. */
+/* etcd_reply_fn's status. */
+enum {
+  ETCD_OK = 0,
+  /* no answer, a TLS handshake refused, a 5xx (no leader on that member),
+   * 408 or 429 (etcd too busy), or a reply that is not JSON: a retry may
+   * succeed (on the next URL) */
+  ETCD_FAILED = -1,
+  /* any other 4xx: etcd refuses the request itself (too large, not
+   * permitted, malformed); sent again it fails again */
+  ETCD_REFUSED = -2,
+};
+
+/* A reply: status ETCD_OK with reply (the parsed JSON body, borrowed for
+ * the call) when etcd answered 200, else ETCD_FAILED or ETCD_REFUSED with
+ * err saying what failed (the transport, or etcd's HTTP status and
+ * message) and reply NULL. */
 typedef void (*etcd_reply_fn)(void *ctx, int status, json_object *reply, const char *err);
 
 /* A watch's events: one parsed message of the stream ({"result": {...}}),
@@ -51,12 +69,23 @@ typedef void (*etcd_watch_fn)(void *ctx, json_object *msg);
  * fine: it may be freed here). */
 typedef void (*etcd_watch_end_fn)(void *ctx, const char *err);
 
-/* Parses a comma-separated list of http:// URLs ("http://127.0.0.1:2379,
- * http://10.0.0.2:2379") and makes a client on base. timeout_ms bounds
- * each request. Returns 0 with *out set (free with etcd_free), or -1 with
- * err saying which URL is wrong. */
-int etcd_new(struct event_base *base, const char *urls, int timeout_ms, etcd **out, char *err,
-             size_t errlen);
+/* The TLS files of https:// URLs (PEM paths; each may be NULL), named
+ * after etcdctl's options: cacert, the CA that signed etcd's server
+ * certificate (NULL: the system's trusted CAs); cert and key, the client
+ * certificate etcd's --client-cert-auth asks for (both or neither). */
+typedef struct etcd_tls {
+  const char *cacert, *cert, *key;
+} etcd_tls;
+
+/* Parses a comma-separated list of http:// or https:// URLs, all of one
+ * scheme ("http://127.0.0.1:2379,http://10.0.0.2:2379"), and makes a
+ * client on base. With https, tls (may be NULL: the system's CAs, no
+ * client certificate) is loaded now, so a missing or unreadable file, or a
+ * key that does not match its certificate, is an error here; with http,
+ * tls must name no file. timeout_ms bounds each request. Returns 0 with
+ * *out set (free with etcd_free), or -1 with err saying what is wrong. */
+int etcd_new(struct event_base *base, const char *urls, const etcd_tls *tls, int timeout_ms,
+             etcd **out, char *err, size_t errlen);
 
 /* Frees the client: requests still in flight are dropped without their
  * callbacks; watches must be freed first. NULL is fine. */
@@ -86,6 +115,9 @@ void etcd_set_fast_timeout(etcd *e, int ms);
 etcd_watch *etcd_watch_start(etcd *e, const char *key, const char *range_end, int64_t start_rev,
                              bool deletes_only, etcd_watch_fn on_events, etcd_watch_end_fn on_end,
                              void *ctx);
+/* True when the watch ended because etcd refused it (a 4xx answer, as
+ * ETCD_REFUSED): starting it again would fail again. */
+bool etcd_watch_refused(const etcd_watch *w);
 /* Stops and frees a watch; no callback runs after. NULL is fine. */
 void etcd_watch_free(etcd_watch *w);
 

@@ -104,7 +104,13 @@ static void usage(FILE *f) {
           "                      in etcd (no data directory): one member leads, the\n"
           "                      others answer clients REDIRECT to it; needs --etcd and\n"
           "                      --advertise\n"
-          "  --etcd URLS         the etcd members, http://HOST:PORT[,http://HOST:PORT...]\n"
+          "  --etcd URLS         the etcd members, http://HOST:PORT[,http://HOST:PORT...],\n"
+          "                      or https:// URLs (all of one scheme) for etcd over TLS\n"
+          "  --etcd-cacert FILE  https etcd: the CA that signed etcd's certificate\n"
+          "                      (default: the system's trusted CAs)\n"
+          "  --etcd-cert FILE    https etcd: the client certificate etcd's\n"
+          "                      --client-cert-auth asks for (with --etcd-key)\n"
+          "  --etcd-key FILE     its private key\n"
           "  --advertise URL     how clients reach this member (tcp://HOST:PORT), told to\n"
           "                      those that reach another member\n"
           "  --cluster-lease-ttl SECONDS\n"
@@ -208,6 +214,9 @@ static const struct option longopts[] = {
     {"snapshot-log-size", required_argument, NULL, 'Z'},
     {"cluster", required_argument, NULL, 'g'},
     {"etcd", required_argument, NULL, 'e'},
+    {"etcd-cacert", required_argument, NULL, 'x'},
+    {"etcd-cert", required_argument, NULL, 'X'},
+    {"etcd-key", required_argument, NULL, 'y'},
     {"advertise", required_argument, NULL, 'a'},
     {"cluster-lease-ttl", required_argument, NULL, 't'},
     {"version", no_argument, NULL, 'V'},
@@ -236,6 +245,7 @@ typedef struct daemon_args {
   const char *data_dir; /* NULL: the default */
   bool no_persist;
   const char *cluster, *etcd, *advertise; /* --cluster and its companions */
+  const char *etcd_cacert, *etcd_cert, *etcd_key;
 } daemon_args;
 
 /* Applies option ch (a longopts val) with its argument arg (NULL for one
@@ -403,6 +413,9 @@ static int apply_option(daemon_args *a, int ch, const char *arg, const char *whe
   }
   case 'g': a->cluster = arg; return 0;
   case 'e': a->etcd = arg; return 0;
+  case 'x': a->etcd_cacert = arg; return 0;
+  case 'X': a->etcd_cert = arg; return 0;
+  case 'y': a->etcd_key = arg; return 0;
   case 'a': a->advertise = arg; return 0;
   case 't': {
     char *end = NULL;
@@ -532,11 +545,20 @@ int main(int argc, char **argv) {
       (sm_server_options_set_syslog(opts, a.syslog) != 0 ||
        sm_server_options_set_slowlog(opts, a.slowlog_threshold_us, (size_t)a.slowlog_max_len) != 0))
     status = 1;
+  if (status == 0 && !a.cluster && (a.etcd_cacert || a.etcd_cert || a.etcd_key)) {
+    fprintf(stderr, "statemgrd: --etcd-cacert, --etcd-cert and --etcd-key are for --cluster\n");
+    status = 2;
+  }
   if (status == 0 && (a.cluster || a.etcd || a.advertise)) {
     if (!a.cluster || !a.etcd || !a.advertise) {
       fprintf(stderr, "statemgrd: --cluster NAME, --etcd URLS and --advertise URL go together\n");
       status = 2;
     } else if (sm_server_options_set_cluster(opts, a.cluster, a.etcd, a.advertise) != 0) {
+      status = 1;
+    } else if (!a.etcd_cert != !a.etcd_key) {
+      fprintf(stderr, "statemgrd: --etcd-cert and --etcd-key go together\n");
+      status = 2;
+    } else if (sm_server_options_set_etcd_tls(opts, a.etcd_cacert, a.etcd_cert, a.etcd_key) != 0) {
       status = 1;
     } else if (!a.data_dir) {
       a.no_persist = true; /* the state is the group's, in etcd */

@@ -62,8 +62,9 @@ struct sm_server_options {
   size_t slowlog_max_len;
   char *data_dir; /* owned; NULL: in memory */
   persist_cfg persist;
-  char *cluster, *etcd, *advertise; /* owned; NULL: not a group's member */
-  int cluster_ttl_s;                /* 0: CLUSTER_TTL_DEFAULT_S */
+  char *cluster, *etcd, *advertise;         /* owned; NULL: not a group's member */
+  int cluster_ttl_s;                        /* 0: CLUSTER_TTL_DEFAULT_S */
+  char *etcd_cacert, *etcd_cert, *etcd_key; /* owned; NULL when not set */
 };
 
 sm_server_options *sm_server_options_new(void) {
@@ -90,6 +91,9 @@ void sm_server_options_free(sm_server_options *o) {
   free(o->cluster);
   free(o->etcd);
   free(o->advertise);
+  free(o->etcd_cacert);
+  free(o->etcd_cert);
+  free(o->etcd_key);
   free(o->tls_cert);
   free(o->tls_key);
   free(o->tls_ca);
@@ -265,6 +269,15 @@ int sm_server_options_set_cluster_lease_ttl(sm_server_options *o, int seconds) {
   return 0;
 }
 
+int sm_server_options_set_etcd_tls(sm_server_options *o, const char *cacert, const char *cert,
+                                   const char *key) {
+  if (!o || !cert != !key) return SM_EINVAL;
+  if (set_str(&o->etcd_cacert, cacert) != 0 || set_str(&o->etcd_cert, cert) != 0 ||
+      set_str(&o->etcd_key, key) != 0)
+    return SM_ENOMEM;
+  return 0;
+}
+
 bool sm_server_needs_restart(const sm_server *s) { return s && s->needs_restart; }
 
 void server_request_restart(sm_server *s) {
@@ -378,8 +391,14 @@ int sm_server_new(const sm_server_options *opts, sm_server **out) {
   }
   if (opts->data_dir || opts->cluster) { /* the instance and the ids come with the state, at run */
     persist_cfg pc = opts->persist;
-    cluster_cfg cc = {opts->cluster, opts->etcd, opts->advertise, opts->cluster_ttl_s,
-                      opts->persist.snapshot_log_bytes};
+    cluster_cfg cc = {.name = opts->cluster,
+                      .etcd = opts->etcd,
+                      .advertise = opts->advertise,
+                      .lease_ttl_s = opts->cluster_ttl_s,
+                      .snapshot_log_bytes = opts->persist.snapshot_log_bytes,
+                      .etcd_cacert = opts->etcd_cacert,
+                      .etcd_cert = opts->etcd_cert,
+                      .etcd_key = opts->etcd_key};
     pc.dir = opts->data_dir;
     if (opts->cluster) pc.cluster = &cc;
     if (persist_new(s, &pc, &s->persist, err, sizeof err) != 0) {

@@ -12,6 +12,11 @@
  * framing shows truncation; a socket error (a peer gone, found by
  * keepalive) stays an error.
  *
+ * The client side (tls_client_ctx_new, tls_client_bev_new) serves the
+ * daemon's own requests to https:// etcd URLs: the same minimum version,
+ * the server's certificate verified with its name checked as the library's
+ * tls:// client does (client/chan.c).
+ *
  * Defaults: TLS 1.2 minimum, 1.3 negotiated whenever the client has it,
  * ECDHE with AEAD ciphers for 1.2, no renegotiation, no compression, the
  * server's cipher order. To change them, change tls_ctx_new(). */
@@ -23,6 +28,7 @@
 #include <event2/bufferevent_ssl.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <arpa/inet.h>
 #include <openssl/x509v3.h>
 #include <stdio.h>
 #include <string.h>
@@ -153,6 +159,81 @@ void tls_ctx_describe(SSL_CTX *ctx, char *buf, size_t len) {
 
 void tls_ctx_free(SSL_CTX *ctx) { SSL_CTX_free(ctx); }
 
+SSL_CTX *tls_client_ctx_new(const char *ca, const char *cert, const char *key, const char *what,
+                            char *err, size_t errlen) {
+  ERR_clear_error();
+  char prefix[600];
+  if (!cert != !key) {
+    snprintf(err, errlen, "%s: a client certificate and its key go together", what);
+    return NULL;
+  }
+  SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+  if (!ctx) {
+    openssl_reason(err, errlen, "cannot create a TLS context");
+    return NULL;
+  }
+  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  uint64_t opts = SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION;
+#ifdef SSL_OP_IGNORE_UNEXPECTED_EOF
+  opts |= SSL_OP_IGNORE_UNEXPECTED_EOF; /* OpenSSL 3: a close without close_notify is EOF */
+#endif
+  SSL_CTX_set_options(ctx, opts);
+  SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+  if (ca ? SSL_CTX_load_verify_locations(ctx, ca, NULL) != 1
+         : SSL_CTX_set_default_verify_paths(ctx) != 1) {
+    snprintf(prefix, sizeof prefix, "%s: cannot load the CA file %s", what,
+             ca ? ca : "of the system");
+    openssl_reason(err, errlen, prefix);
+    goto fail;
+  }
+  if (cert && SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
+    snprintf(prefix, sizeof prefix, "%s: cannot load the client certificate %s", what, cert);
+    openssl_reason(err, errlen, prefix);
+    goto fail;
+  }
+  /* Loading a key that is not the certificate's fails already, as
+   * "key values mismatch": said plainly, as the check below would. */
+  bool loaded = !key || SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) == 1;
+  if (!loaded && ERR_GET_REASON(ERR_peek_last_error()) != X509_R_KEY_VALUES_MISMATCH) {
+    snprintf(prefix, sizeof prefix, "%s: cannot load the client key %s", what, key);
+    openssl_reason(err, errlen, prefix);
+    goto fail;
+  }
+  if (!loaded || (cert && SSL_CTX_check_private_key(ctx) != 1)) {
+    snprintf(prefix, sizeof prefix, "%s: the client key %s does not match the certificate %s", what,
+             key, cert);
+    openssl_reason(err, errlen, prefix);
+    goto fail;
+  }
+  if (cert) check_validity(ctx, cert);
+  ERR_clear_error();
+  return ctx;
+fail:
+  SSL_CTX_free(ctx);
+  ERR_clear_error();
+  return NULL;
+}
+
+struct bufferevent *tls_client_bev_new(struct event_base *base, SSL_CTX *ctx, const char *host) {
+  unsigned char addr[sizeof(struct in6_addr)];
+  bool ip = inet_pton(AF_INET, host, addr) == 1 || inet_pton(AF_INET6, host, addr) == 1;
+  SSL *ssl = SSL_new(ctx);
+  bool ok = ssl != NULL;
+  if (ok && !ip) ok = SSL_set_tlsext_host_name(ssl, host) == 1; /* SNI carries names only */
+  if (ok) {
+    X509_VERIFY_PARAM *vp = SSL_get0_param(ssl);
+    X509_VERIFY_PARAM_set_hostflags(vp, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+    ok = ip ? X509_VERIFY_PARAM_set1_ip_asc(vp, host) == 1 : SSL_set1_host(ssl, host) == 1;
+  }
+  struct bufferevent *bev =
+      ok ? bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
+                                          BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS)
+         : NULL;
+  if (!bev) SSL_free(ssl);
+  ERR_clear_error();
+  return bev;
+}
+
 struct bufferevent *tls_bev_new(struct event_base *base, SSL_CTX *ctx, int fd) {
   SSL *ssl = SSL_new(ctx);
   if (!ssl) {
@@ -199,7 +280,8 @@ bool tls_bev_describe_error(struct bufferevent *bev, char *buf, size_t len) {
   }
   long vr = SSL_get_verify_result(ssl);
   if (vr != X509_V_OK && n < len)
-    n += (size_t)snprintf(buf + n, len - n, "%sclient certificate: %s", n ? "; " : "",
+    n += (size_t)snprintf(buf + n, len - n, "%s%s certificate: %s", n ? "; " : "",
+                          SSL_is_server(ssl) ? "client" : "server",
                           X509_verify_cert_error_string(vr));
   ERR_clear_error();
   return n > 0;

@@ -17,6 +17,13 @@
  * SMTEST_LONG=1 adds a longer loop of kills (statemgrd leader, etcd
  * leader, both at once).
  *
+ * The test case "etcd" starts one etcd member of its own per test (over
+ * TLS with client certificates, or with a small --max-request-bytes) and 1
+ * to 3 statemgrd members on it, or a fake etcd (a thread answering every
+ * request with one HTTP status): etcd over TLS, the TLS options' checks at
+ * start, and the requests etcd refuses for good (4xx), which are not
+ * retried.
+ *
  * The test case "partition" runs as a CTest test of its own,
  * cluster_netns: as root, it starts member 0 inside a network namespace
  * joined to this one by a veth pair, and cuts the link under it; without
@@ -36,6 +43,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -69,7 +77,7 @@ typedef struct group {
   smtest_daemon m[N_MEMBERS];
   bool up[N_MEMBERS];
   char url[N_MEMBERS][64];
-  const char *args[N_MEMBERS][20];
+  const char *args[N_MEMBERS][24];
   const char *snapshot_log_size; /* the members' --snapshot-log-size, or NULL */
 } group;
 
@@ -1313,6 +1321,470 @@ START_TEST(partitioned_leader_steps_aside) {
 }
 END_TEST
 
+/* ---- one etcd member with flags of its own (TLS, a request limit) ---- */
+
+/* A cluster of one etcd member, for the tests of etcd over TLS and of
+ * requests etcd refuses; its data and log in dir, stopped by PID. */
+typedef struct solo_etcd {
+  pid_t pid;
+  int client_port, peer_port;
+  char dir[256];
+  char url[80];              /* its client URL, as members reach it */
+  const smtest_certs *certs; /* TLS with client certificates (NULL: http://) */
+  const char *max_request;   /* --max-request-bytes, or NULL */
+} solo_etcd;
+
+static void solo_etcd_spawn(solo_etcd *s) {
+  char data[320], log[320], peer[64], initial[96];
+  snprintf(data, sizeof data, "%s/solo.etcd", s->dir);
+  snprintf(log, sizeof log, "%s/solo.log", s->dir);
+  snprintf(peer, sizeof peer, "http://127.0.0.1:%d", s->peer_port);
+  snprintf(initial, sizeof initial, "solo=%s", peer);
+  const char *argv[32] = {"etcd",  "--name",
+                          "solo",  "--data-dir",
+                          data,    "--listen-client-urls",
+                          s->url,  "--advertise-client-urls",
+                          s->url,  "--listen-peer-urls",
+                          peer,    "--initial-advertise-peer-urls",
+                          peer,    "--initial-cluster",
+                          initial, "--log-level",
+                          "warn"};
+  int n = 17;
+  if (s->certs) { /* etcd's own gateway connects with its certificate: server and client use */
+    const char *tls[] = {"--cert-file",       s->certs->server_client,
+                         "--key-file",        s->certs->server_client_key,
+                         "--trusted-ca-file", s->certs->ca,
+                         "--client-cert-auth"};
+    for (size_t i = 0; i < sizeof tls / sizeof tls[0]; i++)
+      argv[n++] = tls[i];
+  }
+  if (s->max_request) {
+    argv[n++] = "--max-request-bytes";
+    argv[n++] = s->max_request;
+  }
+  argv[n] = NULL;
+  pid_t parent = getpid();
+  pid_t pid = fork();
+  ck_assert_msg(pid >= 0, "fork: %s", strerror(errno));
+  if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(127);
+    int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+    if (fd >= 0) {
+      dup2(fd, STDOUT_FILENO);
+      dup2(fd, STDERR_FILENO);
+      close(fd);
+    }
+    execv(etcd_bin(), (char *const *)argv);
+    _exit(127);
+  }
+  s->pid = pid;
+}
+
+/* Makes its ports and URL, with its files in dir (a test's group
+ * directory); solo_etcd_spawn starts it. */
+static void solo_etcd_init(solo_etcd *s, const char *dir, const smtest_certs *certs,
+                           const char *max_request) {
+  memset(s, 0, sizeof *s);
+  snprintf(s->dir, sizeof s->dir, "%s", dir);
+  s->certs = certs;
+  s->max_request = max_request;
+  s->client_port = free_port();
+  s->peer_port = free_port();
+  snprintf(s->url, sizeof s->url, "%s://127.0.0.1:%d", certs ? "https" : "http", s->client_port);
+}
+
+static void solo_etcd_stop(solo_etcd *s) {
+  if (!s->pid) return;
+  kill(s->pid, SIGTERM);
+  waitpid(s->pid, NULL, 0);
+  s->pid = 0;
+}
+
+/* A group directory without etcd members of its own (the solo etcd's). */
+static void group_init_solo(group *g) {
+  memset(g, 0, sizeof *g);
+  snprintf(g->dir, sizeof g->dir, "/tmp/smtest-cluster.XXXXXX");
+  ck_assert_msg(mkdtemp(g->dir) != NULL, "mkdtemp: %s", strerror(errno));
+}
+
+/* Starts member i of g on etcd_url, with the TLS files given (each may be
+ * NULL). */
+static void solo_member_start(group *g, int i, const char *etcd_url, const char *cacert,
+                              const char *cert, const char *key) {
+  const char **a = g->args[i];
+  int n = 0;
+  if (!g->url[i][0]) /* just before the start: etcd's own connections take ports too */
+    snprintf(g->url[i], sizeof g->url[i], "tcp://127.0.0.1:%d", free_port());
+  const char *base[] = {"--cluster",           "smtest",  "--etcd",   etcd_url,
+                        "--advertise",         g->url[i], "--listen", g->url[i],
+                        "--cluster-lease-ttl", TTL_ARG};
+  for (size_t k = 0; k < sizeof base / sizeof base[0]; k++)
+    a[n++] = base[k];
+  if (i > 0) { /* one authkey for the group: member 0's */
+    a[n++] = "--authkey-file";
+    a[n++] = g->m[0].authkey_file;
+  }
+  if (cacert) {
+    a[n++] = "--etcd-cacert";
+    a[n++] = cacert;
+  }
+  if (cert) {
+    a[n++] = "--etcd-cert";
+    a[n++] = cert;
+    a[n++] = "--etcd-key";
+    a[n++] = key;
+  }
+  a[n] = NULL;
+  smtest_daemon_start(&g->m[i], a);
+  g->up[i] = true;
+}
+
+/* The leader's dict "tls" gets n keys from first on, through a client of
+ * the group (which finds the leader and rides out a failover). */
+static void put_keys(group *g, int first, int n) {
+  char list[N_MEMBERS * 64 + N_MEMBERS] = "";
+  for (int i = 0; i < N_MEMBERS; i++)
+    if (g->up[i])
+      snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", list[0] ? "," : "",
+               g->url[i]);
+  sm_options *o = sm_options_new();
+  ck_assert_ptr_nonnull(o);
+  OK(sm_options_set_authkey_file(o, g->m[0].authkey_file));
+  OK(sm_options_set_connect_timeout(o, 1000));
+  OK(sm_options_set_failover_timeout(o, (TTL_S + 10) * 1000));
+  sm_client *c = NULL;
+  sm_dict *d = NULL;
+  /* A member that knows no leader yet (an election, or etcd just back)
+   * answers REDIRECT without a URL: ask again shortly. */
+  int64_t end = now_ms() + (TTL_S + 10) * 1000;
+  while (!d) {
+    int rc = sm_connect(list, o, &c);
+    if (rc == 0) rc = sm_dict_open(c, "tls", &d);
+    if (d) break;
+    ck_assert_msg(now_ms() < end, "no member of the group answers: %s: %s", sm_errname(rc),
+                  sm_last_error());
+    sm_client_free(c);
+    c = NULL;
+    sleep_ms(100);
+  }
+  sm_options_free(o);
+  for (int i = first; i < first + n; i++) {
+    char key[16];
+    snprintf(key, sizeof key, "k%d", i);
+    OK(sm_dict_set_int(d, key, i));
+  }
+  sm_dict_free(d);
+  sm_client_free(c);
+}
+
+/* Over https:// with client certificates (etcd --client-cert-auth): the
+ * members started before etcd reach it once it is up, the leader's writes
+ * reach the follower, also across a restart of etcd (the members'
+ * kept-alive TLS connections closed under them are replaced); a
+ * member without a client certificate, or trusting another CA, says why
+ * etcd and it do not agree. */
+START_TEST(etcd_over_tls) {
+  SKIP_WITHOUT_ETCD();
+  smtest_certs certs;
+  smtest_certs_make(&certs, NULL);
+  group g;
+  group_init_solo(&g);
+  solo_etcd e;
+  solo_etcd_init(&e, g.dir, &certs, NULL); /* its URL known, it comes after the members */
+  for (int i = 0; i < 2; i++)
+    solo_member_start(&g, i, e.url, certs.ca, certs.client, certs.client_key);
+  /* Their connections to etcd failed: they make new ones once it is up
+   * (the TLS session of a failed one cannot start again). */
+  for (int i = 0; i < 2; i++)
+    ck_assert(smtest_daemon_log_has(&g.m[i], "cannot read the group's instance id", 5000));
+  solo_etcd_spawn(&e);
+  ck_assert_int_ge(wait_leader(&g, -1, 20000), 0);
+  put_keys(&g, 0, 20);
+  assert_same_state(&g, 5000);
+  /* Steady, the leader's keepalives (one a TTL/3, each timing out after
+   * TTL/3) all come back: a connection idle that long is not dropped by
+   * its request timeout just as the next keepalive goes on it. */
+  sleep_ms(TTL_S * 1000 + 500);
+  for (int i = 0; i < 2; i++)
+    ck_assert_msg(!smtest_daemon_log_has(&g.m[i], "keepalive failed", 0),
+                  "a keepalive failed while etcd was up: see %s", g.m[i].log_file);
+
+  /* etcd restarts: every connection to it closes, and the members go on
+   * over new ones. */
+  solo_etcd_stop(&e);
+  solo_etcd_spawn(&e);
+  put_keys(&g, 20, 20);
+  assert_same_state(&g, 10000);
+  int leader = wait_leader(&g, -1, 10000);
+  ck_assert_int_ge(leader, 0);
+  sm_client *c = member_connect(&g, leader);
+  ck_assert_ptr_nonnull(c);
+  sm_dict *d;
+  OK(sm_dict_open(c, "tls", &d));
+  size_t len = 0;
+  OK(sm_dict_len(d, &len));
+  ck_assert_uint_eq(len, 40);
+  sm_dict_free(d);
+  sm_client_free(c);
+
+  /* No client certificate: etcd refuses the handshake, and the log says
+   * which options to check. */
+  solo_member_start(&g, 2, e.url, certs.ca, NULL, NULL);
+  ck_assert_msg(
+      smtest_daemon_log_has(&g.m[2], "etcd refused this member's client certificate", 5000),
+      "no word of the missing client certificate in %s", g.m[2].log_file);
+  ck_assert_int_eq(smtest_daemon_stop(&g.m[2]), 0);
+  g.up[2] = false;
+  /* A CA that did not sign etcd's certificate: this member refuses etcd. */
+  solo_member_start(&g, 2, e.url, certs.other_ca, certs.client, certs.client_key);
+  ck_assert_msg(smtest_daemon_log_has(&g.m[2], "server certificate", 5000) &&
+                    smtest_daemon_log_has(&g.m[2], "--etcd-cacert", 0),
+                "no word of etcd's certificate in %s", g.m[2].log_file);
+  ck_assert_int_eq(smtest_daemon_stop(&g.m[2]), 0);
+  g.up[2] = false;
+  solo_etcd_stop(&e); /* first: group_stop removes its directory */
+  group_stop(&g);
+  smtest_certs_remove(&certs);
+}
+END_TEST
+
+/* Runs statemgrd with args (a shell-quoted tail) expecting it to refuse to
+ * start with a message holding want. */
+static void expect_start_refused(const smtest_certs *certs, const char *args, const char *want) {
+  const char *bin = getenv("STATEMGRD");
+  ck_assert_msg(bin && *bin, "set STATEMGRD to the statemgrd binary (ctest does)");
+  char cmd[2048], out[4096], key[300];
+  snprintf(key, sizeof key, "%s/authkey", certs->dir);
+  if (access(key, F_OK) != 0) {
+    int fd = open(key, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, "0123456789abcdef0123456789abcdef", 32), 32);
+    close(fd);
+  }
+  snprintf(cmd, sizeof cmd,
+           "'%s' --listen tcp://127.0.0.1:0 --authkey-file %s --cluster smtest --advertise "
+           "tcp://127.0.0.1:1 %s 2>&1 < /dev/null",
+           bin, key, args);
+  int rc = smtest_run(cmd, out, sizeof out);
+  ck_assert_msg(rc != 0 && strstr(out, want), "exit %d, wanted a refusal with \"%s\" for %s: %s",
+                rc, want, args, out);
+}
+
+/* The TLS options of etcd are checked at start: a file missing, a key that
+ * is not its certificate's, mixed schemes, TLS files for http:// URLs. */
+START_TEST(etcd_tls_options_checked_at_start) {
+  smtest_certs certs;
+  smtest_certs_make(&certs, NULL);
+  char args[1600], conf[300];
+  snprintf(args, sizeof args,
+           "--etcd https://127.0.0.1:2379 --etcd-cert %s/missing.crt --etcd-key %s", certs.dir,
+           certs.client_key);
+  expect_start_refused(&certs, args, "cannot load the client certificate");
+  /* The same keys in a config file. */
+  snprintf(conf, sizeof conf, "%s/member.conf", certs.dir);
+  FILE *f = fopen(conf, "w");
+  ck_assert_ptr_nonnull(f);
+  fprintf(f, "etcd https://127.0.0.1:2379\netcd-cacert %s\netcd-cert %s\netcd-key %s\n", certs.ca,
+          certs.client, certs.other_client_key);
+  ck_assert_int_eq(fclose(f), 0);
+  snprintf(args, sizeof args, "--config %s", conf);
+  expect_start_refused(&certs, args, "does not match the certificate");
+  snprintf(args, sizeof args, "--etcd https://127.0.0.1:2379 --etcd-cacert %s/none.pem", certs.dir);
+  expect_start_refused(&certs, args, "cannot load the CA file");
+  expect_start_refused(&certs, "--etcd https://127.0.0.1:2379,http://127.0.0.1:2380",
+                       "mix http://");
+  snprintf(args, sizeof args, "--etcd http://127.0.0.1:2379 --etcd-cacert %s", certs.ca);
+  expect_start_refused(&certs, args, "are for https:// etcd URLs");
+  snprintf(args, sizeof args, "--etcd https://127.0.0.1:2379 --etcd-cert %s", certs.client);
+  expect_start_refused(&certs, args, "--etcd-cert and --etcd-key go together");
+  smtest_certs_remove(&certs);
+}
+END_TEST
+
+/* A batch etcd refuses for good (over its --max-request-bytes: HTTP 400
+ * "request is too large") is not retried: the leader steps down saying
+ * why, where it used to retry it forever. */
+START_TEST(refused_batch_steps_the_leader_down) {
+  SKIP_WITHOUT_ETCD();
+  group g;
+  group_init_solo(&g);
+  solo_etcd e;
+  solo_etcd_init(&e, g.dir, NULL, "20000");
+  solo_etcd_spawn(&e);
+  solo_member_start(&g, 0, e.url, NULL, NULL, NULL);
+  ck_assert_int_eq(wait_leader(&g, -1, 20000), 0);
+  sm_client *c = member_connect(&g, 0);
+  ck_assert_ptr_nonnull(c);
+  sm_dict *d;
+  OK(sm_dict_open(c, "big", &d));
+  OK(sm_dict_set_int(d, "small", 1)); /* under the limit: taken */
+  sm_dict_free(d);
+  sm_client_free(c);
+  /* 30 KB: a batch of 40 KB in base64, over etcd's limit; sent from a
+   * child, as its answer never comes. */
+  pid_t child = fork();
+  ck_assert_int_ge(child, 0);
+  if (child == 0) {
+    sm_client *cc = member_connect(&g, 0);
+    sm_dict *dd = NULL;
+    static char big[30001];
+    memset(big, 'x', sizeof big - 1);
+    sm_value *k = sm_value_str("large"), *v = sm_value_str(big);
+    int rc = cc && sm_dict_open(cc, "big", &dd) == 0 ? sm_dict_set(dd, k, v) : -1;
+    _exit(rc == 0 ? 0 : 1);
+  }
+  bool said = smtest_daemon_log_has(&g.m[0], "etcd refuses its batch", 10000);
+  bool why = smtest_daemon_log_has(&g.m[0], "request is too large", 0);
+  bool retried = smtest_daemon_log_has(&g.m[0], "failed, retrying", 0);
+  kill(child, SIGKILL);
+  waitpid(child, NULL, 0);
+  ck_assert_msg(said && why && !retried,
+                "the leader did not step down on etcd's refusal (said %d, why %d, retried %d): "
+                "see %s",
+                said, why, retried, g.m[0].log_file);
+  /* It ran itself again from the log, without the batch, and leads: a stop
+   * in the middle of that would not be a clean one. */
+  ck_assert_int_eq(wait_leader(&g, -1, 20000), 0);
+  solo_etcd_stop(&e); /* first: group_stop removes its directory */
+  group_stop(&g);
+}
+END_TEST
+
+/* ---- a fake etcd member: one HTTP status for every request ---- */
+
+#define FAKE_CONNS 16
+
+/* Answers every request on its port with HTTP status code (the test may
+ * change it at any time) and an etcd-like JSON error, counting the
+ * requests; a thread of the test, until stop. */
+typedef struct fake_etcd {
+  int listen_fd, port;
+  pthread_t thread;
+  atomic_int code;
+  atomic_int requests;
+  atomic_bool stop;
+} fake_etcd;
+
+/* Answers the whole requests at the start of buf (len bytes); returns the
+ * bytes they took. */
+static size_t fake_etcd_answer(fake_etcd *f, int fd, const char *buf, size_t len) {
+  size_t used = 0;
+  for (;;) {
+    const char *end = memmem(buf + used, len - used, "\r\n\r\n", 4);
+    if (!end) return used;
+    size_t head = (size_t)(end + 4 - (buf + used)), body = 0;
+    for (const char *p = buf + used; p && p < end;) {
+      if (strncasecmp(p, "content-length:", 15) == 0) body = strtoul(p + 15, NULL, 10);
+      p = memchr(p, '\n', (size_t)(end - p));
+      p = p ? p + 1 : NULL;
+    }
+    if (len - used < head + body) return used;
+    used += head + body;
+    int code = atomic_load(&f->code);
+    const char *msg = code >= 500 ? "etcdserver: no leader" : "etcdserver: permission denied";
+    char text[512], reply[800];
+    int n = snprintf(text, sizeof text, "{\"error\":\"%s\",\"message\":\"%s\",\"code\":%d}", msg,
+                     msg, code >= 500 ? 14 : 7);
+    int m = snprintf(reply, sizeof reply,
+                     "HTTP/1.1 %d Refused\r\nContent-Type: application/json\r\n"
+                     "Content-Length: %d\r\n\r\n%s",
+                     code, n, text);
+    atomic_fetch_add(&f->requests, 1);
+    if (write(fd, reply, (size_t)m) != m) return len; /* the daemon went away */
+  }
+}
+
+static void *fake_etcd_run(void *arg) {
+  fake_etcd *f = arg;
+  struct pollfd p[FAKE_CONNS + 1] = {{.fd = f->listen_fd, .events = POLLIN}};
+  static char buf[FAKE_CONNS][16384];
+  size_t len[FAKE_CONNS] = {0};
+  int n = 0;
+  while (!atomic_load(&f->stop)) {
+    if (poll(p, (nfds_t)n + 1, 50) <= 0) continue;
+    for (int i = n; i >= 1; i--) {
+      if (!p[i].revents) continue;
+      ssize_t r = read(p[i].fd, buf[i - 1] + len[i - 1], sizeof buf[0] - len[i - 1]);
+      if (r > 0) {
+        len[i - 1] += (size_t)r;
+        size_t used = fake_etcd_answer(f, p[i].fd, buf[i - 1], len[i - 1]);
+        memmove(buf[i - 1], buf[i - 1] + used, len[i - 1] - used);
+        len[i - 1] -= used;
+      }
+      if (r <= 0 || len[i - 1] == sizeof buf[0]) { /* closed, or no request fits */
+        close(p[i].fd);
+        p[i] = p[n];
+        memcpy(buf[i - 1], buf[n - 1], len[n - 1]);
+        len[i - 1] = len[n - 1];
+        n--;
+      }
+    }
+    if (p[0].revents & POLLIN) {
+      int fd = accept(f->listen_fd, NULL, NULL);
+      if (fd >= 0 && n < FAKE_CONNS) {
+        p[++n] = (struct pollfd){.fd = fd, .events = POLLIN};
+        len[n - 1] = 0;
+      } else if (fd >= 0) {
+        close(fd);
+      }
+    }
+  }
+  for (int i = 1; i <= n; i++)
+    close(p[i].fd);
+  return NULL;
+}
+
+static void fake_etcd_start(fake_etcd *f, int code) {
+  memset(f, 0, sizeof *f);
+  atomic_store(&f->code, code);
+  f->listen_fd = socket(AF_INET, SOCK_STREAM, 0);
+  ck_assert_int_ge(f->listen_fd, 0);
+  struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  ck_assert_int_eq(bind(f->listen_fd, (struct sockaddr *)&sin, sizeof sin), 0);
+  ck_assert_int_eq(listen(f->listen_fd, 16), 0);
+  socklen_t sl = sizeof sin;
+  ck_assert_int_eq(getsockname(f->listen_fd, (struct sockaddr *)&sin, &sl), 0);
+  f->port = ntohs(sin.sin_port);
+  ck_assert_int_eq(pthread_create(&f->thread, NULL, fake_etcd_run, f), 0);
+}
+
+static void fake_etcd_stop(fake_etcd *f) {
+  atomic_store(&f->stop, true);
+  pthread_join(f->thread, NULL);
+  close(f->listen_fd);
+}
+
+/* etcd's answers sort into those worth a retry and those that are not: a
+ * 5xx (no leader on that member) is tried again; a 4xx (a permission
+ * denied) is etcd refusing the request, which it would refuse again: the
+ * member stops with etcd's reason, where it used to ask again forever. */
+START_TEST(etcd_refusal_is_not_retried) {
+  fake_etcd f;
+  fake_etcd_start(&f, 503);
+  char url[64];
+  snprintf(url, sizeof url, "http://127.0.0.1:%d", f.port);
+  const char *args[] = {"--cluster",         "smtest", "--etcd", url, "--advertise",
+                        "tcp://127.0.0.1:1", NULL};
+  smtest_daemon d;
+  smtest_daemon_start(&d, args);
+  int64_t end = now_ms() + 5000;
+  while (atomic_load(&f.requests) < 3 && now_ms() < end)
+    sleep_ms(20);
+  ck_assert_msg(atomic_load(&f.requests) >= 3, "a 503 was not tried again (%d requests)",
+                atomic_load(&f.requests));
+  atomic_store(&f.code, 403);
+  ck_assert_msg(smtest_daemon_log_has(&d, "etcd refuses to tell the group's instance id", 5000) &&
+                    smtest_daemon_log_has(&d, "permission denied", 0),
+                "no word of etcd's refusal in %s", d.log_file);
+  int refused_at = atomic_load(&f.requests);
+  ck_assert_int_eq(smtest_daemon_kill(&d, 0), 1); /* it stops by itself, with an error */
+  ck_assert_int_eq(atomic_load(&f.requests), refused_at);
+  smtest_daemon_stop(&d);
+  fake_etcd_stop(&f);
+}
+END_TEST
+
 Suite *cluster_suite(void) {
   Suite *s = suite_create("cluster");
   TCase *tc = tcase_create("group");
@@ -1328,6 +1800,14 @@ Suite *cluster_suite(void) {
   tcase_add_test(tc, deposed_leaders_snapshot_is_not_published);
   tcase_add_test(tc, follower_behind_compaction_starts_again);
   suite_add_tcase(s, tc);
+  /* etcd over TLS, and requests etcd refuses (a solo etcd each). */
+  TCase *etcd = tcase_create("etcd");
+  tcase_set_timeout(etcd, 120);
+  tcase_add_test(etcd, etcd_over_tls);
+  tcase_add_test(etcd, etcd_tls_options_checked_at_start);
+  tcase_add_test(etcd, refused_batch_steps_the_leader_down);
+  tcase_add_test(etcd, etcd_refusal_is_not_retried);
+  suite_add_tcase(s, etcd);
   TCase *lng = tcase_create("long");
   tcase_set_timeout(lng, 900);
   tcase_add_test(lng, failover_loop);

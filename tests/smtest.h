@@ -171,6 +171,9 @@ typedef struct smtest_certs {
   char other_server[320], other_server_key[320]; /* signed by other_ca */
   char client[320], client_key[320];             /* client certificate signed by ca */
   char other_client[320], other_client_key[320]; /* client certificate signed by other_ca */
+  /* signed by ca, for server and client use: etcd's (its JSON gateway
+   * connects to etcd itself with it when client certificates are asked) */
+  char server_client[320], server_client_key[320];
 } smtest_certs;
 
 /* Makes every certificate above; extra_ip (may be NULL) is added to the

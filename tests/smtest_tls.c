@@ -2,7 +2,8 @@
 /* smtest_tls.c - certificates made at test time for the TLS suites (see
  * smtest.h): a test CA, a second unrelated CA, server certificates for
  * 127.0.0.1 and localhost (one valid, one expired yesterday, one signed by
- * the other CA) and client certificates from each CA.
+ * the other CA, one for both server and client use, as etcd's needs) and
+ * client certificates from each CA.
  *
  * Keys are EC P-256 and certificates X.509 v3 with the extensions real
  * deployments use (basicConstraints, keyUsage, extendedKeyUsage,
@@ -23,7 +24,7 @@
 
 #define DAY_S (24L * 60 * 60)
 
-typedef enum cert_kind { CERT_CA, CERT_SERVER, CERT_CLIENT } cert_kind;
+typedef enum cert_kind { CERT_CA, CERT_SERVER, CERT_CLIENT, CERT_SERVER_CLIENT } cert_kind;
 
 static EVP_PKEY *make_key(void) {
   EVP_PKEY *key = NULL;
@@ -85,7 +86,10 @@ static X509 *make_cert(const char *dir, const char *name, cert_kind kind, const 
   } else {
     add_ext(x, issuer, NID_basic_constraints, "critical,CA:FALSE");
     add_ext(x, issuer, NID_key_usage, "critical,digitalSignature");
-    add_ext(x, issuer, NID_ext_key_usage, kind == CERT_SERVER ? "serverAuth" : "clientAuth");
+    add_ext(x, issuer, NID_ext_key_usage,
+            kind == CERT_SERVER   ? "serverAuth"
+            : kind == CERT_CLIENT ? "clientAuth"
+                                  : "serverAuth,clientAuth");
     add_ext(x, issuer, NID_authority_key_identifier, "keyid");
   }
   if (san) add_ext(x, issuer, NID_subject_alt_name, san);
@@ -114,7 +118,7 @@ void smtest_certs_make(smtest_certs *c, const char *extra_ip) {
                        NULL, &ca_key, c->ca, unused, n);
   X509 *other = make_cert(c->dir, "other-ca", CERT_CA, "unrelated CA", NULL, -DAY_S, 30 * DAY_S,
                           NULL, NULL, &other_key, c->other_ca, unused, n);
-  X509 *certs[6];
+  X509 *certs[7];
   certs[0] = make_cert(c->dir, "server", CERT_SERVER, "localhost", san, -DAY_S, 30 * DAY_S, ca,
                        ca_key, NULL, c->server, c->server_key, n);
   certs[1] = make_cert(c->dir, "expired", CERT_SERVER, "localhost", san, -10 * DAY_S, -DAY_S, ca,
@@ -125,7 +129,9 @@ void smtest_certs_make(smtest_certs *c, const char *extra_ip) {
                        ca_key, NULL, c->client, c->client_key, n);
   certs[4] = make_cert(c->dir, "other-client", CERT_CLIENT, "stranger", NULL, -DAY_S, 30 * DAY_S,
                        other, other_key, NULL, c->other_client, c->other_client_key, n);
-  certs[5] = NULL;
+  certs[5] = make_cert(c->dir, "server-client", CERT_SERVER_CLIENT, "localhost", san, -DAY_S,
+                       30 * DAY_S, ca, ca_key, NULL, c->server_client, c->server_client_key, n);
+  certs[6] = NULL;
   for (X509 **x = certs; *x; x++)
     X509_free(*x);
   X509_free(ca);
