@@ -736,6 +736,46 @@ START_TEST(deposed_leader_starts_again) {
 }
 END_TEST
 
+/* A client holding a lock whose leader is SIGKILLed goes on at the new
+ * leader on the same session, though the members its library tries first
+ * are followers (the lease has not run out yet): a follower asked to
+ * resume a session answers REDIRECT in the handshake rather than a new
+ * session, so the call in flight waits for the new leader; the lock is
+ * still its holder's (a write guarded by its token is applied, the
+ * release answered OK) and the write is applied once. */
+START_TEST(session_resumes_past_followers) {
+  SKIP_WITHOUT_ETCD();
+  group g;
+  group_start(&g);
+  int leader = wait_leader(&g, -1, 20000);
+  ck_assert_int_ge(leader, 0);
+  sm_client *c = group_connect(&g, 30000);
+  ck_assert_ptr_nonnull(c);
+  sm_lock *lk;
+  sm_var *v;
+  OK(sm_lock_open(c, "lk", &lk));
+  OK(sm_var_open(c, "v", NULL, &v));
+  uint64_t token = 0;
+  OK(sm_lock_acquire_token(lk, 1000, &token));
+  OK(sm_proxy_set_guard(sm_var_proxy(v), sm_lock_proxy(lk), token));
+  int64_t n = 0;
+  OK(sm_var_add_int(v, 1, &n));
+  ck_assert_int_eq(smtest_daemon_kill(&g.m[leader], SIGKILL), -1);
+  g.up[leader] = false;
+  OK(sm_var_add_int(v, 1, &n)); /* sent to the dead leader, then on */
+  ck_assert_int_eq(n, 2);
+  OK(sm_lock_release(lk));
+  FAILS(sm_var_add_int(v, 1, &n), SM_EFENCED); /* its grant is over */
+  OK(sm_proxy_set_guard(sm_var_proxy(v), NULL, 0));
+  OK(sm_var_get_int(v, &n));
+  ck_assert_int_eq(n, 2);
+  sm_var_free(v);
+  sm_lock_free(lk);
+  sm_client_free(c);
+  group_stop(&g);
+}
+END_TEST
+
 /* SMTEST_LONG=1: rounds of kills under load, the statemgrd leader, the
  * etcd leader, and both at once, each member started again after; the
  * list stays exact and the members' states equal. */
@@ -1050,6 +1090,7 @@ Suite *cluster_suite(void) {
   tcase_add_test(tc, leader_killed_loses_nothing);
   tcase_add_test(tc, deposed_leader_starts_again);
   tcase_add_test(tc, stalled_etcd_member_is_left);
+  tcase_add_test(tc, session_resumes_past_followers);
   suite_add_tcase(s, tc);
   TCase *lng = tcase_create("long");
   tcase_set_timeout(lng, 900);
