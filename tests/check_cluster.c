@@ -776,6 +776,34 @@ START_TEST(session_resumes_past_followers) {
 }
 END_TEST
 
+/* A new client that comes while the group elects a leader (the old one
+ * SIGKILLed, its lease not run out) finds only followers, which accept the
+ * connection and answer its calls REDIRECT: the library keeps looking, up
+ * to its failover timeout, and the calls go to the new leader once one is
+ * elected (README: a new connection that finds no leader waits as long). */
+START_TEST(new_client_waits_for_the_election) {
+  SKIP_WITHOUT_ETCD();
+  group g;
+  group_start(&g);
+  int leader = wait_leader(&g, -1, 20000);
+  ck_assert_int_ge(leader, 0);
+  ck_assert_int_eq(smtest_daemon_kill(&g.m[leader], SIGKILL), -1);
+  g.up[leader] = false;
+  sm_client *c = group_connect(&g, 30000);
+  ck_assert_ptr_nonnull(c);
+  sm_dict *d;
+  OK(sm_dict_open(c, "config", &d));
+  OK(sm_dict_set_int(d, "k", 1));
+  int64_t k = 0;
+  OK(sm_dict_get_int(d, "k", &k));
+  ck_assert_int_eq(k, 1);
+  ck_assert_int_ge(wait_leader(&g, leader, 1000), 0);
+  sm_dict_free(d);
+  sm_client_free(c);
+  group_stop(&g);
+}
+END_TEST
+
 /* SMTEST_LONG=1: rounds of kills under load, the statemgrd leader, the
  * etcd leader, and both at once, each member started again after; the
  * list stays exact and the members' states equal. */
@@ -1091,6 +1119,7 @@ Suite *cluster_suite(void) {
   tcase_add_test(tc, deposed_leader_starts_again);
   tcase_add_test(tc, stalled_etcd_member_is_left);
   tcase_add_test(tc, session_resumes_past_followers);
+  tcase_add_test(tc, new_client_waits_for_the_election);
   suite_add_tcase(s, tc);
   TCase *lng = tcase_create("long");
   tcase_set_timeout(lng, 900);
