@@ -377,7 +377,8 @@ void smtest_workload_stop(smtest_workload *w) {
           (long long)w->puts.n, (long long)(w->gets[0].n + w->gets[1].n),
           (long long)w->cas[0].acked, (long long)w->cas[1].acked, (long long)sections,
           (long long)fenced);
-  ck_assert_int_eq(atomic_load(&w->errors), 0);
+  int errors = atomic_load(&w->errors);
+  ck_assert_msg(errors == 0, "%s: %d calls failed unexpectedly (above)", w->cfg.name, errors);
   ck_assert_int_gt(w->inc.acked, 0);
   ck_assert_int_gt(w->app.n, 0);
   ck_assert_int_gt(w->gets[0].n + w->gets[1].n, 0);
