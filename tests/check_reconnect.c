@@ -139,12 +139,14 @@ typedef struct parked_get {
   int rc;             /* out: the status of the get */
   volatile bool done; /* out */
   double returned_ms; /* out: when it returned */
+  char err[1024];     /* out: the thread's last error after it */
 } parked_get;
 
 static void *park_get(void *arg) {
   parked_get *g = arg;
   sm_value *v = NULL;
   g->rc = sm_queue_get(g->q, SM_FOREVER, &v);
+  snprintf(g->err, sizeof g->err, "%s", sm_last_error());
   sm_value_free(v);
   g->returned_ms = smtest_now_ms();
   g->done = true;
@@ -216,6 +218,38 @@ START_TEST(in_flight_call_fails) {
 }
 END_TEST
 
+/* A call in flight when a durable daemon dies, which does not come back
+ * within the failover timeout, fails SM_ECLOSED saying so once, with the
+ * reason of the last try in parentheses. That reason is the thread's last
+ * error, read while the new text is written over it: it came out garbled,
+ * the sentence repeated into itself, until the text was made aside. */
+START_TEST(in_flight_call_gives_up_with_its_reason) {
+  smtest_durable x;
+  smtest_durable_start(&x, NULL);
+  sm_options *o = sm_options_new();
+  OK(sm_options_set_authkey_file(o, x.d.authkey_file));
+  OK(sm_options_set_failover_timeout(o, 300));
+  sm_client *c = NULL;
+  OK(sm_connect(x.d.unix_url, o, &c));
+  sm_options_free(o);
+  parked_get g = {0};
+  OK(sm_queue_open(c, "jobs", 0, &g.q));
+  pthread_t th;
+  ck_assert_int_eq(pthread_create(&th, NULL, park_get, &g), 0);
+  smtest_wait_waiters(c, 1);
+  smtest_daemon_kill(&x.d, SIGKILL);
+  ck_assert_int_eq(pthread_join(th, NULL), 0);
+  ck_assert_msg(g.rc == SM_ECLOSED, "the parked get gave %s: %s", sm_errname(g.rc), g.err);
+  const char *said = strstr(g.err, "dropped with a call in flight");
+  ck_assert_msg(said && !strstr(said + 1, "dropped with a call in flight"), "%s", g.err);
+  ck_assert_msg(strstr(g.err, "may or may not have been applied (cannot "), "%s", g.err);
+  sm_queue_free(g.q);
+  sm_client_free(c);
+  smtest_daemon_restart_args(&x.d, x.args);
+  smtest_durable_stop(&x);
+}
+END_TEST
+
 static int child_uses_state(void *ctx, int id) {
   sm_dict *state = ctx;
   WOK(sm_dict_set_int(state, id ? "child1" : "child0", id));
@@ -262,6 +296,7 @@ Suite *reconnect_suite(void) {
   tcase_add_test(tc, restart_while_idle);
   tcase_add_test(tc, restart_while_idle_tcp);
   tcase_add_test(tc, in_flight_call_fails);
+  tcase_add_test(tc, in_flight_call_gives_up_with_its_reason);
   tcase_add_test(tc, threads_and_children_after_restart);
   suite_add_tcase(s, tc);
   return s;
