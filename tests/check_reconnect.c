@@ -14,6 +14,8 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
 
 /* A status a call may give while the daemon is down: the connection it
  * used closed under it, or a new one cannot be made. */
@@ -250,6 +252,48 @@ START_TEST(in_flight_call_gives_up_with_its_reason) {
 }
 END_TEST
 
+/* A daemon started again on its UNIX socket path while another process
+ * still listens there for a moment (a killed daemon's snapshot writer,
+ * which inherited the listening socket and dies with it) waits for the
+ * path to be free rather than taking it for a running daemon's: such a
+ * process takes connections into its backlog for a while but never
+ * serves them. The holder here listens for 300 ms, then exits. */
+START_TEST(restart_waits_for_a_dying_socket_holder) {
+  smtest_daemon d;
+  smtest_daemon_start(&d, NULL);
+  smtest_daemon_kill(&d, SIGKILL);
+  const char *path = d.unix_url + strlen("unix:");
+  int ready[2];
+  ck_assert_int_eq(pipe(ready), 0);
+  pid_t holder = fork();
+  ck_assert_int_ge(holder, 0);
+  if (holder == 0) {
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof sun.sun_path) _exit(1);
+    memcpy(sun.sun_path, path, strlen(path) + 1);
+    unlink(path);
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&sun, sizeof sun) != 0 || listen(fd, 16) != 0)
+      _exit(1);
+    if (write(ready[1], "r", 1) != 1) _exit(1);
+    smtest_sleep_ms(300);
+    _exit(0);
+  }
+  char r;
+  ck_assert_int_eq(read(ready[0], &r, 1), 1);
+  close(ready[0]);
+  close(ready[1]);
+  smtest_daemon_restart(&d); /* fails the test when the daemon exits */
+  int st = 0;
+  ck_assert_int_eq(waitpid(holder, &st, 0), holder);
+  ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+  sm_client *c = smtest_connect(&d, d.unix_url);
+  OK(sm_ping(c));
+  sm_client_free(c);
+  ck_assert_int_eq(smtest_daemon_stop(&d), 0);
+}
+END_TEST
+
 static int child_uses_state(void *ctx, int id) {
   sm_dict *state = ctx;
   WOK(sm_dict_set_int(state, id ? "child1" : "child0", id));
@@ -297,6 +341,7 @@ Suite *reconnect_suite(void) {
   tcase_add_test(tc, restart_while_idle_tcp);
   tcase_add_test(tc, in_flight_call_fails);
   tcase_add_test(tc, in_flight_call_gives_up_with_its_reason);
+  tcase_add_test(tc, restart_waits_for_a_dying_socket_holder);
   tcase_add_test(tc, threads_and_children_after_restart);
   suite_add_tcase(s, tc);
   return s;
