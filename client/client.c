@@ -505,6 +505,29 @@ static int resume_conn(sm_client *c, chan *k) {
   return rc;
 }
 
+bool client_redirect_again(sm_client *c, int64_t *deadline) {
+  if (*deadline == 0) *deadline = failover_deadline(c);
+  if (mono_ms() >= *deadline) return false;
+  struct timespec ts = {0, REDIRECT_AGAIN_PAUSE_MS * 1000000L};
+  nanosleep(&ts, NULL);
+  return true;
+}
+
+/* req was not applied (it never left a dropped connection, or a member
+ * answered REDIRECT): it goes out on a new connection of the calling
+ * thread (holder false) or the holder's, and again while members that do
+ * not lead answer REDIRECT, up to the failover timeout. */
+static int call_unapplied(sm_client *c, bool holder, chan **k, const wire_request_out *req,
+                          sm_value **result) {
+  int64_t deadline = 0;
+  for (;;) {
+    int rc = holder ? holder_conn(c, k) : thread_conn(c, k);
+    if (rc == SM_OK) rc = chan_call(*k, req, result);
+    if (rc != SM_EREDIRECT || !chan_last_redirected(*k) || !client_redirect_again(c, &deadline))
+      return rc;
+  }
+}
+
 /* The call req went out on k (resumable) and the connection dropped: it
  * goes out again, with its seq, on k resumed, until it is answered or the
  * client's timeout passes. */
@@ -588,12 +611,10 @@ static int invoke(sm_client *c, client_via via, const client_target *to, const c
     if (lost && chan_resumable(k) && !chan_usable(k)) {
       rc = resend(c, k, &req, result);
     } else if (lost && chan_last_unapplied(k)) {
-      if (to) {
+      if (to)
         last_unsent = true;
-      } else {
-        rc = thread_conn(c, &k);
-        if (rc == SM_OK) rc = chan_call(k, &req, result);
-      }
+      else
+        rc = call_unapplied(c, false, &k, &req, result);
     }
     if (served && rc == SM_OK) *served = (client_served){0, chan_instance(k)};
   } else {
@@ -606,8 +627,7 @@ static int invoke(sm_client *c, client_via via, const client_target *to, const c
       rc = resend(c, k, &req, result);
       if (chan_session(k) != before) c->holder_epoch++; /* refused: the references went */
     } else if (lost && chan_last_unapplied(k)) {
-      rc = holder_conn(c, &k);
-      if (rc == SM_OK) rc = chan_call(k, &req, result);
+      rc = call_unapplied(c, true, &k, &req, result);
     }
     if (served && rc == SM_OK) *served = (client_served){c->holder_epoch, chan_instance(k)};
     pthread_mutex_unlock(&c->hold_mu);

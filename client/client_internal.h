@@ -94,6 +94,14 @@ int client_thread_instance(sm_client *c, uint64_t *out);
  * mend (authentication, TLS). */
 int client_resume(sm_client *c, struct chan *k, int64_t *deadline);
 
+/* After a call that was not applied was answered REDIRECT on a connection
+ * with no session to resume (a new one, which a member that does not lead
+ * accepted: an election is under way, or the member knows an old leader):
+ * pauses a little and returns true while it should go out again on a new
+ * connection, false once *deadline has passed (monotonic ms; 0: set it to
+ * now plus the client's failover timeout). */
+bool client_redirect_again(sm_client *c, int64_t *deadline);
+
 /* The fencing token of the answer of the calling thread's last call on c
  * (0: none). */
 uint64_t client_last_token(sm_client *c);

@@ -12,6 +12,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define SM_STR2(x) #x
 #define SM_STR(x) SM_STR2(x)
@@ -45,7 +46,11 @@ const char *sm_errname(int code) {
 const char *sm_last_error(void) { return last_error; }
 
 int err_setv(int code, const char *fmt, va_list ap) {
-  vsnprintf(last_error, sizeof last_error, fmt, ap);
+  /* Made aside: an argument may be the last error itself (a reason given
+   * inside the new text), which vsnprintf must not read while it writes. */
+  char text[sizeof last_error];
+  vsnprintf(text, sizeof text, fmt, ap);
+  memcpy(last_error, text, sizeof text);
   return code;
 }
 

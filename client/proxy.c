@@ -288,6 +288,7 @@ int sm_proxy_set_guard(sm_proxy *p, sm_proxy *guard, uint64_t token) {
 /* proxy_invoke and proxy_invoke_timed (timed false: no deadline sent). */
 static int invoke(sm_proxy *p, const char *method, const sm_value *const *args, size_t nargs,
                   bool timed, int64_t timeout_ms, sm_value **result) {
+  int64_t deadline = 0; /* of the wait for a leader (client_redirect_again) */
   for (int attempt = 0;; attempt++) {
     const proxy_binding *b = NULL;
     int rc = proxy_binding_now(p, &b);
@@ -299,9 +300,12 @@ static int invoke(sm_proxy *p, const char *method, const sm_value *const *args, 
         rc = client_invoke(p->client, CLIENT_THREAD, &to, method, args, nargs, result, NULL);
     }
     /* Sent again only when it never left a dropped connection, or a member
-     * of a group answered REDIRECT (not applied). */
+     * of a group answered REDIRECT (not applied): once, and then while
+     * members answer REDIRECT (an election), up to the failover timeout. */
     bool lost = rc == SM_ECLOSED || rc == SM_EREDIRECT;
-    if (!lost || attempt > 0 || !client_last_unsent()) return rc;
+    if (!lost || !client_last_unsent()) return rc;
+    if (attempt > 0 && !(rc == SM_EREDIRECT && client_redirect_again(p->client, &deadline)))
+      return rc;
   }
 }
 

@@ -807,6 +807,42 @@ static bool take_session(conn *c, wire_daemon_info *info, char *why, size_t whyl
   return cmd_begin_session(srv->reg, c->session, info->key, cmd_now_ms()) == 0;
 }
 
+/* A client asking a member of a group that does not lead it to resume its
+ * session is sent on to the leader (AuthResult REDIRECT, with the leader's
+ * URL when one is known; SHUTTING_DOWN with the URL in the text for a
+ * protocol-3 client), and the connection closes. Its session is not gone,
+ * only not here: a new one would tell the client that its calls in flight
+ * and its locks were lost, while the new leader still holds them. A new
+ * connection is accepted (info and ping are answered on any member).
+ * Returns true when c was answered so. */
+static bool redirect_resume(conn *c) {
+  struct sm_server *srv = c->srv;
+  if (!c->resume || !srv->persist || persist_serving(srv->persist)) return false;
+  const char *leader = persist_leader_url(srv->persist);
+  char text[WIRE_URL_MAX + 160];
+  if (leader[0])
+    snprintf(text, sizeof text,
+             "session %llu cannot be resumed here: this member of the group is not its leader: "
+             "the leader is %s",
+             (unsigned long long)c->resume, leader);
+  else
+    snprintf(text, sizeof text,
+             "session %llu cannot be resumed here: this member of the group is not its leader, "
+             "and no leader is known yet (an election is under way): try again shortly",
+             (unsigned long long)c->resume);
+  wire_daemon_info info = {0};
+  if (c->version >= AUTH_PROTOCOL_FENCING) snprintf(info.leader, sizeof info.leader, "%s", leader);
+  vbuf b;
+  vb_init(&b);
+  if (wire_auth_result_encode(&b, status_for_version(WS_REDIRECT, c->version), NULL, text, &info) ==
+      0)
+    out_append(c, b.p, b.len);
+  vb_free(&b);
+  log_debug("conn %llu (%s): %s; closing", (unsigned long long)c->id, c->peer, text);
+  conn_close_after_flush(c);
+  return true;
+}
+
 /* Checks the client's proof (mac over our challenge and its challenge ch)
  * and, when it holds, answers with ours: the connection is then READY.
  * Otherwise refuses it. */
@@ -832,6 +868,7 @@ static void check_auth(conn *c, const uint8_t mac[AUTH_MAC_LEN],
     refuse(c, WS_TOO_LARGE, text);
     return;
   }
+  if (redirect_resume(c)) return;
   uint8_t proof[AUTH_MAC_LEN];
   auth_server_mac(k->bytes, k->len, c->challenge, ch, proof);
   /* What a client needs to know of this daemon: its instance, so a proxy

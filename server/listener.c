@@ -34,6 +34,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "statemgr.h"
@@ -127,7 +128,16 @@ static int bind_inet(listener *l, const url_addr *a, char *err, size_t errlen) {
   return 0;
 }
 
-/* Removes a socket file that no daemon serves any more. */
+/* How long a socket path that takes connections is watched before it
+ * counts as a running daemon's, and how often it is tried meanwhile. */
+#define STALE_SOCKET_WAIT_MS 2000
+#define STALE_SOCKET_TRY_MS 50
+
+/* Removes a socket file that no daemon serves any more. A path that takes
+ * a connection may still be one: a process that dies holds the listening
+ * socket it inherited for a moment (the snapshot writer of a daemon
+ * killed with SIGKILL, which follows it), so only a path still taken
+ * after STALE_SOCKET_WAIT_MS is in use. */
 static int clear_stale_socket(const struct sockaddr_un *sun, char *err, size_t errlen) {
   struct stat st;
   if (lstat(sun->sun_path, &st) != 0) return 0;
@@ -135,17 +145,22 @@ static int clear_stale_socket(const struct sockaddr_un *sun, char *err, size_t e
     snprintf(err, errlen, "%s exists and is not a socket", sun->sun_path);
     return -1;
   }
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return 0;
-  int rc = connect(fd, (const struct sockaddr *)sun, sizeof *sun);
-  int e = errno;
-  close(fd);
-  if (rc == 0) {
-    snprintf(err, errlen, "%s is in use by a running daemon", sun->sun_path);
-    return -1;
+  for (int waited = 0;; waited += STALE_SOCKET_TRY_MS) {
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return 0;
+    int rc = connect(fd, (const struct sockaddr *)sun, sizeof *sun);
+    int e = errno;
+    close(fd);
+    if (rc != 0) {
+      if (e == ECONNREFUSED) unlink(sun->sun_path);
+      return 0;
+    }
+    if (waited >= STALE_SOCKET_WAIT_MS) break;
+    struct timespec ts = {0, STALE_SOCKET_TRY_MS * 1000000L};
+    nanosleep(&ts, NULL);
   }
-  if (e == ECONNREFUSED) unlink(sun->sun_path);
-  return 0;
+  snprintf(err, errlen, "%s is in use by a running daemon", sun->sun_path);
+  return -1;
 }
 
 static int bind_unix(listener *l, const url_addr *a, char *err, size_t errlen) {

@@ -12,10 +12,16 @@
  * applied twice. Every member's info state_digest (a CRC of its state as a
  * snapshot holds it) must then be the same.
  *
+ * The crash test's workload checker (smtest_workload.c: increments,
+ * appends, queue puts and gets, compare-and-set, a lock with fencing
+ * tokens) runs against the group's URL list while the test SIGKILLs, in
+ * turn, the statemgrd leader, an etcd follower, the etcd leader, and both
+ * leaders at once, starting each again; then every answer is checked and
+ * the members' digests compared (workload_survives_kills: one round of
+ * each; SMTEST_LONG=1 adds failover_loop: FAILOVER_CYCLES rounds of each).
+ *
  * Without an `etcd` binary on PATH the tests print "SKIP: ..." and return:
  * not a pass, CTest reports the suite skipped (tests/CMakeLists.txt).
- * SMTEST_LONG=1 adds a longer loop of kills (statemgrd leader, etcd
- * leader, both at once).
  *
  * The test case "etcd" starts one etcd member of its own per test (over
  * TLS with client certificates, or with a small --max-request-bytes) and 1
@@ -29,6 +35,7 @@
  * joined to this one by a veth pair, and cuts the link under it; without
  * root or `ip` it prints "SKIP: ..." (tests/CMakeLists.txt). */
 #include "smtest.h"
+#include "smtest_workload.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -920,6 +927,46 @@ START_TEST(restarted_member_loads_the_snapshot) {
 }
 END_TEST
 
+/* A client holding a lock whose leader is SIGKILLed goes on at the new
+ * leader on the same session, though the members its library tries first
+ * are followers (the lease has not run out yet): a follower asked to
+ * resume a session answers REDIRECT in the handshake rather than a new
+ * session, so the call in flight waits for the new leader; the lock is
+ * still its holder's (a write guarded by its token is applied, the
+ * release answered OK) and the write is applied once. */
+START_TEST(session_resumes_past_followers) {
+  SKIP_WITHOUT_ETCD();
+  group g;
+  group_start(&g);
+  int leader = wait_leader(&g, -1, 20000);
+  ck_assert_int_ge(leader, 0);
+  sm_client *c = group_connect(&g, 30000);
+  ck_assert_ptr_nonnull(c);
+  sm_lock *lk;
+  sm_var *v;
+  OK(sm_lock_open(c, "lk", &lk));
+  OK(sm_var_open(c, "v", NULL, &v));
+  uint64_t token = 0;
+  OK(sm_lock_acquire_token(lk, 1000, &token));
+  OK(sm_proxy_set_guard(sm_var_proxy(v), sm_lock_proxy(lk), token));
+  int64_t n = 0;
+  OK(sm_var_add_int(v, 1, &n));
+  ck_assert_int_eq(smtest_daemon_kill(&g.m[leader], SIGKILL), -1);
+  g.up[leader] = false;
+  OK(sm_var_add_int(v, 1, &n)); /* sent to the dead leader, then on */
+  ck_assert_int_eq(n, 2);
+  OK(sm_lock_release(lk));
+  FAILS(sm_var_add_int(v, 1, &n), SM_EFENCED); /* its grant is over */
+  OK(sm_proxy_set_guard(sm_var_proxy(v), NULL, 0));
+  OK(sm_var_get_int(v, &n));
+  ck_assert_int_eq(n, 2);
+  sm_var_free(v);
+  sm_lock_free(lk);
+  sm_client_free(c);
+  group_stop(&g);
+}
+END_TEST
+
 typedef struct save_call {
   group *g;
   int member;
@@ -1017,47 +1064,148 @@ START_TEST(follower_behind_compaction_starts_again) {
 }
 END_TEST
 
-/* SMTEST_LONG=1: rounds of kills under load, the statemgrd leader, the
- * etcd leader, and both at once, each member started again after; the
- * list stays exact and the members' states equal. */
+/* A new client that comes while the group elects a leader (the old one
+ * SIGKILLed, its lease not run out) finds only followers, which accept the
+ * connection and answer its calls REDIRECT: the library keeps looking, up
+ * to its failover timeout, and the calls go to the new leader once one is
+ * elected (README: a new connection that finds no leader waits as long). */
+START_TEST(new_client_waits_for_the_election) {
+  SKIP_WITHOUT_ETCD();
+  group g;
+  group_start(&g);
+  int leader = wait_leader(&g, -1, 20000);
+  ck_assert_int_ge(leader, 0);
+  ck_assert_int_eq(smtest_daemon_kill(&g.m[leader], SIGKILL), -1);
+  g.up[leader] = false;
+  sm_client *c = group_connect(&g, 30000);
+  ck_assert_ptr_nonnull(c);
+  sm_dict *d;
+  OK(sm_dict_open(c, "config", &d));
+  OK(sm_dict_set_int(d, "k", 1));
+  int64_t k = 0;
+  OK(sm_dict_get_int(d, "k", &k));
+  ck_assert_int_eq(k, 1);
+  ck_assert_int_ge(wait_leader(&g, leader, 1000), 0);
+  sm_dict_free(d);
+  sm_client_free(c);
+  group_stop(&g);
+}
+END_TEST
+
+/* ---- the workload checker under kills (smtest_workload.c) ---- */
+
+#define KILL_KINDS 4
+static const char *const kill_kind_names[KILL_KINDS] = {"the statemgrd leader", "an etcd follower",
+                                                        "the etcd leader",
+                                                        "the statemgrd leader and the etcd leader"};
+
+/* What a restart of the workload means for a group: round r SIGKILLs, in
+ * turn, the statemgrd leader, an etcd member that does not lead etcd, the
+ * etcd leader, and the statemgrd and etcd leaders at once; the workload
+ * runs on until a member leads again (after the etcd kills, one second
+ * more), then whatever was killed is started again. */
+typedef struct group_killer {
+  group *g;
+  int64_t worst_election; /* ms from a kill until a member leads */
+} group_killer;
+
+static void group_kill_round(void *arg, int round) {
+  group_killer *k = arg;
+  group *g = k->g;
+  int kind = round % KILL_KINDS;
+  int leader = wait_leader(g, -1, (TTL_S + 10) * 1000);
+  ck_assert_msg(leader >= 0, "round %d: no member leads", round);
+  int victim = kind == 0 || kind == 3 ? leader : -1, ev = -1;
+  if (kind != 0) {
+    int64_t end = now_ms() + 10000;
+    int el;
+    while ((el = etcd_leader(g)) < 0 && now_ms() < end)
+      sleep_ms(100);
+    ck_assert_msg(el >= 0, "round %d: etcd has no leader", round);
+    ev = kind == 1 ? (el + 1) % N_ETCD : el;
+  }
+  if (victim >= 0) {
+    ck_assert_int_eq(smtest_daemon_kill(&g->m[victim], SIGKILL), -1);
+    g->up[victim] = false;
+  }
+  if (ev >= 0) etcd_kill(g, ev, SIGKILL);
+  int64_t t0 = now_ms();
+  int now = wait_leader(g, victim, (TTL_S + 15) * 1000);
+  int64_t took = now_ms() - t0;
+  ck_assert_msg(now >= 0, "round %d (%s): no member leads %lld ms after", round,
+                kill_kind_names[kind], (long long)took);
+  if (took > k->worst_election) k->worst_election = took;
+  if (victim < 0) sleep_ms(1000);
+  if (victim >= 0) {
+    smtest_daemon_restart_args(&g->m[victim], g->args[victim]);
+    g->up[victim] = true;
+  }
+  if (ev >= 0) etcd_spawn(g, ev);
+  printf("cluster: round %d: killed %s (statemgrd %d, etcd %d): member %d leads after %lld ms\n",
+         round, kill_kind_names[kind], victim, ev, now, (long long)took);
+  fflush(stdout);
+}
+
+/* The workload of the crash test (increments, appends, queue puts and
+ * gets, compare-and-set, a lock with fencing) runs against the group's
+ * URL list while cycles rounds of kills (group_kill_round) hit it; then,
+ * with nothing in flight, the statemgrd leader is killed once more and
+ * the checks run on the new leader: no answered call lost or applied
+ * twice, no queue item lost or got twice, mutual exclusion held with
+ * growing tokens, and every member holds the same state. */
+static void workload_under_kills(int cycles) {
+  group g;
+  group_start(&g);
+  ck_assert_int_ge(wait_leader(&g, -1, 20000), 0);
+  char list[N_MEMBERS * 64 + N_MEMBERS] = "";
+  for (int i = 0; i < N_MEMBERS; i++) {
+    if (i) strcat(list, ",");
+    strcat(list, g.url[i]);
+  }
+  smtest_workload_cfg cfg = {.name = "cluster",
+                             .url = list,
+                             .authkey_file = g.m[0].authkey_file,
+                             .failover_timeout_ms = 30000};
+  group_killer k = {.g = &g};
+  int64_t t0 = now_ms();
+  smtest_workload *w = smtest_workload_start(&cfg);
+  smtest_workload_run(w, cycles * KILL_KINDS, 300, 1000, group_kill_round, &k);
+  smtest_workload_stop(w);
+  int64_t ran = now_ms() - t0;
+
+  int leader = wait_leader(&g, -1, (TTL_S + 10) * 1000);
+  ck_assert_int_ge(leader, 0);
+  ck_assert_int_eq(smtest_daemon_kill(&g.m[leader], SIGKILL), -1);
+  g.up[leader] = false;
+  ck_assert_int_ge(wait_leader(&g, leader, (TTL_S + 15) * 1000), 0);
+  smtest_daemon_restart_args(&g.m[leader], g.args[leader]);
+  g.up[leader] = true;
+  sm_client *c = group_connect(&g, 30000);
+  ck_assert_ptr_nonnull(c);
+  smtest_workload_check(w, c);
+  sm_client_free(c);
+  assert_same_state(&g, 15000);
+  printf("cluster: the workload ran %lld ms through %d kills; longest wait for a leader %lld ms\n",
+         (long long)ran, cycles * KILL_KINDS, (long long)k.worst_election);
+  smtest_workload_free(w);
+  group_stop(&g);
+}
+
+/* One round of each kill (the statemgrd leader, an etcd follower, the
+ * etcd leader, both leaders at once) under the workload checker. */
+START_TEST(workload_survives_kills) {
+  SKIP_WITHOUT_ETCD();
+  workload_under_kills(1);
+}
+END_TEST
+
+/* SMTEST_LONG=1: the same, FAILOVER_CYCLES times over. */
+#define FAILOVER_CYCLES 8
 START_TEST(failover_loop) {
   SKIP_WITHOUT_ETCD();
   const char *lng = getenv("SMTEST_LONG");
   if (!lng || strcmp(lng, "1") != 0) return;
-  group g;
-  group_start(&g);
-  appender a = {.g = &g, .next = 1, .leader = -1};
-  appender_reconnect(&a, 20000);
-  int64_t n = 0;
-  for (int round = 0; round < 12; round++) {
-    n += 100;
-    appender_run(&a, n);
-    int kind = round % 3; /* 0: statemgrd leader, 1: etcd leader, 2: both */
-    int victim = -1, ev = -1;
-    if (kind != 1) {
-      victim = a.leader;
-      smtest_daemon_kill(&g.m[victim], SIGKILL);
-      g.up[victim] = false;
-    }
-    if (kind != 0 && (ev = etcd_leader(&g)) >= 0) etcd_kill(&g, ev, SIGKILL);
-    n += 100;
-    appender_run(&a, n);
-    assert_list_exact(&a, n);
-    if (victim >= 0) {
-      smtest_daemon_restart_args(&g.m[victim], g.args[victim]);
-      g.up[victim] = true;
-    }
-    if (ev >= 0) etcd_spawn(&g, ev);
-    assert_same_state(&g, 15000);
-    printf("cluster: round %d (%s): worst stall %lld ms\n", round,
-           kind == 0   ? "statemgrd leader"
-           : kind == 1 ? "etcd leader"
-                       : "both",
-           (long long)a.worst_stall);
-    a.worst_stall = 0;
-  }
-  appender_close(&a);
-  group_stop(&g);
+  workload_under_kills(FAILOVER_CYCLES);
 }
 END_TEST
 
@@ -1799,6 +1947,9 @@ Suite *cluster_suite(void) {
   tcase_add_test(tc, restarted_member_loads_the_snapshot);
   tcase_add_test(tc, deposed_leaders_snapshot_is_not_published);
   tcase_add_test(tc, follower_behind_compaction_starts_again);
+  tcase_add_test(tc, session_resumes_past_followers);
+  tcase_add_test(tc, new_client_waits_for_the_election);
+  tcase_add_test(tc, workload_survives_kills);
   suite_add_tcase(s, tc);
   /* etcd over TLS, and requests etcd refuses (a solo etcd each). */
   TCase *etcd = tcase_create("etcd");

@@ -14,6 +14,8 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
 
 /* A status a call may give while the daemon is down: the connection it
  * used closed under it, or a new one cannot be made. */
@@ -139,12 +141,14 @@ typedef struct parked_get {
   int rc;             /* out: the status of the get */
   volatile bool done; /* out */
   double returned_ms; /* out: when it returned */
+  char err[1024];     /* out: the thread's last error after it */
 } parked_get;
 
 static void *park_get(void *arg) {
   parked_get *g = arg;
   sm_value *v = NULL;
   g->rc = sm_queue_get(g->q, SM_FOREVER, &v);
+  snprintf(g->err, sizeof g->err, "%s", sm_last_error());
   sm_value_free(v);
   g->returned_ms = smtest_now_ms();
   g->done = true;
@@ -216,6 +220,80 @@ START_TEST(in_flight_call_fails) {
 }
 END_TEST
 
+/* A call in flight when a durable daemon dies, which does not come back
+ * within the failover timeout, fails SM_ECLOSED saying so once, with the
+ * reason of the last try in parentheses. That reason is the thread's last
+ * error, read while the new text is written over it: it came out garbled,
+ * the sentence repeated into itself, until the text was made aside. */
+START_TEST(in_flight_call_gives_up_with_its_reason) {
+  smtest_durable x;
+  smtest_durable_start(&x, NULL);
+  sm_options *o = sm_options_new();
+  OK(sm_options_set_authkey_file(o, x.d.authkey_file));
+  OK(sm_options_set_failover_timeout(o, 300));
+  sm_client *c = NULL;
+  OK(sm_connect(x.d.unix_url, o, &c));
+  sm_options_free(o);
+  parked_get g = {0};
+  OK(sm_queue_open(c, "jobs", 0, &g.q));
+  pthread_t th;
+  ck_assert_int_eq(pthread_create(&th, NULL, park_get, &g), 0);
+  smtest_wait_waiters(c, 1);
+  smtest_daemon_kill(&x.d, SIGKILL);
+  ck_assert_int_eq(pthread_join(th, NULL), 0);
+  ck_assert_msg(g.rc == SM_ECLOSED, "the parked get gave %s: %s", sm_errname(g.rc), g.err);
+  const char *said = strstr(g.err, "dropped with a call in flight");
+  ck_assert_msg(said && !strstr(said + 1, "dropped with a call in flight"), "%s", g.err);
+  ck_assert_msg(strstr(g.err, "may or may not have been applied (cannot "), "%s", g.err);
+  sm_queue_free(g.q);
+  sm_client_free(c);
+  smtest_daemon_restart_args(&x.d, x.args);
+  smtest_durable_stop(&x);
+}
+END_TEST
+
+/* A daemon started again on its UNIX socket path while another process
+ * still listens there for a moment (a killed daemon's snapshot writer,
+ * which inherited the listening socket and dies with it) waits for the
+ * path to be free rather than taking it for a running daemon's: such a
+ * process takes connections into its backlog for a while but never
+ * serves them. The holder here listens for 300 ms, then exits. */
+START_TEST(restart_waits_for_a_dying_socket_holder) {
+  smtest_daemon d;
+  smtest_daemon_start(&d, NULL);
+  smtest_daemon_kill(&d, SIGKILL);
+  const char *path = d.unix_url + strlen("unix:");
+  int ready[2];
+  ck_assert_int_eq(pipe(ready), 0);
+  pid_t holder = fork();
+  ck_assert_int_ge(holder, 0);
+  if (holder == 0) {
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof sun.sun_path) _exit(1);
+    memcpy(sun.sun_path, path, strlen(path) + 1);
+    unlink(path);
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&sun, sizeof sun) != 0 || listen(fd, 16) != 0)
+      _exit(1);
+    if (write(ready[1], "r", 1) != 1) _exit(1);
+    smtest_sleep_ms(300);
+    _exit(0);
+  }
+  char r;
+  ck_assert_int_eq(read(ready[0], &r, 1), 1);
+  close(ready[0]);
+  close(ready[1]);
+  smtest_daemon_restart(&d); /* fails the test when the daemon exits */
+  int st = 0;
+  ck_assert_int_eq(waitpid(holder, &st, 0), holder);
+  ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+  sm_client *c = smtest_connect(&d, d.unix_url);
+  OK(sm_ping(c));
+  sm_client_free(c);
+  ck_assert_int_eq(smtest_daemon_stop(&d), 0);
+}
+END_TEST
+
 static int child_uses_state(void *ctx, int id) {
   sm_dict *state = ctx;
   WOK(sm_dict_set_int(state, id ? "child1" : "child0", id));
@@ -262,6 +340,8 @@ Suite *reconnect_suite(void) {
   tcase_add_test(tc, restart_while_idle);
   tcase_add_test(tc, restart_while_idle_tcp);
   tcase_add_test(tc, in_flight_call_fails);
+  tcase_add_test(tc, in_flight_call_gives_up_with_its_reason);
+  tcase_add_test(tc, restart_waits_for_a_dying_socket_holder);
   tcase_add_test(tc, threads_and_children_after_restart);
   suite_add_tcase(s, tc);
   return s;
