@@ -459,6 +459,29 @@ void sess_ack(registry *reg, uint64_t sid, uint64_t ack) {
   replies_ack(reg, &s->replies, ack);
 }
 
+void sess_request_begin(registry *reg, uint64_t sid, uint64_t seq, uint64_t ack,
+                        sess_request *out) {
+  *out = (sess_request){0};
+  sess *s = sid ? find(reg, sid) : NULL;
+  if (!s) return;
+  out->kept = s->kept;
+  if (s->kept && seq) {
+    if (ack > s->acked) {
+      s->acked = ack;
+      replies_ack(reg, &s->replies, ack);
+    }
+    const reply *r = replies_find(&s->replies, seq);
+    if (r) {
+      out->answered = true;
+      out->status = r->status;
+      out->result = reply_answer(r);
+      out->token = reply_token(r);
+    }
+  }
+  out->acked = s->acked;
+  out->replies = replies_len(&s->replies);
+}
+
 uint64_t sess_acked(registry *reg, uint64_t sid) {
   sess *s = sid ? find(reg, sid) : NULL;
   return s ? s->acked : 0;

@@ -170,6 +170,24 @@ int sess_reply_keep_grant(registry *reg, uint64_t sid, uint64_t seq, sm_span res
  * round failed answers BROKEN). */
 int sess_reply_keep_status(registry *reg, uint64_t sid, uint64_t seq, int status, sm_span text);
 
+/* What a request finds of its session before it runs (dispatch.c): all
+ * its exactly-once checks from one look-up. */
+typedef struct sess_request {
+  bool kept;      /* sid is a kept session */
+  bool answered;  /* seq has a kept answer (a resend): status, result, token */
+  int status;     /* as sess_reply_find's */
+  sm_span result; /* borrowed, valid until the table changes */
+  uint64_t token; /* a grant's fencing token (0: none) */
+  uint64_t acked; /* the highest seq the client acknowledged, ack included */
+  size_t replies; /* answers kept for it, after the ack */
+} sess_request;
+
+/* For a request of session sid with seq and ack (0: none): when sid is
+ * kept and seq is not 0, drops the answers up to ack (as sess_ack) and
+ * looks seq's answer up (as sess_reply_find); fills *out either way
+ * (session 0, or one without an entry: all zero). */
+void sess_request_begin(registry *reg, uint64_t sid, uint64_t seq, uint64_t ack, sess_request *out);
+
 /* The client of sid has every answer up to seq ack: those go. */
 void sess_ack(registry *reg, uint64_t sid, uint64_t ack);
 

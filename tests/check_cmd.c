@@ -723,6 +723,26 @@ START_TEST(test_reply_table) {
   reg_free(r);
   vb_free(&saved);
   vb_free(&again);
+  /* A request's one look-up (sess_request_begin) sees the same: its ack
+   * drops what it covers, its seq's answer is found, a new seq's is not. */
+  sess_request sr;
+  sess_request_begin(reg, S1, 290, 200, &sr);
+  ck_assert(sr.kept && sr.answered);
+  ck_assert_int_eq(sr.status, WS_OK);
+  ck_assert_uint_eq(sr.result.n, 9);
+  ck_assert_uint_eq(sr.acked, 200);
+  ck_assert_uint_eq(sr.replies, 100);
+  ck_assert_uint_eq(sess_reply_count(reg, S1), 100);
+  ck_assert(!sess_reply_find(reg, S1, 200, &st, &got, &tok));
+  sess_request_begin(reg, S1, 124, 0, &sr); /* acknowledged: gone */
+  ck_assert(!sr.answered);
+  sess_request_begin(reg, S1, 301, 0, &sr); /* a new call */
+  ck_assert(sr.kept && !sr.answered);
+  ck_assert_uint_eq(sr.acked, 200);
+  sess_request_begin(reg, S2, 5, 4, &sr); /* no entry: nothing kept */
+  ck_assert(!sr.kept && !sr.answered && sr.replies == 0);
+  sess_request_begin(reg, 0, 5, 4, &sr);
+  ck_assert(!sr.kept && !sr.answered);
   sess_ack(reg, S1, 300);
   ck_assert_uint_eq(sess_reply_count(reg, S1), 0);
   ck_assert_uint_eq(reg_mem(reg)->used, used_before); /* every answer uncounted */
