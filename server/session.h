@@ -44,9 +44,13 @@
 
 /* The sessions of a registry, embedded in it (registry.c) and kept by
  * session.c alone. Zero-initialised (after htab_init) is empty. */
+/* Entries found recently, by session id modulo this: a connection's
+ * session ids follow each other, so as many busy connections as this
+ * find theirs without hashing. */
+#define SESS_RECENT 64
 typedef struct sess_table {
-  htab by_id;        /* 8-byte session id -> sess* (owned), in creation order */
-  struct sess *last; /* the entry found last (a request asks for its own several times) */
+  htab by_id;                       /* 8-byte session id -> sess* (owned), in creation order */
+  struct sess *recent[SESS_RECENT]; /* entries found lately, at id % SESS_RECENT (or NULL) */
 } sess_table;
 
 /* Sets up an empty table. */
