@@ -174,6 +174,10 @@ static int check_kept(call *c, const wire_request *req, const method_def *m, boo
   *kept = c->obj ? c->obj->type->save != NULL /* the target, found already */
                  : cmd_kept_manager_call(c->reg, req->method, c->args, c->nargs);
   if (!*kept) return WS_OK;
+  unsigned flags = 0;
+  for (size_t i = 0; i < c->nargs; i++)
+    flags |= c->arg_flags[i];
+  if (!(flags & VW_FLAG_HAS_REF)) return WS_OK; /* the usual call: nothing to look up */
   return cmd_check_refs_kept(c->reg, c->args, c->arg_flags, c->nargs, c->err, sizeof c->err);
 }
 
