@@ -354,6 +354,50 @@ void vb_list_int(vbuf *b, int64_t v) {
   b->len += 3 + n;
 }
 
+/* Writes a tag and a varint at p; returns where they end. */
+static uint8_t *put_head(uint8_t *p, uint8_t tag, uint64_t v) {
+  *p++ = tag;
+  return p + pb_put_varint(p, v);
+}
+
+void vb_list_ints(vbuf *b, const int64_t *v, size_t n) {
+  if (n > SIZE_MAX / 13 || !reserve(b, 13 * n)) return;
+  uint8_t *p = b->p + b->len;
+  for (size_t i = 0; i < n; i++) {
+    size_t k = pb_put_varint(p + 3, pb_zigzag(v[i]));
+    p[0] = TAG_F1_LEN;
+    p[1] = (uint8_t)(1 + k);
+    p[2] = TAG_INT;
+    p += 3 + k;
+  }
+  b->len = (size_t)(p - b->p);
+}
+
+void vb_list_str_item(vbuf *b, const char *s, size_t n) {
+  size_t str = vw_str_size(n);
+  if (!reserve(b, vw_item_size(str))) return;
+  uint8_t *p = put_head(b->p + b->len, TAG_F1_LEN, str);
+  p = put_head(p, TAG_STR, n);
+  if (n) memcpy(p, s, n);
+  b->len = (size_t)(p + n - b->p);
+}
+
+void vb_list_list_item(vbuf *b, const sm_span *items, size_t n) {
+  size_t body = 0;
+  for (size_t i = 0; i < n; i++)
+    body += vw_item_size(items[i].n);
+  size_t list = vw_list_size(body);
+  if (!reserve(b, vw_item_size(list))) return;
+  uint8_t *p = put_head(b->p + b->len, TAG_F1_LEN, list);
+  p = put_head(p, TAG_LIST, body);
+  for (size_t i = 0; i < n; i++) {
+    p = put_head(p, TAG_F1_LEN, items[i].n);
+    if (items[i].n) memcpy(p, items[i].p, items[i].n);
+    p += items[i].n;
+  }
+  b->len = (size_t)(p - b->p);
+}
+
 #define LIST_ROOM 11 /* a tag and a varint */
 
 size_t vb_list_room(vbuf *b) {

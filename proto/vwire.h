@@ -138,6 +138,13 @@ size_t vw_item_size(size_t n);           /* a list item holding a packed value o
 void vb_list_head(vbuf *b, size_t body); /* the header of a list of body bytes */
 void vb_item_head(vbuf *b, size_t n);    /* the header of an item; its n-byte value follows */
 void vb_list_int(vbuf *b, int64_t v);    /* an item holding an int */
+/* The same bytes as calls of the ones above, each with one reservation
+ * (for a record written per request, cmd.c): n items holding ints; an
+ * item holding a string of n bytes; an item holding a list of the packed
+ * values items[0..n). */
+void vb_list_ints(vbuf *b, const int64_t *v, size_t n);
+void vb_list_str_item(vbuf *b, const char *s, size_t n);
+void vb_list_list_item(vbuf *b, const sm_span *items, size_t n);
 /* Or a list whose header is written last, into room left before its
  * items (no size added up, nothing moved): vb_list_room leaves the room
  * and returns a mark; after the items, vb_list_close_room writes the header

@@ -104,28 +104,13 @@ static void emit(registry *reg, int kind, int64_t time_ms, uint64_t session, uin
   vbuf *b = &st->rec;
   vb_reset(b);
   size_t list = vb_list_room(b);
-  vb_list_int(b, kind);
-  vb_list_int(b, time_ms);
-  vb_list_int(b, (int64_t)session);
-  vb_list_int(b, (int64_t)object);
-  size_t mlen = strlen(method);
-  vb_item_head(b, vw_str_size(mlen));
-  vb_str(b, method, mlen);
-  size_t args_body = 0;
-  for (size_t i = 0; i < nargs; i++)
-    args_body += vw_item_size(args[i].n);
-  vb_item_head(b, vw_list_size(args_body));
-  vb_list_head(b, args_body);
-  for (size_t i = 0; i < nargs; i++)
-    vb_list_item(b, args[i]);
-  if (seq || guard_object) {
-    vb_list_int(b, (int64_t)seq);
-    vb_list_int(b, (int64_t)ack);
-  }
-  if (guard_object) {
-    vb_list_int(b, (int64_t)guard_object);
-    vb_list_int(b, (int64_t)guard_token);
-  }
+  int64_t head[4] = {kind, time_ms, (int64_t)session, (int64_t)object};
+  vb_list_ints(b, head, 4);
+  vb_list_str_item(b, method, strlen(method));
+  vb_list_list_item(b, args, nargs);
+  /* seq and ack, then a guard: a CALL of a kept session or a fenced one. */
+  int64_t tail[4] = {(int64_t)seq, (int64_t)ack, (int64_t)guard_object, (int64_t)guard_token};
+  if (seq || guard_object) vb_list_ints(b, tail, guard_object ? 4 : 2);
   size_t start = vb_list_close_room(b, list);
   if (b->failed) {
     /* The change is made and cannot be taken back: say loudly that the log

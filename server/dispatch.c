@@ -174,6 +174,10 @@ static int check_kept(call *c, const wire_request *req, const method_def *m, boo
   *kept = c->obj ? c->obj->type->save != NULL /* the target, found already */
                  : cmd_kept_manager_call(c->reg, req->method, c->args, c->nargs);
   if (!*kept) return WS_OK;
+  unsigned flags = 0;
+  for (size_t i = 0; i < c->nargs; i++)
+    flags |= c->arg_flags[i];
+  if (!(flags & VW_FLAG_HAS_REF)) return WS_OK; /* the usual call: nothing to look up */
   return cmd_check_refs_kept(c->reg, c->args, c->arg_flags, c->nargs, c->err, sizeof c->err);
 }
 
@@ -203,10 +207,10 @@ static void log_call(call *c, const wire_request *req, const method_def *m, int 
  * acknowledges with its next request, so only a pipeline that long, or a
  * client that never says what it got, comes near it). A replay, which has
  * no connection, never refuses: the log has the calls. */
-static int replies_full(call *c, const method_def *m) {
+static int replies_full(call *c, const method_def *m, const sess_request *sr) {
   if (!(m->flags & METHOD_MUTATES) || !c->conn || c->session == 0) return WS_OK;
   size_t max = conn_server(c->conn)->limits.max_pending;
-  if (sess_reply_count(c->reg, c->session) < max) return WS_OK;
+  if (sr->replies < max) return WS_OK;
   return call_fail(c, WS_FULL,
                    "%zu answers of this session wait for the client's acknowledgement (ack; the "
                    "limit is --max-pending): changes are refused until it acknowledges them",
@@ -216,25 +220,22 @@ static int replies_full(call *c, const method_def *m) {
 /* The request repeats one of a kept session that was applied already (a
  * resend after a restart): true with its kept answer in c->out, and a
  * grant's token and OWNER_DEAD in c as the call gave them. A seq the
- * client acknowledged already is refused. */
-static bool answered_before(call *c, const wire_request *req, int *status) {
-  if (!req->seq || !sess_kept(c->reg, c->session)) return false;
-  if (req->ack) sess_ack(c->reg, c->session, req->ack);
-  sm_span kept;
-  int kept_status;
-  uint64_t token;
-  if (sess_reply_find(c->reg, c->session, req->seq, &kept_status, &kept, &token)) {
-    if (kept_status == WS_OK || kept_status == WS_OWNER_DEAD) {
-      vb_append(c->out, kept);
-      c->token = token;
-      c->owner_dead = kept_status == WS_OWNER_DEAD;
+ * client acknowledged already is refused. sr: what sess_request_begin
+ * found (its ack applied). */
+static bool answered_before(call *c, const wire_request *req, const sess_request *sr, int *status) {
+  if (!req->seq || !sr->kept) return false;
+  if (sr->answered) {
+    if (sr->status == WS_OK || sr->status == WS_OWNER_DEAD) {
+      vb_append(c->out, sr->result);
+      c->token = sr->token;
+      c->owner_dead = sr->status == WS_OWNER_DEAD;
       *status = WS_OK;
     } else {
-      *status = call_fail(c, kept_status, "%.*s", (int)kept.n, (const char *)kept.p);
+      *status = call_fail(c, sr->status, "%.*s", (int)sr->result.n, (const char *)sr->result.p);
     }
     return true;
   }
-  if (req->seq <= sess_acked(c->reg, c->session)) {
+  if (req->seq <= sr->acked) {
     *status = call_fail(c, WS_VALUE_ERROR,
                         "request %llu was acknowledged already: a seq is never sent again "
                         "after its answer",
@@ -251,8 +252,9 @@ static int internal_refused(call *c, const char *type, const char *method) {
 }
 
 /* Finds the object, checks its type, finds the method and runs it;
- * arg_bytes is what a growing call is taken to store: its arguments. */
-static int run(call *c, const wire_request *req, size_t arg_bytes) {
+ * arg_bytes is what a growing call is taken to store: its arguments; sr
+ * what its session holds (sess_request_begin). */
+static int run(call *c, const wire_request *req, size_t arg_bytes, const sess_request *sr) {
   if (req->object == 0) {
     const method_def *m = type_method(&manager_type, req->method);
     if (!m) return call_fail(c, WS_TYPE_ERROR, "the manager has no method '%s'", req->method);
@@ -266,7 +268,7 @@ static int run(call *c, const wire_request *req, size_t arg_bytes) {
     if (rc == WS_OK) rc = disk_full(c, req, m);
     if (rc == WS_OK) rc = too_large_to_log(c, m);
     if (rc == WS_OK) rc = check_kept(c, req, m, &kept);
-    if (rc == WS_OK) rc = replies_full(c, m);
+    if (rc == WS_OK) rc = replies_full(c, m, sr);
     if (rc != WS_OK) return rc;
     uint64_t next_before = reg_next_id(c->reg);
     rc = m->fn(c);
@@ -290,7 +292,7 @@ static int run(call *c, const wire_request *req, size_t arg_bytes) {
   if (rc == WS_OK) rc = disk_full(c, req, m);
   if (rc == WS_OK) rc = too_large_to_log(c, m);
   if (rc == WS_OK) rc = check_kept(c, req, m, &kept);
-  if (rc == WS_OK) rc = replies_full(c, m);
+  if (rc == WS_OK) rc = replies_full(c, m, sr);
   if (rc == WS_OK && m->flags & METHOD_GROWS) rc = mem_check(c, arg_bytes);
   if (rc != WS_OK) return rc;
   uint64_t next_before = reg_next_id(c->reg);
@@ -335,10 +337,12 @@ static int dispatch_run(registry *reg, struct conn *cn, uint64_t session, const 
   } else {
     c.args = args;
     c.arg_flags = flags;
-    if (!answered_before(&c, req, &status)) {
+    sess_request sr; /* the exactly-once checks' one look-up */
+    sess_request_begin(reg, session, req->seq, req->ack, &sr);
+    if (!answered_before(&c, req, &sr, &status)) {
       status = check_args(&c, req, args, flags, max_depth, &arg_bytes);
       cmd_clock_begin(reg); /* the call's time, read if asked: its methods and record share it */
-      if (status == WS_OK) status = run(&c, req, arg_bytes);
+      if (status == WS_OK) status = run(&c, req, arg_bytes, &sr);
       cmd_clock_end(reg);
     }
   }

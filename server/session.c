@@ -10,8 +10,10 @@
  *
  * Every request of a kept session asks the table several times (is it
  * kept, was this seq answered, what was acknowledged, keep this answer),
- * so both lookups are cheap: the table remembers the entry it found last
- * (the requests of one connection come together), and a reply table is an
+ * so both lookups are cheap: the table remembers the entries it found
+ * lately, one per id modulo SESS_RECENT (session ids of connections follow
+ * each other, so many clients taking turns each find theirs without
+ * hashing), and a reply table is an
  * array sorted by seq, not a hash table: seqs grow, so an answer is
  * appended, an acknowledgement drops a prefix, and a seq above the last
  * one kept (every new request) is known absent without a search. Small
@@ -224,27 +226,28 @@ static void sess_free(void *ctx, void *val) {
 
 void sess_init(sess_table *t) {
   htab_init(&t->by_id);
-  t->last = NULL;
+  memset(t->recent, 0, sizeof t->recent);
 }
 
 void sess_fini(sess_table *t) {
   htab_clear(&t->by_id, sess_free, NULL);
-  t->last = NULL;
+  memset(t->recent, 0, sizeof t->recent);
 }
 
 static sess *find(registry *reg, uint64_t sid) {
   sess_table *t = reg_sessions(reg);
-  if (t->last && t->last->id == sid) return t->last;
+  sess **recent = &t->recent[sid % SESS_RECENT];
+  if (*recent && (*recent)->id == sid) return *recent;
   void **slot = htab_find(&t->by_id, id_key(&sid));
   if (!slot) return NULL;
-  t->last = *slot;
-  return t->last;
+  *recent = *slot;
+  return *recent;
 }
 
 /* Takes s out of the table (it is freed next, or being ended). */
 static void unlink_sess(registry *reg, sess *s) {
   sess_table *t = reg_sessions(reg);
-  if (t->last == s) t->last = NULL;
+  if (t->recent[s->id % SESS_RECENT] == s) t->recent[s->id % SESS_RECENT] = NULL;
   htab_remove(&t->by_id, id_key(&s->id), NULL);
 }
 
@@ -457,6 +460,29 @@ void sess_ack(registry *reg, uint64_t sid, uint64_t ack) {
   if (!s || !s->kept || ack <= s->acked) return;
   s->acked = ack;
   replies_ack(reg, &s->replies, ack);
+}
+
+void sess_request_begin(registry *reg, uint64_t sid, uint64_t seq, uint64_t ack,
+                        sess_request *out) {
+  *out = (sess_request){0};
+  sess *s = sid ? find(reg, sid) : NULL;
+  if (!s) return;
+  out->kept = s->kept;
+  if (s->kept && seq) {
+    if (ack > s->acked) {
+      s->acked = ack;
+      replies_ack(reg, &s->replies, ack);
+    }
+    const reply *r = replies_find(&s->replies, seq);
+    if (r) {
+      out->answered = true;
+      out->status = r->status;
+      out->result = reply_answer(r);
+      out->token = reply_token(r);
+    }
+  }
+  out->acked = s->acked;
+  out->replies = replies_len(&s->replies);
 }
 
 uint64_t sess_acked(registry *reg, uint64_t sid) {

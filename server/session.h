@@ -44,9 +44,13 @@
 
 /* The sessions of a registry, embedded in it (registry.c) and kept by
  * session.c alone. Zero-initialised (after htab_init) is empty. */
+/* Entries found recently, by session id modulo this: a connection's
+ * session ids follow each other, so as many busy connections as this
+ * find theirs without hashing. */
+#define SESS_RECENT 64
 typedef struct sess_table {
-  htab by_id;        /* 8-byte session id -> sess* (owned), in creation order */
-  struct sess *last; /* the entry found last (a request asks for its own several times) */
+  htab by_id;                       /* 8-byte session id -> sess* (owned), in creation order */
+  struct sess *recent[SESS_RECENT]; /* entries found lately, at id % SESS_RECENT (or NULL) */
 } sess_table;
 
 /* Sets up an empty table. */
@@ -169,6 +173,24 @@ int sess_reply_keep_grant(registry *reg, uint64_t sid, uint64_t seq, sm_span res
  * applied whose outcome is an error decided later (a barrier wait whose
  * round failed answers BROKEN). */
 int sess_reply_keep_status(registry *reg, uint64_t sid, uint64_t seq, int status, sm_span text);
+
+/* What a request finds of its session before it runs (dispatch.c): all
+ * its exactly-once checks from one look-up. */
+typedef struct sess_request {
+  bool kept;      /* sid is a kept session */
+  bool answered;  /* seq has a kept answer (a resend): status, result, token */
+  int status;     /* as sess_reply_find's */
+  sm_span result; /* borrowed, valid until the table changes */
+  uint64_t token; /* a grant's fencing token (0: none) */
+  uint64_t acked; /* the highest seq the client acknowledged, ack included */
+  size_t replies; /* answers kept for it, after the ack */
+} sess_request;
+
+/* For a request of session sid with seq and ack (0: none): when sid is
+ * kept and seq is not 0, drops the answers up to ack (as sess_ack) and
+ * looks seq's answer up (as sess_reply_find); fills *out either way
+ * (session 0, or one without an entry: all zero). */
+void sess_request_begin(registry *reg, uint64_t sid, uint64_t seq, uint64_t ack, sess_request *out);
 
 /* The client of sid has every answer up to seq ack: those go. */
 void sess_ack(registry *reg, uint64_t sid, uint64_t ack);

@@ -10,7 +10,10 @@
  * is durable and wakes the loop through an eventfd; on_notify, on the
  * loop, calls on_durable / on_space / on_fatal. Records the writer could
  * not write (a full disk) stay at the front of its buffer `wbuf` and are
- * retried once a second, before anything appended later.
+ * retried once a second, before anything appended later. In EVERYSEC
+ * the loop writes its own batches (wal_write_now) and the writer's sync,
+ * once a second, runs without the files' lock (sync_unlocked), so the loop
+ * never waits for it.
  *
  * Reading (wal_read, and wal_open's look at what is there) maps each
  * segment and walks it; seg_scan decides between a clean end, a torn tail
@@ -95,6 +98,7 @@ struct wal {
   uint64_t seg_off; /**< where the next record goes in it */
   uint64_t seg_cap; /**< its size */
   bool seg_dirty;   /**< written since its last sync */
+  uint64_t wgen;    /**< bumped by each write and each new segment (sync_unlocked) */
   uint64_t written; /**< last index written to a file */
   uint64_t synced;  /**< last index synced */
   int64_t retry_at; /**< when to try a full disk again (ms) */
@@ -509,6 +513,7 @@ static int seg_create(wal *w, uint64_t first, uint64_t size, char *why, size_t w
   w->fd = fd;
   w->seg_off = 0;
   w->seg_cap = size;
+  w->wgen++;
   return 0;
 }
 
@@ -556,6 +561,7 @@ static int write_pending(wal *w, char *why, size_t whylen) {
       }
       done += (size_t)n;
       w->seg_dirty = true;
+      w->wgen++;
     }
     if (rc != 0) break;
     w->seg_off += end - pos;
@@ -588,6 +594,35 @@ static int sync_current(wal *w, char *why, size_t whylen) {
   atomic_fetch_add(&w->syncs, 1);
   w->seg_dirty = false;
   w->synced = w->written;
+  return 0;
+}
+
+/* EVERYSEC's sync, made without holding io: called with io held, it
+ * syncs a duplicate of the current segment's descriptor with io released,
+ * so that the loop goes on writing (wal_write_now) and answering while the
+ * disk syncs, as Redis's background fsync does; a sync takes milliseconds
+ * to tens of them, and every answer of that time would wait for it. The
+ * duplicate keeps the file open if the loop rolls to a new segment
+ * meanwhile (seg_create syncs the old one itself). The segment stays dirty
+ * when anything was written or rolled during the sync (wgen moved). Returns
+ * with io held: 0, or -1 with why filled. */
+static int sync_unlocked(wal *w, char *why, size_t whylen) {
+  if (w->fd < 0 || !w->seg_dirty) return sync_current(w, why, whylen);
+  int fd = fcntl(w->fd, F_DUPFD_CLOEXEC, 0);
+  if (fd < 0) return sync_current(w, why, whylen); /* no descriptor to spare: hold io */
+  uint64_t upto = w->written, gen = w->wgen;
+  pthread_mutex_unlock(&w->io);
+  int rc = fdatasync(fd);
+  int e = errno;
+  close(fd);
+  pthread_mutex_lock(&w->io);
+  if (rc != 0) {
+    wal_errf(why, whylen, "fdatasync of the log: %s", strerror(e));
+    return -1;
+  }
+  atomic_fetch_add(&w->syncs, 1);
+  if (w->wgen == gen) w->seg_dirty = false;
+  if (upto > w->synced) w->synced = upto;
   return 0;
 }
 
@@ -654,7 +689,7 @@ static void *writer_main(void *arg) {
     bool write_due =
         !w->dead && (full ? now >= w->retry_at || stopping : w->batch_len > 0 || stopping);
     /* EVERYSEC: the loop may have written (wal_write_now) without telling
-     * this thread, so it looks once a second (sync_current does nothing
+     * this thread, so it looks once a second (sync_unlocked does nothing
      * when nothing was written). */
     bool everysec = !w->dead && w->cfg.fsync == WAL_FSYNC_EVERYSEC;
     bool sync_due = everysec && now >= w->sync_at;
@@ -694,9 +729,11 @@ static void *writer_main(void *arg) {
     if (rc == 1) rc = 0;
     /* ALWAYS syncs each batch; EVERYSEC when a second has passed; every
      * mode at the end. */
-    if (rc == 0 && (w->cfg.fsync == WAL_FSYNC_ALWAYS || stopping ||
-                    (w->cfg.fsync == WAL_FSYNC_EVERYSEC && mono_ms() >= w->sync_at))) {
+    if (rc == 0 && (w->cfg.fsync == WAL_FSYNC_ALWAYS || stopping)) {
       rc = sync_current(w, why, sizeof why);
+      w->sync_at = mono_ms() + WAL_EVERYSEC_MS;
+    } else if (rc == 0 && w->cfg.fsync == WAL_FSYNC_EVERYSEC && mono_ms() >= w->sync_at) {
+      rc = sync_unlocked(w, why, sizeof why);
       w->sync_at = mono_ms() + WAL_EVERYSEC_MS;
     }
     uint64_t durable = w->cfg.fsync == WAL_FSYNC_ALWAYS ? w->synced : w->written;
@@ -1016,8 +1053,10 @@ void wal_write_now(wal *w) {
     pthread_mutex_unlock(&w->mu);
     return;
   }
-  /* The writer holds io while it syncs: then the batch waits for it, as
-   * Redis postpones its write while a background fsync runs. */
+  /* The writer holds io while it writes a batch itself (not while it
+   * syncs: sync_unlocked): then this batch waits for it, and the writer
+   * takes it as soon as it is done (it looks for a batch before it
+   * sleeps) and reports it through the eventfd. */
   if (pthread_mutex_trylock(&w->io) != 0) return;
   pthread_mutex_lock(&w->mu);
   w->loop_writes = true;

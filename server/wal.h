@@ -78,9 +78,10 @@ uint64_t wal_append(wal *w, const void *data, size_t len);
  * then only syncs once a second. The daemon calls it before it sends the
  * answers of a loop turn, as Redis writes its append-only file before
  * replying: a crash of the process then loses nothing answered, a crash of
- * the machine up to a second; it writes nothing while the writer is syncing
- * (the writer takes the batch after), on a full disk or after a fatal
- * error. */
+ * the machine up to a second. The writer's sync does not stop it (the
+ * loop writes while the disk syncs); it writes nothing while the writer
+ * writes a batch itself (the writer takes this one right after), on a
+ * full disk or after a fatal error. */
 void wal_write_now(wal *w);
 
 /* The index of the last record appended (0: none this run, and the

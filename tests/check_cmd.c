@@ -604,6 +604,31 @@ START_TEST(test_expiry_replays) {
 }
 END_TEST
 
+/* Sessions whose ids share a slot of the recently-found entries
+ * (SESS_RECENT apart) are each found as themselves, and one that ended is
+ * not found through the slot while the other still is. */
+START_TEST(test_sessions_sharing_a_slot) {
+  const uint64_t a = S3, b = S3 + SESS_RECENT, c = S3 + 2 * SESS_RECENT;
+  ck_assert_int_eq(sess_begin(reg, a, 1, true), 0);
+  ck_assert_int_eq(sess_begin(reg, b, 2, true), 0);
+  ck_assert_int_eq(sess_reply_keep(reg, a, 1, (sm_span){(const uint8_t *)"a", 1}), 0);
+  ck_assert_int_eq(sess_reply_keep(reg, b, 1, (sm_span){(const uint8_t *)"bb", 2}), 0);
+  for (int i = 0; i < 3; i++) { /* taking turns, as two clients' requests do */
+    sess_request sr;
+    sess_request_begin(reg, a, 1, 0, &sr);
+    ck_assert(sr.answered && sr.result.n == 1 && sr.result.p[0] == 'a');
+    sess_request_begin(reg, b, 1, 0, &sr);
+    ck_assert(sr.answered && sr.result.n == 2 && sr.result.p[0] == 'b');
+    ck_assert(!sess_kept(reg, c));
+  }
+  sess_end(reg, b);
+  ck_assert(!sess_kept(reg, b));
+  ck_assert(sess_kept(reg, a));
+  sess_end(reg, a);
+  ck_assert(!sess_kept(reg, a));
+}
+END_TEST
+
 /* The reply table of a kept session (session.c keeps it sorted by seq,
  * small answers inline): answers found by seq, a parked call's answer kept
  * after newer ones, acknowledgements dropping what they cover (also out of
@@ -723,6 +748,26 @@ START_TEST(test_reply_table) {
   reg_free(r);
   vb_free(&saved);
   vb_free(&again);
+  /* A request's one look-up (sess_request_begin) sees the same: its ack
+   * drops what it covers, its seq's answer is found, a new seq's is not. */
+  sess_request sr;
+  sess_request_begin(reg, S1, 290, 200, &sr);
+  ck_assert(sr.kept && sr.answered);
+  ck_assert_int_eq(sr.status, WS_OK);
+  ck_assert_uint_eq(sr.result.n, 9);
+  ck_assert_uint_eq(sr.acked, 200);
+  ck_assert_uint_eq(sr.replies, 100);
+  ck_assert_uint_eq(sess_reply_count(reg, S1), 100);
+  ck_assert(!sess_reply_find(reg, S1, 200, &st, &got, &tok));
+  sess_request_begin(reg, S1, 124, 0, &sr); /* acknowledged: gone */
+  ck_assert(!sr.answered);
+  sess_request_begin(reg, S1, 301, 0, &sr); /* a new call */
+  ck_assert(sr.kept && !sr.answered);
+  ck_assert_uint_eq(sr.acked, 200);
+  sess_request_begin(reg, S2, 5, 4, &sr); /* no entry: nothing kept */
+  ck_assert(!sr.kept && !sr.answered && sr.replies == 0);
+  sess_request_begin(reg, 0, 5, 4, &sr);
+  ck_assert(!sr.kept && !sr.answered);
   sess_ack(reg, S1, 300);
   ck_assert_uint_eq(sess_reply_count(reg, S1), 0);
   ck_assert_uint_eq(reg_mem(reg)->used, used_before); /* every answer uncounted */
@@ -756,6 +801,7 @@ Suite *cmd_suite(void) {
   tcase_add_test(tc, test_unkept_type);
   tcase_add_test(tc, test_expiry_replays);
   tcase_add_test(tc, test_reply_table);
+  tcase_add_test(tc, test_sessions_sharing_a_slot);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -22,7 +22,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <stdatomic.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 /* One log under test: its directory, loop and what the callbacks saw. */
@@ -588,6 +590,55 @@ START_TEST(test_write_now) {
 }
 END_TEST
 
+/* A slow disk for test_write_during_sync: while slow_sync_ms is set, every
+ * fdatasync of this process (this definition comes before libc's) sleeps
+ * that long after syncing, with syncing_now set meanwhile. */
+static atomic_int slow_sync_ms;
+static atomic_int syncing_now;
+
+int fdatasync(int fd) {
+  int rc = (int)syscall(SYS_fdatasync, fd);
+  int ms = atomic_load(&slow_sync_ms);
+  if (ms > 0) {
+    atomic_store(&syncing_now, 1);
+    usleep((useconds_t)ms * 1000);
+    atomic_store(&syncing_now, 0);
+  }
+  return rc;
+}
+
+/* Proves EVERYSEC's once-a-second sync does not hold back the loop: while
+ * the writer is inside a (slow) fdatasync, wal_write_now still writes the
+ * loop's batch and reports it at once, so a daemon's answers never wait
+ * for a sync in this mode; the sync still counts, and what the loop wrote
+ * meanwhile is synced by the next one. */
+START_TEST(test_write_during_sync) {
+  wt t;
+  wt_init(&t);
+  wt_open(&t, 1, WAL_FSYNC_EVERYSEC, 0);
+  atomic_store(&slow_sync_ms, 1500);
+  uint64_t s0 = wal_syncs(t.w);
+  append_n(&t, 1, 1);
+  wal_write_now(t.w);
+  ck_assert_uint_eq(t.durable, 1);
+  WT_RUN_UNTIL(&t, atomic_load(&syncing_now), 3000); /* the writer syncs record 1, slowly */
+  ck_assert_msg(atomic_load(&syncing_now), "the writer did not sync within 3 s");
+  for (uint64_t idx = 2; idx <= 5; idx++) {
+    append_n(&t, idx, 1);
+    wal_write_now(t.w);
+    ck_assert_msg(t.durable == idx, "record %" PRIu64 " waits for the sync (durable %" PRIu64 ")",
+                  idx, t.durable);
+  }
+  ck_assert_msg(atomic_load(&syncing_now), "the sync ended before the check: no proof");
+  wal_read_info info;
+  ck_assert_uint_eq(read_all(t.dir, 0, &info), 5); /* written, not only reported */
+  atomic_store(&slow_sync_ms, 0);
+  WT_RUN_UNTIL(&t, wal_syncs(t.w) >= s0 + 2, 4000); /* the slow one, then records 2..5 */
+  ck_assert_uint_ge(wal_syncs(t.w), s0 + 2);
+  wt_free(&t);
+}
+END_TEST
+
 /* ---- a full disk ------------------------------------------------------- */
 
 /* Checks records 21 (the big one) to 26 of test_disk_full. */
@@ -808,6 +859,7 @@ Suite *wal_suite(void) {
   tcase_add_test(tc, test_group_commit);
   tcase_add_test(tc, test_everysec);
   tcase_add_test(tc, test_write_now);
+  tcase_add_test(tc, test_write_during_sync);
   tcase_add_test(tc, test_disk_full);
   tcase_add_test(tc, test_full_at_open);
   tcase_add_test(tc, test_drop_before);

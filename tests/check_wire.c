@@ -248,7 +248,9 @@ END_TEST
 
 /* A list written with its sizes known first (vw_*_size, vb_list_head,
  * vb_item_head, vb_list_int), or with its header written last into room
- * left for it (vb_list_room), has the bytes vb_list_begin/end writes, for
+ * left for it (vb_list_room), also with the one-reservation writers
+ * (vb_list_ints, vb_list_str_item, vb_list_list_item), has the bytes
+ * vb_list_begin/end writes, for
  * ints of every varint length and strings and bodies on both sides of
  * each length-byte boundary. */
 START_TEST(value_sized_list_same_bytes) {
@@ -305,6 +307,18 @@ START_TEST(value_sized_list_same_bytes) {
     vb_list_head(&room, inner_body);
     vb_list_item(&room, vb_span(&one));
     size_t start = vb_list_close_room(&room, mark);
+    /* And with the one-reservation writers a record uses (cmd.c). */
+    vbuf batch;
+    vb_init(&batch);
+    size_t bmark = vb_list_room(&batch);
+    vb_list_ints(&batch, ints, sizeof ints / sizeof ints[0]);
+    vb_list_str_item(&batch, text, strs[si]);
+    sm_span inner_items[1] = {vb_span(&one)};
+    vb_list_list_item(&batch, inner_items, 1);
+    size_t bstart = vb_list_close_room(&batch, bmark);
+    ck_assert(!batch.failed);
+    assert_same((sm_span){batch.p + bstart, batch.len - bstart}, vb_span(&wrapped));
+    vb_free(&batch);
     ck_assert(!wrapped.failed && !sized.failed && !room.failed);
     ck_assert_uint_ge(start, 3);
     ck_assert_int_eq(memcmp(room.p, "pre", 3), 0);
@@ -317,6 +331,35 @@ START_TEST(value_sized_list_same_bytes) {
     vb_free(&sized);
     vb_free(&one);
   }
+}
+END_TEST
+
+/* vb_list_ints writes the bytes vb_list_int does for every varint length
+ * and on both sides of each length's bounds, also when called again after
+ * its own bytes. */
+START_TEST(value_list_ints_every_length) {
+  int64_t v[64 * 4 + 2];
+  size_t n = 0;
+  for (int k = 0; k < 63; k++) {
+    int64_t p = (int64_t)1 << k;
+    v[n++] = p;
+    v[n++] = p - 1;
+    v[n++] = -p;
+    v[n++] = -p + 1;
+  }
+  v[n++] = INT64_MAX;
+  v[n++] = INT64_MIN;
+  vbuf one, many;
+  vb_init(&one);
+  vb_init(&many);
+  for (size_t i = 0; i < n; i++)
+    vb_list_int(&one, v[i]);
+  vb_list_ints(&many, v, n / 2); /* in two calls: the second one after the first's bytes */
+  vb_list_ints(&many, v + n / 2, n - n / 2);
+  ck_assert(!one.failed && !many.failed);
+  assert_same(vb_span(&many), vb_span(&one));
+  vb_free(&one);
+  vb_free(&many);
 }
 END_TEST
 
@@ -918,6 +961,7 @@ Suite *wire_suite(void) {
   tcase_add_test(tc, value_scalars_match_protobuf);
   tcase_add_test(tc, value_containers_match_protobuf);
   tcase_add_test(tc, value_sized_list_same_bytes);
+  tcase_add_test(tc, value_list_ints_every_length);
   tcase_add_test(tc, value_rejects_malformed);
   tcase_add_test(tc, value_depth_limit);
   tcase_add_test(tc, value_compare);
