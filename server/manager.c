@@ -412,6 +412,9 @@ static void put_cluster_info(map_writer *w, struct sm_server *srv) {
   mw_int(w, "lag",
          ci.etcd_revision > ci.applied_revision ? ci.etcd_revision - ci.applied_revision : 0);
   mw_int(w, "applied_batches", (int64_t)ci.applied_batches);
+  mw_int(w, "appends", (int64_t)ci.appends);
+  mw_int(w, "appends_behind", (int64_t)ci.appends_behind);
+  mw_int(w, "appends_retried", (int64_t)ci.appends_retried);
   uint32_t digest = 0;
   if (snap_digest(srv->reg, digest_sessions, srv->reg, &digest) == 0) {
     char text[16];
