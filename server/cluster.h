@@ -22,7 +22,9 @@
  * CLUSTER_BATCH_MAX bytes), appended with a Txn guarded by the leader
  * key's create revision being its own and the batch key being absent, so
  * a retried append is applied once and a deposed leader appends nothing;
- * at most CLUSTER_INFLIGHT appends are in flight. Answers wait (conn.c,
+ * one append is in flight at a time, while the next batch fills, except
+ * that a batch that reached CLUSTER_BATCH_MAX may go beside it (at most
+ * CLUSTER_INFLIGHT in flight). Answers wait (conn.c,
  * through persist.h) until etcd acknowledged the batch of the last
  * command they show. Every member loads the group's snapshot, watches the
  * group's keys from the revision after it, and applies the batches of
@@ -58,7 +60,7 @@ typedef struct cluster cluster;
 
 #define CLUSTER_TTL_DEFAULT_S 3
 #define CLUSTER_BATCH_MAX ((size_t)64 * 1024)
-#define CLUSTER_INFLIGHT 2
+#define CLUSTER_INFLIGHT 2 /* appends in flight, the second only with a full batch */
 /* The largest arguments of one change: its batch, base64 and JSON, stays
  * under etcd's default request limit (1.5 MiB, --max-request-bytes). */
 #define CLUSTER_RECORD_MAX ((size_t)1400 * 1024)
@@ -139,6 +141,10 @@ typedef struct cluster_info {
   uint64_t snapshot_seq;     /* the group's last snapshot: the batches it holds (0: none) */
   int64_t snapshot_revision; /* the etcd revision it holds everything up to */
   uint64_t snapshot_bytes;   /* its size */
+  /* The appends of this member's runs as leader: sent (each attempt),
+   * refused because the batch before had not reached etcd yet, failed in
+   * transport. */
+  uint64_t appends, appends_behind, appends_retried;
 } cluster_info;
 
 void cluster_get_info(const cluster *cl, cluster_info *out);

@@ -415,6 +415,9 @@ static void put_cluster_info(map_writer *w, struct sm_server *srv) {
   mw_int(w, "group_snapshot_seq", (int64_t)ci.snapshot_seq);
   mw_int(w, "group_snapshot_revision", ci.snapshot_revision);
   mw_int(w, "group_snapshot_bytes", (int64_t)ci.snapshot_bytes);
+  mw_int(w, "appends", (int64_t)ci.appends);
+  mw_int(w, "appends_behind", (int64_t)ci.appends_behind);
+  mw_int(w, "appends_retried", (int64_t)ci.appends_retried);
   uint32_t digest = 0;
   if (snap_digest(srv->reg, digest_sessions, srv->reg, &digest) == 0) {
     char text[16];

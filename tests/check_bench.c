@@ -7,7 +7,8 @@
  * UNIX socket), and above all its result checking: values changed, keys
  * deleted or a counter moved behind its back by another client make it
  * print "error: workload=..." and exit 1, so a fast wrong answer cannot pass
- * for speed. */
+ * for speed. --rate paces the clients, times requests from when they were
+ * due, and says when the rate was not kept. */
 #include "smtest.h"
 
 #include <signal.h>
@@ -78,6 +79,12 @@ START_TEST(test_usage_errors) {
       {"-d 0", "-d"},
       {"-r x", "-r"},
       {"--seed -1", "--seed"},
+      {"--rate 0", "--rate"},
+      {"--rate -5", "--rate"},
+      {"--rate 1.5", "--rate"},
+      {"--rate fast", "--rate"},
+      {"--rate 100000001", "--rate"},
+      {"--rate", "needs an argument"},
       {"-t nosuch", "unknown workload \"nosuch\""},
       {"-t dict_set,nosuch", "unknown workload"},
       {"-t dict_set,", "comma"},
@@ -299,6 +306,71 @@ START_TEST(test_catches_counter_interference) {
 }
 END_TEST
 
+/* The value of key=... in a result line, as a number (-1: absent). */
+static double field(const char *line, const char *key) {
+  char pat[64];
+  snprintf(pat, sizeof pat, " %s=", key);
+  const char *p = strstr(line, pat);
+  return p ? strtod(p + strlen(pat), NULL) : -1;
+}
+
+static double elapsed_s(const struct timespec *t0) {
+  struct timespec t1;
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* --rate 500 over 2 clients: 300 pings take at least 0.6 s less one
+ * interval (a closed loop takes a few ms), the rate achieved is the one
+ * asked, the line ends with rate_per_s=500, and nothing says it was not
+ * kept. */
+START_TEST(test_rate_paces) {
+  char *out = malloc(OUT_LEN);
+  struct timespec t0;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  int rc = bench(NULL, "-q -c 2 -n 300 --rate 500 -t ping", out);
+  double secs = elapsed_s(&t0);
+  ck_assert_msg(rc == 0, "exit %d: %s", rc, out);
+  ck_assert_msg(secs >= 0.55, "300 requests at 500/s took %.3f s: %s", secs, out);
+  ck_assert_msg(strstr(out, "could not keep") == NULL, "%s", out);
+  ck_assert_msg(strncmp(out, "workload=ping ", 14) == 0, "%s", out);
+  ck_assert_msg(field(out, "rate_per_s") == 500, "%s", out);
+  double ops = field(out, "ops_per_s");
+  ck_assert_msg(ops >= 400 && ops <= 520, "ops_per_s %.0f, asked 500: %s", ops, out);
+  /* The CSV header and row carry the rate in a ninth column. */
+  rc = bench(NULL, "-q --csv -c 2 -n 40 --rate 400 -t ping", out);
+  ck_assert_msg(rc == 0, "exit %d: %s", rc, out);
+  ck_assert_msg(strstr(out, ",max_us,rate_per_s\n") && strstr(out, ",400\n"), "%s", out);
+  free(out);
+}
+END_TEST
+
+/* A rate far beyond the daemon: every request is due at once, so each is
+ * timed from the start and the median latency is about half the run (a
+ * closed loop would show one round trip), and stderr says the rate was
+ * not kept. */
+START_TEST(test_rate_not_kept) {
+  char *out = malloc(OUT_LEN);
+  int rc = bench(NULL, "-q -c 1 -n 3000 --rate 100000000 -t ping", out);
+  ck_assert_msg(rc == 0, "exit %d: %s", rc, out);
+  ck_assert_msg(strstr(out, "could not keep the rate: 100000000 requests/s asked"), "%s", out);
+  const char *line = strstr(out, "workload=ping ");
+  ck_assert_msg(line != NULL, "%s", out);
+  double ops = field(line, "ops_per_s"), p50 = field(line, "p50_us");
+  ck_assert_msg(ops > 0 && ops < 95000000, "%s", out);
+  double run_us = 3000 / ops * 1e6;
+  ck_assert_msg(p50 >= 0.3 * run_us, "p50 %.1f us in a run of %.1f us: not timed from the schedule",
+                p50, run_us);
+  /* The same run in a closed loop: each request timed alone. */
+  rc = bench(NULL, "-q -c 1 -n 3000 -t ping", out);
+  ck_assert_msg(rc == 0, "exit %d: %s", rc, out);
+  ops = field(out, "ops_per_s");
+  p50 = field(out, "p50_us");
+  ck_assert_msg(ops > 0 && p50 < 0.3 * 3000 / ops * 1e6, "%s", out);
+  free(out);
+}
+END_TEST
+
 Suite *bench_suite(void) {
   Suite *s = suite_create("bench");
   TCase *args = tcase_create("arguments");
@@ -312,6 +384,8 @@ Suite *bench_suite(void) {
   tcase_set_timeout(out, 120);
   tcase_add_test(out, test_lines_every_workload);
   tcase_add_test(out, test_csv_processes_unix);
+  tcase_add_test(out, test_rate_paces);
+  tcase_add_test(out, test_rate_not_kept);
   suite_add_tcase(s, out);
   TCase *chk = tcase_create("checking");
   smtest_add_daemon(chk);

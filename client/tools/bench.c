@@ -15,6 +15,8 @@
  *
  * (or a CSV row with --csv). ops_per_s is every request of every client
  * divided by the time from the first client's start to the last one's end.
+ * With --rate the clients send on a schedule (bench_pace.c), the line ends
+ * with rate_per_s=N, and a rate not kept is said on stderr.
  * A wrong answer or a failed call prints "error: workload=NAME ..." on
  * stderr and exits 1; usage errors exit 2; a failure to connect exits 3.
  *
@@ -38,6 +40,8 @@
 #define MAX_CLIENTS 10000
 #define MAX_PIPELINE 100000
 #define MAX_VALUE (16u << 20)
+#define MAX_RATE 100000000u
+#define RATE_SHORTFALL 0.95 /* an achieved rate below this share of --rate is reported */
 #define DEFAULT_LIST                                                                               \
   "ping,dict_set,dict_get,dict_setget,dict_cas,list_push,list_pop,value_incr,queue_putget,lock,"   \
   "set_add,set_contains,txn4,fenced_lock"
@@ -61,6 +65,9 @@ static void usage(FILE *f) {
           "  -c, --clients N        concurrent clients, one connection each (default 50)\n"
           "  -n, --requests N       requests per workload, all clients together (default 100000)\n"
           "  -P, --pipeline N       requests sent together in one round trip (default 1)\n"
+          "      --rate N           send N requests/s, all clients together, on a fixed\n"
+          "                         schedule, and time each request from when it was due\n"
+          "                         (default: a closed loop, each client as fast as answered)\n"
           "  -d, --data-size B      bytes of each value (default 64)\n"
           "  -r, --keyspace N       keys used: key:000000000000 .. N-1 (default 100000)\n"
           "      --sequential       use keys in order (each client a contiguous range)\n"
@@ -84,6 +91,8 @@ static void usage(FILE *f) {
           "lock and fenced_lock always run with pipeline 1 (a pipelined release would\n"
           "overtake its acquire); fenced_lock checks that each grant's fencing token is the\n"
           "one after the last grant's.\n"
+          "With --rate, each line also gives rate_per_s (the rate asked); ops_per_s is the\n"
+          "rate achieved, and when it falls short by more than 5%% a line on stderr says so.\n"
           "Exit codes: 0 ok, 1 wrong result or server error, 2 usage, 3 cannot connect.\n",
           SM_DEFAULT_URL, DEFAULT_LIST);
 }
@@ -169,7 +178,8 @@ enum {
   OPT_TLS_CERT,
   OPT_TLS_KEY,
   OPT_TLS_NAME,
-  OPT_TLS_INSECURE
+  OPT_TLS_INSECURE,
+  OPT_RATE
 };
 
 /* Fills cfg and list from argv. Returns 0, BENCH_USAGE, or -1 for --help. */
@@ -186,6 +196,7 @@ static int parse_args(int argc, char **argv, bench_cfg *cfg, const bench_workloa
       {"clients", required_argument, NULL, 'c'},
       {"requests", required_argument, NULL, 'n'},
       {"pipeline", required_argument, NULL, 'P'},
+      {"rate", required_argument, NULL, OPT_RATE},
       {"data-size", required_argument, NULL, 'd'},
       {"keyspace", required_argument, NULL, 'r'},
       {"sequential", no_argument, NULL, OPT_SEQ},
@@ -227,6 +238,12 @@ static int parse_args(int argc, char **argv, bench_cfg *cfg, const bench_workloa
       if (!parse_count(optarg, 1, MAX_PIPELINE, &v))
         return usage_error("-P wants a pipeline depth from 1 to 100000, not \"%s\"", optarg);
       cfg->pipeline = (int)v;
+      break;
+    case OPT_RATE:
+      if (!parse_count(optarg, 1, MAX_RATE, &v))
+        return usage_error("--rate wants requests per second from 1 to 100000000, not \"%s\"",
+                           optarg);
+      cfg->rate = v;
       break;
     case 'd':
       if (!parse_count(optarg, 1, MAX_VALUE, &v))
@@ -293,6 +310,10 @@ static void worker_main(bench_worker *w) {
   pthread_barrier_wait(&r->sh->start); /* also after a failure: nobody waits forever */
   if (s->code == 0 && !atomic_load(&r->sh->stop)) {
     s->t0 = bench_now();
+    if (r->cfg->rate > 0) {
+      w->gap_ns = 1e9 * r->cfg->clients / (double)r->cfg->rate;
+      w->offset_ns = (int64_t)(1e9 * w->index * r->pipeline / (double)r->cfg->rate);
+    }
     r->w->loop(w);
     s->t1 = bench_now();
   }
@@ -377,23 +398,33 @@ static int run_clients(bench_run *r, bench_worker *ws) {
   return status;
 }
 
-static void print_result(const bench_run *r, const hist *h, double secs, bool *header_done) {
+static void print_result(const bench_run *r, const hist *h, double secs, int64_t late_ns,
+                         bool *header_done) {
   const bench_cfg *c = r->cfg;
   double ops = secs > 0 ? (double)h->count / secs : 0;
   double p50 = hist_quantile(h, 0.50) / 1000, p99 = hist_quantile(h, 0.99) / 1000;
   double max = (double)h->max_ns / 1000;
+  char rate[48] = "";
   if (c->csv) {
     if (!*header_done)
-      printf("workload,transport,clients,pipeline,ops_per_s,p50_us,p99_us,max_us\n");
+      printf("workload,transport,clients,pipeline,ops_per_s,p50_us,p99_us,max_us%s\n",
+             c->rate ? ",rate_per_s" : "");
     *header_done = true;
-    printf("%s,%s,%d,%d,%.0f,%.1f,%.1f,%.1f\n", r->w->name, c->transport, c->clients, r->pipeline,
-           ops, p50, p99, max);
+    if (c->rate) snprintf(rate, sizeof rate, ",%" PRIu64, c->rate);
+    printf("%s,%s,%d,%d,%.0f,%.1f,%.1f,%.1f%s\n", r->w->name, c->transport, c->clients, r->pipeline,
+           ops, p50, p99, max, rate);
   } else {
+    if (c->rate) snprintf(rate, sizeof rate, " rate_per_s=%" PRIu64, c->rate);
     printf("workload=%s transport=%s clients=%d pipeline=%d ops_per_s=%.0f p50_us=%.1f "
-           "p99_us=%.1f max_us=%.1f\n",
-           r->w->name, c->transport, c->clients, r->pipeline, ops, p50, p99, max);
+           "p99_us=%.1f max_us=%.1f%s\n",
+           r->w->name, c->transport, c->clients, r->pipeline, ops, p50, p99, max, rate);
   }
   fflush(stdout);
+  if (c->rate && ops < RATE_SHORTFALL * (double)c->rate)
+    fprintf(stderr,
+            "statemgr-bench: workload=%s could not keep the rate: %" PRIu64
+            " requests/s asked, %.0f achieved; a send went out up to %.1f ms after it was due\n",
+            r->w->name, c->rate, ops, (double)late_ns / 1e6);
 }
 
 /* Runs one workload end to end. Returns an exit code. */
@@ -437,7 +468,7 @@ static int run_workload(const bench_cfg *c, const bench_workload *w, sm_client *
 
   hist all;
   hist_init(&all);
-  int64_t t0 = INT64_MAX, t1 = 0;
+  int64_t t0 = INT64_MAX, t1 = 0, late = 0;
   for (int i = 0; status == 0 && i < c->clients; i++) {
     const bench_slot *s = &r.sh->slots[i];
     if (s->code != 0) {
@@ -448,13 +479,14 @@ static int run_workload(const bench_cfg *c, const bench_workload *w, sm_client *
       break;
     }
     hist_merge(&all, &s->h);
+    if (s->late_ns > late) late = s->late_ns;
     if (s->requests == 0) continue;
     if (s->t0 < t0) t0 = s->t0;
     if (s->t1 > t1) t1 = s->t1;
   }
   if (status == 0 && w->verify && (status = w->verify(&r, err, sizeof err)) != 0)
     print_error(&r, "verifying: ", err);
-  if (status == 0) print_result(&r, &all, t1 > t0 ? (double)(t1 - t0) / 1e9 : 0, header_done);
+  if (status == 0) print_result(&r, &all, t1 > t0 ? (double)(t1 - t0) / 1e9 : 0, late, header_done);
 
   close_objs(&r.o);
   pthread_barrier_destroy(&r.sh->start);

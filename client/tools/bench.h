@@ -7,7 +7,8 @@
  * step (open objects, preload data), the timed loop of one client, and a
  * final verification. bench_data.c makes the keys, values and items the
  * workloads send, and the random numbers that pick them, so every answer
- * can be recomputed and checked. bench_hist.h is the latency histogram.
+ * can be recomputed and checked. bench_pace.c holds --rate's schedule.
+ * bench_hist.h is the latency histogram.
  *
  * Adding a workload: write its three functions in bench_work.c and add a
  * line to bench_workloads[]. */
@@ -43,6 +44,7 @@ typedef struct bench_cfg {
   size_t value_bytes;
   uint64_t keyspace;
   uint64_t seed;
+  uint64_t rate;   /**< --rate: requests/s of all clients together (0: closed loop) */
   bool sequential; /**< keys in order instead of random */
   bool processes;  /**< clients are processes, not threads */
   bool preload;    /**< dict_get loads its keys first (--no-preload: not) */
@@ -55,6 +57,7 @@ typedef struct bench_slot {
   hist h;            /**< one sample per request */
   int64_t t0, t1;    /**< the client's timed loop, CLOCK_MONOTONIC ns */
   uint64_t requests; /**< requests made */
+  int64_t late_ns;   /**< --rate: the latest a send went out after its scheduled time */
   uint64_t last;     /**< workload-specific: last key or count, for verify */
   int code;          /**< 0, or BENCH_WRONG / BENCH_CONNECT */
   char error[BENCH_ERR_LEN];
@@ -102,7 +105,10 @@ typedef struct bench_worker {
   sm_pipeline *pl; /**< when pipelining */
   char *vbuf;      /**< value_bytes + 1 scratch bytes */
   char *vbuf2;     /**< a second one */
-  int64_t t_start; /**< when the request being timed started */
+  int64_t t_start; /**< when the request being timed started (--rate: was due) */
+  /* --rate: request k of this client is due at slot->t0 + offset_ns + k * gap_ns. */
+  double gap_ns;     /**< 0: closed loop, each send goes as soon as the last is answered */
+  int64_t offset_ns; /**< spreads the clients' sends over one interval */
 } bench_worker;
 
 typedef struct bench_workload {
@@ -151,6 +157,15 @@ uint64_t bench_bit_count(atomic_uint_fast64_t *bits, uint64_t n);
 
 /* Nanoseconds on CLOCK_MONOTONIC (shared by all processes). */
 int64_t bench_now(void);
+
+/* ---- bench_pace.c ---- */
+
+/* The time a send of this client's next requests counts from. In a closed
+ * loop: now. With --rate: the time its first request was due (sleeping
+ * until then when early), so that a server that answers late is charged
+ * with the time the requests queued behind it waited too (no coordinated
+ * omission); a late send is noted in slot->late_ns. */
+int64_t bench_send_time(bench_worker *w);
 
 /* Describes a value for an error message: text, cut to a readable length
  * (caller frees with sm_free()). */

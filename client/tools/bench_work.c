@@ -14,7 +14,8 @@
  * requests is recorded once with the batch's round trip time (write to
  * last answer): the latency a caller of sm_pipeline_exec sees for every
  * call in it. Percentiles are therefore over requests, as redis-benchmark's
- * are.
+ * are. With --rate every send waits for its scheduled time and is timed
+ * from it (bench_send_time), not from when it could go out.
  *
  * Checks (a fast wrong answer must not pass for speed): every call's status;
  * dict_get compares each value with the one its key was given; dict_setget
@@ -81,12 +82,12 @@ static int timed_done(bench_worker *w, int rc) {
 }
 
 /* Times one request: the comma operator orders start, call, record. */
-#define TIMED(w, expr) ((w)->t_start = bench_now(), timed_done((w), (expr)))
+#define TIMED(w, expr) ((w)->t_start = bench_send_time(w), timed_done((w), (expr)))
 
 /* Sends the queued batch and records its round trip once per request. */
 static int exec_batch(bench_worker *w, uint64_t j) {
   size_t n = sm_pipeline_count(w->pl);
-  int64_t t = bench_now();
+  int64_t t = bench_send_time(w);
   int rc = sm_pipeline_exec(w->pl);
   hist_add(&w->slot->h, (uint64_t)(bench_now() - t), n);
   w->slot->requests += n;
