@@ -347,7 +347,8 @@ END_TEST
 
 /* A rate far beyond the daemon: every request is due at once, so each is
  * timed from the start and the median latency is about half the run (a
- * closed loop would show one round trip), and stderr says the rate was
+ * closed loop would show one round trip: a tenth of the run is the bound,
+ * a stall on a loaded machine can skew the median), and stderr says the rate was
  * not kept. */
 START_TEST(test_rate_not_kept) {
   char *out = malloc(OUT_LEN);
@@ -359,14 +360,14 @@ START_TEST(test_rate_not_kept) {
   double ops = field(line, "ops_per_s"), p50 = field(line, "p50_us");
   ck_assert_msg(ops > 0 && ops < 95000000, "%s", out);
   double run_us = 3000 / ops * 1e6;
-  ck_assert_msg(p50 >= 0.3 * run_us, "p50 %.1f us in a run of %.1f us: not timed from the schedule",
+  ck_assert_msg(p50 >= 0.1 * run_us, "p50 %.1f us in a run of %.1f us: not timed from the schedule",
                 p50, run_us);
   /* The same run in a closed loop: each request timed alone. */
   rc = bench(NULL, "-q -c 1 -n 3000 -t ping", out);
   ck_assert_msg(rc == 0, "exit %d: %s", rc, out);
   ops = field(out, "ops_per_s");
   p50 = field(out, "p50_us");
-  ck_assert_msg(ops > 0 && p50 < 0.3 * 3000 / ops * 1e6, "%s", out);
+  ck_assert_msg(ops > 0 && p50 < 0.1 * 3000 / ops * 1e6, "%s", out);
   free(out);
 }
 END_TEST
