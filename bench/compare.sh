@@ -691,6 +691,10 @@ cat "$OUT"
 
 if [ "$WRITE" = 1 ]; then
   cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+  # The sections other scripts write (bench/instructions.sh,
+  # bench/cluster.sh) stay as they were, after this script's.
+  KEPT=$(awk '/^### Instructions per request|^## Replicated group/ { k = 1 } k' \
+    "$ROOT/bench/RESULTS.md" 2>/dev/null || true)
   {
     echo "# statemgr benchmark results"
     echo
@@ -713,6 +717,10 @@ if [ "$WRITE" = 1 ]; then
     echo "- statemgr-bench and pyclient.py check every answer (a wrong one fails the run); redis-benchmark does not."
     echo "- With pipelining, statemgr-bench sends P requests with one write (sm_pipeline_exec) and redis-benchmark -P does the same with RESP."
     echo "- Single runs on a small shared VM drift: back-to-back one-client runs have varied between about 20k and 44k ops/s within two minutes. Hence the alternating best-of-N; still, treat a ratio within about 0.2 of its target as undecided, and compare only figures from the same invocation."
+    if [ -n "$KEPT" ]; then
+      echo
+      printf '%s\n' "$KEPT"
+    fi
   } >"$ROOT/bench/RESULTS.md"
   say "wrote $ROOT/bench/RESULTS.md"
 fi

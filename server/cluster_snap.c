@@ -20,10 +20,12 @@
 #include "snapshot.h"
 #include "cmd.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <event2/event.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -235,10 +237,19 @@ static int manifest_parse(const uint8_t *v, size_t n, manifest *m) {
 
 /* ---- the temporary directory ---- */
 
+#define SNAP_DIR_PREFIX "statemgrd-snap-"
+
+static const char *tmp_root(void) {
+  const char *tmp = getenv("TMPDIR");
+  return tmp && tmp[0] ? tmp : "/tmp";
+}
+
+/* The directory is named statemgrd-snap-PID-XXXXXX, so that a member
+ * starting can tell the ones of members killed in the middle of a
+ * snapshot or a load (snap_sweep). */
 static int make_dir(csnap *s, char *err, size_t errlen) {
   if (s->dir[0]) return 0;
-  const char *tmp = getenv("TMPDIR");
-  snprintf(s->dir, sizeof s->dir, "%s/statemgrd-snap-XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
+  snprintf(s->dir, sizeof s->dir, "%s/" SNAP_DIR_PREFIX "%ld-XXXXXX", tmp_root(), (long)getpid());
   if (!mkdtemp(s->dir)) {
     snprintf(err, errlen, "cannot make a temporary directory %s: %s", s->dir, strerror(errno));
     s->dir[0] = '\0';
@@ -261,6 +272,42 @@ static void clear_dir(csnap *s) {
   unlink(path);
   if (rmdir(s->dir) != 0) log_warn("cannot remove %s: %s", s->dir, strerror(errno));
   s->dir[0] = '\0';
+}
+
+/* Removes the files of directory dir (a snapshot directory holds files
+ * only), then dir. */
+static void remove_dir(const char *dir) {
+  DIR *d = opendir(dir);
+  if (!d) return;
+  struct dirent *de;
+  while ((de = readdir(d)) != NULL)
+    if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+      unlinkat(dirfd(d), de->d_name, 0);
+  closedir(d);
+  if (rmdir(dir) == 0) log_info("removed %s, left by a member that was killed", dir);
+}
+
+/* Removes this user's snapshot directories whose member no longer runs:
+ * its process is gone, or it is this process before an execv (a member
+ * stepping down starts again with its pid). A pid taken since by another
+ * program keeps its directory: nothing is removed that may be in use. */
+static void snap_sweep(void) {
+  DIR *d = opendir(tmp_root());
+  if (!d) return;
+  struct dirent *de;
+  char path[PATH_MAX];
+  while ((de = readdir(d)) != NULL) {
+    if (strncmp(de->d_name, SNAP_DIR_PREFIX, strlen(SNAP_DIR_PREFIX)) != 0) continue;
+    char *end = NULL;
+    long pid = strtol(de->d_name + strlen(SNAP_DIR_PREFIX), &end, 10);
+    if (pid <= 0 || !end || *end != '-') continue;
+    struct stat st;
+    snprintf(path, sizeof path, "%s/%s", tmp_root(), de->d_name);
+    if (lstat(path, &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid()) continue;
+    bool gone = kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+    if (gone || pid == (long)getpid()) remove_dir(path);
+  }
+  closedir(d);
 }
 
 /* ---- the leader's snapshot ---- */
@@ -715,6 +762,7 @@ int csnap_new(struct sm_server *srv, struct etcd *e, const char *name, const cha
     snprintf(err, errlen, "out of memory");
     return -1;
   }
+  snap_sweep();
   s->srv = srv;
   s->e = e;
   s->fd = s->load_fd = -1;

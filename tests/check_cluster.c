@@ -1118,6 +1118,49 @@ START_TEST(new_client_waits_for_the_election) {
 }
 END_TEST
 
+/* Makes dir (a member's snapshot directory as cluster_snap.c names it)
+ * holding one file. */
+static void make_snap_dir(const char *dir) {
+  ck_assert_int_eq(mkdir(dir, 0700), 0);
+  char file[600];
+  snprintf(file, sizeof file, "%s/load.snap", dir);
+  FILE *f = fopen(file, "w");
+  ck_assert_ptr_nonnull(f);
+  fputs("a snapshot cut short", f);
+  fclose(f);
+}
+
+/* A member killed in the middle of a snapshot or a load leaves its
+ * temporary directory behind: a member starting removes those whose
+ * process is gone, and keeps those of processes that run. */
+START_TEST(killed_members_snapshot_dirs_are_removed) {
+  SKIP_WITHOUT_ETCD();
+  const char *tmp = getenv("TMPDIR");
+  pid_t dead = fork();
+  ck_assert_int_ge(dead, 0);
+  if (dead == 0) _exit(0);
+  ck_assert_int_eq(waitpid(dead, NULL, 0), dead);
+  char stale[512], live[512];
+  snprintf(stale, sizeof stale, "%s/statemgrd-snap-%ld-smtest", tmp && tmp[0] ? tmp : "/tmp",
+           (long)dead);
+  snprintf(live, sizeof live, "%s/statemgrd-snap-%ld-smtest", tmp && tmp[0] ? tmp : "/tmp",
+           (long)getpid());
+  make_snap_dir(stale);
+  make_snap_dir(live);
+  group g;
+  group_start(&g);
+  ck_assert_int_ge(wait_leader(&g, -1, 20000), 0);
+  struct stat st;
+  ck_assert_msg(stat(stale, &st) != 0 && errno == ENOENT, "%s is still there", stale);
+  ck_assert_msg(stat(live, &st) == 0, "%s of a running process was removed", live);
+  char file[600];
+  snprintf(file, sizeof file, "%s/load.snap", live);
+  unlink(file);
+  rmdir(live);
+  group_stop(&g);
+}
+END_TEST
+
 /* ---- the workload checker under kills (smtest_workload.c) ---- */
 
 #define KILL_KINDS 4
@@ -2048,6 +2091,7 @@ Suite *cluster_suite(void) {
   tcase_add_test(tc, session_resumes_past_followers);
   tcase_add_test(tc, new_client_waits_for_the_election);
   tcase_add_test(tc, workload_survives_kills);
+  tcase_add_test(tc, killed_members_snapshot_dirs_are_removed);
   tcase_add_test(tc, concurrent_calls_share_appends);
   suite_add_tcase(s, tc);
   /* etcd over TLS, and requests etcd refuses (a solo etcd each). */
