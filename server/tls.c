@@ -19,7 +19,8 @@
  *
  * Defaults: TLS 1.2 minimum, 1.3 negotiated whenever the client has it,
  * ECDHE with AEAD ciphers for 1.2, no renegotiation, no compression, the
- * server's cipher order. To change them, change tls_ctx_new(). */
+ * server's cipher order. To change them, change ctx_new() (both sides)
+ * and tls_ctx_new() (the server's ciphers). */
 #include "tls.h"
 
 #include "log.h"
@@ -72,6 +73,23 @@ static void check_validity(SSL_CTX *ctx, const char *cert) {
     log_warn("the TLS certificate %s is not valid yet: clients will refuse it", cert);
 }
 
+/* A context of method m for TLS 1.2 or later, without renegotiation or
+ * compression, with extra_opts. NULL with err filled. */
+static SSL_CTX *ctx_new(const SSL_METHOD *m, uint64_t extra_opts, char *err, size_t errlen) {
+  SSL_CTX *ctx = SSL_CTX_new(m);
+  if (!ctx) {
+    openssl_reason(err, errlen, "cannot create a TLS context");
+    return NULL;
+  }
+  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  uint64_t opts = SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION | extra_opts;
+#ifdef SSL_OP_IGNORE_UNEXPECTED_EOF
+  opts |= SSL_OP_IGNORE_UNEXPECTED_EOF; /* OpenSSL 3: a close without close_notify is EOF */
+#endif
+  SSL_CTX_set_options(ctx, opts);
+  return ctx;
+}
+
 SSL_CTX *tls_ctx_new(const char *cert, const char *key, const char *ca, bool require_client_cert,
                      char *err, size_t errlen) {
   ERR_clear_error();
@@ -88,17 +106,8 @@ SSL_CTX *tls_ctx_new(const char *cert, const char *key, const char *ca, bool req
              "client certificates");
     return NULL;
   }
-  SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
-  if (!ctx) {
-    openssl_reason(err, errlen, "cannot create a TLS context");
-    return NULL;
-  }
-  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-  uint64_t opts = SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_COMPRESSION;
-#ifdef SSL_OP_IGNORE_UNEXPECTED_EOF
-  opts |= SSL_OP_IGNORE_UNEXPECTED_EOF; /* OpenSSL 3: a close without close_notify is EOF */
-#endif
-  SSL_CTX_set_options(ctx, opts);
+  SSL_CTX *ctx = ctx_new(TLS_server_method(), SSL_OP_CIPHER_SERVER_PREFERENCE, err, errlen);
+  if (!ctx) return NULL;
   SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS); /* idle connections keep no buffers */
   SSL_CTX_set_session_id_context(ctx, SESSION_ID_CONTEXT, sizeof SESSION_ID_CONTEXT - 1);
   if (SSL_CTX_set_cipher_list(ctx, TLS12_CIPHERS) != 1) {
@@ -167,17 +176,8 @@ SSL_CTX *tls_client_ctx_new(const char *ca, const char *cert, const char *key, c
     snprintf(err, errlen, "%s: a client certificate and its key go together", what);
     return NULL;
   }
-  SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
-  if (!ctx) {
-    openssl_reason(err, errlen, "cannot create a TLS context");
-    return NULL;
-  }
-  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-  uint64_t opts = SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION;
-#ifdef SSL_OP_IGNORE_UNEXPECTED_EOF
-  opts |= SSL_OP_IGNORE_UNEXPECTED_EOF; /* OpenSSL 3: a close without close_notify is EOF */
-#endif
-  SSL_CTX_set_options(ctx, opts);
+  SSL_CTX *ctx = ctx_new(TLS_client_method(), 0, err, errlen);
+  if (!ctx) return NULL;
   SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
   if (ca ? SSL_CTX_load_verify_locations(ctx, ca, NULL) != 1
          : SSL_CTX_set_default_verify_paths(ctx) != 1) {

@@ -278,6 +278,15 @@ static void group_start_in(group *g, const char *netns, const char *host_addr,
 
 static void group_start(group *g) { group_start_in(g, NULL, NULL, NULL); }
 
+/* Starts the group and waits for its first leader, whose index it
+ * returns. */
+static int group_up(group *g) {
+  group_start(g);
+  int leader = wait_leader(g, -1, 20000);
+  ck_assert_int_ge(leader, 0);
+  return leader;
+}
+
 static void group_stop(group *g) {
   for (int i = N_MEMBERS - 1; i >= 0; i--)
     if (g->up[i]) {
@@ -488,9 +497,7 @@ static void assert_list_exact(appender *a, int64_t n) {
 START_TEST(followers_hold_the_leaders_state) {
   SKIP_WITHOUT_ETCD();
   group g;
-  group_start(&g);
-  int leader = wait_leader(&g, -1, 20000);
-  ck_assert_int_ge(leader, 0);
+  int leader = group_up(&g);
   sm_client *c = member_connect(&g, leader);
   ck_assert_ptr_nonnull(c);
   sm_dict *d;
@@ -552,9 +559,7 @@ END_TEST
 START_TEST(cycles_are_collected_by_the_leader_only) {
   SKIP_WITHOUT_ETCD();
   group g;
-  group_start(&g);
-  int leader = wait_leader(&g, -1, 20000);
-  ck_assert_int_ge(leader, 0);
+  int leader = group_up(&g);
   sm_client *c = member_connect(&g, leader);
   ck_assert_ptr_nonnull(c);
   int64_t base = member_info_int(&g, leader, "objects");
@@ -607,9 +612,7 @@ END_TEST
 START_TEST(expiry_is_the_leaders) {
   SKIP_WITHOUT_ETCD();
   group g;
-  group_start(&g);
-  int leader = wait_leader(&g, -1, 20000);
-  ck_assert_int_ge(leader, 0);
+  int leader = group_up(&g);
   sm_client *c = member_connect(&g, leader);
   ck_assert_ptr_nonnull(c);
   sm_dict *d;
@@ -953,9 +956,7 @@ END_TEST
 START_TEST(session_resumes_past_followers) {
   SKIP_WITHOUT_ETCD();
   group g;
-  group_start(&g);
-  int leader = wait_leader(&g, -1, 20000);
-  ck_assert_int_ge(leader, 0);
+  int leader = group_up(&g);
   sm_client *c = group_connect(&g, 30000);
   ck_assert_ptr_nonnull(c);
   sm_lock *lk;
@@ -1004,9 +1005,7 @@ static void *save_thread(void *arg) {
 START_TEST(deposed_leaders_snapshot_is_not_published) {
   SKIP_WITHOUT_ETCD();
   group g;
-  group_start(&g);
-  int leader = wait_leader(&g, -1, 20000);
-  ck_assert_int_ge(leader, 0);
+  int leader = group_up(&g);
   sm_client *c = member_connect(&g, leader);
   ck_assert_ptr_nonnull(c);
   sm_dict *d;
@@ -1055,9 +1054,7 @@ END_TEST
 START_TEST(follower_behind_compaction_starts_again) {
   SKIP_WITHOUT_ETCD();
   group g;
-  group_start(&g);
-  int leader = wait_leader(&g, -1, 20000);
-  ck_assert_int_ge(leader, 0);
+  int leader = group_up(&g);
   int late = (leader + 1) % N_MEMBERS;
   char url[64];
   ck_assert(member_info(&g, late, "etcd", url, sizeof url));
@@ -1098,9 +1095,7 @@ END_TEST
 START_TEST(new_client_waits_for_the_election) {
   SKIP_WITHOUT_ETCD();
   group g;
-  group_start(&g);
-  int leader = wait_leader(&g, -1, 20000);
-  ck_assert_int_ge(leader, 0);
+  int leader = group_up(&g);
   ck_assert_int_eq(smtest_daemon_kill(&g.m[leader], SIGKILL), -1);
   g.up[leader] = false;
   sm_client *c = group_connect(&g, 30000);
@@ -1314,9 +1309,7 @@ static void *share_client_run(void *arg) {
 START_TEST(concurrent_calls_share_appends) {
   SKIP_WITHOUT_ETCD();
   group g;
-  group_start(&g);
-  int leader = wait_leader(&g, -1, 20000);
-  ck_assert_int_ge(leader, 0);
+  int leader = group_up(&g);
   int64_t before = member_info_int(&g, leader, "appends");
   ck_assert_int_ge(before, 0);
   share_client sc[SHARE_CLIENTS];
