@@ -69,9 +69,16 @@ int wal_open(const wal_cfg *cfg, uint64_t next_index, wal **out, char *err, size
  * treats as fatal (the state would differ from the log). */
 uint64_t wal_append(wal *w, const void *data, size_t len);
 
-/* Called once a loop turn, before the turn's answers go out. ALWAYS: wakes
- * the writer for the turn's records, so that they share one sync (from
- * the first call on, appends no longer wake it one by one). EVERYSEC and
+/* Called once a loop turn, before the turn's answers go out; waiting is
+ * how many connections wait for the turn's records (2: two or more).
+ * ALWAYS: when the writer is idle and one connection at most waits, in
+ * this turn and the one before (a lone client), writes and syncs the
+ * records here, on the loop's thread, and reports them through on_durable
+ * before it returns, as Redis syncs in beforeSleep: no thread hop.
+ * Otherwise wakes the writer for the turn's records, so that they share
+ * one sync (from the first call on, appends no longer wake it one by one);
+ * while the writer writes or syncs, the records wait for its next sync
+ * (never two syncs at once). EVERYSEC and
  * NO: writes the records appended so far to the segment
  * from the calling (loop) thread, at once, and reports them durable (they
  * are written) through on_durable before it returns; the writer thread
@@ -82,7 +89,7 @@ uint64_t wal_append(wal *w, const void *data, size_t len);
  * loop writes while the disk syncs); it writes nothing while the writer
  * writes a batch itself (the writer takes this one right after), on a
  * full disk or after a fatal error. */
-void wal_write_now(wal *w);
+void wal_write_now(wal *w, unsigned waiting);
 
 /* The index of the last record appended (0: none this run, and the
  * snapshot's before it: the next_index given to wal_open, minus one). */
