@@ -66,20 +66,20 @@ struct wal {
   pthread_cond_t cv;  /**< the writer waits on it for work (mu) */
 
   /* The loop's side. */
-  uint64_t last_index; /**< last index appended */
-  uint64_t durable;    /**< highest index on_durable reported */
-  uint64_t full_seen;  /**< full_episodes already reported */
-  bool told_full;      /**< on_space(true) was the last call */
-  bool told_fatal;     /**< on_fatal was called */
-  bool loop_writes;    /**< wal_write_now was called: the loop writes (mu) */
-  bool lone_before; /**< ALWAYS: one connection at most waited for the last turn's records (mu) */
-  int efd;          /**< eventfd the writer wakes the loop with */
+  uint64_t last_index;  /**< last index appended */
+  uint64_t durable;     /**< highest index on_durable reported */
+  uint64_t full_seen;   /**< full_episodes already reported */
+  bool told_full;       /**< on_space(true) was the last call */
+  bool told_fatal;      /**< on_fatal was called */
+  bool loop_writes;     /**< wal_write_now was called: the loop writes (mu) */
+  unsigned lone_turns;  /**< ALWAYS: lone turns in a row (sync_now_or_hand_over) */
+  uint64_t turn_index;  /**< last_index at the last wal_write_now */
+  int efd;              /**< eventfd the writer wakes the loop with */
   struct event *notify; /**< read event on efd */
 
   /* Shared, under mu. */
   uint8_t *batch; /**< records appended, not yet taken (mu) */
   size_t batch_len, batch_cap;
-  size_t batch_recs;      /**< records in batch (mu) */
   bool stopping;          /**< wal_close asked the writer to finish (mu) */
   uint64_t durable_pub;   /**< what the writer made durable (mu) */
   uint64_t full_episodes; /**< times the disk became full (mu) */
@@ -652,7 +652,6 @@ static bool take_batch(wal *w) {
     w->wlen += w->batch_len;
   }
   w->batch_len = 0;
-  w->batch_recs = 0;
   return true;
 }
 
@@ -943,7 +942,6 @@ uint64_t wal_append(wal *w, const void *data, size_t len) {
   memcpy(w->batch + w->batch_len + WAL_RECORD_HEADER, data, len);
   bool was_empty = w->batch_len == 0;
   w->batch_len = need;
-  w->batch_recs++;
   /* Once the loop writes its own batches (wal_write_now), the writer is
    * not woken for each: it looks once a second, and after each of its
    * syncs, for a batch the loop could not write. */
@@ -1047,25 +1045,27 @@ void wal_close(wal *w) {
 
 /* ALWAYS, once a loop turn. When the writer is idle (io free, nothing of
  * its own left) and one connection at most waits for the turn's records,
- * as it did in the turn before, the loop writes and syncs them itself and
- * reports them durable before it returns, so that the answer leaves in
- * this turn, as Redis syncs in beforeSleep: a lone client then pays no
+ * as in the WAL_LONE_TURNS turns before (a lone client), the loop writes
+ * and syncs them itself and reports them durable before it returns, so
+ * that the answer leaves in this turn, as Redis syncs in beforeSleep: no
  * thread hop (waking the writer, and the writer waking the loop through
  * the eventfd: tens of microseconds each, a tenth of a sync). Otherwise
  * the writer is woken once for the whole turn's records (group commit):
- * concurrent clients share its sync while the loop goes on serving; the
- * turn before must have been lone too because the first of many clients
- * answered at once comes back alone, and a sync on the loop would keep
- * the others' requests waiting behind it. While the writer writes or
- * syncs (io held) the batch is its next one: never two syncs at once. */
+ * concurrent clients share its sync while the loop goes on serving. While
+ * the writer writes or syncs (io held) the batch is its next one: never
+ * two syncs at once. */
 static void sync_now_or_hand_over(wal *w, unsigned waiting) {
-  bool io = pthread_mutex_trylock(&w->io) == 0;
+  bool fresh = w->last_index > w->turn_index; /* records appended this turn */
+  w->turn_index = w->last_index;
+  if (fresh && waiting > 1) w->lone_turns = 0;
+  if (fresh && waiting <= 1 && w->lone_turns < WAL_LONE_TURNS) w->lone_turns++;
+  /* io is tried only for a sync here: taking it every turn would make
+   * the writer wait for it, and the loop wake it. */
+  bool io = fresh && w->lone_turns >= WAL_LONE_TURNS && pthread_mutex_trylock(&w->io) == 0;
   pthread_mutex_lock(&w->mu);
   w->loop_writes = true;
   bool full = atomic_load(&w->full);
-  bool lone = waiting <= 1 && w->lone_before;
-  if (w->batch_len > 0) w->lone_before = waiting <= 1;
-  if (!io || w->dead || full || w->wlen > 0 || w->batch_len == 0 || !lone) {
+  if (!io || w->dead || full || w->wlen > 0 || w->batch_len == 0) {
     /* The writer takes the batch (on a full disk, at its next retry). */
     if (w->batch_len > 0 && !full) pthread_cond_signal(&w->cv);
     pthread_mutex_unlock(&w->mu);

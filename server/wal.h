@@ -35,6 +35,12 @@ typedef enum wal_fsync_mode { WAL_FSYNC_ALWAYS, WAL_FSYNC_EVERYSEC, WAL_FSYNC_NO
 
 #define WAL_SEGMENT_DEFAULT ((size_t)64 * 1024 * 1024)
 #define WAL_RECORD_HEADER 16
+/* ALWAYS: the loop syncs a turn's records itself (wal_write_now) only on
+ * the WAL_LONE_TURNS-th turn in a row that one connection at most waited
+ * for: a lone client. With many clients, the first ones answered by a
+ * sync come back alone, a turn or two each, and a sync on the loop would
+ * keep the others' requests waiting behind it. */
+#define WAL_LONE_TURNS 8
 /* The largest payload a record may hold; a larger length is damage. */
 #define WAL_RECORD_MAX ((size_t)256 * 1024 * 1024)
 
@@ -72,7 +78,7 @@ uint64_t wal_append(wal *w, const void *data, size_t len);
 /* Called once a loop turn, before the turn's answers go out; waiting is
  * how many connections wait for the turn's records (2: two or more).
  * ALWAYS: when the writer is idle and one connection at most waits, in
- * this turn and the one before (a lone client), writes and syncs the
+ * this turn and the ones before (WAL_LONE_TURNS), writes and syncs the
  * records here, on the loop's thread, and reports them through on_durable
  * before it returns, as Redis syncs in beforeSleep: no thread hop.
  * Otherwise wakes the writer for the turn's records, so that they share

@@ -634,56 +634,66 @@ START_TEST(test_write_during_sync) {
 }
 END_TEST
 
+/* ALWAYS: turns from..from + n - 1, one record each that one connection
+ * waits for (a lone client's), left to the writer (not reported when
+ * wal_write_now returns) and each waited for. */
+static void lone_turns_to_writer(wt *t, uint64_t from, uint64_t n) {
+  for (uint64_t idx = from; idx < from + n; idx++) {
+    append_n(t, idx, 1);
+    wal_write_now(t->w, 1);
+    ck_assert_msg(t->durable < idx, "turn of record %" PRIu64 " synced on the loop", idx);
+    WT_RUN_UNTIL(t, t->durable == idx, 5000);
+    ck_assert_uint_eq(t->durable, idx);
+  }
+}
+
 /* ALWAYS: wal_write_now syncs a lone client's records on the calling
  * (loop) thread and reports them before it returns, as Redis syncs in
- * beforeSleep; the first turn, a turn with two connections waiting and the
- * lone turn right after one go to the writer's group commit instead, and
- * report later, through the eventfd. Each record reported is on disk. */
+ * beforeSleep, from its WAL_LONE_TURNS-th turn on; the turns before, a
+ * turn with two connections waiting and the lone turns right after one go
+ * to the writer's group commit instead, and report later, through the
+ * eventfd. Each record reported is on disk. */
 START_TEST(test_inline_sync) {
   wt t;
   wt_init(&t);
   wt_open(&t, 1, WAL_FSYNC_ALWAYS, 0);
-  append_n(&t, 1, 1);
-  wal_write_now(t.w, 1); /* the first turn: no lone turn before it */
-  ck_assert_uint_eq(t.durable, 0);
-  WT_RUN_UNTIL(&t, t.durable == 1, 5000);
-  ck_assert_uint_eq(t.durable, 1);
-
-  for (uint64_t idx = 2; idx <= 20; idx++) { /* a lone client: synced here */
+  lone_turns_to_writer(&t, 1, WAL_LONE_TURNS - 1);
+  uint64_t idx = WAL_LONE_TURNS;
+  for (; idx < WAL_LONE_TURNS + 20; idx++) { /* a lone client: synced here */
     uint64_t s0 = wal_syncs(t.w);
     append_n(&t, idx, 1);
     wal_write_now(t.w, 1);
     ck_assert_msg(t.durable == idx, "record %" PRIu64 " not reported by the loop's sync", idx);
     ck_assert_uint_eq(wal_syncs(t.w), s0 + 1);
   }
-  append_n(&t, 21, 16); /* a pipelined batch of one connection: one sync */
+  append_n(&t, idx, 16); /* a pipelined batch of one connection: one sync */
+  idx += 16;
   uint64_t s0 = wal_syncs(t.w);
   wal_write_now(t.w, 1);
-  ck_assert_uint_eq(t.durable, 36);
+  ck_assert_uint_eq(t.durable, idx - 1);
   ck_assert_uint_eq(wal_syncs(t.w), s0 + 1);
   wal_read_info info;
-  ck_assert_uint_eq(read_all(t.dir, 0, &info), 36); /* on disk, not only reported */
+  ck_assert_uint_eq(read_all(t.dir, 0, &info), idx - 1); /* on disk, not only reported */
 
-  append_n(&t, 37, 2); /* two connections wait: the writer's group commit */
+  append_n(&t, idx, 2); /* two connections wait: the writer's group commit */
+  idx += 2;
   wal_write_now(t.w, 2);
-  ck_assert_uint_eq(t.durable, 36);
-  WT_RUN_UNTIL(&t, t.durable == 38, 5000);
-  ck_assert_uint_eq(t.durable, 38);
-  append_n(&t, 39, 1); /* lone, but the turn before was not */
+  ck_assert_uint_lt(t.durable, idx - 1);
+  WT_RUN_UNTIL(&t, t.durable == idx - 1, 5000);
+  ck_assert_uint_eq(t.durable, idx - 1);
+  lone_turns_to_writer(&t, idx, WAL_LONE_TURNS - 1); /* lone again: a streak first */
+  idx += WAL_LONE_TURNS - 1;
+  append_n(&t, idx, 1);
   wal_write_now(t.w, 1);
-  ck_assert_uint_eq(t.durable, 38);
-  WT_RUN_UNTIL(&t, t.durable == 39, 5000);
-  append_n(&t, 40, 1); /* lone twice: the loop again */
-  wal_write_now(t.w, 1);
-  ck_assert_uint_eq(t.durable, 40);
+  ck_assert_uint_eq(t.durable, idx);
   wal_write_now(t.w, 1); /* nothing appended: nothing synced */
-  ck_assert_uint_eq(t.durable, 40);
+  ck_assert_uint_eq(t.durable, idx);
   ck_assert(!t.went_backwards);
   WT_RUN_UNTIL(&t, false, 20); /* the writer's late wake-ups report nothing new */
   ck_assert(!t.went_backwards);
   ck_assert_str_eq(t.fatal, "");
   wt_close(&t);
-  ck_assert_uint_eq(read_all(t.dir, 0, &info), 40);
+  ck_assert_uint_eq(read_all(t.dir, 0, &info), idx);
   wt_free(&t);
 }
 END_TEST
@@ -696,26 +706,24 @@ START_TEST(test_inline_sync_defers) {
   wt t;
   wt_init(&t);
   wt_open(&t, 1, WAL_FSYNC_ALWAYS, 0);
-  append_n(&t, 1, 1);
-  wal_write_now(t.w, 1);
-  WT_RUN_UNTIL(&t, t.durable == 1, 5000);
   atomic_store(&slow_sync_ms, 1500);
-  append_n(&t, 2, 1);
+  append_n(&t, 1, 1);
   wal_write_now(t.w, 2); /* to the writer, which syncs it slowly */
   WT_RUN_UNTIL(&t, atomic_load(&syncing_now), 3000);
   ck_assert_msg(atomic_load(&syncing_now), "the writer did not sync within 3 s");
   uint64_t s0 = wal_syncs(t.w);
-  append_n(&t, 3, 1);
-  wal_write_now(t.w, 1); /* lone after a turn of two: the writer's */
-  append_n(&t, 4, 1);
-  wal_write_now(t.w, 1); /* lone twice, but the writer holds the files */
+  uint64_t last = 1 + WAL_LONE_TURNS;
+  for (uint64_t idx = 2; idx <= last; idx++) { /* the last one would be the loop's */
+    append_n(&t, idx, 1);
+    wal_write_now(t.w, 1);
+  }
   ck_assert_msg(atomic_load(&syncing_now), "the sync ended before the check: no proof");
   ck_assert_uint_eq(wal_syncs(t.w), s0);
-  ck_assert_uint_eq(t.durable, 1);
+  ck_assert_uint_eq(t.durable, 0);
   atomic_store(&slow_sync_ms, 0);
-  WT_RUN_UNTIL(&t, t.durable == 4, 5000);
-  ck_assert_uint_eq(t.durable, 4);
-  ck_assert_uint_eq(wal_syncs(t.w), s0 + 2); /* record 2's, then 3 and 4 together */
+  WT_RUN_UNTIL(&t, t.durable == last, 5000);
+  ck_assert_uint_eq(t.durable, last);
+  ck_assert_uint_eq(wal_syncs(t.w), s0 + 2); /* record 1's, then 2 to last together */
   ck_assert(!t.went_backwards);
   wt_free(&t);
 }
@@ -728,21 +736,20 @@ START_TEST(test_inline_sync_fails) {
   wt t;
   wt_init(&t);
   wt_open(&t, 1, WAL_FSYNC_ALWAYS, 0);
-  append_n(&t, 1, 1);
-  wal_write_now(t.w, 1);
-  WT_RUN_UNTIL(&t, t.durable == 1, 5000);
+  lone_turns_to_writer(&t, 1, WAL_LONE_TURNS - 1);
   atomic_store(&fail_sync, 1);
-  append_n(&t, 2, 1);
+  uint64_t idx = WAL_LONE_TURNS;
+  append_n(&t, idx, 1);
   wal_write_now(t.w, 1); /* synced here, and it fails */
-  ck_assert_uint_eq(t.durable, 1);
+  ck_assert_uint_eq(t.durable, idx - 1);
   WT_RUN_UNTIL(&t, t.fatal[0] != 0, 5000);
   ck_assert_msg(strstr(t.fatal, "fdatasync") != NULL, "fatal: '%s'", t.fatal);
   atomic_store(&fail_sync, 0);
   uint64_t s0 = wal_syncs(t.w);
-  append_n(&t, 3, 1);
+  append_n(&t, idx + 1, 1);
   wal_write_now(t.w, 1);
   WT_RUN_UNTIL(&t, false, 50);
-  ck_assert_uint_eq(t.durable, 1);
+  ck_assert_uint_eq(t.durable, idx - 1);
   ck_assert_uint_eq(wal_syncs(t.w), s0);
   wt_free(&t);
 }
