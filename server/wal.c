@@ -10,7 +10,9 @@
  * is durable and wakes the loop through an eventfd; on_notify, on the
  * loop, calls on_durable / on_space / on_fatal. Records the writer could
  * not write (a full disk) stay at the front of its buffer `wbuf` and are
- * retried once a second, before anything appended later. In EVERYSEC
+ * retried once a second, before anything appended later. In ALWAYS a
+ * lone client's records are written and synced by the loop itself
+ * (sync_now_or_hand_over), under io as the writer's are. In EVERYSEC
  * the loop writes its own batches (wal_write_now) and the writer's sync,
  * once a second, runs without the files' lock (sync_unlocked), so the loop
  * never waits for it.

@@ -14,7 +14,8 @@
  * The loop appends (a copy into the current batch); the writer thread
  * takes the batch, does one write and, in WAL_FSYNC_ALWAYS, one fdatasync,
  * while the loop fills the next batch, then tells the loop (on_durable, on
- * the loop's thread) the highest index now durable. In EVERYSEC the sync
+ * the loop's thread) the highest index now durable; a lone client's
+ * records the loop syncs itself (wal_write_now). In EVERYSEC the sync
  * runs once a second and on_durable reports an index as soon as it is
  * written; in NO the kernel decides. A failed fdatasync is fatal (on_fatal,
  * never retried: the kernel may have dropped the pages). Running out of
