@@ -847,8 +847,8 @@ uint64_t persist_durable(const persist *p) {
   return p->w ? wal_durable_index(p->w) : p->cl ? cluster_durable_index(p->cl) : 0;
 }
 
-void persist_write_now(persist *p) {
-  if (p && p->w) wal_write_now(p->w);
+void persist_write_now(persist *p, unsigned waiting) {
+  if (p && p->w) wal_write_now(p->w, waiting);
   if (p && p->cl) cluster_flush(p->cl);
 }
 

@@ -129,10 +129,11 @@ uint64_t persist_durable(const persist *p);
 
 /* Before a loop turn's answers go out (wal_write_now): with --fsync always,
  * hands the turn's commands to the writer thread's next sync, all
- * together; with everysec or no, writes them to the log now, so the
- * answers they hold back go in the same pass. Nothing without a data
- * directory. NULL is fine. */
-void persist_write_now(persist *p);
+ * together, or syncs them here when waiting (the connections whose
+ * answers wait for the log) shows a lone client; with everysec or no,
+ * writes them to the log now, so the answers they hold back go in the same
+ * pass. Nothing without a data directory. NULL is fine. */
+void persist_write_now(persist *p, unsigned waiting);
 /* True while the disk is full: mutating calls are refused. */
 bool persist_full(const persist *p);
 /* True after a fatal log error: the daemon is stopping with an error. */

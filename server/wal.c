@@ -10,7 +10,9 @@
  * is durable and wakes the loop through an eventfd; on_notify, on the
  * loop, calls on_durable / on_space / on_fatal. Records the writer could
  * not write (a full disk) stay at the front of its buffer `wbuf` and are
- * retried once a second, before anything appended later. In EVERYSEC
+ * retried once a second, before anything appended later. In ALWAYS a
+ * lone client's records are written and synced by the loop itself
+ * (sync_now_or_hand_over), under io as the writer's are. In EVERYSEC
  * the loop writes its own batches (wal_write_now) and the writer's sync,
  * once a second, runs without the files' lock (sync_unlocked), so the loop
  * never waits for it.
@@ -72,6 +74,8 @@ struct wal {
   bool told_full;       /**< on_space(true) was the last call */
   bool told_fatal;      /**< on_fatal was called */
   bool loop_writes;     /**< wal_write_now was called: the loop writes (mu) */
+  unsigned lone_turns;  /**< ALWAYS: lone turns in a row (sync_now_or_hand_over) */
+  uint64_t turn_index;  /**< last_index at the last wal_write_now */
   int efd;              /**< eventfd the writer wakes the loop with */
   struct event *notify; /**< read event on efd */
 
@@ -1041,16 +1045,61 @@ void wal_close(wal *w) {
   wal_free(w);
 }
 
-void wal_write_now(wal *w) {
+/* ALWAYS, once a loop turn. When the writer is idle (io free, nothing of
+ * its own left) and one connection at most waits for the turn's records,
+ * as in the WAL_LONE_TURNS turns before (a lone client), the loop writes
+ * and syncs them itself and reports them durable before it returns, so
+ * that the answer leaves in this turn, as Redis syncs in beforeSleep: no
+ * thread hop (waking the writer, and the writer waking the loop through
+ * the eventfd: tens of microseconds each, a tenth of a sync). Otherwise
+ * the writer is woken once for the whole turn's records (group commit):
+ * concurrent clients share its sync while the loop goes on serving. While
+ * the writer writes or syncs (io held) the batch is its next one: never
+ * two syncs at once. */
+static void sync_now_or_hand_over(wal *w, unsigned waiting) {
+  bool fresh = w->last_index > w->turn_index; /* records appended this turn */
+  w->turn_index = w->last_index;
+  if (fresh && waiting > 1) w->lone_turns = 0;
+  if (fresh && waiting <= 1 && w->lone_turns < WAL_LONE_TURNS) w->lone_turns++;
+  /* io is tried only for a sync here: taking it every turn would make
+   * the writer wait for it, and the loop wake it. */
+  bool io = fresh && w->lone_turns >= WAL_LONE_TURNS && pthread_mutex_trylock(&w->io) == 0;
+  pthread_mutex_lock(&w->mu);
+  w->loop_writes = true;
+  bool full = atomic_load(&w->full);
+  if (!io || w->dead || full || w->wlen > 0 || w->batch_len == 0) {
+    /* The writer takes the batch (on a full disk, at its next retry). */
+    if (w->batch_len > 0 && !full) pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    if (io) pthread_mutex_unlock(&w->io);
+    return;
+  }
+  bool took = take_batch(w);
+  pthread_mutex_unlock(&w->mu);
+  char why[256] = "out of memory in the log";
+  int rc = took ? write_pending(w, why, sizeof why) : -1;
+  bool now_full = rc == 1;
+  if (rc == 1) rc = 0;
+  if (rc == 0) rc = sync_current(w, why, sizeof why);
+  w->sync_at = mono_ms() + WAL_EVERYSEC_MS;
+  uint64_t synced = w->synced;
+  pthread_mutex_unlock(&w->io);
+  pthread_mutex_lock(&w->mu);
+  if (rc != 0 || now_full)
+    publish(w, rc, why, now_full, full, true, synced); /* wakes the loop to report it */
+  else if (synced > w->durable_pub)
+    w->durable_pub = synced;
+  pthread_mutex_unlock(&w->mu);
+  if (rc == 0 && synced > w->durable) {
+    w->durable = synced;
+    if (w->cfg.on_durable) w->cfg.on_durable(w->cfg.ctx, synced);
+  }
+}
+
+void wal_write_now(wal *w, unsigned waiting) {
   if (!w || w->told_fatal) return;
   if (w->cfg.fsync == WAL_FSYNC_ALWAYS) {
-    /* Group commit: the writer is woken once a turn and takes the whole
-     * turn's records to one sync, as Redis syncs in beforeSleep, rather
-     * than syncing the first record of a turn alone. */
-    pthread_mutex_lock(&w->mu);
-    w->loop_writes = true;
-    if (w->batch_len > 0) pthread_cond_signal(&w->cv);
-    pthread_mutex_unlock(&w->mu);
+    sync_now_or_hand_over(w, waiting);
     return;
   }
   /* The writer holds io while it writes a batch itself (not while it

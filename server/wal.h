@@ -14,7 +14,8 @@
  * The loop appends (a copy into the current batch); the writer thread
  * takes the batch, does one write and, in WAL_FSYNC_ALWAYS, one fdatasync,
  * while the loop fills the next batch, then tells the loop (on_durable, on
- * the loop's thread) the highest index now durable. In EVERYSEC the sync
+ * the loop's thread) the highest index now durable; a lone client's
+ * records the loop syncs itself (wal_write_now). In EVERYSEC the sync
  * runs once a second and on_durable reports an index as soon as it is
  * written; in NO the kernel decides. A failed fdatasync is fatal (on_fatal,
  * never retried: the kernel may have dropped the pages). Running out of
@@ -35,6 +36,12 @@ typedef enum wal_fsync_mode { WAL_FSYNC_ALWAYS, WAL_FSYNC_EVERYSEC, WAL_FSYNC_NO
 
 #define WAL_SEGMENT_DEFAULT ((size_t)64 * 1024 * 1024)
 #define WAL_RECORD_HEADER 16
+/* ALWAYS: the loop syncs a turn's records itself (wal_write_now) only on
+ * the WAL_LONE_TURNS-th turn in a row that one connection at most waited
+ * for: a lone client. With many clients, the first ones answered by a
+ * sync come back alone, a turn or two each, and a sync on the loop would
+ * keep the others' requests waiting behind it. */
+#define WAL_LONE_TURNS 8
 /* The largest payload a record may hold; a larger length is damage. */
 #define WAL_RECORD_MAX ((size_t)256 * 1024 * 1024)
 
@@ -69,9 +76,16 @@ int wal_open(const wal_cfg *cfg, uint64_t next_index, wal **out, char *err, size
  * treats as fatal (the state would differ from the log). */
 uint64_t wal_append(wal *w, const void *data, size_t len);
 
-/* Called once a loop turn, before the turn's answers go out. ALWAYS: wakes
- * the writer for the turn's records, so that they share one sync (from
- * the first call on, appends no longer wake it one by one). EVERYSEC and
+/* Called once a loop turn, before the turn's answers go out; waiting is
+ * how many connections wait for the turn's records (2: two or more).
+ * ALWAYS: when the writer is idle and one connection at most waits, in
+ * this turn and the ones before (WAL_LONE_TURNS), writes and syncs the
+ * records here, on the loop's thread, and reports them through on_durable
+ * before it returns, as Redis syncs in beforeSleep: no thread hop.
+ * Otherwise wakes the writer for the turn's records, so that they share
+ * one sync (from the first call on, appends no longer wake it one by one);
+ * while the writer writes or syncs, the records wait for its next sync
+ * (never two syncs at once). EVERYSEC and
  * NO: writes the records appended so far to the segment
  * from the calling (loop) thread, at once, and reports them durable (they
  * are written) through on_durable before it returns; the writer thread
@@ -82,7 +96,7 @@ uint64_t wal_append(wal *w, const void *data, size_t len);
  * loop writes while the disk syncs); it writes nothing while the writer
  * writes a batch itself (the writer takes this one right after), on a
  * full disk or after a fatal error. */
-void wal_write_now(wal *w);
+void wal_write_now(wal *w, unsigned waiting);
 
 /* The index of the last record appended (0: none this run, and the
  * snapshot's before it: the next_index given to wal_open, minus one). */

@@ -556,9 +556,9 @@ START_TEST(test_everysec) {
 END_TEST
 
 /* wal_write_now in EVERYSEC writes the loop's batch itself and reports it
- * before returning (no turn through the writer thread); in ALWAYS it
- * leaves the batch to the writer's group commit. Each record is on disk
- * (read back) once reported, and the writer still syncs once a second. */
+ * before returning (no turn through the writer thread). Each record is on
+ * disk (read back) once reported, and the writer still syncs once a
+ * second. (ALWAYS: test_inline_sync.) */
 START_TEST(test_write_now) {
   wt t;
   wt_init(&t);
@@ -567,7 +567,7 @@ START_TEST(test_write_now) {
   wal_read_info info;
   for (uint64_t idx = 1; idx <= 50; idx++) {
     append_n(&t, idx, 1);
-    wal_write_now(t.w); /* the writer may hold io for a sync: then it takes the batch */
+    wal_write_now(t.w, 1); /* the writer may hold io for a sync: then it takes the batch */
     if (t.durable < idx) WT_RUN_UNTIL(&t, t.durable >= idx, 5000);
     ck_assert_uint_eq(t.durable, idx);
     ck_assert_uint_eq(wal_durable_index(t.w), idx);
@@ -577,16 +577,6 @@ START_TEST(test_write_now) {
   WT_RUN_UNTIL(&t, wal_syncs(t.w) > s0, 3000); /* the writer syncs what the loop wrote */
   ck_assert_uint_gt(wal_syncs(t.w), s0);
   wt_free(&t);
-
-  wt_init(&t);
-  wt_open(&t, 1, WAL_FSYNC_ALWAYS, 0);
-  uint64_t idx = 1;
-  append_n(&t, idx, 1);
-  wal_write_now(t.w);
-  ck_assert_uint_eq(t.durable, 0); /* ALWAYS: only the writer's sync reports */
-  WT_RUN_UNTIL(&t, t.durable >= idx, 5000);
-  ck_assert_uint_eq(t.durable, idx);
-  wt_free(&t);
 }
 END_TEST
 
@@ -595,8 +585,13 @@ END_TEST
  * that long after syncing, with syncing_now set meanwhile. */
 static atomic_int slow_sync_ms;
 static atomic_int syncing_now;
+static atomic_int fail_sync; /* fdatasync fails with EIO (test_inline_sync_fails) */
 
 int fdatasync(int fd) {
+  if (atomic_load(&fail_sync)) {
+    errno = EIO;
+    return -1;
+  }
   int rc = (int)syscall(SYS_fdatasync, fd);
   int ms = atomic_load(&slow_sync_ms);
   if (ms > 0) {
@@ -619,13 +614,13 @@ START_TEST(test_write_during_sync) {
   atomic_store(&slow_sync_ms, 1500);
   uint64_t s0 = wal_syncs(t.w);
   append_n(&t, 1, 1);
-  wal_write_now(t.w);
+  wal_write_now(t.w, 1);
   ck_assert_uint_eq(t.durable, 1);
   WT_RUN_UNTIL(&t, atomic_load(&syncing_now), 3000); /* the writer syncs record 1, slowly */
   ck_assert_msg(atomic_load(&syncing_now), "the writer did not sync within 3 s");
   for (uint64_t idx = 2; idx <= 5; idx++) {
     append_n(&t, idx, 1);
-    wal_write_now(t.w);
+    wal_write_now(t.w, 1);
     ck_assert_msg(t.durable == idx, "record %" PRIu64 " waits for the sync (durable %" PRIu64 ")",
                   idx, t.durable);
   }
@@ -635,6 +630,127 @@ START_TEST(test_write_during_sync) {
   atomic_store(&slow_sync_ms, 0);
   WT_RUN_UNTIL(&t, wal_syncs(t.w) >= s0 + 2, 4000); /* the slow one, then records 2..5 */
   ck_assert_uint_ge(wal_syncs(t.w), s0 + 2);
+  wt_free(&t);
+}
+END_TEST
+
+/* ALWAYS: turns from..from + n - 1, one record each that one connection
+ * waits for (a lone client's), left to the writer (not reported when
+ * wal_write_now returns) and each waited for. */
+static void lone_turns_to_writer(wt *t, uint64_t from, uint64_t n) {
+  for (uint64_t idx = from; idx < from + n; idx++) {
+    append_n(t, idx, 1);
+    wal_write_now(t->w, 1);
+    ck_assert_msg(t->durable < idx, "turn of record %" PRIu64 " synced on the loop", idx);
+    WT_RUN_UNTIL(t, t->durable == idx, 5000);
+    ck_assert_uint_eq(t->durable, idx);
+  }
+}
+
+/* ALWAYS: wal_write_now syncs a lone client's records on the calling
+ * (loop) thread and reports them before it returns, as Redis syncs in
+ * beforeSleep, from its WAL_LONE_TURNS-th turn on; the turns before, a
+ * turn with two connections waiting and the lone turns right after one go
+ * to the writer's group commit instead, and report later, through the
+ * eventfd. Each record reported is on disk. */
+START_TEST(test_inline_sync) {
+  wt t;
+  wt_init(&t);
+  wt_open(&t, 1, WAL_FSYNC_ALWAYS, 0);
+  lone_turns_to_writer(&t, 1, WAL_LONE_TURNS - 1);
+  uint64_t idx = WAL_LONE_TURNS;
+  for (; idx < WAL_LONE_TURNS + 20; idx++) { /* a lone client: synced here */
+    uint64_t s0 = wal_syncs(t.w);
+    append_n(&t, idx, 1);
+    wal_write_now(t.w, 1);
+    ck_assert_msg(t.durable == idx, "record %" PRIu64 " not reported by the loop's sync", idx);
+    ck_assert_uint_eq(wal_syncs(t.w), s0 + 1);
+  }
+  append_n(&t, idx, 16); /* a pipelined batch of one connection: one sync */
+  idx += 16;
+  uint64_t s0 = wal_syncs(t.w);
+  wal_write_now(t.w, 1);
+  ck_assert_uint_eq(t.durable, idx - 1);
+  ck_assert_uint_eq(wal_syncs(t.w), s0 + 1);
+  wal_read_info info;
+  ck_assert_uint_eq(read_all(t.dir, 0, &info), idx - 1); /* on disk, not only reported */
+
+  append_n(&t, idx, 2); /* two connections wait: the writer's group commit */
+  idx += 2;
+  wal_write_now(t.w, 2);
+  ck_assert_uint_lt(t.durable, idx - 1);
+  WT_RUN_UNTIL(&t, t.durable == idx - 1, 5000);
+  ck_assert_uint_eq(t.durable, idx - 1);
+  lone_turns_to_writer(&t, idx, WAL_LONE_TURNS - 1); /* lone again: a streak first */
+  idx += WAL_LONE_TURNS - 1;
+  append_n(&t, idx, 1);
+  wal_write_now(t.w, 1);
+  ck_assert_uint_eq(t.durable, idx);
+  wal_write_now(t.w, 1); /* nothing appended: nothing synced */
+  ck_assert_uint_eq(t.durable, idx);
+  ck_assert(!t.went_backwards);
+  WT_RUN_UNTIL(&t, false, 20); /* the writer's late wake-ups report nothing new */
+  ck_assert(!t.went_backwards);
+  ck_assert_str_eq(t.fatal, "");
+  wt_close(&t);
+  ck_assert_uint_eq(read_all(t.dir, 0, &info), idx);
+  wt_free(&t);
+}
+END_TEST
+
+/* ALWAYS: while the writer is inside a (slow) fdatasync, a lone client's
+ * wal_write_now does not sync beside it (never two syncs at once) and
+ * reports nothing: its records wait for the writer's next sync, which
+ * takes them as soon as the slow one is done. */
+START_TEST(test_inline_sync_defers) {
+  wt t;
+  wt_init(&t);
+  wt_open(&t, 1, WAL_FSYNC_ALWAYS, 0);
+  atomic_store(&slow_sync_ms, 1500);
+  append_n(&t, 1, 1);
+  wal_write_now(t.w, 2); /* to the writer, which syncs it slowly */
+  WT_RUN_UNTIL(&t, atomic_load(&syncing_now), 3000);
+  ck_assert_msg(atomic_load(&syncing_now), "the writer did not sync within 3 s");
+  uint64_t s0 = wal_syncs(t.w);
+  uint64_t last = 1 + WAL_LONE_TURNS;
+  for (uint64_t idx = 2; idx <= last; idx++) { /* the last one would be the loop's */
+    append_n(&t, idx, 1);
+    wal_write_now(t.w, 1);
+  }
+  ck_assert_msg(atomic_load(&syncing_now), "the sync ended before the check: no proof");
+  ck_assert_uint_eq(wal_syncs(t.w), s0);
+  ck_assert_uint_eq(t.durable, 0);
+  atomic_store(&slow_sync_ms, 0);
+  WT_RUN_UNTIL(&t, t.durable == last, 5000);
+  ck_assert_uint_eq(t.durable, last);
+  ck_assert_uint_eq(wal_syncs(t.w), s0 + 2); /* record 1's, then 2 to last together */
+  ck_assert(!t.went_backwards);
+  wt_free(&t);
+}
+END_TEST
+
+/* ALWAYS: a failed fdatasync on the loop's thread is fatal as the
+ * writer's is: on_fatal names it, the records are never reported durable,
+ * and nothing more is written or synced. */
+START_TEST(test_inline_sync_fails) {
+  wt t;
+  wt_init(&t);
+  wt_open(&t, 1, WAL_FSYNC_ALWAYS, 0);
+  lone_turns_to_writer(&t, 1, WAL_LONE_TURNS - 1);
+  atomic_store(&fail_sync, 1);
+  uint64_t idx = WAL_LONE_TURNS;
+  append_n(&t, idx, 1);
+  wal_write_now(t.w, 1); /* synced here, and it fails */
+  ck_assert_uint_eq(t.durable, idx - 1);
+  WT_RUN_UNTIL(&t, t.fatal[0] != 0, 5000);
+  ck_assert_msg(strstr(t.fatal, "fdatasync") != NULL, "fatal: '%s'", t.fatal);
+  atomic_store(&fail_sync, 0);
+  uint64_t s0 = wal_syncs(t.w);
+  append_n(&t, idx + 1, 1);
+  wal_write_now(t.w, 1);
+  WT_RUN_UNTIL(&t, false, 50);
+  ck_assert_uint_eq(t.durable, idx - 1);
+  ck_assert_uint_eq(wal_syncs(t.w), s0);
   wt_free(&t);
 }
 END_TEST
@@ -860,6 +976,9 @@ Suite *wal_suite(void) {
   tcase_add_test(tc, test_everysec);
   tcase_add_test(tc, test_write_now);
   tcase_add_test(tc, test_write_during_sync);
+  tcase_add_test(tc, test_inline_sync);
+  tcase_add_test(tc, test_inline_sync_defers);
+  tcase_add_test(tc, test_inline_sync_fails);
   tcase_add_test(tc, test_disk_full);
   tcase_add_test(tc, test_full_at_open);
   tcase_add_test(tc, test_drop_before);
