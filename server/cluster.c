@@ -137,8 +137,6 @@ static int64_t ttl_ms(const cluster *cl) { return (int64_t)cl->ttl_s * 1000; }
 /* What the leader takes off its lease for clock drift and a late timer. */
 static int64_t margin_ms(const cluster *cl) { return ttl_ms(cl) / 6 + 50; }
 
-static json_object *b64(const char *s) { return etcd_b64_string(s, strlen(s)); }
-
 /* ---- stepping down ---- */
 
 /* Leadership is lost (or was never safe): a member that served restarts
@@ -451,47 +449,18 @@ static void append_reply(void *ctx, int status, json_object *reply, const char *
 static void send_batch(cluster *cl, batch *b) {
   char key[CLUSTER_KEY_MAX + 32];
   batch_key(cl, b->seq, key, sizeof key);
-  json_object *body = json_object_new_object();
-  json_object *cmp = json_object_new_array(), *c1 = json_object_new_object(),
-              *c2 = json_object_new_object();
-  json_object_object_add(c1, "key", b64(cl->leader_key));
-  json_object_object_add(c1, "target", json_object_new_string("CREATE"));
-  json_object_object_add(c1, "result", json_object_new_string("EQUAL"));
-  json_object_object_add(c1, "create_revision", json_object_new_int64(cl->my_rev));
-  json_object_object_add(c2, "key", b64(key));
-  json_object_object_add(c2, "target", json_object_new_string("VERSION"));
-  json_object_object_add(c2, "result", json_object_new_string("EQUAL"));
-  json_object_object_add(c2, "version", json_object_new_int64(0));
-  json_object_array_add(cmp, c1);
-  json_object_array_add(cmp, c2);
+  json_object *body = etcd_txn_new();
+  etcd_txn_compare(body, cl->leader_key, "CREATE", "EQUAL", cl->my_rev);
+  etcd_txn_compare(body, key, "VERSION", "EQUAL", 0);
   if (b->seq > 1) { /* in seq order: the batch before it is in etcd already */
     char prev[CLUSTER_KEY_MAX + 32];
     batch_key(cl, b->seq - 1, prev, sizeof prev);
-    json_object *c3 = json_object_new_object();
-    json_object_object_add(c3, "key", b64(prev));
-    json_object_object_add(c3, "target", json_object_new_string("VERSION"));
-    json_object_object_add(c3, "result", json_object_new_string("GREATER"));
-    json_object_object_add(c3, "version", json_object_new_int64(0));
-    json_object_array_add(cmp, c3);
+    etcd_txn_compare(body, prev, "VERSION", "GREATER", 0);
   }
-  json_object_object_add(body, "compare", cmp);
-  json_object *put = json_object_new_object(), *op = json_object_new_object();
-  json_object_object_add(put, "key", b64(key));
-  json_object_object_add(put, "value", etcd_b64_string(b->data, b->len));
-  json_object_object_add(op, "request_put", put);
-  json_object *succ = json_object_new_array();
-  json_object_array_add(succ, op);
-  json_object_object_add(body, "success", succ);
-  json_object *fail = json_object_new_array();
-  json_object *r1 = json_object_new_object(), *q1 = json_object_new_object();
-  json_object_object_add(q1, "key", b64(key));
-  json_object_object_add(r1, "request_range", q1);
-  json_object_array_add(fail, r1);
-  json_object *r2 = json_object_new_object(), *q2 = json_object_new_object();
-  json_object_object_add(q2, "key", b64(cl->leader_key));
-  json_object_object_add(r2, "request_range", q2);
-  json_object_array_add(fail, r2);
-  json_object_object_add(body, "failure", fail);
+  etcd_txn_put(body, false, key, b->data, b->len, 0);
+  /* failure: [range of the batch key, range of the leader key] */
+  etcd_txn_range(body, true, key);
+  etcd_txn_range(body, true, cl->leader_key);
   if (etcd_call(cl->e, "/v3/kv/txn", body, append_reply, b) != 0) {
     add_ms(cl->rewatch_ev, RETRY_MS);
     return;
@@ -802,28 +771,10 @@ static void grant_reply(void *ctx, int status, json_object *reply, const char *e
   }
   cl->lease_id = id;
   cl->valid_until_ms = cl->ka_sent_ms + ttl * 1000 - margin_ms(cl);
-  json_object *body = json_object_new_object();
-  json_object *cmp = json_object_new_array(), *c = json_object_new_object();
-  json_object_object_add(c, "key", b64(cl->leader_key));
-  json_object_object_add(c, "target", json_object_new_string("CREATE"));
-  json_object_object_add(c, "result", json_object_new_string("EQUAL"));
-  json_object_object_add(c, "create_revision", json_object_new_int64(0));
-  json_object_array_add(cmp, c);
-  json_object_object_add(body, "compare", cmp);
-  json_object *put = json_object_new_object(), *op = json_object_new_object();
-  json_object_object_add(put, "key", b64(cl->leader_key));
-  json_object_object_add(put, "value", b64(cl->advertise));
-  json_object_object_add(put, "lease", json_object_new_int64(id));
-  json_object_object_add(op, "request_put", put);
-  json_object *succ = json_object_new_array();
-  json_object_array_add(succ, op);
-  json_object_object_add(body, "success", succ);
-  json_object *q = json_object_new_object(), *r = json_object_new_object();
-  json_object_object_add(q, "key", b64(cl->leader_key));
-  json_object_object_add(r, "request_range", q);
-  json_object *fail = json_object_new_array();
-  json_object_array_add(fail, r);
-  json_object_object_add(body, "failure", fail);
+  json_object *body = etcd_txn_new();
+  etcd_txn_compare(body, cl->leader_key, "CREATE", "EQUAL", 0);
+  etcd_txn_put(body, false, cl->leader_key, cl->advertise, strlen(cl->advertise), id);
+  etcd_txn_range(body, true, cl->leader_key);
   if (etcd_call(cl->e, "/v3/kv/txn", body, campaign_reply, cl) != 0) {
     cl->campaigning = false;
     add_ms(cl->campaign_ev, RETRY_MS * 3);
@@ -918,27 +869,10 @@ static void snapshot_loaded(void *ctx, int rc, uint64_t seq, int64_t rev) {
 static void fetch_instance(cluster *cl) {
   char text[32];
   snprintf(text, sizeof text, "%016" PRIx64, cl->instance);
-  json_object *body = json_object_new_object();
-  json_object *cmp = json_object_new_array(), *c = json_object_new_object();
-  json_object_object_add(c, "key", b64(cl->instance_key));
-  json_object_object_add(c, "target", json_object_new_string("VERSION"));
-  json_object_object_add(c, "result", json_object_new_string("EQUAL"));
-  json_object_object_add(c, "version", json_object_new_int64(0));
-  json_object_array_add(cmp, c);
-  json_object_object_add(body, "compare", cmp);
-  json_object *put = json_object_new_object(), *op = json_object_new_object();
-  json_object_object_add(put, "key", b64(cl->instance_key));
-  json_object_object_add(put, "value", b64(text));
-  json_object_object_add(op, "request_put", put);
-  json_object *succ = json_object_new_array();
-  json_object_array_add(succ, op);
-  json_object_object_add(body, "success", succ);
-  json_object *q = json_object_new_object(), *r = json_object_new_object();
-  json_object_object_add(q, "key", b64(cl->instance_key));
-  json_object_object_add(r, "request_range", q);
-  json_object *fail = json_object_new_array();
-  json_object_array_add(fail, r);
-  json_object_object_add(body, "failure", fail);
+  json_object *body = etcd_txn_new();
+  etcd_txn_compare(body, cl->instance_key, "VERSION", "EQUAL", 0);
+  etcd_txn_put(body, false, cl->instance_key, text, strlen(text), 0);
+  etcd_txn_range(body, true, cl->instance_key);
   if (etcd_call(cl->e, "/v3/kv/txn", body, instance_reply, cl) != 0)
     add_ms(cl->campaign_ev, RETRY_MS * 5);
 }

@@ -163,35 +163,12 @@ static void chunk_key(const csnap *s, const char *id, uint64_t i, char *buf, siz
   snprintf(buf, len, "%s%s/%06" PRIu64, s->snap_prefix, id, i);
 }
 
-/* A Txn body guarded by the leader key's create revision. */
+/* A Txn that does what is added to it only while the leader key is
+ * the one put at leader_rev. */
 static json_object *guarded_txn(const csnap *s, int64_t leader_rev) {
-  json_object *body = json_object_new_object();
-  json_object *cmp = json_object_new_array(), *c = json_object_new_object();
-  json_object_object_add(c, "key", b64(s->leader_key));
-  json_object_object_add(c, "target", json_object_new_string("CREATE"));
-  json_object_object_add(c, "result", json_object_new_string("EQUAL"));
-  json_object_object_add(c, "create_revision", json_object_new_int64(leader_rev));
-  json_object_array_add(cmp, c);
-  json_object_object_add(body, "compare", cmp);
-  json_object_object_add(body, "success", json_object_new_array());
+  json_object *body = etcd_txn_new();
+  etcd_txn_compare(body, s->leader_key, "CREATE", "EQUAL", leader_rev);
   return body;
-}
-
-static void txn_put(json_object *body, json_object *key, json_object *value) {
-  json_object *put = json_object_new_object(), *op = json_object_new_object();
-  json_object_object_add(put, "key", key);
-  json_object_object_add(put, "value", value);
-  json_object_object_add(op, "request_put", put);
-  json_object_array_add(etcd_get(body, "success"), op);
-}
-
-/* Deletes [from, to). */
-static void txn_delete(json_object *body, const char *from, const char *to) {
-  json_object *del = json_object_new_object(), *op = json_object_new_object();
-  json_object_object_add(del, "key", b64(from));
-  json_object_object_add(del, "range_end", b64(to));
-  json_object_object_add(op, "request_delete_range", del);
-  json_object_array_add(etcd_get(body, "success"), op);
 }
 
 static json_object *manifest_json(const manifest *m) {
@@ -387,19 +364,20 @@ static void publish(csnap *s) {
   s->step = PUBLISH;
   json_object *body = guarded_txn(s, s->m.leader_rev);
   json_object *m = manifest_json(&s->m);
-  txn_put(body, b64(s->manifest_key), b64(json_object_to_json_string(m)));
+  const char *text = json_object_to_json_string(m);
+  etcd_txn_put(body, false, s->manifest_key, text, strlen(text), 0);
   json_object_put(m);
   if (s->m.seq > 1) { /* batch seq stays: the next append's guard names it */
     char to[CSNAP_KEY_MAX + 32];
     snprintf(to, sizeof to, "%s%020" PRIu64, s->log_prefix, s->m.seq);
-    txn_delete(body, s->log_prefix, to);
+    etcd_txn_delete(body, false, s->log_prefix, to);
   }
   char mine[CSNAP_KEY_MAX + 80], mine_end[CSNAP_KEY_MAX + 80], all_end[CSNAP_KEY_MAX];
   snprintf(mine, sizeof mine, "%s%s/", s->snap_prefix, s->m.id);
   etcd_prefix_end(mine, mine_end, sizeof mine_end);
   etcd_prefix_end(s->snap_prefix, all_end, sizeof all_end);
-  txn_delete(body, s->snap_prefix, mine);
-  txn_delete(body, mine_end, all_end);
+  etcd_txn_delete(body, false, s->snap_prefix, mine);
+  etcd_txn_delete(body, false, mine_end, all_end);
   if (send_req(s, "/v3/kv/txn", body, publish_reply) != 0) add_ms(s->retry_ev, RETRY_MS);
 }
 
@@ -451,7 +429,7 @@ static void upload_next(csnap *s) {
   char key[CSNAP_KEY_MAX + 96];
   chunk_key(s, s->m.id, s->next_chunk, key, sizeof key);
   json_object *body = guarded_txn(s, s->m.leader_rev);
-  txn_put(body, b64(key), etcd_b64_string(buf, want));
+  etcd_txn_put(body, false, key, buf, want, 0);
   free(buf);
   if (send_req(s, "/v3/kv/txn", body, chunk_reply) != 0) add_ms(s->retry_ev, RETRY_MS);
 }

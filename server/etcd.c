@@ -722,6 +722,57 @@ bool etcd_get_bool(json_object *o, const char *key) {
   return v && json_object_get_boolean(v);
 }
 
+json_object *etcd_txn_new(void) {
+  json_object *txn = json_object_new_object();
+  if (!txn) return NULL;
+  json_object_object_add(txn, "compare", json_object_new_array());
+  json_object_object_add(txn, "success", json_object_new_array());
+  json_object_object_add(txn, "failure", json_object_new_array());
+  return txn;
+}
+
+static json_object *key_b64(const char *key) { return etcd_b64_string(key, strlen(key)); }
+
+void etcd_txn_compare(json_object *txn, const char *key, const char *target, const char *result,
+                      int64_t value) {
+  json_object *c = json_object_new_object();
+  json_object_object_add(c, "key", key_b64(key));
+  json_object_object_add(c, "target", json_object_new_string(target));
+  json_object_object_add(c, "result", json_object_new_string(result));
+  json_object_object_add(c, strcmp(target, "CREATE") == 0 ? "create_revision" : "version",
+                         json_object_new_int64(value));
+  json_object_array_add(etcd_get(txn, "compare"), c);
+}
+
+/* Adds {name: request} to the success or failure list. */
+static void txn_op(json_object *txn, bool on_failure, const char *name, json_object *request) {
+  json_object *op = json_object_new_object();
+  json_object_object_add(op, name, request);
+  json_object_array_add(etcd_get(txn, on_failure ? "failure" : "success"), op);
+}
+
+void etcd_txn_put(json_object *txn, bool on_failure, const char *key, const void *value, size_t len,
+                  int64_t lease) {
+  json_object *put = json_object_new_object();
+  json_object_object_add(put, "key", key_b64(key));
+  json_object_object_add(put, "value", etcd_b64_string(value, len));
+  if (lease) json_object_object_add(put, "lease", json_object_new_int64(lease));
+  txn_op(txn, on_failure, "request_put", put);
+}
+
+void etcd_txn_range(json_object *txn, bool on_failure, const char *key) {
+  json_object *q = json_object_new_object();
+  json_object_object_add(q, "key", key_b64(key));
+  txn_op(txn, on_failure, "request_range", q);
+}
+
+void etcd_txn_delete(json_object *txn, bool on_failure, const char *from, const char *to) {
+  json_object *del = json_object_new_object();
+  json_object_object_add(del, "key", key_b64(from));
+  json_object_object_add(del, "range_end", key_b64(to));
+  txn_op(txn, on_failure, "request_delete_range", del);
+}
+
 void etcd_prefix_end(const char *prefix, char *buf, size_t len) {
   snprintf(buf, len, "%s", prefix);
   size_t n = strlen(buf);

@@ -141,6 +141,25 @@ int64_t etcd_get_int(json_object *o, const char *key);
 /* As a bool, false when absent. */
 bool etcd_get_bool(json_object *o, const char *key);
 
+/* ---- building a Txn (POST /v3/kv/txn) ---- */
+
+/* A new Txn body with empty compare, success and failure lists (free
+ * with json_object_put, or hand it to etcd_call). NULL: out of memory. */
+json_object *etcd_txn_new(void);
+/* Adds a compare of key's target ("CREATE": its create revision,
+ * "VERSION": its version, 0 when absent) with value by result ("EQUAL",
+ * "GREATER", "LESS", "NOT_EQUAL"). */
+void etcd_txn_compare(json_object *txn, const char *key, const char *target, const char *result,
+                      int64_t value);
+/* Adds to the success list (or the failure list when on_failure) a put
+ * of len bytes of value at key, on lease (0: none). */
+void etcd_txn_put(json_object *txn, bool on_failure, const char *key, const void *value, size_t len,
+                  int64_t lease);
+/* Adds a read of key to the success or failure list. */
+void etcd_txn_range(json_object *txn, bool on_failure, const char *key);
+/* Adds a delete of the keys [from, to) to the success or failure list. */
+void etcd_txn_delete(json_object *txn, bool on_failure, const char *from, const char *to);
+
 /* The "range end" that makes [prefix, end) every key starting with prefix,
  * into buf (len bytes at least strlen(prefix)+1). */
 void etcd_prefix_end(const char *prefix, char *buf, size_t len);
