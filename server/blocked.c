@@ -17,6 +17,7 @@
  * (no allocation: signalling cannot fail). */
 #include "blocked.h"
 
+#include "clock.h"
 #include "session.h"
 
 #include "conn.h"
@@ -170,12 +171,6 @@ static void detach_and_free(waiter *w) {
 
 bool blk_may_wait(const call *c) { return !c->has_timeout || c->timeout_ms != 0; }
 
-static int64_t mono_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* A wait of c on o that would close a cycle of waiting sessions: counted,
  * and refused unless --deadlock report. Returns WS_OK to park. */
 static int check_deadlock(call *c, sm_obj *o, blk_state *st) {
@@ -207,7 +202,7 @@ int blk_park(call *c, sm_obj *o, waitq *q, const waiter_ops *ops, int64_t n, voi
   w->reg = c->reg;
   w->seq = c->seq;
   w->session = c->session;
-  w->parked_ms = mono_ms();
+  w->parked_ms = clock_mono_ms();
   if (sess_push(c->reg, w) != 0) {
     free(w);
     return call_fail(c, WS_INTERNAL, "out of memory parking the call");

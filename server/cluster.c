@@ -20,6 +20,7 @@
 #include "cluster.h"
 
 #include "../proto/auth.h"
+#include "clock.h"
 #include "cluster_snap.h"
 #include "cmd.h"
 #include "conn.h"
@@ -121,12 +122,6 @@ static void ship(cluster *cl);
 static void start_watch(cluster *cl);
 static void snapshot_loaded(void *ctx, int rc, uint64_t seq, int64_t rev);
 
-static int64_t mono_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void add_ms(struct event *ev, int64_t ms) {
   if (ms < 0) ms = 0;
   struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
@@ -183,7 +178,7 @@ static void lease_check_cb(evutil_socket_t fd, short what, void *arg) {
   (void)what;
   cluster *cl = arg;
   if (cl->role != ROLE_LEADER && cl->role != ROLE_CANDIDATE) return;
-  int64_t left = cl->valid_until_ms - mono_ms();
+  int64_t left = cl->valid_until_ms - clock_mono_ms();
   if (left > 0) {
     add_ms(cl->lease_ev, left);
     return;
@@ -226,7 +221,7 @@ static void keepalive_reply(void *ctx, int status, json_object *reply, const cha
                      ? etcd_get_int(etcd_get(res, "header"), "revision")
                      : cl->etcd_rev;
   log_debug("cluster %s: keepalive of lease %" PRId64 " at %s: TTL %" PRId64 " (%" PRId64 " ms)",
-            cl->name, cl->lease_id, etcd_current_url(cl->e), ttl, mono_ms() - cl->ka_sent_ms);
+            cl->name, cl->lease_id, etcd_current_url(cl->e), ttl, clock_mono_ms() - cl->ka_sent_ms);
   if (ttl <= 0) {
     step_down(cl, "its lease expired in etcd");
     return;
@@ -234,11 +229,11 @@ static void keepalive_reply(void *ctx, int status, json_object *reply, const cha
   int64_t until = cl->ka_sent_ms + ttl * 1000 - margin_ms(cl);
   if (until > cl->valid_until_ms) cl->valid_until_ms = until;
   add_ms(cl->keepalive_ev, ttl_ms(cl) / 3);
-  if (cl->paused && mono_ms() < cl->valid_until_ms) {
+  if (cl->paused && clock_mono_ms() < cl->valid_until_ms) {
     cl->paused = false;
     log_warn("cluster %s: the lease is renewed: answers go again", cl->name);
     evtimer_del(cl->lease_ev);
-    add_ms(cl->lease_ev, cl->valid_until_ms - mono_ms());
+    add_ms(cl->lease_ev, cl->valid_until_ms - clock_mono_ms());
     conn_flush_all(cl->srv);
   }
 }
@@ -251,7 +246,7 @@ static void keepalive_cb(evutil_socket_t fd, short what, void *arg) {
     return;
   json_object *body = json_object_new_object();
   json_object_object_add(body, "ID", json_object_new_int64(cl->lease_id));
-  cl->ka_sent_ms = mono_ms();
+  cl->ka_sent_ms = clock_mono_ms();
   if (etcd_call_fast(cl->e, "/v3/lease/keepalive", body, keepalive_reply, cl) == 0)
     cl->ka_inflight = true;
   else
@@ -725,7 +720,7 @@ static void campaign_reply(void *ctx, int status, json_object *reply, const char
     log_info("cluster %s: elected at revision %" PRId64 "; applying the log up to it", cl->name,
              rev);
     add_ms(cl->keepalive_ev, ttl_ms(cl) / 3);
-    add_ms(cl->lease_ev, cl->valid_until_ms - mono_ms());
+    add_ms(cl->lease_ev, cl->valid_until_ms - clock_mono_ms());
     if (cl->applied_rev >= cl->my_rev) become_leader(cl);
     return;
   }
@@ -787,7 +782,7 @@ static void campaign(cluster *cl) {
   if (cl->campaigning || cl->role != ROLE_FOLLOWER || cl->stopping) return;
   json_object *body = json_object_new_object();
   json_object_object_add(body, "TTL", json_object_new_int64(cl->ttl_s));
-  cl->ka_sent_ms = mono_ms(); /* the lease runs from before it was asked for */
+  cl->ka_sent_ms = clock_mono_ms(); /* the lease runs from before it was asked for */
   if (etcd_call(cl->e, "/v3/lease/grant", body, grant_reply, cl) != 0) {
     add_ms(cl->campaign_ev, RETRY_MS * 3);
     return;
@@ -1035,7 +1030,7 @@ bool cluster_serving(const cluster *cl) { return cl->role == ROLE_LEADER; }
 
 bool cluster_may_answer(const cluster *cl) {
   if (cl->role == ROLE_DEPOSED) return false;
-  return cl->role != ROLE_LEADER || mono_ms() < cl->valid_until_ms;
+  return cl->role != ROLE_LEADER || clock_mono_ms() < cl->valid_until_ms;
 }
 
 const char *cluster_leader_url(const cluster *cl) {

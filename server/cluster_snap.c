@@ -11,6 +11,7 @@
  * dropped. */
 #include "cluster_snap.h"
 
+#include "clock.h"
 #include "crc32c.h"
 #include "etcd.h"
 #include "log.h"
@@ -98,18 +99,6 @@ struct csnap {
 static void upload_next(csnap *s);
 static void publish(csnap *s);
 static void load_manifest(csnap *s);
-
-static int64_t mono_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t unix_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void add_ms(struct event *ev, int64_t ms) {
   struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
@@ -294,7 +283,7 @@ static void finish(csnap *s, bool ok, const char *why) {
   s->fd = -1;
   clear_dir(s);
   s->step = IDLE;
-  s->duration_ms = mono_ms() - s->start_ms;
+  s->duration_ms = clock_mono_ms() - s->start_ms;
   s->status = ok ? "ok" : "failed";
   persist *p = s->srv->persist;
   if (ok) {
@@ -504,7 +493,8 @@ int csnap_take(csnap *s, uint64_t seq, uint64_t index, int64_t rev, int64_t lead
     log_warn("objects of the custom types %s are kept in memory only (no serialize callback): "
              "the group's snapshot leaves them out",
              unsaved);
-  s->m = (manifest){.seq = seq, .revision = rev, .time_ms = unix_ms(), .leader_rev = leader_rev};
+  s->m =
+      (manifest){.seq = seq, .revision = rev, .time_ms = clock_unix_ms(), .leader_rev = leader_rev};
   s->serial++;
   snprintf(s->m.id, sizeof s->m.id, "%020" PRIu64 "-%020" PRId64 "-%06" PRIu64, seq, leader_rev,
            s->serial % 1000000);
@@ -523,7 +513,7 @@ int csnap_take(csnap *s, uint64_t seq, uint64_t index, int64_t rev, int64_t lead
   s->child = pid;
   s->fails = 0;
   s->index = index;
-  s->start_ms = mono_ms();
+  s->start_ms = clock_mono_ms();
   s->step = FORKED;
   log_info("cluster %s: snapshot of batch %" PRIu64 " started (pid %d)", s->name, seq, (int)pid);
   add_ms(s->reap_ev, REAP_POLL_MS);
@@ -571,7 +561,7 @@ static void load_file(csnap *s) {
   close(s->load_fd);
   s->load_fd = -1;
   snap_meta meta;
-  int64_t t0 = mono_ms();
+  int64_t t0 = clock_mono_ms();
   int rc = persist_load_file(s->srv, path, &meta, err, sizeof err);
   clear_dir(s);
   if (rc != 0) {
@@ -582,7 +572,8 @@ static void load_file(csnap *s) {
   s->last = s->lm;
   log_info("cluster %s: loaded the group's snapshot of batch %" PRIu64 " (revision %" PRId64
            ", %" PRIu64 " bytes, %zu objects) in %" PRId64 " ms",
-           s->name, s->lm.seq, s->lm.revision, s->lm.bytes, reg_count(s->srv->reg), mono_ms() - t0);
+           s->name, s->lm.seq, s->lm.revision, s->lm.bytes, reg_count(s->srv->reg),
+           clock_mono_ms() - t0);
   load_done(s, 1);
 }
 

@@ -36,6 +36,7 @@
 #include "cmd.h"
 
 #include "blocked.h"
+#include "clock.h"
 #include "dispatch.h"
 #include "log.h"
 #include "session.h"
@@ -50,11 +51,7 @@
 #define CMD_FIELDS_SEQ 8    /* a CALL with seq and ack */
 #define CMD_FIELDS_GUARD 10 /* ... and a fencing guard */
 
-int64_t cmd_now_ms(void) {
-  struct timespec now;
-  clock_gettime(CLOCK_REALTIME, &now);
-  return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
-}
+int64_t cmd_now_ms(void) { return clock_unix_ms(); }
 
 int64_t cmd_time(const registry *reg) {
   cmd_state *st = reg_cmd((registry *)reg);

@@ -23,6 +23,7 @@
 #include "peers.h"
 
 #include "../proto/url.h"
+#include "clock.h"
 #include "htab.h"
 #include "log.h"
 
@@ -64,11 +65,7 @@ static const char *const event_words[PEER_N_EVENTS] = {
     [PEER_BAD_HANDSHAKE] = "bad or unfinished handshakes",
 };
 
-int64_t peers_now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+int64_t peers_now_ms(void) { return clock_mono_ms(); }
 
 /* ---- identifying a peer ---- */
 

@@ -28,6 +28,7 @@
 #include "../proto/auth.h"
 #include "../proto/authkey.h"
 #include "blocked.h"
+#include "clock.h"
 #include "cluster.h"
 #include "cluster_snap.h"
 #include "cmd.h"
@@ -94,12 +95,6 @@ struct persist {
 static int64_t now_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t mono_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
@@ -420,7 +415,7 @@ static void snapshot_begin(persist *p) {
   }
   p->child = pid;
   p->child_index = meta.index;
-  p->child_start_ms = mono_ms();
+  p->child_start_ms = clock_mono_ms();
   p->snap_time_ms = meta.time_ms;
   p->since_snap = 0;
   log_info("snapshot at index %" PRIu64 " started (pid %d)", meta.index, (int)pid);
@@ -520,7 +515,7 @@ static void reap_cb(evutil_socket_t fd, short what, void *arg) {
     return;
   }
   p->child = 0;
-  int64_t took = mono_ms() - p->child_start_ms;
+  int64_t took = clock_mono_ms() - p->child_start_ms;
   if (rc < 0) {
     log_error("snapshot at index %" PRIu64 " failed: %s", p->child_index, err);
     p->snap_status = "failed";
@@ -673,7 +668,7 @@ static int load_snapshot(persist *p, uint64_t *after, uint64_t *instance, char *
 int persist_start(persist *p, char *err, size_t errlen) {
   struct sm_server *srv = p->srv;
   registry *reg = srv->reg;
-  int64_t t0 = mono_ms();
+  int64_t t0 = clock_mono_ms();
   if (p->cl) { /* the state comes from the group's log, as the watch brings it */
     if (!(p->resume_ev = evtimer_new(srv->base, resume_cb, p))) {
       snprintf(err, errlen, "out of memory");
@@ -751,7 +746,7 @@ int persist_start(persist *p, char *err, size_t errlen) {
   persist_begin_run(p);
   log_info("data directory %s: instance %016" PRIx64 ", %zu objects after %" PRIu64
            " log records (%" PRId64 " ms), ids from %" PRIu64 ", fsync %s",
-           p->dir, instance, reg_count(reg), info.records, mono_ms() - t0, srv->next_session,
+           p->dir, instance, reg_count(reg), info.records, clock_mono_ms() - t0, srv->next_session,
            persist_fsync_name(p->cfg.fsync));
   return 0;
 }
@@ -797,7 +792,7 @@ void persist_stop(persist *p) {
     return;
   }
   char err[512];
-  int64_t t0 = mono_ms();
+  int64_t t0 = clock_mono_ms();
   snap_meta meta = {.index = wal_last_index(p->w),
                     .instance = p->srv->instance,
                     .next_id = reg_next_id(reg),
@@ -814,7 +809,7 @@ void persist_stop(persist *p) {
     return;
   }
   p->snap_time_ms = meta.time_ms;
-  snapshot_done(p, meta.index, mono_ms() - t0);
+  snapshot_done(p, meta.index, clock_mono_ms() - t0);
   wal_close(p->w);
   p->w = NULL;
   log_info("snapshot at index %" PRIu64 " written at the stop", meta.index);

@@ -22,6 +22,7 @@
  * and damage. */
 #include "wal.h"
 
+#include "clock.h"
 #include "crc32c.h"
 #include "log.h"
 
@@ -151,12 +152,6 @@ static uint64_t get_u64(const uint8_t *p) {
 /* The CRC of a record: its index field, then its payload. */
 static uint32_t rec_crc(const uint8_t *index_field, const void *payload, size_t len) {
   return crc32c(crc32c(0, index_field, 8), payload, len);
-}
-
-static int64_t mono_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* ---- files ------------------------------------------------------------ */
@@ -670,7 +665,7 @@ static void publish(wal *w, int rc, const char *why, bool now_full, bool was_ful
   if (now_full) {
     if (!was_full) w->full_episodes++;
     atomic_store(&w->full, true);
-    w->retry_at = mono_ms() + WAL_RETRY_MS;
+    w->retry_at = clock_mono_ms() + WAL_RETRY_MS;
     pthread_cond_signal(&w->cv); /* the writer retries */
   } else if (rc == 0 && wrote) {
     atomic_store(&w->full, false);
@@ -687,7 +682,7 @@ static void *writer_main(void *arg) {
   char why[256];
   pthread_mutex_lock(&w->mu);
   for (;;) {
-    int64_t now = mono_ms();
+    int64_t now = clock_mono_ms();
     bool full = atomic_load(&w->full);
     bool stopping = w->stopping;
     bool write_due =
@@ -735,10 +730,10 @@ static void *writer_main(void *arg) {
      * mode at the end. */
     if (rc == 0 && (w->cfg.fsync == WAL_FSYNC_ALWAYS || stopping)) {
       rc = sync_current(w, why, sizeof why);
-      w->sync_at = mono_ms() + WAL_EVERYSEC_MS;
-    } else if (rc == 0 && w->cfg.fsync == WAL_FSYNC_EVERYSEC && mono_ms() >= w->sync_at) {
+      w->sync_at = clock_mono_ms() + WAL_EVERYSEC_MS;
+    } else if (rc == 0 && w->cfg.fsync == WAL_FSYNC_EVERYSEC && clock_mono_ms() >= w->sync_at) {
       rc = sync_unlocked(w, why, sizeof why);
-      w->sync_at = mono_ms() + WAL_EVERYSEC_MS;
+      w->sync_at = clock_mono_ms() + WAL_EVERYSEC_MS;
     }
     uint64_t durable = w->cfg.fsync == WAL_FSYNC_ALWAYS ? w->synced : w->written;
     size_t left = w->wlen;
@@ -890,10 +885,10 @@ int wal_open(const wal_cfg *cfg, uint64_t next_index, wal **out, char *err, size
       /* Start full: the writer makes the segment once there is room. */
       atomic_store(&w->full, true);
       w->full_episodes = 1;
-      w->retry_at = mono_ms() + WAL_RETRY_MS;
+      w->retry_at = clock_mono_ms() + WAL_RETRY_MS;
     }
   }
-  w->sync_at = mono_ms() + WAL_EVERYSEC_MS;
+  w->sync_at = clock_mono_ms() + WAL_EVERYSEC_MS;
 
   w->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (w->efd < 0) {
@@ -1081,7 +1076,7 @@ static void sync_now_or_hand_over(wal *w, unsigned waiting) {
   bool now_full = rc == 1;
   if (rc == 1) rc = 0;
   if (rc == 0) rc = sync_current(w, why, sizeof why);
-  w->sync_at = mono_ms() + WAL_EVERYSEC_MS;
+  w->sync_at = clock_mono_ms() + WAL_EVERYSEC_MS;
   uint64_t synced = w->synced;
   pthread_mutex_unlock(&w->io);
   pthread_mutex_lock(&w->mu);
