@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 enum { PB_VARINT = 0, PB_I64 = 1, PB_LEN = 2, PB_I32 = 5 };
 
@@ -102,5 +103,21 @@ static inline size_t pb_put_fixed32(uint8_t *p, uint32_t v) {
 
 static inline uint64_t pb_zigzag(int64_t v) { return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63); }
 static inline int64_t pb_unzigzag(uint64_t u) { return (int64_t)(u >> 1) ^ -(int64_t)(u & 1); }
+
+/* Writers of list items for a caller that sizes its buffer first (cmd.c
+ * writes a record per change), inline: the bytes vb_list_item writes.
+ * vw_item_size: the bytes of a list item holding a packed value of n
+ * bytes. vw_put_item: the item holding item, written at p
+ * (vw_item_size(item.n) bytes); returns where it ends. */
+#define PB_TAG_ITEM ((1 << 3) | 2) /* ValueList.items: field 1, length-delimited */
+
+static inline size_t vw_item_size(size_t n) { return 1 + pb_varint_size(n) + n; }
+
+static inline uint8_t *vw_put_item(uint8_t *p, sm_span item) {
+  *p++ = PB_TAG_ITEM;
+  p += pb_put_varint(p, item.n);
+  if (item.n) memcpy(p, item.p, item.n);
+  return p + item.n;
+}
 
 #endif

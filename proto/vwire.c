@@ -330,20 +330,6 @@ void vb_map_entry(vbuf *b, sm_span key, sm_span val) {
 
 void vb_map_end(vbuf *b, size_t mark) { wrap(b, mark, TAG_MAP); }
 
-size_t vw_str_size(size_t n) { return 1 + pb_varint_size(n) + n; }
-size_t vw_list_size(size_t body) { return 1 + pb_varint_size(body) + body; }
-size_t vw_item_size(size_t n) { return 1 + pb_varint_size(n) + n; }
-
-void vb_list_head(vbuf *b, size_t body) {
-  put_byte(b, TAG_LIST);
-  put_varint(b, body);
-}
-
-void vb_item_head(vbuf *b, size_t n) {
-  put_byte(b, TAG_F1_LEN);
-  put_varint(b, n);
-}
-
 void vb_list_int(vbuf *b, int64_t v) {
   if (!reserve(b, 13)) return; /* tag, length (an int takes at most 11), tag, varint */
   uint8_t *p = b->p + b->len;
@@ -352,65 +338,4 @@ void vb_list_int(vbuf *b, int64_t v) {
   p[1] = (uint8_t)(1 + n);
   p[2] = TAG_INT;
   b->len += 3 + n;
-}
-
-/* Writes a tag and a varint at p; returns where they end. */
-static uint8_t *put_head(uint8_t *p, uint8_t tag, uint64_t v) {
-  *p++ = tag;
-  return p + pb_put_varint(p, v);
-}
-
-void vb_list_ints(vbuf *b, const int64_t *v, size_t n) {
-  if (n > SIZE_MAX / 13 || !reserve(b, 13 * n)) return;
-  uint8_t *p = b->p + b->len;
-  for (size_t i = 0; i < n; i++) {
-    size_t k = pb_put_varint(p + 3, pb_zigzag(v[i]));
-    p[0] = TAG_F1_LEN;
-    p[1] = (uint8_t)(1 + k);
-    p[2] = TAG_INT;
-    p += 3 + k;
-  }
-  b->len = (size_t)(p - b->p);
-}
-
-void vb_list_str_item(vbuf *b, const char *s, size_t n) {
-  size_t str = vw_str_size(n);
-  if (!reserve(b, vw_item_size(str))) return;
-  uint8_t *p = put_head(b->p + b->len, TAG_F1_LEN, str);
-  p = put_head(p, TAG_STR, n);
-  if (n) memcpy(p, s, n);
-  b->len = (size_t)(p + n - b->p);
-}
-
-void vb_list_list_item(vbuf *b, const sm_span *items, size_t n) {
-  size_t body = 0;
-  for (size_t i = 0; i < n; i++)
-    body += vw_item_size(items[i].n);
-  size_t list = vw_list_size(body);
-  if (!reserve(b, vw_item_size(list))) return;
-  uint8_t *p = put_head(b->p + b->len, TAG_F1_LEN, list);
-  p = put_head(p, TAG_LIST, body);
-  for (size_t i = 0; i < n; i++) {
-    p = put_head(p, TAG_F1_LEN, items[i].n);
-    if (items[i].n) memcpy(p, items[i].p, items[i].n);
-    p += items[i].n;
-  }
-  b->len = (size_t)(p - b->p);
-}
-
-#define LIST_ROOM 11 /* a tag and a varint */
-
-size_t vb_list_room(vbuf *b) {
-  vb_grow(b, LIST_ROOM);
-  return b->len;
-}
-
-size_t vb_list_close_room(vbuf *b, size_t mark) {
-  if (b->failed) return mark;
-  size_t body = b->len - mark;
-  uint8_t head[LIST_ROOM];
-  head[0] = TAG_LIST;
-  size_t n = 1 + pb_put_varint(head + 1, body);
-  memcpy(b->p + mark - n, head, n);
-  return mark - n;
 }

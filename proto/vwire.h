@@ -129,28 +129,9 @@ size_t vb_map_begin(vbuf *b);
 void vb_map_entry(vbuf *b, sm_span key, sm_span val);
 void vb_map_end(vbuf *b, size_t mark);
 
-/* A list whose size is known before it is written, with nothing moved
- * (vb_list_end moves the body behind its header): add up the sizes of its
- * items, write its header, then the items. The bytes are the same. */
-size_t vw_str_size(size_t n);            /* a packed string (or bytes) of n bytes */
-size_t vw_list_size(size_t body);        /* a packed list whose items take body bytes */
-size_t vw_item_size(size_t n);           /* a list item holding a packed value of n bytes */
-void vb_list_head(vbuf *b, size_t body); /* the header of a list of body bytes */
-void vb_item_head(vbuf *b, size_t n);    /* the header of an item; its n-byte value follows */
-void vb_list_int(vbuf *b, int64_t v);    /* an item holding an int */
-/* The same bytes as calls of the ones above, each with one reservation
- * (for a record written per request, cmd.c): n items holding ints; an
- * item holding a string of n bytes; an item holding a list of the packed
- * values items[0..n). */
-void vb_list_ints(vbuf *b, const int64_t *v, size_t n);
-void vb_list_str_item(vbuf *b, const char *s, size_t n);
-void vb_list_list_item(vbuf *b, const sm_span *items, size_t n);
-/* Or a list whose header is written last, into room left before its
- * items (no size added up, nothing moved): vb_list_room leaves the room
- * and returns a mark; after the items, vb_list_close_room writes the header
- * just before them and returns the offset in b where the list starts (it
- * ends at b->len). */
-size_t vb_list_room(vbuf *b);
-size_t vb_list_close_room(vbuf *b, size_t mark);
+/* An item holding an int, as vb_list_begin_item + vb_int +
+ * vb_list_end_item write it, with one reservation. (For a caller that
+ * sizes its buffer first, pbwire.h has vw_item_size and vw_put_item.) */
+void vb_list_int(vbuf *b, int64_t v);
 
 #endif

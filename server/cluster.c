@@ -27,6 +27,7 @@
 #include "cycles.h"
 #include "etcd.h"
 #include "expire.h"
+#include "le.h"
 #include "log.h"
 #include "persist.h"
 #include "registry.h"
@@ -261,18 +262,6 @@ static void batch_free(batch *b) {
   free(b);
 }
 
-static void put_u64(uint8_t *p, uint64_t v) {
-  for (int i = 0; i < 8; i++)
-    p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t get_u64(const uint8_t *p) {
-  uint64_t v = 0;
-  for (int i = 0; i < 8; i++)
-    v |= (uint64_t)p[i] << (8 * i);
-  return v;
-}
-
 static void batch_key(const cluster *cl, uint64_t seq, char *buf, size_t len) {
   snprintf(buf, len, "%s%020" PRIu64, cl->log_prefix, seq);
 }
@@ -286,8 +275,8 @@ static int seal(cluster *cl, bool full) {
   b->cl = cl;
   b->seq = ++cl->last_seq;
   b->full = full;
-  put_u64(cl->cur.p, (uint64_t)cl->my_rev);
-  put_u64(cl->cur.p + 8, b->seq);
+  le_put_u64(cl->cur.p, (uint64_t)cl->my_rev);
+  le_put_u64(cl->cur.p + 8, b->seq);
   b->data = cl->cur.p;
   b->len = cl->cur.len;
   b->last_index = cl->cur_last;
@@ -352,7 +341,8 @@ static bool holds_our_batch(const cluster *cl, json_object *kv, const batch *b) 
   uint8_t *v = NULL;
   size_t n = 0;
   if (!kv || etcd_b64_decode(etcd_get(kv, "value"), &v, &n) != 0) return false;
-  bool ours = n >= BATCH_HEADER && get_u64(v) == (uint64_t)cl->my_rev && get_u64(v + 8) == b->seq;
+  bool ours =
+      n >= BATCH_HEADER && le_get_u64(v) == (uint64_t)cl->my_rev && le_get_u64(v + 8) == b->seq;
   free(v);
   return ours;
 }
@@ -545,7 +535,7 @@ static int apply_batch(cluster *cl, const char *key, const uint8_t *v, size_t n)
     log_error("cluster %s: %s is not a batch (%zu bytes)", cl->name, key, n);
     return -1;
   }
-  uint64_t leader_rev = get_u64(v), seq = get_u64(v + 8);
+  uint64_t leader_rev = le_get_u64(v), seq = le_get_u64(v + 8);
   if (cl->my_rev && leader_rev == (uint64_t)cl->my_rev) return 0; /* ours: applied already */
   if (seq != cl->last_seq + 1) {
     log_error("cluster %s: batch %" PRIu64 " follows batch %" PRIu64 ": the log has a gap",

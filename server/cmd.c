@@ -2,12 +2,14 @@
 /* cmd.c - the command stream: encoding records, handing them to the sink,
  * and replaying them (see cmd.h).
  *
- * A record is one packed Value (proto/vwire.h), a list of six fields:
- *   [kind, time_ms, session, object, method, [args...]]
- * and, for a CALL a client's request made, two more: [..., seq, ack], and
- * for one made under a fencing guard (fence.h) two more after those:
- * [..., seq, ack, guard_object, guard_token] (seq and ack 0 when the
+ * A record holds the fields [kind, time_ms, session, object, method,
+ * [args...]] and, for a CALL a client's request made, two more: [..., seq,
+ * ack], and for one made under a fencing guard (fence.h) two more after
+ * those: [..., seq, ack, guard_object, guard_token] (seq and ack 0 when the
  * session is not kept); a replay checks the guard as the live call did.
+ * They are written in format 2 (emit: fixed-width fields, then the
+ * arguments); a replay also reads format 1, a packed Value list of those
+ * fields (proto/vwire.h), which daemons before it wrote.
  * CALL: session called method on object with args, answered OK without
  * waiting; seq is the request's (its answer is kept in the session's reply
  * table, session.h) and ack what the client acknowledged with it, so a
@@ -35,9 +37,11 @@
  * replay parks nothing. */
 #include "cmd.h"
 
+#include "../proto/pbwire.h"
 #include "blocked.h"
 #include "clock.h"
 #include "dispatch.h"
+#include "le.h"
 #include "log.h"
 #include "session.h"
 #include "watch.h"
@@ -91,25 +95,39 @@ bool cmd_replaying(const registry *reg) { return reg_cmd((registry *)reg)->repla
 
 void cmd_fini(cmd_state *st) { vb_free(&st->rec); }
 
-/* Encodes a record and hands it to the sink. It is written front to back
- * once, its header last into the room left for it (this runs for every
- * change a client makes). */
+/* Record format 2: a fixed head, then the method's bytes, then the
+ * arguments as the body of a packed list (each a list item: a tag, a
+ * length, a packed Value), to the end of the record. Fixed-width fields,
+ * because a record is written for every change a client makes and read
+ * back only at a start: varints of 64-bit ids cost more to write than they
+ * save. Little-endian (le.h):
+ *   0 CMD_REC2 (a format-1 record, a packed list, starts with 0x3a)
+ *   1 kind   2 flags (CMD_REC2_SEQ, CMD_REC2_GUARD)   3 method length
+ *   4 time_ms   12 session   20 object   (8 bytes each)
+ *   28 seq, ack (CMD_REC2_SEQ) then guard_object, guard_token
+ *      (CMD_REC2_GUARD), 8 bytes each */
+#define CMD_REC2 0x01
+#define CMD_REC2_SEQ 0x01
+#define CMD_REC2_GUARD 0x02
+#define CMD_REC2_HEAD 28
+
+/* Encodes a record and hands it to the sink: sized first, then written
+ * front to back in one pass (this runs for every change a client makes). */
 static void emit(registry *reg, int kind, int64_t time_ms, uint64_t session, uint64_t object,
-                 const char *method, const sm_span *args, size_t nargs, uint64_t seq, uint64_t ack,
-                 uint64_t guard_object, uint64_t guard_token) {
+                 sm_obj *o, const char *method, const sm_span *args, size_t nargs, uint64_t seq,
+                 uint64_t ack, uint64_t guard_object, uint64_t guard_token) {
   cmd_state *st = reg_cmd(reg);
+  size_t mlen = strlen(method);
+  uint8_t flags =
+      (uint8_t)((seq || guard_object ? CMD_REC2_SEQ : 0) | (guard_object ? CMD_REC2_GUARD : 0));
+  size_t len =
+      CMD_REC2_HEAD + (flags & CMD_REC2_SEQ ? 16 : 0) + (flags & CMD_REC2_GUARD ? 16 : 0) + mlen;
+  for (size_t i = 0; i < nargs; i++)
+    len += vw_item_size(args[i].n);
   vbuf *b = &st->rec;
   vb_reset(b);
-  size_t list = vb_list_room(b);
-  int64_t head[4] = {kind, time_ms, (int64_t)session, (int64_t)object};
-  vb_list_ints(b, head, 4);
-  vb_list_str_item(b, method, strlen(method));
-  vb_list_list_item(b, args, nargs);
-  /* seq and ack, then a guard: a CALL of a kept session or a fenced one. */
-  int64_t tail[4] = {(int64_t)seq, (int64_t)ack, (int64_t)guard_object, (int64_t)guard_token};
-  if (seq || guard_object) vb_list_ints(b, tail, guard_object ? 4 : 2);
-  size_t start = vb_list_close_room(b, list);
-  if (b->failed) {
+  uint8_t *p = mlen <= WIRE_METHOD_MAX ? vb_grow(b, len) : NULL;
+  if (!p) {
     /* The change is made and cannot be taken back: say loudly that the log
      * misses it. */
     log_error("out of memory encoding the command %s on object %llu: it is not logged", method,
@@ -118,7 +136,29 @@ static void emit(registry *reg, int kind, int64_t time_ms, uint64_t session, uin
     vb_free(b);
     return;
   }
-  st->sink(st->ctx, b->p + start, b->len - start, kind, object);
+  p[0] = CMD_REC2;
+  p[1] = (uint8_t)kind;
+  p[2] = flags;
+  p[3] = (uint8_t)mlen;
+  le_put_u64(p + 4, (uint64_t)time_ms);
+  le_put_u64(p + 12, session);
+  le_put_u64(p + 20, object);
+  p += CMD_REC2_HEAD;
+  if (flags & CMD_REC2_SEQ) {
+    le_put_u64(p, seq);
+    le_put_u64(p + 8, ack);
+    p += 16;
+  }
+  if (flags & CMD_REC2_GUARD) {
+    le_put_u64(p, guard_object);
+    le_put_u64(p + 8, guard_token);
+    p += 16;
+  }
+  memcpy(p, method, mlen);
+  p += mlen;
+  for (size_t i = 0; i < nargs; i++)
+    p = vw_put_item(p, args[i]);
+  st->sink(st->ctx, b->p, len, kind, object, o);
 }
 
 void cmd_log_call(registry *reg, uint64_t session, uint64_t object, const char *method,
@@ -128,17 +168,17 @@ void cmd_log_call(registry *reg, uint64_t session, uint64_t object, const char *
 
 void cmd_log_request(registry *reg, uint64_t session, uint64_t seq, uint64_t ack, uint64_t object,
                      const char *method, const sm_span *args, size_t nargs) {
-  cmd_log_guarded(reg, session, seq, ack, 0, 0, object, method, args, nargs);
-}
-
-void cmd_log_guarded(registry *reg, uint64_t session, uint64_t seq, uint64_t ack,
-                     uint64_t guard_object, uint64_t guard_token, uint64_t object,
-                     const char *method, const sm_span *args, size_t nargs) {
   if (!cmd_logging(reg)) return;
   /* Only a kept session has a reply table for seq to find again. */
   if (!sess_kept(reg, session)) seq = ack = 0;
-  emit(reg, CMD_CALL, cmd_time(reg), session, object, method, args, nargs, seq, ack, guard_object,
-       guard_token);
+  emit(reg, CMD_CALL, cmd_time(reg), session, object, NULL, method, args, nargs, seq, ack, 0, 0);
+}
+
+void cmd_log_client_call(registry *reg, uint64_t session, bool kept, const wire_request *req,
+                         sm_obj *o, const sm_span *args, size_t nargs) {
+  if (!cmd_logging(reg)) return;
+  emit(reg, CMD_CALL, cmd_time(reg), session, req->object, o, req->method, args, nargs,
+       kept ? req->seq : 0, kept ? req->ack : 0, req->guard_object, req->guard_token);
 }
 
 void cmd_log_served(registry *reg, waiter *w, uint64_t object, const char *method,
@@ -217,11 +257,12 @@ int cmd_check_refs_kept(const registry *reg, const sm_span *args, const unsigned
 
 void cmd_log_next_id(registry *reg) {
   if (cmd_logging(reg))
-    emit(reg, CMD_NEXT_ID, cmd_now_ms(), 0, reg_next_id(reg), "", NULL, 0, 0, 0, 0, 0);
+    emit(reg, CMD_NEXT_ID, cmd_now_ms(), 0, reg_next_id(reg), NULL, "", NULL, 0, 0, 0, 0, 0);
 }
 
 void cmd_begin_ids(registry *reg, uint64_t first) {
-  if (cmd_logging(reg)) emit(reg, CMD_BEGIN_IDS, cmd_now_ms(), 0, first, "", NULL, 0, 0, 0, 0, 0);
+  if (cmd_logging(reg))
+    emit(reg, CMD_BEGIN_IDS, cmd_now_ms(), 0, first, NULL, "", NULL, 0, 0, 0, 0, 0);
   reg_begin_ids(reg, first);
 }
 
@@ -232,7 +273,7 @@ int cmd_begin_session(registry *reg, uint64_t session, uint64_t key, int64_t now
     vbuf k = {.p = raw, .cap = sizeof raw};
     vb_int(&k, (int64_t)key);
     sm_span arg = vb_span(&k);
-    emit(reg, CMD_BEGIN_SESSION, now_ms, session, 0, "", &arg, 1, 0, 0, 0, 0);
+    emit(reg, CMD_BEGIN_SESSION, now_ms, session, 0, NULL, "", &arg, 1, 0, 0, 0, 0);
   }
   return 0;
 }
@@ -243,7 +284,7 @@ void cmd_end_session(registry *reg, uint64_t session, int64_t now_ms) {
    * no object by ending: its record says so, and no answer waits for it. */
   uint64_t object = sess_holds_objects(reg, session) ? 0 : CMD_NO_OBJECT;
   if (cmd_logging(reg))
-    emit(reg, CMD_END_SESSION, now_ms, session, object, "", NULL, 0, 0, 0, 0, 0);
+    emit(reg, CMD_END_SESSION, now_ms, session, object, NULL, "", NULL, 0, 0, 0, 0, 0);
   sess_end(reg, session);
 }
 
@@ -301,8 +342,9 @@ typedef struct record {
   int64_t guard_object, guard_token; /* a CALL under a fencing guard; else 0 */
 } record;
 
-/* Splits rec into its fields. Returns false when it is not a record. */
-static bool parse(sm_span rec, record *r) {
+/* A format-1 record (written before format 2): a packed list of 6, 8
+ * or 10 fields. Returns false when it is not one. */
+static bool parse_v1(sm_span rec, record *r) {
   vinfo top;
   if (vw_scan(rec, VW_DEPTH_MAX, &top, NULL) != VW_OK || top.kind != VK_LIST) return false;
   vw_iter it;
@@ -332,6 +374,48 @@ static bool parse(sm_span rec, record *r) {
   r->guard_object = gov.i;
   r->guard_token = gtv.i;
   return true;
+}
+
+/* A format-2 record (emit). Its arguments are checked to be list items
+ * that fill the record exactly; each is scanned by dispatch, as a
+ * client's are. Returns false when it is not one. */
+static bool parse_v2(sm_span rec, record *r) {
+  const uint8_t *p = rec.p;
+  if (rec.n < CMD_REC2_HEAD || p[0] != CMD_REC2 || (p[2] & ~(CMD_REC2_SEQ | CMD_REC2_GUARD)) ||
+      (p[2] & CMD_REC2_GUARD && !(p[2] & CMD_REC2_SEQ)))
+    return false;
+  size_t fixed = CMD_REC2_HEAD + (p[2] & CMD_REC2_SEQ ? 16 : 0) + (p[2] & CMD_REC2_GUARD ? 16 : 0);
+  if (rec.n < fixed + p[3]) return false;
+  *r = (record){.kind = p[1],
+                .time_ms = (int64_t)le_get_u64(p + 4),
+                .session = (int64_t)le_get_u64(p + 12),
+                .object = (int64_t)le_get_u64(p + 20),
+                .method = {p + fixed, p[3]},
+                .args = {p + fixed + p[3], rec.n - fixed - p[3]}};
+  if (p[2] & CMD_REC2_SEQ) {
+    r->seq = (int64_t)le_get_u64(p + CMD_REC2_HEAD);
+    r->ack = (int64_t)le_get_u64(p + CMD_REC2_HEAD + 8);
+    if (r->seq < 0 || r->ack < 0) return false;
+  }
+  if (p[2] & CMD_REC2_GUARD) {
+    r->guard_object = (int64_t)le_get_u64(p + CMD_REC2_HEAD + 16);
+    r->guard_token = (int64_t)le_get_u64(p + CMD_REC2_HEAD + 24);
+    if (r->guard_object <= 0 || r->guard_token < 0) return false;
+  }
+  vw_iter it;
+  sm_span a;
+  vw_iter_init(&it, r->args);
+  const uint8_t *done = it.p; /* where the whole items end (a failed next may move it.p) */
+  while (vw_list_next(&it, &a))
+    done = it.p;
+  return done == it.end;
+}
+
+/* Splits rec into its fields, whichever format wrote it. Returns false
+ * when it is not a record. */
+static bool parse(sm_span rec, record *r) {
+  if (rec.n > 0 && rec.p[0] == CMD_REC2) return parse_v2(rec, r);
+  return parse_v1(rec, r);
 }
 
 /* Applies a CALL record through dispatch, as its session, without waiting. */
@@ -391,8 +475,9 @@ static int replay_call(registry *reg, const record *r, char *err, size_t errlen)
 int cmd_replay(registry *reg, const uint8_t *rec, size_t len, char *err, size_t errlen) {
   record r;
   if (!parse((sm_span){rec, len}, &r)) {
-    snprintf(err, errlen, "not a command record (a list of %d, %d or %d fields)", CMD_FIELDS,
-             CMD_FIELDS_SEQ, CMD_FIELDS_GUARD);
+    snprintf(err, errlen,
+             "not a command record (format 2, or format 1: a list of %d, %d or %d fields)",
+             CMD_FIELDS, CMD_FIELDS_SEQ, CMD_FIELDS_GUARD);
     return -1;
   }
   switch (r.kind) {

@@ -28,8 +28,11 @@
 /* Receives one encoded record (borrowed for the call), with two of its
  * fields, so that the sink need not decode what was just encoded: its
  * kind (CMD_CALL...) and the object it names (0: none; CMD_NO_OBJECT for
- * the end of a session that held no object). */
-typedef void (*cmd_sink_fn)(void *ctx, const uint8_t *rec, size_t len, int kind, uint64_t object);
+ * the end of a session that held no object); o is that object when the
+ * caller had it at hand (a client's call), else NULL: the sink looks it
+ * up if it needs it. */
+typedef void (*cmd_sink_fn)(void *ctx, const uint8_t *rec, size_t len, int kind, uint64_t object,
+                            sm_obj *o);
 
 /* Sets where reg's records go; fn NULL: nowhere. */
 void cmd_set_sink(registry *reg, cmd_sink_fn fn, void *ctx);
@@ -154,12 +157,14 @@ void cmd_log_call(registry *reg, uint64_t session, uint64_t object, const char *
 void cmd_log_request(registry *reg, uint64_t session, uint64_t seq, uint64_t ack, uint64_t object,
                      const char *method, const sm_span *args, size_t nargs);
 
-/* As cmd_log_request, for a call made under a fencing guard (fence.h;
- * guard_object 0: none): the record carries it, and its replay checks it
- * as the live call did. */
-void cmd_log_guarded(registry *reg, uint64_t session, uint64_t seq, uint64_t ack,
-                     uint64_t guard_object, uint64_t guard_token, uint64_t object,
-                     const char *method, const sm_span *args, size_t nargs);
+/* Logs a client's request req that answered OK (dispatch, once per
+ * change a client makes): as cmd_log_request, with req's fencing guard
+ * (fence.h; none when req->guard_object is 0), which its replay checks as
+ * the live call did. kept: the session is kept (sess_kept, which the
+ * caller looked up already): only then are seq and ack logged. o: the
+ * object req names, NULL for the manager. */
+void cmd_log_client_call(registry *reg, uint64_t session, bool kept, const wire_request *req,
+                         sm_obj *o, const sm_span *args, size_t nargs);
 /* As cmd_log_call, for parked call w served now, as its session: the
  * record carries w's seq, and the answer w gets next is kept in a kept
  * session's reply table (blk_keep_answer), when the answer a replay of

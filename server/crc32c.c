@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /* crc32c.c - CRC-32C (Castagnoli, reflected polynomial 0x82F63B78), the
  * checksum of log records and snapshots. The SSE4.2 crc32 instruction
- * where the CPU has it (chosen once, at the first call, so the build needs
- * no -msse4.2), a slice-by-8 table otherwise. */
+ * where the CPU has it (chosen once, when the program loads, so the build
+ * needs no -msse4.2 and a call pays no check), a slice-by-8 table
+ * otherwise. */
 #include "crc32c.h"
 
 #include "crc32c_internal.h"
 
-#include <pthread.h>
 #include <string.h>
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -19,7 +19,6 @@
 
 static uint32_t crc_tab[8][256];
 static uint32_t (*crc_impl)(uint32_t, const void *, size_t);
-static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
 
 /* Fills the slice-by-8 tables: crc_tab[k][b] is the CRC of byte b followed
  * by k zero bytes. */
@@ -35,13 +34,13 @@ static void crc_init_tables(void) {
       crc_tab[k][b] = (crc_tab[k - 1][b] >> 8) ^ crc_tab[0][crc_tab[k - 1][b] & 0xff];
 }
 
-static void crc_choose(void) {
+/* Before main (and before any thread): crc_impl is only read after. */
+__attribute__((constructor)) static void crc_choose(void) {
   crc_init_tables();
   crc_impl = crc32c_have_sse42() ? crc32c_sse42 : crc32c_table;
 }
 
 uint32_t crc32c_table(uint32_t crc, const void *p, size_t n) {
-  pthread_once(&crc_once, crc_choose);
   const uint8_t *s = p;
   uint32_t c = ~crc;
   while (n >= 8) {
@@ -70,13 +69,20 @@ bool crc32c_have_sse42(void) { return __builtin_cpu_supports("sse4.2"); }
 __attribute__((target("sse4.2"))) uint32_t crc32c_sse42(uint32_t crc, const void *p, size_t n) {
   const uint8_t *s = p;
   uint32_t c = ~crc;
-  /* Bytes up to 8-byte alignment, then 8 at a time, then the rest. */
-  while (n > 0 && ((uintptr_t)s & 7) != 0) {
-    c = _mm_crc32_u8(c, *s++);
-    n--;
-  }
+  /* 8 bytes at a time (x86 loads them unaligned at no cost), then the
+   * rest. */
 #ifdef __x86_64__
   uint64_t c64 = c;
+  while (n >= 32) { /* four at a time: fewer loop instructions per byte */
+    uint64_t v[4];
+    memcpy(v, s, sizeof v);
+    c64 = _mm_crc32_u64(c64, v[0]);
+    c64 = _mm_crc32_u64(c64, v[1]);
+    c64 = _mm_crc32_u64(c64, v[2]);
+    c64 = _mm_crc32_u64(c64, v[3]);
+    s += 32;
+    n -= 32;
+  }
   while (n >= 8) {
     uint64_t v;
     memcpy(&v, s, 8);
@@ -103,7 +109,4 @@ bool crc32c_have_sse42(void) { return false; }
 uint32_t crc32c_sse42(uint32_t crc, const void *p, size_t n) { return crc32c_table(crc, p, n); }
 #endif
 
-uint32_t crc32c(uint32_t crc, const void *p, size_t n) {
-  pthread_once(&crc_once, crc_choose);
-  return crc_impl(crc, p, n);
-}
+uint32_t crc32c(uint32_t crc, const void *p, size_t n) { return crc_impl(crc, p, n); }

@@ -185,16 +185,15 @@ static int check_kept(call *c, const wire_request *req, const method_def *m, boo
  * as it is when it is about kept state, and then keeps its answer for a
  * kept session (session.h); else only where the object ids went on
  * (next_before: the next id before it ran). */
-static void log_call(call *c, const wire_request *req, const method_def *m, int rc, bool kept,
-                     uint64_t next_before) {
+static void log_call(call *c, const wire_request *req, const sess_request *sr, const method_def *m,
+                     int rc, bool kept, uint64_t next_before) {
   if (!(m->flags & METHOD_MUTATES) || rc != WS_OK || c->unchanged) return;
   if (!kept) {
     if (cmd_logging(c->reg) && reg_next_id(c->reg) != next_before) cmd_log_next_id(c->reg);
     return;
   }
   if (cmd_logging(c->reg))
-    cmd_log_guarded(c->reg, c->session, req->seq, req->ack, req->guard_object, req->guard_token,
-                    req->object, req->method, c->args, c->nargs);
+    cmd_log_client_call(c->reg, c->session, sr->kept, req, c->obj, c->args, c->nargs);
   if (req->seq && !c->out->failed &&
       sess_reply_keep_grant(c->reg, c->session, req->seq, vb_span(c->out), c->token, c->owner_dead))
     log_warn("out of memory keeping the answer of %s for session %llu: a resend would run it "
@@ -272,7 +271,7 @@ static int run(call *c, const wire_request *req, size_t arg_bytes, const sess_re
     if (rc != WS_OK) return rc;
     uint64_t next_before = reg_next_id(c->reg);
     rc = m->fn(c);
-    log_call(c, req, m, rc, kept, next_before);
+    log_call(c, req, sr, m, rc, kept, next_before);
     return rc;
   }
   sm_obj *o = reg_get(c->reg, req->object);
@@ -298,7 +297,7 @@ static int run(call *c, const wire_request *req, size_t arg_bytes, const sess_re
   uint64_t next_before = reg_next_id(c->reg);
   reg_incref(c->reg, o);
   rc = m->fn(c);
-  log_call(c, req, m, rc, kept, next_before);
+  log_call(c, req, sr, m, rc, kept, next_before);
   if (m->flags & METHOD_MUTATES) {
     reg_measure(c->reg, o);
     exp_update(c->reg, o);

@@ -11,7 +11,7 @@
  * .guard_token): dispatch runs it only while the guard object's current
  * grant has that token (fence_check), else FENCED and nothing is applied.
  * A fenced call is never logged; one that passed is logged with its guard
- * (cmd_log_guarded), and its replay checks the guard again, in the state
+ * (cmd_log_client_call), and its replay checks the guard again, in the state
  * that let it pass: the log says what the call depended on.
  *
  * The owner-death policy says what a dead holder leaves: FENCE_RELEASE

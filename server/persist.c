@@ -367,7 +367,7 @@ static void on_space(void *ctx, bool full) {
  * conn.c) shows, and the end of a session that held no object
  * (CMD_NO_OBJECT): no answer shows them (a session's own changes come
  * after its begin and wait for their own records). */
-static void sink(void *ctx, const uint8_t *rec, size_t len, int kind, uint64_t object) {
+static void sink(void *ctx, const uint8_t *rec, size_t len, int kind, uint64_t object, sm_obj *o) {
   persist *p = ctx;
   uint64_t index = p->cl ? cluster_append(p->cl, rec, len) : wal_append(p->w, rec, len);
   if (index == 0 && p->cl) return; /* the member is stepping down (cluster.c) */
@@ -377,7 +377,7 @@ static void sink(void *ctx, const uint8_t *rec, size_t len, int kind, uint64_t o
     on_fatal(p, "out of memory appending a record");
     return;
   }
-  sm_obj *o = kind == CMD_CALL && object ? reg_get(p->srv->reg, object) : NULL;
+  if (!o && kind == CMD_CALL && object) o = reg_get(p->srv->reg, object);
   if (o)
     o->log_index = index;
   else if (kind != CMD_BEGIN_SESSION && !(kind == CMD_END_SESSION && object == CMD_NO_OBJECT))

@@ -27,6 +27,7 @@
 #include "crc32c.h"
 #include "log.h"
 #include "expire.h"
+#include "le.h"
 #include "saved.h"
 
 #include <dirent.h>
@@ -121,16 +122,14 @@ static void out_put(snap_out *o, const void *p, size_t n) {
 
 static void out_u32(snap_out *o, uint32_t v) {
   uint8_t b[4];
-  for (int i = 0; i < 4; i++)
-    b[i] = (uint8_t)(v >> (8 * i));
+  le_put_u32(b, v);
   out_put(o, b, sizeof b);
 }
 
 /* A length-prefixed run of bytes. */
 static void out_block(snap_out *o, sm_span s) {
   uint8_t b[8];
-  for (int i = 0; i < 8; i++)
-    b[i] = (uint8_t)((uint64_t)s.n >> (8 * i));
+  le_put_u64(b, (uint64_t)s.n);
   out_put(o, b, sizeof b);
   out_put(o, s.p, s.n);
 }
@@ -374,13 +373,6 @@ typedef struct snap_file {
   size_t size;
 } snap_file;
 
-static uint64_t get_le(const uint8_t *p, int n) {
-  uint64_t v = 0;
-  for (int i = n - 1; i >= 0; i--)
-    v = (v << 8) | p[i];
-  return v;
-}
-
 /* Maps path and checks its magic and trailer. Returns 0 with *f set
  * (unmap with unmap_file), or -1 with why filled. */
 static int map_file(const char *path, snap_file *f, char *why, size_t whylen) {
@@ -408,7 +400,7 @@ static int map_file(const char *path, snap_file *f, char *why, size_t whylen) {
   const char *bad = NULL;
   if (memcmp(f->p, SNAP_MAGIC, SNAP_MAGIC_LEN) != 0)
     bad = "not a snapshot (bad magic)";
-  else if (crc32c(0, f->p, f->size - SNAP_TRAILER) != (uint32_t)get_le(f->p + f->size - 4, 4))
+  else if (crc32c(0, f->p, f->size - SNAP_TRAILER) != le_get_u32(f->p + f->size - 4))
     bad = "damaged: its checksum does not match (truncated, or bytes changed)";
   if (bad) {
     munmap((void *)f->p, f->size);
@@ -425,7 +417,7 @@ static void unmap_file(snap_file *f) { munmap((void *)f->p, f->size); }
 static bool take_block(const snap_file *f, size_t *pos, sm_span *out) {
   size_t end = f->size - SNAP_TRAILER;
   if (end - *pos < 8) return false;
-  uint64_t n = get_le(f->p + *pos, 8);
+  uint64_t n = le_get_u64(f->p + *pos);
   *pos += 8;
   if (n > end - *pos) return false;
   *out = (sm_span){f->p + *pos, (size_t)n};
@@ -558,7 +550,7 @@ int snap_load(registry *reg, const char *path, snap_meta *meta, uint8_t **extra,
     return -1;
   }
   size_t pos = SNAP_MAGIC_LEN + 4;
-  uint32_t version = (uint32_t)get_le(f.p + SNAP_MAGIC_LEN, 4);
+  uint32_t version = le_get_u32(f.p + SNAP_MAGIC_LEN);
   sm_span ms, ex;
   vinfo m[5];
   int rc = 0;

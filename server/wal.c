@@ -4,9 +4,11 @@
  * writer thread with group commit.
  *
  * Two threads share a struct wal. The loop (wal_append) copies each record
- * into `batch` under `mu` and signals the writer. The writer takes the
- * whole batch (a buffer swap), writes it outside the lock with one pwrite
- * per segment it touches, syncs according to the mode, then publishes what
+ * into its own `turn` buffer, with no lock, and hands the turn's records
+ * over to `batch`, under `mu`, once a turn (wal_write_now; a buffer swap)
+ * or, for records no turn's answers wrote, once a second (on_tick). The
+ * writer takes the whole batch (a swap again), writes it outside the lock
+ * with one pwrite per segment it touches, syncs according to the mode, then publishes what
  * is durable and wakes the loop through an eventfd; on_notify, on the
  * loop, calls on_durable / on_space / on_fatal. Records the writer could
  * not write (a full disk) stay at the front of its buffer `wbuf` and are
@@ -24,6 +26,7 @@
 
 #include "clock.h"
 #include "crc32c.h"
+#include "le.h"
 #include "log.h"
 
 #include <dirent.h>
@@ -50,6 +53,9 @@
  * syncs in EVERYSEC. */
 #define WAL_RETRY_MS 1000
 #define WAL_EVERYSEC_MS 1000
+/* How often the loop hands over records that no turn's answers wrote (an
+ * expiry, a session's end, with nobody waiting for them). */
+#define WAL_TICK_MS 1000
 
 /* One segment file of the log. */
 typedef struct seg_ent {
@@ -79,6 +85,10 @@ struct wal {
   uint64_t turn_index;  /**< last_index at the last wal_write_now */
   int efd;              /**< eventfd the writer wakes the loop with */
   struct event *notify; /**< read event on efd */
+  struct event *tick;   /**< once a second: hands over what no turn did (on_tick) */
+  uint8_t *turn;        /**< records appended since the last hand-over */
+  size_t turn_len, turn_cap;
+  bool turns; /**< wal_write_now was called: it hands the records over, once a turn */
 
   /* Shared, under mu. */
   uint8_t *batch; /**< records appended, not yet taken (mu) */
@@ -112,6 +122,7 @@ struct wal {
 };
 
 static void on_notify(evutil_socket_t fd, short what, void *arg);
+static void on_tick(evutil_socket_t fd, short what, void *arg);
 static void *writer_main(void *arg);
 
 /* Formats a message into buf (len bytes), cut short if it must be. */
@@ -121,32 +132,6 @@ __attribute__((format(printf, 3, 4))) static void wal_errf(char *buf, size_t len
   va_start(ap, fmt);
   vsnprintf(buf, len, fmt, ap);
   va_end(ap);
-}
-
-/* ---- little-endian fields -------------------------------------------- */
-
-static void put_u32(uint8_t *p, uint32_t v) {
-  for (int i = 0; i < 4; i++)
-    p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put_u64(uint8_t *p, uint64_t v) {
-  for (int i = 0; i < 8; i++)
-    p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t get_u32(const uint8_t *p) {
-  uint32_t v = 0;
-  for (int i = 3; i >= 0; i--)
-    v = (v << 8) | p[i];
-  return v;
-}
-
-static uint64_t get_u64(const uint8_t *p) {
-  uint64_t v = 0;
-  for (int i = 7; i >= 0; i--)
-    v = (v << 8) | p[i];
-  return v;
 }
 
 /* The CRC of a record: its index field, then its payload. */
@@ -238,11 +223,11 @@ static int dir_sync(const char *dir) {
 static bool valid_record_after(const uint8_t *p, size_t size, size_t from, size_t end,
                                uint64_t want) {
   for (size_t o = from; o < end && o + WAL_RECORD_HEADER <= size; o++) {
-    uint64_t idx = get_u64(p + o + 8);
+    uint64_t idx = le_get_u64(p + o + 8);
     if (idx != want && idx != want + 1) continue;
-    uint32_t len = get_u32(p + o);
+    uint32_t len = le_get_u32(p + o);
     if (len == 0 || len > WAL_RECORD_MAX || len > size - o - WAL_RECORD_HEADER) continue;
-    if (rec_crc(p + o + 8, p + o + WAL_RECORD_HEADER, len) == get_u32(p + o + 4)) return true;
+    if (rec_crc(p + o + 8, p + o + WAL_RECORD_HEADER, len) == le_get_u32(p + o + 4)) return true;
   }
   return false;
 }
@@ -317,18 +302,18 @@ static int seg_scan(const char *path, seg_ent *s, bool last, scan_ctx *sc, char 
   uint64_t expect = s->first;
   const char *bad = NULL; /* why the walk stopped before the zeros */
   while (off + WAL_RECORD_HEADER <= size) {
-    uint32_t len = get_u32(p + off);
+    uint32_t len = le_get_u32(p + off);
     if (len == 0) break; /* the zeros after the last record, or damage: see below */
     if (len > WAL_RECORD_MAX || len > size - off - WAL_RECORD_HEADER) {
       bad = "a record length past the end of the segment";
       break;
     }
     const uint8_t *payload = p + off + WAL_RECORD_HEADER;
-    if (rec_crc(p + off + 8, payload, len) != get_u32(p + off + 4)) {
+    if (rec_crc(p + off + 8, payload, len) != le_get_u32(p + off + 4)) {
       bad = "a CRC mismatch";
       break;
     }
-    uint64_t idx = get_u64(p + off + 8);
+    uint64_t idx = le_get_u64(p + off + 8);
     if (idx != expect) {
       wal_errf(err, errlen,
                "%s: offset %zu: record index %" PRIu64 " where %" PRIu64 " was expected", path, off,
@@ -524,24 +509,24 @@ static int write_pending(wal *w, char *why, size_t whylen) {
   int rc = 0;
   if (w->fd < 0)
     rc = seg_create(w, w->written + 1,
-                    w->wlen > 0 && WAL_RECORD_HEADER + (uint64_t)get_u32(w->wbuf) > w->seg_bytes
-                        ? WAL_RECORD_HEADER + (uint64_t)get_u32(w->wbuf)
+                    w->wlen > 0 && WAL_RECORD_HEADER + (uint64_t)le_get_u32(w->wbuf) > w->seg_bytes
+                        ? WAL_RECORD_HEADER + (uint64_t)le_get_u32(w->wbuf)
                         : w->seg_bytes,
                     why, whylen);
   while (rc == 0 && pos < w->wlen) {
-    uint64_t reclen = WAL_RECORD_HEADER + (uint64_t)get_u32(w->wbuf + pos);
+    uint64_t reclen = WAL_RECORD_HEADER + (uint64_t)le_get_u32(w->wbuf + pos);
     if (w->seg_off + reclen > w->seg_cap) {
       uint64_t size = reclen > w->seg_bytes ? reclen : w->seg_bytes;
-      rc = seg_create(w, get_u64(w->wbuf + pos + 8), size, why, whylen);
+      rc = seg_create(w, le_get_u64(w->wbuf + pos + 8), size, why, whylen);
       if (rc != 0) break;
     }
     /* As many whole records as fit in this segment, in one write. */
     size_t end = pos;
     uint64_t last = 0;
     while (end < w->wlen) {
-      uint64_t l = WAL_RECORD_HEADER + (uint64_t)get_u32(w->wbuf + end);
+      uint64_t l = WAL_RECORD_HEADER + (uint64_t)le_get_u32(w->wbuf + end);
       if (w->seg_off + (end - pos) + l > w->seg_cap) break;
-      last = get_u64(w->wbuf + end + 8);
+      last = le_get_u64(w->wbuf + end + 8);
       end += (size_t)l;
     }
     size_t done = 0;
@@ -625,32 +610,52 @@ static int sync_unlocked(wal *w, char *why, size_t whylen) {
   return 0;
 }
 
-/* Moves the loop's batch behind what the writer still holds (a swap when
- * it holds nothing). Under mu. Returns false when out of memory. */
-static bool take_batch(wal *w) {
-  if (w->batch_len == 0) return true;
-  if (w->wlen == 0) {
-    uint8_t *b = w->wbuf;
-    size_t cap = w->wcap;
-    w->wbuf = w->batch;
-    w->wcap = w->batch_cap;
-    w->wlen = w->batch_len;
-    w->batch = b;
-    w->batch_cap = cap;
+/* A buffer of whole records. */
+typedef struct recbuf {
+  uint8_t **p;
+  size_t *len, *cap;
+} recbuf;
+
+/* Moves the records of from behind those of to: a swap of the buffers
+ * when to holds none (the usual case: no copy). Returns false when out of
+ * memory (both unchanged). */
+static bool recbuf_move(recbuf to, recbuf from) {
+  if (*from.len == 0) return true;
+  if (*to.len == 0) {
+    uint8_t *p = *to.p;
+    size_t cap = *to.cap;
+    *to.p = *from.p;
+    *to.cap = *from.cap;
+    *to.len = *from.len;
+    *from.p = p;
+    *from.cap = cap;
   } else {
-    if (w->wlen + w->batch_len > w->wcap) {
-      size_t ncap = (w->wlen + w->batch_len) * 2;
-      uint8_t *nb = realloc(w->wbuf, ncap);
+    if (*to.len + *from.len > *to.cap) {
+      size_t ncap = (*to.len + *from.len) * 2;
+      uint8_t *nb = realloc(*to.p, ncap);
       if (!nb) return false;
-      w->wbuf = nb;
-      w->wcap = ncap;
+      *to.p = nb;
+      *to.cap = ncap;
     }
-    memcpy(w->wbuf + w->wlen, w->batch, w->batch_len);
-    w->wlen += w->batch_len;
+    memcpy(*to.p + *to.len, *from.p, *from.len);
+    *to.len += *from.len;
   }
-  w->batch_len = 0;
+  *from.len = 0;
   return true;
 }
+
+#define RECBUF(w, name) ((recbuf){&(w)->name, &(w)->name##_len, &(w)->name##_cap})
+
+/* Moves the loop's batch behind what the writer still holds. Under mu.
+ * Returns false when out of memory. */
+static bool take_batch(wal *w) {
+  return recbuf_move((recbuf){&w->wbuf, &w->wlen, &w->wcap}, RECBUF(w, batch));
+}
+
+/* Moves the loop's records of this turn behind the batch, for whichever
+ * thread writes them next. Under mu, on the loop's thread. On running out
+ * of memory they stay in the turn, in order, for the next hand-over. */
+static void hand_over(wal *w) { (void)recbuf_move(RECBUF(w, batch), RECBUF(w, turn)); }
 
 /* Records the outcome of a write (rc: 0, or -1 with why) under mu, and
  * wakes the loop to report it: a fatal error, the disk becoming full
@@ -787,14 +792,30 @@ static void on_notify(evutil_socket_t fd, short what, void *arg) {
   }
 }
 
+/* Once a second: records that no turn's answers wrote (wal_write_now
+ * runs before answers go out) go to the writer, which writes them (and
+ * syncs them in ALWAYS) as it writes any batch. */
+static void on_tick(evutil_socket_t fd, short what, void *arg) {
+  (void)fd;
+  (void)what;
+  wal *w = arg;
+  if (w->turn_len == 0) return;
+  pthread_mutex_lock(&w->mu);
+  hand_over(w);
+  if (w->batch_len > 0) pthread_cond_signal(&w->cv);
+  pthread_mutex_unlock(&w->mu);
+}
+
 /* Frees w and what it holds; the writer must not be running. */
 static void wal_free(wal *w) {
   if (w->notify) event_free(w->notify);
+  if (w->tick) event_free(w->tick);
   if (w->efd >= 0) close(w->efd);
   if (w->fd >= 0) close(w->fd);
   pthread_cond_destroy(&w->cv);
   pthread_mutex_destroy(&w->mu);
   pthread_mutex_destroy(&w->io);
+  free(w->turn);
   free(w->batch);
   free(w->wbuf);
   free(w->segs);
@@ -902,6 +923,13 @@ int wal_open(const wal_cfg *cfg, uint64_t next_index, wal **out, char *err, size
     wal_free(w);
     return -1;
   }
+  w->tick = event_new(cfg->base, -1, EV_PERSIST, on_tick, w);
+  struct timeval every = {WAL_TICK_MS / 1000, (WAL_TICK_MS % 1000) * 1000};
+  if (!w->tick || event_add(w->tick, &every) != 0) {
+    wal_errf(err, errlen, "cannot start the log's timer");
+    wal_free(w);
+    return -1;
+  }
   if (atomic_load(&w->full)) notify_loop(w);
   rc = pthread_create(&w->thread, NULL, writer_main, w);
   if (rc != 0) {
@@ -915,36 +943,32 @@ int wal_open(const wal_cfg *cfg, uint64_t next_index, wal **out, char *err, size
 
 uint64_t wal_append(wal *w, const void *data, size_t len) {
   if (len == 0 || len > WAL_RECORD_MAX) return 0; /* not a record: the caller treats it as fatal */
-  uint64_t index = w->last_index + 1;
-  uint8_t head[WAL_RECORD_HEADER];
-  put_u32(head, (uint32_t)len);
-  put_u64(head + 8, index);
-  put_u32(head + 4, rec_crc(head + 8, data, len));
-
-  pthread_mutex_lock(&w->mu);
-  size_t need = w->batch_len + WAL_RECORD_HEADER + len;
-  if (need > w->batch_cap) {
-    size_t ncap = w->batch_cap ? w->batch_cap : 64 * 1024;
+  size_t need = w->turn_len + WAL_RECORD_HEADER + len;
+  if (need > w->turn_cap) {
+    size_t ncap = w->turn_cap ? w->turn_cap : 64 * 1024;
     while (ncap < need)
       ncap *= 2;
-    uint8_t *nb = realloc(w->batch, ncap);
-    if (!nb) {
-      pthread_mutex_unlock(&w->mu);
-      return 0;
-    }
-    w->batch = nb;
-    w->batch_cap = ncap;
+    uint8_t *nb = realloc(w->turn, ncap);
+    if (!nb) return 0;
+    w->turn = nb;
+    w->turn_cap = ncap;
   }
-  memcpy(w->batch + w->batch_len, head, WAL_RECORD_HEADER);
-  memcpy(w->batch + w->batch_len + WAL_RECORD_HEADER, data, len);
-  bool was_empty = w->batch_len == 0;
-  w->batch_len = need;
-  /* Once the loop writes its own batches (wal_write_now), the writer is
-   * not woken for each: it looks once a second, and after each of its
-   * syncs, for a batch the loop could not write. */
-  if (was_empty && !w->loop_writes) pthread_cond_signal(&w->cv);
-  pthread_mutex_unlock(&w->mu);
+  uint64_t index = w->last_index + 1;
+  uint8_t *rec = w->turn + w->turn_len;
+  le_put_u32(rec, (uint32_t)len);
+  le_put_u64(rec + 8, index);
+  memcpy(rec + WAL_RECORD_HEADER, data, len);
+  le_put_u32(rec + 4, crc32c(0, rec + 8, 8 + len)); /* the index field and the payload */
+  w->turn_len = need;
   w->last_index = index;
+  if (!w->turns) {
+    /* No turns (yet): each record goes to the writer at once. */
+    pthread_mutex_lock(&w->mu);
+    bool was_empty = w->batch_len == 0;
+    hand_over(w);
+    if (was_empty && w->batch_len > 0) pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+  }
   return index;
 }
 
@@ -1033,6 +1057,9 @@ int wal_drop_before(wal *w, uint64_t index, char *err, size_t errlen) {
 void wal_close(wal *w) {
   if (!w) return;
   pthread_mutex_lock(&w->mu);
+  hand_over(w);
+  if (w->turn_len > 0)
+    log_error("out of memory at the stop: %zu bytes of records are lost", w->turn_len);
   w->stopping = true;
   pthread_cond_signal(&w->cv);
   pthread_mutex_unlock(&w->mu);
@@ -1060,6 +1087,7 @@ static void sync_now_or_hand_over(wal *w, unsigned waiting) {
    * the writer wait for it, and the loop wake it. */
   bool io = fresh && w->lone_turns >= WAL_LONE_TURNS && pthread_mutex_trylock(&w->io) == 0;
   pthread_mutex_lock(&w->mu);
+  hand_over(w);
   w->loop_writes = true;
   bool full = atomic_load(&w->full);
   if (!io || w->dead || full || w->wlen > 0 || w->batch_len == 0) {
@@ -1092,7 +1120,9 @@ static void sync_now_or_hand_over(wal *w, unsigned waiting) {
 }
 
 void wal_write_now(wal *w, unsigned waiting) {
-  if (!w || w->told_fatal) return;
+  if (!w) return;
+  w->turns = true;
+  if (w->told_fatal) return;
   if (w->cfg.fsync == WAL_FSYNC_ALWAYS) {
     sync_now_or_hand_over(w, waiting);
     return;
@@ -1101,13 +1131,14 @@ void wal_write_now(wal *w, unsigned waiting) {
    * syncs: sync_unlocked): then this batch waits for it, and the writer
    * takes it as soon as it is done (it looks for a batch before it
    * sleeps) and reports it through the eventfd. */
-  if (pthread_mutex_trylock(&w->io) != 0) return;
+  bool io = pthread_mutex_trylock(&w->io) == 0;
   pthread_mutex_lock(&w->mu);
+  hand_over(w);
   w->loop_writes = true;
   bool full = atomic_load(&w->full);
-  if (w->dead || full || w->batch_len == 0) {
+  if (!io || w->dead || full || w->batch_len == 0) {
     pthread_mutex_unlock(&w->mu);
-    pthread_mutex_unlock(&w->io);
+    if (io) pthread_mutex_unlock(&w->io);
     return;
   }
   bool took = take_batch(w);

@@ -11,7 +11,8 @@
  * segment is made, before any record is lost; the unused tail is zeros (a
  * zero length ends a segment).
  *
- * The loop appends (a copy into the current batch); the writer thread
+ * The loop appends (a copy into a buffer of its own, handed over once a
+ * turn by wal_write_now, or within a second by a timer); the writer thread
  * takes the batch, does one write and, in WAL_FSYNC_ALWAYS, one fdatasync,
  * while the loop fills the next batch, then tells the loop (on_durable, on
  * the loop's thread) the highest index now durable; a lone client's
@@ -68,7 +69,9 @@ typedef struct wal_cfg {
  * (free with wal_close), or -1 with err filled. */
 int wal_open(const wal_cfg *cfg, uint64_t next_index, wal **out, char *err, size_t errlen);
 
-/* Appends one record holding a copy of data and returns its index. A
+/* Appends one record holding a copy of data and returns its index. Until
+ * the first wal_write_now each record goes to the writer at once; from
+ * then on, at the next wal_write_now (or within a second). A
  * full disk never refuses a record: the command is already applied, so
  * it waits in memory until it can be written (callers refuse new mutating
  * calls while wal_full). 0 only when out of memory (or for a payload that

@@ -580,6 +580,31 @@ START_TEST(test_write_now) {
 }
 END_TEST
 
+/* Once the loop hands its records over a turn at a time
+ * (wal_write_now), a record appended in a turn that writes nothing after
+ * it (an expiry or a session's end with nobody waiting) still reaches the
+ * disk: the loop's once-a-second tick hands it to the writer. In both
+ * modes, and it is on disk once reported. */
+START_TEST(test_record_without_turn) {
+  const wal_fsync_mode modes[] = {WAL_FSYNC_ALWAYS, WAL_FSYNC_EVERYSEC};
+  for (size_t m = 0; m < 2; m++) {
+    wt t;
+    wt_init(&t);
+    wt_open(&t, 1, modes[m], 0);
+    append_n(&t, 1, 1);
+    wal_write_now(t.w, 2); /* turns from now on */
+    if (t.durable < 1) WT_RUN_UNTIL(&t, t.durable >= 1, 5000);
+    ck_assert_uint_eq(t.durable, 1);
+    append_n(&t, 2, 3); /* no wal_write_now after these */
+    WT_RUN_UNTIL(&t, t.durable >= 4, 5000);
+    ck_assert_msg(t.durable == 4, "mode %zu: durable %" PRIu64 " of 4", m, t.durable);
+    wal_read_info info;
+    ck_assert_uint_eq(read_all(t.dir, 0, &info), 4);
+    wt_free(&t);
+  }
+}
+END_TEST
+
 /* A slow disk for test_write_during_sync: while slow_sync_ms is set, every
  * fdatasync of this process (this definition comes before libc's) sleeps
  * that long after syncing, with syncing_now set meanwhile. */
@@ -975,6 +1000,7 @@ Suite *wal_suite(void) {
   tcase_add_test(tc, test_group_commit);
   tcase_add_test(tc, test_everysec);
   tcase_add_test(tc, test_write_now);
+  tcase_add_test(tc, test_record_without_turn);
   tcase_add_test(tc, test_write_during_sync);
   tcase_add_test(tc, test_inline_sync);
   tcase_add_test(tc, test_inline_sync_defers);

@@ -6,6 +6,7 @@
 #include "proto/authkey.h"
 #include "proto/frame.h"
 #include "proto/msg.h"
+#include "proto/pbwire.h"
 #include "proto/vequal.h"
 #include "proto/vwire.h"
 #include "statemgr.pb-c.h"
@@ -246,98 +247,12 @@ START_TEST(value_containers_match_protobuf) {
 }
 END_TEST
 
-/* A list written with its sizes known first (vw_*_size, vb_list_head,
- * vb_item_head, vb_list_int), or with its header written last into room
- * left for it (vb_list_room), also with the one-reservation writers
- * (vb_list_ints, vb_list_str_item, vb_list_list_item), has the bytes
- * vb_list_begin/end writes, for
- * ints of every varint length and strings and bodies on both sides of
- * each length-byte boundary. */
-START_TEST(value_sized_list_same_bytes) {
-  static const int64_t ints[] = {0, 1, -1, 63, -64, 64, 8191, 8192, INT64_MAX, INT64_MIN};
-  static const size_t strs[] = {0, 1, 124, 125, 126, 127, 128, 16380, 16383, 16384};
-  char text[16400];
-  memset(text, 'a', sizeof text);
-  for (size_t si = 0; si < sizeof strs / sizeof strs[0]; si++) {
-    vbuf wrapped, sized, one;
-    vb_init(&wrapped);
-    vb_init(&sized);
-    vb_init(&one);
-    size_t list = vb_list_begin(&wrapped);
-    size_t body = 0;
-    for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
-      vb_reset(&one);
-      vb_int(&one, ints[i]);
-      vb_list_item(&wrapped, vb_span(&one));
-      body += vw_item_size(one.len);
-    }
-    size_t item = vb_list_begin_item(&wrapped);
-    vb_str(&wrapped, text, strs[si]);
-    vb_list_end_item(&wrapped, item);
-    body += vw_item_size(vw_str_size(strs[si]));
-    item = vb_list_begin_item(&wrapped); /* a list of one string in the list */
-    size_t inner = vb_list_begin(&wrapped);
-    vb_reset(&one);
-    vb_str(&one, text, strs[si]);
-    vb_list_item(&wrapped, vb_span(&one));
-    vb_list_end(&wrapped, inner);
-    vb_list_end_item(&wrapped, item);
-    size_t inner_body = vw_item_size(vw_str_size(strs[si]));
-    body += vw_item_size(vw_list_size(inner_body));
-    vb_list_end(&wrapped, list);
-
-    vb_list_head(&sized, body);
-    for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++)
-      vb_list_int(&sized, ints[i]);
-    vb_item_head(&sized, vw_str_size(strs[si]));
-    vb_str(&sized, text, strs[si]);
-    vb_item_head(&sized, vw_list_size(inner_body));
-    vb_list_head(&sized, inner_body);
-    vb_list_item(&sized, vb_span(&one));
-    /* The same, its header written last into the room left for it. */
-    vbuf room;
-    vb_init(&room);
-    vb_append(&room, (sm_span){(const uint8_t *)"pre", 3}); /* not at the start of the buffer */
-    size_t mark = vb_list_room(&room);
-    for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++)
-      vb_list_int(&room, ints[i]);
-    vb_item_head(&room, vw_str_size(strs[si]));
-    vb_str(&room, text, strs[si]);
-    vb_item_head(&room, vw_list_size(inner_body));
-    vb_list_head(&room, inner_body);
-    vb_list_item(&room, vb_span(&one));
-    size_t start = vb_list_close_room(&room, mark);
-    /* And with the one-reservation writers a record uses (cmd.c). */
-    vbuf batch;
-    vb_init(&batch);
-    size_t bmark = vb_list_room(&batch);
-    vb_list_ints(&batch, ints, sizeof ints / sizeof ints[0]);
-    vb_list_str_item(&batch, text, strs[si]);
-    sm_span inner_items[1] = {vb_span(&one)};
-    vb_list_list_item(&batch, inner_items, 1);
-    size_t bstart = vb_list_close_room(&batch, bmark);
-    ck_assert(!batch.failed);
-    assert_same((sm_span){batch.p + bstart, batch.len - bstart}, vb_span(&wrapped));
-    vb_free(&batch);
-    ck_assert(!wrapped.failed && !sized.failed && !room.failed);
-    ck_assert_uint_ge(start, 3);
-    ck_assert_int_eq(memcmp(room.p, "pre", 3), 0);
-    ck_assert_uint_eq(sized.len, vw_list_size(body));
-    assert_same(vb_span(&sized), vb_span(&wrapped));
-    assert_same((sm_span){room.p + start, room.len - start}, vb_span(&wrapped));
-    vb_free(&room);
-    ck_assert_int_eq(vw_scan(vb_span(&sized), 2, NULL, NULL), VW_OK);
-    vb_free(&wrapped);
-    vb_free(&sized);
-    vb_free(&one);
-  }
-}
-END_TEST
-
-/* vb_list_ints writes the bytes vb_list_int does for every varint length
- * and on both sides of each length's bounds, also when called again after
- * its own bytes. */
-START_TEST(value_list_ints_every_length) {
+/* The writers of a list's items that skip vbuf's bookkeeping give the
+ * bytes vb_list_item / vb_list_begin_item write: vb_list_int for ints of
+ * every varint length and on both sides of each length's bounds;
+ * vw_put_item (into the vw_item_size bytes it announces) for values on
+ * both sides of each length-byte boundary. */
+START_TEST(value_item_writers_same_bytes) {
   int64_t v[64 * 4 + 2];
   size_t n = 0;
   for (int k = 0; k < 63; k++) {
@@ -349,17 +264,36 @@ START_TEST(value_list_ints_every_length) {
   }
   v[n++] = INT64_MAX;
   v[n++] = INT64_MIN;
-  vbuf one, many;
-  vb_init(&one);
-  vb_init(&many);
-  for (size_t i = 0; i < n; i++)
-    vb_list_int(&one, v[i]);
-  vb_list_ints(&many, v, n / 2); /* in two calls: the second one after the first's bytes */
-  vb_list_ints(&many, v + n / 2, n - n / 2);
-  ck_assert(!one.failed && !many.failed);
-  assert_same(vb_span(&many), vb_span(&one));
-  vb_free(&one);
-  vb_free(&many);
+  vbuf fast, slow;
+  vb_init(&fast);
+  vb_init(&slow);
+  for (size_t i = 0; i < n; i++) {
+    vb_list_int(&fast, v[i]);
+    size_t item = vb_list_begin_item(&slow);
+    vb_int(&slow, v[i]);
+    vb_list_end_item(&slow, item);
+  }
+  ck_assert(!fast.failed && !slow.failed);
+  assert_same(vb_span(&fast), vb_span(&slow));
+
+  static const size_t sizes[] = {0, 1, 126, 127, 128, 129, 16382, 16383, 16384, 16385};
+  static uint8_t value[16400];
+  memset(value, 'v', sizeof value);
+  for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
+    sm_span val = {value, sizes[si]};
+    vb_reset(&slow);
+    vb_list_item(&slow, val);
+    uint8_t *at = vb_grow(&fast, vw_item_size(val.n) + 1);
+    ck_assert_ptr_nonnull(at);
+    at[vw_item_size(val.n)] = 0xee; /* not written over */
+    uint8_t *end = vw_put_item(at, val);
+    ck_assert_uint_eq((size_t)(end - at), vw_item_size(val.n));
+    ck_assert_uint_eq(*end, 0xee);
+    assert_same((sm_span){at, (size_t)(end - at)}, vb_span(&slow));
+    vb_reset(&fast);
+  }
+  vb_free(&fast);
+  vb_free(&slow);
 }
 END_TEST
 
@@ -960,8 +894,7 @@ Suite *wire_suite(void) {
   tc = tcase_create("value");
   tcase_add_test(tc, value_scalars_match_protobuf);
   tcase_add_test(tc, value_containers_match_protobuf);
-  tcase_add_test(tc, value_sized_list_same_bytes);
-  tcase_add_test(tc, value_list_ints_every_length);
+  tcase_add_test(tc, value_item_writers_same_bytes);
   tcase_add_test(tc, value_rejects_malformed);
   tcase_add_test(tc, value_depth_limit);
   tcase_add_test(tc, value_compare);
