@@ -47,6 +47,7 @@ typedef enum step { IDLE, FORKED, UPLOAD, WAIT_REV, PUBLISH, COMPACT } step;
 typedef struct manifest {
   char id[64];
   uint64_t chunks, seq, bytes;
+  uint64_t chunk; /* a chunk's bytes (the last one's at most) */
   int64_t revision, time_ms, leader_rev;
   uint32_t crc;
 } manifest;
@@ -62,7 +63,8 @@ struct csnap {
   char snap_prefix[CSNAP_KEY_MAX]; /* .../snap/ */
   char manifest_key[CSNAP_KEY_MAX];
   uint64_t log_bytes;
-  char dir[256]; /* the temporary directory ("" until made) */
+  size_t chunk_max; /* the chunks this member stores: CSNAP_CHUNK, or less to fit etcd's limit */
+  char dir[256];    /* the temporary directory ("" until made) */
   struct event *reap_ev, *retry_ev;
   uint64_t gen;    /* bumped when a snapshot is abandoned */
   uint64_t serial; /* snapshots begun by this member: in the id, so no two share chunks */
@@ -166,6 +168,7 @@ static json_object *manifest_json(const manifest *m) {
   snprintf(crc, sizeof crc, "%08" PRIx32, m->crc);
   json_object_object_add(j, "id", json_object_new_string(m->id));
   json_object_object_add(j, "chunks", json_object_new_int64((int64_t)m->chunks));
+  json_object_object_add(j, "chunk_bytes", json_object_new_int64((int64_t)m->chunk));
   json_object_object_add(j, "seq", json_object_new_int64((int64_t)m->seq));
   json_object_object_add(j, "revision", json_object_new_int64(m->revision));
   json_object_object_add(j, "bytes", json_object_new_int64((int64_t)m->bytes));
@@ -191,11 +194,12 @@ static int manifest_parse(const uint8_t *v, size_t n, manifest *m) {
                     .revision = json_object_get_int64(etcd_get(j, "revision")),
                     .time_ms = json_object_get_int64(etcd_get(j, "time_ms")),
                     .leader_rev = json_object_get_int64(etcd_get(j, "leader_revision")),
+                    .chunk = (uint64_t)json_object_get_int64(etcd_get(j, "chunk_bytes")),
                     .crc = (uint32_t)strtoul(json_object_get_string(crc), NULL, 16)};
     snprintf(m->id, sizeof m->id, "%s", json_object_get_string(id));
-    rc = m->revision > 0 && m->bytes > 0 && m->chunks == (m->bytes + CSNAP_CHUNK - 1) / CSNAP_CHUNK
-             ? 0
-             : -1;
+    if (m->chunk == 0) m->chunk = CSNAP_CHUNK; /* a manifest of before chunk_bytes */
+    rc = m->revision > 0 && m->bytes > 0 && m->chunks == (m->bytes + m->chunk - 1) / m->chunk ? 0
+                                                                                              : -1;
   }
   json_object_put(j);
   return rc;
@@ -395,8 +399,8 @@ static void upload_next(csnap *s) {
     return;
   }
   s->step = UPLOAD;
-  uint64_t off = s->next_chunk * CSNAP_CHUNK;
-  size_t want = s->m.bytes - off < CSNAP_CHUNK ? (size_t)(s->m.bytes - off) : CSNAP_CHUNK;
+  uint64_t off = s->next_chunk * s->m.chunk;
+  size_t want = s->m.bytes - off < s->m.chunk ? (size_t)(s->m.bytes - off) : (size_t)s->m.chunk;
   uint8_t *buf = malloc(want);
   size_t got = 0;
   while (buf && got < want) {
@@ -449,7 +453,8 @@ static void reap_cb(evutil_socket_t fd, short what, void *arg) {
   }
   clear_dir(s); /* read through fd: nothing is left behind if the daemon dies */
   s->m.bytes = (uint64_t)st.st_size;
-  s->m.chunks = (s->m.bytes + CSNAP_CHUNK - 1) / CSNAP_CHUNK;
+  s->m.chunk = s->chunk_max;
+  s->m.chunks = (s->m.bytes + s->m.chunk - 1) / s->m.chunk;
   s->next_chunk = 0;
   s->crc = 0;
   s->crc_upto = 0;
@@ -724,8 +729,8 @@ void csnap_get_info(const csnap *s, csnap_info *out) {
 /* ---- life cycle ---- */
 
 int csnap_new(struct sm_server *srv, struct etcd *e, const char *name, const char *prefix,
-              const char *leader_key, const char *log_prefix, uint64_t log_bytes, csnap **out,
-              char *err, size_t errlen) {
+              const char *leader_key, const char *log_prefix, uint64_t log_bytes, size_t chunk_max,
+              csnap **out, char *err, size_t errlen) {
   csnap *s = calloc(1, sizeof *s);
   if (!s) {
     snprintf(err, errlen, "out of memory");
@@ -737,6 +742,7 @@ int csnap_new(struct sm_server *srv, struct etcd *e, const char *name, const cha
   s->fd = s->load_fd = -1;
   s->status = "none";
   s->log_bytes = log_bytes ? log_bytes : PERSIST_SNAPSHOT_LOG_DEFAULT;
+  s->chunk_max = chunk_max && chunk_max < CSNAP_CHUNK ? chunk_max : CSNAP_CHUNK;
   snprintf(s->name, sizeof s->name, "%s", name);
   snprintf(s->leader_key, sizeof s->leader_key, "%s", leader_key);
   snprintf(s->log_prefix, sizeof s->log_prefix, "%s", log_prefix);
