@@ -539,6 +539,8 @@ static void become_leader(cluster *cl) {
     start_watch(cl);
   }
   persist_begin_run(cl->srv->persist);
+  /* The log since the group's last snapshot counts toward its next one. */
+  if (csnap_took_over(cl->snap)) event_active(cl->snap_ev, 0, 0);
   log_info("cluster %s: this member leads (its key at revision %" PRId64 ", log applied through "
            "batch %" PRIu64 ")",
            cl->name, cl->my_rev, cl->last_seq);
@@ -580,6 +582,7 @@ static int apply_batch(cluster *cl, const char *key, const uint8_t *v, size_t n)
     return -1;
   }
   cl->last_seq = seq;
+  csnap_note_applied(cl->snap, seq, n);
   return 0;
 }
 

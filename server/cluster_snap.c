@@ -52,6 +52,14 @@ typedef struct manifest {
   uint32_t crc;
 } manifest;
 
+/* Consecutive batches this member applied from the log (others'), after
+ * the group's last snapshot it knows: first..last, bytes in all. A
+ * member that takes over counts its next snapshot from their bytes. */
+typedef struct log_span {
+  uint64_t first, last, bytes;
+} log_span;
+#define LOG_SPANS 64 /* then the two smallest neighbours merge: each holds ~1/32 of the bytes */
+
 typedef void (*step_fn)(struct csnap *s, int status, json_object *reply, const char *err);
 
 struct csnap {
@@ -72,7 +80,9 @@ struct csnap {
   bool inflight;   /* a request is in flight (for req_gen's step, req_fn) */
   uint64_t req_gen;
   step_fn req_fn;
-  uint64_t since; /* bytes shipped since the last snapshot began */
+  uint64_t since;            /* bytes shipped since the last snapshot began */
+  log_span spans[LOG_SPANS]; /* the log applied after the last snapshot known (a follower's) */
+  int nspans;
   /* The leader's snapshot being taken. */
   step step;
   pid_t child;
@@ -282,6 +292,24 @@ static void snap_sweep(void) {
 
 /* ---- the leader's snapshot ---- */
 
+/* The group's last snapshot known is now s->last: the batches it holds
+ * leave the spans (one holding it in part keeps its share of the bytes,
+ * counted by batches). */
+static void spans_forget_covered(csnap *s) {
+  uint64_t seq = s->last.seq;
+  int keep = 0;
+  for (int i = 0; i < s->nspans; i++) {
+    log_span sp = s->spans[i];
+    if (sp.last <= seq) continue;
+    if (sp.first <= seq) {
+      sp.bytes = sp.bytes * (sp.last - seq) / (sp.last - sp.first + 1);
+      sp.first = seq + 1;
+    }
+    s->spans[keep++] = sp;
+  }
+  s->nspans = keep;
+}
+
 static void finish(csnap *s, bool ok, const char *why) {
   if (s->fd >= 0) close(s->fd);
   s->fd = -1;
@@ -293,6 +321,7 @@ static void finish(csnap *s, bool ok, const char *why) {
   if (ok) {
     s->taken++;
     s->last = s->m;
+    spans_forget_covered(s);
     s->last_index = s->index;
     log_info("cluster %s: snapshot of batch %" PRIu64 " (revision %" PRId64 ", %" PRIu64
              " bytes in %" PRIu64 " chunks) published in %" PRId64 " ms",
@@ -482,6 +511,31 @@ bool csnap_note_shipped(csnap *s, size_t bytes) {
   return s->since > s->log_bytes && s->step == IDLE && !s->inflight;
 }
 
+void csnap_note_applied(csnap *s, uint64_t seq, size_t bytes) {
+  if (seq <= s->last.seq) return;
+  if (s->nspans == LOG_SPANS) { /* merge the neighbours with the fewest bytes */
+    int best = 0;
+    for (int i = 1; i + 1 < s->nspans; i++)
+      if (s->spans[i].bytes + s->spans[i + 1].bytes <
+          s->spans[best].bytes + s->spans[best + 1].bytes)
+        best = i;
+    s->spans[best].last = s->spans[best + 1].last;
+    s->spans[best].bytes += s->spans[best + 1].bytes;
+    memmove(&s->spans[best + 1], &s->spans[best + 2],
+            (size_t)(s->nspans - best - 2) * sizeof s->spans[0]);
+    s->nspans--;
+  }
+  s->spans[s->nspans++] = (log_span){.first = seq, .last = seq, .bytes = bytes};
+}
+
+bool csnap_took_over(csnap *s) {
+  s->since = 0;
+  for (int i = 0; i < s->nspans; i++)
+    s->since += s->spans[i].bytes;
+  s->nspans = 0;
+  return s->since > s->log_bytes && s->step == IDLE && !s->inflight;
+}
+
 bool csnap_running(const csnap *s) { return s->step != IDLE; }
 
 int csnap_take(csnap *s, uint64_t seq, uint64_t index, int64_t rev, int64_t leader_rev) {
@@ -575,6 +629,7 @@ static void load_file(csnap *s) {
     return;
   }
   s->last = s->lm;
+  spans_forget_covered(s);
   log_info("cluster %s: loaded the group's snapshot of batch %" PRIu64 " (revision %" PRId64
            ", %" PRIu64 " bytes, %zu objects) in %" PRId64 " ms",
            s->name, s->lm.seq, s->lm.revision, s->lm.bytes, reg_count(s->srv->reg),
@@ -699,8 +754,10 @@ static void trimmed_reply(void *ctx, int status, json_object *reply, const char 
   size_t n = 0;
   manifest m;
   if (kv && etcd_b64_decode(etcd_get(kv, "value"), &v, &n) == 0 && manifest_parse(v, n, &m) == 0 &&
-      m.revision > s->last.revision)
+      m.revision > s->last.revision) {
     s->last = m;
+    spans_forget_covered(s);
+  }
   free(v);
 }
 

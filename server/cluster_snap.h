@@ -19,6 +19,12 @@
  *                      the size of each chunk but the last (absent in a
  *                      manifest of an older member: CSNAP_CHUNK)
  *
+ * A snapshot is due once the log in etcd grew by log_bytes since the
+ * group's last one: the leader counts the batches it ships, from what a
+ * member that takes over applied after that snapshot (csnap_took_over;
+ * its batches are kept as at most LOG_SPANS runs, so a run that the
+ * snapshot holds in part counts its share by batches).
+ *
  * The leader forks a child that writes the file (snap_fork, as the durable
  * daemon does: the leader keeps serving) into a private temporary
  * directory. The loop then reads it back one chunk at a time and puts each
@@ -73,6 +79,15 @@ void csnap_free(csnap *s);
 /* The leader shipped a batch of bytes: true when a snapshot is due now
  * (more than log_bytes since the last one began, and none runs). */
 bool csnap_note_shipped(csnap *s, size_t bytes);
+
+/* A member that follows applied batch seq of bytes from the log. */
+void csnap_note_applied(csnap *s, uint64_t seq, size_t bytes);
+
+/* This member leads now: its next snapshot is counted from the bytes of
+ * the batches it applied after the group's last snapshot (the manifest's
+ * seq), not from zero, so that failovers do not let the log in etcd grow
+ * past log_bytes. Returns true when a snapshot is due already. */
+bool csnap_took_over(csnap *s);
 
 /* True while a snapshot is being taken, stored or published. */
 bool csnap_running(const csnap *s);

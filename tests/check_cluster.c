@@ -893,6 +893,64 @@ START_TEST(snapshot_trims_the_log) {
 }
 END_TEST
 
+/* A member that takes over counts its next snapshot from the log already
+ * in etcd after the group's last snapshot (the batches it applied), not
+ * from zero: with a first snapshot published, most of a threshold shipped
+ * by one leader and the rest by the next one after a failover, the next
+ * snapshot comes, where the new leader used to wait for a whole threshold
+ * of its own (the log in etcd growing well past it with each failover). */
+START_TEST(new_leader_counts_the_log_since_the_snapshot) {
+  SKIP_WITHOUT_ETCD();
+  group g;
+  group_start_opts(&g, NULL, NULL, NULL, "256K");
+  int leader = wait_leader(&g, -1, 20000);
+  ck_assert_int_ge(leader, 0);
+  sm_client *c = member_connect(&g, leader);
+  ck_assert_ptr_nonnull(c);
+  sm_dict *d;
+  OK(sm_dict_open(c, "big", &d));
+  /* 300 KiB: one snapshot, taken once 256 KiB were shipped. */
+  fill_dict(d, 0, 75, 4096);
+  int64_t first = wait_group_snapshot(&g, leader, 0, 10000);
+  ck_assert_msg(first > 0, "no snapshot of the group after 300 KiB of log");
+  int64_t end = now_ms() + 10000;
+  while (member_info_int(&g, leader, "snapshot_running") != 0 && now_ms() < end)
+    sleep_ms(20);
+  first = member_info_int(&g, leader, "group_snapshot_seq");
+  for (int i = 0; i < N_MEMBERS; i++)
+    ck_assert_msg(wait_group_snapshot(&g, i, first - 1, 5000) == first,
+                  "member %d does not know the snapshot of batch %lld", i, (long long)first);
+  /* 140 KiB more: with the 44 KiB or more shipped after the snapshot's
+   * batch, under the threshold still. */
+  fill_dict(d, 75, 35, 4096);
+  sm_dict_free(d);
+  sm_client_free(c);
+  ck_assert_int_eq(member_info_int(&g, leader, "group_snapshot_seq"), first);
+  ck_assert_int_eq(member_info_int(&g, leader, "snapshot_running"), 0);
+  assert_same_state(&g, 10000);                                   /* the followers applied it all */
+  ck_assert_int_eq(smtest_daemon_kill(&g.m[leader], SIGTERM), 0); /* gives its lease back */
+  g.up[leader] = false;
+  int next = wait_leader(&g, leader, 20000);
+  ck_assert_int_ge(next, 0);
+  c = member_connect(&g, next);
+  ck_assert_ptr_nonnull(c);
+  OK(sm_dict_open(c, "big", &d));
+  /* 100 KiB on the new leader: past the threshold with what is in etcd
+   * since the snapshot, far from a whole threshold of its own. */
+  fill_dict(d, 110, 25, 4096);
+  int64_t second = wait_group_snapshot(&g, next, first, 10000);
+  ck_assert_msg(second > first,
+                "no snapshot after 284 KiB of log since the last one (100 KiB of them "
+                "shipped by the new leader): see %s",
+                g.m[next].log_file);
+  sm_dict_free(d);
+  sm_client_free(c);
+  member_restart(&g, leader); /* it loads that snapshot */
+  assert_same_state(&g, 20000);
+  group_stop(&g);
+}
+END_TEST
+
 /* A member started after the log it missed was compacted away loads the
  * group's snapshot, follows the log from it, holds the same state, and
  * serves once it is the only member left. */
@@ -2268,6 +2326,7 @@ Suite *cluster_suite(void) {
   tcase_add_test(tc, stalled_etcd_member_is_left);
   tcase_add_test(tc, snapshot_trims_the_log);
   tcase_add_test(tc, restarted_member_loads_the_snapshot);
+  tcase_add_test(tc, new_leader_counts_the_log_since_the_snapshot);
   tcase_add_test(tc, deposed_leaders_snapshot_is_not_published);
   tcase_add_test(tc, follower_behind_compaction_starts_again);
   tcase_add_test(tc, session_resumes_past_followers);
