@@ -20,12 +20,12 @@
  * The leader executes a call, then ships it (as the durable daemon logs
  * it): its commands of a loop turn go in one batch (at most
  * CLUSTER_BATCH_MAX bytes, or less when etcd's request limit is smaller;
- * a record too large to share one goes alone), appended with a Txn guarded by the leader
- * key's create revision being its own and the batch key being absent, so
- * a retried append is applied once and a deposed leader appends nothing;
- * one append is in flight at a time, while the next batch fills, except
- * that a batch that reached CLUSTER_BATCH_MAX may go beside it (at most
- * CLUSTER_INFLIGHT in flight). Answers wait (conn.c,
+ * a record too large to share one goes alone), appended with a Txn
+ * guarded by the leader key's create revision being its own and the batch
+ * key being absent, so a retried append is applied once and a deposed
+ * leader appends nothing; one append is in flight at a time, while the
+ * next batch fills, except that a batch that reached that size may go
+ * beside it (at most CLUSTER_INFLIGHT in flight). Answers wait (conn.c,
  * through persist.h) until etcd acknowledged the batch of the last
  * command they show. Every member loads the group's snapshot, watches the
  * group's keys from the revision after it, and applies the batches of
