@@ -384,7 +384,7 @@ SM_EXTERN int sm_config_set(sm_client *c, const char *key, const sm_value *value
 SM_EXTERN int sm_clients(sm_client *c, sm_value **out);
 /** The wait-for graph: every lock, rlock and semaphore held or waited for
  * now, as a list of maps {"object", "name", "type", "policy", "token",
- * "holders" [{"session", "client", "units"}], "exclusive", "waiters"
+ * "holders" [{"session", "client", "units", "held_ms"}], "exclusive", "waiters"
  * [{"session", "client", "waited_ms"}]} (docs/protocol.md, manager method
  * locks); a session is a connection's, as sm_clients lists them, and
  * "client" its client name when it gave one. @param out caller frees with

@@ -201,6 +201,14 @@ SM_EXTERN int sm_server_options_set_cluster(sm_server_options *o, const char *na
  * is replaced about this long after, and a leader cut off from etcd stops
  * answering before then. @return 0, SM_EINVAL (not 1..600). */
 SM_EXTERN int sm_server_options_set_cluster_lease_ttl(sm_server_options *o, int seconds);
+/** etcd's --max-request-bytes, as the etcd members of the group run with
+ * it (default 1.5 MiB, etcd's own default): the largest request etcd
+ * takes. The leader cuts its batches of commands and its snapshot's
+ * chunks to fit, and refuses with SM_ETOOLARGE, before it runs, a change
+ * whose arguments could not fit in one append. Set it to etcd's value: a
+ * larger one makes etcd refuse a batch, and the leader then steps down.
+ * @return 0, SM_EINVAL (under 16 KiB or over 1 GiB). */
+SM_EXTERN int sm_server_options_set_etcd_max_request_bytes(sm_server_options *o, size_t bytes);
 /** TLS for https:// etcd URLs (TLS 1.2 at least; the options of etcdctl):
  * the files (PEM, copied paths) are read by sm_server_new(), which fails
  * when one is missing or unreadable or the key does not match the

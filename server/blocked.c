@@ -18,6 +18,7 @@
 #include "blocked.h"
 
 #include "clock.h"
+#include "cmd.h"
 #include "session.h"
 
 #include "conn.h"
@@ -336,6 +337,11 @@ void blk_serve(registry *reg) {
   blk_state *st = reg_blk(reg);
   if (st->serving || !st->ready_head) return;
   st->serving = true;
+  /* One time for the pass's grants (it runs after a call or a timer, never
+   * inside another's time): a grant's record and the state it leaves (a
+   * holder's since, t_lock.c, t_semaphore.c) read the same clock, so a
+   * replay of the record makes the same state. */
+  cmd_clock_begin(reg);
   /* Objects signalled while serving join the tail and are served in this
    * pass too. It ends: each serve hook answers waiters or stops, and only
    * a waiter's connection closing signals again. */
@@ -352,6 +358,7 @@ void blk_serve(registry *reg) {
     o->type->serve(reg, o);
     reg_decref(reg, o);
   }
+  cmd_clock_end(reg);
   st->serving = false;
 }
 

@@ -62,7 +62,7 @@ typedef struct batch {
   bool acked;
   int64_t rev;    /* the revision etcd took it at, once acked */
   bool wait_prev; /* etcd did not hold the batch before it yet: sent again once it does */
-  bool full;      /* sealed at CLUSTER_BATCH_MAX: it may go beside another append */
+  bool full;      /* sealed at batch_max: it may go beside another append */
   struct batch *next;
 } batch;
 
@@ -72,6 +72,8 @@ struct cluster {
   char advertise[WIRE_URL_MAX];
   char urls[ETCD_URLS_MAX * 256];
   int ttl_s;
+  size_t request_max; /* etcd's --max-request-bytes (--etcd-max-request-bytes) */
+  size_t batch_max;   /* a batch of several records: CLUSTER_BATCH_MAX, or less to fit */
   etcd *e;
   role role;
   /* Keys. */
@@ -267,7 +269,7 @@ static void batch_key(const cluster *cl, uint64_t seq, char *buf, size_t len) {
 }
 
 /* The batch being filled becomes the next one to ship; full: it reached
- * CLUSTER_BATCH_MAX. */
+ * batch_max. */
 static int seal(cluster *cl, bool full) {
   if (cl->cur.len <= BATCH_HEADER) return 0;
   batch *b = calloc(1, sizeof *b);
@@ -299,8 +301,10 @@ uint64_t cluster_append(cluster *cl, const uint8_t *rec, size_t len) {
     }
     return 0;
   }
-  if (cl->cur.len > BATCH_HEADER && cl->cur.len + 4 + len > CLUSTER_BATCH_MAX &&
-      seal(cl, true) != 0)
+  /* A record that would take the batch past batch_max starts the next
+   * one: several records never add up to a request etcd refuses, and one
+   * up to cluster_record_max goes alone. */
+  if (cl->cur.len > BATCH_HEADER && cl->cur.len + 4 + len > cl->batch_max && seal(cl, true) != 0)
     return 0;
   if (cl->cur.len == 0) {
     uint8_t *h = vb_grow(&cl->cur, BATCH_HEADER);
@@ -386,8 +390,12 @@ static void append_reply(void *ctx, int status, json_object *reply, const char *
   b->sent = false;
   if (cl->role != ROLE_LEADER) return; /* the run is ending */
   if (status == ETCD_REFUSED) {        /* sent again it fails again: the leader cannot go on */
-    char why[1200];
-    snprintf(why, sizeof why, "etcd refuses its batch %" PRIu64 " for good: %s", b->seq, err);
+    char why[1400];
+    snprintf(why, sizeof why,
+             "etcd refuses its batch %" PRIu64 " (%zu bytes) for good: %s; if etcd says the "
+             "request is too large, its --max-request-bytes is smaller than this member's "
+             "--etcd-max-request-bytes (%zu): give the member etcd's value",
+             b->seq, b->len, err, cl->request_max);
     step_down(cl, why);
     return;
   }
@@ -480,8 +488,8 @@ static void ship(cluster *cl) {
     if (!b->sent) return; /* retried in order (rewatch_ev) */
   }
   /* The batch being filled goes only when no append is in flight: until
-   * then it takes the commands of the turns to come (up to
-   * CLUSTER_BATCH_MAX), so that one append carries them all. */
+   * then it takes the commands of the turns to come (up to batch_max),
+   * so that one append carries them all. */
   if (cl->inflight > 0 || cl->cur.len <= BATCH_HEADER) return;
   if (seal(cl, false) != 0) {
     step_down(cl, "out of memory sealing a batch");
@@ -521,6 +529,8 @@ static void become_leader(cluster *cl) {
     start_watch(cl);
   }
   persist_begin_run(cl->srv->persist);
+  /* The log since the group's last snapshot counts toward its next one. */
+  if (csnap_took_over(cl->snap)) event_active(cl->snap_ev, 0, 0);
   log_info("cluster %s: this member leads (its key at revision %" PRId64 ", log applied through "
            "batch %" PRIu64 ")",
            cl->name, cl->my_rev, cl->last_seq);
@@ -562,6 +572,7 @@ static int apply_batch(cluster *cl, const char *key, const uint8_t *v, size_t n)
     return -1;
   }
   cl->last_seq = seq;
+  csnap_note_applied(cl->snap, seq, n);
   return 0;
 }
 
@@ -893,6 +904,11 @@ int cluster_new(struct sm_server *srv, const cluster_cfg *cfg, cluster **out, ch
     snprintf(err, errlen, "--cluster-lease-ttl: 1 to 600 seconds");
     return -1;
   }
+  if (cfg->etcd_max_request && (cfg->etcd_max_request < CLUSTER_ETCD_REQUEST_MIN ||
+                                cfg->etcd_max_request > CLUSTER_ETCD_REQUEST_MAX)) {
+    snprintf(err, errlen, "--etcd-max-request-bytes: 16 KiB to 1 GiB (etcd's --max-request-bytes)");
+    return -1;
+  }
   cluster *cl = calloc(1, sizeof *cl);
   if (!cl) {
     snprintf(err, errlen, "out of memory");
@@ -903,6 +919,9 @@ int cluster_new(struct sm_server *srv, const cluster_cfg *cfg, cluster **out, ch
   snprintf(cl->advertise, sizeof cl->advertise, "%s", cfg->advertise);
   snprintf(cl->urls, sizeof cl->urls, "%s", cfg->etcd);
   cl->ttl_s = cfg->lease_ttl_s > 0 ? cfg->lease_ttl_s : CLUSTER_TTL_DEFAULT_S;
+  cl->request_max = cfg->etcd_max_request ? cfg->etcd_max_request : CLUSTER_ETCD_REQUEST_DEFAULT;
+  size_t value_max = cl->request_max - CLUSTER_TXN_ROOM; /* a batch's or a chunk's bytes */
+  cl->batch_max = value_max < CLUSTER_BATCH_MAX ? value_max : CLUSTER_BATCH_MAX;
   snprintf(cl->prefix, sizeof cl->prefix, "/statemgr/%s/", cfg->name);
   etcd_prefix_end(cl->prefix, cl->prefix_end, sizeof cl->prefix_end);
   snprintf(cl->leader_key, sizeof cl->leader_key, "%sleader", cl->prefix);
@@ -918,7 +937,7 @@ int cluster_new(struct sm_server *srv, const cluster_cfg *cfg, cluster **out, ch
    * to another before the lease runs out. */
   etcd_set_fast_timeout(cl->e, cl->ttl_s * 1000 / 3);
   if (csnap_new(srv, cl->e, cl->name, cl->prefix, cl->leader_key, cl->log_prefix,
-                cfg->snapshot_log_bytes, &cl->snap, err, errlen) != 0) {
+                cfg->snapshot_log_bytes, value_max, &cl->snap, err, errlen) != 0) {
     cluster_free(cl);
     return -1;
   }
@@ -1013,6 +1032,9 @@ void cluster_free(cluster *cl) {
 /* ---- what the rest of the server asks ---- */
 
 uint64_t cluster_last_index(const cluster *cl) { return cl->last_index; }
+size_t cluster_record_max(const cluster *cl) {
+  return cl->request_max - CLUSTER_TXN_ROOM - BATCH_HEADER - 4 - CLUSTER_RECORD_HEAD_ROOM;
+}
 bool cluster_failed(const cluster *cl) { return cl->failed; }
 uint64_t cluster_durable_index(const cluster *cl) { return cl->durable_index; }
 

@@ -19,12 +19,13 @@
  *
  * The leader executes a call, then ships it (as the durable daemon logs
  * it): its commands of a loop turn go in one batch (at most
- * CLUSTER_BATCH_MAX bytes), appended with a Txn guarded by the leader
- * key's create revision being its own and the batch key being absent, so
- * a retried append is applied once and a deposed leader appends nothing;
- * one append is in flight at a time, while the next batch fills, except
- * that a batch that reached CLUSTER_BATCH_MAX may go beside it (at most
- * CLUSTER_INFLIGHT in flight). Answers wait (conn.c,
+ * CLUSTER_BATCH_MAX bytes, or less when etcd's request limit is smaller;
+ * a record too large to share one goes alone), appended with a Txn
+ * guarded by the leader key's create revision being its own and the batch
+ * key being absent, so a retried append is applied once and a deposed
+ * leader appends nothing; one append is in flight at a time, while the
+ * next batch fills, except that a batch that reached that size may go
+ * beside it (at most CLUSTER_INFLIGHT in flight). Answers wait (conn.c,
  * through persist.h) until etcd acknowledged the batch of the last
  * command they show. Every member loads the group's snapshot, watches the
  * group's keys from the revision after it, and applies the batches of
@@ -43,9 +44,10 @@
  * refuses clients with REDIRECT and the leader's URL.
  *
  * etcd refusing a request for good (a 4xx: ETCD_REFUSED) is not retried:
- * a batch etcd will never take (too large for its --max-request-bytes,
- * say) or a keepalive it refuses makes the leader step down with etcd's
- * reason; the group's instance id or its watch refused (permissions) stops
+ * a batch etcd will never take (too large for its --max-request-bytes:
+ * the member was told a larger --etcd-max-request-bytes, or an internal
+ * record outgrew it) or a keepalive it refuses makes the leader step down
+ * with etcd's reason; the group's instance id or its watch refused (permissions) stops
  * the member with an error (cluster_failed); a refused campaign is retried
  * only after a TTL, logged as an error. */
 #ifndef SM_SERVER_CLUSTER_H
@@ -61,9 +63,23 @@ typedef struct cluster cluster;
 #define CLUSTER_TTL_DEFAULT_S 3
 #define CLUSTER_BATCH_MAX ((size_t)64 * 1024)
 #define CLUSTER_INFLIGHT 2 /* appends in flight, the second only with a full batch */
-/* The largest arguments of one change: its batch, base64 and JSON, stays
- * under etcd's default request limit (1.5 MiB, --max-request-bytes). */
-#define CLUSTER_RECORD_MAX ((size_t)1400 * 1024)
+/* etcd's --max-request-bytes as the member is told it
+ * (--etcd-max-request-bytes): etcd's default, and the range accepted.
+ * etcd measures a request as its raft entry (protobuf: a value's own
+ * bytes, not the base64 of the JSON gateway; measured on etcd 3.4 with
+ * --max-request-bytes 20000: a Txn putting 19800 bytes is taken, 19900
+ * refused). A request holding a value of n bytes (a batch, a snapshot's
+ * chunk) stays under the limit when n + CLUSTER_TXN_ROOM is: the room
+ * covers the Txn's keys (five mentions of keys under 170 bytes), its
+ * compares and the entry's own header. */
+#define CLUSTER_ETCD_REQUEST_DEFAULT ((size_t)1536 * 1024)
+#define CLUSTER_ETCD_REQUEST_MIN ((size_t)16 * 1024)
+#define CLUSTER_ETCD_REQUEST_MAX ((size_t)1024 * 1024 * 1024)
+#define CLUSTER_TXN_ROOM ((size_t)2048)
+/* What a command's record holds beyond its arguments as list items
+ * (dispatch counts those): its kind, time, session, object, method name,
+ * seq, ack and guard, and the list heads around them. */
+#define CLUSTER_RECORD_HEAD_ROOM ((size_t)256)
 
 /* The settings of a member (options of statemgr_server.h). */
 typedef struct cluster_cfg {
@@ -71,6 +87,7 @@ typedef struct cluster_cfg {
   const char *etcd;            /**< comma-separated etcd URLs (http:// or https://host:port) */
   const char *advertise;       /**< this member's URL as clients reach it */
   int lease_ttl_s;             /**< the leader's lease; 0: CLUSTER_TTL_DEFAULT_S */
+  size_t etcd_max_request;     /**< etcd's --max-request-bytes; 0: CLUSTER_ETCD_REQUEST_DEFAULT */
   uint64_t snapshot_log_bytes; /**< a snapshot each time this much was shipped (0: default) */
   /* https:// etcd URLs: the CA of etcd's certificate (NULL: the system's)
    * and this member's client certificate and key (NULL: none). */
@@ -103,6 +120,12 @@ uint64_t cluster_append(cluster *cl, const uint8_t *rec, size_t len);
 
 /* Once a loop turn, before its answers go out: ships the turn's batch. */
 void cluster_flush(cluster *cl);
+
+/* The largest arguments of one change, as list items of its record
+ * (vw_item_size each): the record then fits, with its batch's head, in
+ * one append under etcd's request limit. dispatch refuses a larger change
+ * before it runs. */
+size_t cluster_record_max(const cluster *cl);
 
 /* The index of the last record appended, and the highest one etcd took. */
 uint64_t cluster_last_index(const cluster *cl);

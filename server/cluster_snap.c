@@ -47,9 +47,18 @@ typedef enum step { IDLE, FORKED, UPLOAD, WAIT_REV, PUBLISH, COMPACT } step;
 typedef struct manifest {
   char id[64];
   uint64_t chunks, seq, bytes;
+  uint64_t chunk; /* a chunk's bytes (the last one's at most) */
   int64_t revision, time_ms, leader_rev;
   uint32_t crc;
 } manifest;
+
+/* Consecutive batches this member applied from the log (others'), after
+ * the group's last snapshot it knows: first..last, bytes in all. A
+ * member that takes over counts its next snapshot from their bytes. */
+typedef struct log_span {
+  uint64_t first, last, bytes;
+} log_span;
+#define LOG_SPANS 64 /* then the two smallest neighbours merge: each holds ~1/32 of the bytes */
 
 typedef void (*step_fn)(struct csnap *s, int status, json_object *reply, const char *err);
 
@@ -62,7 +71,8 @@ struct csnap {
   char snap_prefix[CSNAP_KEY_MAX]; /* .../snap/ */
   char manifest_key[CSNAP_KEY_MAX];
   uint64_t log_bytes;
-  char dir[256]; /* the temporary directory ("" until made) */
+  size_t chunk_max; /* the chunks this member stores: CSNAP_CHUNK, or less to fit etcd's limit */
+  char dir[256];    /* the temporary directory ("" until made) */
   struct event *reap_ev, *retry_ev;
   uint64_t gen;    /* bumped when a snapshot is abandoned */
   uint64_t serial; /* snapshots begun by this member: in the id, so no two share chunks */
@@ -70,7 +80,9 @@ struct csnap {
   bool inflight;   /* a request is in flight (for req_gen's step, req_fn) */
   uint64_t req_gen;
   step_fn req_fn;
-  uint64_t since; /* bytes shipped since the last snapshot began */
+  uint64_t since;            /* bytes shipped since the last snapshot began */
+  log_span spans[LOG_SPANS]; /* the log applied after the last snapshot known (a follower's) */
+  int nspans;
   /* The leader's snapshot being taken. */
   step step;
   pid_t child;
@@ -166,6 +178,7 @@ static json_object *manifest_json(const manifest *m) {
   snprintf(crc, sizeof crc, "%08" PRIx32, m->crc);
   json_object_object_add(j, "id", json_object_new_string(m->id));
   json_object_object_add(j, "chunks", json_object_new_int64((int64_t)m->chunks));
+  json_object_object_add(j, "chunk_bytes", json_object_new_int64((int64_t)m->chunk));
   json_object_object_add(j, "seq", json_object_new_int64((int64_t)m->seq));
   json_object_object_add(j, "revision", json_object_new_int64(m->revision));
   json_object_object_add(j, "bytes", json_object_new_int64((int64_t)m->bytes));
@@ -191,11 +204,12 @@ static int manifest_parse(const uint8_t *v, size_t n, manifest *m) {
                     .revision = json_object_get_int64(etcd_get(j, "revision")),
                     .time_ms = json_object_get_int64(etcd_get(j, "time_ms")),
                     .leader_rev = json_object_get_int64(etcd_get(j, "leader_revision")),
+                    .chunk = (uint64_t)json_object_get_int64(etcd_get(j, "chunk_bytes")),
                     .crc = (uint32_t)strtoul(json_object_get_string(crc), NULL, 16)};
     snprintf(m->id, sizeof m->id, "%s", json_object_get_string(id));
-    rc = m->revision > 0 && m->bytes > 0 && m->chunks == (m->bytes + CSNAP_CHUNK - 1) / CSNAP_CHUNK
-             ? 0
-             : -1;
+    if (m->chunk == 0) m->chunk = CSNAP_CHUNK; /* a manifest of before chunk_bytes */
+    rc = m->revision > 0 && m->bytes > 0 && m->chunks == (m->bytes + m->chunk - 1) / m->chunk ? 0
+                                                                                              : -1;
   }
   json_object_put(j);
   return rc;
@@ -278,6 +292,24 @@ static void snap_sweep(void) {
 
 /* ---- the leader's snapshot ---- */
 
+/* The group's last snapshot known is now s->last: the batches it holds
+ * leave the spans (one holding it in part keeps its share of the bytes,
+ * counted by batches). */
+static void spans_forget_covered(csnap *s) {
+  uint64_t seq = s->last.seq;
+  int keep = 0;
+  for (int i = 0; i < s->nspans; i++) {
+    log_span sp = s->spans[i];
+    if (sp.last <= seq) continue;
+    if (sp.first <= seq) {
+      sp.bytes = sp.bytes * (sp.last - seq) / (sp.last - sp.first + 1);
+      sp.first = seq + 1;
+    }
+    s->spans[keep++] = sp;
+  }
+  s->nspans = keep;
+}
+
 static void finish(csnap *s, bool ok, const char *why) {
   if (s->fd >= 0) close(s->fd);
   s->fd = -1;
@@ -289,6 +321,7 @@ static void finish(csnap *s, bool ok, const char *why) {
   if (ok) {
     s->taken++;
     s->last = s->m;
+    spans_forget_covered(s);
     s->last_index = s->index;
     log_info("cluster %s: snapshot of batch %" PRIu64 " (revision %" PRId64 ", %" PRIu64
              " bytes in %" PRIu64 " chunks) published in %" PRId64 " ms",
@@ -395,8 +428,8 @@ static void upload_next(csnap *s) {
     return;
   }
   s->step = UPLOAD;
-  uint64_t off = s->next_chunk * CSNAP_CHUNK;
-  size_t want = s->m.bytes - off < CSNAP_CHUNK ? (size_t)(s->m.bytes - off) : CSNAP_CHUNK;
+  uint64_t off = s->next_chunk * s->m.chunk;
+  size_t want = s->m.bytes - off < s->m.chunk ? (size_t)(s->m.bytes - off) : (size_t)s->m.chunk;
   uint8_t *buf = malloc(want);
   size_t got = 0;
   while (buf && got < want) {
@@ -449,7 +482,8 @@ static void reap_cb(evutil_socket_t fd, short what, void *arg) {
   }
   clear_dir(s); /* read through fd: nothing is left behind if the daemon dies */
   s->m.bytes = (uint64_t)st.st_size;
-  s->m.chunks = (s->m.bytes + CSNAP_CHUNK - 1) / CSNAP_CHUNK;
+  s->m.chunk = s->chunk_max;
+  s->m.chunks = (s->m.bytes + s->m.chunk - 1) / s->m.chunk;
   s->next_chunk = 0;
   s->crc = 0;
   s->crc_upto = 0;
@@ -474,6 +508,31 @@ static void retry_cb(evutil_socket_t fd, short what, void *arg) {
 
 bool csnap_note_shipped(csnap *s, size_t bytes) {
   s->since += bytes;
+  return s->since > s->log_bytes && s->step == IDLE && !s->inflight;
+}
+
+void csnap_note_applied(csnap *s, uint64_t seq, size_t bytes) {
+  if (seq <= s->last.seq) return;
+  if (s->nspans == LOG_SPANS) { /* merge the neighbours with the fewest bytes */
+    int best = 0;
+    for (int i = 1; i + 1 < s->nspans; i++)
+      if (s->spans[i].bytes + s->spans[i + 1].bytes <
+          s->spans[best].bytes + s->spans[best + 1].bytes)
+        best = i;
+    s->spans[best].last = s->spans[best + 1].last;
+    s->spans[best].bytes += s->spans[best + 1].bytes;
+    memmove(&s->spans[best + 1], &s->spans[best + 2],
+            (size_t)(s->nspans - best - 2) * sizeof s->spans[0]);
+    s->nspans--;
+  }
+  s->spans[s->nspans++] = (log_span){.first = seq, .last = seq, .bytes = bytes};
+}
+
+bool csnap_took_over(csnap *s) {
+  s->since = 0;
+  for (int i = 0; i < s->nspans; i++)
+    s->since += s->spans[i].bytes;
+  s->nspans = 0;
   return s->since > s->log_bytes && s->step == IDLE && !s->inflight;
 }
 
@@ -570,6 +629,7 @@ static void load_file(csnap *s) {
     return;
   }
   s->last = s->lm;
+  spans_forget_covered(s);
   log_info("cluster %s: loaded the group's snapshot of batch %" PRIu64 " (revision %" PRId64
            ", %" PRIu64 " bytes, %zu objects) in %" PRId64 " ms",
            s->name, s->lm.seq, s->lm.revision, s->lm.bytes, reg_count(s->srv->reg),
@@ -694,8 +754,10 @@ static void trimmed_reply(void *ctx, int status, json_object *reply, const char 
   size_t n = 0;
   manifest m;
   if (kv && etcd_b64_decode(etcd_get(kv, "value"), &v, &n) == 0 && manifest_parse(v, n, &m) == 0 &&
-      m.revision > s->last.revision)
+      m.revision > s->last.revision) {
     s->last = m;
+    spans_forget_covered(s);
+  }
   free(v);
 }
 
@@ -724,8 +786,8 @@ void csnap_get_info(const csnap *s, csnap_info *out) {
 /* ---- life cycle ---- */
 
 int csnap_new(struct sm_server *srv, struct etcd *e, const char *name, const char *prefix,
-              const char *leader_key, const char *log_prefix, uint64_t log_bytes, csnap **out,
-              char *err, size_t errlen) {
+              const char *leader_key, const char *log_prefix, uint64_t log_bytes, size_t chunk_max,
+              csnap **out, char *err, size_t errlen) {
   csnap *s = calloc(1, sizeof *s);
   if (!s) {
     snprintf(err, errlen, "out of memory");
@@ -737,6 +799,7 @@ int csnap_new(struct sm_server *srv, struct etcd *e, const char *name, const cha
   s->fd = s->load_fd = -1;
   s->status = "none";
   s->log_bytes = log_bytes ? log_bytes : PERSIST_SNAPSHOT_LOG_DEFAULT;
+  s->chunk_max = chunk_max && chunk_max < CSNAP_CHUNK ? chunk_max : CSNAP_CHUNK;
   snprintf(s->name, sizeof s->name, "%s", name);
   snprintf(s->leader_key, sizeof s->leader_key, "%s", leader_key);
   snprintf(s->log_prefix, sizeof s->log_prefix, "%s", log_prefix);

@@ -6,15 +6,24 @@
  *
  * The keys, under the group's prefix "/statemgr/NAME/":
  *   snap/<id>/<chunk>  the snapshot file (snapshot.h's format) in pieces of
- *                      CSNAP_CHUNK bytes (base64 in a request: under 1 MiB,
- *                      etcd takes 1.5 MiB); id is "<seq, 20 digits>-<the
+ *                      CSNAP_CHUNK bytes, or fewer when etcd's request limit
+ *                      (--etcd-max-request-bytes) is smaller; id is "<seq, 20 digits>-<the
  *                      leader key's create revision, 20 digits>-<the
  *                      leader's count of snapshots, 6 digits>", chunk 6
  *                      digits from 0; the members' watch ends before them
- *   snapshot           the manifest, JSON: {"id", "chunks", "seq", "revision",
- *                      "bytes", "crc32c", "time_ms", "leader_revision"}: the
- *                      state after the batches 1..seq, which every event up
- *                      to revision holds; crc32c (hex) is of the whole file
+ *   snapshot           the manifest, JSON: {"id", "chunks", "chunk_bytes",
+ *                      "seq", "revision", "bytes", "crc32c", "time_ms",
+ *                      "leader_revision"}: the state after the batches
+ *                      1..seq, which every event up to revision holds;
+ *                      crc32c (hex) is of the whole file; chunk_bytes is
+ *                      the size of each chunk but the last (absent in a
+ *                      manifest of an older member: CSNAP_CHUNK)
+ *
+ * A snapshot is due once the log in etcd grew by log_bytes since the
+ * group's last one: the leader counts the batches it ships, from what a
+ * member that takes over applied after that snapshot (csnap_took_over;
+ * its batches are kept as at most LOG_SPANS runs, so a run that the
+ * snapshot holds in part counts its share by batches).
  *
  * The leader forks a child that writes the file (snap_fork, as the durable
  * daemon does: the leader keeps serving) into a private temporary
@@ -49,16 +58,19 @@ struct sm_server;
 struct etcd;
 typedef struct csnap csnap;
 
-/* A chunk's bytes: base64 makes 4/3 of it, 960 KiB, under 1 MiB. */
+/* A chunk's bytes at most: a put of 720 KiB takes 40-115 ms through the
+ * gateway (measured, see above), short enough for the appends beside it. */
 #define CSNAP_CHUNK ((size_t)720 * 1024)
 
 /* Makes the snapshot side of the member of group prefix ("/statemgr/NAME/")
  * whose leader key is leader_key and whose log keys start with log_prefix;
- * a snapshot is due each time log_bytes more were shipped. Returns 0 with
+ * a snapshot is due each time log_bytes more were shipped; its chunks are
+ * chunk_max bytes at most (what fits in one request etcd takes; CSNAP_CHUNK
+ * at most). Returns 0 with
  * *out set (free with csnap_free), or -1 with err filled. */
 int csnap_new(struct sm_server *srv, struct etcd *e, const char *name, const char *prefix,
-              const char *leader_key, const char *log_prefix, uint64_t log_bytes, csnap **out,
-              char *err, size_t errlen);
+              const char *leader_key, const char *log_prefix, uint64_t log_bytes, size_t chunk_max,
+              csnap **out, char *err, size_t errlen);
 
 /* Frees s, stopping (killing) a running child and removing the temporary
  * directory. NULL is fine. */
@@ -67,6 +79,15 @@ void csnap_free(csnap *s);
 /* The leader shipped a batch of bytes: true when a snapshot is due now
  * (more than log_bytes since the last one began, and none runs). */
 bool csnap_note_shipped(csnap *s, size_t bytes);
+
+/* A member that follows applied batch seq of bytes from the log. */
+void csnap_note_applied(csnap *s, uint64_t seq, size_t bytes);
+
+/* This member leads now: its next snapshot is counted from the bytes of
+ * the batches it applied after the group's last snapshot (the manifest's
+ * seq), not from zero, so that failovers do not let the log in etcd grow
+ * past log_bytes. Returns true when a snapshot is due already. */
+bool csnap_took_over(csnap *s);
 
 /* True while a snapshot is being taken, stored or published. */
 bool csnap_running(const csnap *s);

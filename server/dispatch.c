@@ -54,6 +54,7 @@
 #include "dispatch.h"
 
 #include "../proto/frame.h"
+#include "../proto/pbwire.h"
 #include "../proto/vequal.h"
 #include "blocked.h"
 #include "cmd.h"
@@ -149,19 +150,21 @@ static int disk_full(call *c, const wire_request *req, const method_def *m) {
 }
 
 /* A client's mutating call whose arguments could not fit in one append
- * of a replicated group's log (persist_record_max): refused before it
- * runs, since once applied it would have to be logged. */
+ * of a replicated group's log (persist_record_max, from etcd's request
+ * limit): refused before it runs, since once applied it would have to be
+ * logged. The arguments count as their record holds them (list items). */
 static int too_large_to_log(call *c, const method_def *m) {
   if (!(m->flags & METHOD_MUTATES) || !c->conn) return WS_OK;
   size_t max = persist_record_max(conn_server(c->conn)->persist);
   if (max == 0) return WS_OK;
   size_t bytes = 0;
   for (size_t i = 0; i < c->nargs; i++)
-    bytes += c->args[i].n;
+    bytes += vw_item_size(c->args[i].n);
   if (bytes <= max) return WS_OK;
   return call_fail(c, WS_TOO_LARGE,
                    "the arguments are %zu bytes: a change of a replicated group must fit in one "
-                   "append to etcd (%zu bytes); split it",
+                   "request to etcd (%zu bytes of arguments under etcd's --max-request-bytes, "
+                   "which this member is told by --etcd-max-request-bytes); split it",
                    bytes, max);
 }
 

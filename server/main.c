@@ -111,6 +111,11 @@ static void usage(FILE *f) {
           "  --etcd-cert FILE    https etcd: the client certificate etcd's\n"
           "                      --client-cert-auth asks for (with --etcd-key)\n"
           "  --etcd-key FILE     its private key\n"
+          "  --etcd-max-request-bytes BYTES\n"
+          "                      etcd's --max-request-bytes, as the etcd members run with\n"
+          "                      it (default 1.5M, etcd's; K/M/G suffixes): batches and\n"
+          "                      snapshot chunks are cut to fit, and a change too large\n"
+          "                      for one request is refused before it runs\n"
           "  --advertise URL     how clients reach this member (tcp://HOST:PORT), told to\n"
           "                      those that reach another member\n"
           "  --cluster-lease-ttl SECONDS\n"
@@ -217,6 +222,7 @@ static const struct option longopts[] = {
     {"etcd-cacert", required_argument, NULL, 'x'},
     {"etcd-cert", required_argument, NULL, 'X'},
     {"etcd-key", required_argument, NULL, 'y'},
+    {"etcd-max-request-bytes", required_argument, NULL, 'B'},
     {"advertise", required_argument, NULL, 'a'},
     {"cluster-lease-ttl", required_argument, NULL, 't'},
     {"version", no_argument, NULL, 'V'},
@@ -246,6 +252,7 @@ typedef struct daemon_args {
   bool no_persist;
   const char *cluster, *etcd, *advertise; /* --cluster and its companions */
   const char *etcd_cacert, *etcd_cert, *etcd_key;
+  bool etcd_max_request; /* --etcd-max-request-bytes given */
 } daemon_args;
 
 /* Applies option ch (a longopts val) with its argument arg (NULL for one
@@ -416,6 +423,17 @@ static int apply_option(daemon_args *a, int ch, const char *arg, const char *whe
   case 'x': a->etcd_cacert = arg; return 0;
   case 'X': a->etcd_cert = arg; return 0;
   case 'y': a->etcd_key = arg; return 0;
+  case 'B':
+    if (parse_size(arg, &size) != 0 ||
+        sm_server_options_set_etcd_max_request_bytes(opts, size) != 0) {
+      fprintf(stderr,
+              "statemgrd: %s--etcd-max-request-bytes takes 16K to 1G bytes (etcd's "
+              "--max-request-bytes)\n",
+              where);
+      return 2;
+    }
+    a->etcd_max_request = true;
+    return 0;
   case 'a': a->advertise = arg; return 0;
   case 't': {
     char *end = NULL;
@@ -545,8 +563,10 @@ int main(int argc, char **argv) {
       (sm_server_options_set_syslog(opts, a.syslog) != 0 ||
        sm_server_options_set_slowlog(opts, a.slowlog_threshold_us, (size_t)a.slowlog_max_len) != 0))
     status = 1;
-  if (status == 0 && !a.cluster && (a.etcd_cacert || a.etcd_cert || a.etcd_key)) {
-    fprintf(stderr, "statemgrd: --etcd-cacert, --etcd-cert and --etcd-key are for --cluster\n");
+  if (status == 0 && !a.cluster &&
+      (a.etcd_cacert || a.etcd_cert || a.etcd_key || a.etcd_max_request)) {
+    fprintf(stderr, "statemgrd: --etcd-cacert, --etcd-cert, --etcd-key and "
+                    "--etcd-max-request-bytes are for --cluster\n");
     status = 2;
   }
   if (status == 0 && (a.cluster || a.etcd || a.advertise)) {

@@ -175,6 +175,12 @@ struct obj_type {
    * anyone may release it (Python's Lock, a semaphore of policy keep).
    * NULL: nobody holds objects of the type. */
   bool (*holders)(registry *reg, const sm_obj *o, holder_visit_fn visit, void *ctx);
+  /* The listing of locks (waitfor.h): since when session sid holds o (its
+   * grant of the first level or unit it still holds), as that grant's
+   * command time (cmd_time: ms since the epoch), kept in the state so
+   * that a replay and a restart give the same; 0 when unknown (a state
+   * saved before it was kept). NULL: the type does not keep it. */
+  int64_t (*held_since)(const sm_obj *o, uint64_t sid);
   /* Moves the calls parked in state from (o's state) to state to, of the
    * same type, just made by load (which parks none), in their order: a
    * rolled back transaction (txn.c) puts a saved image of the state back

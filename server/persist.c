@@ -848,7 +848,7 @@ void persist_write_now(persist *p, unsigned waiting) {
 }
 
 bool persist_serving(const persist *p) { return !p || !p->cl || cluster_serving(p->cl); }
-size_t persist_record_max(const persist *p) { return p && p->cl ? CLUSTER_RECORD_MAX : 0; }
+size_t persist_record_max(const persist *p) { return p && p->cl ? cluster_record_max(p->cl) : 0; }
 bool persist_may_answer(const persist *p) { return !p || !p->cl || cluster_may_answer(p->cl); }
 const char *persist_leader_url(const persist *p) {
   return p && p->cl ? cluster_leader_url(p->cl) : "";

@@ -64,6 +64,7 @@ struct sm_server_options {
   persist_cfg persist;
   char *cluster, *etcd, *advertise;         /* owned; NULL: not a group's member */
   int cluster_ttl_s;                        /* 0: CLUSTER_TTL_DEFAULT_S */
+  size_t etcd_max_request;                  /* 0: CLUSTER_ETCD_REQUEST_DEFAULT */
   char *etcd_cacert, *etcd_cert, *etcd_key; /* owned; NULL when not set */
 };
 
@@ -269,6 +270,12 @@ int sm_server_options_set_cluster_lease_ttl(sm_server_options *o, int seconds) {
   return 0;
 }
 
+int sm_server_options_set_etcd_max_request_bytes(sm_server_options *o, size_t bytes) {
+  if (!o || bytes < CLUSTER_ETCD_REQUEST_MIN || bytes > CLUSTER_ETCD_REQUEST_MAX) return SM_EINVAL;
+  o->etcd_max_request = bytes;
+  return 0;
+}
+
 int sm_server_options_set_etcd_tls(sm_server_options *o, const char *cacert, const char *cert,
                                    const char *key) {
   if (!o || !cert != !key) return SM_EINVAL;
@@ -395,6 +402,7 @@ int sm_server_new(const sm_server_options *opts, sm_server **out) {
                       .etcd = opts->etcd,
                       .advertise = opts->advertise,
                       .lease_ttl_s = opts->cluster_ttl_s,
+                      .etcd_max_request = opts->etcd_max_request,
                       .snapshot_log_bytes = opts->persist.snapshot_log_bytes,
                       .etcd_cacert = opts->etcd_cacert,
                       .etcd_cert = opts->etcd_cert,

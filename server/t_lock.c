@@ -43,11 +43,12 @@ typedef struct lk {
   bool recursive;      /**< rlock */
   fence_policy policy; /**< what a dead holder leaves */
   bool held;
-  bool broken;    /**< its holder died (policy break): the next grant answers OWNER_DEAD */
-  uint64_t owner; /**< session id of the holder, when held */
-  int64_t count;  /**< recursion level of the holder, when held */
-  uint64_t token; /**< the fencing token of the last grant (0: never granted) */
-  waitq waiters;  /**< calls waiting for the lock (lk_waiter_ops) */
+  bool broken;      /**< its holder died (policy break): the next grant answers OWNER_DEAD */
+  uint64_t owner;   /**< session id of the holder, when held */
+  int64_t count;    /**< recursion level of the holder, when held */
+  uint64_t token;   /**< the fencing token of the last grant (0: never granted) */
+  int64_t since_ms; /**< when held: the grant's command time (0: unknown, an older state) */
+  waitq waiters;    /**< calls waiting for the lock (lk_waiter_ops) */
 } lk;
 
 static lk *lk_of(const sm_obj *lo) { return lo->state; }
@@ -90,6 +91,7 @@ static bool take(registry *reg, sm_obj *lo, uint64_t sid, int64_t count) {
   l->owner = sid;
   l->count = count;
   l->token++;
+  l->since_ms = cmd_time(reg);
   bool broken = l->broken;
   l->broken = false;
   /* Out of memory here only costs the automatic release on close. */
@@ -170,6 +172,7 @@ int lk_save(const void *state, vbuf *out) {
   saved_put_int(out, (int64_t)l->token);
   saved_put_int(out, l->policy);
   saved_put_bool(out, l->broken);
+  saved_put_int(out, l->held ? l->since_ms : 0);
   vb_list_end(out, m);
   return saved_status(out);
 }
@@ -177,10 +180,16 @@ int lk_save(const void *state, vbuf *out) {
 int lk_load(registry *reg, const obj_type *t, sm_span saved, void **state, char *err,
             size_t errlen) {
   (void)reg;
-  vinfo f[7];
-  /* A state saved before fencing has the first four fields only. */
-  int rc = saved_fields(saved, "bbiiiib", f, NULL, t->name, err, errlen);
+  vinfo f[8];
+  /* A state saved before the holder's since was kept has the first seven
+   * fields; one saved before fencing the first four only. */
+  int rc = saved_fields(saved, "bbiiiibi", f, NULL, t->name, err, errlen);
+  if (rc != WS_OK && saved_fields(saved, "bbiiiib", f, NULL, t->name, err, errlen) == WS_OK) {
+    f[7].i = 0;
+    rc = WS_OK;
+  }
   if (rc != WS_OK && saved_fields(saved, "bbii", f, NULL, t->name, err, errlen) == WS_OK) {
+    f[7].i = 0;
     f[4].i = 0;
     f[5].i = f[0].b ? FENCE_RELEASE : FENCE_KEEP;
     f[6].b = false;
@@ -210,6 +219,7 @@ int lk_load(registry *reg, const obj_type *t, sm_span saved, void **state, char 
   l->token = (uint64_t)f[4].i;
   l->policy = (fence_policy)f[5].i;
   l->broken = f[6].b;
+  l->since_ms = l->held && f[7].i > 0 ? f[7].i : 0;
   *state = l;
   return WS_OK;
 }
@@ -235,6 +245,7 @@ int lk_acquire(call *c, sm_obj *lo) {
       l->held = true;
       l->owner = me;
       l->count = 1;
+      l->since_ms = cmd_time(c->reg);
       c->token = ++l->token;
       c->owner_dead = l->broken;
       l->broken = false;
@@ -325,6 +336,11 @@ bool lk_holders(registry *reg, const sm_obj *o, holder_visit_fn visit, void *ctx
   return l->recursive || l->policy != FENCE_KEEP; /* keep: Python's Lock, anyone releases */
 }
 
+int64_t lk_held_since(const sm_obj *o, uint64_t sid) {
+  const lk *l = lk_of(o);
+  return l->held && l->owner == sid ? l->since_ms : 0;
+}
+
 uint64_t lk_token(const sm_obj *lo) { return lk_of(lo)->token; }
 
 const char *lk_policy_name(const sm_obj *lo) { return fence_policy_name(lk_of(lo)->policy); }
@@ -366,6 +382,7 @@ const obj_type t_lock_type = {
     .load = lk_load,
     .fence_token = lk_fence_token,
     .holders = lk_holders,
+    .held_since = lk_held_since,
     .methods = lock_methods,
     .n_methods = sizeof lock_methods / sizeof lock_methods[0],
 };

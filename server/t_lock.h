@@ -47,10 +47,12 @@ int lk_create(call *c, bool recursive, void **state);
 void lk_destroy(registry *reg, void *state);
 void lk_owner_gone(registry *reg, sm_obj *o, uint64_t sid, uint64_t count);
 void lk_serve(registry *reg, sm_obj *lo);
-/* Saved as [auto_release, held, owner, count, token, policy, broken]
- * (owner and count 0 when free; auto_release is policy != keep, for
- * older readers); load makes a lock or an rlock as t says, and takes a
- * state saved before fencing (the first four fields). */
+/* Saved as [auto_release, held, owner, count, token, policy, broken,
+ * since] (owner, count and since 0 when free; since is the grant's
+ * command time; auto_release is policy != keep, for older readers); load
+ * makes a lock or an rlock as t says, and takes a state saved before
+ * since was kept (the first seven fields: since unknown) or before
+ * fencing (the first four). */
 int lk_save(const void *state, vbuf *out);
 int lk_load(registry *reg, const obj_type *t, sm_span saved, void **state, char *err,
             size_t errlen);
@@ -72,6 +74,7 @@ int64_t lk_count(const sm_obj *lo);
 /* The fencing and wait-for hooks of both types (object.h). */
 bool lk_fence_token(const void *state, uint64_t *token);
 bool lk_holders(registry *reg, const sm_obj *o, holder_visit_fn visit, void *ctx);
+int64_t lk_held_since(const sm_obj *o, uint64_t sid);
 /* The token of lo's last grant (0: never granted), and its owner-death
  * policy's name. */
 uint64_t lk_token(const sm_obj *lo);

@@ -48,6 +48,7 @@ const obj_type t_rlock_type = {
     .load = lk_load,
     .fence_token = lk_fence_token,
     .holders = lk_holders,
+    .held_since = lk_held_since,
     .methods = rlock_methods,
     .n_methods = sizeof rlock_methods / sizeof rlock_methods[0],
 };

@@ -30,6 +30,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+/* A session holding units, and since when (the command time of its first
+ * unit still held). */
+typedef struct sem_hold {
+  uint64_t session;
+  int64_t since_ms;
+} sem_hold;
+
 typedef struct sem {
   bool bounded;
   fence_policy policy; /**< what a dead holder's units do */
@@ -38,6 +45,8 @@ typedef struct sem {
   int64_t initial;     /**< the creation value: the bound of a bounded semaphore */
   uint64_t token;      /**< the fencing token of the last unit granted (0: none yet) */
   waitq waiters;       /**< acquire calls waiting for a unit */
+  sem_hold *holds;     /**< the sessions holding units (none with policy keep) */
+  size_t n_holds, cap_holds;
 } sem;
 
 static sem *sem_of(call *c) { return c->obj->state; }
@@ -45,6 +54,31 @@ static sem *sem_of(call *c) { return c->obj->state; }
 static int note(registry *reg, const sem *s, uint64_t sid, sm_obj *o, int64_t delta) {
   if (s->policy == FENCE_KEEP) return 0;
   return sess_note_owned(reg, sid, o, delta);
+}
+
+/* Session sid got a unit: its hold begins now unless it held one already.
+ * Out of memory only leaves its since unknown (the listing omits it). */
+static void hold_begin(registry *reg, sem *s, uint64_t sid) {
+  if (s->policy == FENCE_KEEP) return;
+  for (size_t i = 0; i < s->n_holds; i++)
+    if (s->holds[i].session == sid) return;
+  if (s->n_holds == s->cap_holds) {
+    size_t cap = s->cap_holds ? s->cap_holds * 2 : 4;
+    sem_hold *h = realloc(s->holds, cap * sizeof *h);
+    if (!h) return;
+    s->holds = h;
+    s->cap_holds = cap;
+  }
+  s->holds[s->n_holds++] = (sem_hold){sid, cmd_time(reg)};
+}
+
+/* Session sid's hold ends (it holds no unit any more). */
+static void hold_end(sem *s, uint64_t sid) {
+  for (size_t i = 0; i < s->n_holds; i++)
+    if (s->holds[i].session == sid) {
+      s->holds[i] = s->holds[--s->n_holds];
+      return;
+    }
 }
 
 /* Takes one unit for a grant: the next token, and whether it answers
@@ -65,6 +99,7 @@ static void sem_serve(registry *reg, sm_obj *o) {
     bool broken = take_unit(s);
     /* Out of memory here only costs the automatic release on close. */
     note(reg, s, blk_session(w), o, 1);
+    hold_begin(reg, s, blk_session(w));
     cmd_log_served(reg, w, o->id, "acquire", NULL, 0);
     blk_answer_grant(w, s->token, broken);
   }
@@ -78,6 +113,7 @@ static int m_acquire(call *c) {
       return call_fail(c, WS_INTERNAL, "out of memory");
     c->owner_dead = take_unit(s);
     c->token = s->token;
+    hold_begin(c->reg, s, c->session);
     vb_bool(c->out, true);
     return WS_OK;
   }
@@ -96,6 +132,7 @@ static int m_release(call *c) {
   if (n > INT64_MAX - s->value || (s->bounded && s->value + n > s->initial))
     return call_fail(c, WS_VALUE_ERROR, "%s released too many times", c->obj->type->name);
   note(c->reg, s, c->session, c->obj, -n);
+  if (sess_owned_units(c->reg, c->session, c->obj->id) == 0) hold_end(s, c->session);
   s->value += n;
   if (s->waiters.head) blk_signal(c->reg, c->obj);
   return WS_OK;
@@ -136,6 +173,7 @@ static void sem_destroy(registry *reg, void *state) {
   sem *s = state;
   if (!s) return;
   blk_cancel_all(&s->waiters, WS_NOT_FOUND, "object deleted");
+  free(s->holds);
   free(s);
 }
 
@@ -144,6 +182,7 @@ static void sem_owner_gone(registry *reg, sm_obj *o, uint64_t sid, uint64_t coun
   (void)sid;
   sem *s = o->state;
   if (s->policy == FENCE_KEEP) return;
+  hold_end(s, sid);
   if (s->policy == FENCE_BREAK) s->broken = true;
   int64_t room = (s->bounded ? s->initial : INT64_MAX) - s->value;
   s->value += count > (uint64_t)room ? room : (int64_t)count;
@@ -151,9 +190,10 @@ static void sem_owner_gone(registry *reg, sm_obj *o, uint64_t sid, uint64_t coun
 }
 
 /* Saved as [value, initial value (the bound), auto_release, token, policy,
- * broken] (auto_release is policy != keep, for older readers; a state
- * saved before fencing has the first three); which units each session
- * holds is the session table's (snapshot.h's extra). */
+ * broken, holds: [session, since] rows] (auto_release is policy != keep,
+ * for older readers; a state saved before holds were kept has the first
+ * six, one saved before fencing the first three); which units each
+ * session holds is the session table's (snapshot.h's extra). */
 static int sem_save(const void *state, vbuf *out) {
   const sem *s = state;
   size_t m = vb_list_begin(out);
@@ -163,6 +203,14 @@ static int sem_save(const void *state, vbuf *out) {
   saved_put_int(out, (int64_t)s->token);
   saved_put_int(out, s->policy);
   saved_put_bool(out, s->broken);
+  int64_t *rows = malloc((s->n_holds ? s->n_holds : 1) * 2 * sizeof *rows);
+  if (!rows) return WS_INTERNAL;
+  for (size_t i = 0; i < s->n_holds; i++) {
+    rows[2 * i] = (int64_t)s->holds[i].session;
+    rows[2 * i + 1] = s->holds[i].since_ms;
+  }
+  saved_put_ints(out, rows, 2 * s->n_holds);
+  free(rows);
   vb_list_end(out, m);
   return saved_status(out);
 }
@@ -170,9 +218,14 @@ static int sem_save(const void *state, vbuf *out) {
 static int sem_load(registry *reg, const obj_type *t, sm_span saved, void **state, char *err,
                     size_t errlen) {
   (void)reg;
-  vinfo f[6];
-  int rc = saved_fields(saved, "iibiib", f, NULL, t->name, err, errlen);
+  vinfo f[7];
+  int rc = saved_fields(saved, "iibiibl", f, NULL, t->name, err, errlen);
+  if (rc != WS_OK && saved_fields(saved, "iibiib", f, NULL, t->name, err, errlen) == WS_OK) {
+    f[6].kind = VK_NIL; /* saved before holds were kept: each holder's since unknown */
+    rc = WS_OK;
+  }
   if (rc != WS_OK && saved_fields(saved, "iib", f, NULL, t->name, err, errlen) == WS_OK) {
+    f[6].kind = VK_NIL;
     f[3].i = 0;
     f[4].i = f[2].b ? FENCE_RELEASE : FENCE_KEEP;
     f[5].b = false;
@@ -190,11 +243,25 @@ static int sem_load(registry *reg, const obj_type *t, sm_span saved, void **stat
              (long long)f[1].i);
     return WS_VALUE_ERROR;
   }
+  int64_t *rows = NULL;
+  size_t n = 0;
+  if (f[6].kind == VK_LIST &&
+      (rc = saved_ints(f[6].data, 2, &rows, &n, t->name, err, errlen)) != WS_OK)
+    return rc;
   sem *s = calloc(1, sizeof *s);
-  if (!s) {
+  sem_hold *holds = n ? malloc(n / 2 * sizeof *holds) : NULL;
+  if (!s || (n && !holds)) {
+    free(s);
+    free(holds);
+    free(rows);
     snprintf(err, errlen, "out of memory");
     return WS_INTERNAL;
   }
+  for (size_t i = 0; i < n / 2; i++)
+    holds[i] = (sem_hold){(uint64_t)rows[2 * i], rows[2 * i + 1]};
+  free(rows);
+  s->holds = holds;
+  s->n_holds = s->cap_holds = n / 2;
   s->bounded = bounded;
   s->value = f[0].i;
   s->initial = f[1].i;
@@ -223,6 +290,13 @@ static bool sem_holders(registry *reg, const sm_obj *o, holder_visit_fn visit, v
   return true;
 }
 
+static int64_t sem_held_since(const sm_obj *o, uint64_t sid) {
+  const sem *s = o->state;
+  for (size_t i = 0; i < s->n_holds; i++)
+    if (s->holds[i].session == sid) return s->holds[i].since_ms;
+  return 0;
+}
+
 static const method_def sem_methods[] = {
     {"acquire", m_acquire, METHOD_MUTATES | ARGS(0, 0)},
     {"release", m_release, METHOD_MUTATES | ARGS(0, 1)},
@@ -241,6 +315,7 @@ const obj_type t_semaphore_type = {
     .load = sem_load,
     .fence_token = sem_fence_token,
     .holders = sem_holders,
+    .held_since = sem_held_since,
     .methods = sem_methods,
     .n_methods = sizeof sem_methods / sizeof sem_methods[0],
 };
@@ -256,6 +331,7 @@ const obj_type t_bounded_semaphore_type = {
     .load = sem_load,
     .fence_token = sem_fence_token,
     .holders = sem_holders,
+    .held_since = sem_held_since,
     .methods = sem_methods,
     .n_methods = sizeof sem_methods / sizeof sem_methods[0],
 };

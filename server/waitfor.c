@@ -4,6 +4,7 @@
 #include "waitfor.h"
 
 #include "blocked.h"
+#include "cmd.h"
 #include "htab.h"
 #include "map_writer.h"
 #include "registry.h"
@@ -115,8 +116,9 @@ typedef struct list_ctx {
   sm_obj **objs;  /* the held or waited-for objects (owned) */
   size_t n, cap;
   bool oom;
-  const sm_obj *cur; /* whose waiters are being written */
-  int64_t now_ms;
+  const sm_obj *cur;      /* whose holders or waiters are being written */
+  int64_t now_ms;         /* monotonic, as a waiter's parked_ms */
+  int64_t time_ms;        /* the call's time (cmd_time), as a holder's since */
   wf_client_fn client_of; /* may be NULL */
   void *client_ctx;
 } list_ctx;
@@ -159,6 +161,9 @@ static void put_holder(void *arg, uint64_t sid, int64_t units) {
   mw_int(&x->sub, "session", (int64_t)sid);
   put_client(x, sid);
   mw_int(&x->sub, "units", units);
+  /* Since the grant, as its command's time: the same after a restart. */
+  int64_t since = x->cur->type->held_since ? x->cur->type->held_since(x->cur, sid) : 0;
+  if (since > 0) mw_int(&x->sub, "held_ms", x->time_ms > since ? x->time_ms - since : 0);
   vb_map_end(&x->w.val, map);
   vb_list_end_item(&x->w.val, item);
 }
@@ -184,6 +189,7 @@ int wf_list_locks(call *c, wf_client_fn client_of, void *ctx) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   x.now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+  x.time_ms = cmd_time(c->reg);
   reg_foreach(c->reg, collect, &x);
   if (x.oom) {
     free(x.objs);
@@ -205,6 +211,7 @@ int wf_list_locks(call *c, wf_client_fn client_of, void *ctx) {
     mw_int(&x.w, "token", (int64_t)token);
     vb_str(&x.w.key, "holders", 7);
     size_t hl = vb_list_begin(&x.w.val);
+    x.cur = o;
     bool exclusive = o->type->holders(c->reg, o, put_holder, &x);
     vb_list_end(&x.w.val, hl);
     mw_entry(&x.w);

@@ -40,9 +40,10 @@ typedef const char *(*wf_client_fn)(void *ctx, uint64_t sid);
 /* The manager's "locks" method (admin.c adds the client names): every
  * held or waited-for object of a type with holders, as a list of maps
  * {object, name?, type, policy? (locks), token, holders: [{session,
- * client?, units}], exclusive (only the holders release it), waiters:
- * [{session, client?, waited_ms}]}, in object order. client_of may be
- * NULL. */
+ * client?, units, held_ms? (since the grant's command time: absent when
+ * unknown, a state saved before it was kept)}], exclusive (only the
+ * holders release it), waiters: [{session, client?, waited_ms}]}, in
+ * object order. client_of may be NULL. */
 int wf_list_locks(call *c, wf_client_fn client_of, void *ctx);
 
 #endif

@@ -919,7 +919,8 @@ END_TEST
 /* Fencing from the shell: lock acquire prints the token (a lock of policy
  * keep stays held after the CLI exits), --guard LOCK=TOKEN lets a change
  * through while that grant is current and refuses it (exit 5, nothing
- * changed) once the lock was granted again; locks lists the holder. */
+ * changed) once the lock was granted again; locks lists the holder and
+ * how long it has held the lock. */
 START_TEST(test_lock_fencing) {
   char out[OUT_LEN];
   ck_assert_int_eq(cli(out, "lock fl acquire keep"), 0);
@@ -927,6 +928,7 @@ START_TEST(test_lock_fencing) {
   ck_assert_int_eq(cli(out, "set fenced k first --guard fl=1"), 0);
   ck_assert_int_eq(cli(out, "locks"), 0);
   ck_assert_msg(strstr(out, "lock 'fl' token 1 policy keep held by session "), "%s", out);
+  ck_assert_msg(strstr(out, " x1 for ") && strstr(out, "ms; no waiters"), "no time held: %s", out);
   ck_assert_int_eq(cli(out, "lock fl release"), 0);
   ck_assert_int_eq(cli(out, "lock fl acquire"), 0);
   ck_assert_str_eq(out, "2\n");

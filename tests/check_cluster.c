@@ -86,6 +86,7 @@ typedef struct group {
   char url[N_MEMBERS][64];
   const char *args[N_MEMBERS][24];
   const char *snapshot_log_size; /* the members' --snapshot-log-size, or NULL */
+  const char *etcd_max_request;  /* solo members' --etcd-max-request-bytes, or NULL */
 } group;
 
 static const char *etcd_bin(void) {
@@ -888,6 +889,64 @@ START_TEST(snapshot_trims_the_log) {
   ck_assert_uint_eq(len, 50);
   sm_dict_free(d);
   sm_client_free(c);
+  group_stop(&g);
+}
+END_TEST
+
+/* A member that takes over counts its next snapshot from the log already
+ * in etcd after the group's last snapshot (the batches it applied), not
+ * from zero: with a first snapshot published, most of a threshold shipped
+ * by one leader and the rest by the next one after a failover, the next
+ * snapshot comes, where the new leader used to wait for a whole threshold
+ * of its own (the log in etcd growing well past it with each failover). */
+START_TEST(new_leader_counts_the_log_since_the_snapshot) {
+  SKIP_WITHOUT_ETCD();
+  group g;
+  group_start_opts(&g, NULL, NULL, NULL, "256K");
+  int leader = wait_leader(&g, -1, 20000);
+  ck_assert_int_ge(leader, 0);
+  sm_client *c = member_connect(&g, leader);
+  ck_assert_ptr_nonnull(c);
+  sm_dict *d;
+  OK(sm_dict_open(c, "big", &d));
+  /* 300 KiB: one snapshot, taken once 256 KiB were shipped. */
+  fill_dict(d, 0, 75, 4096);
+  int64_t first = wait_group_snapshot(&g, leader, 0, 10000);
+  ck_assert_msg(first > 0, "no snapshot of the group after 300 KiB of log");
+  int64_t end = now_ms() + 10000;
+  while (member_info_int(&g, leader, "snapshot_running") != 0 && now_ms() < end)
+    sleep_ms(20);
+  first = member_info_int(&g, leader, "group_snapshot_seq");
+  for (int i = 0; i < N_MEMBERS; i++)
+    ck_assert_msg(wait_group_snapshot(&g, i, first - 1, 5000) == first,
+                  "member %d does not know the snapshot of batch %lld", i, (long long)first);
+  /* 140 KiB more: with the 44 KiB or more shipped after the snapshot's
+   * batch, under the threshold still. */
+  fill_dict(d, 75, 35, 4096);
+  sm_dict_free(d);
+  sm_client_free(c);
+  ck_assert_int_eq(member_info_int(&g, leader, "group_snapshot_seq"), first);
+  ck_assert_int_eq(member_info_int(&g, leader, "snapshot_running"), 0);
+  assert_same_state(&g, 10000);                                   /* the followers applied it all */
+  ck_assert_int_eq(smtest_daemon_kill(&g.m[leader], SIGTERM), 0); /* gives its lease back */
+  g.up[leader] = false;
+  int next = wait_leader(&g, leader, 20000);
+  ck_assert_int_ge(next, 0);
+  c = member_connect(&g, next);
+  ck_assert_ptr_nonnull(c);
+  OK(sm_dict_open(c, "big", &d));
+  /* 100 KiB on the new leader: past the threshold with what is in etcd
+   * since the snapshot, far from a whole threshold of its own. */
+  fill_dict(d, 110, 25, 4096);
+  int64_t second = wait_group_snapshot(&g, next, first, 10000);
+  ck_assert_msg(second > first,
+                "no snapshot after 284 KiB of log since the last one (100 KiB of them "
+                "shipped by the new leader): see %s",
+                g.m[next].log_file);
+  sm_dict_free(d);
+  sm_client_free(c);
+  member_restart(&g, leader); /* it loads that snapshot */
+  assert_same_state(&g, 20000);
   group_stop(&g);
 }
 END_TEST
@@ -1717,6 +1776,10 @@ static void solo_member_start(group *g, int i, const char *etcd_url, const char 
     a[n++] = "--etcd-key";
     a[n++] = key;
   }
+  if (g->etcd_max_request) {
+    a[n++] = "--etcd-max-request-bytes";
+    a[n++] = g->etcd_max_request;
+  }
   a[n] = NULL;
   smtest_daemon_start(&g->m[i], a);
   g->up[i] = true;
@@ -1933,6 +1996,190 @@ START_TEST(refused_batch_steps_the_leader_down) {
 }
 END_TEST
 
+/* dict d's key set to a string value of n bytes ('x'...); the status. */
+static int set_sized(sm_dict *d, const char *key, size_t n) {
+  char *text = malloc(n + 1);
+  if (!text) return SM_ENOMEM;
+  memset(text, 'x', n);
+  text[n] = '\0';
+  sm_value *k = sm_value_str(key), *v = sm_value_str(text);
+  int rc = sm_dict_set(d, k, v);
+  sm_value_free(k);
+  sm_value_free(v);
+  free(text);
+  return rc;
+}
+
+#define NO_ANSWER (-10000) /* in_child: the calls were not answered in time */
+
+/* Runs fn(g, why) in a child, since a leader that steps down answers
+ * nothing, and waits up to ms for it. Returns fn's status with why (len
+ * bytes) its error text, or NO_ANSWER (the child killed). */
+static int in_child(group *g, int (*fn)(group *, char *, size_t), char *why, size_t len, int ms) {
+  int fds[2];
+  ck_assert_int_eq(pipe(fds), 0);
+  pid_t child = fork();
+  ck_assert_int_ge(child, 0);
+  if (child == 0) {
+    close(fds[0]);
+    char text[512] = "";
+    int rc = fn(g, text, sizeof text);
+    ssize_t w = write(fds[1], &rc, sizeof rc);
+    w += write(fds[1], text, strlen(text) + 1);
+    _exit(w > 0 ? 0 : 1);
+  }
+  close(fds[1]);
+  struct pollfd p = {.fd = fds[0], .events = POLLIN};
+  int rc = NO_ANSWER;
+  snprintf(why, len, "no answer within %d ms", ms);
+  if (poll(&p, 1, ms) == 1) {
+    char buf[sizeof(int) + 512] = "";
+    ssize_t n = read(fds[0], buf, sizeof buf - 1);
+    if (n >= (ssize_t)sizeof rc) {
+      memcpy(&rc, buf, sizeof rc);
+      snprintf(why, len, "%s", buf + sizeof rc);
+    }
+  }
+  close(fds[0]);
+  kill(child, SIGKILL);
+  waitpid(child, NULL, 0);
+  return rc;
+}
+
+/* etcd_request_limit_refuses_the_call's change over etcd's limit. */
+static int set_too_large(group *g, char *why, size_t len) {
+  sm_client *c = member_connect(g, 0);
+  sm_dict *d = NULL;
+  int rc = !c ? SM_ECONNECT : sm_dict_open(c, "big", &d);
+  /* 19900 bytes: under the 1.4 MiB of etcd's default, over etcd's 20000
+   * with the batch around it. */
+  if (rc == 0) rc = set_sized(d, "large", 19900);
+  snprintf(why, len, "%s", sm_last_error());
+  sm_dict_free(d);
+  sm_client_free(c);
+  return rc;
+}
+
+/* A member told etcd's --max-request-bytes (--etcd-max-request-bytes, the
+ * same 20000) refuses a change too large for one append with TOO_LARGE
+ * before it runs, naming the option, where it used to apply it and step
+ * down on etcd's refusal of its batch; it keeps leading, and the calls
+ * after it go on. */
+START_TEST(etcd_request_limit_refuses_the_call) {
+  SKIP_WITHOUT_ETCD();
+  group g;
+  group_init_solo(&g);
+  g.etcd_max_request = "20000";
+  solo_etcd e;
+  solo_etcd_init(&e, g.dir, NULL, "20000");
+  solo_etcd_spawn(&e);
+  solo_member_start(&g, 0, e.url, NULL, NULL, NULL);
+  ck_assert_int_eq(wait_leader(&g, -1, 20000), 0);
+  sm_client *c = member_connect(&g, 0);
+  ck_assert_ptr_nonnull(c);
+  sm_dict *d;
+  OK(sm_dict_open(c, "big", &d));
+  OK(set_sized(d, "small", 100));
+  char why[512];
+  int rc = in_child(&g, set_too_large, why, sizeof why, 10000);
+  ck_assert_msg(rc == SM_ETOOLARGE && strstr(why, "--etcd-max-request-bytes"),
+                "a change over etcd's request limit: %s (%s): see %s",
+                rc == NO_ANSWER ? "no answer" : sm_errname(rc), why, g.m[0].log_file);
+  OK(set_sized(d, "after", 100));
+  size_t n = 0;
+  OK(sm_dict_len(d, &n));
+  ck_assert_uint_eq(n, 2);
+  sm_dict_free(d);
+  sm_client_free(c);
+  ck_assert_msg(!smtest_daemon_log_has(&g.m[0], "stops leading", 0) &&
+                    !smtest_daemon_log_has(&g.m[0], "refuses its batch", 0),
+                "the leader stepped down: see %s", g.m[0].log_file);
+  ck_assert_int_eq(wait_leader(&g, -1, 1000), 0);
+  solo_etcd_stop(&e); /* first: group_stop removes its directory */
+  group_stop(&g);
+}
+END_TEST
+
+enum { PIPELINED = 40, PIPELINED_VALUE = 6000, PIPELINED_NEAR = 17000 };
+
+/* etcd_request_limit_cuts_batches' pipeline: PIPELINED sets of
+ * PIPELINED_VALUE bytes, the one in the middle PIPELINED_NEAR. Returns 0
+ * when all are answered OK, else the first failure's status. */
+static int set_pipelined(group *g, char *why, size_t len) {
+  sm_client *c = member_connect(g, 0);
+  sm_dict *d = NULL;
+  sm_pipeline *pl = NULL;
+  int rc = !c ? SM_ECONNECT : sm_dict_open(c, "many", &d);
+  if (rc == 0) rc = sm_pipeline_new(c, &pl);
+  static char text[PIPELINED_NEAR + 1];
+  memset(text, 'y', PIPELINED_NEAR);
+  for (int i = 0; rc == 0 && i < PIPELINED; i++) {
+    size_t n = i == PIPELINED / 2 ? PIPELINED_NEAR : PIPELINED_VALUE;
+    char key[16];
+    snprintf(key, sizeof key, "k%d", i);
+    text[n] = '\0';
+    sm_value *k = sm_value_str(key), *v = sm_value_str(text);
+    const sm_value *args[2] = {k, v};
+    rc = sm_pipeline_call(pl, sm_dict_proxy(d), "set", args, 2);
+    sm_value_free(k);
+    sm_value_free(v);
+    text[n] = 'y';
+  }
+  snprintf(why, len, "%s", sm_last_error());
+  if (rc == 0) rc = sm_pipeline_exec(pl);
+  for (size_t i = 0; rc == 0 && i < PIPELINED; i++)
+    if ((rc = sm_pipeline_status(pl, i)) != 0)
+      snprintf(why, len, "call %zu: %s", i, sm_pipeline_error(pl, i));
+  sm_pipeline_free(pl);
+  sm_dict_free(d);
+  sm_client_free(c);
+  return rc;
+}
+
+/* Many changes that each fit etcd's 20000 bytes, sent in one pipeline (so
+ * that they reach the leader's batch in the same turns), all land: the
+ * leader cuts its batches at etcd's limit, where a batch of 64 KiB was
+ * refused and the leader stepped down. One change near the limit goes in
+ * a batch of its own. The snapshot's chunks fit as well (they were 720
+ * KiB), and a member started after it loads it. */
+START_TEST(etcd_request_limit_cuts_batches) {
+  SKIP_WITHOUT_ETCD();
+  group g;
+  group_init_solo(&g);
+  g.etcd_max_request = "20000";
+  solo_etcd e;
+  solo_etcd_init(&e, g.dir, NULL, "20000");
+  solo_etcd_spawn(&e);
+  solo_member_start(&g, 0, e.url, NULL, NULL, NULL);
+  ck_assert_int_eq(wait_leader(&g, -1, 20000), 0);
+  char why[512];
+  int rc = in_child(&g, set_pipelined, why, sizeof why, 15000);
+  ck_assert_msg(rc == 0, "changes that each fit etcd's limit: %s (%s): see %s",
+                rc == NO_ANSWER ? "no answer" : sm_errname(rc), why, g.m[0].log_file);
+  ck_assert_msg(!smtest_daemon_log_has(&g.m[0], "stops leading", 0) &&
+                    !smtest_daemon_log_has(&g.m[0], "refuses its batch", 0),
+                "the leader stepped down: see %s", g.m[0].log_file);
+  sm_client *c = member_connect(&g, 0);
+  ck_assert_ptr_nonnull(c);
+  sm_dict *d;
+  OK(sm_dict_open(c, "many", &d));
+  size_t n = 0;
+  OK(sm_dict_len(d, &n));
+  ck_assert_uint_eq(n, PIPELINED);
+  sm_dict_free(d);
+  /* The group's snapshot of them (over 240 KB) is stored in chunks that
+   * fit too, and loads on a member started after it. */
+  int src = sm_save(c, NULL);
+  ck_assert_msg(src == 0, "save: %s (%s): see %s", sm_errname(src), sm_last_error(),
+                g.m[0].log_file);
+  sm_client_free(c);
+  solo_member_start(&g, 1, e.url, NULL, NULL, NULL);
+  assert_same_state(&g, 20000);
+  solo_etcd_stop(&e); /* first: group_stop removes its directory */
+  group_stop(&g);
+}
+END_TEST
+
 /* ---- a fake etcd member: one HTTP status for every request ---- */
 
 #define FAKE_CONNS 16
@@ -2079,6 +2326,7 @@ Suite *cluster_suite(void) {
   tcase_add_test(tc, stalled_etcd_member_is_left);
   tcase_add_test(tc, snapshot_trims_the_log);
   tcase_add_test(tc, restarted_member_loads_the_snapshot);
+  tcase_add_test(tc, new_leader_counts_the_log_since_the_snapshot);
   tcase_add_test(tc, deposed_leaders_snapshot_is_not_published);
   tcase_add_test(tc, follower_behind_compaction_starts_again);
   tcase_add_test(tc, session_resumes_past_followers);
@@ -2093,6 +2341,8 @@ Suite *cluster_suite(void) {
   tcase_add_test(etcd, etcd_over_tls);
   tcase_add_test(etcd, etcd_tls_options_checked_at_start);
   tcase_add_test(etcd, refused_batch_steps_the_leader_down);
+  tcase_add_test(etcd, etcd_request_limit_refuses_the_call);
+  tcase_add_test(etcd, etcd_request_limit_cuts_batches);
   tcase_add_test(etcd, etcd_refusal_is_not_retried);
   suite_add_tcase(s, etcd);
   TCase *lng = tcase_create("long");

@@ -185,6 +185,8 @@ START_TEST(test_bad_files_refused) {
   expect_refused("slowlog-threshold-us soon\n", "@:1: --slowlog-threshold-us takes microseconds");
   expect_refused("syslog maybe\n", "@:1: 'syslog' takes no value, or yes or no");
   expect_refused("Max-Memory 5\n", "@:1: expected 'key value' or 'key = value'");
+  expect_refused("etcd-max-request-bytes 1K\n",
+                 "@:1: --etcd-max-request-bytes takes 16K to 1G bytes");
   /* A bad option in the file stops the start even when the command line
    * sets the same key right. */
   char conf[64], cmd[512], out[2048];
@@ -197,6 +199,10 @@ START_TEST(test_bad_files_refused) {
   snprintf(cmd, sizeof cmd, "'%s' --syslog --log-file /tmp/never.log 2>&1", daemon_bin());
   ck_assert_int_eq(smtest_run(cmd, out, sizeof out), 2);
   ck_assert_ptr_nonnull(strstr(out, "--syslog and --log-file exclude each other"));
+  /* etcd's request limit is a group member's setting. */
+  snprintf(cmd, sizeof cmd, "'%s' --etcd-max-request-bytes 1M 2>&1", daemon_bin());
+  ck_assert_int_eq(smtest_run(cmd, out, sizeof out), 2);
+  ck_assert_ptr_nonnull(strstr(out, "--etcd-max-request-bytes are for --cluster"));
   /* One --config only, and it needs its path. */
   snprintf(cmd, sizeof cmd, "'%s' --config /dev/null --config /dev/null 2>&1", daemon_bin());
   ck_assert_int_eq(smtest_run(cmd, out, sizeof out), 2);

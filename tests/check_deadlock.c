@@ -130,8 +130,9 @@ START_TEST(test_self_wait) {
 }
 END_TEST
 
-/* sm_locks: the held lock with its holder's session, client name and
- * token, and the parked waiter with how long it has waited. */
+/* sm_locks: the held lock with its holder's session, client name, token
+ * and how long it has held it, and the parked waiter with how long it has
+ * waited. */
 START_TEST(test_locks_listing) {
   sm_options *o = sm_options_new();
   OK(sm_options_set_authkey_file(o, smtest_d.authkey_file));
@@ -176,6 +177,10 @@ START_TEST(test_locks_listing) {
   k = sm_value_str("client");
   ck_assert_str_eq(sm_value_as_str(sm_value_map_get(sm_value_list_at(hs, 0), k), NULL), "lister");
   sm_value_free(k);
+  k = sm_value_str("held_ms"); /* acquired before the waiter parked, 20 ms and more ago */
+  const sm_value *held = sm_value_map_get(sm_value_list_at(hs, 0), k);
+  sm_value_free(k);
+  ck_assert_msg(held && sm_value_as_int(held) >= 20 && sm_value_as_int(held) < 60000, "%s", text);
   k = sm_value_str("waiters");
   const sm_value *ws = sm_value_map_get(m, k);
   sm_value_free(k);
@@ -192,6 +197,80 @@ START_TEST(test_locks_listing) {
   sm_value_free(list);
   sm_lock_free(l);
   sm_client_free(c);
+}
+END_TEST
+
+/* ---- holders' times across restarts ---- */
+
+/* The held_ms of the only holder of the object named name in the listing
+ * of c, or -1 when it is not listed or has no held_ms. */
+static int64_t holder_held_ms(sm_client *c, const char *name) {
+  sm_value *list = NULL;
+  OK(sm_locks(c, &list));
+  int64_t held = -1;
+  sm_value *kn = sm_value_str("name"), *kh = sm_value_str("holders"),
+           *kms = sm_value_str("held_ms");
+  for (size_t i = 0; i < sm_value_len(list); i++) {
+    const sm_value *m = sm_value_list_at(list, i);
+    const sm_value *n = sm_value_map_get(m, kn);
+    if (!n || strcmp(sm_value_as_str(n, NULL), name) != 0) continue;
+    const sm_value *hs = sm_value_map_get(m, kh);
+    const sm_value *ms =
+        hs && sm_value_len(hs) == 1 ? sm_value_map_get(sm_value_list_at(hs, 0), kms) : NULL;
+    if (ms) held = sm_value_as_int(ms);
+  }
+  sm_value_free(kn);
+  sm_value_free(kh);
+  sm_value_free(kms);
+  sm_value_free(list);
+  return held;
+}
+
+/* A lock's, an rlock's and a semaphore's holder shows held_ms from its
+ * grant as that command's time: after a crash (the log replayed) and
+ * after a clean stop (the snapshot loaded), while the holder's session
+ * waits to be resumed, it still counts from the grant, not from the
+ * restart. */
+START_TEST(test_held_ms_survives_restarts) {
+  static const char *const names[] = {"held-lock", "held-rlock", "held-sem"};
+  const char *args[] = {"--session-resume-timeout", "60000", NULL};
+  smtest_durable x;
+  smtest_durable_start(&x, args);
+  sm_client *holder = smtest_durable_connect(&x);
+  sm_lock *l;
+  sm_rlock *r;
+  sm_semaphore *s;
+  double before = smtest_now_ms();
+  OK(sm_lock_open(holder, names[0], &l));
+  OK(sm_lock_acquire(l, SM_FOREVER));
+  OK(sm_rlock_open(holder, names[1], &r));
+  OK(sm_rlock_acquire(r, SM_FOREVER));
+  OK(sm_rlock_acquire(r, SM_FOREVER)); /* a second level: still since the first */
+  OK(sm_semaphore_open(holder, names[2], 2, false, &s));
+  OK(sm_semaphore_acquire(s, SM_FOREVER));
+  double granted = smtest_now_ms();
+  OK(sm_semaphore_acquire(s, SM_FOREVER)); /* a second unit: still since the first */
+  smtest_sleep_ms(300);
+  for (int round = 0; round < 3; round++) {
+    if (round > 0) smtest_durable_restart(&x, round == 1 ? SIGKILL : SIGTERM);
+    sm_client *c = smtest_durable_connect(&x);
+    for (int i = 0; i < 3; i++) {
+      double t0 = smtest_now_ms();
+      int64_t held = holder_held_ms(c, names[i]);
+      double t1 = smtest_now_ms();
+      /* Between the listing and the grants, with 5 ms for the two clocks'
+       * rounding. */
+      ck_assert_msg(held >= (int64_t)(t0 - granted) - 5 && held <= (int64_t)(t1 - before) + 5,
+                    "round %d, %s: held_ms %lld, the grant %.0f to %.0f ms before", round, names[i],
+                    (long long)held, t0 - granted, t1 - before);
+    }
+    sm_client_free(c);
+  }
+  sm_semaphore_free(s);
+  sm_rlock_free(r);
+  sm_lock_free(l);
+  sm_client_free(holder);
+  smtest_durable_stop(&x);
 }
 END_TEST
 
@@ -354,6 +433,10 @@ Suite *deadlock_suite(void) {
   tc = tcase_create("report");
   tcase_set_timeout(tc, 60);
   tcase_add_test(tc, test_report_mode);
+  suite_add_tcase(s, tc);
+  tc = tcase_create("restart");
+  tcase_set_timeout(tc, 60);
+  tcase_add_test(tc, test_held_ms_survives_restarts);
   suite_add_tcase(s, tc);
   return s;
 }

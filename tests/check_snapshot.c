@@ -640,6 +640,61 @@ START_TEST(test_bench) {
 }
 END_TEST
 
+/* A saved state of [fields] (smtest_parse syntax, one value each). */
+static void saved_state(vbuf *b, const char *const *fields, int n) {
+  vb_init(b);
+  size_t m = vb_list_begin(b);
+  for (int i = 0; i < n; i++) {
+    size_t item = vb_list_begin_item(b);
+    const char *s = fields[i];
+    smtest_parse(&s, b);
+    vb_list_end_item(b, item);
+  }
+  vb_list_end(b, m);
+}
+
+/* Proves a holder's since (the listing's held_ms) loads back, and that
+ * states saved before it was kept still load, with it unknown (0): a lock
+ * of seven fields, a semaphore of six. */
+START_TEST(test_held_since_saved) {
+  char e[256];
+  void *st = NULL;
+  vbuf b;
+  const char *lock8[] = {"true", "true", "77", "1", "3", "1", "false", "1700000000123"};
+  saved_state(&b, lock8, 8);
+  ck_assert_int_eq(t_lock_type.load(reg, &t_lock_type, vb_span(&b), &st, e, sizeof e), WS_OK);
+  sm_obj *lo;
+  ck_assert_int_eq(reg_restore(reg, &t_lock_type, 5, "since", 0, st, &lo, e, sizeof e), WS_OK);
+  ck_assert_int_eq(t_lock_type.held_since(lo, 77), 1700000000123);
+  ck_assert_int_eq(t_lock_type.held_since(lo, 78), 0);
+  vb_free(&b);
+  saved_state(&b, lock8, 7); /* before since was kept */
+  ck_assert_int_eq(t_rlock_type.load(reg, &t_rlock_type, vb_span(&b), &st, e, sizeof e), WS_OK);
+  ck_assert_int_eq(reg_restore(reg, &t_rlock_type, 6, "old", 0, st, &lo, e, sizeof e), WS_OK);
+  ck_assert_int_eq(t_rlock_type.held_since(lo, 77), 0);
+  vb_free(&b);
+  const char *sem7[] = {"1", "2", "true", "1", "1", "false", "[77, 1700000000456]"};
+  saved_state(&b, sem7, 7);
+  ck_assert_int_eq(t_semaphore_type.load(reg, &t_semaphore_type, vb_span(&b), &st, e, sizeof e),
+                   WS_OK);
+  ck_assert_int_eq(reg_restore(reg, &t_semaphore_type, 7, "sem", 0, st, &lo, e, sizeof e), WS_OK);
+  ck_assert_int_eq(t_semaphore_type.held_since(lo, 77), 1700000000456);
+  vb_free(&b);
+  saved_state(&b, sem7, 6); /* before holds were kept */
+  ck_assert_int_eq(t_semaphore_type.load(reg, &t_semaphore_type, vb_span(&b), &st, e, sizeof e),
+                   WS_OK);
+  ck_assert_int_eq(reg_restore(reg, &t_semaphore_type, 8, "old-sem", 0, st, &lo, e, sizeof e),
+                   WS_OK);
+  ck_assert_int_eq(t_semaphore_type.held_since(lo, 77), 0);
+  vb_free(&b);
+  const char *sem_bad[] = {"1", "2", "true", "1", "1", "false", "[77]"}; /* a row cut short */
+  saved_state(&b, sem_bad, 7);
+  ck_assert_int_eq(t_semaphore_type.load(reg, &t_semaphore_type, vb_span(&b), &st, e, sizeof e),
+                   WS_VALUE_ERROR);
+  vb_free(&b);
+}
+END_TEST
+
 /* Proves the CRC32C is the standard one (the check value of "123456789")
  * and extends in pieces. */
 START_TEST(test_crc32c) {
@@ -652,7 +707,7 @@ END_TEST
 Suite *snapshot_suite(void) {
   Suite *s = suite_create("snapshot");
   const smtest_group groups[] = {
-      {"round_trip", {test_round_trip, test_cycle, test_lock_owner}},
+      {"round_trip", {test_round_trip, test_cycle, test_lock_owner, test_held_since_saved}},
       {"files", {test_damaged, test_newest, test_crc32c}},
       {"fork", {test_fork}},
       {"bench", {test_bench}},

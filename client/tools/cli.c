@@ -239,12 +239,14 @@ static const command commands[] = {
      "the wait-for graph: who holds each lock, who waits, for how long",
      "One line per lock, rlock or semaphore that is held or waited for: TYPE\n"
      "'NAME' (or #ID), token (of its last grant), policy (locks), holders\n"
-     "(session (CLIENT NAME) xUNITS) and waiters (session, client name and\n"
-     "milliseconds waited). Sessions are the ones `clients` lists. A wait that would close a\n"
+     "(session (CLIENT NAME) xUNITS for MSms: since the grant, also across a\n"
+     "restart) and waiters (session, client name and milliseconds waited).\n"
+     "Sessions are the ones `clients` lists. A wait that would close a\n"
      "cycle of waiters is refused by the daemon (DEADLOCK) or, with statemgrd\n"
      "--deadlock report, logged. --json: an array of {\"object\", \"name\", \"type\",\n"
-     "\"policy\", \"token\", \"holders\": [{\"session\", \"client\", \"units\"}],\n"
-     "\"exclusive\", \"waiters\": [{\"session\", \"client\", \"waited_ms\"}]} objects.\n"},
+     "\"policy\", \"token\", \"holders\": [{\"session\", \"client\", \"units\",\n"
+     "\"held_ms\"}], \"exclusive\", \"waiters\": [{\"session\", \"client\",\n"
+     "\"waited_ms\"}]} objects.\n"},
     {"monitor", "", 0, 0, true, 0, cli_cmd_monitor,
      "print the calls the daemon serves as they happen, until Ctrl-C",
      "Each line: TIME (UTC) CLIENT-ID ADDR [as NAME] TYPE.METHOD TARGET ARGS, TARGET\n"

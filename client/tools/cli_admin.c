@@ -155,7 +155,8 @@ int cli_cmd_clients(cli_ctx *ctx, int argc, char **argv) {
 }
 
 /* Prints one lock of the wait-for graph on a line:
- * TYPE 'NAME'|#ID token N [policy P] held by S xU,... | free; waiting: S MSms,... */
+ * TYPE 'NAME'|#ID token N [policy P] held by S xU [for MSms],... | free;
+ * waiting: S MSms,... */
 static void print_lock(const sm_value *e) {
   char *type = esc_dup(cli_map_str(e, "type"));
   char *name = esc_dup(cli_map_str(e, "name"));
@@ -176,6 +177,8 @@ static void print_lock(const sm_value *e) {
            sm_value_as_int(cli_map_at(h, "session")), client && *client ? " (" : "",
            client ? client : "", client && *client ? ")" : "",
            sm_value_as_int(cli_map_at(h, "units")));
+    const sm_value *held = cli_map_at(h, "held_ms"); /* absent: unknown (an older state) */
+    if (held) printf(" for %" PRId64 "ms", sm_value_as_int(held));
     free(client);
   }
   const sm_value *waiters = cli_map_at(e, "waiters");
