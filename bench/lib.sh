@@ -87,7 +87,7 @@ bench_setup() { # tag
   if [ -z "$BUILD" ]; then
     BUILD="$ROOT/build-compare"
     say "building optimised binaries in $BUILD"
-    cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSM_BUILD_TESTS=OFF >/dev/null
+    cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DSM_BUILD_TESTS=OFF >/dev/null
     cmake --build "$BUILD" -j "$(nproc)" --target statemgrd statemgr_bench statemgr_cli >/dev/null
   fi
   SMD="$BUILD/statemgrd"
