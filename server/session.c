@@ -91,7 +91,8 @@ static bool status_has_result(int status) { return status == WS_OK || status == 
 
 /* What a kept answer weighs in the used memory: its slot in the array and
  * its bytes' block when they are not inline. Counted where the answer is
- * made (reply_set) and where it goes (reply_drop), nowhere else. */
+ * made (reply_set) and where it goes (reply_drop, or replies_ack for many
+ * at once), nowhere else. */
 static size_t reply_mem(const reply *r) {
   return sizeof *r + (r->n > REPLY_INLINE ? mem_chunk(r->n) : 0);
 }
@@ -182,22 +183,26 @@ static bool replies_room(reply_table *t) {
 static int replies_put(registry *reg, reply_table *t, uint64_t seq, int status, sm_span bytes,
                        uint64_t token) {
   bool last = t->first == t->end || seq > t->v[t->end - 1].seq;
+  if (last) { /* the usual case: written in place at the end */
+    if (!replies_room(t) || reply_set(reg, &t->v[t->end], seq, status, bytes, token) != 0)
+      return -1;
+    t->end++;
+    return 0;
+  }
   reply r = {0};
-  if (!last) {
-    size_t at = replies_lower_bound(t, seq);
-    if (t->v[at].seq == seq) {
-      if (reply_set(reg, &r, seq, status, bytes, token) != 0) return -1;
-      reply_drop(reg, &t->v[at]);
-      t->v[at] = r;
-      return 0;
-    }
+  size_t same = replies_lower_bound(t, seq);
+  if (t->v[same].seq == seq) {
+    if (reply_set(reg, &r, seq, status, bytes, token) != 0) return -1;
+    reply_drop(reg, &t->v[same]);
+    t->v[same] = r;
+    return 0;
   }
   if (reply_set(reg, &r, seq, status, bytes, token) != 0) return -1;
   if (!replies_room(t)) {
     reply_drop(reg, &r);
     return -1;
   }
-  size_t at = last ? t->end : replies_lower_bound(t, seq); /* the room made may move entries */
+  size_t at = replies_lower_bound(t, seq); /* the room made may move entries */
   memmove(&t->v[at + 1], &t->v[at], (t->end - at) * sizeof *t->v);
   t->v[at] = r;
   t->end++;
@@ -206,8 +211,13 @@ static int replies_put(registry *reg, reply_table *t, uint64_t seq, int status, 
 
 /* Drops the answers of seqs up to ack: a prefix, the table being sorted. */
 static void replies_ack(registry *reg, reply_table *t, uint64_t ack) {
-  while (t->first < t->end && t->v[t->first].seq <= ack)
-    reply_drop(reg, &t->v[t->first++]);
+  size_t bytes = 0; /* uncounted at once */
+  for (; t->first < t->end && t->v[t->first].seq <= ack; t->first++) {
+    reply *r = &t->v[t->first];
+    bytes += reply_mem(r);
+    if (r->n > REPLY_INLINE) free(r->b.heap);
+  }
+  if (bytes) mem_sub(reg_mem(reg), bytes);
   if (t->first == t->end) t->first = t->end = 0;
 }
 
