@@ -848,6 +848,35 @@ static int64_t wait_group_snapshot(group *g, int i, int64_t after, int ms) {
   return seq > after ? seq : 0;
 }
 
+/* Waits (up to 10 s) until leader runs no snapshot; returns the group's
+ * last snapshot it knows then. */
+static int64_t settled_group_snapshot(group *g, int leader) {
+  int64_t end = now_ms() + 10000;
+  while (member_info_int(g, leader, "snapshot_running") != 0 && now_ms() < end)
+    sleep_ms(20);
+  return member_info_int(g, leader, "group_snapshot_seq");
+}
+
+/* Every member comes to know the group's snapshot of batch seq (or a
+ * later one) within 5 s. */
+static void assert_all_know_snapshot(group *g, int64_t seq) {
+  for (int i = 0; i < N_MEMBERS; i++)
+    ck_assert_msg(wait_group_snapshot(g, i, seq - 1, 5000) >= seq,
+                  "member %d does not know the snapshot of batch %lld", i, (long long)seq);
+}
+
+/* Starts a group that snapshots each snap_size of log, connected to its
+ * leader (returned) with its dict "big" open. */
+static int start_snapshotting(group *g, const char *snap_size, sm_client **c, sm_dict **d) {
+  group_start_opts(g, NULL, NULL, NULL, snap_size);
+  int leader = wait_leader(g, -1, 20000);
+  ck_assert_int_ge(leader, 0);
+  *c = member_connect(g, leader);
+  ck_assert_ptr_nonnull(*c);
+  OK(sm_dict_open(*c, "big", d));
+  return leader;
+}
+
 /* Past --snapshot-log-size of log, the leader publishes a snapshot: the
  * log keys it covers are gone from etcd (but the last one, which the next
  * append's guard names), its chunks are there, etcd's history before it
@@ -856,20 +885,13 @@ static int64_t wait_group_snapshot(group *g, int i, int64_t after, int ms) {
 START_TEST(snapshot_trims_the_log) {
   SKIP_WITHOUT_ETCD();
   group g;
-  group_start_opts(&g, NULL, NULL, NULL, "64K");
-  int leader = wait_leader(&g, -1, 20000);
-  ck_assert_int_ge(leader, 0);
-  sm_client *c = member_connect(&g, leader);
-  ck_assert_ptr_nonnull(c);
+  sm_client *c;
   sm_dict *d;
-  OK(sm_dict_open(c, "big", &d));
+  int leader = start_snapshotting(&g, "64K", &c, &d);
   fill_dict(d, 0, 48, 4096);
   int64_t seq = wait_group_snapshot(&g, leader, 1, 10000);
   ck_assert_msg(seq > 1, "no snapshot of the group after 192 KiB of log");
-  int64_t end = now_ms() + 10000; /* the last one published: nothing moves under the checks */
-  while (member_info_int(&g, leader, "snapshot_running") != 0 && now_ms() < end)
-    sleep_ms(20);
-  seq = member_info_int(&g, leader, "group_snapshot_seq");
+  seq = settled_group_snapshot(&g, leader); /* nothing moves under the checks */
   char covered[64];
   snprintf(covered, sizeof covered, "log/%020lld", (long long)seq);
   long before = etcd_count_range(&g, "log/", covered);
@@ -881,9 +903,7 @@ START_TEST(snapshot_trims_the_log) {
   ck_assert_msg(etcd_compacted_at(&g, 2), "etcd's history was not compacted");
   fill_dict(d, 48, 2, 16); /* appends go on after the trim */
   assert_same_state(&g, 5000);
-  for (int i = 0; i < N_MEMBERS; i++)
-    ck_assert_msg(wait_group_snapshot(&g, i, seq - 1, 5000) >= seq,
-                  "member %d does not know the snapshot of batch %lld", i, (long long)seq);
+  assert_all_know_snapshot(&g, seq);
   size_t len = 0;
   OK(sm_dict_len(d, &len));
   ck_assert_uint_eq(len, 50);
@@ -902,24 +922,15 @@ END_TEST
 START_TEST(new_leader_counts_the_log_since_the_snapshot) {
   SKIP_WITHOUT_ETCD();
   group g;
-  group_start_opts(&g, NULL, NULL, NULL, "256K");
-  int leader = wait_leader(&g, -1, 20000);
-  ck_assert_int_ge(leader, 0);
-  sm_client *c = member_connect(&g, leader);
-  ck_assert_ptr_nonnull(c);
+  sm_client *c;
   sm_dict *d;
-  OK(sm_dict_open(c, "big", &d));
+  int leader = start_snapshotting(&g, "256K", &c, &d);
   /* 300 KiB: one snapshot, taken once 256 KiB were shipped. */
   fill_dict(d, 0, 75, 4096);
   int64_t first = wait_group_snapshot(&g, leader, 0, 10000);
   ck_assert_msg(first > 0, "no snapshot of the group after 300 KiB of log");
-  int64_t end = now_ms() + 10000;
-  while (member_info_int(&g, leader, "snapshot_running") != 0 && now_ms() < end)
-    sleep_ms(20);
-  first = member_info_int(&g, leader, "group_snapshot_seq");
-  for (int i = 0; i < N_MEMBERS; i++)
-    ck_assert_msg(wait_group_snapshot(&g, i, first - 1, 5000) == first,
-                  "member %d does not know the snapshot of batch %lld", i, (long long)first);
+  first = settled_group_snapshot(&g, leader);
+  assert_all_know_snapshot(&g, first);
   /* 140 KiB more: with the 44 KiB or more shipped after the snapshot's
    * batch, under the threshold still. */
   fill_dict(d, 75, 35, 4096);
@@ -2022,10 +2033,12 @@ static int in_child(group *g, int (*fn)(group *, char *, size_t), char *why, siz
   ck_assert_int_ge(child, 0);
   if (child == 0) {
     close(fds[0]);
-    char text[512] = "";
-    int rc = fn(g, text, sizeof text);
-    ssize_t w = write(fds[1], &rc, sizeof rc);
-    w += write(fds[1], text, strlen(text) + 1);
+    char buf[sizeof(int) + 512] = "";
+    int rc = fn(g, buf + sizeof rc, sizeof buf - sizeof rc);
+    memcpy(buf, &rc, sizeof rc);
+    /* One write (under PIPE_BUF: whole), so that the parent's one read
+     * gets the text with the status. */
+    ssize_t w = write(fds[1], buf, sizeof rc + strlen(buf + sizeof rc) + 1);
     _exit(w > 0 ? 0 : 1);
   }
   close(fds[1]);
@@ -2060,6 +2073,17 @@ static int set_too_large(group *g, char *why, size_t len) {
   return rc;
 }
 
+/* One etcd with --max-request-bytes limit and one member told the same
+ * (--etcd-max-request-bytes), leading. */
+static void start_limited_solo(group *g, solo_etcd *e, const char *limit) {
+  group_init_solo(g);
+  g->etcd_max_request = limit;
+  solo_etcd_init(e, g->dir, NULL, limit);
+  solo_etcd_spawn(e);
+  solo_member_start(g, 0, e->url, NULL, NULL, NULL);
+  ck_assert_int_eq(wait_leader(g, -1, 20000), 0);
+}
+
 /* A member told etcd's --max-request-bytes (--etcd-max-request-bytes, the
  * same 20000) refuses a change too large for one append with TOO_LARGE
  * before it runs, naming the option, where it used to apply it and step
@@ -2068,13 +2092,8 @@ static int set_too_large(group *g, char *why, size_t len) {
 START_TEST(etcd_request_limit_refuses_the_call) {
   SKIP_WITHOUT_ETCD();
   group g;
-  group_init_solo(&g);
-  g.etcd_max_request = "20000";
   solo_etcd e;
-  solo_etcd_init(&e, g.dir, NULL, "20000");
-  solo_etcd_spawn(&e);
-  solo_member_start(&g, 0, e.url, NULL, NULL, NULL);
-  ck_assert_int_eq(wait_leader(&g, -1, 20000), 0);
+  start_limited_solo(&g, &e, "20000");
   sm_client *c = member_connect(&g, 0);
   ck_assert_ptr_nonnull(c);
   sm_dict *d;
@@ -2145,13 +2164,8 @@ static int set_pipelined(group *g, char *why, size_t len) {
 START_TEST(etcd_request_limit_cuts_batches) {
   SKIP_WITHOUT_ETCD();
   group g;
-  group_init_solo(&g);
-  g.etcd_max_request = "20000";
   solo_etcd e;
-  solo_etcd_init(&e, g.dir, NULL, "20000");
-  solo_etcd_spawn(&e);
-  solo_member_start(&g, 0, e.url, NULL, NULL, NULL);
-  ck_assert_int_eq(wait_leader(&g, -1, 20000), 0);
+  start_limited_solo(&g, &e, "20000");
   char why[512];
   int rc = in_child(&g, set_pipelined, why, sizeof why, 15000);
   ck_assert_msg(rc == 0, "changes that each fit etcd's limit: %s (%s): see %s",
