@@ -662,7 +662,7 @@ void conn_durable(struct sm_server *srv, uint64_t index) {
     conn *next = c->held_next;
     if (c->hold_mark <= index) {
       unhold(c);
-      flush(c);
+      if (!c->flush_queued) flush(c); /* else the flush queued for it sends them */
     }
     c = next;
   }

@@ -1149,12 +1149,13 @@ void wal_write_now(wal *w, unsigned waiting) {
   if (rc == 1) rc = 0;
   uint64_t written = w->written;
   pthread_mutex_unlock(&w->io);
-  pthread_mutex_lock(&w->mu);
-  if (rc != 0 || now_full)
+  if (rc != 0 || now_full) {
+    pthread_mutex_lock(&w->mu);
     publish(w, rc, why, now_full, full, true, written); /* wakes the loop to report it */
-  else if (written > w->durable_pub)
-    w->durable_pub = written; /* reported just below: no wake-up needed */
-  pthread_mutex_unlock(&w->mu);
+    pthread_mutex_unlock(&w->mu);
+  }
+  /* Else nothing to publish: durable_pub is what the writer made durable,
+   * and on_notify reports it only past w->durable, set just below. */
   /* Written: report it now, on the loop's thread, rather than a turn later
    * through the eventfd (whose wake-up then finds nothing new). */
   if (rc == 0 && written > w->durable) {
